@@ -1,0 +1,3 @@
+#define _GNU_SOURCE
+#define PARX_IMPLEMENTATION
+#include "parx.h"

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Compile check: the implementation refuses to build without _GNU_SOURCE, and
+# says so. It uses Linux interfaces that glibc hides unless _GNU_SOURCE is
+# defined before the first system header, and a header must not define
+# feature-test macros itself (STYLE.md), so the only honest answer is an
+# #error that tells the user how to fix the build.
+#
+# usage: needs_gnu_source.sh SOURCE_ROOT CC [CC_ARGS...]
+# Prints TAP; exits 0 when both checks pass.
+set -u
+
+root=$1
+shift
+cc=("$@")
+
+# Compile a two-line implementation unit read from stdin; $@ adds flags.
+compile() {
+    printf '#define PARX_IMPLEMENTATION\n#include "parx.h"\n' |
+        "${cc[@]}" -std=c11 -fsyntax-only -I "$root" "$@" -x c - 2>&1
+}
+
+echo "1..2"
+
+if out=$(compile); then
+    echo "not ok 1 - the implementation without _GNU_SOURCE compiled, but should stop with #error"
+    failed=1
+elif grep -q '_GNU_SOURCE' <<<"$out"; then
+    echo "ok 1 - without _GNU_SOURCE the build stops with an error that names it"
+else
+    echo "not ok 1 - the build failed, but the message does not mention _GNU_SOURCE"
+    failed=1
+fi
+sed 's/^/# /' <<<"$out"
+
+# Control: the same unit with _GNU_SOURCE compiles, so the failure above came
+# from the missing macro and nothing else.
+if out=$(compile -D_GNU_SOURCE); then
+    echo "ok 2 - with _GNU_SOURCE the same unit compiles"
+else
+    echo "not ok 2 - with _GNU_SOURCE the unit does not compile either"
+    sed 's/^/# /' <<<"$out"
+    failed=1
+fi
+
+exit "${failed:-0}"
