@@ -1,0 +1,683 @@
+/* SPDX-License-Identifier: MIT */
+/* tests/pool.c -- unit tests of the thread pool and fork-join groups.
+   The big runs (a million nested spawns, fib, many outside spawners) are in
+   tests/pool_stress.c. Nothing here sleeps or measures time; a test that
+   waits for the pool to settle polls with a generous bound. */
+#define _GNU_SOURCE /* sched_getaffinity/CPU_COUNT, pthread_getname_np, clock_gettime */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "parx.h"
+#include "parx_test.h"
+
+static pthread_t main_thread;
+
+static int on_main(void)
+{
+    return pthread_equal(pthread_self(), main_thread);
+}
+
+static void count_task(void *arg)
+{
+    atomic_fetch_add_explicit((atomic_long *)arg, 1, memory_order_relaxed);
+}
+
+/* ===== create / size ====================================================== */
+
+static int cpus_allowed(void)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return -1;
+    return CPU_COUNT(&set);
+}
+
+static void spawn_and_wait(parx_pool *p, long ntasks)
+{
+    atomic_long count;
+    atomic_init(&count, 0);
+    parx_group g;
+    parx_group_init(&g, p);
+    for (long i = 0; i < ntasks; i++)
+        CHECK_EQ(parx_spawn(&g, count_task, &count), 0);
+    CHECK_EQ(parx_wait(&g), 0);
+    CHECK_EQ(atomic_load(&count), ntasks);
+}
+
+static void test_create_null_desc(void)
+{
+    parx_pool *p = parx_pool_create(NULL);
+    REQUIRE(p != NULL);
+    int n = parx_pool_size(p);
+    int want = cpus_allowed();
+    pt_diag("parx_pool_create(NULL): %d threads; sched_getaffinity allows %d CPUs", n, want);
+    CHECK(n >= 1);
+    if (want > 0)
+        CHECK_EQ(n, want);
+    spawn_and_wait(p, 1000);
+    parx_pool_destroy(p);
+}
+
+static void test_create_zeroed_desc(void)
+{
+    parx_pool *p = parx_pool_create(&(parx_pool_desc){0});
+    REQUIRE(p != NULL);
+    CHECK(parx_pool_size(p) >= 1);
+    spawn_and_wait(p, 1000);
+    parx_pool_destroy(p);
+}
+
+static void test_create_explicit(void)
+{
+    for (int t = 1; t <= 3; t++) {
+        parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = t});
+        if (!CHECK_MSG(p != NULL, "create with %d threads failed, errno %d", t, errno))
+            continue;
+        CHECK_EQ(parx_pool_size(p), t);
+        spawn_and_wait(p, 5000);
+        parx_pool_destroy(p);
+    }
+    /* more threads than CPUs is allowed */
+    parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = 9});
+    REQUIRE(p != NULL);
+    CHECK_EQ(parx_pool_size(p), 9);
+    spawn_and_wait(p, 5000);
+    parx_pool_destroy(p);
+    parx_pool_destroy(NULL); /* ignored */
+}
+
+static void test_desc_fields(void)
+{
+    /* every field set, small deque and few spin rounds */
+    parx_pool *p = parx_pool_create(&(parx_pool_desc){
+        .threads = 2, .deque_capacity = 2, .spin_rounds = 1, .name = "pxtest"});
+    REQUIRE(p != NULL);
+    CHECK_EQ(parx_pool_size(p), 2);
+    spawn_and_wait(p, 20000);
+    parx_pool_destroy(p);
+}
+
+/* ===== worker names ======================================================= */
+
+struct name_probe {
+    atomic_int worker_runs, bad;
+    char seen[32];
+};
+
+static void name_task(void *arg)
+{
+    struct name_probe *np = (struct name_probe *)arg;
+    if (on_main())
+        return;
+    char buf[32] = {0};
+    if (pthread_getname_np(pthread_self(), buf, sizeof buf) != 0 ||
+        strncmp(buf, "pxname", 6) != 0) {
+        if (atomic_fetch_add(&np->bad, 1) == 0)
+            memcpy(np->seen, buf, sizeof buf);
+    }
+    atomic_fetch_add(&np->worker_runs, 1);
+}
+
+static void test_thread_names(void)
+{
+    parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = 2, .name = "pxname"});
+    REQUIRE(p != NULL);
+    static struct name_probe np;
+    atomic_init(&np.worker_runs, 0);
+    atomic_init(&np.bad, 0);
+    parx_group g;
+    parx_group_init(&g, p);
+    for (int i = 0; i < 200; i++)
+        CHECK_EQ(parx_spawn(&g, name_task, &np), 0);
+    CHECK_EQ(parx_wait(&g), 0);
+    parx_pool_destroy(p);
+    pt_diag("%d of 200 tasks ran on workers", atomic_load(&np.worker_runs));
+    CHECK_MSG(atomic_load(&np.bad) == 0, "worker thread named \"%s\", not \"pxname...\"",
+              np.seen);
+}
+
+/* ===== nested groups ====================================================== */
+
+struct nest {
+    int depth, fanout;
+    long leaves;          /* out: leaves under this node */
+    int err;              /* out: first error seen in this subtree */
+    int err_on_main;      /* out: that error happened in a task run by the main thread */
+};
+
+static void nest_task(void *arg)
+{
+    struct nest *n = (struct nest *)arg;
+    n->leaves = 0;
+    n->err = 0;
+    n->err_on_main = 0;
+    if (n->depth == 0) {
+        n->leaves = 1;
+        return;
+    }
+    struct nest kids[8];
+    parx_group g;
+    parx_group_init(&g, NULL); /* the pool running this task */
+    for (int i = 0; i < n->fanout; i++) {
+        kids[i] = (struct nest){.depth = n->depth - 1, .fanout = n->fanout};
+        int rc = parx_spawn(&g, nest_task, &kids[i]);
+        if (rc != 0 && n->err == 0) {
+            n->err = rc;
+            n->err_on_main = on_main();
+            kids[i].leaves = 0;
+            kids[i].err = 0;
+        }
+    }
+    int rc = parx_wait(&g);
+    if (rc != 0 && n->err == 0) {
+        n->err = rc;
+        n->err_on_main = on_main();
+    }
+    for (int i = 0; i < n->fanout; i++) {
+        n->leaves += kids[i].leaves;
+        if (kids[i].err && !n->err) {
+            n->err = kids[i].err;
+            n->err_on_main = kids[i].err_on_main;
+        }
+    }
+}
+
+static void test_nested_groups(void)
+{
+    for (int t = 1; t <= 3; t++) {
+        parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = t});
+        REQUIRE(p != NULL);
+        /* several roots spawned from outside, each a 5^5 tree */
+        struct nest roots[4];
+        parx_group g;
+        parx_group_init(&g, p);
+        for (int r = 0; r < 4; r++) {
+            roots[r] = (struct nest){.depth = 5, .fanout = 5};
+            CHECK_EQ(parx_spawn(&g, nest_task, &roots[r]), 0);
+        }
+        CHECK_EQ(parx_wait(&g), 0);
+        for (int r = 0; r < 4; r++) {
+            CHECK_EQ(roots[r].leaves, 3125);
+            CHECK_MSG(roots[r].err == 0, "%d threads: nested spawn/wait failed with %d (%s)%s", t,
+                      roots[r].err, parx_strerror(roots[r].err),
+                      roots[r].err_on_main ? " in a task run by the waiting main thread" : "");
+        }
+        parx_pool_destroy(p);
+    }
+}
+
+static void empty_wait_task(void *arg)
+{
+    parx_group g;
+    parx_group_init(&g, NULL);
+    *(int *)arg = parx_wait(&g) + 1; /* 1 = waited on nothing, returned 0 */
+}
+
+static void test_wait_empty_group(void)
+{
+    parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = 2});
+    REQUIRE(p != NULL);
+    parx_group g;
+    parx_group_init(&g, p);
+    CHECK_EQ(parx_wait(&g), 0); /* nothing spawned */
+    CHECK_EQ(parx_wait(&g), 0);
+    int r = 0;
+    CHECK_EQ(parx_spawn(&g, empty_wait_task, &r), 0);
+    CHECK_EQ(parx_wait(&g), 0);
+    CHECK_EQ(r, 1);
+    parx_pool_destroy(p);
+}
+
+/* ===== worker index ======================================================= */
+
+struct idx_probe {
+    parx_pool *p, *other;
+    int n;
+    atomic_int bad, on_main_runs, worker_runs;
+    atomic_uint seen_mask;
+};
+
+static void idx_task(void *arg)
+{
+    struct idx_probe *ip = (struct idx_probe *)arg;
+    int a = parx_worker_index(ip->p), b = parx_worker_index(NULL);
+    int c = ip->other ? parx_worker_index(ip->other) : -1;
+    if (on_main()) {
+        atomic_fetch_add(&ip->on_main_runs, 1);
+        if (a != -1 || b != -1 || c != -1)
+            atomic_fetch_add(&ip->bad, 1);
+        return;
+    }
+    atomic_fetch_add(&ip->worker_runs, 1);
+    if (a < 0 || a >= ip->n || b != a || c != -1)
+        atomic_fetch_add(&ip->bad, 1);
+    else
+        atomic_fetch_or(&ip->seen_mask, 1u << a);
+}
+
+static void test_worker_index(void)
+{
+    CHECK_EQ(parx_worker_index(NULL), -1);
+    for (int t = 1; t <= 4; t++) {
+        parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = t});
+        parx_pool *other = parx_pool_create(&(parx_pool_desc){.threads = 1});
+        REQUIRE(p != NULL && other != NULL);
+        CHECK_EQ(parx_worker_index(p), -1);
+        CHECK_EQ(parx_worker_index(NULL), -1);
+        static struct idx_probe ip;
+        ip.p = p;
+        ip.other = other;
+        ip.n = t;
+        atomic_init(&ip.bad, 0);
+        atomic_init(&ip.on_main_runs, 0);
+        atomic_init(&ip.worker_runs, 0);
+        atomic_init(&ip.seen_mask, 0);
+        parx_group g;
+        parx_group_init(&g, p);
+        for (int i = 0; i < 2000; i++)
+            CHECK_EQ(parx_spawn(&g, idx_task, &ip), 0);
+        CHECK_EQ(parx_wait(&g), 0);
+        CHECK_EQ(atomic_load(&ip.bad), 0);
+        CHECK_EQ(atomic_load(&ip.worker_runs) + atomic_load(&ip.on_main_runs), 2000);
+        pt_diag("%d threads: %d tasks on workers (index mask 0x%x), %d on the waiting main thread",
+                t, atomic_load(&ip.worker_runs), atomic_load(&ip.seen_mask),
+                atomic_load(&ip.on_main_runs));
+        parx_pool_destroy(p);
+        parx_pool_destroy(other);
+    }
+}
+
+/* ===== statistics ========================================================= */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void stat_task(void *arg)
+{
+    if (!on_main())
+        atomic_fetch_add_explicit((atomic_long *)arg, 1, memory_order_relaxed);
+}
+
+static uint64_t stats_tasks(parx_pool *p, int n)
+{
+    parx_worker_stats st[16];
+    memset(st, 0, sizeof st);
+    int r = parx_pool_stats(p, st, n);
+    CHECK_EQ(r, n);
+    uint64_t sum = 0;
+    for (int i = 0; i < n && i < 16; i++)
+        sum += st[i].tasks;
+    return sum;
+}
+
+static void test_stats(void)
+{
+    for (int t = 1; t <= 3; t++) {
+        parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = t});
+        REQUIRE(p != NULL);
+        CHECK_EQ_U(stats_tasks(p, t), 0); /* a fresh pool has run nothing */
+        atomic_long on_workers;
+        atomic_init(&on_workers, 0);
+        long total = 0;
+        for (int round = 0; round < 3; round++) {
+            parx_group g;
+            parx_group_init(&g, p);
+            for (int i = 0; i < 3000; i++)
+                CHECK_EQ(parx_spawn(&g, stat_task, &on_workers), 0);
+            CHECK_EQ(parx_wait(&g), 0);
+            total += 3000;
+        }
+        /* Tasks run by workers are counted by them; tasks the waiting main
+           thread ran itself belong to no worker. A worker may bump its
+           counter just after the task's completion is published, so poll
+           until the pool is quiet (bounded: a hang is a failure). */
+        long want = atomic_load(&on_workers);
+        uint64_t got = 0;
+        double t0 = now_s();
+        do {
+            got = stats_tasks(p, t);
+            if (got == (uint64_t)want)
+                break;
+            sched_yield();
+        } while (now_s() - t0 < 10.0);
+        CHECK_EQ_U(got, (uint64_t)want);
+        parx_worker_stats st[4];
+        memset(st, 0, sizeof st);
+        CHECK_EQ(parx_pool_stats(p, st, t), t);
+        uint64_t steals = 0, busy = 0;
+        for (int i = 0; i < t; i++) {
+            steals += st[i].steals;
+            busy += st[i].busy_ns;
+            CHECK(st[i].steals <= st[i].steal_attempts);
+        }
+        pt_diag("%d threads: %ld of %ld tasks on workers, stats count %llu, steals %llu, "
+                "busy %.3f ms", t, want, total, (unsigned long long)got,
+                (unsigned long long)steals, (double)busy * 1e-6);
+        parx_pool_destroy(p);
+    }
+}
+
+static void test_stats_partial(void)
+{
+    parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = 3});
+    REQUIRE(p != NULL);
+    parx_worker_stats st[3];
+    memset(st, 0xEE, sizeof st);
+    CHECK_EQ(parx_pool_stats(p, st, 1), 3);         /* returns the worker count */
+    unsigned char sentinel[sizeof st[1]];
+    memset(sentinel, 0xEE, sizeof sentinel);
+    CHECK_MEMEQ(&st[1], sentinel, sizeof sentinel); /* wrote only out[0] */
+    CHECK_EQ(parx_pool_stats(p, NULL, 0), 3);       /* just asks how many */
+    CHECK_EQ(parx_pool_stats(p, st, 0), 3);
+    parx_pool_destroy(p);
+}
+
+/* ===== destroy with work queued ========================================== */
+
+struct dq_node {
+    atomic_long *count;
+    int depth;
+};
+
+static void tree_task(void *arg)
+{
+    struct dq_node *n = (struct dq_node *)arg;
+    atomic_fetch_add_explicit(n->count, 1, memory_order_relaxed);
+    if (n->depth == 0)
+        return;
+    struct dq_node kids[3];
+    parx_group g;
+    parx_group_init(&g, NULL);
+    for (int i = 0; i < 3; i++) {
+        kids[i] = (struct dq_node){n->count, n->depth - 1};
+        parx_spawn(&g, tree_task, &kids[i]);
+    }
+    parx_wait(&g);
+}
+
+static void destroy_queued(int threads, long ntasks)
+{
+    atomic_long count;
+    atomic_init(&count, 0);
+    parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = threads});
+    REQUIRE(p != NULL);
+    parx_group g;
+    parx_group_init(&g, p);
+    for (long i = 0; i < ntasks; i++)
+        CHECK_EQ(parx_spawn(&g, count_task, &count), 0);
+    /* and some that spawn more from inside */
+    struct dq_node roots[4];
+    for (int i = 0; i < 4; i++) {
+        roots[i] = (struct dq_node){&count, 4}; /* 1+3+9+27+81 = 121 tasks each */
+        CHECK_EQ(parx_spawn(&g, tree_task, &roots[i]), 0);
+    }
+    parx_pool_destroy(p); /* no parx_wait: destroy must run everything */
+    CHECK_EQ(atomic_load(&count), ntasks + 4 * 121);
+}
+
+static void test_destroy_with_queued_work(void)
+{
+    destroy_queued(1, 20000);
+    destroy_queued(2, 20000);
+    destroy_queued(3, 20000);
+}
+
+/* ===== two pools at once ================================================== */
+
+struct pool_user {
+    parx_pool *p;
+    atomic_long count;
+    long want;
+    int rc;
+};
+
+static void *pool_user_main(void *arg)
+{
+    struct pool_user *u = (struct pool_user *)arg;
+    u->rc = 0;
+    for (int round = 0; round < 20; round++) {
+        parx_group g;
+        parx_group_init(&g, u->p);
+        for (int i = 0; i < 500; i++)
+            if (parx_spawn(&g, count_task, &u->count) != 0)
+                u->rc = -1;
+        if (parx_wait(&g) != 0)
+            u->rc = -2;
+        u->want += 500;
+    }
+    return NULL;
+}
+
+struct cross {
+    parx_pool *into;
+    atomic_long *count;
+    int rc;
+};
+
+/* runs on pool A, spawns into pool B (from A's point of view B is "outside") */
+static void cross_task(void *arg)
+{
+    struct cross *c = (struct cross *)arg;
+    parx_group g;
+    parx_group_init(&g, c->into);
+    c->rc = 0;
+    for (int i = 0; i < 50; i++)
+        if (parx_spawn(&g, count_task, c->count) != 0)
+            c->rc = -1;
+    if (parx_wait(&g) != 0)
+        c->rc = -2;
+}
+
+static void test_two_pools(void)
+{
+    parx_pool *a = parx_pool_create(&(parx_pool_desc){.threads = 2});
+    parx_pool *b = parx_pool_create(&(parx_pool_desc){.threads = 3});
+    REQUIRE(a != NULL && b != NULL);
+    /* two outside threads, one per pool, at the same time */
+    static struct pool_user ua, ub;
+    ua.p = a;
+    ub.p = b;
+    ua.want = ub.want = 0;
+    atomic_init(&ua.count, 0);
+    atomic_init(&ub.count, 0);
+    pthread_t ta, tb;
+    REQUIRE(pthread_create(&ta, NULL, pool_user_main, &ua) == 0);
+    REQUIRE(pthread_create(&tb, NULL, pool_user_main, &ub) == 0);
+    /* meanwhile the main thread feeds both pools through two groups, and
+       tasks on A spawn into B */
+    atomic_long ca, cb;
+    atomic_init(&ca, 0);
+    atomic_init(&cb, 0);
+    struct cross cr[20];
+    parx_group ga, gb;
+    parx_group_init(&ga, a);
+    parx_group_init(&gb, b);
+    for (int i = 0; i < 2000; i++) {
+        CHECK_EQ(parx_spawn(&ga, count_task, &ca), 0);
+        CHECK_EQ(parx_spawn(&gb, count_task, &cb), 0);
+    }
+    for (int i = 0; i < 20; i++) {
+        cr[i] = (struct cross){.into = b, .count = &cb, .rc = 1};
+        CHECK_EQ(parx_spawn(&ga, cross_task, &cr[i]), 0);
+    }
+    CHECK_EQ(parx_wait(&gb), 0);
+    CHECK_EQ(parx_wait(&ga), 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    CHECK_EQ(ua.rc, 0);
+    CHECK_EQ(ub.rc, 0);
+    CHECK_EQ(atomic_load(&ua.count), ua.want);
+    CHECK_EQ(atomic_load(&ub.count), ub.want);
+    CHECK_EQ(atomic_load(&ca), 2000);
+    /* cb also counts B tasks spawned by cross tasks; those finished before
+       the cross task (and so ga's wait) returned */
+    CHECK_EQ(atomic_load(&cb), 2000 + 20 * 50);
+    for (int i = 0; i < 20; i++)
+        CHECK_EQ(cr[i].rc, 0);
+    parx_pool_destroy(a);
+    parx_pool_destroy(b);
+}
+
+/* ===== group reuse ======================================================== */
+
+static void test_group_reuse(void)
+{
+    parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = 2});
+    REQUIRE(p != NULL);
+    atomic_long count;
+    atomic_init(&count, 0);
+    parx_group g;
+    parx_group_init(&g, p);
+    long want = 0;
+    for (int round = 0; round < 50; round++) {
+        int n = 1 + round * 37 % 400;
+        for (int i = 0; i < n; i++)
+            CHECK_EQ(parx_spawn(&g, count_task, &count), 0);
+        CHECK_EQ(parx_wait(&g), 0);
+        want += n;
+        /* the wait covered everything spawned so far, no more, no less */
+        if (!CHECK_EQ(atomic_load(&count), want))
+            break;
+    }
+    /* re-initialising a finished group is fine too */
+    parx_group_init(&g, p);
+    CHECK_EQ(parx_spawn(&g, count_task, &count), 0);
+    CHECK_EQ(parx_wait(&g), 0);
+    CHECK_EQ(atomic_load(&count), want + 1);
+    parx_pool_destroy(p);
+}
+
+/* ===== custom allocator =================================================== */
+
+static atomic_long alloc_calls, free_calls, alloc_live;
+static atomic_int alloc_fail; /* 1: every allocation fails */
+
+static void *test_alloc(size_t size, void *user)
+{
+    if (user != (void *)&alloc_calls)
+        return NULL;
+    if (atomic_load(&alloc_fail))
+        return NULL;
+    void *p = malloc(size);
+    if (p) {
+        atomic_fetch_add(&alloc_calls, 1);
+        atomic_fetch_add(&alloc_live, 1);
+    }
+    return p;
+}
+
+static void test_free(void *ptr, void *user)
+{
+    (void)user;
+    if (!ptr)
+        return;
+    atomic_fetch_add(&free_calls, 1);
+    atomic_fetch_add(&alloc_live, -1);
+    free(ptr);
+}
+
+static void wide_task(void *arg)
+{
+    /* more children than the deque holds: growth would need memory */
+    atomic_long *count = (atomic_long *)arg;
+    parx_group g;
+    parx_group_init(&g, NULL);
+    for (int i = 0; i < 1000; i++)
+        if (parx_spawn(&g, count_task, count) != 0)
+            return; /* count stays short: the test sees it */
+    if (parx_wait(&g) != 0)
+        return;
+    atomic_fetch_add(count, 1);
+}
+
+static void test_allocator(void)
+{
+    atomic_store(&alloc_calls, 0);
+    atomic_store(&free_calls, 0);
+    atomic_store(&alloc_live, 0);
+    atomic_store(&alloc_fail, 0);
+    parx_pool_desc d = {.threads = 2, .deque_capacity = 4, .alloc = test_alloc,
+                        .free = test_free, .alloc_user = (void *)&alloc_calls};
+    parx_pool *p = parx_pool_create(&d);
+    REQUIRE(p != NULL);
+    CHECK(atomic_load(&alloc_calls) > 0); /* the pool's memory came from us */
+    atomic_long count;
+    atomic_init(&count, 0);
+    parx_group g;
+    parx_group_init(&g, p);
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(parx_spawn(&g, wide_task, &count), 0);
+    CHECK_EQ(parx_wait(&g), 0);
+    CHECK_EQ(atomic_load(&count), 4 * 1001);
+
+    /* Out of memory: spawns still succeed, by running the task at once. */
+    atomic_store(&alloc_fail, 1);
+    atomic_store(&count, 0);
+    parx_group_init(&g, p);
+    for (int i = 0; i < 2000; i++)
+        CHECK_EQ(parx_spawn(&g, count_task, &count), 0);
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(parx_spawn(&g, wide_task, &count), 0);
+    CHECK_EQ(parx_wait(&g), 0);
+    CHECK_EQ(atomic_load(&count), 2000 + 4 * 1001);
+    atomic_store(&alloc_fail, 0);
+
+    parx_pool_destroy(p);
+    pt_diag("allocator: %ld allocations, %ld frees", atomic_load(&alloc_calls),
+            atomic_load(&free_calls));
+    CHECK_EQ(atomic_load(&alloc_live), 0); /* everything given back */
+}
+
+static void test_allocator_fails_at_create(void)
+{
+    atomic_store(&alloc_fail, 1);
+    errno = 0;
+    parx_pool *p = parx_pool_create(&(parx_pool_desc){
+        .threads = 2, .alloc = test_alloc, .free = test_free, .alloc_user = (void *)&alloc_calls});
+    int e = errno;
+    atomic_store(&alloc_fail, 0);
+    CHECK(p == NULL);
+    CHECK_EQ(e, ENOMEM);
+    if (p)
+        parx_pool_destroy(p);
+}
+
+int main(void)
+{
+    main_thread = pthread_self();
+    pt_plan(15);
+    pt_run("create with NULL desc: one thread per allowed CPU, spawn/wait from outside",
+           test_create_null_desc);
+    pt_run("create with a zeroed desc", test_create_zeroed_desc);
+    pt_run("create with threads = 1, 2, 3, 9: parx_pool_size, spawn/wait from outside",
+           test_create_explicit);
+    pt_run("every desc field set (tiny deque, 1 spin round, name)", test_desc_fields);
+    pt_run("worker threads carry the name prefix", test_thread_names);
+    pt_run("nested groups inside tasks (group_init NULL), pools of 1..3 threads",
+           test_nested_groups);
+    pt_run("waiting on an empty group, outside and inside a task", test_wait_empty_group);
+    pt_run("parx_worker_index: -1 outside, 0..n-1 on workers, -1 for another pool",
+           test_worker_index);
+    pt_run("parx_pool_stats: tasks counted = tasks run on workers", test_stats);
+    pt_run("parx_pool_stats with n smaller than the pool, and n = 0", test_stats_partial);
+    pt_run("destroy with work queued runs every task (1..3 threads)",
+           test_destroy_with_queued_work);
+    pt_run("two pools used at the same time, and tasks of one spawning into the other",
+           test_two_pools);
+    pt_run("group reuse after wait (and re-init)", test_group_reuse);
+    pt_run("custom allocator used and balanced; out of memory runs spawns inline",
+           test_allocator);
+    pt_run("allocator failing at create: NULL, errno ENOMEM", test_allocator_fails_at_create);
+    return pt_done_testing();
+}
