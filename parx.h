@@ -145,7 +145,7 @@
 
 #ifndef PARX_API
 #  ifdef PARX_STATIC
-#    define PARX_API static
+#    define PARX_API static __attribute__((unused))
 #  else
 #    define PARX_API extern
 #  endif
@@ -216,6 +216,9 @@ typedef struct parx_deque {
     PARX__ATOMIC(int64_t) bottom;
     PARX__ATOMIC(struct parx__deque_array *) array;
     struct parx__deque_array *retired; /* owner only: arrays replaced by growth */
+    void *(*alloc_fn)(size_t size, void *user); /* arrays' allocator; NULL: malloc */
+    void (*free_fn)(void *ptr, void *user);
+    void *alloc_user;
     char parx__pad1[PARX_CACHELINE];
 } parx_deque;
 
@@ -448,3 +451,1310 @@ static inline double parx_rng_uniform(parx_rng *r)
 } /* extern "C" */
 #endif
 #endif /* PARX_H_INCLUDED */
+
+/* ========================================================================== */
+/* >>implementation                                                           */
+/* ========================================================================== */
+#ifdef PARX_IMPLEMENTATION
+#ifndef PARX_IMPLEMENTATION_INCLUDED
+#define PARX_IMPLEMENTATION_INCLUDED
+
+#ifndef _GNU_SOURCE
+#error "parx: the implementation needs _GNU_SOURCE (futexes, CPU affinity, thread names): put '#define _GNU_SOURCE' before the first #include of this file, or compile the shipped parx.c"
+#endif
+#if !defined(__linux__)
+#error "parx: the implementation runs on Linux only (it uses futexes and sched_getaffinity)"
+#endif
+#ifdef __STDC_NO_ATOMICS__
+#error "parx: the implementation needs C11 <stdatomic.h>"
+#endif
+#ifdef __cplusplus
+#error "parx: compile the implementation as C11, not C++ (the declarations work from C++)"
+#endif
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+
+#ifndef PARX_ASSERT
+#include <assert.h>
+#define PARX_ASSERT(c) assert(c)
+#endif
+#ifndef PARX_SPIN_ROUNDS
+#define PARX_SPIN_ROUNDS 1000
+#endif
+#ifndef PARX_DEQUE_MIN_CAPACITY
+#define PARX_DEQUE_MIN_CAPACITY 64
+#endif
+#if (PARX_DEQUE_MIN_CAPACITY & (PARX_DEQUE_MIN_CAPACITY - 1)) != 0
+#error "parx: PARX_DEQUE_MIN_CAPACITY must be a power of two"
+#endif
+
+#define PARX__MAX_THREADS 4096
+#define PARX__TASK_BLOCK 64 /* task records per allocation, and per hand-over between workers */
+
+/* -------------------------------------------------------------------------- */
+/* >>platform: time, futexes, CPU count, memory, logging                      */
+/* -------------------------------------------------------------------------- */
+
+static uint64_t parx__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Sleep while *addr == expected. Returns on a wake-up, a signal, or at once
+   if the value already differs; callers re-check their condition in a loop. */
+static void parx__futex_wait(_Atomic uint32_t *addr, uint32_t expected)
+{
+    syscall(SYS_futex, (void *)addr, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+}
+
+static void parx__futex_wake(_Atomic uint32_t *addr, int n)
+{
+    syscall(SYS_futex, (void *)addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+/* Tell the core we are polling: saves power and yields the pipeline to a
+   sibling hyperthread. Not a synchronisation primitive. */
+static inline void parx__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+    __asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+static int parx__cpu_count(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* A user-supplied allocator, or malloc/free when both functions are NULL. */
+static void *parx__alloc(void *(*fn)(size_t, void *), void *user, size_t size)
+{
+    return fn ? fn(size, user) : malloc(size);
+}
+
+static void parx__free(void (*fn)(void *, void *), void *user, void *ptr)
+{
+    if (!ptr) return;
+    if (fn) fn(ptr, user);
+    else free(ptr);
+}
+
+/* The log hook is process-wide configuration, not pool state: set once,
+   read with relaxed loads (documented: set it before creating pools). */
+static _Atomic(parx_log_fn) parx__log_fn;
+static _Atomic(void *) parx__log_user;
+
+PARX_API void parx_set_log(parx_log_fn fn, void *user)
+{
+    atomic_store_explicit(&parx__log_user, user, memory_order_relaxed);
+    atomic_store_explicit(&parx__log_fn, fn, memory_order_relaxed);
+}
+
+static void parx__log(parx_log_level level, const char *msg)
+{
+    parx_log_fn fn = atomic_load_explicit(&parx__log_fn, memory_order_relaxed);
+    if (fn) fn(level, msg, atomic_load_explicit(&parx__log_user, memory_order_relaxed));
+}
+
+PARX_API const char *parx_strerror(int code)
+{
+    switch (code) {
+    case 0: return "success";
+    case PARX_E_NOT_WORKER: return "no pool: group initialised with NULL outside any pool";
+    case -EINVAL: return "invalid argument";
+    case -ENOMEM: return "out of memory";
+    case -EAGAIN: return "resource temporarily unavailable";
+    default: break;
+    }
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+    if (code < 0 && code > -4096) {
+        const char *s = strerrordesc_np(-code); /* static strings: thread-safe */
+        if (s) return s;
+    }
+#endif
+    return "unknown error";
+}
+
+/* -------------------------------------------------------------------------- */
+/* >>deque: Chase-Lev after Le, Pop, Cohen, Zappa Nardelli (PPoPP 2013)       */
+/* -------------------------------------------------------------------------- */
+/* top and bottom only grow (bottom also steps back by one in pop); the live
+   items are slots [top, bottom) of a circular array whose capacity is a power
+   of two. Slots are atomics accessed with relaxed loads and stores: a thief
+   may read a slot the owner is overwriting, but then the thief's CAS on top
+   fails and it discards what it read, so the race is harmless and, being on
+   atomics, not undefined behaviour. */
+
+struct parx__deque_array {
+    int64_t mask;                     /* capacity - 1 */
+    struct parx__deque_array *next;   /* link in the deque's retired list */
+    _Atomic(void *) slot[];
+};
+
+static struct parx__deque_array *parx__deque_array_new(parx_deque *d, int64_t capacity)
+{
+    struct parx__deque_array *a = (struct parx__deque_array *)parx__alloc(
+        d->alloc_fn, d->alloc_user,
+        sizeof *a + (size_t)capacity * sizeof(_Atomic(void *)));
+    if (!a) return NULL;
+    a->mask = capacity - 1;
+    a->next = NULL;
+    return a;
+}
+
+/* Initialise with a given allocator: the pool's deques use the pool's. */
+static int parx__deque_init_with(parx_deque *d, size_t capacity_hint,
+                                 void *(*alloc_fn)(size_t, void *),
+                                 void (*free_fn)(void *, void *), void *user)
+{
+    if (!d) return -EINVAL;
+    const size_t max_capacity = ((size_t)1 << 40) / sizeof(void *);
+    if (capacity_hint > max_capacity) return -EINVAL;
+    size_t capacity = PARX_DEQUE_MIN_CAPACITY;
+    while (capacity < capacity_hint) capacity <<= 1;
+    memset(d, 0, sizeof *d);
+    d->alloc_fn = alloc_fn;
+    d->free_fn = free_fn;
+    d->alloc_user = user;
+    struct parx__deque_array *a = parx__deque_array_new(d, (int64_t)capacity);
+    if (!a) return -ENOMEM;
+    atomic_init(&d->top, 0);
+    atomic_init(&d->bottom, 0);
+    atomic_init(&d->array, a);
+    return 0;
+}
+
+PARX_API int parx_deque_init(parx_deque *d, size_t capacity_hint)
+{
+    return parx__deque_init_with(d, capacity_hint, NULL, NULL, NULL);
+}
+
+PARX_API void parx_deque_destroy(parx_deque *d)
+{
+    if (!d) return;
+    struct parx__deque_array *a = atomic_load_explicit(&d->array, memory_order_relaxed);
+    parx__free(d->free_fn, d->alloc_user, a);
+    while (d->retired) {
+        struct parx__deque_array *next = d->retired->next;
+        parx__free(d->free_fn, d->alloc_user, d->retired);
+        d->retired = next;
+    }
+    atomic_store_explicit(&d->array, NULL, memory_order_relaxed);
+}
+
+/* Owner only: replace a full array by one twice as large holding the same
+   live items. The old array stays readable (retired, not freed) because a
+   thief may have loaded its pointer just before the swap. */
+static struct parx__deque_array *parx__deque_grow(parx_deque *d, struct parx__deque_array *a,
+                                                  int64_t t, int64_t b)
+{
+    struct parx__deque_array *g = parx__deque_array_new(d, 2 * (a->mask + 1));
+    if (!g) return NULL;
+    for (int64_t i = t; i < b; i++) {
+        /* relaxed: these slots were written by this thread (the owner) */
+        void *x = atomic_load_explicit(&a->slot[i & a->mask], memory_order_relaxed);
+        atomic_store_explicit(&g->slot[i & g->mask], x, memory_order_relaxed);
+    }
+    a->next = d->retired;
+    d->retired = a;
+    /* release: pairs with the acquire load of the array in steal, so a thief
+       that sees the new array also sees the slots copied into it */
+    atomic_store_explicit(&d->array, g, memory_order_release);
+    return g;
+}
+
+/* Owner only: push, and report how many items the owner saw before it (the
+   pool uses 0, "was empty", to decide how carefully to wake sleepers). */
+static int parx__deque_put(parx_deque *d, void *item, int64_t *size_before)
+{
+    /* relaxed: only the owner writes bottom */
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
+    /* acquire: pairs with a thief's CAS on top, so the thief's read of the slot
+       we may overwrite next (it is free again) happened before our write */
+    int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
+    /* relaxed: only the owner replaces the array */
+    struct parx__deque_array *a = atomic_load_explicit(&d->array, memory_order_relaxed);
+    if (b - t > a->mask) {
+        a = parx__deque_grow(d, a, t, b);
+        if (!a) return -ENOMEM;
+    }
+    /* relaxed: published by the store of bottom below */
+    atomic_store_explicit(&a->slot[b & a->mask], item, memory_order_relaxed);
+    if (b - t <= 0) {
+        /* seq_cst: an empty deque becoming non-empty is the moment a sleeping
+           worker must not miss; this store and the pool's seq_cst read of its
+           sleeper count pair with the sleeper's seq_cst announce-then-look
+           (see >>sleep) */
+        atomic_store_explicit(&d->bottom, b + 1, memory_order_seq_cst);
+    } else {
+        /* release: a thief that reads this bottom (seq_cst, so acquire) sees
+           the slot written above */
+        atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
+    }
+    if (size_before) *size_before = b - t;
+    return 0;
+}
+
+PARX_API int parx_deque_push(parx_deque *d, void *item)
+{
+    if (!d || !item) return -EINVAL;
+    return parx__deque_put(d, item, NULL);
+}
+
+PARX_API void *parx_deque_pop(parx_deque *d)
+{
+    /* relaxed: only the owner writes bottom and the array pointer */
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed) - 1;
+    struct parx__deque_array *a = atomic_load_explicit(&d->array, memory_order_relaxed);
+    /* seq_cst RMW where the paper has "store bottom; fence(seq_cst)": claims
+       slot b before we look at top, so a thief either sees the claim or we
+       see its CAS (TSan models this; it does not model the bare fence) */
+    atomic_exchange_explicit(&d->bottom, b, memory_order_seq_cst);
+    /* seq_cst: read after the claim, in the same total order as the thief's
+       reads of top and bottom */
+    int64_t t = atomic_load_explicit(&d->top, memory_order_seq_cst);
+    if (t > b) {
+        /* empty: undo the claim. relaxed: no item is published by it */
+        atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
+        return NULL;
+    }
+    /* relaxed: the owner wrote this slot itself */
+    void *x = atomic_load_explicit(&a->slot[b & a->mask], memory_order_relaxed);
+    if (t == b) {
+        /* the last item: thieves may want it too, and the CAS on top decides.
+           seq_cst on success keeps it in the total order with the thieves'
+           CAS; relaxed on failure: we only learn that we lost */
+        if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
+                                                     memory_order_relaxed))
+            x = NULL;
+        /* relaxed: the deque is empty either way; nothing is published */
+        atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
+    }
+    return x;
+}
+
+PARX_API void *parx_deque_steal(parx_deque *d)
+{
+    /* seq_cst (the paper: acquire, then a seq_cst fence): read top before
+       bottom in the total order shared with pop's exchange of bottom */
+    int64_t t = atomic_load_explicit(&d->top, memory_order_seq_cst);
+    /* seq_cst, so also acquire: pairs with the push that stored this bottom,
+       making its slot visible */
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_seq_cst);
+    if (t >= b) return NULL;
+    /* acquire (the paper: consume): pairs with the release store in grow */
+    struct parx__deque_array *a = atomic_load_explicit(&d->array, memory_order_acquire);
+    /* relaxed: validated by the CAS below; if the slot was reused the CAS fails */
+    void *x = atomic_load_explicit(&a->slot[t & a->mask], memory_order_relaxed);
+    /* seq_cst on success: the single point where the item changes hands, in
+       the same total order as pop's CAS for the last item; relaxed on failure:
+       we lost the race and use nothing we read */
+    if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
+                                                 memory_order_relaxed))
+        return NULL;
+    return x;
+}
+
+PARX_API size_t parx_deque_size(const parx_deque *d)
+{
+    if (!d) return 0;
+    parx_deque *m = (parx_deque *)d; /* atomic loads need a non-const pointer in C11 */
+    /* relaxed: a snapshot, documented as approximate under concurrency */
+    int64_t b = atomic_load_explicit(&m->bottom, memory_order_relaxed);
+    int64_t t = atomic_load_explicit(&m->top, memory_order_relaxed);
+    return b > t ? (size_t)(b - t) : 0;
+}
+
+/* -------------------------------------------------------------------------- */
+/* >>pool: workers, task records, the shared queue, sleeping and waking       */
+/* -------------------------------------------------------------------------- */
+/* Each worker owns a deque of task records. A spawn from a worker pushes on
+   its own deque; a spawn from any other thread goes on the pool's shared
+   queue (a mutex-protected ring). A worker with nothing to do looks in the
+   shared queue, then tries every other worker's deque starting at a random
+   one, polls a while, and finally sleeps on its own futex word (`state`).
+
+   Task records come from per-worker free lists (no lock, no malloc in steady
+   state). A stolen task's record is freed by the thief onto the thief's
+   list, so records drift between workers; a list that grows past four blocks
+   hands one block back to the pool's spare list, which feeds workers whose
+   list runs dry. Records live in blocks freed with the pool. */
+
+typedef struct parx__task {
+    parx_fn fn;
+    void *arg;
+    parx_group *group;
+    struct parx__task *next; /* free list link */
+} parx__task;
+
+typedef struct parx__task_block {
+    struct parx__task_block *next;
+    parx__task tasks[PARX__TASK_BLOCK];
+} parx__task_block;
+
+enum { PARX__AWAKE = 0, PARX__SLEEPING = 1 };
+
+typedef struct parx__worker {
+    parx_deque deque;          /* pads its own hot fields onto separate lines */
+    struct parx_pool *pool;
+    int index;
+    pthread_t thread;
+    uint64_t rng;              /* xorshift state for victim choice */
+    parx__task *free_tasks;    /* owner only */
+    size_t nfree;              /* owner only */
+    parx__task_block *blocks;  /* owner only: blocks this worker allocated */
+    uint64_t mark_ns;          /* owner only: start of the current busy spell */
+    _Atomic uint32_t state;    /* futex word: PARX__AWAKE or PARX__SLEEPING */
+    /* statistics: written by this worker only (relaxed load + store), read by anyone */
+    _Atomic uint64_t st_tasks, st_steals, st_attempts, st_sleeps, st_busy_ns, st_idle_ns;
+    char parx__pad[PARX_CACHELINE];
+} parx__worker;
+
+struct parx_pool {
+    /* read-only after creation */
+    int nworkers;
+    unsigned spin_rounds;
+    parx__worker *workers;
+    void *(*alloc_fn)(size_t, void *);
+    void (*free_fn)(void *, void *);
+    void *alloc_user;
+    char name[11];
+    char parx__pad0[PARX_CACHELINE];
+    /* read on every spawn, written when workers fall asleep or wake */
+    _Atomic int sleepers;
+    _Atomic int shutdown;
+    char parx__pad1[PARX_CACHELINE];
+    /* the shared queue, spare task records and their blocks, under `mu` */
+    _Atomic unsigned wake_cursor;
+    _Atomic size_t queued;     /* queue_len, published for lock-free peeks */
+    pthread_mutex_t mu;
+    parx__task **queue;        /* ring of capacity queue_cap (a power of two) */
+    size_t queue_cap, queue_head, queue_len;
+    parx__task *spare;
+    parx__task_block *blocks;
+    /* threads outside the pool sleep here until their group completes */
+    pthread_mutex_t wait_mu;
+    pthread_cond_t wait_cv;
+};
+
+/* The worker this thread is (NULL on other threads), and the pool whose
+   task an outside thread is running inside parx_wait (so that
+   parx_group_init(&g, NULL) in that task still finds its pool). */
+static _Thread_local parx__worker *parx__tls_worker;
+static _Thread_local parx_pool *parx__tls_helping;
+
+/* relaxed load + store rather than an RMW: only the worker itself writes its
+   counters, readers only need an untorn value */
+#define PARX__STAT_ADD(w, field, v)                                                           \
+    atomic_store_explicit(&(w)->field,                                                        \
+                          atomic_load_explicit(&(w)->field, memory_order_relaxed) + (v),      \
+                          memory_order_relaxed)
+
+static parx__worker *parx__self_in(const parx_pool *p)
+{
+    parx__worker *w = parx__tls_worker;
+    return (w && w->pool == p) ? w : NULL;
+}
+
+/* A fresh block of task records, linked into *blocks; returns its records
+   chained through `next`. The caller guards *blocks. */
+static parx__task *parx__block_new(parx_pool *p, parx__task_block **blocks)
+{
+    parx__task_block *b = (parx__task_block *)parx__alloc(p->alloc_fn, p->alloc_user, sizeof *b);
+    if (!b) return NULL;
+    b->next = *blocks;
+    *blocks = b;
+    for (int i = 0; i < PARX__TASK_BLOCK - 1; i++) b->tasks[i].next = &b->tasks[i + 1];
+    b->tasks[PARX__TASK_BLOCK - 1].next = NULL;
+    return &b->tasks[0];
+}
+
+/* Slow path of parx__task_get: the worker's list is empty. */
+static parx__task *parx__task_refill(parx__worker *w)
+{
+    parx_pool *p = w->pool;
+    parx__task *chain = NULL;
+    size_t n = 0;
+    pthread_mutex_lock(&p->mu);
+    if (p->spare) {
+        parx__task *last = chain = p->spare;
+        for (n = 1; n < PARX__TASK_BLOCK && last->next; n++) last = last->next;
+        p->spare = last->next;
+        last->next = NULL;
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (!chain) {
+        chain = parx__block_new(p, &w->blocks);
+        if (!chain) return NULL;
+        n = PARX__TASK_BLOCK;
+    }
+    w->free_tasks = chain->next;
+    w->nfree = n - 1;
+    return chain;
+}
+
+static inline parx__task *parx__task_get(parx__worker *w)
+{
+    parx__task *t = w->free_tasks;
+    if (!t) return parx__task_refill(w);
+    w->free_tasks = t->next;
+    w->nfree--;
+    return t;
+}
+
+/* Hand a block's worth of records back to the pool (the list grew long
+   because this worker runs more stolen tasks than it spawns). */
+static void parx__task_spill(parx__worker *w)
+{
+    parx__task *head = w->free_tasks, *last = head;
+    for (int i = 1; i < PARX__TASK_BLOCK; i++) last = last->next;
+    w->free_tasks = last->next;
+    w->nfree -= PARX__TASK_BLOCK;
+    parx_pool *p = w->pool;
+    pthread_mutex_lock(&p->mu);
+    last->next = p->spare;
+    p->spare = head;
+    pthread_mutex_unlock(&p->mu);
+}
+
+static inline void parx__task_put(parx__worker *w, parx__task *t)
+{
+    t->next = w->free_tasks;
+    w->free_tasks = t;
+    if (++w->nfree > 4 * PARX__TASK_BLOCK) parx__task_spill(w);
+}
+
+/* Wake worker v if it sleeps. Returns whether it did. `peek` skips the
+   locked CAS when a relaxed read says v is awake: right for "someone please
+   help" notices, wrong where a lost wake-up would strand a waiter. */
+static bool parx__wake(parx__worker *v, bool peek)
+{
+    if (peek && atomic_load_explicit(&v->state, memory_order_relaxed) != PARX__SLEEPING)
+        return false;
+    uint32_t expected = PARX__SLEEPING;
+    /* seq_cst: everything the waker published before (a push, a finished
+       count, shutdown) precedes this in the total order; the sleeper's
+       acquire load of `state` then sees it */
+    if (!atomic_compare_exchange_strong_explicit(&v->state, &expected, PARX__AWAKE,
+                                                 memory_order_seq_cst, memory_order_relaxed))
+        return false;
+    parx__futex_wake(&v->state, 1);
+    return true;
+}
+
+static void parx__wake_one(parx_pool *p)
+{
+    /* relaxed: the cursor only spreads wake-ups over the workers */
+    unsigned start = atomic_fetch_add_explicit(&p->wake_cursor, 1, memory_order_relaxed);
+    for (int i = 0; i < p->nworkers; i++)
+        if (parx__wake(&p->workers[(start + (unsigned)i) % (unsigned)p->nworkers], true)) return;
+}
+
+/* Called after making work visible. `strict` after a push into an empty
+   deque or onto the shared queue, whose publishing store was seq_cst. */
+static inline void parx__notify(parx_pool *p, bool strict)
+{
+    int sleepers = strict
+        /* seq_cst: pairs with the sleeper's seq_cst announce (see >>sleep) */
+        ? atomic_load_explicit(&p->sleepers, memory_order_seq_cst)
+        /* relaxed: a peek; a miss costs a moment of parallelism, not progress */
+        : atomic_load_explicit(&p->sleepers, memory_order_relaxed);
+    if (sleepers > 0) parx__wake_one(p);
+}
+
+/* The shared queue: a ring of task records under p->mu. Workers take the
+   oldest; an outside owner helping its own group takes the newest, and only
+   if it belongs to that group. Returns the task's contents in *out and
+   recycles its record. */
+static int parx__queue_push_locked(parx_pool *p, parx__task *t)
+{
+    if (p->queue_len == p->queue_cap) {
+        size_t cap = p->queue_cap ? 2 * p->queue_cap : 64;
+        parx__task **q = (parx__task **)parx__alloc(p->alloc_fn, p->alloc_user, cap * sizeof *q);
+        if (!q) return -ENOMEM;
+        for (size_t i = 0; i < p->queue_len; i++)
+            q[i] = p->queue[(p->queue_head + i) & (p->queue_cap - 1)];
+        parx__free(p->free_fn, p->alloc_user, p->queue);
+        p->queue = q;
+        p->queue_cap = cap;
+        p->queue_head = 0;
+    }
+    p->queue[(p->queue_head + p->queue_len) & (p->queue_cap - 1)] = t;
+    p->queue_len++;
+    return 0;
+}
+
+static bool parx__queue_take(parx_pool *p, const parx_group *own, parx__task *out)
+{
+    parx__task *t = NULL;
+    pthread_mutex_lock(&p->mu);
+    if (p->queue_len > 0) {
+        size_t mask = p->queue_cap - 1;
+        if (!own) {
+            t = p->queue[p->queue_head];
+            p->queue_head = (p->queue_head + 1) & mask;
+            p->queue_len--;
+        } else if (p->queue[(p->queue_head + p->queue_len - 1) & mask]->group == own) {
+            t = p->queue[(p->queue_head + p->queue_len - 1) & mask];
+            p->queue_len--;
+        }
+        /* relaxed: `queued` is a hint for peeks; a stale non-zero only costs
+           a look under the lock (it rises with seq_cst in parx__spawn_outside) */
+        atomic_store_explicit(&p->queued, p->queue_len, memory_order_relaxed);
+    }
+    if (t) {
+        *out = *t;
+        t->next = p->spare;
+        p->spare = t;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return t != NULL;
+}
+
+static int parx__spawn_outside(parx_pool *p, parx_group *g, parx_fn fn, void *arg)
+{
+    pthread_mutex_lock(&p->mu);
+    parx__task *t = p->spare;
+    if (!t) t = parx__block_new(p, &p->blocks);
+    if (t) {
+        p->spare = t->next;
+        t->fn = fn;
+        t->arg = arg;
+        t->group = g;
+        if (parx__queue_push_locked(p, t) != 0) {
+            t->next = p->spare;
+            p->spare = t;
+            t = NULL;
+        } else {
+            /* seq_cst: publishes the task to sleepers' last look (see >>sleep) */
+            atomic_store_explicit(&p->queued, p->queue_len, memory_order_seq_cst);
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (!t) return -ENOMEM;
+    g->spawned++;
+    parx__notify(p, true);
+    return 0;
+}
+
+/* Does any work exist? seq_cst loads: this is a sleeper's last look, which
+   must come after its announcement in the total order (see >>sleep). */
+static bool parx__work_visible(parx_pool *p)
+{
+    if (atomic_load_explicit(&p->queued, memory_order_seq_cst) > 0) return true;
+    for (int i = 0; i < p->nworkers; i++) {
+        parx_deque *d = &p->workers[i].deque;
+        int64_t t = atomic_load_explicit(&d->top, memory_order_seq_cst);
+        int64_t b = atomic_load_explicit(&d->bottom, memory_order_seq_cst);
+        if (b > t) return true;
+    }
+    return false;
+}
+
+/* Owner only: is my deque empty, so that thieves may be going hungry?
+   relaxed: a scheduling hint, never a correctness condition. */
+static inline bool parx__deque_looks_empty(parx__worker *w)
+{
+    int64_t b = atomic_load_explicit(&w->deque.bottom, memory_order_relaxed);
+    int64_t t = atomic_load_explicit(&w->deque.top, memory_order_relaxed);
+    return b <= t;
+}
+
+static inline bool parx__group_done(parx_group *g, memory_order mo)
+{
+    /* acquire (or seq_cst in a sleeper's last look): pairs with the release
+       half of each completer's fetch_add, so the finished tasks' writes are
+       visible to the waiter once the count matches */
+    size_t remote = atomic_load_explicit(&g->done_remote, mo) >> 1;
+    return g->done_local + remote == g->spawned;
+}
+
+/* A task of group g has finished on thread `self` (NULL: not a worker). */
+static void parx__complete(parx_group *g, parx__worker *self)
+{
+    if (self && g->owner == (void *)self) {
+        g->done_local++; /* the owner itself: no other thread reads this */
+        return;
+    }
+    /* read before the count: once it matches, the owner may return and g vanish */
+    parx__worker *owner = (parx__worker *)g->owner;
+    parx_pool *p = g->pool;
+    /* seq_cst RMW: its release half publishes the task's effects to the
+       waiter's acquire load; seq_cst orders it against the waiter's fetch_or
+       of the waiter bit, so either the waiter sees this count or we see its bit */
+    size_t old = atomic_fetch_add_explicit(&g->done_remote, 2, memory_order_seq_cst);
+    if (!(old & 1)) return;
+    if (owner) {
+        parx__wake(owner, false);
+    } else {
+        pthread_mutex_lock(&p->wait_mu);
+        pthread_cond_broadcast(&p->wait_cv);
+        pthread_mutex_unlock(&p->wait_mu);
+    }
+}
+
+static inline void parx__run(parx__worker *w, parx__task *t)
+{
+    parx_fn fn = t->fn;
+    void *arg = t->arg;
+    parx_group *g = t->group;
+    parx__task_put(w, t); /* recycle first: the record is warm for the next spawn */
+    fn(arg);
+    parx__complete(g, w);
+    PARX__STAT_ADD(w, st_tasks, 1);
+}
+
+/* Run a task on a thread outside the pool (inside parx_wait). */
+static void parx__run_outside(parx_pool *p, const parx__task *t)
+{
+    parx_pool *prev = parx__tls_helping;
+    parx__tls_helping = p;
+    t->fn(t->arg);
+    parx__tls_helping = prev;
+    parx__complete(t->group, NULL);
+}
+
+static parx__task *parx__find_work(parx__worker *w)
+{
+    parx_pool *p = w->pool;
+    /* relaxed: a peek; the queue itself is read under its lock */
+    if (atomic_load_explicit(&p->queued, memory_order_relaxed) > 0) {
+        parx__task copy;
+        if (parx__queue_take(p, NULL, &copy)) {
+            /* move it into a record of ours so every task runs the same way */
+            parx__task *t = parx__task_get(w);
+            if (!t) { /* no memory for a record: run it right here */
+                PARX__STAT_ADD(w, st_steals, 1);
+                copy.fn(copy.arg);
+                parx__complete(copy.group, w);
+                PARX__STAT_ADD(w, st_tasks, 1);
+                return NULL;
+            }
+            *t = copy;
+            PARX__STAT_ADD(w, st_steals, 1);
+            return t;
+        }
+    }
+    int n = p->nworkers;
+    if (n < 2) return NULL;
+    w->rng ^= w->rng << 13;
+    w->rng ^= w->rng >> 7;
+    w->rng ^= w->rng << 17;
+    int start = (int)(w->rng % (uint64_t)n);
+    for (int i = 0; i < n; i++) {
+        parx__worker *v = &p->workers[(start + i) % n];
+        if (v == w) continue;
+        PARX__STAT_ADD(w, st_attempts, 1);
+        parx__task *t = (parx__task *)parx_deque_steal(&v->deque);
+        if (t) {
+            PARX__STAT_ADD(w, st_steals, 1);
+            /* more work where this came from and workers asleep: pass the
+               wake-up on (relaxed peeks: a hint, see >>sleep) */
+            if (parx_deque_size(&v->deque) > 0 &&
+                atomic_load_explicit(&p->sleepers, memory_order_relaxed) > 0)
+                parx__wake_one(p);
+            return t;
+        }
+    }
+    return NULL;
+}
+
+/* Sleep until woken: by new work, by the completion of group g (if given),
+   or by shutdown. Returns at once if any of those is already visible. */
+static void parx__sleep(parx__worker *w, parx_group *g)
+{
+    parx_pool *p = w->pool;
+    /* seq_cst: a waker's CAS must find SLEEPING once our last look is made */
+    atomic_store_explicit(&w->state, PARX__SLEEPING, memory_order_seq_cst);
+    if (g) /* seq_cst: ask completers to wake us; pairs with their fetch_add */
+        atomic_fetch_or_explicit(&g->done_remote, 1, memory_order_seq_cst);
+    /* seq_cst: announce before the last look; pairs with parx__notify */
+    atomic_fetch_add_explicit(&p->sleepers, 1, memory_order_seq_cst);
+    bool stay = !(g && parx__group_done(g, memory_order_seq_cst)) && !parx__work_visible(p) &&
+                /* seq_cst: pairs with the store in parx__stop */
+                !atomic_load_explicit(&p->shutdown, memory_order_seq_cst);
+    if (stay) {
+        PARX__STAT_ADD(w, st_sleeps, 1);
+        /* acquire: pairs with the waker's CAS, so what it published is visible */
+        while (atomic_load_explicit(&w->state, memory_order_acquire) == PARX__SLEEPING)
+            parx__futex_wait(&w->state, PARX__SLEEPING);
+    }
+    /* relaxed: wakers only ever CAS from SLEEPING; nothing is published here */
+    atomic_store_explicit(&w->state, PARX__AWAKE, memory_order_relaxed);
+    /* relaxed: the count is a hint for notifiers; the announce carried the order */
+    atomic_fetch_sub_explicit(&p->sleepers, 1, memory_order_relaxed);
+}
+
+/* Nothing in our deque and nothing to steal: poll for a while, then sleep.
+   Returns a task to run, or NULL once g is done (g given) or the pool shuts
+   down (g NULL). Accounts the time as idle. */
+static parx__task *parx__idle(parx__worker *w, parx_group *g)
+{
+    parx_pool *p = w->pool;
+    uint64_t t0 = parx__now_ns();
+    PARX__STAT_ADD(w, st_busy_ns, t0 - w->mark_ns);
+    parx__task *t = NULL;
+    for (;;) {
+        for (unsigned i = 0; i < p->spin_rounds; i++) {
+            if (g ? parx__group_done(g, memory_order_acquire)
+                  /* relaxed: a poll; the sleeper's last look reads it seq_cst */
+                  : atomic_load_explicit(&p->shutdown, memory_order_relaxed))
+                goto out;
+            if ((t = parx__find_work(w)) != NULL) goto out;
+            parx__cpu_relax();
+        }
+        parx__sleep(w, g);
+    }
+out:;
+    uint64_t t1 = parx__now_ns();
+    PARX__STAT_ADD(w, st_idle_ns, t1 - t0);
+    w->mark_ns = t1;
+    return t;
+}
+
+static void *parx__worker_main(void *arg)
+{
+    parx__worker *w = (parx__worker *)arg;
+    parx_pool *p = w->pool;
+    parx__tls_worker = w;
+
+    char name[16]; /* Linux allows 15 characters: "<prefix>-<index>" */
+    size_t len = strlen(p->name);
+    memcpy(name, p->name, len);
+    name[len++] = '-';
+    char digits[8];
+    int nd = 0;
+    for (unsigned v = (unsigned)w->index; nd == 0 || v; v /= 10) digits[nd++] = (char)('0' + v % 10);
+    while (nd > 0 && len < sizeof name - 1) name[len++] = digits[--nd];
+    name[len] = '\0';
+    pthread_setname_np(pthread_self(), name);
+
+    w->mark_ns = parx__now_ns();
+    for (;;) {
+        parx__task *t = (parx__task *)parx_deque_pop(&w->deque);
+        if (!t) t = parx__find_work(w);
+        if (!t) t = parx__idle(w, NULL);
+        if (t) {
+            parx__run(w, t);
+            continue;
+        }
+        /* idle returned empty-handed: shutdown. Leave once no work is left
+           anywhere (a steal can fail on a lost race while work remains). */
+        if (!parx__work_visible(p)) break;
+    }
+    PARX__STAT_ADD(w, st_busy_ns, parx__now_ns() - w->mark_ns);
+    return NULL;
+}
+
+/* Stop the workers: they finish every queued task first. */
+static void parx__stop(parx_pool *p, int started)
+{
+    /* seq_cst: read by sleepers in their last look, after their announce */
+    atomic_store_explicit(&p->shutdown, 1, memory_order_seq_cst);
+    for (int i = 0; i < p->nworkers; i++) parx__wake(&p->workers[i], false);
+    for (int i = 0; i < started; i++) pthread_join(p->workers[i].thread, NULL);
+}
+
+static void parx__pool_free(parx_pool *p)
+{
+    for (int i = 0; i < p->nworkers; i++) {
+        parx__worker *w = &p->workers[i];
+        parx_deque_destroy(&w->deque);
+        while (w->blocks) {
+            parx__task_block *next = w->blocks->next;
+            parx__free(p->free_fn, p->alloc_user, w->blocks);
+            w->blocks = next;
+        }
+    }
+    while (p->blocks) {
+        parx__task_block *next = p->blocks->next;
+        parx__free(p->free_fn, p->alloc_user, p->blocks);
+        p->blocks = next;
+    }
+    parx__free(p->free_fn, p->alloc_user, p->queue);
+    pthread_cond_destroy(&p->wait_cv);
+    pthread_mutex_destroy(&p->wait_mu);
+    pthread_mutex_destroy(&p->mu);
+    parx__free(p->free_fn, p->alloc_user, p->workers);
+    parx__free(p->free_fn, p->alloc_user, p);
+}
+
+PARX_API parx_pool *parx_pool_create(const parx_pool_desc *desc)
+{
+    parx_pool_desc d;
+    if (desc) d = *desc;
+    else memset(&d, 0, sizeof d);
+    if (d.threads < 0 || d.threads > PARX__MAX_THREADS || !d.alloc != !d.free) {
+        errno = EINVAL;
+        return NULL;
+    }
+    int n = d.threads ? d.threads : parx__cpu_count();
+    if (n > PARX__MAX_THREADS) n = PARX__MAX_THREADS;
+
+    parx_pool *p = (parx_pool *)parx__alloc(d.alloc, d.alloc_user, sizeof *p);
+    if (!p) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    memset(p, 0, sizeof *p);
+    p->alloc_fn = d.alloc;
+    p->free_fn = d.free;
+    p->alloc_user = d.alloc_user;
+    p->spin_rounds = d.spin_rounds ? d.spin_rounds : PARX_SPIN_ROUNDS;
+    const char *name = d.name ? d.name : "parx";
+    size_t name_len = strlen(name);
+    if (name_len > sizeof p->name - 1) name_len = sizeof p->name - 1;
+    memcpy(p->name, name, name_len);
+    atomic_init(&p->sleepers, 0);
+    atomic_init(&p->shutdown, 0);
+    atomic_init(&p->wake_cursor, 0);
+    atomic_init(&p->queued, 0);
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_mutex_init(&p->wait_mu, NULL);
+    pthread_cond_init(&p->wait_cv, NULL);
+
+    p->workers = (parx__worker *)parx__alloc(d.alloc, d.alloc_user, (size_t)n * sizeof *p->workers);
+    if (!p->workers) {
+        parx__pool_free(p);
+        errno = ENOMEM;
+        return NULL;
+    }
+    memset(p->workers, 0, (size_t)n * sizeof *p->workers);
+    size_t capacity = d.deque_capacity ? d.deque_capacity : 256;
+    for (int i = 0; i < n; i++) {
+        parx__worker *w = &p->workers[i];
+        int rc = parx__deque_init_with(&w->deque, capacity, d.alloc, d.free, d.alloc_user);
+        if (rc != 0) {
+            p->nworkers = i; /* free the deques made so far */
+            parx__pool_free(p);
+            errno = -rc;
+            return NULL;
+        }
+        w->pool = p;
+        w->index = i;
+        w->rng = parx__mix64((uint64_t)i + 1) | 1;
+        atomic_init(&w->state, PARX__AWAKE);
+    }
+    p->nworkers = n;
+    for (int i = 0; i < n; i++) {
+        int rc = pthread_create(&p->workers[i].thread, NULL, parx__worker_main, &p->workers[i]);
+        if (rc != 0) {
+            parx__stop(p, i);
+            parx__pool_free(p);
+            errno = rc;
+            return NULL;
+        }
+    }
+    return p;
+}
+
+PARX_API void parx_pool_destroy(parx_pool *p)
+{
+    if (!p) return;
+    PARX_ASSERT(!parx__self_in(p) && "parx_pool_destroy: not from a task of the same pool");
+    parx__stop(p, p->nworkers);
+    parx__pool_free(p);
+}
+
+PARX_API int parx_pool_size(const parx_pool *p)
+{
+    return p ? p->nworkers : -EINVAL;
+}
+
+PARX_API int parx_pool_stats(const parx_pool *p, parx_worker_stats *out, int n)
+{
+    if (!p || n < 0 || (n > 0 && !out)) return -EINVAL;
+    for (int i = 0; i < n && i < p->nworkers; i++) {
+        parx__worker *w = &p->workers[i];
+        /* relaxed: counters are statistics, documented as a snapshot */
+        out[i].tasks = atomic_load_explicit(&w->st_tasks, memory_order_relaxed);
+        out[i].steals = atomic_load_explicit(&w->st_steals, memory_order_relaxed);
+        out[i].steal_attempts = atomic_load_explicit(&w->st_attempts, memory_order_relaxed);
+        out[i].sleeps = atomic_load_explicit(&w->st_sleeps, memory_order_relaxed);
+        out[i].busy_ns = atomic_load_explicit(&w->st_busy_ns, memory_order_relaxed);
+        out[i].idle_ns = atomic_load_explicit(&w->st_idle_ns, memory_order_relaxed);
+    }
+    return p->nworkers;
+}
+
+PARX_API int parx_worker_index(const parx_pool *p)
+{
+    parx__worker *w = parx__tls_worker;
+    if (!w || (p && w->pool != p)) return -1;
+    return w->index;
+}
+
+/* -------------------------------------------------------------------------- */
+/* >>group: fork-join                                                         */
+/* -------------------------------------------------------------------------- */
+/* A group counts spawns in `spawned` and completions in two counters: the
+   owner's own (`done_local`, a plain field, since most tasks are popped back
+   and run by the thread that spawned them) and everyone else's
+   (`done_remote`, an atomic whose bit 0 says "the owner sleeps, wake it").
+   The group is complete when done_local + (done_remote >> 1) == spawned;
+   only the owner evaluates that. */
+
+static void parx__group_init_worker(parx_group *g, parx__worker *w)
+{
+    g->pool = w->pool;
+    g->owner = w;
+    g->spawned = 0;
+    g->done_local = 0;
+    atomic_init(&g->done_remote, 0);
+    g->error = 0;
+}
+
+PARX_API void parx_group_init(parx_group *g, parx_pool *p)
+{
+    if (!g) return;
+    parx__worker *w = parx__tls_worker;
+    if (!p) p = w ? w->pool : parx__tls_helping;
+    g->pool = p;
+    g->owner = (w && w->pool == p) ? w : NULL;
+    g->spawned = 0;
+    g->done_local = 0;
+    atomic_init(&g->done_remote, 0);
+    g->error = 0;
+}
+
+PARX_API int parx_spawn(parx_group *g, parx_fn fn, void *arg)
+{
+    if (!g) return -EINVAL;
+    if (!fn || !g->pool) {
+        int rc = fn ? PARX_E_NOT_WORKER : -EINVAL;
+        if (!g->error) g->error = rc; /* also reported by parx_wait */
+        return rc;
+    }
+    parx__worker *w = (parx__worker *)g->owner;
+    if (w) {
+        parx__task *t = parx__task_get(w);
+        if (t) {
+            t->fn = fn;
+            t->arg = arg;
+            t->group = g;
+            int64_t before;
+            if (parx__deque_put(&w->deque, t, &before) == 0) {
+                g->spawned++;
+                parx__notify(w->pool, before == 0);
+                return 0;
+            }
+            parx__task_put(w, t);
+        }
+    } else if (parx__spawn_outside(g->pool, g, fn, arg) == 0) {
+        return 0;
+    }
+    /* No memory for the task: run it here and now. Nothing is lost but
+       parallelism, so the spawn still succeeds. */
+    parx__log(PARX_LOG_WARN, "parx_spawn: out of memory; running the task on the caller");
+    parx_pool *prev = parx__tls_helping;
+    if (!w) parx__tls_helping = g->pool;
+    fn(arg);
+    parx__tls_helping = prev;
+    return 0;
+}
+
+static void parx__wait_worker(parx__worker *w, parx_group *g)
+{
+    while (!parx__group_done(g, memory_order_acquire)) {
+        parx__task *t = (parx__task *)parx_deque_pop(&w->deque);
+        if (!t) t = parx__find_work(w);
+        if (!t) t = parx__idle(w, g);
+        if (t) parx__run(w, t);
+    }
+}
+
+/* Wait from a thread that is not one of the pool's workers. With `help`, it
+   first runs its own group's tasks that no worker has taken yet (newest
+   first). parx_for and parx_reduce do not help, so a loop uses exactly the
+   pool's threads. */
+static void parx__wait_outside(parx_group *g, bool help)
+{
+    parx_pool *p = g->pool;
+    parx__task t;
+    while (help && !parx__group_done(g, memory_order_acquire) && parx__queue_take(p, g, &t))
+        parx__run_outside(p, &t);
+    for (unsigned i = 0; i < p->spin_rounds; i++) {
+        if (parx__group_done(g, memory_order_acquire)) return;
+        parx__cpu_relax();
+    }
+    pthread_mutex_lock(&p->wait_mu);
+    /* seq_cst: ask completers to signal; pairs with their fetch_add. Under
+       wait_mu, so a completer's broadcast cannot slip in before we wait. */
+    atomic_fetch_or_explicit(&g->done_remote, 1, memory_order_seq_cst);
+    while (!parx__group_done(g, memory_order_acquire)) pthread_cond_wait(&p->wait_cv, &p->wait_mu);
+    pthread_mutex_unlock(&p->wait_mu);
+}
+
+static void parx__wait(parx_group *g, bool help)
+{
+    if (g->pool && !parx__group_done(g, memory_order_acquire)) {
+        PARX_ASSERT(g->owner == (void *)parx__self_in(g->pool) &&
+                    "parx_wait: only the thread that initialised the group may wait on it");
+        if (g->owner) parx__wait_worker((parx__worker *)g->owner, g);
+        else parx__wait_outside(g, help);
+    }
+    /* relaxed: every task has finished, so no other thread touches g any
+       more; clear the waiter bit so the group can be reused */
+    size_t v = atomic_load_explicit(&g->done_remote, memory_order_relaxed);
+    if (v & 1) atomic_store_explicit(&g->done_remote, v & ~(size_t)1, memory_order_relaxed);
+}
+
+PARX_API int parx_wait(parx_group *g)
+{
+    if (!g) return -EINVAL;
+    parx__wait(g, true);
+    int err = g->error;
+    g->error = 0;
+    return err;
+}
+
+/* -------------------------------------------------------------------------- */
+/* >>for: lazy binary splitting                                               */
+/* -------------------------------------------------------------------------- */
+/* A worker runs its range `grain` iterations at a time. Before each piece it
+   glances at its own deque: if it is empty, nobody has anything to steal from
+   it, so it splits off the upper half of what is left as a task and carries
+   on with the lower half. Splits therefore happen only when and where
+   thieves are hungry (Tzannes et al., "Lazy Binary Splitting", PPoPP 2010),
+   which balances uneven iterations with few tasks and no static schedule. */
+
+typedef struct parx__for_job {
+    parx_range_fn fn;
+    void *ctx;
+    size_t grain;
+} parx__for_job;
+
+typedef struct parx__for_part {
+    const parx__for_job *job;
+    size_t lo, hi;
+} parx__for_part;
+
+static void parx__for_range(const parx__for_job *job, size_t lo, size_t hi, parx__worker *w);
+
+static void parx__for_task(void *arg)
+{
+    const parx__for_part *part = (const parx__for_part *)arg;
+    parx__for_range(part->job, part->lo, part->hi, parx__tls_worker);
+}
+
+static void parx__for_range(const parx__for_job *job, size_t lo, size_t hi, parx__worker *w)
+{
+    while (lo < hi) {
+        if (hi - lo > job->grain && parx__deque_looks_empty(w)) {
+            parx__for_part right = {job, lo + (hi - lo) / 2, hi};
+            parx_group g;
+            parx__group_init_worker(&g, w);
+            parx_spawn(&g, parx__for_task, &right);
+            parx__for_range(job, lo, right.lo, w);
+            parx_wait(&g);
+            return;
+        }
+        size_t e = hi - lo > job->grain ? lo + job->grain : hi;
+        job->fn(job->ctx, lo, e);
+        lo = e;
+    }
+}
+
+PARX_API int parx_for(parx_pool *p, size_t begin, size_t end, size_t grain,
+                      parx_range_fn fn, void *ctx)
+{
+    if (!p || !fn || begin > end) return -EINVAL;
+    size_t n = end - begin;
+    if (n == 0) return 0;
+    if (grain == 0) {
+        grain = n / (64 * (size_t)p->nworkers);
+        if (grain == 0) grain = 1;
+    }
+    parx__for_job job = {fn, ctx, grain};
+    parx__worker *w = parx__self_in(p);
+    if (w) {
+        parx__for_range(&job, begin, end, w);
+    } else if (n <= grain) {
+        fn(ctx, begin, end); /* one piece: no parallelism to gain */
+    } else {
+        /* from outside the pool: hand the whole range to a worker and sleep */
+        parx__for_part all = {&job, begin, end};
+        parx_group g;
+        parx_group_init(&g, p);
+        int rc = parx_spawn(&g, parx__for_task, &all);
+        if (rc != 0) return rc;
+        parx__wait(&g, false);
+    }
+    return 0;
+}
+
+/* -------------------------------------------------------------------------- */
+/* >>reduce: a fixed combination tree                                         */
+/* -------------------------------------------------------------------------- */
+/* Leaves are numbered 0..nleaves-1; node [lo, hi) combines [lo, mid) and
+   [mid, hi) with mid = lo + (hi - lo) / 2. The right half is spawned when
+   the worker's deque is empty (as in parx_for) and computed inline
+   otherwise; either way the same combine calls happen on the same values,
+   so the result does not depend on the schedule. */
+
+#define PARX__SMALL_ACC 256
+
+typedef union parx__acc_buf {
+    max_align_t align;
+    unsigned char bytes[PARX__SMALL_ACC];
+} parx__acc_buf;
+
+typedef struct parx__reduce_job {
+    parx_pool *pool;
+    parx_reduce_fn leaf;
+    parx_combine_fn combine;
+    void *ctx;
+    const void *identity;
+    size_t acc_size, begin, end, grain;
+    _Atomic int error; /* first failure; later combines are skipped */
+} parx__reduce_job;
+
+typedef struct parx__reduce_part {
+    parx__reduce_job *job;
+    size_t lo, hi;
+    void *acc;
+} parx__reduce_part;
+
+static void parx__reduce_tree(parx__reduce_job *job, size_t lo, size_t hi, void *acc);
+
+static void parx__reduce_task(void *arg)
+{
+    parx__reduce_part *part = (parx__reduce_part *)arg;
+    parx__reduce_tree(part->job, part->lo, part->hi, part->acc);
+}
+
+static void parx__reduce_fail(parx__reduce_job *job, int code)
+{
+    int expected = 0;
+    /* relaxed: the flag only stops further work; parx_wait's acquire makes
+       the final value visible to the caller */
+    atomic_compare_exchange_strong_explicit(&job->error, &expected, code, memory_order_relaxed,
+                                            memory_order_relaxed);
+}
+
+static void parx__reduce_tree(parx__reduce_job *job, size_t lo, size_t hi, void *acc)
+{
+    if (hi - lo == 1) {
+        size_t b = job->begin + lo * job->grain;
+        size_t e = job->end - b > job->grain ? b + job->grain : job->end;
+        memcpy(acc, job->identity, job->acc_size);
+        job->leaf(job->ctx, b, e, acc);
+        return;
+    }
+    size_t mid = lo + (hi - lo) / 2;
+    parx__acc_buf small;
+    void *right = small.bytes;
+    if (job->acc_size > sizeof small) {
+        right = parx__alloc(job->pool->alloc_fn, job->pool->alloc_user, job->acc_size);
+        if (!right) {
+            parx__reduce_fail(job, -ENOMEM);
+            return;
+        }
+    }
+    parx__worker *w = parx__self_in(job->pool);
+    if (w && parx__deque_looks_empty(w)) {
+        parx__reduce_part part = {job, mid, hi, right};
+        parx_group g;
+        parx__group_init_worker(&g, w);
+        parx_spawn(&g, parx__reduce_task, &part);
+        parx__reduce_tree(job, lo, mid, acc);
+        parx_wait(&g);
+    } else {
+        parx__reduce_tree(job, lo, mid, acc);
+        parx__reduce_tree(job, mid, hi, right);
+    }
+    /* relaxed: see parx__reduce_fail */
+    if (!atomic_load_explicit(&job->error, memory_order_relaxed)) job->combine(job->ctx, acc, right);
+    if (right != (void *)small.bytes) parx__free(job->pool->free_fn, job->pool->alloc_user, right);
+}
+
+PARX_API int parx_reduce(parx_pool *p, size_t begin, size_t end, size_t grain,
+                         size_t acc_size, const void *identity,
+                         parx_reduce_fn leaf, parx_combine_fn combine,
+                         void *ctx, void *result)
+{
+    if (!p || !identity || !leaf || !combine || !result || acc_size == 0 || begin > end)
+        return -EINVAL;
+    size_t n = end - begin;
+    if (n == 0) {
+        memcpy(result, identity, acc_size);
+        return 0;
+    }
+    if (grain == 0) { /* a function of n alone, so results stay reproducible */
+        grain = n / 2048 + (n % 2048 != 0);
+        if (grain < 64) grain = 64;
+    }
+    parx__reduce_job job = {p, leaf, combine, ctx, identity, acc_size, begin, end, grain, 0};
+    size_t leaves = (n - 1) / grain + 1;
+
+    parx__acc_buf small;
+    void *acc = small.bytes;
+    if (acc_size > sizeof small) {
+        acc = parx__alloc(p->alloc_fn, p->alloc_user, acc_size);
+        if (!acc) return -ENOMEM;
+    }
+    if (parx__self_in(p) || leaves == 1) {
+        parx__reduce_tree(&job, 0, leaves, acc);
+    } else {
+        /* from outside the pool: hand the whole tree to a worker and sleep */
+        parx__reduce_part all = {&job, 0, leaves, acc};
+        parx_group g;
+        parx_group_init(&g, p);
+        int rc = parx_spawn(&g, parx__reduce_task, &all);
+        if (rc != 0) parx__reduce_fail(&job, rc);
+        else parx__wait(&g, false);
+    }
+    /* relaxed: the tree has finished (waited on, or ran on this thread) */
+    int err = atomic_load_explicit(&job.error, memory_order_relaxed);
+    if (!err) memcpy(result, acc, acc_size);
+    if (acc != (void *)small.bytes) parx__free(p->free_fn, p->alloc_user, acc);
+    return err;
+}
+
+#endif /* PARX_IMPLEMENTATION_INCLUDED */
+#endif /* PARX_IMPLEMENTATION */
+
+/*
+    MIT License
+
+    Copyright (c) 2026 the parx authors
+
+    Permission is hereby granted, free of charge, to any person obtaining a copy
+    of this software and associated documentation files (the "Software"), to deal
+    in the Software without restriction, including without limitation the rights
+    to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+    copies of the Software, and to permit persons to whom the Software is
+    furnished to do so, subject to the following conditions:
+
+    The above copyright notice and this permission notice shall be included in
+    all copies or substantial portions of the Software.
+
+    THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+    IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+    FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+    AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+    LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+    OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+    SOFTWARE.
+*/
