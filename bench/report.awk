@@ -1,0 +1,248 @@
+# SPDX-License-Identifier: MIT
+#
+# bench/report.awk -- turn the RES lines of the benchmark programs into the
+# markdown tables of bench/RESULTS.md and the evaluation of parx's targets.
+# Plain POSIX awk (mawk and gawk both run it).
+#
+#   awk -f bench/report.awk results.tsv
+#
+# Input lines (tab-separated; anything else is ignored):
+#   RES  bench  impl  variant  case  threads  metric  value
+# Timings are the best of N repetitions as the programs report them.
+
+BEGIN { FS = "\t" }
+
+$1 == "RES" && NF >= 8 {
+    b = $2; row = $3 SUBSEP $4
+    if (!((b, row) in seen_row)) { seen_row[b, row] = 1; rows[b, ++nrows[b]] = row }
+    if (!((b, $5) in seen_case)) { seen_case[b, $5] = 1; cases[b, ++ncases[b]] = $5 }
+    V[b, $3, $4, $5, $6, $7] = $8
+}
+
+# ---- helpers --------------------------------------------------------------
+
+function get(b, impl, var, cas, t, m) {
+    return ((b, impl, var, cas, t, m) in V) ? V[b, impl, var, cas, t, m] : ""
+}
+function impl_of(row,   p) { split(row, p, SUBSEP); return p[1] }
+function var_of(row,   p) { split(row, p, SUBSEP); return p[2] }
+function fmt(x, f) { return x == "" ? "-" : sprintf(f, x) }
+function ratio(a, b, f) { return (a == "" || b == "" || b + 0 == 0) ? "-" : sprintf(f, a / b) }
+function verdict(ok) { return ok ? "**met**" : "**not met**" }
+# The fastest 2-thread time among the rows of bench b whose impl starts with
+# `prefix` (e.g. "omp-"); sets BEST_ROW to the winner's "impl variant".
+function best2(b, prefix, cas, metric,   i, r, x, best) {
+    best = ""; BEST_ROW = ""
+    for (i = 1; i <= nrows[b]; i++) {
+        r = rows[b, i]
+        if (index(impl_of(r), prefix) != 1) continue
+        x = get(b, impl_of(r), var_of(r), cas, 2, metric)
+        if (x != "" && (best == "" || x + 0 < best + 0)) { best = x; BEST_ROW = impl_of(r) " " var_of(r) }
+    }
+    return best
+}
+
+# ---- tables ----------------------------------------------------------------
+
+function table_fib(   i, r, im, va, c, t1, t2, ns, tbb2) {
+    if (!nrows["fib"]) return
+    c = cases["fib", 1]
+    tbb2 = get("fib", "tbb", "task_group", c, 2, "secs")
+    print "### fib(" c "): one spawn per call, no cutoff"
+    print ""
+    print "Seconds (best of N); ns/spawn = 2-thread time / spawns (fib(n+1)-1 calls spawn);"
+    print "speedup = 1-thread time / 2-thread time."
+    print ""
+    print "| impl | variant | 1 thread (s) | 2 threads (s) | speedup | ns/spawn (2 thr) | time vs oneTBB (2 thr) | N (1/2 thr) |"
+    print "|---|---|---:|---:|---:|---:|---:|---:|"
+    for (i = 1; i <= nrows["fib"]; i++) {
+        r = rows["fib", i]; im = impl_of(r); va = var_of(r)
+        t1 = get("fib", im, va, c, 1, "secs"); t2 = get("fib", im, va, c, 2, "secs")
+        ns = get("fib", im, va, c, 2, "ns_per_spawn")
+        if (im == "seq") ns = get("fib", im, va, c, 1, "ns_per_spawn")
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s/%s |\n", im, va, fmt(t1, "%.4f"), fmt(t2, "%.4f"),
+            ratio(t1, t2, "%.2fx"), fmt(ns, "%.1f") (im == "seq" ? " (per call)" : ""),
+            ratio(t2, tbb2, "%.3fx"), fmt(get("fib", im, va, c, 1, "reps"), "%d"),
+            fmt(get("fib", im, va, c, 2, "reps"), "%d")
+    }
+    print ""
+}
+
+function table_uneven(   i, j, r, im, va, c, s, t2, line, hdr, sep, bad, one, n1) {
+    if (!nrows["uneven"]) return
+    print "### Uneven loop: efficiency = sequential time / (2 x 2-thread time)"
+    print ""
+    print "Per-iteration cost 1..100 units: ramp (linear in i), geom (100^(i/(N-1))),"
+    print "random (uniform, fixed seed); ~" (seq_target == "" ? 0.25 : seq_target) " s of work sequentially for every case."
+    print "`!` marks a result whose checksum differs from the sequential loop's."
+    print ""
+    hdr = "| impl | variant |"; sep = "|---|---|"
+    for (j = 1; j <= ncases["uneven"]; j++) { hdr = hdr " " cases["uneven", j] " |"; sep = sep "---:|" }
+    print hdr; print sep
+    line = "| seq | loop (seconds) |"
+    for (j = 1; j <= ncases["uneven"]; j++)
+        line = line " " fmt(get("uneven", "seq", "loop", cases["uneven", j], 1, "secs"), "%.3f s") " |"
+    print line
+    for (i = 1; i <= nrows["uneven"]; i++) {
+        r = rows["uneven", i]; im = impl_of(r); va = var_of(r)
+        if (im == "seq") continue
+        line = "| " im " | " va " |"
+        for (j = 1; j <= ncases["uneven"]; j++) {
+            c = cases["uneven", j]
+            s = get("uneven", "seq", "loop", c, 1, "secs")
+            t2 = get("uneven", im, va, c, 2, "secs")
+            bad = (get("uneven", im, va, c, 2, "checksum") != "" && \
+                   get("uneven", im, va, c, 2, "checksum") != get("uneven", "seq", "loop", c, 1, "checksum")) ? " !" : ""
+            line = line " " ratio(s, 2 * t2, "%.3f") bad " |"
+        }
+        print line
+    }
+    print ""
+    # 1-thread runs (only some cases are run at 1 thread): overhead over sequential.
+    hdr = "| impl | variant |"; sep = "|---|---|"; n1 = 0
+    for (j = 1; j <= ncases["uneven"]; j++) {
+        c = cases["uneven", j]
+        for (i = 1; i <= nrows["uneven"]; i++) {
+            r = rows["uneven", i]
+            if (impl_of(r) != "seq" && get("uneven", impl_of(r), var_of(r), c, 1, "secs") != "") {
+                one[++n1] = c; hdr = hdr " " c " |"; sep = sep "---:|"; break
+            }
+        }
+    }
+    if (!n1) return
+    print "1-thread time / sequential time (the runtime's own overhead; 1.00 = none):"
+    print ""
+    print hdr; print sep
+    for (i = 1; i <= nrows["uneven"]; i++) {
+        r = rows["uneven", i]; im = impl_of(r); va = var_of(r)
+        if (im == "seq") continue
+        line = "| " im " | " va " |"
+        for (j = 1; j <= n1; j++)
+            line = line " " ratio(get("uneven", im, va, one[j], 1, "secs"), \
+                                  get("uneven", "seq", "loop", one[j], 1, "secs"), "%.3f") " |"
+        print line
+    }
+    print ""
+}
+
+function table_sum(   i, r, im, va, c, t1, t2, b1, b2, same, omp2) {
+    if (!nrows["sum"]) return
+    c = cases["sum", 1]
+    omp2 = best2("sum", "omp-", c, "secs")
+    print "### Sum of " c " doubles a[i] = 1/(i+1)"
+    print ""
+    print "Seconds (best of N). `1 thr = 2 thr` compares the result's bits at 1 and 2 threads."
+    print ""
+    print "| impl | variant | 1 thread (s) | 2 threads (s) | speedup | vs best OpenMP (2 thr) | 1 thr = 2 thr | result (2 thr) |"
+    print "|---|---|---:|---:|---:|---:|:---:|---|"
+    for (i = 1; i <= nrows["sum"]; i++) {
+        r = rows["sum", i]; im = impl_of(r); va = var_of(r)
+        t1 = get("sum", im, va, c, 1, "secs"); t2 = get("sum", im, va, c, 2, "secs")
+        b1 = get("sum", im, va, c, 1, "bits"); b2 = get("sum", im, va, c, 2, "bits")
+        same = (b1 == "" || b2 == "") ? "-" : (b1 == b2 ? "yes" : "no")
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", im, va, fmt(t1, "%.4f"), fmt(t2, "%.4f"),
+            ratio(t1, t2, "%.2fx"), ratio(t2, omp2, "%.3fx"), same,
+            (im == "seq" ? get("sum", im, va, c, 1, "value") : get("sum", im, va, c, 2, "value"))
+    }
+    print ""
+}
+
+function table_latency(   i, r, im, va) {
+    if (!nrows["latency"]) return
+    print "### Spawn + wait of one empty task from outside the pool (mean ns per round trip)"
+    print ""
+    print "OpenMP cannot hand a task to a running team from outside it: `region+task` opens a"
+    print "parallel region per task (what serial code must do); `task+taskwait` is the main"
+    print "thread inside one long-lived region creating a task and waiting for it."
+    print ""
+    print "| impl | variant | 1 thread (ns) | 2 threads (ns) |"
+    print "|---|---|---:|---:|"
+    for (i = 1; i <= nrows["latency"]; i++) {
+        r = rows["latency", i]; im = impl_of(r); va = var_of(r)
+        printf "| %s | %s | %s | %s |\n", im, va, fmt(get("latency", im, va, "empty", 1, "ns"), "%.0f"),
+            fmt(get("latency", im, va, "empty", 2, "ns"), "%.0f")
+    }
+    print ""
+}
+
+function table_idle(   i, r, im, va) {
+    if (!nrows["idle"]) return
+    print "### Idle CPU after work (2 threads; percent of one core, process CPU time)"
+    print ""
+    print "| impl | variant | first 0.1 s after the work | the next 1.0 s |"
+    print "|---|---|---:|---:|"
+    for (i = 1; i <= nrows["idle"]; i++) {
+        r = rows["idle", i]; im = impl_of(r); va = var_of(r)
+        printf "| %s | %s | %s | %s |\n", im, va,
+            fmt(get("idle", im, va, "after-work", 2, "settle_pct"), "%.2f %%"),
+            fmt(get("idle", im, va, "after-work", 2, "idle_pct"), "%.3f %%")
+    }
+    print ""
+}
+
+# ---- targets -----------------------------------------------------------------
+
+function target(name, figure, ok) {
+    printf "| %s | %s | %s |\n", name, figure, (ok == "" ? "not measured" : verdict(ok))
+}
+
+function targets(   c, ns, t1, t2, tbb2, j, k, s, e, emin, wcase, allok, nok, o2, orow, b1, b2, pl, tl) {
+    print "### Targets"
+    print ""
+    print "| target | measured | verdict |"
+    print "|---|---|---|"
+    if (nrows["fib"]) {
+        c = cases["fib", 1]
+        ns = get("fib", "parx", "group", c, 2, "ns_per_spawn")
+        t1 = get("fib", "parx", "group", c, 1, "secs"); t2 = get("fib", "parx", "group", c, 2, "secs")
+        tbb2 = get("fib", "tbb", "task_group", c, 2, "secs")
+        target("fib(" c "): <= 10 ns per spawn at 2 threads", fmt(ns, "%.1f ns"), ns == "" ? "" : (ns + 0 <= 10))
+        target("fib(" c "): <= 0.25x oneTBB's time at 2 threads",
+               (t2 == "" || tbb2 == "") ? "-" : sprintf("%.3f s vs %.3f s = %.3fx", t2, tbb2, t2 / tbb2),
+               (t2 == "" || tbb2 == "") ? "" : (t2 / tbb2 <= 0.25))
+        target("fib(" c "): speedup 1 -> 2 threads >= 1.9x",
+               (t1 == "" || t2 == "") ? "-" : sprintf("%.3f s / %.3f s = %.2fx", t1, t2, t1 / t2),
+               (t1 == "" || t2 == "") ? "" : (t1 / t2 >= 1.9))
+    }
+    if (nrows["uneven"]) {
+        emin = ""; allok = 1; nok = 0; k = 0
+        for (j = 1; j <= ncases["uneven"]; j++) {
+            c = cases["uneven", j]
+            s = get("uneven", "seq", "loop", c, 1, "secs"); t2 = get("uneven", "parx", "for:grain0", c, 2, "secs")
+            if (s == "" || t2 == "") { allok = ""; continue }
+            e = s / (2 * t2); k++
+            if (e >= 0.95) nok++; else allok = 0
+            if (emin == "" || e < emin) { emin = e; wcase = c }
+        }
+        target("uneven parx_for, grain 0: efficiency >= 0.95 on every distribution and N",
+               emin == "" ? "-" : sprintf("%d of %d cases >= 0.95; worst %.3f (%s)", nok, k, emin, wcase),
+               (emin == "" || allok == "") ? "" : allok)
+    }
+    if (nrows["sum"]) {
+        c = cases["sum", 1]
+        t2 = get("sum", "parx", "reduce:grain0", c, 2, "secs")
+        o2 = best2("sum", "omp-", c, "secs"); orow = BEST_ROW
+        target("sum of " c " doubles: within 5% of OpenMP reduction(+) (2 threads)",
+               (t2 == "" || o2 == "") ? "-" : sprintf("%.4f s vs %.4f s (%s) = %.3fx", t2, o2, orow, t2 / o2),
+               (t2 == "" || o2 == "") ? "" : (t2 / o2 <= 1.05))
+        b1 = get("sum", "parx", "reduce:grain0", c, 1, "bits"); b2 = get("sum", "parx", "reduce:grain0", c, 2, "bits")
+        target("sum: bitwise identical at 1 and 2 threads",
+               (b1 == "" || b2 == "") ? "-" : ("0x" b1 " / 0x" b2), (b1 == "" || b2 == "") ? "" : (b1 == b2))
+    }
+    if (nrows["latency"]) {
+        pl = get("latency", "parx", "spawn+wait", "empty", 2, "ns")
+        tl = get("latency", "tbb", "task_group", "empty", 2, "ns")
+        target("empty task spawn+wait from outside (2 threads): no slower than oneTBB",
+               (pl == "" || tl == "") ? "-" : sprintf("%.0f ns vs %.0f ns = %.2fx", pl, tl, pl / tl),
+               (pl == "" || tl == "") ? "" : (pl + 0 <= tl + 0))
+    }
+    if (nrows["idle"]) {
+        pl = get("idle", "parx", "pool", "after-work", 2, "idle_pct")
+        target("idle pool (2 threads): < 1% of a core", fmt(pl, "%.3f %%"), pl == "" ? "" : (pl + 0 < 1))
+    }
+    print ""
+}
+
+END {
+    table_fib(); table_uneven(); table_sum(); table_latency(); table_idle(); targets()
+}
