@@ -28,6 +28,18 @@ static void count_task(void *arg)
     atomic_fetch_add_explicit((atomic_long *)arg, 1, memory_order_relaxed);
 }
 
+/* Wait, without helping, until *c reaches want. A thread outside the pool
+   that is not inside parx_wait runs no tasks, so everything spawned before
+   this runs on the workers: this is how the tests below make sure workers
+   (not the waiting main thread) run their tasks. No sleep, no time limit:
+   if the workers never pick the work up, that is a lost wake-up, and the
+   meson timeout reports it. */
+static void spin_until(atomic_long *c, long want)
+{
+    while (atomic_load(c) < want)
+        sched_yield();
+}
+
 /* ===== create / size ====================================================== */
 
 static int cpus_allowed(void)
@@ -108,14 +120,17 @@ static void test_desc_fields(void)
 
 struct name_probe {
     atomic_int worker_runs, bad;
+    atomic_long done;
     char seen[32];
 };
 
 static void name_task(void *arg)
 {
     struct name_probe *np = (struct name_probe *)arg;
-    if (on_main())
+    if (on_main()) {
+        atomic_fetch_add(&np->done, 1);
         return;
+    }
     char buf[32] = {0};
     if (pthread_getname_np(pthread_self(), buf, sizeof buf) != 0 ||
         strncmp(buf, "pxname", 6) != 0) {
@@ -123,6 +138,7 @@ static void name_task(void *arg)
             memcpy(np->seen, buf, sizeof buf);
     }
     atomic_fetch_add(&np->worker_runs, 1);
+    atomic_fetch_add(&np->done, 1);
 }
 
 static void test_thread_names(void)
@@ -132,13 +148,15 @@ static void test_thread_names(void)
     static struct name_probe np;
     atomic_init(&np.worker_runs, 0);
     atomic_init(&np.bad, 0);
+    atomic_init(&np.done, 0);
     parx_group g;
     parx_group_init(&g, p);
     for (int i = 0; i < 200; i++)
         CHECK_EQ(parx_spawn(&g, name_task, &np), 0);
+    spin_until(&np.done, 200); /* all on workers */
     CHECK_EQ(parx_wait(&g), 0);
     parx_pool_destroy(p);
-    pt_diag("%d of 200 tasks ran on workers", atomic_load(&np.worker_runs));
+    CHECK_EQ(atomic_load(&np.worker_runs), 200);
     CHECK_MSG(atomic_load(&np.bad) == 0, "worker thread named \"%s\", not \"pxname...\"",
               np.seen);
 }
@@ -242,6 +260,7 @@ struct idx_probe {
     int n;
     atomic_int bad, on_main_runs, worker_runs;
     atomic_uint seen_mask;
+    atomic_long done;
 };
 
 static void idx_task(void *arg)
@@ -253,13 +272,14 @@ static void idx_task(void *arg)
         atomic_fetch_add(&ip->on_main_runs, 1);
         if (a != -1 || b != -1 || c != -1)
             atomic_fetch_add(&ip->bad, 1);
-        return;
+    } else {
+        atomic_fetch_add(&ip->worker_runs, 1);
+        if (a < 0 || a >= ip->n || b != a || c != -1)
+            atomic_fetch_add(&ip->bad, 1);
+        else
+            atomic_fetch_or(&ip->seen_mask, 1u << a);
     }
-    atomic_fetch_add(&ip->worker_runs, 1);
-    if (a < 0 || a >= ip->n || b != a || c != -1)
-        atomic_fetch_add(&ip->bad, 1);
-    else
-        atomic_fetch_or(&ip->seen_mask, 1u << a);
+    atomic_fetch_add(&ip->done, 1);
 }
 
 static void test_worker_index(void)
@@ -279,9 +299,17 @@ static void test_worker_index(void)
         atomic_init(&ip.on_main_runs, 0);
         atomic_init(&ip.worker_runs, 0);
         atomic_init(&ip.seen_mask, 0);
+        atomic_init(&ip.done, 0);
         parx_group g;
         parx_group_init(&g, p);
-        for (int i = 0; i < 2000; i++)
+        /* first round on the workers only, second one with the main thread
+           helping inside parx_wait */
+        for (int i = 0; i < 1000; i++)
+            CHECK_EQ(parx_spawn(&g, idx_task, &ip), 0);
+        spin_until(&ip.done, 1000);
+        CHECK_EQ(parx_wait(&g), 0);
+        CHECK_EQ(atomic_load(&ip.worker_runs), 1000);
+        for (int i = 0; i < 1000; i++)
             CHECK_EQ(parx_spawn(&g, idx_task, &ip), 0);
         CHECK_EQ(parx_wait(&g), 0);
         CHECK_EQ(atomic_load(&ip.bad), 0);
@@ -303,10 +331,13 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static atomic_long stat_done;
+
 static void stat_task(void *arg)
 {
     if (!on_main())
         atomic_fetch_add_explicit((atomic_long *)arg, 1, memory_order_relaxed);
+    atomic_fetch_add(&stat_done, 1);
 }
 
 static uint64_t stats_tasks(parx_pool *p, int n)
@@ -330,13 +361,16 @@ static void test_stats(void)
         atomic_long on_workers;
         atomic_init(&on_workers, 0);
         long total = 0;
-        for (int round = 0; round < 3; round++) {
+        atomic_store(&stat_done, 0);
+        for (int round = 0; round < 4; round++) {
             parx_group g;
             parx_group_init(&g, p);
             for (int i = 0; i < 3000; i++)
                 CHECK_EQ(parx_spawn(&g, stat_task, &on_workers), 0);
-            CHECK_EQ(parx_wait(&g), 0);
             total += 3000;
+            if (round % 2 == 0) /* rounds 0, 2: workers only; 1, 3: main helps */
+                spin_until(&stat_done, total);
+            CHECK_EQ(parx_wait(&g), 0);
         }
         /* Tasks run by workers are counted by them; tasks the waiting main
            thread ran itself belong to no worker. A worker may bump its
@@ -352,6 +386,7 @@ static void test_stats(void)
             sched_yield();
         } while (now_s() - t0 < 10.0);
         CHECK_EQ_U(got, (uint64_t)want);
+        CHECK(want >= 6000); /* the worker-only rounds */
         parx_worker_stats st[4];
         memset(st, 0, sizeof st);
         CHECK_EQ(parx_pool_stats(p, st, t), t);
@@ -359,7 +394,8 @@ static void test_stats(void)
         for (int i = 0; i < t; i++) {
             steals += st[i].steals;
             busy += st[i].busy_ns;
-            CHECK(st[i].steals <= st[i].steal_attempts);
+            /* every task a worker stole or took from outside, it ran */
+            CHECK(st[i].steals <= st[i].tasks);
         }
         pt_diag("%d threads: %ld of %ld tasks on workers, stats count %llu, steals %llu, "
                 "busy %.3f ms", t, want, total, (unsigned long long)got,
