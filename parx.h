@@ -28,7 +28,7 @@
     | PARX_STATIC             | undefined     | make every parx function `static`             |
     | PARX_ASSERT(c)          | assert(c)     | check for misuse that is cheap to detect      |
     | PARX_CACHELINE          | 64            | padding that keeps hot atomics apart (bytes)  |
-    | PARX_SPIN_ROUNDS        | 2000          | idle polls before a worker sleeps             |
+    | PARX_SPIN_ROUNDS        | 1000          | idle polls before a worker sleeps             |
     | PARX_DEQUE_MIN_CAPACITY | 64            | smallest deque array (slots)                  |
 
     Macros that change declarations (PARX_STATIC, PARX_CACHELINE) must be the
