@@ -135,7 +135,7 @@ static uint64_t work(size_t i, unsigned cost)
 {
     uint64_t x = (uint64_t)i * 0x9E3779B97F4A7C15u + 1;
     for (unsigned k = 0; k < cost * 20u; k++)
-        x = x * 6364136223846793005u + 1442695040888963407u;
+        x = (x ^ (x >> 29)) * 0xBF58476D1CE4E5B9u; /* not affine: no shortcut */
     return x;
 }
 
