@@ -442,14 +442,28 @@ static void tree_task(void *arg)
     parx_wait(&g);
 }
 
+static atomic_int gate_open;
+
+/* Holds one worker until the main thread is about to call destroy, so that
+   work is sure to be queued when destroy starts (with one thread: all of it). */
+static void gate_task(void *arg)
+{
+    while (!atomic_load(&gate_open))
+        sched_yield();
+    atomic_fetch_add_explicit((atomic_long *)arg, 1, memory_order_relaxed);
+}
+
 static void destroy_queued(int threads, long ntasks)
 {
     atomic_long count;
     atomic_init(&count, 0);
+    atomic_store(&gate_open, 0);
     parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = threads});
     REQUIRE(p != NULL);
     parx_group g;
     parx_group_init(&g, p);
+    /* the main thread never waits here, so a worker runs the gate */
+    CHECK_EQ(parx_spawn(&g, gate_task, &count), 0);
     for (long i = 0; i < ntasks; i++)
         CHECK_EQ(parx_spawn(&g, count_task, &count), 0);
     /* and some that spawn more from inside */
@@ -458,8 +472,9 @@ static void destroy_queued(int threads, long ntasks)
         roots[i] = (struct dq_node){&count, 4}; /* 1+3+9+27+81 = 121 tasks each */
         CHECK_EQ(parx_spawn(&g, tree_task, &roots[i]), 0);
     }
+    atomic_store(&gate_open, 1);
     parx_pool_destroy(p); /* no parx_wait: destroy must run everything */
-    CHECK_EQ(atomic_load(&count), ntasks + 4 * 121);
+    CHECK_EQ(atomic_load(&count), 1 + ntasks + 4 * 121);
 }
 
 static void test_destroy_with_queued_work(void)
