@@ -72,13 +72,23 @@ typedef struct bench_reps {
     int want;          /* repetitions asked for */
     int n;             /* repetitions done */
     double max_secs;   /* time budget for the repetitions beyond the third */
-    double total;      /* seconds spent so far */
+    double total;      /* wall seconds spent so far */
+    double cpu_total;  /* process CPU seconds spent so far (0: not measured) */
     double v[BENCH_MAX_REPS];
 } bench_reps;
 
+/* A point in time on both clocks, to time one repetition:
+       bench_mark m = bench_mark_now(); work(); bench_reps_add_since(&r, m);  */
+typedef struct bench_mark {
+    uint64_t wall_ns, cpu_ns;
+} bench_mark;
+
+bench_mark bench_mark_now(void);
 void   bench_reps_init(bench_reps *r, int reps, double max_secs);
 int    bench_reps_more(const bench_reps *r);
 void   bench_reps_add(bench_reps *r, double seconds);
+/* Add the wall time since m as one repetition, and the CPU time to cpu_total. */
+void   bench_reps_add_since(bench_reps *r, bench_mark m);
 double bench_reps_min(const bench_reps *r);
 double bench_reps_median(const bench_reps *r);
 
@@ -90,8 +100,9 @@ void bench_emit(const char *bench, const char *impl, const char *variant, const 
 /* One RES line with a string value (hex bits, checksums). */
 void bench_emit_str(const char *bench, const char *impl, const char *variant, const char *cas,
                     int threads, const char *metric, const char *value);
-/* The min as `metric` (scaled by `scale`), the median as `metric`_med, and
-   the number of repetitions as `reps`. */
+/* The min as `metric` (scaled by `scale`), the median as `metric`_med, the
+   number of repetitions as `reps` and, when CPU time was measured, the CPUs
+   kept busy on average (process CPU time / wall time) as `cpus`. */
 void bench_reps_emit(const bench_reps *r, const char *bench, const char *impl,
                      const char *variant, const char *cas, int threads, const char *metric,
                      double scale);

@@ -111,6 +111,21 @@ int bench_reps_more(const bench_reps *r)
     return r->total < r->max_secs;
 }
 
+bench_mark bench_mark_now(void)
+{
+    bench_mark m;
+    m.cpu_ns = bench_cpu_ns();
+    m.wall_ns = bench_now_ns();
+    return m;
+}
+
+void bench_reps_add_since(bench_reps *r, bench_mark m)
+{
+    uint64_t wall = bench_now_ns(), cpu = bench_cpu_ns();
+    r->cpu_total += (double)(cpu - m.cpu_ns) * 1e-9;
+    bench_reps_add(r, (double)(wall - m.wall_ns) * 1e-9);
+}
+
 void bench_reps_add(bench_reps *r, double seconds)
 {
     if (r->n < BENCH_MAX_REPS)
@@ -170,6 +185,8 @@ void bench_reps_emit(const bench_reps *r, const char *bench, const char *impl,
     bench_emit(bench, impl, variant, cas, threads, metric, bench_reps_min(r) * scale);
     bench_emit(bench, impl, variant, cas, threads, med, bench_reps_median(r) * scale);
     bench_emit(bench, impl, variant, cas, threads, "reps", r->n);
+    if (r->cpu_total > 0 && r->total > 0)
+        bench_emit(bench, impl, variant, cas, threads, "cpus", r->cpu_total / r->total);
 }
 
 /* ===== fib =============================================================== */

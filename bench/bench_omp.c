@@ -64,9 +64,9 @@ static void run_fib(int argc, char **argv, int threads)
     bench_reps_init(&r, (int)bench_arg_long(argc, argv, "reps", 5),
                     bench_arg_double(argc, argv, "max_secs", 10));
     while (bench_reps_more(&r)) {
-        uint64_t t0 = bench_now_ns();
+        bench_mark m0 = bench_mark_now();
         got = fib_root(n);
-        bench_reps_add(&r, (double)(bench_now_ns() - t0) * 1e-9);
+        bench_reps_add_since(&r, m0);
     }
     if (got != bench_fib_value(n))
         bench_die("fib(%d) = %ld, expected %ld", n, got, bench_fib_value(n));
@@ -140,9 +140,9 @@ static void uneven_case(bench_uneven *u, void *vctx)
         bench_reps_init(&r, c->reps, c->max_secs);
         while (bench_reps_more(&r)) {
             bench_uneven_reset(u);
-            uint64_t t0 = bench_now_ns();
+            bench_mark m0 = bench_mark_now();
             uneven_run(u, s);
-            bench_reps_add(&r, (double)(bench_now_ns() - t0) * 1e-9);
+            bench_reps_add_since(&r, m0);
         }
         char sum[32];
         snprintf(sum, sizeof sum, "%016llx", (unsigned long long)bench_uneven_checksum(u));
@@ -187,9 +187,9 @@ static void run_sum(int argc, char **argv, int threads)
     bench_reps_init(&r, (int)bench_arg_long(argc, argv, "reps", 5),
                     bench_arg_double(argc, argv, "max_secs", 5));
     while (bench_reps_more(&r)) {
-        uint64_t t0 = bench_now_ns();
+        bench_mark m0 = bench_mark_now();
         s = sum_omp(a, (long)n);
-        bench_reps_add(&r, (double)(bench_now_ns() - t0) * 1e-9);
+        bench_reps_add_since(&r, m0);
     }
     bench_reps_emit(&r, "sum", IMPL, "reduction(+)", cas, threads, "secs", 1.0);
     bench_sum_emit_result(IMPL, "reduction(+)", cas, threads, s);
@@ -215,7 +215,7 @@ static void run_latency(int argc, char **argv, int threads)
 
     bench_reps_init(&r, reps, max_secs);
     for (int rep = -1; rep < 0 || bench_reps_more(&r); rep++) { /* rep -1: warm-up */
-        uint64_t t0 = bench_now_ns();
+        bench_mark m0 = bench_mark_now();
         for (long i = 0; i < iters; i++) {
 #pragma omp parallel
 #pragma omp single
@@ -223,27 +223,25 @@ static void run_latency(int argc, char **argv, int threads)
             bench_empty(NULL);
         }
         if (rep >= 0)
-            bench_reps_add(&r, (double)(bench_now_ns() - t0) * 1e-9);
+            bench_reps_add_since(&r, m0);
     }
     bench_reps_emit(&r, "latency", IMPL, "region+task", "empty", threads, "ns",
                     1e9 / (double)iters);
 
     bench_reps_init(&r, reps, max_secs);
     for (int rep = -1; rep < 0 || bench_reps_more(&r); rep++) {
-        double s = 0.0;
 #pragma omp parallel
 #pragma omp single
-        {
-            uint64_t t0 = bench_now_ns();
+        {   /* timed inside the region: the region's start and end are not counted */
+            bench_mark m0 = bench_mark_now();
             for (long i = 0; i < iters; i++) {
 #pragma omp task
                 bench_empty(NULL);
 #pragma omp taskwait
             }
-            s = (double)(bench_now_ns() - t0) * 1e-9;
+            if (rep >= 0)
+                bench_reps_add_since(&r, m0);
         }
-        if (rep >= 0)
-            bench_reps_add(&r, s);
     }
     bench_reps_emit(&r, "latency", IMPL, "task+taskwait", "empty", threads, "ns",
                     1e9 / (double)iters);

@@ -65,12 +65,28 @@ static long fib(int n)
     parx_group_init(&g, NULL); /* the pool of the worker running us */
     parx_spawn(&g, fib_task, &a);
     long b = fib(n - 2);
-    if (parx_wait(&g) != 0) /* reports a failed spawn, if any */
-        bench_die("parx_wait failed inside fib");
+    int rc = parx_wait(&g); /* reports a failed spawn, if any */
+    if (rc != 0)
+        bench_die("parx_wait inside fib(%d): %s (%d)", n, parx_strerror(rc), rc);
     return a.result + b;
 }
 
-/* The top level: main is outside the pool, so it spawns the root task. */
+/* The top level, two ways.
+
+   "spawn+wait": main, outside the pool, spawns the root task and waits --
+   the shape a user writes. parx_wait from outside the pool *helps*: if no
+   worker has taken the root task yet (the workers are asleep after the
+   warm-up, so usually none has), main takes it back and runs fib itself,
+   as a thread outside the pool whose spawns go through the pool's shared
+   queue. Then main computes beside the workers: the run uses threads + 1
+   CPUs, which the "cpus" column shows.
+
+   "root-in-pool": the root runs as a task of the pool and main only waits:
+   parx_for over [0, 2) with grain 1, since parx_for from outside never helps
+   ("uses exactly the pool's threads"); iteration 0 is the root, iteration 1
+   does nothing. (Not [0, 1): parx_for runs a range no larger than its grain
+   on the calling thread, outside the pool.) Here "threads" is the number of
+   CPUs used. */
 static long fib_root(parx_pool *p, int n)
 {
     fib_arg a = { n, 0 };
@@ -81,40 +97,63 @@ static long fib_root(parx_pool *p, int n)
     return a.result;
 }
 
+static void fib_root_body(void *ctx, size_t b, size_t e)
+{
+    if (b == 0 && e > 0)
+        fib_task(ctx);
+}
+
+static long fib_root_in_pool(parx_pool *p, int n)
+{
+    fib_arg a = { n, 0 };
+    check(parx_for(p, 0, 2, 1, fib_root_body, &a), "parx_for");
+    return a.result;
+}
+
 static void run_fib(int argc, char **argv, parx_pool *p, int threads)
 {
     int n = (int)bench_arg_long(argc, argv, "n", 35);
-    bench_reps r;
     char cas[16];
-    long got = 0;
     snprintf(cas, sizeof cas, "%d", n);
-    fib_root(p, 20); /* warm up: wake the workers, size the deques */
-    bench_reps_init(&r, (int)bench_arg_long(argc, argv, "reps", 5),
-                    bench_arg_double(argc, argv, "max_secs", 10));
-    while (bench_reps_more(&r)) {
-        uint64_t t0 = bench_now_ns();
-        got = fib_root(p, n);
-        bench_reps_add(&r, (double)(bench_now_ns() - t0) * 1e-9);
-    }
-    if (got != bench_fib_value(n))
-        bench_die("fib(%d) = %ld, expected %ld", n, got, bench_fib_value(n));
-    bench_reps_emit(&r, "fib", IMPL, "group", cas, threads, "secs", 1.0);
-    bench_reps_emit(&r, "fib", IMPL, "group", cas, threads, "ns_per_spawn",
-                    1e9 / (double)(bench_fib_calls(n) + 1)); /* + the root spawn */
+    for (int v = 0; v < 2; v++) {
+        const char *name = v == 0 ? "spawn+wait" : "root-in-pool";
+        long (*root)(parx_pool *, int) = v == 0 ? fib_root : fib_root_in_pool;
+        parx_worker_stats st[64];
+        uint64_t tasks = 0, steals = 0, sleeps = 0;
+        int nw = parx_pool_stats(p, st, 64);
+        for (int i = 0; i < nw && i < 64; i++) { /* subtracted below */
+            tasks -= st[i].tasks;
+            steals -= st[i].steals;
+            sleeps -= st[i].sleeps;
+        }
+        bench_reps r;
+        long got = 0;
+        root(p, 20); /* warm up: wake the workers, size the deques */
+        bench_reps_init(&r, (int)bench_arg_long(argc, argv, "reps", 5),
+                        bench_arg_double(argc, argv, "max_secs", 10));
+        while (bench_reps_more(&r)) {
+            bench_mark m0 = bench_mark_now();
+            got = root(p, n);
+            bench_reps_add_since(&r, m0);
+        }
+        if (got != bench_fib_value(n))
+            bench_die("fib(%d) = %ld, expected %ld", n, got, bench_fib_value(n));
+        bench_reps_emit(&r, "fib", IMPL, name, cas, threads, "secs", 1.0);
+        bench_reps_emit(&r, "fib", IMPL, name, cas, threads, "ns_per_spawn",
+                        1e9 / (double)(bench_fib_calls(n) + 1)); /* + the root spawn */
 
-    /* Where the time went: the workers' counters, summed over the warm-up
-       and all repetitions (reported for the record, not in the table). */
-    parx_worker_stats st[64];
-    int nw = parx_pool_stats(p, st, 64);
-    uint64_t tasks = 0, steals = 0, sleeps = 0;
-    for (int i = 0; i < nw && i < 64; i++) {
-        tasks += st[i].tasks;
-        steals += st[i].steals;
-        sleeps += st[i].sleeps;
+        /* Where the time went: the workers' counters over this variant's
+           warm-up and repetitions (for the record; not in the tables). */
+        nw = parx_pool_stats(p, st, 64);
+        for (int i = 0; i < nw && i < 64; i++) {
+            tasks += st[i].tasks;
+            steals += st[i].steals;
+            sleeps += st[i].sleeps;
+        }
+        bench_emit("fib", IMPL, name, cas, threads, "stat_tasks", (double)tasks);
+        bench_emit("fib", IMPL, name, cas, threads, "stat_steals", (double)steals);
+        bench_emit("fib", IMPL, name, cas, threads, "stat_sleeps", (double)sleeps);
     }
-    bench_emit("fib", IMPL, "group", cas, threads, "stat_tasks", (double)tasks);
-    bench_emit("fib", IMPL, "group", cas, threads, "stat_steals", (double)steals);
-    bench_emit("fib", IMPL, "group", cas, threads, "stat_sleeps", (double)sleeps);
 }
 
 /* ===== uneven loop: parx_for with the automatic grain ==================== */
@@ -134,9 +173,9 @@ static void uneven_case(bench_uneven *u, void *vctx)
     bench_reps_init(&r, c->reps, c->max_secs);
     while (bench_reps_more(&r)) {
         bench_uneven_reset(u);
-        uint64_t t0 = bench_now_ns();
+        bench_mark m0 = bench_mark_now();
         check(parx_for(c->pool, 0, u->n, 0, uneven_body, u), "parx_for");
-        bench_reps_add(&r, (double)(bench_now_ns() - t0) * 1e-9);
+        bench_reps_add_since(&r, m0);
     }
     char sum[32];
     snprintf(sum, sizeof sum, "%016llx", (unsigned long long)bench_uneven_checksum(u));
@@ -185,10 +224,10 @@ static void run_sum(int argc, char **argv, parx_pool *p, int threads)
     bench_reps_init(&r, (int)bench_arg_long(argc, argv, "reps", 5),
                     bench_arg_double(argc, argv, "max_secs", 5));
     while (bench_reps_more(&r)) {
-        uint64_t t0 = bench_now_ns();
+        bench_mark m0 = bench_mark_now();
         check(parx_reduce(p, 0, n, 0, sizeof(double), &zero, sum_leaf, sum_combine, a, &s),
               "parx_reduce");
-        bench_reps_add(&r, (double)(bench_now_ns() - t0) * 1e-9);
+        bench_reps_add_since(&r, m0);
     }
     bench_reps_emit(&r, "sum", IMPL, "reduce:grain0", cas, threads, "secs", 1.0);
     bench_sum_emit_result(IMPL, "reduce:grain0", cas, threads, s);
@@ -204,7 +243,7 @@ static void run_latency(int argc, char **argv, parx_pool *p, int threads)
     bench_reps_init(&r, (int)bench_arg_long(argc, argv, "reps", 5),
                     bench_arg_double(argc, argv, "max_secs", 5));
     for (int rep = -1; rep < 0 || bench_reps_more(&r); rep++) { /* rep -1: warm-up */
-        uint64_t t0 = bench_now_ns();
+        bench_mark m0 = bench_mark_now();
         for (long i = 0; i < iters; i++) {
             parx_group g;
             parx_group_init(&g, p);
@@ -213,7 +252,7 @@ static void run_latency(int argc, char **argv, parx_pool *p, int threads)
                 bench_die("parx_wait failed");
         }
         if (rep >= 0)
-            bench_reps_add(&r, (double)(bench_now_ns() - t0) * 1e-9);
+            bench_reps_add_since(&r, m0);
     }
     bench_reps_emit(&r, "latency", IMPL, "spawn+wait", "empty", threads, "ns",
                     1e9 / (double)iters);

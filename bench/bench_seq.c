@@ -29,9 +29,9 @@ static void run_fib(int argc, char **argv)
     bench_reps_init(&r, (int)bench_arg_long(argc, argv, "reps", 5),
                     bench_arg_double(argc, argv, "max_secs", 10));
     while (bench_reps_more(&r)) {
-        uint64_t t0 = bench_now_ns();
+        bench_mark m0 = bench_mark_now();
         got = bench_fib_seq(n);
-        bench_reps_add(&r, (double)(bench_now_ns() - t0) * 1e-9);
+        bench_reps_add_since(&r, m0);
     }
     if (got != bench_fib_value(n))
         bench_die("fib(%d) = %ld, expected %ld", n, got, bench_fib_value(n));
@@ -53,9 +53,9 @@ static void uneven_case(bench_uneven *u, void *vctx)
     bench_reps_init(&r, c->reps, c->max_secs);
     while (bench_reps_more(&r)) {
         bench_uneven_reset(u);
-        uint64_t t0 = bench_now_ns();
+        bench_mark m0 = bench_mark_now();
         bench_uneven_range(u, 0, u->n);
-        bench_reps_add(&r, (double)(bench_now_ns() - t0) * 1e-9);
+        bench_reps_add_since(&r, m0);
     }
     char sum[32];
     snprintf(sum, sizeof sum, "%016llx", (unsigned long long)bench_uneven_checksum(u));
@@ -86,9 +86,9 @@ static void run_sum(int argc, char **argv)
     bench_reps_init(&r, (int)bench_arg_long(argc, argv, "reps", 5),
                     bench_arg_double(argc, argv, "max_secs", 5));
     while (bench_reps_more(&r)) {
-        uint64_t t0 = bench_now_ns();
+        bench_mark m0 = bench_mark_now();
         s = bench_sum_seq(a, 0, n);
-        bench_reps_add(&r, (double)(bench_now_ns() - t0) * 1e-9);
+        bench_reps_add_since(&r, m0);
     }
     bench_reps_emit(&r, "sum", IMPL, "loop", cas, 1, "secs", 1.0);
     bench_sum_emit_result(IMPL, "loop", cas, 1, s);

@@ -33,8 +33,6 @@ namespace {
 
 const char *const IMPL = "tbb";
 
-double seconds_since(uint64_t t0) { return double(bench_now_ns() - t0) * 1e-9; }
-
 // ===== fib: one task_group per call, one child run, the other inline =====
 
 long fib(int n)
@@ -59,9 +57,9 @@ void run_fib(int argc, char **argv, int threads)
     bench_reps_init(&r, int(bench_arg_long(argc, argv, "reps", 5)),
                     bench_arg_double(argc, argv, "max_secs", 10));
     while (bench_reps_more(&r)) {
-        uint64_t t0 = bench_now_ns();
+        bench_mark m0 = bench_mark_now();
         got = fib(n);
-        bench_reps_add(&r, seconds_since(t0));
+        bench_reps_add_since(&r, m0);
     }
     if (got != bench_fib_value(n))
         bench_die("fib(%d) = %ld, expected %ld", n, got, bench_fib_value(n));
@@ -91,14 +89,14 @@ void uneven_case(bench_uneven *u, void *vctx)
         bench_reps_init(&r, c.reps, c.max_secs);
         while (bench_reps_more(&r)) {
             bench_uneven_reset(u);
-            uint64_t t0 = bench_now_ns();
+            bench_mark m0 = bench_mark_now();
             if (v == 0)
                 tbb::parallel_for(range(0, u->n), body, tbb::auto_partitioner());
             else if (v == 1)
                 tbb::parallel_for(range(0, u->n, 64), body, tbb::simple_partitioner());
             else
                 tbb::parallel_for(range(0, u->n), body, tbb::static_partitioner());
-            bench_reps_add(&r, seconds_since(t0));
+            bench_reps_add_since(&r, m0);
         }
         char sum[32];
         std::snprintf(sum, sizeof sum, "%016llx",
@@ -150,13 +148,13 @@ void run_sum(int argc, char **argv, int threads)
         bench_reps_init(&r, int(bench_arg_long(argc, argv, "reps", 5)),
                         bench_arg_double(argc, argv, "max_secs", 5));
         while (bench_reps_more(&r)) {
-            uint64_t t0 = bench_now_ns();
+            bench_mark m0 = bench_mark_now();
             if (v == 0)
                 s = tbb::parallel_reduce(range(0, n), 0.0, leaf, std::plus<double>());
             else
                 s = tbb::parallel_deterministic_reduce(range(0, n, grain), 0.0, leaf,
                                                        std::plus<double>());
-            bench_reps_add(&r, seconds_since(t0));
+            bench_reps_add_since(&r, m0);
         }
         bench_reps_emit(&r, "sum", IMPL, name, cas, threads, "secs", 1.0);
         bench_sum_emit_result(IMPL, name, cas, threads, s);
@@ -175,14 +173,14 @@ void run_latency(int argc, char **argv, int threads)
     bench_reps_init(&r, int(bench_arg_long(argc, argv, "reps", 5)),
                     bench_arg_double(argc, argv, "max_secs", 5));
     for (int rep = -1; rep < 0 || bench_reps_more(&r); rep++) { // rep -1: warm-up
-        uint64_t t0 = bench_now_ns();
+        bench_mark m0 = bench_mark_now();
         for (long i = 0; i < iters; i++) {
             tbb::task_group g;
             g.run([] { bench_empty(nullptr); });
             g.wait();
         }
         if (rep >= 0)
-            bench_reps_add(&r, seconds_since(t0));
+            bench_reps_add_since(&r, m0);
     }
     bench_reps_emit(&r, "latency", IMPL, "task_group", "empty", threads, "ns",
                     1e9 / double(iters));
