@@ -183,6 +183,14 @@ void bench_sum_emit_result(const char *impl, const char *variant, const char *ca
 /* The empty task: out of line, with a compiler barrier, so it is a real call. */
 void bench_empty(void *arg);
 
+/* Wake-up latency: `iters` times, sleep gap_ns (so the runtime's threads go
+   idle, and asleep if they ever sleep), then time one round_trip(ctx): one
+   empty task spawned and waited for. The best over `reps` of the mean is
+   emitted as metric "ns" of case "after-sleep". */
+void bench_latency_after_sleep(const char *impl, const char *variant, int threads, long iters,
+                               int reps, uint64_t gap_ns, void (*round_trip)(void *ctx),
+                               void *ctx);
+
 /* ---- idle ------------------------------------------------------------------
    After the runtime has done some work: wait settle_secs, then measure the
    process CPU time over window_secs while the main thread sleeps; emit both

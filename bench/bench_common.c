@@ -384,6 +384,26 @@ void bench_empty(void *arg)
     __asm__ volatile("" : : "r"(arg) : "memory");
 }
 
+void bench_latency_after_sleep(const char *impl, const char *variant, int threads, long iters,
+                               int reps, uint64_t gap_ns, void (*round_trip)(void *ctx),
+                               void *ctx)
+{
+    bench_reps r;
+    bench_reps_init(&r, reps, 1e30);
+    while (bench_reps_more(&r)) {
+        uint64_t sum = 0;
+        for (long i = 0; i < iters; i++) {
+            bench_sleep_ns(gap_ns);
+            uint64_t t0 = bench_now_ns();
+            round_trip(ctx);
+            sum += bench_now_ns() - t0;
+        }
+        bench_reps_add(&r, (double)sum * 1e-9);
+    }
+    bench_reps_emit(&r, "latency", impl, variant, "after-sleep", threads, "ns",
+                    1e9 / (double)(iters > 0 ? iters : 1));
+}
+
 /* ===== idle ============================================================== */
 
 void bench_idle_measure(const char *impl, const char *variant, int threads,

@@ -206,6 +206,15 @@ static void run_sum(int argc, char **argv, int threads)
                     an empty task and waits for it (`taskwait`), repeatedly;
                     the closest analogue of spawn + wait on a live pool. */
 
+static void region_task_once(void *ctx)
+{
+    (void)ctx;
+#pragma omp parallel
+#pragma omp single
+#pragma omp task
+    bench_empty(NULL);
+}
+
 static void run_latency(int argc, char **argv, int threads)
 {
     long iters = bench_arg_long(argc, argv, "iters", 100000);
@@ -216,17 +225,18 @@ static void run_latency(int argc, char **argv, int threads)
     bench_reps_init(&r, reps, max_secs);
     for (int rep = -1; rep < 0 || bench_reps_more(&r); rep++) { /* rep -1: warm-up */
         bench_mark m0 = bench_mark_now();
-        for (long i = 0; i < iters; i++) {
-#pragma omp parallel
-#pragma omp single
-#pragma omp task
-            bench_empty(NULL);
-        }
+        for (long i = 0; i < iters; i++)
+            region_task_once(NULL);
         if (rep >= 0)
             bench_reps_add_since(&r, m0);
     }
     bench_reps_emit(&r, "latency", IMPL, "region+task", "empty", threads, "ns",
                     1e9 / (double)iters);
+    bench_latency_after_sleep(IMPL, "region+task", threads,
+                              bench_arg_long(argc, argv, "sleep_iters", 100),
+                              (int)bench_arg_long(argc, argv, "sleep_reps", 3),
+                              (uint64_t)(bench_arg_double(argc, argv, "gap", 2e-3) * 1e9),
+                              region_task_once, NULL);
 
     bench_reps_init(&r, reps, max_secs);
     for (int rep = -1; rep < 0 || bench_reps_more(&r); rep++) {

@@ -236,6 +236,15 @@ static void run_sum(int argc, char **argv, parx_pool *p, int threads)
 
 /* ===== latency: spawn + wait one empty task from outside the pool ======== */
 
+static void spawn_wait_once(void *pool)
+{
+    parx_group g;
+    parx_group_init(&g, pool);
+    parx_spawn(&g, bench_empty, NULL);
+    if (parx_wait(&g) != 0)
+        bench_die("parx_wait failed");
+}
+
 static void run_latency(int argc, char **argv, parx_pool *p, int threads)
 {
     long iters = bench_arg_long(argc, argv, "iters", 100000);
@@ -244,18 +253,18 @@ static void run_latency(int argc, char **argv, parx_pool *p, int threads)
                     bench_arg_double(argc, argv, "max_secs", 5));
     for (int rep = -1; rep < 0 || bench_reps_more(&r); rep++) { /* rep -1: warm-up */
         bench_mark m0 = bench_mark_now();
-        for (long i = 0; i < iters; i++) {
-            parx_group g;
-            parx_group_init(&g, p);
-            parx_spawn(&g, bench_empty, NULL);
-            if (parx_wait(&g) != 0)
-                bench_die("parx_wait failed");
-        }
+        for (long i = 0; i < iters; i++)
+            spawn_wait_once(p);
         if (rep >= 0)
             bench_reps_add_since(&r, m0);
     }
     bench_reps_emit(&r, "latency", IMPL, "spawn+wait", "empty", threads, "ns",
                     1e9 / (double)iters);
+    bench_latency_after_sleep(IMPL, "spawn+wait", threads,
+                              bench_arg_long(argc, argv, "sleep_iters", 100),
+                              (int)bench_arg_long(argc, argv, "sleep_reps", 3),
+                              (uint64_t)(bench_arg_double(argc, argv, "gap", 2e-3) * 1e9),
+                              spawn_wait_once, p);
 }
 
 /* ===== idle: CPU of a pool that has nothing to do ======================== */

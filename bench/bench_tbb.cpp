@@ -166,6 +166,13 @@ void run_sum(int argc, char **argv, int threads)
 // The main thread is not a TBB worker, but in TBB it may run the task itself
 // inside wait(); that is part of what is measured, as for parx_wait.
 
+void spawn_wait_once(void *)
+{
+    tbb::task_group g;
+    g.run([] { bench_empty(nullptr); });
+    g.wait();
+}
+
 void run_latency(int argc, char **argv, int threads)
 {
     long iters = bench_arg_long(argc, argv, "iters", 100000);
@@ -174,16 +181,18 @@ void run_latency(int argc, char **argv, int threads)
                     bench_arg_double(argc, argv, "max_secs", 5));
     for (int rep = -1; rep < 0 || bench_reps_more(&r); rep++) { // rep -1: warm-up
         bench_mark m0 = bench_mark_now();
-        for (long i = 0; i < iters; i++) {
-            tbb::task_group g;
-            g.run([] { bench_empty(nullptr); });
-            g.wait();
-        }
+        for (long i = 0; i < iters; i++)
+            spawn_wait_once(nullptr);
         if (rep >= 0)
             bench_reps_add_since(&r, m0);
     }
     bench_reps_emit(&r, "latency", IMPL, "task_group", "empty", threads, "ns",
                     1e9 / double(iters));
+    bench_latency_after_sleep(IMPL, "task_group", threads,
+                              bench_arg_long(argc, argv, "sleep_iters", 100),
+                              int(bench_arg_long(argc, argv, "sleep_reps", 3)),
+                              uint64_t(bench_arg_double(argc, argv, "gap", 2e-3) * 1e9),
+                              spawn_wait_once, nullptr);
 }
 
 // ===== idle: CPU of TBB's workers after work ==============================

@@ -153,16 +153,22 @@ function table_latency(   i, r, im, va) {
     if (!nrows["latency"]) return
     print "### Spawn + wait of one empty task from outside the pool (mean ns per round trip)"
     print ""
+    print "Back to back: many round trips in a row (threads stay awake). After 2 ms sleep:"
+    print "each round trip follows a 2 ms pause of the caller, so idle threads may have gone"
+    print "to sleep (the wake-up a program sees when work arrives now and then)."
     print "OpenMP cannot hand a task to a running team from outside it: `region+task` opens a"
     print "parallel region per task (what serial code must do); `task+taskwait` is the main"
     print "thread inside one long-lived region creating a task and waiting for it."
     print ""
-    print "| impl | variant | 1 thread (ns) | 2 threads (ns) |"
-    print "|---|---|---:|---:|"
+    print "| impl | variant | back to back, 1 thr | back to back, 2 thr | after 2 ms sleep, 1 thr | after 2 ms sleep, 2 thr |"
+    print "|---|---|---:|---:|---:|---:|"
     for (i = 1; i <= nrows["latency"]; i++) {
         r = rows["latency", i]; im = impl_of(r); va = var_of(r)
-        printf "| %s | %s | %s | %s |\n", im, va, fmt(get("latency", im, va, "empty", 1, "ns"), "%.0f"),
-            fmt(get("latency", im, va, "empty", 2, "ns"), "%.0f")
+        printf "| %s | %s | %s | %s | %s | %s |\n", im, va,
+            fmt(get("latency", im, va, "empty", 1, "ns"), "%.0f"),
+            fmt(get("latency", im, va, "empty", 2, "ns"), "%.0f"),
+            fmt(get("latency", im, va, "after-sleep", 1, "ns"), "%.0f"),
+            fmt(get("latency", im, va, "after-sleep", 2, "ns"), "%.0f")
     }
     print ""
 }
