@@ -9,7 +9,9 @@
         bench_parx idle    threads=2 settle=0.1 window=1.0
 
     `threads` is the number of pool workers. The main thread is not one of
-    them: it spawns from outside and sleeps in parx_wait while the workers run.
+    them: it spawns from outside the pool and waits in parx_wait, which runs
+    a task that no worker has taken yet on main itself (see fib below), and
+    otherwise sleeps. parx_for and parx_reduce use only the workers.
 
     This file only includes the declarations; link it with the implementation
     (parx.c, or meson's parx_impl_dep). Build by hand:
