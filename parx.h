@@ -1016,7 +1016,14 @@ static int parx__queue_push_locked(parx_pool *p, parx__task *t)
 static bool parx__queue_take(parx_pool *p, const parx_group *own, parx__task *out)
 {
     parx__task *t = NULL;
-    pthread_mutex_lock(&p->mu);
+    /* Workers only try the lock: if it is busy, someone is pushing or taking
+       right now and the worker has other places to look. The owner waits for
+       it, since it has nothing better to do. */
+    if (!own) {
+        if (pthread_mutex_trylock(&p->mu) != 0) return false;
+    } else {
+        pthread_mutex_lock(&p->mu);
+    }
     if (p->queue_len > 0) {
         size_t mask = p->queue_cap - 1;
         if (!own) {
@@ -1338,7 +1345,13 @@ PARX_API parx_pool *parx_pool_create(const parx_pool_desc *desc)
     atomic_init(&p->shutdown, 0);
     atomic_init(&p->wake_cursor, 0);
     atomic_init(&p->queued, 0);
-    pthread_mutex_init(&p->mu, NULL);
+    /* adaptive: spins briefly before sleeping, since every hold is a few
+       pointer moves (a glibc extension; the default mutex sleeps at once) */
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(&p->mu, &attr);
+    pthread_mutexattr_destroy(&attr);
     pthread_mutex_init(&p->wait_mu, NULL);
     pthread_cond_init(&p->wait_cv, NULL);
 
