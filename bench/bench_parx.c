@@ -43,6 +43,37 @@ static void check(int rc, const char *what)
         bench_die("%s failed: %s (%d)", what, parx_strerror(rc), rc);
 }
 
+/* The workers' counters summed: tasks run, steals (incl. takes from the
+   shared queue) and sleeps. Emitted as stat_* lines for the record (they
+   explain a figure; the tables do not show them). */
+typedef struct pool_totals {
+    uint64_t tasks, steals, sleeps;
+} pool_totals;
+
+static pool_totals pool_totals_now(parx_pool *p)
+{
+    parx_worker_stats st[64];
+    pool_totals t = { 0, 0, 0 };
+    int nw = parx_pool_stats(p, st, 64);
+    for (int i = 0; i < nw && i < 64; i++) {
+        t.tasks += st[i].tasks;
+        t.steals += st[i].steals;
+        t.sleeps += st[i].sleeps;
+    }
+    return t;
+}
+
+static void pool_totals_emit(parx_pool *p, pool_totals before, const char *bench,
+                             const char *variant, const char *cas, int threads)
+{
+    pool_totals now = pool_totals_now(p);
+    bench_emit(bench, IMPL, variant, cas, threads, "stat_tasks", (double)(now.tasks - before.tasks));
+    bench_emit(bench, IMPL, variant, cas, threads, "stat_steals",
+               (double)(now.steals - before.steals));
+    bench_emit(bench, IMPL, variant, cas, threads, "stat_sleeps",
+               (double)(now.sleeps - before.sleeps));
+}
+
 /* ===== fib: one spawn per call, the other child inline, no cutoff ======== */
 
 typedef struct fib_arg {
@@ -120,14 +151,7 @@ static void run_fib(int argc, char **argv, parx_pool *p, int threads)
     for (int v = 0; v < 2; v++) {
         const char *name = v == 0 ? "spawn+wait" : "root-in-pool";
         long (*root)(parx_pool *, int) = v == 0 ? fib_root : fib_root_in_pool;
-        parx_worker_stats st[64];
-        uint64_t tasks = 0, steals = 0, sleeps = 0;
-        int nw = parx_pool_stats(p, st, 64);
-        for (int i = 0; i < nw && i < 64; i++) { /* subtracted below */
-            tasks -= st[i].tasks;
-            steals -= st[i].steals;
-            sleeps -= st[i].sleeps;
-        }
+        pool_totals before = pool_totals_now(p);
         bench_reps r;
         long got = 0;
         root(p, 20); /* warm up: wake the workers, size the deques */
@@ -143,18 +167,8 @@ static void run_fib(int argc, char **argv, parx_pool *p, int threads)
         bench_reps_emit(&r, "fib", IMPL, name, cas, threads, "secs", 1.0);
         bench_reps_emit(&r, "fib", IMPL, name, cas, threads, "ns_per_spawn",
                         1e9 / (double)(bench_fib_calls(n) + 1)); /* + the root spawn */
-
-        /* Where the time went: the workers' counters over this variant's
-           warm-up and repetitions (for the record; not in the tables). */
-        nw = parx_pool_stats(p, st, 64);
-        for (int i = 0; i < nw && i < 64; i++) {
-            tasks += st[i].tasks;
-            steals += st[i].steals;
-            sleeps += st[i].sleeps;
-        }
-        bench_emit("fib", IMPL, name, cas, threads, "stat_tasks", (double)tasks);
-        bench_emit("fib", IMPL, name, cas, threads, "stat_steals", (double)steals);
-        bench_emit("fib", IMPL, name, cas, threads, "stat_sleeps", (double)sleeps);
+        /* over this variant's warm-up and repetitions */
+        pool_totals_emit(p, before, "fib", name, cas, threads);
     }
 }
 
@@ -251,6 +265,7 @@ static void run_latency(int argc, char **argv, parx_pool *p, int threads)
 {
     long iters = bench_arg_long(argc, argv, "iters", 100000);
     bench_reps r;
+    pool_totals before = pool_totals_now(p);
     bench_reps_init(&r, (int)bench_arg_long(argc, argv, "reps", 5),
                     bench_arg_double(argc, argv, "max_secs", 5));
     for (int rep = -1; rep < 0 || bench_reps_more(&r); rep++) { /* rep -1: warm-up */
@@ -262,6 +277,11 @@ static void run_latency(int argc, char **argv, parx_pool *p, int threads)
     }
     bench_reps_emit(&r, "latency", IMPL, "spawn+wait", "empty", threads, "ns",
                     1e9 / (double)iters);
+    /* stat_tasks / ((reps + 1) * iters): the share of round trips a worker
+       ran (the rest main ran itself in parx_wait) */
+    pool_totals_emit(p, before, "latency", "spawn+wait", "empty", threads);
+    bench_emit("latency", IMPL, "spawn+wait", "empty", threads, "round_trips",
+               (double)(r.n + 1) * (double)iters);
     bench_latency_after_sleep(IMPL, "spawn+wait", threads,
                               bench_arg_long(argc, argv, "sleep_iters", 100),
                               (int)bench_arg_long(argc, argv, "sleep_reps", 3),
