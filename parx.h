@@ -293,7 +293,7 @@ PARX_API int parx_pool_size(const parx_pool *p);
 typedef struct parx_worker_stats {
     uint64_t tasks;           /* tasks run by this worker (its own and stolen) */
     uint64_t steals;          /* tasks it stole from other workers or took from outside */
-    uint64_t steal_attempts;  /* steal tries, successful or not */
+    uint64_t steal_attempts;  /* tries at both, successful or not (>= steals) */
     uint64_t sleeps;          /* times it went to sleep on its futex */
     uint64_t busy_ns;         /* time spent with work in hand */
     uint64_t idle_ns;         /* time spent looking for work or asleep */
@@ -1156,6 +1156,7 @@ static parx__task *parx__find_work(parx__worker *w)
     /* relaxed: a peek; the queue itself is read under its lock */
     if (atomic_load_explicit(&p->queued, memory_order_relaxed) > 0) {
         parx__task copy;
+        PARX__STAT_ADD(w, st_attempts, 1);
         if (parx__queue_take(p, NULL, &copy)) {
             /* move it into a record of ours so every task runs the same way */
             parx__task *t = parx__task_get(w);

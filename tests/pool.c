@@ -396,6 +396,8 @@ static void test_stats(void)
             busy += st[i].busy_ns;
             /* every task a worker stole or took from outside, it ran */
             CHECK(st[i].steals <= st[i].tasks);
+            /* and every one was a try that succeeded */
+            CHECK(st[i].steals <= st[i].steal_attempts);
         }
         pt_diag("%d threads: %ld of %ld tasks on workers, stats count %llu, steals %llu, "
                 "busy %.3f ms", t, want, total, (unsigned long long)got,
