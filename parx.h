@@ -30,6 +30,7 @@
     | PARX_CACHELINE          | 64            | padding that keeps hot atomics apart (bytes)  |
     | PARX_SPIN_ROUNDS        | 1000          | idle polls before a worker sleeps             |
     | PARX_DEQUE_MIN_CAPACITY | 64            | smallest deque array (slots)                  |
+    | PARX_OUTSIDE_SLOTS      | 4             | outside threads that can help at once (>>help) |
 
     Macros that change declarations (PARX_STATIC, PARX_CACHELINE) must be the
     same in every translation unit: set them with compiler flags.
@@ -90,6 +91,18 @@
     missed there can only cost parallelism for a moment, never progress: an
     owner always runs what is left in its own deque, and a woken worker that
     finds plenty of work wakes another.
+
+    >>help (waiting from outside the pool)
+    A thread that is not a worker and calls parx_wait first runs, itself, the
+    tasks it spawned that no worker has picked up yet (newest first): for one
+    small task that is faster than handing it over and sleeping. While it
+    runs such a task it borrows one of PARX_OUTSIDE_SLOTS spare worker records
+    (a deque, no thread), so the task's own spawns are lock-free pushes that
+    workers steal from, exactly as on a worker; with no slot free it runs the
+    task as a plain outsider, whose spawns go through the pool's shared queue.
+    So a pool of N workers computes on N + 1 threads while an outside thread
+    waits and helps. parx_for and parx_reduce called from outside never help:
+    they hand the whole range to the workers and sleep, using N threads.
 
     >>determinism (parx_reduce)
     The range is cut into leaves of `grain` iterations (the last may be
@@ -349,7 +362,7 @@ PARX_API int parx_spawn(parx_group *g, parx_fn fn, void *arg);
 /* parx_wait: return when every task spawned into `g` has finished. A worker
    that waits runs other tasks meanwhile (its own first, then stolen ones); a
    thread outside the pool runs the tasks it queued itself that no worker has
-   picked up yet, then sleeps. The group may be reused afterwards.
+   picked up yet, then sleeps (see >>help). The group may be reused afterwards.
    Returns 0, or the first error recorded by a failed spawn into `g` since the
    last wait, or -EINVAL (g NULL).
    Thread safety: the group's owner thread only. */
@@ -494,6 +507,12 @@ static inline double parx_rng_uniform(parx_rng *r)
 #endif
 #ifndef PARX_DEQUE_MIN_CAPACITY
 #define PARX_DEQUE_MIN_CAPACITY 64
+#endif
+#ifndef PARX_OUTSIDE_SLOTS
+#define PARX_OUTSIDE_SLOTS 4
+#endif
+#if PARX_OUTSIDE_SLOTS < 0
+#error "parx: PARX_OUTSIDE_SLOTS must be 0 or more"
 #endif
 #if (PARX_DEQUE_MIN_CAPACITY & (PARX_DEQUE_MIN_CAPACITY - 1)) != 0
 #error "parx: PARX_DEQUE_MIN_CAPACITY must be a power of two"
@@ -795,6 +814,12 @@ PARX_API size_t parx_deque_size(const parx_deque *d)
    shared queue, then tries every other worker's deque starting at a random
    one, polls a while, and finally sleeps on its own futex word (`state`).
 
+   A thread outside the pool that runs a task inside parx_wait borrows one of
+   PARX_OUTSIDE_SLOTS spare worker records (a deque and a free list, but no
+   thread) for the task's duration, so the task's own spawns are lock-free
+   pushes that workers can steal, as if it ran on a worker. Slots sit after
+   the workers in `workers[]`; thieves and sleepers' last looks cover them.
+
    Task records come from per-worker free lists (no lock, no malloc in steady
    state). A stolen task's record is freed by the thief onto the thief's
    list, so records drift between workers; a list that grows past four blocks
@@ -831,6 +856,7 @@ typedef struct parx__worker {
     parx__task_block *blocks;  /* owner only: blocks this worker allocated */
     uint64_t mark_ns;          /* owner only: start of the current busy spell */
     _Atomic uint32_t state;    /* futex word: PARX__AWAKE or PARX__SLEEPING */
+    _Atomic int claimed;       /* outside slots: 1 while a thread borrows it */
     /* statistics: written by this worker only (relaxed load + store), read by anyone */
     _Atomic uint64_t st_tasks, st_steals, st_attempts, st_sleeps, st_busy_ns, st_idle_ns;
     char parx__pad[PARX_CACHELINE];
@@ -838,7 +864,8 @@ typedef struct parx__worker {
 
 struct parx_pool {
     /* read-only after creation */
-    int nworkers;
+    int nworkers;              /* threads: workers[0 .. nworkers) */
+    int nslots;                /* nworkers + PARX_OUTSIDE_SLOTS records in workers[] */
     unsigned spin_rounds;
     parx__worker *workers;
     void *(*alloc_fn)(size_t, void *);
@@ -975,8 +1002,8 @@ static void parx__wake_one(parx_pool *p)
 {
     /* relaxed: the cursor only spreads wake-ups over the workers */
     unsigned start = atomic_fetch_add_explicit(&p->wake_cursor, 1, memory_order_relaxed);
-    for (int i = 0; i < p->nworkers; i++)
-        if (parx__wake(&p->workers[(start + (unsigned)i) % (unsigned)p->nworkers], true)) return;
+    for (int i = 0; i < p->nslots; i++)
+        if (parx__wake(&p->workers[(start + (unsigned)i) % (unsigned)p->nslots], true)) return;
 }
 
 /* Called after making work visible. `strict` after a push into an empty
@@ -1078,7 +1105,7 @@ static int parx__spawn_outside(parx_pool *p, parx_group *g, parx_fn fn, void *ar
 static bool parx__work_visible(parx_pool *p)
 {
     if (atomic_load_explicit(&p->queued, memory_order_seq_cst) > 0) return true;
-    for (int i = 0; i < p->nworkers; i++) {
+    for (int i = 0; i < p->nslots; i++) {
         parx_deque *d = &p->workers[i].deque;
         int64_t t = atomic_load_explicit(&d->top, memory_order_seq_cst);
         int64_t b = atomic_load_explicit(&d->bottom, memory_order_seq_cst);
@@ -1140,14 +1167,41 @@ static inline void parx__run(parx__worker *w, parx__task *t)
     PARX__STAT_ADD(w, st_tasks, 1);
 }
 
-/* Run a task on a thread outside the pool (inside parx_wait). */
+/* Run a task on a thread outside the pool (inside parx_wait): as a borrowed
+   outside slot if one is free, so the task's spawns go on the slot's deque;
+   otherwise as a plain outsider, whose spawns go through the shared queue. */
 static void parx__run_outside(parx_pool *p, const parx__task *t)
 {
-    parx_pool *prev = parx__tls_helping;
-    parx__tls_helping = p;
+    parx__worker *slot = NULL;
+    for (int i = p->nworkers; i < p->nslots && !slot; i++) {
+        parx__worker *s = &p->workers[i];
+        int expected = 0;
+        /* acquire: pairs with the release below, so the previous borrower's
+           use of the slot's free list happened before ours. The relaxed peek
+           skips the locked CAS on slots in use. */
+        if (atomic_load_explicit(&s->claimed, memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_strong_explicit(&s->claimed, &expected, 1,
+                                                    memory_order_acquire, memory_order_relaxed))
+            slot = s;
+    }
+    if (!slot) {
+        parx_pool *prev = parx__tls_helping;
+        parx__tls_helping = p;
+        t->fn(t->arg);
+        parx__tls_helping = prev;
+        parx__complete(t->group, NULL);
+        return;
+    }
+    parx__worker *prev = parx__tls_worker; /* a worker of another pool, or NULL */
+    parx__tls_worker = slot;
+    slot->mark_ns = parx__now_ns();
     t->fn(t->arg);
-    parx__tls_helping = prev;
-    parx__complete(t->group, NULL);
+    parx__complete(t->group, slot);
+    PARX__STAT_ADD(slot, st_tasks, 1);
+    parx__tls_worker = prev;
+    /* release: see the acquire above. The slot's deque is empty again: the
+       task waited for whatever it spawned (and thieves scan slots anyway) */
+    atomic_store_explicit(&slot->claimed, 0, memory_order_release);
 }
 
 static parx__task *parx__find_work(parx__worker *w)
@@ -1172,8 +1226,7 @@ static parx__task *parx__find_work(parx__worker *w)
             return t;
         }
     }
-    int n = p->nworkers;
-    if (n < 2) return NULL;
+    int n = p->nslots;
     w->rng ^= w->rng << 13;
     w->rng ^= w->rng >> 7;
     w->rng ^= w->rng << 17;
@@ -1288,13 +1341,13 @@ static void parx__stop(parx_pool *p, int started)
 {
     /* seq_cst: read by sleepers in their last look, after their announce */
     atomic_store_explicit(&p->shutdown, 1, memory_order_seq_cst);
-    for (int i = 0; i < p->nworkers; i++) parx__wake(&p->workers[i], false);
+    for (int i = 0; i < p->nslots; i++) parx__wake(&p->workers[i], false);
     for (int i = 0; i < started; i++) pthread_join(p->workers[i].thread, NULL);
 }
 
 static void parx__pool_free(parx_pool *p)
 {
-    for (int i = 0; i < p->nworkers; i++) {
+    for (int i = 0; i < p->nslots; i++) {
         parx__worker *w = &p->workers[i];
         parx_deque_destroy(&w->deque);
         while (w->blocks) {
@@ -1356,19 +1409,21 @@ PARX_API parx_pool *parx_pool_create(const parx_pool_desc *desc)
     pthread_mutex_init(&p->wait_mu, NULL);
     pthread_cond_init(&p->wait_cv, NULL);
 
-    p->workers = (parx__worker *)parx__alloc(d.alloc, d.alloc_user, (size_t)n * sizeof *p->workers);
+    int nslots = n + PARX_OUTSIDE_SLOTS;
+    size_t bytes = (size_t)nslots * sizeof *p->workers;
+    p->workers = (parx__worker *)parx__alloc(d.alloc, d.alloc_user, bytes);
     if (!p->workers) {
         parx__pool_free(p);
         errno = ENOMEM;
         return NULL;
     }
-    memset(p->workers, 0, (size_t)n * sizeof *p->workers);
+    memset(p->workers, 0, bytes);
     size_t capacity = d.deque_capacity ? d.deque_capacity : 256;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < nslots; i++) {
         parx__worker *w = &p->workers[i];
         int rc = parx__deque_init_with(&w->deque, capacity, d.alloc, d.free, d.alloc_user);
         if (rc != 0) {
-            p->nworkers = i; /* free the deques made so far */
+            p->nslots = i; /* free the deques made so far */
             parx__pool_free(p);
             errno = -rc;
             return NULL;
@@ -1377,8 +1432,10 @@ PARX_API parx_pool *parx_pool_create(const parx_pool_desc *desc)
         w->index = i;
         w->rng = parx__mix64((uint64_t)i + 1) | 1;
         atomic_init(&w->state, PARX__AWAKE);
+        atomic_init(&w->claimed, 0);
     }
     p->nworkers = n;
+    p->nslots = nslots;
     for (int i = 0; i < n; i++) {
         int rc = pthread_create(&p->workers[i].thread, NULL, parx__worker_main, &p->workers[i]);
         if (rc != 0) {
@@ -1423,7 +1480,7 @@ PARX_API int parx_pool_stats(const parx_pool *p, parx_worker_stats *out, int n)
 PARX_API int parx_worker_index(const parx_pool *p)
 {
     parx__worker *w = parx__tls_worker;
-    if (!w || (p && w->pool != p)) return -1;
+    if (!w || (p && w->pool != p) || w->index >= w->pool->nworkers) return -1; /* slots are not workers */
     return w->index;
 }
 
