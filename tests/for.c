@@ -13,6 +13,7 @@
 
 #include "parx.h"
 #include "parx_test.h"
+#include "workloads.h"
 
 /* A loop body that counts visits per index and checks every sub-range. */
 struct visit {
@@ -128,16 +129,6 @@ static void test_all_cpus_pool(void)
 }
 
 /* ===== uneven costs ======================================================= */
-
-/* Busy work of `cost` units, returning a value that depends on every step so
-   the compiler cannot drop it. */
-static uint64_t work(size_t i, unsigned cost)
-{
-    uint64_t x = (uint64_t)i * 0x9E3779B97F4A7C15u + 1;
-    for (unsigned k = 0; k < cost * 20u; k++)
-        x = (x ^ (x >> 29)) * 0xBF58476D1CE4E5B9u; /* not affine: no shortcut */
-    return x;
-}
 
 struct uneven {
     size_t begin, n;

@@ -16,6 +16,7 @@
 
 #include "parx.h"
 #include "parx_test.h"
+#include "workloads.h"
 
 struct visit {
     size_t begin, end, max_chunk;
@@ -91,14 +92,6 @@ static void test_many_small_loops(void)
 }
 
 /* ===== uneven costs ======================================================= */
-
-static uint64_t work(size_t i, unsigned cost)
-{
-    uint64_t x = (uint64_t)i * 0x9E3779B97F4A7C15u + 1;
-    for (unsigned k = 0; k < cost * 20u; k++)
-        x = (x ^ (x >> 29)) * 0xBF58476D1CE4E5B9u; /* not affine: no shortcut */
-    return x;
-}
 
 struct uneven {
     const unsigned char *cost;

@@ -21,6 +21,7 @@
 
 #include "parx.h"
 #include "parx_test.h"
+#include "workloads.h"
 
 /* ===== data and the sequential reference ================================= */
 
@@ -250,47 +251,6 @@ static void test_shape(void)
 
 /* ===== large and odd accumulators ========================================= */
 
-#define BINS 64
-
-struct hist {
-    uint64_t bin[BINS];
-    double sum;
-    uint64_t count;
-    double min, max;
-}; /* 544 bytes: well above the 256 kept on the stack */
-
-static void hist_leaf(void *ctx, size_t b, size_t e, void *acc)
-{
-    const double *a = (const double *)ctx;
-    struct hist *h = (struct hist *)acc;
-    for (size_t i = b; i < e; i++) {
-        uint64_t bits;
-        memcpy(&bits, &a[i], sizeof bits);
-        h->bin[(bits >> 52) % BINS]++;
-        h->sum += a[i];
-        h->count++;
-        if (a[i] < h->min)
-            h->min = a[i];
-        if (a[i] > h->max)
-            h->max = a[i];
-    }
-}
-
-static void hist_combine(void *ctx, void *acc, const void *other)
-{
-    (void)ctx;
-    struct hist *h = (struct hist *)acc;
-    const struct hist *o = (const struct hist *)other;
-    for (int i = 0; i < BINS; i++)
-        h->bin[i] += o->bin[i];
-    h->sum += o->sum;
-    h->count += o->count;
-    if (o->min < h->min)
-        h->min = o->min;
-    if (o->max > h->max)
-        h->max = o->max;
-}
-
 static void ref_hist_node(const double *a, size_t n, size_t g, size_t lo, size_t hi,
                           const struct hist *id, struct hist *out)
 {
@@ -313,9 +273,7 @@ static void test_large_acc(void)
     double *a = make_data(n, 3);
     REQUIRE(a != NULL);
     struct hist id;
-    memset(&id, 0, sizeof id);
-    id.min = 1e300;
-    id.max = -1e300;
+    id = hist_identity();
     const size_t grains[] = {0, 1, 333};
     for (int t = 1; t <= 4; t++) {
         parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = t});

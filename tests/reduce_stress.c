@@ -14,6 +14,7 @@
 
 #include "parx.h"
 #include "parx_test.h"
+#include "workloads.h"
 
 static double wild(parx_rng *r)
 {
@@ -109,62 +110,19 @@ static void test_sums(void)
     pt_diag("%zu reductions, %zu mismatches", runs, mismatches);
 }
 
-#define BINS 64
-
-struct hist {
-    uint64_t bin[BINS];
-    double sum;
-    uint64_t count;
-    double min, max;
-};
-
-static void hist_leaf(void *ctx, size_t b, size_t e, void *acc)
-{
-    (void)ctx;
-    struct hist *h = (struct hist *)acc;
-    for (size_t i = b; i < e; i++) {
-        uint64_t bits;
-        memcpy(&bits, &data[i], sizeof bits);
-        h->bin[(bits >> 52) % BINS]++;
-        h->sum += data[i];
-        h->count++;
-        if (data[i] < h->min)
-            h->min = data[i];
-        if (data[i] > h->max)
-            h->max = data[i];
-    }
-}
-
-static void hist_combine(void *ctx, void *acc, const void *other)
-{
-    (void)ctx;
-    struct hist *h = (struct hist *)acc;
-    const struct hist *o = (const struct hist *)other;
-    for (int i = 0; i < BINS; i++)
-        h->bin[i] += o->bin[i];
-    h->sum += o->sum;
-    h->count += o->count;
-    if (o->min < h->min)
-        h->min = o->min;
-    if (o->max > h->max)
-        h->max = o->max;
-}
-
 static void test_histogram(void)
 {
     struct hist id, first, got;
-    memset(&id, 0, sizeof id);
-    id.min = 1e300;
-    id.max = -1e300;
+    id = hist_identity();
     /* the sequential reference for everything but the sum's bits */
     struct hist seq = id;
-    hist_leaf(NULL, 0, n_data, &seq);
+    hist_leaf((void *)data, 0, n_data, &seq);
     const int threads[] = {1, 3, 0};
     for (size_t ti = 0; ti < 3; ti++) {
         parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = threads[ti]});
         REQUIRE(p != NULL);
         memset(&got, 0, sizeof got);
-        CHECK_EQ(parx_reduce(p, 0, n_data, 500, sizeof got, &id, hist_leaf, hist_combine, NULL,
+        CHECK_EQ(parx_reduce(p, 0, n_data, 500, sizeof got, &id, hist_leaf, hist_combine, (void *)data,
                              &got), 0);
         CHECK_EQ_U(got.count, n_data);
         CHECK(memcmp(got.bin, seq.bin, sizeof got.bin) == 0);
