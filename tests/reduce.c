@@ -25,18 +25,6 @@
 
 /* ===== data and the sequential reference ================================= */
 
-/* A double with a random sign, a random 52-bit mantissa and a binary
-   exponent in [-40, 40]: sums of these lose different low bits in every
-   association order. Built from its bits, so no libm is needed. */
-static double wild(parx_rng *r)
-{
-    uint64_t u = parx_rng_next(r);
-    uint64_t exp = 1023 - 40 + (u >> 56) % 81;
-    uint64_t bits = (u & 0x000FFFFFFFFFFFFFu) | (exp << 52) | (parx_rng_next(r) & (1ull << 63));
-    double d;
-    memcpy(&d, &bits, sizeof d);
-    return d;
-}
 
 static double *make_data(size_t n, uint64_t seed)
 {

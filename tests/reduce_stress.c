@@ -16,16 +16,6 @@
 #include "parx_test.h"
 #include "workloads.h"
 
-static double wild(parx_rng *r)
-{
-    uint64_t u = parx_rng_next(r);
-    uint64_t exp = 1023 - 40 + (u >> 56) % 81;
-    uint64_t bits = (u & 0x000FFFFFFFFFFFFFu) | (exp << 52) | (parx_rng_next(r) & (1ull << 63));
-    double d;
-    memcpy(&d, &bits, sizeof d);
-    return d;
-}
-
 static const double *data;
 static size_t n_data;
 

@@ -5,7 +5,9 @@
                    step, so the compiler can neither drop nor shortcut it;
    struct hist     a 544-byte reduction accumulator (well above the 256 bytes
                    parx_reduce keeps on its stack), with hist_leaf folding an
-                   array of doubles given as ctx and hist_combine merging two. */
+                   array of doubles given as ctx and hist_combine merging two;
+   wild(r)         a double whose sums lose different low bits in every
+                   association order (the determinism tests' data). */
 #ifndef PARX_TEST_WORKLOADS_H
 #define PARX_TEST_WORKLOADS_H
 
@@ -13,12 +15,27 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "parx.h"
+
 static inline uint64_t work(size_t i, unsigned cost)
 {
     uint64_t x = (uint64_t)i * 0x9E3779B97F4A7C15u + 1;
     for (unsigned k = 0; k < cost * 20u; k++)
         x = (x ^ (x >> 29)) * 0xBF58476D1CE4E5B9u; /* not affine: no shortcut */
     return x;
+}
+
+/* A double with a random sign, a random 52-bit mantissa and a binary
+   exponent in [-40, 40]: sums of these lose different low bits in every
+   association order. Built from its bits, so no libm is needed. */
+static inline double wild(parx_rng *r)
+{
+    uint64_t u = parx_rng_next(r);
+    uint64_t exp = 1023 - 40 + (u >> 56) % 81;
+    uint64_t bits = (u & 0x000FFFFFFFFFFFFFu) | (exp << 52) | (parx_rng_next(r) & (1ull << 63));
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
 }
 
 #define BINS 64
