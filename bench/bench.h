@@ -38,8 +38,8 @@ extern "C" {
 /* ---- command line: key=value arguments -------------------------------- */
 
 /* The value of `key=...` among argv[2..], or `def` when absent. */
-long        bench_arg_long(int argc, char **argv, const char *key, long def);
-double      bench_arg_double(int argc, char **argv, const char *key, double def);
+long bench_arg_long(int argc, char **argv, const char *key, long def);
+double bench_arg_double(int argc, char **argv, const char *key, double def);
 const char *bench_arg_str(int argc, char **argv, const char *key, const char *def);
 
 /* "1e8" for 100000000, the plain number when n is no power of ten. */
@@ -54,9 +54,9 @@ void bench_die(const char *fmt, ...)
 
 /* ---- clocks ------------------------------------------------------------ */
 
-uint64_t bench_now_ns(void);          /* CLOCK_MONOTONIC */
-uint64_t bench_cpu_ns(void);          /* CLOCK_PROCESS_CPUTIME_ID: all threads */
-void     bench_sleep_ns(uint64_t ns); /* nanosleep, restarted after signals */
+uint64_t bench_now_ns(void);      /* CLOCK_MONOTONIC */
+uint64_t bench_cpu_ns(void);      /* CLOCK_PROCESS_CPUTIME_ID: all threads */
+void bench_sleep_ns(uint64_t ns); /* nanosleep, restarted after signals */
 
 /* ---- repetitions --------------------------------------------------------
    Usage:
@@ -69,11 +69,11 @@ void     bench_sleep_ns(uint64_t ns); /* nanosleep, restarted after signals */
 #define BENCH_MAX_REPS 64
 
 typedef struct bench_reps {
-    int want;          /* repetitions asked for */
-    int n;             /* repetitions done */
-    double max_secs;   /* time budget for the repetitions beyond the third */
-    double total;      /* wall seconds spent so far */
-    double cpu_total;  /* process CPU seconds spent so far (0: not measured) */
+    int want;         /* repetitions asked for */
+    int n;            /* repetitions done */
+    double max_secs;  /* time budget for the repetitions beyond the third */
+    double total;     /* wall seconds spent so far */
+    double cpu_total; /* process CPU seconds spent so far (0: not measured) */
     double v[BENCH_MAX_REPS];
 } bench_reps;
 
@@ -84,11 +84,11 @@ typedef struct bench_mark {
 } bench_mark;
 
 bench_mark bench_mark_now(void);
-void   bench_reps_init(bench_reps *r, int reps, double max_secs);
-int    bench_reps_more(const bench_reps *r);
-void   bench_reps_add(bench_reps *r, double seconds);
+void bench_reps_init(bench_reps *r, int reps, double max_secs);
+int bench_reps_more(const bench_reps *r);
+void bench_reps_add(bench_reps *r, double seconds);
 /* Add the wall time since m as one repetition, and the CPU time to cpu_total. */
-void   bench_reps_add_since(bench_reps *r, bench_mark m);
+void bench_reps_add_since(bench_reps *r, bench_mark m);
 double bench_reps_min(const bench_reps *r);
 double bench_reps_median(const bench_reps *r);
 
@@ -103,15 +103,19 @@ void bench_emit_str(const char *bench, const char *impl, const char *variant, co
 /* The min as `metric` (scaled by `scale`), the median as `metric`_med, the
    number of repetitions as `reps` and, when CPU time was measured, the CPUs
    kept busy on average (process CPU time / wall time) as `cpus`. */
-void bench_reps_emit(const bench_reps *r, const char *bench, const char *impl,
-                     const char *variant, const char *cas, int threads, const char *metric,
-                     double scale);
+void bench_reps_emit(const bench_reps *r, const char *bench, const char *impl, const char *variant,
+                     const char *cas, int threads, const char *metric, double scale);
+/* Only the min and the median, for a second metric derived from the same
+   repetitions (e.g. ns per spawn beside seconds). */
+void bench_reps_emit_also(const bench_reps *r, const char *bench, const char *impl,
+                          const char *variant, const char *cas, int threads, const char *metric,
+                          double scale);
 
 /* ---- fib ---------------------------------------------------------------- */
 
-long     bench_fib_seq(int n);    /* plain recursion: the sequential baseline */
-long     bench_fib_value(int n);  /* iterative, to check every runtime's answer */
-uint64_t bench_fib_calls(int n);  /* calls with n >= 2, i.e. spawns: fib(n+1) - 1 */
+long bench_fib_seq(int n);       /* plain recursion: the sequential baseline */
+long bench_fib_value(int n);     /* iterative, to check every runtime's answer */
+uint64_t bench_fib_calls(int n); /* calls with n >= 2, i.e. spawns: fib(n+1) - 1 */
 
 /* ---- busy work (uneven loop) -------------------------------------------
    bench_work runs `iters` dependent multiply-adds on x and returns x. An
@@ -126,9 +130,9 @@ uint64_t bench_work(uint64_t x, uint64_t iters);
 double bench_work_calibrate(void);
 
 typedef enum bench_dist {
-    BENCH_DIST_RAMP,   /* cost 1..100 rising linearly with i */
-    BENCH_DIST_GEOM,   /* cost 100^(i/(N-1)): 1..100, most of the work at the end */
-    BENCH_DIST_RANDOM  /* uniform 1..100 from a fixed seed */
+    BENCH_DIST_RAMP,  /* cost 1..100 rising linearly with i */
+    BENCH_DIST_GEOM,  /* cost 100^(i/(N-1)): 1..100, most of the work at the end */
+    BENCH_DIST_RANDOM /* uniform 1..100 from a fixed seed */
 } bench_dist;
 
 /* One uneven-loop case: cost[i] in 1..100 units, `scale` work iterations per
@@ -141,11 +145,11 @@ typedef struct bench_uneven {
     uint8_t *cost;
     uint64_t scale;
     uint64_t *out;
-    char name[32];     /* e.g. "ramp/1e5" */
+    char name[32]; /* e.g. "ramp/1e5" */
 } bench_uneven;
 
 /* Parse "ramp", "geom" or "random"; returns -1 for anything else. */
-int  bench_dist_parse(const char *s, bench_dist *d);
+int bench_dist_parse(const char *s, bench_dist *d);
 /* Build a case; secs_per_iter from bench_work_calibrate (passed on the
    command line so every program uses the same scale). Dies on ENOMEM. */
 void bench_uneven_init(bench_uneven *u, bench_dist dist, size_t n, double target_secs,
@@ -158,7 +162,7 @@ static inline void bench_uneven_range(const bench_uneven *u, size_t b, size_t e)
         u->out[i] = bench_work(i, (uint64_t)u->cost[i] * u->scale);
 }
 /* Zero out[] (before a run) and sum it (after). */
-void     bench_uneven_reset(bench_uneven *u);
+void bench_uneven_reset(bench_uneven *u);
 uint64_t bench_uneven_checksum(const bench_uneven *u);
 
 /* Iterate over the comma-separated lists `dists` x `sizes` (e.g.
@@ -172,8 +176,8 @@ void bench_uneven_foreach(const char *dists, const char *sizes, double target_se
    a[i] = 1 / (i + 1): terms of very different magnitudes, so the rounding of
    the sum depends on the order of the additions and a schedule-dependent
    reduction shows up in the last bits. */
-double *bench_sum_input(size_t n);      /* allocated and filled; dies on ENOMEM */
-double  bench_sum_seq(const double *a, size_t b, size_t e);  /* left to right */
+double *bench_sum_input(size_t n); /* allocated and filled; dies on ENOMEM */
+double bench_sum_seq(const double *a, size_t b, size_t e); /* left to right */
 /* Emit the result as "value" (%.17g) and "bits" (hex of the IEEE double). */
 void bench_sum_emit_result(const char *impl, const char *variant, const char *cas, int threads,
                            double s);
@@ -188,15 +192,14 @@ void bench_empty(void *arg);
    empty task spawned and waited for. The best over `reps` of the mean is
    emitted as metric "ns" of case "after-sleep". */
 void bench_latency_after_sleep(const char *impl, const char *variant, int threads, long iters,
-                               int reps, uint64_t gap_ns, void (*round_trip)(void *ctx),
-                               void *ctx);
+                               int reps, uint64_t gap_ns, void (*round_trip)(void *ctx), void *ctx);
 
 /* ---- idle ------------------------------------------------------------------
    After the runtime has done some work: wait settle_secs, then measure the
    process CPU time over window_secs while the main thread sleeps; emit both
    as percent of one core ("settle_pct", "idle_pct"). */
-void bench_idle_measure(const char *impl, const char *variant, int threads,
-                        double settle_secs, double window_secs);
+void bench_idle_measure(const char *impl, const char *variant, int threads, double settle_secs,
+                        double window_secs);
 
 #ifdef __cplusplus
 } /* extern "C" */

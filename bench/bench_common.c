@@ -83,12 +83,18 @@ static uint64_t bench__clock(clockid_t id)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t bench_now_ns(void) { return bench__clock(CLOCK_MONOTONIC); }
-uint64_t bench_cpu_ns(void) { return bench__clock(CLOCK_PROCESS_CPUTIME_ID); }
+uint64_t bench_now_ns(void)
+{
+    return bench__clock(CLOCK_MONOTONIC);
+}
+uint64_t bench_cpu_ns(void)
+{
+    return bench__clock(CLOCK_PROCESS_CPUTIME_ID);
+}
 
 void bench_sleep_ns(uint64_t ns)
 {
-    struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
 }
@@ -163,8 +169,7 @@ double bench_reps_median(const bench_reps *r)
 void bench_emit_str(const char *bench, const char *impl, const char *variant, const char *cas,
                     int threads, const char *metric, const char *value)
 {
-    printf("RES\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", bench, impl, variant, cas, threads, metric,
-           value);
+    printf("RES\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", bench, impl, variant, cas, threads, metric, value);
     fflush(stdout); /* a later crash or timeout must not lose finished results */
 }
 
@@ -176,14 +181,20 @@ void bench_emit(const char *bench, const char *impl, const char *variant, const 
     bench_emit_str(bench, impl, variant, cas, threads, metric, buf);
 }
 
-void bench_reps_emit(const bench_reps *r, const char *bench, const char *impl,
-                     const char *variant, const char *cas, int threads, const char *metric,
-                     double scale)
+void bench_reps_emit_also(const bench_reps *r, const char *bench, const char *impl,
+                          const char *variant, const char *cas, int threads, const char *metric,
+                          double scale)
 {
     char med[64];
     snprintf(med, sizeof med, "%s_med", metric);
     bench_emit(bench, impl, variant, cas, threads, metric, bench_reps_min(r) * scale);
     bench_emit(bench, impl, variant, cas, threads, med, bench_reps_median(r) * scale);
+}
+
+void bench_reps_emit(const bench_reps *r, const char *bench, const char *impl, const char *variant,
+                     const char *cas, int threads, const char *metric, double scale)
+{
+    bench_reps_emit_also(r, bench, impl, variant, cas, threads, metric, scale);
     bench_emit(bench, impl, variant, cas, threads, "reps", r->n);
     if (r->cpu_total > 0 && r->total > 0)
         bench_emit(bench, impl, variant, cas, threads, "cpus", r->cpu_total / r->total);
@@ -290,9 +301,15 @@ void bench_uneven_init(bench_uneven *u, bench_dist dist, size_t n, double target
         double x = n > 1 ? (double)i / (double)(n - 1) : 0.0; /* 0..1 */
         unsigned c;
         switch (dist) {
-        case BENCH_DIST_RAMP: c = 1 + (unsigned)(99.0 * x + 0.5); break;
-        case BENCH_DIST_GEOM: c = (unsigned)(pow(100.0, x) + 0.5); break;
-        default: c = 1 + (unsigned)(bench__splitmix(&seed) % 100); break;
+        case BENCH_DIST_RAMP:
+            c = 1 + (unsigned)(99.0 * x + 0.5);
+            break;
+        case BENCH_DIST_GEOM:
+            c = (unsigned)(pow(100.0, x) + 0.5);
+            break;
+        default:
+            c = 1 + (unsigned)(bench__splitmix(&seed) % 100);
+            break;
         }
         u->cost[i] = (uint8_t)(c < 1 ? 1 : c > 100 ? 100 : c);
         units += u->cost[i];
@@ -313,7 +330,10 @@ void bench_uneven_free(bench_uneven *u)
     memset(u, 0, sizeof *u);
 }
 
-void bench_uneven_reset(bench_uneven *u) { memset(u->out, 0, u->n * sizeof *u->out); }
+void bench_uneven_reset(bench_uneven *u)
+{
+    memset(u->out, 0, u->n * sizeof *u->out);
+}
 
 uint64_t bench_uneven_checksum(const bench_uneven *u)
 {
@@ -385,8 +405,7 @@ void bench_empty(void *arg)
 }
 
 void bench_latency_after_sleep(const char *impl, const char *variant, int threads, long iters,
-                               int reps, uint64_t gap_ns, void (*round_trip)(void *ctx),
-                               void *ctx)
+                               int reps, uint64_t gap_ns, void (*round_trip)(void *ctx), void *ctx)
 {
     bench_reps r;
     bench_reps_init(&r, reps, 1e30);
@@ -406,8 +425,8 @@ void bench_latency_after_sleep(const char *impl, const char *variant, int thread
 
 /* ===== idle ============================================================== */
 
-void bench_idle_measure(const char *impl, const char *variant, int threads,
-                        double settle_secs, double window_secs)
+void bench_idle_measure(const char *impl, const char *variant, int threads, double settle_secs,
+                        double window_secs)
 {
     uint64_t c0 = bench_cpu_ns(), t0 = bench_now_ns();
     bench_sleep_ns((uint64_t)(settle_secs * 1e9));

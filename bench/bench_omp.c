@@ -71,8 +71,8 @@ static void run_fib(int argc, char **argv, int threads)
     if (got != bench_fib_value(n))
         bench_die("fib(%d) = %ld, expected %ld", n, got, bench_fib_value(n));
     bench_reps_emit(&r, "fib", IMPL, "task", cas, threads, "secs", 1.0);
-    bench_reps_emit(&r, "fib", IMPL, "task", cas, threads, "ns_per_spawn",
-                    1e9 / (double)bench_fib_calls(n));
+    bench_reps_emit_also(&r, "fib", IMPL, "task", cas, threads, "ns_per_spawn",
+                         1e9 / (double)bench_fib_calls(n));
 }
 
 /* ===== uneven loop: the schedules a user would try ======================= */
@@ -80,8 +80,7 @@ static void run_fib(int argc, char **argv, int threads)
 /* The schedules, in table order. "dynamic" alone means chunk 1; 64 is a
    chunk a user might pick by hand for loops of 10^4..10^6 iterations. */
 enum { SCHED_STATIC, SCHED_DYNAMIC, SCHED_DYNAMIC64, SCHED_GUIDED, SCHED_COUNT };
-static const char *const sched_name[SCHED_COUNT] = { "static", "dynamic", "dynamic,64",
-                                                     "guided" };
+static const char *const sched_name[SCHED_COUNT] = {"static", "dynamic", "dynamic,64", "guided"};
 
 static void uneven_run(const bench_uneven *u, int sched)
 {
@@ -153,9 +152,9 @@ static void uneven_case(bench_uneven *u, void *vctx)
 
 static void run_uneven(int argc, char **argv, int threads)
 {
-    uneven_ctx c = { threads, (int)bench_arg_long(argc, argv, "reps", 3),
-                     bench_arg_double(argc, argv, "max_secs", 3),
-                     bench_arg_str(argc, argv, "scheds", "all") };
+    uneven_ctx c = {threads, (int)bench_arg_long(argc, argv, "reps", 3),
+                    bench_arg_double(argc, argv, "max_secs", 3),
+                    bench_arg_str(argc, argv, "scheds", "all")};
     double work = bench_arg_double(argc, argv, "work", 0);
     if (work <= 0)
         work = bench_work_calibrate();
@@ -232,17 +231,16 @@ static void run_latency(int argc, char **argv, int threads)
     }
     bench_reps_emit(&r, "latency", IMPL, "region+task", "empty", threads, "ns",
                     1e9 / (double)iters);
-    bench_latency_after_sleep(IMPL, "region+task", threads,
-                              bench_arg_long(argc, argv, "sleep_iters", 100),
-                              (int)bench_arg_long(argc, argv, "sleep_reps", 3),
-                              (uint64_t)(bench_arg_double(argc, argv, "gap", 2e-3) * 1e9),
-                              region_task_once, NULL);
+    bench_latency_after_sleep(
+        IMPL, "region+task", threads, bench_arg_long(argc, argv, "sleep_iters", 100),
+        (int)bench_arg_long(argc, argv, "sleep_reps", 3),
+        (uint64_t)(bench_arg_double(argc, argv, "gap", 2e-3) * 1e9), region_task_once, NULL);
 
     bench_reps_init(&r, reps, max_secs);
     for (int rep = -1; rep < 0 || bench_reps_more(&r); rep++) {
 #pragma omp parallel
 #pragma omp single
-        {   /* timed inside the region: the region's start and end are not counted */
+        { /* timed inside the region: the region's start and end are not counted */
             bench_mark m0 = bench_mark_now();
             for (long i = 0; i < iters; i++) {
 #pragma omp task
@@ -265,8 +263,7 @@ static void run_idle(int argc, char **argv, int threads)
 #pragma omp parallel for schedule(dynamic, 64)
     for (long i = 0; i < 20000; i++)
         bench_work((uint64_t)i, 1000);
-    bench_idle_measure(IMPL, "after-region", threads,
-                       bench_arg_double(argc, argv, "settle", 0.1),
+    bench_idle_measure(IMPL, "after-region", threads, bench_arg_double(argc, argv, "settle", 0.1),
                        bench_arg_double(argc, argv, "window", 1.0));
 }
 

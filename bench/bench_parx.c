@@ -53,7 +53,7 @@ typedef struct pool_totals {
 static pool_totals pool_totals_now(parx_pool *p)
 {
     parx_worker_stats st[64];
-    pool_totals t = { 0, 0, 0 };
+    pool_totals t = {0, 0, 0};
     int nw = parx_pool_stats(p, st, 64);
     for (int i = 0; i < nw && i < 64; i++) {
         t.tasks += st[i].tasks;
@@ -67,7 +67,8 @@ static void pool_totals_emit(parx_pool *p, pool_totals before, const char *bench
                              const char *variant, const char *cas, int threads)
 {
     pool_totals now = pool_totals_now(p);
-    bench_emit(bench, IMPL, variant, cas, threads, "stat_tasks", (double)(now.tasks - before.tasks));
+    bench_emit(bench, IMPL, variant, cas, threads, "stat_tasks",
+               (double)(now.tasks - before.tasks));
     bench_emit(bench, IMPL, variant, cas, threads, "stat_steals",
                (double)(now.steals - before.steals));
     bench_emit(bench, IMPL, variant, cas, threads, "stat_sleeps",
@@ -93,7 +94,7 @@ static long fib(int n)
 {
     if (n < 2)
         return n;
-    fib_arg a = { n - 1, 0 };
+    fib_arg a = {n - 1, 0};
     parx_group g;
     parx_group_init(&g, NULL); /* the pool of the worker running us */
     parx_spawn(&g, fib_task, &a);
@@ -122,7 +123,7 @@ static long fib(int n)
    CPUs used. */
 static long fib_root(parx_pool *p, int n)
 {
-    fib_arg a = { n, 0 };
+    fib_arg a = {n, 0};
     parx_group g;
     parx_group_init(&g, p);
     check(parx_spawn(&g, fib_task, &a), "parx_spawn");
@@ -138,7 +139,7 @@ static void fib_root_body(void *ctx, size_t b, size_t e)
 
 static long fib_root_in_pool(parx_pool *p, int n)
 {
-    fib_arg a = { n, 0 };
+    fib_arg a = {n, 0};
     check(parx_for(p, 0, 2, 1, fib_root_body, &a), "parx_for");
     return a.result;
 }
@@ -165,8 +166,9 @@ static void run_fib(int argc, char **argv, parx_pool *p, int threads)
         if (got != bench_fib_value(n))
             bench_die("fib(%d) = %ld, expected %ld", n, got, bench_fib_value(n));
         bench_reps_emit(&r, "fib", IMPL, name, cas, threads, "secs", 1.0);
-        bench_reps_emit(&r, "fib", IMPL, name, cas, threads, "ns_per_spawn",
-                        1e9 / (double)(bench_fib_calls(n) + 1)); /* + the root spawn */
+        /* spawns: one per call with n >= 2, plus the root's */
+        bench_reps_emit_also(&r, "fib", IMPL, name, cas, threads, "ns_per_spawn",
+                             1e9 / (double)(bench_fib_calls(n) + 1));
         /* over this variant's warm-up and repetitions */
         pool_totals_emit(p, before, "fib", name, cas, threads);
     }
@@ -180,7 +182,10 @@ typedef struct uneven_ctx {
     double max_secs;
 } uneven_ctx;
 
-static void uneven_body(void *ctx, size_t b, size_t e) { bench_uneven_range(ctx, b, e); }
+static void uneven_body(void *ctx, size_t b, size_t e)
+{
+    bench_uneven_range(ctx, b, e);
+}
 
 static void uneven_case(bench_uneven *u, void *vctx)
 {
@@ -201,8 +206,8 @@ static void uneven_case(bench_uneven *u, void *vctx)
 
 static void run_uneven(int argc, char **argv, parx_pool *p, int threads)
 {
-    uneven_ctx c = { p, threads, (int)bench_arg_long(argc, argv, "reps", 3),
-                     bench_arg_double(argc, argv, "max_secs", 3) };
+    uneven_ctx c = {p, threads, (int)bench_arg_long(argc, argv, "reps", 3),
+                    bench_arg_double(argc, argv, "max_secs", 3)};
     double work = bench_arg_double(argc, argv, "work", 0);
     if (work <= 0)
         work = bench_work_calibrate();
@@ -275,18 +280,16 @@ static void run_latency(int argc, char **argv, parx_pool *p, int threads)
         if (rep >= 0)
             bench_reps_add_since(&r, m0);
     }
-    bench_reps_emit(&r, "latency", IMPL, "spawn+wait", "empty", threads, "ns",
-                    1e9 / (double)iters);
+    bench_reps_emit(&r, "latency", IMPL, "spawn+wait", "empty", threads, "ns", 1e9 / (double)iters);
     /* stat_tasks / ((reps + 1) * iters): the share of round trips a worker
        ran (the rest main ran itself in parx_wait) */
     pool_totals_emit(p, before, "latency", "spawn+wait", "empty", threads);
     bench_emit("latency", IMPL, "spawn+wait", "empty", threads, "round_trips",
                (double)(r.n + 1) * (double)iters);
-    bench_latency_after_sleep(IMPL, "spawn+wait", threads,
-                              bench_arg_long(argc, argv, "sleep_iters", 100),
-                              (int)bench_arg_long(argc, argv, "sleep_reps", 3),
-                              (uint64_t)(bench_arg_double(argc, argv, "gap", 2e-3) * 1e9),
-                              spawn_wait_once, p);
+    bench_latency_after_sleep(
+        IMPL, "spawn+wait", threads, bench_arg_long(argc, argv, "sleep_iters", 100),
+        (int)bench_arg_long(argc, argv, "sleep_reps", 3),
+        (uint64_t)(bench_arg_double(argc, argv, "gap", 2e-3) * 1e9), spawn_wait_once, p);
 }
 
 /* ===== idle: CPU of a pool that has nothing to do ======================== */
@@ -310,13 +313,12 @@ int main(int argc, char **argv)
 {
     const char *b = argc > 1 ? argv[1] : "";
     int threads = (int)bench_arg_long(argc, argv, "threads", 2);
-    void (*run)(int, char **, parx_pool *, int) =
-        strcmp(b, "fib") == 0       ? run_fib
-        : strcmp(b, "uneven") == 0  ? run_uneven
-        : strcmp(b, "sum") == 0     ? run_sum
-        : strcmp(b, "latency") == 0 ? run_latency
-        : strcmp(b, "idle") == 0    ? run_idle
-                                    : NULL;
+    void (*run)(int, char **, parx_pool *, int) = strcmp(b, "fib") == 0       ? run_fib
+                                                  : strcmp(b, "uneven") == 0  ? run_uneven
+                                                  : strcmp(b, "sum") == 0     ? run_sum
+                                                  : strcmp(b, "latency") == 0 ? run_latency
+                                                  : strcmp(b, "idle") == 0    ? run_idle
+                                                                              : NULL;
     if (!run)
         bench_die("usage: %s fib|uneven|sum|latency|idle [threads=T] [key=value ...]", argv[0]);
     parx_pool *p = make_pool(threads);

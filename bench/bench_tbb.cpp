@@ -53,7 +53,7 @@ void run_fib(int argc, char **argv, int threads)
     std::string cas = std::to_string(n);
     long got = 0;
     bench_reps r;
-    fib(20); // warm up: start the workers
+    fib(20);  // warm up: start the workers
     bench_reps_init(&r, int(bench_arg_long(argc, argv, "reps", 5)),
                     bench_arg_double(argc, argv, "max_secs", 10));
     while (bench_reps_more(&r)) {
@@ -64,8 +64,8 @@ void run_fib(int argc, char **argv, int threads)
     if (got != bench_fib_value(n))
         bench_die("fib(%d) = %ld, expected %ld", n, got, bench_fib_value(n));
     bench_reps_emit(&r, "fib", IMPL, "task_group", cas.c_str(), threads, "secs", 1.0);
-    bench_reps_emit(&r, "fib", IMPL, "task_group", cas.c_str(), threads, "ns_per_spawn",
-                    1e9 / double(bench_fib_calls(n)));
+    bench_reps_emit_also(&r, "fib", IMPL, "task_group", cas.c_str(), threads, "ns_per_spawn",
+                         1e9 / double(bench_fib_calls(n)));
 }
 
 // ===== uneven loop: parallel_for with three partitioners ==================
@@ -83,7 +83,7 @@ void uneven_case(bench_uneven *u, void *vctx)
     // auto: the default (grain 1, splits more where threads steal);
     // simple,64: split down to 64 iterations, like OpenMP's dynamic,64;
     // static: one even split per thread, like schedule(static).
-    const char *const names[] = { "auto", "simple,64", "static" };
+    const char *const names[] = {"auto", "simple,64", "static"};
     for (int v = 0; v < 3; v++) {
         bench_reps r;
         bench_reps_init(&r, c.reps, c.max_secs);
@@ -108,12 +108,12 @@ void uneven_case(bench_uneven *u, void *vctx)
 
 void run_uneven(int argc, char **argv, int threads)
 {
-    uneven_ctx c = { threads, int(bench_arg_long(argc, argv, "reps", 3)),
-                     bench_arg_double(argc, argv, "max_secs", 3) };
+    uneven_ctx c = {threads, int(bench_arg_long(argc, argv, "reps", 3)),
+                    bench_arg_double(argc, argv, "max_secs", 3)};
     double work = bench_arg_double(argc, argv, "work", 0);
     if (work <= 0)
         work = bench_work_calibrate();
-    fib(10); // start the workers outside the timed region
+    fib(10);  // start the workers outside the timed region
     bench_uneven_foreach(bench_arg_str(argc, argv, "dists", "ramp,geom,random"),
                          bench_arg_str(argc, argv, "sizes", "1e4,1e5,1e6"),
                          bench_arg_double(argc, argv, "target", 0.25), work, uneven_case, &c);
@@ -140,7 +140,7 @@ void run_sum(int argc, char **argv, int threads)
     size_t grain = (n + 2047) / 2048;
     if (grain < 64)
         grain = 64;
-    fib(10); // start the workers
+    fib(10);  // start the workers
     for (int v = 0; v < 2; v++) {
         const char *name = v == 0 ? "parallel_reduce" : "deterministic_reduce";
         double s = 0.0;
@@ -179,20 +179,18 @@ void run_latency(int argc, char **argv, int threads)
     bench_reps r;
     bench_reps_init(&r, int(bench_arg_long(argc, argv, "reps", 5)),
                     bench_arg_double(argc, argv, "max_secs", 5));
-    for (int rep = -1; rep < 0 || bench_reps_more(&r); rep++) { // rep -1: warm-up
+    for (int rep = -1; rep < 0 || bench_reps_more(&r); rep++) {  // rep -1: warm-up
         bench_mark m0 = bench_mark_now();
         for (long i = 0; i < iters; i++)
             spawn_wait_once(nullptr);
         if (rep >= 0)
             bench_reps_add_since(&r, m0);
     }
-    bench_reps_emit(&r, "latency", IMPL, "task_group", "empty", threads, "ns",
-                    1e9 / double(iters));
-    bench_latency_after_sleep(IMPL, "task_group", threads,
-                              bench_arg_long(argc, argv, "sleep_iters", 100),
-                              int(bench_arg_long(argc, argv, "sleep_reps", 3)),
-                              uint64_t(bench_arg_double(argc, argv, "gap", 2e-3) * 1e9),
-                              spawn_wait_once, nullptr);
+    bench_reps_emit(&r, "latency", IMPL, "task_group", "empty", threads, "ns", 1e9 / double(iters));
+    bench_latency_after_sleep(
+        IMPL, "task_group", threads, bench_arg_long(argc, argv, "sleep_iters", 100),
+        int(bench_arg_long(argc, argv, "sleep_reps", 3)),
+        uint64_t(bench_arg_double(argc, argv, "gap", 2e-3) * 1e9), spawn_wait_once, nullptr);
 }
 
 // ===== idle: CPU of TBB's workers after work ==============================
@@ -205,7 +203,7 @@ void run_idle(int argc, char **argv, int threads)
                        bench_arg_double(argc, argv, "window", 1.0));
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char **argv)
 {
