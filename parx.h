@@ -92,17 +92,19 @@
     owner always runs what is left in its own deque, and a woken worker that
     finds plenty of work wakes another.
 
-    >>help (waiting from outside the pool)
-    A thread that is not a worker and calls parx_wait first runs, itself, the
-    tasks it spawned that no worker has picked up yet (newest first): for one
-    small task that is faster than handing it over and sleeping. While it
-    runs such a task it borrows one of PARX_OUTSIDE_SLOTS spare worker records
-    (a deque, no thread), so the task's own spawns are lock-free pushes that
-    workers steal from, exactly as on a worker; with no slot free it runs the
-    task as a plain outsider, whose spawns go through the pool's shared queue.
+    >>help (spawning and waiting from outside the pool)
+    A thread that is not one of the pool's workers works like oneTBB's main
+    thread. The first spawn into one of its groups borrows one of
+    PARX_OUTSIDE_SLOTS spare worker records (a deque and a free list, no
+    thread) and keeps it until parx_wait on that group returns: its spawns are
+    lock-free pushes that workers steal from, and its parx_wait runs as that
+    slot, popping its own tasks first (a small task never leaves the thread),
+    stealing when those are gone, and sleeping when there is nothing to do.
     So a pool of N workers computes on N + 1 threads while an outside thread
-    waits and helps. parx_for and parx_reduce called from outside never help:
-    they hand the whole range to the workers and sleep, using N threads.
+    waits. With every slot taken, spawns go through the pool's mutex-guarded
+    shared queue, and the waiter runs only its own queued tasks before
+    sleeping. parx_for and parx_reduce called from outside never help: they
+    hand the whole range to the workers and sleep, using N threads.
 
     >>determinism (parx_reduce)
     The range is cut into leaves of `grain` iterations (the last may be
@@ -350,8 +352,9 @@ PARX_API void parx_group_init(parx_group *g, parx_pool *p);
 
 /* parx_spawn: queue fn(arg) to run on the pool, possibly on this thread.
    From a worker, the task goes on that worker's deque (no lock, no
-   allocation in steady state); from another thread, it goes on the pool's
-   shared queue. If memory for the task cannot be had, fn(arg) runs at once on
+   allocation in steady state); from another thread, on the deque of the
+   outside slot the group borrows until parx_wait, or on the pool's shared
+   queue if every slot is in use (see >>help). If memory for the task cannot be had, fn(arg) runs at once on
    the caller and the spawn still succeeds: nothing is lost.
    Returns 0, -EINVAL (g or fn NULL), PARX_E_NOT_WORKER (the group has no pool).
    Thread safety: the group's owner thread only.
@@ -360,9 +363,9 @@ PARX_API void parx_group_init(parx_group *g, parx_pool *p);
 PARX_API int parx_spawn(parx_group *g, parx_fn fn, void *arg);
 
 /* parx_wait: return when every task spawned into `g` has finished. A worker
-   that waits runs other tasks meanwhile (its own first, then stolen ones); a
-   thread outside the pool runs the tasks it queued itself that no worker has
-   picked up yet, then sleeps (see >>help). The group may be reused afterwards.
+   that waits runs other tasks meanwhile (its own first, then stolen ones),
+   and so does a thread outside the pool, for the duration of the wait (see
+   >>help). The group may be reused afterwards.
    Returns 0, or the first error recorded by a failed spawn into `g` since the
    last wait, or -EINVAL (g NULL).
    Thread safety: the group's owner thread only. */
@@ -814,10 +817,9 @@ PARX_API size_t parx_deque_size(const parx_deque *d)
    shared queue, then tries every other worker's deque starting at a random
    one, polls a while, and finally sleeps on its own futex word (`state`).
 
-   A thread outside the pool that runs a task inside parx_wait borrows one of
-   PARX_OUTSIDE_SLOTS spare worker records (a deque and a free list, but no
-   thread) for the task's duration, so the task's own spawns are lock-free
-   pushes that workers can steal, as if it ran on a worker. Slots sit after
+   A thread outside the pool borrows one of PARX_OUTSIDE_SLOTS spare worker
+   records (a deque and a free list, but no thread) from its first spawn into
+   a group until its wait on that group ends (see >>help). Slots sit after
    the workers in `workers[]`; thieves and sleepers' last looks cover them.
 
    Task records come from per-worker free lists (no lock, no malloc in steady
@@ -1167,23 +1169,44 @@ static inline void parx__run(parx__worker *w, parx__task *t)
     PARX__STAT_ADD(w, st_tasks, 1);
 }
 
+/* Borrow a free outside slot, or NULL if all are in use. */
+static parx__worker *parx__slot_claim(parx_pool *p)
+{
+    for (int i = p->nworkers; i < p->nslots; i++) {
+        parx__worker *s = &p->workers[i];
+        int expected = 0;
+        /* acquire: pairs with the release in parx__slot_release, so the
+           previous borrower's use of the slot's free list and deque happened
+           before ours. The relaxed peek skips the locked CAS on slots in use. */
+        if (atomic_load_explicit(&s->claimed, memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_strong_explicit(&s->claimed, &expected, 1,
+                                                    memory_order_acquire, memory_order_relaxed)) {
+            s->mark_ns = parx__now_ns();
+            return s;
+        }
+    }
+    return NULL;
+}
+
+/* The slot's deque is empty again when its borrower lets go: everything it
+   ran waited for what it spawned (and thieves scan slots anyway). */
+static void parx__slot_release(parx__worker *slot)
+{
+    /* release: see parx__slot_claim */
+    atomic_store_explicit(&slot->claimed, 0, memory_order_release);
+}
+
+static inline bool parx__is_slot(const parx__worker *w)
+{
+    return w->index >= w->pool->nworkers;
+}
+
 /* Run a task on a thread outside the pool (inside parx_wait): as a borrowed
    outside slot if one is free, so the task's spawns go on the slot's deque;
    otherwise as a plain outsider, whose spawns go through the shared queue. */
 static void parx__run_outside(parx_pool *p, const parx__task *t)
 {
-    parx__worker *slot = NULL;
-    for (int i = p->nworkers; i < p->nslots && !slot; i++) {
-        parx__worker *s = &p->workers[i];
-        int expected = 0;
-        /* acquire: pairs with the release below, so the previous borrower's
-           use of the slot's free list happened before ours. The relaxed peek
-           skips the locked CAS on slots in use. */
-        if (atomic_load_explicit(&s->claimed, memory_order_relaxed) == 0 &&
-            atomic_compare_exchange_strong_explicit(&s->claimed, &expected, 1,
-                                                    memory_order_acquire, memory_order_relaxed))
-            slot = s;
-    }
+    parx__worker *slot = parx__slot_claim(p);
     if (!slot) {
         parx_pool *prev = parx__tls_helping;
         parx__tls_helping = p;
@@ -1194,14 +1217,11 @@ static void parx__run_outside(parx_pool *p, const parx__task *t)
     }
     parx__worker *prev = parx__tls_worker; /* a worker of another pool, or NULL */
     parx__tls_worker = slot;
-    slot->mark_ns = parx__now_ns();
     t->fn(t->arg);
     parx__complete(t->group, slot);
     PARX__STAT_ADD(slot, st_tasks, 1);
     parx__tls_worker = prev;
-    /* release: see the acquire above. The slot's deque is empty again: the
-       task waited for whatever it spawned (and thieves scan slots anyway) */
-    atomic_store_explicit(&slot->claimed, 0, memory_order_release);
+    parx__slot_release(slot);
 }
 
 static parx__task *parx__find_work(parx__worker *w)
@@ -1526,6 +1546,8 @@ PARX_API int parx_spawn(parx_group *g, parx_fn fn, void *arg)
         return rc;
     }
     parx__worker *w = (parx__worker *)g->owner;
+    if (!w && (w = parx__slot_claim(g->pool)) != NULL)
+        g->owner = w; /* an outside group pins a slot until parx_wait (see >>help) */
     if (w) {
         parx__task *t = parx__task_get(w);
         if (t) {
@@ -1547,7 +1569,7 @@ PARX_API int parx_spawn(parx_group *g, parx_fn fn, void *arg)
        parallelism, so the spawn still succeeds. */
     parx__log(PARX_LOG_WARN, "parx_spawn: out of memory; running the task on the caller");
     parx_pool *prev = parx__tls_helping;
-    if (!w) parx__tls_helping = g->pool;
+    if (!parx__self_in(g->pool)) parx__tls_helping = g->pool; /* nested groups find the pool */
     fn(arg);
     parx__tls_helping = prev;
     return 0;
@@ -1587,11 +1609,28 @@ static void parx__wait_outside(parx_group *g, bool help)
 
 static void parx__wait(parx_group *g, bool help)
 {
+    parx__worker *o = (parx__worker *)g->owner;
+    /* an outside group that pinned a slot at its first spawn: the caller is
+       not (yet) running as that slot */
+    bool pinned = o && parx__is_slot(o) && parx__tls_worker != o;
     if (g->pool && !parx__group_done(g, memory_order_acquire)) {
-        PARX_ASSERT(g->owner == (void *)parx__self_in(g->pool) &&
+        PARX_ASSERT((pinned ? !parx__self_in(g->pool) : o == parx__self_in(g->pool)) &&
                     "parx_wait: only the thread that initialised the group may wait on it");
-        if (g->owner) parx__wait_worker((parx__worker *)g->owner, g);
-        else parx__wait_outside(g, help);
+        if (pinned) {
+            /* wait as the slot: run our own tasks first, steal, then sleep */
+            parx__worker *prev = parx__tls_worker;
+            parx__tls_worker = o;
+            parx__wait_worker(o, g);
+            parx__tls_worker = prev;
+        } else if (o) {
+            parx__wait_worker(o, g);
+        } else {
+            parx__wait_outside(g, help);
+        }
+    }
+    if (pinned) {
+        g->owner = NULL;
+        parx__slot_release(o);
     }
     /* relaxed: every task has finished, so no other thread touches g any
        more; clear the waiter bit so the group can be reused */
@@ -1672,13 +1711,15 @@ PARX_API int parx_for(parx_pool *p, size_t begin, size_t end, size_t grain,
     } else if (n <= grain) {
         fn(ctx, begin, end); /* one piece: no parallelism to gain */
     } else {
-        /* from outside the pool: hand the whole range to a worker and sleep */
+        /* from outside the pool: hand the whole range to the workers through
+           the shared queue (no slot: the caller does not help) and sleep */
         parx__for_part all = {&job, begin, end};
         parx_group g;
         parx_group_init(&g, p);
-        int rc = parx_spawn(&g, parx__for_task, &all);
-        if (rc != 0) return rc;
-        parx__wait(&g, false);
+        if (parx__spawn_outside(p, &g, parx__for_task, &all) != 0)
+            fn(ctx, begin, end); /* no memory for a task: run it here */
+        else
+            parx__wait(&g, false);
     }
     return 0;
 }
@@ -1796,13 +1837,15 @@ PARX_API int parx_reduce(parx_pool *p, size_t begin, size_t end, size_t grain,
     if (parx__self_in(p) || leaves == 1) {
         parx__reduce_tree(&job, 0, leaves, acc);
     } else {
-        /* from outside the pool: hand the whole tree to a worker and sleep */
+        /* from outside the pool: hand the whole tree to the workers through
+           the shared queue (no slot: the caller does not help) and sleep */
         parx__reduce_part all = {&job, 0, leaves, acc};
         parx_group g;
         parx_group_init(&g, p);
-        int rc = parx_spawn(&g, parx__reduce_task, &all);
-        if (rc != 0) parx__reduce_fail(&job, rc);
-        else parx__wait(&g, false);
+        if (parx__spawn_outside(p, &g, parx__reduce_task, &all) != 0)
+            parx__reduce_task(&all); /* no memory for a task: run it here */
+        else
+            parx__wait(&g, false);
     }
     /* relaxed: the tree has finished (waited on, or ran on this thread) */
     int err = atomic_load_explicit(&job.error, memory_order_relaxed);
