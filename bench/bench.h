@@ -195,9 +195,9 @@ void bench_latency_after_sleep(const char *impl, const char *variant, int thread
                                int reps, uint64_t gap_ns, void (*round_trip)(void *ctx), void *ctx);
 
 /* ---- idle ------------------------------------------------------------------
-   After the runtime has done some work: wait settle_secs, then measure the
-   process CPU time over window_secs while the main thread sleeps; emit both
-   as percent of one core ("settle_pct", "idle_pct"). */
+   Wait settle_secs, then measure the process CPU time over window_secs while
+   the main thread sleeps; emit both as percent of one core ("settle_pct",
+   "idle_pct"), case "idle". Called after the runtime has done some work. */
 void bench_idle_measure(const char *impl, const char *variant, int threads, double settle_secs,
                         double window_secs);
 

@@ -434,8 +434,8 @@ void bench_idle_measure(const char *impl, const char *variant, int threads, doub
     bench_sleep_ns((uint64_t)(window_secs * 1e9));
     uint64_t c2 = bench_cpu_ns(), t2 = bench_now_ns();
     /* CPU seconds per wall second, as percent of one core. */
-    bench_emit("idle", impl, variant, "after-work", threads, "settle_pct",
+    bench_emit("idle", impl, variant, "idle", threads, "settle_pct",
                100.0 * (double)(c1 - c0) / (double)(t1 - t0));
-    bench_emit("idle", impl, variant, "after-work", threads, "idle_pct",
+    bench_emit("idle", impl, variant, "idle", threads, "idle_pct",
                100.0 * (double)(c2 - c1) / (double)(t2 - t1));
 }

@@ -303,10 +303,13 @@ static void idle_body(void *ctx, size_t b, size_t e)
 
 static void run_idle(int argc, char **argv, parx_pool *p, int threads)
 {
-    /* ~20 ms of work first, so every worker has been awake and busy. */
+    double settle = bench_arg_double(argc, argv, "settle", 0.1);
+    double window = bench_arg_double(argc, argv, "window", 1.0);
+    /* A pool that has never had work (the workers start, look, sleep)... */
+    bench_idle_measure(IMPL, "pool, just created", threads, settle, window);
+    /* ...and after ~20 ms of work, so every worker has been awake and busy. */
     check(parx_for(p, 0, 20000, 0, idle_body, NULL), "parx_for");
-    bench_idle_measure(IMPL, "pool", threads, bench_arg_double(argc, argv, "settle", 0.1),
-                       bench_arg_double(argc, argv, "window", 1.0));
+    bench_idle_measure(IMPL, "pool, after work", threads, settle, window);
 }
 
 int main(int argc, char **argv)
