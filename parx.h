@@ -342,6 +342,7 @@ typedef struct parx_group {
     size_t done_local;                  /* owner only: tasks the owner ran itself */
     PARX__ATOMIC(size_t) done_remote;   /* (tasks run by other threads << 1) | waiter bit */
     int error;                          /* owner only: first failure, reported by parx_wait */
+    bool borrowed;                      /* owner only: `owner` is an outside slot held until parx_wait */
 } parx_group;
 
 /* parx_group_init: prepare `g` for spawning into pool `p`. p NULL means the
@@ -521,8 +522,15 @@ static inline double parx_rng_uniform(parx_rng *r)
 #error "parx: PARX_DEQUE_MIN_CAPACITY must be a power of two"
 #endif
 
+/* Inlining is part of the design on the spawn path: parx_spawn must stay a
+   handful of instructions around an inlined deque push, and its rare paths
+   must not grow it past the compiler's inlining budget. */
+#define PARX__HOT static inline __attribute__((always_inline))
+#define PARX__COLD static __attribute__((noinline, cold))
+
 #define PARX__MAX_THREADS 4096
-#define PARX__TASK_BLOCK 64 /* task records per allocation, and per hand-over between workers */
+#define PARX__TASK_BLOCK 64   /* task records per allocation, and per hand-over between workers */
+#define PARX__PAUSE_ROUNDS 64 /* idle polls separated by a pause before polls yield the CPU */
 
 /* -------------------------------------------------------------------------- */
 /* >>platform: time, futexes, CPU count, memory, logging                      */
@@ -688,7 +696,7 @@ PARX_API void parx_deque_destroy(parx_deque *d)
 /* Owner only: replace a full array by one twice as large holding the same
    live items. The old array stays readable (retired, not freed) because a
    thief may have loaded its pointer just before the swap. */
-static struct parx__deque_array *parx__deque_grow(parx_deque *d, struct parx__deque_array *a,
+PARX__COLD struct parx__deque_array *parx__deque_grow(parx_deque *d, struct parx__deque_array *a,
                                                   int64_t t, int64_t b)
 {
     struct parx__deque_array *g = parx__deque_array_new(d, 2 * (a->mask + 1));
@@ -708,7 +716,7 @@ static struct parx__deque_array *parx__deque_grow(parx_deque *d, struct parx__de
 
 /* Owner only: push, and report how many items the owner saw before it (the
    pool uses 0, "was empty", to decide how carefully to wake sleepers). */
-static int parx__deque_put(parx_deque *d, void *item, int64_t *size_before)
+PARX__HOT int parx__deque_put(parx_deque *d, void *item, int64_t *size_before)
 {
     /* relaxed: only the owner writes bottom */
     int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
@@ -744,7 +752,7 @@ PARX_API int parx_deque_push(parx_deque *d, void *item)
     return parx__deque_put(d, item, NULL);
 }
 
-PARX_API void *parx_deque_pop(parx_deque *d)
+PARX__HOT void *parx__deque_take(parx_deque *d)
 {
     /* relaxed: only the owner writes bottom and the array pointer */
     int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed) - 1;
@@ -774,6 +782,11 @@ PARX_API void *parx_deque_pop(parx_deque *d)
         atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
     }
     return x;
+}
+
+PARX_API void *parx_deque_pop(parx_deque *d)
+{
+    return parx__deque_take(d);
 }
 
 PARX_API void *parx_deque_steal(parx_deque *d)
@@ -858,6 +871,7 @@ typedef struct parx__worker {
     parx__task_block *blocks;  /* owner only: blocks this worker allocated */
     uint64_t mark_ns;          /* owner only: start of the current busy spell */
     _Atomic uint32_t state;    /* futex word: PARX__AWAKE or PARX__SLEEPING */
+    bool is_slot;              /* an outside slot: no thread, no statistics */
     _Atomic int claimed;       /* outside slots: 1 while a thread borrows it */
     /* statistics: written by this worker only (relaxed load + store), read by anyone */
     _Atomic uint64_t st_tasks, st_steals, st_attempts, st_sleeps, st_busy_ns, st_idle_ns;
@@ -928,7 +942,7 @@ static parx__task *parx__block_new(parx_pool *p, parx__task_block **blocks)
 }
 
 /* Slow path of parx__task_get: the worker's list is empty. */
-static parx__task *parx__task_refill(parx__worker *w)
+PARX__COLD parx__task *parx__task_refill(parx__worker *w)
 {
     parx_pool *p = w->pool;
     parx__task *chain = NULL;
@@ -962,7 +976,7 @@ static inline parx__task *parx__task_get(parx__worker *w)
 
 /* Hand a block's worth of records back to the pool (the list grew long
    because this worker runs more stolen tasks than it spawns). */
-static void parx__task_spill(parx__worker *w)
+PARX__COLD void parx__task_spill(parx__worker *w)
 {
     parx__task *head = w->free_tasks, *last = head;
     for (int i = 1; i < PARX__TASK_BLOCK; i++) last = last->next;
@@ -1076,7 +1090,7 @@ static bool parx__queue_take(parx_pool *p, const parx_group *own, parx__task *ou
     return t != NULL;
 }
 
-static int parx__spawn_outside(parx_pool *p, parx_group *g, parx_fn fn, void *arg)
+PARX__COLD int parx__spawn_outside(parx_pool *p, parx_group *g, parx_fn fn, void *arg)
 {
     pthread_mutex_lock(&p->mu);
     parx__task *t = p->spare;
@@ -1134,13 +1148,9 @@ static inline bool parx__group_done(parx_group *g, memory_order mo)
     return g->done_local + remote == g->spawned;
 }
 
-/* A task of group g has finished on thread `self` (NULL: not a worker). */
-static void parx__complete(parx_group *g, parx__worker *self)
+/* A task of group g has finished on a thread that is not g's owner. */
+static void parx__complete_remote(parx_group *g)
 {
-    if (self && g->owner == (void *)self) {
-        g->done_local++; /* the owner itself: no other thread reads this */
-        return;
-    }
     /* read before the count: once it matches, the owner may return and g vanish */
     parx__worker *owner = (parx__worker *)g->owner;
     parx_pool *p = g->pool;
@@ -1158,7 +1168,14 @@ static void parx__complete(parx_group *g, parx__worker *self)
     }
 }
 
-static inline void parx__run(parx__worker *w, parx__task *t)
+/* A task of group g has finished on thread `self` (NULL: not a worker). */
+PARX__HOT void parx__complete(parx_group *g, parx__worker *self)
+{
+    if (self && g->owner == (void *)self) g->done_local++; /* the owner: no other thread reads it */
+    else parx__complete_remote(g);
+}
+
+PARX__HOT void parx__run(parx__worker *w, parx__task *t)
 {
     parx_fn fn = t->fn;
     void *arg = t->arg;
@@ -1169,8 +1186,18 @@ static inline void parx__run(parx__worker *w, parx__task *t)
     PARX__STAT_ADD(w, st_tasks, 1);
 }
 
+/* Run fn(arg) on this thread for pool p without being one of its workers:
+   groups that fn initialises with NULL still find p (through parx_group_init). */
+static void parx__run_here(parx_pool *p, parx_fn fn, void *arg)
+{
+    parx_pool *prev = parx__tls_helping;
+    parx__tls_helping = p;
+    fn(arg);
+    parx__tls_helping = prev;
+}
+
 /* Borrow a free outside slot, or NULL if all are in use. */
-static parx__worker *parx__slot_claim(parx_pool *p)
+PARX__COLD parx__worker *parx__slot_claim(parx_pool *p)
 {
     for (int i = p->nworkers; i < p->nslots; i++) {
         parx__worker *s = &p->workers[i];
@@ -1180,10 +1207,8 @@ static parx__worker *parx__slot_claim(parx_pool *p)
            before ours. The relaxed peek skips the locked CAS on slots in use. */
         if (atomic_load_explicit(&s->claimed, memory_order_relaxed) == 0 &&
             atomic_compare_exchange_strong_explicit(&s->claimed, &expected, 1,
-                                                    memory_order_acquire, memory_order_relaxed)) {
-            s->mark_ns = parx__now_ns();
+                                                    memory_order_acquire, memory_order_relaxed))
             return s;
-        }
     }
     return NULL;
 }
@@ -1196,11 +1221,6 @@ static void parx__slot_release(parx__worker *slot)
     atomic_store_explicit(&slot->claimed, 0, memory_order_release);
 }
 
-static inline bool parx__is_slot(const parx__worker *w)
-{
-    return w->index >= w->pool->nworkers;
-}
-
 /* Run a task on a thread outside the pool (inside parx_wait): as a borrowed
    outside slot if one is free, so the task's spawns go on the slot's deque;
    otherwise as a plain outsider, whose spawns go through the shared queue. */
@@ -1208,10 +1228,7 @@ static void parx__run_outside(parx_pool *p, const parx__task *t)
 {
     parx__worker *slot = parx__slot_claim(p);
     if (!slot) {
-        parx_pool *prev = parx__tls_helping;
-        parx__tls_helping = p;
-        t->fn(t->arg);
-        parx__tls_helping = prev;
+        parx__run_here(p, t->fn, t->arg);
         parx__complete(t->group, NULL);
         return;
     }
@@ -1296,13 +1313,19 @@ static void parx__sleep(parx__worker *w, parx_group *g)
 }
 
 /* Nothing in our deque and nothing to steal: poll for a while, then sleep.
+   Polling starts with a few rounds of pauses, then gives the CPU away
+   between looks (sched_yield), in case more threads are runnable than there
+   are cores, such as a thread outside the pool waiting beside the workers.
    Returns a task to run, or NULL once g is done (g given) or the pool shuts
-   down (g NULL). Accounts the time as idle. */
+   down (g NULL). A worker accounts the time as idle; a slot keeps no stats. */
 static parx__task *parx__idle(parx__worker *w, parx_group *g)
 {
     parx_pool *p = w->pool;
-    uint64_t t0 = parx__now_ns();
-    PARX__STAT_ADD(w, st_busy_ns, t0 - w->mark_ns);
+    uint64_t t0 = 0;
+    if (!w->is_slot) {
+        t0 = parx__now_ns();
+        PARX__STAT_ADD(w, st_busy_ns, t0 - w->mark_ns);
+    }
     parx__task *t = NULL;
     for (;;) {
         for (unsigned i = 0; i < p->spin_rounds; i++) {
@@ -1311,14 +1334,17 @@ static parx__task *parx__idle(parx__worker *w, parx_group *g)
                   : atomic_load_explicit(&p->shutdown, memory_order_relaxed))
                 goto out;
             if ((t = parx__find_work(w)) != NULL) goto out;
-            parx__cpu_relax();
+            if (i < PARX__PAUSE_ROUNDS) parx__cpu_relax();
+            else sched_yield();
         }
         parx__sleep(w, g);
     }
-out:;
-    uint64_t t1 = parx__now_ns();
-    PARX__STAT_ADD(w, st_idle_ns, t1 - t0);
-    w->mark_ns = t1;
+out:
+    if (!w->is_slot) {
+        uint64_t t1 = parx__now_ns();
+        PARX__STAT_ADD(w, st_idle_ns, t1 - t0);
+        w->mark_ns = t1;
+    }
     return t;
 }
 
@@ -1341,7 +1367,7 @@ static void *parx__worker_main(void *arg)
 
     w->mark_ns = parx__now_ns();
     for (;;) {
-        parx__task *t = (parx__task *)parx_deque_pop(&w->deque);
+        parx__task *t = (parx__task *)parx__deque_take(&w->deque);
         if (!t) t = parx__find_work(w);
         if (!t) t = parx__idle(w, NULL);
         if (t) {
@@ -1453,6 +1479,7 @@ PARX_API parx_pool *parx_pool_create(const parx_pool_desc *desc)
         w->rng = parx__mix64((uint64_t)i + 1) | 1;
         atomic_init(&w->state, PARX__AWAKE);
         atomic_init(&w->claimed, 0);
+        w->is_slot = i >= n;
     }
     p->nworkers = n;
     p->nslots = nslots;
@@ -1500,7 +1527,7 @@ PARX_API int parx_pool_stats(const parx_pool *p, parx_worker_stats *out, int n)
 PARX_API int parx_worker_index(const parx_pool *p)
 {
     parx__worker *w = parx__tls_worker;
-    if (!w || (p && w->pool != p) || w->index >= w->pool->nworkers) return -1; /* slots are not workers */
+    if (!w || (p && w->pool != p) || w->is_slot) return -1; /* slots are not workers */
     return w->index;
 }
 
@@ -1522,6 +1549,7 @@ static void parx__group_init_worker(parx_group *g, parx__worker *w)
     g->done_local = 0;
     atomic_init(&g->done_remote, 0);
     g->error = 0;
+    g->borrowed = false;
 }
 
 PARX_API void parx_group_init(parx_group *g, parx_pool *p)
@@ -1535,6 +1563,7 @@ PARX_API void parx_group_init(parx_group *g, parx_pool *p)
     g->done_local = 0;
     atomic_init(&g->done_remote, 0);
     g->error = 0;
+    g->borrowed = false;
 }
 
 PARX_API int parx_spawn(parx_group *g, parx_fn fn, void *arg)
@@ -1546,8 +1575,10 @@ PARX_API int parx_spawn(parx_group *g, parx_fn fn, void *arg)
         return rc;
     }
     parx__worker *w = (parx__worker *)g->owner;
-    if (!w && (w = parx__slot_claim(g->pool)) != NULL)
-        g->owner = w; /* an outside group pins a slot until parx_wait (see >>help) */
+    if (!w && (w = parx__slot_claim(g->pool)) != NULL) {
+        g->owner = w; /* an outside group holds a slot until parx_wait (see >>help) */
+        g->borrowed = true;
+    }
     if (w) {
         parx__task *t = parx__task_get(w);
         if (t) {
@@ -1568,17 +1599,15 @@ PARX_API int parx_spawn(parx_group *g, parx_fn fn, void *arg)
     /* No memory for the task: run it here and now. Nothing is lost but
        parallelism, so the spawn still succeeds. */
     parx__log(PARX_LOG_WARN, "parx_spawn: out of memory; running the task on the caller");
-    parx_pool *prev = parx__tls_helping;
-    if (!parx__self_in(g->pool)) parx__tls_helping = g->pool; /* nested groups find the pool */
-    fn(arg);
-    parx__tls_helping = prev;
+    if (parx__self_in(g->pool)) fn(arg);
+    else parx__run_here(g->pool, fn, arg);
     return 0;
 }
 
-static void parx__wait_worker(parx__worker *w, parx_group *g)
+PARX__HOT void parx__wait_worker(parx__worker *w, parx_group *g)
 {
     while (!parx__group_done(g, memory_order_acquire)) {
-        parx__task *t = (parx__task *)parx_deque_pop(&w->deque);
+        parx__task *t = (parx__task *)parx__deque_take(&w->deque);
         if (!t) t = parx__find_work(w);
         if (!t) t = parx__idle(w, g);
         if (t) parx__run(w, t);
@@ -1610,13 +1639,10 @@ static void parx__wait_outside(parx_group *g, bool help)
 static void parx__wait(parx_group *g, bool help)
 {
     parx__worker *o = (parx__worker *)g->owner;
-    /* an outside group that pinned a slot at its first spawn: the caller is
-       not (yet) running as that slot */
-    bool pinned = o && parx__is_slot(o) && parx__tls_worker != o;
     if (g->pool && !parx__group_done(g, memory_order_acquire)) {
-        PARX_ASSERT((pinned ? !parx__self_in(g->pool) : o == parx__self_in(g->pool)) &&
+        PARX_ASSERT((g->borrowed ? !parx__self_in(g->pool) : o == parx__self_in(g->pool)) &&
                     "parx_wait: only the thread that initialised the group may wait on it");
-        if (pinned) {
+        if (g->borrowed) {
             /* wait as the slot: run our own tasks first, steal, then sleep */
             parx__worker *prev = parx__tls_worker;
             parx__tls_worker = o;
@@ -1628,8 +1654,9 @@ static void parx__wait(parx_group *g, bool help)
             parx__wait_outside(g, help);
         }
     }
-    if (pinned) {
+    if (g->borrowed) {
         g->owner = NULL;
+        g->borrowed = false;
         parx__slot_release(o);
     }
     /* relaxed: every task has finished, so no other thread touches g any
@@ -1676,6 +1703,13 @@ static void parx__for_task(void *arg)
     parx__for_range(part->job, part->lo, part->hi, parx__tls_worker);
 }
 
+/* The whole range in one call, on a thread that is not a worker. */
+static void parx__for_whole(void *arg)
+{
+    const parx__for_part *part = (const parx__for_part *)arg;
+    part->job->fn(part->job->ctx, part->lo, part->hi);
+}
+
 static void parx__for_range(const parx__for_job *job, size_t lo, size_t hi, parx__worker *w)
 {
     while (lo < hi) {
@@ -1708,19 +1742,18 @@ PARX_API int parx_for(parx_pool *p, size_t begin, size_t end, size_t grain,
     parx__worker *w = parx__self_in(p);
     if (w) {
         parx__for_range(&job, begin, end, w);
-    } else if (n <= grain) {
-        fn(ctx, begin, end); /* one piece: no parallelism to gain */
-    } else {
-        /* from outside the pool: hand the whole range to the workers through
-           the shared queue (no slot: the caller does not help) and sleep */
-        parx__for_part all = {&job, begin, end};
-        parx_group g;
-        parx_group_init(&g, p);
-        if (parx__spawn_outside(p, &g, parx__for_task, &all) != 0)
-            fn(ctx, begin, end); /* no memory for a task: run it here */
-        else
-            parx__wait(&g, false);
+        return 0;
     }
+    /* From outside the pool: hand the whole range to the workers through the
+       shared queue (no slot: the caller does not help) and sleep. One piece,
+       or no memory for a task: run it here. */
+    parx__for_part all = {&job, begin, end};
+    parx_group g;
+    parx_group_init(&g, p);
+    if (n > grain && parx__spawn_outside(p, &g, parx__for_task, &all) == 0)
+        parx__wait(&g, false);
+    else
+        parx__run_here(p, parx__for_whole, &all);
     return 0;
 }
 
@@ -1834,18 +1867,19 @@ PARX_API int parx_reduce(parx_pool *p, size_t begin, size_t end, size_t grain,
         acc = parx__alloc(p->alloc_fn, p->alloc_user, acc_size);
         if (!acc) return -ENOMEM;
     }
-    if (parx__self_in(p) || leaves == 1) {
+    parx__reduce_part all = {&job, 0, leaves, acc};
+    if (parx__self_in(p)) {
         parx__reduce_tree(&job, 0, leaves, acc);
     } else {
-        /* from outside the pool: hand the whole tree to the workers through
-           the shared queue (no slot: the caller does not help) and sleep */
-        parx__reduce_part all = {&job, 0, leaves, acc};
+        /* From outside the pool: hand the whole tree to the workers through
+           the shared queue (no slot: the caller does not help) and sleep. One
+           leaf, or no memory for a task: run it here. */
         parx_group g;
         parx_group_init(&g, p);
-        if (parx__spawn_outside(p, &g, parx__reduce_task, &all) != 0)
-            parx__reduce_task(&all); /* no memory for a task: run it here */
-        else
+        if (leaves > 1 && parx__spawn_outside(p, &g, parx__reduce_task, &all) == 0)
             parx__wait(&g, false);
+        else
+            parx__run_here(p, parx__reduce_task, &all);
     }
     /* relaxed: the tree has finished (waited on, or ran on this thread) */
     int err = atomic_load_explicit(&job.error, memory_order_relaxed);

@@ -386,9 +386,58 @@ static void test_concurrent_callers(void)
     parx_pool_destroy(p);
 }
 
+/* A body that spawns: it must work wherever parx_for runs it, also on the
+   calling thread outside the pool (a range no larger than the grain is run
+   there in one piece), and so must a one-leaf parx_reduce. */
+static void bump(void *arg)
+{
+    atomic_fetch_add((atomic_long *)arg, 1);
+}
+
+static void spawning_body(void *ctx, size_t b, size_t e)
+{
+    parx_group g;
+    parx_group_init(&g, NULL);
+    for (size_t i = b; i < e; i++)
+        CHECK_EQ(parx_spawn(&g, bump, ctx), 0);
+    CHECK_EQ(parx_wait(&g), 0);
+}
+
+static void spawning_leaf(void *ctx, size_t b, size_t e, void *acc)
+{
+    spawning_body(ctx, b, e);
+    *(size_t *)acc += e - b;
+}
+
+static void add_sizes(void *ctx, void *acc, const void *other)
+{
+    (void)ctx;
+    *(size_t *)acc += *(const size_t *)other;
+}
+
+static void test_body_spawns_anywhere(void)
+{
+    parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = 2});
+    REQUIRE(p != NULL);
+    atomic_long n;
+    atomic_init(&n, 0);
+    CHECK_EQ(parx_for(p, 0, 10, 100, spawning_body, &n), 0);   /* one piece, run here */
+    CHECK_EQ(atomic_load(&n), 10);
+    CHECK_EQ(parx_for(p, 0, 1000, 10, spawning_body, &n), 0);  /* on the workers */
+    CHECK_EQ(atomic_load(&n), 1010);
+    size_t zero = 0, got = 0;
+    CHECK_EQ(parx_reduce(p, 0, 50, 64, sizeof got, &zero, spawning_leaf, add_sizes, &n, &got), 0);
+    CHECK_EQ_U(got, 50); /* one leaf, run here */
+    CHECK_EQ(atomic_load(&n), 1060);
+    CHECK_EQ(parx_reduce(p, 0, 500, 10, sizeof got, &zero, spawning_leaf, add_sizes, &n, &got), 0);
+    CHECK_EQ_U(got, 500);
+    CHECK_EQ(atomic_load(&n), 1560);
+    parx_pool_destroy(p);
+}
+
 int main(void)
 {
-    pt_plan(7);
+    pt_plan(8);
     pt_run("each index exactly once: begin 0/1000/near SIZE_MAX, n 1..20011, grain 0/1/7/1000/"
            "n/huge, 1..4 threads; chunks within the grain",
            test_exactly_once);
@@ -399,5 +448,7 @@ int main(void)
     pt_run("nested parx_for inside a parx_for body", test_nested_for);
     pt_run("parx_for called from inside tasks (one and two levels deep)", test_for_in_task);
     pt_run("parx_for from three outside threads on one pool at once", test_concurrent_callers);
+    pt_run("bodies and leaves that spawn work wherever they run, also on the caller",
+           test_body_spawns_anywhere);
     return pt_done_testing();
 }
