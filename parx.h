@@ -683,6 +683,8 @@ PARX_API int parx_deque_init(parx_deque *d, size_t capacity_hint)
 PARX_API void parx_deque_destroy(parx_deque *d)
 {
     if (!d) return;
+    /* relaxed, here and below: destroy runs after every other thread is done
+       with d (documented), so nothing races with it */
     struct parx__deque_array *a = atomic_load_explicit(&d->array, memory_order_relaxed);
     parx__free(d->free_fn, d->alloc_user, a);
     while (d->retired) {
