@@ -185,13 +185,20 @@
 extern "C" {
 #endif
 
-/* ===== Errors and logging ================================================= */
+/* ===== Errors and logging (>>common) ======================================
+   This block is the same in every parx header, so that any one of them can
+   be copied alone; the guard keeps a second copy out. */
+#ifndef PARX_COMMON_DECLARED
+#define PARX_COMMON_DECLARED
 
 /* parx's own error codes, beside the negative errno values it returns. They
    sit far below any errno value so the two never collide. */
 enum {
     PARX_E_BASE = -10000,
-    PARX_E_NOT_WORKER = -10001 /* needs a pool, but none was given and the caller is no worker */
+    PARX_E_NOT_WORKER = -10001,    /* needs a pool, but none was given and the caller is no worker */
+    PARX_E_NOT_ARENA = -10010,     /* the segment is not a parx arena (no magic) */
+    PARX_E_ARENA_VERSION = -10011, /* a parx arena of a layout version this code does not know */
+    PARX_E_TRUNCATED = -10012      /* the segment is smaller than its header says */
 };
 
 /* parx_strerror: a short English description of `code` (0, a negative errno
@@ -208,13 +215,14 @@ typedef enum parx_log_level {
 typedef void (*parx_log_fn)(parx_log_level level, const char *msg, void *user);
 
 /* parx_set_log: install a log callback for the whole process (NULL turns
-   logging off, the default). parx logs only what it recovered from on its own
-   (for example a spawn that ran inline because memory ran out).
-   Thread safety: call it before creating pools; it is not synchronised with
-   threads that may be logging.
-   Callback safety: the callback may be called from any parx thread, never
-   while parx holds a lock; it must not call back into parx. */
+   logging off, the default). parx logs only what it recovered from on its own.
+   Thread safety: call it before using parx from several threads; it is not
+   synchronised with threads that may be logging.
+   Callback safety: called from any thread, never while parx holds a lock; it
+   must not call back into parx. */
 PARX_API void parx_set_log(parx_log_fn fn, void *user);
+
+#endif /* PARX_COMMON_DECLARED */
 
 /* ===== Work-stealing deque ================================================
    A Chase-Lev deque of `void *`, growable. One thread, the owner, pushes and
