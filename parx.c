@@ -1,3 +1,4 @@
 #define _GNU_SOURCE
 #define PARX_IMPLEMENTATION
 #include "parx.h"
+#include "parx_shm.h"

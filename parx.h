@@ -598,28 +598,44 @@ static void parx__free(void (*fn)(void *, void *), void *user, void *ptr)
     else free(ptr);
 }
 
-/* The log hook is process-wide configuration, not pool state: set once,
-   read with relaxed loads (documented: set it before creating pools). */
-static _Atomic(parx_log_fn) parx__log_fn;
-static _Atomic(void *) parx__log_user;
+/* >>common: errors and logging, the same text in every parx header so that
+   any one of them can be copied alone. With two headers implemented in one
+   translation unit the guard keeps one copy; implemented in two, the
+   definitions are weak (PARX_STATIC: static), so the program links and has
+   one log hook. */
+#ifndef PARX__COMMON_IMPLEMENTED
+#define PARX__COMMON_IMPLEMENTED
+#ifdef PARX_STATIC
+#define PARX__COMMON static __attribute__((unused))
+#else
+#define PARX__COMMON __attribute__((weak))
+#endif
 
-PARX_API void parx_set_log(parx_log_fn fn, void *user)
+/* The log hook is process-wide configuration: set once, read with relaxed
+   loads (documented: set it before using parx from several threads). */
+PARX__COMMON _Atomic(parx_log_fn) parx__log_hook;
+PARX__COMMON _Atomic(void *) parx__log_user;
+
+PARX__COMMON void parx_set_log(parx_log_fn fn, void *user)
 {
     atomic_store_explicit(&parx__log_user, user, memory_order_relaxed);
-    atomic_store_explicit(&parx__log_fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&parx__log_hook, fn, memory_order_relaxed);
 }
 
-static void parx__log(parx_log_level level, const char *msg)
+PARX__COMMON void parx__log(parx_log_level level, const char *msg)
 {
-    parx_log_fn fn = atomic_load_explicit(&parx__log_fn, memory_order_relaxed);
+    parx_log_fn fn = atomic_load_explicit(&parx__log_hook, memory_order_relaxed);
     if (fn) fn(level, msg, atomic_load_explicit(&parx__log_user, memory_order_relaxed));
 }
 
-PARX_API const char *parx_strerror(int code)
+PARX__COMMON const char *parx_strerror(int code)
 {
     switch (code) {
     case 0: return "success";
     case PARX_E_NOT_WORKER: return "no pool: group initialised with NULL outside any pool";
+    case PARX_E_NOT_ARENA: return "not a parx arena";
+    case PARX_E_ARENA_VERSION: return "a parx arena of an unknown layout version";
+    case PARX_E_TRUNCATED: return "parx arena truncated: the segment is smaller than its header says";
     case -EINVAL: return "invalid argument";
     case -ENOMEM: return "out of memory";
     case -EAGAIN: return "resource temporarily unavailable";
@@ -633,6 +649,7 @@ PARX_API const char *parx_strerror(int code)
 #endif
     return "unknown error";
 }
+#endif /* PARX__COMMON_IMPLEMENTED */
 
 /* -------------------------------------------------------------------------- */
 /* >>deque: Chase-Lev after Le, Pop, Cohen, Zappa Nardelli (PPoPP 2013)       */

@@ -53,8 +53,8 @@
     PARX_E_ARENA_VERSION or PARX_E_TRUNCATED rather than crashing.
 
     >>allocator
-    Small blocks (up to 16 KiB, in 44 size classes spaced a quarter-power of
-    two apart) come from lock-free free lists: each class has one list per
+    Small blocks (up to 16 KiB, in 36 size classes: steps of 16 bytes up to
+    128, then four per power of two) come from lock-free free lists: each class has one list per
     shard, a Treiber stack whose head is a 64-bit word holding an offset and a
     change counter (the counter defeats ABA), so push and pop are one CAS each.
     Each attached process works on its own shard, so two processes
@@ -218,7 +218,8 @@ PARX_API void parx_arena_close(parx_arena *a);
 PARX_API int parx_arena_unlink(parx_arena *a);
 
 /* parx_arena_alloc: `size` bytes aligned to `align` (0: 16; otherwise a power
-   of two up to the arena size) from the arena.
+   of two up to 2 MiB) from the arena. Every process maps arenas at 2 MiB
+   boundaries, so the alignment holds in every process.
    Returns the block, or NULL with errno: ENOMEM (no room; the arena stays
    usable), EINVAL (a NULL arena, size 0, or a bad alignment).
    Thread safety: any thread of any attached process, concurrently. */
@@ -285,3 +286,977 @@ PARX_API parx_arena *parx_arena_recv(int sock, int *err);
 } /* extern "C" */
 #endif
 #endif /* PARX_SHM_H_INCLUDED */
+
+/* ========================================================================== */
+/* >>implementation                                                           */
+/* ========================================================================== */
+#if defined(PARX_IMPLEMENTATION) || defined(PARX_SHM_IMPLEMENTATION)
+#ifndef PARX_SHM_IMPLEMENTATION_INCLUDED
+#define PARX_SHM_IMPLEMENTATION_INCLUDED
+
+#ifndef _GNU_SOURCE
+#error "parx: the implementation needs _GNU_SOURCE (memfd_create, MAP_FIXED_NOREPLACE, robust mutexes): put '#define _GNU_SOURCE' before the first #include of this file, or compile the shipped parx.c"
+#endif
+#if !defined(__linux__)
+#error "parx: the implementation runs on Linux only (memfd, POSIX shm, robust mutexes)"
+#endif
+#ifdef __STDC_NO_ATOMICS__
+#error "parx: the implementation needs C11 <stdatomic.h>"
+#endif
+#ifdef __cplusplus
+#error "parx: compile the implementation as C11, not C++ (the declarations work from C++)"
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/uio.h>
+
+#ifndef PARX_ASSERT
+#include <assert.h>
+#define PARX_ASSERT(c) assert(c)
+#endif
+
+/* >>common: errors and logging, the same text in every parx header so that
+   any one of them can be copied alone. With two headers implemented in one
+   translation unit the guard keeps one copy; implemented in two, the
+   definitions are weak (PARX_STATIC: static), so the program links and has
+   one log hook. */
+#ifndef PARX__COMMON_IMPLEMENTED
+#define PARX__COMMON_IMPLEMENTED
+#ifdef PARX_STATIC
+#define PARX__COMMON static __attribute__((unused))
+#else
+#define PARX__COMMON __attribute__((weak))
+#endif
+
+/* The log hook is process-wide configuration: set once, read with relaxed
+   loads (documented: set it before using parx from several threads). */
+PARX__COMMON _Atomic(parx_log_fn) parx__log_hook;
+PARX__COMMON _Atomic(void *) parx__log_user;
+
+PARX__COMMON void parx_set_log(parx_log_fn fn, void *user)
+{
+    atomic_store_explicit(&parx__log_user, user, memory_order_relaxed);
+    atomic_store_explicit(&parx__log_hook, fn, memory_order_relaxed);
+}
+
+PARX__COMMON void parx__log(parx_log_level level, const char *msg)
+{
+    parx_log_fn fn = atomic_load_explicit(&parx__log_hook, memory_order_relaxed);
+    if (fn) fn(level, msg, atomic_load_explicit(&parx__log_user, memory_order_relaxed));
+}
+
+PARX__COMMON const char *parx_strerror(int code)
+{
+    switch (code) {
+    case 0: return "success";
+    case PARX_E_NOT_WORKER: return "no pool: group initialised with NULL outside any pool";
+    case PARX_E_NOT_ARENA: return "not a parx arena";
+    case PARX_E_ARENA_VERSION: return "a parx arena of an unknown layout version";
+    case PARX_E_TRUNCATED: return "parx arena truncated: the segment is smaller than its header says";
+    case -EINVAL: return "invalid argument";
+    case -ENOMEM: return "out of memory";
+    case -EAGAIN: return "resource temporarily unavailable";
+    default: break;
+    }
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+    if (code < 0 && code > -4096) {
+        const char *s = strerrordesc_np(-code); /* static strings: thread-safe */
+        if (s) return s;
+    }
+#endif
+    return "unknown error";
+}
+#endif /* PARX__COMMON_IMPLEMENTED */
+
+/* -------------------------------------------------------------------------- */
+/* >>shm-layout: the segment's header and page map                            */
+/* -------------------------------------------------------------------------- */
+
+#define PARX__SHM_MAGIC UINT64_C(0x414E524178726170) /* "parxARNA" read as little-endian */
+#define PARX__SHM_VERSION 1u
+#define PARX__SHM_PAGE 4096u                  /* the allocator's page */
+#define PARX__SHM_ALIGN ((size_t)2 << 20)     /* every mapping starts on a 2 MiB boundary */
+#define PARX__SHM_SHARDS 16
+#define PARX__SHM_CLASSES 36
+#define PARX__SHM_SMALL_MAX 16384u
+#define PARX__SHM_SPAN_PAGES 16u              /* small blocks are carved from 64 KiB spans */
+#define PARX__SHM_PROCS 128
+#define PARX__SHM_NAME_MAX 251                /* "/" + up to 250 bytes + NUL */
+#define PARX__SHM_MAX_SIZE ((uint64_t)1 << 40) /* default max_size: 1 TiB */
+
+/* A free-list head: the block's offset / 16 in the low 40 bits (16 TiB of
+   reach), a change counter in the high 24. Every push and pop bumps the
+   counter, so a CAS that read the head before someone else popped and pushed
+   the same block back fails instead of corrupting the list (ABA). */
+#define PARX__SHM_OFF_BITS 40
+#define PARX__SHM_OFF_MASK ((UINT64_C(1) << PARX__SHM_OFF_BITS) - 1)
+
+/* Page map entries, one per data page. An interrupted update can only leave
+   pages marked in use, never a free page marked used by two blocks. */
+#define PARX__PAGE_FREE 0u
+#define PARX__PAGE_SMALL 0x40000000u  /* | position in span << 8 | size class */
+#define PARX__PAGE_LARGE 0x80000000u  /* | pages in the block (first page) */
+#define PARX__PAGE_CONT 0xC0000000u   /* later pages of a large block */
+#define PARX__PAGE_KIND 0xC0000000u
+
+typedef struct parx__shm_shard {
+    _Atomic uint64_t head[PARX__SHM_CLASSES]; /* tagged free-list heads */
+    char parx__pad[64 - (PARX__SHM_CLASSES * 8) % 64];
+} parx__shm_shard;
+
+typedef struct parx__shm_header {
+    _Atomic uint64_t magic;      /* PARX__SHM_MAGIC, written last at creation */
+    uint32_t version;            /* PARX__SHM_VERSION */
+    uint32_t header_size;        /* sizeof(parx__shm_header): catches layout drift */
+    uint64_t size;               /* bytes in the segment */
+    uint64_t map_offset;         /* the page map: npages uint32 entries */
+    uint64_t data_offset;        /* the first data page */
+    uint64_t npages;             /* data pages */
+    uint64_t base_hint;          /* the creator's mapping address */
+    char name[PARX__SHM_NAME_MAX + 5]; /* named arenas: the name; "" for anonymous ones */
+    _Atomic uint32_t next_shard; /* hands each attaching process its own shard */
+    _Atomic uint64_t reserved;   /* data pages handed out */
+    _Atomic uint64_t high_water; /* the most `reserved` has been */
+    _Atomic uint64_t large;      /* pages in large blocks */
+    _Atomic uint64_t spans[PARX__SHM_CLASSES]; /* spans carved into each class */
+    uint64_t search_hint;        /* under `lock`: where the next page search starts */
+    pthread_mutex_t lock;        /* robust, process-shared: guards the page map's updates */
+    _Atomic int32_t procs[PARX__SHM_PROCS]; /* named arenas: pids attached, 0 = free entry */
+    parx__shm_shard shards[PARX__SHM_SHARDS];
+} parx__shm_header;
+
+struct parx_arena {
+    unsigned char *base;       /* the mapping */
+    size_t size;
+    int fd;
+    parx__shm_header *hdr;     /* == base */
+    _Atomic uint32_t *map;     /* the page map */
+    _Atomic unsigned shard;    /* this process's shard (re-chosen after fork) */
+    _Atomic unsigned fork_gen; /* parx__shm_fork_gen when `shard` was chosen */
+    bool same_address;
+    bool registered;           /* our pid is in hdr->procs */
+    pid_t pid;                 /* the process that attached this handle */
+    char name[PARX__SHM_NAME_MAX + 5];
+};
+
+/* Bumped in the child at every fork, so a handle inherited through fork
+   picks a shard of its own on first use instead of sharing its parent's. */
+static _Atomic unsigned parx__shm_fork_gen;
+static pthread_once_t parx__shm_atfork_once = PTHREAD_ONCE_INIT;
+
+static void parx__shm_after_fork(void)
+{
+    /* relaxed: the child has one thread right after fork */
+    atomic_fetch_add_explicit(&parx__shm_fork_gen, 1, memory_order_relaxed);
+}
+
+static void parx__shm_register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, parx__shm_after_fork);
+}
+
+/* Class of a small size (1..PARX__SHM_SMALL_MAX): 16-byte steps up to 128,
+   then four classes per power of two. */
+static inline unsigned parx__shm_class(size_t size)
+{
+    if (size <= 128) return (unsigned)((size + 15) / 16) - 1;
+    size_t s = size - 1;
+    unsigned k = 63u - (unsigned)__builtin_clzll((unsigned long long)s); /* 2^k <= s < 2^(k+1) */
+    unsigned q = (unsigned)(s >> (k - 2)) & 3u;
+    return 8u + (k - 7u) * 4u + q;
+}
+
+static inline size_t parx__shm_class_size(unsigned c)
+{
+    if (c < 8) return 16u * (c + 1);
+    unsigned k = 7u + (c - 8u) / 4u, q = (c - 8u) % 4u;
+    return ((size_t)1 << k) + (size_t)(q + 1) * ((size_t)1 << (k - 2));
+}
+
+/* floor(x / class size) for x < 2^16 (an offset inside a span) by one
+   multiply: with r = ceil(2^32 / d), x * r >> 32 is exact while x * (r*d -
+   2^32) < 2^32, which holds since r*d - 2^32 < d <= 2^14 and x < 2^16. */
+static const uint32_t parx__shm_recip[PARX__SHM_CLASSES] = { /* ceil(2^32 / class size) */
+    268435456u, 134217728u, 89478486u, 67108864u, 53687092u, 44739243u,
+    38347923u, 33554432u, 26843546u, 22369622u, 19173962u, 16777216u,
+    13421773u, 11184811u, 9586981u, 8388608u, 6710887u, 5592406u,
+    4793491u, 4194304u, 3355444u, 2796203u, 2396746u, 2097152u,
+    1677722u, 1398102u, 1198373u, 1048576u, 838861u, 699051u,
+    599187u, 524288u, 419431u, 349526u, 299594u, 262144u,
+};
+
+static inline uint64_t parx__shm_div(uint64_t x, unsigned c)
+{
+    return (x * parx__shm_recip[c]) >> 32;
+}
+
+static inline _Atomic uint64_t *parx__shm_link(const parx_arena *a, uint64_t off)
+{
+    return (_Atomic uint64_t *)(void *)(a->base + off);
+}
+
+/* Pop one block from a free list; its offset, or 0 if the list is empty. */
+static uint64_t parx__shm_pop(const parx_arena *a, _Atomic uint64_t *head)
+{
+    /* acquire: pairs with the release CAS of the push that linked the block,
+       so its `next` word is visible */
+    uint64_t h = atomic_load_explicit(head, memory_order_acquire);
+    for (;;) {
+        uint64_t off = (h & PARX__SHM_OFF_MASK) << 4;
+        if (!off) return 0;
+        /* relaxed: if another process took the block meanwhile this may be
+           anything, but then the head's counter has moved and the CAS fails */
+        uint64_t next = atomic_load_explicit(parx__shm_link(a, off), memory_order_relaxed);
+        uint64_t nh = (((h >> PARX__SHM_OFF_BITS) + 1) << PARX__SHM_OFF_BITS) |
+                      (next & PARX__SHM_OFF_MASK);
+        /* acquire on success and failure: the head we act on next must come
+           with the links its pusher wrote */
+        if (atomic_compare_exchange_weak_explicit(head, &h, nh, memory_order_acquire,
+                                                  memory_order_acquire))
+            return off;
+    }
+}
+
+/* Push the chain first..last (already linked through their first words). */
+static void parx__shm_push(const parx_arena *a, _Atomic uint64_t *head, uint64_t first,
+                           uint64_t last)
+{
+    /* relaxed: the CAS below re-reads the head if it moved */
+    uint64_t h = atomic_load_explicit(head, memory_order_relaxed);
+    uint64_t nh;
+    do {
+        /* relaxed: published by the release CAS */
+        atomic_store_explicit(parx__shm_link(a, last), h & PARX__SHM_OFF_MASK,
+                              memory_order_relaxed);
+        nh = (((h >> PARX__SHM_OFF_BITS) + 1) << PARX__SHM_OFF_BITS) | (first >> 4);
+        /* release: a popper that sees this head sees the links above */
+    } while (!atomic_compare_exchange_weak_explicit(head, &h, nh, memory_order_release,
+                                                    memory_order_relaxed));
+}
+
+/* -------------------------------------------------------------------------- */
+/* >>shm-pages: the page allocator, under a robust process-shared mutex       */
+/* -------------------------------------------------------------------------- */
+
+/* Lock the page allocator. If the last holder died holding it, the map is
+   still valid (see PARX__PAGE_*): mark the lock consistent and go on.
+   Returns whether that happened, so the caller can log it once unlocked. */
+static bool parx__shm_lock(parx__shm_header *h)
+{
+    int rc = pthread_mutex_lock(&h->lock);
+    if (rc == EOWNERDEAD) {
+        pthread_mutex_consistent(&h->lock);
+        return true;
+    }
+    PARX_ASSERT(rc == 0);
+    return false;
+}
+
+static void parx__shm_unlock(parx__shm_header *h, bool recovered)
+{
+    pthread_mutex_unlock(&h->lock);
+    if (recovered) parx__log(PARX_LOG_WARN, "parx arena: a process died holding the page lock; recovered");
+}
+
+static inline uint32_t parx__shm_page(const parx_arena *a, uint64_t p)
+{
+    /* relaxed: page map entries are read under the lock, or (by free) for
+       pages whose entries cannot change while the block being freed lives */
+    return atomic_load_explicit(&a->map[p], memory_order_relaxed);
+}
+
+static inline void parx__shm_set_page(const parx_arena *a, uint64_t p, uint32_t v)
+{
+    /* relaxed: writers hold the lock, which orders them */
+    atomic_store_explicit(&a->map[p], v, memory_order_relaxed);
+}
+
+/* The first page index at or after p whose address is aligned to `align`
+   pages, given that page 0 sits `phase` pages past an aligned address. */
+static inline uint64_t parx__shm_aligned(uint64_t p, uint64_t align, uint64_t phase)
+{
+    return (p + phase + align - 1) / align * align - phase;
+}
+
+/* Find and mark `n` free pages, the first one aligned to `align` pages;
+   entry(i, ctx) gives the map entry of page i of the run. Returns the first
+   page's index, or UINT64_MAX if there is no room. */
+static uint64_t parx__shm_take_pages(parx_arena *a, uint64_t n, uint64_t align,
+                                     uint32_t (*entry)(uint64_t i, void *ctx), void *ctx)
+{
+    parx__shm_header *h = a->hdr;
+    uint64_t total = h->npages, found = UINT64_MAX;
+    uint64_t phase = (h->data_offset / PARX__SHM_PAGE) % align;
+    if (n == 0 || n > total) return UINT64_MAX;
+    bool recovered = parx__shm_lock(h);
+    uint64_t start = h->search_hint < total ? h->search_hint : 0;
+    /* first fit from the hint, then from the start */
+    for (int pass = 0; pass < 2 && found == UINT64_MAX; pass++) {
+        uint64_t p = pass == 0 ? start : 0, end = pass == 0 ? total : start + n;
+        if (end > total) end = total;
+        p = parx__shm_aligned(p, align, phase);
+        while (p + n <= end) {
+            uint64_t run = 0;
+            while (run < n && parx__shm_page(a, p + run) == PARX__PAGE_FREE) run++;
+            if (run == n) {
+                found = p;
+                break;
+            }
+            p = parx__shm_aligned(p + run + 1, align, phase); /* past the page in use */
+        }
+    }
+    if (found != UINT64_MAX) {
+        /* later pages first, the first page last: an interruption leaves
+           pages marked in use (leaked), never a block without its pages */
+        for (uint64_t i = n; i-- > 0;) parx__shm_set_page(a, found + i, entry(i, ctx));
+        h->search_hint = found + n;
+        /* relaxed: statistics; the lock orders the updates */
+        uint64_t r = atomic_load_explicit(&h->reserved, memory_order_relaxed) + n;
+        atomic_store_explicit(&h->reserved, r, memory_order_relaxed);
+        if (r > atomic_load_explicit(&h->high_water, memory_order_relaxed))
+            atomic_store_explicit(&h->high_water, r, memory_order_relaxed);
+    }
+    parx__shm_unlock(h, recovered);
+    return found;
+}
+
+static uint32_t parx__shm_large_entry(uint64_t i, void *ctx)
+{
+    return i == 0 ? PARX__PAGE_LARGE | (uint32_t)*(uint64_t *)ctx : PARX__PAGE_CONT;
+}
+
+static uint32_t parx__shm_span_entry(uint64_t i, void *ctx)
+{
+    return PARX__PAGE_SMALL | (uint32_t)(i << 8) | *(unsigned *)ctx;
+}
+
+static inline unsigned parx__shm_my_shard(parx_arena *a)
+{
+    /* relaxed: the generation only tells whether this process forked since
+       the shard was chosen; the shard is a performance choice, any is correct */
+    unsigned gen = atomic_load_explicit(&parx__shm_fork_gen, memory_order_relaxed);
+    if (atomic_load_explicit(&a->fork_gen, memory_order_relaxed) != gen) {
+        /* relaxed: a counter that only spreads processes over shards */
+        unsigned s = atomic_fetch_add_explicit(&a->hdr->next_shard, 1, memory_order_relaxed);
+        atomic_store_explicit(&a->shard, s % PARX__SHM_SHARDS, memory_order_relaxed);
+        atomic_store_explicit(&a->fork_gen, gen, memory_order_relaxed);
+    }
+    return atomic_load_explicit(&a->shard, memory_order_relaxed);
+}
+
+/* Carve a fresh span into blocks of class c: return one, put the rest on
+   shard s's list. 0 if no pages are left. */
+static uint64_t parx__shm_refill(parx_arena *a, unsigned c, unsigned s)
+{
+    uint64_t p = parx__shm_take_pages(a, PARX__SHM_SPAN_PAGES, 1, parx__shm_span_entry, &c);
+    if (p == UINT64_MAX) return 0;
+    /* relaxed: a statistic (spans are never given back, so it only grows) */
+    atomic_fetch_add_explicit(&a->hdr->spans[c], 1, memory_order_relaxed);
+    size_t bsize = parx__shm_class_size(c);
+    uint64_t first = a->hdr->data_offset + p * PARX__SHM_PAGE;
+    uint64_t n = PARX__SHM_SPAN_PAGES * PARX__SHM_PAGE / bsize;
+    if (n < 2) return first;
+    for (uint64_t i = 1; i + 1 < n; i++) /* relaxed: published by the push */
+        atomic_store_explicit(parx__shm_link(a, first + i * bsize), (first + (i + 1) * bsize) >> 4,
+                              memory_order_relaxed);
+    parx__shm_push(a, &a->hdr->shards[s].head[c], first + bsize, first + (n - 1) * bsize);
+    return first;
+}
+
+static void *parx__shm_alloc_small(parx_arena *a, size_t size)
+{
+    unsigned c = parx__shm_class(size), s = parx__shm_my_shard(a);
+    parx__shm_header *h = a->hdr;
+    uint64_t off = parx__shm_pop(a, &h->shards[s].head[c]);
+    for (unsigned i = 1; !off && i < PARX__SHM_SHARDS; i++) /* others' leftovers before new pages */
+        off = parx__shm_pop(a, &h->shards[(s + i) % PARX__SHM_SHARDS].head[c]);
+    if (!off) off = parx__shm_refill(a, c, s);
+    return off ? a->base + off : NULL;
+}
+
+static void *parx__shm_alloc_large(parx_arena *a, size_t size, size_t align)
+{
+    uint64_t n = (size + PARX__SHM_PAGE - 1) / PARX__SHM_PAGE;
+    if (n >= (UINT64_C(1) << 30)) return NULL; /* more than a page map entry can say */
+    uint64_t align_pages = align > PARX__SHM_PAGE ? align / PARX__SHM_PAGE : 1;
+    uint64_t p = parx__shm_take_pages(a, n, align_pages, parx__shm_large_entry, &n);
+    if (p == UINT64_MAX) return NULL;
+    /* relaxed: a statistic */
+    atomic_fetch_add_explicit(&a->hdr->large, n, memory_order_relaxed);
+    return a->base + a->hdr->data_offset + p * PARX__SHM_PAGE;
+}
+
+PARX_API void *parx_arena_alloc(parx_arena *a, size_t size, size_t align)
+{
+    if (!a || size == 0 || (align & (align - 1)) != 0 || align > PARX__SHM_ALIGN) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (align < 16) align = 16;
+    void *p;
+    if (align <= PARX__SHM_PAGE && size <= PARX__SHM_SMALL_MAX) {
+        /* a power-of-two class at least `align` puts every block on an
+           `align` boundary, since spans start on page boundaries */
+        if (align > 16 && size < align) size = align;
+        if (align > 16 && (size & (size - 1)) != 0) size = (size_t)1 << (64 - __builtin_clzll(size));
+        p = size <= PARX__SHM_SMALL_MAX ? parx__shm_alloc_small(a, size)
+                                         : parx__shm_alloc_large(a, size, align);
+    } else {
+        p = size > (size_t)1 << 62 ? NULL : parx__shm_alloc_large(a, size, align);
+    }
+    if (!p) errno = ENOMEM;
+    return p;
+}
+
+PARX_API int parx_arena_free(parx_arena *a, void *ptr)
+{
+    if (!ptr) return 0;
+    if (!a) return -EINVAL;
+    parx__shm_header *h = a->hdr;
+    uint64_t off = parx_arena_offset(a, ptr);
+    if (off == PARX_ARENA_NO_OFFSET || off < h->data_offset) return -EINVAL;
+    uint64_t p = (off - h->data_offset) / PARX__SHM_PAGE;
+    if (p >= h->npages) return -EINVAL;
+    uint32_t e = parx__shm_page(a, p);
+    if ((e & PARX__PAGE_KIND) == PARX__PAGE_SMALL) {
+        unsigned c = e & 0xFFu;
+        uint64_t pos = (e >> 8) & 0xFFu;
+        if (c >= PARX__SHM_CLASSES || pos > p) return -EINVAL;
+        uint64_t within = off - (h->data_offset + (p - pos) * PARX__SHM_PAGE);
+        size_t bsize = parx__shm_class_size(c);
+        uint64_t i = parx__shm_div(within, c);
+        if (i * bsize != within || i >= PARX__SHM_SPAN_PAGES * PARX__SHM_PAGE / bsize) return -EINVAL;
+        parx__shm_push(a, &h->shards[parx__shm_my_shard(a)].head[c], off, off);
+        return 0;
+    }
+    if ((e & PARX__PAGE_KIND) != PARX__PAGE_LARGE || (off - h->data_offset) % PARX__SHM_PAGE != 0)
+        return -EINVAL;
+    bool recovered = parx__shm_lock(h);
+    e = parx__shm_page(a, p); /* again, under the lock */
+    uint64_t n = e & ~PARX__PAGE_KIND;
+    int rc = -EINVAL;
+    if ((e & PARX__PAGE_KIND) == PARX__PAGE_LARGE && p + n <= h->npages) {
+        /* the first page first: from then on the block is gone, and an
+           interruption only leaks its remaining pages */
+        for (uint64_t i = 0; i < n; i++) parx__shm_set_page(a, p + i, PARX__PAGE_FREE);
+        /* relaxed: statistics, under the lock */
+        atomic_store_explicit(&h->reserved, atomic_load_explicit(&h->reserved, memory_order_relaxed) - n,
+                              memory_order_relaxed);
+        if (p < h->search_hint) h->search_hint = p;
+        rc = 0;
+    }
+    parx__shm_unlock(h, recovered);
+    if (rc == 0) /* relaxed: a statistic */
+        atomic_fetch_sub_explicit(&h->large, n, memory_order_relaxed);
+    return rc;
+}
+
+/* -------------------------------------------------------------------------- */
+/* >>shm-segments: create, attach, validate, map, close                       */
+/* -------------------------------------------------------------------------- */
+
+static int parx__shm_valid_name(const char *name)
+{
+    if (!name || name[0] != '/' || name[1] == '\0') return 0;
+    size_t len = strlen(name);
+    return len < PARX__SHM_NAME_MAX && !strchr(name + 1, '/');
+}
+
+/* Map fd's `size` bytes at `hint` if that range is free here, else at some
+   2 MiB boundary: a PROT_NONE reservation 2 MiB larger than the segment is
+   made, the segment mapped over its aligned part, and the slack unmapped. */
+static unsigned char *parx__shm_map(int fd, size_t size, uint64_t hint, bool prefault,
+                                    bool *same, int *err)
+{
+    int flags = MAP_SHARED | (prefault ? MAP_POPULATE : 0);
+    *same = false;
+    if (hint) {
+        void *p = mmap((void *)(uintptr_t)hint, size, PROT_READ | PROT_WRITE,
+                       flags | MAP_FIXED_NOREPLACE, fd, 0);
+        if (p == (void *)(uintptr_t)hint) {
+            *same = true;
+            return (unsigned char *)p;
+        }
+        if (p != MAP_FAILED) munmap(p, size); /* a kernel that took it as a mere hint */
+    }
+    size_t span = size + PARX__SHM_ALIGN;
+    void *r = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r == MAP_FAILED) {
+        *err = -errno;
+        return NULL;
+    }
+    uintptr_t at = ((uintptr_t)r + PARX__SHM_ALIGN - 1) & ~(uintptr_t)(PARX__SHM_ALIGN - 1);
+    void *p = mmap((void *)at, size, PROT_READ | PROT_WRITE, flags | MAP_FIXED, fd, 0);
+    if (p == MAP_FAILED) {
+        *err = -errno;
+        munmap(r, span);
+        return NULL;
+    }
+    if (at > (uintptr_t)r) munmap(r, at - (uintptr_t)r);
+    uintptr_t end = (uintptr_t)r + span;
+    if (end > at + size) munmap((void *)(at + size), end - (at + size));
+    *same = hint && at == hint;
+    return (unsigned char *)p;
+}
+
+/* Fill in a's derived fields from its mapped, validated header. */
+static void parx__shm_bind(parx_arena *a)
+{
+    a->hdr = (parx__shm_header *)(void *)a->base;
+    a->map = (_Atomic uint32_t *)(void *)(a->base + a->hdr->map_offset);
+    atomic_init(&a->shard, 0);
+    /* a generation that never matches: the shard is chosen on first use */
+    atomic_init(&a->fork_gen, atomic_load_explicit(&parx__shm_fork_gen, memory_order_relaxed) - 1);
+    pthread_once(&parx__shm_atfork_once, parx__shm_register_atfork);
+}
+
+/* Add this process to a named arena's table. */
+static int parx__shm_register(parx_arena *a)
+{
+    for (int i = 0; i < PARX__SHM_PROCS; i++) {
+        int32_t expected = 0;
+        /* relaxed: the table only says who is alive; it publishes no data */
+        if (atomic_compare_exchange_strong_explicit(&a->hdr->procs[i], &expected, (int32_t)a->pid,
+                                                    memory_order_relaxed, memory_order_relaxed)) {
+            a->registered = true;
+            return 0;
+        }
+    }
+    return -EUSERS;
+}
+
+/* Remove this process from the table, clear entries of processes that died
+   without closing, and say whether any live process is left. */
+static bool parx__shm_deregister(parx_arena *a)
+{
+    bool others = false;
+    for (int i = 0; i < PARX__SHM_PROCS; i++) {
+        /* relaxed: see parx__shm_register */
+        int32_t pid = atomic_load_explicit(&a->hdr->procs[i], memory_order_relaxed);
+        if (pid == 0) continue;
+        if (pid == (int32_t)a->pid || (kill(pid, 0) != 0 && errno == ESRCH)) {
+            atomic_compare_exchange_strong_explicit(&a->hdr->procs[i], &pid, 0,
+                                                    memory_order_relaxed, memory_order_relaxed);
+            if (pid != (int32_t)a->pid) continue;
+        } else {
+            others = true;
+        }
+    }
+    a->registered = false;
+    return others;
+}
+
+static void parx__shm_free_handle(parx_arena *a)
+{
+    if (a->base) munmap(a->base, a->size);
+    if (a->fd >= 0) close(a->fd);
+    free(a);
+}
+
+/* Lay out and initialise a new segment of `size` bytes mapped at a->base. */
+static int parx__shm_format(parx_arena *a, const char *name)
+{
+    parx__shm_header *h = (parx__shm_header *)(void *)a->base;
+    uint64_t pages = a->size / PARX__SHM_PAGE;
+    uint64_t hpages = (sizeof *h + PARX__SHM_PAGE - 1) / PARX__SHM_PAGE;
+    /* npages data pages need npages / 1024 map pages (4-byte entries) */
+    uint64_t npages = (pages - hpages) * 1024 / 1025;
+    uint64_t mpages = (npages * 4 + PARX__SHM_PAGE - 1) / PARX__SHM_PAGE;
+    while (hpages + mpages + npages > pages) npages--, mpages = (npages * 4 + PARX__SHM_PAGE - 1) / PARX__SHM_PAGE;
+    if (npages == 0) return -EINVAL;
+
+    /* the fresh segment reads as zeros: free pages and empty lists */
+    h->version = PARX__SHM_VERSION;
+    h->header_size = (uint32_t)sizeof *h;
+    h->size = a->size;
+    h->map_offset = hpages * PARX__SHM_PAGE;
+    h->data_offset = (hpages + mpages) * PARX__SHM_PAGE;
+    h->npages = npages;
+    h->base_hint = (uint64_t)(uintptr_t)a->base;
+    if (name) memcpy(h->name, name, strlen(name) + 1);
+
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+    int rc = pthread_mutex_init(&h->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+    if (rc != 0) return -rc;
+    /* release: the magic goes in last, so whoever sees it sees the rest */
+    atomic_store_explicit(&h->magic, PARX__SHM_MAGIC, memory_order_release);
+    return 0;
+}
+
+static uint64_t parx__shm_round(uint64_t size)
+{
+    long sys = sysconf(_SC_PAGESIZE);
+    uint64_t unit = sys > (long)PARX__SHM_PAGE ? (uint64_t)sys : PARX__SHM_PAGE;
+    return (size + unit - 1) / unit * unit;
+}
+
+PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err)
+{
+    int dummy, rc = 0;
+    if (!err) err = &dummy;
+    if (!desc || desc->size == 0) {
+        *err = -EINVAL;
+        return NULL;
+    }
+    uint64_t max = desc->max_size ? desc->max_size : PARX__SHM_MAX_SIZE;
+    if (desc->size > max || desc->size > PARX__SHM_MAX_SIZE) {
+        *err = -EFBIG;
+        return NULL;
+    }
+    /* at least the header, the map and one data page */
+    uint64_t least = 3 * PARX__SHM_PAGE + sizeof(parx__shm_header);
+    uint64_t size = parx__shm_round(desc->size < least ? least : desc->size);
+
+    char name[PARX__SHM_NAME_MAX + 5] = "";
+    if (desc->named) {
+        if (desc->name) {
+            if (!parx__shm_valid_name(desc->name)) {
+                *err = -EINVAL;
+                return NULL;
+            }
+            memcpy(name, desc->name, strlen(desc->name) + 1);
+        } else {
+            unsigned char r[16];
+            if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+                *err = -errno;
+                return NULL;
+            }
+            memcpy(name, "/parx-", 6);
+            for (int i = 0; i < 16; i++) snprintf(name + 6 + 2 * i, 3, "%02x", r[i]);
+        }
+        /* tmpfs over-commits: check for room now rather than SIGBUS later */
+        struct statvfs vfs;
+        if (statvfs("/dev/shm", &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < size) {
+            *err = -ENOSPC;
+            return NULL;
+        }
+    }
+
+    parx_arena *a = (parx_arena *)calloc(1, sizeof *a);
+    if (!a) {
+        *err = -ENOMEM;
+        return NULL;
+    }
+    a->fd = -1;
+    a->size = size;
+    a->pid = getpid();
+    if (desc->named) {
+        a->fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (a->fd >= 0) memcpy(a->name, name, sizeof name);
+    } else {
+        unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
+        a->fd = memfd_create("parx-arena", flags);
+    }
+    if (a->fd < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    if (ftruncate(a->fd, (off_t)size) != 0) {
+        rc = -errno;
+        goto fail;
+    }
+    if (desc->reserve) {
+        int e = posix_fallocate(a->fd, 0, (off_t)size);
+        if (e != 0) {
+            rc = e == ENOMEM ? -ENOSPC : -e;
+            goto fail;
+        }
+    }
+    if (!desc->named &&
+        fcntl(a->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+        rc = -errno;
+        goto fail;
+    }
+    a->base = parx__shm_map(a->fd, size, 0, desc->prefault, &a->same_address, &rc);
+    if (!a->base) goto fail;
+    a->same_address = true; /* the creator's mapping is the reference */
+    if (desc->huge_pages) madvise(a->base, size, MADV_HUGEPAGE); /* advice: fine if refused */
+    rc = parx__shm_format(a, desc->named ? name : NULL);
+    if (rc != 0) goto fail;
+    parx__shm_bind(a);
+    if (desc->named && (rc = parx__shm_register(a)) != 0) goto fail;
+    return a;
+
+fail:
+    if (a->name[0]) shm_unlink(a->name);
+    parx__shm_free_handle(a);
+    *err = rc;
+    return NULL;
+}
+
+/* Check the header of the segment behind fd, read with pread, before any
+   mapping: a short or foreign file must not SIGBUS us. */
+static int parx__shm_check(int fd, parx__shm_header *out, uint64_t *size)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) return -errno;
+    ssize_t got = pread(fd, out, sizeof *out, 0);
+    if (got < 0) return -errno;
+    /* relaxed: a private copy read by pread */
+    if ((size_t)got < sizeof(uint64_t) ||
+        atomic_load_explicit(&out->magic, memory_order_relaxed) != PARX__SHM_MAGIC)
+        return PARX_E_NOT_ARENA;
+    if ((size_t)got < offsetof(parx__shm_header, header_size) + sizeof out->header_size)
+        return PARX_E_TRUNCATED;
+    if (out->version != PARX__SHM_VERSION || out->header_size != sizeof *out) return PARX_E_ARENA_VERSION;
+    if ((size_t)got < sizeof *out || (uint64_t)st.st_size < out->size) return PARX_E_TRUNCATED;
+    /* a header that contradicts itself is not one of ours */
+    if (out->map_offset < sizeof *out || out->data_offset < out->map_offset + out->npages * 4 ||
+        out->data_offset + out->npages * PARX__SHM_PAGE > out->size || out->size > PARX__SHM_MAX_SIZE)
+        return PARX_E_NOT_ARENA;
+    *size = out->size;
+    return 0;
+}
+
+/* Attach to the segment behind fd, which the new handle takes over. */
+static parx_arena *parx__shm_attach(int fd, int *err)
+{
+    parx__shm_header head;
+    uint64_t size = 0;
+    int rc = parx__shm_check(fd, &head, &size);
+    if (rc != 0) {
+        close(fd);
+        *err = rc;
+        return NULL;
+    }
+    parx_arena *a = (parx_arena *)calloc(1, sizeof *a);
+    if (!a) {
+        close(fd);
+        *err = -ENOMEM;
+        return NULL;
+    }
+    a->fd = fd;
+    a->size = size;
+    a->pid = getpid();
+    a->base = parx__shm_map(fd, size, head.base_hint, false, &a->same_address, &rc);
+    if (!a->base) goto fail;
+    parx__shm_bind(a);
+    if (head.name[0]) {
+        memcpy(a->name, head.name, sizeof a->name);
+        a->name[sizeof a->name - 1] = '\0';
+        if ((rc = parx__shm_register(a)) != 0) goto fail;
+    }
+    return a;
+
+fail:
+    parx__shm_free_handle(a);
+    *err = rc;
+    return NULL;
+}
+
+PARX_API parx_arena *parx_arena_open(const char *name, int *err)
+{
+    int dummy;
+    if (!err) err = &dummy;
+    if (!parx__shm_valid_name(name)) {
+        *err = -EINVAL;
+        return NULL;
+    }
+    int fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
+    if (fd < 0) {
+        *err = -errno;
+        return NULL;
+    }
+    return parx__shm_attach(fd, err);
+}
+
+PARX_API parx_arena *parx_arena_from_fd(int fd, int *err)
+{
+    int dummy;
+    if (!err) err = &dummy;
+    int own = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (own < 0) {
+        *err = -EBADF;
+        return NULL;
+    }
+    return parx__shm_attach(own, err);
+}
+
+PARX_API void parx_arena_close(parx_arena *a)
+{
+    if (!a) return;
+    /* Only the process that attached the handle speaks for it; a forked
+       child closing an inherited handle just unmaps. */
+    if (a->registered && getpid() == a->pid && !parx__shm_deregister(a)) {
+        /* the last one out removes the name, if it still names this segment */
+        int fd = shm_open(a->name, O_RDONLY | O_CLOEXEC, 0);
+        if (fd >= 0) {
+            struct stat mine, theirs;
+            if (fstat(fd, &theirs) == 0 && fstat(a->fd, &mine) == 0 && mine.st_ino == theirs.st_ino &&
+                mine.st_dev == theirs.st_dev)
+                shm_unlink(a->name);
+            close(fd);
+        }
+    }
+    parx__shm_free_handle(a);
+}
+
+PARX_API int parx_arena_unlink(parx_arena *a)
+{
+    if (!a || !a->name[0]) return -EINVAL;
+    return shm_unlink(a->name) == 0 ? 0 : -errno;
+}
+
+/* -------------------------------------------------------------------------- */
+/* >>shm-access: offsets, accessors, statistics, descriptor passing           */
+/* -------------------------------------------------------------------------- */
+
+PARX_API uint64_t parx_arena_offset(const parx_arena *a, const void *ptr)
+{
+    if (!a || !ptr) return PARX_ARENA_NO_OFFSET;
+    uintptr_t p = (uintptr_t)ptr, b = (uintptr_t)a->base;
+    return p >= b && p - b < a->size ? (uint64_t)(p - b) : PARX_ARENA_NO_OFFSET;
+}
+
+PARX_API void *parx_arena_ptr(const parx_arena *a, uint64_t offset)
+{
+    return a && offset < a->size ? a->base + offset : NULL;
+}
+
+PARX_API int parx_arena_fd(const parx_arena *a) { return a ? a->fd : -EINVAL; }
+PARX_API const char *parx_arena_name(const parx_arena *a) { return a && a->name[0] ? a->name : NULL; }
+PARX_API void *parx_arena_base(const parx_arena *a) { return a ? a->base : NULL; }
+PARX_API size_t parx_arena_size(const parx_arena *a) { return a ? a->size : 0; }
+PARX_API bool parx_arena_same_address(const parx_arena *a) { return a && a->same_address; }
+
+PARX_API int parx_arena_stats(const parx_arena *a, parx_arena_usage *out)
+{
+    if (!a || !out) return -EINVAL;
+    parx__shm_header *h = a->hdr;
+    memset(out, 0, sizeof *out);
+    out->size = h->size;
+    out->capacity = h->npages * PARX__SHM_PAGE;
+    /* relaxed, throughout: statistics, documented as a snapshot. Live small
+       blocks are counted rather than tracked, to keep alloc and free at one
+       CAS each: the blocks carved from each class's spans, less those on its
+       free lists. The walk checks every link, so lists changing under it can
+       make the count inexact but never make it wander off the arena. */
+    out->used = atomic_load_explicit(&h->large, memory_order_relaxed) * PARX__SHM_PAGE;
+    uint64_t limit = h->npages * PARX__SHM_PAGE / 16; /* more blocks than could exist */
+    for (unsigned c = 0; c < PARX__SHM_CLASSES; c++) {
+        size_t bsize = parx__shm_class_size(c);
+        uint64_t carved = atomic_load_explicit(&h->spans[c], memory_order_relaxed) *
+                          (PARX__SHM_SPAN_PAGES * PARX__SHM_PAGE / bsize);
+        uint64_t idle = 0;
+        for (int s = 0; s < PARX__SHM_SHARDS; s++) {
+            uint64_t off = (atomic_load_explicit(&h->shards[s].head[c], memory_order_acquire) &
+                            PARX__SHM_OFF_MASK) << 4;
+            while (off >= h->data_offset && off < h->size && idle < limit) {
+                idle++;
+                off = (atomic_load_explicit(parx__shm_link(a, off), memory_order_relaxed) &
+                       PARX__SHM_OFF_MASK) << 4;
+            }
+        }
+        out->used += idle < carved ? (carved - idle) * bsize : 0;
+    }
+    out->reserved = atomic_load_explicit(&h->reserved, memory_order_relaxed) * PARX__SHM_PAGE;
+    out->high_water = atomic_load_explicit(&h->high_water, memory_order_relaxed) * PARX__SHM_PAGE;
+    out->free = out->capacity - out->reserved;
+    if (a->name[0])
+        for (int i = 0; i < PARX__SHM_PROCS; i++)
+            out->processes += atomic_load_explicit(&h->procs[i], memory_order_relaxed) != 0;
+    return 0;
+}
+
+PARX_API int parx_arena_send(int sock, const parx_arena *a)
+{
+    if (!a || sock < 0) return -EINVAL;
+    char byte = 'A';
+    struct iovec iov = {&byte, 1};
+    union { /* aligned room for one descriptor */
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    memset(&ctl, 0, sizeof ctl);
+    struct msghdr msg = {0};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctl.buf;
+    msg.msg_controllen = sizeof ctl.buf;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &a->fd, sizeof(int));
+    ssize_t n;
+    do n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n == 1 ? 0 : -errno;
+}
+
+PARX_API parx_arena *parx_arena_recv(int sock, int *err)
+{
+    int dummy;
+    if (!err) err = &dummy;
+    char byte;
+    struct iovec iov = {&byte, 1};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    struct msghdr msg = {0};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctl.buf;
+    msg.msg_controllen = sizeof ctl.buf;
+    ssize_t n;
+    do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0) {
+        *err = n == 0 ? -ECONNRESET : -errno;
+        return NULL;
+    }
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+        c->cmsg_len != CMSG_LEN(sizeof(int))) {
+        *err = -EBADMSG; /* (a truncated control message's descriptors are closed by the kernel) */
+        return NULL;
+    }
+    int fd;
+    memcpy(&fd, CMSG_DATA(c), sizeof fd);
+    return parx__shm_attach(fd, err); /* takes fd over: closed on failure too */
+}
+
+#endif /* PARX_SHM_IMPLEMENTATION_INCLUDED */
+#endif /* PARX_IMPLEMENTATION || PARX_SHM_IMPLEMENTATION */
+
+/*
+    MIT License
+
+    Copyright (c) 2026 the parx authors
+
+    Permission is hereby granted, free of charge, to any person obtaining a copy
+    of this software and associated documentation files (the "Software"), to deal
+    in the Software without restriction, including without limitation the rights
+    to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+    copies of the Software, and to permit persons to whom the Software is
+    furnished to do so, subject to the following conditions:
+
+    The above copyright notice and this permission notice shall be included in
+    all copies or substantial portions of the Software.
+
+    THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+    IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+    FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+    AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+    LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+    OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+    SOFTWARE.
+*/
