@@ -81,12 +81,16 @@
     hold more than the live one.
 
     >>sleep (idle workers)
-    A worker that finds no work polls for PARX_SPIN_ROUNDS rounds (a few tens
-    of microseconds), then sleeps on a futex; an idle pool uses no CPU. A push
+    A worker that finds no work polls for PARX_SPIN_ROUNDS rounds (pausing
+    between the first 64, then yielding the CPU between the rest: well under
+    a millisecond on an idle machine), then sleeps on a futex; an idle pool
+    uses no CPU. A push
     into a deque that its owner saw empty is published with a seq_cst store
     and followed by a seq_cst read of the sleeper count, and a worker going to
     sleep announces itself with a seq_cst RMW before its last look for work,
-    so one of the two always sees the other and no wake-up is lost. Pushes onto
+    so one of the two always sees the other and no wake-up is lost; a thread
+    that is woken but leaves without taking work (a waiter whose group just
+    completed) passes the wake-up on if work is visible. Pushes onto
     a deque that already holds work only peek at the sleeper count; a wake-up
     missed there can only cost parallelism for a moment, never progress: an
     owner always runs what is left in its own deque, and a woken worker that
@@ -94,7 +98,7 @@
 
     >>help (spawning and waiting from outside the pool)
     A thread that is not one of the pool's workers works like oneTBB's main
-    thread. The first spawn into one of its groups borrows one of
+    thread. A spawn into one of its groups with no task outstanding borrows one of
     PARX_OUTSIDE_SLOTS spare worker records (a deque and a free list, no
     thread) and keeps it until parx_wait on that group returns: its spawns are
     lock-free pushes that workers steal from, and its parx_wait runs as that
@@ -296,7 +300,8 @@ typedef struct parx_pool_desc {
 /* parx_pool_create: start a pool of persistent worker threads.
    `desc` NULL or zeroed means all defaults.
    Returns the pool, or NULL with errno set: EINVAL (threads < 0 or > 4096,
-   or only one of alloc/free given), ENOMEM, EAGAIN (the system refused a
+   only one of alloc/free given, or a deque_capacity above 2^37 slots),
+   ENOMEM, EAGAIN (the system refused a
    thread; any threads already started are stopped and joined).
    Thread safety: any thread. */
 PARX_API parx_pool *parx_pool_create(const parx_pool_desc *desc);
@@ -1061,10 +1066,7 @@ static inline void parx__notify(parx_pool *p, bool strict)
     if (sleepers > 0) parx__wake_one(p);
 }
 
-/* The shared queue: a ring of task records under p->mu. Workers take the
-   oldest; an outside owner helping its own group takes the newest, and only
-   if it belongs to that group. Returns the task's contents in *out and
-   recycles its record. */
+/* The shared queue: a ring of task records under p->mu, grown by doubling. */
 static int parx__queue_push_locked(parx_pool *p, parx__task *t)
 {
     if (p->queue_len == p->queue_cap) {
@@ -1083,6 +1085,9 @@ static int parx__queue_push_locked(parx_pool *p, parx__task *t)
     return 0;
 }
 
+/* Take from the shared queue: workers take the oldest task; an outside owner
+   helping its own group takes the newest, and only if it belongs to that
+   group. Returns the task's contents in *out and recycles its record. */
 static bool parx__queue_take(parx_pool *p, const parx_group *own, parx__task *out)
 {
     parx__task *t = NULL;
@@ -1214,12 +1219,16 @@ PARX__HOT void parx__run(parx__worker *w, parx__task *t)
 }
 
 /* Run fn(arg) on this thread for pool p without being one of its workers:
-   groups that fn initialises with NULL still find p (through parx_group_init). */
+   groups that fn initialises with NULL still find p (through parx_group_init),
+   also on a worker of another pool, whose identity is hidden meanwhile. */
 static void parx__run_here(parx_pool *p, parx_fn fn, void *arg)
 {
     parx_pool *prev = parx__tls_helping;
+    parx__worker *prev_worker = parx__tls_worker;
     parx__tls_helping = p;
+    parx__tls_worker = NULL;
     fn(arg);
+    parx__tls_worker = prev_worker;
     parx__tls_helping = prev;
 }
 
@@ -1314,8 +1323,9 @@ static parx__task *parx__find_work(parx__worker *w)
 }
 
 /* Sleep until woken: by new work, by the completion of group g (if given),
-   or by shutdown. Returns at once if any of those is already visible. */
-static void parx__sleep(parx__worker *w, parx_group *g)
+   or by shutdown. Returns at once if any of those is already visible.
+   Returns whether a waker claimed us (its wake-up is ours to use or pass on). */
+static bool parx__sleep(parx__worker *w, parx_group *g)
 {
     parx_pool *p = w->pool;
     /* seq_cst: a waker's CAS must find SLEEPING once our last look is made */
@@ -1325,18 +1335,22 @@ static void parx__sleep(parx__worker *w, parx_group *g)
     /* seq_cst: announce before the last look; pairs with parx__notify */
     atomic_fetch_add_explicit(&p->sleepers, 1, memory_order_seq_cst);
     bool stay = !(g && parx__group_done(g, memory_order_seq_cst)) && !parx__work_visible(p) &&
-                /* seq_cst: pairs with the store in parx__stop */
-                !atomic_load_explicit(&p->shutdown, memory_order_seq_cst);
+                /* seq_cst: pairs with the store in parx__stop. A wait for a
+                   group sleeps through shutdown: its completion wakes it */
+                !(!g && atomic_load_explicit(&p->shutdown, memory_order_seq_cst));
     if (stay) {
         PARX__STAT_ADD(w, st_sleeps, 1);
         /* acquire: pairs with the waker's CAS, so what it published is visible */
         while (atomic_load_explicit(&w->state, memory_order_acquire) == PARX__SLEEPING)
             parx__futex_wait(&w->state, PARX__SLEEPING);
     }
-    /* relaxed: wakers only ever CAS from SLEEPING; nothing is published here */
-    atomic_store_explicit(&w->state, PARX__AWAKE, memory_order_relaxed);
+    /* seq_cst exchange, not a store: tells us whether a waker's CAS got in
+       (while we slept, or between our announce and now), whose wake-up we
+       must not silently drop */
+    uint32_t prev = atomic_exchange_explicit(&w->state, PARX__AWAKE, memory_order_seq_cst);
     /* relaxed: the count is a hint for notifiers; the announce carried the order */
     atomic_fetch_sub_explicit(&p->sleepers, 1, memory_order_relaxed);
+    return prev == PARX__AWAKE;
 }
 
 /* Nothing in our deque and nothing to steal: poll for a while, then sleep.
@@ -1354,6 +1368,7 @@ static parx__task *parx__idle(parx__worker *w, parx_group *g)
         PARX__STAT_ADD(w, st_busy_ns, t0 - w->mark_ns);
     }
     parx__task *t = NULL;
+    bool woken = false;
     for (;;) {
         for (unsigned i = 0; i < p->spin_rounds; i++) {
             if (g ? parx__group_done(g, memory_order_acquire)
@@ -1364,9 +1379,13 @@ static parx__task *parx__idle(parx__worker *w, parx_group *g)
             if (i < PARX__PAUSE_ROUNDS) parx__cpu_relax();
             else sched_yield();
         }
-        parx__sleep(w, g);
+        woken |= parx__sleep(w, g);
     }
 out:
+    /* Leaving empty-handed after a wake-up that may have been meant for
+       work (a waiter returning to its caller, an outside thread giving its
+       slot back): hand it on, or that work could wait for a sleeper forever. */
+    if (!t && woken && parx__work_visible(p)) parx__wake_one(p);
     if (!w->is_slot) {
         uint64_t t1 = parx__now_ns();
         PARX__STAT_ADD(w, st_idle_ns, t1 - t0);
@@ -1602,8 +1621,12 @@ PARX_API int parx_spawn(parx_group *g, parx_fn fn, void *arg)
         return rc;
     }
     parx__worker *w = (parx__worker *)g->owner;
-    if (!w && (w = parx__slot_claim(g->pool)) != NULL) {
-        g->owner = w; /* an outside group holds a slot until parx_wait (see >>help) */
+    /* An outside group borrows a slot until parx_wait (see >>help), but only
+       while none of its tasks is outstanding: a completer reads g->owner,
+       and the acquire load in parx__group_done orders every earlier
+       completer's read before this write. */
+    if (!w && parx__group_done(g, memory_order_acquire) && (w = parx__slot_claim(g->pool)) != NULL) {
+        g->owner = w;
         g->borrowed = true;
     }
     if (w) {
@@ -1730,11 +1753,16 @@ static void parx__for_task(void *arg)
     parx__for_range(part->job, part->lo, part->hi, parx__tls_worker);
 }
 
-/* The whole range in one call, on a thread that is not a worker. */
+/* The whole range, `grain` at a time, on a thread that is not a worker. */
 static void parx__for_whole(void *arg)
 {
     const parx__for_part *part = (const parx__for_part *)arg;
-    part->job->fn(part->job->ctx, part->lo, part->hi);
+    const parx__for_job *job = part->job;
+    for (size_t lo = part->lo; lo < part->hi;) {
+        size_t e = part->hi - lo > job->grain ? lo + job->grain : part->hi;
+        job->fn(job->ctx, lo, e);
+        lo = e;
+    }
 }
 
 static void parx__for_range(const parx__for_job *job, size_t lo, size_t hi, parx__worker *w)

@@ -243,6 +243,87 @@ static void test_outside_spawners(void)
     outside_spawners(2);
 }
 
+/* ===== outside callers mixing every entry point ============================ */
+
+/* Three outside threads, each looping over: spawn small trees and wait, a
+   parx_for, a parx_reduce. Groups borrow outside slots, give them back, and
+   borrow again while the pool's workers sleep and wake with tiny spins: the
+   traffic in which a slot once changed owner under a running task and a
+   wake-up once left the pool with a waiter (both found in review). */
+static parx_pool *g_mix_pool;
+static atomic_long g_mix_leaves;
+static size_t g_mix_rounds;
+
+static void mix_tree(void *arg)
+{
+    intptr_t depth = (intptr_t)arg;
+    if (depth == 0) {
+        atomic_fetch_add_explicit(&g_mix_leaves, 1, memory_order_relaxed);
+        return;
+    }
+    parx_group g;
+    parx_group_init(&g, NULL);
+    parx_spawn(&g, mix_tree, (void *)(depth - 1));
+    parx_spawn(&g, mix_tree, (void *)(depth - 1));
+    parx_wait(&g);
+}
+
+static void mix_count(void *ctx, size_t b, size_t e)
+{
+    atomic_fetch_add_explicit((atomic_long *)ctx, (long)(e - b), memory_order_relaxed);
+}
+
+static void mix_leaf(void *ctx, size_t b, size_t e, void *acc)
+{
+    (void)ctx;
+    for (size_t i = b; i < e; i++)
+        *(double *)acc += (double)i;
+}
+
+static void mix_add(void *ctx, void *acc, const void *other)
+{
+    (void)ctx;
+    *(double *)acc += *(const double *)other;
+}
+
+static void *mix_caller(void *arg)
+{
+    long *bad = (long *)arg;
+    for (size_t it = 0; it < g_mix_rounds; it++) {
+        parx_group g;
+        parx_group_init(&g, g_mix_pool);
+        for (int k = 0; k < 3; k++)
+            parx_spawn(&g, mix_tree, (void *)(intptr_t)4);
+        if (parx_wait(&g) != 0)
+            ++*bad;
+        atomic_long n;
+        atomic_init(&n, 0);
+        if (parx_for(g_mix_pool, 0, 1000, 7, mix_count, &n) != 0 || atomic_load(&n) != 1000)
+            ++*bad;
+        double zero = 0, r = 0;
+        if (parx_reduce(g_mix_pool, 0, 5000, 13, sizeof r, &zero, mix_leaf, mix_add, NULL, &r) != 0 ||
+            r != 4999.0 * 5000 / 2)
+            ++*bad;
+    }
+    return NULL;
+}
+
+static void test_outside_mix(void)
+{
+    g_mix_pool = parx_pool_create(&(parx_pool_desc){.threads = 2, .spin_rounds = 3});
+    REQUIRE(g_mix_pool != NULL);
+    atomic_store(&g_mix_leaves, 0);
+    pthread_t t[3];
+    long bad[3] = {0, 0, 0};
+    for (int i = 0; i < 3; i++)
+        REQUIRE(pthread_create(&t[i], NULL, mix_caller, &bad[i]) == 0);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    parx_pool_destroy(g_mix_pool);
+    CHECK_EQ(bad[0] + bad[1] + bad[2], 0);
+    CHECK_EQ(atomic_load(&g_mix_leaves), (long)(3 * 3 * 16 * g_mix_rounds));
+}
+
 int main(void)
 {
     g_leaves = pt_scaled((size_t)1 << 20, 2);
@@ -254,10 +335,14 @@ int main(void)
     for (double s = pt_scale(); s > 1.618 && g_fib_n < 40; s /= 1.618)
         g_fib_n++;
 
-    pt_plan(3);
+    g_mix_rounds = pt_scaled(200, 5);
+
+    pt_plan(4);
     pt_run("a binary tree of ~2^21 nested spawns (pools of 1, 3, all CPUs)", test_million_spawns);
     pt_run("fib with a spawn at every call equals the closed form (1, 2, all CPUs)", test_fib);
     pt_run("4 outside threads spawning into one pool at once: each task exactly once",
            test_outside_spawners);
+    pt_run("3 outside threads mixing spawn+wait, parx_for and parx_reduce, tiny spins",
+           test_outside_mix);
     return pt_done_testing();
 }
