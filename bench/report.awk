@@ -17,6 +17,8 @@ $1 == "RES" && NF >= 8 {
     if (!((b, row) in seen_row)) { seen_row[b, row] = 1; rows[b, ++nrows[b]] = row }
     if (!((b, $5) in seen_case)) { seen_case[b, $5] = 1; cases[b, ++ncases[b]] = $5 }
     V[b, $3, $4, $5, $6, $7] = $8
+    # The process counts of each case, in order of appearance (shm tables).
+    if (!((b, $5, $6) in seen_t)) { seen_t[b, $5, $6] = 1; tlist[b, $5, ++nt[b, $5]] = $6 }
 }
 
 # ---- helpers --------------------------------------------------------------
@@ -195,6 +197,140 @@ function table_idle(   i, r, im, va) {
     print ""
 }
 
+# The arena benchmarks (bench_shm, bench_shm.py). The `threads` field holds
+# the number of processes. Cases: alloc<bytes>, create<size>, mem<size>.
+
+# The first case of bench shm whose name starts with `prefix`, or "".
+function shm_case(prefix,   j) {
+    for (j = 1; j <= ncases["shm"]; j++)
+        if (index(cases["shm", j], prefix) == 1) return cases["shm", j]
+    return ""
+}
+# MiB in a case name's size: "mem1g" -> 1024, "mem64m" -> 64.
+function case_mib(c,   n) {
+    n = c; gsub(/[^0-9]/, "", n)
+    return c ~ /g$/ ? n * 1024 : n + 0
+}
+# The same for people: "1 GiB", "64 MiB".
+function case_size(c,   m) {
+    m = case_mib(c)
+    return m % 1024 == 0 ? (m / 1024) " GiB" : m " MiB"
+}
+
+function table_shm(   c, i, j, r, im, va, t, x, g, py, line, hdr, sep) {
+    if (!nrows["shm"]) return
+    print "### Shared-memory arenas"
+    print ""
+    c = shm_case("alloc")
+    if (c != "") {
+        g = get("shm", "glibc", "malloc+free", c, 1, "ns")
+        print "Small blocks (" substr(c, 6) " bytes): rounds of 1000 allocations, one byte written into"
+        print "each, then 1000 frees in the same order. ns = the time of one alloc + free pair in"
+        print "each process while the others run (the slowest process's wall time / its pairs),"
+        print "best of N; Mops/s = pairs per second of all processes together. The arena is"
+        print "created by the parent and inherited by fork; glibc is malloc/free in each process."
+        print ""
+        print "| impl | variant | processes | ns per alloc+free | median | Mops/s (all) | vs glibc, 1 process |"
+        print "|---|---|---:|---:|---:|---:|---:|"
+        for (i = 1; i <= nrows["shm"]; i++) {
+            r = rows["shm", i]; im = impl_of(r); va = var_of(r)
+            for (j = 1; j <= nt["shm", c]; j++) {
+                t = tlist["shm", c, j]
+                x = get("shm", im, va, c, t, "ns")
+                if (x == "") continue
+                printf "| %s | %s | %d | %s | %s | %s | %s |\n", im, va, t, fmt(x, "%.1f"),
+                    fmt(get("shm", im, va, c, t, "ns_med"), "%.1f"),
+                    fmt(get("shm", im, va, c, t, "mops"), "%.1f"), ratio(x, g, "%.2fx")
+            }
+        }
+        print ""
+    }
+    c = shm_case("create")
+    if (c != "") {
+        py = get("shm", "python", "shared_memory", c, 1, "total_us")
+        print "Create + attach of a " case_size(c) " segment, in microseconds: create in one process,"
+        print "attach in another (forked before timing starts); total = both, in the same"
+        print "repetition; best of N after an untimed warm-up; first call = that warm-up (a cold"
+        print "start). parx anonymous: parx_arena_create, then parx_arena_send / parx_arena_recv"
+        print "over a UNIX socket (the descriptor's transfer counts as attach time); parx named:"
+        print "parx_arena_create(.named) + parx_arena_open(name). Python 3: SharedMemory(create=True,"
+        print "size) + SharedMemory(name), timed with time.perf_counter around the calls. Closing"
+        print "and unlinking are not timed."
+        print ""
+        print "| impl | variant | create (us) | attach (us) | total (us) | total, median | first call (us) | Python's total / this |"
+        print "|---|---|---:|---:|---:|---:|---:|---:|"
+        for (i = 1; i <= nrows["shm"]; i++) {
+            r = rows["shm", i]; im = impl_of(r); va = var_of(r)
+            x = get("shm", im, va, c, 1, "total_us")
+            if (x == "") continue
+            printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", im, va,
+                fmt(get("shm", im, va, c, 1, "create_us"), "%.1f"),
+                fmt(get("shm", im, va, c, 1, "attach_us"), "%.1f"), fmt(x, "%.1f"),
+                fmt(get("shm", im, va, c, 1, "total_us_med"), "%.1f"),
+                fmt(get("shm", im, va, c, 1, "first_us"), "%.0f"), ratio(py, x, "%.2fx")
+        }
+        print ""
+    }
+    c = shm_case("mem")
+    if (c != "") {
+        print "Memory to read the same " case_size(c) " from k processes, in MiB: Pss (and Rss) summed over"
+        print "the k children and the parent, from /proc/<pid>/smaps_rollup, read while every child"
+        print "has read all of its data and waits. parx arena: the parent fills a block of an"
+        print "arena, the children read every word of it in place. private: each child mallocs its"
+        print "own copy and copies the data in; the original is freed everywhere before measuring."
+        print "A page mapped by n processes counts 1/n in each one's Pss, fully in each one's Rss."
+        print ""
+        hdr = "| impl | variant |"; sep = "|---|---|"
+        for (j = 1; j <= nt["shm", c]; j++) { hdr = hdr " Pss, k = " tlist["shm", c, j] " |"; sep = sep "---:|" }
+        for (j = 1; j <= nt["shm", c]; j++) { hdr = hdr " Rss, k = " tlist["shm", c, j] " |"; sep = sep "---:|" }
+        print hdr; print sep
+        for (i = 1; i <= nrows["shm"]; i++) {
+            r = rows["shm", i]; im = impl_of(r); va = var_of(r)
+            if (get("shm", im, va, c, tlist["shm", c, 1], "pss_mib") == "") continue
+            line = "| " im " | " va " |"
+            for (j = 1; j <= nt["shm", c]; j++)
+                line = line " " fmt(get("shm", im, va, c, tlist["shm", c, j], "pss_mib"), "%.0f") " |"
+            for (j = 1; j <= nt["shm", c]; j++)
+                line = line " " fmt(get("shm", im, va, c, tlist["shm", c, j], "rss_mib"), "%.0f") " |"
+            print line
+        }
+        print ""
+    }
+}
+
+function targets_shm(   c, p2, g, py, x, j, va, mb, pss, cp) {
+    c = shm_case("alloc")
+    if (c != "") {
+        p2 = get("shm", "parx", "alloc+free", c, 2, "ns"); g = get("shm", "glibc", "malloc+free", c, 1, "ns")
+        target("small allocation + free from 2 processes at once: at most 2x the time of glibc malloc+free in one process (per op)",
+               (p2 == "" || g == "") ? "-" : sprintf("%.1f ns vs %.1f ns = %.2fx", p2, g, p2 / g),
+               (p2 == "" || g == "") ? "" : (p2 / g <= 2))
+    }
+    c = shm_case("create")
+    if (c != "") {
+        py = get("shm", "python", "shared_memory", c, 1, "total_us")
+        for (j = 1; j <= nrows["shm"]; j++) {
+            if (impl_of(rows["shm", j]) != "parx") continue
+            va = var_of(rows["shm", j])
+            x = get("shm", "parx", va, c, 1, "total_us")
+            if (x == "") continue
+            target("creating and attaching an arena [" va "]: at least 10x faster than Python's shared_memory create+attach (" case_size(c) ")",
+                   py == "" ? "-" : sprintf("parx %.1f us, Python %.1f us: Python / parx = %.2fx", x, py, py / x),
+                   py == "" ? "" : (py / x >= 10))
+        }
+    }
+    c = shm_case("mem")
+    if (c != "") {
+        mb = case_mib(c)
+        pss = get("shm", "parx", "arena", c, 8, "pss_mib")
+        cp = get("shm", "private", "malloc+memcpy", c, 8, "pss_mib")
+        target("sharing " case_size(c) " among 8 processes: at most 1.05x its size in Pss in total (one copy), against 8x for copies",
+               pss == "" ? "-" : sprintf("8 children + the parent: %.0f MiB = %.3fx; copies: %s", pss,
+                                         pss / mb, cp == "" ? "-" : sprintf("%.0f MiB = %.2fx", cp, cp / mb)),
+               pss == "" ? "" : (pss / mb <= 1.05))
+    }
+}
+
 # ---- targets -----------------------------------------------------------------
 
 function target(name, figure, ok) {
@@ -278,9 +414,10 @@ function targets(   c, ns, t1, t2, tbb2, j, k, s, e, emin, wcase, allok, nok, o2
                    pl == "" ? "" : (pl + 0 < 1))
         }
     }
+    if (nrows["shm"]) targets_shm()
     print ""
 }
 
 END {
-    table_fib(); table_uneven(); table_sum(); table_latency(); table_idle(); targets()
+    table_fib(); table_uneven(); table_sum(); table_latency(); table_idle(); table_shm(); targets()
 }
