@@ -6,16 +6,20 @@
 # #error that tells the user how to fix the build.
 #
 # usage: needs_gnu_source.sh SOURCE_ROOT CC [CC_ARGS...]
-# Prints TAP; exits 0 when both checks pass.
+# Prints TAP; exits 0 when both checks pass. The header and its implementation
+# macro come from PARX_HEADER and PARX_IMPL_MACRO in the environment (default:
+# parx.h and PARX_IMPLEMENTATION).
 set -u
 
 root=$1
 shift
 cc=("$@")
+header=${PARX_HEADER:-parx.h}
+macro=${PARX_IMPL_MACRO:-PARX_IMPLEMENTATION}
 
 # Compile a two-line implementation unit read from stdin; $@ adds flags.
 compile() {
-    printf '#define PARX_IMPLEMENTATION\n#include "parx.h"\n' |
+    printf '#define %s\n#include "%s"\n' "$macro" "$header" |
         "${cc[@]}" -std=c11 -fsyntax-only -I "$root" "$@" -x c - 2>&1
 }
 

@@ -1,0 +1,1936 @@
+/* SPDX-License-Identifier: MIT */
+/* tests/shm.c -- unit tests of shared-memory arenas (parx_shm.h): creating,
+   attaching, allocating, offsets, lifetime of named arenas, descriptor
+   passing, and every bad input with the code it must give. The big
+   concurrent runs are in shm_stress.c, the SIGKILL rounds in shm_kill.c.
+
+   Every test runs under run_guarded (shm_common.h): it fails if the test
+   leaves a descriptor, a child process or a parx-* entry of /dev/shm behind.
+   Tests fork (before any thread exists; this binary creates none), never
+   sleep, and wait for children through pipes. Named arenas made here are
+   called "/parx-test-<pid>-..." so that the final leak check covers them. */
+#define _GNU_SOURCE /* memfd_create, F_ADD_SEALS, O_TMPFILE, strsignal */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "parx_shm.h"
+#include "parx_test.h"
+#include "shm_common.h"
+
+#define KiB ((size_t)1 << 10)
+#define MiB ((size_t)1 << 20)
+
+static parx_arena *anon(size_t size)
+{
+    int err = 0;
+    parx_arena *a = parx_arena_create(&(parx_arena_desc){.size = size}, &err);
+    CHECK_MSG(a != NULL, "create(size %zu) failed: %d (%s)", size, err, parx_strerror(err));
+    return a;
+}
+
+static parx_arena *named(const char *name, size_t size)
+{
+    int err = 0;
+    parx_arena *a =
+        parx_arena_create(&(parx_arena_desc){.size = size, .named = true, .name = name}, &err);
+    CHECK_MSG(a != NULL, "create(named %s, size %zu) failed: %d (%s)", name ? name : "(default)",
+              size, err, parx_strerror(err));
+    return a;
+}
+
+static parx_arena_usage usage(const parx_arena *a)
+{
+    parx_arena_usage u;
+    memset(&u, 0, sizeof u);
+    CHECK_EQ(parx_arena_stats(a, &u), 0);
+    return u;
+}
+
+/* The usage invariants that hold whenever nothing allocates meanwhile. */
+static void check_usage_sane(const parx_arena *a)
+{
+    parx_arena_usage u = usage(a);
+    CHECK_EQ_U(u.size, parx_arena_size(a));
+    CHECK(u.capacity > 0 && u.capacity < u.size);
+    CHECK_MSG(u.used <= u.reserved, "used %llu > reserved %llu", (unsigned long long)u.used,
+              (unsigned long long)u.reserved);
+    CHECK(u.reserved <= u.capacity);
+    CHECK(u.high_water >= u.reserved && u.high_water <= u.capacity);
+    CHECK_EQ_U(u.free, u.capacity - u.reserved);
+}
+
+static int cloexec(int fd)
+{
+    int f = fcntl(fd, F_GETFD);
+    return f >= 0 && (f & FD_CLOEXEC);
+}
+
+static int in_arena(const parx_arena *a, const void *p, size_t size)
+{
+    uintptr_t b = (uintptr_t)parx_arena_base(a), x = (uintptr_t)p;
+    return x >= b && x - b <= parx_arena_size(a) && size <= parx_arena_size(a) - (x - b);
+}
+
+/* a memfd holding `len` bytes of `src` (or zeros if src is NULL), unsealed */
+static int memfd_with(const void *src, size_t len)
+{
+    int fd = memfd_create("parx-test-copy", MFD_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    if (ftruncate(fd, (off_t)len) != 0 || (src && len && !xwrite(fd, src, len))) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* ===== create ============================================================= */
+
+static void test_create_anon(void)
+{
+    int err = 12345;
+    parx_arena *a = parx_arena_create(&(parx_arena_desc){.size = 1 * MiB}, &err);
+    REQUIRE(a != NULL);
+    CHECK(parx_arena_size(a) >= 1 * MiB);
+    CHECK_EQ(parx_arena_size(a) % 4096, 0);
+    CHECK(parx_arena_base(a) != NULL);
+    CHECK(parx_arena_same_address(a));
+    CHECK(parx_arena_name(a) == NULL);
+    int fd = parx_arena_fd(a);
+    CHECK(fd >= 0);
+    CHECK_MSG(cloexec(fd), "the arena's descriptor is not O_CLOEXEC");
+    parx_arena_usage u = usage(a);
+    CHECK_EQ_U(u.size, parx_arena_size(a));
+    CHECK_EQ_U(u.used, 0);
+    CHECK_EQ_U(u.reserved, 0);
+    CHECK_EQ_U(u.high_water, 0);
+    CHECK_EQ_U(u.free, u.capacity);
+    CHECK_EQ_U(u.processes, 0);
+    /* the header and map take about 0.1% + 8 KiB */
+    CHECK_MSG(u.capacity >= u.size - u.size / 500 - 64 * KiB,
+              "capacity %llu of %llu bytes: more overhead than documented",
+              (unsigned long long)u.capacity, (unsigned long long)u.size);
+    check_usage_sane(a);
+    parx_arena_close(a);
+    parx_arena_close(NULL); /* ignored */
+
+    /* err may be NULL */
+    a = parx_arena_create(&(parx_arena_desc){.size = 64 * KiB}, NULL);
+    CHECK(a != NULL);
+    parx_arena_close(a);
+    CHECK(parx_arena_create(NULL, NULL) == NULL);
+}
+
+static void test_create_bad_sizes(void)
+{
+    int err = 0;
+    CHECK(parx_arena_create(NULL, &err) == NULL);
+    CHECK_EQ(err, -EINVAL);
+    err = 0;
+    CHECK(parx_arena_create(&(parx_arena_desc){0}, &err) == NULL);
+    CHECK_EQ(err, -EINVAL);
+    err = 0;
+    CHECK(parx_arena_create(&(parx_arena_desc){.size = 0, .named = true}, &err) == NULL);
+    CHECK_EQ(err, -EINVAL);
+    err = 0;
+    CHECK(parx_arena_create(&(parx_arena_desc){.size = 2 * MiB, .max_size = 1 * MiB}, &err) ==
+          NULL);
+    CHECK_EQ(err, -EFBIG);
+    err = 0;
+    CHECK(parx_arena_create(
+              &(parx_arena_desc){.size = 2 * MiB, .max_size = 1 * MiB, .named = true}, &err) ==
+          NULL);
+    CHECK_EQ(err, -EFBIG);
+    err = 0;
+    CHECK(parx_arena_create(&(parx_arena_desc){.size = SIZE_MAX}, &err) == NULL);
+    CHECK_EQ(err, -EFBIG);
+    err = 0;
+    CHECK(parx_arena_create(&(parx_arena_desc){.size = SIZE_MAX, .named = true}, &err) == NULL);
+    CHECK_EQ(err, -EFBIG);
+    err = 0;
+    CHECK(parx_arena_create(&(parx_arena_desc){.size = ((size_t)1 << 40) + 1}, &err) == NULL);
+    CHECK_EQ(err, -EFBIG); /* default max_size: 1 TiB */
+    err = 0;
+    CHECK(parx_arena_create(&(parx_arena_desc){.size = SIZE_MAX / 2, .max_size = SIZE_MAX}, &err) ==
+          NULL);
+    CHECK_MSG(err < 0, "absurd size with max_size SIZE_MAX: err %d", err);
+    pt_diag("size SIZE_MAX/2 with max_size SIZE_MAX: %d (%s)", err, parx_strerror(err));
+    /* size exactly max_size is allowed */
+    parx_arena *a = parx_arena_create(&(parx_arena_desc){.size = 1 * MiB, .max_size = 1 * MiB}, &err);
+    CHECK(a != NULL);
+    parx_arena_close(a);
+
+    /* tiny sizes: either refused with a code or an arena that works */
+    size_t tiny[] = {1, 100, 4096, 8192, 12288};
+    for (size_t i = 0; i < sizeof tiny / sizeof tiny[0]; i++) {
+        err = 0;
+        a = parx_arena_create(&(parx_arena_desc){.size = tiny[i]}, &err);
+        if (!a) {
+            CHECK_MSG(err < 0, "size %zu: NULL without a code", tiny[i]);
+            continue;
+        }
+        check_usage_sane(a);
+        errno = 0;
+        void *p = parx_arena_alloc(a, 16, 0);
+        if (p) {
+            CHECK(in_arena(a, p, 16));
+            CHECK_EQ(parx_arena_free(a, p), 0);
+        } else {
+            CHECK_EQ(errno, ENOMEM);
+        }
+        parx_arena_close(a);
+    }
+}
+
+static void test_bad_names(void)
+{
+    char longname[300];
+    longname[0] = '/';
+    memset(longname + 1, 'x', sizeof longname - 2);
+    longname[251] = '\0'; /* 251 bytes: one too many */
+    const char *bad[] = {"noslash", "/a/b", "//", "/", "", "parx-x", longname};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int err = 0;
+        parx_arena *a = parx_arena_create(
+            &(parx_arena_desc){.size = 1 * MiB, .named = true, .name = bad[i]}, &err);
+        CHECK_MSG(a == NULL && err == -EINVAL, "create(\"%.40s\"): %p, err %d, want -EINVAL",
+                  bad[i], (void *)a, err);
+        if (a)
+            parx_arena_close(a);
+        err = 0;
+        a = parx_arena_open(bad[i], &err);
+        CHECK_MSG(a == NULL && err == -EINVAL, "open(\"%.40s\"): %p, err %d, want -EINVAL", bad[i],
+                  (void *)a, err);
+        if (a)
+            parx_arena_close(a);
+    }
+    int err = 0;
+    CHECK(parx_arena_open(NULL, &err) == NULL);
+    CHECK_EQ(err, -EINVAL);
+    CHECK(parx_arena_open(NULL, NULL) == NULL);
+
+    /* 250 bytes is the longest name allowed */
+    char name250[260];
+    int n = snprintf(name250, sizeof name250, "/parx-test-%d-long-", (int)getpid());
+    memset(name250 + n, 'y', 250 - (size_t)n);
+    name250[250] = '\0';
+    CHECK_EQ(strlen(name250), 250);
+    parx_arena *a = named(name250, 1 * MiB);
+    if (a) {
+        CHECK_STR_EQ(parx_arena_name(a), name250);
+        parx_arena *b = parx_arena_open(name250, &err);
+        CHECK_MSG(b != NULL, "open of a 250-byte name: %d (%s)", err, parx_strerror(err));
+        parx_arena_close(b);
+        parx_arena_close(a);
+    }
+    CHECK(!shm_exists(name250));
+}
+
+static void test_name_taken(void)
+{
+    const char *name = test_name("taken");
+    parx_arena *a = named(name, 1 * MiB);
+    REQUIRE(a != NULL);
+    int err = 0;
+    parx_arena *b = parx_arena_create(
+        &(parx_arena_desc){.size = 1 * MiB, .named = true, .name = name}, &err);
+    CHECK(b == NULL);
+    CHECK_EQ(err, -EEXIST);
+    CHECK(shm_exists(name)); /* the failed create did not remove the existing name */
+    void *p = parx_arena_alloc(a, 100, 0);
+    CHECK(p != NULL);
+    CHECK_EQ(parx_arena_free(a, p), 0);
+    parx_arena_close(a);
+    CHECK(!shm_exists(name));
+
+    /* taken by a shm object that is no arena: refused, and left alone */
+    name = test_name("foreign");
+    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    REQUIRE(fd >= 0);
+    CHECK(xwrite(fd, "not an arena", 12));
+    err = 0;
+    b = parx_arena_create(&(parx_arena_desc){.size = 1 * MiB, .named = true, .name = name}, &err);
+    CHECK(b == NULL);
+    CHECK_EQ(err, -EEXIST);
+    struct stat st;
+    CHECK(fstat(fd, &st) == 0 && st.st_size == 12);
+    CHECK(shm_exists(name));
+    close(fd);
+    shm_unlink(name);
+}
+
+static void test_open_missing(void)
+{
+    int err = 0;
+    const char *name = test_name("missing");
+    CHECK(parx_arena_open(name, &err) == NULL);
+    CHECK_EQ(err, -ENOENT);
+    CHECK(!shm_exists(name));
+}
+
+static int is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static void test_default_name_mode(void)
+{
+    mode_t old = umask(0); /* a permissive umask must not widen the mode */
+    parx_arena *a = named(NULL, 1 * MiB);
+    parx_arena *b = named(NULL, 1 * MiB);
+    umask(old);
+    if (!a || !b) {
+        parx_arena_close(a);
+        parx_arena_close(b);
+        return;
+    }
+    const char *na = parx_arena_name(a), *nb = parx_arena_name(b);
+    REQUIRE(na != NULL && nb != NULL);
+    CHECK_EQ(strlen(na), 6 + 32);
+    CHECK_MSG(strncmp(na, "/parx-", 6) == 0, "default name \"%s\"", na);
+    int hex = 1;
+    for (size_t i = 6; i < strlen(na); i++)
+        hex &= is_hex(na[i]);
+    CHECK_MSG(hex, "default name \"%s\" is not /parx- and 32 hex digits", na);
+    CHECK_MSG(strcmp(na, nb) != 0, "two default names are equal: %s", na);
+    CHECK(shm_exists(na) && shm_exists(nb));
+
+    struct stat st;
+    REQUIRE(fstat(parx_arena_fd(a), &st) == 0);
+    CHECK_MSG((st.st_mode & 07777) == 0600, "mode %o, want 0600", (unsigned)(st.st_mode & 07777));
+    char path[300];
+    snprintf(path, sizeof path, "/dev/shm%s", na);
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 07777) == 0600);
+    CHECK(cloexec(parx_arena_fd(a)));
+    CHECK(parx_arena_same_address(a));
+    CHECK_EQ_U(usage(a).processes, 1);
+
+    /* a custom name gets the same mode */
+    const char *name = test_name("mode");
+    parx_arena *c = named(name, 1 * MiB);
+    if (c) {
+        CHECK(fstat(parx_arena_fd(c), &st) == 0 && (st.st_mode & 07777) == 0600);
+        CHECK_STR_EQ(parx_arena_name(c), name);
+        parx_arena_close(c);
+    }
+    char nacopy[64], nbcopy[64];
+    snprintf(nacopy, sizeof nacopy, "%s", na);
+    snprintf(nbcopy, sizeof nbcopy, "%s", nb);
+    parx_arena_close(a);
+    parx_arena_close(b);
+    CHECK(!shm_exists(nacopy) && !shm_exists(nbcopy));
+}
+
+static void test_unlink_in_process(void)
+{
+    const char *name = test_name("unlink");
+    parx_arena *a = named(name, 1 * MiB);
+    REQUIRE(a != NULL);
+    CHECK_EQ(parx_arena_unlink(a), 0);
+    CHECK(!shm_exists(name));
+    CHECK_EQ(parx_arena_unlink(a), -ENOENT);
+    int err = 0;
+    CHECK(parx_arena_open(name, &err) == NULL);
+    CHECK_EQ(err, -ENOENT);
+    void *p = parx_arena_alloc(a, 1000, 0);
+    CHECK(p != NULL);
+    CHECK_EQ(parx_arena_free(a, p), 0);
+    parx_arena_close(a);
+    CHECK(!shm_exists(name));
+
+    parx_arena *b = anon(1 * MiB);
+    CHECK_EQ(parx_arena_unlink(b), -EINVAL);
+    CHECK_EQ(parx_arena_unlink(NULL), -EINVAL);
+    parx_arena_close(b);
+}
+
+/* /dev/shm fuller than asked: refused before anything is allocated */
+static void test_no_space(void)
+{
+    struct statvfs vfs;
+    if (statvfs("/dev/shm", &vfs) != 0)
+        PT_SKIP("no /dev/shm");
+    uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+    size_t size = (size_t)((avail + 64 * MiB) / MiB * MiB);
+    pt_diag("/dev/shm has %llu MiB free; asking for %zu MiB", (unsigned long long)(avail / MiB),
+            size / MiB);
+    if (size > ((size_t)1 << 40) - 64 * MiB)
+        PT_SKIP("/dev/shm has more than 1 TiB free");
+    const char *name = test_name("nospace");
+    for (int reserve = 0; reserve < 2; reserve++) {
+        int err = 0;
+        parx_arena *a = parx_arena_create(&(parx_arena_desc){.size = size, .named = true,
+                                                             .name = name, .reserve = reserve,
+                                                             .max_size = 2 * size},
+                                          &err);
+        CHECK_MSG(a == NULL && err == -ENOSPC, "reserve %d: %p, err %d (%s), want -ENOSPC", reserve,
+                  (void *)a, err, parx_strerror(err));
+        if (a)
+            parx_arena_close(a);
+        CHECK(!shm_exists(name));
+        /* the default name too */
+        err = 0;
+        a = parx_arena_create(&(parx_arena_desc){.size = size, .named = true, .reserve = reserve,
+                                                 .max_size = 2 * size},
+                              &err);
+        CHECK_MSG(a == NULL && err == -ENOSPC, "default name, reserve %d: err %d (%s)", reserve,
+                  err, parx_strerror(err));
+        if (a)
+            parx_arena_close(a);
+    }
+}
+
+static void test_reserve_prefault_huge(void)
+{
+    for (int named_ = 0; named_ < 2; named_++) {
+        int err = 0;
+        parx_arena *a = parx_arena_create(
+            &(parx_arena_desc){.size = 4 * MiB, .named = named_, .reserve = true}, &err);
+        CHECK_MSG(a != NULL, "reserve, named %d: %d (%s)", named_, err, parx_strerror(err));
+        if (!a)
+            continue;
+        struct stat st;
+        CHECK(fstat(parx_arena_fd(a), &st) == 0);
+        CHECK_MSG((uint64_t)st.st_blocks * 512 >= parx_arena_size(a),
+                  "reserve: only %llu of %zu bytes are backed",
+                  (unsigned long long)st.st_blocks * 512, parx_arena_size(a));
+        void *p = parx_arena_alloc(a, 100 * KiB, 0);
+        CHECK(p != NULL);
+        if (p) {
+            blk_fill(p, 100 * KiB, 7);
+            CHECK(blk_check(p, 100 * KiB, 7));
+        }
+        CHECK_EQ(parx_arena_free(a, p), 0);
+        parx_arena_close(a);
+    }
+    parx_arena *a = parx_arena_create(
+        &(parx_arena_desc){.size = 8 * MiB, .prefault = true, .huge_pages = true}, NULL);
+    REQUIRE(a != NULL);
+    void *p = parx_arena_alloc(a, 3 * MiB, 0);
+    CHECK(p != NULL);
+    if (p) {
+        blk_fill(p, 3 * MiB, 8);
+        CHECK(blk_check(p, 3 * MiB, 8));
+    }
+    CHECK_EQ(parx_arena_free(a, p), 0);
+    parx_arena_close(a);
+    a = parx_arena_create(&(parx_arena_desc){.size = 4 * MiB, .named = true, .prefault = true,
+                                             .huge_pages = true, .reserve = true},
+                          NULL);
+    CHECK(a != NULL);
+    parx_arena_close(a);
+}
+
+/* ===== alloc and free ===================================================== */
+
+static void test_alloc_free_sizes(void)
+{
+    parx_arena *a = anon(8 * MiB);
+    REQUIRE(a != NULL);
+    static const size_t sizes[] = {1,    7,     8,     15,    16,     17,     31,    100,
+                                   127,  128,   129,   255,   1000,   4095,   4096,  4097,
+                                   5000, 16383, 16384, 16385, 65536,  100000, 1 << 20};
+    enum { N = sizeof sizes / sizeof sizes[0] };
+    for (int round = 0; round < 2; round++) {
+        void *p[N];
+        uint64_t total = 0;
+        for (int i = 0; i < N; i++) {
+            errno = 0;
+            p[i] = parx_arena_alloc(a, sizes[i], 0);
+            if (!CHECK_MSG(p[i] != NULL, "alloc(%zu): errno %d", sizes[i], errno))
+                continue;
+            CHECK_MSG((uintptr_t)p[i] % 16 == 0, "alloc(%zu) = %p: not 16-aligned", sizes[i], p[i]);
+            CHECK_MSG(in_arena(a, p[i], sizes[i]), "alloc(%zu) = %p outside the arena", sizes[i],
+                      p[i]);
+            uint64_t off = parx_arena_offset(a, p[i]);
+            CHECK_MSG(off >= 4096, "block at offset %llu: inside the header page",
+                      (unsigned long long)off);
+            CHECK(parx_arena_ptr(a, off) == p[i]);
+            blk_fill(p[i], sizes[i], (uint32_t)(i + 100 * round));
+            total += sizes[i];
+        }
+        for (int i = 0; i < N; i++)
+            if (p[i])
+                CHECK_MSG(blk_check(p[i], sizes[i], (uint32_t)(i + 100 * round)),
+                          "block %d (%zu bytes) overwritten: blocks overlap", i, sizes[i]);
+        parx_arena_usage u = usage(a);
+        CHECK_MSG(u.used >= total, "used %llu < %llu allocated", (unsigned long long)u.used,
+                  (unsigned long long)total);
+        check_usage_sane(a);
+        /* free in an order of its own */
+        for (int k = 0; k < N; k++) {
+            int i = (k * 7) % N;
+            CHECK_EQ(parx_arena_free(a, p[i]), 0);
+        }
+        CHECK_EQ_U(usage(a).used, 0);
+        check_usage_sane(a);
+    }
+    CHECK_EQ(parx_arena_free(a, NULL), 0);
+    /* large blocks give their pages back: nothing reserved is left but spans */
+    parx_arena_usage u = usage(a);
+    pt_diag("after freeing everything: reserved %llu KiB (spans of small blocks), high water %llu "
+            "KiB",
+            (unsigned long long)(u.reserved / KiB), (unsigned long long)(u.high_water / KiB));
+    parx_arena_close(a);
+}
+
+static void test_alignment(void)
+{
+    parx_arena *a = anon(64 * MiB);
+    REQUIRE(a != NULL);
+    static const size_t aligns[] = {1,    2,    4,     8,     16,     32,      64,
+                                    128,  256,  512,   1024,  2048,   4096,    8192,
+                                    16384, 65536, 1 << 20, 2 << 20};
+    static const size_t sizes[] = {1, 24, 100, 3000, 5000, 20000, 200000};
+    enum { NA = sizeof aligns / sizeof aligns[0], NS = sizeof sizes / sizeof sizes[0] };
+    void *p[NA][NS];
+    for (int i = 0; i < NA; i++) {
+        for (int j = 0; j < NS; j++) {
+            errno = 0;
+            p[i][j] = parx_arena_alloc(a, sizes[j], aligns[i]);
+            if (!CHECK_MSG(p[i][j] != NULL, "alloc(%zu, align %zu): errno %d", sizes[j], aligns[i],
+                           errno))
+                continue;
+            size_t want = aligns[i] < 16 ? 16 : aligns[i];
+            CHECK_MSG((uintptr_t)p[i][j] % want == 0, "alloc(%zu, align %zu) = %p: misaligned",
+                      sizes[j], aligns[i], p[i][j]);
+            CHECK(in_arena(a, p[i][j], sizes[j]));
+            blk_fill(p[i][j], sizes[j], (uint32_t)(i * NS + j));
+        }
+    }
+    for (int i = 0; i < NA; i++)
+        for (int j = 0; j < NS; j++)
+            if (p[i][j]) {
+                CHECK_MSG(blk_check(p[i][j], sizes[j], (uint32_t)(i * NS + j)),
+                          "aligned block (%zu, %zu) overwritten", sizes[j], aligns[i]);
+                CHECK_EQ(parx_arena_free(a, p[i][j]), 0);
+            }
+    CHECK_EQ_U(usage(a).used, 0);
+    check_usage_sane(a);
+    parx_arena_close(a);
+}
+
+static void test_alloc_bad_args(void)
+{
+    parx_arena *a = anon(8 * MiB);
+    REQUIRE(a != NULL);
+    size_t asize = parx_arena_size(a);
+    struct {
+        size_t size, align;
+        int want;
+    } cases[] = {
+        {16, 3, EINVAL},
+        {16, 24, EINVAL},
+        {16, 6, EINVAL},
+        {16, 4097, EINVAL},
+        {16, (SIZE_MAX >> 1) + 1, EINVAL}, /* far beyond the arena */
+        {16, SIZE_MAX, EINVAL},
+        {0, 0, EINVAL},
+        {0, 64, EINVAL},
+        {SIZE_MAX, 0, ENOMEM},
+        {SIZE_MAX, 4096, ENOMEM},
+        {SIZE_MAX - 4095, 0, ENOMEM},
+        {SIZE_MAX / 2, 0, ENOMEM},
+        {(size_t)1 << 40, 0, ENOMEM},
+        {0, 0, 0}, /* the next two are filled in below */
+        {0, 0, 0},
+    };
+    enum { NC = sizeof cases / sizeof cases[0] };
+    cases[NC - 2].size = asize; /* the whole segment cannot fit beside its header */
+    cases[NC - 2].want = ENOMEM;
+    cases[NC - 1].size = 16; /* a power of two above the arena's size */
+    cases[NC - 1].align = (size_t)1 << (64 - __builtin_clzll((unsigned long long)asize));
+    cases[NC - 1].want = EINVAL;
+    for (int i = 0; i < NC; i++) {
+        errno = 0;
+        void *p = parx_arena_alloc(a, cases[i].size, cases[i].align);
+        CHECK_MSG(p == NULL && errno == cases[i].want,
+                  "alloc(%zu, align %zu) = %p, errno %d (%s), want NULL and %s", cases[i].size,
+                  cases[i].align, p, errno, strerror(errno),
+                  cases[i].want == EINVAL ? "EINVAL" : "ENOMEM");
+        if (p)
+            parx_arena_free(a, p);
+    }
+    errno = 0;
+    CHECK(parx_arena_alloc(NULL, 16, 0) == NULL);
+    CHECK_EQ(errno, EINVAL);
+    /* the arena still works */
+    void *p = parx_arena_alloc(a, 16, 0);
+    CHECK(p != NULL);
+    CHECK_EQ(parx_arena_free(a, p), 0);
+    CHECK_EQ_U(usage(a).used, 0);
+    parx_arena_close(a);
+}
+
+/* Alignments are valid "up to the arena size" (parx_arena_alloc's comment):
+   one the arena could hold gives an aligned block or ENOMEM, never EINVAL. */
+static void test_alloc_large_alignments(void)
+{
+    parx_arena *a = anon(32 * MiB);
+    REQUIRE(a != NULL);
+    size_t asize = parx_arena_size(a);
+    for (size_t align = 4 * MiB; align <= asize; align *= 2) {
+        errno = 0;
+        void *p = parx_arena_alloc(a, 64, align);
+        if (p) {
+            CHECK_MSG((uintptr_t)p % align == 0, "align %zu: %p", align, p);
+            CHECK_EQ(parx_arena_free(a, p), 0);
+        } else {
+            CHECK_MSG(errno == ENOMEM, "alloc(64, align %zu MiB) in a %zu MiB arena: errno %d (%s), "
+                      "want a block or ENOMEM (the alignment is up to the arena size)",
+                      align / MiB, asize / MiB, errno, strerror(errno));
+        }
+    }
+    parx_arena_close(a);
+}
+
+static void test_exhaust_small(void)
+{
+    parx_arena *a = anon(2 * MiB);
+    REQUIRE(a != NULL);
+    size_t cap = (size_t)usage(a).capacity;
+    size_t max = cap / 64 + 1;
+    void **p = (void **)malloc(max * sizeof *p);
+    REQUIRE(p != NULL);
+    size_t n1 = 0, n2 = 0;
+    for (;;) {
+        errno = 0;
+        void *q = parx_arena_alloc(a, 64, 0);
+        if (!q) {
+            CHECK_EQ(errno, ENOMEM);
+            break;
+        }
+        if (!CHECK(n1 < max))
+            break;
+        blk_fill(q, 64, (uint32_t)n1);
+        p[n1++] = q;
+    }
+    pt_diag("%zu blocks of 64 bytes in %zu KiB of capacity", n1, cap / KiB);
+    CHECK_MSG(n1 * 64 >= cap / 2, "only %zu blocks of 64 bytes fit in %zu bytes", n1, cap);
+    errno = 0;
+    CHECK(parx_arena_alloc(a, 64, 0) == NULL && errno == ENOMEM); /* still full, still sane */
+    errno = 0;
+    CHECK(parx_arena_alloc(a, 100000, 0) == NULL && errno == ENOMEM);
+    parx_arena_usage u = usage(a);
+    CHECK_EQ_U(u.used, n1 * 64);
+    check_usage_sane(a);
+    for (size_t i = 0; i < n1; i++) {
+        CHECK(blk_check(p[i], 64, (uint32_t)i));
+        CHECK_EQ(parx_arena_free(a, p[i]), 0);
+    }
+    CHECK_EQ_U(usage(a).used, 0);
+    /* the freed blocks can all be had again */
+    for (;;) {
+        void *q = parx_arena_alloc(a, 64, 0);
+        if (!q || n2 >= max)
+            break;
+        p[n2++] = q;
+    }
+    CHECK_MSG(n2 >= n1, "after freeing everything only %zu of %zu blocks could be allocated", n2,
+              n1);
+    for (size_t i = 0; i < n2; i++)
+        CHECK_EQ(parx_arena_free(a, p[i]), 0);
+    CHECK_EQ_U(usage(a).used, 0);
+    errno = 0;
+    void *big = parx_arena_alloc(a, 100000, 0);
+    pt_diag("after filling with 64-byte blocks and freeing them all, a 100000-byte block: %s "
+            "(spans stay with their size class)",
+            big ? "allocated" : strerror(errno));
+    parx_arena_free(a, big);
+    free(p);
+    parx_arena_close(a);
+}
+
+static void test_exhaust_large(void)
+{
+    parx_arena *a = anon(8 * MiB);
+    REQUIRE(a != NULL);
+    parx_arena_usage u0 = usage(a);
+    enum { MAXB = 1024 };
+    void *p[MAXB];
+    size_t n1 = 0, n2 = 0;
+    for (;;) {
+        errno = 0;
+        void *q = parx_arena_alloc(a, 100000, 0);
+        if (!q) {
+            CHECK_EQ(errno, ENOMEM);
+            break;
+        }
+        if (!CHECK(n1 < MAXB))
+            break;
+        blk_fill(q, 100000, (uint32_t)n1);
+        p[n1++] = q;
+    }
+    CHECK_EQ(n1, u0.capacity / (25 * 4096)); /* 100000 bytes = 25 pages */
+    for (size_t i = 0; i < n1; i++) {
+        CHECK(blk_check(p[i], 100000, (uint32_t)i));
+        CHECK_EQ(parx_arena_free(a, p[i]), 0);
+    }
+    parx_arena_usage u = usage(a);
+    CHECK_EQ_U(u.used, 0);
+    CHECK_EQ_U(u.reserved, 0);
+    CHECK_EQ_U(u.free, u.capacity);
+    CHECK_EQ_U(u.high_water, (uint64_t)n1 * 25 * 4096);
+    /* all of it, in one block */
+    errno = 0;
+    void *whole = parx_arena_alloc(a, (size_t)u.free, 0);
+    CHECK_MSG(whole != NULL, "one block of all %llu free bytes: errno %d",
+              (unsigned long long)u.free, errno);
+    if (whole) {
+        blk_fill(whole, (size_t)u.free, 99);
+        errno = 0;
+        CHECK(parx_arena_alloc(a, 16, 0) == NULL && errno == ENOMEM);
+        CHECK(blk_check(whole, (size_t)u.free, 99));
+        CHECK_EQ(parx_arena_free(a, whole), 0);
+    }
+    for (;;) {
+        void *q = parx_arena_alloc(a, 100000, 0);
+        if (!q || n2 >= MAXB)
+            break;
+        p[n2++] = q;
+    }
+    CHECK_EQ(n2, n1);
+    for (size_t i = 0; i < n2; i++)
+        CHECK_EQ(parx_arena_free(a, p[i]), 0);
+    CHECK_EQ_U(usage(a).reserved, 0);
+    parx_arena_close(a);
+}
+
+static void test_exhaust_mixed(void)
+{
+    parx_arena *a = anon(4 * MiB);
+    REQUIRE(a != NULL);
+    enum { MAXB = 20000 };
+    void **p = (void **)malloc(MAXB * sizeof *p);
+    size_t *sz = (size_t *)malloc(MAXB * sizeof *sz);
+    REQUIRE(p && sz);
+    for (int round = 0; round < 3; round++) {
+        rnd r = rnd_seed(42); /* the same sequence each round */
+        size_t n = 0, fails = 0;
+        for (int k = 0; k < MAXB && n < MAXB; k++) {
+            size_t s = rnd_below(&r, 8) == 0 ? 16385 + rnd_below(&r, 40000)
+                                             : 1 + rnd_below(&r, 2000);
+            errno = 0;
+            void *q = parx_arena_alloc(a, s, 0);
+            if (!q) {
+                CHECK_EQ(errno, ENOMEM);
+                fails++;
+                continue;
+            }
+            blk_fill(q, s, (uint32_t)n);
+            p[n] = q;
+            sz[n++] = s;
+        }
+        pt_diag("round %d: %zu blocks, %zu ENOMEM", round, n, fails);
+        CHECK(fails > 0); /* it did run full */
+        check_usage_sane(a);
+        for (size_t i = 0; i < n; i++) {
+            CHECK(blk_check(p[i], sz[i], (uint32_t)i));
+            CHECK_EQ(parx_arena_free(a, p[i]), 0);
+        }
+        CHECK_EQ_U(usage(a).used, 0);
+    }
+    free(p);
+    free(sz);
+    parx_arena_close(a);
+}
+
+static void test_free_foreign(void)
+{
+    parx_arena *a = anon(4 * MiB);
+    parx_arena *b = anon(1 * MiB);
+    REQUIRE(a != NULL && b != NULL);
+    unsigned char *base = (unsigned char *)parx_arena_base(a);
+    size_t size = parx_arena_size(a);
+    /* before anything is allocated every data page is free */
+    CHECK_EQ(parx_arena_free(a, base + size - 4096), -EINVAL);
+    CHECK_EQ(parx_arena_free(a, base + size / 2 / 4096 * 4096), -EINVAL);
+    CHECK_EQ(parx_arena_free(a, base + size - 16), -EINVAL);
+
+    void *small = parx_arena_alloc(a, 64, 0);
+    void *large = parx_arena_alloc(a, 5 * 4096, 0);
+    void *other = parx_arena_alloc(b, 64, 0);
+    REQUIRE(small && large && other);
+    blk_fill(small, 64, 1);
+    blk_fill(large, 5 * 4096, 2);
+    blk_fill(other, 64, 3);
+    int on_stack = 0;
+    void *heap = malloc(64);
+    const void *bad[] = {
+        &on_stack,
+        heap,
+        base,                             /* the header */
+        base + 1,
+        base + 64,
+        base + 2048,
+        base + size,                      /* one past the end */
+        (void *)((uintptr_t)base - 4096), /* just before */
+        (unsigned char *)small + 1,       /* inside a small block */
+        (unsigned char *)small + 8,
+        (unsigned char *)large + 1,       /* inside a large block */
+        (unsigned char *)large + 16,
+        (unsigned char *)large + 4096,    /* a later page of it */
+        (unsigned char *)large + 4 * 4096,
+        other,                            /* a block of another arena */
+        (void *)(uintptr_t)16,
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_MSG(parx_arena_free(a, (void *)(uintptr_t)bad[i]) == -EINVAL,
+                  "free of bad pointer %zu (%p) did not give -EINVAL", i, bad[i]);
+    free(heap);
+    /* nothing was disturbed */
+    CHECK(blk_check(small, 64, 1));
+    CHECK(blk_check(large, 5 * 4096, 2));
+    CHECK(blk_check(other, 64, 3));
+    parx_arena_usage u = usage(a);
+    CHECK_EQ_U(u.used, 64 + 5 * 4096);
+    /* the allocator hands out nothing twice after those: fill a little */
+    void *more[64];
+    for (int i = 0; i < 64; i++) {
+        more[i] = parx_arena_alloc(a, 64, 0);
+        CHECK(more[i] != NULL && more[i] != small);
+        if (more[i])
+            blk_fill(more[i], 64, (uint32_t)(100 + i));
+    }
+    CHECK(blk_check(small, 64, 1));
+    for (int i = 0; i < 64; i++) {
+        CHECK(blk_check(more[i], 64, (uint32_t)(100 + i)));
+        CHECK_EQ(parx_arena_free(a, more[i]), 0);
+    }
+    CHECK_EQ(parx_arena_free(a, small), 0);
+    CHECK_EQ(parx_arena_free(a, large), 0);
+    CHECK_EQ(parx_arena_free(b, other), 0);
+    CHECK_EQ_U(usage(a).used, 0);
+    CHECK_EQ_U(usage(b).used, 0);
+    CHECK_EQ(parx_arena_free(NULL, NULL), 0);
+    parx_arena_close(a);
+    parx_arena_close(b);
+}
+
+/* ===== offsets ============================================================ */
+
+static void test_offsets(void)
+{
+    parx_arena *a = anon(4 * MiB);
+    REQUIRE(a != NULL);
+    unsigned char *base = (unsigned char *)parx_arena_base(a);
+    size_t size = parx_arena_size(a);
+    CHECK_EQ_U(parx_arena_offset(a, base), 0);
+    CHECK(parx_arena_ptr(a, 0) == base);
+    CHECK_EQ_U(parx_arena_offset(a, base + size - 1), size - 1);
+    CHECK(parx_arena_ptr(a, size - 1) == base + size - 1);
+    CHECK_EQ_U(parx_arena_offset(a, base + size), PARX_ARENA_NO_OFFSET);
+    CHECK_EQ_U(parx_arena_offset(a, (void *)((uintptr_t)base - 1)), PARX_ARENA_NO_OFFSET);
+    int x;
+    CHECK_EQ_U(parx_arena_offset(a, &x), PARX_ARENA_NO_OFFSET);
+    CHECK_EQ_U(parx_arena_offset(a, NULL), PARX_ARENA_NO_OFFSET);
+    CHECK_EQ_U(parx_arena_offset(NULL, base), PARX_ARENA_NO_OFFSET);
+    CHECK(parx_arena_ptr(a, size) == NULL);
+    CHECK(parx_arena_ptr(a, PARX_ARENA_NO_OFFSET) == NULL);
+    CHECK(parx_arena_ptr(a, (uint64_t)1 << 62) == NULL);
+    CHECK(parx_arena_ptr(NULL, 0) == NULL);
+    for (size_t s = 1; s <= 256 * KiB; s *= 4) {
+        void *p = parx_arena_alloc(a, s, 0);
+        REQUIRE(p != NULL);
+        uint64_t off = parx_arena_offset(a, p);
+        CHECK(off != PARX_ARENA_NO_OFFSET && off < size);
+        CHECK(parx_arena_ptr(a, off) == p);
+        CHECK_EQ_U(parx_arena_offset(a, (unsigned char *)p + s - 1), off + s - 1);
+        CHECK_EQ(parx_arena_free(a, p), 0);
+    }
+    parx_arena *b = anon(1 * MiB);
+    if (b) {
+        void *pb = parx_arena_alloc(b, 64, 0);
+        CHECK_EQ_U(parx_arena_offset(a, pb), PARX_ARENA_NO_OFFSET);
+        CHECK_EQ(parx_arena_free(b, pb), 0);
+        parx_arena_close(b);
+    }
+    CHECK_EQ(parx_arena_fd(NULL), -EINVAL);
+    CHECK(parx_arena_name(NULL) == NULL);
+    CHECK(parx_arena_base(NULL) == NULL);
+    CHECK_EQ(parx_arena_size(NULL), 0);
+    CHECK(!parx_arena_same_address(NULL));
+    parx_arena_usage u;
+    CHECK_EQ(parx_arena_stats(NULL, &u), -EINVAL);
+    CHECK_EQ(parx_arena_stats(a, NULL), -EINVAL);
+    parx_arena_close(a);
+}
+
+/* Two handles on one segment in one process: two mappings, one memory. */
+static void test_second_mapping(void)
+{
+    parx_arena *a = anon(4 * MiB);
+    REQUIRE(a != NULL);
+    int fd = dup(parx_arena_fd(a));
+    REQUIRE(fd >= 0);
+    int err = 0;
+    parx_arena *b = parx_arena_from_fd(fd, &err);
+    if (!CHECK_MSG(b != NULL, "from_fd: %d (%s)", err, parx_strerror(err))) {
+        close(fd);
+        parx_arena_close(a);
+        return;
+    }
+    CHECK(parx_arena_fd(b) != fd); /* a duplicate of its own */
+    CHECK(cloexec(parx_arena_fd(b)));
+    close(fd);                     /* the caller's fd is the caller's */
+    CHECK(parx_arena_base(b) != parx_arena_base(a));
+    CHECK(!parx_arena_same_address(b));
+    CHECK(parx_arena_same_address(a));
+    CHECK_EQ_U(parx_arena_size(b), parx_arena_size(a));
+    CHECK_EQ_U((uintptr_t)parx_arena_base(b) % (2 * MiB), 0);
+
+    void *pa = parx_arena_alloc(a, 3000, 0);
+    REQUIRE(pa != NULL);
+    blk_fill(pa, 3000, 11);
+    uint64_t off = parx_arena_offset(a, pa);
+    void *pb = parx_arena_ptr(b, off);
+    CHECK(pb != NULL && pb != pa);
+    CHECK(blk_check(pb, 3000, 11));
+    blk_fill(pb, 3000, 12); /* written through b, seen through a */
+    CHECK(blk_check(pa, 3000, 12));
+    CHECK_EQ(parx_arena_free(b, pb), 0); /* allocated through a, freed through b */
+    void *qb = parx_arena_alloc(b, 50000, 0);
+    REQUIRE(qb != NULL);
+    blk_fill(qb, 50000, 13);
+    void *qa = parx_arena_ptr(a, parx_arena_offset(b, qb));
+    CHECK(blk_check(qa, 50000, 13));
+    CHECK_EQ(parx_arena_free(a, qa), 0);
+    CHECK_EQ_U(usage(a).used, 0);
+    CHECK_EQ_U(usage(b).used, 0);
+    parx_arena_close(b);
+    /* a is untouched by b's close */
+    void *p = parx_arena_alloc(a, 64, 0);
+    CHECK(p != NULL);
+    CHECK_EQ(parx_arena_free(a, p), 0);
+    CHECK(fcntl(parx_arena_fd(a), F_GETFD) >= 0);
+    parx_arena_close(a);
+}
+
+/* ===== attaching to what is not an arena ================================== */
+
+static void test_from_fd_bad_fds(void)
+{
+    int err = 0;
+    CHECK(parx_arena_from_fd(-1, &err) == NULL);
+    CHECK_EQ(err, -EBADF);
+    CHECK(parx_arena_from_fd(-1, NULL) == NULL);
+    int fd = dup(0);
+    REQUIRE(fd >= 0);
+    close(fd);
+    err = 0;
+    CHECK(parx_arena_from_fd(fd, &err) == NULL);
+    CHECK_EQ(err, -EBADF);
+    err = 0;
+    CHECK(parx_arena_from_fd(1000000, &err) == NULL);
+    CHECK_EQ(err, -EBADF);
+
+    /* things that are not regular files: a code, whatever it is */
+    int pfd[2], sv[2];
+    REQUIRE(pipe2(pfd, O_CLOEXEC) == 0);
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    int dir = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    int devzero = open("/dev/zero", O_RDWR | O_CLOEXEC);
+    struct {
+        const char *what;
+        int fd;
+    } odd[] = {{"a pipe", pfd[0]},   {"a pipe's write end", pfd[1]}, {"a socket", sv[0]},
+               {"a directory", dir}, {"/dev/null", devnull},        {"/dev/zero", devzero}};
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+        if (odd[i].fd < 0)
+            continue;
+        err = 0;
+        parx_arena *a = parx_arena_from_fd(odd[i].fd, &err);
+        CHECK_MSG(a == NULL && err < 0, "from_fd(%s): %p, err %d", odd[i].what, (void *)a, err);
+        pt_diag("from_fd(%s): %d (%s)", odd[i].what, err, parx_strerror(err));
+        if (a)
+            parx_arena_close(a);
+        CHECK(fcntl(odd[i].fd, F_GETFD) >= 0); /* still the caller's */
+    }
+    close(pfd[0]);
+    close(pfd[1]);
+    close(sv[0]);
+    close(sv[1]);
+    if (dir >= 0)
+        close(dir);
+    if (devnull >= 0)
+        close(devnull);
+    if (devzero >= 0)
+        close(devzero);
+
+    /* a read-only descriptor of a real arena: cannot be mapped for writing */
+    parx_arena *a = anon(1 * MiB);
+    REQUIRE(a != NULL);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", parx_arena_fd(a));
+    int ro = open(path, O_RDONLY | O_CLOEXEC);
+    if (ro >= 0) {
+        err = 0;
+        parx_arena *b = parx_arena_from_fd(ro, &err);
+        CHECK_MSG(b == NULL && err < 0, "from_fd(read-only): %p, err %d", (void *)b, err);
+        pt_diag("from_fd(read-only descriptor of an arena): %d (%s)", err, parx_strerror(err));
+        parx_arena_close(b);
+        close(ro);
+    }
+    parx_arena_close(a);
+}
+
+static void test_from_fd_not_arena(void)
+{
+    static unsigned char junk[1 << 20];
+    rnd r = rnd_seed(7);
+    for (size_t i = 0; i < sizeof junk; i += 8) {
+        uint64_t v = rnd_next(&r);
+        memcpy(junk + i, &v, 8);
+    }
+    struct {
+        const char *what;
+        const void *src;
+        size_t len;
+    } cases[] = {
+        {"1 MiB of random bytes", junk, sizeof junk},
+        {"1 MiB of zeros", NULL, 1 << 20},
+        {"an empty file", NULL, 0},
+        {"7 bytes", junk, 7},
+        {"100 random bytes", junk, 100},
+        {"8 bytes of zeros", NULL, 8},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int fd = memfd_with(cases[i].src, cases[i].len);
+        REQUIRE(fd >= 0);
+        int err = 0;
+        parx_arena *a = parx_arena_from_fd(fd, &err);
+        CHECK_MSG(a == NULL && err == PARX_E_NOT_ARENA, "from_fd(%s): %p, err %d (%s)",
+                  cases[i].what, (void *)a, err, parx_strerror(err));
+        parx_arena_close(a);
+        close(fd);
+    }
+    /* a regular file on disk */
+    int fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        char tmpl[] = "/tmp/parx-test-XXXXXX";
+        fd = mkostemp(tmpl, O_CLOEXEC);
+        if (fd >= 0)
+            unlink(tmpl);
+    }
+    REQUIRE(fd >= 0);
+    CHECK(xwrite(fd, junk, 256 * KiB));
+    int err = 0;
+    parx_arena *a = parx_arena_from_fd(fd, &err);
+    CHECK_MSG(a == NULL && err == PARX_E_NOT_ARENA, "from_fd(junk file in /tmp): err %d (%s)", err,
+              parx_strerror(err));
+    parx_arena_close(a);
+    close(fd);
+}
+
+/* The header's first fields, as parx_shm.h lays them out (parx__shm_header,
+   layout version 1): magic (8 bytes, "parxARNA"), version (u32), header_size
+   (u32), size, map_offset, data_offset, npages, base_hint (u64 each), then
+   the name. header_sane() checks these against a live arena, so a change of
+   layout makes the tests that patch fields fail loudly, not pass vacuously. */
+enum {
+    HDR_MAGIC = 0,
+    HDR_VERSION = 8,
+    HDR_HEADER_SIZE = 12,
+    HDR_SIZE = 16,
+    HDR_MAP_OFFSET = 24,
+    HDR_DATA_OFFSET = 32,
+    HDR_NPAGES = 40,
+    HDR_BASE_HINT = 48,
+    HDR_NAME = 56
+};
+
+static uint64_t get64(const unsigned char *p, size_t at)
+{
+    uint64_t v;
+    memcpy(&v, p + at, 8);
+    return v;
+}
+
+static uint32_t get32(const unsigned char *p, size_t at)
+{
+    uint32_t v;
+    memcpy(&v, p + at, 4);
+    return v;
+}
+
+static void put64(unsigned char *p, size_t at, uint64_t v)
+{
+    memcpy(p + at, &v, 8);
+}
+
+static int header_sane(const parx_arena *a)
+{
+    const unsigned char *h = (const unsigned char *)parx_arena_base(a);
+    uint64_t size = get64(h, HDR_SIZE), map = get64(h, HDR_MAP_OFFSET),
+             data = get64(h, HDR_DATA_OFFSET), npages = get64(h, HDR_NPAGES);
+    int ok = memcmp(h + HDR_MAGIC, "parxARNA", 8) == 0 && get32(h, HDR_VERSION) == 1 &&
+             get32(h, HDR_HEADER_SIZE) >= 64 && get32(h, HDR_HEADER_SIZE) <= map &&
+             size == parx_arena_size(a) && get64(h, HDR_BASE_HINT) == (uintptr_t)h &&
+             data > map && data + npages * 4096 <= size &&
+             npages * 4096 == usage(a).capacity;
+    return CHECK_MSG(ok, "the arena header is not laid out as this test expects (magic, version 1, "
+                         "header_size, size, map_offset, data_offset, npages, base_hint): "
+                         "update tests/shm.c with parx__shm_header");
+}
+
+/* a memfd holding a copy of a's first `len` bytes */
+static int copy_of(const parx_arena *a, size_t len)
+{
+    return memfd_with(parx_arena_base(a), len);
+}
+
+static void test_from_fd_copy_intact(void)
+{
+    parx_arena *a = anon(4 * MiB);
+    REQUIRE(a != NULL);
+    void *p = parx_arena_alloc(a, 5000, 0);
+    REQUIRE(p != NULL);
+    blk_fill(p, 5000, 21);
+    int fd = copy_of(a, parx_arena_size(a)); /* control: a whole copy attaches */
+    REQUIRE(fd >= 0);
+    int err = 0;
+    parx_arena *b = parx_arena_from_fd(fd, &err);
+    close(fd);
+    CHECK_MSG(b != NULL, "an intact copy of an arena does not attach: %d (%s)", err,
+              parx_strerror(err));
+    if (b) {
+        CHECK(blk_check(parx_arena_ptr(b, parx_arena_offset(a, p)), 5000, 21));
+        CHECK_EQ(parx_arena_free(b, parx_arena_ptr(b, parx_arena_offset(a, p))), 0);
+        CHECK_EQ_U(usage(b).used, 0);
+        parx_arena_close(b);
+    }
+    CHECK_EQ(parx_arena_free(a, p), 0);
+    parx_arena_close(a);
+}
+
+static void test_from_fd_truncated(void)
+{
+    parx_arena *a = anon(4 * MiB);
+    REQUIRE(a != NULL);
+    size_t size = parx_arena_size(a);
+    size_t cuts[] = {size - 1, size - 4096, size / 2, 64 * KiB, 8192, 4096, 200, 64, 16};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        int fd = copy_of(a, cuts[i]);
+        REQUIRE(fd >= 0);
+        int err = 0;
+        parx_arena *b = parx_arena_from_fd(fd, &err);
+        CHECK_MSG(b == NULL && err == PARX_E_TRUNCATED,
+                  "from_fd(the first %zu of %zu bytes): %p, err %d (%s), want PARX_E_TRUNCATED",
+                  cuts[i], size, (void *)b, err, parx_strerror(err));
+        parx_arena_close(b);
+        close(fd);
+    }
+    /* 7 bytes hold less than the magic: nothing says it is an arena */
+    int fd = copy_of(a, 7);
+    int err = 0;
+    CHECK(parx_arena_from_fd(fd, &err) == NULL);
+    CHECK_MSG(err == PARX_E_NOT_ARENA || err == PARX_E_TRUNCATED, "7 bytes: err %d", err);
+    close(fd);
+    parx_arena_close(a);
+}
+
+static void test_from_fd_version(void)
+{
+    parx_arena *a = anon(1 * MiB);
+    REQUIRE(a != NULL);
+    if (!header_sane(a)) {
+        parx_arena_close(a);
+        return;
+    }
+    size_t size = parx_arena_size(a);
+    unsigned char *copy = (unsigned char *)malloc(size);
+    REQUIRE(copy != NULL);
+    struct {
+        const char *what;
+        size_t at, width;
+        uint64_t value;
+        int want;
+    } cases[] = {
+        {"version 2", HDR_VERSION, 4, 2, PARX_E_ARENA_VERSION},
+        {"version 0", HDR_VERSION, 4, 0, PARX_E_ARENA_VERSION},
+        {"version 0xFFFFFFFF", HDR_VERSION, 4, 0xFFFFFFFFu, PARX_E_ARENA_VERSION},
+        {"header_size + 8", HDR_HEADER_SIZE, 4, 0, PARX_E_ARENA_VERSION},
+        {"a different magic", HDR_MAGIC, 8, 0x414E524178726171u, PARX_E_NOT_ARENA},
+        {"no magic", HDR_MAGIC, 8, 0, PARX_E_NOT_ARENA},
+        {"a size beyond the file", HDR_SIZE, 8, 0, PARX_E_TRUNCATED},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memcpy(copy, parx_arena_base(a), size);
+        uint64_t v = cases[i].value;
+        if (cases[i].at == HDR_HEADER_SIZE)
+            v = get32(copy, HDR_HEADER_SIZE) + 8;
+        if (cases[i].at == HDR_SIZE)
+            v = size + 4096;
+        memcpy(copy + cases[i].at, &v, cases[i].width); /* little-endian */
+        int fd = memfd_with(copy, size);
+        REQUIRE(fd >= 0);
+        int err = 0;
+        parx_arena *b = parx_arena_from_fd(fd, &err);
+        CHECK_MSG(b == NULL && err == cases[i].want, "from_fd(%s): %p, err %d (%s), want %d (%s)",
+                  cases[i].what, (void *)b, err, parx_strerror(err), cases[i].want,
+                  parx_strerror(cases[i].want));
+        parx_arena_close(b);
+        close(fd);
+    }
+    free(copy);
+    parx_arena_close(a);
+}
+
+/* A copy whose layout fields (size, offsets, page count, address, name) are
+   patched to extreme values, attached in a child: it must be refused with a
+   code, or attach to an arena that works (stats, a small and a large block,
+   close). Never a crash, never a hang. */
+static void test_from_fd_corrupt_header(void)
+{
+    parx_arena *a = anon(1 * MiB);
+    REQUIRE(a != NULL);
+    if (!header_sane(a)) {
+        parx_arena_close(a);
+        return;
+    }
+    size_t size = parx_arena_size(a);
+    unsigned char *orig = (unsigned char *)malloc(size), *copy = (unsigned char *)malloc(size);
+    REQUIRE(orig && copy);
+    memcpy(orig, parx_arena_base(a), size);
+    parx_arena_close(a);
+    const size_t fields[] = {HDR_SIZE, HDR_MAP_OFFSET, HDR_DATA_OFFSET, HDR_NPAGES, HDR_BASE_HINT,
+                             HDR_NAME};
+    const char *names[] = {"size", "map_offset", "data_offset", "npages", "base_hint", "name"};
+    enum { NF = sizeof fields / sizeof fields[0], NV = 12 };
+    int bad = 0;
+    for (int f = 0; f < NF; f++) {
+        uint64_t o = get64(orig, fields[f]);
+        const uint64_t values[NV] = {0,           1,          UINT64_MAX, (uint64_t)1 << 63,
+                                     (uint64_t)1 << 62, (uint64_t)1 << 52, o + 4096, o - 4096,
+                                     o * 2,       o / 2,      o + 1,      0x4141414141414141u};
+        for (int v = 0; v < NV; v++) {
+            memcpy(copy, orig, size);
+            put64(copy, fields[f], values[v]);
+            pid_t pid = xfork(); /* one child per variant: a crash names its variant */
+            REQUIRE(pid >= 0);
+            if (pid == 0) {
+                int fd = memfd_with(copy, size);
+                if (fd < 0)
+                    _exit(2);
+                int err = 0;
+                parx_arena *b = parx_arena_from_fd(fd, &err);
+                close(fd);
+                if (!b)
+                    _exit(err < 0 ? 0 : 3);
+                parx_arena_usage u;
+                if (parx_arena_stats(b, &u) != 0)
+                    _exit(4);
+                void *s = parx_arena_alloc(b, 64, 0);
+                void *l = parx_arena_alloc(b, 20000, 0);
+                if ((s && !in_arena(b, s, 64)) || (l && !in_arena(b, l, 20000)))
+                    _exit(5);
+                if (s)
+                    memset(s, 0x5A, 64);
+                if (l)
+                    memset(l, 0x5A, 20000);
+                parx_arena_free(b, s);
+                parx_arena_free(b, l);
+                parx_arena_close(b);
+                _exit(0);
+            }
+            int st = 0;
+            waitpid(pid, &st, 0);
+            if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+                bad++;
+                CHECK_MSG(0, "attaching to a copy with %s = 0x%llx (was 0x%llx): the child %s %d",
+                          names[f], (unsigned long long)values[v], (unsigned long long)o,
+                          WIFSIGNALED(st) ? "died of signal" : "exited with",
+                          WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+            }
+        }
+    }
+    if (bad)
+        pt_diag("%d of %d patched headers crashed or misbehaved", bad, NF * NV);
+    free(orig);
+    free(copy);
+}
+
+/* Opening by name what is no arena: a code, and the object left alone. */
+static void test_open_not_arena(void)
+{
+    parx_arena *a = anon(1 * MiB);
+    REQUIRE(a != NULL);
+    if (!header_sane(a)) {
+        parx_arena_close(a);
+        return;
+    }
+    size_t size = parx_arena_size(a);
+    unsigned char *copy = (unsigned char *)malloc(size);
+    REQUIRE(copy != NULL);
+    struct {
+        const char *what;
+        size_t len;
+        int patch; /* 0: random junk, 1: copy, 2: copy with version 2 */
+        int want;
+    } cases[] = {
+        {"junk", 64 * KiB, 0, PARX_E_NOT_ARENA},
+        {"an empty object", 0, 0, PARX_E_NOT_ARENA},
+        {"a truncated arena", 16 * KiB, 1, PARX_E_TRUNCATED},
+        {"an arena of version 2", 0, 2, PARX_E_ARENA_VERSION},
+    };
+    cases[3].len = size;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memcpy(copy, parx_arena_base(a), size);
+        if (cases[i].patch == 0) {
+            rnd r = rnd_seed(i);
+            for (size_t k = 0; k + 8 <= size; k += 8)
+                put64(copy, k, rnd_next(&r));
+        } else if (cases[i].patch == 2) {
+            uint32_t v = 2;
+            memcpy(copy + HDR_VERSION, &v, 4);
+        }
+        const char *name = test_name("notarena");
+        int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        REQUIRE(fd >= 0);
+        CHECK(xwrite(fd, copy, cases[i].len));
+        int err = 0;
+        parx_arena *b = parx_arena_open(name, &err);
+        CHECK_MSG(b == NULL && err == cases[i].want, "open(%s): %p, err %d (%s), want %d (%s)",
+                  cases[i].what, (void *)b, err, parx_strerror(err), cases[i].want,
+                  parx_strerror(cases[i].want));
+        parx_arena_close(b);
+        CHECK_MSG(shm_exists(name), "open(%s) removed the object", cases[i].what);
+        struct stat st;
+        CHECK(fstat(fd, &st) == 0 && (size_t)st.st_size == cases[i].len);
+        unsigned char head[256];
+        if (cases[i].len >= sizeof head) {
+            CHECK(pread(fd, head, sizeof head, 0) == (ssize_t)sizeof head);
+            CHECK_MSG(memcmp(head, copy, sizeof head) == 0, "open(%s) changed the object",
+                      cases[i].what);
+        }
+        close(fd);
+        shm_unlink(name);
+    }
+    free(copy);
+    parx_arena_close(a);
+}
+
+/* ===== sealing ============================================================ */
+
+static void test_memfd_sealed(void)
+{
+    parx_arena *a = anon(4 * MiB);
+    REQUIRE(a != NULL);
+    int fd = parx_arena_fd(a);
+    size_t size = parx_arena_size(a);
+    int seals = fcntl(fd, F_GET_SEALS);
+    CHECK_MSG(seals >= 0 && (seals & F_SEAL_SHRINK) && (seals & F_SEAL_GROW),
+              "seals 0x%x: want F_SEAL_SHRINK and F_SEAL_GROW", seals);
+    errno = 0;
+    CHECK(ftruncate(fd, (off_t)(size / 2)) == -1 && errno == EPERM);
+    errno = 0;
+    CHECK(ftruncate(fd, 0) == -1 && errno == EPERM);
+    errno = 0;
+    CHECK(ftruncate(fd, (off_t)(size * 2)) == -1 && errno == EPERM);
+    /* nobody can lift the seals either */
+    CHECK(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE) == -1 || (fcntl(fd, F_GET_SEALS) & F_SEAL_SEAL));
+    struct stat st;
+    CHECK(fstat(fd, &st) == 0 && (size_t)st.st_size == size);
+    /* the whole arena still works, up to its last page */
+    parx_arena_usage u = usage(a);
+    void *p = parx_arena_alloc(a, (size_t)u.free, 0);
+    CHECK(p != NULL);
+    if (p) {
+        memset(p, 0xA5, (size_t)u.free);
+        CHECK_EQ(parx_arena_free(a, p), 0);
+    }
+    parx_arena_close(a);
+}
+
+/* ===== several processes ================================================== */
+
+/* child side of test_cross_process: attach one of three ways, check the
+   parent's block, free it, allocate one of its own and report its offset */
+static int cross_child(parx_arena *inherited, int how, const char *name, uint64_t off_parent,
+                       int wfd)
+{
+    int err = 0;
+    parx_arena *b = NULL;
+    if (how == 0) {
+        b = parx_arena_from_fd(parx_arena_fd(inherited), &err);
+    } else if (how == 1) {
+        b = parx_arena_open(name, &err);
+    } else { /* close the inherited handle first: the creator's address is free now */
+        parx_arena_close(inherited);
+        b = parx_arena_open(name, &err);
+        if (b && (!parx_arena_same_address(b) || (uintptr_t)parx_arena_base(b) != (uintptr_t)off_parent)) {
+            CHILD_DIAG("child: open after closing the inherited handle did not map at the "
+                       "creator's address");
+            return 10;
+        }
+        off_parent = 0;
+    }
+    if (!b) {
+        CHILD_DIAG("child: attach (way %d) failed: %d (%s)", how, err, parx_strerror(err));
+        return 11;
+    }
+    if (how != 2) {
+        void *pp = parx_arena_ptr(b, off_parent);
+        if (!pp || !blk_check(pp, 3000, 31))
+            return 12;
+        if (parx_arena_free(b, pp) != 0)
+            return 13;
+    }
+    void *q = parx_arena_alloc(b, 40000, 0);
+    if (!q)
+        return 14;
+    blk_fill(q, 40000, 32);
+    uint64_t off = parx_arena_offset(b, q);
+    if (!xwrite(wfd, &off, sizeof off))
+        return 15;
+    parx_arena_close(b);
+    return 0;
+}
+
+static void test_cross_process(void)
+{
+    for (int how = 0; how < 3; how++) {
+        const char *name = how ? test_name("cross") : NULL;
+        parx_arena *a = how ? named(name, 4 * MiB) : anon(4 * MiB);
+        REQUIRE(a != NULL);
+        void *p = parx_arena_alloc(a, 3000, 0);
+        REQUIRE(p != NULL);
+        blk_fill(p, 3000, 31);
+        uint64_t off = how == 2 ? (uint64_t)(uintptr_t)parx_arena_base(a) : parx_arena_offset(a, p);
+        int pfd[2];
+        REQUIRE(pipe2(pfd, O_CLOEXEC) == 0);
+        pid_t pid = xfork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            close(pfd[0]);
+            _exit(cross_child(a, how, name, off, pfd[1]));
+        }
+        close(pfd[1]);
+        uint64_t coff = 0;
+        int got = xread(pfd[0], &coff, sizeof coff);
+        close(pfd[0]);
+        CHECK_MSG(expect_child(pid, 0, 0), "way %d", how);
+        if (CHECK(got)) {
+            void *q = parx_arena_ptr(a, coff);
+            CHECK(q != NULL && blk_check(q, 40000, 32));
+            CHECK_EQ(parx_arena_free(a, q), 0); /* allocated by the child */
+        }
+        if (how == 2)
+            CHECK_EQ(parx_arena_free(a, p), 0);
+        CHECK_EQ_U(usage(a).used, 0);
+        if (how) {
+            CHECK(shm_exists(name)); /* the parent is still attached */
+            CHECK_EQ_U(usage(a).processes, 1);
+        }
+        parx_arena_close(a);
+        if (how)
+            CHECK(!shm_exists(name));
+    }
+}
+
+/* A named arena outlives its creator until its last user closes. */
+static void test_named_lifetime(void)
+{
+    parx_arena *a = named(NULL, 1 * MiB);
+    REQUIRE(a != NULL);
+    char name[64];
+    snprintf(name, sizeof name, "%s", parx_arena_name(a));
+    int up[2], down[2];
+    REQUIRE(pipe2(up, O_CLOEXEC) == 0 && pipe2(down, O_CLOEXEC) == 0);
+    pid_t pid = xfork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        close(up[0]);
+        close(down[1]);
+        int err = 0;
+        parx_arena *b = parx_arena_open(name, &err);
+        if (!b)
+            _exit(10);
+        char c = 'r';
+        xwrite(up[1], &c, 1);
+        if (!xread(down[0], &c, 1)) /* the creator has closed */
+            _exit(11);
+        if (!shm_exists(name))
+            _exit(12);
+        parx_arena_usage u;
+        if (parx_arena_stats(b, &u) != 0 || u.processes != 1)
+            _exit(13);
+        void *p = parx_arena_alloc(b, 100, 0);
+        if (!p || parx_arena_free(b, p) != 0)
+            _exit(14);
+        parx_arena_close(b);
+        _exit(shm_exists(name) ? 15 : 0);
+    }
+    close(up[1]);
+    close(down[0]);
+    char c = 0;
+    CHECK(xread(up[0], &c, 1));
+    CHECK_EQ_U(usage(a).processes, 2);
+    parx_arena_close(a);
+    CHECK_MSG(shm_exists(name), "the creator's close removed the name while another process uses it");
+    CHECK(xwrite(down[1], "c", 1));
+    expect_child(pid, 0, 0);
+    CHECK_MSG(!shm_exists(name), "the last user's close left the name behind");
+    close(up[0]);
+    close(down[1]);
+}
+
+/* A process attached by name and killed without closing: the others still
+   remove the name when they are done. */
+static void test_named_killed_user(void)
+{
+    parx_arena *a = named(NULL, 1 * MiB);
+    REQUIRE(a != NULL);
+    char name[64];
+    snprintf(name, sizeof name, "%s", parx_arena_name(a));
+    int up[2], down[2];
+    REQUIRE(pipe2(up, O_CLOEXEC) == 0 && pipe2(down, O_CLOEXEC) == 0);
+
+    pid_t k = xfork(); /* attaches, then is killed */
+    REQUIRE(k >= 0);
+    if (k == 0) {
+        parx_arena *b = parx_arena_open(name, NULL);
+        if (!b)
+            _exit(10);
+        void *p = parx_arena_alloc(b, 1000, 0); /* held when it dies */
+        (void)p;
+        xwrite(up[1], "r", 1);
+        char c;
+        xread(down[0], &c, 1); /* never comes */
+        _exit(11);
+    }
+    char c = 0;
+    CHECK(xread(up[0], &c, 1));
+    CHECK_EQ_U(usage(a).processes, 2);
+    CHECK_EQ(kill(k, SIGKILL), 0);
+    expect_child(k, 0, SIGKILL);
+
+    pid_t b_pid = xfork(); /* attaches after the death, closes last */
+    REQUIRE(b_pid >= 0);
+    if (b_pid == 0) {
+        close(up[0]);
+        close(down[1]);
+        parx_arena *b = parx_arena_open(name, NULL);
+        if (!b)
+            _exit(20);
+        xwrite(up[1], "r", 1);
+        if (!xread(down[0], &c, 1))
+            _exit(21);
+        parx_arena_usage u;
+        if (parx_arena_stats(b, &u) != 0 || u.processes != 1) {
+            CHILD_DIAG("after the creator closed: %u processes attached, want 1 (the killed one "
+                       "pruned)", u.processes);
+            _exit(22);
+        }
+        parx_arena_close(b);
+        _exit(0);
+    }
+    close(up[1]);
+    close(down[0]);
+    CHECK(xread(up[0], &c, 1));
+    parx_arena_close(a); /* prunes the dead one; b is alive */
+    CHECK(shm_exists(name));
+    CHECK(xwrite(down[1], "c", 1));
+    expect_child(b_pid, 0, 0);
+    CHECK_MSG(!shm_exists(name), "a killed user kept the name alive");
+    close(up[0]);
+    close(down[1]);
+
+    /* the killed one was the only other user: the creator's close removes it */
+    a = named(NULL, 1 * MiB);
+    REQUIRE(a != NULL);
+    snprintf(name, sizeof name, "%s", parx_arena_name(a));
+    REQUIRE(pipe2(up, O_CLOEXEC) == 0);
+    k = xfork();
+    REQUIRE(k >= 0);
+    if (k == 0) {
+        close(up[0]);
+        parx_arena *b = parx_arena_open(name, NULL);
+        xwrite(up[1], b ? "r" : "x", 1);
+        for (;;)
+            pause();
+    }
+    close(up[1]);
+    CHECK(xread(up[0], &c, 1) && c == 'r');
+    close(up[0]);
+    kill(k, SIGKILL);
+    expect_child(k, 0, SIGKILL);
+    parx_arena_close(a);
+    CHECK(!shm_exists(name));
+}
+
+/* parx_arena_unlink: the name goes at once, the users carry on; a new arena
+   may take the name, and the old one's last close leaves it alone. */
+static void test_unlink_while_attached(void)
+{
+    const char *name0 = test_name("relink");
+    char name[128];
+    snprintf(name, sizeof name, "%s", name0);
+    parx_arena *a = named(name, 2 * MiB);
+    REQUIRE(a != NULL);
+    int up[2], down[2];
+    REQUIRE(pipe2(up, O_CLOEXEC) == 0 && pipe2(down, O_CLOEXEC) == 0);
+    pid_t pid = xfork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        close(up[0]);
+        close(down[1]);
+        parx_arena *b = parx_arena_open(name, NULL);
+        if (!b)
+            _exit(10);
+        char c = 'r';
+        xwrite(up[1], &c, 1);
+        if (!xread(down[0], &c, 1)) /* unlinked now */
+            _exit(11);
+        void *p = parx_arena_alloc(b, 7000, 0);
+        if (!p)
+            _exit(12);
+        blk_fill(p, 7000, 41);
+        uint64_t off = parx_arena_offset(b, p);
+        xwrite(up[1], &off, sizeof off);
+        if (!xread(down[0], &c, 1))
+            _exit(13);
+        parx_arena_close(b);
+        _exit(0);
+    }
+    close(up[1]);
+    close(down[0]);
+    char c;
+    CHECK(xread(up[0], &c, 1));
+    CHECK_EQ(parx_arena_unlink(a), 0);
+    CHECK(!shm_exists(name));
+    int err = 0;
+    CHECK(parx_arena_open(name, &err) == NULL);
+    CHECK_EQ(err, -ENOENT);
+    CHECK(xwrite(down[1], "g", 1));
+    uint64_t off = 0;
+    CHECK(xread(up[0], &off, sizeof off));
+    void *p = parx_arena_ptr(a, off);
+    CHECK(p != NULL && blk_check(p, 7000, 41));
+    CHECK_EQ(parx_arena_free(a, p), 0);
+
+    /* the name is free: a new arena takes it while the old one lives */
+    parx_arena *n = named(name, 1 * MiB);
+    CHECK(xwrite(down[1], "c", 1));
+    expect_child(pid, 0, 0);
+    parx_arena_close(a); /* the old arena's last user */
+    if (n) {
+        CHECK_MSG(shm_exists(name), "closing the unlinked arena removed the new arena's name");
+        parx_arena *o = parx_arena_open(name, &err);
+        CHECK_MSG(o != NULL, "open of the new arena: %d (%s)", err, parx_strerror(err));
+        if (o) {
+            CHECK_EQ_U(parx_arena_size(o), parx_arena_size(n));
+            parx_arena_close(o);
+        }
+        parx_arena_close(n);
+    }
+    close(up[0]);
+    close(down[1]);
+    CHECK(!shm_exists(name));
+}
+
+/* -EUSERS when 128 processes are attached; entries of dead ones are pruned. */
+static void test_table_full(void)
+{
+    enum { TABLE = 128 };
+    parx_arena *a = named(NULL, 1 * MiB);
+    REQUIRE(a != NULL);
+    char name[64];
+    snprintf(name, sizeof name, "%s", parx_arena_name(a));
+    int up[2], down[2];
+    REQUIRE(pipe2(up, O_CLOEXEC) == 0 && pipe2(down, O_CLOEXEC) == 0);
+    pid_t kids[TABLE];
+    int nkids = 0, attached = 0;
+    for (int i = 0; i < TABLE - 1; i++) { /* the creator is the 128th */
+        pid_t pid = xfork();
+        if (!CHECK(pid >= 0))
+            break;
+        if (pid == 0) {
+            close(up[0]);
+            close(down[1]);
+            parx_arena *b = parx_arena_open(name, NULL);
+            xwrite(up[1], b ? "r" : "x", 1);
+            char c;
+            xread(down[0], &c, 1); /* EOF when the parent lets go */
+            parx_arena_close(b);
+            _exit(0);
+        }
+        kids[nkids++] = pid;
+        char c = 0;
+        if (CHECK(xread(up[0], &c, 1)))
+            attached += c == 'r';
+    }
+    CHECK_EQ(attached, TABLE - 1);
+    CHECK_EQ_U(usage(a).processes, TABLE);
+    /* one more is refused */
+    pid_t extra = xfork();
+    REQUIRE(extra >= 0);
+    if (extra == 0) {
+        int err = 0;
+        parx_arena *b = parx_arena_open(name, &err);
+        if (b)
+            _exit(10);
+        _exit(err == -EUSERS ? 0 : 11);
+    }
+    CHECK_MSG(expect_child(extra, 0, 0), "the 129th process was not refused with -EUSERS");
+    /* kill them all: their entries are left behind, dead */
+    for (int i = 0; i < nkids; i++)
+        kill(kids[i], SIGKILL);
+    for (int i = 0; i < nkids; i++)
+        expect_child(kids[i], 0, SIGKILL);
+    /* a newcomer gets in: the dead are pruned */
+    pid_t late = xfork();
+    REQUIRE(late >= 0);
+    if (late == 0) {
+        int err = 0;
+        parx_arena *b = parx_arena_open(name, &err);
+        if (!b) {
+            CHILD_DIAG("open after 127 attached processes died: %d (%s)", err, parx_strerror(err));
+            _exit(10);
+        }
+        parx_arena_close(b);
+        _exit(0);
+    }
+    CHECK_MSG(expect_child(late, 0, 0),
+              "a process could not attach once the table held only dead processes");
+    close(up[0]);
+    close(up[1]);
+    close(down[0]);
+    close(down[1]);
+    parx_arena_close(a);
+    CHECK(!shm_exists(name));
+}
+
+/* ===== descriptor passing ================================================= */
+
+static int send_fds(int sock, const int *fds, int n)
+{
+    char byte = 'F';
+    struct iovec iov = {&byte, 1};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(4 * sizeof(int))];
+    } ctl;
+    memset(&ctl, 0, sizeof ctl);
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctl.buf;
+    msg.msg_controllen = CMSG_SPACE((size_t)n * sizeof(int));
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, (size_t)n * sizeof(int));
+    return sendmsg(sock, &msg, 0) == 1 ? 0 : -errno;
+}
+
+static void test_send_recv(void)
+{
+    parx_arena *a = anon(4 * MiB);
+    REQUIRE(a != NULL);
+    void *p = parx_arena_alloc(a, 3000, 0);
+    REQUIRE(p != NULL);
+    blk_fill(p, 3000, 51);
+    uint64_t poff = parx_arena_offset(a, p);
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    pid_t pid = xfork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        close(sv[0]);
+        int err = 0;
+        parx_arena *b = parx_arena_recv(sv[1], &err);
+        if (!b) {
+            CHILD_DIAG("child: recv: %d (%s)", err, parx_strerror(err));
+            _exit(10);
+        }
+        if (!cloexec(parx_arena_fd(b)))
+            _exit(11);
+        void *pp = parx_arena_ptr(b, poff);
+        if (!pp || !blk_check(pp, 3000, 51))
+            _exit(12);
+        void *q = parx_arena_alloc(b, 25000, 0);
+        if (!q)
+            _exit(13);
+        blk_fill(q, 25000, 52);
+        uint64_t off = parx_arena_offset(b, q);
+        xwrite(sv[1], &off, sizeof off);
+        parx_arena_close(b);
+        _exit(0);
+    }
+    close(sv[1]);
+    CHECK_EQ(parx_arena_send(sv[0], a), 0);
+    uint64_t off = 0;
+    CHECK(xread(sv[0], &off, sizeof off));
+    expect_child(pid, 0, 0);
+    close(sv[0]);
+    void *q = parx_arena_ptr(a, off);
+    CHECK(q != NULL && blk_check(q, 25000, 52));
+    CHECK_EQ(parx_arena_free(a, q), 0);
+
+    /* in one process too: send, receive, a second mapping of the same memory */
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    CHECK_EQ(parx_arena_send(sv[0], a), 0);
+    int err = 0;
+    parx_arena *b = parx_arena_recv(sv[1], &err);
+    CHECK_MSG(b != NULL, "recv: %d (%s)", err, parx_strerror(err));
+    if (b) {
+        CHECK(blk_check(parx_arena_ptr(b, poff), 3000, 51));
+        parx_arena_close(b);
+    }
+    /* a named arena travels the same way */
+    parx_arena *n = named(NULL, 1 * MiB);
+    if (n) {
+        CHECK_EQ(parx_arena_send(sv[0], n), 0);
+        b = parx_arena_recv(sv[1], &err);
+        CHECK(b != NULL);
+        if (b) {
+            CHECK_STR_EQ(parx_arena_name(b), parx_arena_name(n));
+            parx_arena_close(b);
+        }
+        parx_arena_close(n);
+    }
+    close(sv[0]);
+    close(sv[1]);
+    CHECK_EQ(parx_arena_free(a, p), 0);
+    parx_arena_close(a);
+}
+
+static void test_send_recv_errors(void)
+{
+    parx_arena *a = anon(1 * MiB);
+    REQUIRE(a != NULL);
+    int sv[2], err;
+    /* the peer closed */
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    close(sv[1]);
+    err = 0;
+    CHECK(parx_arena_recv(sv[0], &err) == NULL);
+    CHECK_EQ(err, -ECONNRESET);
+    close(sv[0]);
+    /* a message without a descriptor */
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    CHECK(xwrite(sv[1], "x", 1));
+    err = 0;
+    CHECK(parx_arena_recv(sv[0], &err) == NULL);
+    CHECK_EQ(err, -EBADMSG);
+    /* a descriptor that is no arena: refused, and closed (the guard checks) */
+    int junk = memfd_with("junk junk junk junk", 19);
+    REQUIRE(junk >= 0);
+    CHECK_EQ(send_fds(sv[1], &junk, 1), 0);
+    err = 0;
+    CHECK(parx_arena_recv(sv[0], &err) == NULL);
+    CHECK_EQ(err, PARX_E_NOT_ARENA);
+    /* a message with two descriptors: refused, both closed */
+    int two[2] = {junk, parx_arena_fd(a)};
+    CHECK_EQ(send_fds(sv[1], two, 2), 0);
+    err = 0;
+    parx_arena *b = parx_arena_recv(sv[0], &err);
+    CHECK_MSG(b == NULL && err == -EBADMSG, "two descriptors in one message: %p, err %d (%s)",
+              (void *)b, err, parx_strerror(err));
+    parx_arena_close(b);
+    close(junk);
+    close(sv[0]);
+    close(sv[1]);
+    /* bad arguments */
+    CHECK_EQ(parx_arena_send(sv[0], NULL), -EINVAL);
+    CHECK(parx_arena_send(-1, a) < 0);
+    CHECK(parx_arena_send(sv[0], a) < 0); /* closed just above */
+    int pfd[2];
+    REQUIRE(pipe2(pfd, O_CLOEXEC) == 0);
+    CHECK(parx_arena_send(pfd[1], a) < 0); /* not a socket */
+    err = 0;
+    CHECK(parx_arena_recv(pfd[0], &err) == NULL && err < 0);
+    close(pfd[0]);
+    close(pfd[1]);
+    err = 0;
+    CHECK(parx_arena_recv(-1, &err) == NULL && err < 0);
+    CHECK(parx_arena_recv(-1, NULL) == NULL);
+    parx_arena_close(a);
+}
+
+static void test_strerror(void)
+{
+    int codes[] = {PARX_E_NOT_ARENA, PARX_E_ARENA_VERSION, PARX_E_TRUNCATED, -EUSERS, -EFBIG,
+                   -ENOSPC, -EEXIST, -EBADMSG, -ECONNRESET};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        const char *s = parx_strerror(codes[i]);
+        CHECK_MSG(s && s[0] && strcmp(s, "unknown error") != 0, "parx_strerror(%d) = \"%s\"",
+                  codes[i], s ? s : "(null)");
+    }
+    CHECK(strcmp(parx_strerror(PARX_E_NOT_ARENA), parx_strerror(PARX_E_TRUNCATED)) != 0);
+    CHECK(strcmp(parx_strerror(PARX_E_NOT_ARENA), parx_strerror(PARX_E_ARENA_VERSION)) != 0);
+}
+
+int main(void)
+{
+    run_guarded("create: an anonymous arena, its accessors and usage", test_create_anon);
+    run_guarded("create: NULL desc, size 0, above max_size, absurd and tiny sizes",
+                test_create_bad_sizes);
+    run_guarded("create/open: bad names give -EINVAL; 250 bytes is the longest", test_bad_names);
+    run_guarded("create: a taken name gives -EEXIST and stays as it was", test_name_taken);
+    run_guarded("open: a missing name gives -ENOENT", test_open_missing);
+    run_guarded("named: default name /parx-<32 hex>, mode 0600, O_CLOEXEC", test_default_name_mode);
+    run_guarded("named: unlink in one process", test_unlink_in_process);
+    run_guarded("named: /dev/shm without room gives -ENOSPC (with and without .reserve)",
+                test_no_space);
+    run_guarded("create: .reserve backs every page; .prefault and .huge_pages work",
+                test_reserve_prefault_huge);
+    run_guarded("alloc/free: sizes 1 B to 1 MiB, disjoint, 16-aligned, used back to 0",
+                test_alloc_free_sizes);
+    run_guarded("alloc: alignments 1 B to 2 MiB honoured", test_alignment);
+    run_guarded("alloc: bad sizes and alignments give NULL with EINVAL or ENOMEM",
+                test_alloc_bad_args);
+    run_guarded("alloc: alignments above 2 MiB, up to the arena size, are valid",
+                test_alloc_large_alignments);
+    run_guarded("exhaustion with small blocks: ENOMEM, then all of it again", test_exhaust_small);
+    run_guarded("exhaustion with large blocks: ENOMEM, then the whole capacity in one block",
+                test_exhaust_large);
+    run_guarded("exhaustion with mixed sizes, three times over", test_exhaust_mixed);
+    run_guarded("free: pointers not from the arena give -EINVAL and disturb nothing",
+                test_free_foreign);
+    run_guarded("offsets: round trips, out of range, foreign pointers", test_offsets);
+    run_guarded("from_fd in the same process: a second mapping of the same memory",
+                test_second_mapping);
+    run_guarded("from_fd: bad descriptors give -EBADF or a code, and stay the caller's",
+                test_from_fd_bad_fds);
+    run_guarded("from_fd: files that are no arena give PARX_E_NOT_ARENA", test_from_fd_not_arena);
+    run_guarded("from_fd: an intact copy of an arena attaches", test_from_fd_copy_intact);
+    run_guarded("from_fd: truncated copies give PARX_E_TRUNCATED", test_from_fd_truncated);
+    run_guarded("from_fd: another version gives PARX_E_ARENA_VERSION, another magic "
+                "PARX_E_NOT_ARENA",
+                test_from_fd_version);
+    run_guarded("from_fd: a header with extreme layout fields never crashes",
+                test_from_fd_corrupt_header);
+    run_guarded("open: shm objects that are no arena give a code and are left alone",
+                test_open_not_arena);
+    run_guarded("memfd: sealed against shrinking and growing", test_memfd_sealed);
+    run_guarded("processes: offsets and blocks shared through fork+from_fd and open",
+                test_cross_process);
+    run_guarded("named: outlives its creator until its last user closes", test_named_lifetime);
+    run_guarded("named: a user killed without closing does not keep the name",
+                test_named_killed_user);
+    run_guarded("named: unlink while attached; a new arena's name survives the old one's close",
+                test_unlink_while_attached);
+    run_guarded("named: -EUSERS at 128 processes; dead entries are pruned for newcomers",
+                test_table_full);
+    run_guarded("send/recv: a child receives the arena and allocates in it", test_send_recv);
+    run_guarded("send/recv: peer closed, no descriptor, no arena, two descriptors, bad sockets",
+                test_send_recv_errors);
+    run_guarded("strerror names the arena codes", test_strerror);
+    return pt_done_testing();
+}
