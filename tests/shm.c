@@ -34,7 +34,7 @@
 static parx_arena *anon(size_t size)
 {
     int err = 0;
-    parx_arena *a = parx_arena_create(&(parx_arena_desc){.size = size}, &err);
+    parx_arena *a = keep(parx_arena_create(&(parx_arena_desc){.size = size}, &err));
     CHECK_MSG(a != NULL, "create(size %zu) failed: %d (%s)", size, err, parx_strerror(err));
     return a;
 }
@@ -42,8 +42,8 @@ static parx_arena *anon(size_t size)
 static parx_arena *named(const char *name, size_t size)
 {
     int err = 0;
-    parx_arena *a =
-        parx_arena_create(&(parx_arena_desc){.size = size, .named = true, .name = name}, &err);
+    parx_arena *a = keep(
+        parx_arena_create(&(parx_arena_desc){.size = size, .named = true, .name = name}, &err));
     CHECK_MSG(a != NULL, "create(named %s, size %zu) failed: %d (%s)", name ? name : "(default)",
               size, err, parx_strerror(err));
     return a;

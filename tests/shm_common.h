@@ -482,6 +482,23 @@ static inline int run_guarded(const char *name, void (*fn)(void))
     return pt_run(name, guard__body);
 }
 
+/* ===== handles a forked child inherits ===================================== */
+
+/* A forked child may just _exit with the handles it inherited (parx_shm.h:
+   "close the handle the child inherited (or just exit)"). Under valgrind the
+   handle then counts as "definitely lost" once its pointer is gone from the
+   child's registers, and the leak changes the child's exit status. Keeping
+   every handle the parent creates reachable from here makes it "still
+   reachable" instead, which is what it is. */
+static parx_arena *volatile keep__ring[64]; /* volatile: stores the compiler keeps */
+static unsigned keep__next;
+
+static inline parx_arena *keep(parx_arena *a)
+{
+    keep__ring[keep__next++ % 64] = a;
+    return a;
+}
+
 /* ===== misc =============================================================== */
 
 /* A name of our own for a named arena: "/parx-test-<pid>-<tag>-<n>", so the

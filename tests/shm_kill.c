@@ -222,8 +222,8 @@ static void kill_rounds(int use_name)
 {
     size_t rounds = pt_scaled(300, 3);
     int err = 0;
-    parx_arena *a = parx_arena_create(
-        &(parx_arena_desc){.size = 32 * MiB, .named = use_name}, &err);
+    parx_arena *a =
+        keep(parx_arena_create(&(parx_arena_desc){.size = 32 * MiB, .named = use_name}, &err));
     if (!CHECK_MSG(a != NULL, "create: %d (%s)", err, parx_strerror(err)))
         return;
     char name[64] = "";

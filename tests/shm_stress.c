@@ -187,8 +187,8 @@ static void worker(parx_arena *inherited, const char *name, int id, uint64_t nop
 static void run_procs(int use_name, uint64_t nops)
 {
     int err = 0;
-    parx_arena *a = parx_arena_create(
-        &(parx_arena_desc){.size = (use_name ? 32 : 64) * MiB, .named = use_name}, &err);
+    parx_arena *a = keep(parx_arena_create(
+        &(parx_arena_desc){.size = (use_name ? 32 : 64) * MiB, .named = use_name}, &err));
     if (!CHECK_MSG(a != NULL, "create: %d (%s)", err, parx_strerror(err)))
         return;
     char name[64] = "";
@@ -288,7 +288,8 @@ static void test_simultaneous_close(void)
     size_t rounds = pt_scaled(200, 5);
     int leaked = 0;
     for (size_t round = 0; round < rounds; round++) {
-        parx_arena *a = parx_arena_create(&(parx_arena_desc){.size = 1 * MiB, .named = true}, NULL);
+        parx_arena *a =
+            keep(parx_arena_create(&(parx_arena_desc){.size = 1 * MiB, .named = true}, NULL));
         REQUIRE(a != NULL);
         char name[64];
         snprintf(name, sizeof name, "%s", parx_arena_name(a));
