@@ -434,7 +434,8 @@ typedef struct parx__shm_header {
     _Atomic uint64_t spans[PARX__SHM_CLASSES]; /* spans carved into each class */
     uint64_t search_hint;        /* under `lock`: where the next page search starts */
     pthread_mutex_t lock;        /* robust, process-shared: guards the page map's updates */
-    _Atomic int32_t procs[PARX__SHM_PROCS]; /* named arenas: pids attached, 0 = free entry */
+    _Atomic uint64_t procs[PARX__SHM_PROCS]; /* named arenas: attached processes as
+                                               (start time << 32 | pid), 0 = free entry */
     parx__shm_shard shards[PARX__SHM_SHARDS];
 } parx__shm_header;
 
@@ -449,6 +450,7 @@ struct parx_arena {
     bool same_address;
     bool registered;           /* our pid is in hdr->procs */
     pid_t pid;                 /* the process that attached this handle */
+    uint64_t me;               /* its entry in hdr->procs: start time << 32 | pid */
     char name[PARX__SHM_NAME_MAX + 5];
 };
 
@@ -783,10 +785,12 @@ static unsigned char *parx__shm_map(int fd, size_t size, uint64_t hint, bool pre
 {
     int flags = MAP_SHARED | (prefault ? MAP_POPULATE : 0);
     *same = false;
-    if (hint) {
+    /* only a hint a mapping could have had: page-aligned, in the lower half of
+       a 48-bit address space (a foreign header may say anything) */
+    if (hint && hint < (UINT64_C(1) << 47) && hint + size < (UINT64_C(1) << 47)) {
         void *p = mmap((void *)(uintptr_t)hint, size, PROT_READ | PROT_WRITE,
                        flags | MAP_FIXED_NOREPLACE, fd, 0);
-        if (p == (void *)(uintptr_t)hint) {
+        if (p != MAP_FAILED && p == (void *)(uintptr_t)hint) {
             *same = true;
             return (unsigned char *)p;
         }
@@ -823,39 +827,85 @@ static void parx__shm_bind(parx_arena *a)
     pthread_once(&parx__shm_atfork_once, parx__shm_register_atfork);
 }
 
-/* Add this process to a named arena's table. */
+/* A process as the table of a named arena records it: its pid, and the low
+   32 bits of its start time (in clock ticks since boot, from /proc), so that
+   a pid the kernel has handed to a new process is not taken for the old one.
+   0 if the process does not exist. */
+static uint64_t parx__shm_proc_id(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    /* fields after the command name, which may hold spaces and parentheses */
+    const char *f = strrchr(buf, ')');
+    unsigned long long start = 0;
+    /* state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+       utime stime cutime cstime priority nice threads itrealvalue starttime */
+    if (!f || sscanf(f + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
+                            "%*d %*d %llu", &start) != 1)
+        return 0;
+    return (uint64_t)(uint32_t)start << 32 | (uint32_t)pid;
+}
+
+static bool parx__shm_alive(uint64_t entry)
+{
+    return parx__shm_proc_id((pid_t)(uint32_t)entry) == entry;
+}
+
+/* Add this process to a named arena's table; when it is full, clear the
+   entries of processes that died without closing and try again. */
 static int parx__shm_register(parx_arena *a)
 {
-    for (int i = 0; i < PARX__SHM_PROCS; i++) {
-        int32_t expected = 0;
-        /* relaxed: the table only says who is alive; it publishes no data */
-        if (atomic_compare_exchange_strong_explicit(&a->hdr->procs[i], &expected, (int32_t)a->pid,
-                                                    memory_order_relaxed, memory_order_relaxed)) {
-            a->registered = true;
-            return 0;
+    a->me = parx__shm_proc_id(a->pid);
+    if (!a->me) a->me = (uint32_t)a->pid; /* no /proc: the pid alone */
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < PARX__SHM_PROCS; i++) {
+            uint64_t expected = 0;
+            /* seq_cst: orders this entry against closers' scans (see deregister) */
+            if (atomic_compare_exchange_strong_explicit(&a->hdr->procs[i], &expected, a->me,
+                                                        memory_order_seq_cst, memory_order_relaxed)) {
+                a->registered = true;
+                return 0;
+            }
+        }
+        for (int i = 0; pass == 0 && i < PARX__SHM_PROCS; i++) {
+            /* relaxed: liveness bookkeeping; the CAS makes the clearing exact */
+            uint64_t e = atomic_load_explicit(&a->hdr->procs[i], memory_order_relaxed);
+            if (e && !parx__shm_alive(e))
+                atomic_compare_exchange_strong_explicit(&a->hdr->procs[i], &e, 0,
+                                                        memory_order_relaxed, memory_order_relaxed);
         }
     }
     return -EUSERS;
 }
 
-/* Remove this process from the table, clear entries of processes that died
-   without closing, and say whether any live process is left. */
+/* Remove this process from the table, then say whether any live process is
+   left (clearing dead ones on the way). Our removal comes first and both it
+   and the scan are seq_cst, so when the last two users close at once, at
+   least one of them sees the other gone and unlinks the name. */
 static bool parx__shm_deregister(parx_arena *a)
 {
-    bool others = false;
     for (int i = 0; i < PARX__SHM_PROCS; i++) {
-        /* relaxed: see parx__shm_register */
-        int32_t pid = atomic_load_explicit(&a->hdr->procs[i], memory_order_relaxed);
-        if (pid == 0) continue;
-        if (pid == (int32_t)a->pid || (kill(pid, 0) != 0 && errno == ESRCH)) {
-            atomic_compare_exchange_strong_explicit(&a->hdr->procs[i], &pid, 0,
-                                                    memory_order_relaxed, memory_order_relaxed);
-            if (pid != (int32_t)a->pid) continue;
-        } else {
-            others = true;
-        }
+        uint64_t mine = a->me;
+        if (atomic_compare_exchange_strong_explicit(&a->hdr->procs[i], &mine, 0,
+                                                    memory_order_seq_cst, memory_order_relaxed))
+            break;
     }
     a->registered = false;
+    bool others = false;
+    for (int i = 0; i < PARX__SHM_PROCS; i++) {
+        uint64_t e = atomic_load_explicit(&a->hdr->procs[i], memory_order_seq_cst);
+        if (!e) continue;
+        if (parx__shm_alive(e)) others = true;
+        else /* relaxed: see parx__shm_register */
+            atomic_compare_exchange_strong_explicit(&a->hdr->procs[i], &e, 0,
+                                                    memory_order_relaxed, memory_order_relaxed);
+    }
     return others;
 }
 
@@ -1017,9 +1067,13 @@ static int parx__shm_check(int fd, parx__shm_header *out, uint64_t *size)
         return PARX_E_TRUNCATED;
     if (out->version != PARX__SHM_VERSION || out->header_size != sizeof *out) return PARX_E_ARENA_VERSION;
     if ((size_t)got < sizeof *out || (uint64_t)st.st_size < out->size) return PARX_E_TRUNCATED;
-    /* a header that contradicts itself is not one of ours */
-    if (out->map_offset < sizeof *out || out->data_offset < out->map_offset + out->npages * 4 ||
-        out->data_offset + out->npages * PARX__SHM_PAGE > out->size || out->size > PARX__SHM_MAX_SIZE)
+    /* a header that contradicts itself is not one of ours; every sum is
+       checked by division first, so no field can overflow its way through */
+    uint64_t sz = out->size, mo = out->map_offset, dof = out->data_offset, np = out->npages;
+    if (sz > PARX__SHM_MAX_SIZE || sz % PARX__SHM_PAGE || mo % PARX__SHM_PAGE || dof % PARX__SHM_PAGE ||
+        mo < sizeof *out || mo > sz || dof > sz || dof < mo || np == 0 ||
+        np > (dof - mo) / 4 || np > (sz - dof) / PARX__SHM_PAGE ||
+        out->base_hint % PARX__SHM_ALIGN)
         return PARX_E_NOT_ARENA;
     *size = out->size;
     return 0;
@@ -1207,9 +1261,9 @@ PARX_API parx_arena *parx_arena_recv(int sock, int *err)
     if (!err) err = &dummy;
     char byte;
     struct iovec iov = {&byte, 1};
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
+    union { /* room for a few descriptors: a sender that sent more is refused, */
+        struct cmsghdr h; /* and the kernel closes any that did not fit */
+        char buf[CMSG_SPACE(8 * sizeof(int))];
     } ctl;
     struct msghdr msg = {0};
     msg.msg_iov = &iov;
@@ -1223,14 +1277,23 @@ PARX_API parx_arena *parx_arena_recv(int sock, int *err)
         *err = n == 0 ? -ECONNRESET : -errno;
         return NULL;
     }
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-        c->cmsg_len != CMSG_LEN(sizeof(int))) {
-        *err = -EBADMSG; /* (a truncated control message's descriptors are closed by the kernel) */
+    /* exactly one descriptor, or none is kept: every one received is ours to close */
+    int fd = -1, count = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++, count++) {
+            int got;
+            memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
+            if (count == 0) fd = got;
+            else close(got);
+        }
+    }
+    if (count != 1 || (msg.msg_flags & MSG_CTRUNC)) {
+        if (fd >= 0) close(fd);
+        *err = -EBADMSG;
         return NULL;
     }
-    int fd;
-    memcpy(&fd, CMSG_DATA(c), sizeof fd);
     return parx__shm_attach(fd, err); /* takes fd over: closed on failure too */
 }
 
