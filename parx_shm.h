@@ -67,6 +67,13 @@
     use). So a process killed at any instant costs at most the block or span
     it was taking or giving back, never the arena.
 
+    Spans stay with their size class once carved (as in slab allocators):
+    freed small blocks serve later small allocations of the same class at
+    once, but are not merged back into pages for large blocks. An arena that
+    was filled with small blocks and emptied again can still serve small
+    blocks of those classes, and large blocks only from pages never carved.
+    Size an arena for its peak of small blocks plus its large ones.
+
     >>lifetime
     An anonymous arena lives while any process maps it or holds its fd. A
     named arena keeps a table of the processes attached to it; parx_arena_close
