@@ -217,7 +217,7 @@ function case_size(c,   m) {
     return m % 1024 == 0 ? (m / 1024) " GiB" : m " MiB"
 }
 
-function table_shm(   c, i, j, r, im, va, t, x, g, py, line, hdr, sep) {
+function table_shm(   c, i, j, r, im, va, t, x, w, g, py, line, hdr, sep) {
     if (!nrows["shm"]) return
     print "### Shared-memory arenas"
     print ""
@@ -229,18 +229,24 @@ function table_shm(   c, i, j, r, im, va, t, x, g, py, line, hdr, sep) {
         print "each process while the others run (the slowest process's wall time / its pairs),"
         print "best of N; Mops/s = pairs per second of all processes together. The arena is"
         print "created by the parent and inherited by fork; glibc is malloc/free in each process."
+        print "All of it is done S times from scratch (fresh arena, fresh processes): how the"
+        print "processes' first allocations interleave can set the speed of all that follow, so"
+        print "the best of the slowest start is shown too, with its ratio to glibc."
         print ""
-        print "| impl | variant | processes | ns per alloc+free | median | Mops/s (all) | vs glibc, 1 process |"
-        print "|---|---|---:|---:|---:|---:|---:|"
+        print "| impl | variant | processes | ns per alloc+free | median | slowest start | Mops/s (all) | vs glibc, 1 process | slowest start vs glibc | S x N |"
+        print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
         for (i = 1; i <= nrows["shm"]; i++) {
             r = rows["shm", i]; im = impl_of(r); va = var_of(r)
             for (j = 1; j <= nt["shm", c]; j++) {
                 t = tlist["shm", c, j]
                 x = get("shm", im, va, c, t, "ns")
                 if (x == "") continue
-                printf "| %s | %s | %d | %s | %s | %s | %s |\n", im, va, t, fmt(x, "%.1f"),
-                    fmt(get("shm", im, va, c, t, "ns_med"), "%.1f"),
-                    fmt(get("shm", im, va, c, t, "mops"), "%.1f"), ratio(x, g, "%.2fx")
+                w = get("shm", im, va, c, t, "ns_worst_start")
+                printf "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s x %s |\n", im, va, t,
+                    fmt(x, "%.1f"), fmt(get("shm", im, va, c, t, "ns_med"), "%.1f"), fmt(w, "%.1f"),
+                    fmt(get("shm", im, va, c, t, "mops"), "%.1f"), ratio(x, g, "%.2fx"), ratio(w, g, "%.2fx"),
+                    fmt(get("shm", im, va, c, t, "starts"), "%d"),
+                    ratio(get("shm", im, va, c, t, "reps"), get("shm", im, va, c, t, "starts"), "%d")
             }
         }
         print ""
@@ -301,8 +307,13 @@ function table_shm(   c, i, j, r, im, va, t, x, g, py, line, hdr, sep) {
 function targets_shm(   c, p2, g, py, x, j, va, mb, pss, cp) {
     c = shm_case("alloc")
     if (c != "") {
-        p2 = get("shm", "parx", "alloc+free", c, 2, "ns"); g = get("shm", "glibc", "malloc+free", c, 1, "ns")
-        target("small allocation + free from 2 processes at once: at most 2x the time of glibc malloc+free in one process (per op)",
+        g = get("shm", "glibc", "malloc+free", c, 1, "ns")
+        p2 = get("shm", "parx", "alloc+free", c, 2, "ns")
+        target("small allocation + free from 2 processes at once: at most 2x the time of glibc malloc+free in one process (per op) [best start]",
+               (p2 == "" || g == "") ? "-" : sprintf("%.1f ns vs %.1f ns = %.2fx", p2, g, p2 / g),
+               (p2 == "" || g == "") ? "" : (p2 / g <= 2))
+        p2 = get("shm", "parx", "alloc+free", c, 2, "ns_worst_start")
+        target("the same, at every start [slowest of " get("shm", "parx", "alloc+free", c, 2, "starts") " starts]",
                (p2 == "" || g == "") ? "-" : sprintf("%.1f ns vs %.1f ns = %.2fx", p2, g, p2 / g),
                (p2 == "" || g == "") ? "" : (p2 / g <= 2))
     }
