@@ -394,7 +394,8 @@ typedef void (*parx_range_fn)(void *ctx, size_t begin, size_t end);
    splits off half of what it has left only when its deque is empty (a sign
    that others are hungry), so uneven iterations stay balanced without a
    static schedule. `grain` is the most iterations one call of fn receives;
-   0 picks max(1, n / (64 * threads)).
+   0 picks max(1, n / (256 * threads)): pieces small enough that the last
+   one, left to a single thread, is a small part of any loop.
    Returns 0 (also for an empty range), -EINVAL (p or fn NULL, begin > end).
    Thread safety: any thread, including a task of the same pool (nested loops).
    Callback safety: fn runs concurrently on several threads. */
@@ -1790,7 +1791,7 @@ PARX_API int parx_for(parx_pool *p, size_t begin, size_t end, size_t grain,
     size_t n = end - begin;
     if (n == 0) return 0;
     if (grain == 0) {
-        grain = n / (64 * (size_t)p->nworkers);
+        grain = n / (256 * (size_t)p->nworkers);
         if (grain == 0) grain = 1;
     }
     parx__for_job job = {fn, ctx, grain};

@@ -41,10 +41,10 @@ static void visit_fn(void *ctx, size_t b, size_t e)
         atomic_fetch_add_explicit(&v->count[i - v->begin], 1, memory_order_relaxed);
 }
 
-/* The documented automatic grain: max(1, n / (64 * threads)). */
+/* The documented automatic grain: max(1, n / (256 * threads)). */
 static size_t auto_grain(size_t n, int threads)
 {
-    size_t g = n / (64 * (size_t)threads);
+    size_t g = n / (256 * (size_t)threads);
     return g ? g : 1;
 }
 

@@ -40,7 +40,7 @@ static void visit_fn(void *ctx, size_t b, size_t e)
 static size_t run_visit(parx_pool *p, size_t begin, size_t n, size_t grain, atomic_uchar *count)
 {
     struct visit v = {begin, begin + n, 0, count, 0};
-    size_t g = n / (64 * (size_t)parx_pool_size(p));
+    size_t g = n / (256 * (size_t)parx_pool_size(p));
     v.max_chunk = grain ? grain : (g ? g : 1);
     memset(count, 0, n);
     atomic_init(&v.bad_ranges, 0);
