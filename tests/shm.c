@@ -1096,6 +1096,25 @@ static int header_sane(const parx_arena *a)
                          "update tests/shm.c with parx__shm_header");
 }
 
+/* A byte copy of a fresh 1 MiB arena (size in *size), for tests that patch
+   headers; NULL, with a failed check already reported, if the header is not
+   laid out as these tests expect. The caller frees it. */
+static unsigned char *arena_image(size_t *size)
+{
+    parx_arena *a = anon(1 * MiB);
+    if (!CHECK(a != NULL))
+        return NULL;
+    unsigned char *img = NULL;
+    if (header_sane(a)) {
+        *size = parx_arena_size(a);
+        img = (unsigned char *)malloc(*size);
+        if (CHECK(img != NULL))
+            memcpy(img, parx_arena_base(a), *size);
+    }
+    parx_arena_close(a);
+    return img;
+}
+
 /* a memfd holding a copy of a's first `len` bytes */
 static int copy_of(const parx_arena *a, size_t len)
 {
@@ -1154,13 +1173,10 @@ static void test_from_fd_truncated(void)
 
 static void test_from_fd_version(void)
 {
-    parx_arena *a = anon(1 * MiB);
-    REQUIRE(a != NULL);
-    if (!header_sane(a)) {
-        parx_arena_close(a);
+    size_t size = 0;
+    unsigned char *orig = arena_image(&size);
+    if (!orig)
         return;
-    }
-    size_t size = parx_arena_size(a);
     unsigned char *copy = (unsigned char *)malloc(size);
     REQUIRE(copy != NULL);
     struct {
@@ -1178,7 +1194,7 @@ static void test_from_fd_version(void)
         {"a size beyond the file", HDR_SIZE, 8, 0, PARX_E_TRUNCATED},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        memcpy(copy, parx_arena_base(a), size);
+        memcpy(copy, orig, size);
         uint64_t v = cases[i].value;
         if (cases[i].at == HDR_HEADER_SIZE)
             v = get32(copy, HDR_HEADER_SIZE) + 8;
@@ -1196,7 +1212,7 @@ static void test_from_fd_version(void)
         close(fd);
     }
     free(copy);
-    parx_arena_close(a);
+    free(orig);
 }
 
 /* A copy whose layout fields (size, offsets, page count, address, name) are
@@ -1205,17 +1221,12 @@ static void test_from_fd_version(void)
    close). Never a crash, never a hang. */
 static void test_from_fd_corrupt_header(void)
 {
-    parx_arena *a = anon(1 * MiB);
-    REQUIRE(a != NULL);
-    if (!header_sane(a)) {
-        parx_arena_close(a);
+    size_t size = 0;
+    unsigned char *orig = arena_image(&size);
+    if (!orig)
         return;
-    }
-    size_t size = parx_arena_size(a);
-    unsigned char *orig = (unsigned char *)malloc(size), *copy = (unsigned char *)malloc(size);
-    REQUIRE(orig && copy);
-    memcpy(orig, parx_arena_base(a), size);
-    parx_arena_close(a);
+    unsigned char *copy = (unsigned char *)malloc(size);
+    REQUIRE(copy != NULL);
     const size_t fields[] = {HDR_SIZE, HDR_MAP_OFFSET, HDR_DATA_OFFSET, HDR_NPAGES, HDR_BASE_HINT,
                              HDR_NAME};
     const char *names[] = {"size", "map_offset", "data_offset", "npages", "base_hint", "name"};
@@ -1283,13 +1294,10 @@ static void test_from_fd_corrupt_header(void)
 /* Opening by name what is no arena: a code, and the object left alone. */
 static void test_open_not_arena(void)
 {
-    parx_arena *a = anon(1 * MiB);
-    REQUIRE(a != NULL);
-    if (!header_sane(a)) {
-        parx_arena_close(a);
+    size_t size = 0;
+    unsigned char *orig = arena_image(&size);
+    if (!orig)
         return;
-    }
-    size_t size = parx_arena_size(a);
     unsigned char *copy = (unsigned char *)malloc(size);
     REQUIRE(copy != NULL);
     struct {
@@ -1305,7 +1313,7 @@ static void test_open_not_arena(void)
     };
     cases[3].len = size;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        memcpy(copy, parx_arena_base(a), size);
+        memcpy(copy, orig, size);
         if (cases[i].patch == 0) {
             rnd r = rnd_seed(i);
             for (size_t k = 0; k + 8 <= size; k += 8)
@@ -1337,7 +1345,7 @@ static void test_open_not_arena(void)
         shm_unlink(name);
     }
     free(copy);
-    parx_arena_close(a);
+    free(orig);
 }
 
 /* ===== sealing ============================================================ */
