@@ -58,9 +58,9 @@
     shard, a Treiber stack whose head is a 64-bit word holding an offset and a
     change counter (the counter defeats ABA), so push and pop are one CAS each.
     Each attached process works on its own shard, so two processes
-    allocating at once do not fight over one cache line; an empty shard
-    carves a fresh 64 KiB span, and takes blocks from other shards only when
-    no page is left. Larger blocks
+    allocating at once do not fight over one cache line. An empty shard
+    first adopts another shard's whole free list (one CAS: memory one process
+    frees serves another that allocates), then carves a fresh 64 KiB span. Larger blocks
     are whole pages found in the page map under a process-shared robust mutex:
     if its holder dies, the next process to lock it is told so (EOWNERDEAD),
     marks it consistent and carries on, because the page map is valid after
@@ -77,10 +77,15 @@
 
     >>lifetime
     An anonymous arena lives while any process maps it or holds its fd. A
-    named arena keeps a table of the processes attached to it; parx_arena_close
-    removes the caller and unlinks the name when no live process is left
-    (entries of processes that died without closing are cleared on the way),
-    and parx_arena_unlink removes the name at once. Segments are created mode
+    named arena keeps a table of the processes that attached to it (create,
+    open, from_fd, recv), each recorded by pid and start time;
+    parx_arena_close removes the caller and unlinks the name when no live
+    process is left in the table. Processes that died without closing
+    (zombies included) are cleared on the way; a forked child using a handle
+    it inherited is not in the table (it shares its parent's entry), so a
+    child that must keep the name alive attaches itself. parx_arena_unlink
+    removes the name at once. Exactly one closer or unlinker removes the
+    name, and only while it still names this segment. Segments are created mode
     0600 with O_EXCL; default names carry 128 random bits. Every descriptor is
     O_CLOEXEC. An anonymous segment is sealed against shrinking and growing,
     so no process can make another fault on a truncated mapping.
@@ -178,11 +183,12 @@ typedef struct parx_arena_desc {
     const char *name;    /* named only: "/name" to create (fails with -EEXIST if taken);
                             NULL: an unguessable "/parx-<32 hex digits>" */
     bool prefault;       /* touch every page now (MAP_POPULATE), not on first use */
-    bool huge_pages;     /* back with huge pages if the system has them reserved, else ask
-                            for transparent huge pages; silently plain pages otherwise */
+    bool huge_pages;     /* ask for transparent huge pages (madvise); plain pages where the
+                            system does not give them (mappings are 2 MiB aligned for it) */
     bool reserve;        /* allocate the backing memory now: a full /dev/shm or memory limit
                             fails here with -ENOSPC, never later with SIGBUS on first touch */
-    size_t max_size;     /* refuse larger sizes with -EFBIG; 0: 1 TiB */
+    size_t max_size;     /* refuse larger sizes with -EFBIG; 0: 1 TiB, which is also the
+                            most any arena can be */
 } parx_arena_desc;
 
 /* parx_arena_create: make a new arena and map it.
@@ -272,7 +278,8 @@ typedef struct parx_arena_usage {
     uint64_t reserved;    /* bytes of data pages handed out (spans of small blocks, large blocks) */
     uint64_t high_water;  /* the most `reserved` has ever been */
     uint64_t free;        /* capacity - reserved: pages any size can still take */
-    uint32_t processes;   /* named arenas: processes attached now (0 for anonymous ones) */
+    uint32_t processes;   /* named arenas: entries in the table of attached processes (dead
+                             ones count until a close clears them); 0 for anonymous ones */
 } parx_arena_usage;
 
 /* parx_arena_stats: a snapshot, exact when nothing allocates meanwhile.
@@ -283,7 +290,8 @@ PARX_API int parx_arena_stats(const parx_arena *a, parx_arena_usage *out);
 /* parx_arena_send: send the arena's descriptor over the connected UNIX
    socket `sock` (SCM_RIGHTS). Returns 0, -EINVAL, or a sendmsg errno.
    parx_arena_recv: receive one and attach to it (as parx_arena_from_fd);
-   the received descriptor is closed once attached. NULL with *err:
+   the received descriptor becomes the arena's own (closed with it, or at
+   once on failure). NULL with *err:
    -EBADMSG (the message held no descriptor), -ECONNRESET (the peer closed),
    or as parx_arena_from_fd.
    Thread safety: any thread; one sender and one receiver per socket at a time. */
@@ -402,14 +410,17 @@ PARX__COMMON const char *parx_strerror(int code)
 #define PARX__SHM_SMALL_MAX 16384u
 #define PARX__SHM_SPAN_PAGES 16u              /* small blocks are carved from 64 KiB spans */
 #define PARX__SHM_PROCS 128
-#define PARX__SHM_NAME_MAX 251                /* "/" + up to 250 bytes + NUL */
+#define PARX__SHM_NAME_MAX 251                /* a name is shorter: "/" + up to 249 bytes, + NUL */
 #define PARX__SHM_MAX_SIZE ((uint64_t)1 << 40) /* default max_size: 1 TiB */
 
-/* A free-list head: the block's offset / 16 in the low 40 bits (16 TiB of
-   reach), a change counter in the high 24. Every push and pop bumps the
-   counter, so a CAS that read the head before someone else popped and pushed
-   the same block back fails instead of corrupting the list (ABA). */
-#define PARX__SHM_OFF_BITS 40
+/* A free-list head: the block's offset / 16 in the low 36 bits (1 TiB of
+   reach, the largest arena), a change counter in the high 28. Every push and
+   pop bumps the counter, so a CAS that read the head before someone else
+   popped and pushed the same block back fails instead of corrupting the list
+   (ABA). A stale CAS could succeed only if exactly 2^28 list operations
+   (seconds of non-stop traffic) happened while its thread was stalled
+   between two instructions. */
+#define PARX__SHM_OFF_BITS 36
 #define PARX__SHM_OFF_MASK ((UINT64_C(1) << PARX__SHM_OFF_BITS) - 1)
 
 /* Page map entries, one per data page. An interrupted update can only leave
@@ -439,6 +450,9 @@ typedef struct parx__shm_header {
     _Atomic uint64_t reserved;   /* data pages handed out */
     _Atomic uint64_t high_water; /* the most `reserved` has been */
     _Atomic uint64_t large;      /* pages in large blocks */
+    _Atomic uint64_t freed;      /* large blocks given back so far (under `lock`) */
+    uint64_t span_miss;          /* under `lock`: `freed` + 1 when a span last found no room */
+    _Atomic uint32_t unlinked;   /* named arenas: 1 once someone removed the name */
     _Atomic uint64_t spans[PARX__SHM_CLASSES]; /* spans carved into each class */
     uint64_t search_hint;        /* under `lock`: where the next page search starts */
     pthread_mutex_t lock;        /* robust, process-shared: guards the page map's updates */
@@ -550,7 +564,7 @@ static uint64_t parx__shm_pop(const parx_arena *a, _Atomic uint64_t *head)
     uint64_t h = atomic_load_explicit(head, memory_order_acquire);
     for (;;) {
         uint64_t off = (h & PARX__SHM_OFF_MASK) << 4;
-        if (!off) return 0;
+        if (!off || off >= a->size - 16) return 0; /* empty (or a corrupted head: no crash) */
         /* relaxed: if another process took the block meanwhile this may be
            anything, but then the head's counter has moved and the CAS fails */
         PARX__SHM_SPECULATE_BEGIN();
@@ -560,6 +574,22 @@ static uint64_t parx__shm_pop(const parx_arena *a, _Atomic uint64_t *head)
                       (next & PARX__SHM_OFF_MASK);
         /* acquire on success and failure: the head we act on next must come
            with the links its pusher wrote */
+        if (atomic_compare_exchange_weak_explicit(head, &h, nh, memory_order_acquire,
+                                                  memory_order_acquire))
+            return off;
+    }
+}
+
+/* Take a whole list at once: its first block's offset, or 0 if it is empty.
+   The blocks are then ours alone (no popper can reach them any more). */
+static uint64_t parx__shm_take_all(_Atomic uint64_t *head)
+{
+    /* acquire: as in parx__shm_pop, the links come with the head */
+    uint64_t h = atomic_load_explicit(head, memory_order_acquire);
+    for (;;) {
+        uint64_t off = (h & PARX__SHM_OFF_MASK) << 4;
+        if (!off) return 0;
+        uint64_t nh = ((h >> PARX__SHM_OFF_BITS) + 1) << PARX__SHM_OFF_BITS;
         if (atomic_compare_exchange_weak_explicit(head, &h, nh, memory_order_acquire,
                                                   memory_order_acquire))
             return off;
@@ -589,19 +619,17 @@ static void parx__shm_push(const parx_arena *a, _Atomic uint64_t *head, uint64_t
 
 /* Lock the page allocator. If the last holder died holding it, the map is
    still valid (see PARX__PAGE_*): mark the lock consistent and go on.
-   Returns whether that happened, so the caller can log it once unlocked. */
-static bool parx__shm_lock(parx__shm_header *h)
+   Returns 0, 1 if that happened (so the caller logs it once unlocked), or
+   -1 if the lock cannot be taken at all (a corrupted segment): the caller
+   then acts as if there were no free pages. */
+static int parx__shm_lock(parx__shm_header *h)
 {
     int rc = pthread_mutex_lock(&h->lock);
-    if (rc == EOWNERDEAD) {
-        pthread_mutex_consistent(&h->lock);
-        return true;
-    }
-    PARX_ASSERT(rc == 0);
-    return false;
+    if (rc == EOWNERDEAD) return pthread_mutex_consistent(&h->lock) == 0 ? 1 : -1;
+    return rc == 0 ? 0 : -1;
 }
 
-static void parx__shm_unlock(parx__shm_header *h, bool recovered)
+static void parx__shm_unlock(parx__shm_header *h, int recovered)
 {
     pthread_mutex_unlock(&h->lock);
     if (recovered) parx__log(PARX_LOG_WARN, "parx arena: a process died holding the page lock; recovered");
@@ -627,17 +655,27 @@ static inline uint64_t parx__shm_aligned(uint64_t p, uint64_t align, uint64_t ph
     return (p + phase + align - 1) / align * align - phase;
 }
 
+static uint32_t parx__shm_span_entry(uint64_t i, void *ctx);
+
 /* Find and mark `n` free pages, the first one aligned to `align` pages;
    entry(i, ctx) gives the map entry of page i of the run. Returns the first
    page's index, or UINT64_MAX if there is no room. */
 static uint64_t parx__shm_take_pages(parx_arena *a, uint64_t n, uint64_t align,
                                      uint32_t (*entry)(uint64_t i, void *ctx), void *ctx)
 {
+    bool span = entry == parx__shm_span_entry;
     parx__shm_header *h = a->hdr;
     uint64_t total = h->npages, found = UINT64_MAX;
     uint64_t phase = (h->data_offset / PARX__SHM_PAGE) % align;
     if (n == 0 || n > total) return UINT64_MAX;
-    bool recovered = parx__shm_lock(h);
+    int recovered = parx__shm_lock(h);
+    if (recovered < 0) return UINT64_MAX;
+    /* relaxed, here and below: under the lock */
+    uint64_t freed = atomic_load_explicit(&h->freed, memory_order_relaxed);
+    if (span && h->span_miss == freed + 1) { /* no span fitted, and no page came back since */
+        parx__shm_unlock(h, recovered);
+        return UINT64_MAX;
+    }
     uint64_t start = h->search_hint < total ? h->search_hint : 0;
     /* first fit from the hint, then from the start */
     for (int pass = 0; pass < 2 && found == UINT64_MAX; pass++) {
@@ -664,6 +702,8 @@ static uint64_t parx__shm_take_pages(parx_arena *a, uint64_t n, uint64_t align,
         atomic_store_explicit(&h->reserved, r, memory_order_relaxed);
         if (r > atomic_load_explicit(&h->high_water, memory_order_relaxed))
             atomic_store_explicit(&h->high_water, r, memory_order_relaxed);
+    } else if (span) {
+        h->span_miss = freed + 1;
     }
     parx__shm_unlock(h, recovered);
     return found;
@@ -717,13 +757,30 @@ static void *parx__shm_alloc_small(parx_arena *a, size_t size)
     unsigned c = parx__shm_class(size), s = parx__shm_my_shard(a);
     parx__shm_header *h = a->hdr;
     uint64_t off = parx__shm_pop(a, &h->shards[s].head[c]);
-    /* A fresh span before other shards' leftovers: taking other processes'
-       blocks one by one interleaves two processes' blocks on the same cache
-       lines for good (measured: 1.5x slower alloc+free in both). Only when
-       no page is left do we take from the others. */
+    /* Our shard is empty: adopt another shard's whole list before carving
+       pages, so memory freed elsewhere (one process allocates, another
+       frees) is reused rather than stranded. Whole lists, not block by
+       block: taking another process's blocks one at a time interleaves two
+       processes' blocks on the same cache lines for good (measured: 1.5x
+       slower alloc+free in both). */
+    for (unsigned i = 1; !off && i < PARX__SHM_SHARDS; i++) {
+        off = parx__shm_take_all(&h->shards[(s + i) % PARX__SHM_SHARDS].head[c]);
+        if (off) {
+            uint64_t next = atomic_load_explicit(parx__shm_link(a, off), memory_order_relaxed) &
+                            PARX__SHM_OFF_MASK;
+            if (next) {
+                /* the rest of the list, ours alone now, moves to our shard;
+                   relaxed: these links were published with the head we took */
+                uint64_t last = next << 4, n = 1, limit = a->size / 16;
+                for (uint64_t l; n < limit && (l = atomic_load_explicit(parx__shm_link(a, last),
+                                                                       memory_order_relaxed) &
+                                                  PARX__SHM_OFF_MASK) != 0; n++)
+                    last = l << 4;
+                parx__shm_push(a, &h->shards[s].head[c], next << 4, last);
+            }
+        }
+    }
     if (!off) off = parx__shm_refill(a, c, s);
-    for (unsigned i = 1; !off && i < PARX__SHM_SHARDS; i++)
-        off = parx__shm_pop(a, &h->shards[(s + i) % PARX__SHM_SHARDS].head[c]);
     return off ? a->base + off : NULL;
 }
 
@@ -784,7 +841,8 @@ PARX_API int parx_arena_free(parx_arena *a, void *ptr)
     }
     if ((e & PARX__PAGE_KIND) != PARX__PAGE_LARGE || (off - h->data_offset) % PARX__SHM_PAGE != 0)
         return -EINVAL;
-    bool recovered = parx__shm_lock(h);
+    int recovered = parx__shm_lock(h);
+    if (recovered < 0) return -EINVAL;
     e = parx__shm_page(a, p); /* again, under the lock */
     uint64_t n = e & ~PARX__PAGE_KIND;
     int rc = -EINVAL;
@@ -796,6 +854,8 @@ PARX_API int parx_arena_free(parx_arena *a, void *ptr)
         atomic_store_explicit(&h->reserved, atomic_load_explicit(&h->reserved, memory_order_relaxed) - n,
                               memory_order_relaxed);
         if (p < h->search_hint) h->search_hint = p;
+        atomic_store_explicit(&h->freed, atomic_load_explicit(&h->freed, memory_order_relaxed) + 1,
+                              memory_order_relaxed); /* relaxed: under the lock */
         rc = 0;
     }
     parx__shm_unlock(h, recovered);
@@ -882,11 +942,13 @@ static uint64_t parx__shm_proc_id(pid_t pid)
     /* fields after the command name, which may hold spaces and parentheses */
     const char *f = strrchr(buf, ')');
     unsigned long long start = 0;
+    char state = 0;
     /* state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
        utime stime cutime cstime priority nice threads itrealvalue starttime */
-    if (!f || sscanf(f + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
-                            "%*d %*d %llu", &start) != 1)
+    if (!f || sscanf(f + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
+                            "%*d %*d %llu", &state, &start) != 2)
         return 0;
+    if (state == 'Z' || state == 'X') return 0; /* dead, not yet reaped: not a user */
     return (uint64_t)(uint32_t)start << 32 | (uint32_t)pid;
 }
 
@@ -907,9 +969,9 @@ static uint64_t parx__shm_self_id(void)
 static bool parx__shm_alive(uint64_t entry)
 {
     pid_t pid = (pid_t)(uint32_t)entry;
-    uint64_t now = parx__shm_proc_id(pid);
-    if (now && (entry >> 32)) return now == entry; /* same pid and same start: the same process */
-    return kill(pid, 0) == 0 || errno == EPERM;    /* no start time to compare: the pid alone */
+    if (entry >> 32) /* same pid, same start, not a zombie: the same live process */
+        return parx__shm_proc_id(pid) == entry;
+    return kill(pid, 0) == 0 || errno == EPERM; /* recorded without /proc: the pid alone */
 }
 
 /* Add this process to a named arena's table; when it is full, clear the
@@ -1191,10 +1253,32 @@ PARX_API parx_arena *parx_arena_from_fd(int fd, int *err)
     if (!err) err = &dummy;
     int own = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (own < 0) {
-        *err = -EBADF;
+        *err = fd < 0 ? -EBADF : -errno; /* EBADF, or EMFILE: out of descriptors */
         return NULL;
     }
     return parx__shm_attach(own, err);
+}
+
+/* Remove a named arena's name, once: the first closer or unlinker to flip
+   the header's flag does it, and only if the name still refers to this
+   segment, so a newer arena created under the same name afterwards is never
+   removed by the old one's users. */
+static int parx__shm_unlink_once(parx_arena *a)
+{
+    uint32_t expected = 0;
+    /* relaxed: the flag only elects one unlinker; it publishes nothing */
+    if (!atomic_compare_exchange_strong_explicit(&a->hdr->unlinked, &expected, 1,
+                                                 memory_order_relaxed, memory_order_relaxed))
+        return -ENOENT;
+    int rc = -ENOENT, fd = shm_open(a->name, O_RDONLY | O_CLOEXEC, 0);
+    if (fd >= 0) {
+        struct stat mine, theirs;
+        if (fstat(fd, &theirs) == 0 && fstat(a->fd, &mine) == 0 && mine.st_ino == theirs.st_ino &&
+            mine.st_dev == theirs.st_dev)
+            rc = shm_unlink(a->name) == 0 ? 0 : -errno;
+        close(fd);
+    }
+    return rc;
 }
 
 PARX_API void parx_arena_close(parx_arena *a)
@@ -1203,15 +1287,8 @@ PARX_API void parx_arena_close(parx_arena *a)
     /* Only the process that attached the handle speaks for it; a forked
        child closing an inherited handle just unmaps. */
     if (a->registered && getpid() == a->pid && !parx__shm_deregister(a)) {
-        /* the last one out removes the name, if it still names this segment */
-        int fd = shm_open(a->name, O_RDONLY | O_CLOEXEC, 0);
-        if (fd >= 0) {
-            struct stat mine, theirs;
-            if (fstat(fd, &theirs) == 0 && fstat(a->fd, &mine) == 0 && mine.st_ino == theirs.st_ino &&
-                mine.st_dev == theirs.st_dev)
-                shm_unlink(a->name);
-            close(fd);
-        }
+        /* the last one out removes the name (see parx__shm_unlink_once) */
+        parx__shm_unlink_once(a);
     }
     parx__shm_free_handle(a);
 }
@@ -1219,7 +1296,7 @@ PARX_API void parx_arena_close(parx_arena *a)
 PARX_API int parx_arena_unlink(parx_arena *a)
 {
     if (!a || !a->name[0]) return -EINVAL;
-    return shm_unlink(a->name) == 0 ? 0 : -errno;
+    return parx__shm_unlink_once(a);
 }
 
 /* -------------------------------------------------------------------------- */

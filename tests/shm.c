@@ -1902,6 +1902,66 @@ static void test_strerror(void)
     CHECK(strcmp(parx_strerror(PARX_E_NOT_ARENA), parx_strerror(PARX_E_ARENA_VERSION)) != 0);
 }
 
+/* One handle allocates, another frees (a producer and a consumer): the
+   freed blocks must come back to the allocating side, not strand pages in
+   the freeing shard until the arena is full of spans (found in review). */
+static void test_reuse_across_handles(void)
+{
+    parx_arena *a = anon(16 * MiB);
+    REQUIRE(a != NULL);
+    int err = 0;
+    parx_arena *b = keep(parx_arena_from_fd(parx_arena_fd(a), &err));
+    REQUIRE(b != NULL);
+    for (int i = 0; i < 200000; i++) { /* 12.8 MB of 64-byte blocks in all, one live */
+        void *p = parx_arena_alloc(a, 64, 0);
+        REQUIRE(p != NULL);
+        CHECK_EQ(parx_arena_free(b, parx_arena_ptr(b, parx_arena_offset(a, p))), 0);
+    }
+    parx_arena_usage u = usage(a);
+    CHECK_EQ_U(u.used, 0);
+    CHECK_MSG(u.reserved <= 64 * KiB, "one live block at a time kept %llu KiB of spans",
+              (unsigned long long)(u.reserved >> 10));
+    void *big = parx_arena_alloc(a, 8 * MiB, 0); /* the pages are still there */
+    CHECK(big != NULL);
+    CHECK_EQ(parx_arena_free(a, big), 0);
+    parx_arena_close(b);
+    parx_arena_close(a);
+}
+
+/* A user killed and not yet reaped (a zombie) is no live user: the last
+   live one's close removes the name (found in review). The parent closes
+   between the child's death and waitpid, the usual order after a crash. */
+static void test_named_zombie_user(void)
+{
+    parx_arena *a = named(NULL, 1 * MiB);
+    REQUIRE(a != NULL);
+    char name[64], path[96];
+    snprintf(name, sizeof name, "%s", parx_arena_name(a));
+    snprintf(path, sizeof path, "/dev/shm%s", name);
+    int up[2];
+    REQUIRE(pipe2(up, O_CLOEXEC) == 0);
+    pid_t k = xfork();
+    REQUIRE(k >= 0);
+    if (k == 0) {
+        if (!parx_arena_open(name, NULL))
+            _exit(10);
+        xwrite(up[1], "r", 1);
+        for (;;)
+            pause(); /* until killed */
+    }
+    char c = 0;
+    CHECK(xread(up[0], &c, 1));
+    CHECK_EQ(kill(k, SIGKILL), 0);
+    siginfo_t info;
+    CHECK_EQ(waitid(P_PID, (id_t)k, &info, WEXITED | WNOWAIT), 0); /* dead, not reaped */
+    parx_arena_close(a);
+    CHECK_MSG(access(path, F_OK) != 0, "%s outlived its last live user (the other is a zombie)",
+              path);
+    expect_child(k, 0, SIGKILL);
+    close(up[0]);
+    close(up[1]);
+}
+
 int main(void)
 {
     run_guarded("create: an anonymous arena, its accessors and usage", test_create_anon);
@@ -1948,6 +2008,10 @@ int main(void)
     run_guarded("processes: offsets and blocks shared through fork+from_fd and open",
                 test_cross_process);
     run_guarded("named: outlives its creator until its last user closes", test_named_lifetime);
+    run_guarded("alloc in one handle, free in another: blocks come back, pages stay free",
+                test_reuse_across_handles);
+    run_guarded("named: a killed user not yet reaped (a zombie) does not keep the name",
+                test_named_zombie_user);
     run_guarded("named: a user killed without closing does not keep the name",
                 test_named_killed_user);
     run_guarded("named: unlink while attached; a new arena's name survives the old one's close",
