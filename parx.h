@@ -545,6 +545,7 @@ static inline double parx_rng_uniform(parx_rng *r)
 #define PARX__MAX_THREADS 4096
 #define PARX__TASK_BLOCK 64   /* task records per allocation, and per hand-over between workers */
 #define PARX__PAUSE_ROUNDS 64 /* idle polls separated by a pause before polls yield the CPU */
+#define PARX__SLOT_GRACE 32   /* idle polls before a lone task in an outside slot is fair game */
 
 /* -------------------------------------------------------------------------- */
 /* >>platform: time, futexes, CPU count, memory, logging                      */
@@ -1278,7 +1279,12 @@ static void parx__run_outside(parx_pool *p, const parx__task *t)
     parx__slot_release(slot);
 }
 
-static parx__task *parx__find_work(parx__worker *w)
+/* Look for a task to take: the shared queue, then every other deque from a
+   random start. Unless `patient`, a lone task in an outside slot is left to
+   the thread that spawned it, which is usually about to pop it in
+   parx_wait (a thief taking it makes that thread wait for a completion on
+   another core); idle workers turn patient after PARX__SLOT_GRACE polls. */
+static parx__task *parx__find_work(parx__worker *w, bool patient)
 {
     parx_pool *p = w->pool;
     /* relaxed: a peek; the queue itself is read under its lock */
@@ -1307,7 +1313,7 @@ static parx__task *parx__find_work(parx__worker *w)
     int start = (int)(w->rng % (uint64_t)n);
     for (int i = 0; i < n; i++) {
         parx__worker *v = &p->workers[(start + i) % n];
-        if (v == w) continue;
+        if (v == w || (!patient && v->is_slot && parx_deque_size(&v->deque) < 2)) continue;
         PARX__STAT_ADD(w, st_attempts, 1);
         parx__task *t = (parx__task *)parx_deque_steal(&v->deque);
         if (t) {
@@ -1376,7 +1382,7 @@ static parx__task *parx__idle(parx__worker *w, parx_group *g)
                   /* relaxed: a poll; the sleeper's last look reads it seq_cst */
                   : atomic_load_explicit(&p->shutdown, memory_order_relaxed))
                 goto out;
-            if ((t = parx__find_work(w)) != NULL) goto out;
+            if ((t = parx__find_work(w, i >= PARX__SLOT_GRACE)) != NULL) goto out;
             if (i < PARX__PAUSE_ROUNDS) parx__cpu_relax();
             else sched_yield();
         }
@@ -1415,14 +1421,16 @@ static void *parx__worker_main(void *arg)
     w->mark_ns = parx__now_ns();
     for (;;) {
         parx__task *t = (parx__task *)parx__deque_take(&w->deque);
-        if (!t) t = parx__find_work(w);
+        if (!t) t = parx__find_work(w, false);
         if (!t) t = parx__idle(w, NULL);
+        if (!t) /* idle returned empty-handed: shutdown. Take anything left, */
+            t = parx__find_work(w, true); /* lone tasks in outside slots too */
         if (t) {
             parx__run(w, t);
             continue;
         }
-        /* idle returned empty-handed: shutdown. Leave once no work is left
-           anywhere (a steal can fail on a lost race while work remains). */
+        /* and leave once no work is left anywhere (a steal can fail on a lost
+           race while work remains) */
         if (!parx__work_visible(p)) break;
     }
     PARX__STAT_ADD(w, st_busy_ns, parx__now_ns() - w->mark_ns);
@@ -1659,7 +1667,7 @@ PARX__HOT void parx__wait_worker(parx__worker *w, parx_group *g)
 {
     while (!parx__group_done(g, memory_order_acquire)) {
         parx__task *t = (parx__task *)parx__deque_take(&w->deque);
-        if (!t) t = parx__find_work(w);
+        if (!t) t = parx__find_work(w, false);
         if (!t) t = parx__idle(w, g);
         if (t) parx__run(w, t);
     }
