@@ -545,7 +545,7 @@ static inline double parx_rng_uniform(parx_rng *r)
 #define PARX__MAX_THREADS 4096
 #define PARX__TASK_BLOCK 64   /* task records per allocation, and per hand-over between workers */
 #define PARX__PAUSE_ROUNDS 64 /* idle polls separated by a pause before polls yield the CPU */
-#define PARX__SLOT_GRACE 32   /* idle polls before a lone task in an outside slot is fair game */
+#define PARX__SLOT_GRACE 32   /* idle polls before outside slots' tasks are fair game */
 
 /* -------------------------------------------------------------------------- */
 /* >>platform: time, futexes, CPU count, memory, logging                      */
@@ -1280,10 +1280,12 @@ static void parx__run_outside(parx_pool *p, const parx__task *t)
 }
 
 /* Look for a task to take: the shared queue, then every other deque from a
-   random start. Unless `patient`, a lone task in an outside slot is left to
-   the thread that spawned it, which is usually about to pop it in
-   parx_wait (a thief taking it makes that thread wait for a completion on
-   another core); idle workers turn patient after PARX__SLOT_GRACE polls. */
+   random start. Unless `patient`, outside slots are left to the threads
+   that spawned into them, which usually pop their tasks themselves in
+   parx_wait at once (a thief taking one makes that thread wait for a
+   completion on another core, and merely polling a slot's deque moves its
+   cache line away on every push); idle workers turn patient after
+   PARX__SLOT_GRACE polls, a microsecond or two. */
 static parx__task *parx__find_work(parx__worker *w, bool patient)
 {
     parx_pool *p = w->pool;
@@ -1313,7 +1315,8 @@ static parx__task *parx__find_work(parx__worker *w, bool patient)
     int start = (int)(w->rng % (uint64_t)n);
     for (int i = 0; i < n; i++) {
         parx__worker *v = &p->workers[(start + i) % n];
-        if (v == w || (!patient && v->is_slot && parx_deque_size(&v->deque) < 2)) continue;
+        if (v == w || (!patient && v->is_slot)) continue; /* not even a look: that costs */
+        /* the owner's cache line on every push and pop */
         PARX__STAT_ADD(w, st_attempts, 1);
         parx__task *t = (parx__task *)parx_deque_steal(&v->deque);
         if (t) {
@@ -1424,7 +1427,7 @@ static void *parx__worker_main(void *arg)
         if (!t) t = parx__find_work(w, false);
         if (!t) t = parx__idle(w, NULL);
         if (!t) /* idle returned empty-handed: shutdown. Take anything left, */
-            t = parx__find_work(w, true); /* lone tasks in outside slots too */
+            t = parx__find_work(w, true); /* in outside slots too */
         if (t) {
             parx__run(w, t);
             continue;

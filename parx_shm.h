@@ -1355,6 +1355,8 @@ PARX_API int parx_arena_stats(const parx_arena *a, parx_arena_usage *out)
     }
     out->reserved = atomic_load_explicit(&h->reserved, memory_order_relaxed) * PARX__SHM_PAGE;
     out->high_water = atomic_load_explicit(&h->high_water, memory_order_relaxed) * PARX__SHM_PAGE;
+    if (out->high_water < out->reserved) /* read between a take's two updates */
+        out->high_water = out->reserved;
     out->free = out->capacity - out->reserved;
     if (a->name[0])
         for (int i = 0; i < PARX__SHM_PROCS; i++)
