@@ -809,8 +809,7 @@ PARX_API void *parx_arena_alloc(parx_arena *a, size_t size, size_t align)
            `align` boundary, since spans start on page boundaries */
         if (align > 16 && size < align) size = align;
         if (align > 16 && (size & (size - 1)) != 0) size = (size_t)1 << (64 - __builtin_clzll(size));
-        p = size <= PARX__SHM_SMALL_MAX ? parx__shm_alloc_small(a, size)
-                                         : parx__shm_alloc_large(a, size, align);
+        p = parx__shm_alloc_small(a, size); /* still <= PARX__SHM_SMALL_MAX: align <= a page */
     } else {
         p = size > (size_t)1 << 62 ? NULL : parx__shm_alloc_large(a, size, align);
     }
