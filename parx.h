@@ -478,6 +478,169 @@ static inline double parx_rng_uniform(parx_rng *r)
     return (double)(parx_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
 }
 
+/* ===== I/O prefetcher and write-behind writer (>>prefetch) ===============
+   Reads files ahead of the code that consumes them, and writes results
+   behind the code that produces them, on io_uring where the kernel allows
+   it and on threads everywhere else. PARX_NO_PREFETCH compiles all of it
+   out; PARX_NO_URING keeps only the thread backend (no liburing needed).  */
+#ifndef PARX_NO_PREFETCH
+
+struct parx_arena; /* parx_shm.h */
+
+typedef enum parx_io_backend {
+    PARX_IO_AUTO = 0,    /* io_uring where the kernel allows it, threads where it does not */
+    PARX_IO_URING = 1,   /* io_uring or fail (-EPERM, -ENOSYS, ... or -EOPNOTSUPP under PARX_NO_URING) */
+    PARX_IO_THREADS = 2  /* threads calling pread/pwrite */
+} parx_io_backend;
+
+/* A byte range of one of the prefetcher's files. */
+typedef struct parx_io_range {
+    uint64_t offset;  /* first byte */
+    uint64_t length;  /* bytes; 0 is allowed and yields nothing */
+    uint32_t file;    /* index into parx_prefetch_desc.paths */
+} parx_io_range;
+
+typedef struct parx_prefetch_desc {
+    const char *const *paths;     /* the files, read in this order (required, npaths >= 1) */
+    size_t npaths;
+    const parx_io_range *ranges;  /* optional: read only these ranges, in this order; NULL: every
+                                     file whole */
+    size_t nranges;
+    size_t chunk_size;            /* bytes per chunk; 0: 1 MiB; rounded up to 4 KiB with .direct */
+    int depth;                    /* buffers: reads in flight plus chunks the caller holds; 0: 4 */
+    bool direct;                  /* read with O_DIRECT where the file system allows (>>prefetch) */
+    parx_io_backend backend;      /* 0: PARX_IO_AUTO */
+    int threads;                  /* thread backend's reader threads; 0: 1, or min(depth, 4) with
+                                     .direct */
+    struct parx_arena *arena;     /* optional: the buffers live in this parx_shm.h arena */
+    bool no_register;             /* io_uring: never register the buffers with the kernel */
+} parx_prefetch_desc;
+
+/* One chunk handed out by parx_prefetch_next. The caller reads it and gives
+   it back with parx_prefetch_release. */
+typedef struct parx_chunk {
+    void *data;             /* the bytes; valid until released */
+    size_t size;            /* bytes at data (1..chunk_size: the last of a file or range, or one
+                               cut by a truncation, may be shorter) */
+    uint64_t offset;        /* where data[0] is in the file */
+    uint32_t file;          /* index into .paths */
+    uint64_t index;         /* 0, 1, 2, ...: the order of delivery */
+    uint64_t arena_offset;  /* with .arena: parx_arena_offset(arena, data); else UINT64_MAX */
+    int parx__slot;         /* private */
+} parx_chunk;
+
+typedef struct parx_prefetch parx_prefetch;
+
+/* parx_prefetch_open: start reading the files (or ranges) of `desc` ahead,
+   .depth chunks at a time, on the backend .backend asks for.
+   Files are opened (O_RDONLY | O_CLOEXEC) when reading reaches them, so a
+   missing or unreadable file is reported by parx_prefetch_next at its place
+   in the order, with parx_prefetch_error naming it.
+   Returns the prefetcher, or NULL with *err (err may be NULL): -EINVAL (no
+   desc or paths, a NULL path, depth < 0 or > 1024, threads < 0 or > 64, a
+   range naming a file >= npaths), -ENOMEM, -EOPNOTSUPP (PARX_IO_URING under
+   PARX_NO_URING), io_uring's setup error with PARX_IO_URING (-EPERM,
+   -ENOSYS, -EINVAL, -ENOMEM), -EAGAIN (no thread could be started), or the
+   arena's errno (-ENOMEM: full).
+   Thread safety: any thread. */
+PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *err);
+
+/* parx_prefetch_next: the next chunk in file order, waiting for it if it is
+   still being read. Short reads are resumed; a file that ends early
+   (truncated while being read) ends there, and empty chunks are skipped.
+   Returns 1 (a chunk in *c), 0 (the end: every chunk was delivered), or an
+   error, on the chunk where it happened: the errno of open or read (-ENOENT,
+   -EACCES, -EIO, -EISDIR, ...), with parx_prefetch_error saying which file;
+   -EBUSY when the caller holds every buffer (release one first); -EINVAL
+   (pf or c NULL). After an I/O error every later call returns the same
+   error: close the prefetcher.
+   Thread safety: one caller at a time (with parx_prefetch_release). */
+PARX_API int parx_prefetch_next(parx_prefetch *pf, parx_chunk *c);
+
+/* parx_prefetch_release: give chunk c's buffer back for reading ahead; c's
+   data must not be used afterwards. NULL pf or c, or a chunk not held, is
+   ignored.
+   Thread safety: one caller at a time (with parx_prefetch_next). */
+PARX_API void parx_prefetch_release(parx_prefetch *pf, parx_chunk *c);
+
+/* parx_prefetch_close: stop reading, wait for reads in flight to finish (no
+   buffer is freed while the kernel or a reader may still write it), close
+   the files and free the buffers, including chunks not yet released. NULL
+   is ignored.
+   Thread safety: one caller, once nothing else uses pf. */
+PARX_API void parx_prefetch_close(parx_prefetch *pf);
+
+/* parx_prefetch_backend: which backend reads (PARX_IO_URING or
+   PARX_IO_THREADS); *why (if why is not NULL) gets a sentence saying why,
+   e.g. "threads: io_uring_setup failed: Operation not permitted".
+   Thread safety: any thread. */
+PARX_API parx_io_backend parx_prefetch_backend(const parx_prefetch *pf, const char **why);
+
+/* parx_prefetch_error: a sentence naming the file and the reason behind the
+   last error parx_prefetch_next returned (e.g. "cannot open 'a.dat': No
+   such file or directory"), or NULL when there was none. Valid until close.
+   Thread safety: the caller of parx_prefetch_next. */
+PARX_API const char *parx_prefetch_error(const parx_prefetch *pf);
+
+/* Called when the writer is done with a buffer: status is 0, or the error
+   that kept it (or an earlier write) from being written. */
+typedef void (*parx_write_done_fn)(const void *buf, size_t size, int status, void *user);
+
+typedef struct parx_writer_desc {
+    const char *path;          /* the file (required); created if missing */
+    bool append;               /* keep what the file holds and write after its end; default:
+                                  truncate it */
+    unsigned mode;             /* permissions when created; 0: 0644 (less the umask) */
+    int depth;                 /* writes queued or in flight before a write waits; 0: 4 */
+    parx_io_backend backend;   /* 0: PARX_IO_AUTO */
+    bool sync;                 /* flush and close also fdatasync the file */
+    parx_write_done_fn done;   /* optional: told when each buffer may be reused */
+    void *done_user;
+} parx_writer_desc;
+
+typedef struct parx_writer parx_writer;
+
+/* parx_writer_open: open (O_WRONLY | O_CREAT | O_CLOEXEC) the file for
+   write-behind. Returns the writer, or NULL with *err (err may be NULL):
+   -EINVAL (no desc or path, depth < 0 or > 1024), -ENOMEM, -EAGAIN, the
+   errno of open, -EOPNOTSUPP or io_uring's setup error with PARX_IO_URING.
+   Thread safety: any thread. */
+PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err);
+
+/* parx_writer_write: queue `size` bytes at buf to be written after the
+   previous parx_writer_write's bytes (from the start, or from the file's
+   end with .append), and return at once, or once a slot is free when
+   .depth writes are pending. The writer owns buf until .done is called for
+   it, or until parx_writer_flush returns: do not change or free it before.
+   Short writes are resumed. Writes land in the order they were queued
+   (overlapping ones too).
+   Returns 0, -EINVAL (w NULL, buf NULL with size > 0), or the first error of
+   an earlier write (nothing is queued then, and buf stays the caller's).
+   Thread safety: one caller at a time.
+   Callback safety: .done may run inside this call (io_uring) or on the
+   writer's thread; it must not call the writer. */
+PARX_API int parx_writer_write(parx_writer *w, const void *buf, size_t size);
+
+/* parx_writer_write_at: like parx_writer_write, at file offset `offset`;
+   the position of the next parx_writer_write does not move. */
+PARX_API int parx_writer_write_at(parx_writer *w, const void *buf, size_t size, uint64_t offset);
+
+/* parx_writer_flush: wait until everything queued is written (and, with
+   .sync, on the device). Returns 0 or the first error of any write since
+   the writer was opened (-ENOSPC, -EIO, -EFBIG, ...), -EINVAL (w NULL).
+   Thread safety: one caller at a time. */
+PARX_API int parx_writer_flush(parx_writer *w);
+
+/* parx_writer_close: flush, close the file and free the writer. Returns 0 or
+   the first error of any write, of fdatasync or of close. NULL: -EINVAL.
+   Thread safety: one caller, once nothing else uses w. */
+PARX_API int parx_writer_close(parx_writer *w);
+
+/* parx_writer_backend: as parx_prefetch_backend, for a writer. */
+PARX_API parx_io_backend parx_writer_backend(const parx_writer *w, const char **why);
+
+#endif /* PARX_NO_PREFETCH */
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
@@ -1954,6 +2117,1275 @@ PARX_API int parx_reduce(parx_pool *p, size_t begin, size_t end, size_t grain,
     if (acc != (void *)small.bytes) parx__free(p->free_fn, p->alloc_user, acc);
     return err;
 }
+
+#ifndef PARX_NO_PREFETCH
+/* -------------------------------------------------------------------------- */
+/* >>prefetch: read-ahead on io_uring or reader threads                        */
+/* -------------------------------------------------------------------------- */
+/* The prefetcher owns .depth buffers. Each buffer (a slot) goes round
+       FREE -> [QUEUED ->] BUSY -> READY -> HELD -> FREE
+   FREE: unused; QUEUED: a chunk is assigned, waiting for a reader thread
+   (thread backend only); BUSY: being read; READY: read, waiting for its turn;
+   HELD: handed to the caller. Chunks get consecutive sequence numbers when
+   they are assigned, and parx_prefetch_next hands them out in that order,
+   so whatever order reads finish in, the caller sees file order.
+   Who touches what: the consumer (the caller of next/release, one at a
+   time) owns the cursor, the file table and every slot that is FREE, READY
+   or HELD; a reader thread owns the slot it took while BUSY. In the thread
+   backend every change of state happens under pf->mu, which is what hands
+   a slot's fields from one side to the other. The io_uring backend has no
+   threads of its own: the consumer submits and reaps, and the kernel's
+   workers do the reads.
+   A chunk is read by up to three sub-reads: with .direct, the 4 KiB-aligned
+   middle through the O_DIRECT descriptor, an unaligned head or tail through
+   the buffered one. A short read continues where it stopped (buffered if the
+   rest is no longer aligned); a read that returns 0 is the end of the file,
+   which ends the chunk there, so a file truncated while it is read ends at
+   its new size and the chunks beyond it come back empty and are skipped. */
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#ifndef PARX_NO_URING
+#include <liburing.h>
+#endif
+#include "parx_shm.h" /* .arena placement; with PARX_IMPLEMENTATION its definitions come too */
+
+#define PARX__IO_ALIGN ((uint64_t)4096) /* O_DIRECT alignment: any logical block size up to 4 KiB */
+#define PARX__IO_MAX_DEPTH 1024
+#define PARX__IO_MAX_CHUNK ((size_t)1 << 30) /* io_uring lengths are 32-bit */
+#define PARX__IO_WHY 200
+
+/* ---- shared by the prefetcher and the writer ----------------------------- */
+
+static int parx__io_open(const char *path, int flags, unsigned mode)
+{
+    int fd;
+    do {
+        fd = open(path, flags | O_CLOEXEC, (mode_t)mode);
+    } while (fd < 0 && errno == EINTR);
+    return fd < 0 ? -errno : fd;
+}
+
+/* Start a thread with every signal blocked, so the program's signal
+   handlers keep running on the program's own threads. */
+static int parx__io_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(t, NULL, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc == 0) pthread_setname_np(*t, "parx-io");
+    return -rc;
+}
+
+#ifndef PARX_NO_URING
+/* Set up a ring of `entries` that can do `op`. Setup flags newer than the
+   kernel are tried first and dropped on EINVAL (liburing 2.3 has no version
+   macros: the headers say what exists at compile time, the kernel what
+   exists at run time). Returns 0, or -errno with `why` saying what failed. */
+static int parx__uring_setup(struct io_uring *ring, unsigned entries, int op, char *why, size_t n)
+{
+    unsigned tries[2];
+    int ntries = 0;
+#if defined(IORING_SETUP_COOP_TASKRUN) && defined(IORING_SETUP_SUBMIT_ALL)
+    /* COOP_TASKRUN: completions are processed when we enter the kernel to
+       wait anyway, not by interrupting the computing thread. */
+    tries[ntries++] = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL;
+#endif
+    tries[ntries++] = 0;
+    int rc = -ENOSYS;
+    for (int i = 0; i < ntries; i++) {
+        struct io_uring_params p;
+        memset(&p, 0, sizeof p);
+        p.flags = tries[i];
+        rc = io_uring_queue_init_params(entries, ring, &p);
+        if (rc != -EINVAL) break;
+    }
+    if (rc < 0) {
+        snprintf(why, n, "threads: io_uring_setup failed: %s%s", parx_strerror(rc),
+                 rc == -EPERM ? " (refused by seccomp or kernel.io_uring_disabled)" : "");
+        return rc;
+    }
+    struct io_uring_probe *probe = io_uring_get_probe_ring(ring);
+    bool ok = probe && io_uring_opcode_supported(probe, op);
+    if (probe) io_uring_free_probe(probe);
+    if (!ok) {
+        io_uring_queue_exit(ring);
+        snprintf(why, n, "threads: this kernel's io_uring cannot %s files",
+                 op == IORING_OP_READ ? "read" : "write");
+        return -EOPNOTSUPP;
+    }
+    return 0;
+}
+#endif
+
+/* Decide the backend for `want`. Returns PARX_IO_URING (with *ring set up),
+   PARX_IO_THREADS, or a negative error when io_uring was demanded and cannot
+   be had. `why` gets the reason either way; a fallback is logged. */
+static int parx__io_choose(parx_io_backend want, void *ring, unsigned entries, bool write,
+                           char *why, size_t n)
+{
+    if (want == PARX_IO_THREADS) {
+        snprintf(why, n, "threads: asked for");
+        return PARX_IO_THREADS;
+    }
+#ifdef PARX_NO_URING
+    (void)ring;
+    (void)entries;
+    (void)write;
+    snprintf(why, n, "threads: built with PARX_NO_URING");
+    if (want == PARX_IO_URING) return -EOPNOTSUPP;
+    return PARX_IO_THREADS;
+#else
+    int rc = parx__uring_setup((struct io_uring *)ring, entries,
+                               write ? IORING_OP_WRITE : IORING_OP_READ, why, n);
+    if (rc == 0) {
+        snprintf(why, n, "io_uring: %s", want == PARX_IO_URING ? "asked for" : "the kernel allows it");
+        return PARX_IO_URING;
+    }
+    if (want == PARX_IO_URING) return rc;
+    char msg[PARX__IO_WHY + 40];
+    snprintf(msg, sizeof msg, "parx: %s (falling back)", why);
+    parx__log(PARX_LOG_INFO, msg);
+    return PARX_IO_THREADS;
+#endif
+}
+
+/* ---- the prefetcher ------------------------------------------------------- */
+
+enum { PARX__PF_FREE, PARX__PF_QUEUED, PARX__PF_BUSY, PARX__PF_READY, PARX__PF_HELD };
+
+struct parx__pf_slot;
+
+typedef struct parx__pf_sub {
+    struct parx__pf_slot *slot;
+    unsigned char *buf; /* where the next byte goes */
+    uint64_t off;       /* the file offset of that byte */
+    size_t len;         /* bytes still to read */
+    bool direct;        /* through the O_DIRECT descriptor */
+} parx__pf_sub;
+
+typedef struct parx__pf_slot {
+    unsigned char *base; /* the buffer, 4 KiB aligned */
+    unsigned char *data; /* where the chunk starts: base, or base + off % 4 KiB with .direct */
+    int index;           /* in pf->slots (the registered buffer's index) */
+    int state;
+    uint64_t seq;        /* sequence number of its chunk */
+    uint32_t file;
+    uint64_t off, end;   /* the chunk is [off, end); end drops to an end of file met */
+    int fd, dfd;         /* the file's descriptors (the file table owns them) */
+    int err;             /* first error of its reads */
+    bool open_failed;    /* err is the file's open error */
+    bool direct_refused; /* a read with O_DIRECT failed with EINVAL: the file is read buffered */
+    int pending;         /* sub-reads not finished */
+    int nsub;
+    parx__pf_sub sub[3];
+} parx__pf_slot;
+
+typedef struct parx__pf_file {
+    int fd, dfd;     /* -1 when closed; dfd -1 also without O_DIRECT */
+    int refs;        /* the cursor and slots that use fd */
+    uint64_t size;   /* at open */
+    int open_err;    /* the error of the last open */
+    bool no_direct;  /* O_DIRECT refused: read it buffered */
+} parx__pf_file;
+
+struct parx_prefetch {
+    parx_prefetch_desc d;   /* defaults applied; paths and ranges point at our copies */
+    char **paths;
+    parx_io_range *ranges;
+    parx__pf_file *files;
+    parx__pf_slot *slots;
+    size_t bufsize;
+    int backend;
+    char why[PARX__IO_WHY];
+    char *errmsg;
+    int sticky;             /* the error next() returned: returned again */
+    /* the cursor: the next chunk to assign */
+    size_t cur_item;        /* a file (whole files) or a range */
+    uint64_t cur_pos;       /* offset within the item */
+    bool cur_ref;           /* the cursor holds a reference on the item's file */
+    bool cur_done;          /* no more chunks: the end, or an open failed */
+    uint64_t next_seq, deliver_seq, delivered;
+#ifndef PARX_NO_URING
+    struct io_uring ring;
+    int inflight;           /* sub-reads submitted and not yet reaped */
+    int unsubmitted;        /* sub-reads queued in the SQ, not yet submitted */
+    bool registered;
+#endif
+    /* thread backend */
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    pthread_t *threads;
+    int nthreads;
+    bool sync_ready;        /* mu, work and done are initialised */
+    int queued;             /* slots QUEUED */
+    bool stop;
+};
+
+static parx_prefetch_desc parx__prefetch_desc_defaults(const parx_prefetch_desc *in)
+{
+    parx_prefetch_desc d = *in;
+    if (d.chunk_size == 0) d.chunk_size = (size_t)1 << 20;
+    if (d.direct) d.chunk_size = (d.chunk_size + PARX__IO_ALIGN - 1) & ~(size_t)(PARX__IO_ALIGN - 1);
+    if (d.depth == 0) d.depth = 4;
+    if (d.threads == 0) d.threads = d.direct ? (d.depth < 4 ? d.depth : 4) : 1;
+    return d;
+}
+
+static void parx__pf_lock(parx_prefetch *pf)
+{
+    if (pf->backend == PARX_IO_THREADS) pthread_mutex_lock(&pf->mu);
+}
+
+static void parx__pf_unlock(parx_prefetch *pf)
+{
+    if (pf->backend == PARX_IO_THREADS) pthread_mutex_unlock(&pf->mu);
+}
+
+static void parx__pf_set_errmsg(parx_prefetch *pf, const char *what, const char *path, int err)
+{
+    const char *reason = parx_strerror(err);
+    size_t n = strlen(what) + strlen(path) + strlen(reason) + 16;
+    char *m = (char *)malloc(n);
+    if (!m) return; /* keep the old message; the code itself is returned */
+    snprintf(m, n, "%s '%s': %s", what, path, reason);
+    free(pf->errmsg);
+    pf->errmsg = m;
+}
+
+/* Take a reference on file f, opening it on the first. Returns 0 or the
+   errno of open (the file is left closed). Consumer only. */
+static int parx__pf_file_ref(parx_prefetch *pf, uint32_t f)
+{
+    parx__pf_file *fl = &pf->files[f];
+    if (fl->refs++ > 0) return 0;
+    int fd = parx__io_open(pf->paths[f], O_RDONLY, 0);
+    if (fd >= 0) {
+        struct stat st;
+        if (fstat(fd, &st) != 0) {
+            int e = -errno;
+            close(fd);
+            fd = e;
+        } else if (S_ISDIR(st.st_mode)) {
+            close(fd);
+            fd = -EISDIR;
+        } else if (S_ISREG(st.st_mode)) {
+            fl->size = (uint64_t)st.st_size;
+        } else { /* a block device: its size; a pipe or a socket cannot be read at offsets */
+            off_t end = lseek(fd, 0, SEEK_END);
+            fl->size = end > 0 ? (uint64_t)end : 0;
+        }
+    }
+    if (fd < 0) {
+        fl->refs--;
+        fl->open_err = fd;
+        return fd;
+    }
+    fl->fd = fd;
+    fl->dfd = -1;
+    if (pf->d.direct && !fl->no_direct) {
+        int dfd = parx__io_open(pf->paths[f], O_RDONLY | O_DIRECT, 0);
+        if (dfd >= 0) {
+            fl->dfd = dfd;
+        } else {
+            fl->no_direct = true;
+            char msg[300];
+            snprintf(msg, sizeof msg, "parx_prefetch: O_DIRECT refused for '%.200s' (%s); reading it buffered",
+                     pf->paths[f], parx_strerror(dfd));
+            parx__log(PARX_LOG_INFO, msg); /* consumer thread, no lock held */
+        }
+    }
+    return 0;
+}
+
+static void parx__pf_file_unref(parx_prefetch *pf, uint32_t f)
+{
+    parx__pf_file *fl = &pf->files[f];
+    PARX_ASSERT(fl->refs > 0);
+    if (--fl->refs > 0) return;
+    close(fl->fd);
+    if (fl->dfd >= 0) close(fl->dfd);
+    fl->fd = fl->dfd = -1;
+}
+
+static size_t parx__pf_nitems(const parx_prefetch *pf)
+{
+    return pf->ranges ? pf->d.nranges : pf->d.npaths;
+}
+
+static uint32_t parx__pf_item_file(const parx_prefetch *pf, size_t item)
+{
+    return pf->ranges ? pf->ranges[item].file : (uint32_t)item;
+}
+
+/* The next chunk of the sequence: 1 with (*file, *off, *len) set, 0 at the
+   end, or an open error with *file set. Consumer only. */
+static int parx__pf_cursor_next(parx_prefetch *pf, uint32_t *file, uint64_t *off, size_t *len)
+{
+    size_t n = parx__pf_nitems(pf);
+    while (pf->cur_item < n) {
+        uint32_t f = parx__pf_item_file(pf, pf->cur_item);
+        if (!pf->cur_ref) {
+            int e = parx__pf_file_ref(pf, f);
+            if (e < 0) {
+                *file = f;
+                return e;
+            }
+            pf->cur_ref = true;
+        }
+        uint64_t start = 0, length = pf->files[f].size;
+        if (pf->ranges) {
+            start = pf->ranges[pf->cur_item].offset;
+            length = pf->ranges[pf->cur_item].length;
+        }
+        if (pf->cur_pos < length) {
+            uint64_t left = length - pf->cur_pos;
+            *file = f;
+            *off = start + pf->cur_pos;
+            *len = left < pf->d.chunk_size ? (size_t)left : pf->d.chunk_size;
+            pf->cur_pos += *len;
+            return 1;
+        }
+        /* this item is done; keep the file open if the next item reads it too */
+        pf->cur_item++;
+        pf->cur_pos = 0;
+        if (pf->cur_item >= n || parx__pf_item_file(pf, pf->cur_item) != f) {
+            parx__pf_file_unref(pf, f);
+            pf->cur_ref = false;
+        }
+    }
+    return 0;
+}
+
+static void parx__pf_add_sub(parx__pf_slot *s, uint64_t off, uint64_t len, bool direct)
+{
+    parx__pf_sub *u = &s->sub[s->nsub++];
+    u->slot = s;
+    u->buf = s->data + (off - s->off);
+    u->off = off;
+    u->len = (size_t)len;
+    u->direct = direct;
+}
+
+/* Assign the next chunk to FREE slot s (consumer only, s not yet visible to
+   readers). Returns 1 (s has reads to do, or an error to deliver), 0 (no
+   more chunks). */
+static int parx__pf_prepare(parx_prefetch *pf, parx__pf_slot *s)
+{
+    if (pf->cur_done) return 0;
+    uint32_t f = 0;
+    uint64_t off = 0;
+    size_t len = 0;
+    int rc = parx__pf_cursor_next(pf, &f, &off, &len);
+    if (rc == 0) {
+        pf->cur_done = true;
+        return 0;
+    }
+    s->seq = pf->next_seq++;
+    s->file = f;
+    s->err = 0;
+    s->open_failed = false;
+    s->direct_refused = false;
+    s->nsub = 0;
+    if (rc < 0) { /* delivered in its turn; nothing after it is read */
+        s->err = rc;
+        s->open_failed = true;
+        s->off = s->end = 0;
+        s->pending = 0;
+        s->fd = s->dfd = -1;
+        pf->cur_done = true;
+        return 1;
+    }
+    parx__pf_file *fl = &pf->files[f];
+    fl->refs++; /* the slot's own reference, dropped when it is freed */
+    s->fd = fl->fd;
+    s->dfd = fl->no_direct ? -1 : fl->dfd;
+    s->off = off;
+    s->end = off + len;
+    s->data = s->base + (pf->d.direct ? off % PARX__IO_ALIGN : 0);
+    if (s->dfd >= 0) {
+        uint64_t a = (off + PARX__IO_ALIGN - 1) & ~(PARX__IO_ALIGN - 1);
+        uint64_t b = (off + len) & ~(PARX__IO_ALIGN - 1);
+        if (a < b) {
+            if (a > off) parx__pf_add_sub(s, off, a - off, false);
+            parx__pf_add_sub(s, a, b - a, true);
+            if (off + len > b) parx__pf_add_sub(s, b, off + len - b, false);
+        } else {
+            parx__pf_add_sub(s, off, len, false);
+        }
+    } else {
+        parx__pf_add_sub(s, off, len, false);
+    }
+    s->pending = s->nsub;
+    return 1;
+}
+
+/* The result of one read of sub-read u (bytes, or -errno). Returns true when
+   u must be read again (the rest of a short read, a retry). Run by whoever
+   owns the slot: a reader thread, or the consumer for io_uring. */
+static bool parx__pf_sub_result(parx__pf_sub *u, long res)
+{
+    parx__pf_slot *s = u->slot;
+    if (res < 0) {
+        if (res == -EINTR || res == -EAGAIN) return true;
+        if (u->direct && res == -EINVAL) { /* the file system refused this O_DIRECT read */
+            u->direct = false;
+            s->direct_refused = true;
+            return true;
+        }
+        if (!s->err) s->err = (int)res;
+        return false;
+    }
+    if (res == 0) { /* end of file: the chunk ends here */
+        if (u->off < s->end) s->end = u->off;
+        return false;
+    }
+    u->buf += res;
+    u->off += (uint64_t)res;
+    u->len -= (size_t)res;
+    if (u->len == 0) return false;
+    if (u->direct && (((uintptr_t)u->buf | u->off | u->len) & (PARX__IO_ALIGN - 1))) u->direct = false;
+    return true;
+}
+
+/* Return slot s to FREE (consumer only). */
+static void parx__pf_free_slot(parx_prefetch *pf, parx__pf_slot *s)
+{
+    if (!s->open_failed) parx__pf_file_unref(pf, s->file);
+    s->open_failed = false;
+    parx__pf_lock(pf);
+    s->state = PARX__PF_FREE;
+    parx__pf_unlock(pf);
+}
+
+#ifndef PARX_NO_URING
+/* io_uring: queue sub-read u (consumer only). The ring has room for three
+   sub-reads per slot, and a sub-read is queued only when it has none in
+   flight, so an SQE is always free. Buffered reads get IOSQE_ASYNC: without
+   it the kernel first tries the read inline, in io_uring_enter on the
+   consumer's thread, and a page-cache copy (or a wait for readahead) lands
+   on the thread that should be computing. O_DIRECT reads are async anyway. */
+static void parx__pf_uring_queue(parx_prefetch *pf, parx__pf_sub *u)
+{
+    parx__pf_slot *s = u->slot;
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&pf->ring);
+    PARX_ASSERT(sqe != NULL);
+    int fd = u->direct ? s->dfd : s->fd;
+    if (pf->registered)
+        io_uring_prep_read_fixed(sqe, fd, u->buf, (unsigned)u->len, u->off, s->index);
+    else
+        io_uring_prep_read(sqe, fd, u->buf, (unsigned)u->len, u->off);
+    if (!u->direct) io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
+    io_uring_sqe_set_data(sqe, u);
+    pf->unsubmitted++;
+}
+
+/* Submit what is queued. Only submitted reads count as in flight, so a
+   ring that fails (it should not) can still be drained exactly. */
+static void parx__pf_uring_submit(parx_prefetch *pf)
+{
+    while (pf->unsubmitted > 0) {
+        int rc = io_uring_submit(&pf->ring);
+        if (rc > 0) {
+            pf->unsubmitted -= rc;
+            pf->inflight += rc;
+        } else if (rc == -EINTR || rc == 0) {
+            continue;
+        } else if ((rc == -EAGAIN || rc == -EBUSY) && pf->inflight > 0) {
+            struct io_uring_cqe *cqe; /* short of resources: let some reads finish first */
+            io_uring_wait_cqe(&pf->ring, &cqe);
+            return; /* the caller reaps, and submits again */
+        } else {
+            if (!pf->sticky) pf->sticky = rc;
+            return;
+        }
+    }
+}
+
+/* Reap completions: wait for at least one if `wait`. Consumer only. With
+   `closing`, nothing is read again: only what is in flight is finished. */
+static void parx__pf_uring_reap(parx_prefetch *pf, bool wait, bool closing)
+{
+    if (!closing) parx__pf_uring_submit(pf);
+    struct io_uring_cqe *cqe;
+    if (wait && pf->inflight > 0) {
+        int rc;
+        do {
+            rc = io_uring_wait_cqe(&pf->ring, &cqe);
+        } while (rc == -EINTR);
+        if (rc < 0) {
+            if (!pf->sticky) pf->sticky = rc;
+            return;
+        }
+    }
+    while (pf->inflight > 0 && io_uring_peek_cqe(&pf->ring, &cqe) == 0) {
+        parx__pf_sub *u = (parx__pf_sub *)io_uring_cqe_get_data(cqe);
+        long res = cqe->res;
+        io_uring_cqe_seen(&pf->ring, cqe);
+        pf->inflight--;
+        parx__pf_slot *s = u->slot;
+        if (!closing && parx__pf_sub_result(u, res)) {
+            parx__pf_uring_queue(pf, u);
+            continue;
+        }
+        if (closing && res < 0 && !s->err) s->err = (int)res;
+        if (--s->pending == 0) s->state = PARX__PF_READY;
+    }
+    if (!closing) parx__pf_uring_submit(pf);
+}
+#endif
+
+/* ---- thread backend ------------------------------------------------------- */
+
+static void *parx__pf_reader(void *arg)
+{
+    parx_prefetch *pf = (parx_prefetch *)arg;
+    pthread_mutex_lock(&pf->mu);
+    for (;;) {
+        while (!pf->stop && pf->queued == 0)
+            pthread_cond_wait(&pf->work, &pf->mu);
+        if (pf->stop) break;
+        parx__pf_slot *s = NULL; /* the oldest queued chunk first */
+        for (int i = 0; i < pf->d.depth; i++) {
+            parx__pf_slot *t = &pf->slots[i];
+            if (t->state == PARX__PF_QUEUED && (!s || t->seq < s->seq)) s = t;
+        }
+        PARX_ASSERT(s != NULL);
+        s->state = PARX__PF_BUSY;
+        pf->queued--;
+        pthread_mutex_unlock(&pf->mu);
+        for (int i = 0; i < s->nsub; i++) {
+            parx__pf_sub *u = &s->sub[i];
+            long res;
+            do {
+                ssize_t r = pread(u->direct ? s->dfd : s->fd, u->buf, u->len, (off_t)u->off);
+                res = r < 0 ? -(long)errno : (long)r;
+            } while (parx__pf_sub_result(u, res));
+        }
+        s->pending = 0;
+        pthread_mutex_lock(&pf->mu);
+        s->state = PARX__PF_READY;
+        pthread_cond_signal(&pf->done); /* only the consumer waits on done */
+    }
+    pthread_mutex_unlock(&pf->mu);
+    return NULL;
+}
+
+/* ---- consumer side -------------------------------------------------------- */
+
+/* Give every FREE slot the next chunk and start reading it. Consumer only. */
+static void parx__pf_fill(parx_prefetch *pf)
+{
+    if (pf->cur_done || pf->sticky) return;
+    parx__pf_slot *fresh[PARX__IO_MAX_DEPTH];
+    int n = 0;
+    parx__pf_lock(pf); /* readers write other slots' states */
+    for (int i = 0; i < pf->d.depth; i++)
+        if (pf->slots[i].state == PARX__PF_FREE) fresh[n++] = &pf->slots[i];
+    parx__pf_unlock(pf);
+    int k = 0; /* FREE slots are the consumer's: prepared without the lock */
+    while (k < n && parx__pf_prepare(pf, fresh[k]))
+        k++;
+    if (k == 0) return;
+#ifndef PARX_NO_URING
+    if (pf->backend == PARX_IO_URING) {
+        for (int i = 0; i < k; i++) {
+            parx__pf_slot *s = fresh[i];
+            s->state = s->pending ? PARX__PF_BUSY : PARX__PF_READY;
+            for (int j = 0; j < s->nsub; j++)
+                parx__pf_uring_queue(pf, &s->sub[j]);
+        }
+        parx__pf_uring_submit(pf);
+        return;
+    }
+#endif
+    int queued = 0;
+    pthread_mutex_lock(&pf->mu);
+    for (int i = 0; i < k; i++) {
+        parx__pf_slot *s = fresh[i];
+        if (s->pending) {
+            s->state = PARX__PF_QUEUED;
+            queued++;
+        } else {
+            s->state = PARX__PF_READY;
+        }
+    }
+    pf->queued += queued;
+    if (queued == 1) pthread_cond_signal(&pf->work);
+    else if (queued > 1) pthread_cond_broadcast(&pf->work);
+    pthread_mutex_unlock(&pf->mu);
+}
+
+/* The slot of the next chunk in order, once it is READY; NULL when it is not
+   assigned (the end, or every buffer held). Consumer only. */
+static parx__pf_slot *parx__pf_wait_head(parx_prefetch *pf)
+{
+    parx__pf_lock(pf);
+    parx__pf_slot *h = NULL;
+    for (int i = 0; i < pf->d.depth; i++) {
+        parx__pf_slot *s = &pf->slots[i];
+        if (s->state != PARX__PF_FREE && s->state != PARX__PF_HELD && s->seq == pf->deliver_seq) h = s;
+    }
+    if (h && pf->backend == PARX_IO_THREADS) {
+        while (h->state != PARX__PF_READY)
+            pthread_cond_wait(&pf->done, &pf->mu);
+    }
+    parx__pf_unlock(pf);
+#ifndef PARX_NO_URING
+    if (h && pf->backend == PARX_IO_URING) {
+        while (h->state != PARX__PF_READY && !pf->sticky)
+            parx__pf_uring_reap(pf, true, false);
+        if (h->state != PARX__PF_READY) return NULL; /* the ring failed: pf->sticky says how */
+    }
+#endif
+    return h;
+}
+
+PARX_API int parx_prefetch_next(parx_prefetch *pf, parx_chunk *c)
+{
+    if (!pf || !c) return -EINVAL;
+    for (;;) {
+        if (pf->sticky) return pf->sticky;
+        parx__pf_fill(pf);
+        parx__pf_slot *h = parx__pf_wait_head(pf);
+        if (pf->sticky) return pf->sticky;
+        if (!h) {
+            if (pf->cur_done) return 0;
+            return -EBUSY; /* every buffer is held by the caller */
+        }
+        pf->deliver_seq++;
+        if (h->direct_refused && !pf->files[h->file].no_direct) {
+            pf->files[h->file].no_direct = true;
+            char msg[300];
+            snprintf(msg, sizeof msg,
+                     "parx_prefetch: O_DIRECT reads refused for '%.200s'; reading it buffered",
+                     pf->paths[h->file]);
+            parx__log(PARX_LOG_INFO, msg);
+        }
+        if (h->err) {
+            pf->sticky = h->err;
+            if (h->open_failed) {
+                parx__pf_set_errmsg(pf, "cannot open", pf->paths[h->file], h->err);
+            } else {
+                char what[64];
+                snprintf(what, sizeof what, "read failed in chunk at offset %llu of",
+                         (unsigned long long)h->off);
+                parx__pf_set_errmsg(pf, what, pf->paths[h->file], h->err);
+            }
+            parx__pf_free_slot(pf, h);
+            return pf->sticky;
+        }
+        if (h->end <= h->off) { /* past an end of file: nothing to deliver */
+            parx__pf_free_slot(pf, h);
+            continue;
+        }
+        parx__pf_lock(pf);
+        h->state = PARX__PF_HELD;
+        parx__pf_unlock(pf);
+        c->data = h->data;
+        c->size = (size_t)(h->end - h->off);
+        c->offset = h->off;
+        c->file = h->file;
+        c->index = pf->delivered++;
+        c->arena_offset = pf->d.arena ? parx_arena_offset(pf->d.arena, h->data) : UINT64_MAX;
+        c->parx__slot = h->index;
+        return 1;
+    }
+}
+
+PARX_API void parx_prefetch_release(parx_prefetch *pf, parx_chunk *c)
+{
+    if (!pf || !c || c->parx__slot < 0 || c->parx__slot >= pf->d.depth) return;
+    parx__pf_slot *s = &pf->slots[c->parx__slot];
+    parx__pf_lock(pf); /* a bogus chunk could name a slot a reader is writing */
+    bool held = s->state == PARX__PF_HELD && s->data == c->data;
+    parx__pf_unlock(pf);
+    if (!held) return;
+    c->parx__slot = -1;
+    parx__pf_free_slot(pf, s);
+    parx__pf_fill(pf); /* read ahead into it at once */
+}
+
+static void parx__pf_destroy(parx_prefetch *pf)
+{
+    if (pf->threads) {
+        pthread_mutex_lock(&pf->mu);
+        pf->stop = true;
+        pthread_cond_broadcast(&pf->work);
+        pthread_mutex_unlock(&pf->mu);
+        for (int i = 0; i < pf->nthreads; i++) /* a reader finishes its read before it stops */
+            pthread_join(pf->threads[i], NULL);
+        free(pf->threads);
+    }
+#ifndef PARX_NO_URING
+    if (pf->backend == PARX_IO_URING) {
+        /* Drain: the kernel may still be writing into the buffers. */
+        while (pf->inflight > 0) {
+            struct io_uring_cqe *cqe;
+            int rc = io_uring_wait_cqe(&pf->ring, &cqe);
+            if (rc < 0 && rc != -EINTR) break; /* the ring is gone: nothing can be in flight */
+            parx__pf_uring_reap(pf, false, true);
+        }
+        if (pf->registered) io_uring_unregister_buffers(&pf->ring);
+        io_uring_queue_exit(&pf->ring);
+    }
+#endif
+    if (pf->sync_ready) {
+        pthread_cond_destroy(&pf->work);
+        pthread_cond_destroy(&pf->done);
+        pthread_mutex_destroy(&pf->mu);
+    }
+    if (pf->files) {
+        for (size_t i = 0; i < pf->d.npaths; i++) {
+            if (pf->files[i].fd >= 0) close(pf->files[i].fd);
+            if (pf->files[i].dfd >= 0) close(pf->files[i].dfd);
+        }
+    }
+    if (pf->slots) {
+        for (int i = 0; i < pf->d.depth; i++) {
+            if (!pf->slots[i].base) continue;
+            if (pf->d.arena) parx_arena_free(pf->d.arena, pf->slots[i].base);
+            else free(pf->slots[i].base);
+        }
+    }
+    free(pf->slots);
+    free(pf->files);
+    free(pf->paths);
+    free(pf->ranges);
+    free(pf->errmsg);
+    free(pf);
+}
+
+PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *err)
+{
+    int e = 0;
+    parx_prefetch *pf = NULL;
+    if (!desc || !desc->paths || desc->npaths == 0 || desc->npaths > UINT32_MAX ||
+        desc->depth < 0 || desc->depth > PARX__IO_MAX_DEPTH || desc->threads < 0 ||
+        desc->threads > 64 || desc->chunk_size > PARX__IO_MAX_CHUNK ||
+        (desc->nranges > 0 && !desc->ranges) ||
+        (unsigned)desc->backend > (unsigned)PARX_IO_THREADS) {
+        e = -EINVAL;
+        goto fail;
+    }
+    for (size_t i = 0; i < desc->npaths; i++)
+        if (!desc->paths[i]) {
+            e = -EINVAL;
+            goto fail;
+        }
+    for (size_t i = 0; i < desc->nranges; i++)
+        if (desc->ranges[i].file >= desc->npaths ||
+            desc->ranges[i].length > UINT64_MAX - desc->ranges[i].offset) {
+            e = -EINVAL;
+            goto fail;
+        }
+    pf = (parx_prefetch *)calloc(1, sizeof *pf);
+    if (!pf) {
+        e = -ENOMEM;
+        goto fail;
+    }
+    pf->d = parx__prefetch_desc_defaults(desc);
+    pf->backend = PARX_IO_THREADS; /* until a ring exists, so destroy knows what to undo */
+
+    /* Our own copies of the paths (one block) and ranges. */
+    size_t bytes = pf->d.npaths * sizeof(char *);
+    for (size_t i = 0; i < pf->d.npaths; i++)
+        bytes += strlen(desc->paths[i]) + 1;
+    pf->paths = (char **)malloc(bytes);
+    pf->files = (parx__pf_file *)calloc(pf->d.npaths, sizeof *pf->files);
+    pf->slots = (parx__pf_slot *)calloc((size_t)pf->d.depth, sizeof *pf->slots);
+    if (pf->d.nranges) pf->ranges = (parx_io_range *)malloc(pf->d.nranges * sizeof *pf->ranges);
+    if (!pf->paths || !pf->files || !pf->slots || (pf->d.nranges && !pf->ranges)) {
+        e = -ENOMEM;
+        goto fail;
+    }
+    char *at = (char *)(pf->paths + pf->d.npaths);
+    for (size_t i = 0; i < pf->d.npaths; i++) {
+        size_t n = strlen(desc->paths[i]) + 1;
+        memcpy(at, desc->paths[i], n);
+        pf->paths[i] = at;
+        at += n;
+        pf->files[i].fd = pf->files[i].dfd = -1;
+    }
+    if (pf->d.nranges) memcpy(pf->ranges, desc->ranges, pf->d.nranges * sizeof *pf->ranges);
+    pf->d.paths = (const char *const *)pf->paths;
+    pf->d.ranges = pf->ranges;
+
+    /* The buffers: with .direct one more page, so that a chunk starting at
+       an unaligned offset can put its aligned middle on a page boundary.
+       Zeroed once: memory checkers cannot see the kernel write them. */
+    pf->bufsize = pf->d.chunk_size + (pf->d.direct ? (size_t)PARX__IO_ALIGN : 0);
+    for (int i = 0; i < pf->d.depth; i++) {
+        void *b = NULL;
+        if (pf->d.arena) {
+            errno = 0;
+            b = parx_arena_alloc(pf->d.arena, pf->bufsize, (size_t)PARX__IO_ALIGN);
+            if (!b) {
+                e = -(errno ? errno : ENOMEM);
+                goto fail;
+            }
+        } else if (posix_memalign(&b, (size_t)PARX__IO_ALIGN, pf->bufsize) != 0) {
+            e = -ENOMEM;
+            goto fail;
+        }
+        memset(b, 0, pf->bufsize);
+        pf->slots[i].base = pf->slots[i].data = (unsigned char *)b;
+        pf->slots[i].index = i;
+    }
+
+#ifndef PARX_NO_URING
+    void *ring = &pf->ring;
+#else
+    void *ring = NULL;
+#endif
+    int b = parx__io_choose(pf->d.backend, ring, (unsigned)pf->d.depth * 3, false, pf->why,
+                            sizeof pf->why);
+    if (b < 0) {
+        e = b;
+        goto fail;
+    }
+#ifndef PARX_NO_URING
+    if (b == PARX_IO_URING) {
+        pf->backend = PARX_IO_URING;
+        /* Registered buffers skip the per-read page pinning, but they count
+           against RLIMIT_MEMLOCK: register only what fits under it. */
+        struct rlimit lim;
+        uint64_t total = (uint64_t)pf->bufsize * (uint64_t)pf->d.depth;
+        if (!pf->d.no_register && getrlimit(RLIMIT_MEMLOCK, &lim) == 0 &&
+            (lim.rlim_cur == RLIM_INFINITY || total <= (uint64_t)lim.rlim_cur)) {
+            struct iovec *iov = (struct iovec *)calloc((size_t)pf->d.depth, sizeof *iov);
+            if (iov) {
+                for (int i = 0; i < pf->d.depth; i++) {
+                    iov[i].iov_base = pf->slots[i].base;
+                    iov[i].iov_len = pf->bufsize;
+                }
+                pf->registered = io_uring_register_buffers(&pf->ring, iov, (unsigned)pf->d.depth) == 0;
+                free(iov);
+            }
+        }
+        size_t n = strlen(pf->why);
+        snprintf(pf->why + n, sizeof pf->why - n, "; buffers %sregistered",
+                 pf->registered ? "" : "not ");
+        if (err) *err = 0;
+        return pf;
+    }
+#endif
+    /* thread backend */
+    pthread_mutex_init(&pf->mu, NULL);
+    pthread_cond_init(&pf->work, NULL);
+    pthread_cond_init(&pf->done, NULL);
+    pf->sync_ready = true;
+    pf->threads = (pthread_t *)calloc((size_t)pf->d.threads, sizeof(pthread_t));
+    if (!pf->threads) {
+        e = -ENOMEM;
+        goto fail;
+    }
+    for (int i = 0; i < pf->d.threads; i++) {
+        e = parx__io_thread(&pf->threads[i], parx__pf_reader, pf);
+        if (e < 0) goto fail;
+        pf->nthreads++;
+    }
+    if (err) *err = 0;
+    return pf;
+
+fail:
+    if (pf) parx__pf_destroy(pf);
+    if (err) *err = e;
+    errno = -e;
+    return NULL;
+}
+
+PARX_API void parx_prefetch_close(parx_prefetch *pf)
+{
+    if (pf) parx__pf_destroy(pf);
+}
+
+PARX_API parx_io_backend parx_prefetch_backend(const parx_prefetch *pf, const char **why)
+{
+    if (why) *why = pf ? pf->why : "no prefetcher";
+    return pf ? (parx_io_backend)pf->backend : PARX_IO_AUTO;
+}
+
+PARX_API const char *parx_prefetch_error(const parx_prefetch *pf)
+{
+    return pf && pf->sticky ? pf->errmsg : NULL;
+}
+
+/* -------------------------------------------------------------------------- */
+/* >>writer: write-behind on io_uring or a writer thread                       */
+/* -------------------------------------------------------------------------- */
+/* Up to .depth writes are pending. The thread backend keeps them in a ring
+   of ops guarded by w->mu; one writer thread writes them in the order they
+   were queued, which also orders overlapping writes. The io_uring backend
+   submits each write at once (IOSQE_ASYNC, so a buffered write never runs
+   inline on the caller), and before submitting one that overlaps a write in
+   flight waits for that one, which orders overlapping writes there. The
+   first error is kept (w->err) and returned by every later call. */
+
+typedef struct parx__wr_op {
+    const void *orig;          /* the caller's buffer and size, for .done */
+    size_t size;
+    const unsigned char *buf;  /* what is left to write */
+    size_t len;
+    uint64_t off;
+    uint64_t start;            /* the whole write's offset, for overlap checks */
+    bool live;                 /* io_uring: submitted and not finished */
+} parx__wr_op;
+
+struct parx_writer {
+    parx_writer_desc d;
+    int fd;
+    int backend;
+    char why[PARX__IO_WHY];
+    uint64_t pos;              /* where the next parx_writer_write goes (caller only) */
+    int err;                   /* first error; under mu in the thread backend */
+    parx__wr_op *ops;
+#ifndef PARX_NO_URING
+    struct io_uring ring;
+    int inflight;
+#endif
+    /* thread backend */
+    pthread_mutex_t mu;
+    pthread_cond_t work, space, idle;
+    pthread_t thread;
+    bool has_thread, sync_ready, stop;
+    int head, count;           /* queued ops: ops[head], ops[head + 1], ... (mod depth) */
+};
+
+static parx_writer_desc parx__writer_desc_defaults(const parx_writer_desc *in)
+{
+    parx_writer_desc d = *in;
+    if (d.mode == 0) d.mode = 0644;
+    if (d.depth == 0) d.depth = 4;
+    return d;
+}
+
+/* One pass of pwrite over op: returns 0 when it is all written, or -errno. */
+static int parx__wr_pwrite(int fd, parx__wr_op *op)
+{
+    while (op->len > 0) {
+        size_t n = op->len < PARX__IO_MAX_CHUNK ? op->len : PARX__IO_MAX_CHUNK;
+        ssize_t r = pwrite(fd, op->buf, n, (off_t)op->off);
+        if (r < 0) {
+            if (errno == EINTR || errno == EAGAIN) continue;
+            return -errno;
+        }
+        if (r == 0) return -EIO; /* no progress and no reason: do not spin */
+        op->buf += r;
+        op->off += (uint64_t)r;
+        op->len -= (size_t)r;
+    }
+    return 0;
+}
+
+static void *parx__wr_thread(void *arg)
+{
+    parx_writer *w = (parx_writer *)arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (w->count == 0 && !w->stop)
+            pthread_cond_wait(&w->work, &w->mu);
+        if (w->count == 0) break; /* stop, and nothing left */
+        parx__wr_op op = w->ops[w->head];
+        int status = w->err; /* after an error nothing more is written */
+        pthread_mutex_unlock(&w->mu);
+        if (!status) status = parx__wr_pwrite(w->fd, &op);
+        if (w->d.done) w->d.done(op.orig, op.size, status, w->d.done_user); /* no lock held */
+        pthread_mutex_lock(&w->mu);
+        if (status && !w->err) w->err = status;
+        w->head = (w->head + 1) % w->d.depth;
+        w->count--;
+        pthread_cond_signal(&w->space); /* the one caller may wait for room */
+        if (w->count == 0) pthread_cond_broadcast(&w->idle);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+#ifndef PARX_NO_URING
+static void parx__wr_uring_queue(parx_writer *w, parx__wr_op *op)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+    PARX_ASSERT(sqe != NULL); /* depth entries, at most depth ops live */
+    size_t n = op->len < PARX__IO_MAX_CHUNK ? op->len : PARX__IO_MAX_CHUNK;
+    io_uring_prep_write(sqe, w->fd, op->buf, (unsigned)n, op->off);
+    io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
+    io_uring_sqe_set_data(sqe, op);
+    op->live = true;
+}
+
+static int parx__wr_uring_submit(parx_writer *w)
+{
+    for (;;) {
+        int rc = io_uring_submit(&w->ring);
+        if (rc >= 0) {
+            w->inflight += rc;
+            return 0;
+        }
+        if (rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) return rc;
+        if (rc != -EINTR && w->inflight > 0) { /* short of resources: let one finish */
+            struct io_uring_cqe *cqe;
+            io_uring_wait_cqe(&w->ring, &cqe);
+        }
+    }
+}
+
+/* Finish what has completed; wait for at least one completion if `wait`. */
+static void parx__wr_uring_reap(parx_writer *w, bool wait)
+{
+    struct io_uring_cqe *cqe;
+    if (wait && w->inflight > 0) {
+        int rc;
+        do {
+            rc = io_uring_wait_cqe(&w->ring, &cqe);
+        } while (rc == -EINTR);
+        if (rc < 0 && !w->err) w->err = rc;
+    }
+    bool again = false;
+    while (w->inflight > 0 && io_uring_peek_cqe(&w->ring, &cqe) == 0) {
+        parx__wr_op *op = (parx__wr_op *)io_uring_cqe_get_data(cqe);
+        int res = cqe->res;
+        io_uring_cqe_seen(&w->ring, cqe);
+        w->inflight--;
+        int status = 0;
+        if (res == -EINTR || res == -EAGAIN) {
+            parx__wr_uring_queue(w, op);
+            again = true;
+            continue;
+        } else if (res < 0) {
+            status = res;
+        } else if (res == 0 && op->len > 0) {
+            status = -EIO;
+        } else {
+            op->buf += res;
+            op->off += (uint64_t)res;
+            op->len -= (size_t)res;
+            if (op->len > 0) { /* a short write: the rest */
+                parx__wr_uring_queue(w, op);
+                again = true;
+                continue;
+            }
+        }
+        op->live = false;
+        if (status && !w->err) w->err = status;
+        if (w->d.done) w->d.done(op->orig, op->size, status, w->d.done_user);
+    }
+    if (again) {
+        int rc = parx__wr_uring_submit(w);
+        if (rc < 0 && !w->err) w->err = rc;
+    }
+}
+#endif
+
+static int parx__wr_queue(parx_writer *w, const void *buf, size_t size, uint64_t off)
+{
+    if (!w || (!buf && size > 0)) return -EINVAL;
+    if (size == 0) { /* nothing to write: done at once */
+        if (w->backend == PARX_IO_THREADS) pthread_mutex_lock(&w->mu);
+        int e = w->err;
+        if (w->backend == PARX_IO_THREADS) pthread_mutex_unlock(&w->mu);
+        if (!e && w->d.done) w->d.done(buf, 0, 0, w->d.done_user);
+        return e;
+    }
+    if (off > UINT64_MAX - size) return -EINVAL;
+#ifndef PARX_NO_URING
+    if (w->backend == PARX_IO_URING) {
+        parx__wr_uring_reap(w, false);
+        for (;;) {
+            if (w->err) return w->err;
+            parx__wr_op *free_op = NULL;
+            bool overlap = false;
+            for (int i = 0; i < w->d.depth; i++) {
+                parx__wr_op *o = &w->ops[i];
+                if (!o->live) {
+                    if (!free_op) free_op = o;
+                } else if (o->start < off + size && off < o->start + o->size) {
+                    overlap = true;
+                }
+            }
+            if (free_op && !overlap) {
+                *free_op = (parx__wr_op){buf, size, (const unsigned char *)buf, size, off, off, false};
+                parx__wr_uring_queue(w, free_op);
+                int rc = parx__wr_uring_submit(w);
+                if (rc < 0) { /* cannot happen on a working ring; the op was never issued */
+                    free_op->live = false;
+                    if (!w->err) w->err = rc;
+                    return rc;
+                }
+                return 0;
+            }
+            parx__wr_uring_reap(w, true);
+        }
+    }
+#endif
+    pthread_mutex_lock(&w->mu);
+    while (!w->err && w->count == w->d.depth)
+        pthread_cond_wait(&w->space, &w->mu);
+    int e = w->err;
+    if (!e) {
+        w->ops[(w->head + w->count) % w->d.depth] =
+            (parx__wr_op){buf, size, (const unsigned char *)buf, size, off, off, false};
+        w->count++;
+        pthread_cond_signal(&w->work);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return e;
+}
+
+PARX_API int parx_writer_write(parx_writer *w, const void *buf, size_t size)
+{
+    if (!w) return -EINVAL;
+    int e = parx__wr_queue(w, buf, size, w->pos);
+    if (e == 0) w->pos += size;
+    return e;
+}
+
+PARX_API int parx_writer_write_at(parx_writer *w, const void *buf, size_t size, uint64_t offset)
+{
+    return parx__wr_queue(w, buf, size, offset);
+}
+
+PARX_API int parx_writer_flush(parx_writer *w)
+{
+    if (!w) return -EINVAL;
+    int e;
+#ifndef PARX_NO_URING
+    if (w->backend == PARX_IO_URING) {
+        while (w->inflight > 0)
+            parx__wr_uring_reap(w, true);
+        e = w->err;
+    } else
+#endif
+    {
+        pthread_mutex_lock(&w->mu);
+        while (w->count > 0)
+            pthread_cond_wait(&w->idle, &w->mu);
+        e = w->err;
+        pthread_mutex_unlock(&w->mu);
+    }
+    if (!e && w->d.sync && fdatasync(w->fd) != 0) {
+        e = -errno;
+        if (w->backend == PARX_IO_THREADS) pthread_mutex_lock(&w->mu);
+        if (!w->err) w->err = e;
+        if (w->backend == PARX_IO_THREADS) pthread_mutex_unlock(&w->mu);
+    }
+    return e;
+}
+
+static void parx__wr_destroy(parx_writer *w)
+{
+    if (w->has_thread) {
+        pthread_mutex_lock(&w->mu);
+        w->stop = true;
+        pthread_cond_signal(&w->work);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->thread, NULL);
+    }
+    if (w->sync_ready) {
+        pthread_cond_destroy(&w->work);
+        pthread_cond_destroy(&w->space);
+        pthread_cond_destroy(&w->idle);
+        pthread_mutex_destroy(&w->mu);
+    }
+#ifndef PARX_NO_URING
+    if (w->backend == PARX_IO_URING) io_uring_queue_exit(&w->ring);
+#endif
+    free(w->ops);
+    free(w);
+}
+
+PARX_API int parx_writer_close(parx_writer *w)
+{
+    if (!w) return -EINVAL;
+    int e = parx_writer_flush(w);
+    /* flush waited for every write: nothing is in flight now */
+    if (close(w->fd) != 0 && !e && errno != EINTR) e = -errno;
+    parx__wr_destroy(w);
+    return e;
+}
+
+PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err)
+{
+    int e = 0;
+    parx_writer *w = NULL;
+    if (!desc || !desc->path || desc->depth < 0 || desc->depth > PARX__IO_MAX_DEPTH ||
+        (unsigned)desc->backend > (unsigned)PARX_IO_THREADS) {
+        e = -EINVAL;
+        goto fail;
+    }
+    w = (parx_writer *)calloc(1, sizeof *w);
+    if (!w) {
+        e = -ENOMEM;
+        goto fail;
+    }
+    w->d = parx__writer_desc_defaults(desc);
+    w->fd = -1;
+    w->backend = PARX_IO_THREADS;
+    w->ops = (parx__wr_op *)calloc((size_t)w->d.depth, sizeof *w->ops);
+    if (!w->ops) {
+        e = -ENOMEM;
+        goto fail;
+    }
+    w->fd = parx__io_open(w->d.path, O_WRONLY | O_CREAT | (w->d.append ? 0 : O_TRUNC), w->d.mode);
+    if (w->fd < 0) {
+        e = w->fd;
+        w->fd = -1;
+        goto fail;
+    }
+    if (w->d.append) {
+        struct stat st;
+        if (fstat(w->fd, &st) != 0) {
+            e = -errno;
+            goto fail;
+        }
+        w->pos = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+    }
+    w->d.path = NULL; /* not kept: the caller's string need not outlive the call */
+#ifndef PARX_NO_URING
+    void *ring = &w->ring;
+#else
+    void *ring = NULL;
+#endif
+    int b = parx__io_choose(w->d.backend, ring, (unsigned)w->d.depth, true, w->why, sizeof w->why);
+    if (b < 0) {
+        e = b;
+        goto fail;
+    }
+    w->backend = b;
+    if (b == PARX_IO_THREADS) {
+        pthread_mutex_init(&w->mu, NULL);
+        pthread_cond_init(&w->work, NULL);
+        pthread_cond_init(&w->space, NULL);
+        pthread_cond_init(&w->idle, NULL);
+        w->sync_ready = true;
+        e = parx__io_thread(&w->thread, parx__wr_thread, w);
+        if (e < 0) goto fail;
+        w->has_thread = true;
+    }
+    if (err) *err = 0;
+    return w;
+
+fail:
+    if (w) {
+        if (w->fd >= 0) close(w->fd);
+        parx__wr_destroy(w);
+    }
+    if (err) *err = e;
+    errno = -e;
+    return NULL;
+}
+
+PARX_API parx_io_backend parx_writer_backend(const parx_writer *w, const char **why)
+{
+    if (why) *why = w ? w->why : "no writer";
+    return w ? (parx_io_backend)w->backend : PARX_IO_AUTO;
+}
+#endif /* PARX_NO_PREFETCH */
 
 #endif /* PARX_IMPLEMENTATION_INCLUDED */
 #endif /* PARX_IMPLEMENTATION */

@@ -1,0 +1,499 @@
+/* tests/prefetch.c -- parx_prefetch: every byte of files whose sizes are not
+   multiples of the chunk or of 4 KiB, in every mode (buffered, O_DIRECT,
+   buffers in an arena) on both backends; lists of files, byte ranges, bad
+   inputs, a missing file and a directory, every buffer held, the backend's
+   reason. Each test runs under the guard of shm_common.h: no descriptor,
+   child or /dev/shm name may be left behind. */
+#define _GNU_SOURCE
+#include <sys/resource.h>
+
+#include "io_common.h"
+#include "parx_shm.h"
+
+enum { MODE_BUFFERED, MODE_DIRECT, MODE_ARENA, MODE_ARENA_DIRECT, NMODES };
+static const char *mode_name[NMODES] = {"buffered", "O_DIRECT", "arena", "arena+O_DIRECT"};
+
+static bool have_uring;
+
+static parx_io_backend backends[3];
+static int nbackends;
+
+static const char *backend_name(parx_io_backend b)
+{
+    return b == PARX_IO_URING ? "io_uring" : b == PARX_IO_THREADS ? "threads" : "auto";
+}
+
+/* Read `path` whole with the given settings; check every byte. */
+static void check_file(const char *path, uint64_t size, uint32_t seed, parx_io_backend backend,
+                       int mode, size_t chunk, int depth, parx_arena *arena)
+{
+    const char *paths[1] = {path};
+    int err = 1;
+    parx_prefetch *pf = parx_prefetch_open(
+        &(parx_prefetch_desc){.paths = paths,
+                              .npaths = 1,
+                              .chunk_size = chunk,
+                              .depth = depth,
+                              .direct = mode == MODE_DIRECT || mode == MODE_ARENA_DIRECT,
+                              .backend = backend,
+                              .arena = mode >= MODE_ARENA ? arena : NULL},
+        &err);
+    if (!CHECK_MSG(pf != NULL, "open failed: %s", parx_strerror(err)))
+        return;
+    CHECK_EQ(err, 0);
+    if (backend != PARX_IO_AUTO)
+        CHECK_EQ(parx_prefetch_backend(pf, NULL), backend);
+    uint64_t next_off[1] = {0};
+    io_result r = io_drain(pf, &seed, next_off);
+    CHECK_MSG(r.rc == 0 && r.bad == 0 && r.bytes == size && next_off[0] == size &&
+                  r.fnv == io_fnv_pattern(IO_FNV_INIT, seed, 0, size),
+              "%s %s size %llu chunk %zu depth %d: rc %d (%s), %d bad chunks, %llu bytes",
+              backend_name(backend), mode_name[mode], (unsigned long long)size, chunk, depth,
+              r.rc, parx_strerror(r.rc), r.bad, (unsigned long long)r.bytes);
+    uint64_t want_chunks = size == 0 ? 0 : (size - 1) / (mode == MODE_BUFFERED || mode == MODE_ARENA
+                                                             ? chunk
+                                                             : (chunk + 4095) / 4096 * 4096) + 1;
+    CHECK_EQ_U(r.chunks, want_chunks);
+    CHECK_EQ(parx_prefetch_next(pf, &(parx_chunk){0}), 0); /* the end stays the end */
+    parx_prefetch_close(pf);
+}
+
+static void test_sizes(void)
+{
+    static const uint64_t sizes[] = {0, 1, 4095, 4096, 4097, 65535, 65536, 65537,
+                                     3 * 65536 + 12345, 1000003};
+    parx_arena *arena = parx_arena_create(&(parx_arena_desc){.size = 64 << 20}, NULL);
+    REQUIRE(arena != NULL);
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        const char *path = io_path("sizes.dat");
+        REQUIRE(io_make_file(path, sizes[i], (uint32_t)i + 1));
+        for (int b = 0; b < nbackends; b++)
+            for (int m = 0; m < NMODES; m++)
+                check_file(path, sizes[i], (uint32_t)i + 1, backends[b], m, 65536, 4, arena);
+        unlink(path);
+    }
+    parx_arena_close(arena);
+}
+
+/* Odd chunk sizes (not multiples of 4 KiB; rounded up with O_DIRECT), and
+   depths from 1 to 16. */
+static void test_chunks_and_depths(void)
+{
+    const char *path = io_path("chunks.dat");
+    const uint64_t size = 777777;
+    REQUIRE(io_make_file(path, size, 99));
+    static const size_t chunks[] = {7, 1000, 4096, 10000, 131072, 1 << 20, 4 << 20};
+    static const int depths[] = {1, 2, 3, 16};
+    for (int b = 0; b < nbackends; b++)
+        for (size_t c = 0; c < sizeof chunks / sizeof *chunks; c++)
+            for (size_t d = 0; d < sizeof depths / sizeof *depths; d++) {
+                if (chunks[c] == 7 && depths[d] != 3)
+                    continue; /* 111111 seven-byte chunks: once is enough */
+                check_file(path, size, 99, backends[b], MODE_BUFFERED, chunks[c], depths[d], NULL);
+                check_file(path, size, 99, backends[b], MODE_DIRECT, chunks[c], depths[d], NULL);
+            }
+    unlink(path);
+}
+
+/* A list of files, some empty, read in order. */
+static void test_file_list(void)
+{
+    static const uint64_t sizes[] = {70000, 0, 1, 0, 200000, 4096, 0};
+    enum { N = sizeof sizes / sizeof *sizes };
+    const char *paths[N];
+    uint32_t seeds[N];
+    char names[N][1024];
+    uint64_t total = 0, fnv = IO_FNV_INIT;
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "%s", io_path("list"));
+        snprintf(names[i] + strlen(names[i]), 16, "%d.dat", i);
+        paths[i] = names[i];
+        seeds[i] = 1000 + (uint32_t)i;
+        REQUIRE(io_make_file(paths[i], sizes[i], seeds[i]));
+        total += sizes[i];
+        fnv = io_fnv_pattern(fnv, seeds[i], 0, sizes[i]);
+    }
+    for (int b = 0; b < nbackends; b++)
+        for (int direct = 0; direct < 2; direct++) {
+            parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
+                                                                         .npaths = N,
+                                                                         .chunk_size = 32768,
+                                                                         .depth = 3,
+                                                                         .direct = direct,
+                                                                         .backend = backends[b]},
+                                                   NULL);
+            REQUIRE(pf != NULL);
+            uint64_t next_off[N] = {0};
+            io_result r = io_drain(pf, seeds, next_off);
+            CHECK_MSG(r.rc == 0 && r.bad == 0 && r.bytes == total && r.fnv == fnv,
+                      "%s direct=%d: rc %d, %d bad, %llu of %llu bytes", backend_name(backends[b]),
+                      direct, r.rc, r.bad, (unsigned long long)r.bytes, (unsigned long long)total);
+            for (int i = 0; i < N; i++)
+                CHECK_EQ_U(next_off[i], sizes[i]);
+            parx_prefetch_close(pf);
+        }
+    for (int i = 0; i < N; i++)
+        unlink(paths[i]);
+}
+
+/* Byte ranges: unaligned, out of order, across two files, one empty, one
+   past the end (skipped), one running over the end (cut). */
+static void test_ranges(void)
+{
+    const char *paths[2] = {io_path("r0.dat"), io_path("r1.dat")};
+    const uint64_t sizes[2] = {300001, 50000};
+    uint32_t seeds[2] = {7, 8};
+    REQUIRE(io_make_file(paths[0], sizes[0], seeds[0]));
+    REQUIRE(io_make_file(paths[1], sizes[1], seeds[1]));
+    const parx_io_range ranges[] = {
+        {200000, 100001, 0}, /* the tail of file 0, exactly to its end */
+        {1, 4095, 0},        {4096, 8192, 0}, {12345, 0, 0}, /* empty */
+        {100, 49900, 1},     {0, 100, 1},     {7, 70000, 0},
+        {60000, 5000, 1},                                    /* past the end: nothing */
+        {49000, 5000, 1},                                    /* cut at 50000 */
+        {123457, 1, 0},
+    };
+    enum { NR = sizeof ranges / sizeof *ranges };
+    uint64_t total = 0, fnv = IO_FNV_INIT;
+    for (int i = 0; i < NR; i++) {
+        uint64_t end = ranges[i].offset + ranges[i].length, sz = sizes[ranges[i].file];
+        if (end > sz)
+            end = sz;
+        if (end > ranges[i].offset) {
+            total += end - ranges[i].offset;
+            fnv = io_fnv_pattern(fnv, seeds[ranges[i].file], ranges[i].offset, end - ranges[i].offset);
+        }
+    }
+    for (int b = 0; b < nbackends; b++)
+        for (int direct = 0; direct < 2; direct++) {
+            parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
+                                                                         .npaths = 2,
+                                                                         .ranges = ranges,
+                                                                         .nranges = NR,
+                                                                         .chunk_size = 16384,
+                                                                         .depth = 4,
+                                                                         .direct = direct,
+                                                                         .backend = backends[b]},
+                                                   NULL);
+            REQUIRE(pf != NULL);
+            io_result r = io_drain(pf, seeds, NULL);
+            CHECK_MSG(r.rc == 0 && r.bad == 0 && r.bytes == total && r.fnv == fnv,
+                      "%s direct=%d: rc %d, %d bad, %llu of %llu bytes", backend_name(backends[b]),
+                      direct, r.rc, r.bad, (unsigned long long)r.bytes, (unsigned long long)total);
+            parx_prefetch_close(pf);
+        }
+    unlink(paths[0]);
+    unlink(paths[1]);
+}
+
+static void test_bad_inputs(void)
+{
+    const char *one[1] = {"x"};
+    const char *null_path[1] = {NULL};
+    const parx_io_range bad_range[1] = {{0, 1, 1}};
+    const parx_prefetch_desc bad[] = {
+        {.paths = NULL, .npaths = 1},
+        {.paths = one, .npaths = 0},
+        {.paths = null_path, .npaths = 1},
+        {.paths = one, .npaths = 1, .depth = -1},
+        {.paths = one, .npaths = 1, .depth = 100000},
+        {.paths = one, .npaths = 1, .threads = -1},
+        {.paths = one, .npaths = 1, .threads = 1000},
+        {.paths = one, .npaths = 1, .chunk_size = (size_t)1 << 31},
+        {.paths = one, .npaths = 1, .ranges = bad_range, .nranges = 1},
+        {.paths = one, .npaths = 1, .ranges = NULL, .nranges = 1},
+        {.paths = one, .npaths = 1, .backend = (parx_io_backend)7},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int err = 0;
+        errno = 0;
+        CHECK(parx_prefetch_open(&bad[i], &err) == NULL);
+        CHECK_MSG(err == -EINVAL && errno == EINVAL, "desc %zu: err %d", i, err);
+    }
+    CHECK(parx_prefetch_open(NULL, NULL) == NULL);
+    parx_chunk c;
+    CHECK_EQ(parx_prefetch_next(NULL, &c), -EINVAL);
+    parx_prefetch_release(NULL, &c);
+    parx_prefetch_close(NULL);
+    CHECK(parx_prefetch_error(NULL) == NULL);
+    const char *why = NULL;
+    CHECK_EQ(parx_prefetch_backend(NULL, &why), PARX_IO_AUTO);
+    CHECK(why != NULL);
+
+    const char *paths[1] = {io_path("bad.dat")};
+    REQUIRE(io_make_file(paths[0], 10, 1));
+    parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths, .npaths = 1}, NULL);
+    REQUIRE(pf != NULL);
+    CHECK_EQ(parx_prefetch_next(pf, NULL), -EINVAL);
+    CHECK(parx_prefetch_error(pf) == NULL);
+    c.parx__slot = 12345; /* a chunk never handed out is ignored */
+    parx_prefetch_release(pf, &c);
+    CHECK_EQ(parx_prefetch_next(pf, &c), 1);
+    CHECK_EQ_U(c.size, 10);
+    CHECK_EQ_U(c.arena_offset, UINT64_MAX);
+    parx_chunk copy = c;
+    parx_prefetch_release(pf, &c);
+    parx_prefetch_release(pf, &copy); /* released twice: ignored */
+    CHECK_EQ(parx_prefetch_next(pf, &c), 0);
+    parx_prefetch_close(pf);
+    unlink(paths[0]);
+}
+
+/* A missing file in a list: the files before it are delivered whole, then
+   -ENOENT, with the path named; the error stays. A directory: -EISDIR. */
+static void test_missing_and_directory(void)
+{
+    const char *good = io_path("good.dat");
+    REQUIRE(io_make_file(good, 100000, 5));
+    char missing[1024];
+    snprintf(missing, sizeof missing, "%s", io_path("no-such-file.dat"));
+    const char *paths[3] = {good, missing, good};
+    uint32_t seeds[3] = {5, 5, 5};
+    for (int b = 0; b < nbackends; b++) {
+        parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
+                                                                     .npaths = 3,
+                                                                     .chunk_size = 8192,
+                                                                     .backend = backends[b]},
+                                               NULL);
+        REQUIRE(pf != NULL);
+        io_result r = io_drain(pf, seeds, NULL);
+        CHECK_EQ(r.rc, -ENOENT);
+        CHECK_EQ(r.bad, 0);
+        CHECK_EQ_U(r.bytes, 100000);
+        const char *msg = parx_prefetch_error(pf);
+        CHECK_MSG(msg && strstr(msg, missing) && strstr(msg, "cannot open"),
+                  "the message names the file: %s", msg ? msg : "(null)");
+        parx_chunk c;
+        CHECK_EQ(parx_prefetch_next(pf, &c), -ENOENT);
+        parx_prefetch_close(pf);
+
+        const char *dir[1] = {io__dir};
+        pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = dir, .npaths = 1, .backend = backends[b]},
+                                NULL);
+        REQUIRE(pf != NULL);
+        CHECK_EQ(parx_prefetch_next(pf, &c), -EISDIR);
+        msg = parx_prefetch_error(pf);
+        CHECK(msg && strstr(msg, io__dir));
+        parx_prefetch_close(pf);
+    }
+    unlink(good);
+}
+
+/* The caller may hold several chunks; holding all of them gives -EBUSY,
+   and held chunks are never overwritten by reading ahead. */
+static void test_hold_chunks(void)
+{
+    const char *path = io_path("hold.dat");
+    const uint64_t size = 40 * 4096 + 17;
+    REQUIRE(io_make_file(path, size, 3));
+    const char *paths[1] = {path};
+    for (int b = 0; b < nbackends; b++) {
+        parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
+                                                                     .npaths = 1,
+                                                                     .chunk_size = 4096,
+                                                                     .depth = 3,
+                                                                     .backend = backends[b]},
+                                               NULL);
+        REQUIRE(pf != NULL);
+        parx_chunk held[3];
+        CHECK_EQ(parx_prefetch_next(pf, &held[0]), 1);
+        CHECK_EQ(parx_prefetch_next(pf, &held[1]), 1);
+        CHECK_EQ(parx_prefetch_next(pf, &held[2]), 1);
+        parx_chunk extra;
+        CHECK_EQ(parx_prefetch_next(pf, &extra), -EBUSY);
+        CHECK(parx_prefetch_error(pf) == NULL);
+        /* a window of two held chunks slides over the file */
+        uint64_t bytes = held[0].size + held[1].size + held[2].size;
+        int bad = 0;
+        parx_prefetch_release(pf, &held[0]);
+        for (;;) {
+            if (!io_matches(held[1].data, held[1].size, 3, held[1].offset))
+                bad++;
+            parx_prefetch_release(pf, &held[1]);
+            held[1] = held[2];
+            int rc = parx_prefetch_next(pf, &held[2]);
+            if (rc != 1) {
+                CHECK_EQ(rc, 0);
+                break;
+            }
+            bytes += held[2].size;
+        }
+        CHECK(io_matches(held[1].data, held[1].size, 3, held[1].offset));
+        parx_prefetch_release(pf, &held[1]);
+        CHECK_EQ(bad, 0);
+        CHECK_EQ_U(bytes, size);
+        parx_prefetch_close(pf); /* also with chunks never released: */
+        pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths, .npaths = 1, .chunk_size = 4096,
+                                                      .backend = backends[b]},
+                                NULL);
+        REQUIRE(pf != NULL);
+        CHECK_EQ(parx_prefetch_next(pf, &extra), 1);
+        parx_prefetch_close(pf);
+    }
+    unlink(path);
+}
+
+/* The backend and the reason for it. */
+static void test_backend(void)
+{
+    const char *path = io_path("why.dat");
+    REQUIRE(io_make_file(path, 5000, 1));
+    const char *paths[1] = {path};
+    const char *why = NULL;
+    parx_prefetch *pf = parx_prefetch_open(
+        &(parx_prefetch_desc){.paths = paths, .npaths = 1, .backend = PARX_IO_THREADS}, NULL);
+    REQUIRE(pf != NULL);
+    CHECK_EQ(parx_prefetch_backend(pf, &why), PARX_IO_THREADS);
+    CHECK_STR_EQ(why, "threads: asked for");
+    parx_prefetch_close(pf);
+
+    pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths, .npaths = 1}, NULL);
+    REQUIRE(pf != NULL);
+    parx_io_backend b = parx_prefetch_backend(pf, &why);
+    pt_diag("PARX_IO_AUTO here: %s", why);
+    CHECK_EQ(b, have_uring ? PARX_IO_URING : PARX_IO_THREADS);
+    if (have_uring)
+        CHECK(strstr(why, "io_uring: the kernel allows it") == why);
+    parx_prefetch_close(pf);
+
+    int err = 0;
+    pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths, .npaths = 1, .backend = PARX_IO_URING},
+                            &err);
+#ifdef PARX_NO_URING
+    CHECK(pf == NULL);
+    CHECK_EQ(err, -EOPNOTSUPP);
+#else
+    if (have_uring) {
+        REQUIRE(pf != NULL);
+        CHECK_EQ(parx_prefetch_backend(pf, &why), PARX_IO_URING);
+        CHECK(strstr(why, "io_uring: asked for") == why);
+        /* registered buffers: 4 x 1 MiB fits the default 8 MiB RLIMIT_MEMLOCK */
+        struct rlimit lim;
+        if (getrlimit(RLIMIT_MEMLOCK, &lim) == 0 &&
+            (lim.rlim_cur == RLIM_INFINITY || lim.rlim_cur >= (4u << 20)))
+            CHECK_MSG(strstr(why, "buffers registered") != NULL, "%s", why);
+        parx_prefetch_close(pf);
+        pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths, .npaths = 1,
+                                                      .backend = PARX_IO_URING, .no_register = true},
+                                NULL);
+        REQUIRE(pf != NULL);
+        parx_prefetch_backend(pf, &why);
+        CHECK(strstr(why, "buffers not registered") != NULL);
+        parx_prefetch_close(pf);
+    } else {
+        CHECK(pf == NULL && err < 0);
+    }
+#endif
+    unlink(path);
+}
+
+/* A limit on locked memory lower than the buffers: io_uring reads without
+   registering them, in a child so the limit stays there. */
+static void test_memlock(void)
+{
+    if (!have_uring) {
+        PT_SKIP("io_uring is not available here");
+    }
+    const char *path = io_path("memlock.dat");
+    REQUIRE(io_make_file(path, 3000000, 11));
+    pid_t pid = xfork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        struct rlimit lim = {65536, 65536};
+        int ok = setrlimit(RLIMIT_MEMLOCK, &lim) == 0;
+        const char *paths[1] = {path};
+        parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths, .npaths = 1}, NULL);
+        const char *why = "";
+        ok = ok && pf && parx_prefetch_backend(pf, &why) == PARX_IO_URING &&
+             strstr(why, "buffers not registered");
+        uint32_t seed = 11;
+        io_result r = pf ? io_drain(pf, &seed, NULL) : (io_result){0};
+        ok = ok && r.rc == 0 && r.bad == 0 && r.bytes == 3000000;
+        if (!ok)
+            CHILD_DIAG("memlock child: %s, rc %d, bytes %llu", why, r.rc, (unsigned long long)r.bytes);
+        parx_prefetch_close(pf);
+        _exit(ok ? 0 : 1);
+    }
+    expect_child(pid, 0, 0);
+    unlink(path);
+}
+
+/* Buffers in an arena: the chunk's arena offset finds the same bytes, also
+   in a forked process (a worker reads them with no copy). */
+static void test_arena(void)
+{
+    parx_arena *arena = keep(parx_arena_create(&(parx_arena_desc){.size = 16 << 20}, NULL));
+    REQUIRE(arena != NULL);
+    const char *path = io_path("arena.dat");
+    REQUIRE(io_make_file(path, 123456, 21));
+    const char *paths[1] = {path};
+    for (int b = 0; b < nbackends; b++) {
+        parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
+                                                                     .npaths = 1,
+                                                                     .chunk_size = 50000,
+                                                                     .arena = arena,
+                                                                     .backend = backends[b]},
+                                               NULL);
+        REQUIRE(pf != NULL);
+        parx_chunk c;
+        int n = 0;
+        while (parx_prefetch_next(pf, &c) == 1) {
+            CHECK(c.arena_offset != UINT64_MAX);
+            CHECK(parx_arena_ptr(arena, c.arena_offset) == c.data);
+            if (n++ == 1) {
+                pid_t pid = xfork();
+                REQUIRE(pid >= 0);
+                if (pid == 0) {
+                    const unsigned char *p = (const unsigned char *)parx_arena_ptr(arena, c.arena_offset);
+                    _exit(p && io_matches(p, c.size, 21, c.offset) ? 0 : 1);
+                }
+                expect_child(pid, 0, 0);
+            }
+            parx_prefetch_release(pf, &c);
+        }
+        CHECK_EQ(n, 3);
+        parx_prefetch_close(pf);
+    }
+    /* an arena too small for the buffers */
+    parx_arena *tiny = parx_arena_create(&(parx_arena_desc){.size = 1 << 20}, NULL);
+    REQUIRE(tiny != NULL);
+    int err = 0;
+    CHECK(parx_prefetch_open(&(parx_prefetch_desc){.paths = paths, .npaths = 1, .depth = 8,
+                                                   .chunk_size = 1 << 20, .arena = tiny},
+                             &err) == NULL);
+    CHECK_EQ(err, -ENOMEM);
+    parx_arena_close(tiny);
+    parx_arena_close(arena);
+    unlink(path);
+}
+
+int main(void)
+{
+    io_dir("prefetch");
+#ifndef PARX_NO_URING
+    {
+        const char *p[1] = {"/"};
+        parx_prefetch *pf = parx_prefetch_open(
+            &(parx_prefetch_desc){.paths = p, .npaths = 1, .backend = PARX_IO_URING}, NULL);
+        have_uring = pf != NULL;
+        parx_prefetch_close(pf);
+    }
+#endif
+    backends[nbackends++] = PARX_IO_THREADS;
+    backends[nbackends++] = PARX_IO_AUTO;
+    if (have_uring)
+        backends[nbackends++] = PARX_IO_URING;
+    pt_diag("io_uring %s", have_uring ? "available: both backends are tested" : "not available here");
+    run_guarded("bad inputs give -EINVAL", test_bad_inputs);
+    run_guarded("every byte, sizes not multiples of the chunk or 4 KiB, every mode and backend", test_sizes);
+    run_guarded("odd chunk sizes and depths 1..16", test_chunks_and_depths);
+    run_guarded("a list of files, some empty, in order", test_file_list);
+    run_guarded("byte ranges: unaligned, out of order, empty, past the end", test_ranges);
+    run_guarded("a missing file and a directory: an error naming the path", test_missing_and_directory);
+    run_guarded("held chunks stay intact; all held gives -EBUSY", test_hold_chunks);
+    run_guarded("the backend and why", test_backend);
+    run_guarded("RLIMIT_MEMLOCK below the buffers: not registered, same bytes", test_memlock);
+    run_guarded("buffers in an arena, read by a forked process", test_arena);
+    io_dir_remove();
+    return pt_done_testing();
+}
