@@ -1,0 +1,283 @@
+/* tests/writer.c -- parx_writer on both backends: appended and positioned
+   writes read back byte for byte, overlapping writes land in order, every
+   buffer is handed back once through .done, and the first error (a full
+   device, a file size limit) is reported by write, flush and close. */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <sys/resource.h>
+
+#include "io_common.h"
+
+static parx_io_backend backends[3];
+static int nbackends;
+static bool have_uring;
+
+typedef struct done_log {
+    int calls;
+    int errors;
+    int first_status;
+    uint64_t bytes;
+} done_log;
+
+static void on_done(const void *buf, size_t size, int status, void *user)
+{
+    done_log *l = (done_log *)user;
+    (void)buf;
+    l->calls++;
+    l->bytes += size;
+    if (status) {
+        if (!l->errors)
+            l->first_status = status;
+        l->errors++;
+    }
+}
+
+/* the file's bytes (malloc'd), its size in *n */
+static unsigned char *slurp(const char *path, size_t *n)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        if (fd >= 0)
+            close(fd);
+        *n = 0;
+        return NULL;
+    }
+    unsigned char *b = (unsigned char *)malloc((size_t)st.st_size + 1);
+    *n = b && xread(fd, b, (size_t)st.st_size) ? (size_t)st.st_size : 0;
+    close(fd);
+    return b;
+}
+
+/* Many appended writes of uneven sizes, each from its own buffer. */
+static void test_append_round_trip(void)
+{
+    enum { N = 200 };
+    for (int b = 0; b < nbackends; b++)
+        for (int depth = 1; depth <= 8; depth *= 8) {
+            const char *path = io_path("append.dat");
+            done_log log = {0, 0, 0, 0};
+            int err = 1;
+            parx_writer *w = parx_writer_open(&(parx_writer_desc){.path = path,
+                                                                  .depth = depth,
+                                                                  .backend = backends[b],
+                                                                  .done = on_done,
+                                                                  .done_user = &log},
+                                              &err);
+            REQUIRE(w != NULL);
+            CHECK_EQ(err, 0);
+            unsigned char *bufs[N];
+            uint64_t total = 0;
+            rnd r = rnd_seed(42 + (uint64_t)depth);
+            for (int i = 0; i < N; i++) {
+                size_t n = 1 + (size_t)rnd_below(&r, 50000);
+                bufs[i] = (unsigned char *)malloc(n);
+                io_fill(bufs[i], n, 9, total);
+                CHECK_EQ(parx_writer_write(w, bufs[i], n), 0);
+                total += n;
+            }
+            CHECK_EQ(parx_writer_flush(w), 0);
+            CHECK_EQ(log.calls, N);
+            CHECK_EQ_U(log.bytes, total);
+            CHECK_EQ(log.errors, 0);
+            CHECK_EQ(parx_writer_close(w), 0);
+            for (int i = 0; i < N; i++)
+                free(bufs[i]);
+            size_t n;
+            unsigned char *back = slurp(path, &n);
+            CHECK_MSG(back && n == total && io_matches(back, n, 9, 0),
+                      "backend %d depth %d: %zu of %llu bytes read back, pattern %s", (int)backends[b],
+                      depth, n, (unsigned long long)total, back && io_matches(back, n, 9, 0) ? "ok" : "wrong");
+            free(back);
+            unlink(path);
+        }
+}
+
+/* .append keeps the file and writes after it; write_at writes at offsets,
+   out of order, without moving the append position. */
+static void test_append_and_offsets(void)
+{
+    const char *path = io_path("offsets.dat");
+    for (int b = 0; b < nbackends; b++) {
+        REQUIRE(io_make_file(path, 10000, 4));
+        parx_writer *w = parx_writer_open(
+            &(parx_writer_desc){.path = path, .append = true, .backend = backends[b], .sync = true}, NULL);
+        REQUIRE(w != NULL);
+        unsigned char *buf = (unsigned char *)malloc(90000);
+        io_fill(buf, 90000, 4, 0);
+        /* bytes [10000, 100000) in three pieces: the middle one by offset, first */
+        CHECK_EQ(parx_writer_write_at(w, buf + 40000, 30000, 40000), 0);
+        CHECK_EQ(parx_writer_write(w, buf + 10000, 30000), 0);  /* at 10000 */
+        CHECK_EQ(parx_writer_write_at(w, buf + 70000, 20000, 70000), 0);
+        CHECK_EQ(parx_writer_write(w, buf + 0, 0), 0);           /* nothing */
+        CHECK_EQ(parx_writer_flush(w), 0);
+        CHECK_EQ(parx_writer_write(w, buf + 0, 10000), 0);      /* at 40000 (append position) */
+        CHECK_EQ(parx_writer_close(w), 0);
+        size_t n;
+        unsigned char *back = slurp(path, &n);
+        /* bytes 40000..50000 were written twice: last the pattern from 0 */
+        CHECK_EQ_U(n, 90000);
+        CHECK(back && io_matches(back, 40000, 4, 0));
+        CHECK(back && io_matches(back + 40000, 10000, 4, 0));
+        CHECK(back && io_matches(back + 50000, 40000, 4, 50000));
+        free(back);
+        free(buf);
+        unlink(path);
+    }
+}
+
+/* Overlapping writes land in the order they were queued: the same range
+   written 64 times, each time with another pattern, holds the last. */
+static void test_overlap_order(void)
+{
+    const char *path = io_path("overlap.dat");
+    enum { N = 64, SIZE = 65536 };
+    for (int b = 0; b < nbackends; b++) {
+        parx_writer *w = parx_writer_open(
+            &(parx_writer_desc){.path = path, .depth = 16, .backend = backends[b]}, NULL);
+        REQUIRE(w != NULL);
+        unsigned char *bufs[N];
+        for (int i = 0; i < N; i++) {
+            bufs[i] = (unsigned char *)malloc(SIZE);
+            io_fill(bufs[i], SIZE, 100 + (uint32_t)i, 0);
+            /* shifting by a page each time: every write overlaps the last ones */
+            CHECK_EQ(parx_writer_write_at(w, bufs[i], SIZE, (uint64_t)(i % 4) * 4096), 0);
+        }
+        CHECK_EQ(parx_writer_close(w), 0);
+        size_t n;
+        unsigned char *back = slurp(path, &n);
+        CHECK_EQ_U(n, SIZE + 3 * 4096);
+        /* the last write (i = 63) was at 3 * 4096; before it, i = 62 at 2 * 4096, ... */
+        CHECK(back && io_matches(back + 3 * 4096, SIZE, 100 + N - 1, 0));
+        CHECK(back && io_matches(back + 2 * 4096, 4096, 100 + N - 2, 0));
+        CHECK(back && io_matches(back + 4096, 4096, 100 + N - 3, 0));
+        CHECK(back && io_matches(back, 4096, 100 + N - 4, 0));
+        free(back);
+        for (int i = 0; i < N; i++)
+            free(bufs[i]);
+        unlink(path);
+    }
+}
+
+/* /dev/full: every write fails with ENOSPC. The first error comes back from
+   flush, from every later write (which then queues nothing) and from close;
+   .done sees it for each buffer that was queued. */
+static void test_full_device(void)
+{
+    for (int b = 0; b < nbackends; b++) {
+        done_log log = {0, 0, 0, 0};
+        parx_writer *w = parx_writer_open(&(parx_writer_desc){.path = "/dev/full",
+                                                              .backend = backends[b],
+                                                              .done = on_done,
+                                                              .done_user = &log},
+                                          NULL);
+        REQUIRE(w != NULL);
+        static unsigned char buf[100000];
+        int queued = 0, rc = 0;
+        for (int i = 0; i < 3 && rc == 0; i++) {
+            rc = parx_writer_write(w, buf, sizeof buf);
+            queued += rc == 0;
+        }
+        CHECK(queued >= 1);
+        CHECK_EQ(parx_writer_flush(w), -ENOSPC);
+        CHECK_EQ(parx_writer_write(w, buf, sizeof buf), -ENOSPC);
+        CHECK_EQ(parx_writer_write_at(w, buf, 10, 0), -ENOSPC);
+        CHECK_EQ(parx_writer_flush(w), -ENOSPC);
+        CHECK_EQ(parx_writer_close(w), -ENOSPC);
+        CHECK_EQ(log.calls, queued);
+        CHECK(log.errors >= 1);
+        CHECK_EQ(log.first_status, -ENOSPC);
+    }
+}
+
+/* RLIMIT_FSIZE: the write stops at the limit with EFBIG (SIGXFSZ ignored),
+   in a child so the limit stays there. Bytes up to the limit are written. */
+static void test_file_size_limit(void)
+{
+    const char *path = io_path("fsize.dat");
+    for (int b = 0; b < nbackends; b++) {
+        pid_t pid = xfork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            signal(SIGXFSZ, SIG_IGN);
+            struct rlimit lim = {50000, 50000};
+            int ok = setrlimit(RLIMIT_FSIZE, &lim) == 0;
+            static unsigned char buf[80000];
+            io_fill(buf, sizeof buf, 12, 0);
+            parx_writer *w = parx_writer_open(&(parx_writer_desc){.path = path, .backend = backends[b]}, NULL);
+            ok = ok && w != NULL;
+            int rc_write = w ? parx_writer_write(w, buf, sizeof buf) : -1;
+            int rc_close = w ? parx_writer_close(w) : -1;
+            size_t n;
+            unsigned char *back = slurp(path, &n);
+            ok = ok && rc_write == 0 && rc_close == -EFBIG && n == 50000 && io_matches(back, n, 12, 0);
+            if (!ok)
+                CHILD_DIAG("backend %d: write %d, close %d (%s), %zu bytes in the file", (int)backends[b],
+                           rc_write, rc_close, parx_strerror(rc_close), n);
+            free(back);
+            _exit(ok ? 0 : 1);
+        }
+        expect_child(pid, 0, 0);
+        unlink(path);
+    }
+}
+
+static void test_bad_inputs(void)
+{
+    int err = 0;
+    CHECK(parx_writer_open(NULL, &err) == NULL);
+    CHECK_EQ(err, -EINVAL);
+    CHECK(parx_writer_open(&(parx_writer_desc){.path = NULL}, &err) == NULL);
+    CHECK_EQ(err, -EINVAL);
+    CHECK(parx_writer_open(&(parx_writer_desc){.path = "x", .depth = -1}, &err) == NULL);
+    CHECK_EQ(err, -EINVAL);
+    CHECK(parx_writer_open(&(parx_writer_desc){.path = "x", .backend = (parx_io_backend)9}, &err) == NULL);
+    CHECK_EQ(err, -EINVAL);
+    CHECK(parx_writer_open(&(parx_writer_desc){.path = io_path("no/such/dir")}, &err) == NULL);
+    CHECK_EQ(err, -ENOENT);
+    CHECK(parx_writer_open(&(parx_writer_desc){.path = io__dir}, &err) == NULL);
+    CHECK_EQ(err, -EISDIR);
+    CHECK_EQ(parx_writer_write(NULL, "x", 1), -EINVAL);
+    CHECK_EQ(parx_writer_write_at(NULL, "x", 1, 0), -EINVAL);
+    CHECK_EQ(parx_writer_flush(NULL), -EINVAL);
+    CHECK_EQ(parx_writer_close(NULL), -EINVAL);
+    const char *why = NULL;
+    CHECK_EQ(parx_writer_backend(NULL, &why), PARX_IO_AUTO);
+    CHECK(why != NULL);
+    parx_writer *w = parx_writer_open(&(parx_writer_desc){.path = io_path("bad.dat")}, NULL);
+    REQUIRE(w != NULL);
+    CHECK_EQ(parx_writer_write(w, NULL, 5), -EINVAL);
+    CHECK_EQ(parx_writer_write_at(w, "x", 1, UINT64_MAX), -EINVAL);
+    parx_io_backend b = parx_writer_backend(w, &why);
+    pt_diag("writer with PARX_IO_AUTO: %s", why);
+    CHECK_EQ(b, have_uring ? PARX_IO_URING : PARX_IO_THREADS);
+    CHECK_EQ(parx_writer_close(w), 0);
+    unlink(io_path("bad.dat"));
+}
+
+int main(void)
+{
+    io_dir("writer");
+#ifndef PARX_NO_URING
+    {
+        parx_writer *w = parx_writer_open(
+            &(parx_writer_desc){.path = io_path("probe"), .backend = PARX_IO_URING}, NULL);
+        have_uring = w != NULL;
+        if (w)
+            parx_writer_close(w);
+        unlink(io_path("probe"));
+    }
+#endif
+    backends[nbackends++] = PARX_IO_THREADS;
+    if (have_uring)
+        backends[nbackends++] = PARX_IO_URING;
+    pt_diag("io_uring %s", have_uring ? "available: both backends are tested" : "not available here");
+    run_guarded("bad inputs", test_bad_inputs);
+    run_guarded("appended writes of uneven sizes read back, .done once per buffer", test_append_round_trip);
+    run_guarded(".append and writes at offsets", test_append_and_offsets);
+    run_guarded("overlapping writes land in order", test_overlap_order);
+    run_guarded("a full device: ENOSPC from flush, write and close", test_full_device);
+    run_guarded("RLIMIT_FSIZE: EFBIG from close, bytes up to the limit", test_file_size_limit);
+    io_dir_remove();
+    return pt_done_testing();
+}
