@@ -1,0 +1,294 @@
+/* tests/prefetch_faults.c -- faults from a real file system: a FUSE file
+   system made for this test (libfuse3, run in a forked child, mounted in
+   the test's scratch directory) serves
+     data      1000003 bytes of a known pattern
+     short     the same bytes, at most 1500 per read (direct_io, so the
+               kernel hands the short reads to the reader as they are)
+     eio       the same bytes, but a read touching byte 600000 fails: EIO
+     nodirect  the same bytes; opening it with O_DIRECT fails: EINVAL
+   and the prefetcher must resume short reads, report EIO on the chunk where
+   it happened (draining the reads in flight before close frees the
+   buffers: ASan and valgrind watch that), and read `nodirect` buffered,
+   saying so through the log hook. Both backends, buffered and O_DIRECT.
+   Skipped, with the reason, without libfuse3 at build time, without
+   /dev/fuse, or where mounting is not allowed. */
+#define _GNU_SOURCE
+#define _FILE_OFFSET_BITS 64
+#include "io_common.h"
+
+#ifdef PARX_TEST_NO_FUSE
+int main(void)
+{
+    pt_skip_all("built without libfuse3 (install libfuse3-dev and fuse3)");
+}
+#else
+#define FUSE_USE_VERSION 31
+#include <fuse.h>
+#include <sys/mount.h>
+
+enum { FILE_SIZE = 1000003, SEED = 31, EIO_AT = 600000, SHORT_MAX = 1500 };
+static const char *names[] = {"data", "short", "eio", "nodirect"};
+
+static int which(const char *path)
+{
+    for (int i = 0; i < 4; i++)
+        if (path[0] == '/' && strcmp(path + 1, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+    (void)fi;
+    memset(st, 0, sizeof *st);
+    if (strcmp(path, "/") == 0) {
+        st->st_mode = S_IFDIR | 0755;
+        st->st_nlink = 2;
+        return 0;
+    }
+    if (which(path) < 0)
+        return -ENOENT;
+    st->st_mode = S_IFREG | 0444;
+    st->st_nlink = 1;
+    st->st_size = FILE_SIZE;
+    return 0;
+}
+
+static int fs_open(const char *path, struct fuse_file_info *fi)
+{
+    int w = which(path);
+    if (w < 0)
+        return -ENOENT;
+    if ((fi->flags & O_ACCMODE) != O_RDONLY)
+        return -EACCES;
+    if (w == 3 && (fi->flags & O_DIRECT))
+        return -EINVAL; /* a file system that refuses O_DIRECT */
+    if (w == 1 || w == 2)
+        fi->direct_io = 1; /* no page cache: every read reaches us, short ones stay short */
+    return 0;
+}
+
+static int fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+    (void)fi;
+    int w = which(path);
+    if (w < 0)
+        return -ENOENT;
+    if (off >= FILE_SIZE)
+        return 0;
+    if ((uint64_t)off + size > FILE_SIZE)
+        size = FILE_SIZE - (size_t)off;
+    if (w == 1 && size > SHORT_MAX)
+        size = SHORT_MAX;
+    if (w == 2 && (uint64_t)off <= EIO_AT && EIO_AT < (uint64_t)off + size)
+        return -EIO;
+    io_fill((unsigned char *)buf, size, SEED, (uint64_t)off);
+    return (int)size;
+}
+
+static const struct fuse_operations fs_ops = {
+    .getattr = fs_getattr,
+    .open = fs_open,
+    .read = fs_read,
+};
+
+static char mnt[600];
+static pid_t fs_pid = -1;
+
+/* Mount the file system (served by a forked child). 1, or 0 with `why`. */
+static int fs_start(char *why, size_t n)
+{
+    snprintf(mnt, sizeof mnt, "%s/mnt", io__dir);
+    mkdir(mnt, 0700);
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        snprintf(why, n, "pipe: %s", strerror(errno));
+        return 0;
+    }
+    fs_pid = xfork();
+    if (fs_pid == 0) {
+        close(p[0]);
+        char *argv[] = {(char *)"parx-test-fs", NULL};
+        struct fuse_args args = FUSE_ARGS_INIT(1, argv);
+        struct fuse *f = fuse_new(&args, &fs_ops, sizeof fs_ops, NULL);
+        char ok = f && fuse_mount(f, mnt) == 0;
+        xwrite(p[1], &ok, 1);
+        close(p[1]);
+        if (ok)
+            fuse_loop(f); /* one thread; ends when the parent unmounts */
+        if (f) {
+            fuse_unmount(f);
+            fuse_destroy(f);
+        }
+        fuse_opt_free_args(&args);
+        _exit(ok ? 0 : 3);
+    }
+    close(p[1]);
+    char ok = 0;
+    if (fs_pid < 0 || !xread(p[0], &ok, 1))
+        ok = 0;
+    close(p[0]);
+    if (!ok) {
+        if (fs_pid > 0)
+            waitpid(fs_pid, NULL, 0);
+        fs_pid = -1;
+        rmdir(mnt);
+        snprintf(why, n, "cannot mount a FUSE file system here (no rights, or no fuse module)");
+        return 0;
+    }
+    return 1;
+}
+
+static void fs_stop(void)
+{
+    if (fs_pid <= 0)
+        return;
+    if (umount2(mnt, MNT_DETACH) != 0)
+        pt_diag("umount2(%s): %s", mnt, strerror(errno));
+    expect_child(fs_pid, 0, 0);
+    fs_pid = -1;
+    rmdir(mnt);
+}
+
+static parx_io_backend backends[3];
+static int nbackends;
+
+static const char *fs_path(const char *name)
+{
+    static char b[4][700];
+    static int next;
+    char *p = b[next];
+    next = (next + 1) % 4;
+    snprintf(p, 700, "%s/%s", mnt, name);
+    return p;
+}
+
+static parx_prefetch *open_one(const char *path, parx_io_backend b, bool direct, int depth)
+{
+    const char *paths[1] = {path};
+    return parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
+                                                    .npaths = 1,
+                                                    .chunk_size = 65536,
+                                                    .depth = depth,
+                                                    .direct = direct,
+                                                    .backend = b},
+                              NULL);
+}
+
+#define FS_START()                                                                            \
+    char why[200];                                                                            \
+    if (!fs_start(why, sizeof why)) {                                                         \
+        PT_SKIP("%s", why);                                                                   \
+    }
+
+static void test_plain(void)
+{
+    FS_START();
+    uint32_t seed = SEED;
+    for (int b = 0; b < nbackends; b++) {
+        parx_prefetch *pf = open_one(fs_path("data"), backends[b], false, 4);
+        REQUIRE(pf != NULL);
+        uint64_t off[1] = {0};
+        io_result r = io_drain(pf, &seed, off);
+        CHECK(r.rc == 0 && r.bad == 0 && r.bytes == FILE_SIZE);
+        parx_prefetch_close(pf);
+    }
+    fs_stop();
+}
+
+static void test_short_reads(void)
+{
+    FS_START();
+    uint32_t seed = SEED;
+    for (int b = 0; b < nbackends; b++)
+        for (int direct = 0; direct < 2; direct++) {
+            parx_prefetch *pf = open_one(fs_path("short"), backends[b], direct, 4);
+            REQUIRE(pf != NULL);
+            uint64_t off[1] = {0};
+            io_result r = io_drain(pf, &seed, off);
+            CHECK_MSG(r.rc == 0 && r.bad == 0 && r.bytes == FILE_SIZE &&
+                          r.chunks == (FILE_SIZE + 65535) / 65536,
+                      "backend %d direct %d: rc %d, %d bad, %llu bytes in %llu chunks", (int)backends[b],
+                      direct, r.rc, r.bad, (unsigned long long)r.bytes, (unsigned long long)r.chunks);
+            parx_prefetch_close(pf);
+        }
+    fs_stop();
+}
+
+static void test_eio(void)
+{
+    FS_START();
+    uint32_t seed = SEED;
+    const uint64_t before = EIO_AT / 65536 * 65536; /* the chunks before the failing one */
+    for (int b = 0; b < nbackends; b++)
+        for (int direct = 0; direct < 2; direct++)
+            for (int depth = 1; depth <= 8; depth *= 2) {
+                parx_prefetch *pf = open_one(fs_path("eio"), backends[b], direct, depth);
+                REQUIRE(pf != NULL);
+                io_result r = io_drain(pf, &seed, NULL);
+                CHECK_MSG(r.rc == -EIO && r.bad == 0 && r.bytes == before,
+                          "backend %d direct %d depth %d: rc %d, %d bad, %llu bytes", (int)backends[b],
+                          direct, depth, r.rc, r.bad, (unsigned long long)r.bytes);
+                const char *msg = parx_prefetch_error(pf);
+                char where[64];
+                snprintf(where, sizeof where, "offset %llu", (unsigned long long)before);
+                CHECK_MSG(msg && strstr(msg, fs_path("eio")) && strstr(msg, where),
+                          "message: %s", msg ? msg : "(null)");
+                parx_chunk c;
+                CHECK_EQ(parx_prefetch_next(pf, &c), -EIO);
+                parx_prefetch_close(pf); /* with reads past the error still in flight */
+            }
+    fs_stop();
+}
+
+static int refused_logged;
+static void on_log(parx_log_level level, const char *msg, void *user)
+{
+    (void)user;
+    if (level == PARX_LOG_INFO && strstr(msg, "O_DIRECT refused") && strstr(msg, "nodirect"))
+        refused_logged++;
+}
+
+static void test_direct_refused(void)
+{
+    FS_START();
+    uint32_t seed = SEED;
+    parx_set_log(on_log, NULL);
+    for (int b = 0; b < nbackends; b++) {
+        refused_logged = 0;
+        parx_prefetch *pf = open_one(fs_path("nodirect"), backends[b], true, 4);
+        REQUIRE(pf != NULL);
+        uint64_t off[1] = {0};
+        io_result r = io_drain(pf, &seed, off);
+        CHECK(r.rc == 0 && r.bad == 0 && r.bytes == FILE_SIZE);
+        CHECK_EQ(refused_logged, 1);
+        parx_prefetch_close(pf);
+    }
+    parx_set_log(NULL, NULL);
+    fs_stop();
+}
+
+int main(void)
+{
+    io_dir("faults");
+    if (access("/dev/fuse", R_OK | W_OK) != 0) {
+        io_dir_remove();
+        pt_skip_all("no /dev/fuse (or no access to it)");
+    }
+    backends[nbackends++] = PARX_IO_THREADS;
+#ifndef PARX_NO_URING
+    const char *p[1] = {"/"};
+    parx_prefetch *pf = parx_prefetch_open(
+        &(parx_prefetch_desc){.paths = p, .npaths = 1, .backend = PARX_IO_URING}, NULL);
+    if (pf)
+        backends[nbackends++] = PARX_IO_URING;
+    parx_prefetch_close(pf);
+#endif
+    run_guarded("a FUSE file read whole", test_plain);
+    run_guarded("short reads are resumed", test_short_reads);
+    run_guarded("EIO on the chunk where it happened, reads in flight drained", test_eio);
+    run_guarded("O_DIRECT refused: read buffered, logged", test_direct_refused);
+    io_dir_remove();
+    return pt_done_testing();
+}
+#endif
