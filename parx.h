@@ -31,9 +31,17 @@
     | PARX_SPIN_ROUNDS        | 1000          | idle polls before a worker sleeps             |
     | PARX_DEQUE_MIN_CAPACITY | 64            | smallest deque array (slots)                  |
     | PARX_OUTSIDE_SLOTS      | 4             | outside threads that can help at once (>>help) |
+    | PARX_NO_PREFETCH        | undefined     | compile the prefetcher and the writer out     |
+    | PARX_NO_URING           | undefined     | prefetcher/writer on threads only; no liburing |
 
-    Macros that change declarations (PARX_STATIC, PARX_CACHELINE) must be the
-    same in every translation unit: set them with compiler flags.
+    Macros that change declarations (PARX_STATIC, PARX_CACHELINE,
+    PARX_NO_PREFETCH, PARX_NO_URING) must be the same in every translation
+    unit: set them with compiler flags. The prefetcher's io_uring backend
+    needs liburing (-luring) unless PARX_NO_URING is set; where the
+    prefetcher is compiled in, the implementation includes parx_shm.h (for
+    .arena), and with PARX_IMPLEMENTATION that emits parx_shm.h's
+    definitions too: do not also define PARX_SHM_IMPLEMENTATION in another
+    file of the same program.
 
     A tour
     ======
@@ -50,6 +58,13 @@
     5. Randomness:             parx_rng r = parx_rng_for(seed, task_index);
                                double u = parx_rng_uniform(&r);
     6. Clean up:               parx_pool_destroy(p);   // runs whatever is still queued
+    7. Read ahead:             parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){
+                                   .paths = paths, .npaths = n}, &err);
+                               while (parx_prefetch_next(pf, &c) == 1) {
+                                   ... c.data, c.size ...; parx_prefetch_release(pf, &c); }
+                               parx_prefetch_close(pf);
+       The next chunks are read while this one is used (examples/06_prefetch_reduce.c);
+       parx_writer_open / _write / _close write results behind the computation.
 
     >>errors
     Functions that can fail return 0 on success or a negative errno value
@@ -110,6 +125,64 @@
     sleeping. parx_for and parx_reduce called from outside never help: they
     hand the whole range to the workers and sleep, using N threads.
 
+    >>prefetch (io_uring, its fallback, O_DIRECT, registered buffers)
+    parx_prefetch keeps .depth buffers of .chunk_size bytes busy: while the
+    caller works on one chunk, the next ones are being read, and chunks come
+    out in file order whatever order the reads finish in. parx_writer is the
+    mirror image: parx_writer_write queues a buffer and returns.
+    - Backends. PARX_IO_AUTO sets up an io_uring and falls back to threads
+      (a reader thread, or a few with O_DIRECT, calling pread; one writer
+      thread calling pwrite) on ANY setup failure: EPERM (Docker's and
+      containerd's default seccomp profiles, kernel.io_uring_disabled,
+      RHEL 9, ChromeOS, Android), ENOSYS (old kernels, gVisor), EINVAL,
+      ENOMEM, or a kernel without the read/write opcodes (probed). The
+      fallback is logged (INFO) and parx_prefetch_backend() /
+      parx_writer_backend() say which backend runs and why. Newer setup
+      flags (COOP_TASKRUN, SUBMIT_ALL) are used where liburing's headers
+      define them and dropped when the kernel refuses them: liburing 2.3
+      has no version macros, so the headers tell what exists at compile
+      time and the kernel at run time. PARX_NO_URING builds only the thread
+      backend and needs no liburing.
+    - IOSQE_ASYNC. A buffered io_uring read is first tried inline, inside
+      io_uring_enter on the submitting thread; when the data is in the page
+      cache the copy then runs on the thread that should be computing, and
+      when it is not the submitter may wait for readahead. Measured when
+      this was designed: plain buffered io_uring reads were 6% slower than
+      a synchronous loop, with IOSQE_ASYNC 98% of the ideal overlap. So
+      every buffered read (and every write) is marked IOSQE_ASYNC and runs
+      on the kernel's io-wq workers; O_DIRECT reads are asynchronous anyway
+      and are not marked.
+    - O_DIRECT (.direct = true) bypasses the page cache: no copy, no cache
+      pollution, the throughput of the device. It needs the buffer, the
+      file offset and the length aligned to the logical block size (parx
+      uses 4 KiB, which covers every common device), so chunk_size is
+      rounded up to 4 KiB and buffers are 4 KiB aligned. The parts of a
+      chunk that cannot be aligned -- the unaligned tail of a file, the
+      edges of a byte range -- are read through a second, buffered
+      descriptor. A file system that refuses O_DIRECT at open (EINVAL:
+      some FUSE and network file systems) or at the first read gets
+      buffered reads for that file, and an INFO log line saying so.
+    - Registered buffers. io_uring can pin the buffers once
+      (io_uring_register_buffers) instead of on every read, but pinned
+      memory counts against RLIMIT_MEMLOCK (8 MiB by default on many
+      systems; `ulimit -l`). The buffers are registered only when all of
+      them fit under the soft limit (or .no_register says never); otherwise
+      reads use unregistered buffers, which is correct, only a little
+      slower. The reason string says which.
+    - Faults. A short read is resumed for the rest; a read that returns 0
+      is the end of the file, so a file truncated while it is read ends at
+      its new size (chunks beyond it come back empty and are skipped). An
+      I/O error is returned by parx_prefetch_next at the chunk where it
+      happened, in order, after every chunk before it; parx_prefetch_error
+      names the file and the offset. close() waits for every read in
+      flight before freeing a buffer. A missing or unreadable file is
+      reported the same way, at its place in the list, naming the path.
+    - Placement. With .arena the buffers are allocated in a parx_shm.h
+      arena, so a chunk's arena_offset can be handed to worker processes
+      (or imported by the GPU) that read it with no copy.
+    - Every descriptor is opened O_CLOEXEC; files are opened when reading
+      reaches them and closed when their last chunk is released.
+
     >>determinism (parx_reduce)
     The range is cut into leaves of `grain` iterations (the last may be
     shorter), which depends on the range and grain alone, never on the number
@@ -152,6 +225,20 @@
    uint64_t parx_rng_next(parx_rng *r);
    double   parx_rng_uniform(parx_rng *r);
    uint64_t parx_rng_at(parx_rng r, uint64_t index);
+
+   (unless PARX_NO_PREFETCH; the io_uring backend unless PARX_NO_URING)
+   parx_prefetch  *parx_prefetch_open(const parx_prefetch_desc *desc, int *err);
+   int             parx_prefetch_next(parx_prefetch *pf, parx_chunk *c);    1 chunk, 0 end, <0 error
+   void            parx_prefetch_release(parx_prefetch *pf, parx_chunk *c);
+   void            parx_prefetch_close(parx_prefetch *pf);
+   parx_io_backend parx_prefetch_backend(const parx_prefetch *pf, const char **why);
+   const char     *parx_prefetch_error(const parx_prefetch *pf);
+   parx_writer    *parx_writer_open(const parx_writer_desc *desc, int *err);
+   int             parx_writer_write(parx_writer *w, const void *buf, size_t size);
+   int             parx_writer_write_at(parx_writer *w, const void *buf, size_t size, uint64_t offset);
+   int             parx_writer_flush(parx_writer *w);
+   int             parx_writer_close(parx_writer *w);
+   parx_io_backend parx_writer_backend(const parx_writer *w, const char **why);
    ========================================================================== */
 
 #include <stddef.h>
@@ -489,7 +576,7 @@ struct parx_arena; /* parx_shm.h */
 
 typedef enum parx_io_backend {
     PARX_IO_AUTO = 0,    /* io_uring where the kernel allows it, threads where it does not */
-    PARX_IO_URING = 1,   /* io_uring or fail (-EPERM, -ENOSYS, ... or -EOPNOTSUPP under PARX_NO_URING) */
+    PARX_IO_URING = 1,   /* io_uring or fail (-EPERM, -ENOSYS, ...; -EOPNOTSUPP: PARX_NO_URING) */
     PARX_IO_THREADS = 2  /* threads calling pread/pwrite */
 } parx_io_backend;
 
@@ -2244,7 +2331,8 @@ static int parx__io_choose(parx_io_backend want, void *ring, unsigned entries, b
     int rc = parx__uring_setup((struct io_uring *)ring, entries,
                                write ? IORING_OP_WRITE : IORING_OP_READ, why, n);
     if (rc == 0) {
-        snprintf(why, n, "io_uring: %s", want == PARX_IO_URING ? "asked for" : "the kernel allows it");
+        snprintf(why, n, "io_uring: %s",
+                 want == PARX_IO_URING ? "asked for" : "the kernel allows it");
         return PARX_IO_URING;
     }
     if (want == PARX_IO_URING) return rc;
@@ -2331,7 +2419,8 @@ static parx_prefetch_desc parx__prefetch_desc_defaults(const parx_prefetch_desc 
 {
     parx_prefetch_desc d = *in;
     if (d.chunk_size == 0) d.chunk_size = (size_t)1 << 20;
-    if (d.direct) d.chunk_size = (d.chunk_size + PARX__IO_ALIGN - 1) & ~(size_t)(PARX__IO_ALIGN - 1);
+    if (d.direct)
+        d.chunk_size = (d.chunk_size + PARX__IO_ALIGN - 1) & ~(size_t)(PARX__IO_ALIGN - 1);
     if (d.depth == 0) d.depth = 4;
     if (d.threads == 0) d.threads = d.direct ? (d.depth < 4 ? d.depth : 4) : 1;
     return d;
@@ -2395,7 +2484,8 @@ static int parx__pf_file_ref(parx_prefetch *pf, uint32_t f)
         } else {
             fl->no_direct = true;
             char msg[300];
-            snprintf(msg, sizeof msg, "parx_prefetch: O_DIRECT refused for '%.200s' (%s); reading it buffered",
+            snprintf(msg, sizeof msg,
+                     "parx_prefetch: O_DIRECT refused for '%.200s' (%s); reading it buffered",
                      pf->paths[f], parx_strerror(dfd));
             parx__log(PARX_LOG_INFO, msg); /* consumer thread, no lock held */
         }
@@ -2549,7 +2639,8 @@ static bool parx__pf_sub_result(parx__pf_sub *u, long res)
     u->off += (uint64_t)res;
     u->len -= (size_t)res;
     if (u->len == 0) return false;
-    if (u->direct && (((uintptr_t)u->buf | u->off | u->len) & (PARX__IO_ALIGN - 1))) u->direct = false;
+    if (u->direct && (((uintptr_t)u->buf | u->off | u->len) & (PARX__IO_ALIGN - 1)))
+        u->direct = false; /* the rest is not aligned: buffered */
     return true;
 }
 
@@ -2729,7 +2820,8 @@ static parx__pf_slot *parx__pf_wait_head(parx_prefetch *pf)
     parx__pf_slot *h = NULL;
     for (int i = 0; i < pf->d.depth; i++) {
         parx__pf_slot *s = &pf->slots[i];
-        if (s->state != PARX__PF_FREE && s->state != PARX__PF_HELD && s->seq == pf->deliver_seq) h = s;
+        if (s->state != PARX__PF_FREE && s->state != PARX__PF_HELD && s->seq == pf->deliver_seq)
+            h = s;
     }
     if (h && pf->backend == PARX_IO_THREADS) {
         while (h->state != PARX__PF_READY)
@@ -2964,7 +3056,8 @@ PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *
                     iov[i].iov_base = pf->slots[i].base;
                     iov[i].iov_len = pf->bufsize;
                 }
-                pf->registered = io_uring_register_buffers(&pf->ring, iov, (unsigned)pf->d.depth) == 0;
+                pf->registered =
+                    io_uring_register_buffers(&pf->ring, iov, (unsigned)pf->d.depth) == 0;
                 free(iov);
             }
         }
@@ -3209,7 +3302,8 @@ static int parx__wr_queue(parx_writer *w, const void *buf, size_t size, uint64_t
                 }
             }
             if (free_op && !overlap) {
-                *free_op = (parx__wr_op){buf, size, (const unsigned char *)buf, size, off, off, false};
+                *free_op =
+                    (parx__wr_op){buf, size, (const unsigned char *)buf, size, off, off, false};
                 parx__wr_uring_queue(w, free_op);
                 int rc = parx__wr_uring_submit(w);
                 if (rc < 0) { /* cannot happen on a working ring; the op was never issued */

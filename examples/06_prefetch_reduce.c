@@ -101,7 +101,8 @@ static uint64_t reduce_chunk(parx_pool *pool, const void *data, size_t size, uin
 static void drop_cache(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;
+    if (fd < 0)
+        return;
     fdatasync(fd);
     posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
     close(fd);
@@ -118,7 +119,8 @@ int main(int argc, char **argv)
     }
     uint64_t size = (uint64_t)mib << 20;
     unsigned char *buf = malloc(CHUNK);
-    if (!buf) return 1;
+    if (!buf)
+        return 1;
     if (made) { /* write the input: a known pattern */
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0) {
@@ -138,7 +140,8 @@ int main(int argc, char **argv)
         close(fd);
     }
     parx_pool *pool = parx_pool_create(NULL);
-    if (!pool) return 1;
+    if (!pool)
+        return 1;
 
     /* 1. read, then compute */
     drop_cache(path);
@@ -151,7 +154,8 @@ int main(int argc, char **argv)
     }
     for (uint64_t at = 0;;) {
         ssize_t n = pread(fd, buf, CHUNK, (off_t)at);
-        if (n <= 0) break;
+        if (n <= 0)
+            break;
         sum1 += reduce_chunk(pool, buf, (size_t)n, at);
         at += (uint64_t)n;
     }
@@ -176,7 +180,8 @@ int main(int argc, char **argv)
         sum2 += reduce_chunk(pool, c.data, c.size, c.offset);
         parx_prefetch_release(pf, &c);
     }
-    if (rc < 0) fprintf(stderr, "%s\n", parx_prefetch_error(pf));
+    if (rc < 0)
+        fprintf(stderr, "%s\n", parx_prefetch_error(pf));
     double t_pf = now() - t0;
     const char *why;
     parx_prefetch_backend(pf, &why);
@@ -189,7 +194,8 @@ int main(int argc, char **argv)
     parx_prefetch_close(pf);
     parx_pool_destroy(pool);
     free(buf);
-    if (made) unlink(path);
+    if (made)
+        unlink(path);
     if (rc < 0 || sum1 != sum2) {
         printf("checksums differ or the read failed\n");
         return 1;

@@ -62,7 +62,8 @@ static char io__dir[512];
 static inline const char *io_dir(const char *name)
 {
     const char *base = getenv("PARX_TEST_TMPDIR");
-    snprintf(io__dir, sizeof io__dir, "%s/io-%s-%d", base && *base ? base : ".", name, (int)getpid());
+    snprintf(io__dir, sizeof io__dir, "%s/io-%s-%d", base && *base ? base : ".", name,
+             (int)getpid());
     mkdir(io__dir, 0700);
     return io__dir;
 }
@@ -116,11 +117,11 @@ static inline int io_make_file(const char *path, uint64_t size, uint32_t seed)
 
 /* What reading a whole stream gave. */
 typedef struct io_result {
-    int rc;           /* the last parx_prefetch_next result (0: the end) */
-    uint64_t bytes;   /* bytes delivered */
-    uint64_t chunks;  /* chunks delivered */
-    uint64_t fnv;     /* checksum of the bytes in delivery order */
-    int bad;          /* chunks whose bytes, place or index were wrong */
+    int rc;          /* the last parx_prefetch_next result (0: the end) */
+    uint64_t bytes;  /* bytes delivered */
+    uint64_t chunks; /* chunks delivered */
+    uint64_t fnv;    /* checksum of the bytes in delivery order */
+    int bad;         /* chunks whose bytes, place or index were wrong */
 } io_result;
 
 /* Read pf to its end (or first error), checking every chunk against the

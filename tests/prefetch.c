@@ -48,11 +48,13 @@ static void check_file(const char *path, uint64_t size, uint32_t seed, parx_io_b
     CHECK_MSG(r.rc == 0 && r.bad == 0 && r.bytes == size && next_off[0] == size &&
                   r.fnv == io_fnv_pattern(IO_FNV_INIT, seed, 0, size),
               "%s %s size %llu chunk %zu depth %d: rc %d (%s), %d bad chunks, %llu bytes",
-              backend_name(backend), mode_name[mode], (unsigned long long)size, chunk, depth,
-              r.rc, parx_strerror(r.rc), r.bad, (unsigned long long)r.bytes);
-    uint64_t want_chunks = size == 0 ? 0 : (size - 1) / (mode == MODE_BUFFERED || mode == MODE_ARENA
-                                                             ? chunk
-                                                             : (chunk + 4095) / 4096 * 4096) + 1;
+              backend_name(backend), mode_name[mode], (unsigned long long)size, chunk, depth, r.rc,
+              parx_strerror(r.rc), r.bad, (unsigned long long)r.bytes);
+    uint64_t want_chunks = size == 0 ? 0
+                                     : (size - 1) / (mode == MODE_BUFFERED || mode == MODE_ARENA
+                                                         ? chunk
+                                                         : (chunk + 4095) / 4096 * 4096) +
+                                           1;
     CHECK_EQ_U(r.chunks, want_chunks);
     CHECK_EQ(parx_prefetch_next(pf, &(parx_chunk){0}), 0); /* the end stays the end */
     parx_prefetch_close(pf);
@@ -60,8 +62,8 @@ static void check_file(const char *path, uint64_t size, uint32_t seed, parx_io_b
 
 static void test_sizes(void)
 {
-    static const uint64_t sizes[] = {0, 1, 4095, 4096, 4097, 65535, 65536, 65537,
-                                     3 * 65536 + 12345, 1000003};
+    static const uint64_t sizes[] = {
+        0, 1, 4095, 4096, 4097, 65535, 65536, 65537, 3 * 65536 + 12345, 1000003};
     parx_arena *arena = parx_arena_create(&(parx_arena_desc){.size = 64 << 20}, NULL);
     REQUIRE(arena != NULL);
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
@@ -149,8 +151,8 @@ static void test_ranges(void)
         {200000, 100001, 0}, /* the tail of file 0, exactly to its end */
         {1, 4095, 0},        {4096, 8192, 0}, {12345, 0, 0}, /* empty */
         {100, 49900, 1},     {0, 100, 1},     {7, 70000, 0},
-        {60000, 5000, 1},                                    /* past the end: nothing */
-        {49000, 5000, 1},                                    /* cut at 50000 */
+        {60000, 5000, 1}, /* past the end: nothing */
+        {49000, 5000, 1}, /* cut at 50000 */
         {123457, 1, 0},
     };
     enum { NR = sizeof ranges / sizeof *ranges };
@@ -161,7 +163,8 @@ static void test_ranges(void)
             end = sz;
         if (end > ranges[i].offset) {
             total += end - ranges[i].offset;
-            fnv = io_fnv_pattern(fnv, seeds[ranges[i].file], ranges[i].offset, end - ranges[i].offset);
+            fnv = io_fnv_pattern(fnv, seeds[ranges[i].file], ranges[i].offset,
+                                 end - ranges[i].offset);
         }
     }
     for (int b = 0; b < nbackends; b++)
@@ -222,7 +225,8 @@ static void test_bad_inputs(void)
 
     const char *paths[1] = {io_path("bad.dat")};
     REQUIRE(io_make_file(paths[0], 10, 1));
-    parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths, .npaths = 1}, NULL);
+    parx_prefetch *pf =
+        parx_prefetch_open(&(parx_prefetch_desc){.paths = paths, .npaths = 1}, NULL);
     REQUIRE(pf != NULL);
     CHECK_EQ(parx_prefetch_next(pf, NULL), -EINVAL);
     CHECK(parx_prefetch_error(pf) == NULL);
@@ -250,11 +254,10 @@ static void test_missing_and_directory(void)
     const char *paths[3] = {good, missing, good};
     uint32_t seeds[3] = {5, 5, 5};
     for (int b = 0; b < nbackends; b++) {
-        parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
-                                                                     .npaths = 3,
-                                                                     .chunk_size = 8192,
-                                                                     .backend = backends[b]},
-                                               NULL);
+        parx_prefetch *pf = parx_prefetch_open(
+            &(parx_prefetch_desc){
+                .paths = paths, .npaths = 3, .chunk_size = 8192, .backend = backends[b]},
+            NULL);
         REQUIRE(pf != NULL);
         io_result r = io_drain(pf, seeds, NULL);
         CHECK_EQ(r.rc, -ENOENT);
@@ -268,8 +271,8 @@ static void test_missing_and_directory(void)
         parx_prefetch_close(pf);
 
         const char *dir[1] = {io__dir};
-        pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = dir, .npaths = 1, .backend = backends[b]},
-                                NULL);
+        pf = parx_prefetch_open(
+            &(parx_prefetch_desc){.paths = dir, .npaths = 1, .backend = backends[b]}, NULL);
         REQUIRE(pf != NULL);
         CHECK_EQ(parx_prefetch_next(pf, &c), -EISDIR);
         msg = parx_prefetch_error(pf);
@@ -323,9 +326,10 @@ static void test_hold_chunks(void)
         CHECK_EQ(bad, 0);
         CHECK_EQ_U(bytes, size);
         parx_prefetch_close(pf); /* also with chunks never released: */
-        pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths, .npaths = 1, .chunk_size = 4096,
-                                                      .backend = backends[b]},
-                                NULL);
+        pf = parx_prefetch_open(
+            &(parx_prefetch_desc){
+                .paths = paths, .npaths = 1, .chunk_size = 4096, .backend = backends[b]},
+            NULL);
         REQUIRE(pf != NULL);
         CHECK_EQ(parx_prefetch_next(pf, &extra), 1);
         parx_prefetch_close(pf);
@@ -357,8 +361,8 @@ static void test_backend(void)
     parx_prefetch_close(pf);
 
     int err = 0;
-    pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths, .npaths = 1, .backend = PARX_IO_URING},
-                            &err);
+    pf = parx_prefetch_open(
+        &(parx_prefetch_desc){.paths = paths, .npaths = 1, .backend = PARX_IO_URING}, &err);
 #ifdef PARX_NO_URING
     CHECK(pf == NULL);
     CHECK_EQ(err, -EOPNOTSUPP);
@@ -373,9 +377,10 @@ static void test_backend(void)
             (lim.rlim_cur == RLIM_INFINITY || lim.rlim_cur >= (4u << 20)))
             CHECK_MSG(strstr(why, "buffers registered") != NULL, "%s", why);
         parx_prefetch_close(pf);
-        pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths, .npaths = 1,
-                                                      .backend = PARX_IO_URING, .no_register = true},
-                                NULL);
+        pf = parx_prefetch_open(
+            &(parx_prefetch_desc){
+                .paths = paths, .npaths = 1, .backend = PARX_IO_URING, .no_register = true},
+            NULL);
         REQUIRE(pf != NULL);
         parx_prefetch_backend(pf, &why);
         CHECK(strstr(why, "buffers not registered") != NULL);
@@ -402,7 +407,8 @@ static void test_memlock(void)
         struct rlimit lim = {65536, 65536};
         int ok = setrlimit(RLIMIT_MEMLOCK, &lim) == 0;
         const char *paths[1] = {path};
-        parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths, .npaths = 1}, NULL);
+        parx_prefetch *pf =
+            parx_prefetch_open(&(parx_prefetch_desc){.paths = paths, .npaths = 1}, NULL);
         const char *why = "";
         ok = ok && pf && parx_prefetch_backend(pf, &why) == PARX_IO_URING &&
              strstr(why, "buffers not registered");
@@ -410,7 +416,8 @@ static void test_memlock(void)
         io_result r = pf ? io_drain(pf, &seed, NULL) : (io_result){0};
         ok = ok && r.rc == 0 && r.bad == 0 && r.bytes == 3000000;
         if (!ok)
-            CHILD_DIAG("memlock child: %s, rc %d, bytes %llu", why, r.rc, (unsigned long long)r.bytes);
+            CHILD_DIAG("memlock child: %s, rc %d, bytes %llu", why, r.rc,
+                       (unsigned long long)r.bytes);
         parx_prefetch_close(pf);
         _exit(ok ? 0 : 1);
     }
@@ -444,7 +451,8 @@ static void test_arena(void)
                 pid_t pid = xfork();
                 REQUIRE(pid >= 0);
                 if (pid == 0) {
-                    const unsigned char *p = (const unsigned char *)parx_arena_ptr(arena, c.arena_offset);
+                    const unsigned char *p =
+                        (const unsigned char *)parx_arena_ptr(arena, c.arena_offset);
                     _exit(p && io_matches(p, c.size, 21, c.offset) ? 0 : 1);
                 }
                 expect_child(pid, 0, 0);
@@ -458,9 +466,10 @@ static void test_arena(void)
     parx_arena *tiny = parx_arena_create(&(parx_arena_desc){.size = 1 << 20}, NULL);
     REQUIRE(tiny != NULL);
     int err = 0;
-    CHECK(parx_prefetch_open(&(parx_prefetch_desc){.paths = paths, .npaths = 1, .depth = 8,
-                                                   .chunk_size = 1 << 20, .arena = tiny},
-                             &err) == NULL);
+    CHECK(parx_prefetch_open(
+              &(parx_prefetch_desc){
+                  .paths = paths, .npaths = 1, .depth = 8, .chunk_size = 1 << 20, .arena = tiny},
+              &err) == NULL);
     CHECK_EQ(err, -ENOMEM);
     parx_arena_close(tiny);
     parx_arena_close(arena);
@@ -483,13 +492,16 @@ int main(void)
     backends[nbackends++] = PARX_IO_AUTO;
     if (have_uring)
         backends[nbackends++] = PARX_IO_URING;
-    pt_diag("io_uring %s", have_uring ? "available: both backends are tested" : "not available here");
+    pt_diag("io_uring %s",
+            have_uring ? "available: both backends are tested" : "not available here");
     run_guarded("bad inputs give -EINVAL", test_bad_inputs);
-    run_guarded("every byte, sizes not multiples of the chunk or 4 KiB, every mode and backend", test_sizes);
+    run_guarded("every byte, sizes not multiples of the chunk or 4 KiB, every mode and backend",
+                test_sizes);
     run_guarded("odd chunk sizes and depths 1..16", test_chunks_and_depths);
     run_guarded("a list of files, some empty, in order", test_file_list);
     run_guarded("byte ranges: unaligned, out of order, empty, past the end", test_ranges);
-    run_guarded("a missing file and a directory: an error naming the path", test_missing_and_directory);
+    run_guarded("a missing file and a directory: an error naming the path",
+                test_missing_and_directory);
     run_guarded("held chunks stay intact; all held gives -EBUSY", test_hold_chunks);
     run_guarded("the backend and why", test_backend);
     run_guarded("RLIMIT_MEMLOCK below the buffers: not registered, same bytes", test_memlock);

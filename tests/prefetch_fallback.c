@@ -66,13 +66,13 @@ static void capture_log(parx_log_level level, const char *msg, void *user)
 static int child_checks(int err)
 {
     int bad = 0;
-#define CCHECK(c, ...)                                                                        \
-    do {                                                                                      \
-        if (!(c)) {                                                                           \
-            CHILD_DIAG("child (errno %d): CHECK(%s) failed", err, #c);                          \
-            CHILD_DIAG(__VA_ARGS__);                                                          \
-            bad++;                                                                            \
-        }                                                                                     \
+#define CCHECK(c, ...)                                                                             \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            CHILD_DIAG("child (errno %d): CHECK(%s) failed", err, #c);                             \
+            CHILD_DIAG(__VA_ARGS__);                                                               \
+            bad++;                                                                                 \
+        }                                                                                          \
     } while (0)
     int rc = refuse_io_uring(err);
     CCHECK(rc == 0, "%s", parx_strerror(rc));
@@ -86,10 +86,10 @@ static int child_checks(int err)
     uint32_t seed = 77;
     for (int direct = 0; direct < 2; direct++) {
         logged[0] = '\0';
-        parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths, .npaths = 1,
-                                                                     .chunk_size = 100000,
-                                                                     .direct = direct},
-                                               NULL);
+        parx_prefetch *pf = parx_prefetch_open(
+            &(parx_prefetch_desc){
+                .paths = paths, .npaths = 1, .chunk_size = 100000, .direct = direct},
+            NULL);
         CCHECK(pf != NULL, "open");
         if (!pf)
             continue;
@@ -135,7 +135,8 @@ static int child_checks(int err)
         free(back);
     }
     e = 0;
-    w = parx_writer_open(&(parx_writer_desc){.path = io_path("written"), .backend = PARX_IO_URING}, &e);
+    w = parx_writer_open(&(parx_writer_desc){.path = io_path("written"), .backend = PARX_IO_URING},
+                         &e);
     CCHECK(w == NULL, "PARX_IO_URING writer must fail");
     free(buf);
     parx_set_log(NULL, NULL);
@@ -173,7 +174,8 @@ static void test_parent(void)
 {
     const char *paths[1] = {io_path("data")};
     uint32_t seed = 77;
-    parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths, .npaths = 1}, NULL);
+    parx_prefetch *pf =
+        parx_prefetch_open(&(parx_prefetch_desc){.paths = paths, .npaths = 1}, NULL);
     REQUIRE(pf != NULL);
     const char *why;
     parx_prefetch_backend(pf, &why);

@@ -175,10 +175,10 @@ static parx_prefetch *open_one(const char *path, parx_io_backend b, bool direct,
                               NULL);
 }
 
-#define FS_START()                                                                            \
-    char why[200];                                                                            \
-    if (!fs_start(why, sizeof why)) {                                                         \
-        PT_SKIP("%s", why);                                                                   \
+#define FS_START()                                                                                 \
+    char why[200];                                                                                 \
+    if (!fs_start(why, sizeof why)) {                                                              \
+        PT_SKIP("%s", why);                                                                        \
     }
 
 static void test_plain(void)
@@ -208,8 +208,9 @@ static void test_short_reads(void)
             io_result r = io_drain(pf, &seed, off);
             CHECK_MSG(r.rc == 0 && r.bad == 0 && r.bytes == FILE_SIZE &&
                           r.chunks == (FILE_SIZE + 65535) / 65536,
-                      "backend %d direct %d: rc %d, %d bad, %llu bytes in %llu chunks", (int)backends[b],
-                      direct, r.rc, r.bad, (unsigned long long)r.bytes, (unsigned long long)r.chunks);
+                      "backend %d direct %d: rc %d, %d bad, %llu bytes in %llu chunks",
+                      (int)backends[b], direct, r.rc, r.bad, (unsigned long long)r.bytes,
+                      (unsigned long long)r.chunks);
             parx_prefetch_close(pf);
         }
     fs_stop();
@@ -227,13 +228,14 @@ static void test_eio(void)
                 REQUIRE(pf != NULL);
                 io_result r = io_drain(pf, &seed, NULL);
                 CHECK_MSG(r.rc == -EIO && r.bad == 0 && r.bytes == before,
-                          "backend %d direct %d depth %d: rc %d, %d bad, %llu bytes", (int)backends[b],
-                          direct, depth, r.rc, r.bad, (unsigned long long)r.bytes);
+                          "backend %d direct %d depth %d: rc %d, %d bad, %llu bytes",
+                          (int)backends[b], direct, depth, r.rc, r.bad,
+                          (unsigned long long)r.bytes);
                 const char *msg = parx_prefetch_error(pf);
                 char where[64];
                 snprintf(where, sizeof where, "offset %llu", (unsigned long long)before);
-                CHECK_MSG(msg && strstr(msg, fs_path("eio")) && strstr(msg, where),
-                          "message: %s", msg ? msg : "(null)");
+                CHECK_MSG(msg && strstr(msg, fs_path("eio")) && strstr(msg, where), "message: %s",
+                          msg ? msg : "(null)");
                 parx_chunk c;
                 CHECK_EQ(parx_prefetch_next(pf, &c), -EIO);
                 parx_prefetch_close(pf); /* with reads past the error still in flight */

@@ -62,8 +62,9 @@ static void test_cut_ahead(void)
             int rc, bad;
             read_cutting(paths, 1, seeds, cut, backends[b], direct, got, &rc, &bad);
             CHECK_MSG(rc == 0 && bad == 0 && got[0] == cut,
-                      "backend %d direct %d: rc %d, %d bad, %llu bytes (cut at %llu)", (int)backends[b],
-                      direct, rc, bad, (unsigned long long)got[0], (unsigned long long)cut);
+                      "backend %d direct %d: rc %d, %d bad, %llu bytes (cut at %llu)",
+                      (int)backends[b], direct, rc, bad, (unsigned long long)got[0],
+                      (unsigned long long)cut);
         }
     unlink(paths[0]);
 }
@@ -82,8 +83,8 @@ static void test_cut_behind(void)
             int rc, bad;
             read_cutting(paths, 1, seeds, cut, backends[b], direct, got, &rc, &bad);
             CHECK_MSG(rc == 0 && bad == 0 && (got[0] == 2 * CHUNK || got[0] == 3 * CHUNK),
-                      "backend %d direct %d: rc %d, %d bad, %llu bytes", (int)backends[b], direct, rc,
-                      bad, (unsigned long long)got[0]);
+                      "backend %d direct %d: rc %d, %d bad, %llu bytes", (int)backends[b], direct,
+                      rc, bad, (unsigned long long)got[0]);
         }
     unlink(paths[0]);
 }
@@ -102,8 +103,8 @@ static void test_cut_in_list(void)
             read_cutting(paths, 2, seeds, 0, backends[b], direct, got, &rc, &bad);
             CHECK_MSG(rc == 0 && bad == 0 && (got[0] == 2 * CHUNK || got[0] == 3 * CHUNK) &&
                           got[1] == 3 * CHUNK + 3,
-                      "backend %d direct %d: rc %d, %d bad, %llu + %llu bytes", (int)backends[b], direct,
-                      rc, bad, (unsigned long long)got[0], (unsigned long long)got[1]);
+                      "backend %d direct %d: rc %d, %d bad, %llu + %llu bytes", (int)backends[b],
+                      direct, rc, bad, (unsigned long long)got[0], (unsigned long long)got[1]);
         }
     unlink(paths[0]);
     unlink(paths[1]);

@@ -86,8 +86,9 @@ static void test_append_round_trip(void)
             size_t n;
             unsigned char *back = slurp(path, &n);
             CHECK_MSG(back && n == total && io_matches(back, n, 9, 0),
-                      "backend %d depth %d: %zu of %llu bytes read back, pattern %s", (int)backends[b],
-                      depth, n, (unsigned long long)total, back && io_matches(back, n, 9, 0) ? "ok" : "wrong");
+                      "backend %d depth %d: %zu of %llu bytes read back, pattern %s",
+                      (int)backends[b], depth, n, (unsigned long long)total,
+                      back && io_matches(back, n, 9, 0) ? "ok" : "wrong");
             free(back);
             unlink(path);
         }
@@ -101,17 +102,18 @@ static void test_append_and_offsets(void)
     for (int b = 0; b < nbackends; b++) {
         REQUIRE(io_make_file(path, 10000, 4));
         parx_writer *w = parx_writer_open(
-            &(parx_writer_desc){.path = path, .append = true, .backend = backends[b], .sync = true}, NULL);
+            &(parx_writer_desc){.path = path, .append = true, .backend = backends[b], .sync = true},
+            NULL);
         REQUIRE(w != NULL);
         unsigned char *buf = (unsigned char *)malloc(90000);
         io_fill(buf, 90000, 4, 0);
         /* bytes [10000, 100000) in three pieces: the middle one by offset, first */
         CHECK_EQ(parx_writer_write_at(w, buf + 40000, 30000, 40000), 0);
-        CHECK_EQ(parx_writer_write(w, buf + 10000, 30000), 0);  /* at 10000 */
+        CHECK_EQ(parx_writer_write(w, buf + 10000, 30000), 0); /* at 10000 */
         CHECK_EQ(parx_writer_write_at(w, buf + 70000, 20000, 70000), 0);
-        CHECK_EQ(parx_writer_write(w, buf + 0, 0), 0);           /* nothing */
+        CHECK_EQ(parx_writer_write(w, buf + 0, 0), 0); /* nothing */
         CHECK_EQ(parx_writer_flush(w), 0);
-        CHECK_EQ(parx_writer_write(w, buf + 0, 10000), 0);      /* at 40000 (append position) */
+        CHECK_EQ(parx_writer_write(w, buf + 0, 10000), 0); /* at 40000 (append position) */
         CHECK_EQ(parx_writer_close(w), 0);
         size_t n;
         unsigned char *back = slurp(path, &n);
@@ -166,11 +168,10 @@ static void test_full_device(void)
 {
     for (int b = 0; b < nbackends; b++) {
         done_log log = {0, 0, 0, 0};
-        parx_writer *w = parx_writer_open(&(parx_writer_desc){.path = "/dev/full",
-                                                              .backend = backends[b],
-                                                              .done = on_done,
-                                                              .done_user = &log},
-                                          NULL);
+        parx_writer *w = parx_writer_open(
+            &(parx_writer_desc){
+                .path = "/dev/full", .backend = backends[b], .done = on_done, .done_user = &log},
+            NULL);
         REQUIRE(w != NULL);
         static unsigned char buf[100000];
         int queued = 0, rc = 0;
@@ -204,16 +205,18 @@ static void test_file_size_limit(void)
             int ok = setrlimit(RLIMIT_FSIZE, &lim) == 0;
             static unsigned char buf[80000];
             io_fill(buf, sizeof buf, 12, 0);
-            parx_writer *w = parx_writer_open(&(parx_writer_desc){.path = path, .backend = backends[b]}, NULL);
+            parx_writer *w =
+                parx_writer_open(&(parx_writer_desc){.path = path, .backend = backends[b]}, NULL);
             ok = ok && w != NULL;
             int rc_write = w ? parx_writer_write(w, buf, sizeof buf) : -1;
             int rc_close = w ? parx_writer_close(w) : -1;
             size_t n;
             unsigned char *back = slurp(path, &n);
-            ok = ok && rc_write == 0 && rc_close == -EFBIG && n == 50000 && io_matches(back, n, 12, 0);
+            ok = ok && rc_write == 0 && rc_close == -EFBIG && n == 50000 &&
+                 io_matches(back, n, 12, 0);
             if (!ok)
-                CHILD_DIAG("backend %d: write %d, close %d (%s), %zu bytes in the file", (int)backends[b],
-                           rc_write, rc_close, parx_strerror(rc_close), n);
+                CHILD_DIAG("backend %d: write %d, close %d (%s), %zu bytes in the file",
+                           (int)backends[b], rc_write, rc_close, parx_strerror(rc_close), n);
             free(back);
             _exit(ok ? 0 : 1);
         }
@@ -231,7 +234,8 @@ static void test_bad_inputs(void)
     CHECK_EQ(err, -EINVAL);
     CHECK(parx_writer_open(&(parx_writer_desc){.path = "x", .depth = -1}, &err) == NULL);
     CHECK_EQ(err, -EINVAL);
-    CHECK(parx_writer_open(&(parx_writer_desc){.path = "x", .backend = (parx_io_backend)9}, &err) == NULL);
+    CHECK(parx_writer_open(&(parx_writer_desc){.path = "x", .backend = (parx_io_backend)9}, &err) ==
+          NULL);
     CHECK_EQ(err, -EINVAL);
     CHECK(parx_writer_open(&(parx_writer_desc){.path = io_path("no/such/dir")}, &err) == NULL);
     CHECK_EQ(err, -ENOENT);
@@ -271,9 +275,11 @@ int main(void)
     backends[nbackends++] = PARX_IO_THREADS;
     if (have_uring)
         backends[nbackends++] = PARX_IO_URING;
-    pt_diag("io_uring %s", have_uring ? "available: both backends are tested" : "not available here");
+    pt_diag("io_uring %s",
+            have_uring ? "available: both backends are tested" : "not available here");
     run_guarded("bad inputs", test_bad_inputs);
-    run_guarded("appended writes of uneven sizes read back, .done once per buffer", test_append_round_trip);
+    run_guarded("appended writes of uneven sizes read back, .done once per buffer",
+                test_append_round_trip);
     run_guarded(".append and writes at offsets", test_append_and_offsets);
     run_guarded("overlapping writes land in order", test_overlap_order);
     run_guarded("a full device: ENOSPC from flush, write and close", test_full_device);

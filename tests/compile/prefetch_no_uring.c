@@ -18,7 +18,8 @@ int main(void)
 {
     const char *paths[1] = {__FILE__};
     int err = 0;
-    parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths, .npaths = 1}, &err);
+    parx_prefetch *pf =
+        parx_prefetch_open(&(parx_prefetch_desc){.paths = paths, .npaths = 1}, &err);
     const char *why = "";
     int ok = pf != NULL && parx_prefetch_backend(pf, &why) == PARX_IO_THREADS &&
              strcmp(why, "threads: built with PARX_NO_URING") == 0;
@@ -31,13 +32,15 @@ int main(void)
     }
     parx_prefetch_close(pf);
     ok = ok && bytes > 100;
-    ok = ok && parx_prefetch_open(&(parx_prefetch_desc){.paths = paths, .npaths = 1,
-                                                        .backend = PARX_IO_URING},
-                                  &err) == NULL &&
+    ok = ok &&
+         parx_prefetch_open(
+             &(parx_prefetch_desc){.paths = paths, .npaths = 1, .backend = PARX_IO_URING}, &err) ==
+             NULL &&
          err == -EOPNOTSUPP;
-    ok = ok && parx_writer_open(&(parx_writer_desc){.path = "prefetch_no_uring.out",
-                                                    .backend = PARX_IO_URING},
-                                &err) == NULL &&
+    ok = ok &&
+         parx_writer_open(
+             &(parx_writer_desc){.path = "prefetch_no_uring.out", .backend = PARX_IO_URING},
+             &err) == NULL &&
          err == -EOPNOTSUPP;
     remove("prefetch_no_uring.out");
 
