@@ -426,9 +426,95 @@ function targets(   c, ns, t1, t2, tbb2, j, k, s, e, emin, wcase, allok, nok, o2
         }
     }
     if (nrows["shm"]) targets_shm()
+    if (nrows["io"]) targets_io()
     print ""
 }
 
+# ---- I/O: parx_prefetch against read-then-compute and fio (bench_io) --------
+# RES io IMPL VARIANT MODE 1 time_s SECONDS; IMPL sync|uring|threads|compute|
+# fio-psync|fio-io_uring, VARIANT io-only or rRATIO, MODE warm|cold|direct.
+function io_get(impl, var, mode) { return get("io", impl, var, mode, 1, "time_s") }
+function io_min(a, b) { return a == "" ? b : (b == "" ? a : (a + 0 < b + 0 ? a : b)) }
+function io_max(a, b) { return a == "" ? b : (b == "" ? a : (a + 0 > b + 0 ? a : b)) }
+function table_io(   j, k, m, v, mb, s, u, t, fp, fu, pb, fb, c, iob, mx) {
+    if (!nrows["io"]) return
+    mb = IO_MIB + 0
+    print "### I/O: parx_prefetch against read-then-compute and fio"
+    print ""
+    print "A " IO_MIB " MiB file read in chunks of " IO_CHUNK_KIB " KiB, " IO_DEPTH " reads in flight"
+    print "(fio: `--bs=" IO_CHUNK_KIB "k --iodepth=" IO_DEPTH "`; psync ignores the depth). Modes: warm = in the"
+    print "page cache, cold = dropped from it before each pass, direct = O_DIRECT. Seconds, best of"
+    print "the passes; MB/s = 10^6 bytes per second."
+    print ""
+    print "I/O only:"
+    print ""
+    print "| mode | pread loop | parx io_uring | parx threads | fio psync | fio io_uring | parx best / fio best (throughput) |"
+    print "|---|---:|---:|---:|---:|---:|---:|"
+    for (j = 1; j <= ncases["io"]; j++) {
+        m = cases["io", j]
+        s = io_get("sync", "io-only", m); u = io_get("uring", "io-only", m); t = io_get("threads", "io-only", m)
+        fp = io_get("fio-psync", "io-only", m); fu = io_get("fio-io_uring", "io-only", m)
+        pb = io_min(u, t); fb = io_min(fp, fu)
+        printf "| %s | %s | %s | %s | %s | %s | %s |\n", m, io_cell(s, mb), io_cell(u, mb), io_cell(t, mb),
+            io_cell(fp, mb), io_cell(fu, mb), (pb == "" || fb == "") ? "-" : sprintf("%.2f", fb / pb)
+    }
+    print ""
+    print "Read and compute (the compute step runs on the reading thread; it is calibrated to take"
+    print "`ratio` x the pread loop's io-only time). x = total / max(best io-only, compute-only):"
+    print ""
+    print "| mode | ratio | io-only (best) | compute-only | read-then-compute | prefetch io_uring | prefetch threads |"
+    print "|---|---:|---:|---:|---:|---:|---:|"
+    for (j = 1; j <= ncases["io"]; j++) {
+        m = cases["io", j]
+        iob = io_min(io_min(io_get("sync", "io-only", m), io_get("uring", "io-only", m)), io_get("threads", "io-only", m))
+        for (k = 1; k <= nrows["io"]; k++) {
+            if (impl_of(rows["io", k]) != "compute") continue
+            v = var_of(rows["io", k])
+            c = io_get("compute", v, m)
+            if (c == "") continue
+            mx = io_max(iob, c)
+            s = io_get("sync", v, m); u = io_get("uring", v, m); t = io_get("threads", v, m)
+            printf "| %s | %s | %.3f | %.3f | %s | %s | %s |\n", m, substr(v, 2), iob, c, io_x(s, mx), io_x(u, mx), io_x(t, mx)
+        }
+    }
+    print ""
+}
+function io_cell(t, mb) { return t == "" ? "-" : sprintf("%.3f s (%.0f MB/s)", t, mb * 1048576 / t / 1e6) }
+function io_x(t, mx) { return t == "" ? "-" : sprintf("%.3f s (%.2fx)", t, t / mx) }
+function targets_io(   j, k, m, v, c, mx, iob, s, u, t, bb, worst_b, worst_t, wb, wt, slower, nslow, n, pb, fb, fp, fu, worst_f, wf) {
+    worst_b = ""; worst_t = ""; nslow = 0; n = 0; slower = ""
+    for (j = 1; j <= ncases["io"]; j++) {
+        m = cases["io", j]
+        iob = io_min(io_min(io_get("sync", "io-only", m), io_get("uring", "io-only", m)), io_get("threads", "io-only", m))
+        for (k = 1; k <= nrows["io"]; k++) {
+            if (impl_of(rows["io", k]) != "compute") continue
+            v = var_of(rows["io", k]); c = io_get("compute", v, m)
+            if (c == "") continue
+            mx = io_max(iob, c)
+            s = io_get("sync", v, m); u = io_get("uring", v, m); t = io_get("threads", v, m)
+            bb = io_min(u, t); n++
+            if (worst_b == "" || bb / mx > worst_b) { worst_b = bb / mx; wb = m " " substr(v, 2) }
+            if (t != "" && (worst_t == "" || t / mx > worst_t)) { worst_t = t / mx; wt = m " " substr(v, 2) }
+            if ((u != "" && u + 0 > s + 0) || (t != "" && t + 0 > s + 0)) {
+                nslow++; slower = slower " " m "/" substr(v, 2) sprintf("(%s)", (u != "" && u + 0 > s + 0) ? ((t + 0 > s + 0) ? "both" : "io_uring") : "threads")
+            }
+        }
+        fp = io_get("fio-psync", "io-only", m); fu = io_get("fio-io_uring", "io-only", m)
+        pb = io_min(io_get("uring", "io-only", m), io_get("threads", "io-only", m)); fb = io_min(fp, fu)
+        if (pb != "" && fb != "" && (worst_f == "" || pb / fb > worst_f)) { worst_f = pb / fb; wf = m }
+    }
+    if (!n) return
+    target("io overlap, better backend: total <= 1.10 x max(io-only, compute-only) in every mode and ratio",
+           sprintf("worst %.2fx (%s)", worst_b, wb), worst_b <= 1.10)
+    target("io overlap, thread backend: <= 1.15 x max(io-only, compute-only)",
+           worst_t == "" ? "-" : sprintf("worst %.2fx (%s)", worst_t, wt), worst_t == "" ? "" : worst_t <= 1.15)
+    target("io: prefetch never slower than read-then-compute",
+           nslow ? sprintf("slower in %d of %d cases:%s", nslow, n, slower) : sprintf("never, in %d cases", n), nslow == 0)
+    if (worst_f != "")
+        target("io-only: parx's best backend within 10% of fio's best engine (time)",
+               sprintf("worst %.2fx of fio's time (%s)", worst_f, wf), worst_f <= 1.10)
+}
+
 END {
-    table_fib(); table_uneven(); table_sum(); table_latency(); table_idle(); table_shm(); targets()
+    table_fib(); table_uneven(); table_sum(); table_latency(); table_idle(); table_shm(); table_io(); targets()
 }
