@@ -709,7 +709,10 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err);
 PARX_API int parx_writer_write(parx_writer *w, const void *buf, size_t size);
 
 /* parx_writer_write_at: like parx_writer_write, at file offset `offset`;
-   the position of the next parx_writer_write does not move. */
+   the position of the next parx_writer_write does not move.
+   Returns as parx_writer_write, and -EINVAL when offset + size overflows.
+   Thread safety: one caller at a time.
+   Callback safety: as parx_writer_write. */
 PARX_API int parx_writer_write_at(parx_writer *w, const void *buf, size_t size, uint64_t offset);
 
 /* parx_writer_flush: wait until everything queued is written (and, with
@@ -723,7 +726,9 @@ PARX_API int parx_writer_flush(parx_writer *w);
    Thread safety: one caller, once nothing else uses w. */
 PARX_API int parx_writer_close(parx_writer *w);
 
-/* parx_writer_backend: as parx_prefetch_backend, for a writer. */
+/* parx_writer_backend: which backend writes (PARX_IO_URING or
+   PARX_IO_THREADS), and in *why (if why is not NULL) why.
+   Thread safety: any thread. */
 PARX_API parx_io_backend parx_writer_backend(const parx_writer *w, const char **why);
 
 #endif /* PARX_NO_PREFETCH */
