@@ -2275,6 +2275,42 @@ static int parx__io_thread(pthread_t *t, void *(*fn)(void *), void *arg)
 }
 
 #ifndef PARX_NO_URING
+/* ThreadSanitizer does not see the rings: liburing maps and unmaps them with
+   raw system calls, not libc's mmap. When one thread's ring is unmapped and
+   another thread's new ring lands at the same address, TSan takes the new
+   owner's first SQE writes for a race with the old owner's last ones. What
+   orders them is the kernel (munmap before mmap); under TSan (only) that
+   order is told to it: every ring's teardown releases one sync object and
+   every ring's setup acquires it. */
+#if defined(__SANITIZE_THREAD__)
+#define PARX__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PARX__TSAN 1
+#endif
+#endif
+#ifdef PARX__TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+static char parx__tsan_rings;
+#endif
+
+static void parx__uring_fresh(struct io_uring *ring)
+{
+    (void)ring;
+#ifdef PARX__TSAN
+    __tsan_acquire(&parx__tsan_rings);
+#endif
+}
+
+static void parx__uring_exit(struct io_uring *ring)
+{
+#ifdef PARX__TSAN
+    __tsan_release(&parx__tsan_rings);
+#endif
+    io_uring_queue_exit(ring);
+}
+
 /* Set up a ring of `entries` that can do `op`. Setup flags newer than the
    kernel are tried first and dropped on EINVAL (liburing 2.3 has no version
    macros: the headers say what exists at compile time, the kernel what
@@ -2302,11 +2338,12 @@ static int parx__uring_setup(struct io_uring *ring, unsigned entries, int op, ch
                  rc == -EPERM ? " (refused by seccomp or kernel.io_uring_disabled)" : "");
         return rc;
     }
+    parx__uring_fresh(ring);
     struct io_uring_probe *probe = io_uring_get_probe_ring(ring);
     bool ok = probe && io_uring_opcode_supported(probe, op);
     if (probe) io_uring_free_probe(probe);
     if (!ok) {
-        io_uring_queue_exit(ring);
+        parx__uring_exit(ring);
         snprintf(why, n, "threads: this kernel's io_uring cannot %s files",
                  op == IORING_OP_READ ? "read" : "write");
         return -EOPNOTSUPP;
@@ -2929,7 +2966,7 @@ static void parx__pf_destroy(parx_prefetch *pf)
             parx__pf_uring_reap(pf, false, true);
         }
         if (pf->registered) io_uring_unregister_buffers(&pf->ring);
-        io_uring_queue_exit(&pf->ring);
+        parx__uring_exit(&pf->ring);
     }
 #endif
     if (pf->sync_ready) {
@@ -3392,7 +3429,7 @@ static void parx__wr_destroy(parx_writer *w)
         pthread_mutex_destroy(&w->mu);
     }
 #ifndef PARX_NO_URING
-    if (w->backend == PARX_IO_URING) io_uring_queue_exit(&w->ring);
+    if (w->backend == PARX_IO_URING) parx__uring_exit(&w->ring);
 #endif
     free(w->ops);
     free(w);
