@@ -2378,9 +2378,10 @@ static int parx__io_choose(parx_io_backend want, void *ring, unsigned entries, b
         return PARX_IO_URING;
     }
     if (want == PARX_IO_URING) return rc;
-    char msg[PARX__IO_WHY + 40];
-    snprintf(msg, sizeof msg, "parx: %s (falling back)", why);
-    parx__log(PARX_LOG_INFO, msg);
+    char msg[PARX__IO_WHY + 64];
+    snprintf(msg, sizeof msg, "%s: %s; using the thread backend",
+             write ? "parx_writer" : "parx_prefetch", why + strlen("threads: "));
+    parx__log(PARX_LOG_INFO, msg); /* at open: no lock is held */
     return PARX_IO_THREADS;
 #endif
 }
