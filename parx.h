@@ -623,12 +623,13 @@ typedef struct parx_prefetch parx_prefetch;
    Files are opened (O_RDONLY | O_CLOEXEC) when reading reaches them, so a
    missing or unreadable file is reported by parx_prefetch_next at its place
    in the order, with parx_prefetch_error naming it.
-   Returns the prefetcher, or NULL with *err (err may be NULL): -EINVAL (no
-   desc or paths, a NULL path, depth < 0 or > 1024, threads < 0 or > 64, a
-   range naming a file >= npaths), -ENOMEM, -EOPNOTSUPP (PARX_IO_URING under
-   PARX_NO_URING), io_uring's setup error with PARX_IO_URING (-EPERM,
-   -ENOSYS, -EINVAL, -ENOMEM), -EAGAIN (no thread could be started), or the
-   arena's errno (-ENOMEM: full).
+   Returns the prefetcher, or NULL with *err (err may be NULL) and errno:
+   -EINVAL (no desc or paths, a NULL path, depth < 0 or > 1024, threads < 0
+   or > 64, chunk_size > 1 GiB, nranges without ranges, a range naming a
+   file >= npaths or running past 2^64, an unknown backend), -ENOMEM,
+   -EOPNOTSUPP (PARX_IO_URING under PARX_NO_URING), io_uring's setup error
+   with PARX_IO_URING (-EPERM, -ENOSYS, -EINVAL, -ENOMEM), -EAGAIN (no
+   thread could be started), or the arena's errno (-ENOMEM: full).
    Thread safety: any thread. */
 PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *err);
 
@@ -688,8 +689,9 @@ typedef struct parx_writer_desc {
 typedef struct parx_writer parx_writer;
 
 /* parx_writer_open: open (O_WRONLY | O_CREAT | O_CLOEXEC) the file for
-   write-behind. Returns the writer, or NULL with *err (err may be NULL):
-   -EINVAL (no desc or path, depth < 0 or > 1024), -ENOMEM, -EAGAIN, the
+   write-behind. Returns the writer, or NULL with *err (err may be NULL)
+   and errno: -EINVAL (no desc or path, depth < 0 or > 1024, an unknown
+   backend), -ENOMEM, -EAGAIN, the
    errno of open, -EOPNOTSUPP or io_uring's setup error with PARX_IO_URING.
    Thread safety: any thread. */
 PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err);
