@@ -134,7 +134,7 @@
       (a reader thread, or a few with O_DIRECT, calling pread; one writer
       thread calling pwrite) on ANY setup failure: EPERM (Docker's and
       containerd's default seccomp profiles, kernel.io_uring_disabled,
-      RHEL 9, ChromeOS, Android), ENOSYS (old kernels, gVisor), EINVAL,
+      RHEL 9, ChromeOS, Android), ENOSYS (kernels without io_uring), EINVAL,
       ENOMEM, or a kernel without the read/write opcodes (probed). The
       fallback is logged (INFO) and parx_prefetch_backend() /
       parx_writer_backend() say which backend runs and why. Newer setup

@@ -1,7 +1,8 @@
 /* tests/prefetch.c -- parx_prefetch: every byte of files whose sizes are not
    multiples of the chunk or of 4 KiB, in every mode (buffered, O_DIRECT,
    buffers in an arena) on both backends; lists of files, byte ranges, bad
-   inputs, a missing file and a directory, every buffer held, the backend's
+   inputs, a missing file and a directory, every buffer held, O_DIRECT on
+   tmpfs (refused before Linux 6.6, accepted since), the backend's
    reason. Each test runs under the guard of shm_common.h: no descriptor,
    child or /dev/shm name may be left behind. */
 #define _GNU_SOURCE
@@ -476,6 +477,51 @@ static void test_arena(void)
     unlink(path);
 }
 
+/* O_DIRECT on tmpfs: refused at open before Linux 6.6, accepted since.
+   Either way the same bytes come back (refused: read buffered, and said
+   so through the log hook). */
+static int tmpfs_refusals;
+static void on_log(parx_log_level level, const char *msg, void *user)
+{
+    (void)user;
+    if (level == PARX_LOG_INFO && strstr(msg, "O_DIRECT refused"))
+        tmpfs_refusals++;
+}
+
+static void test_direct_on_tmpfs(void)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/dev/shm/io-test-%d.dat", (int)getpid());
+    if (!io_make_file(path, 300001, 61)) {
+        PT_SKIP("cannot write to /dev/shm");
+    }
+    int fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+    int refused = fd < 0;
+    if (fd >= 0)
+        close(fd);
+    pt_diag("tmpfs %s O_DIRECT here", refused ? "refuses" : "accepts");
+    const char *paths[1] = {path};
+    uint32_t seed = 61;
+    parx_set_log(on_log, NULL);
+    for (int b = 0; b < nbackends; b++) {
+        tmpfs_refusals = 0;
+        parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
+                                                                     .npaths = 1,
+                                                                     .chunk_size = 65536,
+                                                                     .direct = true,
+                                                                     .backend = backends[b]},
+                                               NULL);
+        REQUIRE(pf != NULL);
+        uint64_t off[1] = {0};
+        io_result r = io_drain(pf, &seed, off);
+        CHECK(r.rc == 0 && r.bad == 0 && r.bytes == 300001);
+        CHECK_EQ(tmpfs_refusals, refused);
+        parx_prefetch_close(pf);
+    }
+    parx_set_log(NULL, NULL);
+    unlink(path);
+}
+
 int main(void)
 {
     io_dir("prefetch");
@@ -506,6 +552,7 @@ int main(void)
     run_guarded("the backend and why", test_backend);
     run_guarded("RLIMIT_MEMLOCK below the buffers: not registered, same bytes", test_memlock);
     run_guarded("buffers in an arena, read by a forked process", test_arena);
+    run_guarded("O_DIRECT on tmpfs: the same bytes, accepted or refused", test_direct_on_tmpfs);
     io_dir_remove();
     return pt_done_testing();
 }
