@@ -158,6 +158,11 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+/* The process pool keeps its jobs in a shared-memory arena. */
+#ifndef PARX_NO_PROC
+#include "parx_shm.h"
+#endif
+
 #define PARX_VERSION_MAJOR 0
 #define PARX_VERSION_MINOR 1
 #define PARX_VERSION_PATCH 0
@@ -202,7 +207,14 @@ enum {
     PARX_E_NOT_WORKER = -10001,    /* needs a pool, but none was given and the caller is no worker */
     PARX_E_NOT_ARENA = -10010,     /* the segment is not a parx arena (no magic) */
     PARX_E_ARENA_VERSION = -10011, /* a parx arena of a layout version this code does not know */
-    PARX_E_TRUNCATED = -10012      /* the segment is smaller than its header says */
+    PARX_E_TRUNCATED = -10012,     /* the segment is smaller than its header says */
+    PARX_E_CRASHED = -10020,       /* a job's worker process was killed by a signal */
+    PARX_E_EXITED = -10021,        /* a job's worker process exited during the job */
+    PARX_E_UNKNOWN_FN = -10022,    /* a job function the worker cannot find (not in a module
+                                      loaded at startup) */
+    PARX_E_PROCS_BROKEN = -10023,  /* the process pool's fork server died */
+    PARX_E_SPAWN = -10024          /* spawn mode: the executable did not take over as a fork
+                                      server (is the parx implementation linked into it?) */
 };
 
 /* parx_strerror: a short English description of `code` (0, a negative errno
@@ -478,6 +490,140 @@ static inline double parx_rng_uniform(parx_rng *r)
     return (double)(parx_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
 }
 
+/* ===== Process pool (>>procs) ==============================================
+   Persistent worker processes for work that must not share an address space:
+   libraries that are not thread-safe, global state, crashes and leaks to
+   contain. Workers start once and are reused; a job is a function plus a
+   pointer into the pool's shared arena, so nothing is copied or serialised
+   per job. Compiled out by PARX_NO_PROC. See >>procs in the user guide. */
+#ifndef PARX_NO_PROC
+
+typedef struct parx_procs parx_procs;
+
+typedef enum parx_start {
+    PARX_START_DEFAULT = 0, /* PARX_START_FORK */
+    PARX_START_FORK,        /* a fork server forked from the caller at create: workers inherit
+                               the caller's memory as it was then */
+    PARX_START_SPAWN        /* a fork server posix_spawned from this program's executable:
+                               safe in a threaded caller, cost independent of its size */
+} parx_start;
+
+typedef struct parx_procs_desc {
+    int workers;             /* worker processes; 0: one per CPU this process may run on */
+    parx_start start;        /* how workers come to be; 0: PARX_START_FORK */
+    size_t arena_bytes;      /* size of the shared arena for arguments and results;
+                                0: 256 MiB (pages are used only when touched) */
+    uint64_t job_timeout_ns; /* a job running longer is killed with its worker and reported
+                                as -ETIMEDOUT (detected within a quarter of it); 0: none */
+    int retries;             /* further attempts for a job whose worker crashed, exited or
+                                timed out; 0: none */
+    unsigned max_jobs;       /* job slots (queued, running, or done and not yet waited for);
+                                0: 4096 */
+    uint64_t spin_ns;        /* how long an idle worker or a waiting caller polls before it
+                                sleeps; 0: 50 us (adapted per worker within [1 us, this]) */
+} parx_procs_desc;
+
+/* A job runs in a worker: `arg` points into the pool's arena (or is NULL);
+   it writes its results there and returns 0 or a code of its own, reported
+   as parx_job_result.status. */
+typedef int (*parx_job_fn)(void *arg);
+
+/* A submitted job, to wait for once. */
+typedef uint64_t parx_ticket;
+
+typedef struct parx_job_result {
+    int status;        /* the job's return value, or PARX_E_CRASHED (killed by .signal),
+                          PARX_E_EXITED (its worker exited, .exit_code), -ETIMEDOUT,
+                          PARX_E_UNKNOWN_FN, PARX_E_PROCS_BROKEN */
+    int signal;        /* the signal that ended the last failed attempt, else 0 */
+    int exit_code;     /* the exit status of the last attempt that exited, else 0 */
+    int attempts;      /* attempts started: 1 + the retries it used */
+    uint64_t run_ns;   /* how long the last attempt ran in its worker */
+} parx_job_result;
+
+/* Options for parx_procs_map_ex; zeroed means none. */
+typedef struct parx_map_desc {
+    const double *cost;  /* n cost hints: jobs are started longest first; NULL: in order */
+    void (*progress)(size_t done, size_t n, void *user); /* after each batch of results */
+    void *user;
+} parx_map_desc;
+
+typedef struct parx_procs_info {
+    int workers;          /* worker processes the pool keeps */
+    int server_pid;       /* the fork server that starts them */
+    uint64_t started;     /* worker processes started, first ones included */
+    uint64_t crashed;     /* workers that died during a job (signal or exit) */
+    uint64_t timed_out;   /* workers killed because their job ran past job_timeout_ns */
+    uint64_t retried;     /* jobs queued again after a failed attempt */
+} parx_procs_info;
+
+/* parx_procs_create: start a fork server and `workers` worker processes, and
+   wait until every worker is ready. desc NULL or zeroed: all defaults.
+   Returns the pool, or NULL with the reason in *err (err may be NULL):
+   -EINVAL (workers < 0 or > 1024, retries < 0, an unknown start mode,
+   max_jobs above 2^20), -ENOMEM, -ENOSPC (no room for the arena), -EAGAIN
+   (fork refused), -ETIMEDOUT (workers not ready within 30 s), PARX_E_SPAWN
+   (spawn mode: the executable did not take over as a fork server; see
+   >>procs), or the errno of a failed system call. Nothing is left running or
+   open on failure.
+   Thread safety: any thread. PARX_START_FORK copies the caller as it is now:
+   create such pools before starting threads (see >>procs). */
+PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err);
+
+/* parx_procs_destroy: let running jobs finish, drop queued ones, stop the
+   workers and the server, reap them and free everything. NULL is ignored.
+   Thread safety: one caller, once no other thread uses the pool. */
+PARX_API void parx_procs_destroy(parx_procs *pp);
+
+/* parx_procs_arena: the arena shared with every worker; allocate job
+   arguments and results in it. NULL for NULL.
+   Thread safety: any thread. */
+PARX_API parx_arena *parx_procs_arena(parx_procs *pp);
+
+/* parx_procs_size: the number of worker processes, or -EINVAL for NULL.
+   Thread safety: any thread. */
+PARX_API int parx_procs_size(const parx_procs *pp);
+
+/* parx_procs_submit: queue fn(arg) and return at once with its ticket in *t.
+   fn must be a function of this program or of a library it loaded at
+   startup (spawn mode finds it there by its offset in that module).
+   Returns 0, -EINVAL (pp, fn or t NULL), -EFAULT (arg neither NULL nor inside
+   the pool's arena), -EBUSY (every job slot holds a result nobody has waited
+   for), -ENOSPC (more than 256 distinct job functions), PARX_E_UNKNOWN_FN
+   (fn lies in no loaded module), PARX_E_PROCS_BROKEN (the fork server died).
+   Blocks while every slot holds a queued or running job.
+   Thread safety: any thread, concurrently. */
+PARX_API int parx_procs_submit(parx_procs *pp, parx_job_fn fn, void *arg, parx_ticket *t);
+
+/* parx_procs_wait: wait for the job of ticket t and fill *r (r may be NULL).
+   Each ticket is waited for once. Returns the job's status (as r->status),
+   or -EINVAL (pp NULL, or a ticket that is unknown or already waited for).
+   Thread safety: any thread, concurrently for different tickets. */
+PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r);
+
+/* parx_procs_map: run fn(args[i]) for i < n and fill r[i]. Every args[i]
+   must be NULL or inside the pool's arena (checked before anything runs).
+   Returns the number of jobs whose status is not 0 (0: all succeeded), or
+   -EINVAL (pp, fn or r NULL, args NULL with n > 0), -EFAULT (an argument
+   outside the arena), or a parx_procs_submit error.
+   parx_procs_map_ex adds cost hints and a progress callback (md may be NULL).
+   Thread safety: any thread, concurrently.
+   Callback safety: progress runs on the calling thread, with no lock held; it
+   may submit and wait on this pool but must not destroy it. */
+PARX_API int parx_procs_map(parx_procs *pp, parx_job_fn fn, void **args, size_t n,
+                            parx_job_result *r);
+PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size_t n,
+                               parx_job_result *r, const parx_map_desc *md);
+
+/* parx_procs_stats: counters and the server's pid; parx_procs_pids: the pids
+   of the current workers (up to n of them) into pids.
+   Returns 0 / the number of workers, or -EINVAL.
+   Thread safety: any thread; a snapshot. */
+PARX_API int parx_procs_stats(const parx_procs *pp, parx_procs_info *out);
+PARX_API int parx_procs_pids(const parx_procs *pp, int *pids, int n);
+
+#endif /* PARX_NO_PROC */
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
@@ -515,6 +661,24 @@ static inline double parx_rng_uniform(parx_rng *r)
 #include <unistd.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
+#ifndef PARX_NO_PROC
+#include <link.h> /* dl_iterate_phdr: job functions by module and offset */
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434 /* the same number on every architecture */
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#endif
 
 #ifndef PARX_ASSERT
 #include <assert.h>
@@ -643,6 +807,11 @@ PARX__COMMON const char *parx_strerror(int code)
     case PARX_E_NOT_ARENA: return "not a parx arena";
     case PARX_E_ARENA_VERSION: return "a parx arena of an unknown layout version";
     case PARX_E_TRUNCATED: return "parx arena truncated: the segment is smaller than its header says";
+    case PARX_E_CRASHED: return "the job's worker process was killed by a signal";
+    case PARX_E_EXITED: return "the job's worker process exited during the job";
+    case PARX_E_UNKNOWN_FN: return "job function not found in the worker (not in a module loaded at startup)";
+    case PARX_E_PROCS_BROKEN: return "the process pool's fork server died";
+    case PARX_E_SPAWN: return "spawned executable did not start a parx fork server";
     case -EINVAL: return "invalid argument";
     case -ENOMEM: return "out of memory";
     case -EAGAIN: return "resource temporarily unavailable";
@@ -1954,6 +2123,1322 @@ PARX_API int parx_reduce(parx_pool *p, size_t begin, size_t end, size_t grain,
     if (acc != (void *)small.bytes) parx__free(p->free_fn, p->alloc_user, acc);
     return err;
 }
+
+/* -------------------------------------------------------------------------- */
+/* >>procs: a fork server, worker processes, and a job ring in shared memory  */
+/* -------------------------------------------------------------------------- */
+#ifndef PARX_NO_PROC
+
+/* The shape of it (>>procs in the user guide tells the why):
+
+     caller process                      fork server              workers
+     ----------------------------------  -----------------------  ---------------
+     submit/wait/map (any thread)        forks a worker per START  claim jobs from
+     monitor thread: deaths, timeouts,   reports DIED on SIGCHLD   the ring, run
+       retries  <---- socket (SEQPACKET) ---->                     them, mark DONE
+                \_____________ the pool's arena (shared) ________________/
+
+   Everything a job needs lives in the arena: the control block, the job
+   records, a ring of job-record indices, the worker records and the table
+   of job functions. The socket carries only rare events (start a worker,
+   kill it, it died), so a job costs no system call when workers are busy.
+
+   A job record's `state` word is its whole life, and the futex a waiter
+   sleeps on:  FREE -> QUEUED (submit) -> RUNNING|worker<<16 (a worker's CAS
+   claims it) -> DONE (the worker, or the monitor when the worker died) ->
+   FREE (the waiter took the result). A crashed job goes RUNNING -> QUEUED
+   again when it has retries left. Claiming by CAS on the record, not by
+   taking a ring position, is what makes the ring safe against workers that
+   die at any instruction: a claimed job names its worker, and an unclaimed
+   one is still QUEUED for the next worker to find. */
+
+#define PARX__PROCS_MAX_WORKERS 1024
+#define PARX__PROCS_MAX_FNS 256
+#define PARX__PROCS_MAX_JOBS (1u << 20)
+#define PARX__PROCS_ENV "PARX_PROCS_SERVER"
+#define PARX__PROCS_START_MS 30000 /* how long create waits for its server and workers */
+#define PARX__PROCS_MAGIC 0x70617278u /* "parx" */
+
+enum { PARX__J_FREE = 0, PARX__J_QUEUED = 1, PARX__J_RUNNING = 2, PARX__J_DONE = 3 };
+#define PARX__J_PHASE(s) ((s) & 3u)
+#define PARX__J_WAITER 4u /* someone sleeps on this state word */
+#define PARX__J_WORKER(s) ((s) >> 16)
+
+typedef struct parx__pjob {
+    _Atomic uint32_t state; /* phase | WAITER | worker << 16 */
+    uint32_t fn_id;         /* index into the function table */
+    uint64_t arg_off;       /* arena offset of arg, or PARX_ARENA_NO_OFFSET for NULL */
+    /* Written by the worker before DONE (status, run_ns) or by the monitor
+       before QUEUED/DONE (the rest); read by the waiter after DONE. */
+    int32_t status, signal, exit_code, attempts;
+    uint64_t run_ns;
+    char pad[PARX_CACHELINE - 40];
+} parx__pjob;
+
+typedef struct parx__pworker {
+    _Atomic int32_t pid;       /* written by the server; 0: no process */
+    _Atomic uint32_t current;  /* slot + 1 of the job it runs; 0: none (for timeouts) */
+    _Atomic uint64_t start_ns; /* when `current` started (CLOCK_MONOTONIC, system-wide) */
+    char pad[PARX_CACHELINE - 16];
+} parx__pworker;
+
+/* A job function as (module, offset): survives address-space randomisation
+   and exec. name_off: arena offset of the module's name; NO_OFFSET: the
+   main program (the first module dl_iterate_phdr reports). */
+typedef struct parx__pfn {
+    uint64_t name_off;
+    uint64_t offset;
+} parx__pfn;
+
+typedef struct parx__pctl {
+    uint32_t magic, nslots, ring_mask, nworkers;
+    uint64_t jobs_off, ring_off, workers_off, fns_off;
+    uint64_t spin_ns;
+    _Atomic uint32_t nfns;   /* entries of the function table in use */
+    _Atomic uint32_t quit;   /* destroy: workers exit instead of claiming */
+    _Atomic uint32_t nready; /* futex: workers that reached their loop (ever) */
+    _Alignas(PARX_CACHELINE) _Atomic uint64_t head; /* next ring position to look at */
+    _Alignas(PARX_CACHELINE) _Atomic uint64_t tail; /* next ring position to fill */
+    _Alignas(PARX_CACHELINE) _Atomic uint32_t sleepers; /* workers about to sleep or asleep */
+    _Atomic uint32_t wake_seq;                          /* futex workers sleep on */
+    _Alignas(PARX_CACHELINE) _Atomic uint64_t done_total; /* jobs that reached DONE, ever */
+    _Atomic uint64_t done_target; /* a waiter wants a wake-up when done_total gets here; 0: none */
+    _Atomic uint32_t done_seq;    /* futex for those waiters */
+} parx__pctl;
+
+/* Messages on the socket between the caller and its server. */
+enum {
+    PARX__M_HELLO = 1, /* server -> caller: running (spawn mode: a = its own pid) */
+    PARX__M_SETUP,     /* caller -> spawned server: a = control block offset */
+    PARX__M_START,     /* caller -> server: start worker `worker` */
+    PARX__M_STARTED,   /* server -> caller: worker `worker` is `pid` (negative: -errno) */
+    PARX__M_KILL,      /* caller -> server: SIGKILL worker `worker` if it is still `pid` */
+    PARX__M_DIED,      /* server -> caller: worker `worker` (`pid`) ended; wait status */
+    PARX__M_QUIT       /* caller -> server: exit once every worker has */
+};
+
+typedef struct parx__pmsg {
+    int32_t type, worker, pid, status;
+    uint64_t a;
+} parx__pmsg;
+
+enum { PARX__KILL_NONE = 0, PARX__KILL_TIMEOUT = 1 };
+
+struct parx_procs {
+    parx_arena *arena;
+    char *base;
+    parx__pctl *ctl;
+    parx__pjob *jobs;
+    _Atomic uint32_t *ring;
+    parx__pworker *workers;
+    parx__pfn *fns;
+    int nworkers;
+    int retries;
+    uint64_t timeout_ns;
+    uint64_t spin_ns;
+    pid_t server_pid;
+    int sock;            /* our end of the socket to the server */
+    int evfd;            /* wakes the monitor */
+    pthread_t monitor;
+    bool monitor_running;
+    _Atomic int broken;  /* the server died: every job fails with PARX_E_PROCS_BROKEN */
+    bool server_reaped;  /* the monitor waited for the server already */
+
+    pthread_mutex_t lock; /* everything below; never held across a blocking wait */
+    uint32_t *free_slots;
+    uint32_t nfree;
+    uint32_t *gen;       /* per slot: bumped at each submit, carried by tickets */
+    uint8_t *waited;     /* per slot: a waiter has claimed its result */
+    uint32_t inflight;   /* submitted and not yet collected */
+    struct parx__pfcache { parx_job_fn fn; uint32_t id; } *fcache; /* 2 * MAX_FNS entries */
+    uint8_t *kill_why;   /* per worker: why the monitor asked for a kill */
+    uint32_t *kill_slot; /* per worker: the job that timed out */
+    bool quitting;
+    bool monitor_idle;   /* the monitor sleeps without a timeout (job_timeout_ns set) */
+
+    _Atomic uint64_t started, crashed, timed_out, retried; /* parx_procs_stats */
+};
+
+/* ---- small helpers ------------------------------------------------------- */
+
+/* Futexes on shared memory: not the _PRIVATE variants, which key on this
+   process's address space and would never meet another process's wait. */
+static void parx__futex_wait_shared(_Atomic uint32_t *addr, uint32_t expected, int64_t timeout_ns)
+{
+    struct timespec ts, *tp = NULL;
+    if (timeout_ns >= 0) {
+        ts.tv_sec = (time_t)(timeout_ns / 1000000000);
+        ts.tv_nsec = (long)(timeout_ns % 1000000000);
+        tp = &ts;
+    }
+    syscall(SYS_futex, (void *)addr, FUTEX_WAIT, expected, tp, NULL, 0);
+}
+
+static void parx__futex_wake_shared(_Atomic uint32_t *addr, int n)
+{
+    syscall(SYS_futex, (void *)addr, FUTEX_WAKE, n, NULL, NULL, 0);
+}
+
+static int parx__procs_send(int sock, int type, int worker, int pid, int status, uint64_t a)
+{
+    parx__pmsg m = {type, worker, pid, status, a};
+    /* MSG_NOSIGNAL: a dead peer must give EPIPE, never kill us with SIGPIPE */
+    ssize_t n;
+    do n = send(sock, &m, sizeof m, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n == (ssize_t)sizeof m ? 0 : -errno;
+}
+
+/* Receive one message, waiting up to timeout_ms (-1: forever). Returns 1 with
+   a message, 0 on end of file, -ETIMEDOUT, or -errno. */
+static int parx__procs_recv(int sock, parx__pmsg *m, int timeout_ms)
+{
+    for (;;) {
+        struct pollfd pfd = {sock, POLLIN, 0};
+        int rc = poll(&pfd, 1, timeout_ms);
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc < 0) return -errno;
+        if (rc == 0) return -ETIMEDOUT;
+        ssize_t n = recv(sock, m, sizeof *m, MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (n < 0) return errno == ECONNRESET ? 0 : -errno;
+        if (n == 0) return 0;
+        if (n != (ssize_t)sizeof *m) return -EBADMSG;
+        return 1;
+    }
+}
+
+static void parx__procs_layout(parx__pctl *ctl, char *base, parx__pjob **jobs,
+                               _Atomic uint32_t **ring, parx__pworker **workers, parx__pfn **fns)
+{
+    *jobs = (parx__pjob *)(void *)(base + ctl->jobs_off);
+    *ring = (_Atomic uint32_t *)(void *)(base + ctl->ring_off);
+    *workers = (parx__pworker *)(void *)(base + ctl->workers_off);
+    *fns = (parx__pfn *)(void *)(base + ctl->fns_off);
+}
+
+/* ---- job functions by module and offset ----------------------------------- */
+
+typedef struct parx__pfind {
+    uintptr_t addr;      /* in: the address to find (parent) */
+    const char *name;    /* in: the module to find (worker); "" is the main program */
+    bool by_name;
+    int index;           /* modules seen so far */
+    bool found;
+    const char *mod;     /* out: module name (NULL: the main program) */
+    uintptr_t mod_base;  /* out: its load bias */
+} parx__pfind;
+
+static int parx__procs_find_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    parx__pfind *f = (parx__pfind *)data;
+    int index = f->index++;
+    if (f->by_name) {
+        bool match = f->name[0] ? (index > 0 && strcmp(info->dlpi_name, f->name) == 0) : index == 0;
+        if (!match) return 0;
+        f->found = true;
+        f->mod_base = (uintptr_t)info->dlpi_addr;
+        return 1;
+    }
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD) continue;
+        uintptr_t lo = (uintptr_t)info->dlpi_addr + ph->p_vaddr;
+        if (f->addr >= lo && f->addr < lo + ph->p_memsz) {
+            f->found = true;
+            f->mod = index == 0 ? NULL : info->dlpi_name;
+            f->mod_base = (uintptr_t)info->dlpi_addr;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The function-table index of fn, adding it on first use. Caller holds lock. */
+static int parx__procs_fn_id(parx_procs *pp, parx_job_fn fn, uint32_t *id)
+{
+    const uint32_t mask = 2 * PARX__PROCS_MAX_FNS - 1;
+    uint32_t h = (uint32_t)(((uintptr_t)fn >> 4) * UINT64_C(0x9E3779B97F4A7C15) >> 40) & mask;
+    for (;; h = (h + 1) & mask) {
+        if (pp->fcache[h].fn == fn) {
+            *id = pp->fcache[h].id;
+            return 0;
+        }
+        if (!pp->fcache[h].fn) break;
+    }
+    uint32_t n = atomic_load_explicit(&pp->ctl->nfns, memory_order_relaxed); /* only we write it */
+    if (n == PARX__PROCS_MAX_FNS) return -ENOSPC;
+    parx__pfind f;
+    memset(&f, 0, sizeof f);
+    f.addr = (uintptr_t)fn;
+    dl_iterate_phdr(parx__procs_find_cb, &f);
+    if (!f.found) return PARX_E_UNKNOWN_FN;
+    uint64_t name_off = PARX_ARENA_NO_OFFSET;
+    if (f.mod) {
+        size_t len = strlen(f.mod) + 1;
+        char *copy = (char *)parx_arena_alloc(pp->arena, len, 0);
+        if (!copy) return -ENOMEM;
+        memcpy(copy, f.mod, len);
+        name_off = parx_arena_offset(pp->arena, copy);
+    }
+    pp->fns[n].name_off = name_off;
+    pp->fns[n].offset = (uint64_t)((uintptr_t)fn - f.mod_base);
+    /* release: a worker that reads nfns (acquire) sees the entry; in practice
+       the job's QUEUED store already published it */
+    atomic_store_explicit(&pp->ctl->nfns, n + 1, memory_order_release);
+    pp->fcache[h].fn = fn;
+    pp->fcache[h].id = n;
+    *id = n;
+    return 0;
+}
+
+/* In a worker: the address of function-table entry id in this process. */
+static parx_job_fn parx__procs_resolve(parx__pctl *ctl, char *base, parx__pfn *fns,
+                                       parx_job_fn *cache, uint32_t id)
+{
+    if (id >= atomic_load_explicit(&ctl->nfns, memory_order_acquire)) return NULL;
+    if (cache[id]) return cache[id];
+    parx__pfind f;
+    memset(&f, 0, sizeof f);
+    f.by_name = true;
+    f.name = fns[id].name_off == PARX_ARENA_NO_OFFSET ? "" : base + fns[id].name_off;
+    dl_iterate_phdr(parx__procs_find_cb, &f);
+    if (!f.found) return NULL;
+    cache[id] = (parx_job_fn)(f.mod_base + (uintptr_t)fns[id].offset);
+    return cache[id];
+}
+
+/* ---- the ring ------------------------------------------------------------- */
+
+/* Worker: claim a queued job, or return -1 when the ring is empty. */
+static int64_t parx__procs_claim(parx__pctl *ctl, parx__pjob *jobs, _Atomic uint32_t *ring,
+                                 uint32_t w)
+{
+    for (;;) {
+        /* acquire on tail: the ring entry below and the job it names were
+           written before the producer's tail store */
+        uint64_t h = atomic_load_explicit(&ctl->head, memory_order_acquire);
+        uint64_t t = atomic_load_explicit(&ctl->tail, memory_order_acquire);
+        if (h >= t) return -1;
+        /* relaxed: published by the tail store acquired above. If the ring has
+           lapped since we read h, this is a newer entry: claiming any QUEUED
+           job is fine, the CAS below makes every claim unique. */
+        uint32_t x = atomic_load_explicit(&ring[h & ctl->ring_mask], memory_order_relaxed);
+        parx__pjob *j = &jobs[x];
+        uint32_t s = atomic_load_explicit(&j->state, memory_order_relaxed);
+        bool mine = false;
+        if (PARX__J_PHASE(s) == PARX__J_QUEUED) {
+            uint32_t run = (s & PARX__J_WAITER) | PARX__J_RUNNING | (w << 16);
+            /* acquire: pairs with the release that made it QUEUED (submit, or
+               the monitor's retry), so fn_id and arg_off are visible */
+            mine = atomic_compare_exchange_strong_explicit(&j->state, &s, run,
+                                                           memory_order_acquire,
+                                                           memory_order_relaxed);
+        }
+        /* Move head past this entry, whoever claimed it; a worker that dies
+           between its claim and this CAS leaves it to the next one. relaxed:
+           head orders nothing, the claim above is the synchronisation. */
+        atomic_compare_exchange_strong_explicit(&ctl->head, &h, h + 1, memory_order_relaxed,
+                                                memory_order_relaxed);
+        if (mine) return x;
+    }
+}
+
+/* Caller, holding lock: put slot x (already QUEUED) on the ring. */
+static void parx__procs_push_locked(parx_procs *pp, uint32_t x)
+{
+    parx__pctl *ctl = pp->ctl;
+    uint64_t t = atomic_load_explicit(&ctl->tail, memory_order_relaxed); /* only we write it */
+    while (t - atomic_load_explicit(&ctl->head, memory_order_relaxed) > ctl->ring_mask) {
+        /* Full: the ring has twice as many entries as there are slots, so the
+           entries at head name claimed jobs (stale duplicates); step over
+           them as a worker would, or let the workers move. */
+        uint64_t h = atomic_load_explicit(&ctl->head, memory_order_acquire);
+        uint32_t y = atomic_load_explicit(&pp->ring[h & ctl->ring_mask], memory_order_relaxed);
+        uint32_t s = atomic_load_explicit(&pp->jobs[y].state, memory_order_relaxed);
+        if (PARX__J_PHASE(s) != PARX__J_QUEUED)
+            atomic_compare_exchange_strong_explicit(&ctl->head, &h, h + 1, memory_order_relaxed,
+                                                    memory_order_relaxed);
+        else
+            sched_yield();
+    }
+    atomic_store_explicit(&pp->ring[t & ctl->ring_mask], x, memory_order_relaxed);
+    /* seq_cst: publishes the entry (release) and is the store half of the
+       Dekker pair with a sleeping worker's sleepers increment: either we see
+       its announcement in parx__procs_wake, or it sees this tail */
+    atomic_store_explicit(&ctl->tail, t + 1, memory_order_seq_cst);
+}
+
+/* Wake up to n sleeping workers (after pushing n jobs). */
+static void parx__procs_wake(parx__pctl *ctl, uint32_t n)
+{
+    uint32_t sleeping = atomic_load_explicit(&ctl->sleepers, memory_order_seq_cst);
+    if (!sleeping || !n) return;
+    /* relaxed: the futex word only needs to change; the jobs were published by tail */
+    atomic_fetch_add_explicit(&ctl->wake_seq, 1, memory_order_relaxed);
+    parx__futex_wake_shared(&ctl->wake_seq, (int)(n < sleeping ? n : sleeping));
+}
+
+/* Worker or monitor: job j is finished (its fields are written). */
+static void parx__procs_finish(parx__pctl *ctl, parx__pjob *j)
+{
+    /* release: the waiter's acquire of DONE sees status and run_ns. The RMW
+       reads the WAITER bit of whatever state came last: a waiter's CAS that
+       set it either precedes this (we wake it) or fails (it sees DONE). */
+    uint32_t old = atomic_exchange_explicit(&j->state, PARX__J_DONE, memory_order_release);
+    if (old & PARX__J_WAITER) parx__futex_wake_shared(&j->state, INT_MAX);
+    /* seq_cst pair with parx__procs_wait_done: we see its target, or it sees our count */
+    uint64_t n = atomic_fetch_add_explicit(&ctl->done_total, 1, memory_order_seq_cst) + 1;
+    uint64_t want = atomic_load_explicit(&ctl->done_target, memory_order_seq_cst);
+    if (want && n >= want &&
+        atomic_compare_exchange_strong_explicit(&ctl->done_target, &want, 0,
+                                                memory_order_seq_cst, memory_order_relaxed)) {
+        atomic_fetch_add_explicit(&ctl->done_seq, 1, memory_order_relaxed); /* futex word only */
+        parx__futex_wake_shared(&ctl->done_seq, INT_MAX);
+    }
+}
+
+/* Caller: wait until done_total >= want (or the pool broke): poll for
+   spin_ns, then sleep until the worker that gets there wakes us. */
+static void parx__procs_wait_done(parx_procs *pp, uint64_t want)
+{
+    parx__pctl *ctl = pp->ctl;
+    uint64_t t0 = parx__now_ns();
+    for (unsigned i = 1;; i++) {
+        if (atomic_load_explicit(&ctl->done_total, memory_order_acquire) >= want) return;
+        if ((i & 63) == 0 && parx__now_ns() - t0 > pp->spin_ns) break;
+        parx__cpu_relax();
+    }
+    for (;;) {
+        uint32_t seq = atomic_load_explicit(&ctl->done_seq, memory_order_seq_cst);
+        uint64_t t = atomic_load_explicit(&ctl->done_target, memory_order_seq_cst);
+        while ((t == 0 || t > want) &&
+               !atomic_compare_exchange_weak_explicit(&ctl->done_target, &t, want,
+                                                      memory_order_seq_cst, memory_order_relaxed)) {
+        }
+        if (atomic_load_explicit(&ctl->done_total, memory_order_seq_cst) >= want) return;
+        if (atomic_load_explicit(&pp->broken, memory_order_acquire)) return;
+        /* bounded: a target lowered by another waiter may wake us late; 10 ms caps that */
+        parx__futex_wait_shared(&ctl->done_seq, seq, 10000000);
+    }
+}
+
+/* ---- a worker process ------------------------------------------------------ */
+
+__attribute__((noreturn)) static void parx__procs_worker(parx__pctl *ctl, char *base, uint32_t w,
+                                                         pid_t server)
+{
+    /* A worker dies with its server (which is single-threaded, so the
+       "parent thread exited" caveat of PDEATHSIG cannot bite here); the
+       getppid check covers a server that died before the prctl. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != server) _exit(0);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+
+    parx__pjob *jobs;
+    _Atomic uint32_t *ring;
+    parx__pworker *workers;
+    parx__pfn *fns;
+    parx__procs_layout(ctl, base, &jobs, &ring, &workers, &fns);
+    parx__pworker *me = &workers[w];
+    parx_job_fn *cache = (parx_job_fn *)calloc(PARX__PROCS_MAX_FNS, sizeof *cache);
+    if (!cache) _exit(127);
+
+    /* relaxed count, then a wake: create sleeps on nready with a timeout and re-reads it */
+    atomic_fetch_add_explicit(&ctl->nready, 1, memory_order_release);
+    parx__futex_wake_shared(&ctl->nready, INT_MAX);
+
+    const uint64_t spin_max = ctl->spin_ns;
+    uint64_t spin = spin_max;
+    for (;;) {
+        /* acquire: pairs with destroy's seq_cst store; nothing to read after it */
+        if (atomic_load_explicit(&ctl->quit, memory_order_acquire)) _exit(0);
+        int64_t x = parx__procs_claim(ctl, jobs, ring, w);
+        if (x >= 0) {
+            parx__pjob *j = &jobs[x];
+            uint64_t t0 = parx__now_ns();
+            atomic_store_explicit(&me->start_ns, t0, memory_order_relaxed);
+            /* release: the monitor reads start_ns after acquiring current */
+            atomic_store_explicit(&me->current, (uint32_t)x + 1, memory_order_release);
+            parx_job_fn fn = parx__procs_resolve(ctl, base, fns, cache, j->fn_id);
+            void *arg = j->arg_off == PARX_ARENA_NO_OFFSET ? NULL : base + j->arg_off;
+            j->status = fn ? fn(arg) : PARX_E_UNKNOWN_FN;
+            j->run_ns = parx__now_ns() - t0;
+            atomic_store_explicit(&me->current, 0, memory_order_relaxed); /* a hint for timeouts */
+            parx__procs_finish(ctl, j);
+            continue;
+        }
+        /* Idle: poll for a while (adaptive: longer when polling paid off last
+           time, shorter when it did not), yielding the CPU between rounds
+           once past a few microseconds, then sleep on wake_seq. */
+        uint64_t t0 = parx__now_ns(), now = t0;
+        bool found = false;
+        for (unsigned i = 1; !found && now - t0 < spin; i++) {
+            found = atomic_load_explicit(&ctl->head, memory_order_relaxed) <
+                        atomic_load_explicit(&ctl->tail, memory_order_relaxed) ||
+                    atomic_load_explicit(&ctl->quit, memory_order_relaxed);
+            parx__cpu_relax();
+            if ((i & 31) == 0) {
+                now = parx__now_ns();
+                if (now - t0 > 5000) sched_yield();
+            }
+        }
+        if (found) {
+            spin = spin * 2 > spin_max ? spin_max : spin * 2;
+            continue;
+        }
+        spin = spin / 2 < 1000 ? 1000 : spin / 2;
+        uint32_t seq = atomic_load_explicit(&ctl->wake_seq, memory_order_relaxed);
+        /* seq_cst: the Dekker pair with parx__procs_push_locked's tail store */
+        atomic_fetch_add_explicit(&ctl->sleepers, 1, memory_order_seq_cst);
+        if (atomic_load_explicit(&ctl->head, memory_order_seq_cst) >=
+                atomic_load_explicit(&ctl->tail, memory_order_seq_cst) &&
+            !atomic_load_explicit(&ctl->quit, memory_order_seq_cst))
+            parx__futex_wait_shared(&ctl->wake_seq, seq, -1);
+        atomic_fetch_sub_explicit(&ctl->sleepers, 1, memory_order_relaxed); /* a hint for wakers */
+    }
+}
+
+/* ---- the fork server ------------------------------------------------------- */
+
+__attribute__((noreturn)) static void parx__procs_server_exit(parx__pworker *workers, uint32_t n)
+{
+    for (uint32_t w = 0; w < n; w++) {
+        pid_t pid = atomic_load_explicit(&workers[w].pid, memory_order_relaxed);
+        if (pid > 0) kill(pid, SIGKILL);
+    }
+    while (waitpid(-1, NULL, 0) > 0 || errno == EINTR) {
+    }
+    _exit(0);
+}
+
+/* The server's whole life: start workers when asked, report their deaths,
+   and leave (taking them along) when the caller goes away. It runs nothing
+   of the user's, allocates nothing, and has one thread. */
+__attribute__((noreturn)) static void parx__procs_serve(int sock, char *base, parx__pctl *ctl,
+                                                        pid_t parent)
+{
+    parx__pjob *jobs;
+    _Atomic uint32_t *ring;
+    parx__pworker *workers;
+    parx__pfn *fns;
+    parx__procs_layout(ctl, base, &jobs, &ring, &workers, &fns);
+    uint32_t n = ctl->nworkers;
+
+    sigset_t chld, old;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, &old);
+    int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+    /* The caller's death, seen as a process (a pidfd), not as the thread that
+       created us (PR_SET_PDEATHSIG's unit), so a pool made by a short-lived
+       thread survives it. PDEATHSIG only where pidfds are missing. */
+    int pfd = (int)syscall(SYS_pidfd_open, parent, 0);
+    if (pfd < 0) prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (sfd < 0 || getppid() != parent) _exit(0);
+    if (parx__procs_send(sock, PARX__M_HELLO, -1, (int)getpid(), 0, 0) < 0) _exit(0);
+
+    bool quitting = false;
+    uint32_t live = 0;
+    for (;;) {
+        struct pollfd fds[3] = {{sock, POLLIN, 0}, {sfd, POLLIN, 0}, {pfd, POLLIN, 0}};
+        int rc = poll(fds, pfd >= 0 ? 3 : 2, -1);
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc < 0) parx__procs_server_exit(workers, n);
+        if (fds[1].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            while (read(sfd, &si, sizeof si) > 0) {
+            }
+            int st;
+            pid_t pid;
+            while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+                for (uint32_t w = 0; w < n; w++) {
+                    if (atomic_load_explicit(&workers[w].pid, memory_order_relaxed) != pid) continue;
+                    atomic_store_explicit(&workers[w].pid, 0, memory_order_relaxed);
+                    live--;
+                    if (parx__procs_send(sock, PARX__M_DIED, (int)w, pid, st, 0) < 0 && !quitting)
+                        parx__procs_server_exit(workers, n);
+                    break;
+                }
+            }
+            if (quitting && live == 0) _exit(0);
+        }
+        if (pfd >= 0 && (fds[2].revents & POLLIN)) parx__procs_server_exit(workers, n);
+        if (fds[0].revents & POLLIN) {
+            parx__pmsg m;
+            ssize_t got = recv(sock, &m, sizeof m, MSG_DONTWAIT);
+            if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+            if (got != (ssize_t)sizeof m) parx__procs_server_exit(workers, n); /* caller gone */
+            if (m.type == PARX__M_START && m.worker >= 0 && (uint32_t)m.worker < n &&
+                atomic_load_explicit(&workers[m.worker].pid, memory_order_relaxed) == 0) {
+                pid_t me = getpid();
+                pid_t pid = fork();
+                if (pid == 0) {
+                    close(sock);
+                    close(sfd);
+                    if (pfd >= 0) close(pfd);
+                    parx__procs_worker(ctl, base, (uint32_t)m.worker, me);
+                }
+                if (pid > 0) {
+                    atomic_store_explicit(&workers[m.worker].pid, pid, memory_order_relaxed);
+                    live++;
+                }
+                parx__procs_send(sock, PARX__M_STARTED, m.worker, pid > 0 ? pid : -errno, 0, 0);
+            } else if (m.type == PARX__M_KILL && m.worker >= 0 && (uint32_t)m.worker < n) {
+                /* only while it is still that process: the pid is ours until we reap it */
+                if (atomic_load_explicit(&workers[m.worker].pid, memory_order_relaxed) == m.pid)
+                    kill(m.pid, SIGKILL);
+            } else if (m.type == PARX__M_QUIT) {
+                quitting = true;
+                if (live == 0) _exit(0);
+            }
+        } else if (fds[0].revents & (POLLHUP | POLLERR)) {
+            parx__procs_server_exit(workers, n);
+        }
+    }
+}
+
+/* Spawn mode: this program was started by parx_procs_create as a fork
+   server. This constructor takes over before main runs: receive the arena
+   and the control block's offset, then serve. Any other start returns at
+   once (one getenv). */
+__attribute__((constructor)) static void parx__procs_boot(void)
+{
+    const char *v = getenv(PARX__PROCS_ENV);
+    if (!v) return;
+    char *end;
+    long fd = strtol(v, &end, 10);
+    long parent = *end == ':' ? strtol(end + 1, &end, 10) : -1;
+    unsetenv(PARX__PROCS_ENV); /* the workers' user code must not see it */
+    if (fd < 3 || fd > INT_MAX || parent <= 0 || getppid() != (pid_t)parent) return;
+    /* Nothing of the caller's but our socket: fds it left inheritable are not ours to hold. */
+    syscall(SYS_close_range, 3u, (unsigned)fd - 1, 0u);
+    syscall(SYS_close_range, (unsigned)fd + 1, ~0u, 0u);
+    int err = 0;
+    parx_arena *a = parx_arena_recv((int)fd, &err);
+    parx__pmsg m;
+    if (!a || parx__procs_recv((int)fd, &m, PARX__PROCS_START_MS) != 1 || m.type != PARX__M_SETUP ||
+        m.a >= parx_arena_size(a))
+        _exit(127);
+    char *base = (char *)parx_arena_base(a);
+    parx__pctl *ctl = (parx__pctl *)(void *)(base + m.a);
+    if (ctl->magic != PARX__PROCS_MAGIC) _exit(127);
+    parx__procs_serve((int)fd, base, ctl, (pid_t)parent);
+}
+
+/* ---- the caller's monitor thread ------------------------------------------- */
+
+static void parx__procs_requeue_locked(parx_procs *pp, uint32_t x)
+{
+    parx__pjob *j = &pp->jobs[x];
+    uint32_t s = atomic_load_explicit(&j->state, memory_order_relaxed);
+    /* release: a worker's claim (acquire) sees the fields we wrote; CAS keeps a waiter's bit */
+    while (!atomic_compare_exchange_weak_explicit(&j->state, &s,
+                                                  (s & PARX__J_WAITER) | PARX__J_QUEUED,
+                                                  memory_order_release, memory_order_relaxed)) {
+    }
+    parx__procs_push_locked(pp, x);
+}
+
+/* Every job that is neither done nor free fails with `code`: the pool broke. */
+static void parx__procs_fail_all_locked(parx_procs *pp, int code)
+{
+    for (uint32_t x = 0; x < pp->ctl->nslots; x++) {
+        parx__pjob *j = &pp->jobs[x];
+        uint32_t ph = PARX__J_PHASE(atomic_load_explicit(&j->state, memory_order_acquire));
+        if (ph != PARX__J_QUEUED && ph != PARX__J_RUNNING) continue;
+        j->status = code;
+        parx__procs_finish(pp->ctl, j);
+    }
+}
+
+/* Worker w (pid) ended with wait status st: settle its job, start another. */
+static uint32_t parx__procs_died_locked(parx_procs *pp, uint32_t w, int st)
+{
+    uint8_t why = pp->kill_why[w];
+    uint32_t kslot = pp->kill_slot[w];
+    pp->kill_why[w] = PARX__KILL_NONE;
+    atomic_store_explicit(&pp->workers[w].current, 0, memory_order_relaxed);
+    uint32_t requeued = 0;
+    bool had_job = false;
+    for (uint32_t x = 0; x < pp->ctl->nslots; x++) {
+        parx__pjob *j = &pp->jobs[x];
+        uint32_t s = atomic_load_explicit(&j->state, memory_order_acquire);
+        if (PARX__J_PHASE(s) != PARX__J_RUNNING || PARX__J_WORKER(s) != w) continue;
+        had_job = true;
+        int code;
+        if (why == PARX__KILL_TIMEOUT && x != kslot) {
+            /* killed for an earlier job's timeout just as it started this
+               one: not this job's failure, so no attempt is charged */
+            parx__procs_requeue_locked(pp, x);
+            requeued++;
+            continue;
+        }
+        if (why == PARX__KILL_TIMEOUT) {
+            code = -ETIMEDOUT;
+            j->signal = 0;
+            j->exit_code = 0;
+        } else if (WIFSIGNALED(st)) {
+            code = PARX_E_CRASHED;
+            j->signal = WTERMSIG(st);
+            j->exit_code = 0;
+        } else {
+            code = PARX_E_EXITED;
+            j->signal = 0;
+            j->exit_code = WEXITSTATUS(st);
+        }
+        if (!pp->quitting && j->attempts <= pp->retries) {
+            j->attempts++;
+            atomic_fetch_add_explicit(&pp->retried, 1, memory_order_relaxed);
+            parx__procs_requeue_locked(pp, x);
+            requeued++;
+        } else {
+            j->status = code;
+            j->run_ns = 0;
+            parx__procs_finish(pp->ctl, j);
+        }
+    }
+    if (had_job && why != PARX__KILL_TIMEOUT)
+        atomic_fetch_add_explicit(&pp->crashed, 1, memory_order_relaxed);
+    if (!pp->quitting && !atomic_load_explicit(&pp->broken, memory_order_relaxed))
+        parx__procs_send(pp->sock, PARX__M_START, (int)w, 0, 0, 0);
+    return requeued;
+}
+
+static void parx__procs_check_timeouts_locked(parx_procs *pp)
+{
+    uint64_t now = parx__now_ns();
+    for (int w = 0; w < pp->nworkers; w++) {
+        parx__pworker *wk = &pp->workers[w];
+        /* acquire: pairs with the worker's release of current; start_ns is then its own */
+        uint32_t cur = atomic_load_explicit(&wk->current, memory_order_acquire);
+        if (!cur || pp->kill_why[w] != PARX__KILL_NONE) continue;
+        uint64_t start = atomic_load_explicit(&wk->start_ns, memory_order_relaxed);
+        if (now < start || now - start <= pp->timeout_ns) continue;
+        int pid = atomic_load_explicit(&wk->pid, memory_order_relaxed);
+        if (pid <= 0) continue;
+        pp->kill_why[w] = PARX__KILL_TIMEOUT;
+        pp->kill_slot[w] = cur - 1;
+        atomic_fetch_add_explicit(&pp->timed_out, 1, memory_order_relaxed);
+        parx__procs_send(pp->sock, PARX__M_KILL, w, pid, 0, 0);
+    }
+}
+
+static void *parx__procs_monitor(void *arg)
+{
+    parx_procs *pp = (parx_procs *)arg;
+    for (;;) {
+        int timeout_ms = -1;
+        if (pp->timeout_ns) {
+            pthread_mutex_lock(&pp->lock);
+            pp->monitor_idle = pp->inflight == 0;
+            pthread_mutex_unlock(&pp->lock);
+            if (!pp->monitor_idle) {
+                uint64_t period = pp->timeout_ns / 4 / 1000000;
+                timeout_ms = period < 1 ? 1 : period > 1000 ? 1000 : (int)period;
+            }
+        }
+        struct pollfd fds[2] = {{pp->sock, POLLIN, 0}, {pp->evfd, POLLIN, 0}};
+        int rc = poll(fds, 2, timeout_ms);
+        if (rc < 0 && errno != EINTR) break;
+        if (fds[1].revents & POLLIN) {
+            uint64_t v;
+            if (read(pp->evfd, &v, sizeof v) < 0) {
+                /* EAGAIN: someone else read it; nothing to do */
+            }
+        }
+        bool gone = (fds[0].revents & (POLLHUP | POLLERR)) != 0;
+        uint32_t wake = 0;
+        if (fds[0].revents & POLLIN) {
+            for (;;) {
+                parx__pmsg m;
+                ssize_t got = recv(pp->sock, &m, sizeof m, MSG_DONTWAIT);
+                if (got < 0 && errno == EINTR) continue;
+                if (got < 0 && errno == EAGAIN) break;
+                if (got != (ssize_t)sizeof m) {
+                    gone = true;
+                    break;
+                }
+                if (m.worker < 0 || m.worker >= pp->nworkers) continue;
+                pthread_mutex_lock(&pp->lock);
+                if (m.type == PARX__M_DIED) {
+                    wake += parx__procs_died_locked(pp, (uint32_t)m.worker, m.status);
+                } else if (m.type == PARX__M_STARTED && m.pid > 0) {
+                    atomic_fetch_add_explicit(&pp->started, 1, memory_order_relaxed);
+                } else if (m.type == PARX__M_STARTED) {
+                    char msg[96];
+                    snprintf(msg, sizeof msg, "parx_procs: a replacement worker failed to start: %s",
+                             strerror(-m.pid));
+                    pthread_mutex_unlock(&pp->lock);
+                    parx__log(PARX_LOG_ERROR, msg);
+                    pthread_mutex_lock(&pp->lock);
+                }
+                pthread_mutex_unlock(&pp->lock);
+            }
+        }
+        if (wake) parx__procs_wake(pp->ctl, wake);
+        if (gone) {
+            /* The server is gone: reap it, and fail what can no longer run. */
+            while (waitpid(pp->server_pid, NULL, 0) < 0 && errno == EINTR) {
+            }
+            pthread_mutex_lock(&pp->lock);
+            pp->server_reaped = true;
+            bool expected = pp->quitting;
+            atomic_store_explicit(&pp->broken, 1, memory_order_release);
+            atomic_store_explicit(&pp->ctl->quit, 1, memory_order_seq_cst);
+            parx__procs_fail_all_locked(pp, PARX_E_PROCS_BROKEN);
+            pthread_mutex_unlock(&pp->lock);
+            if (!expected) parx__log(PARX_LOG_ERROR, "parx_procs: the fork server died; the pool is broken");
+            break;
+        }
+        if (pp->timeout_ns) {
+            pthread_mutex_lock(&pp->lock);
+            parx__procs_check_timeouts_locked(pp);
+            pthread_mutex_unlock(&pp->lock);
+        }
+    }
+    return NULL;
+}
+
+/* ---- create and destroy ------------------------------------------------------ */
+
+/* The executable to spawn: /proc/self/exe's target when it is still the same
+   file (a path keeps tools like valgrind in the picture), else the link. */
+static void parx__procs_exe(char *buf, size_t size)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+    struct stat a, b;
+    if (n > 0 && stat("/proc/self/exe", &a) == 0) {
+        buf[n] = 0;
+        if (stat(buf, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) return;
+    }
+    snprintf(buf, size, "/proc/self/exe");
+}
+
+static int parx__procs_spawn_server(parx_procs *pp, int server_sock)
+{
+    extern char **environ;
+    char exe[4096];
+    parx__procs_exe(exe, sizeof exe);
+    char var[64];
+    snprintf(var, sizeof var, "%s=3:%ld", PARX__PROCS_ENV, (long)getpid());
+    size_t n = 0;
+    while (environ && environ[n]) n++;
+    char **envp = (char **)malloc((n + 2) * sizeof *envp);
+    if (!envp) return -ENOMEM;
+    size_t k = 0, len = strlen(PARX__PROCS_ENV);
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], PARX__PROCS_ENV, len) != 0 || environ[i][len] != '=')
+            envp[k++] = environ[i];
+    envp[k++] = var;
+    envp[k] = NULL;
+    char *argv[] = {(char *)"parx-procs-server", NULL};
+
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&at);
+    /* The server's socket becomes fd 3 (dup2 clears O_CLOEXEC on the copy);
+       everything else of ours stays behind, being O_CLOEXEC. */
+    posix_spawn_file_actions_adddup2(&fa, server_sock, 3);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    sigdelset(&all, SIGKILL);
+    sigdelset(&all, SIGSTOP);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &all);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t pid;
+    int rc = posix_spawn(&pid, exe, &fa, &at, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    free(envp);
+    if (rc != 0) return -rc;
+    pp->server_pid = pid;
+    rc = parx_arena_send(pp->sock, pp->arena);
+    if (rc == 0)
+        rc = parx__procs_send(pp->sock, PARX__M_SETUP, -1, 0, 0,
+                              parx_arena_offset(pp->arena, pp->ctl));
+    return rc;
+}
+
+static void parx__procs_free(parx_procs *pp)
+{
+    if (pp->server_pid > 0 && !pp->server_reaped) {
+        kill(pp->server_pid, SIGKILL); /* its workers follow it (PDEATHSIG) */
+        while (waitpid(pp->server_pid, NULL, 0) < 0 && errno == EINTR) {
+        }
+    }
+    if (pp->sock >= 0) close(pp->sock);
+    if (pp->evfd >= 0) close(pp->evfd);
+    if (pp->arena) parx_arena_close(pp->arena);
+    pthread_mutex_destroy(&pp->lock);
+    free(pp->free_slots);
+    free(pp->gen);
+    free(pp->waited);
+    free(pp->fcache);
+    free(pp->kill_why);
+    free(pp->kill_slot);
+    free(pp);
+}
+
+static void parx__procs_set_err(int *err, int code)
+{
+    if (err) *err = code;
+}
+
+PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
+{
+    parx_procs_desc d;
+    if (desc) d = *desc;
+    else memset(&d, 0, sizeof d);
+    if (d.workers < 0 || d.workers > PARX__PROCS_MAX_WORKERS || d.retries < 0 ||
+        (d.start != PARX_START_DEFAULT && d.start != PARX_START_FORK &&
+         d.start != PARX_START_SPAWN) ||
+        d.max_jobs > PARX__PROCS_MAX_JOBS) {
+        parx__procs_set_err(err, -EINVAL);
+        return NULL;
+    }
+    int nw = d.workers ? d.workers : parx__cpu_count();
+    if (nw > PARX__PROCS_MAX_WORKERS) nw = PARX__PROCS_MAX_WORKERS;
+    uint32_t nslots = d.max_jobs ? d.max_jobs : 4096;
+    uint32_t ring = 2;
+    while (ring < 2 * nslots) ring <<= 1;
+
+    parx_procs *pp = (parx_procs *)calloc(1, sizeof *pp);
+    if (!pp) {
+        parx__procs_set_err(err, -ENOMEM);
+        return NULL;
+    }
+    pp->sock = pp->evfd = -1;
+    pthread_mutex_init(&pp->lock, NULL);
+    pp->nworkers = nw;
+    pp->retries = d.retries;
+    pp->timeout_ns = d.job_timeout_ns;
+    pp->spin_ns = d.spin_ns ? d.spin_ns : 50000;
+    int rc = 0;
+
+    parx_arena_desc ad;
+    memset(&ad, 0, sizeof ad);
+    ad.size = d.arena_bytes ? d.arena_bytes : (size_t)256 << 20;
+    pp->arena = parx_arena_create(&ad, &rc);
+    if (!pp->arena) goto fail;
+    pp->base = (char *)parx_arena_base(pp->arena);
+
+    /* One block holds the control block and the tables, each cache-aligned. */
+    size_t off_jobs = (sizeof(parx__pctl) + PARX_CACHELINE - 1) & ~(size_t)(PARX_CACHELINE - 1);
+    size_t off_ring = off_jobs + (size_t)nslots * sizeof(parx__pjob);
+    size_t off_workers = (off_ring + (size_t)ring * 4 + PARX_CACHELINE - 1) &
+                         ~(size_t)(PARX_CACHELINE - 1);
+    size_t off_fns = off_workers + (size_t)nw * sizeof(parx__pworker);
+    size_t total = off_fns + PARX__PROCS_MAX_FNS * sizeof(parx__pfn);
+    char *blk = (char *)parx_arena_alloc(pp->arena, total, PARX_CACHELINE);
+    if (!blk) {
+        rc = -ENOSPC;
+        goto fail;
+    }
+    memset(blk, 0, total);
+    uint64_t at = parx_arena_offset(pp->arena, blk);
+    pp->ctl = (parx__pctl *)(void *)blk;
+    pp->ctl->magic = PARX__PROCS_MAGIC;
+    pp->ctl->nslots = nslots;
+    pp->ctl->ring_mask = ring - 1;
+    pp->ctl->nworkers = (uint32_t)nw;
+    pp->ctl->jobs_off = at + off_jobs;
+    pp->ctl->ring_off = at + off_ring;
+    pp->ctl->workers_off = at + off_workers;
+    pp->ctl->fns_off = at + off_fns;
+    pp->ctl->spin_ns = pp->spin_ns;
+    parx__procs_layout(pp->ctl, pp->base, &pp->jobs, &pp->ring, &pp->workers, &pp->fns);
+
+    pp->free_slots = (uint32_t *)malloc(nslots * sizeof *pp->free_slots);
+    pp->gen = (uint32_t *)calloc(nslots, sizeof *pp->gen);
+    pp->waited = (uint8_t *)calloc(nslots, 1);
+    pp->fcache = (struct parx__pfcache *)calloc(2 * PARX__PROCS_MAX_FNS, sizeof *pp->fcache);
+    pp->kill_why = (uint8_t *)calloc((size_t)nw, 1);
+    pp->kill_slot = (uint32_t *)calloc((size_t)nw, sizeof *pp->kill_slot);
+    if (!pp->free_slots || !pp->gen || !pp->waited || !pp->fcache || !pp->kill_why ||
+        !pp->kill_slot) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    for (uint32_t i = 0; i < nslots; i++) pp->free_slots[i] = nslots - 1 - i;
+    pp->nfree = nslots;
+
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    pp->sock = sv[0];
+    pp->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (pp->evfd < 0) {
+        rc = -errno;
+        close(sv[1]);
+        goto fail;
+    }
+
+    if (d.start == PARX_START_SPAWN) {
+        rc = parx__procs_spawn_server(pp, sv[1]);
+        close(sv[1]);
+        if (rc < 0) goto fail;
+    } else {
+        pid_t parent = getpid();
+        fflush(NULL); /* or buffered output would be written again by a worker's exit() */
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(sv[0]);
+            close(pp->evfd);
+            parx__procs_serve(sv[1], pp->base, pp->ctl, parent);
+        }
+        close(sv[1]);
+        if (pid < 0) {
+            rc = -errno;
+            goto fail;
+        }
+        pp->server_pid = pid;
+    }
+
+    /* Handshake, then start the workers and wait until every one runs. */
+    parx__pmsg m;
+    int got = parx__procs_recv(pp->sock, &m, PARX__PROCS_START_MS);
+    if (got != 1 || m.type != PARX__M_HELLO) {
+        rc = d.start == PARX_START_SPAWN ? PARX_E_SPAWN : got < 0 ? got : -ECHILD;
+        goto fail;
+    }
+    for (int w = 0; w < nw; w++) {
+        rc = parx__procs_send(pp->sock, PARX__M_START, w, 0, 0, 0);
+        if (rc < 0) goto fail;
+    }
+    uint64_t deadline = parx__now_ns() + (uint64_t)PARX__PROCS_START_MS * 1000000;
+    for (int started = 0; started < nw;) {
+        got = parx__procs_recv(pp->sock, &m, PARX__PROCS_START_MS);
+        if (got != 1) {
+            rc = got < 0 ? got : -ECHILD;
+            goto fail;
+        }
+        if (m.type == PARX__M_STARTED && m.pid < 0) {
+            rc = m.pid;
+            goto fail;
+        }
+        if (m.type == PARX__M_DIED) { /* a worker that died at once: fail loudly */
+            rc = -ECHILD;
+            goto fail;
+        }
+        if (m.type == PARX__M_STARTED) started++;
+    }
+    atomic_store_explicit(&pp->started, (uint64_t)nw, memory_order_relaxed);
+    for (;;) {
+        /* acquire: pairs with each worker's release increment */
+        uint32_t r = atomic_load_explicit(&pp->ctl->nready, memory_order_acquire);
+        if (r >= (uint32_t)nw) break;
+        uint64_t now = parx__now_ns();
+        if (now >= deadline) {
+            rc = -ETIMEDOUT;
+            goto fail;
+        }
+        parx__futex_wait_shared(&pp->ctl->nready, r, (int64_t)(deadline - now));
+    }
+
+    /* The monitor takes no signals: those are the program's business. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    rc = -pthread_create(&pp->monitor, NULL, parx__procs_monitor, pp);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc < 0) goto fail;
+    pp->monitor_running = true;
+    return pp;
+
+fail:
+    parx__procs_set_err(err, rc < 0 ? rc : -ENOMEM);
+    parx__procs_free(pp);
+    return NULL;
+}
+
+PARX_API void parx_procs_destroy(parx_procs *pp)
+{
+    if (!pp) return;
+    pthread_mutex_lock(&pp->lock);
+    pp->quitting = true;
+    pthread_mutex_unlock(&pp->lock);
+    /* seq_cst: workers check quit before each claim and before sleeping */
+    atomic_store_explicit(&pp->ctl->quit, 1, memory_order_seq_cst);
+    atomic_fetch_add_explicit(&pp->ctl->wake_seq, 1, memory_order_relaxed); /* futex word only */
+    parx__futex_wake_shared(&pp->ctl->wake_seq, INT_MAX);
+    /* The server leaves once its workers have (each finishes the job it
+       runs); the monitor settles their deaths, then sees the socket close. */
+    parx__procs_send(pp->sock, PARX__M_QUIT, -1, 0, 0, 0);
+    if (pp->monitor_running) pthread_join(pp->monitor, NULL);
+    parx__procs_free(pp);
+}
+
+/* ---- submit, wait, map -------------------------------------------------------- */
+
+/* Caller, holding lock, with a free slot: queue fn(arg). */
+static uint32_t parx__procs_enqueue_locked(parx_procs *pp, uint32_t fn_id, uint64_t arg_off)
+{
+    uint32_t x = pp->free_slots[--pp->nfree];
+    parx__pjob *j = &pp->jobs[x];
+    j->fn_id = fn_id;
+    j->arg_off = arg_off;
+    j->status = j->signal = j->exit_code = 0;
+    j->attempts = 1;
+    j->run_ns = 0;
+    pp->gen[x] = pp->gen[x] + 1 ? pp->gen[x] + 1 : 1;
+    pp->waited[x] = 0;
+    pp->inflight++;
+    /* release: a worker's claim (acquire) sees fn_id and arg_off */
+    atomic_store_explicit(&j->state, PARX__J_QUEUED, memory_order_release);
+    parx__procs_push_locked(pp, x);
+    return x;
+}
+
+/* Caller, holding lock: take slot x's result (it is DONE) and free the slot. */
+static int parx__procs_collect_locked(parx_procs *pp, uint32_t x, parx_job_result *r)
+{
+    parx__pjob *j = &pp->jobs[x];
+    int status = j->status;
+    if (r) {
+        r->status = status;
+        r->signal = j->signal;
+        r->exit_code = j->exit_code;
+        r->attempts = j->attempts;
+        r->run_ns = j->run_ns;
+    }
+    /* relaxed: a FREE slot is the caller's alone until its next QUEUED release */
+    atomic_store_explicit(&j->state, PARX__J_FREE, memory_order_relaxed);
+    pp->free_slots[pp->nfree++] = x;
+    pp->inflight--;
+    return status;
+}
+
+/* Caller, holding lock: a free slot, waiting (lock released meanwhile) while
+   every slot holds a queued or running job. */
+static int parx__procs_slot_locked(parx_procs *pp)
+{
+    while (pp->nfree == 0) {
+        if (atomic_load_explicit(&pp->broken, memory_order_relaxed)) return PARX_E_PROCS_BROKEN;
+        bool pending = false;
+        for (uint32_t x = 0; x < pp->ctl->nslots && !pending; x++) {
+            uint32_t ph = PARX__J_PHASE(atomic_load_explicit(&pp->jobs[x].state,
+                                                             memory_order_relaxed));
+            pending = ph == PARX__J_QUEUED || ph == PARX__J_RUNNING;
+        }
+        if (!pending) return -EBUSY; /* all done, none collected: waiting would never end */
+        uint64_t want = atomic_load_explicit(&pp->ctl->done_total, memory_order_acquire) + 1;
+        pthread_mutex_unlock(&pp->lock);
+        parx__procs_wait_done(pp, want);
+        pthread_mutex_lock(&pp->lock);
+    }
+    return 0;
+}
+
+static uint64_t parx__procs_arg_off(parx_procs *pp, void *arg)
+{
+    return arg ? parx_arena_offset(pp->arena, arg) : PARX_ARENA_NO_OFFSET;
+}
+
+PARX_API int parx_procs_submit(parx_procs *pp, parx_job_fn fn, void *arg, parx_ticket *t)
+{
+    if (!pp || !fn || !t) return -EINVAL;
+    uint64_t off = parx__procs_arg_off(pp, arg);
+    if (arg && off == PARX_ARENA_NO_OFFSET) return -EFAULT;
+    pthread_mutex_lock(&pp->lock);
+    uint32_t id;
+    int rc = atomic_load_explicit(&pp->broken, memory_order_relaxed) ? PARX_E_PROCS_BROKEN : 0;
+    if (rc == 0) rc = parx__procs_fn_id(pp, fn, &id);
+    if (rc == 0) rc = parx__procs_slot_locked(pp);
+    if (rc < 0) {
+        pthread_mutex_unlock(&pp->lock);
+        return rc;
+    }
+    uint32_t x = parx__procs_enqueue_locked(pp, id, off);
+    *t = (uint64_t)pp->gen[x] << 32 | x;
+    bool kick = pp->monitor_idle;
+    pp->monitor_idle = false;
+    pthread_mutex_unlock(&pp->lock);
+    if (kick) { /* the monitor sleeps without a timeout: it has timeouts to watch now */
+        uint64_t one = 1;
+        if (write(pp->evfd, &one, sizeof one) < 0) {
+            /* EAGAIN: the counter is already non-zero, so the monitor wakes anyway */
+        }
+    }
+    parx__procs_wake(pp->ctl, 1);
+    return 0;
+}
+
+/* Wait until slot x is DONE: poll for spin_ns, then sleep on its state word. */
+static void parx__procs_wait_slot(parx_procs *pp, uint32_t x)
+{
+    _Atomic uint32_t *st = &pp->jobs[x].state;
+    uint64_t t0 = parx__now_ns();
+    for (unsigned i = 1;; i++) {
+        /* acquire: pairs with parx__procs_finish's release; the results are then ours */
+        if (PARX__J_PHASE(atomic_load_explicit(st, memory_order_acquire)) == PARX__J_DONE) return;
+        if ((i & 63) == 0 && parx__now_ns() - t0 > pp->spin_ns) break;
+        parx__cpu_relax();
+    }
+    for (;;) {
+        uint32_t s = atomic_load_explicit(st, memory_order_acquire);
+        if (PARX__J_PHASE(s) == PARX__J_DONE) return;
+        /* relaxed: the bit only asks for a futex wake; DONE is read with acquire above */
+        if (!(s & PARX__J_WAITER) &&
+            !atomic_compare_exchange_weak_explicit(st, &s, s | PARX__J_WAITER,
+                                                   memory_order_relaxed, memory_order_relaxed))
+            continue;
+        parx__futex_wait_shared(st, s | PARX__J_WAITER, -1);
+    }
+}
+
+PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r)
+{
+    if (!pp) return -EINVAL;
+    uint32_t x = (uint32_t)t, gen = (uint32_t)(t >> 32);
+    pthread_mutex_lock(&pp->lock);
+    bool ok = x < pp->ctl->nslots && gen && pp->gen[x] == gen && !pp->waited[x] &&
+              PARX__J_PHASE(atomic_load_explicit(&pp->jobs[x].state, memory_order_relaxed)) !=
+                  PARX__J_FREE;
+    if (ok) pp->waited[x] = 1;
+    pthread_mutex_unlock(&pp->lock);
+    if (!ok) return -EINVAL;
+    parx__procs_wait_slot(pp, x);
+    pthread_mutex_lock(&pp->lock);
+    int status = parx__procs_collect_locked(pp, x, r);
+    pthread_mutex_unlock(&pp->lock);
+    return status;
+}
+
+static int parx__procs_cost_cmp(const void *a, const void *b, void *ctx)
+{
+    const double *cost = (const double *)ctx;
+    size_t i = *(const size_t *)a, k = *(const size_t *)b;
+    if (cost[i] > cost[k]) return -1; /* longest first */
+    if (cost[i] < cost[k]) return 1;
+    return i < k ? -1 : i > k; /* ties in order: the same schedule every run */
+}
+
+PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size_t n,
+                               parx_job_result *r, const parx_map_desc *md)
+{
+    if (!pp || !fn || (!args && n) || (!r && n)) return -EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (args[i] && parx__procs_arg_off(pp, args[i]) == PARX_ARENA_NO_OFFSET) return -EFAULT;
+    if (n == 0) return 0;
+    size_t *order = (size_t *)malloc(n * sizeof *order);
+    size_t *pend = (size_t *)malloc(n * sizeof *pend);
+    uint32_t *slot = (uint32_t *)malloc(n * sizeof *slot);
+    if (!order || !pend || !slot) {
+        free(order);
+        free(pend);
+        free(slot);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) order[i] = i;
+    if (md && md->cost) qsort_r(order, n, sizeof *order, parx__procs_cost_cmp, (void *)md->cost);
+
+    uint32_t id = 0;
+    pthread_mutex_lock(&pp->lock);
+    int rc = parx__procs_fn_id(pp, fn, &id);
+    pthread_mutex_unlock(&pp->lock);
+    size_t next = 0, npend = 0, ndone = 0;
+    int failed = 0;
+    while (rc == 0 && ndone < n) {
+        /* Queue as many as there are free slots, under one lock. */
+        uint32_t pushed = 0;
+        pthread_mutex_lock(&pp->lock);
+        if (atomic_load_explicit(&pp->broken, memory_order_relaxed) && next < n) {
+            for (; next < n; next++) { /* never to run: report them, do not hang */
+                size_t i = order[next];
+                memset(&r[i], 0, sizeof r[i]);
+                r[i].status = PARX_E_PROCS_BROKEN;
+                failed++;
+                ndone++;
+            }
+        }
+        if (next < n && pp->nfree == 0 && npend == 0) rc = parx__procs_slot_locked(pp);
+        while (rc == 0 && next < n && pp->nfree > 0) {
+            size_t i = order[next++];
+            slot[i] = parx__procs_enqueue_locked(pp, id, parx__procs_arg_off(pp, args[i]));
+            pp->waited[slot[i]] = 1;
+            pend[npend++] = i;
+            pushed++;
+        }
+        bool kick = pushed && pp->monitor_idle;
+        if (kick) pp->monitor_idle = false;
+        pthread_mutex_unlock(&pp->lock);
+        if (kick) {
+            uint64_t one = 1;
+            if (write(pp->evfd, &one, sizeof one) < 0) {
+                /* EAGAIN: the monitor is already due to wake */
+            }
+        }
+        parx__procs_wake(pp->ctl, pushed);
+
+        /* Take every result that is in, under one lock. */
+        uint64_t base = atomic_load_explicit(&pp->ctl->done_total, memory_order_acquire);
+        size_t kept = 0, before = ndone;
+        pthread_mutex_lock(&pp->lock);
+        for (size_t k = 0; k < npend; k++) {
+            size_t i = pend[k];
+            uint32_t s = atomic_load_explicit(&pp->jobs[slot[i]].state, memory_order_acquire);
+            if (PARX__J_PHASE(s) == PARX__J_DONE) {
+                failed += parx__procs_collect_locked(pp, slot[i], &r[i]) != 0;
+                ndone++;
+            } else {
+                pend[kept++] = i;
+            }
+        }
+        npend = kept;
+        pthread_mutex_unlock(&pp->lock);
+        if (ndone > before) {
+            if (md && md->progress) md->progress(ndone, n, md->user);
+            continue;
+        }
+        if (npend) parx__procs_wait_done(pp, base + (npend + 1) / 2);
+    }
+    free(order);
+    free(pend);
+    free(slot);
+    return rc < 0 ? rc : failed;
+}
+
+PARX_API int parx_procs_map(parx_procs *pp, parx_job_fn fn, void **args, size_t n,
+                            parx_job_result *r)
+{
+    return parx_procs_map_ex(pp, fn, args, n, r, NULL);
+}
+
+PARX_API parx_arena *parx_procs_arena(parx_procs *pp) { return pp ? pp->arena : NULL; }
+
+PARX_API int parx_procs_size(const parx_procs *pp) { return pp ? pp->nworkers : -EINVAL; }
+
+PARX_API int parx_procs_stats(const parx_procs *pp, parx_procs_info *out)
+{
+    if (!pp || !out) return -EINVAL;
+    memset(out, 0, sizeof *out);
+    out->workers = pp->nworkers;
+    out->server_pid = (int)pp->server_pid;
+    out->started = atomic_load_explicit(&pp->started, memory_order_relaxed);
+    out->crashed = atomic_load_explicit(&pp->crashed, memory_order_relaxed);
+    out->timed_out = atomic_load_explicit(&pp->timed_out, memory_order_relaxed);
+    out->retried = atomic_load_explicit(&pp->retried, memory_order_relaxed);
+    return 0;
+}
+
+PARX_API int parx_procs_pids(const parx_procs *pp, int *pids, int n)
+{
+    if (!pp || (!pids && n > 0)) return -EINVAL;
+    for (int w = 0; w < pp->nworkers && w < n; w++)
+        pids[w] = atomic_load_explicit(&pp->workers[w].pid, memory_order_relaxed);
+    return pp->nworkers;
+}
+
+#endif /* PARX_NO_PROC */
 
 #endif /* PARX_IMPLEMENTATION_INCLUDED */
 #endif /* PARX_IMPLEMENTATION */
