@@ -2250,6 +2250,8 @@ struct parx_procs {
     uint32_t *gen;       /* per slot: bumped at each submit, carried by tickets */
     uint8_t *waited;     /* per slot: a waiter has claimed its result */
     uint32_t inflight;   /* submitted and not yet collected */
+    pthread_cond_t slot_freed; /* a slot came back, for those waiting in parx__procs_slot_locked */
+    uint32_t slot_waiters;
     struct parx__pfcache { parx_job_fn fn; uint32_t id; } *fcache; /* 2 * MAX_FNS entries */
     uint8_t *kill_why;   /* per worker: why the monitor asked for a kill */
     uint32_t *kill_slot; /* per worker: the job that timed out */
@@ -2977,6 +2979,7 @@ static void parx__procs_free(parx_procs *pp)
     if (pp->evfd >= 0) close(pp->evfd);
     if (pp->arena) parx_arena_close(pp->arena);
     pthread_mutex_destroy(&pp->lock);
+    pthread_cond_destroy(&pp->slot_freed);
     free(pp->free_slots);
     free(pp->gen);
     free(pp->waited);
@@ -3016,6 +3019,7 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
     }
     pp->sock = pp->evfd = -1;
     pthread_mutex_init(&pp->lock, NULL);
+    pthread_cond_init(&pp->slot_freed, NULL);
     pp->nworkers = nw;
     pp->retries = d.retries;
     pp->timeout_ns = d.job_timeout_ns;
@@ -3214,26 +3218,37 @@ static int parx__procs_collect_locked(parx_procs *pp, uint32_t x, parx_job_resul
     atomic_store_explicit(&j->state, PARX__J_FREE, memory_order_relaxed);
     pp->free_slots[pp->nfree++] = x;
     pp->inflight--;
+    if (pp->slot_waiters) pthread_cond_broadcast(&pp->slot_freed);
     return status;
 }
 
 /* Caller, holding lock: a free slot, waiting (lock released meanwhile) while
-   every slot holds a queued or running job. */
+   every slot holds a job that is queued or running, or a result that some
+   thread is waiting for. Slots holding results nobody waits for give -EBUSY:
+   waiting for them would never end. */
 static int parx__procs_slot_locked(parx_procs *pp)
 {
     while (pp->nfree == 0) {
         if (atomic_load_explicit(&pp->broken, memory_order_relaxed)) return PARX_E_PROCS_BROKEN;
-        bool pending = false;
-        for (uint32_t x = 0; x < pp->ctl->nslots && !pending; x++) {
+        uint32_t active = 0, claimed = 0;
+        for (uint32_t x = 0; x < pp->ctl->nslots; x++) {
             uint32_t ph = PARX__J_PHASE(atomic_load_explicit(&pp->jobs[x].state,
                                                              memory_order_relaxed));
-            pending = ph == PARX__J_QUEUED || ph == PARX__J_RUNNING;
+            active += ph == PARX__J_QUEUED || ph == PARX__J_RUNNING;
+            claimed += ph == PARX__J_DONE && pp->waited[x];
         }
-        if (!pending) return -EBUSY; /* all done, none collected: waiting would never end */
-        uint64_t want = atomic_load_explicit(&pp->ctl->done_total, memory_order_acquire) + 1;
-        pthread_mutex_unlock(&pp->lock);
-        parx__procs_wait_done(pp, want);
-        pthread_mutex_lock(&pp->lock);
+        if (active) { /* a job will finish: wait for that, then look again */
+            uint64_t want = atomic_load_explicit(&pp->ctl->done_total, memory_order_acquire) + 1;
+            pthread_mutex_unlock(&pp->lock);
+            parx__procs_wait_done(pp, want);
+            pthread_mutex_lock(&pp->lock);
+        } else if (claimed) { /* another thread is about to collect a result */
+            pp->slot_waiters++;
+            pthread_cond_wait(&pp->slot_freed, &pp->lock);
+            pp->slot_waiters--;
+        } else {
+            return -EBUSY;
+        }
     }
     return 0;
 }
