@@ -2430,13 +2430,16 @@ static int64_t parx__procs_claim(parx__pctl *ctl, parx__pjob *jobs, _Atomic uint
         parx__pjob *j = &jobs[x];
         uint32_t s = atomic_load_explicit(&j->state, memory_order_relaxed);
         bool mine = false;
-        if (PARX__J_PHASE(s) == PARX__J_QUEUED) {
+        /* A loop, not one try: a waiter setting its WAITER bit also fails the
+           CAS, and giving up on a job that is still QUEUED would move head
+           past its only entry and lose it. */
+        while (!mine && PARX__J_PHASE(s) == PARX__J_QUEUED) {
             uint32_t run = (s & PARX__J_WAITER) | PARX__J_RUNNING | (w << 16);
             /* acquire: pairs with the release that made it QUEUED (submit, or
                the monitor's retry), so fn_id and arg_off are visible */
-            mine = atomic_compare_exchange_strong_explicit(&j->state, &s, run,
-                                                           memory_order_acquire,
-                                                           memory_order_relaxed);
+            mine = atomic_compare_exchange_weak_explicit(&j->state, &s, run,
+                                                         memory_order_acquire,
+                                                         memory_order_relaxed);
         }
         /* Move head past this entry, whoever claimed it; a worker that dies
            between its claim and this CAS leaves it to the next one. relaxed:
@@ -2720,7 +2723,10 @@ __attribute__((constructor)) static void parx__procs_boot(void)
     syscall(SYS_close_range, 3u, (unsigned)fd - 1, 0u);
     syscall(SYS_close_range, (unsigned)fd + 1, ~0u, 0u);
     int err = 0;
-    parx_arena *a = parx_arena_recv((int)fd, &err);
+    /* static: the server's handle lives as long as the process, and stays
+       reachable for leak checkers in workers that exit() */
+    static parx_arena *a;
+    a = parx_arena_recv((int)fd, &err);
     parx__pmsg m;
     if (!a || parx__procs_recv((int)fd, &m, PARX__PROCS_START_MS) != 1 || m.type != PARX__M_SETUP ||
         m.a >= parx_arena_size(a))
@@ -2836,9 +2842,9 @@ static void *parx__procs_monitor(void *arg)
         int timeout_ms = -1;
         if (pp->timeout_ns) {
             pthread_mutex_lock(&pp->lock);
-            pp->monitor_idle = pp->inflight == 0;
+            bool idle = pp->monitor_idle = pp->inflight == 0;
             pthread_mutex_unlock(&pp->lock);
-            if (!pp->monitor_idle) {
+            if (!idle) {
                 uint64_t period = pp->timeout_ns / 4 / 1000000;
                 timeout_ms = period < 1 ? 1 : period > 1000 ? 1000 : (int)period;
             }
@@ -2907,15 +2913,18 @@ static void *parx__procs_monitor(void *arg)
 
 /* ---- create and destroy ------------------------------------------------------ */
 
-/* The executable to spawn: /proc/self/exe's target when it is still the same
-   file (a path keeps tools like valgrind in the picture), else the link. */
+/* The executable to spawn: /proc/self/exe's target by its path (a path keeps
+   tools that run us, like valgrind, in the picture: they report the program's
+   path there, while the link itself leads to the tool), or the link itself
+   when the file was deleted or replaced since it started. */
 static void parx__procs_exe(char *buf, size_t size)
 {
     ssize_t n = readlink("/proc/self/exe", buf, size - 1);
-    struct stat a, b;
-    if (n > 0 && stat("/proc/self/exe", &a) == 0) {
+    if (n > 0) {
         buf[n] = 0;
-        if (stat(buf, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) return;
+        const char *gone = " (deleted)";
+        size_t len = strlen(gone);
+        if (((size_t)n < len || strcmp(buf + n - len, gone) != 0) && access(buf, X_OK) == 0) return;
     }
     snprintf(buf, size, "/proc/self/exe");
 }

@@ -143,6 +143,38 @@ static void two_callers(void)
     parx_procs_destroy(pp);
 }
 
+/* Waiters that go to sleep at once (spin_ns 1) set their WAITER bit while
+   jobs are still queued, racing the workers' claims on the same word: no job
+   may be lost to that race (it once was: a failed claim skipped the job). */
+static void sleepy_waiters(void)
+{
+    size_t n = pt_scaled(20000, 500);
+    parx_procs_desc d = {.workers = 2, .start = g_mode, .spin_ns = 1, .arena_bytes = 16u << 20};
+    int err = 0;
+    parx_procs *pp = parx_procs_create(&d, &err);
+    REQUIRE(pp);
+    job *js = (job *)parx_arena_alloc(parx_procs_arena(pp), 64 * sizeof *js, 0);
+    REQUIRE(js);
+    parx_ticket t[64];
+    size_t bad = 0;
+    for (size_t done = 0; done < n; done += 64) {
+        for (int i = 0; i < 64; i++) {
+            js[i].in = done + (size_t)i;
+            js[i].out = 0;
+            atomic_store(&js[i].runs, 0);
+            CHECK_EQ(parx_procs_submit(pp, job_mix, &js[i], &t[i]), 0);
+        }
+        for (int i = 63; i >= 0; i--) /* the last first: its job is surely still queued */
+            CHECK_EQ(parx_procs_wait(pp, t[i], NULL), (int)(js[i].in % 7));
+        bad += check_jobs(js, NULL, 64, 1);
+    }
+    CHECK_EQ(bad, 0);
+    parx_procs_destroy(pp);
+}
+
+static void test_sleepy_fork(void) { g_mode = PARX_START_FORK; sleepy_waiters(); }
+static void test_sleepy_spawn(void) { g_mode = PARX_START_SPAWN; sleepy_waiters(); }
+
 static void test_map_fork(void) { g_mode = PARX_START_FORK; map_all(); }
 static void test_map_spawn(void) { g_mode = PARX_START_SPAWN; map_all(); }
 static void test_two_fork(void) { g_mode = PARX_START_FORK; two_callers(); }
@@ -150,11 +182,13 @@ static void test_two_spawn(void) { g_mode = PARX_START_SPAWN; two_callers(); }
 
 int main(void)
 {
-    pt_plan(4);
+    pt_plan(6);
     run_guarded("fork mode: 100,000 jobs by map and by submit/wait, each run once, results right",
                 test_map_fork);
     run_guarded("spawn mode: 100,000 jobs by map and by submit/wait, each run once, results right",
                 test_map_spawn);
+    run_guarded("fork mode: waiters sleeping at once race no job away", test_sleepy_fork);
+    run_guarded("spawn mode: waiters sleeping at once race no job away", test_sleepy_spawn);
     /* threads from here on: forks above came first */
     run_guarded("fork mode: two caller threads map into one pool at once", test_two_fork);
     run_guarded("spawn mode: two caller threads map into one pool at once", test_two_spawn);
