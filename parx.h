@@ -6,8 +6,10 @@
     tasks of microseconds: a Chase-Lev work-stealing deque, a thread pool with
     fork-join task groups that allocate nothing on the heap, a parallel loop
     that balances uneven iterations by lazy splitting, a reduction whose result
-    is bitwise identical on any number of threads, and counter-based random
-    streams so Monte Carlo results do not depend on the schedule.
+    is bitwise identical on any number of threads, counter-based random
+    streams so Monte Carlo results do not depend on the schedule, and a pool
+    of worker processes that take jobs by reference in shared memory and
+    survive their crashes.
 
     Do this
     =======
@@ -31,6 +33,7 @@
     | PARX_SPIN_ROUNDS        | 1000          | idle polls before a worker sleeps             |
     | PARX_DEQUE_MIN_CAPACITY | 64            | smallest deque array (slots)                  |
     | PARX_OUTSIDE_SLOTS      | 4             | outside threads that can help at once (>>help) |
+    | PARX_NO_PROC            | undefined     | leave out the process pool (and parx_shm.h)   |
 
     Macros that change declarations (PARX_STATIC, PARX_CACHELINE) must be the
     same in every translation unit: set them with compiler flags.
@@ -50,6 +53,14 @@
     5. Randomness:             parx_rng r = parx_rng_for(seed, task_index);
                                double u = parx_rng_uniform(&r);
     6. Clean up:               parx_pool_destroy(p);   // runs whatever is still queued
+    7. Processes, for code that must not share an address space (>>procs):
+                               parx_procs *pp = parx_procs_create(NULL, &err);
+                               job *j = parx_arena_alloc(parx_procs_arena(pp), sizeof *j, 0);
+                               parx_procs_submit(pp, work, j, &ticket);
+                               parx_procs_wait(pp, ticket, &result);
+                               parx_procs_destroy(pp);
+       `work(j)` runs in a worker process; j, in shared memory, carries its
+       inputs and results (examples/06_procs_sweep.c, 07_procs_retries.c).
 
     >>errors
     Functions that can fail return 0 on success or a negative errno value
@@ -110,6 +121,49 @@
     sleeping. parx_for and parx_reduce called from outside never help: they
     hand the whole range to the workers and sleep, using N threads.
 
+    >>procs (worker processes: fork or spawn)
+    A pool of persistent worker processes, started once. Between the caller
+    and its workers sits a fork server: a small single-threaded process that
+    forks every worker, the first ones and each replacement, reaps them and
+    reports their deaths over a socket. A monitor thread in the caller
+    settles those deaths (retry the job, or report it) and kills workers
+    whose job overran .job_timeout_ns.
+    - PARX_START_FORK: the server is forked from the caller at create, so
+      workers inherit the caller's memory as it was then (globals, loaded
+      data, open files). Create it before starting threads: fork copies a
+      threaded process with whatever locks its other threads held (malloc's,
+      stdio's), and the workers would deadlock on them. Its cost grows with
+      the caller's memory (its page tables are copied), but only at create:
+      replacements are forked from the server.
+    - PARX_START_SPAWN: the server is this program started afresh with
+      posix_spawn (which is safe in threaded programs and costs the same
+      whatever the caller's size); a constructor in parx's implementation
+      sees the variable PARX_PROCS_SERVER and takes that copy over before
+      main runs, so user code in main never runs there. The implementation
+      must be linked into the executable (or a library it loads at startup);
+      otherwise create fails with PARX_E_SPAWN. Workers start from the
+      program's initial state: what main set up is not there.
+    Job functions travel as (module, offset): the offset of the function in
+    the program or library that contains it, found with dl_iterate_phdr.
+    That survives address-space randomisation and exec, so a pointer to any
+    function of the program or of a library loaded at startup works in both
+    modes; code loaded later with dlopen is found in fork mode only.
+    A job is a record in the pool's arena: function, argument offset,
+    result, and a state word that is also the futex its waiter sleeps on.
+    Workers claim records with a CAS on that word (from a ring of record
+    indices), so a worker killed at any instruction loses nothing: a record
+    it claimed names it, one it did not is still queued. Idle workers poll
+    for up to .spin_ns (adapting to how often that pays), then sleep on a
+    futex. A crashed or timed-out worker's job is queued again while it has
+    retries left, and the result says what happened: status, the signal or
+    exit code of the last failed attempt, and the number of attempts.
+    The server watches the caller with a pidfd and kills its workers when
+    the caller dies, whatever thread made the pool; workers die with the
+    server (PR_SET_PDEATHSIG, checked against a server that died first).
+    Every descriptor is O_CLOEXEC; destroy reaps the server, which reaps the
+    workers: no zombies, no descriptors, and the arena is anonymous (memfd),
+    so nothing is left in /dev/shm even after a SIGKILL.
+
     >>determinism (parx_reduce)
     The range is cut into leaves of `grain` iterations (the last may be
     shorter), which depends on the range and grain alone, never on the number
@@ -152,6 +206,18 @@
    uint64_t parx_rng_next(parx_rng *r);
    double   parx_rng_uniform(parx_rng *r);
    uint64_t parx_rng_at(parx_rng r, uint64_t index);
+
+   parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err);      (>>procs)
+   void        parx_procs_destroy(parx_procs *pp);
+   parx_arena *parx_procs_arena(parx_procs *pp);
+   int         parx_procs_size(const parx_procs *pp);
+   int parx_procs_submit(parx_procs *pp, parx_job_fn fn, void *arg, parx_ticket *t);
+   int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r);
+   int parx_procs_map(parx_procs *pp, parx_job_fn fn, void **args, size_t n, parx_job_result *r);
+   int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size_t n,
+                         parx_job_result *r, const parx_map_desc *md);
+   int parx_procs_stats(const parx_procs *pp, parx_procs_info *out);
+   int parx_procs_pids(const parx_procs *pp, int *pids, int n);
    ========================================================================== */
 
 #include <stddef.h>
