@@ -3182,16 +3182,18 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
         pp->server_pid = pid;
     }
 
-    /* Handshake, then start the workers and wait until every one runs. */
+    /* Ask for every worker at once (the socket holds the requests while the
+       server starts), then expect its hello, the workers, and their first
+       sign of life. */
+    for (int w = 0; w < nw; w++) {
+        rc = parx__procs_send(pp->sock, PARX__M_START, w, 0, 0, 0);
+        if (rc < 0) goto fail;
+    }
     parx__pmsg m;
     int got = parx__procs_recv(pp->sock, &m, PARX__PROCS_START_MS);
     if (got != 1 || m.type != PARX__M_HELLO) {
         rc = d.start == PARX_START_SPAWN ? PARX_E_SPAWN : got < 0 ? got : -ECHILD;
         goto fail;
-    }
-    for (int w = 0; w < nw; w++) {
-        rc = parx__procs_send(pp->sock, PARX__M_START, w, 0, 0, 0);
-        if (rc < 0) goto fail;
     }
     uint64_t deadline = parx__now_ns() + (uint64_t)PARX__PROCS_START_MS * 1000000;
     for (int started = 0; started < nw;) {
