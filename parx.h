@@ -728,6 +728,7 @@ PARX_API int parx_procs_pids(const parx_procs *pp, int *pids, int n);
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #ifndef PARX_NO_PROC
+#include <fcntl.h>
 #include <link.h> /* dl_iterate_phdr: job functions by module and offset */
 #include <poll.h>
 #include <signal.h>
@@ -2699,6 +2700,10 @@ __attribute__((noreturn)) static void parx__procs_serve(int sock, char *base, pa
     parx__procs_layout(ctl, base, &jobs, &ring, &workers, &fns);
     uint32_t n = ctl->nworkers;
 
+    /* SIGCHLD as the default, whatever the caller had (SIG_IGN would have
+       the kernel reap our workers before we learn how they died), blocked
+       and read through a signalfd. */
+    signal(SIGCHLD, SIG_DFL);
     sigset_t chld, old;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
@@ -2943,9 +2948,16 @@ static void *parx__procs_monitor(void *arg)
                 } else if (m.type == PARX__M_STARTED && m.pid > 0) {
                     atomic_fetch_add_explicit(&pp->started, 1, memory_order_relaxed);
                 } else if (m.type == PARX__M_STARTED) {
-                    char msg[96];
-                    snprintf(msg, sizeof msg, "parx_procs: a replacement worker failed to start: %s",
+                    /* No replacement (fork refused): rather than run on with
+                       fewer workers, or none, fail loudly and at once. */
+                    char msg[112];
+                    snprintf(msg, sizeof msg,
+                             "parx_procs: a replacement worker could not start (%s); the pool is "
+                             "broken",
                              strerror(-m.pid));
+                    atomic_store_explicit(&pp->broken, 1, memory_order_release);
+                    atomic_store_explicit(&pp->ctl->quit, 1, memory_order_seq_cst);
+                    parx__procs_fail_all_locked(pp, PARX_E_PROCS_BROKEN);
                     pthread_mutex_unlock(&pp->lock);
                     parx__log(PARX_LOG_ERROR, msg);
                     pthread_mutex_lock(&pp->lock);
@@ -3064,6 +3076,24 @@ static void parx__procs_free(parx_procs *pp)
     free(pp);
 }
 
+/* Threads in this process (from /proc/self/stat), or 0 if unknown. */
+static int parx__procs_threads(void)
+{
+    char buf[1024];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+    int field = 2, threads = 0;
+    for (; p && *p && field < 20; p++)
+        if (*p == ' ') field++;
+    if (p && field == 20) threads = atoi(p);
+    return threads;
+}
+
 static void parx__procs_set_err(int *err, int code)
 {
     if (err) *err = code;
@@ -3166,6 +3196,16 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
         close(sv[1]);
         if (rc < 0) goto fail;
     } else {
+        int threads = parx__procs_threads();
+        if (threads > 1) {
+            char msg[200];
+            snprintf(msg, sizeof msg,
+                     "parx_procs_create: fork mode in a process with %d threads: workers inherit "
+                     "any lock those threads hold now (malloc, stdio) and may deadlock on it; "
+                     "PARX_START_SPAWN is safe",
+                     threads);
+            parx__log(PARX_LOG_WARN, msg);
+        }
         pid_t parent = getpid();
         fflush(NULL); /* or buffered output would be written again by a worker's exit() */
         pid_t pid = fork();
