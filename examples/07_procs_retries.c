@@ -39,10 +39,12 @@ typedef struct job {
     double result;
 } job;
 
+static volatile uintptr_t page_zero = 16; /* volatile: the compiler cannot see the fault coming */
+
 static void crash(void)
 {
-    signal(SIGSEGV, SIG_DFL);       /* the default action, even under sanitizers */
-    *(volatile int *)(uintptr_t)16 = 1; /* a real segmentation fault */
+    signal(SIGSEGV, SIG_DFL);            /* the default action, even under sanitizers */
+    *(volatile int *)page_zero = 1;      /* a real segmentation fault */
 }
 
 static int fragile(void *arg)
