@@ -180,7 +180,8 @@ static void test_wait_crash(void)
     parx_ticket t;
     REQUIRE(parx_procs_submit(pp, job_crash, c, &t) == 0);
     parx_job_result r;
-    CHECK_EQ(parx_procs_wait(pp, t, &r), PARX_E_CRASHED);
+    CHECK_EQ(parx_procs_wait(pp, t, &r), 0);
+    CHECK_EQ(r.status, PARX_E_CRASHED);
     CHECK_EQ(r.signal, SIGKILL);
     CHECK_EQ(r.attempts, 2);
     CHECK_EQ(atomic_load(&c->runs), 2);
@@ -248,7 +249,8 @@ static void server_kill(parx_start mode)
     pids[2] = info.server_pid;
     kill(info.server_pid, SIGKILL);
     parx_job_result r;
-    CHECK_EQ(parx_procs_wait(pp, t, &r), PARX_E_PROCS_BROKEN);
+    CHECK_EQ(parx_procs_wait(pp, t, &r), 0);
+    CHECK_EQ(r.status, PARX_E_PROCS_BROKEN);
     CHECK_EQ(parx_procs_submit(pp, job_crash, &c[1], &t), PARX_E_PROCS_BROKEN);
     void *ptrs[2] = {&c[1], &c[1]};
     parx_job_result rs[2];

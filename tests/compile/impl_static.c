@@ -27,7 +27,9 @@ int main(void)
         parx_procs *pp = parx_procs_create(&(parx_procs_desc){.workers = 1, .start = (parx_start)mode,
                                                               .arena_bytes = 4u << 20}, NULL);
         parx_ticket t;
-        ok = ok && pp && parx_procs_submit(pp, job, NULL, &t) == 0 && parx_procs_wait(pp, t, NULL) == 7;
+        parx_job_result r = {0};
+        ok = ok && pp && parx_procs_submit(pp, job, NULL, &t) == 0 &&
+             parx_procs_wait(pp, t, &r) == 0 && r.status == 7;
         parx_procs_destroy(pp);
     }
 #endif
