@@ -141,13 +141,18 @@
       sees the variable PARX_PROCS_SERVER and takes that copy over before
       main runs, so user code in main never runs there. The implementation
       must be linked into the executable (or a library it loads at startup);
-      otherwise create fails with PARX_E_SPAWN. Workers start from the
-      program's initial state: what main set up is not there.
+      otherwise create fails with PARX_E_SPAWN, after the program's own main
+      has run in that copy for up to 30 s (an interpreter, say, that loads
+      parx as a module: use fork mode there). Workers start from the
+      program's state before main: static constructors that run before
+      parx's have run (in the server too), those that run after it have not.
+      Link parx's object first if workers need a C++ static initialised.
     Job functions travel as (module, offset): the offset of the function in
     the program or library that contains it, found with dl_iterate_phdr.
     That survives address-space randomisation and exec, so a pointer to any
     function of the program or of a library loaded at startup works in both
-    modes; code loaded later with dlopen is found in fork mode only.
+    modes; a library loaded with dlopen works in fork mode if it was loaded
+    before parx_procs_create (else the job fails with PARX_E_UNKNOWN_FN).
     A job is a record in the pool's arena: function, argument offset,
     result, and a state word that is also the futex its waiter sleeps on.
     Workers claim records with a CAS on that word (from a ring of record
@@ -158,11 +163,19 @@
     retries left, and the result says what happened: status, the signal or
     exit code of the last failed attempt, and the number of attempts.
     The server watches the caller with a pidfd and kills its workers when
-    the caller dies, whatever thread made the pool; workers die with the
-    server (PR_SET_PDEATHSIG, checked against a server that died first).
+    the caller dies, whatever thread made the pool (on kernels before 5.3,
+    without pidfds, it falls back to PR_SET_PDEATHSIG, which fires when the
+    thread that made the pool exits); workers die with the server
+    (PR_SET_PDEATHSIG, checked against a server that died first). Server and
+    workers sit in a process group of their own, so a Ctrl-C at the
+    terminal reaches the caller alone, which may handle it. The server is a
+    child of the caller: a wait() or waitpid(-1) of the caller's own may
+    reap it, which breaks the pool (PARX_E_PROCS_BROKEN).
     Every descriptor is O_CLOEXEC; destroy reaps the server, which reaps the
-    workers: no zombies, no descriptors, and the arena is anonymous (memfd),
-    so nothing is left in /dev/shm even after a SIGKILL.
+    workers (and a caller that is a child subreaper reaps orphaned ones): no
+    zombies, no descriptors, and the arena is anonymous (memfd), so nothing
+    is left in /dev/shm even after a SIGKILL. A fork-mode server drops what
+    it inherited of the caller's other pools.
 
     >>determinism (parx_reduce)
     The range is cut into leaves of `grain` iterations (the last may be
@@ -580,13 +593,14 @@ typedef struct parx_procs_desc {
     size_t arena_bytes;      /* size of the shared arena for arguments and results;
                                 0: 256 MiB (pages are used only when touched) */
     uint64_t job_timeout_ns; /* a job running longer is killed with its worker and reported
-                                as -ETIMEDOUT (detected within a quarter of it); 0: none */
+                                as -ETIMEDOUT (detected within max(1 ms, a quarter of
+                                it)); 0: none */
     int retries;             /* further attempts for a job whose worker crashed, exited or
                                 timed out; 0: none */
     unsigned max_jobs;       /* job slots (queued, running, or done and not yet waited for);
                                 0: 4096 */
     uint64_t spin_ns;        /* how long an idle worker or a waiting caller polls before it
-                                sleeps; 0: 50 us (adapted per worker within [1 us, this]) */
+                                sleeps; 0: 50 us (workers adapt it within [1 us, this]) */
 } parx_procs_desc;
 
 /* A job runs in a worker: `arg` points into the pool's arena (or is NULL);
@@ -600,11 +614,12 @@ typedef uint64_t parx_ticket;
 typedef struct parx_job_result {
     int status;        /* the job's return value, or PARX_E_CRASHED (killed by .signal),
                           PARX_E_EXITED (its worker exited, .exit_code), -ETIMEDOUT,
-                          PARX_E_UNKNOWN_FN, PARX_E_PROCS_BROKEN */
+                          PARX_E_UNKNOWN_FN, PARX_E_PROCS_BROKEN (the pool broke first) */
     int signal;        /* the signal that ended the last failed attempt, else 0 */
     int exit_code;     /* the exit status of the last attempt that exited, else 0 */
-    int attempts;      /* attempts started: 1 + the retries it used */
-    uint64_t run_ns;   /* how long the last attempt ran in its worker */
+    int attempts;      /* attempts charged: 1 + the retries it used (a job whose worker
+                          was killed for another job's timeout runs again uncharged) */
+    uint64_t run_ns;   /* how long the last attempt ran in its worker; 0 if it failed */
 } parx_job_result;
 
 /* Options for parx_procs_map_ex; zeroed means none. */
@@ -619,7 +634,7 @@ typedef struct parx_procs_info {
     int server_pid;       /* the fork server that starts them */
     uint64_t started;     /* worker processes started, first ones included */
     uint64_t crashed;     /* workers that died during a job (signal or exit) */
-    uint64_t timed_out;   /* workers killed because their job ran past job_timeout_ns */
+    uint64_t timed_out;   /* jobs that ran past job_timeout_ns (their workers killed) */
     uint64_t retried;     /* jobs queued again after a failed attempt */
 } parx_procs_info;
 
@@ -628,10 +643,11 @@ typedef struct parx_procs_info {
    Returns the pool, or NULL with the reason in *err (err may be NULL):
    -EINVAL (workers < 0 or > 1024, retries < 0, an unknown start mode,
    max_jobs above 2^20), -ENOMEM, -ENOSPC (no room for the arena), -EAGAIN
-   (fork refused), -ETIMEDOUT (workers not ready within 30 s), PARX_E_SPAWN
-   (spawn mode: the executable did not take over as a fork server; see
-   >>procs), or the errno of a failed system call. Nothing is left running or
-   open on failure.
+   (fork refused), -ECHILD (the server or a worker died while starting),
+   -ETIMEDOUT (workers not ready within 30 s), PARX_E_SPAWN (spawn mode: the
+   executable did not take over as a fork server; see >>procs), or the
+   errno of a failed system call. Nothing is left running or open on
+   failure.
    Thread safety: any thread. PARX_START_FORK copies the caller as it is now:
    create such pools before starting threads (see >>procs). */
 PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err);
@@ -654,10 +670,13 @@ PARX_API int parx_procs_size(const parx_procs *pp);
    fn must be a function of this program or of a library it loaded at
    startup (spawn mode finds it there by its offset in that module).
    Returns 0, -EINVAL (pp, fn or t NULL), -EFAULT (arg neither NULL nor inside
-   the pool's arena), -EBUSY (every job slot holds a result nobody has waited
-   for), -ENOSPC (more than 256 distinct job functions), PARX_E_UNKNOWN_FN
-   (fn lies in no loaded module), PARX_E_PROCS_BROKEN (the fork server died).
-   Blocks while every slot holds a queued or running job.
+   the pool's arena), -EBUSY (every job slot holds a result that no other
+   thread is waiting for), -ENOSPC (more than 256 distinct job functions),
+   -ENOMEM (no room in the arena for the name of fn's module),
+   PARX_E_UNKNOWN_FN (fn lies in no loaded module), PARX_E_PROCS_BROKEN (the
+   fork server died, or a replacement worker could not start).
+   Blocks while every slot holds a queued or running job, or a result
+   another thread is about to take.
    Thread safety: any thread, concurrently. */
 PARX_API int parx_procs_submit(parx_procs *pp, parx_job_fn fn, void *arg, parx_ticket *t);
 
@@ -673,11 +692,12 @@ PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r);
    must be NULL or inside the pool's arena (checked before anything runs).
    Returns the number of jobs whose status is not 0 (0: all succeeded), or
    -EINVAL (pp, fn or r NULL, args NULL with n > 0), -EFAULT (an argument
-   outside the arena), or a parx_procs_submit error.
+   outside the arena), -ENOMEM, or a parx_procs_submit error.
    parx_procs_map_ex adds cost hints and a progress callback (md may be NULL).
    Thread safety: any thread, concurrently.
    Callback safety: progress runs on the calling thread, with no lock held; it
-   may submit and wait on this pool but must not destroy it. */
+   may submit and wait on this pool (a submit may get -EBUSY while the map's
+   own results hold the slots) but must not destroy it. */
 PARX_API int parx_procs_map(parx_procs *pp, parx_job_fn fn, void **args, size_t n,
                             parx_job_result *r);
 PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size_t n,
