@@ -110,8 +110,11 @@ static void test_fork_warns(void)
     parx_procs *pp = make_pool(PARX_START_FORK, 1, 0, 0);
     parx_set_log(NULL, NULL);
     CHECK_EQ(log_level, PARX_LOG_WARN);
-    CHECK_MSG(strstr(logged, "fork mode in a process with 2 threads") != NULL, "logged: %s",
-              logged);
+    /* 2 threads here, or more where a sanitizer runs one of its own */
+    int threads = 0;
+    CHECK_MSG(sscanf(logged, "parx_procs_create: fork mode in a process with %d threads",
+                     &threads) == 1 && threads >= 2,
+              "logged: %s", logged);
     if (pp) {
         parx_ticket t;
         CHECK_EQ(parx_procs_submit(pp, job_mix, parx_arena_alloc(parx_procs_arena(pp), 64, 0), &t),
