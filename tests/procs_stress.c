@@ -10,18 +10,6 @@
 #include "parx.h"
 #include "procs_common.h"
 
-/* Built with ThreadSanitizer? (gcc says so with a macro, clang with a feature) */
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-#ifndef UNDER_TSAN
-#define UNDER_TSAN 0
-#endif
-
 typedef struct job {
     uint64_t in, out;
     _Atomic int runs;
