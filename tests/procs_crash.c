@@ -217,8 +217,14 @@ static void idle_kill(parx_start mode)
     CHECK_MSG(after[0] > 0 && after[0] != before[0], "worker 0 was not replaced (%d -> %d)",
               before[0], after[0]);
     CHECK_EQ(after[1], before[1]);
+    /* the server publishes the new pid before the monitor counts the start */
     parx_procs_info info;
     parx_procs_stats(pp, &info);
+    for (int i = 0; i < 10000 && info.started < 3; i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+        parx_procs_stats(pp, &info);
+    }
     CHECK_EQ(info.started, 3);
     CHECK_EQ(info.crashed, 0);
     parx_procs_destroy(pp);
