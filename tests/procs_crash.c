@@ -123,13 +123,8 @@ static void crash_set(parx_start mode, int retries, uint64_t timeout_ns, const e
     CHECK_EQ(info.crashed, want_crashed);
     CHECK_EQ(info.timed_out, want_timed_out);
     CHECK_EQ(info.retried, want_retried);
-    /* replacements start asynchronously: wait (bounded) for the last one */
     uint64_t want_started = 2 + info.crashed + info.timed_out;
-    for (int i = 0; i < 10000 && info.started < want_started; i++) {
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-        parx_procs_stats(pp, &info);
-    }
+    info = wait_started(pp, want_started);
     CHECK_EQ(info.started, want_started);
 
     /* the pool still serves, with its full complement of live workers */
@@ -217,14 +212,7 @@ static void idle_kill(parx_start mode)
     CHECK_MSG(after[0] > 0 && after[0] != before[0], "worker 0 was not replaced (%d -> %d)",
               before[0], after[0]);
     CHECK_EQ(after[1], before[1]);
-    /* the server publishes the new pid before the monitor counts the start */
-    parx_procs_info info;
-    parx_procs_stats(pp, &info);
-    for (int i = 0; i < 10000 && info.started < 3; i++) {
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-        parx_procs_stats(pp, &info);
-    }
+    parx_procs_info info = wait_started(pp, 3);
     CHECK_EQ(info.started, 3);
     CHECK_EQ(info.crashed, 0);
     parx_procs_destroy(pp);
