@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: MIT
+// drift: one time step of free particles in the box [0, 1] with reflecting
+// walls: x += v * dt; a particle that left the box is mirrored back and its
+// velocity reversed. `precise` keeps the arithmetic exactly that of the C
+// loop in examples/09_gpu_kde.c (no fma contraction), so both paths agree
+// bitwise. Push header as in saxpy.comp, then dt.
+#version 450
+layout(local_size_x = 64) in;
+layout(std430, set = 0, binding = 0) buffer X { float x[]; };
+layout(std430, set = 0, binding = 1) buffer V { float v[]; };
+layout(push_constant) uniform P {
+    uint first; uint offset; uint count; uint pad;
+    float dt;
+} pc;
+
+void main()
+{
+    uint i = gl_GlobalInvocationID.x;
+    if (i >= pc.count)
+        return;
+    uint j = pc.offset + i;
+    precise float xn = x[j] + v[j] * pc.dt;
+    float vn = v[j];
+    if (xn < 0.0) {
+        xn = -xn;
+        vn = -vn;
+    } else if (xn > 1.0) {
+        precise float m = 2.0 - xn;
+        xn = m;
+        vn = -vn;
+    }
+    x[j] = xn;
+    v[j] = vn;
+}
