@@ -140,8 +140,8 @@
     parx_gpu_run(g, pool, job) is the write-it-once helper. With g open it
     records job.kernel over items [0, job.n) and returns 0; with g NULL (no
     device) or no kernel it runs job.cpu(job.ctx, begin, end) over [0, n) with
-    parx_for on the pool (when parx.h is implemented in the same unit) or on
-    the calling thread, and returns 1. Kernel contract: push constants begin
+    parx_for on the pool (when the program links parx.h's implementation) or
+    on the calling thread, and returns 1. Kernel contract: push constants begin
     with the header struct { uint first, offset, count, pad; } followed by
     job.push; invocation i (global x) of a dispatch handles item first + i
     when i < count, found at index offset + i of each buffer bound by chunk
@@ -487,8 +487,8 @@ PARX_API int parx_gpu_wait(parx_gpu *g, uint64_t ticket, uint64_t timeout_ns);
 
 /* parx_gpu_run: the job on the GPU when g is open and job->kernel is set
    (recorded; returns 0: sync or download to get the results), else
-   job->cpu over [0, n) with parx_for on pool when parx.h is implemented in
-   the same unit and pool is not NULL, on the calling thread otherwise
+   job->cpu over [0, n) with parx_for on pool when the program links parx.h's
+   implementation and pool is not NULL, on the calling thread otherwise
    (returns 1 once it has run). See >>run for the kernel contract.
    Returns 0 or 1 as said, -EINVAL (n >= 2^32 on the GPU path, no cpu
    function on the CPU path), or a dispatch's error (PARX_E_DEVICE_LOST: the
@@ -604,14 +604,32 @@ PARX__COMMON const char *parx_strerror(int code)
 /* >>gpu-common: what both backends share                                     */
 /* -------------------------------------------------------------------------- */
 
-/* The CPU path of parx_gpu_run: parx_for on the pool where parx.h is part
-   of this unit (its declarations came first), else the calling thread. */
+/* The CPU path of parx_gpu_run: parx_for on the pool where the program has
+   parx.h's implementation, else the calling thread. parx.h implemented
+   above in this unit: call it. Otherwise a weak reference finds it if the
+   program links it (from parx.c, or later in this unit) and is NULL if not,
+   so parx_gpu.h still needs nothing else. (PARX_STATIC with parx.h
+   implemented below this header: the calling thread.) */
+#if defined(PARX_IMPLEMENTATION_INCLUDED)
+#define PARX__GPU_HAVE_FOR 1
+#elif !defined(PARX_STATIC)
+#define PARX__GPU_HAVE_FOR 2
+extern int parx_for(parx_pool *p, size_t begin, size_t end, size_t grain, parx_range_fn fn,
+                    void *ctx) __attribute__((weak));
+#else
+#define PARX__GPU_HAVE_FOR 0
+#endif
+
 static int parx__gpu_run_cpu(parx_pool *pool, const parx_gpu_job *job)
 {
     if (!job->cpu) return -EINVAL;
     if (job->n == 0) return 1;
-#ifdef PARX_H_INCLUDED
+#if PARX__GPU_HAVE_FOR
+#if PARX__GPU_HAVE_FOR == 1
     if (pool) {
+#else
+    if (pool && parx_for) {
+#endif
         int rc = parx_for(pool, 0, job->n, job->grain, job->cpu, job->ctx);
         return rc < 0 ? rc : 1;
     }
@@ -1613,7 +1631,8 @@ static void parx__gpu_access(parx_gpu *g, parx_gpu_buffer *b, bool reads, bool w
    May submit the batch when its staging is full. */
 static int parx__gpu_staging(parx_gpu *g, size_t n, VkDeviceSize *off)
 {
-    for (int tries = 0; tries < 2; tries++) {
+    /* at most: flush a full batch, allocate in the next one, use it */
+    for (int tries = 0; tries < 3; tries++) {
         int rc = parx__gpu_begin(g);
         if (rc) return rc;
         parx__gpu_slot *s = &g->slots[g->cur];
