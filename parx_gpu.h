@@ -299,7 +299,9 @@ typedef struct parx_gpu_info {
     bool host_mapped;              /* device memory is host-visible: idle copies are memcpy */
     bool pipeline_cache_loaded;    /* a cache file was found and accepted at open */
     uint64_t submits, dispatches, barriers, waits;
-    uint64_t bytes_up, bytes_down; /* moved by upload/download and mirrored imports */
+    uint64_t uploads, downloads;   /* parx_gpu_upload / parx_gpu_download calls */
+    uint64_t bytes_up, bytes_down; /* bytes they moved (memcpy or copy command), plus the
+                                      copies of mirrored imports */
     uint64_t validation_messages;  /* warnings and errors from a validation layer */
 } parx_gpu_info;
 
@@ -2017,7 +2019,6 @@ static int parx__gpu_write(parx_gpu *g, parx_gpu_buffer *b, size_t off, const vo
                          VK_ACCESS_TRANSFER_WRITE_BIT);
         VkBufferCopy cp = {.srcOffset = so, .dstOffset = b->chunks[ci].bind_offset + co, .size = k};
         g->vkCmdCopyBuffer(s->cmd, s->stg, b->chunks[ci].buf, 1, &cp);
-        g->stats.bytes_up += k;
         off += k, s8 += k, n -= k;
     }
     return 0;
@@ -2030,6 +2031,8 @@ PARX_API int parx_gpu_upload(parx_gpu *g, parx_gpu_buffer *b, size_t offset, con
     if (g->lost) return PARX_E_DEVICE_LOST;
     if (offset > b->size || n > b->size - offset) return -EINVAL;
     if (n == 0) return 0;
+    g->stats.uploads++;
+    g->stats.bytes_up += n;
     if (b->root != b) offset += (size_t)(b->chunks - b->root->chunks) * g->chunk_bytes;
     if (b->root->kind == PARX__BUF_MIRRORED) {
         /* The host memory is the truth between batches: write it there. */
@@ -2047,6 +2050,8 @@ PARX_API int parx_gpu_download(parx_gpu *g, parx_gpu_buffer *b, size_t offset, v
     if (g->lost) return PARX_E_DEVICE_LOST;
     if (offset > b->size || n > b->size - offset) return -EINVAL;
     if (n == 0) return 0;
+    g->stats.downloads++;
+    g->stats.bytes_down += n;
     if (b->root != b) offset += (size_t)(b->chunks - b->root->chunks) * g->chunk_bytes;
     b = b->root;
     unsigned char *d8 = (unsigned char *)dst;
@@ -2079,7 +2084,6 @@ PARX_API int parx_gpu_download(parx_gpu *g, parx_gpu_buffer *b, size_t offset, v
         VkBufferCopy cp = {.srcOffset = b->chunks[ci].bind_offset + co, .dstOffset = so, .size = k};
         g->vkCmdCopyBuffer(s->cmd, b->chunks[ci].buf, s->stg, 1, &cp);
         if ((rc = parx__gpu_push_out(s, d8, s->stg_map + so, k))) return rc;
-        g->stats.bytes_down += k;
         offset += k, d8 += k, n -= k;
     }
     if ((rc = parx__gpu_flush(g))) return rc;
