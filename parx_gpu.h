@@ -946,6 +946,7 @@ struct parx_gpu {
     parx_gpu_kernel *kernels;
     parx_gpu_info stats;          /* the counters part */
     _Atomic uint64_t vmsgs;       /* validation messages (the messenger may run on any thread) */
+    int inject;                   /* PARX_GPU_TEST_HOOKS: what the next fence wait reports */
 };
 
 /* Map a VkResult to parx's codes; marks the device lost. */
@@ -1481,6 +1482,11 @@ static int parx__gpu_wait_slot(parx_gpu *g, parx__gpu_slot *s, uint64_t deadline
     uint64_t now = parx__gpu_now_ns();
     uint64_t left = deadline > now ? deadline - now : 0;
     g->stats.waits++;
+    if (g->inject) { /* a test's stand-in for what a driver can return (PARX_GPU_TEST_HOOKS) */
+        VkResult fake = g->inject == -1 ? VK_TIMEOUT : VK_ERROR_DEVICE_LOST;
+        g->inject = 0;
+        return parx__vk_err(g, fake);
+    }
     VkResult r = g->vkWaitForFences(g->dev, 1, &s->fence, VK_TRUE, left);
     if (r != VK_SUCCESS) return parx__vk_err(g, r);
     parx__gpu_complete(g, s);
@@ -2500,6 +2506,14 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
 /* -------------------------------------------------------------------------- */
 /* >>gpu-close                                                                */
 /* -------------------------------------------------------------------------- */
+
+#ifdef PARX_GPU_TEST_HOOKS
+/* Tests only (tests/gpu_lost.c): the next fence wait on g returns at once
+   as if the driver had said VK_TIMEOUT (what = -1) or VK_ERROR_DEVICE_LOST
+   (what = -2), so the handling of both can be tested on any driver. */
+PARX_API void parx__gpu_test_inject(parx_gpu *g, int what);
+PARX_API void parx__gpu_test_inject(parx_gpu *g, int what) { g->inject = what; }
+#endif
 
 PARX_API int parx_gpu_query(const parx_gpu *g, parx_gpu_info *out)
 {

@@ -23,7 +23,6 @@
 #include "parx_gpu_kernels.h"
 #include "parx_test.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -764,12 +763,6 @@ int main(int argc, char **argv)
 {
     log_all = getenv("PARX_GPU_TEST_LOG") != NULL;
     parx_set_log(log_hook, NULL);
-    /* The Vulkan loader unloads the driver at every vkDestroyInstance, and
-       LeakSanitizer cannot name a library that is gone, so the driver-only
-       suppressions of tests/lsan.supp could not match lavapipe's own leaks.
-       Keep it mapped until exit (a no-op where it is not installed). */
-    void *keep = dlopen("libvulkan_lvp.so", RTLD_NOW | RTLD_NODELETE);
-    (void)keep;
     if (argc > 1 && strcmp(argv[1], "nodev") == 0) {
         pt_plan(1);
         pt_run("no Vulkan driver: -ENODEV, and parx_gpu_run takes the CPU path", test_nodev);
