@@ -39,6 +39,7 @@
     | PARX_GPU_SLOTS          | 3         | batches in flight at once (command buffers)     |
     | PARX_GPU_MAX_BINDINGS   | 16        | storage buffers one kernel may bind             |
     | PARX_GPU_STAGING_MAX    | 64 MiB    | largest staging buffer (bigger copies go in pieces) |
+    | PARX_GPU_TEST_HOOKS     | undefined | tests only: parx__gpu_test_inject (>>batching)  |
 
     Environment: PARX_GPU_DEVICE = auto | discrete | integrated | virtual | cpu
     | <index> chooses the device when the desc leaves it at PARX_GPU_DEVICE_AUTO.
@@ -116,7 +117,8 @@
     Every fence wait is bounded by desc.timeout_ns (-ETIMEDOUT; the batch
     stays in flight and can be waited for again). VK_ERROR_DEVICE_LOST gives
     PARX_E_DEVICE_LOST from then on: the device's buffers are gone, and the
-    caller reruns its work on the CPU.
+    caller reruns its work on the CPU. (No driver loses a device on request:
+    tests/gpu_lost.c injects both results with PARX_GPU_TEST_HOOKS.)
 
     >>kernels
     A kernel is a GLSL/HLSL compute shader compiled to SPIR-V (glslc), given
