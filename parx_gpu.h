@@ -930,6 +930,7 @@ struct parx_gpu {
     char *cache_path;
     int dev_type, host_type, stg_type; /* memory type indices; host_type -1: none mappable */
     bool host_import, host_mapped, ext_host, cache_loaded;
+    bool dev_loaded;              /* every device entry point was found */
     VkDeviceSize import_align, chunk_bytes, heap_bytes;
     bool lost;
 
@@ -1241,6 +1242,7 @@ static int parx__gpu_device(parx_gpu *g)
     if (!g->name) return -ENODEV;
     PARX__VK_DEVICE(PARX__VK_LOAD_DEVICE)
 #undef PARX__VK_LOAD_DEVICE
+    g->dev_loaded = true;
     if (g->ext_host) {
         g->vkGetMemoryHostPointerPropertiesEXT = (PFN_vkGetMemoryHostPointerPropertiesEXT)
             g->vkGetDeviceProcAddr(g->dev, "vkGetMemoryHostPointerPropertiesEXT");
@@ -2540,6 +2542,11 @@ PARX_API int parx_gpu_query(const parx_gpu *g, parx_gpu_info *out)
 
 static void parx__gpu_teardown(parx_gpu *g)
 {
+    if (g->dev && !g->dev_loaded) {
+        /* open failed while loading the device's entry points */
+        if (g->vkDestroyDevice) g->vkDestroyDevice(g->dev, NULL);
+        g->dev = VK_NULL_HANDLE;
+    }
     if (g->dev) {
         g->vkDeviceWaitIdle(g->dev);
         while (g->kernels) {
@@ -2567,7 +2574,7 @@ static void parx__gpu_teardown(parx_gpu *g)
         g->vkDestroyDevice(g->dev, NULL);
     }
     if (g->messenger) g->vkDestroyDebugUtilsMessengerEXT(g->inst, g->messenger, NULL);
-    if (g->inst) g->vkDestroyInstance(g->inst, NULL);
+    if (g->inst && g->vkDestroyInstance) g->vkDestroyInstance(g->inst, NULL);
     if (g->lib) dlclose(g->lib);
     free(g->cache_path);
     free(g);
