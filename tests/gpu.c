@@ -204,10 +204,12 @@ static void test_saxpy_chunked(void)
     free(x), free(y), free(r);
 }
 
-/* The deterministic sum, as floats and as integers, several passes. */
+/* The deterministic sum, as floats and as integers, several passes; the
+   input whole, or in 256 KiB chunks (partial sums land by global index). */
+static size_t sum_chunk;
 static void test_sum_deterministic(void)
 {
-    parx_gpu *g = open_dev((parx_gpu_desc){0});
+    parx_gpu *g = open_dev((parx_gpu_desc){.max_chunk_bytes = sum_chunk});
     REQUIRE(g);
     size_t n = 300001;
     uint32_t *v = (uint32_t *)malloc(n * 4);
@@ -216,6 +218,7 @@ static void test_sum_deterministic(void)
     int err = 0;
     parx_gpu_buffer *b = parx_gpu_buffer_create(g, n * 4, 0, &err);
     REQUIRE(b);
+    if (sum_chunk) CHECK_EQ(parx_gpu_buffer_chunks(b), (n * 4 + sum_chunk - 1) / sum_chunk);
     for (int as_float = 0; as_float < 2; as_float++) {
         uint32_t spec = (uint32_t)as_float;
         parx_gpu_kernel *k = parx_gpu_kernel_create(g, parx_gpu_spv_sum, sizeof parx_gpu_spv_sum,
@@ -461,7 +464,7 @@ static void import_case(parx_gpu_desc d, int where, const char *what)
                                                 NULL, &err);
     REQUIRE(bx && by && k);
     pt_diag("%s: host import %s here; this buffer is %s", what,
-            in.host_import ? "works" : "does not work",
+            in.host_import ? "is available" : "is off or refused",
             parx_gpu_buffer_imported(by) == 1 ? "zero-copy" : "mirrored");
     if (d.no_import) CHECK_EQ(parx_gpu_buffer_imported(by), 0);
     else if (in.host_import && where != 1) CHECK_EQ(parx_gpu_buffer_imported(by), 1);
@@ -497,6 +500,21 @@ static void test_import_arena(void) { import_case((parx_gpu_desc){0}, 2, "arena"
 static void test_import_refused(void)
 {
     import_case((parx_gpu_desc){.no_import = true}, 0, "no_import (mirrored)");
+}
+static void test_import_chunked(void)
+{
+    import_case((parx_gpu_desc){.max_chunk_bytes = 256 << 10}, 0, "aligned malloc, 256 KiB chunks");
+}
+static void test_import_refused_chunked(void)
+{
+    import_case((parx_gpu_desc){.max_chunk_bytes = 256 << 10, .no_import = true, .staging = true}, 2,
+                "arena, mirrored in 256 KiB chunks through staging");
+}
+static void test_sum_chunked(void)
+{
+    sum_chunk = 256 << 10;
+    test_sum_deterministic();
+    sum_chunk = 0;
 }
 static void test_import_refused_staging(void)
 {
@@ -794,6 +812,7 @@ int main(int argc, char **argv)
 
     pt_run("saxpy in chunks, resident, bitwise equal to C", test_saxpy_chunked);
     pt_run("deterministic sum (float and uint) bitwise equal to the C tree", test_sum_deterministic);
+    pt_run("the same sum over an input in 256 KiB chunks", test_sum_chunked);
     pt_run("KDE over 40000 particles in passes, within 2e-5 of C", test_kde);
     pt_run("1000 dependent dispatches: one submit, or one per batch_limit", test_batching);
     pt_run("independent dispatches get no barrier", test_no_needless_barriers);
@@ -802,6 +821,8 @@ int main(int argc, char **argv)
     pt_run("import of unaligned host memory", test_import_unaligned);
     pt_run("import of a parx_shm.h arena block", test_import_arena);
     pt_run("import refused: mirrored", test_import_refused);
+    pt_run("import in chunks, zero-copy", test_import_chunked);
+    pt_run("import refused, in chunks, through staging twins", test_import_refused_chunked);
     pt_run("import refused with staging: mirrored through copies", test_import_refused_staging);
     pt_run("staging path: uploads ordered among dispatches", test_staging);
     pt_run("pipeline cache saved, reloaded, a foreign file ignored", test_pipeline_cache);
