@@ -5,7 +5,7 @@
 // to acc[g] (add = 1), or stores it there (add = 0, the first pass: so acc
 // needs no zeroing upload); the caller scales by 1 / (n h sqrt(2 pi)).
 // lavapipe silently caps a loop at 65535 trips per invocation, so the host
-// splits the particles into passes of at most 32768 (PARX_GPU_KDE_PASS),
+// splits the particles into passes (tests and examples use 16384),
 // each dispatch adding one pass in a fixed order: deterministic.
 // Push header as in saxpy.comp: grid point g = first + i sits at offset + i
 // of the bound acc buffer; the particle buffer is bound whole (its first

@@ -16,7 +16,7 @@
       nodev    run by meson with VK_ICD_FILENAMES pointing at nothing:
                parx_gpu_open must say -ENODEV and parx_gpu_run take the CPU path
 */
-#define _GNU_SOURCE /* posix_memalign, mkstemp, fdopen */
+#define _GNU_SOURCE /* posix_memalign, mkstemp, fdopen, setenv */
 #include "parx.h"
 #include "parx_shm.h"
 #include "parx_gpu.h"
@@ -736,6 +736,7 @@ static void test_run_both_paths(void)
 static void test_auto_never_cpu(void)
 {
     int err = 0;
+    unsetenv("PARX_GPU_DEVICE"); /* automatic means no override either */
     parx_gpu *g = parx_gpu_open(NULL, &err);
     if (!g) {
         CHECK_EQ(err, -ENODEV);
@@ -748,6 +749,31 @@ static void test_auto_never_cpu(void)
     CHECK(in.kind != PARX_GPU_DEVICE_CPU);
     pt_diag("automatic choice: %s", in.device_name);
     close_dev(g);
+}
+
+/* PARX_GPU_DEVICE picks the device when the desc leaves it to AUTO; the
+   desc wins over it. */
+static void test_env_choice(void)
+{
+    int err = 0;
+    setenv("PARX_GPU_DEVICE", "cpu", 1);
+    parx_gpu *g = parx_gpu_open(NULL, &err);
+    parx_gpu_info in;
+    CHECK(g != NULL);
+    if (g) {
+        CHECK_EQ(parx_gpu_query(g, &in), 0);
+        CHECK(in.kind == PARX_GPU_DEVICE_CPU);
+        close_dev(g);
+    }
+    setenv("PARX_GPU_DEVICE", "discrete", 1);
+    g = parx_gpu_open(&(parx_gpu_desc){.device = test_kind}, &err); /* the desc wins */
+    CHECK(g != NULL);
+    close_dev(g);
+    setenv("PARX_GPU_DEVICE", "999", 1); /* no such index */
+    g = parx_gpu_open(NULL, &err);
+    CHECK(g == NULL);
+    CHECK_EQ(err, -ENODEV);
+    unsetenv("PARX_GPU_DEVICE");
 }
 
 /* ---- no device ----------------------------------------------------------- */
@@ -830,5 +856,7 @@ int main(int argc, char **argv)
     pt_run("bad arguments and absurd sizes", test_errors_and_allocation);
     pt_run("parx_gpu_run: GPU and pool give the same bits", test_run_both_paths);
     pt_run("automatic choice never takes a CPU device", test_auto_never_cpu);
+    if (test_kind == PARX_GPU_DEVICE_CPU)
+        pt_run("PARX_GPU_DEVICE=cpu chooses lavapipe; the desc wins over it", test_env_choice);
     return pt_done_testing();
 }
