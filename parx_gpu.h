@@ -174,6 +174,7 @@
    parx_gpu_kernel *parx_gpu_kernel_create(parx_gpu *g, const uint32_t *spirv, size_t bytes,
                                            const parx_gpu_kernel_desc *desc, int *err);
    void             parx_gpu_kernel_destroy(parx_gpu_kernel *k);
+   uint32_t         parx_gpu_kernel_local_size(const parx_gpu_kernel *k);
    int parx_gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer **bufs, size_t nbufs,
                          const void *push, size_t push_size, uint32_t gx, uint32_t gy, uint32_t gz);
    int parx_gpu_sync(parx_gpu *g);                              submit + wait
@@ -213,8 +214,8 @@ enum {
     PARX_E_NOT_ARENA = -10010,     /* the segment is not a parx arena (no magic) */
     PARX_E_ARENA_VERSION = -10011, /* a parx arena of a layout version this code does not know */
     PARX_E_TRUNCATED = -10012,     /* the segment is smaller than its header says */
-    PARX_E_DEVICE_LOST = -10040,   /* the GPU was lost (reset, removed, crashed): rerun on the CPU */
-    PARX_E_BAD_SPIRV = -10041      /* not a valid SPIR-V compute module (checked before the driver) */
+    PARX_E_DEVICE_LOST = -10040,   /* the GPU was lost (reset, removed, hung): rerun on the CPU */
+    PARX_E_BAD_SPIRV = -10041      /* not a well-formed SPIR-V compute module (parx checks it) */
 };
 #define PARX__COMMON_GPU_CODES 1
 
@@ -451,7 +452,8 @@ PARX_API parx_gpu_kernel *parx_gpu_kernel_create(parx_gpu *g, const uint32_t *sp
 PARX_API void parx_gpu_kernel_destroy(parx_gpu_kernel *k);
 
 /* parx_gpu_kernel_local_size: the kernel's local size x from its LocalSize
-   execution mode (1 when it has none, e.g. a size given by spec constant). */
+   execution mode (1 when it has none, e.g. a size given by spec constant).
+   Thread safety: any thread. */
 PARX_API uint32_t parx_gpu_kernel_local_size(const parx_gpu_kernel *k);
 
 /* parx_gpu_dispatch: record kernel k over gx * gy * gz workgroups with
@@ -653,8 +655,9 @@ typedef struct parx__gpu_spirv_facts {
     uint32_t local_x;     /* LocalSize x of the entry point (0: none) */
 } parx__gpu_spirv_facts;
 
-static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size_t bytes, const char *entry,
-                                 parx__gpu_spirv_facts *facts)
+static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size_t bytes,
+                                                         const char *entry,
+                                                         parx__gpu_spirv_facts *facts)
 {
     enum { OpEntryPoint = 15, OpExecutionMode = 16, OpFunctionEnd = 56, OpVariable = 59,
            OpDecorate = 71, DecBinding = 33, DecDescriptorSet = 34, ModelGLCompute = 5,
@@ -1098,7 +1101,9 @@ static int parx__gpu_instance(parx_gpu *g)
                         layers[nl = 1, 0] = "VK_LAYER_KHRONOS_validation";
             free(lp);
         }
-        if (!nl) parx__log(PARX_LOG_WARN, "parx_gpu: validation asked for, but the layer is not installed");
+        if (!nl)
+            parx__log(PARX_LOG_WARN,
+                      "parx_gpu: validation asked for, but the layer is not installed");
     }
     /* Vulkan 1.1 where the loader has it (external memory is core there). */
     uint32_t api = VK_API_VERSION_1_0;
@@ -1199,7 +1204,8 @@ static int parx__gpu_choose(parx_gpu *g)
     g->vkGetPhysicalDeviceQueueFamilyProperties(g->phys, &nq, qf);
     int fam = -1;
     for (uint32_t q = 0; q < nq && fam < 0; q++)
-        if ((qf[q].queueFlags & VK_QUEUE_COMPUTE_BIT) && !(qf[q].queueFlags & VK_QUEUE_GRAPHICS_BIT))
+        if ((qf[q].queueFlags & VK_QUEUE_COMPUTE_BIT) &&
+            !(qf[q].queueFlags & VK_QUEUE_GRAPHICS_BIT))
             fam = (int)q;
     for (uint32_t q = 0; q < nq && fam < 0; q++)
         if (qf[q].queueFlags & VK_QUEUE_COMPUTE_BIT) fam = (int)q;
@@ -1219,7 +1225,8 @@ static int parx__gpu_device(parx_gpu *g)
     const char *names[4];
     uint32_t nn = 0;
     /* A portability (subset) implementation must have its extension enabled. */
-    if (parx__has_ext(ext, ne, "VK_KHR_portability_subset")) names[nn++] = "VK_KHR_portability_subset";
+    if (parx__has_ext(ext, ne, "VK_KHR_portability_subset"))
+        names[nn++] = "VK_KHR_portability_subset";
     g->ext_host = !g->desc.no_import && g->props.apiVersion >= VK_API_VERSION_1_1 &&
                   parx__has_ext(ext, ne, VK_EXT_EXTERNAL_MEMORY_HOST_EXTENSION_NAME);
     if (g->ext_host) names[nn++] = VK_EXT_EXTERNAL_MEMORY_HOST_EXTENSION_NAME;
@@ -1274,7 +1281,8 @@ static int parx__gpu_memory_plan(parx_gpu *g)
        a type (then idle copies are a memcpy), else plain device-local. */
     g->dev_type = parx__gpu_memtype(g, req.memoryTypeBits, DL | HV | HC, 0);
     g->host_mapped = g->dev_type >= 0 && !g->desc.staging;
-    if (g->dev_type < 0 || g->desc.staging) g->dev_type = parx__gpu_memtype(g, req.memoryTypeBits, DL, 0);
+    if (g->dev_type < 0 || g->desc.staging)
+        g->dev_type = parx__gpu_memtype(g, req.memoryTypeBits, DL, 0);
     if (g->dev_type < 0) g->dev_type = parx__gpu_memtype(g, req.memoryTypeBits, 0, 0);
     /* Staging: host-visible, coherent, cached if possible (downloads read it). */
     g->stg_type = parx__gpu_memtype(g, req.memoryTypeBits, HV | HC | CA, 0);
@@ -1377,7 +1385,8 @@ static int parx__gpu_cache_open(parx_gpu *g)
             if (hlen < 32 || hlen > size || hver != VK_PIPELINE_CACHE_HEADER_VERSION_ONE ||
                 vendor != g->props.vendorID || device != g->props.deviceID ||
                 memcmp(h + 16, g->props.pipelineCacheUUID, VK_UUID_SIZE) != 0) {
-                parx__log(PARX_LOG_INFO, "parx_gpu: pipeline cache file is for another device or driver: ignored");
+                parx__log(PARX_LOG_INFO, "parx_gpu: pipeline cache file is for another device "
+                                         "or driver: ignored");
                 size = 0;
             }
         }
@@ -1782,7 +1791,8 @@ static int parx__gpu_make(parx_gpu *g, VkDeviceSize bytes, int type, VkBuffer *b
         return parx__vk_err(g, r);
     }
     if ((r = g->vkBindBufferMemory(g->dev, *buf, *mem, 0)) != VK_SUCCESS) return parx__vk_err(g, r);
-    if (map && (g->memprops.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT)) {
+    VkMemoryPropertyFlags tf = g->memprops.memoryTypes[type].propertyFlags;
+    if (map && (tf & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT)) {
         void *p = NULL;
         if ((r = g->vkMapMemory(g->dev, *mem, 0, VK_WHOLE_SIZE, 0, &p)) != VK_SUCCESS)
             return parx__vk_err(g, r);
@@ -2195,8 +2205,9 @@ PARX_API parx_gpu_kernel *parx_gpu_kernel_create(parx_gpu *g, const uint32_t *sp
     if ((rc = parx__gpu_check_spirv(spirv, bytes, d.entry, &facts))) goto fail;
     if (!d.buffers) d.buffers = facts.bindings;
     if (!d.push_bytes && facts.uses_push)
-        d.push_bytes = g->props.limits.maxPushConstantsSize < 128 ? g->props.limits.maxPushConstantsSize
-                                                                  : 128;
+        d.push_bytes = g->props.limits.maxPushConstantsSize < 128
+                           ? g->props.limits.maxPushConstantsSize
+                           : 128;
     if (d.buffers > PARX_GPU_MAX_BINDINGS || d.push_bytes > g->props.limits.maxPushConstantsSize ||
         d.push_bytes % 4) {
         rc = -EINVAL;
@@ -2218,8 +2229,9 @@ PARX_API parx_gpu_kernel *parx_gpu_kernel_create(parx_gpu *g, const uint32_t *sp
                                                .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                                .descriptorCount = 1,
                                                .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT};
-    VkDescriptorSetLayoutCreateInfo li = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
-                                          .bindingCount = k->nbind, .pBindings = lb};
+    VkDescriptorSetLayoutCreateInfo li = {
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+        .bindingCount = k->nbind, .pBindings = lb};
     if ((r = g->vkCreateDescriptorSetLayout(g->dev, &li, NULL, &k->dsl)) != VK_SUCCESS) {
         k->dsl = VK_NULL_HANDLE;
         rc = parx__vk_err(g, r);
@@ -2332,8 +2344,8 @@ PARX_API int parx_gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer 
                                size_t nbufs, const void *push, size_t push_size, uint32_t gx,
                                uint32_t gy, uint32_t gz)
 {
-    if (!g || !k || k->g != g || nbufs != k->nbind || (nbufs && !bufs) || push_size > k->push_bytes ||
-        (push_size && !push) || push_size % 4)
+    if (!g || !k || k->g != g || nbufs != k->nbind || (nbufs && !bufs) ||
+        push_size > k->push_bytes || (push_size && !push) || push_size % 4)
         return -EINVAL;
     const VkPhysicalDeviceLimits *lim = &g->props.limits;
     if (gx > lim->maxComputeWorkGroupCount[0] || gy > lim->maxComputeWorkGroupCount[1] ||
@@ -2366,7 +2378,8 @@ PARX_API int parx_gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer 
         vo[i] = bufs[i]->chunks[0].bind_offset;
     }
     VkDescriptorSet set = VK_NULL_HANDLE;
-    if (g->last_k && g->last_k->dsl == k->dsl && memcmp(g->last_bufs, vb, nbufs * sizeof *vb) == 0 &&
+    if (g->last_k && g->last_k->dsl == k->dsl &&
+        memcmp(g->last_bufs, vb, nbufs * sizeof *vb) == 0 &&
         memcmp(g->last_offs, vo, nbufs * sizeof *vo) == 0)
         set = g->last_set;
     if (!set && nbufs) {

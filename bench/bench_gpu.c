@@ -45,7 +45,8 @@ static const char *arg(int argc, char **argv, const char *key, const char *def)
 {
     size_t k = strlen(key);
     for (int i = 1; i < argc; i++)
-        if (strncmp(argv[i], key, k) == 0 && argv[i][k] == '=') return argv[i] + k + 1;
+        if (strncmp(argv[i], key, k) == 0 && argv[i][k] == '=')
+            return argv[i] + k + 1;
     return def;
 }
 
@@ -67,9 +68,12 @@ static stat2 summarise(double *v, int n)
 
 static parx_gpu_device_kind kind_of(const char *s)
 {
-    if (strcmp(s, "cpu") == 0) return PARX_GPU_DEVICE_CPU;
-    if (strcmp(s, "discrete") == 0) return PARX_GPU_DEVICE_DISCRETE;
-    if (strcmp(s, "integrated") == 0) return PARX_GPU_DEVICE_INTEGRATED;
+    if (strcmp(s, "cpu") == 0)
+        return PARX_GPU_DEVICE_CPU;
+    if (strcmp(s, "discrete") == 0)
+        return PARX_GPU_DEVICE_DISCRETE;
+    if (strcmp(s, "integrated") == 0)
+        return PARX_GPU_DEVICE_INTEGRATED;
     return PARX_GPU_DEVICE_AUTO;
 }
 
@@ -88,7 +92,8 @@ typedef struct saxpy {
 static void saxpy_cpu(void *ctx, size_t b, size_t e)
 {
     saxpy *s = (saxpy *)ctx;
-    for (size_t i = b; i < e; i++) s->y[i] = s->a * s->x[i] + s->y[i];
+    for (size_t i = b; i < e; i++)
+        s->y[i] = s->a * s->x[i] + s->y[i];
 }
 
 static int reps;
@@ -112,25 +117,30 @@ static rig rig_open(parx_gpu_desc d, size_t n, float *hx, float *hy, int import)
     int err = 0;
     memset(&r, 0, sizeof r);
     r.g = parx_gpu_open(&d, &err);
-    if (!r.g) die("parx_gpu_open", err);
+    if (!r.g)
+        die("parx_gpu_open", err);
     r.k = parx_gpu_kernel_create(r.g, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy,
                                  &(parx_gpu_kernel_desc){.readonly_mask = 1}, &err);
-    if (!r.k) die("kernel", err);
+    if (!r.k)
+        die("kernel", err);
     for (int i = 0; i < 2; i++) {
         float *h = i ? hy : hx;
         r.b[i] = import ? parx_gpu_buffer_import(r.g, h, n * 4, &err)
                         : parx_gpu_buffer_create(r.g, n * 4, 0, &err);
-        if (!r.b[i]) die("buffer", err);
-        if (!import && (err = parx_gpu_upload(r.g, r.b[i], 0, h, n * 4))) die("upload", err);
+        if (!r.b[i])
+            die("buffer", err);
+        if (!import && (err = parx_gpu_upload(r.g, r.b[i], 0, h, n * 4)))
+            die("upload", err);
     }
-    if ((err = parx_gpu_sync(r.g))) die("sync", err);
+    if ((err = parx_gpu_sync(r.g)))
+        die("sync", err);
     return r;
 }
 
 static int run_saxpy(rig *r, size_t n)
 {
-    parx_gpu_job job = {.n = n, .kernel = r->k, .bufs = r->b, .nbufs = 2, .push = &alpha,
-                        .push_size = 4};
+    parx_gpu_job job = {
+        .n = n, .kernel = r->k, .bufs = r->b, .nbufs = 2, .push = &alpha, .push_size = 4};
     return parx_gpu_run(r->g, NULL, &job);
 }
 
@@ -165,7 +175,8 @@ int main(int argc, char **argv)
     float *hx = NULL, *hy = NULL;
     if (posix_memalign((void **)&hx, 65536, n * 4) || posix_memalign((void **)&hy, 65536, n * 4))
         die("host memory", -ENOMEM);
-    for (size_t i = 0; i < n; i++) hx[i] = (float)(i % 1000), hy[i] = 1.0f;
+    for (size_t i = 0; i < n; i++)
+        hx[i] = (float)(i % 1000), hy[i] = 1.0f;
 
     rig r = rig_open(base, 1024, hx, hy, 0);
     parx_gpu_info in;
@@ -179,7 +190,8 @@ int main(int argc, char **argv)
     for (int k = 0; k < reps; k++) {
         double t0 = now_s();
         for (int i = 0; i < trips; i++) {
-            if ((err = run_saxpy(&r, 64)) || (err = parx_gpu_sync(r.g))) die("round trip", err);
+            if ((err = run_saxpy(&r, 64)) || (err = parx_gpu_sync(r.g)))
+                die("round trip", err);
         }
         v[k] = (now_s() - t0) / trips;
     }
@@ -193,19 +205,22 @@ int main(int argc, char **argv)
     for (int k = 0; k < reps; k++) {
         double t0 = now_s();
         for (int i = 0; i < nsmall; i++)
-            if ((err = run_saxpy(&r, 1024))) die("batch", err);
-        if ((err = parx_gpu_sync(r.g))) die("batch sync", err);
+            if ((err = run_saxpy(&r, 1024)))
+                die("batch", err);
+        if ((err = parx_gpu_sync(r.g)))
+            die("batch sync", err);
         v[k] = now_s() - t0;
         t0 = now_s();
         for (int i = 0; i < nsmall; i++)
-            if ((err = run_saxpy(&r, 1024)) || (err = parx_gpu_sync(r.g))) die("each", err);
+            if ((err = run_saxpy(&r, 1024)) || (err = parx_gpu_sync(r.g)))
+                die("each", err);
         v2[k] = now_s() - t0;
     }
     one = summarise(v, reps);
     each = summarise(v2, reps);
     char note[200];
-    snprintf(note, sizeof note, "%d saxpy kernels of 1024 items, each reading the last one's output",
-             nsmall);
+    snprintf(note, sizeof note,
+             "%d saxpy kernels of 1024 items, each reading the last one's output", nsmall);
     row("batching: all in one submit", one, "ms", 1e3, note);
     row("batching: one submit + wait each", each, "ms", 1e3, note);
     parx_gpu_close(r.g);
@@ -236,7 +251,8 @@ int main(int argc, char **argv)
     r = rig_open(base, n, hx, hy, 0);
     for (int k = 0; k < reps; k++) {
         double t0 = now_s();
-        if ((err = run_saxpy(&r, n)) || (err = parx_gpu_sync(r.g))) die("resident", err);
+        if ((err = run_saxpy(&r, n)) || (err = parx_gpu_sync(r.g)))
+            die("resident", err);
         v[k] = now_s() - t0;
     }
     res = summarise(v, reps);
@@ -272,7 +288,8 @@ int main(int argc, char **argv)
     int zero_copy = parx_gpu_buffer_imported(r.b[0]) == 1;
     for (int k = 0; k < reps; k++) {
         double t0 = now_s();
-        if ((err = run_saxpy(&r, n)) || (err = parx_gpu_sync(r.g))) die("imported", err);
+        if ((err = run_saxpy(&r, n)) || (err = parx_gpu_sync(r.g)))
+            die("imported", err);
         v[k] = now_s() - t0;
     }
     imp = summarise(v, reps);
@@ -284,7 +301,8 @@ int main(int argc, char **argv)
     setenv("MESA_SHADER_CACHE_DISABLE", "true", 1);
     char path[] = "/tmp/parx-bench-cache-XXXXXX";
     int fd = mkstemp(path);
-    if (fd < 0) die("mkstemp", -errno);
+    if (fd < 0)
+        die("mkstemp", -errno);
     close(fd);
     const uint32_t *spv[4] = {parx_gpu_spv_saxpy, parx_gpu_spv_sum, parx_gpu_spv_kde,
                               parx_gpu_spv_drift};
@@ -293,15 +311,18 @@ int main(int argc, char **argv)
     double cold[64], warm[64];
     for (int k = 0; k < reps; k++) {
         for (int pass = 0; pass < 2; pass++) {
-            if (pass == 0) remove(path);
+            if (pass == 0)
+                remove(path);
             parx_gpu_desc cd = base;
             cd.pipeline_cache_path = path;
             parx_gpu *g = parx_gpu_open(&cd, &err);
-            if (!g) die("open (cache)", err);
+            if (!g)
+                die("open (cache)", err);
             double t0 = now_s();
             for (int i = 0; i < 4; i++) {
                 parx_gpu_kernel *kk = parx_gpu_kernel_create(g, spv[i], spvn[i], NULL, &err);
-                if (!kk) die("kernel (cache)", err);
+                if (!kk)
+                    die("kernel (cache)", err);
             }
             (pass ? warm : cold)[k] = now_s() - t0;
             parx_gpu_close(g); /* saves the cache */
@@ -323,7 +344,8 @@ int main(int argc, char **argv)
            imp.best * 1e3, res.best * 1e3, 100.0 * (imp.best / res.best - 1.0),
            imp.best <= 1.1 * res.best ? "met" : "NOT met");
     printf("- Start-up: saved cache %.2f ms vs empty %.2f ms = %.2fx faster (target >= 2x): %s.\n",
-           sw.best * 1e3, sc.best * 1e3, sc.best / sw.best, sc.best >= 2 * sw.best ? "met" : "NOT met");
+           sw.best * 1e3, sc.best * 1e3, sc.best / sw.best,
+           sc.best >= 2 * sw.best ? "met" : "NOT met");
     printf("- Automatic choice never a CPU device: %s (it chose: %s).\n",
            auto_cpu ? "NOT met" : "met", auto_name);
     printf("- CPU peers for the same saxpy: C loop %.1f ms, parx_for %.1f ms.\n", cpu1.best * 1e3,

@@ -46,7 +46,8 @@ typedef struct saxpy {
 static void saxpy_cpu(void *ctx, size_t b, size_t e)
 {
     saxpy *s = (saxpy *)ctx;
-    for (size_t i = b; i < e; i++) s->y[i] = s->a * s->x[i] + s->y[i];
+    for (size_t i = b; i < e; i++)
+        s->y[i] = s->a * s->x[i] + s->y[i];
 }
 
 int main(int argc, char **argv)
@@ -58,7 +59,8 @@ int main(int argc, char **argv)
         return 2;
     }
     float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y), *ref = malloc(n * sizeof *ref);
-    if (!x || !y || !ref) return 1;
+    if (!x || !y || !ref)
+        return 1;
     for (size_t i = 0; i < n; i++) {
         x[i] = (float)(i % 1000) * 0.001f;
         y[i] = ref[i] = 1.0f - (float)(i % 7) * 0.25f;
@@ -68,9 +70,11 @@ int main(int argc, char **argv)
     /* 1. The device, or NULL and the reason. */
     int err = 0;
     parx_gpu *g = parx_gpu_open(NULL, &err);
-    if (!g && err != -ENODEV) fprintf(stderr, "parx_gpu_open: %s; using the CPU\n", parx_strerror(err));
+    if (!g && err != -ENODEV)
+        fprintf(stderr, "parx_gpu_open: %s; using the CPU\n", parx_strerror(err));
     parx_pool *pool = parx_pool_create(NULL);
-    if (!pool) return 1;
+    if (!pool)
+        return 1;
 
     /* 2. On the GPU: resident buffers and a kernel, made once. */
     parx_gpu_buffer *bx = NULL, *by = NULL;
@@ -91,19 +95,27 @@ int main(int argc, char **argv)
 
     /* 3. One description, either path. */
     parx_gpu_buffer *bufs[2] = {bx, by};
-    parx_gpu_job job = {.n = n, .kernel = k, .bufs = bufs, .nbufs = 2,
-                        .push = &job_ctx.a, .push_size = sizeof job_ctx.a,
-                        .cpu = saxpy_cpu, .ctx = &job_ctx};
+    parx_gpu_job job = {.n = n,
+                        .kernel = k,
+                        .bufs = bufs,
+                        .nbufs = 2,
+                        .push = &job_ctx.a,
+                        .push_size = sizeof job_ctx.a,
+                        .cpu = saxpy_cpu,
+                        .ctx = &job_ctx};
     int rc = 0;
-    for (int r = 0; r < reps && rc >= 0; r++) rc = parx_gpu_run(g, pool, &job);
-    if (rc >= 0 && g) rc = parx_gpu_download(g, by, 0, y, n * sizeof *y); /* one copy back */
+    for (int r = 0; r < reps && rc >= 0; r++)
+        rc = parx_gpu_run(g, pool, &job);
+    if (rc >= 0 && g)
+        rc = parx_gpu_download(g, by, 0, y, n * sizeof *y); /* one copy back */
     if (rc == PARX_E_DEVICE_LOST) {
         /* The device is gone with its buffers: start again on the CPU. */
         fprintf(stderr, "GPU lost: rerunning on the CPU\n");
         parx_gpu_close(g);
         g = NULL;
         memcpy(y, ref, n * sizeof *y);
-        for (int r = 0; r < reps; r++) parx_gpu_run(NULL, pool, &job);
+        for (int r = 0; r < reps; r++)
+            parx_gpu_run(NULL, pool, &job);
         rc = 0;
     }
     if (rc < 0) {
@@ -124,11 +136,13 @@ int main(int argc, char **argv)
 
     /* 4. Check against the plain loop. */
     saxpy check = {.a = job_ctx.a, .x = x, .y = ref};
-    for (int r = 0; r < reps; r++) saxpy_cpu(&check, 0, n);
+    for (int r = 0; r < reps; r++)
+        saxpy_cpu(&check, 0, n);
     int same = memcmp(y, ref, n * sizeof *y) == 0;
     printf("y[0] = %.9g, y[n-1] = %.9g: %s\n", y[0], y[n - 1],
            same ? "same bits as the C loop" : "DIFFERENT from the C loop");
-    if (vmsgs) printf("%llu validation messages\n", vmsgs);
+    if (vmsgs)
+        printf("%llu validation messages\n", vmsgs);
 
     parx_gpu_close(g);
     parx_pool_destroy(pool);

@@ -94,34 +94,56 @@ static int run(parx_gpu *g, parx_pool *pool, sim *s, int steps)
     if (g) {
         st = parx_gpu_buffer_create(g, 2 * s->n * sizeof(float), 0, &err);
         acc = st ? parx_gpu_buffer_create(g, GRID * sizeof(float), 0, &err) : NULL;
-        kd = acc ? parx_gpu_kernel_create(g, parx_gpu_spv_drift, sizeof parx_gpu_spv_drift, NULL, &err)
+        kd = acc ? parx_gpu_kernel_create(g, parx_gpu_spv_drift, sizeof parx_gpu_spv_drift, NULL,
+                                          &err)
                  : NULL;
         kk = kd ? parx_gpu_kernel_create(g, parx_gpu_spv_kde, sizeof parx_gpu_spv_kde,
                                          &(parx_gpu_kernel_desc){.readonly_mask = 1}, &err)
                 : NULL;
-        if (!kk) return err;
+        if (!kk)
+            return err;
         if ((rc = parx_gpu_upload(g, st, 0, s->state, 2 * s->n * sizeof(float)))) /* transfer 1 */
             return rc;
     }
-    struct { float dt; uint32_t vbase; } dpush = {DT, (uint32_t)s->n};
-    struct { float lo, dx, inv_h; uint32_t p0, p1, add; } kpush = {0.0f, 1.0f / GRID, 1.0f / H, 0, 0, 0};
+    struct {
+        float dt;
+        uint32_t vbase;
+    } dpush = {DT, (uint32_t)s->n};
+    struct {
+        float lo, dx, inv_h;
+        uint32_t p0, p1, add;
+    } kpush = {0.0f, 1.0f / GRID, 1.0f / H, 0, 0, 0};
     parx_gpu_buffer *one[1] = {st}, *two[2] = {st, acc};
     for (int t = 0; t < steps && rc >= 0; t++) {
-        parx_gpu_job drift = {.n = s->n, .kernel = kd, .bufs = one, .nbufs = 1, .push = &dpush,
-                              .push_size = sizeof dpush, .cpu = drift_cpu, .ctx = s};
+        parx_gpu_job drift = {.n = s->n,
+                              .kernel = kd,
+                              .bufs = one,
+                              .nbufs = 1,
+                              .push = &dpush,
+                              .push_size = sizeof dpush,
+                              .cpu = drift_cpu,
+                              .ctx = s};
         rc = parx_gpu_run(g, pool, &drift);
         for (uint32_t p0 = 0; p0 < s->n && rc >= 0; p0 += PASS) {
             s->p0 = kpush.p0 = p0;
             s->p1 = kpush.p1 = p0 + PASS < s->n ? p0 + PASS : (uint32_t)s->n;
             s->add = kpush.add = t > 0 || p0 > 0;
-            parx_gpu_job kde = {.n = GRID, .kernel = kk, .bufs = two, .nbufs = 2, .push = &kpush,
-                                .push_size = sizeof kpush, .cpu = kde_cpu, .ctx = s};
+            parx_gpu_job kde = {.n = GRID,
+                                .kernel = kk,
+                                .bufs = two,
+                                .nbufs = 2,
+                                .push = &kpush,
+                                .push_size = sizeof kpush,
+                                .cpu = kde_cpu,
+                                .ctx = s};
             rc = parx_gpu_run(g, pool, &kde);
         }
     }
     if (rc >= 0 && g) {
-        rc = parx_gpu_download(g, acc, 0, s->acc, GRID * sizeof(float));            /* transfer 2 */
-        if (rc == 0) rc = parx_gpu_download(g, st, 0, s->state, s->n * sizeof(float)); /* for the check only */
+        rc = parx_gpu_download(g, acc, 0, s->acc, GRID * sizeof(float)); /* transfer 2 */
+        if (rc == 0)
+            rc = parx_gpu_download(g, st, 0, s->state,
+                                   s->n * sizeof(float)); /* for the check only */
     }
     parx_gpu_buffer_destroy(st);
     parx_gpu_buffer_destroy(acc);
@@ -152,12 +174,14 @@ int main(int argc, char **argv)
     }
     sim s = {.n = n, .state = malloc(2 * n * sizeof(float)), .acc = malloc(GRID * sizeof(float))};
     parx_pool *pool = parx_pool_create(NULL);
-    if (!s.state || !s.acc || !pool) return 1;
+    if (!s.state || !s.acc || !pool)
+        return 1;
     init(&s);
 
     int err = 0;
     parx_gpu *g = parx_gpu_open(NULL, &err);
-    if (!g && err != -ENODEV) fprintf(stderr, "parx_gpu_open: %s; using the CPU\n", parx_strerror(err));
+    if (!g && err != -ENODEV)
+        fprintf(stderr, "parx_gpu_open: %s; using the CPU\n", parx_strerror(err));
     int rc = run(g, pool, &s, steps);
     if (rc == PARX_E_DEVICE_LOST || (rc < 0 && g)) {
         fprintf(stderr, "GPU run failed (%s): rerunning on the CPU\n", parx_strerror(rc));
@@ -192,20 +216,24 @@ int main(int argc, char **argv)
     for (int i = 0; i < GRID; i++) {
         double d = s.acc[i] * norm;
         mass += d / GRID;
-        if (d > peak) peak = d, at = i;
+        if (d > peak)
+            peak = d, at = i;
     }
     printf("density: mass %.4f, peak %.3f at x = %.3f\n", mass, peak, (at + 0.5) / GRID);
 
     if (g) { /* the same loop on the CPU, to check */
-        sim c = {.n = n, .state = malloc(2 * n * sizeof(float)), .acc = malloc(GRID * sizeof(float))};
-        if (!c.state || !c.acc) return 1;
+        sim c = {
+            .n = n, .state = malloc(2 * n * sizeof(float)), .acc = malloc(GRID * sizeof(float))};
+        if (!c.state || !c.acc)
+            return 1;
         init(&c);
         run(NULL, pool, &c, steps);
         int same = memcmp(c.state, s.state, n * sizeof(float)) == 0;
         double worst = 0;
         for (int i = 0; i < GRID; i++) {
             double rel = fabs((double)c.acc[i] - s.acc[i]) / (fabs((double)c.acc[i]) + 1.0);
-            if (rel > worst) worst = rel;
+            if (rel > worst)
+                worst = rel;
         }
         printf("CPU check: positions %s, density %s 1e-4 (largest relative difference %.2g)\n",
                same ? "identical" : "DIFFERENT", worst <= 1e-4 ? "within" : "NOT within", worst);

@@ -37,7 +37,8 @@ static parx_gpu *open_dev(parx_gpu_desc d)
     d.device = test_kind;
     int err = 0;
     parx_gpu *g = parx_gpu_open(&d, &err);
-    if (!g) pt_diag("parx_gpu_open: %s", parx_strerror(err));
+    if (!g)
+        pt_diag("parx_gpu_open: %s", parx_strerror(err));
     return g;
 }
 
@@ -91,13 +92,15 @@ typedef struct saxpy_ctx {
 static void saxpy_cpu(void *ctx, size_t b, size_t e)
 {
     saxpy_ctx *c = (saxpy_ctx *)ctx;
-    for (size_t i = b; i < e; i++) c->y[i] = c->a * c->x[i] + c->y[i];
+    for (size_t i = b; i < e; i++)
+        c->y[i] = c->a * c->x[i] + c->y[i];
 }
 
 /* sum.comp's tree in C: blocks of 512, pairs, then halving strides. */
 static uint32_t add_word(uint32_t a, uint32_t b, int as_float)
 {
-    if (!as_float) return a + b;
+    if (!as_float)
+        return a + b;
     float fa, fb, r;
     memcpy(&fa, &a, 4);
     memcpy(&fb, &b, 4);
@@ -120,7 +123,8 @@ static uint32_t sum_ref(const uint32_t *v, size_t n, int as_float)
                 s[l] = add_word(a, b, as_float);
             }
             for (size_t st = 128; st > 0; st >>= 1)
-                for (size_t l = 0; l < st; l++) s[l] = add_word(s[l], s[l + st], as_float);
+                for (size_t l = 0; l < st; l++)
+                    s[l] = add_word(s[l], s[l + st], as_float);
             cur[gi] = s[0];
         }
         n = groups;
@@ -147,7 +151,8 @@ static int sum_gpu(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer *in, size_t 
         src = t[p & 1];
         n = (n + 511) / 512;
     }
-    if (rc == 0) rc = parx_gpu_download(g, src, 0, out, 4);
+    if (rc == 0)
+        rc = parx_gpu_download(g, src, 0, out, 4);
     parx_gpu_buffer_destroy(t[0]);
     parx_gpu_buffer_destroy(t[1]);
     return rc;
@@ -183,8 +188,8 @@ static void test_saxpy_chunked(void)
     CHECK_EQ(parx_gpu_dispatch(g, k, whole, 2, NULL, 0, 1, 1, 1), -E2BIG);
     float a[2] = {1.5f, -0.25f};
     for (int rep = 0; rep < 2; rep++) {
-        parx_gpu_job job = {.n = n, .kernel = k, .bufs = whole, .nbufs = 2, .push = &a[rep],
-                            .push_size = 4};
+        parx_gpu_job job = {
+            .n = n, .kernel = k, .bufs = whole, .nbufs = 2, .push = &a[rep], .push_size = 4};
         CHECK_EQ(parx_gpu_run(g, NULL, &job), 0);
         saxpy_ctx c = {x, y, a[rep]};
         saxpy_cpu(&c, 0, n);
@@ -218,17 +223,19 @@ static void test_sum_deterministic(void)
     int err = 0;
     parx_gpu_buffer *b = parx_gpu_buffer_create(g, n * 4, 0, &err);
     REQUIRE(b);
-    if (sum_chunk) CHECK_EQ(parx_gpu_buffer_chunks(b), (n * 4 + sum_chunk - 1) / sum_chunk);
+    if (sum_chunk)
+        CHECK_EQ(parx_gpu_buffer_chunks(b), (n * 4 + sum_chunk - 1) / sum_chunk);
     for (int as_float = 0; as_float < 2; as_float++) {
         uint32_t spec = (uint32_t)as_float;
-        parx_gpu_kernel *k = parx_gpu_kernel_create(g, parx_gpu_spv_sum, sizeof parx_gpu_spv_sum,
-                                                    &(parx_gpu_kernel_desc){.spec = &spec, .nspec = 1,
-                                                                            .readonly_mask = 1},
-                                                    &err);
+        parx_gpu_kernel *k = parx_gpu_kernel_create(
+            g, parx_gpu_spv_sum, sizeof parx_gpu_spv_sum,
+            &(parx_gpu_kernel_desc){.spec = &spec, .nspec = 1, .readonly_mask = 1}, &err);
         REQUIRE(k);
-        if (as_float) memcpy(v, f, n * 4);
+        if (as_float)
+            memcpy(v, f, n * 4);
         else
-            for (size_t i = 0; i < n; i++) v[i] = (uint32_t)(i * 2654435761u);
+            for (size_t i = 0; i < n; i++)
+                v[i] = (uint32_t)(i * 2654435761u);
         CHECK_EQ(parx_gpu_upload(g, b, 0, v, n * 4), 0);
         uint32_t got = 0, want = sum_ref(v, n, as_float);
         CHECK_EQ(sum_gpu(g, k, b, n, &got), 0);
@@ -284,8 +291,15 @@ static void test_kde(void)
     parx_gpu_buffer *bufs[2] = {bp, ba};
     for (uint32_t p0 = 0; p0 < np; p0 += 16384) {
         uint32_t p1 = p0 + 16384 < np ? p0 + 16384 : (uint32_t)np;
-        struct { float lo, dx, inv_h; uint32_t p0, p1, add; } push = {-3.0f, 6.0f / (float)ng, 4.0f, p0, p1, p0 != 0};
-        parx_gpu_job job = {.n = ng, .kernel = k, .bufs = bufs, .nbufs = 2, .push = &push,
+        struct {
+            float lo, dx, inv_h;
+            uint32_t p0, p1, add;
+        } push = {-3.0f, 6.0f / (float)ng, 4.0f, p0, p1, p0 != 0};
+        parx_gpu_job job = {.n = ng,
+                            .kernel = k,
+                            .bufs = bufs,
+                            .nbufs = 2,
+                            .push = &push,
                             .push_size = sizeof push};
         CHECK_EQ(parx_gpu_run(g, NULL, &job), 0);
         kde_ctx c = {xp, acc, p0, p1, push.lo, push.dx, push.inv_h};
@@ -295,7 +309,8 @@ static void test_kde(void)
     double worst = 0;
     for (size_t i = 0; i < ng; i++) {
         double rel = fabs((double)got[i] - acc[i]) / (fabs((double)acc[i]) + 1e-3);
-        if (rel > worst) worst = rel;
+        if (rel > worst)
+            worst = rel;
     }
     CHECK_MSG(worst <= 2e-5, "KDE: largest relative difference %g > 2e-5", worst);
     pt_diag("KDE: largest relative difference from the C loop: %.3g", worst);
@@ -318,8 +333,8 @@ static void test_batching(void)
         int err = 0;
         parx_gpu_buffer *bx = parx_gpu_buffer_create(g, n * 4, 0, &err);
         parx_gpu_buffer *by = parx_gpu_buffer_create(g, n * 4, 0, &err);
-        parx_gpu_kernel *k = parx_gpu_kernel_create(g, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy,
-                                                    NULL, &err);
+        parx_gpu_kernel *k =
+            parx_gpu_kernel_create(g, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL, &err);
         REQUIRE(x && y && r && bx && by && k);
         CHECK_EQ(parx_gpu_upload(g, bx, 0, x, n * 4), 0);
         CHECK_EQ(parx_gpu_upload(g, by, 0, y, n * 4), 0);
@@ -329,8 +344,8 @@ static void test_batching(void)
         saxpy_ctx c = {x, y, 0.5f};
         for (int i = 0; i < 1000; i++) {
             c.a = (float)(i % 7) * 0.125f - 0.25f;
-            parx_gpu_job job = {.n = n, .kernel = k, .bufs = bufs, .nbufs = 2, .push = &c.a,
-                                .push_size = 4};
+            parx_gpu_job job = {
+                .n = n, .kernel = k, .bufs = bufs, .nbufs = 2, .push = &c.a, .push_size = 4};
             CHECK_EQ(parx_gpu_run(g, NULL, &job), 0);
             saxpy_cpu(&c, 0, n);
         }
@@ -338,9 +353,11 @@ static void test_batching(void)
         parx_gpu_query(g, &after);
         uint64_t submits = after.submits - before.submits;
         CHECK_EQ(after.dispatches - before.dispatches, 1000);
-        if (limit) CHECK_MSG(submits >= 1000 / 64, "batch_limit 64: %llu submits",
-                             (unsigned long long)submits);
-        else CHECK_EQ(submits, 1);
+        if (limit)
+            CHECK_MSG(submits >= 1000 / 64, "batch_limit 64: %llu submits",
+                      (unsigned long long)submits);
+        else
+            CHECK_EQ(submits, 1);
         /* each dispatch reads what the one before wrote: 999 barriers */
         CHECK(after.barriers - before.barriers >= 999);
         CHECK_EQ(parx_gpu_download(g, by, 0, r, n * 4), 0);
@@ -360,7 +377,8 @@ static void test_no_needless_barriers(void)
                                                 &(parx_gpu_kernel_desc){.readonly_mask = 1}, &err);
     parx_gpu_buffer *x = parx_gpu_buffer_create(g, 4096, 0, &err);
     parx_gpu_buffer *y[4];
-    for (int i = 0; i < 4; i++) y[i] = parx_gpu_buffer_create(g, 4096, 0, &err);
+    for (int i = 0; i < 4; i++)
+        y[i] = parx_gpu_buffer_create(g, 4096, 0, &err);
     REQUIRE(k && x && y[0] && y[1] && y[2] && y[3]);
     CHECK_EQ(parx_gpu_sync(g), 0);
     parx_gpu_info a, b;
@@ -368,8 +386,8 @@ static void test_no_needless_barriers(void)
     float s = 2.0f;
     for (int i = 0; i < 4; i++) {
         parx_gpu_buffer *bufs[2] = {x, y[i]}; /* x only read: shared freely */
-        parx_gpu_job job = {.n = 1024, .kernel = k, .bufs = bufs, .nbufs = 2, .push = &s,
-                            .push_size = 4};
+        parx_gpu_job job = {
+            .n = 1024, .kernel = k, .bufs = bufs, .nbufs = 2, .push = &s, .push_size = 4};
         CHECK_EQ(parx_gpu_run(g, NULL, &job), 0);
     }
     parx_gpu_query(g, &b);
@@ -388,17 +406,19 @@ static void test_async(void)
     int err = 0;
     parx_gpu_buffer *bp = parx_gpu_buffer_create(g, np * 4, 0, &err);
     parx_gpu_buffer *ba = parx_gpu_buffer_create(g, ng * 4, 0, &err);
-    parx_gpu_kernel *k = parx_gpu_kernel_create(g, parx_gpu_spv_kde, sizeof parx_gpu_spv_kde, NULL,
-                                                &err);
+    parx_gpu_kernel *k =
+        parx_gpu_kernel_create(g, parx_gpu_spv_kde, sizeof parx_gpu_spv_kde, NULL, &err);
     REQUIRE(xp && acc && got && bp && ba && k);
     CHECK_EQ(parx_gpu_upload(g, bp, 0, xp, np * 4), 0);
     CHECK_EQ(parx_gpu_upload(g, ba, 0, acc, ng * 4), 0);
     CHECK_EQ(parx_gpu_wait(g, 1000, 0), -EINVAL); /* never handed out */
     parx_gpu_buffer *bufs[2] = {bp, ba};
-    struct { float lo, dx, inv_h; uint32_t p0, p1, add; } push = {-2.0f, 4.0f / (float)ng, 8.0f,
-                                                                  0, (uint32_t)np, 1};
-    parx_gpu_job job = {.n = ng, .kernel = k, .bufs = bufs, .nbufs = 2, .push = &push,
-                        .push_size = sizeof push};
+    struct {
+        float lo, dx, inv_h;
+        uint32_t p0, p1, add;
+    } push = {-2.0f, 4.0f / (float)ng, 8.0f, 0, (uint32_t)np, 1};
+    parx_gpu_job job = {
+        .n = ng, .kernel = k, .bufs = bufs, .nbufs = 2, .push = &push, .push_size = sizeof push};
     CHECK_EQ(parx_gpu_run(g, NULL, &job), 0);
     uint64_t t = 0;
     CHECK_EQ(parx_gpu_submit(g, &t), 0);
@@ -418,7 +438,8 @@ static void test_async(void)
     double worst = 0;
     for (size_t i = 0; i < ng; i++) {
         double rel = fabs((double)got[i] - acc[i]) / (fabs((double)acc[i]) + 1e-3);
-        if (rel > worst) worst = rel;
+        if (rel > worst)
+            worst = rel;
     }
     CHECK_MSG(worst <= 2e-5, "async KDE: relative difference %g", worst);
     close_dev(g);
@@ -439,7 +460,8 @@ static void import_case(parx_gpu_desc d, int where, const char *what)
     parx_arena *arena = NULL;
     float *x, *y;
     if (where == 0) { /* page-aligned malloc */
-        REQUIRE(posix_memalign(&xm, 4096, bytes + 4096) == 0 && posix_memalign(&ym, 4096, bytes + 4096) == 0);
+        REQUIRE(posix_memalign(&xm, 4096, bytes + 4096) == 0 &&
+                posix_memalign(&ym, 4096, bytes + 4096) == 0);
         x = (float *)xm, y = (float *)ym;
     } else if (where == 1) { /* odd offsets into malloc'ed memory */
         xm = malloc(bytes + 64), ym = malloc(bytes + 64);
@@ -460,22 +482,25 @@ static void import_case(parx_gpu_desc d, int where, const char *what)
     int err = 0;
     parx_gpu_buffer *bx = parx_gpu_buffer_import(g, x, bytes, &err);
     parx_gpu_buffer *by = parx_gpu_buffer_import(g, y, bytes, &err);
-    parx_gpu_kernel *k = parx_gpu_kernel_create(g, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy,
-                                                NULL, &err);
+    parx_gpu_kernel *k =
+        parx_gpu_kernel_create(g, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL, &err);
     REQUIRE(bx && by && k);
     pt_diag("%s: host import %s here; this buffer is %s", what,
             in.host_import ? "is available" : "is off or refused",
             parx_gpu_buffer_imported(by) == 1 ? "zero-copy" : "mirrored");
-    if (d.no_import) CHECK_EQ(parx_gpu_buffer_imported(by), 0);
-    else if (in.host_import && where != 1) CHECK_EQ(parx_gpu_buffer_imported(by), 1);
+    if (d.no_import)
+        CHECK_EQ(parx_gpu_buffer_imported(by), 0);
+    else if (in.host_import && where != 1)
+        CHECK_EQ(parx_gpu_buffer_imported(by), 1);
     parx_gpu_buffer *bufs[2] = {bx, by};
     saxpy_ctx c = {x0, y0, 3.0f};
     for (int rep = 0; rep < 3; rep++) {
-        parx_gpu_job job = {.n = n, .kernel = k, .bufs = bufs, .nbufs = 2, .push = &c.a,
-                            .push_size = 4};
+        parx_gpu_job job = {
+            .n = n, .kernel = k, .bufs = bufs, .nbufs = 2, .push = &c.a, .push_size = 4};
         CHECK_EQ(parx_gpu_run(g, NULL, &job), 0);
         saxpy_cpu(&c, 0, n);
-        if (rep == 1) CHECK_EQ(parx_gpu_sync(g), 0); /* two batches, then one more */
+        if (rep == 1)
+            CHECK_EQ(parx_gpu_sync(g), 0); /* two batches, then one more */
     }
     CHECK_EQ(parx_gpu_sync(g), 0);
     CHECK_MEMEQ(y, y0, bytes);
@@ -494,9 +519,18 @@ static void import_case(parx_gpu_desc d, int where, const char *what)
     parx_arena_close(arena);
 }
 
-static void test_import_aligned(void) { import_case((parx_gpu_desc){0}, 0, "aligned malloc"); }
-static void test_import_unaligned(void) { import_case((parx_gpu_desc){0}, 1, "unaligned malloc"); }
-static void test_import_arena(void) { import_case((parx_gpu_desc){0}, 2, "arena"); }
+static void test_import_aligned(void)
+{
+    import_case((parx_gpu_desc){0}, 0, "aligned malloc");
+}
+static void test_import_unaligned(void)
+{
+    import_case((parx_gpu_desc){0}, 1, "unaligned malloc");
+}
+static void test_import_arena(void)
+{
+    import_case((parx_gpu_desc){0}, 2, "arena");
+}
 static void test_import_refused(void)
 {
     import_case((parx_gpu_desc){.no_import = true}, 0, "no_import (mirrored)");
@@ -507,8 +541,8 @@ static void test_import_chunked(void)
 }
 static void test_import_refused_chunked(void)
 {
-    import_case((parx_gpu_desc){.max_chunk_bytes = 256 << 10, .no_import = true, .staging = true}, 2,
-                "arena, mirrored in 256 KiB chunks through staging");
+    import_case((parx_gpu_desc){.max_chunk_bytes = 256 << 10, .no_import = true, .staging = true},
+                2, "arena, mirrored in 256 KiB chunks through staging");
 }
 static void test_sum_chunked(void)
 {
@@ -536,18 +570,20 @@ static void test_staging(void)
     int err = 0;
     parx_gpu_buffer *bx = parx_gpu_buffer_create(g, n * 4, 0, &err);
     parx_gpu_buffer *by = parx_gpu_buffer_create(g, n * 4, 0, &err);
-    parx_gpu_kernel *k = parx_gpu_kernel_create(g, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy,
-                                                NULL, &err);
+    parx_gpu_kernel *k =
+        parx_gpu_kernel_create(g, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL, &err);
     REQUIRE(x && y && r && bx && by && k);
     CHECK_EQ(parx_gpu_upload(g, bx, 0, x, n * 4), 0);
     CHECK_EQ(parx_gpu_upload(g, by, 0, y, n * 4), 0);
     parx_gpu_buffer *bufs[2] = {bx, by};
     saxpy_ctx c = {x, y, 2.0f};
-    parx_gpu_job job = {.n = n, .kernel = k, .bufs = bufs, .nbufs = 2, .push = &c.a, .push_size = 4};
+    parx_gpu_job job = {
+        .n = n, .kernel = k, .bufs = bufs, .nbufs = 2, .push = &c.a, .push_size = 4};
     CHECK_EQ(parx_gpu_run(g, NULL, &job), 0);
     saxpy_cpu(&c, 0, n);
     /* new x in the middle of the batch: the next dispatch must see it */
-    for (size_t i = 0; i < n; i++) x[i] = (float)i;
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)i;
     CHECK_EQ(parx_gpu_upload(g, bx, 0, x, n * 4), 0);
     CHECK_EQ(parx_gpu_run(g, NULL, &job), 0);
     saxpy_cpu(&c, 0, n);
@@ -575,13 +611,16 @@ static void test_pipeline_cache(void)
         REQUIRE(g);
         parx_gpu_info in;
         parx_gpu_query(g, &in);
-        if (round == 0) CHECK(!in.pipeline_cache_loaded);
-        else CHECK(in.pipeline_cache_loaded);
+        if (round == 0)
+            CHECK(!in.pipeline_cache_loaded);
+        else
+            CHECK(in.pipeline_cache_loaded);
         int err = 0;
-        parx_gpu_kernel *k = parx_gpu_kernel_create(g, parx_gpu_spv_kde, sizeof parx_gpu_spv_kde,
-                                                    NULL, &err);
+        parx_gpu_kernel *k =
+            parx_gpu_kernel_create(g, parx_gpu_spv_kde, sizeof parx_gpu_spv_kde, NULL, &err);
         CHECK(k != NULL);
-        if (round == 1) CHECK_EQ(parx_gpu_cache_save(g), 0);
+        if (round == 1)
+            CHECK_EQ(parx_gpu_cache_save(g), 0);
         close_dev(g);
     }
     CHECK_EQ(parx_gpu_cache_save(NULL), -EINVAL);
@@ -598,29 +637,30 @@ static void test_bad_spirv(void)
     uint32_t *w = (uint32_t *)malloc((nw + 1) * 4);
     REQUIRE(w);
     int err;
-#define BAD(words, bytes, desc)                                                                   \
-    do {                                                                                          \
-        err = 0;                                                                                  \
-        CHECK(parx_gpu_kernel_create(g, (words), (bytes), (desc), &err) == NULL);                 \
-        CHECK_EQ(err, PARX_E_BAD_SPIRV);                                                          \
+#define BAD(words, bytes, desc)                                                                    \
+    do {                                                                                           \
+        err = 0;                                                                                   \
+        CHECK(parx_gpu_kernel_create(g, (words), (bytes), (desc), &err) == NULL);                  \
+        CHECK_EQ(err, PARX_E_BAD_SPIRV);                                                           \
     } while (0)
     BAD(NULL, 0, NULL);
     BAD(good, 0, NULL);
     BAD(good, 3, NULL);
-    BAD(good, 16, NULL);                  /* shorter than the header */
-    BAD(good, nw * 4 - 2, NULL);          /* not whole words */
+    BAD(good, 16, NULL);         /* shorter than the header */
+    BAD(good, nw * 4 - 2, NULL); /* not whole words */
     memcpy(w, good, nw * 4);
-    w[0] = 0x03022307u;                   /* byte-swapped magic */
+    w[0] = 0x03022307u; /* byte-swapped magic */
     BAD(w, nw * 4, NULL);
     memcpy(w, good, nw * 4);
-    w[1] = 0x00020000u;                   /* version 2.0 */
+    w[1] = 0x00020000u; /* version 2.0 */
     BAD(w, nw * 4, NULL);
     /* truncated: at every word count, never a crash, always refused */
     int accepted = 0;
     for (size_t cut = 5; cut < nw; cut++) {
         err = 0;
         parx_gpu_kernel *k = parx_gpu_kernel_create(g, good, cut * 4, NULL, &err);
-        if (k || err != PARX_E_BAD_SPIRV) accepted++;
+        if (k || err != PARX_E_BAD_SPIRV)
+            accepted++;
         parx_gpu_kernel_destroy(k);
     }
     CHECK_EQ(accepted, 0);
@@ -640,7 +680,8 @@ static void test_bad_spirv(void)
     /* random words after a valid header */
     memcpy(w, good, 20);
     parx_rng r = parx_rng_for(12, 0);
-    for (size_t i = 5; i < nw; i++) w[i] = (uint32_t)parx_rng_next(&r);
+    for (size_t i = 5; i < nw; i++)
+        w[i] = (uint32_t)parx_rng_next(&r);
     BAD(w, nw * 4, NULL);
 #undef BAD
     /* and the good one still works */
@@ -672,8 +713,8 @@ static void test_errors_and_allocation(void)
     CHECK(parx_gpu_buffer_create(NULL, 16, 0, &err) == NULL);
     CHECK_EQ(err, -EINVAL);
     parx_gpu_buffer *b = parx_gpu_buffer_create(g, 1024, 0, &err);
-    parx_gpu_kernel *k = parx_gpu_kernel_create(g, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy,
-                                                NULL, &err);
+    parx_gpu_kernel *k =
+        parx_gpu_kernel_create(g, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL, &err);
     REQUIRE(b && k);
     char buf[64] = {0};
     CHECK_EQ(parx_gpu_upload(g, b, 1000, buf, 64), -EINVAL);
@@ -681,11 +722,11 @@ static void test_errors_and_allocation(void)
     CHECK_EQ(parx_gpu_download(g, b, 0, NULL, 4), -EINVAL);
     CHECK_EQ(parx_gpu_upload(g, b, 0, buf, 0), 0);
     parx_gpu_buffer *one[1] = {b}, *two[2] = {b, b}, *nul[2] = {b, NULL};
-    CHECK_EQ(parx_gpu_dispatch(g, k, one, 1, NULL, 0, 1, 1, 1), -EINVAL);   /* 2 bindings */
+    CHECK_EQ(parx_gpu_dispatch(g, k, one, 1, NULL, 0, 1, 1, 1), -EINVAL); /* 2 bindings */
     CHECK_EQ(parx_gpu_dispatch(g, k, nul, 2, NULL, 0, 1, 1, 1), -EINVAL);
-    CHECK_EQ(parx_gpu_dispatch(g, k, two, 2, buf, 256, 1, 1, 1), -EINVAL);  /* push too big */
+    CHECK_EQ(parx_gpu_dispatch(g, k, two, 2, buf, 256, 1, 1, 1), -EINVAL); /* push too big */
     CHECK_EQ(parx_gpu_dispatch(g, k, two, 2, NULL, 0, UINT32_MAX, 1, 1), -EINVAL);
-    CHECK_EQ(parx_gpu_dispatch(g, k, two, 2, NULL, 0, 0, 1, 1), 0);        /* nothing */
+    CHECK_EQ(parx_gpu_dispatch(g, k, two, 2, NULL, 0, 0, 1, 1), 0); /* nothing */
     CHECK_EQ(parx_gpu_dispatch(NULL, k, two, 2, NULL, 0, 1, 1, 1), -EINVAL);
     parx_gpu_job bad = {.n = (size_t)1 << 33, .kernel = k, .bufs = two, .nbufs = 2};
     CHECK_EQ(parx_gpu_run(g, NULL, &bad), -EINVAL);
@@ -712,17 +753,23 @@ static void test_run_both_paths(void)
     int err = 0;
     parx_gpu_buffer *bx = parx_gpu_buffer_create(g, n * 4, 0, &err);
     parx_gpu_buffer *by = parx_gpu_buffer_create(g, n * 4, 0, &err);
-    parx_gpu_kernel *k = parx_gpu_kernel_create(g, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy,
-                                                NULL, &err);
+    parx_gpu_kernel *k =
+        parx_gpu_kernel_create(g, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL, &err);
     REQUIRE(x && y1 && y2 && r && bx && by && k);
     CHECK_EQ(parx_gpu_upload(g, bx, 0, x, n * 4), 0);
     CHECK_EQ(parx_gpu_upload(g, by, 0, y1, n * 4), 0);
     parx_gpu_buffer *bufs[2] = {bx, by};
     saxpy_ctx c = {x, y2, 0.75f};
-    parx_gpu_job job = {.n = n, .kernel = k, .bufs = bufs, .nbufs = 2, .push = &c.a,
-                        .push_size = 4, .cpu = saxpy_cpu, .ctx = &c};
-    CHECK_EQ(parx_gpu_run(g, pool, &job), 0);     /* GPU */
-    CHECK_EQ(parx_gpu_run(NULL, pool, &job), 1);  /* CPU, on the pool */
+    parx_gpu_job job = {.n = n,
+                        .kernel = k,
+                        .bufs = bufs,
+                        .nbufs = 2,
+                        .push = &c.a,
+                        .push_size = 4,
+                        .cpu = saxpy_cpu,
+                        .ctx = &c};
+    CHECK_EQ(parx_gpu_run(g, pool, &job), 0);    /* GPU */
+    CHECK_EQ(parx_gpu_run(NULL, pool, &job), 1); /* CPU, on the pool */
     CHECK_EQ(parx_gpu_download(g, by, 0, r, n * 4), 0);
     CHECK_MEMEQ(r, y2, n * 4);
     parx_gpu_job nocpu = {.n = 10};
@@ -813,9 +860,12 @@ int main(int argc, char **argv)
         return pt_done_testing();
     }
     const char *kind = getenv("PARX_GPU_TEST_DEVICE");
-    if (kind && strcmp(kind, "discrete") == 0) test_kind = PARX_GPU_DEVICE_DISCRETE;
-    if (kind && strcmp(kind, "integrated") == 0) test_kind = PARX_GPU_DEVICE_INTEGRATED;
-    if (kind && strcmp(kind, "virtual") == 0) test_kind = PARX_GPU_DEVICE_VIRTUAL;
+    if (kind && strcmp(kind, "discrete") == 0)
+        test_kind = PARX_GPU_DEVICE_DISCRETE;
+    if (kind && strcmp(kind, "integrated") == 0)
+        test_kind = PARX_GPU_DEVICE_INTEGRATED;
+    if (kind && strcmp(kind, "virtual") == 0)
+        test_kind = PARX_GPU_DEVICE_VIRTUAL;
     int err = 0;
     parx_gpu *probe = parx_gpu_open(&(parx_gpu_desc){.device = test_kind}, &err);
     if (!probe) {
@@ -837,7 +887,8 @@ int main(int argc, char **argv)
     parx_gpu_close(probe);
 
     pt_run("saxpy in chunks, resident, bitwise equal to C", test_saxpy_chunked);
-    pt_run("deterministic sum (float and uint) bitwise equal to the C tree", test_sum_deterministic);
+    pt_run("deterministic sum (float and uint) bitwise equal to the C tree",
+           test_sum_deterministic);
     pt_run("the same sum over an input in 256 KiB chunks", test_sum_chunked);
     pt_run("KDE over 40000 particles in passes, within 2e-5 of C", test_kde);
     pt_run("1000 dependent dispatches: one submit, or one per batch_limit", test_batching);

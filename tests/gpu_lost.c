@@ -45,7 +45,8 @@ static void test_timeout_then_ok(void)
 static void cpu_fill(void *ctx, size_t bg, size_t e)
 {
     float *v = (float *)ctx;
-    for (size_t i = bg; i < e; i++) v[i] = (float)i;
+    for (size_t i = bg; i < e; i++)
+        v[i] = (float)i;
 }
 
 static void test_lost(void)
@@ -62,11 +63,12 @@ static void test_lost(void)
     int err = 0;
     CHECK(parx_gpu_buffer_create(g, 64, 0, &err) == NULL);
     CHECK_EQ(err, PARX_E_DEVICE_LOST);
-    CHECK(parx_gpu_kernel_create(g, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL, &err) == NULL);
+    CHECK(parx_gpu_kernel_create(g, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL, &err) ==
+          NULL);
     CHECK_EQ(err, PARX_E_DEVICE_LOST);
     parx_gpu_buffer_destroy(b[1]); /* destroying on a lost device works */
     b[1] = NULL;
-    parx_gpu_close(g);             /* frees the rest */
+    parx_gpu_close(g); /* frees the rest */
     g = NULL;
     /* ... and the caller reruns on the CPU */
     float out[100];
@@ -83,13 +85,16 @@ int main(void)
 #else
     int err = 0;
     g = parx_gpu_open(&(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU}, &err);
-    if (!g) pt_skip_all("no Vulkan CPU device (lavapipe) here");
+    if (!g)
+        pt_skip_all("no Vulkan CPU device (lavapipe) here");
     k = parx_gpu_kernel_create(g, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL, &err);
     b[0] = parx_gpu_buffer_create(g, 4096, 0, &err);
     b[1] = parx_gpu_buffer_create(g, 4096, 0, &err);
-    if (!k || !b[0] || !b[1]) pt_bail_out("setup failed");
+    if (!k || !b[0] || !b[1])
+        pt_bail_out("setup failed");
     pt_run("an injected fence timeout: -ETIMEDOUT, then the wait goes on", test_timeout_then_ok);
-    pt_run("an injected VK_ERROR_DEVICE_LOST: PARX_E_DEVICE_LOST everywhere, close, CPU rerun", test_lost);
+    pt_run("an injected VK_ERROR_DEVICE_LOST: PARX_E_DEVICE_LOST everywhere, close, CPU rerun",
+           test_lost);
     return pt_done_testing();
 #endif
 }

@@ -10,7 +10,8 @@
 static void square(void *ctx, size_t b, size_t e)
 {
     int *v = (int *)ctx;
-    for (size_t i = b; i < e; i++) v[i] = (int)(i * i);
+    for (size_t i = b; i < e; i++)
+        v[i] = (int)(i * i);
 }
 
 int main(void)

@@ -30,7 +30,8 @@
 static void fill(void *ctx, size_t b, size_t e)
 {
     int *v = (int *)ctx;
-    for (size_t i = b; i < e; i++) v[i] = (int)i;
+    for (size_t i = b; i < e; i++)
+        v[i] = (int)i;
 }
 
 int main(void)
