@@ -9,7 +9,9 @@
 set -u
 root=$1
 headers=()
-for h in "$root"/parx*.h; do headers+=("$h"); done
+for h in "$root"/parx*.h; do
+    grep -q PARX_COMMON_DECLARED "$h" && headers+=("$h") # parx_gpu_kernels.h has none
+done
 
 # extract FILE START_PATTERN END_PATTERN: the lines between, inclusive
 extract() { sed -n "\\|$2|,\\|$3|p" "$1"; }
