@@ -6,8 +6,10 @@
     tasks of microseconds: a Chase-Lev work-stealing deque, a thread pool with
     fork-join task groups that allocate nothing on the heap, a parallel loop
     that balances uneven iterations by lazy splitting, a reduction whose result
-    is bitwise identical on any number of threads, and counter-based random
-    streams so Monte Carlo results do not depend on the schedule.
+    is bitwise identical on any number of threads, counter-based random
+    streams so Monte Carlo results do not depend on the schedule, and a pool
+    of worker processes that take jobs by reference in shared memory and
+    survive their crashes.
 
     Do this
     =======
@@ -31,17 +33,19 @@
     | PARX_SPIN_ROUNDS        | 1000          | idle polls before a worker sleeps             |
     | PARX_DEQUE_MIN_CAPACITY | 64            | smallest deque array (slots)                  |
     | PARX_OUTSIDE_SLOTS      | 4             | outside threads that can help at once (>>help) |
+    | PARX_NO_PROC            | undefined     | leave out the process pool (and parx_shm.h)   |
     | PARX_NO_PREFETCH        | undefined     | compile the prefetcher and the writer out     |
     | PARX_NO_URING           | undefined     | prefetcher/writer on threads only; no liburing |
 
     Macros that change declarations (PARX_STATIC, PARX_CACHELINE,
     PARX_NO_PREFETCH, PARX_NO_URING) must be the same in every translation
     unit: set them with compiler flags. The prefetcher's io_uring backend
-    needs liburing (-luring) unless PARX_NO_URING is set; where the
-    prefetcher is compiled in, the implementation includes parx_shm.h (for
-    .arena), and with PARX_IMPLEMENTATION that emits parx_shm.h's
-    definitions too: do not also define PARX_SHM_IMPLEMENTATION in another
-    file of the same program.
+    needs liburing (-luring) unless PARX_NO_URING is set. Where the
+    prefetcher is compiled in, its implementation includes parx_shm.h (for
+    .arena), as the process pool's declarations do, and with
+    PARX_IMPLEMENTATION that emits parx_shm.h's definitions too: do not
+    also define PARX_SHM_IMPLEMENTATION in another file of the same program.
+
 
     A tour
     ======
@@ -58,12 +62,20 @@
     5. Randomness:             parx_rng r = parx_rng_for(seed, task_index);
                                double u = parx_rng_uniform(&r);
     6. Clean up:               parx_pool_destroy(p);   // runs whatever is still queued
-    7. Read ahead:             parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){
+    7. Processes, for code that must not share an address space (>>procs):
+                               parx_procs *pp = parx_procs_create(NULL, &err);
+                               job *j = parx_arena_alloc(parx_procs_arena(pp), sizeof *j, 0);
+                               parx_procs_submit(pp, work, j, &ticket);
+                               parx_procs_wait(pp, ticket, &result);
+                               parx_procs_destroy(pp);
+       `work(j)` runs in a worker process; j, in shared memory, carries its
+       inputs and results (examples/06_procs_sweep.c, 07_procs_retries.c).
+    8. Read ahead:             parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){
                                    .paths = paths, .npaths = n}, &err);
                                while (parx_prefetch_next(pf, &c) == 1) {
                                    ... c.data, c.size ...; parx_prefetch_release(pf, &c); }
                                parx_prefetch_close(pf);
-       The next chunks are read while this one is used (examples/06_prefetch_reduce.c);
+       The next chunks are read while this one is used (examples/10_prefetch_reduce.c);
        parx_writer_open / _write / _close write results behind the computation.
 
     >>errors
@@ -124,6 +136,62 @@
     shared queue, and the waiter runs only its own queued tasks before
     sleeping. parx_for and parx_reduce called from outside never help: they
     hand the whole range to the workers and sleep, using N threads.
+
+    >>procs (worker processes: fork or spawn)
+    A pool of persistent worker processes, started once. Between the caller
+    and its workers sits a fork server: a small single-threaded process that
+    forks every worker, the first ones and each replacement, reaps them and
+    reports their deaths over a socket. A monitor thread in the caller
+    settles those deaths (retry the job, or report it) and kills workers
+    whose job overran .job_timeout_ns.
+    - PARX_START_FORK: the server is forked from the caller at create, so
+      workers inherit the caller's memory as it was then (globals, loaded
+      data, open files). Create it before starting threads: fork copies a
+      threaded process with whatever locks its other threads held (malloc's,
+      stdio's), and the workers would deadlock on them. Its cost grows with
+      the caller's memory (its page tables are copied), but only at create:
+      replacements are forked from the server.
+    - PARX_START_SPAWN: the server is this program started afresh with
+      posix_spawn (which is safe in threaded programs and costs the same
+      whatever the caller's size); a constructor in parx's implementation
+      sees the variable PARX_PROCS_SERVER and takes that copy over before
+      main runs, so user code in main never runs there. The implementation
+      must be linked into the executable (or a library it loads at startup);
+      otherwise create fails with PARX_E_SPAWN, after the program's own main
+      has run in that copy for up to 30 s (an interpreter, say, that loads
+      parx as a module: use fork mode there). Workers start from the
+      program's state before main: static constructors that run before
+      parx's have run (in the server too), those that run after it have not.
+      Link parx's object first if workers need a C++ static initialised.
+    Job functions travel as (module, offset): the offset of the function in
+    the program or library that contains it, found with dl_iterate_phdr.
+    That survives address-space randomisation and exec, so a pointer to any
+    function of the program or of a library loaded at startup works in both
+    modes; a library loaded with dlopen works in fork mode if it was loaded
+    before parx_procs_create (else the job fails with PARX_E_UNKNOWN_FN).
+    A job is a record in the pool's arena: function, argument offset,
+    result, and a state word that is also the futex its waiter sleeps on.
+    Workers claim records with a CAS on that word (from a ring of record
+    indices), so a worker killed at any instruction loses nothing: a record
+    it claimed names it, one it did not is still queued. Idle workers poll
+    for up to .spin_ns (adapting to how often that pays), then sleep on a
+    futex. A crashed or timed-out worker's job is queued again while it has
+    retries left, and the result says what happened: status, the signal or
+    exit code of the last failed attempt, and the number of attempts.
+    The server watches the caller with a pidfd and kills its workers when
+    the caller dies, whatever thread made the pool (on kernels before 5.3,
+    without pidfds, it falls back to PR_SET_PDEATHSIG, which fires when the
+    thread that made the pool exits); workers die with the server
+    (PR_SET_PDEATHSIG, checked against a server that died first). Server and
+    workers sit in a process group of their own, so a Ctrl-C at the
+    terminal reaches the caller alone, which may handle it. The server is a
+    child of the caller: a wait() or waitpid(-1) of the caller's own may
+    reap it, which breaks the pool (PARX_E_PROCS_BROKEN).
+    Every descriptor is O_CLOEXEC; destroy reaps the server, which reaps the
+    workers (and a caller that is a child subreaper reaps orphaned ones): no
+    zombies, no descriptors, and the arena is anonymous (memfd), so nothing
+    is left in /dev/shm even after a SIGKILL. A fork-mode server drops what
+    it inherited of the caller's other pools.
 
     >>prefetch (io_uring, its fallback, O_DIRECT, registered buffers)
     parx_prefetch keeps .depth buffers of .chunk_size bytes busy: while the
@@ -226,6 +294,18 @@
    double   parx_rng_uniform(parx_rng *r);
    uint64_t parx_rng_at(parx_rng r, uint64_t index);
 
+   parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err);      (>>procs)
+   void        parx_procs_destroy(parx_procs *pp);
+   parx_arena *parx_procs_arena(parx_procs *pp);
+   int         parx_procs_size(const parx_procs *pp);
+   int parx_procs_submit(parx_procs *pp, parx_job_fn fn, void *arg, parx_ticket *t);
+   int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r);
+   int parx_procs_map(parx_procs *pp, parx_job_fn fn, void **args, size_t n, parx_job_result *r);
+   int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size_t n,
+                         parx_job_result *r, const parx_map_desc *md);
+   int parx_procs_stats(const parx_procs *pp, parx_procs_info *out);
+   int parx_procs_pids(const parx_procs *pp, int *pids, int n);
+
    (unless PARX_NO_PREFETCH; the io_uring backend unless PARX_NO_URING)
    parx_prefetch  *parx_prefetch_open(const parx_prefetch_desc *desc, int *err);
    int             parx_prefetch_next(parx_prefetch *pf, parx_chunk *c);    1 chunk, 0 end, <0 error
@@ -244,6 +324,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+
+/* The process pool keeps its jobs in a shared-memory arena. */
+#ifndef PARX_NO_PROC
+#include "parx_shm.h"
+#endif
 
 #define PARX_VERSION_MAJOR 0
 #define PARX_VERSION_MINOR 1
@@ -289,7 +374,16 @@ enum {
     PARX_E_NOT_WORKER = -10001,    /* needs a pool, but none was given and the caller is no worker */
     PARX_E_NOT_ARENA = -10010,     /* the segment is not a parx arena (no magic) */
     PARX_E_ARENA_VERSION = -10011, /* a parx arena of a layout version this code does not know */
-    PARX_E_TRUNCATED = -10012      /* the segment is smaller than its header says */
+    PARX_E_TRUNCATED = -10012,     /* the segment is smaller than its header says */
+    PARX_E_CRASHED = -10020,       /* a job's worker process was killed by a signal */
+    PARX_E_EXITED = -10021,        /* a job's worker process exited during the job */
+    PARX_E_UNKNOWN_FN = -10022,    /* a job function the worker cannot find (not in a module
+                                      loaded at startup) */
+    PARX_E_PROCS_BROKEN = -10023,  /* the process pool's fork server died */
+    PARX_E_SPAWN = -10024,         /* spawn mode: the executable did not take over as a fork
+                                      server (is the parx implementation linked into it?) */
+    PARX_E_DEVICE_LOST = -10040,   /* the GPU was lost (reset, removed, hung): rerun on the CPU */
+    PARX_E_BAD_SPIRV = -10041      /* not a well-formed SPIR-V compute module (parx checks it) */
 };
 
 /* parx_strerror: a short English description of `code` (0, a negative errno
@@ -565,6 +659,149 @@ static inline double parx_rng_uniform(parx_rng *r)
     return (double)(parx_rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
 }
 
+/* ===== Process pool (>>procs) ==============================================
+   Persistent worker processes for work that must not share an address space:
+   libraries that are not thread-safe, global state, crashes and leaks to
+   contain. Workers start once and are reused; a job is a function plus a
+   pointer into the pool's shared arena, so nothing is copied or serialised
+   per job. Compiled out by PARX_NO_PROC. See >>procs in the user guide. */
+#ifndef PARX_NO_PROC
+
+typedef struct parx_procs parx_procs;
+
+typedef enum parx_start {
+    PARX_START_DEFAULT = 0, /* PARX_START_FORK */
+    PARX_START_FORK,        /* a fork server forked from the caller at create: workers inherit
+                               the caller's memory as it was then */
+    PARX_START_SPAWN        /* a fork server posix_spawned from this program's executable:
+                               safe in a threaded caller, cost independent of its size */
+} parx_start;
+
+typedef struct parx_procs_desc {
+    int workers;             /* worker processes; 0: one per CPU this process may run on */
+    parx_start start;        /* how workers come to be; 0: PARX_START_FORK */
+    size_t arena_bytes;      /* size of the shared arena for arguments and results;
+                                0: 256 MiB (pages are used only when touched) */
+    uint64_t job_timeout_ns; /* a job running longer is killed with its worker and reported
+                                as -ETIMEDOUT (detected within max(1 ms, a quarter of
+                                it)); 0: none */
+    int retries;             /* further attempts for a job whose worker crashed, exited or
+                                timed out; 0: none */
+    unsigned max_jobs;       /* job slots (queued, running, or done and not yet waited for);
+                                0: 4096 */
+    uint64_t spin_ns;        /* how long an idle worker or a waiting caller polls before it
+                                sleeps; 0: 50 us (workers adapt it within [1 us, this]) */
+} parx_procs_desc;
+
+/* A job runs in a worker: `arg` points into the pool's arena (or is NULL);
+   it writes its results there and returns 0 or a code of its own, reported
+   as parx_job_result.status. */
+typedef int (*parx_job_fn)(void *arg);
+
+/* A submitted job, to wait for once. */
+typedef uint64_t parx_ticket;
+
+typedef struct parx_job_result {
+    int status;        /* the job's return value, or PARX_E_CRASHED (killed by .signal),
+                          PARX_E_EXITED (its worker exited, .exit_code), -ETIMEDOUT,
+                          PARX_E_UNKNOWN_FN, PARX_E_PROCS_BROKEN (the pool broke first) */
+    int signal;        /* the signal that ended the last failed attempt, else 0 */
+    int exit_code;     /* the exit status of the last attempt that exited, else 0 */
+    int attempts;      /* attempts charged: 1 + the retries it used (a job whose worker
+                          was killed for another job's timeout runs again uncharged) */
+    uint64_t run_ns;   /* how long the last attempt ran in its worker; 0 if it failed */
+} parx_job_result;
+
+/* Options for parx_procs_map_ex; zeroed means none. */
+typedef struct parx_map_desc {
+    const double *cost;  /* n cost hints: jobs are started longest first; NULL: in order */
+    void (*progress)(size_t done, size_t n, void *user); /* after each batch of results */
+    void *user;
+} parx_map_desc;
+
+typedef struct parx_procs_info {
+    int workers;          /* worker processes the pool keeps */
+    int server_pid;       /* the fork server that starts them */
+    uint64_t started;     /* worker processes started, first ones included */
+    uint64_t crashed;     /* workers that died during a job (signal or exit) */
+    uint64_t timed_out;   /* jobs that ran past job_timeout_ns (their workers killed) */
+    uint64_t retried;     /* jobs queued again after a failed attempt */
+} parx_procs_info;
+
+/* parx_procs_create: start a fork server and `workers` worker processes, and
+   wait until every worker is ready. desc NULL or zeroed: all defaults.
+   Returns the pool, or NULL with the reason in *err (err may be NULL):
+   -EINVAL (workers < 0 or > 1024, retries < 0, an unknown start mode,
+   max_jobs above 2^20), -ENOMEM, -ENOSPC (no room for the arena), -EAGAIN
+   (fork refused), -ECHILD (the server or a worker died while starting),
+   -ETIMEDOUT (workers not ready within 30 s), PARX_E_SPAWN (spawn mode: the
+   executable did not take over as a fork server; see >>procs), or the
+   errno of a failed system call. Nothing is left running or open on
+   failure.
+   Thread safety: any thread. PARX_START_FORK copies the caller as it is now:
+   create such pools before starting threads (see >>procs). */
+PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err);
+
+/* parx_procs_destroy: let running jobs finish, drop queued ones, stop the
+   workers and the server, reap them and free everything. NULL is ignored.
+   Thread safety: one caller, once no other thread uses the pool. */
+PARX_API void parx_procs_destroy(parx_procs *pp);
+
+/* parx_procs_arena: the arena shared with every worker; allocate job
+   arguments and results in it. NULL for NULL.
+   Thread safety: any thread. */
+PARX_API parx_arena *parx_procs_arena(parx_procs *pp);
+
+/* parx_procs_size: the number of worker processes, or -EINVAL for NULL.
+   Thread safety: any thread. */
+PARX_API int parx_procs_size(const parx_procs *pp);
+
+/* parx_procs_submit: queue fn(arg) and return at once with its ticket in *t.
+   fn must be a function of this program or of a library it loaded at
+   startup (spawn mode finds it there by its offset in that module).
+   Returns 0, -EINVAL (pp, fn or t NULL), -EFAULT (arg neither NULL nor inside
+   the pool's arena), -EBUSY (every job slot holds a result that no other
+   thread is waiting for), -ENOSPC (more than 256 distinct job functions),
+   -ENOMEM (no room in the arena for the name of fn's module),
+   PARX_E_UNKNOWN_FN (fn lies in no loaded module), PARX_E_PROCS_BROKEN (the
+   fork server died, or a replacement worker could not start).
+   Blocks while every slot holds a queued or running job, or a result
+   another thread is about to take.
+   Thread safety: any thread, concurrently. */
+PARX_API int parx_procs_submit(parx_procs *pp, parx_job_fn fn, void *arg, parx_ticket *t);
+
+/* parx_procs_wait: wait for the job of ticket t and fill *r with how it went
+   (r may be NULL). Each ticket is waited for once.
+   Returns 0 once the job is over (its own return value, or why it failed,
+   is r->status), or -EINVAL (pp NULL, or a ticket that is unknown or was
+   waited for already).
+   Thread safety: any thread, concurrently for different tickets. */
+PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r);
+
+/* parx_procs_map: run fn(args[i]) for i < n and fill r[i]. Every args[i]
+   must be NULL or inside the pool's arena (checked before anything runs).
+   Returns the number of jobs whose status is not 0 (0: all succeeded), or
+   -EINVAL (pp, fn or r NULL, args NULL with n > 0), -EFAULT (an argument
+   outside the arena), -ENOMEM, or a parx_procs_submit error.
+   parx_procs_map_ex adds cost hints and a progress callback (md may be NULL).
+   Thread safety: any thread, concurrently.
+   Callback safety: progress runs on the calling thread, with no lock held; it
+   may submit and wait on this pool (a submit may get -EBUSY while the map's
+   own results hold the slots) but must not destroy it. */
+PARX_API int parx_procs_map(parx_procs *pp, parx_job_fn fn, void **args, size_t n,
+                            parx_job_result *r);
+PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size_t n,
+                               parx_job_result *r, const parx_map_desc *md);
+
+/* parx_procs_stats: counters and the server's pid; parx_procs_pids: the pids
+   of the current workers (up to n of them) into pids.
+   Returns 0 / the number of workers, or -EINVAL.
+   Thread safety: any thread; a snapshot. */
+PARX_API int parx_procs_stats(const parx_procs *pp, parx_procs_info *out);
+PARX_API int parx_procs_pids(const parx_procs *pp, int *pids, int n);
+
+#endif /* PARX_NO_PROC */
+
 /* ===== I/O prefetcher and write-behind writer (>>prefetch) ===============
    Reads files ahead of the code that consumes them, and writes results
    behind the code that produces them, on io_uring where the kernel allows
@@ -772,6 +1009,30 @@ PARX_API parx_io_backend parx_writer_backend(const parx_writer *w, const char **
 #include <unistd.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
+#ifndef PARX_NO_PROC
+#include <fcntl.h>
+#include <link.h> /* dl_iterate_phdr: job functions by module and offset */
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434 /* the same number on every architecture */
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+#define PARX__HAVE_CLOSEFROM 1 /* posix_spawn_file_actions_addclosefrom_np */
+#else
+#define PARX__HAVE_CLOSEFROM 0
+#endif
+#endif
 
 #ifndef PARX_ASSERT
 #include <assert.h>
@@ -900,6 +1161,13 @@ PARX__COMMON const char *parx_strerror(int code)
     case PARX_E_NOT_ARENA: return "not a parx arena";
     case PARX_E_ARENA_VERSION: return "a parx arena of an unknown layout version";
     case PARX_E_TRUNCATED: return "parx arena truncated: the segment is smaller than its header says";
+    case PARX_E_CRASHED: return "the job's worker process was killed by a signal";
+    case PARX_E_EXITED: return "the job's worker process exited during the job";
+    case PARX_E_UNKNOWN_FN: return "job function not found in the worker (not in a module loaded at startup)";
+    case PARX_E_PROCS_BROKEN: return "the process pool's fork server died";
+    case PARX_E_SPAWN: return "spawned executable did not start a parx fork server";
+    case PARX_E_DEVICE_LOST: return "GPU device lost: rerun on the CPU";
+    case PARX_E_BAD_SPIRV: return "invalid SPIR-V compute module";
     case -EINVAL: return "invalid argument";
     case -ENOMEM: return "out of memory";
     case -EAGAIN: return "resource temporarily unavailable";
@@ -2211,6 +2479,1600 @@ PARX_API int parx_reduce(parx_pool *p, size_t begin, size_t end, size_t grain,
     if (acc != (void *)small.bytes) parx__free(p->free_fn, p->alloc_user, acc);
     return err;
 }
+
+/* -------------------------------------------------------------------------- */
+/* >>procs: a fork server, worker processes, and a job ring in shared memory  */
+/* -------------------------------------------------------------------------- */
+#ifndef PARX_NO_PROC
+
+/* The shape of it (>>procs in the user guide tells the why):
+
+     caller process                      fork server              workers
+     ----------------------------------  -----------------------  ---------------
+     submit/wait/map (any thread)        forks a worker per START  claim jobs from
+     monitor thread: deaths, timeouts,   reports DIED on SIGCHLD   the ring, run
+       retries  <---- socket (SEQPACKET) ---->                     them, mark DONE
+                \_____________ the pool's arena (shared) ________________/
+
+   Everything a job needs lives in the arena: the control block, the job
+   records, a ring of job-record indices, the worker records and the table
+   of job functions. The socket carries only rare events (start a worker,
+   kill it, it died), so a job costs no system call when workers are busy.
+
+   A job record's `state` word is its whole life, and the futex a waiter
+   sleeps on:  FREE -> QUEUED (submit) -> RUNNING|worker<<16 (a worker's CAS
+   claims it) -> DONE (the worker, or the monitor when the worker died) ->
+   FREE (the waiter took the result). A crashed job goes RUNNING -> QUEUED
+   again when it has retries left. Claiming by CAS on the record, not by
+   taking a ring position, is what makes the ring safe against workers that
+   die at any instruction: a claimed job names its worker, and an unclaimed
+   one is still QUEUED for the next worker to find. */
+
+#define PARX__PROCS_MAX_WORKERS 1024
+#define PARX__PROCS_MAX_FNS 256
+#define PARX__PROCS_MAX_JOBS (1u << 20)
+#define PARX__PROCS_ENV "PARX_PROCS_SERVER"
+#define PARX__PROCS_START_MS 30000 /* how long create waits for its server and workers */
+#define PARX__PROCS_MAGIC 0x70617278u /* "parx" */
+
+enum { PARX__J_FREE = 0, PARX__J_QUEUED = 1, PARX__J_RUNNING = 2, PARX__J_DONE = 3 };
+#define PARX__J_PHASE(s) ((s) & 3u)
+#define PARX__J_WAITER 4u /* someone sleeps on this state word */
+#define PARX__J_WORKER(s) ((s) >> 16)
+
+typedef struct parx__pjob {
+    _Atomic uint32_t state; /* phase | WAITER | worker << 16 */
+    uint32_t fn_id;         /* index into the function table */
+    uint64_t arg_off;       /* arena offset of arg, or PARX_ARENA_NO_OFFSET for NULL */
+    /* Written by the worker before DONE (status, run_ns) or by the monitor
+       before QUEUED/DONE (the rest); read by the waiter after DONE. */
+    int32_t status, signal, exit_code, attempts;
+    uint64_t run_ns;
+    char pad[PARX_CACHELINE - 40];
+} parx__pjob;
+
+typedef struct parx__pworker {
+    _Atomic int32_t pid;       /* written by the server; 0: no process */
+    _Atomic uint32_t current;  /* slot + 1 of the job it runs; 0: none (for timeouts) */
+    _Atomic uint64_t start_ns; /* when `current` started (CLOCK_MONOTONIC, system-wide) */
+    char pad[PARX_CACHELINE - 16];
+} parx__pworker;
+
+/* A job function as (module, offset): survives address-space randomisation
+   and exec. name_off: arena offset of the module's name; NO_OFFSET: the
+   main program (the first module dl_iterate_phdr reports). */
+typedef struct parx__pfn {
+    uint64_t name_off;
+    uint64_t offset;
+} parx__pfn;
+
+typedef struct parx__pctl {
+    uint32_t magic, nslots, ring_mask, nworkers;
+    uint64_t jobs_off, ring_off, workers_off, fns_off;
+    uint64_t spin_ns;
+    _Atomic uint32_t nfns;   /* entries of the function table in use */
+    _Atomic uint32_t quit;   /* destroy: workers exit instead of claiming */
+    _Atomic uint32_t nready; /* futex: workers that reached their loop (ever) */
+    _Alignas(PARX_CACHELINE) _Atomic uint64_t head; /* next ring position to look at */
+    _Alignas(PARX_CACHELINE) _Atomic uint64_t tail; /* next ring position to fill */
+    _Alignas(PARX_CACHELINE) _Atomic uint32_t sleepers; /* workers about to sleep or asleep */
+    _Atomic uint32_t wake_seq;                          /* futex workers sleep on */
+    _Alignas(PARX_CACHELINE) _Atomic uint64_t done_total; /* jobs that reached DONE, ever */
+    _Atomic uint64_t done_target; /* a waiter wants a wake-up when done_total gets here; 0: none */
+    _Atomic uint32_t done_seq;    /* futex for those waiters */
+} parx__pctl;
+
+/* Messages on the socket between the caller and its server. */
+enum {
+    PARX__M_HELLO = 1, /* server -> caller: running (spawn mode: a = its own pid) */
+    PARX__M_SETUP,     /* caller -> spawned server: a = control block offset */
+    PARX__M_START,     /* caller -> server: start worker `worker` */
+    PARX__M_STARTED,   /* server -> caller: worker `worker` is `pid` (negative: -errno) */
+    PARX__M_KILL,      /* caller -> server: SIGKILL worker `worker` if it is still `pid` */
+    PARX__M_DIED,      /* server -> caller: worker `worker` (`pid`) ended; wait status */
+    PARX__M_QUIT       /* caller -> server: exit once every worker has */
+};
+
+typedef struct parx__pmsg {
+    int32_t type, worker, pid, status;
+    uint64_t a;
+} parx__pmsg;
+
+enum { PARX__KILL_NONE = 0, PARX__KILL_TIMEOUT = 1 };
+
+struct parx_procs {
+    parx_arena *arena;
+    char *base;
+    parx__pctl *ctl;
+    parx__pjob *jobs;
+    _Atomic uint32_t *ring;
+    parx__pworker *workers;
+    parx__pfn *fns;
+    int nworkers;
+    int retries;
+    uint64_t timeout_ns;
+    uint64_t spin_ns;
+    pid_t server_pid;
+    int server_pidfd;    /* the server as a pidfd (-1: none): its exit, whoever holds the socket */
+    int sock;            /* our end of the socket to the server */
+    int evfd;            /* wakes the monitor */
+    parx_procs *reg_next; /* the process's list of pools (see parx__procs_forget_others) */
+    pthread_t monitor;
+    bool monitor_running;
+    _Atomic int broken;  /* the server died: every job fails with PARX_E_PROCS_BROKEN */
+    bool server_reaped;  /* the monitor waited for the server already */
+
+    pthread_mutex_t lock; /* everything below; never held across a blocking wait */
+    uint32_t *free_slots;
+    uint32_t nfree;
+    uint32_t *gen;       /* per slot: bumped at each submit, carried by tickets */
+    uint8_t *waited;     /* per slot: a waiter has claimed its result */
+    uint32_t inflight;   /* submitted and not yet collected */
+    pthread_cond_t slot_freed; /* a slot came back, for those waiting in parx__procs_slot_locked */
+    uint32_t slot_waiters;
+    struct parx__pfcache { parx_job_fn fn; uint32_t id; } *fcache; /* 2 * MAX_FNS entries */
+    pthread_t *owner;    /* per slot: the thread that waits for its result */
+    uint8_t *kill_why;   /* per worker: why the monitor asked for a kill */
+    uint32_t *kill_slot; /* per worker: the job that timed out */
+    uint64_t *kill_start; /* per worker: and when that job started */
+    int32_t *kill_pid;   /* per worker: the process to kill */
+    uint8_t *pending;    /* per worker: messages for the server not sent yet (socket full) */
+    uint32_t npending;
+    bool quitting;
+    bool monitor_idle;   /* the monitor sleeps without a timeout (job_timeout_ns set) */
+
+    _Atomic uint64_t started, crashed, timed_out, retried; /* parx_procs_stats */
+};
+
+/* ---- small helpers ------------------------------------------------------- */
+
+/* Futexes on shared memory: not the _PRIVATE variants, which key on this
+   process's address space and would never meet another process's wait. */
+static void parx__futex_wait_shared(_Atomic uint32_t *addr, uint32_t expected, int64_t timeout_ns)
+{
+    struct timespec ts, *tp = NULL;
+    if (timeout_ns >= 0) {
+        ts.tv_sec = (time_t)(timeout_ns / 1000000000);
+        ts.tv_nsec = (long)(timeout_ns % 1000000000);
+        tp = &ts;
+    }
+    syscall(SYS_futex, (void *)addr, FUTEX_WAIT, expected, tp, NULL, 0);
+}
+
+static void parx__futex_wake_shared(_Atomic uint32_t *addr, int n)
+{
+    syscall(SYS_futex, (void *)addr, FUTEX_WAKE, n, NULL, NULL, 0);
+}
+
+static int parx__procs_send(int sock, int type, int worker, int pid, int status, uint64_t a)
+{
+    parx__pmsg m = {type, worker, pid, status, a};
+    /* MSG_NOSIGNAL: a dead peer must give EPIPE, never kill us with SIGPIPE */
+    ssize_t n;
+    do n = send(sock, &m, sizeof m, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n == (ssize_t)sizeof m ? 0 : -errno;
+}
+
+/* Receive one message, waiting up to timeout_ms (-1: forever). Returns 1 with
+   a message, 0 on end of file, -ETIMEDOUT, or -errno. */
+static int parx__procs_recv(int sock, parx__pmsg *m, int timeout_ms)
+{
+    for (;;) {
+        struct pollfd pfd = {sock, POLLIN, 0};
+        int rc = poll(&pfd, 1, timeout_ms);
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc < 0) return -errno;
+        if (rc == 0) return -ETIMEDOUT;
+        ssize_t n = recv(sock, m, sizeof *m, MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (n < 0) return errno == ECONNRESET ? 0 : -errno;
+        if (n == 0) return 0;
+        if (n != (ssize_t)sizeof *m) return -EBADMSG;
+        return 1;
+    }
+}
+
+static void parx__procs_layout(parx__pctl *ctl, char *base, parx__pjob **jobs,
+                               _Atomic uint32_t **ring, parx__pworker **workers, parx__pfn **fns)
+{
+    *jobs = (parx__pjob *)(void *)(base + ctl->jobs_off);
+    *ring = (_Atomic uint32_t *)(void *)(base + ctl->ring_off);
+    *workers = (parx__pworker *)(void *)(base + ctl->workers_off);
+    *fns = (parx__pfn *)(void *)(base + ctl->fns_off);
+}
+
+/* ---- job functions by module and offset ----------------------------------- */
+
+typedef struct parx__pfind {
+    uintptr_t addr;      /* in: the address to find (parent) */
+    const char *name;    /* in: the module to find (worker); "" is the main program */
+    bool by_name;
+    int index;           /* modules seen so far */
+    bool found;
+    const char *mod;     /* out: module name (NULL: the main program) */
+    uintptr_t mod_base;  /* out: its load bias */
+} parx__pfind;
+
+static int parx__procs_find_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    parx__pfind *f = (parx__pfind *)data;
+    int index = f->index++;
+    if (f->by_name) {
+        bool match = f->name[0] ? (index > 0 && strcmp(info->dlpi_name, f->name) == 0) : index == 0;
+        if (!match) return 0;
+        f->found = true;
+        f->mod_base = (uintptr_t)info->dlpi_addr;
+        return 1;
+    }
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD) continue;
+        uintptr_t lo = (uintptr_t)info->dlpi_addr + ph->p_vaddr;
+        if (f->addr >= lo && f->addr < lo + ph->p_memsz) {
+            f->found = true;
+            f->mod = index == 0 ? NULL : info->dlpi_name;
+            f->mod_base = (uintptr_t)info->dlpi_addr;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The function-table index of fn, adding it on first use. Caller holds lock. */
+static int parx__procs_fn_id(parx_procs *pp, parx_job_fn fn, uint32_t *id)
+{
+    const uint32_t mask = 2 * PARX__PROCS_MAX_FNS - 1;
+    uint32_t h = (uint32_t)(((uintptr_t)fn >> 4) * UINT64_C(0x9E3779B97F4A7C15) >> 40) & mask;
+    for (;; h = (h + 1) & mask) {
+        if (pp->fcache[h].fn == fn) {
+            *id = pp->fcache[h].id;
+            return 0;
+        }
+        if (!pp->fcache[h].fn) break;
+    }
+    uint32_t n = atomic_load_explicit(&pp->ctl->nfns, memory_order_relaxed); /* only we write it */
+    if (n == PARX__PROCS_MAX_FNS) return -ENOSPC;
+    parx__pfind f;
+    memset(&f, 0, sizeof f);
+    f.addr = (uintptr_t)fn;
+    dl_iterate_phdr(parx__procs_find_cb, &f);
+    if (!f.found) return PARX_E_UNKNOWN_FN;
+    uint64_t name_off = PARX_ARENA_NO_OFFSET;
+    if (f.mod) {
+        size_t len = strlen(f.mod) + 1;
+        char *copy = (char *)parx_arena_alloc(pp->arena, len, 0);
+        if (!copy) return -ENOMEM;
+        memcpy(copy, f.mod, len);
+        name_off = parx_arena_offset(pp->arena, copy);
+    }
+    pp->fns[n].name_off = name_off;
+    pp->fns[n].offset = (uint64_t)((uintptr_t)fn - f.mod_base);
+    /* release: a worker that reads nfns (acquire) sees the entry; in practice
+       the job's QUEUED store already published it */
+    atomic_store_explicit(&pp->ctl->nfns, n + 1, memory_order_release);
+    pp->fcache[h].fn = fn;
+    pp->fcache[h].id = n;
+    *id = n;
+    return 0;
+}
+
+/* In a worker: the address of function-table entry id in this process. */
+static parx_job_fn parx__procs_resolve(parx__pctl *ctl, char *base, parx__pfn *fns,
+                                       parx_job_fn *cache, uint32_t id)
+{
+    if (id >= atomic_load_explicit(&ctl->nfns, memory_order_acquire)) return NULL;
+    if (cache[id]) return cache[id];
+    parx__pfind f;
+    memset(&f, 0, sizeof f);
+    f.by_name = true;
+    f.name = fns[id].name_off == PARX_ARENA_NO_OFFSET ? "" : base + fns[id].name_off;
+    dl_iterate_phdr(parx__procs_find_cb, &f);
+    if (!f.found) return NULL;
+    cache[id] = (parx_job_fn)(f.mod_base + (uintptr_t)fns[id].offset);
+    return cache[id];
+}
+
+/* ---- the ring ------------------------------------------------------------- */
+
+/* Worker: claim a queued job, or return -1 when the ring is empty. */
+static int64_t parx__procs_claim(parx__pctl *ctl, parx__pjob *jobs, _Atomic uint32_t *ring,
+                                 uint32_t w)
+{
+    for (;;) {
+        /* acquire on tail: the ring entry below and the job it names were
+           written before the producer's tail store */
+        uint64_t h = atomic_load_explicit(&ctl->head, memory_order_acquire);
+        uint64_t t = atomic_load_explicit(&ctl->tail, memory_order_acquire);
+        if (h >= t) return -1;
+        /* relaxed: published by the tail store acquired above. If the ring has
+           lapped since we read h, this is a newer entry: claiming any QUEUED
+           job is fine, the CAS below makes every claim unique. */
+        uint32_t x = atomic_load_explicit(&ring[h & ctl->ring_mask], memory_order_relaxed);
+        parx__pjob *j = &jobs[x];
+        uint32_t s = atomic_load_explicit(&j->state, memory_order_relaxed);
+        bool mine = false;
+        /* A loop, not one try: a waiter setting its WAITER bit also fails the
+           CAS, and giving up on a job that is still QUEUED would move head
+           past its only entry and lose it. */
+        while (!mine && PARX__J_PHASE(s) == PARX__J_QUEUED) {
+            uint32_t run = (s & PARX__J_WAITER) | PARX__J_RUNNING | (w << 16);
+            /* acquire: pairs with the release that made it QUEUED (submit, or
+               the monitor's retry), so fn_id and arg_off are visible */
+            mine = atomic_compare_exchange_weak_explicit(&j->state, &s, run,
+                                                         memory_order_acquire,
+                                                         memory_order_relaxed);
+        }
+        /* Move head past this entry, whoever claimed it; a worker that dies
+           between its claim and this CAS leaves it to the next one. relaxed:
+           head orders nothing, the claim above is the synchronisation. */
+        atomic_compare_exchange_strong_explicit(&ctl->head, &h, h + 1, memory_order_relaxed,
+                                                memory_order_relaxed);
+        if (mine) return x;
+    }
+}
+
+/* Caller, holding lock: put slot x (already QUEUED) on the ring. */
+static void parx__procs_push_locked(parx_procs *pp, uint32_t x)
+{
+    parx__pctl *ctl = pp->ctl;
+    uint64_t t = atomic_load_explicit(&ctl->tail, memory_order_relaxed); /* only we write it */
+    while (t - atomic_load_explicit(&ctl->head, memory_order_relaxed) > ctl->ring_mask) {
+        /* Full: the ring has twice as many entries as there are slots, so the
+           entries at head name claimed jobs (stale duplicates); step over
+           them as a worker would, or let the workers move. */
+        uint64_t h = atomic_load_explicit(&ctl->head, memory_order_acquire);
+        uint32_t y = atomic_load_explicit(&pp->ring[h & ctl->ring_mask], memory_order_relaxed);
+        uint32_t s = atomic_load_explicit(&pp->jobs[y].state, memory_order_relaxed);
+        if (PARX__J_PHASE(s) != PARX__J_QUEUED)
+            atomic_compare_exchange_strong_explicit(&ctl->head, &h, h + 1, memory_order_relaxed,
+                                                    memory_order_relaxed);
+        else
+            sched_yield();
+    }
+    atomic_store_explicit(&pp->ring[t & ctl->ring_mask], x, memory_order_relaxed);
+    /* seq_cst: publishes the entry (release) and is the store half of the
+       Dekker pair with a sleeping worker's sleepers increment: either we see
+       its announcement in parx__procs_wake, or it sees this tail */
+    atomic_store_explicit(&ctl->tail, t + 1, memory_order_seq_cst);
+}
+
+/* Wake up to n sleeping workers (after pushing n jobs). */
+static void parx__procs_wake(parx__pctl *ctl, uint32_t n)
+{
+    uint32_t sleeping = atomic_load_explicit(&ctl->sleepers, memory_order_seq_cst);
+    if (!sleeping || !n) return;
+    /* release: a worker that reads the new value (acquire, before it looks at
+       tail) also sees the tail store that came before this */
+    atomic_fetch_add_explicit(&ctl->wake_seq, 1, memory_order_release);
+    parx__futex_wake_shared(&ctl->wake_seq, (int)(n < sleeping ? n : sleeping));
+}
+
+/* Worker or monitor: job j is finished (its fields are written). */
+static void parx__procs_finish(parx__pctl *ctl, parx__pjob *j)
+{
+    /* release: the waiter's acquire of DONE sees status and run_ns. The RMW
+       reads the WAITER bit of whatever state came last: a waiter's CAS that
+       set it either precedes this (we wake it) or fails (it sees DONE). */
+    uint32_t old = atomic_exchange_explicit(&j->state, PARX__J_DONE, memory_order_release);
+    if (old & PARX__J_WAITER) parx__futex_wake_shared(&j->state, INT_MAX);
+    /* seq_cst pair with parx__procs_wait_done: we see its target, or it sees our count */
+    uint64_t n = atomic_fetch_add_explicit(&ctl->done_total, 1, memory_order_seq_cst) + 1;
+    uint64_t want = atomic_load_explicit(&ctl->done_target, memory_order_seq_cst);
+    if (want && n >= want &&
+        atomic_compare_exchange_strong_explicit(&ctl->done_target, &want, 0,
+                                                memory_order_seq_cst, memory_order_relaxed)) {
+        /* release: pairs with the waiter's acquire of done_seq, so a waiter
+           that sees the new value also sees our count */
+        atomic_fetch_add_explicit(&ctl->done_seq, 1, memory_order_release);
+        parx__futex_wake_shared(&ctl->done_seq, INT_MAX);
+    }
+}
+
+/* Caller: wait until done_total >= want, the pool broke, or 50 ms passed:
+   poll for spin_ns, then sleep until the worker that gets there wakes us.
+   Callers look at the job states again after each return: a worker killed
+   between marking its job DONE and counting it never gets there. */
+static void parx__procs_wait_done(parx_procs *pp, uint64_t want)
+{
+    parx__pctl *ctl = pp->ctl;
+    uint64_t t0 = parx__now_ns();
+    for (unsigned i = 1;; i++) {
+        if (atomic_load_explicit(&ctl->done_total, memory_order_acquire) >= want) return;
+        if ((i & 63) == 0 && parx__now_ns() - t0 > pp->spin_ns) break;
+        parx__cpu_relax();
+    }
+    uint32_t seq = atomic_load_explicit(&ctl->done_seq, memory_order_seq_cst);
+    uint64_t t = atomic_load_explicit(&ctl->done_target, memory_order_seq_cst);
+    while ((t == 0 || t > want) &&
+           !atomic_compare_exchange_weak_explicit(&ctl->done_target, &t, want,
+                                                  memory_order_seq_cst, memory_order_relaxed)) {
+    }
+    if (atomic_load_explicit(&ctl->done_total, memory_order_seq_cst) >= want) return;
+    if (atomic_load_explicit(&pp->broken, memory_order_acquire)) return;
+    /* bounded: a target another waiter moved, or a count that never comes */
+    parx__futex_wait_shared(&ctl->done_seq, seq, 50000000);
+}
+
+/* ---- a worker process ------------------------------------------------------ */
+
+__attribute__((noreturn)) static void parx__procs_worker(parx__pctl *ctl, char *base, uint32_t w,
+                                                         pid_t server)
+{
+    /* A worker dies with its server (which is single-threaded, so the
+       "parent thread exited" caveat of PDEATHSIG cannot bite here); the
+       getppid check covers a server that died before the prctl. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != server) _exit(0);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+
+    parx__pjob *jobs;
+    _Atomic uint32_t *ring;
+    parx__pworker *workers;
+    parx__pfn *fns;
+    parx__procs_layout(ctl, base, &jobs, &ring, &workers, &fns);
+    parx__pworker *me = &workers[w];
+    parx_job_fn *cache = (parx_job_fn *)calloc(PARX__PROCS_MAX_FNS, sizeof *cache);
+    if (!cache) _exit(127);
+
+    /* release: a count create reads with acquire (it polls, with a timeout) */
+    atomic_fetch_add_explicit(&ctl->nready, 1, memory_order_release);
+    parx__futex_wake_shared(&ctl->nready, INT_MAX);
+
+    const uint64_t spin_max = ctl->spin_ns;
+    uint64_t spin = spin_max;
+    for (;;) {
+        /* acquire: pairs with destroy's seq_cst store; nothing to read after it */
+        if (atomic_load_explicit(&ctl->quit, memory_order_acquire)) _exit(0);
+        int64_t x = parx__procs_claim(ctl, jobs, ring, w);
+        if (x >= 0) {
+            parx__pjob *j = &jobs[x];
+            uint64_t t0 = parx__now_ns();
+            atomic_store_explicit(&me->start_ns, t0, memory_order_relaxed);
+            /* release: the monitor reads start_ns after acquiring current */
+            atomic_store_explicit(&me->current, (uint32_t)x + 1, memory_order_release);
+            parx_job_fn fn = parx__procs_resolve(ctl, base, fns, cache, j->fn_id);
+            void *arg = j->arg_off == PARX_ARENA_NO_OFFSET ? NULL : base + j->arg_off;
+            j->status = fn ? fn(arg) : PARX_E_UNKNOWN_FN;
+            j->run_ns = parx__now_ns() - t0;
+            parx__procs_finish(ctl, j);
+            /* after finish: a worker killed inside it still names the job,
+               whose waiter the monitor then wakes. relaxed: a hint */
+            atomic_store_explicit(&me->current, 0, memory_order_relaxed);
+            continue;
+        }
+        /* Idle: poll for a while (adaptive: longer when polling paid off last
+           time, shorter when it did not), yielding the CPU between rounds
+           once past a few microseconds, then sleep on wake_seq. */
+        uint64_t t0 = parx__now_ns(), now = t0;
+        bool found = false;
+        for (unsigned i = 1; !found && now - t0 < spin; i++) {
+            found = atomic_load_explicit(&ctl->head, memory_order_relaxed) <
+                        atomic_load_explicit(&ctl->tail, memory_order_relaxed) ||
+                    atomic_load_explicit(&ctl->quit, memory_order_relaxed);
+            parx__cpu_relax();
+            if ((i & 31) == 0) {
+                now = parx__now_ns();
+                if (now - t0 > 5000) sched_yield();
+            }
+        }
+        if (found) {
+            spin = spin * 2 > spin_max ? spin_max : spin * 2;
+            continue;
+        }
+        spin = spin / 2 < 1000 ? 1000 : spin / 2;
+        /* acquire: pairs with the waker's release increment, so with the new
+           value we also see the tail or quit stored before it */
+        uint32_t seq = atomic_load_explicit(&ctl->wake_seq, memory_order_acquire);
+        /* seq_cst: the Dekker pair with parx__procs_push_locked's tail store */
+        atomic_fetch_add_explicit(&ctl->sleepers, 1, memory_order_seq_cst);
+        if (atomic_load_explicit(&ctl->head, memory_order_seq_cst) >=
+                atomic_load_explicit(&ctl->tail, memory_order_seq_cst) &&
+            !atomic_load_explicit(&ctl->quit, memory_order_seq_cst))
+            parx__futex_wait_shared(&ctl->wake_seq, seq, -1);
+        atomic_fetch_sub_explicit(&ctl->sleepers, 1, memory_order_relaxed); /* a hint for wakers */
+    }
+}
+
+/* ---- the fork server ------------------------------------------------------- */
+
+__attribute__((noreturn)) static void parx__procs_server_exit(parx__pworker *workers, uint32_t n)
+{
+    for (uint32_t w = 0; w < n; w++) {
+        pid_t pid = atomic_load_explicit(&workers[w].pid, memory_order_relaxed);
+        if (pid > 0) kill(pid, SIGKILL);
+    }
+    while (waitpid(-1, NULL, 0) > 0 || errno == EINTR) {
+    }
+    _exit(0);
+}
+
+/* The server's whole life: start workers when asked, report their deaths,
+   and leave (taking them along) when the caller goes away. It runs nothing
+   of the user's, allocates nothing, and has one thread. */
+__attribute__((noreturn)) static void parx__procs_serve(int sock, char *base, parx__pctl *ctl,
+                                                        pid_t parent)
+{
+    parx__pjob *jobs;
+    _Atomic uint32_t *ring;
+    parx__pworker *workers;
+    parx__pfn *fns;
+    parx__procs_layout(ctl, base, &jobs, &ring, &workers, &fns);
+    uint32_t n = ctl->nworkers;
+
+    /* SIGCHLD as the default, whatever the caller had (SIG_IGN would have
+       the kernel reap our workers before we learn how they died), blocked
+       and read through a signalfd. */
+    signal(SIGCHLD, SIG_DFL);
+    sigset_t chld, old;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, &old);
+    int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+    /* The caller's death, seen as a process (a pidfd), not as the thread that
+       created us (PR_SET_PDEATHSIG's unit), so a pool made by a short-lived
+       thread survives it. PDEATHSIG only where pidfds are missing. */
+    int pfd = (int)syscall(SYS_pidfd_open, parent, 0);
+    if (pfd < 0) prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (sfd < 0 || getppid() != parent) _exit(0);
+    if (parx__procs_send(sock, PARX__M_HELLO, -1, (int)getpid(), 0, 0) < 0) _exit(0);
+
+    bool quitting = false;
+    uint32_t live = 0;
+    for (;;) {
+        struct pollfd fds[3] = {{sock, POLLIN, 0}, {sfd, POLLIN, 0}, {pfd, POLLIN, 0}};
+        int rc = poll(fds, pfd >= 0 ? 3 : 2, -1);
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc < 0) parx__procs_server_exit(workers, n);
+        if (fds[1].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            while (read(sfd, &si, sizeof si) > 0) {
+            }
+            int st;
+            pid_t pid;
+            while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+                for (uint32_t w = 0; w < n; w++) {
+                    if (atomic_load_explicit(&workers[w].pid, memory_order_relaxed) != pid) continue;
+                    atomic_store_explicit(&workers[w].pid, 0, memory_order_relaxed);
+                    live--;
+                    if (parx__procs_send(sock, PARX__M_DIED, (int)w, pid, st, 0) < 0 && !quitting)
+                        parx__procs_server_exit(workers, n);
+                    break;
+                }
+            }
+            if (quitting && live == 0) _exit(0);
+        }
+        if (pfd >= 0 && (fds[2].revents & POLLIN)) parx__procs_server_exit(workers, n);
+        if (fds[0].revents & POLLIN) {
+            parx__pmsg m;
+            ssize_t got = recv(sock, &m, sizeof m, MSG_DONTWAIT);
+            if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+            if (got != (ssize_t)sizeof m) parx__procs_server_exit(workers, n); /* caller gone */
+            if (m.type == PARX__M_START && m.worker >= 0 && (uint32_t)m.worker < n &&
+                atomic_load_explicit(&workers[m.worker].pid, memory_order_relaxed) == 0) {
+                pid_t me = getpid();
+                pid_t pid = fork();
+                if (pid == 0) {
+                    close(sock);
+                    close(sfd);
+                    if (pfd >= 0) close(pfd);
+                    parx__procs_worker(ctl, base, (uint32_t)m.worker, me);
+                }
+                if (pid > 0) {
+                    atomic_store_explicit(&workers[m.worker].pid, pid, memory_order_relaxed);
+                    live++;
+                }
+                parx__procs_send(sock, PARX__M_STARTED, m.worker, pid > 0 ? pid : -errno, 0, 0);
+            } else if (m.type == PARX__M_KILL && m.worker >= 0 && (uint32_t)m.worker < n) {
+                /* Only while it is still that process (the pid is ours until
+                   we reap it) and still runs the job that overran (slot and
+                   start time): a kill that arrives late must not hit the next. */
+                parx__pworker *wk = &workers[m.worker];
+                if (atomic_load_explicit(&wk->pid, memory_order_relaxed) == m.pid &&
+                    atomic_load_explicit(&wk->current, memory_order_acquire) ==
+                        (uint32_t)m.status + 1 &&
+                    atomic_load_explicit(&wk->start_ns, memory_order_relaxed) == m.a)
+                    kill(m.pid, SIGKILL);
+            } else if (m.type == PARX__M_QUIT) {
+                quitting = true;
+                if (live == 0) _exit(0);
+            }
+        } else if (fds[0].revents & (POLLHUP | POLLERR)) {
+            parx__procs_server_exit(workers, n);
+        }
+    }
+}
+
+/* Spawn mode: this program was started by parx_procs_create as a fork
+   server. This constructor takes over before main runs: receive the arena
+   and the control block's offset, then serve. Any other start returns at
+   once (one getenv). */
+__attribute__((constructor)) static void parx__procs_boot(void)
+{
+    const char *v = getenv(PARX__PROCS_ENV);
+    if (!v) return;
+    char *end;
+    long fd = strtol(v, &end, 10);
+    long parent = *end == ':' ? strtol(end + 1, &end, 10) : -1;
+    unsetenv(PARX__PROCS_ENV); /* the workers' user code must not see it */
+    if (fd < 3 || fd > INT_MAX || parent <= 0 || getppid() != (pid_t)parent) return;
+#if !PARX__HAVE_CLOSEFROM
+    /* Nothing of the caller's but our socket (newer C libraries close the
+       rest in posix_spawn, before any constructor of ours could open one). */
+    syscall(SYS_close_range, (unsigned)fd + 1, ~0u, 0u);
+#endif
+    int err = 0;
+    /* static: the server's handle lives as long as the process, and stays
+       reachable for leak checkers in workers that exit() */
+    static parx_arena *a;
+    a = parx_arena_recv((int)fd, &err);
+    parx__pmsg m;
+    if (!a || parx__procs_recv((int)fd, &m, PARX__PROCS_START_MS) != 1 || m.type != PARX__M_SETUP ||
+        m.a >= parx_arena_size(a))
+        _exit(127);
+    char *base = (char *)parx_arena_base(a);
+    parx__pctl *ctl = (parx__pctl *)(void *)(base + m.a);
+    if (ctl->magic != PARX__PROCS_MAGIC) _exit(127);
+    parx__procs_serve((int)fd, base, ctl, (pid_t)parent);
+}
+
+/* ---- the caller's monitor thread ------------------------------------------- */
+
+static void parx__procs_requeue_locked(parx_procs *pp, uint32_t x)
+{
+    parx__pjob *j = &pp->jobs[x];
+    uint32_t s = atomic_load_explicit(&j->state, memory_order_relaxed);
+    /* release: a worker's claim (acquire) sees the fields we wrote; CAS keeps a waiter's bit */
+    while (!atomic_compare_exchange_weak_explicit(&j->state, &s,
+                                                  (s & PARX__J_WAITER) | PARX__J_QUEUED,
+                                                  memory_order_release, memory_order_relaxed)) {
+    }
+    parx__procs_push_locked(pp, x);
+}
+
+/* Jobs fail with `code` because the pool broke: the QUEUED ones (claimed
+   from the workers by CAS, as a worker would, under a worker number no
+   worker has), and with `running` the RUNNING ones too, which the caller
+   may do only once their workers are dead. */
+#define PARX__MONITOR_WORKER 0xFFFFu
+static void parx__procs_fail_locked(parx_procs *pp, int code, bool running)
+{
+    for (uint32_t x = 0; x < pp->ctl->nslots; x++) {
+        parx__pjob *j = &pp->jobs[x];
+        uint32_t s = atomic_load_explicit(&j->state, memory_order_acquire);
+        bool mine = false;
+        while (!mine && PARX__J_PHASE(s) == PARX__J_QUEUED) {
+            uint32_t run = (s & PARX__J_WAITER) | PARX__J_RUNNING | (PARX__MONITOR_WORKER << 16);
+            /* acquire, as a worker's claim: the job is ours alone from here */
+            mine = atomic_compare_exchange_weak_explicit(&j->state, &s, run, memory_order_acquire,
+                                                         memory_order_relaxed);
+        }
+        if (!mine && !(running && PARX__J_PHASE(s) == PARX__J_RUNNING)) continue;
+        j->status = code;
+        parx__procs_finish(pp->ctl, j);
+    }
+}
+
+/* Messages to the server never block the monitor (the server may itself be
+   blocked sending deaths to us): what the socket cannot take now waits in
+   pending[] and goes out when it has room. One START and one KILL per worker
+   at most, so the flags are the whole queue. Caller holds lock. */
+enum { PARX__P_START = 1, PARX__P_KILL = 2 };
+
+static void parx__procs_flush_locked(parx_procs *pp)
+{
+    for (int w = 0; w < pp->nworkers && pp->npending; w++) {
+        for (uint8_t bit = PARX__P_START; bit <= PARX__P_KILL; bit <<= 1) {
+            if (!(pp->pending[w] & bit)) continue;
+            parx__pmsg m = {PARX__M_START, w, 0, 0, 0};
+            if (bit == PARX__P_KILL) {
+                m.type = PARX__M_KILL;
+                m.pid = pp->kill_pid[w];
+                m.status = (int32_t)pp->kill_slot[w];
+                m.a = pp->kill_start[w];
+            }
+            ssize_t n = send(pp->sock, &m, sizeof m, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n < 0 && (errno == EAGAIN || errno == EINTR)) return; /* later, on POLLOUT */
+            /* sent, or the socket is broken (the server's exit settles that) */
+            pp->pending[w] &= (uint8_t)~bit;
+            pp->npending--;
+        }
+    }
+}
+
+static void parx__procs_post_locked(parx_procs *pp, uint8_t bit, int w)
+{
+    if (!(pp->pending[w] & bit)) {
+        pp->pending[w] |= bit;
+        pp->npending++;
+    }
+    parx__procs_flush_locked(pp);
+}
+
+/* Worker w ended with wait status st: settle its job, start another. */
+static uint32_t parx__procs_died_locked(parx_procs *pp, uint32_t w, int st)
+{
+    uint8_t why = pp->kill_why[w];
+    pp->kill_why[w] = PARX__KILL_NONE;
+    pp->pending[w] &= (uint8_t)~PARX__P_KILL; /* a kill not sent yet is moot */
+    /* A worker killed between marking its job DONE and waking the job's
+       waiter (or counting it): do both for it. A spare wake-up is harmless. */
+    uint32_t cur = atomic_load_explicit(&pp->workers[w].current, memory_order_acquire);
+    uint64_t last_start = atomic_load_explicit(&pp->workers[w].start_ns, memory_order_relaxed);
+    if (cur && PARX__J_PHASE(atomic_load_explicit(&pp->jobs[cur - 1].state,
+                                                  memory_order_acquire)) == PARX__J_DONE) {
+        parx__futex_wake_shared(&pp->jobs[cur - 1].state, INT_MAX);
+        atomic_fetch_add_explicit(&pp->ctl->done_seq, 1, memory_order_release);
+        parx__futex_wake_shared(&pp->ctl->done_seq, INT_MAX);
+    }
+    atomic_store_explicit(&pp->workers[w].current, 0, memory_order_relaxed);
+    uint32_t requeued = 0;
+    bool crashed = false;
+    for (uint32_t x = 0; x < pp->ctl->nslots; x++) {
+        parx__pjob *j = &pp->jobs[x];
+        uint32_t s = atomic_load_explicit(&j->state, memory_order_acquire);
+        if (PARX__J_PHASE(s) != PARX__J_RUNNING || PARX__J_WORKER(s) != w) continue;
+        int code;
+        if (why == PARX__KILL_TIMEOUT) {
+            /* Ours was the kill. It was meant for the job of slot kill_slot
+               that started at kill_start; if the worker had moved on (that
+               job finished, another one started, even in the same slot),
+               this job is not at fault: run it again, no attempt charged. */
+            if (x != pp->kill_slot[w] || last_start != pp->kill_start[w]) {
+                parx__procs_requeue_locked(pp, x);
+                requeued++;
+                continue;
+            }
+            code = -ETIMEDOUT;
+            j->signal = 0;
+            j->exit_code = 0;
+            atomic_fetch_add_explicit(&pp->timed_out, 1, memory_order_relaxed);
+        } else if (WIFSIGNALED(st)) {
+            code = PARX_E_CRASHED;
+            j->signal = WTERMSIG(st);
+            j->exit_code = 0;
+            crashed = true;
+        } else {
+            code = PARX_E_EXITED;
+            j->signal = 0;
+            j->exit_code = WEXITSTATUS(st);
+            crashed = true;
+        }
+        if (!pp->quitting && j->attempts <= pp->retries) {
+            j->attempts++;
+            atomic_fetch_add_explicit(&pp->retried, 1, memory_order_relaxed);
+            parx__procs_requeue_locked(pp, x);
+            requeued++;
+        } else {
+            j->status = code;
+            j->run_ns = 0;
+            parx__procs_finish(pp->ctl, j);
+        }
+    }
+    if (crashed) atomic_fetch_add_explicit(&pp->crashed, 1, memory_order_relaxed);
+    if (!pp->quitting && !atomic_load_explicit(&pp->broken, memory_order_relaxed))
+        parx__procs_post_locked(pp, PARX__P_START, (int)w);
+    return requeued;
+}
+
+static void parx__procs_check_timeouts_locked(parx_procs *pp)
+{
+    uint64_t now = parx__now_ns();
+    for (int w = 0; w < pp->nworkers; w++) {
+        parx__pworker *wk = &pp->workers[w];
+        /* acquire: pairs with the worker's release of current; start_ns is then its own */
+        uint32_t cur = atomic_load_explicit(&wk->current, memory_order_acquire);
+        if (!cur || pp->kill_why[w] != PARX__KILL_NONE) continue;
+        uint64_t start = atomic_load_explicit(&wk->start_ns, memory_order_relaxed);
+        if (now < start || now - start <= pp->timeout_ns) continue;
+        int pid = atomic_load_explicit(&wk->pid, memory_order_relaxed);
+        if (pid <= 0) continue;
+        pp->kill_why[w] = PARX__KILL_TIMEOUT;
+        pp->kill_slot[w] = cur - 1;
+        pp->kill_start[w] = start;
+        pp->kill_pid[w] = pid;
+        parx__procs_post_locked(pp, PARX__P_KILL, w);
+    }
+}
+
+/* The server died with workers perhaps still running jobs: they die with it
+   (PDEATHSIG), but only once they are dead may their jobs be failed, or a
+   worker could finish one after its waiter moved on. Waits up to 2 s. */
+static void parx__procs_await_workers(parx_procs *pp)
+{
+    for (int w = 0; w < pp->nworkers; w++) {
+        int pid = atomic_load_explicit(&pp->workers[w].pid, memory_order_relaxed);
+        if (pid <= 0) continue;
+        int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (fd < 0) continue; /* gone already (ESRCH), or no pidfds: kill(pid, 0) then */
+        struct pollfd pfd = {fd, POLLIN, 0};
+        while (poll(&pfd, 1, 2000) < 0 && errno == EINTR) {
+        }
+        close(fd);
+    }
+}
+
+static void *parx__procs_monitor(void *arg)
+{
+    parx_procs *pp = (parx_procs *)arg;
+    for (;;) {
+        int timeout_ms = -1;
+        pthread_mutex_lock(&pp->lock);
+        bool idle = pp->monitor_idle = pp->inflight == 0;
+        short sock_events = (short)(POLLIN | (pp->npending ? POLLOUT : 0));
+        pthread_mutex_unlock(&pp->lock);
+        if (pp->timeout_ns && !idle) {
+            uint64_t period = pp->timeout_ns / 4 / 1000000;
+            timeout_ms = period < 1 ? 1 : period > 1000 ? 1000 : (int)period;
+        }
+        struct pollfd fds[3] = {{pp->sock, sock_events, 0}, {pp->evfd, POLLIN, 0},
+                                {pp->server_pidfd, POLLIN, 0}};
+        int rc = poll(fds, pp->server_pidfd >= 0 ? 3 : 2, timeout_ms);
+        if (rc < 0 && errno != EINTR) break;
+        if (fds[1].revents & POLLIN) {
+            uint64_t v;
+            if (read(pp->evfd, &v, sizeof v) < 0) {
+                /* EAGAIN: someone else read it; nothing to do */
+            }
+        }
+        /* The server's exit, seen by its pidfd (or the socket closing, where
+           pidfds are missing; a copy of the socket that a fork elsewhere in
+           the program inherited can keep that from happening). */
+        bool gone = (fds[2].revents & POLLIN) ||
+                    (pp->server_pidfd < 0 && (fds[0].revents & (POLLHUP | POLLERR)));
+        uint32_t wake = 0;
+        if (fds[0].revents & POLLIN) {
+            for (;;) {
+                parx__pmsg m;
+                ssize_t got = recv(pp->sock, &m, sizeof m, MSG_DONTWAIT);
+                if (got < 0 && errno == EINTR) continue;
+                if (got < 0 && errno == EAGAIN) break;
+                if (got != (ssize_t)sizeof m) {
+                    gone = true;
+                    break;
+                }
+                if (m.worker < 0 || m.worker >= pp->nworkers) continue;
+                pthread_mutex_lock(&pp->lock);
+                if (m.type == PARX__M_DIED) {
+                    wake += parx__procs_died_locked(pp, (uint32_t)m.worker, m.status);
+                } else if (m.type == PARX__M_STARTED && m.pid > 0) {
+                    atomic_fetch_add_explicit(&pp->started, 1, memory_order_relaxed);
+                } else if (m.type == PARX__M_STARTED) {
+                    /* No replacement (fork refused): rather than run on with
+                       fewer workers, or none, fail loudly. Jobs that run now
+                       finish; the queued ones fail. */
+                    char msg[112];
+                    snprintf(msg, sizeof msg,
+                             "parx_procs: a replacement worker could not start (%s); the pool is "
+                             "broken",
+                             strerror(-m.pid));
+                    atomic_store_explicit(&pp->broken, 1, memory_order_release);
+                    atomic_store_explicit(&pp->ctl->quit, 1, memory_order_seq_cst);
+                    parx__procs_fail_locked(pp, PARX_E_PROCS_BROKEN, false);
+                    pthread_mutex_unlock(&pp->lock);
+                    parx__log(PARX_LOG_ERROR, msg);
+                    pthread_mutex_lock(&pp->lock);
+                }
+                pthread_mutex_unlock(&pp->lock);
+            }
+        }
+        if (fds[0].revents & POLLOUT) {
+            pthread_mutex_lock(&pp->lock);
+            parx__procs_flush_locked(pp);
+            pthread_mutex_unlock(&pp->lock);
+        }
+        if (wake) parx__procs_wake(pp->ctl, wake);
+        if (gone) {
+            /* The server is gone: reap it, and fail what can no longer run. */
+            while (waitpid(pp->server_pid, NULL, 0) < 0 && errno == EINTR) {
+            }
+            pthread_mutex_lock(&pp->lock);
+            pp->server_reaped = true;
+            bool expected = pp->quitting;
+            atomic_store_explicit(&pp->broken, 1, memory_order_release);
+            atomic_store_explicit(&pp->ctl->quit, 1, memory_order_seq_cst);
+            parx__procs_fail_locked(pp, PARX_E_PROCS_BROKEN, false);
+            pthread_mutex_unlock(&pp->lock);
+            parx__procs_await_workers(pp);
+            pthread_mutex_lock(&pp->lock);
+            parx__procs_fail_locked(pp, PARX_E_PROCS_BROKEN, true);
+            pthread_mutex_unlock(&pp->lock);
+            if (!expected)
+                parx__log(PARX_LOG_ERROR, "parx_procs: the fork server died; the pool is broken");
+            break;
+        }
+        if (pp->timeout_ns) {
+            pthread_mutex_lock(&pp->lock);
+            parx__procs_check_timeouts_locked(pp);
+            pthread_mutex_unlock(&pp->lock);
+        }
+    }
+    return NULL;
+}
+
+/* ---- create and destroy ------------------------------------------------------ */
+
+/* The executable to spawn: /proc/self/exe's target by its path (a path keeps
+   tools that run us, like valgrind, in the picture: they report the program's
+   path there, while the link itself leads to the tool), or the link itself
+   when the file was deleted or replaced since it started. */
+static void parx__procs_exe(char *buf, size_t size)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+    if (n > 0) {
+        buf[n] = 0;
+        const char *gone = " (deleted)";
+        size_t len = strlen(gone);
+        if (((size_t)n < len || strcmp(buf + n - len, gone) != 0) && access(buf, X_OK) == 0) return;
+    }
+    snprintf(buf, size, "/proc/self/exe");
+}
+
+static int parx__procs_spawn_server(parx_procs *pp, int server_sock)
+{
+    extern char **environ;
+    char exe[4096];
+    parx__procs_exe(exe, sizeof exe);
+    char var[64];
+    snprintf(var, sizeof var, "%s=3:%ld", PARX__PROCS_ENV, (long)getpid());
+    size_t n = 0;
+    while (environ && environ[n]) n++;
+    char **envp = (char **)malloc((n + 2) * sizeof *envp);
+    if (!envp) return -ENOMEM;
+    size_t k = 0, len = strlen(PARX__PROCS_ENV);
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], PARX__PROCS_ENV, len) != 0 || environ[i][len] != '=')
+            envp[k++] = environ[i];
+    envp[k++] = var;
+    envp[k] = NULL;
+    char *argv[] = {(char *)"parx-procs-server", NULL};
+
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&at);
+    /* The server's socket becomes fd 3 (dup2 clears O_CLOEXEC on the copy);
+       everything else of ours stays behind, being O_CLOEXEC. */
+    posix_spawn_file_actions_adddup2(&fa, server_sock, 3);
+#if PARX__HAVE_CLOSEFROM
+    posix_spawn_file_actions_addclosefrom_np(&fa, 4); /* and nothing else of ours */
+#endif
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    sigdelset(&all, SIGKILL);
+    sigdelset(&all, SIGSTOP);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &all);
+    posix_spawnattr_setpgroup(&at, 0); /* a process group of its own: see >>procs */
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                      POSIX_SPAWN_SETPGROUP);
+    pid_t pid;
+    int rc = posix_spawn(&pid, exe, &fa, &at, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    free(envp);
+    if (rc != 0) return -rc;
+    pp->server_pid = pid;
+    rc = parx_arena_send(pp->sock, pp->arena);
+    if (rc == 0)
+        rc = parx__procs_send(pp->sock, PARX__M_SETUP, -1, 0, 0,
+                              parx_arena_offset(pp->arena, pp->ctl));
+    return rc;
+}
+
+/* The pools of this process, so that a fork-mode server forked for one of
+   them can drop what it inherited of the others (their arenas, sockets and
+   descriptors): else a later pool's processes would keep an earlier pool's
+   memory alive after its destroy. The lock is held across that fork, so the
+   child finds the list whole. */
+static pthread_mutex_t parx__procs_reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static parx_procs *parx__procs_reg;
+
+/* In a fork-mode server just forked (the list lock held by the parent's
+   copy): unmap and close everything of the other pools. Syscalls only. */
+static void parx__procs_forget_others(parx_procs *self)
+{
+    for (parx_procs *q = parx__procs_reg; q; q = q->reg_next) {
+        if (q == self) continue;
+        close(q->sock);
+        close(q->evfd);
+        if (q->server_pidfd >= 0) close(q->server_pidfd);
+        munmap(parx_arena_base(q->arena), parx_arena_size(q->arena));
+        close(parx_arena_fd(q->arena));
+    }
+    /* This process has no pools of its own (a job that makes one starts a
+       list of its own), and nobody here holds the lock the fork copied. */
+    parx__procs_reg = NULL;
+    pthread_mutex_init(&parx__procs_reg_lock, NULL);
+}
+
+/* Whether pid is a child of this process (/proc/<pid>/stat's ppid). */
+static bool parx__procs_is_child(int pid)
+{
+    char path[48], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return false;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    int ppid = 0;
+    char state;
+    return p && sscanf(p + 1, " %c %d", &state, &ppid) == 2 && ppid == (int)getpid();
+}
+
+static void parx__procs_free(parx_procs *pp)
+{
+    if (pp->server_pid > 0 && !pp->server_reaped) {
+        kill(pp->server_pid, SIGKILL); /* its workers follow it (PDEATHSIG) */
+        while (waitpid(pp->server_pid, NULL, 0) < 0 && errno == EINTR) {
+        }
+    }
+    /* A caller that is a child subreaper inherits workers whose server died
+       before reaping them: reap those too (they are dying: PDEATHSIG). */
+    for (int w = 0; pp->workers && w < pp->nworkers; w++) {
+        int pid = atomic_load_explicit(&pp->workers[w].pid, memory_order_relaxed);
+        if (pid > 0 && parx__procs_is_child(pid))
+            while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+            }
+    }
+    if (pp->server_pidfd >= 0) close(pp->server_pidfd);
+    if (pp->sock >= 0) close(pp->sock);
+    if (pp->evfd >= 0) close(pp->evfd);
+    if (pp->arena) parx_arena_close(pp->arena);
+    pthread_mutex_destroy(&pp->lock);
+    pthread_cond_destroy(&pp->slot_freed);
+    free(pp->free_slots);
+    free(pp->gen);
+    free(pp->waited);
+    free(pp->owner);
+    free(pp->fcache);
+    free(pp->kill_why);
+    free(pp->kill_slot);
+    free(pp->kill_start);
+    free(pp->kill_pid);
+    free(pp->pending);
+    free(pp);
+}
+
+/* Threads in this process (from /proc/self/stat), or 0 if unknown. */
+static int parx__procs_threads(void)
+{
+    char buf[1024];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+    int field = 2, threads = 0;
+    for (; p && *p && field < 20; p++)
+        if (*p == ' ') field++;
+    if (p && field == 20) threads = atoi(p);
+    return threads;
+}
+
+static void parx__procs_set_err(int *err, int code)
+{
+    if (err) *err = code;
+}
+
+PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
+{
+    parx_procs_desc d;
+    if (desc) d = *desc;
+    else memset(&d, 0, sizeof d);
+    if (d.workers < 0 || d.workers > PARX__PROCS_MAX_WORKERS || d.retries < 0 ||
+        (d.start != PARX_START_DEFAULT && d.start != PARX_START_FORK &&
+         d.start != PARX_START_SPAWN) ||
+        d.max_jobs > PARX__PROCS_MAX_JOBS) {
+        parx__procs_set_err(err, -EINVAL);
+        return NULL;
+    }
+    int nw = d.workers ? d.workers : parx__cpu_count();
+    if (nw > PARX__PROCS_MAX_WORKERS) nw = PARX__PROCS_MAX_WORKERS;
+    uint32_t nslots = d.max_jobs ? d.max_jobs : 4096;
+    uint32_t ring = 2;
+    while (ring < 2 * nslots) ring <<= 1;
+
+    parx_procs *pp = (parx_procs *)calloc(1, sizeof *pp);
+    if (!pp) {
+        parx__procs_set_err(err, -ENOMEM);
+        return NULL;
+    }
+    pp->sock = pp->evfd = pp->server_pidfd = -1;
+    pthread_mutex_init(&pp->lock, NULL);
+    pthread_cond_init(&pp->slot_freed, NULL);
+    pp->nworkers = nw;
+    pp->retries = d.retries;
+    pp->timeout_ns = d.job_timeout_ns;
+    pp->spin_ns = d.spin_ns ? d.spin_ns : 50000;
+    int rc = 0;
+
+    parx_arena_desc ad;
+    memset(&ad, 0, sizeof ad);
+    ad.size = d.arena_bytes ? d.arena_bytes : (size_t)256 << 20;
+    pp->arena = parx_arena_create(&ad, &rc);
+    if (!pp->arena) goto fail;
+    pp->base = (char *)parx_arena_base(pp->arena);
+
+    /* One block holds the control block and the tables, each cache-aligned. */
+    size_t off_jobs = (sizeof(parx__pctl) + PARX_CACHELINE - 1) & ~(size_t)(PARX_CACHELINE - 1);
+    size_t off_ring = off_jobs + (size_t)nslots * sizeof(parx__pjob);
+    size_t off_workers = (off_ring + (size_t)ring * 4 + PARX_CACHELINE - 1) &
+                         ~(size_t)(PARX_CACHELINE - 1);
+    size_t off_fns = off_workers + (size_t)nw * sizeof(parx__pworker);
+    size_t total = off_fns + PARX__PROCS_MAX_FNS * sizeof(parx__pfn);
+    char *blk = (char *)parx_arena_alloc(pp->arena, total, PARX_CACHELINE);
+    if (!blk) {
+        rc = -ENOSPC;
+        goto fail;
+    }
+    memset(blk, 0, total);
+    uint64_t at = parx_arena_offset(pp->arena, blk);
+    pp->ctl = (parx__pctl *)(void *)blk;
+    pp->ctl->magic = PARX__PROCS_MAGIC;
+    pp->ctl->nslots = nslots;
+    pp->ctl->ring_mask = ring - 1;
+    pp->ctl->nworkers = (uint32_t)nw;
+    pp->ctl->jobs_off = at + off_jobs;
+    pp->ctl->ring_off = at + off_ring;
+    pp->ctl->workers_off = at + off_workers;
+    pp->ctl->fns_off = at + off_fns;
+    pp->ctl->spin_ns = pp->spin_ns;
+    parx__procs_layout(pp->ctl, pp->base, &pp->jobs, &pp->ring, &pp->workers, &pp->fns);
+
+    pp->free_slots = (uint32_t *)malloc(nslots * sizeof *pp->free_slots);
+    pp->gen = (uint32_t *)calloc(nslots, sizeof *pp->gen);
+    pp->waited = (uint8_t *)calloc(nslots, 1);
+    pp->owner = (pthread_t *)calloc(nslots, sizeof *pp->owner);
+    pp->fcache = (struct parx__pfcache *)calloc(2 * PARX__PROCS_MAX_FNS, sizeof *pp->fcache);
+    pp->kill_why = (uint8_t *)calloc((size_t)nw, 1);
+    pp->kill_slot = (uint32_t *)calloc((size_t)nw, sizeof *pp->kill_slot);
+    pp->kill_start = (uint64_t *)calloc((size_t)nw, sizeof *pp->kill_start);
+    pp->kill_pid = (int32_t *)calloc((size_t)nw, sizeof *pp->kill_pid);
+    pp->pending = (uint8_t *)calloc((size_t)nw, 1);
+    if (!pp->free_slots || !pp->gen || !pp->waited || !pp->owner || !pp->fcache ||
+        !pp->kill_why || !pp->kill_slot || !pp->kill_start || !pp->kill_pid || !pp->pending) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    for (uint32_t i = 0; i < nslots; i++) pp->free_slots[i] = nslots - 1 - i;
+    pp->nfree = nslots;
+
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    pp->sock = sv[0];
+    pp->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (pp->evfd < 0) {
+        rc = -errno;
+        close(sv[1]);
+        goto fail;
+    }
+
+    if (d.start == PARX_START_SPAWN) {
+        rc = parx__procs_spawn_server(pp, sv[1]);
+        close(sv[1]);
+        if (rc < 0) goto fail;
+    } else {
+        int threads = parx__procs_threads();
+        if (threads > 1) {
+            char msg[200];
+            snprintf(msg, sizeof msg,
+                     "parx_procs_create: fork mode in a process with %d threads: workers inherit "
+                     "any lock those threads hold now (malloc, stdio) and may deadlock on it; "
+                     "PARX_START_SPAWN is safe",
+                     threads);
+            parx__log(PARX_LOG_WARN, msg);
+        }
+        pid_t parent = getpid();
+        fflush(NULL); /* or buffered output would be written again by a worker's exit() */
+        pthread_mutex_lock(&parx__procs_reg_lock);
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(sv[0]);
+            close(pp->evfd);
+            parx__procs_forget_others(pp);
+            /* a process group of its own: see >>procs */
+            setpgid(0, 0);
+            parx__procs_serve(sv[1], pp->base, pp->ctl, parent);
+        }
+        pthread_mutex_unlock(&parx__procs_reg_lock);
+        close(sv[1]);
+        if (pid < 0) {
+            rc = -errno;
+            goto fail;
+        }
+        pp->server_pid = pid;
+    }
+
+    /* Our own child, not yet reaped: its pidfd cannot name another process. */
+    pp->server_pidfd = (int)syscall(SYS_pidfd_open, pp->server_pid, 0);
+
+    /* Ask for the workers (up to 64 requests ahead of the replies, so that
+       neither side can fill the other's socket and block on it), expecting
+       the server's hello first; then wait for each worker's first sign of
+       life. A worker that dies meanwhile fails the create at once. */
+    parx__pmsg m;
+    int got, sent = 0, started = 0;
+    bool hello = false;
+    while (started < nw) {
+        while (sent < nw && sent - started < 64) {
+            rc = parx__procs_send(pp->sock, PARX__M_START, sent++, 0, 0, 0);
+            if (rc < 0) goto fail;
+        }
+        got = parx__procs_recv(pp->sock, &m, PARX__PROCS_START_MS);
+        if (got != 1 || (!hello && m.type != PARX__M_HELLO)) {
+            rc = !hello && d.start == PARX_START_SPAWN ? PARX_E_SPAWN : got < 0 ? got : -ECHILD;
+            goto fail;
+        }
+        if (m.type == PARX__M_HELLO) {
+            hello = true;
+        } else if (m.type == PARX__M_STARTED) {
+            if (m.pid < 0) {
+                rc = m.pid;
+                goto fail;
+            }
+            started++;
+        } else if (m.type == PARX__M_DIED) {
+            rc = -ECHILD;
+            goto fail;
+        }
+    }
+    atomic_store_explicit(&pp->started, (uint64_t)nw, memory_order_relaxed);
+    uint64_t deadline = parx__now_ns() + (uint64_t)PARX__PROCS_START_MS * 1000000;
+    for (;;) {
+        /* acquire: pairs with each worker's release increment */
+        uint32_t r = atomic_load_explicit(&pp->ctl->nready, memory_order_acquire);
+        if (r >= (uint32_t)nw) break;
+        uint64_t now = parx__now_ns();
+        if (now >= deadline) {
+            rc = -ETIMEDOUT;
+            goto fail;
+        }
+        parx__futex_wait_shared(&pp->ctl->nready, r, 1000000); /* 1 ms, then look for deaths */
+        if (recv(pp->sock, &m, sizeof m, MSG_DONTWAIT) == (ssize_t)sizeof m &&
+            m.type == PARX__M_DIED) {
+            rc = -ECHILD;
+            goto fail;
+        }
+    }
+
+    /* The monitor takes no signals: those are the program's business. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    rc = -pthread_create(&pp->monitor, NULL, parx__procs_monitor, pp);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc < 0) goto fail;
+    pp->monitor_running = true;
+    pthread_mutex_lock(&parx__procs_reg_lock);
+    pp->reg_next = parx__procs_reg;
+    parx__procs_reg = pp;
+    pthread_mutex_unlock(&parx__procs_reg_lock);
+    return pp;
+
+fail:
+    parx__procs_set_err(err, rc < 0 ? rc : -ENOMEM);
+    parx__procs_free(pp);
+    return NULL;
+}
+
+PARX_API void parx_procs_destroy(parx_procs *pp)
+{
+    if (!pp) return;
+    pthread_mutex_lock(&pp->lock);
+    pp->quitting = true;
+    pthread_mutex_unlock(&pp->lock);
+    /* seq_cst: workers check quit before each claim and before sleeping */
+    atomic_store_explicit(&pp->ctl->quit, 1, memory_order_seq_cst);
+    /* release: a worker that reads the new value (acquire) sees quit too */
+    atomic_fetch_add_explicit(&pp->ctl->wake_seq, 1, memory_order_release);
+    parx__futex_wake_shared(&pp->ctl->wake_seq, INT_MAX);
+    /* The server leaves once its workers have (each finishes the job it
+       runs); the monitor settles their deaths, then sees the socket close. */
+    parx__procs_send(pp->sock, PARX__M_QUIT, -1, 0, 0, 0);
+    if (pp->monitor_running) pthread_join(pp->monitor, NULL);
+    pthread_mutex_lock(&parx__procs_reg_lock);
+    for (parx_procs **q = &parx__procs_reg; *q; q = &(*q)->reg_next)
+        if (*q == pp) {
+            *q = pp->reg_next;
+            break;
+        }
+    pthread_mutex_unlock(&parx__procs_reg_lock);
+    parx__procs_free(pp);
+}
+
+/* ---- submit, wait, map -------------------------------------------------------- */
+
+/* Caller, holding lock, with a free slot: queue fn(arg). */
+static uint32_t parx__procs_enqueue_locked(parx_procs *pp, uint32_t fn_id, uint64_t arg_off)
+{
+    uint32_t x = pp->free_slots[--pp->nfree];
+    parx__pjob *j = &pp->jobs[x];
+    j->fn_id = fn_id;
+    j->arg_off = arg_off;
+    j->status = j->signal = j->exit_code = 0;
+    j->attempts = 1;
+    j->run_ns = 0;
+    pp->gen[x] = pp->gen[x] + 1 ? pp->gen[x] + 1 : 1;
+    pp->waited[x] = 0;
+    pp->inflight++;
+    /* release: a worker's claim (acquire) sees fn_id and arg_off */
+    atomic_store_explicit(&j->state, PARX__J_QUEUED, memory_order_release);
+    parx__procs_push_locked(pp, x);
+    return x;
+}
+
+/* Caller, holding lock: take slot x's result (it is DONE) and free the slot. */
+static int parx__procs_collect_locked(parx_procs *pp, uint32_t x, parx_job_result *r)
+{
+    parx__pjob *j = &pp->jobs[x];
+    int status = j->status;
+    if (r) {
+        r->status = status;
+        r->signal = j->signal;
+        r->exit_code = j->exit_code;
+        r->attempts = j->attempts;
+        r->run_ns = j->run_ns;
+    }
+    /* relaxed: a FREE slot is the caller's alone until its next QUEUED release */
+    atomic_store_explicit(&j->state, PARX__J_FREE, memory_order_relaxed);
+    pp->free_slots[pp->nfree++] = x;
+    pp->inflight--;
+    if (pp->slot_waiters) pthread_cond_broadcast(&pp->slot_freed);
+    return status;
+}
+
+/* Caller, holding lock: a free slot, waiting (lock released meanwhile) while
+   every slot holds a job that is queued or running, or a result that some
+   thread is waiting for. Slots holding results nobody waits for give -EBUSY:
+   waiting for them would never end. */
+static int parx__procs_slot_locked(parx_procs *pp)
+{
+    while (pp->nfree == 0) {
+        if (atomic_load_explicit(&pp->broken, memory_order_relaxed)) return PARX_E_PROCS_BROKEN;
+        uint32_t active = 0, claimed = 0;
+        pthread_t self = pthread_self();
+        for (uint32_t x = 0; x < pp->ctl->nslots; x++) {
+            uint32_t ph = PARX__J_PHASE(atomic_load_explicit(&pp->jobs[x].state,
+                                                             memory_order_relaxed));
+            active += ph == PARX__J_QUEUED || ph == PARX__J_RUNNING;
+            /* results another thread is waiting for; not ours (a map's
+               progress callback that submits would wait for itself) */
+            claimed += ph == PARX__J_DONE && pp->waited[x] && !pthread_equal(pp->owner[x], self);
+        }
+        if (active) { /* a job will finish: wait for that, then look again */
+            uint64_t want = atomic_load_explicit(&pp->ctl->done_total, memory_order_acquire) + 1;
+            pthread_mutex_unlock(&pp->lock);
+            parx__procs_wait_done(pp, want);
+            pthread_mutex_lock(&pp->lock);
+        } else if (claimed) { /* another thread is about to collect a result */
+            pp->slot_waiters++;
+            pthread_cond_wait(&pp->slot_freed, &pp->lock);
+            pp->slot_waiters--;
+        } else {
+            return -EBUSY;
+        }
+    }
+    return 0;
+}
+
+static uint64_t parx__procs_arg_off(parx_procs *pp, void *arg)
+{
+    return arg ? parx_arena_offset(pp->arena, arg) : PARX_ARENA_NO_OFFSET;
+}
+
+PARX_API int parx_procs_submit(parx_procs *pp, parx_job_fn fn, void *arg, parx_ticket *t)
+{
+    if (!pp || !fn || !t) return -EINVAL;
+    uint64_t off = parx__procs_arg_off(pp, arg);
+    if (arg && off == PARX_ARENA_NO_OFFSET) return -EFAULT;
+    pthread_mutex_lock(&pp->lock);
+    uint32_t id;
+    int rc = atomic_load_explicit(&pp->broken, memory_order_relaxed) ? PARX_E_PROCS_BROKEN : 0;
+    if (rc == 0) rc = parx__procs_fn_id(pp, fn, &id);
+    if (rc == 0) rc = parx__procs_slot_locked(pp);
+    if (rc < 0) {
+        pthread_mutex_unlock(&pp->lock);
+        return rc;
+    }
+    uint32_t x = parx__procs_enqueue_locked(pp, id, off);
+    *t = (uint64_t)pp->gen[x] << 32 | x;
+    bool kick = pp->monitor_idle;
+    pp->monitor_idle = false;
+    pthread_mutex_unlock(&pp->lock);
+    if (kick) { /* the monitor sleeps without a timeout: it has timeouts to watch now */
+        uint64_t one = 1;
+        if (write(pp->evfd, &one, sizeof one) < 0) {
+            /* EAGAIN: the counter is already non-zero, so the monitor wakes anyway */
+        }
+    }
+    parx__procs_wake(pp->ctl, 1);
+    return 0;
+}
+
+/* Wait until slot x is DONE: poll for spin_ns, then sleep on its state word. */
+static void parx__procs_wait_slot(parx_procs *pp, uint32_t x)
+{
+    _Atomic uint32_t *st = &pp->jobs[x].state;
+    uint64_t t0 = parx__now_ns();
+    for (unsigned i = 1;; i++) {
+        /* acquire: pairs with parx__procs_finish's release; the results are then ours */
+        if (PARX__J_PHASE(atomic_load_explicit(st, memory_order_acquire)) == PARX__J_DONE) return;
+        if ((i & 63) == 0 && parx__now_ns() - t0 > pp->spin_ns) break;
+        parx__cpu_relax();
+    }
+    for (;;) {
+        uint32_t s = atomic_load_explicit(st, memory_order_acquire);
+        if (PARX__J_PHASE(s) == PARX__J_DONE) return;
+        /* relaxed: the bit only asks for a futex wake; DONE is read with acquire above */
+        if (!(s & PARX__J_WAITER) &&
+            !atomic_compare_exchange_weak_explicit(st, &s, s | PARX__J_WAITER,
+                                                   memory_order_relaxed, memory_order_relaxed))
+            continue;
+        parx__futex_wait_shared(st, s | PARX__J_WAITER, -1);
+    }
+}
+
+PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r)
+{
+    if (!pp) return -EINVAL;
+    uint32_t x = (uint32_t)t, gen = (uint32_t)(t >> 32);
+    pthread_mutex_lock(&pp->lock);
+    bool ok = x < pp->ctl->nslots && gen && pp->gen[x] == gen && !pp->waited[x] &&
+              PARX__J_PHASE(atomic_load_explicit(&pp->jobs[x].state, memory_order_relaxed)) !=
+                  PARX__J_FREE;
+    if (ok) {
+        pp->waited[x] = 1;
+        pp->owner[x] = pthread_self();
+    }
+    pthread_mutex_unlock(&pp->lock);
+    if (!ok) return -EINVAL;
+    parx__procs_wait_slot(pp, x);
+    pthread_mutex_lock(&pp->lock);
+    parx__procs_collect_locked(pp, x, r);
+    pthread_mutex_unlock(&pp->lock);
+    return 0;
+}
+
+static int parx__procs_cost_cmp(const void *a, const void *b, void *ctx)
+{
+    const double *cost = (const double *)ctx;
+    size_t i = *(const size_t *)a, k = *(const size_t *)b;
+    if (cost[i] > cost[k]) return -1; /* longest first */
+    if (cost[i] < cost[k]) return 1;
+    return i < k ? -1 : i > k; /* ties in order: the same schedule every run */
+}
+
+PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size_t n,
+                               parx_job_result *r, const parx_map_desc *md)
+{
+    if (!pp || !fn || (!args && n) || (!r && n)) return -EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (args[i] && parx__procs_arg_off(pp, args[i]) == PARX_ARENA_NO_OFFSET) return -EFAULT;
+    if (n == 0) return 0;
+    size_t *order = (size_t *)malloc(n * sizeof *order);
+    size_t *pend = (size_t *)malloc(n * sizeof *pend);
+    uint32_t *slot = (uint32_t *)malloc(n * sizeof *slot);
+    if (!order || !pend || !slot) {
+        free(order);
+        free(pend);
+        free(slot);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) order[i] = i;
+    if (md && md->cost) qsort_r(order, n, sizeof *order, parx__procs_cost_cmp, (void *)md->cost);
+
+    uint32_t id = 0;
+    pthread_mutex_lock(&pp->lock);
+    int rc = parx__procs_fn_id(pp, fn, &id);
+    pthread_mutex_unlock(&pp->lock);
+    size_t next = 0, npend = 0, ndone = 0;
+    int failed = 0;
+    while (rc == 0 && ndone < n) {
+        /* Queue as many as there are free slots, under one lock. */
+        uint32_t pushed = 0;
+        pthread_mutex_lock(&pp->lock);
+        if (atomic_load_explicit(&pp->broken, memory_order_relaxed) && next < n) {
+            for (; next < n; next++) { /* never to run: report them, do not hang */
+                size_t i = order[next];
+                memset(&r[i], 0, sizeof r[i]);
+                r[i].status = PARX_E_PROCS_BROKEN;
+                failed++;
+                ndone++;
+            }
+        }
+        if (next < n && pp->nfree == 0 && npend == 0) rc = parx__procs_slot_locked(pp);
+        while (rc == 0 && next < n && pp->nfree > 0) {
+            size_t i = order[next++];
+            slot[i] = parx__procs_enqueue_locked(pp, id, parx__procs_arg_off(pp, args[i]));
+            pp->waited[slot[i]] = 1;
+            pp->owner[slot[i]] = pthread_self();
+            pend[npend++] = i;
+            pushed++;
+        }
+        bool kick = pushed && pp->monitor_idle;
+        if (kick) pp->monitor_idle = false;
+        pthread_mutex_unlock(&pp->lock);
+        if (kick) {
+            uint64_t one = 1;
+            if (write(pp->evfd, &one, sizeof one) < 0) {
+                /* EAGAIN: the monitor is already due to wake */
+            }
+        }
+        parx__procs_wake(pp->ctl, pushed);
+
+        /* Take every result that is in, under one lock. */
+        uint64_t base = atomic_load_explicit(&pp->ctl->done_total, memory_order_acquire);
+        size_t kept = 0, before = ndone;
+        pthread_mutex_lock(&pp->lock);
+        for (size_t k = 0; k < npend; k++) {
+            size_t i = pend[k];
+            uint32_t s = atomic_load_explicit(&pp->jobs[slot[i]].state, memory_order_acquire);
+            if (PARX__J_PHASE(s) == PARX__J_DONE) {
+                failed += parx__procs_collect_locked(pp, slot[i], &r[i]) != 0;
+                ndone++;
+            } else {
+                pend[kept++] = i;
+            }
+        }
+        npend = kept;
+        pthread_mutex_unlock(&pp->lock);
+        if (ndone > before) {
+            if (md && md->progress) md->progress(ndone, n, md->user);
+            continue;
+        }
+        if (npend) parx__procs_wait_done(pp, base + (npend + 1) / 2);
+    }
+    free(order);
+    free(pend);
+    free(slot);
+    return rc < 0 ? rc : failed;
+}
+
+PARX_API int parx_procs_map(parx_procs *pp, parx_job_fn fn, void **args, size_t n,
+                            parx_job_result *r)
+{
+    return parx_procs_map_ex(pp, fn, args, n, r, NULL);
+}
+
+PARX_API parx_arena *parx_procs_arena(parx_procs *pp) { return pp ? pp->arena : NULL; }
+
+PARX_API int parx_procs_size(const parx_procs *pp) { return pp ? pp->nworkers : -EINVAL; }
+
+PARX_API int parx_procs_stats(const parx_procs *pp, parx_procs_info *out)
+{
+    if (!pp || !out) return -EINVAL;
+    memset(out, 0, sizeof *out);
+    out->workers = pp->nworkers;
+    out->server_pid = (int)pp->server_pid;
+    out->started = atomic_load_explicit(&pp->started, memory_order_relaxed);
+    out->crashed = atomic_load_explicit(&pp->crashed, memory_order_relaxed);
+    out->timed_out = atomic_load_explicit(&pp->timed_out, memory_order_relaxed);
+    out->retried = atomic_load_explicit(&pp->retried, memory_order_relaxed);
+    return 0;
+}
+
+PARX_API int parx_procs_pids(const parx_procs *pp, int *pids, int n)
+{
+    if (!pp || (!pids && n > 0)) return -EINVAL;
+    for (int w = 0; w < pp->nworkers && w < n; w++)
+        pids[w] = atomic_load_explicit(&pp->workers[w].pid, memory_order_relaxed);
+    return pp->nworkers;
+}
+
+#endif /* PARX_NO_PROC */
 
 #ifndef PARX_NO_PREFETCH
 /* -------------------------------------------------------------------------- */

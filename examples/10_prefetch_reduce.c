@@ -1,4 +1,4 @@
-/* examples/06_prefetch_reduce.c -- a chunked map-reduce over a large file,
+/* examples/10_prefetch_reduce.c -- a chunked map-reduce over a large file,
    with the reading of the next chunks overlapped with the computing of
    this one.
 
@@ -22,7 +22,7 @@
    profile refuses io_uring) and why.
 
    Build (from examples/):
-       cc -O2 -pthread -I.. 06_prefetch_reduce.c ../parx.c -luring -o prefetch_reduce
+       cc -O2 -pthread -I.. 10_prefetch_reduce.c ../parx.c -luring -o prefetch_reduce
        (without liburing: add -DPARX_NO_URING and leave out -luring)
    Run:
        ./prefetch_reduce [MiB] [file]    (default 512 MiB of a file it writes in

@@ -1,0 +1,85 @@
+/* Shared pieces of the process-pool tests (tests/procs*.c).
+
+   Each test binary is its own program: spawn mode re-executes it as a fork
+   server, and the parx constructor takes that copy over before main runs.
+   Tests fork and create pools before starting any thread of their own. */
+#ifndef PARX_TEST_PROCS_COMMON_H
+#define PARX_TEST_PROCS_COMMON_H
+
+#include "shm_common.h"
+
+#include <stdatomic.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <time.h>
+
+static const parx_start modes[2] = {PARX_START_FORK, PARX_START_SPAWN};
+static const char *const mode_names[2] = {"fork", "spawn"};
+
+/* A pool or a failed test point with the reason. */
+static inline parx_procs *make_pool(parx_start start, int workers, int retries,
+                                    uint64_t timeout_ns)
+{
+    parx_procs_desc d = {.workers = workers, .start = start, .retries = retries,
+                         .job_timeout_ns = timeout_ns, .arena_bytes = 64u << 20};
+    int err = 0;
+    parx_procs *pp = parx_procs_create(&d, &err);
+    CHECK_MSG(pp != NULL, "parx_procs_create(%s): %s", start == PARX_START_SPAWN ? "spawn" : "fork",
+              parx_strerror(err));
+    return pp;
+}
+
+/* Whether pid is gone: no /proc entry, or a zombie (dead, awaiting its reaper). */
+static inline int pid_dead(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *rp = strrchr(buf, ')');
+    char state = '?';
+    if (rp)
+        sscanf(rp + 1, " %c", &state);
+    return state == 'Z' || state == 'X';
+}
+
+/* Wait (bounded: 10 s) until every pid in the list is gone; how many are not. */
+static inline int wait_pids_dead(const int *pids, int n)
+{
+    for (int round = 0; round < 10000; round++) {
+        int alive = 0;
+        for (int i = 0; i < n; i++)
+            if (pids[i] > 0 && !pid_dead(pids[i]))
+                alive++;
+        if (alive == 0)
+            return 0;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL); /* polling a condition, with a deadline; not synchronising */
+    }
+    int alive = 0;
+    for (int i = 0; i < n; i++)
+        if (pids[i] > 0 && !pid_dead(pids[i]))
+            alive++;
+    return alive;
+}
+
+/* The pool's stats once `started` reaches want (bounded: 10 s). Replacements
+   start asynchronously: the server forks one, publishes its pid, and tells
+   the monitor, which counts it. */
+static inline parx_procs_info wait_started(parx_procs *pp, uint64_t want)
+{
+    parx_procs_info info;
+    parx_procs_stats(pp, &info);
+    for (int i = 0; i < 10000 && info.started < want; i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+        parx_procs_stats(pp, &info);
+    }
+    return info;
+}
+
+#endif /* PARX_TEST_PROCS_COMMON_H */

@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: MIT */
+/* tests/procs_crash.c -- crash isolation in the process pool: jobs that
+   SIGKILL their worker, segfault, call exit(3), abort, or hang past their
+   timeout are each reported precisely and retried as configured, while
+   every other job of the same map runs exactly once; a worker killed from
+   outside while idle is replaced; a fork server killed from outside breaks
+   the pool cleanly (every wait returns, nothing hangs). In fork and spawn
+   mode. Suite 'reliability'. */
+#define _GNU_SOURCE
+#include "parx.h"
+#include "procs_common.h"
+
+#include <stdbool.h>
+
+enum { KIND_PLAIN, KIND_KILL, KIND_SEGV, KIND_EXIT, KIND_ABORT, KIND_HANG, KIND_ONCE };
+
+typedef struct crash_arg {
+    int kind;
+    long in, out;
+    _Atomic int runs; /* attempts started, counted by the job itself */
+} crash_arg;
+
+static int job_crash(void *p)
+{
+    crash_arg *a = (crash_arg *)p;
+    int run = atomic_fetch_add(&a->runs, 1) + 1;
+    switch (a->kind) {
+    case KIND_KILL:
+        raise(SIGKILL);
+        break;
+    case KIND_SEGV:
+    case KIND_ONCE:
+        if (a->kind == KIND_SEGV || run == 1) {
+            /* The default action, as in a program without sanitizers (ASan
+               would catch the fault and exit(1) instead). */
+            signal(SIGSEGV, SIG_DFL);
+            *(volatile int *)(uintptr_t)(a->in + 16) = 1; /* in is 0: page 0, a real fault */
+        }
+        break;
+    case KIND_EXIT:
+        exit(3);
+    case KIND_ABORT:
+        abort();
+    case KIND_HANG:
+        for (;;)
+            pause();
+    default:
+        break;
+    }
+    a->out = a->in * 3 + 1;
+    return 0;
+}
+
+typedef struct expect {
+    int kind;
+    int status, signal, exit_code;
+} expect;
+
+/* One map of n jobs with the given special ones spread through it. */
+static void crash_set(parx_start mode, int retries, uint64_t timeout_ns, const expect *specials,
+                      int ns)
+{
+    parx_procs *pp = make_pool(mode, 2, retries, timeout_ns);
+    REQUIRE(pp);
+    parx_arena *a = parx_procs_arena(pp);
+    enum { N = 600 };
+    crash_arg *args = (crash_arg *)parx_arena_alloc(a, N * sizeof *args, 0);
+    REQUIRE(args);
+    memset(args, 0, N * sizeof *args);
+    void *ptrs[N];
+    int special_at[8];
+    for (int i = 0; i < N; i++) {
+        args[i].kind = KIND_PLAIN;
+        args[i].in = i;
+        ptrs[i] = &args[i];
+    }
+    uint64_t want_crashed = 0, want_timed_out = 0, want_retried = 0;
+    int want_failed = 0;
+    for (int s = 0; s < ns; s++) { /* spread through the map */
+        special_at[s] = 37 + s * (N / ns);
+        args[special_at[s]].kind = specials[s].kind;
+        args[special_at[s]].in = 0;
+        bool once = specials[s].kind == KIND_ONCE;
+        if (specials[s].kind == KIND_HANG)
+            want_timed_out += (uint64_t)retries + 1;
+        else
+            want_crashed += once ? 1 : (uint64_t)retries + 1;
+        want_retried += once ? (retries >= 1) : (uint64_t)retries;
+        want_failed += !once || retries == 0;
+    }
+    parx_job_result r[N];
+    CHECK_EQ(parx_procs_map(pp, job_crash, ptrs, N, r), want_failed);
+
+    for (int s = 0; s < ns; s++) {
+        int i = special_at[s];
+        const expect *e = &specials[s];
+        int attempts = e->kind == KIND_ONCE ? (retries >= 1 ? 2 : 1) : retries + 1;
+        int status = e->kind == KIND_ONCE && retries == 0 ? PARX_E_CRASHED : e->status;
+        CHECK_MSG(r[i].status == status && r[i].signal == e->signal &&
+                      r[i].exit_code == e->exit_code && r[i].attempts == attempts &&
+                      atomic_load(&args[i].runs) == attempts,
+                  "kind %d: status %d (%s) signal %d exit %d attempts %d runs %d; want status %d "
+                  "signal %d exit %d attempts %d",
+                  e->kind, r[i].status, parx_strerror(r[i].status), r[i].signal, r[i].exit_code,
+                  r[i].attempts, atomic_load(&args[i].runs), status, e->signal, e->exit_code,
+                  attempts);
+    }
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+        if (args[i].kind != KIND_PLAIN)
+            continue;
+        if (r[i].status != 0 || r[i].attempts != 1 || atomic_load(&args[i].runs) != 1 ||
+            args[i].out != 3L * i + 1) {
+            if (bad++ < 5)
+                pt_diag("plain job %d: status %d attempts %d runs %d out %ld", i, r[i].status,
+                        r[i].attempts, atomic_load(&args[i].runs), args[i].out);
+        }
+    }
+    CHECK_MSG(bad == 0, "%d plain jobs not run exactly once with the right result", bad);
+
+    parx_procs_info info;
+    CHECK_EQ(parx_procs_stats(pp, &info), 0);
+    CHECK_EQ(info.crashed, want_crashed);
+    CHECK_EQ(info.timed_out, want_timed_out);
+    CHECK_EQ(info.retried, want_retried);
+    uint64_t want_started = 2 + info.crashed + info.timed_out;
+    info = wait_started(pp, want_started);
+    CHECK_EQ(info.started, want_started);
+
+    /* the pool still serves, with its full complement of live workers */
+    crash_arg *one = &args[0];
+    one->kind = KIND_PLAIN;
+    one->in = 5;
+    parx_ticket t;
+    REQUIRE(parx_procs_submit(pp, job_crash, one, &t) == 0);
+    CHECK_EQ(parx_procs_wait(pp, t, NULL), 0);
+    CHECK_EQ(one->out, 16);
+    int pids[2];
+    CHECK_EQ(parx_procs_pids(pp, pids, 2), 2);
+    CHECK(pids[0] > 0 && !pid_dead(pids[0]) && pids[1] > 0 && !pid_dead(pids[1]));
+    parx_procs_destroy(pp);
+}
+
+/* Crashes in a pool without a timeout (so that slow crashes, as under
+   valgrind, are never mistaken for hangs), and the hanging job in a pool of
+   its own with a 1 s timeout. */
+static void crash_map(parx_start mode, int retries)
+{
+    const expect crashes[] = {
+        {KIND_KILL, PARX_E_CRASHED, SIGKILL, 0},
+        {KIND_SEGV, PARX_E_CRASHED, SIGSEGV, 0},
+        {KIND_EXIT, PARX_E_EXITED, 0, 3},
+        {KIND_ABORT, PARX_E_CRASHED, SIGABRT, 0},
+        {KIND_ONCE, 0, SIGSEGV, 0}, /* crashes on its first attempt only */
+    };
+    const expect hang[] = {{KIND_HANG, -ETIMEDOUT, 0, 0}};
+    crash_set(mode, retries, 0, crashes, sizeof crashes / sizeof crashes[0]);
+    crash_set(mode, retries, 1000 * 1000000ull, hang, 1);
+}
+
+static void test_fork_retries0(void) { crash_map(PARX_START_FORK, 0); }
+static void test_fork_retries2(void) { crash_map(PARX_START_FORK, 2); }
+static void test_spawn_retries0(void) { crash_map(PARX_START_SPAWN, 0); }
+static void test_spawn_retries2(void) { crash_map(PARX_START_SPAWN, 2); }
+
+/* Wait results while a crash happens: a single submit/wait of a crashing job. */
+static void test_wait_crash(void)
+{
+    parx_procs *pp = make_pool(PARX_START_FORK, 1, 1, 0);
+    REQUIRE(pp);
+    crash_arg *c = (crash_arg *)parx_arena_alloc(parx_procs_arena(pp), sizeof *c, 0);
+    REQUIRE(c);
+    memset(c, 0, sizeof *c);
+    c->kind = KIND_KILL;
+    parx_ticket t;
+    REQUIRE(parx_procs_submit(pp, job_crash, c, &t) == 0);
+    parx_job_result r;
+    CHECK_EQ(parx_procs_wait(pp, t, &r), 0);
+    CHECK_EQ(r.status, PARX_E_CRASHED);
+    CHECK_EQ(r.signal, SIGKILL);
+    CHECK_EQ(r.attempts, 2);
+    CHECK_EQ(atomic_load(&c->runs), 2);
+    parx_procs_destroy(pp);
+}
+
+/* An idle worker SIGKILLed from outside is replaced; no job is charged. */
+static void idle_kill(parx_start mode)
+{
+    parx_procs *pp = make_pool(mode, 2, 0, 0);
+    REQUIRE(pp);
+    int before[2], after[2] = {0, 0};
+    REQUIRE(parx_procs_pids(pp, before, 2) == 2);
+    kill(before[0], SIGKILL);
+    crash_arg *c = (crash_arg *)parx_arena_alloc(parx_procs_arena(pp), 64 * sizeof *c, 0);
+    REQUIRE(c);
+    memset(c, 0, 64 * sizeof *c);
+    void *ptrs[64];
+    parx_job_result r[64];
+    /* until the replacement shows up (bounded), keep the pool busy */
+    for (int round = 0; round < 2000; round++) {
+        for (int i = 0; i < 64; i++) {
+            c[i].in = i;
+            ptrs[i] = &c[i];
+        }
+        CHECK_EQ(parx_procs_map(pp, job_crash, ptrs, 64, r), 0);
+        parx_procs_pids(pp, after, 2);
+        if (after[0] > 0 && after[0] != before[0])
+            break;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    CHECK_MSG(after[0] > 0 && after[0] != before[0], "worker 0 was not replaced (%d -> %d)",
+              before[0], after[0]);
+    CHECK_EQ(after[1], before[1]);
+    parx_procs_info info = wait_started(pp, 3);
+    CHECK_EQ(info.started, 3);
+    CHECK_EQ(info.crashed, 0);
+    parx_procs_destroy(pp);
+    CHECK_EQ(wait_pids_dead(after, 2), 0);
+}
+
+static void test_idle_kill_fork(void) { idle_kill(PARX_START_FORK); }
+static void test_idle_kill_spawn(void) { idle_kill(PARX_START_SPAWN); }
+
+/* The fork server killed from outside: workers follow it, and the pool says
+   so on every call instead of hanging. */
+static void server_kill(parx_start mode)
+{
+    parx_procs *pp = make_pool(mode, 2, 3, 0);
+    REQUIRE(pp);
+    crash_arg *c = (crash_arg *)parx_arena_alloc(parx_procs_arena(pp), 2 * sizeof *c, 0);
+    REQUIRE(c);
+    memset(c, 0, 2 * sizeof *c);
+    c[0].kind = KIND_HANG; /* still running when the server dies */
+    parx_ticket t;
+    REQUIRE(parx_procs_submit(pp, job_crash, &c[0], &t) == 0);
+    while (atomic_load(&c[0].runs) == 0) /* bounded by the test timeout */
+        sched_yield();
+    parx_procs_info info;
+    parx_procs_stats(pp, &info);
+    int pids[3];
+    parx_procs_pids(pp, pids, 2);
+    pids[2] = info.server_pid;
+    kill(info.server_pid, SIGKILL);
+    parx_job_result r;
+    CHECK_EQ(parx_procs_wait(pp, t, &r), 0);
+    CHECK_EQ(r.status, PARX_E_PROCS_BROKEN);
+    CHECK_EQ(parx_procs_submit(pp, job_crash, &c[1], &t), PARX_E_PROCS_BROKEN);
+    void *ptrs[2] = {&c[1], &c[1]};
+    parx_job_result rs[2];
+    CHECK_EQ(parx_procs_map(pp, job_crash, ptrs, 2, rs), 2);
+    CHECK_EQ(rs[0].status, PARX_E_PROCS_BROKEN);
+    CHECK_EQ(wait_pids_dead(pids, 3), 0);
+    parx_procs_destroy(pp);
+}
+
+static void test_server_kill_fork(void) { server_kill(PARX_START_FORK); }
+static void test_server_kill_spawn(void) { server_kill(PARX_START_SPAWN); }
+
+int main(void)
+{
+    pt_plan(9);
+    run_guarded("fork mode, no retries: kill, segv, exit(3), abort, hang reported; others once",
+                test_fork_retries0);
+    run_guarded("fork mode, 2 retries: each failure tried 3 times; a crash-once job recovers",
+                test_fork_retries2);
+    run_guarded("spawn mode, no retries: kill, segv, exit(3), abort, hang reported; others once",
+                test_spawn_retries0);
+    run_guarded("spawn mode, 2 retries: each failure tried 3 times; a crash-once job recovers",
+                test_spawn_retries2);
+    run_guarded("wait on a job whose worker is SIGKILLed: crashed, retried once", test_wait_crash);
+    run_guarded("fork mode: an idle worker killed from outside is replaced", test_idle_kill_fork);
+    run_guarded("spawn mode: an idle worker killed from outside is replaced", test_idle_kill_spawn);
+    run_guarded("fork mode: the fork server killed: PARX_E_PROCS_BROKEN everywhere, no survivors",
+                test_server_kill_fork);
+    run_guarded("spawn mode: the fork server killed: PARX_E_PROCS_BROKEN everywhere, no survivors",
+                test_server_kill_spawn);
+    return pt_done_testing();
+}
