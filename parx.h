@@ -137,6 +137,14 @@
     sleeping. parx_for and parx_reduce called from outside never help: they
     hand the whole range to the workers and sleep, using N threads.
 
+    >>determinism (parx_reduce)
+    The range is cut into leaves of `grain` iterations (the last may be
+    shorter), which depends on the range and grain alone, never on the number
+    of threads. Leaves are combined in one fixed balanced binary tree: node
+    [lo, hi) of leaves combines [lo, mid) with [mid, hi), mid = lo + (hi-lo)/2.
+    Which thread computes which subtree changes from run to run; the order of
+    every floating-point operation does not.
+
     >>procs (worker processes: fork or spawn)
     A pool of persistent worker processes, started once. Between the caller
     and its workers sits a fork server: a small single-threaded process that
@@ -251,13 +259,6 @@
     - Every descriptor is opened O_CLOEXEC; files are opened when reading
       reaches them and closed when their last chunk is released.
 
-    >>determinism (parx_reduce)
-    The range is cut into leaves of `grain` iterations (the last may be
-    shorter), which depends on the range and grain alone, never on the number
-    of threads. Leaves are combined in one fixed balanced binary tree: node
-    [lo, hi) of leaves combines [lo, mid) with [mid, hi), mid = lo + (hi-lo)/2.
-    Which thread computes which subtree changes from run to run; the order of
-    every floating-point operation does not.
 */
 #ifndef PARX_H_INCLUDED
 #define PARX_H_INCLUDED
