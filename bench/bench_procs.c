@@ -7,7 +7,7 @@
         bench_procs roundtrip mode=fork|spawn workers=1 iters=1e5 reps=5 gap_us=0
         bench_procs map       mode=fork|spawn workers=2 n=1e5 reps=5
         bench_procs handoff   mode=fork|spawn mib=1,100 iters=1000 reps=5
-        bench_procs crash     mode=fork|spawn workers=1 reps=20
+        bench_procs crash     mode=fork|spawn workers=1 reps=20 rss=0
 
     start      pool start. `rss` MiB of the parent are allocated and touched
                first (the parent's resident size then, VmRSS, is emitted as
@@ -48,7 +48,8 @@
                death detected, the job requeued, a worker replaced and the
                job run again. Checked: attempts == 2, status 0, signal 9.
                The replacement is waited for (parx_procs_stats.started)
-               before the next repetition.
+               before the next repetition. rss=N: the parent is made N MiB
+               resident first, as for start (case crash-rss<N>).
 
     Every command takes spin_us=N: the pool's spin_ns (how long idle workers
     and waiting callers poll before they sleep) in microseconds; default 0,
@@ -198,6 +199,32 @@ static double rss_mib(void)
     return (double)kb / 1024.0;
 }
 
+/* Make this process `mib` MiB resident (VmRSS) by allocating and writing the
+   difference: the parent's size, which fork mode copies (page tables, and
+   dirty pages on write). Returns the block, to free when done. */
+static char *grow_to(long mib)
+{
+    double have = rss_mib();
+    char *ballast = NULL;
+    if ((double)mib > have + 1) {
+        size_t len = (size_t)(((double)mib - have) * 1048576.0);
+        ballast = malloc(len);
+        if (!ballast)
+            bench_die("cannot allocate %zu bytes of ballast", len);
+        memset(ballast, 1, len); /* touched: resident and dirty */
+    }
+    return ballast;
+}
+
+/* "rss10m", "rss2g" */
+static void rss_case(char *buf, size_t len, const char *prefix, long mib)
+{
+    if (mib % 1024 == 0)
+        snprintf(buf, len, "%s%ldg", prefix, mib / 1024);
+    else
+        snprintf(buf, len, "%s%ldm", prefix, mib);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -230,22 +257,10 @@ static void run_start(int argc, char **argv)
     if (workers < 1 || reps < 1 || reps > BENCH_MAX_REPS)
         bench_die("start: workers >= 1, 1 <= reps <= %d", BENCH_MAX_REPS);
 
-    /* The parent's size: what fork mode copies (page tables, dirty pages). */
-    double have = rss_mib();
-    char *ballast = NULL;
-    if ((double)rss > have + 1) {
-        size_t len = (size_t)(((double)rss - have) * 1048576.0);
-        ballast = malloc(len);
-        if (!ballast)
-            bench_die("cannot allocate %zu bytes of ballast", len);
-        memset(ballast, 1, len); /* touched: resident and dirty */
-    }
+    char *ballast = grow_to(rss);
     double rss_now = rss_mib();
     char cas[32];
-    if (rss % 1024 == 0)
-        snprintf(cas, sizeof cas, "rss%ldg", rss / 1024);
-    else
-        snprintf(cas, sizeof cas, "rss%ldm", rss);
+    rss_case(cas, sizeof cas, "rss", rss);
 
     bench_reps cr, fr, ar;
     bench_reps_init(&cr, reps, 1e30);
@@ -488,6 +503,13 @@ static void run_crash(int argc, char **argv)
     int reps = (int)bench_arg_long(argc, argv, "reps", 20);
     if (workers < 1 || reps < 1 || reps > BENCH_MAX_REPS)
         bench_die("crash: workers >= 1, 1 <= reps <= %d", BENCH_MAX_REPS);
+    long rss = bench_arg_long(argc, argv, "rss", 0);
+    char cas[32] = "crash";
+    char *ballast = NULL;
+    if (rss > 0) { /* a large parent: fork mode's server is a copy of it */
+        ballast = grow_to(rss);
+        rss_case(cas, sizeof cas, "crash-rss", rss);
+    }
     parx_procs *pp = make_pool(mode, workers, 0, 1);
     _Atomic int *flag = arena_alloc(pp, sizeof *flag);
     bench_reps normal, crash, extra;
@@ -530,13 +552,16 @@ static void run_crash(int argc, char **argv)
     }
     parx_procs_info info;
     parx_procs_stats(pp, &info);
-    emit_reps(&crash, mname, "crash", workers, "crash_us", 1e6);
-    emit_reps(&normal, mname, "crash", workers, "normal_us", 1e6);
-    emit_reps(&extra, mname, "crash", workers, "extra_us", 1e6);
-    bench_emit("procs", "parx", mname, "crash", workers, "reps", crash.n);
-    bench_emit("procs", "parx", mname, "crash", workers, "crashed", (double)info.crashed);
-    bench_emit("procs", "parx", mname, "crash", workers, "retried", (double)info.retried);
+    emit_reps(&crash, mname, cas, workers, "crash_us", 1e6);
+    emit_reps(&normal, mname, cas, workers, "normal_us", 1e6);
+    emit_reps(&extra, mname, cas, workers, "extra_us", 1e6);
+    bench_emit("procs", "parx", mname, cas, workers, "reps", crash.n);
+    bench_emit("procs", "parx", mname, cas, workers, "crashed", (double)info.crashed);
+    bench_emit("procs", "parx", mname, cas, workers, "retried", (double)info.retried);
+    if (rss > 0)
+        bench_emit("procs", "parx", mname, cas, workers, "rss_mib", rss_mib());
     parx_procs_destroy(pp);
+    free(ballast);
 }
 
 int main(int argc, char **argv)

@@ -49,6 +49,7 @@ Run under `if __name__ == "__main__"`: spawn and forkserver import this file
 again in every worker.
 """
 import concurrent.futures as cf
+import gc
 import math
 import multiprocessing as mp
 import os
@@ -324,6 +325,11 @@ def run_handoff():
         emit(impl, method + ":pickle", case, 1, "reps", reps)
         emit(impl, method + ":shm", case, 1, "reps", reps)
     ex.close()
+    # Stop the resource tracker and wait for it (as bench_shm.py does), so its
+    # CPU time counts as ours -- once the executor and its semaphores are
+    # gone, or the tracker would unlink them first and warn about "leaks".
+    del ex
+    gc.collect()
     stop = getattr(resource_tracker._resource_tracker, "_stop", None)
     if stop:
         stop()

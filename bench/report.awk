@@ -493,22 +493,29 @@ function table_procs(   i, j, k, r, im, va, c, t, x) {
         print "repetition: the death detected (fork server: SIGCHLD; caller's monitor thread:"
         print "its message), the job requeued, a worker started again, the job run again. With"
         print "2 workers the surviving worker may take the retry before the replacement is up."
-        print "Checked: attempts 2, signal 9, status 0. (Python's executors do not retry:"
-        print "ProcessPoolExecutor marks itself broken, multiprocessing.Pool loses the task.)"
+        print "Checked: attempts 2, signal 9, status 0. Parent RSS: where shown, the parent was"
+        print "made that large first (fork mode's server, which starts every worker, is a copy"
+        print "of it); elsewhere ~10 MiB. (Python's executors do not retry: ProcessPoolExecutor"
+        print "marks itself broken, multiprocessing.Pool never returns the task's result.)"
         print ""
-        print "| impl | start | workers | normal job (us) | crashed job (us) | extra (us) | workers crashed | N |"
-        print "|---|---|---:|---:|---:|---:|---:|---:|"
+        print "| impl | start | workers | parent RSS (MiB) | normal job (us) | crashed job (us) | extra (us) | workers crashed | N |"
+        print "|---|---|---:|---:|---:|---:|---:|---:|---:|"
         for (i = 1; i <= nrows["procs"]; i++) {
             r = rows["procs", i]; im = impl_of(r); va = var_of(r)
-            for (k = 1; k <= nt["procs", "crash"]; k++) {
-                t = tlist["procs", "crash", k]
-                if (get("procs", im, va, "crash", t, "extra_us") == "") continue
-                printf "| %s | %s | %d | %s | %s | %s | %s | %s |\n", im, va, t,
-                    bm("procs", im, va, "crash", t, "normal_us", "%.1f"),
-                    bm("procs", im, va, "crash", t, "crash_us", "%.0f"),
-                    bm("procs", im, va, "crash", t, "extra_us", "%.0f"),
-                    fmt(get("procs", im, va, "crash", t, "crashed"), "%d"),
-                    fmt(get("procs", im, va, "crash", t, "reps"), "%d")
+            for (j = 1; j <= ncases["procs"]; j++) {
+                c = cases["procs", j]
+                if (index(c, "crash") != 1) continue
+                for (k = 1; k <= nt["procs", c]; k++) {
+                    t = tlist["procs", c, k]
+                    if (get("procs", im, va, c, t, "extra_us") == "") continue
+                    printf "| %s | %s | %d | %s | %s | %s | %s | %s | %s |\n", im, va, t,
+                        c == "crash" ? "-" : fmt(get("procs", im, va, c, t, "rss_mib"), "%.0f"),
+                        bm("procs", im, va, c, t, "normal_us", "%.1f"),
+                        bm("procs", im, va, c, t, "crash_us", "%.0f"),
+                        bm("procs", im, va, c, t, "extra_us", "%.0f"),
+                        fmt(get("procs", im, va, c, t, "crashed"), "%d"),
+                        fmt(get("procs", im, va, c, t, "reps"), "%d")
+                }
             }
         }
         print ""
