@@ -33,9 +33,11 @@
     handoff    an argument of `mib` MiB already in the arena (allocated and
                filled before timing): submit + wait of a job that reads its
                first byte and writes its last one. us: mean over `iters`
-               hot hand-offs; first_us: the first one after filling (the
-               worker maps those pages for the first time). Each repetition
-               uses a fresh block of the arena (sized for all of them). For
+               hot hand-offs, the sizes taking turns (1 MiB, 100 MiB, 1 MiB,
+               ...) so that they meet the same machine; first_us: the first
+               one after filling (the worker maps those pages for the first
+               time). Each repetition uses a fresh block of the arena per
+               size (sized for all of them). For
                comparison, copy_ms: memcpy of `mib` MiB from private memory
                into the arena block (destination pages already touched),
                copy_first_ms: the same into the fresh block (page faults in),
@@ -407,55 +409,16 @@ static void run_map(int argc, char **argv)
 
 /* ===== handoff =============================================================== */
 
-static void handoff_one(parx_procs *pp, const char *mname, long mib, long iters, int reps,
-                        unsigned char *src)
-{
-    size_t len = (size_t)mib << 20;
-    char cas[32];
-    snprintf(cas, sizeof cas, "arg%ldm", mib);
-    bench_reps hot, first, copy, copy_first;
-    bench_reps_init(&hot, reps, 1e30);
-    bench_reps_init(&first, reps, 1e30);
-    bench_reps_init(&copy, reps, 1e30);
-    bench_reps_init(&copy_first, reps, 1e30);
-    blob *blk[BENCH_MAX_REPS + 1];
-    for (int rep = 0; rep <= reps; rep++) {
-        /* A fresh block each time, never used before (the arena has room for
-           all of them, freed at the end): its pages are new to this process
-           and to the worker. The header, then the data. */
-        blob *b = blk[rep] = arena_alloc(pp, sizeof(blob) + 64 + len);
-        b->len = len;
-        b->data_off = (sizeof(blob) + 63) & ~(size_t)63;
-        unsigned char *d = (unsigned char *)b + b->data_off;
-        uint64_t t0 = bench_now_ns();
-        memcpy(d, src, len); /* fresh pages: they fault in */
-        uint64_t t1 = bench_now_ns();
-        memcpy(d, src, len); /* the same pages again */
-        uint64_t t2 = bench_now_ns();
-        run_job(pp, job_touch, b, NULL);
-        uint64_t t3 = bench_now_ns();
-        for (long i = 0; i < iters; i++)
-            run_job(pp, job_touch, b, NULL);
-        uint64_t t4 = bench_now_ns();
-        if (d[len - 1] != d[0])
-            bench_die("handoff: the job did not run");
-        if (rep == 0)
-            continue; /* warm-up */
-        bench_reps_add(&copy_first, (double)(t1 - t0) * 1e-9);
-        bench_reps_add(&copy, (double)(t2 - t1) * 1e-9);
-        bench_reps_add(&first, (double)(t3 - t2) * 1e-9);
-        bench_reps_add(&hot, (double)(t4 - t3) * 1e-9);
-    }
-    for (int rep = 0; rep <= reps; rep++)
-        parx_arena_free(parx_procs_arena(pp), blk[rep]);
-    emit_reps(&hot, mname, cas, 1, "us", 1e6 / (double)iters);
-    emit_reps(&first, mname, cas, 1, "first_us", 1e6);
-    emit_reps(&copy, mname, cas, 1, "copy_ms", 1e3);
-    emit_reps(&copy_first, mname, cas, 1, "copy_first_ms", 1e3);
-    bench_emit("procs", "parx", mname, cas, 1, "reps", hot.n);
-    bench_emit("procs", "parx", mname, cas, 1, "iters", (double)iters);
-}
+#define MAX_SIZES 8
 
+/* All sizes in each repetition, so that they share the machine's state: a
+   fresh block per size (never used before: its pages are new to this
+   process and to the worker), filled by memcpy twice (copy_first_ms: fresh
+   pages, faults included; copy_ms: the same pages again), the first
+   hand-off of each (first_us), then `iters` rounds of one hand-off per size
+   in turn, each timed alone (us: the mean per size). Interleaving keeps a
+   change in scheduling (another process taking a CPU) from landing on one
+   size only. */
 static void run_handoff(int argc, char **argv)
 {
     const char *mname;
@@ -463,31 +426,90 @@ static void run_handoff(int argc, char **argv)
     const char *sizes = bench_arg_str(argc, argv, "mib", "1,100");
     long iters = bench_arg_long(argc, argv, "iters", 1000);
     int reps = (int)bench_arg_long(argc, argv, "reps", 5);
-    if (iters < 1 || reps < 1 || reps > BENCH_MAX_REPS)
-        bench_die("handoff: iters >= 1, 1 <= reps <= %d", BENCH_MAX_REPS);
-    long maxmib = 0;
+    if (iters < 1 || reps < 1 || reps > BENCH_MAX_REPS - 1)
+        bench_die("handoff: iters >= 1, 1 <= reps <= %d", BENCH_MAX_REPS - 1);
+    long mib[MAX_SIZES], total = 0, maxmib = 0;
+    int ns = 0;
     for (const char *p = sizes; *p;) {
         char *end;
         long m = strtol(p, &end, 10);
-        if (end == p || m < 1)
-            bench_die("handoff: mib=N,N,... (MiB, >= 1)");
+        if (end == p || m < 1 || ns == MAX_SIZES)
+            bench_die("handoff: mib=N,N,... (MiB, >= 1, at most %d sizes)", MAX_SIZES);
+        mib[ns++] = m;
+        total += m;
         maxmib = m > maxmib ? m : maxmib;
         p = *end == ',' ? end + 1 : end;
     }
-    /* One worker: the hand-off alone, with no second worker polling beside it. */
-    if (reps > BENCH_MAX_REPS - 1)
-        reps = BENCH_MAX_REPS - 1;
-    parx_procs *pp = make_pool(mode, 1, ((size_t)maxmib << 20) * (size_t)(reps + 1) + (64u << 20), 0);
+    /* One worker: the hand-off alone, with no second worker polling beside
+       it. Room for a fresh block per size and repetition. */
+    parx_procs *pp = make_pool(mode, 1, ((size_t)total << 20) * (size_t)(reps + 1) + (64u << 20), 0);
     unsigned char *src = malloc((size_t)maxmib << 20);
     if (!src)
         bench_die("out of memory");
     for (size_t i = 0; i < (size_t)maxmib << 20; i++)
         src[i] = (unsigned char)(i * 31 + 7);
-    for (const char *p = sizes; *p;) {
-        char *end;
-        long m = strtol(p, &end, 10);
-        handoff_one(pp, mname, m, iters, reps, src);
-        p = *end == ',' ? end + 1 : end;
+    bench_reps hot[MAX_SIZES], first[MAX_SIZES], copy[MAX_SIZES], copy_first[MAX_SIZES];
+    for (int k = 0; k < ns; k++) {
+        bench_reps_init(&hot[k], reps, 1e30);
+        bench_reps_init(&first[k], reps, 1e30);
+        bench_reps_init(&copy[k], reps, 1e30);
+        bench_reps_init(&copy_first[k], reps, 1e30);
+    }
+    blob *blk[BENCH_MAX_REPS][MAX_SIZES];
+    for (int rep = 0; rep <= reps; rep++) {
+        double t_cf[MAX_SIZES], t_c[MAX_SIZES], t_f[MAX_SIZES], t_h[MAX_SIZES];
+        for (int k = 0; k < ns; k++) {
+            size_t len = (size_t)mib[k] << 20;
+            blob *b = blk[rep][k] = arena_alloc(pp, sizeof(blob) + 64 + len);
+            b->len = len;
+            b->data_off = (sizeof(blob) + 63) & ~(size_t)63;
+            unsigned char *d = (unsigned char *)b + b->data_off;
+            uint64_t t0 = bench_now_ns();
+            memcpy(d, src, len); /* fresh pages: they fault in */
+            uint64_t t1 = bench_now_ns();
+            memcpy(d, src, len); /* the same pages again */
+            uint64_t t2 = bench_now_ns();
+            t_cf[k] = (double)(t1 - t0) * 1e-9;
+            t_c[k] = (double)(t2 - t1) * 1e-9;
+            t_h[k] = 0;
+        }
+        for (int k = 0; k < ns; k++) {
+            uint64_t t0 = bench_now_ns();
+            run_job(pp, job_touch, blk[rep][k], NULL);
+            t_f[k] = (double)(bench_now_ns() - t0) * 1e-9;
+        }
+        for (long i = 0; i < iters; i++)
+            for (int k = 0; k < ns; k++) {
+                uint64_t t0 = bench_now_ns();
+                run_job(pp, job_touch, blk[rep][k], NULL);
+                t_h[k] += (double)(bench_now_ns() - t0) * 1e-9;
+            }
+        for (int k = 0; k < ns; k++) {
+            unsigned char *d = (unsigned char *)blk[rep][k] + blk[rep][k]->data_off;
+            if (d[blk[rep][k]->len - 1] != d[0])
+                bench_die("handoff: the job did not run");
+        }
+        if (rep == 0)
+            continue; /* warm-up */
+        for (int k = 0; k < ns; k++) {
+            bench_reps_add(&copy_first[k], t_cf[k]);
+            bench_reps_add(&copy[k], t_c[k]);
+            bench_reps_add(&first[k], t_f[k]);
+            bench_reps_add(&hot[k], t_h[k]);
+        }
+    }
+    for (int rep = 0; rep <= reps; rep++)
+        for (int k = 0; k < ns; k++)
+            parx_arena_free(parx_procs_arena(pp), blk[rep][k]);
+    for (int k = 0; k < ns; k++) {
+        char cas[32];
+        snprintf(cas, sizeof cas, "arg%ldm", mib[k]);
+        emit_reps(&hot[k], mname, cas, 1, "us", 1e6 / (double)iters);
+        emit_reps(&first[k], mname, cas, 1, "first_us", 1e6);
+        emit_reps(&copy[k], mname, cas, 1, "copy_ms", 1e3);
+        emit_reps(&copy_first[k], mname, cas, 1, "copy_first_ms", 1e3);
+        bench_emit("procs", "parx", mname, cas, 1, "reps", hot[k].n);
+        bench_emit("procs", "parx", mname, cas, 1, "iters", (double)iters);
     }
     free(src);
     parx_procs_destroy(pp);

@@ -522,6 +522,21 @@ function table_procs(   i, j, k, r, im, va, c, t, x) {
     }
 }
 
+# The case "<prefix><N>m" or "<prefix><N>g" (e.g. rss10m, arg100m) with the
+# largest (big = 1) or smallest (big = 0) size; "" if there is none.
+function procs_size_case(prefix, big,   j, c, r, mb, best, bc) {
+    best = ""; bc = ""
+    for (j = 1; j <= ncases["procs"]; j++) {
+        c = cases["procs", j]
+        if (index(c, prefix) != 1) continue
+        r = substr(c, length(prefix) + 1)
+        if (r !~ /^[0-9]+[mg]$/) continue
+        mb = substr(r, 1, length(r) - 1) * (substr(r, length(r)) == "g" ? 1024 : 1)
+        if (best == "" || (big ? mb > best : mb < best)) { best = mb; bc = c }
+    }
+    return bc
+}
+
 # Any value of metric m in a case starting with `prefix` (for the prose).
 function get_any(b, prefix, m,   k, p) {
     for (k in V) {
@@ -531,7 +546,7 @@ function get_any(b, prefix, m,   k, p) {
     return ""
 }
 
-function targets_procs(   m, x, y, py, c2, a10, a2g, h1, h100, f100, e, em, hot, sl, p50, mp, va, lim, j) {
+function targets_procs(   m, x, y, py, c2, a10, a2g, h1, h100, f100, e, em, hot, sl, p50, mp, va, lim, j, big, small) {
     for (m = 1; m <= 2; m++) {
         va = m == 1 ? "fork" : "spawn"
         x = get("procs", "parx", va, "rss10m", 2, "create_us")
@@ -547,15 +562,17 @@ function targets_procs(   m, x, y, py, c2, a10, a2g, h1, h100, f100, e, em, hot,
     target("spawn-mode start, 2 workers: >= 25x faster than Python's spawn (all up, same definition; the faster of the two Python executors)",
            (x == "" || py == "") ? "-" : sprintf("parx %.0f us, Python %.0f us (%s): %.1fx", x, py, PBEST_ROW, py / x),
            (x == "" || py == "") ? "" : (py / x >= 25))
+    big = procs_size_case("rss", 1)
     for (m = 2; m <= 8; m += 6) {
         a10 = get("procs", "parx", "spawn", "rss10m", m, "create_us")
-        a2g = get("procs", "parx", "spawn", "rss2g", m, "create_us")
-        target("spawn-mode start at 2 GiB parent RSS within 1.5x of its start at 10 MiB (" m " workers, create) [best of N]",
+        a2g = big == "rss10m" ? "" : get("procs", "parx", "spawn", big, m, "create_us")
+        target("spawn-mode start at 2 GiB parent RSS within 1.5x of its start at 10 MiB (" m " workers, create) [best of N]" (big != "rss2g" && big != "" ? " (this run: " substr(big, 4) ")" : ""),
                (a10 == "" || a2g == "") ? "-" : sprintf("%.0f us vs %.0f us = %.2fx (medians %.0f / %.0f us = %.2fx)", a2g, a10, a2g / a10,
-                   get("procs", "parx", "spawn", "rss2g", m, "create_us_med"), get("procs", "parx", "spawn", "rss10m", m, "create_us_med"),
-                   get("procs", "parx", "spawn", "rss2g", m, "create_us_med") / get("procs", "parx", "spawn", "rss10m", m, "create_us_med")),
+                   get("procs", "parx", "spawn", big, m, "create_us_med"), get("procs", "parx", "spawn", "rss10m", m, "create_us_med"),
+                   get("procs", "parx", "spawn", big, m, "create_us_med") / get("procs", "parx", "spawn", "rss10m", m, "create_us_med")),
                (a10 == "" || a2g == "") ? "" : (a2g / a10 <= 1.5))
     }
+    small = procs_size_case("arg", 0); big = procs_size_case("arg", 1)
     for (m = 1; m <= 2; m++) {
         va = m == 1 ? "fork" : "spawn"
         for (j = 1; j <= 2; j++) {
@@ -576,10 +593,11 @@ function targets_procs(   m, x, y, py, c2, a10, a2g, h1, h100, f100, e, em, hot,
                mp == "" ? "-" : sprintf("%.2f M jobs/s (median %.2f M; %s jobs)", mp / 1e6,
                    get("procs", "parx", va, c2, 2, "jobs_per_s_med") / 1e6, substr(c2, 4)),
                mp == "" ? "" : (mp >= 1e6))
-        h1 = get("procs", "parx", va, "arg1m", 1, "us"); h100 = get("procs", "parx", va, "arg100m", 1, "us")
-        f100 = get("procs", "parx", va, "arg100m", 1, "first_us")
-        target("100 MiB argument, " va " mode: hand-off <= 10 us and not growing with size (<= 1.5x the 1 MiB hand-off) [best of N]",
-               (h1 == "" || h100 == "") ? "-" : sprintf("%.2f us vs %.2f us at 1 MiB = %.2fx (first hand-off of a fresh block %.1f us)", h100, h1, h100 / h1, f100),
+        h1 = get("procs", "parx", va, small, 1, "us"); h100 = small == big ? "" : get("procs", "parx", va, big, 1, "us")
+        f100 = get("procs", "parx", va, big, 1, "first_us")
+        target("100 MiB argument, " va " mode: hand-off <= 10 us and not growing with size (<= 1.5x the 1 MiB hand-off) [best of N]" (big != "arg100m" && big != "" ? " (this run: " substr(big, 4) " vs " substr(small, 4) ")" : ""),
+               (h1 == "" || h100 == "") ? "-" : sprintf("%.2f us vs %.2f us at %s = %.2fx (medians %.2f / %.2f us; first hand-off of a fresh block %.1f us)", h100, h1, substr(small, 4), h100 / h1,
+                   get("procs", "parx", va, big, 1, "us_med"), get("procs", "parx", va, small, 1, "us_med"), f100),
                (h1 == "" || h100 == "") ? "" : (h100 + 0 <= 10 && h100 / h1 <= 1.5))
         e = get("procs", "parx", va, "crash", 1, "extra_us"); em = get("procs", "parx", va, "crash", 1, "extra_us_med")
         target("crashed worker detected, replaced and its job restarted, " va " mode, 1 worker: <= 1 ms [best of N]",
