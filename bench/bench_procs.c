@@ -4,6 +4,7 @@
     Python programmer would otherwise use (the Python side is bench_procs.py).
 
         bench_procs start     mode=fork|spawn workers=2 rss=10 reps=9
+        bench_procs fork      rss=10 reps=15
         bench_procs roundtrip mode=fork|spawn workers=1 iters=1e5 reps=5 gap_us=0
         bench_procs map       mode=fork|spawn workers=2 n=1e5 reps=5
         bench_procs handoff   mode=fork|spawn mib=1,100 iters=1000 reps=5
@@ -20,6 +21,10 @@
                counted from before create). The same three points as
                bench_procs.py. destroy is not timed. The first repetition is
                an untimed warm-up (reported as cold_us: its allup time).
+    fork       the floor under fork mode: one bare fork() of this process
+               (made `rss` MiB resident as for start) until the child runs;
+               impl "os", variant "fork()", metric create_us, same case as
+               start. Fork mode forks the caller, then the server per worker.
     roundtrip  submit one empty job and wait for it, `iters` times. gap_us=0:
                back to back, workers and the caller busy-polling (hot);
                gap_us=5000: the caller sleeps 5 ms before each job, long
@@ -77,6 +82,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ===== jobs (run in the workers) ========================================== */
@@ -303,6 +309,54 @@ static void run_start(int argc, char **argv)
     bench_emit("procs", "parx", mname, cas, workers, "cold_us", cold * 1e6);
     bench_emit("procs", "parx", mname, cas, workers, "reps", cr.n);
     bench_emit("procs", "parx", mname, cas, workers, "rss_mib", rss_now);
+    free(ballast);
+}
+
+/* ===== fork: the floor under fork mode ======================================= */
+
+/* What one bare fork costs this process at its size: fork() until the child
+   runs (it writes a byte into a pipe), the child then _exit()s and is
+   reaped untimed. Fork mode forks the caller once (its fork server) and the
+   server once per worker, so its start cannot beat about 1 + workers of
+   these in a row. Emitted as impl "os", variant "fork()", create_us, in the
+   start table's case for the same rss. */
+static void run_fork(int argc, char **argv)
+{
+    long rss = bench_arg_long(argc, argv, "rss", 10);
+    int reps = (int)bench_arg_long(argc, argv, "reps", 15);
+    if (reps < 1 || reps > BENCH_MAX_REPS)
+        bench_die("fork: 1 <= reps <= %d", BENCH_MAX_REPS);
+    char *ballast = grow_to(rss);
+    char cas[32];
+    rss_case(cas, sizeof cas, "rss", rss);
+    bench_reps r;
+    bench_reps_init(&r, reps, 1e30);
+    for (int rep = 0; rep <= reps; rep++) {
+        int fd[2];
+        if (pipe(fd) != 0)
+            bench_die("pipe: %s", strerror(errno));
+        fflush(stdout);
+        uint64_t t0 = bench_now_ns();
+        pid_t pid = fork();
+        if (pid < 0)
+            bench_die("fork: %s", strerror(errno));
+        if (pid == 0) {
+            char x = 1;
+            _exit(write(fd[1], &x, 1) == 1 ? 0 : 1);
+        }
+        char x;
+        if (read(fd[0], &x, 1) != 1)
+            bench_die("fork: the child did not run");
+        uint64_t t1 = bench_now_ns();
+        waitpid(pid, NULL, 0);
+        close(fd[0]);
+        close(fd[1]);
+        if (rep > 0)
+            bench_reps_add(&r, (double)(t1 - t0) * 1e-9);
+    }
+    bench_reps_emit_also(&r, "procs", "os", "fork()", cas, 1, "create_us", 1e6);
+    bench_emit("procs", "os", "fork()", cas, 1, "reps", r.n);
+    bench_emit("procs", "os", "fork()", cas, 1, "rss_mib", rss_mib());
     free(ballast);
 }
 
@@ -592,6 +646,8 @@ int main(int argc, char **argv)
     spin_ns = (uint64_t)(bench_arg_double(argc, argv, "spin_us", 0) * 1000);
     if (strcmp(what, "start") == 0)
         run_start(argc, argv);
+    else if (strcmp(what, "fork") == 0)
+        run_fork(argc, argv);
     else if (strcmp(what, "roundtrip") == 0)
         run_roundtrip(argc, argv);
     else if (strcmp(what, "map") == 0)
@@ -601,7 +657,7 @@ int main(int argc, char **argv)
     else if (strcmp(what, "crash") == 0)
         run_crash(argc, argv);
     else
-        bench_die("usage: %s start|roundtrip|map|handoff|crash key=value...",
+        bench_die("usage: %s start|fork|roundtrip|map|handoff|crash key=value...",
                   argc > 0 ? argv[0] : "bench_procs");
     return 0;
 }

@@ -383,7 +383,9 @@ function table_procs(   i, j, k, r, im, va, c, t, x) {
         print "initializer for Python): every worker is up and taking jobs. All counted from"
         print "before the constructor; destroy/shutdown not timed. RSS = the parent's VmRSS"
         print "when the pools are made (memory allocated and written first: fork copies it;"
-        print "an idle python3 with these modules already holds ~20 MiB)."
+        print "an idle python3 with these modules already holds ~20 MiB). os fork(): one bare"
+        print "fork() of the C program at that size until the child runs, the floor under fork"
+        print "mode, which forks the caller (its fork server), then the server once per worker."
         print ""
         print "| impl | start | workers | parent RSS (MiB) | create (us) | + first job (us) | all up (us) | cold: all up (us) | N |"
         print "|---|---|---:|---:|---:|---:|---:|---:|---:|"
@@ -395,7 +397,7 @@ function table_procs(   i, j, k, r, im, va, c, t, x) {
                 for (k = 1; k <= nt["procs", c]; k++) {
                     t = tlist["procs", c, k]
                     if (get("procs", im, va, c, t, "create_us") == "") continue
-                    printf "| %s | %s | %d | %s | %s | %s | %s | %s | %s |\n", im, va, t,
+                    printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", im, va, im == "os" ? "-" : t,
                         fmt(get("procs", im, va, c, t, "rss_mib"), "%.0f"),
                         bm("procs", im, va, c, t, "create_us", "%.0f"),
                         bm("procs", im, va, c, t, "first_us", "%.0f"),
