@@ -325,14 +325,22 @@ def run_handoff():
         emit(impl, method + ":pickle", case, 1, "reps", reps)
         emit(impl, method + ":shm", case, 1, "reps", reps)
     ex.close()
-    # Stop the resource tracker and wait for it (as bench_shm.py does), so its
-    # CPU time counts as ours -- once the executor and its semaphores are
-    # gone, or the tracker would unlink them first and warn about "leaks".
-    del ex
+
+
+def stop_helpers():
+    """Stop multiprocessing's helper processes and wait for them: the fork
+    server (forkserver method; its workers are its children) and the resource
+    tracker (semaphores, segments). Otherwise they outlive this program
+    unwaited-for, and bench/run counts their CPU time as other processes'
+    (calling the run disturbed). Once every executor and its semaphores are
+    gone, or the tracker would unlink them first and warn about "leaks".
+    _stop is private; where a Python lacks it, they exit on their own."""
     gc.collect()
-    stop = getattr(resource_tracker._resource_tracker, "_stop", None)
-    if stop:
-        stop()
+    from multiprocessing import forkserver
+    for helper in (forkserver._forkserver, resource_tracker._resource_tracker):
+        stop = getattr(helper, "_stop", None)
+        if stop:
+            stop()
 
 
 def main():
@@ -341,6 +349,7 @@ def main():
     if len(sys.argv) < 2 or sys.argv[1] not in benches:
         sys.exit("usage: %s start|roundtrip|map|handoff key=value..." % sys.argv[0])
     benches[sys.argv[1]]()
+    stop_helpers()
 
 
 if __name__ == "__main__":
