@@ -2,3 +2,4 @@
 #define PARX_IMPLEMENTATION
 #include "parx.h"
 #include "parx_shm.h"
+#include "parx_gpu.h"

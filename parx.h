@@ -6,8 +6,10 @@
     tasks of microseconds: a Chase-Lev work-stealing deque, a thread pool with
     fork-join task groups that allocate nothing on the heap, a parallel loop
     that balances uneven iterations by lazy splitting, a reduction whose result
-    is bitwise identical on any number of threads, and counter-based random
-    streams so Monte Carlo results do not depend on the schedule.
+    is bitwise identical on any number of threads, counter-based random
+    streams so Monte Carlo results do not depend on the schedule, and a pool
+    of worker processes that take jobs by reference in shared memory and
+    survive their crashes.
 
     Do this
     =======
@@ -31,6 +33,7 @@
     | PARX_SPIN_ROUNDS        | 1000          | idle polls before a worker sleeps             |
     | PARX_DEQUE_MIN_CAPACITY | 64            | smallest deque array (slots)                  |
     | PARX_OUTSIDE_SLOTS      | 4             | outside threads that can help at once (>>help) |
+    | PARX_NO_PROC            | undefined     | leave out the process pool (and parx_shm.h)   |
 
     Macros that change declarations (PARX_STATIC, PARX_CACHELINE) must be the
     same in every translation unit: set them with compiler flags.
@@ -50,6 +53,14 @@
     5. Randomness:             parx_rng r = parx_rng_for(seed, task_index);
                                double u = parx_rng_uniform(&r);
     6. Clean up:               parx_pool_destroy(p);   // runs whatever is still queued
+    7. Processes, for code that must not share an address space (>>procs):
+                               parx_procs *pp = parx_procs_create(NULL, &err);
+                               job *j = parx_arena_alloc(parx_procs_arena(pp), sizeof *j, 0);
+                               parx_procs_submit(pp, work, j, &ticket);
+                               parx_procs_wait(pp, ticket, &result);
+                               parx_procs_destroy(pp);
+       `work(j)` runs in a worker process; j, in shared memory, carries its
+       inputs and results (examples/06_procs_sweep.c, 07_procs_retries.c).
 
     >>errors
     Functions that can fail return 0 on success or a negative errno value
@@ -110,6 +121,62 @@
     sleeping. parx_for and parx_reduce called from outside never help: they
     hand the whole range to the workers and sleep, using N threads.
 
+    >>procs (worker processes: fork or spawn)
+    A pool of persistent worker processes, started once. Between the caller
+    and its workers sits a fork server: a small single-threaded process that
+    forks every worker, the first ones and each replacement, reaps them and
+    reports their deaths over a socket. A monitor thread in the caller
+    settles those deaths (retry the job, or report it) and kills workers
+    whose job overran .job_timeout_ns.
+    - PARX_START_FORK: the server is forked from the caller at create, so
+      workers inherit the caller's memory as it was then (globals, loaded
+      data, open files). Create it before starting threads: fork copies a
+      threaded process with whatever locks its other threads held (malloc's,
+      stdio's), and the workers would deadlock on them. Its cost grows with
+      the caller's memory (its page tables are copied), but only at create:
+      replacements are forked from the server.
+    - PARX_START_SPAWN: the server is this program started afresh with
+      posix_spawn (which is safe in threaded programs and costs the same
+      whatever the caller's size); a constructor in parx's implementation
+      sees the variable PARX_PROCS_SERVER and takes that copy over before
+      main runs, so user code in main never runs there. The implementation
+      must be linked into the executable (or a library it loads at startup);
+      otherwise create fails with PARX_E_SPAWN, after the program's own main
+      has run in that copy for up to 30 s (an interpreter, say, that loads
+      parx as a module: use fork mode there). Workers start from the
+      program's state before main: static constructors that run before
+      parx's have run (in the server too), those that run after it have not.
+      Link parx's object first if workers need a C++ static initialised.
+    Job functions travel as (module, offset): the offset of the function in
+    the program or library that contains it, found with dl_iterate_phdr.
+    That survives address-space randomisation and exec, so a pointer to any
+    function of the program or of a library loaded at startup works in both
+    modes; a library loaded with dlopen works in fork mode if it was loaded
+    before parx_procs_create (else the job fails with PARX_E_UNKNOWN_FN).
+    A job is a record in the pool's arena: function, argument offset,
+    result, and a state word that is also the futex its waiter sleeps on.
+    Workers claim records with a CAS on that word (from a ring of record
+    indices), so a worker killed at any instruction loses nothing: a record
+    it claimed names it, one it did not is still queued. Idle workers poll
+    for up to .spin_ns (adapting to how often that pays), then sleep on a
+    futex. A crashed or timed-out worker's job is queued again while it has
+    retries left, and the result says what happened: status, the signal or
+    exit code of the last failed attempt, and the number of attempts.
+    The server watches the caller with a pidfd and kills its workers when
+    the caller dies, whatever thread made the pool (on kernels before 5.3,
+    without pidfds, it falls back to PR_SET_PDEATHSIG, which fires when the
+    thread that made the pool exits); workers die with the server
+    (PR_SET_PDEATHSIG, checked against a server that died first). Server and
+    workers sit in a process group of their own, so a Ctrl-C at the
+    terminal reaches the caller alone, which may handle it. The server is a
+    child of the caller: a wait() or waitpid(-1) of the caller's own may
+    reap it, which breaks the pool (PARX_E_PROCS_BROKEN).
+    Every descriptor is O_CLOEXEC; destroy reaps the server, which reaps the
+    workers (and a caller that is a child subreaper reaps orphaned ones): no
+    zombies, no descriptors, and the arena is anonymous (memfd), so nothing
+    is left in /dev/shm even after a SIGKILL. A fork-mode server drops what
+    it inherited of the caller's other pools.
+
     >>determinism (parx_reduce)
     The range is cut into leaves of `grain` iterations (the last may be
     shorter), which depends on the range and grain alone, never on the number
@@ -152,6 +219,18 @@
    uint64_t parx_rng_next(parx_rng *r);
    double   parx_rng_uniform(parx_rng *r);
    uint64_t parx_rng_at(parx_rng r, uint64_t index);
+
+   parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err);      (>>procs)
+   void        parx_procs_destroy(parx_procs *pp);
+   parx_arena *parx_procs_arena(parx_procs *pp);
+   int         parx_procs_size(const parx_procs *pp);
+   int parx_procs_submit(parx_procs *pp, parx_job_fn fn, void *arg, parx_ticket *t);
+   int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r);
+   int parx_procs_map(parx_procs *pp, parx_job_fn fn, void **args, size_t n, parx_job_result *r);
+   int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size_t n,
+                         parx_job_result *r, const parx_map_desc *md);
+   int parx_procs_stats(const parx_procs *pp, parx_procs_info *out);
+   int parx_procs_pids(const parx_procs *pp, int *pids, int n);
    ========================================================================== */
 
 #include <stddef.h>
@@ -213,8 +292,10 @@ enum {
     PARX_E_UNKNOWN_FN = -10022,    /* a job function the worker cannot find (not in a module
                                       loaded at startup) */
     PARX_E_PROCS_BROKEN = -10023,  /* the process pool's fork server died */
-    PARX_E_SPAWN = -10024          /* spawn mode: the executable did not take over as a fork
+    PARX_E_SPAWN = -10024,         /* spawn mode: the executable did not take over as a fork
                                       server (is the parx implementation linked into it?) */
+    PARX_E_DEVICE_LOST = -10040,   /* the GPU was lost (reset, removed, hung): rerun on the CPU */
+    PARX_E_BAD_SPIRV = -10041      /* not a well-formed SPIR-V compute module (parx checks it) */
 };
 
 /* parx_strerror: a short English description of `code` (0, a negative errno
@@ -514,13 +595,14 @@ typedef struct parx_procs_desc {
     size_t arena_bytes;      /* size of the shared arena for arguments and results;
                                 0: 256 MiB (pages are used only when touched) */
     uint64_t job_timeout_ns; /* a job running longer is killed with its worker and reported
-                                as -ETIMEDOUT (detected within a quarter of it); 0: none */
+                                as -ETIMEDOUT (detected within max(1 ms, a quarter of
+                                it)); 0: none */
     int retries;             /* further attempts for a job whose worker crashed, exited or
                                 timed out; 0: none */
     unsigned max_jobs;       /* job slots (queued, running, or done and not yet waited for);
                                 0: 4096 */
     uint64_t spin_ns;        /* how long an idle worker or a waiting caller polls before it
-                                sleeps; 0: 50 us (adapted per worker within [1 us, this]) */
+                                sleeps; 0: 50 us (workers adapt it within [1 us, this]) */
 } parx_procs_desc;
 
 /* A job runs in a worker: `arg` points into the pool's arena (or is NULL);
@@ -534,11 +616,12 @@ typedef uint64_t parx_ticket;
 typedef struct parx_job_result {
     int status;        /* the job's return value, or PARX_E_CRASHED (killed by .signal),
                           PARX_E_EXITED (its worker exited, .exit_code), -ETIMEDOUT,
-                          PARX_E_UNKNOWN_FN, PARX_E_PROCS_BROKEN */
+                          PARX_E_UNKNOWN_FN, PARX_E_PROCS_BROKEN (the pool broke first) */
     int signal;        /* the signal that ended the last failed attempt, else 0 */
     int exit_code;     /* the exit status of the last attempt that exited, else 0 */
-    int attempts;      /* attempts started: 1 + the retries it used */
-    uint64_t run_ns;   /* how long the last attempt ran in its worker */
+    int attempts;      /* attempts charged: 1 + the retries it used (a job whose worker
+                          was killed for another job's timeout runs again uncharged) */
+    uint64_t run_ns;   /* how long the last attempt ran in its worker; 0 if it failed */
 } parx_job_result;
 
 /* Options for parx_procs_map_ex; zeroed means none. */
@@ -553,7 +636,7 @@ typedef struct parx_procs_info {
     int server_pid;       /* the fork server that starts them */
     uint64_t started;     /* worker processes started, first ones included */
     uint64_t crashed;     /* workers that died during a job (signal or exit) */
-    uint64_t timed_out;   /* workers killed because their job ran past job_timeout_ns */
+    uint64_t timed_out;   /* jobs that ran past job_timeout_ns (their workers killed) */
     uint64_t retried;     /* jobs queued again after a failed attempt */
 } parx_procs_info;
 
@@ -562,10 +645,11 @@ typedef struct parx_procs_info {
    Returns the pool, or NULL with the reason in *err (err may be NULL):
    -EINVAL (workers < 0 or > 1024, retries < 0, an unknown start mode,
    max_jobs above 2^20), -ENOMEM, -ENOSPC (no room for the arena), -EAGAIN
-   (fork refused), -ETIMEDOUT (workers not ready within 30 s), PARX_E_SPAWN
-   (spawn mode: the executable did not take over as a fork server; see
-   >>procs), or the errno of a failed system call. Nothing is left running or
-   open on failure.
+   (fork refused), -ECHILD (the server or a worker died while starting),
+   -ETIMEDOUT (workers not ready within 30 s), PARX_E_SPAWN (spawn mode: the
+   executable did not take over as a fork server; see >>procs), or the
+   errno of a failed system call. Nothing is left running or open on
+   failure.
    Thread safety: any thread. PARX_START_FORK copies the caller as it is now:
    create such pools before starting threads (see >>procs). */
 PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err);
@@ -588,16 +672,21 @@ PARX_API int parx_procs_size(const parx_procs *pp);
    fn must be a function of this program or of a library it loaded at
    startup (spawn mode finds it there by its offset in that module).
    Returns 0, -EINVAL (pp, fn or t NULL), -EFAULT (arg neither NULL nor inside
-   the pool's arena), -EBUSY (every job slot holds a result nobody has waited
-   for), -ENOSPC (more than 256 distinct job functions), PARX_E_UNKNOWN_FN
-   (fn lies in no loaded module), PARX_E_PROCS_BROKEN (the fork server died).
-   Blocks while every slot holds a queued or running job.
+   the pool's arena), -EBUSY (every job slot holds a result that no other
+   thread is waiting for), -ENOSPC (more than 256 distinct job functions),
+   -ENOMEM (no room in the arena for the name of fn's module),
+   PARX_E_UNKNOWN_FN (fn lies in no loaded module), PARX_E_PROCS_BROKEN (the
+   fork server died, or a replacement worker could not start).
+   Blocks while every slot holds a queued or running job, or a result
+   another thread is about to take.
    Thread safety: any thread, concurrently. */
 PARX_API int parx_procs_submit(parx_procs *pp, parx_job_fn fn, void *arg, parx_ticket *t);
 
-/* parx_procs_wait: wait for the job of ticket t and fill *r (r may be NULL).
-   Each ticket is waited for once. Returns the job's status (as r->status),
-   or -EINVAL (pp NULL, or a ticket that is unknown or already waited for).
+/* parx_procs_wait: wait for the job of ticket t and fill *r with how it went
+   (r may be NULL). Each ticket is waited for once.
+   Returns 0 once the job is over (its own return value, or why it failed,
+   is r->status), or -EINVAL (pp NULL, or a ticket that is unknown or was
+   waited for already).
    Thread safety: any thread, concurrently for different tickets. */
 PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r);
 
@@ -605,11 +694,12 @@ PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r);
    must be NULL or inside the pool's arena (checked before anything runs).
    Returns the number of jobs whose status is not 0 (0: all succeeded), or
    -EINVAL (pp, fn or r NULL, args NULL with n > 0), -EFAULT (an argument
-   outside the arena), or a parx_procs_submit error.
+   outside the arena), -ENOMEM, or a parx_procs_submit error.
    parx_procs_map_ex adds cost hints and a progress callback (md may be NULL).
    Thread safety: any thread, concurrently.
    Callback safety: progress runs on the calling thread, with no lock held; it
-   may submit and wait on this pool but must not destroy it. */
+   may submit and wait on this pool (a submit may get -EBUSY while the map's
+   own results hold the slots) but must not destroy it. */
 PARX_API int parx_procs_map(parx_procs *pp, parx_job_fn fn, void **args, size_t n,
                             parx_job_result *r);
 PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size_t n,
@@ -662,6 +752,7 @@ PARX_API int parx_procs_pids(const parx_procs *pp, int *pids, int n);
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #ifndef PARX_NO_PROC
+#include <fcntl.h>
 #include <link.h> /* dl_iterate_phdr: job functions by module and offset */
 #include <poll.h>
 #include <signal.h>
@@ -677,6 +768,11 @@ PARX_API int parx_procs_pids(const parx_procs *pp, int *pids, int n);
 #endif
 #ifndef SYS_close_range
 #define SYS_close_range 436
+#endif
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+#define PARX__HAVE_CLOSEFROM 1 /* posix_spawn_file_actions_addclosefrom_np */
+#else
+#define PARX__HAVE_CLOSEFROM 0
 #endif
 #endif
 
@@ -812,6 +908,8 @@ PARX__COMMON const char *parx_strerror(int code)
     case PARX_E_UNKNOWN_FN: return "job function not found in the worker (not in a module loaded at startup)";
     case PARX_E_PROCS_BROKEN: return "the process pool's fork server died";
     case PARX_E_SPAWN: return "spawned executable did not start a parx fork server";
+    case PARX_E_DEVICE_LOST: return "GPU device lost: rerun on the CPU";
+    case PARX_E_BAD_SPIRV: return "invalid SPIR-V compute module";
     case -EINVAL: return "invalid argument";
     case -ENOMEM: return "out of memory";
     case -EAGAIN: return "resource temporarily unavailable";
@@ -2237,8 +2335,10 @@ struct parx_procs {
     uint64_t timeout_ns;
     uint64_t spin_ns;
     pid_t server_pid;
+    int server_pidfd;    /* the server as a pidfd (-1: none): its exit, whoever holds the socket */
     int sock;            /* our end of the socket to the server */
     int evfd;            /* wakes the monitor */
+    parx_procs *reg_next; /* the process's list of pools (see parx__procs_forget_others) */
     pthread_t monitor;
     bool monitor_running;
     _Atomic int broken;  /* the server died: every job fails with PARX_E_PROCS_BROKEN */
@@ -2253,8 +2353,13 @@ struct parx_procs {
     pthread_cond_t slot_freed; /* a slot came back, for those waiting in parx__procs_slot_locked */
     uint32_t slot_waiters;
     struct parx__pfcache { parx_job_fn fn; uint32_t id; } *fcache; /* 2 * MAX_FNS entries */
+    pthread_t *owner;    /* per slot: the thread that waits for its result */
     uint8_t *kill_why;   /* per worker: why the monitor asked for a kill */
     uint32_t *kill_slot; /* per worker: the job that timed out */
+    uint64_t *kill_start; /* per worker: and when that job started */
+    int32_t *kill_pid;   /* per worker: the process to kill */
+    uint8_t *pending;    /* per worker: messages for the server not sent yet (socket full) */
+    uint32_t npending;
     bool quitting;
     bool monitor_idle;   /* the monitor sleeps without a timeout (job_timeout_ns set) */
 
@@ -2480,8 +2585,9 @@ static void parx__procs_wake(parx__pctl *ctl, uint32_t n)
 {
     uint32_t sleeping = atomic_load_explicit(&ctl->sleepers, memory_order_seq_cst);
     if (!sleeping || !n) return;
-    /* relaxed: the futex word only needs to change; the jobs were published by tail */
-    atomic_fetch_add_explicit(&ctl->wake_seq, 1, memory_order_relaxed);
+    /* release: a worker that reads the new value (acquire, before it looks at
+       tail) also sees the tail store that came before this */
+    atomic_fetch_add_explicit(&ctl->wake_seq, 1, memory_order_release);
     parx__futex_wake_shared(&ctl->wake_seq, (int)(n < sleeping ? n : sleeping));
 }
 
@@ -2499,13 +2605,17 @@ static void parx__procs_finish(parx__pctl *ctl, parx__pjob *j)
     if (want && n >= want &&
         atomic_compare_exchange_strong_explicit(&ctl->done_target, &want, 0,
                                                 memory_order_seq_cst, memory_order_relaxed)) {
-        atomic_fetch_add_explicit(&ctl->done_seq, 1, memory_order_relaxed); /* futex word only */
+        /* release: pairs with the waiter's acquire of done_seq, so a waiter
+           that sees the new value also sees our count */
+        atomic_fetch_add_explicit(&ctl->done_seq, 1, memory_order_release);
         parx__futex_wake_shared(&ctl->done_seq, INT_MAX);
     }
 }
 
-/* Caller: wait until done_total >= want (or the pool broke): poll for
-   spin_ns, then sleep until the worker that gets there wakes us. */
+/* Caller: wait until done_total >= want, the pool broke, or 50 ms passed:
+   poll for spin_ns, then sleep until the worker that gets there wakes us.
+   Callers look at the job states again after each return: a worker killed
+   between marking its job DONE and counting it never gets there. */
 static void parx__procs_wait_done(parx_procs *pp, uint64_t want)
 {
     parx__pctl *ctl = pp->ctl;
@@ -2515,18 +2625,16 @@ static void parx__procs_wait_done(parx_procs *pp, uint64_t want)
         if ((i & 63) == 0 && parx__now_ns() - t0 > pp->spin_ns) break;
         parx__cpu_relax();
     }
-    for (;;) {
-        uint32_t seq = atomic_load_explicit(&ctl->done_seq, memory_order_seq_cst);
-        uint64_t t = atomic_load_explicit(&ctl->done_target, memory_order_seq_cst);
-        while ((t == 0 || t > want) &&
-               !atomic_compare_exchange_weak_explicit(&ctl->done_target, &t, want,
-                                                      memory_order_seq_cst, memory_order_relaxed)) {
-        }
-        if (atomic_load_explicit(&ctl->done_total, memory_order_seq_cst) >= want) return;
-        if (atomic_load_explicit(&pp->broken, memory_order_acquire)) return;
-        /* bounded: a target lowered by another waiter may wake us late; 10 ms caps that */
-        parx__futex_wait_shared(&ctl->done_seq, seq, 10000000);
+    uint32_t seq = atomic_load_explicit(&ctl->done_seq, memory_order_seq_cst);
+    uint64_t t = atomic_load_explicit(&ctl->done_target, memory_order_seq_cst);
+    while ((t == 0 || t > want) &&
+           !atomic_compare_exchange_weak_explicit(&ctl->done_target, &t, want,
+                                                  memory_order_seq_cst, memory_order_relaxed)) {
     }
+    if (atomic_load_explicit(&ctl->done_total, memory_order_seq_cst) >= want) return;
+    if (atomic_load_explicit(&pp->broken, memory_order_acquire)) return;
+    /* bounded: a target another waiter moved, or a count that never comes */
+    parx__futex_wait_shared(&ctl->done_seq, seq, 50000000);
 }
 
 /* ---- a worker process ------------------------------------------------------ */
@@ -2552,7 +2660,7 @@ __attribute__((noreturn)) static void parx__procs_worker(parx__pctl *ctl, char *
     parx_job_fn *cache = (parx_job_fn *)calloc(PARX__PROCS_MAX_FNS, sizeof *cache);
     if (!cache) _exit(127);
 
-    /* relaxed count, then a wake: create sleeps on nready with a timeout and re-reads it */
+    /* release: a count create reads with acquire (it polls, with a timeout) */
     atomic_fetch_add_explicit(&ctl->nready, 1, memory_order_release);
     parx__futex_wake_shared(&ctl->nready, INT_MAX);
 
@@ -2572,8 +2680,10 @@ __attribute__((noreturn)) static void parx__procs_worker(parx__pctl *ctl, char *
             void *arg = j->arg_off == PARX_ARENA_NO_OFFSET ? NULL : base + j->arg_off;
             j->status = fn ? fn(arg) : PARX_E_UNKNOWN_FN;
             j->run_ns = parx__now_ns() - t0;
-            atomic_store_explicit(&me->current, 0, memory_order_relaxed); /* a hint for timeouts */
             parx__procs_finish(ctl, j);
+            /* after finish: a worker killed inside it still names the job,
+               whose waiter the monitor then wakes. relaxed: a hint */
+            atomic_store_explicit(&me->current, 0, memory_order_relaxed);
             continue;
         }
         /* Idle: poll for a while (adaptive: longer when polling paid off last
@@ -2596,7 +2706,9 @@ __attribute__((noreturn)) static void parx__procs_worker(parx__pctl *ctl, char *
             continue;
         }
         spin = spin / 2 < 1000 ? 1000 : spin / 2;
-        uint32_t seq = atomic_load_explicit(&ctl->wake_seq, memory_order_relaxed);
+        /* acquire: pairs with the waker's release increment, so with the new
+           value we also see the tail or quit stored before it */
+        uint32_t seq = atomic_load_explicit(&ctl->wake_seq, memory_order_acquire);
         /* seq_cst: the Dekker pair with parx__procs_push_locked's tail store */
         atomic_fetch_add_explicit(&ctl->sleepers, 1, memory_order_seq_cst);
         if (atomic_load_explicit(&ctl->head, memory_order_seq_cst) >=
@@ -2633,6 +2745,10 @@ __attribute__((noreturn)) static void parx__procs_serve(int sock, char *base, pa
     parx__procs_layout(ctl, base, &jobs, &ring, &workers, &fns);
     uint32_t n = ctl->nworkers;
 
+    /* SIGCHLD as the default, whatever the caller had (SIG_IGN would have
+       the kernel reap our workers before we learn how they died), blocked
+       and read through a signalfd. */
+    signal(SIGCHLD, SIG_DFL);
     sigset_t chld, old;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
@@ -2693,8 +2809,14 @@ __attribute__((noreturn)) static void parx__procs_serve(int sock, char *base, pa
                 }
                 parx__procs_send(sock, PARX__M_STARTED, m.worker, pid > 0 ? pid : -errno, 0, 0);
             } else if (m.type == PARX__M_KILL && m.worker >= 0 && (uint32_t)m.worker < n) {
-                /* only while it is still that process: the pid is ours until we reap it */
-                if (atomic_load_explicit(&workers[m.worker].pid, memory_order_relaxed) == m.pid)
+                /* Only while it is still that process (the pid is ours until
+                   we reap it) and still runs the job that overran (slot and
+                   start time): a kill that arrives late must not hit the next. */
+                parx__pworker *wk = &workers[m.worker];
+                if (atomic_load_explicit(&wk->pid, memory_order_relaxed) == m.pid &&
+                    atomic_load_explicit(&wk->current, memory_order_acquire) ==
+                        (uint32_t)m.status + 1 &&
+                    atomic_load_explicit(&wk->start_ns, memory_order_relaxed) == m.a)
                     kill(m.pid, SIGKILL);
             } else if (m.type == PARX__M_QUIT) {
                 quitting = true;
@@ -2719,9 +2841,11 @@ __attribute__((constructor)) static void parx__procs_boot(void)
     long parent = *end == ':' ? strtol(end + 1, &end, 10) : -1;
     unsetenv(PARX__PROCS_ENV); /* the workers' user code must not see it */
     if (fd < 3 || fd > INT_MAX || parent <= 0 || getppid() != (pid_t)parent) return;
-    /* Nothing of the caller's but our socket: fds it left inheritable are not ours to hold. */
-    syscall(SYS_close_range, 3u, (unsigned)fd - 1, 0u);
+#if !PARX__HAVE_CLOSEFROM
+    /* Nothing of the caller's but our socket (newer C libraries close the
+       rest in posix_spawn, before any constructor of ours could open one). */
     syscall(SYS_close_range, (unsigned)fd + 1, ~0u, 0u);
+#endif
     int err = 0;
     /* static: the server's handle lives as long as the process, and stays
        reachable for leak checkers in workers that exit() */
@@ -2751,52 +2875,113 @@ static void parx__procs_requeue_locked(parx_procs *pp, uint32_t x)
     parx__procs_push_locked(pp, x);
 }
 
-/* Every job that is neither done nor free fails with `code`: the pool broke. */
-static void parx__procs_fail_all_locked(parx_procs *pp, int code)
+/* Jobs fail with `code` because the pool broke: the QUEUED ones (claimed
+   from the workers by CAS, as a worker would, under a worker number no
+   worker has), and with `running` the RUNNING ones too, which the caller
+   may do only once their workers are dead. */
+#define PARX__MONITOR_WORKER 0xFFFFu
+static void parx__procs_fail_locked(parx_procs *pp, int code, bool running)
 {
     for (uint32_t x = 0; x < pp->ctl->nslots; x++) {
         parx__pjob *j = &pp->jobs[x];
-        uint32_t ph = PARX__J_PHASE(atomic_load_explicit(&j->state, memory_order_acquire));
-        if (ph != PARX__J_QUEUED && ph != PARX__J_RUNNING) continue;
+        uint32_t s = atomic_load_explicit(&j->state, memory_order_acquire);
+        bool mine = false;
+        while (!mine && PARX__J_PHASE(s) == PARX__J_QUEUED) {
+            uint32_t run = (s & PARX__J_WAITER) | PARX__J_RUNNING | (PARX__MONITOR_WORKER << 16);
+            /* acquire, as a worker's claim: the job is ours alone from here */
+            mine = atomic_compare_exchange_weak_explicit(&j->state, &s, run, memory_order_acquire,
+                                                         memory_order_relaxed);
+        }
+        if (!mine && !(running && PARX__J_PHASE(s) == PARX__J_RUNNING)) continue;
         j->status = code;
         parx__procs_finish(pp->ctl, j);
     }
 }
 
-/* Worker w (pid) ended with wait status st: settle its job, start another. */
+/* Messages to the server never block the monitor (the server may itself be
+   blocked sending deaths to us): what the socket cannot take now waits in
+   pending[] and goes out when it has room. One START and one KILL per worker
+   at most, so the flags are the whole queue. Caller holds lock. */
+enum { PARX__P_START = 1, PARX__P_KILL = 2 };
+
+static void parx__procs_flush_locked(parx_procs *pp)
+{
+    for (int w = 0; w < pp->nworkers && pp->npending; w++) {
+        for (uint8_t bit = PARX__P_START; bit <= PARX__P_KILL; bit <<= 1) {
+            if (!(pp->pending[w] & bit)) continue;
+            parx__pmsg m = {PARX__M_START, w, 0, 0, 0};
+            if (bit == PARX__P_KILL) {
+                m.type = PARX__M_KILL;
+                m.pid = pp->kill_pid[w];
+                m.status = (int32_t)pp->kill_slot[w];
+                m.a = pp->kill_start[w];
+            }
+            ssize_t n = send(pp->sock, &m, sizeof m, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n < 0 && (errno == EAGAIN || errno == EINTR)) return; /* later, on POLLOUT */
+            /* sent, or the socket is broken (the server's exit settles that) */
+            pp->pending[w] &= (uint8_t)~bit;
+            pp->npending--;
+        }
+    }
+}
+
+static void parx__procs_post_locked(parx_procs *pp, uint8_t bit, int w)
+{
+    if (!(pp->pending[w] & bit)) {
+        pp->pending[w] |= bit;
+        pp->npending++;
+    }
+    parx__procs_flush_locked(pp);
+}
+
+/* Worker w ended with wait status st: settle its job, start another. */
 static uint32_t parx__procs_died_locked(parx_procs *pp, uint32_t w, int st)
 {
     uint8_t why = pp->kill_why[w];
-    uint32_t kslot = pp->kill_slot[w];
     pp->kill_why[w] = PARX__KILL_NONE;
+    pp->pending[w] &= (uint8_t)~PARX__P_KILL; /* a kill not sent yet is moot */
+    /* A worker killed between marking its job DONE and waking the job's
+       waiter (or counting it): do both for it. A spare wake-up is harmless. */
+    uint32_t cur = atomic_load_explicit(&pp->workers[w].current, memory_order_acquire);
+    uint64_t last_start = atomic_load_explicit(&pp->workers[w].start_ns, memory_order_relaxed);
+    if (cur && PARX__J_PHASE(atomic_load_explicit(&pp->jobs[cur - 1].state,
+                                                  memory_order_acquire)) == PARX__J_DONE) {
+        parx__futex_wake_shared(&pp->jobs[cur - 1].state, INT_MAX);
+        atomic_fetch_add_explicit(&pp->ctl->done_seq, 1, memory_order_release);
+        parx__futex_wake_shared(&pp->ctl->done_seq, INT_MAX);
+    }
     atomic_store_explicit(&pp->workers[w].current, 0, memory_order_relaxed);
     uint32_t requeued = 0;
-    bool had_job = false;
+    bool crashed = false;
     for (uint32_t x = 0; x < pp->ctl->nslots; x++) {
         parx__pjob *j = &pp->jobs[x];
         uint32_t s = atomic_load_explicit(&j->state, memory_order_acquire);
         if (PARX__J_PHASE(s) != PARX__J_RUNNING || PARX__J_WORKER(s) != w) continue;
-        had_job = true;
         int code;
-        if (why == PARX__KILL_TIMEOUT && x != kslot) {
-            /* killed for an earlier job's timeout just as it started this
-               one: not this job's failure, so no attempt is charged */
-            parx__procs_requeue_locked(pp, x);
-            requeued++;
-            continue;
-        }
         if (why == PARX__KILL_TIMEOUT) {
+            /* Ours was the kill. It was meant for the job of slot kill_slot
+               that started at kill_start; if the worker had moved on (that
+               job finished, another one started, even in the same slot),
+               this job is not at fault: run it again, no attempt charged. */
+            if (x != pp->kill_slot[w] || last_start != pp->kill_start[w]) {
+                parx__procs_requeue_locked(pp, x);
+                requeued++;
+                continue;
+            }
             code = -ETIMEDOUT;
             j->signal = 0;
             j->exit_code = 0;
+            atomic_fetch_add_explicit(&pp->timed_out, 1, memory_order_relaxed);
         } else if (WIFSIGNALED(st)) {
             code = PARX_E_CRASHED;
             j->signal = WTERMSIG(st);
             j->exit_code = 0;
+            crashed = true;
         } else {
             code = PARX_E_EXITED;
             j->signal = 0;
             j->exit_code = WEXITSTATUS(st);
+            crashed = true;
         }
         if (!pp->quitting && j->attempts <= pp->retries) {
             j->attempts++;
@@ -2809,10 +2994,9 @@ static uint32_t parx__procs_died_locked(parx_procs *pp, uint32_t w, int st)
             parx__procs_finish(pp->ctl, j);
         }
     }
-    if (had_job && why != PARX__KILL_TIMEOUT)
-        atomic_fetch_add_explicit(&pp->crashed, 1, memory_order_relaxed);
+    if (crashed) atomic_fetch_add_explicit(&pp->crashed, 1, memory_order_relaxed);
     if (!pp->quitting && !atomic_load_explicit(&pp->broken, memory_order_relaxed))
-        parx__procs_send(pp->sock, PARX__M_START, (int)w, 0, 0, 0);
+        parx__procs_post_locked(pp, PARX__P_START, (int)w);
     return requeued;
 }
 
@@ -2830,8 +3014,26 @@ static void parx__procs_check_timeouts_locked(parx_procs *pp)
         if (pid <= 0) continue;
         pp->kill_why[w] = PARX__KILL_TIMEOUT;
         pp->kill_slot[w] = cur - 1;
-        atomic_fetch_add_explicit(&pp->timed_out, 1, memory_order_relaxed);
-        parx__procs_send(pp->sock, PARX__M_KILL, w, pid, 0, 0);
+        pp->kill_start[w] = start;
+        pp->kill_pid[w] = pid;
+        parx__procs_post_locked(pp, PARX__P_KILL, w);
+    }
+}
+
+/* The server died with workers perhaps still running jobs: they die with it
+   (PDEATHSIG), but only once they are dead may their jobs be failed, or a
+   worker could finish one after its waiter moved on. Waits up to 2 s. */
+static void parx__procs_await_workers(parx_procs *pp)
+{
+    for (int w = 0; w < pp->nworkers; w++) {
+        int pid = atomic_load_explicit(&pp->workers[w].pid, memory_order_relaxed);
+        if (pid <= 0) continue;
+        int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (fd < 0) continue; /* gone already (ESRCH), or no pidfds: kill(pid, 0) then */
+        struct pollfd pfd = {fd, POLLIN, 0};
+        while (poll(&pfd, 1, 2000) < 0 && errno == EINTR) {
+        }
+        close(fd);
     }
 }
 
@@ -2840,17 +3042,17 @@ static void *parx__procs_monitor(void *arg)
     parx_procs *pp = (parx_procs *)arg;
     for (;;) {
         int timeout_ms = -1;
-        if (pp->timeout_ns) {
-            pthread_mutex_lock(&pp->lock);
-            bool idle = pp->monitor_idle = pp->inflight == 0;
-            pthread_mutex_unlock(&pp->lock);
-            if (!idle) {
-                uint64_t period = pp->timeout_ns / 4 / 1000000;
-                timeout_ms = period < 1 ? 1 : period > 1000 ? 1000 : (int)period;
-            }
+        pthread_mutex_lock(&pp->lock);
+        bool idle = pp->monitor_idle = pp->inflight == 0;
+        short sock_events = (short)(POLLIN | (pp->npending ? POLLOUT : 0));
+        pthread_mutex_unlock(&pp->lock);
+        if (pp->timeout_ns && !idle) {
+            uint64_t period = pp->timeout_ns / 4 / 1000000;
+            timeout_ms = period < 1 ? 1 : period > 1000 ? 1000 : (int)period;
         }
-        struct pollfd fds[2] = {{pp->sock, POLLIN, 0}, {pp->evfd, POLLIN, 0}};
-        int rc = poll(fds, 2, timeout_ms);
+        struct pollfd fds[3] = {{pp->sock, sock_events, 0}, {pp->evfd, POLLIN, 0},
+                                {pp->server_pidfd, POLLIN, 0}};
+        int rc = poll(fds, pp->server_pidfd >= 0 ? 3 : 2, timeout_ms);
         if (rc < 0 && errno != EINTR) break;
         if (fds[1].revents & POLLIN) {
             uint64_t v;
@@ -2858,7 +3060,11 @@ static void *parx__procs_monitor(void *arg)
                 /* EAGAIN: someone else read it; nothing to do */
             }
         }
-        bool gone = (fds[0].revents & (POLLHUP | POLLERR)) != 0;
+        /* The server's exit, seen by its pidfd (or the socket closing, where
+           pidfds are missing; a copy of the socket that a fork elsewhere in
+           the program inherited can keep that from happening). */
+        bool gone = (fds[2].revents & POLLIN) ||
+                    (pp->server_pidfd < 0 && (fds[0].revents & (POLLHUP | POLLERR)));
         uint32_t wake = 0;
         if (fds[0].revents & POLLIN) {
             for (;;) {
@@ -2877,15 +3083,28 @@ static void *parx__procs_monitor(void *arg)
                 } else if (m.type == PARX__M_STARTED && m.pid > 0) {
                     atomic_fetch_add_explicit(&pp->started, 1, memory_order_relaxed);
                 } else if (m.type == PARX__M_STARTED) {
-                    char msg[96];
-                    snprintf(msg, sizeof msg, "parx_procs: a replacement worker failed to start: %s",
+                    /* No replacement (fork refused): rather than run on with
+                       fewer workers, or none, fail loudly. Jobs that run now
+                       finish; the queued ones fail. */
+                    char msg[112];
+                    snprintf(msg, sizeof msg,
+                             "parx_procs: a replacement worker could not start (%s); the pool is "
+                             "broken",
                              strerror(-m.pid));
+                    atomic_store_explicit(&pp->broken, 1, memory_order_release);
+                    atomic_store_explicit(&pp->ctl->quit, 1, memory_order_seq_cst);
+                    parx__procs_fail_locked(pp, PARX_E_PROCS_BROKEN, false);
                     pthread_mutex_unlock(&pp->lock);
                     parx__log(PARX_LOG_ERROR, msg);
                     pthread_mutex_lock(&pp->lock);
                 }
                 pthread_mutex_unlock(&pp->lock);
             }
+        }
+        if (fds[0].revents & POLLOUT) {
+            pthread_mutex_lock(&pp->lock);
+            parx__procs_flush_locked(pp);
+            pthread_mutex_unlock(&pp->lock);
         }
         if (wake) parx__procs_wake(pp->ctl, wake);
         if (gone) {
@@ -2897,9 +3116,14 @@ static void *parx__procs_monitor(void *arg)
             bool expected = pp->quitting;
             atomic_store_explicit(&pp->broken, 1, memory_order_release);
             atomic_store_explicit(&pp->ctl->quit, 1, memory_order_seq_cst);
-            parx__procs_fail_all_locked(pp, PARX_E_PROCS_BROKEN);
+            parx__procs_fail_locked(pp, PARX_E_PROCS_BROKEN, false);
             pthread_mutex_unlock(&pp->lock);
-            if (!expected) parx__log(PARX_LOG_ERROR, "parx_procs: the fork server died; the pool is broken");
+            parx__procs_await_workers(pp);
+            pthread_mutex_lock(&pp->lock);
+            parx__procs_fail_locked(pp, PARX_E_PROCS_BROKEN, true);
+            pthread_mutex_unlock(&pp->lock);
+            if (!expected)
+                parx__log(PARX_LOG_ERROR, "parx_procs: the fork server died; the pool is broken");
             break;
         }
         if (pp->timeout_ns) {
@@ -2955,6 +3179,9 @@ static int parx__procs_spawn_server(parx_procs *pp, int server_sock)
     /* The server's socket becomes fd 3 (dup2 clears O_CLOEXEC on the copy);
        everything else of ours stays behind, being O_CLOEXEC. */
     posix_spawn_file_actions_adddup2(&fa, server_sock, 3);
+#if PARX__HAVE_CLOSEFROM
+    posix_spawn_file_actions_addclosefrom_np(&fa, 4); /* and nothing else of ours */
+#endif
     sigset_t none, all;
     sigemptyset(&none);
     sigfillset(&all);
@@ -2962,7 +3189,9 @@ static int parx__procs_spawn_server(parx_procs *pp, int server_sock)
     sigdelset(&all, SIGSTOP);
     posix_spawnattr_setsigmask(&at, &none);
     posix_spawnattr_setsigdefault(&at, &all);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setpgroup(&at, 0); /* a process group of its own: see >>procs */
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                      POSIX_SPAWN_SETPGROUP);
     pid_t pid;
     int rc = posix_spawn(&pid, exe, &fa, &at, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
@@ -2977,6 +3206,49 @@ static int parx__procs_spawn_server(parx_procs *pp, int server_sock)
     return rc;
 }
 
+/* The pools of this process, so that a fork-mode server forked for one of
+   them can drop what it inherited of the others (their arenas, sockets and
+   descriptors): else a later pool's processes would keep an earlier pool's
+   memory alive after its destroy. The lock is held across that fork, so the
+   child finds the list whole. */
+static pthread_mutex_t parx__procs_reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static parx_procs *parx__procs_reg;
+
+/* In a fork-mode server just forked (the list lock held by the parent's
+   copy): unmap and close everything of the other pools. Syscalls only. */
+static void parx__procs_forget_others(parx_procs *self)
+{
+    for (parx_procs *q = parx__procs_reg; q; q = q->reg_next) {
+        if (q == self) continue;
+        close(q->sock);
+        close(q->evfd);
+        if (q->server_pidfd >= 0) close(q->server_pidfd);
+        munmap(parx_arena_base(q->arena), parx_arena_size(q->arena));
+        close(parx_arena_fd(q->arena));
+    }
+    /* This process has no pools of its own (a job that makes one starts a
+       list of its own), and nobody here holds the lock the fork copied. */
+    parx__procs_reg = NULL;
+    pthread_mutex_init(&parx__procs_reg_lock, NULL);
+}
+
+/* Whether pid is a child of this process (/proc/<pid>/stat's ppid). */
+static bool parx__procs_is_child(int pid)
+{
+    char path[48], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return false;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    int ppid = 0;
+    char state;
+    return p && sscanf(p + 1, " %c %d", &state, &ppid) == 2 && ppid == (int)getpid();
+}
+
 static void parx__procs_free(parx_procs *pp)
 {
     if (pp->server_pid > 0 && !pp->server_reaped) {
@@ -2984,6 +3256,15 @@ static void parx__procs_free(parx_procs *pp)
         while (waitpid(pp->server_pid, NULL, 0) < 0 && errno == EINTR) {
         }
     }
+    /* A caller that is a child subreaper inherits workers whose server died
+       before reaping them: reap those too (they are dying: PDEATHSIG). */
+    for (int w = 0; pp->workers && w < pp->nworkers; w++) {
+        int pid = atomic_load_explicit(&pp->workers[w].pid, memory_order_relaxed);
+        if (pid > 0 && parx__procs_is_child(pid))
+            while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+            }
+    }
+    if (pp->server_pidfd >= 0) close(pp->server_pidfd);
     if (pp->sock >= 0) close(pp->sock);
     if (pp->evfd >= 0) close(pp->evfd);
     if (pp->arena) parx_arena_close(pp->arena);
@@ -2992,10 +3273,32 @@ static void parx__procs_free(parx_procs *pp)
     free(pp->free_slots);
     free(pp->gen);
     free(pp->waited);
+    free(pp->owner);
     free(pp->fcache);
     free(pp->kill_why);
     free(pp->kill_slot);
+    free(pp->kill_start);
+    free(pp->kill_pid);
+    free(pp->pending);
     free(pp);
+}
+
+/* Threads in this process (from /proc/self/stat), or 0 if unknown. */
+static int parx__procs_threads(void)
+{
+    char buf[1024];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+    int field = 2, threads = 0;
+    for (; p && *p && field < 20; p++)
+        if (*p == ' ') field++;
+    if (p && field == 20) threads = atoi(p);
+    return threads;
 }
 
 static void parx__procs_set_err(int *err, int code)
@@ -3026,7 +3329,7 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
         parx__procs_set_err(err, -ENOMEM);
         return NULL;
     }
-    pp->sock = pp->evfd = -1;
+    pp->sock = pp->evfd = pp->server_pidfd = -1;
     pthread_mutex_init(&pp->lock, NULL);
     pthread_cond_init(&pp->slot_freed, NULL);
     pp->nworkers = nw;
@@ -3071,11 +3374,15 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
     pp->free_slots = (uint32_t *)malloc(nslots * sizeof *pp->free_slots);
     pp->gen = (uint32_t *)calloc(nslots, sizeof *pp->gen);
     pp->waited = (uint8_t *)calloc(nslots, 1);
+    pp->owner = (pthread_t *)calloc(nslots, sizeof *pp->owner);
     pp->fcache = (struct parx__pfcache *)calloc(2 * PARX__PROCS_MAX_FNS, sizeof *pp->fcache);
     pp->kill_why = (uint8_t *)calloc((size_t)nw, 1);
     pp->kill_slot = (uint32_t *)calloc((size_t)nw, sizeof *pp->kill_slot);
-    if (!pp->free_slots || !pp->gen || !pp->waited || !pp->fcache || !pp->kill_why ||
-        !pp->kill_slot) {
+    pp->kill_start = (uint64_t *)calloc((size_t)nw, sizeof *pp->kill_start);
+    pp->kill_pid = (int32_t *)calloc((size_t)nw, sizeof *pp->kill_pid);
+    pp->pending = (uint8_t *)calloc((size_t)nw, 1);
+    if (!pp->free_slots || !pp->gen || !pp->waited || !pp->owner || !pp->fcache ||
+        !pp->kill_why || !pp->kill_slot || !pp->kill_start || !pp->kill_pid || !pp->pending) {
         rc = -ENOMEM;
         goto fail;
     }
@@ -3100,14 +3407,29 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
         close(sv[1]);
         if (rc < 0) goto fail;
     } else {
+        int threads = parx__procs_threads();
+        if (threads > 1) {
+            char msg[200];
+            snprintf(msg, sizeof msg,
+                     "parx_procs_create: fork mode in a process with %d threads: workers inherit "
+                     "any lock those threads hold now (malloc, stdio) and may deadlock on it; "
+                     "PARX_START_SPAWN is safe",
+                     threads);
+            parx__log(PARX_LOG_WARN, msg);
+        }
         pid_t parent = getpid();
         fflush(NULL); /* or buffered output would be written again by a worker's exit() */
+        pthread_mutex_lock(&parx__procs_reg_lock);
         pid_t pid = fork();
         if (pid == 0) {
             close(sv[0]);
             close(pp->evfd);
+            parx__procs_forget_others(pp);
+            /* a process group of its own: see >>procs */
+            setpgid(0, 0);
             parx__procs_serve(sv[1], pp->base, pp->ctl, parent);
         }
+        pthread_mutex_unlock(&parx__procs_reg_lock);
         close(sv[1]);
         if (pid < 0) {
             rc = -errno;
@@ -3116,35 +3438,41 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
         pp->server_pid = pid;
     }
 
-    /* Handshake, then start the workers and wait until every one runs. */
+    /* Our own child, not yet reaped: its pidfd cannot name another process. */
+    pp->server_pidfd = (int)syscall(SYS_pidfd_open, pp->server_pid, 0);
+
+    /* Ask for the workers (up to 64 requests ahead of the replies, so that
+       neither side can fill the other's socket and block on it), expecting
+       the server's hello first; then wait for each worker's first sign of
+       life. A worker that dies meanwhile fails the create at once. */
     parx__pmsg m;
-    int got = parx__procs_recv(pp->sock, &m, PARX__PROCS_START_MS);
-    if (got != 1 || m.type != PARX__M_HELLO) {
-        rc = d.start == PARX_START_SPAWN ? PARX_E_SPAWN : got < 0 ? got : -ECHILD;
-        goto fail;
-    }
-    for (int w = 0; w < nw; w++) {
-        rc = parx__procs_send(pp->sock, PARX__M_START, w, 0, 0, 0);
-        if (rc < 0) goto fail;
-    }
-    uint64_t deadline = parx__now_ns() + (uint64_t)PARX__PROCS_START_MS * 1000000;
-    for (int started = 0; started < nw;) {
+    int got, sent = 0, started = 0;
+    bool hello = false;
+    while (started < nw) {
+        while (sent < nw && sent - started < 64) {
+            rc = parx__procs_send(pp->sock, PARX__M_START, sent++, 0, 0, 0);
+            if (rc < 0) goto fail;
+        }
         got = parx__procs_recv(pp->sock, &m, PARX__PROCS_START_MS);
-        if (got != 1) {
-            rc = got < 0 ? got : -ECHILD;
+        if (got != 1 || (!hello && m.type != PARX__M_HELLO)) {
+            rc = !hello && d.start == PARX_START_SPAWN ? PARX_E_SPAWN : got < 0 ? got : -ECHILD;
             goto fail;
         }
-        if (m.type == PARX__M_STARTED && m.pid < 0) {
-            rc = m.pid;
-            goto fail;
-        }
-        if (m.type == PARX__M_DIED) { /* a worker that died at once: fail loudly */
+        if (m.type == PARX__M_HELLO) {
+            hello = true;
+        } else if (m.type == PARX__M_STARTED) {
+            if (m.pid < 0) {
+                rc = m.pid;
+                goto fail;
+            }
+            started++;
+        } else if (m.type == PARX__M_DIED) {
             rc = -ECHILD;
             goto fail;
         }
-        if (m.type == PARX__M_STARTED) started++;
     }
     atomic_store_explicit(&pp->started, (uint64_t)nw, memory_order_relaxed);
+    uint64_t deadline = parx__now_ns() + (uint64_t)PARX__PROCS_START_MS * 1000000;
     for (;;) {
         /* acquire: pairs with each worker's release increment */
         uint32_t r = atomic_load_explicit(&pp->ctl->nready, memory_order_acquire);
@@ -3154,7 +3482,12 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
             rc = -ETIMEDOUT;
             goto fail;
         }
-        parx__futex_wait_shared(&pp->ctl->nready, r, (int64_t)(deadline - now));
+        parx__futex_wait_shared(&pp->ctl->nready, r, 1000000); /* 1 ms, then look for deaths */
+        if (recv(pp->sock, &m, sizeof m, MSG_DONTWAIT) == (ssize_t)sizeof m &&
+            m.type == PARX__M_DIED) {
+            rc = -ECHILD;
+            goto fail;
+        }
     }
 
     /* The monitor takes no signals: those are the program's business. */
@@ -3165,6 +3498,10 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc < 0) goto fail;
     pp->monitor_running = true;
+    pthread_mutex_lock(&parx__procs_reg_lock);
+    pp->reg_next = parx__procs_reg;
+    parx__procs_reg = pp;
+    pthread_mutex_unlock(&parx__procs_reg_lock);
     return pp;
 
 fail:
@@ -3181,12 +3518,20 @@ PARX_API void parx_procs_destroy(parx_procs *pp)
     pthread_mutex_unlock(&pp->lock);
     /* seq_cst: workers check quit before each claim and before sleeping */
     atomic_store_explicit(&pp->ctl->quit, 1, memory_order_seq_cst);
-    atomic_fetch_add_explicit(&pp->ctl->wake_seq, 1, memory_order_relaxed); /* futex word only */
+    /* release: a worker that reads the new value (acquire) sees quit too */
+    atomic_fetch_add_explicit(&pp->ctl->wake_seq, 1, memory_order_release);
     parx__futex_wake_shared(&pp->ctl->wake_seq, INT_MAX);
     /* The server leaves once its workers have (each finishes the job it
        runs); the monitor settles their deaths, then sees the socket close. */
     parx__procs_send(pp->sock, PARX__M_QUIT, -1, 0, 0, 0);
     if (pp->monitor_running) pthread_join(pp->monitor, NULL);
+    pthread_mutex_lock(&parx__procs_reg_lock);
+    for (parx_procs **q = &parx__procs_reg; *q; q = &(*q)->reg_next)
+        if (*q == pp) {
+            *q = pp->reg_next;
+            break;
+        }
+    pthread_mutex_unlock(&parx__procs_reg_lock);
     parx__procs_free(pp);
 }
 
@@ -3240,11 +3585,14 @@ static int parx__procs_slot_locked(parx_procs *pp)
     while (pp->nfree == 0) {
         if (atomic_load_explicit(&pp->broken, memory_order_relaxed)) return PARX_E_PROCS_BROKEN;
         uint32_t active = 0, claimed = 0;
+        pthread_t self = pthread_self();
         for (uint32_t x = 0; x < pp->ctl->nslots; x++) {
             uint32_t ph = PARX__J_PHASE(atomic_load_explicit(&pp->jobs[x].state,
                                                              memory_order_relaxed));
             active += ph == PARX__J_QUEUED || ph == PARX__J_RUNNING;
-            claimed += ph == PARX__J_DONE && pp->waited[x];
+            /* results another thread is waiting for; not ours (a map's
+               progress callback that submits would wait for itself) */
+            claimed += ph == PARX__J_DONE && pp->waited[x] && !pthread_equal(pp->owner[x], self);
         }
         if (active) { /* a job will finish: wait for that, then look again */
             uint64_t want = atomic_load_explicit(&pp->ctl->done_total, memory_order_acquire) + 1;
@@ -3327,14 +3675,17 @@ PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r)
     bool ok = x < pp->ctl->nslots && gen && pp->gen[x] == gen && !pp->waited[x] &&
               PARX__J_PHASE(atomic_load_explicit(&pp->jobs[x].state, memory_order_relaxed)) !=
                   PARX__J_FREE;
-    if (ok) pp->waited[x] = 1;
+    if (ok) {
+        pp->waited[x] = 1;
+        pp->owner[x] = pthread_self();
+    }
     pthread_mutex_unlock(&pp->lock);
     if (!ok) return -EINVAL;
     parx__procs_wait_slot(pp, x);
     pthread_mutex_lock(&pp->lock);
-    int status = parx__procs_collect_locked(pp, x, r);
+    parx__procs_collect_locked(pp, x, r);
     pthread_mutex_unlock(&pp->lock);
-    return status;
+    return 0;
 }
 
 static int parx__procs_cost_cmp(const void *a, const void *b, void *ctx)
@@ -3389,6 +3740,7 @@ PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size
             size_t i = order[next++];
             slot[i] = parx__procs_enqueue_locked(pp, id, parx__procs_arg_off(pp, args[i]));
             pp->waited[slot[i]] = 1;
+            pp->owner[slot[i]] = pthread_self();
             pend[npend++] = i;
             pushed++;
         }

@@ -152,8 +152,10 @@ enum {
     PARX_E_UNKNOWN_FN = -10022,    /* a job function the worker cannot find (not in a module
                                       loaded at startup) */
     PARX_E_PROCS_BROKEN = -10023,  /* the process pool's fork server died */
-    PARX_E_SPAWN = -10024          /* spawn mode: the executable did not take over as a fork
+    PARX_E_SPAWN = -10024,         /* spawn mode: the executable did not take over as a fork
                                       server (is the parx implementation linked into it?) */
+    PARX_E_DEVICE_LOST = -10040,   /* the GPU was lost (reset, removed, hung): rerun on the CPU */
+    PARX_E_BAD_SPIRV = -10041      /* not a well-formed SPIR-V compute module (parx checks it) */
 };
 
 /* parx_strerror: a short English description of `code` (0, a negative errno
@@ -394,6 +396,8 @@ PARX__COMMON const char *parx_strerror(int code)
     case PARX_E_UNKNOWN_FN: return "job function not found in the worker (not in a module loaded at startup)";
     case PARX_E_PROCS_BROKEN: return "the process pool's fork server died";
     case PARX_E_SPAWN: return "spawned executable did not start a parx fork server";
+    case PARX_E_DEVICE_LOST: return "GPU device lost: rerun on the CPU";
+    case PARX_E_BAD_SPIRV: return "invalid SPIR-V compute module";
     case -EINVAL: return "invalid argument";
     case -ENOMEM: return "out of memory";
     case -EAGAIN: return "resource temporarily unavailable";

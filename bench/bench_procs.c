@@ -180,16 +180,22 @@ static void *arena_alloc(parx_procs *pp, size_t size)
     return p;
 }
 
-/* submit + wait; dies unless the job returns 0. */
+/* submit + wait; dies unless the job returned 0 (r->status; r may be NULL).
+   parx_procs_wait returns 0 once the job is over, the job's own status being
+   in the result (it returned that status itself before the review fixes of
+   the process pool: both are checked). */
 static void run_job(parx_procs *pp, parx_job_fn fn, void *arg, parx_job_result *r)
 {
     parx_ticket t;
+    parx_job_result mine;
+    if (!r)
+        r = &mine;
     int rc = parx_procs_submit(pp, fn, arg, &t);
     if (rc != 0)
         bench_die("parx_procs_submit: %s (%d)", parx_strerror(rc), rc);
     rc = parx_procs_wait(pp, t, r);
-    if (rc != 0)
-        bench_die("a job failed: status %d", rc);
+    if (rc != 0 || r->status != 0)
+        bench_die("a job failed: wait %d, status %d", rc, r->status);
 }
 
 /* VmRSS of this process in MiB. */
@@ -290,9 +296,11 @@ static void run_start(int argc, char **argv)
         for (int i = 0; i < nb; i++)
             if (parx_procs_submit(pp, job_barrier, b, &tk[i]) != 0)
                 bench_die("start: submit failed");
-        for (int i = 0; i < nb; i++)
-            if (parx_procs_wait(pp, tk[i], NULL) != 0)
-                bench_die("start: a barrier job failed");
+        for (int i = 0; i < nb; i++) {
+            parx_job_result r;
+            if (parx_procs_wait(pp, tk[i], &r) != 0 || r.status != 0)
+                bench_die("start: a barrier job failed (status %d)", r.status);
+        }
         uint64_t t3 = bench_now_ns();
         parx_procs_destroy(pp);
         if (rep == 0) {

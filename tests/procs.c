@@ -127,6 +127,13 @@ static void test_bad_jobs(void)
     parx_job_result r;
     CHECK_EQ(parx_procs_wait(pp, t, &r), 0);
     CHECK_EQ(parx_procs_wait(pp, t, &r), -EINVAL);
+    /* a job that returns -EINVAL is told apart from a bad ticket */
+    sq_arg *code = (sq_arg *)parx_arena_alloc(a, sizeof *code, 0);
+    REQUIRE(code);
+    code->in = -EINVAL;
+    REQUIRE(parx_procs_submit(pp, job_code, code, &t) == 0);
+    CHECK_EQ(parx_procs_wait(pp, t, &r), 0);
+    CHECK_EQ(r.status, -EINVAL);
 
     /* map: bad arguments are refused before anything runs */
     void *args[3] = {in, &on_stack, in};
@@ -174,9 +181,10 @@ static void round_trip(parx_start mode)
     REQUIRE(parx_procs_submit(pp, job_code, &in[0], &t1) == 0);
     REQUIRE(parx_procs_submit(pp, job_code, NULL, &t2) == 0);
     parx_job_result r;
-    CHECK_EQ(parx_procs_wait(pp, t1, &r), -77);
+    CHECK_EQ(parx_procs_wait(pp, t1, &r), 0); /* -77 is the job's, not the wait's */
     CHECK_EQ(r.status, -77);
-    CHECK_EQ(parx_procs_wait(pp, t2, NULL), 42);
+    CHECK_EQ(parx_procs_wait(pp, t2, &r), 0);
+    CHECK_EQ(r.status, 42);
 
     /* where the function sits in the worker: the same in fork mode; in spawn
        mode wherever the loader put the program this time */
@@ -331,7 +339,9 @@ static void test_defaults(void)
     CHECK_EQ(parx_procs_wait(pp, 1, NULL), -EINVAL);
     parx_ticket t;
     CHECK_EQ(parx_procs_submit(pp, job_code, NULL, &t), 0);
-    CHECK_EQ(parx_procs_wait(pp, t, NULL), 42);
+    parx_job_result r;
+    CHECK_EQ(parx_procs_wait(pp, t, &r), 0);
+    CHECK_EQ(r.status, 42);
     parx_procs_destroy(pp);
 }
 
@@ -361,9 +371,156 @@ static void test_two_pools(void)
     parx_procs_destroy(p1);
 }
 
+/* A progress callback that submits into the pool it is called from: its
+   submits get a slot or -EBUSY (the map's own results fill the rest), and
+   never wait for results only this thread could collect. */
+static parx_procs *cb_pool;
+static sq_arg *cb_args;
+static int cb_ok, cb_busy, cb_bad;
+
+static void submit_from_progress(size_t done, size_t n, void *user)
+{
+    (void)done;
+    (void)n;
+    (void)user;
+    parx_ticket t[3];
+    int got = 0;
+    for (int i = 0; i < 3; i++) {
+        int rc = parx_procs_submit(cb_pool, job_square, &cb_args[i], &t[i]);
+        if (rc == 0)
+            got++;
+        else if (rc == -EBUSY)
+            break;
+        else
+            cb_bad++;
+    }
+    for (int i = 0; i < got; i++)
+        cb_bad += parx_procs_wait(cb_pool, t[i], NULL) != 0;
+    cb_ok += got;
+    cb_busy += got < 3;
+}
+
+static void test_progress_submits(void)
+{
+    parx_procs_desc d = {.workers = 2, .max_jobs = 4, .arena_bytes = 4u << 20};
+    cb_pool = parx_procs_create(&d, NULL);
+    REQUIRE(cb_pool);
+    parx_arena *a = parx_procs_arena(cb_pool);
+    sq_arg *in = (sq_arg *)parx_arena_alloc(a, 8 * sizeof *in, 0);
+    cb_args = (sq_arg *)parx_arena_alloc(a, 3 * sizeof *cb_args, 0);
+    REQUIRE(in && cb_args);
+    memset(in, 0, 8 * sizeof *in);
+    memset(cb_args, 0, 3 * sizeof *cb_args);
+    void *args[8];
+    parx_job_result r[8];
+    for (int i = 0; i < 8; i++) {
+        in[i].in = i;
+        args[i] = &in[i];
+    }
+    cb_ok = cb_busy = cb_bad = 0;
+    parx_map_desc md = {.progress = submit_from_progress};
+    CHECK_EQ(parx_procs_map_ex(cb_pool, job_square, args, 8, r, &md), 0);
+    for (int i = 0; i < 8; i++)
+        CHECK_EQ(in[i].out, (long)i * i);
+    CHECK_EQ(cb_bad, 0);
+    CHECK(cb_ok + cb_busy > 0);
+    pt_diag("progress callback: %d submits served, %d calls met -EBUSY", cb_ok, cb_busy);
+    parx_procs_destroy(cb_pool);
+}
+
+/* Fork mode: a later pool's server and workers hold nothing of an earlier
+   pool (its arena, its descriptors) once that pool is destroyed. */
+static int holds_inode(pid_t pid, ino_t ino, dev_t dev)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int found = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char path[400];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (stat(path, &st) == 0 && st.st_ino == ino && st.st_dev == dev)
+            found = 1;
+    }
+    closedir(d);
+    /* and its mappings: the memfd's inode in /proc/<pid>/maps */
+    char maps[64], line[512];
+    snprintf(maps, sizeof maps, "/proc/%d/maps", (int)pid);
+    FILE *f = fopen(maps, "re");
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned long inode = 0;
+        if (sscanf(line, "%*s %*s %*s %*s %lu", &inode) == 1 && inode == (unsigned long)ino)
+            found = 1;
+    }
+    if (f)
+        fclose(f);
+    return found;
+}
+
+static void test_pools_forget_each_other(void)
+{
+    parx_procs *a = make_pool(PARX_START_FORK, 1, 0, 0);
+    REQUIRE(a);
+    struct stat st;
+    REQUIRE(fstat(parx_arena_fd(parx_procs_arena(a)), &st) == 0);
+    parx_procs *b = make_pool(PARX_START_FORK, 1, 0, 0);
+    REQUIRE(b);
+    parx_procs_info info;
+    parx_procs_stats(b, &info);
+    int pids[2] = {info.server_pid, 0};
+    parx_procs_pids(b, &pids[1], 1);
+    for (int i = 0; i < 2; i++)
+        CHECK_MSG(!holds_inode(pids[i], st.st_ino, st.st_dev),
+                  "pool B's %s holds pool A's arena", i ? "worker" : "server");
+    parx_procs_destroy(a);
+    parx_ticket t;
+    CHECK_EQ(parx_procs_submit(b, job_code, NULL, &t), 0);
+    CHECK_EQ(parx_procs_wait(b, t, NULL), 0);
+    parx_procs_destroy(b);
+}
+
+/* Ctrl-C at a terminal signals the whole foreground process group: the
+   caller may handle it, and the pool must not notice (its processes are in
+   a group of their own). */
+static volatile sig_atomic_t got_int;
+static void on_int(int sig)
+{
+    (void)sig;
+    got_int = 1;
+}
+
+static void test_sigint_group(void)
+{
+    pid_t child = xfork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        setpgid(0, 0); /* our own group, to signal it whole as a terminal would */
+        signal(SIGINT, on_int);
+        int bad = 0;
+        for (int m = 0; m < 2; m++) {
+            parx_procs *pp = parx_procs_create(
+                &(parx_procs_desc){.workers = 2, .start = modes[m], .arena_bytes = 4u << 20}, NULL);
+            if (!pp)
+                _exit(30);
+            kill(0, SIGINT);
+            parx_ticket t;
+            parx_job_result r;
+            bad += parx_procs_submit(pp, job_code, NULL, &t) != 0;
+            bad += parx_procs_wait(pp, t, &r) != 0 || r.status != 42;
+            parx_procs_destroy(pp);
+        }
+        _exit(bad ? 31 : got_int ? 0 : 32);
+    }
+    expect_child(child, 0, 0);
+}
+
 int main(void)
 {
-    pt_plan(9);
+    pt_plan(12);
     run_guarded("create: bad descs give -EINVAL; NULL pools -EINVAL; codes have names",
                 test_bad_create);
     run_guarded("submit/wait/map: NULL fn, foreign args, unknown fn, bad tickets", test_bad_jobs);
@@ -378,5 +535,10 @@ int main(void)
     run_guarded("slots: -EBUSY when all hold results; 1000 jobs through 4 slots", test_slots);
     run_guarded("defaults: NULL desc, one worker per CPU, 256 MiB arena", test_defaults);
     run_guarded("two pools, fork and spawn, in one process", test_two_pools);
+    run_guarded("a progress callback that submits gets slots or -EBUSY, never hangs",
+                test_progress_submits);
+    run_guarded("fork mode: a second pool's processes hold nothing of the first",
+                test_pools_forget_each_other);
+    run_guarded("SIGINT to the caller's process group leaves the pool working", test_sigint_group);
     return pt_done_testing();
 }

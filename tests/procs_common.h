@@ -67,4 +67,19 @@ static inline int wait_pids_dead(const int *pids, int n)
     return alive;
 }
 
+/* The pool's stats once `started` reaches want (bounded: 10 s). Replacements
+   start asynchronously: the server forks one, publishes its pid, and tells
+   the monitor, which counts it. */
+static inline parx_procs_info wait_started(parx_procs *pp, uint64_t want)
+{
+    parx_procs_info info;
+    parx_procs_stats(pp, &info);
+    for (int i = 0; i < 10000 && info.started < want; i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+        parx_procs_stats(pp, &info);
+    }
+    return info;
+}
+
 #endif /* PARX_TEST_PROCS_COMMON_H */

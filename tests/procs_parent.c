@@ -125,15 +125,43 @@ static void test_thread_exits(void)
     expect_child(child, 0, 0);
 }
 
+/* This process is a subreaper: when a pool's server is killed, its workers
+   are reparented to us. destroy must reap them (the guard fails the test if
+   any child, zombie or not, is left). */
+static int job_nothing(void *p)
+{
+    return p ? 1 : 0;
+}
+
+static void test_subreaper_server_killed(void)
+{
+    for (int m = 0; m < 2; m++) {
+        parx_procs *pp = parx_procs_create(
+            &(parx_procs_desc){.workers = 3, .start = modes[m], .arena_bytes = 4u << 20}, NULL);
+        REQUIRE(pp);
+        parx_procs_info info;
+        parx_procs_stats(pp, &info);
+        kill(info.server_pid, SIGKILL);
+        parx_ticket t;
+        int rc;
+        while ((rc = parx_procs_submit(pp, job_nothing, NULL, &t)) == 0) /* until it notices */
+            CHECK_EQ(parx_procs_wait(pp, t, NULL), 0);
+        CHECK_EQ(rc, PARX_E_PROCS_BROKEN);
+        parx_procs_destroy(pp);
+    }
+}
+
 int main(void)
 {
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
         pt_skip_all("cannot become a child subreaper");
-    pt_plan(3);
+    pt_plan(4);
     run_guarded("fork mode: parent SIGKILLed mid-map: server and workers all die",
                 test_parent_killed_fork);
     run_guarded("spawn mode: parent SIGKILLed mid-map: server and workers all die",
                 test_parent_killed_spawn);
+    run_guarded("subreaper: workers orphaned by a killed server are reaped by destroy",
+                test_subreaper_server_killed);
     run_guarded("spawn mode: a pool made by a thread that exits keeps working", test_thread_exits);
     return pt_done_testing();
 }

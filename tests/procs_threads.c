@@ -78,9 +78,69 @@ static void test_spawn_with_threads(void)
     CHECK(atomic_load(&churn) > 0);
 }
 
+/* Fork mode in a threaded process is allowed but hazardous: create says so
+   through the log hook (and works, here, since the other thread holds no
+   lock: it sleeps on a pipe). */
+static char logged[512];
+static int log_level;
+
+static void on_log(parx_log_level level, const char *msg, void *user)
+{
+    (void)user;
+    if (log_level == 0 || (int)level < log_level) {
+        log_level = (int)level;
+        snprintf(logged, sizeof logged, "%s", msg);
+    }
+}
+
+static void *sleeper(void *arg)
+{
+    char c;
+    (void)!read(*(int *)arg, &c, 1);
+    return NULL;
+}
+
+static void test_fork_warns(void)
+{
+    int fds[2];
+    REQUIRE(pipe2(fds, O_CLOEXEC) == 0);
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, sleeper, &fds[0]) == 0);
+    parx_set_log(on_log, NULL);
+    parx_procs *pp = make_pool(PARX_START_FORK, 1, 0, 0);
+    parx_set_log(NULL, NULL);
+    CHECK_EQ(log_level, PARX_LOG_WARN);
+    /* 2 threads here, or more where a sanitizer runs one of its own */
+    int threads = 0;
+    CHECK_MSG(sscanf(logged, "parx_procs_create: fork mode in a process with %d threads",
+                     &threads) == 1 && threads >= 2,
+              "logged: %s", logged);
+    if (pp) {
+        parx_ticket t;
+        CHECK_EQ(parx_procs_submit(pp, job_mix, parx_arena_alloc(parx_procs_arena(pp), 64, 0), &t),
+                 0);
+        CHECK_EQ(parx_procs_wait(pp, t, NULL), 0);
+        parx_procs_destroy(pp);
+    }
+    CHECK_EQ(write(fds[1], "x", 1), 1);
+    pthread_join(th, NULL);
+    close(fds[0]);
+    close(fds[1]);
+    /* a spawn-mode pool in the same situation says nothing */
+    logged[0] = 0;
+    log_level = 0;
+    parx_set_log(on_log, NULL);
+    pp = make_pool(PARX_START_SPAWN, 1, 0, 0);
+    parx_set_log(NULL, NULL);
+    CHECK_EQ(log_level, 0);
+    parx_procs_destroy(pp);
+}
+
 int main(void)
 {
-    pt_plan(1);
+    pt_plan(2);
+    run_guarded("fork mode in a threaded process: a warning through the log hook",
+                test_fork_warns);
     run_guarded("spawn mode with 4 threads busy in malloc and stdio: 3 pools, every job right",
                 test_spawn_with_threads);
     return pt_done_testing();

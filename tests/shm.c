@@ -28,18 +28,6 @@
 #include "parx_test.h"
 #include "shm_common.h"
 
-/* Built with ThreadSanitizer? (gcc says so with a macro, clang with a feature) */
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-#ifndef UNDER_TSAN
-#define UNDER_TSAN 0
-#endif
-
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
 
