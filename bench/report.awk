@@ -342,6 +342,273 @@ function targets_shm(   c, p2, g, py, x, j, va, mb, pss, cp) {
     }
 }
 
+# ---- process pool (bench "procs") --------------------------------------------
+
+# "a/b": the best and the median of a metric (metric and metric_med).
+function bm(b, im, va, c, t, m, f,   x, y) {
+    x = get(b, im, va, c, t, m); y = get(b, im, va, c, t, m "_med")
+    if (x == "") return "-"
+    return sprintf(f, x) " / " fmt(y, f)
+}
+function procs_has(prefix,   j) {
+    for (j = 1; j <= ncases["procs"]; j++)
+        if (index(cases["procs", j], prefix) == 1) return 1
+    return 0
+}
+# The smallest value of metric m over the rows of impls starting with `prefix`
+# whose variant is `va` (any variant when va is ""); PBEST_ROW names the row.
+function procs_best(prefix, va, c, t, m,   i, r, x, best) {
+    best = ""; PBEST_ROW = ""
+    for (i = 1; i <= nrows["procs"]; i++) {
+        r = rows["procs", i]
+        if (index(impl_of(r), prefix) != 1 || (va != "" && var_of(r) != va)) continue
+        x = get("procs", impl_of(r), var_of(r), c, t, m)
+        if (x != "" && (best == "" || x + 0 < best + 0)) { best = x; PBEST_ROW = impl_of(r) " " var_of(r) }
+    }
+    return best
+}
+
+function table_procs(   i, j, k, r, im, va, c, t, x) {
+    if (!nrows["procs"]) return
+    print "### Process pool: parx_procs against Python's ProcessPoolExecutor (py-ppe) and multiprocessing.Pool (py-pool)"
+    print ""
+    if (procs_has("rss")) {
+        print "Pool start, in microseconds, best / median of N fresh pools (after one untimed"
+        print "warm-up, shown as cold). create = the constructor returning (parx_procs_create"
+        print "waits until every worker is ready; Python's constructors return before their"
+        print "workers run, ProcessPoolExecutor even starts them only as tasks come); + first"
+        print "job = create, then one trivial job submitted and its result back; all up = that,"
+        print "then one job per worker at once, each waiting until all of them run (an atomic"
+        print "counter in the arena for parx, a multiprocessing Barrier given through the"
+        print "initializer for Python): every worker is up and taking jobs. All counted from"
+        print "before the constructor; destroy/shutdown not timed. RSS = the parent's VmRSS"
+        print "when the pools are made (memory allocated and written first: fork copies it;"
+        print "an idle python3 with these modules already holds ~20 MiB). os fork(): one bare"
+        print "fork() of the C program at that size until the child runs, the floor under fork"
+        print "mode, which forks the caller (its fork server), then the server once per worker."
+        print ""
+        print "| impl | start | workers | parent RSS (MiB) | create (us) | + first job (us) | all up (us) | cold: all up (us) | N |"
+        print "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+        for (j = 1; j <= ncases["procs"]; j++) {
+            c = cases["procs", j]
+            if (index(c, "rss") != 1) continue
+            for (i = 1; i <= nrows["procs"]; i++) {
+                r = rows["procs", i]; im = impl_of(r); va = var_of(r)
+                for (k = 1; k <= nt["procs", c]; k++) {
+                    t = tlist["procs", c, k]
+                    if (get("procs", im, va, c, t, "create_us") == "") continue
+                    printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", im, va, im == "os" ? "-" : t,
+                        fmt(get("procs", im, va, c, t, "rss_mib"), "%.0f"),
+                        bm("procs", im, va, c, t, "create_us", "%.0f"),
+                        bm("procs", im, va, c, t, "first_us", "%.0f"),
+                        bm("procs", im, va, c, t, "allup_us", "%.0f"),
+                        fmt(get("procs", im, va, c, t, "cold_us"), "%.0f"),
+                        fmt(get("procs", im, va, c, t, "reps"), "%d")
+                }
+            }
+        }
+        print ""
+    }
+    if (procs_has("hot") || procs_has("sleep")) {
+        print "Job round trip: submit one empty job and wait for its result, one at a time, in"
+        print "microseconds. hot: back to back (the next job right after the previous result;"
+        print "workers and caller busy-polling), mean per job of a repetition, best / median of"
+        print "N. after sleep: the caller sleeps " fmt(get_any("procs", "sleep", "gap_us"), "%.0f") " us before each job, so idle workers"
+        print "have gone to sleep (parx: spin_ns 50 us by default); mean, then p50 and p99 over"
+        print "every job of every repetition. parx: parx_procs_submit + parx_procs_wait; Python:"
+        print "submit(f).result() / apply_async(f).get()."
+        print ""
+        print "| impl | start | workers | hot (us) | after sleep, mean (us) | after sleep, p50 | after sleep, p99 | jobs x N (hot / sleep) |"
+        print "|---|---|---:|---:|---:|---:|---:|---:|"
+        for (i = 1; i <= nrows["procs"]; i++) {
+            r = rows["procs", i]; im = impl_of(r); va = var_of(r)
+            for (k = 1; k <= 8; k++) {
+                if (get("procs", im, va, "hot", k, "us") == "" && get("procs", im, va, "sleep", k, "us") == "") continue
+                printf "| %s | %s | %d | %s | %s | %s | %s | %s x %s / %s x %s |\n", im, va, k,
+                    bm("procs", im, va, "hot", k, "us", "%.2f"), bm("procs", im, va, "sleep", k, "us", "%.1f"),
+                    fmt(get("procs", im, va, "sleep", k, "us_p50"), "%.1f"),
+                    fmt(get("procs", im, va, "sleep", k, "us_p99"), "%.1f"),
+                    fmt(get("procs", im, va, "hot", k, "iters"), "%d"), fmt(get("procs", im, va, "hot", k, "reps"), "%d"),
+                    fmt(get("procs", im, va, "sleep", k, "iters"), "%d"), fmt(get("procs", im, va, "sleep", k, "reps"), "%d")
+            }
+        }
+        print ""
+    }
+    if (procs_has("map")) {
+        print "Map of tiny jobs (parx: each adds 1 to its own int in the arena; Python: x + 1 over"
+        print "range(n)); results checked. Jobs per second from the best repetition (and the"
+        print "median). parx_procs_map queues one job per item; Python's maps send chunks of"
+        print "`chunksize` items per task (the Pool default ceil(n / (4 x workers)) for both"
+        print "executors, and 1)."
+        print ""
+        print "| impl | start | workers | jobs | chunksize | seconds (best / median) | jobs/s (best) | jobs/s (median) | N |"
+        print "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+        for (j = 1; j <= ncases["procs"]; j++) {
+            c = cases["procs", j]
+            if (index(c, "map") != 1) continue
+            for (i = 1; i <= nrows["procs"]; i++) {
+                r = rows["procs", i]; im = impl_of(r); va = var_of(r)
+                for (k = 1; k <= nt["procs", c]; k++) {
+                    t = tlist["procs", c, k]
+                    x = get("procs", im, va, c, t, "jobs_per_s")
+                    if (x == "") continue
+                    printf "| %s | %s | %d | %s | %s | %s | %s | %s | %s |\n", im, va, t, substr(c, 4),
+                        im == "parx" ? "(1 job per item)" : fmt(get("procs", im, va, c, t, "chunksize"), "%d"),
+                        bm("procs", im, va, c, t, "secs", "%.4f"), fmt(x, "%.0f"),
+                        fmt(get("procs", im, va, c, t, "jobs_per_s_med"), "%.0f"),
+                        fmt(get("procs", im, va, c, t, "reps"), "%d")
+                }
+            }
+        }
+        print ""
+    }
+    if (procs_has("arg")) {
+        print "Passing a large argument to one worker whose job reads its first byte (parx: and"
+        print "writes its last), in microseconds, best / median. parx: the argument is already"
+        print "in the pool's arena; hand-off = submit + wait, mean of " fmt(get_any("procs", "arg", "iters"), "%d") " in a row; first = the"
+        print "first hand-off of a freshly filled block (the worker maps its pages then). copy"
+        print "= memcpy of the data from private memory into the arena (fresh pages: faults"
+        print "included; warm: pages already there), what putting it there costs once. Python"
+        print "pickle: the bytes as the task's argument; Python shm: the data already in a"
+        print "multiprocessing.shared_memory segment, the task attaches by name, reads, closes;"
+        print "its copy = creating the segment and copying the data in."
+        print ""
+        print "| impl | variant | size | hand-off (us) | first hand-off (us) | copy in, fresh pages (ms) | copy in, warm pages (ms) |"
+        print "|---|---|---:|---:|---:|---:|---:|"
+        for (i = 1; i <= nrows["procs"]; i++) {
+            r = rows["procs", i]; im = impl_of(r); va = var_of(r)
+            for (j = 1; j <= ncases["procs"]; j++) {
+                c = cases["procs", j]
+                if (index(c, "arg") != 1 || get("procs", im, va, c, 1, "us") == "") continue
+                printf "| %s | %s | %s MiB | %s | %s | %s | %s |\n", im, va, substr(c, 4, length(c) - 4),
+                    bm("procs", im, va, c, 1, "us", "%.2f"), bm("procs", im, va, c, 1, "first_us", "%.1f"),
+                    im == "parx" ? bm("procs", im, va, c, 1, "copy_first_ms", "%.2f") : bm("procs", im, va, c, 1, "copy_ms", "%.2f"),
+                    im == "parx" ? bm("procs", im, va, c, 1, "copy_ms", "%.2f") : "-"
+            }
+        }
+        print ""
+    }
+    if (procs_has("crash")) {
+        print "A crashed worker (parx, retries = 1), in microseconds, best / median of N: a normal"
+        print "job (submit to result), then a job that raise(SIGKILL)s its worker on its first"
+        print "attempt and returns 0 on the second; extra = crashed job - normal job of the same"
+        print "repetition: the death detected (fork server: SIGCHLD; caller's monitor thread:"
+        print "its message), the job requeued, a worker started again, the job run again. With"
+        print "2 workers the surviving worker may take the retry before the replacement is up."
+        print "Checked: attempts 2, signal 9, status 0. Parent RSS: where shown, the parent was"
+        print "made that large first (fork mode's server, which starts every worker, is a copy"
+        print "of it); elsewhere ~10 MiB. (Python's executors do not retry: ProcessPoolExecutor"
+        print "marks itself broken, multiprocessing.Pool never returns the task's result.)"
+        print ""
+        print "| impl | start | workers | parent RSS (MiB) | normal job (us) | crashed job (us) | extra (us) | workers crashed | N |"
+        print "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+        for (i = 1; i <= nrows["procs"]; i++) {
+            r = rows["procs", i]; im = impl_of(r); va = var_of(r)
+            for (j = 1; j <= ncases["procs"]; j++) {
+                c = cases["procs", j]
+                if (index(c, "crash") != 1) continue
+                for (k = 1; k <= nt["procs", c]; k++) {
+                    t = tlist["procs", c, k]
+                    if (get("procs", im, va, c, t, "extra_us") == "") continue
+                    printf "| %s | %s | %d | %s | %s | %s | %s | %s | %s |\n", im, va, t,
+                        c == "crash" ? "-" : fmt(get("procs", im, va, c, t, "rss_mib"), "%.0f"),
+                        bm("procs", im, va, c, t, "normal_us", "%.1f"),
+                        bm("procs", im, va, c, t, "crash_us", "%.0f"),
+                        bm("procs", im, va, c, t, "extra_us", "%.0f"),
+                        fmt(get("procs", im, va, c, t, "crashed"), "%d"),
+                        fmt(get("procs", im, va, c, t, "reps"), "%d")
+                }
+            }
+        }
+        print ""
+    }
+}
+
+# The case "<prefix><N>m" or "<prefix><N>g" (e.g. rss10m, arg100m) with the
+# largest (big = 1) or smallest (big = 0) size; "" if there is none.
+function procs_size_case(prefix, big,   j, c, r, mb, best, bc) {
+    best = ""; bc = ""
+    for (j = 1; j <= ncases["procs"]; j++) {
+        c = cases["procs", j]
+        if (index(c, prefix) != 1) continue
+        r = substr(c, length(prefix) + 1)
+        if (r !~ /^[0-9]+[mg]$/) continue
+        mb = substr(r, 1, length(r) - 1) * (substr(r, length(r)) == "g" ? 1024 : 1)
+        if (best == "" || (big ? mb > best : mb < best)) { best = mb; bc = c }
+    }
+    return bc
+}
+
+# Any value of metric m in a case starting with `prefix` (for the prose).
+function get_any(b, prefix, m,   k, p) {
+    for (k in V) {
+        split(k, p, SUBSEP)
+        if (p[1] == b && index(p[4], prefix) == 1 && p[6] == m) return V[k]
+    }
+    return ""
+}
+
+function targets_procs(   m, x, y, py, c2, a10, a2g, h1, h100, f100, e, em, hot, sl, p50, mp, va, lim, j, big, small) {
+    for (m = 1; m <= 2; m++) {
+        va = m == 1 ? "fork" : "spawn"
+        x = get("procs", "parx", va, "rss10m", 2, "create_us")
+        y = get("procs", "parx", va, "rss10m", 2, "create_us_med")
+        lim = m == 1 ? 500 : 2000
+        target("pool start, 2 workers, " va " mode: <= " lim / 1000 " ms (parx_procs_create, which waits until every worker is ready; parent RSS ~10 MiB) [best of N]",
+               x == "" ? "-" : sprintf("%.0f us (median %.0f us; create + first job %.0f us, all up %.0f us)", x, y,
+                                       get("procs", "parx", va, "rss10m", 2, "first_us"), get("procs", "parx", va, "rss10m", 2, "allup_us")),
+               x == "" ? "" : (x + 0 <= lim))
+    }
+    x = get("procs", "parx", "spawn", "rss10m", 2, "allup_us")
+    py = procs_best("py-", "spawn", "rss10m", 2, "allup_us")
+    target("spawn-mode start, 2 workers: >= 25x faster than Python's spawn (all up, same definition; the faster of the two Python executors)",
+           (x == "" || py == "") ? "-" : sprintf("parx %.0f us, Python %.0f us (%s): %.1fx", x, py, PBEST_ROW, py / x),
+           (x == "" || py == "") ? "" : (py / x >= 25))
+    big = procs_size_case("rss", 1)
+    for (m = 2; m <= 8; m += 6) {
+        a10 = get("procs", "parx", "spawn", "rss10m", m, "create_us")
+        a2g = big == "rss10m" ? "" : get("procs", "parx", "spawn", big, m, "create_us")
+        target("spawn-mode start at 2 GiB parent RSS within 1.5x of its start at 10 MiB (" m " workers, create) [best of N]" (big != "rss2g" && big != "" ? " (this run: " substr(big, 4) ")" : ""),
+               (a10 == "" || a2g == "") ? "-" : sprintf("%.0f us vs %.0f us = %.2fx (medians %.0f / %.0f us = %.2fx)", a2g, a10, a2g / a10,
+                   get("procs", "parx", "spawn", big, m, "create_us_med"), get("procs", "parx", "spawn", "rss10m", m, "create_us_med"),
+                   get("procs", "parx", "spawn", big, m, "create_us_med") / get("procs", "parx", "spawn", "rss10m", m, "create_us_med")),
+               (a10 == "" || a2g == "") ? "" : (a2g / a10 <= 1.5))
+    }
+    small = procs_size_case("arg", 0); big = procs_size_case("arg", 1)
+    for (m = 1; m <= 2; m++) {
+        va = m == 1 ? "fork" : "spawn"
+        for (j = 1; j <= 2; j++) {
+            hot = get("procs", "parx", va, "hot", j, "us")
+            target("job round trip while workers are busy-hot, " va " mode, " j " worker" (j > 1 ? "s" : "") ": <= 2 us [mean of a repetition, best of N; median]",
+                   hot == "" ? "-" : sprintf("%.2f us (median %.2f us)", hot, get("procs", "parx", va, "hot", j, "us_med")),
+                   hot == "" ? "" : (hot + 0 <= 2))
+        }
+        sl = get("procs", "parx", va, "sleep", 1, "us"); p50 = get("procs", "parx", va, "sleep", 1, "us_p50")
+        target("job round trip from sleep, " va " mode, 1 worker: <= 50 us [mean, best of N]",
+               sl == "" ? "-" : sprintf("%.1f us (median of N %.1f us; single jobs: p50 %.1f us, p99 %.1f us)", sl,
+                   get("procs", "parx", va, "sleep", 1, "us_med"), p50, get("procs", "parx", va, "sleep", 1, "us_p99")),
+               sl == "" ? "" : (sl + 0 <= 50))
+        c2 = ""
+        for (j = 1; j <= ncases["procs"]; j++) if (index(cases["procs", j], "map") == 1) { c2 = cases["procs", j]; break }
+        mp = c2 == "" ? "" : get("procs", "parx", va, c2, 2, "jobs_per_s")
+        target("map throughput of tiny jobs, " va " mode, 2 workers: >= 1 M jobs/s [best of N]",
+               mp == "" ? "-" : sprintf("%.2f M jobs/s (median %.2f M; %s jobs)", mp / 1e6,
+                   get("procs", "parx", va, c2, 2, "jobs_per_s_med") / 1e6, substr(c2, 4)),
+               mp == "" ? "" : (mp >= 1e6))
+        h1 = get("procs", "parx", va, small, 1, "us"); h100 = small == big ? "" : get("procs", "parx", va, big, 1, "us")
+        f100 = get("procs", "parx", va, big, 1, "first_us")
+        target("100 MiB argument, " va " mode: hand-off <= 10 us and not growing with size (<= 1.5x the 1 MiB hand-off) [best of N]" (big != "arg100m" && big != "" ? " (this run: " substr(big, 4) " vs " substr(small, 4) ")" : ""),
+               (h1 == "" || h100 == "") ? "-" : sprintf("%.2f us vs %.2f us at %s = %.2fx (medians %.2f / %.2f us; first hand-off of a fresh block %.1f us)", h100, h1, substr(small, 4), h100 / h1,
+                   get("procs", "parx", va, big, 1, "us_med"), get("procs", "parx", va, small, 1, "us_med"), f100),
+               (h1 == "" || h100 == "") ? "" : (h100 + 0 <= 10 && h100 / h1 <= 1.5))
+        e = get("procs", "parx", va, "crash", 1, "extra_us"); em = get("procs", "parx", va, "crash", 1, "extra_us_med")
+        target("crashed worker detected, replaced and its job restarted, " va " mode, 1 worker: <= 1 ms [best of N]",
+               e == "" ? "-" : sprintf("%.0f us (median %.0f us)", e, em), e == "" ? "" : (e + 0 <= 1000))
+        target("the same at the median of N",
+               em == "" ? "-" : sprintf("%.0f us", em), em == "" ? "" : (em + 0 <= 1000))
+    }
+}
+
 # ---- targets -----------------------------------------------------------------
 
 function target(name, figure, ok) {
@@ -427,6 +694,7 @@ function targets(   c, ns, t1, t2, tbb2, j, k, s, e, emin, wcase, allok, nok, o2
     }
     if (nrows["shm"]) targets_shm()
     if (nrows["io"]) targets_io()
+    if (nrows["procs"]) targets_procs()
     print ""
 }
 
@@ -516,5 +784,5 @@ function targets_io(   j, k, m, v, c, mx, iob, s, u, t, bb, worst_b, worst_t, wb
 }
 
 END {
-    table_fib(); table_uneven(); table_sum(); table_latency(); table_idle(); table_shm(); table_io(); targets()
+    table_fib(); table_uneven(); table_sum(); table_latency(); table_idle(); table_shm(); table_procs(); table_io(); targets()
 }
