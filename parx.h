@@ -157,8 +157,10 @@
       data, open files). Create it before starting threads: fork copies a
       threaded process with whatever locks its other threads held (malloc's,
       stdio's), and the workers would deadlock on them. Its cost grows with
-      the caller's memory (its page tables are copied), but only at create:
-      replacements are forked from the server.
+      the caller's memory (page tables are copied), and not only at create:
+      the server is a copy of the caller as it was then, so each worker it
+      forks, replacements included, costs as much (bench/RESULTS.md has
+      the figures). With a large caller, prefer spawn.
     - PARX_START_SPAWN: the server is this program started afresh with
       posix_spawn (which is safe in threaded programs and costs the same
       whatever the caller's size); a constructor in parx's implementation
@@ -2871,6 +2873,18 @@ static void parx__procs_finish(parx__pctl *ctl, parx__pjob *j)
     }
 }
 
+/* Caller, polling for a result since t0: true when it is time to sleep
+   instead. Past 5 us each round also yields the CPU, which the worker that
+   owes the result may be waiting for (with more processes than CPUs, a
+   caller that only spins can hold the very worker it waits on off its CPU). */
+static bool parx__procs_stop_polling(parx_procs *pp, uint64_t t0)
+{
+    uint64_t spent = parx__now_ns() - t0;
+    if (spent > pp->spin_ns) return true;
+    if (spent > 5000) sched_yield();
+    return false;
+}
+
 /* Caller: wait until done_total >= want, the pool broke, or 50 ms passed:
    poll for spin_ns, then sleep until the worker that gets there wakes us.
    Callers look at the job states again after each return: a worker killed
@@ -2881,7 +2895,7 @@ static void parx__procs_wait_done(parx_procs *pp, uint64_t want)
     uint64_t t0 = parx__now_ns();
     for (unsigned i = 1;; i++) {
         if (atomic_load_explicit(&ctl->done_total, memory_order_acquire) >= want) return;
-        if ((i & 63) == 0 && parx__now_ns() - t0 > pp->spin_ns) break;
+        if ((i & 31) == 0 && parx__procs_stop_polling(pp, t0)) break;
         parx__cpu_relax();
     }
     uint32_t seq = atomic_load_explicit(&ctl->done_seq, memory_order_seq_cst);
@@ -3911,7 +3925,7 @@ static void parx__procs_wait_slot(parx_procs *pp, uint32_t x)
     for (unsigned i = 1;; i++) {
         /* acquire: pairs with parx__procs_finish's release; the results are then ours */
         if (PARX__J_PHASE(atomic_load_explicit(st, memory_order_acquire)) == PARX__J_DONE) return;
-        if ((i & 63) == 0 && parx__now_ns() - t0 > pp->spin_ns) break;
+        if ((i & 31) == 0 && parx__procs_stop_polling(pp, t0)) break;
         parx__cpu_relax();
     }
     for (;;) {
