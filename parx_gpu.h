@@ -2000,6 +2000,27 @@ PARX_API parx_gpu_buffer *parx_gpu_buffer_chunk(parx_gpu_buffer *b, size_t i)
     return b->nchunks == 1 ? b : &b->views[i];
 }
 
+/* memcpy between bytes [off, off+n) of a mapped buffer (chunk by chunk) and
+   host memory: from `src` into the buffer, or (src NULL) from the buffer
+   into `dst`. The caller made sure the device is done with it. */
+static void parx__gpu_map_copy(parx_gpu *g, parx_gpu_buffer *b, size_t off,
+                               const unsigned char *src, unsigned char *dst, size_t n)
+{
+    while (n) {
+        size_t ci = off / g->chunk_bytes, co = off % g->chunk_bytes;
+        size_t k = (size_t)b->chunks[ci].bytes - co;
+        if (k > n) k = n;
+        if (src) {
+            memcpy(b->chunks[ci].map + co, src, k);
+            src += k;
+        } else {
+            memcpy(dst, b->chunks[ci].map + co, k);
+            dst += k;
+        }
+        off += k, n -= k;
+    }
+}
+
 /* Copy host -> buffer bytes [off, off+n): memcpy where the memory is
    mapped and idle, else staging + copy commands. */
 static int parx__gpu_write(parx_gpu *g, parx_gpu_buffer *b, size_t off, const void *src, size_t n)
@@ -2018,13 +2039,7 @@ static int parx__gpu_write(parx_gpu *g, parx_gpu_buffer *b, size_t off, const vo
            flight are done with it, a memcpy. (In use by this batch, the
            copy must be ordered among its commands: staging below.) */
         if ((rc = parx__gpu_wait_serial(g, b->last_serial, g->desc.timeout_ns))) return rc;
-        while (n) {
-            size_t ci = off / g->chunk_bytes, co = off % g->chunk_bytes;
-            size_t k = (size_t)b->chunks[ci].bytes - co;
-            if (k > n) k = n;
-            memcpy(b->chunks[ci].map + co, s8, k);
-            off += k, s8 += k, n -= k;
-        }
+        parx__gpu_map_copy(g, b, off, s8, NULL, n);
         return 0;
     }
     while (n) {
@@ -2083,13 +2098,7 @@ PARX_API int parx_gpu_download(parx_gpu *g, parx_gpu_buffer *b, size_t offset, v
             memcpy(d8, b->host + offset, n);
             return 0;
         }
-        while (n) {
-            size_t ci = offset / g->chunk_bytes, co = offset % g->chunk_bytes;
-            size_t k = (size_t)b->chunks[ci].bytes - co;
-            if (k > n) k = n;
-            memcpy(d8, b->chunks[ci].map + co, k);
-            offset += k, d8 += k, n -= k;
-        }
+        parx__gpu_map_copy(g, b, offset, NULL, d8, n);
         return 0;
     }
     while (n) {
