@@ -863,6 +863,10 @@ typedef struct parx_prefetch parx_prefetch;
    Files are opened (O_RDONLY | O_CLOEXEC) when reading reaches them, so a
    missing or unreadable file is reported by parx_prefetch_next at its place
    in the order, with parx_prefetch_error naming it.
+   With .ranges (not NULL) only the ranges are read, in their order: with
+   .nranges 0 nothing is. A range that runs past the end of its file (as
+   the file was when it was opened; a regular file or a block device) is
+   cut there, however long it says it is.
    Returns the prefetcher, or NULL with *err (err may be NULL) and errno:
    -EINVAL (no desc or paths, a NULL path, depth < 0 or > 1024, threads < 0
    or > 64, chunk_size > 1 GiB, nranges without ranges, a range naming a
@@ -876,18 +880,24 @@ PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *
 /* parx_prefetch_next: the next chunk in file order, waiting for it if it is
    still being read. Short reads are resumed; a file that ends early
    (truncated while being read) ends there, and empty chunks are skipped.
-   Returns 1 (a chunk in *c), 0 (the end: every chunk was delivered), or an
-   error, on the chunk where it happened: the errno of open or read (-ENOENT,
-   -EACCES, -EIO, -EISDIR, ...), with parx_prefetch_error saying which file;
-   -EBUSY when the caller holds every buffer (release one first); -EINVAL
-   (pf or c NULL). After an I/O error every later call returns the same
-   error: close the prefetcher.
+   Returns 1 (a chunk in *c), 0 (the end: every chunk was delivered, also
+   when the caller still holds every buffer), or an error, on the chunk
+   where it happened: the errno of open or read (-ENOENT, -EACCES, -EIO,
+   -EISDIR, ...), with parx_prefetch_error saying which file; -EBUSY when
+   the caller holds every buffer and chunks remain (release one first);
+   with io_uring, the error of a ring that failed (io_uring_enter refused:
+   -EPERM, -ENOSYS; short of resources with nothing in flight: -EAGAIN,
+   -EBUSY; ...), parx_prefetch_error saying so; -EINVAL (pf or c NULL).
+   Reads cancelled by the exit of a thread that submitted them are read
+   again: -ECANCELED is never returned. After an I/O or ring error every
+   later call returns the same error: close the prefetcher.
    Thread safety: one caller at a time (with parx_prefetch_release). */
 PARX_API int parx_prefetch_next(parx_prefetch *pf, parx_chunk *c);
 
 /* parx_prefetch_release: give chunk c's buffer back for reading ahead; c's
-   data must not be used afterwards. NULL pf or c, or a chunk not held, is
-   ignored.
+   data must not be used afterwards. NULL pf or c, or a chunk not held (one
+   released already, or a copy of it, even when its buffer now holds a
+   later chunk), is ignored.
    Thread safety: one caller at a time (with parx_prefetch_next). */
 PARX_API void parx_prefetch_release(parx_prefetch *pf, parx_chunk *c);
 
@@ -4285,8 +4295,11 @@ typedef struct parx__pf_slot {
     int index;           /* in pf->slots (the registered buffer's index) */
     int state;
     uint64_t seq;        /* sequence number of its chunk */
+    uint64_t delivered;  /* HELD: the chunk's parx_chunk.index (release checks it) */
+    size_t item;         /* the file (whole files) or range it is a chunk of */
     uint32_t file;
     uint64_t off, end;   /* the chunk is [off, end); end drops to an end of file met */
+    bool eof;            /* a read met the end of the file: nothing of the item lies beyond */
     int fd, dfd;         /* the file's descriptors (the file table owns them) */
     int err;             /* first error of its reads */
     bool open_failed;    /* err is the file's open error */
@@ -4300,6 +4313,7 @@ typedef struct parx__pf_file {
     int fd, dfd;     /* -1 when closed; dfd -1 also without O_DIRECT */
     int refs;        /* the cursor and slots that use fd */
     uint64_t size;   /* at open */
+    bool sized;      /* size is known (a regular file or a block device): ranges end there */
     int open_err;    /* the error of the last open */
     bool no_direct;  /* O_DIRECT refused: read it buffered */
 } parx__pf_file;
@@ -4308,6 +4322,7 @@ struct parx_prefetch {
     parx_prefetch_desc d;   /* defaults applied; paths and ranges point at our copies */
     char **paths;
     parx_io_range *ranges;
+    bool by_range;          /* desc.ranges was given (even with nranges 0): read only ranges */
     parx__pf_file *files;
     parx__pf_slot *slots;
     size_t bufsize;
@@ -4387,9 +4402,11 @@ static int parx__pf_file_ref(parx_prefetch *pf, uint32_t f)
             fd = -EISDIR;
         } else if (S_ISREG(st.st_mode)) {
             fl->size = (uint64_t)st.st_size;
+            fl->sized = true;
         } else { /* a block device: its size; a pipe or a socket cannot be read at offsets */
             off_t end = lseek(fd, 0, SEEK_END);
             fl->size = end > 0 ? (uint64_t)end : 0;
+            fl->sized = S_ISBLK(st.st_mode);
         }
     }
     if (fd < 0) {
@@ -4427,16 +4444,18 @@ static void parx__pf_file_unref(parx_prefetch *pf, uint32_t f)
 
 static size_t parx__pf_nitems(const parx_prefetch *pf)
 {
-    return pf->ranges ? pf->d.nranges : pf->d.npaths;
+    return pf->by_range ? pf->d.nranges : pf->d.npaths;
 }
 
 static uint32_t parx__pf_item_file(const parx_prefetch *pf, size_t item)
 {
-    return pf->ranges ? pf->ranges[item].file : (uint32_t)item;
+    return pf->by_range ? pf->ranges[item].file : (uint32_t)item;
 }
 
 /* The next chunk of the sequence: 1 with (*file, *off, *len) set, 0 at the
-   end, or an open error with *file set. Consumer only. */
+   end, or an open error with *file set. A range ends at the end of its
+   file as it was when the file was opened (where the size is known), so a
+   range running past it, up to UINT64_MAX, is cut there. Consumer only. */
 static int parx__pf_cursor_next(parx_prefetch *pf, uint32_t *file, uint64_t *off, size_t *len)
 {
     size_t n = parx__pf_nitems(pf);
@@ -4451,9 +4470,13 @@ static int parx__pf_cursor_next(parx_prefetch *pf, uint32_t *file, uint64_t *off
             pf->cur_ref = true;
         }
         uint64_t start = 0, length = pf->files[f].size;
-        if (pf->ranges) {
+        if (pf->by_range) {
             start = pf->ranges[pf->cur_item].offset;
             length = pf->ranges[pf->cur_item].length;
+            if (pf->files[f].sized) /* cut at the end of the file */
+                length = start >= pf->files[f].size ? 0
+                         : pf->files[f].size - start < length ? pf->files[f].size - start
+                                                               : length;
         }
         if (pf->cur_pos < length) {
             uint64_t left = length - pf->cur_pos;
@@ -4499,8 +4522,10 @@ static int parx__pf_prepare(parx_prefetch *pf, parx__pf_slot *s)
         return 0;
     }
     s->seq = pf->next_seq++;
+    s->item = pf->cur_item;
     s->file = f;
     s->err = 0;
+    s->eof = false;
     s->open_failed = false;
     s->direct_refused = false;
     s->nsub = 0;
@@ -4544,7 +4569,10 @@ static bool parx__pf_sub_result(parx__pf_sub *u, long res)
 {
     parx__pf_slot *s = u->slot;
     if (res < 0) {
-        if (res == -EINTR || res == -EAGAIN) return true;
+        /* -ECANCELED: io_uring cancels the io-wq work of a thread that exits, so
+           reads submitted by a caller's thread that has since ended come back
+           cancelled; they are read again (only while not closing: see reap). */
+        if (res == -EINTR || res == -EAGAIN || res == -ECANCELED) return true;
         if (u->direct && res == -EINVAL) { /* the file system refused this O_DIRECT read */
             u->direct = false;
             s->direct_refused = true;
@@ -4553,8 +4581,9 @@ static bool parx__pf_sub_result(parx__pf_sub *u, long res)
         if (!s->err) s->err = (int)res;
         return false;
     }
-    if (res == 0) { /* end of file: the chunk ends here */
+    if (res == 0) { /* end of file: the chunk ends here, and its item too */
         if (u->off < s->end) s->end = u->off;
+        s->eof = true;
         return false;
     }
     u->buf += res;
@@ -4760,6 +4789,24 @@ static parx__pf_slot *parx__pf_wait_head(parx_prefetch *pf)
     return h;
 }
 
+/* Every buffer is held and the cursor has not met the end: is there a chunk
+   left? Takes the next one from the cursor and puts it back (the files and
+   empty items it passed on the way stay passed). 1: there is one (or an
+   open error to deliver in its turn), 0: the end. Consumer only. */
+static int parx__pf_cursor_more(parx_prefetch *pf)
+{
+    uint32_t f = 0;
+    uint64_t off = 0;
+    size_t len = 0;
+    int rc = parx__pf_cursor_next(pf, &f, &off, &len);
+    if (rc == 0) {
+        pf->cur_done = true;
+        return 0;
+    }
+    if (rc > 0) pf->cur_pos -= len; /* put the chunk back: cursor_next only moved cur_pos */
+    return 1;
+}
+
 PARX_API int parx_prefetch_next(parx_prefetch *pf, parx_chunk *c)
 {
     if (!pf || !c) return -EINVAL;
@@ -4769,10 +4816,16 @@ PARX_API int parx_prefetch_next(parx_prefetch *pf, parx_chunk *c)
         parx__pf_slot *h = parx__pf_wait_head(pf);
         if (pf->sticky) return pf->sticky;
         if (!h) {
-            if (pf->cur_done) return 0;
+            if (pf->cur_done || !parx__pf_cursor_more(pf)) return 0;
             return -EBUSY; /* every buffer is held by the caller */
         }
         pf->deliver_seq++;
+        if (h->eof && !h->err && !pf->cur_done && pf->cur_item == h->item && pf->cur_pos > 0) {
+            /* the file ended before the item did (truncated since it was
+               opened): assign nothing more of this item; the chunks of it
+               already being read come back empty and are skipped */
+            pf->cur_pos = UINT64_MAX;
+        }
         if (h->direct_refused && !pf->files[h->file].no_direct) {
             pf->files[h->file].no_direct = true;
             char msg[300];
@@ -4801,6 +4854,7 @@ PARX_API int parx_prefetch_next(parx_prefetch *pf, parx_chunk *c)
         parx__pf_lock(pf);
         h->state = PARX__PF_HELD;
         parx__pf_unlock(pf);
+        h->delivered = pf->delivered;
         c->data = h->data;
         c->size = (size_t)(h->end - h->off);
         c->offset = h->off;
@@ -4817,7 +4871,9 @@ PARX_API void parx_prefetch_release(parx_prefetch *pf, parx_chunk *c)
     if (!pf || !c || c->parx__slot < 0 || c->parx__slot >= pf->d.depth) return;
     parx__pf_slot *s = &pf->slots[c->parx__slot];
     parx__pf_lock(pf); /* a bogus chunk could name a slot a reader is writing */
-    bool held = s->state == PARX__PF_HELD && s->data == c->data;
+    /* the delivery index tells a stale copy of an earlier chunk of this slot
+       (same data pointer) from the chunk the slot holds now */
+    bool held = s->state == PARX__PF_HELD && s->data == c->data && s->delivered == c->index;
     parx__pf_unlock(pf);
     if (!held) return;
     c->parx__slot = -1;
@@ -4912,6 +4968,9 @@ PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *
         bytes += strlen(desc->paths[i]) + 1;
     pf->paths = (char **)malloc(bytes);
     pf->files = (parx__pf_file *)calloc(pf->d.npaths, sizeof *pf->files);
+    if (pf->files) /* before any failure: destroy closes every descriptor that is not -1 */
+        for (size_t i = 0; i < pf->d.npaths; i++)
+            pf->files[i].fd = pf->files[i].dfd = -1;
     pf->slots = (parx__pf_slot *)calloc((size_t)pf->d.depth, sizeof *pf->slots);
     if (pf->d.nranges) pf->ranges = (parx_io_range *)malloc(pf->d.nranges * sizeof *pf->ranges);
     if (!pf->paths || !pf->files || !pf->slots || (pf->d.nranges && !pf->ranges)) {
@@ -4924,8 +4983,8 @@ PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *
         memcpy(at, desc->paths[i], n);
         pf->paths[i] = at;
         at += n;
-        pf->files[i].fd = pf->files[i].dfd = -1;
     }
+    pf->by_range = desc->ranges != NULL;
     if (pf->d.nranges) memcpy(pf->ranges, desc->ranges, pf->d.nranges * sizeof *pf->ranges);
     pf->d.paths = (const char *const *)pf->paths;
     pf->d.ranges = pf->ranges;
