@@ -932,17 +932,20 @@ typedef struct parx_writer_desc {
     int depth;                 /* writes queued or in flight before a write waits; 0: 4 */
     parx_io_backend backend;   /* 0: PARX_IO_AUTO */
     bool sync;                 /* flush and close also fdatasync the file */
-    parx_write_done_fn done;   /* optional: told when each buffer may be reused */
+    parx_write_done_fn done;   /* optional: told when each buffer may be reused (on io_uring
+                                  inside write, flush or close; else on the writer's thread) */
     void *done_user;
 } parx_writer_desc;
 
 typedef struct parx_writer parx_writer;
 
 /* parx_writer_open: open (O_WRONLY | O_CREAT | O_CLOEXEC) the file for
-   write-behind. Returns the writer, or NULL with *err (err may be NULL)
-   and errno: -EINVAL (no desc or path, depth < 0 or > 1024, an unknown
-   backend), -ENOMEM, -EAGAIN, the
-   errno of open, -EOPNOTSUPP or io_uring's setup error with PARX_IO_URING.
+   write-behind, after choosing the backend (so a refused PARX_IO_URING
+   leaves the file untouched). Returns the writer, or NULL with *err (err
+   may be NULL) and errno: -EINVAL (no desc or path, depth < 0 or > 1024,
+   an unknown backend), -ENOMEM, -EAGAIN, the errno of open (-ENXIO: a
+   FIFO with no reader), -EOPNOTSUPP or io_uring's setup error with
+   PARX_IO_URING (-EPERM also when io_uring_enter alone is refused).
    Thread safety: any thread. */
 PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err);
 
@@ -954,8 +957,13 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err);
    Short writes are resumed. Writes land in the order they were queued
    (overlapping ones too).
    Returns 0, -EINVAL (w NULL, buf NULL with size > 0), or the first error of
-   an earlier write (nothing is queued then, and buf stays the caller's).
-   Thread safety: one caller at a time.
+   an earlier write, or of the ring (io_uring: io_uring_enter refused,
+   -EPERM; short of resources with nothing in flight, -EAGAIN, -EBUSY)
+   (nothing is queued then, and buf stays the caller's). Writes cancelled
+   by the exit of the thread that queued them are written again:
+   -ECANCELED is never returned.
+   Thread safety: one caller at a time (the caller may change from call to
+   call, and a thread that queued writes may exit before they are written).
    Callback safety: .done may run inside this call (io_uring) or on the
    writer's thread; it must not call the writer. */
 PARX_API int parx_writer_write(parx_writer *w, const void *buf, size_t size);
@@ -969,13 +977,22 @@ PARX_API int parx_writer_write_at(parx_writer *w, const void *buf, size_t size, 
 
 /* parx_writer_flush: wait until everything queued is written (and, with
    .sync, on the device). Returns 0 or the first error of any write since
-   the writer was opened (-ENOSPC, -EIO, -EFBIG, ...), -EINVAL (w NULL).
-   Thread safety: one caller at a time. */
+   the writer was opened (-ENOSPC, -EIO, -EFBIG, ...) or of the ring
+   (io_uring_enter refused: -EPERM; short of resources with nothing in
+   flight: -EAGAIN, -EBUSY; writes not yet submitted then are not written,
+   and .done gets the error for them), -EINVAL (w NULL). If the ring cannot
+   be waited on, flush returns its error at once, and writes may still be
+   in flight: their buffers must then stay valid until the process exits.
+   Thread safety: one caller at a time.
+   Callback safety: on io_uring, .done runs inside this call (and inside
+   parx_writer_close); it must not call the writer. */
 PARX_API int parx_writer_flush(parx_writer *w);
 
 /* parx_writer_close: flush, close the file and free the writer. Returns 0 or
-   the first error of any write, of fdatasync or of close. NULL: -EINVAL.
-   Thread safety: one caller, once nothing else uses w. */
+   the first error of any write, of the ring (as parx_writer_flush), of
+   fdatasync or of close. NULL: -EINVAL.
+   Thread safety: one caller, once nothing else uses w.
+   Callback safety: as parx_writer_flush. */
 PARX_API int parx_writer_close(parx_writer *w);
 
 /* parx_writer_backend: which backend writes (PARX_IO_URING or
@@ -5099,7 +5116,10 @@ PARX_API const char *parx_prefetch_error(const parx_prefetch *pf)
    submits each write at once (IOSQE_ASYNC, so a buffered write never runs
    inline on the caller), and before submitting one that overlaps a write in
    flight waits for that one, which orders overlapping writes there. The
-   first error is kept (w->err) and returned by every later call. */
+   first error is kept (w->err) and returned by every later call; after it
+   nothing more is submitted. Only what the kernel took counts as in
+   flight (w->inflight): the rest waits in the SQ (w->sq_submitted <
+   w->sq_queued), and flush waits for both. */
 
 typedef struct parx__wr_op {
     const void *orig;          /* the caller's buffer and size, for .done */
@@ -5108,7 +5128,8 @@ typedef struct parx__wr_op {
     size_t len;
     uint64_t off;
     uint64_t start;            /* the whole write's offset, for overlap checks */
-    bool live;                 /* io_uring: submitted and not finished */
+    bool live;                 /* io_uring: queued or submitted, and not finished */
+    uint64_t sq_seq;           /* io_uring: the number of its SQE (see parx__wr_uring_queue) */
 } parx__wr_op;
 
 struct parx_writer {
@@ -5121,7 +5142,9 @@ struct parx_writer {
     parx__wr_op *ops;
 #ifndef PARX_NO_URING
     struct io_uring ring;
-    int inflight;
+    int inflight;              /* writes submitted and not yet reaped */
+    uint64_t sq_queued;        /* SQEs filled so far */
+    uint64_t sq_submitted;     /* of those, taken by the kernel (or abandoned) */
 #endif
     /* thread backend */
     pthread_mutex_t mu;
@@ -5182,35 +5205,72 @@ static void *parx__wr_thread(void *arg)
 }
 
 #ifndef PARX_NO_URING
+/* io_uring: the op's next write goes into the SQ (submitted by
+   parx__wr_uring_submit). Every SQE gets a number, in SQ order: the kernel
+   takes SQEs in that order, so those numbered below w->sq_submitted are
+   submitted and the others still wait in the SQ. */
 static void parx__wr_uring_queue(parx_writer *w, parx__wr_op *op)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
-    PARX_ASSERT(sqe != NULL); /* depth entries, at most depth ops live */
+    PARX_ASSERT(sqe != NULL); /* depth entries, at most depth ops live, one SQE each */
     size_t n = op->len < PARX__IO_MAX_CHUNK ? op->len : PARX__IO_MAX_CHUNK;
     io_uring_prep_write(sqe, w->fd, op->buf, (unsigned)n, op->off);
     io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
     io_uring_sqe_set_data(sqe, op);
     op->live = true;
+    op->sq_seq = w->sq_queued++;
 }
 
-static int parx__wr_uring_submit(parx_writer *w)
+/* Nothing more will be submitted (w->err is set, to rc if it was not): the
+   ops whose writes still wait in the SQ are finished with the error and
+   .done is told, except `keep`, whose buffer goes back to the caller
+   untouched. The SQEs stay in the SQ, never submitted, until the ring is
+   torn down. */
+static void parx__wr_uring_abandon(parx_writer *w, int rc, const parx__wr_op *keep)
 {
-    for (;;) {
-        int rc = io_uring_submit(&w->ring);
-        if (rc >= 0) {
-            w->inflight += rc;
-            return 0;
-        }
-        if (rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) return rc;
-        if (rc != -EINTR && w->inflight > 0) { /* short of resources: let one finish */
-            struct io_uring_cqe *cqe;
-            io_uring_wait_cqe(&w->ring, &cqe);
-        }
+    if (!w->err) w->err = rc;
+    for (int i = 0; i < w->d.depth; i++) {
+        parx__wr_op *op = &w->ops[i];
+        if (!op->live || op->sq_seq < w->sq_submitted) continue;
+        op->live = false;
+        if (op != keep && w->d.done) w->d.done(op->orig, op->size, w->err, w->d.done_user);
     }
+    w->sq_submitted = w->sq_queued;
 }
 
-/* Finish what has completed; wait for at least one completion if `wait`. */
-static void parx__wr_uring_reap(parx_writer *w, bool wait)
+/* Submit what waits in the SQ. Counts only what the kernel took: a partial
+   submission leaves the rest for later. Returns 0 (all submitted, or short
+   of resources with writes in flight: submitted again after a completion),
+   or the error that stopped the writer (the waiting ops were abandoned,
+   sparing `keep`). */
+static int parx__wr_uring_submit(parx_writer *w, const parx__wr_op *keep)
+{
+    while (w->sq_submitted < w->sq_queued) {
+        int rc = io_uring_submit(&w->ring);
+        if (rc > 0) {
+            w->sq_submitted += (uint64_t)rc;
+            w->inflight += rc;
+            PARX_ASSERT(w->sq_submitted <= w->sq_queued);
+            continue;
+        }
+        if (rc == -EINTR) continue;
+        if ((rc == 0 || rc == -EAGAIN || rc == -EBUSY) && w->inflight > 0)
+            return 0; /* short of resources: let writes in flight finish first */
+        if (rc == 0) rc = -EAGAIN; /* nothing taken, nothing in flight: no progress possible */
+        parx__wr_uring_abandon(w, rc, keep);
+        return rc;
+    }
+    return 0;
+}
+
+/* Finish what has completed -- after waiting for one completion if `wait`
+   and writes are in flight -- then submit what waits in the SQ. Writes that
+   come back -EINTR, -EAGAIN or -ECANCELED (io_uring cancels the io-wq work
+   of a thread that exits, so the writes of a caller's thread that has since
+   ended come back cancelled) are written again, and short writes resumed,
+   until an error stops the writer. Returns false when the ring could not be
+   waited on (w->err says why; writes may still be in flight). */
+static bool parx__wr_uring_reap(parx_writer *w, bool wait)
 {
     struct io_uring_cqe *cqe;
     if (wait && w->inflight > 0) {
@@ -5218,41 +5278,42 @@ static void parx__wr_uring_reap(parx_writer *w, bool wait)
         do {
             rc = io_uring_wait_cqe(&w->ring, &cqe);
         } while (rc == -EINTR);
-        if (rc < 0 && !w->err) w->err = rc;
+        if (rc < 0) {
+            parx__wr_uring_abandon(w, rc, NULL);
+            return false;
+        }
     }
-    bool again = false;
     while (w->inflight > 0 && io_uring_peek_cqe(&w->ring, &cqe) == 0) {
         parx__wr_op *op = (parx__wr_op *)io_uring_cqe_get_data(cqe);
         int res = cqe->res;
         io_uring_cqe_seen(&w->ring, cqe);
         w->inflight--;
         int status = 0;
-        if (res == -EINTR || res == -EAGAIN) {
-            parx__wr_uring_queue(w, op);
-            again = true;
-            continue;
+        if (res == -EINTR || res == -EAGAIN || res == -ECANCELED) {
+            status = w->err;
         } else if (res < 0) {
             status = res;
-        } else if (res == 0 && op->len > 0) {
-            status = -EIO;
+        } else if (res == 0) {
+            status = -EIO; /* no progress and no reason: do not spin */
         } else {
             op->buf += res;
             op->off += (uint64_t)res;
             op->len -= (size_t)res;
-            if (op->len > 0) { /* a short write: the rest */
-                parx__wr_uring_queue(w, op);
-                again = true;
-                continue;
-            }
+            if (op->len > 0) status = w->err; /* a short write: the rest, unless stopped */
+        }
+        if (!status && op->len > 0) { /* again: a retry, or the rest of a short write */
+            parx__wr_uring_queue(w, op);
+            continue;
         }
         op->live = false;
         if (status && !w->err) w->err = status;
         if (w->d.done) w->d.done(op->orig, op->size, status, w->d.done_user);
     }
-    if (again) {
-        int rc = parx__wr_uring_submit(w);
-        if (rc < 0 && !w->err) w->err = rc;
+    if (w->sq_submitted < w->sq_queued) {
+        if (w->err) parx__wr_uring_abandon(w, w->err, NULL);
+        else parx__wr_uring_submit(w, NULL);
     }
+    return true;
 }
 #endif
 
@@ -5284,17 +5345,13 @@ static int parx__wr_queue(parx_writer *w, const void *buf, size_t size, uint64_t
             }
             if (free_op && !overlap) {
                 *free_op =
-                    (parx__wr_op){buf, size, (const unsigned char *)buf, size, off, off, false};
+                    (parx__wr_op){buf, size, (const unsigned char *)buf, size, off, off, false, 0};
                 parx__wr_uring_queue(w, free_op);
-                int rc = parx__wr_uring_submit(w);
-                if (rc < 0) { /* cannot happen on a working ring; the op was never issued */
-                    free_op->live = false;
-                    if (!w->err) w->err = rc;
-                    return rc;
-                }
-                return 0;
+                /* an error here stopped the writer and left free_op unissued,
+                   its buffer the caller's (.done is not called for it) */
+                return parx__wr_uring_submit(w, free_op);
             }
-            parx__wr_uring_reap(w, true);
+            if (!parx__wr_uring_reap(w, true)) return w->err;
         }
     }
 #endif
@@ -5304,7 +5361,7 @@ static int parx__wr_queue(parx_writer *w, const void *buf, size_t size, uint64_t
     int e = w->err;
     if (!e) {
         w->ops[(w->head + w->count) % w->d.depth] =
-            (parx__wr_op){buf, size, (const unsigned char *)buf, size, off, off, false};
+            (parx__wr_op){buf, size, (const unsigned char *)buf, size, off, off, false, 0};
         w->count++;
         pthread_cond_signal(&w->work);
     }
@@ -5331,8 +5388,10 @@ PARX_API int parx_writer_flush(parx_writer *w)
     int e;
 #ifndef PARX_NO_URING
     if (w->backend == PARX_IO_URING) {
-        while (w->inflight > 0)
-            parx__wr_uring_reap(w, true);
+        /* until nothing is in flight or waits in the SQ; a ring that cannot
+           be waited on ends it (with its error) */
+        while (w->inflight > 0 || w->sq_submitted < w->sq_queued)
+            if (!parx__wr_uring_reap(w, true)) break;
         e = w->err;
     } else
 #endif
@@ -5406,6 +5465,19 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err)
         e = -ENOMEM;
         goto fail;
     }
+    /* The backend first: PARX_IO_URING refused must leave the file as it was
+       (not truncated). */
+#ifndef PARX_NO_URING
+    void *ring = &w->ring;
+#else
+    void *ring = NULL;
+#endif
+    int b = parx__io_choose(w->d.backend, ring, (unsigned)w->d.depth, true, w->why, sizeof w->why);
+    if (b < 0) {
+        e = b;
+        goto fail;
+    }
+    w->backend = b; /* from here destroy tears the ring down */
     w->fd = parx__io_open(w->d.path, O_WRONLY | O_CREAT | (w->d.append ? 0 : O_TRUNC), w->d.mode);
     if (w->fd < 0) {
         e = w->fd;
@@ -5421,17 +5493,6 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err)
         w->pos = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
     }
     w->d.path = NULL; /* not kept: the caller's string need not outlive the call */
-#ifndef PARX_NO_URING
-    void *ring = &w->ring;
-#else
-    void *ring = NULL;
-#endif
-    int b = parx__io_choose(w->d.backend, ring, (unsigned)w->d.depth, true, w->why, sizeof w->why);
-    if (b < 0) {
-        e = b;
-        goto fail;
-    }
-    w->backend = b;
     if (b == PARX_IO_THREADS) {
         pthread_mutex_init(&w->mu, NULL);
         pthread_cond_init(&w->work, NULL);
