@@ -213,8 +213,10 @@
       thread calling pwrite) on ANY setup failure: EPERM (Docker's and
       containerd's default seccomp profiles, kernel.io_uring_disabled,
       RHEL 9, ChromeOS, Android), ENOSYS (kernels without io_uring), EINVAL,
-      ENOMEM, or a kernel without the read/write opcodes (probed). The
-      fallback is logged (INFO) and parx_prefetch_backend() /
+      ENOMEM, a kernel without the read/write opcodes (probed), or a ring
+      that sets up but cannot be entered (io_uring_enter refused on its
+      own, by a seccomp filter: a NOP is submitted and waited for at setup
+      to find out). The fallback is logged (INFO) and parx_prefetch_backend() /
       parx_writer_backend() say which backend runs and why. Newer setup
       flags (COOP_TASKRUN, SUBMIT_ALL) are used where liburing's headers
       define them and dropped when the kernel refuses them: liburing 2.3
@@ -230,6 +232,21 @@
       every buffered read (and every write) is marked IOSQE_ASYNC and runs
       on the kernel's io-wq workers; O_DIRECT reads are asynchronous anyway
       and are not marked.
+    - Threads that exit. The kernel ties io-wq work to the thread that
+      submitted it and cancels it when that thread exits: reads submitted
+      by a parx_prefetch_next (or writes queued by a parx_writer_write) on
+      a thread that has since ended come back -ECANCELED. They are
+      submitted again, by the next call on whatever thread makes it, so
+      the prefetcher and the writer may be passed from thread to thread
+      (one caller at a time) and the thread that queued writes may exit
+      before parx_writer_close; -ECANCELED is never returned.
+    - A ring that fails after open (io_uring_enter refused by a seccomp
+      filter installed since, or short of resources with nothing in flight)
+      makes parx_prefetch_next return that error (-EPERM, -EAGAIN, -EBUSY,
+      ...; parx_prefetch_error says so), and the writer keep it as its
+      first error. If the reads in flight cannot be waited for at close,
+      their buffers are leaked, not freed (logged, WARN): the kernel may
+      still write into them.
     - O_DIRECT (.direct = true) bypasses the page cache: no copy, no cache
       pollution, the throughput of the device. It needs the buffer, the
       file offset and the length aligned to the logical block size (parx
@@ -872,8 +889,9 @@ typedef struct parx_prefetch parx_prefetch;
    or > 64, chunk_size > 1 GiB, nranges without ranges, a range naming a
    file >= npaths or running past 2^64, an unknown backend), -ENOMEM,
    -EOPNOTSUPP (PARX_IO_URING under PARX_NO_URING), io_uring's setup error
-   with PARX_IO_URING (-EPERM, -ENOSYS, -EINVAL, -ENOMEM), -EAGAIN (no
-   thread could be started), or the arena's errno (-ENOMEM: full).
+   with PARX_IO_URING (-EPERM, -ENOSYS, -EINVAL, -ENOMEM; -EPERM also when
+   io_uring_enter alone is refused), -EAGAIN (no thread could be started),
+   or the arena's errno (-ENOMEM: full).
    Thread safety: any thread. */
 PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *err);
 
@@ -903,8 +921,10 @@ PARX_API void parx_prefetch_release(parx_prefetch *pf, parx_chunk *c);
 
 /* parx_prefetch_close: stop reading, wait for reads in flight to finish (no
    buffer is freed while the kernel or a reader may still write it), close
-   the files and free the buffers, including chunks not yet released. NULL
-   is ignored.
+   the files and free the buffers, including chunks not yet released. If
+   the ring cannot be waited on (io_uring_enter refused since open) while
+   reads are in flight, the buffers are leaked rather than freed, and a
+   WARN is logged. NULL is ignored.
    Thread safety: one caller, once nothing else uses pf. */
 PARX_API void parx_prefetch_close(parx_prefetch *pf);
 
@@ -4254,6 +4274,33 @@ static int parx__uring_setup(struct io_uring *ring, unsigned entries, int op, ch
                  op == IORING_OP_READ ? "read" : "write");
         return -EOPNOTSUPP;
     }
+    /* A ring can be set up (and probed: that is io_uring_register) while
+       io_uring_enter is refused -- a seccomp filter that denies it alone --
+       and then every submission would fail. One NOP, submitted and waited
+       for, proves the ring works before it is chosen. */
+    struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+    PARX_ASSERT(sqe != NULL); /* a fresh ring */
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data(sqe, NULL);
+    do {
+        rc = io_uring_submit_and_wait(ring, 1);
+    } while (rc == -EINTR);
+    struct io_uring_cqe *cqe = NULL;
+    if (rc >= 0) {
+        do {
+            rc = io_uring_wait_cqe(ring, &cqe);
+        } while (rc == -EINTR);
+    }
+    if (rc >= 0) {
+        if (cqe->res < 0) rc = cqe->res;
+        io_uring_cqe_seen(ring, cqe);
+    }
+    if (rc < 0) {
+        parx__uring_exit(ring);
+        snprintf(why, n, "threads: io_uring_enter failed: %s%s", parx_strerror(rc),
+                 rc == -EPERM ? " (refused by seccomp)" : "");
+        return rc;
+    }
     return 0;
 }
 #endif
@@ -4623,6 +4670,19 @@ static void parx__pf_free_slot(parx_prefetch *pf, parx__pf_slot *s)
 }
 
 #ifndef PARX_NO_URING
+/* The ring itself failed (io_uring_enter refused: a seccomp filter installed
+   after open, a lack of resources): the first such error becomes the one
+   next() returns, with a message for parx_prefetch_error. Consumer only. */
+static void parx__pf_ring_failed(parx_prefetch *pf, const char *call, int rc)
+{
+    if (pf->sticky) return;
+    pf->sticky = rc;
+    size_t item = pf->cur_item < parx__pf_nitems(pf) ? pf->cur_item : 0;
+    char what[96];
+    snprintf(what, sizeof what, "io_uring (%s) failed while reading", call);
+    parx__pf_set_errmsg(pf, what, pf->paths[parx__pf_item_file(pf, item)], rc);
+}
+
 /* io_uring: queue sub-read u (consumer only). The ring has room for three
    sub-reads per slot, and a sub-read is queued only when it has none in
    flight, so an SQE is always free. Buffered reads get IOSQE_ASYNC: without
@@ -4660,7 +4720,7 @@ static void parx__pf_uring_submit(parx_prefetch *pf)
             io_uring_wait_cqe(&pf->ring, &cqe);
             return; /* the caller reaps, and submits again */
         } else {
-            if (!pf->sticky) pf->sticky = rc;
+            parx__pf_ring_failed(pf, "submit", rc);
             return;
         }
     }
@@ -4678,7 +4738,7 @@ static void parx__pf_uring_reap(parx_prefetch *pf, bool wait, bool closing)
             rc = io_uring_wait_cqe(&pf->ring, &cqe);
         } while (rc == -EINTR);
         if (rc < 0) {
-            if (!pf->sticky) pf->sticky = rc;
+            parx__pf_ring_failed(pf, "wait", rc);
             return;
         }
     }
@@ -4909,16 +4969,30 @@ static void parx__pf_destroy(parx_prefetch *pf)
             pthread_join(pf->threads[i], NULL);
         free(pf->threads);
     }
+    bool leak_buffers = false;
 #ifndef PARX_NO_URING
     if (pf->backend == PARX_IO_URING) {
         /* Drain: the kernel may still be writing into the buffers. */
         while (pf->inflight > 0) {
             struct io_uring_cqe *cqe;
             int rc = io_uring_wait_cqe(&pf->ring, &cqe);
-            if (rc < 0 && rc != -EINTR) break; /* the ring is gone: nothing can be in flight */
+            if (rc < 0 && rc != -EINTR) {
+                /* The ring cannot be waited on (io_uring_enter refused, e.g. a
+                   seccomp filter installed since open): reads may still be in
+                   flight, and the kernel would write into freed memory. The
+                   buffers are leaked instead of freed. */
+                leak_buffers = true;
+                char msg[160];
+                snprintf(msg, sizeof msg,
+                         "parx_prefetch_close: cannot wait for %d reads in flight (%s); "
+                         "leaking the buffers",
+                         pf->inflight, parx_strerror(rc));
+                parx__log(PARX_LOG_WARN, msg); /* consumer thread, no lock held */
+                break;
+            }
             parx__pf_uring_reap(pf, false, true);
         }
-        if (pf->registered) io_uring_unregister_buffers(&pf->ring);
+        if (pf->registered && !leak_buffers) io_uring_unregister_buffers(&pf->ring);
         parx__uring_exit(&pf->ring);
     }
 #endif
@@ -4933,7 +5007,7 @@ static void parx__pf_destroy(parx_prefetch *pf)
             if (pf->files[i].dfd >= 0) close(pf->files[i].dfd);
         }
     }
-    if (pf->slots) {
+    if (pf->slots && !leak_buffers) {
         for (int i = 0; i < pf->d.depth; i++) {
             if (!pf->slots[i].base) continue;
             if (pf->d.arena) parx_arena_free(pf->d.arena, pf->slots[i].base);
