@@ -272,6 +272,12 @@
       names the file and the offset. close() waits for every read in
       flight before freeing a buffer. A missing or unreadable file is
       reported the same way, at its place in the list, naming the path.
+      A file that ends before a chunk does (truncated since it was
+      opened) ends its file or range there: nothing more of it is read.
+    - Files are opened O_NONBLOCK (cleared once open), so a FIFO never
+      blocks the open; a FIFO or socket has no size and cannot be read at
+      offsets (read whole it yields nothing), and the writer's open of a
+      FIFO with no reader fails with -ENXIO.
     - Placement. With .arena the buffers are allocated in a parx_shm.h
       arena, so a chunk's arena_offset can be handed to worker processes
       (or imported by the GPU) that read it with no copy.
@@ -4178,13 +4184,32 @@ PARX_API int parx_procs_pids(const parx_procs *pp, int *pids, int n)
 
 /* ---- shared by the prefetcher and the writer ----------------------------- */
 
+/* open(2), O_CLOEXEC, never blocking on a FIFO: opening one blocks until
+   its other end is opened (forever, for a FIFO in a file list), so every
+   file is opened O_NONBLOCK and O_NONBLOCK is cleared once it is open (a
+   FIFO opened for writing with no reader fails with -ENXIO). O_NONBLOCK
+   also makes the open of a file with a conflicting lease fail with
+   EWOULDBLOCK instead of breaking the lease: that one is opened again,
+   blocking. Returns the descriptor or -errno. */
 static int parx__io_open(const char *path, int flags, unsigned mode)
 {
-    int fd;
-    do {
-        fd = open(path, flags | O_CLOEXEC, (mode_t)mode);
-    } while (fd < 0 && errno == EINTR);
-    return fd < 0 ? -errno : fd;
+    int fd, nonblock = O_NONBLOCK;
+    for (;;) {
+        fd = open(path, flags | O_CLOEXEC | nonblock, (mode_t)mode);
+        if (fd >= 0 || errno == EINTR) {
+            if (fd >= 0) break;
+            continue;
+        }
+        if (errno != EWOULDBLOCK || !nonblock) return -errno;
+        nonblock = 0; /* a lease: wait for it to be broken */
+    }
+    int fl = nonblock ? fcntl(fd, F_GETFL) : 0;
+    if (nonblock && (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    return fd;
 }
 
 /* Start a thread with every signal blocked, so the program's signal

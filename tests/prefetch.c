@@ -5,8 +5,8 @@
    tmpfs (refused before Linux 6.6, accepted since), the backend's
    reason; a stale copy of a chunk released, every buffer held at the end,
    ranges up to UINT64_MAX, out of memory in open, reads cancelled by a
-   thread's exit. Each test runs under the guard of shm_common.h: no
-   descriptor, child or /dev/shm name may be left behind. */
+   thread's exit, a FIFO in a list. Each test runs under the guard of
+   shm_common.h: no descriptor, child or /dev/shm name may be left behind. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sys/resource.h>
@@ -824,6 +824,41 @@ static void test_thread_exit(void)
 #endif
 }
 
+/* A FIFO in a list does not block the open (it did, forever: opening a
+   FIFO for reading waits for a writer): read whole, it yields nothing, and
+   the next file is read. In a child, under alarm(). */
+static void test_fifo_in_list(void)
+{
+    const char *fifo = io_path("list.fifo");
+    const char *file = io_path("after-fifo.dat");
+    unlink(fifo);
+    if (mkfifo(fifo, 0600) != 0) {
+        PT_SKIP("mkfifo: %s", strerror(errno));
+    }
+    REQUIRE(io_make_file(file, 10000, 47));
+    const char *paths[2] = {fifo, file};
+    uint32_t seeds[2] = {47, 47};
+    for (int b = 0; b < nbackends; b++) {
+        pid_t pid = xfork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            alarm(30);
+            parx_prefetch *pf = parx_prefetch_open(
+                &(parx_prefetch_desc){.paths = paths, .npaths = 2, .backend = backends[b]}, NULL);
+            io_result r = pf ? io_drain(pf, seeds, NULL) : (io_result){-1, 0, 0, 0, 0};
+            parx_prefetch_close(pf);
+            int ok = r.rc == 0 && r.bad == 0 && r.bytes == 10000;
+            if (!ok)
+                CHILD_DIAG("%s: rc %d, %llu bytes", backend_name(backends[b]), r.rc,
+                           (unsigned long long)r.bytes);
+            _exit(ok ? 0 : 1);
+        }
+        expect_child(pid, 0, 0);
+    }
+    unlink(fifo);
+    unlink(file);
+}
+
 int main(void)
 {
     io_dir("prefetch");
@@ -863,6 +898,7 @@ int main(void)
     run_guarded("out of memory in open: descriptor 0 is not closed", test_open_enomem_keeps_fd0);
     run_guarded("io_uring: reads cancelled by the exit of the submitting thread are read again",
                 test_thread_exit);
+    run_guarded("a FIFO in a list does not block; it yields nothing", test_fifo_in_list);
     io_dir_remove();
     return pt_done_testing();
 }

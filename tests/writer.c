@@ -2,7 +2,8 @@
    writes read back byte for byte, overlapping writes land in order, every
    buffer is handed back once through .done, and the first error (a full
    device, a file size limit) is reported by write, flush and close; writes
-   queued by a thread that exits before close are written all the same. */
+   queued by a thread that exits before close are written all the same; a
+   FIFO with no reader is an error, not a hang. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
@@ -322,6 +323,34 @@ static void test_thread_exit(void)
 #endif
 }
 
+/* A FIFO with no reader: open fails with -ENXIO at once (it blocked
+   forever, waiting for a reader). In a child, under alarm(). */
+static void test_fifo_no_reader(void)
+{
+    const char *fifo = io_path("out.fifo");
+    unlink(fifo);
+    if (mkfifo(fifo, 0600) != 0) {
+        PT_SKIP("mkfifo: %s", strerror(errno));
+    }
+    for (int b = 0; b < nbackends; b++) {
+        pid_t pid = xfork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            alarm(30);
+            int err = 0;
+            parx_writer *w =
+                parx_writer_open(&(parx_writer_desc){.path = fifo, .backend = backends[b]}, &err);
+            if (w)
+                parx_writer_close(w);
+            if (w || err != -ENXIO)
+                CHILD_DIAG("backend %d: writer %p, err %d", (int)backends[b], (void *)w, err);
+            _exit(!w && err == -ENXIO ? 0 : 1);
+        }
+        expect_child(pid, 0, 0);
+    }
+    unlink(fifo);
+}
+
 int main(void)
 {
     io_dir("writer");
@@ -349,6 +378,7 @@ int main(void)
     run_guarded("RLIMIT_FSIZE: EFBIG from close, bytes up to the limit", test_file_size_limit);
     run_guarded("io_uring: writes cancelled by the exit of the queuing thread are written again",
                 test_thread_exit);
+    run_guarded("a FIFO with no reader: -ENXIO, not a hang", test_fifo_no_reader);
     io_dir_remove();
     return pt_done_testing();
 }
