@@ -255,8 +255,9 @@
       chunk that cannot be aligned -- the unaligned tail of a file, the
       edges of a byte range -- are read through a second, buffered
       descriptor. A file system that refuses O_DIRECT at open (EINVAL:
-      some FUSE and network file systems) or at the first read gets
-      buffered reads for that file, and an INFO log line saying so.
+      some FUSE and network file systems) or at the first read (EINVAL
+      or EOPNOTSUPP) gets buffered reads for that file, and an INFO log
+      line saying so.
     - Registered buffers. io_uring can pin the buffers once
       (io_uring_register_buffers) instead of on every read, but pinned
       memory counts against RLIMIT_MEMLOCK (8 MiB by default on many
@@ -4662,7 +4663,8 @@ static bool parx__pf_sub_result(parx__pf_sub *u, long res)
            reads submitted by a caller's thread that has since ended come back
            cancelled; they are read again (only while not closing: see reap). */
         if (res == -EINTR || res == -EAGAIN || res == -ECANCELED) return true;
-        if (u->direct && res == -EINVAL) { /* the file system refused this O_DIRECT read */
+        if (u->direct && (res == -EINVAL || res == -EOPNOTSUPP)) {
+            /* the file system refused this O_DIRECT read */
             u->direct = false;
             s->direct_refused = true;
             return true;
