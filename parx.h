@@ -213,8 +213,10 @@
       thread calling pwrite) on ANY setup failure: EPERM (Docker's and
       containerd's default seccomp profiles, kernel.io_uring_disabled,
       RHEL 9, ChromeOS, Android), ENOSYS (kernels without io_uring), EINVAL,
-      ENOMEM, or a kernel without the read/write opcodes (probed). The
-      fallback is logged (INFO) and parx_prefetch_backend() /
+      ENOMEM, a kernel without the read/write opcodes (probed), or a ring
+      that sets up but cannot be entered (io_uring_enter refused on its
+      own, by a seccomp filter: a NOP is submitted and waited for at setup
+      to find out). The fallback is logged (INFO) and parx_prefetch_backend() /
       parx_writer_backend() say which backend runs and why. Newer setup
       flags (COOP_TASKRUN, SUBMIT_ALL) are used where liburing's headers
       define them and dropped when the kernel refuses them: liburing 2.3
@@ -230,6 +232,21 @@
       every buffered read (and every write) is marked IOSQE_ASYNC and runs
       on the kernel's io-wq workers; O_DIRECT reads are asynchronous anyway
       and are not marked.
+    - Threads that exit. The kernel ties io-wq work to the thread that
+      submitted it and cancels it when that thread exits: reads submitted
+      by a parx_prefetch_next (or writes queued by a parx_writer_write) on
+      a thread that has since ended come back -ECANCELED. They are
+      submitted again, by the next call on whatever thread makes it, so
+      the prefetcher and the writer may be passed from thread to thread
+      (one caller at a time) and the thread that queued writes may exit
+      before parx_writer_close; -ECANCELED is never returned.
+    - A ring that fails after open (io_uring_enter refused by a seccomp
+      filter installed since, or short of resources with nothing in flight)
+      makes parx_prefetch_next return that error (-EPERM, -EAGAIN, -EBUSY,
+      ...; parx_prefetch_error says so), and the writer keep it as its
+      first error. If the reads in flight cannot be waited for at close,
+      their buffers are leaked, not freed (logged, WARN): the kernel may
+      still write into them.
     - O_DIRECT (.direct = true) bypasses the page cache: no copy, no cache
       pollution, the throughput of the device. It needs the buffer, the
       file offset and the length aligned to the logical block size (parx
@@ -238,8 +255,9 @@
       chunk that cannot be aligned -- the unaligned tail of a file, the
       edges of a byte range -- are read through a second, buffered
       descriptor. A file system that refuses O_DIRECT at open (EINVAL:
-      some FUSE and network file systems) or at the first read gets
-      buffered reads for that file, and an INFO log line saying so.
+      some FUSE and network file systems) or at the first read (EINVAL
+      or EOPNOTSUPP) gets buffered reads for that file, and an INFO log
+      line saying so.
     - Registered buffers. io_uring can pin the buffers once
       (io_uring_register_buffers) instead of on every read, but pinned
       memory counts against RLIMIT_MEMLOCK (8 MiB by default on many
@@ -255,6 +273,12 @@
       names the file and the offset. close() waits for every read in
       flight before freeing a buffer. A missing or unreadable file is
       reported the same way, at its place in the list, naming the path.
+      A file that ends before a chunk does (truncated since it was
+      opened) ends its file or range there: nothing more of it is read.
+    - Files are opened O_NONBLOCK (cleared once open), so a FIFO never
+      blocks the open; a FIFO or socket has no size and cannot be read at
+      offsets (read whole it yields nothing), and the writer's open of a
+      FIFO with no reader fails with -ENXIO.
     - Placement. With .arena the buffers are allocated in a parx_shm.h
       arena, so a chunk's arena_offset can be handed to worker processes
       (or imported by the GPU) that read it with no copy.
@@ -863,38 +887,51 @@ typedef struct parx_prefetch parx_prefetch;
    Files are opened (O_RDONLY | O_CLOEXEC) when reading reaches them, so a
    missing or unreadable file is reported by parx_prefetch_next at its place
    in the order, with parx_prefetch_error naming it.
+   With .ranges (not NULL) only the ranges are read, in their order: with
+   .nranges 0 nothing is. A range that runs past the end of its file (as
+   the file was when it was opened; a regular file or a block device) is
+   cut there, however long it says it is.
    Returns the prefetcher, or NULL with *err (err may be NULL) and errno:
    -EINVAL (no desc or paths, a NULL path, depth < 0 or > 1024, threads < 0
    or > 64, chunk_size > 1 GiB, nranges without ranges, a range naming a
    file >= npaths or running past 2^64, an unknown backend), -ENOMEM,
    -EOPNOTSUPP (PARX_IO_URING under PARX_NO_URING), io_uring's setup error
-   with PARX_IO_URING (-EPERM, -ENOSYS, -EINVAL, -ENOMEM), -EAGAIN (no
-   thread could be started), or the arena's errno (-ENOMEM: full).
+   with PARX_IO_URING (-EPERM, -ENOSYS, -EINVAL, -ENOMEM; -EPERM also when
+   io_uring_enter alone is refused), -EAGAIN (no thread could be started),
+   or the arena's errno (-ENOMEM: full).
    Thread safety: any thread. */
 PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *err);
 
 /* parx_prefetch_next: the next chunk in file order, waiting for it if it is
    still being read. Short reads are resumed; a file that ends early
    (truncated while being read) ends there, and empty chunks are skipped.
-   Returns 1 (a chunk in *c), 0 (the end: every chunk was delivered), or an
-   error, on the chunk where it happened: the errno of open or read (-ENOENT,
-   -EACCES, -EIO, -EISDIR, ...), with parx_prefetch_error saying which file;
-   -EBUSY when the caller holds every buffer (release one first); -EINVAL
-   (pf or c NULL). After an I/O error every later call returns the same
-   error: close the prefetcher.
+   Returns 1 (a chunk in *c), 0 (the end: every chunk was delivered, also
+   when the caller still holds every buffer), or an error, on the chunk
+   where it happened: the errno of open or read (-ENOENT, -EACCES, -EIO,
+   -EISDIR, ...), with parx_prefetch_error saying which file; -EBUSY when
+   the caller holds every buffer and chunks remain (release one first);
+   with io_uring, the error of a ring that failed (io_uring_enter refused:
+   -EPERM, -ENOSYS; short of resources with nothing in flight: -EAGAIN,
+   -EBUSY; ...), parx_prefetch_error saying so; -EINVAL (pf or c NULL).
+   Reads cancelled by the exit of a thread that submitted them are read
+   again: -ECANCELED is never returned. After an I/O or ring error every
+   later call returns the same error: close the prefetcher.
    Thread safety: one caller at a time (with parx_prefetch_release). */
 PARX_API int parx_prefetch_next(parx_prefetch *pf, parx_chunk *c);
 
 /* parx_prefetch_release: give chunk c's buffer back for reading ahead; c's
-   data must not be used afterwards. NULL pf or c, or a chunk not held, is
-   ignored.
+   data must not be used afterwards. NULL pf or c, or a chunk not held (one
+   released already, or a copy of it, even when its buffer now holds a
+   later chunk), is ignored.
    Thread safety: one caller at a time (with parx_prefetch_next). */
 PARX_API void parx_prefetch_release(parx_prefetch *pf, parx_chunk *c);
 
 /* parx_prefetch_close: stop reading, wait for reads in flight to finish (no
    buffer is freed while the kernel or a reader may still write it), close
-   the files and free the buffers, including chunks not yet released. NULL
-   is ignored.
+   the files and free the buffers, including chunks not yet released. If
+   the ring cannot be waited on (io_uring_enter refused since open) while
+   reads are in flight, the buffers are leaked rather than freed, and a
+   WARN is logged. NULL is ignored.
    Thread safety: one caller, once nothing else uses pf. */
 PARX_API void parx_prefetch_close(parx_prefetch *pf);
 
@@ -922,17 +959,20 @@ typedef struct parx_writer_desc {
     int depth;                 /* writes queued or in flight before a write waits; 0: 4 */
     parx_io_backend backend;   /* 0: PARX_IO_AUTO */
     bool sync;                 /* flush and close also fdatasync the file */
-    parx_write_done_fn done;   /* optional: told when each buffer may be reused */
+    parx_write_done_fn done;   /* optional: told when each buffer may be reused (on io_uring
+                                  inside write, flush or close; else on the writer's thread) */
     void *done_user;
 } parx_writer_desc;
 
 typedef struct parx_writer parx_writer;
 
 /* parx_writer_open: open (O_WRONLY | O_CREAT | O_CLOEXEC) the file for
-   write-behind. Returns the writer, or NULL with *err (err may be NULL)
-   and errno: -EINVAL (no desc or path, depth < 0 or > 1024, an unknown
-   backend), -ENOMEM, -EAGAIN, the
-   errno of open, -EOPNOTSUPP or io_uring's setup error with PARX_IO_URING.
+   write-behind, after choosing the backend (so a refused PARX_IO_URING
+   leaves the file untouched). Returns the writer, or NULL with *err (err
+   may be NULL) and errno: -EINVAL (no desc or path, depth < 0 or > 1024,
+   an unknown backend), -ENOMEM, -EAGAIN, the errno of open (-ENXIO: a
+   FIFO with no reader), -EOPNOTSUPP or io_uring's setup error with
+   PARX_IO_URING (-EPERM also when io_uring_enter alone is refused).
    Thread safety: any thread. */
 PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err);
 
@@ -944,8 +984,13 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err);
    Short writes are resumed. Writes land in the order they were queued
    (overlapping ones too).
    Returns 0, -EINVAL (w NULL, buf NULL with size > 0), or the first error of
-   an earlier write (nothing is queued then, and buf stays the caller's).
-   Thread safety: one caller at a time.
+   an earlier write, or of the ring (io_uring: io_uring_enter refused,
+   -EPERM; short of resources with nothing in flight, -EAGAIN, -EBUSY)
+   (nothing is queued then, and buf stays the caller's). Writes cancelled
+   by the exit of the thread that queued them are written again:
+   -ECANCELED is never returned.
+   Thread safety: one caller at a time (the caller may change from call to
+   call, and a thread that queued writes may exit before they are written).
    Callback safety: .done may run inside this call (io_uring) or on the
    writer's thread; it must not call the writer. */
 PARX_API int parx_writer_write(parx_writer *w, const void *buf, size_t size);
@@ -959,13 +1004,22 @@ PARX_API int parx_writer_write_at(parx_writer *w, const void *buf, size_t size, 
 
 /* parx_writer_flush: wait until everything queued is written (and, with
    .sync, on the device). Returns 0 or the first error of any write since
-   the writer was opened (-ENOSPC, -EIO, -EFBIG, ...), -EINVAL (w NULL).
-   Thread safety: one caller at a time. */
+   the writer was opened (-ENOSPC, -EIO, -EFBIG, ...) or of the ring
+   (io_uring_enter refused: -EPERM; short of resources with nothing in
+   flight: -EAGAIN, -EBUSY; writes not yet submitted then are not written,
+   and .done gets the error for them), -EINVAL (w NULL). If the ring cannot
+   be waited on, flush returns its error at once, and writes may still be
+   in flight: their buffers must then stay valid until the process exits.
+   Thread safety: one caller at a time.
+   Callback safety: on io_uring, .done runs inside this call (and inside
+   parx_writer_close); it must not call the writer. */
 PARX_API int parx_writer_flush(parx_writer *w);
 
 /* parx_writer_close: flush, close the file and free the writer. Returns 0 or
-   the first error of any write, of fdatasync or of close. NULL: -EINVAL.
-   Thread safety: one caller, once nothing else uses w. */
+   the first error of any write, of the ring (as parx_writer_flush), of
+   fdatasync or of close. NULL: -EINVAL.
+   Thread safety: one caller, once nothing else uses w.
+   Callback safety: as parx_writer_flush. */
 PARX_API int parx_writer_close(parx_writer *w);
 
 /* parx_writer_backend: which backend writes (PARX_IO_URING or
@@ -4131,13 +4185,32 @@ PARX_API int parx_procs_pids(const parx_procs *pp, int *pids, int n)
 
 /* ---- shared by the prefetcher and the writer ----------------------------- */
 
+/* open(2), O_CLOEXEC, never blocking on a FIFO: opening one blocks until
+   its other end is opened (forever, for a FIFO in a file list), so every
+   file is opened O_NONBLOCK and O_NONBLOCK is cleared once it is open (a
+   FIFO opened for writing with no reader fails with -ENXIO). O_NONBLOCK
+   also makes the open of a file with a conflicting lease fail with
+   EWOULDBLOCK instead of breaking the lease: that one is opened again,
+   blocking. Returns the descriptor or -errno. */
 static int parx__io_open(const char *path, int flags, unsigned mode)
 {
-    int fd;
-    do {
-        fd = open(path, flags | O_CLOEXEC, (mode_t)mode);
-    } while (fd < 0 && errno == EINTR);
-    return fd < 0 ? -errno : fd;
+    int fd, nonblock = O_NONBLOCK;
+    for (;;) {
+        fd = open(path, flags | O_CLOEXEC | nonblock, (mode_t)mode);
+        if (fd >= 0 || errno == EINTR) {
+            if (fd >= 0) break;
+            continue;
+        }
+        if (errno != EWOULDBLOCK || !nonblock) return -errno;
+        nonblock = 0; /* a lease: wait for it to be broken */
+    }
+    int fl = nonblock ? fcntl(fd, F_GETFL) : 0;
+    if (nonblock && (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    return fd;
 }
 
 /* Start a thread with every signal blocked, so the program's signal
@@ -4227,6 +4300,33 @@ static int parx__uring_setup(struct io_uring *ring, unsigned entries, int op, ch
                  op == IORING_OP_READ ? "read" : "write");
         return -EOPNOTSUPP;
     }
+    /* A ring can be set up (and probed: that is io_uring_register) while
+       io_uring_enter is refused -- a seccomp filter that denies it alone --
+       and then every submission would fail. One NOP, submitted and waited
+       for, proves the ring works before it is chosen. */
+    struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+    PARX_ASSERT(sqe != NULL); /* a fresh ring */
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data(sqe, NULL);
+    do {
+        rc = io_uring_submit_and_wait(ring, 1);
+    } while (rc == -EINTR);
+    struct io_uring_cqe *cqe = NULL;
+    if (rc >= 0) {
+        do {
+            rc = io_uring_wait_cqe(ring, &cqe);
+        } while (rc == -EINTR);
+    }
+    if (rc >= 0) {
+        if (cqe->res < 0) rc = cqe->res;
+        io_uring_cqe_seen(ring, cqe);
+    }
+    if (rc < 0) {
+        parx__uring_exit(ring);
+        snprintf(why, n, "threads: io_uring_enter failed: %s%s", parx_strerror(rc),
+                 rc == -EPERM ? " (refused by seccomp)" : "");
+        return rc;
+    }
     return 0;
 }
 #endif
@@ -4285,8 +4385,11 @@ typedef struct parx__pf_slot {
     int index;           /* in pf->slots (the registered buffer's index) */
     int state;
     uint64_t seq;        /* sequence number of its chunk */
+    uint64_t delivered;  /* HELD: the chunk's parx_chunk.index (release checks it) */
+    size_t item;         /* the file (whole files) or range it is a chunk of */
     uint32_t file;
     uint64_t off, end;   /* the chunk is [off, end); end drops to an end of file met */
+    bool eof;            /* a read met the end of the file: nothing of the item lies beyond */
     int fd, dfd;         /* the file's descriptors (the file table owns them) */
     int err;             /* first error of its reads */
     bool open_failed;    /* err is the file's open error */
@@ -4300,6 +4403,7 @@ typedef struct parx__pf_file {
     int fd, dfd;     /* -1 when closed; dfd -1 also without O_DIRECT */
     int refs;        /* the cursor and slots that use fd */
     uint64_t size;   /* at open */
+    bool sized;      /* size is known (a regular file or a block device): ranges end there */
     int open_err;    /* the error of the last open */
     bool no_direct;  /* O_DIRECT refused: read it buffered */
 } parx__pf_file;
@@ -4308,6 +4412,7 @@ struct parx_prefetch {
     parx_prefetch_desc d;   /* defaults applied; paths and ranges point at our copies */
     char **paths;
     parx_io_range *ranges;
+    bool by_range;          /* desc.ranges was given (even with nranges 0): read only ranges */
     parx__pf_file *files;
     parx__pf_slot *slots;
     size_t bufsize;
@@ -4387,9 +4492,11 @@ static int parx__pf_file_ref(parx_prefetch *pf, uint32_t f)
             fd = -EISDIR;
         } else if (S_ISREG(st.st_mode)) {
             fl->size = (uint64_t)st.st_size;
+            fl->sized = true;
         } else { /* a block device: its size; a pipe or a socket cannot be read at offsets */
             off_t end = lseek(fd, 0, SEEK_END);
             fl->size = end > 0 ? (uint64_t)end : 0;
+            fl->sized = S_ISBLK(st.st_mode);
         }
     }
     if (fd < 0) {
@@ -4427,16 +4534,18 @@ static void parx__pf_file_unref(parx_prefetch *pf, uint32_t f)
 
 static size_t parx__pf_nitems(const parx_prefetch *pf)
 {
-    return pf->ranges ? pf->d.nranges : pf->d.npaths;
+    return pf->by_range ? pf->d.nranges : pf->d.npaths;
 }
 
 static uint32_t parx__pf_item_file(const parx_prefetch *pf, size_t item)
 {
-    return pf->ranges ? pf->ranges[item].file : (uint32_t)item;
+    return pf->by_range ? pf->ranges[item].file : (uint32_t)item;
 }
 
 /* The next chunk of the sequence: 1 with (*file, *off, *len) set, 0 at the
-   end, or an open error with *file set. Consumer only. */
+   end, or an open error with *file set. A range ends at the end of its
+   file as it was when the file was opened (where the size is known), so a
+   range running past it, up to UINT64_MAX, is cut there. Consumer only. */
 static int parx__pf_cursor_next(parx_prefetch *pf, uint32_t *file, uint64_t *off, size_t *len)
 {
     size_t n = parx__pf_nitems(pf);
@@ -4451,9 +4560,13 @@ static int parx__pf_cursor_next(parx_prefetch *pf, uint32_t *file, uint64_t *off
             pf->cur_ref = true;
         }
         uint64_t start = 0, length = pf->files[f].size;
-        if (pf->ranges) {
+        if (pf->by_range) {
             start = pf->ranges[pf->cur_item].offset;
             length = pf->ranges[pf->cur_item].length;
+            if (pf->files[f].sized) /* cut at the end of the file */
+                length = start >= pf->files[f].size ? 0
+                         : pf->files[f].size - start < length ? pf->files[f].size - start
+                                                               : length;
         }
         if (pf->cur_pos < length) {
             uint64_t left = length - pf->cur_pos;
@@ -4499,8 +4612,10 @@ static int parx__pf_prepare(parx_prefetch *pf, parx__pf_slot *s)
         return 0;
     }
     s->seq = pf->next_seq++;
+    s->item = pf->cur_item;
     s->file = f;
     s->err = 0;
+    s->eof = false;
     s->open_failed = false;
     s->direct_refused = false;
     s->nsub = 0;
@@ -4544,8 +4659,12 @@ static bool parx__pf_sub_result(parx__pf_sub *u, long res)
 {
     parx__pf_slot *s = u->slot;
     if (res < 0) {
-        if (res == -EINTR || res == -EAGAIN) return true;
-        if (u->direct && res == -EINVAL) { /* the file system refused this O_DIRECT read */
+        /* -ECANCELED: io_uring cancels the io-wq work of a thread that exits, so
+           reads submitted by a caller's thread that has since ended come back
+           cancelled; they are read again (only while not closing: see reap). */
+        if (res == -EINTR || res == -EAGAIN || res == -ECANCELED) return true;
+        if (u->direct && (res == -EINVAL || res == -EOPNOTSUPP)) {
+            /* the file system refused this O_DIRECT read */
             u->direct = false;
             s->direct_refused = true;
             return true;
@@ -4553,8 +4672,9 @@ static bool parx__pf_sub_result(parx__pf_sub *u, long res)
         if (!s->err) s->err = (int)res;
         return false;
     }
-    if (res == 0) { /* end of file: the chunk ends here */
+    if (res == 0) { /* end of file: the chunk ends here, and its item too */
         if (u->off < s->end) s->end = u->off;
+        s->eof = true;
         return false;
     }
     u->buf += res;
@@ -4577,6 +4697,19 @@ static void parx__pf_free_slot(parx_prefetch *pf, parx__pf_slot *s)
 }
 
 #ifndef PARX_NO_URING
+/* The ring itself failed (io_uring_enter refused: a seccomp filter installed
+   after open, a lack of resources): the first such error becomes the one
+   next() returns, with a message for parx_prefetch_error. Consumer only. */
+static void parx__pf_ring_failed(parx_prefetch *pf, const char *call, int rc)
+{
+    if (pf->sticky) return;
+    pf->sticky = rc;
+    size_t item = pf->cur_item < parx__pf_nitems(pf) ? pf->cur_item : 0;
+    char what[96];
+    snprintf(what, sizeof what, "io_uring (%s) failed while reading", call);
+    parx__pf_set_errmsg(pf, what, pf->paths[parx__pf_item_file(pf, item)], rc);
+}
+
 /* io_uring: queue sub-read u (consumer only). The ring has room for three
    sub-reads per slot, and a sub-read is queued only when it has none in
    flight, so an SQE is always free. Buffered reads get IOSQE_ASYNC: without
@@ -4614,7 +4747,7 @@ static void parx__pf_uring_submit(parx_prefetch *pf)
             io_uring_wait_cqe(&pf->ring, &cqe);
             return; /* the caller reaps, and submits again */
         } else {
-            if (!pf->sticky) pf->sticky = rc;
+            parx__pf_ring_failed(pf, "submit", rc);
             return;
         }
     }
@@ -4632,7 +4765,7 @@ static void parx__pf_uring_reap(parx_prefetch *pf, bool wait, bool closing)
             rc = io_uring_wait_cqe(&pf->ring, &cqe);
         } while (rc == -EINTR);
         if (rc < 0) {
-            if (!pf->sticky) pf->sticky = rc;
+            parx__pf_ring_failed(pf, "wait", rc);
             return;
         }
     }
@@ -4760,6 +4893,24 @@ static parx__pf_slot *parx__pf_wait_head(parx_prefetch *pf)
     return h;
 }
 
+/* Every buffer is held and the cursor has not met the end: is there a chunk
+   left? Takes the next one from the cursor and puts it back (the files and
+   empty items it passed on the way stay passed). 1: there is one (or an
+   open error to deliver in its turn), 0: the end. Consumer only. */
+static int parx__pf_cursor_more(parx_prefetch *pf)
+{
+    uint32_t f = 0;
+    uint64_t off = 0;
+    size_t len = 0;
+    int rc = parx__pf_cursor_next(pf, &f, &off, &len);
+    if (rc == 0) {
+        pf->cur_done = true;
+        return 0;
+    }
+    if (rc > 0) pf->cur_pos -= len; /* put the chunk back: cursor_next only moved cur_pos */
+    return 1;
+}
+
 PARX_API int parx_prefetch_next(parx_prefetch *pf, parx_chunk *c)
 {
     if (!pf || !c) return -EINVAL;
@@ -4769,10 +4920,16 @@ PARX_API int parx_prefetch_next(parx_prefetch *pf, parx_chunk *c)
         parx__pf_slot *h = parx__pf_wait_head(pf);
         if (pf->sticky) return pf->sticky;
         if (!h) {
-            if (pf->cur_done) return 0;
+            if (pf->cur_done || !parx__pf_cursor_more(pf)) return 0;
             return -EBUSY; /* every buffer is held by the caller */
         }
         pf->deliver_seq++;
+        if (h->eof && !h->err && !pf->cur_done && pf->cur_item == h->item && pf->cur_pos > 0) {
+            /* the file ended before the item did (truncated since it was
+               opened): assign nothing more of this item; the chunks of it
+               already being read come back empty and are skipped */
+            pf->cur_pos = UINT64_MAX;
+        }
         if (h->direct_refused && !pf->files[h->file].no_direct) {
             pf->files[h->file].no_direct = true;
             char msg[300];
@@ -4801,6 +4958,7 @@ PARX_API int parx_prefetch_next(parx_prefetch *pf, parx_chunk *c)
         parx__pf_lock(pf);
         h->state = PARX__PF_HELD;
         parx__pf_unlock(pf);
+        h->delivered = pf->delivered;
         c->data = h->data;
         c->size = (size_t)(h->end - h->off);
         c->offset = h->off;
@@ -4817,7 +4975,9 @@ PARX_API void parx_prefetch_release(parx_prefetch *pf, parx_chunk *c)
     if (!pf || !c || c->parx__slot < 0 || c->parx__slot >= pf->d.depth) return;
     parx__pf_slot *s = &pf->slots[c->parx__slot];
     parx__pf_lock(pf); /* a bogus chunk could name a slot a reader is writing */
-    bool held = s->state == PARX__PF_HELD && s->data == c->data;
+    /* the delivery index tells a stale copy of an earlier chunk of this slot
+       (same data pointer) from the chunk the slot holds now */
+    bool held = s->state == PARX__PF_HELD && s->data == c->data && s->delivered == c->index;
     parx__pf_unlock(pf);
     if (!held) return;
     c->parx__slot = -1;
@@ -4836,16 +4996,30 @@ static void parx__pf_destroy(parx_prefetch *pf)
             pthread_join(pf->threads[i], NULL);
         free(pf->threads);
     }
+    bool leak_buffers = false;
 #ifndef PARX_NO_URING
     if (pf->backend == PARX_IO_URING) {
         /* Drain: the kernel may still be writing into the buffers. */
         while (pf->inflight > 0) {
             struct io_uring_cqe *cqe;
             int rc = io_uring_wait_cqe(&pf->ring, &cqe);
-            if (rc < 0 && rc != -EINTR) break; /* the ring is gone: nothing can be in flight */
+            if (rc < 0 && rc != -EINTR) {
+                /* The ring cannot be waited on (io_uring_enter refused, e.g. a
+                   seccomp filter installed since open): reads may still be in
+                   flight, and the kernel would write into freed memory. The
+                   buffers are leaked instead of freed. */
+                leak_buffers = true;
+                char msg[160];
+                snprintf(msg, sizeof msg,
+                         "parx_prefetch_close: cannot wait for %d reads in flight (%s); "
+                         "leaking the buffers",
+                         pf->inflight, parx_strerror(rc));
+                parx__log(PARX_LOG_WARN, msg); /* consumer thread, no lock held */
+                break;
+            }
             parx__pf_uring_reap(pf, false, true);
         }
-        if (pf->registered) io_uring_unregister_buffers(&pf->ring);
+        if (pf->registered && !leak_buffers) io_uring_unregister_buffers(&pf->ring);
         parx__uring_exit(&pf->ring);
     }
 #endif
@@ -4860,7 +5034,7 @@ static void parx__pf_destroy(parx_prefetch *pf)
             if (pf->files[i].dfd >= 0) close(pf->files[i].dfd);
         }
     }
-    if (pf->slots) {
+    if (pf->slots && !leak_buffers) {
         for (int i = 0; i < pf->d.depth; i++) {
             if (!pf->slots[i].base) continue;
             if (pf->d.arena) parx_arena_free(pf->d.arena, pf->slots[i].base);
@@ -4912,6 +5086,9 @@ PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *
         bytes += strlen(desc->paths[i]) + 1;
     pf->paths = (char **)malloc(bytes);
     pf->files = (parx__pf_file *)calloc(pf->d.npaths, sizeof *pf->files);
+    if (pf->files) /* before any failure: destroy closes every descriptor that is not -1 */
+        for (size_t i = 0; i < pf->d.npaths; i++)
+            pf->files[i].fd = pf->files[i].dfd = -1;
     pf->slots = (parx__pf_slot *)calloc((size_t)pf->d.depth, sizeof *pf->slots);
     if (pf->d.nranges) pf->ranges = (parx_io_range *)malloc(pf->d.nranges * sizeof *pf->ranges);
     if (!pf->paths || !pf->files || !pf->slots || (pf->d.nranges && !pf->ranges)) {
@@ -4924,8 +5101,8 @@ PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *
         memcpy(at, desc->paths[i], n);
         pf->paths[i] = at;
         at += n;
-        pf->files[i].fd = pf->files[i].dfd = -1;
     }
+    pf->by_range = desc->ranges != NULL;
     if (pf->d.nranges) memcpy(pf->ranges, desc->ranges, pf->d.nranges * sizeof *pf->ranges);
     pf->d.paths = (const char *const *)pf->paths;
     pf->d.ranges = pf->ranges;
@@ -5040,7 +5217,10 @@ PARX_API const char *parx_prefetch_error(const parx_prefetch *pf)
    submits each write at once (IOSQE_ASYNC, so a buffered write never runs
    inline on the caller), and before submitting one that overlaps a write in
    flight waits for that one, which orders overlapping writes there. The
-   first error is kept (w->err) and returned by every later call. */
+   first error is kept (w->err) and returned by every later call; after it
+   nothing more is submitted. Only what the kernel took counts as in
+   flight (w->inflight): the rest waits in the SQ (w->sq_submitted <
+   w->sq_queued), and flush waits for both. */
 
 typedef struct parx__wr_op {
     const void *orig;          /* the caller's buffer and size, for .done */
@@ -5049,7 +5229,8 @@ typedef struct parx__wr_op {
     size_t len;
     uint64_t off;
     uint64_t start;            /* the whole write's offset, for overlap checks */
-    bool live;                 /* io_uring: submitted and not finished */
+    bool live;                 /* io_uring: queued or submitted, and not finished */
+    uint64_t sq_seq;           /* io_uring: the number of its SQE (see parx__wr_uring_queue) */
 } parx__wr_op;
 
 struct parx_writer {
@@ -5062,7 +5243,9 @@ struct parx_writer {
     parx__wr_op *ops;
 #ifndef PARX_NO_URING
     struct io_uring ring;
-    int inflight;
+    int inflight;              /* writes submitted and not yet reaped */
+    uint64_t sq_queued;        /* SQEs filled so far */
+    uint64_t sq_submitted;     /* of those, taken by the kernel (or abandoned) */
 #endif
     /* thread backend */
     pthread_mutex_t mu;
@@ -5123,35 +5306,72 @@ static void *parx__wr_thread(void *arg)
 }
 
 #ifndef PARX_NO_URING
+/* io_uring: the op's next write goes into the SQ (submitted by
+   parx__wr_uring_submit). Every SQE gets a number, in SQ order: the kernel
+   takes SQEs in that order, so those numbered below w->sq_submitted are
+   submitted and the others still wait in the SQ. */
 static void parx__wr_uring_queue(parx_writer *w, parx__wr_op *op)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
-    PARX_ASSERT(sqe != NULL); /* depth entries, at most depth ops live */
+    PARX_ASSERT(sqe != NULL); /* depth entries, at most depth ops live, one SQE each */
     size_t n = op->len < PARX__IO_MAX_CHUNK ? op->len : PARX__IO_MAX_CHUNK;
     io_uring_prep_write(sqe, w->fd, op->buf, (unsigned)n, op->off);
     io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
     io_uring_sqe_set_data(sqe, op);
     op->live = true;
+    op->sq_seq = w->sq_queued++;
 }
 
-static int parx__wr_uring_submit(parx_writer *w)
+/* Nothing more will be submitted (w->err is set, to rc if it was not): the
+   ops whose writes still wait in the SQ are finished with the error and
+   .done is told, except `keep`, whose buffer goes back to the caller
+   untouched. The SQEs stay in the SQ, never submitted, until the ring is
+   torn down. */
+static void parx__wr_uring_abandon(parx_writer *w, int rc, const parx__wr_op *keep)
 {
-    for (;;) {
-        int rc = io_uring_submit(&w->ring);
-        if (rc >= 0) {
-            w->inflight += rc;
-            return 0;
-        }
-        if (rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) return rc;
-        if (rc != -EINTR && w->inflight > 0) { /* short of resources: let one finish */
-            struct io_uring_cqe *cqe;
-            io_uring_wait_cqe(&w->ring, &cqe);
-        }
+    if (!w->err) w->err = rc;
+    for (int i = 0; i < w->d.depth; i++) {
+        parx__wr_op *op = &w->ops[i];
+        if (!op->live || op->sq_seq < w->sq_submitted) continue;
+        op->live = false;
+        if (op != keep && w->d.done) w->d.done(op->orig, op->size, w->err, w->d.done_user);
     }
+    w->sq_submitted = w->sq_queued;
 }
 
-/* Finish what has completed; wait for at least one completion if `wait`. */
-static void parx__wr_uring_reap(parx_writer *w, bool wait)
+/* Submit what waits in the SQ. Counts only what the kernel took: a partial
+   submission leaves the rest for later. Returns 0 (all submitted, or short
+   of resources with writes in flight: submitted again after a completion),
+   or the error that stopped the writer (the waiting ops were abandoned,
+   sparing `keep`). */
+static int parx__wr_uring_submit(parx_writer *w, const parx__wr_op *keep)
+{
+    while (w->sq_submitted < w->sq_queued) {
+        int rc = io_uring_submit(&w->ring);
+        if (rc > 0) {
+            w->sq_submitted += (uint64_t)rc;
+            w->inflight += rc;
+            PARX_ASSERT(w->sq_submitted <= w->sq_queued);
+            continue;
+        }
+        if (rc == -EINTR) continue;
+        if ((rc == 0 || rc == -EAGAIN || rc == -EBUSY) && w->inflight > 0)
+            return 0; /* short of resources: let writes in flight finish first */
+        if (rc == 0) rc = -EAGAIN; /* nothing taken, nothing in flight: no progress possible */
+        parx__wr_uring_abandon(w, rc, keep);
+        return rc;
+    }
+    return 0;
+}
+
+/* Finish what has completed -- after waiting for one completion if `wait`
+   and writes are in flight -- then submit what waits in the SQ. Writes that
+   come back -EINTR, -EAGAIN or -ECANCELED (io_uring cancels the io-wq work
+   of a thread that exits, so the writes of a caller's thread that has since
+   ended come back cancelled) are written again, and short writes resumed,
+   until an error stops the writer. Returns false when the ring could not be
+   waited on (w->err says why; writes may still be in flight). */
+static bool parx__wr_uring_reap(parx_writer *w, bool wait)
 {
     struct io_uring_cqe *cqe;
     if (wait && w->inflight > 0) {
@@ -5159,41 +5379,42 @@ static void parx__wr_uring_reap(parx_writer *w, bool wait)
         do {
             rc = io_uring_wait_cqe(&w->ring, &cqe);
         } while (rc == -EINTR);
-        if (rc < 0 && !w->err) w->err = rc;
+        if (rc < 0) {
+            parx__wr_uring_abandon(w, rc, NULL);
+            return false;
+        }
     }
-    bool again = false;
     while (w->inflight > 0 && io_uring_peek_cqe(&w->ring, &cqe) == 0) {
         parx__wr_op *op = (parx__wr_op *)io_uring_cqe_get_data(cqe);
         int res = cqe->res;
         io_uring_cqe_seen(&w->ring, cqe);
         w->inflight--;
         int status = 0;
-        if (res == -EINTR || res == -EAGAIN) {
-            parx__wr_uring_queue(w, op);
-            again = true;
-            continue;
+        if (res == -EINTR || res == -EAGAIN || res == -ECANCELED) {
+            status = w->err;
         } else if (res < 0) {
             status = res;
-        } else if (res == 0 && op->len > 0) {
-            status = -EIO;
+        } else if (res == 0) {
+            status = -EIO; /* no progress and no reason: do not spin */
         } else {
             op->buf += res;
             op->off += (uint64_t)res;
             op->len -= (size_t)res;
-            if (op->len > 0) { /* a short write: the rest */
-                parx__wr_uring_queue(w, op);
-                again = true;
-                continue;
-            }
+            if (op->len > 0) status = w->err; /* a short write: the rest, unless stopped */
+        }
+        if (!status && op->len > 0) { /* again: a retry, or the rest of a short write */
+            parx__wr_uring_queue(w, op);
+            continue;
         }
         op->live = false;
         if (status && !w->err) w->err = status;
         if (w->d.done) w->d.done(op->orig, op->size, status, w->d.done_user);
     }
-    if (again) {
-        int rc = parx__wr_uring_submit(w);
-        if (rc < 0 && !w->err) w->err = rc;
+    if (w->sq_submitted < w->sq_queued) {
+        if (w->err) parx__wr_uring_abandon(w, w->err, NULL);
+        else parx__wr_uring_submit(w, NULL);
     }
+    return true;
 }
 #endif
 
@@ -5225,17 +5446,13 @@ static int parx__wr_queue(parx_writer *w, const void *buf, size_t size, uint64_t
             }
             if (free_op && !overlap) {
                 *free_op =
-                    (parx__wr_op){buf, size, (const unsigned char *)buf, size, off, off, false};
+                    (parx__wr_op){buf, size, (const unsigned char *)buf, size, off, off, false, 0};
                 parx__wr_uring_queue(w, free_op);
-                int rc = parx__wr_uring_submit(w);
-                if (rc < 0) { /* cannot happen on a working ring; the op was never issued */
-                    free_op->live = false;
-                    if (!w->err) w->err = rc;
-                    return rc;
-                }
-                return 0;
+                /* an error here stopped the writer and left free_op unissued,
+                   its buffer the caller's (.done is not called for it) */
+                return parx__wr_uring_submit(w, free_op);
             }
-            parx__wr_uring_reap(w, true);
+            if (!parx__wr_uring_reap(w, true)) return w->err;
         }
     }
 #endif
@@ -5245,7 +5462,7 @@ static int parx__wr_queue(parx_writer *w, const void *buf, size_t size, uint64_t
     int e = w->err;
     if (!e) {
         w->ops[(w->head + w->count) % w->d.depth] =
-            (parx__wr_op){buf, size, (const unsigned char *)buf, size, off, off, false};
+            (parx__wr_op){buf, size, (const unsigned char *)buf, size, off, off, false, 0};
         w->count++;
         pthread_cond_signal(&w->work);
     }
@@ -5272,8 +5489,10 @@ PARX_API int parx_writer_flush(parx_writer *w)
     int e;
 #ifndef PARX_NO_URING
     if (w->backend == PARX_IO_URING) {
-        while (w->inflight > 0)
-            parx__wr_uring_reap(w, true);
+        /* until nothing is in flight or waits in the SQ; a ring that cannot
+           be waited on ends it (with its error) */
+        while (w->inflight > 0 || w->sq_submitted < w->sq_queued)
+            if (!parx__wr_uring_reap(w, true)) break;
         e = w->err;
     } else
 #endif
@@ -5347,6 +5566,19 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err)
         e = -ENOMEM;
         goto fail;
     }
+    /* The backend first: PARX_IO_URING refused must leave the file as it was
+       (not truncated). */
+#ifndef PARX_NO_URING
+    void *ring = &w->ring;
+#else
+    void *ring = NULL;
+#endif
+    int b = parx__io_choose(w->d.backend, ring, (unsigned)w->d.depth, true, w->why, sizeof w->why);
+    if (b < 0) {
+        e = b;
+        goto fail;
+    }
+    w->backend = b; /* from here destroy tears the ring down */
     w->fd = parx__io_open(w->d.path, O_WRONLY | O_CREAT | (w->d.append ? 0 : O_TRUNC), w->d.mode);
     if (w->fd < 0) {
         e = w->fd;
@@ -5362,17 +5594,6 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err)
         w->pos = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
     }
     w->d.path = NULL; /* not kept: the caller's string need not outlive the call */
-#ifndef PARX_NO_URING
-    void *ring = &w->ring;
-#else
-    void *ring = NULL;
-#endif
-    int b = parx__io_choose(w->d.backend, ring, (unsigned)w->d.depth, true, w->why, sizeof w->why);
-    if (b < 0) {
-        e = b;
-        goto fail;
-    }
-    w->backend = b;
     if (b == PARX_IO_THREADS) {
         pthread_mutex_init(&w->mu, NULL);
         pthread_cond_init(&w->work, NULL);

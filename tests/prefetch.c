@@ -3,9 +3,12 @@
    buffers in an arena) on both backends; lists of files, byte ranges, bad
    inputs, a missing file and a directory, every buffer held, O_DIRECT on
    tmpfs (refused before Linux 6.6, accepted since), the backend's
-   reason. Each test runs under the guard of shm_common.h: no descriptor,
-   child or /dev/shm name may be left behind. */
+   reason; a stale copy of a chunk released, every buffer held at the end,
+   ranges up to UINT64_MAX, out of memory in open, reads cancelled by a
+   thread's exit, a FIFO in a list. Each test runs under the guard of
+   shm_common.h: no descriptor, child or /dev/shm name may be left behind. */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <sys/resource.h>
 
 #include "io_common.h"
@@ -522,6 +525,340 @@ static void test_direct_on_tmpfs(void)
     unlink(path);
 }
 
+/* Read pf to its end after chunks 0 .. index - 1 were taken (io_drain
+   starts at index 0): every chunk in order, with the pattern of `seed`. */
+static io_result drain_rest(parx_prefetch *pf, uint32_t seed, uint64_t index)
+{
+    io_result r = {0, 0, 0, IO_FNV_INIT, 0};
+    parx_chunk c;
+    while ((r.rc = parx_prefetch_next(pf, &c)) == 1) {
+        if (c.index != index + r.chunks || c.size == 0 ||
+            !io_matches((const unsigned char *)c.data, c.size, seed, c.offset))
+            r.bad++;
+        r.bytes += c.size;
+        r.chunks++;
+        parx_prefetch_release(pf, &c);
+    }
+    return r;
+}
+
+/* A stale copy of a released chunk is ignored even when its buffer now
+   holds a later chunk (same slot, same data pointer): with .depth 1 the
+   next chunk is still held, so next() says -EBUSY and its bytes stay. */
+static void test_stale_release(void)
+{
+    const char *path = io_path("stale.dat");
+    REQUIRE(io_make_file(path, 8 * 4096, 41));
+    const char *paths[1] = {path};
+    for (int b = 0; b < nbackends; b++) {
+        parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
+                                                                     .npaths = 1,
+                                                                     .chunk_size = 4096,
+                                                                     .depth = 1,
+                                                                     .backend = backends[b]},
+                                               NULL);
+        REQUIRE(pf != NULL);
+        parx_chunk c0, copy, c1, c2;
+        REQUIRE(parx_prefetch_next(pf, &c0) == 1);
+        copy = c0;
+        parx_prefetch_release(pf, &c0);
+        REQUIRE(parx_prefetch_next(pf, &c1) == 1);
+        CHECK_EQ_U(c1.index, 1);
+        CHECK(c1.data == copy.data); /* one buffer: the same slot */
+        parx_prefetch_release(pf, &copy); /* stale: must be ignored */
+        CHECK_MSG(parx_prefetch_next(pf, &c2) == -EBUSY,
+                  "%s: the stale copy freed the held chunk", backend_name(backends[b]));
+        CHECK(io_matches(c1.data, c1.size, 41, c1.offset) && c1.offset == 4096);
+        parx_prefetch_release(pf, &c1);
+        io_result r = drain_rest(pf, 41, 2);
+        CHECK(r.rc == 0 && r.bad == 0 && r.bytes == 6 * 4096);
+        parx_prefetch_close(pf);
+    }
+    unlink(path);
+}
+
+/* Holding every buffer at the end of the stream is the end (0), not
+   -EBUSY: every chunk was delivered. Also with empty files after the last
+   chunk, and with holds that end exactly at depth. */
+static void test_end_all_held(void)
+{
+    const char *path = io_path("allheld.dat");
+    const char *empty = io_path("allheld-empty.dat");
+    REQUIRE(io_make_file(path, 8 * 4096, 42));
+    REQUIRE(io_make_file(empty, 0, 43));
+    const char *paths[3] = {path, empty, empty};
+    for (int b = 0; b < nbackends; b++)
+        for (int npaths = 1; npaths <= 3; npaths += 2) {
+            parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
+                                                                         .npaths = (size_t)npaths,
+                                                                         .chunk_size = 4096,
+                                                                         .depth = 8,
+                                                                         .backend = backends[b]},
+                                                   NULL);
+            REQUIRE(pf != NULL);
+            parx_chunk c[9];
+            int n = 0, rc;
+            while (n < 9 && (rc = parx_prefetch_next(pf, &c[n])) == 1)
+                n++;
+            CHECK_EQ(n, 8);
+            CHECK_MSG(rc == 0, "%s, %d files: every buffer held at the end gives %d (%s)",
+                      backend_name(backends[b]), npaths, rc, parx_strerror(rc));
+            CHECK_EQ(parx_prefetch_next(pf, &c[8]), 0); /* the end stays the end */
+            for (int i = 0; i < n; i++) {
+                CHECK(io_matches(c[i].data, c[i].size, 42, c[i].offset));
+                parx_prefetch_release(pf, &c[i]);
+            }
+            CHECK_EQ(parx_prefetch_next(pf, &c[0]), 0);
+            parx_prefetch_close(pf);
+        }
+    /* one chunk more than buffers: -EBUSY, then the last chunk, then the end */
+    REQUIRE(io_make_file(path, 9 * 4096, 42));
+    for (int b = 0; b < nbackends; b++) {
+        parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
+                                                                     .npaths = 1,
+                                                                     .chunk_size = 4096,
+                                                                     .depth = 8,
+                                                                     .backend = backends[b]},
+                                               NULL);
+        REQUIRE(pf != NULL);
+        parx_chunk c[9];
+        for (int i = 0; i < 8; i++)
+            CHECK_EQ(parx_prefetch_next(pf, &c[i]), 1);
+        CHECK_EQ(parx_prefetch_next(pf, &c[8]), -EBUSY);
+        parx_prefetch_release(pf, &c[0]);
+        CHECK_EQ(parx_prefetch_next(pf, &c[8]), 1);
+        CHECK(c[8].offset == 8 * 4096 && io_matches(c[8].data, c[8].size, 42, c[8].offset));
+        CHECK_EQ(parx_prefetch_next(pf, &c[0]), 0);
+        parx_prefetch_close(pf);
+    }
+    unlink(path);
+    unlink(empty);
+}
+
+/* Ranges that run far past the end of their file (up to UINT64_MAX) are cut
+   at the end of the file, not read chunk by empty chunk to their declared
+   end (which would never finish): in a child, under alarm(). ranges given
+   with nranges 0 read nothing (not every file whole). */
+static void test_ranges_past_eof(void)
+{
+    const char *paths[2] = {io_path("pastend0.dat"), io_path("pastend1.dat")};
+    REQUIRE(io_make_file(paths[0], 5 * 4096 + 100, 44));
+    REQUIRE(io_make_file(paths[1], 3000, 45));
+    const parx_io_range ranges[] = {
+        {0, UINT64_MAX, 0},
+        {4096 + 7, UINT64_MAX - 4096 - 7, 0},
+        {1000, (uint64_t)1 << 50, 1},
+        {1ull << 40, 1ull << 40, 1}, /* starts past the end: nothing */
+    };
+    uint64_t total = (5 * 4096 + 100) + (4 * 4096 + 100 - 7) + 2000;
+    uint64_t fnv = io_fnv_pattern(IO_FNV_INIT, 44, 0, 5 * 4096 + 100);
+    fnv = io_fnv_pattern(fnv, 44, 4096 + 7, 4 * 4096 + 100 - 7);
+    fnv = io_fnv_pattern(fnv, 45, 1000, 2000);
+    uint32_t seeds[2] = {44, 45};
+    for (int b = 0; b < nbackends; b++)
+        for (int direct = 0; direct < 2; direct++) {
+            pid_t pid = xfork();
+            REQUIRE(pid >= 0);
+            if (pid == 0) {
+                alarm(60); /* before the fix: 2^64 / 4096 empty reads */
+                parx_prefetch *pf =
+                    parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
+                                                             .npaths = 2,
+                                                             .ranges = ranges,
+                                                             .nranges = 4,
+                                                             .chunk_size = 4096,
+                                                             .depth = 3,
+                                                             .direct = direct,
+                                                             .backend = backends[b]},
+                                       NULL);
+                io_result r = pf ? io_drain(pf, seeds, NULL) : (io_result){-1, 0, 0, 0, 0};
+                int ok = r.rc == 0 && r.bad == 0 && r.bytes == total && r.fnv == fnv;
+                if (!ok)
+                    CHILD_DIAG("%s direct %d: rc %d, %d bad, %llu of %llu bytes",
+                               backend_name(backends[b]), direct, r.rc, r.bad,
+                               (unsigned long long)r.bytes, (unsigned long long)total);
+                parx_prefetch_close(pf);
+                _exit(ok ? 0 : 1);
+            }
+            expect_child(pid, 0, 0);
+        }
+    /* ranges, but none of them */
+    for (int b = 0; b < nbackends; b++) {
+        parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
+                                                                     .npaths = 2,
+                                                                     .ranges = ranges,
+                                                                     .nranges = 0,
+                                                                     .backend = backends[b]},
+                                               NULL);
+        REQUIRE(pf != NULL);
+        parx_chunk c;
+        CHECK_EQ(parx_prefetch_next(pf, &c), 0);
+        parx_prefetch_close(pf);
+    }
+    unlink(paths[0]);
+    unlink(paths[1]);
+}
+
+/* Out of memory in parx_prefetch_open, after the file table was allocated:
+   the failure path must close nothing it did not open (it closed
+   descriptor 0, twice). In a child whose address space is capped just
+   above what it uses, so that copying a large range list fails. Not under
+   a sanitizer or valgrind, whose allocators do not return NULL there. */
+static void test_open_enomem_keeps_fd0(void)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    PT_SKIP("the sanitizer's allocator does not fail under RLIMIT_AS");
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||                      \
+    __has_feature(memory_sanitizer)
+    PT_SKIP("the sanitizer's allocator does not fail under RLIMIT_AS");
+#endif
+#endif
+    const char *vg = getenv("LD_PRELOAD");
+    if (vg && strstr(vg, "valgrind")) {
+        PT_SKIP("under valgrind");
+    }
+    enum { NR = 4 << 20 }; /* 64 MiB of ranges: the copy cannot fit */
+    pid_t pid = xfork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        int ok = 1;
+        if (fcntl(0, F_GETFD) < 0) { /* make sure descriptor 0 is open */
+            int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+            ok = fd == 0;
+        }
+        parx_io_range *ranges = (parx_io_range *)calloc(NR, sizeof *ranges);
+        ok = ok && ranges != NULL;
+        const char *paths[1] = {"no-such-file"};
+        /* room for the small allocations, none for a 64 MiB one */
+        long pages = 0;
+        FILE *f = fopen("/proc/self/statm", "re");
+        ok = ok && f && fscanf(f, "%ld", &pages) == 1;
+        if (f)
+            fclose(f);
+        struct rlimit lim;
+        lim.rlim_cur = lim.rlim_max = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (16u << 20);
+        ok = ok && setrlimit(RLIMIT_AS, &lim) == 0;
+        int err = 0;
+        parx_prefetch *pf = ok ? parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
+                                                                          .npaths = 1,
+                                                                          .ranges = ranges,
+                                                                          .nranges = NR,
+                                                                          .backend =
+                                                                              PARX_IO_THREADS},
+                                                    &err)
+                               : NULL;
+        int fd0 = fcntl(0, F_GETFD);
+        if (!ok || pf || err != -ENOMEM || fd0 < 0)
+            CHILD_DIAG("setup %d, open %p, err %d (%s), descriptor 0 %s", ok, (void *)pf, err,
+                       parx_strerror(err), fd0 < 0 ? "closed" : "open");
+        _exit(ok && !pf && err == -ENOMEM && fd0 >= 0 ? 0 : 1);
+    }
+    expect_child(pid, 0, 0);
+}
+
+#ifndef PARX_NO_URING
+/* io_uring: reads submitted by a thread that then exits are cancelled by
+   the kernel (-ECANCELED); the next caller, on another thread, must read
+   them again and get every byte. */
+static parx_prefetch *exit_pf;
+static uint64_t exit_bytes;
+static int exit_rc;
+static void *next_once_and_exit(void *arg)
+{
+    (void)arg;
+    parx_chunk c;
+    exit_rc = parx_prefetch_next(exit_pf, &c);
+    if (exit_rc == 1) {
+        exit_bytes += c.size;
+        if (!io_matches(c.data, c.size, 46, c.offset))
+            exit_rc = -1000;
+        parx_prefetch_release(exit_pf, &c); /* submits reads from this thread */
+    }
+    return NULL;
+}
+#endif
+
+static void test_thread_exit(void)
+{
+#ifdef PARX_NO_URING
+    PT_SKIP("built with PARX_NO_URING");
+#else
+    if (!have_uring) {
+        PT_SKIP("io_uring is not available here");
+    }
+    const uint64_t size = 16 << 20;
+    const char *path = io_path("exit.dat");
+    REQUIRE(io_make_file(path, size, 46));
+    const char *paths[1] = {path};
+    int failures = 0;
+    for (int it = 0; it < 20; it++)
+        for (int direct = 0; direct < 2; direct++) {
+            exit_pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
+                                                               .npaths = 1,
+                                                               .chunk_size = 64 << 10,
+                                                               .depth = 32,
+                                                               .direct = direct,
+                                                               .backend = PARX_IO_URING},
+                                         NULL);
+            REQUIRE(exit_pf != NULL);
+            exit_bytes = 0;
+            exit_rc = 0;
+            pthread_t t;
+            REQUIRE(pthread_create(&t, NULL, next_once_and_exit, NULL) == 0);
+            pthread_join(t, NULL);
+            CHECK_EQ(exit_rc, 1);
+            io_result r = drain_rest(exit_pf, 46, exit_rc == 1 ? 1 : 0);
+            if (r.rc != 0 || r.bad != 0 || exit_bytes + r.bytes != size) {
+                if (failures++ < 3)
+                    pt_diag("iteration %d direct %d: rc %d (%s: %s), %d bad, %llu of %llu bytes",
+                            it, direct, r.rc, parx_strerror(r.rc),
+                            parx_prefetch_error(exit_pf) ? parx_prefetch_error(exit_pf) : "-",
+                            r.bad, (unsigned long long)(exit_bytes + r.bytes),
+                            (unsigned long long)size);
+            }
+            parx_prefetch_close(exit_pf);
+        }
+    CHECK_EQ(failures, 0);
+    unlink(path);
+#endif
+}
+
+/* A FIFO in a list does not block the open (it did, forever: opening a
+   FIFO for reading waits for a writer): read whole, it yields nothing, and
+   the next file is read. In a child, under alarm(). */
+static void test_fifo_in_list(void)
+{
+    const char *fifo = io_path("list.fifo");
+    const char *file = io_path("after-fifo.dat");
+    unlink(fifo);
+    if (mkfifo(fifo, 0600) != 0) {
+        PT_SKIP("mkfifo: %s", strerror(errno));
+    }
+    REQUIRE(io_make_file(file, 10000, 47));
+    const char *paths[2] = {fifo, file};
+    uint32_t seeds[2] = {47, 47};
+    for (int b = 0; b < nbackends; b++) {
+        pid_t pid = xfork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            alarm(30);
+            parx_prefetch *pf = parx_prefetch_open(
+                &(parx_prefetch_desc){.paths = paths, .npaths = 2, .backend = backends[b]}, NULL);
+            io_result r = pf ? io_drain(pf, seeds, NULL) : (io_result){-1, 0, 0, 0, 0};
+            parx_prefetch_close(pf);
+            int ok = r.rc == 0 && r.bad == 0 && r.bytes == 10000;
+            if (!ok)
+                CHILD_DIAG("%s: rc %d, %llu bytes", backend_name(backends[b]), r.rc,
+                           (unsigned long long)r.bytes);
+            _exit(ok ? 0 : 1);
+        }
+        expect_child(pid, 0, 0);
+    }
+    unlink(fifo);
+    unlink(file);
+}
+
 int main(void)
 {
     io_dir("prefetch");
@@ -553,6 +890,15 @@ int main(void)
     run_guarded("RLIMIT_MEMLOCK below the buffers: not registered, same bytes", test_memlock);
     run_guarded("buffers in an arena, read by a forked process", test_arena);
     run_guarded("O_DIRECT on tmpfs: the same bytes, accepted or refused", test_direct_on_tmpfs);
+    run_guarded("a stale copy of a released chunk does not free a later chunk in its buffer",
+                test_stale_release);
+    run_guarded("every buffer held at the end of the stream: 0, not -EBUSY", test_end_all_held);
+    run_guarded("ranges up to UINT64_MAX are cut at the end of the file; nranges 0 reads nothing",
+                test_ranges_past_eof);
+    run_guarded("out of memory in open: descriptor 0 is not closed", test_open_enomem_keeps_fd0);
+    run_guarded("io_uring: reads cancelled by the exit of the submitting thread are read again",
+                test_thread_exit);
+    run_guarded("a FIFO in a list does not block; it yields nothing", test_fifo_in_list);
     io_dir_remove();
     return pt_done_testing();
 }

@@ -1,11 +1,19 @@
 /* tests/prefetch_fallback.c -- io_uring refused for real: in a forked child
    a seccomp filter (raw BPF, PR_SET_NO_NEW_PRIVS + PR_SET_SECCOMP) makes
    io_uring_setup fail with EPERM (what Docker's default profile does) or
-   ENOSYS (a kernel without io_uring). PARX_IO_AUTO must fall back to the
-   thread backend, say why, log it, and deliver the same bytes as the parent
-   read; PARX_IO_URING must fail with the filter's error; the writer must
-   fall back too. This runs whether or not io_uring works in the parent, so
-   CI exercises the fallback on every machine. */
+   ENOSYS (a kernel without io_uring), or io_uring_enter alone fail with
+   EPERM (the ring sets up, and every submission would fail). PARX_IO_AUTO
+   must fall back to the thread backend, say why, log it, and deliver the
+   same bytes as the parent read; PARX_IO_URING must fail with the filter's
+   error (and the writer leave its file untouched); the writer must fall
+   back too. This runs whether or not io_uring works in the parent, so CI
+   exercises the fallback on every machine.
+   Where io_uring works, io_uring_enter is then refused after open (EPERM,
+   or EAGAIN: short of resources) with writes and reads done, pending in a
+   full FIFO, or none: write, flush and close return the error instead of
+   spinning, writes never submitted get it through .done, the prefetcher's
+   error has a message, and close leaks the buffers of reads it cannot wait
+   for instead of freeing them. */
 #define _GNU_SOURCE
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -15,6 +23,7 @@
 #include <sys/syscall.h>
 
 #include "io_common.h"
+#include "parx_shm.h"
 
 #if defined(__x86_64__)
 #define TEST_AUDIT_ARCH AUDIT_ARCH_X86_64
@@ -25,12 +34,19 @@
 #ifndef __NR_io_uring_setup
 #define __NR_io_uring_setup 425 /* the same number on every architecture */
 #endif
+#ifndef __NR_io_uring_enter
+#define __NR_io_uring_enter 426
+#endif
 
 static const uint64_t file_size = 2500000 + 123;
 static uint64_t parent_fnv;
 
-/* io_uring_setup -> errno `err`; everything else allowed. */
-static int refuse_io_uring(int err)
+#ifndef PARX_NO_URING
+static bool have_uring;
+#endif
+
+/* system call `nr` -> errno `err`; everything else allowed. */
+static int refuse_syscall(long nr, int err)
 {
 #ifdef TEST_AUDIT_ARCH
     struct sock_filter f[] = {
@@ -38,7 +54,7 @@ static int refuse_io_uring(int err)
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TEST_AUDIT_ARCH, 1, 0),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
@@ -49,6 +65,7 @@ static int refuse_io_uring(int err)
         return -errno;
     return 0;
 #else
+    (void)nr;
     (void)err;
     return -ENOTSUP;
 #endif
@@ -62,8 +79,10 @@ static void capture_log(parx_log_level level, const char *msg, void *user)
         snprintf(logged, sizeof logged, "%s", msg);
 }
 
-/* In the child: returns the number of failed checks (its exit status). */
-static int child_checks(int err)
+/* In the child, with system call `nr` (io_uring_setup or io_uring_enter)
+   refused with `err`: returns the number of failed checks (its exit
+   status). `what` is how the reason names the failure. */
+static int child_checks(long nr, int err, const char *what)
 {
     int bad = 0;
 #define CCHECK(c, ...)                                                                             \
@@ -74,12 +93,13 @@ static int child_checks(int err)
             bad++;                                                                                 \
         }                                                                                          \
     } while (0)
-    int rc = refuse_io_uring(err);
+    int rc = refuse_syscall(nr, err);
     CCHECK(rc == 0, "%s", parx_strerror(rc));
     if (rc)
         return bad;
-    long r = syscall(__NR_io_uring_setup, 4, NULL);
-    CCHECK(r == -1 && errno == err, "io_uring_setup gave %ld, errno %d", r, errno);
+    long r = nr == __NR_io_uring_setup ? syscall(__NR_io_uring_setup, 4, NULL)
+                                       : syscall(__NR_io_uring_enter, -1, 0, 0, 0, NULL, 0);
+    CCHECK(r == -1 && errno == err, "system call %ld gave %ld, errno %d", nr, r, errno);
 
     parx_set_log(capture_log, NULL);
     const char *paths[1] = {io_path("data")};
@@ -95,9 +115,12 @@ static int child_checks(int err)
             continue;
         const char *why = "";
         CCHECK(parx_prefetch_backend(pf, &why) == PARX_IO_THREADS, "%s", why);
-        CCHECK(strstr(why, "io_uring_setup failed") && strstr(why, strerror(err)), "why: %s", why);
 #ifndef PARX_NO_URING
-        CCHECK(strstr(logged, "io_uring_setup failed") != NULL, "logged: '%s'", logged);
+        CCHECK(strstr(why, what) && strstr(why, strerror(err)), "why: %s", why);
+        CCHECK(strstr(logged, what) != NULL, "logged: '%s'", logged);
+#else
+        (void)what;
+        CCHECK(strcmp(why, "threads: built with PARX_NO_URING") == 0, "why: %s", why);
 #endif
         io_result res = io_drain(pf, &seed, NULL);
         CCHECK(res.rc == 0 && res.bad == 0 && res.bytes == file_size && res.fnv == parent_fnv,
@@ -138,13 +161,19 @@ static int child_checks(int err)
     w = parx_writer_open(&(parx_writer_desc){.path = io_path("written"), .backend = PARX_IO_URING},
                          &e);
     CCHECK(w == NULL, "PARX_IO_URING writer must fail");
+#ifndef PARX_NO_URING
+    CCHECK(e == -err, "err %d", e);
+#endif
+    struct stat st; /* and leave the file as it was: not truncated */
+    CCHECK(stat(io_path("written"), &st) == 0 && st.st_size == 300000,
+           "the refused writer truncated the file to %lld bytes", (long long)st.st_size);
     free(buf);
     parx_set_log(NULL, NULL);
     return bad;
 #undef CCHECK
 }
 
-static void run_refused(int err)
+static void run_refused(long nr, int err, const char *what)
 {
 #ifndef TEST_AUDIT_ARCH
     PT_SKIP("no seccomp architecture constant for this machine in the test");
@@ -152,7 +181,8 @@ static void run_refused(int err)
     pid_t pid = xfork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
-        int bad = child_checks(err);
+        alarm(60);
+        int bad = child_checks(nr, err, what);
         fflush(stdout);
         _exit(bad > 100 ? 100 : bad);
     }
@@ -161,12 +191,222 @@ static void run_refused(int err)
 
 static void test_eperm(void)
 {
-    run_refused(EPERM);
+    run_refused(__NR_io_uring_setup, EPERM, "io_uring_setup failed");
 }
 
 static void test_enosys(void)
 {
-    run_refused(ENOSYS);
+    run_refused(__NR_io_uring_setup, ENOSYS, "io_uring_setup failed");
+}
+
+static void test_enter_eperm(void)
+{
+    run_refused(__NR_io_uring_enter, EPERM, "io_uring_enter failed");
+}
+
+#ifndef PARX_NO_URING
+typedef struct done_log {
+    int calls, errors, first_status;
+} done_log;
+
+static void on_done(const void *buf, size_t size, int status, void *user)
+{
+    (void)buf;
+    (void)size;
+    done_log *l = (done_log *)user;
+    l->calls++;
+    if (status && !l->errors++)
+        l->first_status = status;
+}
+
+static int warned;
+static void capture_warn(parx_log_level level, const char *msg, void *user)
+{
+    (void)user;
+    if (level == PARX_LOG_WARN && strstr(msg, "leaking the buffers"))
+        warned++;
+}
+
+/* A FIFO held open here at both ends, its pipe buffer full (`full`: a
+   write to it waits) or empty (a read from it waits). */
+static int fifo_rfd = -1, fifo_wfd = -1;
+static const char *make_fifo(bool full)
+{
+    const char *path = io_path("full.fifo");
+    unlink(path);
+    if (mkfifo(path, 0600) != 0)
+        return NULL;
+    fifo_rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    fifo_wfd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fifo_rfd < 0 || fifo_wfd < 0)
+        return NULL;
+    static char junk[4096];
+    while (full && write(fifo_wfd, junk, sizeof junk) > 0) {
+    }
+    return path;
+}
+
+/* The child's part of each case below: returns the number of failed checks. */
+static int after_open_case(int which)
+{
+    int bad = 0;
+#define CCHECK(c, ...)                                                                             \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            CHILD_DIAG("case %d: CHECK(%s) failed", which, #c);                                    \
+            CHILD_DIAG(__VA_ARGS__);                                                               \
+            bad++;                                                                                 \
+        }                                                                                          \
+    } while (0)
+    static unsigned char a[4096], b[4096];
+    memset(a, 'a', sizeof a);
+    memset(b, 'b', sizeof b);
+    done_log log = {0, 0, 0};
+    int rc;
+    if (which == 0) {
+        /* nothing in flight, io_uring_enter short of resources from now on:
+           the write fails with -EAGAIN (it spun forever), and so does
+           everything after it; what was written stays */
+        const char *path = io_path("eagain.out");
+        parx_writer *w = parx_writer_open(&(parx_writer_desc){.path = path,
+                                                              .backend = PARX_IO_URING,
+                                                              .done = on_done,
+                                                              .done_user = &log},
+                                          NULL);
+        CCHECK(w != NULL, "open");
+        if (!w)
+            return bad;
+        CCHECK(parx_writer_write(w, a, sizeof a) == 0, "write a");
+        CCHECK(parx_writer_flush(w) == 0, "flush");
+        CCHECK(refuse_syscall(__NR_io_uring_enter, EAGAIN) == 0, "seccomp");
+        rc = parx_writer_write(w, b, sizeof b);
+        CCHECK(rc == -EAGAIN, "write b: %d", rc);
+        rc = parx_writer_flush(w);
+        CCHECK(rc == -EAGAIN, "flush: %d", rc);
+        rc = parx_writer_close(w);
+        CCHECK(rc == -EAGAIN, "close: %d", rc);
+        CCHECK(log.calls == 1 && log.errors == 0, "done: %d calls, %d errors", log.calls,
+               log.errors);
+        struct stat st;
+        CCHECK(stat(path, &st) == 0 && st.st_size == 4096, "%lld bytes in the file",
+               (long long)st.st_size);
+    } else if (which == 1 || which == 2) {
+        /* a write waits in a full FIFO; io_uring_enter then refused (1:
+           EPERM) or short of resources (2: EAGAIN, with a second write
+           left in the SQ): flush returns the error (it spun forever, and
+           returned 0 with the second write never issued) */
+        int err = which == 1 ? EPERM : EAGAIN;
+        const char *path = make_fifo(true);
+        CCHECK(path != NULL, "fifo: %s", strerror(errno));
+        if (!path)
+            return bad;
+        parx_writer *w = parx_writer_open(&(parx_writer_desc){.path = path,
+                                                              .backend = PARX_IO_URING,
+                                                              .done = on_done,
+                                                              .done_user = &log},
+                                          NULL);
+        CCHECK(w != NULL, "open");
+        if (!w)
+            return bad;
+        CCHECK(parx_writer_write(w, a, sizeof a) == 0, "write a");
+        CCHECK(refuse_syscall(__NR_io_uring_enter, err) == 0, "seccomp");
+        if (which == 2) {
+            rc = parx_writer_write_at(w, b, sizeof b, 1 << 20);
+            CCHECK(rc == 0, "write b: %d", rc);
+        }
+        rc = parx_writer_flush(w);
+        CCHECK(rc == -err, "flush: %d", rc);
+        CCHECK(parx_writer_write(w, b, sizeof b) == -err, "write after");
+        rc = parx_writer_close(w);
+        CCHECK(rc == -err, "close: %d", rc);
+        /* a is still in flight (never finished); b was never submitted */
+        CCHECK(log.calls == (which == 2) && log.first_status == (which == 2 ? -err : 0),
+               "done: %d calls, first status %d", log.calls, log.first_status);
+    } else if (which == 3) {
+        /* the prefetcher's ring refused: the error comes with a message */
+        const char *paths[1] = {io_path("data")};
+        parx_prefetch *pf = parx_prefetch_open(
+            &(parx_prefetch_desc){.paths = paths, .npaths = 1, .backend = PARX_IO_URING}, NULL);
+        CCHECK(pf != NULL, "open");
+        if (!pf)
+            return bad;
+        CCHECK(refuse_syscall(__NR_io_uring_enter, EPERM) == 0, "seccomp");
+        parx_chunk c;
+        rc = parx_prefetch_next(pf, &c);
+        CCHECK(rc == -EPERM, "next: %d", rc);
+        const char *msg = parx_prefetch_error(pf);
+        CCHECK(msg && strstr(msg, "io_uring") && strstr(msg, paths[0]), "message: %s",
+               msg ? msg : "(null)");
+        CCHECK(parx_prefetch_next(pf, &c) == -EPERM, "next again");
+        parx_prefetch_close(pf);
+    } else if (which == 4) {
+        /* a read waits on an empty FIFO when io_uring_enter is refused:
+           close cannot wait for it, and must not free its buffer (the
+           kernel may still write it): the buffers stay allocated in the
+           arena, and a WARN says so */
+        const char *fifo = make_fifo(false);
+        CCHECK(fifo != NULL, "fifo: %s", strerror(errno));
+        if (!fifo)
+            return bad;
+        const char *paths[2] = {io_path("data"), fifo};
+        const parx_io_range ranges[2] = {{0, 4096, 0}, {0, 4096, 1}};
+        parx_arena *arena = parx_arena_create(&(parx_arena_desc){.size = 4 << 20}, NULL);
+        CCHECK(arena != NULL, "arena");
+        parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
+                                                                     .npaths = 2,
+                                                                     .ranges = ranges,
+                                                                     .nranges = 2,
+                                                                     .chunk_size = 4096,
+                                                                     .depth = 2,
+                                                                     .arena = arena,
+                                                                     .backend = PARX_IO_URING},
+                                               NULL);
+        CCHECK(pf != NULL, "open");
+        if (!pf)
+            return bad;
+        parx_chunk c;
+        rc = parx_prefetch_next(pf, &c);
+        CCHECK(rc == 1 && c.file == 0 && io_matches(c.data, c.size, 77, 0), "next: %d", rc);
+        CCHECK(refuse_syscall(__NR_io_uring_enter, EPERM) == 0, "seccomp");
+        parx_set_log(capture_warn, NULL);
+        warned = 0;
+        parx_prefetch_close(pf);
+        parx_set_log(NULL, NULL);
+        parx_arena_usage u;
+        CCHECK(parx_arena_stats(arena, &u) == 0 && u.used >= 2 * 4096,
+               "%llu bytes of the arena in use after close: the buffers were freed",
+               (unsigned long long)u.used);
+        CCHECK(warned == 1, "warned %d times", warned);
+        /* the arena is not closed: its memory may still be written */
+    }
+    return bad;
+#undef CCHECK
+}
+#endif
+
+static void test_after_open(void)
+{
+#ifdef PARX_NO_URING
+    PT_SKIP("built with PARX_NO_URING");
+#else
+#ifndef TEST_AUDIT_ARCH
+    PT_SKIP("no seccomp architecture constant for this machine in the test");
+#endif
+    if (!have_uring) {
+        PT_SKIP("io_uring is not available here");
+    }
+    for (int which = 0; which < 5; which++) {
+        pid_t pid = xfork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            alarm(60);
+            int bad = after_open_case(which);
+            fflush(stdout);
+            _exit(bad > 100 ? 100 : bad);
+        }
+        expect_child(pid, 0, 0);
+    }
+#endif
 }
 
 /* The parent reads the file with whatever backend it gets: the reference. */
@@ -193,9 +433,22 @@ int main(void)
     if (!io_make_file(io_path("data"), file_size, 77)) {
         pt_skip_all("cannot write the test file");
     }
+#ifndef PARX_NO_URING
+    {
+        const char *p[1] = {"/"};
+        parx_prefetch *pf = parx_prefetch_open(
+            &(parx_prefetch_desc){.paths = p, .npaths = 1, .backend = PARX_IO_URING}, NULL);
+        have_uring = pf != NULL;
+        parx_prefetch_close(pf);
+    }
+#endif
     run_guarded("the parent's read: the reference bytes", test_parent);
     run_guarded("io_uring_setup refused with EPERM by seccomp: threads, same bytes", test_eperm);
     run_guarded("io_uring_setup refused with ENOSYS by seccomp: threads, same bytes", test_enosys);
+    run_guarded("io_uring_enter alone refused with EPERM by seccomp: threads, same bytes",
+                test_enter_eperm);
+    run_guarded("io_uring_enter refused after open: errors, not hangs; buffers in flight kept",
+                test_after_open);
     io_dir_remove();
     return pt_done_testing();
 }

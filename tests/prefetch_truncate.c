@@ -3,7 +3,8 @@
    the prefetcher cannot take back), with no error, no short chunk in the
    middle and no stale bytes; the next file of a list is then read whole.
    Deterministic: the caller holds a chunk while it truncates, and with
-   .depth 2 at most one more chunk can have been read by then. */
+   .depth 2 at most one more chunk can have been read by then. A file of
+   1 TiB (sparse) cut to 4 KiB stops there, not at its size at open. */
 #define _GNU_SOURCE
 #include "io_common.h"
 
@@ -110,6 +111,65 @@ static void test_cut_in_list(void)
     unlink(paths[1]);
 }
 
+/* A huge (sparse) file, or a huge range of it, cut to one chunk once
+   reading started: reading stops at the cut. It went on to the size the
+   file had at open, one empty read per chunk (2^28 of them here, minutes
+   to hours): in a child, under alarm(). */
+static void test_cut_huge(void)
+{
+    const char *paths[1] = {io_path("huge.dat")};
+    const uint64_t huge = (uint64_t)1 << 40;
+    int fd = open(paths[0], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    REQUIRE(fd >= 0);
+    int made = ftruncate(fd, (off_t)huge) == 0;
+    close(fd);
+    if (!made) {
+        unlink(paths[0]);
+        PT_SKIP("this file system has no room for a sparse 1 TiB file");
+    }
+    const parx_io_range range = {0, huge, 0};
+    for (int b = 0; b < nbackends; b++)
+        for (int by_range = 0; by_range < 2; by_range++) {
+            fd = open(paths[0], O_WRONLY | O_CLOEXEC);
+            REQUIRE(fd >= 0);
+            made = ftruncate(fd, (off_t)huge) == 0;
+            close(fd);
+            REQUIRE(made);
+            pid_t pid = xfork();
+            REQUIRE(pid >= 0);
+            if (pid == 0) {
+                alarm(60);
+                parx_prefetch *pf =
+                    parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
+                                                             .npaths = 1,
+                                                             .ranges = by_range ? &range : NULL,
+                                                             .nranges = by_range ? 1 : 0,
+                                                             .chunk_size = 4096,
+                                                             .depth = 2,
+                                                             .backend = backends[b]},
+                                       NULL);
+                parx_chunk c;
+                int rc = pf ? parx_prefetch_next(pf, &c) : -1;
+                uint64_t bytes = rc == 1 ? c.size : 0;
+                int ok = rc == 1 && truncate(paths[0], 4096) == 0;
+                if (rc == 1)
+                    parx_prefetch_release(pf, &c);
+                while (ok && (rc = parx_prefetch_next(pf, &c)) == 1) {
+                    bytes += c.size;
+                    parx_prefetch_release(pf, &c);
+                }
+                ok = ok && rc == 0 && (bytes == 4096 || bytes == 8192);
+                if (!ok)
+                    CHILD_DIAG("backend %d range %d: rc %d, %llu bytes", (int)backends[b],
+                               by_range, rc, (unsigned long long)bytes);
+                parx_prefetch_close(pf);
+                _exit(ok ? 0 : 1);
+            }
+            expect_child(pid, 0, 0);
+        }
+    unlink(paths[0]);
+}
+
 int main(void)
 {
     io_dir("truncate");
@@ -125,6 +185,8 @@ int main(void)
     run_guarded("cut ahead of the reads: ends exactly at the new size", test_cut_ahead);
     run_guarded("cut behind the reads: ends after what was read", test_cut_behind);
     run_guarded("first file of a list cut to nothing: the next one whole", test_cut_in_list);
+    run_guarded("a huge sparse file or range cut to one chunk: reading stops there",
+                test_cut_huge);
     io_dir_remove();
     return pt_done_testing();
 }

@@ -1,8 +1,11 @@
 /* tests/writer.c -- parx_writer on both backends: appended and positioned
    writes read back byte for byte, overlapping writes land in order, every
    buffer is handed back once through .done, and the first error (a full
-   device, a file size limit) is reported by write, flush and close. */
+   device, a file size limit) is reported by write, flush and close; writes
+   queued by a thread that exits before close are written all the same; a
+   FIFO with no reader is an error, not a hang. */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -259,6 +262,95 @@ static void test_bad_inputs(void)
     unlink(io_path("bad.dat"));
 }
 
+#ifndef PARX_NO_URING
+/* io_uring: writes queued by a thread that then exits are cancelled by the
+   kernel (-ECANCELED, io-wq work dies with its task); close, on another
+   thread, must write them again: every byte lands and close returns 0. */
+enum { EXIT_BUFS = 16, EXIT_BUF = 1 << 20 };
+static parx_writer *exit_w;
+static unsigned char *exit_bufs;
+static int exit_rc;
+static void *write_all_and_exit(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < EXIT_BUFS && exit_rc == 0; i++)
+        exit_rc = parx_writer_write(exit_w, exit_bufs + (size_t)i * EXIT_BUF, EXIT_BUF);
+    return NULL;
+}
+#endif
+
+static void test_thread_exit(void)
+{
+#ifdef PARX_NO_URING
+    PT_SKIP("built with PARX_NO_URING");
+#else
+    if (!have_uring) {
+        PT_SKIP("io_uring is not available here");
+    }
+    const char *path = io_path("exit.dat");
+    exit_bufs = (unsigned char *)malloc((size_t)EXIT_BUFS * EXIT_BUF);
+    REQUIRE(exit_bufs != NULL);
+    io_fill(exit_bufs, (size_t)EXIT_BUFS * EXIT_BUF, 13, 0);
+    int failures = 0;
+    for (int it = 0; it < 10; it++) {
+        done_log log = {0, 0, 0, 0};
+        exit_w = parx_writer_open(&(parx_writer_desc){.path = path,
+                                                      .depth = EXIT_BUFS,
+                                                      .backend = PARX_IO_URING,
+                                                      .done = on_done,
+                                                      .done_user = &log},
+                                  NULL);
+        REQUIRE(exit_w != NULL);
+        exit_rc = 0;
+        pthread_t t;
+        REQUIRE(pthread_create(&t, NULL, write_all_and_exit, NULL) == 0);
+        pthread_join(t, NULL);
+        int rc = parx_writer_close(exit_w);
+        size_t n;
+        unsigned char *back = slurp(path, &n);
+        int ok = exit_rc == 0 && rc == 0 && log.calls == EXIT_BUFS && log.errors == 0 && back &&
+                 n == (size_t)EXIT_BUFS * EXIT_BUF && memcmp(back, exit_bufs, n) == 0;
+        if (!ok && failures++ < 3)
+            pt_diag("iteration %d: write %d, close %d (%s), .done %d calls %d errors (first %d), "
+                    "%zu bytes in the file",
+                    it, exit_rc, rc, parx_strerror(rc), log.calls, log.errors, log.first_status,
+                    n);
+        free(back);
+        unlink(path);
+    }
+    CHECK_EQ(failures, 0);
+    free(exit_bufs);
+#endif
+}
+
+/* A FIFO with no reader: open fails with -ENXIO at once (it blocked
+   forever, waiting for a reader). In a child, under alarm(). */
+static void test_fifo_no_reader(void)
+{
+    const char *fifo = io_path("out.fifo");
+    unlink(fifo);
+    if (mkfifo(fifo, 0600) != 0) {
+        PT_SKIP("mkfifo: %s", strerror(errno));
+    }
+    for (int b = 0; b < nbackends; b++) {
+        pid_t pid = xfork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            alarm(30);
+            int err = 0;
+            parx_writer *w =
+                parx_writer_open(&(parx_writer_desc){.path = fifo, .backend = backends[b]}, &err);
+            if (w)
+                parx_writer_close(w);
+            if (w || err != -ENXIO)
+                CHILD_DIAG("backend %d: writer %p, err %d", (int)backends[b], (void *)w, err);
+            _exit(!w && err == -ENXIO ? 0 : 1);
+        }
+        expect_child(pid, 0, 0);
+    }
+    unlink(fifo);
+}
+
 int main(void)
 {
     io_dir("writer");
@@ -284,6 +376,9 @@ int main(void)
     run_guarded("overlapping writes land in order", test_overlap_order);
     run_guarded("a full device: ENOSPC from flush, write and close", test_full_device);
     run_guarded("RLIMIT_FSIZE: EFBIG from close, bytes up to the limit", test_file_size_limit);
+    run_guarded("io_uring: writes cancelled by the exit of the queuing thread are written again",
+                test_thread_exit);
+    run_guarded("a FIFO with no reader: -ENXIO, not a hang", test_fifo_no_reader);
     io_dir_remove();
     return pt_done_testing();
 }
