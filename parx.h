@@ -2589,7 +2589,8 @@ typedef struct parx__pjob {
 } parx__pjob;
 
 typedef struct parx__pworker {
-    _Atomic int32_t pid;       /* written by the server; 0: no process */
+    _Atomic int32_t pid;       /* written by the server; 0: no process. Relaxed everywhere:
+                                  a name to signal or reap, no data is published by it */
     _Atomic uint32_t current;  /* slot + 1 of the job it runs; 0: none (for timeouts) */
     _Atomic uint64_t start_ns; /* when `current` started (CLOCK_MONOTONIC, system-wide) */
     char pad[PARX_CACHELINE - 16];
@@ -2656,7 +2657,9 @@ struct parx_procs {
     parx_procs *reg_next; /* the process's list of pools (see parx__procs_forget_others) */
     pthread_t monitor;
     bool monitor_running;
-    _Atomic int broken;  /* the server died: every job fails with PARX_E_PROCS_BROKEN */
+    _Atomic int broken;  /* the server died: every job fails with PARX_E_PROCS_BROKEN. Set
+                            (release) under lock after the jobs were failed; read relaxed
+                            under lock, acquire by waiters that hold none */
     bool server_reaped;  /* the monitor waited for the server already */
 
     pthread_mutex_t lock; /* everything below; never held across a blocking wait */
@@ -2678,7 +2681,8 @@ struct parx_procs {
     bool quitting;
     bool monitor_idle;   /* the monitor sleeps without a timeout (job_timeout_ns set) */
 
-    _Atomic uint64_t started, crashed, timed_out, retried; /* parx_procs_stats */
+    /* parx_procs_stats: counters, relaxed everywhere (a snapshot orders nothing) */
+    _Atomic uint64_t started, crashed, timed_out, retried;
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -2819,6 +2823,7 @@ static int parx__procs_fn_id(parx_procs *pp, parx_job_fn fn, uint32_t *id)
 static parx_job_fn parx__procs_resolve(parx__pctl *ctl, char *base, parx__pfn *fns,
                                        parx_job_fn *cache, uint32_t id)
 {
+    /* acquire: pairs with parx__procs_fn_id's release, so entry id is written */
     if (id >= atomic_load_explicit(&ctl->nfns, memory_order_acquire)) return NULL;
     if (cache[id]) return cache[id];
     parx__pfind f;
@@ -2879,7 +2884,8 @@ static void parx__procs_push_locked(parx_procs *pp, uint32_t x)
         /* Full: the ring has twice as many entries as there are slots, so the
            entries at head name claimed jobs (stale duplicates); step over
            them as a worker would, or let the workers move. */
-        uint64_t h = atomic_load_explicit(&ctl->head, memory_order_acquire);
+        /* relaxed, all three: only the job's state decides, and we are its producer */
+        uint64_t h = atomic_load_explicit(&ctl->head, memory_order_relaxed);
         uint32_t y = atomic_load_explicit(&pp->ring[h & ctl->ring_mask], memory_order_relaxed);
         uint32_t s = atomic_load_explicit(&pp->jobs[y].state, memory_order_relaxed);
         if (PARX__J_PHASE(s) != PARX__J_QUEUED)
@@ -2888,6 +2894,7 @@ static void parx__procs_push_locked(parx_procs *pp, uint32_t x)
         else
             sched_yield();
     }
+    /* relaxed: published by the seq_cst tail store just below */
     atomic_store_explicit(&pp->ring[t & ctl->ring_mask], x, memory_order_relaxed);
     /* seq_cst: publishes the entry (release) and is the store half of the
        Dekker pair with a sleeping worker's sleepers increment: either we see
@@ -2948,6 +2955,7 @@ static void parx__procs_wait_done(parx_procs *pp, uint64_t want)
     parx__pctl *ctl = pp->ctl;
     uint64_t t0 = parx__now_ns();
     for (unsigned i = 1;; i++) {
+        /* acquire: with finish's seq_cst count; callers then read job states with acquire */
         if (atomic_load_explicit(&ctl->done_total, memory_order_acquire) >= want) return;
         if ((i & 31) == 0 && parx__procs_stop_polling(pp, t0)) break;
         parx__cpu_relax();
@@ -2959,6 +2967,7 @@ static void parx__procs_wait_done(parx_procs *pp, uint64_t want)
                                                   memory_order_seq_cst, memory_order_relaxed)) {
     }
     if (atomic_load_explicit(&ctl->done_total, memory_order_seq_cst) >= want) return;
+    /* acquire: pairs with the monitor's release, after it failed every job */
     if (atomic_load_explicit(&pp->broken, memory_order_acquire)) return;
     /* bounded: a target another waiter moved, or a count that never comes */
     parx__futex_wait_shared(&ctl->done_seq, seq, 50000000);
@@ -3000,6 +3009,7 @@ __attribute__((noreturn)) static void parx__procs_worker(parx__pctl *ctl, char *
         if (x >= 0) {
             parx__pjob *j = &jobs[x];
             uint64_t t0 = parx__now_ns();
+            /* relaxed: published by the release store of current below */
             atomic_store_explicit(&me->start_ns, t0, memory_order_relaxed);
             /* release: the monitor reads start_ns after acquiring current */
             atomic_store_explicit(&me->current, (uint32_t)x + 1, memory_order_release);
@@ -3019,6 +3029,7 @@ __attribute__((noreturn)) static void parx__procs_worker(parx__pctl *ctl, char *
         uint64_t t0 = parx__now_ns(), now = t0;
         bool found = false;
         for (unsigned i = 1; !found && now - t0 < spin; i++) {
+            /* relaxed: a hint to stop polling; the claim orders what matters */
             found = atomic_load_explicit(&ctl->head, memory_order_relaxed) <
                         atomic_load_explicit(&ctl->tail, memory_order_relaxed) ||
                     atomic_load_explicit(&ctl->quit, memory_order_relaxed);
@@ -3193,6 +3204,7 @@ __attribute__((constructor)) static void parx__procs_boot(void)
 static void parx__procs_requeue_locked(parx_procs *pp, uint32_t x)
 {
     parx__pjob *j = &pp->jobs[x];
+    /* relaxed: a first guess for the CAS below, which carries the order */
     uint32_t s = atomic_load_explicit(&j->state, memory_order_relaxed);
     /* release: a worker's claim (acquire) sees the fields we wrote; CAS keeps a waiter's bit */
     while (!atomic_compare_exchange_weak_explicit(&j->state, &s,
@@ -3211,6 +3223,7 @@ static void parx__procs_fail_locked(parx_procs *pp, int code, bool running)
 {
     for (uint32_t x = 0; x < pp->ctl->nslots; x++) {
         parx__pjob *j = &pp->jobs[x];
+        /* acquire: a RUNNING job's fields are settled once its worker is dead */
         uint32_t s = atomic_load_explicit(&j->state, memory_order_acquire);
         bool mine = false;
         while (!mine && PARX__J_PHASE(s) == PARX__J_QUEUED) {
@@ -3271,17 +3284,20 @@ static uint32_t parx__procs_died_locked(parx_procs *pp, uint32_t w, int st)
        waiter (or counting it): do both for it. A spare wake-up is harmless. */
     uint32_t cur = atomic_load_explicit(&pp->workers[w].current, memory_order_acquire);
     uint64_t last_start = atomic_load_explicit(&pp->workers[w].start_ns, memory_order_relaxed);
+    /* acquire (current): pairs with the worker's release; (state) a phase to test only */
     if (cur && PARX__J_PHASE(atomic_load_explicit(&pp->jobs[cur - 1].state,
                                                   memory_order_acquire)) == PARX__J_DONE) {
         parx__futex_wake_shared(&pp->jobs[cur - 1].state, INT_MAX);
+        /* release: as in parx__procs_finish */
         atomic_fetch_add_explicit(&pp->ctl->done_seq, 1, memory_order_release);
         parx__futex_wake_shared(&pp->ctl->done_seq, INT_MAX);
     }
-    atomic_store_explicit(&pp->workers[w].current, 0, memory_order_relaxed);
+    atomic_store_explicit(&pp->workers[w].current, 0, memory_order_relaxed); /* a hint */
     uint32_t requeued = 0;
     bool crashed = false;
     for (uint32_t x = 0; x < pp->ctl->nslots; x++) {
         parx__pjob *j = &pp->jobs[x];
+        /* acquire: pairs with the dead worker's claim, so the job's fields are settled */
         uint32_t s = atomic_load_explicit(&j->state, memory_order_acquire);
         if (PARX__J_PHASE(s) != PARX__J_RUNNING || PARX__J_WORKER(s) != w) continue;
         int code;
@@ -3559,21 +3575,31 @@ static void parx__procs_forget_others(parx_procs *self)
     pthread_mutex_init(&parx__procs_reg_lock, NULL);
 }
 
-/* Whether pid is a child of this process (/proc/<pid>/stat's ppid). */
-static bool parx__procs_is_child(int pid)
+/* From /proc/<pid>/stat ("self" for pid 0): the parent's pid (field 4) and
+   the number of threads (field 20). Returns false if it cannot be read. */
+static bool parx__procs_stat(int pid, int *ppid, int *threads)
 {
-    char path[48], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    char path[48], buf[1024];
+    if (pid) snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    else snprintf(path, sizeof path, "/proc/self/stat");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return false;
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
     if (n <= 0) return false;
     buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    int ppid = 0;
-    char state;
-    return p && sscanf(p + 1, " %c %d", &state, &ppid) == 2 && ppid == (int)getpid();
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+    if (!p) return false;
+    /* after ") ": state, ppid, then 15 more fields before num_threads */
+    return sscanf(p + 1, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %d",
+                  ppid, threads) == 2;
+}
+
+/* Whether pid is a child of this process. */
+static bool parx__procs_is_child(int pid)
+{
+    int ppid, threads;
+    return parx__procs_stat(pid, &ppid, &threads) && ppid == (int)getpid();
 }
 
 static void parx__procs_free(parx_procs *pp)
@@ -3610,22 +3636,11 @@ static void parx__procs_free(parx_procs *pp)
     free(pp);
 }
 
-/* Threads in this process (from /proc/self/stat), or 0 if unknown. */
+/* Threads in this process, or 0 if unknown. */
 static int parx__procs_threads(void)
 {
-    char buf[1024];
-    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return 0;
-    buf[n] = 0;
-    char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
-    int field = 2, threads = 0;
-    for (; p && *p && field < 20; p++)
-        if (*p == ' ') field++;
-    if (p && field == 20) threads = atoi(p);
-    return threads;
+    int ppid, threads;
+    return parx__procs_stat(0, &ppid, &threads) ? threads : 0;
 }
 
 static void parx__procs_set_err(int *err, int code)
@@ -3914,6 +3929,7 @@ static int parx__procs_slot_locked(parx_procs *pp)
         uint32_t active = 0, claimed = 0;
         pthread_t self = pthread_self();
         for (uint32_t x = 0; x < pp->ctl->nslots; x++) {
+            /* relaxed: a count to choose how to wait; nothing is read from the job */
             uint32_t ph = PARX__J_PHASE(atomic_load_explicit(&pp->jobs[x].state,
                                                              memory_order_relaxed));
             active += ph == PARX__J_QUEUED || ph == PARX__J_RUNNING;
@@ -3937,6 +3953,23 @@ static int parx__procs_slot_locked(parx_procs *pp)
     return 0;
 }
 
+/* Caller, holding lock, having queued n jobs: unlock, then wake a monitor
+   that sleeps without a timeout (it has timeouts to watch now) and up to n
+   sleeping workers. */
+static void parx__procs_queued_unlock(parx_procs *pp, uint32_t n)
+{
+    bool kick = n && pp->monitor_idle;
+    if (kick) pp->monitor_idle = false;
+    pthread_mutex_unlock(&pp->lock);
+    if (kick) {
+        uint64_t one = 1;
+        if (write(pp->evfd, &one, sizeof one) < 0) {
+            /* EAGAIN: the counter is already non-zero, so the monitor wakes anyway */
+        }
+    }
+    parx__procs_wake(pp->ctl, n);
+}
+
 static uint64_t parx__procs_arg_off(parx_procs *pp, void *arg)
 {
     return arg ? parx_arena_offset(pp->arena, arg) : PARX_ARENA_NO_OFFSET;
@@ -3958,16 +3991,7 @@ PARX_API int parx_procs_submit(parx_procs *pp, parx_job_fn fn, void *arg, parx_t
     }
     uint32_t x = parx__procs_enqueue_locked(pp, id, off);
     *t = (uint64_t)pp->gen[x] << 32 | x;
-    bool kick = pp->monitor_idle;
-    pp->monitor_idle = false;
-    pthread_mutex_unlock(&pp->lock);
-    if (kick) { /* the monitor sleeps without a timeout: it has timeouts to watch now */
-        uint64_t one = 1;
-        if (write(pp->evfd, &one, sizeof one) < 0) {
-            /* EAGAIN: the counter is already non-zero, so the monitor wakes anyway */
-        }
-    }
-    parx__procs_wake(pp->ctl, 1);
+    parx__procs_queued_unlock(pp, 1);
     return 0;
 }
 
@@ -3999,6 +4023,7 @@ PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r)
     if (!pp) return -EINVAL;
     uint32_t x = (uint32_t)t, gen = (uint32_t)(t >> 32);
     pthread_mutex_lock(&pp->lock);
+    /* relaxed: FREE is set by the caller side, under this lock */
     bool ok = x < pp->ctl->nslots && gen && pp->gen[x] == gen && !pp->waited[x] &&
               PARX__J_PHASE(atomic_load_explicit(&pp->jobs[x].state, memory_order_relaxed)) !=
                   PARX__J_FREE;
@@ -4071,16 +4096,7 @@ PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size
             pend[npend++] = i;
             pushed++;
         }
-        bool kick = pushed && pp->monitor_idle;
-        if (kick) pp->monitor_idle = false;
-        pthread_mutex_unlock(&pp->lock);
-        if (kick) {
-            uint64_t one = 1;
-            if (write(pp->evfd, &one, sizeof one) < 0) {
-                /* EAGAIN: the monitor is already due to wake */
-            }
-        }
-        parx__procs_wake(pp->ctl, pushed);
+        parx__procs_queued_unlock(pp, pushed);
 
         /* Take every result that is in, under one lock. */
         uint64_t base = atomic_load_explicit(&pp->ctl->done_total, memory_order_acquire);
@@ -4088,6 +4104,7 @@ PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size
         pthread_mutex_lock(&pp->lock);
         for (size_t k = 0; k < npend; k++) {
             size_t i = pend[k];
+            /* acquire: pairs with parx__procs_finish's release: the result is ours */
             uint32_t s = atomic_load_explicit(&pp->jobs[slot[i]].state, memory_order_acquire);
             if (PARX__J_PHASE(s) == PARX__J_DONE) {
                 failed += parx__procs_collect_locked(pp, slot[i], &r[i]) != 0;
