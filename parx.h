@@ -346,6 +346,16 @@
    int             parx_writer_flush(parx_writer *w);
    int             parx_writer_close(parx_writer *w);
    parx_io_backend parx_writer_backend(const parx_writer *w, const char **why);
+
+   int    parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *results,    (>>run)
+                   const parx_run_desc *d, parx_run_report *report);
+   double parx_run_predict(const parx_probe *p, parx_exec e, size_t n, int workers, double job_ns);
+   double parx_run_break_even(const parx_probe *p, parx_exec e, size_t n, int workers);
+   const char *parx_exec_name(parx_exec e);
+   void parx_probe_defaults(parx_probe *p);
+   int  parx_probe_measure(parx_probe *p, unsigned flags);
+   int  parx_probe_save(const parx_probe *p, const char *path);
+   int  parx_probe_load(parx_probe *p, const char *path);
    ========================================================================== */
 
 #include <stddef.h>
@@ -692,6 +702,19 @@ static inline double parx_rng_uniform(parx_rng *r)
    contain. Workers start once and are reused; a job is a function plus a
    pointer into the pool's shared arena, so nothing is copied or serialised
    per job. Compiled out by PARX_NO_PROC. See >>procs in the user guide. */
+
+/* How a job went (the process pool's, and parx_run's on every backend). */
+typedef struct parx_job_result {
+    int status;        /* the job's return value, or PARX_E_CRASHED (killed by .signal),
+                          PARX_E_EXITED (its worker exited, .exit_code), -ETIMEDOUT,
+                          PARX_E_UNKNOWN_FN, PARX_E_PROCS_BROKEN (the pool broke first) */
+    int signal;        /* the signal that ended the last failed attempt, else 0 */
+    int exit_code;     /* the exit status of the last attempt that exited, else 0 */
+    int attempts;      /* attempts charged: 1 + the retries it used (a job whose worker
+                          was killed for another job's timeout runs again uncharged) */
+    uint64_t run_ns;   /* how long the last attempt ran in its worker; 0 if it failed */
+} parx_job_result;
+
 #ifndef PARX_NO_PROC
 
 typedef struct parx_procs parx_procs;
@@ -727,17 +750,6 @@ typedef int (*parx_job_fn)(void *arg);
 
 /* A submitted job, to wait for once. */
 typedef uint64_t parx_ticket;
-
-typedef struct parx_job_result {
-    int status;        /* the job's return value, or PARX_E_CRASHED (killed by .signal),
-                          PARX_E_EXITED (its worker exited, .exit_code), -ETIMEDOUT,
-                          PARX_E_UNKNOWN_FN, PARX_E_PROCS_BROKEN (the pool broke first) */
-    int signal;        /* the signal that ended the last failed attempt, else 0 */
-    int exit_code;     /* the exit status of the last attempt that exited, else 0 */
-    int attempts;      /* attempts charged: 1 + the retries it used (a job whose worker
-                          was killed for another job's timeout runs again uncharged) */
-    uint64_t run_ns;   /* how long the last attempt ran in its worker; 0 if it failed */
-} parx_job_result;
 
 /* Options for parx_procs_map_ex; zeroed means none. */
 typedef struct parx_map_desc {
@@ -1028,6 +1040,160 @@ PARX_API int parx_writer_close(parx_writer *w);
 PARX_API parx_io_backend parx_writer_backend(const parx_writer *w, const char **why);
 
 #endif /* PARX_NO_PREFETCH */
+
+/* ===== Job runner and probe (>>run) ========================================
+   n independent jobs -- a parameter sweep, Monte Carlo samples -- on one of
+   four backends, or on the one that measurement says is fastest here:
+
+     PARX_EXEC_SEQ      the calling thread, one job after another
+     PARX_EXEC_THREADS  a thread pool; the caller runs jobs too
+     PARX_EXEC_FORK     worker processes forked from the caller (parx_procs)
+     PARX_EXEC_SPAWN    worker processes started afresh (parx_procs, spawn)
+     PARX_EXEC_AUTO     one of the above, chosen as >>run in the guide says
+
+   A job is fn(ctx, i, rng, out): job i of n, with `rng` the stream
+   parx_rng_for(seed, i) (the same numbers on every backend, and on every
+   retry), and `out` its own .out_size bytes of .out (NULL without .out).
+   On the process backends `out` lies in shared memory and is copied to .out
+   when the job succeeds, so results come back without the caller touching
+   an arena; ctx is read where it is (fork: the process is a copy of the
+   caller as of this call) or, with .ctx_size, from a copy in the pool's
+   arena (spawn: a fresh program sees no caller memory but its arena).
+
+   AUTO runs the first jobs on the caller while it measures them. When what
+   remains would take longer than parallel work costs to set up, it starts
+   workers that take the remaining jobs alongside it; otherwise it finishes
+   sequentially -- so tiny jobs never pay for threads. The costs come from
+   .probe, or the JSON file named by the environment variable PARX_PROBE
+   (written by `parx_probe --json`), else from built-in figures. Jobs marked
+   .isolate (or run with a timeout or retries) go to processes: spawn when
+   the caller has threads or is large, fork otherwise. The report says what
+   it chose and why. */
+
+typedef enum parx_exec {
+    PARX_EXEC_AUTO = 0,
+    PARX_EXEC_SEQ = 1,
+    PARX_EXEC_THREADS = 2,
+    PARX_EXEC_FORK = 3,
+    PARX_EXEC_SPAWN = 4
+} parx_exec;
+
+/* parx_exec_name: "auto", "sequential", "threads", "fork", "spawn", or "?".
+   Thread safety: any thread. */
+PARX_API const char *parx_exec_name(parx_exec e);
+
+/* A job: returns 0 or a code of its own, reported in its result's status. */
+typedef int (*parx_run_fn)(void *ctx, size_t i, parx_rng *rng, void *out);
+
+/* This machine's overheads, from parx_probe_measure, parx_probe_load or
+   parx_probe_defaults. Times in nanoseconds; 0 where not measured. */
+typedef struct parx_probe {
+    int cpus;                   /* CPUs this process may run on */
+    double thread_start_ns;     /* create and destroy a pool of cpus threads */
+    double task_ns;             /* parx_spawn + run + parx_wait of an empty task, per task */
+    double thread_job_ns;       /* the runner's cost per job on threads */
+    double fork_start_ns;       /* parx_procs_create + destroy, cpus fork workers */
+    double spawn_start_ns;      /* the same with spawn workers */
+    double proc_job_ns;         /* the runner's cost per job on processes (pipelined) */
+    double proc_rt_ns;          /* one job's round trip, submit to result, workers hot */
+    double arena_attach_ns;     /* attach an arena by fd and touch its header */
+    int io_uring;               /* 1: io_uring usable here; 0: not (see io_uring_why) */
+    char io_uring_why[96];
+    double gpu_dispatch_ns;     /* one empty dispatch + sync; 0: no device measured */
+    char gpu_name[64];
+    bool measured;              /* false: built-in figures (parx_probe_defaults) */
+} parx_probe;
+
+/* Options of parx_run; zeroed means defaults. */
+typedef struct parx_run_desc {
+    parx_exec exec;            /* 0: PARX_EXEC_AUTO */
+    int workers;               /* 0: one per CPU (AUTO may use fewer) */
+    bool isolate;              /* jobs must not share the caller's address space */
+    uint64_t seed;             /* job i's rng is parx_rng_for(seed, i) */
+    const double *cost;        /* n cost hints, larger means longer: started longest
+                                  first; NULL: in index order */
+    void *out;                 /* n results of out_size bytes; job i writes its own */
+    size_t out_size;
+    size_t ctx_size;           /* process backends: copy ctx (this many bytes) to the
+                                  pool's arena for the workers; 0: use ctx where it is */
+    uint64_t job_timeout_ns;   /* process backends: kill a job running longer; 0: none */
+    int retries;               /* process backends: attempts after a crash or timeout */
+    int (*progress)(size_t done, size_t n, void *user); /* non-zero return: cancel */
+    void *user;
+    PARX__ATOMIC(int) *cancel; /* if not NULL: set non-zero (any thread) to cancel */
+    const parx_probe *probe;   /* overheads for AUTO; NULL: PARX_PROBE, else built in */
+    parx_pool *pool;           /* THREADS: use this pool instead of making one */
+#ifndef PARX_NO_PROC
+    parx_procs *procs;         /* FORK/SPAWN: use this pool instead of making one */
+#else
+    void *procs_unused;
+#endif
+} parx_run_desc;
+
+/* What parx_run did. */
+typedef struct parx_run_report {
+    parx_exec exec;            /* the backend that ran the jobs after the first ones */
+    int workers;               /* how many ran them (the caller counts on threads) */
+    bool fallback;             /* the chosen backend could not start: sequential instead */
+    size_t first;              /* jobs run on the caller while measuring */
+    size_t failed;             /* jobs whose status is not 0 (cancelled ones too) */
+    size_t retried;            /* jobs that needed more than one attempt */
+    size_t cancelled;          /* jobs never started because of a cancel */
+    double job_ns;             /* mean job time seen (on the caller, or in workers) */
+    double wall_ns;            /* the whole call */
+    char reason[256];          /* one line: the choice and the figures behind it */
+} parx_run_report;
+
+/* parx_run: run fn(ctx, i, &rng, out_i) for i < n, on d->exec. results (n of
+   them, or NULL) get each job's outcome as parx_procs does: status (fn's
+   return, -ECANCELED for a job a cancel kept from starting, and on process
+   backends PARX_E_CRASHED, PARX_E_EXITED, -ETIMEDOUT), signal, exit_code,
+   attempts, run_ns. report (or NULL) gets the choice and why.
+   Returns the number of jobs whose status is not 0, or before running any:
+   -EINVAL (fn NULL; workers < 0; retries < 0; out NULL with out_size > 0;
+   a timeout or retries with SEQ or THREADS, which cannot stop a job),
+   -ENOTSUP (FORK/SPAWN with PARX_NO_PROC), -EFAULT (d->procs given and ctx
+   neither NULL nor in its arena, with no ctx_size to copy it there), or the
+   error of a process pool that could not start when isolation was asked for
+   (without isolation, a backend that cannot start falls back to sequential,
+   logged at PARX_LOG_WARN and in the report).
+   Thread safety: any thread; concurrent runs share nothing but d->pool or
+   d->procs, which are themselves safe to share.
+   Callback safety: fn runs on any thread or process of the backend, and
+   several at once; it must not call parx_run with this d->pool. progress
+   runs on the calling thread between jobs (after each, at most every
+   millisecond, and at the end); it may read .out of finished jobs. */
+PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *results,
+                      const parx_run_desc *d, parx_run_report *report);
+
+/* parx_run_predict: the time AUTO expects for n jobs of job_ns each on
+   backend e with `workers` workers (0: p->cpus), starting a pool, as a
+   model of p's overheads: sequential n * job_ns; threads and processes
+   start + ceil(n / workers) * (job_ns + per-job cost).
+   parx_run_break_even: the job time above which e beats sequential for n
+   jobs (the time where the two predictions meet); INFINITY if it never does
+   (one worker, or n < 2).
+   Thread safety: any thread (pure functions). */
+PARX_API double parx_run_predict(const parx_probe *p, parx_exec e, size_t n, int workers,
+                                 double job_ns);
+PARX_API double parx_run_break_even(const parx_probe *p, parx_exec e, size_t n, int workers);
+
+/* parx_probe_defaults: built-in figures (measured on the reference machine
+   of bench/RESULTS.md), with cpus from this process's CPU affinity.
+   parx_probe_measure: measure this machine, in about a second (the process
+   backends start and stop pools; a fork-mode pool forks this process).
+   flags: 0, or PARX_PROBE_NO_PROCS to leave the process figures at their
+   defaults. Fills io_uring and io_uring_why; gpu_* stay 0 (parx_gpu.h's
+   parx_gpu_probe fills them).
+   parx_probe_save / _load: the figures as a JSON object in a file.
+   Returns 0, -EINVAL (p or path NULL, a file that is not such an object),
+   or the errno of a failed call.
+   Thread safety: any thread; measure is best run on a quiet machine. */
+#define PARX_PROBE_NO_PROCS 1u
+PARX_API void parx_probe_defaults(parx_probe *p);
+PARX_API int parx_probe_measure(parx_probe *p, unsigned flags);
+PARX_API int parx_probe_save(const parx_probe *p, const char *path);
+PARX_API int parx_probe_load(parx_probe *p, const char *path);
 
 #ifdef __cplusplus
 } /* extern "C" */
@@ -5640,6 +5806,19 @@ PARX_API parx_io_backend parx_writer_backend(const parx_writer *w, const char **
     return w ? (parx_io_backend)w->backend : PARX_IO_AUTO;
 }
 #endif /* PARX_NO_PREFETCH */
+
+/* -------------------------------------------------------------------------- */
+/* >>probe: measuring this machine's overheads                                */
+/* -------------------------------------------------------------------------- */
+
+/* (parx_probe_measure, parx_probe_save, parx_probe_load: being written) */
+
+/* -------------------------------------------------------------------------- */
+/* >>run: the job runner and its cost model                                   */
+/* -------------------------------------------------------------------------- */
+
+/* (parx_run, parx_run_predict, parx_run_break_even, parx_probe_defaults,
+   parx_exec_name: being written) */
 
 #endif /* PARX_IMPLEMENTATION_INCLUDED */
 #endif /* PARX_IMPLEMENTATION */
