@@ -695,6 +695,7 @@ function targets(   c, ns, t1, t2, tbb2, j, k, s, e, emin, wcase, allok, nok, o2
     if (nrows["shm"]) targets_shm()
     if (nrows["io"]) targets_io()
     if (nrows["procs"]) targets_procs()
+    if (nrcases) targets_runner()
     print ""
 }
 
@@ -783,6 +784,73 @@ function targets_io(   j, k, m, v, c, mx, iob, s, u, t, bb, worst_b, worst_t, wb
                sprintf("worst %.2fx of fio's time (%s)", worst_f, wf), worst_f <= 1.10)
 }
 
+# ---- the job runner on the examples' workloads (bench_ex_*) ------------------
+# RES runner BACKEND - CASE WORKERS secs SECONDS; BACKEND sequential|threads|
+# fork|spawn|auto (12, 13), read-then-compute (10), gpu (09). A backend may
+# appear at several worker counts in one case (the scaling sweep): RUN_T keeps
+# its fastest, RUN_S every one.
+$1 == "RES" && $2 == "runner" && NF >= 8 {
+    if (!($5 in rc_seen)) { rc_seen[$5] = 1; rcases[++nrcases] = $5 }
+    if (!(($5, $3) in RUN_T) || $8 + 0 < RUN_T[$5, $3] + 0) { RUN_T[$5, $3] = $8; RUN_W[$5, $3] = $6 }
+    RUN_S[$5, $3, $6] = $8
+    if ($3 == "threads" && $6 + 0 > RUN_MAXW[$5] + 0) RUN_MAXW[$5] = $6
+}
+function rt(c, be) { return ((c, be) in RUN_T) ? RUN_T[c, be] : "" }
+# The fastest fixed backend of case c (everything but auto); sets RBEST_BE.
+function rbest(c,   i, be, x, best) {
+    split("sequential threads fork spawn read-then-compute gpu", RBK, " ")
+    best = ""; RBEST_BE = ""
+    for (i = 1; i in RBK; i++) {
+        be = RBK[i]; x = rt(c, be)
+        if (x != "" && (best == "" || x + 0 < best + 0)) { best = x; RBEST_BE = be }
+    }
+    return best
+}
+function rcell(c, be,   x) { x = rt(c, be); return x == "" ? "-" : sprintf("%.3f (%s)", x, RUN_W[c, be]) }
+function table_runner(   j, c, s, b, a) {
+    if (!nrcases) return
+    print "### Job runner: the examples' workloads"
+    print ""
+    print "Each example with `--bench`, at its default size: `mc_K<K>` is"
+    print "`examples/12_monte_carlo_noise.c` (K noise samples whose solves vary tenfold),"
+    print "`sweep27` and `scaling64` `examples/13_param_sweep.c` (a 3x3x3 sweep; 64 runs"
+    print "on 1, 2, ... workers), `prefetch_reduce` `examples/10_prefetch_reduce.c` and"
+    print "`gpu_kde` `examples/09_gpu_kde.c` (their own loops, no parx_run: no auto). Seconds"
+    print "(workers); a backend timed at several worker counts shows its fastest."
+    print ""
+    print "| workload | sequential | threads | fork | spawn | other | auto | best fixed | auto / best fixed | auto / sequential |"
+    print "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|"
+    for (j = 1; j <= nrcases; j++) {
+        c = rcases[j]; s = rt(c, "sequential"); b = rbest(c); a = rt(c, "auto")
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c, rcell(c, "sequential"),
+            rcell(c, "threads"), rcell(c, "fork"), rcell(c, "spawn"),
+            rt(c, "gpu") != "" ? "gpu " rcell(c, "gpu") : (rt(c, "read-then-compute") != "" ? "read-then-compute " rcell(c, "read-then-compute") : "-"),
+            rcell(c, "auto"), RBEST_BE == "" ? "-" : RBEST_BE,
+            ratio(a, b, "%.3f"), ratio(a, s, "%.3f")
+    }
+    print ""
+}
+function targets_runner(   j, c, s, b, a, w, t, e) {
+    for (j = 1; j <= nrcases; j++) {
+        c = rcases[j]; s = rt(c, "sequential"); b = rbest(c); a = rt(c, "auto")
+        if (a == "" || b == "") continue
+        if (RBEST_BE == "sequential")
+            target("auto on " c ": where sequential is best, at most 5% slower than sequential",
+                   sprintf("%.3f s vs %.3f s = %.3fx", a, s, a / s), a / s <= 1.05)
+        else
+            target("auto on " c ": within 10% of the best fixed backend",
+                   sprintf("%.3f s vs %.3f s (%s) = %.3fx", a, b, RBEST_BE, a / b), a / b <= 1.10)
+    }
+    for (j = 1; j <= nrcases; j++) {
+        c = rcases[j]
+        if (c != "scaling64") continue
+        s = rt(c, "sequential"); w = RUN_MAXW[c]; t = ((c, "threads", w) in RUN_S) ? RUN_S[c, "threads", w] : ""
+        e = (s == "" || t == "") ? "" : s / (w * t)
+        target("worker scaling sweep (64 runs): efficiency >= 0.90 at the machine's " w " CPUs",
+               e == "" ? "-" : sprintf("%.3f s / (%d x %.3f s) = %.3f", s, w, t, e), e == "" ? "" : e >= 0.90)
+    }
+}
+
 END {
-    table_fib(); table_uneven(); table_sum(); table_latency(); table_idle(); table_shm(); table_procs(); table_io(); targets()
+    table_fib(); table_uneven(); table_sum(); table_latency(); table_idle(); table_shm(); table_procs(); table_io(); table_runner(); targets()
 }

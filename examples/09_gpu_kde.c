@@ -18,7 +18,11 @@
      (parx_gpu_run with the same job), and, when there is one, once more on
      the CPU to check: positions bitwise (drift.comp is `precise`), density
      within a relative 1e-4 (the device's exp() is not libm's).
-   Exit status 1 if the check fails, the transfers are not two, or a Vulkan
+   - The CPU loop runs on 1 thread too: the sequential time, against which
+     the program prints the speedup and efficiency (speedup / threads) of
+     parx_for on every CPU, and of the GPU; 1 thread and all of them must
+     give identical bits (each grid point sums its particles in one order).
+   Exit status 1 if a check fails, the transfers are not two, or a Vulkan
    validation layer complained.
 
    Build (from examples/):
@@ -26,10 +30,15 @@
    Run:
        ./gpu_kde [particles] [steps]              (default 50000 particles, 100 steps)
        PARX_GPU_DEVICE=cpu ./gpu_kde 50000 5      (lavapipe, as CI runs it)
+       ./gpu_kde --bench [particles] [steps]      one line per path for bench/run:
+                                                  "gpu_kde <backend> <threads> <seconds>"
    Expected output (figures depend on the machine):
        path: GPU (llvmpipe ...): 100 steps, 500 dispatches in 2 submits,
-             transfers: 1 up, 1 down
+             resident: 2 buffers made once, transfers: 1 up, 1 down (+1 for the CPU check)
        density: mass 0.9.., peak ... at x = ...
+       sequential (1 thread)       9.870 s
+       parx_for on 2 threads       5.010 s   speedup 1.97   efficiency 0.98   same bits: yes
+       GPU                         0.950 s   speedup 10.39
        CPU check: positions identical, density within 1e-4 (largest ...)
 */
 #include "parx.h"
@@ -41,6 +50,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum { GRID = 512, PASS = 16384 };
 static const float H = 0.02f, DT = 0.001f;
@@ -85,7 +95,16 @@ static void kde_cpu(void *ctx, size_t b, size_t e)
     }
 }
 
-/* The time loop, on g (resident buffers) or, with g NULL, on the pool. */
+static double now(void)
+{
+    struct timespec ts;
+    timespec_get(&ts, TIME_UTC);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The time loop, on g (resident buffers) or, with g NULL, on the pool.
+   On g, the two buffers and two kernels are made once, before the loop;
+   each step only records dispatches, and the density comes down once. */
 static int run(parx_gpu *g, parx_pool *pool, sim *s, int steps)
 {
     int err = 0, rc = 0;
@@ -164,50 +183,66 @@ static void init(sim *s)
     }
 }
 
+/* A fresh simulation of n particles: 0, or -ENOMEM. */
+static int sim_new(sim *s, size_t n)
+{
+    *s = (sim){.n = n, .state = malloc(2 * n * sizeof(float)), .acc = malloc(GRID * sizeof(float))};
+    if (!s->state || !s->acc)
+        return -ENOMEM;
+    init(s);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    int bench = argc > 1 && !strcmp(argv[1], "--bench");
+    argc -= bench, argv += bench;
     size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 50000;
     int steps = argc > 2 ? atoi(argv[2]) : 100;
     if (n == 0 || n > (1u << 22) || steps < 1) {
-        fprintf(stderr, "usage: %s [particles <= 4194304] [steps]\n", argv[0]);
+        fprintf(stderr, "usage: %s [--bench] [particles <= 4194304] [steps]\n", argv[0]);
         return 2;
     }
-    sim s = {.n = n, .state = malloc(2 * n * sizeof(float)), .acc = malloc(GRID * sizeof(float))};
+    sim s;
     parx_pool *pool = parx_pool_create(NULL);
-    if (!s.state || !s.acc || !pool)
+    if (sim_new(&s, n) || !pool)
         return 1;
-    init(&s);
 
     int err = 0;
     parx_gpu *g = parx_gpu_open(NULL, &err);
     if (!g && err != -ENODEV)
         fprintf(stderr, "parx_gpu_open: %s; using the CPU\n", parx_strerror(err));
+    double t0 = now();
     int rc = run(g, pool, &s, steps);
+    double t_main = now() - t0;
     if (rc == PARX_E_DEVICE_LOST || (rc < 0 && g)) {
         fprintf(stderr, "GPU run failed (%s): rerunning on the CPU\n", parx_strerror(rc));
         parx_gpu_close(g);
         g = NULL;
         init(&s);
+        t0 = now();
         rc = run(NULL, pool, &s, steps);
+        t_main = now() - t0;
     }
     if (rc < 0) {
         fprintf(stderr, "failed: %s\n", parx_strerror(rc));
         return 1;
     }
-    int ok = 1;
-    if (g) {
+    int ok = 1, threads = parx_pool_size(pool);
+    if (g && !bench) {
         parx_gpu_info in;
         parx_gpu_query(g, &in);
         printf("path: GPU (%s): %d steps, %llu dispatches in %llu submits,\n"
-               "      transfers: %llu up, %llu down (the second download is for the CPU check)\n",
+               "      resident: 2 buffers made once, transfers: %llu up, %llu down"
+               " (+1 for the CPU check)\n",
                in.device_name, steps, (unsigned long long)in.dispatches,
                (unsigned long long)in.submits, (unsigned long long)in.uploads,
                (unsigned long long)in.downloads - 1);
         ok = in.uploads == 1 && in.downloads == 2 && in.validation_messages == 0;
         if (in.validation_messages)
             printf("%llu validation messages\n", (unsigned long long)in.validation_messages);
-    } else {
-        printf("path: CPU (parx_for on %d threads): %d steps\n", parx_pool_size(pool), steps);
+    } else if (!bench) {
+        printf("path: CPU (parx_for on %d threads): %d steps\n", threads, steps);
     }
 
     /* The time-averaged density: acc / (steps * n * h * sqrt(2 pi)). */
@@ -219,27 +254,59 @@ int main(int argc, char **argv)
         if (d > peak)
             peak = d, at = i;
     }
-    printf("density: mass %.4f, peak %.3f at x = %.3f\n", mass, peak, (at + 0.5) / GRID);
+    if (!bench)
+        printf("density: mass %.4f, peak %.3f at x = %.3f\n", mass, peak, (at + 0.5) / GRID);
 
-    if (g) { /* the same loop on the CPU, to check */
-        sim c = {
-            .n = n, .state = malloc(2 * n * sizeof(float)), .acc = malloc(GRID * sizeof(float))};
-        if (!c.state || !c.acc)
-            return 1;
-        init(&c);
-        run(NULL, pool, &c, steps);
-        int same = memcmp(c.state, s.state, n * sizeof(float)) == 0;
+    /* The CPU loop on 1 thread (the sequential time) and, when the main run
+       was on the GPU, on every CPU too (the parallel time, and the check). */
+    sim one, all;
+    parx_pool *pool1 = parx_pool_create(&(parx_pool_desc){.threads = 1});
+    if (!pool1 || sim_new(&one, n) || sim_new(&all, n))
+        return 1;
+    t0 = now();
+    rc = run(NULL, pool1, &one, steps);
+    double t_seq = now() - t0, t_par = t_main;
+    if (g && rc == 0) {
+        t0 = now();
+        rc = run(NULL, pool, &all, steps);
+        t_par = now() - t0;
+    } else {
+        memcpy(all.state, s.state, 2 * n * sizeof(float));
+        memcpy(all.acc, s.acc, GRID * sizeof(float));
+    }
+    int same = rc == 0 && memcmp(one.state, all.state, 2 * n * sizeof(float)) == 0 &&
+               memcmp(one.acc, all.acc, GRID * sizeof(float)) == 0;
+    ok = ok && same;
+    if (bench) {
+        printf("gpu_kde sequential 1 %.6f\ngpu_kde threads %d %.6f\n", t_seq, threads, t_par);
+        if (g)
+            printf("gpu_kde gpu 1 %.6f\n", t_main);
+    } else {
+        printf("sequential (1 thread)     %7.3f s\n"
+               "parx_for on %2d threads    %7.3f s   speedup %5.2f   efficiency %.2f   "
+               "same bits: %s\n",
+               t_seq, threads, t_par, t_seq / t_par, t_seq / t_par / threads,
+               same ? "yes" : "NO");
+        if (g)
+            printf("GPU                       %7.3f s   speedup %5.2f\n", t_main, t_seq / t_main);
+    }
+
+    if (g) { /* the GPU's results against the CPU's */
+        int same_x = memcmp(all.state, s.state, n * sizeof(float)) == 0;
         double worst = 0;
         for (int i = 0; i < GRID; i++) {
-            double rel = fabs((double)c.acc[i] - s.acc[i]) / (fabs((double)c.acc[i]) + 1.0);
+            double rel = fabs((double)all.acc[i] - s.acc[i]) / (fabs((double)all.acc[i]) + 1.0);
             if (rel > worst)
                 worst = rel;
         }
-        printf("CPU check: positions %s, density %s 1e-4 (largest relative difference %.2g)\n",
-               same ? "identical" : "DIFFERENT", worst <= 1e-4 ? "within" : "NOT within", worst);
-        ok = ok && same && worst <= 1e-4;
-        free(c.state), free(c.acc);
+        if (!bench)
+            printf("CPU check: positions %s, density %s 1e-4 (largest relative difference %.2g)\n",
+                   same_x ? "identical" : "DIFFERENT", worst <= 1e-4 ? "within" : "NOT within",
+                   worst);
+        ok = ok && same_x && worst <= 1e-4;
     }
+    free(one.state), free(one.acc), free(all.state), free(all.acc);
+    parx_pool_destroy(pool1);
     parx_gpu_close(g);
     parx_pool_destroy(pool);
     free(s.state), free(s.acc);

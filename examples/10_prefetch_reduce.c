@@ -4,15 +4,23 @@
 
    Teaches: parx_prefetch together with parx_reduce. The program reads a
    file in chunks of 4 MiB and reduces each chunk on the thread pool (a
-   hash of every 8-byte word, summed). It does it twice:
+   hash of every 8-byte word, summed, and the mean of the hashes as numbers
+   in [0, 1), a floating-point sum). It does it two ways:
    - read, then compute: pread a chunk, reduce it, pread the next... The
      pool sits idle while the disk works and the disk idles while the pool
      computes: the time is io + compute.
    - prefetch: parx_prefetch_next hands over a chunk that was read while
      the previous ones were being reduced (4 reads in flight), and
      parx_prefetch_release gives its buffer back for the next read. The
-     time approaches max(io, compute).
-   The checksum of both passes must be identical (exit 1 if not). Before
+     time approaches max(io, compute). This pass runs on pools of 1, 2, ...
+     threads, up to the CPUs this process may use: 1 thread is the
+     sequential time, and each row prints its speedup and efficiency
+     (speedup / threads).
+   Every pass must give the same checksum and the same bits of the mean
+   (exit 1 if not): parx_reduce cuts each chunk into leaves by the grain
+   alone and adds them in a fixed tree, and chunks are added in file order,
+   so the floating-point mean is bitwise identical on any number of
+   threads. Before
    each pass the file is dropped from the page cache (fdatasync, then
    posix_fadvise(POSIX_FADV_DONTNEED)), so both really read the disk; on a
    file system that ignores the advice both read from memory, and the
@@ -27,12 +35,18 @@
    Run:
        ./prefetch_reduce [MiB] [file]    (default 512 MiB of a file it writes in
                                           the current directory and removes)
+       ./prefetch_reduce --bench [MiB] [file]
+                                         one line per pass for bench/run:
+                                         "prefetch_reduce <backend> <threads> <seconds>"
 
-   Expected output (times vary with the disk and the CPUs; the checksums do
-   not):
-       512 MiB in chunks of 4 MiB, reduced on 2 threads; prefetch: io_uring: the kernel allows it; buffers registered
-       read, then compute   checksum 0x5b1c0f0e6c3d5e8a   1.234 s
-       prefetch             checksum 0x5b1c0f0e6c3d5e8a   0.701 s   (1.76x)
+   Expected output (times vary with the disk and the CPUs; the checksums and
+   the bits of the mean do not):
+       512 MiB in chunks of 4 MiB; prefetch: io_uring: the kernel allows it; buffers registered
+       pass                threads  checksum            mean of the hashes    time     speedup  efficiency
+       read, then compute        2  0x5b1c0f0e6c3d5e8a  0.50000963126314…  1.234 s
+       prefetch                  1  0x5b1c0f0e6c3d5e8a  0.50000963126314…  1.350 s     1.00        1.00
+       prefetch                  2  0x5b1c0f0e6c3d5e8a  0.50000963126314…  0.701 s     1.93        0.96
+       prefetch on 2 threads: 1.76x faster than read, then compute; same bits on every pass
 */
 #define _GNU_SOURCE /* posix_fadvise, pread, fdatasync with -std=c11 */
 #include <fcntl.h>
@@ -62,40 +76,53 @@ static uint64_t mix(uint64_t z)
 }
 
 /* The map: hash each 8-byte word (with its position) a few rounds; the
-   reduce: a sum, so the result does not depend on how chunks are cut. */
+   reduce: sums, of the hashes (integers: the same whatever the order) and of
+   the hashes as doubles in [0, 1) (floating point: the order matters, and
+   parx_reduce keeps it fixed). */
 typedef struct chunk_job {
     const unsigned char *data;
     uint64_t first_word; /* the index in the file of data's first word */
 } chunk_job;
 
+typedef struct sums {
+    uint64_t hash; /* the checksum */
+    double u;      /* the hashes' sum as numbers in [0, 1) */
+} sums;
+
 static void leaf(void *ctx, size_t b, size_t e, void *acc)
 {
     const chunk_job *j = (const chunk_job *)ctx;
-    uint64_t s = 0;
+    sums *a = acc;
     for (size_t i = b; i < e; i++) {
         uint64_t w;
         memcpy(&w, j->data + 8 * i, 8);
         uint64_t h = w ^ (j->first_word + i);
         for (int r = 0; r < 6; r++)
             h = mix(h);
-        s += h;
+        a->hash += h;
+        a->u += (double)(h >> 11) * 0x1p-53;
     }
-    *(uint64_t *)acc += s;
 }
 
 static void combine(void *ctx, void *acc, const void *other)
 {
     (void)ctx;
-    *(uint64_t *)acc += *(const uint64_t *)other;
+    sums *a = acc;
+    const sums *o = other;
+    a->hash += o->hash;
+    a->u += o->u;
 }
 
-/* Reduce one chunk (its size is a multiple of 8: the file's is). */
-static uint64_t reduce_chunk(parx_pool *pool, const void *data, size_t size, uint64_t offset)
+/* Reduce one chunk (its size is a multiple of 8: the file's is) into *total.
+   Chunks come in file order, so the additions to total happen in one order. */
+static void reduce_chunk(parx_pool *pool, const void *data, size_t size, uint64_t offset,
+                         sums *total)
 {
     chunk_job j = {(const unsigned char *)data, offset / 8};
-    uint64_t zero = 0, sum = 0;
-    parx_reduce(pool, 0, size / 8, 0, sizeof sum, &zero, leaf, combine, &j, &sum);
-    return sum;
+    sums zero = {0, 0.0}, s;
+    parx_reduce(pool, 0, size / 8, 0, sizeof s, &zero, leaf, combine, &j, &s);
+    total->hash += s.hash;
+    total->u += s.u;
 }
 
 static void drop_cache(const char *path)
@@ -108,13 +135,42 @@ static void drop_cache(const char *path)
     close(fd);
 }
 
+/* One prefetch pass over path, reduced on pool; *why names the backend. */
+static int prefetch_pass(parx_pool *pool, const char *path, sums *total, const char **why)
+{
+    const char *paths[1] = {path};
+    int err = 0;
+    parx_prefetch *pf = parx_prefetch_open(
+        &(parx_prefetch_desc){.paths = paths, .npaths = 1, .chunk_size = CHUNK, .depth = 4}, &err);
+    if (!pf) {
+        fprintf(stderr, "parx_prefetch_open: %s\n", parx_strerror(err));
+        return err;
+    }
+    parx_chunk c;
+    int rc;
+    while ((rc = parx_prefetch_next(pf, &c)) == 1) {
+        reduce_chunk(pool, c.data, c.size, c.offset, total);
+        parx_prefetch_release(pf, &c);
+    }
+    if (rc < 0)
+        fprintf(stderr, "%s\n", parx_prefetch_error(pf));
+    static char reason[160]; /* the backend's reason outlives pf */
+    parx_prefetch_backend(pf, why);
+    snprintf(reason, sizeof reason, "%s", *why);
+    *why = reason;
+    parx_prefetch_close(pf);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
+    int bench = argc > 1 && !strcmp(argv[1], "--bench");
+    argc -= bench, argv += bench;
     long mib = argc > 1 ? atol(argv[1]) : 512;
     const char *path = argc > 2 ? argv[2] : "prefetch_reduce.dat";
     int made = argc <= 2;
     if (mib < 1 || mib > 1 << 20) {
-        fprintf(stderr, "usage: %s [MiB] [file]\n", argv[0]);
+        fprintf(stderr, "usage: %s [--bench] [MiB] [file]\n", argv[0]);
         return 2;
     }
     uint64_t size = (uint64_t)mib << 20;
@@ -142,11 +198,12 @@ int main(int argc, char **argv)
     parx_pool *pool = parx_pool_create(NULL);
     if (!pool)
         return 1;
+    int cpus = parx_pool_size(pool);
 
-    /* 1. read, then compute */
+    /* 1. read, then compute, on every CPU */
     drop_cache(path);
     double t0 = now();
-    uint64_t sum1 = 0;
+    sums ref = {0, 0.0};
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         perror(path);
@@ -156,48 +213,59 @@ int main(int argc, char **argv)
         ssize_t n = pread(fd, buf, CHUNK, (off_t)at);
         if (n <= 0)
             break;
-        sum1 += reduce_chunk(pool, buf, (size_t)n, at);
+        reduce_chunk(pool, buf, (size_t)n, at, &ref);
         at += (uint64_t)n;
     }
     close(fd);
     double t_sync = now() - t0;
-
-    /* 2. prefetch: the next chunks are read while this one is reduced */
-    drop_cache(path);
-    t0 = now();
-    const char *paths[1] = {path};
-    int err = 0;
-    parx_prefetch *pf = parx_prefetch_open(
-        &(parx_prefetch_desc){.paths = paths, .npaths = 1, .chunk_size = CHUNK, .depth = 4}, &err);
-    if (!pf) {
-        fprintf(stderr, "parx_prefetch_open: %s\n", parx_strerror(err));
-        return 1;
-    }
-    uint64_t sum2 = 0;
-    parx_chunk c;
-    int rc;
-    while ((rc = parx_prefetch_next(pf, &c)) == 1) {
-        sum2 += reduce_chunk(pool, c.data, c.size, c.offset);
-        parx_prefetch_release(pf, &c);
-    }
-    if (rc < 0)
-        fprintf(stderr, "%s\n", parx_prefetch_error(pf));
-    double t_pf = now() - t0;
-    const char *why;
-    parx_prefetch_backend(pf, &why);
-
-    printf("%ld MiB in chunks of %zu MiB, reduced on %d threads; prefetch: %s\n", mib, CHUNK >> 20,
-           parx_pool_size(pool), why);
-    printf("read, then compute   checksum 0x%016llx   %.3f s\n", (unsigned long long)sum1, t_sync);
-    printf("prefetch             checksum 0x%016llx   %.3f s   (%.2fx)\n", (unsigned long long)sum2,
-           t_pf, t_sync / t_pf);
-    parx_prefetch_close(pf);
     parx_pool_destroy(pool);
+
+    /* 2. prefetch: the next chunks are read while this one is reduced, on
+       1 thread (the sequential time), 2, ... up to every CPU */
+    double t1 = 0, t_all = 0;
+    int rc = 0, same = 1;
+    for (int w = 1; w <= cpus && rc >= 0; w++) {
+        pool = parx_pool_create(&(parx_pool_desc){.threads = w});
+        if (!pool)
+            return 1;
+        drop_cache(path);
+        sums got = {0, 0.0};
+        const char *why = "";
+        t0 = now();
+        rc = prefetch_pass(pool, path, &got, &why);
+        double t = now() - t0;
+        parx_pool_destroy(pool);
+        /* compare bits, not values: that is the promise */
+        same = same && got.hash == ref.hash && memcmp(&got.u, &ref.u, sizeof got.u) == 0;
+        if (w == 1) {
+            t1 = t;
+            if (bench)
+                printf("prefetch_reduce read-then-compute %d %.6f\n", cpus, t_sync);
+            else
+                printf("%ld MiB in chunks of %zu MiB; prefetch: %s\n"
+                       "  %-18s  %7s  %-18s  %-19s  %8s  %7s  %10s\n"
+                       "  %-18s  %7d  0x%016llx  %.17f  %6.3f s\n",
+                       mib, CHUNK >> 20, why, "pass", "threads", "checksum", "mean of the hashes",
+                       "time", "speedup", "efficiency", "read, then compute", cpus,
+                       (unsigned long long)ref.hash, ref.u / (double)(size / 8), t_sync);
+        }
+        if (w == cpus)
+            t_all = t;
+        if (bench)
+            printf("prefetch_reduce %s %d %.6f\n", w == 1 ? "sequential" : "threads", w, t);
+        else
+            printf("  %-18s  %7d  0x%016llx  %.17f  %6.3f s  %7.2f  %10.2f\n", "prefetch", w,
+                   (unsigned long long)got.hash, got.u / (double)(size / 8), t, t1 / t,
+                   t1 / t / w);
+    }
+    if (!bench && rc >= 0)
+        printf("prefetch on %d threads: %.2fx the speed of read, then compute; %s\n", cpus,
+               t_sync / t_all, same ? "same bits on every pass" : "results DIFFER");
     free(buf);
     if (made)
         unlink(path);
-    if (rc < 0 || sum1 != sum2) {
-        printf("checksums differ or the read failed\n");
+    if (rc < 0 || !same) {
+        printf("checksums or means differ, or the read failed\n");
         return 1;
     }
     return 0;
