@@ -18,6 +18,7 @@
         const char *names[] = {"workers", "speedup"};
         const double *cols[] = {workers, speedup};
         int rc = plot_csv_write("scaling.csv", 2, names, cols, n);   // 0 or -errno
+        // (plot_csv_write_labeled puts a column of text first, e.g. bar labels.)
 
         // (2) A line chart: one or more series of (x, y) points.
         plot_series s = {.name = "parx_for", .x = workers, .y = speedup, .n = n};
@@ -106,6 +107,14 @@ typedef struct plot_bar_desc {
    empty field. Returns 0 or -errno. */
 static inline int plot_csv_write(const char *path, size_t ncols, const char *const *names,
                                  const double *const *cols, size_t nrows);
+
+/* The same with a first column of text: labels[r] heads row r (quoted like
+   the names where needed), under the header label_name; for a bar chart's
+   data, say. Returns 0 or -errno. */
+static inline int plot_csv_write_labeled(const char *path, const char *label_name,
+                                         const char *const *labels, size_t ncols,
+                                         const char *const *names, const double *const *cols,
+                                         size_t nrows);
 
 /* Writes `path` as an SVG line chart described by `d`. Returns 0 or -errno. */
 static inline int plot_line_svg(const char *path, const plot_line_desc *d);
@@ -499,7 +508,16 @@ static inline void plot__csv_field(FILE *f, const char *s)
 static inline int plot_csv_write(const char *path, size_t ncols, const char *const *names,
                                  const double *const *cols, size_t nrows)
 {
-    if (path == NULL || ncols == 0 || names == NULL || (cols == NULL && nrows > 0)) {
+    return plot_csv_write_labeled(path, NULL, NULL, ncols, names, cols, nrows);
+}
+
+static inline int plot_csv_write_labeled(const char *path, const char *label_name,
+                                         const char *const *labels, size_t ncols,
+                                         const char *const *names, const double *const *cols,
+                                         size_t nrows)
+{
+    if (path == NULL || ncols == 0 || names == NULL || (cols == NULL && nrows > 0) ||
+        (label_name != NULL && labels == NULL && nrows > 0)) {
         return -EINVAL;
     }
     for (size_t c = 0; c < ncols && nrows > 0; c++) {
@@ -512,16 +530,23 @@ static inline int plot_csv_write(const char *path, size_t ncols, const char *con
     if (f == NULL) {
         return rc;
     }
+    /* label_name set: a text column first, then the numbers. */
+    if (label_name != NULL) {
+        plot__csv_field(f, label_name);
+    }
     for (size_t c = 0; c < ncols; c++) {
-        if (c > 0) {
+        if (c > 0 || label_name != NULL) {
             fputc(',', f);
         }
         plot__csv_field(f, names[c]);
     }
     fputc('\n', f);
     for (size_t r = 0; r < nrows; r++) {
+        if (label_name != NULL) {
+            plot__csv_field(f, labels[r]);
+        }
         for (size_t c = 0; c < ncols; c++) {
-            if (c > 0) {
+            if (c > 0 || label_name != NULL) {
                 fputc(',', f);
             }
             /* The shortest of 15, 16 or 17 significant digits that reads

@@ -123,6 +123,19 @@ static void test_csv_roundtrip(void)
     CHECK_EQ(rows, 5);
     remove(path);
 
+    /* A first column of text (bar labels): quoted where needed. */
+    const char *labels[] = {"fork, hot", "plain"};
+    const double ns[] = {250.5, 59};
+    const double *cn[] = {ns};
+    const char *nn[] = {"ns"};
+    REQUIRE(plot_csv_write_labeled(path, "what", labels, 1, nn, cn, 2) == 0);
+    char *t = slurp(path);
+    REQUIRE(t != NULL);
+    CHECK_STR_EQ(t, "what,ns\n\"fork, hot\",250.5\nplain,59\n");
+    free(t);
+    remove(path);
+    CHECK_EQ(plot_csv_write_labeled(path, "what", NULL, 1, nn, cn, 2), -EINVAL);
+
     /* The shortest exact form is chosen: 1.9 is written as "1.9". */
     char *s = NULL;
     const double one[] = {1.9};
@@ -265,7 +278,7 @@ int main(void)
     if (mkdtemp(dir) == NULL)
         pt_skip_all("cannot create a temporary directory");
     pt_plan(5);
-    pt_run("CSV: header quoting, values read back exactly", test_csv_roundtrip);
+    pt_run("CSV: header quoting, values read back exactly, a text column", test_csv_roundtrip);
     pt_run("line chart: shape, escaped labels, one polyline per series + ideal", test_line_chart);
     pt_run("bar chart: one rect per bar, values printed, log and linear", test_bar_chart);
     pt_run("bad arguments and unwritable paths", test_errors);
