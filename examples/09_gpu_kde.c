@@ -285,8 +285,7 @@ int main(int argc, char **argv)
         printf("sequential (1 thread)     %7.3f s\n"
                "parx_for on %2d threads    %7.3f s   speedup %5.2f   efficiency %.2f   "
                "same bits: %s\n",
-               t_seq, threads, t_par, t_seq / t_par, t_seq / t_par / threads,
-               same ? "yes" : "NO");
+               t_seq, threads, t_par, t_seq / t_par, t_seq / t_par / threads, same ? "yes" : "NO");
         if (g)
             printf("GPU                       %7.3f s   speedup %5.2f\n", t_main, t_seq / t_main);
     }

@@ -255,8 +255,7 @@ int main(int argc, char **argv)
             printf("prefetch_reduce %s %d %.6f\n", w == 1 ? "sequential" : "threads", w, t);
         else
             printf("  %-18s  %7d  0x%016llx  %.17f  %6.3f s  %7.2f  %10.2f\n", "prefetch", w,
-                   (unsigned long long)got.hash, got.u / (double)(size / 8), t, t1 / t,
-                   t1 / t / w);
+                   (unsigned long long)got.hash, got.u / (double)(size / 8), t, t1 / t, t1 / t / w);
     }
     if (!bench && rc >= 0)
         printf("prefetch on %d threads: %.2fx the speed of read, then compute; %s\n", cpus,

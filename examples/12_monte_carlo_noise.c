@@ -72,8 +72,8 @@ typedef struct problem {
 
 /* One sample's result. */
 typedef struct sample_out {
-    double u_mid;  /* temperature at x = 1/2 */
-    double flux;   /* heat flux out through x = 0 */
+    double u_mid; /* temperature at x = 1/2 */
+    double flux;  /* heat flux out through x = 0 */
 } sample_out;
 
 /* The sample's contrast, its first draw: the cost hint reads it too. */
@@ -280,7 +280,8 @@ int main(int argc, char **argv)
                 s += ref[k].u_mid, s2 += ref[k].u_mid * ref[k].u_mid;
             double mean = s / K, var = (s2 / K - mean * mean) * K / (K - 1.0);
             printf("  u(1/2) = %.4f +- %.4f (mean +- std. error); %s\n\n", mean,
-                   sqrt(var > 0 ? var / K : 0), differ ? "results DIFFER" : "same bits on every backend");
+                   sqrt(var > 0 ? var / K : 0),
+                   differ ? "results DIFFER" : "same bits on every backend");
         }
     }
     free(ref), free(out), free(cost);

@@ -25,7 +25,7 @@
        (add -luring if liburing is installed, or -DPARX_NO_URING to both files)
    Run:
        ./param_sweep [--out DIR] [scale]   scale 1: ~0.4 s of work for part 1,
-                                           ~1 s for part 2; CI runs 0.02
+                                           ~1 s for part 2; CI runs 0.01
        ./param_sweep --bench [--reps N] [scale]
                                            one line per backend for bench/run:
                                            "sweep27 <backend> <workers> <seconds>",
@@ -62,7 +62,7 @@ typedef struct point {
 
 typedef struct sweep {
     const point *pts;
-    double dt;     /* time step */
+    double dt; /* time step */
 } sweep;
 
 /* The job: integrate run i to 16 / gamma (semi-implicit Euler), when the
@@ -102,8 +102,8 @@ static double now(void)
 
 /* n runs of `sw` on exec with `workers` (0: all), best time of reps; results
    in out. Returns parx_run's value: 0, failed runs, or a negative error. */
-static int sweep_on(parx_exec exec, int workers, int reps, size_t n, sweep *sw,
-                    const double *cost, double *out, double *secs, parx_run_report *rep)
+static int sweep_on(parx_exec exec, int workers, int reps, size_t n, sweep *sw, const double *cost,
+                    double *out, double *secs, parx_run_report *rep)
 {
     int rc = 0;
     *secs = 1e300;
