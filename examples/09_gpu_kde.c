@@ -36,9 +36,9 @@
        path: GPU (llvmpipe ...): 100 steps, 500 dispatches in 2 submits,
              resident: 2 buffers made once, transfers: 1 up, 1 down (+1 for the CPU check)
        density: mass 0.9.., peak ... at x = ...
-       sequential (1 thread)       9.870 s
-       parx_for on 2 threads       5.010 s   speedup 1.97   efficiency 0.98   same bits: yes
-       GPU                         0.950 s   speedup 10.39
+       sequential (1 thread)      14.420 s
+       parx_for on  2 threads      7.310 s   speedup  1.97   efficiency 0.99   same bits: yes
+       GPU                         4.170 s   speedup  3.46
        CPU check: positions identical, density within 1e-4 (largest ...)
 */
 #include "parx.h"
