@@ -77,6 +77,13 @@
                                parx_prefetch_close(pf);
        The next chunks are read while this one is used (examples/10_prefetch_reduce.c);
        parx_writer_open / _write / _close write results behind the computation.
+    9. Many independent jobs, on whatever pays here (>>run):
+                               parx_run(n, job, &params, results, &(parx_run_desc){
+                                   .out = out, .out_size = sizeof *out, .seed = 42}, &report);
+       `job(ctx, i, rng, out_i)` runs once per i: on the caller alone, on
+       threads, or in worker processes; report.reason says which and why
+       (examples/12_monte_carlo_noise.c). `parx_probe` (tools/parx_probe.c)
+       measures the overheads behind that choice and prints them.
 
     >>errors
     Functions that can fail return 0 on success or a negative errno value
@@ -284,6 +291,53 @@
       (or imported by the GPU) that read it with no copy.
     - Every descriptor is opened O_CLOEXEC; files are opened when reading
       reaches them and closed when their last chunk is released.
+
+    >>run (the job runner and its automatic choice)
+    Whether parallel work pays depends on three numbers: what it costs to
+    start workers, what it costs to hand each one a job, and how long a job
+    takes. Users who guess them get parallel code slower than sequential.
+    parx_run measures the third and takes the other two from a probe.
+    - Backends. Every job i gets parx_rng_for(.seed, i) and its own .out
+      block, so results are the same bits on every backend and for every
+      worker count. SEQ runs them on the caller. THREADS hands them out
+      from one claim word to workers-1 pool threads and the caller, in
+      chunks sized to about 20 us of work (one claim per tiny job would
+      make that word the bottleneck) but never more than a quarter of a
+      worker's share of what is left (so the last jobs still spread).
+      FORK and SPAWN submit each job to a parx_procs pool (so crashes,
+      timeouts and retries are per job) through a window of tickets; a
+      job's `out` lives in the pool's arena and is copied back when it
+      succeeds.
+    - AUTO. The caller runs jobs itself and times them. After each job
+      (once it has spent a quarter of a thread start, and seen two jobs or
+      one as long as a whole thread start) it predicts what is left:
+      sequentially, left x mean; on threads, start + ceil(left / workers)
+      x (mean + per-job cost). When threads are predicted at least 10%
+      faster it starts them, and they take jobs from one end while the
+      caller goes on from the other: nothing waits for the decision and
+      nothing runs twice. So ten jobs of a microsecond never pay for a
+      thread start, and a thousand of 50 us start threads after the first
+      few. With cost hints the caller takes the cheapest jobs and the
+      workers the longest. What AUTO cannot avoid: the first job runs
+      alone, so when jobs are few and long the first one costs up to
+      (1 - 1/workers) of its time (cost hints make it the shortest).
+    - Processes are chosen only when jobs need them: .isolate, a
+      .job_timeout_ns, or .retries (a thread cannot be killed, and a crash
+      takes the whole process). Fork when the caller is single-threaded
+      and under 256 MiB resident, spawn otherwise (fork copies whatever
+      locks other threads hold, and its cost grows with the caller's
+      memory); spawn needs ctx in the arena, which .ctx_size arranges.
+      Isolation never falls back to the caller: if no process starts,
+      parx_run fails. Without isolation, a backend that cannot start (no
+      thread, no process) makes the run sequential, with a WARN log line
+      and report.fallback set.
+    - The probe. parx_probe_measure times a pool start, a spawned task, a
+      job round trip, worker starts in both modes, an arena attach, and
+      whether io_uring can be used; `parx_probe --json FILE` saves them
+      and PARX_PROBE=FILE makes every AUTO run use them. Without either,
+      AUTO uses built-in figures that lean towards sequential.
+      parx_run_break_even turns a probe into the job time above which a
+      backend beats sequential for n jobs.
 
 */
 #ifndef PARX_H_INCLUDED
