@@ -1204,10 +1204,13 @@ typedef struct parx_run_report {
    backends PARX_E_CRASHED, PARX_E_EXITED, -ETIMEDOUT), signal, exit_code,
    attempts, run_ns. report (or NULL) gets the choice and why.
    Returns the number of jobs whose status is not 0, or before running any:
-   -EINVAL (fn NULL; workers < 0; retries < 0; out NULL with out_size > 0;
-   a timeout or retries with SEQ or THREADS, which cannot stop a job),
-   -ENOTSUP (FORK/SPAWN with PARX_NO_PROC), -EFAULT (d->procs given and ctx
-   neither NULL nor in its arena, with no ctx_size to copy it there), or the
+   -EINVAL (fn NULL; n >= 2^32 - 1; workers < 0; retries < 0; an unknown
+   exec; out NULL with out_size > 0; a timeout or retries with SEQ or
+   THREADS, which cannot stop a job; d->procs with a timeout or retries of
+   its own, as the pool's apply),
+   -ENOTSUP (FORK/SPAWN, or jobs that need processes, with PARX_NO_PROC),
+   -EFAULT (SPAWN, or d->procs, with ctx neither NULL nor in the pool's
+   arena and no ctx_size to copy it there), -ENOMEM, or the
    error of a process pool that could not start when isolation was asked for
    (without isolation, a backend that cannot start falls back to sequential,
    logged at PARX_LOG_WARN and in the report).
@@ -1223,10 +1226,11 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
 /* parx_run_predict: the time AUTO expects for n jobs of job_ns each on
    backend e with `workers` workers (0: p->cpus), starting a pool, as a
    model of p's overheads: sequential n * job_ns; threads and processes
-   start + ceil(n / workers) * (job_ns + per-job cost).
-   parx_run_break_even: the job time above which e beats sequential for n
-   jobs (the time where the two predictions meet); INFINITY if it never does
-   (one worker, or n < 2).
+   start + ceil(n / workers) * (job_ns + per-job cost); AUTO the smaller of
+   sequential and threads; NAN for an unknown e. p NULL: built-in figures.
+   parx_run_break_even: the job time above which e (THREADS, FORK or SPAWN;
+   else NAN) beats sequential for n jobs, where the two predictions meet;
+   INFINITY if it never does (one worker, or n < 2).
    Thread safety: any thread (pure functions). */
 PARX_API double parx_run_predict(const parx_probe *p, parx_exec e, size_t n, int workers,
                                  double job_ns);
@@ -6069,7 +6073,7 @@ typedef struct parx__run_state {
        the high ones, so one CAS takes a job from either end. */
     _Atomic uint64_t claim;
     _Atomic int stop;          /* a cancel was seen: claim nothing more */
-    _Atomic size_t done, failed, retried;
+    _Atomic size_t done, failed, retried, cancelled;
     _Atomic uint64_t busy_ns;  /* summed job times, for the mean */
     int workers;               /* sharing the jobs now (chunk sizes) */
     /* caller only */
@@ -6124,7 +6128,7 @@ static size_t parx__run_left(parx__run_state *r)
    when the last ended. Each job is timed only when results are wanted. */
 static uint64_t parx__run_jobs(parx__run_state *r, size_t k, size_t count, uint64_t t0)
 {
-    size_t failed = 0, ran = 0;
+    size_t failed = 0, ran = 0, cancelled = 0;
     uint64_t t = t0;
     for (size_t end = k + count; k < end; k++) {
         size_t i = r->perm ? r->perm[k] : k;
@@ -6134,6 +6138,7 @@ static uint64_t parx__run_jobs(parx__run_state *r, size_t k, size_t count, uint6
                 r->res[i].status = -ECANCELED;
             }
             failed++;
+            cancelled++;
             continue;
         }
         ran++;
@@ -6153,6 +6158,7 @@ static uint64_t parx__run_jobs(parx__run_state *r, size_t k, size_t count, uint6
     if (!r->res) t = parx__now_ns();
     /* relaxed: counters, read by the caller after parx_wait or only as a hint */
     if (failed) atomic_fetch_add_explicit(&r->failed, failed, memory_order_relaxed);
+    if (cancelled) atomic_fetch_add_explicit(&r->cancelled, cancelled, memory_order_relaxed);
     atomic_fetch_add_explicit(&r->busy_ns, t - t0, memory_order_relaxed);
     atomic_fetch_add_explicit(&r->done, ran, memory_order_relaxed);
     return t;
@@ -6237,7 +6243,9 @@ static void parx__run_settle_left(parx__run_state *r, int why)
             memset(&r->res[i], 0, sizeof r->res[i]);
             r->res[i].status = why;
         }
-        atomic_fetch_add_explicit(&r->failed, 1, memory_order_relaxed); /* relaxed: one thread now */
+        /* relaxed: one thread now */
+        atomic_fetch_add_explicit(&r->failed, 1, memory_order_relaxed);
+        if (why == -ECANCELED) atomic_fetch_add_explicit(&r->cancelled, 1, memory_order_relaxed);
     }
 }
 
@@ -6413,6 +6421,7 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
     atomic_init(&r.done, 0);
     atomic_init(&r.failed, 0);
     atomic_init(&r.retried, 0);
+    atomic_init(&r.cancelled, 0);
     atomic_init(&r.busy_ns, 0);
 
     uint32_t *perm = NULL;
@@ -6615,7 +6624,7 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
         rep.workers = exec == PARX_EXEC_SEQ ? 1 : workers;
         rep.failed = failed;
         rep.retried = atomic_load_explicit(&r.retried, memory_order_relaxed);
-        rep.cancelled = n - done;
+        rep.cancelled = atomic_load_explicit(&r.cancelled, memory_order_relaxed);
         rep.job_ns = done ? (double)atomic_load_explicit(&r.busy_ns, memory_order_relaxed) /
                                 (double)done
                           : 0;

@@ -499,6 +499,7 @@ static void test_bad_input(void)
     parx_run_report rep;
     memset(&rep, 0x5a, sizeof rep);
     CHECK_EQ(parx_run(4, NULL, NULL, NULL, NULL, &rep), -EINVAL);
+    CHECK_EQ(parx_run((size_t)UINT32_MAX, job_values, NULL, NULL, NULL, NULL), -EINVAL);
     CHECK_EQ(parx_run(4, job_values, NULL, NULL, &(parx_run_desc){.workers = -1}, NULL),
              -EINVAL);
     CHECK_EQ(parx_run(4, job_values, NULL, NULL, &(parx_run_desc){.retries = -1}, NULL),
