@@ -1282,6 +1282,7 @@ PARX_API int parx_probe_format(const parx_probe *p, char *buf, size_t size);
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h> /* NAN, INFINITY (no libm function is called) */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -2803,15 +2804,24 @@ enum { PARX__J_FREE = 0, PARX__J_QUEUED = 1, PARX__J_RUNNING = 2, PARX__J_DONE =
 #define PARX__J_WAITER 4u /* someone sleeps on this state word */
 #define PARX__J_WORKER(s) ((s) >> 16)
 
+/* fn_id flags: a job of parx_run (called as parx_run_fn with index, seed
+   and out below); arg_off is a plain address (a fork-mode pool made by
+   parx_run, whose workers are copies of the caller from that very call). */
+#define PARX__FN_RUN 0x80000000u
+#define PARX__FN_RAWARG 0x40000000u
+#define PARX__FN_ID(f) ((f) & ~(PARX__FN_RUN | PARX__FN_RAWARG))
+
 typedef struct parx__pjob {
-    _Atomic uint32_t state; /* phase | WAITER | worker << 16 */
-    uint32_t fn_id;         /* index into the function table */
+    _Alignas(PARX_CACHELINE) _Atomic uint32_t state; /* phase | WAITER | worker << 16 */
+    uint32_t fn_id;         /* index into the function table | PARX__FN_* flags */
     uint64_t arg_off;       /* arena offset of arg, or PARX_ARENA_NO_OFFSET for NULL */
     /* Written by the worker before DONE (status, run_ns) or by the monitor
        before QUEUED/DONE (the rest); read by the waiter after DONE. */
     int32_t status, signal, exit_code, attempts;
     uint64_t run_ns;
-    char pad[PARX_CACHELINE - 40];
+    /* parx_run's jobs (PARX__FN_RUN): job `index` of the run, its rng is
+       parx_rng_for(seed, index), and out_off its result block (or NO_OFFSET) */
+    uint64_t index, seed, out_off;
 } parx__pjob;
 
 typedef struct parx__pworker {
@@ -2887,6 +2897,7 @@ struct parx_procs {
                             (release) under lock after the jobs were failed; read relaxed
                             under lock, acquire by waiters that hold none */
     bool server_reaped;  /* the monitor waited for the server already */
+    parx_start start;    /* PARX_START_FORK or PARX_START_SPAWN */
 
     pthread_mutex_t lock; /* everything below; never held across a blocking wait */
     uint32_t *free_slots;
@@ -3239,9 +3250,21 @@ __attribute__((noreturn)) static void parx__procs_worker(parx__pctl *ctl, char *
             atomic_store_explicit(&me->start_ns, t0, memory_order_relaxed);
             /* release: the monitor reads start_ns after acquiring current */
             atomic_store_explicit(&me->current, (uint32_t)x + 1, memory_order_release);
-            parx_job_fn fn = parx__procs_resolve(ctl, base, fns, cache, j->fn_id);
-            void *arg = j->arg_off == PARX_ARENA_NO_OFFSET ? NULL : base + j->arg_off;
-            j->status = fn ? fn(arg) : PARX_E_UNKNOWN_FN;
+            uint32_t f = j->fn_id;
+            parx_job_fn fn = parx__procs_resolve(ctl, base, fns, cache, PARX__FN_ID(f));
+            void *arg = j->arg_off == PARX_ARENA_NO_OFFSET ? NULL
+                        : (f & PARX__FN_RAWARG) ? (void *)(uintptr_t)j->arg_off
+                                                 : base + j->arg_off;
+            if (!fn) {
+                j->status = PARX_E_UNKNOWN_FN;
+            } else if (f & PARX__FN_RUN) {
+                /* registered as a parx_job_fn; called as what it is */
+                parx_rng rng = parx_rng_for(j->seed, j->index);
+                void *out = j->out_off == PARX_ARENA_NO_OFFSET ? NULL : base + j->out_off;
+                j->status = ((parx_run_fn)(void (*)(void))fn)(arg, (size_t)j->index, &rng, out);
+            } else {
+                j->status = fn(arg);
+            }
             j->run_ns = parx__now_ns() - t0;
             parx__procs_finish(ctl, j);
             /* after finish: a worker killed inside it still names the job,
@@ -3970,6 +3993,7 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
         goto fail;
     }
 
+    pp->start = d.start == PARX_START_SPAWN ? PARX_START_SPAWN : PARX_START_FORK;
     if (d.start == PARX_START_SPAWN) {
         rc = parx__procs_spawn_server(pp, sv[1]);
         close(sv[1]);
@@ -4105,13 +4129,24 @@ PARX_API void parx_procs_destroy(parx_procs *pp)
 
 /* ---- submit, wait, map -------------------------------------------------------- */
 
-/* Caller, holding lock, with a free slot: queue fn(arg). */
-static uint32_t parx__procs_enqueue_locked(parx_procs *pp, uint32_t fn_id, uint64_t arg_off)
+/* A parx_run job's extra fields (see parx__pjob). */
+typedef struct parx__prun {
+    uint32_t flags; /* PARX__FN_RUN, maybe | PARX__FN_RAWARG */
+    uint64_t index, seed, out_off;
+} parx__prun;
+
+/* Caller, holding lock, with a free slot: queue fn(arg) (run: NULL, or a
+   parx_run job). */
+static uint32_t parx__procs_enqueue_locked(parx_procs *pp, uint32_t fn_id, uint64_t arg_off,
+                                          const parx__prun *run)
 {
     uint32_t x = pp->free_slots[--pp->nfree];
     parx__pjob *j = &pp->jobs[x];
-    j->fn_id = fn_id;
+    j->fn_id = fn_id | (run ? run->flags : 0);
     j->arg_off = arg_off;
+    j->index = run ? run->index : 0;
+    j->seed = run ? run->seed : 0;
+    j->out_off = run ? run->out_off : PARX_ARENA_NO_OFFSET;
     j->status = j->signal = j->exit_code = 0;
     j->attempts = 1;
     j->run_ns = 0;
@@ -4201,11 +4236,10 @@ static uint64_t parx__procs_arg_off(parx_procs *pp, void *arg)
     return arg ? parx_arena_offset(pp->arena, arg) : PARX_ARENA_NO_OFFSET;
 }
 
-PARX_API int parx_procs_submit(parx_procs *pp, parx_job_fn fn, void *arg, parx_ticket *t)
+/* Queue fn with its argument at arena offset `off` (run: see parx__prun). */
+static int parx__procs_submit_off(parx_procs *pp, parx_job_fn fn, uint64_t off,
+                                  const parx__prun *run, parx_ticket *t)
 {
-    if (!pp || !fn || !t) return -EINVAL;
-    uint64_t off = parx__procs_arg_off(pp, arg);
-    if (arg && off == PARX_ARENA_NO_OFFSET) return -EFAULT;
     pthread_mutex_lock(&pp->lock);
     uint32_t id;
     int rc = atomic_load_explicit(&pp->broken, memory_order_relaxed) ? PARX_E_PROCS_BROKEN : 0;
@@ -4215,10 +4249,18 @@ PARX_API int parx_procs_submit(parx_procs *pp, parx_job_fn fn, void *arg, parx_t
         pthread_mutex_unlock(&pp->lock);
         return rc;
     }
-    uint32_t x = parx__procs_enqueue_locked(pp, id, off);
+    uint32_t x = parx__procs_enqueue_locked(pp, id, off, run);
     *t = (uint64_t)pp->gen[x] << 32 | x;
     parx__procs_queued_unlock(pp, 1);
     return 0;
+}
+
+PARX_API int parx_procs_submit(parx_procs *pp, parx_job_fn fn, void *arg, parx_ticket *t)
+{
+    if (!pp || !fn || !t) return -EINVAL;
+    uint64_t off = parx__procs_arg_off(pp, arg);
+    if (arg && off == PARX_ARENA_NO_OFFSET) return -EFAULT;
+    return parx__procs_submit_off(pp, fn, off, NULL, t);
 }
 
 /* Wait until slot x is DONE: poll for spin_ns, then sleep on its state word. */
@@ -4316,7 +4358,7 @@ PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size
         if (next < n && pp->nfree == 0 && npend == 0) rc = parx__procs_slot_locked(pp);
         while (rc == 0 && next < n && pp->nfree > 0) {
             size_t i = order[next++];
-            slot[i] = parx__procs_enqueue_locked(pp, id, parx__procs_arg_off(pp, args[i]));
+            slot[i] = parx__procs_enqueue_locked(pp, id, parx__procs_arg_off(pp, args[i]), NULL);
             pp->waited[slot[i]] = 1;
             pp->owner[slot[i]] = pthread_self();
             pend[npend++] = i;
@@ -6821,8 +6863,697 @@ PARX_API int parx_probe_format(const parx_probe *p, char *buf, size_t size)
 /* >>run: the job runner and its cost model                                   */
 /* -------------------------------------------------------------------------- */
 
-/* (parx_run, parx_run_predict, parx_run_break_even, parx_probe_defaults,
-   parx_exec_name: being written) */
+/* The shape of it: every backend hands out the same job indices from one
+   claim word (head and tail of the jobs left, packed so that one CAS takes
+   a job from either end). The caller always takes part:
+   - SEQ: the caller takes every job.
+   - THREADS: workers-1 pool tasks and the caller take jobs from the head
+     (longest first under cost hints) until none are left.
+   - FORK/SPAWN: the caller submits jobs to a parx_procs pool through a
+     window of tickets and collects them in order.
+   - AUTO: the caller takes jobs alone (from the tail, the cheapest end,
+     under cost hints) and times them. After each job it predicts what the
+     rest would take sequentially and on threads (parx_run_predict, with the
+     probe's overheads); once threads win by a clear margin it starts them,
+     and they take the remaining jobs from the head while it goes on from
+     the tail. Nothing is run twice and nothing waits for the decision. */
+
+#define PARX__RUN_MARGIN 0.9          /* threads must be predicted 10% faster */
+#define PARX__RUN_PROGRESS_NS 1000000 /* at most one progress call per ms */
+#define PARX__RUN_BIG_RSS ((uint64_t)256 << 20) /* fork costs grow with the caller */
+
+PARX_API const char *parx_exec_name(parx_exec e)
+{
+    switch (e) {
+    case PARX_EXEC_AUTO: return "auto";
+    case PARX_EXEC_SEQ: return "sequential";
+    case PARX_EXEC_THREADS: return "threads";
+    case PARX_EXEC_FORK: return "fork";
+    case PARX_EXEC_SPAWN: return "spawn";
+    }
+    return "?";
+}
+
+PARX_API void parx_probe_defaults(parx_probe *p)
+{
+    if (!p) return;
+    memset(p, 0, sizeof *p);
+    p->cpus = parx__cpu_count();
+    /* Round figures a little above what bench/RESULTS.md's machine (a 2-CPU
+       AMD EPYC VM) measured: AUTO errs towards sequential without a probe. */
+    p->thread_start_ns = 100e3;
+    p->task_ns = 100;
+    p->thread_job_ns = 100;
+    p->fork_start_ns = 1.2e6;
+    p->spawn_start_ns = 1.2e6;
+    p->proc_job_ns = 2e3;
+    p->proc_rt_ns = 1e3;
+    p->arena_attach_ns = 20e3;
+    snprintf(p->io_uring_why, sizeof p->io_uring_why, "not probed");
+}
+
+/* A backend's start cost and per-job cost under probe p. */
+static void parx__run_costs(const parx_probe *p, parx_exec e, double *start, double *per)
+{
+    *start = *per = 0;
+    switch (e) {
+    case PARX_EXEC_THREADS: *start = p->thread_start_ns; *per = p->thread_job_ns; break;
+    case PARX_EXEC_FORK: *start = p->fork_start_ns; *per = p->proc_job_ns; break;
+    case PARX_EXEC_SPAWN: *start = p->spawn_start_ns; *per = p->proc_job_ns; break;
+    default: break;
+    }
+}
+
+PARX_API double parx_run_predict(const parx_probe *p, parx_exec e, size_t n, int workers,
+                                 double job_ns)
+{
+    parx_probe def;
+    if (!p) {
+        parx_probe_defaults(&def);
+        p = &def;
+    }
+    double seq = (double)n * job_ns;
+    if (e == PARX_EXEC_SEQ) return seq;
+    if (e == PARX_EXEC_AUTO) /* what AUTO would pick for jobs that need no isolation */
+    {
+        double thr = parx_run_predict(p, PARX_EXEC_THREADS, n, workers, job_ns);
+        return thr < seq ? thr : seq;
+    }
+    if (e != PARX_EXEC_THREADS && e != PARX_EXEC_FORK && e != PARX_EXEC_SPAWN) return NAN;
+    size_t w = (size_t)(workers > 0 ? workers : p->cpus > 0 ? p->cpus : 1);
+    if (n && w > n) w = n;
+    double start, per;
+    parx__run_costs(p, e, &start, &per);
+    return start + (double)((n + w - 1) / w) * (job_ns + per);
+}
+
+PARX_API double parx_run_break_even(const parx_probe *p, parx_exec e, size_t n, int workers)
+{
+    parx_probe def;
+    if (!p) {
+        parx_probe_defaults(&def);
+        p = &def;
+    }
+    if (e != PARX_EXEC_THREADS && e != PARX_EXEC_FORK && e != PARX_EXEC_SPAWN) return NAN;
+    size_t w = (size_t)(workers > 0 ? workers : p->cpus > 0 ? p->cpus : 1);
+    if (n && w > n) w = n;
+    size_t rounds = n ? (n + w - 1) / w : 0;
+    if (rounds >= n) return INFINITY; /* one worker, or one job: never faster */
+    double start, per;
+    parx__run_costs(p, e, &start, &per);
+    /* n t = start + rounds (t + per)  =>  t = (start + rounds per) / (n - rounds) */
+    return (start + (double)rounds * per) / (double)(n - rounds);
+}
+
+/* The probe AUTO uses without .probe: the file PARX_PROBE names, read once
+   per process (a cache that is only ever read after its one write), else
+   the built-in figures. */
+static parx_probe parx__run_env_probe;
+static pthread_once_t parx__run_env_once = PTHREAD_ONCE_INIT;
+static void parx__run_env_load(void)
+{
+    const char *path = getenv("PARX_PROBE");
+    if (path && *path) {
+        int rc = parx_probe_load(&parx__run_env_probe, path);
+        if (rc == 0) return;
+        char msg[300];
+        snprintf(msg, sizeof msg, "parx_run: PARX_PROBE=%s could not be read (%s); "
+                 "using built-in overheads", path, parx_strerror(rc));
+        parx__log(PARX_LOG_WARN, msg);
+    }
+    parx_probe_defaults(&parx__run_env_probe);
+}
+
+/* One run, shared by the caller and the pool tasks of the threads backend. */
+typedef struct parx__run_state {
+    size_t n;
+    parx_run_fn fn;
+    void *ctx;
+    parx_job_result *res;
+    char *out;
+    size_t out_size;
+    uint64_t seed;
+    const uint32_t *perm;      /* claim position -> job index; NULL: the same */
+    PARX__ATOMIC(int) *cancel; /* the caller's flag, or NULL */
+    /* Jobs left are positions [head, tail): head in the low 32 bits, tail in
+       the high ones, so one CAS takes a job from either end. */
+    _Atomic uint64_t claim;
+    _Atomic int stop;          /* a cancel was seen: claim nothing more */
+    _Atomic size_t done, failed, retried;
+    _Atomic uint64_t busy_ns;  /* summed job times, for the mean */
+    int workers;               /* sharing the jobs now (chunk sizes) */
+    /* caller only */
+    uint64_t last_progress;
+    int (*progress)(size_t done, size_t n, void *user);
+    void *user;
+} parx__run_state;
+
+static bool parx__run_stopped(parx__run_state *r)
+{
+    /* relaxed: stop and the caller's flag are requests; they publish no data */
+    if (atomic_load_explicit(&r->stop, memory_order_relaxed)) return true;
+    if (r->cancel && atomic_load_explicit(r->cancel, memory_order_relaxed)) {
+        atomic_store_explicit(&r->stop, 1, memory_order_relaxed);
+        return true;
+    }
+    return false;
+}
+
+/* Take up to `want` positions from the head (or the tail): [*k, *k + *got).
+   false when none is left. */
+static bool parx__run_claim(parx__run_state *r, bool from_tail, size_t want, size_t *k,
+                            size_t *got)
+{
+    /* relaxed throughout: the claim word only hands out distinct positions.
+       What a job reads was written before the pool tasks were spawned
+       (parx_spawn publishes it) and what it writes is read after parx_wait. */
+    uint64_t c = atomic_load_explicit(&r->claim, memory_order_relaxed);
+    for (;;) {
+        uint32_t h = (uint32_t)c, t = (uint32_t)(c >> 32);
+        if (h >= t) return false;
+        uint32_t g = want < (size_t)(t - h) ? (uint32_t)want : t - h;
+        uint64_t next = from_tail ? ((uint64_t)(t - g) << 32 | h) : ((uint64_t)t << 32 | (h + g));
+        if (atomic_compare_exchange_weak_explicit(&r->claim, &c, next, memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            *k = from_tail ? t - g : h;
+            *got = g;
+            return true;
+        }
+    }
+}
+
+static size_t parx__run_left(parx__run_state *r)
+{
+    /* relaxed: an estimate, for a decision or a chunk size */
+    uint64_t c = atomic_load_explicit(&r->claim, memory_order_relaxed);
+    uint32_t h = (uint32_t)c, t = (uint32_t)(c >> 32);
+    return h < t ? t - h : 0;
+}
+
+/* Run positions [k, k + count) here, the first starting at t0; returns
+   when the last ended. Each job is timed only when results are wanted. */
+static uint64_t parx__run_jobs(parx__run_state *r, size_t k, size_t count, uint64_t t0)
+{
+    size_t failed = 0, ran = 0;
+    uint64_t t = t0;
+    for (size_t end = k + count; k < end; k++) {
+        size_t i = r->perm ? r->perm[k] : k;
+        if (parx__run_stopped(r)) { /* cancelled: the rest of the chunk never starts */
+            if (r->res) {
+                memset(&r->res[i], 0, sizeof r->res[i]);
+                r->res[i].status = -ECANCELED;
+            }
+            failed++;
+            continue;
+        }
+        ran++;
+        parx_rng rng = parx_rng_for(r->seed, i);
+        int st = r->fn(r->ctx, i, &rng, r->out ? r->out + i * r->out_size : NULL);
+        failed += st != 0;
+        if (r->res) {
+            uint64_t t1 = parx__now_ns();
+            parx_job_result *o = &r->res[i];
+            memset(o, 0, sizeof *o);
+            o->status = st;
+            o->attempts = 1;
+            o->run_ns = t1 - t;
+            t = t1;
+        }
+    }
+    if (!r->res) t = parx__now_ns();
+    /* relaxed: counters, read by the caller after parx_wait or only as a hint */
+    if (failed) atomic_fetch_add_explicit(&r->failed, failed, memory_order_relaxed);
+    atomic_fetch_add_explicit(&r->busy_ns, t - t0, memory_order_relaxed);
+    atomic_fetch_add_explicit(&r->done, ran, memory_order_relaxed);
+    return t;
+}
+
+/* How many positions to claim next: enough for about PARX__RUN_CHUNK_NS of
+   work at the mean seen so far (one claim per tiny job would make the claim
+   word the bottleneck), never more than a quarter of each worker's share of
+   what is left (so the last jobs still spread over every worker). */
+#define PARX__RUN_CHUNK_NS 20000.0
+static size_t parx__run_chunk(parx__run_state *r, uint64_t spent, size_t count)
+{
+    double mean = count ? (double)spent / (double)count : PARX__RUN_CHUNK_NS;
+    double c = mean > 0 ? PARX__RUN_CHUNK_NS / mean : PARX__RUN_CHUNK_NS;
+    size_t cap = parx__run_left(r) / (4 * (size_t)r->workers);
+    size_t want = c < (double)cap ? (size_t)c : cap;
+    return want ? want : 1;
+}
+
+/* Caller, between jobs: report progress at most every millisecond; a
+   non-zero return cancels. */
+static void parx__run_progress(parx__run_state *r, uint64_t now, bool last)
+{
+    if (!r->progress || (!last && now - r->last_progress < PARX__RUN_PROGRESS_NS)) return;
+    r->last_progress = now;
+    /* relaxed: a count to show; the jobs' own results are read after the run */
+    size_t done = atomic_load_explicit(&r->done, memory_order_relaxed);
+    if (r->progress(done, r->n, r->user) && !last)
+        atomic_store_explicit(&r->stop, 1, memory_order_relaxed); /* relaxed: a request */
+}
+
+/* Jobs until none are left, from the head (pool tasks) or the tail (the
+   caller after AUTO's first jobs); the caller reports progress. */
+static void parx__run_loop(parx__run_state *r, bool from_tail, bool caller)
+{
+    size_t k, got, want = 1;
+    uint64_t t = parx__now_ns();
+    while (!parx__run_stopped(r) && parx__run_claim(r, from_tail, want, &k, &got)) {
+        uint64_t t1 = parx__run_jobs(r, k, got, t);
+        want = parx__run_chunk(r, t1 - t, got);
+        if (caller) parx__run_progress(r, t1, false);
+        t = t1;
+    }
+}
+
+static void parx__run_task(void *arg)
+{
+    parx__run_loop((parx__run_state *)arg, false, false);
+}
+
+/* Start `tasks` pool tasks on pool (made here when NULL: *made gets it), run
+   the caller's share, wait. Returns 0, or -ENOMEM when no pool could start. */
+static int parx__run_threads(parx__run_state *r, parx_pool *pool, int tasks, bool from_tail,
+                             parx_pool **made)
+{
+    *made = NULL;
+    if (tasks > 0 && !pool) {
+        parx_pool_desc pd;
+        memset(&pd, 0, sizeof pd);
+        pd.threads = tasks;
+        pd.name = "parx-run";
+        pool = *made = parx_pool_create(&pd);
+        if (!pool) return -ENOMEM;
+    }
+    parx_group g;
+    if (tasks > 0) {
+        parx_group_init(&g, pool);
+        for (int t = 0; t < tasks; t++) parx_spawn(&g, parx__run_task, r);
+    }
+    parx__run_loop(r, from_tail, true);
+    if (tasks > 0) parx_wait(&g);
+    return 0;
+}
+
+/* Jobs whose positions were never claimed: cancelled (or `why`). */
+static void parx__run_settle_left(parx__run_state *r, int why)
+{
+    uint64_t c = atomic_load_explicit(&r->claim, memory_order_relaxed); /* relaxed: after the run */
+    for (size_t k = (uint32_t)c; k < (uint32_t)(c >> 32); k++) {
+        size_t i = r->perm ? r->perm[k] : k;
+        if (r->res) {
+            memset(&r->res[i], 0, sizeof r->res[i]);
+            r->res[i].status = why;
+        }
+        atomic_fetch_add_explicit(&r->failed, 1, memory_order_relaxed); /* relaxed: one thread now */
+    }
+}
+
+#ifndef PARX_NO_PROC
+/* The process backends: jobs through pp in claim order, a window of
+   tickets in flight, results taken in order (each job's `out` from a
+   staging block in the arena, copied to .out when it succeeded). ctx
+   travels as its arena offset, as a copy in the arena (ctx_size), or as
+   a plain address when raw_ctx (a fork-mode pool made by this call).
+   Returns 0, or before running anything -EFAULT (ctx unreachable) or
+   -ENOMEM (no room in the arena). */
+static int parx__run_procs(parx__run_state *r, parx_procs *pp, size_t ctx_size, bool raw_ctx)
+{
+    parx_arena *a = parx_procs_arena(pp);
+    uint32_t flags = PARX__FN_RUN;
+    uint64_t ctx_off = PARX_ARENA_NO_OFFSET;
+    void *ctx_copy = NULL;
+    if (r->ctx && ctx_size) {
+        ctx_copy = parx_arena_alloc(a, ctx_size, PARX_CACHELINE);
+        if (!ctx_copy) return -ENOMEM;
+        memcpy(ctx_copy, r->ctx, ctx_size);
+        ctx_off = parx_arena_offset(a, ctx_copy);
+    } else if (r->ctx) {
+        ctx_off = parx_arena_offset(a, r->ctx);
+        if (ctx_off == PARX_ARENA_NO_OFFSET) {
+            if (!raw_ctx) return -EFAULT;
+            flags |= PARX__FN_RAWARG;
+            ctx_off = (uint64_t)(uintptr_t)r->ctx;
+        }
+    }
+    /* A window of twice the slots the workers can use at once keeps them
+       busy while the oldest job is collected; bounded by the pool's slots. */
+    size_t win = (size_t)pp->ctl->nslots / 2;
+    size_t want = 64 * (size_t)pp->nworkers;
+    if (win > want) win = want;
+    if (win > r->n) win = r->n;
+    if (win < 1) win = 1;
+    char *stage = NULL;
+    if (r->out) {
+        stage = (char *)parx_arena_alloc(a, win * r->out_size, PARX_CACHELINE);
+        if (!stage) {
+            if (ctx_copy) parx_arena_free(a, ctx_copy);
+            return -ENOMEM;
+        }
+    }
+    parx_ticket *tk = (parx_ticket *)malloc(win * sizeof *tk);
+    if (!tk) {
+        if (stage) parx_arena_free(a, stage);
+        if (ctx_copy) parx_arena_free(a, ctx_copy);
+        return -ENOMEM;
+    }
+    size_t next = 0, head = 0;
+    int broke = 0;
+    for (;;) {
+        while (!broke && next < r->n && next - head < win && !parx__run_stopped(r)) {
+            size_t i = r->perm ? r->perm[next] : next;
+            parx__prun run;
+            run.flags = flags;
+            run.index = i;
+            run.seed = r->seed;
+            run.out_off = stage ? parx_arena_offset(a, stage + (next % win) * r->out_size)
+                                : PARX_ARENA_NO_OFFSET;
+            int rc = parx__procs_submit_off(pp, (parx_job_fn)(void (*)(void))r->fn, ctx_off, &run, &tk[next % win]);
+            if (rc < 0) broke = rc;
+            else next++;
+        }
+        if (head == next) break;
+        parx_job_result jr;
+        parx_procs_wait(pp, tk[head % win], &jr);
+        size_t i = r->perm ? r->perm[head] : head;
+        if (jr.status == 0 && stage)
+            memcpy(r->out + i * r->out_size, stage + (head % win) * r->out_size, r->out_size);
+        if (r->res) r->res[i] = jr;
+        /* relaxed: counters of this thread's own, read after the run */
+        if (jr.status) atomic_fetch_add_explicit(&r->failed, 1, memory_order_relaxed);
+        if (jr.attempts > 1) atomic_fetch_add_explicit(&r->retried, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&r->busy_ns, jr.run_ns, memory_order_relaxed);
+        atomic_fetch_add_explicit(&r->done, 1, memory_order_relaxed);
+        head++;
+        parx__run_progress(r, parx__now_ns(), false);
+    }
+    free(tk);
+    if (stage) parx_arena_free(a, stage);
+    if (ctx_copy) parx_arena_free(a, ctx_copy);
+    /* the positions never submitted are the ones left to settle */
+    atomic_store_explicit(&r->claim, (uint64_t)r->n << 32 | next, memory_order_relaxed);
+    if (broke) parx__run_settle_left(r, broke);
+    return 0;
+}
+
+/* Resident memory of this process, in bytes (0 if unknown). */
+static uint64_t parx__run_rss(void)
+{
+    FILE *f = fopen("/proc/self/statm", "re");
+    if (!f) return 0;
+    unsigned long long size = 0, res = 0;
+    int ok = fscanf(f, "%llu %llu", &size, &res) == 2;
+    fclose(f);
+    return ok ? (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+}
+#endif /* PARX_NO_PROC */
+
+/* Sort positions by cost, longest first; ties in index order (the same
+   schedule every run). */
+static int parx__run_cost_cmp(const void *a, const void *b, void *ctx)
+{
+    const double *cost = (const double *)ctx;
+    uint32_t i = *(const uint32_t *)a, k = *(const uint32_t *)b;
+    if (cost[i] > cost[k]) return -1;
+    if (cost[i] < cost[k]) return 1;
+    return i < k ? -1 : i > k;
+}
+
+/* Human units for a reason line. */
+static const char *parx__run_fmt(char *buf, size_t size, double ns)
+{
+    if (ns < 1e3) snprintf(buf, size, "%.0f ns", ns);
+    else if (ns < 1e6) snprintf(buf, size, "%.1f us", ns / 1e3);
+    else if (ns < 1e9) snprintf(buf, size, "%.1f ms", ns / 1e6);
+    else snprintf(buf, size, "%.2f s", ns / 1e9);
+    return buf;
+}
+
+PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *results,
+                      const parx_run_desc *desc, parx_run_report *report)
+{
+    parx_run_desc d;
+    if (desc) d = *desc;
+    else memset(&d, 0, sizeof d);
+    parx_run_report rep;
+    memset(&rep, 0, sizeof rep);
+    uint64_t t_start = parx__now_ns();
+
+    /* ---- check everything before running anything */
+    bool procs_wanted = d.isolate || d.job_timeout_ns || d.retries;
+    if (!fn || d.workers < 0 || d.retries < 0 || (!d.out && d.out_size) ||
+        (unsigned)d.exec > PARX_EXEC_SPAWN || n >= UINT32_MAX)
+        return -EINVAL;
+    if ((d.exec == PARX_EXEC_SEQ || d.exec == PARX_EXEC_THREADS) &&
+        (d.job_timeout_ns || d.retries))
+        return -EINVAL; /* a thread cannot be stopped, nor a crash survived */
+#ifdef PARX_NO_PROC
+    if (d.exec == PARX_EXEC_FORK || d.exec == PARX_EXEC_SPAWN ||
+        (d.exec == PARX_EXEC_AUTO && procs_wanted))
+        return -ENOTSUP;
+#else
+    if (d.procs && (d.job_timeout_ns || d.retries)) return -EINVAL; /* the pool's own apply */
+    if (d.procs && ctx && !d.ctx_size &&
+        parx_arena_offset(parx_procs_arena(d.procs), ctx) == PARX_ARENA_NO_OFFSET &&
+        (d.exec == PARX_EXEC_FORK || d.exec == PARX_EXEC_SPAWN ||
+         (d.exec == PARX_EXEC_AUTO && procs_wanted)))
+        return -EFAULT;
+    /* a fresh program sees no caller memory: ctx must travel in the arena */
+    if (!d.procs && ctx && !d.ctx_size && d.exec == PARX_EXEC_SPAWN) return -EFAULT;
+#endif
+    if (!d.out) d.out_size = 0;
+
+    parx__run_state r;
+    memset(&r, 0, sizeof r);
+    r.n = n;
+    r.fn = fn;
+    r.ctx = ctx;
+    r.res = results;
+    r.out = (char *)d.out;
+    r.out_size = d.out_size;
+    r.seed = d.seed;
+    r.cancel = d.cancel;
+    r.progress = d.progress;
+    r.user = d.user;
+    r.last_progress = t_start;
+    atomic_init(&r.claim, (uint64_t)n << 32);
+    atomic_init(&r.stop, 0);
+    atomic_init(&r.done, 0);
+    atomic_init(&r.failed, 0);
+    atomic_init(&r.retried, 0);
+    atomic_init(&r.busy_ns, 0);
+
+    uint32_t *perm = NULL;
+    double cost_total = 0;
+    if (d.cost && n > 1) {
+        perm = (uint32_t *)malloc(n * sizeof *perm);
+        if (!perm) return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+            perm[i] = (uint32_t)i;
+            cost_total += d.cost[i] > 0 ? d.cost[i] : 0;
+        }
+        qsort_r(perm, n, sizeof *perm, parx__run_cost_cmp, (void *)d.cost);
+        r.perm = perm;
+    }
+
+    const parx_probe *probe = d.probe;
+    if (!probe) {
+        pthread_once(&parx__run_env_once, parx__run_env_load);
+        probe = &parx__run_env_probe;
+    }
+    int cpus = parx__cpu_count();
+    int wmax = d.workers ? d.workers : cpus;
+    parx_exec exec = d.exec;
+    int workers = 1;
+    int rc = 0;
+    char a[32], b[32], c[32];
+
+    /* ---- AUTO: choose */
+    if (exec == PARX_EXEC_AUTO && procs_wanted) {
+#ifndef PARX_NO_PROC
+        /* fork copies the caller: unsafe with threads, slow when large;
+           spawn needs ctx in the arena (ctx_size copies it there) */
+        int threads = parx__procs_threads();
+        uint64_t rss = parx__run_rss();
+        bool spawn_ok = !ctx || d.ctx_size || d.procs;
+        if (d.procs) exec = d.procs->start == PARX_START_SPAWN ? PARX_EXEC_SPAWN : PARX_EXEC_FORK;
+        else exec = spawn_ok && (threads > 1 || rss > PARX__RUN_BIG_RSS) ? PARX_EXEC_SPAWN
+                                                                       : PARX_EXEC_FORK;
+        snprintf(rep.reason, sizeof rep.reason,
+                 "%s: jobs need processes (%s); the caller has %d thread%s and %llu MiB resident%s",
+                 parx_exec_name(exec),
+                 d.isolate ? "isolation asked for" : d.job_timeout_ns ? "a timeout" : "retries",
+                 threads, threads == 1 ? "" : "s", (unsigned long long)(rss >> 20),
+                 d.procs ? "; the pool given" : "");
+#endif
+    } else if (exec == PARX_EXEC_AUTO) {
+        parx_probe pr = *probe;
+        if (d.pool) pr.thread_start_ns = pr.task_ns * wmax; /* running already: waking only */
+        if (wmax < 2 || n < 2) {
+            exec = PARX_EXEC_SEQ;
+            snprintf(rep.reason, sizeof rep.reason, "sequential: %s",
+                     n < 2 ? "fewer than two jobs" : "one worker allowed");
+        } else {
+            /* Jobs on the caller, timed, until threads are worth starting.
+               The first job is left out of the mean once there are others
+               (it pays for cold caches and page faults), and nothing is
+               decided before a quarter of a thread start has been spent,
+               nor on one job shorter than a whole thread start: one fast
+               job says little, and waiting costs at most that. */
+            bool tail = perm != NULL;
+            double cost_run = 0, cost_first = 0, pred_seq = 0, pred_thr = 0;
+            uint64_t t_first = 0, now = t_start;
+            size_t k, got, m = 0;
+            r.workers = 1;
+            while (!parx__run_stopped(&r) && parx__run_claim(&r, tail, 1, &k, &got)) {
+                uint64_t t1 = parx__run_jobs(&r, k, 1, now);
+                double ck = perm ? (d.cost[perm[k]] > 0 ? d.cost[perm[k]] : 0) : 1;
+                if (m++ == 0) {
+                    t_first = t1 - now;
+                    cost_first = ck;
+                }
+                cost_run += ck;
+                now = t1;
+                parx__run_progress(&r, now, false);
+                size_t left = parx__run_left(&r);
+                double spent = (double)(now - t_start);
+                if (!left || spent < 0.25 * pr.thread_start_ns ||
+                    (m < 2 && spent < pr.thread_start_ns))
+                    continue;
+                double sp = m > 1 ? spent - (double)t_first : spent;
+                double cr = m > 1 ? cost_run - cost_first : cost_run;
+                pred_seq = perm && cr > 0 ? sp * (cost_total - cost_run) / cr
+                                          : sp / (double)(m > 1 ? m - 1 : 1) * (double)left;
+                int w = wmax < (int)left + 1 ? wmax : (int)left + 1;
+                pred_thr = parx_run_predict(&pr, PARX_EXEC_THREADS, left, w,
+                                            pred_seq / (double)left);
+                if (pred_thr < PARX__RUN_MARGIN * pred_seq) {
+                    exec = PARX_EXEC_THREADS;
+                    workers = w;
+                    break;
+                }
+            }
+            rep.first = m;
+            double mean = m ? (double)(parx__now_ns() - t_start) / (double)m : 0;
+            if (exec == PARX_EXEC_THREADS) {
+                size_t left = parx__run_left(&r);
+                double pred_proc = parx_run_predict(&pr, PARX_EXEC_FORK, left, workers,
+                                                    pred_seq / (double)left);
+                snprintf(rep.reason, sizeof rep.reason,
+                         "threads: %d workers; mean job %s over the first %zu; the %zu left: "
+                         "%s on threads vs %s sequentially; process overhead would be %.0f%%",
+                         workers, parx__run_fmt(a, sizeof a, mean), m, left,
+                         parx__run_fmt(b, sizeof b, pred_thr), parx__run_fmt(c, sizeof c, pred_seq),
+                         100.0 * (pred_proc / pred_thr - 1));
+            } else {
+                exec = PARX_EXEC_SEQ;
+                snprintf(rep.reason, sizeof rep.reason,
+                         "sequential: mean job %s; all %zu done before threads would pay off "
+                         "(start %s, %s per job)",
+                         parx__run_fmt(a, sizeof a, mean), m,
+                         parx__run_fmt(b, sizeof b, pr.thread_start_ns),
+                         parx__run_fmt(c, sizeof c, pr.thread_job_ns));
+                if (parx__run_stopped(&r))
+                    snprintf(rep.reason, sizeof rep.reason, "sequential: cancelled after %zu jobs", m);
+            }
+        }
+    } else {
+        snprintf(rep.reason, sizeof rep.reason, "%s: asked for", parx_exec_name(exec));
+    }
+
+    /* ---- run what is left on the chosen backend */
+    if (exec == PARX_EXEC_SEQ) {
+        r.workers = 1;
+        parx__run_loop(&r, perm != NULL && d.exec == PARX_EXEC_AUTO, true);
+    } else if (exec == PARX_EXEC_THREADS) {
+        if (d.exec != PARX_EXEC_AUTO) {
+            workers = wmax;
+            if (d.pool && workers > parx_pool_size(d.pool) + 1) workers = parx_pool_size(d.pool) + 1;
+            if ((size_t)workers > n) workers = n ? (int)n : 1;
+        }
+        if (d.pool && workers > parx_pool_size(d.pool) + 1) workers = parx_pool_size(d.pool) + 1;
+        r.workers = workers;
+        parx_pool *made;
+        /* after AUTO's first jobs, the caller goes on from the cheap end */
+        rc = parx__run_threads(&r, d.pool, workers - 1, perm && d.exec == PARX_EXEC_AUTO, &made);
+        if (rc < 0) {
+            rep.fallback = true;
+            snprintf(rep.reason, sizeof rep.reason,
+                     "sequential: fallback, a thread pool of %d could not start (%s)", workers - 1,
+                     parx_strerror(rc));
+            parx__log(PARX_LOG_WARN, "parx_run: no thread pool could start; running sequentially");
+            exec = PARX_EXEC_SEQ;
+            workers = r.workers = 1;
+            parx__run_loop(&r, false, true);
+            rc = 0;
+        }
+        parx_pool_destroy(made);
+    } else {
+#ifndef PARX_NO_PROC
+        parx_procs *pp = d.procs;
+        bool raw = false;
+        if (!pp) {
+            parx_procs_desc pd;
+            memset(&pd, 0, sizeof pd);
+            pd.workers = (size_t)wmax > n ? (int)n : wmax;
+            pd.start = exec == PARX_EXEC_SPAWN ? PARX_START_SPAWN : PARX_START_FORK;
+            pd.job_timeout_ns = d.job_timeout_ns;
+            pd.retries = d.retries;
+            pp = parx_procs_create(&pd, &rc);
+            raw = exec == PARX_EXEC_FORK; /* the workers are copies of the caller as of now */
+        } else {
+            exec = pp->start == PARX_START_SPAWN ? PARX_EXEC_SPAWN : PARX_EXEC_FORK;
+            rc = 0;
+        }
+        if (pp && rc == 0) {
+            workers = parx_procs_size(pp);
+            rc = parx__run_procs(&r, pp, d.ctx_size, raw);
+        }
+        if (pp != d.procs) parx_procs_destroy(pp);
+        if (rc < 0 && procs_wanted) {
+            free(perm);
+            return rc; /* isolation, a timeout or retries cannot be had in-process */
+        }
+        if (rc < 0) {
+            rep.fallback = true;
+            snprintf(rep.reason, sizeof rep.reason,
+                     "sequential: fallback, the %s backend could not start (%s)",
+                     parx_exec_name(exec), parx_strerror(rc));
+            char msg[200];
+            snprintf(msg, sizeof msg, "parx_run: the %s backend could not start (%s); "
+                     "running sequentially", parx_exec_name(exec), parx_strerror(rc));
+            parx__log(PARX_LOG_WARN, msg);
+            exec = PARX_EXEC_SEQ;
+            workers = r.workers = 1;
+            parx__run_loop(&r, false, true);
+            rc = 0;
+        }
+#endif
+    }
+
+    /* ---- settle what a cancel kept from starting, report */
+    parx__run_settle_left(&r, -ECANCELED);
+    parx__run_progress(&r, parx__now_ns(), true);
+    free(perm);
+    /* relaxed: every worker has finished (parx_wait, or results collected) */
+    size_t done = atomic_load_explicit(&r.done, memory_order_relaxed);
+    size_t failed = atomic_load_explicit(&r.failed, memory_order_relaxed);
+    if (report) {
+        rep.exec = exec;
+        rep.workers = exec == PARX_EXEC_SEQ ? 1 : workers;
+        rep.failed = failed;
+        rep.retried = atomic_load_explicit(&r.retried, memory_order_relaxed);
+        rep.cancelled = n - done;
+        rep.job_ns = done ? (double)atomic_load_explicit(&r.busy_ns, memory_order_relaxed) /
+                                (double)done
+                          : 0;
+        rep.wall_ns = (double)(parx__now_ns() - t_start);
+        *report = rep;
+    }
+    return (int)(failed > INT_MAX ? INT_MAX : failed);
+}
 
 #endif /* PARX_IMPLEMENTATION_INCLUDED */
 #endif /* PARX_IMPLEMENTATION */

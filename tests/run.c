@@ -1,0 +1,728 @@
+/* SPDX-License-Identifier: MIT */
+/* tests/run.c -- the job runner (parx_run): what AUTO picks (sequential for
+   10 jobs of 1 us, threads for 1000 jobs of 50 us, processes for jobs that
+   need isolation), the same bits from every backend (seeds by job index),
+   per-job codes, crashes, timeouts and retries on the process backends,
+   cancellation, progress, the logged sequential fallback when no thread or
+   process can start, and every bad input with its code.
+
+   The overheads AUTO weighs come from a probe this test measures itself, in
+   this very build: under valgrind or a sanitizer a thread start and a job
+   slow down alike, so the choices below hold in every CI step. Each test
+   runs under run_guarded (no descriptor, child or /dev/shm entry left). The
+   binary is also the program spawn-mode workers run; it starts threads of
+   its own only in the last test. */
+#define _GNU_SOURCE
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stddef.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+#include "parx.h"
+#ifndef PARX_NO_PROC
+#include "procs_common.h"
+#else
+#include "shm_common.h"
+#endif
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Work that takes `ns` of wall time (a job "of 1 us" is this with 1000). */
+static void spin_ns(uint64_t ns)
+{
+    uint64_t t0 = now_ns();
+    while (now_ns() - t0 < ns) {
+    }
+}
+
+/* ===== jobs ================================================================ */
+
+typedef struct params {
+    uint64_t spin_ns;          /* each job spins this long */
+    size_t fail_every;         /* job i returns 100 + i % 50 when i % fail_every == 3; 0: never */
+    size_t cancel_at;          /* job cancel_at sets *cancel (in-process backends); 0: none */
+    _Atomic int *cancel;
+    size_t hang_at;            /* job hang_at hangs (crash jobs are off then); 0: none */
+    char marker_dir[64];       /* crash-once jobs leave a file here (in ctx itself: spawn
+                                  workers get a copy of ctx, not the caller's memory) */
+} params;
+
+/* Draws a few numbers from its stream and writes their sum, scaled by i. */
+static int job_values(void *ctx, size_t i, parx_rng *rng, void *out)
+{
+    const params *p = (const params *)ctx;
+    if (p && p->spin_ns) spin_ns(p->spin_ns);
+    double s = 0;
+    for (int k = 0; k < 8; k++) s += parx_rng_uniform(rng);
+    *(double *)out = s * (double)(i + 1);
+    if (p && p->cancel_at && i == p->cancel_at) atomic_store(p->cancel, 1);
+    if (p && p->fail_every && i % p->fail_every == 3) return 100 + (int)(i % 50);
+    return 0;
+}
+
+#ifndef PARX_NO_PROC
+/* Writes the pid of the process that ran it. */
+static int job_pid(void *ctx, size_t i, parx_rng *rng, void *out)
+{
+    (void)ctx, (void)i, (void)rng;
+    *(int *)out = (int)getpid();
+    return 0;
+}
+
+/* Job 2 crashes once (a marker file says it did), job 4 always segfaults,
+   job 6 exits with 3, job hang_at (if not 0) hangs; the rest succeed. */
+static int job_troubled(void *ctx, size_t i, parx_rng *rng, void *out)
+{
+    const params *p = (const params *)ctx;
+    (void)rng;
+    *(int *)out = (int)i;
+    if (p->hang_at) {
+        if (i == p->hang_at)
+            for (;;) pause();
+    } else if (i == 2) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/crashed-once", p->marker_dir);
+        int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            close(fd);
+            raise(SIGKILL);
+        }
+    } else if (i == 4) {
+        signal(SIGSEGV, SIG_DFL); /* not the sanitizers' handler: a plain crash */
+        raise(SIGSEGV);
+    } else if (i == 6) {
+        exit(3);
+    }
+    return 0;
+}
+#endif
+
+/* ===== a probe of this build ================================================= */
+
+static parx_probe probe;
+
+/* Thread start and per-task cost as this build sees them; the process
+   figures stay the built-in ones (AUTO never picks processes unasked). */
+static void measure_probe(void)
+{
+    parx_probe_defaults(&probe);
+    uint64_t best = UINT64_MAX;
+    for (int k = 0; k < 3; k++) {
+        uint64_t t0 = now_ns();
+        parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = 1});
+        parx_group g;
+        parx_group_init(&g, p);
+        parx_wait(&g);
+        parx_pool_destroy(p);
+        uint64_t dt = now_ns() - t0;
+        if (dt < best) best = dt;
+    }
+    probe.thread_start_ns = (double)best;
+    probe.measured = true;
+}
+
+/* ===== AUTO's choices ======================================================== */
+
+static void test_auto_tiny_jobs_sequential(void)
+{
+    double out[10];
+    params p = {.spin_ns = 1000};
+    parx_run_report rep;
+    int rc = parx_run(10, job_values, &p, NULL,
+                      &(parx_run_desc){.workers = 2, .probe = &probe, .out = out,
+                                       .out_size = sizeof *out},
+                      &rep);
+    CHECK_EQ(rc, 0);
+    CHECK_MSG(rep.exec == PARX_EXEC_SEQ, "chose %s: %s", parx_exec_name(rep.exec), rep.reason);
+    CHECK_EQ(rep.workers, 1);
+    CHECK_EQ(rep.first, 10);
+    CHECK(!rep.fallback);
+    CHECK(strncmp(rep.reason, "sequential: ", 12) == 0);
+    pt_diag("%s", rep.reason);
+}
+
+static void test_auto_medium_jobs_threads(void)
+{
+    enum { n = 1000 };
+    double *out = calloc(n, sizeof *out);
+    REQUIRE(out);
+    params p = {.spin_ns = 50000};
+    parx_run_report rep;
+    int rc = parx_run(n, job_values, &p, NULL,
+                      &(parx_run_desc){.workers = 2, .probe = &probe, .out = out,
+                                       .out_size = sizeof *out},
+                      &rep);
+    CHECK_EQ(rc, 0);
+    CHECK_MSG(rep.exec == PARX_EXEC_THREADS, "chose %s: %s", parx_exec_name(rep.exec),
+              rep.reason);
+    CHECK_EQ(rep.workers, 2);
+    CHECK(rep.first >= 1 && rep.first < n);
+    CHECK(strstr(rep.reason, "threads: 2 workers") != NULL);
+    CHECK(strstr(rep.reason, "process overhead would be") != NULL);
+    for (size_t i = 0; i < n; i++) CHECK_MSG(out[i] > 0, "job %zu did not run", i);
+    pt_diag("%s", rep.reason);
+    free(out);
+}
+
+#ifndef PARX_NO_PROC
+/* Threads of this process, from /proc/self/status. */
+static int threads_now(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    char line[256];
+    int n = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1) break;
+    if (f) fclose(f);
+    return n;
+}
+
+static void test_auto_isolation_processes(void)
+{
+    enum { n = 20 };
+    int pids[n] = {0};
+    parx_run_report rep;
+    int rc = parx_run(n, job_pid, NULL, NULL,
+                      &(parx_run_desc){.isolate = true, .workers = 2, .probe = &probe,
+                                       .out = pids, .out_size = sizeof *pids},
+                      &rep);
+    CHECK_EQ(rc, 0);
+    /* this process is small and has one thread (but TSan adds one of its
+       own, and then spawn is the safe choice) */
+    parx_exec want = threads_now() > 1 ? PARX_EXEC_SPAWN : PARX_EXEC_FORK;
+    CHECK_MSG(rep.exec == want, "chose %s: %s", parx_exec_name(rep.exec), rep.reason);
+    CHECK_EQ(rep.workers, 2);
+    CHECK_EQ(rep.first, 0); /* nothing ran in the caller */
+    for (int i = 0; i < n; i++)
+        CHECK_MSG(pids[i] > 0 && pids[i] != (int)getpid(), "job %d ran in pid %d", i, pids[i]);
+    pt_diag("%s", rep.reason);
+}
+#endif
+
+/* ===== the same bits on every backend ======================================== */
+
+static void test_same_bits_everywhere(void)
+{
+    enum { n = 300 };
+    double *ref = calloc(n, sizeof *ref), *out = calloc(n, sizeof *out), cost[n];
+    parx_job_result *r0 = calloc(n, sizeof *r0), *r = calloc(n, sizeof *r);
+    REQUIRE(ref && out && r0 && r);
+    for (size_t i = 0; i < n; i++) cost[i] = (double)((i * 37) % 11);
+    params p = {.fail_every = 7};
+    size_t want_failed = 0;
+    for (size_t i = 0; i < n; i++) want_failed += i % 7 == 3;
+
+    int rc = parx_run(n, job_values, &p, r0,
+                      &(parx_run_desc){.exec = PARX_EXEC_SEQ, .seed = 42, .out = ref,
+                                       .out_size = sizeof *ref},
+                      NULL);
+    CHECK_EQ(rc, (int)want_failed);
+    for (size_t i = 0; i < n; i++) {
+        CHECK_EQ(r0[i].status, i % 7 == 3 ? 100 + (int)(i % 50) : 0);
+        CHECK_EQ(r0[i].attempts, 1);
+    }
+
+    struct {
+        parx_exec exec;
+        int workers;
+        bool hints;
+    } runs[] = {
+        {PARX_EXEC_THREADS, 2, false}, {PARX_EXEC_THREADS, 3, true}, {PARX_EXEC_AUTO, 2, false},
+        {PARX_EXEC_AUTO, 2, true},
+#ifndef PARX_NO_PROC
+        {PARX_EXEC_FORK, 2, false},    {PARX_EXEC_SPAWN, 2, true},
+#endif
+    };
+    for (size_t k = 0; k < sizeof runs / sizeof runs[0]; k++) {
+        memset(out, 0, n * sizeof *out);
+        memset(r, 0xff, n * sizeof *r);
+        parx_run_report rep;
+        rc = parx_run(n, job_values, &p, r,
+                      &(parx_run_desc){.exec = runs[k].exec, .workers = runs[k].workers,
+                                       .seed = 42, .probe = &probe, .out = out,
+                                       .out_size = sizeof *out, .ctx_size = sizeof p,
+                                       .cost = runs[k].hints ? cost : NULL},
+                      &rep);
+        CHECK_MSG(rc == (int)want_failed, "%s%s: %d failed", parx_exec_name(runs[k].exec),
+                  runs[k].hints ? " (hints)" : "", rc);
+        CHECK_EQ(rep.failed, want_failed);
+        CHECK_EQ(rep.cancelled, 0);
+        size_t diff = 0;
+        for (size_t i = 0; i < n; i++) {
+            CHECK_EQ(r[i].status, r0[i].status);
+            CHECK_EQ(r[i].attempts, 1);
+            /* a failed job's out comes back from the in-process backends only */
+            if (r[i].status == 0) diff += memcmp(&out[i], &ref[i], sizeof *out) != 0;
+        }
+        CHECK_MSG(diff == 0, "%s%s: %zu results differ from the sequential run",
+                  parx_exec_name(runs[k].exec), runs[k].hints ? " (hints)" : "", diff);
+    }
+    free(ref), free(out), free(r0), free(r);
+}
+
+/* A different seed gives different numbers; the same seed the same ones. */
+static void test_seed_matters(void)
+{
+    double a[16], b[16], c[16];
+    parx_run_desc d = {.exec = PARX_EXEC_SEQ, .seed = 1, .out = a, .out_size = sizeof *a};
+    CHECK_EQ(parx_run(16, job_values, NULL, NULL, &d, NULL), 0);
+    d.out = b;
+    CHECK_EQ(parx_run(16, job_values, NULL, NULL, &d, NULL), 0);
+    d.seed = 2;
+    d.out = c;
+    CHECK_EQ(parx_run(16, job_values, NULL, NULL, &d, NULL), 0);
+    CHECK(memcmp(a, b, sizeof a) == 0);
+    CHECK(memcmp(a, c, sizeof a) != 0);
+}
+
+/* ===== processes: crashes, exits, timeouts and retries ======================== */
+
+#ifndef PARX_NO_PROC
+/* Crashes with one retry and no timeout (a slow crash, as under valgrind,
+   is never taken for a hang), then a hang with a 1 s timeout and one retry. */
+static void troubled(parx_exec exec)
+{
+    enum { n = 10 };
+    params p = {0};
+    snprintf(p.marker_dir, sizeof p.marker_dir, "/tmp/parx-run-test-XXXXXX");
+    REQUIRE(mkdtemp(p.marker_dir));
+    int out[n];
+    parx_job_result r[n];
+    memset(out, 0xff, sizeof out);
+    parx_run_report rep;
+    int rc = parx_run(n, job_troubled, &p, r,
+                      &(parx_run_desc){.exec = exec, .workers = 2, .retries = 1, .out = out,
+                                       .out_size = sizeof *out, .ctx_size = sizeof p},
+                      &rep);
+    CHECK_EQ(rc, 2); /* the segfault, the exit */
+    CHECK_EQ(rep.failed, 2);
+    CHECK_EQ(rep.exec, exec);
+    CHECK_EQ(rep.retried, 3); /* 2, 4 and 6 each used their retry */
+    for (int i = 0; i < n; i++) {
+        switch (i) {
+        case 2: /* crashed once, then ran */
+            CHECK_EQ(r[i].status, 0);
+            CHECK_EQ(r[i].attempts, 2);
+            CHECK_EQ(r[i].signal, SIGKILL);
+            CHECK_EQ(out[i], i);
+            break;
+        case 4:
+            CHECK_EQ(r[i].status, PARX_E_CRASHED);
+            CHECK_EQ(r[i].signal, SIGSEGV);
+            CHECK_EQ(r[i].attempts, 2);
+            CHECK_EQ(out[i], -1); /* not copied back */
+            break;
+        case 6:
+            CHECK_EQ(r[i].status, PARX_E_EXITED);
+            CHECK_EQ(r[i].exit_code, 3);
+            CHECK_EQ(r[i].attempts, 2);
+            break;
+        default:
+            CHECK_MSG(r[i].status == 0 && r[i].attempts == 1 && out[i] == i,
+                      "job %d: status %d, attempts %d, out %d", i, r[i].status, r[i].attempts,
+                      out[i]);
+        }
+    }
+    char path[300];
+    snprintf(path, sizeof path, "%s/crashed-once", p.marker_dir);
+    unlink(path);
+    rmdir(p.marker_dir);
+
+    p.hang_at = 1;
+    memset(out, 0xff, sizeof out);
+    rc = parx_run(4, job_troubled, &p, r,
+                  &(parx_run_desc){.exec = exec, .workers = 2, .retries = 1,
+                                   .job_timeout_ns = 1000000000, .out = out,
+                                   .out_size = sizeof *out, .ctx_size = sizeof p},
+                  &rep);
+    CHECK_EQ(rc, 1);
+    CHECK_EQ(r[1].status, -ETIMEDOUT);
+    CHECK_EQ(r[1].attempts, 2);
+    CHECK_EQ(out[1], -1);
+    for (int i = 0; i < 4; i++)
+        if (i != 1) CHECK(r[i].status == 0 && r[i].attempts == 1 && out[i] == i);
+}
+
+static void test_troubled_fork(void) { troubled(PARX_EXEC_FORK); }
+static void test_troubled_spawn(void) { troubled(PARX_EXEC_SPAWN); }
+
+/* A pool of the caller's: ctx in its arena works without a copy; outside it,
+   -EFAULT before anything runs. */
+static void test_given_procs(void)
+{
+    parx_procs *pp = make_pool(PARX_START_SPAWN, 2, 0, 0);
+    REQUIRE(pp);
+    params *p = parx_arena_alloc(parx_procs_arena(pp), sizeof *p, 0);
+    REQUIRE(p);
+    memset(p, 0, sizeof *p);
+    p->fail_every = 5;
+    double out[40], ref[40];
+    parx_run_report rep;
+    CHECK_EQ(parx_run(40, job_values, p, NULL,
+                      &(parx_run_desc){.exec = PARX_EXEC_SEQ, .out = ref, .out_size = 8}, NULL),
+             8);
+    CHECK_EQ(parx_run(40, job_values, p, NULL,
+                      &(parx_run_desc){.exec = PARX_EXEC_SPAWN, .procs = pp, .out = out,
+                                       .out_size = 8},
+                      &rep),
+             8);
+    CHECK_EQ(rep.exec, PARX_EXEC_SPAWN);
+    CHECK_EQ(rep.workers, 2);
+    for (int i = 0; i < 40; i++)
+        if (i % 5 != 3) CHECK_MSG(memcmp(&out[i], &ref[i], 8) == 0, "job %d differs", i);
+    params outside = {0};
+    CHECK_EQ(parx_run(4, job_values, &outside, NULL,
+                      &(parx_run_desc){.exec = PARX_EXEC_FORK, .procs = pp, .out = out,
+                                       .out_size = 8},
+                      NULL),
+             -EFAULT);
+    /* the pool's own timeout and retries apply: asking for others is an error */
+    CHECK_EQ(parx_run(4, job_values, p, NULL,
+                      &(parx_run_desc){.exec = PARX_EXEC_SPAWN, .procs = pp, .retries = 1},
+                      NULL),
+             -EINVAL);
+    parx_procs_destroy(pp);
+}
+#endif
+
+/* ===== cancellation and progress ============================================== */
+
+/* Every job either ran (status 0, out written) or was cancelled (-ECANCELED,
+   out untouched); returns how many were cancelled. */
+static size_t check_cancelled(const double *out, const parx_job_result *r, size_t n)
+{
+    size_t cancelled = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (r[i].status == -ECANCELED) {
+            cancelled++;
+            CHECK_MSG(out[i] == -1.0, "cancelled job %zu wrote its result", i);
+            CHECK_EQ(r[i].attempts, 0);
+        } else {
+            CHECK_MSG(r[i].status == 0 && out[i] > 0, "job %zu: status %d", i, r[i].status);
+        }
+    }
+    return cancelled;
+}
+
+static void test_cancel_flag(void)
+{
+    enum { n = 4000 };
+    double *out = malloc(n * sizeof *out);
+    parx_job_result *r = malloc(n * sizeof *r);
+    REQUIRE(out && r);
+    parx_exec execs[] = {PARX_EXEC_SEQ, PARX_EXEC_THREADS, PARX_EXEC_AUTO};
+    for (size_t e = 0; e < 3; e++) {
+        _Atomic int cancel = 0;
+        params p = {.cancel_at = 20, .cancel = &cancel, .spin_ns = 2000};
+        for (size_t i = 0; i < n; i++) out[i] = -1.0;
+        parx_run_report rep;
+        int rc = parx_run(n, job_values, &p, r,
+                          &(parx_run_desc){.exec = execs[e], .workers = 2, .probe = &probe,
+                                           .cancel = &cancel, .out = out,
+                                           .out_size = sizeof *out},
+                          &rep);
+        size_t c = check_cancelled(out, r, n);
+        CHECK_MSG(c > 0, "%s: nothing was cancelled", parx_exec_name(execs[e]));
+        CHECK_EQ(rep.cancelled, c);
+        CHECK_EQ((size_t)rc, c);
+        if (execs[e] == PARX_EXEC_SEQ) CHECK_EQ(c, n - 21); /* jobs 0..20 ran */
+    }
+    free(out), free(r);
+}
+
+typedef struct progress_log {
+    size_t calls, last, n, stop_at;
+    bool monotonic;
+} progress_log;
+
+static int on_progress(size_t done, size_t n, void *user)
+{
+    progress_log *l = (progress_log *)user;
+    if (done < l->last || done > n || n != l->n) l->monotonic = false;
+    l->last = done;
+    l->calls++;
+    return l->stop_at && done >= l->stop_at;
+}
+
+static void test_progress_and_cancel_by_it(void)
+{
+    enum { n = 3000 };
+    double *out = malloc(n * sizeof *out);
+    parx_job_result *r = malloc(n * sizeof *r);
+    REQUIRE(out && r);
+    parx_exec execs[] = {PARX_EXEC_SEQ, PARX_EXEC_THREADS,
+#ifndef PARX_NO_PROC
+                         PARX_EXEC_FORK
+#endif
+    };
+    for (size_t e = 0; e < sizeof execs / sizeof execs[0]; e++) {
+        for (int stop = 0; stop < 2; stop++) {
+            params p = {.spin_ns = 5000};
+            progress_log l = {.n = n, .monotonic = true, .stop_at = stop ? 5 : 0};
+            for (size_t i = 0; i < n; i++) out[i] = -1.0;
+            parx_run_report rep;
+            int rc = parx_run(n, job_values, &p, r,
+                              &(parx_run_desc){.exec = execs[e], .workers = 2,
+                                               .progress = on_progress, .user = &l,
+                                               .out = out, .out_size = sizeof *out},
+                              &rep);
+            CHECK(l.monotonic);
+            CHECK(l.calls >= 1);
+            size_t c = check_cancelled(out, r, n);
+            CHECK_EQ((size_t)rc, c);
+            CHECK_EQ(l.last, n - c); /* the last call tells the final count */
+            if (stop)
+                CHECK_MSG(c > 0, "%s: progress returned 1, nothing cancelled",
+                          parx_exec_name(execs[e]));
+            else
+                CHECK_EQ(c, 0);
+        }
+    }
+    free(out), free(r);
+}
+
+/* ===== bad input, edge cases ================================================== */
+
+static void test_bad_input(void)
+{
+    double out[4];
+    parx_run_report rep;
+    memset(&rep, 0x5a, sizeof rep);
+    CHECK_EQ(parx_run(4, NULL, NULL, NULL, NULL, &rep), -EINVAL);
+    CHECK_EQ(parx_run(4, job_values, NULL, NULL, &(parx_run_desc){.workers = -1}, NULL),
+             -EINVAL);
+    CHECK_EQ(parx_run(4, job_values, NULL, NULL, &(parx_run_desc){.retries = -1}, NULL),
+             -EINVAL);
+    CHECK_EQ(parx_run(4, job_values, NULL, NULL, &(parx_run_desc){.out_size = 8}, NULL),
+             -EINVAL);
+    CHECK_EQ(parx_run(4, job_values, NULL, NULL, &(parx_run_desc){.exec = (parx_exec)99}, NULL),
+             -EINVAL);
+    CHECK_EQ(parx_run(4, job_values, NULL, NULL,
+                      &(parx_run_desc){.exec = PARX_EXEC_SEQ, .job_timeout_ns = 1000000}, NULL),
+             -EINVAL);
+    CHECK_EQ(parx_run(4, job_values, NULL, NULL,
+                      &(parx_run_desc){.exec = PARX_EXEC_THREADS, .retries = 2}, NULL),
+             -EINVAL);
+#ifdef PARX_NO_PROC
+    CHECK_EQ(parx_run(4, job_values, NULL, NULL, &(parx_run_desc){.exec = PARX_EXEC_FORK}, NULL),
+             -ENOTSUP);
+    CHECK_EQ(parx_run(4, job_values, NULL, NULL, &(parx_run_desc){.isolate = true}, NULL),
+             -ENOTSUP);
+#else
+    /* spawn: a fresh program cannot see a ctx that is not in the arena */
+    params p = {0};
+    CHECK_EQ(parx_run(4, job_values, &p, NULL,
+                      &(parx_run_desc){.exec = PARX_EXEC_SPAWN, .out = out, .out_size = 8},
+                      NULL),
+             -EFAULT);
+#endif
+    /* n = 0: nothing to do, a report all the same */
+    CHECK_EQ(parx_run(0, job_values, NULL, NULL, NULL, &rep), 0);
+    CHECK_EQ(rep.failed, 0);
+    CHECK_EQ(rep.cancelled, 0);
+    /* no desc: AUTO, defaults; NULL results and report are fine */
+    CHECK_EQ(parx_run(4, job_values, NULL, NULL,
+                      &(parx_run_desc){.out = out, .out_size = sizeof *out}, NULL),
+             0);
+    for (int i = 0; i < 4; i++) CHECK(out[i] > 0);
+}
+
+static void test_names_and_model(void)
+{
+    CHECK(strcmp(parx_exec_name(PARX_EXEC_AUTO), "auto") == 0);
+    CHECK(strcmp(parx_exec_name(PARX_EXEC_SEQ), "sequential") == 0);
+    CHECK(strcmp(parx_exec_name(PARX_EXEC_THREADS), "threads") == 0);
+    CHECK(strcmp(parx_exec_name(PARX_EXEC_FORK), "fork") == 0);
+    CHECK(strcmp(parx_exec_name(PARX_EXEC_SPAWN), "spawn") == 0);
+    CHECK(strcmp(parx_exec_name((parx_exec)42), "?") == 0);
+
+    parx_probe p;
+    parx_probe_defaults(&p);
+    p.thread_start_ns = 100000;
+    p.thread_job_ns = 100;
+    /* 100 jobs on 2 workers: 50 rounds; sequential 100 t */
+    CHECK(parx_run_predict(&p, PARX_EXEC_SEQ, 100, 2, 1000) == 100000);
+    CHECK(parx_run_predict(&p, PARX_EXEC_THREADS, 100, 2, 1000) == 100000 + 50 * 1100);
+    double be = parx_run_break_even(&p, PARX_EXEC_THREADS, 100, 2);
+    CHECK(be == (100000 + 50 * 100) / 50.0);
+    /* where the two predictions meet */
+    double seq = parx_run_predict(&p, PARX_EXEC_SEQ, 100, 2, be);
+    double thr = parx_run_predict(&p, PARX_EXEC_THREADS, 100, 2, be);
+    CHECK(seq - thr < 1e-6 && thr - seq < 1e-6);
+    CHECK(isinf(parx_run_break_even(&p, PARX_EXEC_THREADS, 100, 1)));
+    CHECK(isinf(parx_run_break_even(&p, PARX_EXEC_FORK, 1, 2)));
+    CHECK(isnan(parx_run_break_even(&p, PARX_EXEC_SEQ, 100, 2)));
+    /* more workers than jobs: the jobs are the limit */
+    CHECK(parx_run_predict(&p, PARX_EXEC_THREADS, 3, 8, 1000) == 100000 + 1100);
+}
+
+/* ===== no thread, no process: the fallback ===================================== */
+
+#if defined(__x86_64__)
+#define TEST_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define TEST_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+/* clone3 -> ENOSYS (the C library falls back to clone), clone -> EAGAIN:
+   no thread and no process can start in this process any more. */
+static int refuse_clone(void)
+{
+#if defined(TEST_AUDIT_ARCH) && defined(__NR_clone3)
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TEST_AUDIT_ARCH, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof *f), f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -errno;
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0) return -errno;
+    return 0;
+#else
+    return -ENOTSUP;
+#endif
+}
+
+static char logged[512];
+static void capture_log(parx_log_level level, const char *msg, void *user)
+{
+    (void)user;
+    if (level == PARX_LOG_WARN) snprintf(logged, sizeof logged, "%s", msg);
+}
+
+/* In a child (the filter cannot be taken back): exit 0 if all went as it must. */
+static int fallback_child(void)
+{
+    if (refuse_clone() != 0) return 77;
+    parx_set_log(capture_log, NULL);
+    double out[64], ref[64];
+    int bad = 0;
+    bad |= parx_run(64, job_values, NULL, NULL,
+                    &(parx_run_desc){.exec = PARX_EXEC_SEQ, .out = ref, .out_size = 8}, NULL);
+    parx_exec execs[] = {PARX_EXEC_THREADS,
+#ifndef PARX_NO_PROC
+                         PARX_EXEC_FORK
+#endif
+    };
+    for (size_t e = 0; e < sizeof execs / sizeof execs[0]; e++) {
+        parx_run_report rep;
+        logged[0] = '\0';
+        memset(out, 0, sizeof out);
+        int rc = parx_run(64, job_values, NULL, NULL,
+                          &(parx_run_desc){.exec = execs[e], .workers = 2, .out = out,
+                                           .out_size = 8},
+                          &rep);
+        if (rc != 0 || !rep.fallback || rep.exec != PARX_EXEC_SEQ || !logged[0] ||
+            strstr(rep.reason, "fallback") == NULL || memcmp(out, ref, sizeof out) != 0) {
+            fprintf(stderr, "# %s: rc %d, fallback %d, exec %s, log '%s', reason '%s'\n",
+                    parx_exec_name(execs[e]), rc, rep.fallback, parx_exec_name(rep.exec), logged,
+                    rep.reason);
+            bad = 1;
+        }
+    }
+#ifndef PARX_NO_PROC
+    /* isolation cannot fall back to the caller's own process: an error */
+    int rc = parx_run(4, job_values, NULL, NULL,
+                      &(parx_run_desc){.isolate = true, .out = out, .out_size = 8}, NULL);
+    if (rc >= 0) {
+        fprintf(stderr, "# isolate with no process: %d\n", rc);
+        bad = 1;
+    }
+#endif
+    return bad;
+}
+
+static void test_fallback(void)
+{
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) _exit(fallback_child());
+    int st;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 77) PT_SKIP("no seccomp filter here");
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child ended with status %#x", st);
+}
+
+/* ===== a caller with threads: isolation picks spawn ============================ */
+
+#ifndef PARX_NO_PROC
+static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t idle_cond = PTHREAD_COND_INITIALIZER;
+static bool idle_quit;
+
+static void *idle_thread(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&idle_lock);
+    while (!idle_quit) pthread_cond_wait(&idle_cond, &idle_lock);
+    pthread_mutex_unlock(&idle_lock);
+    return NULL;
+}
+
+static void test_threaded_caller_spawns(void)
+{
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, idle_thread, NULL) == 0);
+    enum { n = 8 };
+    int pids[n] = {0};
+    params p = {0};
+    parx_run_report rep;
+    int rc = parx_run(n, job_pid, &p, NULL,
+                      &(parx_run_desc){.isolate = true, .workers = 2, .ctx_size = sizeof p,
+                                       .out = pids, .out_size = sizeof *pids},
+                      &rep);
+    CHECK_EQ(rc, 0);
+    CHECK_MSG(rep.exec == PARX_EXEC_SPAWN, "chose %s: %s", parx_exec_name(rep.exec), rep.reason);
+    for (int i = 0; i < n; i++) CHECK(pids[i] > 0 && pids[i] != (int)getpid());
+    pthread_mutex_lock(&idle_lock);
+    idle_quit = true;
+    pthread_cond_signal(&idle_cond);
+    pthread_mutex_unlock(&idle_lock);
+    pthread_join(t, NULL);
+}
+#endif
+
+int main(void)
+{
+    measure_probe();
+    run_guarded("exec names; the cost model and its break-even", test_names_and_model);
+    run_guarded("bad input gives its code; n = 0; no desc", test_bad_input);
+    run_guarded("auto: 10 jobs of 1 us run sequentially", test_auto_tiny_jobs_sequential);
+    run_guarded("auto: 1000 jobs of 50 us go to threads", test_auto_medium_jobs_threads);
+#ifndef PARX_NO_PROC
+    run_guarded("auto: jobs that need isolation go to processes",
+                test_auto_isolation_processes);
+#endif
+    run_guarded("the same bits and codes on every backend, hints or not",
+                test_same_bits_everywhere);
+    run_guarded("the seed picks the numbers", test_seed_matters);
+#ifndef PARX_NO_PROC
+    run_guarded("fork: a crash, a segfault, exit(3); a hang past its timeout; retries", test_troubled_fork);
+    run_guarded("spawn: a crash, a segfault, exit(3); a hang past its timeout; retries", test_troubled_spawn);
+    run_guarded("a pool of the caller's: ctx in its arena, or -EFAULT", test_given_procs);
+#endif
+    run_guarded("a cancel flag set by a job stops the rest", test_cancel_flag);
+    run_guarded("progress: monotonic, final count; returning 1 cancels",
+                test_progress_and_cancel_by_it);
+    run_guarded("no thread or process can start: sequential, logged", test_fallback);
+#ifndef PARX_NO_PROC
+    run_guarded("a threaded caller's isolated jobs go to spawn", test_threaded_caller_spawns);
+#endif
+    return pt_done_testing();
+}
