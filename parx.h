@@ -410,6 +410,7 @@
    int  parx_probe_measure(parx_probe *p, unsigned flags);
    int  parx_probe_save(const parx_probe *p, const char *path);
    int  parx_probe_load(parx_probe *p, const char *path);
+   int  parx_probe_format(const parx_probe *p, char *buf, size_t size);
    ========================================================================== */
 
 #include <stddef.h>
@@ -1140,23 +1141,48 @@ PARX_API const char *parx_exec_name(parx_exec e);
 typedef int (*parx_run_fn)(void *ctx, size_t i, parx_rng *rng, void *out);
 
 /* This machine's overheads, from parx_probe_measure, parx_probe_load or
-   parx_probe_defaults. Times in nanoseconds; 0 where not measured. */
+   parx_probe_defaults. Times in nanoseconds, medians of several runs; 0
+   where not available (compiled out, or could not start: see notes).
+   measured_mask says which figures were measured; the others are
+   parx_probe_defaults' (or 0). */
 typedef struct parx_probe {
     int cpus;                   /* CPUs this process may run on */
-    double thread_start_ns;     /* create and destroy a pool of cpus threads */
-    double task_ns;             /* parx_spawn + run + parx_wait of an empty task, per task */
-    double thread_job_ns;       /* the runner's cost per job on threads */
-    double fork_start_ns;       /* parx_procs_create + destroy, cpus fork workers */
-    double spawn_start_ns;      /* the same with spawn workers */
-    double proc_job_ns;         /* the runner's cost per job on processes (pipelined) */
+    double thread_start_ns;     /* parx_pool_create + parx_pool_destroy, cpus threads */
+    double task_ns;             /* parx_spawn + run + parx_wait of an empty task, per task
+                                   (many tasks spawned from outside the pool, one wait) */
+    double thread_job_ns;       /* the runner's cost per job on threads: wall / ceil(n / cpus)
+                                   for n empty jobs on a pool already started, so that
+                                   parx_run_predict's ceil(n / workers) * (job_ns + this)
+                                   is exact for empty jobs (an upper bound for longer ones,
+                                   whose dispatch overlaps the work) */
+    double fork_start_ns;       /* parx_procs_create (cpus fork workers, until all are
+                                   ready) + parx_procs_destroy */
+    double spawn_start_ns;      /* the same with spawn workers; 0: spawn cannot start here */
+    double proc_job_ns;         /* the same as thread_job_ns on fork workers (pipelined) */
     double proc_rt_ns;          /* one job's round trip, submit to result, workers hot */
-    double arena_attach_ns;     /* attach an arena by fd and touch its header */
+    double arena_attach_ns;     /* parx_arena_from_fd of an arena's fd + parx_arena_close */
     int io_uring;               /* 1: io_uring usable here; 0: not (see io_uring_why) */
     char io_uring_why[96];
-    double gpu_dispatch_ns;     /* one empty dispatch + sync; 0: no device measured */
+    double gpu_dispatch_ns;     /* one empty dispatch + sync (parx_gpu_dispatch_latency in
+                                   parx_gpu.h); 0: no device measured */
     char gpu_name[64];
     bool measured;              /* false: built-in figures (parx_probe_defaults) */
+    unsigned measured_mask;     /* PARX_PROBE_HAVE_* bits: the figures measured on this
+                                   machine; the others are defaults, or 0 */
+    char notes[160];            /* what could not be measured, and why ("" if all was) */
 } parx_probe;
+
+/* Bits of parx_probe.measured_mask, one per figure (io_uring: the check ran). */
+#define PARX_PROBE_HAVE_THREAD_START (1u << 0)
+#define PARX_PROBE_HAVE_TASK (1u << 1)
+#define PARX_PROBE_HAVE_THREAD_JOB (1u << 2)
+#define PARX_PROBE_HAVE_FORK_START (1u << 3)
+#define PARX_PROBE_HAVE_SPAWN_START (1u << 4)
+#define PARX_PROBE_HAVE_PROC_JOB (1u << 5)
+#define PARX_PROBE_HAVE_PROC_RT (1u << 6)
+#define PARX_PROBE_HAVE_ARENA_ATTACH (1u << 7)
+#define PARX_PROBE_HAVE_IO_URING (1u << 8)
+#define PARX_PROBE_HAVE_GPU (1u << 9)
 
 /* Options of parx_run; zeroed means defaults. */
 typedef struct parx_run_desc {
@@ -1238,20 +1264,54 @@ PARX_API double parx_run_break_even(const parx_probe *p, parx_exec e, size_t n, 
 
 /* parx_probe_defaults: built-in figures (measured on the reference machine
    of bench/RESULTS.md), with cpus from this process's CPU affinity.
-   parx_probe_measure: measure this machine, in about a second (the process
-   backends start and stop pools; a fork-mode pool forks this process).
-   flags: 0, or PARX_PROBE_NO_PROCS to leave the process figures at their
-   defaults. Fills io_uring and io_uring_why; gpu_* stay 0 (parx_gpu.h's
-   parx_gpu_probe fills them).
-   parx_probe_save / _load: the figures as a JSON object in a file.
-   Returns 0, -EINVAL (p or path NULL, a file that is not such an object),
-   or the errno of a failed call.
-   Thread safety: any thread; measure is best run on a quiet machine. */
+   parx_probe_measure: start from parx_probe_defaults and measure this
+   machine, medians of several runs, in about a second (a third of that
+   with PARX_PROBE_NO_PROCS): thread pool start, task spawn, the runner's
+   per-job cost on threads (parx_run on a pool it made), arena attach,
+   io_uring (a ring set up and a NOP run through it, as the prefetcher
+   does), and unless flags has PARX_PROBE_NO_PROCS, which leaves them at
+   their defaults, fork and spawn pool start (cpus workers), a job's round
+   trip, and the runner's per-job cost on fork workers. A part that cannot
+   run here (compiled out, spawn refused with PARX_E_SPAWN, fork pools not
+   started because the caller already has threads) gets 0 or its default, a
+   reason in notes, and its measured_mask bit clear; it never fails the
+   whole probe. gpu_* stay 0: parx_gpu.h's parx_gpu_dispatch_latency
+   measures the GPU (the parx_probe tool does both).
+   Returns 0, or -EINVAL (p NULL or unknown flags).
+   Thread safety: any thread, but call it before the program starts threads
+   of its own (the fork pools fork this process, and are skipped when it has
+   other threads); best run on a quiet machine. Not from inside a parx task
+   or job.
+   parx_probe_save: write every field as a flat JSON object (with
+   "parx_probe": 1, the format version) to path, through a temporary file
+   renamed over it. Non-finite times are written as 0.
+   parx_probe_load: read such a file into *p: keys in any order, unknown keys
+   ignored, missing ones left at parx_probe_defaults' figures; *p is changed
+   only on success.
+   Both return 0, -EINVAL (p or path NULL; for load also a file that is not
+   a JSON object, a wrong or missing "parx_probe" version, a value of the
+   wrong type or out of range, anything after the object, a file over
+   1 MiB), or the errno of a failed call (-ENOENT: no such file).
+   Thread safety: any thread; concurrent saves to one path leave one of
+   them whole. */
 #define PARX_PROBE_NO_PROCS 1u
 PARX_API void parx_probe_defaults(parx_probe *p);
 PARX_API int parx_probe_measure(parx_probe *p, unsigned flags);
 PARX_API int parx_probe_save(const parx_probe *p, const char *path);
 PARX_API int parx_probe_load(parx_probe *p, const char *path);
+
+/* parx_probe_format: the table people read: every overhead with its unit
+   (ns, µs, ms or s) and whether it was measured here or is a default,
+   io_uring and why, the GPU, then the break-even job time
+   (parx_run_break_even with workers 0) of threads, fork and spawn for
+   n = 10, 100 and 1000 jobs ("never" where a backend cannot win). UTF-8,
+   lines end in '\n'.
+   Writes at most size bytes to buf, always nul-terminated when size > 0
+   (buf may be NULL when size is 0), and returns the length the whole table
+   has (snprintf semantics: it was cut if that is >= size), or -EINVAL (p
+   NULL, or buf NULL with size > 0).
+   Thread safety: any thread. */
+PARX_API int parx_probe_format(const parx_probe *p, char *buf, size_t size);
 
 #ifdef __cplusplus
 } /* extern "C" */
@@ -5910,27 +5970,951 @@ PARX_API parx_io_backend parx_writer_backend(const parx_writer *w, const char **
 /* -------------------------------------------------------------------------- */
 /* >>probe: measuring this machine's overheads                                */
 /* -------------------------------------------------------------------------- */
+/* Every figure is the median of a few runs, so that one run slowed by
+   another process does not decide it, and every loop is bounded by a count
+   and by a time budget: about a second on an idle machine, not minutes
+   under valgrind. Process pools come first, while the caller may still be
+   single-threaded (a fork pool forks it), thread pools last.
+   The per-job figures are what makes parx_run_predict's model hold. It
+   says start + ceil(n / workers) * (job_ns + per-job cost); with the start
+   left out (the pool exists already) and job_ns = 0 (empty jobs), the
+   per-job cost is wall / ceil(n / cpus). With empty jobs every worker
+   wants its next job at the same moment, so where handing out jobs is
+   serial this overstates the cost for longer jobs, whose hand-outs overlap
+   the work: the break-even it gives errs toward sequential, the safe side. */
 
-/* (parx_probe_measure, parx_probe_save, parx_probe_load: being written;
-   placeholders until then) */
+#include <fcntl.h>
+#include <locale.h>
+#include <math.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+
+#define PARX__PROBE_MAX_REPS 9
+#define PARX__PROBE_MAX_FILE ((size_t)1 << 20) /* parx_probe_load reads no more */
+
+/* Median of v[0..n) (sorts v). */
+static double parx__probe_median(double *v, int n)
+{
+    for (int i = 1; i < n; i++)
+        for (int k = i; k > 0 && v[k - 1] > v[k]; k--) {
+            double t = v[k];
+            v[k] = v[k - 1];
+            v[k - 1] = t;
+        }
+    if (n <= 0) return 0;
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Another run of a measurement? While fewer than `min` are done, or fewer
+   than `max` and `budget_ns` since `start` is not spent. */
+static bool parx__probe_more(int done, int min, int max, uint64_t start, uint64_t budget_ns)
+{
+    if (done >= max) return false;
+    return done < min || parx__now_ns() - start < budget_ns;
+}
+
+/* Append to p->notes, "; " between entries, cut where it does not fit. */
+static void parx__probe_note(parx_probe *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void parx__probe_note(parx_probe *p, const char *fmt, ...)
+{
+    size_t len = strnlen(p->notes, sizeof p->notes - 1);
+    if (len && len + 3 < sizeof p->notes) {
+        memcpy(p->notes + len, "; ", 3);
+        len += 2;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->notes + len, sizeof p->notes - len, fmt, ap);
+    va_end(ap);
+}
+
+static void parx__probe_empty_task(void *arg) { (void)arg; }
+
+static int parx__probe_empty_run(void *ctx, size_t i, parx_rng *rng, void *out)
+{
+    (void)ctx;
+    (void)i;
+    (void)rng;
+    (void)out;
+    return 0;
+}
+
+/* The runner's per-job cost on the backend of *desc (which names a pool
+   already started): wall / ceil(n / cpus) for n empty jobs, n sized so
+   that one run takes about run_ns (within [lo, hi]). Returns 0 with *ns,
+   or the runner's error. */
+static int parx__probe_run_cost(const parx_run_desc *desc, int cpus, size_t lo, size_t hi,
+                                uint64_t run_ns, uint64_t budget_ns, double *ns)
+{
+    /* A first, small run warms the pool up and sizes the others. */
+    size_t n = lo;
+    uint64_t t0 = parx__now_ns();
+    int rc = parx_run(n, parx__probe_empty_run, NULL, NULL, desc, NULL);
+    uint64_t t1 = parx__now_ns();
+    if (rc != 0) return rc < 0 ? rc : -EIO; /* > 0: empty jobs failed: the pool broke */
+    double per = (double)(t1 - t0) / (double)n, want = per > 0 ? (double)run_ns / per : 0;
+    n = want >= (double)hi ? hi : want <= (double)lo ? lo : (size_t)want;
+    size_t lanes = (n + (size_t)cpus - 1) / (size_t)cpus;
+    double v[PARX__PROBE_MAX_REPS];
+    int k = 0;
+    uint64_t start = parx__now_ns();
+    while (parx__probe_more(k, 3, 5, start, budget_ns)) {
+        t0 = parx__now_ns();
+        rc = parx_run(n, parx__probe_empty_run, NULL, NULL, desc, NULL);
+        t1 = parx__now_ns();
+        if (rc != 0) return rc < 0 ? rc : -EIO;
+        v[k++] = (double)(t1 - t0) / (double)lanes;
+    }
+    *ns = parx__probe_median(v, k);
+    return 0;
+}
+
+/* thread_start_ns, task_ns, thread_job_ns. */
+static void parx__probe_threads(parx_probe *p)
+{
+    parx_pool_desc pd;
+    memset(&pd, 0, sizeof pd);
+    pd.threads = p->cpus;
+    double v[PARX__PROBE_MAX_REPS];
+    int k = 0, e = 0;
+    uint64_t start = parx__now_ns();
+    while (parx__probe_more(k, 3, 7, start, 100000000u)) {
+        uint64_t t0 = parx__now_ns();
+        parx_pool *pool = parx_pool_create(&pd);
+        if (!pool) {
+            e = -errno;
+            break;
+        }
+        parx_pool_destroy(pool);
+        v[k++] = (double)(parx__now_ns() - t0);
+    }
+    parx_pool *pool = NULL;
+    if (k > 0 && !(pool = parx_pool_create(&pd))) e = -errno;
+    if (!pool) {
+        parx__probe_note(p, "threads: no pool (%s)", parx_strerror(e));
+        return;
+    }
+    p->thread_start_ns = parx__probe_median(v, k);
+    p->measured_mask |= PARX_PROBE_HAVE_THREAD_START;
+
+    /* Tasks spawned from outside the pool, a batch per wait. */
+    enum { TASKS = 2000 };
+    k = 0;
+    start = parx__now_ns();
+    while (parx__probe_more(k, 3, 7, start, 100000000u)) {
+        parx_group g;
+        parx_group_init(&g, pool);
+        uint64_t t0 = parx__now_ns();
+        for (int i = 0; i < TASKS; i++) parx_spawn(&g, parx__probe_empty_task, NULL);
+        parx_wait(&g);
+        v[k++] = (double)(parx__now_ns() - t0) / TASKS;
+    }
+    p->task_ns = parx__probe_median(v, k);
+    p->measured_mask |= PARX_PROBE_HAVE_TASK;
+
+    parx_run_desc rd;
+    memset(&rd, 0, sizeof rd);
+    rd.exec = PARX_EXEC_THREADS;
+    rd.pool = pool;
+    double ns = 0;
+    int rc = parx__probe_run_cost(&rd, p->cpus, 1000, 20000, 20000000u, 150000000u, &ns);
+    if (rc == 0) {
+        p->thread_job_ns = ns;
+        p->measured_mask |= PARX_PROBE_HAVE_THREAD_JOB;
+    } else {
+        parx__probe_note(p, "runner on threads: %s", parx_strerror(rc));
+    }
+    parx_pool_destroy(pool);
+}
+
+#ifndef PARX_NO_PROC
+static int parx__probe_empty_job(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+/* Start and stop pools of `mode` with cpus workers: the median of create
+   (until every worker is ready) + destroy. Returns 0 with *ns, or the
+   error of the first create. */
+static int parx__probe_pool_start(parx_start mode, int cpus, uint64_t budget_ns, double *ns)
+{
+    parx_procs_desc d;
+    memset(&d, 0, sizeof d);
+    d.workers = cpus;
+    d.start = mode;
+    double v[PARX__PROBE_MAX_REPS];
+    int k = 0, err = 0;
+    uint64_t start = parx__now_ns();
+    while (parx__probe_more(k, 1, 5, start, budget_ns)) {
+        uint64_t t0 = parx__now_ns();
+        parx_procs *pp = parx_procs_create(&d, &err);
+        if (!pp) break;
+        parx_procs_destroy(pp);
+        v[k++] = (double)(parx__now_ns() - t0);
+    }
+    if (k == 0) return err ? err : -EAGAIN;
+    *ns = parx__probe_median(v, k);
+    return 0;
+}
+
+/* proc_rt_ns and proc_job_ns on a pool of `mode`. */
+static void parx__probe_hot(parx_probe *p, parx_start mode)
+{
+    parx_procs_desc d;
+    memset(&d, 0, sizeof d);
+    d.workers = p->cpus;
+    d.start = mode;
+    int err = 0;
+    parx_procs *pp = parx_procs_create(&d, &err);
+    if (!pp) {
+        parx__probe_note(p, "job round trip: no pool (%s)", parx_strerror(err));
+        return;
+    }
+    /* One job at a time: submit, wait; the workers are still polling from
+       the job before (hot), as in a loop of dependent jobs. */
+    enum { RT_MAX = 201 };
+    double v[RT_MAX];
+    int k = 0, rc = 0;
+    uint64_t start = parx__now_ns();
+    for (bool warm = false; rc == 0 && parx__probe_more(k, 11, RT_MAX, start, 60000000u);) {
+        parx_ticket t;
+        parx_job_result r;
+        uint64_t t0 = parx__now_ns();
+        if ((rc = parx_procs_submit(pp, parx__probe_empty_job, NULL, &t)) ||
+            (rc = parx_procs_wait(pp, t, &r)) || (rc = r.status))
+            break;
+        if (warm) v[k++] = (double)(parx__now_ns() - t0);
+        warm = true; /* the first one wakes the workers up: not counted */
+    }
+    if (rc == 0 && k > 0) {
+        p->proc_rt_ns = parx__probe_median(v, k);
+        p->measured_mask |= PARX_PROBE_HAVE_PROC_RT;
+    } else {
+        parx__probe_note(p, "job round trip: %s", parx_strerror(rc));
+    }
+
+    parx_run_desc rd;
+    memset(&rd, 0, sizeof rd);
+    rd.exec = mode == PARX_START_SPAWN ? PARX_EXEC_SPAWN : PARX_EXEC_FORK;
+    rd.procs = pp;
+    double ns = 0;
+    rc = parx__probe_run_cost(&rd, p->cpus, 200, 5000, 40000000u, 200000000u, &ns);
+    if (rc == 0) {
+        p->proc_job_ns = ns;
+        p->measured_mask |= PARX_PROBE_HAVE_PROC_JOB;
+    } else {
+        parx__probe_note(p, "runner on processes: %s", parx_strerror(rc));
+    }
+    parx_procs_destroy(pp);
+}
+
+/* fork_start_ns, spawn_start_ns, proc_rt_ns, proc_job_ns. */
+static void parx__probe_procs(parx_probe *p)
+{
+    /* A fork copies whatever locks the caller's other threads hold: with
+       threads about, fork pools are not started (their figures stay the
+       defaults), and the round trips are measured on spawn workers. */
+    int threads = parx__procs_threads();
+    bool can_fork = threads <= 1; /* 0: unknown (no /proc); assume alone */
+    double ns = 0;
+    int rc;
+    if (can_fork) {
+        if ((rc = parx__probe_pool_start(PARX_START_FORK, p->cpus, 250000000u, &ns)) == 0) {
+            p->fork_start_ns = ns;
+            p->measured_mask |= PARX_PROBE_HAVE_FORK_START;
+        } else {
+            p->fork_start_ns = 0;
+            can_fork = false;
+            parx__probe_note(p, "fork: %s", parx_strerror(rc));
+        }
+    } else {
+        parx__probe_note(p, "fork: not measured, the caller has %d threads (default kept)",
+                         threads);
+    }
+    bool can_spawn = false;
+    if ((rc = parx__probe_pool_start(PARX_START_SPAWN, p->cpus, 250000000u, &ns)) == 0) {
+        p->spawn_start_ns = ns;
+        p->measured_mask |= PARX_PROBE_HAVE_SPAWN_START;
+        can_spawn = true;
+    } else {
+        p->spawn_start_ns = 0;
+        parx__probe_note(p, "spawn: %s",
+                         rc == PARX_E_SPAWN ? "the executable did not start a fork server (is "
+                                              "parx's implementation linked into it?)"
+                                            : parx_strerror(rc));
+    }
+    if (can_fork) parx__probe_hot(p, PARX_START_FORK);
+    else if (can_spawn) parx__probe_hot(p, PARX_START_SPAWN);
+}
+#endif /* PARX_NO_PROC */
+
+/* arena_attach_ns: parx_arena_from_fd + parx_arena_close of a fresh arena. */
+static void parx__probe_arena(parx_probe *p)
+{
+#ifdef PARX_SHM_H_INCLUDED
+    parx_arena_desc ad;
+    memset(&ad, 0, sizeof ad);
+    ad.size = (size_t)4 << 20;
+    int err = 0;
+    parx_arena *a = parx_arena_create(&ad, &err);
+    double v[PARX__PROBE_MAX_REPS];
+    int k = 0;
+    uint64_t start = parx__now_ns();
+    while (a && parx__probe_more(k, 3, PARX__PROBE_MAX_REPS, start, 20000000u)) {
+        /* the median of batches of 8, so that a batch outlasts the clock's
+           granularity even where reading it is slow */
+        uint64_t t0 = parx__now_ns();
+        for (int i = 0; i < 8 && a; i++) {
+            parx_arena *b = parx_arena_from_fd(parx_arena_fd(a), &err);
+            if (!b) {
+                parx_arena_close(a);
+                a = NULL;
+                break;
+            }
+            parx_arena_close(b);
+        }
+        if (a) v[k++] = (double)(parx__now_ns() - t0) / 8;
+    }
+    if (a) {
+        parx_arena_close(a);
+        p->arena_attach_ns = parx__probe_median(v, k);
+        p->measured_mask |= PARX_PROBE_HAVE_ARENA_ATTACH;
+    } else {
+        p->arena_attach_ns = 0;
+        parx__probe_note(p, "arena: %s", parx_strerror(err));
+    }
+#else
+    p->arena_attach_ns = 0;
+    parx__probe_note(p, "arena: compiled out (PARX_NO_PROC and PARX_NO_PREFETCH)");
+#endif
+}
+
+/* io_uring: a ring that can read, set up with a NOP run through it, as the
+   prefetcher would (parx__uring_setup, >>prefetch). */
+static void parx__probe_uring(parx_probe *p)
+{
+#if !defined(PARX_NO_PREFETCH) && !defined(PARX_NO_URING)
+    struct io_uring ring;
+    char why[PARX__IO_WHY];
+    int rc = parx__uring_setup(&ring, 4, IORING_OP_READ, why, sizeof why);
+    if (rc == 0) {
+        parx__uring_exit(&ring);
+        p->io_uring = 1;
+        snprintf(p->io_uring_why, sizeof p->io_uring_why, "a ring set up and a NOP run through it");
+    } else {
+        /* why: "threads: <what failed>" (the prefetcher's wording) */
+        const char *w = strncmp(why, "threads: ", 9) == 0 ? why + 9 : why;
+        size_t l = strnlen(w, sizeof p->io_uring_why - 1);
+        p->io_uring = 0;
+        memcpy(p->io_uring_why, w, l); /* cut to fit */
+        p->io_uring_why[l] = '\0';
+    }
+#else
+    p->io_uring = 0;
+    snprintf(p->io_uring_why, sizeof p->io_uring_why, "compiled out (%s)",
+#ifdef PARX_NO_URING
+             "PARX_NO_URING"
+#else
+             "PARX_NO_PREFETCH"
+#endif
+    );
+#endif
+    p->measured_mask |= PARX_PROBE_HAVE_IO_URING;
+}
+
 PARX_API int parx_probe_measure(parx_probe *p, unsigned flags)
 {
-    (void)flags;
-    if (!p) return -EINVAL;
+    if (!p || (flags & ~PARX_PROBE_NO_PROCS)) return -EINVAL;
     parx_probe_defaults(p);
-    return -ENOSYS;
+    if (p->cpus < 1) p->cpus = parx__cpu_count();
+    if (p->cpus > 1024) p->cpus = 1024; /* the most workers a process pool has */
+    p->measured = true;
+    p->measured_mask = 0;
+    p->notes[0] = '\0';
+    p->gpu_dispatch_ns = 0; /* parx_gpu.h's to measure */
+    p->gpu_name[0] = '\0';
+#ifdef PARX_NO_PROC
+    (void)flags;
+    p->fork_start_ns = p->spawn_start_ns = p->proc_job_ns = p->proc_rt_ns = 0;
+    parx__probe_note(p, "processes: compiled out (PARX_NO_PROC)");
+#else
+    if (flags & PARX_PROBE_NO_PROCS) parx__probe_note(p, "processes: not measured (defaults)");
+    else parx__probe_procs(p);
+#endif
+    parx__probe_arena(p);
+    parx__probe_uring(p);
+    parx__probe_threads(p);
+    return 0;
 }
+
+/* ---- the JSON file --------------------------------------------------------- */
+
+/* Output into a buffer with snprintf semantics: len counts every byte
+   asked for, whether it fitted or not. */
+typedef struct parx__pbuf {
+    char *buf;
+    size_t size, len;
+} parx__pbuf;
+
+static void parx__pbuf_put(parx__pbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void parx__pbuf_put(parx__pbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(b->len < b->size ? b->buf + b->len : NULL,
+                      b->len < b->size ? b->size - b->len : 0, fmt, ap);
+    va_end(ap);
+    if (n > 0) b->len += (size_t)n;
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped; the
+   rest (UTF-8) as it is. At most max bytes of s. */
+static void parx__pbuf_json_str(parx__pbuf *b, const char *s, size_t max)
+{
+    parx__pbuf_put(b, "\"");
+    for (size_t i = 0; i < max && s[i]; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') parx__pbuf_put(b, "\\%c", c);
+        else if (c < 0x20) parx__pbuf_put(b, "\\u%04x", c);
+        else parx__pbuf_put(b, "%c", c);
+    }
+    parx__pbuf_put(b, "\"");
+}
+
+/* The "C" locale for numbers ('.' as the decimal point whatever the
+   program's locale), for this thread only; NULL where it cannot be had. */
+static locale_t parx__probe_c_locale(locale_t *old)
+{
+    locale_t c = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+    if (c) *old = uselocale(c);
+    return c;
+}
+
+static void parx__probe_locale_back(locale_t c, locale_t old)
+{
+    if (!c) return;
+    uselocale(old);
+    freelocale(c);
+}
+
+static double parx__probe_finite(double x) { return isfinite(x) ? x : 0.0; }
+
 PARX_API int parx_probe_save(const parx_probe *p, const char *path)
 {
-    (void)p;
-    (void)path;
-    return -ENOSYS;
+    if (!p || !path || !*path) return -EINVAL;
+    char text[4096];
+    parx__pbuf b = {text, sizeof text, 0};
+    locale_t old = (locale_t)0, c = parx__probe_c_locale(&old);
+    const struct {
+        const char *key;
+        double v;
+    } t[] = {
+        {"thread_start_ns", p->thread_start_ns}, {"task_ns", p->task_ns},
+        {"thread_job_ns", p->thread_job_ns},     {"fork_start_ns", p->fork_start_ns},
+        {"spawn_start_ns", p->spawn_start_ns},   {"proc_job_ns", p->proc_job_ns},
+        {"proc_rt_ns", p->proc_rt_ns},           {"arena_attach_ns", p->arena_attach_ns},
+        {"gpu_dispatch_ns", p->gpu_dispatch_ns},
+    };
+    parx__pbuf_put(&b, "{\n  \"parx_probe\": 1,\n  \"cpus\": %d,\n", p->cpus);
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        parx__pbuf_put(&b, "  \"%s\": %.17g,\n", t[i].key, parx__probe_finite(t[i].v));
+    parx__pbuf_put(&b, "  \"io_uring\": %d,\n  \"io_uring_why\": ", p->io_uring ? 1 : 0);
+    parx__pbuf_json_str(&b, p->io_uring_why, sizeof p->io_uring_why);
+    parx__pbuf_put(&b, ",\n  \"gpu_name\": ");
+    parx__pbuf_json_str(&b, p->gpu_name, sizeof p->gpu_name);
+    parx__pbuf_put(&b, ",\n  \"measured\": %s,\n  \"measured_mask\": %u,\n  \"notes\": ",
+                   p->measured ? "true" : "false", p->measured_mask);
+    parx__pbuf_json_str(&b, p->notes, sizeof p->notes);
+    parx__pbuf_put(&b, "\n}\n");
+    parx__probe_locale_back(c, old);
+    if (b.len >= sizeof text) return -ENOMEM; /* cannot happen: every field is bounded */
+
+    /* A temporary file beside it, then rename: a reader (parx_run's
+       PARX_PROBE) sees the old file or the new one, never half of one. */
+    static _Atomic unsigned seq; /* relaxed: only makes names unique, orders nothing */
+    size_t plen = strlen(path);
+    char *tmp = (char *)malloc(plen + 48);
+    if (!tmp) return -ENOMEM;
+    int fd = -1, e = 0;
+    for (int tries = 0; tries < 100 && fd < 0; tries++) {
+        snprintf(tmp, plen + 48, "%s.tmp.%d.%u", path, (int)getpid(),
+                 atomic_fetch_add_explicit(&seq, 1, memory_order_relaxed));
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0 && errno != EEXIST) break;
+    }
+    if (fd < 0) {
+        e = -errno;
+        free(tmp);
+        return e;
+    }
+    for (size_t off = 0; off < b.len && !e;) {
+        ssize_t w = write(fd, text + off, b.len - off);
+        if (w > 0) off += (size_t)w;
+        else if (w < 0 && errno != EINTR) e = -errno;
+    }
+    if (close(fd) != 0 && !e) e = -errno;
+    if (!e && rename(tmp, path) != 0) e = -errno;
+    if (e) unlink(tmp);
+    free(tmp);
+    return e;
 }
+
+/* A strict reader of the JSON the saver writes, and of any other JSON
+   object: RFC 8259 syntax, nesting bounded, values of known keys checked. */
+typedef struct parx__json {
+    const char *s;
+    size_t n, i;
+} parx__json;
+
+static void parx__json_ws(parx__json *j)
+{
+    while (j->i < j->n &&
+           (j->s[j->i] == ' ' || j->s[j->i] == '\t' || j->s[j->i] == '\n' || j->s[j->i] == '\r'))
+        j->i++;
+}
+
+static int parx__json_hex4(parx__json *j, unsigned *u)
+{
+    *u = 0;
+    for (int k = 0; k < 4; k++, j->i++) {
+        if (j->i >= j->n) return -EINVAL;
+        char ch = j->s[j->i];
+        unsigned d = ch >= '0' && ch <= '9'   ? (unsigned)(ch - '0')
+                     : ch >= 'a' && ch <= 'f' ? (unsigned)(ch - 'a' + 10)
+                     : ch >= 'A' && ch <= 'F' ? (unsigned)(ch - 'A' + 10)
+                                              : 16u;
+        if (d > 15) return -EINVAL;
+        *u = *u * 16 + d;
+    }
+    return 0;
+}
+
+/* Append the UTF-8 of bytes `b[0..len)` to out (cap bytes with the nul) if
+   the whole sequence fits; once one does not, nothing more is added. */
+static void parx__json_out(char *out, size_t cap, size_t *len, bool *full, const char *b,
+                           size_t blen)
+{
+    if (!out || *full) return;
+    if (*len + blen + 1 > cap) {
+        *full = true;
+        return;
+    }
+    memcpy(out + *len, b, blen);
+    *len += blen;
+    out[*len] = '\0';
+}
+
+/* A string (at j->s[j->i] == '"'), unescaped into out (cap bytes; cut at a
+   character boundary where it does not fit; out NULL: skip it). */
+static int parx__json_string(parx__json *j, char *out, size_t cap)
+{
+    size_t len = 0;
+    bool full = false;
+    if (out && cap) out[0] = '\0';
+    if (j->i >= j->n || j->s[j->i] != '"') return -EINVAL;
+    j->i++;
+    for (;;) {
+        if (j->i >= j->n) return -EINVAL;
+        unsigned char c = (unsigned char)j->s[j->i++];
+        if (c == '"') return 0;
+        if (c < 0x20) return -EINVAL; /* raw control characters are not JSON */
+        if (c != '\\') {
+            /* a UTF-8 sequence is kept whole: its lead byte and the
+               continuation bytes after it */
+            size_t start = j->i - 1;
+            while (j->i < j->n && ((unsigned char)j->s[j->i] & 0xC0u) == 0x80u) j->i++;
+            parx__json_out(out, cap, &len, &full, j->s + start, j->i - start);
+            continue;
+        }
+        if (j->i >= j->n) return -EINVAL;
+        char e = j->s[j->i++], one;
+        switch (e) {
+        case '"': one = '"'; break;
+        case '\\': one = '\\'; break;
+        case '/': one = '/'; break;
+        case 'b': one = '\b'; break;
+        case 'f': one = '\f'; break;
+        case 'n': one = '\n'; break;
+        case 'r': one = '\r'; break;
+        case 't': one = '\t'; break;
+        case 'u': {
+            unsigned u, lo;
+            if (parx__json_hex4(j, &u)) return -EINVAL;
+            if (u >= 0xDC00 && u <= 0xDFFF) return -EINVAL; /* a lone low surrogate */
+            if (u >= 0xD800 && u <= 0xDBFF) {
+                if (j->i + 1 >= j->n || j->s[j->i] != '\\' || j->s[j->i + 1] != 'u')
+                    return -EINVAL;
+                j->i += 2;
+                if (parx__json_hex4(j, &lo) || lo < 0xDC00 || lo > 0xDFFF) return -EINVAL;
+                u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+            }
+            if (u == 0) return -EINVAL; /* a C string cannot hold it */
+            char b[4];
+            size_t bl;
+            if (u < 0x80) {
+                b[0] = (char)u;
+                bl = 1;
+            } else if (u < 0x800) {
+                b[0] = (char)(0xC0 | (u >> 6));
+                b[1] = (char)(0x80 | (u & 0x3F));
+                bl = 2;
+            } else if (u < 0x10000) {
+                b[0] = (char)(0xE0 | (u >> 12));
+                b[1] = (char)(0x80 | ((u >> 6) & 0x3F));
+                b[2] = (char)(0x80 | (u & 0x3F));
+                bl = 3;
+            } else {
+                b[0] = (char)(0xF0 | (u >> 18));
+                b[1] = (char)(0x80 | ((u >> 12) & 0x3F));
+                b[2] = (char)(0x80 | ((u >> 6) & 0x3F));
+                b[3] = (char)(0x80 | (u & 0x3F));
+                bl = 4;
+            }
+            parx__json_out(out, cap, &len, &full, b, bl);
+            continue;
+        }
+        default: return -EINVAL;
+        }
+        parx__json_out(out, cap, &len, &full, &one, 1);
+    }
+}
+
+/* A number, checked against JSON's grammar before strtod sees it. */
+static int parx__json_number(parx__json *j, double *v)
+{
+    size_t st = j->i, i = j->i;
+    const char *s = j->s;
+#define PARX__DIGITS(i) ((i) < j->n && s[i] >= '0' && s[i] <= '9')
+    if (i < j->n && s[i] == '-') i++;
+    if (!PARX__DIGITS(i)) return -EINVAL;
+    if (s[i] == '0') i++;
+    else
+        while (PARX__DIGITS(i)) i++;
+    if (i < j->n && s[i] == '.') {
+        i++;
+        if (!PARX__DIGITS(i)) return -EINVAL;
+        while (PARX__DIGITS(i)) i++;
+    }
+    if (i < j->n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < j->n && (s[i] == '+' || s[i] == '-')) i++;
+        if (!PARX__DIGITS(i)) return -EINVAL;
+        while (PARX__DIGITS(i)) i++;
+    }
+#undef PARX__DIGITS
+    char tok[64];
+    if (i - st >= sizeof tok) return -EINVAL; /* no figure needs that many digits */
+    memcpy(tok, s + st, i - st);
+    tok[i - st] = '\0';
+    *v = strtod(tok, NULL); /* the caller has set the "C" locale */
+    j->i = i;
+    return 0;
+}
+
+static int parx__json_lit(parx__json *j, const char *lit)
+{
+    size_t l = strlen(lit);
+    if (j->n - j->i < l || memcmp(j->s + j->i, lit, l) != 0) return -EINVAL;
+    j->i += l;
+    return 0;
+}
+
+/* Any value, skipped (unknown keys). */
+static int parx__json_skip(parx__json *j, int depth)
+{
+    double d;
+    parx__json_ws(j);
+    if (j->i >= j->n || depth > 64) return -EINVAL;
+    char c = j->s[j->i];
+    if (c == '"') return parx__json_string(j, NULL, 0);
+    if (c == 't') return parx__json_lit(j, "true");
+    if (c == 'f') return parx__json_lit(j, "false");
+    if (c == 'n') return parx__json_lit(j, "null");
+    if (c != '{' && c != '[') return parx__json_number(j, &d);
+    char close = c == '{' ? '}' : ']';
+    j->i++;
+    parx__json_ws(j);
+    if (j->i < j->n && j->s[j->i] == close) {
+        j->i++;
+        return 0;
+    }
+    for (;;) {
+        if (c == '{') {
+            parx__json_ws(j);
+            if (parx__json_string(j, NULL, 0)) return -EINVAL;
+            parx__json_ws(j);
+            if (j->i >= j->n || j->s[j->i++] != ':') return -EINVAL;
+        }
+        if (parx__json_skip(j, depth + 1)) return -EINVAL;
+        parx__json_ws(j);
+        if (j->i >= j->n) return -EINVAL;
+        char sep = j->s[j->i++];
+        if (sep == close) return 0;
+        if (sep != ',') return -EINVAL;
+    }
+}
+
+/* A number or true/false as 1/0 (the flags). */
+static int parx__json_num_or_bool(parx__json *j, double *v)
+{
+    if (j->i < j->n && j->s[j->i] == 't') {
+        *v = 1;
+        return parx__json_lit(j, "true");
+    }
+    if (j->i < j->n && j->s[j->i] == 'f') {
+        *v = 0;
+        return parx__json_lit(j, "false");
+    }
+    return parx__json_number(j, v);
+}
+
+static int parx__probe_parse(parx__json *j, parx_probe *p)
+{
+    double *times[] = {&p->thread_start_ns, &p->task_ns,       &p->thread_job_ns,
+                       &p->fork_start_ns,   &p->spawn_start_ns, &p->proc_job_ns,
+                       &p->proc_rt_ns,      &p->arena_attach_ns, &p->gpu_dispatch_ns};
+    static const char *const time_keys[] = {"thread_start_ns", "task_ns",       "thread_job_ns",
+                                            "fork_start_ns",   "spawn_start_ns", "proc_job_ns",
+                                            "proc_rt_ns",      "arena_attach_ns", "gpu_dispatch_ns"};
+    bool version = false;
+    parx__json_ws(j);
+    if (j->i >= j->n || j->s[j->i++] != '{') return -EINVAL;
+    parx__json_ws(j);
+    if (j->i < j->n && j->s[j->i] == '}') return -EINVAL; /* {}: no version */
+    for (;;) {
+        char key[32];
+        parx__json_ws(j);
+        if (parx__json_string(j, key, sizeof key)) return -EINVAL;
+        parx__json_ws(j);
+        if (j->i >= j->n || j->s[j->i++] != ':') return -EINVAL;
+        parx__json_ws(j);
+        double v = 0;
+        int rc = 0;
+        size_t t;
+        for (t = 0; t < sizeof times / sizeof times[0]; t++)
+            if (strcmp(key, time_keys[t]) == 0) break;
+        if (t < sizeof times / sizeof times[0]) {
+            rc = parx__json_number(j, &v);
+            if (!rc && !(v >= 0 && isfinite(v))) rc = -EINVAL;
+            if (!rc) *times[t] = v;
+        } else if (strcmp(key, "parx_probe") == 0) {
+            rc = parx__json_number(j, &v);
+            if (!rc && v != 1) rc = -EINVAL; /* a format this code does not know */
+            version = true;
+        } else if (strcmp(key, "cpus") == 0) {
+            rc = parx__json_number(j, &v);
+            if (!rc && !(v >= 1 && v <= 1048576 && v == (double)(int)v)) rc = -EINVAL;
+            if (!rc) p->cpus = (int)v;
+        } else if (strcmp(key, "io_uring") == 0 || strcmp(key, "measured") == 0) {
+            rc = parx__json_num_or_bool(j, &v);
+            if (!rc && v != 0 && v != 1) rc = -EINVAL;
+            if (!rc && key[0] == 'i') p->io_uring = (int)v;
+            if (!rc && key[0] == 'm') p->measured = v != 0;
+        } else if (strcmp(key, "measured_mask") == 0) {
+            rc = parx__json_number(j, &v);
+            if (!rc && !(v >= 0 && v <= 4294967295.0 && v == (double)(uint64_t)v)) rc = -EINVAL;
+            if (!rc) p->measured_mask = (unsigned)v;
+        } else if (strcmp(key, "io_uring_why") == 0) {
+            rc = parx__json_string(j, p->io_uring_why, sizeof p->io_uring_why);
+        } else if (strcmp(key, "gpu_name") == 0) {
+            rc = parx__json_string(j, p->gpu_name, sizeof p->gpu_name);
+        } else if (strcmp(key, "notes") == 0) {
+            rc = parx__json_string(j, p->notes, sizeof p->notes);
+        } else {
+            rc = parx__json_skip(j, 1);
+        }
+        if (rc) return -EINVAL;
+        parx__json_ws(j);
+        if (j->i >= j->n) return -EINVAL;
+        char sep = j->s[j->i++];
+        if (sep == '}') break;
+        if (sep != ',') return -EINVAL;
+    }
+    parx__json_ws(j);
+    if (j->i != j->n || !version) return -EINVAL; /* something after the object */
+    return 0;
+}
+
 PARX_API int parx_probe_load(parx_probe *p, const char *path)
 {
-    (void)p;
-    (void)path;
-    return -ENOSYS;
+    if (!p || !path) return -EINVAL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    char *text = (char *)malloc(PARX__PROBE_MAX_FILE + 1);
+    if (!text) {
+        close(fd);
+        return -ENOMEM;
+    }
+    size_t len = 0;
+    int e = 0;
+    while (len <= PARX__PROBE_MAX_FILE) {
+        ssize_t r = read(fd, text + len, PARX__PROBE_MAX_FILE + 1 - len);
+        if (r == 0) break;
+        if (r > 0) len += (size_t)r;
+        else if (errno != EINTR) {
+            e = -errno;
+            break;
+        }
+    }
+    close(fd);
+    if (!e && len > PARX__PROBE_MAX_FILE) e = -EINVAL;
+    if (!e) {
+        parx_probe q;
+        memset(&q, 0, sizeof q);
+        parx_probe_defaults(&q);
+        q.measured = false;
+        q.measured_mask = 0;
+        q.notes[0] = '\0';
+        parx__json j = {text, len, 0};
+        locale_t old = (locale_t)0, c = parx__probe_c_locale(&old);
+        e = parx__probe_parse(&j, &q);
+        parx__probe_locale_back(c, old);
+        if (!e) *p = q;
+    }
+    free(text);
+    return e;
+}
+
+/* ---- the table ------------------------------------------------------------ */
+
+/* A time with 3 significant digits in ns, µs, ms or s. */
+static void parx__probe_time(char *out, size_t size, double ns)
+{
+    static const char *const unit[] = {"ns", "\xC2\xB5s", "ms", "s"};
+    if (isnan(ns) || ns < 0) {
+        snprintf(out, size, "n/a");
+        return;
+    }
+    if (isinf(ns)) {
+        snprintf(out, size, "never");
+        return;
+    }
+    int u = 0;
+    double v = ns;
+    while (u < 3 && v >= 999.5) {
+        v /= 1000;
+        u++;
+    }
+    snprintf(out, size, v < 9.995 ? "%.2f %s" : v < 99.95 ? "%.1f %s" : "%.0f %s", v, unit[u]);
+}
+
+/* s padded with spaces to `width` characters (UTF-8: one per code point),
+   right-aligned when right. */
+static void parx__pbuf_pad(parx__pbuf *b, const char *s, int width, bool right)
+{
+    int chars = 0;
+    for (const char *c = s; *c; c++) chars += ((unsigned char)*c & 0xC0u) != 0x80u;
+    int pad = width > chars ? width - chars : 0;
+    if (right) parx__pbuf_put(b, "%*s%s", pad, "", s);
+    else parx__pbuf_put(b, "%s%*s", s, pad, "");
+}
+
+/* Text from a file, on one line: control characters become spaces. */
+static void parx__pbuf_text(parx__pbuf *b, const char *s, size_t max)
+{
+    for (size_t i = 0; i < max && s[i]; i++)
+        parx__pbuf_put(b, "%c", (unsigned char)s[i] < 0x20 ? ' ' : s[i]);
+}
+
+PARX_API int parx_probe_format(const parx_probe *p, char *buf, size_t size)
+{
+    if (!p || (!buf && size)) return -EINVAL;
+    parx__pbuf b = {buf, size, 0};
+    if (size) buf[0] = '\0';
+    int cpus = p->cpus;
+    parx__pbuf_put(&b, "parx probe: %s, %d CPU%s\n",
+                   p->measured ? "measured on this machine" : "built-in figures, not measured here",
+                   cpus, cpus == 1 ? "" : "s");
+    char name[64], val[32];
+    const struct {
+        const char *what;
+        int per_cpu; /* 1: "(N threads)", 2: "(N workers)" */
+        double ns;
+        unsigned bit;
+    } rows[] = {
+        {"thread pool start + stop", 1, p->thread_start_ns, PARX_PROBE_HAVE_THREAD_START},
+        {"task spawn + wait, per task", 0, p->task_ns, PARX_PROBE_HAVE_TASK},
+        {"parx_run per job, threads", 0, p->thread_job_ns, PARX_PROBE_HAVE_THREAD_JOB},
+        {"fork pool start + stop", 2, p->fork_start_ns, PARX_PROBE_HAVE_FORK_START},
+        {"spawn pool start + stop", 2, p->spawn_start_ns, PARX_PROBE_HAVE_SPAWN_START},
+        {"parx_run per job, processes", 0, p->proc_job_ns, PARX_PROBE_HAVE_PROC_JOB},
+        {"job round trip, workers hot", 0, p->proc_rt_ns, PARX_PROBE_HAVE_PROC_RT},
+        {"arena attach by fd + close", 0, p->arena_attach_ns, PARX_PROBE_HAVE_ARENA_ATTACH},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        if (rows[i].per_cpu)
+            snprintf(name, sizeof name, "%s (%d %s)", rows[i].what, cpus,
+                     rows[i].per_cpu == 1 ? "threads" : "workers");
+        else
+            snprintf(name, sizeof name, "%s", rows[i].what);
+        bool have = p->measured && (p->measured_mask & rows[i].bit);
+        if (rows[i].ns > 0) parx__probe_time(val, sizeof val, rows[i].ns);
+        else snprintf(val, sizeof val, "-");
+        parx__pbuf_put(&b, "  ");
+        parx__pbuf_pad(&b, name, 42, false);
+        parx__pbuf_pad(&b, val, 9, true);
+        parx__pbuf_put(&b, "  %s\n",
+                       have ? "measured" : rows[i].ns > 0 ? "default" : "not available");
+    }
+    parx__pbuf_put(&b, "  ");
+    parx__pbuf_pad(&b, "io_uring", 42, false);
+    parx__pbuf_pad(&b, p->io_uring ? "usable" : "no", 9, true);
+    parx__pbuf_put(&b, "  ");
+    if (p->measured && (p->measured_mask & PARX_PROBE_HAVE_IO_URING))
+        parx__pbuf_text(&b, p->io_uring_why, sizeof p->io_uring_why);
+    else
+        parx__pbuf_put(&b, "default (not checked here)");
+    parx__pbuf_put(&b, "\n");
+    snprintf(name, sizeof name, "GPU dispatch + sync");
+    if (p->gpu_dispatch_ns > 0) parx__probe_time(val, sizeof val, p->gpu_dispatch_ns);
+    else snprintf(val, sizeof val, "-");
+    parx__pbuf_put(&b, "  ");
+    parx__pbuf_pad(&b, name, 42, false);
+    parx__pbuf_pad(&b, val, 9, true);
+    parx__pbuf_put(&b, "  %s\n",
+                   p->gpu_dispatch_ns > 0
+                       ? (p->measured && (p->measured_mask & PARX_PROBE_HAVE_GPU) ? "measured"
+                                                                                 : "default")
+                       : "no GPU measured here");
+    if (p->gpu_name[0]) {
+        parx__pbuf_put(&b, "    GPU: ");
+        parx__pbuf_text(&b, p->gpu_name, sizeof p->gpu_name);
+        parx__pbuf_put(&b, "\n");
+    }
+    if (p->notes[0]) {
+        parx__pbuf_put(&b, "  notes: ");
+        parx__pbuf_text(&b, p->notes, sizeof p->notes);
+        parx__pbuf_put(&b, "\n");
+    }
+
+    parx__pbuf_put(&b, "\nBreak-even job time: jobs longer than this finish sooner on the\n"
+                       "backend (starting its pool) than one after another:\n");
+    parx__pbuf_put(&b, "  ");
+    parx__pbuf_pad(&b, "backend", 12, false);
+    static const size_t ns_[] = {10, 100, 1000};
+    for (int k = 0; k < 3; k++) {
+        snprintf(val, sizeof val, "n = %zu", ns_[k]);
+        parx__pbuf_pad(&b, val, 12, true);
+    }
+    parx__pbuf_put(&b, "\n");
+    const parx_exec ex[] = {PARX_EXEC_THREADS, PARX_EXEC_FORK, PARX_EXEC_SPAWN};
+    const double start[] = {p->thread_start_ns, p->fork_start_ns, p->spawn_start_ns};
+    const char *const exname[] = {"threads", "fork", "spawn"};
+    for (int e = 0; e < 3; e++) {
+        parx__pbuf_put(&b, "  ");
+        parx__pbuf_pad(&b, exname[e], 12, false);
+        for (int k = 0; k < 3; k++) {
+            if (start[e] > 0)
+                parx__probe_time(val, sizeof val, parx_run_break_even(p, ex[e], ns_[k], 0));
+            else
+                snprintf(val, sizeof val, "n/a");
+            parx__pbuf_pad(&b, val, 12, true);
+        }
+        parx__pbuf_put(&b, "\n");
+    }
+    return b.len > INT_MAX ? INT_MAX : (int)b.len;
 }
 
 /* -------------------------------------------------------------------------- */

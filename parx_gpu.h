@@ -180,6 +180,7 @@
    int parx_gpu_sync(parx_gpu *g);                              submit + wait
    int parx_gpu_submit(parx_gpu *g, uint64_t *ticket);          submit, do not wait
    int parx_gpu_wait(parx_gpu *g, uint64_t ticket, uint64_t timeout_ns);
+   int parx_gpu_dispatch_latency(parx_gpu *g, double *ns);     one tiny dispatch + sync
 
    int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job);  0 GPU, 1 CPU
    ========================================================================== */
@@ -486,6 +487,19 @@ PARX_API int parx_gpu_submit(parx_gpu *g, uint64_t *ticket);
    -ENODEV (dummy).
    Thread safety: the thread that owns g. */
 PARX_API int parx_gpu_wait(parx_gpu *g, uint64_t ticket, uint64_t timeout_ns);
+
+/* parx_gpu_dispatch_latency: what the smallest piece of GPU work costs
+   here: the median, in nanoseconds, of 21 dispatches of a built-in empty
+   kernel (one workgroup of one invocation, no buffers), each submitted and
+   waited for on its own with parx_gpu_sync, after one untimed warm-up. It
+   is the floor under any kernel's time: a job worth sending to the device
+   takes well over it. Work recorded before the call is synced first and
+   not timed. The parx_probe tool reports it (parx_probe.gpu_dispatch_ns).
+   Returns 0 with *ns, -EINVAL (g or ns NULL), or an error of
+   parx_gpu_kernel_create, parx_gpu_dispatch or parx_gpu_sync (-ETIMEDOUT,
+   -ENOMEM, PARX_E_DEVICE_LOST, -ENODEV for the dummy backend).
+   Thread safety: the thread that owns g. */
+PARX_API int parx_gpu_dispatch_latency(parx_gpu *g, double *ns);
 
 /* parx_gpu_run: the job on the GPU when g is open and job->kernel is set
    (recorded; returns 0: sync or download to get the results), else
@@ -2616,6 +2630,63 @@ PARX_API void parx_gpu_close(parx_gpu *g)
 }
 
 #endif /* PARX_GPU_VULKAN */
+
+/* -------------------------------------------------------------------------- */
+/* >>gpu-latency: one tiny dispatch, submit to completion                     */
+/* -------------------------------------------------------------------------- */
+
+#include <time.h>
+
+/* An empty kernel, in this header so that parx_gpu.h alone has it:
+       #version 450
+       layout(local_size_x = 1) in;
+       void main() {}
+   compiled with glslc --target-env=vulkan1.0 -O (shaderc 2023.2) and
+   checked with spirv-val. */
+static const uint32_t parx__gpu_spv_empty[] = {
+    0x07230203, 0x00010000, 0x000d000b, 0x0000000a, 0x00000000, 0x00020011, 0x00000001,
+    0x0006000b, 0x00000001, 0x4c534c47, 0x6474732e, 0x3035342e, 0x00000000, 0x0003000e,
+    0x00000000, 0x00000001, 0x0005000f, 0x00000005, 0x00000004, 0x6e69616d, 0x00000000,
+    0x00060010, 0x00000004, 0x00000011, 0x00000001, 0x00000001, 0x00000001, 0x00040047,
+    0x00000009, 0x0000000b, 0x00000019, 0x00020013, 0x00000002, 0x00030021, 0x00000003,
+    0x00000002, 0x00040015, 0x00000006, 0x00000020, 0x00000000, 0x00040017, 0x00000007,
+    0x00000006, 0x00000003, 0x0004002b, 0x00000006, 0x00000008, 0x00000001, 0x0006002c,
+    0x00000007, 0x00000009, 0x00000008, 0x00000008, 0x00000008, 0x00050036, 0x00000002,
+    0x00000004, 0x00000000, 0x00000003, 0x000200f8, 0x00000005, 0x000100fd, 0x00010038};
+
+PARX_API int parx_gpu_dispatch_latency(parx_gpu *g, double *ns)
+{
+    if (!g || !ns) return -EINVAL;
+    int rc = parx_gpu_sync(g); /* work recorded before is not ours to time */
+    if (rc) return rc;
+    int err = 0;
+    parx_gpu_kernel *k =
+        parx_gpu_kernel_create(g, parx__gpu_spv_empty, sizeof parx__gpu_spv_empty, NULL, &err);
+    if (!k) return err;
+    enum { REPS = 21 };
+    double v[REPS];
+    int n = 0;
+    for (int i = -1; i < REPS; i++) { /* i == -1: the warm-up (first use of the pipeline) */
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        if ((rc = parx_gpu_dispatch(g, k, NULL, 0, NULL, 0, 1, 1, 1)) || (rc = parx_gpu_sync(g)))
+            break;
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        if (i >= 0)
+            v[n++] = (double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec);
+    }
+    parx_gpu_kernel_destroy(k);
+    if (rc) return rc;
+    for (int i = 1; i < n; i++) /* insertion sort: 21 values */
+        for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            double t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    *ns = v[n / 2];
+    return 0;
+}
+
 #endif /* PARX_GPU_IMPLEMENTATION_INCLUDED */
 #endif /* PARX_IMPLEMENTATION || PARX_GPU_IMPLEMENTATION */
 

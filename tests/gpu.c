@@ -779,6 +779,49 @@ static void test_run_both_paths(void)
     free(x), free(y1), free(y2), free(r);
 }
 
+/* parx_gpu_dispatch_latency: a median, after syncing what was recorded
+   before (whose results must still arrive), the kernel it made gone again,
+   and bad arguments. Its value is not checked: results, not timings. */
+static void test_dispatch_latency(void)
+{
+    parx_gpu *g = open_dev((parx_gpu_desc){0});
+    REQUIRE(g);
+    int err = 0;
+    size_t n = 1000;
+    float *x = floats(n, 21), *y = floats(n, 22), *ref = floats(n, 22), *r = floats(n, 0);
+    parx_gpu_buffer *bx = parx_gpu_buffer_create(g, n * 4, 0, &err);
+    parx_gpu_buffer *by = parx_gpu_buffer_create(g, n * 4, 0, &err);
+    parx_gpu_kernel *k =
+        parx_gpu_kernel_create(g, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL, &err);
+    REQUIRE(x && y && ref && r && bx && by && k);
+    CHECK_EQ(parx_gpu_upload(g, bx, 0, x, n * 4), 0);
+    CHECK_EQ(parx_gpu_upload(g, by, 0, y, n * 4), 0);
+    parx_gpu_buffer *bufs[2] = {bx, by};
+    saxpy_ctx c = {x, ref, 1.5f};
+    parx_gpu_job job = {.n = n, .kernel = k, .bufs = bufs, .nbufs = 2, .push = &c.a,
+                        .push_size = 4, .cpu = saxpy_cpu, .ctx = &c};
+    CHECK_EQ(parx_gpu_run(g, NULL, &job), 0); /* recorded, not yet submitted */
+    parx_gpu_info before, after;
+    CHECK_EQ(parx_gpu_query(g, &before), 0);
+    double ns = -1;
+    CHECK_EQ(parx_gpu_dispatch_latency(g, &ns), 0);
+    CHECK(ns > 0 && isfinite(ns));
+    pt_diag("empty dispatch + sync: %.0f ns (median of 21)", ns);
+    CHECK_EQ(parx_gpu_query(g, &after), 0);
+    CHECK(after.dispatches >= before.dispatches + 22); /* 21 timed, 1 warm-up */
+    CHECK(after.submits >= before.submits + 23);       /* and the saxpy's batch */
+    /* the saxpy recorded before ran, and its result is there */
+    saxpy_cpu(&c, 0, n);
+    CHECK_EQ(parx_gpu_download(g, by, 0, r, n * 4), 0);
+    CHECK_MEMEQ(r, ref, n * 4);
+    /* again: the same device keeps working */
+    CHECK_EQ(parx_gpu_dispatch_latency(g, &ns), 0);
+    CHECK_EQ(parx_gpu_dispatch_latency(g, NULL), -EINVAL);
+    CHECK_EQ(parx_gpu_dispatch_latency(NULL, &ns), -EINVAL);
+    close_dev(g);
+    free(x), free(y), free(ref), free(r);
+}
+
 /* Automatic choice never takes a CPU device. */
 static void test_auto_never_cpu(void)
 {
@@ -846,6 +889,8 @@ static void test_nodev(void)
     saxpy_cpu(&cr, 0, n);
     CHECK_MEMEQ(y, ref, n * 4);
     CHECK_EQ(parx_gpu_run(g, NULL, &job), 1); /* no pool: the calling thread */
+    double ns = 0;
+    CHECK_EQ(parx_gpu_dispatch_latency(g, &ns), -EINVAL); /* no device to time */
     parx_pool_destroy(pool);
     free(x), free(y), free(ref);
 }
@@ -906,6 +951,7 @@ int main(int argc, char **argv)
     pt_run("invalid and truncated SPIR-V: PARX_E_BAD_SPIRV, never a crash", test_bad_spirv);
     pt_run("bad arguments and absurd sizes", test_errors_and_allocation);
     pt_run("parx_gpu_run: GPU and pool give the same bits", test_run_both_paths);
+    pt_run("dispatch latency: a median, earlier work synced first", test_dispatch_latency);
     pt_run("automatic choice never takes a CPU device", test_auto_never_cpu);
     if (test_kind == PARX_GPU_DEVICE_CPU)
         pt_run("PARX_GPU_DEVICE=cpu chooses lavapipe; the desc wins over it", test_env_choice);
