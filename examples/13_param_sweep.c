@@ -37,7 +37,7 @@
          sequential        1   0.356 s      1.00        1.00
          threads           2   0.183 s      1.95        0.97
          auto              2   0.185 s      1.92        0.96
-           auto chose threads: ...
+           auto: threads: 2 workers; ...
        amplitude (exact)        omega = 0.8        omega = 1.0        omega = 1.2
        gamma 0.05, F 0.5    1.381 (  1.380)    9.997 ( 10.000)    1.126 (  1.126)
        ...
@@ -189,7 +189,7 @@ int main(int argc, char **argv)
         printf("  %-10s  %7d  %6.3f s  %8.2f  %10.2f\n", parx_exec_name(ex[b]), w, secs,
                t_seq / secs, t_seq / secs / w);
         if (ex[b] == PARX_EXEC_AUTO)
-            printf("    auto chose %s: %s\n", parx_exec_name(rep.exec), rep.reason);
+            printf("    auto: %s%s\n", rep.fallback ? "(fell back) " : "", rep.reason);
     }
     double worst = 0; /* the largest relative error against the exact amplitude */
     for (int i = 0; i < 27; i++) {
