@@ -134,8 +134,8 @@ static void drop_cache(const char *path)
     close(fd);
 }
 
-/* One prefetch pass over path, reduced on pool; *why names the backend. */
-static int prefetch_pass(parx_pool *pool, const char *path, sums *total, const char **why)
+/* One prefetch pass over path, reduced on pool; why[] gets which backend read. */
+static int prefetch_pass(parx_pool *pool, const char *path, sums *total, char *why, size_t size)
 {
     const char *paths[1] = {path};
     int err = 0;
@@ -153,10 +153,9 @@ static int prefetch_pass(parx_pool *pool, const char *path, sums *total, const c
     }
     if (rc < 0)
         fprintf(stderr, "%s\n", parx_prefetch_error(pf));
-    static char reason[160]; /* the backend's reason outlives pf */
-    parx_prefetch_backend(pf, why);
-    snprintf(reason, sizeof reason, "%s", *why);
-    *why = reason;
+    const char *reason;
+    parx_prefetch_backend(pf, &reason);
+    snprintf(why, size, "%s", reason); /* a copy: reason lives in pf */
     parx_prefetch_close(pf);
     return rc;
 }
@@ -229,9 +228,9 @@ int main(int argc, char **argv)
             return 1;
         drop_cache(path);
         sums got = {0, 0.0};
-        const char *why = "";
+        char why[160] = "";
         t0 = now();
-        rc = prefetch_pass(pool, path, &got, &why);
+        rc = prefetch_pass(pool, path, &got, why, sizeof why);
         double t = now() - t0;
         parx_pool_destroy(pool);
         /* compare bits, not values: that is the promise */
