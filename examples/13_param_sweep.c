@@ -60,11 +60,14 @@
 #include "parx.h"
 #include "plot.h"
 
-/* One run's parameters and result. */
+/* One run's parameters; its result is one double, the amplitude. */
 typedef struct point {
     double gamma, force, omega;
 } point;
 
+/* The jobs' context. It holds a pointer, which is fine on threads (they
+   share this memory); on processes, ctx would have to be plain data that
+   .ctx_size can copy, as in examples/12_monte_carlo_noise.c. */
 typedef struct sweep {
     const point *pts;
     double dt; /* time step */
