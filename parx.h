@@ -335,6 +335,10 @@
       parx_run fails. Without isolation, a backend that cannot start (no
       thread, no process) makes the run sequential, with a WARN log line
       and report.fallback set.
+    - Cancelling (.cancel, or progress returning non-zero) stops jobs from
+      starting: on the caller and on threads at once, between two jobs; on
+      processes, jobs already queued in the pool (up to 64 per worker)
+      still run. Jobs that never started have status -ECANCELED.
     - The probe. parx_probe_measure times a pool start, a spawned task, a
       job round trip, worker starts in both modes, an arena attach, and
       whether io_uring can be used; `parx_probe --json FILE` saves them
