@@ -1282,8 +1282,8 @@ PARX_API double parx_run_break_even(const parx_probe *p, parx_exec e, size_t n, 
 /* parx_probe_defaults: built-in figures (measured on the reference machine
    of bench/RESULTS.md), with cpus from this process's CPU affinity.
    parx_probe_measure: start from parx_probe_defaults and measure this
-   machine, medians of several runs, in about a second (a third of that
-   with PARX_PROBE_NO_PROCS): thread pool start, task spawn, the runner's
+   machine, medians of several runs, in under a second (0.1 to 0.5 s on a
+   2-CPU VM, less with PARX_PROBE_NO_PROCS): thread pool start, task spawn, the runner's
    per-job cost on threads (parx_run on a pool it made), arena attach,
    io_uring (a ring set up and a NOP run through it, as the prefetcher
    does), and unless flags has PARX_PROBE_NO_PROCS, which leaves them at
@@ -6006,7 +6006,7 @@ PARX_API parx_io_backend parx_writer_backend(const parx_writer *w, const char **
 #include <stdarg.h>
 #include <sys/stat.h>
 
-#define PARX__PROBE_MAX_REPS 9
+#define PARX__PROBE_MAX_REPS 15
 #define PARX__PROBE_MAX_FILE ((size_t)1 << 20) /* parx_probe_load reads no more */
 
 /* Median of v[0..n) (sorts v). */
@@ -6076,7 +6076,7 @@ static int parx__probe_run_cost(const parx_run_desc *desc, int cpus, size_t lo, 
     double v[PARX__PROBE_MAX_REPS];
     int k = 0;
     uint64_t start = parx__now_ns();
-    while (parx__probe_more(k, 3, 5, start, budget_ns)) {
+    while (parx__probe_more(k, 5, 9, start, budget_ns)) {
         t0 = parx__now_ns();
         rc = parx_run(n, parx__probe_empty_run, NULL, NULL, desc, NULL);
         t1 = parx__now_ns();
@@ -6096,7 +6096,7 @@ static void parx__probe_threads(parx_probe *p)
     double v[PARX__PROBE_MAX_REPS];
     int k = 0, e = 0;
     uint64_t start = parx__now_ns();
-    while (parx__probe_more(k, 3, 7, start, 100000000u)) {
+    while (parx__probe_more(k, 5, PARX__PROBE_MAX_REPS, start, 100000000u)) {
         uint64_t t0 = parx__now_ns();
         parx_pool *pool = parx_pool_create(&pd);
         if (!pool) {
@@ -6119,7 +6119,7 @@ static void parx__probe_threads(parx_probe *p)
     enum { TASKS = 2000 };
     k = 0;
     start = parx__now_ns();
-    while (parx__probe_more(k, 3, 7, start, 100000000u)) {
+    while (parx__probe_more(k, 5, PARX__PROBE_MAX_REPS, start, 100000000u)) {
         parx_group g;
         parx_group_init(&g, pool);
         uint64_t t0 = parx__now_ns();
@@ -6135,7 +6135,7 @@ static void parx__probe_threads(parx_probe *p)
     rd.exec = PARX_EXEC_THREADS;
     rd.pool = pool;
     double ns = 0;
-    int rc = parx__probe_run_cost(&rd, p->cpus, 1000, 20000, 20000000u, 150000000u, &ns);
+    int rc = parx__probe_run_cost(&rd, p->cpus, 1000, 1000000, 20000000u, 150000000u, &ns);
     if (rc == 0) {
         p->thread_job_ns = ns;
         p->measured_mask |= PARX_PROBE_HAVE_THREAD_JOB;
@@ -6164,7 +6164,7 @@ static int parx__probe_pool_start(parx_start mode, int cpus, uint64_t budget_ns,
     double v[PARX__PROBE_MAX_REPS];
     int k = 0, err = 0;
     uint64_t start = parx__now_ns();
-    while (parx__probe_more(k, 1, 5, start, budget_ns)) {
+    while (parx__probe_more(k, 3, 9, start, budget_ns)) {
         uint64_t t0 = parx__now_ns();
         parx_procs *pp = parx_procs_create(&d, &err);
         if (!pp) break;
@@ -6195,7 +6195,7 @@ static void parx__probe_hot(parx_probe *p, parx_start mode)
     double v[RT_MAX];
     int k = 0, rc = 0;
     uint64_t start = parx__now_ns();
-    for (bool warm = false; rc == 0 && parx__probe_more(k, 11, RT_MAX, start, 60000000u);) {
+    for (bool warm = false; rc == 0 && parx__probe_more(k, 21, RT_MAX, start, 60000000u);) {
         parx_ticket t;
         parx_job_result r;
         uint64_t t0 = parx__now_ns();
@@ -6217,7 +6217,7 @@ static void parx__probe_hot(parx_probe *p, parx_start mode)
     rd.exec = mode == PARX_START_SPAWN ? PARX_EXEC_SPAWN : PARX_EXEC_FORK;
     rd.procs = pp;
     double ns = 0;
-    rc = parx__probe_run_cost(&rd, p->cpus, 200, 5000, 40000000u, 200000000u, &ns);
+    rc = parx__probe_run_cost(&rd, p->cpus, 200, 20000, 20000000u, 150000000u, &ns);
     if (rc == 0) {
         p->proc_job_ns = ns;
         p->measured_mask |= PARX_PROBE_HAVE_PROC_JOB;
