@@ -45,7 +45,8 @@
     A standalone SVG 1.1 document (xmlns, width/height and viewBox): one
     white background <rect> (charts stay readable on a dark page), a <title>,
     the axes with ticks at round numbers (1, 2 or 5 times a power of ten on a
-    linear axis; every power of the base on a log axis), axis labels, then
+    linear axis, whole numbers only where every x is one; every power of the
+    base on a log axis), axis labels, then
       - line chart: one <polyline> per series with a <circle> at each point,
         one more dashed <polyline> for the ideal line when asked for, and a
         legend in the top-left corner (a <rect> box with a <line> per entry);
@@ -95,6 +96,8 @@ typedef struct plot_bar_desc {
     const double *values;      /* nbars values */
     size_t nbars;              /* >= 1 */
     const char *unit;          /* appended to each printed value, e.g. " ns"; NULL: none */
+    const char *const *texts;  /* NULL, or nbars texts printed on the bars instead of the
+                                  values (e.g. "59 ns", "1.1 ms": units that vary per bar) */
     int vertical;              /* 0: horizontal bars, labels at the left (long labels fit) */
     int log_scale;             /* nonzero: log10 value axis, for values spanning decades */
     int width, height;         /* pixels; 0: sized to the labels and the number of bars */
@@ -357,9 +360,10 @@ typedef struct plot__axis {
 /* Fits an axis to values in [vmin, vmax] (at least one finite value, and
    vmin > 0 on a log axis). A linear axis is widened to whole multiples of a
    round step -- 1, 2 or 5 times a power of ten, about five ticks -- and to
-   include 0 when include_zero is set. */
+   include 0 when include_zero is set; the step is at least 1 when integer
+   is set. */
 static inline void plot__axis_fit(plot__axis *a, double vmin, double vmax, int base,
-                                  int include_zero)
+                                  int include_zero, int integer)
 {
     a->base = base >= 2 ? base : 0;
     if (a->base != 0) {
@@ -393,6 +397,9 @@ static inline void plot__axis_fit(plot__axis *a, double vmin, double vmax, int b
     }
     double norm = raw / mag;
     a->step = (norm < 1.5 ? 1.0 : norm < 3.0 ? 2.0 : norm < 7.0 ? 5.0 : 10.0) * mag;
+    if (integer && a->step < 1.0) {
+        a->step = 1.0; /* whole-number data (thread counts): no tick at 1.5 */
+    }
     a->lo = plot__floor(vmin / a->step + 1e-9) * a->step;
     a->hi = plot__ceil(vmax / a->step - 1e-9) * a->step;
 }
@@ -613,8 +620,19 @@ static inline int plot_line_svg(const char *path, const plot_line_desc *d)
         xmin = ymin = 1.0;
         xmax = ymax = 2.0;
     }
-    plot__axis_fit(&ax, xmin, xmax, ax.base, 0);
-    plot__axis_fit(&ay, ymin, ymax, ay.base, 1);
+    /* x values that are all whole numbers (thread or worker counts) get
+       ticks at whole numbers only. */
+    int x_integer = 1;
+    for (size_t s = 0; s < d->nseries; s++) {
+        for (size_t i = 0; i < d->series[s].n; i++) {
+            double x = d->series[s].x[i];
+            if (plot__finite(x) && plot__floor(x) != x) {
+                x_integer = 0;
+            }
+        }
+    }
+    plot__axis_fit(&ax, xmin, xmax, ax.base, 0, x_integer);
+    plot__axis_fit(&ay, ymin, ymax, ay.base, 1, 0);
     ax.p0 = x0;
     ax.p1 = x1;
     ay.p0 = y1;
@@ -740,7 +758,7 @@ static inline int plot_bar_svg(const char *path, const plot_bar_desc *d)
         vmin = 1.0;
         vmax = 10.0;
     }
-    plot__axis_fit(&av, vmin, vmax, av.base, 1);
+    plot__axis_fit(&av, vmin, vmax, av.base, 1, 0);
 
     /* Layout. Horizontal: a row per bar, labels in a left column as wide as
        the longest (capped), room at the right for the printed values.
@@ -826,9 +844,13 @@ static inline int plot_bar_svg(const char *path, const plot_bar_desc *d)
             fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", c0 + slot / 2,
                     (tip < origin ? tip : origin) - 4);
         }
-        fputs(buf, f); /* digits, '.', '-', 'e': nothing to escape */
-        if (ok && d->unit != NULL) {
-            plot__esc(f, d->unit);
+        if (d->texts != NULL && d->texts[i] != NULL) {
+            plot__esc(f, d->texts[i]);
+        } else {
+            fputs(buf, f); /* digits, '.', '-', 'e': nothing to escape */
+            if (ok && d->unit != NULL) {
+                plot__esc(f, d->unit);
+            }
         }
         fputs("</text>\n", f);
         /* The bar's label: left of a row, or under a column. */

@@ -196,6 +196,22 @@ static void test_line_chart(void)
         remove(path);
     }
 
+    /* Whole-number x values (thread counts 1 and 2): no tick between them. */
+    const double w2[] = {1, 2}, sp[] = {1, 1.97};
+    const plot_series s2 = {.name = "sum", .x = w2, .y = sp, .n = 2};
+    REQUIRE(plot_line_svg(path, &(plot_line_desc){.series = &s2, .nseries = 1, .ideal = 1}) == 0);
+    char *svg2 = slurp(path);
+    REQUIRE(svg2 != NULL);
+    check_svg_shape(svg2);
+    /* (x tick labels are centred under their tick; y ones end at the axis) */
+    CHECK(strstr(svg2, "\"middle\">1.5</text>") == NULL);
+    CHECK(strstr(svg2, "\"middle\">1.2</text>") == NULL);
+    CHECK(strstr(svg2, "\"middle\">1</text>") != NULL);
+    CHECK(strstr(svg2, "\"middle\">2</text>") != NULL);
+    CHECK(strstr(svg2, "\"end\">1.5</text>") != NULL); /* y: 0 to 2 by 0.5 */
+    free(svg2);
+    remove(path);
+
     /* Points that cannot be drawn (NaN, or <= 0 on a log axis) are left out,
        and a chart without a single drawable point is still a valid file. */
     const double bad[] = {NAN, -1.0, 0.0};
@@ -252,6 +268,27 @@ static void test_bar_chart(void)
     }
 }
 
+/* Texts given per bar replace the formatted values, escaped like the rest. */
+static void test_bar_texts(void)
+{
+    const char *labels[] = {"a", "b"};
+    const double v[] = {59.0, 1.2e6};
+    const char *texts[] = {"59 ns", "1.2 ms <slow>"};
+    char path[4200];
+    REQUIRE(plot_bar_svg(path_in("texts.svg", path, sizeof path),
+                         &(plot_bar_desc){.labels = labels, .values = v, .nbars = 2,
+                                          .texts = texts, .unit = " ns", .log_scale = 1}) == 0);
+    char *svg = slurp(path);
+    REQUIRE(svg != NULL);
+    check_svg_shape(svg);
+    CHECK(strstr(svg, ">59 ns</text>") != NULL);
+    CHECK(strstr(svg, ">1.2 ms &lt;slow&gt;</text>") != NULL);
+    CHECK(strstr(svg, "1.2e6") == NULL);
+    CHECK_EQ(count(svg, "class=\"bar\""), 2);
+    free(svg);
+    remove(path);
+}
+
 static void test_errors(void)
 {
     const double v[] = {1.0};
@@ -277,10 +314,11 @@ int main(void)
     snprintf(dir, sizeof dir, "%s/parx-plot-XXXXXX", tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
     if (mkdtemp(dir) == NULL)
         pt_skip_all("cannot create a temporary directory");
-    pt_plan(5);
+    pt_plan(6);
     pt_run("CSV: header quoting, values read back exactly, a text column", test_csv_roundtrip);
     pt_run("line chart: shape, escaped labels, one polyline per series + ideal", test_line_chart);
     pt_run("bar chart: one rect per bar, values printed, log and linear", test_bar_chart);
+    pt_run("bar chart: texts given per bar", test_bar_texts);
     pt_run("bad arguments and unwritable paths", test_errors);
     /* rmdir succeeds only on an empty directory: every test removed its files. */
     pt_ok(rmdir(dir) == 0, "no file left behind");
