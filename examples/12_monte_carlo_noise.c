@@ -138,24 +138,13 @@ static int run_on(parx_exec exec, size_t K, problem *pb, const double *cost, con
     return rc;
 }
 
-/* Prints the probe's table (parx_probe_format: every overhead, and the job
-   time above which each backend beats sequential), then what that means for
-   this run's K jobs. */
-static void print_probe(const parx_probe *p, size_t K)
+/* Prints the probe's table: every overhead, and the job time above which
+   each backend beats sequential (parx_probe_format). */
+static void print_probe(const parx_probe *p)
 {
     char table[4096];
     if (parx_probe_format(p, table, sizeof table) > 0)
         fputs(table, stdout);
-    printf("break-even job time for %zu jobs on %d workers:", K, p->cpus);
-    const parx_exec ex[3] = {PARX_EXEC_THREADS, PARX_EXEC_FORK, PARX_EXEC_SPAWN};
-    for (int i = 0; i < 3; i++) {
-        double b = parx_run_break_even(p, ex[i], K, 0);
-        if (isinf(b))
-            printf(" %s never", parx_exec_name(ex[i]));
-        else
-            printf(" %s %.1f us", parx_exec_name(ex[i]), b / 1e3);
-    }
-    printf("\n");
 }
 
 int main(int argc, char **argv)
@@ -194,7 +183,7 @@ int main(int argc, char **argv)
         pr = &probe;
         if (auto_only) {
             printf("probe measured in %.2f s\n", now() - t0);
-            print_probe(pr, 50);
+            print_probe(pr);
             printf("\n");
         }
     }
