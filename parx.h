@@ -314,16 +314,15 @@
       sequentially, left x mean; on threads, start + ceil(left / workers)
       x (mean + per-job cost). When threads are predicted at least 10%
       faster it starts them, and they take the remaining jobs alongside
-      the caller (with cost hints the caller keeps the cheap end and they
-      the long one): nothing waits for the decision and nothing runs
-      twice. The caller times its jobs in batches that double while they
-      stay under a quarter of a thread start, so timing costs little even
-      for jobs of nanoseconds. So ten jobs of a microsecond never pay for a
-      thread start, and a thousand of 50 us start threads after the first
-      few. With cost hints the caller takes the cheapest jobs and the
-      workers the longest. What AUTO cannot avoid: the first job runs
-      alone, so when jobs are few and long the first one costs up to
-      (1 - 1/workers) of its time (cost hints make it the shortest).
+      the caller, longest first under cost hints (while measuring, the
+      caller took the cheapest): nothing waits for the decision and
+      nothing runs twice. The caller times its jobs in batches that
+      double while they stay under a quarter of a thread start, so timing
+      costs little even for jobs of nanoseconds. So ten jobs of a
+      microsecond never pay for a thread start, and a thousand of 50 us
+      start threads after the first few. What AUTO cannot avoid: the first
+      job runs alone, so when jobs are few and long the first one costs up
+      to (1 - 1/workers) of its time (cost hints make it the shortest).
     - Processes are chosen only when jobs need them: .isolate, a
       .job_timeout_ns, or .retries (a thread cannot be killed, and a crash
       takes the whole process). Fork when the caller is single-threaded
@@ -1270,9 +1269,10 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
    backend e with `workers` workers (0: p->cpus), starting a pool, as a
    model of p's overheads: sequential n * job_ns; threads and processes
    start + ceil(n / workers) * (job_ns + per-job cost); AUTO the smaller of
-   sequential and threads; NAN for an unknown e. p NULL: built-in figures.
+   sequential and threads; NAN for an unknown e, and for FORK and SPAWN
+   under PARX_NO_PROC. p NULL: built-in figures.
    parx_run_break_even: the job time above which e (THREADS, FORK or SPAWN;
-   else NAN) beats sequential for n jobs, where the two predictions meet;
+   else NAN, as above) beats sequential for n jobs, where the two predictions meet;
    INFINITY if it never does (one worker, or n < 2).
    Thread safety: any thread (pure functions). */
 PARX_API double parx_run_predict(const parx_probe *p, parx_exec e, size_t n, int workers,
@@ -6951,9 +6951,9 @@ PARX_API int parx_probe_format(const parx_probe *p, char *buf, size_t size)
      stay short. After each batch it predicts what the rest would take
      sequentially and on threads (parx_run_predict, with the probe's
      overheads); once threads win by a clear margin it starts them, and
-     they take the remaining jobs from the head while it goes on (from the
-     tail under cost hints, else from the head too). Nothing is run twice
-     and nothing waits for the decision. */
+     they and the caller take the remaining jobs from the head, longest
+     first (the order that leaves the least imbalance at the end). Nothing
+     is run twice and nothing waits for the decision. */
 
 #define PARX__RUN_MARGIN 0.9          /* threads must be predicted 10% faster */
 #define PARX__RUN_PROGRESS_NS 1000000 /* at most one progress call per ms */
@@ -7007,6 +7007,16 @@ static void parx__run_sane(const parx_probe *in, parx_probe *out)
     if (out->cpus < 1) out->cpus = def.cpus;
 }
 
+/* Whether e is a parallel backend compiled in here. */
+static bool parx__run_parallel(parx_exec e)
+{
+#ifdef PARX_NO_PROC
+    return e == PARX_EXEC_THREADS;
+#else
+    return e == PARX_EXEC_THREADS || e == PARX_EXEC_FORK || e == PARX_EXEC_SPAWN;
+#endif
+}
+
 /* ceil(n / w) without overflow (w >= 1). */
 static size_t parx__run_rounds(size_t n, size_t w) { return n / w + (n % w != 0); }
 
@@ -7034,7 +7044,7 @@ PARX_API double parx_run_predict(const parx_probe *probe, parx_exec e, size_t n,
         double thr = parx_run_predict(p, PARX_EXEC_THREADS, n, workers, job_ns);
         return thr < seq ? thr : seq;
     }
-    if (e != PARX_EXEC_THREADS && e != PARX_EXEC_FORK && e != PARX_EXEC_SPAWN) return NAN;
+    if (!parx__run_parallel(e)) return NAN;
     size_t w = (size_t)(workers > 0 ? workers : p->cpus > 0 ? p->cpus : 1);
     if (n && w > n) w = n;
     double start, per;
@@ -7046,7 +7056,7 @@ PARX_API double parx_run_break_even(const parx_probe *probe, parx_exec e, size_t
 {
     parx_probe sane, *p = &sane;
     parx__run_sane(probe, &sane);
-    if (e != PARX_EXEC_THREADS && e != PARX_EXEC_FORK && e != PARX_EXEC_SPAWN) return NAN;
+    if (!parx__run_parallel(e)) return NAN;
     size_t w = (size_t)(workers > 0 ? workers : p->cpus > 0 ? p->cpus : 1);
     if (n && w > n) w = n;
     size_t rounds = n ? parx__run_rounds(n, w) : 0;
@@ -7633,8 +7643,8 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
         if (d.pool && workers > parx_pool_size(d.pool) + 1) workers = parx_pool_size(d.pool) + 1;
         r.workers = workers;
         parx_pool *made;
-        /* after AUTO's first jobs, the caller goes on from the cheap end */
-        rc = parx__run_threads(&r, d.pool, workers - 1, perm && d.exec == PARX_EXEC_AUTO, &made);
+        /* every worker, the caller too, from the head: longest first */
+        rc = parx__run_threads(&r, d.pool, workers - 1, false, &made);
         if (rc < 0) {
             rep.fallback = true;
             snprintf(rep.reason, sizeof rep.reason,

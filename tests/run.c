@@ -656,7 +656,14 @@ static void test_names_and_model(void)
     double thr = parx_run_predict(&p, PARX_EXEC_THREADS, 100, 2, be);
     CHECK(seq - thr < 1e-6 && thr - seq < 1e-6);
     CHECK(isinf(parx_run_break_even(&p, PARX_EXEC_THREADS, 100, 1)));
+#ifndef PARX_NO_PROC
     CHECK(isinf(parx_run_break_even(&p, PARX_EXEC_FORK, 1, 2)));
+    CHECK(isfinite(parx_run_break_even(&p, PARX_EXEC_SPAWN, 100, 2)));
+#else
+    CHECK(isnan(parx_run_break_even(&p, PARX_EXEC_FORK, 100, 2))); /* compiled out */
+    CHECK(isnan(parx_run_predict(&p, PARX_EXEC_SPAWN, 100, 2, 1000)));
+#endif
+    CHECK(isinf(parx_run_break_even(&p, PARX_EXEC_THREADS, 1, 2)));
     CHECK(isnan(parx_run_break_even(&p, PARX_EXEC_SEQ, 100, 2)));
     /* more workers than jobs: the jobs are the limit */
     CHECK(parx_run_predict(&p, PARX_EXEC_THREADS, 3, 8, 1000) == 100000 + 1100);
