@@ -77,6 +77,13 @@
                                parx_prefetch_close(pf);
        The next chunks are read while this one is used (examples/10_prefetch_reduce.c);
        parx_writer_open / _write / _close write results behind the computation.
+    9. Many independent jobs, on whatever pays here (>>run):
+                               parx_run(n, job, &params, results, &(parx_run_desc){
+                                   .out = out, .out_size = sizeof *out, .seed = 42}, &report);
+       `job(ctx, i, rng, out_i)` runs once per i: on the caller alone, on
+       threads, or in worker processes; report.reason says which and why
+       (examples/12_monte_carlo_noise.c). `parx_probe` (tools/parx_probe.c)
+       measures the overheads behind that choice and prints them.
 
     >>errors
     Functions that can fail return 0 on success or a negative errno value
@@ -284,6 +291,64 @@
       (or imported by the GPU) that read it with no copy.
     - Every descriptor is opened O_CLOEXEC; files are opened when reading
       reaches them and closed when their last chunk is released.
+
+    >>run (the job runner and its automatic choice)
+    Whether parallel work pays depends on three numbers: what it costs to
+    start workers, what it costs to hand each one a job, and how long a job
+    takes. Users who guess them get parallel code slower than sequential.
+    parx_run measures the third and takes the other two from a probe.
+    - Backends. Every job i gets parx_rng_for(.seed, i) and its own .out
+      block, so results are the same bits on every backend and for every
+      worker count. SEQ runs them on the caller. THREADS hands them out
+      from one claim word to workers-1 pool threads and the caller, in
+      chunks sized to about 20 us of work (one claim per tiny job would
+      make that word the bottleneck) but never more than a quarter of a
+      worker's share of what is left (so the last jobs still spread).
+      FORK and SPAWN submit each job to a parx_procs pool (so crashes,
+      timeouts and retries are per job) through a window of tickets; a
+      job's `out` lives in the pool's arena and is copied back when it
+      succeeds.
+    - AUTO. The caller runs jobs itself and times them. After each job
+      (once it has spent a quarter of a thread start, and seen two jobs or
+      one as long as a whole thread start) it predicts what is left:
+      sequentially, left x mean; on threads, start + ceil(left / workers)
+      x (mean + per-job cost). When threads are predicted at least 10%
+      faster it starts them, and they take the remaining jobs alongside
+      the caller (with cost hints the caller keeps the cheap end and they
+      the long one): nothing waits for the decision and nothing runs
+      twice. The caller times its jobs in batches that double while they
+      stay under a quarter of a thread start, so timing costs little even
+      for jobs of nanoseconds. So ten jobs of a microsecond never pay for a
+      thread start, and a thousand of 50 us start threads after the first
+      few. With cost hints the caller takes the cheapest jobs and the
+      workers the longest. What AUTO cannot avoid: the first job runs
+      alone, so when jobs are few and long the first one costs up to
+      (1 - 1/workers) of its time (cost hints make it the shortest).
+    - Processes are chosen only when jobs need them: .isolate, a
+      .job_timeout_ns, or .retries (a thread cannot be killed, and a crash
+      takes the whole process). Fork when the caller is single-threaded
+      and under 256 MiB resident, spawn otherwise (fork copies whatever
+      locks other threads hold, and its cost grows with the caller's
+      memory); spawn needs ctx in the arena, which .ctx_size arranges
+      (without it, fork, and the reason says so).
+      Isolation never falls back to the caller: if no process starts,
+      parx_run fails. Without isolation, a backend that cannot start (no
+      thread, no process) makes the run sequential, with a WARN log line
+      and report.fallback set.
+    - Cancelling (.cancel, or progress returning non-zero) stops jobs from
+      starting: on the caller and on threads at once, between two jobs; on
+      processes, jobs already queued in the pool (up to 64 per worker)
+      still run. Jobs that never started have status -ECANCELED.
+    - The probe. parx_probe_measure times a pool start, a spawned task, a
+      job round trip, worker starts in both modes, an arena attach, and
+      whether io_uring can be used; `parx_probe --json FILE` saves them
+      and PARX_PROBE=FILE makes every AUTO run use them. Without either,
+      AUTO uses built-in figures that lean towards sequential (a probe's
+      zero, "not measured", means the built-in figure too). With a
+      running .pool, starting threads is priced at a quarter of a start
+      (waking them); AUTO never counts on more workers than CPUs.
+      parx_run_break_even turns a probe into the job time above which a
+      backend beats sequential for n jobs.
 
 */
 #ifndef PARX_H_INCLUDED
@@ -1068,8 +1133,9 @@ PARX_API parx_io_backend parx_writer_backend(const parx_writer *w, const char **
    .probe, or the JSON file named by the environment variable PARX_PROBE
    (written by `parx_probe --json`), else from built-in figures. Jobs marked
    .isolate (or run with a timeout or retries) go to processes: spawn when
-   the caller has threads or is large, fork otherwise. The report says what
-   it chose and why. */
+   the caller has threads or is large (and ctx can travel: NULL, in an
+   arena, or .ctx_size), fork otherwise. The report says what it chose and
+   why. */
 
 typedef enum parx_exec {
     PARX_EXEC_AUTO = 0,
@@ -1173,13 +1239,19 @@ typedef struct parx_run_report {
 /* parx_run: run fn(ctx, i, &rng, out_i) for i < n, on d->exec. results (n of
    them, or NULL) get each job's outcome as parx_procs does: status (fn's
    return, -ECANCELED for a job a cancel kept from starting, and on process
-   backends PARX_E_CRASHED, PARX_E_EXITED, -ETIMEDOUT), signal, exit_code,
-   attempts, run_ns. report (or NULL) gets the choice and why.
+   backends PARX_E_CRASHED, PARX_E_EXITED, -ETIMEDOUT, or the error that
+   kept it from being queued: PARX_E_PROCS_BROKEN, -ENOSPC, -ENOMEM,
+   PARX_E_UNKNOWN_FN), signal, exit_code, attempts, run_ns; on process
+   backends a job's out block is copied back only when its status is 0.
+   report (or NULL) gets the choice and why.
    Returns the number of jobs whose status is not 0, or before running any:
-   -EINVAL (fn NULL; workers < 0; retries < 0; out NULL with out_size > 0;
-   a timeout or retries with SEQ or THREADS, which cannot stop a job),
-   -ENOTSUP (FORK/SPAWN with PARX_NO_PROC), -EFAULT (d->procs given and ctx
-   neither NULL nor in its arena, with no ctx_size to copy it there), or the
+   -EINVAL (fn NULL; n >= 2^32 - 1; workers < 0; retries < 0; an unknown
+   exec; out NULL with out_size > 0; a timeout or retries with SEQ or
+   THREADS, which cannot stop a job; d->procs with a timeout or retries of
+   its own, as the pool's apply),
+   -ENOTSUP (FORK/SPAWN, or jobs that need processes, with PARX_NO_PROC),
+   -EFAULT (SPAWN, or d->procs, with ctx neither NULL nor in the pool's
+   arena and no ctx_size to copy it there), -ENOMEM, or the
    error of a process pool that could not start when isolation was asked for
    (without isolation, a backend that cannot start falls back to sequential,
    logged at PARX_LOG_WARN and in the report).
@@ -1187,18 +1259,21 @@ typedef struct parx_run_report {
    d->procs, which are themselves safe to share.
    Callback safety: fn runs on any thread or process of the backend, and
    several at once; it must not call parx_run with this d->pool. progress
-   runs on the calling thread between jobs (after each, at most every
-   millisecond, and at the end); it may read .out of finished jobs. */
+   runs on the calling thread between jobs (at most once a millisecond,
+   and once at the end with the final count); on threads, jobs may be
+   running meanwhile, so it must not read .out (results are complete once
+   parx_run returns). */
 PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *results,
                       const parx_run_desc *d, parx_run_report *report);
 
 /* parx_run_predict: the time AUTO expects for n jobs of job_ns each on
    backend e with `workers` workers (0: p->cpus), starting a pool, as a
    model of p's overheads: sequential n * job_ns; threads and processes
-   start + ceil(n / workers) * (job_ns + per-job cost).
-   parx_run_break_even: the job time above which e beats sequential for n
-   jobs (the time where the two predictions meet); INFINITY if it never does
-   (one worker, or n < 2).
+   start + ceil(n / workers) * (job_ns + per-job cost); AUTO the smaller of
+   sequential and threads; NAN for an unknown e. p NULL: built-in figures.
+   parx_run_break_even: the job time above which e (THREADS, FORK or SPAWN;
+   else NAN) beats sequential for n jobs, where the two predictions meet;
+   INFINITY if it never does (one worker, or n < 2).
    Thread safety: any thread (pure functions). */
 PARX_API double parx_run_predict(const parx_probe *p, parx_exec e, size_t n, int workers,
                                  double job_ns);
@@ -4153,7 +4228,7 @@ static uint32_t parx__procs_enqueue_locked(parx_procs *pp, uint32_t fn_id, uint6
     pp->gen[x] = pp->gen[x] + 1 ? pp->gen[x] + 1 : 1;
     pp->waited[x] = 0;
     pp->inflight++;
-    /* release: a worker's claim (acquire) sees fn_id and arg_off */
+    /* release: a worker's claim (acquire) sees fn_id, arg_off and parx_run's fields */
     atomic_store_explicit(&j->state, PARX__J_QUEUED, memory_order_release);
     parx__procs_push_locked(pp, x);
     return x;
@@ -6872,11 +6947,13 @@ PARX_API int parx_probe_format(const parx_probe *p, char *buf, size_t size)
    - FORK/SPAWN: the caller submits jobs to a parx_procs pool through a
      window of tickets and collects them in order.
    - AUTO: the caller takes jobs alone (from the tail, the cheapest end,
-     under cost hints) and times them. After each job it predicts what the
-     rest would take sequentially and on threads (parx_run_predict, with the
-     probe's overheads); once threads win by a clear margin it starts them,
-     and they take the remaining jobs from the head while it goes on from
-     the tail. Nothing is run twice and nothing waits for the decision. */
+     under cost hints) and times them, in batches that double while they
+     stay short. After each batch it predicts what the rest would take
+     sequentially and on threads (parx_run_predict, with the probe's
+     overheads); once threads win by a clear margin it starts them, and
+     they take the remaining jobs from the head while it goes on (from the
+     tail under cost hints, else from the head too). Nothing is run twice
+     and nothing waits for the decision. */
 
 #define PARX__RUN_MARGIN 0.9          /* threads must be predicted 10% faster */
 #define PARX__RUN_PROGRESS_NS 1000000 /* at most one progress call per ms */
@@ -6912,7 +6989,28 @@ PARX_API void parx_probe_defaults(parx_probe *p)
     snprintf(p->io_uring_why, sizeof p->io_uring_why, "not probed");
 }
 
-/* A backend's start cost and per-job cost under probe p. */
+/* *out = *in (or the defaults for NULL), with every figure that is 0 (not
+   measured), negative or not a number replaced by its built-in value. */
+static void parx__run_sane(const parx_probe *in, parx_probe *out)
+{
+    parx_probe def;
+    parx_probe_defaults(&def);
+    *out = in ? *in : def;
+    double *f[] = {&out->thread_start_ns, &out->task_ns,     &out->thread_job_ns,
+                   &out->fork_start_ns,   &out->spawn_start_ns, &out->proc_job_ns,
+                   &out->proc_rt_ns,      &out->arena_attach_ns};
+    const double *g[] = {&def.thread_start_ns, &def.task_ns,        &def.thread_job_ns,
+                         &def.fork_start_ns,   &def.spawn_start_ns, &def.proc_job_ns,
+                         &def.proc_rt_ns,      &def.arena_attach_ns};
+    for (size_t k = 0; k < sizeof f / sizeof f[0]; k++)
+        if (!(*f[k] > 0) || isinf(*f[k])) *f[k] = *g[k];
+    if (out->cpus < 1) out->cpus = def.cpus;
+}
+
+/* ceil(n / w) without overflow (w >= 1). */
+static size_t parx__run_rounds(size_t n, size_t w) { return n / w + (n % w != 0); }
+
+/* A backend's start cost and per-job cost under probe p (made sane). */
 static void parx__run_costs(const parx_probe *p, parx_exec e, double *start, double *per)
 {
     *start = *per = 0;
@@ -6924,14 +7022,11 @@ static void parx__run_costs(const parx_probe *p, parx_exec e, double *start, dou
     }
 }
 
-PARX_API double parx_run_predict(const parx_probe *p, parx_exec e, size_t n, int workers,
+PARX_API double parx_run_predict(const parx_probe *probe, parx_exec e, size_t n, int workers,
                                  double job_ns)
 {
-    parx_probe def;
-    if (!p) {
-        parx_probe_defaults(&def);
-        p = &def;
-    }
+    parx_probe sane, *p = &sane;
+    parx__run_sane(probe, &sane);
     double seq = (double)n * job_ns;
     if (e == PARX_EXEC_SEQ) return seq;
     if (e == PARX_EXEC_AUTO) /* what AUTO would pick for jobs that need no isolation */
@@ -6944,20 +7039,17 @@ PARX_API double parx_run_predict(const parx_probe *p, parx_exec e, size_t n, int
     if (n && w > n) w = n;
     double start, per;
     parx__run_costs(p, e, &start, &per);
-    return start + (double)((n + w - 1) / w) * (job_ns + per);
+    return start + (double)parx__run_rounds(n, w) * (job_ns + per);
 }
 
-PARX_API double parx_run_break_even(const parx_probe *p, parx_exec e, size_t n, int workers)
+PARX_API double parx_run_break_even(const parx_probe *probe, parx_exec e, size_t n, int workers)
 {
-    parx_probe def;
-    if (!p) {
-        parx_probe_defaults(&def);
-        p = &def;
-    }
+    parx_probe sane, *p = &sane;
+    parx__run_sane(probe, &sane);
     if (e != PARX_EXEC_THREADS && e != PARX_EXEC_FORK && e != PARX_EXEC_SPAWN) return NAN;
     size_t w = (size_t)(workers > 0 ? workers : p->cpus > 0 ? p->cpus : 1);
     if (n && w > n) w = n;
-    size_t rounds = n ? (n + w - 1) / w : 0;
+    size_t rounds = n ? parx__run_rounds(n, w) : 0;
     if (rounds >= n) return INFINITY; /* one worker, or one job: never faster */
     double start, per;
     parx__run_costs(p, e, &start, &per);
@@ -6999,7 +7091,7 @@ typedef struct parx__run_state {
        the high ones, so one CAS takes a job from either end. */
     _Atomic uint64_t claim;
     _Atomic int stop;          /* a cancel was seen: claim nothing more */
-    _Atomic size_t done, failed, retried;
+    _Atomic size_t done, failed, retried, cancelled;
     _Atomic uint64_t busy_ns;  /* summed job times, for the mean */
     int workers;               /* sharing the jobs now (chunk sizes) */
     /* caller only */
@@ -7054,7 +7146,7 @@ static size_t parx__run_left(parx__run_state *r)
    when the last ended. Each job is timed only when results are wanted. */
 static uint64_t parx__run_jobs(parx__run_state *r, size_t k, size_t count, uint64_t t0)
 {
-    size_t failed = 0, ran = 0;
+    size_t failed = 0, ran = 0, cancelled = 0;
     uint64_t t = t0;
     for (size_t end = k + count; k < end; k++) {
         size_t i = r->perm ? r->perm[k] : k;
@@ -7064,6 +7156,7 @@ static uint64_t parx__run_jobs(parx__run_state *r, size_t k, size_t count, uint6
                 r->res[i].status = -ECANCELED;
             }
             failed++;
+            cancelled++;
             continue;
         }
         ran++;
@@ -7083,6 +7176,7 @@ static uint64_t parx__run_jobs(parx__run_state *r, size_t k, size_t count, uint6
     if (!r->res) t = parx__now_ns();
     /* relaxed: counters, read by the caller after parx_wait or only as a hint */
     if (failed) atomic_fetch_add_explicit(&r->failed, failed, memory_order_relaxed);
+    if (cancelled) atomic_fetch_add_explicit(&r->cancelled, cancelled, memory_order_relaxed);
     atomic_fetch_add_explicit(&r->busy_ns, t - t0, memory_order_relaxed);
     atomic_fetch_add_explicit(&r->done, ran, memory_order_relaxed);
     return t;
@@ -7102,16 +7196,18 @@ static size_t parx__run_chunk(parx__run_state *r, uint64_t spent, size_t count)
     return want ? want : 1;
 }
 
-/* Caller, between jobs: report progress at most every millisecond; a
-   non-zero return cancels. */
-static void parx__run_progress(parx__run_state *r, uint64_t now, bool last)
+/* Caller, between jobs: report progress at most every millisecond (between
+   the end of one call and the next); a non-zero return cancels. Returns the
+   time after the callback, so that its time is never counted as a job's. */
+static uint64_t parx__run_progress(parx__run_state *r, uint64_t now, bool last)
 {
-    if (!r->progress || (!last && now - r->last_progress < PARX__RUN_PROGRESS_NS)) return;
-    r->last_progress = now;
+    if (!r->progress || (!last && now - r->last_progress < PARX__RUN_PROGRESS_NS)) return now;
     /* relaxed: a count to show; the jobs' own results are read after the run */
     size_t done = atomic_load_explicit(&r->done, memory_order_relaxed);
     if (r->progress(done, r->n, r->user) && !last)
         atomic_store_explicit(&r->stop, 1, memory_order_relaxed); /* relaxed: a request */
+    r->last_progress = parx__now_ns();
+    return r->last_progress;
 }
 
 /* Jobs until none are left, from the head (pool tasks) or the tail (the
@@ -7123,8 +7219,7 @@ static void parx__run_loop(parx__run_state *r, bool from_tail, bool caller)
     while (!parx__run_stopped(r) && parx__run_claim(r, from_tail, want, &k, &got)) {
         uint64_t t1 = parx__run_jobs(r, k, got, t);
         want = parx__run_chunk(r, t1 - t, got);
-        if (caller) parx__run_progress(r, t1, false);
-        t = t1;
+        t = caller ? parx__run_progress(r, t1, false) : t1;
     }
 }
 
@@ -7157,18 +7252,22 @@ static int parx__run_threads(parx__run_state *r, parx_pool *pool, int tasks, boo
     return 0;
 }
 
-/* Jobs whose positions were never claimed: cancelled (or `why`). */
+/* Jobs whose positions were never claimed: cancelled (or `why`). Claims
+   them all, so a second call finds none. Caller only, once no worker runs. */
 static void parx__run_settle_left(parx__run_state *r, int why)
 {
-    uint64_t c = atomic_load_explicit(&r->claim, memory_order_relaxed); /* relaxed: after the run */
-    for (size_t k = (uint32_t)c; k < (uint32_t)(c >> 32); k++) {
-        size_t i = r->perm ? r->perm[k] : k;
-        if (r->res) {
+    /* relaxed: no other thread takes part any more */
+    uint64_t c = atomic_exchange_explicit(&r->claim, 0, memory_order_relaxed);
+    size_t h = (uint32_t)c, t = (uint32_t)(c >> 32);
+    if (h >= t) return;
+    if (r->res)
+        for (size_t k = h; k < t; k++) {
+            size_t i = r->perm ? r->perm[k] : k;
             memset(&r->res[i], 0, sizeof r->res[i]);
             r->res[i].status = why;
         }
-        atomic_fetch_add_explicit(&r->failed, 1, memory_order_relaxed); /* relaxed: one thread now */
-    }
+    atomic_fetch_add_explicit(&r->failed, t - h, memory_order_relaxed);
+    if (why == -ECANCELED) atomic_fetch_add_explicit(&r->cancelled, t - h, memory_order_relaxed);
 }
 
 #ifndef PARX_NO_PROC
@@ -7205,13 +7304,18 @@ static int parx__run_procs(parx__run_state *r, parx_procs *pp, size_t ctx_size, 
     if (win > want) win = want;
     if (win > r->n) win = r->n;
     if (win < 1) win = 1;
+    /* Staging for the results in flight: a smaller window where the arena
+       has no room for this one (large results); -ENOMEM only when not even
+       one result fits. */
     char *stage = NULL;
-    if (r->out) {
+    while (r->out && !stage) {
         stage = (char *)parx_arena_alloc(a, win * r->out_size, PARX_CACHELINE);
-        if (!stage) {
+        if (stage) break;
+        if (win == 1) {
             if (ctx_copy) parx_arena_free(a, ctx_copy);
             return -ENOMEM;
         }
+        win /= 2;
     }
     parx_ticket *tk = (parx_ticket *)malloc(win * sizeof *tk);
     if (!tk) {
@@ -7230,7 +7334,12 @@ static int parx__run_procs(parx__run_state *r, parx_procs *pp, size_t ctx_size, 
             run.seed = r->seed;
             run.out_off = stage ? parx_arena_offset(a, stage + (next % win) * r->out_size)
                                 : PARX_ARENA_NO_OFFSET;
-            int rc = parx__procs_submit_off(pp, (parx_job_fn)(void (*)(void))r->fn, ctx_off, &run, &tk[next % win]);
+            int rc = parx__procs_submit_off(pp, (parx_job_fn)(void (*)(void))r->fn, ctx_off,
+                                            &run, &tk[next % win]);
+            /* -EBUSY: the pool's slots hold results nobody waits for yet;
+               some may be ours (a pool shared with others leaves fewer
+               slots than the window): collect the oldest, then try again */
+            if (rc == -EBUSY && head < next) break;
             if (rc < 0) broke = rc;
             else next++;
         }
@@ -7247,7 +7356,7 @@ static int parx__run_procs(parx__run_state *r, parx_procs *pp, size_t ctx_size, 
         atomic_fetch_add_explicit(&r->busy_ns, jr.run_ns, memory_order_relaxed);
         atomic_fetch_add_explicit(&r->done, 1, memory_order_relaxed);
         head++;
-        parx__run_progress(r, parx__now_ns(), false);
+        (void)parx__run_progress(r, parx__now_ns(), false);
     }
     free(tk);
     if (stage) parx_arena_free(a, stage);
@@ -7271,7 +7380,7 @@ static uint64_t parx__run_rss(void)
 #endif /* PARX_NO_PROC */
 
 /* Sort positions by cost, longest first; ties in index order (the same
-   schedule every run). */
+   schedule every run). The costs are sane: finite and positive. */
 static int parx__run_cost_cmp(const void *a, const void *b, void *ctx)
 {
     const double *cost = (const double *)ctx;
@@ -7304,26 +7413,37 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
     /* ---- check everything before running anything */
     bool procs_wanted = d.isolate || d.job_timeout_ns || d.retries;
     if (!fn || d.workers < 0 || d.retries < 0 || (!d.out && d.out_size) ||
-        (unsigned)d.exec > PARX_EXEC_SPAWN || n >= UINT32_MAX)
+        (unsigned)d.exec > PARX_EXEC_SPAWN || n >= UINT32_MAX ||
+        (d.out_size && n > SIZE_MAX / d.out_size))
         return -EINVAL;
-    if ((d.exec == PARX_EXEC_SEQ || d.exec == PARX_EXEC_THREADS) &&
-        (d.job_timeout_ns || d.retries))
-        return -EINVAL; /* a thread cannot be stopped, nor a crash survived */
+    if ((d.exec == PARX_EXEC_SEQ || d.exec == PARX_EXEC_THREADS) && procs_wanted)
+        return -EINVAL; /* in-process: no isolation, a thread cannot be stopped */
 #ifdef PARX_NO_PROC
-    if (d.exec == PARX_EXEC_FORK || d.exec == PARX_EXEC_SPAWN ||
-        (d.exec == PARX_EXEC_AUTO && procs_wanted))
-        return -ENOTSUP;
+    if (d.exec == PARX_EXEC_FORK || d.exec == PARX_EXEC_SPAWN || procs_wanted) return -ENOTSUP;
 #else
+    bool to_procs = d.exec == PARX_EXEC_FORK || d.exec == PARX_EXEC_SPAWN || procs_wanted;
     if (d.procs && (d.job_timeout_ns || d.retries)) return -EINVAL; /* the pool's own apply */
-    if (d.procs && ctx && !d.ctx_size &&
-        parx_arena_offset(parx_procs_arena(d.procs), ctx) == PARX_ARENA_NO_OFFSET &&
-        (d.exec == PARX_EXEC_FORK || d.exec == PARX_EXEC_SPAWN ||
-         (d.exec == PARX_EXEC_AUTO && procs_wanted)))
+    if (d.procs && to_procs && ctx && !d.ctx_size &&
+        parx_arena_offset(parx_procs_arena(d.procs), ctx) == PARX_ARENA_NO_OFFSET)
         return -EFAULT;
     /* a fresh program sees no caller memory: ctx must travel in the arena */
     if (!d.procs && ctx && !d.ctx_size && d.exec == PARX_EXEC_SPAWN) return -EFAULT;
 #endif
     if (!d.out) d.out_size = 0;
+    if (n == 0) {
+        if (d.progress) d.progress(0, 0, d.user);
+        if (report) {
+            report->exec = d.exec == PARX_EXEC_AUTO ? PARX_EXEC_SEQ : d.exec;
+            report->workers = 0;
+            snprintf(rep.reason, sizeof rep.reason, "no jobs");
+            memcpy(report->reason, rep.reason, sizeof rep.reason);
+            report->wall_ns = (double)(parx__now_ns() - t_start);
+            report->fallback = false;
+            report->first = report->failed = report->retried = report->cancelled = 0;
+            report->job_ns = 0;
+        }
+        return 0;
+    }
 
     parx__run_state r;
     memset(&r, 0, sizeof r);
@@ -7338,30 +7458,47 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
     r.progress = d.progress;
     r.user = d.user;
     r.last_progress = t_start;
+    r.workers = 1;
     atomic_init(&r.claim, (uint64_t)n << 32);
     atomic_init(&r.stop, 0);
     atomic_init(&r.done, 0);
     atomic_init(&r.failed, 0);
     atomic_init(&r.retried, 0);
+    atomic_init(&r.cancelled, 0);
     atomic_init(&r.busy_ns, 0);
 
+    /* Cost hints, made sane (a hint that is not a positive finite number
+       counts as a thousandth of the largest), and the longest-first order. */
     uint32_t *perm = NULL;
-    double cost_total = 0;
+    double *cost = NULL, cost_total = 0;
     if (d.cost && n > 1) {
         perm = (uint32_t *)malloc(n * sizeof *perm);
-        if (!perm) return -ENOMEM;
-        for (size_t i = 0; i < n; i++) {
-            perm[i] = (uint32_t)i;
-            cost_total += d.cost[i] > 0 ? d.cost[i] : 0;
+        cost = (double *)malloc(n * sizeof *cost);
+        if (!perm || !cost) {
+            free(perm);
+            free(cost);
+            return -ENOMEM;
         }
-        qsort_r(perm, n, sizeof *perm, parx__run_cost_cmp, (void *)d.cost);
+        double top = 0;
+        for (size_t i = 0; i < n; i++)
+            if (d.cost[i] > top && !isinf(d.cost[i])) top = d.cost[i];
+        double floor_ = top > 0 ? top * 1e-3 : 1;
+        for (size_t i = 0; i < n; i++) {
+            double c = d.cost[i];
+            cost[i] = c > 0 && !isinf(c) ? c : isinf(c) && c > 0 ? top : floor_;
+            cost_total += cost[i];
+            perm[i] = (uint32_t)i;
+        }
+        qsort_r(perm, n, sizeof *perm, parx__run_cost_cmp, cost);
         r.perm = perm;
     }
 
-    const parx_probe *probe = d.probe;
-    if (!probe) {
+    parx_probe pr;
+    if (d.probe) {
+        parx__run_sane(d.probe, &pr);
+    } else {
         pthread_once(&parx__run_env_once, parx__run_env_load);
-        probe = &parx__run_env_probe;
+        parx__run_sane(&parx__run_env_probe, &pr);
     }
     int cpus = parx__cpu_count();
     int wmax = d.workers ? d.workers : cpus;
@@ -7378,25 +7515,36 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
         int threads = parx__procs_threads();
         uint64_t rss = parx__run_rss();
         bool spawn_ok = !ctx || d.ctx_size || d.procs;
+        bool spawn_better = threads > 1 || rss > PARX__RUN_BIG_RSS;
         if (d.procs) exec = d.procs->start == PARX_START_SPAWN ? PARX_EXEC_SPAWN : PARX_EXEC_FORK;
-        else exec = spawn_ok && (threads > 1 || rss > PARX__RUN_BIG_RSS) ? PARX_EXEC_SPAWN
-                                                                       : PARX_EXEC_FORK;
+        else exec = spawn_ok && spawn_better ? PARX_EXEC_SPAWN : PARX_EXEC_FORK;
         snprintf(rep.reason, sizeof rep.reason,
-                 "%s: jobs need processes (%s); the caller has %d thread%s and %llu MiB resident%s",
+                 "%s: jobs need processes (%s); the caller has %d thread%s and %llu MiB "
+                 "resident%s",
                  parx_exec_name(exec),
                  d.isolate ? "isolation asked for" : d.job_timeout_ns ? "a timeout" : "retries",
                  threads, threads == 1 ? "" : "s", (unsigned long long)(rss >> 20),
-                 d.procs ? "; the pool given" : "");
+                 d.procs ? "; the pool given"
+                 : spawn_better && !spawn_ok ? "; not spawn: ctx is not in an arena and "
+                                               ".ctx_size is 0"
+                                             : "");
 #endif
     } else if (exec == PARX_EXEC_AUTO) {
-        parx_probe pr = *probe;
-        if (d.pool) pr.thread_start_ns = pr.task_ns * wmax; /* running already: waking only */
-        if (wmax < 2 || n < 2) {
+        /* Workers that can really run: the CPUs, and a given pool's threads
+           plus the caller. A running pool costs a wake-up, not a start,
+           priced at a quarter of one. */
+        int wcap = wmax < cpus ? wmax : cpus;
+        if (d.pool && wcap > parx_pool_size(d.pool) + 1) wcap = parx_pool_size(d.pool) + 1;
+        double start_full = pr.thread_start_ns;
+        if (d.pool) pr.thread_start_ns /= 4;
+        if (wcap < 2 || n < 2) {
             exec = PARX_EXEC_SEQ;
             snprintf(rep.reason, sizeof rep.reason, "sequential: %s",
-                     n < 2 ? "fewer than two jobs" : "one worker allowed");
+                     n < 2 ? "fewer than two jobs" : "one worker can run");
         } else {
-            /* Jobs on the caller, timed, until threads are worth starting.
+            /* Jobs on the caller, timed, until threads are worth starting:
+               batches that double while they stay under a quarter of a
+               thread start, so timing costs little however short the jobs.
                The first job is left out of the mean once there are others
                (it pays for cold caches and page faults), and nothing is
                decided before a quarter of a thread start has been spent,
@@ -7404,59 +7552,70 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
                job says little, and waiting costs at most that. */
             bool tail = perm != NULL;
             double cost_run = 0, cost_first = 0, pred_seq = 0, pred_thr = 0;
-            uint64_t t_first = 0, now = t_start;
-            size_t k, got, m = 0;
-            r.workers = 1;
-            while (!parx__run_stopped(&r) && parx__run_claim(&r, tail, 1, &k, &got)) {
-                uint64_t t1 = parx__run_jobs(&r, k, 1, now);
-                double ck = perm ? (d.cost[perm[k]] > 0 ? d.cost[perm[k]] : 0) : 1;
-                if (m++ == 0) {
-                    t_first = t1 - now;
-                    cost_first = ck;
+            double spent = 0, t_first = 0, mean = 0;
+            uint64_t now = parx__now_ns(); /* after the sort: setup is not a job */
+            size_t k, got, m = 0, batch = 1;
+            while (!parx__run_stopped(&r) && parx__run_claim(&r, tail, batch, &k, &got)) {
+                uint64_t t1 = parx__run_jobs(&r, k, got, now);
+                double dt = (double)(t1 - now);
+                if (m == 0) {
+                    t_first = dt / (double)got;
+                    cost_first = perm ? cost[perm[k]] : 1;
                 }
-                cost_run += ck;
-                now = t1;
-                parx__run_progress(&r, now, false);
+                for (size_t q = k; perm && q < k + got; q++) cost_run += cost[perm[q]];
+                m += got;
+                spent += dt;
+                now = parx__run_progress(&r, t1, false);
                 size_t left = parx__run_left(&r);
-                double spent = (double)(now - t_start);
-                if (!left || spent < 0.25 * pr.thread_start_ns ||
-                    (m < 2 && spent < pr.thread_start_ns))
-                    continue;
-                double sp = m > 1 ? spent - (double)t_first : spent;
+                if (!left) break;
+                double sp = m > 1 ? spent - t_first : spent;
+                mean = sp / (double)(m > 1 ? m - 1 : 1);
+                size_t cap = (size_t)(0.25 * pr.thread_start_ns / (mean > 1 ? mean : 1));
+                batch = 2 * batch < cap ? 2 * batch : cap > 1 ? cap : 1;
+                if (spent < 0.25 * pr.thread_start_ns || (m < 2 && spent < start_full)) continue;
                 double cr = m > 1 ? cost_run - cost_first : cost_run;
-                pred_seq = perm && cr > 0 ? sp * (cost_total - cost_run) / cr
-                                          : sp / (double)(m > 1 ? m - 1 : 1) * (double)left;
-                int w = wmax < (int)left + 1 ? wmax : (int)left + 1;
-                pred_thr = parx_run_predict(&pr, PARX_EXEC_THREADS, left, w,
+                pred_seq = perm ? sp * (cost_total - cost_run) / cr : mean * (double)left;
+                size_t w = (size_t)wcap < left + 1 ? (size_t)wcap : left + 1;
+                pred_thr = parx_run_predict(&pr, PARX_EXEC_THREADS, left, (int)w,
                                             pred_seq / (double)left);
                 if (pred_thr < PARX__RUN_MARGIN * pred_seq) {
                     exec = PARX_EXEC_THREADS;
-                    workers = w;
+                    workers = (int)w;
                     break;
                 }
             }
             rep.first = m;
-            double mean = m ? (double)(parx__now_ns() - t_start) / (double)m : 0;
             if (exec == PARX_EXEC_THREADS) {
                 size_t left = parx__run_left(&r);
+                int len = snprintf(rep.reason, sizeof rep.reason,
+                                   "threads: %d workers; mean job %s over the first %zu; the %zu "
+                                   "left: %s on threads vs %s sequentially",
+                                   workers, parx__run_fmt(a, sizeof a, spent / (double)m), m,
+                                   left, parx__run_fmt(b, sizeof b, pred_thr),
+                                   parx__run_fmt(c, sizeof c, pred_seq));
+#ifndef PARX_NO_PROC
                 double pred_proc = parx_run_predict(&pr, PARX_EXEC_FORK, left, workers,
                                                     pred_seq / (double)left);
-                snprintf(rep.reason, sizeof rep.reason,
-                         "threads: %d workers; mean job %s over the first %zu; the %zu left: "
-                         "%s on threads vs %s sequentially; process overhead would be %.0f%%",
-                         workers, parx__run_fmt(a, sizeof a, mean), m, left,
-                         parx__run_fmt(b, sizeof b, pred_thr), parx__run_fmt(c, sizeof c, pred_seq),
-                         100.0 * (pred_proc / pred_thr - 1));
+                double more = 100.0 * (pred_proc / pred_thr - 1);
+                if (len > 0 && (size_t)len < sizeof rep.reason)
+                    snprintf(rep.reason + len, sizeof rep.reason - (size_t)len,
+                             more >= 0 ? "; process overhead would be %.0f%%"
+                                       : "; processes predicted %.0f%% faster (probe?)",
+                             more >= 0 ? more : -more);
+#else
+                (void)len;
+#endif
+            } else if (parx__run_stopped(&r)) {
+                exec = PARX_EXEC_SEQ;
+                snprintf(rep.reason, sizeof rep.reason, "sequential: cancelled after %zu jobs", m);
             } else {
                 exec = PARX_EXEC_SEQ;
                 snprintf(rep.reason, sizeof rep.reason,
                          "sequential: mean job %s; all %zu done before threads would pay off "
                          "(start %s, %s per job)",
-                         parx__run_fmt(a, sizeof a, mean), m,
+                         parx__run_fmt(a, sizeof a, m ? spent / (double)m : 0), m,
                          parx__run_fmt(b, sizeof b, pr.thread_start_ns),
                          parx__run_fmt(c, sizeof c, pr.thread_job_ns));
-                if (parx__run_stopped(&r))
-                    snprintf(rep.reason, sizeof rep.reason, "sequential: cancelled after %zu jobs", m);
             }
         }
     } else {
@@ -7465,13 +7624,11 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
 
     /* ---- run what is left on the chosen backend */
     if (exec == PARX_EXEC_SEQ) {
-        r.workers = 1;
         parx__run_loop(&r, perm != NULL && d.exec == PARX_EXEC_AUTO, true);
     } else if (exec == PARX_EXEC_THREADS) {
         if (d.exec != PARX_EXEC_AUTO) {
             workers = wmax;
-            if (d.pool && workers > parx_pool_size(d.pool) + 1) workers = parx_pool_size(d.pool) + 1;
-            if ((size_t)workers > n) workers = n ? (int)n : 1;
+            if ((size_t)workers > n) workers = (int)n;
         }
         if (d.pool && workers > parx_pool_size(d.pool) + 1) workers = parx_pool_size(d.pool) + 1;
         r.workers = workers;
@@ -7514,6 +7671,7 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
         if (pp != d.procs) parx_procs_destroy(pp);
         if (rc < 0 && procs_wanted) {
             free(perm);
+            free(cost);
             return rc; /* isolation, a timeout or retries cannot be had in-process */
         }
         if (rc < 0) {
@@ -7535,8 +7693,9 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
 
     /* ---- settle what a cancel kept from starting, report */
     parx__run_settle_left(&r, -ECANCELED);
-    parx__run_progress(&r, parx__now_ns(), true);
+    (void)parx__run_progress(&r, parx__now_ns(), true);
     free(perm);
+    free(cost);
     /* relaxed: every worker has finished (parx_wait, or results collected) */
     size_t done = atomic_load_explicit(&r.done, memory_order_relaxed);
     size_t failed = atomic_load_explicit(&r.failed, memory_order_relaxed);
@@ -7545,7 +7704,7 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
         rep.workers = exec == PARX_EXEC_SEQ ? 1 : workers;
         rep.failed = failed;
         rep.retried = atomic_load_explicit(&r.retried, memory_order_relaxed);
-        rep.cancelled = n - done;
+        rep.cancelled = atomic_load_explicit(&r.cancelled, memory_order_relaxed);
         rep.job_ns = done ? (double)atomic_load_explicit(&r.busy_ns, memory_order_relaxed) /
                                 (double)done
                           : 0;

@@ -71,6 +71,14 @@ static int job_values(void *ctx, size_t i, parx_rng *rng, void *out)
 }
 
 #ifndef PARX_NO_PROC
+/* Fills its whole (large) out block with i + 1. */
+static int job_fill(void *ctx, size_t i, parx_rng *rng, void *out)
+{
+    (void)ctx, (void)rng;
+    memset(out, (int)(i + 1), 1 << 20);
+    return 0;
+}
+
 /* Writes the pid of the process that ran it. */
 static int job_pid(void *ctx, size_t i, parx_rng *rng, void *out)
 {
@@ -168,10 +176,29 @@ static void test_auto_medium_jobs_threads(void)
     CHECK_EQ(rep.workers, 2);
     CHECK(rep.first >= 1 && rep.first < n);
     CHECK(strstr(rep.reason, "threads: 2 workers") != NULL);
+#ifndef PARX_NO_PROC
     CHECK(strstr(rep.reason, "process overhead would be") != NULL);
+#endif
     for (size_t i = 0; i < n; i++) CHECK_MSG(out[i] > 0, "job %zu did not run", i);
     pt_diag("%s", rep.reason);
     free(out);
+}
+
+/* A probe with nothing measured (zeros) means the built-in figures, not
+   free threads. */
+static void test_auto_zero_probe(void)
+{
+    parx_probe zero;
+    memset(&zero, 0, sizeof zero);
+    zero.cpus = 2;
+    double out[10];
+    parx_run_report rep;
+    CHECK_EQ(parx_run(10, job_values, NULL, NULL,
+                      &(parx_run_desc){.workers = 2, .probe = &zero, .out = out,
+                                       .out_size = sizeof *out},
+                      &rep),
+             0);
+    CHECK_MSG(rep.exec == PARX_EXEC_SEQ, "chose %s: %s", parx_exec_name(rep.exec), rep.reason);
 }
 
 #ifndef PARX_NO_PROC
@@ -393,6 +420,63 @@ static void test_given_procs(void)
              -EINVAL);
     parx_procs_destroy(pp);
 }
+
+static int job_nothing(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+/* A pool whose slots another user holds (results not waited for yet), and
+   results too large for a whole window in its arena: every job still runs
+   once, and the other user's results are still there. */
+static void test_crowded_procs(void)
+{
+    parx_procs_desc pd = {.workers = 2, .start = PARX_START_FORK, .max_jobs = 8,
+                          .arena_bytes = 4u << 20};
+    int err = 0;
+    parx_procs *pp = parx_procs_create(&pd, &err);
+    REQUIRE(pp);
+    parx_ticket held[5];
+    for (int k = 0; k < 5; k++) REQUIRE(parx_procs_submit(pp, job_nothing, NULL, &held[k]) == 0);
+    enum { n = 24 };
+    double ref[n], out[n];
+    parx_job_result r[n];
+    CHECK_EQ(parx_run(n, job_values, NULL, NULL,
+                      &(parx_run_desc){.exec = PARX_EXEC_SEQ, .seed = 5, .out = ref,
+                                       .out_size = sizeof *ref},
+                      NULL),
+             0);
+    parx_run_report rep;
+    CHECK_EQ(parx_run(n, job_values, NULL, r,
+                      &(parx_run_desc){.exec = PARX_EXEC_FORK, .procs = pp, .seed = 5,
+                                       .out = out, .out_size = sizeof *out},
+                      &rep),
+             0);
+    CHECK_EQ(rep.failed, 0);
+    CHECK_EQ(rep.cancelled, 0);
+    CHECK(memcmp(out, ref, sizeof out) == 0);
+    for (int k = 0; k < 5; k++) {
+        parx_job_result jr;
+        CHECK_EQ(parx_procs_wait(pp, held[k], &jr), 0);
+        CHECK_EQ(jr.status, 0);
+    }
+    /* 1 MiB results: the 4 MiB arena holds a few at a time, not a window of 4 */
+    enum { big = 1 << 20, nb = 6 };
+    unsigned char *bout = calloc(nb, big);
+    REQUIRE(bout);
+    CHECK_EQ(parx_run(nb, job_fill, NULL, NULL,
+                      &(parx_run_desc){.exec = PARX_EXEC_FORK, .procs = pp, .out = bout,
+                                       .out_size = big},
+                      &rep),
+             0);
+    size_t wrong = 0;
+    for (size_t i = 0; i < nb; i++)
+        for (size_t q = 0; q < big; q += 4096) wrong += bout[i * big + q] != (unsigned char)(i + 1);
+    CHECK_EQ(wrong, 0);
+    free(bout);
+    parx_procs_destroy(pp);
+}
 #endif
 
 /* ===== cancellation and progress ============================================== */
@@ -499,6 +583,7 @@ static void test_bad_input(void)
     parx_run_report rep;
     memset(&rep, 0x5a, sizeof rep);
     CHECK_EQ(parx_run(4, NULL, NULL, NULL, NULL, &rep), -EINVAL);
+    CHECK_EQ(parx_run((size_t)UINT32_MAX, job_values, NULL, NULL, NULL, NULL), -EINVAL);
     CHECK_EQ(parx_run(4, job_values, NULL, NULL, &(parx_run_desc){.workers = -1}, NULL),
              -EINVAL);
     CHECK_EQ(parx_run(4, job_values, NULL, NULL, &(parx_run_desc){.retries = -1}, NULL),
@@ -512,6 +597,17 @@ static void test_bad_input(void)
              -EINVAL);
     CHECK_EQ(parx_run(4, job_values, NULL, NULL,
                       &(parx_run_desc){.exec = PARX_EXEC_THREADS, .retries = 2}, NULL),
+             -EINVAL);
+    /* isolation cannot be had in-process */
+    CHECK_EQ(parx_run(4, job_values, NULL, NULL,
+                      &(parx_run_desc){.exec = PARX_EXEC_SEQ, .isolate = true}, NULL),
+             -EINVAL);
+    CHECK_EQ(parx_run(4, job_values, NULL, NULL,
+                      &(parx_run_desc){.exec = PARX_EXEC_THREADS, .isolate = true}, NULL),
+             -EINVAL);
+    /* n * out_size would overflow */
+    CHECK_EQ(parx_run(1u << 20, job_values, NULL, NULL,
+                      &(parx_run_desc){.out = out, .out_size = SIZE_MAX / 1024}, NULL),
              -EINVAL);
 #ifdef PARX_NO_PROC
     CHECK_EQ(parx_run(4, job_values, NULL, NULL, &(parx_run_desc){.exec = PARX_EXEC_FORK}, NULL),
@@ -705,6 +801,7 @@ int main(void)
     run_guarded("bad input gives its code; n = 0; no desc", test_bad_input);
     run_guarded("auto: 10 jobs of 1 us run sequentially", test_auto_tiny_jobs_sequential);
     run_guarded("auto: 1000 jobs of 50 us go to threads", test_auto_medium_jobs_threads);
+    run_guarded("auto: a probe of zeros means built-in figures", test_auto_zero_probe);
 #ifndef PARX_NO_PROC
     run_guarded("auto: jobs that need isolation go to processes",
                 test_auto_isolation_processes);
@@ -716,6 +813,8 @@ int main(void)
     run_guarded("fork: a crash, a segfault, exit(3); a hang past its timeout; retries", test_troubled_fork);
     run_guarded("spawn: a crash, a segfault, exit(3); a hang past its timeout; retries", test_troubled_spawn);
     run_guarded("a pool of the caller's: ctx in its arena, or -EFAULT", test_given_procs);
+    run_guarded("a crowded pool, results larger than its arena's window: all run once",
+                test_crowded_procs);
 #endif
     run_guarded("a cancel flag set by a job stops the rest", test_cancel_flag);
     run_guarded("progress: monotonic, final count; returning 1 cancels",
