@@ -5989,8 +5989,8 @@ PARX_API parx_io_backend parx_writer_backend(const parx_writer *w, const char **
 /* -------------------------------------------------------------------------- */
 /* Every figure is the median of a few runs, so that one run slowed by
    another process does not decide it, and every loop is bounded by a count
-   and by a time budget: about a second on an idle machine, not minutes
-   under valgrind. Process pools come first, while the caller may still be
+   and by a time budget: well under a second on a 2-CPU VM, and not
+   minutes under valgrind. Process pools come first, while the caller may still be
    single-threaded (a fork pool forks it), thread pools last.
    The per-job figures are what makes parx_run_predict's model hold. It
    says start + ceil(n / workers) * (job_ns + per-job cost); with the start

@@ -315,14 +315,14 @@ static void test_load_rejects(void)
         "[]",
         "{}",
         "null",
-        "{\"cpus\": 2}",                              /* no version */
-        "{\"parx_probe\": 2}",                        /* a version this code does not know */
+        "{\"cpus\": 2}",       /* no version */
+        "{\"parx_probe\": 2}", /* a version this code does not know */
         "{\"parx_probe\": \"1\"}",
         "{\"parx_probe\": 1.5}",
-        "{\"parx_probe\": 1} {}",                     /* something after the object */
+        "{\"parx_probe\": 1} {}", /* something after the object */
         "{\"parx_probe\": 1} x",
-        "{\"parx_probe\": 1,}",                       /* trailing comma */
-        "{\"parx_probe\": 1 \"cpus\": 2}",            /* missing comma */
+        "{\"parx_probe\": 1,}",            /* trailing comma */
+        "{\"parx_probe\": 1 \"cpus\": 2}", /* missing comma */
         "{\"parx_probe\" 1}",
         "{parx_probe: 1}",
         "{'parx_probe': 1}",
@@ -333,7 +333,7 @@ static void test_load_rejects(void)
         "{\"parx_probe\": 1, \"task_ns\": -1}",
         "{\"parx_probe\": 1, \"task_ns\": \"5\"}",
         "{\"parx_probe\": 1, \"task_ns\": null}",
-        "{\"parx_probe\": 1, \"task_ns\": 1e999}",    /* infinite */
+        "{\"parx_probe\": 1, \"task_ns\": 1e999}", /* infinite */
         "{\"parx_probe\": 1, \"task_ns\": NaN}",
         "{\"parx_probe\": 1, \"task_ns\": Infinity}",
         "{\"parx_probe\": 1, \"task_ns\": 01}",
@@ -367,8 +367,7 @@ static void test_load_rejects(void)
         int rc = load_text(bad[i], &p);
         CHECK_MSG(rc == -EINVAL, "load of \"%s\": %d (%s), not -EINVAL", bad[i], rc,
                   parx_strerror(rc));
-        CHECK_MSG(memcmp(&p, &before, sizeof p) == 0, "a failed load of \"%s\" changed *p",
-                  bad[i]);
+        CHECK_MSG(memcmp(&p, &before, sizeof p) == 0, "a failed load of \"%s\" changed *p", bad[i]);
     }
     /* nesting deeper than the reader goes */
     char deep[400];
@@ -451,7 +450,8 @@ static void check_snprintf(const parx_probe *p)
         int r = parx_probe_format(p, size ? buf : NULL, size);
         size_t want = size == 0 ? 0 : size - 1 < (size_t)len ? size - 1 : (size_t)len;
         bool ok = r == len;
-        if (size) ok = ok && strlen(buf) == want && memcmp(buf, full, want) == 0;
+        if (size)
+            ok = ok && strlen(buf) == want && memcmp(buf, full, want) == 0;
         for (size_t k = size; k < (size_t)len + 8; k++)
             ok = ok && buf[k] == '#'; /* nothing written past size */
         if (!ok && bad++ < 3)
@@ -587,8 +587,7 @@ int main(int argc, char **argv)
     pt_plan(9);
     /* first, while this process has no thread: fork pools are started */
     pt_run("measure: every figure, or 0 and a reason where compiled out", test_measure_full);
-    pt_run("measure with PARX_PROBE_NO_PROCS: process figures stay defaults",
-           test_measure_quick);
+    pt_run("measure with PARX_PROBE_NO_PROCS: process figures stay defaults", test_measure_quick);
     pt_run("measure: bad arguments", test_measure_bad_args);
     pt_run("save and load: equal field by field", test_round_trip);
     pt_run("load: whitespace, any order, unknown keys, escapes, defaults", test_load_lenient);
