@@ -7440,17 +7440,13 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
     if (!d.procs && ctx && !d.ctx_size && d.exec == PARX_EXEC_SPAWN) return -EFAULT;
 #endif
     if (!d.out) d.out_size = 0;
-    if (n == 0) {
+    if (n == 0) { /* nothing to start */
         if (d.progress) d.progress(0, 0, d.user);
         if (report) {
+            memset(report, 0, sizeof *report);
             report->exec = d.exec == PARX_EXEC_AUTO ? PARX_EXEC_SEQ : d.exec;
-            report->workers = 0;
-            snprintf(rep.reason, sizeof rep.reason, "no jobs");
-            memcpy(report->reason, rep.reason, sizeof rep.reason);
+            snprintf(report->reason, sizeof report->reason, "no jobs");
             report->wall_ns = (double)(parx__now_ns() - t_start);
-            report->fallback = false;
-            report->first = report->failed = report->retried = report->cancelled = 0;
-            report->job_ns = 0;
         }
         return 0;
     }
@@ -7610,7 +7606,8 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
                 if (len > 0 && (size_t)len < sizeof rep.reason)
                     snprintf(rep.reason + len, sizeof rep.reason - (size_t)len,
                              more >= 0 ? "; process overhead would be %.0f%%"
-                                       : "; processes predicted %.0f%% faster (probe?)",
+                                       : "; processes predicted %.0f%% faster (the probe "
+                                         "timed a thread start slower than a process start)",
                              more >= 0 ? more : -more);
 #else
                 (void)len;
