@@ -311,8 +311,10 @@
     - AUTO. The caller runs jobs itself and times them. After each job
       (once it has spent a quarter of a thread start, and seen two jobs or
       one as long as a whole thread start) it predicts what is left:
-      sequentially, left x mean; on threads, start + ceil(left / workers)
-      x (mean + per-job cost). When threads are predicted at least 10%
+      sequentially, left x mean; on threads, about (left x (mean + per-job
+      cost) + (workers - 1) x start / 2) / workers + start / 2, as the
+      caller works while the threads are created and waits for them to
+      stop at the end (parx_run_predict). When threads are predicted at least 10%
       faster it starts them, and they take the remaining jobs alongside
       the caller, longest first under cost hints (while measuring, the
       caller took the cheapest): nothing waits for the decision and
@@ -1267,8 +1269,11 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
 
 /* parx_run_predict: the time AUTO expects for n jobs of job_ns each on
    backend e with `workers` workers (0: p->cpus), starting a pool, as a
-   model of p's overheads: sequential n * job_ns; threads and processes
-   start + ceil(n / workers) * (job_ns + per-job cost); AUTO the smaller of
+   model of p's overheads (t = job_ns + the backend's per-job cost, S its
+   start, w workers): sequential n * job_ns; processes S + ceil(n / w) * t;
+   threads the larger of ceil(n / w) * t and (n t + (w - 1) S / 2) / w + S / 2
+   (the caller works while the others are created, the first half of S, and
+   waits for them to stop after the last job, the second); AUTO the smaller of
    sequential and threads; NAN for an unknown e, and for FORK and SPAWN
    under PARX_NO_PROC. p NULL: built-in figures.
    parx_run_break_even: the job time above which e (THREADS, FORK or SPAWN;
@@ -5992,10 +5997,10 @@ PARX_API parx_io_backend parx_writer_backend(const parx_writer *w, const char **
    and by a time budget: well under a second on a 2-CPU VM, and not
    minutes under valgrind. Process pools come first, while the caller may still be
    single-threaded (a fork pool forks it), thread pools last.
-   The per-job figures are what makes parx_run_predict's model hold. It
-   says start + ceil(n / workers) * (job_ns + per-job cost); with the start
-   left out (the pool exists already) and job_ns = 0 (empty jobs), the
-   per-job cost is wall / ceil(n / cpus). With empty jobs every worker
+   The per-job figures are what makes parx_run_predict's model hold. With
+   the start left out (the pool exists already) and job_ns = 0 (empty
+   jobs), it says ceil(n / workers) * per-job cost, so the per-job cost is
+   wall / ceil(n / cpus). With empty jobs every worker
    wants its next job at the same moment, so where handing out jobs is
    serial this overstates the cost for longer jobs, whose hand-outs overlap
    the work: the break-even it gives errs toward sequential, the safe side. */
@@ -7049,7 +7054,14 @@ PARX_API double parx_run_predict(const parx_probe *probe, parx_exec e, size_t n,
     if (n && w > n) w = n;
     double start, per;
     parx__run_costs(p, e, &start, &per);
-    return start + (double)parx__run_rounds(n, w) * (job_ns + per);
+    double rounds = (double)parx__run_rounds(n, w), busy = rounds * (job_ns + per);
+    if (e != PARX_EXEC_THREADS) return start + busy; /* processes: nothing runs before they do */
+    /* Threads: the caller runs jobs from the start. The other w - 1 join it
+       once created (half of `start`); stopping them (the other half) comes
+       after the last job. The rounds bound holds when jobs are few and long. */
+    double shared = ((double)n * (job_ns + per) + (double)(w - 1) * start / 2) / (double)w +
+                    start / 2;
+    return shared > busy ? shared : busy;
 }
 
 PARX_API double parx_run_break_even(const parx_probe *probe, parx_exec e, size_t n, int workers)
@@ -7063,8 +7075,13 @@ PARX_API double parx_run_break_even(const parx_probe *probe, parx_exec e, size_t
     if (rounds >= n) return INFINITY; /* one worker, or one job: never faster */
     double start, per;
     parx__run_costs(p, e, &start, &per);
-    /* n t = start + rounds (t + per)  =>  t = (start + rounds per) / (n - rounds) */
-    return (start + (double)rounds * per) / (double)(n - rounds);
+    double r = (double)rounds, nn = (double)n, ww = (double)w;
+    if (e != PARX_EXEC_THREADS) /* n t = start + rounds (t + per) */
+        return (start + r * per) / (nn - r);
+    /* where n t meets each of parx_run_predict's two bounds; the later one */
+    double t_busy = r * per / (nn - r);
+    double t_shared = (nn * per + start * (2 * ww - 1) / 2) / (nn * (ww - 1));
+    return t_shared > t_busy ? t_shared : t_busy;
 }
 
 /* The probe AUTO uses without .probe: the file PARX_PROBE names, read once

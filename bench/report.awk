@@ -696,6 +696,7 @@ function targets(   c, ns, t1, t2, tbb2, j, k, s, e, emin, wcase, allok, nok, o2
     if (nrows["io"]) targets_io()
     if (nrows["procs"]) targets_procs()
     if (nrcases) targets_runner()
+    if (nprobe) targets_probe()
     print ""
 }
 
@@ -851,6 +852,50 @@ function targets_runner(   j, c, s, b, a, w, t, e) {
     }
 }
 
+# ---- the probe (bench_runner probe) -------------------------------------------
+# RES probe parx FIGURE - CPUS ns VALUE, and RES probe break_even BACKEND n=N CPUS ns VALUE
+$1 == "RES" && $2 == "probe" && NF >= 8 {
+    nprobe++
+    if ($3 == "parx") { PROBE_FIG[++npfig] = $4; PROBE_V[$4] = $8; PROBE_CPUS = $6 }
+    else PROBE_BE[$4, $5] = $8
+}
+# ns with a unit a person reads at once
+function hns(v) {
+    if (v == "inf" || v == "INF") return "never"
+    v += 0
+    return v < 1e3 ? sprintf("%.0f ns", v) : v < 1e6 ? sprintf("%.1f us", v / 1e3) : sprintf("%.2f ms", v / 1e6)
+}
+function table_probe(   k, b) {
+    if (!nprobe) return
+    print "### Probe: this machine's overheads (`bench_runner probe`, `parx_probe_measure`)"
+    print ""
+    print "What `parx_run`'s automatic choice weighs, measured in one call (medians"
+    print "inside); " PROBE_CPUS " CPUs. Break-even: the job time above which a backend,"
+    print "starting its pool, beats running the jobs one after another (`parx_run_break_even`)."
+    print ""
+    print "| figure | value |"
+    print "|---|---:|"
+    for (k = 1; k <= npfig; k++) printf "| %s | %s |\n", PROBE_FIG[k], hns(PROBE_V[PROBE_FIG[k]])
+    print ""
+    print "| break-even job time | n = 10 | n = 100 | n = 1000 |"
+    print "|---|---:|---:|---:|"
+    split("threads fork spawn", PB, " ")
+    for (b = 1; b in PB; b++)
+        printf "| %s | %s | %s | %s |\n", PB[b], hns(PROBE_BE[PB[b], "n=10"]),
+            hns(PROBE_BE[PB[b], "n=100"]), hns(PROBE_BE[PB[b], "n=1000"])
+    print ""
+}
+function targets_probe(   t, f, s) {
+    t = PROBE_BE["threads", "n=100"]
+    target("probe: break-even job time on threads for 100 jobs <= 5 us", hns(t),
+           t == "" ? "" : t + 0 <= 5000)
+    f = PROBE_BE["fork", "n=100"]; s = PROBE_BE["spawn", "n=100"]
+    target("probe: break-even job time on processes for 100 jobs <= 100 us [fork]", hns(f),
+           f == "" ? "" : f + 0 <= 100000)
+    target("probe: break-even job time on processes for 100 jobs <= 100 us [spawn]", hns(s),
+           s == "" ? "" : s + 0 <= 100000)
+}
+
 END {
-    table_fib(); table_uneven(); table_sum(); table_latency(); table_idle(); table_shm(); table_procs(); table_io(); table_runner(); targets()
+    table_fib(); table_uneven(); table_sum(); table_latency(); table_idle(); table_shm(); table_procs(); table_io(); table_runner(); table_probe(); targets()
 }

@@ -646,11 +646,15 @@ static void test_names_and_model(void)
     parx_probe_defaults(&p);
     p.thread_start_ns = 100000;
     p.thread_job_ns = 100;
-    /* 100 jobs on 2 workers: 50 rounds; sequential 100 t */
+    /* 100 jobs on 2 workers, sequential 100 t; threads: the caller alone
+       while the other is created (half the start), both, then the stop */
     CHECK(parx_run_predict(&p, PARX_EXEC_SEQ, 100, 2, 1000) == 100000);
-    CHECK(parx_run_predict(&p, PARX_EXEC_THREADS, 100, 2, 1000) == 100000 + 50 * 1100);
+    CHECK(parx_run_predict(&p, PARX_EXEC_THREADS, 100, 2, 1000) ==
+          (100 * 1100 + 50000) / 2.0 + 50000);
+    /* three long jobs on two workers: two rounds, whatever the sharing */
+    CHECK(parx_run_predict(&p, PARX_EXEC_THREADS, 3, 2, 1e7) == 2 * (1e7 + 100));
     double be = parx_run_break_even(&p, PARX_EXEC_THREADS, 100, 2);
-    CHECK(be == (100000 + 50 * 100) / 50.0);
+    CHECK(be == (100 * 100 + 100000 * 1.5) / 100.0);
     /* where the two predictions meet */
     double seq = parx_run_predict(&p, PARX_EXEC_SEQ, 100, 2, be);
     double thr = parx_run_predict(&p, PARX_EXEC_THREADS, 100, 2, be);
@@ -665,8 +669,14 @@ static void test_names_and_model(void)
 #endif
     CHECK(isinf(parx_run_break_even(&p, PARX_EXEC_THREADS, 1, 2)));
     CHECK(isnan(parx_run_break_even(&p, PARX_EXEC_SEQ, 100, 2)));
-    /* more workers than jobs: the jobs are the limit */
-    CHECK(parx_run_predict(&p, PARX_EXEC_THREADS, 3, 8, 1000) == 100000 + 1100);
+    /* more workers than jobs: the jobs are the limit (3 workers) */
+    CHECK(parx_run_predict(&p, PARX_EXEC_THREADS, 3, 8, 1000) ==
+          (3 * 1100 + 2 * 50000) / 3.0 + 50000);
+    /* processes: nothing runs before they start */
+    p.fork_start_ns = 1e6;
+    p.proc_job_ns = 1000;
+    CHECK(parx_run_predict(&p, PARX_EXEC_FORK, 100, 2, 1000) == 1e6 + 50 * 2000);
+    CHECK(parx_run_break_even(&p, PARX_EXEC_FORK, 100, 2) == (1e6 + 50 * 1000) / 50.0);
 }
 
 /* ===== no thread, no process: the fallback ===================================== */
