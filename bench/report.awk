@@ -807,7 +807,12 @@ function rbest(c,   i, be, x, best) {
     }
     return best
 }
-function rcell(c, be,   x) { x = rt(c, be); return x == "" ? "-" : sprintf("%.3f (%s)", x, RUN_W[c, be]) }
+# seconds with a unit that keeps three figures (the tiny cases take microseconds)
+function hs(x) {
+    x += 0
+    return x < 1e-3 ? sprintf("%.1f us", x * 1e6) : x < 1 ? sprintf("%.2f ms", x * 1e3) : sprintf("%.3f s", x)
+}
+function rcell(c, be,   x) { x = rt(c, be); return x == "" ? "-" : sprintf("%s (%s)", hs(x), RUN_W[c, be]) }
 function table_runner(   j, c, s, b, a) {
     if (!nrcases) return
     print "### Job runner: the examples' workloads"
@@ -835,12 +840,18 @@ function targets_runner(   j, c, s, b, a, w, t, e) {
     for (j = 1; j <= nrcases; j++) {
         c = rcases[j]; s = rt(c, "sequential"); b = rbest(c); a = rt(c, "auto")
         if (a == "" || b == "") continue
-        if (RBEST_BE == "sequential")
-            target("auto on " c ": where sequential is best, at most 5% slower than sequential",
-                   sprintf("%.3f s vs %.3f s = %.3fx", a, s, a / s), a / s <= 1.05)
-        else
-            target("auto on " c ": within 10% of the best fixed backend",
-                   sprintf("%.3f s vs %.3f s (%s) = %.3fx", a, b, RBEST_BE, a / b), a / b <= 1.10)
+        # The tiny cases are the guard against the users' slowdowns: auto
+        # never much slower than sequential. The examples are the workloads
+        # the 10% target is about.
+        if (RBEST_BE == "sequential" || c ~ /^tiny_/)
+            target("auto on " c ": at most 5% slower than sequential" \
+                   (RBEST_BE == "sequential" ? " (sequential is best)" : ""),
+                   sprintf("%s vs %s = %.3fx", hs(a), hs(s), a / s), a / s <= 1.05)
+        if (RBEST_BE != "sequential")
+            target("auto on " c ": within 10% of the best fixed backend" \
+                   (c ~ /^tiny_/ ? " (not a target: tiny jobs, for the record)" : ""),
+                   sprintf("%s vs %s (%s) = %.3fx", hs(a), hs(b), RBEST_BE, a / b),
+                   c ~ /^tiny_/ ? "n/a" : a / b <= 1.10)
     }
     for (j = 1; j <= nrcases; j++) {
         c = rcases[j]
