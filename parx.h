@@ -1284,8 +1284,10 @@ PARX_API double parx_run_predict(const parx_probe *p, parx_exec e, size_t n, int
                                  double job_ns);
 PARX_API double parx_run_break_even(const parx_probe *p, parx_exec e, size_t n, int workers);
 
-/* parx_probe_defaults: built-in figures (measured on the reference machine
-   of bench/RESULTS.md), with cpus from this process's CPU affinity.
+/* parx_probe_defaults: built-in figures, set above what the 2-CPU VM of
+   bench/RESULTS.md measured (2 to 6 times for some), so that AUTO without
+   a probe leans towards sequential; cpus from this process's CPU
+   affinity. NULL is ignored. Thread safety: any thread.
    parx_probe_measure: start from parx_probe_defaults and measure this
    machine, medians of several runs, in under a second (0.1 to 0.5 s on a
    2-CPU VM, less with PARX_PROBE_NO_PROCS): thread pool start, task spawn, the runner's
@@ -1306,7 +1308,9 @@ PARX_API double parx_run_break_even(const parx_probe *p, parx_exec e, size_t n, 
    or job.
    parx_probe_save: write every field as a flat JSON object (with
    "parx_probe": 1, the format version) to path, through a temporary file
-   renamed over it. Non-finite times are written as 0.
+   renamed over it. Times that are not finite and positive are written as
+   0 ("not measured"), and cpus below 1 as this process's CPU count, so
+   that load reads back whatever save wrote.
    parx_probe_load: read such a file into *p: keys in any order, unknown keys
    ignored, missing ones left at parx_probe_defaults' figures; *p is changed
    only on success.
@@ -6421,7 +6425,10 @@ static void parx__probe_locale_back(locale_t c, locale_t old)
     freelocale(c);
 }
 
-static double parx__probe_finite(double x) { return isfinite(x) ? x : 0.0; }
+/* A time as the file keeps it: 0 ("not measured") for anything that is not
+   a finite, non-negative number, so that parx_probe_load reads back every
+   file parx_probe_save writes. */
+static double parx__probe_finite(double x) { return isfinite(x) && x > 0 ? x : 0.0; }
 
 PARX_API int parx_probe_save(const parx_probe *p, const char *path)
 {
@@ -6439,7 +6446,8 @@ PARX_API int parx_probe_save(const parx_probe *p, const char *path)
         {"proc_rt_ns", p->proc_rt_ns},           {"arena_attach_ns", p->arena_attach_ns},
         {"gpu_dispatch_ns", p->gpu_dispatch_ns},
     };
-    parx__pbuf_put(&b, "{\n  \"parx_probe\": 1,\n  \"cpus\": %d,\n", p->cpus);
+    parx__pbuf_put(&b, "{\n  \"parx_probe\": 1,\n  \"cpus\": %d,\n",
+                   p->cpus >= 1 ? p->cpus : parx__cpu_count());
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         parx__pbuf_put(&b, "  \"%s\": %.17g,\n", t[i].key, parx__probe_finite(t[i].v));
     parx__pbuf_put(&b, "  \"io_uring\": %d,\n  \"io_uring_why\": ", p->io_uring ? 1 : 0);

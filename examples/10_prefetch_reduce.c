@@ -207,7 +207,8 @@ int main(int argc, char **argv)
         perror(path);
         return 1;
     }
-    for (uint64_t at = 0;;) {
+    uint64_t at = 0;
+    for (;;) {
         ssize_t n = pread(fd, buf, CHUNK, (off_t)at);
         if (n <= 0)
             break;
@@ -215,6 +216,7 @@ int main(int argc, char **argv)
         at += (uint64_t)n;
     }
     close(fd);
+    size = at; /* a file of the caller's is as long as it is, whatever MiB said */
     double t_sync = now() - t0;
     parx_pool_destroy(pool);
 
@@ -240,10 +242,10 @@ int main(int argc, char **argv)
             if (bench)
                 printf("prefetch_reduce read-then-compute %d %.6f\n", cpus, t_sync);
             else
-                printf("%ld MiB in chunks of %zu MiB; prefetch: %s\n"
+                printf("%.4g MiB in chunks of %zu MiB; prefetch: %s\n"
                        "  %-18s  %7s  %-18s  %-19s  %8s  %7s  %10s\n"
                        "  %-18s  %7d  0x%016llx  %.17f  %6.3f s\n",
-                       mib, CHUNK >> 20, why, "pass", "threads", "checksum", "mean of the hashes",
+                       (double)size / (1 << 20), CHUNK >> 20, why, "pass", "threads", "checksum", "mean of the hashes",
                        "time", "speedup", "efficiency", "read, then compute", cpus,
                        (unsigned long long)ref.hash, ref.u / (double)(size / 8), t_sync);
         }

@@ -22,8 +22,8 @@
    - Point i draws its random numbers from parx_rng_for(SEED, i), a pure
      function of (SEED, i), so its result is the same bits whichever rank
      and thread computed it. Rank 0 recomputes points alone (all of them
-     when there are at most 128, else 128 spread over the sweep), compares
-     the bits, and exits with status 1 if any differ: the output is the
+     when there are at most 128, else every k-th, up to 128 of them),
+     compares the bits, and exits with status 1 if any differ: the output is the
      same for any number of ranks and threads.
 
    Options (every rank parses them the same way):

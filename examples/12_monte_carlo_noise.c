@@ -151,6 +151,7 @@ int main(int argc, char **argv)
 {
     int auto_only = 0, bench = 0, measure = 0, reps = 1;
     double scale = 1.0;
+    int bad_args = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--auto-only"))
             auto_only = measure = 1;
@@ -160,11 +161,13 @@ int main(int argc, char **argv)
             measure = 1;
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atoi(argv[++i]);
-        else if ((scale = atof(argv[i])) <= 0 || scale > 100 || reps < 1) {
-            fprintf(stderr, "usage: %s [--auto-only | --bench [--reps N]] [--probe] [scale]\n",
-                    argv[0]);
-            return 2;
-        }
+        else if ((scale = atof(argv[i])) <= 0 || scale > 100)
+            bad_args = 1;
+    }
+    if (bad_args || reps < 1) { /* after the loop: --reps may come last */
+        fprintf(stderr, "usage: %s [--auto-only | --bench [--reps N]] [--probe] [scale]\n",
+                argv[0]);
+        return 2;
     }
     /* About 4 ns per grid point and sweep: 1 ms per unit of contrast at scale 1. */
     problem pb = {.sweeps_per_unit = 4000.0 * scale};

@@ -136,6 +136,7 @@ int main(int argc, char **argv)
     const char *dir = ".";
     int bench = 0, reps = 1;
     double scale = 1.0;
+    int bad_args = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--bench"))
             bench = 1;
@@ -143,10 +144,12 @@ int main(int argc, char **argv)
             dir = argv[++i];
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atoi(argv[++i]);
-        else if ((scale = atof(argv[i])) <= 0 || scale > 100 || reps < 1) {
-            fprintf(stderr, "usage: %s [--out DIR] [--bench [--reps N]] [scale]\n", argv[0]);
-            return 2;
-        }
+        else if ((scale = atof(argv[i])) <= 0 || scale > 100)
+            bad_args = 1;
+    }
+    if (bad_args || reps < 1) { /* after the loop: --reps may come last */
+        fprintf(stderr, "usage: %s [--out DIR] [--bench [--reps N]] [scale]\n", argv[0]);
+        return 2;
     }
     /* A smaller scale takes longer steps: fewer of them, a rougher answer. */
     sweep sw = {.dt = 1e-4 / scale};

@@ -103,6 +103,11 @@ typedef struct plot_bar_desc {
     int width, height;         /* pixels; 0: sized to the labels and the number of bars */
 } plot_bar_desc;
 
+/* Every function below: thread safety, any thread (no state is kept between
+   calls; two calls writing one path at once leave either file). Text
+   (names, titles, labels) is escaped for CSV or XML but must be valid
+   UTF-8: it is not checked. */
+
 /* Writes `path` as CSV (RFC 4180): a header of the ncols names (quoted when
    they hold a comma, a quote or a line break), then nrows rows; cols[c][r] is
    row r of column c. Values are printed with as many significant digits
@@ -355,6 +360,7 @@ typedef struct plot__axis {
     int base; /* 0: linear */
     double lnbase;
     double p0, p1;
+    int fitted; /* lo and hi are set (plot__axis_fit has run) */
 } plot__axis;
 
 /* Fits an axis to values in [vmin, vmax] (at least one finite value, and
@@ -365,6 +371,7 @@ typedef struct plot__axis {
 static inline void plot__axis_fit(plot__axis *a, double vmin, double vmax, int base,
                                   int include_zero, int integer)
 {
+    a->fitted = 1;
     a->base = base >= 2 ? base : 0;
     if (a->base != 0) {
         a->lnbase = plot__ln((double)a->base);
@@ -387,7 +394,14 @@ static inline void plot__axis_fit(plot__axis *a, double vmin, double vmax, int b
         vmin -= include_zero && vmin == 0.0 ? 0.0 : pad;
         vmax += pad;
     }
-    /* A raw step of a fifth of the range, rounded to 1, 2 or 5 x 10^k. */
+    /* A range no step can describe (it overflows, or is below the smallest
+       normal double): a plain 0..1 axis, the points off it left out. */
+    if (!(vmax - vmin < 1e300) || !(vmax - vmin > 1e-300)) {
+        vmin = 0.0;
+        vmax = 1.0;
+    }
+    /* A raw step of a fifth of the range, rounded to 1, 2 or 5 x 10^k (the
+       loops end: raw lies within [1e-301, 2e299] here). */
     double raw = (vmax - vmin) / 5.0, mag = 1.0;
     while (mag * 10.0 <= raw) {
         mag *= 10.0;
@@ -404,10 +418,20 @@ static inline void plot__axis_fit(plot__axis *a, double vmin, double vmax, int b
     a->hi = plot__ceil(vmax / a->step - 1e-9) * a->step;
 }
 
-/* Whether v can be drawn on the axis at all. */
+/* Whether v can be drawn on the axis at all: finite, positive on a log
+   axis, and once the axis is fitted within its range (a little slack for
+   rounding), which every value is unless the range had to be replaced
+   (see plot__axis_fit). */
 static inline int plot__axis_ok(const plot__axis *a, double v)
 {
-    return plot__finite(v) && (a->base == 0 || v > 0.0);
+    if (!plot__finite(v) || (a->base != 0 && v <= 0.0)) {
+        return 0;
+    }
+    if (!a->fitted) {
+        return 1;
+    }
+    double u = a->base == 0 ? v : plot__ln(v) / a->lnbase, slack = 1e-6 * (a->hi - a->lo);
+    return u >= a->lo - slack && u <= a->hi + slack;
 }
 
 /* The pixel coordinate of value v (which must pass plot__axis_ok). */

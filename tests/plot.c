@@ -289,6 +289,28 @@ static void test_bar_texts(void)
     remove(path);
 }
 
+/* Ranges no round step describes -- one that overflows, one of subnormal
+   numbers -- end (no endless search for a step) with finite coordinates. */
+static void test_extreme_ranges(void)
+{
+    const double x[] = {0, 1};
+    const double huge[] = {-1e308, 1e308}, tiny[] = {5e-324, 1e-323};
+    const double *ys[] = {huge, tiny};
+    char path[4200];
+    for (int k = 0; k < 2; k++) {
+        const plot_series s = {.name = "y", .x = x, .y = ys[k], .n = 2};
+        REQUIRE(plot_line_svg(path_in("extreme.svg", path, sizeof path),
+                              &(plot_line_desc){.series = &s, .nseries = 1}) == 0);
+        char *svg = slurp(path);
+        REQUIRE(svg != NULL);
+        check_svg_shape(svg);
+        CHECK_MSG(strstr(svg, "inf") == NULL && strstr(svg, "nan") == NULL,
+                  "a coordinate that is not finite (range %d)", k);
+        free(svg);
+        remove(path);
+    }
+}
+
 static void test_errors(void)
 {
     const double v[] = {1.0};
@@ -314,11 +336,13 @@ int main(void)
     snprintf(dir, sizeof dir, "%s/parx-plot-XXXXXX", tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
     if (mkdtemp(dir) == NULL)
         pt_skip_all("cannot create a temporary directory");
-    pt_plan(6);
+    pt_plan(7);
     pt_run("CSV: header quoting, values read back exactly, a text column", test_csv_roundtrip);
     pt_run("line chart: shape, escaped labels, one polyline per series + ideal", test_line_chart);
     pt_run("bar chart: one rect per bar, values printed, log and linear", test_bar_chart);
     pt_run("bar chart: texts given per bar", test_bar_texts);
+    pt_run("ranges that overflow or are subnormal: finite coordinates, no hang",
+           test_extreme_ranges);
     pt_run("bad arguments and unwritable paths", test_errors);
     /* rmdir succeeds only on an empty directory: every test removed its files. */
     pt_ok(rmdir(dir) == 0, "no file left behind");

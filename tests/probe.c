@@ -256,6 +256,14 @@ static void test_round_trip(void)
     REQUIRE(parx_probe_save(&a, path) == 0);
     REQUIRE(parx_probe_load(&b, path) == 0);
     check_equal(&a, &b);
+    /* a probe made by hand, zeroed or with negative times: what save
+       writes, load reads (times as 0, "not measured"; cpus this machine's) */
+    memset(&a, 0, sizeof a);
+    a.task_ns = -1;
+    a.proc_rt_ns = -5e3;
+    REQUIRE(parx_probe_save(&a, path) == 0);
+    CHECK_EQ(parx_probe_load(&b, path), 0);
+    CHECK(b.task_ns == 0 && b.proc_rt_ns == 0 && b.cpus >= 1);
     unlink(path);
     /* the temporary file is gone too */
     DIR *d = opendir(".");
