@@ -4032,7 +4032,12 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
         rc = -ENOSPC;
         goto fail;
     }
-    memset(blk, 0, total);
+    /* No memset: this is the first block of an arena made just now, and a
+       fresh memfd reads as zeros until written. Clearing it would fault in
+       every page of the tables (4096 job records alone are 256 KiB: about
+       170 us of page faults on the 2-CPU VM of bench/RESULTS.md, a third of
+       a fork-mode start); untouched, a page costs its fault only when a
+       slot on it is first used. */
     uint64_t at = parx_arena_offset(pp->arena, blk);
     pp->ctl = (parx__pctl *)(void *)blk;
     pp->ctl->magic = PARX__PROCS_MAGIC;
