@@ -214,7 +214,11 @@ static void test_auto_medium_jobs_threads(void)
     CHECK(rep.first >= 1 && rep.first < n);
     CHECK(strstr(rep.reason, "threads: 2 workers") != NULL);
 #ifndef PARX_NO_PROC
-    CHECK(strstr(rep.reason, "process overhead would be") != NULL);
+    /* the comparison with processes, whichever way it came out (under TSan
+       the thread start this test measured can exceed the built-in figure
+       for a process start) */
+    CHECK(strstr(rep.reason, "process overhead would be") != NULL ||
+          strstr(rep.reason, "processes predicted") != NULL);
 #endif
     for (size_t i = 0; i < n; i++) CHECK_MSG(out[i] > 0, "job %zu did not run", i);
     pt_diag("%s", rep.reason);
