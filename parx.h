@@ -2989,6 +2989,8 @@ struct parx_procs {
     uint32_t *gen;       /* per slot: bumped at each submit, carried by tickets */
     uint8_t *waited;     /* per slot: a waiter has claimed its result */
     uint32_t inflight;   /* submitted and not yet collected */
+    uint32_t slot_hwm;   /* 1 + the highest slot ever used: scans stop there, so the pages
+                            of slots never used are never touched (see parx_procs_create) */
     pthread_cond_t slot_freed; /* a slot came back, for those waiting in parx__procs_slot_locked */
     uint32_t slot_waiters;
     struct parx__pfcache { parx_job_fn fn; uint32_t id; } *fcache; /* 2 * MAX_FNS entries */
@@ -3554,7 +3556,7 @@ static void parx__procs_requeue_locked(parx_procs *pp, uint32_t x)
 #define PARX__MONITOR_WORKER 0xFFFFu
 static void parx__procs_fail_locked(parx_procs *pp, int code, bool running)
 {
-    for (uint32_t x = 0; x < pp->ctl->nslots; x++) {
+    for (uint32_t x = 0; x < pp->slot_hwm; x++) {
         parx__pjob *j = &pp->jobs[x];
         /* acquire: a RUNNING job's fields are settled once its worker is dead */
         uint32_t s = atomic_load_explicit(&j->state, memory_order_acquire);
@@ -3628,7 +3630,7 @@ static uint32_t parx__procs_died_locked(parx_procs *pp, uint32_t w, int st)
     atomic_store_explicit(&pp->workers[w].current, 0, memory_order_relaxed); /* a hint */
     uint32_t requeued = 0;
     bool crashed = false;
-    for (uint32_t x = 0; x < pp->ctl->nslots; x++) {
+    for (uint32_t x = 0; x < pp->slot_hwm; x++) {
         parx__pjob *j = &pp->jobs[x];
         /* acquire: pairs with the dead worker's claim, so the job's fields are settled */
         uint32_t s = atomic_load_explicit(&j->state, memory_order_acquire);
@@ -4230,6 +4232,7 @@ static uint32_t parx__procs_enqueue_locked(parx_procs *pp, uint32_t fn_id, uint6
                                           const parx__prun *run)
 {
     uint32_t x = pp->free_slots[--pp->nfree];
+    if (x >= pp->slot_hwm) pp->slot_hwm = x + 1;
     parx__pjob *j = &pp->jobs[x];
     j->fn_id = fn_id | (run ? run->flags : 0);
     j->arg_off = arg_off;
@@ -4278,7 +4281,7 @@ static int parx__procs_slot_locked(parx_procs *pp)
         if (atomic_load_explicit(&pp->broken, memory_order_relaxed)) return PARX_E_PROCS_BROKEN;
         uint32_t active = 0, claimed = 0;
         pthread_t self = pthread_self();
-        for (uint32_t x = 0; x < pp->ctl->nslots; x++) {
+        for (uint32_t x = 0; x < pp->slot_hwm; x++) {
             /* relaxed: a count to choose how to wait; nothing is read from the job */
             uint32_t ph = PARX__J_PHASE(atomic_load_explicit(&pp->jobs[x].state,
                                                              memory_order_relaxed));
