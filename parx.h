@@ -7273,8 +7273,7 @@ static void parx__run_task(void *arg)
 
 /* Start `tasks` pool tasks on pool (made here when NULL: *made gets it), run
    the caller's share, wait. Returns 0, or -ENOMEM when no pool could start. */
-static int parx__run_threads(parx__run_state *r, parx_pool *pool, int tasks, bool from_tail,
-                             parx_pool **made)
+static int parx__run_threads(parx__run_state *r, parx_pool *pool, int tasks, parx_pool **made)
 {
     *made = NULL;
     if (tasks > 0 && !pool) {
@@ -7290,7 +7289,7 @@ static int parx__run_threads(parx__run_state *r, parx_pool *pool, int tasks, boo
         parx_group_init(&g, pool);
         for (int t = 0; t < tasks; t++) parx_spawn(&g, parx__run_task, r);
     }
-    parx__run_loop(r, from_tail, true);
+    parx__run_loop(r, false, true); /* the caller too from the head: longest first */
     if (tasks > 0) parx_wait(&g);
     return 0;
 }
@@ -7673,8 +7672,7 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
         if (d.pool && workers > parx_pool_size(d.pool) + 1) workers = parx_pool_size(d.pool) + 1;
         r.workers = workers;
         parx_pool *made;
-        /* every worker, the caller too, from the head: longest first */
-        rc = parx__run_threads(&r, d.pool, workers - 1, false, &made);
+        rc = parx__run_threads(&r, d.pool, workers - 1, &made);
         if (rc < 0) {
             rep.fallback = true;
             snprintf(rep.reason, sizeof rep.reason,
