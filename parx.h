@@ -1478,6 +1478,18 @@ static int parx__cpu_count(void)
     return n > 0 ? (int)n : 1;
 }
 
+/* qsort_r order of job indices (size_t) by cost hints (ctx: the doubles),
+   longest first; ties in index order, so every run gets the same schedule
+   (parx_procs_map_ex, parx_run). */
+static int parx__cost_cmp(const void *a, const void *b, void *ctx)
+{
+    const double *cost = (const double *)ctx;
+    size_t i = *(const size_t *)a, k = *(const size_t *)b;
+    if (cost[i] > cost[k]) return -1;
+    if (cost[i] < cost[k]) return 1;
+    return i < k ? -1 : i > k;
+}
+
 /* A user-supplied allocator, or malloc/free when both functions are NULL. */
 static void *parx__alloc(void *(*fn)(size_t, void *), void *user, size_t size)
 {
@@ -4400,15 +4412,6 @@ PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r)
     return 0;
 }
 
-static int parx__procs_cost_cmp(const void *a, const void *b, void *ctx)
-{
-    const double *cost = (const double *)ctx;
-    size_t i = *(const size_t *)a, k = *(const size_t *)b;
-    if (cost[i] > cost[k]) return -1; /* longest first */
-    if (cost[i] < cost[k]) return 1;
-    return i < k ? -1 : i > k; /* ties in order: the same schedule every run */
-}
-
 PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size_t n,
                                parx_job_result *r, const parx_map_desc *md)
 {
@@ -4426,7 +4429,7 @@ PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size
         return -ENOMEM;
     }
     for (size_t i = 0; i < n; i++) order[i] = i;
-    if (md && md->cost) qsort_r(order, n, sizeof *order, parx__procs_cost_cmp, (void *)md->cost);
+    if (md && md->cost) qsort_r(order, n, sizeof *order, parx__cost_cmp, (void *)md->cost);
 
     uint32_t id = 0;
     pthread_mutex_lock(&pp->lock);
@@ -7128,7 +7131,7 @@ typedef struct parx__run_state {
     char *out;
     size_t out_size;
     uint64_t seed;
-    const uint32_t *perm;      /* claim position -> job index; NULL: the same */
+    const size_t *perm;        /* claim position -> job index; NULL: the same */
     PARX__ATOMIC(int) *cancel; /* the caller's flag, or NULL */
     /* Jobs left are positions [head, tail): head in the low 32 bits, tail in
        the high ones, so one CAS takes a job from either end. */
@@ -7298,7 +7301,8 @@ static int parx__run_threads(parx__run_state *r, parx_pool *pool, int tasks, par
    them all, so a second call finds none. Caller only, once no worker runs. */
 static void parx__run_settle_left(parx__run_state *r, int why)
 {
-    /* relaxed: no other thread takes part any more */
+    /* relaxed, here and below: no other thread takes part any more (pool
+       tasks ended in parx_wait, which ordered their work before ours) */
     uint64_t c = atomic_exchange_explicit(&r->claim, 0, memory_order_relaxed);
     size_t h = (uint32_t)c, t = (uint32_t)(c >> 32);
     if (h >= t) return;
@@ -7403,7 +7407,8 @@ static int parx__run_procs(parx__run_state *r, parx_procs *pp, size_t ctx_size, 
     free(tk);
     if (stage) parx_arena_free(a, stage);
     if (ctx_copy) parx_arena_free(a, ctx_copy);
-    /* the positions never submitted are the ones left to settle */
+    /* the positions never submitted are the ones left to settle. relaxed:
+       only this thread uses the claim word on the process backends */
     atomic_store_explicit(&r->claim, (uint64_t)r->n << 32 | next, memory_order_relaxed);
     if (broke) parx__run_settle_left(r, broke);
     return 0;
@@ -7421,24 +7426,10 @@ static uint64_t parx__run_rss(void)
 }
 #endif /* PARX_NO_PROC */
 
-/* Sort positions by cost, longest first; ties in index order (the same
-   schedule every run). The costs are sane: finite and positive. */
-static int parx__run_cost_cmp(const void *a, const void *b, void *ctx)
-{
-    const double *cost = (const double *)ctx;
-    uint32_t i = *(const uint32_t *)a, k = *(const uint32_t *)b;
-    if (cost[i] > cost[k]) return -1;
-    if (cost[i] < cost[k]) return 1;
-    return i < k ? -1 : i > k;
-}
-
-/* Human units for a reason line. */
+/* A time for a reason line, as the probe's table writes it. */
 static const char *parx__run_fmt(char *buf, size_t size, double ns)
 {
-    if (ns < 1e3) snprintf(buf, size, "%.0f ns", ns);
-    else if (ns < 1e6) snprintf(buf, size, "%.1f us", ns / 1e3);
-    else if (ns < 1e9) snprintf(buf, size, "%.1f ms", ns / 1e6);
-    else snprintf(buf, size, "%.2f s", ns / 1e9);
+    parx__probe_time(buf, size, ns);
     return buf;
 }
 
@@ -7507,10 +7498,10 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
 
     /* Cost hints, made sane (a hint that is not a positive finite number
        counts as a thousandth of the largest), and the longest-first order. */
-    uint32_t *perm = NULL;
+    size_t *perm = NULL;
     double *cost = NULL, cost_total = 0;
     if (d.cost && n > 1) {
-        perm = (uint32_t *)malloc(n * sizeof *perm);
+        perm = (size_t *)malloc(n * sizeof *perm);
         cost = (double *)malloc(n * sizeof *cost);
         if (!perm || !cost) {
             free(perm);
@@ -7525,9 +7516,9 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
             double c = d.cost[i];
             cost[i] = c > 0 && !isinf(c) ? c : isinf(c) && c > 0 ? top : floor_;
             cost_total += cost[i];
-            perm[i] = (uint32_t)i;
+            perm[i] = i;
         }
-        qsort_r(perm, n, sizeof *perm, parx__run_cost_cmp, cost);
+        qsort_r(perm, n, sizeof *perm, parx__cost_cmp, cost);
         r.perm = perm;
     }
 
