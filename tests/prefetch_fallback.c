@@ -15,21 +15,9 @@
    error has a message, and close leaks the buffers of reads it cannot wait
    for instead of freeing them. */
 #define _GNU_SOURCE
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <stddef.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-
 #include "io_common.h"
 #include "parx_shm.h"
-
-#if defined(__x86_64__)
-#define TEST_AUDIT_ARCH AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define TEST_AUDIT_ARCH AUDIT_ARCH_AARCH64
-#endif
+#include "seccomp_common.h"
 
 #ifndef __NR_io_uring_setup
 #define __NR_io_uring_setup 425 /* the same number on every architecture */
@@ -45,31 +33,6 @@ static uint64_t parent_fnv;
 static bool have_uring;
 #endif
 
-/* system call `nr` -> errno `err`; everything else allowed. */
-static int refuse_syscall(long nr, int err)
-{
-#ifdef TEST_AUDIT_ARCH
-    struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TEST_AUDIT_ARCH, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof *f), f};
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-        return -errno;
-    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0)
-        return -errno;
-    return 0;
-#else
-    (void)nr;
-    (void)err;
-    return -ENOTSUP;
-#endif
-}
 
 static char logged[512];
 static void capture_log(parx_log_level level, const char *msg, void *user)

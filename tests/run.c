@@ -16,12 +16,6 @@
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stddef.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 
 #include "parx.h"
 #ifndef PARX_NO_PROC
@@ -29,6 +23,7 @@
 #else
 #include "shm_common.h"
 #endif
+#include "seccomp_common.h"
 
 static uint64_t now_ns(void)
 {
@@ -725,32 +720,13 @@ static void test_names_and_model(void)
 
 /* ===== no thread, no process: the fallback ===================================== */
 
-#if defined(__x86_64__)
-#define TEST_AUDIT_ARCH AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define TEST_AUDIT_ARCH AUDIT_ARCH_AARCH64
-#endif
-
 /* clone3 -> ENOSYS (the C library falls back to clone), clone -> EAGAIN:
    no thread and no process can start in this process any more. */
 static int refuse_clone(void)
 {
-#if defined(TEST_AUDIT_ARCH) && defined(__NR_clone3)
-    struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TEST_AUDIT_ARCH, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 1),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-    };
-    struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof *f), f};
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -errno;
-    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0) return -errno;
-    return 0;
+#ifdef __NR_clone3
+    int rc = refuse_syscall(__NR_clone3, ENOSYS);
+    return rc ? rc : refuse_syscall(__NR_clone, EAGAIN);
 #else
     return -ENOTSUP;
 #endif
