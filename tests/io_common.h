@@ -166,4 +166,18 @@ static inline uint64_t io_fnv_pattern(uint64_t h, uint32_t seed, uint64_t off, u
     return h;
 }
 
+#ifndef PARX_NO_URING
+/* Whether the prefetcher can get an io_uring here (the kernel, seccomp and
+   limits allow one): a prefetcher opened with PARX_IO_URING on "/". */
+static inline bool io_uring_works(void)
+{
+    const char *p[1] = {"/"};
+    parx_prefetch *pf = parx_prefetch_open(
+        &(parx_prefetch_desc){.paths = p, .npaths = 1, .backend = PARX_IO_URING}, NULL);
+    bool ok = pf != NULL;
+    parx_prefetch_close(pf);
+    return ok;
+}
+#endif
+
 #endif /* PARX_TEST_IO_COMMON_H */

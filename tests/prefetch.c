@@ -863,13 +863,7 @@ int main(void)
 {
     io_dir("prefetch");
 #ifndef PARX_NO_URING
-    {
-        const char *p[1] = {"/"};
-        parx_prefetch *pf = parx_prefetch_open(
-            &(parx_prefetch_desc){.paths = p, .npaths = 1, .backend = PARX_IO_URING}, NULL);
-        have_uring = pf != NULL;
-        parx_prefetch_close(pf);
-    }
+    have_uring = io_uring_works();
 #endif
     backends[nbackends++] = PARX_IO_THREADS;
     backends[nbackends++] = PARX_IO_AUTO;

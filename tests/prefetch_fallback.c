@@ -399,13 +399,7 @@ int main(void)
         pt_skip_all("cannot write the test file");
     }
 #ifndef PARX_NO_URING
-    {
-        const char *p[1] = {"/"};
-        parx_prefetch *pf = parx_prefetch_open(
-            &(parx_prefetch_desc){.paths = p, .npaths = 1, .backend = PARX_IO_URING}, NULL);
-        have_uring = pf != NULL;
-        parx_prefetch_close(pf);
-    }
+    have_uring = io_uring_works();
 #endif
     run_guarded("the parent's read: the reference bytes", test_parent);
     run_guarded("io_uring_setup refused with EPERM by seccomp: threads, same bytes", test_eperm);
