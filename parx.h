@@ -6995,13 +6995,11 @@ PARX_API const char *parx_exec_name(parx_exec e)
     return "?";
 }
 
-PARX_API void parx_probe_defaults(parx_probe *p)
+/* The built-in figures alone (no system call): round figures above what
+   bench/RESULTS.md's machine (a 2-CPU AMD EPYC VM) measured, so that AUTO
+   errs towards sequential without a probe. */
+static void parx__probe_figures(parx_probe *p)
 {
-    if (!p) return;
-    memset(p, 0, sizeof *p);
-    p->cpus = parx__cpu_count();
-    /* Round figures a little above what bench/RESULTS.md's machine (a 2-CPU
-       AMD EPYC VM) measured: AUTO errs towards sequential without a probe. */
     p->thread_start_ns = 100e3;
     p->task_ns = 100;
     p->thread_job_ns = 100;
@@ -7010,6 +7008,14 @@ PARX_API void parx_probe_defaults(parx_probe *p)
     p->proc_job_ns = 2e3;
     p->proc_rt_ns = 1e3;
     p->arena_attach_ns = 20e3;
+}
+
+PARX_API void parx_probe_defaults(parx_probe *p)
+{
+    if (!p) return;
+    memset(p, 0, sizeof *p);
+    p->cpus = parx__cpu_count();
+    parx__probe_figures(p);
     snprintf(p->io_uring_why, sizeof p->io_uring_why, "not probed");
 }
 
@@ -7018,7 +7024,8 @@ PARX_API void parx_probe_defaults(parx_probe *p)
 static void parx__run_sane(const parx_probe *in, parx_probe *out)
 {
     parx_probe def;
-    parx_probe_defaults(&def);
+    memset(&def, 0, sizeof def);
+    parx__probe_figures(&def);
     *out = in ? *in : def;
     double *f[] = {&out->thread_start_ns, &out->task_ns,     &out->thread_job_ns,
                    &out->fork_start_ns,   &out->spawn_start_ns, &out->proc_job_ns,
@@ -7028,7 +7035,7 @@ static void parx__run_sane(const parx_probe *in, parx_probe *out)
                          &def.proc_rt_ns,      &def.arena_attach_ns};
     for (size_t k = 0; k < sizeof f / sizeof f[0]; k++)
         if (!(*f[k] > 0) || isinf(*f[k])) *f[k] = *g[k];
-    if (out->cpus < 1) out->cpus = def.cpus;
+    if (out->cpus < 1) out->cpus = parx__cpu_count();
 }
 
 /* Whether e is a parallel backend compiled in here. */
@@ -7056,16 +7063,15 @@ static void parx__run_costs(const parx_probe *p, parx_exec e, double *start, dou
     }
 }
 
-PARX_API double parx_run_predict(const parx_probe *probe, parx_exec e, size_t n, int workers,
-                                 double job_ns)
+/* parx_run_predict under a probe that is sane already (parx__run_sane):
+   what AUTO calls after each batch, with nothing to check again. */
+static double parx__run_predict(const parx_probe *p, parx_exec e, size_t n, int workers,
+                                double job_ns)
 {
-    parx_probe sane, *p = &sane;
-    parx__run_sane(probe, &sane);
     double seq = (double)n * job_ns;
     if (e == PARX_EXEC_SEQ) return seq;
-    if (e == PARX_EXEC_AUTO) /* what AUTO would pick for jobs that need no isolation */
-    {
-        double thr = parx_run_predict(p, PARX_EXEC_THREADS, n, workers, job_ns);
+    if (e == PARX_EXEC_AUTO) { /* what AUTO would pick for jobs that need no isolation */
+        double thr = parx__run_predict(p, PARX_EXEC_THREADS, n, workers, job_ns);
         return thr < seq ? thr : seq;
     }
     if (!parx__run_parallel(e)) return NAN;
@@ -7081,6 +7087,14 @@ PARX_API double parx_run_predict(const parx_probe *probe, parx_exec e, size_t n,
     double shared = ((double)n * (job_ns + per) + (double)(w - 1) * start / 2) / (double)w +
                     start / 2;
     return shared > busy ? shared : busy;
+}
+
+PARX_API double parx_run_predict(const parx_probe *probe, parx_exec e, size_t n, int workers,
+                                 double job_ns)
+{
+    parx_probe sane;
+    parx__run_sane(probe, &sane);
+    return parx__run_predict(&sane, e, n, workers, job_ns);
 }
 
 PARX_API double parx_run_break_even(const parx_probe *probe, parx_exec e, size_t n, int workers)
@@ -7605,7 +7619,7 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
                 double cr = m > 1 ? cost_run - cost_first : cost_run;
                 pred_seq = perm ? sp * (cost_total - cost_run) / cr : mean * (double)left;
                 size_t w = (size_t)wcap < left + 1 ? (size_t)wcap : left + 1;
-                pred_thr = parx_run_predict(&pr, PARX_EXEC_THREADS, left, (int)w,
+                pred_thr = parx__run_predict(&pr, PARX_EXEC_THREADS, left, (int)w,
                                             pred_seq / (double)left);
                 if (pred_thr < PARX__RUN_MARGIN * pred_seq) {
                     exec = PARX_EXEC_THREADS;
@@ -7623,7 +7637,7 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
                                    left, parx__run_fmt(b, sizeof b, pred_thr),
                                    parx__run_fmt(c, sizeof c, pred_seq));
 #ifndef PARX_NO_PROC
-                double pred_proc = parx_run_predict(&pr, PARX_EXEC_FORK, left, workers,
+                double pred_proc = parx__run_predict(&pr, PARX_EXEC_FORK, left, workers,
                                                     pred_seq / (double)left);
                 double more = 100.0 * (pred_proc / pred_thr - 1);
                 if (len > 0 && (size_t)len < sizeof rep.reason)
