@@ -4826,6 +4826,7 @@ struct parx_prefetch {
     int nthreads;
     bool sync_ready;        /* mu, work and done are initialised */
     int queued;             /* slots QUEUED */
+    bool no_nowait;         /* RWF_NOWAIT refused: the consumer reads only the head (consumer) */
     bool stop;
 };
 
@@ -5189,23 +5190,54 @@ static parx__pf_slot *parx__pf_oldest_queued(parx_prefetch *pf)
 
 /* Read QUEUED slot s with pread: take it (BUSY), read it without the lock,
    and make it READY. Called under pf->mu, and returns under it. Run by a
-   reader thread, or by the consumer when it would otherwise wait. */
-static void parx__pf_read_slot(parx_prefetch *pf, parx__pf_slot *s)
+   reader thread, or by the consumer when it would otherwise wait.
+   With `nowait` (the consumer, helping with a chunk it does not need yet)
+   only what the page cache holds is read (RWF_NOWAIT): a read that would
+   wait for the device, or that fails, stops there, and the slot goes back
+   to QUEUED with what was read kept, for a reader to finish (and report any
+   error). Returns false then. */
+static bool parx__pf_read_slot(parx_prefetch *pf, parx__pf_slot *s, bool nowait)
 {
     s->state = PARX__PF_BUSY;
     pf->queued--;
     pthread_mutex_unlock(&pf->mu);
-    for (int i = 0; i < s->nsub; i++) {
+    bool done = true;
+    for (int i = 0; i < s->nsub && done; i++) {
         parx__pf_sub *u = &s->sub[i];
+        if (u->len == 0) continue; /* read in full by an earlier try */
         long res;
         do {
-            ssize_t r = pread(u->direct ? s->dfd : s->fd, u->buf, u->len, (off_t)u->off);
+            int fd = u->direct ? s->dfd : s->fd;
+            ssize_t r;
+            if (nowait) {
+                if (u->direct) { /* O_DIRECT always waits for the device */
+                    done = false;
+                    break;
+                }
+                struct iovec v = {u->buf, u->len};
+                r = preadv2(fd, &v, 1, (off_t)u->off, RWF_NOWAIT);
+                if (r < 0) { /* EAGAIN: not cached; any other error is the reader's */
+                    if (errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL)
+                        pf->no_nowait = true; /* this kernel or file system: never again */
+                    done = false;
+                    break;
+                }
+            } else {
+                r = pread(fd, u->buf, u->len, (off_t)u->off);
+            }
             res = r < 0 ? -(long)errno : (long)r;
         } while (parx__pf_sub_result(u, res));
     }
-    s->pending = 0;
     pthread_mutex_lock(&pf->mu);
+    if (!done) {
+        s->state = PARX__PF_QUEUED;
+        pf->queued++;
+        pthread_cond_signal(&pf->work); /* a reader may have found nothing meanwhile */
+        return false;
+    }
+    s->pending = 0;
     s->state = PARX__PF_READY;
+    return true;
 }
 
 static void *parx__pf_reader(void *arg)
@@ -5218,7 +5250,7 @@ static void *parx__pf_reader(void *arg)
         if (pf->stop) break;
         parx__pf_slot *s = parx__pf_oldest_queued(pf); /* the oldest chunk first */
         PARX_ASSERT(s != NULL);
-        parx__pf_read_slot(pf, s);
+        parx__pf_read_slot(pf, s, false);
         pthread_cond_signal(&pf->done); /* only the consumer waits on done */
     }
     pthread_mutex_unlock(&pf->mu);
@@ -5265,17 +5297,8 @@ static void parx__pf_fill(parx_prefetch *pf)
         }
     }
     pf->queued += queued;
-    /* Buffered reads wake a sleeping reader only once half the buffers wait
-       for it: a reader that keeps up with the consumer would otherwise be
-       woken, and put to sleep, once per chunk, and each wake-up costs the
-       consumer a system call. Chunks waiting meanwhile are not stranded:
-       the consumer reads them itself when it needs them (wait_head). Reads
-       with O_DIRECT wait on the device, not on a CPU: they start at once. */
-    int wake_at = pf->d.direct ? 1 : (pf->d.depth + 1) / 2;
-    if (queued > 0 && pf->queued >= wake_at) {
-        if (pf->queued == 1) pthread_cond_signal(&pf->work);
-        else pthread_cond_broadcast(&pf->work);
-    }
+    if (queued == 1) pthread_cond_signal(&pf->work);
+    else if (queued > 1) pthread_cond_broadcast(&pf->work);
     pthread_mutex_unlock(&pf->mu);
 }
 
@@ -5292,12 +5315,16 @@ static parx__pf_slot *parx__pf_wait_head(parx_prefetch *pf)
     }
     if (h && pf->backend == PARX_IO_THREADS) {
         /* Rather than sleep while a chunk waits for a reader, the consumer
-           reads it itself (the oldest waiting: the head, or the one after
-           it when a reader has the head). Nothing waits for a wake-up then,
-           and on a warm cache two threads copy instead of one. */
+           reads it itself: the head, when no reader has taken it, or else
+           the next chunk waiting, if the page cache holds it (a read that
+           would wait for the device could outlast the head's). Nothing
+           waits for a wake-up then, and on a warm cache two threads copy
+           instead of one. */
+        bool helped = true;
         while (h->state != PARX__PF_READY) {
             parx__pf_slot *q = parx__pf_oldest_queued(pf);
-            if (q) parx__pf_read_slot(pf, q);
+            if (q == h) parx__pf_read_slot(pf, q, false);
+            else if (q && helped && !pf->no_nowait) helped = parx__pf_read_slot(pf, q, true);
             else pthread_cond_wait(&pf->done, &pf->mu);
         }
     }

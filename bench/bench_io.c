@@ -22,7 +22,8 @@
     pattern, fsynced) when it does not have the asked size.
     Every timing is the best (minimum) of `reps` passes, the variants taken
     in turns (see best_of). Output: RES lines
-    (see bench.h): RES io IMPL VARIANT MODE 1 time_s SECONDS.
+    (see bench.h): RES io IMPL VARIANT MODE 1 time_s SECONDS. With
+    BENCH_IO_PASSES set, every pass's time goes to stderr too.
 */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -193,17 +194,22 @@ static double pass(int what, int64_t iters)
 }
 
 /* The best (minimum) of `reps` passes of each of the n variants in `what`,
-   taken in turns (A B C, A B C, ...) rather than one variant's passes in a
-   row: the disk here (a virtio disk cached by the host) switches between a
-   fast and a slow state for seconds at a time, and passes in turns give
-   every variant the same chances of the fast one. */
+   taken in turns, each round starting one variant later (A B C, B C A,
+   C A B, ...), rather than one variant's passes in a row: the disk here (a
+   virtio disk cached by the host) switches between a fast and a slow state
+   for seconds at a time, and turns give every variant the same chances of
+   the fast one, and of following any other. */
 static void best_of(const int *what, int n, int64_t iters, double *out)
 {
     for (int i = 0; i < n; i++)
         out[i] = 1e30;
     for (int r = 0; r < reps; r++)
-        for (int i = 0; i < n; i++) {
+        for (int k = 0; k < n; k++) {
+            int i = (r + k) % n;
             double t = pass(what[i], iters);
+            if (getenv("BENCH_IO_PASSES"))
+                fprintf(stderr, "bench_io: pass %d of %s: %.4f s\n", r, what[i] == SYNC ? "sync"
+                        : what[i] == URING ? "uring" : what[i] == THREADS ? "threads" : "compute", t);
             if (t < out[i])
                 out[i] = t;
         }

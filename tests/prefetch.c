@@ -9,6 +9,7 @@
    shm_common.h: no descriptor, child or /dev/shm name may be left behind. */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 
 #include "io_common.h"
@@ -859,6 +860,69 @@ static void test_fifo_in_list(void)
     unlink(file);
 }
 
+/* Drop a file from the page cache (written back first). Returns how many
+   of its pages are still cached afterwards (mincore), or -1. */
+static long drop_cache(const char *path, uint64_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    fdatasync(fd);
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    long page = sysconf(_SC_PAGESIZE), cached = -1;
+    size_t npages = (size_t)((size + (uint64_t)page - 1) / (uint64_t)page);
+    void *m = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
+    unsigned char *vec = (unsigned char *)malloc(npages);
+    if (m != MAP_FAILED && vec && mincore(m, (size_t)size, vec) == 0) {
+        cached = 0;
+        for (size_t i = 0; i < npages; i++)
+            cached += vec[i] & 1;
+    }
+    free(vec);
+    if (m != MAP_FAILED)
+        munmap(m, (size_t)size);
+    close(fd);
+    return cached;
+}
+
+/* A file that is not in the page cache, read with chunks that are not
+   multiples of a page: with the thread backend the consumer, waiting for
+   the next chunk, tries to read the one after it with RWF_NOWAIT, which
+   stops (whole or part way) where the cache ends; the chunk goes back to a
+   reader, which finishes it. Every backend gives the same bytes, in order. */
+static void test_cold_file(void)
+{
+    const uint64_t size = 24u << 20;
+    const char *path = io_path("cold.dat");
+    REQUIRE(io_make_file(path, size, 53));
+    const char *paths[1] = {path};
+    uint32_t seeds[1] = {53};
+    for (int b = 0; b < nbackends; b++) {
+        for (int rep = 0; rep < 3; rep++) {
+            long cached = drop_cache(path, size);
+            if (cached < 0 || cached > (long)(size / 4096 / 2)) {
+                PT_SKIP("this file system keeps the file cached (%ld pages): no cold reads",
+                        cached);
+            }
+            parx_prefetch *pf = parx_prefetch_open(
+                &(parx_prefetch_desc){.paths = paths,
+                                      .npaths = 1,
+                                      .chunk_size = 100000,
+                                      .depth = 6,
+                                      .backend = backends[b]},
+                NULL);
+            REQUIRE(pf != NULL);
+            uint64_t expect = 0;
+            io_result r = io_drain(pf, seeds, &expect);
+            parx_prefetch_close(pf);
+            CHECK_MSG(r.rc == 0 && r.bad == 0 && r.bytes == size,
+                      "%s: rc %d, %d bad, %llu bytes", backend_name(backends[b]), r.rc, r.bad,
+                      (unsigned long long)r.bytes);
+        }
+    }
+    unlink(path);
+}
+
 int main(void)
 {
     io_dir("prefetch");
@@ -893,6 +957,7 @@ int main(void)
     run_guarded("io_uring: reads cancelled by the exit of the submitting thread are read again",
                 test_thread_exit);
     run_guarded("a FIFO in a list does not block; it yields nothing", test_fifo_in_list);
+    run_guarded("a file not in the page cache: the same bytes on every backend", test_cold_file);
     io_dir_remove();
     return pt_done_testing();
 }
