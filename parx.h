@@ -4566,6 +4566,7 @@ PARX_API int parx_procs_pids(const parx_procs *pp, int *pids, int n)
 #define PARX__IO_MAX_DEPTH 1024
 #define PARX__IO_MAX_CHUNK ((size_t)1 << 30) /* io_uring lengths are 32-bit */
 #define PARX__IO_WHY 200
+#define PARX__PF_SPIN 2000 /* polls (pause instructions) of an idle reader before it sleeps */
 #define PARX__IO_HUGE ((size_t)2 << 20) /* a transparent huge page on x86-64 and arm64 (4K) */
 
 /* ---- shared by the prefetcher and the writer ----------------------------- */
@@ -4825,8 +4826,9 @@ struct parx_prefetch {
     pthread_t *threads;
     int nthreads;
     bool sync_ready;        /* mu, work and done are initialised */
-    int queued;             /* slots QUEUED */
+    atomic_int queued;      /* slots QUEUED (changed under mu; atomic so a reader may poll it) */
     bool no_nowait;         /* RWF_NOWAIT refused: the consumer reads only the head (consumer) */
+    bool polling;           /* a reader polls for work before it sleeps (mu) */
     bool stop;
 };
 
@@ -5176,11 +5178,25 @@ static void parx__pf_uring_reap(parx_prefetch *pf, bool wait, bool closing)
 
 /* ---- thread backend ------------------------------------------------------- */
 
+/* pf->queued changes only under pf->mu, which orders everything around
+   it; it is atomic so that an idle reader may poll it without the lock.
+   Relaxed: the poll is only a hint, and the reader takes the lock (and
+   looks again) before it touches a slot. */
+static int parx__pf_queued(parx_prefetch *pf)
+{
+    return atomic_load_explicit(&pf->queued, memory_order_relaxed);
+}
+
+static void parx__pf_queued_add(parx_prefetch *pf, int n)
+{
+    atomic_fetch_add_explicit(&pf->queued, n, memory_order_relaxed); /* under pf->mu */
+}
+
 /* The oldest QUEUED slot, or NULL. Under pf->mu. */
 static parx__pf_slot *parx__pf_oldest_queued(parx_prefetch *pf)
 {
     parx__pf_slot *s = NULL;
-    if (pf->queued == 0) return NULL;
+    if (parx__pf_queued(pf) == 0) return NULL;
     for (int i = 0; i < pf->d.depth; i++) {
         parx__pf_slot *t = &pf->slots[i];
         if (t->state == PARX__PF_QUEUED && (!s || t->seq < s->seq)) s = t;
@@ -5199,7 +5215,7 @@ static parx__pf_slot *parx__pf_oldest_queued(parx_prefetch *pf)
 static bool parx__pf_read_slot(parx_prefetch *pf, parx__pf_slot *s, bool nowait)
 {
     s->state = PARX__PF_BUSY;
-    pf->queued--;
+    parx__pf_queued_add(pf, -1);
     pthread_mutex_unlock(&pf->mu);
     bool done = true;
     for (int i = 0; i < s->nsub && done; i++) {
@@ -5231,7 +5247,7 @@ static bool parx__pf_read_slot(parx_prefetch *pf, parx__pf_slot *s, bool nowait)
     pthread_mutex_lock(&pf->mu);
     if (!done) {
         s->state = PARX__PF_QUEUED;
-        pf->queued++;
+        parx__pf_queued_add(pf, 1);
         pthread_cond_signal(&pf->work); /* a reader may have found nothing meanwhile */
         return false;
     }
@@ -5245,8 +5261,26 @@ static void *parx__pf_reader(void *arg)
     parx_prefetch *pf = (parx_prefetch *)arg;
     pthread_mutex_lock(&pf->mu);
     for (;;) {
-        while (!pf->stop && pf->queued == 0)
+        while (!pf->stop && parx__pf_queued(pf) == 0) {
+            /* A reader of buffered data that keeps pace with the consumer
+               runs out of work once per chunk; it polls a little before it
+               sleeps, so that the consumer's next chunk needs no wake-up
+               (no system call on the consumer's side, no wake-up latency on
+               ours). Measured here (bench_io warm, compute = io): 1.12x and
+               1.24x of the ideal without, 1.07x and 1.11x with. One reader
+               polls at a time, and none for O_DIRECT, whose reads wait on
+               the device: pollers would only take CPU from the consumer. */
+            if (!pf->d.direct && !pf->polling) {
+                pf->polling = true;
+                pthread_mutex_unlock(&pf->mu);
+                for (int i = 0; i < PARX__PF_SPIN && parx__pf_queued(pf) == 0; i++)
+                    parx__cpu_relax(); /* close waits for this poll to end: tens of us */
+                pthread_mutex_lock(&pf->mu);
+                pf->polling = false;
+                if (parx__pf_queued(pf) > 0 || pf->stop) break;
+            }
             pthread_cond_wait(&pf->work, &pf->mu);
+        }
         if (pf->stop) break;
         parx__pf_slot *s = parx__pf_oldest_queued(pf); /* the oldest chunk first */
         PARX_ASSERT(s != NULL);
@@ -5296,7 +5330,7 @@ static void parx__pf_fill(parx_prefetch *pf)
             s->state = PARX__PF_READY;
         }
     }
-    pf->queued += queued;
+    parx__pf_queued_add(pf, queued);
     if (queued == 1) pthread_cond_signal(&pf->work);
     else if (queued > 1) pthread_cond_broadcast(&pf->work);
     pthread_mutex_unlock(&pf->mu);
