@@ -286,6 +286,28 @@
       blocks the open; a FIFO or socket has no size and cannot be read at
       offsets (read whole it yields nothing), and the writer's open of a
       FIFO with no reader fails with -ENXIO.
+    - The thread backend. Reader threads take the oldest chunk waiting
+      and pread it. The consumer does not sleep while a chunk it needs
+      waits for a reader: it reads that chunk itself, or, when a reader has
+      it, the next chunk waiting -- but only as far as the page cache holds
+      it (preadv2 with RWF_NOWAIT; what it cannot finish goes back to the
+      readers), since a read that waits for the device could outlast the
+      one it is waiting for. On a warm cache that makes two threads copy
+      instead of one. An idle reader of buffered data polls for a few tens
+      of microseconds before it sleeps, so a consumer working at its pace
+      seldom has to wake it. Measured in the VM of bench/RESULTS.md: on a
+      warm cache the thread backend reads faster than a pread loop, and
+      for buffered reads it beat io_uring (whose copies run on io_uring's
+      own kernel workers) everywhere but on cold data with little compute;
+      O_DIRECT reads were about as fast on either backend.
+    - Buffers. Without .arena they are one anonymous mapping, 2 MiB
+      aligned and advised to use transparent huge pages (MADV_HUGEPAGE)
+      when it is that large. For O_DIRECT that matters: a 1 MiB read into
+      4 KiB pages is 256 request segments, more than a virtio disk takes
+      (254), so it is split and every page is pinned on its own; into a
+      huge page it is one segment. Measured here: 1 MiB O_DIRECT preads of
+      a 2 GiB file took 1.75-2.0 s into 4 KiB pages, 0.65-0.79 s into a
+      huge page.
     - Placement. With .arena the buffers are allocated in a parx_shm.h
       arena, so a chunk's arena_offset can be handed to worker processes
       (or imported by the GPU) that read it with no copy.
@@ -5587,15 +5609,10 @@ PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *
 
     /* The buffers: with .direct one more page, so that a chunk starting at
        an unaligned offset can put its aligned middle on a page boundary.
-       Without .arena they are one anonymous mapping (zeros, which memory
-       checkers know, so the kernel's writes need no memset to be seen as
-       defined), aligned to 2 MiB and advised to use transparent huge pages
-       when it is that large. That matters for O_DIRECT: the device gets
-       one request segment per physically contiguous run, and a 1 MiB read
-       into 4 KiB pages is 256 segments -- more than a virtio disk takes in
-       one request (254 here), so it is split, and each page is pinned on
-       its own. Measured here (2 GiB, 1 MiB O_DIRECT preads one at a time):
-       0.65-0.79 s into a huge page, 1.75-2.0 s into 4 KiB pages. */
+       Without .arena they are one anonymous mapping on transparent huge
+       pages where it is large enough (">>prefetch", Buffers). Its zeros
+       are known to memory checkers, so the kernel's writes need no memset
+       to be seen as defined. */
     pf->bufsize = pf->d.chunk_size + (pf->d.direct ? (size_t)PARX__IO_ALIGN : 0);
     size_t stride = (pf->bufsize + PARX__IO_ALIGN - 1) & ~(size_t)(PARX__IO_ALIGN - 1);
     if (!pf->d.arena) {
