@@ -295,7 +295,8 @@
       one it is waiting for. On a warm cache that makes two threads copy
       instead of one. An idle reader of buffered data polls for a few tens
       of microseconds before it sleeps, so a consumer working at its pace
-      seldom has to wake it. Measured in the VM of bench/RESULTS.md: on a
+      seldom has to wake it, and a consumer waiting for a chunk a reader is
+      copying polls for it as long before it sleeps. Measured in the VM of bench/RESULTS.md: on a
       warm cache the thread backend reads faster than a pread loop, and
       for buffered reads it beat io_uring (whose copies run on io_uring's
       own kernel workers) everywhere but on cold data with little compute;
@@ -4588,7 +4589,8 @@ PARX_API int parx_procs_pids(const parx_procs *pp, int *pids, int n)
 #define PARX__IO_MAX_DEPTH 1024
 #define PARX__IO_MAX_CHUNK ((size_t)1 << 30) /* io_uring lengths are 32-bit */
 #define PARX__IO_WHY 200
-#define PARX__PF_SPIN 2000 /* polls (pause instructions) of an idle reader before it sleeps */
+#define PARX__PF_SPIN 2000 /* polls (pause instructions) of an idle reader, or of a waiting
+                              consumer, before it sleeps: tens of microseconds */
 #define PARX__IO_HUGE ((size_t)2 << 20) /* a transparent huge page on x86-64 and arm64 (4K) */
 
 /* ---- shared by the prefetcher and the writer ----------------------------- */
@@ -4851,6 +4853,7 @@ struct parx_prefetch {
     atomic_int queued;      /* slots QUEUED (changed under mu; atomic so a reader may poll it) */
     bool no_nowait;         /* RWF_NOWAIT refused: the consumer reads only the head (consumer) */
     bool polling;           /* a reader polls for work before it sleeps (mu) */
+    atomic_uint readied;    /* slots made READY by a reader, ever: polled by the consumer */
     bool stop;
 };
 
@@ -5275,6 +5278,8 @@ static bool parx__pf_read_slot(parx_prefetch *pf, parx__pf_slot *s, bool nowait)
     }
     s->pending = 0;
     s->state = PARX__PF_READY;
+    /* relaxed: a hint for the consumer's poll, which looks again under mu */
+    atomic_fetch_add_explicit(&pf->readied, 1u, memory_order_relaxed);
     return true;
 }
 
@@ -5376,12 +5381,28 @@ static parx__pf_slot *parx__pf_wait_head(parx_prefetch *pf)
            would wait for the device could outlast the head's). Nothing
            waits for a wake-up then, and on a warm cache two threads copy
            instead of one. */
-        bool helped = true;
+        bool helped = true, polled = pf->d.direct;
         while (h->state != PARX__PF_READY) {
             parx__pf_slot *q = parx__pf_oldest_queued(pf);
-            if (q == h) parx__pf_read_slot(pf, q, false);
-            else if (q && helped && !pf->no_nowait) helped = parx__pf_read_slot(pf, q, true);
-            else pthread_cond_wait(&pf->done, &pf->mu);
+            if (q == h) {
+                parx__pf_read_slot(pf, q, false);
+            } else if (q && helped && !pf->no_nowait) {
+                helped = parx__pf_read_slot(pf, q, true);
+            } else if (!polled) {
+                /* A reader has the head, and a buffered read is a copy of
+                   tens of microseconds: poll for it (once) before sleeping,
+                   as an idle reader polls for work. */
+                polled = true;
+                unsigned seen = atomic_load_explicit(&pf->readied, memory_order_relaxed);
+                pthread_mutex_unlock(&pf->mu);
+                for (int i = 0; i < PARX__PF_SPIN &&
+                                atomic_load_explicit(&pf->readied, memory_order_relaxed) == seen;
+                     i++)
+                    parx__cpu_relax(); /* relaxed: a hint; the state is read again under mu */
+                pthread_mutex_lock(&pf->mu);
+            } else {
+                pthread_cond_wait(&pf->done, &pf->mu);
+            }
         }
     }
     parx__pf_unlock(pf);
