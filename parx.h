@@ -4828,6 +4828,7 @@ struct parx_prefetch {
     size_t bufsize;
     unsigned char *region;  /* the buffers, without .arena: one mapping of region_len bytes */
     size_t region_len;
+    bool region_huge;       /* the region is 2 MiB aligned and advised MADV_HUGEPAGE */
     int backend;
     char why[PARX__IO_WHY];
     char *errmsg;
@@ -5637,12 +5638,18 @@ PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *
     pf->bufsize = pf->d.chunk_size + (pf->d.direct ? (size_t)PARX__IO_ALIGN : 0);
     size_t stride = (pf->bufsize + PARX__IO_ALIGN - 1) & ~(size_t)(PARX__IO_ALIGN - 1);
     if (!pf->d.arena) {
+        /* whole pages, so the trimming below and munmap stay exact where a
+           page is larger than 4 KiB (some arm64 kernels); 2 MiB is the huge
+           page size of 4 KiB-page systems only */
+        long ps = sysconf(_SC_PAGESIZE);
+        size_t page = ps > (long)PARX__IO_ALIGN ? (size_t)ps : (size_t)PARX__IO_ALIGN;
+        stride = (stride + page - 1) & ~(page - 1);
         if (stride > (SIZE_MAX - PARX__IO_HUGE) / (size_t)pf->d.depth) {
             e = -ENOMEM;
             goto fail;
         }
         size_t len = stride * (size_t)pf->d.depth;
-        bool huge = len >= PARX__IO_HUGE;
+        bool huge = page == (size_t)PARX__IO_ALIGN && len >= PARX__IO_HUGE;
         size_t map = huge ? len + PARX__IO_HUGE : len; /* room to align the start */
         void *m = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (m == MAP_FAILED) {
@@ -5660,6 +5667,7 @@ PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *
         }
         pf->region = start;
         pf->region_len = len;
+        pf->region_huge = huge;
     }
     for (int i = 0; i < pf->d.depth; i++) {
         unsigned char *b = pf->region ? pf->region + (size_t)i * stride : NULL;
@@ -5694,8 +5702,10 @@ PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *
            against RLIMIT_MEMLOCK: register only what fits under it. */
         struct rlimit lim;
         uint64_t total = (uint64_t)pf->bufsize * (uint64_t)pf->d.depth;
-        if (pf->region) /* a huge page counts whole */
-            total = ((uint64_t)pf->region_len + PARX__IO_HUGE - 1) & ~(uint64_t)(PARX__IO_HUGE - 1);
+        if (pf->region) /* the pages pinned: a huge page counts whole */
+            total = pf->region_huge ? ((uint64_t)pf->region_len + PARX__IO_HUGE - 1) &
+                                          ~(uint64_t)(PARX__IO_HUGE - 1)
+                                    : (uint64_t)pf->region_len;
         if (!pf->d.no_register && getrlimit(RLIMIT_MEMLOCK, &lim) == 0 &&
             (lim.rlim_cur == RLIM_INFINITY || total <= (uint64_t)lim.rlim_cur)) {
             struct iovec *iov = (struct iovec *)calloc((size_t)pf->d.depth, sizeof *iov);
