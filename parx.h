@@ -296,11 +296,12 @@
       instead of one. An idle reader of buffered data polls for a few tens
       of microseconds before it sleeps, so a consumer working at its pace
       seldom has to wake it, and a consumer waiting for a chunk a reader is
-      copying polls for it as long before it sleeps. Measured in the VM of bench/RESULTS.md: on a
-      warm cache the thread backend reads faster than a pread loop, and
-      for buffered reads it beat io_uring (whose copies run on io_uring's
-      own kernel workers) everywhere but on cold data with little compute;
-      O_DIRECT reads were about as fast on either backend.
+      copying polls for it as long before it sleeps. Measured in the VM of
+      bench/RESULTS.md: on a warm cache the thread backend reads faster
+      than a pread loop, and for buffered reads it beat io_uring (whose
+      copies run on io_uring's own kernel workers) everywhere but on cold
+      data with little compute; O_DIRECT reads were about as fast on
+      either backend.
     - Buffers. Without .arena they are one anonymous mapping, 2 MiB
       aligned and advised to use transparent huge pages (MADV_HUGEPAGE)
       when it is that large. For O_DIRECT that matters: a 1 MiB read into
@@ -4854,7 +4855,7 @@ struct parx_prefetch {
     atomic_int queued;      /* slots QUEUED (changed under mu; atomic so a reader may poll it) */
     bool no_nowait;         /* RWF_NOWAIT refused: the consumer reads only the head (consumer) */
     bool polling;           /* a reader polls for work before it sleeps (mu) */
-    atomic_uint readied;    /* slots made READY by a reader, ever: polled by the consumer */
+    atomic_int readied;     /* slots made READY, ever (wraps): polled by the consumer */
     bool stop;
 };
 
@@ -5218,6 +5219,18 @@ static void parx__pf_queued_add(parx_prefetch *pf, int n)
     atomic_fetch_add_explicit(&pf->queued, n, memory_order_relaxed); /* under pf->mu */
 }
 
+/* Poll, without pf->mu, for up to PARX__PF_SPIN pauses while *a still
+   reads `seen`; then take pf->mu again (called under it, returns under it).
+   Relaxed: the poll is only a hint, and the caller looks again under mu. */
+static void parx__pf_poll(parx_prefetch *pf, atomic_int *a, int seen)
+{
+    pthread_mutex_unlock(&pf->mu);
+    for (int i = 0; i < PARX__PF_SPIN && atomic_load_explicit(a, memory_order_relaxed) == seen;
+         i++)
+        parx__cpu_relax();
+    pthread_mutex_lock(&pf->mu);
+}
+
 /* The oldest QUEUED slot, or NULL. Under pf->mu. */
 static parx__pf_slot *parx__pf_oldest_queued(parx_prefetch *pf)
 {
@@ -5280,7 +5293,7 @@ static bool parx__pf_read_slot(parx_prefetch *pf, parx__pf_slot *s, bool nowait)
     s->pending = 0;
     s->state = PARX__PF_READY;
     /* relaxed: a hint for the consumer's poll, which looks again under mu */
-    atomic_fetch_add_explicit(&pf->readied, 1u, memory_order_relaxed);
+    atomic_fetch_add_explicit(&pf->readied, 1, memory_order_relaxed);
     return true;
 }
 
@@ -5300,10 +5313,7 @@ static void *parx__pf_reader(void *arg)
                the device: pollers would only take CPU from the consumer. */
             if (!pf->d.direct && !pf->polling) {
                 pf->polling = true;
-                pthread_mutex_unlock(&pf->mu);
-                for (int i = 0; i < PARX__PF_SPIN && parx__pf_queued(pf) == 0; i++)
-                    parx__cpu_relax(); /* close waits for this poll to end: tens of us */
-                pthread_mutex_lock(&pf->mu);
+                parx__pf_poll(pf, &pf->queued, 0); /* close waits for it: tens of us */
                 pf->polling = false;
                 if (parx__pf_queued(pf) > 0 || pf->stop) break;
             }
@@ -5393,14 +5403,9 @@ static parx__pf_slot *parx__pf_wait_head(parx_prefetch *pf)
                 /* A reader has the head, and a buffered read is a copy of
                    tens of microseconds: poll for it (once) before sleeping,
                    as an idle reader polls for work. */
-                polled = true;
-                unsigned seen = atomic_load_explicit(&pf->readied, memory_order_relaxed);
-                pthread_mutex_unlock(&pf->mu);
-                for (int i = 0; i < PARX__PF_SPIN &&
-                                atomic_load_explicit(&pf->readied, memory_order_relaxed) == seen;
-                     i++)
-                    parx__cpu_relax(); /* relaxed: a hint; the state is read again under mu */
-                pthread_mutex_lock(&pf->mu);
+                polled = true; /* relaxed: readied changes under mu, which we hold */
+                parx__pf_poll(pf, &pf->readied,
+                              atomic_load_explicit(&pf->readied, memory_order_relaxed));
             } else {
                 pthread_cond_wait(&pf->done, &pf->mu);
             }
