@@ -184,6 +184,8 @@ static double pass_compute(int64_t iters)
 }
 
 enum { SYNC, URING, THREADS, COMPUTE };
+static const char *const variant_name[] = {"sync", "uring", "threads", "compute"};
+static int show_passes; /* BENCH_IO_PASSES is set */
 
 static double pass(int what, int64_t iters)
 {
@@ -207,9 +209,8 @@ static void best_of(const int *what, int n, int64_t iters, double *out)
         for (int k = 0; k < n; k++) {
             int i = (r + k) % n;
             double t = pass(what[i], iters);
-            if (getenv("BENCH_IO_PASSES"))
-                fprintf(stderr, "bench_io: pass %d of %s: %.4f s\n", r, what[i] == SYNC ? "sync"
-                        : what[i] == URING ? "uring" : what[i] == THREADS ? "threads" : "compute", t);
+            if (show_passes)
+                fprintf(stderr, "bench_io: pass %d of %s: %.4f s\n", r, variant_name[what[i]], t);
             if (t < out[i])
                 out[i] = t;
         }
@@ -230,6 +231,7 @@ int main(int argc, char **argv)
     depth = (int)bench_arg_long(argc, argv, "depth", 4);
     reps = (int)bench_arg_long(argc, argv, "reps", 2);
     const char *ratios = bench_arg_str(argc, argv, "ratios", "0.2,1,2");
+    show_passes = getenv("BENCH_IO_PASSES") != NULL;
     if (!file || size == 0 || chunk == 0 || reps < 1)
         bench_die("usage: bench_io io file=PATH mode=warm|cold|direct [mib=N] [chunk_kib=N] ...");
     mode_direct = strcmp(mode, "direct") == 0;
@@ -258,12 +260,11 @@ int main(int argc, char **argv)
 
     /* io only */
     int io_what[3] = {SYNC, THREADS, URING};
-    const char *io_name[3] = {"sync", "threads", "uring"};
     int nv = have_uring ? 3 : 2;
     double t[4];
     best_of(io_what, nv, -1, t);
     for (int i = 0; i < nv; i++)
-        res(io_name[i], "io-only", t[i]);
+        res(variant_name[io_what[i]], "io-only", t[i]);
     double io_sync = t[0];
 
     /* the compute step's speed: iterations per second */
@@ -273,7 +274,6 @@ int main(int argc, char **argv)
     uint64_t nchunks = (size + chunk - 1) / chunk;
 
     int all_what[4] = {COMPUTE, SYNC, THREADS, URING};
-    const char *all_name[4] = {"compute", "sync", "threads", "uring"};
     for (const char *r = ratios; *r;) {
         double ratio = strtod(r, NULL);
         char name[32];
@@ -281,7 +281,7 @@ int main(int argc, char **argv)
         int64_t iters = (int64_t)(ratio * io_sync / (double)nchunks / per_iter);
         best_of(all_what, nv + 1, iters, t);
         for (int i = 0; i < nv + 1; i++)
-            res(all_name[i], name, t[i]);
+            res(variant_name[all_what[i]], name, t[i]);
         r = strchr(r, ',');
         if (!r)
             break;
