@@ -2979,10 +2979,11 @@ typedef struct parx__pctl {
 
 /* Messages on the socket between the caller and its server. */
 enum {
-    PARX__M_HELLO = 1, /* server -> caller: running (spawn mode: a = its own pid) */
+    PARX__M_HELLO = 1, /* server -> caller: running, its first workers forked (pid: its own) */
     PARX__M_SETUP,     /* caller -> spawned server: a = control block offset */
-    PARX__M_START,     /* caller -> server: start worker `worker` */
-    PARX__M_STARTED,   /* server -> caller: worker `worker` is `pid` (negative: -errno) */
+    PARX__M_START,     /* caller -> server: start worker `worker` again (a replacement) */
+    PARX__M_STARTED,   /* server -> caller: worker `worker` is `pid` (negative: -errno); the
+                          first ones right after HELLO, each replacement after its START */
     PARX__M_KILL,      /* caller -> server: SIGKILL worker `worker` if it is still `pid` */
     PARX__M_DIED,      /* server -> caller: worker `worker` (`pid`) ended; wait status */
     PARX__M_QUIT       /* caller -> server: exit once every worker has */
@@ -3442,9 +3443,29 @@ __attribute__((noreturn)) static void parx__procs_server_exit(parx__pworker *wor
     _exit(0);
 }
 
-/* The server's whole life: start workers when asked, report their deaths,
-   and leave (taking them along) when the caller goes away. It runs nothing
-   of the user's, allocates nothing, and has one thread. */
+/* In the server: fork worker w. The child keeps none of the server's
+   descriptors (sfd and pfd may be -1: not made yet) and never returns.
+   Returns the worker's pid, or -errno. */
+static int parx__procs_fork_worker(parx__pctl *ctl, char *base, parx__pworker *workers, uint32_t w,
+                                   int sock, int sfd, int pfd)
+{
+    pid_t me = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(sock);
+        if (sfd >= 0) close(sfd);
+        if (pfd >= 0) close(pfd);
+        parx__procs_worker(ctl, base, w, me);
+    }
+    if (pid < 0) return -errno;
+    atomic_store_explicit(&workers[w].pid, pid, memory_order_relaxed);
+    return pid;
+}
+
+/* The server's whole life: start the first workers, then start more when
+   asked, report their deaths, and leave (taking them along) when the caller
+   goes away. It runs nothing of the user's, allocates nothing, and has one
+   thread. */
 __attribute__((noreturn)) static void parx__procs_serve(int sock, char *base, parx__pctl *ctl,
                                                         pid_t parent)
 {
@@ -3457,23 +3478,49 @@ __attribute__((noreturn)) static void parx__procs_serve(int sock, char *base, pa
 
     /* SIGCHLD as the default, whatever the caller had (SIG_IGN would have
        the kernel reap our workers before we learn how they died), blocked
-       and read through a signalfd. */
+       and read through a signalfd (which also reports one that came before
+       it was made). */
     signal(SIGCHLD, SIG_DFL);
     sigset_t chld, old;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
     sigprocmask(SIG_BLOCK, &chld, &old);
+
+    /* The first workers at once, before the rest of our set-up and unasked:
+       each fork copies the caller's page tables (fork mode: about 0.2 ms
+       per 10 MiB resident on the VM of bench/RESULTS.md), and create waits
+       for the last one. Reported below, once the caller knows we run. */
+    uint32_t forked = 0;
+    int fork_err = 0;
+    while (forked < n) {
+        int pid = parx__procs_fork_worker(ctl, base, workers, forked, sock, -1, -1);
+        if (pid < 0) {
+            fork_err = pid;
+            break;
+        }
+        forked++;
+    }
+
     int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
     /* The caller's death, seen as a process (a pidfd), not as the thread that
        created us (PR_SET_PDEATHSIG's unit), so a pool made by a short-lived
-       thread survives it. PDEATHSIG only where pidfds are missing. */
+       thread survives it. PDEATHSIG only where pidfds are missing. Leaving
+       takes the workers along: they die with us (their PDEATHSIG). */
     int pfd = (int)syscall(SYS_pidfd_open, parent, 0);
     if (pfd < 0) prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (sfd < 0 || getppid() != parent) _exit(0);
     if (parx__procs_send(sock, PARX__M_HELLO, -1, (int)getpid(), 0, 0) < 0) _exit(0);
+    for (uint32_t w = 0; w < forked; w++)
+        if (parx__procs_send(sock, PARX__M_STARTED, (int)w,
+                             atomic_load_explicit(&workers[w].pid, memory_order_relaxed), 0,
+                             0) < 0)
+            parx__procs_server_exit(workers, n);
+    if (fork_err < 0 &&
+        parx__procs_send(sock, PARX__M_STARTED, (int)forked, fork_err, 0, 0) < 0)
+        parx__procs_server_exit(workers, n);
 
     bool quitting = false;
-    uint32_t live = 0;
+    uint32_t live = forked;
     for (;;) {
         struct pollfd fds[3] = {{sock, POLLIN, 0}, {sfd, POLLIN, 0}, {pfd, POLLIN, 0}};
         int rc = poll(fds, pfd >= 0 ? 3 : 2, -1);
@@ -3505,19 +3552,10 @@ __attribute__((noreturn)) static void parx__procs_serve(int sock, char *base, pa
             if (got != (ssize_t)sizeof m) parx__procs_server_exit(workers, n); /* caller gone */
             if (m.type == PARX__M_START && m.worker >= 0 && (uint32_t)m.worker < n &&
                 atomic_load_explicit(&workers[m.worker].pid, memory_order_relaxed) == 0) {
-                pid_t me = getpid();
-                pid_t pid = fork();
-                if (pid == 0) {
-                    close(sock);
-                    close(sfd);
-                    if (pfd >= 0) close(pfd);
-                    parx__procs_worker(ctl, base, (uint32_t)m.worker, me);
-                }
-                if (pid > 0) {
-                    atomic_store_explicit(&workers[m.worker].pid, pid, memory_order_relaxed);
-                    live++;
-                }
-                parx__procs_send(sock, PARX__M_STARTED, m.worker, pid > 0 ? pid : -errno, 0, 0);
+                int pid =
+                    parx__procs_fork_worker(ctl, base, workers, (uint32_t)m.worker, sock, sfd, pfd);
+                if (pid > 0) live++;
+                parx__procs_send(sock, PARX__M_STARTED, m.worker, pid, 0, 0);
             } else if (m.type == PARX__M_KILL && m.worker >= 0 && (uint32_t)m.worker < n) {
                 /* Only while it is still that process (the pid is ours until
                    we reap it) and still runs the job that overran (slot and
@@ -4090,24 +4128,6 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
     pp->ctl->spin_ns = pp->spin_ns;
     parx__procs_layout(pp->ctl, pp->base, &pp->jobs, &pp->ring, &pp->workers, &pp->fns);
 
-    pp->free_slots = (uint32_t *)malloc(nslots * sizeof *pp->free_slots);
-    pp->gen = (uint32_t *)calloc(nslots, sizeof *pp->gen);
-    pp->waited = (uint8_t *)calloc(nslots, 1);
-    pp->owner = (pthread_t *)calloc(nslots, sizeof *pp->owner);
-    pp->fcache = (struct parx__pfcache *)calloc(2 * PARX__PROCS_MAX_FNS, sizeof *pp->fcache);
-    pp->kill_why = (uint8_t *)calloc((size_t)nw, 1);
-    pp->kill_slot = (uint32_t *)calloc((size_t)nw, sizeof *pp->kill_slot);
-    pp->kill_start = (uint64_t *)calloc((size_t)nw, sizeof *pp->kill_start);
-    pp->kill_pid = (int32_t *)calloc((size_t)nw, sizeof *pp->kill_pid);
-    pp->pending = (uint8_t *)calloc((size_t)nw, 1);
-    if (!pp->free_slots || !pp->gen || !pp->waited || !pp->owner || !pp->fcache ||
-        !pp->kill_why || !pp->kill_slot || !pp->kill_start || !pp->kill_pid || !pp->pending) {
-        rc = -ENOMEM;
-        goto fail;
-    }
-    for (uint32_t i = 0; i < nslots; i++) pp->free_slots[i] = nslots - 1 - i;
-    pp->nfree = nslots;
-
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
         rc = -errno;
@@ -4127,16 +4147,6 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
         close(sv[1]);
         if (rc < 0) goto fail;
     } else {
-        int threads = parx__procs_threads();
-        if (threads > 1) {
-            char msg[200];
-            snprintf(msg, sizeof msg,
-                     "parx_procs_create: fork mode in a process with %d threads: workers inherit "
-                     "any lock those threads hold now (malloc, stdio) and may deadlock on it; "
-                     "PARX_START_SPAWN is safe",
-                     threads);
-            parx__log(PARX_LOG_WARN, msg);
-        }
         pid_t parent = getpid();
         fflush(NULL); /* or buffered output would be written again by a worker's exit() */
         pthread_mutex_lock(&parx__procs_reg_lock);
@@ -4149,30 +4159,58 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
             setpgid(0, 0);
             parx__procs_serve(sv[1], pp->base, pp->ctl, parent);
         }
+        int fork_errno = errno;
         pthread_mutex_unlock(&parx__procs_reg_lock);
         close(sv[1]);
         if (pid < 0) {
-            rc = -errno;
+            rc = -fork_errno;
             goto fail;
         }
         pp->server_pid = pid;
+        /* Counted after the fork, while the server forks the workers (reading
+           /proc takes tens of microseconds): the count at the fork, unless
+           another thread of the caller starts or ends one in between. */
+        int threads = parx__procs_threads();
+        if (threads > 1) {
+            char msg[200];
+            snprintf(msg, sizeof msg,
+                     "parx_procs_create: fork mode in a process with %d threads: workers inherit "
+                     "any lock those threads hold now (malloc, stdio) and may deadlock on it; "
+                     "PARX_START_SPAWN is safe",
+                     threads);
+            parx__log(PARX_LOG_WARN, msg);
+        }
     }
 
     /* Our own child, not yet reaped: its pidfd cannot name another process. */
     pp->server_pidfd = (int)syscall(SYS_pidfd_open, pp->server_pid, 0);
 
-    /* Ask for the workers (up to 64 requests ahead of the replies, so that
-       neither side can fill the other's socket and block on it), expecting
-       the server's hello first; then wait for each worker's first sign of
-       life. A worker that dies meanwhile fails the create at once. */
+    /* The caller's own tables, made while the server starts the workers. */
+    pp->free_slots = (uint32_t *)malloc(nslots * sizeof *pp->free_slots);
+    pp->gen = (uint32_t *)calloc(nslots, sizeof *pp->gen);
+    pp->waited = (uint8_t *)calloc(nslots, 1);
+    pp->owner = (pthread_t *)calloc(nslots, sizeof *pp->owner);
+    pp->fcache = (struct parx__pfcache *)calloc(2 * PARX__PROCS_MAX_FNS, sizeof *pp->fcache);
+    pp->kill_why = (uint8_t *)calloc((size_t)nw, 1);
+    pp->kill_slot = (uint32_t *)calloc((size_t)nw, sizeof *pp->kill_slot);
+    pp->kill_start = (uint64_t *)calloc((size_t)nw, sizeof *pp->kill_start);
+    pp->kill_pid = (int32_t *)calloc((size_t)nw, sizeof *pp->kill_pid);
+    pp->pending = (uint8_t *)calloc((size_t)nw, 1);
+    if (!pp->free_slots || !pp->gen || !pp->waited || !pp->owner || !pp->fcache ||
+        !pp->kill_why || !pp->kill_slot || !pp->kill_start || !pp->kill_pid || !pp->pending) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    for (uint32_t i = 0; i < nslots; i++) pp->free_slots[i] = nslots - 1 - i;
+    pp->nfree = nslots;
+
+    /* The server forks the workers unasked. Expect its hello, then their
+       pids; then wait for each worker's first sign of life. A worker that
+       dies meanwhile fails the create at once. */
     parx__pmsg m;
-    int got, sent = 0, started = 0;
+    int got, started = 0;
     bool hello = false;
     while (started < nw) {
-        while (sent < nw && sent - started < 64) {
-            rc = parx__procs_send(pp->sock, PARX__M_START, sent++, 0, 0, 0);
-            if (rc < 0) goto fail;
-        }
         got = parx__procs_recv(pp->sock, &m, PARX__PROCS_START_MS);
         if (got != 1 || (!hello && m.type != PARX__M_HELLO)) {
             rc = !hello && d.start == PARX_START_SPAWN ? PARX_E_SPAWN : got < 0 ? got : -ECHILD;

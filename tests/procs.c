@@ -11,7 +11,9 @@
    thread of its own (each pool has one monitor thread, started after its
    fork server). */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <sched.h>
+#include <sys/resource.h>
 
 #include "parx.h"
 #include "procs_common.h"
@@ -518,9 +520,107 @@ static void test_sigint_group(void)
     expect_child(child, 0, 0);
 }
 
+/* Tasks (threads included) whose real uid is `uid`, in this pid namespace:
+   what RLIMIT_NPROC counts. */
+static int tasks_of(uid_t uid)
+{
+    int n = 0;
+    DIR *proc = opendir("/proc");
+    if (!proc)
+        return -1;
+    for (struct dirent *e; (e = readdir(proc));) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        char path[600];
+        snprintf(path, sizeof path, "/proc/%s/task", e->d_name);
+        DIR *tasks = opendir(path);
+        if (!tasks)
+            continue; /* gone meanwhile */
+        for (struct dirent *t; (t = readdir(tasks));) {
+            if (t->d_name[0] < '1' || t->d_name[0] > '9')
+                continue;
+            snprintf(path, sizeof path, "/proc/%s/task/%s/status", e->d_name, t->d_name);
+            FILE *f = fopen(path, "re");
+            if (!f)
+                continue;
+            char line[256];
+            unsigned real;
+            while (fgets(line, sizeof line, f))
+                if (sscanf(line, "Uid: %u", &real) == 1) {
+                    n += real == uid;
+                    break;
+                }
+            fclose(f);
+        }
+        closedir(tasks);
+    }
+    closedir(proc);
+    return n;
+}
+
+/* A worker the system will not fork: as user nobody, under an RLIMIT_NPROC
+   with room for exactly the server, one worker and the pool's monitor
+   thread. A pool of 1 worker then works, and a pool of 3 fails at its
+   second worker's fork with -EAGAIN, leaving no process behind. In a
+   child: the uid and the limit are its own. Exit codes say what went wrong;
+   99: this mode cannot run as nobody here (spawn: the test binary is not
+   executable by nobody). */
+static void fork_refused(parx_start mode)
+{
+    if (geteuid() != 0)
+        PT_SKIP("needs root, to run as a user with no other processes (nobody)");
+    if (UNDER_TSAN)
+        PT_SKIP("TSan's runtime starts threads of its own in new processes, which the limit "
+                "counts");
+    pid_t child = xfork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        if (setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(40);
+        if (mode == PARX_START_SPAWN && access("/proc/self/exe", X_OK) != 0)
+            _exit(99);
+        int base = tasks_of(65534); /* this process's threads, and any other of nobody's */
+        if (base < 1)
+            _exit(41);
+        struct rlimit rl = {(rlim_t)base + 3, (rlim_t)base + 3};
+        if (setrlimit(RLIMIT_NPROC, &rl) != 0)
+            _exit(42);
+        int err = 0;
+        parx_procs *pp = parx_procs_create(
+            &(parx_procs_desc){.workers = 1, .start = mode, .arena_bytes = 4u << 20}, &err);
+        if (!pp)
+            _exit(err == -EACCES && mode == PARX_START_SPAWN ? 99 : 43);
+        parx_ticket t;
+        parx_job_result r;
+        int bad = parx_procs_submit(pp, job_code, NULL, &t) != 0 ||
+                  parx_procs_wait(pp, t, &r) != 0 || r.status != 42;
+        parx_procs_destroy(pp);
+        if (bad)
+            _exit(44);
+        pp = parx_procs_create(
+            &(parx_procs_desc){.workers = 3, .start = mode, .arena_bytes = 4u << 20}, &err);
+        if (pp)
+            _exit(45);
+        if (err != -EAGAIN)
+            _exit(46);
+        if (waitpid(-1, NULL, WNOHANG) != -1 || errno != ECHILD)
+            _exit(47); /* the server, or a worker, left behind */
+        _exit(0);
+    }
+    int st;
+    REQUIRE(waitpid(child, &st, 0) == child);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 99)
+        PT_SKIP("the test binary cannot be executed as nobody here");
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s %d",
+              WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+}
+
+static void test_fork_refused_fork(void) { fork_refused(PARX_START_FORK); }
+static void test_fork_refused_spawn(void) { fork_refused(PARX_START_SPAWN); }
+
 int main(void)
 {
-    pt_plan(12);
+    pt_plan(14);
     run_guarded("create: bad descs give -EINVAL; NULL pools -EINVAL; codes have names",
                 test_bad_create);
     run_guarded("submit/wait/map: NULL fn, foreign args, unknown fn, bad tickets", test_bad_jobs);
@@ -540,5 +640,9 @@ int main(void)
     run_guarded("fork mode: a second pool's processes hold nothing of the first",
                 test_pools_forget_each_other);
     run_guarded("SIGINT to the caller's process group leaves the pool working", test_sigint_group);
+    run_guarded("fork mode: a worker the system will not fork fails create with -EAGAIN",
+                test_fork_refused_fork);
+    run_guarded("spawn mode: a worker the system will not fork fails create with -EAGAIN",
+                test_fork_refused_spawn);
     return pt_done_testing();
 }
