@@ -561,7 +561,8 @@ static int tasks_of(uid_t uid)
 /* A worker the system will not fork: as user nobody, under an RLIMIT_NPROC
    with room for exactly the server, one worker and the pool's monitor
    thread. A pool of 1 worker then works, and a pool of 3 fails at its
-   second worker's fork with -EAGAIN, leaving no process behind. In a
+   third worker's fork (the server and two workers take the room) with
+   -EAGAIN, leaving no process behind. In a
    child: the uid and the limit are its own. Exit codes say what went wrong;
    99: this mode cannot run as nobody here (spawn: the test binary is not
    executable by nobody). */
