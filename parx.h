@@ -2987,11 +2987,11 @@ typedef struct parx__pctl {
 
 /* Messages on the socket between the caller and its server. */
 enum {
-    PARX__M_HELLO = 1, /* server -> caller: running, its first workers forked (pid: its own) */
+    PARX__M_HELLO = 1, /* server -> caller: running (pid: its own); it forks its first workers */
     PARX__M_SETUP,     /* caller -> spawned server: a = control block offset */
     PARX__M_START,     /* caller -> server: start worker `worker` again (a replacement) */
     PARX__M_STARTED,   /* server -> caller: worker `worker` is `pid` (negative: -errno); the
-                          first ones right after HELLO, each replacement after its START */
+                          first ones unasked after HELLO, each replacement after its START */
     PARX__M_KILL,      /* caller -> server: SIGKILL worker `worker` if it is still `pid` */
     PARX__M_DIED,      /* server -> caller: worker `worker` (`pid`) ended; wait status */
     PARX__M_QUIT       /* caller -> server: exit once every worker has */
@@ -3451,9 +3451,10 @@ __attribute__((noreturn)) static void parx__procs_server_exit(parx__pworker *wor
     _exit(0);
 }
 
-/* In the server: fork worker w. The child keeps none of the server's
-   descriptors (sfd and pfd may be -1: not made yet) and never returns.
-   Returns the worker's pid, or -errno. */
+/* In the server: fork worker w. The child closes the server's socket,
+   signalfd and pidfd (sfd and pfd may be -1: not made yet; it keeps the
+   arena's descriptor and, in fork mode, what it inherited of the caller's)
+   and never returns. Returns the worker's pid, or -errno. */
 static int parx__procs_fork_worker(parx__pctl *ctl, char *base, parx__pworker *workers, uint32_t w,
                                    int sock, int sfd, int pfd)
 {
@@ -3493,20 +3494,21 @@ __attribute__((noreturn)) static void parx__procs_serve(int sock, char *base, pa
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
     sigprocmask(SIG_BLOCK, &chld, &old);
+    if (parx__procs_send(sock, PARX__M_HELLO, -1, (int)getpid(), 0, 0) < 0) _exit(0);
 
     /* The first workers at once, before the rest of our set-up and unasked:
        each fork copies the caller's page tables (fork mode: about 0.2 ms
        per 10 MiB resident on the VM of bench/RESULTS.md), and create waits
-       for the last one. Reported below, once the caller knows we run. */
-    uint32_t forked = 0;
-    int fork_err = 0;
-    while (forked < n) {
-        int pid = parx__procs_fork_worker(ctl, base, workers, forked, sock, -1, -1);
-        if (pid < 0) {
-            fork_err = pid;
-            break;
-        }
-        forked++;
+       for the last one. Each is reported as it is forked, so that create's
+       timeout runs per worker however long the forks of a large caller
+       take. A failed fork is reported and ends the create. */
+    uint32_t live = 0;
+    for (uint32_t w = 0; w < n; w++) {
+        int pid = parx__procs_fork_worker(ctl, base, workers, w, sock, -1, -1);
+        live += pid > 0;
+        if (parx__procs_send(sock, PARX__M_STARTED, (int)w, pid, 0, 0) < 0)
+            parx__procs_server_exit(workers, n);
+        if (pid < 0) break;
     }
 
     int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -3516,19 +3518,9 @@ __attribute__((noreturn)) static void parx__procs_serve(int sock, char *base, pa
        takes the workers along: they die with us (their PDEATHSIG). */
     int pfd = (int)syscall(SYS_pidfd_open, parent, 0);
     if (pfd < 0) prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (sfd < 0 || getppid() != parent) _exit(0);
-    if (parx__procs_send(sock, PARX__M_HELLO, -1, (int)getpid(), 0, 0) < 0) _exit(0);
-    for (uint32_t w = 0; w < forked; w++)
-        if (parx__procs_send(sock, PARX__M_STARTED, (int)w,
-                             atomic_load_explicit(&workers[w].pid, memory_order_relaxed), 0,
-                             0) < 0)
-            parx__procs_server_exit(workers, n);
-    if (fork_err < 0 &&
-        parx__procs_send(sock, PARX__M_STARTED, (int)forked, fork_err, 0, 0) < 0)
-        parx__procs_server_exit(workers, n);
+    if (sfd < 0 || getppid() != parent) parx__procs_server_exit(workers, n);
 
     bool quitting = false;
-    uint32_t live = forked;
     for (;;) {
         struct pollfd fds[3] = {{sock, POLLIN, 0}, {sfd, POLLIN, 0}, {pfd, POLLIN, 0}};
         int rc = poll(fds, pfd >= 0 ? 3 : 2, -1);

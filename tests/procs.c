@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <sched.h>
+#include <grp.h>
 #include <sys/resource.h>
 
 #include "parx.h"
@@ -558,29 +559,33 @@ static int tasks_of(uid_t uid)
     return n;
 }
 
-/* A worker the system will not fork: as user nobody, under an RLIMIT_NPROC
-   with room for exactly the server, one worker and the pool's monitor
-   thread. A pool of 1 worker then works, and a pool of 3 fails at its
-   third worker's fork (the server and two workers take the room) with
-   -EAGAIN, leaving no process behind. In a
-   child: the uid and the limit are its own. Exit codes say what went wrong;
-   99: this mode cannot run as nobody here (spawn: the test binary is not
-   executable by nobody). */
+/* A worker the system will not fork: as a user no other process has, under
+   an RLIMIT_NPROC with room for exactly the server, one worker and the
+   pool's monitor thread. A pool of 1 worker then works, and a pool of 32
+   fails at its third worker's fork (the server and two workers take the
+   room) with -EAGAIN, leaving no process behind: the test's child is a
+   subreaper, so the failed pool's workers come back to it and are checked
+   too. In a child: the uid and the limit are its own. Exit codes say what
+   went wrong; 98: no such uid here (a user namespace that maps only root);
+   99: spawn mode, and the test binary is not executable by that user. */
 static void fork_refused(parx_start mode)
 {
     if (geteuid() != 0)
-        PT_SKIP("needs root, to run as a user with no other processes (nobody)");
+        PT_SKIP("needs root, to run as a user with no other processes");
     if (UNDER_TSAN)
         PT_SKIP("TSan's runtime starts threads of its own in new processes, which the limit "
                 "counts");
     pid_t child = xfork();
     REQUIRE(child >= 0);
     if (child == 0) {
-        if (setgid(65534) != 0 || setuid(65534) != 0)
-            _exit(40);
+        if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+            _exit(39);
+        uid_t uid = 0x7ff00000u + (uid_t)(getpid() & 0xffff);
+        if (setgroups(0, NULL) != 0 || setgid((gid_t)uid) != 0 || setuid(uid) != 0)
+            _exit(98);
         if (mode == PARX_START_SPAWN && access("/proc/self/exe", X_OK) != 0)
             _exit(99);
-        int base = tasks_of(65534); /* this process's threads, and any other of nobody's */
+        int base = tasks_of(uid); /* this process's threads: nobody else has the uid */
         if (base < 1)
             _exit(41);
         struct rlimit rl = {(rlim_t)base + 3, (rlim_t)base + 3};
@@ -599,7 +604,7 @@ static void fork_refused(parx_start mode)
         if (bad)
             _exit(44);
         pp = parx_procs_create(
-            &(parx_procs_desc){.workers = 3, .start = mode, .arena_bytes = 4u << 20}, &err);
+            &(parx_procs_desc){.workers = 32, .start = mode, .arena_bytes = 4u << 20}, &err);
         if (pp)
             _exit(45);
         if (err != -EAGAIN)
@@ -610,8 +615,10 @@ static void fork_refused(parx_start mode)
     }
     int st;
     REQUIRE(waitpid(child, &st, 0) == child);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 98)
+        PT_SKIP("cannot switch to an unused uid here (a user namespace?)");
     if (WIFEXITED(st) && WEXITSTATUS(st) == 99)
-        PT_SKIP("the test binary cannot be executed as nobody here");
+        PT_SKIP("the test binary cannot be executed by another user here");
     CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s %d",
               WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 }
