@@ -1094,7 +1094,8 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err);
    .depth writes are pending. The writer owns buf until .done is called for
    it, or until parx_writer_flush returns: do not change or free it before.
    Short writes are resumed. Writes land in the order they were queued
-   (overlapping ones too).
+   (overlapping ones too). A write of size 0 (buf may be NULL) writes
+   nothing and gets its .done like any other.
    Returns 0, -EINVAL (w NULL, buf NULL with size > 0), or the first error of
    an earlier write, or of the ring (io_uring: io_uring_enter refused,
    -EPERM; short of resources with nothing in flight, -EAGAIN, -EBUSY)
@@ -5195,14 +5196,15 @@ static void parx__pf_uring_submit(parx_prefetch *pf)
         if (rc > 0) {
             pf->unsubmitted -= rc;
             pf->inflight += rc;
-        } else if (rc == -EINTR || rc == 0) {
+        } else if (rc == -EINTR) {
             continue;
-        } else if ((rc == -EAGAIN || rc == -EBUSY) && pf->inflight > 0) {
+        } else if ((rc == 0 || rc == -EAGAIN || rc == -EBUSY) && pf->inflight > 0) {
             struct io_uring_cqe *cqe; /* short of resources: let some reads finish first */
             io_uring_wait_cqe(&pf->ring, &cqe);
             return; /* the caller reaps, and submits again */
         } else {
-            parx__pf_ring_failed(pf, "submit", rc);
+            /* nothing taken and nothing in flight: no progress possible */
+            parx__pf_ring_failed(pf, "submit", rc ? rc : -EAGAIN);
             return;
         }
     }
@@ -6023,16 +6025,18 @@ static bool parx__wr_uring_reap(parx_writer *w, bool wait)
 static int parx__wr_queue(parx_writer *w, const void *buf, size_t size, uint64_t off)
 {
     if (!w || (!buf && size > 0)) return -EINVAL;
-    if (size == 0) { /* nothing to write: done at once */
-        if (w->backend == PARX_IO_THREADS) pthread_mutex_lock(&w->mu);
-        int e = w->err;
-        if (w->backend == PARX_IO_THREADS) pthread_mutex_unlock(&w->mu);
-        if (!e && w->d.done) w->d.done(buf, 0, 0, w->d.done_user);
-        return e;
-    }
     if (off > UINT64_MAX - size) return -EINVAL;
 #ifndef PARX_NO_URING
     if (w->backend == PARX_IO_URING) {
+        /* Nothing to write: done at once, here on the caller's thread, where
+           io_uring's .done calls run anyway. (The thread backend queues it
+           like any other, so that its .done comes from the writer's thread,
+           in order, never beside another.) */
+        if (size == 0) {
+            parx__wr_uring_reap(w, false);
+            if (!w->err && w->d.done) w->d.done(buf, 0, 0, w->d.done_user);
+            return w->err;
+        }
         parx__wr_uring_reap(w, false);
         for (;;) {
             if (w->err) return w->err;

@@ -1,6 +1,7 @@
 /* tests/writer.c -- parx_writer on both backends: appended and positioned
    writes read back byte for byte, overlapping writes land in order, every
-   buffer is handed back once through .done, and the first error (a full
+   buffer (zero-length ones too) is handed back once through .done, and no
+   two .done calls run at once, and the first error (a full
    device, a file size limit) is reported by write, flush and close; writes
    queued by a thread that exits before close are written all the same; a
    FIFO with no reader is an error, not a hang. */
@@ -228,6 +229,84 @@ static void test_file_size_limit(void)
     }
 }
 
+/* Zero-length writes among others: every buffer is handed back once, and
+   .done calls never run beside each other. On the thread backend they come
+   from the writer's thread, in the order of the writes (a zero-length
+   write is queued like any other). */
+enum { ZL_N = 300, ZL_BUF = 4096 };
+typedef struct zl_log {
+    unsigned char *bufs; /* ZL_N buffers of ZL_BUF bytes; .done finds the index by address */
+    pthread_t caller;
+    _Atomic int inside, overlaps;
+    int calls, on_caller, out_of_order, last, errors;
+} zl_log;
+
+static void zl_done(const void *buf, size_t size, int status, void *user)
+{
+    zl_log *l = (zl_log *)user;
+    (void)size;
+    if (atomic_fetch_add(&l->inside, 1) != 0)
+        atomic_fetch_add(&l->overlaps, 1);
+    usleep(50); /* a window for another call to come in beside this one */
+    int i = buf ? (int)(((const unsigned char *)buf - l->bufs) / ZL_BUF) : -1;
+    l->out_of_order += i <= l->last;
+    l->last = i;
+    l->on_caller += pthread_equal(pthread_self(), l->caller) != 0;
+    l->errors += status != 0;
+    l->calls++;
+    atomic_fetch_sub(&l->inside, 1);
+}
+
+static void test_zero_length(void)
+{
+    for (int b = 0; b < nbackends; b++) {
+        const char *path = io_path("zero.dat");
+        zl_log log = {(unsigned char *)malloc((size_t)ZL_N * ZL_BUF), pthread_self(), 0, 0, 0, 0,
+                      0, -1, 0};
+        REQUIRE(log.bufs != NULL);
+        parx_writer *w = parx_writer_open(&(parx_writer_desc){.path = path,
+                                                              .backend = backends[b],
+                                                              .done = zl_done,
+                                                              .done_user = &log},
+                                          NULL);
+        REQUIRE(w != NULL);
+        uint64_t total = 0;
+        for (int i = 0; i < ZL_N; i++) {
+            size_t n = i % 3 == 1 ? 0 : ZL_BUF;
+            io_fill(log.bufs + (size_t)i * ZL_BUF, n, 5, total);
+            CHECK_EQ(parx_writer_write(w, log.bufs + (size_t)i * ZL_BUF, n), 0);
+            total += n;
+        }
+        CHECK_EQ(parx_writer_close(w), 0);
+        bool threads = backends[b] == PARX_IO_THREADS;
+        CHECK_MSG(log.calls == ZL_N && log.errors == 0 && atomic_load(&log.overlaps) == 0,
+                  "backend %d: %d .done calls of %d, %d errors, %d beside another",
+                  (int)backends[b], log.calls, ZL_N, log.errors, atomic_load(&log.overlaps));
+        if (threads)
+            CHECK_MSG(log.on_caller == 0 && log.out_of_order == 0,
+                      "thread backend: %d .done calls on the caller's thread, %d out of order",
+                      log.on_caller, log.out_of_order);
+        size_t n;
+        unsigned char *back = slurp(path, &n);
+        CHECK(back && n == total && io_matches(back, n, 5, 0));
+        free(back);
+        free(log.bufs);
+        unlink(path);
+        /* NULL with size 0 is a write of nothing, told through .done too */
+        zl_log one = {NULL, pthread_self(), 0, 0, 0, 0, 0, -2, 0};
+        w = parx_writer_open(&(parx_writer_desc){.path = path,
+                                                 .backend = backends[b],
+                                                 .done = zl_done,
+                                                 .done_user = &one},
+                             NULL);
+        REQUIRE(w != NULL);
+        CHECK_EQ(parx_writer_write(w, NULL, 0), 0);
+        CHECK_EQ(parx_writer_close(w), 0);
+        CHECK_EQ(one.calls, 1);
+        unlink(path);
+    }
+}
+
 static void test_bad_inputs(void)
 {
     int err = 0;
@@ -374,6 +453,8 @@ int main(void)
                 test_append_round_trip);
     run_guarded(".append and writes at offsets", test_append_and_offsets);
     run_guarded("overlapping writes land in order", test_overlap_order);
+    run_guarded("zero-length writes: .done once each, never beside another, in order on threads",
+                test_zero_length);
     run_guarded("a full device: ENOSPC from flush, write and close", test_full_device);
     run_guarded("RLIMIT_FSIZE: EFBIG from close, bytes up to the limit", test_file_size_limit);
     run_guarded("io_uring: writes cancelled by the exit of the queuing thread are written again",
