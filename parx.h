@@ -1095,7 +1095,8 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err);
    it, or until parx_writer_flush returns: do not change or free it before.
    Short writes are resumed. Writes land in the order they were queued
    (overlapping ones too). A write of size 0 (buf may be NULL) writes
-   nothing and gets its .done like any other.
+   nothing and gets its .done like any other. On a pipe, FIFO, socket or
+   terminal the bytes go out in the order queued, one write at a time.
    Returns 0, -EINVAL (w NULL, buf NULL with size > 0), or the first error of
    an earlier write, or of the ring (io_uring: io_uring_enter refused,
    -EPERM; short of resources with nothing in flight, -EAGAIN, -EBUSY)
@@ -1110,7 +1111,8 @@ PARX_API int parx_writer_write(parx_writer *w, const void *buf, size_t size);
 
 /* parx_writer_write_at: like parx_writer_write, at file offset `offset`;
    the position of the next parx_writer_write does not move.
-   Returns as parx_writer_write, and -EINVAL when offset + size overflows.
+   Returns as parx_writer_write, -EINVAL when offset + size overflows, and
+   -ESPIPE on a pipe, FIFO, socket or terminal (nothing is queued).
    Thread safety: one caller at a time.
    Callback safety: as parx_writer_write. */
 PARX_API int parx_writer_write_at(parx_writer *w, const void *buf, size_t size, uint64_t offset);
@@ -5843,6 +5845,8 @@ struct parx_writer {
     int backend;
     char why[PARX__IO_WHY];
     uint64_t pos;              /* where the next parx_writer_write goes (caller only) */
+    bool stream;               /* a pipe, FIFO, socket or terminal: no offsets, one write
+                                  at a time (see parx__wr_queue) */
     int err;                   /* first error; under mu in the thread backend */
     parx__wr_op *ops;
 #ifndef PARX_NO_URING
@@ -5867,12 +5871,13 @@ static parx_writer_desc parx__writer_desc_defaults(const parx_writer_desc *in)
     return d;
 }
 
-/* One pass of pwrite over op: returns 0 when it is all written, or -errno. */
-static int parx__wr_pwrite(int fd, parx__wr_op *op)
+/* One pass of pwrite (write on a stream) over op: returns 0 when it is all
+   written, or -errno. */
+static int parx__wr_pwrite(int fd, bool stream, parx__wr_op *op)
 {
     while (op->len > 0) {
         size_t n = op->len < PARX__IO_MAX_CHUNK ? op->len : PARX__IO_MAX_CHUNK;
-        ssize_t r = pwrite(fd, op->buf, n, (off_t)op->off);
+        ssize_t r = stream ? write(fd, op->buf, n) : pwrite(fd, op->buf, n, (off_t)op->off);
         if (r < 0) {
             if (errno == EINTR || errno == EAGAIN) continue;
             return -errno;
@@ -5896,7 +5901,7 @@ static void *parx__wr_thread(void *arg)
         parx__wr_op op = w->ops[w->head];
         int status = w->err; /* after an error nothing more is written */
         pthread_mutex_unlock(&w->mu);
-        if (!status) status = parx__wr_pwrite(w->fd, &op);
+        if (!status) status = parx__wr_pwrite(w->fd, w->stream, &op);
         if (w->d.done) w->d.done(op.orig, op.size, status, w->d.done_user); /* no lock held */
         pthread_mutex_lock(&w->mu);
         if (status && !w->err) w->err = status;
@@ -6046,7 +6051,10 @@ static int parx__wr_queue(parx_writer *w, const void *buf, size_t size, uint64_t
                 parx__wr_op *o = &w->ops[i];
                 if (!o->live) {
                     if (!free_op) free_op = o;
-                } else if (o->start < off + size && off < o->start + o->size) {
+                } else if (w->stream || (o->start < off + size && off < o->start + o->size)) {
+                    /* a stream has no offsets: io-wq would run two writes to
+                       a pipe side by side and mix their bytes, so each waits
+                       for the one before, as overlapping writes do */
                     overlap = true;
                 }
             }
@@ -6086,6 +6094,7 @@ PARX_API int parx_writer_write(parx_writer *w, const void *buf, size_t size)
 
 PARX_API int parx_writer_write_at(parx_writer *w, const void *buf, size_t size, uint64_t offset)
 {
+    if (w && w->stream) return -ESPIPE;
     return parx__wr_queue(w, buf, size, offset);
 }
 
@@ -6199,6 +6208,7 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err)
         }
         w->pos = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
     }
+    w->stream = lseek(w->fd, 0, SEEK_CUR) < 0 && errno == ESPIPE;
     w->d.path = NULL; /* not kept: the caller's string need not outlive the call */
     if (b == PARX_IO_THREADS) {
         pthread_mutex_init(&w->mu, NULL);

@@ -4,7 +4,8 @@
    two .done calls run at once, and the first error (a full
    device, a file size limit) is reported by write, flush and close; writes
    queued by a thread that exits before close are written all the same; a
-   FIFO with no reader is an error, not a hang. */
+   FIFO with no reader is an error, not a hang, and one with a reader gets
+   the bytes in order. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
@@ -430,6 +431,68 @@ static void test_fifo_no_reader(void)
     unlink(fifo);
 }
 
+/* A FIFO with a reader: writes larger than the pipe holds, 8 in flight,
+   arrive whole and in order on both backends (io_uring would otherwise run
+   them side by side and mix their bytes); write_at is -ESPIPE. */
+static void test_fifo_stream(void)
+{
+    enum { N = 60, MAXLEN = 200000 };
+    const char *fifo = io_path("stream.fifo");
+    unlink(fifo);
+    if (mkfifo(fifo, 0600) != 0) {
+        PT_SKIP("mkfifo: %s", strerror(errno));
+    }
+    for (int b = 0; b < nbackends; b++) {
+        rnd r = rnd_seed(77);
+        size_t len[N];
+        uint64_t total = 0;
+        for (int i = 0; i < N; i++) {
+            len[i] = 1 + (size_t)rnd_below(&r, MAXLEN);
+            total += len[i];
+        }
+        pid_t reader = xfork();
+        REQUIRE(reader >= 0);
+        if (reader == 0) { /* reads it all, and says whether it is the pattern, whole */
+            alarm(30);
+            int fd = open(fifo, O_RDONLY | O_CLOEXEC);
+            unsigned char *got = (unsigned char *)malloc(total + 1);
+            uint64_t n = 0;
+            ssize_t k;
+            while (fd >= 0 && got && (k = read(fd, got + n, total + 1 - n)) > 0)
+                n += (uint64_t)k;
+            bool ok = n == total && io_matches(got, n, 3, 0);
+            if (!ok)
+                CHILD_DIAG("backend %d: read %llu of %llu bytes, pattern %s", (int)backends[b],
+                           (unsigned long long)n, (unsigned long long)total,
+                           got && io_matches(got, n, 3, 0) ? "ok" : "wrong");
+            _exit(ok ? 0 : 1);
+        }
+        parx_writer *w = NULL;
+        int err = -ENXIO;
+        for (int tries = 0; !w && err == -ENXIO && tries < 3000; tries++) { /* until it opens */
+            w = parx_writer_open(
+                &(parx_writer_desc){.path = fifo, .depth = 8, .backend = backends[b]}, &err);
+            if (!w)
+                usleep(1000);
+        }
+        REQUIRE(w != NULL);
+        unsigned char *bufs[N];
+        uint64_t at = 0;
+        for (int i = 0; i < N; i++) {
+            bufs[i] = (unsigned char *)malloc(len[i]);
+            io_fill(bufs[i], len[i], 3, at);
+            CHECK_EQ(parx_writer_write(w, bufs[i], len[i]), 0);
+            at += len[i];
+        }
+        CHECK_EQ(parx_writer_write_at(w, bufs[0], len[0], 0), -ESPIPE);
+        CHECK_EQ(parx_writer_close(w), 0);
+        for (int i = 0; i < N; i++)
+            free(bufs[i]);
+        expect_child(reader, 0, 0);
+    }
+    unlink(fifo);
+}
+
 int main(void)
 {
     io_dir("writer");
@@ -460,6 +523,8 @@ int main(void)
     run_guarded("io_uring: writes cancelled by the exit of the queuing thread are written again",
                 test_thread_exit);
     run_guarded("a FIFO with no reader: -ENXIO, not a hang", test_fifo_no_reader);
+    run_guarded("a FIFO with a reader: the bytes in order on both backends; write_at -ESPIPE",
+                test_fifo_stream);
     io_dir_remove();
     return pt_done_testing();
 }
