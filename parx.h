@@ -293,7 +293,10 @@
     - Files are opened O_NONBLOCK (cleared once open), so a FIFO never
       blocks the open; a FIFO or socket has no size and cannot be read at
       offsets (read whole it yields nothing), and the writer's open of a
-      FIFO with no reader fails with -ENXIO.
+      FIFO with no reader fails with -ENXIO. With a reader, the writer
+      treats a pipe, FIFO, socket or terminal as a stream: one write at a
+      time, in the order queued (io-wq would run two side by side and mix
+      their bytes), and parx_writer_write_at is -ESPIPE.
     - The thread backend. Reader threads take the oldest chunk waiting
       and pread it. The consumer does not sleep while a chunk it needs
       waits for a reader: it reads that chunk itself, or, when a reader has
