@@ -242,10 +242,10 @@
     - Not SQPOLL. With IORING_SETUP_SQPOLL a kernel thread takes the reads
       from the ring and copies cached data itself: on the VM of
       bench/RESULTS.md (a throwaway build, bench_io, warm, compute = io) it
-      brought io_uring from 1.5x to 1.03x of the ideal. But that thread
-      polls a CPU for a millisecond after every submission, so while reads
-      flow it never sleeps: 10_prefetch_reduce on a 2-thread pool then ran
-      at 0.57-0.69x the speed of read-then-compute, against 1.05-1.09x
+      brought io_uring from 1.5-1.7x to 1.03-1.17x of the ideal. But that
+      thread polls a CPU for a millisecond after every submission, so while
+      reads flow it never sleeps: 10_prefetch_reduce on a 2-thread pool then
+      ran at 0.57-0.69x the speed of read-then-compute, against 1.05-1.09x
       without it. A prefetcher must not take the CPUs it is meant to feed.
     - Threads that exit. The kernel ties io-wq work to the thread that
       submitted it and cancels it when that thread exits: reads submitted
