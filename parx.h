@@ -5448,9 +5448,10 @@ static parx__pf_slot *parx__pf_wait_head(parx_prefetch *pf)
                 /* A reader has the head, and a buffered read is a copy of
                    tens of microseconds: poll for it (once) before sleeping,
                    as an idle reader polls for work. */
-                polled = true; /* relaxed: readied changes under mu, which we hold */
-                parx__pf_poll(pf, &pf->readied,
-                              atomic_load_explicit(&pf->readied, memory_order_relaxed));
+                polled = true;
+                /* relaxed: readied changes only under mu, which we hold */
+                int seen = atomic_load_explicit(&pf->readied, memory_order_relaxed);
+                parx__pf_poll(pf, &pf->readied, seen);
             } else {
                 pthread_cond_wait(&pf->done, &pf->mu);
             }
@@ -6036,16 +6037,15 @@ static int parx__wr_queue(parx_writer *w, const void *buf, size_t size, uint64_t
     if (off > UINT64_MAX - size) return -EINVAL;
 #ifndef PARX_NO_URING
     if (w->backend == PARX_IO_URING) {
+        parx__wr_uring_reap(w, false);
         /* Nothing to write: done at once, here on the caller's thread, where
            io_uring's .done calls run anyway. (The thread backend queues it
            like any other, so that its .done comes from the writer's thread,
            in order, never beside another.) */
         if (size == 0) {
-            parx__wr_uring_reap(w, false);
             if (!w->err && w->d.done) w->d.done(buf, 0, 0, w->d.done_user);
             return w->err;
         }
-        parx__wr_uring_reap(w, false);
         for (;;) {
             if (w->err) return w->err;
             parx__wr_op *free_op = NULL;

@@ -11,7 +11,6 @@
    thread of its own (each pool has one monitor thread, started after its
    fork server). */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <sched.h>
 #include <grp.h>
 #include <sys/resource.h>
@@ -521,41 +520,16 @@ static void test_sigint_group(void)
     expect_child(child, 0, 0);
 }
 
-/* Tasks (threads included) whose real uid is `uid`, in this pid namespace:
-   what RLIMIT_NPROC counts. */
-static int tasks_of(uid_t uid)
+/* This process's threads (from /proc/self/status), or -1. */
+static int own_threads(void)
 {
-    int n = 0;
-    DIR *proc = opendir("/proc");
-    if (!proc)
-        return -1;
-    for (struct dirent *e; (e = readdir(proc));) {
-        if (e->d_name[0] < '1' || e->d_name[0] > '9')
-            continue;
-        char path[600];
-        snprintf(path, sizeof path, "/proc/%s/task", e->d_name);
-        DIR *tasks = opendir(path);
-        if (!tasks)
-            continue; /* gone meanwhile */
-        for (struct dirent *t; (t = readdir(tasks));) {
-            if (t->d_name[0] < '1' || t->d_name[0] > '9')
-                continue;
-            snprintf(path, sizeof path, "/proc/%s/task/%s/status", e->d_name, t->d_name);
-            FILE *f = fopen(path, "re");
-            if (!f)
-                continue;
-            char line[256];
-            unsigned real;
-            while (fgets(line, sizeof line, f))
-                if (sscanf(line, "Uid: %u", &real) == 1) {
-                    n += real == uid;
-                    break;
-                }
-            fclose(f);
-        }
-        closedir(tasks);
+    FILE *f = fopen("/proc/self/status", "re");
+    char line[256];
+    int n = -1;
+    while (f && fgets(line, sizeof line, f) && sscanf(line, "Threads: %d", &n) != 1) {
     }
-    closedir(proc);
+    if (f)
+        fclose(f);
     return n;
 }
 
@@ -585,7 +559,7 @@ static void fork_refused(parx_start mode)
             _exit(98);
         if (mode == PARX_START_SPAWN && access("/proc/self/exe", X_OK) != 0)
             _exit(99);
-        int base = tasks_of(uid); /* this process's threads: nobody else has the uid */
+        int base = own_threads(); /* what RLIMIT_NPROC counts: nobody else has the uid */
         if (base < 1)
             _exit(41);
         struct rlimit rl = {(rlim_t)base + 3, (rlim_t)base + 3};
