@@ -3000,7 +3000,9 @@ enum {
                           first ones unasked after HELLO, each replacement after its START */
     PARX__M_KILL,      /* caller -> server: SIGKILL worker `worker` if it is still `pid` */
     PARX__M_DIED,      /* server -> caller: worker `worker` (`pid`) ended; wait status */
-    PARX__M_QUIT       /* caller -> server: exit once every worker has */
+    PARX__M_QUIT,      /* caller -> server: exit once every worker has */
+    PARX__M_SPARED     /* server -> caller: the KILL of worker `worker` (`pid`, slot `status`,
+                          start `a`) was not sent: it had moved on, or ended */
 };
 
 typedef struct parx__pmsg {
@@ -3218,8 +3220,11 @@ static int64_t parx__procs_claim(parx__pctl *ctl, parx__pjob *jobs, _Atomic uint
                                  uint32_t w)
 {
     for (;;) {
-        /* acquire on tail: the ring entry below and the job it names were
-           written before the producer's tail store */
+        /* acquire on head: pairs with the release CAS of the claimer that
+           moved it, so the tail we read next is at least the one it saw (a
+           head past our tail would read as an empty ring). acquire on tail:
+           the ring entry below and the job it names were written before the
+           producer's tail store. */
         uint64_t h = atomic_load_explicit(&ctl->head, memory_order_acquire);
         uint64_t t = atomic_load_explicit(&ctl->tail, memory_order_acquire);
         if (h >= t) return -1;
@@ -3242,9 +3247,11 @@ static int64_t parx__procs_claim(parx__pctl *ctl, parx__pjob *jobs, _Atomic uint
                                                          memory_order_relaxed);
         }
         /* Move head past this entry, whoever claimed it; a worker that dies
-           between its claim and this CAS leaves it to the next one. relaxed:
-           head orders nothing, the claim above is the synchronisation. */
-        atomic_compare_exchange_strong_explicit(&ctl->head, &h, h + 1, memory_order_relaxed,
+           between its claim and this CAS leaves it to the next one. release:
+           head tells the producer the entry may be overwritten, so our read
+           of it must come first (the producer's head loads acquire); on
+           failure relaxed, we only loop. */
+        atomic_compare_exchange_strong_explicit(&ctl->head, &h, h + 1, memory_order_release,
                                                 memory_order_relaxed);
         if (mine) return x;
     }
@@ -3255,16 +3262,20 @@ static void parx__procs_push_locked(parx_procs *pp, uint32_t x)
 {
     parx__pctl *ctl = pp->ctl;
     uint64_t t = atomic_load_explicit(&ctl->tail, memory_order_relaxed); /* only we write it */
-    while (t - atomic_load_explicit(&ctl->head, memory_order_relaxed) > ctl->ring_mask) {
+    /* acquire on head, here and below: pairs with a claimer's release CAS, so
+       its read of an entry came before we overwrite that entry */
+    while (t - atomic_load_explicit(&ctl->head, memory_order_acquire) > ctl->ring_mask) {
         /* Full: the ring has twice as many entries as there are slots, so the
            entries at head name claimed jobs (stale duplicates); step over
            them as a worker would, or let the workers move. */
-        /* relaxed, all three: only the job's state decides, and we are its producer */
-        uint64_t h = atomic_load_explicit(&ctl->head, memory_order_relaxed);
+        uint64_t h = atomic_load_explicit(&ctl->head, memory_order_acquire);
+        /* relaxed, both: only the job's state decides, and we are its producer */
         uint32_t y = atomic_load_explicit(&pp->ring[h & ctl->ring_mask], memory_order_relaxed);
         uint32_t s = atomic_load_explicit(&pp->jobs[y].state, memory_order_relaxed);
+        /* release, as a claimer's: a worker that reads the new head (acquire)
+           then reads a tail at least as new as ours */
         if (PARX__J_PHASE(s) != PARX__J_QUEUED)
-            atomic_compare_exchange_strong_explicit(&ctl->head, &h, h + 1, memory_order_relaxed,
+            atomic_compare_exchange_strong_explicit(&ctl->head, &h, h + 1, memory_order_release,
                                                     memory_order_relaxed);
         else
             sched_yield();
@@ -3565,13 +3576,19 @@ __attribute__((noreturn)) static void parx__procs_serve(int sock, char *base, pa
             } else if (m.type == PARX__M_KILL && m.worker >= 0 && (uint32_t)m.worker < n) {
                 /* Only while it is still that process (the pid is ours until
                    we reap it) and still runs the job that overran (slot and
-                   start time): a kill that arrives late must not hit the next. */
+                   start time): a kill that arrives late must not hit the next.
+                   Otherwise say so: the caller watches the worker's jobs
+                   for timeouts again only once it knows. */
                 parx__pworker *wk = &workers[m.worker];
-                if (atomic_load_explicit(&wk->pid, memory_order_relaxed) == m.pid &&
-                    atomic_load_explicit(&wk->current, memory_order_acquire) ==
-                        (uint32_t)m.status + 1 &&
-                    atomic_load_explicit(&wk->start_ns, memory_order_relaxed) == m.a)
+                bool still = atomic_load_explicit(&wk->pid, memory_order_relaxed) == m.pid &&
+                             atomic_load_explicit(&wk->current, memory_order_acquire) ==
+                                 (uint32_t)m.status + 1 &&
+                             atomic_load_explicit(&wk->start_ns, memory_order_relaxed) == m.a;
+                if (still)
                     kill(m.pid, SIGKILL);
+                else if (parx__procs_send(sock, PARX__M_SPARED, m.worker, m.pid, m.status, m.a) < 0 &&
+                         !quitting)
+                    parx__procs_server_exit(workers, n);
             } else if (m.type == PARX__M_QUIT) {
                 quitting = true;
                 if (live == 0) _exit(0);
@@ -3711,6 +3728,9 @@ static uint32_t parx__procs_died_locked(parx_procs *pp, uint32_t w, int st)
     atomic_store_explicit(&pp->workers[w].current, 0, memory_order_relaxed); /* a hint */
     uint32_t requeued = 0;
     bool crashed = false;
+    /* A job put back on the ring now would never run (and its wait never
+       return) once the pool is quitting or broken: no worker starts again. */
+    bool again = !pp->quitting && !atomic_load_explicit(&pp->broken, memory_order_relaxed);
     for (uint32_t x = 0; x < pp->slot_hwm; x++) {
         parx__pjob *j = &pp->jobs[x];
         /* acquire: pairs with the dead worker's claim, so the job's fields are settled */
@@ -3723,14 +3743,20 @@ static uint32_t parx__procs_died_locked(parx_procs *pp, uint32_t w, int st)
                job finished, another one started, even in the same slot),
                this job is not at fault: run it again, no attempt charged. */
             if (x != pp->kill_slot[w] || last_start != pp->kill_start[w]) {
-                parx__procs_requeue_locked(pp, x);
-                requeued++;
-                continue;
+                if (again) {
+                    parx__procs_requeue_locked(pp, x);
+                    requeued++;
+                    continue;
+                }
+                code = PARX_E_PROCS_BROKEN;
+                j->signal = 0;
+                j->exit_code = 0;
+            } else {
+                    code = -ETIMEDOUT;
+                j->signal = 0;
+                j->exit_code = 0;
+                atomic_fetch_add_explicit(&pp->timed_out, 1, memory_order_relaxed);
             }
-            code = -ETIMEDOUT;
-            j->signal = 0;
-            j->exit_code = 0;
-            atomic_fetch_add_explicit(&pp->timed_out, 1, memory_order_relaxed);
         } else if (WIFSIGNALED(st)) {
             code = PARX_E_CRASHED;
             j->signal = WTERMSIG(st);
@@ -3742,7 +3768,7 @@ static uint32_t parx__procs_died_locked(parx_procs *pp, uint32_t w, int st)
             j->exit_code = WEXITSTATUS(st);
             crashed = true;
         }
-        if (!pp->quitting && j->attempts <= pp->retries) {
+        if (again && j->attempts <= pp->retries) {
             j->attempts++;
             atomic_fetch_add_explicit(&pp->retried, 1, memory_order_relaxed);
             parx__procs_requeue_locked(pp, x);
@@ -3754,8 +3780,7 @@ static uint32_t parx__procs_died_locked(parx_procs *pp, uint32_t w, int st)
         }
     }
     if (crashed) atomic_fetch_add_explicit(&pp->crashed, 1, memory_order_relaxed);
-    if (!pp->quitting && !atomic_load_explicit(&pp->broken, memory_order_relaxed))
-        parx__procs_post_locked(pp, PARX__P_START, (int)w);
+    if (again) parx__procs_post_locked(pp, PARX__P_START, (int)w);
     return requeued;
 }
 
@@ -3764,7 +3789,10 @@ static void parx__procs_check_timeouts_locked(parx_procs *pp)
     uint64_t now = parx__now_ns();
     for (int w = 0; w < pp->nworkers; w++) {
         parx__pworker *wk = &pp->workers[w];
-        /* acquire: pairs with the worker's release of current; start_ns is then its own */
+        /* acquire: pairs with the worker's release of current, so start_ns is
+           that job's or a later one's (relaxed: the worker may have moved on
+           since; the server checks slot and start again before it kills,
+           and says PARX__M_SPARED when it does not) */
         uint32_t cur = atomic_load_explicit(&wk->current, memory_order_acquire);
         if (!cur || pp->kill_why[w] != PARX__KILL_NONE) continue;
         uint64_t start = atomic_load_explicit(&wk->start_ns, memory_order_relaxed);
@@ -3839,6 +3867,14 @@ static void *parx__procs_monitor(void *arg)
                 pthread_mutex_lock(&pp->lock);
                 if (m.type == PARX__M_DIED) {
                     wake += parx__procs_died_locked(pp, (uint32_t)m.worker, m.status);
+                } else if (m.type == PARX__M_SPARED) {
+                    /* The kill we asked for was not sent: the job finished
+                       first. Watch this worker's jobs again (unless this is
+                       about an older kill: the worker died and was replaced). */
+                    uint32_t w = (uint32_t)m.worker;
+                    if (pp->kill_why[w] == PARX__KILL_TIMEOUT && pp->kill_pid[w] == m.pid &&
+                        pp->kill_slot[w] == (uint32_t)m.status && pp->kill_start[w] == m.a)
+                        pp->kill_why[w] = PARX__KILL_NONE;
                 } else if (m.type == PARX__M_STARTED && m.pid > 0) {
                     atomic_fetch_add_explicit(&pp->started, 1, memory_order_relaxed);
                 } else if (m.type == PARX__M_STARTED) {

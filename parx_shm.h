@@ -1076,7 +1076,8 @@ static int parx__shm_format(parx_arena *a, const char *name)
     int rc = pthread_mutex_init(&h->lock, &attr);
     pthread_mutexattr_destroy(&attr);
     if (rc != 0) return -rc;
-    /* release: the magic goes in last, so whoever sees it sees the rest */
+    /* release: the magic goes in last, so whoever sees it sees the rest (an
+       attach that maps the segment loads it with acquire) */
     atomic_store_explicit(&h->magic, PARX__SHM_MAGIC, memory_order_release);
     return 0;
 }
@@ -1232,6 +1233,15 @@ static parx_arena *parx__shm_attach(int fd, int *err)
     a->pid = getpid();
     a->base = parx__shm_map(fd, size, head.base_hint, false, &a->same_address, &rc);
     if (!a->base) goto fail;
+    /* acquire: pairs with create's release of the magic, so the header read
+       through the mapping from here is the one create finished (the copy
+       checked above came by pread, which orders nothing) */
+    parx__shm_header *mh = (parx__shm_header *)(void *)a->base;
+    if (atomic_load_explicit(&mh->magic, memory_order_acquire) != PARX__SHM_MAGIC ||
+        mh->map_offset != head.map_offset) {
+        rc = PARX_E_NOT_ARENA;
+        goto fail;
+    }
     parx__shm_bind(a);
     if (head.name[0]) {
         memcpy(a->name, head.name, sizeof a->name);

@@ -597,12 +597,90 @@ static void fork_refused(parx_start mode)
               WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 }
 
+/* A replacement worker the system will not fork breaks the pool; a job
+   whose worker dies after that is reported (it cannot be retried), not put
+   back on a ring no worker will read again: its wait returned never (found
+   by review). As in fork_refused, a child under a uid of its own; the
+   server's RLIMIT_NPROC is cut to 1 once the pool runs. */
+static int job_die_now(void *arg)
+{
+    (void)arg;
+    raise(SIGKILL);
+    return 0;
+}
+
+static int job_die_later(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {1, 0};
+    nanosleep(&ts, NULL);
+    raise(SIGKILL);
+    return 0;
+}
+
+static void replacement_refused(parx_start mode)
+{
+    if (geteuid() != 0)
+        PT_SKIP("needs root, to run as a user with no other processes");
+    pid_t child = xfork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+            _exit(39);
+        uid_t uid = 0x7fe00000u + (uid_t)(getpid() & 0xffff);
+        if (setgroups(0, NULL) != 0 || setgid((gid_t)uid) != 0 || setuid(uid) != 0)
+            _exit(98);
+        if (mode == PARX_START_SPAWN && access("/proc/self/exe", X_OK) != 0)
+            _exit(99);
+        int err = 0;
+        parx_procs *pp = parx_procs_create(&(parx_procs_desc){.workers = 2, .start = mode,
+                                                              .retries = 1,
+                                                              .arena_bytes = 4u << 20},
+                                           &err);
+        if (!pp)
+            _exit(err == -EACCES && mode == PARX_START_SPAWN ? 99 : 43);
+        parx_procs_info info;
+        struct rlimit rl = {1, 1};
+        if (parx_procs_stats(pp, &info) != 0 ||
+            prlimit(info.server_pid, RLIMIT_NPROC, &rl, NULL) != 0)
+            _exit(44);
+        parx_ticket later, now;
+        parx_job_result rl_, rn;
+        if (parx_procs_submit(pp, job_die_later, NULL, &later) != 0 ||
+            parx_procs_submit(pp, job_die_now, NULL, &now) != 0)
+            _exit(45);
+        /* its worker dies, its retry waits for a replacement that cannot
+           start, and the pool breaks */
+        if (parx_procs_wait(pp, now, &rn) != 0 || rn.status != PARX_E_PROCS_BROKEN)
+            _exit(46);
+        /* the other worker dies a second later, in the broken pool */
+        if (parx_procs_wait(pp, later, &rl_) != 0)
+            _exit(47);
+        if (rl_.status != PARX_E_CRASHED || rl_.signal != SIGKILL || rl_.attempts != 1)
+            _exit(48);
+        parx_procs_destroy(pp);
+        if (waitpid(-1, NULL, WNOHANG) != -1 || errno != ECHILD)
+            _exit(49); /* the server, or a worker, left behind */
+        _exit(0);
+    }
+    int st;
+    REQUIRE(waitpid(child, &st, 0) == child);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 98)
+        PT_SKIP("cannot switch to an unused uid here (a user namespace?)");
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 99)
+        PT_SKIP("the test binary cannot be executed by another user here");
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s %d",
+              WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+}
+
 static void test_fork_refused_fork(void) { fork_refused(PARX_START_FORK); }
 static void test_fork_refused_spawn(void) { fork_refused(PARX_START_SPAWN); }
+static void test_replacement_refused_fork(void) { replacement_refused(PARX_START_FORK); }
+static void test_replacement_refused_spawn(void) { replacement_refused(PARX_START_SPAWN); }
 
 int main(void)
 {
-    pt_plan(14);
+    pt_plan(16);
     run_guarded("create: bad descs give -EINVAL; NULL pools -EINVAL; codes have names",
                 test_bad_create);
     run_guarded("submit/wait/map: NULL fn, foreign args, unknown fn, bad tickets", test_bad_jobs);
@@ -626,5 +704,9 @@ int main(void)
                 test_fork_refused_fork);
     run_guarded("spawn mode: a worker the system will not fork fails create with -EAGAIN",
                 test_fork_refused_spawn);
+    run_guarded("fork mode: a crash after a refused replacement is reported, never requeued",
+                test_replacement_refused_fork);
+    run_guarded("spawn mode: a crash after a refused replacement is reported, never requeued",
+                test_replacement_refused_spawn);
     return pt_done_testing();
 }
