@@ -20,14 +20,17 @@
         #include "parx.h"
 
     (or compile the shipped `parx.c`, which does exactly that). Everywhere else
-    just `#include "parx.h"`. Link with `-pthread`.
+    just `#include "parx.h"`. Link with `-pthread -luring` (liburing: the
+    prefetcher's io_uring backend), or with `-pthread` alone and
+    PARX_NO_URING (or PARX_NO_PREFETCH) defined.
 
     Configuration macros
     ====================
     | macro                   | default       | effect                                        |
     |-------------------------|---------------|-----------------------------------------------|
     | PARX_IMPLEMENTATION     | undefined     | emit the definitions in this translation unit |
-    | PARX_STATIC             | undefined     | make every parx function `static`             |
+    | PARX_STATIC             | undefined     | make every parx function `static` (with the   |
+    |                         |               | implementation in the same file)              |
     | PARX_ASSERT(c)          | assert(c)     | check for misuse that is cheap to detect      |
     | PARX_CACHELINE          | 64            | padding that keeps hot atomics apart (bytes)  |
     | PARX_SPIN_ROUNDS        | 1000          | idle polls before a worker sleeps             |
@@ -581,17 +584,20 @@ PARX_API int parx_deque_init(parx_deque *d, size_t capacity_hint);
 PARX_API void parx_deque_destroy(parx_deque *d);
 
 /* parx_deque_push: push `item` at the bottom, growing the array if it is full.
-   Returns 0, -EINVAL (item NULL), -ENOMEM (could not grow; `d` unchanged).
+   Returns 0, -EINVAL (d or item NULL, or d zeroed or destroyed, not
+   initialised), -ENOMEM (could not grow; `d` unchanged).
    Thread safety: the owner thread only. */
 PARX_API int parx_deque_push(parx_deque *d, void *item);
 
 /* parx_deque_pop: take the item pushed last, or NULL if the deque is empty
-   (possibly because a thief took the last item first).
+   (possibly because a thief took the last item first), zeroed, destroyed,
+   or d is NULL.
    Thread safety: the owner thread only. */
 PARX_API void *parx_deque_pop(parx_deque *d);
 
-/* parx_deque_steal: take the oldest item, or NULL if the deque was empty or
-   another thread won the race for the item (retrying is the caller's choice).
+/* parx_deque_steal: take the oldest item, or NULL if the deque was empty
+   (or zeroed, destroyed, or d is NULL) or another thread won the race for
+   the item (retrying is the caller's choice).
    Thread safety: any thread, concurrently with the owner and other thieves. */
 PARX_API void *parx_deque_steal(parx_deque *d);
 
@@ -750,8 +756,11 @@ PARX_API int parx_reduce(parx_pool *p, size_t begin, size_t end, size_t grain,
    of (k, s, i), so a task that draws from parx_rng_for(seed, task_index) gets
    the same numbers whichever worker runs it, in whatever order. Each value is
    the SplitMix64 finaliser of key + (i + 1) * golden, where the key mixes seed
-   and stream through two more finaliser rounds; streams of distinct
-   (seed, stream) pairs are distinct 64-bit sequences. Not for cryptography. */
+   and stream through two more finaliser rounds. 2^128 (seed, stream) pairs
+   map to 2^64 keys, so two pairs can share a key (and a key that differs by
+   a multiple of golden gives the same values shifted); for the few thousand
+   streams of a program the chance is about n^2 / 2^65, negligible, but it is
+   a hash, not a proof of independence. Not for cryptography. */
 
 typedef struct parx_rng {
     uint64_t key;      /* derived from (seed, stream) */
@@ -873,7 +882,8 @@ typedef struct parx_procs_info {
    wait until every worker is ready. desc NULL or zeroed: all defaults.
    Returns the pool, or NULL with the reason in *err (err may be NULL):
    -EINVAL (workers < 0 or > 1024, retries < 0, an unknown start mode,
-   max_jobs above 2^20), -ENOMEM, -ENOSPC (no room for the arena), -EAGAIN
+   max_jobs above 2^20), -ENOMEM, -EFBIG (arena_bytes above what an arena
+   can be), -ENOSPC (no room for the arena), -EAGAIN
    (fork refused), -ECHILD (the server or a worker died while starting),
    -ETIMEDOUT (workers not ready within 30 s), PARX_E_SPAWN (spawn mode: the
    executable did not take over as a fork server; see >>procs), or the
@@ -936,7 +946,8 @@ PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size
 
 /* parx_procs_stats: counters and the server's pid; parx_procs_pids: the pids
    of the current workers (up to n of them) into pids.
-   Returns 0 / the number of workers, or -EINVAL.
+   Returns 0 / the number of workers, or -EINVAL (pp or out NULL; n < 0, or
+   pids NULL with n > 0).
    Thread safety: any thread; a snapshot. */
 PARX_API int parx_procs_stats(const parx_procs *pp, parx_procs_info *out);
 PARX_API int parx_procs_pids(const parx_procs *pp, int *pids, int n);
@@ -1597,6 +1608,33 @@ PARX__COMMON const char *parx_strerror(int code)
         const char *s = strerrordesc_np(-code); /* static strings: thread-safe */
         if (s) return s;
     }
+#else
+    /* No strerrordesc_np (glibc before 2.32, musl), and strerror may write
+       to a shared buffer: the codes parx's own functions return, by name. */
+    switch (-code) {
+    case EPERM: return "operation not permitted";
+    case ENOENT: return "no such file or directory";
+    case EIO: return "input/output error";
+    case ENXIO: return "no such device or address";
+    case ECHILD: return "no child processes";
+    case EACCES: return "permission denied";
+    case EFAULT: return "bad address";
+    case EBUSY: return "device or resource busy";
+    case EEXIST: return "file exists";
+    case ENODEV: return "no such device";
+    case EISDIR: return "is a directory";
+    case EMFILE: return "too many open files";
+    case EFBIG: return "file too large";
+    case ENOSPC: return "no space left on device";
+    case ESPIPE: return "illegal seek";
+    case ERANGE: return "numerical result out of range";
+    case ENOSYS: return "function not implemented";
+    case EOPNOTSUPP: return "operation not supported";
+    case ETIMEDOUT: return "connection timed out";
+    case ECANCELED: return "operation canceled";
+    case EOVERFLOW: return "value too large for defined data type";
+    default: break;
+    }
 #endif
     return "unknown error";
 }
@@ -1726,7 +1764,8 @@ PARX__HOT int parx__deque_put(parx_deque *d, void *item, int64_t *size_before)
 
 PARX_API int parx_deque_push(parx_deque *d, void *item)
 {
-    if (!d || !item) return -EINVAL;
+    /* relaxed: only the owner (us) writes the array pointer */
+    if (!d || !item || !atomic_load_explicit(&d->array, memory_order_relaxed)) return -EINVAL;
     return parx__deque_put(d, item, NULL);
 }
 
@@ -1764,11 +1803,13 @@ PARX__HOT void *parx__deque_take(parx_deque *d)
 
 PARX_API void *parx_deque_pop(parx_deque *d)
 {
+    if (!d) return NULL;
     return parx__deque_take(d);
 }
 
 PARX_API void *parx_deque_steal(parx_deque *d)
 {
+    if (!d) return NULL;
     /* seq_cst (the paper: acquire, then a seq_cst fence): read top before
        bottom in the total order shared with pop's exchange of bottom */
     int64_t t = atomic_load_explicit(&d->top, memory_order_seq_cst);
@@ -2904,6 +2945,12 @@ PARX_API int parx_reduce(parx_pool *p, size_t begin, size_t end, size_t grain,
 /* -------------------------------------------------------------------------- */
 #ifndef PARX_NO_PROC
 
+/* The arenas' definitions (PARX_IMPLEMENTATION is defined). Included here
+   again: a file that included parx.h for its declarations before defining
+   PARX_IMPLEMENTATION has passed parx_shm.h's declarations already, and
+   only this include emits the definitions the pool calls. */
+#include "parx_shm.h"
+
 /* The shape of it (>>procs in the user guide tells the why):
 
      caller process                      fork server              workers
@@ -3041,6 +3088,7 @@ struct parx_procs {
     uint32_t *free_slots;
     uint32_t nfree;
     uint32_t *gen;       /* per slot: bumped at each submit, carried by tickets */
+    uint32_t tag;        /* 1..4095, this pool's in its tickets: another pool's is refused */
     uint8_t *waited;     /* per slot: a waiter has claimed its result */
     uint32_t inflight;   /* submitted and not yet collected */
     uint32_t slot_hwm;   /* 1 + the highest slot ever used: scans stop there, so the pages
@@ -4009,6 +4057,15 @@ static int parx__procs_spawn_server(parx_procs *pp, int server_sock)
 static pthread_mutex_t parx__procs_reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static parx_procs *parx__procs_reg;
 
+/* A ticket is gen << 32 | tag << 20 | slot (slots < 2^20: max_jobs). The
+   tag tells one pool's tickets from another's, which would otherwise share
+   their first gens and slots; pools get tags in turn (under the lock above),
+   so only a pool made 4095 pools later can take another's for its own. */
+#define PARX__TICKET_SLOT_BITS 20
+#define PARX__TICKET_TAGS 4095u
+_Static_assert(PARX__PROCS_MAX_JOBS <= 1u << PARX__TICKET_SLOT_BITS, "a slot must fit its bits");
+static uint32_t parx__procs_tags;
+
 /* In a fork-mode server just forked (the list lock held by the parent's
    copy): unmap and close everything of the other pools. Syscalls only. */
 static void parx__procs_forget_others(parx_procs *self)
@@ -4301,6 +4358,7 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
     pthread_mutex_lock(&parx__procs_reg_lock);
     pp->reg_next = parx__procs_reg;
     parx__procs_reg = pp;
+    pp->tag = parx__procs_tags++ % PARX__TICKET_TAGS + 1;
     pthread_mutex_unlock(&parx__procs_reg_lock);
     return pp;
 
@@ -4459,7 +4517,7 @@ static int parx__procs_submit_off(parx_procs *pp, parx_job_fn fn, uint64_t off,
         return rc;
     }
     uint32_t x = parx__procs_enqueue_locked(pp, id, off, run);
-    *t = (uint64_t)pp->gen[x] << 32 | x;
+    *t = (uint64_t)pp->gen[x] << 32 | (uint64_t)pp->tag << PARX__TICKET_SLOT_BITS | x;
     parx__procs_queued_unlock(pp, 1);
     return 0;
 }
@@ -4498,10 +4556,11 @@ static void parx__procs_wait_slot(parx_procs *pp, uint32_t x)
 PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r)
 {
     if (!pp) return -EINVAL;
-    uint32_t x = (uint32_t)t, gen = (uint32_t)(t >> 32);
+    uint32_t x = (uint32_t)t & ((1u << PARX__TICKET_SLOT_BITS) - 1), gen = (uint32_t)(t >> 32);
+    uint32_t tag = (uint32_t)t >> PARX__TICKET_SLOT_BITS;
     pthread_mutex_lock(&pp->lock);
     /* relaxed: FREE is set by the caller side, under this lock */
-    bool ok = x < pp->ctl->nslots && gen && pp->gen[x] == gen && !pp->waited[x] &&
+    bool ok = tag == pp->tag && x < pp->ctl->nslots && gen && pp->gen[x] == gen && !pp->waited[x] &&
               PARX__J_PHASE(atomic_load_explicit(&pp->jobs[x].state, memory_order_relaxed)) !=
                   PARX__J_FREE;
     if (ok) {
@@ -4620,7 +4679,7 @@ PARX_API int parx_procs_stats(const parx_procs *pp, parx_procs_info *out)
 
 PARX_API int parx_procs_pids(const parx_procs *pp, int *pids, int n)
 {
-    if (!pp || (!pids && n > 0)) return -EINVAL;
+    if (!pp || n < 0 || (!pids && n > 0)) return -EINVAL;
     for (int w = 0; w < pp->nworkers && w < n; w++)
         pids[w] = atomic_load_explicit(&pp->workers[w].pid, memory_order_relaxed);
     return pp->nworkers;

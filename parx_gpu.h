@@ -616,6 +616,33 @@ PARX__COMMON const char *parx_strerror(int code)
         const char *s = strerrordesc_np(-code); /* static strings: thread-safe */
         if (s) return s;
     }
+#else
+    /* No strerrordesc_np (glibc before 2.32, musl), and strerror may write
+       to a shared buffer: the codes parx's own functions return, by name. */
+    switch (-code) {
+    case EPERM: return "operation not permitted";
+    case ENOENT: return "no such file or directory";
+    case EIO: return "input/output error";
+    case ENXIO: return "no such device or address";
+    case ECHILD: return "no child processes";
+    case EACCES: return "permission denied";
+    case EFAULT: return "bad address";
+    case EBUSY: return "device or resource busy";
+    case EEXIST: return "file exists";
+    case ENODEV: return "no such device";
+    case EISDIR: return "is a directory";
+    case EMFILE: return "too many open files";
+    case EFBIG: return "file too large";
+    case ENOSPC: return "no space left on device";
+    case ESPIPE: return "illegal seek";
+    case ERANGE: return "numerical result out of range";
+    case ENOSYS: return "function not implemented";
+    case EOPNOTSUPP: return "operation not supported";
+    case ETIMEDOUT: return "connection timed out";
+    case ECANCELED: return "operation canceled";
+    case EOVERFLOW: return "value too large for defined data type";
+    default: break;
+    }
 #endif
     return "unknown error";
 }

@@ -19,7 +19,8 @@
         #define PARX_SHM_IMPLEMENTATION     // or PARX_IMPLEMENTATION: every parx header
         #include "parx_shm.h"
 
-    Everywhere else just `#include "parx_shm.h"`. Link with `-pthread`.
+    Everywhere else just `#include "parx_shm.h"`. Link with `-pthread` (and
+    `-lrt` on C libraries older than glibc 2.34, where shm_open lives).
 
     Configuration macros
     ====================
@@ -188,9 +189,11 @@ typedef struct parx_arena parx_arena;
 typedef struct parx_arena_desc {
     size_t size;         /* bytes in the segment (required); rounded up to whole pages. The
                             header and page map take about 0.1% + 8 KiB of it */
-    bool named;          /* false: anonymous (memfd); true: a POSIX shm object others can open */
-    const char *name;    /* named only: "/name" to create (fails with -EEXIST if taken);
-                            NULL: an unguessable "/parx-<32 hex digits>" */
+    bool named;          /* false: anonymous (memfd), unless .name is set; true: a POSIX shm
+                            object others can open */
+    const char *name;    /* "/name" to create (fails with -EEXIST if taken), which makes the
+                            arena named; NULL: anonymous, or with .named an unguessable
+                            "/parx-<32 hex digits>" */
     bool prefault;       /* touch every page now (MAP_POPULATE), not on first use */
     bool huge_pages;     /* ask for transparent huge pages (madvise); plain pages where the
                             system does not give them (mappings are 2 MiB aligned for it) */
@@ -407,6 +410,33 @@ PARX__COMMON const char *parx_strerror(int code)
     if (code < 0 && code > -4096) {
         const char *s = strerrordesc_np(-code); /* static strings: thread-safe */
         if (s) return s;
+    }
+#else
+    /* No strerrordesc_np (glibc before 2.32, musl), and strerror may write
+       to a shared buffer: the codes parx's own functions return, by name. */
+    switch (-code) {
+    case EPERM: return "operation not permitted";
+    case ENOENT: return "no such file or directory";
+    case EIO: return "input/output error";
+    case ENXIO: return "no such device or address";
+    case ECHILD: return "no child processes";
+    case EACCES: return "permission denied";
+    case EFAULT: return "bad address";
+    case EBUSY: return "device or resource busy";
+    case EEXIST: return "file exists";
+    case ENODEV: return "no such device";
+    case EISDIR: return "is a directory";
+    case EMFILE: return "too many open files";
+    case EFBIG: return "file too large";
+    case ENOSPC: return "no space left on device";
+    case ESPIPE: return "illegal seek";
+    case ERANGE: return "numerical result out of range";
+    case ENOSYS: return "function not implemented";
+    case EOPNOTSUPP: return "operation not supported";
+    case ETIMEDOUT: return "connection timed out";
+    case ECANCELED: return "operation canceled";
+    case EOVERFLOW: return "value too large for defined data type";
+    default: break;
     }
 #endif
     return "unknown error";
@@ -1107,7 +1137,8 @@ PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err)
     uint64_t size = parx__shm_round(desc->size < least ? least : desc->size);
 
     char name[PARX__SHM_NAME_MAX + 5] = "";
-    if (desc->named) {
+    bool named = desc->named || desc->name; /* a name asks for a named arena */
+    if (named) {
         if (desc->name) {
             if (!parx__shm_valid_name(desc->name)) {
                 *err = -EINVAL;
@@ -1139,7 +1170,7 @@ PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err)
     a->fd = -1;
     a->size = size;
     a->pid = getpid();
-    if (desc->named) {
+    if (named) {
         a->fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (a->fd >= 0) memcpy(a->name, name, sizeof name);
     } else {
@@ -1161,7 +1192,7 @@ PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err)
             goto fail;
         }
     }
-    if (!desc->named &&
+    if (!named &&
         fcntl(a->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
         rc = -errno;
         goto fail;
@@ -1170,10 +1201,10 @@ PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err)
     if (!a->base) goto fail;
     a->same_address = true; /* the creator's mapping is the reference */
     if (desc->huge_pages) madvise(a->base, size, MADV_HUGEPAGE); /* advice: fine if refused */
-    rc = parx__shm_format(a, desc->named ? name : NULL);
+    rc = parx__shm_format(a, named ? name : NULL);
     if (rc != 0) goto fail;
     parx__shm_bind(a);
-    if (desc->named && (rc = parx__shm_register(a)) != 0) goto fail;
+    if (named && (rc = parx__shm_register(a)) != 0) goto fail;
     return a;
 
 fail:

@@ -97,6 +97,18 @@ static void test_null_rejected(void)
     CHECK_EQ_U(parx_deque_size(&d), 1);
     CHECK(parx_deque_pop(&d) == ITEM(1));
     parx_deque_destroy(&d);
+    /* a NULL deque, a zeroed one, a destroyed one: codes, never a crash */
+    CHECK_EQ(parx_deque_push(NULL, ITEM(1)), -EINVAL);
+    CHECK(parx_deque_pop(NULL) == NULL);
+    CHECK(parx_deque_steal(NULL) == NULL);
+    CHECK_EQ_U(parx_deque_size(NULL), 0);
+    CHECK_EQ(parx_deque_push(&d, ITEM(1)), -EINVAL); /* destroyed */
+    CHECK(parx_deque_pop(&d) == NULL);
+    CHECK(parx_deque_steal(&d) == NULL);
+    memset(&d, 0, sizeof d);
+    CHECK_EQ(parx_deque_push(&d, ITEM(1)), -EINVAL); /* zeroed */
+    CHECK(parx_deque_pop(&d) == NULL);
+    CHECK(parx_deque_steal(&d) == NULL);
 }
 
 /* Growth from hint `hint` to n items, then drain from `pop`/`steal` ends. */
@@ -246,7 +258,8 @@ int main(void)
     pt_run("push/pop is LIFO", test_lifo);
     pt_run("steal is FIFO", test_fifo_steal);
     pt_run("pop and steal from both ends of one deque", test_mixed_ends);
-    pt_run("NULL item rejected with -EINVAL, deque unchanged", test_null_rejected);
+    pt_run("NULL item rejected with -EINVAL, deque unchanged; NULL, zeroed, destroyed deques",
+           test_null_rejected);
     pt_run("growth from hint 1 to 100000 items keeps all (pop)", test_growth_pop);
     pt_run("growth from hint 8 to 100000 items keeps all (steal)", test_growth_steal);
     pt_run("growth while the ring has wrapped keeps order", test_growth_wrapped);

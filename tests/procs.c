@@ -90,6 +90,13 @@ static void test_bad_create(void)
     parx_procs_info info;
     CHECK_EQ(parx_procs_stats(NULL, &info), -EINVAL);
     CHECK_EQ(parx_procs_pids(NULL, NULL, 0), -EINVAL);
+    /* an arena larger than any can be */
+    int err = 0;
+    parx_procs *big =
+        parx_procs_create(&(parx_procs_desc){.workers = 1, .arena_bytes = SIZE_MAX}, &err);
+    CHECK_MSG(big == NULL && err == -EFBIG, "arena_bytes SIZE_MAX: %s", parx_strerror(err));
+    if (big)
+        parx_procs_destroy(big);
     parx_procs_destroy(NULL);
     /* every code has a name */
     int codes[] = {PARX_E_CRASHED, PARX_E_EXITED, PARX_E_UNKNOWN_FN, PARX_E_PROCS_BROKEN,
@@ -147,6 +154,10 @@ static void test_bad_jobs(void)
     CHECK_EQ(parx_procs_map(pp, job_square, args, 3, NULL), -EINVAL);
     CHECK_EQ(parx_procs_map(pp, job_square, args, 0, NULL), 0);
     CHECK_EQ(atomic_load(&in->runs), runs);
+    int pids[1];
+    CHECK_EQ(parx_procs_pids(pp, pids, -1), -EINVAL);
+    CHECK_EQ(parx_procs_pids(pp, NULL, 1), -EINVAL);
+    CHECK_EQ(parx_procs_pids(pp, NULL, 0), 1);
     free(on_heap);
     parx_procs_destroy(pp);
 }
@@ -363,7 +374,10 @@ static void test_two_pools(void)
     parx_ticket t1, t2;
     CHECK_EQ(parx_procs_submit(p1, job_square, a1, &t1), 0);
     CHECK_EQ(parx_procs_submit(p2, job_square, a2, &t2), 0);
-    /* a ticket belongs to its pool; the other pool's slot 0 is not waited for */
+    /* a ticket belongs to its pool: the other pool's job in the same slot
+       with the same gen is neither waited for nor taken (-EINVAL) */
+    CHECK_EQ(parx_procs_wait(p2, t1, NULL), -EINVAL);
+    CHECK_EQ(parx_procs_wait(p1, t2, NULL), -EINVAL);
     CHECK_EQ(parx_procs_wait(p2, t2, NULL), 0);
     CHECK_EQ(parx_procs_wait(p1, t1, NULL), 0);
     CHECK_EQ(a1->out, 9);

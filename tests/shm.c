@@ -237,6 +237,30 @@ static void test_bad_names(void)
     CHECK(!shm_exists(name250));
 }
 
+/* SPEC: .name makes the arena named (NULL: anonymous memfd), with or
+   without .named; it was ignored without it, the arena made anonymous. */
+static void test_name_alone(void)
+{
+    const char *name = test_name("alone");
+    int err = 0;
+    parx_arena *a = keep(parx_arena_create(&(parx_arena_desc){.size = 1 * MiB, .name = name}, &err));
+    CHECK_MSG(a != NULL, "create(.name alone): %s", parx_strerror(err));
+    REQUIRE(a != NULL);
+    CHECK(parx_arena_name(a) != NULL && strcmp(parx_arena_name(a), name) == 0);
+    CHECK(shm_exists(name));
+    parx_arena *b = parx_arena_open(name, &err);
+    CHECK_MSG(b != NULL, "open: %s", parx_strerror(err));
+    if (b) {
+        int *p = (int *)parx_arena_alloc(a, sizeof *p, 0);
+        REQUIRE(p != NULL);
+        *p = 1234;
+        CHECK_EQ(*(int *)parx_arena_ptr(b, parx_arena_offset(a, p)), 1234);
+        parx_arena_close(b);
+    }
+    parx_arena_close(a);
+    CHECK(!shm_exists(name));
+}
+
 static void test_name_taken(void)
 {
     const char *name = test_name("taken");
@@ -1957,6 +1981,7 @@ int main(void)
                 test_create_bad_sizes);
     run_guarded("create/open: bad names give -EINVAL; 250 bytes is the longest", test_bad_names);
     run_guarded("create: a taken name gives -EEXIST and stays as it was", test_name_taken);
+    run_guarded("create: .name without .named makes a named arena", test_name_alone);
     run_guarded("open: a missing name gives -ENOENT", test_open_missing);
     run_guarded("named: default name /parx-<32 hex>, mode 0600, O_CLOEXEC", test_default_name_mode);
     run_guarded("named: unlink in one process", test_unlink_in_process);
