@@ -134,11 +134,12 @@
     storage-buffer bindings (set 0) and whether push constants are used are
     read from the module too, and every descriptor must be a storage buffer
     in set 0, since that is all parx binds (a uniform buffer, an image, a
-    sampler, an array of descriptors or another set: PARX_E_BAD_SPIRV); the local size for parx_gpu_run from its
-    LocalSize execution mode. Specialisation constants (desc.spec, ids
-    0..n-1) fix values at pipeline creation. Pipelines go through one
-    VkPipelineCache, which desc.pipeline_cache_path loads at open and saves
-    (atomically: a temporary file, then rename) at close and on
+    sampler, an array of descriptors or another set: PARX_E_BAD_SPIRV); the
+    local size for parx_gpu_run from its LocalSize execution mode.
+    Specialisation constants (desc.spec, ids 0..n-1) fix values at pipeline
+    creation. Pipelines go through one VkPipelineCache, which
+    desc.pipeline_cache_path loads at open and saves (atomically: a
+    temporary file of the call's own, then rename) at close and on
     parx_gpu_cache_save, so a second start of the program skips compilation
     where the driver caches; a cache file from another device or driver is
     ignored.
