@@ -110,8 +110,11 @@
     barrier, and records a global memory barrier only before a command that
     reads what an earlier one wrote or writes what an earlier one used (a
     kernel's bindings count as written unless its desc.readonly_mask says
-    otherwise), with the stages and access types of the commands involved.
-    Independent dispatches run back to back with no barrier between them.
+    otherwise): one barrier at most per command, however many of its
+    bindings conflict, after the stages that read or wrote since the last
+    barrier and before everything after it (parx_gpu_info.barriers counts
+    them). Independent dispatches run back to back with no barrier between
+    them, and a dispatch that binds one buffer twice needs none for that.
     Each batch starts with one barrier against the batches before it and ends
     with one that makes its writes visible to the host.
     Every fence wait is bounded by desc.timeout_ns (-ETIMEDOUT; the batch
@@ -129,11 +132,14 @@
     the requested name, and a last instruction that ends a function (which a
     truncated module lacks). A module that fails gives PARX_E_BAD_SPIRV. The
     storage-buffer bindings (set 0) and whether push constants are used are
-    read from the module too; the local size for parx_gpu_run from its
-    LocalSize execution mode. Specialisation constants (desc.spec, ids
-    0..n-1) fix values at pipeline creation. Pipelines go through one
-    VkPipelineCache, which desc.pipeline_cache_path loads at open and saves
-    (atomically: a temporary file, then rename) at close and on
+    read from the module too, and every descriptor must be a storage buffer
+    in set 0, since that is all parx binds (a uniform buffer, an image, a
+    sampler, an array of descriptors or another set: PARX_E_BAD_SPIRV); the
+    local size for parx_gpu_run from its LocalSize execution mode.
+    Specialisation constants (desc.spec, ids 0..n-1) fix values at pipeline
+    creation. Pipelines go through one VkPipelineCache, which
+    desc.pipeline_cache_path loads at open and saves (atomically: a
+    temporary file of the call's own, then rename) at close and on
     parx_gpu_cache_save, so a second start of the program skips compilation
     where the driver caches; a cache file from another device or driver is
     ignored.
@@ -148,8 +154,12 @@
     job.push; invocation i (global x) of a dispatch handles item first + i
     when i < count, found at index offset + i of each buffer bound by chunk
     (offset == first when no buffer is chunked). Dispatches are split so that
-    none exceeds maxComputeWorkGroupCount or straddles a chunk. The built-in
-    kernels (parx_gpu_kernels.h) follow this contract.
+    none exceeds maxComputeWorkGroupCount or straddles a chunk; with chunked
+    buffers, job.item_bytes must divide info.chunk_bytes (so that chunk c
+    starts at item c * chunk_bytes / item_bytes) and the items of a chunk
+    must be whole groups (-EINVAL otherwise). A job is checked whole before
+    its first dispatch is recorded. The built-in kernels
+    (parx_gpu_kernels.h) follow this contract.
 */
 #ifndef PARX_GPU_H_INCLUDED
 #define PARX_GPU_H_INCLUDED
@@ -364,8 +374,15 @@ PARX_API void parx_gpu_close(parx_gpu *g);
 PARX_API int parx_gpu_query(const parx_gpu *g, parx_gpu_info *out);
 
 /* parx_gpu_cache_save: write the pipeline cache to desc.pipeline_cache_path
-   now (through a temporary file and rename). Returns 0, -EINVAL (no path),
-   -ENOMEM, or the errno of the failed file operation.
+   now, atomically: into a temporary file of its own beside it
+   ("<path>.tmp.<pid>.<n>", created exclusively, mode 0666 less the umask),
+   then renamed over it, so devices saving the same path at once (other
+   threads, other processes) each leave a whole file.
+   Returns 0, -EINVAL (g NULL, or no path), -ENOTSUP (the driver gave the
+   device no pipeline cache), -ENOMEM, -ENAMETOOLONG (path too long for the
+   temporary name), -EIO (a write that wrote nothing, or a driver error),
+   the negative errno of the failed open, write, close or rename (e.g.
+   -EACCES, -ENOSPC), PARX_E_DEVICE_LOST, -ENODEV (dummy).
    Thread safety: the thread that owns g. */
 PARX_API int parx_gpu_cache_save(parx_gpu *g);
 
@@ -386,8 +403,10 @@ PARX_API parx_gpu_buffer *parx_gpu_buffer_create(parx_gpu *g, size_t size, unsig
    host must leave it alone from the first dispatch using it to the sync
    that ends that batch. A parx_shm.h arena block works like any memory
    (allocate it page-aligned for the zero-copy path).
-   Returns the buffer or NULL with *err: -EINVAL, -ENOMEM, PARX_E_DEVICE_LOST,
-   -ENODEV (dummy). Never fails because the driver refused the import.
+   Returns the buffer or NULL with *err: -EINVAL (g or host NULL, size 0,
+   [host, host + size) wrapping around the address space), -ENOMEM,
+   PARX_E_DEVICE_LOST, -ENODEV (dummy). Never fails because the driver
+   refused the import.
    Thread safety: the thread that owns g. */
 PARX_API parx_gpu_buffer *parx_gpu_buffer_import(parx_gpu *g, void *host, size_t size, int *err);
 
@@ -418,15 +437,20 @@ PARX_API parx_gpu_buffer *parx_gpu_buffer_chunk(parx_gpu_buffer *b, size_t i);
    one recorded after the new). src may be reused as soon as this returns.
    An idle host-mapped buffer is written at once; else the bytes go through
    a staging buffer and a copy command in the current batch.
-   Returns 0, -EINVAL (bounds, NULL), -ETIMEDOUT, -ENOMEM,
-   PARX_E_DEVICE_LOST, -ENODEV (dummy).
+   Returns 0, -EINVAL (bounds, NULL, a buffer of another device),
+   -ETIMEDOUT, -ENOMEM, PARX_E_DEVICE_LOST, -EIO (another driver error),
+   -ENODEV (dummy).
    Thread safety: the thread that owns g. */
 PARX_API int parx_gpu_upload(parx_gpu *g, parx_gpu_buffer *b, size_t offset, const void *src,
                              size_t n);
 
 /* parx_gpu_download: copy n bytes of the buffer at offset into dst, after
    all the work recorded so far: it submits the current batch and waits
-   (one round trip). Returns as parx_gpu_upload.
+   (one round trip). Returns as parx_gpu_upload. On an error dst holds
+   unspecified bytes (part of it may have been written before the error),
+   and nothing writes to it once the call has returned: after -ETIMEDOUT
+   the batches stay in flight, but this call's copy into dst is dropped
+   (download again once parx_gpu_sync succeeds).
    Thread safety: the thread that owns g. */
 PARX_API int parx_gpu_download(parx_gpu *g, parx_gpu_buffer *b, size_t offset, void *dst,
                                size_t n);
@@ -437,9 +461,12 @@ PARX_API int parx_gpu_download(parx_gpu *g, parx_gpu_buffer *b, size_t offset, v
    pipeline from it. spirv: 32-bit words, 4-byte aligned; bytes: their size.
    desc: NULL or {0} for defaults.
    Returns the kernel or NULL with *err: PARX_E_BAD_SPIRV (malformed,
-   truncated, no such GLCompute entry point), -EINVAL (NULL arguments, more
-   than PARX_GPU_MAX_BINDINGS buffers, push_bytes over the device limit),
-   -ENOMEM, PARX_E_DEVICE_LOST, -ENODEV (dummy).
+   truncated, no such GLCompute entry point, a descriptor that is not a
+   storage buffer in set 0, more than 64 descriptors), -EINVAL (g NULL,
+   nspec over 64 or spec NULL, desc.buffers fewer than the module's
+   bindings or more than PARX_GPU_MAX_BINDINGS, push_bytes not a multiple
+   of 4 or over the device limit), -ENOMEM, PARX_E_DEVICE_LOST, -EIO
+   (another driver error), -ENODEV (dummy).
    Thread safety: the thread that owns g. */
 PARX_API parx_gpu_kernel *parx_gpu_kernel_create(parx_gpu *g, const uint32_t *spirv, size_t bytes,
                                                  const parx_gpu_kernel_desc *desc, int *err);
@@ -458,26 +485,31 @@ PARX_API uint32_t parx_gpu_kernel_local_size(const parx_gpu_kernel *k);
    of push constants. Recorded, not run: it runs at the next sync, submit or
    when the batch reaches desc.batch_limit (then it is submitted on its own).
    A zero group count records nothing.
-   Returns 0, -EINVAL (nbufs differs from the kernel's, a NULL buffer,
-   push_size too big, a group count over the device limit), -E2BIG (a buffer
-   of several chunks: bind its chunks), -ENOMEM, -ETIMEDOUT (waiting for a
-   free batch), PARX_E_DEVICE_LOST, -ENODEV (dummy).
+   Returns 0, -EINVAL (g or k NULL, k or a buffer of another device, nbufs
+   differs from the kernel's, bufs or a buffer NULL, push_size too big or
+   not a multiple of 4, push NULL, a group count over the device limit),
+   -E2BIG (a buffer of several chunks: bind its chunks), -ENOMEM,
+   -ETIMEDOUT (waiting for a free batch), PARX_E_DEVICE_LOST, -EIO (another
+   driver error), -ENODEV (dummy).
    Thread safety: the thread that owns g. */
 PARX_API int parx_gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer **bufs,
                                size_t nbufs, const void *push, size_t push_size, uint32_t gx,
                                uint32_t gy, uint32_t gz);
 
 /* parx_gpu_sync: submit everything recorded since the last submit and wait
-   for every batch in flight. Returns 0, -ETIMEDOUT (a batch is still
-   running after desc.timeout_ns; call again to wait more),
-   PARX_E_DEVICE_LOST, -ENODEV (dummy).
+   for every batch in flight. Returns 0, -EINVAL (g NULL), -ETIMEDOUT (a
+   batch is still running after desc.timeout_ns; call again to wait more),
+   -ENOMEM, PARX_E_DEVICE_LOST, -EIO (another driver error), -ENODEV
+   (dummy).
    Thread safety: the thread that owns g. */
 PARX_API int parx_gpu_sync(parx_gpu *g);
 
 /* parx_gpu_submit: submit what was recorded, without waiting; *ticket (may
    be NULL) names it for parx_gpu_wait (with nothing recorded, the last
-   batch submitted). Returns 0, -ETIMEDOUT, -ENOMEM, PARX_E_DEVICE_LOST,
-   -ENODEV (dummy).
+   batch submitted; 0 before any). Returns 0, -EINVAL (g NULL), -ENOMEM,
+   PARX_E_DEVICE_LOST, -EIO (another driver error), -ENODEV (dummy). On an
+   error nothing new was submitted and *ticket is 0 (which parx_gpu_wait
+   takes as done at once: sync or submit again to run the work).
    Thread safety: the thread that owns g. */
 PARX_API int parx_gpu_submit(parx_gpu *g, uint64_t *ticket);
 
@@ -495,9 +527,10 @@ PARX_API int parx_gpu_wait(parx_gpu *g, uint64_t ticket, uint64_t timeout_ns);
    is the floor under any kernel's time: a job worth sending to the device
    takes well over it. Work recorded before the call is synced first and
    not timed. The parx_probe tool reports it (parx_probe.gpu_dispatch_ns).
-   Returns 0 with *ns, -EINVAL (g or ns NULL), or an error of
+   Returns 0 with *ns, -EINVAL (ns NULL; with the Vulkan backend also g
+   NULL), -ENODEV (the dummy backend, whatever g is), or an error of
    parx_gpu_kernel_create, parx_gpu_dispatch or parx_gpu_sync (-ETIMEDOUT,
-   -ENOMEM, PARX_E_DEVICE_LOST, -ENODEV for the dummy backend).
+   -ENOMEM, PARX_E_DEVICE_LOST, -EIO).
    Thread safety: the thread that owns g. */
 PARX_API int parx_gpu_dispatch_latency(parx_gpu *g, double *ns);
 
@@ -506,9 +539,18 @@ PARX_API int parx_gpu_dispatch_latency(parx_gpu *g, double *ns);
    job->cpu over [0, n) with parx_for on pool when the program links parx.h's
    implementation and pool is not NULL, on the calling thread otherwise
    (returns 1 once it has run). See >>run for the kernel contract.
-   Returns 0 or 1 as said, -EINVAL (n >= 2^32 on the GPU path, no cpu
-   function on the CPU path), or a dispatch's error (PARX_E_DEVICE_LOST: the
-   caller reruns everything on the CPU with g = NULL).
+   Returns 0 or 1 as said, -EINVAL (job NULL; on the GPU path: n >= 2^32,
+   the kernel or a buffer of another device, nbufs differing from the
+   kernel's bindings, bufs or a buffer NULL, the 16-byte header plus
+   push_size over the kernel's push_bytes, push_size not a multiple of 4,
+   push NULL; with chunked buffers: item_bytes not dividing
+   info.chunk_bytes, a chunk's items not whole groups, a chunked buffer
+   shorter than n * item_bytes; on the CPU path: no cpu function), -ENOMEM,
+   or a dispatch's error (-ETIMEDOUT, PARX_E_DEVICE_LOST: the caller reruns
+   everything on the CPU with g = NULL). -EINVAL records nothing; an error
+   from the device after the first of several dispatches leaves the
+   dispatches before it recorded (they run with the next batch unless the
+   device is lost).
    Thread safety: the thread that owns g. Callback safety: job->cpu runs on
    pool workers, several ranges at once; it must not call parx_gpu_*. */
 PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job);
@@ -689,8 +731,9 @@ static int parx__gpu_run_cpu(parx_pool *pool, const parx_gpu_job *job)
 }
 
 /* SPIR-V structure check (>>kernels): never hands the driver a module that
-   is not well-formed at the level of words and instructions. Fills in what
-   parx needs from it. Returns 0 or PARX_E_BAD_SPIRV. */
+   is not well-formed at the level of words and instructions, or whose
+   descriptors are not what parx binds (one storage buffer per binding of
+   set 0). Fills in what parx needs from it. Returns 0 or PARX_E_BAD_SPIRV. */
 typedef struct parx__gpu_spirv_facts {
     uint32_t bindings;    /* highest binding in set 0, plus one */
     bool uses_push;       /* a PushConstant variable exists */
@@ -701,9 +744,11 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
                                                          const char *entry,
                                                          parx__gpu_spirv_facts *facts)
 {
-    enum { OpEntryPoint = 15, OpExecutionMode = 16, OpFunctionEnd = 56, OpVariable = 59,
-           OpDecorate = 71, DecBinding = 33, DecDescriptorSet = 34, ModelGLCompute = 5,
-           ModeLocalSize = 17, ClassPushConstant = 9 };
+    enum { OpEntryPoint = 15, OpExecutionMode = 16, OpTypeStruct = 30, OpTypePointer = 32,
+           OpFunctionEnd = 56, OpVariable = 59, OpDecorate = 71, DecBufferBlock = 3,
+           DecBinding = 33, DecDescriptorSet = 34, ModelGLCompute = 5,
+           ModeLocalSize = 17, ClassUniform = 2, ClassPushConstant = 9,
+           ClassStorageBuffer = 12 };
     memset(facts, 0, sizeof *facts);
     if (!w || bytes < 20 || bytes % 4 != 0 || ((uintptr_t)w & 3u) != 0) return PARX_E_BAD_SPIRV;
     size_t n = bytes / 4;
@@ -732,10 +777,12 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
         } else if (op == OpExecutionMode && wc >= 6 && w[i + 2] == ModeLocalSize &&
                    found_entry && w[i + 1] == entry_id) {
             facts->local_x = w[i + 3];
-        } else if (op == OpDecorate && wc >= 4 && w[i + 2] == DecBinding && nb < 64) {
+        } else if (op == OpDecorate && wc >= 4 && w[i + 2] == DecBinding) {
+            if (nb == 64) return PARX_E_BAD_SPIRV; /* more descriptors than parx reads */
             bind_id[nb] = w[i + 1];
             bind_no[nb++] = w[i + 3];
-        } else if (op == OpDecorate && wc >= 4 && w[i + 2] == DecDescriptorSet && ns < 64) {
+        } else if (op == OpDecorate && wc >= 4 && w[i + 2] == DecDescriptorSet) {
+            if (ns == 64) return PARX_E_BAD_SPIRV;
             set_id[ns] = w[i + 1];
             set_no[ns++] = w[i + 3];
         } else if (op == OpVariable && wc >= 4 && w[i + 3] == ClassPushConstant) {
@@ -745,13 +792,38 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
         i += wc;
     }
     if (!found_entry || last_op != OpFunctionEnd) return PARX_E_BAD_SPIRV;
+    /* Every descriptor must be what parx's set layout says: set 0, one
+       storage buffer (a variable of class StorageBuffer pointing to a
+       struct, or of class Uniform pointing to a struct decorated
+       BufferBlock, as SPIR-V 1.0 spells it). Uniform buffers, images,
+       samplers, arrays of descriptors and other sets are refused: the
+       pipeline would not match its layout. (The instructions were checked
+       above: these scans stay inside the module.) */
     for (uint32_t b = 0; b < nb; b++) {
-        uint32_t set = 0;
         for (uint32_t s = 0; s < ns; s++)
-            if (set_id[s] == bind_id[b]) set = set_no[s];
-        if (set == 0 && bind_no[b] + 1 > facts->bindings) facts->bindings = bind_no[b] + 1;
+            if (set_id[s] == bind_id[b] && set_no[s] != 0) return PARX_E_BAD_SPIRV;
+        uint32_t cls = UINT32_MAX, ptr = 0, pointee = 0;
+        bool is_struct = false, buffer_block = false;
+        for (i = 5; i < n; i += w[i] >> 16)
+            if ((w[i] & 0xFFFFu) == OpVariable && (w[i] >> 16) >= 4 && w[i + 2] == bind_id[b]) {
+                ptr = w[i + 1];
+                cls = w[i + 3];
+            }
+        for (i = 5; ptr && i < n; i += w[i] >> 16)
+            if ((w[i] & 0xFFFFu) == OpTypePointer && (w[i] >> 16) >= 4 && w[i + 1] == ptr)
+                pointee = w[i + 3];
+        for (i = 5; pointee && i < n; i += w[i] >> 16) {
+            uint32_t op = w[i] & 0xFFFFu, wc = w[i] >> 16;
+            if (op == OpTypeStruct && wc >= 2 && w[i + 1] == pointee) is_struct = true;
+            if (op == OpDecorate && wc >= 3 && w[i + 1] == pointee && w[i + 2] == DecBufferBlock)
+                buffer_block = true;
+        }
+        if (!is_struct) return PARX_E_BAD_SPIRV; /* not a block: an image, a sampler, an array */
+        if (!(cls == ClassStorageBuffer || (cls == ClassUniform && buffer_block)))
+            return PARX_E_BAD_SPIRV; /* a uniform buffer, or no variable at all */
+        if (bind_no[b] >= 1024) return PARX_E_BAD_SPIRV;
+        if (bind_no[b] + 1 > facts->bindings) facts->bindings = bind_no[b] + 1;
     }
-    if (facts->bindings > 1024) return PARX_E_BAD_SPIRV;
     return 0;
 }
 
@@ -825,13 +897,19 @@ PARX_API int parx_gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer 
 PARX_API int parx_gpu_sync(parx_gpu *g) { (void)g; return -ENODEV; }
 PARX_API int parx_gpu_submit(parx_gpu *g, uint64_t *ticket)
 {
-    (void)g, (void)ticket;
+    (void)g;
+    if (ticket) *ticket = 0;
     return -ENODEV;
 }
 PARX_API int parx_gpu_wait(parx_gpu *g, uint64_t ticket, uint64_t timeout_ns)
 {
     (void)g, (void)ticket, (void)timeout_ns;
     return -ENODEV;
+}
+PARX_API int parx_gpu_dispatch_latency(parx_gpu *g, double *ns)
+{
+    (void)g;
+    return ns ? -ENODEV : -EINVAL; /* no device to time, whatever g is */
 }
 PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
 {
@@ -855,6 +933,7 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
 #endif
 #include <vulkan/vulkan.h>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -911,7 +990,6 @@ struct parx_gpu_buffer {
     /* Hazard tracking (roots only), valid while used_batch == g->batch. */
     uint64_t used_batch;
     uint32_t read_epoch, write_epoch; /* last barrier epoch with a read / a write (0: none) */
-    VkPipelineStageFlags write_stage; /* stage of the last write */
     uint64_t last_serial;    /* the last submitted batch that used it (0: none) */
 };
 
@@ -929,6 +1007,7 @@ typedef struct parx__gpu_copyout { /* after the batch completes: memcpy(dst, src
     void *dst;
     const void *src;
     size_t n;
+    uint64_t tag;             /* the parx_gpu_download that queued it (0: a mirror) */
 } parx__gpu_copyout;
 
 typedef struct parx__gpu_slot {
@@ -981,7 +1060,9 @@ struct parx_gpu {
 
     uint64_t batch;               /* id of the batch being recorded (increments at begin) */
     uint32_t epoch;               /* barrier epoch within the batch (increments at a barrier) */
-    VkPipelineStageFlags pend_stages; /* stages that wrote since the last barrier */
+    VkPipelineStageFlags pend_writes; /* stages that wrote since the last barrier */
+    VkPipelineStageFlags pend_reads;  /* stages that read since the last barrier */
+    uint64_t download_tag;        /* the last tag a parx_gpu_download gave its copy-outs */
     uint64_t submitted, completed; /* serials */
     /* Descriptor-set reuse between consecutive dispatches of one batch. */
     parx_gpu_kernel *last_k;
@@ -1386,8 +1467,9 @@ static int parx__gpu_slots(parx_gpu *g)
             s->fence = VK_NULL_HANDLE;
             return parx__vk_err(g, r);
         }
+        /* Room for `sets` sets of the largest kernel's bindings. */
         VkDescriptorPoolSize ps = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                                   .descriptorCount = sets * 8};
+                                   .descriptorCount = sets * PARX_GPU_MAX_BINDINGS};
         VkDescriptorPoolCreateInfo dpi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
                                           .maxSets = sets, .poolSizeCount = 1, .pPoolSizes = &ps};
         if ((r = g->vkCreateDescriptorPool(g->dev, &dpi, NULL, &s->pool)) != VK_SUCCESS) {
@@ -1472,8 +1554,8 @@ static void parx__gpu_probe_import(parx_gpu *g)
     b.host = (unsigned char *)mem;
     b.kind = PARX__BUF_IMPORTED;
     int rc = parx__gpu_import_chunks(g, &b);
-    if (rc == 0) parx__gpu_free_chunks(g, &b);
-    else g->ext_host = false;
+    parx__gpu_free_chunks(g, &b); /* what it made, whether or not the import worked */
+    if (rc) g->ext_host = false;
     free(mem);
 }
 
@@ -1574,7 +1656,7 @@ static void parx__gpu_barrier(parx_gpu *g, VkPipelineStageFlags src, VkAccessFla
     g->vkCmdPipelineBarrier(s->cmd, src, dst, 0, 1, &mb, 0, NULL, 0, NULL);
     g->stats.barriers++;
     g->epoch++;
-    g->pend_stages = 0;
+    g->pend_writes = g->pend_reads = 0;
 }
 
 #define PARX__ALL_WRITES (VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT)
@@ -1662,32 +1744,68 @@ static int parx__gpu_flush(parx_gpu *g)
     return 0;
 }
 
-/* Hazard check for one command touching buffer b (reads and/or writes, at
-   `stage`): record the narrowest barrier that orders it after earlier
-   commands of the batch, then note the access. */
-static void parx__gpu_access(parx_gpu *g, parx_gpu_buffer *b, bool reads, bool writes,
-                             VkPipelineStageFlags stage, VkAccessFlags dst_access)
+/* Hazard tracking (>>batching). The batch is cut into epochs by its
+   barriers; a buffer remembers the last epoch that read it and the last that
+   wrote it. Every barrier orders ALL the work of the epoch it closes (every
+   stage that read or wrote since the previous barrier, every write made
+   available) before ALL later work (both stages, every access type): that
+   is what lets a buffer last touched in an older epoch need no barrier. A
+   command's barrier is found in three steps, so that one command (a
+   dispatch with several bindings) gets at most one barrier and none of its
+   own accesses lands on the wrong side of it: check every buffer it touches
+   (parx__gpu_hazard), record the barrier if any has a hazard
+   (parx__gpu_order), then note every access (parx__gpu_note). */
+
+/* Does a command that reads b (and writes it, when `writes`) conflict with
+   what the current epoch did to b? Read after write, write after write,
+   write after read. */
+static bool parx__gpu_hazard(const parx_gpu *g, const parx_gpu_buffer *b, bool writes)
+{
+    b = b->root;
+    if (b->used_batch != g->batch) return false;
+    return b->write_epoch == g->epoch || (writes && b->read_epoch == g->epoch);
+}
+
+/* The barrier that closes the current epoch: after every stage that read
+   (write after read) or wrote (read or write after write) in it, with its
+   writes made available, before every later command. */
+static void parx__gpu_order(parx_gpu *g)
+{
+    VkPipelineStageFlags src = g->pend_writes | g->pend_reads;
+    VkAccessFlags src_access = 0;
+    if (g->pend_writes & VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT)
+        src_access |= VK_ACCESS_SHADER_WRITE_BIT;
+    if (g->pend_writes & VK_PIPELINE_STAGE_TRANSFER_BIT)
+        src_access |= VK_ACCESS_TRANSFER_WRITE_BIT;
+    if (!src) src = VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT; /* nothing pending: a no-op barrier */
+    parx__gpu_barrier(g, src, src_access, PARX__STAGES, PARX__ALL_ACCESS);
+}
+
+/* Note that a command at `stage` reads and/or writes b in the current epoch. */
+static void parx__gpu_note(parx_gpu *g, parx_gpu_buffer *b, bool reads, bool writes,
+                           VkPipelineStageFlags stage)
 {
     b = b->root;
     if (b->used_batch != g->batch) {
         b->used_batch = g->batch;
         b->read_epoch = b->write_epoch = 0;
     }
-    bool hazard = (b->write_epoch == g->epoch) /* RAW or WAW */ ||
-                  (writes && b->read_epoch == g->epoch); /* WAR */
-    if (hazard) {
-        VkPipelineStageFlags src = g->pend_stages ? g->pend_stages : stage;
-        VkAccessFlags src_access = 0;
-        if (src & VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT) src_access |= VK_ACCESS_SHADER_WRITE_BIT;
-        if (src & VK_PIPELINE_STAGE_TRANSFER_BIT) src_access |= VK_ACCESS_TRANSFER_WRITE_BIT;
-        parx__gpu_barrier(g, src, src_access, stage, dst_access);
+    if (reads) {
+        b->read_epoch = g->epoch;
+        g->pend_reads |= stage;
     }
-    if (reads) b->read_epoch = g->epoch;
     if (writes) {
         b->write_epoch = g->epoch;
-        g->pend_stages |= stage;
-        b->write_stage = stage;
+        g->pend_writes |= stage;
     }
+}
+
+/* All three for a command that touches one buffer. */
+static void parx__gpu_access(parx_gpu *g, parx_gpu_buffer *b, bool reads, bool writes,
+                             VkPipelineStageFlags stage)
+{
+    if (parx__gpu_hazard(g, b, writes)) parx__gpu_order(g);
+    parx__gpu_note(g, b, reads, writes, stage);
 }
 
 /* Staging space in the current batch: n bytes (<= PARX_GPU_STAGING_MAX).
@@ -1752,7 +1870,8 @@ static int parx__gpu_staging(parx_gpu *g, size_t n, VkDeviceSize *off)
     return -ENOMEM;
 }
 
-static int parx__gpu_push_out(parx__gpu_slot *s, void *dst, const void *src, size_t n)
+static int parx__gpu_push_out(parx__gpu_slot *s, uint64_t tag, void *dst, const void *src,
+                              size_t n)
 {
     if (s->nouts == s->capouts) {
         size_t cap = s->capouts ? 2 * s->capouts : 16;
@@ -1761,8 +1880,21 @@ static int parx__gpu_push_out(parx__gpu_slot *s, void *dst, const void *src, siz
         s->outs = o;
         s->capouts = cap;
     }
-    s->outs[s->nouts++] = (parx__gpu_copyout){dst, src, n};
+    s->outs[s->nouts++] = (parx__gpu_copyout){dst, src, n, tag};
     return 0;
+}
+
+/* Forget the copy-outs a failed parx_gpu_download queued, in every slot
+   (its pieces may span batches); the others keep their order. */
+static void parx__gpu_drop_outs(parx_gpu *g, uint64_t tag)
+{
+    for (unsigned i = 0; i < PARX_GPU_SLOTS; i++) {
+        parx__gpu_slot *s = &g->slots[i];
+        size_t kept = 0;
+        for (size_t j = 0; j < s->nouts; j++)
+            if (s->outs[j].tag != tag) s->outs[kept++] = s->outs[j];
+        s->nouts = kept;
+    }
 }
 
 /* -------------------------------------------------------------------------- */
@@ -1787,6 +1919,7 @@ static void parx__gpu_free_chunks(parx_gpu *g, parx_gpu_buffer *b)
 
 static int parx__gpu_alloc_chunks(parx_gpu *g, parx_gpu_buffer *b)
 {
+    if (b->size > SIZE_MAX - (size_t)g->chunk_bytes) return -EINVAL; /* the count would wrap */
     b->nchunks = (b->size + g->chunk_bytes - 1) / g->chunk_bytes;
     b->chunks = (parx__gpu_chunk *)calloc(b->nchunks, sizeof *b->chunks);
     if (!b->chunks) return -ENOMEM;
@@ -1955,6 +2088,12 @@ static parx_gpu_buffer *parx__gpu_buffer_new(parx_gpu *g, size_t size, int kind,
     b->kind = kind;
     b->host = (unsigned char *)host;
     if (kind == PARX__BUF_IMPORTED) {
+        /* Host memory that would wrap around the address space, or more
+           chunks than a size_t counts: no such memory. */
+        if (size > UINTPTR_MAX - (uintptr_t)host || size > SIZE_MAX - (size_t)g->chunk_bytes) {
+            rc = -EINVAL;
+            goto fail;
+        }
         if (!g->ext_host || parx__gpu_import_chunks(g, b) != 0) {
             /* The driver refuses this memory: mirror it instead. */
             parx__gpu_free_chunks(g, b);
@@ -2083,6 +2222,7 @@ static int parx__gpu_write(parx_gpu *g, parx_gpu_buffer *b, size_t off, const vo
         parx__gpu_map_copy(g, b, off, s8, NULL, n);
         return 0;
     }
+    uint64_t noted = 0; /* the batch where an earlier piece of this copy was noted */
     while (n) {
         size_t ci = off / g->chunk_bytes, co = off % g->chunk_bytes;
         size_t k = (size_t)b->chunks[ci].bytes - co;
@@ -2092,8 +2232,12 @@ static int parx__gpu_write(parx_gpu *g, parx_gpu_buffer *b, size_t off, const vo
         if ((rc = parx__gpu_staging(g, k, &so))) return rc;
         parx__gpu_slot *s = &g->slots[g->cur];
         memcpy(s->stg_map + so, s8, k);
-        parx__gpu_access(g, b, false, true, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                         VK_ACCESS_TRANSFER_WRITE_BIT);
+        /* The pieces of one copy are disjoint: no barrier between them. */
+        if (noted == g->batch)
+            parx__gpu_note(g, b, false, true, VK_PIPELINE_STAGE_TRANSFER_BIT);
+        else
+            parx__gpu_access(g, b, false, true, VK_PIPELINE_STAGE_TRANSFER_BIT);
+        noted = g->batch;
         VkBufferCopy cp = {.srcOffset = so, .dstOffset = b->chunks[ci].bind_offset + co, .size = k};
         g->vkCmdCopyBuffer(s->cmd, s->stg, b->chunks[ci].buf, 1, &cp);
         off += k, s8 += k, n -= k;
@@ -2142,23 +2286,30 @@ PARX_API int parx_gpu_download(parx_gpu *g, parx_gpu_buffer *b, size_t offset, v
         parx__gpu_map_copy(g, b, offset, NULL, d8, n);
         return 0;
     }
+    /* Copy commands into staging, and memcpys queued for when their batch
+       completes, all tagged as this call's: if the call fails (a fence wait
+       past the timeout, most likely), they are dropped, so that dst is never
+       written after the call has returned. */
+    uint64_t tag = ++g->download_tag;
+    rc = 0;
     while (n) {
         size_t ci = offset / g->chunk_bytes, co = offset % g->chunk_bytes;
         size_t k = (size_t)b->chunks[ci].bytes - co;
         if (k > n) k = n;
         if (k > PARX_GPU_STAGING_MAX) k = PARX_GPU_STAGING_MAX;
         VkDeviceSize so;
-        if ((rc = parx__gpu_staging(g, k, &so))) return rc;
+        if ((rc = parx__gpu_staging(g, k, &so))) break;
         parx__gpu_slot *s = &g->slots[g->cur];
-        parx__gpu_access(g, b, true, false, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                         VK_ACCESS_TRANSFER_READ_BIT);
+        parx__gpu_access(g, b, true, false, VK_PIPELINE_STAGE_TRANSFER_BIT);
         VkBufferCopy cp = {.srcOffset = b->chunks[ci].bind_offset + co, .dstOffset = so, .size = k};
         g->vkCmdCopyBuffer(s->cmd, b->chunks[ci].buf, s->stg, 1, &cp);
-        if ((rc = parx__gpu_push_out(s, d8, s->stg_map + so, k))) return rc;
+        if ((rc = parx__gpu_push_out(s, tag, d8, s->stg_map + so, k))) break;
         offset += k, d8 += k, n -= k;
     }
-    if ((rc = parx__gpu_flush(g))) return rc;
-    return parx__gpu_wait_serial(g, g->submitted, g->desc.timeout_ns);
+    if (rc == 0) rc = parx__gpu_flush(g);
+    if (rc == 0) rc = parx__gpu_wait_serial(g, g->submitted, g->desc.timeout_ns);
+    if (rc) parx__gpu_drop_outs(g, tag);
+    return rc;
 }
 
 /* A mirrored import used for the first time in this batch: copy the host's
@@ -2177,6 +2328,10 @@ static int parx__gpu_mirror_in(parx_gpu *g, parx_gpu_buffer *b)
         s->mirrors = m;
         s->capmirrors = cap;
     }
+    /* Not used in this batch yet: its copies have no hazard (the batch's
+       first barrier orders them after earlier batches), and its chunks are
+       disjoint. */
+    bool copied = false;
     for (size_t i = 0; i < b->nchunks; i++) {
         parx__gpu_chunk *c = &b->chunks[i];
         const unsigned char *src = b->host + i * g->chunk_bytes;
@@ -2184,18 +2339,14 @@ static int parx__gpu_mirror_in(parx_gpu *g, parx_gpu_buffer *b)
             memcpy(c->map, src, (size_t)c->bytes);
         } else {
             memcpy(c->stg_map, src, (size_t)c->bytes);
-            parx__gpu_access(g, b, false, true, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                             VK_ACCESS_TRANSFER_WRITE_BIT);
             VkBufferCopy cp = {.srcOffset = 0, .dstOffset = 0, .size = c->bytes};
             g->vkCmdCopyBuffer(s->cmd, c->stg, c->buf, 1, &cp);
+            copied = true;
         }
         g->stats.bytes_up += c->bytes;
     }
     s->mirrors[s->nmirrors++] = b;
-    if (b->used_batch != g->batch) {
-        b->used_batch = g->batch;
-        b->read_epoch = b->write_epoch = 0;
-    }
+    parx__gpu_note(g, b, false, copied, VK_PIPELINE_STAGE_TRANSFER_BIT);
     return 0;
 }
 
@@ -2208,13 +2359,12 @@ static int parx__gpu_record_mirror_out(parx_gpu *g, parx_gpu_buffer *b)
         unsigned char *dst = b->host + i * g->chunk_bytes;
         int rc;
         if (c->map) {
-            rc = parx__gpu_push_out(s, dst, c->map, (size_t)c->bytes);
+            rc = parx__gpu_push_out(s, 0, dst, c->map, (size_t)c->bytes);
         } else {
-            parx__gpu_access(g, b, true, false, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                             VK_ACCESS_TRANSFER_READ_BIT);
+            parx__gpu_access(g, b, true, false, VK_PIPELINE_STAGE_TRANSFER_BIT);
             VkBufferCopy cp = {.srcOffset = 0, .dstOffset = 0, .size = c->bytes};
             g->vkCmdCopyBuffer(s->cmd, c->buf, c->stg, 1, &cp);
-            rc = parx__gpu_push_out(s, dst, c->stg_map, (size_t)c->bytes);
+            rc = parx__gpu_push_out(s, 0, dst, c->stg_map, (size_t)c->bytes);
         }
         if (rc) return rc;
         g->stats.bytes_down += c->bytes;
@@ -2255,6 +2405,10 @@ PARX_API parx_gpu_kernel *parx_gpu_kernel_create(parx_gpu *g, const uint32_t *sp
     }
     if ((rc = parx__gpu_check_spirv(spirv, bytes, d.entry, &facts))) goto fail;
     if (!d.buffers) d.buffers = facts.bindings;
+    if (d.buffers < facts.bindings) { /* a binding the layout would lack */
+        rc = -EINVAL;
+        goto fail;
+    }
     if (!d.push_bytes && facts.uses_push)
         d.push_bytes = g->props.limits.maxPushConstantsSize < 128
                            ? g->props.limits.maxPushConstantsSize
@@ -2357,18 +2511,37 @@ PARX_API uint32_t parx_gpu_kernel_local_size(const parx_gpu_kernel *k)
     return k ? k->local_x : 1;
 }
 
+/* Write `path` atomically: a temporary file beside it, then rename. The
+   temporary name is this process's and this call's alone (pid and a
+   counter, created with O_EXCL), so devices saving the same path from
+   several threads or processes never write into each other's file. */
 static int parx__gpu_write_file(const char *path, const void *data, size_t n)
 {
+    /* relaxed: the counter only has to hand each call its own number */
+    static _Atomic unsigned long seq;
     char tmp[4096];
-    int w = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    if (w < 0 || (size_t)w >= sizeof tmp) return -ENAMETOOLONG;
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return -errno;
+    int fd = -1;
+    for (int tries = 0; fd < 0; tries++) {
+        unsigned long k = atomic_fetch_add_explicit(&seq, 1, memory_order_relaxed);
+        int w = snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%lu", path, (long)getpid(), k);
+        if (w < 0 || (size_t)w >= sizeof tmp) return -ENAMETOOLONG;
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && (errno != EEXIST || tries == 99)) return -errno; /* EEXIST: a stale file */
+    }
     int rc = 0;
-    if (fwrite(data, 1, n, f) != n) rc = -EIO;
-    if (fclose(f) != 0 && rc == 0) rc = -errno;
+    const unsigned char *p = (const unsigned char *)data;
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            rc = w < 0 ? -errno : -EIO;
+            break;
+        }
+        p += w, n -= (size_t)w;
+    }
+    if (close(fd) != 0 && rc == 0) rc = -errno;
     if (rc == 0 && rename(tmp, path) != 0) rc = -errno;
-    if (rc) remove(tmp);
+    if (rc) unlink(tmp);
     return rc;
 }
 
@@ -2471,13 +2644,15 @@ PARX_API int parx_gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer 
         memcpy(g->last_offs, vo, nbufs * sizeof *vo);
     }
 
-    /* Barriers: only against what this dispatch depends on. */
-    for (size_t i = 0; i < nbufs; i++) {
-        bool ro = (k->readonly_mask >> i) & 1u;
-        parx__gpu_access(g, bufs[i], true, !ro, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                         ro ? VK_ACCESS_SHADER_READ_BIT
-                            : VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
-    }
+    /* Barriers: only against what this dispatch depends on, at most one,
+       found before any of its own accesses is noted (>>batching). */
+    bool hazard = false;
+    for (size_t i = 0; i < nbufs && !hazard; i++)
+        hazard = parx__gpu_hazard(g, bufs[i], !((k->readonly_mask >> i) & 1u));
+    if (hazard) parx__gpu_order(g);
+    for (size_t i = 0; i < nbufs; i++)
+        parx__gpu_note(g, bufs[i], true, !((k->readonly_mask >> i) & 1u),
+                       VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT);
     if (g->bound_pipe != k->pipe) {
         g->vkCmdBindPipeline(s->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, k->pipe);
         g->bound_pipe = k->pipe;
@@ -2497,10 +2672,11 @@ PARX_API int parx_gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer 
 
 PARX_API int parx_gpu_submit(parx_gpu *g, uint64_t *ticket)
 {
+    if (ticket) *ticket = 0;
     if (!g) return -EINVAL;
     if (g->lost) return PARX_E_DEVICE_LOST;
     int rc = parx__gpu_flush(g);
-    if (ticket) *ticket = g->submitted;
+    if (ticket && rc == 0) *ticket = g->submitted;
     return rc;
 }
 
@@ -2529,46 +2705,64 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
     if (!job) return -EINVAL;
     if (!g || !job->kernel) return parx__gpu_run_cpu(pool, job);
     parx_gpu_kernel *k = job->kernel;
-    size_t hdr = sizeof(parx_gpu_push_header);
-    if (job->n >= ((size_t)1 << 32) || job->nbufs > PARX_GPU_MAX_BINDINGS ||
-        hdr + job->push_size > k->push_bytes || (job->push_size && !job->push))
+    const size_t hdr = sizeof(parx_gpu_push_header);
+    /* Everything is checked before the first dispatch is recorded, so that
+       a bad job leaves nothing of itself in the batch. */
+    if (k->g != g || job->n >= ((size_t)1 << 32) || job->nbufs != k->nbind ||
+        (job->nbufs && !job->bufs) || k->push_bytes < hdr || job->push_size > k->push_bytes - hdr ||
+        (job->push_size && !job->push) || job->push_size % 4)
         return -EINVAL;
-    if (job->n == 0) return 0;
+    if (g->lost) return PARX_E_DEVICE_LOST;
     size_t ipg = job->items_per_group ? job->items_per_group : k->local_x;
     size_t ib = job->item_bytes ? job->item_bytes : 4;
     bool chunked = false;
     for (size_t i = 0; i < job->nbufs; i++) {
-        if (!job->bufs[i]) return -EINVAL;
+        if (!job->bufs[i] || job->bufs[i]->g != g) return -EINVAL;
         if (job->bufs[i]->nchunks > 1) chunked = true;
     }
     /* Items per chunk, and per dispatch (group-count limit), both whole
-       numbers of groups so that no group straddles a chunk or a dispatch. */
+       numbers of groups so that no group straddles a chunk or a dispatch;
+       whole items per chunk, so that chunk c starts at item c * per_chunk. */
     size_t per_chunk = chunked ? (size_t)g->chunk_bytes / ib : job->n;
-    if (chunked && (per_chunk == 0 || per_chunk % ipg)) return -EINVAL;
+    if (chunked && (per_chunk == 0 || (size_t)g->chunk_bytes % ib || per_chunk % ipg))
+        return -EINVAL;
+    /* A chunked buffer must hold all n items (every chunk a dispatch binds). */
+    for (size_t i = 0; chunked && job->n && i < job->nbufs; i++) {
+        const parx_gpu_buffer *b = job->bufs[i];
+        if (b->nchunks > 1 && (job->n > b->size / ib || (job->n - 1) / per_chunk >= b->nchunks))
+            return -EINVAL;
+    }
+    if (job->n == 0) return 0;
     size_t per_dispatch = (size_t)g->props.limits.maxComputeWorkGroupCount[0] * ipg;
-    unsigned char push[256];
+    /* The push constants: on the stack when they fit (every device limit up
+       to 256 bytes), else on the heap (maxPushConstantsSize may be 4096). */
+    unsigned char push_stack[256];
+    unsigned char *push = push_stack;
+    if (hdr + job->push_size > sizeof push_stack &&
+        !(push = (unsigned char *)malloc(hdr + job->push_size)))
+        return -ENOMEM;
+    if (job->push_size) memcpy(push + hdr, job->push, job->push_size);
     parx_gpu_buffer *bound[PARX_GPU_MAX_BINDINGS];
-    for (size_t first = 0; first < job->n;) {
+    int rc = 0;
+    for (size_t first = 0; first < job->n && rc == 0;) {
         size_t c = chunked ? first / per_chunk : 0;
         size_t chunk_end = chunked ? (c + 1) * per_chunk : job->n;
         size_t end = job->n < chunk_end ? job->n : chunk_end;
         if (end - first > per_dispatch) end = first + per_dispatch;
         for (size_t i = 0; i < job->nbufs; i++) {
             parx_gpu_buffer *b = job->bufs[i];
-            bound[i] = b->nchunks > 1 ? parx_gpu_buffer_chunk(b, c) : b;
-            if (!bound[i]) return -EINVAL; /* a chunked buffer too short for n items */
+            bound[i] = b->nchunks > 1 ? parx_gpu_buffer_chunk(b, c) : b; /* checked above */
         }
         parx_gpu_push_header h = {(uint32_t)first, (uint32_t)(first - c * per_chunk),
                                   (uint32_t)(end - first), 0};
         memcpy(push, &h, hdr);
-        if (job->push_size) memcpy(push + hdr, job->push, job->push_size);
         size_t groups = (end - first + ipg - 1) / ipg;
-        int rc = parx_gpu_dispatch(g, k, bound, job->nbufs, push, hdr + job->push_size,
-                                   (uint32_t)groups, 1, 1);
-        if (rc) return rc;
+        rc = parx_gpu_dispatch(g, k, bound, job->nbufs, push, hdr + job->push_size,
+                               (uint32_t)groups, 1, 1);
         first = end;
     }
-    return 0;
+    if (push != push_stack) free(push);
+    return rc;
 }
 
 /* -------------------------------------------------------------------------- */
@@ -2656,13 +2850,10 @@ PARX_API void parx_gpu_close(parx_gpu *g)
     parx__gpu_teardown(g); /* vkDeviceWaitIdle first: nothing is freed while in use */
 }
 
-#endif /* PARX_GPU_VULKAN */
-
 /* -------------------------------------------------------------------------- */
-/* >>gpu-latency: one tiny dispatch, submit to completion                     */
+/* >>gpu-latency: one tiny dispatch, submit to completion (the dummy         */
+/* backend's is in >>gpu-dummy)                                               */
 /* -------------------------------------------------------------------------- */
-
-#include <time.h>
 
 /* An empty kernel, in this header so that parx_gpu.h alone has it:
        #version 450
@@ -2713,6 +2904,8 @@ PARX_API int parx_gpu_dispatch_latency(parx_gpu *g, double *ns)
     *ns = v[n / 2];
     return 0;
 }
+
+#endif /* PARX_GPU_VULKAN */
 
 #endif /* PARX_GPU_IMPLEMENTATION_INCLUDED */
 #endif /* PARX_IMPLEMENTATION || PARX_GPU_IMPLEMENTATION */
