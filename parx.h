@@ -1111,8 +1111,8 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err);
    (overlapping ones too). A write of size 0 (buf may be NULL) writes
    nothing and gets its .done like any other. On a pipe, FIFO, socket or
    terminal the bytes go out in the order queued, one write at a time.
-   Returns 0, -EINVAL (w NULL, buf NULL with size > 0), or the first error of
-   an earlier write, or of the ring (io_uring: io_uring_enter refused,
+   Returns 0, -EINVAL (w NULL, buf NULL with size > 0, a file position that
+   would pass INT64_MAX), or the first error of an earlier write, or of the ring (io_uring: io_uring_enter refused,
    -EPERM; short of resources with nothing in flight, -EAGAIN, -EBUSY)
    (nothing is queued then, and buf stays the caller's). Writes cancelled
    by the exit of the thread that queued them are written again:
@@ -1125,8 +1125,9 @@ PARX_API int parx_writer_write(parx_writer *w, const void *buf, size_t size);
 
 /* parx_writer_write_at: like parx_writer_write, at file offset `offset`;
    the position of the next parx_writer_write does not move.
-   Returns as parx_writer_write, -EINVAL when offset + size overflows, and
-   -ESPIPE on a pipe, FIFO, socket or terminal (nothing is queued).
+   Returns as parx_writer_write, -EINVAL when offset + size is past
+   INT64_MAX (the largest file offset), and -ESPIPE on a pipe, FIFO, socket
+   or terminal (nothing is queued, the writer goes on).
    Thread safety: one caller at a time.
    Callback safety: as parx_writer_write. */
 PARX_API int parx_writer_write_at(parx_writer *w, const void *buf, size_t size, uint64_t offset);
@@ -6129,7 +6130,9 @@ static bool parx__wr_uring_reap(parx_writer *w, bool wait)
 static int parx__wr_queue(parx_writer *w, const void *buf, size_t size, uint64_t off)
 {
     if (!w || (!buf && size > 0)) return -EINVAL;
-    if (off > UINT64_MAX - size) return -EINVAL;
+    /* a file offset is an off_t: what ends past INT64_MAX cannot be written
+       (it would fail later, at flush, and stop the writer) */
+    if (off > (uint64_t)INT64_MAX || size > (uint64_t)INT64_MAX - off) return -EINVAL;
 #ifndef PARX_NO_URING
     if (w->backend == PARX_IO_URING) {
         parx__wr_uring_reap(w, false);

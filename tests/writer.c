@@ -335,6 +335,12 @@ static void test_bad_inputs(void)
     REQUIRE(w != NULL);
     CHECK_EQ(parx_writer_write(w, NULL, 5), -EINVAL);
     CHECK_EQ(parx_writer_write_at(w, "x", 1, UINT64_MAX), -EINVAL);
+    /* past the largest file offset: refused now, not at flush (which it
+       would have stopped: the writer goes on) */
+    CHECK_EQ(parx_writer_write_at(w, "x", 1, (uint64_t)1 << 63), -EINVAL);
+    CHECK_EQ(parx_writer_write_at(w, "xy", 2, (uint64_t)INT64_MAX), -EINVAL);
+    CHECK_EQ(parx_writer_write_at(w, "x", 1, 3), 0);
+    CHECK_EQ(parx_writer_flush(w), 0);
     parx_io_backend b = parx_writer_backend(w, &why);
     pt_diag("writer with PARX_IO_AUTO: %s", why);
     CHECK_EQ(b, have_uring ? PARX_IO_URING : PARX_IO_THREADS);
