@@ -1604,7 +1604,8 @@ PARX__COMMON const char *parx_strerror(int code)
     case -EAGAIN: return "resource temporarily unavailable";
     default: break;
     }
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32)) && \
+    !defined(PARX__NO_STRERRORDESC) /* (that: tests/compile/strerror_fallback.c) */
     if (code < 0 && code > -4096) {
         const char *s = strerrordesc_np(-code); /* static strings: thread-safe */
         if (s) return s;
@@ -1615,6 +1616,9 @@ PARX__COMMON const char *parx_strerror(int code)
     switch (-code) {
     case EPERM: return "operation not permitted";
     case ENOENT: return "no such file or directory";
+    case E2BIG: return "argument list too long";
+    case EBADF: return "bad file descriptor";
+    case EBADMSG: return "bad message";
     case EIO: return "input/output error";
     case ENXIO: return "no such device or address";
     case ECHILD: return "no child processes";
@@ -1628,6 +1632,9 @@ PARX__COMMON const char *parx_strerror(int code)
     case EFBIG: return "file too large";
     case ENOSPC: return "no space left on device";
     case ESPIPE: return "illegal seek";
+    case ENAMETOOLONG: return "file name too long";
+    case ECONNRESET: return "connection reset by peer";
+    case EUSERS: return "too many users";
     case ERANGE: return "numerical result out of range";
     case ENOSYS: return "function not implemented";
     case EOPNOTSUPP: return "operation not supported";
