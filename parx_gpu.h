@@ -106,22 +106,28 @@
     that reaches desc.batch_limit dispatches is submitted on its own (without
     waiting) so that a long loop keeps the device busy. Up to PARX_GPU_SLOTS
     batches are in flight; recording a new one waits for the oldest.
-    Barriers: parx tracks, per buffer, the last read and write since the last
-    barrier, and records a global memory barrier only before a command that
-    reads what an earlier one wrote or writes what an earlier one used (a
-    kernel's bindings count as written unless its desc.readonly_mask says
-    otherwise): one barrier at most per command, however many of its
-    bindings conflict, after the stages that read or wrote since the last
-    barrier and before everything after it (parx_gpu_info.barriers counts
-    them). Independent dispatches run back to back with no barrier between
+    Barriers: parx tracks, per buffer chunk, the last read and write since
+    the last barrier, and records a global memory barrier only before a
+    command that reads what an earlier one wrote or writes what an earlier
+    one used (a kernel's bindings count as written unless its
+    desc.readonly_mask says otherwise): one barrier at most per command,
+    however many of its bindings conflict, after the stages that read or
+    wrote since the last barrier and before everything after it
+    (parx_gpu_info.barriers counts them). Independent dispatches run back to back with no barrier between
     them, and a dispatch that binds one buffer twice needs none for that.
+    Chunks count apart: the dispatches of parx_gpu_run over chunked buffers
+    (each binds one chunk of each) need no barrier between them, while an
+    upload or a download counts as touching every chunk of its buffer.
     Each batch starts with one barrier against the batches before it and ends
     with one that makes its writes visible to the host.
     Every fence wait is bounded by desc.timeout_ns (-ETIMEDOUT; the batch
-    stays in flight and can be waited for again). VK_ERROR_DEVICE_LOST gives
+    stays in flight and can be waited for again). A batch the driver fails
+    to end or submit (-ENOMEM, -EIO from the call that submits it) is
+    dropped whole: none of its work runs (its staged uploads included), its
+    downloads write nothing and mirrored imports keep their host bytes. VK_ERROR_DEVICE_LOST gives
     PARX_E_DEVICE_LOST from then on: the device's buffers are gone, and the
     caller reruns its work on the CPU. (No driver loses a device on request:
-    tests/gpu_lost.c injects both results with PARX_GPU_TEST_HOOKS.)
+    tests/gpu_lost.c injects these results with PARX_GPU_TEST_HOOKS.)
 
     >>kernels
     A kernel is a GLSL/HLSL compute shader compiled to SPIR-V (glslc), given
@@ -134,15 +140,24 @@
     storage-buffer bindings (set 0) and whether push constants are used are
     read from the module too, and every descriptor must be a storage buffer
     in set 0, since that is all parx binds (a uniform buffer, an image, a
-    sampler, an array of descriptors or another set: PARX_E_BAD_SPIRV); the
-    local size for parx_gpu_run from its LocalSize execution mode.
-    Specialisation constants (desc.spec, ids 0..n-1) fix values at pipeline
-    creation. Pipelines go through one VkPipelineCache, which
-    desc.pipeline_cache_path loads at open and saves (atomically: a
-    temporary file of the call's own, then rename) at close and on
-    parx_gpu_cache_save, so a second start of the program skips compilation
-    where the driver caches; a cache file from another device or driver is
-    ignored.
+    sampler, an array of descriptors or another set: PARX_E_BAD_SPIRV).
+    Decorations applied through decoration groups (OpDecorationGroup,
+    OpGroupDecorate, OpGroupMemberDecorate: deprecated since SPIR-V 1.5,
+    never emitted by glslc) are not read: a module that uses them is
+    refused (PARX_E_BAD_SPIRV). Specialisation constants (desc.spec, ids
+    0..n-1) fix values at pipeline creation. The local size x that
+    parx_gpu_run uses is the one the pipeline really has: the constant
+    decorated BuiltIn WorkgroupSize if any, else the LocalSizeId execution
+    mode, else LocalSize, with specialisation constants (local_size_x_id)
+    taking desc.spec's value where given and their default otherwise; a
+    size parx cannot tell (one computed by OpSpecConstantOp) makes
+    parx_gpu_kernel_local_size 0, and parx_gpu_run then needs
+    job.items_per_group (-ENOTSUP without). Pipelines go through one
+    VkPipelineCache, which desc.pipeline_cache_path loads at open and saves
+    (atomically: a temporary file of the call's own, then rename) at close
+    and on parx_gpu_cache_save, so a second start of the program skips
+    compilation where the driver caches; a cache file from another device or
+    driver is ignored.
 
     >>run
     parx_gpu_run(g, pool, job) is the write-it-once helper. With g open it
@@ -392,7 +407,8 @@ PARX_API int parx_gpu_cache_save(parx_gpu *g);
    undefined), in chunks when size exceeds info.chunk_bytes (>>buffers).
    flags: 0. Returns the buffer or NULL with *err: -EINVAL (g NULL, size 0,
    unknown flags), -ENOMEM (more than the device heap, or the driver is out
-   of memory), PARX_E_DEVICE_LOST, -ENODEV (dummy).
+   of memory), PARX_E_DEVICE_LOST, -EIO (another driver error, e.g. memory
+   the driver cannot map), -ENODEV (dummy).
    Thread safety: the thread that owns g. */
 PARX_API parx_gpu_buffer *parx_gpu_buffer_create(parx_gpu *g, size_t size, unsigned flags,
                                                  int *err);
@@ -405,8 +421,9 @@ PARX_API parx_gpu_buffer *parx_gpu_buffer_create(parx_gpu *g, size_t size, unsig
    (allocate it page-aligned for the zero-copy path).
    Returns the buffer or NULL with *err: -EINVAL (g or host NULL, size 0,
    [host, host + size) wrapping around the address space), -ENOMEM,
-   PARX_E_DEVICE_LOST, -ENODEV (dummy). Never fails because the driver
-   refused the import.
+   PARX_E_DEVICE_LOST, -EIO (another driver error while making the
+   mirror's device memory, as in parx_gpu_buffer_create), -ENODEV (dummy).
+   Never fails because the driver refused the import.
    Thread safety: the thread that owns g. */
 PARX_API parx_gpu_buffer *parx_gpu_buffer_import(parx_gpu *g, void *host, size_t size, int *err);
 
@@ -462,7 +479,8 @@ PARX_API int parx_gpu_download(parx_gpu *g, parx_gpu_buffer *b, size_t offset, v
    desc: NULL or {0} for defaults.
    Returns the kernel or NULL with *err: PARX_E_BAD_SPIRV (malformed,
    truncated, no such GLCompute entry point, a descriptor that is not a
-   storage buffer in set 0, more than 64 descriptors), -EINVAL (g NULL,
+   storage buffer in set 0, more than 64 descriptors, decoration groups:
+   see >>kernels), -EINVAL (g NULL,
    nspec over 64 or spec NULL, desc.buffers fewer than the module's
    bindings or more than PARX_GPU_MAX_BINDINGS, push_bytes not a multiple
    of 4 or over the device limit), -ENOMEM, PARX_E_DEVICE_LOST, -EIO
@@ -475,8 +493,10 @@ PARX_API parx_gpu_kernel *parx_gpu_kernel_create(parx_gpu *g, const uint32_t *sp
    is ignored. Thread safety: the thread that owns its device. */
 PARX_API void parx_gpu_kernel_destroy(parx_gpu_kernel *k);
 
-/* parx_gpu_kernel_local_size: the kernel's local size x from its LocalSize
-   execution mode (1 when it has none, e.g. a size given by spec constant).
+/* parx_gpu_kernel_local_size: the kernel's local size x as its pipeline
+   has it (>>kernels): from the WorkgroupSize constant, LocalSizeId or
+   LocalSize, specialisation constants resolved with desc.spec. 0 for NULL
+   or when parx cannot tell (a size computed by OpSpecConstantOp, or none).
    Thread safety: any thread. */
 PARX_API uint32_t parx_gpu_kernel_local_size(const parx_gpu_kernel *k);
 
@@ -545,7 +565,9 @@ PARX_API int parx_gpu_dispatch_latency(parx_gpu *g, double *ns);
    push_size over the kernel's push_bytes, push_size not a multiple of 4,
    push NULL; with chunked buffers: item_bytes not dividing
    info.chunk_bytes, a chunk's items not whole groups, a chunked buffer
-   shorter than n * item_bytes; on the CPU path: no cpu function), -ENOMEM,
+   shorter than n * item_bytes; on the CPU path: no cpu function),
+   -ENOTSUP (items_per_group 0 and a kernel whose local size parx cannot
+   tell: parx_gpu_kernel_local_size is 0), -ENOMEM,
    or a dispatch's error (-ETIMEDOUT, PARX_E_DEVICE_LOST: the caller reruns
    everything on the CPU with g = NULL). -EINVAL records nothing; an error
    from the device after the first of several dispatches leaves the
@@ -744,17 +766,55 @@ static int parx__gpu_run_cpu(parx_pool *pool, const parx_gpu_job *job)
 typedef struct parx__gpu_spirv_facts {
     uint32_t bindings;    /* highest binding in set 0, plus one */
     bool uses_push;       /* a PushConstant variable exists */
-    uint32_t local_x;     /* LocalSize x of the entry point (0: none) */
+    uint32_t local_x;     /* the pipeline's local size x (0: parx cannot tell) */
 } parx__gpu_spirv_facts;
 
+/* The value of the 32-bit scalar constant `id` once the pipeline is
+   specialised with spec[0..nspec) (spec id i takes spec[i]), taking
+   component x of a composite: OpConstant, OpSpecConstant (its SpecId's
+   value when given, else its default), OpConstantComposite or
+   OpSpecConstantComposite. 0 for anything else (OpSpecConstantOp, an
+   unknown id): parx cannot tell. The module's instructions were checked. */
+static uint32_t parx__gpu_spirv_const(const uint32_t *w, size_t n, uint32_t id,
+                                      const uint32_t *spec, uint32_t nspec)
+{
+    enum { OpConstant = 43, OpConstantComposite = 44, OpSpecConstant = 50,
+           OpSpecConstantComposite = 51, OpDecorate = 71, DecSpecId = 1 };
+    for (int depth = 0; depth < 2; depth++) { /* a composite's x is a scalar */
+        size_t at = 0;
+        for (size_t i = 5; i < n && !at; i += w[i] >> 16) {
+            uint32_t op = w[i] & 0xFFFFu;
+            if ((op == OpConstant || op == OpSpecConstant || op == OpConstantComposite ||
+                 op == OpSpecConstantComposite) && (w[i] >> 16) >= 4 && w[i + 2] == id)
+                at = i;
+        }
+        if (!at) return 0;
+        uint32_t op = w[at] & 0xFFFFu;
+        if (op == OpConstantComposite || op == OpSpecConstantComposite) {
+            id = w[at + 3];
+            continue;
+        }
+        if (op == OpSpecConstant)
+            for (size_t i = 5; i < n; i += w[i] >> 16)
+                if ((w[i] & 0xFFFFu) == OpDecorate && (w[i] >> 16) >= 4 && w[i + 1] == id &&
+                    w[i + 2] == DecSpecId)
+                    return w[i + 3] < nspec ? spec[w[i + 3]] : w[at + 3];
+        return w[at + 3];
+    }
+    return 0;
+}
+
 static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size_t bytes,
-                                                         const char *entry,
+                                                         const char *entry, const uint32_t *spec,
+                                                         uint32_t nspec,
                                                          parx__gpu_spirv_facts *facts)
 {
     enum { OpEntryPoint = 15, OpExecutionMode = 16, OpTypeStruct = 30, OpTypePointer = 32,
-           OpFunctionEnd = 56, OpVariable = 59, OpDecorate = 71, DecBufferBlock = 3,
-           DecBinding = 33, DecDescriptorSet = 34, ModelGLCompute = 5,
-           ModeLocalSize = 17, ClassUniform = 2, ClassPushConstant = 9,
+           OpFunctionEnd = 56, OpVariable = 59, OpDecorate = 71, OpDecorationGroup = 73,
+           OpGroupDecorate = 74, OpGroupMemberDecorate = 75, OpExecutionModeId = 331,
+           DecBufferBlock = 3, DecBuiltIn = 11, DecBinding = 33, DecDescriptorSet = 34,
+           BuiltInWorkgroupSize = 25, ModelGLCompute = 5, ModeLocalSize = 17,
+           ModeLocalSizeId = 38, ClassUniform = 2, ClassPushConstant = 9,
            ClassStorageBuffer = 12 };
     memset(facts, 0, sizeof *facts);
     if (!w || bytes < 20 || bytes % 4 != 0 || ((uintptr_t)w & 3u) != 0) return PARX_E_BAD_SPIRV;
@@ -767,7 +827,7 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
        Small modules: a linear scan per decoration is fine, but keep it
        bounded with fixed tables of the first 64 decorated ids. */
     uint32_t bind_id[64], bind_no[64], set_id[64], set_no[64], nb = 0, ns = 0;
-    uint32_t entry_id = 0, last_op = 0;
+    uint32_t entry_id = 0, last_op = 0, local_id = 0, wgs_id = 0;
     bool found_entry = false;
     size_t i = 5;
     while (i < n) {
@@ -784,6 +844,18 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
         } else if (op == OpExecutionMode && wc >= 6 && w[i + 2] == ModeLocalSize &&
                    found_entry && w[i + 1] == entry_id) {
             facts->local_x = w[i + 3];
+        } else if (op == OpExecutionModeId && wc >= 6 && w[i + 2] == ModeLocalSizeId &&
+                   found_entry && w[i + 1] == entry_id) {
+            local_id = w[i + 3];
+        } else if (op == OpDecorate && wc >= 4 && w[i + 2] == DecBuiltIn &&
+                   w[i + 3] == BuiltInWorkgroupSize) {
+            wgs_id = w[i + 1];
+        } else if (op == OpDecorationGroup || op == OpGroupDecorate ||
+                   op == OpGroupMemberDecorate) {
+            /* Decorations through groups (deprecated since SPIR-V 1.5, never
+               emitted by glslc) would hide a DescriptorSet or a Binding
+               from the checks below: refused (>>kernels). */
+            return PARX_E_BAD_SPIRV;
         } else if (op == OpDecorate && wc >= 4 && w[i + 2] == DecBinding) {
             if (nb == 64) return PARX_E_BAD_SPIRV; /* more descriptors than parx reads */
             bind_id[nb] = w[i + 1];
@@ -799,6 +871,11 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
         i += wc;
     }
     if (!found_entry || last_op != OpFunctionEnd) return PARX_E_BAD_SPIRV;
+    /* The local size the pipeline really has: a constant decorated BuiltIn
+       WorkgroupSize wins over the execution modes, LocalSizeId over
+       LocalSize; specialisation constants take desc.spec's values. */
+    if (wgs_id) facts->local_x = parx__gpu_spirv_const(w, n, wgs_id, spec, nspec);
+    else if (local_id) facts->local_x = parx__gpu_spirv_const(w, n, local_id, spec, nspec);
     /* Every descriptor must be what parx's set layout says: set 0, one
        storage buffer (a variable of class StorageBuffer pointing to a
        struct, or of class Uniform pointing to a struct decorated
@@ -892,7 +969,7 @@ PARX_API parx_gpu_kernel *parx_gpu_kernel_create(parx_gpu *g, const uint32_t *sp
     return NULL;
 }
 PARX_API void parx_gpu_kernel_destroy(parx_gpu_kernel *k) { (void)k; }
-PARX_API uint32_t parx_gpu_kernel_local_size(const parx_gpu_kernel *k) { (void)k; return 1; }
+PARX_API uint32_t parx_gpu_kernel_local_size(const parx_gpu_kernel *k) { (void)k; return 0; }
 PARX_API int parx_gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer **bufs,
                                size_t nbufs, const void *push, size_t push_size, uint32_t gx,
                                uint32_t gy, uint32_t gz)
@@ -980,6 +1057,10 @@ typedef struct parx__gpu_chunk {
     VkBuffer stg;            /* mirrored import without a host mapping: its staging copy */
     VkDeviceMemory stg_mem;
     unsigned char *stg_map;
+    /* Hazard tracking, per chunk (views share their root's chunks), valid
+       while used_batch == g->batch. */
+    uint64_t used_batch;
+    uint32_t read_epoch, write_epoch; /* last barrier epoch with a read / a write (0: none) */
 } parx__gpu_chunk;
 
 enum { PARX__BUF_DEVICE, PARX__BUF_IMPORTED, PARX__BUF_MIRRORED };
@@ -994,9 +1075,7 @@ struct parx_gpu_buffer {
     size_t nchunks;
     parx__gpu_chunk *chunks; /* a view points into its root's array */
     parx_gpu_buffer *views;  /* nchunks views when nchunks > 1 */
-    /* Hazard tracking (roots only), valid while used_batch == g->batch. */
-    uint64_t used_batch;
-    uint32_t read_epoch, write_epoch; /* last barrier epoch with a read / a write (0: none) */
+    uint64_t used_batch;     /* the last batch that recorded a use of it (roots only) */
     uint64_t last_serial;    /* the last submitted batch that used it (0: none) */
 };
 
@@ -1082,7 +1161,9 @@ struct parx_gpu {
     parx_gpu_kernel *kernels;
     parx_gpu_info stats;          /* the counters part */
     _Atomic uint64_t vmsgs;       /* validation messages (the messenger may run on any thread) */
-    int inject;                   /* PARX_GPU_TEST_HOOKS: what the next fence wait reports */
+    int inject;                   /* PARX_GPU_TEST_HOOKS: -1 / -2: the next fence wait reports
+                                     VK_TIMEOUT / VK_ERROR_DEVICE_LOST; -3: the next
+                                     vkEndCommandBuffer, VK_ERROR_OUT_OF_DEVICE_MEMORY */
 };
 
 /* Map a VkResult to parx's codes; marks the device lost. */
@@ -1626,7 +1707,8 @@ static int parx__gpu_wait_slot(parx_gpu *g, parx__gpu_slot *s, uint64_t deadline
     uint64_t now = parx__gpu_now_ns();
     uint64_t left = deadline > now ? deadline - now : 0;
     g->stats.waits++;
-    if (g->inject) { /* a test's stand-in for what a driver can return (PARX_GPU_TEST_HOOKS) */
+    if (g->inject == -1 || g->inject == -2) { /* a test's stand-in for what a driver can return
+                                                 (PARX_GPU_TEST_HOOKS) */
         VkResult fake = g->inject == -1 ? VK_TIMEOUT : VK_ERROR_DEVICE_LOST;
         g->inject = 0;
         return parx__vk_err(g, fake);
@@ -1730,8 +1812,18 @@ static int parx__gpu_flush(parx_gpu *g)
                                 NULL, 0, NULL);
     }
     VkResult r = g->vkEndCommandBuffer(s->cmd);
+    if (g->inject == -3) { /* PARX_GPU_TEST_HOOKS: as if the driver had failed it */
+        r = VK_ERROR_OUT_OF_DEVICE_MEMORY;
+        g->inject = 0;
+    }
     s->recording = false;
-    if (r != VK_SUCCESS) return parx__vk_err(g, r);
+    if (r != VK_SUCCESS) {
+        /* Never submitted: the batch's recorded work is dropped, its
+           copy-outs too (else they would run when the slot's next batch
+           completes, into memory that may be freed by then). */
+        s->nouts = s->nmirrors = 0;
+        return parx__vk_err(g, r);
+    }
     VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1,
                        .pCommandBuffers = &s->cmd};
     r = g->vkQueueSubmit(g->queue, 1, &si, s->fence);
@@ -1752,8 +1844,9 @@ static int parx__gpu_flush(parx_gpu *g)
 }
 
 /* Hazard tracking (>>batching). The batch is cut into epochs by its
-   barriers; a buffer remembers the last epoch that read it and the last that
-   wrote it. Every barrier orders ALL the work of the epoch it closes (every
+   barriers; each chunk of a buffer remembers the last epoch that read it
+   and the last that wrote it (a copy of a whole buffer touches all its
+   chunks, a dispatch only the chunks it binds). Every barrier orders ALL the work of the epoch it closes (every
    stage that read or wrote since the previous barrier, every write made
    available) before ALL later work (both stages, every access type): that
    is what lets a buffer last touched in an older epoch need no barrier. A
@@ -1768,9 +1861,14 @@ static int parx__gpu_flush(parx_gpu *g)
    write after read. */
 static bool parx__gpu_hazard(const parx_gpu *g, const parx_gpu_buffer *b, bool writes)
 {
-    b = b->root;
-    if (b->used_batch != g->batch) return false;
-    return b->write_epoch == g->epoch || (writes && b->read_epoch == g->epoch);
+    if (b->root->used_batch != g->batch) return false;
+    for (size_t i = 0; i < b->nchunks; i++) {
+        const parx__gpu_chunk *c = &b->chunks[i];
+        if (c->used_batch == g->batch &&
+            (c->write_epoch == g->epoch || (writes && c->read_epoch == g->epoch)))
+            return true;
+    }
+    return false;
 }
 
 /* The barrier that closes the current epoch: after every stage that read
@@ -1792,19 +1890,18 @@ static void parx__gpu_order(parx_gpu *g)
 static void parx__gpu_note(parx_gpu *g, parx_gpu_buffer *b, bool reads, bool writes,
                            VkPipelineStageFlags stage)
 {
-    b = b->root;
-    if (b->used_batch != g->batch) {
-        b->used_batch = g->batch;
-        b->read_epoch = b->write_epoch = 0;
+    b->root->used_batch = g->batch;
+    for (size_t i = 0; i < b->nchunks; i++) {
+        parx__gpu_chunk *c = &b->chunks[i];
+        if (c->used_batch != g->batch) {
+            c->used_batch = g->batch;
+            c->read_epoch = c->write_epoch = 0;
+        }
+        if (reads) c->read_epoch = g->epoch;
+        if (writes) c->write_epoch = g->epoch;
     }
-    if (reads) {
-        b->read_epoch = g->epoch;
-        g->pend_reads |= stage;
-    }
-    if (writes) {
-        b->write_epoch = g->epoch;
-        g->pend_writes |= stage;
-    }
+    if (reads) g->pend_reads |= stage;
+    if (writes) g->pend_writes |= stage;
 }
 
 /* All three for a command that touches one buffer. */
@@ -2111,7 +2208,11 @@ static parx_gpu_buffer *parx__gpu_buffer_new(parx_gpu *g, size_t size, int kind,
             }
         }
     }
-    if (kind != PARX__BUF_IMPORTED && (rc = parx__gpu_device_chunks(g, b)) != 0) goto fail;
+    if (kind != PARX__BUF_IMPORTED && (rc = parx__gpu_device_chunks(g, b)) != 0) {
+        /* The documented codes: any other driver result is -EIO. */
+        if (rc != -ENOMEM && rc != -EINVAL && rc != PARX_E_DEVICE_LOST) rc = -EIO;
+        goto fail;
+    }
     parx__gpu_link(g, b);
     return b;
 fail:
@@ -2410,7 +2511,7 @@ PARX_API parx_gpu_kernel *parx_gpu_kernel_create(parx_gpu *g, const uint32_t *sp
         rc = PARX_E_DEVICE_LOST;
         goto fail;
     }
-    if ((rc = parx__gpu_check_spirv(spirv, bytes, d.entry, &facts))) goto fail;
+    if ((rc = parx__gpu_check_spirv(spirv, bytes, d.entry, d.spec, d.nspec, &facts))) goto fail;
     if (!d.buffers) d.buffers = facts.bindings;
     if (d.buffers < facts.bindings) { /* a binding the layout would lack */
         rc = -EINVAL;
@@ -2433,7 +2534,7 @@ PARX_API parx_gpu_kernel *parx_gpu_kernel_create(parx_gpu *g, const uint32_t *sp
     k->nbind = d.buffers;
     k->push_bytes = d.push_bytes;
     k->readonly_mask = d.readonly_mask;
-    k->local_x = facts.local_x ? facts.local_x : 1;
+    k->local_x = facts.local_x; /* 0: parx cannot tell (parx_gpu_run needs items_per_group) */
     VkResult r;
     VkDescriptorSetLayoutBinding lb[PARX_GPU_MAX_BINDINGS];
     for (uint32_t i = 0; i < k->nbind; i++)
@@ -2515,7 +2616,7 @@ PARX_API void parx_gpu_kernel_destroy(parx_gpu_kernel *k)
 
 PARX_API uint32_t parx_gpu_kernel_local_size(const parx_gpu_kernel *k)
 {
-    return k ? k->local_x : 1;
+    return k ? k->local_x : 0;
 }
 
 /* Write `path` atomically: a temporary file beside it, then rename. The
@@ -2721,6 +2822,7 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
         return -EINVAL;
     if (g->lost) return PARX_E_DEVICE_LOST;
     size_t ipg = job->items_per_group ? job->items_per_group : k->local_x;
+    if (ipg == 0) return -ENOTSUP; /* a local size parx cannot tell, and none given */
     size_t ib = job->item_bytes ? job->item_bytes : 4;
     bool chunked = false;
     for (size_t i = 0; i < job->nbufs; i++) {
@@ -2779,7 +2881,9 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
 #ifdef PARX_GPU_TEST_HOOKS
 /* Tests only (tests/gpu_lost.c): the next fence wait on g returns at once
    as if the driver had said VK_TIMEOUT (what = -1) or VK_ERROR_DEVICE_LOST
-   (what = -2), so the handling of both can be tested on any driver. */
+   (what = -2), or the next vkEndCommandBuffer as if it had said
+   VK_ERROR_OUT_OF_DEVICE_MEMORY (what = -3), so the handling of each can be
+   tested on any driver. */
 PARX_API void parx__gpu_test_inject(parx_gpu *g, int what);
 PARX_API void parx__gpu_test_inject(parx_gpu *g, int what) { g->inject = what; }
 #endif

@@ -9,7 +9,12 @@
     frees everything (ASan/LSan see it); the CPU path still runs; a timeout
     injected the same way is -ETIMEDOUT and leaves the device usable; a
     download that times out never writes its destination afterwards; a
-    failed submit hands out no ticket.
+    failed submit hands out no ticket; a batch whose vkEndCommandBuffer
+    fails (injected too) is dropped whole, its mirrored imports' copy-outs
+    with it. And, since this unit has the implementation, the SPIR-V check
+    itself: the LocalSizeId execution mode, which Vulkan accepts only with
+    maintenance4 (parx does not enable it), so no pipeline can be made from
+    it here.
 */
 #define _GNU_SOURCE
 #define PARX_IMPLEMENTATION
@@ -73,6 +78,108 @@ static void test_download_timeout(void)
     parx_gpu_close(s);
 }
 
+/* A batch whose vkEndCommandBuffer fails is never submitted: it is
+   dropped, with the copy-outs it queued for a mirrored import. Before the
+   fix they stayed in the slot and ran when its next batch completed,
+   writing the import's host memory (which the caller may have freed by
+   then) with stale device bytes, and the next batch copied the import out
+   once more. Then the import works as before. */
+static void test_end_failure(void)
+{
+    int err = 0;
+    parx_gpu *s = parx_gpu_open(
+        &(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU, .no_import = true, .staging = true}, &err);
+    REQUIRE(s);
+    parx_gpu_kernel *sk =
+        parx_gpu_kernel_create(s, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL, &err);
+    enum { N = 1024 };
+    static float host[N], x[N];
+    for (int i = 0; i < N; i++)
+        host[i] = 1.0f, x[i] = (float)i;
+    parx_gpu_buffer *m = parx_gpu_buffer_import(s, host, sizeof host, &err);
+    parx_gpu_buffer *bx = parx_gpu_buffer_create(s, sizeof x, 0, &err);
+    parx_gpu_buffer *by = parx_gpu_buffer_create(s, sizeof x, 0, &err);
+    REQUIRE(sk && m && bx && by);
+    CHECK_EQ(parx_gpu_buffer_imported(m), 0); /* mirrored */
+    CHECK_EQ(parx_gpu_upload(s, bx, 0, x, sizeof x), 0);
+    CHECK_EQ(parx_gpu_sync(s), 0);
+    parx_gpu_buffer *xm[2] = {bx, m}, *xy[2] = {bx, by};
+    parx_gpu_job job = {.n = N, .kernel = sk, .bufs = xm, .nbufs = 2, .push = &a, .push_size = 4};
+    CHECK_EQ(parx_gpu_run(s, NULL, &job), 0); /* host = 2 * x + 1, once it runs */
+    /* its vkEndCommandBuffer fails */
+    parx__gpu_test_inject(s, -3);
+    CHECK_EQ(parx_gpu_sync(s), -ENOMEM);
+    for (int i = 0; i < N; i++)
+        host[i] = 7.0f; /* the caller's memory again */
+    /* other work, in the same slot */
+    job.bufs = xy;
+    CHECK_EQ(parx_gpu_run(s, NULL, &job), 0);
+    CHECK_EQ(parx_gpu_sync(s), 0);
+    size_t bad = 0;
+    for (int i = 0; i < N; i++)
+        bad += host[i] != 7.0f;
+    CHECK_EQ(bad, 0);
+    job.bufs = xm; /* and the import works on */
+    CHECK_EQ(parx_gpu_run(s, NULL, &job), 0);
+    CHECK_EQ(parx_gpu_sync(s), 0);
+    bad = 0;
+    for (int i = 0; i < N; i++)
+        bad += host[i] != 2.0f * (float)i + 7.0f;
+    CHECK_EQ(bad, 0);
+    parx_gpu_close(s);
+}
+
+/* The LocalSizeId execution mode (SPIR-V 1.3, spirv-as, checked with
+   spirv-val --target-env vulkan1.3): tests/gpu.c's spec-constant kernel
+   with `OpExecutionModeId %main LocalSizeId %x %uint_1 %uint_1`, %x an
+   OpSpecConstant 64 with SpecId 0, and no WorkgroupSize constant. */
+static const uint32_t spv_lsid_id[] = {
+    0x07230203, 0x00010300, 0x00070000, 0x0000002b, 0x00000000, 0x00020011, 0x00000001, 0x0006000b,
+    0x00000001, 0x4c534c47, 0x6474732e, 0x3035342e, 0x00000000, 0x0003000e, 0x00000000, 0x00000001,
+    0x0006000f, 0x00000005, 0x00000002, 0x6e69616d, 0x00000000, 0x00000003, 0x0006014b, 0x00000002,
+    0x00000026, 0x00000004, 0x00000005, 0x00000005, 0x00040047, 0x00000003, 0x0000000b, 0x0000001c,
+    0x00050048, 0x00000006, 0x00000000, 0x00000023, 0x00000000, 0x00050048, 0x00000006, 0x00000001,
+    0x00000023, 0x00000004, 0x00050048, 0x00000006, 0x00000002, 0x00000023, 0x00000008, 0x00050048,
+    0x00000006, 0x00000003, 0x00000023, 0x0000000c, 0x00030047, 0x00000006, 0x00000002, 0x00040047,
+    0x00000007, 0x00000006, 0x00000004, 0x00050048, 0x00000008, 0x00000000, 0x00000023, 0x00000000,
+    0x00030047, 0x00000008, 0x00000003, 0x00040047, 0x00000009, 0x00000022, 0x00000000, 0x00040047,
+    0x00000009, 0x00000021, 0x00000000, 0x00040047, 0x00000004, 0x00000001, 0x00000000, 0x00020013,
+    0x0000000a, 0x00030021, 0x0000000b, 0x0000000a, 0x00040015, 0x0000000c, 0x00000020, 0x00000000,
+    0x00040017, 0x0000000d, 0x0000000c, 0x00000003, 0x00040020, 0x0000000e, 0x00000001, 0x0000000d,
+    0x0004003b, 0x0000000e, 0x00000003, 0x00000001, 0x0004002b, 0x0000000c, 0x0000000f, 0x00000000,
+    0x00040020, 0x00000010, 0x00000001, 0x0000000c, 0x0006001e, 0x00000006, 0x0000000c, 0x0000000c,
+    0x0000000c, 0x0000000c, 0x00040020, 0x00000011, 0x00000009, 0x00000006, 0x0004003b, 0x00000011,
+    0x00000012, 0x00000009, 0x00040015, 0x00000013, 0x00000020, 0x00000001, 0x0004002b, 0x00000013,
+    0x00000014, 0x00000002, 0x00040020, 0x00000015, 0x00000009, 0x0000000c, 0x00020014, 0x00000016,
+    0x0003001d, 0x00000007, 0x0000000c, 0x0003001e, 0x00000008, 0x00000007, 0x00040020, 0x00000017,
+    0x00000002, 0x00000008, 0x0004003b, 0x00000017, 0x00000009, 0x00000002, 0x0004002b, 0x00000013,
+    0x00000018, 0x00000000, 0x0004002b, 0x00000013, 0x00000019, 0x00000001, 0x0004002b, 0x0000000c,
+    0x00000005, 0x00000001, 0x00040020, 0x0000001a, 0x00000002, 0x0000000c, 0x00040032, 0x0000000c,
+    0x00000004, 0x00000040, 0x00050036, 0x0000000a, 0x00000002, 0x00000000, 0x0000000b, 0x000200f8,
+    0x0000001b, 0x00050041, 0x00000010, 0x0000001c, 0x00000003, 0x0000000f, 0x0004003d, 0x0000000c,
+    0x0000001d, 0x0000001c, 0x00050041, 0x00000015, 0x0000001e, 0x00000012, 0x00000014, 0x0004003d,
+    0x0000000c, 0x0000001f, 0x0000001e, 0x000500b0, 0x00000016, 0x00000020, 0x0000001d, 0x0000001f,
+    0x000300f7, 0x00000021, 0x00000000, 0x000400fa, 0x00000020, 0x00000022, 0x00000021, 0x000200f8,
+    0x00000022, 0x00050041, 0x00000015, 0x00000023, 0x00000012, 0x00000019, 0x0004003d, 0x0000000c,
+    0x00000024, 0x00000023, 0x00050080, 0x0000000c, 0x00000025, 0x00000024, 0x0000001d, 0x00050041,
+    0x00000015, 0x00000026, 0x00000012, 0x00000018, 0x0004003d, 0x0000000c, 0x00000027, 0x00000026,
+    0x00050080, 0x0000000c, 0x00000028, 0x00000027, 0x0000001d, 0x00050080, 0x0000000c, 0x00000029,
+    0x00000028, 0x00000005, 0x00060041, 0x0000001a, 0x0000002a, 0x00000009, 0x00000018, 0x00000025,
+    0x0003003e, 0x0000002a, 0x00000029, 0x000200f9, 0x00000021, 0x000200f8, 0x00000021, 0x000100fd,
+    0x00010038};
+
+static void test_local_size_id(void)
+{
+    parx__gpu_spirv_facts f;
+    uint32_t spec[2] = {16, 3};
+    CHECK_EQ(parx__gpu_check_spirv(spv_lsid_id, sizeof spv_lsid_id, "main", NULL, 0, &f), 0);
+    CHECK_EQ_U(f.local_x, 64);
+    CHECK_EQ(parx__gpu_check_spirv(spv_lsid_id, sizeof spv_lsid_id, "main", spec, 2, &f), 0);
+    CHECK_EQ_U(f.local_x, 16);
+    CHECK_EQ_U(f.bindings, 1);
+    CHECK(f.uses_push);
+}
+
 static void cpu_fill(void *ctx, size_t bg, size_t e)
 {
     float *v = (float *)ctx;
@@ -131,6 +238,9 @@ int main(void)
         pt_bail_out("setup failed");
     pt_run("an injected fence timeout: -ETIMEDOUT, then the wait goes on", test_timeout_then_ok);
     pt_run("a download that times out never writes dst afterwards", test_download_timeout);
+    pt_run("a failed vkEndCommandBuffer drops the batch and its mirror copy-outs",
+           test_end_failure);
+    pt_run("the local size from LocalSizeId and desc.spec", test_local_size_id);
     pt_run("an injected VK_ERROR_DEVICE_LOST: PARX_E_DEVICE_LOST everywhere, close, CPU rerun",
            test_lost);
     return pt_done_testing();
