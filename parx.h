@@ -1715,6 +1715,10 @@ PARX_API void parx_deque_destroy(parx_deque *d)
         d->retired = next;
     }
     atomic_store_explicit(&d->array, NULL, memory_order_relaxed);
+    /* empty too, so that pop, steal and size never look for the array (the
+       items left in it were the caller's) */
+    atomic_store_explicit(&d->top, 0, memory_order_relaxed);
+    atomic_store_explicit(&d->bottom, 0, memory_order_relaxed);
 }
 
 /* Owner only: replace a full array by one twice as large holding the same
@@ -3019,7 +3023,8 @@ typedef struct parx__pworker {
                                   a name to signal or reap, no data is published by it */
     _Atomic uint32_t current;  /* slot + 1 of the job it runs; 0: none (for timeouts) */
     _Atomic uint64_t start_ns; /* when `current` started (CLOCK_MONOTONIC, system-wide) */
-    char pad[PARX_CACHELINE - 16];
+    int32_t killed;            /* the server's alone: the pid it sent SIGKILL to, until reaped */
+    char pad[PARX_CACHELINE > 24 ? PARX_CACHELINE - 24 : 1];
 } parx__pworker;
 
 /* A job function as (module, offset): survives address-space randomisation
@@ -3054,7 +3059,8 @@ enum {
     PARX__M_STARTED,   /* server -> caller: worker `worker` is `pid` (negative: -errno); the
                           first ones unasked after HELLO, each replacement after its START */
     PARX__M_KILL,      /* caller -> server: SIGKILL worker `worker` if it is still `pid` */
-    PARX__M_DIED,      /* server -> caller: worker `worker` (`pid`) ended; wait status */
+    PARX__M_DIED,      /* server -> caller: worker `worker` (`pid`) ended; wait status;
+                          a = 1: after the server sent it SIGKILL (a KILL) */
     PARX__M_QUIT,      /* caller -> server: exit once every worker has */
     PARX__M_SPARED     /* server -> caller: the KILL of worker `worker` (`pid`, slot `status`,
                           start `a`) was not sent: it had moved on, or ended */
@@ -3610,7 +3616,9 @@ __attribute__((noreturn)) static void parx__procs_serve(int sock, char *base, pa
                     if (atomic_load_explicit(&workers[w].pid, memory_order_relaxed) != pid) continue;
                     atomic_store_explicit(&workers[w].pid, 0, memory_order_relaxed);
                     live--;
-                    if (parx__procs_send(sock, PARX__M_DIED, (int)w, pid, st, 0) < 0 && !quitting)
+                    uint64_t ours = workers[w].killed == pid;
+                    workers[w].killed = 0;
+                    if (parx__procs_send(sock, PARX__M_DIED, (int)w, pid, st, ours) < 0 && !quitting)
                         parx__procs_server_exit(workers, n);
                     break;
                 }
@@ -3640,8 +3648,10 @@ __attribute__((noreturn)) static void parx__procs_serve(int sock, char *base, pa
                              atomic_load_explicit(&wk->current, memory_order_acquire) ==
                                  (uint32_t)m.status + 1 &&
                              atomic_load_explicit(&wk->start_ns, memory_order_relaxed) == m.a;
-                if (still)
+                if (still) {
+                    wk->killed = m.pid; /* DIED will say so: the caller's timeout, not a crash */
                     kill(m.pid, SIGKILL);
+                }
                 else if (parx__procs_send(sock, PARX__M_SPARED, m.worker, m.pid, m.status, m.a) < 0 &&
                          !quitting)
                     parx__procs_server_exit(workers, n);
@@ -3764,11 +3774,15 @@ static void parx__procs_post_locked(parx_procs *pp, uint8_t bit, int w)
 }
 
 /* Worker w ended with wait status st: settle its job, start another. */
-static uint32_t parx__procs_died_locked(parx_procs *pp, uint32_t w, int st)
+static uint32_t parx__procs_died_locked(parx_procs *pp, uint32_t w, int st, bool killed)
 {
     uint8_t why = pp->kill_why[w];
     pp->kill_why[w] = PARX__KILL_NONE;
     pp->pending[w] &= (uint8_t)~PARX__P_KILL; /* a kill not sent yet is moot */
+    /* Our kill only if the server sent it (killed) and the process died of
+       it: one that exited or crashed on its own first, while our KILL was
+       on its way, is reported as what it did. */
+    if (!killed || !WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL) why = PARX__KILL_NONE;
     /* A worker killed between marking its job DONE and waking the job's
        waiter (or counting it): do both for it. A spare wake-up is harmless. */
     uint32_t cur = atomic_load_explicit(&pp->workers[w].current, memory_order_acquire);
@@ -3922,7 +3936,7 @@ static void *parx__procs_monitor(void *arg)
                 if (m.worker < 0 || m.worker >= pp->nworkers) continue;
                 pthread_mutex_lock(&pp->lock);
                 if (m.type == PARX__M_DIED) {
-                    wake += parx__procs_died_locked(pp, (uint32_t)m.worker, m.status);
+                    wake += parx__procs_died_locked(pp, (uint32_t)m.worker, m.status, m.a != 0);
                 } else if (m.type == PARX__M_SPARED) {
                     /* The kill we asked for was not sent: the job finished
                        first. Watch this worker's jobs again (unless this is

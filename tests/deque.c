@@ -105,6 +105,15 @@ static void test_null_rejected(void)
     CHECK_EQ(parx_deque_push(&d, ITEM(1)), -EINVAL); /* destroyed */
     CHECK(parx_deque_pop(&d) == NULL);
     CHECK(parx_deque_steal(&d) == NULL);
+    /* destroyed with items still in it */
+    REQUIRE(parx_deque_init(&d, 0) == 0);
+    for (size_t i = 1; i <= 100; i++)
+        REQUIRE(parx_deque_push(&d, ITEM(i)) == 0);
+    parx_deque_destroy(&d);
+    CHECK_EQ_U(parx_deque_size(&d), 0);
+    CHECK(parx_deque_pop(&d) == NULL);
+    CHECK(parx_deque_steal(&d) == NULL);
+    CHECK_EQ(parx_deque_push(&d, ITEM(1)), -EINVAL);
     memset(&d, 0, sizeof d);
     CHECK_EQ(parx_deque_push(&d, ITEM(1)), -EINVAL); /* zeroed */
     CHECK(parx_deque_pop(&d) == NULL);

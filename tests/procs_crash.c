@@ -310,9 +310,65 @@ static void test_declined_kill(void)
     parx_procs_destroy(pp);
 }
 
+typedef struct exit_once_arg {
+    _Atomic int runs;
+} exit_once_arg;
+
+static int job_exit_once(void *p)
+{
+    exit_once_arg *a = (exit_once_arg *)p;
+    if (atomic_fetch_add(&a->runs, 1) == 0)
+        _exit(3);
+    return 5;
+}
+
+/* A worker that dies on its own while a timeout kill for its previous job is
+   on its way: its job is reported as what it did (exit 3), not taken for
+   our kill's collateral and run again uncharged (found by review: 19 of
+   3000 rounds by chance). Made certain with the fork server stopped: the
+   monitor's KILL for job A waits in the socket while A finishes and B,
+   next on the same worker, exits; the server, continued, reaps B first and
+   only then reads the KILL, which it declines. */
+static void test_death_during_kill(void)
+{
+    parx_procs *pp = make_pool(PARX_START_FORK, 1, 0, 20000000); /* 20 ms timeout */
+    REQUIRE(pp);
+    uint64_t *ns = (uint64_t *)parx_arena_alloc(parx_procs_arena(pp), sizeof *ns, 0);
+    exit_once_arg *b = (exit_once_arg *)parx_arena_alloc(parx_procs_arena(pp), sizeof *b, 0);
+    REQUIRE(ns && b);
+    *ns = 300000000; /* 300 ms: far past the timeout, while the server cannot kill */
+    atomic_init(&b->runs, 0);
+    parx_procs_info info;
+    int pid;
+    REQUIRE(parx_procs_stats(pp, &info) == 0 && parx_procs_pids(pp, &pid, 1) == 1);
+    REQUIRE(kill(info.server_pid, SIGSTOP) == 0);
+    parx_ticket ta, tb;
+    REQUIRE(parx_procs_submit(pp, job_sleep, ns, &ta) == 0);
+    REQUIRE(parx_procs_submit(pp, job_exit_once, b, &tb) == 0);
+    /* until B has ended its worker (a zombie: its reaper is stopped) */
+    for (int i = 0; i < 10000 && !pid_dead(pid); i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    CHECK_MSG(pid_dead(pid), "the worker did not exit");
+    REQUIRE(kill(info.server_pid, SIGCONT) == 0);
+    parx_job_result ra, rb;
+    REQUIRE(parx_procs_wait(pp, ta, &ra) == 0 && parx_procs_wait(pp, tb, &rb) == 0);
+    CHECK_MSG(ra.status == 7, "A (finished before any kill could land): %d (%s)", ra.status,
+              parx_strerror(ra.status));
+    CHECK_MSG(rb.status == PARX_E_EXITED && rb.exit_code == 3 && rb.attempts == 1 &&
+                  atomic_load(&b->runs) == 1,
+              "B (exited on its own): status %d (%s) exit %d attempts %d runs %d", rb.status,
+              parx_strerror(rb.status), rb.exit_code, rb.attempts, atomic_load(&b->runs));
+    CHECK_EQ(parx_procs_stats(pp, &info), 0);
+    CHECK_EQ(info.crashed, 1);
+    CHECK_EQ(info.timed_out, 0);
+    parx_procs_destroy(pp);
+}
+
 int main(void)
 {
-    pt_plan(10);
+    pt_plan(11);
     run_guarded("fork mode, no retries: kill, segv, exit(3), abort, hang reported; others once",
                 test_fork_retries0);
     run_guarded("fork mode, 2 retries: each failure tried 3 times; a crash-once job recovers",
@@ -330,5 +386,7 @@ int main(void)
                 test_server_kill_spawn);
     run_guarded("a kill the server declines (the job finished first) leaves timeouts on",
                 test_declined_kill);
+    run_guarded("a worker that exits on its own while our kill is on its way: its own status",
+                test_death_during_kill);
     return pt_done_testing();
 }
