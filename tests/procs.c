@@ -547,6 +547,36 @@ static int own_threads(void)
     return n;
 }
 
+/* In a child: become a child subreaper (orphaned workers come back to it) and
+   a user no other process has (base + the low bits of our pid), with no
+   groups. Exits 39 (no subreaper), 98 (no such uid here: a user namespace
+   that maps only root), 99 (spawn mode, and the test binary is not
+   executable by that user), which expect_unused_user reads. */
+static void become_unused_user(uid_t base, parx_start mode)
+{
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+        _exit(39);
+    uid_t uid = base + (uid_t)(getpid() & 0xffff);
+    if (setgroups(0, NULL) != 0 || setgid((gid_t)uid) != 0 || setuid(uid) != 0)
+        _exit(98);
+    if (mode == PARX_START_SPAWN && access("/proc/self/exe", X_OK) != 0)
+        _exit(99);
+}
+
+/* The parent's side: the child's exit 0 passes, 98 and 99 skip with the
+   reason, anything else fails with what it was. */
+static void expect_unused_user(pid_t child)
+{
+    int st;
+    REQUIRE(waitpid(child, &st, 0) == child);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 98)
+        PT_SKIP("cannot switch to an unused uid here (a user namespace?)");
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 99)
+        PT_SKIP("the test binary cannot be executed by another user here");
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s %d",
+              WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+}
+
 /* A worker the system will not fork: as a user no other process has, under
    an RLIMIT_NPROC with room for exactly the server, one worker and the
    pool's monitor thread. A pool of 1 worker then works, and a pool of 32
@@ -566,13 +596,7 @@ static void fork_refused(parx_start mode)
     pid_t child = xfork();
     REQUIRE(child >= 0);
     if (child == 0) {
-        if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
-            _exit(39);
-        uid_t uid = 0x7ff00000u + (uid_t)(getpid() & 0xffff);
-        if (setgroups(0, NULL) != 0 || setgid((gid_t)uid) != 0 || setuid(uid) != 0)
-            _exit(98);
-        if (mode == PARX_START_SPAWN && access("/proc/self/exe", X_OK) != 0)
-            _exit(99);
+        become_unused_user(0x7ff00000u, mode);
         int base = own_threads(); /* what RLIMIT_NPROC counts: nobody else has the uid */
         if (base < 1)
             _exit(41);
@@ -601,14 +625,7 @@ static void fork_refused(parx_start mode)
             _exit(47); /* the server, or a worker, left behind */
         _exit(0);
     }
-    int st;
-    REQUIRE(waitpid(child, &st, 0) == child);
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 98)
-        PT_SKIP("cannot switch to an unused uid here (a user namespace?)");
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 99)
-        PT_SKIP("the test binary cannot be executed by another user here");
-    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s %d",
-              WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+    expect_unused_user(child);
 }
 
 /* A replacement worker the system will not fork breaks the pool; a job
@@ -639,13 +656,7 @@ static void replacement_refused(parx_start mode)
     pid_t child = xfork();
     REQUIRE(child >= 0);
     if (child == 0) {
-        if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
-            _exit(39);
-        uid_t uid = 0x7fe00000u + (uid_t)(getpid() & 0xffff);
-        if (setgroups(0, NULL) != 0 || setgid((gid_t)uid) != 0 || setuid(uid) != 0)
-            _exit(98);
-        if (mode == PARX_START_SPAWN && access("/proc/self/exe", X_OK) != 0)
-            _exit(99);
+        become_unused_user(0x7fe00000u, mode);
         int err = 0;
         parx_procs *pp = parx_procs_create(&(parx_procs_desc){.workers = 2, .start = mode,
                                                               .retries = 1,
@@ -677,14 +688,7 @@ static void replacement_refused(parx_start mode)
             _exit(49); /* the server, or a worker, left behind */
         _exit(0);
     }
-    int st;
-    REQUIRE(waitpid(child, &st, 0) == child);
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 98)
-        PT_SKIP("cannot switch to an unused uid here (a user namespace?)");
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 99)
-        PT_SKIP("the test binary cannot be executed by another user here");
-    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s %d",
-              WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+    expect_unused_user(child);
 }
 
 static void test_fork_refused_fork(void) { fork_refused(PARX_START_FORK); }
