@@ -3879,18 +3879,39 @@ static void parx__procs_check_timeouts_locked(parx_procs *pp)
 
 /* The server died with workers perhaps still running jobs: they die with it
    (PDEATHSIG), but only once they are dead may their jobs be failed, or a
-   worker could finish one after its waiter moved on. Waits up to 2 s. */
+   worker could finish one after its waiter moved on. Waits up to 2 s for
+   each. */
+static bool parx__procs_pid_gone(int pid)
+{
+    if (kill(pid, 0) != 0 && errno == ESRCH) return true;
+    char path[32], buf[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return true;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return true;
+    buf[n] = '\0';
+    const char *rp = strrchr(buf, ')'); /* the name may hold anything but ends at the last ')' */
+    return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'); /* a zombie is dead: it runs nothing */
+}
+
 static void parx__procs_await_workers(parx_procs *pp)
 {
     for (int w = 0; w < pp->nworkers; w++) {
         int pid = atomic_load_explicit(&pp->workers[w].pid, memory_order_relaxed);
         if (pid <= 0) continue;
         int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-        if (fd < 0) continue; /* gone already (ESRCH), or no pidfds: kill(pid, 0) then */
-        struct pollfd pfd = {fd, POLLIN, 0};
-        while (poll(&pfd, 1, 2000) < 0 && errno == EINTR) {
+        if (fd >= 0) {
+            struct pollfd pfd = {fd, POLLIN, 0};
+            while (poll(&pfd, 1, 2000) < 0 && errno == EINTR) {
+            }
+            close(fd);
+        } else if (errno != ESRCH) {
+            /* no pidfds (Linux before 5.3, or refused): look every ms */
+            for (int i = 0; i < 2000 && !parx__procs_pid_gone(pid); i++)
+                nanosleep(&(struct timespec){0, 1000000}, NULL);
         }
-        close(fd);
     }
 }
 

@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "parx.h"
 #include "procs_common.h"
+#include "seccomp_common.h"
 
 #include <stdbool.h>
 
@@ -246,6 +247,9 @@ static void server_kill(parx_start mode)
     parx_job_result r;
     CHECK_EQ(parx_procs_wait(pp, t, &r), 0);
     CHECK_EQ(r.status, PARX_E_PROCS_BROKEN);
+    /* a running job fails only once its worker is dead (or it could still
+       finish after its waiter moved on): dead now, not some time later */
+    CHECK(pid_dead(pids[0]) && pid_dead(pids[1]));
     CHECK_EQ(parx_procs_submit(pp, job_crash, &c[1], &t), PARX_E_PROCS_BROKEN);
     void *ptrs[2] = {&c[1], &c[1]};
     parx_job_result rs[2];
@@ -257,6 +261,56 @@ static void server_kill(parx_start mode)
 
 static void test_server_kill_fork(void) { server_kill(PARX_START_FORK); }
 static void test_server_kill_spawn(void) { server_kill(PARX_START_SPAWN); }
+
+/* The same without pidfds (Linux before 5.3; refused here by a seccomp
+   filter in a child): the pool sees the server's death by its socket, and
+   waits for the workers by looking at them, not on a pidfd (it did not
+   wait at all). Exit codes say what went wrong; 99: no filter here. */
+static void test_server_kill_no_pidfd(void)
+{
+    pid_t child = xfork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        int rc = refuse_syscall(SYS_pidfd_open, ENOSYS);
+        if (rc == -ENOTSUP)
+            _exit(99);
+        if (rc != 0)
+            _exit(40);
+        parx_procs *pp = parx_procs_create(
+            &(parx_procs_desc){.workers = 2, .retries = 3, .arena_bytes = 4u << 20}, NULL);
+        if (!pp)
+            _exit(41);
+        crash_arg *c = (crash_arg *)parx_arena_alloc(parx_procs_arena(pp), sizeof *c, 0);
+        if (!c)
+            _exit(42);
+        memset(c, 0, sizeof *c);
+        c->kind = KIND_HANG;
+        parx_ticket t;
+        if (parx_procs_submit(pp, job_crash, c, &t) != 0)
+            _exit(43);
+        for (int i = 0; i < 10000 && atomic_load(&c->runs) == 0; i++)
+            nanosleep(&(struct timespec){0, 1000000}, NULL);
+        parx_procs_info info;
+        int pids[2];
+        if (atomic_load(&c->runs) == 0 || parx_procs_stats(pp, &info) != 0 ||
+            parx_procs_pids(pp, pids, 2) != 2)
+            _exit(44);
+        kill(info.server_pid, SIGKILL);
+        parx_job_result r;
+        if (parx_procs_wait(pp, t, &r) != 0 || r.status != PARX_E_PROCS_BROKEN)
+            _exit(45);
+        if (!pid_dead(pids[0]) || !pid_dead(pids[1]))
+            _exit(46); /* the job was failed while its worker could still run */
+        parx_procs_destroy(pp);
+        _exit(0);
+    }
+    int st;
+    REQUIRE(waitpid(child, &st, 0) == child);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 99)
+        PT_SKIP("no seccomp filter for this architecture in the tests");
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s %d",
+              WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+}
 
 static int job_sleep(void *p)
 {
@@ -368,7 +422,7 @@ static void test_death_during_kill(void)
 
 int main(void)
 {
-    pt_plan(11);
+    pt_plan(12);
     run_guarded("fork mode, no retries: kill, segv, exit(3), abort, hang reported; others once",
                 test_fork_retries0);
     run_guarded("fork mode, 2 retries: each failure tried 3 times; a crash-once job recovers",
@@ -388,5 +442,7 @@ int main(void)
                 test_declined_kill);
     run_guarded("a worker that exits on its own while our kill is on its way: its own status",
                 test_death_during_kill);
+    run_guarded("without pidfds: the fork server killed, workers dead before jobs fail",
+                test_server_kill_no_pidfd);
     return pt_done_testing();
 }
