@@ -200,8 +200,9 @@
     exit code of the last failed attempt, and the number of attempts.
     The server watches the caller with a pidfd and kills its workers when
     the caller dies, whatever thread made the pool (on kernels before 5.3,
-    without pidfds, it falls back to PR_SET_PDEATHSIG, which fires when the
-    thread that made the pool exits); workers die with the server
+    without pidfds, it sees the caller's end of their socket close, and
+    checks getppid() once a second, never PR_SET_PDEATHSIG, which would
+    fire when the thread that made the pool exits); workers die with the server
     (PR_SET_PDEATHSIG, checked against a server that died first). Server and
     workers sit in a process group of their own, so a Ctrl-C at the
     terminal reaches the caller alone, which may handle it. The server is a
@@ -3592,17 +3593,19 @@ __attribute__((noreturn)) static void parx__procs_serve(int sock, char *base, pa
 
     int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
     /* The caller's death, seen as a process (a pidfd), not as the thread that
-       created us (PR_SET_PDEATHSIG's unit), so a pool made by a short-lived
-       thread survives it. PDEATHSIG only where pidfds are missing. Leaving
-       takes the workers along: they die with us (their PDEATHSIG). */
+       created us (PR_SET_PDEATHSIG's unit, which would kill a pool made by a
+       short-lived thread). Without pidfds (Linux before 5.3): the socket's
+       end, and getppid() once a second (a copy of the caller's end that a
+       fork elsewhere inherited would keep the socket open). Leaving takes
+       the workers along: they die with us (their PDEATHSIG). */
     int pfd = (int)syscall(SYS_pidfd_open, parent, 0);
-    if (pfd < 0) prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (sfd < 0 || getppid() != parent) parx__procs_server_exit(workers, n);
 
     bool quitting = false;
     for (;;) {
         struct pollfd fds[3] = {{sock, POLLIN, 0}, {sfd, POLLIN, 0}, {pfd, POLLIN, 0}};
-        int rc = poll(fds, pfd >= 0 ? 3 : 2, -1);
+        int rc = poll(fds, pfd >= 0 ? 3 : 2, pfd >= 0 ? -1 : 1000);
+        if (pfd < 0 && getppid() != parent) parx__procs_server_exit(workers, n);
         if (rc < 0 && errno == EINTR) continue;
         if (rc < 0) parx__procs_server_exit(workers, n);
         if (fds[1].revents & POLLIN) {
