@@ -149,7 +149,9 @@ int main(int argc, char **argv)
 
     /* parx_for with the automatic grain: balanced by work stealing. */
     t0 = now();
-    rc |= parx_for(pool, 0, n, 0, body, &l);
+    err = parx_for(pool, 0, n, 0, body, &l);
+    if (err != 0 && rc == 0)
+        rc = err;
     double t_par = now() - t0;
     printf("parx_for (grain 0):  %.3f s   speedup %.2f   efficiency %.0f%%\n", t_par,
            t_seq / t_par, 100.0 * t_seq / t_par / threads);
