@@ -5,7 +5,8 @@
    written by tasks can be read once parx_wait has returned.
 
    Build (from examples/):
-       cc -O2 -pthread -I.. 01_hello_pool.c ../parx.c -o hello_pool
+       cc -O2 -pthread -I.. 01_hello_pool.c ../parx.c -luring -o hello_pool
+       (without liburing: add -DPARX_NO_URING and leave out -luring)
    Run:
        ./hello_pool
 
@@ -82,6 +83,7 @@ int main(void)
     int rc = parx_wait(&group);
     if (rc != 0) {
         fprintf(stderr, "parx_wait: %s\n", parx_strerror(rc));
+        parx_pool_destroy(pool);
         return 1;
     }
     /* After parx_wait, every task's writes are visible here. */

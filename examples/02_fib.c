@@ -7,7 +7,8 @@
    would stop spawning below some size and recurse sequentially.
 
    Build (from examples/):
-       cc -O2 -pthread -I.. 02_fib.c ../parx.c -o fib
+       cc -O2 -pthread -I.. 02_fib.c ../parx.c -luring -o fib
+       (without liburing: add -DPARX_NO_URING and leave out -luring)
    Run:
        ./fib [n]        (n defaults to 30)
 

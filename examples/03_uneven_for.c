@@ -8,11 +8,19 @@
    worker splits off half of what it has left only when another is hungry),
    so every thread stays busy to the end.
 
-   The static split is shown with parx_for itself: a grain of n/threads
-   cuts the range into exactly one block per thread.
+   The static split is one task per thread, spawned explicitly into a
+   group: task k computes the k-th block of n/threads iterations, whole.
+   parx_for with a grain of n/threads would not do that: a worker halves
+   its range whenever the range is larger than the grain and its deque is
+   empty, and runs what it keeps a grain at a time, so the pieces are
+   halves, quarters and grain-sized bits whose number and bounds depend on
+   timing (one run with 3 threads, n = 20000 and grain 6667 made [0, 6667)
+   [6667, 10000) [10000, 15000) [15000, 20000)). The grain bounds the size
+   of a piece, never the number of pieces.
 
    Build (from examples/):
-       cc -O2 -pthread -I.. 03_uneven_for.c ../parx.c -o uneven_for
+       cc -O2 -pthread -I.. 03_uneven_for.c ../parx.c -luring -o uneven_for
+       (without liburing: add -DPARX_NO_URING and leave out -luring)
    Run:
        ./uneven_for [n]      (n defaults to 20000 iterations)
 
@@ -63,6 +71,18 @@ static void body(void *ctx, size_t begin, size_t end)
         l->out[i] = work(i, cost(i, l->n));
 }
 
+/* One block of the static split: body over [begin, end), as one task. */
+struct block {
+    struct loop *l;
+    size_t begin, end;
+};
+
+static void block_task(void *arg)
+{
+    struct block *b = arg;
+    body(b->l, b->begin, b->end);
+}
+
 static double now(void)
 {
     struct timespec ts;
@@ -79,11 +99,16 @@ int main(int argc, char **argv)
     }
     uint64_t *seq = malloc(n * sizeof *seq), *par = malloc(n * sizeof *par);
     parx_pool *pool = parx_pool_create(NULL);
-    if (!seq || !par || !pool) {
+    int threads = pool ? parx_pool_size(pool) : 0;
+    struct block *blocks = pool ? malloc((size_t)threads * sizeof *blocks) : NULL;
+    if (!seq || !par || !pool || !blocks) {
         fprintf(stderr, "out of memory or no pool\n");
+        free(blocks);
+        parx_pool_destroy(pool); /* NULL is ignored */
+        free(seq);
+        free(par);
         return 1;
     }
-    int threads = parx_pool_size(pool);
     printf("%zu iterations costing 1..100 units, %d threads\n", n, threads);
 
     /* Sequential reference. */
@@ -93,10 +118,26 @@ int main(int argc, char **argv)
     double t_seq = now() - t0;
     printf("sequential:          %.3f s\n", t_seq);
 
-    /* Static split: grain = ceil(n / threads), one block per thread. */
+    /* Static split: one task per thread, each with a fixed block of about
+       n / threads iterations, spawned from here into one group. No task
+       splits its block, so a thread that finishes early has nothing left
+       to take (this thread, waiting, may run a block too: still one task
+       per block). */
     l.out = par;
     t0 = now();
-    int rc = parx_for(pool, 0, n, (n + (size_t)threads - 1) / (size_t)threads, body, &l);
+    parx_group g;
+    parx_group_init(&g, pool);
+    int rc = 0;
+    for (int k = 0; k < threads; k++) {
+        blocks[k] = (struct block){&l, n * (size_t)k / (size_t)threads,
+                                   n * (size_t)(k + 1) / (size_t)threads};
+        int err = parx_spawn(&g, block_task, &blocks[k]);
+        if (err != 0 && rc == 0)
+            rc = err;
+    }
+    int err = parx_wait(&g); /* waits even if a spawn failed: no task outlives blocks[] */
+    if (err != 0 && rc == 0)
+        rc = err;
     double t_static = now() - t0;
     size_t wrong = 0;
     for (size_t i = 0; i < n; i++) {
@@ -108,7 +149,9 @@ int main(int argc, char **argv)
 
     /* parx_for with the automatic grain: balanced by work stealing. */
     t0 = now();
-    rc |= parx_for(pool, 0, n, 0, body, &l);
+    err = parx_for(pool, 0, n, 0, body, &l);
+    if (err != 0 && rc == 0)
+        rc = err;
     double t_par = now() - t0;
     printf("parx_for (grain 0):  %.3f s   speedup %.2f   efficiency %.0f%%\n", t_par,
            t_seq / t_par, 100.0 * t_seq / t_par / threads);
@@ -117,10 +160,12 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n; i++)
         wrong += par[i] != seq[i];
     parx_pool_destroy(pool);
+    free(blocks);
     free(seq);
     free(par);
     if (rc != 0 || wrong != 0) {
-        fprintf(stderr, "parx_for failed (%d) or %zu results differ\n", rc, wrong);
+        fprintf(stderr, "a parallel run failed (%s) or %zu results differ\n", parx_strerror(rc),
+                wrong);
         return 1;
     }
     printf("results match the sequential loop\n");

@@ -18,7 +18,8 @@
    not), and reports times and speedups.
 
    Build (from examples/):
-       cc -O2 -pthread -I.. 04_monte_carlo.c ../parx.c -o monte_carlo
+       cc -O2 -pthread -I.. 04_monte_carlo.c ../parx.c -luring -o monte_carlo
+       (without liburing: add -DPARX_NO_URING and leave out -luring)
    Run:
        ./monte_carlo [samples]     (default 500000000)
 

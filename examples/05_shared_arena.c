@@ -24,7 +24,8 @@
    is wrong.
 
    Build (from examples/):
-       cc -O2 -pthread -I.. 05_shared_arena.c ../parx.c -o shared_arena
+       cc -O2 -pthread -I.. 05_shared_arena.c ../parx.c -luring -o shared_arena
+       (without liburing: add -DPARX_NO_URING and leave out -luring)
    Run:
        ./shared_arena [workers] [MiB]     (default 4 workers, 256 MiB; 1..64 workers)
 
@@ -56,6 +57,10 @@
 #include "parx_shm.h"
 
 #define MAX_WORKERS 64
+
+/* The largest arena parx_shm.h makes is 1 TiB; 1020 GiB of data and the
+   overhead that arena_bytes adds stay within it. */
+#define MAX_MIB ((1L << 20) - 4096)
 
 /* What a worker writes back, in the arena: its partial sum and its memory. */
 struct result {
@@ -143,22 +148,43 @@ static double mib(long kib)
     return (double)kib / 1024.0;
 }
 
+/* The arena's size for `data` bytes of array: the data, plus what parx_shm.h
+   keeps in the segment besides (its docs: the header and page map take about
+   0.1% + 8 KiB), plus the job. The page map is 4 bytes per 4 KiB data page,
+   data / 1024; data / 512 is twice that, so the map's rounding and the
+   header's share of it never run short. The header (a few pages) and the job
+   (a small block: its size class takes a 64 KiB span) fit in the 1 MiB. */
+static uint64_t arena_bytes(uint64_t data)
+{
+    return data + data / 512 + (1 << 20);
+}
+
 int main(int argc, char **argv)
 {
     long workers = argc > 1 ? strtol(argv[1], NULL, 10) : 4;
     long size_mib = argc > 2 ? strtol(argv[2], NULL, 10) : 256;
-    if (workers < 1 || workers > MAX_WORKERS || size_mib < 1 || size_mib > 1 << 20) {
-        fprintf(stderr, "usage: %s [workers 1..%d] [MiB >= 1]\n", argv[0], MAX_WORKERS);
+    if (workers < 1 || workers > MAX_WORKERS || size_mib < 1 || size_mib > MAX_MIB) {
+        fprintf(stderr, "usage: %s [workers 1..%d] [MiB 1..%ld]\n", argv[0], MAX_WORKERS, MAX_MIB);
+        return 2;
+    }
+    /* The array must fit in memory: the arena lives there (a memfd is
+       memory, not disk), and there is no point in asking for more. */
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0 && size_mib > (long)((uint64_t)pages * (uint64_t)page >> 20)) {
+        fprintf(stderr, "%ld MiB is more than this machine's memory (%ld MiB)\n", size_mib,
+                (long)((uint64_t)pages * (uint64_t)page >> 20));
         return 2;
     }
     uint64_t n = (uint64_t)size_mib * 1024 * 1024 / sizeof(double);
 
     /* 1. The arena: room for the array, the job, and the arena's own header
-       and page map (about 0.1% + 8 KiB). An anonymous arena (a memfd) is
-       shared with the children by fork. */
+       and page map (arena_bytes). An anonymous arena (a memfd) is shared
+       with the children by fork. .reserve allocates its memory now, so a
+       machine or a memory limit without room for it fails here with
+       -ENOSPC rather than with SIGBUS or the OOM killer while x is filled. */
     int err = 0;
     parx_arena *a = parx_arena_create(
-        &(parx_arena_desc){.size = (size_t)size_mib * 1024 * 1024 + (1 << 20)}, &err);
+        &(parx_arena_desc){.size = (size_t)arena_bytes(n * sizeof(double)), .reserve = true}, &err);
     if (!a) {
         fprintf(stderr, "parx_arena_create: %s\n", parx_strerror(err));
         return 1;
@@ -186,8 +212,16 @@ int main(int argc, char **argv)
     /* 3. The workers. done: each writes one byte when its result is in the
        arena. hold: the workers wait until the parent closes it. */
     int done[2], hold[2];
-    if (pipe(done) != 0 || pipe(hold) != 0) {
+    if (pipe(done) != 0) {
         perror("pipe");
+        parx_arena_close(a);
+        return 1;
+    }
+    if (pipe(hold) != 0) {
+        perror("pipe");
+        close(done[0]);
+        close(done[1]);
+        parx_arena_close(a);
         return 1;
     }
     fflush(stdout); /* or the children would print the parent's buffered text again */

@@ -17,9 +17,10 @@
    differs, or if a Vulkan validation layer (VK_INSTANCE_LAYERS) complained.
 
    Build (from examples/):
-       cc -O2 -pthread -I.. -DPARX_GPU_VULKAN 08_gpu_saxpy.c ../parx.c -o gpu_saxpy -ldl
+       cc -O2 -pthread -I.. -DPARX_GPU_VULKAN 08_gpu_saxpy.c ../parx.c -luring -ldl -o gpu_saxpy
        (needs the Vulkan headers, libvulkan-dev; leave -DPARX_GPU_VULKAN out
-       for the CPU path only)
+       for the CPU path only; without liburing: add -DPARX_NO_URING and
+       leave out -luring)
    Run:
        ./gpu_saxpy [n] [reps]                     (default 4000000 items, 10 repetitions)
        PARX_GPU_DEVICE=cpu ./gpu_saxpy            (lavapipe, when installed)
@@ -59,8 +60,11 @@ int main(int argc, char **argv)
         return 2;
     }
     float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y), *ref = malloc(n * sizeof *ref);
-    if (!x || !y || !ref)
+    if (!x || !y || !ref) {
+        fprintf(stderr, "out of memory\n");
+        free(x), free(y), free(ref);
         return 1;
+    }
     for (size_t i = 0; i < n; i++) {
         x[i] = (float)(i % 1000) * 0.001f;
         y[i] = ref[i] = 1.0f - (float)(i % 7) * 0.25f;
@@ -73,8 +77,11 @@ int main(int argc, char **argv)
     if (!g && err != -ENODEV)
         fprintf(stderr, "parx_gpu_open: %s; using the CPU\n", parx_strerror(err));
     parx_pool *pool = parx_pool_create(NULL);
-    if (!pool)
-        return 1;
+    int status = 1;
+    if (!pool) {
+        fprintf(stderr, "parx_pool_create: %s\n", parx_strerror(-errno));
+        goto out;
+    }
 
     /* 2. On the GPU: resident buffers and a kernel, made once. */
     parx_gpu_buffer *bx = NULL, *by = NULL;
@@ -85,11 +92,15 @@ int main(int argc, char **argv)
         k = by ? parx_gpu_kernel_create(g, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy,
                                         &(parx_gpu_kernel_desc){.readonly_mask = 1}, &err)
                : NULL;
-        if (!k || parx_gpu_upload(g, bx, 0, x, n * sizeof *x) != 0 ||
-            parx_gpu_upload(g, by, 0, y, n * sizeof *y) != 0) {
+        /* err: the failed create's code, else the first failed upload's */
+        if (k && (err = parx_gpu_upload(g, bx, 0, x, n * sizeof *x)) == 0)
+            err = parx_gpu_upload(g, by, 0, y, n * sizeof *y);
+        if (!k || err != 0) {
             fprintf(stderr, "GPU setup failed (%s): using the CPU\n", parx_strerror(err));
             parx_gpu_close(g); /* frees bx, by, k */
             g = NULL;
+            bx = by = NULL;
+            k = NULL;
         }
     }
 
@@ -114,19 +125,23 @@ int main(int argc, char **argv)
         parx_gpu_close(g);
         g = NULL;
         memcpy(y, ref, n * sizeof *y);
-        for (int r = 0; r < reps; r++)
-            parx_gpu_run(NULL, pool, &job);
         rc = 0;
+        for (int r = 0; r < reps && rc >= 0; r++)
+            rc = parx_gpu_run(NULL, pool, &job);
     }
     if (rc < 0) {
         fprintf(stderr, "failed: %s\n", parx_strerror(rc));
-        return 1;
+        goto out;
     }
 
     unsigned long long vmsgs = 0;
     if (g) {
         parx_gpu_info in;
-        parx_gpu_query(g, &in);
+        rc = parx_gpu_query(g, &in);
+        if (rc < 0) {
+            fprintf(stderr, "parx_gpu_query: %s\n", parx_strerror(rc));
+            goto out;
+        }
         printf("path: GPU (%s), %llu submit(s) for %llu dispatch(es)\n", in.device_name,
                (unsigned long long)in.submits, (unsigned long long)in.dispatches);
         vmsgs = in.validation_messages;
@@ -143,9 +158,11 @@ int main(int argc, char **argv)
            same ? "same bits as the C loop" : "DIFFERENT from the C loop");
     if (vmsgs)
         printf("%llu validation messages\n", vmsgs);
+    status = same && vmsgs == 0 ? 0 : 1;
 
-    parx_gpu_close(g);
+out:
+    parx_gpu_close(g); /* NULL is ignored; frees bx, by and k */
     parx_pool_destroy(pool);
     free(x), free(y), free(ref);
-    return same && vmsgs == 0 ? 0 : 1;
+    return status;
 }

@@ -26,7 +26,8 @@
    validation layer complained.
 
    Build (from examples/):
-       cc -O2 -pthread -I.. -DPARX_GPU_VULKAN 09_gpu_kde.c ../parx.c -o gpu_kde -lm -ldl
+       cc -O2 -pthread -I.. -DPARX_GPU_VULKAN 09_gpu_kde.c ../parx.c -luring -lm -ldl -o gpu_kde
+       (without liburing: add -DPARX_NO_URING and leave out -luring)
    Run:
        ./gpu_kde [particles] [steps]              (default 50000 particles, 100 steps)
        PARX_GPU_DEVICE=cpu ./gpu_kde 50000 5      (lavapipe, as CI runs it)
@@ -104,7 +105,9 @@ static double now(void)
 
 /* The time loop, on g (resident buffers) or, with g NULL, on the pool.
    On g, the two buffers and two kernels are made once, before the loop;
-   each step only records dispatches, and the density comes down once. */
+   each step only records dispatches, and the density comes down once.
+   Whatever happens, run destroys what it made before it returns.
+   Returns 0 or a negative error. */
 static int run(parx_gpu *g, parx_pool *pool, sim *s, int steps)
 {
     int err = 0, rc = 0;
@@ -120,9 +123,9 @@ static int run(parx_gpu *g, parx_pool *pool, sim *s, int steps)
                                          &(parx_gpu_kernel_desc){.readonly_mask = 1}, &err)
                 : NULL;
         if (!kk)
-            return err;
-        if ((rc = parx_gpu_upload(g, st, 0, s->state, 2 * s->n * sizeof(float)))) /* transfer 1 */
-            return rc;
+            rc = err; /* the failed create's code; the loop below does not start */
+        else
+            rc = parx_gpu_upload(g, st, 0, s->state, 2 * s->n * sizeof(float)); /* transfer 1 */
     }
     struct {
         float dt;
@@ -183,14 +186,24 @@ static void init(sim *s)
     }
 }
 
-/* A fresh simulation of n particles: 0, or -ENOMEM. */
+/* A fresh simulation of n particles: 0, or -ENOMEM (then *s holds nothing
+   to free). */
 static int sim_new(sim *s, size_t n)
 {
     *s = (sim){.n = n, .state = malloc(2 * n * sizeof(float)), .acc = malloc(GRID * sizeof(float))};
-    if (!s->state || !s->acc)
+    if (!s->state || !s->acc) {
+        free(s->state), free(s->acc);
+        *s = (sim){0};
         return -ENOMEM;
+    }
     init(s);
     return 0;
+}
+
+static void sim_free(sim *s)
+{
+    free(s->state), free(s->acc);
+    *s = (sim){0};
 }
 
 int main(int argc, char **argv)
@@ -203,13 +216,23 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s [--bench] [particles <= 4194304] [steps]\n", argv[0]);
         return 2;
     }
-    sim s;
-    parx_pool *pool = parx_pool_create(NULL);
-    if (sim_new(&s, n) || !pool)
-        return 1;
+    /* Everything main makes, NULL until made: `out` frees what there is. */
+    sim s = {0}, one = {0}, all = {0};
+    parx_pool *pool = NULL, *pool1 = NULL;
+    parx_gpu *g = NULL;
+    int ok = 0;
+    if (sim_new(&s, n) != 0) {
+        fprintf(stderr, "out of memory\n");
+        goto out;
+    }
+    pool = parx_pool_create(NULL);
+    if (!pool) {
+        fprintf(stderr, "parx_pool_create: %s\n", parx_strerror(-errno));
+        goto out;
+    }
 
     int err = 0;
-    parx_gpu *g = parx_gpu_open(NULL, &err);
+    g = parx_gpu_open(NULL, &err);
     if (!g && err != -ENODEV)
         fprintf(stderr, "parx_gpu_open: %s; using the CPU\n", parx_strerror(err));
     double t0 = now();
@@ -226,12 +249,18 @@ int main(int argc, char **argv)
     }
     if (rc < 0) {
         fprintf(stderr, "failed: %s\n", parx_strerror(rc));
-        return 1;
+        goto out;
     }
-    int ok = 1, threads = parx_pool_size(pool);
+    ok = 1;
+    int threads = parx_pool_size(pool);
     if (g && !bench) {
         parx_gpu_info in;
-        parx_gpu_query(g, &in);
+        rc = parx_gpu_query(g, &in);
+        if (rc < 0) {
+            fprintf(stderr, "parx_gpu_query: %s\n", parx_strerror(rc));
+            ok = 0;
+            goto out;
+        }
         printf("path: GPU (%s): %d steps, %llu dispatches in %llu submits,\n"
                "      resident: 2 buffers made once, transfers: %llu up, %llu down"
                " (+1 for the CPU check)\n",
@@ -259,10 +288,17 @@ int main(int argc, char **argv)
 
     /* The CPU loop on 1 thread (the sequential time) and, when the main run
        was on the GPU, on every CPU too (the parallel time, and the check). */
-    sim one, all;
-    parx_pool *pool1 = parx_pool_create(&(parx_pool_desc){.threads = 1});
-    if (!pool1 || sim_new(&one, n) || sim_new(&all, n))
-        return 1;
+    pool1 = parx_pool_create(&(parx_pool_desc){.threads = 1});
+    if (!pool1) {
+        fprintf(stderr, "parx_pool_create: %s\n", parx_strerror(-errno));
+        ok = 0;
+        goto out;
+    }
+    if (sim_new(&one, n) != 0 || sim_new(&all, n) != 0) {
+        fprintf(stderr, "out of memory\n");
+        ok = 0;
+        goto out;
+    }
     t0 = now();
     rc = run(NULL, pool1, &one, steps);
     double t_seq = now() - t0, t_par = t_main;
@@ -274,6 +310,8 @@ int main(int argc, char **argv)
         memcpy(all.state, s.state, 2 * n * sizeof(float));
         memcpy(all.acc, s.acc, GRID * sizeof(float));
     }
+    if (rc < 0)
+        fprintf(stderr, "the CPU run failed: %s\n", parx_strerror(rc));
     int same = rc == 0 && memcmp(one.state, all.state, 2 * n * sizeof(float)) == 0 &&
                memcmp(one.acc, all.acc, GRID * sizeof(float)) == 0;
     ok = ok && same;
@@ -304,10 +342,11 @@ int main(int argc, char **argv)
                    worst);
         ok = ok && same_x && worst <= 1e-4;
     }
-    free(one.state), free(one.acc), free(all.state), free(all.acc);
-    parx_pool_destroy(pool1);
+out:
+    sim_free(&one), sim_free(&all);
+    parx_pool_destroy(pool1); /* NULL is ignored, here and below */
     parx_gpu_close(g);
     parx_pool_destroy(pool);
-    free(s.state), free(s.acc);
+    sim_free(&s);
     return ok ? 0 : 1;
 }

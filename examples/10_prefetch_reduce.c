@@ -5,7 +5,9 @@
    Teaches: parx_prefetch together with parx_reduce. The program reads a
    file in chunks of 4 MiB and reduces each chunk on the thread pool (a
    hash of every 8-byte word, summed, and the mean of the hashes as numbers
-   in [0, 1), a floating-point sum). It does it two ways:
+   in [0, 1), a floating-point sum; a file whose size is not a multiple of
+   8 ends in a partial word, which is padded with zeros, and the program
+   says so). It does it two ways:
    - read, then compute: pread a chunk, reduce it, pread the next... The
      pool sits idle while the disk works and the disk idles while the pool
      computes: the time is io + compute.
@@ -33,7 +35,8 @@
        (without liburing: add -DPARX_NO_URING and leave out -luring)
    Run:
        ./prefetch_reduce [MiB] [file]    (default 512 MiB of a file it writes in
-                                          the current directory and removes)
+                                          the current directory and removes; a
+                                          file given is read whole, MiB unused)
        ./prefetch_reduce --bench [MiB] [file]
                                          one line per pass for bench/run:
                                          "prefetch_reduce <backend> <threads> <seconds>"
@@ -48,6 +51,7 @@
        prefetch on 2 threads: 1.76x the speed of read, then compute; same bits on every pass
 */
 #define _GNU_SOURCE /* posix_fadvise, pread, fdatasync with -std=c11 */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -112,16 +116,48 @@ static void combine(void *ctx, void *acc, const void *other)
     a->u += o->u;
 }
 
-/* Reduce one chunk (its size is a multiple of 8: the file's is) into *total.
-   Chunks come in file order, so the additions to total happen in one order. */
-static void reduce_chunk(parx_pool *pool, const void *data, size_t size, uint64_t offset,
-                         sums *total)
+/* Reduce one chunk into *total: its whole words on the pool, then the
+   partial word a file whose size is not a multiple of 8 ends in (only its
+   last chunk can have one: the others are CHUNK bytes), padded with zeros.
+   Chunks come in file order, so the additions to total happen in one order.
+   Returns 0, or parx_reduce's error (then total is left as it was). */
+static int reduce_chunk(parx_pool *pool, const void *data, size_t size, uint64_t offset,
+                        sums *total)
 {
     chunk_job j = {(const unsigned char *)data, offset / 8};
     sums zero = {0, 0.0}, s;
-    parx_reduce(pool, 0, size / 8, 0, sizeof s, &zero, leaf, combine, &j, &s);
+    int rc = parx_reduce(pool, 0, size / 8, 0, sizeof s, &zero, leaf, combine, &j, &s);
+    if (rc != 0)
+        return rc; /* s was not written */
+    if (size % 8 != 0) {
+        unsigned char last[8] = {0};
+        memcpy(last, j.data + size / 8 * 8, size % 8);
+        chunk_job tail = {last, j.first_word + size / 8};
+        leaf(&tail, 0, 1, &s);
+    }
     total->hash += s.hash;
     total->u += s.u;
+    return 0;
+}
+
+/* Read up to n bytes at offset: fewer only at the end of the file (pread
+   may stop short of n anywhere; this carries on). Returns the bytes read,
+   or -errno. */
+static ssize_t read_full(int fd, unsigned char *buf, size_t n, uint64_t offset)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = pread(fd, buf + got, n - got, (off_t)(offset + got));
+        if (k == 0)
+            break; /* the end of the file */
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        got += (size_t)k;
+    }
+    return (ssize_t)got;
 }
 
 static void drop_cache(const char *path)
@@ -148,10 +184,15 @@ static int prefetch_pass(parx_pool *pool, const char *path, sums *total, char *w
     parx_chunk c;
     int rc;
     while ((rc = parx_prefetch_next(pf, &c)) == 1) {
-        reduce_chunk(pool, c.data, c.size, c.offset, total);
+        int reduced = reduce_chunk(pool, c.data, c.size, c.offset, total);
         parx_prefetch_release(pf, &c);
+        if (reduced != 0) {
+            fprintf(stderr, "parx_reduce: %s\n", parx_strerror(reduced));
+            rc = reduced;
+            break;
+        }
     }
-    if (rc < 0)
+    if (rc < 0 && parx_prefetch_error(pf)) /* the prefetcher's error (not parx_reduce's) */
         fprintf(stderr, "%s\n", parx_prefetch_error(pf));
     const char *reason;
     parx_prefetch_backend(pf, &reason);
@@ -172,53 +213,91 @@ int main(int argc, char **argv)
         return 2;
     }
     uint64_t size = (uint64_t)mib << 20;
+    /* Everything main makes, NULL or -1 until made: `out` undoes what there
+       is (and removes the file if this program wrote it). */
+    int status = 1, fd = -1, wrote = 0;
+    parx_pool *pool = NULL;
     unsigned char *buf = malloc(CHUNK);
-    if (!buf)
-        return 1;
+    if (!buf) {
+        fprintf(stderr, "out of memory\n");
+        goto out;
+    }
     if (made) { /* write the input: a known pattern */
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0) {
             perror(path);
-            return 1;
+            goto out;
         }
+        wrote = 1;
         for (uint64_t at = 0; at < size; at += CHUNK) {
             for (size_t i = 0; i < CHUNK; i += 8) {
                 uint64_t w = mix(at + i);
                 memcpy(buf + i, &w, 8);
             }
-            if (write(fd, buf, CHUNK) != (ssize_t)CHUNK) {
-                perror("write");
-                return 1;
+            ssize_t n = write(fd, buf, CHUNK);
+            if (n != (ssize_t)CHUNK) {
+                if (n < 0)
+                    perror("write");
+                else
+                    fprintf(stderr, "write: %zd of %zu bytes (disk full?)\n", n, CHUNK);
+                goto out;
             }
         }
-        close(fd);
+        int rc_close = close(fd);
+        fd = -1;
+        if (rc_close != 0) {
+            perror("close");
+            goto out;
+        }
     }
-    parx_pool *pool = parx_pool_create(NULL);
-    if (!pool)
-        return 1;
+    pool = parx_pool_create(NULL);
+    if (!pool) {
+        fprintf(stderr, "parx_pool_create: %s\n", parx_strerror(-errno));
+        goto out;
+    }
     int cpus = parx_pool_size(pool);
 
     /* 1. read, then compute, on every CPU */
     drop_cache(path);
     double t0 = now();
     sums ref = {0, 0.0};
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         perror(path);
-        return 1;
+        goto out;
     }
     uint64_t at = 0;
     for (;;) {
-        ssize_t n = pread(fd, buf, CHUNK, (off_t)at);
-        if (n <= 0)
+        ssize_t n = read_full(fd, buf, CHUNK, at);
+        if (n < 0) {
+            fprintf(stderr, "%s: read at offset %llu: %s\n", path, (unsigned long long)at,
+                    strerror((int)-n));
+            goto out;
+        }
+        if (n == 0)
             break;
-        reduce_chunk(pool, buf, (size_t)n, at, &ref);
+        int rc = reduce_chunk(pool, buf, (size_t)n, at, &ref);
+        if (rc != 0) {
+            fprintf(stderr, "parx_reduce: %s\n", parx_strerror(rc));
+            goto out;
+        }
         at += (uint64_t)n;
     }
     close(fd);
+    fd = -1;
     size = at; /* a file of the caller's is as long as it is, whatever MiB said */
     double t_sync = now() - t0;
     parx_pool_destroy(pool);
+    pool = NULL;
+    if (size == 0) {
+        fprintf(stderr, "%s is empty: nothing to reduce\n", path);
+        goto out;
+    }
+    uint64_t words = (size + 7) / 8; /* a last partial word counts as one */
+    if (size % 8 != 0 && !bench)
+        printf("the file's size is not a multiple of 8: its last %d bytes are read as one word,"
+               " padded with zeros\n",
+               (int)(size % 8));
 
     /* 2. prefetch: the next chunks are read while this one is reduced, on
        1 thread (the sequential time), 2, ... up to every CPU */
@@ -226,8 +305,10 @@ int main(int argc, char **argv)
     int rc = 0, same = 1;
     for (int w = 1; w <= cpus && rc >= 0; w++) {
         pool = parx_pool_create(&(parx_pool_desc){.threads = w});
-        if (!pool)
-            return 1;
+        if (!pool) {
+            fprintf(stderr, "parx_pool_create: %s\n", parx_strerror(-errno));
+            goto out;
+        }
         drop_cache(path);
         sums got = {0, 0.0};
         char why[160] = "";
@@ -235,6 +316,9 @@ int main(int argc, char **argv)
         rc = prefetch_pass(pool, path, &got, why, sizeof why);
         double t = now() - t0;
         parx_pool_destroy(pool);
+        pool = NULL;
+        if (rc < 0)
+            break; /* prefetch_pass said why */
         /* compare bits, not values: that is the promise */
         same = same && got.hash == ref.hash && memcmp(&got.u, &ref.u, sizeof got.u) == 0;
         if (w == 1) {
@@ -245,9 +329,9 @@ int main(int argc, char **argv)
                 printf("%.4g MiB in chunks of %zu MiB; prefetch: %s\n"
                        "  %-18s  %7s  %-18s  %-19s  %8s  %7s  %10s\n"
                        "  %-18s  %7d  0x%016llx  %.17f  %6.3f s\n",
-                       (double)size / (1 << 20), CHUNK >> 20, why, "pass", "threads", "checksum", "mean of the hashes",
-                       "time", "speedup", "efficiency", "read, then compute", cpus,
-                       (unsigned long long)ref.hash, ref.u / (double)(size / 8), t_sync);
+                       (double)size / (1 << 20), CHUNK >> 20, why, "pass", "threads", "checksum",
+                       "mean of the hashes", "time", "speedup", "efficiency", "read, then compute",
+                       cpus, (unsigned long long)ref.hash, ref.u / (double)words, t_sync);
         }
         if (w == cpus)
             t_all = t;
@@ -255,17 +339,21 @@ int main(int argc, char **argv)
             printf("prefetch_reduce %s %d %.6f\n", w == 1 ? "sequential" : "threads", w, t);
         else
             printf("  %-18s  %7d  0x%016llx  %.17f  %6.3f s  %7.2f  %10.2f\n", "prefetch", w,
-                   (unsigned long long)got.hash, got.u / (double)(size / 8), t, t1 / t, t1 / t / w);
+                   (unsigned long long)got.hash, got.u / (double)words, t, t1 / t, t1 / t / w);
     }
     if (!bench && rc >= 0)
         printf("prefetch on %d threads: %.2fx the speed of read, then compute; %s\n", cpus,
                t_sync / t_all, same ? "same bits on every pass" : "results DIFFER");
-    free(buf);
-    if (made)
-        unlink(path);
-    if (rc < 0 || !same) {
+    if (rc < 0 || !same)
         printf("checksums or means differ, or the read failed\n");
-        return 1;
-    }
-    return 0;
+    else
+        status = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    parx_pool_destroy(pool); /* NULL is ignored */
+    free(buf);
+    if (wrote)
+        unlink(path);
+    return status;
 }

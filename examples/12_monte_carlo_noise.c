@@ -27,8 +27,8 @@
    over sequential and the efficiency (speedup / workers).
 
    Build (from examples/):
-       cc -O2 -pthread -I.. 12_monte_carlo_noise.c ../parx.c -lm -o mc_noise
-       (add -luring if liburing is installed, or -DPARX_NO_URING to both files)
+       cc -O2 -pthread -I.. 12_monte_carlo_noise.c ../parx.c -luring -lm -o mc_noise
+       (without liburing: add -DPARX_NO_URING and leave out -luring)
    Run:
        ./mc_noise [scale]              every backend (scale 1: samples of 1-10 ms)
        ./mc_noise --auto-only [scale]  the demo: measure this machine (a probe),

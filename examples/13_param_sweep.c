@@ -21,8 +21,8 @@
    if not; also if an amplitude is more than 1 % off the exact value).
 
    Build (from examples/):
-       cc -O2 -pthread -I.. 13_param_sweep.c ../parx.c -lm -o param_sweep
-       (add -luring if liburing is installed, or -DPARX_NO_URING to both files)
+       cc -O2 -pthread -I.. 13_param_sweep.c ../parx.c -luring -lm -o param_sweep
+       (without liburing: add -DPARX_NO_URING and leave out -luring)
    Run:
        ./param_sweep [--out DIR] [scale]   scale 1: ~0.4 s of work for part 1,
                                            ~1 s for part 2; CI runs 0.01
@@ -65,9 +65,12 @@ typedef struct point {
     double gamma, force, omega;
 } point;
 
-/* The jobs' context. It holds a pointer, which is fine on threads (they
-   share this memory); on processes, ctx would have to be plain data that
-   .ctx_size can copy, as in examples/12_monte_carlo_noise.c. */
+/* The jobs' context. It holds a pointer to the caller's points, which is
+   fine on threads (they share this memory) and on forked processes (parx_run
+   forks them from the caller as it is at the call, so ctx is read where it
+   is, and the points are there too). A spawned worker is a fresh program
+   that sees only the pool's arena: for spawn, ctx would have to be plain
+   data that .ctx_size copies there, as in examples/12_monte_carlo_noise.c. */
 typedef struct sweep {
     const point *pts;
     double dt; /* time step */
