@@ -3647,6 +3647,9 @@ __attribute__((noreturn)) static void parx__procs_serve(int sock, char *base, pa
                    Otherwise say so: the caller watches the worker's jobs
                    for timeouts again only once it knows. */
                 parx__pworker *wk = &workers[m.worker];
+                /* pid relaxed (a name, see parx__pworker); current acquire:
+                   pairs with the worker's release, so start_ns is that
+                   job's or a later one's */
                 bool still = atomic_load_explicit(&wk->pid, memory_order_relaxed) == m.pid &&
                              atomic_load_explicit(&wk->current, memory_order_acquire) ==
                                  (uint32_t)m.status + 1 &&
@@ -3802,7 +3805,8 @@ static uint32_t parx__procs_died_locked(parx_procs *pp, uint32_t w, int st, bool
     uint32_t requeued = 0;
     bool crashed = false;
     /* A job put back on the ring now would never run (and its wait never
-       return) once the pool is quitting or broken: no worker starts again. */
+       return) once the pool is quitting or broken: no worker starts again.
+       relaxed: broken is set under pp->lock, which we hold. */
     bool again = !pp->quitting && !atomic_load_explicit(&pp->broken, memory_order_relaxed);
     for (uint32_t x = 0; x < pp->slot_hwm; x++) {
         parx__pjob *j = &pp->jobs[x];
