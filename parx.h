@@ -3884,25 +3884,29 @@ static void parx__procs_check_timeouts_locked(parx_procs *pp)
     }
 }
 
-/* The server died with workers perhaps still running jobs: they die with it
-   (PDEATHSIG), but only once they are dead may their jobs be failed, or a
-   worker could finish one after its waiter moved on. Waits up to 2 s for
-   each. */
+/* Whether process pid has ended: gone, or a zombie (it runs nothing). A
+   zombie is seen in /proc only; where /proc cannot be read (not mounted,
+   another pid namespace's) a zombie counts as alive, which costs time,
+   never safety. */
 static bool parx__procs_pid_gone(int pid)
 {
     if (kill(pid, 0) != 0 && errno == ESRCH) return true;
     char path[32], buf[256];
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return true;
+    if (fd < 0) return access("/proc/self/stat", R_OK) == 0; /* /proc works: no entry, gone */
     ssize_t n = read(fd, buf, sizeof buf - 1);
     close(fd);
-    if (n <= 0) return true;
+    if (n <= 0) return false; /* unreadable: ask again */
     buf[n] = '\0';
     const char *rp = strrchr(buf, ')'); /* the name may hold anything but ends at the last ')' */
     return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'); /* a zombie is dead: it runs nothing */
 }
 
+/* The server died with workers perhaps still running jobs: they die with it
+   (PDEATHSIG), but only once they are dead may their jobs be failed, or a
+   worker could finish one after its waiter moved on. Waits up to 2 s for
+   each worker, one after another. */
 static void parx__procs_await_workers(parx_procs *pp)
 {
     for (int w = 0; w < pp->nworkers; w++) {
