@@ -1113,8 +1113,9 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err);
    nothing and gets its .done like any other. On a pipe, FIFO, socket or
    terminal the bytes go out in the order queued, one write at a time.
    Returns 0, -EINVAL (w NULL, buf NULL with size > 0, a file position that
-   would pass INT64_MAX), or the first error of an earlier write, or of the ring (io_uring: io_uring_enter refused,
-   -EPERM; short of resources with nothing in flight, -EAGAIN, -EBUSY)
+   would pass INT64_MAX), or the first error of an earlier write, or of the
+   ring (io_uring: io_uring_enter refused, -EPERM; short of resources with
+   nothing in flight, -EAGAIN, -EBUSY)
    (nothing is queued then, and buf stays the caller's). Writes cancelled
    by the exit of the thread that queued them are written again:
    -ECANCELED is never returned.
@@ -1606,7 +1607,7 @@ PARX__COMMON const char *parx_strerror(int code)
     default: break;
     }
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32)) && \
-    !defined(PARX__NO_STRERRORDESC) /* (that: tests/compile/strerror_fallback.c) */
+    !defined(PARX__NO_STRERRORDESC) /* defined by tests/compile/strerror_fallback.c */
     if (code < 0 && code > -4096) {
         const char *s = strerrordesc_np(-code); /* static strings: thread-safe */
         if (s) return s;
@@ -3621,7 +3622,8 @@ __attribute__((noreturn)) static void parx__procs_serve(int sock, char *base, pa
                     live--;
                     uint64_t ours = workers[w].killed == pid;
                     workers[w].killed = 0;
-                    if (parx__procs_send(sock, PARX__M_DIED, (int)w, pid, st, ours) < 0 && !quitting)
+                    if (parx__procs_send(sock, PARX__M_DIED, (int)w, pid, st, ours) < 0 &&
+                        !quitting)
                         parx__procs_server_exit(workers, n);
                     break;
                 }
@@ -3657,10 +3659,11 @@ __attribute__((noreturn)) static void parx__procs_serve(int sock, char *base, pa
                 if (still) {
                     wk->killed = m.pid; /* DIED will say so: the caller's timeout, not a crash */
                     kill(m.pid, SIGKILL);
-                }
-                else if (parx__procs_send(sock, PARX__M_SPARED, m.worker, m.pid, m.status, m.a) < 0 &&
-                         !quitting)
+                } else if (parx__procs_send(sock, PARX__M_SPARED, m.worker, m.pid, m.status,
+                                            m.a) < 0 &&
+                           !quitting) {
                     parx__procs_server_exit(workers, n);
+                }
             } else if (m.type == PARX__M_QUIT) {
                 quitting = true;
                 if (live == 0) _exit(0);
@@ -3829,7 +3832,7 @@ static uint32_t parx__procs_died_locked(parx_procs *pp, uint32_t w, int st, bool
                 j->signal = 0;
                 j->exit_code = 0;
             } else {
-                    code = -ETIMEDOUT;
+                code = -ETIMEDOUT;
                 j->signal = 0;
                 j->exit_code = 0;
                 atomic_fetch_add_explicit(&pp->timed_out, 1, memory_order_relaxed);
@@ -3900,7 +3903,7 @@ static bool parx__procs_pid_gone(int pid)
     if (n <= 0) return false; /* unreadable: ask again */
     buf[n] = '\0';
     const char *rp = strrchr(buf, ')'); /* the name may hold anything but ends at the last ')' */
-    return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'); /* a zombie is dead: it runs nothing */
+    return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'); /* zombie: runs nothing */
 }
 
 /* The server died with workers perhaps still running jobs: they die with it

@@ -113,11 +113,14 @@
     desc.readonly_mask says otherwise): one barrier at most per command,
     however many of its bindings conflict, after the stages that read or
     wrote since the last barrier and before everything after it
-    (parx_gpu_info.barriers counts them). Independent dispatches run back to back with no barrier between
-    them, and a dispatch that binds one buffer twice needs none for that.
+    (parx_gpu_info.barriers counts them). Independent dispatches run back
+    to back with no barrier between them, and a dispatch that binds one
+    buffer twice needs none for that.
     Chunks count apart: the dispatches of parx_gpu_run over chunked buffers
     (each binds one chunk of each) need no barrier between them, while an
-    upload or a download counts as touching every chunk of its buffer.
+    upload or a download counts as touching every chunk of its buffer. Nor
+    do the dispatches a run is cut into where it passes the device's group
+    count: their items are disjoint (the pieces of one upload likewise).
     Each batch starts with one barrier against the batches before it and ends
     with one that makes its writes visible to the host.
     Every fence wait is bounded by desc.timeout_ns (-ETIMEDOUT; the batch
@@ -676,7 +679,7 @@ PARX__COMMON const char *parx_strerror(int code)
     default: break;
     }
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32)) && \
-    !defined(PARX__NO_STRERRORDESC) /* (that: tests/compile/strerror_fallback.c) */
+    !defined(PARX__NO_STRERRORDESC) /* defined by tests/compile/strerror_fallback.c */
     if (code < 0 && code > -4096) {
         const char *s = strerrordesc_np(-code); /* static strings: thread-safe */
         if (s) return s;
@@ -1846,15 +1849,16 @@ static int parx__gpu_flush(parx_gpu *g)
 /* Hazard tracking (>>batching). The batch is cut into epochs by its
    barriers; each chunk of a buffer remembers the last epoch that read it
    and the last that wrote it (a copy of a whole buffer touches all its
-   chunks, a dispatch only the chunks it binds). Every barrier orders ALL the work of the epoch it closes (every
-   stage that read or wrote since the previous barrier, every write made
-   available) before ALL later work (both stages, every access type): that
-   is what lets a buffer last touched in an older epoch need no barrier. A
-   command's barrier is found in three steps, so that one command (a
-   dispatch with several bindings) gets at most one barrier and none of its
-   own accesses lands on the wrong side of it: check every buffer it touches
-   (parx__gpu_hazard), record the barrier if any has a hazard
-   (parx__gpu_order), then note every access (parx__gpu_note). */
+   chunks, a dispatch only the chunks it binds). Every barrier orders ALL
+   the work of the epoch it closes (every stage that read or wrote since
+   the previous barrier, every write made available) before ALL later work
+   (both stages, every access type): that is what lets a buffer last
+   touched in an older epoch need no barrier. A command's barrier is found
+   in three steps, so that one command (a dispatch with several bindings)
+   gets at most one barrier and none of its own accesses lands on the wrong
+   side of it: check every buffer it touches (parx__gpu_hazard), record the
+   barrier if any has a hazard (parx__gpu_order), then note every access
+   (parx__gpu_note). */
 
 /* Does a command that reads b (and writes it, when `writes`) conflict with
    what the current epoch did to b? Read after write, write after write,
@@ -2672,9 +2676,15 @@ PARX_API int parx_gpu_cache_save(parx_gpu *g)
 /* >>gpu-dispatch: descriptor sets, dispatch, sync, submit, wait              */
 /* -------------------------------------------------------------------------- */
 
-PARX_API int parx_gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer **bufs,
-                               size_t nbufs, const void *push, size_t push_size, uint32_t gx,
-                               uint32_t gy, uint32_t gz)
+/* parx_gpu_dispatch, and parx_gpu_run's pieces. piece (NULL for a plain
+   dispatch): the batch in which the previous piece of the same run, with
+   the same buffers bound, was recorded (0: none), set to this one's. Such
+   a piece touches items disjoint from the previous one's and the same
+   buffers otherwise: what the previous piece's hazard check found holds
+   for it too, and it needs none of its own (no barrier between pieces). */
+static int parx__gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer **bufs,
+                              size_t nbufs, const void *push, size_t push_size, uint32_t gx,
+                              uint32_t gy, uint32_t gz, uint64_t *piece)
 {
     if (!g || !k || k->g != g || nbufs != k->nbind || (nbufs && !bufs) ||
         push_size > k->push_bytes || (push_size && !push) || push_size % 4)
@@ -2755,9 +2765,11 @@ PARX_API int parx_gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer 
     /* Barriers: only against what this dispatch depends on, at most one,
        found before any of its own accesses is noted (>>batching). */
     bool hazard = false;
-    for (size_t i = 0; i < nbufs && !hazard; i++)
+    bool same_run = piece && *piece == g->batch;
+    for (size_t i = 0; i < nbufs && !hazard && !same_run; i++)
         hazard = parx__gpu_hazard(g, bufs[i], !((k->readonly_mask >> i) & 1u));
     if (hazard) parx__gpu_order(g);
+    if (piece) *piece = g->batch;
     for (size_t i = 0; i < nbufs; i++)
         parx__gpu_note(g, bufs[i], true, !((k->readonly_mask >> i) & 1u),
                        VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT);
@@ -2776,6 +2788,13 @@ PARX_API int parx_gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer 
     g->stats.dispatches++;
     if (++s->dispatches >= g->desc.batch_limit) return parx__gpu_flush(g);
     return 0;
+}
+
+PARX_API int parx_gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer **bufs,
+                               size_t nbufs, const void *push, size_t push_size, uint32_t gx,
+                               uint32_t gy, uint32_t gz)
+{
+    return parx__gpu_dispatch(g, k, bufs, nbufs, push, push_size, gx, gy, gz, NULL);
 }
 
 PARX_API int parx_gpu_submit(parx_gpu *g, uint64_t *ticket)
@@ -2853,8 +2872,11 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
     if (job->push_size) memcpy(push + hdr, job->push, job->push_size);
     parx_gpu_buffer *bound[PARX_GPU_MAX_BINDINGS];
     int rc = 0;
+    uint64_t piece = 0;  /* the batch of the previous piece with these chunks bound */
+    size_t piece_c = 0;
     for (size_t first = 0; first < job->n && rc == 0;) {
         size_t c = chunked ? first / per_chunk : 0;
+        if (c != piece_c) piece = 0, piece_c = c; /* other chunks: hazards of their own */
         size_t chunk_end = chunked ? (c + 1) * per_chunk : job->n;
         size_t end = job->n < chunk_end ? job->n : chunk_end;
         if (end - first > per_dispatch) end = first + per_dispatch;
@@ -2866,8 +2888,8 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
                                   (uint32_t)(end - first), 0};
         memcpy(push, &h, hdr);
         size_t groups = (end - first + ipg - 1) / ipg;
-        rc = parx_gpu_dispatch(g, k, bound, job->nbufs, push, hdr + job->push_size,
-                               (uint32_t)groups, 1, 1);
+        rc = parx__gpu_dispatch(g, k, bound, job->nbufs, push, hdr + job->push_size,
+                                (uint32_t)groups, 1, 1, &piece);
         first = end;
     }
     if (push != push_stack) free(push);

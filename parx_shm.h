@@ -407,7 +407,7 @@ PARX__COMMON const char *parx_strerror(int code)
     default: break;
     }
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32)) && \
-    !defined(PARX__NO_STRERRORDESC) /* (that: tests/compile/strerror_fallback.c) */
+    !defined(PARX__NO_STRERRORDESC) /* defined by tests/compile/strerror_fallback.c */
     if (code < 0 && code > -4096) {
         const char *s = strerrordesc_np(-code); /* static strings: thread-safe */
         if (s) return s;

@@ -1646,6 +1646,40 @@ static void test_run_chunks_barriers(void)
     close_dev(g);
 }
 
+/* One buffer, a run cut into pieces by the group-count limit (one item per
+   group: maxComputeWorkGroupCount items a dispatch): disjoint items, no
+   barrier between the pieces (there were one fewer than pieces), checked by
+   the synchronization validation too. */
+static void test_run_pieces_barriers(void)
+{
+    parx_gpu *g = open_dev_syncval((parx_gpu_desc){0});
+    REQUIRE(g);
+    int err = 0;
+    parx_gpu_kernel *k = parx_gpu_kernel_create(g, spv_lsid, sizeof spv_lsid, NULL, &err);
+    REQUIRE(k);
+    parx_gpu_info in, before, after;
+    CHECK_EQ(parx_gpu_query(g, &in), 0);
+    size_t per = in.max_groups[0], m = 3 * per + 100, bad = 0;
+    parx_gpu_buffer *one = parx_gpu_buffer_create(g, m * 4, 0, &err);
+    uint32_t *hm = (uint32_t *)calloc(m, 4);
+    REQUIRE(one && hm);
+    CHECK_EQ(parx_gpu_buffer_chunks(one), 1);
+    CHECK_EQ(parx_gpu_upload(g, one, 0, hm, m * 4), 0);
+    CHECK_EQ(parx_gpu_sync(g), 0);
+    parx_gpu_job cut = {.n = m, .kernel = k, .bufs = &one, .nbufs = 1, .items_per_group = 1};
+    CHECK_EQ(parx_gpu_query(g, &before), 0);
+    CHECK_EQ(parx_gpu_run(g, NULL, &cut), 0);
+    CHECK_EQ(parx_gpu_query(g, &after), 0);
+    CHECK_EQ(after.dispatches - before.dispatches, 4);
+    CHECK(after.barriers - before.barriers <= 1); /* the batch's opening barrier at most */
+    CHECK_EQ(parx_gpu_download(g, one, 0, hm, m * 4), 0);
+    for (uint32_t i = 0; i < m; i++)
+        bad += hm[i] != i + 1;
+    CHECK_EQ(bad, 0);
+    free(hm);
+    close_dev(g); /* and no validation message */
+}
+
 /* ---- no device ----------------------------------------------------------- */
 
 static void test_nodev(void)
@@ -1762,5 +1796,7 @@ int main(int argc, char **argv)
            test_spec_local_size);
     pt_run("parx_gpu_run over chunks: no barrier between the chunks' dispatches",
            test_run_chunks_barriers);
+    pt_run("parx_gpu_run cut by the group-count limit: no barrier between the pieces",
+           test_run_pieces_barriers);
     return pt_done_testing();
 }
