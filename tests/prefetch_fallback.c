@@ -227,7 +227,8 @@ static void *stuck_page(void)
     void *p = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
-    struct uffdio_register reg = {.range = {(uintptr_t)p, ps}, .mode = UFFDIO_REGISTER_MODE_MISSING};
+    struct uffdio_register reg = {.range = {(uintptr_t)p, ps},
+                                  .mode = UFFDIO_REGISTER_MODE_MISSING};
     return ioctl(uffd, UFFDIO_REGISTER, &reg) == 0 ? p : NULL;
 }
 

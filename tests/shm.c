@@ -243,7 +243,8 @@ static void test_name_alone(void)
 {
     const char *name = test_name("alone");
     int err = 0;
-    parx_arena *a = keep(parx_arena_create(&(parx_arena_desc){.size = 1 * MiB, .name = name}, &err));
+    parx_arena *a =
+        keep(parx_arena_create(&(parx_arena_desc){.size = 1 * MiB, .name = name}, &err));
     CHECK_MSG(a != NULL, "create(.name alone): %s", parx_strerror(err));
     REQUIRE(a != NULL);
     CHECK(parx_arena_name(a) != NULL && strcmp(parx_arena_name(a), name) == 0);
