@@ -1273,10 +1273,12 @@ static parx_arena *parx__shm_attach(int fd, int *err)
     if (!a->base) goto fail;
     /* acquire: pairs with create's release of the magic, so the header read
        through the mapping from here is the one create finished (the copy
-       checked above came by pread, which orders nothing) */
+       checked above came by pread, which orders nothing). The layout used
+       from here on is the mapping's, so it must be the one checked. */
     parx__shm_header *mh = (parx__shm_header *)(void *)a->base;
     if (atomic_load_explicit(&mh->magic, memory_order_acquire) != PARX__SHM_MAGIC ||
-        mh->map_offset != head.map_offset) {
+        mh->size != head.size || mh->map_offset != head.map_offset ||
+        mh->data_offset != head.data_offset || mh->npages != head.npages) {
         rc = PARX_E_NOT_ARENA;
         goto fail;
     }
