@@ -3120,6 +3120,7 @@ struct parx_procs {
     int32_t *kill_pid;   /* per worker: the process to kill */
     uint8_t *pending;    /* per worker: messages for the server not sent yet (socket full) */
     uint32_t npending;
+    bool send_retry;     /* a send was refused for want of memory: flush again on a timer */
     bool quitting;
     bool monitor_idle;   /* the monitor sleeps without a timeout (job_timeout_ns set) */
 
@@ -3147,14 +3148,29 @@ static void parx__futex_wake_shared(_Atomic uint32_t *addr, int n)
     syscall(SYS_futex, (void *)addr, FUTEX_WAKE, n, NULL, NULL, 0);
 }
 
+/* Every message of the pool goes out through this: send, or in
+   tests/procs_send.c a function that fails chosen sends with ENOBUFS, as the
+   kernel does when it has no memory for the buffer. Tests only. */
+#ifndef PARX__PROCS_SEND
+#define PARX__PROCS_SEND send
+#endif
+
+/* Send one message, blocking while the socket is full. A send refused for
+   want of memory (ENOBUFS, ENOMEM) is tried again each millisecond for as
+   long as that lasts, as it waits for room: given up, it would lose a
+   worker's start or death, or destroy's QUIT, for good. A peer that is gone
+   gives EPIPE (or ECONNRESET), which ends it. */
 static int parx__procs_send(int sock, int type, int worker, int pid, int status, uint64_t a)
 {
     parx__pmsg m = {type, worker, pid, status, a};
-    /* MSG_NOSIGNAL: a dead peer must give EPIPE, never kill us with SIGPIPE */
-    ssize_t n;
-    do n = send(sock, &m, sizeof m, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    return n == (ssize_t)sizeof m ? 0 : -errno;
+    for (;;) {
+        /* MSG_NOSIGNAL: a dead peer must give EPIPE, never kill us with SIGPIPE */
+        ssize_t n = PARX__PROCS_SEND(sock, &m, sizeof m, MSG_NOSIGNAL);
+        if (n == (ssize_t)sizeof m) return 0;
+        if (n < 0 && errno == EINTR) continue;
+        if (n >= 0 || (errno != ENOBUFS && errno != ENOMEM)) return n < 0 ? -errno : -EIO;
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
 }
 
 /* Receive one message, waiting up to timeout_ms (-1: forever). Returns 1 with
@@ -3782,9 +3798,16 @@ static void parx__procs_fail_locked(parx_procs *pp, int code, bool running)
 
 /* Messages to the server never block the monitor (the server may itself be
    blocked sending deaths to us): what the socket cannot take now waits in
-   pending[] and goes out when it has room. One START and one KILL per worker
-   at most, so the flags are the whole queue. Caller holds lock. */
+   pending[] and goes out when it has room (POLLOUT), or, refused for want of
+   memory (ENOBUFS, ENOMEM: the socket has room, so POLLOUT would wake the
+   monitor at once, again and again), PARX__PROCS_RETRY_MS later. Only a
+   closed socket drops them: the server's end closes only when the server
+   exits (its workers close their copies at fork), and the monitor then
+   breaks the pool, which settles every START and KILL. One
+   START and one KILL per worker at most, so the flags are the whole queue.
+   Caller holds lock. */
 enum { PARX__P_START = 1, PARX__P_KILL = 2 };
+#define PARX__PROCS_RETRY_MS 10
 
 static void parx__procs_flush_locked(parx_procs *pp)
 {
@@ -3798,9 +3821,13 @@ static void parx__procs_flush_locked(parx_procs *pp)
                 m.status = (int32_t)pp->kill_slot[w];
                 m.a = pp->kill_start[w];
             }
-            ssize_t n = send(pp->sock, &m, sizeof m, MSG_DONTWAIT | MSG_NOSIGNAL);
+            ssize_t n = PARX__PROCS_SEND(pp->sock, &m, sizeof m, MSG_DONTWAIT | MSG_NOSIGNAL);
             if (n < 0 && (errno == EAGAIN || errno == EINTR)) return; /* later, on POLLOUT */
-            /* sent, or the socket is broken (the server's exit settles that) */
+            if (n < 0 && errno != EPIPE && errno != ECONNRESET && errno != ENOTCONN) {
+                pp->send_retry = true; /* later, on a timer */
+                return;
+            }
+            /* sent, or the socket is closed (the server's exit settles that) */
             pp->pending[w] &= (uint8_t)~bit;
             pp->npending--;
         }
@@ -3970,12 +3997,17 @@ static void *parx__procs_monitor(void *arg)
         int timeout_ms = -1;
         pthread_mutex_lock(&pp->lock);
         bool idle = pp->monitor_idle = pp->inflight == 0;
-        short sock_events = (short)(POLLIN | (pp->npending ? POLLOUT : 0));
+        bool retry = pp->send_retry;
+        /* POLLOUT for messages waiting for room; those refused for want of
+           memory wait for the timer below instead */
+        short sock_events = (short)(POLLIN | (pp->npending && !retry ? POLLOUT : 0));
         pthread_mutex_unlock(&pp->lock);
         if (pp->timeout_ns && !idle) {
             uint64_t period = pp->timeout_ns / 4 / 1000000;
             timeout_ms = period < 1 ? 1 : period > 1000 ? 1000 : (int)period;
         }
+        if (retry && (timeout_ms < 0 || timeout_ms > PARX__PROCS_RETRY_MS))
+            timeout_ms = PARX__PROCS_RETRY_MS;
         struct pollfd fds[3] = {{pp->sock, sock_events, 0}, {pp->evfd, POLLIN, 0},
                                 {pp->server_pidfd, POLLIN, 0}};
         int rc = poll(fds, pp->server_pidfd >= 0 ? 3 : 2, timeout_ms);
@@ -4035,8 +4067,9 @@ static void *parx__procs_monitor(void *arg)
                 pthread_mutex_unlock(&pp->lock);
             }
         }
-        if (fds[0].revents & POLLOUT) {
+        if ((fds[0].revents & POLLOUT) || retry) {
             pthread_mutex_lock(&pp->lock);
+            pp->send_retry = false;
             parx__procs_flush_locked(pp);
             pthread_mutex_unlock(&pp->lock);
         }
