@@ -3104,6 +3104,7 @@ struct parx_procs {
     uint32_t *free_slots;
     uint32_t nfree;
     uint32_t *gen;       /* per slot: bumped at each submit, carried by tickets */
+    uint32_t *last_pos;  /* per slot: ring position (low 32 bits) of its latest entry */
     uint32_t tag;        /* 1..4095, this pool's in its tickets: another pool's is refused */
     uint8_t *waited;     /* per slot: a waiter has claimed its result */
     uint32_t inflight;   /* submitted and not yet collected */
@@ -3119,6 +3120,7 @@ struct parx_procs {
     int32_t *kill_pid;   /* per worker: the process to kill */
     uint8_t *pending;    /* per worker: messages for the server not sent yet (socket full) */
     uint32_t npending;
+    bool send_retry;     /* a send was refused for want of memory: flush again on a timer */
     bool quitting;
     bool monitor_idle;   /* the monitor sleeps without a timeout (job_timeout_ns set) */
 
@@ -3146,14 +3148,29 @@ static void parx__futex_wake_shared(_Atomic uint32_t *addr, int n)
     syscall(SYS_futex, (void *)addr, FUTEX_WAKE, n, NULL, NULL, 0);
 }
 
+/* Every message of the pool goes out through this: send, or in
+   tests/procs_send.c a function that fails chosen sends with ENOBUFS, as the
+   kernel does when it has no memory for the buffer. Tests only. */
+#ifndef PARX__PROCS_SEND
+#define PARX__PROCS_SEND send
+#endif
+
+/* Send one message, blocking while the socket is full. A send refused for
+   want of memory (ENOBUFS, ENOMEM) is tried again each millisecond for as
+   long as that lasts, as it waits for room: given up, it would lose a
+   worker's start or death, or destroy's QUIT, for good. A peer that is gone
+   gives EPIPE (or ECONNRESET), which ends it. */
 static int parx__procs_send(int sock, int type, int worker, int pid, int status, uint64_t a)
 {
     parx__pmsg m = {type, worker, pid, status, a};
-    /* MSG_NOSIGNAL: a dead peer must give EPIPE, never kill us with SIGPIPE */
-    ssize_t n;
-    do n = send(sock, &m, sizeof m, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    return n == (ssize_t)sizeof m ? 0 : -errno;
+    for (;;) {
+        /* MSG_NOSIGNAL: a dead peer must give EPIPE, never kill us with SIGPIPE */
+        ssize_t n = PARX__PROCS_SEND(sock, &m, sizeof m, MSG_NOSIGNAL);
+        if (n == (ssize_t)sizeof m) return 0;
+        if (n < 0 && errno == EINTR) continue;
+        if (n >= 0 || (errno != ENOBUFS && errno != ENOMEM)) return n < 0 ? -errno : -EIO;
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
 }
 
 /* Receive one message, waiting up to timeout_ms (-1: forever). Returns 1 with
@@ -3321,35 +3338,68 @@ static int64_t parx__procs_claim(parx__pctl *ctl, parx__pjob *jobs, _Atomic uint
     }
 }
 
-/* Caller, holding lock: put slot x (already QUEUED) on the ring. */
+/* Caller, holding lock: put slot y at ring position t, whose cell no worker
+   reads any more (head is past t - ring size), and publish it. */
+static void parx__procs_append_locked(parx_procs *pp, uint64_t t, uint32_t y)
+{
+    /* relaxed: published by the seq_cst tail store just below */
+    atomic_store_explicit(&pp->ring[t & pp->ctl->ring_mask], y, memory_order_relaxed);
+    pp->last_pos[y] = (uint32_t)t;
+    /* seq_cst: publishes the entry (release) and is the store half of the
+       Dekker pair with a sleeping worker's sleepers increment: either we see
+       its announcement in parx__procs_wake, or it sees this tail */
+    atomic_store_explicit(&pp->ctl->tail, t + 1, memory_order_seq_cst);
+}
+
+/* Caller, holding lock: put slot x (already QUEUED) on the ring. Never waits.
+
+   The ring has twice as many entries as there are slots, and it can still
+   be full: entries go stale. A worker that dies between its claim and its
+   move of head leaves the entry behind, and a worker held up between
+   reading a job's state and its CAS can claim the slot's next job (queued
+   meanwhile, the same state word) through the old entry, leaving the new
+   job's. When head reaches a stale entry whose slot is queued again, the
+   entry is taken for that job, and the job's own entry is left behind in
+   turn, so stale entries pile up while the slots stay busy. Waiting here for
+   workers to move head is no way out: we hold the lock, the monitor needs
+   it to replace dead workers, and the monitor itself pushes the jobs of
+   workers that died. So make room at once, looking at the entry at head:
+   - its slot not QUEUED: stale. Nobody else makes a slot QUEUED (that takes
+     this lock), and one made QUEUED later gets an entry of its own.
+   - x itself: x gets its entry below.
+   - a QUEUED slot whose latest entry (last_pos) is further on: stale, that
+     entry will find the job. (It was put on after the job was queued, so a
+     worker that reads it sees the job QUEUED or claimed.)
+   - a QUEUED slot's latest entry: move it to the back (head past it, then
+     the same entry at tail: when full, tail's cell is head's). Fewer than
+     half the entries are such, so a stale one comes within that many.
+   Whatever a worker claims through, the CAS on the job's state keeps every
+   claim unique; head is only ever moved past an entry that has been looked
+   at, by a worker or by us. */
 static void parx__procs_push_locked(parx_procs *pp, uint32_t x)
 {
     parx__pctl *ctl = pp->ctl;
     uint64_t t = atomic_load_explicit(&ctl->tail, memory_order_relaxed); /* only we write it */
-    /* acquire on head, here and below: pairs with a claimer's release CAS, so
-       its read of an entry came before we overwrite that entry */
-    while (t - atomic_load_explicit(&ctl->head, memory_order_acquire) > ctl->ring_mask) {
-        /* Full: the ring has twice as many entries as there are slots, so the
-           entries at head name claimed jobs (stale duplicates); step over
-           them as a worker would, or let the workers move. */
+    for (;;) {
+        /* acquire: pairs with a claimer's release CAS, so its read of an
+           entry came before we overwrite that entry */
         uint64_t h = atomic_load_explicit(&ctl->head, memory_order_acquire);
-        /* relaxed, both: only the job's state decides, and we are its producer */
+        if (t - h <= ctl->ring_mask) break;
+        /* relaxed, both: we wrote the entry (t - h is the ring size: position
+           h's, not yet overwritten); the state only decides, see above */
         uint32_t y = atomic_load_explicit(&pp->ring[h & ctl->ring_mask], memory_order_relaxed);
         uint32_t s = atomic_load_explicit(&pp->jobs[y].state, memory_order_relaxed);
+        bool keep =
+            y != x && PARX__J_PHASE(s) == PARX__J_QUEUED && pp->last_pos[y] == (uint32_t)h;
         /* release, as a claimer's: a worker that reads the new head (acquire)
-           then reads a tail at least as new as ours */
-        if (PARX__J_PHASE(s) != PARX__J_QUEUED)
-            atomic_compare_exchange_strong_explicit(&ctl->head, &h, h + 1, memory_order_release,
-                                                    memory_order_relaxed);
-        else
-            sched_yield();
+           then reads a tail at least as new as ours; relaxed on failure: a
+           worker moved head, look again */
+        if (!atomic_compare_exchange_strong_explicit(&ctl->head, &h, h + 1, memory_order_release,
+                                                     memory_order_relaxed))
+            continue;
+        if (keep) parx__procs_append_locked(pp, t++, y);
     }
-    /* relaxed: published by the seq_cst tail store just below */
-    atomic_store_explicit(&pp->ring[t & ctl->ring_mask], x, memory_order_relaxed);
-    /* seq_cst: publishes the entry (release) and is the store half of the
-       Dekker pair with a sleeping worker's sleepers increment: either we see
-       its announcement in parx__procs_wake, or it sees this tail */
-    atomic_store_explicit(&ctl->tail, t + 1, memory_order_seq_cst);
+    parx__procs_append_locked(pp, t, x);
 }
 
 /* Wake up to n sleeping workers (after pushing n jobs). */
@@ -3748,9 +3798,16 @@ static void parx__procs_fail_locked(parx_procs *pp, int code, bool running)
 
 /* Messages to the server never block the monitor (the server may itself be
    blocked sending deaths to us): what the socket cannot take now waits in
-   pending[] and goes out when it has room. One START and one KILL per worker
-   at most, so the flags are the whole queue. Caller holds lock. */
+   pending[] and goes out when it has room (POLLOUT), or, refused for want of
+   memory (ENOBUFS, ENOMEM: the socket has room, so POLLOUT would wake the
+   monitor at once, again and again), PARX__PROCS_RETRY_MS later. Only a
+   closed socket drops them: the server's end closes only when the server
+   exits (its workers close their copies at fork), and the monitor then
+   breaks the pool, which settles every START and KILL. One
+   START and one KILL per worker at most, so the flags are the whole queue.
+   Caller holds lock. */
 enum { PARX__P_START = 1, PARX__P_KILL = 2 };
+#define PARX__PROCS_RETRY_MS 10
 
 static void parx__procs_flush_locked(parx_procs *pp)
 {
@@ -3764,9 +3821,13 @@ static void parx__procs_flush_locked(parx_procs *pp)
                 m.status = (int32_t)pp->kill_slot[w];
                 m.a = pp->kill_start[w];
             }
-            ssize_t n = send(pp->sock, &m, sizeof m, MSG_DONTWAIT | MSG_NOSIGNAL);
+            ssize_t n = PARX__PROCS_SEND(pp->sock, &m, sizeof m, MSG_DONTWAIT | MSG_NOSIGNAL);
             if (n < 0 && (errno == EAGAIN || errno == EINTR)) return; /* later, on POLLOUT */
-            /* sent, or the socket is broken (the server's exit settles that) */
+            if (n < 0 && errno != EPIPE && errno != ECONNRESET && errno != ENOTCONN) {
+                pp->send_retry = true; /* later, on a timer */
+                return;
+            }
+            /* sent, or the socket is closed (the server's exit settles that) */
             pp->pending[w] &= (uint8_t)~bit;
             pp->npending--;
         }
@@ -3936,12 +3997,17 @@ static void *parx__procs_monitor(void *arg)
         int timeout_ms = -1;
         pthread_mutex_lock(&pp->lock);
         bool idle = pp->monitor_idle = pp->inflight == 0;
-        short sock_events = (short)(POLLIN | (pp->npending ? POLLOUT : 0));
+        bool retry = pp->send_retry;
+        /* POLLOUT for messages waiting for room; those refused for want of
+           memory wait for the timer below instead */
+        short sock_events = (short)(POLLIN | (pp->npending && !retry ? POLLOUT : 0));
         pthread_mutex_unlock(&pp->lock);
         if (pp->timeout_ns && !idle) {
             uint64_t period = pp->timeout_ns / 4 / 1000000;
             timeout_ms = period < 1 ? 1 : period > 1000 ? 1000 : (int)period;
         }
+        if (retry && (timeout_ms < 0 || timeout_ms > PARX__PROCS_RETRY_MS))
+            timeout_ms = PARX__PROCS_RETRY_MS;
         struct pollfd fds[3] = {{pp->sock, sock_events, 0}, {pp->evfd, POLLIN, 0},
                                 {pp->server_pidfd, POLLIN, 0}};
         int rc = poll(fds, pp->server_pidfd >= 0 ? 3 : 2, timeout_ms);
@@ -4001,8 +4067,9 @@ static void *parx__procs_monitor(void *arg)
                 pthread_mutex_unlock(&pp->lock);
             }
         }
-        if (fds[0].revents & POLLOUT) {
+        if ((fds[0].revents & POLLOUT) || retry) {
             pthread_mutex_lock(&pp->lock);
+            pp->send_retry = false;
             parx__procs_flush_locked(pp);
             pthread_mutex_unlock(&pp->lock);
         }
@@ -4191,6 +4258,7 @@ static void parx__procs_free(parx_procs *pp)
     pthread_cond_destroy(&pp->slot_freed);
     free(pp->free_slots);
     free(pp->gen);
+    free(pp->last_pos);
     free(pp->waited);
     free(pp->owner);
     free(pp->fcache);
@@ -4344,6 +4412,7 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
     /* The caller's own tables, made while the server starts the workers. */
     pp->free_slots = (uint32_t *)malloc(nslots * sizeof *pp->free_slots);
     pp->gen = (uint32_t *)calloc(nslots, sizeof *pp->gen);
+    pp->last_pos = (uint32_t *)calloc(nslots, sizeof *pp->last_pos);
     pp->waited = (uint8_t *)calloc(nslots, 1);
     pp->owner = (pthread_t *)calloc(nslots, sizeof *pp->owner);
     pp->fcache = (struct parx__pfcache *)calloc(2 * PARX__PROCS_MAX_FNS, sizeof *pp->fcache);
@@ -4352,8 +4421,9 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
     pp->kill_start = (uint64_t *)calloc((size_t)nw, sizeof *pp->kill_start);
     pp->kill_pid = (int32_t *)calloc((size_t)nw, sizeof *pp->kill_pid);
     pp->pending = (uint8_t *)calloc((size_t)nw, 1);
-    if (!pp->free_slots || !pp->gen || !pp->waited || !pp->owner || !pp->fcache ||
-        !pp->kill_why || !pp->kill_slot || !pp->kill_start || !pp->kill_pid || !pp->pending) {
+    if (!pp->free_slots || !pp->gen || !pp->last_pos || !pp->waited || !pp->owner ||
+        !pp->fcache || !pp->kill_why || !pp->kill_slot || !pp->kill_start || !pp->kill_pid ||
+        !pp->pending) {
         rc = -ENOMEM;
         goto fail;
     }

@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+/* tests/procs_send.c -- the pool's messages to its fork server when a send
+   fails for want of memory. The kernel answers ENOBUFS (or ENOMEM) when it
+   cannot allocate a socket buffer; that cannot be had on request, so this
+   unit implements parx itself with PARX__PROCS_SEND pointing at a send
+   that fails chosen messages that way, then sends as usual. The monitor
+   took such a failure for a send: a START (a dead worker's replacement)
+   was lost, and the pool ran on without that worker (here: without any,
+   so the next job never ran); a KILL (a job past its timeout) was lost,
+   and the job was never killed nor its worker watched again. destroy's
+   QUIT, lost, left the server waiting and destroy with it. Each case runs
+   in a child under alarm(): before the fix, all three hung. Fork mode: the
+   monitor is the same in both. */
+#define _GNU_SOURCE
+#include <sys/socket.h>
+#include <sys/types.h>
+
+static ssize_t inject_send(int sock, const void *buf, size_t len, int flags);
+#define PARX__PROCS_SEND inject_send
+#define PARX_IMPLEMENTATION
+#include "parx.h"
+#include "procs_common.h"
+
+/* Per message type (PARX__M_*): how many sends of it are still to fail,
+   and how many did. Set after the pool is made (a fork-mode server keeps
+   the copy it was made with; it sends no message these count anyway). */
+static _Atomic int fail_left[PARX__M_SPARED + 1];
+static _Atomic int failed[PARX__M_SPARED + 1];
+
+static ssize_t inject_send(int sock, const void *buf, size_t len, int flags)
+{
+    const parx__pmsg *m = (const parx__pmsg *)buf;
+    if (len == sizeof *m && m->type > 0 && m->type <= PARX__M_SPARED) {
+        int left = atomic_load(&fail_left[m->type]);
+        while (left > 0 && !atomic_compare_exchange_weak(&fail_left[m->type], &left, left - 1)) {
+        }
+        if (left > 0) {
+            atomic_fetch_add(&failed[m->type], 1);
+            errno = ENOBUFS;
+            return -1;
+        }
+    }
+    return send(sock, buf, len, flags);
+}
+
+typedef struct job_arg {
+    int kind; /* 0: return value; 1: SIGKILL the worker; 2: hang */
+    int value;
+} job_arg;
+
+static int job(void *p)
+{
+    job_arg *a = (job_arg *)p;
+    if (a->kind == 1)
+        raise(SIGKILL);
+    if (a->kind == 2)
+        for (;;)
+            pause();
+    return a->value;
+}
+
+#define CHILD_REQUIRE(cond, ...)                                                                   \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            CHILD_DIAG(__VA_ARGS__);                                                               \
+            _exit(1);                                                                              \
+        }                                                                                          \
+    } while (0)
+
+static parx_procs *one_worker_pool(uint64_t timeout_ns, job_arg **args)
+{
+    parx_procs_desc d = {.workers = 1, .start = PARX_START_FORK, .job_timeout_ns = timeout_ns,
+                         .arena_bytes = 4u << 20};
+    int err = 0;
+    parx_procs *pp = parx_procs_create(&d, &err);
+    CHILD_REQUIRE(pp, "parx_procs_create: %s", parx_strerror(err));
+    *args = (job_arg *)parx_arena_alloc(parx_procs_arena(pp), 4 * sizeof **args, 0);
+    CHILD_REQUIRE(*args, "arena");
+    memset(*args, 0, 4 * sizeof **args);
+    return pp;
+}
+
+/* The only worker dies; the START for its replacement fails three times.
+   The next job must still run, on the replacement. */
+static void case_start(void)
+{
+    job_arg *a;
+    parx_procs *pp = one_worker_pool(0, &a);
+    a[0].kind = 1;
+    a[1].value = 42;
+    atomic_store(&fail_left[PARX__M_START], 3);
+    parx_ticket t;
+    parx_job_result r;
+    CHILD_REQUIRE(parx_procs_submit(pp, job, &a[0], &t) == 0, "submit");
+    CHILD_REQUIRE(parx_procs_wait(pp, t, &r) == 0 && r.status == PARX_E_CRASHED, "crash: %d",
+                  r.status);
+    CHILD_REQUIRE(parx_procs_submit(pp, job, &a[1], &t) == 0, "submit");
+    CHILD_REQUIRE(parx_procs_wait(pp, t, &r) == 0 && r.status == 42, "after: %d", r.status);
+    CHILD_REQUIRE(atomic_load(&failed[PARX__M_START]) == 3, "%d STARTs failed, not 3",
+                  atomic_load(&failed[PARX__M_START]));
+    parx_procs_info info = wait_started(pp, 2);
+    CHILD_REQUIRE(info.started == 2 && info.crashed == 1, "started %llu crashed %llu",
+                  (unsigned long long)info.started, (unsigned long long)info.crashed);
+    parx_procs_destroy(pp);
+    _exit(0);
+}
+
+/* A job hangs past its 20 ms timeout; the KILL fails three times. The job
+   must still be killed (-ETIMEDOUT), and the pool go on. */
+static void case_kill(void)
+{
+    job_arg *a;
+    parx_procs *pp = one_worker_pool(20000000, &a);
+    a[0].kind = 2;
+    a[1].value = 43;
+    atomic_store(&fail_left[PARX__M_KILL], 3);
+    parx_ticket t;
+    parx_job_result r;
+    CHILD_REQUIRE(parx_procs_submit(pp, job, &a[0], &t) == 0, "submit");
+    CHILD_REQUIRE(parx_procs_wait(pp, t, &r) == 0 && r.status == -ETIMEDOUT, "hang: %d (%s)",
+                  r.status, parx_strerror(r.status));
+    CHILD_REQUIRE(atomic_load(&failed[PARX__M_KILL]) == 3, "%d KILLs failed, not 3",
+                  atomic_load(&failed[PARX__M_KILL]));
+    CHILD_REQUIRE(parx_procs_submit(pp, job, &a[1], &t) == 0, "submit");
+    CHILD_REQUIRE(parx_procs_wait(pp, t, &r) == 0 && r.status == 43, "after: %d", r.status);
+    parx_procs_info info;
+    CHILD_REQUIRE(parx_procs_stats(pp, &info) == 0 && info.timed_out == 1, "timed_out %llu",
+                  (unsigned long long)info.timed_out);
+    parx_procs_destroy(pp);
+    _exit(0);
+}
+
+/* destroy's QUIT fails once: destroy must still return, the server and the
+   worker gone. */
+static void case_quit(void)
+{
+    job_arg *a;
+    parx_procs *pp = one_worker_pool(0, &a);
+    a[0].value = 44;
+    parx_ticket t;
+    parx_job_result r;
+    CHILD_REQUIRE(parx_procs_submit(pp, job, &a[0], &t) == 0, "submit");
+    CHILD_REQUIRE(parx_procs_wait(pp, t, &r) == 0 && r.status == 44, "job: %d", r.status);
+    parx_procs_info info;
+    int pids[2];
+    CHILD_REQUIRE(parx_procs_stats(pp, &info) == 0 && parx_procs_pids(pp, pids, 1) == 1, "pids");
+    pids[1] = info.server_pid;
+    atomic_store(&fail_left[PARX__M_QUIT], 1);
+    parx_procs_destroy(pp);
+    CHILD_REQUIRE(atomic_load(&failed[PARX__M_QUIT]) == 1, "%d QUITs failed, not 1",
+                  atomic_load(&failed[PARX__M_QUIT]));
+    CHILD_REQUIRE(wait_pids_dead(pids, 2) == 0, "server or worker still running");
+    _exit(0);
+}
+
+static void in_child(void (*fn)(void))
+{
+    pid_t pid = xfork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        alarm(60); /* before the fix: forever */
+        fn();
+        _exit(1);
+    }
+    int st = 0;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM)
+        pt_diag("hung: still not done after 60 s");
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s %d",
+              WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+}
+
+static void test_start(void) { in_child(case_start); }
+static void test_kill(void) { in_child(case_kill); }
+static void test_quit(void) { in_child(case_quit); }
+
+int main(void)
+{
+    pt_plan(3);
+    run_guarded("a replacement's START fails with ENOBUFS 3 times: sent later, the pool goes on",
+                test_start);
+    run_guarded("a timeout's KILL fails with ENOBUFS 3 times: sent later, the job is killed",
+                test_kill);
+    run_guarded("destroy's QUIT fails with ENOBUFS once: destroy returns, nothing left running",
+                test_quit);
+    return pt_done_testing();
+}
