@@ -345,8 +345,8 @@
       worker's share of what is left (so the last jobs still spread).
       FORK and SPAWN submit each job to a parx_procs pool (so crashes,
       timeouts and retries are per job) through a window of tickets; a
-      job's `out` lives in the pool's arena and is copied back when it
-      succeeds.
+      job's `out` lives in the pool's arena, copied from .out before the
+      job and back when it succeeds.
     - AUTO. The caller runs jobs itself and times them. After each job
       (once it has spent a quarter of a thread start, and seen two jobs or
       one as long as a whole thread start) it predicts what is left:
@@ -1174,9 +1174,11 @@ PARX_API parx_io_backend parx_writer_backend(const parx_writer *w, const char **
    A job is fn(ctx, i, rng, out): job i of n, with `rng` the stream
    parx_rng_for(seed, i) (the same numbers on every backend, and on every
    retry), and `out` its own .out_size bytes of .out (NULL without .out).
-   On the process backends `out` lies in shared memory and is copied to .out
-   when the job succeeds, so results come back without the caller touching
-   an arena; ctx is read where it is (fork: the process is a copy of the
+   On the process backends `out` lies in shared memory: it holds .out's
+   bytes for job i when the job starts (as on the other backends, where it
+   is .out itself; a retry finds what the failed attempt left there), and is
+   copied back to .out when the job succeeds, so results come back without
+   the caller touching an arena; ctx is read where it is (fork: the process is a copy of the
    caller as of this call) or, with .ctx_size, from a copy in the pool's
    arena (spawn: a fresh program sees no caller memory but its arena).
 
@@ -7726,7 +7728,8 @@ static void parx__run_settle_left(parx__run_state *r, int why)
 #ifndef PARX_NO_PROC
 /* The process backends: jobs through pp in claim order, a window of
    tickets in flight, results taken in order (each job's `out` from a
-   staging block in the arena, copied to .out when it succeeded). ctx
+   staging block in the arena, filled from .out before the job is queued
+   and copied back when it succeeded). ctx
    travels as its arena offset, as a copy in the arena (ctx_size), or as
    a plain address when raw_ctx (a fork-mode pool made by this call).
    Returns 0, or before running anything -EFAULT (ctx unreachable) or
@@ -7785,8 +7788,15 @@ static int parx__run_procs(parx__run_state *r, parx_procs *pp, size_t ctx_size, 
             run.flags = flags;
             run.index = i;
             run.seed = r->seed;
-            run.out_off = stage ? parx_arena_offset(a, stage + (next % win) * r->out_size)
-                                : PARX_ARENA_NO_OFFSET;
+            run.out_off = PARX_ARENA_NO_OFFSET;
+            if (stage) {
+                /* the block starts as .out holds it, as on the caller and on
+                   threads, where out is .out itself: what the job does not
+                   write comes back unchanged, not an earlier job's bytes */
+                char *blk = stage + (next % win) * r->out_size;
+                memcpy(blk, r->out + i * r->out_size, r->out_size);
+                run.out_off = parx_arena_offset(a, blk);
+            }
             int rc = parx__procs_submit_off(pp, (parx_job_fn)(void (*)(void))r->fn, ctx_off,
                                             &run, &tk[next % win]);
             /* -EBUSY: the pool's slots hold results nobody waits for yet;

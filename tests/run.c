@@ -349,6 +349,40 @@ static void test_seed_matters(void)
     CHECK(memcmp(a, c, sizeof a) != 0);
 }
 
+/* Adds 1 to its out block when i is even; leaves it alone when i is odd. */
+static int job_bump_even(void *ctx, size_t i, parx_rng *rng, void *out)
+{
+    (void)ctx, (void)rng;
+    if (i % 2 == 0) *(int *)out += 1;
+    return 0;
+}
+
+/* A job's out block holds what .out held for it when the job starts, on
+   every backend: bytes it does not write come back as they were (on
+   processes they were another job's, or the arena's zeros). */
+static void test_out_untouched(void)
+{
+    enum { n = 300 };
+    int out[n];
+    parx_exec execs[] = {PARX_EXEC_SEQ, PARX_EXEC_THREADS,
+#ifndef PARX_NO_PROC
+                         PARX_EXEC_FORK, PARX_EXEC_SPAWN
+#endif
+    };
+    for (size_t e = 0; e < sizeof execs / sizeof execs[0]; e++) {
+        for (int i = 0; i < n; i++) out[i] = 3 * i;
+        CHECK_EQ(parx_run(n, job_bump_even, NULL, NULL,
+                          &(parx_run_desc){.exec = execs[e], .workers = 2, .out = out,
+                                           .out_size = sizeof *out},
+                          NULL),
+                 0);
+        size_t wrong = 0;
+        for (int i = 0; i < n; i++) wrong += out[i] != 3 * i + (i % 2 == 0);
+        CHECK_MSG(wrong == 0, "%s: %zu out blocks wrong (out[1] = %d)",
+                  parx_exec_name(execs[e]), wrong, out[1]);
+    }
+}
+
 /* ===== processes: crashes, exits, timeouts and retries ======================== */
 
 #ifndef PARX_NO_PROC
@@ -847,6 +881,7 @@ int main(void)
     run_guarded("the same bits and codes on every backend, hints or not",
                 test_same_bits_everywhere);
     run_guarded("the seed picks the numbers", test_seed_matters);
+    run_guarded("an out block starts as .out held it, on every backend", test_out_untouched);
 #ifndef PARX_NO_PROC
     run_guarded("fork: a crash, a segfault, exit(3); a hang past its timeout; retries", test_troubled_fork);
     run_guarded("spawn: a crash, a segfault, exit(3); a hang past its timeout; retries", test_troubled_spawn);
