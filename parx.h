@@ -1173,7 +1173,8 @@ PARX_API parx_io_backend parx_writer_backend(const parx_writer *w, const char **
 
    A job is fn(ctx, i, rng, out): job i of n, with `rng` the stream
    parx_rng_for(seed, i) (the same numbers on every backend, and on every
-   retry), and `out` its own .out_size bytes of .out (NULL without .out).
+   retry), and `out` its own .out_size bytes of .out (NULL without .out or
+   with .out_size 0).
    On the process backends `out` lies in shared memory: it holds .out's
    bytes for job i when the job starts (as on the other backends, where it
    is .out itself; a retry finds what the failed attempt left there), and is
@@ -1261,7 +1262,7 @@ typedef struct parx_run_desc {
     const double *cost;        /* n cost hints, larger means longer: started longest
                                   first; NULL: in index order */
     void *out;                 /* n results of out_size bytes; job i writes its own */
-    size_t out_size;
+    size_t out_size;           /* 0: no out (jobs get NULL, whatever .out says) */
     size_t ctx_size;           /* process backends: copy ctx (this many bytes) to the
                                   pool's arena for the workers; 0: use ctx where it is */
     uint64_t job_timeout_ns;   /* process backends: kill a job running longer; 0: none */
@@ -7879,7 +7880,10 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
     /* a fresh program sees no caller memory: ctx must travel in the arena */
     if (!d.procs && ctx && !d.ctx_size && d.exec == PARX_EXEC_SPAWN) return -EFAULT;
 #endif
-    if (!d.out) d.out_size = 0;
+    if (!d.out || !d.out_size) { /* no out at all: every job gets NULL, on every backend */
+        d.out = NULL;
+        d.out_size = 0;
+    }
     if (n == 0) { /* nothing to start */
         if (d.progress) d.progress(0, 0, d.user);
         if (report) {

@@ -383,6 +383,40 @@ static void test_out_untouched(void)
     }
 }
 
+/* Status 0 when its out is NULL, 1 when it is not. */
+static int job_out_null(void *ctx, size_t i, parx_rng *rng, void *out)
+{
+    (void)ctx, (void)i, (void)rng;
+    return out != NULL;
+}
+
+/* .out with .out_size 0 is no out at all: every job gets NULL, on every
+   backend (processes included: not an arena block of 0 bytes, which the
+   arena refuses). */
+static void test_out_size_zero(void)
+{
+    char buf[8];
+    struct {
+        parx_exec exec;
+        bool isolate;
+    } runs[] = {
+        {PARX_EXEC_SEQ, false},  {PARX_EXEC_THREADS, false},
+#ifndef PARX_NO_PROC
+        {PARX_EXEC_FORK, false}, {PARX_EXEC_SPAWN, false}, {PARX_EXEC_AUTO, true},
+#endif
+    };
+    for (size_t k = 0; k < sizeof runs / sizeof runs[0]; k++) {
+        parx_run_report rep;
+        int rc = parx_run(8, job_out_null, NULL, NULL,
+                          &(parx_run_desc){.exec = runs[k].exec, .isolate = runs[k].isolate,
+                                           .workers = 2, .out = buf, .out_size = 0},
+                          &rep);
+        CHECK_MSG(rc == 0, "%s%s: %d (%s)", parx_exec_name(runs[k].exec),
+                  runs[k].isolate ? " (isolated)" : "", rc, rc < 0 ? parx_strerror(rc) : "");
+        if (rc >= 0) CHECK_MSG(!rep.fallback, "%s: %s", parx_exec_name(runs[k].exec), rep.reason);
+    }
+}
+
 /* ===== processes: crashes, exits, timeouts and retries ======================== */
 
 #ifndef PARX_NO_PROC
@@ -882,6 +916,7 @@ int main(void)
                 test_same_bits_everywhere);
     run_guarded("the seed picks the numbers", test_seed_matters);
     run_guarded("an out block starts as .out held it, on every backend", test_out_untouched);
+    run_guarded(".out with .out_size 0: out NULL on every backend", test_out_size_zero);
 #ifndef PARX_NO_PROC
     run_guarded("fork: a crash, a segfault, exit(3); a hang past its timeout; retries", test_troubled_fork);
     run_guarded("spawn: a crash, a segfault, exit(3); a hang past its timeout; retries", test_troubled_spawn);
