@@ -350,11 +350,13 @@
     - AUTO. The caller runs jobs itself and times them. After each job
       (once it has spent a quarter of a thread start, and seen two jobs or
       one as long as a whole thread start) it predicts what is left:
-      sequentially, left x mean; on threads, about (left x (mean + per-job
-      cost) + (workers - 1) x start / 2) / workers + start / 2, as the
-      caller works while the threads are created and waits for them to
-      stop at the end (parx_run_predict). When threads are predicted at least 10%
-      faster it starts them, and they take the remaining jobs alongside
+      sequentially, left x mean (under cost hints, which it reads as
+      relative job times, the time per unit of hint so far x the hints
+      left); on threads, about (left x (mean + per-job cost) + (workers
+      - 1) x start / 2) / workers + start / 2, as the caller works while
+      the threads are created and waits for them to stop at the end
+      (parx_run_predict). When threads are predicted at least 10% faster
+      it starts them, and they take the remaining jobs alongside
       the caller, longest first under cost hints (while measuring, the
       caller took the cheapest): nothing waits for the decision and
       nothing runs twice. The caller times its jobs in batches that
@@ -1260,7 +1262,9 @@ typedef struct parx_run_desc {
     bool isolate;              /* jobs must not share the caller's address space */
     uint64_t seed;             /* job i's rng is parx_rng_for(seed, i) */
     const double *cost;        /* n cost hints, larger means longer: started longest
-                                  first; NULL: in index order */
+                                  first; NULL: in index order. Relative job times
+                                  (AUTO scales its measured mean by them); +inf is
+                                  longer than any, 0, < 0 or NaN shorter than any */
     void *out;                 /* n results of out_size bytes; job i writes its own */
     size_t out_size;           /* 0: no out (jobs get NULL, whatever .out says) */
     size_t ctx_size;           /* process backends: copy ctx (this many bytes) to the
@@ -7917,8 +7921,14 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
     atomic_init(&r.cancelled, 0);
     atomic_init(&r.busy_ns, 0);
 
-    /* Cost hints, made sane (a hint that is not a positive finite number
-       counts as a thousandth of the largest), and the longest-first order. */
+    /* Cost hints, made usable, and the longest-first order. AUTO takes them
+       as relative job times (it scales the mean of the jobs it ran by the
+       hints of those left), so they are kept in proportion: +inf counts as
+       twice the largest finite hint (longer than any), and 0, a negative
+       number or NaN as half the smallest positive one (shorter than any,
+       but not so much shorter that a few such jobs measured first make the
+       rest look a thousand times longer). All are divided by the largest,
+       so their sum stays finite whatever their size. */
     size_t *perm = NULL;
     double *cost = NULL, cost_total = 0;
     if (d.cost && n > 1) {
@@ -7929,13 +7939,18 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
             free(cost);
             return -ENOMEM;
         }
-        double top = 0;
-        for (size_t i = 0; i < n; i++)
-            if (d.cost[i] > top && !isinf(d.cost[i])) top = d.cost[i];
-        double floor_ = top > 0 ? top * 1e-3 : 1;
+        double lo = INFINITY, hi = 0; /* the smallest and largest positive finite hints */
         for (size_t i = 0; i < n; i++) {
             double c = d.cost[i];
-            cost[i] = c > 0 && !isinf(c) ? c : isinf(c) && c > 0 ? top : floor_;
+            if (c > 0 && isfinite(c)) {
+                if (c < lo) lo = c;
+                if (c > hi) hi = c;
+            }
+        }
+        if (hi == 0) lo = hi = 1; /* none: every job alike, +inf ones longer */
+        for (size_t i = 0; i < n; i++) {
+            double c = d.cost[i];
+            cost[i] = c > 0 && isfinite(c) ? c / hi : c > 0 ? 2 : lo / hi / 2;
             cost_total += cost[i];
             perm[i] = i;
         }
@@ -8023,8 +8038,11 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
                 size_t cap = (size_t)(0.25 * pr.thread_start_ns / (mean > 1 ? mean : 1));
                 batch = 2 * batch < cap ? 2 * batch : cap > 1 ? cap : 1;
                 if (spent < 0.25 * pr.thread_start_ns || (m < 2 && spent < start_full)) continue;
+                /* under hints: the time per unit of hint seen so far, times
+                   the hints left (cr is 0 only where hints underflowed) */
                 double cr = m > 1 ? cost_run - cost_first : cost_run;
-                pred_seq = perm ? sp * (cost_total - cost_run) / cr : mean * (double)left;
+                double cl = cost_total - cost_run;
+                pred_seq = perm && cr > 0 ? sp * (cl > 0 ? cl : 0) / cr : mean * (double)left;
                 size_t w = (size_t)wcap < left + 1 ? (size_t)wcap : left + 1;
                 pred_thr = parx__run_predict(&pr, PARX_EXEC_THREADS, left, (int)w,
                                             pred_seq / (double)left);

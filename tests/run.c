@@ -238,6 +238,53 @@ static void test_auto_zero_probe(void)
     CHECK_MSG(rep.exec == PARX_EXEC_SEQ, "chose %s: %s", parx_exec_name(rep.exec), rep.reason);
 }
 
+/* Cost hints are relative job times, and AUTO scales the mean it measured
+   (on the cheapest jobs) by them. Zero hints (jobs of no size, still some
+   time each) count as less than any positive one, not as a thousandth of
+   the largest: 16 jobs of 1/16 of a thread start, all the same time, with
+   hints of 0 but one, are a thread start's work in all, which threads
+   cannot beat. */
+static void test_auto_hints_of_zero(void)
+{
+    if (under_valgrind()) PT_SKIP("under valgrind no job is that short");
+    enum { n = 16 };
+    double cost[n] = {0}, out[n];
+    cost[n - 1] = 1;
+    params p = {.work = work(probe.thread_start_ns / n)};
+    parx_run_report rep;
+    CHECK_EQ(parx_run(n, job_values, &p, NULL,
+                      &(parx_run_desc){.workers = 2, .probe = &probe, .cost = cost, .out = out,
+                                       .out_size = sizeof *out},
+                      &rep),
+             0);
+    CHECK_MSG(rep.exec == PARX_EXEC_SEQ, "chose %s: %s", parx_exec_name(rep.exec), rep.reason);
+    pt_diag("%s", rep.reason);
+}
+
+/* Hints of any size: 1000 jobs of 50 us go to threads whether their hints
+   are all 1e308 (their sum is not a number a double holds) or all
+   infinite. */
+static void test_auto_hints_huge(void)
+{
+    enum { n = 1000 };
+    double *out = calloc(n, sizeof *out), *cost = malloc(n * sizeof *cost);
+    REQUIRE(out && cost);
+    params p = {.work = work(50000)};
+    const double hint[] = {1e308, INFINITY};
+    for (int h = 0; h < 2; h++) {
+        for (size_t i = 0; i < n; i++) cost[i] = hint[h];
+        parx_run_report rep;
+        CHECK_EQ(parx_run(n, job_values, &p, NULL,
+                          &(parx_run_desc){.workers = 2, .probe = &probe, .cost = cost,
+                                           .out = out, .out_size = sizeof *out},
+                          &rep),
+                 0);
+        CHECK_MSG(rep.exec == PARX_EXEC_THREADS, "hints %g: chose %s: %s", hint[h],
+                  parx_exec_name(rep.exec), rep.reason);
+    }
+    free(out), free(cost);
+}
+
 #ifndef PARX_NO_PROC
 /* Threads of this process, from /proc/self/status. */
 static int threads_now(void)
@@ -347,6 +394,44 @@ static void test_seed_matters(void)
     CHECK_EQ(parx_run(16, job_values, NULL, NULL, &d, NULL), 0);
     CHECK(memcmp(a, b, sizeof a) == 0);
     CHECK(memcmp(a, c, sizeof a) != 0);
+}
+
+/* The order jobs ran in, on the caller alone. */
+static size_t ran_order[16], ran_count;
+
+static int job_record(void *ctx, size_t i, parx_rng *rng, void *out)
+{
+    (void)ctx, (void)rng, (void)out;
+    if (ran_count < 16) ran_order[ran_count++] = i;
+    return 0;
+}
+
+/* Longest first, for hints of every kind: +inf is longer than any finite
+   hint, and 0, negative or NaN shorter than any positive one (ties in index
+   order). */
+static void test_hint_order(void)
+{
+    static const struct {
+        size_t n;
+        double cost[6];
+        size_t want[6];
+    } cases[] = {
+        {2, {0, INFINITY}, {1, 0}},
+        {6, {1, 0, 3, INFINITY, NAN, -1}, {3, 2, 0, 1, 4, 5}},
+        {4, {-INFINITY, 2, INFINITY, 0}, {2, 1, 0, 3}},
+        {3, {INFINITY, INFINITY, 5}, {0, 1, 2}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        ran_count = 0;
+        CHECK_EQ(parx_run(cases[c].n, job_record, NULL, NULL,
+                          &(parx_run_desc){.exec = PARX_EXEC_SEQ, .cost = cases[c].cost}, NULL),
+                 0);
+        REQUIRE(ran_count == cases[c].n);
+        CHECK_MSG(memcmp(ran_order, cases[c].want, cases[c].n * sizeof(size_t)) == 0,
+                  "case %zu: ran %zu %zu %zu ..., want %zu %zu %zu ...", c, ran_order[0],
+                  ran_order[1], cases[c].n > 2 ? ran_order[2] : 0, cases[c].want[0],
+                  cases[c].want[1], cases[c].want[2]);
+    }
 }
 
 /* Adds 1 to its out block when i is even; leaves it alone when i is odd. */
@@ -908,6 +993,8 @@ int main(void)
     run_guarded("auto: 10 jobs of 1 us run sequentially", test_auto_tiny_jobs_sequential);
     run_guarded("auto: 1000 jobs of 50 us go to threads", test_auto_medium_jobs_threads);
     run_guarded("auto: a probe of zeros means built-in figures", test_auto_zero_probe);
+    run_guarded("auto: hints of 0 do not inflate what is left", test_auto_hints_of_zero);
+    run_guarded("auto: hints of 1e308 or infinity, threads all the same", test_auto_hints_huge);
 #ifndef PARX_NO_PROC
     run_guarded("auto: jobs that need isolation go to processes",
                 test_auto_isolation_processes);
@@ -915,6 +1002,7 @@ int main(void)
     run_guarded("the same bits and codes on every backend, hints or not",
                 test_same_bits_everywhere);
     run_guarded("the seed picks the numbers", test_seed_matters);
+    run_guarded("cost hints: longest first, +inf longest, 0 and NaN shortest", test_hint_order);
     run_guarded("an out block starts as .out held it, on every backend", test_out_untouched);
     run_guarded(".out with .out_size 0: out NULL on every backend", test_out_size_zero);
 #ifndef PARX_NO_PROC
