@@ -1369,8 +1369,8 @@ PARX_API double parx_run_break_even(const parx_probe *p, parx_exec e, size_t n, 
    parx_probe_save: write every field as a flat JSON object (with
    "parx_probe": 1, the format version) to path, through a temporary file
    renamed over it. Times that are not finite and positive are written as
-   0 ("not measured"), and cpus below 1 as this process's CPU count, so
-   that load reads back whatever save wrote.
+   0 ("not measured"), cpus below 1 as this process's CPU count and above
+   2^20 as 2^20, so that load reads back whatever save wrote.
    parx_probe_load: read such a file into *p: keys in any order, unknown keys
    ignored, missing ones left at parx_probe_defaults' figures; *p is changed
    only on success.
@@ -6428,6 +6428,7 @@ PARX_API parx_io_backend parx_writer_backend(const parx_writer *w, const char **
 
 #define PARX__PROBE_MAX_REPS 15
 #define PARX__PROBE_MAX_FILE ((size_t)1 << 20) /* parx_probe_load reads no more */
+#define PARX__PROBE_MAX_CPUS (1 << 20)         /* nor a larger "cpus" */
 
 /* Median of v[0..n) (sorts v). */
 static double parx__probe_median(double *v, int n)
@@ -6857,8 +6858,10 @@ PARX_API int parx_probe_save(const parx_probe *p, const char *path)
         {"proc_rt_ns", p->proc_rt_ns},           {"arena_attach_ns", p->arena_attach_ns},
         {"gpu_dispatch_ns", p->gpu_dispatch_ns},
     };
-    parx__pbuf_put(&b, "{\n  \"parx_probe\": 1,\n  \"cpus\": %d,\n",
-                   p->cpus >= 1 ? p->cpus : parx__cpu_count());
+    /* cpus as load takes it: at least 1 (this machine's count), at most its limit */
+    int cpus = p->cpus < 1 ? parx__cpu_count() : p->cpus;
+    if (cpus > PARX__PROBE_MAX_CPUS) cpus = PARX__PROBE_MAX_CPUS;
+    parx__pbuf_put(&b, "{\n  \"parx_probe\": 1,\n  \"cpus\": %d,\n", cpus);
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         parx__pbuf_put(&b, "  \"%s\": %.17g,\n", t[i].key, parx__probe_finite(t[i].v));
     parx__pbuf_put(&b, "  \"io_uring\": %d,\n  \"io_uring_why\": ", p->io_uring ? 1 : 0);
@@ -7146,7 +7149,8 @@ static int parx__probe_parse(parx__json *j, parx_probe *p)
             version = true;
         } else if (strcmp(key, "cpus") == 0) {
             rc = parx__json_number(j, &v);
-            if (!rc && !(v >= 1 && v <= 1048576 && v == (double)(int)v)) rc = -EINVAL;
+            if (!rc && !(v >= 1 && v <= PARX__PROBE_MAX_CPUS && v == (double)(int)v))
+                rc = -EINVAL;
             if (!rc) p->cpus = (int)v;
         } else if (strcmp(key, "io_uring") == 0 || strcmp(key, "measured") == 0) {
             rc = parx__json_num_or_bool(j, &v);

@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -264,6 +265,11 @@ static void test_round_trip(void)
     REQUIRE(parx_probe_save(&a, path) == 0);
     CHECK_EQ(parx_probe_load(&b, path), 0);
     CHECK(b.task_ns == 0 && b.proc_rt_ns == 0 && b.cpus >= 1);
+    /* more CPUs than load takes (2^20): written as that many */
+    a.cpus = INT_MAX;
+    REQUIRE(parx_probe_save(&a, path) == 0);
+    CHECK_EQ(parx_probe_load(&b, path), 0);
+    CHECK_EQ(b.cpus, 1 << 20);
     unlink(path);
     /* the temporary file is gone too */
     DIR *d = opendir(".");
