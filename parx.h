@@ -6908,7 +6908,7 @@ PARX_API int parx_probe_save(const parx_probe *p, const char *path)
 /* A strict reader of the JSON the saver writes, and of any other JSON
    object: RFC 8259 syntax, nesting bounded, values of known keys checked. */
 typedef struct parx__json {
-    const char *s;
+    const char *s; /* n bytes, and a '\0' after them (strtod reads numbers in place) */
     size_t n, i;
 } parx__json;
 
@@ -7025,7 +7025,8 @@ static int parx__json_string(parx__json *j, char *out, size_t cap)
     }
 }
 
-/* A number, checked against JSON's grammar before strtod sees it. */
+/* A number, checked against JSON's grammar before strtod sees it, of any
+   length (a later version's key may hold a long one); v NULL: skip it. */
 static int parx__json_number(parx__json *j, double *v)
 {
     size_t st = j->i, i = j->i;
@@ -7048,11 +7049,11 @@ static int parx__json_number(parx__json *j, double *v)
         while (PARX__DIGITS(i)) i++;
     }
 #undef PARX__DIGITS
-    char tok[64];
-    if (i - st >= sizeof tok) return -EINVAL; /* no figure needs that many digits */
-    memcpy(tok, s + st, i - st);
-    tok[i - st] = '\0';
-    *v = strtod(tok, NULL); /* the caller has set the "C" locale */
+    if (v) {
+        char *end;
+        *v = strtod(s + st, &end); /* the caller has set the "C" locale */
+        if (end != s + i) return -EINVAL; /* read past the grammar's end: "0x1" is not JSON */
+    }
     j->i = i;
     return 0;
 }
@@ -7068,7 +7069,6 @@ static int parx__json_lit(parx__json *j, const char *lit)
 /* Any value, skipped (unknown keys). */
 static int parx__json_skip(parx__json *j, int depth)
 {
-    double d;
     parx__json_ws(j);
     if (j->i >= j->n || depth > 64) return -EINVAL;
     char c = j->s[j->i];
@@ -7076,7 +7076,7 @@ static int parx__json_skip(parx__json *j, int depth)
     if (c == 't') return parx__json_lit(j, "true");
     if (c == 'f') return parx__json_lit(j, "false");
     if (c == 'n') return parx__json_lit(j, "null");
-    if (c != '{' && c != '[') return parx__json_number(j, &d);
+    if (c != '{' && c != '[') return parx__json_number(j, NULL);
     char close = c == '{' ? '}' : ']';
     j->i++;
     parx__json_ws(j);
@@ -7206,6 +7206,7 @@ PARX_API int parx_probe_load(parx_probe *p, const char *path)
     close(fd);
     if (!e && len > PARX__PROBE_MAX_FILE) e = -EINVAL;
     if (!e) {
+        text[len] = '\0'; /* the reader's numbers end before it (parx__json) */
         parx_probe q;
         memset(&q, 0, sizeof q);
         parx_probe_defaults(&q);

@@ -318,6 +318,17 @@ static void test_load_lenient(void)
     REQUIRE(load_text(big, &p) == 0);
     CHECK_EQ(strlen(p.gpu_name), sizeof p.gpu_name - 1 - (sizeof p.gpu_name - 1) % 2);
     CHECK(strncmp(p.gpu_name, "\xC2\xB5\xC2\xB5", 4) == 0);
+    /* numbers of any length: an unknown key's (a later version's, say a
+       128-bit id) and a known key's with trailing zeros */
+    n = snprintf(big, sizeof big, "{\"parx_probe\": 1, \"future_id\": ");
+    for (int i = 0; i < 100; i++)
+        big[n++] = (char)('1' + i % 9);
+    n += snprintf(big + n, sizeof big - (size_t)n, ", \"task_ns\": 2.");
+    for (int i = 0; i < 100; i++)
+        big[n++] = '0';
+    snprintf(big + n, sizeof big - (size_t)n, "e0}");
+    REQUIRE(load_text(big, &p) == 0);
+    CHECK(p.task_ns == 2);
 }
 
 static void test_load_rejects(void)
