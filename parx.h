@@ -7694,7 +7694,8 @@ static void parx__run_task(void *arg)
 }
 
 /* Start `tasks` pool tasks on pool (made here when NULL: *made gets it), run
-   the caller's share, wait. Returns 0, or -ENOMEM when no pool could start. */
+   the caller's share, wait. Returns 0, or when no pool could start the
+   error parx_pool_create left in errno (-EAGAIN: no thread; -ENOMEM). */
 static int parx__run_threads(parx__run_state *r, parx_pool *pool, int tasks, parx_pool **made)
 {
     *made = NULL;
@@ -7704,7 +7705,7 @@ static int parx__run_threads(parx__run_state *r, parx_pool *pool, int tasks, par
         pd.threads = tasks;
         pd.name = "parx-run";
         pool = *made = parx_pool_create(&pd);
-        if (!pool) return -ENOMEM;
+        if (!pool) return errno > 0 ? -errno : -ENOMEM;
     }
     parx_group g;
     if (tasks > 0) {
