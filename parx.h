@@ -7524,21 +7524,35 @@ PARX_API double parx_run_break_even(const parx_probe *probe, parx_exec e, size_t
 
 /* The probe AUTO uses without .probe: the file PARX_PROBE names, read once
    per process (a cache that is only ever read after its one write), else
-   the built-in figures. */
+   the built-in figures. A file that cannot be read is logged after
+   pthread_once has returned, not inside it: a log callback may call
+   parx_run, whose pthread_once would wait for the one in progress, its own. */
 static parx_probe parx__run_env_probe;
 static pthread_once_t parx__run_env_once = PTHREAD_ONCE_INIT;
+static char parx__run_env_warning[300]; /* written in the once, read after it */
+static _Atomic int parx__run_env_warned;
 static void parx__run_env_load(void)
 {
     const char *path = getenv("PARX_PROBE");
     if (path && *path) {
         int rc = parx_probe_load(&parx__run_env_probe, path);
         if (rc == 0) return;
-        char msg[300];
-        snprintf(msg, sizeof msg, "parx_run: PARX_PROBE=%s could not be read (%s); "
-                 "using built-in overheads", path, parx_strerror(rc));
-        parx__log(PARX_LOG_WARN, msg);
+        snprintf(parx__run_env_warning, sizeof parx__run_env_warning,
+                 "parx_run: PARX_PROBE=%s could not be read (%s); using built-in overheads",
+                 path, parx_strerror(rc));
     }
     parx_probe_defaults(&parx__run_env_probe);
+}
+
+static const parx_probe *parx__run_env(void)
+{
+    pthread_once(&parx__run_env_once, parx__run_env_load);
+    /* relaxed: picks the one caller that logs; the message was published by
+       pthread_once, which every caller has returned from */
+    if (parx__run_env_warning[0] &&
+        !atomic_exchange_explicit(&parx__run_env_warned, 1, memory_order_relaxed))
+        parx__log(PARX_LOG_WARN, parx__run_env_warning);
+    return &parx__run_env_probe;
 }
 
 /* One run, shared by the caller and the pool tasks of the threads backend. */
@@ -7968,8 +7982,7 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
     if (d.probe) {
         parx__run_sane(d.probe, &pr);
     } else {
-        pthread_once(&parx__run_env_once, parx__run_env_load);
-        parx__run_sane(&parx__run_env_probe, &pr);
+        parx__run_sane(parx__run_env(), &pr);
     }
     int cpus = parx__cpu_count();
     int wmax = d.workers ? d.workers : cpus;

@@ -948,6 +948,80 @@ static void test_fallback(void)
     CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child ended with status %#x", st);
 }
 
+/* ===== PARX_PROBE: the figures AUTO uses without .probe ======================== */
+
+/* The file is read once per process, at the first AUTO run without .probe,
+   so each case runs in a child forked before this process made one (these
+   tests come first), with a 20 s alarm: a hang ends as a signal. */
+static void run_child(int (*fn)(void))
+{
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        alarm(20);
+        _exit(fn());
+    }
+    int st;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 77) PT_SKIP("one CPU: AUTO weighs no figure");
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child ended with status %#x", st);
+}
+
+/* A file's figures are the ones AUTO weighs: a thread start of a second
+   (no decision in 10 short jobs) and 345 ns per job, which the reason names. */
+static int env_probe_child(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "run-test-%d-probe.json", (int)getpid());
+    parx_probe p;
+    parx_probe_defaults(&p);
+    p.thread_start_ns = 1e9;
+    p.thread_job_ns = 345;
+    if (parx_probe_save(&p, path) != 0 || setenv("PARX_PROBE", path, 1) != 0) return 2;
+    parx_run_report rep;
+    int rc = parx_run(10, job_out_null, NULL, NULL, &(parx_run_desc){.workers = 2}, &rep);
+    unlink(path);
+    if (rc == 0 && strstr(rep.reason, "one worker")) return 77;
+    if (rc != 0 || strstr(rep.reason, "345 ns per job") == NULL) {
+        fprintf(stderr, "# rc %d, reason '%s'\n", rc, rep.reason);
+        return 1;
+    }
+    return 0;
+}
+
+static void test_env_probe(void) { run_child(env_probe_child); }
+
+/* A log callback that runs jobs of its own, as a callback may (parx calls
+   none while it holds a lock). */
+static int env_warnings, env_nested_rc = -1;
+static void log_and_run(parx_log_level level, const char *msg, void *user)
+{
+    (void)user;
+    if (level != PARX_LOG_WARN || strstr(msg, "PARX_PROBE") == NULL) return;
+    env_warnings++;
+    env_nested_rc = parx_run(4, job_out_null, NULL, NULL, NULL, NULL);
+}
+
+/* A file that cannot be read: built-in figures, one WARN line in all, and
+   the callback may call parx_run (it was called inside the once-only load,
+   and that run waited for the load to finish: for ever). */
+static int env_probe_bad_child(void)
+{
+    if (setenv("PARX_PROBE", "run-test-no-such-dir/probe.json", 1) != 0) return 2;
+    parx_set_log(log_and_run, NULL);
+    int rc = parx_run(8, job_out_null, NULL, NULL, NULL, NULL);
+    int rc2 = parx_run(8, job_out_null, NULL, NULL, NULL, NULL);
+    parx_set_log(NULL, NULL);
+    if (rc != 0 || rc2 != 0 || env_warnings != 1 || env_nested_rc != 0) {
+        fprintf(stderr, "# rc %d %d, %d warnings, nested run %d\n", rc, rc2, env_warnings,
+                env_nested_rc);
+        return 1;
+    }
+    return 0;
+}
+
+static void test_env_probe_bad(void) { run_child(env_probe_bad_child); }
+
 /* ===== a caller with threads: isolation picks spawn ============================ */
 
 #ifndef PARX_NO_PROC
@@ -992,6 +1066,10 @@ int main(void)
     calibrate();
     measure_probe();
     run_guarded("exec names; the cost model and its break-even", test_names_and_model);
+    /* before any AUTO run without .probe here: the file is read once per process */
+    run_guarded("PARX_PROBE=FILE: AUTO weighs the file's figures", test_env_probe);
+    run_guarded("PARX_PROBE unreadable: one warning; the log callback may run jobs",
+                test_env_probe_bad);
     run_guarded("bad input gives its code; n = 0; no desc", test_bad_input);
     run_guarded("auto: 10 jobs of 1 us run sequentially", test_auto_tiny_jobs_sequential);
     run_guarded("auto: 1000 jobs of 50 us go to threads", test_auto_medium_jobs_threads);
