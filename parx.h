@@ -8054,7 +8054,11 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
                 if (!left) break;
                 double sp = m > 1 ? spent - t_first : spent;
                 mean = sp / (double)(m > 1 ? m - 1 : 1);
-                size_t cap = (size_t)(0.25 * pr.thread_start_ns / (mean > 1 ? mean : 1));
+                /* in double, and no more than is left: a probe's thread start
+                   can be any finite figure, and a double past SIZE_MAX cast
+                   to size_t is undefined */
+                double capd = 0.25 * pr.thread_start_ns / (mean > 1 ? mean : 1);
+                size_t cap = capd < (double)left ? (size_t)capd : left;
                 batch = 2 * batch < cap ? 2 * batch : cap > 1 ? cap : 1;
                 if (spent < 0.25 * pr.thread_start_ns || (m < 2 && spent < start_full)) continue;
                 /* under hints: the time per unit of hint seen so far, times

@@ -238,6 +238,35 @@ static void test_auto_zero_probe(void)
     CHECK_MSG(rep.exec == PARX_EXEC_SEQ, "chose %s: %s", parx_exec_name(rep.exec), rep.reason);
 }
 
+/* A probe's figures at the ends of what a file may hold (any finite time
+   loads): every job runs once, with the right result. The batch size AUTO
+   derives from a thread start of 1e300 ns does not fit a size_t
+   (-fsanitize=float-cast-overflow stopped the run there). */
+static void test_auto_extreme_probe(void)
+{
+    enum { n = 100 };
+    double ref[n], out[n];
+    CHECK_EQ(parx_run(n, job_values, NULL, NULL,
+                      &(parx_run_desc){.exec = PARX_EXEC_SEQ, .out = ref, .out_size = sizeof *ref},
+                      NULL),
+             0);
+    const double start[] = {1e300, 1e-300};
+    for (int k = 0; k < 2; k++) {
+        parx_probe p = probe;
+        p.thread_start_ns = start[k];
+        p.thread_job_ns = start[k];
+        memset(out, 0, sizeof out);
+        parx_run_report rep;
+        CHECK_EQ(parx_run(n, job_values, NULL, NULL,
+                          &(parx_run_desc){.workers = 2, .probe = &p, .out = out,
+                                           .out_size = sizeof *out},
+                          &rep),
+                 0);
+        CHECK_MSG(memcmp(out, ref, sizeof out) == 0, "start %g: results differ (%s)", start[k],
+                  rep.reason);
+    }
+}
+
 /* Cost hints are relative job times, and AUTO scales the mean it measured
    (on the cheapest jobs) by them. Zero hints (jobs of no size, still some
    time each) count as less than any positive one, not as a thousandth of
@@ -1074,6 +1103,8 @@ int main(void)
     run_guarded("auto: 10 jobs of 1 us run sequentially", test_auto_tiny_jobs_sequential);
     run_guarded("auto: 1000 jobs of 50 us go to threads", test_auto_medium_jobs_threads);
     run_guarded("auto: a probe of zeros means built-in figures", test_auto_zero_probe);
+    run_guarded("auto: a probe of extreme figures still runs every job once",
+                test_auto_extreme_probe);
     run_guarded("auto: hints of 0 do not inflate what is left", test_auto_hints_of_zero);
     run_guarded("auto: hints of 1e308 or infinity, threads all the same", test_auto_hints_huge);
 #ifndef PARX_NO_PROC
