@@ -1302,7 +1302,8 @@ typedef struct parx_run_report {
    return, -ECANCELED for a job a cancel kept from starting, and on process
    backends PARX_E_CRASHED, PARX_E_EXITED, -ETIMEDOUT, or the error that
    kept it from being queued: PARX_E_PROCS_BROKEN, -ENOSPC, -ENOMEM,
-   PARX_E_UNKNOWN_FN), signal, exit_code, attempts, run_ns; on process
+   PARX_E_UNKNOWN_FN, -EBUSY (every slot of d->procs holds a result nobody
+   waits for yet, as for parx_procs_submit)), signal, exit_code, attempts, run_ns; on process
    backends a job's out block is copied back only when its status is 0.
    report (or NULL) gets the choice and why.
    Returns the number of jobs whose status is not 0, or before running any:

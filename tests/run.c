@@ -696,6 +696,34 @@ static void test_crowded_procs(void)
     free(bout);
     parx_procs_destroy(pp);
 }
+
+/* A pool whose every slot holds a result nobody waits for yet: no job can
+   be queued, and each says so with -EBUSY (as parx_procs_submit would). */
+static void test_full_procs(void)
+{
+    int err = 0;
+    parx_procs *pp = parx_procs_create(
+        &(parx_procs_desc){.workers = 2, .start = PARX_START_FORK, .max_jobs = 2}, &err);
+    REQUIRE(pp);
+    parx_ticket held[2];
+    for (int k = 0; k < 2; k++) REQUIRE(parx_procs_submit(pp, job_nothing, NULL, &held[k]) == 0);
+    enum { n = 4 };
+    parx_job_result r[n];
+    parx_run_report rep;
+    CHECK_EQ(parx_run(n, job_out_null, NULL, r,
+                      &(parx_run_desc){.exec = PARX_EXEC_FORK, .procs = pp}, &rep),
+             n);
+    CHECK_EQ(rep.failed, n);
+    for (int i = 0; i < n; i++) {
+        CHECK_EQ(r[i].status, -EBUSY);
+        CHECK_EQ(r[i].attempts, 0);
+    }
+    for (int k = 0; k < 2; k++) {
+        parx_job_result jr;
+        CHECK_EQ(parx_procs_wait(pp, held[k], &jr), 0);
+    }
+    parx_procs_destroy(pp);
+}
 #endif
 
 /* ===== cancellation and progress ============================================== */
@@ -1123,6 +1151,7 @@ int main(void)
     run_guarded("a pool of the caller's: ctx in its arena, or -EFAULT", test_given_procs);
     run_guarded("a crowded pool, results larger than its arena's window: all run once",
                 test_crowded_procs);
+    run_guarded("a pool with every slot held: -EBUSY for each job", test_full_procs);
 #endif
     run_guarded("a cancel flag set by a job stops the rest", test_cancel_flag);
     run_guarded("progress: monotonic, final count; returning 1 cancels",
