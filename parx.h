@@ -8076,7 +8076,9 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
                     break;
                 }
             }
-            rep.first = m;
+            /* the jobs that ran: m also counts those of the last batch that a
+               cancel kept from starting. relaxed: only this thread ran any */
+            rep.first = atomic_load_explicit(&r.done, memory_order_relaxed);
             if (exec == PARX_EXEC_THREADS) {
                 size_t left = parx__run_left(&r);
                 int len = snprintf(rep.reason, sizeof rep.reason,
@@ -8100,7 +8102,8 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
 #endif
             } else if (parx__run_stopped(&r)) {
                 exec = PARX_EXEC_SEQ;
-                snprintf(rep.reason, sizeof rep.reason, "sequential: cancelled after %zu jobs", m);
+                snprintf(rep.reason, sizeof rep.reason, "sequential: cancelled after %zu jobs",
+                         rep.first);
             } else {
                 exec = PARX_EXEC_SEQ;
                 snprintf(rep.reason, sizeof rep.reason,

@@ -771,6 +771,31 @@ static void test_cancel_flag(void)
     free(out), free(r);
 }
 
+/* Cancelled while AUTO still measures (a thread start of a second keeps it
+   measuring): the report counts as run on the caller the jobs that ran,
+   not those of the batch that the cancel kept from starting. */
+static void test_cancel_while_measuring(void)
+{
+    enum { n = 100 };
+    double out[n];
+    parx_job_result r[n];
+    _Atomic int cancel = 0;
+    params p = {.cancel_at = 20, .cancel = &cancel};
+    parx_probe slow = probe;
+    slow.thread_start_ns = 1e9;
+    for (size_t i = 0; i < n; i++) out[i] = -1.0;
+    parx_run_report rep;
+    int rc = parx_run(n, job_values, &p, r,
+                      &(parx_run_desc){.workers = 2, .probe = &slow, .cancel = &cancel,
+                                       .out = out, .out_size = sizeof *out},
+                      &rep);
+    CHECK_EQ(check_cancelled(out, r, n), n - 21); /* jobs 0..20 ran */
+    CHECK_EQ(rc, n - 21);
+    CHECK_EQ(rep.exec, PARX_EXEC_SEQ);
+    CHECK_EQ(rep.first, 21);
+    CHECK_MSG(strstr(rep.reason, "cancelled after 21 jobs") != NULL, "%s", rep.reason);
+}
+
 typedef struct progress_log {
     size_t calls, last, n, stop_at;
     bool monotonic;
@@ -1154,6 +1179,8 @@ int main(void)
     run_guarded("a pool with every slot held: -EBUSY for each job", test_full_procs);
 #endif
     run_guarded("a cancel flag set by a job stops the rest", test_cancel_flag);
+    run_guarded("a cancel while AUTO measures: the report counts what ran",
+                test_cancel_while_measuring);
     run_guarded("progress: monotonic, final count; returning 1 cancels",
                 test_progress_and_cancel_by_it);
     run_guarded("no thread or process can start: sequential, logged", test_fallback);
