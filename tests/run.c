@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* tests/run.c -- the job runner (parx_run): what AUTO picks (sequential for
    10 jobs of 1 us, threads for 1000 jobs of 50 us, processes for jobs that
-   need isolation), the same bits from every backend (seeds by job index),
-   per-job codes, crashes, timeouts and retries on the process backends,
-   cancellation, progress, the logged sequential fallback when no thread or
-   process can start, and every bad input with its code.
+   need isolation), the same bits from every backend (seeds by job index,
+   out blocks that start as .out holds them), cost hints of every kind (their
+   order, and AUTO's prediction from them), PARX_PROBE, per-job codes,
+   crashes, timeouts and retries on the process backends, cancellation,
+   progress, the logged sequential fallback when no thread or process can
+   start, and every bad input with its code.
 
    The overheads AUTO weighs come from a probe this test measures itself, in
    this very build: under valgrind or a sanitizer a thread start and a job
