@@ -345,16 +345,18 @@
       worker's share of what is left (so the last jobs still spread).
       FORK and SPAWN submit each job to a parx_procs pool (so crashes,
       timeouts and retries are per job) through a window of tickets; a
-      job's `out` lives in the pool's arena and is copied back when it
-      succeeds.
+      job's `out` lives in the pool's arena, copied from .out before the
+      job and back when it succeeds.
     - AUTO. The caller runs jobs itself and times them. After each job
       (once it has spent a quarter of a thread start, and seen two jobs or
       one as long as a whole thread start) it predicts what is left:
-      sequentially, left x mean; on threads, about (left x (mean + per-job
-      cost) + (workers - 1) x start / 2) / workers + start / 2, as the
-      caller works while the threads are created and waits for them to
-      stop at the end (parx_run_predict). When threads are predicted at least 10%
-      faster it starts them, and they take the remaining jobs alongside
+      sequentially, left x mean (under cost hints, which it reads as
+      relative job times, the time per unit of hint so far x the hints
+      left); on threads, about (left x (mean + per-job cost) + (workers
+      - 1) x start / 2) / workers + start / 2, as the caller works while
+      the threads are created and waits for them to stop at the end
+      (parx_run_predict). When threads are predicted at least 10% faster
+      it starts them, and they take the remaining jobs alongside
       the caller, longest first under cost hints (while measuring, the
       caller took the cheapest): nothing waits for the decision and
       nothing runs twice. The caller times its jobs in batches that
@@ -1173,10 +1175,13 @@ PARX_API parx_io_backend parx_writer_backend(const parx_writer *w, const char **
 
    A job is fn(ctx, i, rng, out): job i of n, with `rng` the stream
    parx_rng_for(seed, i) (the same numbers on every backend, and on every
-   retry), and `out` its own .out_size bytes of .out (NULL without .out).
-   On the process backends `out` lies in shared memory and is copied to .out
-   when the job succeeds, so results come back without the caller touching
-   an arena; ctx is read where it is (fork: the process is a copy of the
+   retry), and `out` its own .out_size bytes of .out (NULL without .out or
+   with .out_size 0).
+   On the process backends `out` lies in shared memory: it holds .out's
+   bytes for job i when the job starts (as on the other backends, where it
+   is .out itself; a retry finds what the failed attempt left there), and is
+   copied back to .out when the job succeeds, so results come back without
+   the caller touching an arena; ctx is read where it is (fork: the process is a copy of the
    caller as of this call) or, with .ctx_size, from a copy in the pool's
    arena (spawn: a fresh program sees no caller memory but its arena).
 
@@ -1257,9 +1262,11 @@ typedef struct parx_run_desc {
     bool isolate;              /* jobs must not share the caller's address space */
     uint64_t seed;             /* job i's rng is parx_rng_for(seed, i) */
     const double *cost;        /* n cost hints, larger means longer: started longest
-                                  first; NULL: in index order */
+                                  first; NULL: in index order. Relative job times
+                                  (AUTO scales its measured mean by them); +inf is
+                                  longer than any, 0, < 0 or NaN shorter than any */
     void *out;                 /* n results of out_size bytes; job i writes its own */
-    size_t out_size;
+    size_t out_size;           /* 0: no out (jobs get NULL, whatever .out says) */
     size_t ctx_size;           /* process backends: copy ctx (this many bytes) to the
                                   pool's arena for the workers; 0: use ctx where it is */
     uint64_t job_timeout_ns;   /* process backends: kill a job running longer; 0: none */
@@ -1295,7 +1302,8 @@ typedef struct parx_run_report {
    return, -ECANCELED for a job a cancel kept from starting, and on process
    backends PARX_E_CRASHED, PARX_E_EXITED, -ETIMEDOUT, or the error that
    kept it from being queued: PARX_E_PROCS_BROKEN, -ENOSPC, -ENOMEM,
-   PARX_E_UNKNOWN_FN), signal, exit_code, attempts, run_ns; on process
+   PARX_E_UNKNOWN_FN, -EBUSY (every slot of d->procs holds a result nobody
+   waits for yet, as for parx_procs_submit)), signal, exit_code, attempts, run_ns; on process
    backends a job's out block is copied back only when its status is 0.
    report (or NULL) gets the choice and why.
    Returns the number of jobs whose status is not 0, or before running any:
@@ -1362,8 +1370,8 @@ PARX_API double parx_run_break_even(const parx_probe *p, parx_exec e, size_t n, 
    parx_probe_save: write every field as a flat JSON object (with
    "parx_probe": 1, the format version) to path, through a temporary file
    renamed over it. Times that are not finite and positive are written as
-   0 ("not measured"), and cpus below 1 as this process's CPU count, so
-   that load reads back whatever save wrote.
+   0 ("not measured"), cpus below 1 as this process's CPU count and above
+   2^20 as 2^20, so that load reads back whatever save wrote.
    parx_probe_load: read such a file into *p: keys in any order, unknown keys
    ignored, missing ones left at parx_probe_defaults' figures; *p is changed
    only on success.
@@ -6491,6 +6499,7 @@ PARX_API parx_io_backend parx_writer_backend(const parx_writer *w, const char **
 
 #define PARX__PROBE_MAX_REPS 15
 #define PARX__PROBE_MAX_FILE ((size_t)1 << 20) /* parx_probe_load reads no more */
+#define PARX__PROBE_MAX_CPUS (1 << 20)         /* nor a larger "cpus" */
 
 /* Median of v[0..n) (sorts v). */
 static double parx__probe_median(double *v, int n)
@@ -6920,8 +6929,10 @@ PARX_API int parx_probe_save(const parx_probe *p, const char *path)
         {"proc_rt_ns", p->proc_rt_ns},           {"arena_attach_ns", p->arena_attach_ns},
         {"gpu_dispatch_ns", p->gpu_dispatch_ns},
     };
-    parx__pbuf_put(&b, "{\n  \"parx_probe\": 1,\n  \"cpus\": %d,\n",
-                   p->cpus >= 1 ? p->cpus : parx__cpu_count());
+    /* cpus as load takes it: at least 1 (this machine's count), at most its limit */
+    int cpus = p->cpus < 1 ? parx__cpu_count() : p->cpus;
+    if (cpus > PARX__PROBE_MAX_CPUS) cpus = PARX__PROBE_MAX_CPUS;
+    parx__pbuf_put(&b, "{\n  \"parx_probe\": 1,\n  \"cpus\": %d,\n", cpus);
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         parx__pbuf_put(&b, "  \"%s\": %.17g,\n", t[i].key, parx__probe_finite(t[i].v));
     parx__pbuf_put(&b, "  \"io_uring\": %d,\n  \"io_uring_why\": ", p->io_uring ? 1 : 0);
@@ -6968,7 +6979,7 @@ PARX_API int parx_probe_save(const parx_probe *p, const char *path)
 /* A strict reader of the JSON the saver writes, and of any other JSON
    object: RFC 8259 syntax, nesting bounded, values of known keys checked. */
 typedef struct parx__json {
-    const char *s;
+    const char *s; /* n bytes, and a '\0' after them (strtod reads numbers in place) */
     size_t n, i;
 } parx__json;
 
@@ -7085,7 +7096,8 @@ static int parx__json_string(parx__json *j, char *out, size_t cap)
     }
 }
 
-/* A number, checked against JSON's grammar before strtod sees it. */
+/* A number, checked against JSON's grammar before strtod sees it, of any
+   length (a later version's key may hold a long one); v NULL: skip it. */
 static int parx__json_number(parx__json *j, double *v)
 {
     size_t st = j->i, i = j->i;
@@ -7108,11 +7120,11 @@ static int parx__json_number(parx__json *j, double *v)
         while (PARX__DIGITS(i)) i++;
     }
 #undef PARX__DIGITS
-    char tok[64];
-    if (i - st >= sizeof tok) return -EINVAL; /* no figure needs that many digits */
-    memcpy(tok, s + st, i - st);
-    tok[i - st] = '\0';
-    *v = strtod(tok, NULL); /* the caller has set the "C" locale */
+    if (v) {
+        char *end;
+        *v = strtod(s + st, &end); /* the caller has set the "C" locale */
+        if (end != s + i) return -EINVAL; /* read past the grammar's end: "0x1" is not JSON */
+    }
     j->i = i;
     return 0;
 }
@@ -7128,7 +7140,6 @@ static int parx__json_lit(parx__json *j, const char *lit)
 /* Any value, skipped (unknown keys). */
 static int parx__json_skip(parx__json *j, int depth)
 {
-    double d;
     parx__json_ws(j);
     if (j->i >= j->n || depth > 64) return -EINVAL;
     char c = j->s[j->i];
@@ -7136,7 +7147,7 @@ static int parx__json_skip(parx__json *j, int depth)
     if (c == 't') return parx__json_lit(j, "true");
     if (c == 'f') return parx__json_lit(j, "false");
     if (c == 'n') return parx__json_lit(j, "null");
-    if (c != '{' && c != '[') return parx__json_number(j, &d);
+    if (c != '{' && c != '[') return parx__json_number(j, NULL);
     char close = c == '{' ? '}' : ']';
     j->i++;
     parx__json_ws(j);
@@ -7209,7 +7220,8 @@ static int parx__probe_parse(parx__json *j, parx_probe *p)
             version = true;
         } else if (strcmp(key, "cpus") == 0) {
             rc = parx__json_number(j, &v);
-            if (!rc && !(v >= 1 && v <= 1048576 && v == (double)(int)v)) rc = -EINVAL;
+            if (!rc && !(v >= 1 && v <= PARX__PROBE_MAX_CPUS && v == (double)(int)v))
+                rc = -EINVAL;
             if (!rc) p->cpus = (int)v;
         } else if (strcmp(key, "io_uring") == 0 || strcmp(key, "measured") == 0) {
             rc = parx__json_num_or_bool(j, &v);
@@ -7265,6 +7277,7 @@ PARX_API int parx_probe_load(parx_probe *p, const char *path)
     close(fd);
     if (!e && len > PARX__PROBE_MAX_FILE) e = -EINVAL;
     if (!e) {
+        text[len] = '\0'; /* the reader's numbers end before it (parx__json) */
         parx_probe q;
         memset(&q, 0, sizeof q);
         parx_probe_defaults(&q);
@@ -7582,21 +7595,35 @@ PARX_API double parx_run_break_even(const parx_probe *probe, parx_exec e, size_t
 
 /* The probe AUTO uses without .probe: the file PARX_PROBE names, read once
    per process (a cache that is only ever read after its one write), else
-   the built-in figures. */
+   the built-in figures. A file that cannot be read is logged after
+   pthread_once has returned, not inside it: a log callback may call
+   parx_run, whose pthread_once would wait for the one in progress, its own. */
 static parx_probe parx__run_env_probe;
 static pthread_once_t parx__run_env_once = PTHREAD_ONCE_INIT;
+static char parx__run_env_warning[300]; /* written in the once, read after it */
+static _Atomic int parx__run_env_warned;
 static void parx__run_env_load(void)
 {
     const char *path = getenv("PARX_PROBE");
     if (path && *path) {
         int rc = parx_probe_load(&parx__run_env_probe, path);
         if (rc == 0) return;
-        char msg[300];
-        snprintf(msg, sizeof msg, "parx_run: PARX_PROBE=%s could not be read (%s); "
-                 "using built-in overheads", path, parx_strerror(rc));
-        parx__log(PARX_LOG_WARN, msg);
+        snprintf(parx__run_env_warning, sizeof parx__run_env_warning,
+                 "parx_run: PARX_PROBE=%s could not be read (%s); using built-in overheads",
+                 path, parx_strerror(rc));
     }
     parx_probe_defaults(&parx__run_env_probe);
+}
+
+static const parx_probe *parx__run_env(void)
+{
+    pthread_once(&parx__run_env_once, parx__run_env_load);
+    /* relaxed: picks the one caller that logs; the message was published by
+       pthread_once, which every caller has returned from */
+    if (parx__run_env_warning[0] &&
+        !atomic_exchange_explicit(&parx__run_env_warned, 1, memory_order_relaxed))
+        parx__log(PARX_LOG_WARN, parx__run_env_warning);
+    return &parx__run_env_probe;
 }
 
 /* One run, shared by the caller and the pool tasks of the threads backend. */
@@ -7752,7 +7779,8 @@ static void parx__run_task(void *arg)
 }
 
 /* Start `tasks` pool tasks on pool (made here when NULL: *made gets it), run
-   the caller's share, wait. Returns 0, or -ENOMEM when no pool could start. */
+   the caller's share, wait. Returns 0, or when no pool could start the
+   error parx_pool_create left in errno (-EAGAIN: no thread; -ENOMEM). */
 static int parx__run_threads(parx__run_state *r, parx_pool *pool, int tasks, parx_pool **made)
 {
     *made = NULL;
@@ -7762,7 +7790,7 @@ static int parx__run_threads(parx__run_state *r, parx_pool *pool, int tasks, par
         pd.threads = tasks;
         pd.name = "parx-run";
         pool = *made = parx_pool_create(&pd);
-        if (!pool) return -ENOMEM;
+        if (!pool) return errno > 0 ? -errno : -ENOMEM;
     }
     parx_group g;
     if (tasks > 0) {
@@ -7796,7 +7824,8 @@ static void parx__run_settle_left(parx__run_state *r, int why)
 #ifndef PARX_NO_PROC
 /* The process backends: jobs through pp in claim order, a window of
    tickets in flight, results taken in order (each job's `out` from a
-   staging block in the arena, copied to .out when it succeeded). ctx
+   staging block in the arena, filled from .out before the job is queued
+   and copied back when it succeeded). ctx
    travels as its arena offset, as a copy in the arena (ctx_size), or as
    a plain address when raw_ctx (a fork-mode pool made by this call).
    Returns 0, or before running anything -EFAULT (ctx unreachable) or
@@ -7855,8 +7884,15 @@ static int parx__run_procs(parx__run_state *r, parx_procs *pp, size_t ctx_size, 
             run.flags = flags;
             run.index = i;
             run.seed = r->seed;
-            run.out_off = stage ? parx_arena_offset(a, stage + (next % win) * r->out_size)
-                                : PARX_ARENA_NO_OFFSET;
+            run.out_off = PARX_ARENA_NO_OFFSET;
+            if (stage) {
+                /* the block starts as .out holds it, as on the caller and on
+                   threads, where out is .out itself: what the job does not
+                   write comes back unchanged, not an earlier job's bytes */
+                char *blk = stage + (next % win) * r->out_size;
+                memcpy(blk, r->out + i * r->out_size, r->out_size);
+                run.out_off = parx_arena_offset(a, blk);
+            }
             int rc = parx__procs_submit_off(pp, (parx_job_fn)(void (*)(void))r->fn, ctx_off,
                                             &run, &tk[next % win]);
             /* -EBUSY: the pool's slots hold results nobody waits for yet;
@@ -7939,7 +7975,10 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
     /* a fresh program sees no caller memory: ctx must travel in the arena */
     if (!d.procs && ctx && !d.ctx_size && d.exec == PARX_EXEC_SPAWN) return -EFAULT;
 #endif
-    if (!d.out) d.out_size = 0;
+    if (!d.out || !d.out_size) { /* no out at all: every job gets NULL, on every backend */
+        d.out = NULL;
+        d.out_size = 0;
+    }
     if (n == 0) { /* nothing to start */
         if (d.progress) d.progress(0, 0, d.user);
         if (report) {
@@ -7973,8 +8012,14 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
     atomic_init(&r.cancelled, 0);
     atomic_init(&r.busy_ns, 0);
 
-    /* Cost hints, made sane (a hint that is not a positive finite number
-       counts as a thousandth of the largest), and the longest-first order. */
+    /* Cost hints, made usable, and the longest-first order. AUTO takes them
+       as relative job times (it scales the mean of the jobs it ran by the
+       hints of those left), so they are kept in proportion: +inf counts as
+       twice the largest finite hint (longer than any), and 0, a negative
+       number or NaN as half the smallest positive one (shorter than any,
+       but not so much shorter that a few such jobs measured first make the
+       rest look a thousand times longer). All are divided by the largest,
+       so their sum stays finite whatever their size. */
     size_t *perm = NULL;
     double *cost = NULL, cost_total = 0;
     if (d.cost && n > 1) {
@@ -7985,13 +8030,18 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
             free(cost);
             return -ENOMEM;
         }
-        double top = 0;
-        for (size_t i = 0; i < n; i++)
-            if (d.cost[i] > top && !isinf(d.cost[i])) top = d.cost[i];
-        double floor_ = top > 0 ? top * 1e-3 : 1;
+        double lo = INFINITY, hi = 0; /* the smallest and largest positive finite hints */
         for (size_t i = 0; i < n; i++) {
             double c = d.cost[i];
-            cost[i] = c > 0 && !isinf(c) ? c : isinf(c) && c > 0 ? top : floor_;
+            if (c > 0 && isfinite(c)) {
+                if (c < lo) lo = c;
+                if (c > hi) hi = c;
+            }
+        }
+        if (hi == 0) lo = hi = 1; /* none: every job alike, +inf ones longer */
+        for (size_t i = 0; i < n; i++) {
+            double c = d.cost[i];
+            cost[i] = c > 0 && isfinite(c) ? c / hi : c > 0 ? 2 : lo / hi / 2;
             cost_total += cost[i];
             perm[i] = i;
         }
@@ -8003,8 +8053,7 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
     if (d.probe) {
         parx__run_sane(d.probe, &pr);
     } else {
-        pthread_once(&parx__run_env_once, parx__run_env_load);
-        parx__run_sane(&parx__run_env_probe, &pr);
+        parx__run_sane(parx__run_env(), &pr);
     }
     int cpus = parx__cpu_count();
     int wmax = d.workers ? d.workers : cpus;
@@ -8076,11 +8125,18 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
                 if (!left) break;
                 double sp = m > 1 ? spent - t_first : spent;
                 mean = sp / (double)(m > 1 ? m - 1 : 1);
-                size_t cap = (size_t)(0.25 * pr.thread_start_ns / (mean > 1 ? mean : 1));
+                /* in double, and no more than is left: a probe's thread start
+                   can be any finite figure, and a double past SIZE_MAX cast
+                   to size_t is undefined */
+                double capd = 0.25 * pr.thread_start_ns / (mean > 1 ? mean : 1);
+                size_t cap = capd < (double)left ? (size_t)capd : left;
                 batch = 2 * batch < cap ? 2 * batch : cap > 1 ? cap : 1;
                 if (spent < 0.25 * pr.thread_start_ns || (m < 2 && spent < start_full)) continue;
+                /* under hints: the time per unit of hint seen so far, times
+                   the hints left (cr is 0 only where hints underflowed) */
                 double cr = m > 1 ? cost_run - cost_first : cost_run;
-                pred_seq = perm ? sp * (cost_total - cost_run) / cr : mean * (double)left;
+                double cl = cost_total - cost_run;
+                pred_seq = perm && cr > 0 ? sp * (cl > 0 ? cl : 0) / cr : mean * (double)left;
                 size_t w = (size_t)wcap < left + 1 ? (size_t)wcap : left + 1;
                 pred_thr = parx__run_predict(&pr, PARX_EXEC_THREADS, left, (int)w,
                                             pred_seq / (double)left);
@@ -8090,7 +8146,9 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
                     break;
                 }
             }
-            rep.first = m;
+            /* the jobs that ran: m also counts those of the last batch that a
+               cancel kept from starting. relaxed: only this thread ran any */
+            rep.first = atomic_load_explicit(&r.done, memory_order_relaxed);
             if (exec == PARX_EXEC_THREADS) {
                 size_t left = parx__run_left(&r);
                 int len = snprintf(rep.reason, sizeof rep.reason,
@@ -8114,7 +8172,8 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
 #endif
             } else if (parx__run_stopped(&r)) {
                 exec = PARX_EXEC_SEQ;
-                snprintf(rep.reason, sizeof rep.reason, "sequential: cancelled after %zu jobs", m);
+                snprintf(rep.reason, sizeof rep.reason, "sequential: cancelled after %zu jobs",
+                         rep.first);
             } else {
                 exec = PARX_EXEC_SEQ;
                 snprintf(rep.reason, sizeof rep.reason,

@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -264,6 +265,11 @@ static void test_round_trip(void)
     REQUIRE(parx_probe_save(&a, path) == 0);
     CHECK_EQ(parx_probe_load(&b, path), 0);
     CHECK(b.task_ns == 0 && b.proc_rt_ns == 0 && b.cpus >= 1);
+    /* more CPUs than load takes (2^20): written as that many */
+    a.cpus = INT_MAX;
+    REQUIRE(parx_probe_save(&a, path) == 0);
+    CHECK_EQ(parx_probe_load(&b, path), 0);
+    CHECK_EQ(b.cpus, 1 << 20);
     unlink(path);
     /* the temporary file is gone too */
     DIR *d = opendir(".");
@@ -312,6 +318,17 @@ static void test_load_lenient(void)
     REQUIRE(load_text(big, &p) == 0);
     CHECK_EQ(strlen(p.gpu_name), sizeof p.gpu_name - 1 - (sizeof p.gpu_name - 1) % 2);
     CHECK(strncmp(p.gpu_name, "\xC2\xB5\xC2\xB5", 4) == 0);
+    /* numbers of any length: an unknown key's (a later version's, say a
+       128-bit id) and a known key's with trailing zeros */
+    n = snprintf(big, sizeof big, "{\"parx_probe\": 1, \"future_id\": ");
+    for (int i = 0; i < 100; i++)
+        big[n++] = (char)('1' + i % 9);
+    n += snprintf(big + n, sizeof big - (size_t)n, ", \"task_ns\": 2.");
+    for (int i = 0; i < 100; i++)
+        big[n++] = '0';
+    snprintf(big + n, sizeof big - (size_t)n, "e0}");
+    REQUIRE(load_text(big, &p) == 0);
+    CHECK(p.task_ns == 2);
 }
 
 static void test_load_rejects(void)

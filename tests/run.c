@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* tests/run.c -- the job runner (parx_run): what AUTO picks (sequential for
    10 jobs of 1 us, threads for 1000 jobs of 50 us, processes for jobs that
-   need isolation), the same bits from every backend (seeds by job index),
-   per-job codes, crashes, timeouts and retries on the process backends,
-   cancellation, progress, the logged sequential fallback when no thread or
-   process can start, and every bad input with its code.
+   need isolation), the same bits from every backend (seeds by job index,
+   out blocks that start as .out holds them), cost hints of every kind (their
+   order, and AUTO's prediction from them), PARX_PROBE, per-job codes,
+   crashes, timeouts and retries on the process backends, cancellation,
+   progress, the logged sequential fallback when no thread or process can
+   start, and every bad input with its code.
 
    The overheads AUTO weighs come from a probe this test measures itself, in
    this very build: under valgrind or a sanitizer a thread start and a job
@@ -238,6 +240,96 @@ static void test_auto_zero_probe(void)
     CHECK_MSG(rep.exec == PARX_EXEC_SEQ, "chose %s: %s", parx_exec_name(rep.exec), rep.reason);
 }
 
+/* A probe's figures at the ends of what a file may hold (any finite time
+   loads): every job runs once, with the right result. The batch size AUTO
+   derives from a thread start of 1e300 ns does not fit a size_t
+   (-fsanitize=float-cast-overflow stopped the run there). */
+static void test_auto_extreme_probe(void)
+{
+    enum { n = 100 };
+    double ref[n], out[n];
+    CHECK_EQ(parx_run(n, job_values, NULL, NULL,
+                      &(parx_run_desc){.exec = PARX_EXEC_SEQ, .out = ref, .out_size = sizeof *ref},
+                      NULL),
+             0);
+    const double start[] = {1e300, 1e-300};
+    for (int k = 0; k < 2; k++) {
+        parx_probe p = probe;
+        p.thread_start_ns = start[k];
+        p.thread_job_ns = start[k];
+        memset(out, 0, sizeof out);
+        parx_run_report rep;
+        CHECK_EQ(parx_run(n, job_values, NULL, NULL,
+                          &(parx_run_desc){.workers = 2, .probe = &p, .out = out,
+                                           .out_size = sizeof *out},
+                          &rep),
+                 0);
+        CHECK_MSG(memcmp(out, ref, sizeof out) == 0, "start %g: results differ (%s)", start[k],
+                  rep.reason);
+    }
+}
+
+/* Burns p->work iterations; nothing else (no clock, no rng), so its time is
+   the calibrated one in every build. */
+static int job_burn(void *ctx, size_t i, parx_rng *rng, void *out)
+{
+    (void)i, (void)rng, (void)out;
+    burn(((const params *)ctx)->work);
+    return 0;
+}
+
+/* Cost hints are relative job times, and AUTO scales the mean it measured
+   (on the cheapest jobs) by them. Zero hints (jobs of no size, still some
+   time each) count as less than any positive one, not as a thousandth of
+   the largest: 24 jobs of 1/32 of a thread start, all the same time, with
+   hints of 0 but one, are 3/4 of a thread start's work, which threads
+   cannot beat. AUTO decides after a quarter of a thread start of jobs, and
+   another process that takes the CPU meanwhile makes them look longer than
+   they are (in about 1 run in 300 on a busy 2-CPU machine): the question
+   is asked up to three times; with hints of 0 read as a thousandth of the
+   largest, the answer was threads every time. */
+static void test_auto_hints_of_zero(void)
+{
+    if (under_valgrind()) PT_SKIP("under valgrind no job is that short");
+    enum { n = 24 };
+    double cost[n] = {0};
+    cost[n - 1] = 1;
+    params p = {.work = work(probe.thread_start_ns / 32)};
+    parx_run_report rep;
+    for (int attempt = 1; attempt <= 3; attempt++) {
+        CHECK_EQ(parx_run(n, job_burn, &p, NULL,
+                          &(parx_run_desc){.workers = 2, .probe = &probe, .cost = cost}, &rep),
+                 0);
+        pt_diag("attempt %d: %s", attempt, rep.reason);
+        if (rep.exec == PARX_EXEC_SEQ) break;
+    }
+    CHECK_MSG(rep.exec == PARX_EXEC_SEQ, "chose %s: %s", parx_exec_name(rep.exec), rep.reason);
+}
+
+/* Hints of any size: 1000 jobs of 50 us go to threads whether their hints
+   are all 1e308 (their sum is not a number a double holds) or all
+   infinite. */
+static void test_auto_hints_huge(void)
+{
+    enum { n = 1000 };
+    double *out = calloc(n, sizeof *out), *cost = malloc(n * sizeof *cost);
+    REQUIRE(out && cost);
+    params p = {.work = work(50000)};
+    const double hint[] = {1e308, INFINITY};
+    for (int h = 0; h < 2; h++) {
+        for (size_t i = 0; i < n; i++) cost[i] = hint[h];
+        parx_run_report rep;
+        CHECK_EQ(parx_run(n, job_values, &p, NULL,
+                          &(parx_run_desc){.workers = 2, .probe = &probe, .cost = cost,
+                                           .out = out, .out_size = sizeof *out},
+                          &rep),
+                 0);
+        CHECK_MSG(rep.exec == PARX_EXEC_THREADS, "hints %g: chose %s: %s", hint[h],
+                  parx_exec_name(rep.exec), rep.reason);
+    }
+    free(out), free(cost);
+}
+
 #ifndef PARX_NO_PROC
 /* Threads of this process, from /proc/self/status. */
 static int threads_now(void)
@@ -347,6 +439,112 @@ static void test_seed_matters(void)
     CHECK_EQ(parx_run(16, job_values, NULL, NULL, &d, NULL), 0);
     CHECK(memcmp(a, b, sizeof a) == 0);
     CHECK(memcmp(a, c, sizeof a) != 0);
+}
+
+/* The order jobs ran in, on the caller alone. */
+static size_t ran_order[16], ran_count;
+
+static int job_record(void *ctx, size_t i, parx_rng *rng, void *out)
+{
+    (void)ctx, (void)rng, (void)out;
+    if (ran_count < 16) ran_order[ran_count++] = i;
+    return 0;
+}
+
+/* Longest first, for hints of every kind: +inf is longer than any finite
+   hint, and 0, negative or NaN shorter than any positive one (ties in index
+   order). */
+static void test_hint_order(void)
+{
+    static const struct {
+        size_t n;
+        double cost[6];
+        size_t want[6];
+    } cases[] = {
+        {2, {0, INFINITY}, {1, 0}},
+        {6, {1, 0, 3, INFINITY, NAN, -1}, {3, 2, 0, 1, 4, 5}},
+        {4, {-INFINITY, 2, INFINITY, 0}, {2, 1, 0, 3}},
+        {3, {INFINITY, INFINITY, 5}, {0, 1, 2}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        ran_count = 0;
+        CHECK_EQ(parx_run(cases[c].n, job_record, NULL, NULL,
+                          &(parx_run_desc){.exec = PARX_EXEC_SEQ, .cost = cases[c].cost}, NULL),
+                 0);
+        REQUIRE(ran_count == cases[c].n);
+        CHECK_MSG(memcmp(ran_order, cases[c].want, cases[c].n * sizeof(size_t)) == 0,
+                  "case %zu: ran %zu %zu %zu ..., want %zu %zu %zu ...", c, ran_order[0],
+                  ran_order[1], cases[c].n > 2 ? ran_order[2] : 0, cases[c].want[0],
+                  cases[c].want[1], cases[c].want[2]);
+    }
+}
+
+/* Adds 1 to its out block when i is even; leaves it alone when i is odd. */
+static int job_bump_even(void *ctx, size_t i, parx_rng *rng, void *out)
+{
+    (void)ctx, (void)rng;
+    if (i % 2 == 0) *(int *)out += 1;
+    return 0;
+}
+
+/* A job's out block holds what .out held for it when the job starts, on
+   every backend: bytes it does not write come back as they were (on
+   processes they were another job's, or the arena's zeros). */
+static void test_out_untouched(void)
+{
+    enum { n = 300 };
+    int out[n];
+    parx_exec execs[] = {PARX_EXEC_SEQ, PARX_EXEC_THREADS,
+#ifndef PARX_NO_PROC
+                         PARX_EXEC_FORK, PARX_EXEC_SPAWN
+#endif
+    };
+    for (size_t e = 0; e < sizeof execs / sizeof execs[0]; e++) {
+        for (int i = 0; i < n; i++) out[i] = 3 * i;
+        CHECK_EQ(parx_run(n, job_bump_even, NULL, NULL,
+                          &(parx_run_desc){.exec = execs[e], .workers = 2, .out = out,
+                                           .out_size = sizeof *out},
+                          NULL),
+                 0);
+        size_t wrong = 0;
+        for (int i = 0; i < n; i++) wrong += out[i] != 3 * i + (i % 2 == 0);
+        CHECK_MSG(wrong == 0, "%s: %zu out blocks wrong (out[1] = %d)",
+                  parx_exec_name(execs[e]), wrong, out[1]);
+    }
+}
+
+/* Status 0 when its out is NULL, 1 when it is not. */
+static int job_out_null(void *ctx, size_t i, parx_rng *rng, void *out)
+{
+    (void)ctx, (void)i, (void)rng;
+    return out != NULL;
+}
+
+/* .out with .out_size 0 is no out at all: every job gets NULL, on every
+   backend (processes included: not an arena block of 0 bytes, which the
+   arena refuses). */
+static void test_out_size_zero(void)
+{
+    char buf[8];
+    struct {
+        parx_exec exec;
+        bool isolate;
+    } runs[] = {
+        {PARX_EXEC_SEQ, false},  {PARX_EXEC_THREADS, false},
+#ifndef PARX_NO_PROC
+        {PARX_EXEC_FORK, false}, {PARX_EXEC_SPAWN, false}, {PARX_EXEC_AUTO, true},
+#endif
+    };
+    for (size_t k = 0; k < sizeof runs / sizeof runs[0]; k++) {
+        parx_run_report rep;
+        int rc = parx_run(8, job_out_null, NULL, NULL,
+                          &(parx_run_desc){.exec = runs[k].exec, .isolate = runs[k].isolate,
+                                           .workers = 2, .out = buf, .out_size = 0},
+                          &rep);
+        CHECK_MSG(rc == 0, "%s%s: %d (%s)", parx_exec_name(runs[k].exec),
+                  runs[k].isolate ? " (isolated)" : "", rc, rc < 0 ? parx_strerror(rc) : "");
+        if (rc >= 0) CHECK_MSG(!rep.fallback, "%s: %s", parx_exec_name(runs[k].exec), rep.reason);
+    }
 }
 
 /* ===== processes: crashes, exits, timeouts and retries ======================== */
@@ -514,6 +712,34 @@ static void test_crowded_procs(void)
     free(bout);
     parx_procs_destroy(pp);
 }
+
+/* A pool whose every slot holds a result nobody waits for yet: no job can
+   be queued, and each says so with -EBUSY (as parx_procs_submit would). */
+static void test_full_procs(void)
+{
+    int err = 0;
+    parx_procs *pp = parx_procs_create(
+        &(parx_procs_desc){.workers = 2, .start = PARX_START_FORK, .max_jobs = 2}, &err);
+    REQUIRE(pp);
+    parx_ticket held[2];
+    for (int k = 0; k < 2; k++) REQUIRE(parx_procs_submit(pp, job_nothing, NULL, &held[k]) == 0);
+    enum { n = 4 };
+    parx_job_result r[n];
+    parx_run_report rep;
+    CHECK_EQ(parx_run(n, job_out_null, NULL, r,
+                      &(parx_run_desc){.exec = PARX_EXEC_FORK, .procs = pp}, &rep),
+             n);
+    CHECK_EQ(rep.failed, n);
+    for (int i = 0; i < n; i++) {
+        CHECK_EQ(r[i].status, -EBUSY);
+        CHECK_EQ(r[i].attempts, 0);
+    }
+    for (int k = 0; k < 2; k++) {
+        parx_job_result jr;
+        CHECK_EQ(parx_procs_wait(pp, held[k], &jr), 0);
+    }
+    parx_procs_destroy(pp);
+}
 #endif
 
 /* ===== cancellation and progress ============================================== */
@@ -559,6 +785,31 @@ static void test_cancel_flag(void)
         if (execs[e] == PARX_EXEC_SEQ) CHECK_EQ(c, n - 21); /* jobs 0..20 ran */
     }
     free(out), free(r);
+}
+
+/* Cancelled while AUTO still measures (a thread start of a second keeps it
+   measuring): the report counts as run on the caller the jobs that ran,
+   not those of the batch that the cancel kept from starting. */
+static void test_cancel_while_measuring(void)
+{
+    enum { n = 100 };
+    double out[n];
+    parx_job_result r[n];
+    _Atomic int cancel = 0;
+    params p = {.cancel_at = 20, .cancel = &cancel};
+    parx_probe slow = probe;
+    slow.thread_start_ns = 1e9;
+    for (size_t i = 0; i < n; i++) out[i] = -1.0;
+    parx_run_report rep;
+    int rc = parx_run(n, job_values, &p, r,
+                      &(parx_run_desc){.workers = 2, .probe = &slow, .cancel = &cancel,
+                                       .out = out, .out_size = sizeof *out},
+                      &rep);
+    CHECK_EQ(check_cancelled(out, r, n), n - 21); /* jobs 0..20 ran */
+    CHECK_EQ(rc, n - 21);
+    CHECK_EQ(rep.exec, PARX_EXEC_SEQ);
+    CHECK_EQ(rep.first, 21);
+    CHECK_MSG(strstr(rep.reason, "cancelled after 21 jobs") != NULL, "%s", rep.reason);
 }
 
 typedef struct progress_log {
@@ -761,8 +1012,11 @@ static int fallback_child(void)
                           &(parx_run_desc){.exec = execs[e], .workers = 2, .out = out,
                                            .out_size = 8},
                           &rep);
+        /* the reason names what stopped the backend: clone's EAGAIN */
         if (rc != 0 || !rep.fallback || rep.exec != PARX_EXEC_SEQ || !logged[0] ||
-            strstr(rep.reason, "fallback") == NULL || memcmp(out, ref, sizeof out) != 0) {
+            strstr(rep.reason, "fallback") == NULL ||
+            strstr(rep.reason, parx_strerror(-EAGAIN)) == NULL ||
+            memcmp(out, ref, sizeof out) != 0) {
             fprintf(stderr, "# %s: rc %d, fallback %d, exec %s, log '%s', reason '%s'\n",
                     parx_exec_name(execs[e]), rc, rep.fallback, parx_exec_name(rep.exec), logged,
                     rep.reason);
@@ -791,6 +1045,80 @@ static void test_fallback(void)
     if (WIFEXITED(st) && WEXITSTATUS(st) == 77) PT_SKIP("no seccomp filter here");
     CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child ended with status %#x", st);
 }
+
+/* ===== PARX_PROBE: the figures AUTO uses without .probe ======================== */
+
+/* The file is read once per process, at the first AUTO run without .probe,
+   so each case runs in a child forked before this process made one (these
+   tests come first), with a 20 s alarm: a hang ends as a signal. */
+static void run_child(int (*fn)(void))
+{
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        alarm(20);
+        _exit(fn());
+    }
+    int st;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 77) PT_SKIP("one CPU: AUTO weighs no figure");
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child ended with status %#x", st);
+}
+
+/* A file's figures are the ones AUTO weighs: a thread start of a second
+   (no decision in 10 short jobs) and 345 ns per job, which the reason names. */
+static int env_probe_child(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "run-test-%d-probe.json", (int)getpid());
+    parx_probe p;
+    parx_probe_defaults(&p);
+    p.thread_start_ns = 1e9;
+    p.thread_job_ns = 345;
+    if (parx_probe_save(&p, path) != 0 || setenv("PARX_PROBE", path, 1) != 0) return 2;
+    parx_run_report rep;
+    int rc = parx_run(10, job_out_null, NULL, NULL, &(parx_run_desc){.workers = 2}, &rep);
+    unlink(path);
+    if (rc == 0 && strstr(rep.reason, "one worker")) return 77;
+    if (rc != 0 || strstr(rep.reason, "345 ns per job") == NULL) {
+        fprintf(stderr, "# rc %d, reason '%s'\n", rc, rep.reason);
+        return 1;
+    }
+    return 0;
+}
+
+static void test_env_probe(void) { run_child(env_probe_child); }
+
+/* A log callback that runs jobs of its own, as a callback may (parx calls
+   none while it holds a lock). */
+static int env_warnings, env_nested_rc = -1;
+static void log_and_run(parx_log_level level, const char *msg, void *user)
+{
+    (void)user;
+    if (level != PARX_LOG_WARN || strstr(msg, "PARX_PROBE") == NULL) return;
+    env_warnings++;
+    env_nested_rc = parx_run(4, job_out_null, NULL, NULL, NULL, NULL);
+}
+
+/* A file that cannot be read: built-in figures, one WARN line in all, and
+   the callback may call parx_run (it was called inside the once-only load,
+   and that run waited for the load to finish: for ever). */
+static int env_probe_bad_child(void)
+{
+    if (setenv("PARX_PROBE", "run-test-no-such-dir/probe.json", 1) != 0) return 2;
+    parx_set_log(log_and_run, NULL);
+    int rc = parx_run(8, job_out_null, NULL, NULL, NULL, NULL);
+    int rc2 = parx_run(8, job_out_null, NULL, NULL, NULL, NULL);
+    parx_set_log(NULL, NULL);
+    if (rc != 0 || rc2 != 0 || env_warnings != 1 || env_nested_rc != 0) {
+        fprintf(stderr, "# rc %d %d, %d warnings, nested run %d\n", rc, rc2, env_warnings,
+                env_nested_rc);
+        return 1;
+    }
+    return 0;
+}
+
+static void test_env_probe_bad(void) { run_child(env_probe_bad_child); }
 
 /* ===== a caller with threads: isolation picks spawn ============================ */
 
@@ -836,10 +1164,18 @@ int main(void)
     calibrate();
     measure_probe();
     run_guarded("exec names; the cost model and its break-even", test_names_and_model);
+    /* before any AUTO run without .probe here: the file is read once per process */
+    run_guarded("PARX_PROBE=FILE: AUTO weighs the file's figures", test_env_probe);
+    run_guarded("PARX_PROBE unreadable: one warning; the log callback may run jobs",
+                test_env_probe_bad);
     run_guarded("bad input gives its code; n = 0; no desc", test_bad_input);
     run_guarded("auto: 10 jobs of 1 us run sequentially", test_auto_tiny_jobs_sequential);
     run_guarded("auto: 1000 jobs of 50 us go to threads", test_auto_medium_jobs_threads);
     run_guarded("auto: a probe of zeros means built-in figures", test_auto_zero_probe);
+    run_guarded("auto: a probe of extreme figures still runs every job once",
+                test_auto_extreme_probe);
+    run_guarded("auto: hints of 0 do not inflate what is left", test_auto_hints_of_zero);
+    run_guarded("auto: hints of 1e308 or infinity, threads all the same", test_auto_hints_huge);
 #ifndef PARX_NO_PROC
     run_guarded("auto: jobs that need isolation go to processes",
                 test_auto_isolation_processes);
@@ -847,14 +1183,20 @@ int main(void)
     run_guarded("the same bits and codes on every backend, hints or not",
                 test_same_bits_everywhere);
     run_guarded("the seed picks the numbers", test_seed_matters);
+    run_guarded("cost hints: longest first, +inf longest, 0 and NaN shortest", test_hint_order);
+    run_guarded("an out block starts as .out held it, on every backend", test_out_untouched);
+    run_guarded(".out with .out_size 0: out NULL on every backend", test_out_size_zero);
 #ifndef PARX_NO_PROC
     run_guarded("fork: a crash, a segfault, exit(3); a hang past its timeout; retries", test_troubled_fork);
     run_guarded("spawn: a crash, a segfault, exit(3); a hang past its timeout; retries", test_troubled_spawn);
     run_guarded("a pool of the caller's: ctx in its arena, or -EFAULT", test_given_procs);
     run_guarded("a crowded pool, results larger than its arena's window: all run once",
                 test_crowded_procs);
+    run_guarded("a pool with every slot held: -EBUSY for each job", test_full_procs);
 #endif
     run_guarded("a cancel flag set by a job stops the rest", test_cancel_flag);
+    run_guarded("a cancel while AUTO measures: the report counts what ran",
+                test_cancel_while_measuring);
     run_guarded("progress: monotonic, final count; returning 1 cancels",
                 test_progress_and_cancel_by_it);
     run_guarded("no thread or process can start: sequential, logged", test_fallback);
