@@ -867,7 +867,8 @@ typedef uint64_t parx_ticket;
 
 /* Options for parx_procs_map_ex; zeroed means none. */
 typedef struct parx_map_desc {
-    const double *cost;  /* n cost hints: jobs are started longest first; NULL: in order */
+    const double *cost;  /* n cost hints: jobs are started longest first (a NaN hint
+                            last), ties in index order; NULL: in order */
     void (*progress)(size_t done, size_t n, void *user); /* after each batch of results */
     void *user;
 } parx_map_desc;
@@ -1541,13 +1542,18 @@ static int parx__cpu_count(void)
 
 /* qsort_r order of job indices (size_t) by cost hints (ctx: the doubles),
    longest first; ties in index order, so every run gets the same schedule
-   (parx_procs_map_ex, parx_run). */
+   (parx_procs_map_ex, parx_run). A NaN hint goes after every number: NaN
+   compares neither above nor below, and an order that is not total breaks
+   qsort_r's contract (any order may come back, or worse). */
 static int parx__cost_cmp(const void *a, const void *b, void *ctx)
 {
     const double *cost = (const double *)ctx;
     size_t i = *(const size_t *)a, k = *(const size_t *)b;
-    if (cost[i] > cost[k]) return -1;
-    if (cost[i] < cost[k]) return 1;
+    double x = cost[i], y = cost[k];
+    bool xnan = isnan(x), ynan = isnan(y);
+    if (xnan != ynan) return xnan ? 1 : -1;
+    if (x > y) return -1;
+    if (x < y) return 1;
     return i < k ? -1 : i > k;
 }
 

@@ -11,6 +11,7 @@
    thread of its own (each pool has one monitor thread, started after its
    fork server). */
 #define _GNU_SOURCE
+#include <math.h>
 #include <sched.h>
 #include <grp.h>
 #include <sys/resource.h>
@@ -273,9 +274,30 @@ static void map_order(parx_start mode)
     CHECK_EQ(progress_last, N);
     CHECK_EQ(progress_bad, 0);
 
+    /* NaN hints (every fifth job) start after every number, in index order:
+       the order stays total, so the rest still start longest first */
+    atomic_store(next, 0);
+    for (int i = 0; i < N; i += 5)
+        cost[i] = NAN;
+    CHECK_EQ(parx_procs_map_ex(pp, job_order, args, N, r, &md), 0);
+    int nans = 0;
+    wrong = 0;
+    for (int i = 0; i < N; i++) {
+        if (isnan(cost[i])) {
+            wrong += o[i].seen != N - N / 5 + nans++;
+            continue;
+        }
+        int longer = 0; /* numbers above cost[i] */
+        for (int k = 0; k < N; k++)
+            longer += !isnan(cost[k]) && cost[k] > cost[i];
+        wrong += o[i].seen != longer;
+    }
+    CHECK_MSG(wrong == 0, "%d jobs out of order with NaN hints", wrong);
+
     /* without hints: in order; the count of failed jobs is returned */
     atomic_store(next, 0);
     CHECK_EQ(parx_procs_map(pp, job_order, args, N, r), 0);
+    wrong = 0;
     for (int i = 0; i < N; i++)
         wrong += o[i].seen != i;
     CHECK_MSG(wrong == 0, "%d jobs out of order without hints", wrong);
