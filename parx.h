@@ -286,7 +286,8 @@
       slower. The reason string says which.
     - Faults. A short read is resumed for the rest; a read that returns 0
       is the end of the file, so a file truncated while it is read ends at
-      its new size (chunks beyond it come back empty and are skipped). An
+      its new size (chunks beyond it are skipped, also one whose read
+      finished before the cut: no gap in the stream). An
       I/O error is returned by parx_prefetch_next at the chunk where it
       happened, in order, after every chunk before it; parx_prefetch_error
       names the file and the offset. close() waits for every read in
@@ -4769,7 +4770,8 @@ PARX_API int parx_procs_pids(const parx_procs *pp, int *pids, int n)
    the buffered one. A short read continues where it stopped (buffered if the
    rest is no longer aligned); a read that returns 0 is the end of the file,
    which ends the chunk there, so a file truncated while it is read ends at
-   its new size and the chunks beyond it come back empty and are skipped. */
+   its new size: the chunks of its file or range after that one are skipped
+   (pf->cut_item), empty or not (a read that finished before the cut). */
 
 #include <fcntl.h>
 #include <signal.h>
@@ -5035,6 +5037,8 @@ struct parx_prefetch {
     uint64_t cur_pos;       /* offset within the item */
     bool cur_ref;           /* the cursor holds a reference on the item's file */
     bool cur_done;          /* no more chunks: the end, or an open failed */
+    size_t cut_item;        /* the last item a read found cut short (its file ended early), or
+                               SIZE_MAX: its later chunks are not delivered (consumer) */
     uint64_t next_seq, deliver_seq, delivered;
 #ifndef PARX_NO_URING
     struct io_uring ring;
@@ -5651,11 +5655,22 @@ PARX_API int parx_prefetch_next(parx_prefetch *pf, parx_chunk *c)
             return -EBUSY; /* every buffer is held by the caller */
         }
         pf->deliver_seq++;
-        if (h->eof && !h->err && !pf->cur_done && pf->cur_item == h->item && pf->cur_pos > 0) {
+        if (h->item == pf->cut_item) {
+            /* A chunk after the one that met the end of its file: its read
+               may have finished before the cut and brought back bytes the
+               file no longer holds. Handed out, it would follow a short
+               chunk with a gap between them; the item ended at the cut. */
+            parx__pf_free_slot(pf, h);
+            continue;
+        }
+        if (h->eof && !h->err) {
             /* the file ended before the item did (truncated since it was
-               opened): assign nothing more of this item; the chunks of it
-               already being read come back empty and are skipped */
-            pf->cur_pos = UINT64_MAX;
+               opened): the item ends here. Assign nothing more of it, and
+               skip the chunks of it already assigned (above), whatever
+               their reads found: in order, they all come after this one. */
+            pf->cut_item = h->item;
+            if (!pf->cur_done && pf->cur_item == h->item && pf->cur_pos > 0)
+                pf->cur_pos = UINT64_MAX;
         }
         if (h->direct_refused && !pf->files[h->file].no_direct) {
             pf->files[h->file].no_direct = true;
@@ -5804,6 +5819,7 @@ PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *
     }
     pf->d = parx__prefetch_desc_defaults(desc);
     pf->backend = PARX_IO_THREADS; /* until a ring exists, so destroy knows what to undo */
+    pf->cut_item = SIZE_MAX;
 
     /* Our own copies of the paths (one block) and ranges. */
     size_t bytes = pf->d.npaths * sizeof(char *);
