@@ -1086,7 +1086,8 @@ typedef struct parx_writer_desc {
     unsigned mode;             /* permissions when created; 0: 0644 (less the umask) */
     int depth;                 /* writes queued or in flight before a write waits; 0: 4 */
     parx_io_backend backend;   /* 0: PARX_IO_AUTO */
-    bool sync;                 /* flush and close also fdatasync the file */
+    bool sync;                 /* flush and close also fdatasync the file (no error where it
+                                  cannot be synced: a pipe, a socket, /dev/null) */
     parx_write_done_fn done;   /* optional: told when each buffer may be reused (on io_uring
                                   inside write, flush or close; else on the writer's thread) */
     void *done_user;
@@ -6291,7 +6292,10 @@ PARX_API int parx_writer_flush(parx_writer *w)
         e = w->err;
         pthread_mutex_unlock(&w->mu);
     }
-    if (!e && w->d.sync && fdatasync(w->fd) != 0) {
+    /* EINVAL and EROFS: the file cannot be synced -- a pipe, socket or
+       device such as /dev/null (fsync(2)) -- and holds nothing to wait for:
+       not an error, or the first flush would stop the writer for good */
+    if (!e && w->d.sync && fdatasync(w->fd) != 0 && errno != EINVAL && errno != EROFS) {
         e = -errno;
         if (w->backend == PARX_IO_THREADS) pthread_mutex_lock(&w->mu);
         if (!w->err) w->err = e;

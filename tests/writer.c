@@ -5,7 +5,7 @@
    device, a file size limit) is reported by write, flush and close; writes
    queued by a thread that exits before close are written all the same; a
    FIFO with no reader is an error, not a hang, and one with a reader gets
-   the bytes in order. */
+   the bytes in order; .sync where nothing can be synced is no error. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
@@ -499,6 +499,49 @@ static void test_fifo_stream(void)
     unlink(fifo);
 }
 
+/* .sync on files that cannot be synced -- a FIFO (a pipe), /dev/null --
+   is not an error: there is nothing to wait for, and the bytes go out as
+   without it (fdatasync's EINVAL stopped the writer at the first flush,
+   and every later write was refused). */
+static void test_sync_unsyncable(void)
+{
+    const char *fifo = io_path("sync.fifo");
+    unlink(fifo);
+    if (mkfifo(fifo, 0600) != 0) {
+        PT_SKIP("mkfifo: %s", strerror(errno));
+    }
+    for (int b = 0; b < nbackends; b++) {
+        /* our own reader, so the writer's open does not fail with ENXIO;
+           what is written fits in the pipe */
+        int rfd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        REQUIRE(rfd >= 0);
+        parx_writer *w = parx_writer_open(
+            &(parx_writer_desc){.path = fifo, .sync = true, .backend = backends[b]}, NULL);
+        REQUIRE(w != NULL);
+        CHECK_EQ(parx_writer_write(w, "abc", 3), 0);
+        int rc = parx_writer_flush(w);
+        CHECK_MSG(rc == 0, "backend %d, FIFO: flush %d (%s)", (int)backends[b], rc,
+                  parx_strerror(rc));
+        CHECK_EQ(parx_writer_write(w, "def", 3), 0);
+        CHECK_EQ(parx_writer_close(w), 0);
+        char got[16] = {0};
+        CHECK_EQ((int)read(rfd, got, sizeof got - 1), 6);
+        CHECK_STR_EQ(got, "abcdef");
+        close(rfd);
+
+        w = parx_writer_open(
+            &(parx_writer_desc){.path = "/dev/null", .sync = true, .backend = backends[b]}, NULL);
+        REQUIRE(w != NULL);
+        CHECK_EQ(parx_writer_write(w, "abc", 3), 0);
+        rc = parx_writer_flush(w);
+        CHECK_MSG(rc == 0, "backend %d, /dev/null: flush %d (%s)", (int)backends[b], rc,
+                  parx_strerror(rc));
+        CHECK_EQ(parx_writer_write(w, "def", 3), 0);
+        CHECK_EQ(parx_writer_close(w), 0);
+    }
+    unlink(fifo);
+}
+
 int main(void)
 {
     io_dir("writer");
@@ -531,6 +574,8 @@ int main(void)
     run_guarded("a FIFO with no reader: -ENXIO, not a hang", test_fifo_no_reader);
     run_guarded("a FIFO with a reader: the bytes in order on both backends; write_at -ESPIPE",
                 test_fifo_stream);
+    run_guarded(".sync on a FIFO and on /dev/null: nothing to sync, no error",
+                test_sync_unsyncable);
     io_dir_remove();
     return pt_done_testing();
 }
