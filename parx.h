@@ -297,8 +297,9 @@
       opened) ends its file or range there: nothing more of it is read.
     - Files are opened O_NONBLOCK (cleared once open), so a FIFO never
       blocks the open; a FIFO or socket has no size and cannot be read at
-      offsets (read whole it yields nothing), and the writer's open of a
-      FIFO with no reader fails with -ENXIO. With a reader, the writer
+      offsets (read whole it yields nothing; a range of it is -ESPIPE on
+      either backend), and the writer's open of a FIFO with no reader
+      fails with -ENXIO. With a reader, the writer
       treats a pipe, FIFO, socket or terminal as a stream: one write at a
       time, in the order queued (io-wq would run two side by side and mix
       their bytes), and parx_writer_write_at is -ESPIPE.
@@ -1036,7 +1037,8 @@ PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *
    Returns 1 (a chunk in *c), 0 (the end: every chunk was delivered, also
    when the caller still holds every buffer), or an error, on the chunk
    where it happened: the errno of open or read (-ENOENT, -EACCES, -EIO,
-   -EISDIR, ...), with parx_prefetch_error saying which file; -EBUSY when
+   -EISDIR, -ESPIPE: a range of a FIFO, ...), with parx_prefetch_error
+   saying which file; -EBUSY when
    the caller holds every buffer and chunks remain (release one first);
    with io_uring, the error of a ring that failed (io_uring_enter refused:
    -EPERM, -ENOSYS; short of resources with nothing in flight: -EAGAIN,
@@ -5014,6 +5016,7 @@ typedef struct parx__pf_file {
     int refs;        /* the cursor and slots that use fd */
     uint64_t size;   /* at open */
     bool sized;      /* size is known (a regular file or a block device): ranges end there */
+    bool stream;     /* no offsets (a pipe, FIFO, socket or terminal): a range of it is -ESPIPE */
     int open_err;    /* the error of the last open */
     bool no_direct;  /* O_DIRECT refused: read it buffered */
 } parx__pf_file;
@@ -5111,10 +5114,12 @@ static int parx__pf_file_ref(parx_prefetch *pf, uint32_t f)
         } else if (S_ISREG(st.st_mode)) {
             fl->size = (uint64_t)st.st_size;
             fl->sized = true;
+            fl->stream = false;
         } else { /* a block device: its size; a pipe or a socket cannot be read at offsets */
             off_t end = lseek(fd, 0, SEEK_END);
             fl->size = end > 0 ? (uint64_t)end : 0;
             fl->sized = S_ISBLK(st.st_mode);
+            fl->stream = end < 0 && errno == ESPIPE;
         }
     }
     if (fd < 0) {
@@ -5252,6 +5257,18 @@ static int parx__pf_prepare(parx_prefetch *pf, parx__pf_slot *s)
     s->dfd = fl->no_direct ? -1 : fl->dfd;
     s->off = off;
     s->end = off + len;
+    if (fl->stream) {
+        /* A range of a pipe, FIFO, socket or terminal (read whole, one has
+           no size and gives no chunk). pread refuses it (ESPIPE), but an
+           io_uring read would take the stream's next bytes, whatever the
+           offset, and wait for good for a writer that never writes: the
+           chunk is that error on both backends, and nothing after it is
+           assigned. */
+        s->err = -ESPIPE;
+        s->pending = 0;
+        pf->cur_done = true;
+        return 1;
+    }
     s->data = s->base + (pf->d.direct ? off % PARX__IO_ALIGN : 0);
     if (s->dfd >= 0) {
         uint64_t a = (off + PARX__IO_ALIGN - 1) & ~(PARX__IO_ALIGN - 1);
