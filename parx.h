@@ -5334,15 +5334,23 @@ static void parx__pf_free_slot(parx_prefetch *pf, parx__pf_slot *s)
 #ifndef PARX_NO_URING
 /* The ring itself failed (io_uring_enter refused: a seccomp filter installed
    after open, a lack of resources): the first such error becomes the one
-   next() returns, with a message for parx_prefetch_error. Consumer only. */
+   next() returns, with a message for parx_prefetch_error naming the file
+   of the chunk next() was to hand out (the cursor may be files ahead of
+   it). Consumer only. */
 static void parx__pf_ring_failed(parx_prefetch *pf, const char *call, int rc)
 {
     if (pf->sticky) return;
     pf->sticky = rc;
     size_t item = pf->cur_item < parx__pf_nitems(pf) ? pf->cur_item : 0;
+    uint32_t file = parx__pf_item_file(pf, item);
+    for (int i = 0; i < pf->d.depth; i++) {
+        const parx__pf_slot *s = &pf->slots[i];
+        if (s->state != PARX__PF_FREE && s->state != PARX__PF_HELD && s->seq == pf->deliver_seq)
+            file = s->file; /* the head: see parx__pf_wait_head */
+    }
     char what[96];
     snprintf(what, sizeof what, "io_uring (%s) failed while reading", call);
-    parx__pf_set_errmsg(pf, what, pf->paths[parx__pf_item_file(pf, item)], rc);
+    parx__pf_set_errmsg(pf, what, pf->paths[file], rc);
 }
 
 /* io_uring: queue sub-read u (consumer only). The ring has room for three

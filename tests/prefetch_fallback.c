@@ -342,12 +342,19 @@ static int after_open_case(int which)
         CCHECK(log.calls == (which == 2) && log.first_status == (which == 2 ? -err : 0),
                "done: %d calls, first status %d", log.calls, log.first_status);
     } else if (which == 3) {
-        /* the prefetcher's ring refused: the error comes with a message */
+        /* the prefetcher's ring refused: the error comes with a message,
+           which names the file of the chunk next() was to hand out -- in
+           pf2 the small file, not the one the reads ahead have reached
+           (the message named the file at the cursor) */
         const char *paths[1] = {io_path("data")};
+        const char *paths2[2] = {io_path("small"), io_path("data")};
+        CCHECK(io_make_file(paths2[0], 4096, 79), "small file");
         parx_prefetch *pf = parx_prefetch_open(
             &(parx_prefetch_desc){.paths = paths, .npaths = 1, .backend = PARX_IO_URING}, NULL);
-        CCHECK(pf != NULL, "open");
-        if (!pf)
+        parx_prefetch *pf2 = parx_prefetch_open(
+            &(parx_prefetch_desc){.paths = paths2, .npaths = 2, .backend = PARX_IO_URING}, NULL);
+        CCHECK(pf != NULL && pf2 != NULL, "open");
+        if (!pf || !pf2)
             return bad;
         CCHECK(refuse_syscall(__NR_io_uring_enter, EPERM) == 0, "seccomp");
         parx_chunk c;
@@ -358,6 +365,12 @@ static int after_open_case(int which)
                msg ? msg : "(null)");
         CCHECK(parx_prefetch_next(pf, &c) == -EPERM, "next again");
         parx_prefetch_close(pf);
+        rc = parx_prefetch_next(pf2, &c);
+        CCHECK(rc == -EPERM, "pf2 next: %d", rc);
+        msg = parx_prefetch_error(pf2);
+        CCHECK(msg && strstr(msg, "io_uring") && strstr(msg, paths2[0]), "pf2 message: %s",
+               msg ? msg : "(null)");
+        parx_prefetch_close(pf2);
     } else if (which == 4) {
         /* a read waits (into a buffer whose page waits for good: see
            stick_page) when io_uring_enter is refused: close cannot wait
