@@ -1098,8 +1098,9 @@ typedef struct parx_writer_desc {
 typedef struct parx_writer parx_writer;
 
 /* parx_writer_open: open (O_WRONLY | O_CREAT | O_CLOEXEC) the file for
-   write-behind, after choosing the backend (so a refused PARX_IO_URING
-   leaves the file untouched). Returns the writer, or NULL with *err (err
+   write-behind, after choosing the backend and starting its thread (so a
+   refused PARX_IO_URING, or a thread that cannot be started, leaves the
+   file untouched). Returns the writer, or NULL with *err (err
    may be NULL) and errno: -EINVAL (no desc or path, depth < 0 or > 1024,
    an unknown backend), -ENOMEM, -EAGAIN, the errno of open (-ENXIO: a
    FIFO with no reader), -EOPNOTSUPP or io_uring's setup error with
@@ -6396,6 +6397,20 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err)
         goto fail;
     }
     w->backend = b; /* from here destroy tears the ring down */
+    if (b == PARX_IO_THREADS) {
+        /* The writer thread before the file too: one that cannot be
+           started must not leave the file created or truncated. It reads
+           w->fd and w->stream only for an op, which write queues under
+           w->mu once this function has returned. */
+        pthread_mutex_init(&w->mu, NULL);
+        pthread_cond_init(&w->work, NULL);
+        pthread_cond_init(&w->space, NULL);
+        pthread_cond_init(&w->idle, NULL);
+        w->sync_ready = true;
+        e = parx__io_thread(&w->thread, parx__wr_thread, w);
+        if (e < 0) goto fail;
+        w->has_thread = true;
+    }
     w->fd = parx__io_open(w->d.path, O_WRONLY | O_CREAT | (w->d.append ? 0 : O_TRUNC), w->d.mode);
     if (w->fd < 0) {
         e = w->fd;
@@ -6412,16 +6427,6 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err)
     }
     w->stream = lseek(w->fd, 0, SEEK_CUR) < 0 && errno == ESPIPE;
     w->d.path = NULL; /* not kept: the caller's string need not outlive the call */
-    if (b == PARX_IO_THREADS) {
-        pthread_mutex_init(&w->mu, NULL);
-        pthread_cond_init(&w->work, NULL);
-        pthread_cond_init(&w->space, NULL);
-        pthread_cond_init(&w->idle, NULL);
-        w->sync_ready = true;
-        e = parx__io_thread(&w->thread, parx__wr_thread, w);
-        if (e < 0) goto fail;
-        w->has_thread = true;
-    }
     if (err) *err = 0;
     return w;
 
