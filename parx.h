@@ -286,7 +286,8 @@
       slower. The reason string says which.
     - Faults. A short read is resumed for the rest; a read that returns 0
       is the end of the file, so a file truncated while it is read ends at
-      its new size (chunks beyond it come back empty and are skipped). An
+      its new size (chunks beyond it are skipped, also one whose read
+      finished before the cut: no gap in the stream). An
       I/O error is returned by parx_prefetch_next at the chunk where it
       happened, in order, after every chunk before it; parx_prefetch_error
       names the file and the offset. close() waits for every read in
@@ -296,8 +297,9 @@
       opened) ends its file or range there: nothing more of it is read.
     - Files are opened O_NONBLOCK (cleared once open), so a FIFO never
       blocks the open; a FIFO or socket has no size and cannot be read at
-      offsets (read whole it yields nothing), and the writer's open of a
-      FIFO with no reader fails with -ENXIO. With a reader, the writer
+      offsets (read whole it yields nothing; a range of it is -ESPIPE on
+      either backend), and the writer's open of a FIFO with no reader
+      fails with -ENXIO. With a reader, the writer
       treats a pipe, FIFO, socket or terminal as a stream: one write at a
       time, in the order queued (io-wq would run two side by side and mix
       their bytes), and parx_writer_write_at is -ESPIPE.
@@ -1038,7 +1040,8 @@ PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *
    Returns 1 (a chunk in *c), 0 (the end: every chunk was delivered, also
    when the caller still holds every buffer), or an error, on the chunk
    where it happened: the errno of open or read (-ENOENT, -EACCES, -EIO,
-   -EISDIR, ...), with parx_prefetch_error saying which file; -EBUSY when
+   -EISDIR, -ESPIPE: a range of a FIFO, ...), with parx_prefetch_error
+   saying which file; -EBUSY when
    the caller holds every buffer and chunks remain (release one first);
    with io_uring, the error of a ring that failed (io_uring_enter refused:
    -EPERM, -ENOSYS; short of resources with nothing in flight: -EAGAIN,
@@ -1088,7 +1091,8 @@ typedef struct parx_writer_desc {
     unsigned mode;             /* permissions when created; 0: 0644 (less the umask) */
     int depth;                 /* writes queued or in flight before a write waits; 0: 4 */
     parx_io_backend backend;   /* 0: PARX_IO_AUTO */
-    bool sync;                 /* flush and close also fdatasync the file */
+    bool sync;                 /* flush and close also fdatasync the file (no error where it
+                                  cannot be synced: a pipe, a socket, /dev/null) */
     parx_write_done_fn done;   /* optional: told when each buffer may be reused (on io_uring
                                   inside write, flush or close; else on the writer's thread) */
     void *done_user;
@@ -1097,8 +1101,9 @@ typedef struct parx_writer_desc {
 typedef struct parx_writer parx_writer;
 
 /* parx_writer_open: open (O_WRONLY | O_CREAT | O_CLOEXEC) the file for
-   write-behind, after choosing the backend (so a refused PARX_IO_URING
-   leaves the file untouched). Returns the writer, or NULL with *err (err
+   write-behind, after choosing the backend and starting its thread (so a
+   refused PARX_IO_URING, or a thread that cannot be started, leaves the
+   file untouched). Returns the writer, or NULL with *err (err
    may be NULL) and errno: -EINVAL (no desc or path, depth < 0 or > 1024,
    an unknown backend), -ENOMEM, -EAGAIN, the errno of open (-ENXIO: a
    FIFO with no reader), -EOPNOTSUPP or io_uring's setup error with
@@ -4853,7 +4858,8 @@ PARX_API int parx_procs_pids(const parx_procs *pp, int *pids, int n)
    the buffered one. A short read continues where it stopped (buffered if the
    rest is no longer aligned); a read that returns 0 is the end of the file,
    which ends the chunk there, so a file truncated while it is read ends at
-   its new size and the chunks beyond it come back empty and are skipped. */
+   its new size: the chunks of its file or range after that one are skipped
+   (pf->cut_item), empty or not (a read that finished before the cut). */
 
 #include <fcntl.h>
 #include <signal.h>
@@ -5095,6 +5101,7 @@ typedef struct parx__pf_file {
     int refs;        /* the cursor and slots that use fd */
     uint64_t size;   /* at open */
     bool sized;      /* size is known (a regular file or a block device): ranges end there */
+    bool stream;     /* no offsets (a pipe, FIFO, socket or terminal): a range of it is -ESPIPE */
     int open_err;    /* the error of the last open */
     bool no_direct;  /* O_DIRECT refused: read it buffered */
 } parx__pf_file;
@@ -5119,6 +5126,8 @@ struct parx_prefetch {
     uint64_t cur_pos;       /* offset within the item */
     bool cur_ref;           /* the cursor holds a reference on the item's file */
     bool cur_done;          /* no more chunks: the end, or an open failed */
+    size_t cut_item;        /* the last item a read found cut short (its file ended early), or
+                               SIZE_MAX: its later chunks are not delivered (consumer) */
     uint64_t next_seq, deliver_seq, delivered;
 #ifndef PARX_NO_URING
     struct io_uring ring;
@@ -5190,10 +5199,12 @@ static int parx__pf_file_ref(parx_prefetch *pf, uint32_t f)
         } else if (S_ISREG(st.st_mode)) {
             fl->size = (uint64_t)st.st_size;
             fl->sized = true;
+            fl->stream = false;
         } else { /* a block device: its size; a pipe or a socket cannot be read at offsets */
             off_t end = lseek(fd, 0, SEEK_END);
             fl->size = end > 0 ? (uint64_t)end : 0;
             fl->sized = S_ISBLK(st.st_mode);
+            fl->stream = end < 0 && errno == ESPIPE;
         }
     }
     if (fd < 0) {
@@ -5331,6 +5342,18 @@ static int parx__pf_prepare(parx_prefetch *pf, parx__pf_slot *s)
     s->dfd = fl->no_direct ? -1 : fl->dfd;
     s->off = off;
     s->end = off + len;
+    if (fl->stream) {
+        /* A range of a pipe, FIFO, socket or terminal (read whole, one has
+           no size and gives no chunk). pread refuses it (ESPIPE), but an
+           io_uring read would take the stream's next bytes, whatever the
+           offset, and wait for good for a writer that never writes: the
+           chunk is that error on both backends, and nothing after it is
+           assigned. */
+        s->err = -ESPIPE;
+        s->pending = 0;
+        pf->cur_done = true;
+        return 1;
+    }
     s->data = s->base + (pf->d.direct ? off % PARX__IO_ALIGN : 0);
     if (s->dfd >= 0) {
         uint64_t a = (off + PARX__IO_ALIGN - 1) & ~(PARX__IO_ALIGN - 1);
@@ -5396,15 +5419,23 @@ static void parx__pf_free_slot(parx_prefetch *pf, parx__pf_slot *s)
 #ifndef PARX_NO_URING
 /* The ring itself failed (io_uring_enter refused: a seccomp filter installed
    after open, a lack of resources): the first such error becomes the one
-   next() returns, with a message for parx_prefetch_error. Consumer only. */
+   next() returns, with a message for parx_prefetch_error naming the file
+   of the chunk next() was to hand out (the cursor may be files ahead of
+   it). Consumer only. */
 static void parx__pf_ring_failed(parx_prefetch *pf, const char *call, int rc)
 {
     if (pf->sticky) return;
     pf->sticky = rc;
     size_t item = pf->cur_item < parx__pf_nitems(pf) ? pf->cur_item : 0;
+    uint32_t file = parx__pf_item_file(pf, item);
+    for (int i = 0; i < pf->d.depth; i++) {
+        const parx__pf_slot *s = &pf->slots[i];
+        if (s->state != PARX__PF_FREE && s->state != PARX__PF_HELD && s->seq == pf->deliver_seq)
+            file = s->file; /* the head: see parx__pf_wait_head */
+    }
     char what[96];
     snprintf(what, sizeof what, "io_uring (%s) failed while reading", call);
-    parx__pf_set_errmsg(pf, what, pf->paths[parx__pf_item_file(pf, item)], rc);
+    parx__pf_set_errmsg(pf, what, pf->paths[file], rc);
 }
 
 /* io_uring: queue sub-read u (consumer only). The ring has room for three
@@ -5735,11 +5766,22 @@ PARX_API int parx_prefetch_next(parx_prefetch *pf, parx_chunk *c)
             return -EBUSY; /* every buffer is held by the caller */
         }
         pf->deliver_seq++;
-        if (h->eof && !h->err && !pf->cur_done && pf->cur_item == h->item && pf->cur_pos > 0) {
+        if (h->item == pf->cut_item) {
+            /* A chunk after the one that met the end of its file: its read
+               may have finished before the cut and brought back bytes the
+               file no longer holds. Handed out, it would follow a short
+               chunk with a gap between them; the item ended at the cut. */
+            parx__pf_free_slot(pf, h);
+            continue;
+        }
+        if (h->eof && !h->err) {
             /* the file ended before the item did (truncated since it was
-               opened): assign nothing more of this item; the chunks of it
-               already being read come back empty and are skipped */
-            pf->cur_pos = UINT64_MAX;
+               opened): the item ends here. Assign nothing more of it, and
+               skip the chunks of it already assigned (above), whatever
+               their reads found: in order, they all come after this one. */
+            pf->cut_item = h->item;
+            if (!pf->cur_done && pf->cur_item == h->item && pf->cur_pos > 0)
+                pf->cur_pos = UINT64_MAX;
         }
         if (h->direct_refused && !pf->files[h->file].no_direct) {
             pf->files[h->file].no_direct = true;
@@ -5888,6 +5930,7 @@ PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *
     }
     pf->d = parx__prefetch_desc_defaults(desc);
     pf->backend = PARX_IO_THREADS; /* until a ring exists, so destroy knows what to undo */
+    pf->cut_item = SIZE_MAX;
 
     /* Our own copies of the paths (one block) and ranges. */
     size_t bytes = pf->d.npaths * sizeof(char *);
@@ -6359,7 +6402,10 @@ PARX_API int parx_writer_flush(parx_writer *w)
         e = w->err;
         pthread_mutex_unlock(&w->mu);
     }
-    if (!e && w->d.sync && fdatasync(w->fd) != 0) {
+    /* EINVAL and EROFS: the file cannot be synced -- a pipe, socket or
+       device such as /dev/null (fsync(2)) -- and holds nothing to wait for:
+       not an error, or the first flush would stop the writer for good */
+    if (!e && w->d.sync && fdatasync(w->fd) != 0 && errno != EINVAL && errno != EROFS) {
         e = -errno;
         if (w->backend == PARX_IO_THREADS) pthread_mutex_lock(&w->mu);
         if (!w->err) w->err = e;
@@ -6435,6 +6481,20 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err)
         goto fail;
     }
     w->backend = b; /* from here destroy tears the ring down */
+    if (b == PARX_IO_THREADS) {
+        /* The writer thread before the file too: one that cannot be
+           started must not leave the file created or truncated. It reads
+           w->fd and w->stream only for an op, which write queues under
+           w->mu once this function has returned. */
+        pthread_mutex_init(&w->mu, NULL);
+        pthread_cond_init(&w->work, NULL);
+        pthread_cond_init(&w->space, NULL);
+        pthread_cond_init(&w->idle, NULL);
+        w->sync_ready = true;
+        e = parx__io_thread(&w->thread, parx__wr_thread, w);
+        if (e < 0) goto fail;
+        w->has_thread = true;
+    }
     w->fd = parx__io_open(w->d.path, O_WRONLY | O_CREAT | (w->d.append ? 0 : O_TRUNC), w->d.mode);
     if (w->fd < 0) {
         e = w->fd;
@@ -6451,16 +6511,6 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err)
     }
     w->stream = lseek(w->fd, 0, SEEK_CUR) < 0 && errno == ESPIPE;
     w->d.path = NULL; /* not kept: the caller's string need not outlive the call */
-    if (b == PARX_IO_THREADS) {
-        pthread_mutex_init(&w->mu, NULL);
-        pthread_cond_init(&w->work, NULL);
-        pthread_cond_init(&w->space, NULL);
-        pthread_cond_init(&w->idle, NULL);
-        w->sync_ready = true;
-        e = parx__io_thread(&w->thread, parx__wr_thread, w);
-        if (e < 0) goto fail;
-        w->has_thread = true;
-    }
     if (err) *err = 0;
     return w;
 

@@ -5,8 +5,9 @@
    tmpfs (refused before Linux 6.6, accepted since), the backend's
    reason; a stale copy of a chunk released, every buffer held at the end,
    ranges up to UINT64_MAX, out of memory in open, reads cancelled by a
-   thread's exit, a FIFO in a list. Each test runs under the guard of
-   shm_common.h: no descriptor, child or /dev/shm name may be left behind. */
+   thread's exit, a FIFO in a list, a range of a FIFO. Each test runs under
+   the guard of shm_common.h: no descriptor, child or /dev/shm name may be
+   left behind. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sys/mman.h>
@@ -878,6 +879,65 @@ static void test_fifo_in_list(void)
     unlink(file);
 }
 
+/* A range of a FIFO is -ESPIPE on every backend (pread's answer), at its
+   place in the list, naming the FIFO: io_uring read the FIFO's stream
+   instead -- the bytes a writer had put in it, as if they were at the
+   range's offset, or, with no writer, a wait that next() and close()
+   never came back from. In a child, under alarm(). */
+static void test_fifo_range(void)
+{
+    const char *fifo = io_path("range.fifo");
+    const char *file = io_path("before-fifo.dat");
+    unlink(fifo);
+    if (mkfifo(fifo, 0600) != 0) {
+        PT_SKIP("mkfifo: %s", strerror(errno));
+    }
+    REQUIRE(io_make_file(file, 10000, 48));
+    const char *paths[2] = {file, fifo};
+    const parx_io_range ranges[2] = {{0, 10000, 0}, {1000, 4096, 1}};
+    for (int b = 0; b < nbackends; b++)
+        for (int writer = 0; writer < 2; writer++) {
+            pid_t pid = xfork();
+            REQUIRE(pid >= 0);
+            if (pid == 0) {
+                alarm(30);
+                int rfd = -1, wfd = -1;
+                if (writer) { /* both ends held here, some bytes in the pipe */
+                    rfd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+                    wfd = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+                    if (wfd < 0 || write(wfd, "stream bytes", 12) != 12)
+                        _exit(2);
+                }
+                parx_prefetch *pf =
+                    parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
+                                                             .npaths = 2,
+                                                             .ranges = ranges,
+                                                             .nranges = 2,
+                                                             .chunk_size = 4096,
+                                                             .backend = backends[b]},
+                                       NULL);
+                uint32_t seeds[2] = {48, 48};
+                io_result r = pf ? io_drain(pf, seeds, NULL) : (io_result){-1, 0, 0, 0, 0};
+                const char *msg = pf ? parx_prefetch_error(pf) : NULL;
+                int ok = r.rc == -ESPIPE && r.bad == 0 && r.bytes == 10000 && msg &&
+                         strstr(msg, fifo) != NULL;
+                if (!ok)
+                    CHILD_DIAG("%s, writer %d: rc %d (%s), %d bad, %llu bytes, message %s",
+                               backend_name(backends[b]), writer, r.rc, parx_strerror(r.rc), r.bad,
+                               (unsigned long long)r.bytes, msg ? msg : "(null)");
+                parx_prefetch_close(pf);
+                if (wfd >= 0)
+                    close(wfd);
+                if (rfd >= 0)
+                    close(rfd);
+                _exit(ok ? 0 : 1);
+            }
+            expect_child(pid, 0, 0);
+        }
+    unlink(fifo);
+    unlink(file);
+}
+
 /* Drop a file from the page cache (written back first). Returns how many
    of its pages are still cached afterwards (mincore), or -1; *npages_out
    gets how many pages it has. */
@@ -978,6 +1038,8 @@ int main(void)
     run_guarded("io_uring: reads cancelled by the exit of the submitting thread are read again",
                 test_thread_exit);
     run_guarded("a FIFO in a list does not block; it yields nothing", test_fifo_in_list);
+    run_guarded("a range of a FIFO: -ESPIPE on every backend, not its stream, not a hang",
+                test_fifo_range);
     run_guarded("a file not in the page cache: the same bytes on every backend", test_cold_file);
     io_dir_remove();
     return pt_done_testing();

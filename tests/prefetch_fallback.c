@@ -10,7 +10,8 @@
    exercises the fallback on every machine.
    Where io_uring works, io_uring_enter is then refused after open (EPERM,
    or EAGAIN: short of resources) with writes and reads done, pending in a
-   full FIFO or on a page nobody serves (userfaultfd), or none: write, flush
+   full FIFO or on a page nobody serves (userfaultfd: the source of a
+   write, the buffer of a read), or none: write, flush
    and close return the error instead of
    spinning, writes never submitted get it through .done, the prefetcher's
    error has a message, and close leaks the buffers of reads it cannot wait
@@ -232,6 +233,23 @@ static void *stuck_page(void)
     return ioctl(uffd, UFFDIO_REGISTER, &reg) == 0 ? p : NULL;
 }
 
+/* Make the page at p, in a shared-memory arena, wait for good at its next
+   touch: its memory is given back (MADV_REMOVE) and the page registered
+   with a userfaultfd (missing pages) that nobody serves, so that a read
+   into it stays in flight. false where userfaultfd is refused (or pages
+   are larger than a prefetch buffer's 4 KiB alignment). */
+static bool stick_page(void *p)
+{
+    size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+    int uffd = (int)syscall(__NR_userfaultfd, O_CLOEXEC);
+    struct uffdio_api api = {.api = UFFD_API};
+    if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api) != 0 || (uintptr_t)p % ps != 0)
+        return false;
+    struct uffdio_register reg = {.range = {(uintptr_t)p, ps},
+                                  .mode = UFFDIO_REGISTER_MODE_MISSING};
+    return madvise(p, ps, MADV_REMOVE) == 0 && ioctl(uffd, UFFDIO_REGISTER, &reg) == 0;
+}
+
 /* The child's part of each case below: returns the number of failed checks,
    or CASE_SKIPPED. */
 enum { CASE_SKIPPED = 77 };
@@ -324,12 +342,19 @@ static int after_open_case(int which)
         CCHECK(log.calls == (which == 2) && log.first_status == (which == 2 ? -err : 0),
                "done: %d calls, first status %d", log.calls, log.first_status);
     } else if (which == 3) {
-        /* the prefetcher's ring refused: the error comes with a message */
+        /* the prefetcher's ring refused: the error comes with a message,
+           which names the file of the chunk next() was to hand out -- in
+           pf2 the small file, not the one the reads ahead have reached
+           (the message named the file at the cursor) */
         const char *paths[1] = {io_path("data")};
+        const char *paths2[2] = {io_path("small"), io_path("data")};
+        CCHECK(io_make_file(paths2[0], 4096, 79), "small file");
         parx_prefetch *pf = parx_prefetch_open(
             &(parx_prefetch_desc){.paths = paths, .npaths = 1, .backend = PARX_IO_URING}, NULL);
-        CCHECK(pf != NULL, "open");
-        if (!pf)
+        parx_prefetch *pf2 = parx_prefetch_open(
+            &(parx_prefetch_desc){.paths = paths2, .npaths = 2, .backend = PARX_IO_URING}, NULL);
+        CCHECK(pf != NULL && pf2 != NULL, "open");
+        if (!pf || !pf2)
             return bad;
         CCHECK(refuse_syscall(__NR_io_uring_enter, EPERM) == 0, "seccomp");
         parx_chunk c;
@@ -340,28 +365,32 @@ static int after_open_case(int which)
                msg ? msg : "(null)");
         CCHECK(parx_prefetch_next(pf, &c) == -EPERM, "next again");
         parx_prefetch_close(pf);
+        rc = parx_prefetch_next(pf2, &c);
+        CCHECK(rc == -EPERM, "pf2 next: %d", rc);
+        msg = parx_prefetch_error(pf2);
+        CCHECK(msg && strstr(msg, "io_uring") && strstr(msg, paths2[0]), "pf2 message: %s",
+               msg ? msg : "(null)");
+        parx_prefetch_close(pf2);
     } else if (which == 4) {
-        /* a read waits on an empty FIFO when io_uring_enter is refused:
-           close cannot wait for it, and must not free its buffer (the
-           kernel may still write it): the buffers stay allocated in the
-           arena, and a WARN says so */
-        const char *fifo = make_fifo(false);
-        CCHECK(fifo != NULL, "fifo: %s", strerror(errno));
-        if (!fifo)
-            return bad;
-        const char *paths[2] = {io_path("data"), fifo};
-        const parx_io_range ranges[2] = {{0, 4096, 0}, {0, 4096, 1}};
+        /* a read waits (into a buffer whose page waits for good: see
+           stick_page) when io_uring_enter is refused: close cannot wait
+           for it, and must not free its buffer (the kernel may still write
+           it): the buffers stay allocated in the arena, and a WARN says so.
+           (The read that waited was one of an empty FIFO, until a range of
+           a FIFO became -ESPIPE without a read.) */
+        const char *paths[1] = {io_path("data")};
         /* keep(): reachable, so valgrind does not call the arena this child
            never closes (on purpose, below) lost */
         parx_arena *arena = keep(parx_arena_create(&(parx_arena_desc){.size = 4 << 20}, NULL));
         CCHECK(arena != NULL, "arena");
+        /* not registered: pinned pages would be written whatever the
+           userfaultfd says */
         parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
-                                                                     .npaths = 2,
-                                                                     .ranges = ranges,
-                                                                     .nranges = 2,
+                                                                     .npaths = 1,
                                                                      .chunk_size = 4096,
                                                                      .depth = 2,
                                                                      .arena = arena,
+                                                                     .no_register = true,
                                                                      .backend = PARX_IO_URING},
                                                NULL);
         CCHECK(pf != NULL, "open");
@@ -369,7 +398,14 @@ static int after_open_case(int which)
             return bad;
         parx_chunk c;
         rc = parx_prefetch_next(pf, &c);
-        CCHECK(rc == 1 && c.file == 0 && io_matches(c.data, c.size, 77, 0), "next: %d", rc);
+        CCHECK(rc == 1 && c.offset == 0 && io_matches(c.data, c.size, 77, 0), "next: %d", rc);
+        if (rc != 1)
+            return bad;
+        if (!stick_page(c.data)) {
+            CHILD_DIAG("case 4 skipped: userfaultfd: %s", strerror(errno));
+            return CASE_SKIPPED;
+        }
+        parx_prefetch_release(pf, &c); /* chunk 2 is read into that buffer now */
         CCHECK(refuse_syscall(__NR_io_uring_enter, EPERM) == 0, "seccomp");
         parx_set_log(capture_warn, NULL);
         warned = 0;

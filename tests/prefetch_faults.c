@@ -12,6 +12,15 @@
    it happened (draining the reads in flight before close frees the
    buffers: ASan and valgrind watch that), and read `nodirect` and
    `dioread` buffered, saying so through the log hook. Both backends, buffered and O_DIRECT.
+   Also served:
+     cutN      (N = 0..7) the same bytes, until the read of chunk 2 (64 KiB
+               chunks) comes: it waits until chunk 3 has been read whole,
+               then the file is cut to 100 bytes into chunk 2 (reads past
+               that give 0, as after a truncate); direct_io
+   so that a read finishing before the cut is behind one that finishes
+   after it: the prefetcher must end the file at the cut and not hand out
+   the chunk read before it (a gap in the stream). The server runs
+   several threads, so that both reads wait in it at once.
    Skipped, with the reason, without libfuse3 at build time, without
    /dev/fuse, or where mounting is not allowed. */
 #define _GNU_SOURCE
@@ -26,17 +35,55 @@ int main(void)
 #else
 #define FUSE_USE_VERSION 31
 #include <fuse.h>
+#include <pthread.h>
 #include <sys/mount.h>
+#include <time.h>
 
 enum { FILE_SIZE = 1000003, SEED = 31, EIO_AT = 600000, SHORT_MAX = 1500 };
 static const char *names[] = {"data", "short", "eio", "nodirect", "dioread"};
+
+enum { CUT_FILES = 8, CUT_CHUNK = 65536, CUT_AT = 2 * CUT_CHUNK + 100 };
 
 static int which(const char *path)
 {
     for (int i = 0; i < 5; i++)
         if (path[0] == '/' && strcmp(path + 1, names[i]) == 0)
             return i;
+    if (strncmp(path, "/cut", 4) == 0 && path[4] >= '0' && path[4] < '0' + CUT_FILES &&
+        path[5] == 0)
+        return 5 + path[4] - '0';
     return -1;
+}
+
+/* The server's state of each cutN (its threads share it): chunk 3 was
+   read whole; the file is cut at CUT_AT. */
+static pthread_mutex_t cut_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cut_cv = PTHREAD_COND_INITIALIZER;
+static bool cut_chunk3_read[CUT_FILES], cut_done[CUT_FILES];
+
+/* cutN: how many of `size` bytes at `off` the file holds now */
+static size_t cut_read(int n, size_t size, off_t off)
+{
+    pthread_mutex_lock(&cut_mu);
+    if (!cut_done[n] && off >= 2 * CUT_CHUNK && off < 3 * CUT_CHUNK) {
+        /* chunk 2: wait (10 s at most) for chunk 3, then cut */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 10;
+        while (!cut_chunk3_read[n])
+            if (pthread_cond_timedwait(&cut_cv, &cut_mu, &until) != 0) {
+                CHILD_DIAG("cut%d: chunk 3 was not read beside chunk 2: nothing tested", n);
+                break;
+            }
+        cut_done[n] = true;
+    }
+    if (cut_done[n])
+        size = off >= CUT_AT ? 0 : (uint64_t)off + size > CUT_AT ? CUT_AT - (size_t)off : size;
+    else if (off >= 3 * CUT_CHUNK && off < 4 * CUT_CHUNK)
+        cut_chunk3_read[n] = true; /* the bytes are served as the lock drops */
+    pthread_cond_broadcast(&cut_cv);
+    pthread_mutex_unlock(&cut_mu);
+    return size;
 }
 
 static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
@@ -65,7 +112,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
         return -EACCES;
     if (w == 3 && (fi->flags & O_DIRECT))
         return -EINVAL; /* a file system that refuses O_DIRECT */
-    if (w == 1 || w == 2)
+    if (w == 1 || w == 2 || w >= 5)
         fi->direct_io = 1; /* no page cache: every read reaches us, short ones stay short */
     fi->fh = (uint64_t)(fi->flags & O_DIRECT); /* dioread: reads through O_DIRECT fail */
     return 0;
@@ -86,6 +133,8 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off, struct f
         size = SHORT_MAX;
     if (w == 2 && (uint64_t)off <= EIO_AT && EIO_AT < (uint64_t)off + size)
         return -EIO;
+    if (w >= 5)
+        size = cut_read(w - 5, size, off);
     io_fill((unsigned char *)buf, size, SEED, (uint64_t)off);
     return (int)size;
 }
@@ -119,7 +168,7 @@ static int fs_start(char *why, size_t n)
         xwrite(p[1], &ok, 1);
         close(p[1]);
         if (ok)
-            fuse_loop(f); /* one thread; ends when the parent unmounts */
+            fuse_loop_mt(f, 0); /* threads as requests need; ends when the parent unmounts */
         if (f) {
             fuse_unmount(f);
             fuse_destroy(f);
@@ -304,6 +353,41 @@ static void test_direct_reads_refused(void)
     fs_stop();
 }
 
+/* A file cut while it is read, with chunk 3 read whole before the cut and
+   chunk 2 read after it: the file ends at the cut (chunks 0 and 1, then
+   100 bytes of chunk 2), then the next file of the list is read whole.
+   Chunk 3 must not follow (it did: 64 KiB after a gap). Both backends,
+   the thread one with two readers (so that chunks 2 and 3 are read at
+   once; io_uring's reads go to its workers side by side). */
+static void test_cut_between_reads(void)
+{
+    FS_START();
+    const char *data = fs_path("data");
+    uint32_t seeds[2] = {SEED, SEED};
+    for (int b = 0; b < nbackends; b++) {
+        char cut[32];
+        snprintf(cut, sizeof cut, "cut%d", b);
+        const char *paths[2] = {fs_path(cut), data};
+        parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
+                                                                     .npaths = 2,
+                                                                     .chunk_size = CUT_CHUNK,
+                                                                     .depth = 4,
+                                                                     .threads = 2,
+                                                                     .backend = backends[b]},
+                                               NULL);
+        REQUIRE(pf != NULL);
+        uint64_t next_off[2] = {0, 0};
+        io_result r = io_drain(pf, seeds, next_off);
+        CHECK_MSG(r.rc == 0 && r.bad == 0 && next_off[0] == CUT_AT && next_off[1] == FILE_SIZE &&
+                      r.bytes == CUT_AT + FILE_SIZE,
+                  "backend %d: rc %d, %d bad chunks, %llu bytes, the cut file to %llu (cut at %d)",
+                  (int)backends[b], r.rc, r.bad, (unsigned long long)r.bytes,
+                  (unsigned long long)next_off[0], CUT_AT);
+        parx_prefetch_close(pf);
+    }
+    fs_stop();
+}
+
 int main(void)
 {
     io_dir("faults");
@@ -326,6 +410,8 @@ int main(void)
     run_guarded("O_DIRECT refused: read buffered, logged", test_direct_refused);
     run_guarded("O_DIRECT reads refused with EOPNOTSUPP (threads): read buffered, logged",
                 test_direct_reads_refused);
+    run_guarded("a file cut between the reads of two chunks ends at the cut, with no gap",
+                test_cut_between_reads);
     io_dir_remove();
     return pt_done_testing();
 }

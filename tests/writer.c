@@ -5,7 +5,8 @@
    device, a file size limit) is reported by write, flush and close; writes
    queued by a thread that exits before close are written all the same; a
    FIFO with no reader is an error, not a hang, and one with a reader gets
-   the bytes in order. */
+   the bytes in order; .sync where nothing can be synced is no error; an
+   open that fails for want of a thread leaves the file as it was. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
@@ -499,6 +500,104 @@ static void test_fifo_stream(void)
     unlink(fifo);
 }
 
+/* .sync on files that cannot be synced -- a FIFO (a pipe), /dev/null --
+   is not an error: there is nothing to wait for, and the bytes go out as
+   without it (fdatasync's EINVAL stopped the writer at the first flush,
+   and every later write was refused). */
+static void test_sync_unsyncable(void)
+{
+    const char *fifo = io_path("sync.fifo");
+    unlink(fifo);
+    if (mkfifo(fifo, 0600) != 0) {
+        PT_SKIP("mkfifo: %s", strerror(errno));
+    }
+    for (int b = 0; b < nbackends; b++) {
+        /* our own reader, so the writer's open does not fail with ENXIO;
+           what is written fits in the pipe */
+        int rfd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        REQUIRE(rfd >= 0);
+        parx_writer *w = parx_writer_open(
+            &(parx_writer_desc){.path = fifo, .sync = true, .backend = backends[b]}, NULL);
+        REQUIRE(w != NULL);
+        CHECK_EQ(parx_writer_write(w, "abc", 3), 0);
+        int rc = parx_writer_flush(w);
+        CHECK_MSG(rc == 0, "backend %d, FIFO: flush %d (%s)", (int)backends[b], rc,
+                  parx_strerror(rc));
+        CHECK_EQ(parx_writer_write(w, "def", 3), 0);
+        CHECK_EQ(parx_writer_close(w), 0);
+        char got[16] = {0};
+        CHECK_EQ((int)read(rfd, got, sizeof got - 1), 6);
+        CHECK_STR_EQ(got, "abcdef");
+        close(rfd);
+
+        w = parx_writer_open(
+            &(parx_writer_desc){.path = "/dev/null", .sync = true, .backend = backends[b]}, NULL);
+        REQUIRE(w != NULL);
+        CHECK_EQ(parx_writer_write(w, "abc", 3), 0);
+        rc = parx_writer_flush(w);
+        CHECK_MSG(rc == 0, "backend %d, /dev/null: flush %d (%s)", (int)backends[b], rc,
+                  parx_strerror(rc));
+        CHECK_EQ(parx_writer_write(w, "def", 3), 0);
+        CHECK_EQ(parx_writer_close(w), 0);
+    }
+    unlink(fifo);
+}
+
+/* A writer thread that cannot be started (its stack does not fit under
+   RLIMIT_AS) fails the open with -EAGAIN and leaves the file as it was:
+   the thread is started before the file is opened (O_TRUNC had emptied
+   it). In a child, so the limit stays there; not under a sanitizer or
+   valgrind, whose allocators do not fail under RLIMIT_AS. */
+static void test_thread_refused_keeps_file(void)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    PT_SKIP("the sanitizer's allocator does not fail under RLIMIT_AS");
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||                         \
+    __has_feature(memory_sanitizer)
+    PT_SKIP("the sanitizer's allocator does not fail under RLIMIT_AS");
+#endif
+#endif
+    const char *vg = getenv("LD_PRELOAD");
+    if (vg && strstr(vg, "valgrind")) {
+        PT_SKIP("under valgrind");
+    }
+    const char *path = io_path("kept.dat");
+    REQUIRE(io_make_file(path, 10000, 14));
+    pid_t pid = xfork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        /* room for small allocations, none for a thread's stack: 32 MiB,
+           larger than the stacks of the parent's threads that the C
+           library keeps for reuse (this child inherited them) */
+        pthread_attr_t attr;
+        int ok = pthread_attr_init(&attr) == 0 &&
+                 pthread_attr_setstacksize(&attr, 32u << 20) == 0 &&
+                 pthread_setattr_default_np(&attr) == 0;
+        long pages = 0;
+        FILE *f = fopen("/proc/self/statm", "re");
+        ok = ok && f && fscanf(f, "%ld", &pages) == 1;
+        if (f)
+            fclose(f);
+        struct rlimit lim;
+        lim.rlim_cur = lim.rlim_max = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (2u << 20);
+        ok = ok && setrlimit(RLIMIT_AS, &lim) == 0;
+        int err = 0;
+        parx_writer *w =
+            ok ? parx_writer_open(&(parx_writer_desc){.path = path, .backend = PARX_IO_THREADS},
+                                  &err)
+               : NULL;
+        struct stat st;
+        int kept = stat(path, &st) == 0 && st.st_size == 10000;
+        if (!ok || w || err != -EAGAIN || !kept)
+            CHILD_DIAG("setup %d, open %p, err %d (%s), the file %s", ok, (void *)w, err,
+                       parx_strerror(err), kept ? "kept" : "changed");
+        _exit(ok && !w && err == -EAGAIN && kept ? 0 : 1);
+    }
+    expect_child(pid, 0, 0);
+    unlink(path);
+}
+
 int main(void)
 {
     io_dir("writer");
@@ -531,6 +630,10 @@ int main(void)
     run_guarded("a FIFO with no reader: -ENXIO, not a hang", test_fifo_no_reader);
     run_guarded("a FIFO with a reader: the bytes in order on both backends; write_at -ESPIPE",
                 test_fifo_stream);
+    run_guarded(".sync on a FIFO and on /dev/null: nothing to sync, no error",
+                test_sync_unsyncable);
+    run_guarded("a writer thread that cannot be started: -EAGAIN, the file left as it was",
+                test_thread_refused_keeps_file);
     io_dir_remove();
     return pt_done_testing();
 }
