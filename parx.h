@@ -276,7 +276,8 @@
       descriptor. A file system that refuses O_DIRECT at open (EINVAL:
       some FUSE and network file systems) or at the first read (EINVAL
       or EOPNOTSUPP) gets buffered reads for that file, and an INFO log
-      line saying so.
+      line saying so. On FUSE, one block is read with O_DIRECT at open to
+      find out: io_uring would retry a refused read there for ever.
     - Registered buffers. io_uring can pin the buffers once
       (io_uring_register_buffers) instead of on every read, but pinned
       memory counts against RLIMIT_MEMLOCK (8 MiB by default on many
@@ -4867,6 +4868,7 @@ PARX_API int parx_procs_pids(const parx_procs *pp, int *pids, int n)
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/vfs.h>
 #ifndef PARX_NO_URING
 #include <liburing.h>
 #endif
@@ -5182,6 +5184,25 @@ static void parx__pf_set_errmsg(parx_prefetch *pf, const char *what, const char 
 
 /* Take a reference on file f, opening it on the first. Returns 0 or the
    errno of open (the file is left closed). Consumer only. */
+/* A FUSE file system may take O_DIRECT at open and refuse every read
+   through it (EOPNOTSUPP, or EINVAL). pread says so, and the reader falls
+   back to buffered reads (direct_refused); io_uring does not: it takes
+   EOPNOTSUPP from its nonblocking attempt for "try again", polls the file,
+   which FUSE answers at once, and tries again for ever. So on FUSE one
+   aligned block is read here, once per file, before any read goes out.
+   Elsewhere a refusal comes at open (EINVAL), and nothing is read twice. */
+#define PARX__FUSE_MAGIC 0x65735546 /* "FUSE" read as little-endian, statfs's f_type */
+static bool parx__pf_direct_reads_refused(int dfd)
+{
+    struct statfs sf;
+    if (fstatfs(dfd, &sf) != 0 || sf.f_type != PARX__FUSE_MAGIC) return false;
+    _Alignas(4096) unsigned char block[4096]; /* PARX__IO_ALIGN */
+    ssize_t n;
+    do n = pread(dfd, block, sizeof block, 0);
+    while (n < 0 && errno == EINTR);
+    return n < 0 && (errno == EOPNOTSUPP || errno == EINVAL);
+}
+
 static int parx__pf_file_ref(parx_prefetch *pf, uint32_t f)
 {
     parx__pf_file *fl = &pf->files[f];
@@ -5216,7 +5237,15 @@ static int parx__pf_file_ref(parx_prefetch *pf, uint32_t f)
     fl->dfd = -1;
     if (pf->d.direct && !fl->no_direct) {
         int dfd = parx__io_open(pf->paths[f], O_RDONLY | O_DIRECT, 0);
-        if (dfd >= 0) {
+        if (dfd >= 0 && parx__pf_direct_reads_refused(dfd)) {
+            close(dfd);
+            fl->no_direct = true;
+            char msg[300];
+            snprintf(msg, sizeof msg,
+                     "parx_prefetch: O_DIRECT reads refused for '%.200s'; reading it buffered",
+                     pf->paths[f]);
+            parx__log(PARX_LOG_INFO, msg); /* consumer thread, no lock held */
+        } else if (dfd >= 0) {
             fl->dfd = dfd;
         } else {
             fl->no_direct = true;
