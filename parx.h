@@ -7989,7 +7989,9 @@ static int parx__run_procs(parx__run_state *r, parx_procs *pp, size_t ctx_size, 
         }
         if (head == next) break;
         parx_job_result jr;
-        parx_procs_wait(pp, tk[head % win], &jr);
+        int wrc = parx_procs_wait(pp, tk[head % win], &jr);
+        if (wrc != 0) /* none expected (our own ticket, waited once), but never a result unset */
+            jr = (parx_job_result){.status = wrc};
         size_t i = r->perm ? r->perm[head] : head;
         if (jr.status == 0 && stage)
             memcpy(r->out + i * r->out_size, stage + (head % win) * r->out_size, r->out_size);
