@@ -2304,7 +2304,8 @@ static void parx__run_outside(parx_pool *p, const parx__task *t)
    parx_wait at once (a thief taking one makes that thread wait for a
    completion on another core, and merely polling a slot's deque moves its
    cache line away on every push); idle workers turn patient after
-   PARX__SLOT_GRACE polls, a microsecond or two. */
+   PARX__SLOT_GRACE polls, a microsecond or two, or on their last poll
+   before sleeping if that comes first (see parx__idle). */
 static parx__task *parx__find_work(parx__worker *w, bool patient)
 {
     parx_pool *p = w->pool;
@@ -2404,7 +2405,12 @@ static parx__task *parx__idle(parx__worker *w, parx_group *g)
                   /* relaxed: a poll; the sleeper's last look reads it seq_cst */
                   : atomic_load_explicit(&p->shutdown, memory_order_relaxed))
                 goto out;
-            if ((t = parx__find_work(w, i >= PARX__SLOT_GRACE)) != NULL) goto out;
+            /* The last poll before sleeping is patient whatever spin_rounds
+               is: the sleeper's last look counts slots' tasks as work, so a
+               worker that still refused them would neither run them nor
+               sleep, but spin until their owner ran them all itself. */
+            bool patient = i >= PARX__SLOT_GRACE || i + 1 == p->spin_rounds;
+            if ((t = parx__find_work(w, patient)) != NULL) goto out;
             if (i < PARX__PAUSE_ROUNDS) parx__cpu_relax();
             else sched_yield();
         }

@@ -421,6 +421,40 @@ static void test_stats_partial(void)
     parx_pool_destroy(p);
 }
 
+/* ===== few spin rounds ==================================================== */
+
+/* An idle worker leaves outside slots alone for its first 32 polls (their
+   owner usually pops its tasks itself), yet its last look before sleeping
+   counts their tasks as work. With spin_rounds at 32 or fewer it once never
+   grew patient: it refused the tasks and would not sleep either, spinning
+   until the outside thread ran them all itself in parx_wait. Here the
+   main thread is not inside parx_wait, so only workers can run the tasks
+   (bounded poll: a hang is a failure, not a timing). */
+static void test_few_spin_rounds(void)
+{
+    const unsigned rounds[] = {1, 2, 31, 32};
+    for (size_t k = 0; k < sizeof rounds / sizeof rounds[0]; k++) {
+        parx_pool *p = parx_pool_create(
+            &(parx_pool_desc){.threads = 2, .spin_rounds = rounds[k]});
+        REQUIRE(p != NULL);
+        atomic_long count;
+        atomic_init(&count, 0);
+        parx_group g;
+        parx_group_init(&g, p);
+        for (int i = 0; i < 200; i++)
+            CHECK_EQ(parx_spawn(&g, count_task, &count), 0);
+        double t0 = now_s();
+        while (atomic_load(&count) < 200 && now_s() - t0 < 10.0)
+            sched_yield();
+        CHECK_MSG(atomic_load(&count) == 200,
+                  "spin_rounds %u: the workers ran %ld of the 200 tasks spawned from outside",
+                  rounds[k], atomic_load(&count));
+        CHECK_EQ(parx_wait(&g), 0);
+        CHECK_EQ(atomic_load(&count), 200);
+        parx_pool_destroy(p);
+    }
+}
+
 /* ===== destroy with work queued ========================================== */
 
 struct dq_node {
@@ -709,7 +743,7 @@ static void test_allocator_fails_at_create(void)
 int main(void)
 {
     main_thread = pthread_self();
-    pt_plan(15);
+    pt_plan(16);
     pt_run("create with NULL desc: one thread per allowed CPU, spawn/wait from outside",
            test_create_null_desc);
     pt_run("create with a zeroed desc", test_create_zeroed_desc);
@@ -724,6 +758,8 @@ int main(void)
            test_worker_index);
     pt_run("parx_pool_stats: tasks counted = tasks run on workers", test_stats);
     pt_run("parx_pool_stats with n smaller than the pool, and n = 0", test_stats_partial);
+    pt_run("spin_rounds 1, 2, 31, 32: workers still run tasks spawned from outside",
+           test_few_spin_rounds);
     pt_run("destroy with work queued runs every task (1..3 threads)",
            test_destroy_with_queued_work);
     pt_run("two pools used at the same time, and tasks of one spawning into the other",
