@@ -746,7 +746,10 @@ typedef void (*parx_combine_fn)(void *ctx, void *acc, const void *other);
    results for any number of threads and any schedule. `result` receives
    acc_size bytes; for an empty range it receives the identity.
    Accumulators of up to 256 bytes live on the stack; larger ones are
-   allocated once per tree node.
+   allocated once per tree node. Those handed to leaf and combine are aligned
+   to 64 bytes, so the accumulator may be any type of up to that alignment
+   (vectors up to AVX-512's included); identity and result are only copied
+   with memcpy and need no alignment.
    Returns 0, -EINVAL (p, identity, leaf, combine or result NULL, acc_size 0,
    begin > end), -ENOMEM (result untouched).
    Thread safety: any thread, including a task of the same pool.
@@ -2859,11 +2862,35 @@ PARX_API int parx_for(parx_pool *p, size_t begin, size_t end, size_t grain,
    so the result does not depend on the schedule. */
 
 #define PARX__SMALL_ACC 256
+/* Accumulators are aligned to 64 bytes, not just max_align_t's 16: the user's
+   type may be a vector (AVX's 32-byte __m256d, AVX-512's 64-byte __m512d, or
+   a struct declared _Alignas(64)), on which the compiler may use aligned
+   loads that fault, or are undefined behaviour, at a lesser alignment. */
+#define PARX__ACC_ALIGN 64
 
-typedef union parx__acc_buf {
-    max_align_t align;
-    unsigned char bytes[PARX__SMALL_ACC];
+typedef struct parx__acc_buf {
+    _Alignas(PARX__ACC_ALIGN) unsigned char bytes[PARX__SMALL_ACC];
 } parx__acc_buf;
+
+/* An accumulator of acc_size bytes aligned to PARX__ACC_ALIGN: `small`'s
+   bytes when it fits, else the pool's allocator, asked for PARX__ACC_ALIGN - 1
+   bytes more to align within (it promises malloc's alignment at best).
+   *raw is what parx__acc_free gives back (NULL: nothing). NULL: no memory. */
+static void *parx__acc_get(parx_pool *p, size_t acc_size, parx__acc_buf *small, void **raw)
+{
+    *raw = NULL;
+    if (acc_size <= sizeof small->bytes) return small->bytes;
+    if (acc_size > SIZE_MAX - (PARX__ACC_ALIGN - 1)) return NULL;
+    *raw = parx__alloc(p->alloc_fn, p->alloc_user, acc_size + (PARX__ACC_ALIGN - 1));
+    if (!*raw) return NULL;
+    uintptr_t a = ((uintptr_t)*raw + (PARX__ACC_ALIGN - 1)) & ~(uintptr_t)(PARX__ACC_ALIGN - 1);
+    return (void *)a;
+}
+
+static void parx__acc_free(parx_pool *p, void *raw)
+{
+    parx__free(p->free_fn, p->alloc_user, raw);
+}
 
 typedef struct parx__reduce_job {
     parx_pool *pool;
@@ -2909,13 +2936,11 @@ static void parx__reduce_tree(parx__reduce_job *job, size_t lo, size_t hi, void 
     }
     size_t mid = lo + (hi - lo) / 2;
     parx__acc_buf small;
-    void *right = small.bytes;
-    if (job->acc_size > sizeof small) {
-        right = parx__alloc(job->pool->alloc_fn, job->pool->alloc_user, job->acc_size);
-        if (!right) {
-            parx__reduce_fail(job, -ENOMEM);
-            return;
-        }
+    void *right_raw;
+    void *right = parx__acc_get(job->pool, job->acc_size, &small, &right_raw);
+    if (!right) {
+        parx__reduce_fail(job, -ENOMEM);
+        return;
     }
     parx__worker *w = parx__self_in(job->pool);
     if (w && parx__deque_looks_empty(w)) {
@@ -2931,7 +2956,7 @@ static void parx__reduce_tree(parx__reduce_job *job, size_t lo, size_t hi, void 
     }
     /* relaxed: see parx__reduce_fail */
     if (!atomic_load_explicit(&job->error, memory_order_relaxed)) job->combine(job->ctx, acc, right);
-    if (right != (void *)small.bytes) parx__free(job->pool->free_fn, job->pool->alloc_user, right);
+    parx__acc_free(job->pool, right_raw);
 }
 
 PARX_API int parx_reduce(parx_pool *p, size_t begin, size_t end, size_t grain,
@@ -2954,11 +2979,9 @@ PARX_API int parx_reduce(parx_pool *p, size_t begin, size_t end, size_t grain,
     size_t leaves = (n - 1) / grain + 1;
 
     parx__acc_buf small;
-    void *acc = small.bytes;
-    if (acc_size > sizeof small) {
-        acc = parx__alloc(p->alloc_fn, p->alloc_user, acc_size);
-        if (!acc) return -ENOMEM;
-    }
+    void *acc_raw;
+    void *acc = parx__acc_get(p, acc_size, &small, &acc_raw);
+    if (!acc) return -ENOMEM;
     parx__reduce_part all = {&job, 0, leaves, acc};
     if (parx__self_in(p)) {
         parx__reduce_tree(&job, 0, leaves, acc);
@@ -2976,7 +2999,7 @@ PARX_API int parx_reduce(parx_pool *p, size_t begin, size_t end, size_t grain,
     /* relaxed: the tree has finished (waited on, or ran on this thread) */
     int err = atomic_load_explicit(&job.error, memory_order_relaxed);
     if (!err) memcpy(result, acc, acc_size);
-    if (acc != (void *)small.bytes) parx__free(p->free_fn, p->alloc_user, acc);
+    parx__acc_free(p, acc_raw);
     return err;
 }
 
