@@ -641,7 +641,9 @@ PARX_API parx_pool *parx_pool_create(const parx_pool_desc *desc);
 /* parx_pool_destroy: run every task still queued, stop the workers, join
    them and free the pool. NULL is ignored.
    Thread safety: one caller, from outside the pool (never from a task), once
-   no other thread is spawning into it or waiting on it. */
+   no other thread is spawning into it or waiting on it. Called from a task
+   of p (on any thread), it is caught by PARX_ASSERT in debug builds and
+   otherwise refused: logged (ERROR), and p is left as it was. */
 PARX_API void parx_pool_destroy(parx_pool *p);
 
 /* parx_pool_size: the number of worker threads, or -EINVAL for NULL.
@@ -1967,6 +1969,9 @@ struct parx_pool {
    parx_group_init(&g, NULL) in that task still finds its pool). */
 static _Thread_local parx__worker *parx__tls_worker;
 static _Thread_local parx_pool *parx__tls_helping;
+/* The pool whose worker thread this is, never hidden: parx__tls_worker is
+   NULL while a worker runs another pool's task for it (parx__run_here). */
+static _Thread_local parx_pool *parx__tls_home;
 
 /* relaxed load + store rather than an RMW: only the worker itself writes its
    counters, readers only need an untorn value */
@@ -2437,6 +2442,7 @@ static void *parx__worker_main(void *arg)
     parx__worker *w = (parx__worker *)arg;
     parx_pool *p = w->pool;
     parx__tls_worker = w;
+    parx__tls_home = p;
 
     char name[16]; /* Linux allows 15 characters: "<prefix>-<index>" */
     size_t len = strlen(p->name);
@@ -2584,7 +2590,17 @@ PARX_API parx_pool *parx_pool_create(const parx_pool_desc *desc)
 PARX_API void parx_pool_destroy(parx_pool *p)
 {
     if (!p) return;
-    PARX_ASSERT(!parx__self_in(p) && "parx_pool_destroy: not from a task of the same pool");
+    /* From a task of p -- on a worker (even one running another pool's task
+       for it), or on an outside thread inside parx_wait, as a slot or not --
+       stopping would join this thread itself or free the pool under the
+       task and the wait around it. Misuse: caught in debug builds, refused
+       (the pool stays up) in others, never a use after free. */
+    if (parx__self_in(p) || parx__tls_helping == p || parx__tls_home == p) {
+        PARX_ASSERT(!"parx_pool_destroy: not from a task of the same pool");
+        parx__log(PARX_LOG_ERROR, "parx_pool_destroy called from a task of the same pool: "
+                                  "refused, the pool is not destroyed");
+        return;
+    }
     parx__stop(p, p->nworkers);
     parx__pool_free(p);
 }

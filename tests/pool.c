@@ -3,15 +3,18 @@
    The big runs (a million nested spawns, fib, many outside spawners) are in
    tests/pool_stress.c. Nothing here sleeps or measures time; a test that
    waits for the pool to settle polls with a generous bound. */
-#define _GNU_SOURCE /* sched_getaffinity/CPU_COUNT, pthread_getname_np, clock_gettime */
+#define _GNU_SOURCE /* sched_getaffinity/CPU_COUNT, pthread_getname_np, clock_gettime, fork */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "parx.h"
 #include "parx_test.h"
@@ -520,6 +523,93 @@ static void test_destroy_with_queued_work(void)
     destroy_queued(3, 20000);
 }
 
+/* ===== destroy from a task ================================================ */
+
+/* parx_pool_destroy from a task of the same pool is misuse: PARX_ASSERT in
+   debug builds, refused otherwise. It used to be caught only on a worker or
+   a slot, not on an outside thread that ran the task itself inside
+   parx_wait with every slot taken: the pool was freed under that wait
+   (AddressSanitizer: heap-use-after-free in parx__wait_outside). The child
+   process takes every slot, holds the one worker in a gate so that the
+   waiting thread runs the killer task itself, and reports how it ended. */
+static parx_pool *killer_pool;
+static atomic_int killer_gate, killer_in_gate;
+
+static void killer_gate_task(void *arg)
+{
+    (void)arg;
+    atomic_store(&killer_in_gate, 1);
+    while (!atomic_load(&killer_gate))
+        sched_yield();
+}
+
+static void killer_task(void *arg)
+{
+    *(int *)arg = !on_main(); /* 1: not run by the waiting thread, as planned */
+    atomic_store(&killer_gate, 1);
+    parx_pool_destroy(killer_pool);
+}
+
+enum { KILLER_GROUPS = 9 }; /* more than any PARX_OUTSIDE_SLOTS the tests build with */
+
+static int destroy_from_task_child(void)
+{
+    killer_pool = parx_pool_create(&(parx_pool_desc){.threads = 1});
+    if (!killer_pool)
+        return 10;
+    parx_group g[KILLER_GROUPS + 1];
+    for (int i = 0; i <= KILLER_GROUPS; i++)
+        parx_group_init(&g[i], killer_pool);
+    if (parx_spawn(&g[0], killer_gate_task, NULL) != 0)
+        return 11;
+    while (!atomic_load(&killer_in_gate)) /* the worker is held from here on */
+        sched_yield();
+    atomic_long count;
+    atomic_init(&count, 0);
+    for (int i = 1; i < KILLER_GROUPS; i++) /* every slot borrowed until waited on */
+        if (parx_spawn(&g[i], count_task, &count) != 0)
+            return 12;
+    int off_main = 0;
+    if (parx_spawn(&g[KILLER_GROUPS], killer_task, &off_main) != 0)
+        return 13;
+    parx_wait(&g[KILLER_GROUPS]); /* runs killer_task here: no slot, no free worker */
+    /* refused (assertions compiled out): the pool still works */
+    for (int i = 0; i < KILLER_GROUPS; i++)
+        if (parx_wait(&g[i]) != 0)
+            return 14;
+    if (atomic_load(&count) != KILLER_GROUPS - 1 || off_main)
+        return 15;
+    parx_pool_destroy(killer_pool);
+    return 0;
+}
+
+static void test_destroy_from_task(void)
+{
+    fflush(stdout);
+    pid_t pid = fork(); /* every pool of the tests before has been destroyed: one thread */
+    REQUIRE(pid >= 0);
+    if (pid == 0)
+        _exit(destroy_from_task_child());
+    int status = 0;
+    double t0 = now_s();
+    pid_t r;
+    while ((r = waitpid(pid, &status, WNOHANG)) == 0 && now_s() - t0 < 30.0)
+        sched_yield();
+    if (r == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        CHECK_MSG(0, "the child hung");
+        return;
+    }
+#ifdef NDEBUG
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "the child ended with status 0x%x, want exit 0 (destroy refused)", status);
+#else
+    CHECK_MSG(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+              "the child ended with status 0x%x, want SIGABRT (the debug assertion)", status);
+#endif
+}
+
 /* ===== two pools at once ================================================== */
 
 struct pool_user {
@@ -743,7 +833,7 @@ static void test_allocator_fails_at_create(void)
 int main(void)
 {
     main_thread = pthread_self();
-    pt_plan(16);
+    pt_plan(17);
     pt_run("create with NULL desc: one thread per allowed CPU, spawn/wait from outside",
            test_create_null_desc);
     pt_run("create with a zeroed desc", test_create_zeroed_desc);
@@ -762,6 +852,8 @@ int main(void)
            test_few_spin_rounds);
     pt_run("destroy with work queued runs every task (1..3 threads)",
            test_destroy_with_queued_work);
+    pt_run("parx_pool_destroy from a task run by the waiting outside thread is caught",
+           test_destroy_from_task);
     pt_run("two pools used at the same time, and tasks of one spawning into the other",
            test_two_pools);
     pt_run("group reuse after wait (and re-init)", test_group_reuse);
