@@ -146,6 +146,13 @@
     shared queue, and the waiter runs only its own queued tasks before
     sleeping. parx_for and parx_reduce called from outside never help: they
     hand the whole range to the workers and sleep, using N threads.
+    A worker of pool A that waits on pool B (a group of B, or parx_for or
+    parx_reduce on B) counts as an outside thread of B: it serves B alone
+    until the wait ends, never A. So two pools must not wait on each other
+    in a cycle: when every worker of A waits for tasks of B that themselves
+    wait for work on A, nothing runs that work and the program hangs (a
+    parx_for on A, whose body waits on B, whose task runs a parx_for on A,
+    hangs a pool A of one thread). Nest pools one way only.
 
     >>determinism (parx_reduce)
     The range is cut into leaves of `grain` iterations (the last may be
@@ -153,7 +160,12 @@
     of threads. Leaves are combined in one fixed balanced binary tree: node
     [lo, hi) of leaves combines [lo, mid) with [mid, hi), mid = lo + (hi-lo)/2.
     Which thread computes which subtree changes from run to run; the order of
-    every floating-point operation does not.
+    every floating-point operation does not. The floating-point environment
+    is not part of that order: rounding mode and flush-to-zero are per thread,
+    and workers keep the ones of the thread that created the pool. Set them
+    before parx_pool_create and leave them: a caller that changes its own
+    afterwards gets results that depend on which leaves it ran itself (as a
+    task's caller inside parx_wait, it runs some).
 
     >>procs (worker processes: fork or spawn)
     A pool of persistent worker processes, started once. Between the caller
