@@ -2705,6 +2705,12 @@ PARX_API int parx_spawn(parx_group *g, parx_fn fn, void *arg)
         g->owner = w;
         g->borrowed = true;
     }
+    /* A group owned by a worker pushes onto that worker's deque, which only
+       its owner may push to: a task that spawns into its parent's group from
+       another thread (it was stolen) would corrupt the deque, and only when
+       the schedule moved it, so it is worth catching in debug builds. */
+    PARX_ASSERT((!w || g->borrowed || w == parx__tls_worker) &&
+                "parx_spawn: only the thread that initialised the group may spawn into it");
     if (w) {
         parx__task *t = parx__task_get(w);
         if (t) {

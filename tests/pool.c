@@ -583,13 +583,17 @@ static int destroy_from_task_child(void)
     return 0;
 }
 
-static void test_destroy_from_task(void)
+/* Run fn in a child process (forked while this process has one thread: every
+   pool of the tests before has been destroyed) and return its wait status,
+   or -1 if it had not ended after 30 s (it is then killed). */
+static int child_status(int (*fn)(void))
 {
     fflush(stdout);
-    pid_t pid = fork(); /* every pool of the tests before has been destroyed: one thread */
-    REQUIRE(pid >= 0);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -2;
     if (pid == 0)
-        _exit(destroy_from_task_child());
+        _exit(fn());
     int status = 0;
     double t0 = now_s();
     pid_t r;
@@ -598,15 +602,78 @@ static void test_destroy_from_task(void)
     if (r == 0) {
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);
-        CHECK_MSG(0, "the child hung");
-        return;
+        return -1;
     }
+    return status;
+}
+
+static void test_destroy_from_task(void)
+{
+    int status = child_status(destroy_from_task_child);
+    REQUIRE(status != -2);
+    CHECK_MSG(status != -1, "the child hung");
 #ifdef NDEBUG
-    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+    CHECK_MSG(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
               "the child ended with status 0x%x, want exit 0 (destroy refused)", status);
 #else
-    CHECK_MSG(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+    CHECK_MSG(status >= 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
               "the child ended with status 0x%x, want SIGABRT (the debug assertion)", status);
+#endif
+}
+
+/* ===== spawning into another thread's group ============================== */
+
+/* Only the thread that initialised a group may spawn into it. A task that
+   spawns into its parent's group works as long as it runs on its parent's
+   thread, and corrupts that worker's deque when it was stolen; the debug
+   assertion must catch that, on the schedule where it happens. The parent
+   here spins (not parx_wait) until its child started, so a thief ran it. */
+static atomic_int child_started;
+static atomic_long misplaced_count;
+
+static void misplaced_child(void *arg)
+{
+    atomic_store(&child_started, 1);
+    parx_spawn((parx_group *)arg, count_task, &misplaced_count); /* not its group */
+}
+
+static void misplaced_parent(void *arg)
+{
+    parx_group g;
+    parx_group_init(&g, NULL);
+    parx_spawn(&g, misplaced_child, &g);
+    while (!atomic_load(&child_started))
+        sched_yield();
+    parx_wait(&g);
+    atomic_fetch_add((atomic_long *)arg, 1);
+}
+
+static int spawn_other_group_child(void)
+{
+    parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = 2});
+    if (!p)
+        return 10;
+    parx_group g;
+    parx_group_init(&g, p);
+    atomic_long done;
+    atomic_init(&done, 0);
+    parx_spawn(&g, misplaced_parent, &done);
+    spin_until(&done, 1); /* not parx_wait: the parent runs on a worker */
+    parx_wait(&g);
+    parx_pool_destroy(p);
+    return 0;
+}
+
+static void test_spawn_into_other_group(void)
+{
+#ifdef NDEBUG
+    PT_SKIP("assertions compiled out (NDEBUG): the misuse is not checked");
+#else
+    int status = child_status(spawn_other_group_child);
+    REQUIRE(status != -2);
+    CHECK_MSG(status >= 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+              "the child ended with status 0x%x (-1: hung), want SIGABRT (the debug assertion)",
+              status);
 #endif
 }
 
@@ -833,7 +900,7 @@ static void test_allocator_fails_at_create(void)
 int main(void)
 {
     main_thread = pthread_self();
-    pt_plan(17);
+    pt_plan(18);
     pt_run("create with NULL desc: one thread per allowed CPU, spawn/wait from outside",
            test_create_null_desc);
     pt_run("create with a zeroed desc", test_create_zeroed_desc);
@@ -854,6 +921,8 @@ int main(void)
            test_destroy_with_queued_work);
     pt_run("parx_pool_destroy from a task run by the waiting outside thread is caught",
            test_destroy_from_task);
+    pt_run("a stolen task spawning into its parent's group is caught (debug builds)",
+           test_spawn_into_other_group);
     pt_run("two pools used at the same time, and tasks of one spawning into the other",
            test_two_pools);
     pt_run("group reuse after wait (and re-init)", test_group_reuse);
