@@ -146,6 +146,13 @@
     shared queue, and the waiter runs only its own queued tasks before
     sleeping. parx_for and parx_reduce called from outside never help: they
     hand the whole range to the workers and sleep, using N threads.
+    A worker of pool A that waits on pool B (a group of B, or parx_for or
+    parx_reduce on B) counts as an outside thread of B: it serves B alone
+    until the wait ends, never A. So two pools must not wait on each other
+    in a cycle: when every worker of A waits for tasks of B that themselves
+    wait for work on A, nothing runs that work and the program hangs (a
+    parx_for on A, whose body waits on B, whose task runs a parx_for on A,
+    hangs a pool A of one thread). Nest pools one way only.
 
     >>determinism (parx_reduce)
     The range is cut into leaves of `grain` iterations (the last may be
@@ -153,7 +160,12 @@
     of threads. Leaves are combined in one fixed balanced binary tree: node
     [lo, hi) of leaves combines [lo, mid) with [mid, hi), mid = lo + (hi-lo)/2.
     Which thread computes which subtree changes from run to run; the order of
-    every floating-point operation does not.
+    every floating-point operation does not. The floating-point environment
+    is not part of that order: rounding mode and flush-to-zero are per thread,
+    and workers keep the ones of the thread that created the pool. Set them
+    before parx_pool_create and leave them: a caller that changes its own
+    afterwards gets results that depend on which leaves it ran itself (as a
+    task's caller inside parx_wait, it runs some).
 
     >>procs (worker processes: fork or spawn)
     A pool of persistent worker processes, started once. Between the caller
@@ -641,7 +653,9 @@ PARX_API parx_pool *parx_pool_create(const parx_pool_desc *desc);
 /* parx_pool_destroy: run every task still queued, stop the workers, join
    them and free the pool. NULL is ignored.
    Thread safety: one caller, from outside the pool (never from a task), once
-   no other thread is spawning into it or waiting on it. */
+   no other thread is spawning into it or waiting on it. Called from a task
+   of p (on any thread), it is caught by PARX_ASSERT in debug builds and
+   otherwise refused: logged (ERROR), and p is left as it was. */
 PARX_API void parx_pool_destroy(parx_pool *p);
 
 /* parx_pool_size: the number of worker threads, or -EINVAL for NULL.
@@ -746,7 +760,10 @@ typedef void (*parx_combine_fn)(void *ctx, void *acc, const void *other);
    results for any number of threads and any schedule. `result` receives
    acc_size bytes; for an empty range it receives the identity.
    Accumulators of up to 256 bytes live on the stack; larger ones are
-   allocated once per tree node.
+   allocated once per tree node. Those handed to leaf and combine are aligned
+   to 64 bytes, so the accumulator may be any type of up to that alignment
+   (vectors up to AVX-512's included); identity and result are only copied
+   with memcpy and need no alignment.
    Returns 0, -EINVAL (p, identity, leaf, combine or result NULL, acc_size 0,
    begin > end), -ENOMEM (result untouched).
    Thread safety: any thread, including a task of the same pool.
@@ -762,11 +779,19 @@ PARX_API int parx_reduce(parx_pool *p, size_t begin, size_t end, size_t grain,
    of (k, s, i), so a task that draws from parx_rng_for(seed, task_index) gets
    the same numbers whichever worker runs it, in whatever order. Each value is
    the SplitMix64 finaliser of key + (i + 1) * golden, where the key mixes seed
-   and stream through two more finaliser rounds. 2^128 (seed, stream) pairs
-   map to 2^64 keys, so two pairs can share a key (and a key that differs by
-   a multiple of golden gives the same values shifted); for the few thousand
-   streams of a program the chance is about n^2 / 2^65, negligible, but it is
-   a hash, not a proof of independence. Not for cryptography. */
+   and stream through two more finaliser rounds. Streams of one seed have
+   distinct keys; 2^128 (seed, stream) pairs map to 2^64 keys, so streams of
+   different seeds can share one. And since golden is odd, any two keys
+   differ by a multiple of it: every stream is a window of one sequence of
+   period 2^64, at a position its key hashes, and value i of stream b is
+   value i + d of stream a, d = (key_b - key_a) / golden mod 2^64. Two
+   streams that draw L values each overlap with a chance of about
+   2 L / 2^64, so some two of n streams overlap with a chance of about
+   n^2 L / 2^64: 5e-8 for a thousand streams of a million values, but 5% for
+   a million streams of a million values (streams 102701 and 295741 of seed
+   42 are the same values 1709224 apart). Where n^2 L nears 2^64, draw from
+   fewer, longer streams. A hash, not a proof of independence; not for
+   cryptography. */
 
 typedef struct parx_rng {
     uint64_t key;      /* derived from (seed, stream) */
@@ -1964,6 +1989,9 @@ struct parx_pool {
    parx_group_init(&g, NULL) in that task still finds its pool). */
 static _Thread_local parx__worker *parx__tls_worker;
 static _Thread_local parx_pool *parx__tls_helping;
+/* The pool whose worker thread this is, never hidden: parx__tls_worker is
+   NULL while a worker runs another pool's task for it (parx__run_here). */
+static _Thread_local parx_pool *parx__tls_home;
 
 /* relaxed load + store rather than an RMW: only the worker itself writes its
    counters, readers only need an untorn value */
@@ -2304,7 +2332,8 @@ static void parx__run_outside(parx_pool *p, const parx__task *t)
    parx_wait at once (a thief taking one makes that thread wait for a
    completion on another core, and merely polling a slot's deque moves its
    cache line away on every push); idle workers turn patient after
-   PARX__SLOT_GRACE polls, a microsecond or two. */
+   PARX__SLOT_GRACE polls, a microsecond or two, or on their last poll
+   before sleeping if that comes first (see parx__idle). */
 static parx__task *parx__find_work(parx__worker *w, bool patient)
 {
     parx_pool *p = w->pool;
@@ -2404,7 +2433,12 @@ static parx__task *parx__idle(parx__worker *w, parx_group *g)
                   /* relaxed: a poll; the sleeper's last look reads it seq_cst */
                   : atomic_load_explicit(&p->shutdown, memory_order_relaxed))
                 goto out;
-            if ((t = parx__find_work(w, i >= PARX__SLOT_GRACE)) != NULL) goto out;
+            /* The last poll before sleeping is patient whatever spin_rounds
+               is: the sleeper's last look counts slots' tasks as work, so a
+               worker that still refused them would neither run them nor
+               sleep, but spin until their owner ran them all itself. */
+            bool patient = i >= PARX__SLOT_GRACE || i + 1 == p->spin_rounds;
+            if ((t = parx__find_work(w, patient)) != NULL) goto out;
             if (i < PARX__PAUSE_ROUNDS) parx__cpu_relax();
             else sched_yield();
         }
@@ -2428,6 +2462,7 @@ static void *parx__worker_main(void *arg)
     parx__worker *w = (parx__worker *)arg;
     parx_pool *p = w->pool;
     parx__tls_worker = w;
+    parx__tls_home = p;
 
     char name[16]; /* Linux allows 15 characters: "<prefix>-<index>" */
     size_t len = strlen(p->name);
@@ -2575,7 +2610,17 @@ PARX_API parx_pool *parx_pool_create(const parx_pool_desc *desc)
 PARX_API void parx_pool_destroy(parx_pool *p)
 {
     if (!p) return;
-    PARX_ASSERT(!parx__self_in(p) && "parx_pool_destroy: not from a task of the same pool");
+    /* From a task of p -- on a worker (even one running another pool's task
+       for it), or on an outside thread inside parx_wait, as a slot or not --
+       stopping would join this thread itself or free the pool under the
+       task and the wait around it. Misuse: caught in debug builds, refused
+       (the pool stays up) in others, never a use after free. */
+    if (parx__self_in(p) || parx__tls_helping == p || parx__tls_home == p) {
+        PARX_ASSERT(!"parx_pool_destroy: not from a task of the same pool");
+        parx__log(PARX_LOG_ERROR, "parx_pool_destroy called from a task of the same pool: "
+                                  "refused, the pool is not destroyed");
+        return;
+    }
     parx__stop(p, p->nworkers);
     parx__pool_free(p);
 }
@@ -2660,6 +2705,12 @@ PARX_API int parx_spawn(parx_group *g, parx_fn fn, void *arg)
         g->owner = w;
         g->borrowed = true;
     }
+    /* A group owned by a worker pushes onto that worker's deque, which only
+       its owner may push to: a task that spawns into its parent's group from
+       another thread (it was stolen) would corrupt the deque, and only when
+       the schedule moved it, so it is worth catching in debug builds. */
+    PARX_ASSERT((!w || g->borrowed || w == parx__tls_worker) &&
+                "parx_spawn: only the thread that initialised the group may spawn into it");
     if (w) {
         parx__task *t = parx__task_get(w);
         if (t) {
@@ -2853,11 +2904,35 @@ PARX_API int parx_for(parx_pool *p, size_t begin, size_t end, size_t grain,
    so the result does not depend on the schedule. */
 
 #define PARX__SMALL_ACC 256
+/* Accumulators are aligned to 64 bytes, not just max_align_t's 16: the user's
+   type may be a vector (AVX's 32-byte __m256d, AVX-512's 64-byte __m512d, or
+   a struct declared _Alignas(64)), on which the compiler may use aligned
+   loads that fault, or are undefined behaviour, at a lesser alignment. */
+#define PARX__ACC_ALIGN 64
 
-typedef union parx__acc_buf {
-    max_align_t align;
-    unsigned char bytes[PARX__SMALL_ACC];
+typedef struct parx__acc_buf {
+    _Alignas(PARX__ACC_ALIGN) unsigned char bytes[PARX__SMALL_ACC];
 } parx__acc_buf;
+
+/* An accumulator of acc_size bytes aligned to PARX__ACC_ALIGN: `small`'s
+   bytes when it fits, else the pool's allocator, asked for PARX__ACC_ALIGN - 1
+   bytes more to align within (it promises malloc's alignment at best).
+   *raw is what parx__acc_free gives back (NULL: nothing). NULL: no memory. */
+static void *parx__acc_get(parx_pool *p, size_t acc_size, parx__acc_buf *small, void **raw)
+{
+    *raw = NULL;
+    if (acc_size <= sizeof small->bytes) return small->bytes;
+    if (acc_size > SIZE_MAX - (PARX__ACC_ALIGN - 1)) return NULL;
+    *raw = parx__alloc(p->alloc_fn, p->alloc_user, acc_size + (PARX__ACC_ALIGN - 1));
+    if (!*raw) return NULL;
+    uintptr_t a = ((uintptr_t)*raw + (PARX__ACC_ALIGN - 1)) & ~(uintptr_t)(PARX__ACC_ALIGN - 1);
+    return (void *)a;
+}
+
+static void parx__acc_free(parx_pool *p, void *raw)
+{
+    parx__free(p->free_fn, p->alloc_user, raw);
+}
 
 typedef struct parx__reduce_job {
     parx_pool *pool;
@@ -2903,13 +2978,11 @@ static void parx__reduce_tree(parx__reduce_job *job, size_t lo, size_t hi, void 
     }
     size_t mid = lo + (hi - lo) / 2;
     parx__acc_buf small;
-    void *right = small.bytes;
-    if (job->acc_size > sizeof small) {
-        right = parx__alloc(job->pool->alloc_fn, job->pool->alloc_user, job->acc_size);
-        if (!right) {
-            parx__reduce_fail(job, -ENOMEM);
-            return;
-        }
+    void *right_raw;
+    void *right = parx__acc_get(job->pool, job->acc_size, &small, &right_raw);
+    if (!right) {
+        parx__reduce_fail(job, -ENOMEM);
+        return;
     }
     parx__worker *w = parx__self_in(job->pool);
     if (w && parx__deque_looks_empty(w)) {
@@ -2925,7 +2998,7 @@ static void parx__reduce_tree(parx__reduce_job *job, size_t lo, size_t hi, void 
     }
     /* relaxed: see parx__reduce_fail */
     if (!atomic_load_explicit(&job->error, memory_order_relaxed)) job->combine(job->ctx, acc, right);
-    if (right != (void *)small.bytes) parx__free(job->pool->free_fn, job->pool->alloc_user, right);
+    parx__acc_free(job->pool, right_raw);
 }
 
 PARX_API int parx_reduce(parx_pool *p, size_t begin, size_t end, size_t grain,
@@ -2948,11 +3021,9 @@ PARX_API int parx_reduce(parx_pool *p, size_t begin, size_t end, size_t grain,
     size_t leaves = (n - 1) / grain + 1;
 
     parx__acc_buf small;
-    void *acc = small.bytes;
-    if (acc_size > sizeof small) {
-        acc = parx__alloc(p->alloc_fn, p->alloc_user, acc_size);
-        if (!acc) return -ENOMEM;
-    }
+    void *acc_raw;
+    void *acc = parx__acc_get(p, acc_size, &small, &acc_raw);
+    if (!acc) return -ENOMEM;
     parx__reduce_part all = {&job, 0, leaves, acc};
     if (parx__self_in(p)) {
         parx__reduce_tree(&job, 0, leaves, acc);
@@ -2970,7 +3041,7 @@ PARX_API int parx_reduce(parx_pool *p, size_t begin, size_t end, size_t grain,
     /* relaxed: the tree has finished (waited on, or ran on this thread) */
     int err = atomic_load_explicit(&job.error, memory_order_relaxed);
     if (!err) memcpy(result, acc, acc_size);
-    if (acc != (void *)small.bytes) parx__free(p->free_fn, p->alloc_user, acc);
+    parx__acc_free(p, acc_raw);
     return err;
 }
 

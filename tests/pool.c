@@ -3,15 +3,18 @@
    The big runs (a million nested spawns, fib, many outside spawners) are in
    tests/pool_stress.c. Nothing here sleeps or measures time; a test that
    waits for the pool to settle polls with a generous bound. */
-#define _GNU_SOURCE /* sched_getaffinity/CPU_COUNT, pthread_getname_np, clock_gettime */
+#define _GNU_SOURCE /* sched_getaffinity/CPU_COUNT, pthread_getname_np, clock_gettime, fork */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "parx.h"
 #include "parx_test.h"
@@ -421,6 +424,40 @@ static void test_stats_partial(void)
     parx_pool_destroy(p);
 }
 
+/* ===== few spin rounds ==================================================== */
+
+/* An idle worker leaves outside slots alone for its first 32 polls (their
+   owner usually pops its tasks itself), yet its last look before sleeping
+   counts their tasks as work. With spin_rounds at 32 or fewer it once never
+   grew patient: it refused the tasks and would not sleep either, spinning
+   until the outside thread ran them all itself in parx_wait. Here the
+   main thread is not inside parx_wait, so only workers can run the tasks
+   (bounded poll: a hang is a failure, not a timing). */
+static void test_few_spin_rounds(void)
+{
+    const unsigned rounds[] = {1, 2, 31, 32};
+    for (size_t k = 0; k < sizeof rounds / sizeof rounds[0]; k++) {
+        parx_pool *p = parx_pool_create(
+            &(parx_pool_desc){.threads = 2, .spin_rounds = rounds[k]});
+        REQUIRE(p != NULL);
+        atomic_long count;
+        atomic_init(&count, 0);
+        parx_group g;
+        parx_group_init(&g, p);
+        for (int i = 0; i < 200; i++)
+            CHECK_EQ(parx_spawn(&g, count_task, &count), 0);
+        double t0 = now_s();
+        while (atomic_load(&count) < 200 && now_s() - t0 < 10.0)
+            sched_yield();
+        CHECK_MSG(atomic_load(&count) == 200,
+                  "spin_rounds %u: the workers ran %ld of the 200 tasks spawned from outside",
+                  rounds[k], atomic_load(&count));
+        CHECK_EQ(parx_wait(&g), 0);
+        CHECK_EQ(atomic_load(&count), 200);
+        parx_pool_destroy(p);
+    }
+}
+
 /* ===== destroy with work queued ========================================== */
 
 struct dq_node {
@@ -484,6 +521,160 @@ static void test_destroy_with_queued_work(void)
     destroy_queued(1, 20000);
     destroy_queued(2, 20000);
     destroy_queued(3, 20000);
+}
+
+/* ===== destroy from a task ================================================ */
+
+/* parx_pool_destroy from a task of the same pool is misuse: PARX_ASSERT in
+   debug builds, refused otherwise. It used to be caught only on a worker or
+   a slot, not on an outside thread that ran the task itself inside
+   parx_wait with every slot taken: the pool was freed under that wait
+   (AddressSanitizer: heap-use-after-free in parx__wait_outside). The child
+   process takes every slot, holds the one worker in a gate so that the
+   waiting thread runs the killer task itself, and reports how it ended. */
+static parx_pool *killer_pool;
+static atomic_int killer_gate, killer_in_gate;
+
+static void killer_gate_task(void *arg)
+{
+    (void)arg;
+    atomic_store(&killer_in_gate, 1);
+    while (!atomic_load(&killer_gate))
+        sched_yield();
+}
+
+static void killer_task(void *arg)
+{
+    *(int *)arg = !on_main(); /* 1: not run by the waiting thread, as planned */
+    atomic_store(&killer_gate, 1);
+    parx_pool_destroy(killer_pool);
+}
+
+enum { KILLER_GROUPS = 9 }; /* more than any PARX_OUTSIDE_SLOTS the tests build with */
+
+static int destroy_from_task_child(void)
+{
+    killer_pool = parx_pool_create(&(parx_pool_desc){.threads = 1});
+    if (!killer_pool)
+        return 10;
+    parx_group g[KILLER_GROUPS + 1];
+    for (int i = 0; i <= KILLER_GROUPS; i++)
+        parx_group_init(&g[i], killer_pool);
+    if (parx_spawn(&g[0], killer_gate_task, NULL) != 0)
+        return 11;
+    while (!atomic_load(&killer_in_gate)) /* the worker is held from here on */
+        sched_yield();
+    atomic_long count;
+    atomic_init(&count, 0);
+    for (int i = 1; i < KILLER_GROUPS; i++) /* every slot borrowed until waited on */
+        if (parx_spawn(&g[i], count_task, &count) != 0)
+            return 12;
+    int off_main = 0;
+    if (parx_spawn(&g[KILLER_GROUPS], killer_task, &off_main) != 0)
+        return 13;
+    parx_wait(&g[KILLER_GROUPS]); /* runs killer_task here: no slot, no free worker */
+    /* refused (assertions compiled out): the pool still works */
+    for (int i = 0; i < KILLER_GROUPS; i++)
+        if (parx_wait(&g[i]) != 0)
+            return 14;
+    if (atomic_load(&count) != KILLER_GROUPS - 1 || off_main)
+        return 15;
+    parx_pool_destroy(killer_pool);
+    return 0;
+}
+
+/* Run fn in a child process (forked while this process has one thread: every
+   pool of the tests before has been destroyed) and return its wait status,
+   or -1 if it had not ended after 30 s (it is then killed). */
+static int child_status(int (*fn)(void))
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -2;
+    if (pid == 0)
+        _exit(fn());
+    int status = 0;
+    double t0 = now_s();
+    pid_t r;
+    while ((r = waitpid(pid, &status, WNOHANG)) == 0 && now_s() - t0 < 30.0)
+        sched_yield();
+    if (r == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        return -1;
+    }
+    return status;
+}
+
+static void test_destroy_from_task(void)
+{
+    int status = child_status(destroy_from_task_child);
+    REQUIRE(status != -2);
+    CHECK_MSG(status != -1, "the child hung");
+#ifdef NDEBUG
+    CHECK_MSG(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "the child ended with status 0x%x, want exit 0 (destroy refused)", status);
+#else
+    CHECK_MSG(status >= 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+              "the child ended with status 0x%x, want SIGABRT (the debug assertion)", status);
+#endif
+}
+
+/* ===== spawning into another thread's group ============================== */
+
+/* Only the thread that initialised a group may spawn into it. A task that
+   spawns into its parent's group works as long as it runs on its parent's
+   thread, and corrupts that worker's deque when it was stolen; the debug
+   assertion must catch that, on the schedule where it happens. The parent
+   here spins (not parx_wait) until its child started, so a thief ran it. */
+static atomic_int child_started;
+static atomic_long misplaced_count;
+
+static void misplaced_child(void *arg)
+{
+    atomic_store(&child_started, 1);
+    parx_spawn((parx_group *)arg, count_task, &misplaced_count); /* not its group */
+}
+
+static void misplaced_parent(void *arg)
+{
+    parx_group g;
+    parx_group_init(&g, NULL);
+    parx_spawn(&g, misplaced_child, &g);
+    while (!atomic_load(&child_started))
+        sched_yield();
+    parx_wait(&g);
+    atomic_fetch_add((atomic_long *)arg, 1);
+}
+
+static int spawn_other_group_child(void)
+{
+    parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = 2});
+    if (!p)
+        return 10;
+    parx_group g;
+    parx_group_init(&g, p);
+    atomic_long done;
+    atomic_init(&done, 0);
+    parx_spawn(&g, misplaced_parent, &done);
+    spin_until(&done, 1); /* not parx_wait: the parent runs on a worker */
+    parx_wait(&g);
+    parx_pool_destroy(p);
+    return 0;
+}
+
+static void test_spawn_into_other_group(void)
+{
+#ifdef NDEBUG
+    PT_SKIP("assertions compiled out (NDEBUG): the misuse is not checked");
+#else
+    int status = child_status(spawn_other_group_child);
+    REQUIRE(status != -2);
+    CHECK_MSG(status >= 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+              "the child ended with status 0x%x (-1: hung), want SIGABRT (the debug assertion)",
+              status);
+#endif
 }
 
 /* ===== two pools at once ================================================== */
@@ -709,7 +900,7 @@ static void test_allocator_fails_at_create(void)
 int main(void)
 {
     main_thread = pthread_self();
-    pt_plan(15);
+    pt_plan(18);
     pt_run("create with NULL desc: one thread per allowed CPU, spawn/wait from outside",
            test_create_null_desc);
     pt_run("create with a zeroed desc", test_create_zeroed_desc);
@@ -724,8 +915,14 @@ int main(void)
            test_worker_index);
     pt_run("parx_pool_stats: tasks counted = tasks run on workers", test_stats);
     pt_run("parx_pool_stats with n smaller than the pool, and n = 0", test_stats_partial);
+    pt_run("spin_rounds 1, 2, 31, 32: workers still run tasks spawned from outside",
+           test_few_spin_rounds);
     pt_run("destroy with work queued runs every task (1..3 threads)",
            test_destroy_with_queued_work);
+    pt_run("parx_pool_destroy from a task run by the waiting outside thread is caught",
+           test_destroy_from_task);
+    pt_run("a stolen task spawning into its parent's group is caught (debug builds)",
+           test_spawn_into_other_group);
     pt_run("two pools used at the same time, and tasks of one spawning into the other",
            test_two_pools);
     pt_run("group reuse after wait (and re-init)", test_group_reuse);

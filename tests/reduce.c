@@ -352,6 +352,89 @@ static void test_odd_acc_sizes(void)
     parx_pool_destroy(p);
 }
 
+/* ===== over-aligned accumulators ========================================== */
+
+/* SIMD accumulators: a type that asks for 64-byte alignment (an AVX-512
+   vector of 8 doubles, or 8 of them), which lets the compiler use aligned
+   vector loads and stores on it. leaf and combine must get storage aligned
+   for it: on the stack (64 bytes) and from the allocator (512 bytes; malloc
+   promises only max_align_t's 16). A misaligned one is counted, not used. */
+typedef struct vec8 {
+    _Alignas(64) double v[8];
+} vec8;
+
+typedef struct vec64 {
+    _Alignas(64) double v[64];
+} vec64;
+
+struct lanes_ctx {
+    size_t lanes; /* doubles in the accumulator */
+    atomic_int misaligned;
+};
+
+static void lanes_leaf(void *ctx, size_t b, size_t e, void *acc)
+{
+    struct lanes_ctx *c = (struct lanes_ctx *)ctx;
+    if ((uintptr_t)acc % 64 != 0) {
+        atomic_fetch_add(&c->misaligned, 1);
+        return;
+    }
+    for (size_t i = b; i < e; i++) {
+        if (c->lanes == 8)
+            ((vec8 *)acc)->v[i % 8] += (double)i;
+        else
+            ((vec64 *)acc)->v[i % 64] += (double)i;
+    }
+}
+
+static void lanes_combine(void *ctx, void *acc, const void *other)
+{
+    struct lanes_ctx *c = (struct lanes_ctx *)ctx;
+    if ((uintptr_t)acc % 64 != 0 || (uintptr_t)other % 64 != 0) {
+        atomic_fetch_add(&c->misaligned, 1);
+        return;
+    }
+    for (size_t l = 0; l < c->lanes; l++) {
+        if (c->lanes == 8)
+            ((vec8 *)acc)->v[l] += ((const vec8 *)other)->v[l];
+        else
+            ((vec64 *)acc)->v[l] += ((const vec64 *)other)->v[l];
+    }
+}
+
+static void test_aligned_acc(void)
+{
+    const size_t n = 20000, grain = 7;
+    static vec64 id, got; /* vec8 uses the first 8 lanes */
+    for (int t = 1; t <= 3; t++) {
+        parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = t});
+        REQUIRE(p != NULL);
+        for (size_t lanes = 8; lanes <= 64; lanes *= 8) {
+            struct lanes_ctx c = {.lanes = lanes};
+            atomic_init(&c.misaligned, 0);
+            memset(&id, 0, sizeof id);
+            memset(&got, 0xCD, sizeof got);
+            size_t size = lanes == 8 ? sizeof(vec8) : sizeof(vec64);
+            CHECK_EQ(parx_reduce(p, 0, n, grain, size, &id, lanes_leaf, lanes_combine, &c, &got),
+                     0);
+            CHECK_MSG(atomic_load(&c.misaligned) == 0,
+                      "%d threads, %zu-byte accumulator: %d calls got storage not aligned to 64",
+                      t, size, atomic_load(&c.misaligned));
+            /* lane l sums the i < n with i % lanes == l: exact in a double */
+            size_t wrong = 0;
+            for (size_t l = 0; l < lanes; l++) {
+                size_t k = (n - l + lanes - 1) / lanes; /* how many such i */
+                double want = (double)(l * k + lanes * (k * (k - 1) / 2));
+                if (got.v[l] != want)
+                    wrong++;
+            }
+            CHECK_MSG(wrong == 0, "%d threads, %zu-byte accumulator: %zu lanes wrong", t, size,
+                      wrong);
+        }
+        parx_pool_destroy(p);
+    }
+}
+
 /* ===== empty range ======================================================== */
 
 static void never_leaf(void *ctx, size_t b, size_t e, void *acc)
@@ -465,7 +548,7 @@ static void test_nested_and_concurrent(void)
 
 int main(void)
 {
-    pt_plan(7);
+    pt_plan(8);
     pt_run("double sum bitwise identical on 1/2/3/4/7 threads, grains 0/1/7/1000, "
            "equal to the documented tree",
            test_bitwise);
@@ -476,6 +559,8 @@ int main(void)
            test_large_acc);
     pt_run("odd accumulator sizes (1, 3, 257, 1000 bytes), nothing written past them",
            test_odd_acc_sizes);
+    pt_run("accumulators of a 64-byte-aligned type (64 and 512 bytes) get aligned storage",
+           test_aligned_acc);
     pt_run("empty range gives the identity and calls nothing", test_empty);
     pt_run("parx_reduce from tasks, from a parx_for body and from 3 threads at once",
            test_nested_and_concurrent);

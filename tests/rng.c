@@ -98,6 +98,32 @@ static void test_distinct_streams(void)
     CHECK_EQ_U(duplicates(w, 2000), 0);
 }
 
+/* The header's account of overlaps: every stream is a window of one
+   sequence, value i of stream b being value i + d of stream a with
+   d = (key_b - key_a) / golden mod 2^64, and its example pair. */
+static void test_overlap_as_documented(void)
+{
+    uint64_t inv = PARX__GOLDEN; /* golden^-1 mod 2^64, by Newton's iteration */
+    for (int k = 0; k < 6; k++)
+        inv *= 2 - PARX__GOLDEN * inv;
+    CHECK_EQ_U(inv * PARX__GOLDEN, 1);
+    const uint64_t pairs[][3] = {{42, 102701, 295741}, {9, 0, 1}, {1, 5, 123456789}};
+    for (size_t k = 0; k < 3; k++) {
+        parx_rng a = parx_rng_for(pairs[k][0], pairs[k][1]);
+        parx_rng b = parx_rng_for(pairs[k][0], pairs[k][2]);
+        uint64_t d = (b.key - a.key) * inv;
+        size_t diff = 0;
+        for (uint64_t i = 0; i < 1000; i++)
+            if (parx_rng_at(b, i) != parx_rng_at(a, i + d))
+                diff++;
+        CHECK_MSG(diff == 0, "seed %llu, streams %llu and %llu: %zu of 1000 values differ",
+                  (unsigned long long)pairs[k][0], (unsigned long long)pairs[k][1],
+                  (unsigned long long)pairs[k][2], diff);
+        if (k == 0)
+            CHECK_EQ_U(d, 1709224); /* the example in the header */
+    }
+}
+
 static void test_at(void)
 {
     parx_rng r = parx_rng_for(123, 456);
@@ -181,11 +207,13 @@ static void test_uniform_across_streams(void)
 
 int main(void)
 {
-    pt_plan(6);
+    pt_plan(7);
     pt_run("with a given key the stream is SplitMix64 (reference values)",
            test_splitmix_known_answers);
     pt_run("parx_rng_for is deterministic", test_deterministic);
     pt_run("distinct (seed, stream) pairs give distinct streams", test_distinct_streams);
+    pt_run("streams are windows of one sequence, d = (key_b - key_a) / golden apart, as documented",
+           test_overlap_as_documented);
     pt_run("parx_rng_at(r, i) equals the i-th parx_rng_next", test_at);
     pt_run("parx_rng_uniform in [0,1), 53-bit, mean/variance/deciles of 1e6 draws",
            test_uniform);
