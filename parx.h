@@ -1213,9 +1213,12 @@ PARX_API parx_io_backend parx_writer_backend(const parx_writer *w, const char **
    bytes for job i when the job starts (as on the other backends, where it
    is .out itself; a retry finds what the failed attempt left there), and is
    copied back to .out when the job succeeds, so results come back without
-   the caller touching an arena; ctx is read where it is (fork: the process is a copy of the
-   caller as of this call) or, with .ctx_size, from a copy in the pool's
-   arena (spawn: a fresh program sees no caller memory but its arena).
+   the caller touching an arena. (Under valgrind, initialise .out: memcheck
+   does not see another process write shared memory, so bytes that went in
+   unset are still unset in its eyes when they come back.) ctx is read
+   where it is (fork: the process is a copy of the caller as of this call)
+   or, with .ctx_size, from a copy in the pool's arena (spawn: a fresh
+   program sees no caller memory but its arena).
 
    AUTO runs the first jobs on the caller while it measures them. When what
    remains would take longer than parallel work costs to set up, it starts

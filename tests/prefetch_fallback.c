@@ -403,6 +403,8 @@ static int after_open_case(int which)
             return bad;
         if (!stick_page(c.data)) {
             CHILD_DIAG("case 4 skipped: userfaultfd: %s", strerror(errno));
+            parx_prefetch_release(pf, &c);
+            parx_prefetch_close(pf); /* nothing is refused yet: a plain close */
             return CASE_SKIPPED;
         }
         parx_prefetch_release(pf, &c); /* chunk 2 is read into that buffer now */
