@@ -899,6 +899,13 @@ PARX_API int parx_arena_free(parx_arena *a, void *ptr)
     uint64_t n = e & ~PARX__PAGE_KIND;
     int rc = -EINVAL;
     if ((e & PARX__PAGE_KIND) == PARX__PAGE_LARGE && p + n <= h->npages) {
+        /* `freed` before any page: a span search that found no room skips
+           the next ones until `freed` moves (see span_miss), so pages given
+           back before it moves would stay out of reach of spans for good if
+           we died in between. Moved first, an interruption costs at most one
+           search in vain. relaxed: under the lock */
+        atomic_store_explicit(&h->freed, atomic_load_explicit(&h->freed, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
         /* the first page first: from then on the block is gone, and an
            interruption only leaks its remaining pages */
         for (uint64_t i = 0; i < n; i++) parx__shm_set_page(a, p + i, PARX__PAGE_FREE);
@@ -906,8 +913,6 @@ PARX_API int parx_arena_free(parx_arena *a, void *ptr)
         atomic_store_explicit(&h->reserved, atomic_load_explicit(&h->reserved, memory_order_relaxed) - n,
                               memory_order_relaxed);
         if (p < h->search_hint) h->search_hint = p;
-        atomic_store_explicit(&h->freed, atomic_load_explicit(&h->freed, memory_order_relaxed) + 1,
-                              memory_order_relaxed); /* relaxed: under the lock */
         rc = 0;
     }
     parx__shm_unlock(h, recovered);
