@@ -60,14 +60,16 @@
     change counter (the counter defeats ABA), so push and pop are one CAS each.
     Each attached process works on its own shard, so two processes
     allocating at once do not fight over one cache line. An empty shard
-    first adopts another shard's whole free list (one CAS: memory one process
-    frees serves another that allocates), then carves a fresh 64 KiB span. Larger blocks
+    first adopts up to a span's worth of another shard's free list (one CAS:
+    memory one process frees serves another that allocates), then carves a
+    fresh 64 KiB span. Larger blocks
     are whole pages found in the page map under a process-shared robust mutex:
     if its holder dies, the next process to lock it is told so (EOWNERDEAD),
     marks it consistent and carries on, because the page map is valid after
     every single store (an interrupted update can only leave pages marked in
     use). So a process killed at any instant costs at most the block or span
-    it was taking or giving back, never the arena.
+    (64 KiB of pages, or of blocks adopted from another shard) it was taking
+    or giving back, never the arena.
 
     Spans stay with their size class once carved (as in slab allocators):
     freed small blocks serve later small allocations of the same class at
@@ -609,44 +611,51 @@ static inline _Atomic uint64_t *parx__shm_link(const parx_arena *a, uint64_t off
     return (_Atomic uint64_t *)(void *)(a->base + off);
 }
 
-/* Pop one block from a free list; its offset, or 0 if the list is empty. */
-static uint64_t parx__shm_pop(const parx_arena *a, _Atomic uint64_t *head)
+/* Pop up to `want` (>= 1) blocks from a free list with one CAS: the first
+   one's offset (0 if the list is empty), the last one's in *last, how many in
+   *got; they stay linked to one another through their first words. The
+   links are read before the CAS, while others may still pop the blocks: an
+   unchanged head (its counter too) proves that no operation touched the list
+   in between, so the links read were its own. */
+static uint64_t parx__shm_pop_chain(const parx_arena *a, _Atomic uint64_t *head, uint64_t want,
+                                    uint64_t *last, uint64_t *got)
 {
-    /* acquire: pairs with the release CAS of the push that linked the block,
-       so its `next` word is visible */
+    /* acquire: pairs with the release CAS of each push that linked a block
+       (the CASes after it continue its release sequence), so every `next`
+       word of the list is visible */
     uint64_t h = atomic_load_explicit(head, memory_order_acquire);
     for (;;) {
-        uint64_t off = (h & PARX__SHM_OFF_MASK) << 4;
-        if (!off || off >= a->size - 16) return 0; /* empty (or a corrupted head: no crash) */
-        /* relaxed: if another process took the block meanwhile this may be
+        uint64_t first = (h & PARX__SHM_OFF_MASK) << 4, end = first, n = 1;
+        if (!first || first >= a->size - 16) return 0; /* empty (or a corrupted head: no crash) */
+        /* relaxed: if another process took a block meanwhile this may be
            anything, but then the head's counter has moved and the CAS fails */
         PARX__SHM_SPECULATE_BEGIN();
-        uint64_t next = atomic_load_explicit(parx__shm_link(a, off), memory_order_relaxed);
+        uint64_t next = atomic_load_explicit(parx__shm_link(a, end), memory_order_relaxed) &
+                        PARX__SHM_OFF_MASK;
+        while (n < want && next && (next << 4) < a->size - 16) {
+            end = next << 4, n++;
+            next = atomic_load_explicit(parx__shm_link(a, end), memory_order_relaxed) &
+                   PARX__SHM_OFF_MASK;
+        }
         PARX__SHM_SPECULATE_END();
-        uint64_t nh = (((h >> PARX__SHM_OFF_BITS) + 1) << PARX__SHM_OFF_BITS) |
-                      (next & PARX__SHM_OFF_MASK);
+        uint64_t nh = (((h >> PARX__SHM_OFF_BITS) + 1) << PARX__SHM_OFF_BITS) | next;
         /* acquire on success and failure: the head we act on next must come
            with the links its pusher wrote */
         if (atomic_compare_exchange_weak_explicit(head, &h, nh, memory_order_acquire,
-                                                  memory_order_acquire))
-            return off;
+                                                  memory_order_acquire)) {
+            *last = end;
+            *got = n;
+            return first;
+        }
+        if (want > 1) want /= 2; /* a busy list: walk less before the next try */
     }
 }
 
-/* Take a whole list at once: its first block's offset, or 0 if it is empty.
-   The blocks are then ours alone (no popper can reach them any more). */
-static uint64_t parx__shm_take_all(_Atomic uint64_t *head)
+/* Pop one block from a free list; its offset, or 0 if the list is empty. */
+static inline uint64_t parx__shm_pop(const parx_arena *a, _Atomic uint64_t *head)
 {
-    /* acquire: as in parx__shm_pop, the links come with the head */
-    uint64_t h = atomic_load_explicit(head, memory_order_acquire);
-    for (;;) {
-        uint64_t off = (h & PARX__SHM_OFF_MASK) << 4;
-        if (!off) return 0;
-        uint64_t nh = ((h >> PARX__SHM_OFF_BITS) + 1) << PARX__SHM_OFF_BITS;
-        if (atomic_compare_exchange_weak_explicit(head, &h, nh, memory_order_acquire,
-                                                  memory_order_acquire))
-            return off;
-    }
+    uint64_t last, got;
+    return parx__shm_pop_chain(a, head, 1, &last, &got);
 }
 
 /* Push the chain first..last (already linked through their first words). */
@@ -810,27 +819,26 @@ static void *parx__shm_alloc_small(parx_arena *a, size_t size)
     unsigned c = parx__shm_class(size), s = parx__shm_my_shard(a);
     parx__shm_header *h = a->hdr;
     uint64_t off = parx__shm_pop(a, &h->shards[s].head[c]);
-    /* Our shard is empty: adopt another shard's whole list before carving
-       pages, so memory freed elsewhere (one process allocates, another
-       frees) is reused rather than stranded. Whole lists, not block by
-       block: taking another process's blocks one at a time interleaves two
-       processes' blocks on the same cache lines for good (measured: 1.5x
-       slower alloc+free in both). */
+    /* Our shard is empty: adopt blocks from another shard's list before
+       carving pages, so memory freed elsewhere (one process allocates,
+       another frees) is reused rather than stranded. A span's worth at once
+       (what a refill would give), not block by block: taking another
+       process's blocks one at a time interleaves two processes' blocks on
+       the same cache lines for good (measured: 1.5x slower alloc+free in
+       both). And not the whole list: until the push below, the blocks taken
+       are held by this process alone, and a process killed here must lose
+       no more than a span's worth (>>allocator). */
+    uint64_t span_blocks = PARX__SHM_SPAN_PAGES * PARX__SHM_PAGE / parx__shm_class_size(c);
     for (unsigned i = 1; !off && i < PARX__SHM_SHARDS; i++) {
-        off = parx__shm_take_all(&h->shards[(s + i) % PARX__SHM_SHARDS].head[c]);
-        if (off) {
+        uint64_t last, got;
+        off = parx__shm_pop_chain(a, &h->shards[(s + i) % PARX__SHM_SHARDS].head[c], span_blocks,
+                                  &last, &got);
+        if (off && got > 1) {
+            /* the rest, ours alone now, moves to our shard; relaxed: the
+               links came with the head the chain was taken from */
             uint64_t next = atomic_load_explicit(parx__shm_link(a, off), memory_order_relaxed) &
                             PARX__SHM_OFF_MASK;
-            if (next) {
-                /* the rest of the list, ours alone now, moves to our shard;
-                   relaxed: these links were published with the head we took */
-                uint64_t last = next << 4, n = 1, limit = a->size / 16;
-                for (uint64_t l; n < limit && (l = atomic_load_explicit(parx__shm_link(a, last),
-                                                                       memory_order_relaxed) &
-                                                  PARX__SHM_OFF_MASK) != 0; n++)
-                    last = l << 4;
-                parx__shm_push(a, &h->shards[s].head[c], next << 4, last);
-            }
+            parx__shm_push(a, &h->shards[s].head[c], next << 4, last);
         }
     }
     if (!off) off = parx__shm_refill(a, c, s);

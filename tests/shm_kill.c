@@ -387,6 +387,7 @@ enum {
     STEP_POP,         /* alloc: a block from the caller's own free list */
     STEP_PUSH,        /* free of a small block */
     STEP_REFILL,      /* alloc: a fresh span carved */
+    STEP_ADOPT,       /* alloc: blocks taken over from another handle's list (4 spans' worth) */
     STEP_LARGE_ALLOC, /* alloc of 5 pages */
     STEP_LARGE_FREE,  /* free of a 16-page block in a full arena (a span search has failed) */
     STEP_CASES
@@ -402,6 +403,7 @@ static const struct {
     [STEP_POP] = {"alloc from its own list", 4000, 8 * KiB}, /* and the child's first block */
     [STEP_PUSH] = {"free of a small block", 4000, 4 * KiB},
     [STEP_REFILL] = {"alloc that carves a span", 4000, 64 * KiB},
+    [STEP_ADOPT] = {"alloc adopting another handle's blocks", 4000, 64 * KiB},
     [STEP_LARGE_ALLOC] = {"large alloc", 20000, 20 * KiB},
     [STEP_LARGE_FREE] = {"large free in a full arena", 64 * KiB, 64 * KiB},
 };
@@ -420,7 +422,17 @@ static int step_setup(step_state *s, int c)
     s->a = keep(parx_arena_create(&(parx_arena_desc){.size = 512 * KiB}, &err));
     if (!CHECK_MSG(s->a != NULL, "create: %d (%s)", err, parx_strerror(err)))
         return 0;
-    if (c == STEP_LARGE_FREE) { /* full of 16-page blocks: no span fits */
+    if (c == STEP_ADOPT) { /* 64 blocks freed through another handle wait on its shard */
+        s->b = keep(parx_arena_from_fd(parx_arena_fd(s->a), &err));
+        if (!CHECK(s->b != NULL))
+            return 0;
+        void *p[64];
+        for (int i = 0; i < 64; i++)
+            if (!CHECK((p[i] = parx_arena_alloc(s->b, 4000, 0)) != NULL))
+                return 0;
+        for (int i = 0; i < 64; i++)
+            CHECK_EQ(parx_arena_free(s->b, p[i]), 0);
+    } else if (c == STEP_LARGE_FREE) { /* full of 16-page blocks: no span fits */
         s->held_size = 64 * KiB;
         void *p;
         while (s->nheld < 32 && (p = parx_arena_alloc(s->a, 64 * KiB, 0)) != NULL) {
