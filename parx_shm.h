@@ -1097,7 +1097,8 @@ static void parx__shm_free_handle(parx_arena *a)
     free(a);
 }
 
-/* Lay out and initialise a new segment of `size` bytes mapped at a->base. */
+/* Lay out and initialise a new segment of `size` bytes mapped at a->base,
+   all but its magic (nobody can attach before the caller writes it). */
 static int parx__shm_format(parx_arena *a, const char *name)
 {
     parx__shm_header *h = (parx__shm_header *)(void *)a->base;
@@ -1125,11 +1126,7 @@ static int parx__shm_format(parx_arena *a, const char *name)
     pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
     int rc = pthread_mutex_init(&h->lock, &attr);
     pthread_mutexattr_destroy(&attr);
-    if (rc != 0) return -rc;
-    /* release: the magic goes in last, so whoever sees it sees the rest (an
-       attach that maps the segment loads it with acquire) */
-    atomic_store_explicit(&h->magic, PARX__SHM_MAGIC, memory_order_release);
-    return 0;
+    return -rc; /* the magic is not there yet: parx_arena_create publishes it */
 }
 
 static uint64_t parx__shm_round(uint64_t size)
@@ -1224,7 +1221,13 @@ PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err)
     rc = parx__shm_format(a, named ? name : NULL);
     if (rc != 0) goto fail;
     parx__shm_bind(a);
+    /* In the table before anyone can attach: a process that opens the name
+       as soon as the magic is there and closes again at once must find us,
+       or it sees nobody left and removes the name from under us. */
     if (named && (rc = parx__shm_register(a)) != 0) goto fail;
+    /* release: the magic goes in last, so whoever sees it sees the rest,
+       our table entry included (an attach loads it with acquire) */
+    atomic_store_explicit(&a->hdr->magic, PARX__SHM_MAGIC, memory_order_release);
     return a;
 
 fail:

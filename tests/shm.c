@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -1526,6 +1527,65 @@ static void test_named_lifetime(void)
     close(down[1]);
 }
 
+/* A process that opens a named arena as soon as it can, and closes it again
+   at once, must not take the name from under its creator: the creator is in
+   the table of attached processes before anyone can attach (found in
+   review: it registered only after publishing the header, so such a close
+   saw nobody left and removed the name, and create then returned an arena
+   nobody could open). The creator runs under ptrace, stopped at each of its
+   system calls; at each stop the parent opens and closes the arena if it
+   can, and the name must still be there. */
+static void test_named_open_during_create(void)
+{
+    char name[128];
+    snprintf(name, sizeof name, "%s", test_name("early"));
+    pid_t pid = xfork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0)
+            _exit(77);
+        raise(SIGSTOP);
+        parx_arena *a = parx_arena_create(&(parx_arena_desc){.size = 1 * MiB, .name = name}, NULL);
+        if (!a)
+            _exit(10);
+        int there = shm_exists(name);
+        parx_arena_close(a);
+        _exit(there ? 0 : 11);
+    }
+    int st = 0;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 77)
+        PT_SKIP("ptrace is not permitted here");
+    REQUIRE(WIFSTOPPED(st));
+    int stops = 0, opened = 0, removed = 0;
+    for (;;) {
+        if (!CHECK(ptrace(PTRACE_SYSCALL, pid, NULL, NULL) == 0) || waitpid(pid, &st, 0) != pid) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            return;
+        }
+        if (!WIFSTOPPED(st))
+            break;
+        stops++;
+        parx_arena *b = parx_arena_open(name, NULL);
+        if (b) {
+            opened++;
+            parx_arena_close(b);
+            if (!shm_exists(name) && removed++ == 0)
+                CHECK_MSG(0, "an open and close while parx_arena_create was stopped in a "
+                             "system call (stop %d) removed the name from under its creator",
+                          stops);
+        }
+    }
+    pt_diag("the creator stopped at %d system calls; the arena could be opened at %d", stops,
+            opened);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "the creator ended with status 0x%x (exit 11: its name was gone)", st);
+    CHECK(opened > 0);
+    if (shm_exists(name))
+        shm_unlink(name);
+}
+
 /* A process attached by name and killed without closing: the others still
    remove the name when they are done. */
 static void test_named_killed_user(void)
@@ -2022,6 +2082,8 @@ int main(void)
     run_guarded("processes: offsets and blocks shared through fork+from_fd and open",
                 test_cross_process);
     run_guarded("named: outlives its creator until its last user closes", test_named_lifetime);
+    run_guarded("named: an open and close during create leaves the creator its name",
+                test_named_open_during_create);
     run_guarded("alloc in one handle, free in another: blocks come back, pages stay free",
                 test_reuse_across_handles);
     run_guarded("named: a killed user not yet reaped (a zombie) does not keep the name",
