@@ -993,16 +993,22 @@ static void parx__shm_bind(parx_arena *a)
 /* A process as the table of a named arena records it: its pid, and the low
    32 bits of its start time (in clock ticks since boot, from /proc), so that
    a pid the kernel has handed to a new process is not taken for the old one.
-   0 if the process does not exist. */
+   0 if the process does not exist (or is a zombie); PARX__SHM_PROC_UNKNOWN if
+   /proc cannot tell: reading it takes a descriptor, and a process at its
+   limit (EMFILE) must not take every other process for dead. */
+#define PARX__SHM_PROC_UNKNOWN UINT64_MAX
+
 static uint64_t parx__shm_proc_id(pid_t pid)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
+    if (fd < 0) return errno == ENOENT || errno == ESRCH ? 0 : PARX__SHM_PROC_UNKNOWN;
     ssize_t n = read(fd, buf, sizeof buf - 1);
+    int e = errno;
     close(fd);
-    if (n <= 0) return 0;
+    if (n < 0) return e == ESRCH ? 0 : PARX__SHM_PROC_UNKNOWN; /* ESRCH: reaped since the open */
+    if (n == 0) return 0;
     buf[n] = '\0';
     /* fields after the command name, which may hold spaces and parentheses */
     const char *f = strrchr(buf, ')');
@@ -1012,7 +1018,7 @@ static uint64_t parx__shm_proc_id(pid_t pid)
        utime stime cutime cstime priority nice threads itrealvalue starttime */
     if (!f || sscanf(f + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
                             "%*d %*d %llu", &state, &start) != 2)
-        return 0;
+        return PARX__SHM_PROC_UNKNOWN;
     if (state == 'Z' || state == 'X') return 0; /* dead, not yet reaped: not a user */
     return (uint64_t)(uint32_t)start << 32 | (uint32_t)pid;
 }
@@ -1025,7 +1031,8 @@ static uint64_t parx__shm_self_id(void)
     pid_t pid = getpid();
     if ((pid_t)(uint32_t)id != pid || id == 0) { /* not yet, or we are a forked child */
         id = parx__shm_proc_id(pid);
-        if (!id) id = (uint32_t)pid; /* no /proc: the pid alone */
+        if (id == 0 || id == PARX__SHM_PROC_UNKNOWN)
+            return (uint32_t)pid; /* no /proc (for now): the pid alone, not kept */
         atomic_store_explicit(&cached, id, memory_order_relaxed);
     }
     return id;
@@ -1034,8 +1041,12 @@ static uint64_t parx__shm_self_id(void)
 static bool parx__shm_alive(uint64_t entry)
 {
     pid_t pid = (pid_t)(uint32_t)entry;
-    if (entry >> 32) /* same pid, same start, not a zombie: the same live process */
-        return parx__shm_proc_id(pid) == entry;
+    if (entry >> 32) { /* same pid, same start, not a zombie: the same live process */
+        uint64_t now = parx__shm_proc_id(pid);
+        if (now != PARX__SHM_PROC_UNKNOWN) return now == entry;
+        /* /proc cannot tell here: ask for the pid alone, which may keep a
+           dead process whose pid was reused, never drop a live one */
+    }
     return kill(pid, 0) == 0 || errno == EPERM; /* recorded without /proc: the pid alone */
 }
 
@@ -1351,15 +1362,16 @@ static int parx__shm_unlink_once(parx_arena *a)
     if (!atomic_compare_exchange_strong_explicit(&a->hdr->unlinked, &expected, 1,
                                                  memory_order_relaxed, memory_order_relaxed))
         return -ENOENT;
-    int rc = -ENOENT, fd = shm_open(a->name, O_RDONLY | O_CLOEXEC, 0);
-    if (fd >= 0) {
-        struct stat mine, theirs;
-        if (fstat(fd, &theirs) == 0 && fstat(a->fd, &mine) == 0 && mine.st_ino == theirs.st_ino &&
-            mine.st_dev == theirs.st_dev)
-            rc = shm_unlink(a->name) == 0 ? 0 : -errno;
-        close(fd);
-    }
-    return rc;
+    /* The name is looked at by its path, where shm_open keeps it, not
+       opened: that takes no descriptor, so a process out of them (EMFILE)
+       still removes it, as the one elected must. */
+    char path[sizeof "/dev/shm" + sizeof a->name];
+    snprintf(path, sizeof path, "/dev/shm%s", a->name);
+    struct stat mine, theirs;
+    if (stat(path, &theirs) != 0 || fstat(a->fd, &mine) != 0 || mine.st_ino != theirs.st_ino ||
+        mine.st_dev != theirs.st_dev)
+        return -ENOENT;
+    return shm_unlink(a->name) == 0 ? 0 : -errno;
 }
 
 PARX_API void parx_arena_close(parx_arena *a)

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -1670,6 +1671,78 @@ static void test_named_killed_user(void)
     CHECK(!shm_exists(name));
 }
 
+/* A child that attaches, says so on `up`, waits for a byte on `down` (if
+   not -1), uses up its descriptors (RLIMIT_NOFILE, then dup until EMFILE)
+   and closes. */
+static pid_t close_at_fd_limit(const char *name, int up, int down)
+{
+    pid_t pid = xfork();
+    if (pid != 0)
+        return pid;
+    parx_arena *b = parx_arena_open(name, NULL);
+    char c = 'r';
+    if (!b || !xwrite(up, &c, 1) || (down >= 0 && !xread(down, &c, 1)))
+        _exit(10);
+    struct rlimit rl = {64, 64};
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        _exit(11);
+    while (dup(parx_arena_fd(b)) >= 0) {
+    }
+    if (errno != EMFILE)
+        _exit(12);
+    parx_arena_close(b);
+    _exit(0);
+}
+
+/* Whether a process attached to a named arena is alive is read from /proc,
+   which takes a descriptor. A process out of descriptors cannot read it and
+   must not take that for death (found in review: its close cleared every
+   live process from the table, and the one close that then removes the
+   name could not open it to check it, so the name outlived everyone), and
+   as the last user it must still remove the name. */
+static void test_named_close_at_fd_limit(void)
+{
+    int up[2], down[2];
+    REQUIRE(pipe2(up, O_CLOEXEC) == 0 && pipe2(down, O_CLOEXEC) == 0);
+    /* not the last: the others stay in the table, the name with them */
+    parx_arena *a = named(NULL, 1 * MiB);
+    REQUIRE(a != NULL);
+    char name[64], c = 0;
+    snprintf(name, sizeof name, "%s", parx_arena_name(a));
+    pid_t pid = close_at_fd_limit(name, up[1], -1);
+    REQUIRE(pid >= 0);
+    CHECK(expect_child(pid, 0, 0));
+    CHECK(xread(up[0], &c, 1));
+    unsigned procs = usage(a).processes;
+    CHECK_MSG(procs == 1, "after a close at the descriptor limit %u processes are in the table, "
+                          "want 1 (the creator, alive)", procs);
+    CHECK(shm_exists(name));
+    parx_arena_close(a);
+    CHECK_MSG(!shm_exists(name), "the name outlived its last user (another had closed at its "
+                                 "descriptor limit)");
+    if (shm_exists(name))
+        shm_unlink(name);
+
+    /* the last: it removes the name */
+    a = named(NULL, 1 * MiB);
+    REQUIRE(a != NULL);
+    snprintf(name, sizeof name, "%s", parx_arena_name(a));
+    pid = close_at_fd_limit(name, up[1], down[0]);
+    REQUIRE(pid >= 0);
+    CHECK(xread(up[0], &c, 1)); /* attached */
+    parx_arena_close(a);
+    CHECK(shm_exists(name));
+    CHECK(xwrite(down[1], "g", 1));
+    CHECK(expect_child(pid, 0, 0));
+    CHECK_MSG(!shm_exists(name), "the last user, closing at its descriptor limit, left the name");
+    if (shm_exists(name))
+        shm_unlink(name);
+    close(up[0]);
+    close(up[1]);
+    close(down[0]);
+    close(down[1]);
+}
+
 /* parx_arena_unlink: the name goes at once, the users carry on; a new arena
    may take the name, and the old one's last close leaves it alone. */
 static void test_unlink_while_attached(void)
@@ -2090,6 +2163,8 @@ int main(void)
                 test_named_zombie_user);
     run_guarded("named: a user killed without closing does not keep the name",
                 test_named_killed_user);
+    run_guarded("named: a close at the descriptor limit neither drops live users nor keeps the "
+                "name", test_named_close_at_fd_limit);
     run_guarded("named: unlink while attached; a new arena's name survives the old one's close",
                 test_unlink_while_attached);
     run_guarded("named: -EUSERS at 128 processes; dead entries are pruned for newcomers",
