@@ -1501,11 +1501,14 @@ PARX_API parx_arena *parx_arena_recv(int sock, int *err)
     ssize_t n;
     do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
     while (n < 0 && errno == EINTR);
-    if (n <= 0) {
-        *err = n == 0 ? -ECONNRESET : -errno;
+    if (n < 0) {
+        *err = -errno;
         return NULL;
     }
-    /* exactly one descriptor, or none is kept: every one received is ours to close */
+    /* Exactly one descriptor, or none is kept: every one received is ours
+       to close. n == 0 is the end of the stream, or, on a seqpacket or
+       datagram socket, a message of no bytes, which can carry descriptors
+       too: they are looked at either way. */
     int fd = -1, count = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
@@ -1519,7 +1522,7 @@ PARX_API parx_arena *parx_arena_recv(int sock, int *err)
     }
     if (count != 1 || (msg.msg_flags & MSG_CTRUNC)) {
         if (fd >= 0) close(fd);
-        *err = -EBADMSG;
+        *err = n == 0 && count == 0 && !(msg.msg_flags & MSG_CTRUNC) ? -ECONNRESET : -EBADMSG;
         return NULL;
     }
     return parx__shm_attach(fd, err); /* takes fd over: closed on failure too */

@@ -1887,10 +1887,11 @@ static void test_table_full(void)
 
 /* ===== descriptor passing ================================================= */
 
-static int send_fds(int sock, const int *fds, int n)
+/* send n descriptors with `len` (0 or 1) bytes of data */
+static int send_fds_len(int sock, const int *fds, int n, size_t len)
 {
     char byte = 'F';
-    struct iovec iov = {&byte, 1};
+    struct iovec iov = {&byte, len};
     union {
         struct cmsghdr h;
         char buf[CMSG_SPACE(4 * sizeof(int))];
@@ -1907,7 +1908,12 @@ static int send_fds(int sock, const int *fds, int n)
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
     memcpy(CMSG_DATA(c), fds, (size_t)n * sizeof(int));
-    return sendmsg(sock, &msg, 0) == 1 ? 0 : -errno;
+    return sendmsg(sock, &msg, 0) == (ssize_t)len ? 0 : -errno;
+}
+
+static int send_fds(int sock, const int *fds, int n)
+{
+    return send_fds_len(sock, fds, n, 1);
 }
 
 static void test_send_recv(void)
@@ -2032,6 +2038,49 @@ static void test_send_recv_errors(void)
     err = 0;
     CHECK(parx_arena_recv(-1, &err) == NULL && err < 0);
     CHECK(parx_arena_recv(-1, NULL) == NULL);
+    parx_arena_close(a);
+}
+
+/* On a seqpacket (or datagram) socket a message of no bytes can carry
+   descriptors, and recvmsg returns 0 for it: that is no closed peer, and
+   the descriptors received are the receiver's to use or close (found in
+   review: they leaked, and recv said -ECONNRESET). */
+static void test_recv_empty_message(void)
+{
+    parx_arena *a = anon(1 * MiB);
+    REQUIRE(a != NULL);
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
+    /* a descriptor that is no arena: refused, and closed (the guard checks) */
+    int junk = memfd_with("junk junk junk junk", 19);
+    REQUIRE(junk >= 0);
+    CHECK_EQ(send_fds_len(sv[0], &junk, 1, 0), 0);
+    close(junk);
+    int err = 0;
+    parx_arena *b = parx_arena_recv(sv[1], &err);
+    CHECK_MSG(b == NULL && err == PARX_E_NOT_ARENA,
+              "a message of no bytes with a junk descriptor: %p, err %d (%s)", (void *)b, err,
+              parx_strerror(err));
+    parx_arena_close(b);
+    /* the arena's own descriptor: attached */
+    int fd = parx_arena_fd(a);
+    CHECK_EQ(send_fds_len(sv[0], &fd, 1, 0), 0);
+    err = 0;
+    b = parx_arena_recv(sv[1], &err);
+    CHECK_MSG(b != NULL, "a message of no bytes with the arena's descriptor: err %d (%s)", err,
+              parx_strerror(err));
+    if (b) {
+        void *p = parx_arena_alloc(b, 100, 0);
+        CHECK(p != NULL);
+        CHECK_EQ(parx_arena_free(b, p), 0);
+        parx_arena_close(b);
+    }
+    /* the peer gone is still -ECONNRESET */
+    close(sv[0]);
+    err = 0;
+    CHECK(parx_arena_recv(sv[1], &err) == NULL);
+    CHECK_EQ(err, -ECONNRESET);
+    close(sv[1]);
     parx_arena_close(a);
 }
 
@@ -2172,6 +2221,8 @@ int main(void)
     run_guarded("send/recv: a child receives the arena and allocates in it", test_send_recv);
     run_guarded("send/recv: peer closed, no descriptor, no arena, two descriptors, bad sockets",
                 test_send_recv_errors);
+    run_guarded("send/recv: a message of no bytes with a descriptor leaks nothing",
+                test_recv_empty_message);
     run_guarded("strerror names the arena codes", test_strerror);
     return pt_done_testing();
 }
