@@ -1200,7 +1200,15 @@ PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err)
     a->pid = getpid();
     if (named) {
         a->fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (a->fd >= 0) memcpy(a->name, name, sizeof name);
+        if (a->fd >= 0) {
+            memcpy(a->name, name, sizeof name);
+            /* 0600 whatever the umask: one that takes the owner's write
+               bit would leave the creator's peers unable to attach */
+            if (fchmod(a->fd, 0600) != 0) {
+                rc = -errno;
+                goto fail;
+            }
+        }
     } else {
         unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
         a->fd = memfd_create("parx-arena", flags);

@@ -359,6 +359,28 @@ static void test_default_name_mode(void)
     CHECK(!shm_exists(nacopy) && !shm_exists(nbcopy));
 }
 
+/* "Segments are created mode 0600" under any umask: a restrictive one must
+   not narrow it, or the creator's peers (the same user) could not open the
+   arena for writing (found in review: umask 0277 gave mode 0400). */
+static void test_named_mode_restrictive_umask(void)
+{
+    mode_t old = umask(0277);
+    parx_arena *a = named(NULL, 1 * MiB);
+    const char *name = test_name("umask");
+    parx_arena *b = named(name, 1 * MiB);
+    umask(old);
+    parx_arena *both[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        if (!both[i])
+            continue;
+        struct stat st;
+        CHECK(fstat(parx_arena_fd(both[i]), &st) == 0);
+        CHECK_MSG((st.st_mode & 07777) == 0600, "%s name, umask 0277: mode %o, want 0600",
+                  i ? "a custom" : "the default", (unsigned)(st.st_mode & 07777));
+        parx_arena_close(both[i]);
+    }
+}
+
 static void test_unlink_in_process(void)
 {
     const char *name = test_name("unlink");
@@ -2167,6 +2189,8 @@ int main(void)
     run_guarded("create: .name without .named makes a named arena", test_name_alone);
     run_guarded("open: a missing name gives -ENOENT", test_open_missing);
     run_guarded("named: default name /parx-<32 hex>, mode 0600, O_CLOEXEC", test_default_name_mode);
+    run_guarded("named: mode 0600 under a restrictive umask too",
+                test_named_mode_restrictive_umask);
     run_guarded("named: unlink in one process", test_unlink_in_process);
     run_guarded("named: /dev/shm without room gives -ENOSPC (with and without .reserve)",
                 test_no_space);
