@@ -377,8 +377,9 @@ static void kill_rounds(int use_name)
    it, each time on a fresh 512 KiB arena set up the same way. The first run
    single-steps the whole call and records the address of each instruction;
    later runs reach instruction k at full speed through a breakpoint at its
-   address (x86-64; elsewhere they single-step, at evenly spread points
-   within STEP_BUDGET steps). After each kill the parent checks what
+   address (x86-64; elsewhere they single-step, within STEP_BUDGET steps).
+   A call longer than STEP_POINTS instructions (PARX_STRESS_SCALE) is killed
+   at as many evenly spread ones. After each kill the parent checks what
    parx_shm.h promises: the arena is not wedged, nothing is handed out twice
    (a fill to exhaustion, each block tagged), a span is not refused while 16
    pages in a row are free, and what stays in use is at most the block or
@@ -393,6 +394,7 @@ enum {
     STEP_CASES
 };
 
+#define STEP_POINTS 2000  /* kill points per case, at most */
 #define STEP_BUDGET 60000 /* single steps per case where there are no breakpoints */
 
 static const struct {
@@ -626,6 +628,9 @@ static pid_t step_fork(step_state *s, int c)
 
 static void test_kill_every_instruction(void)
 {
+    const char *preload = getenv("LD_PRELOAD");
+    if (preload && strstr(preload, "vgpreload")) /* the child would be valgrind's JIT */
+        PT_SKIP("single-stepping under valgrind");
     if (UNDER_TSAN)
         PT_SKIP("single-stepping ThreadSanitizer's runtime takes too long");
     enum { MAX_PCS = 1 << 20 };
@@ -660,11 +665,12 @@ static void test_kill_every_instruction(void)
         parx_arena_close(s.a);
         if (!ok || !CHECK(total < MAX_PCS))
             break;
-        long stride = 1;
+        long most = (long)pt_scaled(STEP_POINTS, 100);
         if (!STEP_BREAKPOINTS) { /* each point costs k steps: spread them within the budget */
-            long most = 2 * (long)pt_scaled(STEP_BUDGET, 2000) / (total > 0 ? total : 1);
-            stride = total < most ? 1 : total / most + 1;
+            long fit = 2 * (long)pt_scaled(STEP_BUDGET, 2000) / (total > 0 ? total : 1);
+            most = fit < most ? fit : most;
         }
+        long stride = total <= most ? 1 : (total + most - 1) / most;
         long points = 0;
         for (long k = 0; ok && k < total; k += stride, points++) {
             if (!step_setup(&s, c) || (pid = step_fork(&s, c)) <= 0) {
