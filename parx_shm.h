@@ -219,7 +219,11 @@ PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err);
    its creator's address when that range is free here.
    Returns the arena or NULL with *err: -EINVAL (bad name), -ENOENT, -EACCES,
    PARX_E_NOT_ARENA, PARX_E_ARENA_VERSION, PARX_E_TRUNCATED, -EUSERS (its table
-   of attached processes is full: 128), or a failed system call's errno.
+   of attached processes is full: 128 handles, each open counting once), or a
+   failed system call's errno. The name exists before its arena is complete
+   (the header's magic is written last): while parx_arena_create runs, and
+   for good if its creator died in it, open says PARX_E_NOT_ARENA, so a
+   process waiting for a peer's arena retries on that code as on -ENOENT.
    Thread safety: any thread. */
 PARX_API parx_arena *parx_arena_open(const char *name, int *err);
 
