@@ -918,6 +918,11 @@ PARX_API int parx_arena_free(parx_arena *a, void *ptr)
            search in vain. relaxed: under the lock */
         atomic_store_explicit(&h->freed, atomic_load_explicit(&h->freed, memory_order_relaxed) + 1,
                               memory_order_relaxed);
+        /* Out of `large` (bytes in use) before its pages go, so that an
+           interruption can leave pages reserved for no block, never a block
+           counted in use in pages that are free (used > reserved for good).
+           relaxed: a statistic; an RMW, as alloc adds outside the lock */
+        atomic_fetch_sub_explicit(&h->large, n, memory_order_relaxed);
         /* the first page first: from then on the block is gone, and an
            interruption only leaks its remaining pages */
         for (uint64_t i = 0; i < n; i++) parx__shm_set_page(a, p + i, PARX__PAGE_FREE);
@@ -928,8 +933,6 @@ PARX_API int parx_arena_free(parx_arena *a, void *ptr)
         rc = 0;
     }
     parx__shm_unlock(h, recovered);
-    if (rc == 0) /* relaxed: a statistic */
-        atomic_fetch_sub_explicit(&h->large, n, memory_order_relaxed);
     return rc;
 }
 

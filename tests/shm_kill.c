@@ -572,6 +572,12 @@ static int step_check(step_state *s, int c, long k)
 {
     const char *what = step_cases[c].what;
     int ok = 1;
+    /* blocks in use lie in pages handed out: the statistics agree */
+    parx_arena_usage u;
+    ok &= CHECK_EQ(parx_arena_stats(s->a, &u), 0);
+    ok &= CHECK_MSG(u.used <= u.reserved && u.reserved <= u.capacity,
+                    "%s, killed after %ld instructions: %llu bytes in use in %llu reserved",
+                    what, k, (unsigned long long)u.used, (unsigned long long)u.reserved);
     /* a class no one has used yet needs a fresh span: it must be had
        whenever 16 free pages in a row are there to carve it from (checked
        first: a large block freed here lets span searches look again) */
@@ -588,11 +594,11 @@ static int step_check(step_state *s, int c, long k)
                         "overwritten", what, k);
         ok &= CHECK_EQ(parx_arena_free(s->a, s->held[i]), 0);
     }
-    parx_arena_usage u;
     ok &= CHECK_EQ(parx_arena_stats(s->a, &u), 0);
     ok &= CHECK_MSG(u.used <= step_cases[c].bound,
                     "%s, killed after %ld instructions: %llu bytes left in use, more than the "
                     "%zu in flight", what, k, (unsigned long long)u.used, step_cases[c].bound);
+
     /* nothing is handed out twice, nothing is wedged */
     ok &= tag_fill_and_drain(s->a, 20000, what, k);
     ok &= tag_fill_and_drain(s->a, step_cases[c].size, what, k);
