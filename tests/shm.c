@@ -1705,7 +1705,10 @@ static pid_t close_at_fd_limit(const char *name, int up, int down)
     char c = 'r';
     if (!b || !xwrite(up, &c, 1) || (down >= 0 && !xread(down, &c, 1)))
         _exit(10);
-    struct rlimit rl = {64, 64};
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        _exit(11);
+    rl.rlim_cur = 64; /* the soft limit only: valgrind refuses to move the hard one */
     if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
         _exit(11);
     while (dup(parx_arena_fd(b)) >= 0) {
