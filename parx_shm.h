@@ -60,14 +60,16 @@
     change counter (the counter defeats ABA), so push and pop are one CAS each.
     Each attached process works on its own shard, so two processes
     allocating at once do not fight over one cache line. An empty shard
-    first adopts another shard's whole free list (one CAS: memory one process
-    frees serves another that allocates), then carves a fresh 64 KiB span. Larger blocks
+    first adopts up to a span's worth of another shard's free list (one CAS:
+    memory one process frees serves another that allocates), then carves a
+    fresh 64 KiB span. Larger blocks
     are whole pages found in the page map under a process-shared robust mutex:
     if its holder dies, the next process to lock it is told so (EOWNERDEAD),
     marks it consistent and carries on, because the page map is valid after
     every single store (an interrupted update can only leave pages marked in
     use). So a process killed at any instant costs at most the block or span
-    it was taking or giving back, never the arena.
+    (64 KiB of pages, or of blocks adopted from another shard) it was taking
+    or giving back, never the arena.
 
     Spans stay with their size class once carved (as in slab allocators):
     freed small blocks serve later small allocations of the same class at
@@ -217,7 +219,11 @@ PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err);
    its creator's address when that range is free here.
    Returns the arena or NULL with *err: -EINVAL (bad name), -ENOENT, -EACCES,
    PARX_E_NOT_ARENA, PARX_E_ARENA_VERSION, PARX_E_TRUNCATED, -EUSERS (its table
-   of attached processes is full: 128), or a failed system call's errno.
+   of attached processes is full: 128 handles, each open counting once), or a
+   failed system call's errno. The name exists before its arena is complete
+   (the header's magic is written last): while parx_arena_create runs, and
+   for good if its creator died in it, open says PARX_E_NOT_ARENA, so a
+   process waiting for a peer's arena retries on that code as on -ENOENT.
    Thread safety: any thread. */
 PARX_API parx_arena *parx_arena_open(const char *name, int *err);
 
@@ -609,44 +615,51 @@ static inline _Atomic uint64_t *parx__shm_link(const parx_arena *a, uint64_t off
     return (_Atomic uint64_t *)(void *)(a->base + off);
 }
 
-/* Pop one block from a free list; its offset, or 0 if the list is empty. */
-static uint64_t parx__shm_pop(const parx_arena *a, _Atomic uint64_t *head)
+/* Pop up to `want` (>= 1) blocks from a free list with one CAS: the first
+   one's offset (0 if the list is empty), the last one's in *last, how many in
+   *got; they stay linked to one another through their first words. The
+   links are read before the CAS, while others may still pop the blocks: an
+   unchanged head (its counter too) proves that no operation touched the list
+   in between, so the links read were its own. */
+static uint64_t parx__shm_pop_chain(const parx_arena *a, _Atomic uint64_t *head, uint64_t want,
+                                    uint64_t *last, uint64_t *got)
 {
-    /* acquire: pairs with the release CAS of the push that linked the block,
-       so its `next` word is visible */
+    /* acquire: pairs with the release CAS of each push that linked a block
+       (the CASes after it continue its release sequence), so every `next`
+       word of the list is visible */
     uint64_t h = atomic_load_explicit(head, memory_order_acquire);
     for (;;) {
-        uint64_t off = (h & PARX__SHM_OFF_MASK) << 4;
-        if (!off || off >= a->size - 16) return 0; /* empty (or a corrupted head: no crash) */
-        /* relaxed: if another process took the block meanwhile this may be
+        uint64_t first = (h & PARX__SHM_OFF_MASK) << 4, end = first, n = 1;
+        if (!first || first >= a->size - 16) return 0; /* empty (or a corrupted head: no crash) */
+        /* relaxed: if another process took a block meanwhile this may be
            anything, but then the head's counter has moved and the CAS fails */
         PARX__SHM_SPECULATE_BEGIN();
-        uint64_t next = atomic_load_explicit(parx__shm_link(a, off), memory_order_relaxed);
+        uint64_t next = atomic_load_explicit(parx__shm_link(a, end), memory_order_relaxed) &
+                        PARX__SHM_OFF_MASK;
+        while (n < want && next && (next << 4) < a->size - 16) {
+            end = next << 4, n++;
+            next = atomic_load_explicit(parx__shm_link(a, end), memory_order_relaxed) &
+                   PARX__SHM_OFF_MASK;
+        }
         PARX__SHM_SPECULATE_END();
-        uint64_t nh = (((h >> PARX__SHM_OFF_BITS) + 1) << PARX__SHM_OFF_BITS) |
-                      (next & PARX__SHM_OFF_MASK);
+        uint64_t nh = (((h >> PARX__SHM_OFF_BITS) + 1) << PARX__SHM_OFF_BITS) | next;
         /* acquire on success and failure: the head we act on next must come
            with the links its pusher wrote */
         if (atomic_compare_exchange_weak_explicit(head, &h, nh, memory_order_acquire,
-                                                  memory_order_acquire))
-            return off;
+                                                  memory_order_acquire)) {
+            *last = end;
+            *got = n;
+            return first;
+        }
+        if (want > 1) want /= 2; /* a busy list: walk less before the next try */
     }
 }
 
-/* Take a whole list at once: its first block's offset, or 0 if it is empty.
-   The blocks are then ours alone (no popper can reach them any more). */
-static uint64_t parx__shm_take_all(_Atomic uint64_t *head)
+/* Pop one block from a free list; its offset, or 0 if the list is empty. */
+static inline uint64_t parx__shm_pop(const parx_arena *a, _Atomic uint64_t *head)
 {
-    /* acquire: as in parx__shm_pop, the links come with the head */
-    uint64_t h = atomic_load_explicit(head, memory_order_acquire);
-    for (;;) {
-        uint64_t off = (h & PARX__SHM_OFF_MASK) << 4;
-        if (!off) return 0;
-        uint64_t nh = ((h >> PARX__SHM_OFF_BITS) + 1) << PARX__SHM_OFF_BITS;
-        if (atomic_compare_exchange_weak_explicit(head, &h, nh, memory_order_acquire,
-                                                  memory_order_acquire))
-            return off;
-    }
+    uint64_t last, got;
+    return parx__shm_pop_chain(a, head, 1, &last, &got);
 }
 
 /* Push the chain first..last (already linked through their first words). */
@@ -810,27 +823,26 @@ static void *parx__shm_alloc_small(parx_arena *a, size_t size)
     unsigned c = parx__shm_class(size), s = parx__shm_my_shard(a);
     parx__shm_header *h = a->hdr;
     uint64_t off = parx__shm_pop(a, &h->shards[s].head[c]);
-    /* Our shard is empty: adopt another shard's whole list before carving
-       pages, so memory freed elsewhere (one process allocates, another
-       frees) is reused rather than stranded. Whole lists, not block by
-       block: taking another process's blocks one at a time interleaves two
-       processes' blocks on the same cache lines for good (measured: 1.5x
-       slower alloc+free in both). */
+    /* Our shard is empty: adopt blocks from another shard's list before
+       carving pages, so memory freed elsewhere (one process allocates,
+       another frees) is reused rather than stranded. A span's worth at once
+       (what a refill would give), not block by block: taking another
+       process's blocks one at a time interleaves two processes' blocks on
+       the same cache lines for good (measured: 1.5x slower alloc+free in
+       both). And not the whole list: until the push below, the blocks taken
+       are held by this process alone, and a process killed here must lose
+       no more than a span's worth (>>allocator). */
+    uint64_t span_blocks = PARX__SHM_SPAN_PAGES * PARX__SHM_PAGE / parx__shm_class_size(c);
     for (unsigned i = 1; !off && i < PARX__SHM_SHARDS; i++) {
-        off = parx__shm_take_all(&h->shards[(s + i) % PARX__SHM_SHARDS].head[c]);
-        if (off) {
+        uint64_t last, got;
+        off = parx__shm_pop_chain(a, &h->shards[(s + i) % PARX__SHM_SHARDS].head[c], span_blocks,
+                                  &last, &got);
+        if (off && got > 1) {
+            /* the rest, ours alone now, moves to our shard; relaxed: the
+               links came with the head the chain was taken from */
             uint64_t next = atomic_load_explicit(parx__shm_link(a, off), memory_order_relaxed) &
                             PARX__SHM_OFF_MASK;
-            if (next) {
-                /* the rest of the list, ours alone now, moves to our shard;
-                   relaxed: these links were published with the head we took */
-                uint64_t last = next << 4, n = 1, limit = a->size / 16;
-                for (uint64_t l; n < limit && (l = atomic_load_explicit(parx__shm_link(a, last),
-                                                                       memory_order_relaxed) &
-                                                  PARX__SHM_OFF_MASK) != 0; n++)
-                    last = l << 4;
-                parx__shm_push(a, &h->shards[s].head[c], next << 4, last);
-            }
+            parx__shm_push(a, &h->shards[s].head[c], next << 4, last);
         }
     }
     if (!off) off = parx__shm_refill(a, c, s);
@@ -899,6 +911,18 @@ PARX_API int parx_arena_free(parx_arena *a, void *ptr)
     uint64_t n = e & ~PARX__PAGE_KIND;
     int rc = -EINVAL;
     if ((e & PARX__PAGE_KIND) == PARX__PAGE_LARGE && p + n <= h->npages) {
+        /* `freed` before any page: a span search that found no room skips
+           the next ones until `freed` moves (see span_miss), so pages given
+           back before it moves would stay out of reach of spans for good if
+           we died in between. Moved first, an interruption costs at most one
+           search in vain. relaxed: under the lock */
+        atomic_store_explicit(&h->freed, atomic_load_explicit(&h->freed, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+        /* Out of `large` (bytes in use) before its pages go, so that an
+           interruption can leave pages reserved for no block, never a block
+           counted in use in pages that are free (used > reserved for good).
+           relaxed: a statistic; an RMW, as alloc adds outside the lock */
+        atomic_fetch_sub_explicit(&h->large, n, memory_order_relaxed);
         /* the first page first: from then on the block is gone, and an
            interruption only leaks its remaining pages */
         for (uint64_t i = 0; i < n; i++) parx__shm_set_page(a, p + i, PARX__PAGE_FREE);
@@ -906,13 +930,9 @@ PARX_API int parx_arena_free(parx_arena *a, void *ptr)
         atomic_store_explicit(&h->reserved, atomic_load_explicit(&h->reserved, memory_order_relaxed) - n,
                               memory_order_relaxed);
         if (p < h->search_hint) h->search_hint = p;
-        atomic_store_explicit(&h->freed, atomic_load_explicit(&h->freed, memory_order_relaxed) + 1,
-                              memory_order_relaxed); /* relaxed: under the lock */
         rc = 0;
     }
     parx__shm_unlock(h, recovered);
-    if (rc == 0) /* relaxed: a statistic */
-        atomic_fetch_sub_explicit(&h->large, n, memory_order_relaxed);
     return rc;
 }
 
@@ -980,16 +1000,22 @@ static void parx__shm_bind(parx_arena *a)
 /* A process as the table of a named arena records it: its pid, and the low
    32 bits of its start time (in clock ticks since boot, from /proc), so that
    a pid the kernel has handed to a new process is not taken for the old one.
-   0 if the process does not exist. */
+   0 if the process does not exist (or is a zombie); PARX__SHM_PROC_UNKNOWN if
+   /proc cannot tell: reading it takes a descriptor, and a process at its
+   limit (EMFILE) must not take every other process for dead. */
+#define PARX__SHM_PROC_UNKNOWN UINT64_MAX
+
 static uint64_t parx__shm_proc_id(pid_t pid)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
+    if (fd < 0) return errno == ENOENT || errno == ESRCH ? 0 : PARX__SHM_PROC_UNKNOWN;
     ssize_t n = read(fd, buf, sizeof buf - 1);
+    int e = errno;
     close(fd);
-    if (n <= 0) return 0;
+    if (n < 0) return e == ESRCH ? 0 : PARX__SHM_PROC_UNKNOWN; /* ESRCH: reaped since the open */
+    if (n == 0) return 0;
     buf[n] = '\0';
     /* fields after the command name, which may hold spaces and parentheses */
     const char *f = strrchr(buf, ')');
@@ -999,7 +1025,7 @@ static uint64_t parx__shm_proc_id(pid_t pid)
        utime stime cutime cstime priority nice threads itrealvalue starttime */
     if (!f || sscanf(f + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
                             "%*d %*d %llu", &state, &start) != 2)
-        return 0;
+        return PARX__SHM_PROC_UNKNOWN;
     if (state == 'Z' || state == 'X') return 0; /* dead, not yet reaped: not a user */
     return (uint64_t)(uint32_t)start << 32 | (uint32_t)pid;
 }
@@ -1012,7 +1038,8 @@ static uint64_t parx__shm_self_id(void)
     pid_t pid = getpid();
     if ((pid_t)(uint32_t)id != pid || id == 0) { /* not yet, or we are a forked child */
         id = parx__shm_proc_id(pid);
-        if (!id) id = (uint32_t)pid; /* no /proc: the pid alone */
+        if (id == 0 || id == PARX__SHM_PROC_UNKNOWN)
+            return (uint32_t)pid; /* no /proc (for now): the pid alone, not kept */
         atomic_store_explicit(&cached, id, memory_order_relaxed);
     }
     return id;
@@ -1021,8 +1048,12 @@ static uint64_t parx__shm_self_id(void)
 static bool parx__shm_alive(uint64_t entry)
 {
     pid_t pid = (pid_t)(uint32_t)entry;
-    if (entry >> 32) /* same pid, same start, not a zombie: the same live process */
-        return parx__shm_proc_id(pid) == entry;
+    if (entry >> 32) { /* same pid, same start, not a zombie: the same live process */
+        uint64_t now = parx__shm_proc_id(pid);
+        if (now != PARX__SHM_PROC_UNKNOWN) return now == entry;
+        /* /proc cannot tell here: ask for the pid alone, which may keep a
+           dead process whose pid was reused, never drop a live one */
+    }
     return kill(pid, 0) == 0 || errno == EPERM; /* recorded without /proc: the pid alone */
 }
 
@@ -1084,7 +1115,8 @@ static void parx__shm_free_handle(parx_arena *a)
     free(a);
 }
 
-/* Lay out and initialise a new segment of `size` bytes mapped at a->base. */
+/* Lay out and initialise a new segment of `size` bytes mapped at a->base,
+   all but its magic (nobody can attach before the caller writes it). */
 static int parx__shm_format(parx_arena *a, const char *name)
 {
     parx__shm_header *h = (parx__shm_header *)(void *)a->base;
@@ -1112,11 +1144,7 @@ static int parx__shm_format(parx_arena *a, const char *name)
     pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
     int rc = pthread_mutex_init(&h->lock, &attr);
     pthread_mutexattr_destroy(&attr);
-    if (rc != 0) return -rc;
-    /* release: the magic goes in last, so whoever sees it sees the rest (an
-       attach that maps the segment loads it with acquire) */
-    atomic_store_explicit(&h->magic, PARX__SHM_MAGIC, memory_order_release);
-    return 0;
+    return -rc; /* the magic is not there yet: parx_arena_create publishes it */
 }
 
 static uint64_t parx__shm_round(uint64_t size)
@@ -1179,7 +1207,15 @@ PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err)
     a->pid = getpid();
     if (named) {
         a->fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (a->fd >= 0) memcpy(a->name, name, sizeof name);
+        if (a->fd >= 0) {
+            memcpy(a->name, name, sizeof name);
+            /* 0600 whatever the umask: one that takes the owner's write
+               bit would leave the creator's peers unable to attach */
+            if (fchmod(a->fd, 0600) != 0) {
+                rc = -errno;
+                goto fail;
+            }
+        }
     } else {
         unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
         a->fd = memfd_create("parx-arena", flags);
@@ -1211,7 +1247,13 @@ PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err)
     rc = parx__shm_format(a, named ? name : NULL);
     if (rc != 0) goto fail;
     parx__shm_bind(a);
+    /* In the table before anyone can attach: a process that opens the name
+       as soon as the magic is there and closes again at once must find us,
+       or it sees nobody left and removes the name from under us. */
     if (named && (rc = parx__shm_register(a)) != 0) goto fail;
+    /* release: the magic goes in last, so whoever sees it sees the rest,
+       our table entry included (an attach loads it with acquire) */
+    atomic_store_explicit(&a->hdr->magic, PARX__SHM_MAGIC, memory_order_release);
     return a;
 
 fail:
@@ -1335,15 +1377,16 @@ static int parx__shm_unlink_once(parx_arena *a)
     if (!atomic_compare_exchange_strong_explicit(&a->hdr->unlinked, &expected, 1,
                                                  memory_order_relaxed, memory_order_relaxed))
         return -ENOENT;
-    int rc = -ENOENT, fd = shm_open(a->name, O_RDONLY | O_CLOEXEC, 0);
-    if (fd >= 0) {
-        struct stat mine, theirs;
-        if (fstat(fd, &theirs) == 0 && fstat(a->fd, &mine) == 0 && mine.st_ino == theirs.st_ino &&
-            mine.st_dev == theirs.st_dev)
-            rc = shm_unlink(a->name) == 0 ? 0 : -errno;
-        close(fd);
-    }
-    return rc;
+    /* The name is looked at by its path, where shm_open keeps it, not
+       opened: that takes no descriptor, so a process out of them (EMFILE)
+       still removes it, as the one elected must. */
+    char path[sizeof "/dev/shm" + sizeof a->name];
+    snprintf(path, sizeof path, "/dev/shm%s", a->name);
+    struct stat mine, theirs;
+    if (stat(path, &theirs) != 0 || fstat(a->fd, &mine) != 0 || mine.st_ino != theirs.st_ino ||
+        mine.st_dev != theirs.st_dev)
+        return -ENOENT;
+    return shm_unlink(a->name) == 0 ? 0 : -errno;
 }
 
 PARX_API void parx_arena_close(parx_arena *a)
@@ -1473,11 +1516,14 @@ PARX_API parx_arena *parx_arena_recv(int sock, int *err)
     ssize_t n;
     do n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
     while (n < 0 && errno == EINTR);
-    if (n <= 0) {
-        *err = n == 0 ? -ECONNRESET : -errno;
+    if (n < 0) {
+        *err = -errno;
         return NULL;
     }
-    /* exactly one descriptor, or none is kept: every one received is ours to close */
+    /* Exactly one descriptor, or none is kept: every one received is ours
+       to close. n == 0 is the end of the stream, or, on a seqpacket or
+       datagram socket, a message of no bytes, which can carry descriptors
+       too: they are looked at either way. */
     int fd = -1, count = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
@@ -1491,7 +1537,7 @@ PARX_API parx_arena *parx_arena_recv(int sock, int *err)
     }
     if (count != 1 || (msg.msg_flags & MSG_CTRUNC)) {
         if (fd >= 0) close(fd);
-        *err = -EBADMSG;
+        *err = n == 0 && count == 0 && !(msg.msg_flags & MSG_CTRUNC) ? -ECONNRESET : -EBADMSG;
         return NULL;
     }
     return parx__shm_attach(fd, err); /* takes fd over: closed on failure too */

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -355,6 +357,28 @@ static void test_default_name_mode(void)
     parx_arena_close(a);
     parx_arena_close(b);
     CHECK(!shm_exists(nacopy) && !shm_exists(nbcopy));
+}
+
+/* "Segments are created mode 0600" under any umask: a restrictive one must
+   not narrow it, or the creator's peers (the same user) could not open the
+   arena for writing (found in review: umask 0277 gave mode 0400). */
+static void test_named_mode_restrictive_umask(void)
+{
+    mode_t old = umask(0277);
+    parx_arena *a = named(NULL, 1 * MiB);
+    const char *name = test_name("umask");
+    parx_arena *b = named(name, 1 * MiB);
+    umask(old);
+    parx_arena *both[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        if (!both[i])
+            continue;
+        struct stat st;
+        CHECK(fstat(parx_arena_fd(both[i]), &st) == 0);
+        CHECK_MSG((st.st_mode & 07777) == 0600, "%s name, umask 0277: mode %o, want 0600",
+                  i ? "a custom" : "the default", (unsigned)(st.st_mode & 07777));
+        parx_arena_close(both[i]);
+    }
 }
 
 static void test_unlink_in_process(void)
@@ -1526,6 +1550,65 @@ static void test_named_lifetime(void)
     close(down[1]);
 }
 
+/* A process that opens a named arena as soon as it can, and closes it again
+   at once, must not take the name from under its creator: the creator is in
+   the table of attached processes before anyone can attach (found in
+   review: it registered only after publishing the header, so such a close
+   saw nobody left and removed the name, and create then returned an arena
+   nobody could open). The creator runs under ptrace, stopped at each of its
+   system calls; at each stop the parent opens and closes the arena if it
+   can, and the name must still be there. */
+static void test_named_open_during_create(void)
+{
+    char name[128];
+    snprintf(name, sizeof name, "%s", test_name("early"));
+    pid_t pid = xfork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0)
+            _exit(77);
+        raise(SIGSTOP);
+        parx_arena *a = parx_arena_create(&(parx_arena_desc){.size = 1 * MiB, .name = name}, NULL);
+        if (!a)
+            _exit(10);
+        int there = shm_exists(name);
+        parx_arena_close(a);
+        _exit(there ? 0 : 11);
+    }
+    int st = 0;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 77)
+        PT_SKIP("ptrace is not permitted here");
+    REQUIRE(WIFSTOPPED(st));
+    int stops = 0, opened = 0, removed = 0;
+    for (;;) {
+        if (!CHECK(ptrace(PTRACE_SYSCALL, pid, NULL, NULL) == 0) || waitpid(pid, &st, 0) != pid) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            return;
+        }
+        if (!WIFSTOPPED(st))
+            break;
+        stops++;
+        parx_arena *b = parx_arena_open(name, NULL);
+        if (b) {
+            opened++;
+            parx_arena_close(b);
+            if (!shm_exists(name) && removed++ == 0)
+                CHECK_MSG(0, "an open and close while parx_arena_create was stopped in a "
+                             "system call (stop %d) removed the name from under its creator",
+                          stops);
+        }
+    }
+    pt_diag("the creator stopped at %d system calls; the arena could be opened at %d", stops,
+            opened);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "the creator ended with status 0x%x (exit 11: its name was gone)", st);
+    CHECK(opened > 0);
+    if (shm_exists(name))
+        shm_unlink(name);
+}
+
 /* A process attached by name and killed without closing: the others still
    remove the name when they are done. */
 static void test_named_killed_user(void)
@@ -1608,6 +1691,81 @@ static void test_named_killed_user(void)
     expect_child(k, 0, SIGKILL);
     parx_arena_close(a);
     CHECK(!shm_exists(name));
+}
+
+/* A child that attaches, says so on `up`, waits for a byte on `down` (if
+   not -1), uses up its descriptors (RLIMIT_NOFILE, then dup until EMFILE)
+   and closes. */
+static pid_t close_at_fd_limit(const char *name, int up, int down)
+{
+    pid_t pid = xfork();
+    if (pid != 0)
+        return pid;
+    parx_arena *b = parx_arena_open(name, NULL);
+    char c = 'r';
+    if (!b || !xwrite(up, &c, 1) || (down >= 0 && !xread(down, &c, 1)))
+        _exit(10);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        _exit(11);
+    rl.rlim_cur = 64; /* the soft limit only: valgrind refuses to move the hard one */
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        _exit(11);
+    while (dup(parx_arena_fd(b)) >= 0) {
+    }
+    if (errno != EMFILE)
+        _exit(12);
+    parx_arena_close(b);
+    _exit(0);
+}
+
+/* Whether a process attached to a named arena is alive is read from /proc,
+   which takes a descriptor. A process out of descriptors cannot read it and
+   must not take that for death (found in review: its close cleared every
+   live process from the table, and the one close that then removes the
+   name could not open it to check it, so the name outlived everyone), and
+   as the last user it must still remove the name. */
+static void test_named_close_at_fd_limit(void)
+{
+    int up[2], down[2];
+    REQUIRE(pipe2(up, O_CLOEXEC) == 0 && pipe2(down, O_CLOEXEC) == 0);
+    /* not the last: the others stay in the table, the name with them */
+    parx_arena *a = named(NULL, 1 * MiB);
+    REQUIRE(a != NULL);
+    char name[64], c = 0;
+    snprintf(name, sizeof name, "%s", parx_arena_name(a));
+    pid_t pid = close_at_fd_limit(name, up[1], -1);
+    REQUIRE(pid >= 0);
+    CHECK(expect_child(pid, 0, 0));
+    CHECK(xread(up[0], &c, 1));
+    unsigned procs = usage(a).processes;
+    CHECK_MSG(procs == 1, "after a close at the descriptor limit %u processes are in the table, "
+                          "want 1 (the creator, alive)", procs);
+    CHECK(shm_exists(name));
+    parx_arena_close(a);
+    CHECK_MSG(!shm_exists(name), "the name outlived its last user (another had closed at its "
+                                 "descriptor limit)");
+    if (shm_exists(name))
+        shm_unlink(name);
+
+    /* the last: it removes the name */
+    a = named(NULL, 1 * MiB);
+    REQUIRE(a != NULL);
+    snprintf(name, sizeof name, "%s", parx_arena_name(a));
+    pid = close_at_fd_limit(name, up[1], down[0]);
+    REQUIRE(pid >= 0);
+    CHECK(xread(up[0], &c, 1)); /* attached */
+    parx_arena_close(a);
+    CHECK(shm_exists(name));
+    CHECK(xwrite(down[1], "g", 1));
+    CHECK(expect_child(pid, 0, 0));
+    CHECK_MSG(!shm_exists(name), "the last user, closing at its descriptor limit, left the name");
+    if (shm_exists(name))
+        shm_unlink(name);
+    close(up[0]);
+    close(up[1]);
+    close(down[0]);
+    close(down[1]);
 }
 
 /* parx_arena_unlink: the name goes at once, the users carry on; a new arena
@@ -1754,10 +1912,11 @@ static void test_table_full(void)
 
 /* ===== descriptor passing ================================================= */
 
-static int send_fds(int sock, const int *fds, int n)
+/* send n descriptors with `len` (0 or 1) bytes of data */
+static int send_fds_len(int sock, const int *fds, int n, size_t len)
 {
     char byte = 'F';
-    struct iovec iov = {&byte, 1};
+    struct iovec iov = {&byte, len};
     union {
         struct cmsghdr h;
         char buf[CMSG_SPACE(4 * sizeof(int))];
@@ -1774,7 +1933,12 @@ static int send_fds(int sock, const int *fds, int n)
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
     memcpy(CMSG_DATA(c), fds, (size_t)n * sizeof(int));
-    return sendmsg(sock, &msg, 0) == 1 ? 0 : -errno;
+    return sendmsg(sock, &msg, 0) == (ssize_t)len ? 0 : -errno;
+}
+
+static int send_fds(int sock, const int *fds, int n)
+{
+    return send_fds_len(sock, fds, n, 1);
 }
 
 static void test_send_recv(void)
@@ -1902,6 +2066,49 @@ static void test_send_recv_errors(void)
     parx_arena_close(a);
 }
 
+/* On a seqpacket (or datagram) socket a message of no bytes can carry
+   descriptors, and recvmsg returns 0 for it: that is no closed peer, and
+   the descriptors received are the receiver's to use or close (found in
+   review: they leaked, and recv said -ECONNRESET). */
+static void test_recv_empty_message(void)
+{
+    parx_arena *a = anon(1 * MiB);
+    REQUIRE(a != NULL);
+    int sv[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
+    /* a descriptor that is no arena: refused, and closed (the guard checks) */
+    int junk = memfd_with("junk junk junk junk", 19);
+    REQUIRE(junk >= 0);
+    CHECK_EQ(send_fds_len(sv[0], &junk, 1, 0), 0);
+    close(junk);
+    int err = 0;
+    parx_arena *b = parx_arena_recv(sv[1], &err);
+    CHECK_MSG(b == NULL && err == PARX_E_NOT_ARENA,
+              "a message of no bytes with a junk descriptor: %p, err %d (%s)", (void *)b, err,
+              parx_strerror(err));
+    parx_arena_close(b);
+    /* the arena's own descriptor: attached */
+    int fd = parx_arena_fd(a);
+    CHECK_EQ(send_fds_len(sv[0], &fd, 1, 0), 0);
+    err = 0;
+    b = parx_arena_recv(sv[1], &err);
+    CHECK_MSG(b != NULL, "a message of no bytes with the arena's descriptor: err %d (%s)", err,
+              parx_strerror(err));
+    if (b) {
+        void *p = parx_arena_alloc(b, 100, 0);
+        CHECK(p != NULL);
+        CHECK_EQ(parx_arena_free(b, p), 0);
+        parx_arena_close(b);
+    }
+    /* the peer gone is still -ECONNRESET */
+    close(sv[0]);
+    err = 0;
+    CHECK(parx_arena_recv(sv[1], &err) == NULL);
+    CHECK_EQ(err, -ECONNRESET);
+    close(sv[1]);
+    parx_arena_close(a);
+}
+
 static void test_strerror(void)
 {
     int codes[] = {PARX_E_NOT_ARENA, PARX_E_ARENA_VERSION, PARX_E_TRUNCATED, -EUSERS, -EFBIG,
@@ -1985,6 +2192,8 @@ int main(void)
     run_guarded("create: .name without .named makes a named arena", test_name_alone);
     run_guarded("open: a missing name gives -ENOENT", test_open_missing);
     run_guarded("named: default name /parx-<32 hex>, mode 0600, O_CLOEXEC", test_default_name_mode);
+    run_guarded("named: mode 0600 under a restrictive umask too",
+                test_named_mode_restrictive_umask);
     run_guarded("named: unlink in one process", test_unlink_in_process);
     run_guarded("named: /dev/shm without room gives -ENOSPC (with and without .reserve)",
                 test_no_space);
@@ -2022,12 +2231,16 @@ int main(void)
     run_guarded("processes: offsets and blocks shared through fork+from_fd and open",
                 test_cross_process);
     run_guarded("named: outlives its creator until its last user closes", test_named_lifetime);
+    run_guarded("named: an open and close during create leaves the creator its name",
+                test_named_open_during_create);
     run_guarded("alloc in one handle, free in another: blocks come back, pages stay free",
                 test_reuse_across_handles);
     run_guarded("named: a killed user not yet reaped (a zombie) does not keep the name",
                 test_named_zombie_user);
     run_guarded("named: a user killed without closing does not keep the name",
                 test_named_killed_user);
+    run_guarded("named: a close at the descriptor limit neither drops live users nor keeps the "
+                "name", test_named_close_at_fd_limit);
     run_guarded("named: unlink while attached; a new arena's name survives the old one's close",
                 test_unlink_while_attached);
     run_guarded("named: -EUSERS at 128 processes; dead entries are pruned for newcomers",
@@ -2035,6 +2248,8 @@ int main(void)
     run_guarded("send/recv: a child receives the arena and allocates in it", test_send_recv);
     run_guarded("send/recv: peer closed, no descriptor, no arena, two descriptors, bad sockets",
                 test_send_recv_errors);
+    run_guarded("send/recv: a message of no bytes with a descriptor leaks nothing",
+                test_recv_empty_message);
     run_guarded("strerror names the arena codes", test_strerror);
     return pt_done_testing();
 }
