@@ -180,4 +180,21 @@ static inline bool io_uring_works(void)
 }
 #endif
 
+/* Why an RLIMIT_AS cap cannot make allocations fail in this build (a
+   sanitizer's allocator, or valgrind's, does not return NULL under it), or
+   NULL where it can: tests that cap the address space skip with the reason. */
+static inline const char *io_rlimit_as_blind(void)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    return "the sanitizer's allocator does not fail under RLIMIT_AS";
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||                      \
+    __has_feature(memory_sanitizer)
+    return "the sanitizer's allocator does not fail under RLIMIT_AS";
+#endif
+#endif
+    const char *vg = getenv("LD_PRELOAD");
+    return vg && strstr(vg, "valgrind") ? "under valgrind" : NULL;
+}
+
 #endif /* PARX_TEST_IO_COMMON_H */

@@ -82,4 +82,25 @@ static inline parx_procs_info wait_started(parx_procs *pp, uint64_t want)
     return info;
 }
 
+/* Run fn in a forked child, which ends with _exit(0) when all went as it
+   must, under a 60 s alarm: a case that hangs (as the cases of
+   procs_ring.c and procs_send.c did before their fixes) ends as SIGALRM,
+   and says so. */
+static inline void in_child(void (*fn)(void))
+{
+    pid_t pid = xfork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        alarm(60);
+        fn();
+        _exit(1);
+    }
+    int st = 0;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM)
+        pt_diag("hung: still not done after 60 s");
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s %d",
+              WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+}
+
 #endif /* PARX_TEST_PROCS_COMMON_H */

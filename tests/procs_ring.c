@@ -343,23 +343,6 @@ static void case_submit_superseded(void)
     _exit(0);
 }
 
-static void in_child(void (*fn)(void))
-{
-    pid_t pid = xfork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        alarm(60); /* before the fix: forever */
-        fn();
-        _exit(1);
-    }
-    int st = 0;
-    REQUIRE(waitpid(pid, &st, 0) == pid);
-    if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM)
-        pt_diag("hung: still not done after 60 s");
-    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s %d",
-              WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
-}
-
 static void test_requeue_full(void) { in_child(case_requeue_full); }
 static void test_submit_full(void) { in_child(case_submit_full); }
 static void test_submit_superseded(void) { in_child(case_submit_superseded); }

@@ -550,18 +550,8 @@ static void test_sync_unsyncable(void)
    valgrind, whose allocators do not fail under RLIMIT_AS. */
 static void test_thread_refused_keeps_file(void)
 {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-    PT_SKIP("the sanitizer's allocator does not fail under RLIMIT_AS");
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||                         \
-    __has_feature(memory_sanitizer)
-    PT_SKIP("the sanitizer's allocator does not fail under RLIMIT_AS");
-#endif
-#endif
-    const char *vg = getenv("LD_PRELOAD");
-    if (vg && strstr(vg, "valgrind")) {
-        PT_SKIP("under valgrind");
-    }
+    const char *blind = io_rlimit_as_blind();
+    if (blind) PT_SKIP("%s", blind);
     const char *path = io_path("kept.dat");
     REQUIRE(io_make_file(path, 10000, 14));
     pid_t pid = xfork();
