@@ -220,10 +220,12 @@ PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err);
    Returns the arena or NULL with *err: -EINVAL (bad name), -ENOENT, -EACCES,
    PARX_E_NOT_ARENA, PARX_E_ARENA_VERSION, PARX_E_TRUNCATED, -EUSERS (its table
    of attached processes is full: 128 handles, each open counting once), or a
-   failed system call's errno. The name exists before its arena is complete
-   (the header's magic is written last): while parx_arena_create runs, and
-   for good if its creator died in it, open says PARX_E_NOT_ARENA, so a
-   process waiting for a peer's arena retries on that code as on -ENOENT.
+   failed system call's errno. The name appears once its arena is complete
+   (parx_arena_create makes it unnamed, with O_TMPFILE, and links the name
+   last), so a process waiting for a peer's arena retries on -ENOENT. Only
+   where /dev/shm cannot do that (no O_TMPFILE, or no /proc to link
+   through) does the name come first: there open says PARX_E_NOT_ARENA
+   while the arena is being made, and for good if its creator died then.
    Thread safety: any thread. */
 PARX_API parx_arena *parx_arena_open(const char *name, int *err);
 
@@ -471,6 +473,10 @@ PARX__COMMON const char *parx_strerror(int code)
 #define PARX__SHM_PROCS 128
 #define PARX__SHM_NAME_MAX 251                /* a name is shorter: "/" + up to 249 bytes, + NUL */
 #define PARX__SHM_MAX_SIZE ((uint64_t)1 << 40) /* default max_size: 1 TiB */
+#define PARX__SHM_DIR "/dev/shm"               /* where shm_open keeps names, on Linux */
+#ifndef PARX__SHM_TMPFILE
+#define PARX__SHM_TMPFILE 1 /* 0 (tests): name first, as where O_TMPFILE or /proc is missing */
+#endif
 
 /* A free-list head: the block's offset / 16 in the low 36 bits (1 TiB of
    reach, the largest arena), a change counter in the high 28. Every push and
@@ -1154,6 +1160,17 @@ static uint64_t parx__shm_round(uint64_t size)
     return (size + unit - 1) / unit * unit;
 }
 
+/* Give the complete, unnamed arena file behind fd its name: a hard link
+   through /proc/self/fd, which fails with EEXIST when the name was made
+   meanwhile (the O_EXCL of this way of creating). */
+static int parx__shm_link_name(int fd, const char *name)
+{
+    char from[32], to[sizeof PARX__SHM_DIR + PARX__SHM_NAME_MAX];
+    snprintf(from, sizeof from, "/proc/self/fd/%d", fd);
+    snprintf(to, sizeof to, PARX__SHM_DIR "%s", name);
+    return linkat(AT_FDCWD, from, AT_FDCWD, to, AT_SYMLINK_FOLLOW) == 0 ? 0 : -errno;
+}
+
 PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err)
 {
     int dummy, rc = 0;
@@ -1191,7 +1208,7 @@ PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err)
         }
         /* tmpfs over-commits: check for room now rather than SIGBUS later */
         struct statvfs vfs;
-        if (statvfs("/dev/shm", &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < size) {
+        if (statvfs(PARX__SHM_DIR, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < size) {
             *err = -ENOSPC;
             return NULL;
         }
@@ -1205,16 +1222,36 @@ PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err)
     a->fd = -1;
     a->size = size;
     a->pid = getpid();
+    bool link_later = false; /* made unnamed: the name goes on once it is complete */
     if (named) {
-        a->fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (a->fd >= 0) {
-            memcpy(a->name, name, sizeof name);
-            /* 0600 whatever the umask: one that takes the owner's write
-               bit would leave the creator's peers unable to attach */
-            if (fchmod(a->fd, 0600) != 0) {
-                rc = -errno;
-                goto fail;
-            }
+        /* The arena is made as an unnamed file in /dev/shm (O_TMPFILE) and
+           linked under its name only when complete, so that nobody opens a
+           half-made arena, and a creator killed on the way leaves nothing
+           behind (a name made first would stay, an arena that is not one,
+           for good). Where that cannot be done (no O_TMPFILE on /dev/shm,
+           no /proc to link through), the name is made first, as shm_open
+           does. Either way a name that exists already is -EEXIST, checked
+           here first so that no work is done in vain. */
+        char path[sizeof PARX__SHM_DIR + PARX__SHM_NAME_MAX];
+        snprintf(path, sizeof path, PARX__SHM_DIR "%s", name);
+        struct stat st;
+        if (lstat(path, &st) == 0) {
+            rc = -EEXIST;
+            goto fail;
+        }
+        a->fd = PARX__SHM_TMPFILE && access("/proc/self/fd", X_OK) == 0
+                    ? open(PARX__SHM_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)
+                    : -1;
+        link_later = a->fd >= 0;
+        if (!link_later) {
+            a->fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+            if (a->fd >= 0) memcpy(a->name, name, sizeof name);
+        }
+        /* 0600 whatever the umask: one that takes the owner's write bit
+           would leave the creator's peers unable to attach */
+        if (a->fd >= 0 && fchmod(a->fd, 0600) != 0) {
+            rc = -errno;
+            goto fail;
         }
     } else {
         unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
@@ -1254,6 +1291,8 @@ PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err)
     /* release: the magic goes in last, so whoever sees it sees the rest,
        our table entry included (an attach loads it with acquire) */
     atomic_store_explicit(&a->hdr->magic, PARX__SHM_MAGIC, memory_order_release);
+    if (link_later && (rc = parx__shm_link_name(a->fd, name)) != 0) goto fail;
+    if (link_later) memcpy(a->name, name, sizeof name);
     return a;
 
 fail:
@@ -1380,8 +1419,8 @@ static int parx__shm_unlink_once(parx_arena *a)
     /* The name is looked at by its path, where shm_open keeps it, not
        opened: that takes no descriptor, so a process out of them (EMFILE)
        still removes it, as the one elected must. */
-    char path[sizeof "/dev/shm" + sizeof a->name];
-    snprintf(path, sizeof path, "/dev/shm%s", a->name);
+    char path[sizeof PARX__SHM_DIR + sizeof a->name];
+    snprintf(path, sizeof path, PARX__SHM_DIR "%s", a->name);
     struct stat mine, theirs;
     if (stat(path, &theirs) != 0 || fstat(a->fd, &mine) != 0 || mine.st_ino != theirs.st_ino ||
         mine.st_dev != theirs.st_dev)

@@ -1609,6 +1609,80 @@ static void test_named_open_during_create(void)
         shm_unlink(name);
 }
 
+/* A creator killed in parx_arena_create, at any of its system calls,
+   leaves either no name or a complete arena, never a name that is not one
+   (it made the name first, so a kill before the header was done left a
+   name every open refused, PARX_E_NOT_ARENA, and every create -EEXIST, for
+   good). Each kill point in a fresh child under ptrace: the child is
+   SIGKILLed at its k-th system-call stop, for every k until create returns. */
+static void test_named_creator_killed(void)
+{
+#if defined(PARX__SHM_TMPFILE) && !PARX__SHM_TMPFILE
+    PT_SKIP("built with the name made first (PARX__SHM_TMPFILE 0): a kill can leave it");
+#endif
+    char name[128];
+    snprintf(name, sizeof name, "%s", test_name("killed-creator"));
+    int half = 0, whole = 0, none = 0;
+    for (int k = 1;; k++) {
+        int ready[2];
+        REQUIRE(pipe2(ready, O_CLOEXEC) == 0);
+        pid_t pid = xfork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0)
+                _exit(77);
+            raise(SIGSTOP);
+            parx_arena *a =
+                parx_arena_create(&(parx_arena_desc){.size = 1 * MiB, .name = name}, NULL);
+            /* past create: tell the parent (a system call, so a stop too) */
+            xwrite(ready[1], a ? "a" : "-", 1);
+            _exit(a ? 0 : 10);
+        }
+        close(ready[1]);
+        int st = 0;
+        REQUIRE(waitpid(pid, &st, 0) == pid);
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+            close(ready[0]);
+            PT_SKIP("ptrace is not permitted here");
+        }
+        REQUIRE(WIFSTOPPED(st));
+        int stops = 0;
+        bool ended = false;
+        while (stops < k) {
+            if (!CHECK(ptrace(PTRACE_SYSCALL, pid, NULL, NULL) == 0) || waitpid(pid, &st, 0) != pid ||
+                !WIFSTOPPED(st)) {
+                ended = true;
+                break;
+            }
+            stops++;
+        }
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+        char c = 0;
+        bool past_create = read(ready[0], &c, 1) == 1; /* create had returned */
+        close(ready[0]);
+        int err = 0;
+        parx_arena *b = parx_arena_open(name, &err);
+        if (b) {
+            whole++;
+            parx_arena_close(b); /* its creator is dead: the last user removes the name */
+        } else if (err == PARX_E_NOT_ARENA) {
+            half++;
+        } else {
+            none++;
+            CHECK_MSG(err == -ENOENT, "open after a kill at stop %d: %s", k, parx_strerror(err));
+        }
+        if (shm_exists(name))
+            shm_unlink(name); /* the next round starts without it */
+        if (ended || past_create)
+            break;
+    }
+    pt_diag("killed at each system call of create: no name %d times, a whole arena %d times, "
+            "a name that is no arena %d times", none, whole, half);
+    CHECK_MSG(half == 0, "a creator killed in create left a name that is no arena %d times", half);
+    CHECK(none > 0);
+}
+
 /* A process attached by name and killed without closing: the others still
    remove the name when they are done. */
 static void test_named_killed_user(void)
@@ -2233,6 +2307,8 @@ int main(void)
     run_guarded("named: outlives its creator until its last user closes", test_named_lifetime);
     run_guarded("named: an open and close during create leaves the creator its name",
                 test_named_open_during_create);
+    run_guarded("named: a creator killed at any system call of create leaves no half-made name",
+                test_named_creator_killed);
     run_guarded("alloc in one handle, free in another: blocks come back, pages stay free",
                 test_reuse_across_handles);
     run_guarded("named: a killed user not yet reaped (a zombie) does not keep the name",
