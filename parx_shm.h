@@ -1160,14 +1160,18 @@ static uint64_t parx__shm_round(uint64_t size)
     return (size + unit - 1) / unit * unit;
 }
 
-/* Give the complete, unnamed arena file behind fd its name: a hard link
-   through /proc/self/fd, which fails with EEXIST when the name was made
-   meanwhile (the O_EXCL of this way of creating). */
+/* Give the complete, unnamed arena file behind fd its name: a hard link,
+   which fails with EEXIST when the name exists (the O_EXCL of this way of
+   creating). Linked from the descriptor itself where the kernel allows it
+   (AT_EMPTY_PATH: CAP_DAC_READ_SEARCH), else through /proc/self/fd, whose
+   path walk costs about 10 us more. */
 static int parx__shm_link_name(int fd, const char *name)
 {
     char from[32], to[sizeof PARX__SHM_DIR + PARX__SHM_NAME_MAX];
-    snprintf(from, sizeof from, "/proc/self/fd/%d", fd);
     snprintf(to, sizeof to, PARX__SHM_DIR "%s", name);
+    if (linkat(fd, "", AT_FDCWD, to, AT_EMPTY_PATH) == 0) return 0;
+    if (errno == EEXIST) return -EEXIST;
+    snprintf(from, sizeof from, "/proc/self/fd/%d", fd);
     return linkat(AT_FDCWD, from, AT_FDCWD, to, AT_SYMLINK_FOLLOW) == 0 ? 0 : -errno;
 }
 
@@ -1230,15 +1234,7 @@ PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err)
            behind (a name made first would stay, an arena that is not one,
            for good). Where that cannot be done (no O_TMPFILE on /dev/shm,
            no /proc to link through), the name is made first, as shm_open
-           does. Either way a name that exists already is -EEXIST, checked
-           here first so that no work is done in vain. */
-        char path[sizeof PARX__SHM_DIR + PARX__SHM_NAME_MAX];
-        snprintf(path, sizeof path, PARX__SHM_DIR "%s", name);
-        struct stat st;
-        if (lstat(path, &st) == 0) {
-            rc = -EEXIST;
-            goto fail;
-        }
+           does. Either way a name that exists already is -EEXIST. */
         a->fd = PARX__SHM_TMPFILE && access("/proc/self/fd", X_OK) == 0
                     ? open(PARX__SHM_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)
                     : -1;
