@@ -88,8 +88,12 @@
     it inherited is not in the table (it shares its parent's entry), so a
     child that must keep the name alive attaches itself. parx_arena_unlink
     removes the name at once. Exactly one closer or unlinker removes the
-    name, and only while it still names this segment. Segments are created mode
-    0600 with O_EXCL; default names carry 128 random bits. Every descriptor is
+    name, and only while it still names this segment. A named segment is
+    made unnamed (O_TMPFILE in /dev/shm) and gets its name last, with a hard
+    link that fails if the name exists (O_EXCL's effect), so the name never
+    shows a half-made arena, and a creator killed on the way leaves none;
+    where that cannot be done the name is made first, O_EXCL. Segments are
+    mode 0600, whatever the umask; default names carry 128 random bits. Every descriptor is
     O_CLOEXEC. An anonymous segment is sealed against shrinking and growing,
     so no process can make another fault on a truncated mapping.
 */
