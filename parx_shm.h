@@ -93,9 +93,10 @@
     link that fails if the name exists (O_EXCL's effect), so the name never
     shows a half-made arena, and a creator killed on the way leaves none;
     where that cannot be done the name is made first, O_EXCL. Segments are
-    mode 0600, whatever the umask; default names carry 128 random bits. Every descriptor is
-    O_CLOEXEC. An anonymous segment is sealed against shrinking and growing,
-    so no process can make another fault on a truncated mapping.
+    mode 0600, whatever the umask; default names carry 128 random bits.
+    Every descriptor is O_CLOEXEC. An anonymous segment is sealed against
+    shrinking and growing, so no process can make another fault on a
+    truncated mapping.
 */
 #ifndef PARX_SHM_H_INCLUDED
 #define PARX_SHM_H_INCLUDED
