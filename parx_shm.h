@@ -1172,7 +1172,7 @@ static uint64_t parx__shm_round(uint64_t size)
    path walk costs about 10 us more. */
 static int parx__shm_link_name(int fd, const char *name)
 {
-    char from[32], to[sizeof PARX__SHM_DIR + PARX__SHM_NAME_MAX];
+    char from[32], to[sizeof PARX__SHM_DIR + PARX__SHM_NAME_MAX + 5]; /* name: as name[] */
     snprintf(to, sizeof to, PARX__SHM_DIR "%s", name);
     if (linkat(fd, "", AT_FDCWD, to, AT_EMPTY_PATH) == 0) return 0;
     if (errno == EEXIST) return -EEXIST;
