@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -195,6 +196,21 @@ static inline const char *io_rlimit_as_blind(void)
 #endif
     const char *vg = getenv("LD_PRELOAD");
     return vg && strstr(vg, "valgrind") ? "under valgrind" : NULL;
+}
+
+/* Cap this process's address space at what it maps now plus `room` bytes,
+   so that any larger allocation fails (in a child: the cap cannot be taken
+   back). false if it could not be set. */
+static inline bool io_cap_address_space(size_t room)
+{
+    long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "re");
+    bool ok = f && fscanf(f, "%ld", &pages) == 1;
+    if (f)
+        fclose(f);
+    struct rlimit lim;
+    lim.rlim_cur = lim.rlim_max = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + room;
+    return ok && setrlimit(RLIMIT_AS, &lim) == 0;
 }
 
 #endif /* PARX_TEST_IO_COMMON_H */

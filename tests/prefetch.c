@@ -741,14 +741,7 @@ static void test_open_enomem_keeps_fd0(void)
         ok = ok && ranges != NULL;
         const char *paths[1] = {"no-such-file"};
         /* room for the small allocations, none for a 64 MiB one */
-        long pages = 0;
-        FILE *f = fopen("/proc/self/statm", "re");
-        ok = ok && f && fscanf(f, "%ld", &pages) == 1;
-        if (f)
-            fclose(f);
-        struct rlimit lim;
-        lim.rlim_cur = lim.rlim_max = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (16u << 20);
-        ok = ok && setrlimit(RLIMIT_AS, &lim) == 0;
+        ok = ok && io_cap_address_space(16u << 20);
         int err = 0;
         parx_prefetch *pf = ok ? parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
                                                                           .npaths = 1,

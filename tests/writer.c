@@ -564,14 +564,7 @@ static void test_thread_refused_keeps_file(void)
         int ok = pthread_attr_init(&attr) == 0 &&
                  pthread_attr_setstacksize(&attr, 32u << 20) == 0 &&
                  pthread_setattr_default_np(&attr) == 0;
-        long pages = 0;
-        FILE *f = fopen("/proc/self/statm", "re");
-        ok = ok && f && fscanf(f, "%ld", &pages) == 1;
-        if (f)
-            fclose(f);
-        struct rlimit lim;
-        lim.rlim_cur = lim.rlim_max = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (2u << 20);
-        ok = ok && setrlimit(RLIMIT_AS, &lim) == 0;
+        ok = ok && io_cap_address_space(2u << 20);
         int err = 0;
         parx_writer *w =
             ok ? parx_writer_open(&(parx_writer_desc){.path = path, .backend = PARX_IO_THREADS},
