@@ -150,6 +150,18 @@ static uint32_t slot_of(parx_ticket t)
     return (uint32_t)t & ((1u << PARX__TICKET_SLOT_BITS) - 1);
 }
 
+/* n counted jobs in pp's arena, none run yet, job i returning base + i. */
+static counted *counted_jobs(parx_procs *pp, int n, int base)
+{
+    counted *c = (counted *)parx_arena_alloc(parx_procs_arena(pp), (size_t)n * sizeof *c, 0);
+    CHILD_REQUIRE(c, "arena");
+    for (int i = 0; i < n; i++) {
+        atomic_init(&c[i].runs, 0);
+        c[i].value = base + i;
+    }
+    return c;
+}
+
 /* One slot (a ring of two entries), two workers, one retry. Worker 0 reads
    the job at head, is held up; worker 1 runs that job; the slot is queued
    again, and worker 0's CAS takes the new job through the old entry: the
@@ -163,12 +175,7 @@ static void case_requeue_full(void)
 {
     int pids[2];
     parx_procs *pp = ring_pool(2, 1, 1, pids);
-    counted *c = (counted *)parx_arena_alloc(parx_procs_arena(pp), 5 * sizeof *c, 0);
-    CHILD_REQUIRE(c, "arena");
-    for (int i = 0; i < 5; i++) {
-        atomic_init(&c[i].runs, 0);
-        c[i].value = 100 + i;
-    }
+    counted *c = counted_jobs(pp, 5, 100);
     parx_ticket t[5];
     parx_job_result r;
     half_claim hc;
@@ -231,12 +238,7 @@ static void case_submit_full(void)
     int pids[4];
     parx_procs *pp = ring_pool(4, 2, 0, pids);
     enum { Y1, F, Y2, Y3, Y4, G, N };
-    counted *c = (counted *)parx_arena_alloc(parx_procs_arena(pp), N * sizeof *c, 0);
-    CHILD_REQUIRE(c, "arena");
-    for (int i = 0; i < N; i++) {
-        atomic_init(&c[i].runs, 0);
-        c[i].value = 200 + i;
-    }
+    counted *c = counted_jobs(pp, N, 200);
     parx_ticket t[N];
     parx_job_result r;
     half_claim held[3]; /* workers 0, 2, 3 */
@@ -292,12 +294,7 @@ static void case_submit_superseded(void)
     int pids[4];
     parx_procs *pp = ring_pool(4, 2, 0, pids);
     enum { Y1, Y2, Y3, Y4, G, F, N };
-    counted *c = (counted *)parx_arena_alloc(parx_procs_arena(pp), N * sizeof *c, 0);
-    CHILD_REQUIRE(c, "arena");
-    for (int i = 0; i < N; i++) {
-        atomic_init(&c[i].runs, 0);
-        c[i].value = 300 + i;
-    }
+    counted *c = counted_jobs(pp, N, 300);
     parx_ticket t[N];
     parx_job_result r;
     half_claim held[3]; /* workers 0, 2, 3 */
