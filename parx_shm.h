@@ -1312,8 +1312,10 @@ PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err)
     /* release: the magic goes in last, so whoever sees it sees the rest,
        our table entry included (an attach loads it with acquire) */
     atomic_store_explicit(&a->hdr->magic, PARX__SHM_MAGIC, memory_order_release);
-    if (link_later && (rc = parx__shm_link_name(a->fd, name)) != 0) goto fail;
-    if (link_later) memcpy(a->name, name, sizeof name);
+    if (link_later) {
+        if ((rc = parx__shm_link_name(a->fd, name)) != 0) goto fail;
+        memcpy(a->name, name, sizeof name); /* ours now: close may unlink it */
+    }
     return a;
 
 fail:
