@@ -309,9 +309,14 @@
       A file that ends before a chunk does (truncated since it was
       opened) ends its file or range there: nothing more of it is read.
     - Files are opened O_NONBLOCK (cleared once open), so a FIFO never
-      blocks the open; a FIFO or socket has no size and cannot be read at
-      offsets (read whole it yields nothing; a range of it is -ESPIPE on
-      either backend), and the writer's open of a FIFO with no reader
+      blocks the open; a FIFO or socket cannot be read at offsets, so it
+      is -ESPIPE, whole or by range, on either backend, at its place in
+      the list (the prefetcher reads ahead out of order, which a stream
+      does not allow: read it with read()). A file of procfs, sysfs,
+      debugfs, tracefs, configfs, securityfs or cgroup, whose size reads 0
+      whatever it holds, is read until a read returns 0. A character
+      device that can seek is read up to lseek's end (/dev/null, /dev/zero:
+      nothing). The writer's open of a FIFO with no reader
       fails with -ENXIO. With a reader, the writer
       treats a pipe, FIFO, socket or terminal as a stream: one write at a
       time, in the order queued (io-wq would run two side by side and mix
@@ -1048,7 +1053,8 @@ typedef struct parx_prefetch parx_prefetch;
    With .ranges (not NULL) only the ranges are read, in their order: with
    .nranges 0 nothing is. A range that runs past the end of its file (as
    the file was when it was opened; a regular file or a block device) is
-   cut there, however long it says it is.
+   cut there, however long it says it is; in a procfs or sysfs file, whose
+   size reads 0, it ends where a read returns 0.
    Returns the prefetcher, or NULL with *err (err may be NULL) and errno:
    -EINVAL (no desc or paths, a NULL path, depth < 0 or > 1024, threads < 0
    or > 64, chunk_size > 1 GiB, nranges without ranges, a range naming a
@@ -5175,9 +5181,9 @@ typedef struct parx__pf_slot {
 typedef struct parx__pf_file {
     int fd, dfd;     /* -1 when closed; dfd -1 also without O_DIRECT */
     int refs;        /* the cursor and slots that use fd */
-    uint64_t size;   /* at open */
+    uint64_t size;   /* at open; UINT64_MAX: unknown, read until a read returns 0 */
     bool sized;      /* size is known (a regular file or a block device): ranges end there */
-    bool stream;     /* no offsets (a pipe, FIFO, socket or terminal): a range of it is -ESPIPE */
+    bool stream;     /* no offsets (a pipe, FIFO, socket or terminal): its chunk is -ESPIPE */
     int open_err;    /* the error of the last open */
     bool no_direct;  /* O_DIRECT refused: read it buffered */
 } parx__pf_file;
@@ -5277,6 +5283,20 @@ static bool parx__pf_direct_reads_refused(int dfd)
     return n < 0 && (errno == EOPNOTSUPP || errno == EINVAL);
 }
 
+/* A file system whose files say size 0 whatever they hold (their contents
+   are made as they are read): procfs, sysfs, debugfs, tracefs, configfs,
+   securityfs, cgroup and cgroup2, by statfs's f_type (linux/magic.h). */
+static bool parx__pf_sizeless_fs(int fd)
+{
+    static const unsigned long magic[] = {0x9fa0,     0x62656572, 0x64626720, 0x74726163,
+                                          0x62656570, 0x73636673, 0x27e0eb,   0x63677270};
+    struct statfs sf;
+    if (fstatfs(fd, &sf) != 0) return false;
+    for (size_t i = 0; i < sizeof magic / sizeof *magic; i++)
+        if ((unsigned long)sf.f_type == magic[i]) return true;
+    return false;
+}
+
 static int parx__pf_file_ref(parx_prefetch *pf, uint32_t f)
 {
     parx__pf_file *fl = &pf->files[f];
@@ -5291,15 +5311,24 @@ static int parx__pf_file_ref(parx_prefetch *pf, uint32_t f)
         } else if (S_ISDIR(st.st_mode)) {
             close(fd);
             fd = -EISDIR;
-        } else if (S_ISREG(st.st_mode)) {
+        } else if (S_ISREG(st.st_mode) && (st.st_size > 0 || !parx__pf_sizeless_fs(fd))) {
             fl->size = (uint64_t)st.st_size;
             fl->sized = true;
             fl->stream = false;
+        } else if (S_ISREG(st.st_mode)) {
+            /* Size 0 on procfs, sysfs and the like says nothing of what a
+               read returns: read until a read returns 0. (An empty file
+               elsewhere is known empty without a read, so holding every
+               buffer just before it is the end, not -EBUSY.) */
+            fl->size = UINT64_MAX;
+            fl->sized = false;
+            fl->stream = false;
         } else { /* a block device: its size; a pipe or a socket cannot be read at offsets */
             off_t end = lseek(fd, 0, SEEK_END);
-            fl->size = end > 0 ? (uint64_t)end : 0;
-            fl->sized = S_ISBLK(st.st_mode);
             fl->stream = end < 0 && errno == ESPIPE;
+            /* a stream gets one chunk, whose preparation makes it -ESPIPE */
+            fl->size = fl->stream ? UINT64_MAX : end > 0 ? (uint64_t)end : 0;
+            fl->sized = S_ISBLK(st.st_mode);
         }
     }
     if (fd < 0) {
@@ -5666,6 +5695,10 @@ static parx__pf_slot *parx__pf_oldest_queued(parx_prefetch *pf)
    wait for the device, or that fails, stops there, and the slot goes back
    to QUEUED with what was read kept, for a reader to finish (and report any
    error). Returns false then. */
+#ifndef PARX__PF_PREADV2 /* a test hook (tests/prefetch_nowait.c), preadv2 otherwise */
+#define PARX__PF_PREADV2 preadv2
+#endif
+
 static bool parx__pf_read_slot(parx_prefetch *pf, parx__pf_slot *s, bool nowait)
 {
     s->state = PARX__PF_BUSY;
@@ -5685,10 +5718,15 @@ static bool parx__pf_read_slot(parx_prefetch *pf, parx__pf_slot *s, bool nowait)
                     break;
                 }
                 struct iovec v = {u->buf, u->len};
-                r = preadv2(fd, &v, 1, (off_t)u->off, RWF_NOWAIT);
+                r = PARX__PF_PREADV2(fd, &v, 1, (off_t)u->off, RWF_NOWAIT);
                 if (r < 0) { /* EAGAIN: not cached; any other error is the reader's */
                     if (errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL)
                         pf->no_nowait = true; /* this kernel or file system: never again */
+                    done = false;
+                    break;
+                }
+                if (r == 0) { /* the end of the file, or a file system that says 0
+                                 for "would block": a blocking read decides */
                     done = false;
                     break;
                 }

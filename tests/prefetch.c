@@ -5,7 +5,8 @@
    tmpfs (refused before Linux 6.6, accepted since), the backend's
    reason; a stale copy of a chunk released, every buffer held at the end,
    ranges up to UINT64_MAX, out of memory in open, reads cancelled by a
-   thread's exit, a FIFO in a list, a range of a FIFO. Each test runs under
+   thread's exit, a FIFO in a list, a range of a FIFO, a procfs file (size
+   0, not empty). Each test runs under
    the guard of shm_common.h: no descriptor, child or /dev/shm name may be
    left behind. */
 #define _GNU_SOURCE
@@ -828,38 +829,103 @@ static void test_thread_exit(void)
 }
 
 /* A FIFO in a list does not block the open (it did, forever: opening a
-   FIFO for reading waits for a writer): read whole, it yields nothing, and
-   the next file is read. In a child, under alarm(). */
+   FIFO for reading waits for a writer). It cannot be read at offsets, so
+   read whole it is -ESPIPE at its place in the list, naming it, after every
+   byte of the file before it (it yielded nothing before, silently, and the
+   next file was read as if the FIFO were empty). In a child, under
+   alarm(). */
 static void test_fifo_in_list(void)
 {
     const char *fifo = io_path("list.fifo");
-    const char *file = io_path("after-fifo.dat");
+    const char *file = io_path("before-fifo.dat");
     unlink(fifo);
     if (mkfifo(fifo, 0600) != 0) {
         PT_SKIP("mkfifo: %s", strerror(errno));
     }
     REQUIRE(io_make_file(file, 10000, 47));
-    const char *paths[2] = {fifo, file};
-    uint32_t seeds[2] = {47, 47};
+    const char *paths[3] = {file, fifo, file};
+    uint32_t seeds[3] = {47, 47, 47};
     for (int b = 0; b < nbackends; b++) {
         pid_t pid = xfork();
         REQUIRE(pid >= 0);
         if (pid == 0) {
             alarm(30);
             parx_prefetch *pf = parx_prefetch_open(
-                &(parx_prefetch_desc){.paths = paths, .npaths = 2, .backend = backends[b]}, NULL);
+                &(parx_prefetch_desc){.paths = paths, .npaths = 3, .backend = backends[b]}, NULL);
             io_result r = pf ? io_drain(pf, seeds, NULL) : (io_result){-1, 0, 0, 0, 0};
-            parx_prefetch_close(pf);
-            int ok = r.rc == 0 && r.bad == 0 && r.bytes == 10000;
+            const char *msg = pf ? parx_prefetch_error(pf) : NULL;
+            int ok = r.rc == -ESPIPE && r.bad == 0 && r.bytes == 10000 && msg &&
+                     strstr(msg, fifo) != NULL;
             if (!ok)
-                CHILD_DIAG("%s: rc %d, %llu bytes", backend_name(backends[b]), r.rc,
-                           (unsigned long long)r.bytes);
+                CHILD_DIAG("%s: rc %d (%s), %llu bytes, message %s", backend_name(backends[b]),
+                           r.rc, parx_strerror(r.rc), (unsigned long long)r.bytes,
+                           msg ? msg : "(null)");
+            parx_prefetch_close(pf);
             _exit(ok ? 0 : 1);
         }
         expect_child(pid, 0, 0);
     }
     unlink(fifo);
     unlink(file);
+}
+
+/* A regular file whose size reads 0 but whose reads return bytes (procfs;
+   sysfs is the same) is read until a read returns 0, whole and by range,
+   on every backend; it yielded nothing before. /proc/self/auxv (a few
+   hundred bytes) stays the same for the life of the process, so read() says
+   what the prefetcher must bring; 64-byte chunks make several of them. */
+static void test_zero_size_procfs(void)
+{
+    const char *path = "/proc/self/auxv";
+    struct stat st;
+    if (stat(path, &st) != 0 || st.st_size != 0)
+        PT_SKIP("%s: no procfs here, or it gives a size", path);
+    for (int b = 0; b < nbackends; b++)
+        for (int ranged = 0; ranged < 2; ranged++) {
+            const char *paths[2] = {path, io_path("after-proc.dat")};
+            REQUIRE(io_make_file(paths[1], 5000, 49));
+            const parx_io_range ranges[2] = {{40, UINT64_MAX - 40, 0}, {0, UINT64_MAX, 1}};
+            parx_prefetch *pf = parx_prefetch_open(
+                &(parx_prefetch_desc){.paths = paths,
+                                      .npaths = 2,
+                                      .ranges = ranged ? ranges : NULL,
+                                      .nranges = ranged ? 2 : 0,
+                                      .chunk_size = 64,
+                                      .depth = 3,
+                                      .backend = backends[b]},
+                NULL);
+            REQUIRE(pf != NULL);
+            static char want[1 << 16]; /* what the file holds, by read() */
+            size_t nwant = 0;
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            REQUIRE(fd >= 0);
+            for (ssize_t n; (n = read(fd, want + nwant, sizeof want - nwant)) > 0;)
+                nwant += (size_t)n;
+            close(fd);
+            REQUIRE(nwant > 3 * 64 && nwant < sizeof want);
+            size_t from = ranged ? 40 : 0, got = 0, after = 0;
+            int bad = 0, rc;
+            parx_chunk c;
+            while ((rc = parx_prefetch_next(pf, &c)) == 1) {
+                if (c.file == 0) {
+                    if (c.offset != from + got || from + got + c.size > nwant ||
+                        memcmp(c.data, want + from + got, c.size) != 0)
+                        bad++;
+                    got += c.size;
+                } else {
+                    if (c.offset != after || !io_matches(c.data, c.size, 49, c.offset))
+                        bad++;
+                    after += c.size;
+                }
+                parx_prefetch_release(pf, &c);
+            }
+            CHECK_MSG(rc == 0 && bad == 0 && got == nwant - from && after == 5000,
+                      "%s, %s: rc %d (%s), %d bad chunks, %zu of %zu bytes, then %zu of 5000",
+                      backend_name(backends[b]), ranged ? "from offset 40" : "whole", rc,
+                      parx_strerror(rc), bad, got, nwant - from, after);
+            parx_prefetch_close(pf);
+            unlink(paths[1]);
+        }
 }
 
 /* A range of a FIFO is -ESPIPE on every backend (pread's answer), at its
@@ -1020,7 +1086,8 @@ int main(void)
     run_guarded("out of memory in open: descriptor 0 is not closed", test_open_enomem_keeps_fd0);
     run_guarded("io_uring: reads cancelled by the exit of the submitting thread are read again",
                 test_thread_exit);
-    run_guarded("a FIFO in a list does not block; it yields nothing", test_fifo_in_list);
+    run_guarded("a FIFO in a list does not block; whole, it is -ESPIPE naming it", test_fifo_in_list);
+    run_guarded("a procfs file (size 0) is read until a read returns 0", test_zero_size_procfs);
     run_guarded("a range of a FIFO: -ESPIPE on every backend, not its stream, not a hang",
                 test_fifo_range);
     run_guarded("a file not in the page cache: the same bytes on every backend", test_cold_file);
