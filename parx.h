@@ -178,7 +178,10 @@
       workers inherit the caller's memory as it was then (globals, loaded
       data, open files). Create it before starting threads: fork copies a
       threaded process with whatever locks its other threads held (malloc's,
-      stdio's), and the workers would deadlock on them. Its cost grows with
+      stdio's), and the workers would deadlock on them. The monitor threads
+      of parx's own pools do not count (create returns once its monitor
+      runs, and a monitor holds no lock of the program's but while it calls
+      the log hook): fork-mode pools may be made one after another. Its cost grows with
       the caller's memory (page tables are copied), and not only at create:
       the server is a copy of the caller as it was then, so each worker it
       forks, replacements included, costs as much (bench/RESULTS.md has
@@ -3192,8 +3195,10 @@ struct parx_procs {
     int sock;            /* our end of the socket to the server */
     int evfd;            /* wakes the monitor */
     parx_procs *reg_next; /* the process's list of pools (see parx__procs_forget_others) */
+    pid_t owner_pid;      /* the process whose monitor thread this is (a fork's child has none) */
     pthread_t monitor;
     bool monitor_running;
+    _Atomic uint32_t monitor_up; /* 1 once the monitor thread runs its own code (a futex) */
     _Atomic int broken;  /* the server died: every job fails with PARX_E_PROCS_BROKEN. Set
                             (release) under lock after the jobs were failed; read relaxed
                             under lock, acquire by waiters that hold none */
@@ -4093,6 +4098,10 @@ static void parx__procs_await_workers(parx_procs *pp)
 static void *parx__procs_monitor(void *arg)
 {
     parx_procs *pp = (parx_procs *)arg;
+    /* release: pairs with create's acquire. Whatever the thread's start did
+       (a sanitizer's runtime allocates there) is over by now. */
+    atomic_store_explicit(&pp->monitor_up, 1, memory_order_release);
+    parx__futex_wake(&pp->monitor_up, 1);
     for (;;) {
         int timeout_ms = -1;
         pthread_mutex_lock(&pp->lock);
@@ -4370,11 +4379,21 @@ static void parx__procs_free(parx_procs *pp)
     free(pp);
 }
 
-/* Threads in this process, or 0 if unknown. */
+/* Threads in this process, or 0 if unknown, less the monitor threads of
+   this process's own pools: those hold no lock a fork could copy (create
+   returns only once its monitor runs, and a monitor holds no lock of the
+   program's but while it calls the log hook), so they are no reason to
+   avoid fork. */
 static int parx__procs_threads(void)
 {
     int ppid, threads;
-    return parx__procs_stat(0, &ppid, &threads) ? threads : 0;
+    if (!parx__procs_stat(0, &ppid, &threads)) return 0;
+    pid_t self = getpid();
+    pthread_mutex_lock(&parx__procs_reg_lock);
+    for (parx_procs *q = parx__procs_reg; q; q = q->reg_next)
+        if (q->owner_pid == self && q->monitor_running && threads > 1) threads--;
+    pthread_mutex_unlock(&parx__procs_reg_lock);
+    return threads;
 }
 
 static void parx__procs_set_err(int *err, int code)
@@ -4582,6 +4601,13 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc < 0) goto fail;
     pp->monitor_running = true;
+    /* Return only once the monitor thread runs its own code: a thread still
+       starting may hold an allocator's lock (ASan's does), and a fork-mode
+       pool made next would fork a copy of it held, for its workers to
+       deadlock on. acquire: pairs with the monitor's release */
+    while (atomic_load_explicit(&pp->monitor_up, memory_order_acquire) == 0)
+        parx__futex_wait(&pp->monitor_up, 0);
+    pp->owner_pid = getpid();
     pthread_mutex_lock(&parx__procs_reg_lock);
     pp->reg_next = parx__procs_reg;
     parx__procs_reg = pp;

@@ -521,6 +521,79 @@ static void test_pools_forget_each_other(void)
     parx_procs_destroy(b);
 }
 
+/* Two fork-mode pools made one after the other, as a program with two
+   kinds of jobs would: the second is forked while the first pool's monitor
+   thread exists. That thread is parx's own, so the second create must not
+   warn about a threaded caller (nor the probe skip fork pools), and it must
+   not be forked while still starting: under ASan a thread's start holds
+   the allocator's lock for a moment, and the second pool's workers, copies
+   of it, deadlocked in their first allocation of that size (here: a job
+   that starts threads of its own). */
+static _Atomic int fork_warnings;
+
+static void count_fork_warnings(parx_log_level level, const char *msg, void *user)
+{
+    (void)user;
+    if (level == PARX_LOG_WARN && strstr(msg, "fork mode in a process with"))
+        atomic_fetch_add(&fork_warnings, 1);
+}
+
+static void sum_range(void *ctx, size_t b, size_t e)
+{
+    _Atomic long *sum = (_Atomic long *)ctx;
+    long s = 0;
+    for (size_t i = b; i < e; i++)
+        s += (long)i;
+    atomic_fetch_add(sum, s);
+}
+
+/* A job that runs a thread pool of its own: its threads allocate as they start. */
+static int job_pool_sum(void *p)
+{
+    sq_arg *a = (sq_arg *)p;
+    parx_pool *pool = parx_pool_create(&(parx_pool_desc){.threads = 2});
+    if (!pool)
+        return 1;
+    _Atomic long sum = 0;
+    int rc = parx_for(pool, 0, (size_t)a->in, 0, sum_range, &sum);
+    parx_pool_destroy(pool);
+    a->out = atomic_load(&sum);
+    return rc;
+}
+
+static void test_fork_after_fork(void)
+{
+    atomic_store(&fork_warnings, 0);
+    parx_set_log(count_fork_warnings, NULL);
+    for (int round = 0; round < 20; round++) {
+        parx_procs *a = make_pool(PARX_START_FORK, 1, 0, 0);
+        parx_procs *b = make_pool(PARX_START_FORK, 1, 0, 0);
+        if (!a || !b) {
+            parx_procs_destroy(b);
+            parx_procs_destroy(a);
+            break;
+        }
+        sq_arg *arg = (sq_arg *)parx_arena_alloc(parx_procs_arena(b), sizeof *arg, 0);
+        REQUIRE(arg);
+        memset(arg, 0, sizeof *arg);
+        arg->in = 1000;
+        parx_job_result r = {0};
+        CHECK_EQ(parx_procs_map(b, job_pool_sum, (void **)&arg, 1, &r), 0);
+        CHECK_EQ(r.status, 0);
+        CHECK_EQ(arg->out, 1000L * 999 / 2);
+        parx_procs_destroy(b);
+        parx_procs_destroy(a);
+    }
+    parx_procs *a = make_pool(PARX_START_FORK, 1, 0, 0);
+    parx_probe pr;
+    CHECK_EQ(parx_probe_measure(&pr, 0), 0);
+    CHECK_MSG(pr.measured_mask & PARX_PROBE_HAVE_FORK_START,
+              "probe beside a fork pool: fork start not measured (%s)", pr.notes);
+    parx_procs_destroy(a);
+    parx_set_log(NULL, NULL);
+    CHECK_EQ(atomic_load(&fork_warnings), 0);
+}
+
 /* Ctrl-C at a terminal signals the whole foreground process group: the
    caller may handle it, and the pool must not notice (its processes are in
    a group of their own). */
@@ -720,7 +793,7 @@ static void test_replacement_refused_spawn(void) { replacement_refused(PARX_STAR
 
 int main(void)
 {
-    pt_plan(16);
+    pt_plan(17);
     run_guarded("create: bad descs give -EINVAL; NULL pools -EINVAL; codes have names",
                 test_bad_create);
     run_guarded("submit/wait/map: NULL fn, foreign args, unknown fn, bad tickets", test_bad_jobs);
@@ -739,6 +812,9 @@ int main(void)
                 test_progress_submits);
     run_guarded("fork mode: a second pool's processes hold nothing of the first",
                 test_pools_forget_each_other);
+    run_guarded("fork mode: pools made one after another: no threaded-caller warning, "
+                "workers that start threads",
+                test_fork_after_fork);
     run_guarded("SIGINT to the caller's process group leaves the pool working", test_sigint_group);
     run_guarded("fork mode: a worker the system will not fork fails create with -EAGAIN",
                 test_fork_refused_fork);
