@@ -53,8 +53,12 @@ static void count_primes(void *arg)
            parx_worker_index(NULL));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1) {
+        fprintf(stderr, "usage: %s (no arguments)\n", argv[0]);
+        return 2;
+    }
     /* 1. A pool of 4 worker threads. NULL instead of the desc would mean
           "one thread per CPU". Pools are meant to live long: create one at
           start-up and reuse it for everything. */

@@ -21,6 +21,7 @@
    by the number of tasks is what a spawn costs, the figure to weigh against
    the size of the work you spawn.
 */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -65,8 +66,14 @@ static double now(void)
 
 int main(int argc, char **argv)
 {
-    int n = argc > 1 ? atoi(argv[1]) : 30;
-    if (n < 0 || n > 45) {
+    int n = 30;
+    if (argc > 1) { /* the whole argument a number in range: not "abc", "5x" or "--help" */
+        char *end;
+        errno = 0;
+        long v = strtol(argv[1], &end, 10);
+        n = end == argv[1] || *end || errno || v < 0 || v > 45 ? -1 : (int)v;
+    }
+    if (argc > 2 || n < 0) {
         fprintf(stderr, "usage: %s [n], 0 <= n <= 45\n", argv[0]);
         return 2;
     }

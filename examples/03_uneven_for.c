@@ -32,6 +32,7 @@
        parx_for (grain 0):  0.118 s   speedup 1.97   efficiency 99%
        results match the sequential loop
 */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,9 +93,15 @@ static double now(void)
 
 int main(int argc, char **argv)
 {
-    size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 20000;
-    if (n == 0) {
-        fprintf(stderr, "usage: %s [n > 0]\n", argv[0]);
+    size_t n = 20000;
+    if (argc > 1) { /* the whole argument a number in range: not "-1", "abc" or "5x" */
+        char *end;
+        errno = 0;
+        long long v = strtoll(argv[1], &end, 10);
+        n = end == argv[1] || *end || errno || v < 1 || v > 1000000000 ? 0 : (size_t)v;
+    }
+    if (argc > 2 || n == 0) {
+        fprintf(stderr, "usage: %s [n 1..1000000000]\n", argv[0]);
         return 2;
     }
     uint64_t *seq = malloc(n * sizeof *seq), *par = malloc(n * sizeof *par);

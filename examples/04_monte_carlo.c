@@ -31,6 +31,7 @@
              2  3.1416215098248998    2.9e-05      0.433 s     2.03
        identical bits on every thread count
 */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,8 +91,14 @@ static double root(double v)
 
 int main(int argc, char **argv)
 {
-    size_t n = argc > 1 ? strtoull(argv[1], NULL, 10) : 500000000;
-    if (n < 2) {
+    size_t n = 500000000;
+    if (argc > 1) { /* the whole argument a number: not "-1" (which strtoull takes for 2^64 - 1) */
+        char *end;
+        errno = 0;
+        long long v = strtoll(argv[1], &end, 10);
+        n = end == argv[1] || *end || errno || v < 2 ? 0 : (size_t)v;
+    }
+    if (argc > 2 || n < 2) {
         fprintf(stderr, "usage: %s [samples >= 2]\n", argv[0]);
         return 2;
     }

@@ -161,9 +161,15 @@ static uint64_t arena_bytes(uint64_t data)
 
 int main(int argc, char **argv)
 {
-    long workers = argc > 1 ? strtol(argv[1], NULL, 10) : 4;
-    long size_mib = argc > 2 ? strtol(argv[2], NULL, 10) : 256;
-    if (workers < 1 || workers > MAX_WORKERS || size_mib < 1 || size_mib > MAX_MIB) {
+    long workers = 4, size_mib = 256;
+    for (int i = 1; i < argc && i <= 2; i++) { /* whole numbers only: not "abc" or "2x" */
+        char *end;
+        errno = 0;
+        long v = strtol(argv[i], &end, 10);
+        if (end == argv[i] || *end || errno) v = -1;
+        *(i == 1 ? &workers : &size_mib) = v;
+    }
+    if (argc > 3 || workers < 1 || workers > MAX_WORKERS || size_mib < 1 || size_mib > MAX_MIB) {
         fprintf(stderr, "usage: %s [workers 1..%d] [MiB 1..%ld]\n", argv[0], MAX_WORKERS, MAX_MIB);
         return 2;
     }

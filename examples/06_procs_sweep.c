@@ -32,6 +32,7 @@
        energy at (damping 0.010, drive 1.00): 9.695740
 */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,9 +70,15 @@ static double now(void)
 
 int main(int argc, char **argv)
 {
-    int grid = argc > 1 ? atoi(argv[1]) : 24;
-    int steps = argc > 2 ? atoi(argv[2]) : 200000;
-    if (grid < 1 || grid > 1000 || steps < 1) {
+    int grid = 24, steps = 200000;
+    for (int i = 1; i < argc && i <= 2; i++) { /* whole numbers only: not "abc" or "2x" */
+        char *end;
+        errno = 0;
+        long v = strtol(argv[i], &end, 10);
+        if (end == argv[i] || *end || errno || v < 0 || v > 1000000000) v = -1;
+        *(i == 1 ? &grid : &steps) = (int)v;
+    }
+    if (argc > 3 || grid < 1 || grid > 1000 || steps < 1) {
         fprintf(stderr, "usage: %s [grid 1..1000] [steps >= 1]\n", argv[0]);
         return 2;
     }

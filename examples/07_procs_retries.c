@@ -29,6 +29,7 @@
        99 of 100 jobs done, 10 needed a retry; 15 workers started in all
 */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -63,8 +64,14 @@ static int fragile(void *arg)
 
 int main(int argc, char **argv)
 {
-    int n = argc > 1 ? atoi(argv[1]) : 100;
-    if (n < 1 || n > 1000000) {
+    int n = 100;
+    if (argc > 1) { /* the whole argument a number in range: not "abc" or "5x" */
+        char *end;
+        errno = 0;
+        long v = strtol(argv[1], &end, 10);
+        n = end == argv[1] || *end || errno || v < 1 || v > 1000000 ? 0 : (int)v;
+    }
+    if (argc > 2 || n < 1 || n > 1000000) {
         fprintf(stderr, "usage: %s [jobs 1..1000000]\n", argv[0]);
         return 2;
     }

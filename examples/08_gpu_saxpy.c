@@ -53,9 +53,16 @@ static void saxpy_cpu(void *ctx, size_t b, size_t e)
 
 int main(int argc, char **argv)
 {
-    size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 4000000;
-    int reps = argc > 2 ? atoi(argv[2]) : 10;
-    if (n == 0 || n >= (1u << 30) || reps < 1) {
+    long args[2] = {4000000, 10}; /* n, reps */
+    for (int i = 1; i < argc && i <= 2; i++) { /* whole numbers only: not "abc" or "2x" */
+        char *end;
+        errno = 0;
+        args[i - 1] = strtol(argv[i], &end, 10);
+        if (end == argv[i] || *end || errno || args[i - 1] > 1000000000) args[i - 1] = 0;
+    }
+    size_t n = args[0] > 0 ? (size_t)args[0] : 0;
+    int reps = (int)args[1];
+    if (argc > 3 || n == 0 || n >= (1u << 30) || reps < 1) {
         fprintf(stderr, "usage: %s [n] [reps]\n", argv[0]);
         return 2;
     }

@@ -210,9 +210,16 @@ int main(int argc, char **argv)
 {
     int bench = argc > 1 && !strcmp(argv[1], "--bench");
     argc -= bench, argv += bench;
-    size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 50000;
-    int steps = argc > 2 ? atoi(argv[2]) : 100;
-    if (n == 0 || n > (1u << 22) || steps < 1) {
+    long args[2] = {50000, 100}; /* particles, steps */
+    for (int i = 1; i < argc && i <= 2; i++) { /* whole numbers only: not "abc" or "2x" */
+        char *end;
+        errno = 0;
+        args[i - 1] = strtol(argv[i], &end, 10);
+        if (end == argv[i] || *end || errno || args[i - 1] > 1000000000) args[i - 1] = 0;
+    }
+    size_t n = args[0] > 0 ? (size_t)args[0] : 0;
+    int steps = (int)args[1];
+    if (argc > 3 || n == 0 || n > (1u << 22) || steps < 1) {
         fprintf(stderr, "usage: %s [--bench] [particles <= 4194304] [steps]\n", argv[0]);
         return 2;
     }

@@ -205,10 +205,16 @@ int main(int argc, char **argv)
 {
     int bench = argc > 1 && !strcmp(argv[1], "--bench");
     argc -= bench, argv += bench;
-    long mib = argc > 1 ? atol(argv[1]) : 512;
+    long mib = 512;
+    if (argc > 1) { /* the whole argument a number: not "abc" or "16x" */
+        char *end;
+        errno = 0;
+        mib = strtol(argv[1], &end, 10);
+        if (end == argv[1] || *end || errno) mib = 0;
+    }
     const char *path = argc > 2 ? argv[2] : "prefetch_reduce.dat";
     int made = argc <= 2;
-    if (mib < 1 || mib > 1 << 20) {
+    if (argc > 3 || mib < 1 || mib > 1 << 20) {
         fprintf(stderr, "usage: %s [--bench] [MiB] [file]\n", argv[0]);
         return 2;
     }

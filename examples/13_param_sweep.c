@@ -51,6 +51,7 @@
        wrote ./scaling.csv and ./scaling.svg
 */
 #define _GNU_SOURCE /* clock_gettime with -std=c11 */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,21 +135,38 @@ static int sweep_on(parx_exec exec, int workers, int reps, size_t n, sweep *sw, 
     return rc;
 }
 
+/* The whole of s as a number, or -1: "abc", "2x" and "" are no numbers. */
+static int whole_number(const char *s)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    return end == s || *end || errno || v < 0 || v > 1000000 ? -1 : (int)v;
+}
+
+static double real_number(const char *s)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    return end == s || *end || errno || !isfinite(v) ? -1 : v;
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = ".";
     int bench = 0, reps = 1;
     double scale = 1.0;
-    int bad_args = 0;
+    int bad_args = 0, scale_given = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--bench"))
             bench = 1;
         else if (!strcmp(argv[i], "--out") && i + 1 < argc)
             dir = argv[++i];
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
-            reps = atoi(argv[++i]);
-        else if ((scale = atof(argv[i])) <= 0 || scale > 100)
-            bad_args = 1;
+            reps = whole_number(argv[++i]);
+        else if (scale_given++ || (scale = real_number(argv[i])) <= 0 || scale > 100)
+            bad_args = 1; /* not a number, out of range, or a second scale */
     }
     if (bad_args || reps < 1) { /* after the loop: --reps may come last */
         fprintf(stderr, "usage: %s [--out DIR] [--bench [--reps N]] [scale]\n", argv[0]);
