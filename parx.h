@@ -181,7 +181,9 @@
       stdio's), and the workers would deadlock on them. The monitor threads
       of parx's own pools do not count (create returns once its monitor
       runs, and a monitor holds no lock of the program's but while it calls
-      the log hook): fork-mode pools may be made one after another. Its cost grows with
+      the log hook): fork-mode pools may be made one after another. Nor
+      do io_uring's workers (iou-wrk-*, the prefetcher's and the writer's
+      among them), which /proc lists as threads but run kernel code only. Its cost grows with
       the caller's memory (page tables are copied), and not only at create:
       the server is a copy of the caller as it was then, so each worker it
       forks, replacements included, costs as much (bench/RESULTS.md has
@@ -1483,6 +1485,7 @@ PARX_API int parx_probe_format(const parx_probe *p, char *buf, size_t size);
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #ifndef PARX_NO_PROC
+#include <dirent.h> /* /proc/self/task: which threads are io_uring's (parx__procs_threads) */
 #include <fcntl.h>
 #include <link.h> /* dl_iterate_phdr: job functions by module and offset */
 #include <poll.h>
@@ -4379,15 +4382,52 @@ static void parx__procs_free(parx_procs *pp)
     free(pp);
 }
 
-/* Threads in this process, or 0 if unknown, less the monitor threads of
-   this process's own pools: those hold no lock a fork could copy (create
-   returns only once its monitor runs, and a monitor holds no lock of the
-   program's but while it calls the log hook), so they are no reason to
-   avoid fork. */
+/* io_uring's workers (iou-wrk-*, iou-sqp-*: the prefetcher's and the
+   writer's buffered I/O, anyone's ring) are threads of this process as
+   /proc counts them, but they run kernel code only: they hold no lock of
+   the program's and a fork copies none of them. The kernel marks them
+   PF_IO_WORKER in the flags of their stat (the ninth field). */
+#define PARX__PF_IO_WORKER 0x10u
+static int parx__procs_io_workers(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        char path[300], buf[512];
+        snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue; /* a thread that ended meanwhile */
+        ssize_t got = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (got <= 0) continue;
+        buf[got] = 0;
+        char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+        unsigned flags = 0;
+        /* after ") ": state, ppid, pgrp, session, tty_nr, tpgid, then flags */
+        if (p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %u", &flags) == 1 &&
+            (flags & PARX__PF_IO_WORKER))
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Threads in this process, or 0 if unknown, less io_uring's workers (see
+   above) and the monitor threads of this process's own pools: those hold
+   no lock a fork could copy (create returns only once its monitor runs,
+   and a monitor holds no lock of the program's but while it calls the log
+   hook), so they are no reason to avoid fork. */
 static int parx__procs_threads(void)
 {
     int ppid, threads;
     if (!parx__procs_stat(0, &ppid, &threads)) return 0;
+    if (threads > 1) {
+        int io = parx__procs_io_workers();
+        threads = io < threads ? threads - io : 1;
+    }
     pid_t self = getpid();
     pthread_mutex_lock(&parx__procs_reg_lock);
     for (parx_procs *q = parx__procs_reg; q; q = q->reg_next)

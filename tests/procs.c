@@ -594,6 +594,77 @@ static void test_fork_after_fork(void)
     CHECK_EQ(atomic_load(&fork_warnings), 0);
 }
 
+/* io_uring's workers (iou-wrk-*: here the prefetcher's buffered reads,
+   which it submits with IOSQE_ASYNC) are threads of this process as /proc
+   counts them, and outlive the ring a while; but they run kernel code only,
+   so a fork-mode pool made after reading a file must not warn about a
+   threaded caller. */
+static void test_fork_after_io_uring(void)
+{
+#ifdef PARX_NO_PREFETCH
+    PT_SKIP("the prefetcher is compiled out");
+#else
+    const char *path = "procs_io_uring.dat";
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    REQUIRE(fd >= 0);
+    static char block[64 << 10];
+    memset(block, 7, sizeof block);
+    int wrote = 1;
+    for (int i = 0; i < 64 && wrote; i++)
+        wrote = write(fd, block, sizeof block) == (ssize_t)sizeof block;
+    close(fd);
+    REQUIRE(wrote);
+    int err = 0;
+    parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){
+        .paths = &path, .npaths = 1, .chunk_size = 256 << 10, .depth = 4,
+        .backend = PARX_IO_URING}, &err);
+    if (!pf) {
+        unlink(path);
+        PT_SKIP("no io_uring here");
+    }
+    parx_chunk c;
+    size_t bytes = 0;
+    int rc;
+    while ((rc = parx_prefetch_next(pf, &c)) == 1) {
+        bytes += c.size;
+        parx_prefetch_release(pf, &c);
+    }
+    CHECK_EQ(rc, 0);
+    CHECK_EQ(bytes, (size_t)64 * sizeof block);
+    /* threads now: this one and the kernel's, if it started any */
+    int threads = 0;
+    FILE *f = fopen("/proc/self/status", "re");
+    char line[256];
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &threads) == 1)
+            break;
+    if (f)
+        fclose(f);
+    if (threads < 2) {
+        parx_prefetch_close(pf);
+        unlink(path);
+        PT_SKIP("the kernel ran the reads without io_uring workers");
+    }
+    atomic_store(&fork_warnings, 0);
+    parx_set_log(count_fork_warnings, NULL);
+    parx_procs *pp = make_pool(PARX_START_FORK, 1, 0, 0);
+    parx_set_log(NULL, NULL);
+    CHECK_MSG(atomic_load(&fork_warnings) == 0,
+              "fork pool after io_uring reads (%d threads by /proc): warned of a threaded caller",
+              threads);
+    if (pp) {
+        parx_ticket t;
+        parx_job_result r = {0};
+        CHECK_EQ(parx_procs_submit(pp, job_code, NULL, &t), 0);
+        CHECK_EQ(parx_procs_wait(pp, t, &r), 0);
+        CHECK_EQ(r.status, 42);
+        parx_procs_destroy(pp);
+    }
+    parx_prefetch_close(pf);
+    unlink(path);
+#endif
+}
+
 /* Ctrl-C at a terminal signals the whole foreground process group: the
    caller may handle it, and the pool must not notice (its processes are in
    a group of their own). */
@@ -793,7 +864,7 @@ static void test_replacement_refused_spawn(void) { replacement_refused(PARX_STAR
 
 int main(void)
 {
-    pt_plan(17);
+    pt_plan(18);
     run_guarded("create: bad descs give -EINVAL; NULL pools -EINVAL; codes have names",
                 test_bad_create);
     run_guarded("submit/wait/map: NULL fn, foreign args, unknown fn, bad tickets", test_bad_jobs);
@@ -815,6 +886,8 @@ int main(void)
     run_guarded("fork mode: pools made one after another: no threaded-caller warning, "
                 "workers that start threads",
                 test_fork_after_fork);
+    run_guarded("fork mode: a pool made after io_uring reads: no threaded-caller warning",
+                test_fork_after_io_uring);
     run_guarded("SIGINT to the caller's process group leaves the pool working", test_sigint_group);
     run_guarded("fork mode: a worker the system will not fork fails create with -EAGAIN",
                 test_fork_refused_fork);
