@@ -1333,7 +1333,8 @@ typedef struct parx_run_desc {
 typedef struct parx_run_report {
     parx_exec exec;            /* the backend that ran the jobs after the first ones */
     int workers;               /* how many ran them (the caller counts on threads) */
-    bool fallback;             /* the chosen backend could not start: sequential instead */
+    bool fallback;             /* the chosen backend could not start, or its pool's arena
+                                  had no room for the jobs: sequential instead */
     size_t first;              /* jobs run on the caller while measuring */
     size_t failed;             /* jobs whose status is not 0 (cancelled ones too) */
     size_t retried;            /* jobs that needed more than one attempt */
@@ -1361,7 +1362,8 @@ typedef struct parx_run_report {
    -EFAULT (SPAWN, or d->procs, with ctx neither NULL nor in the pool's
    arena and no ctx_size to copy it there), -ENOMEM, or the
    error of a process pool that could not start when isolation was asked for
-   (without isolation, a backend that cannot start falls back to sequential,
+   (without isolation, a backend that cannot start, or whose pool's arena
+   cannot hold ctx_size or one job's out block, falls back to sequential,
    logged at PARX_LOG_WARN and in the report).
    Thread safety: any thread; concurrent runs share nothing but d->pool or
    d->procs, which are themselves safe to share.
@@ -8494,9 +8496,13 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
             exec = pp->start == PARX_START_SPAWN ? PARX_EXEC_SPAWN : PARX_EXEC_FORK;
             rc = 0;
         }
+        /* what failed, for the fallback's message: the pool's start, or (the
+           pool running) room in its arena for the jobs' ctx and out blocks */
+        const char *failed_to = "could not start";
         if (pp && rc == 0) {
             workers = parx_procs_size(pp);
             rc = parx__run_procs(&r, pp, d.ctx_size, raw);
+            failed_to = "could not take the jobs";
         }
         if (pp != d.procs) parx_procs_destroy(pp);
         if (rc < 0 && procs_wanted) {
@@ -8506,12 +8512,11 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
         }
         if (rc < 0) {
             rep.fallback = true;
-            snprintf(rep.reason, sizeof rep.reason,
-                     "sequential: fallback, the %s backend could not start (%s)",
-                     parx_exec_name(exec), parx_strerror(rc));
+            snprintf(rep.reason, sizeof rep.reason, "sequential: fallback, the %s backend %s (%s)",
+                     parx_exec_name(exec), failed_to, parx_strerror(rc));
             char msg[200];
-            snprintf(msg, sizeof msg, "parx_run: the %s backend could not start (%s); "
-                     "running sequentially", parx_exec_name(exec), parx_strerror(rc));
+            snprintf(msg, sizeof msg, "parx_run: the %s backend %s (%s); running sequentially",
+                     parx_exec_name(exec), failed_to, parx_strerror(rc));
             parx__log(PARX_LOG_WARN, msg);
             exec = PARX_EXEC_SEQ;
             workers = r.workers = 1;

@@ -714,6 +714,26 @@ static void test_crowded_procs(void)
         for (size_t q = 0; q < big; q += 4096) wrong += bout[i * big + q] != (unsigned char)(i + 1);
     CHECK_EQ(wrong, 0);
     free(bout);
+    /* 8 MiB results: not one fits the 4 MiB arena. Without isolation the
+       jobs run on the caller, and the report says the pool could not take
+       them (it said the fork backend could not start, of a pool running) */
+    enum { huge = 8 << 20, nh = 3 };
+    unsigned char *hout = calloc(nh, huge);
+    REQUIRE(hout);
+    CHECK_EQ(parx_run(nh, job_fill, NULL, NULL,
+                      &(parx_run_desc){.exec = PARX_EXEC_FORK, .procs = pp, .out = hout,
+                                       .out_size = huge},
+                      &rep),
+             0);
+    CHECK(rep.fallback);
+    CHECK_EQ(rep.exec, PARX_EXEC_SEQ);
+    CHECK_MSG(strstr(rep.reason, "could not take the jobs") != NULL, "reason: %s", rep.reason);
+    wrong = 0;
+    for (size_t i = 0; i < nh; i++)
+        for (size_t q = 0; q < huge; q += 4096) /* job_fill writes the first MiB */
+            wrong += hout[i * huge + q] != (q < (1u << 20) ? (unsigned char)(i + 1) : 0);
+    CHECK_EQ(wrong, 0);
+    free(hout);
     parx_procs_destroy(pp);
 }
 
@@ -1194,7 +1214,8 @@ int main(void)
     run_guarded("fork: a crash, a segfault, exit(3); a hang past its timeout; retries", test_troubled_fork);
     run_guarded("spawn: a crash, a segfault, exit(3); a hang past its timeout; retries", test_troubled_spawn);
     run_guarded("a pool of the caller's: ctx in its arena, or -EFAULT", test_given_procs);
-    run_guarded("a crowded pool, results larger than its arena's window: all run once",
+    run_guarded("a crowded pool, results larger than its arena's window: all run once; "
+                "larger than its arena: on the caller, said so",
                 test_crowded_procs);
     run_guarded("a pool with every slot held: -EBUSY for each job", test_full_procs);
 #endif
