@@ -230,6 +230,30 @@
     zombies, no descriptors, and the arena is anonymous (memfd), so nothing
     is left in /dev/shm even after a SIGKILL. A fork-mode server drops what
     it inherited of the caller's other pools.
+    What a job may do, and what it may not. A worker runs job after job, so
+    what a job leaves in its process stays for the next jobs there: signal
+    handlers and mask, a pending alarm() or timer, rlimits, descriptors,
+    threads, the session and process group. A later death of the worker
+    (a SIGALRM that job set, a thread of its that crashes) is charged to
+    the job the worker runs then, or to none when it is idle. Ends of every
+    kind are reported as what they are: exit and _exit as PARX_E_EXITED
+    with the code; pthread_exit from the worker's only thread too in fork
+    mode (exit code 0), while in spawn mode the worker runs below main, the
+    unwinder finds nothing to stop at and the worker dies of a signal
+    (PARX_E_CRASHED). A child a job fork()s that returns from the job
+    function as its parent does ends there (_exit with the job's return
+    value) and reports nothing; other processes a job starts are its own:
+    the pool neither waits for them nor kills them, and a fork()ed one keeps
+    the arena mapped while it lives. A job may not call parx_procs_* on the
+    pool it runs in (fork mode: -EDEADLK, and destroy does nothing; in spawn
+    mode the caller's handle means nothing in a worker). A copy of a pool
+    that fork() gave another process is not a pool: destroy there releases
+    that process's descriptors and memory and leaves the caller's pool
+    alone. The arena is shared and unchecked: the pool's own records (the
+    control block, the job records and the ring, the worker table) live in
+    it, and a job that writes outside its own blocks may lose or corrupt
+    jobs, mislead the pool about its workers, hang waiters or crash the
+    caller. Crash isolation covers a worker's death, not a scribble.
 
     >>prefetch (io_uring, its fallback, O_DIRECT, registered buffers)
     parx_prefetch keeps .depth buffers of .chunk_size bytes busy: while the
@@ -936,7 +960,10 @@ typedef struct parx_procs_info {
 PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err);
 
 /* parx_procs_destroy: let running jobs finish, drop queued ones, stop the
-   workers and the server, reap them and free everything. NULL is ignored.
+   workers and the server, reap them and free everything. NULL is ignored,
+   and so is a call from a job of pp itself. In a process that fork() made
+   from the creator, it frees only that process's copy (descriptors,
+   memory) and leaves the pool running for its creator.
    Thread safety: one caller, once no other thread uses the pool. */
 PARX_API void parx_procs_destroy(parx_procs *pp);
 
@@ -957,17 +984,18 @@ PARX_API int parx_procs_size(const parx_procs *pp);
    thread is waiting for), -ENOSPC (more than 256 distinct job functions),
    -ENOMEM (no room in the arena for the name of fn's module),
    PARX_E_UNKNOWN_FN (fn lies in no loaded module), PARX_E_PROCS_BROKEN (the
-   fork server died, or a replacement worker could not start).
+   fork server died, or a replacement worker could not start), -EDEADLK
+   (called from a job of pp itself; see >>procs).
    Blocks while every slot holds a queued or running job, or a result
    another thread is about to take.
-   Thread safety: any thread, concurrently. */
+   Thread safety: any thread of the process that created pp, concurrently. */
 PARX_API int parx_procs_submit(parx_procs *pp, parx_job_fn fn, void *arg, parx_ticket *t);
 
 /* parx_procs_wait: wait for the job of ticket t and fill *r with how it went
    (r may be NULL). Each ticket is waited for once.
    Returns 0 once the job is over (its own return value, or why it failed,
-   is r->status), or -EINVAL (pp NULL, or a ticket that is unknown or was
-   waited for already).
+   is r->status), -EINVAL (pp NULL, or a ticket that is unknown or was
+   waited for already), or -EDEADLK (called from a job of pp itself).
    Thread safety: any thread, concurrently for different tickets. */
 PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r);
 
@@ -975,7 +1003,8 @@ PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r);
    must be NULL or inside the pool's arena (checked before anything runs).
    Returns the number of jobs whose status is not 0 (0: all succeeded), or
    -EINVAL (pp, fn or r NULL, args NULL with n > 0), -EFAULT (an argument
-   outside the arena), -ENOMEM, or a parx_procs_submit error.
+   outside the arena), -EDEADLK (called from a job of pp itself), -ENOMEM,
+   or a parx_procs_submit error.
    parx_procs_map_ex adds cost hints and a progress callback (md may be NULL).
    Thread safety: any thread, concurrently.
    Callback safety: progress runs on the calling thread, with no lock held; it
@@ -1350,7 +1379,8 @@ typedef struct parx_run_report {
    backends PARX_E_CRASHED, PARX_E_EXITED, -ETIMEDOUT, or the error that
    kept it from being queued: PARX_E_PROCS_BROKEN, -ENOSPC, -ENOMEM,
    PARX_E_UNKNOWN_FN, -EBUSY (every slot of d->procs holds a result nobody
-   waits for yet, as for parx_procs_submit)), signal, exit_code, attempts, run_ns; on process
+   waits for yet, as for parx_procs_submit), -EDEADLK (d->procs is the pool
+   of the job that calls)), signal, exit_code, attempts, run_ns; on process
    backends a job's out block is copied back only when its status is 0.
    report (or NULL) gets the choice and why.
    Returns the number of jobs whose status is not 0, or before running any:
@@ -3585,6 +3615,18 @@ static void parx__procs_wait_done(parx_procs *pp, uint64_t want)
 
 /* ---- a worker process ------------------------------------------------------ */
 
+/* In a worker: its pool's control block, so that a job calling parx_procs_*
+   on the pool it runs in (fork mode, through a handle it was given) is told
+   -EDEADLK instead of wrecking it. NULL in every other process. */
+static parx__pctl *parx__procs_self_ctl;
+
+/* Set in a child that a job fork()ed (pthread_atfork, registered by each
+   worker): such a child that returns from the job function must leave, not
+   report a result into the shared record and carry on as a second worker of
+   the same number. */
+static volatile sig_atomic_t parx__procs_forked;
+static void parx__procs_atfork_child(void) { parx__procs_forked = 1; }
+
 __attribute__((noreturn)) static void parx__procs_worker(parx__pctl *ctl, char *base, uint32_t w,
                                                          pid_t server)
 {
@@ -3604,7 +3646,8 @@ __attribute__((noreturn)) static void parx__procs_worker(parx__pctl *ctl, char *
     parx__procs_layout(ctl, base, &jobs, &ring, &workers, &fns);
     parx__pworker *me = &workers[w];
     parx_job_fn *cache = (parx_job_fn *)calloc(PARX__PROCS_MAX_FNS, sizeof *cache);
-    if (!cache) _exit(127);
+    if (!cache || pthread_atfork(NULL, NULL, parx__procs_atfork_child) != 0) _exit(127);
+    parx__procs_self_ctl = ctl;
 
     /* release: a count create reads with acquire (it polls, with a timeout) */
     atomic_fetch_add_explicit(&ctl->nready, 1, memory_order_release);
@@ -3628,16 +3671,22 @@ __attribute__((noreturn)) static void parx__procs_worker(parx__pctl *ctl, char *
             void *arg = j->arg_off == PARX_ARENA_NO_OFFSET ? NULL
                         : (f & PARX__FN_RAWARG) ? (void *)(uintptr_t)j->arg_off
                                                  : base + j->arg_off;
+            int status;
             if (!fn) {
-                j->status = PARX_E_UNKNOWN_FN;
+                status = PARX_E_UNKNOWN_FN;
             } else if (f & PARX__FN_RUN) {
                 /* registered as a parx_job_fn; called as what it is */
                 parx_rng rng = parx_rng_for(j->seed, j->index);
                 void *out = j->out_off == PARX_ARENA_NO_OFFSET ? NULL : base + j->out_off;
-                j->status = ((parx_run_fn)(void (*)(void))fn)(arg, (size_t)j->index, &rng, out);
+                status = ((parx_run_fn)(void (*)(void))fn)(arg, (size_t)j->index, &rng, out);
             } else {
-                j->status = fn(arg);
+                status = fn(arg);
             }
+            /* A child the job forked, returning from the job as its parent
+               does: not this worker. It ends here, as if it had returned
+               from main but without exit handlers (they are the program's). */
+            if (parx__procs_forked) _exit(status);
+            j->status = status;
             j->run_ns = parx__now_ns() - t0;
             parx__procs_finish(ctl, j);
             /* after finish: a worker killed inside it still names the job,
@@ -4315,6 +4364,10 @@ static void parx__procs_forget_others(parx_procs *self)
         if (q->server_pidfd >= 0) close(q->server_pidfd);
         munmap(parx_arena_base(q->arena), parx_arena_size(q->arena));
         close(parx_arena_fd(q->arena));
+        /* and say so in the copy, for a job that destroys it (that releases
+           only what its process holds: nothing, now) */
+        q->sock = q->evfd = q->server_pidfd = -1;
+        q->base = NULL;
     }
     /* This process has no pools of its own (a job that makes one starts a
        list of its own), and nobody here holds the lock the fork copied. */
@@ -4666,6 +4719,28 @@ fail:
 PARX_API void parx_procs_destroy(parx_procs *pp)
 {
     if (!pp) return;
+    /* A job of this very pool (fork mode): its process runs on this arena
+       and the pool is the caller's: leave everything alone. */
+    if (pp->ctl == parx__procs_self_ctl) return;
+    if (pp->owner_pid != getpid()) {
+        /* A copy that fork() gave another process (a child of the caller,
+           say one whose exit handlers destroy the program's pools): the
+           pool, its server and its workers are the caller's. Quitting them
+           from here would wreck it, and the monitor thread is not here to
+           join. Release what this process holds, and nothing else. */
+        pthread_mutex_lock(&parx__procs_reg_lock);
+        for (parx_procs **q = &parx__procs_reg; *q; q = &(*q)->reg_next)
+            if (*q == pp) {
+                *q = pp->reg_next;
+                break;
+            }
+        pthread_mutex_unlock(&parx__procs_reg_lock);
+        pp->server_pid = 0; /* not ours to kill or reap */
+        pp->nworkers = 0;   /* nor are the workers */
+        if (!pp->base) pp->arena = NULL; /* unmapped already (parx__procs_forget_others) */
+        parx__procs_free(pp);
+        return;
+    }
     pthread_mutex_lock(&pp->lock);
     pp->quitting = true;
     pthread_mutex_unlock(&pp->lock);
@@ -4802,6 +4877,7 @@ static uint64_t parx__procs_arg_off(parx_procs *pp, void *arg)
 static int parx__procs_submit_off(parx_procs *pp, parx_job_fn fn, uint64_t off,
                                   const parx__prun *run, parx_ticket *t)
 {
+    if (pp->ctl == parx__procs_self_ctl) return -EDEADLK; /* a job of this very pool */
     pthread_mutex_lock(&pp->lock);
     uint32_t id;
     int rc = atomic_load_explicit(&pp->broken, memory_order_relaxed) ? PARX_E_PROCS_BROKEN : 0;
@@ -4851,6 +4927,7 @@ static void parx__procs_wait_slot(parx_procs *pp, uint32_t x)
 PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r)
 {
     if (!pp) return -EINVAL;
+    if (pp->ctl == parx__procs_self_ctl) return -EDEADLK; /* a job of this very pool */
     uint32_t x = (uint32_t)t & ((1u << PARX__TICKET_SLOT_BITS) - 1), gen = (uint32_t)(t >> 32);
     uint32_t tag = (uint32_t)t >> PARX__TICKET_SLOT_BITS;
     pthread_mutex_lock(&pp->lock);
@@ -4875,6 +4952,7 @@ PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size
                                parx_job_result *r, const parx_map_desc *md)
 {
     if (!pp || !fn || (!args && n) || (!r && n)) return -EINVAL;
+    if (pp->ctl == parx__procs_self_ctl) return -EDEADLK; /* a job of this very pool */
     for (size_t i = 0; i < n; i++)
         if (args[i] && parx__procs_arg_off(pp, args[i]) == PARX_ARENA_NO_OFFSET) return -EFAULT;
     if (n == 0) return 0;
