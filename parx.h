@@ -3647,6 +3647,10 @@ __attribute__((noreturn)) static void parx__procs_worker(parx__pctl *ctl, char *
     parx__pworker *me = &workers[w];
     parx_job_fn *cache = (parx_job_fn *)calloc(PARX__PROCS_MAX_FNS, sizeof *cache);
     if (!cache || pthread_atfork(NULL, NULL, parx__procs_atfork_child) != 0) _exit(127);
+    /* This process is a worker, not a job's child: the flag may have come
+       with the fork that made it (a pool made inside a job, whose server
+       and workers descend from that job's worker by fork) */
+    parx__procs_forked = 0;
     parx__procs_self_ctl = ctl;
 
     /* release: a count create reads with acquire (it polls, with a timeout) */

@@ -9,7 +9,7 @@
    exhausted; setsid/setpgid; system()/popen(); a job that calls
    parx_procs_* on its own pool; a job that always crashes with many
    retries; destroy while jobs crash; a fork()ed child of the caller that
-   destroys its copy of the pool. Each is reported as documented, the
+   destroys its copy of the pool; a job that makes a pool of its own. Each is reported as documented, the
    pool keeps serving, and nothing is left behind. Suite 'reliability'. */
 #define _GNU_SOURCE
 #include "parx.h"
@@ -40,6 +40,7 @@ enum {
     K_SYSTEM,       /* system("exit 3") and popen("echo hi") */
     K_KILLSELF,     /* raise(SIGKILL) */
     K_OWN_POOL,     /* parx_procs_submit, _wait, _map, _destroy on its own pool */
+    K_NESTED,       /* a pool of its own (the same mode), 3 jobs in it */
 };
 
 typedef struct job_arg {
@@ -190,6 +191,30 @@ static int job(void *p)
         a->rc[3] = parx_procs_submit(a->pool, job_plain, NULL, &t);
         return 0;
     }
+    case K_NESTED: {
+        /* a pool of the job's own: every one of its jobs runs once, in a
+           worker that stays (nested workers once ended after their first
+           job: they took themselves for a job's forked child) */
+        parx_procs *in = parx_procs_create(
+            &(parx_procs_desc){.workers = 1, .start = (parx_start)a->val}, NULL);
+        if (!in)
+            return -200;
+        int bad = 0;
+        for (int i = 0; i < 3; i++) {
+            job_arg *b = (job_arg *)parx_arena_alloc(parx_procs_arena(in), sizeof *b, 0);
+            parx_ticket t;
+            parx_job_result r;
+            if (!b)
+                return -201;
+            memset(b, 0, sizeof *b);
+            b->val = i;
+            if (parx_procs_submit(in, job_plain, b, &t) != 0 || parx_procs_wait(in, t, &r) != 0)
+                return -202;
+            bad += r.status != 0 || r.attempts != 1 || b->out != i + 1;
+        }
+        parx_procs_destroy(in);
+        return bad ? -203 - bad : 0;
+    }
     default:
         a->out = a->val + 1;
         return 0;
@@ -279,6 +304,22 @@ static void case_fork_return(void)
               child);
     if (!pid_dead(child))
         kill(child, SIGKILL);
+    child_end();
+}
+
+/* ---- a job that makes a pool of its own ------------------------------------ */
+
+static void case_nested(void)
+{
+    parx_procs *pp = make_pool(g_mode, 1, 0, 0);
+    REQUIRE(pp);
+    for (int k = 0; k < 2; k++) {
+        parx_job_result r = run1(pp, new_arg(pp, K_NESTED, 0, (int)g_mode));
+        CHECK_MSG(r.status == 0 && r.attempts == 1, "nested pool, round %d: status %d (%s)", k,
+                  r.status, parx_strerror(r.status));
+    }
+    check_serves(pp);
+    destroy_all_gone(pp);
     child_end();
 }
 
@@ -534,7 +575,7 @@ static void both_modes(void)
 
 int main(void)
 {
-    pt_plan(10);
+    pt_plan(11);
     CASE("a job's child that returns from the job runs no job and reports nothing",
          case_fork_return);
     CASE("a job that closes every descriptor and dup2s over 0..2: the pool serves on",
@@ -550,6 +591,8 @@ int main(void)
                 case_own_pool_child);
     CASE("a child of the caller that destroys its copy of the pool: the caller's pool serves on",
          case_child_destroy);
+    CASE("a job that makes a pool of its own: its workers run every job, and stay",
+         case_nested);
     CASE("a job that always crashes, 150 retries: reported once, others run once",
          case_many_retries);
     CASE("destroy while jobs crash and retry: returns, nothing left", case_destroy_while_crashing);
