@@ -247,9 +247,9 @@
     the arena mapped while it lives. A job may not call parx_procs_* on the
     pool it runs in (fork mode: -EDEADLK, and destroy does nothing; in spawn
     mode the caller's handle means nothing in a worker). A copy of a pool
-    that fork() gave another process is not a pool: destroy there releases
-    that process's descriptors and memory and leaves the caller's pool
-    alone. The arena is shared and unchecked: the pool's own records (the
+    that fork() gave another process is not a pool: submit, wait and map
+    there are -EPERM, and destroy releases that process's descriptors and
+    memory and leaves the caller's pool alone. The arena is shared and unchecked: the pool's own records (the
     control block, the job records and the ring, the worker table) live in
     it, and a job that writes outside its own blocks may lose or corrupt
     jobs, mislead the pool about its workers, hang waiters or crash the
@@ -985,7 +985,8 @@ PARX_API int parx_procs_size(const parx_procs *pp);
    -ENOMEM (no room in the arena for the name of fn's module),
    PARX_E_UNKNOWN_FN (fn lies in no loaded module), PARX_E_PROCS_BROKEN (the
    fork server died, or a replacement worker could not start), -EDEADLK
-   (called from a job of pp itself; see >>procs).
+   (called from a job of pp itself; see >>procs), -EPERM (called in a
+   process that fork() made from pp's creator).
    Blocks while every slot holds a queued or running job, or a result
    another thread is about to take.
    Thread safety: any thread of the process that created pp, concurrently. */
@@ -995,7 +996,8 @@ PARX_API int parx_procs_submit(parx_procs *pp, parx_job_fn fn, void *arg, parx_t
    (r may be NULL). Each ticket is waited for once.
    Returns 0 once the job is over (its own return value, or why it failed,
    is r->status), -EINVAL (pp NULL, or a ticket that is unknown or was
-   waited for already), or -EDEADLK (called from a job of pp itself).
+   waited for already), -EDEADLK (called from a job of pp itself), or -EPERM
+   (called in a process that fork() made from pp's creator).
    Thread safety: any thread, concurrently for different tickets. */
 PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r);
 
@@ -1003,7 +1005,8 @@ PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r);
    must be NULL or inside the pool's arena (checked before anything runs).
    Returns the number of jobs whose status is not 0 (0: all succeeded), or
    -EINVAL (pp, fn or r NULL, args NULL with n > 0), -EFAULT (an argument
-   outside the arena), -EDEADLK (called from a job of pp itself), -ENOMEM,
+   outside the arena), -EDEADLK (called from a job of pp itself), -EPERM
+   (called in a process that fork() made from pp's creator), -ENOMEM,
    or a parx_procs_submit error.
    parx_procs_map_ex adds cost hints and a progress callback (md may be NULL).
    Thread safety: any thread, concurrently.
@@ -1380,7 +1383,7 @@ typedef struct parx_run_report {
    kept it from being queued: PARX_E_PROCS_BROKEN, -ENOSPC, -ENOMEM,
    PARX_E_UNKNOWN_FN, -EBUSY (every slot of d->procs holds a result nobody
    waits for yet, as for parx_procs_submit), -EDEADLK (d->procs is the pool
-   of the job that calls)), signal, exit_code, attempts, run_ns; on process
+   of the job that calls), -EPERM (d->procs is a fork()ed copy)), signal, exit_code, attempts, run_ns; on process
    backends a job's out block is copied back only when its status is 0.
    report (or NULL) gets the choice and why.
    Returns the number of jobs whose status is not 0, or before running any:
@@ -3620,6 +3623,35 @@ static void parx__procs_wait_done(parx_procs *pp, uint64_t want)
    -EDEADLK instead of wrecking it. NULL in every other process. */
 static parx__pctl *parx__procs_self_ctl;
 
+/* This process's pid as of its last fork(), so that a call on a pool can
+   tell its creator from a fork()ed copy of it without a system call: set by
+   every create and every worker, and in every child fork() makes (a
+   pthread_atfork handler, registered by the first create). Relaxed, all
+   of it: within one process every store writes the same value. */
+static _Atomic int parx__procs_pid;
+static pthread_once_t parx__procs_pid_once = PTHREAD_ONCE_INIT;
+static void parx__procs_pid_reset(void)
+{
+    atomic_store_explicit(&parx__procs_pid, (int)getpid(), memory_order_relaxed);
+}
+static void parx__procs_pid_init(void)
+{
+    (void)pthread_atfork(NULL, NULL, parx__procs_pid_reset); /* ENOMEM: copies go unnoticed */
+}
+
+/* A call that the pool must refuse: from a job of the pool itself
+   (-EDEADLK), or in a process fork() made from its creator, whose copy
+   shares the ring and the job records but not the creator's bookkeeping
+   (-EPERM). 0 otherwise. */
+static int parx__procs_foreign(const parx_procs *pp)
+{
+    if (pp->ctl == parx__procs_self_ctl) return -EDEADLK;
+    /* relaxed: see parx__procs_pid */
+    if (pp->owner_pid != atomic_load_explicit(&parx__procs_pid, memory_order_relaxed))
+        return -EPERM;
+    return 0;
+}
+
 /* Set in a child that a job fork()ed (pthread_atfork, registered by each
    worker): such a child that returns from the job function must leave, not
    report a result into the shared record and carry on as a second worker of
@@ -3652,6 +3684,7 @@ __attribute__((noreturn)) static void parx__procs_worker(parx__pctl *ctl, char *
        and workers descend from that job's worker by fork) */
     parx__procs_forked = 0;
     parx__procs_self_ctl = ctl;
+    parx__procs_pid_reset(); /* a pool a job makes is this process's */
 
     /* release: a count create reads with acquire (it polls, with a timeout) */
     atomic_fetch_add_explicit(&ctl->nready, 1, memory_order_release);
@@ -4706,7 +4739,9 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
        deadlock on. acquire: pairs with the monitor's release */
     while (atomic_load_explicit(&pp->monitor_up, memory_order_acquire) == 0)
         parx__futex_wait(&pp->monitor_up, 0);
+    pthread_once(&parx__procs_pid_once, parx__procs_pid_init);
     pp->owner_pid = getpid();
+    atomic_store_explicit(&parx__procs_pid, (int)pp->owner_pid, memory_order_relaxed); /* see its comment */
     pthread_mutex_lock(&parx__procs_reg_lock);
     pp->reg_next = parx__procs_reg;
     parx__procs_reg = pp;
@@ -4881,7 +4916,8 @@ static uint64_t parx__procs_arg_off(parx_procs *pp, void *arg)
 static int parx__procs_submit_off(parx_procs *pp, parx_job_fn fn, uint64_t off,
                                   const parx__prun *run, parx_ticket *t)
 {
-    if (pp->ctl == parx__procs_self_ctl) return -EDEADLK; /* a job of this very pool */
+    int foreign = parx__procs_foreign(pp); /* a job of this pool, or a fork()ed copy */
+    if (foreign) return foreign;
     pthread_mutex_lock(&pp->lock);
     uint32_t id;
     int rc = atomic_load_explicit(&pp->broken, memory_order_relaxed) ? PARX_E_PROCS_BROKEN : 0;
@@ -4931,7 +4967,8 @@ static void parx__procs_wait_slot(parx_procs *pp, uint32_t x)
 PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r)
 {
     if (!pp) return -EINVAL;
-    if (pp->ctl == parx__procs_self_ctl) return -EDEADLK; /* a job of this very pool */
+    int foreign = parx__procs_foreign(pp); /* a job of this pool, or a fork()ed copy */
+    if (foreign) return foreign;
     uint32_t x = (uint32_t)t & ((1u << PARX__TICKET_SLOT_BITS) - 1), gen = (uint32_t)(t >> 32);
     uint32_t tag = (uint32_t)t >> PARX__TICKET_SLOT_BITS;
     pthread_mutex_lock(&pp->lock);
@@ -4956,7 +4993,8 @@ PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size
                                parx_job_result *r, const parx_map_desc *md)
 {
     if (!pp || !fn || (!args && n) || (!r && n)) return -EINVAL;
-    if (pp->ctl == parx__procs_self_ctl) return -EDEADLK; /* a job of this very pool */
+    int foreign = parx__procs_foreign(pp); /* a job of this pool, or a fork()ed copy */
+    if (foreign) return foreign;
     for (size_t i = 0; i < n; i++)
         if (args[i] && parx__procs_arg_off(pp, args[i]) == PARX_ARENA_NO_OFFSET) return -EFAULT;
     if (n == 0) return 0;
