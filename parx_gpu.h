@@ -302,7 +302,8 @@ typedef struct parx_gpu_desc {
     parx_gpu_device_kind device; /* which kind of device (default AUTO, see >>device-choice) */
     uint32_t batch_limit;        /* dispatches per batch before it is submitted on its own
                                     (default 256) */
-    uint64_t timeout_ns;         /* bound on every fence wait (default 10 s); -ETIMEDOUT past it */
+    uint64_t timeout_ns;         /* bound on every fence wait (default 10 s); -ETIMEDOUT past it.
+                                    UINT64_MAX: no bound */
     const char *pipeline_cache_path; /* load the pipeline cache from here at open, save it at
                                     close (default NULL: no file) */
     size_t max_chunk_bytes;      /* cap on one chunk of a buffer (default and upper bound:
@@ -1692,6 +1693,14 @@ static uint64_t parx__gpu_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The absolute deadline timeout_ns from now, saturated: a timeout too long
+   to add (UINT64_MAX, Vulkan's own "no bound") never wraps into the past. */
+static uint64_t parx__gpu_deadline(uint64_t timeout_ns)
+{
+    uint64_t now = parx__gpu_now_ns();
+    return timeout_ns > UINT64_MAX - now ? UINT64_MAX : now + timeout_ns;
+}
+
 /* A batch has completed: hand its downloads and mirrored buffers to the
    host, and free the slot. */
 static void parx__gpu_complete(parx_gpu *g, parx__gpu_slot *s)
@@ -1725,8 +1734,7 @@ static int parx__gpu_wait_slot(parx_gpu *g, parx__gpu_slot *s, uint64_t deadline
 /* Wait for every batch with a serial up to `serial`, oldest first. */
 static int parx__gpu_wait_serial(parx_gpu *g, uint64_t serial, uint64_t timeout_ns)
 {
-    uint64_t deadline = parx__gpu_now_ns() + timeout_ns;
-    if (deadline < timeout_ns) deadline = UINT64_MAX;
+    uint64_t deadline = parx__gpu_deadline(timeout_ns);
     while (g->completed < serial) {
         parx__gpu_slot *oldest = NULL;
         for (unsigned i = 0; i < PARX_GPU_SLOTS; i++)
@@ -1765,7 +1773,7 @@ static int parx__gpu_begin(parx_gpu *g)
     parx__gpu_slot *s = &g->slots[g->cur];
     if (s->recording) return 0;
     if (s->serial) {
-        int rc = parx__gpu_wait_slot(g, s, parx__gpu_now_ns() + g->desc.timeout_ns);
+        int rc = parx__gpu_wait_slot(g, s, parx__gpu_deadline(g->desc.timeout_ns));
         if (rc) return rc;
     }
     VkResult r;

@@ -1682,6 +1682,57 @@ static void test_run_pieces_barriers(void)
 
 /* ---- no device ----------------------------------------------------------- */
 
+/* desc.timeout_ns = UINT64_MAX, Vulkan's own "no bound": every wait is
+   unbounded, none fails. Before the fix, waiting for a free batch computed
+   its deadline as now + timeout_ns, which wrapped around into the past, so
+   recording while PARX_GPU_SLOTS batches were still running gave
+   -ETIMEDOUT at once (batch_limit 1: each KDE pass its own batch, each
+   taking far longer than recording the next). */
+static void test_unbounded_timeout(void)
+{
+    parx_gpu *g = open_dev((parx_gpu_desc){.batch_limit = 1, .timeout_ns = UINT64_MAX});
+    REQUIRE(g);
+    size_t np = 16384, ng = 2048;
+    float *xp = floats(np, 17), *acc = (float *)calloc(ng, 4), *got = (float *)malloc(ng * 4);
+    int err = 0;
+    parx_gpu_buffer *bp = parx_gpu_buffer_create(g, np * 4, 0, &err);
+    parx_gpu_buffer *ba = parx_gpu_buffer_create(g, ng * 4, 0, &err);
+    parx_gpu_kernel *k = parx_gpu_kernel_create(g, parx_gpu_spv_kde, sizeof parx_gpu_spv_kde,
+                                                &(parx_gpu_kernel_desc){.readonly_mask = 1}, &err);
+    REQUIRE(xp && acc && got && bp && ba && k);
+    CHECK_EQ(parx_gpu_upload(g, bp, 0, xp, np * 4), 0);
+    CHECK_EQ(parx_gpu_sync(g), 0);
+    parx_gpu_buffer *bufs[2] = {bp, ba};
+    enum { PASSES = 6 }; /* twice the default PARX_GPU_SLOTS batches in flight */
+    struct {
+        float lo, dx, inv_h;
+        uint32_t p0, p1, add;
+    } push = {-3.0f, 6.0f / (float)ng, 4.0f, 0, (uint32_t)np, 0};
+    /* Recorded back to back (the C reference comes after, so that the
+       device is still busy when each batch is recorded). */
+    for (int pass = 0; pass < PASSES; pass++) {
+        push.add = pass != 0;
+        parx_gpu_job job = {
+            .n = ng, .kernel = k, .bufs = bufs, .nbufs = 2, .push = &push, .push_size = sizeof push};
+        CHECK_EQ(parx_gpu_run(g, NULL, &job), 0);
+    }
+    for (int pass = 0; pass < PASSES; pass++) {
+        kde_ctx c = {xp, acc, 0, (uint32_t)np, push.lo, push.dx, push.inv_h};
+        kde_cpu(&c, 0, ng);
+    }
+    CHECK_EQ(parx_gpu_sync(g), 0);
+    CHECK_EQ(parx_gpu_download(g, ba, 0, got, ng * 4), 0);
+    double worst = 0;
+    for (size_t i = 0; i < ng; i++) {
+        double rel = fabs((double)got[i] - acc[i]) / (fabs((double)acc[i]) + 1e-3);
+        if (rel > worst)
+            worst = rel;
+    }
+    CHECK_MSG(worst <= 2e-5, "KDE: largest relative difference %g > 2e-5", worst);
+    close_dev(g);
+    free(xp), free(acc), free(got);
+}
+
 static void test_nodev(void)
 {
     int err = 0;
@@ -1798,5 +1849,7 @@ int main(int argc, char **argv)
            test_run_chunks_barriers);
     pt_run("parx_gpu_run cut by the group-count limit: no barrier between the pieces",
            test_run_pieces_barriers);
+    pt_run("desc.timeout_ns = UINT64_MAX: unbounded waits, never -ETIMEDOUT",
+           test_unbounded_timeout);
     return pt_done_testing();
 }
