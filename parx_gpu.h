@@ -155,7 +155,10 @@
     taking desc.spec's value where given and their default otherwise; a
     size parx cannot tell (one computed by OpSpecConstantOp) makes
     parx_gpu_kernel_local_size 0, and parx_gpu_run then needs
-    job.items_per_group (-ENOTSUP without). Pipelines go through one
+    job.items_per_group (-ENOTSUP without). A local size (x, y, z read the
+    same way) over the device's maxComputeWorkGroupSize or
+    maxComputeWorkGroupInvocations is -EINVAL, where parx can tell it.
+    Pipelines go through one
     VkPipelineCache, which desc.pipeline_cache_path loads at open and saves
     (atomically: a temporary file of the call's own, then rename) at close
     and on parx_gpu_cache_save, so a second start of the program skips
@@ -487,7 +490,10 @@ PARX_API int parx_gpu_download(parx_gpu *g, parx_gpu_buffer *b, size_t offset, v
    see >>kernels), -EINVAL (g NULL,
    nspec over 64 or spec NULL, desc.buffers fewer than the module's
    bindings or more than PARX_GPU_MAX_BINDINGS, push_bytes not a multiple
-   of 4 or over the device limit), -ENOMEM, PARX_E_DEVICE_LOST, -EIO
+   of 4 or over the device limit, a local size (with desc.spec applied)
+   over the device's maxComputeWorkGroupSize or
+   maxComputeWorkGroupInvocations where parx can tell it), -ENOMEM,
+   PARX_E_DEVICE_LOST, -EIO
    (another driver error), -ENODEV (dummy).
    Thread safety: the thread that owns g. */
 PARX_API parx_gpu_kernel *parx_gpu_kernel_create(parx_gpu *g, const uint32_t *spirv, size_t bytes,
@@ -771,15 +777,17 @@ typedef struct parx__gpu_spirv_facts {
     uint32_t bindings;    /* highest binding in set 0, plus one */
     bool uses_push;       /* a PushConstant variable exists */
     uint32_t local_x;     /* the pipeline's local size x (0: parx cannot tell) */
+    uint32_t local_y, local_z; /* ... y and z, likewise */
 } parx__gpu_spirv_facts;
 
 /* The value of the 32-bit scalar constant `id` once the pipeline is
    specialised with spec[0..nspec) (spec id i takes spec[i]), taking
-   component x of a composite: OpConstant, OpSpecConstant (its SpecId's
-   value when given, else its default), OpConstantComposite or
-   OpSpecConstantComposite. 0 for anything else (OpSpecConstantOp, an
-   unknown id): parx cannot tell. The module's instructions were checked. */
-static uint32_t parx__gpu_spirv_const(const uint32_t *w, size_t n, uint32_t id,
+   component `comp` (0: x, 1: y, 2: z) of a composite: OpConstant,
+   OpSpecConstant (its SpecId's value when given, else its default),
+   OpConstantComposite or OpSpecConstantComposite. 0 for anything else
+   (OpSpecConstantOp, an unknown id, a scalar asked for y or z): parx cannot
+   tell. The module's instructions were checked. */
+static uint32_t parx__gpu_spirv_const(const uint32_t *w, size_t n, uint32_t id, unsigned comp,
                                       const uint32_t *spec, uint32_t nspec)
 {
     enum { OpConstant = 43, OpConstantComposite = 44, OpSpecConstant = 50,
@@ -795,9 +803,12 @@ static uint32_t parx__gpu_spirv_const(const uint32_t *w, size_t n, uint32_t id,
         if (!at) return 0;
         uint32_t op = w[at] & 0xFFFFu;
         if (op == OpConstantComposite || op == OpSpecConstantComposite) {
-            id = w[at + 3];
+            if ((w[at] >> 16) < 4 + comp) return 0; /* no such component */
+            id = w[at + 3 + comp];
+            comp = 0;
             continue;
         }
+        if (comp) return 0; /* a scalar has no y or z */
         if (op == OpSpecConstant)
             for (size_t i = 5; i < n; i += w[i] >> 16)
                 if ((w[i] & 0xFFFFu) == OpDecorate && (w[i] >> 16) >= 4 && w[i + 1] == id &&
@@ -831,7 +842,7 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
        Small modules: a linear scan per decoration is fine, but keep it
        bounded with fixed tables of the first 64 decorated ids. */
     uint32_t bind_id[64], bind_no[64], set_id[64], set_no[64], nb = 0, ns = 0;
-    uint32_t entry_id = 0, last_op = 0, local_id = 0, wgs_id = 0;
+    uint32_t entry_id = 0, last_op = 0, local_id[3] = {0, 0, 0}, wgs_id = 0;
     bool found_entry = false;
     size_t i = 5;
     while (i < n) {
@@ -848,9 +859,13 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
         } else if (op == OpExecutionMode && wc >= 6 && w[i + 2] == ModeLocalSize &&
                    found_entry && w[i + 1] == entry_id) {
             facts->local_x = w[i + 3];
+            facts->local_y = w[i + 4];
+            facts->local_z = w[i + 5];
         } else if (op == OpExecutionModeId && wc >= 6 && w[i + 2] == ModeLocalSizeId &&
                    found_entry && w[i + 1] == entry_id) {
-            local_id = w[i + 3];
+            local_id[0] = w[i + 3];
+            local_id[1] = w[i + 4];
+            local_id[2] = w[i + 5];
         } else if (op == OpDecorate && wc >= 4 && w[i + 2] == DecBuiltIn &&
                    w[i + 3] == BuiltInWorkgroupSize) {
             wgs_id = w[i + 1];
@@ -878,8 +893,11 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
     /* The local size the pipeline really has: a constant decorated BuiltIn
        WorkgroupSize wins over the execution modes, LocalSizeId over
        LocalSize; specialisation constants take desc.spec's values. */
-    if (wgs_id) facts->local_x = parx__gpu_spirv_const(w, n, wgs_id, spec, nspec);
-    else if (local_id) facts->local_x = parx__gpu_spirv_const(w, n, local_id, spec, nspec);
+    uint32_t *local[3] = {&facts->local_x, &facts->local_y, &facts->local_z};
+    for (unsigned c = 0; c < 3; c++) {
+        if (wgs_id) *local[c] = parx__gpu_spirv_const(w, n, wgs_id, c, spec, nspec);
+        else if (local_id[0]) *local[c] = parx__gpu_spirv_const(w, n, local_id[c], 0, spec, nspec);
+    }
     /* Every descriptor must be what parx's set layout says: set 0, one
        storage buffer (a variable of class StorageBuffer pointing to a
        struct, or of class Uniform pointing to a struct decorated
@@ -2537,6 +2555,25 @@ PARX_API parx_gpu_kernel *parx_gpu_kernel_create(parx_gpu *g, const uint32_t *sp
         d.push_bytes % 4) {
         rc = -EINVAL;
         goto fail;
+    }
+    /* A workgroup larger than the device runs is invalid usage, which no
+       driver has to survive: refused where parx can tell the size (a
+       component it cannot tell counts as 1 in the product). */
+    {
+        const VkPhysicalDeviceLimits *lim = &g->props.limits;
+        const uint32_t ls[3] = {facts.local_x, facts.local_y, facts.local_z};
+        uint64_t invocations = 1;
+        for (int c = 0; c < 3; c++) {
+            if (ls[c] > lim->maxComputeWorkGroupSize[c]) {
+                rc = -EINVAL;
+                goto fail;
+            }
+            if (ls[c]) invocations *= ls[c];
+        }
+        if (invocations > lim->maxComputeWorkGroupInvocations) {
+            rc = -EINVAL;
+            goto fail;
+        }
     }
     if (!(k = (parx_gpu_kernel *)calloc(1, sizeof *k))) {
         rc = -ENOMEM;

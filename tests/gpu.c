@@ -1605,6 +1605,91 @@ static void test_spec_local_size(void)
     close_dev(g);
 }
 
+/* A 2-D local size from specialisation constants (SPIR-V 1.0):
+       #version 450
+       layout(local_size_x = 8, local_size_y = 8,
+              local_size_x_id = 0, local_size_y_id = 1) in;
+       ... the body of spv_lsid ...
+   glslc --target-env=vulkan1.0 -O (shaderc 2023.2), checked with spirv-val:
+   WorkgroupSize an OpSpecConstantComposite of SpecIds 0 and 1 (default 8)
+   and 1. */
+static const uint32_t spv_lsxy[] = {
+    0x07230203, 0x00010000, 0x000d000b, 0x00000032, 0x00000000, 0x00020011, 0x00000001, 0x0006000b,
+    0x00000001, 0x4c534c47, 0x6474732e, 0x3035342e, 0x00000000, 0x0003000e, 0x00000000, 0x00000001,
+    0x0006000f, 0x00000005, 0x00000004, 0x6e69616d, 0x00000000, 0x0000000b, 0x00060010, 0x00000004,
+    0x00000011, 0x00000008, 0x00000008, 0x00000001, 0x00040047, 0x0000000b, 0x0000000b, 0x0000001c,
+    0x00050048, 0x00000011, 0x00000000, 0x00000023, 0x00000000, 0x00050048, 0x00000011, 0x00000001,
+    0x00000023, 0x00000004, 0x00050048, 0x00000011, 0x00000002, 0x00000023, 0x00000008, 0x00050048,
+    0x00000011, 0x00000003, 0x00000023, 0x0000000c, 0x00030047, 0x00000011, 0x00000002, 0x00040047,
+    0x0000001d, 0x00000006, 0x00000004, 0x00050048, 0x0000001e, 0x00000000, 0x00000023, 0x00000000,
+    0x00030047, 0x0000001e, 0x00000003, 0x00040047, 0x00000020, 0x00000022, 0x00000000, 0x00040047,
+    0x00000020, 0x00000021, 0x00000000, 0x00040047, 0x0000002f, 0x00000001, 0x00000000, 0x00040047,
+    0x00000030, 0x00000001, 0x00000001, 0x00040047, 0x00000031, 0x0000000b, 0x00000019, 0x00020013,
+    0x00000002, 0x00030021, 0x00000003, 0x00000002, 0x00040015, 0x00000006, 0x00000020, 0x00000000,
+    0x00040017, 0x00000009, 0x00000006, 0x00000003, 0x00040020, 0x0000000a, 0x00000001, 0x00000009,
+    0x0004003b, 0x0000000a, 0x0000000b, 0x00000001, 0x0004002b, 0x00000006, 0x0000000c, 0x00000000,
+    0x00040020, 0x0000000d, 0x00000001, 0x00000006, 0x0006001e, 0x00000011, 0x00000006, 0x00000006,
+    0x00000006, 0x00000006, 0x00040020, 0x00000012, 0x00000009, 0x00000011, 0x0004003b, 0x00000012,
+    0x00000013, 0x00000009, 0x00040015, 0x00000014, 0x00000020, 0x00000001, 0x0004002b, 0x00000014,
+    0x00000015, 0x00000002, 0x00040020, 0x00000016, 0x00000009, 0x00000006, 0x00020014, 0x00000019,
+    0x0003001d, 0x0000001d, 0x00000006, 0x0003001e, 0x0000001e, 0x0000001d, 0x00040020, 0x0000001f,
+    0x00000002, 0x0000001e, 0x0004003b, 0x0000001f, 0x00000020, 0x00000002, 0x0004002b, 0x00000014,
+    0x00000021, 0x00000000, 0x0004002b, 0x00000014, 0x00000022, 0x00000001, 0x0004002b, 0x00000006,
+    0x0000002b, 0x00000001, 0x00040020, 0x0000002d, 0x00000002, 0x00000006, 0x00040032, 0x00000006,
+    0x0000002f, 0x00000008, 0x00040032, 0x00000006, 0x00000030, 0x00000008, 0x00060033, 0x00000009,
+    0x00000031, 0x0000002f, 0x00000030, 0x0000002b, 0x00050036, 0x00000002, 0x00000004, 0x00000000,
+    0x00000003, 0x000200f8, 0x00000005, 0x00050041, 0x0000000d, 0x0000000e, 0x0000000b, 0x0000000c,
+    0x0004003d, 0x00000006, 0x0000000f, 0x0000000e, 0x00050041, 0x00000016, 0x00000017, 0x00000013,
+    0x00000015, 0x0004003d, 0x00000006, 0x00000018, 0x00000017, 0x000500b0, 0x00000019, 0x0000001a,
+    0x0000000f, 0x00000018, 0x000300f7, 0x0000001c, 0x00000000, 0x000400fa, 0x0000001a, 0x0000001b,
+    0x0000001c, 0x000200f8, 0x0000001b, 0x00050041, 0x00000016, 0x00000023, 0x00000013, 0x00000022,
+    0x0004003d, 0x00000006, 0x00000024, 0x00000023, 0x00050080, 0x00000006, 0x00000026, 0x00000024,
+    0x0000000f, 0x00050041, 0x00000016, 0x00000027, 0x00000013, 0x00000021, 0x0004003d, 0x00000006,
+    0x00000028, 0x00000027, 0x00050080, 0x00000006, 0x0000002a, 0x00000028, 0x0000000f, 0x00050080,
+    0x00000006, 0x0000002c, 0x0000002a, 0x0000002b, 0x00060041, 0x0000002d, 0x0000002e, 0x00000020,
+    0x00000021, 0x00000026, 0x0003003e, 0x0000002e, 0x0000002c, 0x000200f9, 0x0000001c, 0x000200f8,
+    0x0000001c, 0x000100fd, 0x00010038};
+
+/* A local size over the device's limits is invalid usage that no driver
+   has to survive: kernel_create refuses it (-EINVAL), x, y or the product
+   of all three, with desc.spec applied. Before the fix the pipeline was
+   made (the validation layer reported VUID-RuntimeSpirv-x-06429 and
+   -06432), and parx_gpu_run dispatched it. Within the limits it runs. */
+static void test_local_size_limits(void)
+{
+    parx_gpu *g = open_dev((parx_gpu_desc){0});
+    REQUIRE(g);
+    int err = 0;
+    uint32_t huge[1] = {1u << 20};
+    CHECK(parx_gpu_kernel_create(g, spv_lsid, sizeof spv_lsid,
+                                 &(parx_gpu_kernel_desc){.spec = huge, .nspec = 1}, &err) == NULL);
+    CHECK_EQ(err, -EINVAL);
+    uint32_t tall[2] = {1, 1u << 20}, square[2] = {1024, 1024}, fine[2] = {4, 16};
+    err = 0;
+    CHECK(parx_gpu_kernel_create(g, spv_lsxy, sizeof spv_lsxy,
+                                 &(parx_gpu_kernel_desc){.spec = tall, .nspec = 2}, &err) == NULL);
+    CHECK_EQ(err, -EINVAL);
+    err = 0; /* each side within maxComputeWorkGroupSize (where it is 1024), not the product */
+    CHECK(parx_gpu_kernel_create(g, spv_lsxy, sizeof spv_lsxy,
+                                 &(parx_gpu_kernel_desc){.spec = square, .nspec = 2}, &err) == NULL);
+    CHECK_EQ(err, -EINVAL);
+    parx_gpu_kernel *k = parx_gpu_kernel_create(
+        g, spv_lsxy, sizeof spv_lsxy, &(parx_gpu_kernel_desc){.spec = fine, .nspec = 2}, &err);
+    REQUIRE(k);
+    CHECK_EQ_U(parx_gpu_kernel_local_size(k), 4);
+    enum { N = 1000 };
+    parx_gpu_buffer *b = parx_gpu_buffer_create(g, N * 4, 0, &err);
+    uint32_t *h = (uint32_t *)malloc(N * 4);
+    REQUIRE(b && h);
+    int rc = 1; /* 4 x 16 invocations a group, 4 items a group: every item once */
+    CHECK_EQ(run_count(g, k, b, h, N, 0, &rc), N);
+    CHECK_EQ(rc, 0);
+    parx_gpu_kernel_destroy(k);
+    parx_gpu_buffer_destroy(b);
+    free(h);
+    close_dev(g);
+}
+
 /* parx_gpu_run over a chunked buffer: each dispatch binds its own chunk, so
    they need no barrier between them (before the fix, hazards were tracked
    per whole buffer: a barrier before every chunk's dispatch). A second run
@@ -1851,5 +1936,7 @@ int main(int argc, char **argv)
            test_run_pieces_barriers);
     pt_run("desc.timeout_ns = UINT64_MAX: unbounded waits, never -ETIMEDOUT",
            test_unbounded_timeout);
+    pt_run("a local size over the device's limits: -EINVAL, never a pipeline",
+           test_local_size_limits);
     return pt_done_testing();
 }

@@ -176,6 +176,8 @@ static void test_local_size_id(void)
     CHECK_EQ_U(f.local_x, 64);
     CHECK_EQ(parx__gpu_check_spirv(spv_lsid_id, sizeof spv_lsid_id, "main", spec, 2, &f), 0);
     CHECK_EQ_U(f.local_x, 16);
+    CHECK_EQ_U(f.local_y, 1); /* y and z: the module's constants */
+    CHECK_EQ_U(f.local_z, 1);
     CHECK_EQ_U(f.bindings, 1);
     CHECK(f.uses_push);
 }
