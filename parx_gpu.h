@@ -37,7 +37,8 @@
     | PARX_STATIC             | undefined | make every parx function `static`               |
     | PARX_ASSERT(c)          | assert(c) | check for misuse that is cheap to detect        |
     | PARX_GPU_SLOTS          | 3         | batches in flight at once (command buffers)     |
-    | PARX_GPU_MAX_BINDINGS   | 16        | storage buffers one kernel may bind             |
+    | PARX_GPU_MAX_BINDINGS   | 16        | storage buffers one kernel may bind (at most;   |
+    |                         |           | the device may allow fewer: info.max_buffers)   |
     | PARX_GPU_STAGING_MAX    | 64 MiB    | largest staging buffer (bigger copies go in pieces) |
     | PARX_GPU_TEST_HOOKS     | undefined | tests only: parx__gpu_test_inject (>>batching)  |
 
@@ -327,6 +328,9 @@ typedef struct parx_gpu_info {
     uint64_t max_storage_buffer_range, max_allocation_bytes;
     uint32_t max_groups[3];        /* maxComputeWorkGroupCount */
     uint32_t max_push_bytes;
+    uint32_t max_buffers;          /* storage buffers one kernel may bind here: the least of
+                                      PARX_GPU_MAX_BINDINGS and the device's per-stage and
+                                      per-set limits */
     bool host_import;              /* importing host memory works here (probed at open) */
     bool host_mapped;              /* device memory is host-visible: idle copies are memcpy */
     bool pipeline_cache_loaded;    /* a cache file was found and accepted at open */
@@ -347,7 +351,8 @@ typedef struct parx_gpu_kernel_desc {
     uint32_t push_bytes;           /* push-constant range (default: 128 or the device limit
                                       when the module uses push constants, else 0) */
     uint32_t buffers;              /* storage buffers bound (default: read from the module) */
-    uint32_t readonly_mask;        /* bit i: binding i is only read (fewer barriers) */
+    uint32_t readonly_mask;        /* bit i: binding i is only read (fewer barriers); bindings
+                                      32 and up (PARX_GPU_MAX_BINDINGS raised) count as written */
 } parx_gpu_kernel_desc;
 
 /* parx_gpu_run's job; see >>run for the kernel contract. */
@@ -489,7 +494,8 @@ PARX_API int parx_gpu_download(parx_gpu *g, parx_gpu_buffer *b, size_t offset, v
    storage buffer in set 0, more than 64 descriptors, decoration groups:
    see >>kernels), -EINVAL (g NULL,
    nspec over 64 or spec NULL, desc.buffers fewer than the module's
-   bindings or more than PARX_GPU_MAX_BINDINGS, push_bytes not a multiple
+   bindings or more than info.max_buffers (PARX_GPU_MAX_BINDINGS, or the
+   device's storage-buffer limits where lower), push_bytes not a multiple
    of 4 or over the device limit, a local size (with desc.spec applied)
    over the device's maxComputeWorkGroupSize or
    maxComputeWorkGroupInvocations where parx can tell it), -ENOMEM,
@@ -2522,6 +2528,26 @@ static void parx__gpu_kernel_free(parx_gpu *g, parx_gpu_kernel *k)
     free(k);
 }
 
+/* Storage buffers one kernel may bind: PARX_GPU_MAX_BINDINGS, or fewer where
+   the device allows fewer in one stage or one set (a layout over either is
+   invalid usage). */
+static uint32_t parx__gpu_max_buffers(const parx_gpu *g)
+{
+    uint32_t m = PARX_GPU_MAX_BINDINGS;
+    if (g->props.limits.maxPerStageDescriptorStorageBuffers < m)
+        m = g->props.limits.maxPerStageDescriptorStorageBuffers;
+    if (g->props.limits.maxDescriptorSetStorageBuffers < m)
+        m = g->props.limits.maxDescriptorSetStorageBuffers;
+    return m;
+}
+
+/* Does kernel k only read binding i? (readonly_mask has 32 bits: bindings
+   past them count as written.) */
+static bool parx__gpu_readonly(const parx_gpu_kernel *k, size_t i)
+{
+    return i < 32 && ((k->readonly_mask >> i) & 1u);
+}
+
 PARX_API parx_gpu_kernel *parx_gpu_kernel_create(parx_gpu *g, const uint32_t *spirv, size_t bytes,
                                                  const parx_gpu_kernel_desc *desc, int *err)
 {
@@ -2551,8 +2577,8 @@ PARX_API parx_gpu_kernel *parx_gpu_kernel_create(parx_gpu *g, const uint32_t *sp
         d.push_bytes = g->props.limits.maxPushConstantsSize < 128
                            ? g->props.limits.maxPushConstantsSize
                            : 128;
-    if (d.buffers > PARX_GPU_MAX_BINDINGS || d.push_bytes > g->props.limits.maxPushConstantsSize ||
-        d.push_bytes % 4) {
+    if (d.buffers > parx__gpu_max_buffers(g) ||
+        d.push_bytes > g->props.limits.maxPushConstantsSize || d.push_bytes % 4) {
         rc = -EINVAL;
         goto fail;
     }
@@ -2812,11 +2838,11 @@ static int parx__gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer *
     bool hazard = false;
     bool same_run = piece && *piece == g->batch;
     for (size_t i = 0; i < nbufs && !hazard && !same_run; i++)
-        hazard = parx__gpu_hazard(g, bufs[i], !((k->readonly_mask >> i) & 1u));
+        hazard = parx__gpu_hazard(g, bufs[i], !parx__gpu_readonly(k, i));
     if (hazard) parx__gpu_order(g);
     if (piece) *piece = g->batch;
     for (size_t i = 0; i < nbufs; i++)
-        parx__gpu_note(g, bufs[i], true, !((k->readonly_mask >> i) & 1u),
+        parx__gpu_note(g, bufs[i], true, !parx__gpu_readonly(k, i),
                        VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT);
     if (g->bound_pipe != k->pipe) {
         g->vkCmdBindPipeline(s->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, k->pipe);
@@ -2968,6 +2994,7 @@ PARX_API int parx_gpu_query(const parx_gpu *g, parx_gpu_info *out)
     out->max_storage_buffer_range = g->props.limits.maxStorageBufferRange;
     for (int i = 0; i < 3; i++) out->max_groups[i] = g->props.limits.maxComputeWorkGroupCount[i];
     out->max_push_bytes = g->props.limits.maxPushConstantsSize;
+    out->max_buffers = parx__gpu_max_buffers(g);
     out->host_import = g->host_import;
     out->host_mapped = g->host_mapped;
     out->pipeline_cache_loaded = g->cache_loaded;
