@@ -158,7 +158,10 @@
     parx_gpu_kernel_local_size 0, and parx_gpu_run then needs
     job.items_per_group (-ENOTSUP without). A local size (x, y, z read the
     same way) over the device's maxComputeWorkGroupSize or
-    maxComputeWorkGroupInvocations is -EINVAL, where parx can tell it.
+    maxComputeWorkGroupInvocations is -EINVAL, where parx can tell it; so
+    is a push-constant range (desc.push_bytes, default 128) that does not
+    cover the module's push-constant block, whose size parx reads from its
+    explicit layout (Offset, ArrayStride) where it can.
     Pipelines go through one
     VkPipelineCache, which desc.pipeline_cache_path loads at open and saves
     (atomically: a temporary file of the call's own, then rename) at close
@@ -348,8 +351,9 @@ typedef struct parx_gpu_kernel_desc {
     const uint32_t *spec;          /* values of specialisation constants 0..nspec-1 (32 bits each;
                                       a bool constant takes 0 or 1) */
     uint32_t nspec;
-    uint32_t push_bytes;           /* push-constant range (default: 128 or the device limit
-                                      when the module uses push constants, else 0) */
+    uint32_t push_bytes;           /* push-constant range (default: 128 or the device limit,
+                                      or the module's block where larger, when the module uses
+                                      push constants, else 0); never less than the block */
     uint32_t buffers;              /* storage buffers bound (default: read from the module) */
     uint32_t readonly_mask;        /* bit i: binding i is only read (fewer barriers); bindings
                                       32 and up (PARX_GPU_MAX_BINDINGS raised) count as written */
@@ -492,15 +496,15 @@ PARX_API int parx_gpu_download(parx_gpu *g, parx_gpu_buffer *b, size_t offset, v
    Returns the kernel or NULL with *err: PARX_E_BAD_SPIRV (malformed,
    truncated, no such GLCompute entry point, a descriptor that is not a
    storage buffer in set 0, more than 64 descriptors, decoration groups:
-   see >>kernels), -EINVAL (g NULL,
-   nspec over 64 or spec NULL, desc.buffers fewer than the module's
-   bindings or more than info.max_buffers (PARX_GPU_MAX_BINDINGS, or the
-   device's storage-buffer limits where lower), push_bytes not a multiple
-   of 4 or over the device limit, a local size (with desc.spec applied)
-   over the device's maxComputeWorkGroupSize or
-   maxComputeWorkGroupInvocations where parx can tell it), -ENOMEM,
-   PARX_E_DEVICE_LOST, -EIO
-   (another driver error), -ENODEV (dummy).
+   see >>kernels), -EINVAL (g NULL, nspec over 64 or spec NULL,
+   desc.buffers fewer than the module's bindings or more than
+   info.max_buffers (PARX_GPU_MAX_BINDINGS, or the device's storage-buffer
+   limits where lower), push_bytes not a multiple of 4, over the device
+   limit or short of the module's push-constant block (a block over the
+   device limit too), a local size (with desc.spec applied) over the
+   device's maxComputeWorkGroupSize or maxComputeWorkGroupInvocations where
+   parx can tell it), -ENOMEM, PARX_E_DEVICE_LOST, -EIO (another driver
+   error), -ENODEV (dummy).
    Thread safety: the thread that owns g. */
 PARX_API parx_gpu_kernel *parx_gpu_kernel_create(parx_gpu *g, const uint32_t *spirv, size_t bytes,
                                                  const parx_gpu_kernel_desc *desc, int *err);
@@ -782,6 +786,7 @@ static int parx__gpu_run_cpu(parx_pool *pool, const parx_gpu_job *job)
 typedef struct parx__gpu_spirv_facts {
     uint32_t bindings;    /* highest binding in set 0, plus one */
     bool uses_push;       /* a PushConstant variable exists */
+    uint32_t push_size;   /* the bytes its block spans (0: parx cannot tell) */
     uint32_t local_x;     /* the pipeline's local size x (0: parx cannot tell) */
     uint32_t local_y, local_z; /* ... y and z, likewise */
 } parx__gpu_spirv_facts;
@@ -825,6 +830,55 @@ static uint32_t parx__gpu_spirv_const(const uint32_t *w, size_t n, uint32_t id, 
     return 0;
 }
 
+/* The bytes a type spans in a block, from its explicit layout: 32/64-bit
+   scalars, vectors, arrays of a constant length with an ArrayStride, and
+   structs (the end of the member that ends last, by its Offset). 0 where
+   parx cannot tell (a matrix, a runtime array, a length it cannot evaluate,
+   a member without an Offset, nesting deeper than 8). The module's
+   instructions were checked. */
+static uint64_t parx__gpu_spirv_size(const uint32_t *w, size_t n, uint32_t type, int depth,
+                                     const uint32_t *spec, uint32_t nspec)
+{
+    enum { OpTypeInt = 21, OpTypeFloat = 22, OpTypeVector = 23, OpTypeArray = 28,
+           OpTypeStruct = 30, OpDecorate = 71, OpMemberDecorate = 72, DecArrayStride = 6,
+           DecOffset = 35 };
+    if (depth > 8) return 0;
+    size_t at = 0;
+    for (size_t i = 5; i < n && !at; i += w[i] >> 16) {
+        uint32_t op = w[i] & 0xFFFFu;
+        if (op >= OpTypeInt && op <= OpTypeStruct && (w[i] >> 16) >= 2 && w[i + 1] == type) at = i;
+    }
+    if (!at) return 0;
+    uint32_t op = w[at] & 0xFFFFu, wc = w[at] >> 16;
+    if ((op == OpTypeInt || op == OpTypeFloat) && wc >= 3) return w[at + 2] / 8;
+    if (op == OpTypeVector && wc >= 4)
+        return w[at + 3] * parx__gpu_spirv_size(w, n, w[at + 2], depth + 1, spec, nspec);
+    if (op == OpTypeArray && wc >= 4) {
+        uint64_t len = parx__gpu_spirv_const(w, n, w[at + 3], 0, spec, nspec), stride = 0;
+        for (size_t i = 5; i < n; i += w[i] >> 16)
+            if ((w[i] & 0xFFFFu) == OpDecorate && (w[i] >> 16) >= 4 && w[i + 1] == type &&
+                w[i + 2] == DecArrayStride)
+                stride = w[i + 3];
+        uint64_t elem = parx__gpu_spirv_size(w, n, w[at + 2], depth + 1, spec, nspec);
+        return len && stride && elem ? (len - 1) * stride + elem : 0;
+    }
+    if (op == OpTypeStruct) {
+        uint64_t end = 0;
+        for (uint32_t m = 0; m + 2 < wc; m++) {
+            uint64_t off = UINT64_MAX;
+            for (size_t i = 5; i < n; i += w[i] >> 16)
+                if ((w[i] & 0xFFFFu) == OpMemberDecorate && (w[i] >> 16) >= 5 &&
+                    w[i + 1] == type && w[i + 2] == m && w[i + 3] == DecOffset)
+                    off = w[i + 4];
+            uint64_t size = parx__gpu_spirv_size(w, n, w[at + 2 + m], depth + 1, spec, nspec);
+            if (off == UINT64_MAX || size == 0) return 0;
+            if (off + size > end) end = off + size;
+        }
+        return end;
+    }
+    return 0;
+}
+
 static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size_t bytes,
                                                          const char *entry, const uint32_t *spec,
                                                          uint32_t nspec,
@@ -848,7 +902,7 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
        Small modules: a linear scan per decoration is fine, but keep it
        bounded with fixed tables of the first 64 decorated ids. */
     uint32_t bind_id[64], bind_no[64], set_id[64], set_no[64], nb = 0, ns = 0;
-    uint32_t entry_id = 0, last_op = 0, local_id[3] = {0, 0, 0}, wgs_id = 0;
+    uint32_t entry_id = 0, last_op = 0, local_id[3] = {0, 0, 0}, wgs_id = 0, push_ptr = 0;
     bool found_entry = false;
     size_t i = 5;
     while (i < n) {
@@ -891,6 +945,7 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
             set_no[ns++] = w[i + 3];
         } else if (op == OpVariable && wc >= 4 && w[i + 3] == ClassPushConstant) {
             facts->uses_push = true;
+            push_ptr = w[i + 1];
         }
         last_op = op;
         i += wc;
@@ -904,6 +959,12 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
         if (wgs_id) *local[c] = parx__gpu_spirv_const(w, n, wgs_id, c, spec, nspec);
         else if (local_id[0]) *local[c] = parx__gpu_spirv_const(w, n, local_id[c], 0, spec, nspec);
     }
+    /* The push-constant block's size (its pointer type's pointee). */
+    for (i = 5; push_ptr && i < n; i += w[i] >> 16)
+        if ((w[i] & 0xFFFFu) == OpTypePointer && (w[i] >> 16) >= 4 && w[i + 1] == push_ptr) {
+            uint64_t size = parx__gpu_spirv_size(w, n, w[i + 3], 0, spec, nspec);
+            facts->push_size = size <= UINT32_MAX ? (uint32_t)size : UINT32_MAX;
+        }
     /* Every descriptor must be what parx's set layout says: set 0, one
        storage buffer (a variable of class StorageBuffer pointing to a
        struct, or of class Uniform pointing to a struct decorated
@@ -2573,10 +2634,20 @@ PARX_API parx_gpu_kernel *parx_gpu_kernel_create(parx_gpu *g, const uint32_t *sp
         rc = -EINVAL;
         goto fail;
     }
-    if (!d.push_bytes && facts.uses_push)
+    if (!d.push_bytes && facts.uses_push) {
         d.push_bytes = g->props.limits.maxPushConstantsSize < 128
                            ? g->props.limits.maxPushConstantsSize
                            : 128;
+        if (facts.push_size > d.push_bytes) /* a larger block: its size, checked below */
+            d.push_bytes = facts.push_size <= UINT32_MAX - 3 ? (facts.push_size + 3) & ~3u
+                                                             : UINT32_MAX;
+    }
+    /* A range that does not cover the module's block is invalid usage (the
+       pipeline would read push constants the layout lacks). */
+    if (facts.push_size > d.push_bytes) {
+        rc = -EINVAL;
+        goto fail;
+    }
     if (d.buffers > parx__gpu_max_buffers(g) ||
         d.push_bytes > g->props.limits.maxPushConstantsSize || d.push_bytes % 4) {
         rc = -EINVAL;

@@ -1690,6 +1690,110 @@ static void test_local_size_limits(void)
     close_dev(g);
 }
 
+/* A push-constant block of 132 bytes, over the 128 most devices default to:
+       #version 450
+       layout(local_size_x = 64) in;
+       layout(std430, set = 0, binding = 0) buffer Dst { uint dst[]; };
+       layout(push_constant) uniform P { uint first, offset, count, pad; uint v[29]; } p;
+       void main() {
+           uint i = gl_GlobalInvocationID.x;
+           if (i < p.count) dst[p.offset + i] = p.first + i + p.v[28];
+       }
+   glslc --target-env=vulkan1.0 -O (shaderc 2023.2), checked with spirv-val. */
+static const uint32_t spv_push132[] = {
+    0x07230203, 0x00010000, 0x000d000b, 0x00000037, 0x00000000, 0x00020011, 0x00000001, 0x0006000b,
+    0x00000001, 0x4c534c47, 0x6474732e, 0x3035342e, 0x00000000, 0x0003000e, 0x00000000, 0x00000001,
+    0x0006000f, 0x00000005, 0x00000004, 0x6e69616d, 0x00000000, 0x0000000b, 0x00060010, 0x00000004,
+    0x00000011, 0x00000040, 0x00000001, 0x00000001, 0x00040047, 0x0000000b, 0x0000000b, 0x0000001c,
+    0x00040047, 0x00000012, 0x00000006, 0x00000004, 0x00050048, 0x00000013, 0x00000000, 0x00000023,
+    0x00000000, 0x00050048, 0x00000013, 0x00000001, 0x00000023, 0x00000004, 0x00050048, 0x00000013,
+    0x00000002, 0x00000023, 0x00000008, 0x00050048, 0x00000013, 0x00000003, 0x00000023, 0x0000000c,
+    0x00050048, 0x00000013, 0x00000004, 0x00000023, 0x00000010, 0x00030047, 0x00000013, 0x00000002,
+    0x00040047, 0x0000001f, 0x00000006, 0x00000004, 0x00050048, 0x00000020, 0x00000000, 0x00000023,
+    0x00000000, 0x00030047, 0x00000020, 0x00000003, 0x00040047, 0x00000022, 0x00000022, 0x00000000,
+    0x00040047, 0x00000022, 0x00000021, 0x00000000, 0x00040047, 0x00000036, 0x0000000b, 0x00000019,
+    0x00020013, 0x00000002, 0x00030021, 0x00000003, 0x00000002, 0x00040015, 0x00000006, 0x00000020,
+    0x00000000, 0x00040017, 0x00000009, 0x00000006, 0x00000003, 0x00040020, 0x0000000a, 0x00000001,
+    0x00000009, 0x0004003b, 0x0000000a, 0x0000000b, 0x00000001, 0x0004002b, 0x00000006, 0x0000000c,
+    0x00000000, 0x00040020, 0x0000000d, 0x00000001, 0x00000006, 0x0004002b, 0x00000006, 0x00000011,
+    0x0000001d, 0x0004001c, 0x00000012, 0x00000006, 0x00000011, 0x0007001e, 0x00000013, 0x00000006,
+    0x00000006, 0x00000006, 0x00000006, 0x00000012, 0x00040020, 0x00000014, 0x00000009, 0x00000013,
+    0x0004003b, 0x00000014, 0x00000015, 0x00000009, 0x00040015, 0x00000016, 0x00000020, 0x00000001,
+    0x0004002b, 0x00000016, 0x00000017, 0x00000002, 0x00040020, 0x00000018, 0x00000009, 0x00000006,
+    0x00020014, 0x0000001b, 0x0003001d, 0x0000001f, 0x00000006, 0x0003001e, 0x00000020, 0x0000001f,
+    0x00040020, 0x00000021, 0x00000002, 0x00000020, 0x0004003b, 0x00000021, 0x00000022, 0x00000002,
+    0x0004002b, 0x00000016, 0x00000023, 0x00000000, 0x0004002b, 0x00000016, 0x00000024, 0x00000001,
+    0x0004002b, 0x00000016, 0x0000002d, 0x00000004, 0x0004002b, 0x00000016, 0x0000002e, 0x0000001c,
+    0x00040020, 0x00000032, 0x00000002, 0x00000006, 0x0004002b, 0x00000006, 0x00000034, 0x00000040,
+    0x0004002b, 0x00000006, 0x00000035, 0x00000001, 0x0006002c, 0x00000009, 0x00000036, 0x00000034,
+    0x00000035, 0x00000035, 0x00050036, 0x00000002, 0x00000004, 0x00000000, 0x00000003, 0x000200f8,
+    0x00000005, 0x00050041, 0x0000000d, 0x0000000e, 0x0000000b, 0x0000000c, 0x0004003d, 0x00000006,
+    0x0000000f, 0x0000000e, 0x00050041, 0x00000018, 0x00000019, 0x00000015, 0x00000017, 0x0004003d,
+    0x00000006, 0x0000001a, 0x00000019, 0x000500b0, 0x0000001b, 0x0000001c, 0x0000000f, 0x0000001a,
+    0x000300f7, 0x0000001e, 0x00000000, 0x000400fa, 0x0000001c, 0x0000001d, 0x0000001e, 0x000200f8,
+    0x0000001d, 0x00050041, 0x00000018, 0x00000025, 0x00000015, 0x00000024, 0x0004003d, 0x00000006,
+    0x00000026, 0x00000025, 0x00050080, 0x00000006, 0x00000028, 0x00000026, 0x0000000f, 0x00050041,
+    0x00000018, 0x00000029, 0x00000015, 0x00000023, 0x0004003d, 0x00000006, 0x0000002a, 0x00000029,
+    0x00050080, 0x00000006, 0x0000002c, 0x0000002a, 0x0000000f, 0x00060041, 0x00000018, 0x0000002f,
+    0x00000015, 0x0000002d, 0x0000002e, 0x0004003d, 0x00000006, 0x00000030, 0x0000002f, 0x00050080,
+    0x00000006, 0x00000031, 0x0000002c, 0x00000030, 0x00060041, 0x00000032, 0x00000033, 0x00000022,
+    0x00000023, 0x00000028, 0x0003003e, 0x00000033, 0x00000031, 0x000200f9, 0x0000001e, 0x000200f8,
+    0x0000001e, 0x000100fd, 0x00010038};
+
+/* The push-constant range must cover the module's block (else the pipeline
+   reads push constants its layout lacks: invalid usage, reported by the
+   validation layer as VUID-VkComputePipelineCreateInfo-layout-07987).
+   Before the fix kernel_create took any push_bytes, and its default of
+   128 for a larger block. Now a short range is -EINVAL, and the default
+   grows to the block where the device allows it (-EINVAL where not). */
+static void test_push_block(void)
+{
+    parx_gpu *g = open_dev((parx_gpu_desc){0});
+    REQUIRE(g);
+    parx_gpu_info in;
+    REQUIRE(parx_gpu_query(g, &in) == 0);
+    int err = 0;
+    CHECK(parx_gpu_kernel_create(g, parx_gpu_spv_sum, sizeof parx_gpu_spv_sum,
+                                 &(parx_gpu_kernel_desc){.push_bytes = 8}, &err) == NULL);
+    CHECK_EQ(err, -EINVAL); /* its block: the 16-byte header */
+    err = 0;
+    CHECK(parx_gpu_kernel_create(g, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy,
+                                 &(parx_gpu_kernel_desc){.push_bytes = 16}, &err) == NULL);
+    CHECK_EQ(err, -EINVAL); /* header + a: 20 */
+    parx_gpu_kernel *k = parx_gpu_kernel_create(g, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy,
+                                                &(parx_gpu_kernel_desc){.push_bytes = 20}, &err);
+    CHECK(k != NULL);
+    parx_gpu_kernel_destroy(k);
+    err = 0;
+    k = parx_gpu_kernel_create(g, spv_push132, sizeof spv_push132, NULL, &err);
+    if (in.max_push_bytes < 132) { /* lavapipe: 128 */
+        CHECK(k == NULL);
+        CHECK_EQ(err, -EINVAL);
+        err = 0;
+        CHECK(parx_gpu_kernel_create(g, spv_push132, sizeof spv_push132,
+                                     &(parx_gpu_kernel_desc){.push_bytes = 128}, &err) == NULL);
+        CHECK_EQ(err, -EINVAL);
+    } else {
+        REQUIRE(k);
+        enum { N = 300 };
+        uint32_t v[29] = {0}, h[N];
+        v[28] = 5;
+        parx_gpu_buffer *b = parx_gpu_buffer_create(g, sizeof h, 0, &err);
+        REQUIRE(b);
+        parx_gpu_job job = {.n = N, .kernel = k, .bufs = &b, .nbufs = 1, .push = v,
+                            .push_size = sizeof v};
+        CHECK_EQ(parx_gpu_run(g, NULL, &job), 0);
+        CHECK_EQ(parx_gpu_download(g, b, 0, h, sizeof h), 0);
+        size_t bad = 0;
+        for (uint32_t i = 0; i < N; i++)
+            bad += h[i] != i + 5;
+        CHECK_EQ(bad, 0);
+        parx_gpu_buffer_destroy(b);
+        parx_gpu_kernel_destroy(k);
+    }
+    close_dev(g);
+}
+
 /* parx_gpu_run over a chunked buffer: each dispatch binds its own chunk, so
    they need no barrier between them (before the fix, hazards were tracked
    per whole buffer: a barrier before every chunk's dispatch). A second run
@@ -1938,5 +2042,7 @@ int main(int argc, char **argv)
            test_unbounded_timeout);
     pt_run("a local size over the device's limits: -EINVAL, never a pipeline",
            test_local_size_limits);
+    pt_run("a push-constant range short of the module's block: -EINVAL",
+           test_push_block);
     return pt_done_testing();
 }

@@ -180,6 +180,7 @@ static void test_local_size_id(void)
     CHECK_EQ_U(f.local_z, 1);
     CHECK_EQ_U(f.bindings, 1);
     CHECK(f.uses_push);
+    CHECK_EQ_U(f.push_size, 16); /* the header: four uints at Offsets 0..12 */
 }
 
 static void cpu_fill(void *ctx, size_t bg, size_t e)
