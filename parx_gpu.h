@@ -40,7 +40,7 @@
     | PARX_GPU_MAX_BINDINGS   | 16        | storage buffers one kernel may bind (at most;   |
     |                         |           | the device may allow fewer: info.max_buffers)   |
     | PARX_GPU_STAGING_MAX    | 64 MiB    | largest staging buffer (bigger copies go in pieces) |
-    | PARX_GPU_TEST_HOOKS     | undefined | tests only: parx__gpu_test_inject (>>batching)  |
+    | PARX_GPU_TEST_HOOKS     | undefined | tests only: parx__gpu_test_inject, _open (>>batching) |
 
     Environment: PARX_GPU_DEVICE = auto | discrete | integrated | virtual | cpu
     | <index> chooses the device when the desc leaves it at PARX_GPU_DEVICE_AUTO.
@@ -387,7 +387,9 @@ typedef struct parx_gpu_push_header {
    desc: NULL or {0} for defaults.
    Returns the device, or NULL with *err (err may be NULL): -ENODEV (no
    loader, no driver, no device of the kind asked for, or a build without
-   PARX_GPU_VULKAN: take the CPU path), -ENOMEM, -EIO (other driver errors).
+   PARX_GPU_VULKAN: take the CPU path), -EINVAL (desc.device is not a
+   parx_gpu_device_kind), -ENOMEM, -EIO (any other driver error, a device
+   lost while it was made included).
    Thread safety: any thread. The returned handle, and everything created
    from it, is used by one thread at a time (the caller serialises), like a
    Vulkan queue. */
@@ -1007,8 +1009,8 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
 
 PARX_API parx_gpu *parx_gpu_open(const parx_gpu_desc *desc, int *err)
 {
-    (void)desc;
-    if (err) *err = -ENODEV;
+    bool bad = desc && (unsigned)desc->device > (unsigned)PARX_GPU_DEVICE_OTHER;
+    if (err) *err = bad ? -EINVAL : -ENODEV; /* as the Vulkan backend says */
     return NULL;
 }
 PARX_API void parx_gpu_close(parx_gpu *g) { (void)g; }
@@ -1513,6 +1515,12 @@ static int parx__gpu_choose(parx_gpu *g)
     return 0;
 }
 
+#ifdef PARX_GPU_TEST_HOOKS
+/* Tests only: the result the next vkCreateDevice gives instead of being
+   called (VK_SUCCESS: call it), set with parx__gpu_test_inject_open. */
+static VkResult parx__gpu_test_create_device = VK_SUCCESS;
+#endif
+
 static int parx__gpu_device(parx_gpu *g)
 {
     uint32_t ne = 0;
@@ -1539,7 +1547,14 @@ static int parx__gpu_device(parx_gpu *g)
     VkDeviceCreateInfo di = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
                              .queueCreateInfoCount = 1, .pQueueCreateInfos = &qi,
                              .enabledExtensionCount = nn, .ppEnabledExtensionNames = names};
-    VkResult r = g->vkCreateDevice(g->phys, &di, NULL, &g->dev);
+    VkResult r;
+#ifdef PARX_GPU_TEST_HOOKS
+    if (parx__gpu_test_create_device != VK_SUCCESS) {
+        r = parx__gpu_test_create_device;
+        parx__gpu_test_create_device = VK_SUCCESS;
+    } else
+#endif
+        r = g->vkCreateDevice(g->phys, &di, NULL, &g->dev);
     if (r != VK_SUCCESS) {
         g->dev = VK_NULL_HANDLE;
         return parx__vk_err(g, r);
@@ -1741,7 +1756,12 @@ static void parx__gpu_teardown(parx_gpu *g);
 PARX_API parx_gpu *parx_gpu_open(const parx_gpu_desc *desc, int *err)
 {
     int rc = -ENOMEM;
-    parx_gpu *g = (parx_gpu *)calloc(1, sizeof *g);
+    parx_gpu *g = NULL;
+    if (desc && (unsigned)desc->device > (unsigned)PARX_GPU_DEVICE_OTHER) {
+        rc = -EINVAL; /* not a parx_gpu_device_kind: a bug, not a machine without a GPU */
+        goto fail;
+    }
+    g = (parx_gpu *)calloc(1, sizeof *g);
     if (!g) goto fail;
     if (desc) g->desc = *desc;
     parx__gpu_desc_defaults(&g->desc);
@@ -1763,6 +1783,9 @@ PARX_API parx_gpu *parx_gpu_open(const parx_gpu_desc *desc, int *err)
     return g;
 fail:
     if (g) parx__gpu_teardown(g);
+    /* The documented codes: any other driver result (a device lost or a
+       feature missing while it was made) is -EIO. */
+    if (rc != -ENODEV && rc != -ENOMEM && rc != -EINVAL) rc = -EIO;
     if (err) *err = rc;
     return NULL;
 }
@@ -3050,6 +3073,13 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
    tested on any driver. */
 PARX_API void parx__gpu_test_inject(parx_gpu *g, int what);
 PARX_API void parx__gpu_test_inject(parx_gpu *g, int what) { g->inject = what; }
+/* ... and the next parx_gpu_open's vkCreateDevice gives `result` (a
+   VkResult) without being called (set it while no other thread opens). */
+PARX_API void parx__gpu_test_inject_open(int result);
+PARX_API void parx__gpu_test_inject_open(int result)
+{
+    parx__gpu_test_create_device = (VkResult)result;
+}
 #endif
 
 PARX_API int parx_gpu_query(const parx_gpu *g, parx_gpu_info *out)

@@ -867,6 +867,9 @@ static void test_env_choice(void)
     g = parx_gpu_open(NULL, &err);
     CHECK(g == NULL);
     CHECK_EQ(err, -ENODEV);
+    /* not a device kind: a bug in the caller, not the lack of a device */
+    CHECK(parx_gpu_open(&(parx_gpu_desc){.device = (parx_gpu_device_kind)42}, &err) == NULL);
+    CHECK_EQ(err, -EINVAL);
     unsetenv("PARX_GPU_DEVICE");
 }
 

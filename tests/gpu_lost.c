@@ -183,6 +183,36 @@ static void test_local_size_id(void)
     CHECK_EQ_U(f.push_size, 16); /* the header: four uints at Offsets 0..12 */
 }
 
+/* parx_gpu_open reports the codes it documents: a device lost or a feature
+   missing while the device is made (injected: no driver does either on
+   request) is -EIO, out of memory -ENOMEM, and a desc.device that is no
+   parx_gpu_device_kind -EINVAL. Before the fix they came out as
+   PARX_E_DEVICE_LOST, -ENOTSUP and -ENODEV (which sends a caller to its
+   CPU path for what is a bug). Each failed open frees what it made. */
+static void test_open_errors(void)
+{
+    static const struct {
+        int result, want;
+    } cases[] = {{VK_ERROR_DEVICE_LOST, -EIO},
+                 {VK_ERROR_FEATURE_NOT_PRESENT, -EIO},
+                 {VK_ERROR_EXTENSION_NOT_PRESENT, -EIO},
+                 {VK_ERROR_OUT_OF_DEVICE_MEMORY, -ENOMEM},
+                 {VK_ERROR_INITIALIZATION_FAILED, -ENODEV}};
+    int err = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        parx__gpu_test_inject_open(cases[i].result);
+        err = 0;
+        CHECK(parx_gpu_open(&(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU}, &err) == NULL);
+        CHECK_EQ(err, cases[i].want);
+    }
+    err = 0;
+    CHECK(parx_gpu_open(&(parx_gpu_desc){.device = (parx_gpu_device_kind)42}, &err) == NULL);
+    CHECK_EQ(err, -EINVAL);
+    parx_gpu *ok = parx_gpu_open(&(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU}, &err);
+    CHECK(ok != NULL); /* the hook is spent */
+    parx_gpu_close(ok);
+}
+
 static void cpu_fill(void *ctx, size_t bg, size_t e)
 {
     float *v = (float *)ctx;
@@ -244,6 +274,8 @@ int main(void)
     pt_run("a failed vkEndCommandBuffer drops the batch and its mirror copy-outs",
            test_end_failure);
     pt_run("the local size from LocalSizeId and desc.spec", test_local_size_id);
+    pt_run("parx_gpu_open's errors: -EIO, -ENOMEM, -ENODEV, -EINVAL as documented",
+           test_open_errors);
     pt_run("an injected VK_ERROR_DEVICE_LOST: PARX_E_DEVICE_LOST everywhere, close, CPU rerun",
            test_lost);
     return pt_done_testing();
