@@ -314,7 +314,9 @@ typedef struct parx_gpu_desc {
     const char *pipeline_cache_path; /* load the pipeline cache from here at open, save it at
                                     close (default NULL: no file) */
     size_t max_chunk_bytes;      /* cap on one chunk of a buffer (default and upper bound:
-                                    the device's limits); tests use it to force chunking */
+                                    the device's limits), rounded down to a multiple of
+                                    64 KiB and never under 64 KiB; tests use it to force
+                                    chunking */
     bool validation;             /* enable VK_LAYER_KHRONOS_validation when installed (the
                                     environment's VK_INSTANCE_LAYERS works too) */
     bool staging;                /* never map device memory: every upload and download goes
@@ -395,9 +397,11 @@ typedef struct parx_gpu_push_header {
    Vulkan queue. */
 PARX_API parx_gpu *parx_gpu_open(const parx_gpu_desc *desc, int *err);
 
-/* parx_gpu_close: wait for submitted work (bounded by the timeout), save the
-   pipeline cache if a path was given, destroy every buffer and kernel still
-   alive, and release the device. NULL is ignored.
+/* parx_gpu_close: submit what was recorded and wait for it (parx_gpu_sync,
+   bounded by the timeout), save the pipeline cache if a path was given,
+   then wait for the device to be idle (vkDeviceWaitIdle: not bounded, so
+   that nothing is freed while the device may still use it), destroy every
+   buffer and kernel still alive, and release the device. NULL is ignored.
    Thread safety: the thread that owns g; no other call on g may be running. */
 PARX_API void parx_gpu_close(parx_gpu *g);
 
@@ -460,10 +464,11 @@ PARX_API size_t parx_gpu_buffer_size(const parx_gpu_buffer *b);
 PARX_API int parx_gpu_buffer_imported(const parx_gpu_buffer *b);
 
 /* parx_gpu_buffer_chunks / parx_gpu_buffer_chunk: how many chunks the buffer
-   has (1 unless it exceeds info.chunk_bytes), and a view of chunk i (bytes
-   [i * chunk_bytes, ...)) that parx_gpu_dispatch can bind. A buffer with one
-   chunk is its own chunk 0. The view belongs to the buffer. NULL when i is
-   out of range. Thread safety: the thread that owns the device. */
+   has (1 unless it exceeds info.chunk_bytes; 0 for NULL), and a view of
+   chunk i (bytes [i * chunk_bytes, ...)) that parx_gpu_dispatch can bind.
+   A buffer with one chunk is its own chunk 0. The view belongs to the
+   buffer. NULL when b is NULL or i is out of range.
+   Thread safety: the thread that owns the device. */
 PARX_API size_t parx_gpu_buffer_chunks(const parx_gpu_buffer *b);
 PARX_API parx_gpu_buffer *parx_gpu_buffer_chunk(parx_gpu_buffer *b, size_t i);
 
@@ -481,7 +486,10 @@ PARX_API int parx_gpu_upload(parx_gpu *g, parx_gpu_buffer *b, size_t offset, con
 
 /* parx_gpu_download: copy n bytes of the buffer at offset into dst, after
    all the work recorded so far: it submits the current batch and waits
-   (one round trip). Returns as parx_gpu_upload. On an error dst holds
+   (one round trip). A buffer the host can read directly (host-mapped,
+   imported or mirrored) that the current batch does not use is a memcpy
+   once its earlier batches are done, with no submit. Returns as
+   parx_gpu_upload. On an error dst holds
    unspecified bytes (part of it may have been written before the error),
    and nothing writes to it once the call has returned: after -ETIMEDOUT
    the batches stay in flight, but this call's copy into dst is dropped
@@ -556,8 +564,9 @@ PARX_API int parx_gpu_sync(parx_gpu *g);
 PARX_API int parx_gpu_submit(parx_gpu *g, uint64_t *ticket);
 
 /* parx_gpu_wait: wait until the batch named by ticket (and every batch
-   before it) has completed, at most timeout_ns (0: just look). Returns 0,
-   -ETIMEDOUT, -EINVAL (a ticket never handed out), PARX_E_DEVICE_LOST,
+   before it) has completed, at most timeout_ns (0: just look; UINT64_MAX:
+   no bound). Returns 0, -ETIMEDOUT, -EINVAL (g NULL, or a ticket never
+   handed out), PARX_E_DEVICE_LOST, -ENOMEM, -EIO (another driver error),
    -ENODEV (dummy).
    Thread safety: the thread that owns g. */
 PARX_API int parx_gpu_wait(parx_gpu *g, uint64_t ticket, uint64_t timeout_ns);
