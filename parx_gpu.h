@@ -139,8 +139,9 @@
     can crash them, so parx checks it first: size a non-zero multiple of 4,
     aligned words, the magic number, a version it knows, a non-zero id bound,
     every instruction's length inside the module, a GLCompute entry point of
-    the requested name, and a last instruction that ends a function (which a
-    truncated module lacks). A module that fails gives PARX_E_BAD_SPIRV. The
+    the requested name that names a function of the module (an id under the
+    bound: lavapipe crashes on one that does not), and a last instruction
+    that ends a function (which a truncated module lacks). A module that fails gives PARX_E_BAD_SPIRV. The
     storage-buffer bindings (set 0) and whether push constants are used are
     read from the module too, and every descriptor must be a storage buffer
     in set 0, since that is all parx binds (a uniform buffer, an image, a
@@ -896,7 +897,7 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
                                                          parx__gpu_spirv_facts *facts)
 {
     enum { OpEntryPoint = 15, OpExecutionMode = 16, OpTypeStruct = 30, OpTypePointer = 32,
-           OpFunctionEnd = 56, OpVariable = 59, OpDecorate = 71, OpDecorationGroup = 73,
+           OpFunction = 54, OpFunctionEnd = 56, OpVariable = 59, OpDecorate = 71, OpDecorationGroup = 73,
            OpGroupDecorate = 74, OpGroupMemberDecorate = 75, OpExecutionModeId = 331,
            DecBufferBlock = 3, DecBuiltIn = 11, DecBinding = 33, DecDescriptorSet = 34,
            BuiltInWorkgroupSize = 25, ModelGLCompute = 5, ModeLocalSize = 17,
@@ -914,7 +915,7 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
        bounded with fixed tables of the first 64 decorated ids. */
     uint32_t bind_id[64], bind_no[64], set_id[64], set_no[64], nb = 0, ns = 0;
     uint32_t entry_id = 0, last_op = 0, local_id[3] = {0, 0, 0}, wgs_id = 0, push_ptr = 0;
-    bool found_entry = false;
+    bool found_entry = false, entry_fn = false;
     size_t i = 5;
     while (i < n) {
         uint32_t wc = w[i] >> 16, op = w[i] & 0xFFFFu;
@@ -937,6 +938,8 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
             local_id[0] = w[i + 3];
             local_id[1] = w[i + 4];
             local_id[2] = w[i + 5];
+        } else if (op == OpFunction && wc >= 5 && found_entry && w[i + 2] == entry_id) {
+            entry_fn = true; /* the entry point names a function (else drivers crash) */
         } else if (op == OpDecorate && wc >= 4 && w[i + 2] == DecBuiltIn &&
                    w[i + 3] == BuiltInWorkgroupSize) {
             wgs_id = w[i + 1];
@@ -961,7 +964,8 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
         last_op = op;
         i += wc;
     }
-    if (!found_entry || last_op != OpFunctionEnd) return PARX_E_BAD_SPIRV;
+    if (!found_entry || !entry_fn || entry_id >= w[3] || last_op != OpFunctionEnd)
+        return PARX_E_BAD_SPIRV;
     /* The local size the pipeline really has: a constant decorated BuiltIn
        WorkgroupSize wins over the execution modes, LocalSizeId over
        LocalSize; specialisation constants take desc.spec's values. */

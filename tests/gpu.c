@@ -1797,6 +1797,39 @@ static void test_push_block(void)
     close_dev(g);
 }
 
+/* An entry point that names no function of the module (a type's id, an id
+   past the bound): lavapipe dereferences it and crashes (SIGSEGV) inside
+   vkCreateComputePipelines. Before the fix parx passed such a module on;
+   now it is PARX_E_BAD_SPIRV. */
+static void test_spirv_entry_not_function(void)
+{
+    parx_gpu *g = open_dev((parx_gpu_desc){0});
+    REQUIRE(g);
+    size_t nw = sizeof parx_gpu_spv_saxpy / 4;
+    uint32_t *w = (uint32_t *)malloc(nw * 4);
+    REQUIRE(w);
+    uint32_t ids[2] = {0, parx_gpu_spv_saxpy[3] + 5}; /* [0]: OpTypeVoid's id, found below */
+    for (size_t i = 5; i < nw; i += parx_gpu_spv_saxpy[i] >> 16)
+        if ((parx_gpu_spv_saxpy[i] & 0xFFFFu) == 19 /* OpTypeVoid */)
+            ids[0] = parx_gpu_spv_saxpy[i + 1];
+    REQUIRE(ids[0] != 0);
+    for (int c = 0; c < 2; c++) {
+        memcpy(w, parx_gpu_spv_saxpy, nw * 4);
+        int patched = 0;
+        for (size_t i = 5; i < nw; i += w[i] >> 16)
+            if ((w[i] & 0xFFFFu) == 15 /* OpEntryPoint */) {
+                w[i + 2] = ids[c];
+                patched++;
+            }
+        CHECK_EQ(patched, 1);
+        int err = 0;
+        CHECK(parx_gpu_kernel_create(g, w, nw * 4, NULL, &err) == NULL);
+        CHECK_EQ(err, PARX_E_BAD_SPIRV);
+    }
+    free(w);
+    close_dev(g);
+}
+
 /* parx_gpu_run over a chunked buffer: each dispatch binds its own chunk, so
    they need no barrier between them (before the fix, hazards were tracked
    per whole buffer: a barrier before every chunk's dispatch). A second run
@@ -2047,5 +2080,7 @@ int main(int argc, char **argv)
            test_local_size_limits);
     pt_run("a push-constant range short of the module's block: -EINVAL",
            test_push_block);
+    pt_run("an entry point that names no function: PARX_E_BAD_SPIRV, never a crash",
+           test_spirv_entry_not_function);
     return pt_done_testing();
 }
