@@ -126,9 +126,10 @@
     with one that makes its writes visible to the host.
     Every fence wait is bounded by desc.timeout_ns (-ETIMEDOUT; the batch
     stays in flight and can be waited for again). A batch the driver fails
-    to end or submit (-ENOMEM, -EIO from the call that submits it) is
-    dropped whole: none of its work runs (its staged uploads included), its
-    downloads write nothing and mirrored imports keep their host bytes. VK_ERROR_DEVICE_LOST gives
+    to end or submit, or that parx has no memory to finish (-ENOMEM, -EIO
+    from the call that submits it), is dropped whole: none of its work runs
+    (its staged uploads included), its downloads write nothing and mirrored
+    imports keep their host bytes. VK_ERROR_DEVICE_LOST gives
     PARX_E_DEVICE_LOST from then on: the device's buffers are gone, and the
     caller reruns its work on the CPU. (No driver loses a device on request:
     tests/gpu_lost.c injects these results with PARX_GPU_TEST_HOOKS.)
@@ -1267,7 +1268,8 @@ struct parx_gpu {
     _Atomic uint64_t vmsgs;       /* validation messages (the messenger may run on any thread) */
     int inject;                   /* PARX_GPU_TEST_HOOKS: -1 / -2: the next fence wait reports
                                      VK_TIMEOUT / VK_ERROR_DEVICE_LOST; -3: the next
-                                     vkEndCommandBuffer, VK_ERROR_OUT_OF_DEVICE_MEMORY */
+                                     vkEndCommandBuffer, VK_ERROR_OUT_OF_DEVICE_MEMORY; -4:
+                                     the next mirrored import's copy-out, -ENOMEM */
 };
 
 /* Map a VkResult to parx's codes; marks the device lost. */
@@ -1932,7 +1934,15 @@ static int parx__gpu_flush(parx_gpu *g)
     /* Mirrored imports go back to the host when the batch completes. */
     for (size_t i = 0; i < s->nmirrors; i++) {
         int rc = parx__gpu_record_mirror_out(g, s->mirrors[i]);
-        if (rc) return rc;
+        if (rc) {
+            /* The batch cannot be finished (no memory for its copy-outs):
+               dropped whole, like a batch the driver fails to end. Left
+               recording, a later flush would submit it after all, its
+               copies recorded twice, into work the caller took for lost. */
+            s->recording = false;
+            s->nouts = s->nmirrors = 0;
+            return rc;
+        }
     }
     /* Make the batch's writes visible to the host (mapped memory, staging). */
     g->epoch++;
@@ -2599,7 +2609,10 @@ static int parx__gpu_record_mirror_out(parx_gpu *g, parx_gpu_buffer *b)
         parx__gpu_chunk *c = &b->chunks[i];
         unsigned char *dst = b->host + i * g->chunk_bytes;
         int rc;
-        if (c->map) {
+        if (g->inject == -4) { /* PARX_GPU_TEST_HOOKS: as if the allocation had failed */
+            g->inject = 0;
+            rc = -ENOMEM;
+        } else if (c->map) {
             rc = parx__gpu_push_out(s, 0, dst, c->map, (size_t)c->bytes);
         } else {
             parx__gpu_access(g, b, true, false, VK_PIPELINE_STAGE_TRANSFER_BIT);
@@ -3082,8 +3095,9 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
 /* Tests only (tests/gpu_lost.c): the next fence wait on g returns at once
    as if the driver had said VK_TIMEOUT (what = -1) or VK_ERROR_DEVICE_LOST
    (what = -2), or the next vkEndCommandBuffer as if it had said
-   VK_ERROR_OUT_OF_DEVICE_MEMORY (what = -3), so the handling of each can be
-   tested on any driver. */
+   VK_ERROR_OUT_OF_DEVICE_MEMORY (what = -3), or the next mirrored import's
+   copy-out as if its allocation had failed (what = -4: -ENOMEM), so the
+   handling of each can be tested on any driver. */
 PARX_API void parx__gpu_test_inject(parx_gpu *g, int what);
 PARX_API void parx__gpu_test_inject(parx_gpu *g, int what) { g->inject = what; }
 /* ... and the next parx_gpu_open's vkCreateDevice gives `result` (a

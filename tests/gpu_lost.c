@@ -11,7 +11,8 @@
     download that times out never writes its destination afterwards; a
     failed submit hands out no ticket; a batch whose vkEndCommandBuffer
     fails (injected too) is dropped whole, its mirrored imports' copy-outs
-    with it. And, since this unit has the implementation, the SPIR-V check
+    with it, and so is one parx has no memory to finish (injected too).
+    And, since this unit has the implementation, the SPIR-V check
     itself: the LocalSizeId execution mode, which Vulkan accepts only with
     maintenance4 (parx does not enable it), so no pipeline can be made from
     it here.
@@ -125,6 +126,49 @@ static void test_end_failure(void)
     bad = 0;
     for (int i = 0; i < N; i++)
         bad += host[i] != 2.0f * (float)i + 7.0f;
+    CHECK_EQ(bad, 0);
+    parx_gpu_close(s);
+}
+
+/* A batch parx has no memory to finish (a mirrored import's copy-out
+   could not be queued: injected) is dropped whole, as documented for a
+   batch the driver fails to end. Before the fix it stayed recording: the
+   next sync submitted it after all, so work the caller had been told was
+   lost ran anyway (here: twice, once more after the caller reran it), and
+   the copy-outs queued before the failure were recorded again. */
+static void test_finish_enomem(void)
+{
+    int err = 0;
+    parx_gpu *s = parx_gpu_open(
+        &(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU, .no_import = true}, &err);
+    REQUIRE(s);
+    parx_gpu_kernel *sk =
+        parx_gpu_kernel_create(s, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL, &err);
+    enum { N = 1024 };
+    static float host[N], x[N];
+    for (int i = 0; i < N; i++)
+        host[i] = 1.0f, x[i] = (float)i;
+    parx_gpu_buffer *m = parx_gpu_buffer_import(s, host, sizeof host, &err);
+    parx_gpu_buffer *bx = parx_gpu_buffer_create(s, sizeof x, 0, &err);
+    REQUIRE(sk && m && bx);
+    CHECK_EQ(parx_gpu_buffer_imported(m), 0); /* mirrored */
+    CHECK_EQ(parx_gpu_upload(s, bx, 0, x, sizeof x), 0);
+    CHECK_EQ(parx_gpu_sync(s), 0);
+    parx_gpu_buffer *xm[2] = {bx, m};
+    parx_gpu_job job = {.n = N, .kernel = sk, .bufs = xm, .nbufs = 2, .push = &a, .push_size = 4};
+    CHECK_EQ(parx_gpu_run(s, NULL, &job), 0); /* host = 2 * x + 1, once it runs */
+    parx__gpu_test_inject(s, -4);             /* its copy-out: no memory */
+    CHECK_EQ(parx_gpu_sync(s), -ENOMEM);
+    CHECK_EQ(parx_gpu_sync(s), 0); /* nothing left to run */
+    size_t bad = 0;
+    for (int i = 0; i < N; i++)
+        bad += host[i] != 1.0f; /* dropped: the host keeps its bytes */
+    CHECK_EQ(bad, 0);
+    CHECK_EQ(parx_gpu_run(s, NULL, &job), 0); /* the caller reruns it: once */
+    CHECK_EQ(parx_gpu_sync(s), 0);
+    bad = 0;
+    for (int i = 0; i < N; i++)
+        bad += host[i] != 2.0f * (float)i + 1.0f;
     CHECK_EQ(bad, 0);
     parx_gpu_close(s);
 }
@@ -273,6 +317,7 @@ int main(void)
     pt_run("a download that times out never writes dst afterwards", test_download_timeout);
     pt_run("a failed vkEndCommandBuffer drops the batch and its mirror copy-outs",
            test_end_failure);
+    pt_run("a batch parx cannot finish (no memory) is dropped whole", test_finish_enomem);
     pt_run("the local size from LocalSizeId and desc.spec", test_local_size_id);
     pt_run("parx_gpu_open's errors: -EIO, -ENOMEM, -ENODEV, -EINVAL as documented",
            test_open_errors);
