@@ -2098,7 +2098,9 @@ static int parx__gpu_staging(parx_gpu *g, size_t n, VkDeviceSize *off)
                                        .allocationSize = req.size,
                                        .memoryTypeIndex = (uint32_t)g->stg_type};
             void *map = NULL;
-            if ((r = g->vkAllocateMemory(g->dev, &ai, NULL, &s->stg_mem)) != VK_SUCCESS ||
+            r = g->vkAllocateMemory(g->dev, &ai, NULL, &s->stg_mem);
+            if (r != VK_SUCCESS) s->stg_mem = VK_NULL_HANDLE; /* undefined after a failure */
+            if (r != VK_SUCCESS ||
                 (r = g->vkBindBufferMemory(g->dev, s->stg, s->stg_mem, 0)) != VK_SUCCESS ||
                 (r = g->vkMapMemory(g->dev, s->stg_mem, 0, VK_WHOLE_SIZE, 0, &map)) != VK_SUCCESS) {
                 g->vkDestroyBuffer(g->dev, s->stg, NULL);
