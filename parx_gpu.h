@@ -959,8 +959,10 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
             set_id[ns] = w[i + 1];
             set_no[ns++] = w[i + 3];
         } else if (op == OpVariable && wc >= 4 && w[i + 3] == ClassPushConstant) {
+            /* a second block (another entry point's): which is ours, parx
+               cannot tell cheaply, so it checks neither */
+            push_ptr = facts->uses_push ? UINT32_MAX : w[i + 1];
             facts->uses_push = true;
-            push_ptr = w[i + 1];
         }
         last_op = op;
         i += wc;
@@ -976,7 +978,7 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
         else if (local_id[0]) *local[c] = parx__gpu_spirv_const(w, n, local_id[c], 0, spec, nspec);
     }
     /* The push-constant block's size (its pointer type's pointee). */
-    for (i = 5; push_ptr && i < n; i += w[i] >> 16)
+    for (i = 5; push_ptr && push_ptr != UINT32_MAX && i < n; i += w[i] >> 16)
         if ((w[i] & 0xFFFFu) == OpTypePointer && (w[i] >> 16) >= 4 && w[i + 1] == push_ptr) {
             uint64_t size = parx__gpu_spirv_size(w, n, w[i + 3], 0, spec, nspec);
             facts->push_size = size <= UINT32_MAX ? (uint32_t)size : UINT32_MAX;
