@@ -142,11 +142,12 @@
     every instruction's length inside the module, a GLCompute entry point of
     the requested name that names a function of the module (an id under the
     bound: lavapipe crashes on one that does not), and a last instruction
-    that ends a function (which a truncated module lacks). A module that fails gives PARX_E_BAD_SPIRV. The
-    storage-buffer bindings (set 0) and whether push constants are used are
-    read from the module too, and every descriptor must be a storage buffer
-    in set 0, since that is all parx binds (a uniform buffer, an image, a
-    sampler, an array of descriptors or another set: PARX_E_BAD_SPIRV).
+    that ends a function (which a truncated module lacks). A module that
+    fails gives PARX_E_BAD_SPIRV. The storage-buffer bindings (set 0) and
+    whether push constants are used are read from the module too, and every
+    descriptor must be a storage buffer in set 0, since that is all parx
+    binds (a uniform buffer, an image, a sampler, an array of descriptors or
+    another set: PARX_E_BAD_SPIRV).
     Decorations applied through decoration groups (OpDecorationGroup,
     OpGroupDecorate, OpGroupMemberDecorate: deprecated since SPIR-V 1.5,
     never emitted by glslc) are not read: a module that uses them is
@@ -847,15 +848,18 @@ static uint32_t parx__gpu_spirv_const(const uint32_t *w, size_t n, uint32_t id, 
    scalars, vectors, arrays of a constant length with an ArrayStride, and
    structs (the end of the member that ends last, by its Offset). 0 where
    parx cannot tell (a matrix, a runtime array, a length it cannot evaluate,
-   a member without an Offset, nesting deeper than 8). The module's
-   instructions were checked. */
+   a member without an Offset, nesting deeper than 8, more than *budget
+   types and members looked at in all, each a scan of the module: a
+   malformed or hostile module must not make this take exponential or
+   quadratic time). The module's instructions were checked. */
 static uint64_t parx__gpu_spirv_size(const uint32_t *w, size_t n, uint32_t type, int depth,
-                                     const uint32_t *spec, uint32_t nspec)
+                                     unsigned *budget, const uint32_t *spec, uint32_t nspec)
 {
     enum { OpTypeInt = 21, OpTypeFloat = 22, OpTypeVector = 23, OpTypeArray = 28,
            OpTypeStruct = 30, OpDecorate = 71, OpMemberDecorate = 72, DecArrayStride = 6,
            DecOffset = 35 };
-    if (depth > 8) return 0;
+    if (depth > 8 || *budget == 0) return 0;
+    --*budget;
     size_t at = 0;
     for (size_t i = 5; i < n && !at; i += w[i] >> 16) {
         uint32_t op = w[i] & 0xFFFFu;
@@ -865,25 +869,28 @@ static uint64_t parx__gpu_spirv_size(const uint32_t *w, size_t n, uint32_t type,
     uint32_t op = w[at] & 0xFFFFu, wc = w[at] >> 16;
     if ((op == OpTypeInt || op == OpTypeFloat) && wc >= 3) return w[at + 2] / 8;
     if (op == OpTypeVector && wc >= 4)
-        return w[at + 3] * parx__gpu_spirv_size(w, n, w[at + 2], depth + 1, spec, nspec);
+        return w[at + 3] * parx__gpu_spirv_size(w, n, w[at + 2], depth + 1, budget, spec, nspec);
     if (op == OpTypeArray && wc >= 4) {
         uint64_t len = parx__gpu_spirv_const(w, n, w[at + 3], 0, spec, nspec), stride = 0;
         for (size_t i = 5; i < n; i += w[i] >> 16)
             if ((w[i] & 0xFFFFu) == OpDecorate && (w[i] >> 16) >= 4 && w[i + 1] == type &&
                 w[i + 2] == DecArrayStride)
                 stride = w[i + 3];
-        uint64_t elem = parx__gpu_spirv_size(w, n, w[at + 2], depth + 1, spec, nspec);
+        uint64_t elem = parx__gpu_spirv_size(w, n, w[at + 2], depth + 1, budget, spec, nspec);
         return len && stride && elem ? (len - 1) * stride + elem : 0;
     }
     if (op == OpTypeStruct) {
         uint64_t end = 0;
         for (uint32_t m = 0; m + 2 < wc; m++) {
+            if (*budget == 0) return 0; /* each member costs a scan too */
+            --*budget;
             uint64_t off = UINT64_MAX;
             for (size_t i = 5; i < n; i += w[i] >> 16)
                 if ((w[i] & 0xFFFFu) == OpMemberDecorate && (w[i] >> 16) >= 5 &&
                     w[i + 1] == type && w[i + 2] == m && w[i + 3] == DecOffset)
                     off = w[i + 4];
-            uint64_t size = parx__gpu_spirv_size(w, n, w[at + 2 + m], depth + 1, spec, nspec);
+            uint64_t size =
+                parx__gpu_spirv_size(w, n, w[at + 2 + m], depth + 1, budget, spec, nspec);
             if (off == UINT64_MAX || size == 0) return 0;
             if (off + size > end) end = off + size;
         }
@@ -898,8 +905,9 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
                                                          parx__gpu_spirv_facts *facts)
 {
     enum { OpEntryPoint = 15, OpExecutionMode = 16, OpTypeStruct = 30, OpTypePointer = 32,
-           OpFunction = 54, OpFunctionEnd = 56, OpVariable = 59, OpDecorate = 71, OpDecorationGroup = 73,
-           OpGroupDecorate = 74, OpGroupMemberDecorate = 75, OpExecutionModeId = 331,
+           OpFunction = 54, OpFunctionEnd = 56, OpVariable = 59, OpDecorate = 71,
+           OpDecorationGroup = 73, OpGroupDecorate = 74, OpGroupMemberDecorate = 75,
+           OpExecutionModeId = 331,
            DecBufferBlock = 3, DecBuiltIn = 11, DecBinding = 33, DecDescriptorSet = 34,
            BuiltInWorkgroupSize = 25, ModelGLCompute = 5, ModeLocalSize = 17,
            ModeLocalSizeId = 38, ClassUniform = 2, ClassPushConstant = 9,
@@ -980,7 +988,8 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
     /* The push-constant block's size (its pointer type's pointee). */
     for (i = 5; push_ptr && push_ptr != UINT32_MAX && i < n; i += w[i] >> 16)
         if ((w[i] & 0xFFFFu) == OpTypePointer && (w[i] >> 16) >= 4 && w[i + 1] == push_ptr) {
-            uint64_t size = parx__gpu_spirv_size(w, n, w[i + 3], 0, spec, nspec);
+            unsigned budget = 4096; /* types and members: more than a 4 KiB block holds */
+            uint64_t size = parx__gpu_spirv_size(w, n, w[i + 3], 0, &budget, spec, nspec);
             facts->push_size = size <= UINT32_MAX ? (uint32_t)size : UINT32_MAX;
         }
     /* Every descriptor must be what parx's set layout says: set 0, one
