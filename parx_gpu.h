@@ -37,9 +37,10 @@
     | PARX_STATIC             | undefined | make every parx function `static`               |
     | PARX_ASSERT(c)          | assert(c) | check for misuse that is cheap to detect        |
     | PARX_GPU_SLOTS          | 3         | batches in flight at once (command buffers)     |
-    | PARX_GPU_MAX_BINDINGS   | 16        | storage buffers one kernel may bind             |
+    | PARX_GPU_MAX_BINDINGS   | 16        | storage buffers one kernel may bind (at most;   |
+    |                         |           | the device may allow fewer: info.max_buffers)   |
     | PARX_GPU_STAGING_MAX    | 64 MiB    | largest staging buffer (bigger copies go in pieces) |
-    | PARX_GPU_TEST_HOOKS     | undefined | tests only: parx__gpu_test_inject (>>batching)  |
+    | PARX_GPU_TEST_HOOKS     | undefined | tests only: parx__gpu_test_inject, _open (>>batching) |
 
     Environment: PARX_GPU_DEVICE = auto | discrete | integrated | virtual | cpu
     | <index> chooses the device when the desc leaves it at PARX_GPU_DEVICE_AUTO.
@@ -125,9 +126,10 @@
     with one that makes its writes visible to the host.
     Every fence wait is bounded by desc.timeout_ns (-ETIMEDOUT; the batch
     stays in flight and can be waited for again). A batch the driver fails
-    to end or submit (-ENOMEM, -EIO from the call that submits it) is
-    dropped whole: none of its work runs (its staged uploads included), its
-    downloads write nothing and mirrored imports keep their host bytes. VK_ERROR_DEVICE_LOST gives
+    to end or submit, or that parx has no memory to finish (-ENOMEM, -EIO
+    from the call that submits it), is dropped whole: none of its work runs
+    (its staged uploads included), its downloads write nothing and mirrored
+    imports keep their host bytes. VK_ERROR_DEVICE_LOST gives
     PARX_E_DEVICE_LOST from then on: the device's buffers are gone, and the
     caller reruns its work on the CPU. (No driver loses a device on request:
     tests/gpu_lost.c injects these results with PARX_GPU_TEST_HOOKS.)
@@ -138,12 +140,14 @@
     can crash them, so parx checks it first: size a non-zero multiple of 4,
     aligned words, the magic number, a version it knows, a non-zero id bound,
     every instruction's length inside the module, a GLCompute entry point of
-    the requested name, and a last instruction that ends a function (which a
-    truncated module lacks). A module that fails gives PARX_E_BAD_SPIRV. The
-    storage-buffer bindings (set 0) and whether push constants are used are
-    read from the module too, and every descriptor must be a storage buffer
-    in set 0, since that is all parx binds (a uniform buffer, an image, a
-    sampler, an array of descriptors or another set: PARX_E_BAD_SPIRV).
+    the requested name that names a function of the module (an id under the
+    bound: lavapipe crashes on one that does not), and a last instruction
+    that ends a function (which a truncated module lacks). A module that
+    fails gives PARX_E_BAD_SPIRV. The storage-buffer bindings (set 0) and
+    whether push constants are used are read from the module too, and every
+    descriptor must be a storage buffer in set 0, since that is all parx
+    binds (a uniform buffer, an image, a sampler, an array of descriptors or
+    another set: PARX_E_BAD_SPIRV).
     Decorations applied through decoration groups (OpDecorationGroup,
     OpGroupDecorate, OpGroupMemberDecorate: deprecated since SPIR-V 1.5,
     never emitted by glslc) are not read: a module that uses them is
@@ -155,7 +159,13 @@
     taking desc.spec's value where given and their default otherwise; a
     size parx cannot tell (one computed by OpSpecConstantOp) makes
     parx_gpu_kernel_local_size 0, and parx_gpu_run then needs
-    job.items_per_group (-ENOTSUP without). Pipelines go through one
+    job.items_per_group (-ENOTSUP without). A local size (x, y, z read the
+    same way) over the device's maxComputeWorkGroupSize or
+    maxComputeWorkGroupInvocations is -EINVAL, where parx can tell it; so
+    is a push-constant range (desc.push_bytes, default 128) that does not
+    cover the module's push-constant block, whose size parx reads from its
+    explicit layout (Offset, ArrayStride) where it can.
+    Pipelines go through one
     VkPipelineCache, which desc.pipeline_cache_path loads at open and saves
     (atomically: a temporary file of the call's own, then rename) at close
     and on parx_gpu_cache_save, so a second start of the program skips
@@ -302,11 +312,14 @@ typedef struct parx_gpu_desc {
     parx_gpu_device_kind device; /* which kind of device (default AUTO, see >>device-choice) */
     uint32_t batch_limit;        /* dispatches per batch before it is submitted on its own
                                     (default 256) */
-    uint64_t timeout_ns;         /* bound on every fence wait (default 10 s); -ETIMEDOUT past it */
+    uint64_t timeout_ns;         /* bound on every fence wait (default 10 s); -ETIMEDOUT past it.
+                                    UINT64_MAX: no bound */
     const char *pipeline_cache_path; /* load the pipeline cache from here at open, save it at
                                     close (default NULL: no file) */
     size_t max_chunk_bytes;      /* cap on one chunk of a buffer (default and upper bound:
-                                    the device's limits); tests use it to force chunking */
+                                    the device's limits), rounded down to a multiple of
+                                    64 KiB and never under 64 KiB; tests use it to force
+                                    chunking */
     bool validation;             /* enable VK_LAYER_KHRONOS_validation when installed (the
                                     environment's VK_INSTANCE_LAYERS works too) */
     bool staging;                /* never map device memory: every upload and download goes
@@ -323,6 +336,9 @@ typedef struct parx_gpu_info {
     uint64_t max_storage_buffer_range, max_allocation_bytes;
     uint32_t max_groups[3];        /* maxComputeWorkGroupCount */
     uint32_t max_push_bytes;
+    uint32_t max_buffers;          /* storage buffers one kernel may bind here: the least of
+                                      PARX_GPU_MAX_BINDINGS and the device's per-stage and
+                                      per-set limits */
     bool host_import;              /* importing host memory works here (probed at open) */
     bool host_mapped;              /* device memory is host-visible: idle copies are memcpy */
     bool pipeline_cache_loaded;    /* a cache file was found and accepted at open */
@@ -340,10 +356,12 @@ typedef struct parx_gpu_kernel_desc {
     const uint32_t *spec;          /* values of specialisation constants 0..nspec-1 (32 bits each;
                                       a bool constant takes 0 or 1) */
     uint32_t nspec;
-    uint32_t push_bytes;           /* push-constant range (default: 128 or the device limit
-                                      when the module uses push constants, else 0) */
+    uint32_t push_bytes;           /* push-constant range (default: 128 or the device limit,
+                                      or the module's block where larger, when the module uses
+                                      push constants, else 0); never less than the block */
     uint32_t buffers;              /* storage buffers bound (default: read from the module) */
-    uint32_t readonly_mask;        /* bit i: binding i is only read (fewer barriers) */
+    uint32_t readonly_mask;        /* bit i: binding i is only read (fewer barriers); bindings
+                                      32 and up (PARX_GPU_MAX_BINDINGS raised) count as written */
 } parx_gpu_kernel_desc;
 
 /* parx_gpu_run's job; see >>run for the kernel contract. */
@@ -374,15 +392,19 @@ typedef struct parx_gpu_push_header {
    desc: NULL or {0} for defaults.
    Returns the device, or NULL with *err (err may be NULL): -ENODEV (no
    loader, no driver, no device of the kind asked for, or a build without
-   PARX_GPU_VULKAN: take the CPU path), -ENOMEM, -EIO (other driver errors).
+   PARX_GPU_VULKAN: take the CPU path), -EINVAL (desc.device is not a
+   parx_gpu_device_kind), -ENOMEM, -EIO (any other driver error, a device
+   lost while it was made included).
    Thread safety: any thread. The returned handle, and everything created
    from it, is used by one thread at a time (the caller serialises), like a
    Vulkan queue. */
 PARX_API parx_gpu *parx_gpu_open(const parx_gpu_desc *desc, int *err);
 
-/* parx_gpu_close: wait for submitted work (bounded by the timeout), save the
-   pipeline cache if a path was given, destroy every buffer and kernel still
-   alive, and release the device. NULL is ignored.
+/* parx_gpu_close: submit what was recorded and wait for it (parx_gpu_sync,
+   bounded by the timeout), save the pipeline cache if a path was given,
+   then wait for the device to be idle (vkDeviceWaitIdle: not bounded, so
+   that nothing is freed while the device may still use it), destroy every
+   buffer and kernel still alive, and release the device. NULL is ignored.
    Thread safety: the thread that owns g; no other call on g may be running. */
 PARX_API void parx_gpu_close(parx_gpu *g);
 
@@ -445,10 +467,11 @@ PARX_API size_t parx_gpu_buffer_size(const parx_gpu_buffer *b);
 PARX_API int parx_gpu_buffer_imported(const parx_gpu_buffer *b);
 
 /* parx_gpu_buffer_chunks / parx_gpu_buffer_chunk: how many chunks the buffer
-   has (1 unless it exceeds info.chunk_bytes), and a view of chunk i (bytes
-   [i * chunk_bytes, ...)) that parx_gpu_dispatch can bind. A buffer with one
-   chunk is its own chunk 0. The view belongs to the buffer. NULL when i is
-   out of range. Thread safety: the thread that owns the device. */
+   has (1 unless it exceeds info.chunk_bytes; 0 for NULL), and a view of
+   chunk i (bytes [i * chunk_bytes, ...)) that parx_gpu_dispatch can bind.
+   A buffer with one chunk is its own chunk 0. The view belongs to the
+   buffer. NULL when b is NULL or i is out of range.
+   Thread safety: the thread that owns the device. */
 PARX_API size_t parx_gpu_buffer_chunks(const parx_gpu_buffer *b);
 PARX_API parx_gpu_buffer *parx_gpu_buffer_chunk(parx_gpu_buffer *b, size_t i);
 
@@ -466,7 +489,10 @@ PARX_API int parx_gpu_upload(parx_gpu *g, parx_gpu_buffer *b, size_t offset, con
 
 /* parx_gpu_download: copy n bytes of the buffer at offset into dst, after
    all the work recorded so far: it submits the current batch and waits
-   (one round trip). Returns as parx_gpu_upload. On an error dst holds
+   (one round trip). A buffer the host can read directly (host-mapped,
+   imported or mirrored) that the current batch does not use is a memcpy
+   once its earlier batches are done, with no submit. Returns as
+   parx_gpu_upload. On an error dst holds
    unspecified bytes (part of it may have been written before the error),
    and nothing writes to it once the call has returned: after -ETIMEDOUT
    the batches stay in flight, but this call's copy into dst is dropped
@@ -483,11 +509,15 @@ PARX_API int parx_gpu_download(parx_gpu *g, parx_gpu_buffer *b, size_t offset, v
    Returns the kernel or NULL with *err: PARX_E_BAD_SPIRV (malformed,
    truncated, no such GLCompute entry point, a descriptor that is not a
    storage buffer in set 0, more than 64 descriptors, decoration groups:
-   see >>kernels), -EINVAL (g NULL,
-   nspec over 64 or spec NULL, desc.buffers fewer than the module's
-   bindings or more than PARX_GPU_MAX_BINDINGS, push_bytes not a multiple
-   of 4 or over the device limit), -ENOMEM, PARX_E_DEVICE_LOST, -EIO
-   (another driver error), -ENODEV (dummy).
+   see >>kernels), -EINVAL (g NULL, nspec over 64 or spec NULL,
+   desc.buffers fewer than the module's bindings or more than
+   info.max_buffers (PARX_GPU_MAX_BINDINGS, or the device's storage-buffer
+   limits where lower), push_bytes not a multiple of 4, over the device
+   limit or short of the module's push-constant block (a block over the
+   device limit too), a local size (with desc.spec applied) over the
+   device's maxComputeWorkGroupSize or maxComputeWorkGroupInvocations where
+   parx can tell it), -ENOMEM, PARX_E_DEVICE_LOST, -EIO (another driver
+   error), -ENODEV (dummy).
    Thread safety: the thread that owns g. */
 PARX_API parx_gpu_kernel *parx_gpu_kernel_create(parx_gpu *g, const uint32_t *spirv, size_t bytes,
                                                  const parx_gpu_kernel_desc *desc, int *err);
@@ -537,8 +567,9 @@ PARX_API int parx_gpu_sync(parx_gpu *g);
 PARX_API int parx_gpu_submit(parx_gpu *g, uint64_t *ticket);
 
 /* parx_gpu_wait: wait until the batch named by ticket (and every batch
-   before it) has completed, at most timeout_ns (0: just look). Returns 0,
-   -ETIMEDOUT, -EINVAL (a ticket never handed out), PARX_E_DEVICE_LOST,
+   before it) has completed, at most timeout_ns (0: just look; UINT64_MAX:
+   no bound). Returns 0, -ETIMEDOUT, -EINVAL (g NULL, or a ticket never
+   handed out), PARX_E_DEVICE_LOST, -ENOMEM, -EIO (another driver error),
    -ENODEV (dummy).
    Thread safety: the thread that owns g. */
 PARX_API int parx_gpu_wait(parx_gpu *g, uint64_t ticket, uint64_t timeout_ns);
@@ -769,16 +800,19 @@ static int parx__gpu_run_cpu(parx_pool *pool, const parx_gpu_job *job)
 typedef struct parx__gpu_spirv_facts {
     uint32_t bindings;    /* highest binding in set 0, plus one */
     bool uses_push;       /* a PushConstant variable exists */
+    uint32_t push_size;   /* the bytes its block spans (0: parx cannot tell) */
     uint32_t local_x;     /* the pipeline's local size x (0: parx cannot tell) */
+    uint32_t local_y, local_z; /* ... y and z, likewise */
 } parx__gpu_spirv_facts;
 
 /* The value of the 32-bit scalar constant `id` once the pipeline is
    specialised with spec[0..nspec) (spec id i takes spec[i]), taking
-   component x of a composite: OpConstant, OpSpecConstant (its SpecId's
-   value when given, else its default), OpConstantComposite or
-   OpSpecConstantComposite. 0 for anything else (OpSpecConstantOp, an
-   unknown id): parx cannot tell. The module's instructions were checked. */
-static uint32_t parx__gpu_spirv_const(const uint32_t *w, size_t n, uint32_t id,
+   component `comp` (0: x, 1: y, 2: z) of a composite: OpConstant,
+   OpSpecConstant (its SpecId's value when given, else its default),
+   OpConstantComposite or OpSpecConstantComposite. 0 for anything else
+   (OpSpecConstantOp, an unknown id, a scalar asked for y or z): parx cannot
+   tell. The module's instructions were checked. */
+static uint32_t parx__gpu_spirv_const(const uint32_t *w, size_t n, uint32_t id, unsigned comp,
                                       const uint32_t *spec, uint32_t nspec)
 {
     enum { OpConstant = 43, OpConstantComposite = 44, OpSpecConstant = 50,
@@ -794,9 +828,12 @@ static uint32_t parx__gpu_spirv_const(const uint32_t *w, size_t n, uint32_t id,
         if (!at) return 0;
         uint32_t op = w[at] & 0xFFFFu;
         if (op == OpConstantComposite || op == OpSpecConstantComposite) {
-            id = w[at + 3];
+            if ((w[at] >> 16) < 4 + comp) return 0; /* no such component */
+            id = w[at + 3 + comp];
+            comp = 0;
             continue;
         }
+        if (comp) return 0; /* a scalar has no y or z */
         if (op == OpSpecConstant)
             for (size_t i = 5; i < n; i += w[i] >> 16)
                 if ((w[i] & 0xFFFFu) == OpDecorate && (w[i] >> 16) >= 4 && w[i + 1] == id &&
@@ -807,14 +844,70 @@ static uint32_t parx__gpu_spirv_const(const uint32_t *w, size_t n, uint32_t id,
     return 0;
 }
 
+/* The bytes a type spans in a block, from its explicit layout: 32/64-bit
+   scalars, vectors, arrays of a constant length with an ArrayStride, and
+   structs (the end of the member that ends last, by its Offset). 0 where
+   parx cannot tell (a matrix, a runtime array, a length it cannot evaluate,
+   a member without an Offset, nesting deeper than 8, more than *budget
+   types and members looked at in all, each a scan of the module: a
+   malformed or hostile module must not make this take exponential or
+   quadratic time). The module's instructions were checked. */
+static uint64_t parx__gpu_spirv_size(const uint32_t *w, size_t n, uint32_t type, int depth,
+                                     unsigned *budget, const uint32_t *spec, uint32_t nspec)
+{
+    enum { OpTypeInt = 21, OpTypeFloat = 22, OpTypeVector = 23, OpTypeArray = 28,
+           OpTypeStruct = 30, OpDecorate = 71, OpMemberDecorate = 72, DecArrayStride = 6,
+           DecOffset = 35 };
+    if (depth > 8 || *budget == 0) return 0;
+    --*budget;
+    size_t at = 0;
+    for (size_t i = 5; i < n && !at; i += w[i] >> 16) {
+        uint32_t op = w[i] & 0xFFFFu;
+        if (op >= OpTypeInt && op <= OpTypeStruct && (w[i] >> 16) >= 2 && w[i + 1] == type) at = i;
+    }
+    if (!at) return 0;
+    uint32_t op = w[at] & 0xFFFFu, wc = w[at] >> 16;
+    if ((op == OpTypeInt || op == OpTypeFloat) && wc >= 3) return w[at + 2] / 8;
+    if (op == OpTypeVector && wc >= 4)
+        return w[at + 3] * parx__gpu_spirv_size(w, n, w[at + 2], depth + 1, budget, spec, nspec);
+    if (op == OpTypeArray && wc >= 4) {
+        uint64_t len = parx__gpu_spirv_const(w, n, w[at + 3], 0, spec, nspec), stride = 0;
+        for (size_t i = 5; i < n; i += w[i] >> 16)
+            if ((w[i] & 0xFFFFu) == OpDecorate && (w[i] >> 16) >= 4 && w[i + 1] == type &&
+                w[i + 2] == DecArrayStride)
+                stride = w[i + 3];
+        uint64_t elem = parx__gpu_spirv_size(w, n, w[at + 2], depth + 1, budget, spec, nspec);
+        return len && stride && elem ? (len - 1) * stride + elem : 0;
+    }
+    if (op == OpTypeStruct) {
+        uint64_t end = 0;
+        for (uint32_t m = 0; m + 2 < wc; m++) {
+            if (*budget == 0) return 0; /* each member costs a scan too */
+            --*budget;
+            uint64_t off = UINT64_MAX;
+            for (size_t i = 5; i < n; i += w[i] >> 16)
+                if ((w[i] & 0xFFFFu) == OpMemberDecorate && (w[i] >> 16) >= 5 &&
+                    w[i + 1] == type && w[i + 2] == m && w[i + 3] == DecOffset)
+                    off = w[i + 4];
+            uint64_t size =
+                parx__gpu_spirv_size(w, n, w[at + 2 + m], depth + 1, budget, spec, nspec);
+            if (off == UINT64_MAX || size == 0) return 0;
+            if (off + size > end) end = off + size;
+        }
+        return end;
+    }
+    return 0;
+}
+
 static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size_t bytes,
                                                          const char *entry, const uint32_t *spec,
                                                          uint32_t nspec,
                                                          parx__gpu_spirv_facts *facts)
 {
     enum { OpEntryPoint = 15, OpExecutionMode = 16, OpTypeStruct = 30, OpTypePointer = 32,
-           OpFunctionEnd = 56, OpVariable = 59, OpDecorate = 71, OpDecorationGroup = 73,
-           OpGroupDecorate = 74, OpGroupMemberDecorate = 75, OpExecutionModeId = 331,
+           OpFunction = 54, OpFunctionEnd = 56, OpVariable = 59, OpDecorate = 71,
+           OpDecorationGroup = 73, OpGroupDecorate = 74, OpGroupMemberDecorate = 75,
+           OpExecutionModeId = 331,
            DecBufferBlock = 3, DecBuiltIn = 11, DecBinding = 33, DecDescriptorSet = 34,
            BuiltInWorkgroupSize = 25, ModelGLCompute = 5, ModeLocalSize = 17,
            ModeLocalSizeId = 38, ClassUniform = 2, ClassPushConstant = 9,
@@ -830,8 +923,8 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
        Small modules: a linear scan per decoration is fine, but keep it
        bounded with fixed tables of the first 64 decorated ids. */
     uint32_t bind_id[64], bind_no[64], set_id[64], set_no[64], nb = 0, ns = 0;
-    uint32_t entry_id = 0, last_op = 0, local_id = 0, wgs_id = 0;
-    bool found_entry = false;
+    uint32_t entry_id = 0, last_op = 0, local_id[3] = {0, 0, 0}, wgs_id = 0, push_ptr = 0;
+    bool found_entry = false, entry_fn = false;
     size_t i = 5;
     while (i < n) {
         uint32_t wc = w[i] >> 16, op = w[i] & 0xFFFFu;
@@ -847,9 +940,15 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
         } else if (op == OpExecutionMode && wc >= 6 && w[i + 2] == ModeLocalSize &&
                    found_entry && w[i + 1] == entry_id) {
             facts->local_x = w[i + 3];
+            facts->local_y = w[i + 4];
+            facts->local_z = w[i + 5];
         } else if (op == OpExecutionModeId && wc >= 6 && w[i + 2] == ModeLocalSizeId &&
                    found_entry && w[i + 1] == entry_id) {
-            local_id = w[i + 3];
+            local_id[0] = w[i + 3];
+            local_id[1] = w[i + 4];
+            local_id[2] = w[i + 5];
+        } else if (op == OpFunction && wc >= 5 && found_entry && w[i + 2] == entry_id) {
+            entry_fn = true; /* the entry point names a function (else drivers crash) */
         } else if (op == OpDecorate && wc >= 4 && w[i + 2] == DecBuiltIn &&
                    w[i + 3] == BuiltInWorkgroupSize) {
             wgs_id = w[i + 1];
@@ -868,17 +967,31 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
             set_id[ns] = w[i + 1];
             set_no[ns++] = w[i + 3];
         } else if (op == OpVariable && wc >= 4 && w[i + 3] == ClassPushConstant) {
+            /* a second block (another entry point's): which is ours, parx
+               cannot tell cheaply, so it checks neither */
+            push_ptr = facts->uses_push ? UINT32_MAX : w[i + 1];
             facts->uses_push = true;
         }
         last_op = op;
         i += wc;
     }
-    if (!found_entry || last_op != OpFunctionEnd) return PARX_E_BAD_SPIRV;
+    if (!found_entry || !entry_fn || entry_id >= w[3] || last_op != OpFunctionEnd)
+        return PARX_E_BAD_SPIRV;
     /* The local size the pipeline really has: a constant decorated BuiltIn
        WorkgroupSize wins over the execution modes, LocalSizeId over
        LocalSize; specialisation constants take desc.spec's values. */
-    if (wgs_id) facts->local_x = parx__gpu_spirv_const(w, n, wgs_id, spec, nspec);
-    else if (local_id) facts->local_x = parx__gpu_spirv_const(w, n, local_id, spec, nspec);
+    uint32_t *local[3] = {&facts->local_x, &facts->local_y, &facts->local_z};
+    for (unsigned c = 0; c < 3; c++) {
+        if (wgs_id) *local[c] = parx__gpu_spirv_const(w, n, wgs_id, c, spec, nspec);
+        else if (local_id[0]) *local[c] = parx__gpu_spirv_const(w, n, local_id[c], 0, spec, nspec);
+    }
+    /* The push-constant block's size (its pointer type's pointee). */
+    for (i = 5; push_ptr && push_ptr != UINT32_MAX && i < n; i += w[i] >> 16)
+        if ((w[i] & 0xFFFFu) == OpTypePointer && (w[i] >> 16) >= 4 && w[i + 1] == push_ptr) {
+            unsigned budget = 4096; /* types and members: more than a 4 KiB block holds */
+            uint64_t size = parx__gpu_spirv_size(w, n, w[i + 3], 0, &budget, spec, nspec);
+            facts->push_size = size <= UINT32_MAX ? (uint32_t)size : UINT32_MAX;
+        }
     /* Every descriptor must be what parx's set layout says: set 0, one
        storage buffer (a variable of class StorageBuffer pointing to a
        struct, or of class Uniform pointing to a struct decorated
@@ -921,8 +1034,8 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
 
 PARX_API parx_gpu *parx_gpu_open(const parx_gpu_desc *desc, int *err)
 {
-    (void)desc;
-    if (err) *err = -ENODEV;
+    bool bad = desc && (unsigned)desc->device > (unsigned)PARX_GPU_DEVICE_OTHER;
+    if (err) *err = bad ? -EINVAL : -ENODEV; /* as the Vulkan backend says */
     return NULL;
 }
 PARX_API void parx_gpu_close(parx_gpu *g) { (void)g; }
@@ -1166,7 +1279,8 @@ struct parx_gpu {
     _Atomic uint64_t vmsgs;       /* validation messages (the messenger may run on any thread) */
     int inject;                   /* PARX_GPU_TEST_HOOKS: -1 / -2: the next fence wait reports
                                      VK_TIMEOUT / VK_ERROR_DEVICE_LOST; -3: the next
-                                     vkEndCommandBuffer, VK_ERROR_OUT_OF_DEVICE_MEMORY */
+                                     vkEndCommandBuffer, VK_ERROR_OUT_OF_DEVICE_MEMORY; -4:
+                                     the next mirrored import's copy-out, -ENOMEM */
 };
 
 /* Map a VkResult to parx's codes; marks the device lost. */
@@ -1427,6 +1541,12 @@ static int parx__gpu_choose(parx_gpu *g)
     return 0;
 }
 
+#ifdef PARX_GPU_TEST_HOOKS
+/* Tests only: the result the next vkCreateDevice gives instead of being
+   called (VK_SUCCESS: call it), set with parx__gpu_test_inject_open. */
+static VkResult parx__gpu_test_create_device = VK_SUCCESS;
+#endif
+
 static int parx__gpu_device(parx_gpu *g)
 {
     uint32_t ne = 0;
@@ -1453,7 +1573,14 @@ static int parx__gpu_device(parx_gpu *g)
     VkDeviceCreateInfo di = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
                              .queueCreateInfoCount = 1, .pQueueCreateInfos = &qi,
                              .enabledExtensionCount = nn, .ppEnabledExtensionNames = names};
-    VkResult r = g->vkCreateDevice(g->phys, &di, NULL, &g->dev);
+    VkResult r;
+#ifdef PARX_GPU_TEST_HOOKS
+    if (parx__gpu_test_create_device != VK_SUCCESS) {
+        r = parx__gpu_test_create_device;
+        parx__gpu_test_create_device = VK_SUCCESS;
+    } else
+#endif
+        r = g->vkCreateDevice(g->phys, &di, NULL, &g->dev);
     if (r != VK_SUCCESS) {
         g->dev = VK_NULL_HANDLE;
         return parx__vk_err(g, r);
@@ -1655,7 +1782,12 @@ static void parx__gpu_teardown(parx_gpu *g);
 PARX_API parx_gpu *parx_gpu_open(const parx_gpu_desc *desc, int *err)
 {
     int rc = -ENOMEM;
-    parx_gpu *g = (parx_gpu *)calloc(1, sizeof *g);
+    parx_gpu *g = NULL;
+    if (desc && (unsigned)desc->device > (unsigned)PARX_GPU_DEVICE_OTHER) {
+        rc = -EINVAL; /* not a parx_gpu_device_kind: a bug, not a machine without a GPU */
+        goto fail;
+    }
+    g = (parx_gpu *)calloc(1, sizeof *g);
     if (!g) goto fail;
     if (desc) g->desc = *desc;
     parx__gpu_desc_defaults(&g->desc);
@@ -1677,6 +1809,9 @@ PARX_API parx_gpu *parx_gpu_open(const parx_gpu_desc *desc, int *err)
     return g;
 fail:
     if (g) parx__gpu_teardown(g);
+    /* The documented codes: any other driver result (a device lost or a
+       feature missing while it was made) is -EIO. */
+    if (rc != -ENODEV && rc != -ENOMEM && rc != -EINVAL) rc = -EIO;
     if (err) *err = rc;
     return NULL;
 }
@@ -1690,6 +1825,14 @@ static uint64_t parx__gpu_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The absolute deadline timeout_ns from now, saturated: a timeout too long
+   to add (UINT64_MAX, Vulkan's own "no bound") never wraps into the past. */
+static uint64_t parx__gpu_deadline(uint64_t timeout_ns)
+{
+    uint64_t now = parx__gpu_now_ns();
+    return timeout_ns > UINT64_MAX - now ? UINT64_MAX : now + timeout_ns;
 }
 
 /* A batch has completed: hand its downloads and mirrored buffers to the
@@ -1725,8 +1868,7 @@ static int parx__gpu_wait_slot(parx_gpu *g, parx__gpu_slot *s, uint64_t deadline
 /* Wait for every batch with a serial up to `serial`, oldest first. */
 static int parx__gpu_wait_serial(parx_gpu *g, uint64_t serial, uint64_t timeout_ns)
 {
-    uint64_t deadline = parx__gpu_now_ns() + timeout_ns;
-    if (deadline < timeout_ns) deadline = UINT64_MAX;
+    uint64_t deadline = parx__gpu_deadline(timeout_ns);
     while (g->completed < serial) {
         parx__gpu_slot *oldest = NULL;
         for (unsigned i = 0; i < PARX_GPU_SLOTS; i++)
@@ -1765,7 +1907,7 @@ static int parx__gpu_begin(parx_gpu *g)
     parx__gpu_slot *s = &g->slots[g->cur];
     if (s->recording) return 0;
     if (s->serial) {
-        int rc = parx__gpu_wait_slot(g, s, parx__gpu_now_ns() + g->desc.timeout_ns);
+        int rc = parx__gpu_wait_slot(g, s, parx__gpu_deadline(g->desc.timeout_ns));
         if (rc) return rc;
     }
     VkResult r;
@@ -1803,7 +1945,15 @@ static int parx__gpu_flush(parx_gpu *g)
     /* Mirrored imports go back to the host when the batch completes. */
     for (size_t i = 0; i < s->nmirrors; i++) {
         int rc = parx__gpu_record_mirror_out(g, s->mirrors[i]);
-        if (rc) return rc;
+        if (rc) {
+            /* The batch cannot be finished (no memory for its copy-outs):
+               dropped whole, like a batch the driver fails to end. Left
+               recording, a later flush would submit it after all, its
+               copies recorded twice, into work the caller took for lost. */
+            s->recording = false;
+            s->nouts = s->nmirrors = 0;
+            return rc;
+        }
     }
     /* Make the batch's writes visible to the host (mapped memory, staging). */
     g->epoch++;
@@ -1959,7 +2109,9 @@ static int parx__gpu_staging(parx_gpu *g, size_t n, VkDeviceSize *off)
                                        .allocationSize = req.size,
                                        .memoryTypeIndex = (uint32_t)g->stg_type};
             void *map = NULL;
-            if ((r = g->vkAllocateMemory(g->dev, &ai, NULL, &s->stg_mem)) != VK_SUCCESS ||
+            r = g->vkAllocateMemory(g->dev, &ai, NULL, &s->stg_mem);
+            if (r != VK_SUCCESS) s->stg_mem = VK_NULL_HANDLE; /* undefined after a failure */
+            if (r != VK_SUCCESS ||
                 (r = g->vkBindBufferMemory(g->dev, s->stg, s->stg_mem, 0)) != VK_SUCCESS ||
                 (r = g->vkMapMemory(g->dev, s->stg_mem, 0, VK_WHOLE_SIZE, 0, &map)) != VK_SUCCESS) {
                 g->vkDestroyBuffer(g->dev, s->stg, NULL);
@@ -2470,7 +2622,10 @@ static int parx__gpu_record_mirror_out(parx_gpu *g, parx_gpu_buffer *b)
         parx__gpu_chunk *c = &b->chunks[i];
         unsigned char *dst = b->host + i * g->chunk_bytes;
         int rc;
-        if (c->map) {
+        if (g->inject == -4) { /* PARX_GPU_TEST_HOOKS: as if the allocation had failed */
+            g->inject = 0;
+            rc = -ENOMEM;
+        } else if (c->map) {
             rc = parx__gpu_push_out(s, 0, dst, c->map, (size_t)c->bytes);
         } else {
             parx__gpu_access(g, b, true, false, VK_PIPELINE_STAGE_TRANSFER_BIT);
@@ -2494,6 +2649,26 @@ static void parx__gpu_kernel_free(parx_gpu *g, parx_gpu_kernel *k)
     if (k->layout) g->vkDestroyPipelineLayout(g->dev, k->layout, NULL);
     if (k->dsl) g->vkDestroyDescriptorSetLayout(g->dev, k->dsl, NULL);
     free(k);
+}
+
+/* Storage buffers one kernel may bind: PARX_GPU_MAX_BINDINGS, or fewer where
+   the device allows fewer in one stage or one set (a layout over either is
+   invalid usage). */
+static uint32_t parx__gpu_max_buffers(const parx_gpu *g)
+{
+    uint32_t m = PARX_GPU_MAX_BINDINGS;
+    if (g->props.limits.maxPerStageDescriptorStorageBuffers < m)
+        m = g->props.limits.maxPerStageDescriptorStorageBuffers;
+    if (g->props.limits.maxDescriptorSetStorageBuffers < m)
+        m = g->props.limits.maxDescriptorSetStorageBuffers;
+    return m;
+}
+
+/* Does kernel k only read binding i? (readonly_mask has 32 bits: bindings
+   past them count as written.) */
+static bool parx__gpu_readonly(const parx_gpu_kernel *k, size_t i)
+{
+    return i < 32 && ((k->readonly_mask >> i) & 1u);
 }
 
 PARX_API parx_gpu_kernel *parx_gpu_kernel_create(parx_gpu *g, const uint32_t *spirv, size_t bytes,
@@ -2521,14 +2696,43 @@ PARX_API parx_gpu_kernel *parx_gpu_kernel_create(parx_gpu *g, const uint32_t *sp
         rc = -EINVAL;
         goto fail;
     }
-    if (!d.push_bytes && facts.uses_push)
+    if (!d.push_bytes && facts.uses_push) {
         d.push_bytes = g->props.limits.maxPushConstantsSize < 128
                            ? g->props.limits.maxPushConstantsSize
                            : 128;
-    if (d.buffers > PARX_GPU_MAX_BINDINGS || d.push_bytes > g->props.limits.maxPushConstantsSize ||
-        d.push_bytes % 4) {
+        if (facts.push_size > d.push_bytes) /* a larger block: its size, checked below */
+            d.push_bytes = facts.push_size <= UINT32_MAX - 3 ? (facts.push_size + 3) & ~3u
+                                                             : UINT32_MAX;
+    }
+    /* A range that does not cover the module's block is invalid usage (the
+       pipeline would read push constants the layout lacks). */
+    if (facts.push_size > d.push_bytes) {
         rc = -EINVAL;
         goto fail;
+    }
+    if (d.buffers > parx__gpu_max_buffers(g) ||
+        d.push_bytes > g->props.limits.maxPushConstantsSize || d.push_bytes % 4) {
+        rc = -EINVAL;
+        goto fail;
+    }
+    /* A workgroup larger than the device runs is invalid usage, which no
+       driver has to survive: refused where parx can tell the size (a
+       component it cannot tell counts as 1 in the product). */
+    {
+        const VkPhysicalDeviceLimits *lim = &g->props.limits;
+        const uint32_t ls[3] = {facts.local_x, facts.local_y, facts.local_z};
+        uint64_t invocations = 1;
+        for (int c = 0; c < 3; c++) {
+            if (ls[c] > lim->maxComputeWorkGroupSize[c]) {
+                rc = -EINVAL;
+                goto fail;
+            }
+            if (ls[c]) invocations *= ls[c];
+        }
+        if (invocations > lim->maxComputeWorkGroupInvocations) {
+            rc = -EINVAL;
+            goto fail;
+        }
     }
     if (!(k = (parx_gpu_kernel *)calloc(1, sizeof *k))) {
         rc = -ENOMEM;
@@ -2767,11 +2971,11 @@ static int parx__gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer *
     bool hazard = false;
     bool same_run = piece && *piece == g->batch;
     for (size_t i = 0; i < nbufs && !hazard && !same_run; i++)
-        hazard = parx__gpu_hazard(g, bufs[i], !((k->readonly_mask >> i) & 1u));
+        hazard = parx__gpu_hazard(g, bufs[i], !parx__gpu_readonly(k, i));
     if (hazard) parx__gpu_order(g);
     if (piece) *piece = g->batch;
     for (size_t i = 0; i < nbufs; i++)
-        parx__gpu_note(g, bufs[i], true, !((k->readonly_mask >> i) & 1u),
+        parx__gpu_note(g, bufs[i], true, !parx__gpu_readonly(k, i),
                        VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT);
     if (g->bound_pipe != k->pipe) {
         g->vkCmdBindPipeline(s->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, k->pipe);
@@ -2904,10 +3108,18 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
 /* Tests only (tests/gpu_lost.c): the next fence wait on g returns at once
    as if the driver had said VK_TIMEOUT (what = -1) or VK_ERROR_DEVICE_LOST
    (what = -2), or the next vkEndCommandBuffer as if it had said
-   VK_ERROR_OUT_OF_DEVICE_MEMORY (what = -3), so the handling of each can be
-   tested on any driver. */
+   VK_ERROR_OUT_OF_DEVICE_MEMORY (what = -3), or the next mirrored import's
+   copy-out as if its allocation had failed (what = -4: -ENOMEM), so the
+   handling of each can be tested on any driver. */
 PARX_API void parx__gpu_test_inject(parx_gpu *g, int what);
 PARX_API void parx__gpu_test_inject(parx_gpu *g, int what) { g->inject = what; }
+/* ... and the next parx_gpu_open's vkCreateDevice gives `result` (a
+   VkResult) without being called (set it while no other thread opens). */
+PARX_API void parx__gpu_test_inject_open(int result);
+PARX_API void parx__gpu_test_inject_open(int result)
+{
+    parx__gpu_test_create_device = (VkResult)result;
+}
 #endif
 
 PARX_API int parx_gpu_query(const parx_gpu *g, parx_gpu_info *out)
@@ -2923,6 +3135,7 @@ PARX_API int parx_gpu_query(const parx_gpu *g, parx_gpu_info *out)
     out->max_storage_buffer_range = g->props.limits.maxStorageBufferRange;
     for (int i = 0; i < 3; i++) out->max_groups[i] = g->props.limits.maxComputeWorkGroupCount[i];
     out->max_push_bytes = g->props.limits.maxPushConstantsSize;
+    out->max_buffers = parx__gpu_max_buffers(g);
     out->host_import = g->host_import;
     out->host_mapped = g->host_mapped;
     out->pipeline_cache_loaded = g->cache_loaded;

@@ -867,6 +867,9 @@ static void test_env_choice(void)
     g = parx_gpu_open(NULL, &err);
     CHECK(g == NULL);
     CHECK_EQ(err, -ENODEV);
+    /* not a device kind: a bug in the caller, not the lack of a device */
+    CHECK(parx_gpu_open(&(parx_gpu_desc){.device = (parx_gpu_device_kind)42}, &err) == NULL);
+    CHECK_EQ(err, -EINVAL);
     unsetenv("PARX_GPU_DEVICE");
 }
 
@@ -1605,6 +1608,228 @@ static void test_spec_local_size(void)
     close_dev(g);
 }
 
+/* A 2-D local size from specialisation constants (SPIR-V 1.0):
+       #version 450
+       layout(local_size_x = 8, local_size_y = 8,
+              local_size_x_id = 0, local_size_y_id = 1) in;
+       ... the body of spv_lsid ...
+   glslc --target-env=vulkan1.0 -O (shaderc 2023.2), checked with spirv-val:
+   WorkgroupSize an OpSpecConstantComposite of SpecIds 0 and 1 (default 8)
+   and 1. */
+static const uint32_t spv_lsxy[] = {
+    0x07230203, 0x00010000, 0x000d000b, 0x00000032, 0x00000000, 0x00020011, 0x00000001, 0x0006000b,
+    0x00000001, 0x4c534c47, 0x6474732e, 0x3035342e, 0x00000000, 0x0003000e, 0x00000000, 0x00000001,
+    0x0006000f, 0x00000005, 0x00000004, 0x6e69616d, 0x00000000, 0x0000000b, 0x00060010, 0x00000004,
+    0x00000011, 0x00000008, 0x00000008, 0x00000001, 0x00040047, 0x0000000b, 0x0000000b, 0x0000001c,
+    0x00050048, 0x00000011, 0x00000000, 0x00000023, 0x00000000, 0x00050048, 0x00000011, 0x00000001,
+    0x00000023, 0x00000004, 0x00050048, 0x00000011, 0x00000002, 0x00000023, 0x00000008, 0x00050048,
+    0x00000011, 0x00000003, 0x00000023, 0x0000000c, 0x00030047, 0x00000011, 0x00000002, 0x00040047,
+    0x0000001d, 0x00000006, 0x00000004, 0x00050048, 0x0000001e, 0x00000000, 0x00000023, 0x00000000,
+    0x00030047, 0x0000001e, 0x00000003, 0x00040047, 0x00000020, 0x00000022, 0x00000000, 0x00040047,
+    0x00000020, 0x00000021, 0x00000000, 0x00040047, 0x0000002f, 0x00000001, 0x00000000, 0x00040047,
+    0x00000030, 0x00000001, 0x00000001, 0x00040047, 0x00000031, 0x0000000b, 0x00000019, 0x00020013,
+    0x00000002, 0x00030021, 0x00000003, 0x00000002, 0x00040015, 0x00000006, 0x00000020, 0x00000000,
+    0x00040017, 0x00000009, 0x00000006, 0x00000003, 0x00040020, 0x0000000a, 0x00000001, 0x00000009,
+    0x0004003b, 0x0000000a, 0x0000000b, 0x00000001, 0x0004002b, 0x00000006, 0x0000000c, 0x00000000,
+    0x00040020, 0x0000000d, 0x00000001, 0x00000006, 0x0006001e, 0x00000011, 0x00000006, 0x00000006,
+    0x00000006, 0x00000006, 0x00040020, 0x00000012, 0x00000009, 0x00000011, 0x0004003b, 0x00000012,
+    0x00000013, 0x00000009, 0x00040015, 0x00000014, 0x00000020, 0x00000001, 0x0004002b, 0x00000014,
+    0x00000015, 0x00000002, 0x00040020, 0x00000016, 0x00000009, 0x00000006, 0x00020014, 0x00000019,
+    0x0003001d, 0x0000001d, 0x00000006, 0x0003001e, 0x0000001e, 0x0000001d, 0x00040020, 0x0000001f,
+    0x00000002, 0x0000001e, 0x0004003b, 0x0000001f, 0x00000020, 0x00000002, 0x0004002b, 0x00000014,
+    0x00000021, 0x00000000, 0x0004002b, 0x00000014, 0x00000022, 0x00000001, 0x0004002b, 0x00000006,
+    0x0000002b, 0x00000001, 0x00040020, 0x0000002d, 0x00000002, 0x00000006, 0x00040032, 0x00000006,
+    0x0000002f, 0x00000008, 0x00040032, 0x00000006, 0x00000030, 0x00000008, 0x00060033, 0x00000009,
+    0x00000031, 0x0000002f, 0x00000030, 0x0000002b, 0x00050036, 0x00000002, 0x00000004, 0x00000000,
+    0x00000003, 0x000200f8, 0x00000005, 0x00050041, 0x0000000d, 0x0000000e, 0x0000000b, 0x0000000c,
+    0x0004003d, 0x00000006, 0x0000000f, 0x0000000e, 0x00050041, 0x00000016, 0x00000017, 0x00000013,
+    0x00000015, 0x0004003d, 0x00000006, 0x00000018, 0x00000017, 0x000500b0, 0x00000019, 0x0000001a,
+    0x0000000f, 0x00000018, 0x000300f7, 0x0000001c, 0x00000000, 0x000400fa, 0x0000001a, 0x0000001b,
+    0x0000001c, 0x000200f8, 0x0000001b, 0x00050041, 0x00000016, 0x00000023, 0x00000013, 0x00000022,
+    0x0004003d, 0x00000006, 0x00000024, 0x00000023, 0x00050080, 0x00000006, 0x00000026, 0x00000024,
+    0x0000000f, 0x00050041, 0x00000016, 0x00000027, 0x00000013, 0x00000021, 0x0004003d, 0x00000006,
+    0x00000028, 0x00000027, 0x00050080, 0x00000006, 0x0000002a, 0x00000028, 0x0000000f, 0x00050080,
+    0x00000006, 0x0000002c, 0x0000002a, 0x0000002b, 0x00060041, 0x0000002d, 0x0000002e, 0x00000020,
+    0x00000021, 0x00000026, 0x0003003e, 0x0000002e, 0x0000002c, 0x000200f9, 0x0000001c, 0x000200f8,
+    0x0000001c, 0x000100fd, 0x00010038};
+
+/* A local size over the device's limits is invalid usage that no driver
+   has to survive: kernel_create refuses it (-EINVAL), x, y or the product
+   of all three, with desc.spec applied. Before the fix the pipeline was
+   made (the validation layer reported VUID-RuntimeSpirv-x-06429 and
+   -06432), and parx_gpu_run dispatched it. Within the limits it runs. */
+static void test_local_size_limits(void)
+{
+    parx_gpu *g = open_dev((parx_gpu_desc){0});
+    REQUIRE(g);
+    int err = 0;
+    uint32_t huge[1] = {1u << 20};
+    CHECK(parx_gpu_kernel_create(g, spv_lsid, sizeof spv_lsid,
+                                 &(parx_gpu_kernel_desc){.spec = huge, .nspec = 1}, &err) == NULL);
+    CHECK_EQ(err, -EINVAL);
+    uint32_t tall[2] = {1, 1u << 20}, square[2] = {1024, 1024}, fine[2] = {4, 16};
+    err = 0;
+    CHECK(parx_gpu_kernel_create(g, spv_lsxy, sizeof spv_lsxy,
+                                 &(parx_gpu_kernel_desc){.spec = tall, .nspec = 2}, &err) == NULL);
+    CHECK_EQ(err, -EINVAL);
+    err = 0; /* each side within maxComputeWorkGroupSize (where it is 1024), not the product */
+    CHECK(parx_gpu_kernel_create(g, spv_lsxy, sizeof spv_lsxy,
+                                 &(parx_gpu_kernel_desc){.spec = square, .nspec = 2}, &err) == NULL);
+    CHECK_EQ(err, -EINVAL);
+    parx_gpu_kernel *k = parx_gpu_kernel_create(
+        g, spv_lsxy, sizeof spv_lsxy, &(parx_gpu_kernel_desc){.spec = fine, .nspec = 2}, &err);
+    REQUIRE(k);
+    CHECK_EQ_U(parx_gpu_kernel_local_size(k), 4);
+    enum { N = 1000 };
+    parx_gpu_buffer *b = parx_gpu_buffer_create(g, N * 4, 0, &err);
+    uint32_t *h = (uint32_t *)malloc(N * 4);
+    REQUIRE(b && h);
+    int rc = 1; /* 4 x 16 invocations a group, 4 items a group: every item once */
+    CHECK_EQ(run_count(g, k, b, h, N, 0, &rc), N);
+    CHECK_EQ(rc, 0);
+    parx_gpu_kernel_destroy(k);
+    parx_gpu_buffer_destroy(b);
+    free(h);
+    close_dev(g);
+}
+
+/* A push-constant block of 132 bytes, over the 128 most devices default to:
+       #version 450
+       layout(local_size_x = 64) in;
+       layout(std430, set = 0, binding = 0) buffer Dst { uint dst[]; };
+       layout(push_constant) uniform P { uint first, offset, count, pad; uint v[29]; } p;
+       void main() {
+           uint i = gl_GlobalInvocationID.x;
+           if (i < p.count) dst[p.offset + i] = p.first + i + p.v[28];
+       }
+   glslc --target-env=vulkan1.0 -O (shaderc 2023.2), checked with spirv-val. */
+static const uint32_t spv_push132[] = {
+    0x07230203, 0x00010000, 0x000d000b, 0x00000037, 0x00000000, 0x00020011, 0x00000001, 0x0006000b,
+    0x00000001, 0x4c534c47, 0x6474732e, 0x3035342e, 0x00000000, 0x0003000e, 0x00000000, 0x00000001,
+    0x0006000f, 0x00000005, 0x00000004, 0x6e69616d, 0x00000000, 0x0000000b, 0x00060010, 0x00000004,
+    0x00000011, 0x00000040, 0x00000001, 0x00000001, 0x00040047, 0x0000000b, 0x0000000b, 0x0000001c,
+    0x00040047, 0x00000012, 0x00000006, 0x00000004, 0x00050048, 0x00000013, 0x00000000, 0x00000023,
+    0x00000000, 0x00050048, 0x00000013, 0x00000001, 0x00000023, 0x00000004, 0x00050048, 0x00000013,
+    0x00000002, 0x00000023, 0x00000008, 0x00050048, 0x00000013, 0x00000003, 0x00000023, 0x0000000c,
+    0x00050048, 0x00000013, 0x00000004, 0x00000023, 0x00000010, 0x00030047, 0x00000013, 0x00000002,
+    0x00040047, 0x0000001f, 0x00000006, 0x00000004, 0x00050048, 0x00000020, 0x00000000, 0x00000023,
+    0x00000000, 0x00030047, 0x00000020, 0x00000003, 0x00040047, 0x00000022, 0x00000022, 0x00000000,
+    0x00040047, 0x00000022, 0x00000021, 0x00000000, 0x00040047, 0x00000036, 0x0000000b, 0x00000019,
+    0x00020013, 0x00000002, 0x00030021, 0x00000003, 0x00000002, 0x00040015, 0x00000006, 0x00000020,
+    0x00000000, 0x00040017, 0x00000009, 0x00000006, 0x00000003, 0x00040020, 0x0000000a, 0x00000001,
+    0x00000009, 0x0004003b, 0x0000000a, 0x0000000b, 0x00000001, 0x0004002b, 0x00000006, 0x0000000c,
+    0x00000000, 0x00040020, 0x0000000d, 0x00000001, 0x00000006, 0x0004002b, 0x00000006, 0x00000011,
+    0x0000001d, 0x0004001c, 0x00000012, 0x00000006, 0x00000011, 0x0007001e, 0x00000013, 0x00000006,
+    0x00000006, 0x00000006, 0x00000006, 0x00000012, 0x00040020, 0x00000014, 0x00000009, 0x00000013,
+    0x0004003b, 0x00000014, 0x00000015, 0x00000009, 0x00040015, 0x00000016, 0x00000020, 0x00000001,
+    0x0004002b, 0x00000016, 0x00000017, 0x00000002, 0x00040020, 0x00000018, 0x00000009, 0x00000006,
+    0x00020014, 0x0000001b, 0x0003001d, 0x0000001f, 0x00000006, 0x0003001e, 0x00000020, 0x0000001f,
+    0x00040020, 0x00000021, 0x00000002, 0x00000020, 0x0004003b, 0x00000021, 0x00000022, 0x00000002,
+    0x0004002b, 0x00000016, 0x00000023, 0x00000000, 0x0004002b, 0x00000016, 0x00000024, 0x00000001,
+    0x0004002b, 0x00000016, 0x0000002d, 0x00000004, 0x0004002b, 0x00000016, 0x0000002e, 0x0000001c,
+    0x00040020, 0x00000032, 0x00000002, 0x00000006, 0x0004002b, 0x00000006, 0x00000034, 0x00000040,
+    0x0004002b, 0x00000006, 0x00000035, 0x00000001, 0x0006002c, 0x00000009, 0x00000036, 0x00000034,
+    0x00000035, 0x00000035, 0x00050036, 0x00000002, 0x00000004, 0x00000000, 0x00000003, 0x000200f8,
+    0x00000005, 0x00050041, 0x0000000d, 0x0000000e, 0x0000000b, 0x0000000c, 0x0004003d, 0x00000006,
+    0x0000000f, 0x0000000e, 0x00050041, 0x00000018, 0x00000019, 0x00000015, 0x00000017, 0x0004003d,
+    0x00000006, 0x0000001a, 0x00000019, 0x000500b0, 0x0000001b, 0x0000001c, 0x0000000f, 0x0000001a,
+    0x000300f7, 0x0000001e, 0x00000000, 0x000400fa, 0x0000001c, 0x0000001d, 0x0000001e, 0x000200f8,
+    0x0000001d, 0x00050041, 0x00000018, 0x00000025, 0x00000015, 0x00000024, 0x0004003d, 0x00000006,
+    0x00000026, 0x00000025, 0x00050080, 0x00000006, 0x00000028, 0x00000026, 0x0000000f, 0x00050041,
+    0x00000018, 0x00000029, 0x00000015, 0x00000023, 0x0004003d, 0x00000006, 0x0000002a, 0x00000029,
+    0x00050080, 0x00000006, 0x0000002c, 0x0000002a, 0x0000000f, 0x00060041, 0x00000018, 0x0000002f,
+    0x00000015, 0x0000002d, 0x0000002e, 0x0004003d, 0x00000006, 0x00000030, 0x0000002f, 0x00050080,
+    0x00000006, 0x00000031, 0x0000002c, 0x00000030, 0x00060041, 0x00000032, 0x00000033, 0x00000022,
+    0x00000023, 0x00000028, 0x0003003e, 0x00000033, 0x00000031, 0x000200f9, 0x0000001e, 0x000200f8,
+    0x0000001e, 0x000100fd, 0x00010038};
+
+/* The push-constant range must cover the module's block (else the pipeline
+   reads push constants its layout lacks: invalid usage, reported by the
+   validation layer as VUID-VkComputePipelineCreateInfo-layout-07987).
+   Before the fix kernel_create took any push_bytes, and its default of
+   128 for a larger block. Now a short range is -EINVAL, and the default
+   grows to the block where the device allows it (-EINVAL where not). */
+static void test_push_block(void)
+{
+    parx_gpu *g = open_dev((parx_gpu_desc){0});
+    REQUIRE(g);
+    parx_gpu_info in;
+    REQUIRE(parx_gpu_query(g, &in) == 0);
+    int err = 0;
+    CHECK(parx_gpu_kernel_create(g, parx_gpu_spv_sum, sizeof parx_gpu_spv_sum,
+                                 &(parx_gpu_kernel_desc){.push_bytes = 8}, &err) == NULL);
+    CHECK_EQ(err, -EINVAL); /* its block: the 16-byte header */
+    err = 0;
+    CHECK(parx_gpu_kernel_create(g, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy,
+                                 &(parx_gpu_kernel_desc){.push_bytes = 16}, &err) == NULL);
+    CHECK_EQ(err, -EINVAL); /* header + a: 20 */
+    parx_gpu_kernel *k = parx_gpu_kernel_create(g, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy,
+                                                &(parx_gpu_kernel_desc){.push_bytes = 20}, &err);
+    CHECK(k != NULL);
+    parx_gpu_kernel_destroy(k);
+    err = 0;
+    k = parx_gpu_kernel_create(g, spv_push132, sizeof spv_push132, NULL, &err);
+    if (in.max_push_bytes < 132) { /* lavapipe: 128 */
+        CHECK(k == NULL);
+        CHECK_EQ(err, -EINVAL);
+        err = 0;
+        CHECK(parx_gpu_kernel_create(g, spv_push132, sizeof spv_push132,
+                                     &(parx_gpu_kernel_desc){.push_bytes = 128}, &err) == NULL);
+        CHECK_EQ(err, -EINVAL);
+    } else {
+        REQUIRE(k);
+        enum { N = 300 };
+        uint32_t v[29] = {0}, h[N];
+        v[28] = 5;
+        parx_gpu_buffer *b = parx_gpu_buffer_create(g, sizeof h, 0, &err);
+        REQUIRE(b);
+        parx_gpu_job job = {.n = N, .kernel = k, .bufs = &b, .nbufs = 1, .push = v,
+                            .push_size = sizeof v};
+        CHECK_EQ(parx_gpu_run(g, NULL, &job), 0);
+        CHECK_EQ(parx_gpu_download(g, b, 0, h, sizeof h), 0);
+        size_t bad = 0;
+        for (uint32_t i = 0; i < N; i++)
+            bad += h[i] != i + 5;
+        CHECK_EQ(bad, 0);
+        parx_gpu_buffer_destroy(b);
+        parx_gpu_kernel_destroy(k);
+    }
+    close_dev(g);
+}
+
+/* An entry point that names no function of the module (a type's id, an id
+   past the bound): lavapipe dereferences it and crashes (SIGSEGV) inside
+   vkCreateComputePipelines. Before the fix parx passed such a module on;
+   now it is PARX_E_BAD_SPIRV. */
+static void test_spirv_entry_not_function(void)
+{
+    parx_gpu *g = open_dev((parx_gpu_desc){0});
+    REQUIRE(g);
+    size_t nw = sizeof parx_gpu_spv_saxpy / 4;
+    uint32_t *w = (uint32_t *)malloc(nw * 4);
+    REQUIRE(w);
+    uint32_t ids[2] = {0, parx_gpu_spv_saxpy[3] + 5}; /* [0]: OpTypeVoid's id, found below */
+    for (size_t i = 5; i < nw; i += parx_gpu_spv_saxpy[i] >> 16)
+        if ((parx_gpu_spv_saxpy[i] & 0xFFFFu) == 19 /* OpTypeVoid */)
+            ids[0] = parx_gpu_spv_saxpy[i + 1];
+    REQUIRE(ids[0] != 0);
+    for (int c = 0; c < 2; c++) {
+        memcpy(w, parx_gpu_spv_saxpy, nw * 4);
+        int patched = 0;
+        for (size_t i = 5; i < nw; i += w[i] >> 16)
+            if ((w[i] & 0xFFFFu) == 15 /* OpEntryPoint */) {
+                w[i + 2] = ids[c];
+                patched++;
+            }
+        CHECK_EQ(patched, 1);
+        int err = 0;
+        CHECK(parx_gpu_kernel_create(g, w, nw * 4, NULL, &err) == NULL);
+        CHECK_EQ(err, PARX_E_BAD_SPIRV);
+    }
+    free(w);
+    close_dev(g);
+}
+
 /* parx_gpu_run over a chunked buffer: each dispatch binds its own chunk, so
    they need no barrier between them (before the fix, hazards were tracked
    per whole buffer: a barrier before every chunk's dispatch). A second run
@@ -1681,6 +1906,57 @@ static void test_run_pieces_barriers(void)
 }
 
 /* ---- no device ----------------------------------------------------------- */
+
+/* desc.timeout_ns = UINT64_MAX, Vulkan's own "no bound": every wait is
+   unbounded, none fails. Before the fix, waiting for a free batch computed
+   its deadline as now + timeout_ns, which wrapped around into the past, so
+   recording while PARX_GPU_SLOTS batches were still running gave
+   -ETIMEDOUT at once (batch_limit 1: each KDE pass its own batch, each
+   taking far longer than recording the next). */
+static void test_unbounded_timeout(void)
+{
+    parx_gpu *g = open_dev((parx_gpu_desc){.batch_limit = 1, .timeout_ns = UINT64_MAX});
+    REQUIRE(g);
+    size_t np = 16384, ng = 2048;
+    float *xp = floats(np, 17), *acc = (float *)calloc(ng, 4), *got = (float *)malloc(ng * 4);
+    int err = 0;
+    parx_gpu_buffer *bp = parx_gpu_buffer_create(g, np * 4, 0, &err);
+    parx_gpu_buffer *ba = parx_gpu_buffer_create(g, ng * 4, 0, &err);
+    parx_gpu_kernel *k = parx_gpu_kernel_create(g, parx_gpu_spv_kde, sizeof parx_gpu_spv_kde,
+                                                &(parx_gpu_kernel_desc){.readonly_mask = 1}, &err);
+    REQUIRE(xp && acc && got && bp && ba && k);
+    CHECK_EQ(parx_gpu_upload(g, bp, 0, xp, np * 4), 0);
+    CHECK_EQ(parx_gpu_sync(g), 0);
+    parx_gpu_buffer *bufs[2] = {bp, ba};
+    enum { PASSES = 6 }; /* twice the default PARX_GPU_SLOTS batches in flight */
+    struct {
+        float lo, dx, inv_h;
+        uint32_t p0, p1, add;
+    } push = {-3.0f, 6.0f / (float)ng, 4.0f, 0, (uint32_t)np, 0};
+    /* Recorded back to back (the C reference comes after, so that the
+       device is still busy when each batch is recorded). */
+    for (int pass = 0; pass < PASSES; pass++) {
+        push.add = pass != 0;
+        parx_gpu_job job = {
+            .n = ng, .kernel = k, .bufs = bufs, .nbufs = 2, .push = &push, .push_size = sizeof push};
+        CHECK_EQ(parx_gpu_run(g, NULL, &job), 0);
+    }
+    for (int pass = 0; pass < PASSES; pass++) {
+        kde_ctx c = {xp, acc, 0, (uint32_t)np, push.lo, push.dx, push.inv_h};
+        kde_cpu(&c, 0, ng);
+    }
+    CHECK_EQ(parx_gpu_sync(g), 0);
+    CHECK_EQ(parx_gpu_download(g, ba, 0, got, ng * 4), 0);
+    double worst = 0;
+    for (size_t i = 0; i < ng; i++) {
+        double rel = fabs((double)got[i] - acc[i]) / (fabs((double)acc[i]) + 1e-3);
+        if (rel > worst)
+            worst = rel;
+    }
+    CHECK_MSG(worst <= 2e-5, "KDE: largest relative difference %g > 2e-5", worst);
+    close_dev(g);
+    free(xp), free(acc), free(got);
+}
 
 static void test_nodev(void)
 {
@@ -1798,5 +2074,13 @@ int main(int argc, char **argv)
            test_run_chunks_barriers);
     pt_run("parx_gpu_run cut by the group-count limit: no barrier between the pieces",
            test_run_pieces_barriers);
+    pt_run("desc.timeout_ns = UINT64_MAX: unbounded waits, never -ETIMEDOUT",
+           test_unbounded_timeout);
+    pt_run("a local size over the device's limits: -EINVAL, never a pipeline",
+           test_local_size_limits);
+    pt_run("a push-constant range short of the module's block: -EINVAL",
+           test_push_block);
+    pt_run("an entry point that names no function: PARX_E_BAD_SPIRV, never a crash",
+           test_spirv_entry_not_function);
     return pt_done_testing();
 }

@@ -11,7 +11,8 @@
     download that times out never writes its destination afterwards; a
     failed submit hands out no ticket; a batch whose vkEndCommandBuffer
     fails (injected too) is dropped whole, its mirrored imports' copy-outs
-    with it. And, since this unit has the implementation, the SPIR-V check
+    with it, and so is one parx has no memory to finish (injected too).
+    And, since this unit has the implementation, the SPIR-V check
     itself: the LocalSizeId execution mode, which Vulkan accepts only with
     maintenance4 (parx does not enable it), so no pipeline can be made from
     it here.
@@ -129,6 +130,49 @@ static void test_end_failure(void)
     parx_gpu_close(s);
 }
 
+/* A batch parx has no memory to finish (a mirrored import's copy-out
+   could not be queued: injected) is dropped whole, as documented for a
+   batch the driver fails to end. Before the fix it stayed recording: the
+   next sync submitted it after all, so work the caller had been told was
+   lost ran anyway (here: twice, once more after the caller reran it), and
+   the copy-outs queued before the failure were recorded again. */
+static void test_finish_enomem(void)
+{
+    int err = 0;
+    parx_gpu *s = parx_gpu_open(
+        &(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU, .no_import = true}, &err);
+    REQUIRE(s);
+    parx_gpu_kernel *sk =
+        parx_gpu_kernel_create(s, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL, &err);
+    enum { N = 1024 };
+    static float host[N], x[N];
+    for (int i = 0; i < N; i++)
+        host[i] = 1.0f, x[i] = (float)i;
+    parx_gpu_buffer *m = parx_gpu_buffer_import(s, host, sizeof host, &err);
+    parx_gpu_buffer *bx = parx_gpu_buffer_create(s, sizeof x, 0, &err);
+    REQUIRE(sk && m && bx);
+    CHECK_EQ(parx_gpu_buffer_imported(m), 0); /* mirrored */
+    CHECK_EQ(parx_gpu_upload(s, bx, 0, x, sizeof x), 0);
+    CHECK_EQ(parx_gpu_sync(s), 0);
+    parx_gpu_buffer *xm[2] = {bx, m};
+    parx_gpu_job job = {.n = N, .kernel = sk, .bufs = xm, .nbufs = 2, .push = &a, .push_size = 4};
+    CHECK_EQ(parx_gpu_run(s, NULL, &job), 0); /* host = 2 * x + 1, once it runs */
+    parx__gpu_test_inject(s, -4);             /* its copy-out: no memory */
+    CHECK_EQ(parx_gpu_sync(s), -ENOMEM);
+    CHECK_EQ(parx_gpu_sync(s), 0); /* nothing left to run */
+    size_t bad = 0;
+    for (int i = 0; i < N; i++)
+        bad += host[i] != 1.0f; /* dropped: the host keeps its bytes */
+    CHECK_EQ(bad, 0);
+    CHECK_EQ(parx_gpu_run(s, NULL, &job), 0); /* the caller reruns it: once */
+    CHECK_EQ(parx_gpu_sync(s), 0);
+    bad = 0;
+    for (int i = 0; i < N; i++)
+        bad += host[i] != 2.0f * (float)i + 1.0f;
+    CHECK_EQ(bad, 0);
+    parx_gpu_close(s);
+}
+
 /* The LocalSizeId execution mode (SPIR-V 1.3, spirv-as, checked with
    spirv-val --target-env vulkan1.3): tests/gpu.c's spec-constant kernel
    with `OpExecutionModeId %main LocalSizeId %x %uint_1 %uint_1`, %x an
@@ -176,8 +220,100 @@ static void test_local_size_id(void)
     CHECK_EQ_U(f.local_x, 64);
     CHECK_EQ(parx__gpu_check_spirv(spv_lsid_id, sizeof spv_lsid_id, "main", spec, 2, &f), 0);
     CHECK_EQ_U(f.local_x, 16);
+    CHECK_EQ_U(f.local_y, 1); /* y and z: the module's constants */
+    CHECK_EQ_U(f.local_z, 1);
     CHECK_EQ_U(f.bindings, 1);
     CHECK(f.uses_push);
+    CHECK_EQ_U(f.push_size, 16); /* the header: four uints at Offsets 0..12 */
+}
+
+/* parx_gpu_open reports the codes it documents: a device lost or a feature
+   missing while the device is made (injected: no driver does either on
+   request) is -EIO, out of memory -ENOMEM, and a desc.device that is no
+   parx_gpu_device_kind -EINVAL. Before the fix they came out as
+   PARX_E_DEVICE_LOST, -ENOTSUP and -ENODEV (which sends a caller to its
+   CPU path for what is a bug). Each failed open frees what it made. */
+static void test_open_errors(void)
+{
+    static const struct {
+        int result, want;
+    } cases[] = {{VK_ERROR_DEVICE_LOST, -EIO},
+                 {VK_ERROR_FEATURE_NOT_PRESENT, -EIO},
+                 {VK_ERROR_EXTENSION_NOT_PRESENT, -EIO},
+                 {VK_ERROR_OUT_OF_DEVICE_MEMORY, -ENOMEM},
+                 {VK_ERROR_INITIALIZATION_FAILED, -ENODEV}};
+    int err = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        parx__gpu_test_inject_open(cases[i].result);
+        err = 0;
+        CHECK(parx_gpu_open(&(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU}, &err) == NULL);
+        CHECK_EQ(err, cases[i].want);
+    }
+    err = 0;
+    CHECK(parx_gpu_open(&(parx_gpu_desc){.device = (parx_gpu_device_kind)42}, &err) == NULL);
+    CHECK_EQ(err, -EINVAL);
+    parx_gpu *ok = parx_gpu_open(&(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU}, &err);
+    CHECK(ok != NULL); /* the hook is spent */
+    parx_gpu_close(ok);
+}
+
+/* A module whose push-constant block is a tree of structs: S0 holds m
+   members of type S1, ..., S(d) holds m uints (Offsets packed), written
+   into w (room for 4096 words); returns its word count. spirv-val accepts
+   it (checked for d = 7, m = 10 when the test was written). */
+static size_t nested_push_module(uint32_t *w, int d, int m)
+{
+    enum { VOID = 1, FN, UINT, PTR, PC, MAIN, LABEL, S0 }; /* S(k) = S0 + k */
+    size_t n = 0;
+    uint32_t size[16];
+    size[d] = 4u * (uint32_t)m;
+    for (int k = d - 1; k >= 0; k--)
+        size[k] = size[k + 1] * (uint32_t)m;
+    w[n++] = 0x07230203u, w[n++] = 0x00010000u, w[n++] = 0, w[n++] = S0 + (uint32_t)d + 1, w[n++] = 0;
+    w[n++] = (2u << 16) | 17, w[n++] = 1;         /* OpCapability Shader */
+    w[n++] = (3u << 16) | 14, w[n++] = 0, w[n++] = 1; /* OpMemoryModel Logical GLSL450 */
+    w[n++] = (5u << 16) | 15, w[n++] = 5, w[n++] = MAIN; /* OpEntryPoint GLCompute %main "main" */
+    memcpy(&w[n], "main\0\0\0\0", 8), n += 2;
+    w[n++] = (6u << 16) | 16, w[n++] = MAIN, w[n++] = 17, w[n++] = 1, w[n++] = 1, w[n++] = 1;
+    for (int k = 0; k <= d; k++)
+        for (int i = 0; i < m; i++) /* OpMemberDecorate %Sk i Offset */
+            w[n++] = (5u << 16) | 72, w[n++] = S0 + (uint32_t)k, w[n++] = (uint32_t)i, w[n++] = 35,
+            w[n++] = (uint32_t)i * (k == d ? 4u : size[k + 1]);
+    w[n++] = (3u << 16) | 71, w[n++] = S0, w[n++] = 2; /* OpDecorate %S0 Block */
+    w[n++] = (2u << 16) | 19, w[n++] = VOID;
+    w[n++] = (3u << 16) | 33, w[n++] = FN, w[n++] = VOID;
+    w[n++] = (4u << 16) | 21, w[n++] = UINT, w[n++] = 32, w[n++] = 0;
+    for (int k = d; k >= 0; k--) { /* OpTypeStruct %Sk (m members) */
+        w[n++] = ((2u + (uint32_t)m) << 16) | 30, w[n++] = S0 + (uint32_t)k;
+        for (int i = 0; i < m; i++)
+            w[n++] = k == d ? UINT : S0 + (uint32_t)k + 1;
+    }
+    w[n++] = (4u << 16) | 32, w[n++] = PTR, w[n++] = 9, w[n++] = S0; /* PushConstant */
+    w[n++] = (4u << 16) | 59, w[n++] = PTR, w[n++] = PC, w[n++] = 9;
+    w[n++] = (5u << 16) | 54, w[n++] = VOID, w[n++] = MAIN, w[n++] = 0, w[n++] = FN;
+    w[n++] = (2u << 16) | 248, w[n++] = LABEL;
+    w[n++] = (1u << 16) | 253; /* OpReturn */
+    w[n++] = (1u << 16) | 56;  /* OpFunctionEnd */
+    return n;
+}
+
+/* The push-constant block's size from nested structs: exact for a small
+   tree; for a deep, wide one (10^7 paths) parx gives up (0: cannot tell)
+   after a bounded number of types instead of walking every path (the
+   first version of the size walk recursed into each member's type anew:
+   40 s for this module, exponential in its depth). */
+static void test_push_size_nested(void)
+{
+    static uint32_t w[4096];
+    parx__gpu_spirv_facts f;
+    size_t n = nested_push_module(w, 2, 3);
+    CHECK_EQ(parx__gpu_check_spirv(w, n * 4, "main", NULL, 0, &f), 0);
+    CHECK(f.uses_push);
+    CHECK_EQ_U(f.push_size, 3 * 3 * 3 * 4);
+    n = nested_push_module(w, 7, 10);
+    CHECK_EQ(parx__gpu_check_spirv(w, n * 4, "main", NULL, 0, &f), 0);
+    CHECK(f.uses_push);
+    CHECK_EQ_U(f.push_size, 0);
 }
 
 static void cpu_fill(void *ctx, size_t bg, size_t e)
@@ -240,7 +376,12 @@ int main(void)
     pt_run("a download that times out never writes dst afterwards", test_download_timeout);
     pt_run("a failed vkEndCommandBuffer drops the batch and its mirror copy-outs",
            test_end_failure);
+    pt_run("a batch parx cannot finish (no memory) is dropped whole", test_finish_enomem);
     pt_run("the local size from LocalSizeId and desc.spec", test_local_size_id);
+    pt_run("a push block of nested structs: its size, or 0 past a bounded walk",
+           test_push_size_nested);
+    pt_run("parx_gpu_open's errors: -EIO, -ENOMEM, -ENODEV, -EINVAL as documented",
+           test_open_errors);
     pt_run("an injected VK_ERROR_DEVICE_LOST: PARX_E_DEVICE_LOST everywhere, close, CPU rerun",
            test_lost);
     return pt_done_testing();
