@@ -3039,7 +3039,7 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
     const size_t hdr = sizeof(parx_gpu_push_header);
     /* Everything is checked before the first dispatch is recorded, so that
        a bad job leaves nothing of itself in the batch. */
-    if (k->g != g || job->n >= ((size_t)1 << 32) || job->nbufs != k->nbind ||
+    if (k->g != g || (uint64_t)job->n >= ((uint64_t)1 << 32) || job->nbufs != k->nbind ||
         (job->nbufs && !job->bufs) || k->push_bytes < hdr || job->push_size > k->push_bytes - hdr ||
         (job->push_size && !job->push) || job->push_size % 4)
         return -EINVAL;
