@@ -194,6 +194,9 @@
 
 /* ===== The whole public API on one screen =====================================
 
+   const char *parx_strerror(int code);                (>>common, in every parx header)
+   void        parx_set_log(parx_log_fn fn, void *user);
+
    parx_gpu *parx_gpu_open(const parx_gpu_desc *desc, int *err);   -ENODEV: CPU path
    void      parx_gpu_close(parx_gpu *g);
    int       parx_gpu_query(const parx_gpu *g, parx_gpu_info *out);
