@@ -932,7 +932,7 @@ typedef struct parx_map_desc {
     const double *cost;  /* n cost hints: jobs are started longest first (a NaN hint
                             last), ties in index order; NULL: in order */
     void (*progress)(size_t done, size_t n, void *user); /* after each batch of results */
-    void *user;
+    void *user;          /* passed to progress */
 } parx_map_desc;
 
 typedef struct parx_procs_info {
@@ -1052,10 +1052,10 @@ typedef struct parx_io_range {
 
 typedef struct parx_prefetch_desc {
     const char *const *paths;     /* the files, read in this order (required, npaths >= 1) */
-    size_t npaths;
+    size_t npaths;                /* entries in .paths */
     const parx_io_range *ranges;  /* optional: read only these ranges, in this order; NULL: every
                                      file whole */
-    size_t nranges;
+    size_t nranges;               /* entries in .ranges (0 with .ranges: nothing is read) */
     size_t chunk_size;            /* bytes per chunk; 0: 1 MiB; rounded up to 4 KiB with .direct */
     int depth;                    /* buffers: reads in flight plus chunks the caller holds; 0: 4 */
     bool direct;                  /* read with O_DIRECT where the file system allows (>>prefetch) */
@@ -1164,7 +1164,7 @@ typedef struct parx_writer_desc {
                                   cannot be synced: a pipe, a socket, /dev/null) */
     parx_write_done_fn done;   /* optional: told when each buffer may be reused (on io_uring
                                   inside write, flush or close; else on the writer's thread) */
-    void *done_user;
+    void *done_user;           /* passed to .done */
 } parx_writer_desc;
 
 typedef struct parx_writer parx_writer;
@@ -1350,14 +1350,14 @@ typedef struct parx_run_desc {
     uint64_t job_timeout_ns;   /* process backends: kill a job running longer; 0: none */
     int retries;               /* process backends: attempts after a crash or timeout */
     int (*progress)(size_t done, size_t n, void *user); /* non-zero return: cancel */
-    void *user;
+    void *user;                /* passed to progress */
     PARX__ATOMIC(int) *cancel; /* if not NULL: set non-zero (any thread) to cancel */
     const parx_probe *probe;   /* overheads for AUTO; NULL: PARX_PROBE, else built in */
     parx_pool *pool;           /* THREADS: use this pool instead of making one */
 #ifndef PARX_NO_PROC
     parx_procs *procs;         /* FORK/SPAWN: use this pool instead of making one */
 #else
-    void *procs_unused;
+    void *procs_unused;        /* PARX_NO_PROC: .procs's place, ignored */
 #endif
 } parx_run_desc;
 
