@@ -41,8 +41,8 @@
     | PARX_NO_URING           | undefined     | prefetcher/writer on threads only; no liburing |
 
     Macros that change declarations (PARX_STATIC, PARX_CACHELINE,
-    PARX_NO_PREFETCH, PARX_NO_URING) must be the same in every translation
-    unit: set them with compiler flags. The prefetcher's io_uring backend
+    PARX_NO_PROC, PARX_NO_PREFETCH), and PARX_NO_URING, must be the same in
+    every translation unit: set them with compiler flags. The prefetcher's io_uring backend
     needs liburing (-luring) unless PARX_NO_URING is set. Where the
     prefetcher is compiled in, its implementation includes parx_shm.h (for
     .arena), as the process pool's declarations do, and with
