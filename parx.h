@@ -681,7 +681,11 @@ typedef struct parx_pool_desc {
    only one of alloc/free given, or a deque_capacity above 2^37 slots),
    ENOMEM, EAGAIN (the system refused a
    thread; any threads already started are stopped and joined).
-   Thread safety: any thread. */
+   Thread safety: any thread.
+   Callback safety: alloc and free run on any thread that uses the pool
+   (workers, spawning threads, callers of parx_reduce), several at once, at
+   times while the pool holds its lock: they must be thread-safe and must
+   not call parx. */
 PARX_API parx_pool *parx_pool_create(const parx_pool_desc *desc);
 
 /* parx_pool_destroy: run every task still queued, stop the workers, join
