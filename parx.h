@@ -41,8 +41,8 @@
     | PARX_NO_URING           | undefined     | prefetcher/writer on threads only; no liburing |
 
     Macros that change declarations (PARX_STATIC, PARX_CACHELINE,
-    PARX_NO_PREFETCH, PARX_NO_URING) must be the same in every translation
-    unit: set them with compiler flags. The prefetcher's io_uring backend
+    PARX_NO_PROC, PARX_NO_PREFETCH), and PARX_NO_URING, must be the same in
+    every translation unit: set them with compiler flags. The prefetcher's io_uring backend
     needs liburing (-luring) unless PARX_NO_URING is set. Where the
     prefetcher is compiled in, its implementation includes parx_shm.h (for
     .arena), as the process pool's declarations do, and with
@@ -681,7 +681,11 @@ typedef struct parx_pool_desc {
    only one of alloc/free given, or a deque_capacity above 2^37 slots),
    ENOMEM, EAGAIN (the system refused a
    thread; any threads already started are stopped and joined).
-   Thread safety: any thread. */
+   Thread safety: any thread.
+   Callback safety: alloc and free run on any thread that uses the pool
+   (workers, spawning threads, callers of parx_reduce), several at once, at
+   times while the pool holds its lock: they must be thread-safe and must
+   not call parx. */
 PARX_API parx_pool *parx_pool_create(const parx_pool_desc *desc);
 
 /* parx_pool_destroy: run every task still queued, stop the workers, join
@@ -932,7 +936,7 @@ typedef struct parx_map_desc {
     const double *cost;  /* n cost hints: jobs are started longest first (a NaN hint
                             last), ties in index order; NULL: in order */
     void (*progress)(size_t done, size_t n, void *user); /* after each batch of results */
-    void *user;
+    void *user;          /* passed to progress */
 } parx_map_desc;
 
 typedef struct parx_procs_info {
@@ -1052,10 +1056,10 @@ typedef struct parx_io_range {
 
 typedef struct parx_prefetch_desc {
     const char *const *paths;     /* the files, read in this order (required, npaths >= 1) */
-    size_t npaths;
+    size_t npaths;                /* entries in .paths */
     const parx_io_range *ranges;  /* optional: read only these ranges, in this order; NULL: every
                                      file whole */
-    size_t nranges;
+    size_t nranges;               /* entries in .ranges (0 with .ranges: nothing is read) */
     size_t chunk_size;            /* bytes per chunk; 0: 1 MiB; rounded up to 4 KiB with .direct */
     int depth;                    /* buffers: reads in flight plus chunks the caller holds; 0: 4 */
     bool direct;                  /* read with O_DIRECT where the file system allows (>>prefetch) */
@@ -1164,7 +1168,7 @@ typedef struct parx_writer_desc {
                                   cannot be synced: a pipe, a socket, /dev/null) */
     parx_write_done_fn done;   /* optional: told when each buffer may be reused (on io_uring
                                   inside write, flush or close; else on the writer's thread) */
-    void *done_user;
+    void *done_user;           /* passed to .done */
 } parx_writer_desc;
 
 typedef struct parx_writer parx_writer;
@@ -1350,14 +1354,14 @@ typedef struct parx_run_desc {
     uint64_t job_timeout_ns;   /* process backends: kill a job running longer; 0: none */
     int retries;               /* process backends: attempts after a crash or timeout */
     int (*progress)(size_t done, size_t n, void *user); /* non-zero return: cancel */
-    void *user;
+    void *user;                /* passed to progress */
     PARX__ATOMIC(int) *cancel; /* if not NULL: set non-zero (any thread) to cancel */
     const parx_probe *probe;   /* overheads for AUTO; NULL: PARX_PROBE, else built in */
     parx_pool *pool;           /* THREADS: use this pool instead of making one */
 #ifndef PARX_NO_PROC
     parx_procs *procs;         /* FORK/SPAWN: use this pool instead of making one */
 #else
-    void *procs_unused;
+    void *procs_unused;        /* PARX_NO_PROC: .procs's place, ignored */
 #endif
 } parx_run_desc;
 

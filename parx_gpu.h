@@ -194,6 +194,9 @@
 
 /* ===== The whole public API on one screen =====================================
 
+   const char *parx_strerror(int code);                (>>common, in every parx header)
+   void        parx_set_log(parx_log_fn fn, void *user);
+
    parx_gpu *parx_gpu_open(const parx_gpu_desc *desc, int *err);   -ENODEV: CPU path
    void      parx_gpu_close(parx_gpu *g);
    int       parx_gpu_query(const parx_gpu *g, parx_gpu_info *out);
@@ -355,7 +358,7 @@ typedef struct parx_gpu_kernel_desc {
     const char *entry;             /* entry point (default "main") */
     const uint32_t *spec;          /* values of specialisation constants 0..nspec-1 (32 bits each;
                                       a bool constant takes 0 or 1) */
-    uint32_t nspec;
+    uint32_t nspec;                /* entries in .spec (at most 64) */
     uint32_t push_bytes;           /* push-constant range (default: 128 or the device limit,
                                       or the module's block where larger, when the module uses
                                       push constants, else 0); never less than the block */
@@ -369,14 +372,14 @@ typedef struct parx_gpu_job {
     size_t n;                      /* items (< 2^32) */
     parx_gpu_kernel *kernel;       /* the GPU path (NULL: always the CPU path) */
     parx_gpu_buffer **bufs;        /* bound in order, buffers with several chunks chunk by chunk */
-    size_t nbufs;
+    size_t nbufs;                  /* entries in .bufs: the kernel's bindings */
     const void *push;              /* push constants after the 16-byte header (may be NULL) */
-    size_t push_size;
+    size_t push_size;              /* bytes at .push (a multiple of 4) */
     uint32_t items_per_group;      /* items one workgroup handles (default: the kernel's
                                       local size x) */
     size_t item_bytes;             /* bytes per item in chunked buffers (default 4) */
     parx_range_fn cpu;             /* the CPU path: cpu(ctx, begin, end) over [0, n) */
-    void *ctx;
+    void *ctx;                     /* passed to .cpu */
     size_t grain;                  /* parx_for grain for the CPU path (0: automatic) */
 } parx_gpu_job;
 

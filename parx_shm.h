@@ -103,6 +103,9 @@
 
 /* ===== The whole public API on one screen =====================================
 
+   const char *parx_strerror(int code);                (>>common, in every parx header)
+   void        parx_set_log(parx_log_fn fn, void *user);
+
    parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err);
    parx_arena *parx_arena_open(const char *name, int *err);
    parx_arena *parx_arena_from_fd(int fd, int *err);
