@@ -1723,6 +1723,7 @@ PARX__COMMON const char *parx_strerror(int code)
     case EIO: return "input/output error";
     case ENXIO: return "no such device or address";
     case ECHILD: return "no child processes";
+    case EDEADLK: return "resource deadlock avoided";
     case EACCES: return "permission denied";
     case EFAULT: return "bad address";
     case EBUSY: return "device or resource busy";
@@ -4260,7 +4261,7 @@ static void *parx__procs_monitor(void *arg)
                     snprintf(msg, sizeof msg,
                              "parx_procs: a replacement worker could not start (%s); the pool is "
                              "broken",
-                             strerror(-m.pid));
+                             parx_strerror(m.pid));
                     atomic_store_explicit(&pp->broken, 1, memory_order_release);
                     atomic_store_explicit(&pp->ctl->quit, 1, memory_order_seq_cst);
                     parx__procs_fail_locked(pp, PARX_E_PROCS_BROKEN, false);

@@ -440,6 +440,7 @@ PARX__COMMON const char *parx_strerror(int code)
     case EIO: return "input/output error";
     case ENXIO: return "no such device or address";
     case ECHILD: return "no child processes";
+    case EDEADLK: return "resource deadlock avoided";
     case EACCES: return "permission denied";
     case EFAULT: return "bad address";
     case EBUSY: return "device or resource busy";
