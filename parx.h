@@ -274,7 +274,10 @@
       define them and dropped when the kernel refuses them: liburing 2.3
       has no version macros, so the headers tell what exists at compile
       time and the kernel at run time. PARX_NO_URING builds only the thread
-      backend and needs no liburing.
+      backend and needs no liburing. The writer's PARX_IO_AUTO takes the
+      thread backend for a file on FUSE (the file, or the directory it is
+      created in): io_uring takes a short write there, which FUSE's
+      direct_io allows, for EIO, with nothing written.
     - IOSQE_ASYNC. A buffered io_uring read is first tried inline, inside
       io_uring_enter on the submitting thread; when the data is in the page
       cache the copy then runs on the thread that should be computing, and
@@ -1161,7 +1164,8 @@ typedef struct parx_writer_desc {
     int depth;                 /* writes queued or in flight before a write waits; 0: 4 */
     parx_io_backend backend;   /* 0: PARX_IO_AUTO */
     bool sync;                 /* flush and close also fdatasync the file (no error where it
-                                  cannot be synced: a pipe, a socket, /dev/null) */
+                                  cannot be synced: a pipe, a socket, /dev/null, a procfs
+                                  file; on a regular file EROFS is an error) */
     parx_write_done_fn done;   /* optional: told when each buffer may be reused (on io_uring
                                   inside write, flush or close; else on the writer's thread) */
     void *done_user;
@@ -1172,7 +1176,8 @@ typedef struct parx_writer parx_writer;
 /* parx_writer_open: open (O_WRONLY | O_CREAT | O_CLOEXEC) the file for
    write-behind, after choosing the backend and starting its thread (so a
    refused PARX_IO_URING, or a thread that cannot be started, leaves the
-   file untouched). Returns the writer, or NULL with *err (err
+   file untouched). PARX_IO_AUTO takes the thread backend on a FUSE file
+   system (see >>prefetch). Returns the writer, or NULL with *err (err
    may be NULL) and errno: -EINVAL (no desc or path, depth < 0 or > 1024,
    an unknown backend), -ENOMEM, -EAGAIN, the errno of open (-ENXIO: a
    FIFO with no reader), -EOPNOTSUPP or io_uring's setup error with
@@ -6459,6 +6464,7 @@ struct parx_writer {
     uint64_t pos;              /* where the next parx_writer_write goes (caller only) */
     bool stream;               /* a pipe, FIFO, socket or terminal: no offsets, one write
                                   at a time (see parx__wr_queue) */
+    bool regular;              /* a regular file: fdatasync's EROFS is an error (flush) */
     int err;                   /* first error; under mu in the thread backend */
     parx__wr_op *ops;
 #ifndef PARX_NO_URING
@@ -6731,10 +6737,14 @@ PARX_API int parx_writer_flush(parx_writer *w)
         e = w->err;
         pthread_mutex_unlock(&w->mu);
     }
-    /* EINVAL and EROFS: the file cannot be synced -- a pipe, socket or
-       device such as /dev/null (fsync(2)) -- and holds nothing to wait for:
-       not an error, or the first flush would stop the writer for good */
-    if (!e && w->d.sync && fdatasync(w->fd) != 0 && errno != EINVAL && errno != EROFS) {
+    /* EINVAL: the file cannot be synced -- a pipe, socket or device such
+       as /dev/null, a file of procfs (no fsync method) -- and holds nothing
+       to wait for: not an error, or the first flush would stop the writer
+       for good. EROFS means the same for a special file (fsync(2)), but
+       from a regular file's file system it means the data did not reach
+       the device (ext4 once an error has made it read-only): an error. */
+    if (!e && w->d.sync && fdatasync(w->fd) != 0 && errno != EINVAL &&
+        (errno != EROFS || w->regular)) {
         e = -errno;
         if (w->backend == PARX_IO_THREADS) pthread_mutex_lock(&w->mu);
         if (!w->err) w->err = e;
@@ -6775,6 +6785,32 @@ PARX_API int parx_writer_close(parx_writer *w)
     return e;
 }
 
+#ifndef PARX_NO_URING
+/* Whether `path` (or, when it does not exist yet, the directory it would be
+   created in) lies on a FUSE file system. There io_uring takes a short
+   write -- which a FUSE file system with direct_io may return, and pwrite
+   passes on as it is -- for an error: the write comes back -EIO, nothing
+   of it written (seen on 6.18). So PARX_IO_AUTO writes such a file with
+   the thread backend. Asked before the file is opened, so that the choice
+   leaves the file untouched when it fails, as parx_writer_open promises. */
+static bool parx__wr_on_fuse(const char *path)
+{
+    struct statfs sf;
+    if (statfs(path, &sf) == 0) return sf.f_type == PARX__FUSE_MAGIC;
+    if (errno != ENOENT) return false;
+    const char *slash = strrchr(path, '/');
+    if (!slash) return statfs(".", &sf) == 0 && sf.f_type == PARX__FUSE_MAGIC;
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    char *dir = (char *)malloc(n + 1);
+    if (!dir) return false;
+    memcpy(dir, path, n);
+    dir[n] = 0;
+    bool fuse = statfs(dir, &sf) == 0 && sf.f_type == PARX__FUSE_MAGIC;
+    free(dir);
+    return fuse;
+}
+#endif
+
 PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err)
 {
     int e = 0;
@@ -6799,16 +6835,23 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err)
     }
     /* The backend first: PARX_IO_URING refused must leave the file as it was
        (not truncated). */
+    parx_io_backend want = w->d.backend;
+    bool fuse = false;
 #ifndef PARX_NO_URING
     void *ring = &w->ring;
+    fuse = want == PARX_IO_AUTO && parx__wr_on_fuse(w->d.path);
+    if (fuse) want = PARX_IO_THREADS;
 #else
     void *ring = NULL;
 #endif
-    int b = parx__io_choose(w->d.backend, ring, (unsigned)w->d.depth, true, w->why, sizeof w->why);
+    int b = parx__io_choose(want, ring, (unsigned)w->d.depth, true, w->why, sizeof w->why);
     if (b < 0) {
         e = b;
         goto fail;
     }
+    if (fuse)
+        snprintf(w->why, sizeof w->why,
+                 "threads: a FUSE file system (io_uring takes its short writes for EIO)");
     w->backend = b; /* from here destroy tears the ring down */
     if (b == PARX_IO_THREADS) {
         /* The writer thread before the file too: one that cannot be
@@ -6830,14 +6873,13 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err)
         w->fd = -1;
         goto fail;
     }
-    if (w->d.append) {
-        struct stat st;
-        if (fstat(w->fd, &st) != 0) {
-            e = -errno;
-            goto fail;
-        }
-        w->pos = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+    struct stat st;
+    if (fstat(w->fd, &st) != 0) {
+        e = -errno;
+        goto fail;
     }
+    w->regular = S_ISREG(st.st_mode);
+    if (w->d.append) w->pos = w->regular ? (uint64_t)st.st_size : 0;
     w->stream = lseek(w->fd, 0, SEEK_CUR) < 0 && errno == ESPIPE;
     w->d.path = NULL; /* not kept: the caller's string need not outlive the call */
     if (err) *err = 0;
