@@ -1216,8 +1216,10 @@ PARX_API int parx_writer_write(parx_writer *w, const void *buf, size_t size);
    Callback safety: as parx_writer_write. */
 PARX_API int parx_writer_write_at(parx_writer *w, const void *buf, size_t size, uint64_t offset);
 
-/* parx_writer_flush: wait until everything queued is written (and, with
-   .sync, on the device). Returns 0 or the first error of any write since
+/* parx_writer_flush: wait until everything queued is written: handed to
+   the kernel (the page cache), or with .sync also on the device (fdatasync:
+   the data and the file's size; not the directory entry of a file the
+   writer created -- fsync its directory for that). Returns 0 or the first error of any write since
    the writer was opened (-ENOSPC, -EIO, -EFBIG, ...) or of the ring
    (io_uring_enter refused: -EPERM; short of resources with nothing in
    flight: -EAGAIN, -EBUSY; writes not yet submitted then are not written,
