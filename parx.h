@@ -6851,9 +6851,12 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err)
         e = b;
         goto fail;
     }
-    if (fuse)
+    if (fuse) {
         snprintf(w->why, sizeof w->why,
                  "threads: a FUSE file system (io_uring takes its short writes for EIO)");
+        parx__log(PARX_LOG_INFO, "parx_writer: a FUSE file system (io_uring takes its short "
+                                 "writes for EIO); using the thread backend"); /* no lock held */
+    }
     w->backend = b; /* from here destroy tears the ring down */
     if (b == PARX_IO_THREADS) {
         /* The writer thread before the file too: one that cannot be

@@ -285,6 +285,14 @@ static parx_io_backend write_all(const char *path, parx_io_backend b, bool sync,
     return used;
 }
 
+static int fuse_logged; /* the hook runs inside parx_writer_open, on the test's thread */
+static void on_log(parx_log_level level, const char *msg, void *user)
+{
+    (void)user;
+    if (level == PARX_LOG_INFO && strstr(msg, "parx_writer: a FUSE file system"))
+        fuse_logged++;
+}
+
 /* plain, short writes, and EAGAIN then EINTR: every byte once, in place.
    PARX_IO_AUTO picks the thread backend on FUSE: io_uring takes a short
    write there for EIO (the short file came back -EIO, nothing written, at
@@ -292,6 +300,7 @@ static parx_io_backend write_all(const char *path, parx_io_backend b, bool sync,
 static void test_resumed(void)
 {
     FS_START();
+    parx_set_log(on_log, NULL);
     const int files[3] = {F_DATA, F_SHORT, F_AGAIN};
     for (int b = 0; b < nbackends; b++)
         for (int f = 0; f < 3; f++) {
@@ -307,9 +316,12 @@ static void test_resumed(void)
                       "%s",
                       (int)backends[b], (int)used, names[files[f]], rw, rf, rc, n, NW * WLEN,
                       pattern ? "in place" : "not the pattern");
-            if (backends[b] == PARX_IO_AUTO)
+            if (backends[b] == PARX_IO_AUTO) {
                 CHECK_MSG(used == PARX_IO_THREADS, "AUTO on FUSE ran backend %d", (int)used);
+                CHECK_MSG(fuse_logged > 0, "AUTO on FUSE: the choice was not logged");
+            }
         }
+    parx_set_log(NULL, NULL);
     fs_stop();
 }
 
