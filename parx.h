@@ -352,7 +352,9 @@
       fails with -ENXIO. With a reader, the writer
       treats a pipe, FIFO, socket or terminal as a stream: one write at a
       time, in the order queued (io-wq would run two side by side and mix
-      their bytes), and parx_writer_write_at is -ESPIPE.
+      their bytes), and parx_writer_write_at is -ESPIPE. So is an
+      append-only file (chattr +a) with .append: it opens for writing only
+      with O_APPEND, which puts every write at the end.
     - The thread backend. Reader threads take the oldest chunk waiting
       and pread it. The consumer does not sleep while a chunk it needs
       waits for a reader: it reads that chunk itself, or, when a reader has
@@ -1158,8 +1160,9 @@ typedef void (*parx_write_done_fn)(const void *buf, size_t size, int status, voi
 
 typedef struct parx_writer_desc {
     const char *path;          /* the file (required); created if missing */
-    bool append;               /* keep what the file holds and write after its end; default:
-                                  truncate it */
+    bool append;               /* keep what the file holds and write after its end (an
+                                  append-only file, chattr +a, is then opened O_APPEND and
+                                  written as a stream: write_at -ESPIPE); default: truncate it */
     unsigned mode;             /* permissions when created; 0: 0644 (less the umask) */
     int depth;                 /* writes queued or in flight before a write waits; 0: 4 */
     parx_io_backend backend;   /* 0: PARX_IO_AUTO */
@@ -1211,7 +1214,8 @@ PARX_API int parx_writer_write(parx_writer *w, const void *buf, size_t size);
    the position of the next parx_writer_write does not move.
    Returns as parx_writer_write, -EINVAL when offset + size is past
    INT64_MAX (the largest file offset), and -ESPIPE on a pipe, FIFO, socket
-   or terminal (nothing is queued, the writer goes on).
+   or terminal, or an append-only file opened with .append (nothing is
+   queued, the writer goes on).
    Thread safety: one caller at a time.
    Callback safety: as parx_writer_write. */
 PARX_API int parx_writer_write_at(parx_writer *w, const void *buf, size_t size, uint64_t offset);
@@ -6873,6 +6877,15 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err)
         w->has_thread = true;
     }
     w->fd = parx__io_open(w->d.path, O_WRONLY | O_CREAT | (w->d.append ? 0 : O_TRUNC), w->d.mode);
+    bool append_only = false;
+    if (w->fd == -EPERM && w->d.append) {
+        /* An append-only file (chattr +a) opens for writing only with
+           O_APPEND, and the kernel then puts every write at the end,
+           whatever its offset: written as a stream (one write at a time,
+           in order; write_at -ESPIPE). */
+        w->fd = parx__io_open(w->d.path, O_WRONLY | O_CREAT | O_APPEND, w->d.mode);
+        append_only = w->fd >= 0;
+    }
     if (w->fd < 0) {
         e = w->fd;
         w->fd = -1;
@@ -6885,7 +6898,7 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err)
     }
     w->regular = S_ISREG(st.st_mode);
     if (w->d.append) w->pos = w->regular ? (uint64_t)st.st_size : 0;
-    w->stream = lseek(w->fd, 0, SEEK_CUR) < 0 && errno == ESPIPE;
+    w->stream = append_only || (lseek(w->fd, 0, SEEK_CUR) < 0 && errno == ESPIPE);
     w->d.path = NULL; /* not kept: the caller's string need not outlive the call */
     if (err) *err = 0;
     return w;
