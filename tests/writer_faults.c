@@ -337,8 +337,8 @@ static void test_eio(void)
         size_t n = read_back(path, EIO_AT / WLEN * WLEN, &pattern);
         CHECK_MSG((rw == 0 || rw == -EIO) && rf == -EIO && rc == -EIO &&
                       n >= EIO_AT / WLEN * WLEN && pattern,
-                  "backend %d: write %d, flush %d, close %d, %zu bytes, %s", (int)backends[b],
-                  rw, rf, rc, n, pattern ? "the pattern" : "not the pattern");
+                  "backend %d: write %d, flush %d, close %d, %zu bytes, %s", (int)backends[b], rw,
+                  rf, rc, n, pattern ? "the pattern" : "not the pattern");
     }
     fs_stop();
 }
@@ -359,8 +359,9 @@ static void test_fsync_erofs(void)
                   parx_strerror(rf), rc, parx_strerror(rc));
         /* without .sync, fsync is not called: no error */
         write_all(path, backends[b], false, &rw, &rf, &rc);
-        CHECK_MSG(rw == 0 && rf == 0 && rc == 0, "backend %d, no .sync: write %d, flush %d, close %d",
-                  (int)backends[b], rw, rf, rc);
+        CHECK_MSG(rw == 0 && rf == 0 && rc == 0,
+                  "backend %d, no .sync: write %d, flush %d, close %d", (int)backends[b], rw, rf,
+                  rc);
     }
     fs_stop();
 }
