@@ -274,7 +274,10 @@
       define them and dropped when the kernel refuses them: liburing 2.3
       has no version macros, so the headers tell what exists at compile
       time and the kernel at run time. PARX_NO_URING builds only the thread
-      backend and needs no liburing.
+      backend and needs no liburing. The writer's PARX_IO_AUTO takes the
+      thread backend for a file on FUSE (the file, or the directory it is
+      created in): io_uring takes a short write there, which FUSE's
+      direct_io allows, for EIO, with nothing written.
     - IOSQE_ASYNC. A buffered io_uring read is first tried inline, inside
       io_uring_enter on the submitting thread; when the data is in the page
       cache the copy then runs on the thread that should be computing, and
@@ -349,7 +352,9 @@
       fails with -ENXIO. With a reader, the writer
       treats a pipe, FIFO, socket or terminal as a stream: one write at a
       time, in the order queued (io-wq would run two side by side and mix
-      their bytes), and parx_writer_write_at is -ESPIPE.
+      their bytes), and parx_writer_write_at is -ESPIPE. So is an
+      append-only file (chattr +a) with .append: it opens for writing only
+      with O_APPEND, which puts every write at the end.
     - The thread backend. Reader threads take the oldest chunk waiting
       and pread it. The consumer does not sleep while a chunk it needs
       waits for a reader: it reads that chunk itself, or, when a reader has
@@ -1159,13 +1164,15 @@ typedef void (*parx_write_done_fn)(const void *buf, size_t size, int status, voi
 
 typedef struct parx_writer_desc {
     const char *path;          /* the file (required); created if missing */
-    bool append;               /* keep what the file holds and write after its end; default:
-                                  truncate it */
+    bool append;               /* keep what the file holds and write after its end (an
+                                  append-only file, chattr +a, is then opened O_APPEND and
+                                  written as a stream: write_at -ESPIPE); default: truncate it */
     unsigned mode;             /* permissions when created; 0: 0644 (less the umask) */
     int depth;                 /* writes queued or in flight before a write waits; 0: 4 */
     parx_io_backend backend;   /* 0: PARX_IO_AUTO */
     bool sync;                 /* flush and close also fdatasync the file (no error where it
-                                  cannot be synced: a pipe, a socket, /dev/null) */
+                                  cannot be synced: a pipe, a socket, /dev/null, a procfs
+                                  file; on a regular file EROFS is an error) */
     parx_write_done_fn done;   /* optional: told when each buffer may be reused (on io_uring
                                   inside write, flush or close; else on the writer's thread) */
     void *done_user;           /* passed to .done */
@@ -1176,7 +1183,8 @@ typedef struct parx_writer parx_writer;
 /* parx_writer_open: open (O_WRONLY | O_CREAT | O_CLOEXEC) the file for
    write-behind, after choosing the backend and starting its thread (so a
    refused PARX_IO_URING, or a thread that cannot be started, leaves the
-   file untouched). Returns the writer, or NULL with *err (err
+   file untouched). PARX_IO_AUTO takes the thread backend on a FUSE file
+   system (see >>prefetch). Returns the writer, or NULL with *err (err
    may be NULL) and errno: -EINVAL (no desc or path, depth < 0 or > 1024,
    an unknown backend), -ENOMEM, -EAGAIN, the errno of open (-ENXIO: a
    FIFO with no reader), -EOPNOTSUPP or io_uring's setup error with
@@ -1210,13 +1218,17 @@ PARX_API int parx_writer_write(parx_writer *w, const void *buf, size_t size);
    the position of the next parx_writer_write does not move.
    Returns as parx_writer_write, -EINVAL when offset + size is past
    INT64_MAX (the largest file offset), and -ESPIPE on a pipe, FIFO, socket
-   or terminal (nothing is queued, the writer goes on).
+   or terminal, or an append-only file opened with .append (nothing is
+   queued, the writer goes on).
    Thread safety: one caller at a time.
    Callback safety: as parx_writer_write. */
 PARX_API int parx_writer_write_at(parx_writer *w, const void *buf, size_t size, uint64_t offset);
 
-/* parx_writer_flush: wait until everything queued is written (and, with
-   .sync, on the device). Returns 0 or the first error of any write since
+/* parx_writer_flush: wait until everything queued is written: handed to
+   the kernel (the page cache), or with .sync also on the device
+   (fdatasync: the data and the file's size; not the directory entry of a
+   file the writer created -- fsync its directory for that).
+   Returns 0 or the first error of any write since
    the writer was opened (-ENOSPC, -EIO, -EFBIG, ...) or of the ring
    (io_uring_enter refused: -EPERM; short of resources with nothing in
    flight: -EAGAIN, -EBUSY; writes not yet submitted then are not written,
@@ -6464,6 +6476,7 @@ struct parx_writer {
     uint64_t pos;              /* where the next parx_writer_write goes (caller only) */
     bool stream;               /* a pipe, FIFO, socket or terminal: no offsets, one write
                                   at a time (see parx__wr_queue) */
+    bool regular;              /* a regular file: fdatasync's EROFS is an error (flush) */
     int err;                   /* first error; under mu in the thread backend */
     parx__wr_op *ops;
 #ifndef PARX_NO_URING
@@ -6736,10 +6749,14 @@ PARX_API int parx_writer_flush(parx_writer *w)
         e = w->err;
         pthread_mutex_unlock(&w->mu);
     }
-    /* EINVAL and EROFS: the file cannot be synced -- a pipe, socket or
-       device such as /dev/null (fsync(2)) -- and holds nothing to wait for:
-       not an error, or the first flush would stop the writer for good */
-    if (!e && w->d.sync && fdatasync(w->fd) != 0 && errno != EINVAL && errno != EROFS) {
+    /* EINVAL: the file cannot be synced -- a pipe, socket or device such
+       as /dev/null, a file of procfs (no fsync method) -- and holds nothing
+       to wait for: not an error, or the first flush would stop the writer
+       for good. EROFS means the same for a special file (fsync(2)), but
+       from a regular file's file system it means the data did not reach
+       the device (ext4 once an error has made it read-only): an error. */
+    if (!e && w->d.sync && fdatasync(w->fd) != 0 && errno != EINVAL &&
+        (errno != EROFS || w->regular)) {
         e = -errno;
         if (w->backend == PARX_IO_THREADS) pthread_mutex_lock(&w->mu);
         if (!w->err) w->err = e;
@@ -6780,6 +6797,32 @@ PARX_API int parx_writer_close(parx_writer *w)
     return e;
 }
 
+#ifndef PARX_NO_URING
+/* Whether `path` (or, when it does not exist yet, the directory it would be
+   created in) lies on a FUSE file system. There io_uring takes a short
+   write -- which a FUSE file system with direct_io may return, and pwrite
+   passes on as it is -- for an error: the write comes back -EIO, nothing
+   of it written (seen on 6.18). So PARX_IO_AUTO writes such a file with
+   the thread backend. Asked before the file is opened, so that the choice
+   leaves the file untouched when it fails, as parx_writer_open promises. */
+static bool parx__wr_on_fuse(const char *path)
+{
+    struct statfs sf;
+    if (statfs(path, &sf) == 0) return sf.f_type == PARX__FUSE_MAGIC;
+    if (errno != ENOENT) return false;
+    const char *slash = strrchr(path, '/');
+    if (!slash) return statfs(".", &sf) == 0 && sf.f_type == PARX__FUSE_MAGIC;
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    char *dir = (char *)malloc(n + 1);
+    if (!dir) return false;
+    memcpy(dir, path, n);
+    dir[n] = 0;
+    bool fuse = statfs(dir, &sf) == 0 && sf.f_type == PARX__FUSE_MAGIC;
+    free(dir);
+    return fuse;
+}
+#endif
+
 PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err)
 {
     int e = 0;
@@ -6804,15 +6847,25 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err)
     }
     /* The backend first: PARX_IO_URING refused must leave the file as it was
        (not truncated). */
+    parx_io_backend want = w->d.backend;
+    bool fuse = false;
 #ifndef PARX_NO_URING
     void *ring = &w->ring;
+    fuse = want == PARX_IO_AUTO && parx__wr_on_fuse(w->d.path);
+    if (fuse) want = PARX_IO_THREADS;
 #else
     void *ring = NULL;
 #endif
-    int b = parx__io_choose(w->d.backend, ring, (unsigned)w->d.depth, true, w->why, sizeof w->why);
+    int b = parx__io_choose(want, ring, (unsigned)w->d.depth, true, w->why, sizeof w->why);
     if (b < 0) {
         e = b;
         goto fail;
+    }
+    if (fuse) {
+        snprintf(w->why, sizeof w->why,
+                 "threads: a FUSE file system (io_uring takes its short writes for EIO)");
+        parx__log(PARX_LOG_INFO, "parx_writer: a FUSE file system (io_uring takes its short "
+                                 "writes for EIO); using the thread backend"); /* no lock held */
     }
     w->backend = b; /* from here destroy tears the ring down */
     if (b == PARX_IO_THREADS) {
@@ -6830,20 +6883,28 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err)
         w->has_thread = true;
     }
     w->fd = parx__io_open(w->d.path, O_WRONLY | O_CREAT | (w->d.append ? 0 : O_TRUNC), w->d.mode);
+    bool append_only = false;
+    if (w->fd == -EPERM && w->d.append) {
+        /* An append-only file (chattr +a) opens for writing only with
+           O_APPEND, and the kernel then puts every write at the end,
+           whatever its offset: written as a stream (one write at a time,
+           in order; write_at -ESPIPE). */
+        w->fd = parx__io_open(w->d.path, O_WRONLY | O_CREAT | O_APPEND, w->d.mode);
+        append_only = w->fd >= 0;
+    }
     if (w->fd < 0) {
         e = w->fd;
         w->fd = -1;
         goto fail;
     }
-    if (w->d.append) {
-        struct stat st;
-        if (fstat(w->fd, &st) != 0) {
-            e = -errno;
-            goto fail;
-        }
-        w->pos = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+    struct stat st;
+    if (fstat(w->fd, &st) != 0) {
+        e = -errno;
+        goto fail;
     }
-    w->stream = lseek(w->fd, 0, SEEK_CUR) < 0 && errno == ESPIPE;
+    w->regular = S_ISREG(st.st_mode);
+    if (w->d.append) w->pos = w->regular ? (uint64_t)st.st_size : 0;
+    w->stream = append_only || (lseek(w->fd, 0, SEEK_CUR) < 0 && errno == ESPIPE);
     w->d.path = NULL; /* not kept: the caller's string need not outlive the call */
     if (err) *err = 0;
     return w;

@@ -6,10 +6,13 @@
    queued by a thread that exits before close are written all the same; a
    FIFO with no reader is an error, not a hang, and one with a reader gets
    the bytes in order; .sync where nothing can be synced is no error; an
-   open that fails for want of a thread leaves the file as it was. */
+   open that fails for want of a thread leaves the file as it was; .append
+   on an append-only file (chattr +a) appends, in order. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 
 #include "io_common.h"
@@ -581,6 +584,61 @@ static void test_thread_refused_keeps_file(void)
     unlink(path);
 }
 
+/* An append-only file (chattr +a: FS_APPEND_FL, needs CAP_LINUX_IMMUTABLE
+   and a file system that has the flag) with .append: opened O_APPEND,
+   written after what it held, in order, on both backends; write_at is
+   -ESPIPE. (open was -EPERM: an append-only file cannot be opened for
+   writing without O_APPEND.) Skipped where the flag cannot be set. */
+static void test_append_only_file(void)
+{
+    const char *path = io_path("appendonly.log");
+    unlink(path);
+    REQUIRE(io_make_file(path, 1000, 21));
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    int flags = 0;
+    bool set = ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 &&
+               (flags |= FS_APPEND_FL, ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0);
+    int why = errno;
+    if (!set) {
+        close(fd);
+        unlink(path);
+        PT_SKIP("cannot make a file append-only here: %s", strerror(why));
+    }
+    enum { N = 20, L = 30001 };
+    static unsigned char bufs[N][L];
+    uint64_t at = 1000;
+    for (int b = 0; b < nbackends; b++) {
+        int err = 0;
+        parx_writer *w = parx_writer_open(
+            &(parx_writer_desc){.path = path, .append = true, .depth = 8, .backend = backends[b]},
+            &err);
+        CHECK_MSG(w != NULL, "backend %d: open %d (%s)", (int)backends[b], err,
+                  parx_strerror(err));
+        if (!w)
+            continue;
+        for (int i = 0; i < N; i++) {
+            io_fill(bufs[i], L, 21, at);
+            CHECK_EQ(parx_writer_write(w, bufs[i], L), 0);
+            at += L;
+        }
+        CHECK_EQ(parx_writer_write_at(w, bufs[0], 10, 0), -ESPIPE);
+        CHECK_EQ(parx_writer_close(w), 0);
+        size_t n;
+        unsigned char *back = slurp(path, &n);
+        CHECK_MSG(back && n == at && io_matches(back, n, 21, 0),
+                  "backend %d: %zu bytes (want %llu), %s", (int)backends[b], n,
+                  (unsigned long long)at,
+                  back && io_matches(back, n < at ? n : at, 21, 0) ? "the pattern"
+                                                                    : "not the pattern");
+        free(back);
+    }
+    flags &= ~FS_APPEND_FL;
+    CHECK_EQ(ioctl(fd, FS_IOC_SETFLAGS, &flags), 0);
+    close(fd);
+    unlink(path);
+}
+
 int main(void)
 {
     io_dir("writer");
@@ -617,6 +675,8 @@ int main(void)
                 test_sync_unsyncable);
     run_guarded("a writer thread that cannot be started: -EAGAIN, the file left as it was",
                 test_thread_refused_keeps_file);
+    run_guarded(".append on an append-only file (chattr +a): written after its end, in order",
+                test_append_only_file);
     io_dir_remove();
     return pt_done_testing();
 }

@@ -1,0 +1,397 @@
+/* tests/writer_faults.c -- the writer against faults from a real file
+   system: a FUSE file system made for this test (libfuse3, run in a forked
+   child, mounted in the test's scratch directory; built like the one of
+   tests/prefetch_faults.c) keeps what is written to its files in memory
+   and serves it back:
+     data      plain
+     short     takes at most 1500 bytes per write (direct_io, so the
+               kernel hands the short writes to the writer as they are)
+     eio       a write touching byte 600000 fails: EIO
+     again     the first write fails with EAGAIN, the second with EINTR
+               (direct_io), then all is well
+     rofsync   fsync fails with EROFS, as ext4's does once an error has
+               made it read-only (errors=remount-ro): the data is not on
+               the device
+   The writer must resume short writes (no byte lost or written twice),
+   write again after EAGAIN and EINTR, report EIO from flush and close with
+   the bytes before it written, and, with .sync, report fsync's EROFS on a
+   regular file (it took it for "a pipe or /dev/null: nothing to sync" and
+   returned 0). Both backends, and PARX_IO_AUTO, which must choose the
+   thread backend on FUSE (io_uring turns a short write there into EIO,
+   nothing written: it did at HEAD). Skipped, with the reason, without libfuse3
+   at build time, without /dev/fuse, or where mounting is not allowed. */
+#define _GNU_SOURCE
+#define _FILE_OFFSET_BITS 64
+#include "io_common.h"
+
+#ifdef PARX_TEST_NO_FUSE
+int main(void)
+{
+    pt_skip_all("built without libfuse3 (install libfuse3-dev and fuse3)");
+}
+#else
+#define FUSE_USE_VERSION 31
+#include <fuse.h>
+#include <pthread.h>
+#include <sys/mount.h>
+
+enum { NFILES = 5, CAP = 4 << 20, EIO_AT = 600000, SHORT_MAX = 1500, SEED = 41 };
+enum { F_DATA, F_SHORT, F_EIO, F_AGAIN, F_ROFSYNC };
+static const char *names[NFILES] = {"data", "short", "eio", "again", "rofsync"};
+
+/* the server's files (its threads share them) */
+static pthread_mutex_t fs_mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned char *fs_data[NFILES];
+static size_t fs_size[NFILES];
+static int fs_again_count;
+
+static int which(const char *path)
+{
+    for (int i = 0; i < NFILES; i++)
+        if (path[0] == '/' && strcmp(path + 1, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+    (void)fi;
+    memset(st, 0, sizeof *st);
+    if (strcmp(path, "/") == 0) {
+        st->st_mode = S_IFDIR | 0755;
+        st->st_nlink = 2;
+        return 0;
+    }
+    int w = which(path);
+    if (w < 0)
+        return -ENOENT;
+    st->st_mode = S_IFREG | 0644;
+    st->st_nlink = 1;
+    pthread_mutex_lock(&fs_mu);
+    st->st_size = (off_t)fs_size[w];
+    pthread_mutex_unlock(&fs_mu);
+    return 0;
+}
+
+static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+    (void)fi;
+    int w = which(path);
+    if (w < 0)
+        return -ENOENT;
+    if (size < 0 || size > CAP)
+        return -EFBIG;
+    pthread_mutex_lock(&fs_mu);
+    if ((size_t)size > fs_size[w])
+        memset(fs_data[w] + fs_size[w], 0, (size_t)size - fs_size[w]);
+    fs_size[w] = (size_t)size;
+    pthread_mutex_unlock(&fs_mu);
+    return 0;
+}
+
+static int fs_open(const char *path, struct fuse_file_info *fi)
+{
+    int w = which(path);
+    if (w < 0)
+        return -ENOENT;
+    if (fi->flags & O_TRUNC)
+        fs_truncate(path, 0, NULL);
+    if (w == F_SHORT || w == F_EIO || w == F_AGAIN)
+        fi->direct_io = 1; /* every write reaches us as it is */
+    return 0;
+}
+
+static int fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+    (void)fi;
+    int w = which(path);
+    if (w < 0)
+        return -ENOENT;
+    pthread_mutex_lock(&fs_mu);
+    size_t n = (size_t)off >= fs_size[w] ? 0 : fs_size[w] - (size_t)off;
+    if (n > size)
+        n = size;
+    memcpy(buf, fs_data[w] + off, n);
+    pthread_mutex_unlock(&fs_mu);
+    return (int)n;
+}
+
+static int fs_write(const char *path, const char *buf, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+    (void)fi;
+    int w = which(path);
+    if (w < 0)
+        return -ENOENT;
+    if (off < 0 || (uint64_t)off + size > CAP)
+        return -EFBIG;
+    if (w == F_SHORT && size > SHORT_MAX)
+        size = SHORT_MAX;
+    if (w == F_EIO && (uint64_t)off <= EIO_AT && EIO_AT < (uint64_t)off + size)
+        return -EIO;
+    pthread_mutex_lock(&fs_mu);
+    if (w == F_AGAIN && fs_again_count < 2) {
+        int e = fs_again_count++ == 0 ? -EAGAIN : -EINTR;
+        pthread_mutex_unlock(&fs_mu);
+        return e;
+    }
+    if ((size_t)off > fs_size[w])
+        memset(fs_data[w] + fs_size[w], 0, (size_t)off - fs_size[w]);
+    memcpy(fs_data[w] + off, buf, size);
+    if ((size_t)off + size > fs_size[w])
+        fs_size[w] = (size_t)off + size;
+    pthread_mutex_unlock(&fs_mu);
+    return (int)size;
+}
+
+static int fs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+    (void)datasync;
+    (void)fi;
+    int w = which(path);
+    if (w < 0)
+        return -ENOENT;
+    return w == F_ROFSYNC ? -EROFS : 0;
+}
+
+static const struct fuse_operations fs_ops = {
+    .getattr = fs_getattr,
+    .truncate = fs_truncate,
+    .open = fs_open,
+    .read = fs_read,
+    .write = fs_write,
+    .fsync = fs_fsync,
+};
+
+static char mnt[600];
+static pid_t fs_pid = -1;
+
+/* Mount the file system (served by a forked child). 1, or 0 with `why`. */
+static int fs_start(char *why, size_t n)
+{
+    snprintf(mnt, sizeof mnt, "%s/mnt", io__dir);
+    mkdir(mnt, 0700);
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        snprintf(why, n, "pipe: %s", strerror(errno));
+        return 0;
+    }
+    fs_pid = xfork();
+    if (fs_pid == 0) {
+        close(p[0]);
+        char ok = 1;
+        for (int i = 0; i < NFILES; i++)
+            ok = ok && (fs_data[i] = (unsigned char *)malloc(CAP)) != NULL;
+        char *argv[] = {(char *)"parx-test-fs", NULL};
+        struct fuse_args args = FUSE_ARGS_INIT(1, argv);
+        struct fuse *f = ok ? fuse_new(&args, &fs_ops, sizeof fs_ops, NULL) : NULL;
+        ok = f && fuse_mount(f, mnt) == 0;
+        xwrite(p[1], &ok, 1);
+        close(p[1]);
+        if (ok)
+            fuse_loop_mt(f, 0); /* threads as requests need; ends when the parent unmounts */
+        if (f) {
+            fuse_unmount(f);
+            fuse_destroy(f);
+        }
+        fuse_opt_free_args(&args);
+        for (int i = 0; i < NFILES; i++)
+            free(fs_data[i]);
+        _exit(ok ? 0 : 3);
+    }
+    close(p[1]);
+    char ok = 0;
+    if (fs_pid < 0 || !xread(p[0], &ok, 1))
+        ok = 0;
+    close(p[0]);
+    if (!ok) {
+        if (fs_pid > 0)
+            waitpid(fs_pid, NULL, 0);
+        fs_pid = -1;
+        rmdir(mnt);
+        snprintf(why, n, "cannot mount a FUSE file system here (no rights, or no fuse module)");
+        return 0;
+    }
+    return 1;
+}
+
+static void fs_stop(void)
+{
+    if (fs_pid <= 0)
+        return;
+    if (umount2(mnt, MNT_DETACH) != 0)
+        pt_diag("umount2(%s): %s", mnt, strerror(errno));
+    expect_child(fs_pid, 0, 0);
+    fs_pid = -1;
+    rmdir(mnt);
+}
+
+static const char *fs_path(const char *name)
+{
+    static char b[4][700];
+    static int next;
+    char *p = b[next];
+    next = (next + 1) % 4;
+    snprintf(p, 700, "%s/%s", mnt, name);
+    return p;
+}
+
+#define FS_START()                                                                                 \
+    char why[200];                                                                                 \
+    if (!fs_start(why, sizeof why)) {                                                              \
+        PT_SKIP("%s", why);                                                                        \
+    }
+
+static parx_io_backend backends[3];
+static int nbackends;
+
+/* The file's first `want` bytes read back through the mount: the number of
+   bytes it holds, and whether the first min(that, want) are the pattern. */
+static size_t read_back(const char *path, size_t want, bool *pattern)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    unsigned char *b = (unsigned char *)malloc(CAP);
+    size_t n = 0;
+    ssize_t k;
+    while (fd >= 0 && b && n < CAP && (k = pread(fd, b + n, CAP - n, (off_t)n)) > 0)
+        n += (size_t)k;
+    *pattern = b && io_matches(b, n < want ? n : want, SEED, 0);
+    free(b);
+    if (fd >= 0)
+        close(fd);
+    return n;
+}
+
+enum { NW = 7, WLEN = 150001 }; /* 1050007 bytes in writes of uneven alignment */
+
+/* NW writes of the pattern, depth 4, then flush and close: their results
+   and the backend that wrote */
+static parx_io_backend write_all(const char *path, parx_io_backend b, bool sync, int *rc_write,
+                                 int *rc_flush, int *rc_close)
+{
+    static unsigned char buf[NW * WLEN];
+    io_fill(buf, sizeof buf, SEED, 0);
+    parx_writer *w = parx_writer_open(
+        &(parx_writer_desc){.path = path, .depth = 4, .sync = sync, .backend = b}, NULL);
+    *rc_write = *rc_flush = *rc_close = -12345;
+    if (!w)
+        return PARX_IO_AUTO;
+    parx_io_backend used = parx_writer_backend(w, NULL);
+    *rc_write = 0;
+    for (int i = 0; i < NW && *rc_write == 0; i++)
+        *rc_write = parx_writer_write(w, buf + (size_t)i * WLEN, WLEN);
+    *rc_flush = parx_writer_flush(w);
+    *rc_close = parx_writer_close(w);
+    return used;
+}
+
+static int fuse_logged; /* the hook runs inside parx_writer_open, on the test's thread */
+static void on_log(parx_log_level level, const char *msg, void *user)
+{
+    (void)user;
+    if (level == PARX_LOG_INFO && strstr(msg, "parx_writer: a FUSE file system"))
+        fuse_logged++;
+}
+
+/* plain, short writes, and EAGAIN then EINTR: every byte once, in place.
+   PARX_IO_AUTO picks the thread backend on FUSE: io_uring takes a short
+   write there for EIO (the short file came back -EIO, nothing written, at
+   HEAD). An explicit PARX_IO_URING is not tried on the short file. */
+static void test_resumed(void)
+{
+    FS_START();
+    parx_set_log(on_log, NULL);
+    const int files[3] = {F_DATA, F_SHORT, F_AGAIN};
+    for (int b = 0; b < nbackends; b++)
+        for (int f = 0; f < 3; f++) {
+            if (backends[b] == PARX_IO_URING && files[f] == F_SHORT)
+                continue;
+            const char *path = fs_path(names[files[f]]);
+            int rw, rf, rc;
+            parx_io_backend used = write_all(path, backends[b], false, &rw, &rf, &rc);
+            bool pattern = false;
+            size_t n = read_back(path, NW * WLEN, &pattern);
+            CHECK_MSG(rw == 0 && rf == 0 && rc == 0 && n == NW * WLEN && pattern,
+                      "backend %d (ran %d), %s: write %d, flush %d, close %d, %zu bytes (of %d), "
+                      "%s",
+                      (int)backends[b], (int)used, names[files[f]], rw, rf, rc, n, NW * WLEN,
+                      pattern ? "in place" : "not the pattern");
+            if (backends[b] == PARX_IO_AUTO) {
+                CHECK_MSG(used == PARX_IO_THREADS, "AUTO on FUSE ran backend %d", (int)used);
+                CHECK_MSG(fuse_logged > 0, "AUTO on FUSE: the choice was not logged");
+            }
+        }
+    parx_set_log(NULL, NULL);
+    fs_stop();
+}
+
+/* EIO part-way: flush and close say so; the bytes before it are there */
+static void test_eio(void)
+{
+    FS_START();
+    for (int b = 0; b < nbackends; b++) {
+        const char *path = fs_path("eio");
+        int rw, rf, rc;
+        write_all(path, backends[b], false, &rw, &rf, &rc);
+        bool pattern = false;
+        size_t n = read_back(path, EIO_AT / WLEN * WLEN, &pattern);
+        CHECK_MSG((rw == 0 || rw == -EIO) && rf == -EIO && rc == -EIO &&
+                      n >= EIO_AT / WLEN * WLEN && pattern,
+                  "backend %d: write %d, flush %d, close %d, %zu bytes, %s", (int)backends[b], rw,
+                  rf, rc, n, pattern ? "the pattern" : "not the pattern");
+    }
+    fs_stop();
+}
+
+/* .sync on a regular file whose fsync fails with EROFS (the file system
+   went read-only after an error): not durable, so flush and close must
+   say so. EROFS from fsync means "cannot be synced" only for a special
+   file (pipe, socket, device). */
+static void test_fsync_erofs(void)
+{
+    FS_START();
+    for (int b = 0; b < nbackends; b++) {
+        const char *path = fs_path("rofsync");
+        int rw, rf, rc;
+        write_all(path, backends[b], true, &rw, &rf, &rc);
+        CHECK_MSG(rw == 0 && rf == -EROFS && rc == -EROFS,
+                  "backend %d: write %d, flush %d (%s), close %d (%s)", (int)backends[b], rw, rf,
+                  parx_strerror(rf), rc, parx_strerror(rc));
+        /* without .sync, fsync is not called: no error */
+        write_all(path, backends[b], false, &rw, &rf, &rc);
+        CHECK_MSG(rw == 0 && rf == 0 && rc == 0,
+                  "backend %d, no .sync: write %d, flush %d, close %d", (int)backends[b], rw, rf,
+                  rc);
+    }
+    fs_stop();
+}
+
+int main(void)
+{
+    io_dir("wfaults");
+    if (access("/dev/fuse", R_OK | W_OK) != 0) {
+        io_dir_remove();
+        pt_skip_all("no /dev/fuse (or no access to it)");
+    }
+    backends[nbackends++] = PARX_IO_THREADS;
+    backends[nbackends++] = PARX_IO_AUTO;
+#ifndef PARX_NO_URING
+    {
+        parx_writer *w = parx_writer_open(
+            &(parx_writer_desc){.path = io_path("probe"), .backend = PARX_IO_URING}, NULL);
+        if (w) {
+            backends[nbackends++] = PARX_IO_URING;
+            parx_writer_close(w);
+        }
+        unlink(io_path("probe"));
+    }
+#endif
+    run_guarded("short writes resumed, EAGAIN and EINTR written again: every byte once",
+                test_resumed);
+    run_guarded("EIO part-way: from flush and close, the bytes before it written", test_eio);
+    run_guarded(".sync: fsync's EROFS on a regular file is an error, not 'nothing to sync'",
+                test_fsync_erofs);
+    io_dir_remove();
+    return pt_done_testing();
+}
+#endif
