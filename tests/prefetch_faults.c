@@ -145,76 +145,10 @@ static const struct fuse_operations fs_ops = {
     .read = fs_read,
 };
 
-static char mnt[600];
-static pid_t fs_pid = -1;
-
-/* Mount the file system (served by a forked child). 1, or 0 with `why`. */
-static int fs_start(char *why, size_t n)
-{
-    snprintf(mnt, sizeof mnt, "%s/mnt", io__dir);
-    mkdir(mnt, 0700);
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0) {
-        snprintf(why, n, "pipe: %s", strerror(errno));
-        return 0;
-    }
-    fs_pid = xfork();
-    if (fs_pid == 0) {
-        close(p[0]);
-        char *argv[] = {(char *)"parx-test-fs", NULL};
-        struct fuse_args args = FUSE_ARGS_INIT(1, argv);
-        struct fuse *f = fuse_new(&args, &fs_ops, sizeof fs_ops, NULL);
-        char ok = f && fuse_mount(f, mnt) == 0;
-        xwrite(p[1], &ok, 1);
-        close(p[1]);
-        if (ok)
-            fuse_loop_mt(f, 0); /* threads as requests need; ends when the parent unmounts */
-        if (f) {
-            fuse_unmount(f);
-            fuse_destroy(f);
-        }
-        fuse_opt_free_args(&args);
-        _exit(ok ? 0 : 3);
-    }
-    close(p[1]);
-    char ok = 0;
-    if (fs_pid < 0 || !xread(p[0], &ok, 1))
-        ok = 0;
-    close(p[0]);
-    if (!ok) {
-        if (fs_pid > 0)
-            waitpid(fs_pid, NULL, 0);
-        fs_pid = -1;
-        rmdir(mnt);
-        snprintf(why, n, "cannot mount a FUSE file system here (no rights, or no fuse module)");
-        return 0;
-    }
-    return 1;
-}
-
-static void fs_stop(void)
-{
-    if (fs_pid <= 0)
-        return;
-    if (umount2(mnt, MNT_DETACH) != 0)
-        pt_diag("umount2(%s): %s", mnt, strerror(errno));
-    expect_child(fs_pid, 0, 0);
-    fs_pid = -1;
-    rmdir(mnt);
-}
+#include "fuse_common.h"
 
 static parx_io_backend backends[3];
 static int nbackends;
-
-static const char *fs_path(const char *name)
-{
-    static char b[4][700];
-    static int next;
-    char *p = b[next];
-    next = (next + 1) % 4;
-    snprintf(p, 700, "%s/%s", mnt, name);
-    return p;
-}
 
 static parx_prefetch *open_one(const char *path, parx_io_backend b, bool direct, int depth)
 {
@@ -230,7 +164,7 @@ static parx_prefetch *open_one(const char *path, parx_io_backend b, bool direct,
 
 #define FS_START()                                                                                 \
     char why[200];                                                                                 \
-    if (!fs_start(why, sizeof why)) {                                                              \
+    if (!fs_start(&fs_ops, NULL, NULL, why, sizeof why)) {                                         \
         PT_SKIP("%s", why);                                                                        \
     }
 
