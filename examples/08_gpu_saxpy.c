@@ -28,6 +28,7 @@
        path: GPU (llvmpipe (LLVM 15.0.6, 256 bits)), 1 submit(s) for 10 dispatch(es)
        y[0] = ..., y[n-1] = ...: same bits as the C loop
 */
+#include "args.h"
 #include "parx.h"
 #include "parx_gpu.h"
 #include "parx_gpu_kernels.h"
@@ -54,12 +55,8 @@ static void saxpy_cpu(void *ctx, size_t b, size_t e)
 int main(int argc, char **argv)
 {
     long args[2] = {4000000, 10}; /* n, reps */
-    for (int i = 1; i < argc && i <= 2; i++) { /* whole numbers only: not "abc" or "2x" */
-        char *end;
-        errno = 0;
-        args[i - 1] = strtol(argv[i], &end, 10);
-        if (end == argv[i] || *end || errno || args[i - 1] > 1000000000) args[i - 1] = 0;
-    }
+    for (int i = 1; i < argc && i <= 2; i++) /* whole numbers only: not "abc" or "2x" */
+        args[i - 1] = whole_number_upto(argv[i], 1000000000);
     size_t n = args[0] > 0 ? (size_t)args[0] : 0;
     int reps = (int)args[1];
     if (argc > 3 || n == 0 || n >= (1u << 30) || reps < 1) {

@@ -42,6 +42,7 @@
        GPU                         4.170 s   speedup  3.46
        CPU check: positions identical, density within 1e-4 (largest ...)
 */
+#include "args.h"
 #include "parx.h"
 #include "parx_gpu.h"
 #include "parx_gpu_kernels.h"
@@ -211,12 +212,8 @@ int main(int argc, char **argv)
     int bench = argc > 1 && !strcmp(argv[1], "--bench");
     argc -= bench, argv += bench;
     long args[2] = {50000, 100}; /* particles, steps */
-    for (int i = 1; i < argc && i <= 2; i++) { /* whole numbers only: not "abc" or "2x" */
-        char *end;
-        errno = 0;
-        args[i - 1] = strtol(argv[i], &end, 10);
-        if (end == argv[i] || *end || errno || args[i - 1] > 1000000000) args[i - 1] = 0;
-    }
+    for (int i = 1; i < argc && i <= 2; i++) /* whole numbers only: not "abc" or "2x" */
+        args[i - 1] = whole_number_upto(argv[i], 1000000000);
     size_t n = args[0] > 0 ? (size_t)args[0] : 0;
     int steps = (int)args[1];
     if (argc > 3 || n == 0 || n > (1u << 22) || steps < 1) {

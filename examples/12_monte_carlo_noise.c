@@ -63,6 +63,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "args.h"
 #include "parx.h"
 
 #define SEED 20261121u
@@ -145,23 +146,6 @@ static void print_probe(const parx_probe *p)
     char table[4096];
     if (parx_probe_format(p, table, sizeof table) > 0)
         fputs(table, stdout);
-}
-
-/* The whole of s as a number, or -1: "abc", "2x" and "" are no numbers. */
-static int whole_number(const char *s)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    return end == s || *end || errno || v < 0 || v > 1000000 ? -1 : (int)v;
-}
-
-static double real_number(const char *s)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    return end == s || *end || errno || !isfinite(v) ? -1 : v;
 }
 
 int main(int argc, char **argv)

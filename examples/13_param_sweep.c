@@ -58,6 +58,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "args.h"
 #include "parx.h"
 #include "plot.h"
 
@@ -133,23 +134,6 @@ static int sweep_on(parx_exec exec, int workers, int reps, size_t n, sweep *sw, 
         *secs = t < *secs ? t : *secs;
     }
     return rc;
-}
-
-/* The whole of s as a number, or -1: "abc", "2x" and "" are no numbers. */
-static int whole_number(const char *s)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    return end == s || *end || errno || v < 0 || v > 1000000 ? -1 : (int)v;
-}
-
-static double real_number(const char *s)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    return end == s || *end || errno || !isfinite(v) ? -1 : v;
 }
 
 int main(int argc, char **argv)
