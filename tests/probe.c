@@ -576,6 +576,13 @@ static void test_cli_help(void)
     CHECK(strstr(out, "usage: parx_probe") != NULL);
     CHECK_EQ(run_tool((const char *const[]){"--bogus", NULL}, out, sizeof out), 2);
     CHECK_EQ(run_tool((const char *const[]){"--json", NULL}, out, sizeof out), 2);
+    /* an option where the file name should be: a usage error, no file made
+       of that name, nothing measured (it was the output file before) */
+    unlink("--quick");
+    CHECK_EQ(run_tool((const char *const[]){"--json", "--quick", NULL}, out, sizeof out), 2);
+    CHECK(strstr(out, "usage: parx_probe") != NULL);
+    CHECK_MSG(access("--quick", F_OK) != 0, "parx_probe --json --quick wrote a file '--quick'");
+    unlink("--quick");
 }
 
 static void test_cli_json(void)

@@ -9,7 +9,8 @@
 
         parx_probe                   measure everything, print the table
         parx_probe --quick           leave the process figures at parx's defaults
-        parx_probe --json FILE       also write the figures to FILE
+        parx_probe --json FILE       also write the figures to FILE (not one
+                                     starting "--": ./--name for that)
         parx_probe --help
 
     Exit status: 0, 1 (the figures could not be written), 2 (bad usage).
@@ -81,8 +82,9 @@ int main(int argc, char **argv)
             return 0;
         } else if (strcmp(argv[i], "--quick") == 0) {
             flags |= PARX_PROBE_NO_PROCS;
-        } else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
-            json = argv[++i];
+        } else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc &&
+                   strncmp(argv[i + 1], "--", 2) != 0) {
+            json = argv[++i]; /* "--json --quick" is a missing name, not a file "--quick" */
         } else {
             fprintf(stderr, "parx_probe: unknown or incomplete option '%s'\n", argv[i]);
             usage(stderr);
