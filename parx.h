@@ -3649,6 +3649,7 @@ static _Atomic int parx__procs_pid;
 static pthread_once_t parx__procs_pid_once = PTHREAD_ONCE_INIT;
 static void parx__procs_pid_reset(void)
 {
+    /* relaxed: every store in one process writes the same value */
     atomic_store_explicit(&parx__procs_pid, (int)getpid(), memory_order_relaxed);
 }
 static void parx__procs_pid_init(void)
@@ -4431,21 +4432,30 @@ static void parx__procs_forget_others(parx_procs *self)
 
 /* From /proc/<pid>/stat ("self" for pid 0): the parent's pid (field 4) and
    the number of threads (field 20). Returns false if it cannot be read. */
+/* Read a /proc stat file into buf: the fields after the command name
+   (from the state on), or NULL when it cannot be read (the process or
+   thread has ended). */
+static const char *parx__procs_stat_fields(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    ssize_t n = read(fd, buf, size - 1);
+    close(fd);
+    if (n <= 0) return NULL;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+    return p ? p + 1 : NULL;
+}
+
 static bool parx__procs_stat(int pid, int *ppid, int *threads)
 {
     char path[48], buf[1024];
     if (pid) snprintf(path, sizeof path, "/proc/%d/stat", pid);
     else snprintf(path, sizeof path, "/proc/self/stat");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return false;
-    buf[n] = 0;
-    char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+    const char *p = parx__procs_stat_fields(path, buf, sizeof buf);
     if (!p) return false;
-    /* after ") ": state, ppid, then 15 more fields before num_threads */
-    return sscanf(p + 1, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %d",
+    /* state, ppid, then 15 more fields before num_threads */
+    return sscanf(p, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %d",
                   ppid, threads) == 2;
 }
 
@@ -4507,16 +4517,10 @@ static int parx__procs_io_workers(void)
         if (e->d_name[0] == '.') continue;
         char path[300], buf[512];
         snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) continue; /* a thread that ended meanwhile */
-        ssize_t got = read(fd, buf, sizeof buf - 1);
-        close(fd);
-        if (got <= 0) continue;
-        buf[got] = 0;
-        char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+        const char *p = parx__procs_stat_fields(path, buf, sizeof buf); /* NULL: ended */
         unsigned flags = 0;
-        /* after ") ": state, ppid, pgrp, session, tty_nr, tpgid, then flags */
-        if (p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %u", &flags) == 1 &&
+        /* state, ppid, pgrp, session, tty_nr, tpgid, then flags */
+        if (p && sscanf(p, " %*c %*d %*d %*d %*d %*d %u", &flags) == 1 &&
             (flags & PARX__PF_IO_WORKER))
             n++;
     }
@@ -4758,7 +4762,8 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
         parx__futex_wait(&pp->monitor_up, 0);
     pthread_once(&parx__procs_pid_once, parx__procs_pid_init);
     pp->owner_pid = getpid();
-    atomic_store_explicit(&parx__procs_pid, (int)pp->owner_pid, memory_order_relaxed); /* see its comment */
+    /* relaxed: every store in one process writes the same value */
+    atomic_store_explicit(&parx__procs_pid, (int)pp->owner_pid, memory_order_relaxed);
     pthread_mutex_lock(&parx__procs_reg_lock);
     pp->reg_next = parx__procs_reg;
     parx__procs_reg = pp;
