@@ -103,6 +103,17 @@ static int job_fill(void *ctx, size_t i, parx_rng *rng, void *out)
     return 0;
 }
 
+/* Pages of n job_fill results of `size` bytes each that are not what
+   job_fill left: its first MiB set to i + 1, the rest still zero. */
+static size_t fill_wrong(const unsigned char *out, size_t n, size_t size)
+{
+    size_t wrong = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t q = 0; q < size; q += 4096)
+            wrong += out[i * size + q] != (q < (1u << 20) ? (unsigned char)(i + 1) : 0);
+    return wrong;
+}
+
 /* Writes the pid of the process that ran it. */
 static int job_pid(void *ctx, size_t i, parx_rng *rng, void *out)
 {
@@ -709,10 +720,7 @@ static void test_crowded_procs(void)
                                        .out_size = big},
                       &rep),
              0);
-    size_t wrong = 0;
-    for (size_t i = 0; i < nb; i++)
-        for (size_t q = 0; q < big; q += 4096) wrong += bout[i * big + q] != (unsigned char)(i + 1);
-    CHECK_EQ(wrong, 0);
+    CHECK_EQ(fill_wrong(bout, nb, big), 0);
     free(bout);
     /* 8 MiB results: not one fits the 4 MiB arena. Without isolation the
        jobs run on the caller, and the report says the pool could not take
@@ -728,11 +736,7 @@ static void test_crowded_procs(void)
     CHECK(rep.fallback);
     CHECK_EQ(rep.exec, PARX_EXEC_SEQ);
     CHECK_MSG(strstr(rep.reason, "could not take the jobs") != NULL, "reason: %s", rep.reason);
-    wrong = 0;
-    for (size_t i = 0; i < nh; i++)
-        for (size_t q = 0; q < huge; q += 4096) /* job_fill writes the first MiB */
-            wrong += hout[i * huge + q] != (q < (1u << 20) ? (unsigned char)(i + 1) : 0);
-    CHECK_EQ(wrong, 0);
+    CHECK_EQ(fill_wrong(hout, nh, huge), 0);
     free(hout);
     parx_procs_destroy(pp);
 }
