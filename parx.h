@@ -329,7 +329,12 @@
       them fit under the soft limit (or .no_register says never); otherwise
       reads use unregistered buffers, which is correct, only a little
       slower. The reason string says which.
-    - Faults. A short read is resumed for the rest; a read that returns 0
+    - Faults. A short read is resumed for the rest; EINTR is read again,
+      and so is EAGAIN (which a FUSE or network file system may answer for
+      as long as it likes), after a pause that doubles from 10 us to about
+      10 ms, so that waiting costs next to no CPU (on io_uring, a FUSE
+      file's EAGAIN does not reach parx: the kernel reads again itself, at
+      once, on its io-wq thread); a read that returns 0
       is the end of the file, so a file truncated while it is read ends at
       its new size (chunks beyond it are skipped, also one whose read
       finished before the cut: no gap in the stream). An
@@ -1197,7 +1202,10 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err);
    end with .append), and return at once, or once a slot is free when
    .depth writes are pending. The writer owns buf until .done is called for
    it, or until parx_writer_flush returns: do not change or free it before.
-   Short writes are resumed. Writes land in the order they were queued
+   Short writes are resumed; EINTR and EAGAIN are written again (EAGAIN
+   after a pause, as for the prefetcher's reads: see >>prefetch, Faults;
+   on io_uring the pause is taken in whichever call finds the EAGAIN:
+   write, flush or close). Writes land in the order they were queued
    (overlapping ones too). A write of size 0 (buf may be NULL) writes
    nothing and gets its .done like any other. On a pipe, FIFO, socket or
    terminal the bytes go out in the order queued, one write at a time.
@@ -5215,6 +5223,21 @@ static int parx__io_thread(pthread_t *t, void *(*fn)(void *), void *arg)
     return -rc;
 }
 
+/* A read or write that came back EAGAIN from a blocking descriptor -- a
+   FUSE or network file system may answer so for as long as it likes -- is
+   tried again after a pause that doubles each time, from 10 us to about
+   10 ms: a file system that keeps saying it costs next to no CPU, and
+   nothing is dropped. `tries`: the EAGAINs in a row so far (0 after
+   progress). Returns tries + 1. */
+static unsigned parx__io_backoff(unsigned tries)
+{
+    long ns = 10000L << (tries < 10 ? tries : 10);
+    struct timespec ts = {0, ns};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+    return tries + 1;
+}
+
 #ifndef PARX_NO_URING
 /* ThreadSanitizer does not see the rings: liburing maps and unmaps them with
    raw system calls, not libc's mmap. When one thread's ring is unmapped and
@@ -5366,6 +5389,7 @@ typedef struct parx__pf_sub {
     uint64_t off;       /* the file offset of that byte */
     size_t len;         /* bytes still to read */
     bool direct;        /* through the O_DIRECT descriptor */
+    unsigned again;     /* EAGAINs in a row (parx__io_backoff) */
 } parx__pf_sub;
 
 typedef struct parx__pf_slot {
@@ -5645,6 +5669,7 @@ static void parx__pf_add_sub(parx__pf_slot *s, uint64_t off, uint64_t len, bool 
     u->off = off;
     u->len = (size_t)len;
     u->direct = direct;
+    u->again = 0;
 }
 
 /* Assign the next chunk to FREE slot s (consumer only, s not yet visible to
@@ -5723,7 +5748,9 @@ static bool parx__pf_sub_result(parx__pf_sub *u, long res)
     if (res < 0) {
         /* -ECANCELED: io_uring cancels the io-wq work of a thread that exits, so
            reads submitted by a caller's thread that has since ended come back
-           cancelled; they are read again (only while not closing: see reap). */
+           cancelled; they are read again (only while not closing: see reap).
+           -EAGAIN: again after a pause, in whoever's thread reads it. */
+        if (res == -EAGAIN) u->again = parx__io_backoff(u->again);
         if (res == -EINTR || res == -EAGAIN || res == -ECANCELED) return true;
         if (u->direct && (res == -EINVAL || res == -EOPNOTSUPP)) {
             /* the file system refused this O_DIRECT read */
@@ -5742,6 +5769,7 @@ static bool parx__pf_sub_result(parx__pf_sub *u, long res)
     u->buf += res;
     u->off += (uint64_t)res;
     u->len -= (size_t)res;
+    u->again = 0;
     if (u->len == 0) return false;
     if (u->direct && (((uintptr_t)u->buf | u->off | u->len) & (PARX__IO_ALIGN - 1)))
         u->direct = false; /* the rest is not aligned: buffered */
@@ -6489,6 +6517,7 @@ struct parx_writer {
     int inflight;              /* writes submitted and not yet reaped */
     uint64_t sq_queued;        /* SQEs filled so far */
     uint64_t sq_submitted;     /* of those, taken by the kernel (or abandoned) */
+    unsigned again;            /* EAGAINs in a row (parx__io_backoff) */
 #endif
     /* thread backend */
     pthread_mutex_t mu;
@@ -6510,14 +6539,17 @@ static parx_writer_desc parx__writer_desc_defaults(const parx_writer_desc *in)
    written, or -errno. */
 static int parx__wr_pwrite(int fd, bool stream, parx__wr_op *op)
 {
+    unsigned again = 0;
     while (op->len > 0) {
         size_t n = op->len < PARX__IO_MAX_CHUNK ? op->len : PARX__IO_MAX_CHUNK;
         ssize_t r = stream ? write(fd, op->buf, n) : pwrite(fd, op->buf, n, (off_t)op->off);
         if (r < 0) {
+            if (errno == EAGAIN) again = parx__io_backoff(again);
             if (errno == EINTR || errno == EAGAIN) continue;
             return -errno;
         }
         if (r == 0) return -EIO; /* no progress and no reason: do not spin */
+        again = 0;
         op->buf += r;
         op->off += (uint64_t)r;
         op->len -= (size_t)r;
@@ -6610,9 +6642,10 @@ static int parx__wr_uring_submit(parx_writer *w, const parx__wr_op *keep)
 
 /* Finish what has completed -- after waiting for one completion if `wait`
    and writes are in flight -- then submit what waits in the SQ. Writes that
-   come back -EINTR, -EAGAIN or -ECANCELED (io_uring cancels the io-wq work
-   of a thread that exits, so the writes of a caller's thread that has since
-   ended come back cancelled) are written again, and short writes resumed,
+   come back -EINTR, -EAGAIN (after a pause: parx__io_backoff) or -ECANCELED
+   (io_uring cancels the io-wq work of a thread that exits, so the writes of
+   a caller's thread that has since ended come back cancelled) are written
+   again, and short writes resumed,
    until an error stops the writer. Returns false when the ring could not be
    waited on (w->err says why; writes may still be in flight). */
 static bool parx__wr_uring_reap(parx_writer *w, bool wait)
@@ -6635,12 +6668,15 @@ static bool parx__wr_uring_reap(parx_writer *w, bool wait)
         w->inflight--;
         int status = 0;
         if (res == -EINTR || res == -EAGAIN || res == -ECANCELED) {
+            /* again after a pause, here in the caller's thread */
+            if (res == -EAGAIN) w->again = parx__io_backoff(w->again);
             status = w->err;
         } else if (res < 0) {
             status = res;
         } else if (res == 0) {
             status = -EIO; /* no progress and no reason: do not spin */
         } else {
+            w->again = 0;
             op->buf += res;
             op->off += (uint64_t)res;
             op->len -= (size_t)res;

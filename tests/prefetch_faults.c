@@ -20,7 +20,14 @@
    so that a read finishing before the cut is behind one that finishes
    after it: the prefetcher must end the file at the cut and not hand out
    the chunk read before it (a gap in the stream). The server runs
-   several threads, so that both reads wait in it at once.
+   several threads, so that both reads wait in it at once. And
+     stall     the same bytes, but every read fails with EAGAIN for
+               STALL_MS from the first one (direct_io); the tries counted
+   which must be read whole, and on the thread backend with a pause
+   between tries, not a spin (at HEAD it tried again at once: 10000-22000
+   tries in the 200 ms). On io_uring the EAGAIN never reaches parx: the
+   kernel reissues the read itself, at once (as many tries either way), so
+   only the bytes are checked there.
    Skipped, with the reason, without libfuse3 at build time, without
    /dev/fuse, or where mounting is not allowed. */
 #define _GNU_SOURCE
@@ -36,6 +43,7 @@ int main(void)
 #define FUSE_USE_VERSION 31
 #include <fuse.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <time.h>
 
@@ -43,6 +51,19 @@ enum { FILE_SIZE = 1000003, SEED = 31, EIO_AT = 600000, SHORT_MAX = 1500 };
 static const char *names[] = {"data", "short", "eio", "nodirect", "dioread"};
 
 enum { CUT_FILES = 8, CUT_CHUNK = 65536, CUT_AT = 2 * CUT_CHUNK + 100 };
+enum { W_STALL = 5 + CUT_FILES };
+
+/* "stall": EAGAIN for STALL_MS. The reader's tries meanwhile are counted
+   where the test sees them (a shared page, mapped before the server's
+   fork). A reader that pauses between tries -- 10 us doubling to about
+   10 ms -- makes a few dozen; one that tries again at once makes one per
+   round trip through FUSE, thousands. */
+enum { STALL_MS = 200, STALL_MAX_TRIES = 200 };
+typedef struct {
+    _Atomic long tries;      /* reads answered EAGAIN */
+    _Atomic long long t0_ns; /* the first one's time; 0: none yet */
+} stall_state;
+static stall_state *stall;
 
 static int which(const char *path)
 {
@@ -52,6 +73,8 @@ static int which(const char *path)
     if (strncmp(path, "/cut", 4) == 0 && path[4] >= '0' && path[4] < '0' + CUT_FILES &&
         path[5] == 0)
         return 5 + path[4] - '0';
+    if (strcmp(path, "/stall") == 0)
+        return W_STALL;
     return -1;
 }
 
@@ -133,8 +156,18 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off, struct f
         size = SHORT_MAX;
     if (w == 2 && (uint64_t)off <= EIO_AT && EIO_AT < (uint64_t)off + size)
         return -EIO;
-    if (w >= 5)
+    if (w == W_STALL) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        long long now = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec, zero = 0;
+        atomic_compare_exchange_strong(&stall->t0_ns, &zero, now);
+        if (now - atomic_load(&stall->t0_ns) < STALL_MS * 1000000LL) {
+            atomic_fetch_add(&stall->tries, 1);
+            return -EAGAIN;
+        }
+    } else if (w >= 5) {
         size = cut_read(w - 5, size, off);
+    }
     io_fill((unsigned char *)buf, size, SEED, (uint64_t)off);
     return (int)size;
 }
@@ -198,6 +231,34 @@ static void test_short_reads(void)
                       "backend %d direct %d: rc %d, %d bad, %llu bytes in %llu chunks",
                       (int)backends[b], direct, r.rc, r.bad, (unsigned long long)r.bytes,
                       (unsigned long long)r.chunks);
+            parx_prefetch_close(pf);
+        }
+    fs_stop();
+}
+
+/* EAGAIN for STALL_MS, on both backends, buffered and O_DIRECT: every
+   byte read; on the thread backend after a few dozen tries, not thousands
+   (io_uring's are the kernel's: see the top of the file) */
+static void test_stall(void)
+{
+    FS_START();
+    uint32_t seed = SEED;
+    for (int b = 0; b < nbackends; b++)
+        for (int direct = 0; direct < 2; direct++) {
+            atomic_store(&stall->tries, 0);
+            atomic_store(&stall->t0_ns, 0);
+            parx_prefetch *pf = open_one(fs_path("stall"), backends[b], direct, 4);
+            REQUIRE(pf != NULL);
+            uint64_t off[1] = {0};
+            io_result r = io_drain(pf, &seed, off);
+            long tries = atomic_load(&stall->tries);
+            CHECK_MSG(r.rc == 0 && r.bad == 0 && r.bytes == FILE_SIZE,
+                      "backend %d direct %d: rc %d, %d bad, %llu bytes", (int)backends[b],
+                      direct, r.rc, r.bad, (unsigned long long)r.bytes);
+            CHECK_MSG(tries > 0 && (tries <= STALL_MAX_TRIES || backends[b] == PARX_IO_URING),
+                      "backend %d direct %d: %ld reads answered EAGAIN in %d ms (at most %d: a "
+                      "pause between tries)",
+                      (int)backends[b], direct, tries, STALL_MS, STALL_MAX_TRIES);
             parx_prefetch_close(pf);
         }
     fs_stop();
@@ -328,6 +389,12 @@ int main(void)
         io_dir_remove();
         pt_skip_all("no /dev/fuse (or no access to it)");
     }
+    stall = (stall_state *)mmap(NULL, sizeof *stall, PROT_READ | PROT_WRITE,
+                                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (stall == MAP_FAILED) {
+        io_dir_remove();
+        pt_skip_all("cannot map a shared page for the stall counter");
+    }
     backends[nbackends++] = PARX_IO_THREADS;
 #ifndef PARX_NO_URING
     const char *p[1] = {"/"};
@@ -345,6 +412,8 @@ int main(void)
                 test_direct_reads_refused);
     run_guarded("a file cut between the reads of two chunks ends at the cut, with no gap",
                 test_cut_between_reads);
+    run_guarded("EAGAIN that goes on: read again after a pause, every byte", test_stall);
+    munmap(stall, sizeof *stall);
     io_dir_remove();
     return pt_done_testing();
 }

@@ -9,11 +9,15 @@
      eio       a write touching byte 600000 fails: EIO
      again     the first write fails with EAGAIN, the second with EINTR
                (direct_io), then all is well
+     stall     every write fails with EAGAIN for STALL_MS from the first
+               one (direct_io), then all is well; the attempts are counted
      rofsync   fsync fails with EROFS, as ext4's does once an error has
                made it read-only (errors=remount-ro): the data is not on
                the device
    The writer must resume short writes (no byte lost or written twice),
-   write again after EAGAIN and EINTR, report EIO from flush and close with
+   write again after EAGAIN and EINTR -- and, when EAGAIN goes on, pause
+   between tries rather than spin (at HEAD each backend tried again at
+   once, thousands of times a stall), report EIO from flush and close with
    the bytes before it written, and, with .sync, report fsync's EROFS on a
    regular file (it took it for "a pipe or /dev/null: nothing to sync" and
    returned 0). Both backends, and PARX_IO_AUTO, which must choose the
@@ -33,11 +37,25 @@ int main(void)
 #define FUSE_USE_VERSION 31
 #include <fuse.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
+#include <time.h>
 
-enum { NFILES = 5, CAP = 4 << 20, EIO_AT = 600000, SHORT_MAX = 1500, SEED = 41 };
-enum { F_DATA, F_SHORT, F_EIO, F_AGAIN, F_ROFSYNC };
-static const char *names[NFILES] = {"data", "short", "eio", "again", "rofsync"};
+enum { NFILES = 6, CAP = 4 << 20, EIO_AT = 600000, SHORT_MAX = 1500, SEED = 41 };
+enum { F_DATA, F_SHORT, F_EIO, F_AGAIN, F_ROFSYNC, F_STALL };
+static const char *names[NFILES] = {"data", "short", "eio", "again", "rofsync", "stall"};
+
+/* "stall": EAGAIN for STALL_MS. The writer's tries meanwhile are counted
+   where the test sees them (a shared page, mapped before the server's
+   fork). A writer that pauses between tries -- 10 us doubling to about
+   10 ms -- makes a few dozen; one that tries again at once makes one per
+   round trip through FUSE, thousands. */
+enum { STALL_MS = 200, STALL_MAX_TRIES = 200 };
+typedef struct {
+    _Atomic long tries;       /* writes answered EAGAIN */
+    _Atomic long long t0_ns;  /* the first one's time; 0: none yet */
+} stall_state;
+static stall_state *stall;
 
 /* the server's files (its threads share them) */
 static pthread_mutex_t fs_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -96,7 +114,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
         return -ENOENT;
     if (fi->flags & O_TRUNC)
         fs_truncate(path, 0, NULL);
-    if (w == F_SHORT || w == F_EIO || w == F_AGAIN)
+    if (w == F_SHORT || w == F_EIO || w == F_AGAIN || w == F_STALL)
         fi->direct_io = 1; /* every write reaches us as it is */
     return 0;
 }
@@ -129,6 +147,16 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
         size = SHORT_MAX;
     if (w == F_EIO && (uint64_t)off <= EIO_AT && EIO_AT < (uint64_t)off + size)
         return -EIO;
+    if (w == F_STALL) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        long long now = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec, zero = 0;
+        atomic_compare_exchange_strong(&stall->t0_ns, &zero, now);
+        if (now - atomic_load(&stall->t0_ns) < STALL_MS * 1000000LL) {
+            atomic_fetch_add(&stall->tries, 1);
+            return -EAGAIN;
+        }
+    }
     pthread_mutex_lock(&fs_mu);
     if (w == F_AGAIN && fs_again_count < 2) {
         int e = fs_again_count++ == 0 ? -EAGAIN : -EINTR;
@@ -269,6 +297,32 @@ static void test_resumed(void)
     fs_stop();
 }
 
+/* EAGAIN for STALL_MS, on every backend: every byte written once, in
+   place, after a few dozen tries, not thousands */
+static void test_stall(void)
+{
+    FS_START();
+    for (int b = 0; b < nbackends; b++) {
+        atomic_store(&stall->tries, 0);
+        atomic_store(&stall->t0_ns, 0);
+        const char *path = fs_path("stall");
+        int rw, rf, rc;
+        parx_io_backend used = write_all(path, backends[b], false, &rw, &rf, &rc);
+        long tries = atomic_load(&stall->tries);
+        bool pattern = false;
+        size_t n = read_back(path, NW * WLEN, &pattern);
+        CHECK_MSG(rw == 0 && rf == 0 && rc == 0 && n == NW * WLEN && pattern,
+                  "backend %d (ran %d): write %d, flush %d, close %d, %zu bytes (of %d), %s",
+                  (int)backends[b], (int)used, rw, rf, rc, n, NW * WLEN,
+                  pattern ? "in place" : "not the pattern");
+        CHECK_MSG(tries > 0 && tries <= STALL_MAX_TRIES,
+                  "backend %d (ran %d): %ld writes answered EAGAIN in %d ms (at most %d: a "
+                  "pause between tries)",
+                  (int)backends[b], (int)used, tries, STALL_MS, STALL_MAX_TRIES);
+    }
+    fs_stop();
+}
+
 /* EIO part-way: flush and close say so; the bytes before it are there */
 static void test_eio(void)
 {
@@ -317,6 +371,12 @@ int main(void)
         io_dir_remove();
         pt_skip_all("no /dev/fuse (or no access to it)");
     }
+    stall = (stall_state *)mmap(NULL, sizeof *stall, PROT_READ | PROT_WRITE,
+                                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (stall == MAP_FAILED) {
+        io_dir_remove();
+        pt_skip_all("cannot map a shared page for the stall counter");
+    }
     backends[nbackends++] = PARX_IO_THREADS;
     backends[nbackends++] = PARX_IO_AUTO;
 #ifndef PARX_NO_URING
@@ -332,9 +392,11 @@ int main(void)
 #endif
     run_guarded("short writes resumed, EAGAIN and EINTR written again: every byte once",
                 test_resumed);
+    run_guarded("EAGAIN that goes on: tried again after a pause, every byte once", test_stall);
     run_guarded("EIO part-way: from flush and close, the bytes before it written", test_eio);
     run_guarded(".sync: fsync's EROFS on a regular file is an error, not 'nothing to sync'",
                 test_fsync_erofs);
+    munmap(stall, sizeof *stall);
     io_dir_remove();
     return pt_done_testing();
 }
