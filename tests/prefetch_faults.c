@@ -56,8 +56,10 @@ enum { W_STALL = 5 + CUT_FILES };
 /* "stall": EAGAIN for STALL_MS. The reader's tries meanwhile are counted
    where the test sees them (a shared page, mapped before the server's
    fork). A reader that pauses between tries -- 10 us doubling to about
-   10 ms -- makes a few dozen; one that tries again at once makes one per
-   round trip through FUSE, thousands. */
+   10 ms -- makes about 30 (11 in the first 10 ms, then one per 10 ms), and
+   at depth 4 up to 5 read at once (the readers and the consumer): 56-113
+   here; one that tries again at once makes one per round trip through
+   FUSE, thousands. */
 enum { STALL_MS = 200, STALL_MAX_TRIES = 200 };
 typedef struct {
     _Atomic long tries;      /* reads answered EAGAIN */
