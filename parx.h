@@ -222,9 +222,15 @@
     fire when the thread that made the pool exits); workers die with the server
     (PR_SET_PDEATHSIG, checked against a server that died first). Server and
     workers sit in a process group of their own, so a Ctrl-C at the
-    terminal reaches the caller alone, which may handle it. The server is a
-    child of the caller: a wait() or waitpid(-1) of the caller's own may
-    reap it, which breaks the pool (PARX_E_PROCS_BROKEN).
+    terminal reaches the caller alone, which may handle it. The server
+    runs none of the program's code, not even a signal handler it came
+    with (fork mode): a signal the program catches is ignored there (so a
+    `pkill -TERM` of a program that handles SIGTERM leaves its pools
+    serving), and a fault keeps its default action. Workers have the
+    program's handlers, as fork gave them, with SIGCHLD at its default
+    action and no signal blocked. The server is a child of the caller: a
+    wait() or waitpid(-1) of the caller's own may reap it, which breaks
+    the pool (PARX_E_PROCS_BROKEN).
     Every descriptor is O_CLOEXEC; destroy reaps the server, which reaps the
     workers (and a caller that is a child subreaper reaps orphaned ones): no
     zombies, no descriptors, and the arena is anonymous (memfd), so nothing
@@ -3643,6 +3649,13 @@ static void parx__procs_wait_done(parx_procs *pp, uint64_t want)
 
 /* ---- a worker process ------------------------------------------------------ */
 
+/* The dispositions the fork server changed (parx__procs_serve) as the
+   caller had them, for each worker to put back: a worker runs the
+   program's code, with the program's handlers. Written only in a server,
+   before it forks; only a server and its workers read them. */
+static struct sigaction parx__procs_user_sa[NSIG];
+static sigset_t parx__procs_user_changed;
+
 /* In a worker: its pool's control block, so that a job calling parx_procs_*
    on the pool it runs in (fork mode, through a handle it was given) is told
    -EDEADLK instead of wrecking it. NULL in every other process. */
@@ -3693,6 +3706,9 @@ __attribute__((noreturn)) static void parx__procs_worker(parx__pctl *ctl, char *
        getppid check covers a server that died before the prctl. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != server) _exit(0);
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sigismember(&parx__procs_user_changed, sig) == 1)
+            sigaction(sig, &parx__procs_user_sa[sig], NULL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -3824,6 +3840,31 @@ static int parx__procs_fork_worker(parx__pctl *ctl, char *base, parx__pworker *w
     return pid;
 }
 
+/* In the server, every signal blocked: a signal the caller catches is
+   ignored from now on, since the program meant to live through it (a
+   pending one is dropped), and a fault (which would be a bug of ours) gets
+   its default action. The dispositions changed are kept for the workers
+   forked later to put back (parx__procs_worker); the first ones were
+   forked before, and have the caller's. SIGCHLD is not the program's here,
+   nor in the workers: its default action (see parx__procs_serve). */
+static void parx__procs_own_signals(void)
+{
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction *was = &parx__procs_user_sa[sig];
+        /* SIGKILL and SIGSTOP cannot be caught, the C library's own
+           signals cannot be asked about (EINVAL) */
+        if (sig == SIGKILL || sig == SIGSTOP || sig == SIGCHLD || sigaction(sig, NULL, was) != 0)
+            continue;
+        if (was->sa_handler == SIG_DFL || was->sa_handler == SIG_IGN) continue;
+        bool fault = sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL ||
+                     sig == SIGTRAP || sig == SIGSYS || sig == SIGABRT;
+        struct sigaction now;
+        memset(&now, 0, sizeof now);
+        now.sa_handler = fault ? SIG_DFL : SIG_IGN;
+        if (sigaction(sig, &now, NULL) == 0) sigaddset(&parx__procs_user_changed, sig);
+    }
+}
+
 /* The server's whole life: start the first workers, then start more when
    asked, report their deaths, and leave (taking them along) when the caller
    goes away. It runs nothing of the user's, allocates nothing, and has one
@@ -3838,15 +3879,22 @@ __attribute__((noreturn)) static void parx__procs_serve(int sock, char *base, pa
     parx__procs_layout(ctl, base, &jobs, &ring, &workers, &fns);
     uint32_t n = ctl->nworkers;
 
-    /* SIGCHLD as the default, whatever the caller had (SIG_IGN would have
-       the kernel reap our workers before we learn how they died), blocked
-       and read through a signalfd (which also reports one that came before
-       it was made). */
+    /* None of the program's code runs here, its signal handlers included: a
+       fork-mode server is a copy of the caller, handlers and all, and a
+       SIGTERM from `pkill` would run the program's handler here (one that
+       calls exit() would run the program's atexit handlers too). Every
+       signal stays blocked until parx__procs_own_signals has made them
+       ours. SIGCHLD takes its default action, whatever the caller had
+       (SIG_IGN would have the kernel reap our workers before we learn how
+       they died), and is read through a signalfd (which also reports one
+       that came before it was made). */
+    sigemptyset(&parx__procs_user_changed); /* the first workers inherit the rest as it is */
+    sigset_t all, mask, chld;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &mask);
     signal(SIGCHLD, SIG_DFL);
-    sigset_t chld, old;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &chld, &old);
     if (parx__procs_send(sock, PARX__M_HELLO, -1, (int)getpid(), 0, 0) < 0) _exit(0);
 
     /* The first workers at once, before the rest of our set-up and unasked:
@@ -3863,6 +3911,9 @@ __attribute__((noreturn)) static void parx__procs_serve(int sock, char *base, pa
             parx__procs_server_exit(workers, n);
         if (pid < 0) break;
     }
+    parx__procs_own_signals(); /* after those forks: no longer on create's path */
+    sigaddset(&mask, SIGCHLD);
+    sigprocmask(SIG_SETMASK, &mask, NULL);
 
     int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
     /* The caller's death, seen as a process (a pidfd), not as the thread that

@@ -9,14 +9,18 @@
    exhausted; setsid/setpgid; system()/popen(); a job that calls
    parx_procs_* on its own pool; a job that always crashes with many
    retries; destroy while jobs crash; a fork()ed child of the caller that
-   destroys its copy of the pool; a job that makes a pool of its own. Each is reported as documented, the
-   pool keeps serving, and nothing is left behind. Suite 'reliability'. */
+   destroys its copy of the pool; a job that makes a pool of its own; a
+   caller with signal handlers, whose fork server must not run them (a
+   stray SIGUSR1 ran the program's handler in the server) while its
+   workers keep them. Each is reported as documented, the pool keeps
+   serving, and nothing is left behind. Suite 'reliability'. */
 #define _GNU_SOURCE
 #include "parx.h"
 #include "procs_common.h"
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -41,6 +45,7 @@ enum {
     K_KILLSELF,     /* raise(SIGKILL) */
     K_OWN_POOL,     /* parx_procs_submit, _wait, _map, _destroy on its own pool */
     K_NESTED,       /* a pool of its own (the same mode), 3 jobs in it */
+    K_USR1,         /* the caller's SIGUSR1 handler is there: raise it; out = getpid() */
 };
 
 typedef struct job_arg {
@@ -64,6 +69,22 @@ static void sleep_ms(int ms)
 static void on_signal(int sig) { (void)sig; }
 
 static void atexit_exit7(void) { exit(7); }
+
+/* Where on_usr1 ran: pids, in a page every process of the test shares. */
+enum { USR1_MAX = 64 };
+typedef struct usr1_log {
+    _Atomic int n;
+    _Atomic int pid[USR1_MAX];
+} usr1_log;
+static usr1_log *usr1;
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    int i = atomic_fetch_add(&usr1->n, 1);
+    if (i < USR1_MAX)
+        atomic_store(&usr1->pid[i], (int)getpid());
+}
 
 static void *thread_sleep(void *p)
 {
@@ -214,6 +235,14 @@ static int job(void *p)
         }
         parx_procs_destroy(in);
         return bad ? -203 - bad : 0;
+    }
+    case K_USR1: {
+        struct sigaction sa;
+        if (sigaction(SIGUSR1, NULL, &sa) != 0 || sa.sa_handler != on_usr1)
+            return -300;
+        a->out = (int)getpid();
+        raise(SIGUSR1);
+        return 0;
     }
     default:
         a->out = a->val + 1;
@@ -502,6 +531,69 @@ static void case_child_destroy(void)
 
 static void case_own_pool_child(void) { in_child(case_own_pool); }
 
+/* ---- the caller's signal handlers (fork mode) ------------------------------ */
+
+/* The server is a copy of the caller: it must not run the program's
+   handlers (a pkill -TERM would run a cleanup handler there, and its exit()
+   the program's atexit handlers), while the workers, which run the
+   program's code, keep them -- the first ones and a replacement alike. */
+static void case_handlers(void)
+{
+    usr1 = (usr1_log *)mmap(NULL, sizeof *usr1, PROT_READ | PROT_WRITE,
+                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(usr1 != MAP_FAILED);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    REQUIRE(sigaction(SIGUSR1, &sa, NULL) == 0);
+    parx_procs *pp = make_pool(PARX_START_FORK, 1, 1, 0);
+    REQUIRE(pp);
+    parx_procs_info info;
+    REQUIRE(parx_procs_stats(pp, &info) == 0);
+
+    /* the first worker has the handler */
+    job_arg *a = new_arg(pp, K_USR1, 0, 0);
+    REQUIRE(a);
+    parx_job_result r = run1(pp, a);
+    CHECK_MSG(r.status == 0, "first worker: status %d (-300: no handler)", r.status);
+
+    /* A SIGUSR1 for the server, then a job that kills its worker twice:
+       the server runs on past the signal, whatever it does with it, to
+       reap and replace the worker -- so by the end, a handler it had has
+       run. */
+    REQUIRE(kill(info.server_pid, SIGUSR1) == 0);
+    job_arg *k = new_arg(pp, K_KILLSELF, 0, 0);
+    REQUIRE(k);
+    r = run1(pp, k);
+    CHECK_MSG(r.status == PARX_E_CRASHED && r.signal == SIGKILL && r.attempts == 2,
+              "status %d signal %d attempts %d", r.status, r.signal, r.attempts);
+
+    /* the replacement has the handler too */
+    job_arg *b = new_arg(pp, K_USR1, 0, 0);
+    REQUIRE(b);
+    r = run1(pp, b);
+    CHECK_MSG(r.status == 0, "replacement: status %d (-300: no handler)", r.status);
+    CHECK(b->out != a->out);
+
+    int n = atomic_load(&usr1->n);
+    bool in_server = false, in_first = false, in_second = false;
+    for (int i = 0; i < n && i < USR1_MAX; i++) {
+        int pid = atomic_load(&usr1->pid[i]);
+        in_server |= pid == info.server_pid;
+        in_first |= pid == a->out;
+        in_second |= pid == b->out;
+    }
+    CHECK_MSG(!in_server, "the program's SIGUSR1 handler ran in the fork server");
+    CHECK_MSG(in_first && in_second, "the handler ran in the first worker: %d, the replacement: %d",
+              in_first, in_second);
+    check_serves(pp);
+    destroy_all_gone(pp);
+    munmap(usr1, sizeof *usr1);
+    child_end();
+}
+
+static void case_handlers_child(void) { in_child(case_handlers); }
+
 /* ---- many crashes ---------------------------------------------------------- */
 
 static void case_many_retries(void)
@@ -583,7 +675,7 @@ static void both_modes(void)
 
 int main(void)
 {
-    pt_plan(11);
+    pt_plan(12);
     CASE("a job's child that returns from the job runs no job and reports nothing",
          case_fork_return);
     CASE("a job that closes every descriptor and dup2s over 0..2: the pool serves on",
@@ -602,6 +694,8 @@ int main(void)
          case_child_destroy);
     CASE("a job that makes a pool of its own: its workers run every job, and stay",
          case_nested);
+    run_guarded("the caller's signal handlers (fork mode): not run by the server, kept by workers",
+                case_handlers_child);
     CASE("a job that always crashes, 150 retries: reported once, others run once",
          case_many_retries);
     CASE("destroy while jobs crash and retry: returns, nothing left", case_destroy_while_crashing);
