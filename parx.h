@@ -255,11 +255,12 @@
     mode the caller's handle means nothing in a worker). A copy of a pool
     that fork() gave another process is not a pool: submit, wait and map
     there are -EPERM, and destroy releases that process's descriptors and
-    memory and leaves the caller's pool alone. The arena is shared and unchecked: the pool's own records (the
-    control block, the job records and the ring, the worker table) live in
-    it, and a job that writes outside its own blocks may lose or corrupt
-    jobs, mislead the pool about its workers, hang waiters or crash the
-    caller. Crash isolation covers a worker's death, not a scribble.
+    memory and leaves the caller's pool alone. The arena is shared and
+    unchecked: the pool's own records (the control block, the job records
+    and the ring, the worker table) live in it, and a job that writes
+    outside its own blocks may lose or corrupt jobs, mislead the pool about
+    its workers, hang waiters or crash the caller. Crash isolation covers a
+    worker's death, not a scribble.
 
     >>prefetch (io_uring, its fallback, O_DIRECT, registered buffers)
     parx_prefetch keeps .depth buffers of .chunk_size bytes busy: while the
