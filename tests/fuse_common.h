@@ -2,8 +2,9 @@
 /* fuse_common.h -- a FUSE file system of a test's own, for fault injection
    (tests/prefetch_faults.c, tests/writer_faults.c): mounted at
    <scratch dir>/mnt and served by a forked child until fs_stop unmounts it.
-   Include after io_common.h, <fuse.h> (FUSE_USE_VERSION 31) and
-   <sys/mount.h>; only where libfuse3 was found (PARX_TEST_NO_FUSE unset). */
+   Include after io_common.h, <fuse.h> (FUSE_USE_VERSION 31), <sys/mman.h>,
+   <sys/mount.h> and <time.h>; only where libfuse3 was found
+   (PARX_TEST_NO_FUSE unset). */
 #ifndef PARX_TEST_FUSE_COMMON_H
 #define PARX_TEST_FUSE_COMMON_H
 
@@ -82,6 +83,54 @@ static const char *fs_path(const char *name)
     next = (next + 1) % 4;
     snprintf(p, 700, "%s/%s", mnt, name);
     return p;
+}
+
+/* "stall": a file that answers every request EAGAIN for STALL_MS from the
+   first one, which a FUSE or network file system may do. The requests are
+   counted where the test sees them: a page shared with the server's
+   process, mapped (stall_map) before fs_start forks it. A reader or writer
+   that pauses between tries -- 10 us doubling to about 10 ms -- makes
+   about 30 (11 in the first 10 ms, then one per 10 ms); one that tries
+   again at once makes one per round trip through FUSE, thousands. */
+enum { STALL_MS = 200, STALL_MAX_TRIES = 200 };
+typedef struct stall_state {
+    _Atomic long tries;      /* requests answered EAGAIN */
+    _Atomic long long t0_ns; /* the first one's time; 0: none yet */
+} stall_state;
+static stall_state *stall;
+
+static bool stall_map(void)
+{
+    void *p = mmap(NULL, sizeof *stall, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    stall = p == MAP_FAILED ? NULL : (stall_state *)p;
+    return stall != NULL;
+}
+
+static void stall_unmap(void)
+{
+    if (stall)
+        munmap(stall, sizeof *stall);
+    stall = NULL;
+}
+
+/* Before a case: no request yet. */
+static void stall_reset(void)
+{
+    atomic_store(&stall->tries, 0);
+    atomic_store(&stall->t0_ns, 0);
+}
+
+/* In the server: whether this request is answered EAGAIN (counted). */
+static bool stall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    long long now = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec, zero = 0;
+    atomic_compare_exchange_strong(&stall->t0_ns, &zero, now);
+    if (now - atomic_load(&stall->t0_ns) >= STALL_MS * 1000000LL)
+        return false;
+    atomic_fetch_add(&stall->tries, 1);
+    return true;
 }
 
 #endif

@@ -47,25 +47,13 @@ int main(void)
 #include <sys/mount.h>
 #include <time.h>
 
+#include "fuse_common.h"
+
 enum { FILE_SIZE = 1000003, SEED = 31, EIO_AT = 600000, SHORT_MAX = 1500 };
 static const char *names[] = {"data", "short", "eio", "nodirect", "dioread"};
 
 enum { CUT_FILES = 8, CUT_CHUNK = 65536, CUT_AT = 2 * CUT_CHUNK + 100 };
 enum { W_STALL = 5 + CUT_FILES };
-
-/* "stall": EAGAIN for STALL_MS. The reader's tries meanwhile are counted
-   where the test sees them (a shared page, mapped before the server's
-   fork). A reader that pauses between tries -- 10 us doubling to about
-   10 ms -- makes about 30 (11 in the first 10 ms, then one per 10 ms), and
-   at depth 4 up to 5 read at once (the readers and the consumer): 56-113
-   here; one that tries again at once makes one per round trip through
-   FUSE, thousands. */
-enum { STALL_MS = 200, STALL_MAX_TRIES = 200 };
-typedef struct {
-    _Atomic long tries;      /* reads answered EAGAIN */
-    _Atomic long long t0_ns; /* the first one's time; 0: none yet */
-} stall_state;
-static stall_state *stall;
 
 static int which(const char *path)
 {
@@ -159,14 +147,8 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off, struct f
     if (w == 2 && (uint64_t)off <= EIO_AT && EIO_AT < (uint64_t)off + size)
         return -EIO;
     if (w == W_STALL) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        long long now = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec, zero = 0;
-        atomic_compare_exchange_strong(&stall->t0_ns, &zero, now);
-        if (now - atomic_load(&stall->t0_ns) < STALL_MS * 1000000LL) {
-            atomic_fetch_add(&stall->tries, 1);
+        if (stall_now())
             return -EAGAIN;
-        }
     } else if (w >= 5) {
         size = cut_read(w - 5, size, off);
     }
@@ -179,8 +161,6 @@ static const struct fuse_operations fs_ops = {
     .open = fs_open,
     .read = fs_read,
 };
-
-#include "fuse_common.h"
 
 static parx_io_backend backends[3];
 static int nbackends;
@@ -240,15 +220,16 @@ static void test_short_reads(void)
 
 /* EAGAIN for STALL_MS, on both backends, buffered and O_DIRECT: every
    byte read; on the thread backend after a few dozen tries, not thousands
-   (io_uring's are the kernel's: see the top of the file) */
+   (see stall_state; at depth 4 up to 5 read at once, the readers and the
+   consumer: 56-113 tries here). io_uring's tries are the kernel's: see the
+   top of the file. */
 static void test_stall(void)
 {
     FS_START();
     uint32_t seed = SEED;
     for (int b = 0; b < nbackends; b++)
         for (int direct = 0; direct < 2; direct++) {
-            atomic_store(&stall->tries, 0);
-            atomic_store(&stall->t0_ns, 0);
+            stall_reset();
             parx_prefetch *pf = open_one(fs_path("stall"), backends[b], direct, 4);
             REQUIRE(pf != NULL);
             uint64_t off[1] = {0};
@@ -391,9 +372,7 @@ int main(void)
         io_dir_remove();
         pt_skip_all("no /dev/fuse (or no access to it)");
     }
-    stall = (stall_state *)mmap(NULL, sizeof *stall, PROT_READ | PROT_WRITE,
-                                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (stall == MAP_FAILED) {
+    if (!stall_map()) {
         io_dir_remove();
         pt_skip_all("cannot map a shared page for the stall counter");
     }
@@ -415,7 +394,7 @@ int main(void)
     run_guarded("a file cut between the reads of two chunks ends at the cut, with no gap",
                 test_cut_between_reads);
     run_guarded("EAGAIN that goes on: read again after a pause, every byte", test_stall);
-    munmap(stall, sizeof *stall);
+    stall_unmap();
     io_dir_remove();
     return pt_done_testing();
 }

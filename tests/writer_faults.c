@@ -41,21 +41,11 @@ int main(void)
 #include <sys/mount.h>
 #include <time.h>
 
+#include "fuse_common.h"
+
 enum { NFILES = 6, CAP = 4 << 20, EIO_AT = 600000, SHORT_MAX = 1500, SEED = 41 };
 enum { F_DATA, F_SHORT, F_EIO, F_AGAIN, F_ROFSYNC, F_STALL };
 static const char *names[NFILES] = {"data", "short", "eio", "again", "rofsync", "stall"};
-
-/* "stall": EAGAIN for STALL_MS. The writer's tries meanwhile are counted
-   where the test sees them (a shared page, mapped before the server's
-   fork). A writer that pauses between tries -- 10 us doubling to about
-   10 ms -- makes a few dozen; one that tries again at once makes one per
-   round trip through FUSE, thousands. */
-enum { STALL_MS = 200, STALL_MAX_TRIES = 200 };
-typedef struct {
-    _Atomic long tries;       /* writes answered EAGAIN */
-    _Atomic long long t0_ns;  /* the first one's time; 0: none yet */
-} stall_state;
-static stall_state *stall;
 
 /* the server's files (its threads share them) */
 static pthread_mutex_t fs_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -147,16 +137,8 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
         size = SHORT_MAX;
     if (w == F_EIO && (uint64_t)off <= EIO_AT && EIO_AT < (uint64_t)off + size)
         return -EIO;
-    if (w == F_STALL) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        long long now = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec, zero = 0;
-        atomic_compare_exchange_strong(&stall->t0_ns, &zero, now);
-        if (now - atomic_load(&stall->t0_ns) < STALL_MS * 1000000LL) {
-            atomic_fetch_add(&stall->tries, 1);
-            return -EAGAIN;
-        }
-    }
+    if (w == F_STALL && stall_now())
+        return -EAGAIN;
     pthread_mutex_lock(&fs_mu);
     if (w == F_AGAIN && fs_again_count < 2) {
         int e = fs_again_count++ == 0 ? -EAGAIN : -EINTR;
@@ -205,8 +187,6 @@ static void fs_free(void)
     for (int i = 0; i < NFILES; i++)
         free(fs_data[i]);
 }
-
-#include "fuse_common.h"
 
 #define FS_START()                                                                                 \
     char why[200];                                                                                 \
@@ -303,8 +283,7 @@ static void test_stall(void)
 {
     FS_START();
     for (int b = 0; b < nbackends; b++) {
-        atomic_store(&stall->tries, 0);
-        atomic_store(&stall->t0_ns, 0);
+        stall_reset();
         const char *path = fs_path("stall");
         int rw, rf, rc;
         parx_io_backend used = write_all(path, backends[b], false, &rw, &rf, &rc);
@@ -371,9 +350,7 @@ int main(void)
         io_dir_remove();
         pt_skip_all("no /dev/fuse (or no access to it)");
     }
-    stall = (stall_state *)mmap(NULL, sizeof *stall, PROT_READ | PROT_WRITE,
-                                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (stall == MAP_FAILED) {
+    if (!stall_map()) {
         io_dir_remove();
         pt_skip_all("cannot map a shared page for the stall counter");
     }
@@ -396,7 +373,7 @@ int main(void)
     run_guarded("EIO part-way: from flush and close, the bytes before it written", test_eio);
     run_guarded(".sync: fsync's EROFS on a regular file is an error, not 'nothing to sync'",
                 test_fsync_erofs);
-    munmap(stall, sizeof *stall);
+    stall_unmap();
     io_dir_remove();
     return pt_done_testing();
 }
