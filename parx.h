@@ -341,7 +341,8 @@
       as long as it likes), after a pause that doubles from 10 us to about
       10 ms, so that waiting costs next to no CPU (on io_uring, a FUSE
       file's EAGAIN does not reach parx: the kernel reads again itself, at
-      once, on its io-wq thread); a read that returns 0
+      once, and its io-wq thread spins while it lasts; PARX_IO_THREADS
+      does not); a read that returns 0
       is the end of the file, so a file truncated while it is read ends at
       its new size (chunks beyond it are skipped, also one whose read
       finished before the cut: no gap in the stream). An
