@@ -1112,7 +1112,8 @@ typedef struct parx_prefetch parx_prefetch;
    .nranges 0 nothing is. A range that runs past the end of its file (as
    the file was when it was opened; a regular file or a block device) is
    cut there, however long it says it is; in a procfs or sysfs file, whose
-   size reads 0, it ends where a read returns 0.
+   size reads 0, it ends where a read returns 0; and every range ends at
+   2^63 - 1 (INT64_MAX), the largest file offset.
    Returns the prefetcher, or NULL with *err (err may be NULL) and errno:
    -EINVAL (no desc or paths, a NULL path, depth < 0 or > 1024, threads < 0
    or > 64, chunk_size > 1 GiB, nranges without ranges, a range naming a
@@ -5227,6 +5228,7 @@ PARX_API int parx_procs_pids(const parx_procs *pp, int *pids, int n)
 #define PARX__IO_ALIGN ((uint64_t)4096) /* O_DIRECT alignment: any logical block size up to 4 KiB */
 #define PARX__IO_MAX_DEPTH 1024
 #define PARX__IO_MAX_CHUNK ((size_t)1 << 30) /* io_uring lengths are 32-bit */
+#define PARX__IO_MAX_OFF   ((uint64_t)INT64_MAX) /* off_t: no file holds a byte at or past it */
 #define PARX__IO_WHY 200
 #define PARX__PF_SPIN 2000 /* polls (pause instructions) of an idle reader, or of a waiting
                               consumer, before it sleeps: tens of microseconds */
@@ -5671,7 +5673,10 @@ static uint32_t parx__pf_item_file(const parx_prefetch *pf, size_t item)
 /* The next chunk of the sequence: 1 with (*file, *off, *len) set, 0 at the
    end, or an open error with *file set. A range ends at the end of its
    file as it was when the file was opened (where the size is known), so a
-   range running past it, up to UINT64_MAX, is cut there. Consumer only. */
+   range running past it, up to UINT64_MAX, is cut there; every item ends
+   at 2^63 - 1, past which no file has bytes (pread and io_uring refuse
+   such an offset with EINVAL), so one of a file whose size is unknown
+   (procfs, a character device) is cut there too. Consumer only. */
 static int parx__pf_cursor_next(parx_prefetch *pf, uint32_t *file, uint64_t *off, size_t *len)
 {
     size_t n = parx__pf_nitems(pf);
@@ -5694,6 +5699,9 @@ static int parx__pf_cursor_next(parx_prefetch *pf, uint32_t *file, uint64_t *off
                          : pf->files[f].size - start < length ? pf->files[f].size - start
                                                                : length;
         }
+        length = start >= PARX__IO_MAX_OFF           ? 0
+                 : PARX__IO_MAX_OFF - start < length ? PARX__IO_MAX_OFF - start
+                                                     : length;
         if (pf->cur_pos < length) {
             uint64_t left = length - pf->cur_pos;
             *file = f;
