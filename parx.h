@@ -328,7 +328,10 @@
       some FUSE and network file systems) or at the first read (EINVAL
       or EOPNOTSUPP) gets buffered reads for that file, and an INFO log
       line saying so. On FUSE, one block is read with O_DIRECT at open to
-      find out: io_uring would retry a refused read there for ever.
+      find out: io_uring would retry a refused read there for ever. The
+      two descriptors are two opens of the path; if another file was
+      renamed over it between them, the file opened first is read
+      buffered (INFO), never a mix of the two.
     - Registered buffers. io_uring can pin the buffers once
       (io_uring_register_buffers) instead of on every read, but pinned
       memory counts against RLIMIT_MEMLOCK (8 MiB by default on many
@@ -5585,13 +5588,17 @@ static bool parx__pf_sizeless_fs(int fd)
     return false;
 }
 
+#ifndef PARX__PF_OPEN /* a test hook (tests/prefetch_replace.c), parx__io_open otherwise */
+#define PARX__PF_OPEN parx__io_open
+#endif
+
 static int parx__pf_file_ref(parx_prefetch *pf, uint32_t f)
 {
     parx__pf_file *fl = &pf->files[f];
     if (fl->refs++ > 0) return 0;
-    int fd = parx__io_open(pf->paths[f], O_RDONLY, 0);
+    int fd = PARX__PF_OPEN(pf->paths[f], O_RDONLY, 0);
+    struct stat st;
     if (fd >= 0) {
-        struct stat st;
         if (fstat(fd, &st) != 0) {
             int e = -errno;
             close(fd);
@@ -5627,8 +5634,24 @@ static int parx__pf_file_ref(parx_prefetch *pf, uint32_t f)
     fl->fd = fd;
     fl->dfd = -1;
     if (pf->d.direct && !fl->no_direct) {
-        int dfd = parx__io_open(pf->paths[f], O_RDONLY | O_DIRECT, 0);
-        if (dfd >= 0 && parx__pf_direct_reads_refused(dfd)) {
+        /* The O_DIRECT descriptor is a second open of the path. If a file
+           was renamed over the path in between (as programs publish their
+           files), it is another file, and each chunk would mix the two:
+           its aligned middle from one, its head and tail from the other.
+           Such a descriptor is dropped, and the file opened first is read
+           buffered (this time: the next open of it tries O_DIRECT again). */
+        int dfd = PARX__PF_OPEN(pf->paths[f], O_RDONLY | O_DIRECT, 0);
+        struct stat dst;
+        if (dfd >= 0 &&
+            (fstat(dfd, &dst) != 0 || dst.st_dev != st.st_dev || dst.st_ino != st.st_ino)) {
+            close(dfd);
+            char msg[300];
+            snprintf(msg, sizeof msg,
+                     "parx_prefetch: '%.200s' was replaced while it was opened; reading the file "
+                     "opened first buffered",
+                     pf->paths[f]);
+            parx__log(PARX_LOG_INFO, msg); /* consumer thread, no lock held */
+        } else if (dfd >= 0 && parx__pf_direct_reads_refused(dfd)) {
             close(dfd);
             fl->no_direct = true;
             char msg[300];
