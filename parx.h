@@ -1087,7 +1087,8 @@ typedef struct parx_prefetch_desc {
     int threads;                  /* thread backend's reader threads; 0: 1, or min(depth, 4) with
                                      .direct (parx_prefetch_next also reads a chunk no reader
                                      has started rather than wait for it) */
-    struct parx_arena *arena;     /* optional: the buffers live in this parx_shm.h arena */
+    struct parx_arena *arena;     /* optional: the buffers live in this parx_shm.h arena, which
+                                     must stay open until parx_prefetch_close frees them */
     bool no_register;             /* io_uring: never register the buffers with the kernel */
 } parx_prefetch_desc;
 
@@ -1118,13 +1119,14 @@ typedef struct parx_prefetch parx_prefetch;
    size reads 0, it ends where a read returns 0; and every range ends at
    2^63 - 1 (INT64_MAX), the largest file offset.
    Returns the prefetcher, or NULL with *err (err may be NULL) and errno:
-   -EINVAL (no desc or paths, a NULL path, depth < 0 or > 1024, threads < 0
-   or > 64, chunk_size > 1 GiB, nranges without ranges, a range naming a
-   file >= npaths or running past 2^64, an unknown backend), -ENOMEM,
-   -EOPNOTSUPP (PARX_IO_URING under PARX_NO_URING), io_uring's setup error
-   with PARX_IO_URING (-EPERM, -ENOSYS, -EINVAL, -ENOMEM; -EPERM also when
-   io_uring_enter alone is refused), -EAGAIN (no thread could be started),
-   or the arena's errno (-ENOMEM: full).
+   -EINVAL (no desc or paths, npaths 0 or > UINT32_MAX, a NULL path, depth
+   < 0 or > 1024, threads < 0 or > 64, chunk_size > 1 GiB, nranges without
+   ranges, a range naming a file >= npaths or running past 2^64, an unknown
+   backend), -ENOMEM, -EOPNOTSUPP (PARX_IO_URING under PARX_NO_URING, or on
+   a kernel whose io_uring has no read operation: before Linux 5.6),
+   io_uring's setup error with PARX_IO_URING (-EPERM, -ENOSYS, -EINVAL,
+   -ENOMEM; -EPERM also when io_uring_enter alone is refused), -EAGAIN (no
+   thread could be started), or the arena's errno (-ENOMEM: full).
    Thread safety: any thread. */
 PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *err);
 
@@ -1134,9 +1136,10 @@ PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *
    Returns 1 (a chunk in *c), 0 (the end: every chunk was delivered, also
    when the caller still holds every buffer), or an error, on the chunk
    where it happened: the errno of open or read (-ENOENT, -EACCES, -EIO,
-   -EISDIR, -ESPIPE: a range of a FIFO, ...), with parx_prefetch_error
-   saying which file; -EBUSY when
-   the caller holds every buffer and chunks remain (release one first);
+   -EISDIR, -ESPIPE: a FIFO, pipe or socket, whole or by range, ...), with
+   parx_prefetch_error saying which file; -EBUSY when the caller holds
+   every buffer and chunks remain, or a file not yet opened (whose open
+   error then comes in its turn; release one first);
    with io_uring, the error of a ring that failed (io_uring_enter refused:
    -EPERM, -ENOSYS; short of resources with nothing in flight: -EAGAIN,
    -EBUSY; ...), parx_prefetch_error saying so; -EINVAL (pf or c NULL).
@@ -1164,7 +1167,9 @@ PARX_API void parx_prefetch_close(parx_prefetch *pf);
 
 /* parx_prefetch_backend: which backend reads (PARX_IO_URING or
    PARX_IO_THREADS); *why (if why is not NULL) gets a sentence saying why,
-   e.g. "threads: io_uring_setup failed: Operation not permitted".
+   e.g. "threads: io_uring_setup failed: Operation not permitted (refused
+   by seccomp or kernel.io_uring_disabled)", valid until close. NULL pf:
+   PARX_IO_AUTO, and *why says there is no prefetcher.
    Thread safety: any thread. */
 PARX_API parx_io_backend parx_prefetch_backend(const parx_prefetch *pf, const char **why);
 

@@ -205,6 +205,7 @@ static void test_bad_inputs(void)
     const parx_prefetch_desc bad[] = {
         {.paths = NULL, .npaths = 1},
         {.paths = one, .npaths = 0},
+        {.paths = one, .npaths = (size_t)UINT32_MAX + 1}, /* parx_chunk.file is 32 bits */
         {.paths = null_path, .npaths = 1},
         {.paths = one, .npaths = 1, .depth = -1},
         {.paths = one, .npaths = 1, .depth = 100000},
