@@ -328,7 +328,10 @@
       some FUSE and network file systems) or at the first read (EINVAL
       or EOPNOTSUPP) gets buffered reads for that file, and an INFO log
       line saying so. On FUSE, one block is read with O_DIRECT at open to
-      find out: io_uring would retry a refused read there for ever.
+      find out: io_uring would retry a refused read there for ever. The
+      two descriptors are two opens of the path; if another file was
+      renamed over it between them, the file opened first is read
+      buffered (INFO), never a mix of the two.
     - Registered buffers. io_uring can pin the buffers once
       (io_uring_register_buffers) instead of on every read, but pinned
       memory counts against RLIMIT_MEMLOCK (8 MiB by default on many
@@ -1085,7 +1088,8 @@ typedef struct parx_prefetch_desc {
     int threads;                  /* thread backend's reader threads; 0: 1, or min(depth, 4) with
                                      .direct (parx_prefetch_next also reads a chunk no reader
                                      has started rather than wait for it) */
-    struct parx_arena *arena;     /* optional: the buffers live in this parx_shm.h arena */
+    struct parx_arena *arena;     /* optional: the buffers live in this parx_shm.h arena, which
+                                     must stay open until parx_prefetch_close frees them */
     bool no_register;             /* io_uring: never register the buffers with the kernel */
 } parx_prefetch_desc;
 
@@ -1113,15 +1117,17 @@ typedef struct parx_prefetch parx_prefetch;
    .nranges 0 nothing is. A range that runs past the end of its file (as
    the file was when it was opened; a regular file or a block device) is
    cut there, however long it says it is; in a procfs or sysfs file, whose
-   size reads 0, it ends where a read returns 0.
+   size reads 0, it ends where a read returns 0; and every range ends at
+   2^63 - 1 (INT64_MAX), the largest file offset.
    Returns the prefetcher, or NULL with *err (err may be NULL) and errno:
-   -EINVAL (no desc or paths, a NULL path, depth < 0 or > 1024, threads < 0
-   or > 64, chunk_size > 1 GiB, nranges without ranges, a range naming a
-   file >= npaths or running past 2^64, an unknown backend), -ENOMEM,
-   -EOPNOTSUPP (PARX_IO_URING under PARX_NO_URING), io_uring's setup error
-   with PARX_IO_URING (-EPERM, -ENOSYS, -EINVAL, -ENOMEM; -EPERM also when
-   io_uring_enter alone is refused), -EAGAIN (no thread could be started),
-   or the arena's errno (-ENOMEM: full).
+   -EINVAL (no desc or paths, npaths 0 or > UINT32_MAX, a NULL path, depth
+   < 0 or > 1024, threads < 0 or > 64, chunk_size > 1 GiB, nranges without
+   ranges, a range naming a file >= npaths or running past 2^64, an unknown
+   backend), -ENOMEM, -EOPNOTSUPP (PARX_IO_URING under PARX_NO_URING, or on
+   a kernel whose io_uring has no read operation: before Linux 5.6),
+   io_uring's setup error with PARX_IO_URING (-EPERM, -ENOSYS, -EINVAL,
+   -ENOMEM; -EPERM also when io_uring_enter alone is refused), -EAGAIN (no
+   thread could be started), or the arena's errno (-ENOMEM: full).
    Thread safety: any thread. */
 PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *err);
 
@@ -1131,9 +1137,10 @@ PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *
    Returns 1 (a chunk in *c), 0 (the end: every chunk was delivered, also
    when the caller still holds every buffer), or an error, on the chunk
    where it happened: the errno of open or read (-ENOENT, -EACCES, -EIO,
-   -EISDIR, -ESPIPE: a range of a FIFO, ...), with parx_prefetch_error
-   saying which file; -EBUSY when
-   the caller holds every buffer and chunks remain (release one first);
+   -EISDIR, -ESPIPE: a FIFO, pipe or socket, whole or by range, ...), with
+   parx_prefetch_error saying which file; -EBUSY when the caller holds
+   every buffer and chunks remain, or a file not yet opened (whose open
+   error then comes in its turn; release one first);
    with io_uring, the error of a ring that failed (io_uring_enter refused:
    -EPERM, -ENOSYS; short of resources with nothing in flight: -EAGAIN,
    -EBUSY; ...), parx_prefetch_error saying so; -EINVAL (pf or c NULL).
@@ -1161,7 +1168,9 @@ PARX_API void parx_prefetch_close(parx_prefetch *pf);
 
 /* parx_prefetch_backend: which backend reads (PARX_IO_URING or
    PARX_IO_THREADS); *why (if why is not NULL) gets a sentence saying why,
-   e.g. "threads: io_uring_setup failed: Operation not permitted".
+   e.g. "threads: io_uring_setup failed: Operation not permitted (refused
+   by seccomp or kernel.io_uring_disabled)", valid until close. NULL pf:
+   PARX_IO_AUTO, and *why says there is no prefetcher.
    Thread safety: any thread. */
 PARX_API parx_io_backend parx_prefetch_backend(const parx_prefetch *pf, const char **why);
 
@@ -5228,6 +5237,7 @@ PARX_API int parx_procs_pids(const parx_procs *pp, int *pids, int n)
 #define PARX__IO_ALIGN ((uint64_t)4096) /* O_DIRECT alignment: any logical block size up to 4 KiB */
 #define PARX__IO_MAX_DEPTH 1024
 #define PARX__IO_MAX_CHUNK ((size_t)1 << 30) /* io_uring lengths are 32-bit */
+#define PARX__IO_MAX_OFF   ((uint64_t)INT64_MAX) /* off_t: no file holds a byte at or past it */
 #define PARX__IO_WHY 200
 #define PARX__PF_SPIN 2000 /* polls (pause instructions) of an idle reader, or of a waiting
                               consumer, before it sleeps: tens of microseconds */
@@ -5584,13 +5594,17 @@ static bool parx__pf_sizeless_fs(int fd)
     return false;
 }
 
+#ifndef PARX__PF_OPEN /* a test hook (tests/prefetch_replace.c), parx__io_open otherwise */
+#define PARX__PF_OPEN parx__io_open
+#endif
+
 static int parx__pf_file_ref(parx_prefetch *pf, uint32_t f)
 {
     parx__pf_file *fl = &pf->files[f];
     if (fl->refs++ > 0) return 0;
-    int fd = parx__io_open(pf->paths[f], O_RDONLY, 0);
+    int fd = PARX__PF_OPEN(pf->paths[f], O_RDONLY, 0);
+    struct stat st;
     if (fd >= 0) {
-        struct stat st;
         if (fstat(fd, &st) != 0) {
             int e = -errno;
             close(fd);
@@ -5626,8 +5640,24 @@ static int parx__pf_file_ref(parx_prefetch *pf, uint32_t f)
     fl->fd = fd;
     fl->dfd = -1;
     if (pf->d.direct && !fl->no_direct) {
-        int dfd = parx__io_open(pf->paths[f], O_RDONLY | O_DIRECT, 0);
-        if (dfd >= 0 && parx__pf_direct_reads_refused(dfd)) {
+        /* The O_DIRECT descriptor is a second open of the path. If a file
+           was renamed over the path in between (as programs publish their
+           files), it is another file, and each chunk would mix the two:
+           its aligned middle from one, its head and tail from the other.
+           Such a descriptor is dropped, and the file opened first is read
+           buffered (this time: the next open of it tries O_DIRECT again). */
+        int dfd = PARX__PF_OPEN(pf->paths[f], O_RDONLY | O_DIRECT, 0);
+        struct stat dst;
+        if (dfd >= 0 &&
+            (fstat(dfd, &dst) != 0 || dst.st_dev != st.st_dev || dst.st_ino != st.st_ino)) {
+            close(dfd);
+            char msg[300];
+            snprintf(msg, sizeof msg,
+                     "parx_prefetch: '%.200s' was replaced while it was opened; reading the file "
+                     "opened first buffered",
+                     pf->paths[f]);
+            parx__log(PARX_LOG_INFO, msg); /* consumer thread, no lock held */
+        } else if (dfd >= 0 && parx__pf_direct_reads_refused(dfd)) {
             close(dfd);
             fl->no_direct = true;
             char msg[300];
@@ -5672,7 +5702,10 @@ static uint32_t parx__pf_item_file(const parx_prefetch *pf, size_t item)
 /* The next chunk of the sequence: 1 with (*file, *off, *len) set, 0 at the
    end, or an open error with *file set. A range ends at the end of its
    file as it was when the file was opened (where the size is known), so a
-   range running past it, up to UINT64_MAX, is cut there. Consumer only. */
+   range running past it, up to UINT64_MAX, is cut there; every item ends
+   at 2^63 - 1, past which no file has bytes (pread and io_uring refuse
+   such an offset with EINVAL), so one of a file whose size is unknown
+   (procfs, a character device) is cut there too. Consumer only. */
 static int parx__pf_cursor_next(parx_prefetch *pf, uint32_t *file, uint64_t *off, size_t *len)
 {
     size_t n = parx__pf_nitems(pf);
@@ -5695,6 +5728,9 @@ static int parx__pf_cursor_next(parx_prefetch *pf, uint32_t *file, uint64_t *off
                          : pf->files[f].size - start < length ? pf->files[f].size - start
                                                                : length;
         }
+        length = start >= PARX__IO_MAX_OFF           ? 0
+                 : PARX__IO_MAX_OFF - start < length ? PARX__IO_MAX_OFF - start
+                                                     : length;
         if (pf->cur_pos < length) {
             uint64_t left = length - pf->cur_pos;
             *file = f;

@@ -6,7 +6,8 @@
    reason; a stale copy of a chunk released, every buffer held at the end,
    ranges up to UINT64_MAX, out of memory in open, reads cancelled by a
    thread's exit, a FIFO in a list, a range of a FIFO, a procfs file (size
-   0, not empty). Each test runs under
+   0, not empty), ranges of files with no size past 2^63 - 1 (the largest
+   file offset). Each test runs under
    the guard of shm_common.h: no descriptor, child or /dev/shm name may be
    left behind. */
 #define _GNU_SOURCE
@@ -204,6 +205,7 @@ static void test_bad_inputs(void)
     const parx_prefetch_desc bad[] = {
         {.paths = NULL, .npaths = 1},
         {.paths = one, .npaths = 0},
+        {.paths = one, .npaths = (size_t)UINT32_MAX + 1}, /* parx_chunk.file is 32 bits */
         {.paths = null_path, .npaths = 1},
         {.paths = one, .npaths = 1, .depth = -1},
         {.paths = one, .npaths = 1, .depth = 100000},
@@ -928,6 +930,68 @@ static void test_zero_size_procfs(void)
         }
 }
 
+/* No file holds a byte at or past 2^63 - 1, the largest file offset (off_t):
+   a range of a file whose size is unknown (procfs, a character device) is
+   cut there as a range of a regular file is cut at its end. It was read:
+   pread and io_uring refuse such an offset, and the stream ended in -EINVAL
+   at a range that asked for nothing any file can hold. */
+static void test_ranges_past_max_offset(void)
+{
+    const char *proc = "/proc/self/auxv";
+    struct stat st;
+    if (stat(proc, &st) != 0 || st.st_size != 0 || stat("/dev/zero", &st) != 0 ||
+        !S_ISCHR(st.st_mode))
+        PT_SKIP("no procfs or no /dev/zero here");
+    const char *paths[3] = {proc, "/dev/zero", io_path("after-max.dat")};
+    REQUIRE(io_make_file(paths[2], 5000, 47));
+    const uint64_t max = (uint64_t)INT64_MAX;
+    const parx_io_range ranges[] = {
+        {max + 1, 100, 0},          /* procfs, wholly past the largest offset: nothing */
+        {max, UINT64_MAX - max, 0}, /* from the largest offset to 2^64 - 1: nothing */
+        {max - 10, 1000, 1},        /* /dev/zero: its last 10 possible bytes */
+        {UINT64_MAX - 5, 5, 1},     /* nothing */
+        {0, 5000, 2},               /* and the list goes on */
+    };
+    for (int b = 0; b < nbackends; b++)
+        for (int direct = 0; direct < 2; direct++) {
+            parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
+                                                                         .npaths = 3,
+                                                                         .ranges = ranges,
+                                                                         .nranges = 5,
+                                                                         .chunk_size = 4096,
+                                                                         .depth = 3,
+                                                                         .direct = direct,
+                                                                         .backend = backends[b]},
+                                                   NULL);
+            REQUIRE(pf != NULL);
+            parx_chunk c;
+            int rc, bad = 0;
+            uint64_t zeros = 0, after = 0;
+            while ((rc = parx_prefetch_next(pf, &c)) == 1) {
+                const unsigned char *p = (const unsigned char *)c.data;
+                if (c.file == 1) {
+                    for (size_t i = 0; i < c.size; i++)
+                        bad += p[i] != 0;
+                    bad += c.offset + c.size > max;
+                    zeros += c.size;
+                } else if (c.file == 2) {
+                    bad += c.offset != after || !io_matches(p, c.size, 47, c.offset);
+                    after += c.size;
+                } else {
+                    bad++;
+                }
+                parx_prefetch_release(pf, &c);
+            }
+            const char *msg = parx_prefetch_error(pf);
+            CHECK_MSG(rc == 0 && bad == 0 && zeros == 10 && after == 5000,
+                      "%s direct %d: rc %d (%s), %d bad, %llu of 10 zeros, %llu of 5000 bytes",
+                      backend_name(backends[b]), direct, rc, msg ? msg : parx_strerror(rc), bad,
+                      (unsigned long long)zeros, (unsigned long long)after);
+            parx_prefetch_close(pf);
+        }
+    unlink(paths[2]);
+}
+
 /* A range of a FIFO is -ESPIPE on every backend (pread's answer), at its
    place in the list, naming the FIFO: io_uring read the FIFO's stream
    instead -- the bytes a writer had put in it, as if they were at the
@@ -1090,6 +1154,8 @@ int main(void)
     run_guarded("a procfs file (size 0) is read until a read returns 0", test_zero_size_procfs);
     run_guarded("a range of a FIFO: -ESPIPE on every backend, not its stream, not a hang",
                 test_fifo_range);
+    run_guarded("ranges past the largest file offset (2^63 - 1) are cut there, not -EINVAL",
+                test_ranges_past_max_offset);
     run_guarded("a file not in the page cache: the same bytes on every backend", test_cold_file);
     io_dir_remove();
     return pt_done_testing();
