@@ -352,7 +352,10 @@
       I/O error is returned by parx_prefetch_next at the chunk where it
       happened, in order, after every chunk before it; parx_prefetch_error
       names the file and the offset. close() waits for every read in
-      flight before freeing a buffer. A missing or unreadable file is
+      flight before freeing a buffer; on the thread backend it ends the
+      tries of a read that the file system keeps answering EAGAIN (on
+      io_uring those tries are the kernel's, and close waits for them,
+      as for any read in flight). A missing or unreadable file is
       reported the same way, at its place in the list, naming the path.
       A file that ends before a chunk does (truncated since it was
       opened) ends its file or range there: nothing more of it is read.
@@ -6021,10 +6024,21 @@ static parx__pf_slot *parx__pf_oldest_queued(parx_prefetch *pf)
    only what the page cache holds is read (RWF_NOWAIT): a read that would
    wait for the device, or that fails, stops there, and the slot goes back
    to QUEUED with what was read kept, for a reader to finish (and report any
-   error). Returns false then. */
+   error). Returns false then, and also when close has begun while the file
+   system answers EAGAIN (which it may do for ever: close must not wait on
+   it). */
 #ifndef PARX__PF_PREADV2 /* a test hook (tests/prefetch_nowait.c), preadv2 otherwise */
 #define PARX__PF_PREADV2 preadv2
 #endif
+
+/* Whether close has begun (a reader asks, without the lock). */
+static bool parx__pf_stopping(parx_prefetch *pf)
+{
+    pthread_mutex_lock(&pf->mu);
+    bool stop = pf->stop;
+    pthread_mutex_unlock(&pf->mu);
+    return stop;
+}
 
 static bool parx__pf_read_slot(parx_prefetch *pf, parx__pf_slot *s, bool nowait)
 {
@@ -6059,6 +6073,12 @@ static bool parx__pf_read_slot(parx_prefetch *pf, parx__pf_slot *s, bool nowait)
                 }
             } else {
                 r = pread(fd, u->buf, u->len, (off_t)u->off);
+                if (r < 0 && errno == EAGAIN && parx__pf_stopping(pf)) {
+                    /* close waits for us, and the file system still says
+                       "again": the chunk stays unread (nobody will take it) */
+                    done = false;
+                    break;
+                }
             }
             res = r < 0 ? -(long)errno : (long)r;
         } while (parx__pf_sub_result(u, res));

@@ -27,7 +27,13 @@
    between tries, not a spin (at HEAD it tried again at once: 10000-22000
    tries in the 200 ms). On io_uring the EAGAIN never reaches parx: the
    kernel reissues the read itself, at once (as many tries either way), so
-   only the bytes are checked there.
+   only the bytes are checked there. And
+     stuck     the same bytes in its first 64 KiB, and EAGAIN for ever
+               past them: a caller that took the first chunk and closes
+               must get close to return (on the thread backend: at HEAD
+               the readers of the next chunks tried for ever, and close
+               waited for them; io_uring's close waits for the kernel's
+               own tries, which never end)
    Skipped, with the reason, without libfuse3 at build time, without
    /dev/fuse, or where mounting is not allowed. */
 #define _GNU_SOURCE
@@ -53,7 +59,7 @@ enum { FILE_SIZE = 1000003, SEED = 31, EIO_AT = 600000, SHORT_MAX = 1500 };
 static const char *names[] = {"data", "short", "eio", "nodirect", "dioread"};
 
 enum { CUT_FILES = 8, CUT_CHUNK = 65536, CUT_AT = 2 * CUT_CHUNK + 100 };
-enum { W_STALL = 5 + CUT_FILES };
+enum { W_STALL = 5 + CUT_FILES, W_STUCK };
 
 static int which(const char *path)
 {
@@ -65,6 +71,8 @@ static int which(const char *path)
         return 5 + path[4] - '0';
     if (strcmp(path, "/stall") == 0)
         return W_STALL;
+    if (strcmp(path, "/stuck") == 0)
+        return W_STUCK;
     return -1;
 }
 
@@ -146,10 +154,12 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off, struct f
         size = SHORT_MAX;
     if (w == 2 && (uint64_t)off <= EIO_AT && EIO_AT < (uint64_t)off + size)
         return -EIO;
+    if (w == W_STUCK && off >= 65536)
+        return -EAGAIN;
     if (w == W_STALL) {
         if (stall_now())
             return -EAGAIN;
-    } else if (w >= 5) {
+    } else if (w >= 5 && w < 5 + CUT_FILES) {
         size = cut_read(w - 5, size, off);
     }
     io_fill((unsigned char *)buf, size, SEED, (uint64_t)off);
@@ -244,6 +254,37 @@ static void test_stall(void)
                       (int)backends[b], direct, tries, STALL_MS, STALL_MAX_TRIES);
             parx_prefetch_close(pf);
         }
+    fs_stop();
+}
+
+/* EAGAIN for ever past the first chunk, thread backend: the first chunk
+   comes, and close returns (in a child, under alarm: at HEAD it never
+   did) */
+static void test_stuck_close(void)
+{
+    FS_START();
+    for (int direct = 0; direct < 2; direct++) {
+        pid_t pid = xfork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            alarm(10);
+            parx_prefetch *pf = open_one(fs_path("stuck"), PARX_IO_THREADS, direct, 4);
+            if (!pf)
+                _exit(3);
+            parx_chunk c;
+            int rc = parx_prefetch_next(pf, &c);
+            if (rc != 1 || c.offset != 0 || c.size != 65536)
+                _exit(4);
+            struct timespec ts = {0, 50 * 1000000L}; /* the readers at the next ones */
+            nanosleep(&ts, NULL);
+            parx_prefetch_close(pf);
+            _exit(0);
+        }
+        CHECK_MSG(expect_child(pid, 0, 0),
+                  "direct %d: 3: no prefetcher, 4: not the first chunk, SIGALRM (14): close did "
+                  "not return",
+                  direct);
+    }
     fs_stop();
 }
 
@@ -394,6 +435,8 @@ int main(void)
     run_guarded("a file cut between the reads of two chunks ends at the cut, with no gap",
                 test_cut_between_reads);
     run_guarded("EAGAIN that goes on: read again after a pause, every byte", test_stall);
+    run_guarded("EAGAIN for ever past the first chunk: close returns (thread backend)",
+                test_stuck_close);
     stall_unmap();
     io_dir_remove();
     return pt_done_testing();
