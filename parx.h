@@ -750,6 +750,8 @@ typedef struct parx_group {
     PARX__ATOMIC(size_t) done_remote;   /* (tasks run by other threads << 1) | waiter bit */
     int error;                          /* owner only: first failure, reported by parx_wait */
     bool borrowed;                      /* owner only: `owner` is an outside slot held until parx_wait */
+    const void *thread;                 /* the initialising thread (an address unique to it), so
+                                           debug builds catch spawns and waits from other threads */
 } parx_group;
 
 /* parx_group_init: prepare `g` for spawning into pool `p`. p NULL means the
@@ -765,7 +767,7 @@ PARX_API void parx_group_init(parx_group *g, parx_pool *p);
    queue if every slot is in use (see >>help). If memory for the task cannot be had, fn(arg) runs at once on
    the caller and the spawn still succeeds: nothing is lost.
    Returns 0, -EINVAL (g or fn NULL), PARX_E_NOT_WORKER (the group has no pool).
-   Thread safety: the group's owner thread only.
+   Thread safety: the group's owner thread only (PARX_ASSERTed in debug builds).
    Callback safety: fn runs on any worker, or on the owner inside parx_wait;
    it may spawn, wait on its own groups, and use parx_for/parx_reduce. */
 PARX_API int parx_spawn(parx_group *g, parx_fn fn, void *arg);
@@ -776,7 +778,7 @@ PARX_API int parx_spawn(parx_group *g, parx_fn fn, void *arg);
    >>help). The group may be reused afterwards.
    Returns 0, or the first error recorded by a failed spawn into `g` since the
    last wait, or -EINVAL (g NULL).
-   Thread safety: the group's owner thread only. */
+   Thread safety: the group's owner thread only (PARX_ASSERTed in debug builds). */
 PARX_API int parx_wait(parx_group *g);
 
 /* ===== Parallel loops ===================================================== */
@@ -2738,6 +2740,16 @@ PARX_API int parx_worker_index(const parx_pool *p)
    The group is complete when done_local + (done_remote >> 1) == spawned;
    only the owner evaluates that. */
 
+/* The calling thread, as groups record it: the address of one of its
+   thread-local variables, which no other live thread shares. A worker is
+   not enough: a thread outside the pool has none, or borrows a slot that
+   it does not keep, and a worker hides itself while it runs another pool's
+   task (parx__run_here). */
+static inline const void *parx__thread_id(void)
+{
+    return (const void *)&parx__tls_worker;
+}
+
 static void parx__group_init_worker(parx_group *g, parx__worker *w)
 {
     g->pool = w->pool;
@@ -2747,6 +2759,7 @@ static void parx__group_init_worker(parx_group *g, parx__worker *w)
     atomic_init(&g->done_remote, 0);
     g->error = 0;
     g->borrowed = false;
+    g->thread = parx__thread_id();
 }
 
 PARX_API void parx_group_init(parx_group *g, parx_pool *p)
@@ -2761,6 +2774,7 @@ PARX_API void parx_group_init(parx_group *g, parx_pool *p)
     atomic_init(&g->done_remote, 0);
     g->error = 0;
     g->borrowed = false;
+    g->thread = parx__thread_id();
 }
 
 PARX_API int parx_spawn(parx_group *g, parx_fn fn, void *arg)
@@ -2780,11 +2794,12 @@ PARX_API int parx_spawn(parx_group *g, parx_fn fn, void *arg)
         g->owner = w;
         g->borrowed = true;
     }
-    /* A group owned by a worker pushes onto that worker's deque, which only
-       its owner may push to: a task that spawns into its parent's group from
-       another thread (it was stolen) would corrupt the deque, and only when
-       the schedule moved it, so it is worth catching in debug builds. */
-    PARX_ASSERT((!w || g->borrowed || w == parx__tls_worker) &&
+    /* A group pushes onto its worker's or its borrowed slot's deque, which
+       only their owner may push to, and counts its spawns in plain fields: a
+       task that spawns into its parent's group from another thread (it was
+       stolen) would corrupt the deque or the count, and only when the
+       schedule moved it, so it is worth catching in debug builds. */
+    PARX_ASSERT(g->thread == parx__thread_id() &&
                 "parx_spawn: only the thread that initialised the group may spawn into it");
     if (w) {
         parx__task *t = parx__task_get(w);
@@ -2846,6 +2861,10 @@ static void parx__wait_outside(parx_group *g, bool help)
 static void parx__wait(parx_group *g, bool help)
 {
     parx__worker *o = (parx__worker *)g->owner;
+    /* Checked whether or not the group is done: a wait also gives back the
+       slot the group borrowed, and clears its waiter bit. */
+    PARX_ASSERT((!g->pool || g->thread == parx__thread_id()) &&
+                "parx_wait: only the thread that initialised the group may wait on it");
     if (g->pool && !parx__group_done(g, memory_order_acquire)) {
         PARX_ASSERT((g->borrowed ? !parx__self_in(g->pool) : o == parx__self_in(g->pool)) &&
                     "parx_wait: only the thread that initialised the group may wait on it");

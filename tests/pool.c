@@ -677,6 +677,84 @@ static void test_spawn_into_other_group(void)
 #endif
 }
 
+/* The same misuse with a group that a thread outside the pool owns, which
+   the check above did not see: it compared the group's worker with the
+   caller's, and an outside group has none (or an outside slot it borrows,
+   which the check let anyone use). A task stolen by a worker spawning into
+   its outside parent's group pushed onto the owner's slot deque, or raced
+   on its counters through the shared queue, silently; so did a second
+   thread waiting on the group, which the guide's >>errors promises to
+   catch ("a group waited on by a thread that did not create it"). Each
+   child below does it once, at a moment where nothing else touches the
+   group (so without the check it ends normally, exit 0), and must be
+   stopped by the assertion. */
+static parx_group outside_group;
+static atomic_long outside_count, outside_parent_done;
+
+static void outside_misplaced_parent(void *arg)
+{
+    (void)arg;
+    parx_spawn(&outside_group, count_task, &outside_count); /* the main thread's group */
+    atomic_store(&outside_parent_done, 1);
+}
+
+static int spawn_outside_group_child(void)
+{
+    parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = 1});
+    if (!p)
+        return 10;
+    parx_group_init(&outside_group, p);
+    if (parx_spawn(&outside_group, outside_misplaced_parent, NULL) != 0)
+        return 11;
+    spin_until(&outside_parent_done, 1); /* not parx_wait: the worker runs the parent */
+    parx_wait(&outside_group);
+    parx_pool_destroy(p);
+    return 0;
+}
+
+static void *outside_group_waiter(void *arg)
+{
+    parx_wait((parx_group *)arg); /* not this thread's group */
+    return NULL;
+}
+
+static int wait_outside_group_child(void)
+{
+    parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = 1});
+    if (!p)
+        return 10;
+    parx_group g;
+    parx_group_init(&g, p);
+    if (parx_spawn(&g, count_task, &outside_count) != 0)
+        return 11;
+    pthread_t t;
+    if (pthread_create(&t, NULL, outside_group_waiter, &g) != 0)
+        return 12;
+    pthread_join(t, NULL);
+    parx_wait(&g);
+    parx_pool_destroy(p);
+    return 0;
+}
+
+static void test_outside_group_other_thread(void)
+{
+#ifdef NDEBUG /* a skip that keeps the children referenced (-Wunused-function) */
+    PT_SKIP("assertions compiled out (NDEBUG): the misuse is not checked");
+#endif
+    int status = child_status(spawn_outside_group_child);
+    REQUIRE(status != -2);
+    CHECK_MSG(status >= 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+              "spawn from a stolen task: the child ended with status 0x%x (-1: hung), want "
+              "SIGABRT (the debug assertion)",
+              status);
+    status = child_status(wait_outside_group_child);
+    REQUIRE(status != -2);
+    CHECK_MSG(status >= 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+              "wait from another thread: the child ended with status 0x%x (-1: hung), want "
+              "SIGABRT (the debug assertion)",
+              status);
+}
+
 /* ===== two pools at once ================================================== */
 
 struct pool_user {
@@ -900,7 +978,7 @@ static void test_allocator_fails_at_create(void)
 int main(void)
 {
     main_thread = pthread_self();
-    pt_plan(18);
+    pt_plan(19);
     pt_run("create with NULL desc: one thread per allowed CPU, spawn/wait from outside",
            test_create_null_desc);
     pt_run("create with a zeroed desc", test_create_zeroed_desc);
@@ -923,6 +1001,9 @@ int main(void)
            test_destroy_from_task);
     pt_run("a stolen task spawning into its parent's group is caught (debug builds)",
            test_spawn_into_other_group);
+    pt_run("a group of an outside thread spawned into by a task, or waited on by another "
+           "thread, is caught (debug builds)",
+           test_outside_group_other_thread);
     pt_run("two pools used at the same time, and tasks of one spawning into the other",
            test_two_pools);
     pt_run("group reuse after wait (and re-init)", test_group_reuse);
