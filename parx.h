@@ -722,9 +722,9 @@ typedef struct parx_worker_stats {
 } parx_worker_stats;
 
 /* parx_pool_stats: copy up to `n` workers' counters into `out`.
-   Returns the number of workers (which may exceed n), or -EINVAL (p NULL, or
-   out NULL with n > 0). Time counters include the current busy or idle spell
-   only once it ends.
+   Returns the number of workers (which may exceed n), or -EINVAL (p NULL,
+   n < 0, or out NULL with n > 0). Time counters include the current busy or
+   idle spell only once it ends.
    Thread safety: any thread. */
 PARX_API int parx_pool_stats(const parx_pool *p, parx_worker_stats *out, int n);
 
@@ -768,8 +768,11 @@ PARX_API void parx_group_init(parx_group *g, parx_pool *p);
    the caller and the spawn still succeeds: nothing is lost.
    Returns 0, -EINVAL (g or fn NULL), PARX_E_NOT_WORKER (the group has no pool).
    Thread safety: the group's owner thread only (PARX_ASSERTed in debug builds).
-   Callback safety: fn runs on any worker, or on the owner inside parx_wait;
-   it may spawn, wait on its own groups, and use parx_for/parx_reduce. */
+   Callback safety: fn runs on any worker, on the owner inside parx_wait, on
+   any other thread inside a parx_wait on the same pool (outside threads
+   and other pools' workers help there, see >>help), or on the caller at
+   once when memory is short: never assume a thread; it may spawn, wait on
+   its own groups, and use parx_for/parx_reduce. */
 PARX_API int parx_spawn(parx_group *g, parx_fn fn, void *arg);
 
 /* parx_wait: return when every task spawned into `g` has finished. A worker

@@ -755,6 +755,77 @@ static void test_outside_group_other_thread(void)
               status);
 }
 
+/* ===== where a task runs ================================================== */
+
+/* parx_spawn's Callback safety said fn runs "on any worker, or on the owner
+   inside parx_wait"; a task also runs on another thread outside the pool
+   that is inside a parx_wait of its own, which steals it (after a short
+   grace) when it has nothing of its own left to run. Made certain here: the
+   one worker is busy with T1's task, which holds it until T2's task has
+   run; T2 does not wait; so T1, waiting, is the only thread that can run
+   T2's task. */
+struct where {
+    atomic_long t1_task_started, t2_task_ran;
+    pthread_t ran_on;
+    parx_pool *p;
+};
+
+static void where_t1_task(void *arg)
+{
+    struct where *w = (struct where *)arg;
+    atomic_store(&w->t1_task_started, 1);
+    spin_until(&w->t2_task_ran, 1);
+}
+
+static void where_t2_task(void *arg)
+{
+    struct where *w = (struct where *)arg;
+    w->ran_on = pthread_self();
+    atomic_store(&w->t2_task_ran, 1);
+}
+
+static void *where_t2(void *arg)
+{
+    struct where *w = (struct where *)arg;
+    parx_group g;
+    parx_group_init(&g, w->p);
+    CHECK_EQ(parx_spawn(&g, where_t2_task, w), 0);
+    spin_until(&w->t2_task_ran, 1); /* not parx_wait: this thread runs nothing */
+    CHECK_EQ(parx_wait(&g), 0);
+    return NULL;
+}
+
+/* The implementation's PARX_OUTSIDE_SLOTS: tests/meson.build sets it for the
+   _slots0 and _slots1 builds of this file as for their implementation. */
+#ifdef PARX_OUTSIDE_SLOTS
+enum { test_outside_slots = PARX_OUTSIDE_SLOTS };
+#else
+enum { test_outside_slots = 4 }; /* parx.h's default */
+#endif
+
+static void test_task_runs_on_other_waiter(void)
+{
+    if (test_outside_slots == 0) {
+        PT_SKIP("no outside slots: an outside thread runs only its own group's tasks");
+    }
+    static struct where w;
+    atomic_init(&w.t1_task_started, 0);
+    atomic_init(&w.t2_task_ran, 0);
+    w.p = parx_pool_create(&(parx_pool_desc){.threads = 1});
+    REQUIRE(w.p != NULL);
+    parx_group g;
+    parx_group_init(&g, w.p);
+    CHECK_EQ(parx_spawn(&g, where_t1_task, &w), 0);
+    spin_until(&w.t1_task_started, 1); /* on the worker, which it now holds */
+    pthread_t t2;
+    REQUIRE(pthread_create(&t2, NULL, where_t2, &w) == 0);
+    CHECK_EQ(parx_wait(&g), 0); /* returns once T2's task ran, here */
+    pthread_join(t2, NULL);
+    CHECK_MSG(pthread_equal(w.ran_on, main_thread),
+              "T2's task ran on another thread than T1, the only one that was free");
+    parx_pool_destroy(w.p);
+}
+
 /* ===== two pools at once ================================================== */
 
 struct pool_user {
@@ -978,7 +1049,7 @@ static void test_allocator_fails_at_create(void)
 int main(void)
 {
     main_thread = pthread_self();
-    pt_plan(19);
+    pt_plan(20);
     pt_run("create with NULL desc: one thread per allowed CPU, spawn/wait from outside",
            test_create_null_desc);
     pt_run("create with a zeroed desc", test_create_zeroed_desc);
@@ -1004,6 +1075,8 @@ int main(void)
     pt_run("a group of an outside thread spawned into by a task, or waited on by another "
            "thread, is caught (debug builds)",
            test_outside_group_other_thread);
+    pt_run("a task may run on another outside thread inside its own parx_wait",
+           test_task_runs_on_other_waiter);
     pt_run("two pools used at the same time, and tasks of one spawning into the other",
            test_two_pools);
     pt_run("group reuse after wait (and re-init)", test_group_reuse);
