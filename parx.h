@@ -33,7 +33,7 @@
     |                         |               | implementation in the same file)              |
     | PARX_ASSERT(c)          | assert(c)     | check for misuse that is cheap to detect      |
     | PARX_CACHELINE          | 64            | padding that keeps hot atomics apart (bytes)  |
-    | PARX_SPIN_ROUNDS        | 1000          | idle polls before a worker sleeps             |
+    | PARX_SPIN_ROUNDS        | 1000          | idle polls before a worker sleeps (0 means 1) |
     | PARX_DEQUE_MIN_CAPACITY | 64            | smallest deque array (slots)                  |
     | PARX_OUTSIDE_SLOTS      | 4             | outside threads that can help at once (>>help) |
     | PARX_NO_PROC            | undefined     | leave out the process pool (and parx_shm.h)   |
@@ -2629,6 +2629,10 @@ PARX_API parx_pool *parx_pool_create(const parx_pool_desc *desc)
     p->free_fn = d.free;
     p->alloc_user = d.alloc_user;
     p->spin_rounds = d.spin_rounds ? d.spin_rounds : PARX_SPIN_ROUNDS;
+    /* At least one: an idle worker takes work and sees shutdown only in its
+       polls (parx__idle); with none it would wake, see work it never took,
+       and never sleep again, and destroy would wait for it forever. */
+    if (p->spin_rounds == 0) p->spin_rounds = 1;
     const char *name = d.name ? d.name : "parx";
     size_t name_len = strlen(name);
     if (name_len > sizeof p->name - 1) name_len = sizeof p->name - 1;
