@@ -34,7 +34,7 @@
     | PARX_ASSERT(c)          | assert(c)     | check for misuse that is cheap to detect      |
     | PARX_CACHELINE          | 64            | padding that keeps hot atomics apart (bytes)  |
     | PARX_SPIN_ROUNDS        | 1000          | idle polls before a worker sleeps (0 means 1) |
-    | PARX_DEQUE_MIN_CAPACITY | 64            | smallest deque array (slots)                  |
+    | PARX_DEQUE_MIN_CAPACITY | 64            | smallest deque array (slots, a power of two)  |
     | PARX_OUTSIDE_SLOTS      | 4             | outside threads that can help at once (>>help) |
     | PARX_NO_PROC            | undefined     | leave out the process pool (and parx_shm.h)   |
     | PARX_NO_PREFETCH        | undefined     | compile the prefetcher and the writer out     |
@@ -1590,8 +1590,10 @@ PARX_API int parx_probe_format(const parx_probe *p, char *buf, size_t size);
 #if PARX_OUTSIDE_SLOTS < 0
 #error "parx: PARX_OUTSIDE_SLOTS must be 0 or more"
 #endif
-#if (PARX_DEQUE_MIN_CAPACITY & (PARX_DEQUE_MIN_CAPACITY - 1)) != 0
-#error "parx: PARX_DEQUE_MIN_CAPACITY must be a power of two"
+/* 0 passes the bit test (0 & -1 == 0) but is no power of two: a deque of
+   capacity 0 would be written past its end by its first push. */
+#if PARX_DEQUE_MIN_CAPACITY < 1 || (PARX_DEQUE_MIN_CAPACITY & (PARX_DEQUE_MIN_CAPACITY - 1)) != 0
+#error "parx: PARX_DEQUE_MIN_CAPACITY must be a power of two (1, 2, 4, ...)"
 #endif
 
 /* Inlining is part of the design on the spawn path: parx_spawn must stay a
