@@ -730,7 +730,10 @@ PARX_API int parx_pool_stats(const parx_pool *p, parx_worker_stats *out, int n);
 
 /* parx_worker_index: the index (0..size-1) of the calling thread among p's
    workers, or -1 if the caller is not one of them. p NULL: the index in
-   whichever pool the caller works for.
+   whichever pool the caller works for. A worker of one pool that waits on
+   another (a group, parx_for or parx_reduce of that pool) and runs its tasks
+   meanwhile is no worker in them: -1 for both pools (an index would name
+   storage that the task suspended under it, on the same thread, uses).
    Thread safety: any thread. */
 PARX_API int parx_worker_index(const parx_pool *p);
 

@@ -325,6 +325,74 @@ static void test_worker_index(void)
     }
 }
 
+/* A worker of pool A that waits on pool B runs B's tasks as an outside
+   thread of B. In them it is no worker of A either: the task is B's, and
+   an index into A's per-worker storage would be shared with the A task
+   suspended under it on the same thread. Made certain: B's one worker is
+   held until the B task has run, so A's worker, waiting, runs it itself. */
+struct cross_index {
+    parx_pool *a, *b;
+    atomic_long b_worker_held, b_task_ran, a_task_done;
+    pthread_t a_worker, ran_on;
+    int in_a, in_b, in_any, a_worker_in_a;
+};
+
+static void ci_hold_b(void *arg)
+{
+    struct cross_index *ci = (struct cross_index *)arg;
+    atomic_store(&ci->b_worker_held, 1);
+    spin_until(&ci->b_task_ran, 1);
+}
+
+static void ci_b_task(void *arg)
+{
+    struct cross_index *ci = (struct cross_index *)arg;
+    ci->ran_on = pthread_self();
+    ci->in_a = parx_worker_index(ci->a);
+    ci->in_b = parx_worker_index(ci->b);
+    ci->in_any = parx_worker_index(NULL);
+    atomic_store(&ci->b_task_ran, 1);
+}
+
+static void ci_a_task(void *arg)
+{
+    struct cross_index *ci = (struct cross_index *)arg;
+    ci->a_worker = pthread_self();
+    ci->a_worker_in_a = parx_worker_index(ci->a);
+    parx_group g;
+    parx_group_init(&g, ci->b);
+    parx_spawn(&g, ci_b_task, ci);
+    parx_wait(&g);
+    atomic_store(&ci->a_task_done, 1);
+}
+
+static void test_worker_index_across_pools(void)
+{
+    static struct cross_index ci;
+    ci.a = parx_pool_create(&(parx_pool_desc){.threads = 1});
+    ci.b = parx_pool_create(&(parx_pool_desc){.threads = 1});
+    REQUIRE(ci.a != NULL && ci.b != NULL);
+    atomic_init(&ci.b_worker_held, 0);
+    atomic_init(&ci.b_task_ran, 0);
+    atomic_init(&ci.a_task_done, 0);
+    parx_group gb, ga;
+    parx_group_init(&gb, ci.b);
+    CHECK_EQ(parx_spawn(&gb, ci_hold_b, &ci), 0);
+    spin_until(&ci.b_worker_held, 1);
+    parx_group_init(&ga, ci.a);
+    CHECK_EQ(parx_spawn(&ga, ci_a_task, &ci), 0);
+    spin_until(&ci.a_task_done, 1); /* not parx_wait: A's worker runs it */
+    CHECK_EQ(parx_wait(&ga), 0);
+    CHECK_EQ(parx_wait(&gb), 0);
+    CHECK_EQ(ci.a_worker_in_a, 0);
+    CHECK_MSG(pthread_equal(ci.ran_on, ci.a_worker), "the B task did not run on A's worker");
+    CHECK_EQ(ci.in_a, -1);
+    CHECK_EQ(ci.in_b, -1);
+    CHECK_EQ(ci.in_any, -1);
+    parx_pool_destroy(ci.a);
+    parx_pool_destroy(ci.b);
+}
+
 /* ===== statistics ========================================================= */
 
 static double now_s(void)
@@ -1049,7 +1117,7 @@ static void test_allocator_fails_at_create(void)
 int main(void)
 {
     main_thread = pthread_self();
-    pt_plan(20);
+    pt_plan(21);
     pt_run("create with NULL desc: one thread per allowed CPU, spawn/wait from outside",
            test_create_null_desc);
     pt_run("create with a zeroed desc", test_create_zeroed_desc);
@@ -1062,6 +1130,8 @@ int main(void)
     pt_run("waiting on an empty group, outside and inside a task", test_wait_empty_group);
     pt_run("parx_worker_index: -1 outside, 0..n-1 on workers, -1 for another pool",
            test_worker_index);
+    pt_run("parx_worker_index: -1 in a task of pool B run by a worker of pool A",
+           test_worker_index_across_pools);
     pt_run("parx_pool_stats: tasks counted = tasks run on workers", test_stats);
     pt_run("parx_pool_stats with n smaller than the pool, and n = 0", test_stats_partial);
     pt_run("spin_rounds 1, 2, 31, 32: workers still run tasks spawned from outside",
