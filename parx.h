@@ -679,7 +679,9 @@ typedef struct parx_pool_desc {
     size_t deque_capacity;  /* initial slots per worker deque; 0: 256 */
     unsigned spin_rounds;   /* idle polls before sleeping; 0: PARX_SPIN_ROUNDS */
     const char *name;       /* thread name prefix (<= 10 chars used); NULL: "parx" */
-    /* Allocator for everything the pool allocates; both NULL: malloc/free. */
+    /* Allocator for everything the pool allocates; both NULL: malloc/free.
+       Blocks aligned as malloc's are for their size (8 bytes is enough:
+       parx aligns cache lines and reduce accumulators within them). */
     void *(*alloc)(size_t size, void *user);
     void (*free)(void *ptr, void *user);
     void *alloc_user;

@@ -1114,10 +1114,76 @@ static void test_allocator_fails_at_create(void)
         parx_pool_destroy(p);
 }
 
+/* The allocator's blocks need malloc's alignment for their size, no more:
+   8 bytes for what the pool keeps (pointers, 64-bit atomics); cache lines
+   and parx_reduce's accumulators are aligned within the blocks. Blocks
+   here are 8 bytes off malloc's 16 (UBSan builds check every access). */
+static void *alloc_8(size_t size, void *user)
+{
+    (void)user;
+    char *p = (char *)malloc(size + 8);
+    return p ? p + 8 : NULL;
+}
+
+static void free_8(void *ptr, void *user)
+{
+    (void)user;
+    if (ptr)
+        free((char *)ptr - 8);
+}
+
+static void count_range(void *ctx, size_t b, size_t e)
+{
+    atomic_fetch_add((atomic_long *)ctx, (long)(e - b));
+}
+
+struct wide_acc {
+    double v[40]; /* 320 bytes: allocated per tree node, not on the stack */
+};
+
+static void wide_leaf(void *ctx, size_t b, size_t e, void *acc)
+{
+    (void)ctx;
+    for (size_t i = b; i < e; i++)
+        ((struct wide_acc *)acc)->v[i % 40] += 1.0;
+}
+
+static void wide_combine(void *ctx, void *acc, const void *other)
+{
+    (void)ctx;
+    for (int i = 0; i < 40; i++)
+        ((struct wide_acc *)acc)->v[i] += ((const struct wide_acc *)other)->v[i];
+}
+
+static void test_allocator_8_aligned(void)
+{
+    parx_pool *p = parx_pool_create(
+        &(parx_pool_desc){.threads = 2, .deque_capacity = 4, .alloc = alloc_8, .free = free_8});
+    REQUIRE(p != NULL);
+    atomic_long count;
+    atomic_init(&count, 0);
+    parx_group g;
+    parx_group_init(&g, p);
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(parx_spawn(&g, wide_task, &count), 0);
+    CHECK_EQ(parx_wait(&g), 0);
+    CHECK_EQ(atomic_load(&count), 4 * 1001);
+    atomic_store(&count, 0);
+    CHECK_EQ(parx_for(p, 0, 100000, 7, count_range, &count), 0);
+    CHECK_EQ(atomic_load(&count), 100000);
+    struct wide_acc zero, sum;
+    memset(&zero, 0, sizeof zero);
+    CHECK_EQ(parx_reduce(p, 0, 40000, 100, sizeof sum, &zero, wide_leaf, wide_combine, NULL, &sum),
+             0);
+    for (int i = 0; i < 40; i++)
+        CHECK(sum.v[i] == 1000.0);
+    parx_pool_destroy(p);
+}
+
 int main(void)
 {
     main_thread = pthread_self();
-    pt_plan(21);
+    pt_plan(22);
     pt_run("create with NULL desc: one thread per allowed CPU, spawn/wait from outside",
            test_create_null_desc);
     pt_run("create with a zeroed desc", test_create_zeroed_desc);
@@ -1153,5 +1219,6 @@ int main(void)
     pt_run("custom allocator used and balanced; out of memory runs spawns inline",
            test_allocator);
     pt_run("allocator failing at create: NULL, errno ENOMEM", test_allocator_fails_at_create);
+    pt_run("an allocator whose blocks are aligned to 8 bytes, not 16", test_allocator_8_aligned);
     return pt_done_testing();
 }
