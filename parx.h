@@ -32,7 +32,8 @@
     | PARX_STATIC             | undefined     | make every parx function `static` (with the   |
     |                         |               | implementation in the same file)              |
     | PARX_ASSERT(c)          | assert(c)     | check for misuse that is cheap to detect      |
-    | PARX_CACHELINE          | 64            | padding that keeps hot atomics apart (bytes)  |
+    | PARX_CACHELINE          | 64            | padding that keeps hot atomics apart (bytes,  |
+    |                         |               | a power of two, 16 or more)                   |
     | PARX_SPIN_ROUNDS        | 1000          | idle polls before a worker sleeps (0 means 1) |
     | PARX_DEQUE_MIN_CAPACITY | 64            | smallest deque array (slots, a power of two)  |
     | PARX_OUTSIDE_SLOTS      | 4             | outside threads that can help at once (>>help) |
@@ -548,6 +549,12 @@
 
 #ifndef PARX_CACHELINE
 #define PARX_CACHELINE 64
+#endif
+/* The deque pads its top to a line of its own (PARX_CACHELINE - 8 bytes, so
+   at least 16), and task records and the process pool's fields are aligned
+   to it (so a power of two). */
+#if PARX_CACHELINE < 16 || (PARX_CACHELINE & (PARX_CACHELINE - 1)) != 0
+#error "parx: PARX_CACHELINE must be a power of two, 16 or more (64 suits most CPUs)"
 #endif
 
 /* Atomic fields in public structs. The structs below are complete types so
