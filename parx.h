@@ -32,9 +32,10 @@
     | PARX_STATIC             | undefined     | make every parx function `static` (with the   |
     |                         |               | implementation in the same file)              |
     | PARX_ASSERT(c)          | assert(c)     | check for misuse that is cheap to detect      |
-    | PARX_CACHELINE          | 64            | padding that keeps hot atomics apart (bytes)  |
-    | PARX_SPIN_ROUNDS        | 1000          | idle polls before a worker sleeps             |
-    | PARX_DEQUE_MIN_CAPACITY | 64            | smallest deque array (slots)                  |
+    | PARX_CACHELINE          | 64            | padding that keeps hot atomics apart (bytes,  |
+    |                         |               | a power of two, 16 or more)                   |
+    | PARX_SPIN_ROUNDS        | 1000          | idle polls before a worker sleeps (0 means 1) |
+    | PARX_DEQUE_MIN_CAPACITY | 64            | smallest deque array (slots, a power of two)  |
     | PARX_OUTSIDE_SLOTS      | 4             | outside threads that can help at once (>>help) |
     | PARX_NO_PROC            | undefined     | leave out the process pool (and parx_shm.h)   |
     | PARX_NO_PREFETCH        | undefined     | compile the prefetcher and the writer out     |
@@ -563,6 +564,12 @@
 #ifndef PARX_CACHELINE
 #define PARX_CACHELINE 64
 #endif
+/* The deque pads its top to a line of its own (PARX_CACHELINE - 8 bytes, so
+   at least 16), and task records and the process pool's fields are aligned
+   to it (so a power of two). */
+#if PARX_CACHELINE < 16 || (PARX_CACHELINE & (PARX_CACHELINE - 1)) != 0
+#error "parx: PARX_CACHELINE must be a power of two, 16 or more (64 suits most CPUs)"
+#endif
 
 /* Atomic fields in public structs. The structs below are complete types so
    callers can place them on their stack, but only the implementation (always
@@ -693,7 +700,9 @@ typedef struct parx_pool_desc {
     size_t deque_capacity;  /* initial slots per worker deque; 0: 256 */
     unsigned spin_rounds;   /* idle polls before sleeping; 0: PARX_SPIN_ROUNDS */
     const char *name;       /* thread name prefix (<= 10 chars used); NULL: "parx" */
-    /* Allocator for everything the pool allocates; both NULL: malloc/free. */
+    /* Allocator for everything the pool allocates; both NULL: malloc/free.
+       Blocks aligned as malloc's are for their size (8 bytes is enough:
+       parx aligns cache lines and reduce accumulators within them). */
     void *(*alloc)(size_t size, void *user);
     void (*free)(void *ptr, void *user);
     void *alloc_user;
@@ -736,15 +745,18 @@ typedef struct parx_worker_stats {
 } parx_worker_stats;
 
 /* parx_pool_stats: copy up to `n` workers' counters into `out`.
-   Returns the number of workers (which may exceed n), or -EINVAL (p NULL, or
-   out NULL with n > 0). Time counters include the current busy or idle spell
-   only once it ends.
+   Returns the number of workers (which may exceed n), or -EINVAL (p NULL,
+   n < 0, or out NULL with n > 0). Time counters include the current busy or
+   idle spell only once it ends.
    Thread safety: any thread. */
 PARX_API int parx_pool_stats(const parx_pool *p, parx_worker_stats *out, int n);
 
 /* parx_worker_index: the index (0..size-1) of the calling thread among p's
    workers, or -1 if the caller is not one of them. p NULL: the index in
-   whichever pool the caller works for.
+   whichever pool the caller works for. A worker of one pool that waits on
+   another (a group, parx_for or parx_reduce of that pool) and runs its tasks
+   meanwhile is no worker in them: -1 for both pools (an index would name
+   storage that the task suspended under it, on the same thread, uses).
    Thread safety: any thread. */
 PARX_API int parx_worker_index(const parx_pool *p);
 
@@ -764,6 +776,8 @@ typedef struct parx_group {
     PARX__ATOMIC(size_t) done_remote;   /* (tasks run by other threads << 1) | waiter bit */
     int error;                          /* owner only: first failure, reported by parx_wait */
     bool borrowed;                      /* owner only: `owner` is an outside slot held until parx_wait */
+    const void *thread;                 /* the initialising thread (an address unique to it), so
+                                           debug builds catch spawns and waits from other threads */
 } parx_group;
 
 /* parx_group_init: prepare `g` for spawning into pool `p`. p NULL means the
@@ -779,9 +793,12 @@ PARX_API void parx_group_init(parx_group *g, parx_pool *p);
    queue if every slot is in use (see >>help). If memory for the task cannot be had, fn(arg) runs at once on
    the caller and the spawn still succeeds: nothing is lost.
    Returns 0, -EINVAL (g or fn NULL), PARX_E_NOT_WORKER (the group has no pool).
-   Thread safety: the group's owner thread only.
-   Callback safety: fn runs on any worker, or on the owner inside parx_wait;
-   it may spawn, wait on its own groups, and use parx_for/parx_reduce. */
+   Thread safety: the group's owner thread only (PARX_ASSERTed in debug builds).
+   Callback safety: fn runs on any worker, on the owner inside parx_wait, on
+   any other thread inside a parx_wait on the same pool (outside threads
+   and other pools' workers help there, see >>help), or on the caller at
+   once when memory is short: never assume a thread; it may spawn, wait on
+   its own groups, and use parx_for/parx_reduce. */
 PARX_API int parx_spawn(parx_group *g, parx_fn fn, void *arg);
 
 /* parx_wait: return when every task spawned into `g` has finished. A worker
@@ -790,7 +807,7 @@ PARX_API int parx_spawn(parx_group *g, parx_fn fn, void *arg);
    >>help). The group may be reused afterwards.
    Returns 0, or the first error recorded by a failed spawn into `g` since the
    last wait, or -EINVAL (g NULL).
-   Thread safety: the group's owner thread only. */
+   Thread safety: the group's owner thread only (PARX_ASSERTed in debug builds). */
 PARX_API int parx_wait(parx_group *g);
 
 /* ===== Parallel loops ===================================================== */
@@ -1605,8 +1622,10 @@ PARX_API int parx_probe_format(const parx_probe *p, char *buf, size_t size);
 #if PARX_OUTSIDE_SLOTS < 0
 #error "parx: PARX_OUTSIDE_SLOTS must be 0 or more"
 #endif
-#if (PARX_DEQUE_MIN_CAPACITY & (PARX_DEQUE_MIN_CAPACITY - 1)) != 0
-#error "parx: PARX_DEQUE_MIN_CAPACITY must be a power of two"
+/* 0 passes the bit test (0 & -1 == 0) but is no power of two: a deque of
+   capacity 0 would be written past its end by its first push. */
+#if PARX_DEQUE_MIN_CAPACITY < 1 || (PARX_DEQUE_MIN_CAPACITY & (PARX_DEQUE_MIN_CAPACITY - 1)) != 0
+#error "parx: PARX_DEQUE_MIN_CAPACITY must be a power of two (1, 2, 4, ...)"
 #endif
 
 /* Inlining is part of the design on the spawn path: parx_spawn must stay a
@@ -2644,6 +2663,10 @@ PARX_API parx_pool *parx_pool_create(const parx_pool_desc *desc)
     p->free_fn = d.free;
     p->alloc_user = d.alloc_user;
     p->spin_rounds = d.spin_rounds ? d.spin_rounds : PARX_SPIN_ROUNDS;
+    /* At least one: an idle worker takes work and sees shutdown only in its
+       polls (parx__idle); with none it would wake, see work it never took,
+       and never sleep again, and destroy would wait for it forever. */
+    if (p->spin_rounds == 0) p->spin_rounds = 1;
     const char *name = d.name ? d.name : "parx";
     size_t name_len = strlen(name);
     if (name_len > sizeof p->name - 1) name_len = sizeof p->name - 1;
@@ -2758,6 +2781,16 @@ PARX_API int parx_worker_index(const parx_pool *p)
    The group is complete when done_local + (done_remote >> 1) == spawned;
    only the owner evaluates that. */
 
+/* The calling thread, as groups record it: the address of one of its
+   thread-local variables, which no other live thread shares. A worker is
+   not enough: a thread outside the pool has none, or borrows a slot that
+   it does not keep, and a worker hides itself while it runs another pool's
+   task (parx__run_here). */
+static inline const void *parx__thread_id(void)
+{
+    return (const void *)&parx__tls_worker;
+}
+
 static void parx__group_init_worker(parx_group *g, parx__worker *w)
 {
     g->pool = w->pool;
@@ -2767,6 +2800,7 @@ static void parx__group_init_worker(parx_group *g, parx__worker *w)
     atomic_init(&g->done_remote, 0);
     g->error = 0;
     g->borrowed = false;
+    g->thread = parx__thread_id();
 }
 
 PARX_API void parx_group_init(parx_group *g, parx_pool *p)
@@ -2781,6 +2815,7 @@ PARX_API void parx_group_init(parx_group *g, parx_pool *p)
     atomic_init(&g->done_remote, 0);
     g->error = 0;
     g->borrowed = false;
+    g->thread = parx__thread_id();
 }
 
 PARX_API int parx_spawn(parx_group *g, parx_fn fn, void *arg)
@@ -2800,11 +2835,12 @@ PARX_API int parx_spawn(parx_group *g, parx_fn fn, void *arg)
         g->owner = w;
         g->borrowed = true;
     }
-    /* A group owned by a worker pushes onto that worker's deque, which only
-       its owner may push to: a task that spawns into its parent's group from
-       another thread (it was stolen) would corrupt the deque, and only when
-       the schedule moved it, so it is worth catching in debug builds. */
-    PARX_ASSERT((!w || g->borrowed || w == parx__tls_worker) &&
+    /* A group pushes onto its worker's or its borrowed slot's deque, which
+       only their owner may push to, and counts its spawns in plain fields: a
+       task that spawns into its parent's group from another thread (it was
+       stolen) would corrupt the deque or the count, and only when the
+       schedule moved it, so it is worth catching in debug builds. */
+    PARX_ASSERT(g->thread == parx__thread_id() &&
                 "parx_spawn: only the thread that initialised the group may spawn into it");
     if (w) {
         parx__task *t = parx__task_get(w);
@@ -2866,6 +2902,10 @@ static void parx__wait_outside(parx_group *g, bool help)
 static void parx__wait(parx_group *g, bool help)
 {
     parx__worker *o = (parx__worker *)g->owner;
+    /* Checked whether or not the group is done: a wait also gives back the
+       slot the group borrowed, and clears its waiter bit. */
+    PARX_ASSERT((!g->pool || g->thread == parx__thread_id()) &&
+                "parx_wait: only the thread that initialised the group may wait on it");
     if (g->pool && !parx__group_done(g, memory_order_acquire)) {
         PARX_ASSERT((g->borrowed ? !parx__self_in(g->pool) : o == parx__self_in(g->pool)) &&
                     "parx_wait: only the thread that initialised the group may wait on it");

@@ -48,6 +48,8 @@ static void test_pool_size_stats(void)
     parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = 2});
     REQUIRE(p != NULL);
     CHECK_EQ(parx_pool_stats(p, NULL, 1), -EINVAL); /* out NULL with n > 0 */
+    CHECK_EQ(parx_pool_stats(p, st, -1), -EINVAL);  /* n < 0 */
+    CHECK_EQ(parx_pool_stats(p, NULL, -1), -EINVAL);
     CHECK_EQ(parx_pool_stats(p, NULL, 0), 2);
     CHECK_EQ(parx_pool_stats(p, st, 2), 2);
     parx_pool_destroy(p);

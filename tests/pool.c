@@ -325,6 +325,74 @@ static void test_worker_index(void)
     }
 }
 
+/* A worker of pool A that waits on pool B runs B's tasks as an outside
+   thread of B. In them it is no worker of A either: the task is B's, and
+   an index into A's per-worker storage would be shared with the A task
+   suspended under it on the same thread. Made certain: B's one worker is
+   held until the B task has run, so A's worker, waiting, runs it itself. */
+struct cross_index {
+    parx_pool *a, *b;
+    atomic_long b_worker_held, b_task_ran, a_task_done;
+    pthread_t a_worker, ran_on;
+    int in_a, in_b, in_any, a_worker_in_a;
+};
+
+static void ci_hold_b(void *arg)
+{
+    struct cross_index *ci = (struct cross_index *)arg;
+    atomic_store(&ci->b_worker_held, 1);
+    spin_until(&ci->b_task_ran, 1);
+}
+
+static void ci_b_task(void *arg)
+{
+    struct cross_index *ci = (struct cross_index *)arg;
+    ci->ran_on = pthread_self();
+    ci->in_a = parx_worker_index(ci->a);
+    ci->in_b = parx_worker_index(ci->b);
+    ci->in_any = parx_worker_index(NULL);
+    atomic_store(&ci->b_task_ran, 1);
+}
+
+static void ci_a_task(void *arg)
+{
+    struct cross_index *ci = (struct cross_index *)arg;
+    ci->a_worker = pthread_self();
+    ci->a_worker_in_a = parx_worker_index(ci->a);
+    parx_group g;
+    parx_group_init(&g, ci->b);
+    parx_spawn(&g, ci_b_task, ci);
+    parx_wait(&g);
+    atomic_store(&ci->a_task_done, 1);
+}
+
+static void test_worker_index_across_pools(void)
+{
+    static struct cross_index ci;
+    ci.a = parx_pool_create(&(parx_pool_desc){.threads = 1});
+    ci.b = parx_pool_create(&(parx_pool_desc){.threads = 1});
+    REQUIRE(ci.a != NULL && ci.b != NULL);
+    atomic_init(&ci.b_worker_held, 0);
+    atomic_init(&ci.b_task_ran, 0);
+    atomic_init(&ci.a_task_done, 0);
+    parx_group gb, ga;
+    parx_group_init(&gb, ci.b);
+    CHECK_EQ(parx_spawn(&gb, ci_hold_b, &ci), 0);
+    spin_until(&ci.b_worker_held, 1);
+    parx_group_init(&ga, ci.a);
+    CHECK_EQ(parx_spawn(&ga, ci_a_task, &ci), 0);
+    spin_until(&ci.a_task_done, 1); /* not parx_wait: A's worker runs it */
+    CHECK_EQ(parx_wait(&ga), 0);
+    CHECK_EQ(parx_wait(&gb), 0);
+    CHECK_EQ(ci.a_worker_in_a, 0);
+    CHECK_MSG(pthread_equal(ci.ran_on, ci.a_worker), "the B task did not run on A's worker");
+    CHECK_EQ(ci.in_a, -1);
+    CHECK_EQ(ci.in_b, -1);
+    CHECK_EQ(ci.in_any, -1);
+    parx_pool_destroy(ci.a);
+    parx_pool_destroy(ci.b);
+}
+
 /* ===== statistics ========================================================= */
 
 static double now_s(void)
@@ -666,15 +734,163 @@ static int spawn_other_group_child(void)
 
 static void test_spawn_into_other_group(void)
 {
-#ifdef NDEBUG
+#ifdef NDEBUG /* a skip that keeps the child referenced (-Wunused-function) */
     PT_SKIP("assertions compiled out (NDEBUG): the misuse is not checked");
-#else
+#endif
     int status = child_status(spawn_other_group_child);
     REQUIRE(status != -2);
     CHECK_MSG(status >= 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
               "the child ended with status 0x%x (-1: hung), want SIGABRT (the debug assertion)",
               status);
+}
+
+/* The same misuse with a group that a thread outside the pool owns, which
+   the check above did not see: it compared the group's worker with the
+   caller's, and an outside group has none (or an outside slot it borrows,
+   which the check let anyone use). A task stolen by a worker spawning into
+   its outside parent's group pushed onto the owner's slot deque, or raced
+   on its counters through the shared queue, silently; so did a second
+   thread waiting on the group, which the guide's >>errors promises to
+   catch ("a group waited on by a thread that did not create it"). Each
+   child below does it once, at a moment where nothing else touches the
+   group (so without the check it ends normally, exit 0), and must be
+   stopped by the assertion. */
+static parx_group outside_group;
+static atomic_long outside_count, outside_parent_done;
+
+static void outside_misplaced_parent(void *arg)
+{
+    (void)arg;
+    parx_spawn(&outside_group, count_task, &outside_count); /* the main thread's group */
+    atomic_store(&outside_parent_done, 1);
+}
+
+static int spawn_outside_group_child(void)
+{
+    parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = 1});
+    if (!p)
+        return 10;
+    parx_group_init(&outside_group, p);
+    if (parx_spawn(&outside_group, outside_misplaced_parent, NULL) != 0)
+        return 11;
+    spin_until(&outside_parent_done, 1); /* not parx_wait: the worker runs the parent */
+    parx_wait(&outside_group);
+    parx_pool_destroy(p);
+    return 0;
+}
+
+static void *outside_group_waiter(void *arg)
+{
+    parx_wait((parx_group *)arg); /* not this thread's group */
+    return NULL;
+}
+
+static int wait_outside_group_child(void)
+{
+    parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = 1});
+    if (!p)
+        return 10;
+    parx_group g;
+    parx_group_init(&g, p);
+    if (parx_spawn(&g, count_task, &outside_count) != 0)
+        return 11;
+    pthread_t t;
+    if (pthread_create(&t, NULL, outside_group_waiter, &g) != 0)
+        return 12;
+    pthread_join(t, NULL);
+    parx_wait(&g);
+    parx_pool_destroy(p);
+    return 0;
+}
+
+static void test_outside_group_other_thread(void)
+{
+#ifdef NDEBUG /* a skip that keeps the children referenced (-Wunused-function) */
+    PT_SKIP("assertions compiled out (NDEBUG): the misuse is not checked");
 #endif
+    int status = child_status(spawn_outside_group_child);
+    REQUIRE(status != -2);
+    CHECK_MSG(status >= 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+              "spawn from a stolen task: the child ended with status 0x%x (-1: hung), want "
+              "SIGABRT (the debug assertion)",
+              status);
+    status = child_status(wait_outside_group_child);
+    REQUIRE(status != -2);
+    CHECK_MSG(status >= 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+              "wait from another thread: the child ended with status 0x%x (-1: hung), want "
+              "SIGABRT (the debug assertion)",
+              status);
+}
+
+/* ===== where a task runs ================================================== */
+
+/* parx_spawn's Callback safety said fn runs "on any worker, or on the owner
+   inside parx_wait"; a task also runs on another thread outside the pool
+   that is inside a parx_wait of its own, which steals it (after a short
+   grace) when it has nothing of its own left to run. Made certain here: the
+   one worker is busy with T1's task, which holds it until T2's task has
+   run; T2 does not wait; so T1, waiting, is the only thread that can run
+   T2's task. */
+struct where {
+    atomic_long t1_task_started, t2_task_ran;
+    pthread_t ran_on;
+    parx_pool *p;
+};
+
+static void where_t1_task(void *arg)
+{
+    struct where *w = (struct where *)arg;
+    atomic_store(&w->t1_task_started, 1);
+    spin_until(&w->t2_task_ran, 1);
+}
+
+static void where_t2_task(void *arg)
+{
+    struct where *w = (struct where *)arg;
+    w->ran_on = pthread_self();
+    atomic_store(&w->t2_task_ran, 1);
+}
+
+static void *where_t2(void *arg)
+{
+    struct where *w = (struct where *)arg;
+    parx_group g;
+    parx_group_init(&g, w->p);
+    CHECK_EQ(parx_spawn(&g, where_t2_task, w), 0);
+    spin_until(&w->t2_task_ran, 1); /* not parx_wait: this thread runs nothing */
+    CHECK_EQ(parx_wait(&g), 0);
+    return NULL;
+}
+
+/* The implementation's PARX_OUTSIDE_SLOTS: tests/meson.build sets it for the
+   _slots0 and _slots1 builds of this file as for their implementation. */
+#ifdef PARX_OUTSIDE_SLOTS
+enum { test_outside_slots = PARX_OUTSIDE_SLOTS };
+#else
+enum { test_outside_slots = 4 }; /* parx.h's default */
+#endif
+
+static void test_task_runs_on_other_waiter(void)
+{
+    if (test_outside_slots == 0) {
+        PT_SKIP("no outside slots: an outside thread runs only its own group's tasks");
+    }
+    static struct where w;
+    atomic_init(&w.t1_task_started, 0);
+    atomic_init(&w.t2_task_ran, 0);
+    w.p = parx_pool_create(&(parx_pool_desc){.threads = 1});
+    REQUIRE(w.p != NULL);
+    parx_group g;
+    parx_group_init(&g, w.p);
+    CHECK_EQ(parx_spawn(&g, where_t1_task, &w), 0);
+    spin_until(&w.t1_task_started, 1); /* on the worker, which it now holds */
+    pthread_t t2;
+    REQUIRE(pthread_create(&t2, NULL, where_t2, &w) == 0);
+    CHECK_EQ(parx_wait(&g), 0); /* returns once T2's task ran, here */
+    pthread_join(t2, NULL);
+    CHECK_MSG(pthread_equal(w.ran_on, main_thread),
+              "T2's task ran on another thread than T1, the only one that was free");
+    parx_pool_destroy(w.p);
 }
 
 /* ===== two pools at once ================================================== */
@@ -897,10 +1113,76 @@ static void test_allocator_fails_at_create(void)
         parx_pool_destroy(p);
 }
 
+/* The allocator's blocks need malloc's alignment for their size, no more:
+   8 bytes for what the pool keeps (pointers, 64-bit atomics); cache lines
+   and parx_reduce's accumulators are aligned within the blocks. Blocks
+   here are 8 bytes off malloc's 16 (UBSan builds check every access). */
+static void *alloc_8(size_t size, void *user)
+{
+    (void)user;
+    char *p = (char *)malloc(size + 8);
+    return p ? p + 8 : NULL;
+}
+
+static void free_8(void *ptr, void *user)
+{
+    (void)user;
+    if (ptr)
+        free((char *)ptr - 8);
+}
+
+static void count_range(void *ctx, size_t b, size_t e)
+{
+    atomic_fetch_add((atomic_long *)ctx, (long)(e - b));
+}
+
+struct wide_acc {
+    double v[40]; /* 320 bytes: allocated per tree node, not on the stack */
+};
+
+static void wide_leaf(void *ctx, size_t b, size_t e, void *acc)
+{
+    (void)ctx;
+    for (size_t i = b; i < e; i++)
+        ((struct wide_acc *)acc)->v[i % 40] += 1.0;
+}
+
+static void wide_combine(void *ctx, void *acc, const void *other)
+{
+    (void)ctx;
+    for (int i = 0; i < 40; i++)
+        ((struct wide_acc *)acc)->v[i] += ((const struct wide_acc *)other)->v[i];
+}
+
+static void test_allocator_8_aligned(void)
+{
+    parx_pool *p = parx_pool_create(
+        &(parx_pool_desc){.threads = 2, .deque_capacity = 4, .alloc = alloc_8, .free = free_8});
+    REQUIRE(p != NULL);
+    atomic_long count;
+    atomic_init(&count, 0);
+    parx_group g;
+    parx_group_init(&g, p);
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(parx_spawn(&g, wide_task, &count), 0);
+    CHECK_EQ(parx_wait(&g), 0);
+    CHECK_EQ(atomic_load(&count), 4 * 1001);
+    atomic_store(&count, 0);
+    CHECK_EQ(parx_for(p, 0, 100000, 7, count_range, &count), 0);
+    CHECK_EQ(atomic_load(&count), 100000);
+    struct wide_acc zero, sum;
+    memset(&zero, 0, sizeof zero);
+    CHECK_EQ(parx_reduce(p, 0, 40000, 100, sizeof sum, &zero, wide_leaf, wide_combine, NULL, &sum),
+             0);
+    for (int i = 0; i < 40; i++)
+        CHECK(sum.v[i] == 1000.0);
+    parx_pool_destroy(p);
+}
+
 int main(void)
 {
     main_thread = pthread_self();
-    pt_plan(18);
+    pt_plan(22);
     pt_run("create with NULL desc: one thread per allowed CPU, spawn/wait from outside",
            test_create_null_desc);
     pt_run("create with a zeroed desc", test_create_zeroed_desc);
@@ -913,6 +1195,8 @@ int main(void)
     pt_run("waiting on an empty group, outside and inside a task", test_wait_empty_group);
     pt_run("parx_worker_index: -1 outside, 0..n-1 on workers, -1 for another pool",
            test_worker_index);
+    pt_run("parx_worker_index: -1 in a task of pool B run by a worker of pool A",
+           test_worker_index_across_pools);
     pt_run("parx_pool_stats: tasks counted = tasks run on workers", test_stats);
     pt_run("parx_pool_stats with n smaller than the pool, and n = 0", test_stats_partial);
     pt_run("spin_rounds 1, 2, 31, 32: workers still run tasks spawned from outside",
@@ -923,11 +1207,17 @@ int main(void)
            test_destroy_from_task);
     pt_run("a stolen task spawning into its parent's group is caught (debug builds)",
            test_spawn_into_other_group);
+    pt_run("a group of an outside thread spawned into by a task, or waited on by another "
+           "thread, is caught (debug builds)",
+           test_outside_group_other_thread);
+    pt_run("a task may run on another outside thread inside its own parx_wait",
+           test_task_runs_on_other_waiter);
     pt_run("two pools used at the same time, and tasks of one spawning into the other",
            test_two_pools);
     pt_run("group reuse after wait (and re-init)", test_group_reuse);
     pt_run("custom allocator used and balanced; out of memory runs spawns inline",
            test_allocator);
     pt_run("allocator failing at create: NULL, errno ENOMEM", test_allocator_fails_at_create);
+    pt_run("an allocator whose blocks are aligned to 8 bytes, not 16", test_allocator_8_aligned);
     return pt_done_testing();
 }
