@@ -130,9 +130,11 @@
     that is woken but leaves without taking work (a waiter whose group just
     completed) passes the wake-up on if work is visible. Pushes onto
     a deque that already holds work only peek at the sleeper count; a wake-up
-    missed there can only cost parallelism for a moment, never progress: an
-    owner always runs what is left in its own deque, and a woken worker that
-    finds plenty of work wakes another.
+    missed there costs parallelism, never progress: an owner always runs
+    what is left in its own deque, and a woken worker that finds plenty of
+    work wakes another. Usually that is a moment; but if every other worker
+    sleeps and the owner blocks inside a task (its own I/O, a wait on
+    another pool), the tasks behind it wait until it comes back.
 
     >>help (spawning and waiting from outside the pool)
     A thread that is not one of the pool's workers works like oneTBB's main
