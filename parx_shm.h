@@ -83,20 +83,20 @@
     named arena keeps a table of the processes that attached to it (create,
     open, from_fd, recv), each recorded by pid and start time;
     parx_arena_close removes the caller and unlinks the name when no live
-    process is left in the table. Processes that died without closing
-    (zombies included) are cleared on the way; a forked child using a handle
-    it inherited is not in the table (it shares its parent's entry), so a
-    child that must keep the name alive attaches itself. parx_arena_unlink
-    removes the name at once. Exactly one closer or unlinker removes the
-    name, and only while it still names this segment. A named segment is
-    made unnamed (O_TMPFILE in /dev/shm) and gets its name last, with a hard
-    link that fails if the name exists (O_EXCL's effect), so the name never
-    shows a half-made arena, and a creator killed on the way leaves none;
-    where that cannot be done the name is made first, O_EXCL. Segments are
-    mode 0600, whatever the umask; default names carry 128 random bits.
-    Every descriptor is O_CLOEXEC. An anonymous segment is sealed against
-    shrinking and growing, so no process can make another fault on a
-    truncated mapping.
+    process is left in the table. Processes that died without closing (zombies
+    included) are cleared on the way; a forked child using a handle it
+    inherited is not in the table (it shares its parent's entry), so a child
+    that must keep the name alive attaches itself. parx_arena_unlink removes
+    the name at once. Exactly one closer or unlinker removes the name, and
+    only while it still names this segment; one killed on the way leaves the
+    work to the next closer or unlinker. A named segment is made unnamed
+    (O_TMPFILE in /dev/shm) and gets its name last, with a hard link that
+    fails if the name exists (O_EXCL's effect), so the name never shows a
+    half-made arena, and a creator killed on the way leaves none; where that
+    cannot be done the name is made first, O_EXCL. Segments are mode 0600,
+    whatever the umask; default names carry 128 random bits. Every descriptor
+    is O_CLOEXEC. An anonymous segment is sealed against shrinking and
+    growing, so no process can make another fault on a truncated mapping.
 */
 #ifndef PARX_SHM_H_INCLUDED
 #define PARX_SHM_H_INCLUDED
@@ -255,7 +255,8 @@ PARX_API void parx_arena_close(parx_arena *a);
 
 /* parx_arena_unlink: remove a named arena's name now; processes attached
    keep using it, nobody new can open it. Returns 0, -EINVAL (anonymous
-   arena or NULL), or the errno of shm_unlink (-ENOENT if already gone).
+   arena or NULL), or the errno of shm_unlink (-ENOENT if already gone, or
+   if the name now belongs to another segment).
    Thread safety: any thread. */
 PARX_API int parx_arena_unlink(parx_arena *a);
 
@@ -526,7 +527,8 @@ typedef struct parx__shm_header {
     _Atomic uint64_t large;      /* pages in large blocks */
     _Atomic uint64_t freed;      /* large blocks given back so far (under `lock`) */
     uint64_t span_miss;          /* under `lock`: `freed` + 1 when a span last found no room */
-    _Atomic uint32_t unlinked;   /* named arenas: 1 once someone removed the name */
+    _Atomic uint64_t unlinked;   /* named arenas: the id of the process removing the name (as
+                                    in procs[]), PARX__SHM_UNLINKED once it is gone, or 0 */
     _Atomic uint64_t spans[PARX__SHM_CLASSES]; /* spans carved into each class */
     uint64_t search_hint;        /* under `lock`: where the next page search starts */
     pthread_mutex_t lock;        /* robust, process-shared: guards the page map's updates */
@@ -1432,27 +1434,51 @@ PARX_API parx_arena *parx_arena_from_fd(int fd, int *err)
     return parx__shm_attach(own, err);
 }
 
-/* Remove a named arena's name, once: the first closer or unlinker to flip
-   the header's flag does it, and only if the name still refers to this
-   segment, so a newer arena created under the same name afterwards is never
-   removed by the old one's users. */
-static int parx__shm_unlink_once(parx_arena *a)
+/* `unlinked` once the name is gone: no process id (an entry of the table
+   of processes) is all ones. */
+#define PARX__SHM_UNLINKED UINT64_MAX
+
+/* Remove a named arena's name, once, and only if the name still refers to
+   this segment, so a newer arena created under the same name afterwards is
+   never removed by the old one's users. One closer or unlinker at a time
+   does it: the one that put its process id in the header's `unlinked`
+   field, which says PARX__SHM_UNLINKED once the name is gone. A process
+   that finds the id of a dead one there (killed on the way) takes over; a
+   flag set for good before the work kept the name for good when its
+   setter died before removing it (every later close and unlink took the
+   name for gone). Nobody waits for anybody: a live unlinker, even one
+   stopped, is left to finish. `me`: the caller's id. A closer passes the
+   one it had in the table, so that it makes no system call between leaving
+   the table and claiming the removal here (tests/shm.c stops a closing
+   creator at each one and opens and closes the arena meanwhile). */
+static int parx__shm_unlink_once(parx_arena *a, uint64_t me)
 {
-    uint32_t expected = 0;
-    /* relaxed: the flag only elects one unlinker; it publishes nothing */
-    if (!atomic_compare_exchange_strong_explicit(&a->hdr->unlinked, &expected, 1,
-                                                 memory_order_relaxed, memory_order_relaxed))
-        return -ENOENT;
+    parx__shm_header *h = a->hdr;
+    uint64_t cur = 0;
+    /* relaxed, here and below: the field only elects the unlinker; it
+       publishes nothing (each one looks at the name for itself) */
+    while (!atomic_compare_exchange_strong_explicit(&h->unlinked, &cur, me, memory_order_relaxed,
+                                                    memory_order_relaxed)) {
+        if (cur == PARX__SHM_UNLINKED || parx__shm_alive(cur)) return -ENOENT;
+        /* its unlinker died before it finished: the CAS takes over from it */
+    }
     /* The name is looked at by its path, where shm_open keeps it, not
        opened: that takes no descriptor, so a process out of them (EMFILE)
        still removes it, as the one elected must. */
     char path[sizeof PARX__SHM_DIR + sizeof a->name];
     snprintf(path, sizeof path, PARX__SHM_DIR "%s", a->name);
     struct stat mine, theirs;
+    int rc;
     if (stat(path, &theirs) != 0 || fstat(a->fd, &mine) != 0 || mine.st_ino != theirs.st_ino ||
         mine.st_dev != theirs.st_dev)
-        return -ENOENT;
-    return shm_unlink(a->name) == 0 ? 0 : -errno;
+        rc = -ENOENT; /* gone, or another segment's now */
+    else
+        rc = shm_unlink(a->name) == 0 ? 0 : -errno;
+    /* gone for good; an unlink that failed (-EACCES, say) leaves the name,
+       and the field free for the next closer or unlinker */
+    atomic_store_explicit(&h->unlinked, rc == 0 || rc == -ENOENT ? PARX__SHM_UNLINKED : 0,
+                          memory_order_relaxed);
+    return rc;
 }
 
 PARX_API void parx_arena_close(parx_arena *a)
@@ -1462,7 +1488,7 @@ PARX_API void parx_arena_close(parx_arena *a)
        child closing an inherited handle just unmaps. */
     if (a->registered && getpid() == a->pid && !parx__shm_deregister(a)) {
         /* the last one out removes the name (see parx__shm_unlink_once) */
-        parx__shm_unlink_once(a);
+        parx__shm_unlink_once(a, a->me);
     }
     parx__shm_free_handle(a);
 }
@@ -1470,7 +1496,7 @@ PARX_API void parx_arena_close(parx_arena *a)
 PARX_API int parx_arena_unlink(parx_arena *a)
 {
     if (!a || !a->name[0]) return -EINVAL;
-    return parx__shm_unlink_once(a);
+    return parx__shm_unlink_once(a, parx__shm_self_id());
 }
 
 /* -------------------------------------------------------------------------- */

@@ -29,6 +29,7 @@
 #include "parx_shm.h"
 #include "parx_test.h"
 #include "shm_common.h"
+#include "seccomp_common.h"
 
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
@@ -1912,6 +1913,108 @@ static void test_unlink_while_attached(void)
     CHECK(!shm_exists(name));
 }
 
+/* From now on this process is killed (SIGSYS, as uncatchable as SIGKILL)
+   at its next unlink or unlinkat: shm_unlink's system call. 0 or -errno. */
+static int die_at_unlink(void)
+{
+#ifdef TEST_AUDIT_ARCH
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TEST_AUDIT_ARCH, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+#ifdef __NR_unlink
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)__NR_unlink, 2, 0),
+#else
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)__NR_unlinkat, 2, 0),
+#endif
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)__NR_unlinkat, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+    };
+    struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof *f), f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return -errno;
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0)
+        return -errno;
+    return 0;
+#else
+    return -ENOTSUP;
+#endif
+}
+
+/* The last user's close is killed at the very system call that removes the
+   name. The name stays (nobody could have removed it), but the next user to
+   close, or parx_arena_unlink, must remove it: the one elected to remove it
+   once set a flag first, and every later close and unlink took the name for
+   gone (unlink said -ENOENT), so it stayed in /dev/shm for good. The page
+   lock the killed closer held is recovered too. */
+static void test_named_unlinker_killed(void)
+{
+#ifndef TEST_AUDIT_ARCH
+    PT_SKIP("no seccomp filter for this architecture in the tests");
+#endif
+    for (int round = 0; round < 2; round++) {
+        const char *name0 = test_name(round ? "unlinker-unlink" : "unlinker-close");
+        char name[128];
+        snprintf(name, sizeof name, "%s", name0);
+        parx_arena *a = named(name, 2 * MiB);
+        REQUIRE(a != NULL);
+        int up[2], down[2];
+        REQUIRE(pipe2(up, O_CLOEXEC) == 0 && pipe2(down, O_CLOEXEC) == 0);
+        pid_t pid = xfork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            close(up[0]);
+            close(down[1]);
+            parx_arena *b = parx_arena_open(name, NULL);
+            if (!b)
+                _exit(10);
+            xwrite(up[1], "r", 1);
+            char c;
+            if (!xread(down[0], &c, 1)) /* the creator has closed: we are the last */
+                _exit(11);
+            int rc = die_at_unlink();
+            if (rc != 0) {
+                CHILD_DIAG("seccomp: %s", strerror(-rc));
+                _exit(12);
+            }
+            parx_arena_close(b); /* dies at shm_unlink */
+            _exit(13);
+        }
+        close(up[1]);
+        close(down[0]);
+        char c;
+        CHECK(xread(up[0], &c, 1));
+        parx_arena_close(a); /* the child is alive: the name stays */
+        CHECK(shm_exists(name));
+        CHECK(xwrite(down[1], "c", 1));
+        expect_child(pid, 0, SIGSYS);
+        close(up[0]);
+        close(down[1]);
+        CHECK_MSG(shm_exists(name), "the killed closer removed the name after all");
+
+        int err = 0;
+        parx_arena *o = parx_arena_open(name, &err);
+        CHECK_MSG(o != NULL, "open after the killed close: %d (%s)", err, parx_strerror(err));
+        if (o) {
+            void *p = parx_arena_alloc(o, 100000, 0); /* takes the page lock */
+            CHECK(p != NULL);
+            CHECK_EQ(parx_arena_free(o, p), 0);
+            if (round == 1) {
+                int rc = parx_arena_unlink(o);
+                CHECK_MSG(rc == 0, "parx_arena_unlink: %d (%s), want 0", rc, parx_strerror(rc));
+                CHECK_MSG(!shm_exists(name), "parx_arena_unlink left the name");
+            }
+            parx_arena_close(o); /* the last one out (round 0) */
+        }
+        CHECK_MSG(!shm_exists(name), "round %d: the name outlived its last user, whose close "
+                  "was killed earlier", round);
+        if (shm_exists(name))
+            shm_unlink(name);
+    }
+}
+
 /* -EUSERS when 128 processes are attached; entries of dead ones are pruned. */
 static void test_table_full(void)
 {
@@ -2319,6 +2422,8 @@ int main(void)
                 "name", test_named_close_at_fd_limit);
     run_guarded("named: unlink while attached; a new arena's name survives the old one's close",
                 test_unlink_while_attached);
+    run_guarded("named: a last close killed at its unlink leaves the name to the next one out",
+                test_named_unlinker_killed);
     run_guarded("named: -EUSERS at 128 processes; dead entries are pruned for newcomers",
                 test_table_full);
     run_guarded("send/recv: a child receives the arena and allocates in it", test_send_recv);
