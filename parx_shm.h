@@ -216,9 +216,11 @@ typedef struct parx_arena_desc {
 /* parx_arena_create: make a new arena and map it.
    Returns the arena, or NULL with the reason in *err (err may be NULL):
    -EINVAL (desc NULL, size 0, a name without a leading '/' or with another
-   '/', or longer than 250 bytes), -EFBIG (size above max_size), -EEXIST (the
-   name is taken), -ENOSPC (/dev/shm has less room than size, or .reserve
-   could not get it), -ENOMEM, -EMFILE, or the errno of a failed system call.
+   '/', or longer than 250 bytes), -EFBIG (size above max_size, or, rounded
+   up to whole pages, above the file size limit RLIMIT_FSIZE, past which the
+   kernel would kill the process with SIGXFSZ), -EEXIST (the name is taken),
+   -ENOSPC (/dev/shm has less room than size, or .reserve could not get it),
+   -ENOMEM, -EMFILE, or the errno of a failed system call.
    Nothing is left behind on failure.
    Thread safety: any thread. */
 PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err);
@@ -363,6 +365,7 @@ PARX_API parx_arena *parx_arena_recv(int sock, int *err);
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -1222,6 +1225,16 @@ PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err)
     /* at least the header, the map and one data page */
     uint64_t least = 3 * PARX__SHM_PAGE + sizeof(parx__shm_header);
     uint64_t size = parx__shm_round(desc->size < least ? least : desc->size);
+    /* A file may not grow past the process's RLIMIT_FSIZE: ftruncate then
+       fails with EFBIG, but only after the kernel has sent SIGXFSZ, whose
+       default action kills the process. So such a size is refused here,
+       before any file exists. */
+    struct rlimit fsize;
+    if (getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY &&
+        size > (uint64_t)fsize.rlim_cur) {
+        *err = -EFBIG;
+        return NULL;
+    }
 
     char name[PARX__SHM_NAME_MAX + 5] = "";
     bool named = desc->named || desc->name; /* a name asks for a named arena */

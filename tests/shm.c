@@ -196,6 +196,58 @@ static void test_create_bad_sizes(void)
     }
 }
 
+/* Under a file size limit (RLIMIT_FSIZE, `ulimit -f`) below the arena's
+   size, create says -EFBIG: the kernel refuses to grow a file past it with
+   EFBIG, but sends SIGXFSZ first, which killed the process in create. Sizes
+   up to the limit still work. In a child, which sets the limit. */
+static void test_create_file_size_limit(void)
+{
+    pid_t pid = xfork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_FSIZE, &rl) != 0)
+            _exit(10);
+        rl.rlim_cur = 4 * MiB; /* the soft limit only, as a user's `ulimit -S -f` */
+        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < rl.rlim_cur)
+            _exit(77);
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+            _exit(11);
+        int bad = 0;
+        for (int named = 0; named < 2; named++) {
+            int err = 0;
+            parx_arena *a = parx_arena_create(
+                &(parx_arena_desc){.size = 8 * MiB, .named = named != 0}, &err);
+            if (a || err != -EFBIG) {
+                CHILD_DIAG("%s arena of 8 MiB under a 4 MiB RLIMIT_FSIZE: %p, err %d (%s), "
+                           "want -EFBIG", named ? "a named" : "an anonymous", (void *)a, err,
+                           parx_strerror(err));
+                bad = 1;
+            }
+            parx_arena_close(a);
+            err = 0;
+            a = parx_arena_create(&(parx_arena_desc){.size = 4 * MiB, .named = named != 0}, &err);
+            if (!a) {
+                CHILD_DIAG("%s arena of 4 MiB under a 4 MiB RLIMIT_FSIZE: err %d (%s)",
+                           named ? "a named" : "an anonymous", err, parx_strerror(err));
+                bad = 1;
+            } else if (!parx_arena_alloc(a, 1 * MiB, 0)) {
+                bad = 1;
+            }
+            parx_arena_close(a);
+        }
+        _exit(bad ? 12 : 0);
+    }
+    int st = 0;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 77)
+        PT_SKIP("the hard RLIMIT_FSIZE is below 4 MiB here");
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child %s %d (%s)",
+              WIFSIGNALED(st) ? "died of signal" : "exited with",
+              WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
+              WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "see above");
+}
+
 static void test_bad_names(void)
 {
     char longname[300];
@@ -2364,6 +2416,8 @@ int main(void)
     run_guarded("create: an anonymous arena, its accessors and usage", test_create_anon);
     run_guarded("create: NULL desc, size 0, above max_size, absurd and tiny sizes",
                 test_create_bad_sizes);
+    run_guarded("create: above RLIMIT_FSIZE gives -EFBIG (no SIGXFSZ); up to it works",
+                test_create_file_size_limit);
     run_guarded("create/open: bad names give -EINVAL; 250 bytes is the longest", test_bad_names);
     run_guarded("create: a taken name gives -EEXIST and stays as it was", test_name_taken);
     run_guarded("create: .name without .named makes a named arena", test_name_alone);
