@@ -216,11 +216,12 @@ typedef struct parx_arena_desc {
 /* parx_arena_create: make a new arena and map it.
    Returns the arena, or NULL with the reason in *err (err may be NULL):
    -EINVAL (desc NULL, size 0, a name without a leading '/' or with another
-   '/', or longer than 250 bytes), -EFBIG (size above max_size, or, rounded
-   up to whole pages, above the file size limit RLIMIT_FSIZE, past which the
-   kernel would kill the process with SIGXFSZ), -EEXIST (the name is taken),
-   -ENOSPC (/dev/shm has less room than size, or .reserve could not get it),
-   -ENOMEM, -EMFILE, or the errno of a failed system call.
+   '/', "/." or "/..", or longer than 250 bytes), -EFBIG (size above
+   max_size, or, rounded up to whole pages, above the file size limit
+   RLIMIT_FSIZE, past which the kernel would kill the process with SIGXFSZ),
+   -EEXIST (the name is taken), -ENOSPC (/dev/shm has less room than size,
+   or .reserve could not get it), -ENOMEM, -EMFILE, or the errno of a
+   failed system call.
    Nothing is left behind on failure.
    Thread safety: any thread. */
 PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err);
@@ -980,9 +981,12 @@ PARX_API int parx_arena_free(parx_arena *a, void *ptr)
 /* >>shm-segments: create, attach, validate, map, close                       */
 /* -------------------------------------------------------------------------- */
 
+/* "/" and one file name of /dev/shm: not "." or "..", which name
+   directories there (create said -EEXIST for them, open -EINVAL). */
 static int parx__shm_valid_name(const char *name)
 {
     if (!name || name[0] != '/' || name[1] == '\0') return 0;
+    if (strcmp(name, "/.") == 0 || strcmp(name, "/..") == 0) return 0;
     size_t len = strlen(name);
     return len < PARX__SHM_NAME_MAX && !strchr(name + 1, '/');
 }

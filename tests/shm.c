@@ -254,7 +254,8 @@ static void test_bad_names(void)
     longname[0] = '/';
     memset(longname + 1, 'x', sizeof longname - 2);
     longname[251] = '\0'; /* 251 bytes: one too many */
-    const char *bad[] = {"noslash", "/a/b", "//", "/", "", "parx-x", longname};
+    const char *bad[] = {"noslash", "/a/b", "//", "/", "", "parx-x", longname,
+                         "/.", "/.."}; /* directories of /dev/shm */
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int err = 0;
         parx_arena *a = parx_arena_create(
