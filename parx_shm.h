@@ -324,8 +324,10 @@ PARX_API int parx_arena_stats(const parx_arena *a, parx_arena_usage *out);
    parx_arena_recv: receive one and attach to it (as parx_arena_from_fd);
    the received descriptor becomes the arena's own (closed with it, or at
    once on failure). NULL with *err:
-   -EBADMSG (the message held no descriptor), -ECONNRESET (the peer closed),
-   or as parx_arena_from_fd.
+   -EBADMSG (the message held no descriptor, or more than one),
+   -ECONNRESET (the peer closed), a recvmsg errno (-EAGAIN: a non-blocking
+   socket with nothing to read; -ENOTSOCK, -EBADF), or as
+   parx_arena_from_fd.
    Thread safety: any thread; one sender and one receiver per socket at a time. */
 PARX_API int parx_arena_send(int sock, const parx_arena *a);
 PARX_API parx_arena *parx_arena_recv(int sock, int *err);
@@ -1036,7 +1038,9 @@ static void parx__shm_bind(parx_arena *a)
     a->hdr = (parx__shm_header *)(void *)a->base;
     a->map = (_Atomic uint32_t *)(void *)(a->base + a->hdr->map_offset);
     atomic_init(&a->shard, 0);
-    /* a generation that never matches: the shard is chosen on first use */
+    /* a generation that never matches: the shard is chosen on first use.
+       relaxed: the generation is only compared, in this process (see
+       parx__shm_my_shard) */
     atomic_init(&a->fork_gen, atomic_load_explicit(&parx__shm_fork_gen, memory_order_relaxed) - 1);
     pthread_once(&parx__shm_atfork_once, parx__shm_register_atfork);
 }
@@ -1545,11 +1549,12 @@ PARX_API int parx_arena_stats(const parx_arena *a, parx_arena_usage *out)
     memset(out, 0, sizeof *out);
     out->size = h->size;
     out->capacity = h->npages * PARX__SHM_PAGE;
-    /* relaxed, throughout: statistics, documented as a snapshot. Live small
-       blocks are counted rather than tracked, to keep alloc and free at one
-       CAS each: the blocks carved from each class's spans, less those on its
-       free lists. The walk checks every link, so lists changing under it can
-       make the count inexact but never make it wander off the arena. */
+    /* relaxed, throughout but for each list's head: statistics, documented
+       as a snapshot. Live small blocks are counted rather than tracked, to
+       keep alloc and free at one CAS each: the blocks carved from each
+       class's spans, less those on its free lists. The walk checks every
+       link, so lists changing under it can make the count inexact but never
+       make it wander off the arena. */
     out->used = atomic_load_explicit(&h->large, memory_order_relaxed) * PARX__SHM_PAGE;
     uint64_t limit = h->npages * PARX__SHM_PAGE / 16; /* more blocks than could exist */
     for (unsigned c = 0; c < PARX__SHM_CLASSES; c++) {
@@ -1558,6 +1563,8 @@ PARX_API int parx_arena_stats(const parx_arena *a, parx_arena_usage *out)
                           (PARX__SHM_SPAN_PAGES * PARX__SHM_PAGE / bsize);
         uint64_t idle = 0;
         for (int s = 0; s < PARX__SHM_SHARDS; s++) {
+            /* acquire: pairs with the release CAS of the pushes, as in pop,
+               so the links walked are the ones their pushers wrote */
             uint64_t off = (atomic_load_explicit(&h->shards[s].head[c], memory_order_acquire) &
                             PARX__SHM_OFF_MASK) << 4;
             PARX__SHM_SPECULATE_BEGIN();
