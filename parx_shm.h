@@ -83,20 +83,20 @@
     named arena keeps a table of the processes that attached to it (create,
     open, from_fd, recv), each recorded by pid and start time;
     parx_arena_close removes the caller and unlinks the name when no live
-    process is left in the table. Processes that died without closing
-    (zombies included) are cleared on the way; a forked child using a handle
-    it inherited is not in the table (it shares its parent's entry), so a
-    child that must keep the name alive attaches itself. parx_arena_unlink
-    removes the name at once. Exactly one closer or unlinker removes the
-    name, and only while it still names this segment. A named segment is
-    made unnamed (O_TMPFILE in /dev/shm) and gets its name last, with a hard
-    link that fails if the name exists (O_EXCL's effect), so the name never
-    shows a half-made arena, and a creator killed on the way leaves none;
-    where that cannot be done the name is made first, O_EXCL. Segments are
-    mode 0600, whatever the umask; default names carry 128 random bits.
-    Every descriptor is O_CLOEXEC. An anonymous segment is sealed against
-    shrinking and growing, so no process can make another fault on a
-    truncated mapping.
+    process is left in the table. Processes that died without closing (zombies
+    included) are cleared on the way; a forked child using a handle it
+    inherited is not in the table (it shares its parent's entry), so a child
+    that must keep the name alive attaches itself. parx_arena_unlink removes
+    the name at once. Exactly one closer or unlinker removes the name, and
+    only while it still names this segment; one killed on the way leaves the
+    work to the next closer or unlinker. A named segment is made unnamed
+    (O_TMPFILE in /dev/shm) and gets its name last, with a hard link that
+    fails if the name exists (O_EXCL's effect), so the name never shows a
+    half-made arena, and a creator killed on the way leaves none; where that
+    cannot be done the name is made first, O_EXCL. Segments are mode 0600,
+    whatever the umask; default names carry 128 random bits. Every descriptor
+    is O_CLOEXEC. An anonymous segment is sealed against shrinking and
+    growing, so no process can make another fault on a truncated mapping.
 */
 #ifndef PARX_SHM_H_INCLUDED
 #define PARX_SHM_H_INCLUDED
@@ -216,9 +216,12 @@ typedef struct parx_arena_desc {
 /* parx_arena_create: make a new arena and map it.
    Returns the arena, or NULL with the reason in *err (err may be NULL):
    -EINVAL (desc NULL, size 0, a name without a leading '/' or with another
-   '/', or longer than 250 bytes), -EFBIG (size above max_size), -EEXIST (the
-   name is taken), -ENOSPC (/dev/shm has less room than size, or .reserve
-   could not get it), -ENOMEM, -EMFILE, or the errno of a failed system call.
+   '/', "/." or "/..", or longer than 250 bytes), -EFBIG (size above
+   max_size, or, rounded up to whole pages, above the file size limit
+   RLIMIT_FSIZE, past which the kernel would kill the process with SIGXFSZ),
+   -EEXIST (the name is taken), -ENOSPC (/dev/shm has less room than size,
+   or .reserve could not get it), -ENOMEM, -EMFILE, or the errno of a
+   failed system call.
    Nothing is left behind on failure.
    Thread safety: any thread. */
 PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err);
@@ -255,7 +258,8 @@ PARX_API void parx_arena_close(parx_arena *a);
 
 /* parx_arena_unlink: remove a named arena's name now; processes attached
    keep using it, nobody new can open it. Returns 0, -EINVAL (anonymous
-   arena or NULL), or the errno of shm_unlink (-ENOENT if already gone).
+   arena or NULL), or the errno of shm_unlink (-ENOENT if already gone, or
+   if the name now belongs to another segment).
    Thread safety: any thread. */
 PARX_API int parx_arena_unlink(parx_arena *a);
 
@@ -320,8 +324,10 @@ PARX_API int parx_arena_stats(const parx_arena *a, parx_arena_usage *out);
    parx_arena_recv: receive one and attach to it (as parx_arena_from_fd);
    the received descriptor becomes the arena's own (closed with it, or at
    once on failure). NULL with *err:
-   -EBADMSG (the message held no descriptor), -ECONNRESET (the peer closed),
-   or as parx_arena_from_fd.
+   -EBADMSG (the message held no descriptor, or more than one),
+   -ECONNRESET (the peer closed), a recvmsg errno (-EAGAIN: a non-blocking
+   socket with nothing to read; -ENOTSOCK, -EBADF), or as
+   parx_arena_from_fd.
    Thread safety: any thread; one sender and one receiver per socket at a time. */
 PARX_API int parx_arena_send(int sock, const parx_arena *a);
 PARX_API parx_arena *parx_arena_recv(int sock, int *err);
@@ -362,6 +368,7 @@ PARX_API parx_arena *parx_arena_recv(int sock, int *err);
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -526,7 +533,8 @@ typedef struct parx__shm_header {
     _Atomic uint64_t large;      /* pages in large blocks */
     _Atomic uint64_t freed;      /* large blocks given back so far (under `lock`) */
     uint64_t span_miss;          /* under `lock`: `freed` + 1 when a span last found no room */
-    _Atomic uint32_t unlinked;   /* named arenas: 1 once someone removed the name */
+    _Atomic uint64_t unlinked;   /* named arenas: the id of the process removing the name (as
+                                    in procs[]), PARX__SHM_UNLINKED once it is gone, or 0 */
     _Atomic uint64_t spans[PARX__SHM_CLASSES]; /* spans carved into each class */
     uint64_t search_hint;        /* under `lock`: where the next page search starts */
     pthread_mutex_t lock;        /* robust, process-shared: guards the page map's updates */
@@ -975,9 +983,12 @@ PARX_API int parx_arena_free(parx_arena *a, void *ptr)
 /* >>shm-segments: create, attach, validate, map, close                       */
 /* -------------------------------------------------------------------------- */
 
+/* "/" and one file name of /dev/shm: not "." or "..", which name
+   directories there (create said -EEXIST for them, open -EINVAL). */
 static int parx__shm_valid_name(const char *name)
 {
     if (!name || name[0] != '/' || name[1] == '\0') return 0;
+    if (strcmp(name, "/.") == 0 || strcmp(name, "/..") == 0) return 0;
     size_t len = strlen(name);
     return len < PARX__SHM_NAME_MAX && !strchr(name + 1, '/');
 }
@@ -1027,7 +1038,9 @@ static void parx__shm_bind(parx_arena *a)
     a->hdr = (parx__shm_header *)(void *)a->base;
     a->map = (_Atomic uint32_t *)(void *)(a->base + a->hdr->map_offset);
     atomic_init(&a->shard, 0);
-    /* a generation that never matches: the shard is chosen on first use */
+    /* a generation that never matches: the shard is chosen on first use.
+       relaxed: the generation is only compared, in this process (see
+       parx__shm_my_shard) */
     atomic_init(&a->fork_gen, atomic_load_explicit(&parx__shm_fork_gen, memory_order_relaxed) - 1);
     pthread_once(&parx__shm_atfork_once, parx__shm_register_atfork);
 }
@@ -1220,6 +1233,16 @@ PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err)
     /* at least the header, the map and one data page */
     uint64_t least = 3 * PARX__SHM_PAGE + sizeof(parx__shm_header);
     uint64_t size = parx__shm_round(desc->size < least ? least : desc->size);
+    /* A file may not grow past the process's RLIMIT_FSIZE: ftruncate then
+       fails with EFBIG, but only after the kernel has sent SIGXFSZ, whose
+       default action kills the process. So such a size is refused here,
+       before any file exists. */
+    struct rlimit fsize;
+    if (getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY &&
+        size > (uint64_t)fsize.rlim_cur) {
+        *err = -EFBIG;
+        return NULL;
+    }
 
     char name[PARX__SHM_NAME_MAX + 5] = "";
     bool named = desc->named || desc->name; /* a name asks for a named arena */
@@ -1432,27 +1455,51 @@ PARX_API parx_arena *parx_arena_from_fd(int fd, int *err)
     return parx__shm_attach(own, err);
 }
 
-/* Remove a named arena's name, once: the first closer or unlinker to flip
-   the header's flag does it, and only if the name still refers to this
-   segment, so a newer arena created under the same name afterwards is never
-   removed by the old one's users. */
-static int parx__shm_unlink_once(parx_arena *a)
+/* `unlinked` once the name is gone: no process id (an entry of the table
+   of processes) is all ones. */
+#define PARX__SHM_UNLINKED UINT64_MAX
+
+/* Remove a named arena's name, once, and only if the name still refers to
+   this segment, so a newer arena created under the same name afterwards is
+   never removed by the old one's users. One closer or unlinker at a time
+   does it: the one that put its process id in the header's `unlinked`
+   field, which says PARX__SHM_UNLINKED once the name is gone. A process
+   that finds the id of a dead one there (killed on the way) takes over; a
+   flag set for good before the work kept the name for good when its
+   setter died before removing it (every later close and unlink took the
+   name for gone). Nobody waits for anybody: a live unlinker, even one
+   stopped, is left to finish. `me`: the caller's id. A closer passes the
+   one it had in the table, so that it makes no system call between leaving
+   the table and claiming the removal here (tests/shm.c stops a closing
+   creator at each one and opens and closes the arena meanwhile). */
+static int parx__shm_unlink_once(parx_arena *a, uint64_t me)
 {
-    uint32_t expected = 0;
-    /* relaxed: the flag only elects one unlinker; it publishes nothing */
-    if (!atomic_compare_exchange_strong_explicit(&a->hdr->unlinked, &expected, 1,
-                                                 memory_order_relaxed, memory_order_relaxed))
-        return -ENOENT;
+    parx__shm_header *h = a->hdr;
+    uint64_t cur = 0;
+    /* relaxed, here and below: the field only elects the unlinker; it
+       publishes nothing (each one looks at the name for itself) */
+    while (!atomic_compare_exchange_strong_explicit(&h->unlinked, &cur, me, memory_order_relaxed,
+                                                    memory_order_relaxed)) {
+        if (cur == PARX__SHM_UNLINKED || parx__shm_alive(cur)) return -ENOENT;
+        /* its unlinker died before it finished: the CAS takes over from it */
+    }
     /* The name is looked at by its path, where shm_open keeps it, not
        opened: that takes no descriptor, so a process out of them (EMFILE)
        still removes it, as the one elected must. */
     char path[sizeof PARX__SHM_DIR + sizeof a->name];
     snprintf(path, sizeof path, PARX__SHM_DIR "%s", a->name);
     struct stat mine, theirs;
+    int rc;
     if (stat(path, &theirs) != 0 || fstat(a->fd, &mine) != 0 || mine.st_ino != theirs.st_ino ||
         mine.st_dev != theirs.st_dev)
-        return -ENOENT;
-    return shm_unlink(a->name) == 0 ? 0 : -errno;
+        rc = -ENOENT; /* gone, or another segment's now */
+    else
+        rc = shm_unlink(a->name) == 0 ? 0 : -errno;
+    /* gone for good; an unlink that failed (-EACCES, say) leaves the name,
+       and the field free for the next closer or unlinker */
+    atomic_store_explicit(&h->unlinked, rc == 0 || rc == -ENOENT ? PARX__SHM_UNLINKED : 0,
+                          memory_order_relaxed);
+    return rc;
 }
 
 PARX_API void parx_arena_close(parx_arena *a)
@@ -1462,7 +1509,7 @@ PARX_API void parx_arena_close(parx_arena *a)
        child closing an inherited handle just unmaps. */
     if (a->registered && getpid() == a->pid && !parx__shm_deregister(a)) {
         /* the last one out removes the name (see parx__shm_unlink_once) */
-        parx__shm_unlink_once(a);
+        parx__shm_unlink_once(a, a->me);
     }
     parx__shm_free_handle(a);
 }
@@ -1470,7 +1517,7 @@ PARX_API void parx_arena_close(parx_arena *a)
 PARX_API int parx_arena_unlink(parx_arena *a)
 {
     if (!a || !a->name[0]) return -EINVAL;
-    return parx__shm_unlink_once(a);
+    return parx__shm_unlink_once(a, parx__shm_self_id());
 }
 
 /* -------------------------------------------------------------------------- */
@@ -1502,11 +1549,12 @@ PARX_API int parx_arena_stats(const parx_arena *a, parx_arena_usage *out)
     memset(out, 0, sizeof *out);
     out->size = h->size;
     out->capacity = h->npages * PARX__SHM_PAGE;
-    /* relaxed, throughout: statistics, documented as a snapshot. Live small
-       blocks are counted rather than tracked, to keep alloc and free at one
-       CAS each: the blocks carved from each class's spans, less those on its
-       free lists. The walk checks every link, so lists changing under it can
-       make the count inexact but never make it wander off the arena. */
+    /* relaxed, throughout but for each list's head: statistics, documented
+       as a snapshot. Live small blocks are counted rather than tracked, to
+       keep alloc and free at one CAS each: the blocks carved from each
+       class's spans, less those on its free lists. The walk checks every
+       link, so lists changing under it can make the count inexact but never
+       make it wander off the arena. */
     out->used = atomic_load_explicit(&h->large, memory_order_relaxed) * PARX__SHM_PAGE;
     uint64_t limit = h->npages * PARX__SHM_PAGE / 16; /* more blocks than could exist */
     for (unsigned c = 0; c < PARX__SHM_CLASSES; c++) {
@@ -1515,6 +1563,8 @@ PARX_API int parx_arena_stats(const parx_arena *a, parx_arena_usage *out)
                           (PARX__SHM_SPAN_PAGES * PARX__SHM_PAGE / bsize);
         uint64_t idle = 0;
         for (int s = 0; s < PARX__SHM_SHARDS; s++) {
+            /* acquire: pairs with the release CAS of the pushes, as in pop,
+               so the links walked are the ones their pushers wrote */
             uint64_t off = (atomic_load_explicit(&h->shards[s].head[c], memory_order_acquire) &
                             PARX__SHM_OFF_MASK) << 4;
             PARX__SHM_SPECULATE_BEGIN();

@@ -29,6 +29,7 @@
 #include "parx_shm.h"
 #include "parx_test.h"
 #include "shm_common.h"
+#include "seccomp_common.h"
 
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
@@ -195,13 +196,66 @@ static void test_create_bad_sizes(void)
     }
 }
 
+/* Under a file size limit (RLIMIT_FSIZE, `ulimit -f`) below the arena's
+   size, create says -EFBIG: the kernel refuses to grow a file past it with
+   EFBIG, but sends SIGXFSZ first, which killed the process in create. Sizes
+   up to the limit still work. In a child, which sets the limit. */
+static void test_create_file_size_limit(void)
+{
+    pid_t pid = xfork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_FSIZE, &rl) != 0)
+            _exit(10);
+        rl.rlim_cur = 4 * MiB; /* the soft limit only, as a user's `ulimit -S -f` */
+        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < rl.rlim_cur)
+            _exit(77);
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+            _exit(11);
+        int bad = 0;
+        for (int named = 0; named < 2; named++) {
+            int err = 0;
+            parx_arena *a = parx_arena_create(
+                &(parx_arena_desc){.size = 8 * MiB, .named = named != 0}, &err);
+            if (a || err != -EFBIG) {
+                CHILD_DIAG("%s arena of 8 MiB under a 4 MiB RLIMIT_FSIZE: %p, err %d (%s), "
+                           "want -EFBIG", named ? "a named" : "an anonymous", (void *)a, err,
+                           parx_strerror(err));
+                bad = 1;
+            }
+            parx_arena_close(a);
+            err = 0;
+            a = parx_arena_create(&(parx_arena_desc){.size = 4 * MiB, .named = named != 0}, &err);
+            if (!a) {
+                CHILD_DIAG("%s arena of 4 MiB under a 4 MiB RLIMIT_FSIZE: err %d (%s)",
+                           named ? "a named" : "an anonymous", err, parx_strerror(err));
+                bad = 1;
+            } else if (!parx_arena_alloc(a, 1 * MiB, 0)) {
+                bad = 1;
+            }
+            parx_arena_close(a);
+        }
+        _exit(bad ? 12 : 0);
+    }
+    int st = 0;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 77)
+        PT_SKIP("the hard RLIMIT_FSIZE is below 4 MiB here");
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child %s %d (%s)",
+              WIFSIGNALED(st) ? "died of signal" : "exited with",
+              WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
+              WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "see above");
+}
+
 static void test_bad_names(void)
 {
     char longname[300];
     longname[0] = '/';
     memset(longname + 1, 'x', sizeof longname - 2);
     longname[251] = '\0'; /* 251 bytes: one too many */
-    const char *bad[] = {"noslash", "/a/b", "//", "/", "", "parx-x", longname};
+    const char *bad[] = {"noslash", "/a/b", "//", "/", "", "parx-x", longname,
+                         "/.", "/.."}; /* directories of /dev/shm */
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int err = 0;
         parx_arena *a = parx_arena_create(
@@ -1912,6 +1966,108 @@ static void test_unlink_while_attached(void)
     CHECK(!shm_exists(name));
 }
 
+/* From now on this process is killed (SIGSYS, as uncatchable as SIGKILL)
+   at its next unlink or unlinkat: shm_unlink's system call. 0 or -errno. */
+static int die_at_unlink(void)
+{
+#ifdef TEST_AUDIT_ARCH
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TEST_AUDIT_ARCH, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+#ifdef __NR_unlink
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)__NR_unlink, 2, 0),
+#else
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)__NR_unlinkat, 2, 0),
+#endif
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)__NR_unlinkat, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+    };
+    struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof *f), f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return -errno;
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0)
+        return -errno;
+    return 0;
+#else
+    return -ENOTSUP;
+#endif
+}
+
+/* The last user's close is killed at the very system call that removes the
+   name. The name stays (nobody could have removed it), but the next user to
+   close, or parx_arena_unlink, must remove it: the one elected to remove it
+   once set a flag first, and every later close and unlink took the name for
+   gone (unlink said -ENOENT), so it stayed in /dev/shm for good. The page
+   lock the killed closer held is recovered too. */
+static void test_named_unlinker_killed(void)
+{
+#ifndef TEST_AUDIT_ARCH
+    PT_SKIP("no seccomp filter for this architecture in the tests");
+#endif
+    for (int round = 0; round < 2; round++) {
+        const char *name0 = test_name(round ? "unlinker-unlink" : "unlinker-close");
+        char name[128];
+        snprintf(name, sizeof name, "%s", name0);
+        parx_arena *a = named(name, 2 * MiB);
+        REQUIRE(a != NULL);
+        int up[2], down[2];
+        REQUIRE(pipe2(up, O_CLOEXEC) == 0 && pipe2(down, O_CLOEXEC) == 0);
+        pid_t pid = xfork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            close(up[0]);
+            close(down[1]);
+            parx_arena *b = parx_arena_open(name, NULL);
+            if (!b)
+                _exit(10);
+            xwrite(up[1], "r", 1);
+            char c;
+            if (!xread(down[0], &c, 1)) /* the creator has closed: we are the last */
+                _exit(11);
+            int rc = die_at_unlink();
+            if (rc != 0) {
+                CHILD_DIAG("seccomp: %s", strerror(-rc));
+                _exit(12);
+            }
+            parx_arena_close(b); /* dies at shm_unlink */
+            _exit(13);
+        }
+        close(up[1]);
+        close(down[0]);
+        char c;
+        CHECK(xread(up[0], &c, 1));
+        parx_arena_close(a); /* the child is alive: the name stays */
+        CHECK(shm_exists(name));
+        CHECK(xwrite(down[1], "c", 1));
+        expect_child(pid, 0, SIGSYS);
+        close(up[0]);
+        close(down[1]);
+        CHECK_MSG(shm_exists(name), "the killed closer removed the name after all");
+
+        int err = 0;
+        parx_arena *o = parx_arena_open(name, &err);
+        CHECK_MSG(o != NULL, "open after the killed close: %d (%s)", err, parx_strerror(err));
+        if (o) {
+            void *p = parx_arena_alloc(o, 100000, 0); /* takes the page lock */
+            CHECK(p != NULL);
+            CHECK_EQ(parx_arena_free(o, p), 0);
+            if (round == 1) {
+                int rc = parx_arena_unlink(o);
+                CHECK_MSG(rc == 0, "parx_arena_unlink: %d (%s), want 0", rc, parx_strerror(rc));
+                CHECK_MSG(!shm_exists(name), "parx_arena_unlink left the name");
+            }
+            parx_arena_close(o); /* the last one out (round 0) */
+        }
+        CHECK_MSG(!shm_exists(name), "round %d: the name outlived its last user, whose close "
+                  "was killed earlier", round);
+        if (shm_exists(name))
+            shm_unlink(name);
+    }
+}
+
 /* -EUSERS when 128 processes are attached; entries of dead ones are pruned. */
 static void test_table_full(void)
 {
@@ -2261,6 +2417,8 @@ int main(void)
     run_guarded("create: an anonymous arena, its accessors and usage", test_create_anon);
     run_guarded("create: NULL desc, size 0, above max_size, absurd and tiny sizes",
                 test_create_bad_sizes);
+    run_guarded("create: above RLIMIT_FSIZE gives -EFBIG (no SIGXFSZ); up to it works",
+                test_create_file_size_limit);
     run_guarded("create/open: bad names give -EINVAL; 250 bytes is the longest", test_bad_names);
     run_guarded("create: a taken name gives -EEXIST and stays as it was", test_name_taken);
     run_guarded("create: .name without .named makes a named arena", test_name_alone);
@@ -2319,6 +2477,8 @@ int main(void)
                 "name", test_named_close_at_fd_limit);
     run_guarded("named: unlink while attached; a new arena's name survives the old one's close",
                 test_unlink_while_attached);
+    run_guarded("named: a last close killed at its unlink leaves the name to the next one out",
+                test_named_unlinker_killed);
     run_guarded("named: -EUSERS at 128 processes; dead entries are pruned for newcomers",
                 test_table_full);
     run_guarded("send/recv: a child receives the arena and allocates in it", test_send_recv);
