@@ -5156,6 +5156,7 @@ PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size
     while (rc == 0 && ndone < n) {
         /* Queue as many as there are free slots, under one lock. */
         uint32_t pushed = 0;
+        size_t before = ndone; /* results of this round, the broken pool's included */
         pthread_mutex_lock(&pp->lock);
         if (atomic_load_explicit(&pp->broken, memory_order_relaxed) && next < n) {
             for (; next < n; next++) { /* never to run: report them, do not hang */
@@ -5179,7 +5180,7 @@ PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size
 
         /* Take every result that is in, under one lock. */
         uint64_t base = atomic_load_explicit(&pp->ctl->done_total, memory_order_acquire);
-        size_t kept = 0, before = ndone;
+        size_t kept = 0;
         pthread_mutex_lock(&pp->lock);
         for (size_t k = 0; k < npend; k++) {
             size_t i = pend[k];
