@@ -1058,8 +1058,9 @@ PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r);
    parx_procs_map_ex adds cost hints and a progress callback (md may be NULL).
    Thread safety: any thread, concurrently.
    Callback safety: progress runs on the calling thread, with no lock held; it
-   may submit and wait on this pool (a submit may get -EBUSY while the map's
-   own results hold the slots) but must not destroy it. */
+   may submit and wait on this pool (a submit may get -EBUSY while the
+   results of this map, or of other maps whose callbacks run, hold the
+   slots) but must not destroy it. */
 PARX_API int parx_procs_map(parx_procs *pp, parx_job_fn fn, void **args, size_t n,
                             parx_job_result *r);
 PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size_t n,
@@ -3336,7 +3337,7 @@ struct parx_procs {
     uint32_t *gen;       /* per slot: bumped at each submit, carried by tickets */
     uint32_t *last_pos;  /* per slot: ring position (low 32 bits) of its latest entry */
     uint32_t tag;        /* 1..4095, this pool's in its tickets: another pool's is refused */
-    uint8_t *waited;     /* per slot: a waiter has claimed its result */
+    uint8_t *waited;     /* per slot: a waiter has claimed its result (PARX__W_*) */
     uint32_t inflight;   /* submitted and not yet collected */
     uint32_t slot_hwm;   /* 1 + the highest slot ever used: scans stop there, so the pages
                             of slots never used are never touched (see parx_procs_create) */
@@ -4947,6 +4948,13 @@ typedef struct parx__prun {
     uint64_t index, seed, out_off;
 } parx__prun;
 
+/* pp->waited[slot]: who will take the slot's result. */
+enum {
+    PARX__W_NONE = 0,    /* nobody yet: a ticket not waited for */
+    PARX__W_WAITER = 1,  /* parx_procs_wait, or a map, will collect it */
+    PARX__W_CALLBACK = 2 /* a map will, once its progress callback returns */
+};
+
 /* Caller, holding lock, with a free slot: queue fn(arg) (run: NULL, or a
    parx_run job). */
 static uint32_t parx__procs_enqueue_locked(parx_procs *pp, uint32_t fn_id, uint64_t arg_off,
@@ -4964,7 +4972,7 @@ static uint32_t parx__procs_enqueue_locked(parx_procs *pp, uint32_t fn_id, uint6
     j->attempts = 1;
     j->run_ns = 0;
     pp->gen[x] = pp->gen[x] + 1 ? pp->gen[x] + 1 : 1;
-    pp->waited[x] = 0;
+    pp->waited[x] = PARX__W_NONE;
     pp->inflight++;
     /* release: a worker's claim (acquire) sees fn_id, arg_off and parx_run's fields */
     atomic_store_explicit(&j->state, PARX__J_QUEUED, memory_order_release);
@@ -4995,22 +5003,33 @@ static int parx__procs_collect_locked(parx_procs *pp, uint32_t x, parx_job_resul
 /* Caller, holding lock: a free slot, waiting (lock released meanwhile) while
    every slot holds a job that is queued or running, or a result that some
    thread is waiting for. Slots holding results nobody waits for give -EBUSY:
-   waiting for them would never end. */
+   waiting for them would never end. So does waiting, from a map's progress
+   callback, for the results of another map whose callback runs
+   (PARX__W_CALLBACK): neither map collects until its callback returns, and
+   two such callbacks that submit would wait for each other for ever. A
+   thread outside such a callback holds no results while it waits here, so
+   it waits for those too: the callback returns, its map collects. */
 static int parx__procs_slot_locked(parx_procs *pp)
 {
     while (pp->nfree == 0) {
         if (atomic_load_explicit(&pp->broken, memory_order_relaxed)) return PARX_E_PROCS_BROKEN;
-        uint32_t active = 0, claimed = 0;
+        uint32_t active = 0, claimed = 0, claimed_cb = 0;
+        bool in_cb = false; /* we are a map's progress callback, holding results */
         pthread_t self = pthread_self();
         for (uint32_t x = 0; x < pp->slot_hwm; x++) {
             /* relaxed: a count to choose how to wait; nothing is read from the job */
             uint32_t ph = PARX__J_PHASE(atomic_load_explicit(&pp->jobs[x].state,
                                                              memory_order_relaxed));
             active += ph == PARX__J_QUEUED || ph == PARX__J_RUNNING;
+            bool mine = pthread_equal(pp->owner[x], self);
+            in_cb |= pp->waited[x] == PARX__W_CALLBACK && mine;
             /* results another thread is waiting for; not ours (a map's
                progress callback that submits would wait for itself) */
-            claimed += ph == PARX__J_DONE && pp->waited[x] && !pthread_equal(pp->owner[x], self);
+            bool done = ph == PARX__J_DONE && !mine;
+            claimed += done && pp->waited[x] == PARX__W_WAITER;
+            claimed_cb += done && pp->waited[x] == PARX__W_CALLBACK;
         }
+        if (!in_cb) claimed += claimed_cb;
         if (active) { /* a job will finish: wait for that, then look again */
             uint64_t want = atomic_load_explicit(&pp->ctl->done_total, memory_order_acquire) + 1;
             pthread_mutex_unlock(&pp->lock);
@@ -5110,11 +5129,12 @@ PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r)
     uint32_t tag = (uint32_t)t >> PARX__TICKET_SLOT_BITS;
     pthread_mutex_lock(&pp->lock);
     /* relaxed: FREE is set by the caller side, under this lock */
-    bool ok = tag == pp->tag && x < pp->ctl->nslots && gen && pp->gen[x] == gen && !pp->waited[x] &&
+    bool ok = tag == pp->tag && x < pp->ctl->nslots && gen && pp->gen[x] == gen &&
+              pp->waited[x] == PARX__W_NONE &&
               PARX__J_PHASE(atomic_load_explicit(&pp->jobs[x].state, memory_order_relaxed)) !=
                   PARX__J_FREE;
     if (ok) {
-        pp->waited[x] = 1;
+        pp->waited[x] = PARX__W_WAITER;
         pp->owner[x] = pthread_self();
     }
     pthread_mutex_unlock(&pp->lock);
@@ -5124,6 +5144,22 @@ PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r)
     parx__procs_collect_locked(pp, x, r);
     pthread_mutex_unlock(&pp->lock);
     return 0;
+}
+
+/* Call a map's progress callback, its pending slots marked PARX__W_CALLBACK
+   meanwhile (see parx__procs_slot_locked): a submit of another thread that
+   waits for a slot to be collected, one of these among them, looks again. */
+static void parx__procs_progress(parx_procs *pp, const parx_map_desc *md, const uint32_t *slot,
+                                 const size_t *pend, size_t npend, size_t done, size_t n)
+{
+    pthread_mutex_lock(&pp->lock);
+    for (size_t k = 0; k < npend; k++) pp->waited[slot[pend[k]]] = PARX__W_CALLBACK;
+    if (npend && pp->slot_waiters) pthread_cond_broadcast(&pp->slot_freed);
+    pthread_mutex_unlock(&pp->lock);
+    md->progress(done, n, md->user);
+    pthread_mutex_lock(&pp->lock);
+    for (size_t k = 0; k < npend; k++) pp->waited[slot[pend[k]]] = PARX__W_WAITER;
+    pthread_mutex_unlock(&pp->lock);
 }
 
 PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size_t n,
@@ -5171,7 +5207,7 @@ PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size
         while (rc == 0 && next < n && pp->nfree > 0) {
             size_t i = order[next++];
             slot[i] = parx__procs_enqueue_locked(pp, id, parx__procs_arg_off(pp, args[i]), NULL);
-            pp->waited[slot[i]] = 1;
+            pp->waited[slot[i]] = PARX__W_WAITER;
             pp->owner[slot[i]] = pthread_self();
             pend[npend++] = i;
             pushed++;
@@ -5196,7 +5232,7 @@ PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size
         npend = kept;
         pthread_mutex_unlock(&pp->lock);
         if (ndone > before) {
-            if (md && md->progress) md->progress(ndone, n, md->user);
+            if (md && md->progress) parx__procs_progress(pp, md, slot, pend, npend, ndone, n);
             continue;
         }
         if (npend) parx__procs_wait_done(pp, base + (npend + 1) / 2);

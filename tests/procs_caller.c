@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* tests/procs_caller.c -- the process pool's bookkeeping in the caller:
    what parx_procs_map_ex tells its progress callback when the pool breaks
-   under it.
+   under it, and progress callbacks of two maps at once that submit into
+   the same full pool.
 
    Every test runs under run_guarded: it fails if it leaves a descriptor, a
    child process or a parx-* entry of /dev/shm behind. Pools are made before
@@ -9,6 +10,8 @@
    that hangs is ended by an alarm that says so: the pool's server sees its
    caller die and takes the workers with it. */
 #define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -114,11 +117,192 @@ static void test_progress_when_broken(void)
     CHECK_EQ(wait_pids_dead(&pid, 1), 0);
 }
 
+/* ===== two maps whose progress callbacks submit ========================== */
+
+/* Two threads map at once into a pool of 4 slots, each a quick job and one
+   held until `go`. In their first progress callbacks (both there at once)
+   each submits a job, which takes the last free slots, lets the held jobs
+   finish, and submits again: every slot now holds a result that one of the
+   two maps will collect once its callback returns. The second submit must
+   come back (a slot, or -EBUSY), not wait for the other map, which waits
+   for it in turn. */
+typedef struct two_ctx {
+    parx_procs *pp;
+    gate_arg *quick;
+    gate_arg *args;     /* [0] quick, [1] held */
+    _Atomic int *go;
+    pthread_barrier_t *bar;
+    int calls, bad, second_rc;
+    int map_rc;
+    parx_job_result r[2];
+} two_ctx;
+
+static void two_progress(size_t done, size_t n, void *user)
+{
+    (void)done;
+    (void)n;
+    two_ctx *c = (two_ctx *)user;
+    if (c->calls++ > 0)
+        return;
+    parx_ticket t1, t2;
+    pthread_barrier_wait(c->bar); /* both maps in their callbacks */
+    c->bad += parx_procs_submit(c->pp, job_gate, c->quick, &t1) != 0;
+    pthread_barrier_wait(c->bar); /* every slot taken */
+    atomic_store(c->go, 1);
+    c->second_rc = parx_procs_submit(c->pp, job_gate, c->quick, &t2);
+    if (c->second_rc == 0)
+        c->bad += parx_procs_wait(c->pp, t2, NULL) != 0;
+    else
+        c->bad += c->second_rc != -EBUSY;
+    c->bad += parx_procs_wait(c->pp, t1, NULL) != 0;
+}
+
+static void *two_map(void *arg)
+{
+    two_ctx *c = (two_ctx *)arg;
+    void *args[2] = {&c->args[0], &c->args[1]};
+    parx_map_desc md = {.progress = two_progress, .user = c};
+    c->map_rc = parx_procs_map_ex(c->pp, job_gate, args, 2, c->r, &md);
+    return NULL;
+}
+
+static void test_two_maps_submit_from_progress(void)
+{
+    parx_procs_desc d = {.workers = 2, .max_jobs = 4, .arena_bytes = 4u << 20};
+    parx_procs *pp = parx_procs_create(&d, NULL);
+    REQUIRE(pp);
+    parx_arena *a = parx_procs_arena(pp);
+    _Atomic int *go = (_Atomic int *)parx_arena_alloc(a, sizeof *go, 0);
+    gate_arg *g = (gate_arg *)parx_arena_alloc(a, 5 * sizeof *g, 0);
+    REQUIRE(go && g);
+    atomic_store(go, 0);
+    for (int i = 0; i < 5; i++) {
+        g[i].go = go;
+        g[i].hold = i == 1 || i == 3;
+    }
+    pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, 2);
+    two_ctx c[2];
+    memset(c, 0, sizeof c);
+    for (int k = 0; k < 2; k++) {
+        c[k].pp = pp;
+        c[k].quick = &g[4];
+        c[k].args = &g[2 * k];
+        c[k].go = go;
+        c[k].bar = &bar;
+    }
+    arm("two_maps_submit_from_progress", 30);
+    pthread_t th[2];
+    for (int k = 0; k < 2; k++)
+        REQUIRE(pthread_create(&th[k], NULL, two_map, &c[k]) == 0);
+    for (int k = 0; k < 2; k++)
+        pthread_join(th[k], NULL);
+    alarm(0);
+    for (int k = 0; k < 2; k++) {
+        CHECK_EQ(c[k].map_rc, 0);
+        CHECK_EQ(c[k].bad, 0);
+        CHECK(c[k].calls >= 1);
+        pt_diag("map %d: second submit from progress: %s", k, parx_strerror(c[k].second_rc));
+    }
+    pthread_barrier_destroy(&bar);
+    parx_procs_destroy(pp);
+}
+
+/* A thread that is in no progress callback waits for the results of a
+   map whose callback runs, as for any results another thread will
+   collect: its submit gets a slot once the map collects, not -EBUSY. Two
+   slots, one worker: the map holds one with a job held until `go`; in its
+   first callback the other thread submits twice (the second finds every
+   slot taken: the held job's, then its result, and the first submit's
+   result, which nobody waits for yet). */
+typedef struct plain_ctx {
+    parx_procs *pp;
+    gate_arg *quick;
+    _Atomic int *go;
+    _Atomic int stage; /* 1: submit now; 2: first submitted; 3: second returned */
+    int rc1, rc2, bad;
+} plain_ctx;
+
+static void *plain_submitter(void *arg)
+{
+    plain_ctx *c = (plain_ctx *)arg;
+    while (atomic_load(&c->stage) < 1)
+        sched_yield(); /* the map's callback says when (bounded by the test's alarm) */
+    parx_ticket t1, t2;
+    c->rc1 = parx_procs_submit(c->pp, job_gate, c->quick, &t1);
+    atomic_store(&c->stage, 2);
+    c->rc2 = parx_procs_submit(c->pp, job_gate, c->quick, &t2);
+    atomic_store(&c->stage, 3);
+    if (c->rc1 == 0)
+        c->bad += parx_procs_wait(c->pp, t1, NULL) != 0;
+    if (c->rc2 == 0)
+        c->bad += parx_procs_wait(c->pp, t2, NULL) != 0;
+    return NULL;
+}
+
+static void plain_progress(size_t done, size_t n, void *user)
+{
+    (void)done;
+    (void)n;
+    plain_ctx *c = (plain_ctx *)user;
+    if (atomic_load(&c->stage) != 0)
+        return;
+    atomic_store(&c->stage, 1);
+    while (atomic_load(&c->stage) < 2)
+        sched_yield();
+    atomic_store(c->go, 1);
+    /* Give the second submit time to come back while we are here (it must
+       not: it waits for this map to collect). Bounded; the result does not
+       depend on how long: the submit gets its slot either way. */
+    for (int i = 0; i < 300 && atomic_load(&c->stage) < 3; i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+}
+
+static void test_plain_submit_during_progress(void)
+{
+    parx_procs_desc d = {.workers = 1, .max_jobs = 2, .arena_bytes = 4u << 20};
+    parx_procs *pp = parx_procs_create(&d, NULL);
+    REQUIRE(pp);
+    parx_arena *a = parx_procs_arena(pp);
+    _Atomic int *go = (_Atomic int *)parx_arena_alloc(a, sizeof *go, 0);
+    gate_arg *g = (gate_arg *)parx_arena_alloc(a, 3 * sizeof *g, 0);
+    REQUIRE(go && g);
+    atomic_store(go, 0);
+    for (int i = 0; i < 3; i++) {
+        g[i].go = go;
+        g[i].hold = i == 1;
+    }
+    plain_ctx c;
+    memset(&c, 0, sizeof c);
+    c.pp = pp;
+    c.quick = &g[2];
+    c.go = go;
+    arm("plain_submit_during_progress", 30);
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, plain_submitter, &c) == 0);
+    void *args[2] = {&g[0], &g[1]};
+    parx_job_result r[2];
+    parx_map_desc md = {.progress = plain_progress, .user = &c};
+    CHECK_EQ(parx_procs_map_ex(pp, job_gate, args, 2, r, &md), 0);
+    if (atomic_load(&c.stage) == 0)
+        atomic_store(&c.stage, 1); /* no callback came: let the thread end */
+    pthread_join(th, NULL);
+    alarm(0);
+    CHECK_EQ(c.rc1, 0);
+    CHECK_MSG(c.rc2 == 0, "second submit: %s", parx_strerror(c.rc2));
+    CHECK_EQ(c.bad, 0);
+    parx_procs_destroy(pp);
+}
+
 int main(void)
 {
     signal(SIGALRM, on_alarm);
-    pt_plan(1);
+    pt_plan(3);
     run_guarded("map: progress hears of the jobs a broken pool fails, up to n of n",
                 test_progress_when_broken);
+    run_guarded("two maps whose progress callbacks submit into a full pool: no hang",
+                test_two_maps_submit_from_progress);
+    run_guarded("a submit outside any callback waits for a map whose callback runs, no -EBUSY",
+                test_plain_submit_during_progress);
     return pt_done_testing();
 }
