@@ -4212,8 +4212,12 @@ static uint32_t parx__procs_died_locked(parx_procs *pp, uint32_t w, int st, bool
             /* Ours was the kill. It was meant for the job of slot kill_slot
                that started at kill_start; if the worker had moved on (that
                job finished, another one started, even in the same slot),
-               this job is not at fault: run it again, no attempt charged. */
-            if (x != pp->kill_slot[w] || last_start != pp->kill_start[w]) {
+               this job is not at fault: run it again, no attempt charged.
+               One it claimed but had not yet made current when it died is
+               such a job too, though start_ns is still the last job's: the
+               job that overran was current (the server checked) until it
+               finished. */
+            if (x != pp->kill_slot[w] || last_start != pp->kill_start[w] || cur != x + 1) {
                 if (again) {
                     parx__procs_requeue_locked(pp, x);
                     requeued++;

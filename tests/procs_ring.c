@@ -22,7 +22,11 @@
    parx__procs_worker; the pool's own code does the rest. So this unit
    implements parx itself, to reach the pool's insides. Each case runs in a
    child under alarm(): before the fix, all three hung. Fork mode only: the
-   ring and the monitor are the same in both modes. */
+   ring and the monitor are the same in both modes.
+
+   The same way, a fourth case plays a worker that a timeout's kill reaches
+   after it has finished the job that overran and claimed the next job of
+   the same slot (which was charged with the timeout). */
 #define _GNU_SOURCE
 #define PARX_IMPLEMENTATION
 #include "parx.h"
@@ -340,18 +344,88 @@ static void case_submit_superseded(void)
     _exit(0);
 }
 
+/* One worker, a timeout, no retries. The worker runs job A past the
+   timeout; the monitor asks for a kill, and the server, finding the worker
+   still on A (slot and start time), sends it. The worker's death is settled
+   only later: meanwhile A finishes and is collected, job B is queued in
+   A's slot and the worker claims it, and dies there, before it marks B as
+   its current job (start_ns is still A's). B did not overrun: it runs
+   again on the replacement, uncharged, and returns its value. Before, its
+   slot and the stale start time matched the kill's, and B was reported
+   -ETIMEDOUT without having run. The monitor is held off by the pool's
+   lock, taken here, and the timeout is found overdue under it, so the
+   monitor's own checks cannot come first. */
+static void case_kill_after_next_claim(void)
+{
+    const uint64_t timeout = 10000000000ull; /* 10 s: only the start time set below overruns */
+    parx_procs_desc d = {.workers = 1, .max_jobs = 1, .job_timeout_ns = timeout,
+                         .start = PARX_START_FORK, .arena_bytes = 4u << 20};
+    int err = 0, pid;
+    parx_procs *pp = parx_procs_create(&d, &err);
+    CHILD_REQUIRE(pp, "parx_procs_create: %s", parx_strerror(err));
+    CHILD_REQUIRE(parx_procs_pids(pp, &pid, 1) == 1, "parx_procs_pids");
+    CHILD_REQUIRE(stop_worker(pid), "worker (pid %d) did not stop", pid);
+    counted *c = counted_jobs(pp, 2, 100);
+    parx_ticket ta;
+    CHILD_REQUIRE(parx_procs_submit(pp, job_counted, &c[0], &ta) == 0, "submit A");
+    uint32_t x = slot_of(ta);
+    CHILD_REQUIRE(parx__procs_claim(pp->ctl, pp->jobs, pp->ring, 0) == (int64_t)x, "claim A");
+    parx__pworker *me = &pp->workers[0];
+
+    pthread_mutex_lock(&pp->lock);
+    uint64_t now = parx__now_ns();
+    CHILD_REQUIRE(now > 2 * timeout, "a clock this young cannot make a start overdue");
+    atomic_store_explicit(&me->start_ns, now - 2 * timeout, memory_order_relaxed);
+    atomic_store_explicit(&me->current, x + 1, memory_order_release);
+    parx__procs_check_timeouts_locked(pp);
+    CHILD_REQUIRE(pp->kill_why[0] == PARX__KILL_TIMEOUT && !(pp->pending[0] & PARX__P_KILL),
+                  "no kill sent for the overdue job");
+    CHILD_REQUIRE(wait_pids_dead(&pid, 1) == 0, "the server did not kill the worker");
+    /* A finishes (run here, as the worker would) and is collected */
+    parx__pjob *j = &pp->jobs[x];
+    j->status = job_counted(pp->base + j->arg_off);
+    j->run_ns = 1;
+    parx__procs_finish(pp->ctl, j);
+    atomic_store_explicit(&me->current, 0, memory_order_relaxed);
+    parx_job_result r;
+    CHILD_REQUIRE(parx__procs_collect_locked(pp, x, &r) == c[0].value, "A: %d", r.status);
+    /* B in the same slot, claimed by the same worker, which dies right there */
+    uint32_t id;
+    CHILD_REQUIRE(parx__procs_fn_id(pp, job_counted, &id) == 0, "fn id");
+    uint32_t y = parx__procs_enqueue_locked(pp, id, parx_arena_offset(pp->arena, &c[1]), NULL);
+    CHILD_REQUIRE(y == x, "B went to slot %u, not A's %u", y, x);
+    parx_ticket tb = (uint64_t)pp->gen[y] << 32 | (uint64_t)pp->tag << PARX__TICKET_SLOT_BITS | y;
+    CHILD_REQUIRE(parx__procs_claim(pp->ctl, pp->jobs, pp->ring, 0) == (int64_t)y, "claim B");
+    pthread_mutex_unlock(&pp->lock);
+
+    CHILD_REQUIRE(parx_procs_wait(pp, tb, &r) == 0, "wait B");
+    CHILD_REQUIRE(r.status == c[1].value && r.attempts == 1,
+                  "B: status %d (%s), attempts %d; it never overran", r.status,
+                  parx_strerror(r.status), r.attempts);
+    CHILD_REQUIRE(atomic_load(&c[1].runs) == 1, "B ran %d times", atomic_load(&c[1].runs));
+    parx_procs_info info;
+    parx_procs_stats(pp, &info);
+    CHILD_REQUIRE(info.timed_out == 0, "timed_out %llu", (unsigned long long)info.timed_out);
+    parx_procs_destroy(pp);
+    _exit(0);
+}
+
 static void test_requeue_full(void) { in_child(case_requeue_full); }
+static void test_kill_after_next_claim(void) { in_child(case_kill_after_next_claim); }
 static void test_submit_full(void) { in_child(case_submit_full); }
 static void test_submit_superseded(void) { in_child(case_submit_superseded); }
 
 int main(void)
 {
-    pt_plan(3);
+    pt_plan(4);
     run_guarded("a crashed job put back on a ring full of stale entries: no hang, runs again",
                 test_requeue_full);
     run_guarded("a submit to a ring full of stale entries behind a queued job: all run once",
                 test_submit_full);
     run_guarded("a submit behind a ring full of entries that all name one queued job: returns",
                 test_submit_superseded);
+    run_guarded("a timeout's kill that lands after the worker claimed the next job of the "
+                "slot: that job runs again, uncharged",
+                test_kill_after_next_claim);
     return pt_done_testing();
 }
