@@ -987,7 +987,8 @@ typedef struct parx_procs_info {
     int server_pid;       /* the fork server that starts them */
     uint64_t started;     /* worker processes started, first ones included */
     uint64_t crashed;     /* workers that died during a job (signal or exit) */
-    uint64_t timed_out;   /* jobs that ran past job_timeout_ns (their workers killed) */
+    uint64_t timed_out;   /* attempts that ran past job_timeout_ns (their workers killed):
+                             a job retried after timeouts counts once for each */
     uint64_t retried;     /* jobs queued again after a failed attempt */
 } parx_procs_info;
 
@@ -1028,8 +1029,10 @@ PARX_API int parx_procs_size(const parx_procs *pp);
    startup (spawn mode finds it there by its offset in that module).
    Returns 0, -EINVAL (pp, fn or t NULL), -EFAULT (arg neither NULL nor inside
    the pool's arena), -EBUSY (every job slot holds a result that no other
-   thread is waiting for), -ENOSPC (more than 256 distinct job functions),
-   -ENOMEM (no room in the arena for the name of fn's module),
+   thread is waiting for; from a map's progress callback, also one that
+   another map collects once its own callback returns), -ENOSPC (more than
+   256 distinct job functions), -ENOMEM (no room in the arena for the name
+   of fn's module),
    PARX_E_UNKNOWN_FN (fn lies in no loaded module), PARX_E_PROCS_BROKEN (the
    fork server died, or a replacement worker could not start), -EDEADLK
    (called from a job of pp itself; see >>procs), -EPERM (called in a
@@ -1051,7 +1054,7 @@ PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r);
 /* parx_procs_map: run fn(args[i]) for i < n and fill r[i]. Every args[i]
    must be NULL or inside the pool's arena (checked before anything runs).
    Returns the number of jobs whose status is not 0 (0: all succeeded), or
-   -EINVAL (pp, fn or r NULL, args NULL with n > 0), -EFAULT (an argument
+   -EINVAL (pp or fn NULL; args or r NULL with n > 0), -EFAULT (an argument
    outside the arena), -EDEADLK (called from a job of pp itself), -EPERM
    (called in a process that fork() made from pp's creator), -ENOMEM,
    or a parx_procs_submit error.
@@ -3325,8 +3328,10 @@ struct parx_procs {
     pthread_t monitor;
     bool monitor_running;
     _Atomic uint32_t monitor_up; /* 1 once the monitor thread runs its own code (a futex) */
-    _Atomic int broken;  /* the server died: every job fails with PARX_E_PROCS_BROKEN. Set
-                            (release) under lock after the jobs were failed; read relaxed
+    _Atomic int broken;  /* the server died, or a replacement could not start: every job
+                            that has not run fails with PARX_E_PROCS_BROKEN. Set (release)
+                            under lock just before the monitor fails the queued jobs (the
+                            running ones only once their workers are dead); read relaxed
                             under lock, acquire by waiters that hold none */
     bool server_reaped;  /* the monitor waited for the server already */
     parx_start start;    /* PARX_START_FORK or PARX_START_SPAWN */
@@ -3698,7 +3703,9 @@ static void parx__procs_wait_done(parx_procs *pp, uint64_t want)
                                                   memory_order_seq_cst, memory_order_relaxed)) {
     }
     if (atomic_load_explicit(&ctl->done_total, memory_order_seq_cst) >= want) return;
-    /* acquire: pairs with the monitor's release, after it failed every job */
+    /* acquire: pairs with the monitor's release, made as it starts failing the jobs
+       (not after: running ones fail once their workers are dead), so callers look
+       at their jobs again rather than sleep */
     if (atomic_load_explicit(&pp->broken, memory_order_acquire)) return;
     /* bounded: a target another waiter moved, or a count that never comes */
     parx__futex_wait_shared(&ctl->done_seq, seq, 50000000);
