@@ -1057,7 +1057,10 @@ PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r);
    -EINVAL (pp or fn NULL; args or r NULL with n > 0), -EFAULT (an argument
    outside the arena), -EDEADLK (called from a job of pp itself), -EPERM
    (called in a process that fork() made from pp's creator), -ENOMEM,
-   or a parx_procs_submit error.
+   or a parx_procs_submit error. A submit error may come after some jobs
+   ran (-EBUSY: the slots filled with results nobody waits for meanwhile):
+   r then holds the results of those, and that error as the status of the
+   jobs that did not run; r is untouched after the other errors.
    parx_procs_map_ex adds cost hints and a progress callback (md may be NULL).
    Thread safety: any thread, concurrently.
    Callback safety: progress runs on the calling thread, with no lock held; it
@@ -5247,6 +5250,13 @@ PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size
             continue;
         }
         if (npend) parx__procs_wait_done(pp, base + (npend + 1) / 2);
+    }
+    /* A submit error ended the map (with nothing of ours pending): the jobs
+       that never ran say so in their results, as the ones that ran say how */
+    for (; rc < 0 && next < n; next++) {
+        size_t i = order[next];
+        memset(&r[i], 0, sizeof r[i]);
+        r[i].status = rc;
     }
     free(order);
     free(pend);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* tests/procs_caller.c -- the process pool's bookkeeping in the caller:
    what parx_procs_map_ex tells its progress callback when the pool breaks
-   under it, and progress callbacks of two maps at once that submit into
-   the same full pool.
+   under it, progress callbacks of two maps at once that submit into the
+   same full pool, and the results of a map a submit error ends midway.
 
    Every test runs under run_guarded: it fails if it leaves a descriptor, a
    child process or a parx-* entry of /dev/shm behind. Pools are made before
@@ -294,15 +294,66 @@ static void test_plain_submit_during_progress(void)
     parx_procs_destroy(pp);
 }
 
+/* A map that a submit error ends midway: two slots, one taken by a result
+   nobody waits for yet; the map's first job runs in the other, and its
+   progress callback submits a job of its own there. The map's next job
+   finds both slots holding results no one waits for: -EBUSY, and the jobs
+   that never ran carry that status in r (they held whatever r held). */
+static parx_procs *mid_pool;
+static parx_ticket mid_ticket;
+static int mid_rc = 1;
+
+static void mid_progress(size_t done, size_t n, void *user)
+{
+    (void)done;
+    (void)n;
+    (void)user;
+    if (mid_rc == 1)
+        mid_rc = parx_procs_submit(mid_pool, job_gate, NULL, &mid_ticket);
+}
+
+static void test_map_error_midway(void)
+{
+    parx_procs_desc d = {.workers = 1, .max_jobs = 2, .arena_bytes = 4u << 20};
+    mid_pool = parx_procs_create(&d, NULL);
+    REQUIRE(mid_pool);
+    parx_ticket tx;
+    REQUIRE(parx_procs_submit(mid_pool, job_gate, NULL, &tx) == 0);
+    enum { N = 3 };
+    void *args[N] = {NULL, NULL, NULL};
+    parx_job_result r[N];
+    memset(r, 0x5a, sizeof r); /* what r held */
+    parx_map_desc md = {.progress = mid_progress};
+    mid_rc = 1;
+    arm("map_error_midway", 30);
+    CHECK_EQ(parx_procs_map_ex(mid_pool, job_gate, args, N, r, &md), -EBUSY);
+    alarm(0);
+    CHECK_EQ(mid_rc, 0);
+    CHECK_EQ(r[0].status, 0);
+    CHECK_EQ(r[0].attempts, 1);
+    for (int i = 1; i < N; i++) {
+        CHECK_MSG(r[i].status == -EBUSY && r[i].attempts == 0 && r[i].signal == 0 &&
+                      r[i].exit_code == 0 && r[i].run_ns == 0,
+                  "job %d, never run: status %d attempts %d signal %d", i, r[i].status,
+                  r[i].attempts, r[i].signal);
+    }
+    CHECK_EQ(parx_procs_wait(mid_pool, tx, NULL), 0);
+    if (mid_rc == 0)
+        CHECK_EQ(parx_procs_wait(mid_pool, mid_ticket, NULL), 0);
+    parx_procs_destroy(mid_pool);
+}
+
 int main(void)
 {
     signal(SIGALRM, on_alarm);
-    pt_plan(3);
+    pt_plan(4);
     run_guarded("map: progress hears of the jobs a broken pool fails, up to n of n",
                 test_progress_when_broken);
     run_guarded("two maps whose progress callbacks submit into a full pool: no hang",
                 test_two_maps_submit_from_progress);
     run_guarded("a submit outside any callback waits for a map whose callback runs, no -EBUSY",
                 test_plain_submit_during_progress);
+    run_guarded("a map that -EBUSY ends midway: the jobs that did not run say so in r",
+                test_map_error_midway);
     return pt_done_testing();
 }
