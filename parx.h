@@ -4188,7 +4188,10 @@ static uint32_t parx__procs_died_locked(parx_procs *pp, uint32_t w, int st, bool
 {
     uint8_t why = pp->kill_why[w];
     pp->kill_why[w] = PARX__KILL_NONE;
-    pp->pending[w] &= (uint8_t)~PARX__P_KILL; /* a kill not sent yet is moot */
+    if (pp->pending[w] & PARX__P_KILL) { /* a kill not sent yet is moot */
+        pp->pending[w] &= (uint8_t)~PARX__P_KILL;
+        pp->npending--; /* else POLLOUT, asked for while npending > 0, would spin the monitor */
+    }
     /* Our kill only if the server sent it (killed) and the process died of
        it: one that exited or crashed on its own first, while our KILL was
        on its way, is reported as what it did. */

@@ -9,7 +9,8 @@
    so the next job never ran); a KILL (a job past its timeout) was lost,
    and the job was never killed nor its worker watched again. destroy's
    QUIT, lost, left the server waiting and destroy with it. Each case runs
-   in a child under alarm(): before the fix, all three hung. Fork mode: the
+   in a child under alarm(): before the fix, all three hung. A fourth case
+   queues a KILL that its worker's own death makes moot. Fork mode: the
    monitor is the same in both. */
 #define _GNU_SOURCE
 #include <sys/socket.h>
@@ -44,8 +45,9 @@ static ssize_t inject_send(int sock, const void *buf, size_t len, int flags)
 }
 
 typedef struct job_arg {
-    int kind; /* 0: return value; 1: SIGKILL the worker; 2: hang */
+    int kind; /* 0: return value; 1: SIGKILL the worker; 2: hang; 3: SIGKILL once go */
     int value;
+    _Atomic int go;
 } job_arg;
 
 static int job(void *p)
@@ -56,6 +58,11 @@ static int job(void *p)
     if (a->kind == 2)
         for (;;)
             pause();
+    if (a->kind == 3) {
+        for (int i = 0; i < 20000 && !atomic_load(&a->go); i++)
+            nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
+        raise(SIGKILL);
+    }
     return a->value;
 }
 
@@ -153,18 +160,64 @@ static void case_quit(void)
     _exit(0);
 }
 
+/* A job runs past its 20 ms timeout; the KILL fails with ENOBUFS (for as
+   long as the test says) and waits in the monitor's queue; the job's worker
+   then dies on its own (a crash: the job is reported as that). The kill in
+   the queue is moot and is dropped, and the queue's count with it: a count
+   left at 1 with nothing queued kept the monitor asking poll for POLLOUT on
+   a socket with room, which answers at once, so it spun for the rest of
+   the pool's life. The count is checked against the queue itself. */
+static void case_kill_moot(void)
+{
+    job_arg *a;
+    parx_procs *pp = one_worker_pool(20000000, &a);
+    a[0].kind = 3;
+    a[1].value = 45;
+    atomic_store(&fail_left[PARX__M_KILL], 1 << 30);
+    parx_ticket t;
+    parx_job_result r;
+    CHILD_REQUIRE(parx_procs_submit(pp, job, &a[0], &t) == 0, "submit");
+    for (int i = 0; i < 20000 && atomic_load(&failed[PARX__M_KILL]) == 0; i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
+    CHILD_REQUIRE(atomic_load(&failed[PARX__M_KILL]) > 0, "no KILL was tried");
+    atomic_store(&a[0].go, 1);
+    CHILD_REQUIRE(parx_procs_wait(pp, t, &r) == 0 && r.status == PARX_E_CRASHED &&
+                      r.signal == SIGKILL,
+                  "crash: %d (%s) signal %d", r.status, parx_strerror(r.status), r.signal);
+    atomic_store(&fail_left[PARX__M_KILL], 0);
+    CHILD_REQUIRE(parx_procs_submit(pp, job, &a[1], &t) == 0, "submit");
+    CHILD_REQUIRE(parx_procs_wait(pp, t, &r) == 0 && r.status == 45, "after: %d", r.status);
+    pthread_mutex_lock(&pp->lock);
+    uint32_t queued = 0;
+    for (int w = 0; w < pp->nworkers; w++)
+        queued += ((pp->pending[w] & PARX__P_START) != 0) + ((pp->pending[w] & PARX__P_KILL) != 0);
+    uint32_t count = pp->npending;
+    pthread_mutex_unlock(&pp->lock);
+    CHILD_REQUIRE(count == queued, "the monitor counts %u messages queued, and %u are", count,
+                  queued);
+    parx_procs_info info;
+    CHILD_REQUIRE(parx_procs_stats(pp, &info) == 0 && info.timed_out == 0 && info.crashed == 1,
+                  "timed_out %llu crashed %llu", (unsigned long long)info.timed_out,
+                  (unsigned long long)info.crashed);
+    parx_procs_destroy(pp);
+    _exit(0);
+}
+
 static void test_start(void) { in_child(case_start); }
+static void test_kill_moot(void) { in_child(case_kill_moot); }
 static void test_kill(void) { in_child(case_kill); }
 static void test_quit(void) { in_child(case_quit); }
 
 int main(void)
 {
-    pt_plan(3);
+    pt_plan(4);
     run_guarded("a replacement's START fails with ENOBUFS 3 times: sent later, the pool goes on",
                 test_start);
     run_guarded("a timeout's KILL fails with ENOBUFS 3 times: sent later, the job is killed",
                 test_kill);
     run_guarded("destroy's QUIT fails with ENOBUFS once: destroy returns, nothing left running",
                 test_quit);
+    run_guarded("a KILL still queued when its worker dies on its own: dropped, and counted so",
+                test_kill_moot);
     return pt_done_testing();
 }
