@@ -932,7 +932,7 @@ typedef struct parx_job_result {
                           PARX_E_EXITED (its worker exited, .exit_code), -ETIMEDOUT,
                           PARX_E_UNKNOWN_FN, PARX_E_PROCS_BROKEN (the pool broke first) */
     int signal;        /* the signal that ended the last failed attempt, else 0 */
-    int exit_code;     /* the exit status of the last attempt that exited, else 0 */
+    int exit_code;     /* the exit status of the last failed attempt if it exited, else 0 */
     int attempts;      /* attempts charged: 1 + the retries it used (a job whose worker
                           was killed for another job's timeout runs again uncharged) */
     uint64_t run_ns;   /* how long the last attempt ran in its worker; 0 if it failed */
@@ -5231,7 +5231,9 @@ PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size
         }
         parx__procs_queued_unlock(pp, pushed);
 
-        /* Take every result that is in, under one lock. */
+        /* Take every result that is in, under one lock. acquire (the count,
+           read first): pairs with finish's count, so a job it counts is seen
+           DONE below, and one that is not moves it past base for wait_done */
         uint64_t base = atomic_load_explicit(&pp->ctl->done_total, memory_order_acquire);
         size_t kept = 0;
         pthread_mutex_lock(&pp->lock);
