@@ -5019,7 +5019,8 @@ static int parx__procs_collect_locked(parx_procs *pp, uint32_t x, parx_job_resul
 
 /* Caller, holding lock: a free slot, waiting (lock released meanwhile) while
    every slot holds a job that is queued or running, or a result that some
-   thread is waiting for. Slots holding results nobody waits for give -EBUSY:
+   thread is waiting for. Returns 0, or PARX_E_PROCS_BROKEN once the pool
+   broke. Slots holding results nobody waits for give -EBUSY:
    waiting for them would never end. So does waiting, from a map's progress
    callback, for the results of another map whose callback runs
    (PARX__W_CALLBACK): neither map collects until its callback returns, and
@@ -5060,7 +5061,10 @@ static int parx__procs_slot_locked(parx_procs *pp)
             return -EBUSY;
         }
     }
-    return 0;
+    /* The pool may have broken while we waited (the lock released): the
+       monitor failed the queued jobs then, and no worker will run a job
+       queued now, nor will anyone fail it. relaxed: set under the lock. */
+    return atomic_load_explicit(&pp->broken, memory_order_relaxed) ? PARX_E_PROCS_BROKEN : 0;
 }
 
 /* Caller, holding lock, having queued n jobs: unlock, then wake a monitor
@@ -5221,6 +5225,11 @@ PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size
             }
         }
         if (next < n && pp->nfree == 0 && npend == 0) rc = parx__procs_slot_locked(pp);
+        if (rc == PARX_E_PROCS_BROKEN) { /* broke while we waited: the next round fails the rest */
+            rc = 0;
+            pthread_mutex_unlock(&pp->lock);
+            continue;
+        }
         while (rc == 0 && next < n && pp->nfree > 0) {
             size_t i = order[next++];
             slot[i] = parx__procs_enqueue_locked(pp, id, parx__procs_arg_off(pp, args[i]), NULL);

@@ -8,13 +8,16 @@
    child process or a parx-* entry of /dev/shm behind. Pools are made before
    the test starts threads of its own (fork mode copies the caller). A test
    that hangs is ended by an alarm that says so: the pool's server sees its
-   caller die and takes the workers with it. */
+   caller die and takes the workers with it. This unit implements parx
+   itself: one test waits, as the pool's insides allow, until a submit of
+   another thread sleeps for a slot. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
+#define PARX_IMPLEMENTATION
 #include "parx.h"
 #include "procs_common.h"
 
@@ -343,10 +346,112 @@ static void test_map_error_midway(void)
     parx_procs_destroy(mid_pool);
 }
 
+/* The pool breaks while a submit of another thread sleeps for a slot
+   (every slot holds a result another thread will collect: here a map's,
+   whose progress callback runs), and the slot comes free after: the submit
+   must say the pool broke. It queued its job instead, which no worker
+   would ever run and nobody would fail (the monitor had failed the queued
+   jobs and ended), so a wait for it never returned. Two slots, one worker:
+   the map holds one with a job held until `go`; in its callback the other
+   thread takes the free slot with job C, and submits again (B). */
+typedef struct brk2_ctx {
+    parx_procs *pp;
+    gate_arg *quick;
+    _Atomic int *go;
+    _Atomic int stage; /* 1: submit now; 2: C submitted */
+    int rc_c, rc_b, bad;
+    parx_ticket tc;
+} brk2_ctx;
+
+static void *brk2_submitter(void *arg)
+{
+    brk2_ctx *c = (brk2_ctx *)arg;
+    while (atomic_load(&c->stage) < 1)
+        sched_yield(); /* the map's callback says when (bounded by the test's alarm) */
+    c->rc_c = parx_procs_submit(c->pp, job_gate, c->quick, &c->tc);
+    atomic_store(&c->stage, 2);
+    parx_ticket tb;
+    c->rc_b = parx_procs_submit(c->pp, job_gate, c->quick, &tb);
+    if (c->rc_c == 0)
+        c->bad += parx_procs_wait(c->pp, c->tc, NULL) != 0;
+    /* B, if queued, is not waited for: that wait would never return */
+    return NULL;
+}
+
+static void brk2_progress(size_t done, size_t n, void *user)
+{
+    (void)done;
+    (void)n;
+    brk2_ctx *c = (brk2_ctx *)user;
+    if (atomic_load(&c->stage) != 0)
+        return;
+    atomic_store(&c->stage, 1);
+    while (atomic_load(&c->stage) < 2)
+        sched_yield();
+    atomic_store(c->go, 1);
+    /* until B's submit sleeps for a slot (bounded: 10 s) */
+    int asleep = 0;
+    for (int i = 0; i < 10000 && !asleep; i++) {
+        pthread_mutex_lock(&c->pp->lock);
+        asleep = c->pp->slot_waiters == 1;
+        pthread_mutex_unlock(&c->pp->lock);
+        if (!asleep)
+            nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
+    }
+    c->bad += !asleep;
+    parx_procs_info info;
+    parx_procs_stats(c->pp, &info);
+    kill(info.server_pid, SIGKILL);
+    int broken = 0;
+    for (int i = 0; i < 10000 && !broken; i++) {
+        broken = atomic_load(&c->pp->broken);
+        if (!broken)
+            nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
+    }
+    c->bad += !broken;
+}
+
+static void test_broken_while_submit_sleeps(void)
+{
+    parx_procs_desc d = {.workers = 1, .max_jobs = 2, .arena_bytes = 4u << 20};
+    parx_procs *pp = parx_procs_create(&d, NULL);
+    REQUIRE(pp);
+    parx_arena *a = parx_procs_arena(pp);
+    _Atomic int *go = (_Atomic int *)parx_arena_alloc(a, sizeof *go, 0);
+    gate_arg *g = (gate_arg *)parx_arena_alloc(a, 3 * sizeof *g, 0);
+    REQUIRE(go && g);
+    atomic_store(go, 0);
+    for (int i = 0; i < 3; i++) {
+        g[i].go = go;
+        g[i].hold = i == 1;
+    }
+    brk2_ctx c;
+    memset(&c, 0, sizeof c);
+    c.pp = pp;
+    c.quick = &g[2];
+    c.go = go;
+    arm("broken_while_submit_sleeps", 30);
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, brk2_submitter, &c) == 0);
+    void *args[2] = {&g[0], &g[1]};
+    parx_job_result r[2];
+    parx_map_desc md = {.progress = brk2_progress, .user = &c};
+    CHECK_EQ(parx_procs_map_ex(pp, job_gate, args, 2, r, &md), 0);
+    if (atomic_load(&c.stage) == 0)
+        atomic_store(&c.stage, 1); /* no callback came: let the thread end */
+    pthread_join(th, NULL);
+    alarm(0);
+    CHECK_EQ(c.rc_c, 0);
+    CHECK_MSG(c.rc_b == PARX_E_PROCS_BROKEN, "submit while the pool broke: %d (%s)", c.rc_b,
+              parx_strerror(c.rc_b));
+    CHECK_EQ(c.bad, 0);
+    parx_procs_destroy(pp);
+}
+
 int main(void)
 {
     signal(SIGALRM, on_alarm);
-    pt_plan(4);
+    pt_plan(5);
     run_guarded("map: progress hears of the jobs a broken pool fails, up to n of n",
                 test_progress_when_broken);
     run_guarded("two maps whose progress callbacks submit into a full pool: no hang",
@@ -355,5 +460,7 @@ int main(void)
                 test_plain_submit_during_progress);
     run_guarded("a map that -EBUSY ends midway: the jobs that did not run say so in r",
                 test_map_error_midway);
+    run_guarded("a submit that sleeps for a slot while the pool breaks: PARX_E_PROCS_BROKEN",
+                test_broken_while_submit_sleeps);
     return pt_done_testing();
 }
