@@ -100,7 +100,7 @@ static void test_progress_when_broken(void)
     parx_procs_desc d = {.workers = 1, .max_jobs = 1, .arena_bytes = 4u << 20};
     brk_pool = parx_procs_create(&d, NULL);
     REQUIRE(brk_pool);
-    int pid;
+    int pid = 0;
     CHECK_EQ(parx_procs_pids(brk_pool, &pid, 1), 1);
     enum { N = 4 };
     void *args[N] = {NULL, NULL, NULL, NULL};
