@@ -211,6 +211,52 @@ static void test_two_maps_submit_from_progress(void)
     parx_procs_destroy(pp);
 }
 
+/* The scene of the tests of a submit made while a map's callback runs: a
+   pool of one worker and two slots; a map of two gate jobs, the second
+   held until *go; and a thread (`submitter`) that submits when the map's
+   first progress callback (`progress`) says so, through `stage`. */
+typedef struct side_ctx {
+    parx_procs *pp;
+    gate_arg *quick;   /* a gate job that returns at once */
+    _Atomic int *go;
+    _Atomic int stage; /* 1: submit now; then the test's own steps */
+    int rc1, rc2, bad; /* the submitter's two submits, its failed checks */
+    parx_ticket t1;
+} side_ctx;
+
+/* Make the pool (c->pp: the caller destroys it), run the map beside the
+   submitter, and join it. */
+static void side_scene(const char *name, side_ctx *c, void *(*submitter)(void *),
+                       void (*progress)(size_t, size_t, void *))
+{
+    parx_procs_desc d = {.workers = 1, .max_jobs = 2, .arena_bytes = 4u << 20};
+    memset(c, 0, sizeof *c);
+    c->pp = parx_procs_create(&d, NULL);
+    REQUIRE(c->pp);
+    parx_arena *a = parx_procs_arena(c->pp);
+    _Atomic int *go = (_Atomic int *)parx_arena_alloc(a, sizeof *go, 0);
+    gate_arg *g = (gate_arg *)parx_arena_alloc(a, 3 * sizeof *g, 0);
+    REQUIRE(go && g);
+    atomic_store(go, 0);
+    for (int i = 0; i < 3; i++) {
+        g[i].go = go;
+        g[i].hold = i == 1;
+    }
+    c->quick = &g[2];
+    c->go = go;
+    arm(name, 30);
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, submitter, c) == 0);
+    void *args[2] = {&g[0], &g[1]};
+    parx_job_result r[2];
+    parx_map_desc md = {.progress = progress, .user = c};
+    CHECK_EQ(parx_procs_map_ex(c->pp, job_gate, args, 2, r, &md), 0);
+    if (atomic_load(&c->stage) == 0)
+        atomic_store(&c->stage, 1); /* no callback came: let the thread end */
+    pthread_join(th, NULL);
+    alarm(0);
+}
+
 /* A thread that is in no progress callback waits for the results of a
    map whose callback runs, as for any results another thread will
    collect: its submit gets a slot once the map collects, not -EBUSY. Two
@@ -218,17 +264,11 @@ static void test_two_maps_submit_from_progress(void)
    first callback the other thread submits twice (the second finds every
    slot taken: the held job's, then its result, and the first submit's
    result, which nobody waits for yet). */
-typedef struct plain_ctx {
-    parx_procs *pp;
-    gate_arg *quick;
-    _Atomic int *go;
-    _Atomic int stage; /* 1: submit now; 2: first submitted; 3: second returned */
-    int rc1, rc2, bad;
-} plain_ctx;
+/* stage, here: 2: first submitted; 3: second returned */
 
 static void *plain_submitter(void *arg)
 {
-    plain_ctx *c = (plain_ctx *)arg;
+    side_ctx *c = (side_ctx *)arg;
     while (atomic_load(&c->stage) < 1)
         sched_yield(); /* the map's callback says when (bounded by the test's alarm) */
     parx_ticket t1, t2;
@@ -247,7 +287,7 @@ static void plain_progress(size_t done, size_t n, void *user)
 {
     (void)done;
     (void)n;
-    plain_ctx *c = (plain_ctx *)user;
+    side_ctx *c = (side_ctx *)user;
     if (atomic_load(&c->stage) != 0)
         return;
     atomic_store(&c->stage, 1);
@@ -263,38 +303,12 @@ static void plain_progress(size_t done, size_t n, void *user)
 
 static void test_plain_submit_during_progress(void)
 {
-    parx_procs_desc d = {.workers = 1, .max_jobs = 2, .arena_bytes = 4u << 20};
-    parx_procs *pp = parx_procs_create(&d, NULL);
-    REQUIRE(pp);
-    parx_arena *a = parx_procs_arena(pp);
-    _Atomic int *go = (_Atomic int *)parx_arena_alloc(a, sizeof *go, 0);
-    gate_arg *g = (gate_arg *)parx_arena_alloc(a, 3 * sizeof *g, 0);
-    REQUIRE(go && g);
-    atomic_store(go, 0);
-    for (int i = 0; i < 3; i++) {
-        g[i].go = go;
-        g[i].hold = i == 1;
-    }
-    plain_ctx c;
-    memset(&c, 0, sizeof c);
-    c.pp = pp;
-    c.quick = &g[2];
-    c.go = go;
-    arm("plain_submit_during_progress", 30);
-    pthread_t th;
-    REQUIRE(pthread_create(&th, NULL, plain_submitter, &c) == 0);
-    void *args[2] = {&g[0], &g[1]};
-    parx_job_result r[2];
-    parx_map_desc md = {.progress = plain_progress, .user = &c};
-    CHECK_EQ(parx_procs_map_ex(pp, job_gate, args, 2, r, &md), 0);
-    if (atomic_load(&c.stage) == 0)
-        atomic_store(&c.stage, 1); /* no callback came: let the thread end */
-    pthread_join(th, NULL);
-    alarm(0);
+    side_ctx c;
+    side_scene("plain_submit_during_progress", &c, plain_submitter, plain_progress);
     CHECK_EQ(c.rc1, 0);
     CHECK_MSG(c.rc2 == 0, "second submit: %s", parx_strerror(c.rc2));
     CHECK_EQ(c.bad, 0);
-    parx_procs_destroy(pp);
+    parx_procs_destroy(c.pp);
 }
 
 /* A map that a submit error ends midway: two slots, one taken by a result
@@ -354,26 +368,19 @@ static void test_map_error_midway(void)
    jobs and ended), so a wait for it never returned. Two slots, one worker:
    the map holds one with a job held until `go`; in its callback the other
    thread takes the free slot with job C, and submits again (B). */
-typedef struct brk2_ctx {
-    parx_procs *pp;
-    gate_arg *quick;
-    _Atomic int *go;
-    _Atomic int stage; /* 1: submit now; 2: C submitted */
-    int rc_c, rc_b, bad;
-    parx_ticket tc;
-} brk2_ctx;
+/* stage, here: 2: C submitted (rc1, t1); rc2: B's submit */
 
 static void *brk2_submitter(void *arg)
 {
-    brk2_ctx *c = (brk2_ctx *)arg;
+    side_ctx *c = (side_ctx *)arg;
     while (atomic_load(&c->stage) < 1)
         sched_yield(); /* the map's callback says when (bounded by the test's alarm) */
-    c->rc_c = parx_procs_submit(c->pp, job_gate, c->quick, &c->tc);
+    c->rc1 = parx_procs_submit(c->pp, job_gate, c->quick, &c->t1);
     atomic_store(&c->stage, 2);
     parx_ticket tb;
-    c->rc_b = parx_procs_submit(c->pp, job_gate, c->quick, &tb);
-    if (c->rc_c == 0)
-        c->bad += parx_procs_wait(c->pp, c->tc, NULL) != 0;
+    c->rc2 = parx_procs_submit(c->pp, job_gate, c->quick, &tb);
+    if (c->rc1 == 0)
+        c->bad += parx_procs_wait(c->pp, c->t1, NULL) != 0;
     /* B, if queued, is not waited for: that wait would never return */
     return NULL;
 }
@@ -382,7 +389,7 @@ static void brk2_progress(size_t done, size_t n, void *user)
 {
     (void)done;
     (void)n;
-    brk2_ctx *c = (brk2_ctx *)user;
+    side_ctx *c = (side_ctx *)user;
     if (atomic_load(&c->stage) != 0)
         return;
     atomic_store(&c->stage, 1);
@@ -413,39 +420,13 @@ static void brk2_progress(size_t done, size_t n, void *user)
 
 static void test_broken_while_submit_sleeps(void)
 {
-    parx_procs_desc d = {.workers = 1, .max_jobs = 2, .arena_bytes = 4u << 20};
-    parx_procs *pp = parx_procs_create(&d, NULL);
-    REQUIRE(pp);
-    parx_arena *a = parx_procs_arena(pp);
-    _Atomic int *go = (_Atomic int *)parx_arena_alloc(a, sizeof *go, 0);
-    gate_arg *g = (gate_arg *)parx_arena_alloc(a, 3 * sizeof *g, 0);
-    REQUIRE(go && g);
-    atomic_store(go, 0);
-    for (int i = 0; i < 3; i++) {
-        g[i].go = go;
-        g[i].hold = i == 1;
-    }
-    brk2_ctx c;
-    memset(&c, 0, sizeof c);
-    c.pp = pp;
-    c.quick = &g[2];
-    c.go = go;
-    arm("broken_while_submit_sleeps", 30);
-    pthread_t th;
-    REQUIRE(pthread_create(&th, NULL, brk2_submitter, &c) == 0);
-    void *args[2] = {&g[0], &g[1]};
-    parx_job_result r[2];
-    parx_map_desc md = {.progress = brk2_progress, .user = &c};
-    CHECK_EQ(parx_procs_map_ex(pp, job_gate, args, 2, r, &md), 0);
-    if (atomic_load(&c.stage) == 0)
-        atomic_store(&c.stage, 1); /* no callback came: let the thread end */
-    pthread_join(th, NULL);
-    alarm(0);
-    CHECK_EQ(c.rc_c, 0);
-    CHECK_MSG(c.rc_b == PARX_E_PROCS_BROKEN, "submit while the pool broke: %d (%s)", c.rc_b,
-              parx_strerror(c.rc_b));
+    side_ctx c;
+    side_scene("broken_while_submit_sleeps", &c, brk2_submitter, brk2_progress);
+    CHECK_EQ(c.rc1, 0);
+    CHECK_MSG(c.rc2 == PARX_E_PROCS_BROKEN, "submit while the pool broke: %d (%s)", c.rc2,
+              parx_strerror(c.rc2));
     CHECK_EQ(c.bad, 0);
-    parx_procs_destroy(pp);
+    parx_procs_destroy(c.pp);
 }
 
 int main(void)
