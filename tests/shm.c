@@ -1970,30 +1970,12 @@ static void test_unlink_while_attached(void)
    at its next unlink or unlinkat: shm_unlink's system call. 0 or -errno. */
 static int die_at_unlink(void)
 {
-#ifdef TEST_AUDIT_ARCH
-    struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TEST_AUDIT_ARCH, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+    int rc = seccomp_on_syscall(__NR_unlinkat, SECCOMP_RET_KILL_PROCESS);
 #ifdef __NR_unlink
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)__NR_unlink, 2, 0),
-#else
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)__NR_unlinkat, 2, 0),
+    if (rc == 0)
+        rc = seccomp_on_syscall(__NR_unlink, SECCOMP_RET_KILL_PROCESS);
 #endif
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)__NR_unlinkat, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-    };
-    struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof *f), f};
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-        return -errno;
-    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0)
-        return -errno;
-    return 0;
-#else
-    return -ENOTSUP;
-#endif
+    return rc;
 }
 
 /* The last user's close is killed at the very system call that removes the
