@@ -264,6 +264,20 @@ static void side_scene(const char *name, side_ctx *c, void *(*submitter)(void *)
    first callback the other thread submits twice (the second finds every
    slot taken: the held job's, then its result, and the first submit's
    result, which nobody waits for yet). */
+/* In the map's progress callback: the first time, let the submitter go,
+   wait for its first submit (stage 2), then release the held job, and say
+   true; false later. */
+static bool side_first_callback(side_ctx *c)
+{
+    if (atomic_load(&c->stage) != 0)
+        return false;
+    atomic_store(&c->stage, 1);
+    while (atomic_load(&c->stage) < 2)
+        sched_yield();
+    atomic_store(c->go, 1);
+    return true;
+}
+
 /* stage, here: 2: first submitted; 3: second returned */
 
 static void *plain_submitter(void *arg)
@@ -288,12 +302,8 @@ static void plain_progress(size_t done, size_t n, void *user)
     (void)done;
     (void)n;
     side_ctx *c = (side_ctx *)user;
-    if (atomic_load(&c->stage) != 0)
+    if (!side_first_callback(c))
         return;
-    atomic_store(&c->stage, 1);
-    while (atomic_load(&c->stage) < 2)
-        sched_yield();
-    atomic_store(c->go, 1);
     /* Give the second submit time to come back while we are here (it must
        not: it waits for this map to collect). Bounded; the result does not
        depend on how long: the submit gets its slot either way. */
@@ -390,12 +400,8 @@ static void brk2_progress(size_t done, size_t n, void *user)
     (void)done;
     (void)n;
     side_ctx *c = (side_ctx *)user;
-    if (atomic_load(&c->stage) != 0)
+    if (!side_first_callback(c))
         return;
-    atomic_store(&c->stage, 1);
-    while (atomic_load(&c->stage) < 2)
-        sched_yield();
-    atomic_store(c->go, 1);
     /* until B's submit sleeps for a slot (bounded: 10 s) */
     int asleep = 0;
     for (int i = 0; i < 10000 && !asleep; i++) {
