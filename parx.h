@@ -2835,6 +2835,15 @@ PARX_API int parx_spawn(parx_group *g, parx_fn fn, void *arg)
         if (!g->error) g->error = rc; /* also reported by parx_wait */
         return rc;
     }
+    /* A group pushes onto its worker's or its borrowed slot's deque, which
+       only their owner may push to, and counts its spawns in plain fields: a
+       task that spawns into its parent's group from another thread (it was
+       stolen) would corrupt the deque or the count, and only when the
+       schedule moved it, so it is worth catching in debug builds. Checked
+       before anything else of the group is read: those reads would race
+       with its owner (ThreadSanitizer reports them first). */
+    PARX_ASSERT(g->thread == parx__thread_id() &&
+                "parx_spawn: only the thread that initialised the group may spawn into it");
     parx__worker *w = (parx__worker *)g->owner;
     /* An outside group borrows a slot until parx_wait (see >>help), but only
        while none of its tasks is outstanding: a completer reads g->owner,
@@ -2844,13 +2853,6 @@ PARX_API int parx_spawn(parx_group *g, parx_fn fn, void *arg)
         g->owner = w;
         g->borrowed = true;
     }
-    /* A group pushes onto its worker's or its borrowed slot's deque, which
-       only their owner may push to, and counts its spawns in plain fields: a
-       task that spawns into its parent's group from another thread (it was
-       stolen) would corrupt the deque or the count, and only when the
-       schedule moved it, so it is worth catching in debug builds. */
-    PARX_ASSERT(g->thread == parx__thread_id() &&
-                "parx_spawn: only the thread that initialised the group may spawn into it");
     if (w) {
         parx__task *t = parx__task_get(w);
         if (t) {
