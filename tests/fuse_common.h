@@ -73,16 +73,12 @@ static void fs_stop(void)
     rmdir(mnt);
 }
 
-/* The path of `name` on the mounted file system (four of them stay valid
-   at once). */
+/* The path of `name` on the mounted file system (io_path's buffers). */
 static const char *fs_path(const char *name)
 {
-    static char b[4][700];
-    static int next;
-    char *p = b[next];
-    next = (next + 1) % 4;
-    snprintf(p, 700, "%s/%s", mnt, name);
-    return p;
+    char rel[256];
+    snprintf(rel, sizeof rel, "mnt/%s", name);
+    return io_path(rel);
 }
 
 /* "stall": a file that answers every request EAGAIN for STALL_MS from the
@@ -131,6 +127,20 @@ static bool stall_now(void)
         return false;
     atomic_fetch_add(&stall->tries, 1);
     return true;
+}
+
+/* main's first steps: the scratch directory `dir`, and a skip of every
+   test (the directory removed) without /dev/fuse or the stall page. */
+static void fs_main_start(const char *dir)
+{
+    io_dir(dir);
+    const char *why = access("/dev/fuse", R_OK | W_OK) != 0 ? "no /dev/fuse (or no access to it)"
+                      : !stall_map() ? "cannot map a shared page for the stall counter"
+                                     : NULL;
+    if (why) {
+        io_dir_remove();
+        pt_skip_all(why);
+    }
 }
 
 #endif

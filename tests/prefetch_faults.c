@@ -408,15 +408,7 @@ static void test_cut_between_reads(void)
 
 int main(void)
 {
-    io_dir("faults");
-    if (access("/dev/fuse", R_OK | W_OK) != 0) {
-        io_dir_remove();
-        pt_skip_all("no /dev/fuse (or no access to it)");
-    }
-    if (!stall_map()) {
-        io_dir_remove();
-        pt_skip_all("cannot map a shared page for the stall counter");
-    }
+    fs_main_start("faults");
     backends[nbackends++] = PARX_IO_THREADS;
 #ifndef PARX_NO_URING
     const char *p[1] = {"/"};

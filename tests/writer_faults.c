@@ -345,15 +345,7 @@ static void test_fsync_erofs(void)
 
 int main(void)
 {
-    io_dir("wfaults");
-    if (access("/dev/fuse", R_OK | W_OK) != 0) {
-        io_dir_remove();
-        pt_skip_all("no /dev/fuse (or no access to it)");
-    }
-    if (!stall_map()) {
-        io_dir_remove();
-        pt_skip_all("cannot map a shared page for the stall counter");
-    }
+    fs_main_start("wfaults");
     backends[nbackends++] = PARX_IO_THREADS;
     backends[nbackends++] = PARX_IO_AUTO;
 #ifndef PARX_NO_URING
