@@ -1896,6 +1896,42 @@ static void test_named_close_at_fd_limit(void)
     close(down[1]);
 }
 
+/* Fork a child that attaches to arena `name` and says so ('r' on up),
+   then waits for the parent's word on down (exit 10: no arena; 11: the
+   parent went away). In the child: 0, with *b its handle. In the parent:
+   the child's pid, with up[0] and down[1] its ends of the pipes, or -1
+   (no pipe or no fork). */
+static pid_t fork_attached(const char *name, int up[2], int down[2], parx_arena **b)
+{
+    if (pipe2(up, O_CLOEXEC) != 0)
+        return -1;
+    if (pipe2(down, O_CLOEXEC) != 0) {
+        close(up[0]);
+        close(up[1]);
+        return -1;
+    }
+    pid_t pid = xfork();
+    if (pid == 0) {
+        close(up[0]);
+        close(down[1]);
+        *b = parx_arena_open(name, NULL);
+        if (!*b)
+            _exit(10);
+        char c = 'r';
+        xwrite(up[1], &c, 1);
+        if (!xread(down[0], &c, 1))
+            _exit(11);
+        return 0;
+    }
+    close(up[1]);
+    close(down[0]);
+    if (pid < 0) {
+        close(up[0]);
+        close(down[1]);
+    }
+    return pid;
+}
+
 /* parx_arena_unlink: the name goes at once, the users carry on; a new arena
    may take the name, and the old one's last close leaves it alone. */
 static void test_unlink_while_attached(void)
@@ -1906,19 +1942,11 @@ static void test_unlink_while_attached(void)
     parx_arena *a = named(name, 2 * MiB);
     REQUIRE(a != NULL);
     int up[2], down[2];
-    REQUIRE(pipe2(up, O_CLOEXEC) == 0 && pipe2(down, O_CLOEXEC) == 0);
-    pid_t pid = xfork();
+    parx_arena *b = NULL;
+    pid_t pid = fork_attached(name, up, down, &b);
     REQUIRE(pid >= 0);
-    if (pid == 0) {
-        close(up[0]);
-        close(down[1]);
-        parx_arena *b = parx_arena_open(name, NULL);
-        if (!b)
-            _exit(10);
-        char c = 'r';
-        xwrite(up[1], &c, 1);
-        if (!xread(down[0], &c, 1)) /* unlinked now */
-            _exit(11);
+    if (pid == 0) { /* the parent has unlinked the name now */
+        char c;
         void *p = parx_arena_alloc(b, 7000, 0);
         if (!p)
             _exit(12);
@@ -1930,8 +1958,6 @@ static void test_unlink_while_attached(void)
         parx_arena_close(b);
         _exit(0);
     }
-    close(up[1]);
-    close(down[0]);
     char c;
     CHECK(xread(up[0], &c, 1));
     CHECK_EQ(parx_arena_unlink(a), 0);
@@ -1996,19 +2022,10 @@ static void test_named_unlinker_killed(void)
         parx_arena *a = named(name, 2 * MiB);
         REQUIRE(a != NULL);
         int up[2], down[2];
-        REQUIRE(pipe2(up, O_CLOEXEC) == 0 && pipe2(down, O_CLOEXEC) == 0);
-        pid_t pid = xfork();
+        parx_arena *b = NULL;
+        pid_t pid = fork_attached(name, up, down, &b);
         REQUIRE(pid >= 0);
-        if (pid == 0) {
-            close(up[0]);
-            close(down[1]);
-            parx_arena *b = parx_arena_open(name, NULL);
-            if (!b)
-                _exit(10);
-            xwrite(up[1], "r", 1);
-            char c;
-            if (!xread(down[0], &c, 1)) /* the creator has closed: we are the last */
-                _exit(11);
+        if (pid == 0) { /* the creator has closed: we are the last */
             int rc = die_at_unlink();
             if (rc != 0) {
                 CHILD_DIAG("seccomp: %s", strerror(-rc));
@@ -2017,8 +2034,6 @@ static void test_named_unlinker_killed(void)
             parx_arena_close(b); /* dies at shm_unlink */
             _exit(13);
         }
-        close(up[1]);
-        close(down[0]);
         char c;
         CHECK(xread(up[0], &c, 1));
         parx_arena_close(a); /* the child is alive: the name stays */
