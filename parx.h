@@ -246,12 +246,13 @@
     (a SIGALRM that job set, a thread of its that crashes) is charged to
     the job the worker runs then, or to none when it is idle. Ends of every
     kind are reported as what they are: exit and _exit as PARX_E_EXITED
-    with the code; pthread_exit from the worker's only thread too in fork
-    mode (exit code 0), while in spawn mode the worker runs below main, the
-    unwinder finds nothing to stop at and the worker dies of a signal
-    (PARX_E_CRASHED). A child a job fork()s that returns from the job
-    function as its parent does ends there (_exit with the job's return
-    value) and reports nothing; other processes a job starts are its own:
+    with the code; pthread_exit (or a cancel) of the thread that runs the
+    job ends the worker as exit(0) does, in both modes and whatever other
+    threads the job left running: PARX_E_EXITED with code 0 (the unwinding
+    stops at the worker's frames, so a fork-mode worker never runs cleanup
+    handlers of the caller's stack). A child a job fork()s that returns
+    from the job function as its parent does ends there (_exit with the
+    job's return value) and reports nothing; other processes a job starts are its own:
     the pool neither waits for them nor kills them, and a fork()ed one keeps
     the arena mapped while it lives. A job may not call parx_procs_* on the
     pool it runs in (fork mode: -EDEADLK, and destroy does nothing; in spawn
@@ -3729,6 +3730,8 @@ static sigset_t parx__procs_user_changed;
    on the pool it runs in (fork mode, through a handle it was given) is told
    -EDEADLK instead of wrecking it. NULL in every other process. */
 static parx__pctl *parx__procs_self_ctl;
+/* In a worker: its cache of resolved job functions (parx__procs_jobs) */
+static parx_job_fn *parx__procs_cache;
 
 /* This process's pid as of its last fork(), so that a call on a pool can
    tell its creator from a fork()ed copy of it without a system call: set by
@@ -3767,8 +3770,8 @@ static int parx__procs_foreign(const parx_procs *pp)
 static volatile sig_atomic_t parx__procs_forked;
 static void parx__procs_atfork_child(void) { parx__procs_forked = 1; }
 
-__attribute__((noreturn)) static void parx__procs_worker(parx__pctl *ctl, char *base, uint32_t w,
-                                                         pid_t server)
+__attribute__((noreturn)) static void parx__procs_jobs(parx__pctl *ctl, char *base, uint32_t w,
+                                                       pid_t server)
 {
     /* A worker dies with its server (which is single-threaded, so the
        "parent thread exited" caveat of PDEATHSIG cannot bite here); the
@@ -3788,7 +3791,12 @@ __attribute__((noreturn)) static void parx__procs_worker(parx__pctl *ctl, char *
     parx__pfn *fns;
     parx__procs_layout(ctl, base, &jobs, &ring, &workers, &fns);
     parx__pworker *me = &workers[w];
+    /* Held by a static: the worker may end by exit(0) (pthread_exit), when
+       this frame is gone but a leak checker still looks. A worker that a
+       job's pool forked here drops its copy of this worker's cache first */
+    free(parx__procs_cache);
     parx_job_fn *cache = (parx_job_fn *)calloc(PARX__PROCS_MAX_FNS, sizeof *cache);
+    parx__procs_cache = cache;
     if (!cache || pthread_atfork(NULL, NULL, parx__procs_atfork_child) != 0) _exit(127);
     /* This process is a worker, not a job's child: the flag may have come
        with the fork that made it (a pool made inside a job, whose server
@@ -3887,6 +3895,30 @@ __attribute__((noreturn)) static void parx__procs_server_exit(parx__pworker *wor
     while (waitpid(-1, NULL, 0) > 0 || errno == EINTR) {
     }
     _exit(0);
+}
+
+/* A job that calls pthread_exit (or whose thread is cancelled) unwinds the
+   worker's one thread. Left alone, the unwinder would go on past the
+   worker's frames: into the caller's (fork mode: the program's own cleanup
+   handlers would run in the worker, then exit(0) only if no other thread
+   is left; with one left, the worker lived on with no thread to report the
+   job, which then never ended) or into nothing (spawn mode: the worker
+   runs below main, and died of a signal). The unwinder stops here first,
+   and the worker ends as a process whose last thread leaves does. */
+static void parx__procs_thread_exit(void *unused)
+{
+    (void)unused;
+    exit(0);
+}
+
+__attribute__((noreturn)) static void parx__procs_worker(parx__pctl *ctl, char *base, uint32_t w,
+                                                         pid_t server)
+{
+    /* glibc, C without -fexceptions: a setjmp buffer the unwinder finds.
+       Nothing here is written after it, so nothing can be clobbered */
+    pthread_cleanup_push(parx__procs_thread_exit, NULL);
+    parx__procs_jobs(ctl, base, w, server);
+    pthread_cleanup_pop(0);
 }
 
 /* In the server: fork worker w. The child closes the server's socket,

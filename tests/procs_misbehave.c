@@ -35,6 +35,7 @@ enum {
     K_HANG,         /* forever (until the timeout) */
     K_UNDERSCORE_EXIT, /* _exit(0) */
     K_PTHREAD_EXIT, /* pthread_exit from the worker's only thread */
+    K_PTHREAD_EXIT_THREADED, /* a thread left sleeping, then pthread_exit */
     K_ATEXIT_EXIT,  /* an atexit handler that exit(7)s, then exit(3) */
     K_THREAD_LIVES, /* a thread left running (sleeping) */
     K_THREAD_CRASH, /* a thread that crashes ms after the job returned */
@@ -162,6 +163,15 @@ static int job(void *p)
         _exit(0);
     case K_PTHREAD_EXIT:
         pthread_exit(NULL);
+    case K_PTHREAD_EXIT_THREADED: {
+        /* the worker's main thread leaves, another stays: the process lives
+           on without anyone to report the job (once a hang for ever) */
+        pthread_t th;
+        int rc = pthread_create(&th, NULL, thread_sleep, NULL);
+        if (rc != 0)
+            return -rc;
+        pthread_exit(NULL);
+    }
     case K_ATEXIT_EXIT:
         atexit(atexit_exit7);
         exit(3);
@@ -400,17 +410,15 @@ static void case_exits(void)
     CHECK_EQ(r.status, PARX_E_EXITED);
     CHECK_EQ(r.exit_code, 0);
     CHECK_EQ(r.signal, 0);
-    r = run1(pp, new_arg(pp, K_PTHREAD_EXIT, 0, 0));
-    if (g_mode == PARX_START_FORK) { /* unwound to main's caller: exit(0), whose
-                                        code a leak checker at exit may change */
-        CHECK_EQ(r.status, PARX_E_EXITED);
-        CHECK_EQ(r.signal, 0);
-    } else { /* spawn: nothing to unwind to before main, the header says so: the
-                worker dies of a signal (a sanitizer's handler may exit instead) */
-        CHECK_MSG((r.status == PARX_E_EXITED && r.signal == 0) ||
-                      (r.status == PARX_E_CRASHED && r.signal > 0),
-                  "pthread_exit in spawn mode: status %d signal %d exit %d", r.status, r.signal,
-                  r.exit_code);
+    /* pthread_exit, from the worker's only thread or with another left
+       running, ends the worker as exit(0) would, in both modes (the code is
+       not checked: a leak checker at exit may change it) */
+    const int pexits[] = {K_PTHREAD_EXIT, K_PTHREAD_EXIT_THREADED};
+    for (int i = 0; i < 2; i++) {
+        r = run1(pp, new_arg(pp, pexits[i], 0, 0));
+        CHECK_MSG(r.status == PARX_E_EXITED && r.signal == 0,
+                  "pthread_exit (%s): status %d signal %d exit %d",
+                  i ? "another thread running" : "only thread", r.status, r.signal, r.exit_code);
     }
     r = run1(pp, new_arg(pp, K_ATEXIT_EXIT, 0, 0));
     CHECK_EQ(r.status, PARX_E_EXITED);
@@ -682,7 +690,8 @@ int main(void)
          case_close_all);
     CASE("a job that installs handlers and blocks every signal: timeouts and crashes still seen",
          case_signals);
-    CASE("_exit(0), pthread_exit, exit from atexit: PARX_E_EXITED with the code", case_exits);
+    CASE("_exit(0), pthread_exit (alone or with a thread left), exit from atexit: PARX_E_EXITED",
+         case_exits);
     CASE("threads left running, and one that crashes after its job: replaced, nobody charged",
          case_threads);
     CASE("descriptors exhausted, setsid/setpgid, system/popen: the pool serves on",
