@@ -129,12 +129,20 @@
     so one of the two always sees the other and no wake-up is lost; a thread
     that is woken but leaves without taking work (a waiter whose group just
     completed) passes the wake-up on if work is visible. Pushes onto
-    a deque that already holds work only peek at the sleeper count; a wake-up
-    missed there costs parallelism, never progress: an owner always runs
+    a deque that already holds work only peek at the sleeper count: the
+    work already there was published by the careful push, so a worker going
+    to sleep sees it in its last look and stays up. A wake-up can be missed
+    only when thieves empty the deque in the very moment of the push (the
+    owner read a stale top and took the deque for non-empty) and another
+    worker makes its last look in that same moment, before the new bottom
+    reaches it. That costs parallelism, never progress: an owner always runs
     what is left in its own deque, and a woken worker that finds plenty of
-    work wakes another. Usually that is a moment; but if every other worker
-    sleeps and the owner blocks inside a task (its own I/O, a wait on
-    another pool), the tasks behind it wait until it comes back.
+    work wakes another. But if every other worker then sleeps and the owner
+    blocks inside a task (its own I/O, a wait on another pool), the tasks
+    behind it wait until it comes back. Closing that window means a full
+    fence on every push (a seq_cst store), which made each spawn 10-30%
+    slower in an A/B (bench_parx fib n=30, runs taken in turns), so parx
+    leaves it open.
 
     >>help (spawning and waiting from outside the pool)
     A thread that is not one of the pool's workers works like oneTBB's main
