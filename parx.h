@@ -258,7 +258,10 @@
     job ends the worker as exit(0) does, in both modes and whatever other
     threads the job left running: PARX_E_EXITED with code 0 (the unwinding
     stops at the worker's frames, so a fork-mode worker never runs cleanup
-    handlers of the caller's stack). A child a job fork()s that returns
+    handlers of the caller's stack). One exception: parx.c compiled as C
+    with -fexceptions (Fedora's default flags) in spawn mode, where glibc's
+    unwinder finds nothing to stop at below main and the worker dies of
+    SIGSEGV (PARX_E_CRASHED). A child a job fork()s that returns
     from the job function as its parent does ends there (_exit with the
     job's return value) and reports nothing; other processes a job starts are its own:
     the pool neither waits for them nor kills them, and a fork()ed one keeps
@@ -3922,8 +3925,11 @@ static void parx__procs_thread_exit(void *unused)
 __attribute__((noreturn)) static void parx__procs_worker(parx__pctl *ctl, char *base, uint32_t w,
                                                          pid_t server)
 {
-    /* glibc, C without -fexceptions: a setjmp buffer the unwinder finds.
-       Nothing here is written after it, so nothing can be clobbered */
+    /* glibc, C without -fexceptions: a setjmp buffer the unwinder finds
+       (nothing here is written after it, so nothing can be clobbered).
+       With -fexceptions: a cleanup frame, which the unwinder reaches only
+       if something above us stops it, as main's caller does in fork mode;
+       in spawn mode (below main) glibc's unwinder then faults first */
     pthread_cleanup_push(parx__procs_thread_exit, NULL);
     parx__procs_jobs(ctl, base, w, server);
     pthread_cleanup_pop(0);
