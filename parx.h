@@ -3396,6 +3396,24 @@ static void parx__futex_wake_shared(_Atomic uint32_t *addr, int n)
 #define PARX__PROCS_SEND send
 #endif
 
+/* Points in the caller's waits where a test plays a worker's or another
+   thread's part at an exact moment (tests/procs_caller.c): `where` is one of
+   PARX__PHOOK_*. Nothing, outside such tests. */
+enum {
+    PARX__PHOOK_SCANNED = 1, /* parx__procs_slot_locked: its scan is over; lock held */
+    PARX__PHOOK_WAIT_DONE    /* parx__procs_wait_done: called; no lock held */
+};
+#ifndef PARX__PROCS_HOOK
+#define PARX__PROCS_HOOK(pp, where) ((void)(pp), (void)(where))
+#endif
+
+/* The longest a caller sleeps in parx__procs_wait_done before it looks at
+   its jobs again. A bound for what no wake-up announces (see there); a test
+   that must see every wake-up arrive sets it longer than its alarm. */
+#ifndef PARX__PROCS_NAP_NS
+#define PARX__PROCS_NAP_NS 50000000 /* 50 ms */
+#endif
+
 /* Send one message, blocking while the socket is full. A send refused for
    want of memory (ENOBUFS, ENOMEM) is tried again each millisecond for as
    long as that lasts, as it waits for room: given up, it would lose a
@@ -3694,6 +3712,7 @@ static bool parx__procs_stop_polling(parx_procs *pp, uint64_t t0)
 static void parx__procs_wait_done(parx_procs *pp, uint64_t want)
 {
     parx__pctl *ctl = pp->ctl;
+    PARX__PROCS_HOOK(pp, PARX__PHOOK_WAIT_DONE);
     uint64_t t0 = parx__now_ns();
     for (unsigned i = 1;; i++) {
         /* acquire: with finish's seq_cst count; callers then read job states with acquire */
@@ -3713,7 +3732,7 @@ static void parx__procs_wait_done(parx_procs *pp, uint64_t want)
        at their jobs again rather than sleep */
     if (atomic_load_explicit(&pp->broken, memory_order_acquire)) return;
     /* bounded: a target another waiter moved, or a count that never comes */
-    parx__futex_wait_shared(&ctl->done_seq, seq, 50000000);
+    parx__futex_wait_shared(&ctl->done_seq, seq, PARX__PROCS_NAP_NS);
 }
 
 /* ---- a worker process ------------------------------------------------------ */
@@ -5050,6 +5069,7 @@ static int parx__procs_slot_locked(parx_procs *pp)
             claimed_cb += done && pp->waited[x] == PARX__W_CALLBACK;
         }
         if (!in_cb) claimed += claimed_cb;
+        PARX__PROCS_HOOK(pp, PARX__PHOOK_SCANNED);
         if (active) { /* a job will finish: wait for that, then look again */
             uint64_t want = atomic_load_explicit(&pp->ctl->done_total, memory_order_acquire) + 1;
             pthread_mutex_unlock(&pp->lock);
