@@ -3353,6 +3353,8 @@ struct parx_procs {
                             of slots never used are never touched (see parx_procs_create) */
     pthread_cond_t slot_freed; /* a slot came back, for those waiting in parx__procs_slot_locked */
     uint32_t slot_waiters;
+    uint32_t slot_nappers; /* in parx__procs_slot_locked, asleep in parx__procs_wait_done for
+                              a job to end: a collect moves done_seq for them */
     struct parx__pfcache { parx_job_fn fn; uint32_t id; } *fcache; /* 2 * MAX_FNS entries */
     pthread_t *owner;    /* per slot: the thread that waits for its result */
     uint8_t *kill_why;   /* per worker: why the monitor asked for a kill */
@@ -3672,6 +3674,16 @@ static void parx__procs_wake(parx__pctl *ctl, uint32_t n)
     parx__futex_wake_shared(&ctl->wake_seq, (int)(n < sleeping ? n : sleeping));
 }
 
+/* Move done_seq and wake every caller asleep in parx__procs_wait_done on
+   it: each looks at its jobs again. */
+static void parx__procs_nudge(parx__pctl *ctl)
+{
+    /* release: pairs with the waiter's acquire of done_seq, so a waiter that
+       sees the new value also sees what came before it (a count, a DONE) */
+    atomic_fetch_add_explicit(&ctl->done_seq, 1, memory_order_release);
+    parx__futex_wake_shared(&ctl->done_seq, INT_MAX);
+}
+
 /* Worker or monitor: job j is finished (its fields are written). */
 static void parx__procs_finish(parx__pctl *ctl, parx__pjob *j)
 {
@@ -3685,12 +3697,8 @@ static void parx__procs_finish(parx__pctl *ctl, parx__pjob *j)
     uint64_t want = atomic_load_explicit(&ctl->done_target, memory_order_seq_cst);
     if (want && n >= want &&
         atomic_compare_exchange_strong_explicit(&ctl->done_target, &want, 0,
-                                                memory_order_seq_cst, memory_order_relaxed)) {
-        /* release: pairs with the waiter's acquire of done_seq, so a waiter
-           that sees the new value also sees our count */
-        atomic_fetch_add_explicit(&ctl->done_seq, 1, memory_order_release);
-        parx__futex_wake_shared(&ctl->done_seq, INT_MAX);
-    }
+                                                memory_order_seq_cst, memory_order_relaxed))
+        parx__procs_nudge(ctl);
 }
 
 /* Caller, polling for a result since t0: true when it is time to sleep
@@ -3705,11 +3713,17 @@ static bool parx__procs_stop_polling(parx_procs *pp, uint64_t t0)
     return false;
 }
 
-/* Caller: wait until done_total >= want, the pool broke, or 50 ms passed:
-   poll for spin_ns, then sleep until the worker that gets there wakes us.
-   Callers look at the job states again after each return: a worker killed
-   between marking its job DONE and counting it never gets there. */
-static void parx__procs_wait_done(parx_procs *pp, uint64_t want)
+/* Caller: wait until done_total >= want, or done_seq is no longer *seen,
+   or PARX__PROCS_NAP_NS (50 ms) passed: poll for spin_ns, then sleep until
+   the worker that gets there, or whoever moves done_seq, wakes us. seen:
+   done_seq as the caller read it before it looked at the jobs it waits on
+   (NULL: as read here, after polling). done_seq moves for every wake-up
+   (parx__procs_nudge): a count reaching a waiter's target, a dead worker's
+   job found DONE but not counted (its worker was killed in between: the
+   count never comes), and for parx__procs_slot_locked, a slot collected
+   and the pool's break. Callers look at the job states again after each
+   return. */
+static void parx__procs_wait_done(parx_procs *pp, uint64_t want, const uint32_t *seen)
 {
     parx__pctl *ctl = pp->ctl;
     PARX__PROCS_HOOK(pp, PARX__PHOOK_WAIT_DONE);
@@ -3717,10 +3731,14 @@ static void parx__procs_wait_done(parx_procs *pp, uint64_t want)
     for (unsigned i = 1;; i++) {
         /* acquire: with finish's seq_cst count; callers then read job states with acquire */
         if (atomic_load_explicit(&ctl->done_total, memory_order_acquire) >= want) return;
+        /* relaxed: only whether it moved; the caller looks again under the lock */
+        if (seen && atomic_load_explicit(&ctl->done_seq, memory_order_relaxed) != *seen) return;
         if ((i & 31) == 0 && parx__procs_stop_polling(pp, t0)) break;
         parx__cpu_relax();
     }
-    uint32_t seq = atomic_load_explicit(&ctl->done_seq, memory_order_seq_cst);
+    /* seq_cst: read before our target is set, so that a finisher that sees
+       the target moves done_seq past this value (and the futex returns) */
+    uint32_t seq = seen ? *seen : atomic_load_explicit(&ctl->done_seq, memory_order_seq_cst);
     uint64_t t = atomic_load_explicit(&ctl->done_target, memory_order_seq_cst);
     while ((t == 0 || t > want) &&
            !atomic_compare_exchange_weak_explicit(&ctl->done_target, &t, want,
@@ -4225,9 +4243,7 @@ static uint32_t parx__procs_died_locked(parx_procs *pp, uint32_t w, int st, bool
     if (cur && PARX__J_PHASE(atomic_load_explicit(&pp->jobs[cur - 1].state,
                                                   memory_order_acquire)) == PARX__J_DONE) {
         parx__futex_wake_shared(&pp->jobs[cur - 1].state, INT_MAX);
-        /* release: as in parx__procs_finish */
-        atomic_fetch_add_explicit(&pp->ctl->done_seq, 1, memory_order_release);
-        parx__futex_wake_shared(&pp->ctl->done_seq, INT_MAX);
+        parx__procs_nudge(pp->ctl);
     }
     atomic_store_explicit(&pp->workers[w].current, 0, memory_order_relaxed); /* a hint */
     uint32_t requeued = 0;
@@ -5035,6 +5051,7 @@ static int parx__procs_collect_locked(parx_procs *pp, uint32_t x, parx_job_resul
     pp->free_slots[pp->nfree++] = x;
     pp->inflight--;
     if (pp->slot_waiters) pthread_cond_broadcast(&pp->slot_freed);
+    if (pp->slot_nappers) parx__procs_nudge(pp->ctl); /* they sleep on done_seq */
     return status;
 }
 
@@ -5052,6 +5069,15 @@ static int parx__procs_slot_locked(parx_procs *pp)
 {
     while (pp->nfree == 0) {
         if (atomic_load_explicit(&pp->broken, memory_order_relaxed)) return PARX_E_PROCS_BROKEN;
+        /* Before the scan: a job that the scan sees queued or running then
+           counts past `base` when it ends, and moves done_seq past `seq`
+           if its worker dies before it counts. Read after the scan, a job
+           that ended in between would be waited for as one still to come.
+           acquire (count): the scan's loads come after it; seq_cst (seq):
+           read before wait_done sets its target (see there). A collect moves
+           done_seq too (slot_nappers), under the lock, so after seq. */
+        uint64_t base = atomic_load_explicit(&pp->ctl->done_total, memory_order_acquire);
+        uint32_t seq = atomic_load_explicit(&pp->ctl->done_seq, memory_order_seq_cst);
         uint32_t active = 0, claimed = 0, claimed_cb = 0;
         bool in_cb = false; /* we are a map's progress callback, holding results */
         pthread_t self = pthread_self();
@@ -5070,11 +5096,12 @@ static int parx__procs_slot_locked(parx_procs *pp)
         }
         if (!in_cb) claimed += claimed_cb;
         PARX__PROCS_HOOK(pp, PARX__PHOOK_SCANNED);
-        if (active) { /* a job will finish: wait for that, then look again */
-            uint64_t want = atomic_load_explicit(&pp->ctl->done_total, memory_order_acquire) + 1;
+        if (active) { /* a job will finish, or a slot be collected: wait, look again */
+            pp->slot_nappers++;
             pthread_mutex_unlock(&pp->lock);
-            parx__procs_wait_done(pp, want);
+            parx__procs_wait_done(pp, base + 1, &seq);
             pthread_mutex_lock(&pp->lock);
+            pp->slot_nappers--;
         } else if (claimed) { /* another thread is about to collect a result */
             pp->slot_waiters++;
             pthread_cond_wait(&pp->slot_freed, &pp->lock);
@@ -5285,7 +5312,7 @@ PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size
             if (md && md->progress) parx__procs_progress(pp, md, slot, pend, npend, ndone, n);
             continue;
         }
-        if (npend) parx__procs_wait_done(pp, base + (npend + 1) / 2);
+        if (npend) parx__procs_wait_done(pp, base + (npend + 1) / 2, NULL);
     }
     /* A submit error ended the map (with nothing of ours pending): the jobs
        that never ran say so in their results, as the ones that ran say how */

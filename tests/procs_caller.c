@@ -17,6 +17,14 @@
 #include <signal.h>
 #include <unistd.h>
 
+/* A caller that sleeps for its jobs sleeps until told (60 s, past every
+   test's alarm, not the 50 ms bound): a wake-up the pool loses is a hang.
+   And the tests of those wake-ups play their events at exact points of a
+   caller's wait (see hook below). */
+#define PARX__PROCS_NAP_NS 60000000000LL
+struct parx_procs;
+static void (*hook)(struct parx_procs *pp, int where);
+#define PARX__PROCS_HOOK(pp, where) (hook ? hook((pp), (where)) : (void)0)
 #define PARX_IMPLEMENTATION
 #include "parx.h"
 #include "procs_common.h"
@@ -435,10 +443,149 @@ static void test_broken_while_submit_sleeps(void)
     parx_procs_destroy(c.pp);
 }
 
+/* ===== wake-ups of a submit that sleeps for a slot ======================= */
+
+/* The scenes below play the workers' part themselves (the pool's workers
+   stopped first): claim a job as worker w would, and finish it. */
+static uint32_t slot_of(parx_ticket t)
+{
+    return (uint32_t)t & ((1u << PARX__TICKET_SLOT_BITS) - 1);
+}
+
+static void play_finish(parx_procs *pp, uint32_t x, int status)
+{
+    parx__pjob *j = &pp->jobs[x];
+    j->status = status;
+    j->run_ns = 1;
+    parx__procs_finish(pp->ctl, j);
+}
+
+static void resume_and_destroy(parx_procs *pp, int *pids, int workers)
+{
+    for (int w = 0; w < workers; w++)
+        kill(pids[w], SIGCONT);
+    parx_procs_destroy(pp);
+    CHECK_EQ(wait_pids_dead(pids, workers), 0);
+}
+
+/* A pool of `workers` stopped workers (pids in pids) and `slots` slots, or
+   NULL. */
+static parx_procs *stopped_pool(int workers, unsigned slots, int *pids)
+{
+    parx_procs_desc d = {.workers = workers, .max_jobs = slots, .arena_bytes = 4u << 20};
+    parx_procs *pp = parx_procs_create(&d, NULL);
+    if (!pp)
+        return NULL;
+    bool ok = parx_procs_pids(pp, pids, workers) == workers;
+    for (int w = 0; ok && w < workers; w++)
+        ok = stop_worker(pids[w]);
+    if (!ok) {
+        resume_and_destroy(pp, pids, workers);
+        return NULL;
+    }
+    return pp;
+}
+
+/* The job of slot `win_slot` finishes (played) at the submit's first
+   PARX__PHOOK_SCANNED: after its scan saw the job running, before it
+   sleeps. */
+static uint32_t win_slot;
+static int win_calls;
+
+static void win_hook(struct parx_procs *pp, int where)
+{
+    if (where == PARX__PHOOK_SCANNED && win_calls++ == 0)
+        play_finish(pp, win_slot, 5);
+}
+
+/* One slot, its job J running. A submit finds no free slot and J running,
+   and sleeps until a job finishes; J finishes right after its scan. J's
+   result is then the only thing in the pool, and nobody waits for it: the
+   submit must say -EBUSY. It counted J's end as one still to come (it read
+   the count of finished jobs after its scan), and slept until the next
+   one, which never came: 50 ms, or here, for ever. */
+static void test_finish_between_scan_and_sleep(void)
+{
+    int pid;
+    parx_procs *pp = stopped_pool(1, 1, &pid);
+    REQUIRE(pp);
+    parx_ticket tj, tk;
+    REQUIRE(parx_procs_submit(pp, job_gate, NULL, &tj) == 0);
+    win_slot = slot_of(tj);
+    REQUIRE(parx__procs_claim(pp->ctl, pp->jobs, pp->ring, 0) == (int64_t)win_slot);
+    win_calls = 0;
+    hook = win_hook;
+    arm("finish_between_scan_and_sleep", 10);
+    int rc = parx_procs_submit(pp, job_gate, NULL, &tk);
+    alarm(0);
+    hook = NULL;
+    CHECK_MSG(rc == -EBUSY, "submit: %d (%s)", rc, parx_strerror(rc));
+    CHECK(win_calls >= 1);
+    parx_job_result r;
+    CHECK_EQ(parx_procs_wait(pp, tj, &r), 0);
+    CHECK_EQ(r.status, 5);
+    resume_and_destroy(pp, &pid, 1);
+}
+
+/* At the submit's first PARX__PHOOK_WAIT_DONE (it is about to sleep for a
+   job to finish) another thread's wait for ticket `col_ticket` collects
+   that result: played here, on the submit's thread. */
+static parx_ticket col_ticket;
+static int col_calls, col_rc = 1, col_status;
+
+static void col_hook(struct parx_procs *pp, int where)
+{
+    if (where != PARX__PHOOK_WAIT_DONE || col_calls++ > 0)
+        return;
+    parx_job_result r;
+    col_rc = parx_procs_wait(pp, col_ticket, &r);
+    col_status = r.status;
+}
+
+/* Two slots: J1 running, J2 done (nobody waits for it yet). A submit finds
+   no free slot, a job running, and sleeps until one finishes; then J2's
+   wait collects J2, and the slot is free. The submit must take it. Nothing
+   woke it: it slept until a job finished (50 ms, or here, for ever). */
+static void test_collect_while_submit_sleeps(void)
+{
+    int pids[2];
+    parx_procs *pp = stopped_pool(2, 2, pids);
+    REQUIRE(pp);
+    parx_ticket t1, t2, tk;
+    REQUIRE(parx_procs_submit(pp, job_gate, NULL, &t1) == 0);
+    REQUIRE(parx_procs_submit(pp, job_gate, NULL, &t2) == 0);
+    REQUIRE(parx__procs_claim(pp->ctl, pp->jobs, pp->ring, 0) == (int64_t)slot_of(t1));
+    REQUIRE(parx__procs_claim(pp->ctl, pp->jobs, pp->ring, 1) == (int64_t)slot_of(t2));
+    play_finish(pp, slot_of(t2), 7);
+    col_ticket = t2;
+    col_calls = 0;
+    col_rc = 1;
+    hook = col_hook;
+    arm("collect_while_submit_sleeps", 10);
+    int rc = parx_procs_submit(pp, job_gate, NULL, &tk);
+    alarm(0);
+    hook = NULL;
+    CHECK_MSG(rc == 0, "submit: %d (%s)", rc, parx_strerror(rc));
+    CHECK_EQ(col_rc, 0);
+    CHECK_EQ(col_status, 7);
+    parx_job_result r;
+    play_finish(pp, slot_of(t1), 8);
+    CHECK_EQ(parx_procs_wait(pp, t1, &r), 0);
+    CHECK_EQ(r.status, 8);
+    if (rc == 0) {
+        CHECK_EQ(slot_of(tk), slot_of(t2));
+        REQUIRE(parx__procs_claim(pp->ctl, pp->jobs, pp->ring, 1) == (int64_t)slot_of(tk));
+        play_finish(pp, slot_of(tk), 9);
+        CHECK_EQ(parx_procs_wait(pp, tk, &r), 0);
+        CHECK_EQ(r.status, 9);
+    }
+    resume_and_destroy(pp, pids, 2);
+}
+
 int main(void)
 {
     signal(SIGALRM, on_alarm);
-    pt_plan(5);
+    pt_plan(7);
     run_guarded("map: progress hears of the jobs a broken pool fails, up to n of n",
                 test_progress_when_broken);
     run_guarded("two maps whose progress callbacks submit into a full pool: no hang",
@@ -449,5 +596,9 @@ int main(void)
                 test_map_error_midway);
     run_guarded("a submit that sleeps for a slot while the pool breaks: PARX_E_PROCS_BROKEN",
                 test_broken_while_submit_sleeps);
+    run_guarded("a job that finishes between a submit's scan and its sleep: -EBUSY, no hang",
+                test_finish_between_scan_and_sleep);
+    run_guarded("a slot collected while a submit sleeps for a running job: the submit takes it",
+                test_collect_while_submit_sleeps);
     return pt_done_testing();
 }

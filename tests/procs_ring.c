@@ -53,28 +53,6 @@ static int job_counted(void *p)
         }                                                                                          \
     } while (0)
 
-/* Stop worker process pid and wait (bounded: 10 s) until it is stopped. */
-static int stop_worker(int pid)
-{
-    if (kill(pid, SIGSTOP) != 0)
-        return 0;
-    for (int i = 0; i < 10000; i++) {
-        char path[64], buf[512];
-        snprintf(path, sizeof path, "/proc/%d/stat", pid);
-        FILE *f = fopen(path, "re");
-        if (!f)
-            return 0;
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        const char *rp = strrchr(buf, ')');
-        if (rp && (rp[2] == 'T' || rp[2] == 't'))
-            return 1;
-        nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling a condition, with a deadline */
-    }
-    return 0;
-}
-
 /* Worker w's parx__procs_claim, in two halves: up to its CAS on the job
    (what it read), then the rest, as if it had been held up in between. */
 typedef struct half_claim {
