@@ -3334,10 +3334,10 @@ struct parx_procs {
     bool monitor_running;
     _Atomic uint32_t monitor_up; /* 1 once the monitor thread runs its own code (a futex) */
     _Atomic int broken;  /* the server died, or a replacement could not start: every job
-                            that has not run fails with PARX_E_PROCS_BROKEN. Set (release)
-                            under lock just before the monitor fails the queued jobs (the
-                            running ones only once their workers are dead); read relaxed
-                            under lock, acquire by waiters that hold none */
+                            that has not run fails with PARX_E_PROCS_BROKEN. Set under
+                            lock just before the monitor fails the queued jobs (the
+                            running ones only once their workers are dead); read under
+                            lock, so relaxed everywhere (parx__procs_break_locked) */
     bool server_reaped;  /* the monitor waited for the server already */
     parx_start start;    /* PARX_START_FORK or PARX_START_SPAWN */
 
@@ -3721,8 +3721,8 @@ static bool parx__procs_stop_polling(parx_procs *pp, uint64_t t0)
    (parx__procs_nudge): a count reaching a waiter's target, a dead worker's
    job found DONE but not counted (its worker was killed in between: the
    count never comes), and for parx__procs_slot_locked, a slot collected
-   and the pool's break. Callers look at the job states again after each
-   return. */
+   and the pool's break (parx__procs_break_locked). Callers look at the job
+   states again after each return. */
 static void parx__procs_wait_done(parx_procs *pp, uint64_t want, const uint32_t *seen)
 {
     parx__pctl *ctl = pp->ctl;
@@ -3745,11 +3745,11 @@ static void parx__procs_wait_done(parx_procs *pp, uint64_t want, const uint32_t 
                                                   memory_order_seq_cst, memory_order_relaxed)) {
     }
     if (atomic_load_explicit(&ctl->done_total, memory_order_seq_cst) >= want) return;
-    /* acquire: pairs with the monitor's release, made as it starts failing the jobs
-       (not after: running ones fail once their workers are dead), so callers look
-       at their jobs again rather than sleep */
-    if (atomic_load_explicit(&pp->broken, memory_order_acquire)) return;
-    /* bounded: a target another waiter moved, or a count that never comes */
+    /* No return for a broken pool here: its jobs still end (the queued ones
+       failed at once, the running ones once their workers are dead, or as
+       they finish), each counted as any other, and until then this sleeps.
+       Returning at once, it had callers spin for as long as that took.
+       bounded: a target another waiter moved, or a count that never comes */
     parx__futex_wait_shared(&ctl->done_seq, seq, PARX__PROCS_NAP_NS);
 }
 
@@ -4175,6 +4175,21 @@ static void parx__procs_fail_locked(parx_procs *pp, int code, bool running)
     }
 }
 
+/* The pool broke (the server died, or a replacement could not start):
+   workers claim no more jobs, the queued ones fail now, and callers asleep
+   for a slot (in parx__procs_wait_done, or on slot_freed) look again and
+   return PARX_E_PROCS_BROKEN. Caller (the monitor) holds lock. */
+static void parx__procs_break_locked(parx_procs *pp)
+{
+    /* relaxed: read under the lock alone, which orders it */
+    atomic_store_explicit(&pp->broken, 1, memory_order_relaxed);
+    /* seq_cst: as destroy's; workers check quit before each claim and before sleeping */
+    atomic_store_explicit(&pp->ctl->quit, 1, memory_order_seq_cst);
+    parx__procs_fail_locked(pp, PARX_E_PROCS_BROKEN, false);
+    parx__procs_nudge(pp->ctl);
+    if (pp->slot_waiters) pthread_cond_broadcast(&pp->slot_freed);
+}
+
 /* Messages to the server never block the monitor (the server may itself be
    blocked sending deaths to us): what the socket cannot take now waits in
    pending[] and goes out when it has room (POLLOUT), or, refused for want of
@@ -4445,9 +4460,7 @@ static void *parx__procs_monitor(void *arg)
                              "parx_procs: a replacement worker could not start (%s); the pool is "
                              "broken",
                              parx_strerror(m.pid));
-                    atomic_store_explicit(&pp->broken, 1, memory_order_release);
-                    atomic_store_explicit(&pp->ctl->quit, 1, memory_order_seq_cst);
-                    parx__procs_fail_locked(pp, PARX_E_PROCS_BROKEN, false);
+                    parx__procs_break_locked(pp);
                     pthread_mutex_unlock(&pp->lock);
                     parx__log(PARX_LOG_ERROR, msg);
                     pthread_mutex_lock(&pp->lock);
@@ -4469,9 +4482,7 @@ static void *parx__procs_monitor(void *arg)
             pthread_mutex_lock(&pp->lock);
             pp->server_reaped = true;
             bool expected = pp->quitting;
-            atomic_store_explicit(&pp->broken, 1, memory_order_release);
-            atomic_store_explicit(&pp->ctl->quit, 1, memory_order_seq_cst);
-            parx__procs_fail_locked(pp, PARX_E_PROCS_BROKEN, false);
+            parx__procs_break_locked(pp);
             pthread_mutex_unlock(&pp->lock);
             parx__procs_await_workers(pp);
             pthread_mutex_lock(&pp->lock);
@@ -5074,8 +5085,9 @@ static int parx__procs_slot_locked(parx_procs *pp)
            if its worker dies before it counts. Read after the scan, a job
            that ended in between would be waited for as one still to come.
            acquire (count): the scan's loads come after it; seq_cst (seq):
-           read before wait_done sets its target (see there). A collect moves
-           done_seq too (slot_nappers), under the lock, so after seq. */
+           read before wait_done sets its target (see there). A collect
+           (slot_nappers) and the pool's break move done_seq too, under the
+           lock, so after seq. */
         uint64_t base = atomic_load_explicit(&pp->ctl->done_total, memory_order_acquire);
         uint32_t seq = atomic_load_explicit(&pp->ctl->done_seq, memory_order_seq_cst);
         uint32_t active = 0, claimed = 0, claimed_cb = 0;

@@ -2,7 +2,9 @@
 /* tests/procs_caller.c -- the process pool's bookkeeping in the caller:
    what parx_procs_map_ex tells its progress callback when the pool breaks
    under it, progress callbacks of two maps at once that submit into the
-   same full pool, and the results of a map a submit error ends midway.
+   same full pool, the results of a map a submit error ends midway, and
+   the wake-ups a caller asleep for a job or a slot must get (a submit, and
+   a map on a broken pool, which spun instead of sleeping).
 
    Every test runs under run_guarded: it fails if it leaves a descriptor, a
    child process or a parx-* entry of /dev/shm behind. Pools are made before
@@ -10,7 +12,9 @@
    that hangs is ended by an alarm that says so: the pool's server sees its
    caller die and takes the workers with it. This unit implements parx
    itself: one test waits, as the pool's insides allow, until a submit of
-   another thread sleeps for a slot. */
+   another thread sleeps for a slot, and the tests of wake-ups play a
+   worker's or a waiter's step at an exact point of a caller's wait
+   (PARX__PROCS_HOOK), with its workers stopped where they would race. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
@@ -582,10 +586,139 @@ static void test_collect_while_submit_sleeps(void)
     resume_and_destroy(pp, pids, 2);
 }
 
+/* ===== a map on a broken pool sleeps ===================================== */
+
+/* A job that outlives the fork server: it takes back PR_SET_PDEATHSIG (its
+   worker would die with the server), says it runs, and returns 0 once *go
+   is set (1 after 10 s). NULL: returns 0 at once. */
+typedef struct orphan_arg {
+    _Atomic int *go;
+    _Atomic int running;
+} orphan_arg;
+
+static int job_orphan(void *p)
+{
+    orphan_arg *a = (orphan_arg *)p;
+    if (!a)
+        return 0;
+    prctl(PR_SET_PDEATHSIG, 0);
+    atomic_store(&a->running, 1);
+    for (int i = 0; i < 10000 && !atomic_load(a->go); i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
+    return atomic_load(a->go) ? 0 : 1;
+}
+
+/* The map's waits (PARX__PHOOK_WAIT_DONE), counted. */
+static _Atomic unsigned long orph_waits;
+static void orph_hook(struct parx_procs *pp, int where)
+{
+    (void)pp;
+    if (where == PARX__PHOOK_WAIT_DONE)
+        atomic_fetch_add(&orph_waits, 1);
+}
+
+typedef struct orph_ctx {
+    parx_procs *pp;
+    orphan_arg *held;
+    _Atomic int phase;          /* 1: the pool broke, held job running; 2: released */
+    unsigned long waits_broken; /* the map's waits while the held job ran in the broken pool */
+    int calls, bad;
+} orph_ctx;
+
+/* First callback (job 0's result in, the held job running): break the
+   pool (its server killed), and wait (bounded) until the monitor says so. */
+static void orph_progress(size_t done, size_t n, void *user)
+{
+    (void)done;
+    (void)n;
+    orph_ctx *c = (orph_ctx *)user;
+    if (c->calls++ > 0)
+        return;
+    for (int i = 0; i < 10000 && !atomic_load(&c->held->running); i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
+    c->bad += !atomic_load(&c->held->running);
+    parx_procs_info info;
+    parx_procs_stats(c->pp, &info);
+    kill(info.server_pid, SIGKILL);
+    int broken = 0;
+    for (int i = 0; i < 10000 && !broken; i++) {
+        broken = atomic_load(&c->pp->broken);
+        if (!broken)
+            nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
+    }
+    c->bad += !broken;
+    atomic_store(&orph_waits, 0);
+    atomic_store(&c->phase, 1);
+}
+
+/* Let the map wait a while for the held job, in the broken pool, then let
+   the job end. How long does not decide the result: the map's waits while
+   it waits for one job are a handful however long it waits, when it
+   sleeps; when it spins, they grow with the time. */
+static void *orph_release(void *arg)
+{
+    orph_ctx *c = (orph_ctx *)arg;
+    for (int i = 0; i < 10000 && atomic_load(&c->phase) == 0; i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
+    nanosleep(&(struct timespec){0, 200000000}, NULL);   /* the map's wait: 200 ms */
+    c->waits_broken = atomic_load(&orph_waits);
+    atomic_store(&c->phase, 2);
+    atomic_store(c->held->go, 1);
+    return NULL;
+}
+
+/* One worker, two slots; a map of three jobs, the second held. The first
+   result's callback breaks the pool (kills its server) while the held job
+   runs on in a worker that outlives the server. The map fails the third
+   job (never queued) and must then wait for the held one: asleep. It spun
+   instead, its wait returning at once on a broken pool, for as long as a
+   broken pool's running jobs run: while its workers die, or as here (and
+   after a replacement worker could not start) until they finish. */
+static void test_broken_map_sleeps(void)
+{
+    parx_procs_desc d = {.workers = 1, .max_jobs = 2, .arena_bytes = 4u << 20};
+    orph_ctx c;
+    memset(&c, 0, sizeof c);
+    c.pp = parx_procs_create(&d, NULL);
+    REQUIRE(c.pp);
+    int pid = 0;
+    CHECK_EQ(parx_procs_pids(c.pp, &pid, 1), 1);
+    parx_arena *a = parx_procs_arena(c.pp);
+    _Atomic int *go = (_Atomic int *)parx_arena_alloc(a, sizeof *go, 0);
+    c.held = (orphan_arg *)parx_arena_alloc(a, sizeof *c.held, 0);
+    REQUIRE(go && c.held);
+    atomic_store(go, 0);
+    c.held->go = go;
+    atomic_store(&c.held->running, 0);
+    enum { N = 3 };
+    void *args[N] = {NULL, c.held, NULL};
+    parx_job_result r[N];
+    parx_map_desc md = {.progress = orph_progress, .user = &c};
+    arm("broken_map_sleeps", 30);
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, orph_release, &c) == 0);
+    hook = orph_hook;
+    int rc = parx_procs_map_ex(c.pp, job_orphan, args, N, r, &md);
+    hook = NULL;
+    atomic_store(&c.phase, 2); /* in case the map came back early */
+    atomic_store(go, 1);
+    pthread_join(th, NULL);
+    alarm(0);
+    CHECK_EQ(rc, 1);
+    CHECK_EQ(c.bad, 0);
+    CHECK_EQ(r[0].status, 0);
+    CHECK_MSG(r[1].status == 0, "the held job: %d (%s)", r[1].status, parx_strerror(r[1].status));
+    CHECK_EQ(r[2].status, PARX_E_PROCS_BROKEN);
+    CHECK_MSG(c.waits_broken <= 10, "the map waited %lu times for one job of a broken pool",
+              c.waits_broken);
+    parx_procs_destroy(c.pp);
+    CHECK_EQ(wait_pids_dead(&pid, 1), 0);
+}
+
 int main(void)
 {
     signal(SIGALRM, on_alarm);
-    pt_plan(7);
+    pt_plan(8);
     run_guarded("map: progress hears of the jobs a broken pool fails, up to n of n",
                 test_progress_when_broken);
     run_guarded("two maps whose progress callbacks submit into a full pool: no hang",
@@ -600,5 +733,7 @@ int main(void)
                 test_finish_between_scan_and_sleep);
     run_guarded("a slot collected while a submit sleeps for a running job: the submit takes it",
                 test_collect_while_submit_sleeps);
+    run_guarded("a map waiting for a running job of a broken pool sleeps, and returns",
+                test_broken_map_sleeps);
     return pt_done_testing();
 }
