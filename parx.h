@@ -1047,7 +1047,11 @@ PARX_API int parx_procs_submit(parx_procs *pp, parx_job_fn fn, void *arg, parx_t
    Returns 0 once the job is over (its own return value, or why it failed,
    is r->status), -EINVAL (pp NULL, or a ticket that is unknown or was
    waited for already), -EDEADLK (called from a job of pp itself), or -EPERM
-   (called in a process that fork() made from pp's creator).
+   (called in a process that fork() made from pp's creator). A ticket
+   waited for already is known as such until its job slot has been reused
+   2^(52 - b) - 1 times, b the bits of max_jobs - 1 (2^40 - 1 times with
+   the default 4096 slots, 2^32 - 1 at the least): then it names the job
+   the slot holds, whose result a second wait would take.
    Thread safety: any thread, concurrently for different tickets. */
 PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r);
 
@@ -3344,7 +3348,9 @@ struct parx_procs {
     pthread_mutex_t lock; /* everything below; never held across a blocking wait */
     uint32_t *free_slots;
     uint32_t nfree;
-    uint32_t *gen;       /* per slot: bumped at each submit, carried by tickets */
+    uint64_t *gen;       /* per slot: bumped at each submit, carried by tickets: 1 to
+                            2^(52 - slot_bits) - 1, then 1 again (see parx__procs_ticket) */
+    uint32_t slot_bits;  /* bits a slot number takes in a ticket: nslots <= 2^slot_bits */
     uint32_t *last_pos;  /* per slot: ring position (low 32 bits) of its latest entry */
     uint32_t tag;        /* 1..4095, this pool's in its tickets: another pool's is refused */
     uint8_t *waited;     /* per slot: a waiter has claimed its result (PARX__W_*) */
@@ -4580,14 +4586,47 @@ static int parx__procs_spawn_server(parx_procs *pp, int server_sock)
 static pthread_mutex_t parx__procs_reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static parx_procs *parx__procs_reg;
 
-/* A ticket is gen << 32 | tag << 20 | slot (slots < 2^20: max_jobs). The
+/* A ticket is gen_hi << 32 | tag << 20 | gen_lo << b | slot, where b is
+   the pool's slot_bits (0 for one slot, 12 for the default 4096, 20 for
+   max_jobs above 2^19) and gen, of 52 - b bits (gen_hi its high 32, gen_lo
+   the rest), is the slot's generation, bumped at each submit there. The
    tag tells one pool's tickets from another's, which would otherwise share
    their first gens and slots; pools get tags in turn (under the lock above),
-   so only a pool made 4095 pools later can take another's for its own. */
+   so only a pool made 4095 pools later can take another's for its own.
+   A ticket waited for already is refused until its slot's generation comes
+   round again, 2^(52 - b) - 1 submits to that slot later (2^40 - 1 with
+   4096 slots; 2^32 - 1 at the least). It was 2^32 - 1 whatever the size, a
+   few hours of a loop that submits and waits (which reuses one slot) on a
+   large pool. No more bits are free: a ticket is 64 bits (the API's
+   parx_ticket, which programs store and compare as an integer), and the
+   slot and the tag must fit beside the generation. */
 #define PARX__TICKET_SLOT_BITS 20
 #define PARX__TICKET_TAGS 4095u
+#define PARX__TICKET_TAG_BITS 12
+_Static_assert(PARX__TICKET_TAGS < 1u << PARX__TICKET_TAG_BITS &&
+                   PARX__TICKET_SLOT_BITS + PARX__TICKET_TAG_BITS == 32,
+               "a tag fits its bits, which end at bit 32");
 _Static_assert(PARX__PROCS_MAX_JOBS <= 1u << PARX__TICKET_SLOT_BITS, "a slot must fit its bits");
 static uint32_t parx__procs_tags;
+
+/* The ticket of slot x's current job. */
+static parx_ticket parx__procs_ticket(const parx_procs *pp, uint32_t x)
+{
+    uint32_t lo_bits = PARX__TICKET_SLOT_BITS - pp->slot_bits;
+    uint64_t g = pp->gen[x];
+    return (g >> lo_bits) << 32 | (uint64_t)pp->tag << PARX__TICKET_SLOT_BITS |
+           (g & ((UINT64_C(1) << lo_bits) - 1)) << pp->slot_bits | x;
+}
+
+/* Ticket t's slot (*x), generation (*gen) and tag (the return value). */
+static uint32_t parx__procs_ticket_parse(const parx_procs *pp, parx_ticket t, uint32_t *x,
+                                         uint64_t *gen)
+{
+    uint32_t b = pp->slot_bits, low = (uint32_t)t & ((1u << PARX__TICKET_SLOT_BITS) - 1);
+    *x = low & ((1u << b) - 1);
+    *gen = (t >> 32) << (PARX__TICKET_SLOT_BITS - b) | low >> b;
+    return (uint32_t)t >> PARX__TICKET_SLOT_BITS;
+}
 
 /* In a fork-mode server just forked (the list lock held by the parent's
    copy): unmap and close everything of the other pools. Syscalls only. */
@@ -4864,7 +4903,8 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
 
     /* The caller's own tables, made while the server starts the workers. */
     pp->free_slots = (uint32_t *)malloc(nslots * sizeof *pp->free_slots);
-    pp->gen = (uint32_t *)calloc(nslots, sizeof *pp->gen);
+    pp->gen = (uint64_t *)calloc(nslots, sizeof *pp->gen);
+    while ((1u << pp->slot_bits) < nslots) pp->slot_bits++;
     pp->last_pos = (uint32_t *)calloc(nslots, sizeof *pp->last_pos);
     pp->waited = (uint8_t *)calloc(nslots, 1);
     pp->owner = (pthread_t *)calloc(nslots, sizeof *pp->owner);
@@ -5036,7 +5076,9 @@ static uint32_t parx__procs_enqueue_locked(parx_procs *pp, uint32_t fn_id, uint6
     j->status = j->signal = j->exit_code = 0;
     j->attempts = 1;
     j->run_ns = 0;
-    pp->gen[x] = pp->gen[x] + 1 ? pp->gen[x] + 1 : 1;
+    /* 52 - slot_bits bits (see parx__procs_ticket); 0 is no ticket's */
+    pp->gen[x] = (pp->gen[x] + 1) & (UINT64_MAX >> (PARX__TICKET_TAG_BITS + pp->slot_bits));
+    if (!pp->gen[x]) pp->gen[x] = 1;
     pp->waited[x] = PARX__W_NONE;
     pp->inflight++;
     /* release: a worker's claim (acquire) sees fn_id, arg_off and parx_run's fields */
@@ -5166,7 +5208,7 @@ static int parx__procs_submit_off(parx_procs *pp, parx_job_fn fn, uint64_t off,
         return rc;
     }
     uint32_t x = parx__procs_enqueue_locked(pp, id, off, run);
-    *t = (uint64_t)pp->gen[x] << 32 | (uint64_t)pp->tag << PARX__TICKET_SLOT_BITS | x;
+    *t = parx__procs_ticket(pp, x);
     parx__procs_queued_unlock(pp, 1);
     return 0;
 }
@@ -5207,8 +5249,9 @@ PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r)
     if (!pp) return -EINVAL;
     int foreign = parx__procs_foreign(pp); /* a job of this pool, or a fork()ed copy */
     if (foreign) return foreign;
-    uint32_t x = (uint32_t)t & ((1u << PARX__TICKET_SLOT_BITS) - 1), gen = (uint32_t)(t >> 32);
-    uint32_t tag = (uint32_t)t >> PARX__TICKET_SLOT_BITS;
+    uint32_t x;
+    uint64_t gen;
+    uint32_t tag = parx__procs_ticket_parse(pp, t, &x, &gen);
     pthread_mutex_lock(&pp->lock);
     /* relaxed: FREE is set by the caller side, under this lock */
     bool ok = tag == pp->tag && x < pp->ctl->nslots && gen && pp->gen[x] == gen &&

@@ -451,9 +451,12 @@ static void test_broken_while_submit_sleeps(void)
 
 /* The scenes below play the workers' part themselves (the pool's workers
    stopped first): claim a job as worker w would, and finish it. */
-static uint32_t slot_of(parx_ticket t)
+static uint32_t slot_of(parx_procs *pp, parx_ticket t)
 {
-    return (uint32_t)t & ((1u << PARX__TICKET_SLOT_BITS) - 1);
+    uint32_t x;
+    uint64_t gen;
+    parx__procs_ticket_parse(pp, t, &x, &gen);
+    return x;
 }
 
 static void play_finish(parx_procs *pp, uint32_t x, int status)
@@ -515,7 +518,7 @@ static void test_finish_between_scan_and_sleep(void)
     REQUIRE(pp);
     parx_ticket tj, tk;
     REQUIRE(parx_procs_submit(pp, job_gate, NULL, &tj) == 0);
-    win_slot = slot_of(tj);
+    win_slot = slot_of(pp, tj);
     REQUIRE(parx__procs_claim(pp->ctl, pp->jobs, pp->ring, 0) == (int64_t)win_slot);
     win_calls = 0;
     hook = win_hook;
@@ -558,9 +561,9 @@ static void test_collect_while_submit_sleeps(void)
     parx_ticket t1, t2, tk;
     REQUIRE(parx_procs_submit(pp, job_gate, NULL, &t1) == 0);
     REQUIRE(parx_procs_submit(pp, job_gate, NULL, &t2) == 0);
-    REQUIRE(parx__procs_claim(pp->ctl, pp->jobs, pp->ring, 0) == (int64_t)slot_of(t1));
-    REQUIRE(parx__procs_claim(pp->ctl, pp->jobs, pp->ring, 1) == (int64_t)slot_of(t2));
-    play_finish(pp, slot_of(t2), 7);
+    REQUIRE(parx__procs_claim(pp->ctl, pp->jobs, pp->ring, 0) == (int64_t)slot_of(pp, t1));
+    REQUIRE(parx__procs_claim(pp->ctl, pp->jobs, pp->ring, 1) == (int64_t)slot_of(pp, t2));
+    play_finish(pp, slot_of(pp, t2), 7);
     col_ticket = t2;
     col_calls = 0;
     col_rc = 1;
@@ -573,13 +576,13 @@ static void test_collect_while_submit_sleeps(void)
     CHECK_EQ(col_rc, 0);
     CHECK_EQ(col_status, 7);
     parx_job_result r;
-    play_finish(pp, slot_of(t1), 8);
+    play_finish(pp, slot_of(pp, t1), 8);
     CHECK_EQ(parx_procs_wait(pp, t1, &r), 0);
     CHECK_EQ(r.status, 8);
     if (rc == 0) {
-        CHECK_EQ(slot_of(tk), slot_of(t2));
-        REQUIRE(parx__procs_claim(pp->ctl, pp->jobs, pp->ring, 1) == (int64_t)slot_of(tk));
-        play_finish(pp, slot_of(tk), 9);
+        CHECK_EQ(slot_of(pp, tk), slot_of(pp, t2));
+        REQUIRE(parx__procs_claim(pp->ctl, pp->jobs, pp->ring, 1) == (int64_t)slot_of(pp, tk));
+        play_finish(pp, slot_of(pp, tk), 9);
         CHECK_EQ(parx_procs_wait(pp, tk, &r), 0);
         CHECK_EQ(r.status, 9);
     }
@@ -715,10 +718,38 @@ static void test_broken_map_sleeps(void)
     CHECK_EQ(wait_pids_dead(&pid, 1), 0);
 }
 
+/* ===== a ticket waited for already ======================================= */
+
+/* One slot: job A's ticket, waited for; then, as if 2^32 - 2 more jobs had
+   been submitted there and waited for (the slot's generation moved on as
+   far), job B. A's ticket must still be refused, and B's be B's. The
+   generation was 32 bits: B's ticket was A's again, and a second wait for
+   A took B's result (B's own wait then said -EINVAL). */
+static void test_stale_ticket_after_2_32_reuses(void)
+{
+    parx_procs_desc d = {.workers = 1, .max_jobs = 1, .arena_bytes = 4u << 20};
+    parx_procs *pp = parx_procs_create(&d, NULL);
+    REQUIRE(pp);
+    parx_ticket ta, tb;
+    parx_job_result r;
+    REQUIRE(parx_procs_submit(pp, job_gate, NULL, &ta) == 0);
+    CHECK_EQ(parx_procs_wait(pp, ta, &r), 0);
+    pthread_mutex_lock(&pp->lock);
+    pp->gen[0] += UINT32_MAX - 1;
+    pthread_mutex_unlock(&pp->lock);
+    REQUIRE(parx_procs_submit(pp, job_gate, NULL, &tb) == 0);
+    CHECK_MSG(tb != ta, "B's ticket is A's: %#llx", (unsigned long long)ta);
+    int rc = parx_procs_wait(pp, ta, &r);
+    CHECK_MSG(rc == -EINVAL, "a second wait for A: %d (%s)", rc, parx_strerror(rc));
+    CHECK_EQ(parx_procs_wait(pp, tb, &r), 0);
+    CHECK_EQ(parx_procs_wait(pp, tb, &r), -EINVAL);
+    parx_procs_destroy(pp);
+}
+
 int main(void)
 {
     signal(SIGALRM, on_alarm);
-    pt_plan(8);
+    pt_plan(9);
     run_guarded("map: progress hears of the jobs a broken pool fails, up to n of n",
                 test_progress_when_broken);
     run_guarded("two maps whose progress callbacks submit into a full pool: no hang",
@@ -735,5 +766,7 @@ int main(void)
                 test_collect_while_submit_sleeps);
     run_guarded("a map waiting for a running job of a broken pool sleeps, and returns",
                 test_broken_map_sleeps);
+    run_guarded("a ticket waited for already, its slot reused 2^32 - 1 times since: -EINVAL",
+                test_stale_ticket_after_2_32_reuses);
     return pt_done_testing();
 }
