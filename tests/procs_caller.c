@@ -232,7 +232,8 @@ typedef struct side_ctx {
     gate_arg *quick;   /* a gate job that returns at once */
     _Atomic int *go;
     _Atomic int stage; /* 1: submit now; then the test's own steps */
-    int rc1, rc2, bad; /* the submitter's two submits, its failed checks */
+    int rc1, rc2;      /* the submitter's two submits */
+    _Atomic int bad;   /* failed checks, of the submitter and the callback (at once) */
     parx_ticket t1;
 } side_ctx;
 
