@@ -3719,17 +3719,18 @@ static bool parx__procs_stop_polling(parx_procs *pp, uint64_t t0)
     return false;
 }
 
-/* Caller: wait until done_total >= want, or done_seq is no longer *seen,
+/* Caller: wait until done_total >= want, or done_seq is no longer `seen`,
    or PARX__PROCS_NAP_NS (50 ms) passed: poll for spin_ns, then sleep until
    the worker that gets there, or whoever moves done_seq, wakes us. seen:
    done_seq as the caller read it before it looked at the jobs it waits on
-   (NULL: as read here, after polling). done_seq moves for every wake-up
+   (read any later, it may already hold a wake-up meant for us, which we
+   would sleep through). done_seq moves for every wake-up
    (parx__procs_nudge): a count reaching a waiter's target, a dead worker's
    job found DONE but not counted (its worker was killed in between: the
    count never comes), and for parx__procs_slot_locked, a slot collected
    and the pool's break (parx__procs_break_locked). Callers look at the job
    states again after each return. */
-static void parx__procs_wait_done(parx_procs *pp, uint64_t want, const uint32_t *seen)
+static void parx__procs_wait_done(parx_procs *pp, uint64_t want, uint32_t seen)
 {
     parx__pctl *ctl = pp->ctl;
     PARX__PROCS_HOOK(pp, PARX__PHOOK_WAIT_DONE);
@@ -3738,13 +3739,12 @@ static void parx__procs_wait_done(parx_procs *pp, uint64_t want, const uint32_t 
         /* acquire: with finish's seq_cst count; callers then read job states with acquire */
         if (atomic_load_explicit(&ctl->done_total, memory_order_acquire) >= want) return;
         /* relaxed: only whether it moved; the caller looks again under the lock */
-        if (seen && atomic_load_explicit(&ctl->done_seq, memory_order_relaxed) != *seen) return;
+        if (atomic_load_explicit(&ctl->done_seq, memory_order_relaxed) != seen) return;
         if ((i & 31) == 0 && parx__procs_stop_polling(pp, t0)) break;
         parx__cpu_relax();
     }
-    /* seq_cst: read before our target is set, so that a finisher that sees
-       the target moves done_seq past this value (and the futex returns) */
-    uint32_t seq = seen ? *seen : atomic_load_explicit(&ctl->done_seq, memory_order_seq_cst);
+    /* The caller read seen (seq_cst) before our target is set here, so a
+       finisher that sees the target moves done_seq past it (the futex returns) */
     uint64_t t = atomic_load_explicit(&ctl->done_target, memory_order_seq_cst);
     while ((t == 0 || t > want) &&
            !atomic_compare_exchange_weak_explicit(&ctl->done_target, &t, want,
@@ -3756,7 +3756,7 @@ static void parx__procs_wait_done(parx_procs *pp, uint64_t want, const uint32_t 
        they finish), each counted as any other, and until then this sleeps.
        Returning at once, it had callers spin for as long as that took.
        bounded: a target another waiter moved, or a count that never comes */
-    parx__futex_wait_shared(&ctl->done_seq, seq, PARX__PROCS_NAP_NS);
+    parx__futex_wait_shared(&ctl->done_seq, seen, PARX__PROCS_NAP_NS);
 }
 
 /* ---- a worker process ------------------------------------------------------ */
@@ -5153,7 +5153,7 @@ static int parx__procs_slot_locked(parx_procs *pp)
         if (active) { /* a job will finish, or a slot be collected: wait, look again */
             pp->slot_nappers++;
             pthread_mutex_unlock(&pp->lock);
-            parx__procs_wait_done(pp, base + 1, &seq);
+            parx__procs_wait_done(pp, base + 1, seq);
             pthread_mutex_lock(&pp->lock);
             pp->slot_nappers--;
         } else if (claimed) { /* another thread is about to collect a result */
@@ -5346,8 +5346,12 @@ PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size
 
         /* Take every result that is in, under one lock. acquire (the count,
            read first): pairs with finish's count, so a job it counts is seen
-           DONE below, and one that is not moves it past base for wait_done */
+           DONE below, and one that is not moves it past base for wait_done.
+           seq_cst (done_seq, read before the scan too): a job seen not DONE
+           whose worker dies before it counts it moves done_seq past seq
+           (see parx__procs_wait_done) */
         uint64_t base = atomic_load_explicit(&pp->ctl->done_total, memory_order_acquire);
+        uint32_t seq = atomic_load_explicit(&pp->ctl->done_seq, memory_order_seq_cst);
         size_t kept = 0;
         pthread_mutex_lock(&pp->lock);
         for (size_t k = 0; k < npend; k++) {
@@ -5367,7 +5371,7 @@ PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size
             if (md && md->progress) parx__procs_progress(pp, md, slot, pend, npend, ndone, n);
             continue;
         }
-        if (npend) parx__procs_wait_done(pp, base + (npend + 1) / 2, NULL);
+        if (npend) parx__procs_wait_done(pp, base + (npend + 1) / 2, seq);
     }
     /* A submit error ended the map (with nothing of ours pending): the jobs
        that never ran say so in their results, as the ones that ran say how */

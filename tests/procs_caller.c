@@ -747,10 +747,65 @@ static void test_stale_ticket_after_2_32_reuses(void)
     parx_procs_destroy(pp);
 }
 
+/* ===== a map whose job's worker dies between DONE and its count ========= */
+
+/* At the map's first wait (PARX__PHOOK_WAIT_DONE, after its scan found its
+   job queued), play the worker: claim the job, run it, mark it DONE, and
+   die (SIGKILL) before counting it. The monitor, told of the death, finds
+   the job DONE and wakes its waiters for it (done_seq). */
+static int dc_calls, dc_pid, dc_bad;
+
+static void dc_hook(struct parx_procs *pp, int where)
+{
+    if (where != PARX__PHOOK_WAIT_DONE || dc_calls++ > 0)
+        return;
+    int64_t x = parx__procs_claim(pp->ctl, pp->jobs, pp->ring, 0);
+    dc_bad += x < 0;
+    if (x < 0)
+        return;
+    parx__pjob *j = &pp->jobs[x];
+    atomic_store_explicit(&pp->workers[0].current, (uint32_t)x + 1, memory_order_release);
+    j->status = 0;
+    j->run_ns = 1;
+    atomic_exchange_explicit(&j->state, PARX__J_DONE, memory_order_release); /* no count */
+    kill(dc_pid, SIGKILL);
+    parx_procs_info info = wait_started(pp, 2); /* the monitor settled the death */
+    dc_bad += info.started != 2;
+}
+
+/* One worker (stopped), one slot. A map of one job sleeps until the job is
+   counted; its worker dies between marking it DONE and counting it. The
+   monitor wakes the map (it moves done_seq), and the map must take the
+   result. It read done_seq only once it was about to sleep: a death
+   settled before that went unseen, and it slept its bound (50 ms; here,
+   for ever). */
+static void test_map_done_uncounted(void)
+{
+    int pids[2] = {0, 0};
+    parx_procs *pp = stopped_pool(1, 1, pids);
+    REQUIRE(pp);
+    dc_pid = pids[0];
+    dc_calls = dc_bad = 0;
+    void *args[1] = {NULL};
+    parx_job_result r[1];
+    hook = dc_hook;
+    arm("map_done_uncounted", 10);
+    int rc = parx_procs_map(pp, job_gate, args, 1, r);
+    alarm(0);
+    hook = NULL;
+    CHECK_EQ(rc, 0);
+    CHECK_EQ(dc_bad, 0);
+    CHECK_MSG(r[0].status == 0 && r[0].attempts == 1, "status %d, attempts %d", r[0].status,
+              r[0].attempts);
+    CHECK_EQ(parx_procs_pids(pp, &pids[1], 1), 1);
+    parx_procs_destroy(pp);
+    CHECK_EQ(wait_pids_dead(pids, 2), 0);
+}
+
 int main(void)
 {
     signal(SIGALRM, on_alarm);
-    pt_plan(9);
+    pt_plan(10);
     run_guarded("map: progress hears of the jobs a broken pool fails, up to n of n",
                 test_progress_when_broken);
     run_guarded("two maps whose progress callbacks submit into a full pool: no hang",
@@ -769,5 +824,7 @@ int main(void)
                 test_broken_map_sleeps);
     run_guarded("a ticket waited for already, its slot reused 2^32 - 1 times since: -EINVAL",
                 test_stale_ticket_after_2_32_reuses);
+    run_guarded("a map whose job's worker dies between DONE and its count: woken, takes it",
+                test_map_done_uncounted);
     return pt_done_testing();
 }
