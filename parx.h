@@ -3409,7 +3409,8 @@ static void parx__futex_wake_shared(_Atomic uint32_t *addr, int n)
    PARX__PHOOK_*. Nothing, outside such tests. */
 enum {
     PARX__PHOOK_SCANNED = 1, /* parx__procs_slot_locked: its scan is over; lock held */
-    PARX__PHOOK_WAIT_DONE    /* parx__procs_wait_done: called; no lock held */
+    PARX__PHOOK_WAIT_DONE,   /* parx__procs_wait_done: called; no lock held */
+    PARX__PHOOK_FINISH       /* parx__procs_finish: done_target read (pp NULL; a worker too) */
 };
 #ifndef PARX__PROCS_HOOK
 #define PARX__PROCS_HOOK(pp, where) ((void)(pp), (void)(where))
@@ -3701,10 +3702,20 @@ static void parx__procs_finish(parx__pctl *ctl, parx__pjob *j)
     /* seq_cst pair with parx__procs_wait_done: we see its target, or it sees our count */
     uint64_t n = atomic_fetch_add_explicit(&ctl->done_total, 1, memory_order_seq_cst) + 1;
     uint64_t want = atomic_load_explicit(&ctl->done_target, memory_order_seq_cst);
-    if (want && n >= want &&
-        atomic_compare_exchange_strong_explicit(&ctl->done_target, &want, 0,
-                                                memory_order_seq_cst, memory_order_relaxed))
-        parx__procs_nudge(ctl);
+    PARX__PROCS_HOOK((parx_procs *)NULL, PARX__PHOOK_FINISH);
+    /* A loop, not one try: a waiter may lower the target between our load
+       and the CAS (to a want of its own, reached or not), failing it; given
+       up then, the waiter whose target we read would sleep on. The failed
+       CAS reads the target anew (seq_cst, as the load above): one we have
+       reached is ours to clear; a higher one (set after another finisher
+       cleared it and woke everyone) is its waiter's, which sees our count. */
+    while (want && n >= want) {
+        if (atomic_compare_exchange_weak_explicit(&ctl->done_target, &want, 0,
+                                                  memory_order_seq_cst, memory_order_seq_cst)) {
+            parx__procs_nudge(ctl);
+            break;
+        }
+    }
 }
 
 /* Caller, polling for a result since t0: true when it is time to sleep

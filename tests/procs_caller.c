@@ -802,10 +802,88 @@ static void test_map_done_uncounted(void)
     CHECK_EQ(wait_pids_dead(pids, 2), 0);
 }
 
+/* ===== a finisher whose target moves under it ============================= */
+
+/* In the finish of the map's job (played here), between its read of the
+   waiters' target and its CAS that clears it, another waiter lowers the
+   target to a count already reached (its want, read long before): done as
+   that waiter's CAS would. */
+static parx_procs *tg_pool;
+static uint64_t tg_lower;
+static int tg_calls;
+
+static void tg_hook(struct parx_procs *pp, int where)
+{
+    (void)pp;
+    if (where != PARX__PHOOK_FINISH || tg_calls++ > 0)
+        return;
+    atomic_store_explicit(&tg_pool->ctl->done_target, tg_lower, memory_order_seq_cst);
+}
+
+static int tg_rc = 1;
+static parx_job_result tg_r[1];
+
+static void *tg_map(void *arg)
+{
+    (void)arg;
+    void *args[1] = {NULL};
+    tg_rc = parx_procs_map(tg_pool, job_gate, args, 1, tg_r);
+    return NULL;
+}
+
+/* One worker (stopped), one slot; three jobs run and collected first (the
+   count of finished jobs is 3). A map of one job sleeps with its target
+   at 4; its job finishes (played), and between the finisher's read of the
+   target and its CAS, another waiter lowers the target to 2. The CAS
+   failed, and nobody woke the map (for 50 ms; here, for ever): the
+   finisher must try again with the target it finds, which its count has
+   reached. */
+static void test_target_lowered_under_finish(void)
+{
+    int pid;
+    tg_pool = stopped_pool(1, 1, &pid);
+    REQUIRE(tg_pool);
+    parx_procs *pp = tg_pool;
+    for (int k = 0; k < 3; k++) {
+        parx_ticket t;
+        parx_job_result r;
+        REQUIRE(parx_procs_submit(pp, job_gate, NULL, &t) == 0);
+        REQUIRE(parx__procs_claim(pp->ctl, pp->jobs, pp->ring, 0) >= 0);
+        play_finish(pp, slot_of(pp, t), 0);
+        REQUIRE(parx_procs_wait(pp, t, &r) == 0);
+    }
+    REQUIRE(atomic_load(&pp->ctl->done_total) == 3);
+    arm("target_lowered_under_finish", 10);
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, tg_map, NULL) == 0);
+    /* until the map sleeps with its target set (bounded: 10 s) */
+    int asleep = 0;
+    for (int i = 0; i < 10000 && !asleep; i++) {
+        asleep = atomic_load(&pp->ctl->done_target) == 4;
+        if (!asleep)
+            nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
+    }
+    CHECK(asleep);
+    int64_t x = parx__procs_claim(pp->ctl, pp->jobs, pp->ring, 0);
+    CHECK(x >= 0);
+    tg_lower = 2;
+    tg_calls = 0;
+    hook = tg_hook;
+    if (x >= 0)
+        play_finish(pp, (uint32_t)x, 6);
+    hook = NULL;
+    pthread_join(th, NULL);
+    alarm(0);
+    CHECK_EQ(tg_calls, 1);
+    CHECK_EQ(tg_rc, 1);
+    CHECK_EQ(tg_r[0].status, 6);
+    resume_and_destroy(pp, &pid, 1);
+}
+
 int main(void)
 {
     signal(SIGALRM, on_alarm);
-    pt_plan(10);
+    pt_plan(11);
     run_guarded("map: progress hears of the jobs a broken pool fails, up to n of n",
                 test_progress_when_broken);
     run_guarded("two maps whose progress callbacks submit into a full pool: no hang",
@@ -826,5 +904,7 @@ int main(void)
                 test_stale_ticket_after_2_32_reuses);
     run_guarded("a map whose job's worker dies between DONE and its count: woken, takes it",
                 test_map_done_uncounted);
+    run_guarded("a waiter lowers the target between a finisher's read and its CAS: woken",
+                test_target_lowered_under_finish);
     return pt_done_testing();
 }
