@@ -3361,6 +3361,8 @@ struct parx_procs {
     uint32_t slot_waiters;
     uint32_t slot_nappers; /* in parx__procs_slot_locked, asleep in parx__procs_wait_done for
                               a job to end: a collect moves done_seq for them */
+    bool slot_nudged;      /* a collect did, since the last of them went to sleep: the
+                              next collects need not (a map collects many at once) */
     struct parx__pfcache { parx_job_fn fn; uint32_t id; } *fcache; /* 2 * MAX_FNS entries */
     pthread_t *owner;    /* per slot: the thread that waits for its result */
     uint8_t *kill_why;   /* per worker: why the monitor asked for a kill */
@@ -5115,7 +5117,10 @@ static int parx__procs_collect_locked(parx_procs *pp, uint32_t x, parx_job_resul
     pp->free_slots[pp->nfree++] = x;
     pp->inflight--;
     if (pp->slot_waiters) pthread_cond_broadcast(&pp->slot_freed);
-    if (pp->slot_nappers) parx__procs_nudge(pp->ctl); /* they sleep on done_seq */
+    if (pp->slot_nappers && !pp->slot_nudged) { /* they sleep on done_seq */
+        pp->slot_nudged = true;
+        parx__procs_nudge(pp->ctl);
+    }
     return status;
 }
 
@@ -5163,6 +5168,7 @@ static int parx__procs_slot_locked(parx_procs *pp)
         PARX__PROCS_HOOK(pp, PARX__PHOOK_SCANNED);
         if (active) { /* a job will finish, or a slot be collected: wait, look again */
             pp->slot_nappers++;
+            pp->slot_nudged = false; /* our seq came before: the next collect wakes us */
             pthread_mutex_unlock(&pp->lock);
             parx__procs_wait_done(pp, base + 1, seq);
             pthread_mutex_lock(&pp->lock);
