@@ -3768,7 +3768,10 @@ static void parx__procs_wait_done(parx_procs *pp, uint64_t want, uint32_t seen)
        failed at once, the running ones once their workers are dead, or as
        they finish), each counted as any other, and until then this sleeps.
        Returning at once, it had callers spin for as long as that took.
-       bounded: a target another waiter moved, or a count that never comes */
+       Bounded all the same: a net for an event that moves no count and no
+       done_seq (none is known: a target another waiter lowers is cleared
+       by the finisher that reaches it, a count that never comes is the
+       monitor's nudge) */
     parx__futex_wait_shared(&ctl->done_seq, seen, PARX__PROCS_NAP_NS);
 }
 
