@@ -514,7 +514,7 @@ static void win_hook(struct parx_procs *pp, int where)
    one, which never came: 50 ms, or here, for ever. */
 static void test_finish_between_scan_and_sleep(void)
 {
-    int pid;
+    int pid = 0;
     parx_procs *pp = stopped_pool(1, 1, &pid);
     REQUIRE(pp);
     parx_ticket tj, tk;
@@ -545,7 +545,7 @@ static void col_hook(struct parx_procs *pp, int where)
 {
     if (where != PARX__PHOOK_WAIT_DONE || col_calls++ > 0)
         return;
-    parx_job_result r;
+    parx_job_result r = {0};
     col_rc = parx_procs_wait(pp, col_ticket, &r);
     col_status = r.status;
 }
@@ -556,7 +556,7 @@ static void col_hook(struct parx_procs *pp, int where)
    woke it: it slept until a job finished (50 ms, or here, for ever). */
 static void test_collect_while_submit_sleeps(void)
 {
-    int pids[2];
+    int pids[2] = {0, 0};
     parx_procs *pp = stopped_pool(2, 2, pids);
     REQUIRE(pp);
     parx_ticket t1, t2, tk;
@@ -787,7 +787,7 @@ static void test_map_done_uncounted(void)
     dc_pid = pids[0];
     dc_calls = dc_bad = 0;
     void *args[1] = {NULL};
-    parx_job_result r[1];
+    parx_job_result r[1] = {{0}};
     hook = dc_hook;
     arm("map_done_uncounted", 10);
     int rc = parx_procs_map(pp, job_gate, args, 1, r);
@@ -840,7 +840,7 @@ static void *tg_map(void *arg)
    reached. */
 static void test_target_lowered_under_finish(void)
 {
-    int pid;
+    int pid = 0;
     tg_pool = stopped_pool(1, 1, &pid);
     REQUIRE(tg_pool);
     parx_procs *pp = tg_pool;
