@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* A caller that sleeps for its jobs sleeps until told (60 s, past every
@@ -880,10 +881,101 @@ static void test_target_lowered_under_finish(void)
     resume_and_destroy(pp, &pid, 1);
 }
 
+/* ===== a submit asleep for a running job while the pool breaks ========== */
+
+typedef struct nap_ctx {
+    parx_procs *pp;
+    uint32_t held;   /* the running job's slot */
+    _Atomic int tid; /* the submitting thread, once it runs */
+    int rc;
+    uint32_t phase;  /* the running job's, as the submit returned */
+} nap_ctx;
+
+static void *nap_submit(void *arg)
+{
+    nap_ctx *c = (nap_ctx *)arg;
+    atomic_store(&c->tid, (int)syscall(SYS_gettid));
+    parx_ticket t;
+    c->rc = parx_procs_submit(c->pp, job_orphan, NULL, &t);
+    c->phase = PARX__J_PHASE(atomic_load(&c->pp->jobs[c->held].state));
+    return NULL;
+}
+
+/* Whether thread tid of this process sleeps ('S'). */
+static int thread_sleeps(int tid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *rp = strrchr(buf, ')');
+    return rp && rp[1] == ' ' && rp[2] == 'S';
+}
+
+/* One worker, one slot, its job running in a worker that outlives the
+   server (job_orphan). Another thread's submit finds no free slot and
+   sleeps until a job ends; the pool breaks meanwhile (its server killed).
+   The submit must return PARX_E_PROCS_BROKEN then, with the job still
+   running, not once that job ends. Nothing woke it (for 50 ms; here until
+   the monitor, having waited 2 s for the worker to die, failed the job):
+   the break failed no queued job and moved no count. */
+static void test_broken_while_submit_naps(void)
+{
+    parx_procs_desc d = {.workers = 1, .max_jobs = 1, .arena_bytes = 4u << 20};
+    nap_ctx c;
+    memset(&c, 0, sizeof c);
+    c.pp = parx_procs_create(&d, NULL);
+    REQUIRE(c.pp);
+    int pid = 0;
+    CHECK_EQ(parx_procs_pids(c.pp, &pid, 1), 1);
+    parx_arena *a = parx_procs_arena(c.pp);
+    _Atomic int *go = (_Atomic int *)parx_arena_alloc(a, sizeof *go, 0);
+    orphan_arg *held = (orphan_arg *)parx_arena_alloc(a, sizeof *held, 0);
+    REQUIRE(go && held);
+    atomic_store(go, 0);
+    held->go = go;
+    atomic_store(&held->running, 0);
+    parx_ticket tj;
+    REQUIRE(parx_procs_submit(c.pp, job_orphan, held, &tj) == 0);
+    c.held = slot_of(c.pp, tj);
+    for (int i = 0; i < 10000 && !atomic_load(&held->running); i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
+    CHECK(atomic_load(&held->running));
+    arm("broken_while_submit_naps", 10);
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, nap_submit, &c) == 0);
+    /* until the submit sleeps for the running job (its target set, its
+       thread asleep; bounded: 10 s) */
+    int asleep = 0;
+    for (int i = 0; i < 10000 && !asleep; i++) {
+        int tid = atomic_load(&c.tid);
+        asleep = tid && atomic_load(&c.pp->ctl->done_target) != 0 && thread_sleeps(tid);
+        if (!asleep)
+            nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
+    }
+    CHECK(asleep);
+    parx_procs_info info;
+    parx_procs_stats(c.pp, &info);
+    kill(info.server_pid, SIGKILL);
+    pthread_join(th, NULL);
+    alarm(0);
+    atomic_store(go, 1);
+    CHECK_MSG(c.rc == PARX_E_PROCS_BROKEN, "submit: %d (%s)", c.rc, parx_strerror(c.rc));
+    CHECK_MSG(c.phase == PARX__J_RUNNING, "the submit returned once the running job was over");
+    parx_job_result r;
+    CHECK_EQ(parx_procs_wait(c.pp, tj, &r), 0);
+    parx_procs_destroy(c.pp);
+    CHECK_EQ(wait_pids_dead(&pid, 1), 0);
+}
+
 int main(void)
 {
     signal(SIGALRM, on_alarm);
-    pt_plan(11);
+    pt_plan(12);
     run_guarded("map: progress hears of the jobs a broken pool fails, up to n of n",
                 test_progress_when_broken);
     run_guarded("two maps whose progress callbacks submit into a full pool: no hang",
@@ -906,5 +998,7 @@ int main(void)
                 test_map_done_uncounted);
     run_guarded("a waiter lowers the target between a finisher's read and its CAS: woken",
                 test_target_lowered_under_finish);
+    run_guarded("a submit asleep for a running job while the pool breaks: PARX_E_PROCS_BROKEN",
+                test_broken_while_submit_naps);
     return pt_done_testing();
 }
