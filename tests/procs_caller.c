@@ -2,9 +2,10 @@
 /* tests/procs_caller.c -- the process pool's bookkeeping in the caller:
    what parx_procs_map_ex tells its progress callback when the pool breaks
    under it, progress callbacks of two maps at once that submit into the
-   same full pool, the results of a map a submit error ends midway, and
-   the wake-ups a caller asleep for a job or a slot must get (a submit, and
-   a map on a broken pool, which spun instead of sleeping).
+   same full pool, the results of a map a submit error ends midway, the
+   wake-ups a caller asleep for a job or a slot must get (a submit, a map,
+   and a map on a broken pool, which spun instead of sleeping), and a
+   ticket waited for already once its slot has been reused 2^32 - 1 times.
 
    Every test runs under run_guarded: it fails if it leaves a descriptor, a
    child process or a parx-* entry of /dev/shm behind. Pools are made before
