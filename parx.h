@@ -1059,7 +1059,11 @@ PARX_API int parx_procs_submit(parx_procs *pp, parx_job_fn fn, void *arg, parx_t
    Returns 0 once the job is over (its own return value, or why it failed,
    is r->status), -EINVAL (pp NULL, or a ticket that is unknown or was
    waited for already), -EDEADLK (called from a job of pp itself), or -EPERM
-   (called in a process that fork() made from pp's creator).
+   (called in a process that fork() made from pp's creator). A ticket
+   waited for already is known as such until its job slot has been reused
+   2^(52 - b) - 1 times, b the bits of max_jobs - 1 (2^40 - 1 times with
+   the default 4096 slots, 2^32 - 1 at the least): then it names the job
+   the slot holds, whose result a second wait would take.
    Thread safety: any thread, concurrently for different tickets. */
 PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r);
 
@@ -3346,17 +3350,19 @@ struct parx_procs {
     bool monitor_running;
     _Atomic uint32_t monitor_up; /* 1 once the monitor thread runs its own code (a futex) */
     _Atomic int broken;  /* the server died, or a replacement could not start: every job
-                            that has not run fails with PARX_E_PROCS_BROKEN. Set (release)
-                            under lock just before the monitor fails the queued jobs (the
-                            running ones only once their workers are dead); read relaxed
-                            under lock, acquire by waiters that hold none */
+                            that has not run fails with PARX_E_PROCS_BROKEN. Set under
+                            lock just before the monitor fails the queued jobs (the
+                            running ones only once their workers are dead); read under
+                            lock, so relaxed everywhere (parx__procs_break_locked) */
     bool server_reaped;  /* the monitor waited for the server already */
     parx_start start;    /* PARX_START_FORK or PARX_START_SPAWN */
 
     pthread_mutex_t lock; /* everything below; never held across a blocking wait */
     uint32_t *free_slots;
     uint32_t nfree;
-    uint32_t *gen;       /* per slot: bumped at each submit, carried by tickets */
+    uint64_t *gen;       /* per slot: bumped at each submit, carried by tickets: 1 to
+                            2^(52 - slot_bits) - 1, then 1 again (see parx__procs_ticket) */
+    uint32_t slot_bits;  /* bits a slot number takes in a ticket: nslots <= 2^slot_bits */
     uint32_t *last_pos;  /* per slot: ring position (low 32 bits) of its latest entry */
     uint32_t tag;        /* 1..4095, this pool's in its tickets: another pool's is refused */
     uint8_t *waited;     /* per slot: a waiter has claimed its result (PARX__W_*) */
@@ -3365,6 +3371,10 @@ struct parx_procs {
                             of slots never used are never touched (see parx_procs_create) */
     pthread_cond_t slot_freed; /* a slot came back, for those waiting in parx__procs_slot_locked */
     uint32_t slot_waiters;
+    uint32_t slot_nappers; /* in parx__procs_slot_locked, asleep in parx__procs_wait_done for
+                              a job to end: a collect moves done_seq for them */
+    bool slot_nudged;      /* a collect did, since the last of them went to sleep: the
+                              next collects need not (a map collects many at once) */
     struct parx__pfcache { parx_job_fn fn; uint32_t id; } *fcache; /* 2 * MAX_FNS entries */
     pthread_t *owner;    /* per slot: the thread that waits for its result */
     uint8_t *kill_why;   /* per worker: why the monitor asked for a kill */
@@ -3406,6 +3416,25 @@ static void parx__futex_wake_shared(_Atomic uint32_t *addr, int n)
    kernel does when it has no memory for the buffer. Tests only. */
 #ifndef PARX__PROCS_SEND
 #define PARX__PROCS_SEND send
+#endif
+
+/* Points in the caller's waits where a test plays a worker's or another
+   thread's part at an exact moment (tests/procs_caller.c): `where` is one of
+   PARX__PHOOK_*. Nothing, outside such tests. */
+enum {
+    PARX__PHOOK_SCANNED = 1, /* parx__procs_slot_locked: its scan is over; lock held */
+    PARX__PHOOK_WAIT_DONE,   /* parx__procs_wait_done: called; no lock held */
+    PARX__PHOOK_FINISH       /* parx__procs_finish: done_target read (pp NULL; a worker too) */
+};
+#ifndef PARX__PROCS_HOOK
+#define PARX__PROCS_HOOK(pp, where) ((void)(pp), (void)(where))
+#endif
+
+/* The longest a caller sleeps in parx__procs_wait_done before it looks at
+   its jobs again. A bound for what no wake-up announces (see there); a test
+   that must see every wake-up arrive sets it longer than its alarm. */
+#ifndef PARX__PROCS_NAP_NS
+#define PARX__PROCS_NAP_NS 50000000 /* 50 ms */
 #endif
 
 /* Send one message, blocking while the socket is full. A send refused for
@@ -3666,6 +3695,16 @@ static void parx__procs_wake(parx__pctl *ctl, uint32_t n)
     parx__futex_wake_shared(&ctl->wake_seq, (int)(n < sleeping ? n : sleeping));
 }
 
+/* Move done_seq and wake every caller asleep in parx__procs_wait_done on
+   it: each looks at its jobs again. */
+static void parx__procs_nudge(parx__pctl *ctl)
+{
+    /* release: pairs with the waiter's acquire of done_seq, so a waiter that
+       sees the new value also sees what came before it (a count, a DONE) */
+    atomic_fetch_add_explicit(&ctl->done_seq, 1, memory_order_release);
+    parx__futex_wake_shared(&ctl->done_seq, INT_MAX);
+}
+
 /* Worker or monitor: job j is finished (its fields are written). */
 static void parx__procs_finish(parx__pctl *ctl, parx__pjob *j)
 {
@@ -3677,13 +3716,19 @@ static void parx__procs_finish(parx__pctl *ctl, parx__pjob *j)
     /* seq_cst pair with parx__procs_wait_done: we see its target, or it sees our count */
     uint64_t n = atomic_fetch_add_explicit(&ctl->done_total, 1, memory_order_seq_cst) + 1;
     uint64_t want = atomic_load_explicit(&ctl->done_target, memory_order_seq_cst);
-    if (want && n >= want &&
-        atomic_compare_exchange_strong_explicit(&ctl->done_target, &want, 0,
-                                                memory_order_seq_cst, memory_order_relaxed)) {
-        /* release: pairs with the waiter's acquire of done_seq, so a waiter
-           that sees the new value also sees our count */
-        atomic_fetch_add_explicit(&ctl->done_seq, 1, memory_order_release);
-        parx__futex_wake_shared(&ctl->done_seq, INT_MAX);
+    PARX__PROCS_HOOK((parx_procs *)NULL, PARX__PHOOK_FINISH);
+    /* A loop, not one try: a waiter may lower the target between our load
+       and the CAS (to a want of its own, reached or not), failing it; given
+       up then, the waiter whose target we read would sleep on. The failed
+       CAS reads the target anew (seq_cst, as the load above): one we have
+       reached is ours to clear; a higher one (set after another finisher
+       cleared it and woke everyone) is its waiter's, which sees our count. */
+    while (want && n >= want) {
+        if (atomic_compare_exchange_weak_explicit(&ctl->done_target, &want, 0,
+                                                  memory_order_seq_cst, memory_order_seq_cst)) {
+            parx__procs_nudge(ctl);
+            break;
+        }
     }
 }
 
@@ -3699,33 +3744,47 @@ static bool parx__procs_stop_polling(parx_procs *pp, uint64_t t0)
     return false;
 }
 
-/* Caller: wait until done_total >= want, the pool broke, or 50 ms passed:
-   poll for spin_ns, then sleep until the worker that gets there wakes us.
-   Callers look at the job states again after each return: a worker killed
-   between marking its job DONE and counting it never gets there. */
-static void parx__procs_wait_done(parx_procs *pp, uint64_t want)
+/* Caller: wait until done_total >= want, or done_seq is no longer `seen`,
+   or PARX__PROCS_NAP_NS (50 ms) passed: poll for spin_ns, then sleep until
+   the worker that gets there, or whoever moves done_seq, wakes us. seen:
+   done_seq as the caller read it before it looked at the jobs it waits on
+   (read any later, it may already hold a wake-up meant for us, which we
+   would sleep through). done_seq moves for every wake-up
+   (parx__procs_nudge): a count reaching a waiter's target, a dead worker's
+   job found DONE but not counted (its worker was killed in between: the
+   count never comes), and for parx__procs_slot_locked, a slot collected
+   and the pool's break (parx__procs_break_locked). Callers look at the job
+   states again after each return. */
+static void parx__procs_wait_done(parx_procs *pp, uint64_t want, uint32_t seen)
 {
     parx__pctl *ctl = pp->ctl;
+    PARX__PROCS_HOOK(pp, PARX__PHOOK_WAIT_DONE);
     uint64_t t0 = parx__now_ns();
     for (unsigned i = 1;; i++) {
         /* acquire: with finish's seq_cst count; callers then read job states with acquire */
         if (atomic_load_explicit(&ctl->done_total, memory_order_acquire) >= want) return;
+        /* relaxed: only whether it moved; the caller looks again under the lock */
+        if (atomic_load_explicit(&ctl->done_seq, memory_order_relaxed) != seen) return;
         if ((i & 31) == 0 && parx__procs_stop_polling(pp, t0)) break;
         parx__cpu_relax();
     }
-    uint32_t seq = atomic_load_explicit(&ctl->done_seq, memory_order_seq_cst);
+    /* The caller read seen (seq_cst) before our target is set here, so a
+       finisher that sees the target moves done_seq past it (the futex returns) */
     uint64_t t = atomic_load_explicit(&ctl->done_target, memory_order_seq_cst);
     while ((t == 0 || t > want) &&
            !atomic_compare_exchange_weak_explicit(&ctl->done_target, &t, want,
                                                   memory_order_seq_cst, memory_order_relaxed)) {
     }
     if (atomic_load_explicit(&ctl->done_total, memory_order_seq_cst) >= want) return;
-    /* acquire: pairs with the monitor's release, made as it starts failing the jobs
-       (not after: running ones fail once their workers are dead), so callers look
-       at their jobs again rather than sleep */
-    if (atomic_load_explicit(&pp->broken, memory_order_acquire)) return;
-    /* bounded: a target another waiter moved, or a count that never comes */
-    parx__futex_wait_shared(&ctl->done_seq, seq, 50000000);
+    /* No return for a broken pool here: its jobs still end (the queued ones
+       failed at once, the running ones once their workers are dead, or as
+       they finish), each counted as any other, and until then this sleeps.
+       Returning at once, it had callers spin for as long as that took.
+       Bounded all the same: a net for an event that moves no count and no
+       done_seq (none is known: a target another waiter lowers is cleared
+       by the finisher that reaches it, a count that never comes is the
+       monitor's nudge) */
+    parx__futex_wait_shared(&ctl->done_seq, seen, PARX__PROCS_NAP_NS);
 }
 
 /* ---- a worker process ------------------------------------------------------ */
@@ -4184,6 +4243,21 @@ static void parx__procs_fail_locked(parx_procs *pp, int code, bool running)
     }
 }
 
+/* The pool broke (the server died, or a replacement could not start):
+   workers claim no more jobs, the queued ones fail now, and callers asleep
+   for a slot (in parx__procs_wait_done, or on slot_freed) look again and
+   return PARX_E_PROCS_BROKEN. Caller (the monitor) holds lock. */
+static void parx__procs_break_locked(parx_procs *pp)
+{
+    /* relaxed: read under the lock alone, which orders it */
+    atomic_store_explicit(&pp->broken, 1, memory_order_relaxed);
+    /* seq_cst: as destroy's; workers check quit before each claim and before sleeping */
+    atomic_store_explicit(&pp->ctl->quit, 1, memory_order_seq_cst);
+    parx__procs_fail_locked(pp, PARX_E_PROCS_BROKEN, false);
+    parx__procs_nudge(pp->ctl);
+    if (pp->slot_waiters) pthread_cond_broadcast(&pp->slot_freed);
+}
+
 /* Messages to the server never block the monitor (the server may itself be
    blocked sending deaths to us): what the socket cannot take now waits in
    pending[] and goes out when it has room (POLLOUT), or, refused for want of
@@ -4252,9 +4326,7 @@ static uint32_t parx__procs_died_locked(parx_procs *pp, uint32_t w, int st, bool
     if (cur && PARX__J_PHASE(atomic_load_explicit(&pp->jobs[cur - 1].state,
                                                   memory_order_acquire)) == PARX__J_DONE) {
         parx__futex_wake_shared(&pp->jobs[cur - 1].state, INT_MAX);
-        /* release: as in parx__procs_finish */
-        atomic_fetch_add_explicit(&pp->ctl->done_seq, 1, memory_order_release);
-        parx__futex_wake_shared(&pp->ctl->done_seq, INT_MAX);
+        parx__procs_nudge(pp->ctl);
     }
     atomic_store_explicit(&pp->workers[w].current, 0, memory_order_relaxed); /* a hint */
     uint32_t requeued = 0;
@@ -4456,9 +4528,7 @@ static void *parx__procs_monitor(void *arg)
                              "parx_procs: a replacement worker could not start (%s); the pool is "
                              "broken",
                              parx_strerror(m.pid));
-                    atomic_store_explicit(&pp->broken, 1, memory_order_release);
-                    atomic_store_explicit(&pp->ctl->quit, 1, memory_order_seq_cst);
-                    parx__procs_fail_locked(pp, PARX_E_PROCS_BROKEN, false);
+                    parx__procs_break_locked(pp);
                     pthread_mutex_unlock(&pp->lock);
                     parx__log(PARX_LOG_ERROR, msg);
                     pthread_mutex_lock(&pp->lock);
@@ -4480,9 +4550,7 @@ static void *parx__procs_monitor(void *arg)
             pthread_mutex_lock(&pp->lock);
             pp->server_reaped = true;
             bool expected = pp->quitting;
-            atomic_store_explicit(&pp->broken, 1, memory_order_release);
-            atomic_store_explicit(&pp->ctl->quit, 1, memory_order_seq_cst);
-            parx__procs_fail_locked(pp, PARX_E_PROCS_BROKEN, false);
+            parx__procs_break_locked(pp);
             pthread_mutex_unlock(&pp->lock);
             parx__procs_await_workers(pp);
             pthread_mutex_lock(&pp->lock);
@@ -4580,14 +4648,47 @@ static int parx__procs_spawn_server(parx_procs *pp, int server_sock)
 static pthread_mutex_t parx__procs_reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static parx_procs *parx__procs_reg;
 
-/* A ticket is gen << 32 | tag << 20 | slot (slots < 2^20: max_jobs). The
+/* A ticket is gen_hi << 32 | tag << 20 | gen_lo << b | slot, where b is
+   the pool's slot_bits (0 for one slot, 12 for the default 4096, 20 for
+   max_jobs above 2^19) and gen, of 52 - b bits (gen_hi its high 32, gen_lo
+   the rest), is the slot's generation, bumped at each submit there. The
    tag tells one pool's tickets from another's, which would otherwise share
    their first gens and slots; pools get tags in turn (under the lock above),
-   so only a pool made 4095 pools later can take another's for its own. */
+   so only a pool made 4095 pools later can take another's for its own.
+   A ticket waited for already is refused until its slot's generation comes
+   round again, 2^(52 - b) - 1 submits to that slot later (2^40 - 1 with
+   4096 slots; 2^32 - 1 at the least). It was 2^32 - 1 whatever the size, a
+   few hours of a loop that submits and waits (which reuses one slot) on a
+   large pool. No more bits are free: a ticket is 64 bits (the API's
+   parx_ticket, which programs store and compare as an integer), and the
+   slot and the tag must fit beside the generation. */
 #define PARX__TICKET_SLOT_BITS 20
 #define PARX__TICKET_TAGS 4095u
+#define PARX__TICKET_TAG_BITS 12
+_Static_assert(PARX__TICKET_TAGS < 1u << PARX__TICKET_TAG_BITS &&
+                   PARX__TICKET_SLOT_BITS + PARX__TICKET_TAG_BITS == 32,
+               "a tag fits its bits, which end at bit 32");
 _Static_assert(PARX__PROCS_MAX_JOBS <= 1u << PARX__TICKET_SLOT_BITS, "a slot must fit its bits");
 static uint32_t parx__procs_tags;
+
+/* The ticket of slot x's current job. */
+static parx_ticket parx__procs_ticket(const parx_procs *pp, uint32_t x)
+{
+    uint32_t lo_bits = PARX__TICKET_SLOT_BITS - pp->slot_bits;
+    uint64_t g = pp->gen[x];
+    return (g >> lo_bits) << 32 | (uint64_t)pp->tag << PARX__TICKET_SLOT_BITS |
+           (g & ((UINT64_C(1) << lo_bits) - 1)) << pp->slot_bits | x;
+}
+
+/* Ticket t's slot (*x), generation (*gen) and tag (the return value). */
+static uint32_t parx__procs_ticket_parse(const parx_procs *pp, parx_ticket t, uint32_t *x,
+                                         uint64_t *gen)
+{
+    uint32_t b = pp->slot_bits, low = (uint32_t)t & ((1u << PARX__TICKET_SLOT_BITS) - 1);
+    *x = low & ((1u << b) - 1);
+    *gen = (t >> 32) << (PARX__TICKET_SLOT_BITS - b) | low >> b;
+    return (uint32_t)t >> PARX__TICKET_SLOT_BITS;
+}
 
 /* In a fork-mode server just forked (the list lock held by the parent's
    copy): unmap and close everything of the other pools. Syscalls only. */
@@ -4864,7 +4965,8 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
 
     /* The caller's own tables, made while the server starts the workers. */
     pp->free_slots = (uint32_t *)malloc(nslots * sizeof *pp->free_slots);
-    pp->gen = (uint32_t *)calloc(nslots, sizeof *pp->gen);
+    pp->gen = (uint64_t *)calloc(nslots, sizeof *pp->gen);
+    while ((1u << pp->slot_bits) < nslots) pp->slot_bits++;
     pp->last_pos = (uint32_t *)calloc(nslots, sizeof *pp->last_pos);
     pp->waited = (uint8_t *)calloc(nslots, 1);
     pp->owner = (pthread_t *)calloc(nslots, sizeof *pp->owner);
@@ -5036,7 +5138,9 @@ static uint32_t parx__procs_enqueue_locked(parx_procs *pp, uint32_t fn_id, uint6
     j->status = j->signal = j->exit_code = 0;
     j->attempts = 1;
     j->run_ns = 0;
-    pp->gen[x] = pp->gen[x] + 1 ? pp->gen[x] + 1 : 1;
+    /* 52 - slot_bits bits (see parx__procs_ticket); 0 is no ticket's */
+    pp->gen[x] = (pp->gen[x] + 1) & (UINT64_MAX >> (PARX__TICKET_TAG_BITS + pp->slot_bits));
+    if (!pp->gen[x]) pp->gen[x] = 1;
     pp->waited[x] = PARX__W_NONE;
     pp->inflight++;
     /* release: a worker's claim (acquire) sees fn_id, arg_off and parx_run's fields */
@@ -5062,6 +5166,10 @@ static int parx__procs_collect_locked(parx_procs *pp, uint32_t x, parx_job_resul
     pp->free_slots[pp->nfree++] = x;
     pp->inflight--;
     if (pp->slot_waiters) pthread_cond_broadcast(&pp->slot_freed);
+    if (pp->slot_nappers && !pp->slot_nudged) { /* they sleep on done_seq */
+        pp->slot_nudged = true;
+        parx__procs_nudge(pp->ctl);
+    }
     return status;
 }
 
@@ -5079,6 +5187,16 @@ static int parx__procs_slot_locked(parx_procs *pp)
 {
     while (pp->nfree == 0) {
         if (atomic_load_explicit(&pp->broken, memory_order_relaxed)) return PARX_E_PROCS_BROKEN;
+        /* Before the scan: a job that the scan sees queued or running then
+           counts past `base` when it ends, and moves done_seq past `seq`
+           if its worker dies before it counts. Read after the scan, a job
+           that ended in between would be waited for as one still to come.
+           acquire (count): the scan's loads come after it; seq_cst (seq):
+           read before wait_done sets its target (see there). A collect
+           (slot_nappers) and the pool's break move done_seq too, under the
+           lock, so after seq. */
+        uint64_t base = atomic_load_explicit(&pp->ctl->done_total, memory_order_acquire);
+        uint32_t seq = atomic_load_explicit(&pp->ctl->done_seq, memory_order_seq_cst);
         uint32_t active = 0, claimed = 0, claimed_cb = 0;
         bool in_cb = false; /* we are a map's progress callback, holding results */
         pthread_t self = pthread_self();
@@ -5096,11 +5214,14 @@ static int parx__procs_slot_locked(parx_procs *pp)
             claimed_cb += done && pp->waited[x] == PARX__W_CALLBACK;
         }
         if (!in_cb) claimed += claimed_cb;
-        if (active) { /* a job will finish: wait for that, then look again */
-            uint64_t want = atomic_load_explicit(&pp->ctl->done_total, memory_order_acquire) + 1;
+        PARX__PROCS_HOOK(pp, PARX__PHOOK_SCANNED);
+        if (active) { /* a job will finish, or a slot be collected: wait, look again */
+            pp->slot_nappers++;
+            pp->slot_nudged = false; /* our seq came before: the next collect wakes us */
             pthread_mutex_unlock(&pp->lock);
-            parx__procs_wait_done(pp, want);
+            parx__procs_wait_done(pp, base + 1, seq);
             pthread_mutex_lock(&pp->lock);
+            pp->slot_nappers--;
         } else if (claimed) { /* another thread is about to collect a result */
             pp->slot_waiters++;
             pthread_cond_wait(&pp->slot_freed, &pp->lock);
@@ -5153,7 +5274,7 @@ static int parx__procs_submit_off(parx_procs *pp, parx_job_fn fn, uint64_t off,
         return rc;
     }
     uint32_t x = parx__procs_enqueue_locked(pp, id, off, run);
-    *t = (uint64_t)pp->gen[x] << 32 | (uint64_t)pp->tag << PARX__TICKET_SLOT_BITS | x;
+    *t = parx__procs_ticket(pp, x);
     parx__procs_queued_unlock(pp, 1);
     return 0;
 }
@@ -5194,8 +5315,9 @@ PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r)
     if (!pp) return -EINVAL;
     int foreign = parx__procs_foreign(pp); /* a job of this pool, or a fork()ed copy */
     if (foreign) return foreign;
-    uint32_t x = (uint32_t)t & ((1u << PARX__TICKET_SLOT_BITS) - 1), gen = (uint32_t)(t >> 32);
-    uint32_t tag = (uint32_t)t >> PARX__TICKET_SLOT_BITS;
+    uint32_t x;
+    uint64_t gen;
+    uint32_t tag = parx__procs_ticket_parse(pp, t, &x, &gen);
     pthread_mutex_lock(&pp->lock);
     /* relaxed: FREE is set by the caller side, under this lock */
     bool ok = tag == pp->tag && x < pp->ctl->nslots && gen && pp->gen[x] == gen &&
@@ -5290,8 +5412,12 @@ PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size
 
         /* Take every result that is in, under one lock. acquire (the count,
            read first): pairs with finish's count, so a job it counts is seen
-           DONE below, and one that is not moves it past base for wait_done */
+           DONE below, and one that is not moves it past base for wait_done.
+           seq_cst (done_seq, read before the scan too): a job seen not DONE
+           whose worker dies before it counts it moves done_seq past seq
+           (see parx__procs_wait_done) */
         uint64_t base = atomic_load_explicit(&pp->ctl->done_total, memory_order_acquire);
+        uint32_t seq = atomic_load_explicit(&pp->ctl->done_seq, memory_order_seq_cst);
         size_t kept = 0;
         pthread_mutex_lock(&pp->lock);
         for (size_t k = 0; k < npend; k++) {
@@ -5311,7 +5437,7 @@ PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size
             if (md && md->progress) parx__procs_progress(pp, md, slot, pend, npend, ndone, n);
             continue;
         }
-        if (npend) parx__procs_wait_done(pp, base + (npend + 1) / 2);
+        if (npend) parx__procs_wait_done(pp, base + (npend + 1) / 2, seq);
     }
     /* A submit error ended the map (with nothing of ours pending): the jobs
        that never ran say so in their results, as the ones that ran say how */

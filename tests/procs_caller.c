@@ -2,7 +2,10 @@
 /* tests/procs_caller.c -- the process pool's bookkeeping in the caller:
    what parx_procs_map_ex tells its progress callback when the pool breaks
    under it, progress callbacks of two maps at once that submit into the
-   same full pool, and the results of a map a submit error ends midway.
+   same full pool, the results of a map a submit error ends midway, the
+   wake-ups a caller asleep for a job or a slot must get (a submit, a map,
+   and a map on a broken pool, which spun instead of sleeping), and a
+   ticket waited for already once its slot has been reused 2^32 - 1 times.
 
    Every test runs under run_guarded: it fails if it leaves a descriptor, a
    child process or a parx-* entry of /dev/shm behind. Pools are made before
@@ -10,13 +13,24 @@
    that hangs is ended by an alarm that says so: the pool's server sees its
    caller die and takes the workers with it. This unit implements parx
    itself: one test waits, as the pool's insides allow, until a submit of
-   another thread sleeps for a slot. */
+   another thread sleeps for a slot, and the tests of wake-ups play a
+   worker's or a waiter's step at an exact point of a caller's wait
+   (PARX__PROCS_HOOK), with its workers stopped where they would race. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+/* A caller that sleeps for its jobs sleeps until told (60 s, past every
+   test's alarm, not the 50 ms bound): a wake-up the pool loses is a hang.
+   And the tests of those wake-ups play their events at exact points of a
+   caller's wait (see hook below). */
+#define PARX__PROCS_NAP_NS 60000000000LL
+struct parx_procs;
+static void (*hook)(struct parx_procs *pp, int where);
+#define PARX__PROCS_HOOK(pp, where) (hook ? hook((pp), (where)) : (void)0)
 #define PARX_IMPLEMENTATION
 #include "parx.h"
 #include "procs_common.h"
@@ -220,7 +234,8 @@ typedef struct side_ctx {
     gate_arg *quick;   /* a gate job that returns at once */
     _Atomic int *go;
     _Atomic int stage; /* 1: submit now; then the test's own steps */
-    int rc1, rc2, bad; /* the submitter's two submits, its failed checks */
+    int rc1, rc2;      /* the submitter's two submits */
+    _Atomic int bad;   /* failed checks, of the submitter and the callback (at once) */
     parx_ticket t1;
 } side_ctx;
 
@@ -435,10 +450,533 @@ static void test_broken_while_submit_sleeps(void)
     parx_procs_destroy(c.pp);
 }
 
+/* ===== wake-ups of a submit that sleeps for a slot ======================= */
+
+/* The scenes below play the workers' part themselves (the pool's workers
+   stopped first): claim a job as worker w would, and finish it. */
+static uint32_t slot_of(parx_procs *pp, parx_ticket t)
+{
+    uint32_t x;
+    uint64_t gen;
+    parx__procs_ticket_parse(pp, t, &x, &gen);
+    return x;
+}
+
+static void play_finish(parx_procs *pp, uint32_t x, int status)
+{
+    parx__pjob *j = &pp->jobs[x];
+    j->status = status;
+    j->run_ns = 1;
+    parx__procs_finish(pp->ctl, j);
+}
+
+static void resume_and_destroy(parx_procs *pp, int *pids, int workers)
+{
+    for (int w = 0; w < workers; w++)
+        kill(pids[w], SIGCONT);
+    parx_procs_destroy(pp);
+    CHECK_EQ(wait_pids_dead(pids, workers), 0);
+}
+
+/* A pool of `workers` stopped workers (pids in pids) and `slots` slots, or
+   NULL. */
+static parx_procs *stopped_pool(int workers, unsigned slots, int *pids)
+{
+    parx_procs_desc d = {.workers = workers, .max_jobs = slots, .arena_bytes = 4u << 20};
+    parx_procs *pp = parx_procs_create(&d, NULL);
+    if (!pp)
+        return NULL;
+    bool ok = parx_procs_pids(pp, pids, workers) == workers;
+    for (int w = 0; ok && w < workers; w++)
+        ok = stop_worker(pids[w]);
+    if (!ok) {
+        resume_and_destroy(pp, pids, workers);
+        return NULL;
+    }
+    return pp;
+}
+
+/* The job of slot `win_slot` finishes (played) at the submit's first
+   PARX__PHOOK_SCANNED: after its scan saw the job running, before it
+   sleeps. */
+static uint32_t win_slot;
+static int win_calls;
+
+static void win_hook(struct parx_procs *pp, int where)
+{
+    if (where == PARX__PHOOK_SCANNED && win_calls++ == 0)
+        play_finish(pp, win_slot, 5);
+}
+
+/* One slot, its job J running. A submit finds no free slot and J running,
+   and sleeps until a job finishes; J finishes right after its scan. J's
+   result is then the only thing in the pool, and nobody waits for it: the
+   submit must say -EBUSY. It counted J's end as one still to come (it read
+   the count of finished jobs after its scan), and slept until the next
+   one, which never came: 50 ms, or here, for ever. */
+static void test_finish_between_scan_and_sleep(void)
+{
+    int pid = 0;
+    parx_procs *pp = stopped_pool(1, 1, &pid);
+    REQUIRE(pp);
+    parx_ticket tj, tk;
+    REQUIRE(parx_procs_submit(pp, job_gate, NULL, &tj) == 0);
+    win_slot = slot_of(pp, tj);
+    REQUIRE(parx__procs_claim(pp->ctl, pp->jobs, pp->ring, 0) == (int64_t)win_slot);
+    win_calls = 0;
+    hook = win_hook;
+    arm("finish_between_scan_and_sleep", 10);
+    int rc = parx_procs_submit(pp, job_gate, NULL, &tk);
+    alarm(0);
+    hook = NULL;
+    CHECK_MSG(rc == -EBUSY, "submit: %d (%s)", rc, parx_strerror(rc));
+    CHECK(win_calls >= 1);
+    parx_job_result r;
+    CHECK_EQ(parx_procs_wait(pp, tj, &r), 0);
+    CHECK_EQ(r.status, 5);
+    resume_and_destroy(pp, &pid, 1);
+}
+
+/* At the submit's first PARX__PHOOK_WAIT_DONE (it is about to sleep for a
+   job to finish) another thread's wait for ticket `col_ticket` collects
+   that result: played here, on the submit's thread. */
+static parx_ticket col_ticket;
+static int col_calls, col_rc = 1, col_status;
+
+static void col_hook(struct parx_procs *pp, int where)
+{
+    if (where != PARX__PHOOK_WAIT_DONE || col_calls++ > 0)
+        return;
+    parx_job_result r = {0};
+    col_rc = parx_procs_wait(pp, col_ticket, &r);
+    col_status = r.status;
+}
+
+/* Two slots: J1 running, J2 done (nobody waits for it yet). A submit finds
+   no free slot, a job running, and sleeps until one finishes; then J2's
+   wait collects J2, and the slot is free. The submit must take it. Nothing
+   woke it: it slept until a job finished (50 ms, or here, for ever). */
+static void test_collect_while_submit_sleeps(void)
+{
+    int pids[2] = {0, 0};
+    parx_procs *pp = stopped_pool(2, 2, pids);
+    REQUIRE(pp);
+    parx_ticket t1, t2, tk;
+    REQUIRE(parx_procs_submit(pp, job_gate, NULL, &t1) == 0);
+    REQUIRE(parx_procs_submit(pp, job_gate, NULL, &t2) == 0);
+    REQUIRE(parx__procs_claim(pp->ctl, pp->jobs, pp->ring, 0) == (int64_t)slot_of(pp, t1));
+    REQUIRE(parx__procs_claim(pp->ctl, pp->jobs, pp->ring, 1) == (int64_t)slot_of(pp, t2));
+    play_finish(pp, slot_of(pp, t2), 7);
+    col_ticket = t2;
+    col_calls = 0;
+    col_rc = 1;
+    hook = col_hook;
+    arm("collect_while_submit_sleeps", 10);
+    int rc = parx_procs_submit(pp, job_gate, NULL, &tk);
+    alarm(0);
+    hook = NULL;
+    CHECK_MSG(rc == 0, "submit: %d (%s)", rc, parx_strerror(rc));
+    CHECK_EQ(col_rc, 0);
+    CHECK_EQ(col_status, 7);
+    parx_job_result r;
+    play_finish(pp, slot_of(pp, t1), 8);
+    CHECK_EQ(parx_procs_wait(pp, t1, &r), 0);
+    CHECK_EQ(r.status, 8);
+    if (rc == 0) {
+        CHECK_EQ(slot_of(pp, tk), slot_of(pp, t2));
+        REQUIRE(parx__procs_claim(pp->ctl, pp->jobs, pp->ring, 1) == (int64_t)slot_of(pp, tk));
+        play_finish(pp, slot_of(pp, tk), 9);
+        CHECK_EQ(parx_procs_wait(pp, tk, &r), 0);
+        CHECK_EQ(r.status, 9);
+    }
+    resume_and_destroy(pp, pids, 2);
+}
+
+/* ===== a map on a broken pool sleeps ===================================== */
+
+/* A job that outlives the fork server: it takes back PR_SET_PDEATHSIG (its
+   worker would die with the server), says it runs, and returns 0 once *go
+   is set (1 after 10 s). NULL: returns 0 at once. */
+typedef struct orphan_arg {
+    _Atomic int *go;
+    _Atomic int running;
+} orphan_arg;
+
+static int job_orphan(void *p)
+{
+    orphan_arg *a = (orphan_arg *)p;
+    if (!a)
+        return 0;
+    prctl(PR_SET_PDEATHSIG, 0);
+    atomic_store(&a->running, 1);
+    for (int i = 0; i < 10000 && !atomic_load(a->go); i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
+    return atomic_load(a->go) ? 0 : 1;
+}
+
+/* The map's waits (PARX__PHOOK_WAIT_DONE), counted. */
+static _Atomic unsigned long orph_waits;
+static void orph_hook(struct parx_procs *pp, int where)
+{
+    (void)pp;
+    if (where == PARX__PHOOK_WAIT_DONE)
+        atomic_fetch_add(&orph_waits, 1);
+}
+
+typedef struct orph_ctx {
+    parx_procs *pp;
+    orphan_arg *held;
+    _Atomic int phase;          /* 1: the pool broke, held job running; 2: released */
+    unsigned long waits_broken; /* the map's waits while the held job ran in the broken pool */
+    int calls, bad;
+} orph_ctx;
+
+/* First callback (job 0's result in, the held job running): break the
+   pool (its server killed), and wait (bounded) until the monitor says so. */
+static void orph_progress(size_t done, size_t n, void *user)
+{
+    (void)done;
+    (void)n;
+    orph_ctx *c = (orph_ctx *)user;
+    if (c->calls++ > 0)
+        return;
+    for (int i = 0; i < 10000 && !atomic_load(&c->held->running); i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
+    c->bad += !atomic_load(&c->held->running);
+    parx_procs_info info;
+    parx_procs_stats(c->pp, &info);
+    kill(info.server_pid, SIGKILL);
+    int broken = 0;
+    for (int i = 0; i < 10000 && !broken; i++) {
+        broken = atomic_load(&c->pp->broken);
+        if (!broken)
+            nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
+    }
+    c->bad += !broken;
+    atomic_store(&orph_waits, 0);
+    atomic_store(&c->phase, 1);
+}
+
+/* Let the map wait a while for the held job, in the broken pool, then let
+   the job end. How long does not decide the result: the map's waits while
+   it waits for one job are a handful however long it waits, when it
+   sleeps; when it spins, they grow with the time. */
+static void *orph_release(void *arg)
+{
+    orph_ctx *c = (orph_ctx *)arg;
+    for (int i = 0; i < 10000 && atomic_load(&c->phase) == 0; i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
+    nanosleep(&(struct timespec){0, 200000000}, NULL);   /* the map's wait: 200 ms */
+    c->waits_broken = atomic_load(&orph_waits);
+    atomic_store(&c->phase, 2);
+    atomic_store(c->held->go, 1);
+    return NULL;
+}
+
+/* One worker, two slots; a map of three jobs, the second held. The first
+   result's callback breaks the pool (kills its server) while the held job
+   runs on in a worker that outlives the server. The map fails the third
+   job (never queued) and must then wait for the held one: asleep. It spun
+   instead, its wait returning at once on a broken pool, for as long as a
+   broken pool's running jobs run: while its workers die, or as here (and
+   after a replacement worker could not start) until they finish. */
+static void test_broken_map_sleeps(void)
+{
+    parx_procs_desc d = {.workers = 1, .max_jobs = 2, .arena_bytes = 4u << 20};
+    orph_ctx c;
+    memset(&c, 0, sizeof c);
+    c.pp = parx_procs_create(&d, NULL);
+    REQUIRE(c.pp);
+    int pid = 0;
+    CHECK_EQ(parx_procs_pids(c.pp, &pid, 1), 1);
+    parx_arena *a = parx_procs_arena(c.pp);
+    _Atomic int *go = (_Atomic int *)parx_arena_alloc(a, sizeof *go, 0);
+    c.held = (orphan_arg *)parx_arena_alloc(a, sizeof *c.held, 0);
+    REQUIRE(go && c.held);
+    atomic_store(go, 0);
+    c.held->go = go;
+    atomic_store(&c.held->running, 0);
+    enum { N = 3 };
+    void *args[N] = {NULL, c.held, NULL};
+    parx_job_result r[N];
+    parx_map_desc md = {.progress = orph_progress, .user = &c};
+    arm("broken_map_sleeps", 30);
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, orph_release, &c) == 0);
+    hook = orph_hook;
+    int rc = parx_procs_map_ex(c.pp, job_orphan, args, N, r, &md);
+    hook = NULL;
+    atomic_store(&c.phase, 2); /* in case the map came back early */
+    atomic_store(go, 1);
+    pthread_join(th, NULL);
+    alarm(0);
+    CHECK_EQ(rc, 1);
+    CHECK_EQ(c.bad, 0);
+    CHECK_EQ(r[0].status, 0);
+    CHECK_MSG(r[1].status == 0, "the held job: %d (%s)", r[1].status, parx_strerror(r[1].status));
+    CHECK_EQ(r[2].status, PARX_E_PROCS_BROKEN);
+    CHECK_MSG(c.waits_broken <= 10, "the map waited %lu times for one job of a broken pool",
+              c.waits_broken);
+    parx_procs_destroy(c.pp);
+    CHECK_EQ(wait_pids_dead(&pid, 1), 0);
+}
+
+/* ===== a ticket waited for already ======================================= */
+
+/* One slot: job A's ticket, waited for; then, as if 2^32 - 2 more jobs had
+   been submitted there and waited for (the slot's generation moved on as
+   far), job B. A's ticket must still be refused, and B's be B's. The
+   generation was 32 bits: B's ticket was A's again, and a second wait for
+   A took B's result (B's own wait then said -EINVAL). */
+static void test_stale_ticket_after_2_32_reuses(void)
+{
+    parx_procs_desc d = {.workers = 1, .max_jobs = 1, .arena_bytes = 4u << 20};
+    parx_procs *pp = parx_procs_create(&d, NULL);
+    REQUIRE(pp);
+    parx_ticket ta, tb;
+    parx_job_result r;
+    REQUIRE(parx_procs_submit(pp, job_gate, NULL, &ta) == 0);
+    CHECK_EQ(parx_procs_wait(pp, ta, &r), 0);
+    pthread_mutex_lock(&pp->lock);
+    pp->gen[0] += UINT32_MAX - 1;
+    pthread_mutex_unlock(&pp->lock);
+    REQUIRE(parx_procs_submit(pp, job_gate, NULL, &tb) == 0);
+    CHECK_MSG(tb != ta, "B's ticket is A's: %#llx", (unsigned long long)ta);
+    int rc = parx_procs_wait(pp, ta, &r);
+    CHECK_MSG(rc == -EINVAL, "a second wait for A: %d (%s)", rc, parx_strerror(rc));
+    CHECK_EQ(parx_procs_wait(pp, tb, &r), 0);
+    CHECK_EQ(parx_procs_wait(pp, tb, &r), -EINVAL);
+    parx_procs_destroy(pp);
+}
+
+/* ===== a map whose job's worker dies between DONE and its count ========= */
+
+/* At the map's first wait (PARX__PHOOK_WAIT_DONE, after its scan found its
+   job queued), play the worker: claim the job, run it, mark it DONE, and
+   die (SIGKILL) before counting it. The monitor, told of the death, finds
+   the job DONE and wakes its waiters for it (done_seq). */
+static int dc_calls, dc_pid, dc_bad;
+
+static void dc_hook(struct parx_procs *pp, int where)
+{
+    if (where != PARX__PHOOK_WAIT_DONE || dc_calls++ > 0)
+        return;
+    int64_t x = parx__procs_claim(pp->ctl, pp->jobs, pp->ring, 0);
+    dc_bad += x < 0;
+    if (x < 0)
+        return;
+    parx__pjob *j = &pp->jobs[x];
+    atomic_store_explicit(&pp->workers[0].current, (uint32_t)x + 1, memory_order_release);
+    j->status = 0;
+    j->run_ns = 1;
+    atomic_exchange_explicit(&j->state, PARX__J_DONE, memory_order_release); /* no count */
+    kill(dc_pid, SIGKILL);
+    parx_procs_info info = wait_started(pp, 2); /* the monitor settled the death */
+    dc_bad += info.started != 2;
+}
+
+/* One worker (stopped), one slot. A map of one job sleeps until the job is
+   counted; its worker dies between marking it DONE and counting it. The
+   monitor wakes the map (it moves done_seq), and the map must take the
+   result. It read done_seq only once it was about to sleep: a death
+   settled before that went unseen, and it slept its bound (50 ms; here,
+   for ever). */
+static void test_map_done_uncounted(void)
+{
+    int pids[2] = {0, 0};
+    parx_procs *pp = stopped_pool(1, 1, pids);
+    REQUIRE(pp);
+    dc_pid = pids[0];
+    dc_calls = dc_bad = 0;
+    void *args[1] = {NULL};
+    parx_job_result r[1] = {{0}};
+    hook = dc_hook;
+    arm("map_done_uncounted", 10);
+    int rc = parx_procs_map(pp, job_gate, args, 1, r);
+    alarm(0);
+    hook = NULL;
+    CHECK_EQ(rc, 0);
+    CHECK_EQ(dc_bad, 0);
+    CHECK_MSG(r[0].status == 0 && r[0].attempts == 1, "status %d, attempts %d", r[0].status,
+              r[0].attempts);
+    CHECK_EQ(parx_procs_pids(pp, &pids[1], 1), 1);
+    parx_procs_destroy(pp);
+    CHECK_EQ(wait_pids_dead(pids, 2), 0);
+}
+
+/* ===== a finisher whose target moves under it ============================= */
+
+/* In the finish of the map's job (played here), between its read of the
+   waiters' target and its CAS that clears it, another waiter lowers the
+   target to a count already reached (its want, read long before): done as
+   that waiter's CAS would. */
+static parx_procs *tg_pool;
+static uint64_t tg_lower;
+static int tg_calls;
+
+static void tg_hook(struct parx_procs *pp, int where)
+{
+    (void)pp;
+    if (where != PARX__PHOOK_FINISH || tg_calls++ > 0)
+        return;
+    atomic_store_explicit(&tg_pool->ctl->done_target, tg_lower, memory_order_seq_cst);
+}
+
+static int tg_rc = 1;
+static parx_job_result tg_r[1];
+
+static void *tg_map(void *arg)
+{
+    (void)arg;
+    void *args[1] = {NULL};
+    tg_rc = parx_procs_map(tg_pool, job_gate, args, 1, tg_r);
+    return NULL;
+}
+
+/* One worker (stopped), one slot; three jobs run and collected first (the
+   count of finished jobs is 3). A map of one job sleeps with its target
+   at 4; its job finishes (played), and between the finisher's read of the
+   target and its CAS, another waiter lowers the target to 2. The CAS
+   failed, and nobody woke the map (for 50 ms; here, for ever): the
+   finisher must try again with the target it finds, which its count has
+   reached. */
+static void test_target_lowered_under_finish(void)
+{
+    int pid = 0;
+    tg_pool = stopped_pool(1, 1, &pid);
+    REQUIRE(tg_pool);
+    parx_procs *pp = tg_pool;
+    for (int k = 0; k < 3; k++) {
+        parx_ticket t;
+        parx_job_result r;
+        REQUIRE(parx_procs_submit(pp, job_gate, NULL, &t) == 0);
+        REQUIRE(parx__procs_claim(pp->ctl, pp->jobs, pp->ring, 0) >= 0);
+        play_finish(pp, slot_of(pp, t), 0);
+        REQUIRE(parx_procs_wait(pp, t, &r) == 0);
+    }
+    REQUIRE(atomic_load(&pp->ctl->done_total) == 3);
+    arm("target_lowered_under_finish", 10);
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, tg_map, NULL) == 0);
+    /* until the map sleeps with its target set (bounded: 10 s) */
+    int asleep = 0;
+    for (int i = 0; i < 10000 && !asleep; i++) {
+        asleep = atomic_load(&pp->ctl->done_target) == 4;
+        if (!asleep)
+            nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
+    }
+    CHECK(asleep);
+    int64_t x = parx__procs_claim(pp->ctl, pp->jobs, pp->ring, 0);
+    CHECK(x >= 0);
+    tg_lower = 2;
+    tg_calls = 0;
+    hook = tg_hook;
+    if (x >= 0)
+        play_finish(pp, (uint32_t)x, 6);
+    hook = NULL;
+    pthread_join(th, NULL);
+    alarm(0);
+    CHECK_EQ(tg_calls, 1);
+    CHECK_EQ(tg_rc, 1);
+    CHECK_EQ(tg_r[0].status, 6);
+    resume_and_destroy(pp, &pid, 1);
+}
+
+/* ===== a submit asleep for a running job while the pool breaks ========== */
+
+typedef struct nap_ctx {
+    parx_procs *pp;
+    uint32_t held;   /* the running job's slot */
+    _Atomic int tid; /* the submitting thread, once it runs */
+    int rc;
+    uint32_t phase;  /* the running job's, as the submit returned */
+} nap_ctx;
+
+static void *nap_submit(void *arg)
+{
+    nap_ctx *c = (nap_ctx *)arg;
+    atomic_store(&c->tid, (int)syscall(SYS_gettid));
+    parx_ticket t;
+    c->rc = parx_procs_submit(c->pp, job_orphan, NULL, &t);
+    c->phase = PARX__J_PHASE(atomic_load(&c->pp->jobs[c->held].state));
+    return NULL;
+}
+
+/* Whether thread tid of this process sleeps ('S'). */
+static int thread_sleeps(int tid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *rp = strrchr(buf, ')');
+    return rp && rp[1] == ' ' && rp[2] == 'S';
+}
+
+/* One worker, one slot, its job running in a worker that outlives the
+   server (job_orphan). Another thread's submit finds no free slot and
+   sleeps until a job ends; the pool breaks meanwhile (its server killed).
+   The submit must return PARX_E_PROCS_BROKEN then, with the job still
+   running, not once that job ends. Nothing woke it (for 50 ms; here until
+   the monitor, having waited 2 s for the worker to die, failed the job):
+   the break failed no queued job and moved no count. */
+static void test_broken_while_submit_naps(void)
+{
+    parx_procs_desc d = {.workers = 1, .max_jobs = 1, .arena_bytes = 4u << 20};
+    nap_ctx c;
+    memset(&c, 0, sizeof c);
+    c.pp = parx_procs_create(&d, NULL);
+    REQUIRE(c.pp);
+    int pid = 0;
+    CHECK_EQ(parx_procs_pids(c.pp, &pid, 1), 1);
+    parx_arena *a = parx_procs_arena(c.pp);
+    _Atomic int *go = (_Atomic int *)parx_arena_alloc(a, sizeof *go, 0);
+    orphan_arg *held = (orphan_arg *)parx_arena_alloc(a, sizeof *held, 0);
+    REQUIRE(go && held);
+    atomic_store(go, 0);
+    held->go = go;
+    atomic_store(&held->running, 0);
+    parx_ticket tj;
+    REQUIRE(parx_procs_submit(c.pp, job_orphan, held, &tj) == 0);
+    c.held = slot_of(c.pp, tj);
+    for (int i = 0; i < 10000 && !atomic_load(&held->running); i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
+    CHECK(atomic_load(&held->running));
+    arm("broken_while_submit_naps", 10);
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, nap_submit, &c) == 0);
+    /* until the submit sleeps for the running job (its target set, its
+       thread asleep; bounded: 10 s) */
+    int asleep = 0;
+    for (int i = 0; i < 10000 && !asleep; i++) {
+        int tid = atomic_load(&c.tid);
+        asleep = tid && atomic_load(&c.pp->ctl->done_target) != 0 && thread_sleeps(tid);
+        if (!asleep)
+            nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
+    }
+    CHECK(asleep);
+    parx_procs_info info;
+    parx_procs_stats(c.pp, &info);
+    kill(info.server_pid, SIGKILL);
+    pthread_join(th, NULL);
+    alarm(0);
+    atomic_store(go, 1);
+    CHECK_MSG(c.rc == PARX_E_PROCS_BROKEN, "submit: %d (%s)", c.rc, parx_strerror(c.rc));
+    CHECK_MSG(c.phase == PARX__J_RUNNING, "the submit returned once the running job was over");
+    parx_job_result r;
+    CHECK_EQ(parx_procs_wait(c.pp, tj, &r), 0);
+    parx_procs_destroy(c.pp);
+    CHECK_EQ(wait_pids_dead(&pid, 1), 0);
+}
+
 int main(void)
 {
     signal(SIGALRM, on_alarm);
-    pt_plan(5);
+    pt_plan(12);
     run_guarded("map: progress hears of the jobs a broken pool fails, up to n of n",
                 test_progress_when_broken);
     run_guarded("two maps whose progress callbacks submit into a full pool: no hang",
@@ -449,5 +987,19 @@ int main(void)
                 test_map_error_midway);
     run_guarded("a submit that sleeps for a slot while the pool breaks: PARX_E_PROCS_BROKEN",
                 test_broken_while_submit_sleeps);
+    run_guarded("a job that finishes between a submit's scan and its sleep: -EBUSY, no hang",
+                test_finish_between_scan_and_sleep);
+    run_guarded("a slot collected while a submit sleeps for a running job: the submit takes it",
+                test_collect_while_submit_sleeps);
+    run_guarded("a map waiting for a running job of a broken pool sleeps, and returns",
+                test_broken_map_sleeps);
+    run_guarded("a ticket waited for already, its slot reused 2^32 - 1 times since: -EINVAL",
+                test_stale_ticket_after_2_32_reuses);
+    run_guarded("a map whose job's worker dies between DONE and its count: woken, takes it",
+                test_map_done_uncounted);
+    run_guarded("a waiter lowers the target between a finisher's read and its CAS: woken",
+                test_target_lowered_under_finish);
+    run_guarded("a submit asleep for a running job while the pool breaks: PARX_E_PROCS_BROKEN",
+                test_broken_while_submit_naps);
     return pt_done_testing();
 }

@@ -82,6 +82,28 @@ static inline parx_procs_info wait_started(parx_procs *pp, uint64_t want)
     return info;
 }
 
+/* Stop worker process pid and wait (bounded: 10 s) until it is stopped. */
+static inline int stop_worker(int pid)
+{
+    if (kill(pid, SIGSTOP) != 0)
+        return 0;
+    for (int i = 0; i < 10000; i++) {
+        char path[64], buf[512];
+        snprintf(path, sizeof path, "/proc/%d/stat", pid);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            return 0;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        const char *rp = strrchr(buf, ')');
+        if (rp && (rp[2] == 'T' || rp[2] == 't'))
+            return 1;
+        nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling a condition, with a deadline */
+    }
+    return 0;
+}
+
 /* Run fn in a forked child, which ends with _exit(0) when all went as it
    must, under a 60 s alarm: a case that hangs (as the cases of
    procs_ring.c and procs_send.c did before their fixes) ends as SIGALRM,

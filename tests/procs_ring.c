@@ -53,28 +53,6 @@ static int job_counted(void *p)
         }                                                                                          \
     } while (0)
 
-/* Stop worker process pid and wait (bounded: 10 s) until it is stopped. */
-static int stop_worker(int pid)
-{
-    if (kill(pid, SIGSTOP) != 0)
-        return 0;
-    for (int i = 0; i < 10000; i++) {
-        char path[64], buf[512];
-        snprintf(path, sizeof path, "/proc/%d/stat", pid);
-        FILE *f = fopen(path, "re");
-        if (!f)
-            return 0;
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        const char *rp = strrchr(buf, ')');
-        if (rp && (rp[2] == 'T' || rp[2] == 't'))
-            return 1;
-        nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling a condition, with a deadline */
-    }
-    return 0;
-}
-
 /* Worker w's parx__procs_claim, in two halves: up to its CAS on the job
    (what it read), then the rest, as if it had been held up in between. */
 typedef struct half_claim {
@@ -149,9 +127,12 @@ static parx_procs *ring_pool(int workers, int max_jobs, int retries, int *pids)
     return pp;
 }
 
-static uint32_t slot_of(parx_ticket t)
+static uint32_t slot_of(parx_procs *pp, parx_ticket t)
 {
-    return (uint32_t)t & ((1u << PARX__TICKET_SLOT_BITS) - 1);
+    uint32_t x;
+    uint64_t gen;
+    parx__procs_ticket_parse(pp, t, &x, &gen);
+    return x;
 }
 
 /* n counted jobs in pp's arena, none run yet, job i returning base + i. */
@@ -189,13 +170,13 @@ static void case_requeue_full(void)
         int a = 2 * round, b = a + 1; /* jobs A, B (round 0); C, D (round 1) */
         CHILD_REQUIRE(parx_procs_submit(pp, job_counted, &c[a], &t[a]) == 0, "submit %d", a);
         CHILD_REQUIRE(claim_begin(pp, 0, &hc), "round %d: nothing queued at head", round);
-        CHILD_REQUIRE(claim_and_run(pp, 1) == (int64_t)slot_of(t[a]), "worker 1's claim");
+        CHILD_REQUIRE(claim_and_run(pp, 1) == (int64_t)slot_of(pp, t[a]), "worker 1's claim");
         CHILD_REQUIRE(parx_procs_wait(pp, t[a], &r) == 0 && r.status == c[a].value, "wait %d", a);
         CHILD_REQUIRE(parx_procs_submit(pp, job_counted, &c[b], &t[b]) == 0, "submit %d", b);
-        CHILD_REQUIRE(claim_end(pp, &hc, &moved) == (int64_t)slot_of(t[b]) && !moved,
+        CHILD_REQUIRE(claim_end(pp, &hc, &moved) == (int64_t)slot_of(pp, t[b]) && !moved,
                       "round %d: worker 0 did not take job %d through the old entry", round, b);
         if (round == 0) { /* B runs; D is still running when worker 0 dies */
-            run_as(pp, 0, slot_of(t[b]));
+            run_as(pp, 0, slot_of(pp, t[b]));
             CHILD_REQUIRE(parx_procs_wait(pp, t[b], &r) == 0 && r.status == c[b].value, "wait B");
         }
     }
@@ -204,7 +185,7 @@ static void case_requeue_full(void)
                   (unsigned long long)in_ring);
 
     /* worker 0 dies holding D; until the monitor has put D back (or it ran) */
-    _Atomic uint32_t *st = &pp->jobs[slot_of(t[3])].state;
+    _Atomic uint32_t *st = &pp->jobs[slot_of(pp, t[3])].state;
     CHILD_REQUIRE(kill(pids[0], SIGKILL) == 0, "kill worker 0");
     int ph = PARX__J_RUNNING;
     for (int i = 0; i < 10000 && (ph = (int)PARX__J_PHASE(atomic_load(st))) == PARX__J_RUNNING; i++)
@@ -252,22 +233,23 @@ static void case_submit_full(void)
     CHILD_REQUIRE(parx_procs_submit(pp, job_counted, &c[Y1], &t[Y1]) == 0, "submit Y1");
     for (int k = 0; k < 3; k++)
         CHILD_REQUIRE(claim_begin(pp, held_w[k], &held[k]), "nothing queued at head");
-    CHILD_REQUIRE(claim_and_run(pp, 1) == (int64_t)slot_of(t[Y1]), "worker 1's claim");
+    CHILD_REQUIRE(claim_and_run(pp, 1) == (int64_t)slot_of(pp, t[Y1]), "worker 1's claim");
     /* F takes the other slot: Y1's is DONE until waited for */
     CHILD_REQUIRE(parx_procs_submit(pp, job_counted, &c[F], &t[F]) == 0, "submit F");
-    CHILD_REQUIRE(slot_of(t[F]) != slot_of(t[Y1]), "F in Y1's slot");
+    CHILD_REQUIRE(slot_of(pp, t[F]) != slot_of(pp, t[Y1]), "F in Y1's slot");
     CHILD_REQUIRE(parx_procs_wait(pp, t[Y1], &r) == 0 && r.status == c[Y1].value, "wait Y1");
     for (int k = 0; k < 3; k++) {
         int y = Y2 + k;
         CHILD_REQUIRE(parx_procs_submit(pp, job_counted, &c[y], &t[y]) == 0, "submit %d", y);
-        CHILD_REQUIRE(slot_of(t[y]) == slot_of(t[Y1]), "job %d not in Y1's slot", y);
-        CHILD_REQUIRE(claim_end(pp, &held[k], &moved) == (int64_t)slot_of(t[y]) && !moved,
+        CHILD_REQUIRE(slot_of(pp, t[y]) == slot_of(pp, t[Y1]), "job %d not in Y1's slot", y);
+        CHILD_REQUIRE(claim_end(pp, &held[k], &moved) == (int64_t)slot_of(pp, t[y]) && !moved,
                       "worker %u did not take job %d through the old entry", held_w[k], y);
-        run_as(pp, held_w[k], slot_of(t[y]));
+        run_as(pp, held_w[k], slot_of(pp, t[y]));
         CHILD_REQUIRE(parx_procs_wait(pp, t[y], &r) == 0 && r.status == c[y].value, "wait %d", y);
     }
     uint64_t h = atomic_load(&pp->ctl->head), tl = atomic_load(&pp->ctl->tail);
-    CHILD_REQUIRE(tl - h == 4 && atomic_load(&pp->ring[h & pp->ctl->ring_mask]) == slot_of(t[F]),
+    CHILD_REQUIRE(tl - h == 4 &&
+                      atomic_load(&pp->ring[h & pp->ctl->ring_mask]) == slot_of(pp, t[F]),
                   "ring: %llu entries, head names slot %u", (unsigned long long)(tl - h),
                   atomic_load(&pp->ring[h & pp->ctl->ring_mask]));
 
@@ -308,23 +290,23 @@ static void case_submit_superseded(void)
     CHILD_REQUIRE(parx_procs_submit(pp, job_counted, &c[Y1], &t[Y1]) == 0, "submit Y1");
     for (int k = 0; k < 3; k++)
         CHILD_REQUIRE(claim_begin(pp, held_w[k], &held[k]), "nothing queued at head");
-    CHILD_REQUIRE(claim_and_run(pp, 1) == (int64_t)slot_of(t[Y1]), "worker 1's claim");
+    CHILD_REQUIRE(claim_and_run(pp, 1) == (int64_t)slot_of(pp, t[Y1]), "worker 1's claim");
     CHILD_REQUIRE(parx_procs_wait(pp, t[Y1], &r) == 0 && r.status == c[Y1].value, "wait Y1");
     for (int k = 0; k < 3; k++) {
         int y = Y2 + k;
         CHILD_REQUIRE(parx_procs_submit(pp, job_counted, &c[y], &t[y]) == 0, "submit %d", y);
-        CHILD_REQUIRE(slot_of(t[y]) == slot_of(t[Y1]), "job %d not in Y1's slot", y);
-        CHILD_REQUIRE(claim_end(pp, &held[k], &moved) == (int64_t)slot_of(t[y]) && !moved,
+        CHILD_REQUIRE(slot_of(pp, t[y]) == slot_of(pp, t[Y1]), "job %d not in Y1's slot", y);
+        CHILD_REQUIRE(claim_end(pp, &held[k], &moved) == (int64_t)slot_of(pp, t[y]) && !moved,
                       "worker %u did not take job %d through the old entry", held_w[k], y);
-        run_as(pp, held_w[k], slot_of(t[y]));
+        run_as(pp, held_w[k], slot_of(pp, t[y]));
         CHILD_REQUIRE(parx_procs_wait(pp, t[y], &r) == 0 && r.status == c[y].value, "wait %d", y);
     }
     CHILD_REQUIRE(parx_procs_submit(pp, job_counted, &c[G], &t[G]) == 0, "submit G");
     uint64_t h = atomic_load(&pp->ctl->head), tl = atomic_load(&pp->ctl->tail);
-    CHILD_REQUIRE(tl - h == 4 && slot_of(t[G]) == slot_of(t[Y1]), "ring: %llu entries",
+    CHILD_REQUIRE(tl - h == 4 && slot_of(pp, t[G]) == slot_of(pp, t[Y1]), "ring: %llu entries",
                   (unsigned long long)(tl - h));
     for (uint64_t p = h; p < tl; p++)
-        CHILD_REQUIRE(atomic_load(&pp->ring[p & pp->ctl->ring_mask]) == slot_of(t[G]),
+        CHILD_REQUIRE(atomic_load(&pp->ring[p & pp->ctl->ring_mask]) == slot_of(pp, t[G]),
                       "an entry not naming G's slot");
 
     CHILD_REQUIRE(parx_procs_submit(pp, job_counted, &c[F], &t[F]) == 0, "submit F");
@@ -368,7 +350,7 @@ static void case_kill_after_next_claim(void)
     counted *c = counted_jobs(pp, 2, 100);
     parx_ticket ta;
     CHILD_REQUIRE(parx_procs_submit(pp, job_counted, &c[0], &ta) == 0, "submit A");
-    uint32_t x = slot_of(ta);
+    uint32_t x = slot_of(pp, ta);
     CHILD_REQUIRE(parx__procs_claim(pp->ctl, pp->jobs, pp->ring, 0) == (int64_t)x, "claim A");
     parx__pworker *me = &pp->workers[0];
 
@@ -394,7 +376,7 @@ static void case_kill_after_next_claim(void)
     CHILD_REQUIRE(parx__procs_fn_id(pp, job_counted, &id) == 0, "fn id");
     uint32_t y = parx__procs_enqueue_locked(pp, id, parx_arena_offset(pp->arena, &c[1]), NULL);
     CHILD_REQUIRE(y == x, "B went to slot %u, not A's %u", y, x);
-    parx_ticket tb = (uint64_t)pp->gen[y] << 32 | (uint64_t)pp->tag << PARX__TICKET_SLOT_BITS | y;
+    parx_ticket tb = parx__procs_ticket(pp, y);
     CHILD_REQUIRE(parx__procs_claim(pp->ctl, pp->jobs, pp->ring, 0) == (int64_t)y, "claim B");
     pthread_mutex_unlock(&pp->lock);
 
