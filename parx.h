@@ -330,7 +330,9 @@
       descriptor. A file system that refuses O_DIRECT at open (EINVAL:
       some FUSE and network file systems) or at the first read (EINVAL
       or EOPNOTSUPP) gets buffered reads for that file, and an INFO log
-      line saying so. On FUSE, one block is read with O_DIRECT at open to
+      line saying so. Any other failure of the O_DIRECT open (EMFILE or
+      ENFILE: out of descriptors; ENOMEM, EACCES, ...) is not a refusal:
+      it is the file's open error, reported in its turn like any other. On FUSE, one block is read with O_DIRECT at open to
       find out: io_uring would retry a refused read there for ever. The
       two descriptors are two opens of the path; if another file was
       renamed over it between them, the file opened first is read
@@ -1166,8 +1168,9 @@ PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *
    Returns 1 (a chunk in *c), 0 (the end: every chunk was delivered, also
    when the caller still holds every buffer), or an error, on the chunk
    where it happened: the errno of open or read (-ENOENT, -EACCES, -EIO,
-   -EISDIR, -ESPIPE: a FIFO, pipe or socket, whole or by range, ...), with
-   parx_prefetch_error saying which file; -EBUSY when the caller holds
+   -EISDIR, -EMFILE: also from the O_DIRECT open of .direct, whose refusal
+   alone is no error (see >>prefetch), -ESPIPE: a FIFO, pipe or socket,
+   whole or by range, ...), with parx_prefetch_error saying which file; -EBUSY when the caller holds
    every buffer and chunks remain, or a file not yet opened (whose open
    error then comes in its turn; release one first);
    with io_uring, the error of a ring that failed (io_uring_enter refused:
@@ -5786,7 +5789,26 @@ static int parx__pf_file_ref(parx_prefetch *pf, uint32_t f)
             parx__log(PARX_LOG_INFO, msg); /* consumer thread, no lock held */
         } else if (dfd >= 0) {
             fl->dfd = dfd;
-        } else {
+        } else if (dfd != -EINVAL && dfd != -EOPNOTSUPP && dfd != -ENOENT && dfd != -ENOTDIR) {
+            /* Not a refusal of O_DIRECT: out of descriptors (EMFILE,
+               ENFILE) or memory, say. Reading the file buffered would
+               hide it: it is the file's open error, in its turn. */
+            close(fd);
+            fl->fd = -1;
+            fl->refs--;
+            fl->open_err = dfd;
+            return dfd;
+        } else if (dfd == -ENOENT || dfd == -ENOTDIR) {
+            /* the path was removed (or a directory on it replaced) since
+               the first open: read the file opened first, buffered, this
+               time (as one replaced, above) */
+            char msg[300];
+            snprintf(msg, sizeof msg,
+                     "parx_prefetch: '%.200s' was removed while it was opened; reading the file "
+                     "opened first buffered",
+                     pf->paths[f]);
+            parx__log(PARX_LOG_INFO, msg); /* consumer thread, no lock held */
+        } else { /* EINVAL (open(2): the file system does not support O_DIRECT) */
             fl->no_direct = true;
             char msg[300];
             snprintf(msg, sizeof msg,

@@ -7,8 +7,8 @@
    ranges up to UINT64_MAX, out of memory in open, reads cancelled by a
    thread's exit, a FIFO in a list, a range of a FIFO, a procfs file (size
    0, not empty), ranges of files with no size past 2^63 - 1 (the largest
-   file offset). Each test runs under
-   the guard of shm_common.h: no descriptor, child or /dev/shm name may be
+   file offset), an O_DIRECT open that runs out of descriptors. Each test
+   runs under the guard of shm_common.h: no descriptor, child or /dev/shm name may be
    left behind. */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -763,6 +763,50 @@ static void test_open_enomem_keeps_fd0(void)
     expect_child(pid, 0, 0);
 }
 
+/* With .direct a file is opened twice, buffered and O_DIRECT. When the
+   second open fails for want of descriptors (EMFILE, ENFILE) that is an
+   error of the file's open, at its place, naming it: it was taken for "the
+   file system refuses O_DIRECT" and the file was read buffered, silently.
+   Only a refusal (EINVAL) falls back. In a child, whose descriptor limit
+   leaves room for the buffered open alone. */
+static void test_direct_emfile(void)
+{
+    const char *path = io_path("emfile.dat");
+    REQUIRE(io_make_file(path, 3 * 4096 + 5, 49));
+    const char *paths[1] = {path};
+    for (int b = 0; b < nbackends; b++) {
+        pid_t pid = xfork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
+                                                                         .npaths = 1,
+                                                                         .chunk_size = 4096,
+                                                                         .direct = true,
+                                                                         .backend = backends[b]},
+                                                   NULL);
+            /* the lowest free descriptor is the last one the limit allows */
+            int k = pf ? fcntl(0, F_DUPFD_CLOEXEC, 0) : -1;
+            if (k >= 0)
+                close(k);
+            struct rlimit lim;
+            bool ok = k >= 0 && getrlimit(RLIMIT_NOFILE, &lim) == 0;
+            lim.rlim_cur = (rlim_t)k + 1;
+            ok = ok && setrlimit(RLIMIT_NOFILE, &lim) == 0;
+            parx_chunk c;
+            int rc = ok ? parx_prefetch_next(pf, &c) : -12345;
+            const char *msg = ok ? parx_prefetch_error(pf) : NULL;
+            bool named = msg && strstr(msg, path) && strstr(msg, "cannot open");
+            if (!ok || rc != -EMFILE || !named)
+                CHILD_DIAG("%s: setup %d, next %d (%s), message %s", backend_name(backends[b]),
+                           ok, rc, parx_strerror(rc), msg ? msg : "(null)");
+            parx_prefetch_close(pf);
+            _exit(ok && rc == -EMFILE && named ? 0 : 1);
+        }
+        expect_child(pid, 0, 0);
+    }
+    unlink(path);
+}
+
 #ifndef PARX_NO_URING
 /* io_uring: reads submitted by a thread that then exits are cancelled by
    the kernel (-ECANCELED); the next caller, on another thread, must read
@@ -1148,6 +1192,8 @@ int main(void)
     run_guarded("ranges up to UINT64_MAX are cut at the end of the file; nranges 0 reads nothing",
                 test_ranges_past_eof);
     run_guarded("out of memory in open: descriptor 0 is not closed", test_open_enomem_keeps_fd0);
+    run_guarded("O_DIRECT open out of descriptors (EMFILE): an error naming the file, not buffered",
+                test_direct_emfile);
     run_guarded("io_uring: reads cancelled by the exit of the submitting thread are read again",
                 test_thread_exit);
     run_guarded("a FIFO in a list does not block; whole, it is -ESPIPE naming it", test_fifo_in_list);
