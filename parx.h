@@ -1208,7 +1208,9 @@ PARX_API parx_io_backend parx_prefetch_backend(const parx_prefetch *pf, const ch
 
 /* parx_prefetch_error: a sentence naming the file and the reason behind the
    last error parx_prefetch_next returned (e.g. "cannot open 'a.dat': No
-   such file or directory"), or NULL when there was none. Valid until close.
+   such file or directory"), never NULL after an error (with no memory for
+   the whole sentence the path is cut short, ending in "..."); NULL when
+   there was none, or pf is NULL. Valid until close.
    Thread safety: the caller of parx_prefetch_next. */
 PARX_API const char *parx_prefetch_error(const parx_prefetch *pf);
 
@@ -5620,7 +5622,9 @@ struct parx_prefetch {
     bool region_huge;       /* the region is 2 MiB aligned and advised MADV_HUGEPAGE */
     int backend;
     char why[PARX__IO_WHY];
-    char *errmsg;
+    char *errmsg;           /* the sentence of parx_prefetch_error, or NULL: then errshort */
+    char errshort[PARX__IO_WHY + 64]; /* the sentence, its path cut short, where no memory
+                                         could be had for errmsg */
     int sticky;             /* the error next() returned: returned again */
     /* the cursor: the next chunk to assign */
     size_t cur_item;        /* a file (whole files) or a range */
@@ -5670,15 +5674,24 @@ static void parx__pf_unlock(parx_prefetch *pf)
     if (pf->backend == PARX_IO_THREADS) pthread_mutex_unlock(&pf->mu);
 }
 
+/* The sentence for parx_prefetch_error. Where no memory can be had for it
+   (a path can be long), it goes into pf->errshort, the path cut to what
+   fits, so that parx_prefetch_error always has one. */
 static void parx__pf_set_errmsg(parx_prefetch *pf, const char *what, const char *path, int err)
 {
     const char *reason = parx_strerror(err);
     size_t n = strlen(what) + strlen(path) + strlen(reason) + 16;
     char *m = (char *)malloc(n);
-    if (!m) return; /* keep the old message; the code itself is returned */
-    snprintf(m, n, "%s '%s': %s", what, path, reason);
     free(pf->errmsg);
     pf->errmsg = m;
+    if (m) {
+        snprintf(m, n, "%s '%s': %s", what, path, reason);
+        return;
+    }
+    size_t used = strlen(what) + strlen(reason) + 16; /* quotes, "...", ": ", NUL */
+    int room = used < sizeof pf->errshort ? (int)(sizeof pf->errshort - used) : 0;
+    snprintf(pf->errshort, sizeof pf->errshort, "%s '%.*s%s': %s", what, room, path,
+             strlen(path) > (size_t)room ? "..." : "", reason);
 }
 
 /* Take a reference on file f, opening it on the first. Returns 0 or the
@@ -6720,7 +6733,8 @@ PARX_API parx_io_backend parx_prefetch_backend(const parx_prefetch *pf, const ch
 
 PARX_API const char *parx_prefetch_error(const parx_prefetch *pf)
 {
-    return pf && pf->sticky ? pf->errmsg : NULL;
+    if (!pf || !pf->sticky) return NULL;
+    return pf->errmsg ? pf->errmsg : pf->errshort;
 }
 
 /* -------------------------------------------------------------------------- */

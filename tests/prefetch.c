@@ -7,7 +7,8 @@
    ranges up to UINT64_MAX, out of memory in open, reads cancelled by a
    thread's exit, a FIFO in a list, a range of a FIFO, a procfs file (size
    0, not empty), ranges of files with no size past 2^63 - 1 (the largest
-   file offset), an O_DIRECT open that runs out of descriptors. Each test
+   file offset), an O_DIRECT open that runs out of descriptors, an error
+   sentence with no memory for it. Each test
    runs under the guard of shm_common.h: no descriptor, child or /dev/shm name may be
    left behind. */
 #define _GNU_SOURCE
@@ -807,6 +808,50 @@ static void test_direct_emfile(void)
     unlink(path);
 }
 
+/* parx_prefetch_error gives a sentence whenever next() returned an error,
+   even when there is no memory for one naming the whole path: it gave
+   NULL, which a caller printing it with %s passes to printf. In a child
+   whose address space is capped after open: a missing file whose 32 MiB
+   path (-ENAMETOOLONG) needs a 32 MiB message. */
+static void test_error_without_memory(void)
+{
+    const char *blind = io_rlimit_as_blind();
+    if (blind) PT_SKIP("%s", blind);
+    enum { LEN = 32 << 20 };
+    for (int b = 0; b < nbackends; b++) {
+        pid_t pid = xfork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            char *path = (char *)malloc(LEN + 1);
+            if (path) {
+                memset(path, 'n', LEN);
+                path[LEN] = 0;
+            }
+            const char *paths[1] = {path};
+            parx_prefetch *pf = path ? parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
+                                                                                .npaths = 1,
+                                                                                .backend =
+                                                                                    backends[b]},
+                                                          NULL)
+                                     : NULL;
+            /* room for small allocations, none for a 32 MiB one */
+            bool ok = pf && io_cap_address_space(4u << 20);
+            parx_chunk c;
+            int rc = ok ? parx_prefetch_next(pf, &c) : -12345;
+            const char *msg = ok ? parx_prefetch_error(pf) : NULL;
+            bool good = msg && strstr(msg, "cannot open") && strstr(msg, "nnnnnnnn") &&
+                        strstr(msg, parx_strerror(-ENAMETOOLONG));
+            if (!ok || rc != -ENAMETOOLONG || !good)
+                CHILD_DIAG("%s: setup %d, next %d (%s), message %.100s",
+                           backend_name(backends[b]), ok, rc, parx_strerror(rc),
+                           msg ? msg : "(null)");
+            parx_prefetch_close(pf);
+            _exit(ok && rc == -ENAMETOOLONG && good ? 0 : 1);
+        }
+        expect_child(pid, 0, 0);
+    }
+}
+
 #ifndef PARX_NO_URING
 /* io_uring: reads submitted by a thread that then exits are cancelled by
    the kernel (-ECANCELED); the next caller, on another thread, must read
@@ -1194,6 +1239,8 @@ int main(void)
     run_guarded("out of memory in open: descriptor 0 is not closed", test_open_enomem_keeps_fd0);
     run_guarded("O_DIRECT open out of descriptors (EMFILE): an error naming the file, not buffered",
                 test_direct_emfile);
+    run_guarded("parx_prefetch_error with no memory for the sentence: a sentence, not NULL",
+                test_error_without_memory);
     run_guarded("io_uring: reads cancelled by the exit of the submitting thread are read again",
                 test_thread_exit);
     run_guarded("a FIFO in a list does not block; whole, it is -ESPIPE naming it", test_fifo_in_list);
