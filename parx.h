@@ -372,7 +372,14 @@
       debugfs, tracefs, configfs, securityfs or cgroup, whose size reads 0
       whatever it holds, is read until a read returns 0. A character
       device that can seek is read up to lseek's end (/dev/null, /dev/zero:
-      nothing). The writer's open of a FIFO with no reader
+      nothing), and by range as far as the range goes, without waiting:
+      it keeps O_NONBLOCK, so a read that would wait for data (/dev/kmsg,
+      whose end is where lseek's SEEK_END leaves it, an input device) is
+      -EAGAIN at its chunk, naming the path: a device may never answer,
+      and next() and close() must not wait for it. On io_uring such a
+      file is read with pread by the caller of next() or release (the
+      ring would poll the device and wait), and never with O_DIRECT (on
+      either backend: there is no page cache to bypass). The writer's open of a FIFO with no reader
       fails with -ENXIO. With a reader, the writer
       treats a pipe, FIFO, socket or terminal as a stream: one write at a
       time, in the order queued (io-wq would run two side by side and mix
@@ -1170,7 +1177,9 @@ PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *
    where it happened: the errno of open or read (-ENOENT, -EACCES, -EIO,
    -EISDIR, -EMFILE: also from the O_DIRECT open of .direct, whose refusal
    alone is no error (see >>prefetch), -ESPIPE: a FIFO, pipe or socket,
-   whole or by range, ...), with parx_prefetch_error saying which file; -EBUSY when the caller holds
+   whole or by range, -EAGAIN: a character device with no data to give
+   without waiting, such as /dev/kmsg, ...), with parx_prefetch_error
+   saying which file; -EBUSY when the caller holds
    every buffer and chunks remain, or a file not yet opened (whose open
    error then comes in its turn; release one first);
    with io_uring, the error of a ring that failed (io_uring_enter refused:
@@ -5594,6 +5603,7 @@ typedef struct parx__pf_slot {
     int err;             /* first error of its reads */
     bool open_failed;    /* err is the file's open error */
     bool direct_refused; /* a read with O_DIRECT failed with EINVAL: the file is read buffered */
+    bool nonblock;       /* its file is read O_NONBLOCK (parx__pf_file.nonblock) */
     int pending;         /* sub-reads not finished */
     int nsub;
     parx__pf_sub sub[3];
@@ -5605,6 +5615,7 @@ typedef struct parx__pf_file {
     uint64_t size;   /* at open; UINT64_MAX: unknown, read until a read returns 0 */
     bool sized;      /* size is known (a regular file or a block device): ranges end there */
     bool stream;     /* no offsets (a pipe, FIFO, socket or terminal): its chunk is -ESPIPE */
+    bool nonblock;   /* a character device, read O_NONBLOCK: EAGAIN is its chunk's error */
     int open_err;    /* the error of the last open */
     bool no_direct;  /* O_DIRECT refused: read it buffered */
 } parx__pf_file;
@@ -5765,6 +5776,19 @@ static int parx__pf_file_ref(parx_prefetch *pf, uint32_t f)
             /* a stream gets one chunk, whose preparation makes it -ESPIPE */
             fl->size = fl->stream ? UINT64_MAX : end > 0 ? (uint64_t)end : 0;
             fl->sized = S_ISBLK(st.st_mode);
+            /* A character device may make a read wait for data that never
+               comes (/dev/kmsg at its end, where SEEK_END leaves it, an
+               input device), and then neither next() nor close() could
+               end it: pread cannot be interrupted, nor can such an
+               io_uring read be waited for. It keeps O_NONBLOCK, so that
+               such a read fails with EAGAIN instead: that chunk's error. */
+            fl->nonblock = S_ISCHR(st.st_mode) && !fl->stream;
+            int fdfl = fl->nonblock ? fcntl(fd, F_GETFL) : 0;
+            if (fl->nonblock && (fdfl < 0 || fcntl(fd, F_SETFL, fdfl | O_NONBLOCK) != 0)) {
+                int e = -errno;
+                close(fd);
+                fd = e;
+            }
         }
     }
     if (fd < 0) {
@@ -5774,7 +5798,7 @@ static int parx__pf_file_ref(parx_prefetch *pf, uint32_t f)
     }
     fl->fd = fd;
     fl->dfd = -1;
-    if (pf->d.direct && !fl->no_direct) {
+    if (pf->d.direct && !fl->no_direct && !fl->nonblock) { /* no page cache to bypass */
         /* The O_DIRECT descriptor is a second open of the path. If a file
            was renamed over the path in between (as programs publish their
            files), it is another file, and each chunk would mix the two:
@@ -5950,6 +5974,7 @@ static int parx__pf_prepare(parx_prefetch *pf, parx__pf_slot *s)
     fl->refs++; /* the slot's own reference, dropped when it is freed */
     s->fd = fl->fd;
     s->dfd = fl->no_direct ? -1 : fl->dfd;
+    s->nonblock = fl->nonblock;
     s->off = off;
     s->end = off + len;
     if (fl->stream) {
@@ -5992,7 +6017,13 @@ static bool parx__pf_sub_result(parx__pf_sub *u, long res)
         /* -ECANCELED: io_uring cancels the io-wq work of a thread that exits, so
            reads submitted by a caller's thread that has since ended come back
            cancelled; they are read again (only while not closing: see reap).
-           -EAGAIN: again after a pause, in whoever's thread reads it. */
+           -EAGAIN: again after a pause, in whoever's thread reads it; but from
+           a character device read O_NONBLOCK it means the device has no data
+           now, and may never have: the chunk's error (see parx__pf_file_ref). */
+        if (res == -EAGAIN && s->nonblock) {
+            if (!s->err) s->err = (int)res;
+            return false;
+        }
         if (res == -EAGAIN) u->again = parx__io_backoff(u->again);
         if (res == -EINTR || res == -EAGAIN || res == -ECANCELED) return true;
         if (u->direct && (res == -EINVAL || res == -EOPNOTSUPP)) {
@@ -6300,8 +6331,24 @@ static void parx__pf_fill(parx_prefetch *pf)
     if (pf->backend == PARX_IO_URING) {
         for (int i = 0; i < k; i++) {
             parx__pf_slot *s = fresh[i];
+            if (s->nonblock && s->pending) {
+                /* A character device (read O_NONBLOCK: see parx__pf_file_ref)
+                   is read here, with pread, which does not wait. io_uring
+                   would: a device that can poll gets a read that says
+                   EAGAIN tried again whenever poll says so, and a device
+                   with no more data then holds next() and close() for ever. */
+                for (int j = 0; j < s->nsub; j++) {
+                    parx__pf_sub *u = &s->sub[j];
+                    long res;
+                    do {
+                        ssize_t r = pread(s->fd, u->buf, u->len, (off_t)u->off);
+                        res = r < 0 ? -(long)errno : (long)r;
+                    } while (parx__pf_sub_result(u, res));
+                }
+                s->pending = 0;
+            }
             s->state = s->pending ? PARX__PF_BUSY : PARX__PF_READY;
-            for (int j = 0; j < s->nsub; j++)
+            for (int j = 0; j < s->nsub && s->pending; j++)
                 parx__pf_uring_queue(pf, &s->sub[j]);
         }
         parx__pf_uring_submit(pf);

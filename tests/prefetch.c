@@ -8,7 +8,8 @@
    thread's exit, a FIFO in a list, a range of a FIFO, a procfs file (size
    0, not empty), ranges of files with no size past 2^63 - 1 (the largest
    file offset), an O_DIRECT open that runs out of descriptors, an error
-   sentence with no memory for it. Each test
+   sentence with no memory for it, a range of a device whose reads wait
+   (/dev/kmsg). Each test
    runs under the guard of shm_common.h: no descriptor, child or /dev/shm name may be
    left behind. */
 #define _GNU_SOURCE
@@ -1140,6 +1141,55 @@ static void test_fifo_range(void)
     unlink(file);
 }
 
+/* A range of a character device whose reads wait for data that may never
+   come -- /dev/kmsg, whose end (lseek's SEEK_END, where parx measures a
+   device) has nothing to read until the kernel logs more -- is -EAGAIN at
+   its place, naming it, after every chunk before it, on every backend
+   and with .direct: next() waited for good, and close() too (a reader
+   thread stuck in pread, or an io_uring read that never completes). In
+   a child, under alarm(). */
+static void test_blocking_device_range(void)
+{
+    const char *dev = "/dev/kmsg";
+    int probe = open(dev, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (probe < 0) PT_SKIP("%s: %s", dev, strerror(errno));
+    close(probe);
+    const char *file = io_path("before-kmsg.dat");
+    REQUIRE(io_make_file(file, 10000, 50));
+    const char *paths[2] = {file, dev};
+    const parx_io_range ranges[2] = {{0, 10000, 0}, {0, 4096, 1}};
+    for (int b = 0; b < nbackends; b++)
+        for (int direct = 0; direct < 2; direct++) {
+            pid_t pid = xfork();
+            REQUIRE(pid >= 0);
+            if (pid == 0) {
+                alarm(10); /* a hang ends the child: the test fails, it does not hang */
+                parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
+                                                                             .npaths = 2,
+                                                                             .ranges = ranges,
+                                                                             .nranges = 2,
+                                                                             .chunk_size = 4096,
+                                                                             .direct = direct,
+                                                                             .backend =
+                                                                                 backends[b]},
+                                                       NULL);
+                uint32_t seeds[2] = {50, 50};
+                io_result r = pf ? io_drain(pf, seeds, NULL) : (io_result){-1, 0, 0, 0, 0};
+                const char *msg = pf ? parx_prefetch_error(pf) : NULL;
+                int ok = r.rc == -EAGAIN && r.bad == 0 && r.bytes == 10000 && msg &&
+                         strstr(msg, dev) != NULL;
+                if (!ok)
+                    CHILD_DIAG("%s, direct %d: rc %d (%s), %d bad, %llu bytes, message %s",
+                               backend_name(backends[b]), direct, r.rc, parx_strerror(r.rc), r.bad,
+                               (unsigned long long)r.bytes, msg ? msg : "(null)");
+                parx_prefetch_close(pf);
+                _exit(ok ? 0 : 1);
+            }
+            expect_child(pid, 0, 0);
+        }
+    unlink(file);
+}
+
 /* Drop a file from the page cache (written back first). Returns how many
    of its pages are still cached afterwards (mincore), or -1; *npages_out
    gets how many pages it has. */
@@ -1249,6 +1299,8 @@ int main(void)
                 test_fifo_range);
     run_guarded("ranges past the largest file offset (2^63 - 1) are cut there, not -EINVAL",
                 test_ranges_past_max_offset);
+    run_guarded("a range of a device that would wait (/dev/kmsg): -EAGAIN naming it, not a hang",
+                test_blocking_device_range);
     run_guarded("a file not in the page cache: the same bytes on every backend", test_cold_file);
     io_dir_remove();
     return pt_done_testing();
