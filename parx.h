@@ -287,7 +287,11 @@
       backend and needs no liburing. The writer's PARX_IO_AUTO takes the
       thread backend for a file on FUSE (the file, or the directory it is
       created in): io_uring takes a short write there, which FUSE's
-      direct_io allows, for EIO, with nothing written.
+      direct_io allows, for EIO, with nothing written. With PARX_IO_URING
+      asked for, a write to a FUSE file that comes back EIO is written
+      again, the whole of it, with pwrite on the caller's thread (inside
+      write, flush or close), which resumes a short write and reports a
+      real EIO.
     - IOSQE_ASYNC. A buffered io_uring read is first tried inline, inside
       io_uring_enter on the submitting thread; when the data is in the page
       cache the copy then runs on the thread that should be computing, and
@@ -1262,8 +1266,10 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err);
    end with .append), and return at once, or once a slot is free when
    .depth writes are pending. The writer owns buf until .done is called for
    it, or until parx_writer_flush returns: do not change or free it before.
-   Short writes are resumed; EINTR and EAGAIN are written again (EAGAIN
-   after a pause, as for the prefetcher's reads: see >>prefetch, Faults;
+   Short writes are resumed (on FUSE with PARX_IO_URING, by pwrite in
+   write, flush or close: see >>prefetch); EINTR and EAGAIN are written
+   again (EAGAIN after a pause, as for the prefetcher's reads: see
+   >>prefetch, Faults;
    on io_uring the pause is taken in whichever call finds the EAGAIN:
    write, flush or close). Writes land in the order they were queued
    (overlapping ones too). A write of size 0 (buf may be NULL) writes
@@ -6818,6 +6824,8 @@ struct parx_writer {
     bool stream;               /* a pipe, FIFO, socket or terminal: no offsets, one write
                                   at a time (see parx__wr_queue) */
     bool regular;              /* a regular file: fdatasync's EROFS is an error (flush) */
+    bool fuse;                 /* on a FUSE file system: io_uring's EIO is written again with
+                                  pwrite (see parx__wr_uring_reap) */
     int err;                   /* first error; under mu in the thread backend */
     parx__wr_op *ops;
 #ifndef PARX_NO_URING
@@ -6979,6 +6987,16 @@ static bool parx__wr_uring_reap(parx_writer *w, bool wait)
             /* again after a pause, here in the caller's thread */
             if (res == -EAGAIN) w->again = parx__io_backoff(w->again);
             status = w->err;
+        } else if (res == -EIO && w->fuse && !w->stream) {
+            /* FUSE ends an asynchronous write that its file system answered
+               short with EIO, whatever was written (fuse_get_res_by_io), so
+               io_uring cannot tell a short write from a failed one. What is
+               left is written again, here on the caller's thread, with
+               pwrite, which gets a short write as it is and resumes it; a
+               real EIO comes back from it too. Idempotent: nothing that
+               overlaps this write is in flight (see parx__wr_queue). */
+            w->again = 0;
+            status = parx__wr_pwrite(w->fd, false, op);
         } else if (res < 0) {
             status = res;
         } else if (res == 0) {
@@ -7252,6 +7270,10 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err)
         goto fail;
     }
     w->regular = S_ISREG(st.st_mode);
+#ifndef PARX_NO_URING
+    struct statfs sf;
+    w->fuse = fstatfs(w->fd, &sf) == 0 && sf.f_type == PARX__FUSE_MAGIC;
+#endif
     if (w->d.append) w->pos = w->regular ? (uint64_t)st.st_size : 0;
     w->stream = append_only || (lseek(w->fd, 0, SEEK_CUR) < 0 && errno == ESPIPE);
     w->d.path = NULL; /* not kept: the caller's string need not outlive the call */
