@@ -1269,17 +1269,19 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err);
    Short writes are resumed (on FUSE with PARX_IO_URING, by pwrite in
    write, flush or close: see >>prefetch); EINTR and EAGAIN are written
    again (EAGAIN after a pause, as for the prefetcher's reads: see
-   >>prefetch, Faults;
-   on io_uring the pause is taken in whichever call finds the EAGAIN:
-   write, flush or close). Writes land in the order they were queued
-   (overlapping ones too). A write of size 0 (buf may be NULL) writes
-   nothing and gets its .done like any other. On a pipe, FIFO, socket or
-   terminal the bytes go out in the order queued, one write at a time.
+   >>prefetch, Faults; on io_uring the pause is taken in whichever call
+   finds the EAGAIN: write, flush or close). Writes land in the order they
+   were queued (overlapping ones too). A write of size 0 (buf may be NULL)
+   writes nothing and gets its .done like any other. On a pipe, FIFO,
+   socket or terminal the bytes go out in the order queued, one write at a
+   time.
    Returns 0, -EINVAL (w NULL, buf NULL with size > 0, a file position that
-   would pass INT64_MAX), or the first error of an earlier write, or of the
-   ring (io_uring: io_uring_enter refused, -EPERM; short of resources with
-   nothing in flight, -EAGAIN, -EBUSY)
-   (nothing is queued then, and buf stays the caller's). Writes cancelled
+   would pass INT64_MAX), or the error of an earlier write known so far
+   (flush, which waits for the writes still in flight, may then return an
+   earlier write's: see parx_writer_flush), or of the ring (io_uring:
+   io_uring_enter refused, -EPERM; short of resources with nothing in
+   flight, -EAGAIN, -EBUSY) (nothing is queued then, and buf stays the
+   caller's). Writes cancelled
    by the exit of the thread that queued them are written again:
    -ECANCELED is never returned.
    Thread safety: one caller at a time (the caller may change from call to
@@ -1303,7 +1305,11 @@ PARX_API int parx_writer_write_at(parx_writer *w, const void *buf, size_t size, 
    (fdatasync: the data and the file's size; not the directory entry of a
    file the writer created -- fsync its directory for that).
    Returns 0 or the first error of any write since
-   the writer was opened (-ENOSPC, -EIO, -EFBIG, ...) or of the ring
+   the writer was opened (-ENOSPC, -EIO, -EFBIG, ...): that of the
+   earliest write, in the order queued, that failed, on either backend
+   (io_uring's writes finish in any order: a later write's error reaped
+   first gives way to it; the writes queued before it are finished, those
+   after it are not written), or of the ring
    (io_uring_enter refused: -EPERM; short of resources with nothing in
    flight: -EAGAIN, -EBUSY; writes not yet submitted then are not written,
    and .done gets the error for them), -EINVAL (w NULL). If the ring cannot
@@ -6799,10 +6805,16 @@ PARX_API const char *parx_prefetch_error(const parx_prefetch *pf)
    submits each write at once (IOSQE_ASYNC, so a buffered write never runs
    inline on the caller), and before submitting one that overlaps a write in
    flight waits for that one, which orders overlapping writes there. The
-   first error is kept (w->err) and returned by every later call; after it
-   nothing more is submitted. Only what the kernel took counts as in
-   flight (w->inflight): the rest waits in the SQ (w->sq_submitted <
-   w->sq_queued), and flush waits for both. */
+   error kept (w->err) and returned by every later call is that of the
+   earliest write, in the order handed off (parx__wr_op.seq), that failed:
+   the thread backend meets its errors in that order, but io_uring's writes
+   finish in any order, so an error reaped from a later write gives way to
+   an earlier write's (w->err_seq says whose it is). After an error no
+   later write is submitted, while earlier ones are finished (retries, the
+   rest of short writes), as the thread backend would have written them.
+   Only what the kernel took counts as in flight (w->inflight): the rest
+   waits in the SQ (w->sq_submitted < w->sq_queued), and flush waits for
+   both. */
 
 typedef struct parx__wr_op {
     const void *orig;          /* the caller's buffer and size, for .done */
@@ -6813,6 +6825,8 @@ typedef struct parx__wr_op {
     uint64_t start;            /* the whole write's offset, for overlap checks */
     bool live;                 /* io_uring: queued or submitted, and not finished */
     uint64_t sq_seq;           /* io_uring: the number of its SQE (see parx__wr_uring_queue) */
+    uint64_t seq;              /* io_uring: the write's place in the order handed off */
+    void *sqe;                 /* io_uring: its SQE while that waits in the SQ */
 } parx__wr_op;
 
 struct parx_writer {
@@ -6826,7 +6840,8 @@ struct parx_writer {
     bool regular;              /* a regular file: fdatasync's EROFS is an error (flush) */
     bool fuse;                 /* on a FUSE file system: io_uring's EIO is written again with
                                   pwrite (see parx__wr_uring_reap) */
-    int err;                   /* first error; under mu in the thread backend */
+    int err;                   /* the error of the earliest write that failed (or of the
+                                  ring); under mu in the thread backend */
     parx__wr_op *ops;
 #ifndef PARX_NO_URING
     struct io_uring ring;
@@ -6834,6 +6849,8 @@ struct parx_writer {
     uint64_t sq_queued;        /* SQEs filled so far */
     uint64_t sq_submitted;     /* of those, taken by the kernel (or abandoned) */
     unsigned again;            /* EAGAINs in a row (parx__io_backoff) */
+    uint64_t handoff;          /* writes handed off so far: the next one's seq */
+    uint64_t err_seq;          /* the seq of the write whose error w->err is */
 #endif
     /* thread backend */
     pthread_mutex_t mu;
@@ -6912,6 +6929,34 @@ static void parx__wr_uring_queue(parx_writer *w, parx__wr_op *op)
     io_uring_sqe_set_data(sqe, op);
     op->live = true;
     op->sq_seq = w->sq_queued++;
+    op->sqe = sqe;
+}
+
+/* Write `seq`'s error rc becomes the writer's error if no write before it
+   in the order handed off has failed. */
+static void parx__wr_uring_fail(parx_writer *w, int rc, uint64_t seq)
+{
+    if (!w->err || seq < w->err_seq) {
+        w->err = rc;
+        w->err_seq = seq;
+    }
+}
+
+/* After an error: the writes after it whose SQEs still wait in the SQ are
+   not written. Their SQEs become NOPs (with no op: reap skips them), as
+   SQEs in the SQ cannot be taken back, and .done gets the error. The
+   kernel reads an SQE only inside io_uring_enter (no SQPOLL), so one not
+   yet submitted may be changed. Writes before the error stay queued. */
+static void parx__wr_uring_stop_later(parx_writer *w)
+{
+    for (int i = 0; i < w->d.depth; i++) {
+        parx__wr_op *op = &w->ops[i];
+        if (!op->live || op->sq_seq < w->sq_submitted || op->seq <= w->err_seq) continue;
+        io_uring_prep_nop((struct io_uring_sqe *)op->sqe);
+        io_uring_sqe_set_data((struct io_uring_sqe *)op->sqe, NULL);
+        op->live = false;
+        if (w->d.done) w->d.done(op->orig, op->size, w->err, w->d.done_user);
+    }
 }
 
 /* Nothing more will be submitted (w->err is set, to rc if it was not): the
@@ -6921,7 +6966,12 @@ static void parx__wr_uring_queue(parx_writer *w, parx__wr_op *op)
    torn down. */
 static void parx__wr_uring_abandon(parx_writer *w, int rc, const parx__wr_op *keep)
 {
-    if (!w->err) w->err = rc;
+    /* the ring's error is the error of the earliest write it leaves
+       unfinished (in flight or in the SQ) */
+    uint64_t first = UINT64_MAX;
+    for (int i = 0; i < w->d.depth; i++)
+        if (w->ops[i].live && w->ops[i].seq < first) first = w->ops[i].seq;
+    parx__wr_uring_fail(w, rc, first);
     for (int i = 0; i < w->d.depth; i++) {
         parx__wr_op *op = &w->ops[i];
         if (!op->live || op->sq_seq < w->sq_submitted) continue;
@@ -6982,12 +7032,15 @@ static bool parx__wr_uring_reap(parx_writer *w, bool wait)
         int res = cqe->res;
         io_uring_cqe_seen(&w->ring, cqe);
         w->inflight--;
+        if (!op) continue; /* a write stopped in the SQ (parx__wr_uring_stop_later) */
+        /* an earlier write failed: this one is not written further */
+        int stopped = w->err && w->err_seq < op->seq ? w->err : 0;
         int status = 0;
         if (res == -EINTR || res == -EAGAIN || res == -ECANCELED) {
             /* again after a pause, here in the caller's thread */
-            if (res == -EAGAIN) w->again = parx__io_backoff(w->again);
-            status = w->err;
-        } else if (res == -EIO && w->fuse && !w->stream) {
+            if (res == -EAGAIN && !stopped) w->again = parx__io_backoff(w->again);
+            status = stopped;
+        } else if (res == -EIO && w->fuse && !w->stream && !stopped) {
             /* FUSE ends an asynchronous write that its file system answered
                short with EIO, whatever was written (fuse_get_res_by_io), so
                io_uring cannot tell a short write from a failed one. What is
@@ -7006,19 +7059,19 @@ static bool parx__wr_uring_reap(parx_writer *w, bool wait)
             op->buf += res;
             op->off += (uint64_t)res;
             op->len -= (size_t)res;
-            if (op->len > 0) status = w->err; /* a short write: the rest, unless stopped */
+            if (op->len > 0) status = stopped; /* a short write: the rest, unless stopped */
         }
         if (!status && op->len > 0) { /* again: a retry, or the rest of a short write */
             parx__wr_uring_queue(w, op);
             continue;
         }
         op->live = false;
-        if (status && !w->err) w->err = status;
+        if (status && status != stopped) parx__wr_uring_fail(w, status, op->seq); /* its own */
         if (w->d.done) w->d.done(op->orig, op->size, status, w->d.done_user);
     }
     if (w->sq_submitted < w->sq_queued) {
-        if (w->err) parx__wr_uring_abandon(w, w->err, NULL);
-        else parx__wr_uring_submit(w, NULL);
+        if (w->err) parx__wr_uring_stop_later(w);
+        parx__wr_uring_submit(w, NULL);
     }
     return true;
 }
@@ -7057,8 +7110,9 @@ static int parx__wr_queue(parx_writer *w, const void *buf, size_t size, uint64_t
                 }
             }
             if (free_op && !overlap) {
-                *free_op =
-                    (parx__wr_op){buf, size, (const unsigned char *)buf, size, off, off, false, 0};
+                *free_op = (parx__wr_op){
+                    buf, size, (const unsigned char *)buf, size, off, off, false, 0, w->handoff++,
+                    NULL};
                 parx__wr_uring_queue(w, free_op);
                 /* an error here stopped the writer and left free_op unissued,
                    its buffer the caller's (.done is not called for it) */
@@ -7074,7 +7128,7 @@ static int parx__wr_queue(parx_writer *w, const void *buf, size_t size, uint64_t
     int e = w->err;
     if (!e) {
         w->ops[(w->head + w->count) % w->d.depth] =
-            (parx__wr_op){buf, size, (const unsigned char *)buf, size, off, off, false, 0};
+            (parx__wr_op){buf, size, (const unsigned char *)buf, size, off, off, false, 0, 0, NULL};
         w->count++;
         pthread_cond_signal(&w->work);
     }
