@@ -368,23 +368,23 @@
       reported the same way, at its place in the list, naming the path.
       A file that ends before a chunk does (truncated since it was
       opened) ends its file or range there: nothing more of it is read.
-    - Files are opened O_NONBLOCK (cleared once open), so a FIFO never
-      blocks the open; a FIFO or socket cannot be read at offsets, so it
-      is -ESPIPE, whole or by range, on either backend, at its place in
-      the list (the prefetcher reads ahead out of order, which a stream
-      does not allow: read it with read()). A file of procfs, sysfs,
-      debugfs, tracefs, configfs, securityfs or cgroup, whose size reads 0
-      whatever it holds, is read until a read returns 0. A character
-      device that can seek is read up to lseek's end (/dev/null, /dev/zero:
-      nothing), and by range as far as the range goes, without waiting:
-      it keeps O_NONBLOCK, so a read that would wait for data (/dev/kmsg,
-      whose end is where lseek's SEEK_END leaves it, an input device) is
-      -EAGAIN at its chunk, naming the path: a device may never answer,
-      and next() and close() must not wait for it. On io_uring such a
-      file is read with pread by the caller of next() or release (the
+    - Files are opened O_NONBLOCK (cleared once open, but for a character
+      device: see below), so a FIFO never blocks the open; a FIFO or socket
+      cannot be read at offsets, so it is -ESPIPE, whole or by range, on
+      either backend, at its place in the list (the prefetcher reads ahead
+      out of order, which a stream does not allow: read it with read()). A
+      file of procfs, sysfs, debugfs, tracefs, configfs, securityfs or
+      cgroup, whose size reads 0 whatever it holds, is read until a read
+      returns 0. A character device that can seek is read up to lseek's end
+      (/dev/null, /dev/zero: nothing), and by range as far as the range
+      goes, without waiting: it keeps O_NONBLOCK, so a read that would wait
+      for data (/dev/kmsg, whose end is where lseek's SEEK_END leaves it, an
+      input device) is -EAGAIN at its chunk, naming the path: a device may
+      never answer, and next() and close() must not wait for it. On io_uring
+      such a file is read with pread by the caller of next() or release (the
       ring would poll the device and wait), and never with O_DIRECT (on
-      either backend: there is no page cache to bypass). The writer's open of a FIFO with no reader
-      fails with -ENXIO. With a reader, the writer
+      either backend: there is no page cache to bypass). The writer's open
+      of a FIFO with no reader fails with -ENXIO. With a reader, the writer
       treats a pipe, FIFO, socket or terminal as a stream: one write at a
       time, in the order queued (io-wq would run two side by side and mix
       their bytes), and parx_writer_write_at is -ESPIPE. So is an
@@ -5393,7 +5393,8 @@ PARX_API int parx_procs_pids(const parx_procs *pp, int *pids, int n)
 /* open(2), O_CLOEXEC, never blocking on a FIFO: opening one blocks until
    its other end is opened (forever, for a FIFO in a file list), so every
    file is opened O_NONBLOCK and O_NONBLOCK is cleared once it is open (a
-   FIFO opened for writing with no reader fails with -ENXIO). O_NONBLOCK
+   FIFO opened for writing with no reader fails with -ENXIO; the prefetcher
+   sets it again on a character device, see parx__pf_file_ref). O_NONBLOCK
    also makes the open of a file with a conflicting lease fail with
    EWOULDBLOCK instead of breaking the lease: that one is opened again,
    blocking. Returns the descriptor or -errno. */
