@@ -336,8 +336,9 @@
       or EOPNOTSUPP) gets buffered reads for that file, and an INFO log
       line saying so. Any other failure of the O_DIRECT open (EMFILE or
       ENFILE: out of descriptors; ENOMEM, EACCES, ...) is not a refusal:
-      it is the file's open error, reported in its turn like any other. On FUSE, one block is read with O_DIRECT at open to
-      find out: io_uring would retry a refused read there for ever. The
+      it is the file's open error, reported in its turn like any other.
+      On FUSE, one block is read with O_DIRECT at open to find out:
+      io_uring would retry a refused read there for ever. The
       two descriptors are two opens of the path; if another file was
       renamed over it between them, the file opened first is read
       buffered (INFO), never a mix of the two.

@@ -799,8 +799,8 @@ static void test_direct_emfile(void)
             const char *msg = ok ? parx_prefetch_error(pf) : NULL;
             bool named = msg && strstr(msg, path) && strstr(msg, "cannot open");
             if (!ok || rc != -EMFILE || !named)
-                CHILD_DIAG("%s: setup %d, next %d (%s), message %s", backend_name(backends[b]),
-                           ok, rc, parx_strerror(rc), msg ? msg : "(null)");
+                CHILD_DIAG("%s: setup %d, next %d (%s), message %s", backend_name(backends[b]), ok,
+                           rc, parx_strerror(rc), msg ? msg : "(null)");
             parx_prefetch_close(pf);
             _exit(ok && rc == -EMFILE && named ? 0 : 1);
         }
@@ -817,7 +817,8 @@ static void test_direct_emfile(void)
 static void test_error_without_memory(void)
 {
     const char *blind = io_rlimit_as_blind();
-    if (blind) PT_SKIP("%s", blind);
+    if (blind)
+        PT_SKIP("%s", blind);
     enum { LEN = 32 << 20 };
     for (int b = 0; b < nbackends; b++) {
         pid_t pid = xfork();
@@ -829,11 +830,10 @@ static void test_error_without_memory(void)
                 path[LEN] = 0;
             }
             const char *paths[1] = {path};
-            parx_prefetch *pf = path ? parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
-                                                                                .npaths = 1,
-                                                                                .backend =
-                                                                                    backends[b]},
-                                                          NULL)
+            parx_prefetch *pf = path ? parx_prefetch_open(
+                                           &(parx_prefetch_desc){
+                                               .paths = paths, .npaths = 1, .backend = backends[b]},
+                                           NULL)
                                      : NULL;
             /* room for small allocations, none for a 32 MiB one */
             bool ok = pf && io_cap_address_space(4u << 20);
@@ -843,9 +843,8 @@ static void test_error_without_memory(void)
             bool good = msg && strstr(msg, "cannot open") && strstr(msg, "nnnnnnnn") &&
                         strstr(msg, parx_strerror(-ENAMETOOLONG));
             if (!ok || rc != -ENAMETOOLONG || !good)
-                CHILD_DIAG("%s: setup %d, next %d (%s), message %.100s",
-                           backend_name(backends[b]), ok, rc, parx_strerror(rc),
-                           msg ? msg : "(null)");
+                CHILD_DIAG("%s: setup %d, next %d (%s), message %.100s", backend_name(backends[b]),
+                           ok, rc, parx_strerror(rc), msg ? msg : "(null)");
             parx_prefetch_close(pf);
             _exit(ok && rc == -ENAMETOOLONG && good ? 0 : 1);
         }
@@ -1152,7 +1151,8 @@ static void test_blocking_device_range(void)
 {
     const char *dev = "/dev/kmsg";
     int probe = open(dev, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (probe < 0) PT_SKIP("%s: %s", dev, strerror(errno));
+    if (probe < 0)
+        PT_SKIP("%s: %s", dev, strerror(errno));
     close(probe);
     const char *file = io_path("before-kmsg.dat");
     REQUIRE(io_make_file(file, 10000, 50));
@@ -1164,15 +1164,15 @@ static void test_blocking_device_range(void)
             REQUIRE(pid >= 0);
             if (pid == 0) {
                 alarm(10); /* a hang ends the child: the test fails, it does not hang */
-                parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
-                                                                             .npaths = 2,
-                                                                             .ranges = ranges,
-                                                                             .nranges = 2,
-                                                                             .chunk_size = 4096,
-                                                                             .direct = direct,
-                                                                             .backend =
-                                                                                 backends[b]},
-                                                       NULL);
+                parx_prefetch *pf =
+                    parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
+                                                             .npaths = 2,
+                                                             .ranges = ranges,
+                                                             .nranges = 2,
+                                                             .chunk_size = 4096,
+                                                             .direct = direct,
+                                                             .backend = backends[b]},
+                                       NULL);
                 uint32_t seeds[2] = {50, 50};
                 io_result r = pf ? io_drain(pf, seeds, NULL) : (io_result){-1, 0, 0, 0, 0};
                 const char *msg = pf ? parx_prefetch_error(pf) : NULL;

@@ -401,11 +401,10 @@ static void test_error_order(void)
         atomic_store(&order->queued, 0);
         atomic_store(&order->first, 0);
         order_status[0] = order_status[1] = 12345;
-        parx_writer *w = parx_writer_open(&(parx_writer_desc){.path = fs_path("order"),
-                                                              .depth = 4,
-                                                              .backend = backends[k],
-                                                              .done = order_done},
-                                          NULL);
+        parx_writer *w = parx_writer_open(
+            &(parx_writer_desc){
+                .path = fs_path("order"), .depth = 4, .backend = backends[k], .done = order_done},
+            NULL);
         REQUIRE(w != NULL);
         parx_io_backend used = parx_writer_backend(w, NULL);
         int r1 = parx_writer_write(w, a, sizeof a);
@@ -417,8 +416,8 @@ static void test_error_order(void)
                       (order_status[1] == -ENOSPC || order_status[1] == -EIO),
                   "backend %d (ran %d): write %d, write_at %d, flush %d (%s), close %d (%s), "
                   ".done %d then %d",
-                  (int)backends[k], (int)used, r1, r2, rf, parx_strerror(rf), rc,
-                  parx_strerror(rc), order_status[0], order_status[1]);
+                  (int)backends[k], (int)used, r1, r2, rf, parx_strerror(rf), rc, parx_strerror(rc),
+                  order_status[0], order_status[1]);
     }
     fs_stop();
 }
@@ -452,8 +451,9 @@ int main(void)
     run_guarded("EIO part-way: from flush and close, the bytes before it written", test_eio);
     run_guarded(".sync: fsync's EROFS on a regular file is an error, not 'nothing to sync'",
                 test_fsync_erofs);
-    run_guarded("errors that come back out of order: the earlier write's, EIO, from flush and close",
-                test_error_order);
+    run_guarded(
+        "errors that come back out of order: the earlier write's, EIO, from flush and close",
+        test_error_order);
     munmap(order, sizeof *order);
     stall_unmap();
     io_dir_remove();
