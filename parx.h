@@ -5762,6 +5762,7 @@ static int parx__pf_file_ref(parx_prefetch *pf, uint32_t f)
 {
     parx__pf_file *fl = &pf->files[f];
     if (fl->refs++ > 0) return 0;
+    fl->nonblock = false; /* what the path is now decides (a character device, below) */
     int fd = PARX__PF_OPEN(pf->paths[f], O_RDONLY, 0);
     struct stat st;
     if (fd >= 0) {
