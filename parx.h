@@ -1309,8 +1309,8 @@ PARX_API int parx_writer_write_at(parx_writer *w, const void *buf, size_t size, 
    the writer was opened (-ENOSPC, -EIO, -EFBIG, ...): that of the
    earliest write, in the order queued, that failed, on either backend
    (io_uring's writes finish in any order: a later write's error reaped
-   first gives way to it; the writes queued before it are finished, those
-   after it are not written), or of the ring
+   first gives way to it; the writes queued before it are finished, and of
+   those after it only what was in flight already may land), or of the ring
    (io_uring_enter refused: -EPERM; short of resources with nothing in
    flight: -EAGAIN, -EBUSY; writes not yet submitted then are not written,
    and .done gets the error for them), -EINVAL (w NULL). If the ring cannot
@@ -6813,8 +6813,9 @@ PARX_API const char *parx_prefetch_error(const parx_prefetch *pf)
    the thread backend meets its errors in that order, but io_uring's writes
    finish in any order, so an error reaped from a later write gives way to
    an earlier write's (w->err_seq says whose it is). After an error no
-   later write is submitted, while earlier ones are finished (retries, the
-   rest of short writes), as the thread backend would have written them.
+   later write is submitted again (those in flight may land), while earlier
+   ones are finished (retries, the rest of short writes), as the thread
+   backend would have written them.
    Only what the kernel took counts as in flight (w->inflight): the rest
    waits in the SQ (w->sq_submitted < w->sq_queued), and flush waits for
    both. */
