@@ -299,7 +299,11 @@
       backend and needs no liburing. The writer's PARX_IO_AUTO takes the
       thread backend for a file on FUSE (the file, or the directory it is
       created in): io_uring takes a short write there, which FUSE's
-      direct_io allows, for EIO, with nothing written.
+      direct_io allows, for EIO, with nothing written. With PARX_IO_URING
+      asked for, a write to a FUSE file that comes back EIO is written
+      again, the whole of it, with pwrite on the caller's thread (inside
+      write, flush or close), which resumes a short write and reports a
+      real EIO.
     - IOSQE_ASYNC. A buffered io_uring read is first tried inline, inside
       io_uring_enter on the submitting thread; when the data is in the page
       cache the copy then runs on the thread that should be computing, and
@@ -342,8 +346,11 @@
       descriptor. A file system that refuses O_DIRECT at open (EINVAL:
       some FUSE and network file systems) or at the first read (EINVAL
       or EOPNOTSUPP) gets buffered reads for that file, and an INFO log
-      line saying so. On FUSE, one block is read with O_DIRECT at open to
-      find out: io_uring would retry a refused read there for ever. The
+      line saying so. Any other failure of the O_DIRECT open (EMFILE or
+      ENFILE: out of descriptors; ENOMEM, EACCES, ...) is not a refusal:
+      it is the file's open error, reported in its turn like any other.
+      On FUSE, one block is read with O_DIRECT at open to find out:
+      io_uring would retry a refused read there for ever. The
       two descriptors are two opens of the path; if another file was
       renamed over it between them, the file opened first is read
       buffered (INFO), never a mix of the two.
@@ -374,16 +381,23 @@
       reported the same way, at its place in the list, naming the path.
       A file that ends before a chunk does (truncated since it was
       opened) ends its file or range there: nothing more of it is read.
-    - Files are opened O_NONBLOCK (cleared once open), so a FIFO never
-      blocks the open; a FIFO or socket cannot be read at offsets, so it
-      is -ESPIPE, whole or by range, on either backend, at its place in
-      the list (the prefetcher reads ahead out of order, which a stream
-      does not allow: read it with read()). A file of procfs, sysfs,
-      debugfs, tracefs, configfs, securityfs or cgroup, whose size reads 0
-      whatever it holds, is read until a read returns 0. A character
-      device that can seek is read up to lseek's end (/dev/null, /dev/zero:
-      nothing). The writer's open of a FIFO with no reader
-      fails with -ENXIO. With a reader, the writer
+    - Files are opened O_NONBLOCK (cleared once open, but for a character
+      device: see below), so a FIFO never blocks the open; a FIFO or socket
+      cannot be read at offsets, so it is -ESPIPE, whole or by range, on
+      either backend, at its place in the list (the prefetcher reads ahead
+      out of order, which a stream does not allow: read it with read()). A
+      file of procfs, sysfs, debugfs, tracefs, configfs, securityfs or
+      cgroup, whose size reads 0 whatever it holds, is read until a read
+      returns 0. A character device that can seek is read up to lseek's end
+      (/dev/null, /dev/zero: nothing), and by range as far as the range
+      goes, without waiting: it keeps O_NONBLOCK, so a read that would wait
+      for data (/dev/kmsg, whose end is where lseek's SEEK_END leaves it, an
+      input device) is -EAGAIN at its chunk, naming the path: a device may
+      never answer, and next() and close() must not wait for it. On io_uring
+      such a file is read with pread by the caller of next() or release (the
+      ring would poll the device and wait), and never with O_DIRECT (on
+      either backend: there is no page cache to bypass). The writer's open
+      of a FIFO with no reader fails with -ENXIO. With a reader, the writer
       treats a pipe, FIFO, socket or terminal as a stream: one write at a
       time, in the order queued (io-wq would run two side by side and mix
       their bytes), and parx_writer_write_at is -ESPIPE. So is an
@@ -1182,8 +1196,11 @@ PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *
    Returns 1 (a chunk in *c), 0 (the end: every chunk was delivered, also
    when the caller still holds every buffer), or an error, on the chunk
    where it happened: the errno of open or read (-ENOENT, -EACCES, -EIO,
-   -EISDIR, -ESPIPE: a FIFO, pipe or socket, whole or by range, ...), with
-   parx_prefetch_error saying which file; -EBUSY when the caller holds
+   -EISDIR, -EMFILE: also from the O_DIRECT open of .direct, whose refusal
+   alone is no error (see >>prefetch), -ESPIPE: a FIFO, pipe or socket,
+   whole or by range, -EAGAIN: a character device with no data to give
+   without waiting, such as /dev/kmsg, ...), with parx_prefetch_error
+   saying which file; -EBUSY when the caller holds
    every buffer and chunks remain, or a file not yet opened (whose open
    error then comes in its turn; release one first);
    with io_uring, the error of a ring that failed (io_uring_enter refused:
@@ -1221,7 +1238,9 @@ PARX_API parx_io_backend parx_prefetch_backend(const parx_prefetch *pf, const ch
 
 /* parx_prefetch_error: a sentence naming the file and the reason behind the
    last error parx_prefetch_next returned (e.g. "cannot open 'a.dat': No
-   such file or directory"), or NULL when there was none. Valid until close.
+   such file or directory"), never NULL after an error (with no memory for
+   the whole sentence the path is cut short, ending in "..."); NULL when
+   there was none, or pf is NULL. Valid until close.
    Thread safety: the caller of parx_prefetch_next. */
 PARX_API const char *parx_prefetch_error(const parx_prefetch *pf);
 
@@ -1264,18 +1283,22 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err);
    end with .append), and return at once, or once a slot is free when
    .depth writes are pending. The writer owns buf until .done is called for
    it, or until parx_writer_flush returns: do not change or free it before.
-   Short writes are resumed; EINTR and EAGAIN are written again (EAGAIN
-   after a pause, as for the prefetcher's reads: see >>prefetch, Faults;
-   on io_uring the pause is taken in whichever call finds the EAGAIN:
-   write, flush or close). Writes land in the order they were queued
-   (overlapping ones too). A write of size 0 (buf may be NULL) writes
-   nothing and gets its .done like any other. On a pipe, FIFO, socket or
-   terminal the bytes go out in the order queued, one write at a time.
+   Short writes are resumed (on FUSE with PARX_IO_URING, by pwrite in
+   write, flush or close: see >>prefetch); EINTR and EAGAIN are written
+   again (EAGAIN after a pause, as for the prefetcher's reads: see
+   >>prefetch, Faults; on io_uring the pause is taken in whichever call
+   finds the EAGAIN: write, flush or close). Writes land in the order they
+   were queued (overlapping ones too). A write of size 0 (buf may be NULL)
+   writes nothing and gets its .done like any other. On a pipe, FIFO,
+   socket or terminal the bytes go out in the order queued, one write at a
+   time.
    Returns 0, -EINVAL (w NULL, buf NULL with size > 0, a file position that
-   would pass INT64_MAX), or the first error of an earlier write, or of the
-   ring (io_uring: io_uring_enter refused, -EPERM; short of resources with
-   nothing in flight, -EAGAIN, -EBUSY)
-   (nothing is queued then, and buf stays the caller's). Writes cancelled
+   would pass INT64_MAX), or the error of an earlier write known so far
+   (flush, which waits for the writes still in flight, may then return an
+   earlier write's: see parx_writer_flush), or of the ring (io_uring:
+   io_uring_enter refused, -EPERM; short of resources with nothing in
+   flight, -EAGAIN, -EBUSY) (nothing is queued then, and buf stays the
+   caller's). Writes cancelled
    by the exit of the thread that queued them are written again:
    -ECANCELED is never returned.
    Thread safety: one caller at a time (the caller may change from call to
@@ -1299,7 +1322,11 @@ PARX_API int parx_writer_write_at(parx_writer *w, const void *buf, size_t size, 
    (fdatasync: the data and the file's size; not the directory entry of a
    file the writer created -- fsync its directory for that).
    Returns 0 or the first error of any write since
-   the writer was opened (-ENOSPC, -EIO, -EFBIG, ...) or of the ring
+   the writer was opened (-ENOSPC, -EIO, -EFBIG, ...): that of the
+   earliest write, in the order queued, that failed, on either backend
+   (io_uring's writes finish in any order: a later write's error reaped
+   first gives way to it; the writes queued before it are finished, and of
+   those after it only what was in flight already may land), or of the ring
    (io_uring_enter refused: -EPERM; short of resources with nothing in
    flight: -EAGAIN, -EBUSY; writes not yet submitted then are not written,
    and .done gets the error for them), -EINVAL (w NULL). If the ring cannot
@@ -5539,7 +5566,8 @@ PARX_API int parx_procs_pids(const parx_procs *pp, int *pids, int n)
 /* open(2), O_CLOEXEC, never blocking on a FIFO: opening one blocks until
    its other end is opened (forever, for a FIFO in a file list), so every
    file is opened O_NONBLOCK and O_NONBLOCK is cleared once it is open (a
-   FIFO opened for writing with no reader fails with -ENXIO). O_NONBLOCK
+   FIFO opened for writing with no reader fails with -ENXIO; the prefetcher
+   sets it again on a character device, see parx__pf_file_ref). O_NONBLOCK
    also makes the open of a file with a conflicting lease fail with
    EWOULDBLOCK instead of breaking the lease: that one is opened again,
    blocking. Returns the descriptor or -errno. */
@@ -5761,6 +5789,7 @@ typedef struct parx__pf_slot {
     int err;             /* first error of its reads */
     bool open_failed;    /* err is the file's open error */
     bool direct_refused; /* a read with O_DIRECT failed with EINVAL: the file is read buffered */
+    bool nonblock;       /* its file is read O_NONBLOCK (parx__pf_file.nonblock) */
     int pending;         /* sub-reads not finished */
     int nsub;
     parx__pf_sub sub[3];
@@ -5772,6 +5801,7 @@ typedef struct parx__pf_file {
     uint64_t size;   /* at open; UINT64_MAX: unknown, read until a read returns 0 */
     bool sized;      /* size is known (a regular file or a block device): ranges end there */
     bool stream;     /* no offsets (a pipe, FIFO, socket or terminal): its chunk is -ESPIPE */
+    bool nonblock;   /* a character device, read O_NONBLOCK: EAGAIN is its chunk's error */
     int open_err;    /* the error of the last open */
     bool no_direct;  /* O_DIRECT refused: read it buffered */
 } parx__pf_file;
@@ -5789,7 +5819,9 @@ struct parx_prefetch {
     bool region_huge;       /* the region is 2 MiB aligned and advised MADV_HUGEPAGE */
     int backend;
     char why[PARX__IO_WHY];
-    char *errmsg;
+    char *errmsg;           /* the sentence of parx_prefetch_error, or NULL: then errshort */
+    char errshort[PARX__IO_WHY + 64]; /* the sentence, its path cut short, where no memory
+                                         could be had for errmsg */
     int sticky;             /* the error next() returned: returned again */
     /* the cursor: the next chunk to assign */
     size_t cur_item;        /* a file (whole files) or a range */
@@ -5839,15 +5871,24 @@ static void parx__pf_unlock(parx_prefetch *pf)
     if (pf->backend == PARX_IO_THREADS) pthread_mutex_unlock(&pf->mu);
 }
 
+/* The sentence for parx_prefetch_error. Where no memory can be had for it
+   (a path can be long), it goes into pf->errshort, the path cut to what
+   fits, so that parx_prefetch_error always has one. */
 static void parx__pf_set_errmsg(parx_prefetch *pf, const char *what, const char *path, int err)
 {
     const char *reason = parx_strerror(err);
     size_t n = strlen(what) + strlen(path) + strlen(reason) + 16;
     char *m = (char *)malloc(n);
-    if (!m) return; /* keep the old message; the code itself is returned */
-    snprintf(m, n, "%s '%s': %s", what, path, reason);
     free(pf->errmsg);
     pf->errmsg = m;
+    if (m) {
+        snprintf(m, n, "%s '%s': %s", what, path, reason);
+        return;
+    }
+    size_t used = strlen(what) + strlen(reason) + 16; /* quotes, "...", ": ", NUL */
+    int room = used < sizeof pf->errshort ? (int)(sizeof pf->errshort - used) : 0;
+    snprintf(pf->errshort, sizeof pf->errshort, "%s '%.*s%s': %s", what, room, path,
+             strlen(path) > (size_t)room ? "..." : "", reason);
 }
 
 /* Take a reference on file f, opening it on the first. Returns 0 or the
@@ -5893,6 +5934,7 @@ static int parx__pf_file_ref(parx_prefetch *pf, uint32_t f)
 {
     parx__pf_file *fl = &pf->files[f];
     if (fl->refs++ > 0) return 0;
+    fl->nonblock = false; /* what the path is now decides (a character device, below) */
     int fd = PARX__PF_OPEN(pf->paths[f], O_RDONLY, 0);
     struct stat st;
     if (fd >= 0) {
@@ -5921,6 +5963,19 @@ static int parx__pf_file_ref(parx_prefetch *pf, uint32_t f)
             /* a stream gets one chunk, whose preparation makes it -ESPIPE */
             fl->size = fl->stream ? UINT64_MAX : end > 0 ? (uint64_t)end : 0;
             fl->sized = S_ISBLK(st.st_mode);
+            /* A character device may make a read wait for data that never
+               comes (/dev/kmsg at its end, where SEEK_END leaves it, an
+               input device), and then neither next() nor close() could
+               end it: pread cannot be interrupted, nor can such an
+               io_uring read be waited for. It keeps O_NONBLOCK, so that
+               such a read fails with EAGAIN instead: that chunk's error. */
+            fl->nonblock = S_ISCHR(st.st_mode) && !fl->stream;
+            int fdfl = fl->nonblock ? fcntl(fd, F_GETFL) : 0;
+            if (fl->nonblock && (fdfl < 0 || fcntl(fd, F_SETFL, fdfl | O_NONBLOCK) != 0)) {
+                int e = -errno;
+                close(fd);
+                fd = e;
+            }
         }
     }
     if (fd < 0) {
@@ -5930,7 +5985,7 @@ static int parx__pf_file_ref(parx_prefetch *pf, uint32_t f)
     }
     fl->fd = fd;
     fl->dfd = -1;
-    if (pf->d.direct && !fl->no_direct) {
+    if (pf->d.direct && !fl->no_direct && !fl->nonblock) { /* no page cache to bypass */
         /* The O_DIRECT descriptor is a second open of the path. If a file
            was renamed over the path in between (as programs publish their
            files), it is another file, and each chunk would mix the two:
@@ -5958,7 +6013,26 @@ static int parx__pf_file_ref(parx_prefetch *pf, uint32_t f)
             parx__log(PARX_LOG_INFO, msg); /* consumer thread, no lock held */
         } else if (dfd >= 0) {
             fl->dfd = dfd;
-        } else {
+        } else if (dfd != -EINVAL && dfd != -EOPNOTSUPP && dfd != -ENOENT && dfd != -ENOTDIR) {
+            /* Not a refusal of O_DIRECT: out of descriptors (EMFILE,
+               ENFILE) or memory, say. Reading the file buffered would
+               hide it: it is the file's open error, in its turn. */
+            close(fd);
+            fl->fd = -1;
+            fl->refs--;
+            fl->open_err = dfd;
+            return dfd;
+        } else if (dfd == -ENOENT || dfd == -ENOTDIR) {
+            /* the path was removed (or a directory on it replaced) since
+               the first open: read the file opened first, buffered, this
+               time (as one replaced, above) */
+            char msg[300];
+            snprintf(msg, sizeof msg,
+                     "parx_prefetch: '%.200s' was removed while it was opened; reading the file "
+                     "opened first buffered",
+                     pf->paths[f]);
+            parx__log(PARX_LOG_INFO, msg); /* consumer thread, no lock held */
+        } else { /* EINVAL (open(2): the file system does not support O_DIRECT) */
             fl->no_direct = true;
             char msg[300];
             snprintf(msg, sizeof msg,
@@ -6087,6 +6161,7 @@ static int parx__pf_prepare(parx_prefetch *pf, parx__pf_slot *s)
     fl->refs++; /* the slot's own reference, dropped when it is freed */
     s->fd = fl->fd;
     s->dfd = fl->no_direct ? -1 : fl->dfd;
+    s->nonblock = fl->nonblock;
     s->off = off;
     s->end = off + len;
     if (fl->stream) {
@@ -6129,7 +6204,13 @@ static bool parx__pf_sub_result(parx__pf_sub *u, long res)
         /* -ECANCELED: io_uring cancels the io-wq work of a thread that exits, so
            reads submitted by a caller's thread that has since ended come back
            cancelled; they are read again (only while not closing: see reap).
-           -EAGAIN: again after a pause, in whoever's thread reads it. */
+           -EAGAIN: again after a pause, in whoever's thread reads it; but from
+           a character device read O_NONBLOCK it means the device has no data
+           now, and may never have: the chunk's error (see parx__pf_file_ref). */
+        if (res == -EAGAIN && s->nonblock) {
+            if (!s->err) s->err = (int)res;
+            return false;
+        }
         if (res == -EAGAIN) u->again = parx__io_backoff(u->again);
         if (res == -EINTR || res == -EAGAIN || res == -ECANCELED) return true;
         if (u->direct && (res == -EINVAL || res == -EOPNOTSUPP)) {
@@ -6437,8 +6518,24 @@ static void parx__pf_fill(parx_prefetch *pf)
     if (pf->backend == PARX_IO_URING) {
         for (int i = 0; i < k; i++) {
             parx__pf_slot *s = fresh[i];
+            if (s->nonblock && s->pending) {
+                /* A character device (read O_NONBLOCK: see parx__pf_file_ref)
+                   is read here, with pread, which does not wait. io_uring
+                   would: a device that can poll gets a read that says
+                   EAGAIN tried again whenever poll says so, and a device
+                   with no more data then holds next() and close() for ever. */
+                for (int j = 0; j < s->nsub; j++) {
+                    parx__pf_sub *u = &s->sub[j];
+                    long res;
+                    do {
+                        ssize_t r = pread(s->fd, u->buf, u->len, (off_t)u->off);
+                        res = r < 0 ? -(long)errno : (long)r;
+                    } while (parx__pf_sub_result(u, res));
+                }
+                s->pending = 0;
+            }
             s->state = s->pending ? PARX__PF_BUSY : PARX__PF_READY;
-            for (int j = 0; j < s->nsub; j++)
+            for (int j = 0; j < s->nsub && s->pending; j++)
                 parx__pf_uring_queue(pf, &s->sub[j]);
         }
         parx__pf_uring_submit(pf);
@@ -6870,7 +6967,8 @@ PARX_API parx_io_backend parx_prefetch_backend(const parx_prefetch *pf, const ch
 
 PARX_API const char *parx_prefetch_error(const parx_prefetch *pf)
 {
-    return pf && pf->sticky ? pf->errmsg : NULL;
+    if (!pf || !pf->sticky) return NULL;
+    return pf->errmsg ? pf->errmsg : pf->errshort;
 }
 
 /* -------------------------------------------------------------------------- */
@@ -6882,10 +6980,17 @@ PARX_API const char *parx_prefetch_error(const parx_prefetch *pf)
    submits each write at once (IOSQE_ASYNC, so a buffered write never runs
    inline on the caller), and before submitting one that overlaps a write in
    flight waits for that one, which orders overlapping writes there. The
-   first error is kept (w->err) and returned by every later call; after it
-   nothing more is submitted. Only what the kernel took counts as in
-   flight (w->inflight): the rest waits in the SQ (w->sq_submitted <
-   w->sq_queued), and flush waits for both. */
+   error kept (w->err) and returned by every later call is that of the
+   earliest write, in the order handed off (parx__wr_op.seq), that failed:
+   the thread backend meets its errors in that order, but io_uring's writes
+   finish in any order, so an error reaped from a later write gives way to
+   an earlier write's (w->err_seq says whose it is). After an error no
+   later write is submitted again (those in flight may land), while earlier
+   ones are finished (retries, the rest of short writes), as the thread
+   backend would have written them.
+   Only what the kernel took counts as in flight (w->inflight): the rest
+   waits in the SQ (w->sq_submitted < w->sq_queued), and flush waits for
+   both. */
 
 typedef struct parx__wr_op {
     const void *orig;          /* the caller's buffer and size, for .done */
@@ -6896,6 +7001,8 @@ typedef struct parx__wr_op {
     uint64_t start;            /* the whole write's offset, for overlap checks */
     bool live;                 /* io_uring: queued or submitted, and not finished */
     uint64_t sq_seq;           /* io_uring: the number of its SQE (see parx__wr_uring_queue) */
+    uint64_t seq;              /* io_uring: the write's place in the order handed off */
+    void *sqe;                 /* io_uring: its SQE while that waits in the SQ */
 } parx__wr_op;
 
 struct parx_writer {
@@ -6907,7 +7014,10 @@ struct parx_writer {
     bool stream;               /* a pipe, FIFO, socket or terminal: no offsets, one write
                                   at a time (see parx__wr_queue) */
     bool regular;              /* a regular file: fdatasync's EROFS is an error (flush) */
-    int err;                   /* first error; under mu in the thread backend */
+    bool fuse;                 /* on a FUSE file system: io_uring's EIO is written again with
+                                  pwrite (see parx__wr_uring_reap) */
+    int err;                   /* the error of the earliest write that failed (or of the
+                                  ring); under mu in the thread backend */
     parx__wr_op *ops;
 #ifndef PARX_NO_URING
     struct io_uring ring;
@@ -6915,6 +7025,8 @@ struct parx_writer {
     uint64_t sq_queued;        /* SQEs filled so far */
     uint64_t sq_submitted;     /* of those, taken by the kernel (or abandoned) */
     unsigned again;            /* EAGAINs in a row (parx__io_backoff) */
+    uint64_t handoff;          /* writes handed off so far: the next one's seq */
+    uint64_t err_seq;          /* the seq of the write whose error w->err is */
 #endif
     /* thread backend */
     pthread_mutex_t mu;
@@ -6993,6 +7105,34 @@ static void parx__wr_uring_queue(parx_writer *w, parx__wr_op *op)
     io_uring_sqe_set_data(sqe, op);
     op->live = true;
     op->sq_seq = w->sq_queued++;
+    op->sqe = sqe;
+}
+
+/* Write `seq`'s error rc becomes the writer's error if no write before it
+   in the order handed off has failed. */
+static void parx__wr_uring_fail(parx_writer *w, int rc, uint64_t seq)
+{
+    if (!w->err || seq < w->err_seq) {
+        w->err = rc;
+        w->err_seq = seq;
+    }
+}
+
+/* After an error: the writes after it whose SQEs still wait in the SQ are
+   not written. Their SQEs become NOPs (with no op: reap skips them), as
+   SQEs in the SQ cannot be taken back, and .done gets the error. The
+   kernel reads an SQE only inside io_uring_enter (no SQPOLL), so one not
+   yet submitted may be changed. Writes before the error stay queued. */
+static void parx__wr_uring_stop_later(parx_writer *w)
+{
+    for (int i = 0; i < w->d.depth; i++) {
+        parx__wr_op *op = &w->ops[i];
+        if (!op->live || op->sq_seq < w->sq_submitted || op->seq <= w->err_seq) continue;
+        io_uring_prep_nop((struct io_uring_sqe *)op->sqe);
+        io_uring_sqe_set_data((struct io_uring_sqe *)op->sqe, NULL);
+        op->live = false;
+        if (w->d.done) w->d.done(op->orig, op->size, w->err, w->d.done_user);
+    }
 }
 
 /* Nothing more will be submitted (w->err is set, to rc if it was not): the
@@ -7002,7 +7142,12 @@ static void parx__wr_uring_queue(parx_writer *w, parx__wr_op *op)
    torn down. */
 static void parx__wr_uring_abandon(parx_writer *w, int rc, const parx__wr_op *keep)
 {
-    if (!w->err) w->err = rc;
+    /* the ring's error is the error of the earliest write it leaves
+       unfinished (in flight or in the SQ) */
+    uint64_t first = UINT64_MAX;
+    for (int i = 0; i < w->d.depth; i++)
+        if (w->ops[i].live && w->ops[i].seq < first) first = w->ops[i].seq;
+    parx__wr_uring_fail(w, rc, first);
     for (int i = 0; i < w->d.depth; i++) {
         parx__wr_op *op = &w->ops[i];
         if (!op->live || op->sq_seq < w->sq_submitted) continue;
@@ -7063,11 +7208,24 @@ static bool parx__wr_uring_reap(parx_writer *w, bool wait)
         int res = cqe->res;
         io_uring_cqe_seen(&w->ring, cqe);
         w->inflight--;
+        if (!op) continue; /* a write stopped in the SQ (parx__wr_uring_stop_later) */
+        /* an earlier write failed: this one is not written further */
+        int stopped = w->err && w->err_seq < op->seq ? w->err : 0;
         int status = 0;
         if (res == -EINTR || res == -EAGAIN || res == -ECANCELED) {
             /* again after a pause, here in the caller's thread */
-            if (res == -EAGAIN) w->again = parx__io_backoff(w->again);
-            status = w->err;
+            if (res == -EAGAIN && !stopped) w->again = parx__io_backoff(w->again);
+            status = stopped;
+        } else if (res == -EIO && w->fuse && !w->stream && !stopped) {
+            /* FUSE ends an asynchronous write that its file system answered
+               short with EIO, whatever was written (fuse_get_res_by_io), so
+               io_uring cannot tell a short write from a failed one. What is
+               left is written again, here on the caller's thread, with
+               pwrite, which gets a short write as it is and resumes it; a
+               real EIO comes back from it too. Idempotent: nothing that
+               overlaps this write is in flight (see parx__wr_queue). */
+            w->again = 0;
+            status = parx__wr_pwrite(w->fd, false, op);
         } else if (res < 0) {
             status = res;
         } else if (res == 0) {
@@ -7077,19 +7235,19 @@ static bool parx__wr_uring_reap(parx_writer *w, bool wait)
             op->buf += res;
             op->off += (uint64_t)res;
             op->len -= (size_t)res;
-            if (op->len > 0) status = w->err; /* a short write: the rest, unless stopped */
+            if (op->len > 0) status = stopped; /* a short write: the rest, unless stopped */
         }
         if (!status && op->len > 0) { /* again: a retry, or the rest of a short write */
             parx__wr_uring_queue(w, op);
             continue;
         }
         op->live = false;
-        if (status && !w->err) w->err = status;
+        if (status && status != stopped) parx__wr_uring_fail(w, status, op->seq); /* its own */
         if (w->d.done) w->d.done(op->orig, op->size, status, w->d.done_user);
     }
     if (w->sq_submitted < w->sq_queued) {
-        if (w->err) parx__wr_uring_abandon(w, w->err, NULL);
-        else parx__wr_uring_submit(w, NULL);
+        if (w->err) parx__wr_uring_stop_later(w);
+        parx__wr_uring_submit(w, NULL);
     }
     return true;
 }
@@ -7128,8 +7286,9 @@ static int parx__wr_queue(parx_writer *w, const void *buf, size_t size, uint64_t
                 }
             }
             if (free_op && !overlap) {
-                *free_op =
-                    (parx__wr_op){buf, size, (const unsigned char *)buf, size, off, off, false, 0};
+                *free_op = (parx__wr_op){
+                    buf, size, (const unsigned char *)buf, size, off, off, false, 0, w->handoff++,
+                    NULL};
                 parx__wr_uring_queue(w, free_op);
                 /* an error here stopped the writer and left free_op unissued,
                    its buffer the caller's (.done is not called for it) */
@@ -7145,7 +7304,7 @@ static int parx__wr_queue(parx_writer *w, const void *buf, size_t size, uint64_t
     int e = w->err;
     if (!e) {
         w->ops[(w->head + w->count) % w->d.depth] =
-            (parx__wr_op){buf, size, (const unsigned char *)buf, size, off, off, false, 0};
+            (parx__wr_op){buf, size, (const unsigned char *)buf, size, off, off, false, 0, 0, NULL};
         w->count++;
         pthread_cond_signal(&w->work);
     }
@@ -7341,6 +7500,10 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err)
         goto fail;
     }
     w->regular = S_ISREG(st.st_mode);
+#ifndef PARX_NO_URING
+    struct statfs sf;
+    w->fuse = fstatfs(w->fd, &sf) == 0 && sf.f_type == PARX__FUSE_MAGIC;
+#endif
     if (w->d.append) w->pos = w->regular ? (uint64_t)st.st_size : 0;
     w->stream = append_only || (lseek(w->fd, 0, SEEK_CUR) < 0 && errno == ESPIPE);
     w->d.path = NULL; /* not kept: the caller's string need not outlive the call */

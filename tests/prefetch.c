@@ -7,8 +7,10 @@
    ranges up to UINT64_MAX, out of memory in open, reads cancelled by a
    thread's exit, a FIFO in a list, a range of a FIFO, a procfs file (size
    0, not empty), ranges of files with no size past 2^63 - 1 (the largest
-   file offset). Each test runs under
-   the guard of shm_common.h: no descriptor, child or /dev/shm name may be
+   file offset), an O_DIRECT open that runs out of descriptors, an error
+   sentence with no memory for it, a range of a device whose reads wait
+   (/dev/kmsg). Each test
+   runs under the guard of shm_common.h: no descriptor, child or /dev/shm name may be
    left behind. */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -763,6 +765,93 @@ static void test_open_enomem_keeps_fd0(void)
     expect_child(pid, 0, 0);
 }
 
+/* With .direct a file is opened twice, buffered and O_DIRECT. When the
+   second open fails for want of descriptors (EMFILE, ENFILE) that is an
+   error of the file's open, at its place, naming it: it was taken for "the
+   file system refuses O_DIRECT" and the file was read buffered, silently.
+   Only a refusal (EINVAL) falls back. In a child, whose descriptor limit
+   leaves room for the buffered open alone. */
+static void test_direct_emfile(void)
+{
+    const char *path = io_path("emfile.dat");
+    REQUIRE(io_make_file(path, 3 * 4096 + 5, 49));
+    const char *paths[1] = {path};
+    for (int b = 0; b < nbackends; b++) {
+        pid_t pid = xfork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            parx_prefetch *pf = parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
+                                                                         .npaths = 1,
+                                                                         .chunk_size = 4096,
+                                                                         .direct = true,
+                                                                         .backend = backends[b]},
+                                                   NULL);
+            /* the lowest free descriptor is the last one the limit allows */
+            int k = pf ? fcntl(0, F_DUPFD_CLOEXEC, 0) : -1;
+            if (k >= 0)
+                close(k);
+            struct rlimit lim;
+            bool ok = k >= 0 && getrlimit(RLIMIT_NOFILE, &lim) == 0;
+            lim.rlim_cur = (rlim_t)k + 1;
+            ok = ok && setrlimit(RLIMIT_NOFILE, &lim) == 0;
+            parx_chunk c;
+            int rc = ok ? parx_prefetch_next(pf, &c) : -12345;
+            const char *msg = ok ? parx_prefetch_error(pf) : NULL;
+            bool named = msg && strstr(msg, path) && strstr(msg, "cannot open");
+            if (!ok || rc != -EMFILE || !named)
+                CHILD_DIAG("%s: setup %d, next %d (%s), message %s", backend_name(backends[b]), ok,
+                           rc, parx_strerror(rc), msg ? msg : "(null)");
+            parx_prefetch_close(pf);
+            _exit(ok && rc == -EMFILE && named ? 0 : 1);
+        }
+        expect_child(pid, 0, 0);
+    }
+    unlink(path);
+}
+
+/* parx_prefetch_error gives a sentence whenever next() returned an error,
+   even when there is no memory for one naming the whole path: it gave
+   NULL, which a caller printing it with %s passes to printf. In a child
+   whose address space is capped after open: a missing file whose 32 MiB
+   path (-ENAMETOOLONG) needs a 32 MiB message. */
+static void test_error_without_memory(void)
+{
+    const char *blind = io_rlimit_as_blind();
+    if (blind)
+        PT_SKIP("%s", blind);
+    enum { LEN = 32 << 20 };
+    for (int b = 0; b < nbackends; b++) {
+        pid_t pid = xfork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            char *path = (char *)malloc(LEN + 1);
+            if (path) {
+                memset(path, 'n', LEN);
+                path[LEN] = 0;
+            }
+            const char *paths[1] = {path};
+            parx_prefetch *pf = path ? parx_prefetch_open(
+                                           &(parx_prefetch_desc){
+                                               .paths = paths, .npaths = 1, .backend = backends[b]},
+                                           NULL)
+                                     : NULL;
+            /* room for small allocations, none for a 32 MiB one */
+            bool ok = pf && io_cap_address_space(4u << 20);
+            parx_chunk c;
+            int rc = ok ? parx_prefetch_next(pf, &c) : -12345;
+            const char *msg = ok ? parx_prefetch_error(pf) : NULL;
+            bool good = msg && strstr(msg, "cannot open") && strstr(msg, "nnnnnnnn") &&
+                        strstr(msg, parx_strerror(-ENAMETOOLONG));
+            if (!ok || rc != -ENAMETOOLONG || !good)
+                CHILD_DIAG("%s: setup %d, next %d (%s), message %.100s", backend_name(backends[b]),
+                           ok, rc, parx_strerror(rc), msg ? msg : "(null)");
+            parx_prefetch_close(pf);
+            _exit(ok && rc == -ENAMETOOLONG && good ? 0 : 1);
+        }
+        expect_child(pid, 0, 0);
+    }
+}
+
 #ifndef PARX_NO_URING
 /* io_uring: reads submitted by a thread that then exits are cancelled by
    the kernel (-ECANCELED); the next caller, on another thread, must read
@@ -1051,6 +1140,56 @@ static void test_fifo_range(void)
     unlink(file);
 }
 
+/* A range of a character device whose reads wait for data that may never
+   come -- /dev/kmsg, whose end (lseek's SEEK_END, where parx measures a
+   device) has nothing to read until the kernel logs more -- is -EAGAIN at
+   its place, naming it, after every chunk before it, on every backend
+   and with .direct: next() waited for good, and close() too (a reader
+   thread stuck in pread, or an io_uring read that never completes). In
+   a child, under alarm(). */
+static void test_blocking_device_range(void)
+{
+    const char *dev = "/dev/kmsg";
+    int probe = open(dev, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (probe < 0)
+        PT_SKIP("%s: %s", dev, strerror(errno));
+    close(probe);
+    const char *file = io_path("before-kmsg.dat");
+    REQUIRE(io_make_file(file, 10000, 50));
+    const char *paths[2] = {file, dev};
+    const parx_io_range ranges[2] = {{0, 10000, 0}, {0, 4096, 1}};
+    for (int b = 0; b < nbackends; b++)
+        for (int direct = 0; direct < 2; direct++) {
+            pid_t pid = xfork();
+            REQUIRE(pid >= 0);
+            if (pid == 0) {
+                alarm(10); /* a hang ends the child: the test fails, it does not hang */
+                parx_prefetch *pf =
+                    parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
+                                                             .npaths = 2,
+                                                             .ranges = ranges,
+                                                             .nranges = 2,
+                                                             .chunk_size = 4096,
+                                                             .direct = direct,
+                                                             .backend = backends[b]},
+                                       NULL);
+                uint32_t seeds[2] = {50, 50};
+                io_result r = pf ? io_drain(pf, seeds, NULL) : (io_result){-1, 0, 0, 0, 0};
+                const char *msg = pf ? parx_prefetch_error(pf) : NULL;
+                int ok = r.rc == -EAGAIN && r.bad == 0 && r.bytes == 10000 && msg &&
+                         strstr(msg, dev) != NULL;
+                if (!ok)
+                    CHILD_DIAG("%s, direct %d: rc %d (%s), %d bad, %llu bytes, message %s",
+                               backend_name(backends[b]), direct, r.rc, parx_strerror(r.rc), r.bad,
+                               (unsigned long long)r.bytes, msg ? msg : "(null)");
+                parx_prefetch_close(pf);
+                _exit(ok ? 0 : 1);
+            }
+            expect_child(pid, 0, 0);
+        }
+    unlink(file);
+}
+
 /* Drop a file from the page cache (written back first). Returns how many
    of its pages are still cached afterwards (mincore), or -1; *npages_out
    gets how many pages it has. */
@@ -1148,6 +1287,10 @@ int main(void)
     run_guarded("ranges up to UINT64_MAX are cut at the end of the file; nranges 0 reads nothing",
                 test_ranges_past_eof);
     run_guarded("out of memory in open: descriptor 0 is not closed", test_open_enomem_keeps_fd0);
+    run_guarded("O_DIRECT open out of descriptors (EMFILE): an error naming the file, not buffered",
+                test_direct_emfile);
+    run_guarded("parx_prefetch_error with no memory for the sentence: a sentence, not NULL",
+                test_error_without_memory);
     run_guarded("io_uring: reads cancelled by the exit of the submitting thread are read again",
                 test_thread_exit);
     run_guarded("a FIFO in a list does not block; whole, it is -ESPIPE naming it", test_fifo_in_list);
@@ -1156,6 +1299,8 @@ int main(void)
                 test_fifo_range);
     run_guarded("ranges past the largest file offset (2^63 - 1) are cut there, not -EINVAL",
                 test_ranges_past_max_offset);
+    run_guarded("a range of a device that would wait (/dev/kmsg): -EAGAIN naming it, not a hang",
+                test_blocking_device_range);
     run_guarded("a file not in the page cache: the same bytes on every backend", test_cold_file);
     io_dir_remove();
     return pt_done_testing();

@@ -14,15 +14,20 @@
      rofsync   fsync fails with EROFS, as ext4's does once an error has
                made it read-only (errors=remount-ro): the data is not on
                the device
+     order     a write at offset 0 fails with EAGAIN, then EIO; one past
+               64 KiB with ENOSPC at once (direct_io)
    The writer must resume short writes (no byte lost or written twice),
    write again after EAGAIN and EINTR -- and, when EAGAIN goes on, pause
    between tries rather than spin (at HEAD each backend tried again at
    once, thousands of times a stall), report EIO from flush and close with
    the bytes before it written, and, with .sync, report fsync's EROFS on a
    regular file (it took it for "a pipe or /dev/null: nothing to sync" and
-   returned 0). Both backends, and PARX_IO_AUTO, which must choose the
+   returned 0), and report the error of the earliest write in the order
+   queued when errors come back out of order (io_uring kept the first one
+   reaped at HEAD). Both backends, and PARX_IO_AUTO, which must choose the
    thread backend on FUSE (io_uring turns a short write there into EIO,
-   nothing written: it did at HEAD). Skipped, with the reason, without libfuse3
+   nothing written: it did at HEAD), and PARX_IO_URING asked for, which
+   must still complete short writes (-EIO at HEAD). Skipped, with the reason, without libfuse3
    at build time, without /dev/fuse, or where mounting is not allowed. */
 #define _GNU_SOURCE
 #define _FILE_OFFSET_BITS 64
@@ -43,9 +48,21 @@ int main(void)
 
 #include "fuse_common.h"
 
-enum { NFILES = 6, CAP = 4 << 20, EIO_AT = 600000, SHORT_MAX = 1500, SEED = 41 };
-enum { F_DATA, F_SHORT, F_EIO, F_AGAIN, F_ROFSYNC, F_STALL };
-static const char *names[NFILES] = {"data", "short", "eio", "again", "rofsync", "stall"};
+enum { NFILES = 7, CAP = 4 << 20, EIO_AT = 600000, SHORT_MAX = 1500, SEED = 41 };
+enum { F_DATA, F_SHORT, F_EIO, F_AGAIN, F_ROFSYNC, F_STALL, F_ORDER };
+static const char *names[NFILES] = {"data", "short", "eio", "again", "rofsync", "stall", "order"};
+
+/* "order": a write below ORDER_SPLIT is answered EAGAIN the first time --
+   once the test has queued its second write (order->queued), so that the
+   retry is queued after it -- and EIO after that; a write at ORDER_SPLIT
+   or past it fails with ENOSPC. Shared with the server's process like the
+   stall page (mapped in main, before any fs_start). */
+enum { ORDER_SPLIT = 65536, ORDER_WAIT_MS = 5000 };
+typedef struct order_state {
+    _Atomic int queued; /* the test queued the write past ORDER_SPLIT */
+    _Atomic int first;  /* writes below ORDER_SPLIT seen */
+} order_state;
+static order_state *order;
 
 /* the server's files (its threads share them) */
 static pthread_mutex_t fs_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -104,7 +121,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
         return -ENOENT;
     if (fi->flags & O_TRUNC)
         fs_truncate(path, 0, NULL);
-    if (w == F_SHORT || w == F_EIO || w == F_AGAIN || w == F_STALL)
+    if (w == F_SHORT || w == F_EIO || w == F_AGAIN || w == F_STALL || w == F_ORDER)
         fi->direct_io = 1; /* every write reaches us as it is */
     return 0;
 }
@@ -139,6 +156,17 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
         return -EIO;
     if (w == F_STALL && stall_now())
         return -EAGAIN;
+    if (w == F_ORDER && off >= ORDER_SPLIT)
+        return -ENOSPC;
+    if (w == F_ORDER) {
+        if (atomic_fetch_add(&order->first, 1) > 0)
+            return -EIO;
+        /* a hang guard, not a synchronisation: the test queues its second
+           write at once */
+        for (int i = 0; i < ORDER_WAIT_MS && !atomic_load(&order->queued); i++)
+            nanosleep(&(struct timespec){0, 1000000}, NULL);
+        return -EAGAIN;
+    }
     pthread_mutex_lock(&fs_mu);
     if (w == F_AGAIN && fs_again_count < 2) {
         int e = fs_again_count++ == 0 ? -EAGAIN : -EINTR;
@@ -248,7 +276,8 @@ static void on_log(parx_log_level level, const char *msg, void *user)
 /* plain, short writes, and EAGAIN then EINTR: every byte once, in place.
    PARX_IO_AUTO picks the thread backend on FUSE: io_uring takes a short
    write there for EIO (the short file came back -EIO, nothing written, at
-   HEAD). An explicit PARX_IO_URING is not tried on the short file. */
+   HEAD). An explicit PARX_IO_URING must complete the short file too: it
+   gave -EIO from write, flush and close, nothing written. */
 static void test_resumed(void)
 {
     FS_START();
@@ -256,8 +285,6 @@ static void test_resumed(void)
     const int files[3] = {F_DATA, F_SHORT, F_AGAIN};
     for (int b = 0; b < nbackends; b++)
         for (int f = 0; f < 3; f++) {
-            if (backends[b] == PARX_IO_URING && files[f] == F_SHORT)
-                continue;
             const char *path = fs_path(names[files[f]]);
             int rw, rf, rc;
             parx_io_backend used = write_all(path, backends[b], false, &rw, &rf, &rc);
@@ -343,9 +370,68 @@ static void test_fsync_erofs(void)
     fs_stop();
 }
 
+/* Two writes, whose errors the file system gives out of order: the first
+   (offset 0) is answered EAGAIN and then, tried again, EIO; the second
+   (past ORDER_SPLIT), queued while the first is at the file system, fails
+   with ENOSPC at once. On io_uring the second's error is reaped first.
+   flush and close must return the error of the earlier write in the
+   order they were queued, EIO, as the thread backend (writing one at a
+   time) does: io_uring kept the first error reaped, ENOSPC, and never
+   wrote the first write again. */
+static int order_status[2];
+static const unsigned char *order_bufs[2];
+static void order_done(const void *buf, size_t size, int status, void *user)
+{
+    (void)size;
+    (void)user;
+    for (int i = 0; i < 2; i++)
+        if (buf == order_bufs[i])
+            order_status[i] = status;
+}
+
+static void test_error_order(void)
+{
+    FS_START();
+    static unsigned char a[4096], b[4096];
+    io_fill(a, sizeof a, SEED, 0);
+    io_fill(b, sizeof b, SEED, ORDER_SPLIT);
+    order_bufs[0] = a;
+    order_bufs[1] = b;
+    for (int k = 0; k < nbackends; k++) {
+        atomic_store(&order->queued, 0);
+        atomic_store(&order->first, 0);
+        order_status[0] = order_status[1] = 12345;
+        parx_writer *w = parx_writer_open(
+            &(parx_writer_desc){
+                .path = fs_path("order"), .depth = 4, .backend = backends[k], .done = order_done},
+            NULL);
+        REQUIRE(w != NULL);
+        parx_io_backend used = parx_writer_backend(w, NULL);
+        int r1 = parx_writer_write(w, a, sizeof a);
+        int r2 = parx_writer_write_at(w, b, sizeof b, ORDER_SPLIT);
+        atomic_store(&order->queued, 1);
+        int rf = parx_writer_flush(w);
+        int rc = parx_writer_close(w);
+        CHECK_MSG(r1 == 0 && r2 == 0 && rf == -EIO && rc == -EIO && order_status[0] == -EIO &&
+                      (order_status[1] == -ENOSPC || order_status[1] == -EIO),
+                  "backend %d (ran %d): write %d, write_at %d, flush %d (%s), close %d (%s), "
+                  ".done %d then %d",
+                  (int)backends[k], (int)used, r1, r2, rf, parx_strerror(rf), rc, parx_strerror(rc),
+                  order_status[0], order_status[1]);
+    }
+    fs_stop();
+}
+
 int main(void)
 {
     fs_main_start("wfaults");
+    void *om = mmap(NULL, sizeof *order, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (om == MAP_FAILED) {
+        stall_unmap();
+        io_dir_remove();
+        pt_skip_all("cannot map a shared page for the order test");
+    }
+    order = (order_state *)om;
     backends[nbackends++] = PARX_IO_THREADS;
     backends[nbackends++] = PARX_IO_AUTO;
 #ifndef PARX_NO_URING
@@ -365,6 +451,10 @@ int main(void)
     run_guarded("EIO part-way: from flush and close, the bytes before it written", test_eio);
     run_guarded(".sync: fsync's EROFS on a regular file is an error, not 'nothing to sync'",
                 test_fsync_erofs);
+    run_guarded(
+        "errors that come back out of order: the earlier write's, EIO, from flush and close",
+        test_error_order);
+    munmap(order, sizeof *order);
     stall_unmap();
     io_dir_remove();
     return pt_done_testing();
