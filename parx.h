@@ -1418,7 +1418,9 @@ typedef struct parx_probe {
 /* Options of parx_run; zeroed means defaults. */
 typedef struct parx_run_desc {
     parx_exec exec;            /* 0: PARX_EXEC_AUTO */
-    int workers;               /* 0: one per CPU (AUTO may use fewer) */
+    int workers;               /* 0: one per CPU (AUTO may use fewer); above what the
+                                  backend can have (4096 pool threads and the caller,
+                                  1024 worker processes): that many */
     bool isolate;              /* jobs must not share the caller's address space */
     uint64_t seed;             /* job i's rng is parx_rng_for(seed, i) */
     const double *cost;        /* n cost hints, larger means longer: started longest
@@ -8960,6 +8962,8 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
         if (d.exec != PARX_EXEC_AUTO) {
             workers = wmax;
             if ((size_t)workers > n) workers = (int)n;
+            /* a pool's most threads, and the caller: a larger pool is refused */
+            if (workers > PARX__MAX_THREADS + 1) workers = PARX__MAX_THREADS + 1;
         }
         if (d.pool && workers > parx_pool_size(d.pool) + 1) workers = parx_pool_size(d.pool) + 1;
         r.workers = workers;
@@ -8985,6 +8989,8 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
             parx_procs_desc pd;
             memset(&pd, 0, sizeof pd);
             pd.workers = (size_t)wmax > n ? (int)n : wmax;
+            /* a pool's most workers: a larger pool is refused with -EINVAL */
+            if (pd.workers > PARX__PROCS_MAX_WORKERS) pd.workers = PARX__PROCS_MAX_WORKERS;
             pd.start = exec == PARX_EXEC_SPAWN ? PARX_START_SPAWN : PARX_START_FORK;
             pd.job_timeout_ns = d.job_timeout_ns;
             pd.retries = d.retries;

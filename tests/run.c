@@ -1074,6 +1074,74 @@ static void test_fallback(void)
     CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child ended with status %#x", st);
 }
 
+/* .workers above what a backend can have (a pool's 4096 threads and the
+   caller; 1024 worker processes) means that many. The runner asked for the
+   larger pool, which was refused with -EINVAL before any thread or process
+   was tried: threads and fork fell back to sequential, and isolated jobs
+   failed, for EINVAL. Such pools are too costly to start in a test, so a
+   child that can start no thread or process (as above) checks that the
+   pools were tried: the fallback, or the isolated run's error, is EAGAIN. */
+static int workers_above_limit_child(void)
+{
+    if (refuse_clone() != 0) return 77;
+    struct {
+        parx_exec exec;
+        bool isolate;
+        int workers;
+        size_t n;
+    } runs[] = {
+        {PARX_EXEC_THREADS, false, 5000, 4098},
+#ifndef PARX_NO_PROC
+        {PARX_EXEC_FORK, false, 2000, 1025},
+        {PARX_EXEC_AUTO, true, 2000, 1025},
+#endif
+    };
+    int bad = 0;
+    for (size_t k = 0; k < sizeof runs / sizeof runs[0]; k++) {
+        size_t n = runs[k].n;
+        double *out = calloc(n, sizeof *out), *ref = calloc(n, sizeof *ref);
+        if (!out || !ref) return 2;
+        bad |= parx_run(n, job_values, NULL, NULL,
+                        &(parx_run_desc){.exec = PARX_EXEC_SEQ, .out = ref,
+                                         .out_size = sizeof *ref},
+                        NULL);
+        parx_run_report rep;
+        memset(&rep, 0, sizeof rep);
+        int rc = parx_run(n, job_values, NULL, NULL,
+                          &(parx_run_desc){.exec = runs[k].exec, .isolate = runs[k].isolate,
+                                           .workers = runs[k].workers, .out = out,
+                                           .out_size = sizeof *out},
+                          &rep);
+        bool ok = runs[k].isolate
+                      ? rc == -EAGAIN
+                      : rc == 0 && rep.fallback && memcmp(out, ref, n * sizeof *out) == 0 &&
+                            strstr(rep.reason, parx_strerror(-EAGAIN)) != NULL;
+        if (!ok) {
+            fprintf(stderr, "# %s, %d workers: rc %d (%s), fallback %d, reason '%s'\n",
+                    runs[k].isolate ? "isolated" : parx_exec_name(runs[k].exec),
+                    runs[k].workers, rc, rc < 0 ? parx_strerror(rc) : "", rep.fallback,
+                    rep.reason);
+            bad = 1;
+        }
+        free(out), free(ref);
+    }
+    return bad;
+}
+
+static void test_workers_above_limit(void)
+{
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        alarm(20);
+        _exit(workers_above_limit_child());
+    }
+    int st;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 77) PT_SKIP("no seccomp filter here");
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child ended with status %#x", st);
+}
+
 /* ===== PARX_PROBE: the figures AUTO uses without .probe ======================== */
 
 /* The file is read once per process, at the first AUTO run without .probe,
@@ -1229,6 +1297,8 @@ int main(void)
     run_guarded("progress: monotonic, final count; returning 1 cancels",
                 test_progress_and_cancel_by_it);
     run_guarded("no thread or process can start: sequential, logged", test_fallback);
+    run_guarded(".workers above a backend's limit: its pool is tried, not refused (EINVAL)",
+                test_workers_above_limit);
 #ifndef PARX_NO_PROC
     run_guarded("a threaded caller's isolated jobs go to spawn", test_threaded_caller_spawns);
 #endif
