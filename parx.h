@@ -1432,7 +1432,8 @@ typedef struct parx_run_desc {
     size_t ctx_size;           /* process backends: copy ctx (this many bytes) to the
                                   pool's arena for the workers; 0: use ctx where it is */
     uint64_t job_timeout_ns;   /* process backends: kill a job running longer; 0: none */
-    int retries;               /* process backends: attempts after a crash or timeout */
+    int retries;               /* process backends: attempts after a crash, an exit or a
+                                  timeout (as parx_procs_desc.retries) */
     int (*progress)(size_t done, size_t n, void *user); /* non-zero return: cancel */
     void *user;                /* passed to progress */
     PARX__ATOMIC(int) *cancel; /* if not NULL: set non-zero (any thread) to cancel */
@@ -1470,18 +1471,20 @@ typedef struct parx_run_report {
    of the job that calls), -EPERM (d->procs is a fork()ed copy)), signal, exit_code, attempts, run_ns; on process
    backends a job's out block is copied back only when its status is 0.
    report (or NULL) gets the choice and why.
-   Returns the number of jobs whose status is not 0, or before running any:
+   Returns the number of jobs whose status is not 0 (INT_MAX if more), or
+   before running any:
    -EINVAL (fn NULL; n >= 2^32 - 1; workers < 0; retries < 0; an unknown
-   exec; out NULL with out_size > 0; a timeout or retries with SEQ or
-   THREADS, which cannot stop a job; d->procs with a timeout or retries of
-   its own, as the pool's apply),
+   exec; out NULL with out_size > 0; n * out_size past SIZE_MAX; isolate,
+   a timeout or retries with SEQ or THREADS, which cannot isolate or stop a
+   job; d->procs with a timeout or retries of its own, as the pool's apply),
    -ENOTSUP (FORK/SPAWN, or jobs that need processes, with PARX_NO_PROC),
    -EFAULT (SPAWN, or d->procs, with ctx neither NULL nor in the pool's
-   arena and no ctx_size to copy it there), -ENOMEM, or the
-   error of a process pool that could not start when isolation was asked for
-   (without isolation, a backend that cannot start, or whose pool's arena
-   cannot hold ctx_size or one job's out block, falls back to sequential,
-   logged at PARX_LOG_WARN and in the report).
+   arena and no ctx_size to copy it there), -ENOMEM, or, when the jobs need
+   processes (isolate, a timeout or retries), the error of a process pool
+   that could not start or -ENOMEM when its arena cannot hold ctx_size or
+   one job's out block (otherwise a backend that cannot start, or whose
+   pool's arena cannot hold them, falls back to sequential, logged at
+   PARX_LOG_WARN and in the report).
    Thread safety: any thread; concurrent runs share nothing but d->pool or
    d->procs, which are themselves safe to share.
    Callback safety: fn runs on any thread or process of the backend, and
@@ -1540,10 +1543,11 @@ PARX_API double parx_run_break_even(const parx_probe *p, parx_exec e, size_t n, 
    parx_probe_load: read such a file into *p: keys in any order, unknown keys
    ignored, missing ones left at parx_probe_defaults' figures; *p is changed
    only on success.
-   Both return 0, -EINVAL (p or path NULL; for load also a file that is not
-   a JSON object, a wrong or missing "parx_probe" version, a value of the
-   wrong type or out of range, anything after the object, a file over
-   1 MiB), or the errno of a failed call (-ENOENT: no such file).
+   Both return 0, -EINVAL (p or path NULL; for save also path ""; for load
+   also a file that is not a JSON object, a wrong or missing "parx_probe"
+   version, a value of the wrong type or out of range, anything after the
+   object, a file over 1 MiB), or the errno of a failed call (-ENOENT: no
+   such file).
    Thread safety: any thread; concurrent saves to one path leave one of
    them whole. */
 #define PARX_PROBE_NO_PROCS 1u
