@@ -8591,8 +8591,64 @@ static void parx__run_settle_left(parx__run_state *r, int why)
 }
 
 #ifndef PARX_NO_PROC
+/* Queue a parx_run job as parx_procs_submit would, its slot marked under the
+   same lock as one this thread collects (PARX__W_WAITER, as parx_procs_map
+   marks its own): a submit of another thread that finds every slot taken
+   then waits for this run to collect, where for results nobody waits for it
+   fails with -EBUSY (two runs sharing a pool failed each other's jobs so).
+   With results of its own pending (`pending`) and no slot free, -EBUSY at
+   once: the run collects one of its own rather than wait for other threads
+   to collect theirs (two runs waiting so, each for the other, would wait
+   for ever). Returns 0 with the slot in *x, or parx_procs_submit's errors. */
+static int parx__run_submit(parx_procs *pp, parx_job_fn fn, uint64_t off, const parx__prun *run,
+                            bool pending, uint32_t *x)
+{
+    int foreign = parx__procs_foreign(pp); /* a job of this pool, or a fork()ed copy */
+    if (foreign) return foreign;
+    pthread_mutex_lock(&pp->lock);
+    uint32_t id = 0;
+    /* relaxed: set under the lock */
+    int rc = atomic_load_explicit(&pp->broken, memory_order_relaxed) ? PARX_E_PROCS_BROKEN : 0;
+    if (rc == 0) rc = parx__procs_fn_id(pp, fn, &id);
+    if (rc == 0 && pending && pp->nfree == 0) rc = -EBUSY;
+    if (rc == 0) rc = parx__procs_slot_locked(pp);
+    if (rc < 0) {
+        pthread_mutex_unlock(&pp->lock);
+        return rc;
+    }
+    *x = parx__procs_enqueue_locked(pp, id, off, run);
+    pp->waited[*x] = PARX__W_WAITER;
+    pp->owner[*x] = pthread_self();
+    parx__procs_queued_unlock(pp, 1);
+    return 0;
+}
+
+/* Wait for the result in slot x (queued by parx__run_submit) and take it. */
+static void parx__run_collect(parx_procs *pp, uint32_t x, parx_job_result *r)
+{
+    parx__procs_wait_slot(pp, x);
+    pthread_mutex_lock(&pp->lock);
+    parx__procs_collect_locked(pp, x, r);
+    pthread_mutex_unlock(&pp->lock);
+}
+
+/* Mark the run's pending slots, positions [head, next) of a window of win,
+   as `w`: PARX__W_CALLBACK while its progress callback runs, then
+   PARX__W_WAITER again, as parx_procs_map does (see parx__procs_slot_locked:
+   a submit from a callback does not wait for results another callback
+   holds). */
+static void parx__run_mark(parx_procs *pp, const uint32_t *slot, size_t win, size_t head,
+                           size_t next, uint8_t w)
+{
+    pthread_mutex_lock(&pp->lock);
+    for (size_t k = head; k < next; k++) pp->waited[slot[k % win]] = w;
+    if (w == PARX__W_CALLBACK && head < next && pp->slot_waiters)
+        pthread_cond_broadcast(&pp->slot_freed);
+    pthread_mutex_unlock(&pp->lock);
+}
+
 /* The process backends: jobs through pp in claim order, a window of
-   tickets in flight, results taken in order (each job's `out` from a
+   slots in flight (parx__run_submit), results taken in order (each job's `out` from a
    staging block in the arena, filled from .out before the job is queued
    and copied back when it succeeded). ctx
    travels as its arena offset, as a copy in the arena (ctx_size), or as
@@ -8638,8 +8694,8 @@ static int parx__run_procs(parx__run_state *r, parx_procs *pp, size_t ctx_size, 
         }
         win /= 2;
     }
-    parx_ticket *tk = (parx_ticket *)malloc(win * sizeof *tk);
-    if (!tk) {
+    uint32_t *slot = (uint32_t *)malloc(win * sizeof *slot);
+    if (!slot) {
         if (stage) parx_arena_free(a, stage);
         if (ctx_copy) parx_arena_free(a, ctx_copy);
         return -ENOMEM;
@@ -8662,20 +8718,19 @@ static int parx__run_procs(parx__run_state *r, parx_procs *pp, size_t ctx_size, 
                 memcpy(blk, r->out + i * r->out_size, r->out_size);
                 run.out_off = parx_arena_offset(a, blk);
             }
-            int rc = parx__procs_submit_off(pp, (parx_job_fn)(void (*)(void))r->fn, ctx_off,
-                                            &run, &tk[next % win]);
-            /* -EBUSY: the pool's slots hold results nobody waits for yet;
-               some may be ours (a pool shared with others leaves fewer
-               slots than the window): collect the oldest, then try again */
+            int rc = parx__run_submit(pp, (parx_job_fn)(void (*)(void))r->fn, ctx_off, &run,
+                                      head < next, &slot[next % win]);
+            /* -EBUSY: no slot free, and some of ours hold results (a pool
+               shared with others leaves fewer slots than the window), or
+               the pool's slots hold results nobody waits for yet: collect
+               our oldest, then try again */
             if (rc == -EBUSY && head < next) break;
             if (rc < 0) broke = rc;
             else next++;
         }
         if (head == next) break;
         parx_job_result jr;
-        int wrc = parx_procs_wait(pp, tk[head % win], &jr);
-        if (wrc != 0) /* none expected (our own ticket, waited once), but never a result unset */
-            jr = (parx_job_result){.status = wrc};
+        parx__run_collect(pp, slot[head % win], &jr);
         size_t i = r->perm ? r->perm[head] : head;
         if (jr.status == 0 && stage)
             memcpy(r->out + i * r->out_size, stage + (head % win) * r->out_size, r->out_size);
@@ -8686,9 +8741,15 @@ static int parx__run_procs(parx__run_state *r, parx_procs *pp, size_t ctx_size, 
         atomic_fetch_add_explicit(&r->busy_ns, jr.run_ns, memory_order_relaxed);
         atomic_fetch_add_explicit(&r->done, 1, memory_order_relaxed);
         head++;
-        (void)parx__run_progress(r, parx__now_ns(), false);
+        uint64_t now = parx__now_ns();
+        if (r->progress && now - r->last_progress >= PARX__RUN_PROGRESS_NS) {
+            /* the callback may submit jobs of its own: see parx__run_mark */
+            parx__run_mark(pp, slot, win, head, next, PARX__W_CALLBACK);
+            (void)parx__run_progress(r, now, false);
+            parx__run_mark(pp, slot, win, head, next, PARX__W_WAITER);
+        }
     }
-    free(tk);
+    free(slot);
     if (stage) parx_arena_free(a, stage);
     if (ctx_copy) parx_arena_free(a, ctx_copy);
     /* the positions never submitted are the ones left to settle. relaxed:

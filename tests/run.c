@@ -770,6 +770,77 @@ static void test_full_procs(void)
 }
 #endif
 
+#ifndef PARX_NO_PROC
+/* Runs on one pool from several threads at once, as the header allows. A
+   run's results waiting to be collected looked like results nobody waits
+   for, so another run that found every slot taken by them got -EBUSY for
+   all its remaining jobs (about a third of such runs failed). Each thread
+   compares every run with the sequential results. */
+enum { SHARED_THREADS = 4, SHARED_RUNS = 40, SHARED_N = 60 };
+static parx_procs *shared_pp;
+static double shared_ref[SHARED_N];
+
+static void *shared_runner(void *arg)
+{
+    (void)arg;
+    long bad = 0;
+    for (int k = 0; k < SHARED_RUNS; k++) {
+        double out[SHARED_N];
+        parx_job_result r[SHARED_N];
+        memset(out, 0, sizeof out);
+        int rc = parx_run(SHARED_N, job_values, NULL, r,
+                          &(parx_run_desc){.exec = PARX_EXEC_FORK, .procs = shared_pp, .seed = 9,
+                                           .out = out, .out_size = sizeof *out},
+                          NULL);
+        if (rc != 0 || memcmp(out, shared_ref, sizeof out) != 0) {
+            if (bad++ == 0)
+                fprintf(stderr, "# run %d: %d failed, the last with %d (%s)\n", k, rc,
+                        r[SHARED_N - 1].status, parx_strerror(r[SHARED_N - 1].status));
+        }
+    }
+    return (void *)bad;
+}
+
+/* In a child: the fork pool is made before the threads that share it. */
+static int shared_procs_child(void)
+{
+    if (parx_run(SHARED_N, job_values, NULL, NULL,
+                 &(parx_run_desc){.exec = PARX_EXEC_SEQ, .seed = 9, .out = shared_ref,
+                                  .out_size = sizeof *shared_ref},
+                 NULL) != 0)
+        return 2;
+    int err = 0;
+    shared_pp = parx_procs_create(
+        &(parx_procs_desc){.workers = 2, .start = PARX_START_FORK, .max_jobs = 4}, &err);
+    if (!shared_pp) return 2;
+    pthread_t t[SHARED_THREADS];
+    for (int k = 0; k < SHARED_THREADS; k++)
+        if (pthread_create(&t[k], NULL, shared_runner, NULL) != 0) return 2;
+    long bad = 0;
+    for (int k = 0; k < SHARED_THREADS; k++) {
+        void *b;
+        pthread_join(t[k], &b);
+        bad += (long)b;
+    }
+    parx_procs_destroy(shared_pp);
+    if (bad) fprintf(stderr, "# %ld of %d runs failed\n", bad, SHARED_THREADS * SHARED_RUNS);
+    return bad != 0;
+}
+
+static void test_shared_procs(void)
+{
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        alarm(60); /* a hang (runs waiting for each other) ends as a signal */
+        _exit(shared_procs_child());
+    }
+    int st;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child ended with status %#x", st);
+}
+#endif
+
 /* ===== cancellation and progress ============================================== */
 
 /* Every job either ran (status 0, out written) or was cancelled (-ECANCELED,
@@ -1290,6 +1361,8 @@ int main(void)
                 "larger than its arena: on the caller, said so",
                 test_crowded_procs);
     run_guarded("a pool with every slot held: -EBUSY for each job", test_full_procs);
+    run_guarded("runs sharing a pool from threads: none fails for the others' results",
+                test_shared_procs);
 #endif
     run_guarded("a cancel flag set by a job stops the rest", test_cancel_flag);
     run_guarded("a cancel while AUTO measures: the report counts what ran",
