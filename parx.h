@@ -1389,8 +1389,10 @@ typedef struct parx_probe {
     double fork_start_ns;       /* parx_procs_create (cpus fork workers, until all are
                                    ready) + parx_procs_destroy */
     double spawn_start_ns;      /* the same with spawn workers; 0: spawn cannot start here */
-    double proc_job_ns;         /* the same as thread_job_ns on fork workers (pipelined) */
-    double proc_rt_ns;          /* one job's round trip, submit to result, workers hot */
+    double proc_job_ns;         /* the same as thread_job_ns on fork workers (pipelined;
+                                   spawn workers where fork pools are not started) */
+    double proc_rt_ns;          /* one job's round trip, submit to result, workers hot
+                                   (fork workers, or spawn ones as proc_job_ns) */
     double arena_attach_ns;     /* parx_arena_from_fd of an arena's fd + parx_arena_close */
     int io_uring;               /* 1: io_uring usable here; 0: not (see io_uring_why) */
     char io_uring_why[96];
@@ -1524,7 +1526,9 @@ PARX_API double parx_run_break_even(const parx_probe *p, parx_exec e, size_t n, 
    io_uring (a ring set up and a NOP run through it, as the prefetcher
    does), and unless flags has PARX_PROBE_NO_PROCS, which leaves them at
    their defaults, fork and spawn pool start (cpus workers), a job's round
-   trip, and the runner's per-job cost on fork workers. A part that cannot
+   trip, and the runner's per-job cost on fork workers (both on spawn
+   workers where fork pools are not started). cpus is at most 1024 here
+   (a process pool's most workers). A part that cannot
    run here (compiled out, spawn refused with PARX_E_SPAWN, fork pools not
    started because the caller already has threads) gets 0 or its default, a
    reason in notes, and its measured_mask bit clear; it never fails the
