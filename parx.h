@@ -8921,10 +8921,12 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
                                              : "");
 #endif
     } else if (exec == PARX_EXEC_AUTO) {
-        /* Workers that can really run: the CPUs, and a given pool's threads
-           plus the caller. A running pool costs a wake-up, not a start,
-           priced at a quarter of one. */
+        /* Workers that can really run: the CPUs, the most a pool can have
+           (and the caller), and a given pool's threads plus the caller. A
+           running pool costs a wake-up, not a start, priced at a quarter
+           of one. */
         int wcap = wmax < cpus ? wmax : cpus;
+        if (wcap > PARX__MAX_THREADS + 1) wcap = PARX__MAX_THREADS + 1;
         if (d.pool && wcap > parx_pool_size(d.pool) + 1) wcap = parx_pool_size(d.pool) + 1;
         double start_full = pr.thread_start_ns;
         if (d.pool) pr.thread_start_ns /= 4;
