@@ -1420,8 +1420,10 @@ typedef struct parx_probe {
     double fork_start_ns;       /* parx_procs_create (cpus fork workers, until all are
                                    ready) + parx_procs_destroy */
     double spawn_start_ns;      /* the same with spawn workers; 0: spawn cannot start here */
-    double proc_job_ns;         /* the same as thread_job_ns on fork workers (pipelined) */
-    double proc_rt_ns;          /* one job's round trip, submit to result, workers hot */
+    double proc_job_ns;         /* the same as thread_job_ns on fork workers (pipelined;
+                                   spawn workers where fork pools are not started) */
+    double proc_rt_ns;          /* one job's round trip, submit to result, workers hot
+                                   (fork workers, or spawn ones as proc_job_ns) */
     double arena_attach_ns;     /* parx_arena_from_fd of an arena's fd + parx_arena_close */
     int io_uring;               /* 1: io_uring usable here; 0: not (see io_uring_why) */
     char io_uring_why[96];
@@ -1449,7 +1451,9 @@ typedef struct parx_probe {
 /* Options of parx_run; zeroed means defaults. */
 typedef struct parx_run_desc {
     parx_exec exec;            /* 0: PARX_EXEC_AUTO */
-    int workers;               /* 0: one per CPU (AUTO may use fewer) */
+    int workers;               /* 0: one per CPU (AUTO may use fewer); above what the
+                                  backend can have (4096 pool threads and the caller,
+                                  1024 worker processes): that many */
     bool isolate;              /* jobs must not share the caller's address space */
     uint64_t seed;             /* job i's rng is parx_rng_for(seed, i) */
     const double *cost;        /* n cost hints, larger means longer: started longest
@@ -1461,7 +1465,8 @@ typedef struct parx_run_desc {
     size_t ctx_size;           /* process backends: copy ctx (this many bytes) to the
                                   pool's arena for the workers; 0: use ctx where it is */
     uint64_t job_timeout_ns;   /* process backends: kill a job running longer; 0: none */
-    int retries;               /* process backends: attempts after a crash or timeout */
+    int retries;               /* process backends: attempts after a crash, an exit or a
+                                  timeout (as parx_procs_desc.retries) */
     int (*progress)(size_t done, size_t n, void *user); /* non-zero return: cancel */
     void *user;                /* passed to progress */
     PARX__ATOMIC(int) *cancel; /* if not NULL: set non-zero (any thread) to cancel */
@@ -1499,18 +1504,20 @@ typedef struct parx_run_report {
    of the job that calls), -EPERM (d->procs is a fork()ed copy)), signal, exit_code, attempts, run_ns; on process
    backends a job's out block is copied back only when its status is 0.
    report (or NULL) gets the choice and why.
-   Returns the number of jobs whose status is not 0, or before running any:
+   Returns the number of jobs whose status is not 0 (INT_MAX if more), or
+   before running any:
    -EINVAL (fn NULL; n >= 2^32 - 1; workers < 0; retries < 0; an unknown
-   exec; out NULL with out_size > 0; a timeout or retries with SEQ or
-   THREADS, which cannot stop a job; d->procs with a timeout or retries of
-   its own, as the pool's apply),
+   exec; out NULL with out_size > 0; n * out_size past SIZE_MAX; isolate,
+   a timeout or retries with SEQ or THREADS, which cannot isolate or stop a
+   job; d->procs with a timeout or retries of its own, as the pool's apply),
    -ENOTSUP (FORK/SPAWN, or jobs that need processes, with PARX_NO_PROC),
    -EFAULT (SPAWN, or d->procs, with ctx neither NULL nor in the pool's
-   arena and no ctx_size to copy it there), -ENOMEM, or the
-   error of a process pool that could not start when isolation was asked for
-   (without isolation, a backend that cannot start, or whose pool's arena
-   cannot hold ctx_size or one job's out block, falls back to sequential,
-   logged at PARX_LOG_WARN and in the report).
+   arena and no ctx_size to copy it there), -ENOMEM, or, when the jobs need
+   processes (isolate, a timeout or retries), the error of a process pool
+   that could not start or -ENOMEM when its arena cannot hold ctx_size or
+   one job's out block (otherwise a backend that cannot start, or whose
+   pool's arena cannot hold them, falls back to sequential, logged at
+   PARX_LOG_WARN and in the report).
    Thread safety: any thread; concurrent runs share nothing but d->pool or
    d->procs, which are themselves safe to share.
    Callback safety: fn runs on any thread or process of the backend, and
@@ -1550,7 +1557,9 @@ PARX_API double parx_run_break_even(const parx_probe *p, parx_exec e, size_t n, 
    io_uring (a ring set up and a NOP run through it, as the prefetcher
    does), and unless flags has PARX_PROBE_NO_PROCS, which leaves them at
    their defaults, fork and spawn pool start (cpus workers), a job's round
-   trip, and the runner's per-job cost on fork workers. A part that cannot
+   trip, and the runner's per-job cost on fork workers (both on spawn
+   workers where fork pools are not started). cpus is at most 1024 here
+   (a process pool's most workers). A part that cannot
    run here (compiled out, spawn refused with PARX_E_SPAWN, fork pools not
    started because the caller already has threads) gets 0 or its default, a
    reason in notes, and its measured_mask bit clear; it never fails the
@@ -1569,10 +1578,11 @@ PARX_API double parx_run_break_even(const parx_probe *p, parx_exec e, size_t n, 
    parx_probe_load: read such a file into *p: keys in any order, unknown keys
    ignored, missing ones left at parx_probe_defaults' figures; *p is changed
    only on success.
-   Both return 0, -EINVAL (p or path NULL; for load also a file that is not
-   a JSON object, a wrong or missing "parx_probe" version, a value of the
-   wrong type or out of range, anything after the object, a file over
-   1 MiB), or the errno of a failed call (-ENOENT: no such file).
+   Both return 0, -EINVAL (p or path NULL; for save also path ""; for load
+   also a file that is not a JSON object, a wrong or missing "parx_probe"
+   version, a value of the wrong type or out of range, anything after the
+   object, a file over 1 MiB), or the errno of a failed call (-ENOENT: no
+   such file).
    Thread safety: any thread; concurrent saves to one path leave one of
    them whole. */
 #define PARX_PROBE_NO_PROCS 1u
@@ -8874,8 +8884,64 @@ static void parx__run_settle_left(parx__run_state *r, int why)
 }
 
 #ifndef PARX_NO_PROC
+/* Queue a parx_run job as parx_procs_submit would, its slot marked under the
+   same lock as one this thread collects (PARX__W_WAITER, as parx_procs_map
+   marks its own): a submit of another thread that finds every slot taken
+   then waits for this run to collect, where for results nobody waits for it
+   fails with -EBUSY (two runs sharing a pool failed each other's jobs so).
+   With results of its own pending (`pending`) and no slot free, -EBUSY at
+   once: the run collects one of its own rather than wait for other threads
+   to collect theirs (two runs waiting so, each for the other, would wait
+   for ever). Returns 0 with the slot in *x, or parx_procs_submit's errors. */
+static int parx__run_submit(parx_procs *pp, parx_job_fn fn, uint64_t off, const parx__prun *run,
+                            bool pending, uint32_t *x)
+{
+    int foreign = parx__procs_foreign(pp); /* a job of this pool, or a fork()ed copy */
+    if (foreign) return foreign;
+    pthread_mutex_lock(&pp->lock);
+    uint32_t id = 0;
+    /* relaxed: set under the lock */
+    int rc = atomic_load_explicit(&pp->broken, memory_order_relaxed) ? PARX_E_PROCS_BROKEN : 0;
+    if (rc == 0) rc = parx__procs_fn_id(pp, fn, &id);
+    if (rc == 0 && pending && pp->nfree == 0) rc = -EBUSY;
+    if (rc == 0) rc = parx__procs_slot_locked(pp);
+    if (rc < 0) {
+        pthread_mutex_unlock(&pp->lock);
+        return rc;
+    }
+    *x = parx__procs_enqueue_locked(pp, id, off, run);
+    pp->waited[*x] = PARX__W_WAITER;
+    pp->owner[*x] = pthread_self();
+    parx__procs_queued_unlock(pp, 1);
+    return 0;
+}
+
+/* Wait for the result in slot x (queued by parx__run_submit) and take it. */
+static void parx__run_collect(parx_procs *pp, uint32_t x, parx_job_result *r)
+{
+    parx__procs_wait_slot(pp, x);
+    pthread_mutex_lock(&pp->lock);
+    parx__procs_collect_locked(pp, x, r);
+    pthread_mutex_unlock(&pp->lock);
+}
+
+/* Mark the run's pending slots, positions [head, next) of a window of win,
+   as `w`: PARX__W_CALLBACK while its progress callback runs, then
+   PARX__W_WAITER again, as parx_procs_map does (see parx__procs_slot_locked:
+   a submit from a callback does not wait for results another callback
+   holds). */
+static void parx__run_mark(parx_procs *pp, const uint32_t *slot, size_t win, size_t head,
+                           size_t next, uint8_t w)
+{
+    pthread_mutex_lock(&pp->lock);
+    for (size_t k = head; k < next; k++) pp->waited[slot[k % win]] = w;
+    if (w == PARX__W_CALLBACK && head < next && pp->slot_waiters)
+        pthread_cond_broadcast(&pp->slot_freed);
+    pthread_mutex_unlock(&pp->lock);
+}
+
 /* The process backends: jobs through pp in claim order, a window of
-   tickets in flight, results taken in order (each job's `out` from a
+   slots in flight (parx__run_submit), results taken in order (each job's `out` from a
    staging block in the arena, filled from .out before the job is queued
    and copied back when it succeeded). ctx
    travels as its arena offset, as a copy in the arena (ctx_size), or as
@@ -8921,8 +8987,8 @@ static int parx__run_procs(parx__run_state *r, parx_procs *pp, size_t ctx_size, 
         }
         win /= 2;
     }
-    parx_ticket *tk = (parx_ticket *)malloc(win * sizeof *tk);
-    if (!tk) {
+    uint32_t *slot = (uint32_t *)malloc(win * sizeof *slot);
+    if (!slot) {
         if (stage) parx_arena_free(a, stage);
         if (ctx_copy) parx_arena_free(a, ctx_copy);
         return -ENOMEM;
@@ -8945,20 +9011,19 @@ static int parx__run_procs(parx__run_state *r, parx_procs *pp, size_t ctx_size, 
                 memcpy(blk, r->out + i * r->out_size, r->out_size);
                 run.out_off = parx_arena_offset(a, blk);
             }
-            int rc = parx__procs_submit_off(pp, (parx_job_fn)(void (*)(void))r->fn, ctx_off,
-                                            &run, &tk[next % win]);
-            /* -EBUSY: the pool's slots hold results nobody waits for yet;
-               some may be ours (a pool shared with others leaves fewer
-               slots than the window): collect the oldest, then try again */
+            int rc = parx__run_submit(pp, (parx_job_fn)(void (*)(void))r->fn, ctx_off, &run,
+                                      head < next, &slot[next % win]);
+            /* -EBUSY: no slot free, and some of ours hold results (a pool
+               shared with others leaves fewer slots than the window), or
+               the pool's slots hold results nobody waits for yet: collect
+               our oldest, then try again */
             if (rc == -EBUSY && head < next) break;
             if (rc < 0) broke = rc;
             else next++;
         }
         if (head == next) break;
         parx_job_result jr;
-        int wrc = parx_procs_wait(pp, tk[head % win], &jr);
-        if (wrc != 0) /* none expected (our own ticket, waited once), but never a result unset */
-            jr = (parx_job_result){.status = wrc};
+        parx__run_collect(pp, slot[head % win], &jr);
         size_t i = r->perm ? r->perm[head] : head;
         if (jr.status == 0 && stage)
             memcpy(r->out + i * r->out_size, stage + (head % win) * r->out_size, r->out_size);
@@ -8969,9 +9034,15 @@ static int parx__run_procs(parx__run_state *r, parx_procs *pp, size_t ctx_size, 
         atomic_fetch_add_explicit(&r->busy_ns, jr.run_ns, memory_order_relaxed);
         atomic_fetch_add_explicit(&r->done, 1, memory_order_relaxed);
         head++;
-        (void)parx__run_progress(r, parx__now_ns(), false);
+        uint64_t now = parx__now_ns();
+        if (r->progress && now - r->last_progress >= PARX__RUN_PROGRESS_NS) {
+            /* the callback may submit jobs of its own: see parx__run_mark */
+            parx__run_mark(pp, slot, win, head, next, PARX__W_CALLBACK);
+            (void)parx__run_progress(r, now, false);
+            parx__run_mark(pp, slot, win, head, next, PARX__W_WAITER);
+        }
     }
-    free(tk);
+    free(slot);
     if (stage) parx_arena_free(a, stage);
     if (ctx_copy) parx_arena_free(a, ctx_copy);
     /* the positions never submitted are the ones left to settle. relaxed:
@@ -9139,10 +9210,12 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
                                              : "");
 #endif
     } else if (exec == PARX_EXEC_AUTO) {
-        /* Workers that can really run: the CPUs, and a given pool's threads
-           plus the caller. A running pool costs a wake-up, not a start,
-           priced at a quarter of one. */
+        /* Workers that can really run: the CPUs, the most a pool can have
+           (and the caller), and a given pool's threads plus the caller. A
+           running pool costs a wake-up, not a start, priced at a quarter
+           of one. */
         int wcap = wmax < cpus ? wmax : cpus;
+        if (wcap > PARX__MAX_THREADS + 1) wcap = PARX__MAX_THREADS + 1;
         if (d.pool && wcap > parx_pool_size(d.pool) + 1) wcap = parx_pool_size(d.pool) + 1;
         double start_full = pr.thread_start_ns;
         if (d.pool) pr.thread_start_ns /= 4;
@@ -9249,6 +9322,8 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
         if (d.exec != PARX_EXEC_AUTO) {
             workers = wmax;
             if ((size_t)workers > n) workers = (int)n;
+            /* a pool's most threads, and the caller: a larger pool is refused */
+            if (workers > PARX__MAX_THREADS + 1) workers = PARX__MAX_THREADS + 1;
         }
         if (d.pool && workers > parx_pool_size(d.pool) + 1) workers = parx_pool_size(d.pool) + 1;
         r.workers = workers;
@@ -9274,6 +9349,8 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
             parx_procs_desc pd;
             memset(&pd, 0, sizeof pd);
             pd.workers = (size_t)wmax > n ? (int)n : wmax;
+            /* a pool's most workers: a larger pool is refused with -EINVAL */
+            if (pd.workers > PARX__PROCS_MAX_WORKERS) pd.workers = PARX__PROCS_MAX_WORKERS;
             pd.start = exec == PARX_EXEC_SPAWN ? PARX_START_SPAWN : PARX_START_FORK;
             pd.job_timeout_ns = d.job_timeout_ns;
             pd.retries = d.retries;

@@ -770,6 +770,77 @@ static void test_full_procs(void)
 }
 #endif
 
+#ifndef PARX_NO_PROC
+/* Runs on one pool from several threads at once, as the header allows. A
+   run's results waiting to be collected looked like results nobody waits
+   for, so another run that found every slot taken by them got -EBUSY for
+   all its remaining jobs (about a third of such runs failed). Each thread
+   compares every run with the sequential results. */
+enum { SHARED_THREADS = 4, SHARED_RUNS = 40, SHARED_N = 60 };
+static parx_procs *shared_pp;
+static double shared_ref[SHARED_N];
+
+static void *shared_runner(void *arg)
+{
+    (void)arg;
+    long bad = 0;
+    for (int k = 0; k < SHARED_RUNS; k++) {
+        double out[SHARED_N];
+        parx_job_result r[SHARED_N];
+        memset(out, 0, sizeof out);
+        int rc = parx_run(SHARED_N, job_values, NULL, r,
+                          &(parx_run_desc){.exec = PARX_EXEC_FORK, .procs = shared_pp, .seed = 9,
+                                           .out = out, .out_size = sizeof *out},
+                          NULL);
+        if (rc != 0 || memcmp(out, shared_ref, sizeof out) != 0) {
+            if (bad++ == 0)
+                fprintf(stderr, "# run %d: %d failed, the last with %d (%s)\n", k, rc,
+                        r[SHARED_N - 1].status, parx_strerror(r[SHARED_N - 1].status));
+        }
+    }
+    return (void *)bad;
+}
+
+/* In a child: the fork pool is made before the threads that share it. */
+static int shared_procs_child(void)
+{
+    if (parx_run(SHARED_N, job_values, NULL, NULL,
+                 &(parx_run_desc){.exec = PARX_EXEC_SEQ, .seed = 9, .out = shared_ref,
+                                  .out_size = sizeof *shared_ref},
+                 NULL) != 0)
+        return 2;
+    int err = 0;
+    shared_pp = parx_procs_create(
+        &(parx_procs_desc){.workers = 2, .start = PARX_START_FORK, .max_jobs = 4}, &err);
+    if (!shared_pp) return 2;
+    pthread_t t[SHARED_THREADS];
+    for (int k = 0; k < SHARED_THREADS; k++)
+        if (pthread_create(&t[k], NULL, shared_runner, NULL) != 0) return 2;
+    long bad = 0;
+    for (int k = 0; k < SHARED_THREADS; k++) {
+        void *b;
+        pthread_join(t[k], &b);
+        bad += (long)b;
+    }
+    parx_procs_destroy(shared_pp);
+    if (bad) fprintf(stderr, "# %ld of %d runs failed\n", bad, SHARED_THREADS * SHARED_RUNS);
+    return bad != 0;
+}
+
+static void test_shared_procs(void)
+{
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        alarm(60); /* a hang (runs waiting for each other) ends as a signal */
+        _exit(shared_procs_child());
+    }
+    int st;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child ended with status %#x", st);
+}
+#endif
+
 /* ===== cancellation and progress ============================================== */
 
 /* Every job either ran (status 0, out written) or was cancelled (-ECANCELED,
@@ -1074,6 +1145,74 @@ static void test_fallback(void)
     CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child ended with status %#x", st);
 }
 
+/* .workers above what a backend can have (a pool's 4096 threads and the
+   caller; 1024 worker processes) means that many. The runner asked for the
+   larger pool, which was refused with -EINVAL before any thread or process
+   was tried: threads and fork fell back to sequential, and isolated jobs
+   failed, for EINVAL. Such pools are too costly to start in a test, so a
+   child that can start no thread or process (as above) checks that the
+   pools were tried: the fallback, or the isolated run's error, is EAGAIN. */
+static int workers_above_limit_child(void)
+{
+    if (refuse_clone() != 0) return 77;
+    struct {
+        parx_exec exec;
+        bool isolate;
+        int workers;
+        size_t n;
+    } runs[] = {
+        {PARX_EXEC_THREADS, false, 5000, 4098},
+#ifndef PARX_NO_PROC
+        {PARX_EXEC_FORK, false, 2000, 1025},
+        {PARX_EXEC_AUTO, true, 2000, 1025},
+#endif
+    };
+    int bad = 0;
+    for (size_t k = 0; k < sizeof runs / sizeof runs[0]; k++) {
+        size_t n = runs[k].n;
+        double *out = calloc(n, sizeof *out), *ref = calloc(n, sizeof *ref);
+        if (!out || !ref) return 2;
+        bad |= parx_run(n, job_values, NULL, NULL,
+                        &(parx_run_desc){.exec = PARX_EXEC_SEQ, .out = ref,
+                                         .out_size = sizeof *ref},
+                        NULL);
+        parx_run_report rep;
+        memset(&rep, 0, sizeof rep);
+        int rc = parx_run(n, job_values, NULL, NULL,
+                          &(parx_run_desc){.exec = runs[k].exec, .isolate = runs[k].isolate,
+                                           .workers = runs[k].workers, .out = out,
+                                           .out_size = sizeof *out},
+                          &rep);
+        bool ok = runs[k].isolate
+                      ? rc == -EAGAIN
+                      : rc == 0 && rep.fallback && memcmp(out, ref, n * sizeof *out) == 0 &&
+                            strstr(rep.reason, parx_strerror(-EAGAIN)) != NULL;
+        if (!ok) {
+            fprintf(stderr, "# %s, %d workers: rc %d (%s), fallback %d, reason '%s'\n",
+                    runs[k].isolate ? "isolated" : parx_exec_name(runs[k].exec),
+                    runs[k].workers, rc, rc < 0 ? parx_strerror(rc) : "", rep.fallback,
+                    rep.reason);
+            bad = 1;
+        }
+        free(out), free(ref);
+    }
+    return bad;
+}
+
+static void test_workers_above_limit(void)
+{
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        alarm(20);
+        _exit(workers_above_limit_child());
+    }
+    int st;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 77) PT_SKIP("no seccomp filter here");
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child ended with status %#x", st);
+}
+
 /* ===== PARX_PROBE: the figures AUTO uses without .probe ======================== */
 
 /* The file is read once per process, at the first AUTO run without .probe,
@@ -1222,6 +1361,8 @@ int main(void)
                 "larger than its arena: on the caller, said so",
                 test_crowded_procs);
     run_guarded("a pool with every slot held: -EBUSY for each job", test_full_procs);
+    run_guarded("runs sharing a pool from threads: none fails for the others' results",
+                test_shared_procs);
 #endif
     run_guarded("a cancel flag set by a job stops the rest", test_cancel_flag);
     run_guarded("a cancel while AUTO measures: the report counts what ran",
@@ -1229,6 +1370,8 @@ int main(void)
     run_guarded("progress: monotonic, final count; returning 1 cancels",
                 test_progress_and_cancel_by_it);
     run_guarded("no thread or process can start: sequential, logged", test_fallback);
+    run_guarded(".workers above a backend's limit: its pool is tried, not refused (EINVAL)",
+                test_workers_above_limit);
 #ifndef PARX_NO_PROC
     run_guarded("a threaded caller's isolated jobs go to spawn", test_threaded_caller_spawns);
 #endif
