@@ -1055,8 +1055,9 @@ PARX_API int parx_procs_size(const parx_procs *pp);
    startup (spawn mode finds it there by its offset in that module).
    Returns 0, -EINVAL (pp, fn or t NULL), -EFAULT (arg neither NULL nor inside
    the pool's arena), -EBUSY (every job slot holds a result that no other
-   thread is waiting for; from a map's progress callback, also one that
-   another map collects once its own callback returns), -ENOSPC (more than
+   thread is waiting for; from a progress callback of a map or of a
+   parx_run on pp, also one that another such call collects once its own
+   callback returns), -ENOSPC (more than
    256 distinct job functions), -ENOMEM (no room in the arena for the name
    of fn's module),
    PARX_E_UNKNOWN_FN (fn lies in no loaded module), PARX_E_PROCS_BROKEN (the
@@ -1095,8 +1096,8 @@ PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r);
    Thread safety: any thread, concurrently.
    Callback safety: progress runs on the calling thread, with no lock held; it
    may submit and wait on this pool (a submit may get -EBUSY while the
-   results of this map, or of other maps whose callbacks run, hold the
-   slots) but must not destroy it. */
+   results of this map, or of other maps or parx_run calls whose callbacks
+   run, hold the slots) but must not destroy it. */
 PARX_API int parx_procs_map(parx_procs *pp, parx_job_fn fn, void **args, size_t n,
                             parx_job_result *r);
 PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size_t n,
