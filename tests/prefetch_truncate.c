@@ -99,7 +99,7 @@ static void test_cut_in_list(void)
         for (int direct = 0; direct < 2; direct++) {
             REQUIRE(io_make_file(paths[0], file_size, 7));
             REQUIRE(io_make_file(paths[1], 3 * CHUNK + 3, 8));
-            uint64_t got[2];
+            uint64_t got[2] = {0, 0};
             int rc, bad;
             read_cutting(paths, 2, seeds, 0, backends[b], direct, got, &rc, &bad);
             CHECK_MSG(rc == 0 && bad == 0 && (got[0] == 2 * CHUNK || got[0] == 3 * CHUNK) &&
