@@ -140,9 +140,9 @@
     work wakes another. But if every other worker then sleeps and the owner
     blocks inside a task (its own I/O, a wait on another pool), the tasks
     behind it wait until it comes back. Closing that window means a full
-    fence on every push (a seq_cst store), which made each spawn 10-30%
-    slower in an A/B (bench_parx fib n=30, runs taken in turns), so parx
-    leaves it open.
+    fence on every push (a seq_cst store), which made each spawn 0-65%
+    slower, 27% in the median, in an A/B (bench_parx fib n=30, 1 and 2
+    threads, runs taken in turns), so parx leaves it open.
 
     >>help (spawning and waiting from outside the pool)
     A thread that is not one of the pool's workers works like oneTBB's main
