@@ -1635,6 +1635,7 @@ PARX_API int parx_probe_format(const parx_probe *p, char *buf, size_t size);
 #include <math.h> /* NAN, INFINITY (no libm function is called) */
 #include <pthread.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -5902,6 +5903,17 @@ static void parx__pf_set_errmsg(parx_prefetch *pf, const char *what, const char 
              strlen(path) > (size_t)room ? "..." : "", reason);
 }
 
+/* An INFO line about one of the files (the consumer's thread, no lock held). */
+__attribute__((format(printf, 1, 2))) static void parx__pf_info(const char *fmt, ...)
+{
+    char msg[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    parx__log(PARX_LOG_INFO, msg);
+}
+
 /* Take a reference on file f, opening it on the first. Returns 0 or the
    errno of open (the file is left closed). Consumer only. */
 /* A FUSE file system may take O_DIRECT at open and refuse every read
@@ -6008,20 +6020,15 @@ static int parx__pf_file_ref(parx_prefetch *pf, uint32_t f)
         if (dfd >= 0 &&
             (fstat(dfd, &dst) != 0 || dst.st_dev != st.st_dev || dst.st_ino != st.st_ino)) {
             close(dfd);
-            char msg[300];
-            snprintf(msg, sizeof msg,
-                     "parx_prefetch: '%.200s' was replaced while it was opened; reading the file "
-                     "opened first buffered",
-                     pf->paths[f]);
-            parx__log(PARX_LOG_INFO, msg); /* consumer thread, no lock held */
+            parx__pf_info(
+                "parx_prefetch: '%.200s' was replaced while it was opened; reading the file "
+                "opened first buffered",
+                pf->paths[f]);
         } else if (dfd >= 0 && parx__pf_direct_reads_refused(dfd)) {
             close(dfd);
             fl->no_direct = true;
-            char msg[300];
-            snprintf(msg, sizeof msg,
-                     "parx_prefetch: O_DIRECT reads refused for '%.200s'; reading it buffered",
-                     pf->paths[f]);
-            parx__log(PARX_LOG_INFO, msg); /* consumer thread, no lock held */
+            parx__pf_info("parx_prefetch: O_DIRECT reads refused for '%.200s'; reading it buffered",
+                          pf->paths[f]);
         } else if (dfd >= 0) {
             fl->dfd = dfd;
         } else if (dfd != -EINVAL && dfd != -EOPNOTSUPP && dfd != -ENOENT && dfd != -ENOTDIR) {
@@ -6037,19 +6044,14 @@ static int parx__pf_file_ref(parx_prefetch *pf, uint32_t f)
             /* the path was removed (or a directory on it replaced) since
                the first open: read the file opened first, buffered, this
                time (as one replaced, above) */
-            char msg[300];
-            snprintf(msg, sizeof msg,
-                     "parx_prefetch: '%.200s' was removed while it was opened; reading the file "
-                     "opened first buffered",
-                     pf->paths[f]);
-            parx__log(PARX_LOG_INFO, msg); /* consumer thread, no lock held */
+            parx__pf_info(
+                "parx_prefetch: '%.200s' was removed while it was opened; reading the file "
+                "opened first buffered",
+                pf->paths[f]);
         } else { /* EINVAL (open(2): the file system does not support O_DIRECT) */
             fl->no_direct = true;
-            char msg[300];
-            snprintf(msg, sizeof msg,
-                     "parx_prefetch: O_DIRECT refused for '%.200s' (%s); reading it buffered",
-                     pf->paths[f], parx_strerror(dfd));
-            parx__log(PARX_LOG_INFO, msg); /* consumer thread, no lock held */
+            parx__pf_info("parx_prefetch: O_DIRECT refused for '%.200s' (%s); reading it buffered",
+                          pf->paths[f], parx_strerror(dfd));
         }
     }
     return 0;
@@ -6669,11 +6671,8 @@ PARX_API int parx_prefetch_next(parx_prefetch *pf, parx_chunk *c)
         }
         if (h->direct_refused && !pf->files[h->file].no_direct) {
             pf->files[h->file].no_direct = true;
-            char msg[300];
-            snprintf(msg, sizeof msg,
-                     "parx_prefetch: O_DIRECT reads refused for '%.200s'; reading it buffered",
-                     pf->paths[h->file]);
-            parx__log(PARX_LOG_INFO, msg);
+            parx__pf_info("parx_prefetch: O_DIRECT reads refused for '%.200s'; reading it buffered",
+                          pf->paths[h->file]);
         }
         if (h->err) {
             pf->sticky = h->err;
@@ -7557,7 +7556,6 @@ PARX_API parx_io_backend parx_writer_backend(const parx_writer *w, const char **
 #include <fcntl.h>
 #include <locale.h>
 #include <math.h>
-#include <stdarg.h>
 #include <sys/stat.h>
 
 #define PARX__PROBE_MAX_REPS 15
