@@ -1645,7 +1645,7 @@ PARX_API int parx_probe_format(const parx_probe *p, char *buf, size_t size);
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #ifndef PARX_NO_PROC
-#include <dirent.h> /* /proc/self/task: which threads are io_uring's (parx__procs_threads) */
+#include <dirent.h> /* /proc/self/task: which threads could hold a lock (parx__procs_threads) */
 #include <fcntl.h>
 #include <link.h> /* dl_iterate_phdr: job functions by module and offset */
 #include <poll.h>
@@ -4822,13 +4822,21 @@ static void parx__procs_free(parx_procs *pp)
     free(pp);
 }
 
-/* io_uring's workers (iou-wrk-*, iou-sqp-*: the prefetcher's and the
-   writer's buffered I/O, anyone's ring) are threads of this process as
-   /proc counts them, but they run kernel code only: they hold no lock of
-   the program's and a fork copies none of them. The kernel marks them
-   PF_IO_WORKER in the flags of their stat (the ninth field). */
+/* Threads of this process that could hold a lock a fork would copy, as
+   /proc/self/task lists them, or 0 if unknown. Two kinds are left out:
+   - io_uring's workers (iou-wrk-*, iou-sqp-*: the prefetcher's and the
+     writer's buffered I/O, anyone's ring): they run kernel code only, hold
+     no lock of the program's, and a fork copies none of them. The kernel
+     marks them PF_IO_WORKER.
+   - threads already exiting (PF_EXITING), and those gone by the time their
+     stat is read: past user space for good. pthread_join returns once the
+     kernel clears the thread's tid, before it drops the thread from /proc:
+     a pool destroyed just before (or any thread joined) is still counted
+     for a while, 36 to 117 joins in 100000 on the 2-core CI VM.
+   Both marks are in the flags of a thread's stat (the ninth field). */
+#define PARX__PF_EXITING 0x4u
 #define PARX__PF_IO_WORKER 0x10u
-static int parx__procs_io_workers(void)
+static int parx__procs_live_threads(void)
 {
     DIR *d = opendir("/proc/self/task");
     if (!d) return 0;
@@ -4842,25 +4850,25 @@ static int parx__procs_io_workers(void)
         unsigned flags = 0;
         /* state, ppid, pgrp, session, tty_nr, tpgid, then flags */
         if (p && sscanf(p, " %*c %*d %*d %*d %*d %*d %u", &flags) == 1 &&
-            (flags & PARX__PF_IO_WORKER))
+            !(flags & (PARX__PF_EXITING | PARX__PF_IO_WORKER)))
             n++;
     }
     closedir(d);
     return n;
 }
 
-/* Threads in this process, or 0 if unknown, less io_uring's workers (see
-   above) and the monitor threads of this process's own pools: those hold
-   no lock a fork could copy (create returns only once its monitor runs,
-   and a monitor holds no lock of the program's but while it calls the log
-   hook), so they are no reason to avoid fork. */
+/* Threads in this process that could hold a lock (see above), or 0 if
+   unknown, less the monitor threads of this process's own pools: those
+   hold no lock a fork could copy (create returns only once its monitor
+   runs, and a monitor holds no lock of the program's but while it calls
+   the log hook), so they are no reason to avoid fork. */
 static int parx__procs_threads(void)
 {
     int ppid, threads;
     if (!parx__procs_stat(0, &ppid, &threads)) return 0;
-    if (threads > 1) {
-        int io = parx__procs_io_workers();
-        threads = io < threads ? threads - io : 1;
+    if (threads > 1) { /* the common case (1) reads one file; this, one per thread */
+        int live = parx__procs_live_threads(); /* 0: /proc/self/task unreadable */
+        if (live > 0) threads = live;
     }
     pid_t self = getpid();
     pthread_mutex_lock(&parx__procs_reg_lock);

@@ -12,6 +12,7 @@
    fork server). */
 #define _GNU_SOURCE
 #include <math.h>
+#include <pthread.h>
 #include <sched.h>
 #include <grp.h>
 #include <sys/resource.h>
@@ -607,6 +608,76 @@ static void test_fork_after_fork(void)
     parx_procs_destroy(a);
 }
 
+/* Threads of this process as /proc counts them, or 0 if unknown. */
+static int proc_threads(void)
+{
+    int threads = 0;
+    FILE *f = fopen("/proc/self/status", "re");
+    char line[256];
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &threads) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return threads;
+}
+
+/* A caller whose main thread has left with pthread_exit while another
+   runs on: the kernel keeps the main thread as a zombie, in /proc's count
+   of threads, until the process ends. It is past user space for good
+   (PF_EXITING), as a joined thread is for a while after pthread_join
+   returns (the race behind test_fork_after_fork's rare false warning):
+   a fork pool made by the thread left must not warn of it. */
+static void *after_leader_exit(void *leader)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)(intptr_t)leader);
+    for (int i = 0;; i++) { /* until the main thread is a zombie: 10 s at most */
+        char buf[512] = "";
+        FILE *f = fopen(path, "re");
+        if (f) {
+            if (!fgets(buf, sizeof buf, f)) buf[0] = '\0';
+            fclose(f);
+        }
+        const char *p = strrchr(buf, ')');
+        if (p && p[1] == ' ' && p[2] == 'Z') break;
+        if (i == 10000) _exit(2);
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    if (proc_threads() != 2) _exit(3); /* not the case this tests */
+    parx_set_log(count_fork_warnings, NULL);
+    parx_procs *pp = parx_procs_create(
+        &(parx_procs_desc){.workers = 1, .start = PARX_START_FORK, .arena_bytes = 4u << 20}, NULL);
+    parx_set_log(NULL, NULL);
+    if (!pp) _exit(4);
+    parx_ticket t;
+    parx_job_result r = {0};
+    if (parx_procs_submit(pp, job_code, NULL, &t) != 0 || parx_procs_wait(pp, t, &r) != 0 ||
+        r.status != 42)
+        _exit(5);
+    parx_procs_destroy(pp);
+    _exit(atomic_load(&fork_warnings) == 0 ? 0 : 6);
+}
+
+static void test_fork_after_leader_exit(void)
+{
+    if (UNDER_TSAN)
+        PT_SKIP("TSan's runtime has a thread of its own: a fork pool is rightly warned of it");
+    atomic_store(&fork_warnings, 0);
+    pid_t child = xfork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, after_leader_exit, (void *)(intptr_t)getpid()) != 0)
+            _exit(1);
+        pthread_exit(NULL);
+    }
+    /* 2: the main thread never became a zombie; 3: /proc did not count it;
+       6: the pool warned of a threaded caller */
+    expect_child(child, 0, 0);
+}
+
 /* io_uring's workers (iou-wrk-*: here the prefetcher's buffered reads,
    which it submits with IOSQE_ASYNC) are threads of this process as /proc
    counts them, and outlive the ring a while; but they run kernel code only,
@@ -647,14 +718,7 @@ static void test_fork_after_io_uring(void)
     CHECK_EQ(rc, 0);
     CHECK_EQ(bytes, (size_t)64 * sizeof block);
     /* threads now: this one and the kernel's, if it started any */
-    int threads = 0;
-    FILE *f = fopen("/proc/self/status", "re");
-    char line[256];
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "Threads: %d", &threads) == 1)
-            break;
-    if (f)
-        fclose(f);
+    int threads = proc_threads();
     if (threads < 2) {
         parx_prefetch_close(pf);
         unlink(path);
@@ -879,7 +943,7 @@ static void test_replacement_refused_spawn(void) { replacement_refused(PARX_STAR
 
 int main(void)
 {
-    pt_plan(18);
+    pt_plan(19);
     run_guarded("create: bad descs give -EINVAL; NULL pools -EINVAL; codes have names",
                 test_bad_create);
     run_guarded("submit/wait/map: NULL fn, foreign args, unknown fn, bad tickets", test_bad_jobs);
@@ -901,6 +965,8 @@ int main(void)
     run_guarded("fork mode: pools made one after another: no threaded-caller warning, "
                 "workers that start threads",
                 test_fork_after_fork);
+    run_guarded("fork mode: a caller whose main thread has exited: no threaded-caller warning",
+                test_fork_after_leader_exit);
     run_guarded("fork mode: a pool made after io_uring reads: no threaded-caller warning",
                 test_fork_after_io_uring);
     run_guarded("SIGINT to the caller's process group leaves the pool working", test_sigint_group);
