@@ -389,6 +389,9 @@ static inline void fd_describe(int fd, char *buf, size_t size)
 
 static void (*guard__fn)(void);
 static fd_list guard__fds_before, guard__fds_after;
+/* Static, not on guard__body's stack: a test's child whose main thread
+   leaves by pthread_exit still holds it (valgrind would call it lost). */
+static shm_list guard__shm_before;
 
 /* Reap whatever children a test left: a running one is killed. Returns how
    many there were. */
@@ -440,7 +443,8 @@ static inline int guard__reap_children(void)
 static inline void guard__body(void)
 {
     fd_list_now(&guard__fds_before);
-    shm_list shm_before = shm_list_now();
+    guard__shm_before = shm_list_now();
+    shm_list *shm_before = &guard__shm_before;
     guard__fn();
     int kids = guard__reap_children();
     CHECK_MSG(kids == 0, "the test left %d child process(es) behind", kids);
@@ -461,10 +465,10 @@ static inline void guard__body(void)
                       guard__fds_before.fd[i]);
     }
     shm_list shm_after = shm_list_now();
-    if (shm_before.n >= 0 && shm_after.n >= 0) {
+    if (shm_before->n >= 0 && shm_after.n >= 0) {
         for (int i = 0; i < shm_after.n; i++) {
             const char *name = shm_after.name[i];
-            if (shm_list_has(&shm_before, name))
+            if (shm_list_has(shm_before, name))
                 continue;
             int self = 0, others = 0;
             shm_holders(name, &self, &others);
@@ -483,7 +487,7 @@ static inline void guard__body(void)
             shm_unlink(path); /* so the next test starts clean */
         }
     }
-    shm_list_free(&shm_before);
+    shm_list_free(shm_before);
     shm_list_free(&shm_after);
 }
 
