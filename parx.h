@@ -194,7 +194,9 @@
       runs, and a monitor holds no lock of the program's but while it calls
       the log hook): fork-mode pools may be made one after another. Nor
       do io_uring's workers (iou-wrk-*, the prefetcher's and the writer's
-      among them), which /proc lists as threads but run kernel code only. Its cost grows with
+      among them), which /proc lists as threads but run kernel code only,
+      nor threads on their way out (one just joined, a main thread gone by
+      pthread_exit). Its cost grows with
       the caller's memory (page tables are copied), and not only at create:
       the server is a copy of the caller as it was then, so each worker it
       forks, replacements included, costs as much (bench/RESULTS.md has
