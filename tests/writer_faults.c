@@ -16,6 +16,9 @@
                the device
      order     a write at offset 0 fails with EAGAIN, then EIO; one past
                64 KiB with ENOSPC at once (direct_io)
+     gate      a write at offset 0 is held until the test opens the gate,
+               then fails with ENOSPC; writes elsewhere are counted
+               (direct_io)
    The writer must resume short writes (no byte lost or written twice),
    write again after EAGAIN and EINTR -- and, when EAGAIN goes on, pause
    between tries rather than spin (at HEAD each backend tried again at
@@ -24,13 +27,23 @@
    regular file (it took it for "a pipe or /dev/null: nothing to sync" and
    returned 0), and report the error of the earliest write in the order
    queued when errors come back out of order (io_uring kept the first one
-   reaped at HEAD). Both backends, and PARX_IO_AUTO, which must choose the
+   reaped at HEAD), and, on io_uring, not write at all the writes still
+   waiting in its submission queue when an earlier one fails. Both backends, and PARX_IO_AUTO, which must choose the
    thread backend on FUSE (io_uring turns a short write there into EIO,
    nothing written: it did at HEAD), and PARX_IO_URING asked for, which
    must still complete short writes (-EIO at HEAD). Skipped, with the reason, without libfuse3
    at build time, without /dev/fuse, or where mounting is not allowed. */
 #define _GNU_SOURCE
 #define _FILE_OFFSET_BITS 64
+/* This unit implements parx itself, its writer's io_uring submissions
+   going through submit_hook (the PARX__WR_SUBMIT hook): see
+   test_stopped_in_sq. */
+#if !defined PARX_TEST_NO_FUSE && !defined PARX_NO_URING
+struct io_uring;
+static int submit_hook(struct io_uring *ring);
+#define PARX__WR_SUBMIT submit_hook
+#endif
+#define PARX_IMPLEMENTATION
 #include "io_common.h"
 
 #ifdef PARX_TEST_NO_FUSE
@@ -48,21 +61,35 @@ int main(void)
 
 #include "fuse_common.h"
 
-enum { NFILES = 7, CAP = 4 << 20, EIO_AT = 600000, SHORT_MAX = 1500, SEED = 41 };
-enum { F_DATA, F_SHORT, F_EIO, F_AGAIN, F_ROFSYNC, F_STALL, F_ORDER };
-static const char *names[NFILES] = {"data", "short", "eio", "again", "rofsync", "stall", "order"};
+enum { NFILES = 8, CAP = 4 << 20, EIO_AT = 600000, SHORT_MAX = 1500, SEED = 41 };
+enum { F_DATA, F_SHORT, F_EIO, F_AGAIN, F_ROFSYNC, F_STALL, F_ORDER, F_GATE };
+static const char *names[NFILES] = {"data",    "short", "eio",   "again",
+                                    "rofsync", "stall", "order", "gate"};
 
 /* "order": a write below ORDER_SPLIT is answered EAGAIN the first time --
-   once the test has queued its second write (order->queued), so that the
+   once the test has queued its second write (order_queued), so that the
    retry is queued after it -- and EIO after that; a write at ORDER_SPLIT
-   or past it fails with ENOSPC. Shared with the server's process like the
-   stall page (mapped in main, before any fs_start). */
-enum { ORDER_SPLIT = 65536, ORDER_WAIT_MS = 5000 };
-typedef struct order_state {
-    _Atomic int queued; /* the test queued the write past ORDER_SPLIT */
-    _Atomic int first;  /* writes below ORDER_SPLIT seen */
-} order_state;
-static order_state *order;
+   or past it fails with ENOSPC.
+   "gate": a write at offset 0 is held until the test sets gate_open, then
+   answered ENOSPC; a write elsewhere is counted, and kept.
+   Shared with the server's process like the stall page (mapped in main,
+   before any fs_start). The waits are hang guards, not synchronisation. */
+enum { ORDER_SPLIT = 65536, FS_WAIT_MS = 5000 };
+typedef struct fs_shared {
+    _Atomic int order_queued; /* the test queued the write past ORDER_SPLIT */
+    _Atomic int order_first;  /* writes below ORDER_SPLIT seen */
+    _Atomic int gate_held;    /* the write at offset 0 of "gate" reached the server */
+    _Atomic int gate_open;    /* the test lets the server answer it */
+    _Atomic int gate_others;  /* writes to "gate" at other offsets */
+} fs_shared;
+static fs_shared *shared;
+
+/* The server waits, at most FS_WAIT_MS, until *flag is set. */
+static void fs_wait_for(_Atomic int *flag)
+{
+    for (int i = 0; i < FS_WAIT_MS && !atomic_load(flag); i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+}
 
 /* the server's files (its threads share them) */
 static pthread_mutex_t fs_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -121,7 +148,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
         return -ENOENT;
     if (fi->flags & O_TRUNC)
         fs_truncate(path, 0, NULL);
-    if (w == F_SHORT || w == F_EIO || w == F_AGAIN || w == F_STALL || w == F_ORDER)
+    if (w == F_SHORT || w == F_EIO || w == F_AGAIN || w == F_STALL || w == F_ORDER || w == F_GATE)
         fi->direct_io = 1; /* every write reaches us as it is */
     return 0;
 }
@@ -159,14 +186,18 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
     if (w == F_ORDER && off >= ORDER_SPLIT)
         return -ENOSPC;
     if (w == F_ORDER) {
-        if (atomic_fetch_add(&order->first, 1) > 0)
+        if (atomic_fetch_add(&shared->order_first, 1) > 0)
             return -EIO;
-        /* a hang guard, not a synchronisation: the test queues its second
-           write at once */
-        for (int i = 0; i < ORDER_WAIT_MS && !atomic_load(&order->queued); i++)
-            nanosleep(&(struct timespec){0, 1000000}, NULL);
+        fs_wait_for(&shared->order_queued); /* the test queues its second write at once */
         return -EAGAIN;
     }
+    if (w == F_GATE && off == 0) {
+        atomic_store(&shared->gate_held, 1);
+        fs_wait_for(&shared->gate_open);
+        return -ENOSPC;
+    }
+    if (w == F_GATE)
+        atomic_fetch_add(&shared->gate_others, 1);
     pthread_mutex_lock(&fs_mu);
     if (w == F_AGAIN && fs_again_count < 2) {
         int e = fs_again_count++ == 0 ? -EAGAIN : -EINTR;
@@ -398,8 +429,8 @@ static void test_error_order(void)
     order_bufs[0] = a;
     order_bufs[1] = b;
     for (int k = 0; k < nbackends; k++) {
-        atomic_store(&order->queued, 0);
-        atomic_store(&order->first, 0);
+        atomic_store(&shared->order_queued, 0);
+        atomic_store(&shared->order_first, 0);
         order_status[0] = order_status[1] = 12345;
         parx_writer *w = parx_writer_open(
             &(parx_writer_desc){
@@ -409,7 +440,7 @@ static void test_error_order(void)
         parx_io_backend used = parx_writer_backend(w, NULL);
         int r1 = parx_writer_write(w, a, sizeof a);
         int r2 = parx_writer_write_at(w, b, sizeof b, ORDER_SPLIT);
-        atomic_store(&order->queued, 1);
+        atomic_store(&shared->order_queued, 1);
         int rf = parx_writer_flush(w);
         int rc = parx_writer_close(w);
         CHECK_MSG(r1 == 0 && r2 == 0 && rf == -EIO && rc == -EIO && order_status[0] == -EIO &&
@@ -422,16 +453,109 @@ static void test_error_order(void)
     fs_stop();
 }
 
+#ifndef PARX_NO_URING
+/* The writer's io_uring submissions come here. While sq_refuse is set each
+   is refused with EBUSY, as the kernel refuses one when it is short of
+   resources, and the writes queued meanwhile wait in the SQ. (Only the
+   test's thread submits: the io_uring writer runs on its caller's.) */
+static int sq_refuse, sq_refused;
+static int submit_hook(struct io_uring *ring)
+{
+    if (sq_refuse) {
+        sq_refused++;
+        return -EBUSY;
+    }
+    return io_uring_submit(ring);
+}
+#endif
+static bool has_uring; /* a writer on PARX_IO_URING opened in main */
+
+/* io_uring: writes that wait in the submission queue (the kernel refused a
+   submission for want of resources while other writes were in flight) when
+   a write in flight fails. They must not be written: their SQEs, which
+   cannot be taken back, become NOPs, and .done gets the error, once each.
+   Made to happen: the server holds the write at offset 0 of "gate" until
+   the gate opens, then fails it with ENOSPC; meanwhile the hook refuses
+   every submission, so the two writes queued after it stay in the SQ. */
+enum { GATE_N = 3, GATE_LEN = 4096 };
+static int gate_status[GATE_N], gate_calls[GATE_N];
+static const unsigned char *gate_bufs[GATE_N];
+static void gate_done(const void *buf, size_t size, int status, void *user)
+{
+    (void)size;
+    (void)user;
+    for (int i = 0; i < GATE_N; i++)
+        if (buf == gate_bufs[i]) {
+            gate_status[i] = status;
+            gate_calls[i]++;
+        }
+}
+
+static void test_stopped_in_sq(void)
+{
+#ifdef PARX_NO_URING
+    PT_SKIP("built without io_uring (PARX_NO_URING)");
+#else
+    if (!has_uring)
+        PT_SKIP("no io_uring writer here");
+    FS_START();
+    static unsigned char bufs[GATE_N][GATE_LEN];
+    for (int i = 0; i < GATE_N; i++) {
+        io_fill(bufs[i], GATE_LEN, SEED, (uint64_t)i * ORDER_SPLIT);
+        gate_bufs[i] = bufs[i];
+        gate_status[i] = 12345;
+        gate_calls[i] = 0;
+    }
+    atomic_store(&shared->gate_held, 0);
+    atomic_store(&shared->gate_open, 0);
+    atomic_store(&shared->gate_others, 0);
+    sq_refused = 0;
+    parx_writer *w = parx_writer_open(
+        &(parx_writer_desc){
+            .path = fs_path("gate"), .depth = 4, .backend = PARX_IO_URING, .done = gate_done},
+        NULL);
+    REQUIRE(w != NULL);
+    int r[GATE_N];
+    r[0] = parx_writer_write_at(w, bufs[0], GATE_LEN, 0);
+    for (int i = 0; i < FS_WAIT_MS && !atomic_load(&shared->gate_held); i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    int held = atomic_load(&shared->gate_held);
+    sq_refuse = 1;
+    for (int i = 1; i < GATE_N; i++)
+        r[i] = parx_writer_write_at(w, bufs[i], GATE_LEN, (uint64_t)i * ORDER_SPLIT);
+    sq_refuse = 0;
+    int refused = sq_refused;
+    atomic_store(&shared->gate_open, 1);
+    int rf = parx_writer_flush(w);
+    int rc = parx_writer_close(w);
+    CHECK_MSG(held && r[0] == 0 && r[1] == 0 && r[2] == 0 && refused >= GATE_N - 1,
+              "the first write %s at the server; writes %d, %d, %d; %d submissions refused "
+              "(want %d or more)",
+              held ? "held" : "never", r[0], r[1], r[2], refused, GATE_N - 1);
+    CHECK_MSG(rf == -ENOSPC && rc == -ENOSPC, "flush %d (%s), close %d (%s): want ENOSPC", rf,
+              parx_strerror(rf), rc, parx_strerror(rc));
+    for (int i = 0; i < GATE_N; i++)
+        CHECK_MSG(gate_calls[i] == 1 && gate_status[i] == -ENOSPC,
+                  "write %d: .done called %d times, status %d (want once, ENOSPC)", i,
+                  gate_calls[i], gate_status[i]);
+    CHECK_MSG(atomic_load(&shared->gate_others) == 0,
+              "the writes queued after the failed one reached the file system %d times",
+              atomic_load(&shared->gate_others));
+    fs_stop();
+#endif
+}
+
 int main(void)
 {
     fs_main_start("wfaults");
-    void *om = mmap(NULL, sizeof *order, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    void *om =
+        mmap(NULL, sizeof *shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (om == MAP_FAILED) {
         stall_unmap();
         io_dir_remove();
-        pt_skip_all("cannot map a shared page for the order test");
+        pt_skip_all("cannot map a shared page for the order and gate tests");
     }
-    order = (order_state *)om;
+    shared = (fs_shared *)om;
     backends[nbackends++] = PARX_IO_THREADS;
     backends[nbackends++] = PARX_IO_AUTO;
 #ifndef PARX_NO_URING
@@ -440,6 +564,7 @@ int main(void)
             &(parx_writer_desc){.path = io_path("probe"), .backend = PARX_IO_URING}, NULL);
         if (w) {
             backends[nbackends++] = PARX_IO_URING;
+            has_uring = true;
             parx_writer_close(w);
         }
         unlink(io_path("probe"));
@@ -454,7 +579,9 @@ int main(void)
     run_guarded(
         "errors that come back out of order: the earlier write's, EIO, from flush and close",
         test_error_order);
-    munmap(order, sizeof *order);
+    run_guarded("io_uring: writes still in the SQ when an earlier one fails are not written",
+                test_stopped_in_sq);
+    munmap(shared, sizeof *shared);
     stall_unmap();
     io_dir_remove();
     return pt_done_testing();
