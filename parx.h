@@ -1255,7 +1255,9 @@ typedef struct parx_writer_desc {
     const char *path;          /* the file (required); created if missing */
     bool append;               /* keep what the file holds and write after its end (an
                                   append-only file, chattr +a, is then opened O_APPEND and
-                                  written as a stream: write_at -ESPIPE); default: truncate it */
+                                  written as a stream: write_at -ESPIPE; a device's end is
+                                  where lseek's SEEK_END puts it: a disk's size, so writes
+                                  there fail with -ENOSPC); default: truncate it */
     unsigned mode;             /* permissions when created; 0: 0644 (less the umask) */
     int depth;                 /* writes queued or in flight before a write waits; 0: 4 */
     parx_io_backend backend;   /* 0: PARX_IO_AUTO */
@@ -4459,7 +4461,8 @@ static void parx__procs_check_timeouts_locked(parx_procs *pp)
 /* Whether process pid has ended: gone, or a zombie (it runs nothing). A
    zombie is seen in /proc only; where /proc cannot be read (not mounted,
    another pid namespace's) a zombie counts as alive, which costs time,
-   never safety. */
+   never safety. /proc shows a process whose main thread alone has exited
+   (pthread_exit) as a zombie too: with more than one thread it still runs. */
 static bool parx__procs_pid_gone(int pid)
 {
     if (kill(pid, 0) != 0 && errno == ESRCH) return true;
@@ -4472,7 +4475,14 @@ static bool parx__procs_pid_gone(int pid)
     if (n <= 0) return false; /* unreadable: ask again */
     buf[n] = '\0';
     const char *rp = strrchr(buf, ')'); /* the name may hold anything but ends at the last ')' */
-    return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'); /* zombie: runs nothing */
+    char state = 0;
+    long threads = 0;
+    /* state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
+       utime stime cutime cstime priority nice threads */
+    if (!rp || sscanf(rp + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
+                              "%*d %ld", &state, &threads) != 2)
+        return false; /* unreadable: ask again */
+    return state == 'X' || (state == 'Z' && threads <= 1); /* zombie: runs nothing */
 }
 
 /* The server died with workers perhaps still running jobs: they die with it
@@ -7010,7 +7020,9 @@ PARX_API const char *parx_prefetch_error(const parx_prefetch *pf)
    backend would have written them.
    Only what the kernel took counts as in flight (w->inflight): the rest
    waits in the SQ (w->sq_submitted < w->sq_queued), and flush waits for
-   both. */
+   both. A ring that refuses work (io_uring_enter fails) stops the writer
+   for good: what waits in the SQ is abandoned, and nothing is submitted
+   again, not even the rest of an earlier write still in flight. */
 
 typedef struct parx__wr_op {
     const void *orig;          /* the caller's buffer and size, for .done */
@@ -7044,6 +7056,8 @@ struct parx_writer {
     int inflight;              /* writes submitted and not yet reaped */
     uint64_t sq_queued;        /* SQEs filled so far */
     uint64_t sq_submitted;     /* of those, taken by the kernel (or abandoned) */
+    bool ring_failed;          /* the ring refused work: nothing is submitted again
+                                  (parx__wr_uring_abandon) */
     unsigned again;            /* EAGAINs in a row (parx__io_backoff) */
     uint64_t handoff;          /* writes handed off so far: the next one's seq */
     uint64_t err_seq;          /* the seq of the write whose error w->err is */
@@ -7117,6 +7131,7 @@ static void *parx__wr_thread(void *arg)
    submitted and the others still wait in the SQ. */
 static void parx__wr_uring_queue(parx_writer *w, parx__wr_op *op)
 {
+    PARX_ASSERT(!w->ring_failed); /* its SQE would go out with the abandoned ones */
     struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
     PARX_ASSERT(sqe != NULL); /* depth entries, at most depth ops live, one SQE each */
     size_t n = op->len < PARX__IO_MAX_CHUNK ? op->len : PARX__IO_MAX_CHUNK;
@@ -7155,11 +7170,14 @@ static void parx__wr_uring_stop_later(parx_writer *w)
     }
 }
 
-/* Nothing more will be submitted (w->err is set, to rc if it was not): the
-   ops whose writes still wait in the SQ are finished with the error and
-   .done is told, except `keep`, whose buffer goes back to the caller
-   untouched. The SQEs stay in the SQ, never submitted, until the ring is
-   torn down. */
+/* Nothing more will be submitted (w->err is set, to rc if it was not, and
+   w->ring_failed): the ops whose writes still wait in the SQ are finished
+   with the error and .done is told, except `keep`, whose buffer goes back
+   to the caller untouched. The SQEs stay in the SQ, never submitted, until
+   the ring is torn down -- and become NOPs, which would touch no buffer if
+   they were. (A later submit would send them: the SQ cannot be taken
+   back. So nothing is queued after this, a retry of a write in flight
+   included: see parx__wr_uring_reap.) */
 static void parx__wr_uring_abandon(parx_writer *w, int rc, const parx__wr_op *keep)
 {
     /* the ring's error is the error of the earliest write it leaves
@@ -7171,10 +7189,13 @@ static void parx__wr_uring_abandon(parx_writer *w, int rc, const parx__wr_op *ke
     for (int i = 0; i < w->d.depth; i++) {
         parx__wr_op *op = &w->ops[i];
         if (!op->live || op->sq_seq < w->sq_submitted) continue;
+        io_uring_prep_nop((struct io_uring_sqe *)op->sqe);
+        io_uring_sqe_set_data((struct io_uring_sqe *)op->sqe, NULL);
         op->live = false;
         if (op != keep && w->d.done) w->d.done(op->orig, op->size, w->err, w->d.done_user);
     }
     w->sq_submitted = w->sq_queued;
+    w->ring_failed = true;
 }
 
 #ifndef PARX__WR_SUBMIT /* a test hook (tests/writer_faults.c), io_uring_submit otherwise */
@@ -7261,6 +7282,8 @@ static bool parx__wr_uring_reap(parx_writer *w, bool wait)
             op->len -= (size_t)res;
             if (op->len > 0) status = stopped; /* a short write: the rest, unless stopped */
         }
+        /* the ring refused work: the rest is not written (see abandon) */
+        if (!status && op->len > 0 && w->ring_failed) status = w->err;
         if (!status && op->len > 0) { /* again: a retry, or the rest of a short write */
             parx__wr_uring_queue(w, op);
             continue;
@@ -7528,7 +7551,10 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err)
     struct statfs sf;
     w->fuse = fstatfs(w->fd, &sf) == 0 && sf.f_type == PARX__FUSE_MAGIC;
 #endif
-    if (w->d.append) w->pos = w->regular ? (uint64_t)st.st_size : 0;
+    if (w->d.append) { /* after what it holds: a device says where its end is (lseek) */
+        off_t end = w->regular ? st.st_size : lseek(w->fd, 0, SEEK_END);
+        w->pos = end > 0 ? (uint64_t)end : 0; /* a stream (ESPIPE) or /dev/null: 0 */
+    }
     w->stream = append_only || (lseek(w->fd, 0, SEEK_CUR) < 0 && errno == ESPIPE);
     w->d.path = NULL; /* not kept: the caller's string need not outlive the call */
     if (err) *err = 0;

@@ -653,13 +653,15 @@ static uint64_t parx__shm_pop_chain(const parx_arena *a, _Atomic uint64_t *head,
     uint64_t h = atomic_load_explicit(head, memory_order_acquire);
     for (;;) {
         uint64_t first = (h & PARX__SHM_OFF_MASK) << 4, end = first, n = 1;
-        if (!first || first >= a->size - 16) return 0; /* empty (or a corrupted head: no crash) */
+        /* empty (or a corrupted head: no crash); a block at size - 16, the
+           last of a span that ends the segment, is a block like any other */
+        if (!first || first > a->size - 16) return 0;
         /* relaxed: if another process took a block meanwhile this may be
            anything, but then the head's counter has moved and the CAS fails */
         PARX__SHM_SPECULATE_BEGIN();
         uint64_t next = atomic_load_explicit(parx__shm_link(a, end), memory_order_relaxed) &
                         PARX__SHM_OFF_MASK;
-        while (n < want && next && (next << 4) < a->size - 16) {
+        while (n < want && next && (next << 4) <= a->size - 16) {
             end = next << 4, n++;
             next = atomic_load_explicit(parx__shm_link(a, end), memory_order_relaxed) &
                    PARX__SHM_OFF_MASK;
@@ -689,7 +691,7 @@ static uint64_t parx__shm_pop(const parx_arena *a, _Atomic uint64_t *head)
     uint64_t h = atomic_load_explicit(head, memory_order_acquire);
     for (;;) {
         uint64_t off = (h & PARX__SHM_OFF_MASK) << 4;
-        if (!off || off >= a->size - 16) return 0; /* empty (or a corrupted head: no crash) */
+        if (!off || off > a->size - 16) return 0; /* empty (or a corrupted head: no crash) */
         /* relaxed: if another process took the block meanwhile this may be
            anything, but then the head's counter has moved and the CAS fails */
         PARX__SHM_SPECULATE_BEGIN();
@@ -734,7 +736,11 @@ static void parx__shm_push(const parx_arena *a, _Atomic uint64_t *head, uint64_t
 static int parx__shm_lock(parx__shm_header *h)
 {
     int rc = pthread_mutex_lock(&h->lock);
-    if (rc == EOWNERDEAD) return pthread_mutex_consistent(&h->lock) == 0 ? 1 : -1;
+    if (rc == EOWNERDEAD) {
+        if (pthread_mutex_consistent(&h->lock) == 0) return 1;
+        pthread_mutex_unlock(&h->lock); /* held all the same: the caller will not unlock it */
+        return -1;
+    }
     return rc == 0 ? 0 : -1;
 }
 
@@ -1048,7 +1054,9 @@ static void parx__shm_bind(parx_arena *a)
 /* A process as the table of a named arena records it: its pid, and the low
    32 bits of its start time (in clock ticks since boot, from /proc), so that
    a pid the kernel has handed to a new process is not taken for the old one.
-   0 if the process does not exist (or is a zombie); PARX__SHM_PROC_UNKNOWN if
+   0 if the process does not exist (or is a zombie: not one whose main thread
+   alone has exited, which /proc shows as a zombie too while its other
+   threads run on, still attached); PARX__SHM_PROC_UNKNOWN if
    /proc cannot tell: reading it takes a descriptor, and a process at its
    limit (EMFILE) must not take every other process for dead. */
 #define PARX__SHM_PROC_UNKNOWN UINT64_MAX
@@ -1068,13 +1076,16 @@ static uint64_t parx__shm_proc_id(pid_t pid)
     /* fields after the command name, which may hold spaces and parentheses */
     const char *f = strrchr(buf, ')');
     unsigned long long start = 0;
+    long threads = 0;
     char state = 0;
     /* state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
        utime stime cutime cstime priority nice threads itrealvalue starttime */
     if (!f || sscanf(f + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d "
-                            "%*d %*d %llu", &state, &start) != 2)
+                            "%ld %*d %llu", &state, &threads, &start) != 3)
         return PARX__SHM_PROC_UNKNOWN;
-    if (state == 'Z' || state == 'X') return 0; /* dead, not yet reaped: not a user */
+    /* dead, not yet reaped: not a user. A zombie with more than one thread
+       is a process whose main thread has called pthread_exit: alive. */
+    if (state == 'X' || (state == 'Z' && threads <= 1)) return 0;
     return (uint64_t)(uint32_t)start << 32 | (uint32_t)pid;
 }
 
@@ -1262,9 +1273,11 @@ PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err)
             memcpy(name, "/parx-", 6);
             for (int i = 0; i < 16; i++) snprintf(name + 6 + 2 * i, 3, "%02x", r[i]);
         }
-        /* tmpfs over-commits: check for room now rather than SIGBUS later */
+        /* tmpfs over-commits: check for room now rather than SIGBUS later
+           (a tmpfs mounted with size=0 has no limit, and says 0 blocks) */
         struct statvfs vfs;
-        if (statvfs(PARX__SHM_DIR, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < size) {
+        if (statvfs(PARX__SHM_DIR, &vfs) == 0 && vfs.f_blocks != 0 &&
+            (uint64_t)vfs.f_bavail * vfs.f_frsize < size) {
             *err = -ENOSPC;
             return NULL;
         }

@@ -3,7 +3,7 @@
    (tests/prefetch_faults.c, tests/writer_faults.c): mounted at
    <scratch dir>/mnt and served by a forked child until fs_stop unmounts it.
    Include after io_common.h, <fuse.h> (FUSE_USE_VERSION 31), <sys/mman.h>,
-   <sys/mount.h> and <time.h>; only where libfuse3 was found
+   <sys/mount.h>, <sys/prctl.h> and <time.h>; only where libfuse3 was found
    (PARX_TEST_NO_FUSE unset). */
 #ifndef PARX_TEST_FUSE_COMMON_H
 #define PARX_TEST_FUSE_COMMON_H
@@ -24,8 +24,13 @@ static int fs_start(const struct fuse_operations *ops, bool (*setup)(void),
         snprintf(why, n, "pipe: %s", strerror(errno));
         return 0;
     }
+    pid_t parent = getpid();
     fs_pid = xfork();
     if (fs_pid == 0) {
+        /* a test that dies (a failed assertion) takes its server with it:
+           no process left holding the test's output open */
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+            _exit(3);
         close(p[0]);
         char ok = !setup || setup();
         char *argv[] = {(char *)"parx-test-fs", NULL};

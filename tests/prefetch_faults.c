@@ -51,6 +51,7 @@ int main(void)
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "fuse_common.h"

@@ -12,11 +12,14 @@
 #define _GNU_SOURCE /* memfd_create, F_ADD_SEALS, O_TMPFILE, strsignal */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h> /* unshare */
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -751,6 +754,43 @@ static void test_exhaust_small(void)
             big ? "allocated" : strerror(errno));
     parx_arena_free(a, big);
     free(p);
+    parx_arena_close(a);
+}
+
+/* The segment's last 16 bytes are a block like any other. A span of the
+   16-byte class that ends the segment must hand out its last block, and
+   every block freed on top of it must come back: the free lists' check for
+   a corrupted head refused a block at size - 16, so it was never handed
+   out, and the blocks below it on a list were lost with it (found in
+   review). A large block takes every data page but the last 16, so the
+   small blocks' first span runs to the end of the segment. */
+static void test_end_block(void)
+{
+    parx_arena *a = anon(1 * MiB);
+    REQUIRE(a != NULL);
+    uint64_t pages = usage(a).capacity / 4096;
+    REQUIRE(pages > 16);
+    void *big = parx_arena_alloc(a, (size_t)(pages - 16) * 4096, 0);
+    REQUIRE(big != NULL);
+    const unsigned char *end = (const unsigned char *)parx_arena_base(a) + parx_arena_size(a);
+    enum { MAXB = 8192 };
+    static void *blk[MAXB];
+    int n[2] = {0, 0};
+    bool at_end[2] = {false, false};
+    for (int round = 0; round < 2; round++) { /* the second: after freeing them all */
+        while (n[round] < MAXB && (blk[n[round]] = parx_arena_alloc(a, 16, 0)) != NULL)
+            at_end[round] |= (const unsigned char *)blk[n[round]++] == end - 16;
+        for (int i = 0; i < n[round]; i++)
+            CHECK_EQ(parx_arena_free(a, blk[i]), 0);
+    }
+    CHECK_MSG(at_end[0] && at_end[1],
+              "the block at the segment's last 16 bytes handed out: %s, then %s (of %d and %d "
+              "blocks)",
+              at_end[0] ? "yes" : "no", at_end[1] ? "yes" : "no", n[0], n[1]);
+    CHECK_MSG(n[1] == n[0], "%d blocks of 16 bytes, then only %d once they were all freed", n[0],
+              n[1]);
+    CHECK_EQ(parx_arena_free(a, big), 0);
+    CHECK_EQ_U(usage(a).used, 0);
     parx_arena_close(a);
 }
 
@@ -2409,6 +2449,130 @@ static void test_named_zombie_user(void)
     close(up[1]);
 }
 
+/* A process whose main thread has called pthread_exit while its other
+   threads run on shows in /proc as a zombie. It is still a user of the
+   named arenas it holds: a peer's close must not take it for dead and
+   remove the name under it (it did: found in review). The child's main
+   thread makes the arena and leaves; its other thread waits until /proc
+   shows the main thread a zombie, lets the parent open and close the
+   arena, then checks that the name is still there and closes last. */
+typedef struct zl_child {
+    parx_arena *a;
+    const char *name;
+    int up, down;
+} zl_child;
+static zl_child zl; /* static: reachable after the main thread has left (valgrind) */
+
+static void *zl_thread(void *arg)
+{
+    (void)arg;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)getpid());
+    bool zombie = false;
+    for (int i = 0; i < 5000 && !zombie; i++) { /* up to 5 s */
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+        if (fd >= 0)
+            close(fd);
+        buf[n > 0 ? n : 0] = '\0';
+        const char *rp = strrchr(buf, ')');
+        zombie = rp && rp[1] == ' ' && rp[2] == 'Z';
+        if (!zombie)
+            nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    if (!zombie)
+        _exit(12);
+    char c = 'r';
+    if (!xwrite(zl.up, &c, 1) || !xread(zl.down, &c, 1))
+        _exit(13);
+    bool there = shm_exists(zl.name);
+    parx_arena_close(zl.a);
+    _exit(there ? 0 : 14);
+}
+
+static void test_named_zombie_leader(void)
+{
+    const char *name = test_name("zleader");
+    int up[2], down[2];
+    REQUIRE(pipe2(up, O_CLOEXEC) == 0);
+    if (!CHECK(pipe2(down, O_CLOEXEC) == 0)) {
+        close(up[0]);
+        close(up[1]);
+        return;
+    }
+    pid_t pid = xfork();
+    if (pid == 0) {
+        close(up[0]);
+        close(down[1]);
+        zl = (zl_child){parx_arena_create(&(parx_arena_desc){.size = 1 * MiB, .name = name}, NULL),
+                        name, up[1], down[0]};
+        pthread_t t;
+        if (!zl.a)
+            _exit(10);
+        if (pthread_create(&t, NULL, zl_thread, NULL) != 0)
+            _exit(11);
+        pthread_exit(NULL);
+    }
+    close(up[1]);
+    close(down[0]);
+    char c = 0;
+    if (CHECK(pid > 0) && CHECK(xread(up[0], &c, 1))) {
+        int err = 0;
+        parx_arena *b = parx_arena_open(name, &err);
+        CHECK_MSG(b != NULL, "open: %d (%s)", err, parx_strerror(err));
+        if (b)
+            parx_arena_close(b);
+        CHECK(xwrite(down[1], "g", 1));
+    }
+    close(up[0]);
+    close(down[1]);
+    if (pid > 0 && !expect_child(pid, 0, 0))
+        pt_diag("exit 14: the name was removed while the child, its main thread gone, was "
+                "still attached");
+    CHECK_MSG(!shm_exists(name), "%s outlived its last user", name);
+}
+
+/* A tmpfs mounted with size=0 has no limit, and its statvfs says 0 blocks:
+   named arenas must be made there (each was refused with -ENOSPC: found in
+   review). A child in a mount namespace of its own mounts one on /dev/shm;
+   skipped where that is not allowed. */
+static void test_unlimited_tmpfs(void)
+{
+    pid_t pid = xfork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        struct statvfs vfs;
+        if (unshare(CLONE_NEWNS) != 0 ||
+            mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
+            mount("parx-test", "/dev/shm", "tmpfs", 0, "size=0") != 0)
+            _exit(100);
+        if (statvfs("/dev/shm", &vfs) != 0 || vfs.f_blocks != 0)
+            _exit(101);
+        int err = 0;
+        parx_arena *a = parx_arena_create(&(parx_arena_desc){.size = 1 * MiB, .named = true}, &err);
+        if (!a)
+            _exit(err < 0 && -err < 100 ? -err : 99);
+        void *p = parx_arena_alloc(a, 1000, 0);
+        int ok = p && parx_arena_free(a, p) == 0;
+        parx_arena_close(a);
+        _exit(ok ? 0 : 98);
+    }
+    int st = 0;
+    pid_t r;
+    do
+        r = waitpid(pid, &st, 0);
+    while (r < 0 && errno == EINTR);
+    REQUIRE(r == pid);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 100)
+        PT_SKIP("no tmpfs of our own on /dev/shm here (unshare or mount not permitted)");
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 101)
+        PT_SKIP("this kernel's tmpfs with size=0 reports a size");
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "named create on an unlimited tmpfs: %s %d (%s)", WIFEXITED(st) ? "exit" : "signal",
+              WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
+              WIFEXITED(st) && WEXITSTATUS(st) < 98 ? strerror(WEXITSTATUS(st)) : "-");
+}
+
 int main(void)
 {
     run_guarded("create: an anonymous arena, its accessors and usage", test_create_anon);
@@ -2436,6 +2600,8 @@ int main(void)
     run_guarded("alloc: alignments above 2 MiB are refused with EINVAL",
                 test_alloc_large_alignments);
     run_guarded("exhaustion with small blocks: ENOMEM, then all of it again", test_exhaust_small);
+    run_guarded("the segment's last 16 bytes are handed out, and freed blocks above them too",
+                test_end_block);
     run_guarded("exhaustion with large blocks: ENOMEM, then the whole capacity in one block",
                 test_exhaust_large);
     run_guarded("exhaustion with mixed sizes, three times over", test_exhaust_mixed);
@@ -2468,6 +2634,9 @@ int main(void)
                 test_reuse_across_handles);
     run_guarded("named: a killed user not yet reaped (a zombie) does not keep the name",
                 test_named_zombie_user);
+    run_guarded("named: a user whose main thread has exited, others running, keeps the name",
+                test_named_zombie_leader);
+    run_guarded("named: made on a tmpfs with no size limit (size=0)", test_unlimited_tmpfs);
     run_guarded("named: a user killed without closing does not keep the name",
                 test_named_killed_user);
     run_guarded("named: a close at the descriptor limit neither drops live users nor keeps the "

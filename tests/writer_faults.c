@@ -17,8 +17,8 @@
      order     a write at offset 0 fails with EAGAIN, then EIO; one past
                64 KiB with ENOSPC at once (direct_io)
      gate      a write at offset 0 is held until the test opens the gate,
-               then fails with ENOSPC; writes elsewhere are counted
-               (direct_io)
+               then fails with ENOSPC or EAGAIN (a second try is kept);
+               writes there and from 64 KiB on are counted (direct_io)
    The writer must resume short writes (no byte lost or written twice),
    write again after EAGAIN and EINTR -- and, when EAGAIN goes on, pause
    between tries rather than spin (at HEAD each backend tried again at
@@ -28,7 +28,11 @@
    returned 0), and report the error of the earliest write in the order
    queued when errors come back out of order (io_uring kept the first one
    reaped at HEAD), and, on io_uring, not write at all the writes still
-   waiting in its submission queue when an earlier one fails. Both backends, and PARX_IO_AUTO, which must choose the
+   waiting in its submission queue when an earlier one fails, nor those a
+   ring that refused work abandoned, even when a write in flight then
+   comes back to be tried again (it wrote one refused with -EPERM, .done
+   told 0 for it).
+   Both backends, and PARX_IO_AUTO, which must choose the
    thread backend on FUSE (io_uring turns a short write there into EIO,
    nothing written: it did at HEAD), and PARX_IO_URING asked for, which
    must still complete short writes (-EIO at HEAD). Skipped, with the reason, without libfuse3
@@ -57,6 +61,7 @@ int main(void)
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "fuse_common.h"
@@ -71,7 +76,8 @@ static const char *names[NFILES] = {"data",    "short", "eio",   "again",
    retry is queued after it -- and EIO after that; a write at ORDER_SPLIT
    or past it fails with ENOSPC.
    "gate": a write at offset 0 is held until the test sets gate_open, then
-   answered ENOSPC; a write elsewhere is counted, and kept.
+   answered ENOSPC, or with gate_again EAGAIN, and a write there after
+   that is kept; a write at ORDER_SPLIT or past it is counted, and kept.
    Shared with the server's process like the stall page (mapped in main,
    before any fs_start). The waits are hang guards, not synchronisation. */
 enum { ORDER_SPLIT = 65536, FS_WAIT_MS = 5000 };
@@ -80,7 +86,9 @@ typedef struct fs_shared {
     _Atomic int order_first;  /* writes below ORDER_SPLIT seen */
     _Atomic int gate_held;    /* the write at offset 0 of "gate" reached the server */
     _Atomic int gate_open;    /* the test lets the server answer it */
-    _Atomic int gate_others;  /* writes to "gate" at other offsets */
+    _Atomic int gate_again;   /* ... with EAGAIN, not ENOSPC */
+    _Atomic int gate_zero;    /* writes to "gate" at offset 0 */
+    _Atomic int gate_far;     /* writes to "gate" at ORDER_SPLIT or past it */
 } fs_shared;
 static fs_shared *shared;
 
@@ -191,13 +199,13 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
         fs_wait_for(&shared->order_queued); /* the test queues its second write at once */
         return -EAGAIN;
     }
-    if (w == F_GATE && off == 0) {
+    if (w == F_GATE && off == 0 && atomic_fetch_add(&shared->gate_zero, 1) == 0) {
         atomic_store(&shared->gate_held, 1);
         fs_wait_for(&shared->gate_open);
-        return -ENOSPC;
+        return atomic_load(&shared->gate_again) ? -EAGAIN : -ENOSPC;
     }
-    if (w == F_GATE)
-        atomic_fetch_add(&shared->gate_others, 1);
+    if (w == F_GATE && off >= ORDER_SPLIT)
+        atomic_fetch_add(&shared->gate_far, 1);
     pthread_mutex_lock(&fs_mu);
     if (w == F_AGAIN && fs_again_count < 2) {
         int e = fs_again_count++ == 0 ? -EAGAIN : -EINTR;
@@ -454,16 +462,18 @@ static void test_error_order(void)
 }
 
 #ifndef PARX_NO_URING
-/* The writer's io_uring submissions come here. While sq_refuse is set each
-   is refused with EBUSY, as the kernel refuses one when it is short of
-   resources, and the writes queued meanwhile wait in the SQ. (Only the
-   test's thread submits: the io_uring writer runs on its caller's.) */
+/* The writer's io_uring submissions come here. While sq_refuse is set (to
+   an error) each is refused with it: -EBUSY as the kernel refuses one when
+   it is short of resources, and the writes queued meanwhile wait in the
+   SQ; -EPERM as a seccomp filter refuses io_uring_enter, and the ring
+   fails. (Only the test's thread submits: the io_uring writer runs on its
+   caller's.) */
 static int sq_refuse, sq_refused;
 static int submit_hook(struct io_uring *ring)
 {
     if (sq_refuse) {
         sq_refused++;
-        return -EBUSY;
+        return sq_refuse;
     }
     return io_uring_submit(ring);
 }
@@ -491,6 +501,25 @@ static void gate_done(const void *buf, size_t size, int status, void *user)
         }
 }
 
+/* Before a gate case: nothing held, the gate shut, nothing counted. */
+static void gate_reset(bool again)
+{
+    atomic_store(&shared->gate_held, 0);
+    atomic_store(&shared->gate_open, 0);
+    atomic_store(&shared->gate_again, again);
+    atomic_store(&shared->gate_zero, 0);
+    atomic_store(&shared->gate_far, 0);
+    sq_refuse = sq_refused = 0;
+}
+
+/* The server has the write at offset 0 of "gate" (waits up to FS_WAIT_MS) */
+static bool gate_wait_held(void)
+{
+    for (int i = 0; i < FS_WAIT_MS && !atomic_load(&shared->gate_held); i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    return atomic_load(&shared->gate_held);
+}
+
 static void test_stopped_in_sq(void)
 {
 #ifdef PARX_NO_URING
@@ -506,10 +535,7 @@ static void test_stopped_in_sq(void)
         gate_status[i] = 12345;
         gate_calls[i] = 0;
     }
-    atomic_store(&shared->gate_held, 0);
-    atomic_store(&shared->gate_open, 0);
-    atomic_store(&shared->gate_others, 0);
-    sq_refused = 0;
+    gate_reset(false);
     parx_writer *w = parx_writer_open(
         &(parx_writer_desc){
             .path = fs_path("gate"), .depth = 4, .backend = PARX_IO_URING, .done = gate_done},
@@ -517,10 +543,8 @@ static void test_stopped_in_sq(void)
     REQUIRE(w != NULL);
     int r[GATE_N];
     r[0] = parx_writer_write_at(w, bufs[0], GATE_LEN, 0);
-    for (int i = 0; i < FS_WAIT_MS && !atomic_load(&shared->gate_held); i++)
-        nanosleep(&(struct timespec){0, 1000000}, NULL);
-    int held = atomic_load(&shared->gate_held);
-    sq_refuse = 1;
+    bool held = gate_wait_held();
+    sq_refuse = -EBUSY;
     for (int i = 1; i < GATE_N; i++)
         r[i] = parx_writer_write_at(w, bufs[i], GATE_LEN, (uint64_t)i * ORDER_SPLIT);
     sq_refuse = 0;
@@ -538,9 +562,70 @@ static void test_stopped_in_sq(void)
         CHECK_MSG(gate_calls[i] == 1 && gate_status[i] == -ENOSPC,
                   "write %d: .done called %d times, status %d (want once, ENOSPC)", i,
                   gate_calls[i], gate_status[i]);
-    CHECK_MSG(atomic_load(&shared->gate_others) == 0,
+    CHECK_MSG(atomic_load(&shared->gate_far) == 0,
               "the writes queued after the failed one reached the file system %d times",
-              atomic_load(&shared->gate_others));
+              atomic_load(&shared->gate_far));
+    fs_stop();
+#endif
+}
+
+/* io_uring: a ring that refuses work (io_uring_enter -EPERM: a seccomp
+   filter on the thread that called) stops the writer, and the write it
+   refused stays the caller's. Its SQE stays in the SQ, where no submit
+   may send it: at HEAD, when a write in flight came back short, the
+   submit of its rest sent the refused write too -- with whatever the
+   caller had put in its buffer since -- and told .done 0 for it. Made to
+   happen: the server holds write A at offset 0 while the hook refuses B
+   with -EPERM; then A is answered EAGAIN. Neither may be sent again. */
+static void test_ring_refused(void)
+{
+#ifdef PARX_NO_URING
+    PT_SKIP("built without io_uring (PARX_NO_URING)");
+#else
+    if (!has_uring)
+        PT_SKIP("no io_uring writer here");
+    FS_START();
+    static unsigned char a[GATE_LEN], b[GATE_LEN];
+    io_fill(a, sizeof a, SEED, 0);
+    io_fill(b, sizeof b, SEED, ORDER_SPLIT);
+    gate_bufs[0] = a;
+    gate_bufs[1] = b;
+    for (int i = 0; i < GATE_N; i++) {
+        gate_status[i] = 12345;
+        gate_calls[i] = 0;
+    }
+    gate_reset(true);
+    parx_writer *w = parx_writer_open(
+        &(parx_writer_desc){
+            .path = fs_path("gate"), .depth = 4, .backend = PARX_IO_URING, .done = gate_done},
+        NULL);
+    REQUIRE(w != NULL);
+    int ra = parx_writer_write_at(w, a, sizeof a, 0);
+    bool held = gate_wait_held();
+    sq_refuse = -EPERM;
+    int rb = parx_writer_write_at(w, b, sizeof b, ORDER_SPLIT);
+    sq_refuse = 0;
+    memset(b, 'X', sizeof b); /* B's buffer is the caller's again */
+    atomic_store(&shared->gate_open, 1);
+    int rf = parx_writer_flush(w);
+    int rc = parx_writer_close(w);
+    CHECK_MSG(held && ra == 0 && rb == -EPERM,
+              "A %s at the server; write A %d, write B %d (want -EPERM)", held ? "held" : "never",
+              ra, rb);
+    CHECK_MSG(rf == -EPERM && rc == -EPERM, "flush %d (%s), close %d (%s): want EPERM", rf,
+              parx_strerror(rf), rc, parx_strerror(rc));
+    CHECK_MSG(gate_calls[0] == 1 && gate_status[0] == -EPERM,
+              "A (to be tried again, after the ring failed): .done called %d times, status %d "
+              "(want once, EPERM)",
+              gate_calls[0], gate_status[0]);
+    CHECK_MSG(atomic_load(&shared->gate_zero) == 1, "A reached the file system %d times (want 1)",
+              atomic_load(&shared->gate_zero));
+    CHECK_MSG(gate_calls[1] == 0,
+              "B (refused, its buffer handed back): .done called %d times, "
+              "status %d",
+              gate_calls[1], gate_status[1]);
+    CHECK_MSG(atomic_load(&shared->gate_far) == 0,
+              "the refused write reached the file system %d times", atomic_load(&shared->gate_far));
     fs_stop();
 #endif
 }
@@ -581,6 +666,8 @@ int main(void)
         test_error_order);
     run_guarded("io_uring: writes still in the SQ when an earlier one fails are not written",
                 test_stopped_in_sq);
+    run_guarded("io_uring: a ring that refuses work writes nothing more, the refused write never",
+                test_ring_refused);
     munmap(shared, sizeof *shared);
     stall_unmap();
     io_dir_remove();
