@@ -1334,7 +1334,9 @@ PARX_API int parx_writer_write_at(parx_writer *w, const void *buf, size_t size, 
    those after it only what was in flight already may land), or of the ring
    (io_uring_enter refused: -EPERM; short of resources with nothing in
    flight: -EAGAIN, -EBUSY; writes not yet submitted then are not written,
-   and .done gets the error for them), -EINVAL (w NULL). If the ring cannot
+   and .done gets the error for them, and nothing is submitted again: a
+   write in flight that comes back short or to be tried again is not
+   written further, and .done gets the error), -EINVAL (w NULL). If the ring cannot
    be waited on, flush returns its error at once, and writes may still be
    in flight: their buffers must then stay valid until the process exits.
    Thread safety: one caller at a time.
