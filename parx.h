@@ -384,10 +384,12 @@
       A file that ends before a chunk does (truncated since it was
       opened) ends its file or range there: nothing more of it is read.
     - Files are opened O_NONBLOCK (cleared once open, but for a character
-      device: see below), so a FIFO never blocks the open; a FIFO or socket
-      cannot be read at offsets, so it is -ESPIPE, whole or by range, on
-      either backend, at its place in the list (the prefetcher reads ahead
-      out of order, which a stream does not allow: read it with read()). A
+      device: see below), so a FIFO never blocks the open; a FIFO or pipe
+      (/proc/self/fd/N) cannot be read at offsets, so it is -ESPIPE, whole
+      or by range, on either backend, at its place in the list (the
+      prefetcher reads ahead out of order, which a stream does not allow:
+      read it with read()); a socket cannot be opened by path at all:
+      -ENXIO, open's error. A
       file of procfs, sysfs, debugfs, tracefs, configfs, securityfs or
       cgroup, whose size reads 0 whatever it holds, is read until a read
       returns 0. A character device that can seek is read up to lseek's end
@@ -1106,7 +1108,9 @@ PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size
                                parx_job_result *r, const parx_map_desc *md);
 
 /* parx_procs_stats: counters and the server's pid; parx_procs_pids: the pids
-   of the current workers (up to n of them) into pids.
+   of the current workers (up to n of them) into pids (0 for a worker no
+   more: once a broken pool's server has died, its workers' pids are
+   forgotten, as the system may give them to other processes).
    Returns 0 / the number of workers, or -EINVAL (pp or out NULL; n < 0, or
    pids NULL with n > 0).
    Thread safety: any thread; a snapshot. */
@@ -1200,8 +1204,8 @@ PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *
    when the caller still holds every buffer), or an error, on the chunk
    where it happened: the errno of open or read (-ENOENT, -EACCES, -EIO,
    -EISDIR, -EMFILE: also from the O_DIRECT open of .direct, whose refusal
-   alone is no error (see >>prefetch), -ESPIPE: a FIFO, pipe or socket,
-   whole or by range, -EAGAIN: a character device with no data to give
+   alone is no error (see >>prefetch), -ESPIPE: a FIFO or pipe, whole or
+   by range, -ENXIO: a socket (open refuses it), -EAGAIN: a character device with no data to give
    without waiting, such as /dev/kmsg, ...), with parx_prefetch_error
    saying which file; -EBUSY when the caller holds
    every buffer and chunks remain, or a file not yet opened (whose open
@@ -1241,9 +1245,10 @@ PARX_API parx_io_backend parx_prefetch_backend(const parx_prefetch *pf, const ch
 
 /* parx_prefetch_error: a sentence naming the file and the reason behind the
    last error parx_prefetch_next returned (e.g. "cannot open 'a.dat': No
-   such file or directory"), never NULL after an error (with no memory for
-   the whole sentence the path is cut short, ending in "..."); NULL when
-   there was none, or pf is NULL. Valid until close.
+   such file or directory"), never NULL after an error of a file or of the
+   ring (with no memory for the whole sentence the path is cut short,
+   ending in "..."); NULL when there was none, after -EBUSY or -EINVAL
+   (the caller's, not a file's), or when pf is NULL. Valid until close.
    Thread safety: the caller of parx_prefetch_next. */
 PARX_API const char *parx_prefetch_error(const parx_prefetch *pf);
 
@@ -3463,13 +3468,16 @@ static void parx__futex_wake_shared(_Atomic uint32_t *addr, int n)
 #define PARX__PROCS_SEND send
 #endif
 
-/* Points in the caller's waits where a test plays a worker's or another
-   thread's part at an exact moment (tests/procs_caller.c): `where` is one of
-   PARX__PHOOK_*. Nothing, outside such tests. */
+/* Points in the caller's waits (and a worker's start) where a test plays a
+   worker's or another thread's part at an exact moment
+   (tests/procs_caller.c): `where` is one of PARX__PHOOK_*. Nothing,
+   outside such tests. */
 enum {
     PARX__PHOOK_SCANNED = 1, /* parx__procs_slot_locked: its scan is over; lock held */
     PARX__PHOOK_WAIT_DONE,   /* parx__procs_wait_done: called; no lock held */
-    PARX__PHOOK_FINISH       /* parx__procs_finish: done_target read (pp NULL; a worker too) */
+    PARX__PHOOK_FINISH,      /* parx__procs_finish: done_target read (pp NULL; a worker too) */
+    PARX__PHOOK_WORKER_UP    /* parx__procs_jobs: a worker about to say it is ready (pp NULL;
+                                in the worker) */
 };
 #ifndef PARX__PROCS_HOOK
 #define PARX__PROCS_HOOK(pp, where) ((void)(pp), (void)(where))
@@ -3919,6 +3927,7 @@ __attribute__((noreturn)) static void parx__procs_jobs(parx__pctl *ctl, char *ba
     parx__procs_forked = 0;
     parx__procs_self_ctl = ctl;
     parx__procs_pid_reset(); /* a pool a job makes is this process's */
+    PARX__PROCS_HOOK((parx_procs *)NULL, PARX__PHOOK_WORKER_UP);
 
     /* release: a count create reads with acquire (it polls, with a timeout) */
     atomic_fetch_add_explicit(&ctl->nready, 1, memory_order_release);
@@ -4273,7 +4282,8 @@ static void parx__procs_fail_locked(parx_procs *pp, int code, bool running)
 {
     for (uint32_t x = 0; x < pp->slot_hwm; x++) {
         parx__pjob *j = &pp->jobs[x];
-        /* acquire: a RUNNING job's fields are settled once its worker is dead */
+        /* acquire, though only the phase is tested: no field a worker writes is
+           read here (a dead worker's writes came before the news of its death) */
         uint32_t s = atomic_load_explicit(&j->state, memory_order_acquire);
         bool mine = false;
         while (!mine && PARX__J_PHASE(s) == PARX__J_QUEUED) {
@@ -4350,6 +4360,21 @@ static void parx__procs_post_locked(parx_procs *pp, uint8_t bit, int w)
     parx__procs_flush_locked(pp);
 }
 
+/* Worker w died, perhaps between marking its job DONE and waking the job's
+   waiter (or counting it): do both for it. A spare wake-up is harmless.
+   Returns the job it held (current; 0: none). */
+static uint32_t parx__procs_wake_finished(parx_procs *pp, uint32_t w)
+{
+    uint32_t cur = atomic_load_explicit(&pp->workers[w].current, memory_order_acquire);
+    /* acquire (current): pairs with the worker's release; (state) a phase to test only */
+    if (cur && PARX__J_PHASE(atomic_load_explicit(&pp->jobs[cur - 1].state,
+                                                  memory_order_acquire)) == PARX__J_DONE) {
+        parx__futex_wake_shared(&pp->jobs[cur - 1].state, INT_MAX);
+        parx__procs_nudge(pp->ctl);
+    }
+    return cur;
+}
+
 /* Worker w ended with wait status st: settle its job, start another. */
 static uint32_t parx__procs_died_locked(parx_procs *pp, uint32_t w, int st, bool killed)
 {
@@ -4363,16 +4388,8 @@ static uint32_t parx__procs_died_locked(parx_procs *pp, uint32_t w, int st, bool
        it: one that exited or crashed on its own first, while our KILL was
        on its way, is reported as what it did. */
     if (!killed || !WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL) why = PARX__KILL_NONE;
-    /* A worker killed between marking its job DONE and waking the job's
-       waiter (or counting it): do both for it. A spare wake-up is harmless. */
-    uint32_t cur = atomic_load_explicit(&pp->workers[w].current, memory_order_acquire);
+    uint32_t cur = parx__procs_wake_finished(pp, w);
     uint64_t last_start = atomic_load_explicit(&pp->workers[w].start_ns, memory_order_relaxed);
-    /* acquire (current): pairs with the worker's release; (state) a phase to test only */
-    if (cur && PARX__J_PHASE(atomic_load_explicit(&pp->jobs[cur - 1].state,
-                                                  memory_order_acquire)) == PARX__J_DONE) {
-        parx__futex_wake_shared(&pp->jobs[cur - 1].state, INT_MAX);
-        parx__procs_nudge(pp->ctl);
-    }
     atomic_store_explicit(&pp->workers[w].current, 0, memory_order_relaxed); /* a hint */
     uint32_t requeued = 0;
     bool crashed = false;
@@ -4382,7 +4399,8 @@ static uint32_t parx__procs_died_locked(parx_procs *pp, uint32_t w, int st, bool
     bool again = !pp->quitting && !atomic_load_explicit(&pp->broken, memory_order_relaxed);
     for (uint32_t x = 0; x < pp->slot_hwm; x++) {
         parx__pjob *j = &pp->jobs[x];
-        /* acquire: pairs with the dead worker's claim, so the job's fields are settled */
+        /* acquire, though only the phase and worker are tested: the claim CAS
+           publishes nothing, and no field the dead worker wrote is read here */
         uint32_t s = atomic_load_explicit(&j->state, memory_order_acquire);
         if (PARX__J_PHASE(s) != PARX__J_RUNNING || PARX__J_WORKER(s) != w) continue;
         int code;
@@ -4460,6 +4478,42 @@ static void parx__procs_check_timeouts_locked(parx_procs *pp)
     }
 }
 
+/* Read a /proc stat file into buf: the fields after the command name
+   (from the state on), or NULL when it cannot be read (the process or
+   thread has ended). */
+static const char *parx__procs_stat_fields(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    ssize_t n = read(fd, buf, size - 1);
+    close(fd);
+    if (n <= 0) return NULL;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+    return p ? p + 1 : NULL;
+}
+
+/* From /proc/<pid>/stat ("self" for pid 0): the parent's pid (field 4) and
+   the number of threads (field 20). Returns false if it cannot be read. */
+static bool parx__procs_stat(int pid, int *ppid, int *threads)
+{
+    char path[48], buf[1024];
+    if (pid) snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    else snprintf(path, sizeof path, "/proc/self/stat");
+    const char *p = parx__procs_stat_fields(path, buf, sizeof buf);
+    if (!p) return false;
+    /* state, ppid, then 15 more fields before num_threads */
+    return sscanf(p, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %d",
+                  ppid, threads) == 2;
+}
+
+/* Whether pid is a child of this process. */
+static bool parx__procs_is_child(int pid)
+{
+    int ppid, threads;
+    return parx__procs_stat(pid, &ppid, &threads) && ppid == (int)getpid();
+}
+
 /* Whether process pid has ended: gone, or a zombie (it runs nothing). A
    zombie is seen in /proc only; where /proc cannot be read (not mounted,
    another pid namespace's) a zombie counts as alive, which costs time,
@@ -4468,21 +4522,16 @@ static void parx__procs_check_timeouts_locked(parx_procs *pp)
 static bool parx__procs_pid_gone(int pid)
 {
     if (kill(pid, 0) != 0 && errno == ESRCH) return true;
-    char path[32], buf[256];
+    char path[32], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return access("/proc/self/stat", R_OK) == 0; /* /proc works: no entry, gone */
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0) return false; /* unreadable: ask again */
-    buf[n] = '\0';
-    const char *rp = strrchr(buf, ')'); /* the name may hold anything but ends at the last ')' */
+    const char *p = parx__procs_stat_fields(path, buf, sizeof buf);
+    if (!p) /* no entry: gone, if /proc works at all; else unreadable: ask again */
+        return access(path, F_OK) != 0 && access("/proc/self/stat", R_OK) == 0;
     char state = 0;
-    long threads = 0;
-    /* state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
-       utime stime cutime cstime priority nice threads */
-    if (!rp || sscanf(rp + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
-                              "%*d %ld", &state, &threads) != 2)
+    int threads = 0;
+    /* state, then 16 fields before num_threads */
+    if (sscanf(p, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %d", &state,
+               &threads) != 2)
         return false; /* unreadable: ask again */
     return state == 'X' || (state == 'Z' && threads <= 1); /* zombie: runs nothing */
 }
@@ -4490,12 +4539,18 @@ static bool parx__procs_pid_gone(int pid)
 /* The server died with workers perhaps still running jobs: they die with it
    (PDEATHSIG), but only once they are dead may their jobs be failed, or a
    worker could finish one after its waiter moved on. Waits up to 2 s for
-   each worker, one after another. */
+   each worker, one after another. Then the workers' pids are forgotten:
+   the dead ones' may be handed to other processes from now on (a caller
+   that is a child subreaper inherits them, and reaps them here, while it
+   is sure they are its workers). */
 static void parx__procs_await_workers(parx_procs *pp)
 {
     for (int w = 0; w < pp->nworkers; w++) {
         int pid = atomic_load_explicit(&pp->workers[w].pid, memory_order_relaxed);
         if (pid <= 0) continue;
+        /* relaxed: its writer, the server, is dead; destroy reads it after
+           joining this thread */
+        atomic_store_explicit(&pp->workers[w].pid, 0, memory_order_relaxed);
         int fd = (int)syscall(SYS_pidfd_open, pid, 0);
         if (fd >= 0) {
             struct pollfd pfd = {fd, POLLIN, 0};
@@ -4507,6 +4562,9 @@ static void parx__procs_await_workers(parx_procs *pp)
             for (int i = 0; i < 2000 && !parx__procs_pid_gone(pid); i++)
                 nanosleep(&(struct timespec){0, 1000000}, NULL);
         }
+        if (parx__procs_is_child(pid))
+            while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+            }
     }
 }
 
@@ -4608,6 +4666,10 @@ static void *parx__procs_monitor(void *arg)
             parx__procs_await_workers(pp);
             pthread_mutex_lock(&pp->lock);
             parx__procs_fail_locked(pp, PARX_E_PROCS_BROKEN, true);
+            /* fail skips DONE jobs: a worker that died (with the server)
+               between marking its job DONE and waking the waiter leaves
+               that waiter asleep */
+            for (int w = 0; w < pp->nworkers; w++) parx__procs_wake_finished(pp, (uint32_t)w);
             pthread_mutex_unlock(&pp->lock);
             if (!expected)
                 parx__log(PARX_LOG_ERROR, "parx_procs: the fork server died; the pool is broken");
@@ -4765,42 +4827,6 @@ static void parx__procs_forget_others(parx_procs *self)
     pthread_mutex_init(&parx__procs_reg_lock, NULL);
 }
 
-/* From /proc/<pid>/stat ("self" for pid 0): the parent's pid (field 4) and
-   the number of threads (field 20). Returns false if it cannot be read. */
-/* Read a /proc stat file into buf: the fields after the command name
-   (from the state on), or NULL when it cannot be read (the process or
-   thread has ended). */
-static const char *parx__procs_stat_fields(const char *path, char *buf, size_t size)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return NULL;
-    ssize_t n = read(fd, buf, size - 1);
-    close(fd);
-    if (n <= 0) return NULL;
-    buf[n] = 0;
-    char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
-    return p ? p + 1 : NULL;
-}
-
-static bool parx__procs_stat(int pid, int *ppid, int *threads)
-{
-    char path[48], buf[1024];
-    if (pid) snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    else snprintf(path, sizeof path, "/proc/self/stat");
-    const char *p = parx__procs_stat_fields(path, buf, sizeof buf);
-    if (!p) return false;
-    /* state, ppid, then 15 more fields before num_threads */
-    return sscanf(p, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %d",
-                  ppid, threads) == 2;
-}
-
-/* Whether pid is a child of this process. */
-static bool parx__procs_is_child(int pid)
-{
-    int ppid, threads;
-    return parx__procs_stat(pid, &ppid, &threads) && ppid == (int)getpid();
-}
-
 static void parx__procs_free(parx_procs *pp)
 {
     if (pp->server_pid > 0 && !pp->server_reaped) {
@@ -4809,7 +4835,9 @@ static void parx__procs_free(parx_procs *pp)
         }
     }
     /* A caller that is a child subreaper inherits workers whose server died
-       before reaping them: reap those too (they are dying: PDEATHSIG). */
+       before reaping them: reap those too (they are dying: PDEATHSIG). The
+       pids of a server that died earlier are forgotten by now (see
+       parx__procs_await_workers): another process may have one of them. */
     for (int w = 0; pp->workers && w < pp->nworkers; w++) {
         int pid = atomic_load_explicit(&pp->workers[w].pid, memory_order_relaxed);
         if (pid > 0 && parx__procs_is_child(pid))
@@ -5083,8 +5111,13 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
             goto fail;
         }
         parx__futex_wait_shared(&pp->ctl->nready, r, 1000000); /* 1 ms, then look for deaths */
-        if (recv(pp->sock, &m, sizeof m, MSG_DONTWAIT) == (ssize_t)sizeof m &&
-            m.type == PARX__M_DIED) {
+        ssize_t n = recv(pp->sock, &m, sizeof m, MSG_DONTWAIT);
+        bool died = n == (ssize_t)sizeof m && m.type == PARX__M_DIED;
+        /* the server itself: its end of the socket closed, or its pidfd readable */
+        struct pollfd pfd = {pp->server_pidfd, POLLIN, 0};
+        bool gone = n == 0 || (n < 0 && errno == ECONNRESET) ||
+                    (pp->server_pidfd >= 0 && poll(&pfd, 1, 0) == 1);
+        if (died || gone) {
             rc = -ECHILD;
             goto fail;
         }

@@ -973,10 +973,113 @@ static void test_broken_while_submit_naps(void)
     CHECK_EQ(wait_pids_dead(&pid, 1), 0);
 }
 
+/* ===== a wait whose job's worker dies with the server, DONE, unwoken ====== */
+
+/* Another thread plays the worker once the caller sleeps in parx_procs_wait
+   for its job (the WAITER bit set): it claims the job, marks it DONE
+   without waking the waiter, and the fork server dies then, taking the
+   worker with it (killed here). */
+static parx_procs *sd_pool;
+static int sd_pid, sd_bad;
+
+static void *sd_play(void *arg)
+{
+    (void)arg;
+    parx_procs *pp = sd_pool;
+    for (int i = 0; i < 10000 && !(atomic_load(&pp->jobs[0].state) & PARX__J_WAITER); i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
+    int64_t x = parx__procs_claim(pp->ctl, pp->jobs, pp->ring, 0);
+    sd_bad += x != 0;
+    if (x != 0)
+        return NULL;
+    parx__pjob *j = &pp->jobs[0];
+    atomic_store_explicit(&pp->workers[0].current, 1, memory_order_release);
+    j->status = 7;
+    j->run_ns = 1;
+    uint32_t old = atomic_exchange_explicit(&j->state, PARX__J_DONE, memory_order_release);
+    sd_bad += !(old & PARX__J_WAITER); /* the wake it owes is not made: */
+    parx_procs_info info;
+    parx_procs_stats(pp, &info);
+    sd_bad += kill(info.server_pid, SIGKILL) != 0;
+    sd_bad += kill(sd_pid, SIGKILL) != 0;
+    return NULL;
+}
+
+/* One worker (stopped), one slot. The caller waits for its job; the
+   job's worker dies, with the fork server, between marking the job DONE
+   and waking its waiter (played). The monitor wakes the waiter for a worker
+   that dies there only when the server reports the death: with the server
+   gone too, it failed the jobs still running, skipped the DONE one, and
+   the wait slept for ever (found in review). It must return the job's
+   result. */
+static void test_wait_done_server_dies(void)
+{
+    int pid = 0;
+    parx_procs *pp = stopped_pool(1, 1, &pid);
+    REQUIRE(pp);
+    sd_pool = pp;
+    sd_pid = pid;
+    sd_bad = 0;
+    parx_ticket t;
+    REQUIRE(parx_procs_submit(pp, job_gate, NULL, &t) == 0);
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, sd_play, NULL) == 0);
+    parx_job_result r = {0};
+    arm("wait_done_server_dies", 10);
+    int rc = parx_procs_wait(pp, t, &r);
+    alarm(0);
+    pthread_join(th, NULL);
+    CHECK_EQ(sd_bad, 0);
+    CHECK_MSG(rc == 0 && r.status == 7, "wait %d (%s), status %d (want 0, 7)", rc,
+              parx_strerror(rc), r.status);
+    parx_procs_destroy(pp);
+    CHECK_EQ(wait_pids_dead(&pid, 1), 0);
+}
+
+/* ===== the fork server dies while create waits for its workers ========== */
+
+/* In the worker, before it says it is ready: kill the server, then wait
+   for the end the server's death brings (PDEATHSIG). */
+static int su_armed;
+
+static void su_hook(struct parx_procs *pp, int where)
+{
+    (void)pp;
+    if (where != PARX__PHOOK_WORKER_UP || !su_armed)
+        return;
+    kill(getppid(), SIGKILL);
+    for (int i = 0; i < 10000; i++) /* bounded: PDEATHSIG ends it at once */
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    _exit(1);
+}
+
+/* The fork server dies after forking its worker, before the worker is
+   ready: create must fail with -ECHILD at once, as when a worker dies
+   then. It watched only for a worker's death, and gave -ETIMEDOUT after
+   30 s (found in review). */
+static void test_server_dies_in_create(void)
+{
+    hook = su_hook;
+    su_armed = 1; /* the server and its worker get the flag and the hook by fork */
+    int err = 0;
+    uint64_t t0 = parx__now_ns();
+    arm("server_dies_in_create", 20);
+    parx_procs *pp = parx_procs_create(
+        &(parx_procs_desc){.workers = 1, .start = PARX_START_FORK, .arena_bytes = 4u << 20}, &err);
+    alarm(0);
+    hook = NULL;
+    su_armed = 0;
+    CHECK_MSG(pp == NULL && err == -ECHILD, "create: %s, err %d (%s) after %.1f s",
+              pp ? "a pool" : "NULL", err, parx_strerror(err),
+              (double)(parx__now_ns() - t0) * 1e-9);
+    if (pp)
+        parx_procs_destroy(pp);
+}
+
 int main(void)
 {
     signal(SIGALRM, on_alarm);
-    pt_plan(12);
+    pt_plan(14);
     run_guarded("map: progress hears of the jobs a broken pool fails, up to n of n",
                 test_progress_when_broken);
     run_guarded("two maps whose progress callbacks submit into a full pool: no hang",
@@ -1001,5 +1104,9 @@ int main(void)
                 test_target_lowered_under_finish);
     run_guarded("a submit asleep for a running job while the pool breaks: PARX_E_PROCS_BROKEN",
                 test_broken_while_submit_naps);
+    run_guarded("a wait whose job's worker dies with the server between DONE and the wake",
+                test_wait_done_server_dies);
+    run_guarded("the fork server dies while create waits for its worker: -ECHILD at once",
+                test_server_dies_in_create);
     return pt_done_testing();
 }

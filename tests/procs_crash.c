@@ -12,7 +12,10 @@
 #include "procs_common.h"
 #include "seccomp_common.h"
 
+#include <sched.h> /* unshare */
 #include <stdbool.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
 
 enum { KIND_PLAIN, KIND_KILL, KIND_SEGV, KIND_EXIT, KIND_ABORT, KIND_HANG, KIND_ONCE };
 
@@ -423,9 +426,122 @@ static void test_death_during_kill(void)
     parx_procs_destroy(pp);
 }
 
+/* The stale-pid case below, in a pid namespace of its own whose init reaps
+   the orphans: returns 0 when it went as it must, else a code that says
+   where it did not. */
+static int job_nothing(void *p)
+{
+    (void)p;
+    return 0;
+}
+
+static int stale_pid_case(void)
+{
+    alarm(20); /* a destroy that waits for the program's child hangs: SIGALRM ends us */
+    parx_procs *a = parx_procs_create(
+        &(parx_procs_desc){.workers = 1, .start = PARX_START_FORK, .arena_bytes = 4u << 20}, NULL);
+    if (!a)
+        return 10;
+    int wpid = 0, rc = 0;
+    parx_procs_info info;
+    if (parx_procs_pids(a, &wpid, 1) != 1 || parx_procs_stats(a, &info) != 0)
+        return 11;
+    kill(info.server_pid, SIGKILL);
+    for (int i = 0; i < 5000 && rc == 0; i++) { /* until the pool knows (bounded) */
+        parx_ticket t;
+        rc = parx_procs_submit(a, job_nothing, NULL, &t);
+        if (rc == 0)
+            parx_procs_wait(a, t, NULL);
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    if (rc != PARX_E_PROCS_BROKEN)
+        return 12;
+    for (int i = 0; i < 5000 && kill(wpid, 0) == 0; i++) /* reaped by our init */
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    if (kill(wpid, 0) == 0)
+        return 13;
+    FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "w"); /* the next pid: the worker's */
+    if (!f || fprintf(f, "%d", wpid - 1) < 0 || fclose(f) != 0)
+        return 14;
+    int p[2];
+    if (pipe(p) != 0)
+        return 15;
+    pid_t child = fork();
+    if (child == 0) { /* the program's own child: ends once the program says so */
+        char c;
+        close(p[1]);
+        /* exit_group itself: TSan's _exit would report the pool's monitor
+           thread, which fork left behind, and change the status */
+        syscall(SYS_exit_group, read(p[0], &c, 1) == 0 ? 42 : 1);
+    }
+    close(p[0]);
+    if (child != wpid)
+        return 16;
+    parx_procs_destroy(a); /* waited for `child` (its pid was the worker's), for ever */
+    close(p[1]);
+    int st = 0;
+    pid_t r = waitpid(child, &st, 0);
+    return r == child && WIFEXITED(st) && WEXITSTATUS(st) == 42 ? 0 : 17;
+}
+
+/* After its fork server died (killed), a pool must forget its workers'
+   pids, which the kernel may hand to other processes: destroy waited for
+   each one that was, by then, a child of the caller -- a child of the
+   program's own (destroy blocked until it ended, and took its exit status)
+   or another pool's fork server (found in review). Played in a pid
+   namespace of its own, where ns_last_pid gives the dead worker's pid to
+   the program's next child. Skipped where such a namespace cannot be made
+   (it needs CAP_SYS_ADMIN). */
+static void test_stale_worker_pid(void)
+{
+    fflush(stdout);
+    pid_t c = fork();
+    REQUIRE(c >= 0);
+    if (c == 0) {
+        if (unshare(CLONE_NEWPID | CLONE_NEWNS) != 0)
+            _exit(100);
+        pid_t init = fork(); /* pid 1 of the new namespace */
+        if (init == 0) {
+            alarm(30); /* its death ends every process of the namespace */
+            if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
+                mount("proc", "/proc", "proc", 0, NULL) != 0)
+                _exit(100);
+            pid_t h = fork();
+            if (h == 0)
+                _exit(stale_pid_case());
+            int code = 99, st;
+            for (;;) { /* as init: reap every orphan, until none is left */
+                pid_t r = wait(&st);
+                if (r == h)
+                    code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+                if (r < 0 && errno != EINTR)
+                    break;
+            }
+            _exit(code);
+        }
+        int st = 0;
+        if (init < 0 || waitpid(init, &st, 0) != init)
+            _exit(100);
+        _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 97);
+    }
+    int st = 0;
+    pid_t r;
+    do
+        r = waitpid(c, &st, 0);
+    while (r < 0 && errno == EINTR);
+    REQUIRE(r == c);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 100)
+        PT_SKIP("no pid and mount namespace of our own here (needs CAP_SYS_ADMIN)");
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "%s %d (10-17: the step that failed; %d: SIGALRM, destroy hung on the program's "
+              "child)",
+              WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
+              128 + SIGALRM);
+}
+
 int main(void)
 {
-    pt_plan(12);
+    pt_plan(13);
     run_guarded("fork mode, no retries: kill, segv, exit(3), abort, hang reported; others once",
                 test_fork_retries0);
     run_guarded("fork mode, 2 retries: each failure tried 3 times; a crash-once job recovers",
@@ -447,5 +563,7 @@ int main(void)
                 test_death_during_kill);
     run_guarded("without pidfds: the fork server killed, workers dead before jobs fail",
                 test_server_kill_no_pidfd);
+    run_guarded("the fork server killed: its workers' pids are forgotten, not waited for later",
+                test_stale_worker_pid);
     return pt_done_testing();
 }
