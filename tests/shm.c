@@ -2557,12 +2557,8 @@ static void test_unlimited_tmpfs(void)
         parx_arena_close(a);
         _exit(ok ? 0 : 98);
     }
-    int st = 0;
-    pid_t r;
-    do
-        r = waitpid(pid, &st, 0);
-    while (r < 0 && errno == EINTR);
-    REQUIRE(r == pid);
+    int st = wait_status(pid);
+    REQUIRE(st != -1);
     if (WIFEXITED(st) && WEXITSTATUS(st) == 100)
         PT_SKIP("no tmpfs of our own on /dev/shm here (unshare or mount not permitted)");
     if (WIFEXITED(st) && WEXITSTATUS(st) == 101)

@@ -151,18 +151,26 @@ static inline pid_t xfork(void)
    accept diagnostics anywhere). */
 #define CHILD_DIAG(...) pt_diag(__VA_ARGS__)
 
-/* Wait for child `pid` and check it ended as expected: want_sig 0 means a
-   normal exit with status want_code; otherwise death by signal want_sig.
-   Returns 1 when it did. */
-static inline int expect_child_at(const char *file, int line, pid_t pid, int want_code,
-                                  int want_sig)
+/* Wait for child `pid` (EINTR retried): its wait status, or -1 when
+   waitpid fails (errno says why). */
+static inline int wait_status(pid_t pid)
 {
     int st = 0;
     pid_t r;
     do {
         r = waitpid(pid, &st, 0);
     } while (r < 0 && errno == EINTR);
-    if (r != pid) {
+    return r == pid ? st : -1;
+}
+
+/* Wait for child `pid` and check it ended as expected: want_sig 0 means a
+   normal exit with status want_code; otherwise death by signal want_sig.
+   Returns 1 when it did. */
+static inline int expect_child_at(const char *file, int line, pid_t pid, int want_code,
+                                  int want_sig)
+{
+    int st = wait_status(pid);
+    if (st == -1) {
         pt__fail(file, line, "waitpid(%d) failed: %s", (int)pid, strerror(errno));
         return 0;
     }

@@ -461,6 +461,7 @@ static void test_error_order(void)
     fs_stop();
 }
 
+static int sq_refuse, sq_refused; /* see submit_hook */
 #ifndef PARX_NO_URING
 /* The writer's io_uring submissions come here. While sq_refuse is set (to
    an error) each is refused with it: -EBUSY as the kernel refuses one when
@@ -468,7 +469,6 @@ static void test_error_order(void)
    SQ; -EPERM as a seccomp filter refuses io_uring_enter, and the ring
    fails. (Only the test's thread submits: the io_uring writer runs on its
    caller's.) */
-static int sq_refuse, sq_refused;
 static int submit_hook(struct io_uring *ring)
 {
     if (sq_refuse) {
@@ -512,6 +512,21 @@ static void gate_reset(bool again)
     sq_refuse = sq_refused = 0;
 }
 
+/* A gate case's start: .done's records cleared, the gate reset, and an
+   io_uring writer on "gate" that reports to gate_done (NULL if none). */
+static parx_writer *gate_writer(bool again)
+{
+    for (int i = 0; i < GATE_N; i++) {
+        gate_status[i] = 12345;
+        gate_calls[i] = 0;
+    }
+    gate_reset(again);
+    return parx_writer_open(
+        &(parx_writer_desc){
+            .path = fs_path("gate"), .depth = 4, .backend = PARX_IO_URING, .done = gate_done},
+        NULL);
+}
+
 /* The server has the write at offset 0 of "gate" (waits up to FS_WAIT_MS) */
 static bool gate_wait_held(void)
 {
@@ -522,24 +537,15 @@ static bool gate_wait_held(void)
 
 static void test_stopped_in_sq(void)
 {
-#ifdef PARX_NO_URING
-    PT_SKIP("built without io_uring (PARX_NO_URING)");
-#else
-    if (!has_uring)
+    if (!has_uring) /* or built without it (PARX_NO_URING) */
         PT_SKIP("no io_uring writer here");
     FS_START();
     static unsigned char bufs[GATE_N][GATE_LEN];
     for (int i = 0; i < GATE_N; i++) {
         io_fill(bufs[i], GATE_LEN, SEED, (uint64_t)i * ORDER_SPLIT);
         gate_bufs[i] = bufs[i];
-        gate_status[i] = 12345;
-        gate_calls[i] = 0;
     }
-    gate_reset(false);
-    parx_writer *w = parx_writer_open(
-        &(parx_writer_desc){
-            .path = fs_path("gate"), .depth = 4, .backend = PARX_IO_URING, .done = gate_done},
-        NULL);
+    parx_writer *w = gate_writer(false);
     REQUIRE(w != NULL);
     int r[GATE_N];
     r[0] = parx_writer_write_at(w, bufs[0], GATE_LEN, 0);
@@ -566,7 +572,6 @@ static void test_stopped_in_sq(void)
               "the writes queued after the failed one reached the file system %d times",
               atomic_load(&shared->gate_far));
     fs_stop();
-#endif
 }
 
 /* io_uring: a ring that refuses work (io_uring_enter -EPERM: a seccomp
@@ -579,10 +584,7 @@ static void test_stopped_in_sq(void)
    with -EPERM; then A is answered EAGAIN. Neither may be sent again. */
 static void test_ring_refused(void)
 {
-#ifdef PARX_NO_URING
-    PT_SKIP("built without io_uring (PARX_NO_URING)");
-#else
-    if (!has_uring)
+    if (!has_uring) /* or built without it (PARX_NO_URING) */
         PT_SKIP("no io_uring writer here");
     FS_START();
     static unsigned char a[GATE_LEN], b[GATE_LEN];
@@ -590,15 +592,8 @@ static void test_ring_refused(void)
     io_fill(b, sizeof b, SEED, ORDER_SPLIT);
     gate_bufs[0] = a;
     gate_bufs[1] = b;
-    for (int i = 0; i < GATE_N; i++) {
-        gate_status[i] = 12345;
-        gate_calls[i] = 0;
-    }
-    gate_reset(true);
-    parx_writer *w = parx_writer_open(
-        &(parx_writer_desc){
-            .path = fs_path("gate"), .depth = 4, .backend = PARX_IO_URING, .done = gate_done},
-        NULL);
+    gate_bufs[2] = NULL;
+    parx_writer *w = gate_writer(true);
     REQUIRE(w != NULL);
     int ra = parx_writer_write_at(w, a, sizeof a, 0);
     bool held = gate_wait_held();
@@ -627,7 +622,6 @@ static void test_ring_refused(void)
     CHECK_MSG(atomic_load(&shared->gate_far) == 0,
               "the refused write reached the file system %d times", atomic_load(&shared->gate_far));
     fs_stop();
-#endif
 }
 
 int main(void)
