@@ -8158,18 +8158,21 @@ static void parx__json_out(char *out, size_t cap, size_t *len, bool *full, const
 }
 
 /* A string (at j->s[j->i] == '"'), unescaped into out (cap bytes; cut at a
-   character boundary where it does not fit; out NULL: skip it). */
+   character boundary where it does not fit; out NULL: skip it). Returns 0,
+   -EINVAL (no JSON string), or 1: it holds a \u0000, which out, a C
+   string, cannot (the caller decides: a key no field has, a field's
+   error). */
 static int parx__json_string(parx__json *j, char *out, size_t cap)
 {
     size_t len = 0;
-    bool full = false;
+    bool full = false, nul = false;
     if (out && cap) out[0] = '\0';
     if (j->i >= j->n || j->s[j->i] != '"') return -EINVAL;
     j->i++;
     for (;;) {
         if (j->i >= j->n) return -EINVAL;
         unsigned char c = (unsigned char)j->s[j->i++];
-        if (c == '"') return 0;
+        if (c == '"') return nul ? 1 : 0;
         if (c < 0x20) return -EINVAL; /* raw control characters are not JSON */
         if (c != '\\') {
             /* a UTF-8 sequence is kept whole: its lead byte and the
@@ -8201,7 +8204,10 @@ static int parx__json_string(parx__json *j, char *out, size_t cap)
                 if (parx__json_hex4(j, &lo) || lo < 0xDC00 || lo > 0xDFFF) return -EINVAL;
                 u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
             }
-            if (u == 0) return -EINVAL; /* a C string cannot hold it */
+            if (u == 0) { /* a C string cannot hold it (skipped: nothing to hold) */
+                nul = nul || out != NULL;
+                continue;
+            }
             char b[4];
             size_t bl;
             if (u < 0x80) {
@@ -8337,7 +8343,9 @@ static int parx__probe_parse(parx__json *j, parx_probe *p)
     for (;;) {
         char key[32];
         parx__json_ws(j);
-        if (parx__json_string(j, key, sizeof key)) return -EINVAL;
+        int kr = parx__json_string(j, key, sizeof key);
+        if (kr < 0) return -EINVAL;
+        if (kr == 1) key[0] = '\0'; /* a key holding \u0000: none this code knows */
         parx__json_ws(j);
         if (j->i >= j->n || j->s[j->i++] != ':') return -EINVAL;
         parx__json_ws(j);
@@ -8449,6 +8457,10 @@ static void parx__probe_time(char *out, size_t size, double ns)
     while (u < 3 && v >= 999.5) {
         v /= 1000;
         u++;
+    }
+    if (v >= 1e6) { /* a loaded file may hold any finite time: keep the unit in sight */
+        snprintf(out, size, "%.3g %s", v, unit[u]);
+        return;
     }
     snprintf(out, size, v < 9.995 ? "%.2f %s" : v < 99.95 ? "%.1f %s" : "%.0f %s", v, unit[u]);
 }
@@ -9323,7 +9335,7 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
                 spent += dt;
                 now = parx__run_progress(&r, t1, false);
                 size_t left = parx__run_left(&r);
-                if (!left) break;
+                if (!left || parx__run_stopped(&r)) break; /* a cancel: sequential, below */
                 double sp = m > 1 ? spent - t_first : spent;
                 mean = sp / (double)(m > 1 ? m - 1 : 1);
                 /* in double, and no more than is left: a probe's thread start
@@ -9338,7 +9350,8 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
                 double cr = m > 1 ? cost_run - cost_first : cost_run;
                 double cl = cost_total - cost_run;
                 pred_seq = perm && cr > 0 ? sp * (cl > 0 ? cl : 0) / cr : mean * (double)left;
-                size_t w = (size_t)wcap < left + 1 ? (size_t)wcap : left + 1;
+                /* the caller is one of the w: no more than there are jobs */
+                size_t w = (size_t)wcap < left ? (size_t)wcap : left;
                 pred_thr = parx__run_predict(&pr, PARX_EXEC_THREADS, left, (int)w,
                                             pred_seq / (double)left);
                 if (pred_thr < PARX__RUN_MARGIN * pred_seq) {

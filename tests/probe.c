@@ -329,6 +329,17 @@ static void test_load_lenient(void)
     snprintf(big + n, sizeof big - (size_t)n, "e0}");
     REQUIRE(load_text(big, &p) == 0);
     CHECK(p.task_ns == 2);
+    /* \u0000 where nothing must hold it: in an unknown key's value, in an
+       unknown key (a later version's); both were refused (found in review) */
+    static const char *const nul_ok[] = {
+        "{\"parx_probe\":1,\"future_field\":\"a\\u0000b\"}", "{\"parx_probe\":1,\"x\\u0000y\":2}",
+        "{\"parx_probe\":1,\"future\":[\"\\u0000\"]}",
+        "{\"parx_probe\":1,\"cpus\\u0000\":0}", /* not "cpus" (0 would be refused) */
+    };
+    for (size_t i = 0; i < sizeof nul_ok / sizeof nul_ok[0]; i++)
+        CHECK_MSG(load_text(nul_ok[i], &p) == 0, "refused: %s", nul_ok[i]);
+    /* in a field this code keeps as a C string it is an error */
+    CHECK_EQ(load_text("{\"parx_probe\":1,\"gpu_name\":\"a\\u0000b\"}", &p), -EINVAL);
 }
 
 static void test_load_rejects(void)
@@ -511,6 +522,13 @@ static void test_format(void)
     CHECK(strstr(buf, "llvmpipe") != NULL);
     CHECK(strstr(buf, "n = 1000") != NULL);
     CHECK(strstr(buf, "threads") && strstr(buf, "fork") && strstr(buf, "spawn"));
+    /* a loaded file may hold any finite time: it keeps its unit (it was
+       printed in full, 31 digits and no unit: found in review) */
+    parx_probe huge = p;
+    huge.task_ns = 1.7e308;
+    REQUIRE(parx_probe_format(&huge, buf, sizeof buf) > 0);
+    CHECK_MSG(strstr(buf, "1.7e+299 s") != NULL, "%s", buf);
+    check_snprintf(&huge);
     /* one CPU: no backend ever beats sequential */
     p.cpus = 1;
     REQUIRE(parx_probe_format(&p, buf, sizeof buf) > 0);

@@ -962,6 +962,38 @@ static void test_progress_and_cancel_by_it(void)
     free(out), free(r);
 }
 
+/* AUTO, its first batch stopped by the progress callback, with jobs long
+   enough that threads would win: the rest are cancelled on the caller,
+   and the report says so. AUTO went on to choose threads (a pool started
+   for jobs that would not run, the report saying threads) and its
+   "cancelled" reason was never given (found in review). */
+static void test_auto_stopped_no_threads(void)
+{
+    enum { n = 64 };
+    double out[n];
+    parx_job_result r[n];
+    double job_ns = 8 * probe.thread_start_ns > 2e6 ? 8 * probe.thread_start_ns : 2e6;
+    params p = {.work = work(job_ns)};
+    progress_log l = {.n = n, .monotonic = true, .stop_at = 1};
+    for (size_t i = 0; i < n; i++)
+        out[i] = -1.0;
+    parx_run_report rep;
+    int rc = parx_run(n, job_values, &p, r,
+                      &(parx_run_desc){.workers = 2,
+                                       .probe = &probe,
+                                       .progress = on_progress,
+                                       .user = &l,
+                                       .out = out,
+                                       .out_size = sizeof *out},
+                      &rep);
+    size_t c = check_cancelled(out, r, n);
+    CHECK_MSG(rep.exec == PARX_EXEC_SEQ && strstr(rep.reason, "cancelled after") != NULL,
+              "chose %s (%d workers): %s", parx_exec_name(rep.exec), rep.workers, rep.reason);
+    CHECK_EQ((size_t)rc, c);
+    CHECK(c > 0);
+    CHECK_EQ(rep.first, n - c);
+}
+
 /* ===== bad input, edge cases ================================================== */
 
 static void test_bad_input(void)
@@ -1339,6 +1371,8 @@ int main(void)
     run_guarded("auto: 10 jobs of 1 us run sequentially", test_auto_tiny_jobs_sequential);
     run_guarded("auto: 1000 jobs of 50 us go to threads", test_auto_medium_jobs_threads);
     run_guarded("auto: a probe of zeros means built-in figures", test_auto_zero_probe);
+    run_guarded("auto: stopped by progress in its first batch: no threads, 'cancelled'",
+                test_auto_stopped_no_threads);
     run_guarded("auto: a probe of extreme figures still runs every job once",
                 test_auto_extreme_probe);
     run_guarded("auto: hints of 0 do not inflate what is left", test_auto_hints_of_zero);
