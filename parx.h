@@ -1205,9 +1205,9 @@ PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *
    where it happened: the errno of open or read (-ENOENT, -EACCES, -EIO,
    -EISDIR, -EMFILE: also from the O_DIRECT open of .direct, whose refusal
    alone is no error (see >>prefetch), -ESPIPE: a FIFO or pipe, whole or
-   by range, -ENXIO: a socket (open refuses it), -EAGAIN: a character device with no data to give
-   without waiting, such as /dev/kmsg, ...), with parx_prefetch_error
-   saying which file; -EBUSY when the caller holds
+   by range, -ENXIO: a socket (open refuses it), -EAGAIN: a character
+   device with no data to give without waiting, such as /dev/kmsg, ...),
+   with parx_prefetch_error saying which file; -EBUSY when the caller holds
    every buffer and chunks remain, or a file not yet opened (whose open
    error then comes in its turn; release one first);
    with io_uring, the error of a ring that failed (io_uring_enter refused:
@@ -1341,9 +1341,10 @@ PARX_API int parx_writer_write_at(parx_writer *w, const void *buf, size_t size, 
    flight: -EAGAIN, -EBUSY; writes not yet submitted then are not written,
    and .done gets the error for them, and nothing is submitted again: a
    write in flight that comes back short or to be tried again is not
-   written further, and .done gets the error), -EINVAL (w NULL). If the ring cannot
-   be waited on, flush returns its error at once, and writes may still be
-   in flight: their buffers must then stay valid until the process exits.
+   written further, and .done gets the error), -EINVAL (w NULL). If the
+   ring cannot be waited on, flush returns its error at once, and writes
+   may still be in flight: their buffers must then stay valid until the
+   process exits.
    Thread safety: one caller at a time.
    Callback safety: on io_uring, .done runs inside this call (and inside
    parx_writer_close); it must not call the writer. */
