@@ -1206,7 +1206,8 @@ struct parx_gpu_kernel {
     VkPipelineLayout layout;
     VkPipeline pipe;
     uint32_t nbind, push_bytes, readonly_mask, local_x;
-    uint64_t last_serial;
+    uint64_t used_batch;  /* the last batch that recorded a dispatch of it */
+    uint64_t last_serial; /* the last submitted batch that did (0: none) */
 };
 
 typedef struct parx__gpu_copyout { /* after the batch completes: memcpy(dst, src, n) */
@@ -1995,7 +1996,7 @@ static int parx__gpu_flush(parx_gpu *g)
     for (parx_gpu_buffer *b = g->buffers; b; b = b->next)
         if (b->used_batch == g->batch) b->last_serial = s->serial;
     for (parx_gpu_kernel *k = g->kernels; k; k = k->next)
-        if (k->last_serial == UINT64_MAX) k->last_serial = s->serial;
+        if (k->used_batch == g->batch) k->last_serial = s->serial;
     g->cur = (g->cur + 1) % PARX_GPU_SLOTS;
     return 0;
 }
@@ -2580,22 +2581,46 @@ PARX_API int parx_gpu_download(parx_gpu *g, parx_gpu_buffer *b, size_t offset, v
     return rc;
 }
 
-/* A mirrored import used for the first time in this batch: copy the host's
-   bytes in now (it is idle: its earlier batches have completed) and note
-   it for copying back when the batch completes. */
-static int parx__gpu_mirror_in(parx_gpu *g, parx_gpu_buffer *b)
+/* The mirrored imports among a dispatch's buffers used for the first time
+   in this batch: copy the host's bytes in now and note each for copying
+   back when the batch completes. First what can fail, for all of them
+   (each one idle: its earlier batches completed; room in the batch's
+   list), then the copies, which cannot: an import noted and then left by
+   a failure would be copied back at the batch's end over what the caller,
+   told the dispatch failed, wrote since. */
+static void parx__gpu_mirror_in(parx_gpu *g, parx_gpu_buffer *b);
+
+static int parx__gpu_mirrors_in(parx_gpu *g, parx_gpu_buffer *const *bufs, size_t nbufs)
 {
     int rc;
-    if ((rc = parx__gpu_wait_serial(g, b->last_serial, g->desc.timeout_ns))) return rc;
+    size_t need = 0;
+    for (size_t i = 0; i < nbufs; i++) {
+        parx_gpu_buffer *r = bufs[i]->root;
+        if (r->kind != PARX__BUF_MIRRORED || r->used_batch == g->batch) continue;
+        if ((rc = parx__gpu_wait_serial(g, r->last_serial, g->desc.timeout_ns))) return rc;
+        need++;
+    }
+    if (!need) return 0;
     if ((rc = parx__gpu_begin(g))) return rc;
     parx__gpu_slot *s = &g->slots[g->cur];
-    if (s->nmirrors == s->capmirrors) {
+    while (s->capmirrors - s->nmirrors < need) {
         size_t cap = s->capmirrors ? 2 * s->capmirrors : 8;
         parx_gpu_buffer **m = (parx_gpu_buffer **)realloc(s->mirrors, cap * sizeof *m);
         if (!m) return -ENOMEM;
         s->mirrors = m;
         s->capmirrors = cap;
     }
+    for (size_t i = 0; i < nbufs; i++) { /* a buffer given twice: noted at the first */
+        parx_gpu_buffer *r = bufs[i]->root;
+        if (r->kind == PARX__BUF_MIRRORED && r->used_batch != g->batch) parx__gpu_mirror_in(g, r);
+    }
+    return 0;
+}
+
+/* One of them: idle, and with room in the batch's list (see above). */
+static void parx__gpu_mirror_in(parx_gpu *g, parx_gpu_buffer *b)
+{
+    parx__gpu_slot *s = &g->slots[g->cur];
     /* Not used in this batch yet: its copies have no hazard (the batch's
        first barrier orders them after earlier batches), and its chunks are
        disjoint. */
@@ -2615,7 +2640,6 @@ static int parx__gpu_mirror_in(parx_gpu *g, parx_gpu_buffer *b)
     }
     s->mirrors[s->nmirrors++] = b;
     parx__gpu_note(g, b, false, copied, VK_PIPELINE_STAGE_TRANSFER_BIT);
-    return 0;
 }
 
 /* ... and back, recorded at the end of the batch. */
@@ -2814,8 +2838,12 @@ PARX_API void parx_gpu_kernel_destroy(parx_gpu_kernel *k)
 {
     if (!k) return;
     parx_gpu *g = k->g;
-    if (k->last_serial == UINT64_MAX && g->slots[g->cur].recording && !g->lost) parx__gpu_flush(g);
-    if (!g->lost && k->last_serial && k->last_serial != UINT64_MAX &&
+    /* Its dispatches in the batch being recorded go out first; if that
+       fails they are dropped, and an earlier batch that used it may still
+       run: its serial stays in last_serial (a dropped batch never
+       overwrites it), and is waited for. */
+    if (k->used_batch == g->batch && g->slots[g->cur].recording && !g->lost) parx__gpu_flush(g);
+    if (!g->lost && k->last_serial &&
         parx__gpu_wait_serial(g, k->last_serial, g->desc.timeout_ns) != 0 && !g->lost)
         parx__gpu_wait_serial(g, k->last_serial, UINT64_MAX);
     if (g->lost) g->vkDeviceWaitIdle(g->dev);
@@ -2912,12 +2940,7 @@ static int parx__gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer *
     parx__gpu_slot *s = &g->slots[g->cur];
 
     /* Mirrored imports come in at their first use in a batch. */
-    for (size_t i = 0; i < nbufs; i++) {
-        parx_gpu_buffer *r = bufs[i]->root;
-        if (r->kind == PARX__BUF_MIRRORED && r->used_batch != g->batch &&
-            (rc = parx__gpu_mirror_in(g, r)))
-            return rc;
-    }
+    if ((rc = parx__gpu_mirrors_in(g, bufs, nbufs))) return rc;
 
     /* The descriptor set: the previous one again when the kernel and the
        buffers are the same (a loop of one kernel), else a new one. */
@@ -2940,13 +2963,8 @@ static int parx__gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer *
         if (r == VK_ERROR_OUT_OF_POOL_MEMORY || r == VK_ERROR_FRAGMENTED_POOL) {
             /* The pool is used up: submit this batch, start the next one. */
             if ((rc = parx__gpu_flush(g)) || (rc = parx__gpu_begin(g))) return rc;
+            if ((rc = parx__gpu_mirrors_in(g, bufs, nbufs))) return rc;
             s = &g->slots[g->cur];
-            for (size_t i = 0; i < nbufs; i++) {
-                parx_gpu_buffer *rb = bufs[i]->root;
-                if (rb->kind == PARX__BUF_MIRRORED && rb->used_batch != g->batch &&
-                    (rc = parx__gpu_mirror_in(g, rb)))
-                    return rc;
-            }
             ai.descriptorPool = s->pool;
             r = g->vkAllocateDescriptorSets(g->dev, &ai, &set);
         }
@@ -2992,7 +3010,7 @@ static int parx__gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer *
         g->vkCmdPushConstants(s->cmd, k->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                               (uint32_t)push_size, push);
     g->vkCmdDispatch(s->cmd, gx, gy, gz);
-    k->last_serial = UINT64_MAX; /* recorded, not yet submitted */
+    k->used_batch = g->batch; /* last_serial once submitted */
     g->stats.dispatches++;
     if (++s->dispatches >= g->desc.batch_limit) return parx__gpu_flush(g);
     return 0;

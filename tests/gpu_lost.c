@@ -130,6 +130,83 @@ static void test_end_failure(void)
     parx_gpu_close(s);
 }
 
+/* A kernel destroyed after a batch that used it was dropped (its
+   vkEndCommandBuffer fails: injected), while an earlier batch that used it
+   is still in flight: destroy must wait for that one. The dispatch marked
+   the kernel "recorded, not yet submitted" in place of the earlier
+   batch's serial, the dropped batch never put a serial back, and destroy
+   neither flushed nor waited: the pipeline went while the first batch
+   could still use it (the validation layer: VUID-vkDestroyPipeline-
+   pipeline-00765; found in review). */
+static void test_kernel_destroy_after_dropped_batch(void)
+{
+    int err = 0;
+    parx_gpu *s = parx_gpu_open(&(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU}, &err);
+    REQUIRE(s);
+    parx_gpu_kernel *sk =
+        parx_gpu_kernel_create(s, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL, &err);
+    enum { N = 1 << 20 };
+    parx_gpu_buffer *sb[2] = {parx_gpu_buffer_create(s, N * 4, 0, &err),
+                              parx_gpu_buffer_create(s, N * 4, 0, &err)};
+    REQUIRE(sk && sb[0] && sb[1]);
+    parx_gpu_job job = {.n = N, .kernel = sk, .bufs = sb, .nbufs = 2, .push = &a, .push_size = 4};
+    CHECK_EQ(parx_gpu_run(s, NULL, &job), 0);
+    uint64_t t = 0;
+    CHECK_EQ(parx_gpu_submit(s, &t), 0); /* batch 1, in flight */
+    CHECK_EQ(parx_gpu_run(s, NULL, &job), 0);
+    parx__gpu_test_inject(s, -3); /* batch 2's vkEndCommandBuffer fails: dropped */
+    CHECK_EQ(parx_gpu_sync(s), -ENOMEM);
+    CHECK_MSG(sk->last_serial == t, "the kernel's last batch: serial %llu, want batch 1's, %llu",
+              (unsigned long long)sk->last_serial, (unsigned long long)t);
+    parx_gpu_kernel_destroy(sk); /* waits for batch 1 */
+    CHECK_EQ(parx_gpu_wait(s, t, UINT64_MAX), 0);
+    parx_gpu_close(s);
+}
+
+/* A dispatch of two mirrored imports, A and B, fails while B's earlier
+   batch is still running (the wait for it times out: injected). Nothing
+   uses A then, and the caller writes A again: the next sync must not copy
+   A's device copy back over it. A was mirrored in, and noted for copying
+   back, before the wait for B failed (found in review). */
+static void test_failed_dispatch_leaves_no_mirror(void)
+{
+    int err = 0;
+    parx_gpu *s =
+        parx_gpu_open(&(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU, .no_import = true}, &err);
+    REQUIRE(s);
+    parx_gpu_kernel *sk =
+        parx_gpu_kernel_create(s, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL, &err);
+    enum { N = 4096 };
+    static float A[N], B[N], C[N];
+    for (int i = 0; i < N; i++)
+        A[i] = 1, B[i] = 0, C[i] = 1;
+    parx_gpu_buffer *ba = parx_gpu_buffer_import(s, A, sizeof A, &err);
+    parx_gpu_buffer *bb = parx_gpu_buffer_import(s, B, sizeof B, &err);
+    parx_gpu_buffer *bc = parx_gpu_buffer_import(s, C, sizeof C, &err);
+    REQUIRE(sk && ba && bb && bc);
+    CHECK_EQ(parx_gpu_buffer_imported(ba), 0); /* mirrored */
+    struct {
+        parx_gpu_push_header h;
+        float a;
+    } pc = {{0, 0, N, 0}, 1.0f};
+    parx_gpu_buffer *cb[2] = {bc, bb}, *ab[2] = {ba, bb};
+    CHECK_EQ(parx_gpu_dispatch(s, sk, cb, 2, &pc, sizeof pc, N / 64, 1, 1), 0);
+    uint64_t t = 0;
+    CHECK_EQ(parx_gpu_submit(s, &t), 0); /* B in flight */
+    parx__gpu_test_inject(s, -1);        /* the next fence wait: VK_TIMEOUT */
+    CHECK_EQ(parx_gpu_dispatch(s, sk, ab, 2, &pc, sizeof pc, N / 64, 1, 1), -ETIMEDOUT);
+    for (int i = 0; i < N; i++)
+        A[i] = 42; /* the caller's memory again */
+    CHECK_EQ(parx_gpu_sync(s), 0);
+    size_t bad = 0;
+    for (int i = 0; i < N; i++)
+        bad += A[i] != 42;
+    CHECK_MSG(bad == 0, "%zu of A's floats overwritten after the failed dispatch (A[0] = %g)", bad,
+              (double)A[0]);
+    CHECK_EQ(B[0], 1.0f); /* B = 1 * C + B, from the first dispatch */
+    parx_gpu_close(s);
+}
+
 /* A batch parx has no memory to finish (a mirrored import's copy-out
    could not be queued: injected) is dropped whole, as documented for a
    batch the driver fails to end. Before the fix it stayed recording: the
@@ -377,6 +454,10 @@ int main(void)
     pt_run("a failed vkEndCommandBuffer drops the batch and its mirror copy-outs",
            test_end_failure);
     pt_run("a batch parx cannot finish (no memory) is dropped whole", test_finish_enomem);
+    pt_run("a kernel destroyed after a dropped batch waits for the earlier one using it",
+           test_kernel_destroy_after_dropped_batch);
+    pt_run("a dispatch that fails leaves no mirrored import to copy back over the caller's",
+           test_failed_dispatch_leaves_no_mirror);
     pt_run("the local size from LocalSizeId and desc.spec", test_local_size_id);
     pt_run("a push block of nested structs: its size, or 0 past a bounded walk",
            test_push_size_nested);
