@@ -4549,9 +4549,10 @@ static void parx__procs_await_workers(parx_procs *pp)
     for (int w = 0; w < pp->nworkers; w++) {
         int pid = atomic_load_explicit(&pp->workers[w].pid, memory_order_relaxed);
         if (pid <= 0) continue;
-        /* relaxed: its writer, the server, is dead; destroy reads it after
-           joining this thread */
-        atomic_store_explicit(&pp->workers[w].pid, 0, memory_order_relaxed);
+        /* Ours only if the server's death made it so (a child subreaper):
+           then it is pinned until we reap it. Asked now, before its pid can
+           be another process's; never waited for otherwise. */
+        bool ours = parx__procs_is_child(pid);
         int fd = (int)syscall(SYS_pidfd_open, pid, 0);
         if (fd >= 0) {
             struct pollfd pfd = {fd, POLLIN, 0};
@@ -4563,9 +4564,12 @@ static void parx__procs_await_workers(parx_procs *pp)
             for (int i = 0; i < 2000 && !parx__procs_pid_gone(pid); i++)
                 nanosleep(&(struct timespec){0, 1000000}, NULL);
         }
-        if (parx__procs_is_child(pid))
+        if (ours)
             while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
             }
+        /* relaxed: its writer, the server, is dead; destroy reads it after
+           joining this thread (parx_procs_pids: 0 once we are done with it) */
+        atomic_store_explicit(&pp->workers[w].pid, 0, memory_order_relaxed);
     }
 }
 
