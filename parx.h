@@ -4494,9 +4494,10 @@ static const char *parx__procs_stat_fields(const char *path, char *buf, size_t s
     return p ? p + 1 : NULL;
 }
 
-/* From /proc/<pid>/stat ("self" for pid 0): the parent's pid (field 4) and
-   the number of threads (field 20). Returns false if it cannot be read. */
-static bool parx__procs_stat(int pid, int *ppid, int *threads)
+/* From /proc/<pid>/stat ("self" for pid 0): the state (field 3), the
+   parent's pid (field 4) and the number of threads (field 20). Returns false
+   if it cannot be read. */
+static bool parx__procs_stat(int pid, char *state, int *ppid, int *threads)
 {
     char path[48], buf[1024];
     if (pid) snprintf(path, sizeof path, "/proc/%d/stat", pid);
@@ -4504,15 +4505,16 @@ static bool parx__procs_stat(int pid, int *ppid, int *threads)
     const char *p = parx__procs_stat_fields(path, buf, sizeof buf);
     if (!p) return false;
     /* state, ppid, then 15 more fields before num_threads */
-    return sscanf(p, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %d",
-                  ppid, threads) == 2;
+    return sscanf(p, " %c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %d",
+                  state, ppid, threads) == 3;
 }
 
 /* Whether pid is a child of this process. */
 static bool parx__procs_is_child(int pid)
 {
+    char state;
     int ppid, threads;
-    return parx__procs_stat(pid, &ppid, &threads) && ppid == (int)getpid();
+    return parx__procs_stat(pid, &state, &ppid, &threads) && ppid == (int)getpid();
 }
 
 /* Whether process pid has ended: gone, or a zombie (it runs nothing). A
@@ -4523,17 +4525,14 @@ static bool parx__procs_is_child(int pid)
 static bool parx__procs_pid_gone(int pid)
 {
     if (kill(pid, 0) != 0 && errno == ESRCH) return true;
-    char path[32], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    const char *p = parx__procs_stat_fields(path, buf, sizeof buf);
-    if (!p) /* no entry: gone, if /proc works at all; else unreadable: ask again */
+    char state;
+    int ppid, threads;
+    if (!parx__procs_stat(pid, &state, &ppid, &threads)) {
+        /* no entry: gone, if /proc works at all; else unreadable: ask again */
+        char path[32];
+        snprintf(path, sizeof path, "/proc/%d/stat", pid);
         return access(path, F_OK) != 0 && access("/proc/self/stat", R_OK) == 0;
-    char state = 0;
-    int threads = 0;
-    /* state, then 16 fields before num_threads */
-    if (sscanf(p, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %d", &state,
-               &threads) != 2)
-        return false; /* unreadable: ask again */
+    }
     return state == 'X' || (state == 'Z' && threads <= 1); /* zombie: runs nothing */
 }
 
@@ -4911,8 +4910,9 @@ static int parx__procs_live_threads(void)
    the log hook), so they are no reason to avoid fork. */
 static int parx__procs_threads(void)
 {
+    char state;
     int ppid, threads;
-    if (!parx__procs_stat(0, &ppid, &threads)) return 0;
+    if (!parx__procs_stat(0, &state, &ppid, &threads)) return 0;
     if (threads > 1) { /* the common case (1) reads one file; this, one per thread */
         int live = parx__procs_live_threads(); /* 0: /proc/self/task unreadable */
         if (live > 0) threads = live;
