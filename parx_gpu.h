@@ -848,6 +848,14 @@ static uint32_t parx__gpu_spirv_const(const uint32_t *w, size_t n, uint32_t id, 
     return 0;
 }
 
+/* a * b + c, or UINT64_MAX where that does not fit: a hostile module's
+   sizes must not wrap round to a small block. */
+static uint64_t parx__gpu_size_mad(uint64_t a, uint64_t b, uint64_t c)
+{
+    if (a && b > UINT64_MAX / a) return UINT64_MAX;
+    return a * b > UINT64_MAX - c ? UINT64_MAX : a * b + c;
+}
+
 /* The bytes a type spans in a block, from its explicit layout: 32/64-bit
    scalars, vectors, arrays of a constant length with an ArrayStride, and
    structs (the end of the member that ends last, by its Offset). 0 where
@@ -873,7 +881,8 @@ static uint64_t parx__gpu_spirv_size(const uint32_t *w, size_t n, uint32_t type,
     uint32_t op = w[at] & 0xFFFFu, wc = w[at] >> 16;
     if ((op == OpTypeInt || op == OpTypeFloat) && wc >= 3) return w[at + 2] / 8;
     if (op == OpTypeVector && wc >= 4)
-        return w[at + 3] * parx__gpu_spirv_size(w, n, w[at + 2], depth + 1, budget, spec, nspec);
+        return parx__gpu_size_mad(
+            w[at + 3], parx__gpu_spirv_size(w, n, w[at + 2], depth + 1, budget, spec, nspec), 0);
     if (op == OpTypeArray && wc >= 4) {
         uint64_t len = parx__gpu_spirv_const(w, n, w[at + 3], 0, spec, nspec), stride = 0;
         for (size_t i = 5; i < n; i += w[i] >> 16)
@@ -881,7 +890,7 @@ static uint64_t parx__gpu_spirv_size(const uint32_t *w, size_t n, uint32_t type,
                 w[i + 2] == DecArrayStride)
                 stride = w[i + 3];
         uint64_t elem = parx__gpu_spirv_size(w, n, w[at + 2], depth + 1, budget, spec, nspec);
-        return len && stride && elem ? (len - 1) * stride + elem : 0;
+        return len && stride && elem ? parx__gpu_size_mad(len - 1, stride, elem) : 0;
     }
     if (op == OpTypeStruct) {
         uint64_t end = 0;
@@ -896,7 +905,8 @@ static uint64_t parx__gpu_spirv_size(const uint32_t *w, size_t n, uint32_t type,
             uint64_t size =
                 parx__gpu_spirv_size(w, n, w[at + 2 + m], depth + 1, budget, spec, nspec);
             if (off == UINT64_MAX || size == 0) return 0;
-            if (off + size > end) end = off + size;
+            uint64_t member_end = parx__gpu_size_mad(1, off, size);
+            if (member_end > end) end = member_end;
         }
         return end;
     }

@@ -304,6 +304,48 @@ static void test_local_size_id(void)
     CHECK_EQ_U(f.push_size, 16); /* the header: four uints at Offsets 0..12 */
 }
 
+/* A push-constant block whose size does not fit in 64 bits: before the fix
+   the size wrapped round (to 4 bytes here), the module passed for one with
+   a 4-byte block, and kernel_create made a pipeline whose push range does
+   not cover the block the module declares. Now the size saturates: the
+   block is reported larger than any device allows. The module (hand
+   written, checked by parx only): struct { uint64_t v[2^32 - 1][2^32 - 1]; }
+   with ArrayStride 2^32 - 1 inside and 3 outside. */
+/* clang-format off */
+static const uint32_t spv_push_wraps[] = {
+    0x07230203, 0x00010000, 0, 100, 0,       /* magic, SPIR-V 1.0, generator, bound */
+    0x00020011, 1,                           /* OpCapability Shader */
+    0x0003000e, 0, 1,                        /* OpMemoryModel Logical GLSL450 */
+    0x0005000f, 5, 4, 0x6e69616d, 0,         /* OpEntryPoint GLCompute %4 "main" */
+    0x00060010, 4, 17, 1, 1, 1,              /* OpExecutionMode %4 LocalSize 1 1 1 */
+    0x00040047, 10, 6, 0xFFFFFFFFu,          /* OpDecorate %10 ArrayStride */
+    0x00040047, 11, 6, 3,                    /* OpDecorate %11 ArrayStride 3 */
+    0x00050048, 12, 0, 35, 0,                /* OpMemberDecorate %12 0 Offset 0 */
+    0x00030047, 12, 2,                       /* OpDecorate %12 Block */
+    0x00020013, 2,                           /* %2 = OpTypeVoid */
+    0x00030021, 3, 2,                        /* %3 = OpTypeFunction %2 */
+    0x00040015, 6, 64, 0,                    /* %6 = OpTypeInt 64 0 */
+    0x00040015, 8, 32, 0,                    /* %8 = OpTypeInt 32 0 */
+    0x0004002b, 8, 7, 0xFFFFFFFFu,           /* %7 = OpConstant %8 2^32 - 1 */
+    0x0004001c, 10, 6, 7,                    /* %10 = OpTypeArray %6 %7 */
+    0x0004001c, 11, 10, 7,                   /* %11 = OpTypeArray %10 %7 */
+    0x0003001e, 12, 11,                      /* %12 = OpTypeStruct %11 */
+    0x00040020, 13, 9, 12,                   /* %13 = OpTypePointer PushConstant %12 */
+    0x0004003b, 13, 14, 9,                   /* %14 = OpVariable %13 PushConstant */
+    0x00050036, 2, 4, 0, 3,                  /* %4 = OpFunction %2 None %3 */
+    0x000200f8, 5,                           /* OpLabel */
+    0x000100fd,                              /* OpReturn */
+    0x00010038};                             /* OpFunctionEnd */
+/* clang-format on */
+
+static void test_push_size_wraps(void)
+{
+    parx__gpu_spirv_facts f;
+    CHECK_EQ(parx__gpu_check_spirv(spv_push_wraps, sizeof spv_push_wraps, "main", NULL, 0, &f), 0);
+    CHECK(f.uses_push);
+    CHECK_EQ_U(f.push_size, UINT32_MAX); /* saturated, not 4 */
+}
+
 /* parx_gpu_open reports the codes it documents: a device lost or a feature
    missing while the device is made (injected: no driver does either on
    request) is -EIO, out of memory -ENOMEM, and a desc.device that is no
@@ -461,6 +503,8 @@ int main(void)
     pt_run("the local size from LocalSizeId and desc.spec", test_local_size_id);
     pt_run("a push block of nested structs: its size, or 0 past a bounded walk",
            test_push_size_nested);
+    pt_run("a push block too large for 64 bits: its size saturates, never wraps",
+           test_push_size_wraps);
     pt_run("parx_gpu_open's errors: -EIO, -ENOMEM, -ENODEV, -EINVAL as documented",
            test_open_errors);
     pt_run("an injected VK_ERROR_DEVICE_LOST: PARX_E_DEVICE_LOST everywhere, close, CPU rerun",
