@@ -456,8 +456,10 @@ PARX_API parx_gpu_buffer *parx_gpu_buffer_create(parx_gpu *g, size_t size, unsig
 PARX_API parx_gpu_buffer *parx_gpu_buffer_import(parx_gpu *g, void *host, size_t size, int *err);
 
 /* parx_gpu_buffer_destroy: wait until no batch uses the buffer (submitting
-   the current one if it does), then free it. NULL is ignored. Chunk views
-   are destroyed with their buffer, not on their own.
+   the current one if it does), then free it. NULL is ignored. Where that
+   cannot be known (a wait fails, the device not lost) its memory is freed
+   by parx_gpu_close instead, never while in use. Chunk views are
+   destroyed with their buffer, not on their own.
    Thread safety: the thread that owns the buffer's device. */
 PARX_API void parx_gpu_buffer_destroy(parx_gpu_buffer *b);
 
@@ -526,7 +528,9 @@ PARX_API parx_gpu_kernel *parx_gpu_kernel_create(parx_gpu *g, const uint32_t *sp
                                                  const parx_gpu_kernel_desc *desc, int *err);
 
 /* parx_gpu_kernel_destroy: wait until no batch uses it, then free it. NULL
-   is ignored. Thread safety: the thread that owns its device. */
+   is ignored. Where that cannot be known (a wait fails, the device not
+   lost) it is freed by parx_gpu_close instead, never while in use.
+   Thread safety: the thread that owns its device. */
 PARX_API void parx_gpu_kernel_destroy(parx_gpu_kernel *k);
 
 /* parx_gpu_kernel_local_size: the kernel's local size x as its pipeline
@@ -1295,7 +1299,9 @@ struct parx_gpu {
     int inject;                   /* PARX_GPU_TEST_HOOKS: -1 / -2: the next fence wait reports
                                      VK_TIMEOUT / VK_ERROR_DEVICE_LOST; -3: the next
                                      vkEndCommandBuffer, VK_ERROR_OUT_OF_DEVICE_MEMORY; -4:
-                                     the next mirrored import's copy-out, -ENOMEM */
+                                     the next mirrored import's copy-out, -ENOMEM; -5: every
+                                     fence wait, VK_ERROR_OUT_OF_HOST_MEMORY; -6: those and
+                                     vkDeviceWaitIdle in destroy, the same */
 };
 
 /* Map a VkResult to parx's codes; marks the device lost. */
@@ -1874,6 +1880,7 @@ static int parx__gpu_wait_slot(parx_gpu *g, parx__gpu_slot *s, uint64_t deadline
         g->inject = 0;
         return parx__vk_err(g, fake);
     }
+    if (g->inject == -5 || g->inject == -6) return parx__vk_err(g, VK_ERROR_OUT_OF_HOST_MEMORY);
     VkResult r = g->vkWaitForFences(g->dev, 1, &s->fence, VK_TRUE, left);
     if (r != VK_SUCCESS) return parx__vk_err(g, r);
     parx__gpu_complete(g, s);
@@ -1894,6 +1901,20 @@ static int parx__gpu_wait_serial(parx_gpu *g, uint64_t serial, uint64_t timeout_
         if (rc) return rc;
     }
     return 0;
+}
+
+/* Before a buffer or kernel is freed: wait until no batch up to `serial`
+   runs, within the timeout, then (still running) without bound. Where a
+   wait itself fails (the driver short of memory, say) or the device is
+   lost, wait for the whole device. Returns false where the device may
+   still use the object: it must not be freed then. */
+static bool parx__gpu_quiesce(parx_gpu *g, uint64_t serial)
+{
+    if (!g->lost && parx__gpu_wait_serial(g, serial, g->desc.timeout_ns) == 0) return true;
+    if (!g->lost && parx__gpu_wait_serial(g, serial, UINT64_MAX) == 0) return true;
+    VkResult r = g->inject == -6 ? VK_ERROR_OUT_OF_HOST_MEMORY /* PARX_GPU_TEST_HOOKS */
+                                 : g->vkDeviceWaitIdle(g->dev);
+    return r == VK_SUCCESS || g->lost; /* a lost device runs nothing more */
 }
 
 static void parx__gpu_barrier(parx_gpu *g, VkPipelineStageFlags src, VkAccessFlags src_access,
@@ -2424,18 +2445,20 @@ PARX_API void parx_gpu_buffer_destroy(parx_gpu_buffer *b)
 {
     if (!b || b->root != b) return;
     parx_gpu *g = b->g;
-    if (!g->lost && parx__gpu_idle(g, b) != 0 && !g->lost) {
-        /* Still running past the timeout: freeing its memory now could let
-           the device write into freed memory. Wait without bound. */
-        parx__gpu_wait_serial(g, b->last_serial, UINT64_MAX);
-    }
-    if (g->lost && g->dev) g->vkDeviceWaitIdle(g->dev);
+    /* Its work in the batch being recorded goes out first; if that fails
+       it is dropped, and last_serial still names the last batch that went
+       out with it (a dropped batch never overwrites it). */
+    if (b->used_batch == g->batch && g->slots[g->cur].recording && !g->lost) parx__gpu_flush(g);
+    bool quiet = parx__gpu_quiesce(g, b->last_serial);
     /* A batch still recording may name it: drop it from the mirror list. */
     for (unsigned i = 0; i < PARX_GPU_SLOTS; i++) {
         parx__gpu_slot *s = &g->slots[i];
         for (size_t j = 0; j < s->nmirrors; j++)
             if (s->mirrors[j] == b) s->mirrors[j--] = s->mirrors[--s->nmirrors];
     }
+    /* The device may still write into its memory: left on the list, for
+       parx_gpu_close to free once the device is idle. */
+    if (!quiet) return;
     if (b->prev) b->prev->next = b->next;
     else g->buffers = b->next;
     if (b->next) b->next->prev = b->prev;
@@ -2853,11 +2876,9 @@ PARX_API void parx_gpu_kernel_destroy(parx_gpu_kernel *k)
        run: its serial stays in last_serial (a dropped batch never
        overwrites it), and is waited for. */
     if (k->used_batch == g->batch && g->slots[g->cur].recording && !g->lost) parx__gpu_flush(g);
-    if (!g->lost && k->last_serial &&
-        parx__gpu_wait_serial(g, k->last_serial, g->desc.timeout_ns) != 0 && !g->lost)
-        parx__gpu_wait_serial(g, k->last_serial, UINT64_MAX);
-    if (g->lost) g->vkDeviceWaitIdle(g->dev);
+    bool quiet = parx__gpu_quiesce(g, k->last_serial);
     if (g->last_k == k) g->last_k = NULL;
+    if (!quiet) return; /* the device may still run it: left for parx_gpu_close */
     if (k->prev) k->prev->next = k->next;
     else g->kernels = k->next;
     if (k->next) k->next->prev = k->prev;
@@ -3141,8 +3162,10 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
    as if the driver had said VK_TIMEOUT (what = -1) or VK_ERROR_DEVICE_LOST
    (what = -2), or the next vkEndCommandBuffer as if it had said
    VK_ERROR_OUT_OF_DEVICE_MEMORY (what = -3), or the next mirrored import's
-   copy-out as if its allocation had failed (what = -4: -ENOMEM), so the
-   handling of each can be tested on any driver. */
+   copy-out as if its allocation had failed (what = -4: -ENOMEM), or every
+   fence wait as if it had said VK_ERROR_OUT_OF_HOST_MEMORY until what is
+   set again (-5; -6: destroy's vkDeviceWaitIdle too), so the handling of
+   each can be tested on any driver. */
 PARX_API void parx__gpu_test_inject(parx_gpu *g, int what);
 PARX_API void parx__gpu_test_inject(parx_gpu *g, int what) { g->inject = what; }
 /* ... and the next parx_gpu_open's vkCreateDevice gives `result` (a

@@ -304,6 +304,46 @@ static void test_local_size_id(void)
     CHECK_EQ_U(f.push_size, 16); /* the header: four uints at Offsets 0..12 */
 }
 
+static bool on_list(parx_gpu_buffer *x, parx_gpu_kernel *kx)
+{
+    bool found = false;
+    for (parx_gpu_buffer *y = g->buffers; y; y = y->next)
+        found |= y == x;
+    for (parx_gpu_kernel *y = g->kernels; y; y = y->next)
+        found |= y == kx;
+    return found;
+}
+
+/* A fence wait that fails without the device being lost (the driver short
+   of host memory): the batch may still run, so destroy must not free what
+   it uses. Before the fix buffer_destroy and kernel_destroy freed both
+   after the failed waits. Now they wait for the whole device, and where
+   even that fails leave them for parx_gpu_close to free (ASan and
+   valgrind check it does). */
+static void test_destroy_when_waits_fail(void)
+{
+    int err = 0;
+    for (int idle_fails = 0; idle_fails < 2; idle_fails++) {
+        parx_gpu_buffer *x = parx_gpu_buffer_create(g, 4096, 0, &err);
+        parx_gpu_kernel *kx =
+            parx_gpu_kernel_create(g, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL, &err);
+        REQUIRE(x && kx);
+        parx_gpu_buffer *xb[2] = {x, b[1]};
+        parx_gpu_job job = {.n = 1024, .kernel = kx, .bufs = xb, .nbufs = 2, .push = &a,
+                            .push_size = 4};
+        CHECK_EQ(parx_gpu_run(g, NULL, &job), 0);
+        CHECK_EQ(parx_gpu_submit(g, NULL), 0);
+        parx__gpu_test_inject(g, idle_fails ? -6 : -5); /* every wait: out of host memory */
+        parx_gpu_buffer_destroy(x);
+        parx_gpu_kernel_destroy(kx);
+        parx__gpu_test_inject(g, 0);
+        CHECK_EQ(on_list(x, kx), idle_fails); /* kept while the device may use them */
+    }
+    CHECK_EQ(parx_gpu_sync(g), 0);
+    CHECK_EQ(record(), 0);
+    CHECK_EQ(parx_gpu_sync(g), 0);
+}
+
 /* A push-constant block whose size does not fit in 64 bits: before the fix
    the size wrapped round (to 4 bytes here), the module passed for one with
    a 4-byte block, and kernel_create made a pipeline whose push range does
@@ -505,6 +545,8 @@ int main(void)
            test_push_size_nested);
     pt_run("a push block too large for 64 bits: its size saturates, never wraps",
            test_push_size_wraps);
+    pt_run("destroy after failed waits: freed once the device is idle, else at close",
+           test_destroy_when_waits_fail);
     pt_run("parx_gpu_open's errors: -EIO, -ENOMEM, -ENODEV, -EINVAL as documented",
            test_open_errors);
     pt_run("an injected VK_ERROR_DEVICE_LOST: PARX_E_DEVICE_LOST everywhere, close, CPU rerun",
