@@ -156,7 +156,8 @@
     waits. With every slot taken, spawns go through the pool's mutex-guarded
     shared queue, and the waiter runs only its own queued tasks before
     sleeping. parx_for and parx_reduce called from outside never help: they
-    hand the whole range to the workers and sleep, using N threads.
+    hand the whole range to the workers and sleep, using N threads (a range
+    of one piece, or one with no memory for a task, runs on the caller).
     A worker of pool A that waits on pool B (a group of B, or parx_for or
     parx_reduce on B) counts as an outside thread of B: it serves B alone
     until the wait ends, never A. So two pools must not wait on each other
@@ -743,9 +744,9 @@ typedef struct parx_pool_desc {
 /* parx_pool_create: start a pool of persistent worker threads.
    `desc` NULL or zeroed means all defaults.
    Returns the pool, or NULL with errno set: EINVAL (threads < 0 or > 4096,
-   only one of alloc/free given, or a deque_capacity above 2^37 slots),
-   ENOMEM, EAGAIN (the system refused a
-   thread; any threads already started are stopped and joined).
+   only one of alloc/free given, or a deque_capacity above 2^37 slots,
+   2^28 on 32-bit systems), ENOMEM, EAGAIN (the system refused a thread;
+   any threads already started are stopped and joined).
    Thread safety: any thread.
    Callback safety: alloc and free run on any thread that uses the pool
    (workers, spawning threads, callers of parx_reduce), several at once, at
@@ -1918,7 +1919,9 @@ static int parx__deque_init_with(parx_deque *d, size_t capacity_hint,
                                  void (*free_fn)(void *, void *), void *user)
 {
     if (!d) return -EINVAL;
-    const size_t max_capacity = ((size_t)1 << 40) / sizeof(void *);
+    /* 1 TiB of slots (2^37), or 1 GiB where size_t has 32 bits */
+    const size_t max_capacity =
+        (size_t)(SIZE_MAX > UINT32_MAX ? (uint64_t)1 << 40 : (uint64_t)1 << 30) / sizeof(void *);
     if (capacity_hint > max_capacity) return -EINVAL;
     size_t capacity = PARX_DEQUE_MIN_CAPACITY;
     while (capacity < capacity_hint) capacity <<= 1;
@@ -2111,13 +2114,14 @@ PARX_API size_t parx_deque_size(const parx_deque *d)
 
 /* One cache line per record: free lists are LIFO, so each worker keeps
    reusing its most recently freed record, and two workers' favourite records
-   must never share a line (that false sharing cost 40% of fib's speed). */
+   must never share a line (that false sharing cost 40% of fib's speed). The
+   alignment rounds the size up to whole lines (two where a line is smaller
+   than the four pointers); blocks place the first record on a line. */
 typedef struct parx__task {
-    parx_fn fn;
+    _Alignas(PARX_CACHELINE) parx_fn fn;
     void *arg;
     parx_group *group;
     struct parx__task *next; /* free list link */
-    char parx__pad[PARX_CACHELINE > 4 * sizeof(void *) ? PARX_CACHELINE - 4 * sizeof(void *) : 1];
 } parx__task;
 
 /* A block of records: this header, then records from the next cache-line
@@ -2182,6 +2186,33 @@ static _Thread_local parx_pool *parx__tls_helping;
 /* The pool whose worker thread this is, never hidden: parx__tls_worker is
    NULL while a worker runs another pool's task for it (parx__run_here). */
 static _Thread_local parx_pool *parx__tls_home;
+
+/* Every pool this thread is inside now, innermost first: one frame (on the
+   stack) per parx_wait that waits and per task run here for a pool this
+   thread is no worker of. The two above name the innermost context only; a
+   task of pool A nested in a wait on pool B's group hides B from them, and
+   parx_pool_destroy(B) must still see that this thread will return into B. */
+typedef struct parx__inside {
+    parx_pool *pool;
+    struct parx__inside *up;
+} parx__inside;
+static _Thread_local parx__inside *parx__tls_inside;
+
+static void parx__enter(parx__inside *f, parx_pool *p)
+{
+    f->pool = p;
+    f->up = parx__tls_inside;
+    parx__tls_inside = f;
+}
+
+static void parx__leave(const parx__inside *f) { parx__tls_inside = f->up; }
+
+static bool parx__inside_pool(const parx_pool *p)
+{
+    for (const parx__inside *f = parx__tls_inside; f; f = f->up)
+        if (f->pool == p) return true;
+    return false;
+}
 
 /* relaxed load + store rather than an RMW: only the worker itself writes its
    counters, readers only need an untorn value */
@@ -2464,11 +2495,14 @@ static void parx__run_here(parx_pool *p, parx_fn fn, void *arg)
 {
     parx_pool *prev = parx__tls_helping;
     parx__worker *prev_worker = parx__tls_worker;
+    parx__inside frame;
+    parx__enter(&frame, p);
     parx__tls_helping = p;
     parx__tls_worker = NULL;
     fn(arg);
     parx__tls_worker = prev_worker;
     parx__tls_helping = prev;
+    parx__leave(&frame);
 }
 
 /* Borrow a free outside slot, or NULL if all are in use. */
@@ -2508,11 +2542,14 @@ static void parx__run_outside(parx_pool *p, const parx__task *t)
         return;
     }
     parx__worker *prev = parx__tls_worker; /* a worker of another pool, or NULL */
+    parx__inside frame;
+    parx__enter(&frame, p);
     parx__tls_worker = slot;
     t->fn(t->arg);
     parx__complete(t->group, slot);
     PARX__STAT_ADD(slot, st_tasks, 1);
     parx__tls_worker = prev;
+    parx__leave(&frame);
     parx__slot_release(slot);
 }
 
@@ -2805,11 +2842,12 @@ PARX_API void parx_pool_destroy(parx_pool *p)
 {
     if (!p) return;
     /* From a task of p -- on a worker (even one running another pool's task
-       for it), or on an outside thread inside parx_wait, as a slot or not --
-       stopping would join this thread itself or free the pool under the
-       task and the wait around it. Misuse: caught in debug builds, refused
-       (the pool stays up) in others, never a use after free. */
-    if (parx__self_in(p) || parx__tls_helping == p || parx__tls_home == p) {
+       for it), or on an outside thread inside parx_wait, as a slot or not,
+       however deeply other pools' tasks are nested inside -- stopping would
+       join this thread itself or free the pool under the task and the wait
+       around it. Misuse: caught in debug builds, refused (the pool stays
+       up) in others, never a use after free. */
+    if (parx__self_in(p) || parx__tls_home == p || parx__inside_pool(p)) {
         PARX_ASSERT(!"parx_pool_destroy: not from a task of the same pool");
         parx__log(PARX_LOG_ERROR, "parx_pool_destroy called from a task of the same pool: "
                                   "refused, the pool is not destroyed");
@@ -2987,6 +3025,8 @@ static void parx__wait(parx_group *g, bool help)
     if (g->pool && !parx__group_done(g, memory_order_acquire)) {
         PARX_ASSERT((g->borrowed ? !parx__self_in(g->pool) : o == parx__self_in(g->pool)) &&
                     "parx_wait: only the thread that initialised the group may wait on it");
+        parx__inside frame;
+        parx__enter(&frame, g->pool);
         if (g->borrowed) {
             /* wait as the slot: run our own tasks first, steal, then sleep */
             parx__worker *prev = parx__tls_worker;
@@ -2998,6 +3038,7 @@ static void parx__wait(parx_group *g, bool help)
         } else {
             parx__wait_outside(g, help);
         }
+        parx__leave(&frame);
     }
     if (g->borrowed) {
         g->owner = NULL;

@@ -689,6 +689,90 @@ static void test_destroy_from_task(void)
 #endif
 }
 
+/* The same misuse one pool further in: a task of pool A, run by a thread
+   inside a wait on pool B's group (in a task of B), destroys B. The guard
+   used to look at the innermost context only (A's), so B was stopped under
+   the wait that is still to return into it: a use after free, or, as here
+   with B's worker held, a hang joining it. Both workers are held, so the
+   main thread runs B's task and A's task itself, as B's slot, then A's (or,
+   built without slots, as a helping outsider of each). */
+static parx_pool *nest_a, *nest_b;
+static atomic_int nest_gate, nest_in_gate;
+
+static void nest_gate_task(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&nest_in_gate, 1);
+    while (!atomic_load(&nest_gate))
+        sched_yield();
+}
+
+static void nest_task_a(void *arg)
+{
+    *(int *)arg |= !on_main();
+    parx_pool_destroy(nest_b);
+}
+
+static void nest_task_b(void *arg)
+{
+    *(int *)arg |= !on_main();
+    parx_group ga;
+    parx_group_init(&ga, nest_a);
+    if (parx_spawn(&ga, nest_task_a, arg) != 0 || parx_wait(&ga) != 0)
+        *(int *)arg |= 2;
+}
+
+static int destroy_nested_child(void)
+{
+    nest_a = parx_pool_create(&(parx_pool_desc){.threads = 1});
+    nest_b = parx_pool_create(&(parx_pool_desc){.threads = 1});
+    if (!nest_a || !nest_b)
+        return 10;
+    parx_group ha, hb;
+    parx_group_init(&ha, nest_a);
+    parx_group_init(&hb, nest_b);
+    if (parx_spawn(&ha, nest_gate_task, NULL) != 0 || parx_spawn(&hb, nest_gate_task, NULL) != 0)
+        return 11;
+    while (atomic_load(&nest_in_gate) < 2) /* both workers are held from here on */
+        sched_yield();
+    int bad = 0;
+    parx_group gb;
+    parx_group_init(&gb, nest_b);
+    if (parx_spawn(&gb, nest_task_b, &bad) != 0 || parx_wait(&gb) != 0)
+        return 12;
+    /* refused (assertions compiled out): both pools still work */
+    atomic_store(&nest_gate, 1);
+    if (parx_wait(&ha) != 0 || parx_wait(&hb) != 0)
+        return 13;
+    if (bad)
+        return 14;
+    atomic_long count;
+    atomic_init(&count, 0);
+    parx_group_init(&gb, nest_b);
+    for (int i = 0; i < 100; i++)
+        if (parx_spawn(&gb, count_task, &count) != 0)
+            return 15;
+    if (parx_wait(&gb) != 0 || atomic_load(&count) != 100)
+        return 16;
+    parx_pool_destroy(nest_a);
+    parx_pool_destroy(nest_b);
+    return 0;
+}
+
+static void test_destroy_nested(void)
+{
+    int status = child_status(destroy_nested_child);
+    REQUIRE(status != -2);
+    CHECK_MSG(status != -1, "the child hung (destroy joined the worker it waits inside)");
+#ifdef NDEBUG
+    CHECK_MSG(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "the child ended with status 0x%x, want exit 0 (destroy refused)", status);
+#else
+    CHECK_MSG(status >= 0 && WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+              "the child ended with status 0x%x, want SIGABRT (the debug assertion)", status);
+#endif
+}
+
 /* ===== spawning into another thread's group ============================== */
 
 /* Only the thread that initialised a group may spawn into it. A task that
@@ -1182,7 +1266,7 @@ static void test_allocator_8_aligned(void)
 int main(void)
 {
     main_thread = pthread_self();
-    pt_plan(22);
+    pt_plan(23);
     pt_run("create with NULL desc: one thread per allowed CPU, spawn/wait from outside",
            test_create_null_desc);
     pt_run("create with a zeroed desc", test_create_zeroed_desc);
@@ -1205,6 +1289,8 @@ int main(void)
            test_destroy_with_queued_work);
     pt_run("parx_pool_destroy from a task run by the waiting outside thread is caught",
            test_destroy_from_task);
+    pt_run("parx_pool_destroy from a task of another pool nested in a wait on it: refused",
+           test_destroy_nested);
     pt_run("a stolen task spawning into its parent's group is caught (debug builds)",
            test_spawn_into_other_group);
     pt_run("a group of an outside thread spawned into by a task, or waited on by another "
