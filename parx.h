@@ -1515,9 +1515,10 @@ typedef struct parx_run_report {
    kept it from being queued: PARX_E_PROCS_BROKEN, -ENOSPC, -ENOMEM,
    PARX_E_UNKNOWN_FN, -EBUSY (every slot of d->procs holds a result nobody
    waits for yet, as for parx_procs_submit), -EDEADLK (d->procs is the pool
-   of the job that calls), -EPERM (d->procs is a fork()ed copy)), signal, exit_code, attempts, run_ns; on process
-   backends a job's out block is copied back only when its status is 0.
-   report (or NULL) gets the choice and why.
+   of the job that calls), -EPERM (d->procs is a fork()ed copy)), signal,
+   exit_code, attempts, run_ns; on process backends a job's out block is
+   copied back only when its status is 0. report (or NULL) gets the choice
+   and why; it is left untouched when parx_run returns a negative error.
    Returns the number of jobs whose status is not 0 (INT_MAX if more), or
    before running any:
    -EINVAL (fn NULL; n >= 2^32 - 1; workers < 0; retries < 0; an unknown
