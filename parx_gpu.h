@@ -612,8 +612,9 @@ PARX_API int parx_gpu_dispatch_latency(parx_gpu *g, double *ns);
    or a dispatch's error (-ETIMEDOUT, PARX_E_DEVICE_LOST: the caller reruns
    everything on the CPU with g = NULL). -EINVAL records nothing; an error
    from the device after the first of several dispatches leaves the
-   dispatches before it recorded (they run with the next batch unless the
-   device is lost).
+   dispatches before it recorded: they run with the next batch, unless the
+   error was that batch's own end or submit failing (it is dropped, and
+   they with it) or the device is lost.
    Thread safety: the thread that owns g. Callback safety: job->cpu runs on
    pool workers, several ranges at once; it must not call parx_gpu_*. */
 PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job);
