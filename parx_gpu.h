@@ -83,9 +83,11 @@
     A buffer lives in device memory until destroyed. Copies happen only in
     parx_gpu_upload / parx_gpu_download, in order with the dispatches around
     them. Where device memory is also host-visible and the buffer is idle
-    (integrated GPUs, lavapipe) they are a memcpy; otherwise they go through
-    a staging buffer and a copy command recorded into the batch
-    (desc.staging forces that path everywhere).
+    (integrated GPUs, lavapipe, a discrete GPU with resizable BAR) they are
+    a memcpy; otherwise they go through a staging buffer and a copy command
+    recorded into the batch (desc.staging forces that path everywhere). A
+    discrete GPU's 256 MiB BAR window is never used for buffers: it would
+    cap their size.
     parx_gpu_buffer_import wraps existing host memory (malloc'ed, mmap'ed, a
     parx_shm.h arena block) with VK_EXT_external_memory_host: the device reads
     and writes the host's pages, no copy at all. Whether a driver accepts a
@@ -1622,6 +1624,50 @@ static int parx__gpu_device(parx_gpu *g)
     return 0;
 }
 
+/* Of the memory types in `bits`, those on the largest heap that holds a
+   type with `want`. */
+static uint32_t parx__gpu_on_largest_heap(const parx_gpu *g, uint32_t bits,
+                                          VkMemoryPropertyFlags want)
+{
+    const VkPhysicalDeviceMemoryProperties *mp = &g->memprops;
+    VkDeviceSize most = 0;
+    for (uint32_t i = 0; i < mp->memoryTypeCount; i++)
+        if ((bits & (1u << i)) && (mp->memoryTypes[i].propertyFlags & want) == want &&
+            mp->memoryHeaps[mp->memoryTypes[i].heapIndex].size > most)
+            most = mp->memoryHeaps[mp->memoryTypes[i].heapIndex].size;
+    uint32_t on = 0;
+    for (uint32_t i = 0; i < mp->memoryTypeCount; i++)
+        if ((bits & (1u << i)) && mp->memoryHeaps[mp->memoryTypes[i].heapIndex].size == most)
+            on |= 1u << i;
+    return on;
+}
+
+/* The memory types of device buffers and of staging, among `bits` (those a
+   storage buffer may use). Device buffers: on the largest device-local
+   heap, host-visible there if a type is (then idle copies are a memcpy):
+   an integrated GPU's or the CPU's memory, or a discrete GPU's memory
+   mapped whole (resizable BAR). A discrete GPU's small BAR window (256 MiB,
+   a heap of its own) would cap every buffer at its size: not used, copies
+   go through staging. Staging: host-visible, coherent, cached if possible
+   (downloads read it). Returns 0, or -ENODEV where no type will do. */
+static int parx__gpu_memory_types(parx_gpu *g, uint32_t bits)
+{
+    const VkMemoryPropertyFlags DL = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT,
+                                HV = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT,
+                                HC = VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
+                                CA = VK_MEMORY_PROPERTY_HOST_CACHED_BIT;
+    uint32_t big = parx__gpu_on_largest_heap(g, bits, DL);
+    g->dev_type = g->desc.staging ? -1 : parx__gpu_memtype(g, big, DL | HV | HC, 0);
+    g->host_mapped = g->dev_type >= 0;
+    if (g->dev_type < 0) g->dev_type = parx__gpu_memtype(g, big, DL, 0);
+    if (g->dev_type < 0) g->dev_type = parx__gpu_memtype(g, bits, 0, 0);
+    g->stg_type = parx__gpu_memtype(g, bits, HV | HC | CA, 0);
+    if (g->stg_type < 0) g->stg_type = parx__gpu_memtype(g, bits, HV | HC, 0);
+    if (g->dev_type < 0 || g->stg_type < 0) return -ENODEV;
+    g->heap_bytes = g->memprops.memoryHeaps[g->memprops.memoryTypes[g->dev_type].heapIndex].size;
+    return 0;
+}
+
 /* Memory types and chunk size, from a probe buffer's requirements. */
 static int parx__gpu_memory_plan(parx_gpu *g)
 {
@@ -1636,22 +1682,8 @@ static int parx__gpu_memory_plan(parx_gpu *g)
     VkMemoryRequirements req;
     g->vkGetBufferMemoryRequirements(g->dev, b, &req);
     g->vkDestroyBuffer(g->dev, b, NULL);
-    const VkMemoryPropertyFlags DL = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT,
-                                HV = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT,
-                                HC = VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
-                                CA = VK_MEMORY_PROPERTY_HOST_CACHED_BIT;
-    /* Device buffers: device-local, host-visible+coherent if there is such
-       a type (then idle copies are a memcpy), else plain device-local. */
-    g->dev_type = parx__gpu_memtype(g, req.memoryTypeBits, DL | HV | HC, 0);
-    g->host_mapped = g->dev_type >= 0 && !g->desc.staging;
-    if (g->dev_type < 0 || g->desc.staging)
-        g->dev_type = parx__gpu_memtype(g, req.memoryTypeBits, DL, 0);
-    if (g->dev_type < 0) g->dev_type = parx__gpu_memtype(g, req.memoryTypeBits, 0, 0);
-    /* Staging: host-visible, coherent, cached if possible (downloads read it). */
-    g->stg_type = parx__gpu_memtype(g, req.memoryTypeBits, HV | HC | CA, 0);
-    if (g->stg_type < 0) g->stg_type = parx__gpu_memtype(g, req.memoryTypeBits, HV | HC, 0);
-    if (g->dev_type < 0 || g->stg_type < 0) return -ENODEV;
-    g->heap_bytes = g->memprops.memoryHeaps[g->memprops.memoryTypes[g->dev_type].heapIndex].size;
+    int rc = parx__gpu_memory_types(g, req.memoryTypeBits);
+    if (rc) return rc;
 
     /* Chunk: at most maxStorageBufferRange (one binding) and the largest
        allocation (Vulkan 1.1 maxMemoryAllocationSize; 1 GiB where unknown),

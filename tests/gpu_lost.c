@@ -386,6 +386,60 @@ static void test_push_size_wraps(void)
     CHECK_EQ_U(f.push_size, UINT32_MAX); /* saturated, not 4 */
 }
 
+/* Which memory types device buffers and staging use, for the layouts of
+   the GPUs parx meets (memory properties as drivers report them; lavapipe
+   is the only one here). Before the fix a discrete GPU's 256 MiB BAR
+   window, the first device-local host-visible type, held every buffer:
+   heap_bytes said 256 MiB on an 8 GiB card, and larger buffers failed. */
+static void test_memory_types(void)
+{
+    enum { DL = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, HV = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT,
+           HC = VK_MEMORY_PROPERTY_HOST_COHERENT_BIT, CA = VK_MEMORY_PROPERTY_HOST_CACHED_BIT };
+    const VkDeviceSize GiB = (VkDeviceSize)1 << 30;
+    static const struct {
+        const char *what;
+        uint32_t ntypes, flags[5], heap[5];
+        VkDeviceSize heaps[3];
+        bool staging;
+        int dev, stg;
+        bool mapped;
+    } cases[] = {
+        {"discrete, BAR window listed last", 5, {0, DL, HV | HC, HV | HC | CA, DL | HV | HC},
+         {1, 0, 1, 1, 2}, {8 * GiB, 16 * GiB, GiB / 4}, false, 1, 3, false},
+        {"discrete, BAR window before system memory", 4, {DL, DL | HV | HC, HV | HC, HV | HC | CA},
+         {0, 2, 1, 1}, {8 * GiB, 16 * GiB, GiB / 4}, false, 0, 3, false},
+        {"discrete, resizable BAR", 4, {DL, HV | HC, DL | HV | HC, HV | HC | CA},
+         {0, 1, 0, 1}, {8 * GiB, 16 * GiB, 0}, false, 2, 3, true},
+        {"discrete, resizable BAR, staging asked for", 4, {DL, HV | HC, DL | HV | HC, HV | HC | CA},
+         {0, 1, 0, 1}, {8 * GiB, 16 * GiB, 0}, true, 0, 3, false},
+        {"integrated GPU or lavapipe", 1, {DL | HV | HC | CA}, {0}, {16 * GiB, 0, 0}, false, 0,
+         0, true},
+    };
+    parx_gpu *f = (parx_gpu *)calloc(1, sizeof *f);
+    REQUIRE(f);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        memset(&f->memprops, 0, sizeof f->memprops);
+        f->memprops.memoryTypeCount = cases[c].ntypes;
+        f->memprops.memoryHeapCount = 3;
+        for (uint32_t i = 0; i < cases[c].ntypes; i++) {
+            f->memprops.memoryTypes[i].propertyFlags = cases[c].flags[i];
+            f->memprops.memoryTypes[i].heapIndex = cases[c].heap[i];
+        }
+        for (uint32_t h = 0; h < 3; h++)
+            f->memprops.memoryHeaps[h].size = cases[c].heaps[h];
+        f->desc.staging = cases[c].staging;
+        uint32_t bits = (1u << cases[c].ntypes) - 1;
+        CHECK_EQ(parx__gpu_memory_types(f, bits), 0);
+        CHECK_MSG(f->dev_type == cases[c].dev && f->host_mapped == cases[c].mapped &&
+                      f->stg_type == cases[c].stg,
+                  "%s: device type %d (mapped %d), staging %d; want %d (%d), %d", cases[c].what,
+                  f->dev_type, f->host_mapped, f->stg_type, cases[c].dev, cases[c].mapped,
+                  cases[c].stg);
+        CHECK_EQ_U(f->heap_bytes, cases[c].heaps[cases[c].heap[cases[c].dev]]);
+    }
+    free(f);
+}
+
 /* parx_gpu_open reports the codes it documents: a device lost or a feature
    missing while the device is made (injected: no driver does either on
    request) is -EIO, out of memory -ENOMEM, and a desc.device that is no
@@ -547,6 +601,8 @@ int main(void)
            test_push_size_wraps);
     pt_run("destroy after failed waits: freed once the device is idle, else at close",
            test_destroy_when_waits_fail);
+    pt_run("device buffers on the largest device-local heap, never a BAR window",
+           test_memory_types);
     pt_run("parx_gpu_open's errors: -EIO, -ENOMEM, -ENODEV, -EINVAL as documented",
            test_open_errors);
     pt_run("an injected VK_ERROR_DEVICE_LOST: PARX_E_DEVICE_LOST everywhere, close, CPU rerun",
