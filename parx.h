@@ -3026,20 +3026,24 @@ static void parx__wait(parx_group *g, bool help)
     if (g->pool && !parx__group_done(g, memory_order_acquire)) {
         PARX_ASSERT((g->borrowed ? !parx__self_in(g->pool) : o == parx__self_in(g->pool)) &&
                     "parx_wait: only the thread that initialised the group may wait on it");
-        parx__inside frame;
-        parx__enter(&frame, g->pool);
-        if (g->borrowed) {
-            /* wait as the slot: run our own tasks first, steal, then sleep */
-            parx__worker *prev = parx__tls_worker;
-            parx__tls_worker = o;
-            parx__wait_worker(o, g);
-            parx__tls_worker = prev;
-        } else if (o) {
+        if (o && !g->borrowed) {
+            /* one of the pool's own: a worker (parx__tls_home says so) or a
+               slot inside parx__run_outside (whose frame says so) */
             parx__wait_worker(o, g);
         } else {
-            parx__wait_outside(g, help);
+            parx__inside frame; /* an outside thread, inside the pool until the wait ends */
+            parx__enter(&frame, g->pool);
+            if (g->borrowed) {
+                /* wait as the slot: run our own tasks first, steal, then sleep */
+                parx__worker *prev = parx__tls_worker;
+                parx__tls_worker = o;
+                parx__wait_worker(o, g);
+                parx__tls_worker = prev;
+            } else {
+                parx__wait_outside(g, help);
+            }
+            parx__leave(&frame);
         }
-        parx__leave(&frame);
     }
     if (g->borrowed) {
         g->owner = NULL;

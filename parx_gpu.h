@@ -1947,6 +1947,18 @@ static bool parx__gpu_quiesce(parx_gpu *g, uint64_t serial)
     if (!g->lost && parx__gpu_wait_serial(g, serial, UINT64_MAX) == 0) return true;
     VkResult r = g->inject == -6 ? VK_ERROR_OUT_OF_HOST_MEMORY /* PARX_GPU_TEST_HOOKS */
                                  : g->vkDeviceWaitIdle(g->dev);
+    if (r == VK_SUCCESS && !g->lost) {
+        /* Every batch has ended: complete them, oldest first, as their
+           waits would have (their copy-outs run now, not after a free). */
+        for (;;) {
+            parx__gpu_slot *oldest = NULL;
+            for (unsigned i = 0; i < PARX_GPU_SLOTS; i++)
+                if (g->slots[i].serial && (!oldest || g->slots[i].serial < oldest->serial))
+                    oldest = &g->slots[i];
+            if (!oldest) break;
+            parx__gpu_complete(g, oldest);
+        }
+    }
     return r == VK_SUCCESS || g->lost; /* a lost device runs nothing more */
 }
 
@@ -2226,6 +2238,30 @@ static void parx__gpu_drop_outs(parx_gpu *g, uint64_t tag)
     }
 }
 
+/* Forget the copy-outs that read a buffer being destroyed (a mirror's, or a
+   download's from a mapped chunk) or that write a mirrored import's host
+   memory: after destroy they would read freed memory, or write memory the
+   caller has taken back. */
+static void parx__gpu_drop_buffer_outs(parx_gpu *g, const parx_gpu_buffer *b)
+{
+    const uintptr_t host = (uintptr_t)b->host;
+    for (unsigned i = 0; i < PARX_GPU_SLOTS; i++) {
+        parx__gpu_slot *s = &g->slots[i];
+        size_t kept = 0;
+        for (size_t j = 0; j < s->nouts; j++) {
+            const uintptr_t src = (uintptr_t)s->outs[j].src, dst = (uintptr_t)s->outs[j].dst;
+            bool mine = s->outs[j].tag == 0 && host && dst - host < b->size;
+            for (size_t c = 0; c < b->nchunks && !mine; c++) {
+                const parx__gpu_chunk *ch = &b->chunks[c];
+                mine = (ch->map && src - (uintptr_t)ch->map < ch->bytes) ||
+                       (ch->stg_map && src - (uintptr_t)ch->stg_map < ch->bytes);
+            }
+            if (!mine) s->outs[kept++] = s->outs[j];
+        }
+        s->nouts = kept;
+    }
+}
+
 /* -------------------------------------------------------------------------- */
 /* >>gpu-buffers: device buffers in chunks, host imports, mirrors             */
 /* -------------------------------------------------------------------------- */
@@ -2483,6 +2519,7 @@ PARX_API void parx_gpu_buffer_destroy(parx_gpu_buffer *b)
        out with it (a dropped batch never overwrites it). */
     if (b->used_batch == g->batch && g->slots[g->cur].recording && !g->lost) parx__gpu_flush(g);
     bool quiet = parx__gpu_quiesce(g, b->last_serial);
+    parx__gpu_drop_buffer_outs(g, b); /* left by a lost device or a failed wait */
     /* A batch still recording may name it: drop it from the mirror list. */
     for (unsigned i = 0; i < PARX_GPU_SLOTS; i++) {
         parx__gpu_slot *s = &g->slots[i];

@@ -386,6 +386,62 @@ static void test_push_size_wraps(void)
     CHECK_EQ_U(f.push_size, UINT32_MAX); /* saturated, not 4 */
 }
 
+/* The same for a mirrored import, whose batch copies the device copy back
+   into the caller's memory when it completes. Once destroy has returned
+   that memory is the caller's again: the copy must have run by then (the
+   device waited for) or never run (the buffer left for close). Before the
+   fix it ran at the next sync, from freed device memory (ASan:
+   heap-use-after-free) or over what the caller wrote since. */
+static void test_destroy_mirror_when_waits_fail(void)
+{
+    int err = 0;
+    parx_gpu *m = parx_gpu_open(
+        &(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU, .no_import = true}, &err);
+    REQUIRE(m);
+    parx_gpu_kernel *km =
+        parx_gpu_kernel_create(m, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL, &err);
+    enum { N = 1024 };
+    static float x[N];
+    for (int i = 0; i < N; i++)
+        x[i] = (float)(i + 1);
+    parx_gpu_buffer *bx = parx_gpu_buffer_create(m, sizeof x, 0, &err);
+    REQUIRE(km && bx);
+    CHECK_EQ(parx_gpu_upload(m, bx, 0, x, sizeof x), 0);
+    for (int idle_fails = 0; idle_fails < 2; idle_fails++) {
+        float *host = (float *)malloc(sizeof x);
+        REQUIRE(host);
+        for (int i = 0; i < N; i++)
+            host[i] = 0.5f;
+        parx_gpu_buffer *y = parx_gpu_buffer_import(m, host, sizeof x, &err);
+        REQUIRE(y);
+        CHECK_EQ(parx_gpu_buffer_imported(y), 0); /* mirrored */
+        parx_gpu_buffer *xy[2] = {bx, y};
+        parx_gpu_job job = {.n = N, .kernel = km, .bufs = xy, .nbufs = 2, .push = &a,
+                            .push_size = 4};
+        CHECK_EQ(parx_gpu_run(m, NULL, &job), 0);
+        CHECK_EQ(parx_gpu_submit(m, NULL), 0);
+        parx__gpu_test_inject(m, idle_fails ? -6 : -5);
+        parx_gpu_buffer_destroy(y);
+        parx__gpu_test_inject(m, 0);
+        size_t done = 0;
+        for (int i = 0; i < N; i++)
+            done += host[i] == 2.0f * (float)(i + 1) + 0.5f; /* y = a x + y */
+        /* device idle: the results came back before destroy returned */
+        CHECK_EQ(done, idle_fails ? 0 : (size_t)N);
+        for (int i = 0; i < N; i++)
+            host[i] = 7.0f; /* the caller's again */
+        CHECK_EQ(parx_gpu_sync(m), 0);
+        size_t written = 0;
+        for (int i = 0; i < N; i++)
+            written += host[i] != 7.0f;
+        CHECK_EQ(written, 0);
+        free(host);
+    }
+    parx_gpu_buffer_destroy(bx);
+    parx_gpu_kernel_destroy(km);
+    parx_gpu_close(m);
+}
+
 /* Which memory types device buffers and staging use, for the layouts of
    the GPUs parx meets (memory properties as drivers report them; lavapipe
    is the only one here). Before the fix a discrete GPU's 256 MiB BAR
@@ -601,6 +657,8 @@ int main(void)
            test_push_size_wraps);
     pt_run("destroy after failed waits: freed once the device is idle, else at close",
            test_destroy_when_waits_fail);
+    pt_run("destroy of a mirrored import after failed waits: no copy-out after it returns",
+           test_destroy_mirror_when_waits_fail);
     pt_run("device buffers on the largest device-local heap, never a BAR window",
            test_memory_types);
     pt_run("parx_gpu_open's errors: -EIO, -ENOMEM, -ENODEV, -EINVAL as documented",
