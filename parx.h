@@ -61,7 +61,8 @@
     3. Loops:                  parx_for(p, 0, n, 0, body, ctx);
        `body(ctx, begin, end)` gets sub-ranges; grain 0 picks one for you
        (examples/03_uneven_for.c).
-    4. Reductions:             parx_reduce(p, 0, n, 0, sizeof(double), &zero, leaf, combine, ctx, &sum);
+    4. Reductions:             parx_reduce(p, 0, n, 0, sizeof(double), &zero, leaf,
+                                           combine, ctx, &sum);
        The same bits for 1 thread or 64 (examples/04_monte_carlo.c).
     5. Randomness:             parx_rng r = parx_rng_for(seed, task_index);
                                double u = parx_rng_uniform(&r);
@@ -556,7 +557,8 @@
    const char     *parx_prefetch_error(const parx_prefetch *pf);
    parx_writer    *parx_writer_open(const parx_writer_desc *desc, int *err);
    int             parx_writer_write(parx_writer *w, const void *buf, size_t size);
-   int             parx_writer_write_at(parx_writer *w, const void *buf, size_t size, uint64_t offset);
+   int             parx_writer_write_at(parx_writer *w, const void *buf, size_t size,
+                                        uint64_t offset);
    int             parx_writer_flush(parx_writer *w);
    int             parx_writer_close(parx_writer *w);
    parx_io_backend parx_writer_backend(const parx_writer *w, const char **why);
@@ -629,7 +631,7 @@ extern "C" {
    sit far below any errno value so the two never collide. */
 enum {
     PARX_E_BASE = -10000,
-    PARX_E_NOT_WORKER = -10001,    /* needs a pool, but none was given and the caller is no worker */
+    PARX_E_NOT_WORKER = -10001,    /* needs a pool: none was given, the caller is no worker */
     PARX_E_NOT_ARENA = -10010,     /* the segment is not a parx arena (no magic) */
     PARX_E_ARENA_VERSION = -10011, /* a parx arena of a layout version this code does not know */
     PARX_E_TRUNCATED = -10012,     /* the segment is smaller than its header says */
@@ -808,7 +810,8 @@ typedef struct parx_group {
     size_t done_local;                  /* owner only: tasks the owner ran itself */
     PARX__ATOMIC(size_t) done_remote;   /* (tasks run by other threads << 1) | waiter bit */
     int error;                          /* owner only: first failure, reported by parx_wait */
-    bool borrowed;                      /* owner only: `owner` is an outside slot held until parx_wait */
+    bool borrowed;                      /* owner only: `owner` is an outside slot, held until
+                                           parx_wait */
     const void *thread;                 /* the initialising thread (an address unique to it), so
                                            debug builds catch spawns and waits from other threads */
 } parx_group;
@@ -823,8 +826,9 @@ PARX_API void parx_group_init(parx_group *g, parx_pool *p);
    From a worker, the task goes on that worker's deque (no lock, no
    allocation in steady state); from another thread, on the deque of the
    outside slot the group borrows until parx_wait, or on the pool's shared
-   queue if every slot is in use (see >>help). If memory for the task cannot be had, fn(arg) runs at once on
-   the caller and the spawn still succeeds: nothing is lost.
+   queue if every slot is in use (see >>help). If memory for the task cannot
+   be had, fn(arg) runs at once on the caller and the spawn still succeeds:
+   nothing is lost.
    Returns 0, -EINVAL (g or fn NULL), PARX_E_NOT_WORKER (the group has no pool).
    Thread safety: the group's owner thread only (PARX_ASSERTed in debug builds).
    Callback safety: fn runs on any worker, on the owner inside parx_wait, on
@@ -1829,10 +1833,12 @@ PARX__COMMON const char *parx_strerror(int code)
     case PARX_E_NOT_WORKER: return "no pool: group initialised with NULL outside any pool";
     case PARX_E_NOT_ARENA: return "not a parx arena";
     case PARX_E_ARENA_VERSION: return "a parx arena of an unknown layout version";
-    case PARX_E_TRUNCATED: return "parx arena truncated: the segment is smaller than its header says";
+    case PARX_E_TRUNCATED:
+        return "parx arena truncated: the segment is smaller than its header says";
     case PARX_E_CRASHED: return "the job's worker process was killed by a signal";
     case PARX_E_EXITED: return "the job's worker process exited during the job";
-    case PARX_E_UNKNOWN_FN: return "job function not found in the worker (not in a module loaded at startup)";
+    case PARX_E_UNKNOWN_FN:
+        return "job function not found in the worker (not in a module loaded at startup)";
     case PARX_E_PROCS_BROKEN: return "the process pool's fork server died";
     case PARX_E_SPAWN: return "spawned executable did not start a parx fork server";
     case PARX_E_DEVICE_LOST: return "GPU device lost: rerun on the CPU";
@@ -2698,7 +2704,8 @@ static void *parx__worker_main(void *arg)
     name[len++] = '-';
     char digits[8];
     int nd = 0;
-    for (unsigned v = (unsigned)w->index; nd == 0 || v; v /= 10) digits[nd++] = (char)('0' + v % 10);
+    for (unsigned v = (unsigned)w->index; nd == 0 || v; v /= 10)
+        digits[nd++] = (char)('0' + v % 10);
     while (nd > 0 && len < sizeof name - 1) name[len++] = digits[--nd];
     name[len] = '\0';
     pthread_setname_np(pthread_self(), name);
@@ -2955,7 +2962,8 @@ PARX_API int parx_spawn(parx_group *g, parx_fn fn, void *arg)
        while none of its tasks is outstanding: a completer reads g->owner,
        and the acquire load in parx__group_done orders every earlier
        completer's read before this write. */
-    if (!w && parx__group_done(g, memory_order_acquire) && (w = parx__slot_claim(g->pool)) != NULL) {
+    if (!w && parx__group_done(g, memory_order_acquire) &&
+        (w = parx__slot_claim(g->pool)) != NULL) {
         g->owner = w;
         g->borrowed = true;
     }
@@ -3256,7 +3264,8 @@ static void parx__reduce_tree(parx__reduce_job *job, size_t lo, size_t hi, void 
         parx__reduce_tree(job, mid, hi, right);
     }
     /* relaxed: see parx__reduce_fail */
-    if (!atomic_load_explicit(&job->error, memory_order_relaxed)) job->combine(job->ctx, acc, right);
+    if (!atomic_load_explicit(&job->error, memory_order_relaxed))
+        job->combine(job->ctx, acc, right);
     parx__acc_free(job->pool, right_raw);
 }
 
@@ -4215,7 +4224,8 @@ __attribute__((noreturn)) static void parx__procs_serve(int sock, char *base, pa
             pid_t pid;
             while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
                 for (uint32_t w = 0; w < n; w++) {
-                    if (atomic_load_explicit(&workers[w].pid, memory_order_relaxed) != pid) continue;
+                    if (atomic_load_explicit(&workers[w].pid, memory_order_relaxed) != pid)
+                        continue;
                     atomic_store_explicit(&workers[w].pid, 0, memory_order_relaxed);
                     live--;
                     uint64_t ours = workers[w].killed == pid;
@@ -8054,7 +8064,8 @@ typedef struct parx__pbuf {
     size_t size, len;
 } parx__pbuf;
 
-static void parx__pbuf_put(parx__pbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void parx__pbuf_put(parx__pbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void parx__pbuf_put(parx__pbuf *b, const char *fmt, ...)
 {
     va_list ap;
@@ -8383,9 +8394,9 @@ static int parx__probe_parse(parx__json *j, parx_probe *p)
     double *times[] = {&p->thread_start_ns, &p->task_ns,       &p->thread_job_ns,
                        &p->fork_start_ns,   &p->spawn_start_ns, &p->proc_job_ns,
                        &p->proc_rt_ns,      &p->arena_attach_ns, &p->gpu_dispatch_ns};
-    static const char *const time_keys[] = {"thread_start_ns", "task_ns",       "thread_job_ns",
-                                            "fork_start_ns",   "spawn_start_ns", "proc_job_ns",
-                                            "proc_rt_ns",      "arena_attach_ns", "gpu_dispatch_ns"};
+    static const char *const time_keys[] = {
+        "thread_start_ns", "task_ns",    "thread_job_ns",   "fork_start_ns",  "spawn_start_ns",
+        "proc_job_ns",     "proc_rt_ns", "arena_attach_ns", "gpu_dispatch_ns"};
     bool version = false;
     parx__json_ws(j);
     if (j->i >= j->n || j->s[j->i++] != '{') return -EINVAL;

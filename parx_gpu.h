@@ -254,7 +254,7 @@ extern "C" {
    sit far below any errno value so the two never collide. */
 enum {
     PARX_E_BASE = -10000,
-    PARX_E_NOT_WORKER = -10001,    /* needs a pool, but none was given and the caller is no worker */
+    PARX_E_NOT_WORKER = -10001,    /* needs a pool: none was given, the caller is no worker */
     PARX_E_NOT_ARENA = -10010,     /* the segment is not a parx arena (no magic) */
     PARX_E_ARENA_VERSION = -10011, /* a parx arena of a layout version this code does not know */
     PARX_E_TRUNCATED = -10012,     /* the segment is smaller than its header says */
@@ -706,10 +706,12 @@ PARX__COMMON const char *parx_strerror(int code)
     case PARX_E_NOT_WORKER: return "no pool: group initialised with NULL outside any pool";
     case PARX_E_NOT_ARENA: return "not a parx arena";
     case PARX_E_ARENA_VERSION: return "a parx arena of an unknown layout version";
-    case PARX_E_TRUNCATED: return "parx arena truncated: the segment is smaller than its header says";
+    case PARX_E_TRUNCATED:
+        return "parx arena truncated: the segment is smaller than its header says";
     case PARX_E_CRASHED: return "the job's worker process was killed by a signal";
     case PARX_E_EXITED: return "the job's worker process exited during the job";
-    case PARX_E_UNKNOWN_FN: return "job function not found in the worker (not in a module loaded at startup)";
+    case PARX_E_UNKNOWN_FN:
+        return "job function not found in the worker (not in a module loaded at startup)";
     case PARX_E_PROCS_BROKEN: return "the process pool's fork server died";
     case PARX_E_SPAWN: return "spawned executable did not start a parx fork server";
     case PARX_E_DEVICE_LOST: return "GPU device lost: rerun on the CPU";

@@ -154,7 +154,7 @@ extern "C" {
    sit far below any errno value so the two never collide. */
 enum {
     PARX_E_BASE = -10000,
-    PARX_E_NOT_WORKER = -10001,    /* needs a pool, but none was given and the caller is no worker */
+    PARX_E_NOT_WORKER = -10001,    /* needs a pool: none was given, the caller is no worker */
     PARX_E_NOT_ARENA = -10010,     /* the segment is not a parx arena (no magic) */
     PARX_E_ARENA_VERSION = -10011, /* a parx arena of a layout version this code does not know */
     PARX_E_TRUNCATED = -10012,     /* the segment is smaller than its header says */
@@ -416,10 +416,12 @@ PARX__COMMON const char *parx_strerror(int code)
     case PARX_E_NOT_WORKER: return "no pool: group initialised with NULL outside any pool";
     case PARX_E_NOT_ARENA: return "not a parx arena";
     case PARX_E_ARENA_VERSION: return "a parx arena of an unknown layout version";
-    case PARX_E_TRUNCATED: return "parx arena truncated: the segment is smaller than its header says";
+    case PARX_E_TRUNCATED:
+        return "parx arena truncated: the segment is smaller than its header says";
     case PARX_E_CRASHED: return "the job's worker process was killed by a signal";
     case PARX_E_EXITED: return "the job's worker process exited during the job";
-    case PARX_E_UNKNOWN_FN: return "job function not found in the worker (not in a module loaded at startup)";
+    case PARX_E_UNKNOWN_FN:
+        return "job function not found in the worker (not in a module loaded at startup)";
     case PARX_E_PROCS_BROKEN: return "the process pool's fork server died";
     case PARX_E_SPAWN: return "spawned executable did not start a parx fork server";
     case PARX_E_DEVICE_LOST: return "GPU device lost: rerun on the CPU";
@@ -747,7 +749,8 @@ static int parx__shm_lock(parx__shm_header *h)
 static void parx__shm_unlock(parx__shm_header *h, int recovered)
 {
     pthread_mutex_unlock(&h->lock);
-    if (recovered) parx__log(PARX_LOG_WARN, "parx arena: a process died holding the page lock; recovered");
+    if (recovered)
+        parx__log(PARX_LOG_WARN, "parx arena: a process died holding the page lock; recovered");
 }
 
 static inline uint32_t parx__shm_page(const parx_arena *a, uint64_t p)
@@ -922,7 +925,8 @@ PARX_API void *parx_arena_alloc(parx_arena *a, size_t size, size_t align)
         /* a power-of-two class at least `align` puts every block on an
            `align` boundary, since spans start on page boundaries */
         if (align > 16 && size < align) size = align;
-        if (align > 16 && (size & (size - 1)) != 0) size = (size_t)1 << (64 - __builtin_clzll(size));
+        if (align > 16 && (size & (size - 1)) != 0)
+            size = (size_t)1 << (64 - __builtin_clzll(size));
         p = parx__shm_alloc_small(a, size); /* still <= PARX__SHM_SMALL_MAX: align <= a page */
     } else {
         p = size > (size_t)1 << 62 ? NULL : parx__shm_alloc_large(a, size, align);
@@ -948,7 +952,8 @@ PARX_API int parx_arena_free(parx_arena *a, void *ptr)
         uint64_t within = off - (h->data_offset + (p - pos) * PARX__SHM_PAGE);
         size_t bsize = parx__shm_class_size(c);
         uint64_t i = parx__shm_div(within, c);
-        if (i * bsize != within || i >= PARX__SHM_SPAN_PAGES * PARX__SHM_PAGE / bsize) return -EINVAL;
+        if (i * bsize != within || i >= PARX__SHM_SPAN_PAGES * PARX__SHM_PAGE / bsize)
+            return -EINVAL;
         parx__shm_push(a, &h->shards[parx__shm_my_shard(a)].head[c], off, off);
         return 0;
     }
@@ -976,7 +981,8 @@ PARX_API int parx_arena_free(parx_arena *a, void *ptr)
            interruption only leaks its remaining pages */
         for (uint64_t i = 0; i < n; i++) parx__shm_set_page(a, p + i, PARX__PAGE_FREE);
         /* relaxed: statistics, under the lock */
-        atomic_store_explicit(&h->reserved, atomic_load_explicit(&h->reserved, memory_order_relaxed) - n,
+        atomic_store_explicit(&h->reserved,
+                              atomic_load_explicit(&h->reserved, memory_order_relaxed) - n,
                               memory_order_relaxed);
         if (p < h->search_hint) h->search_hint = p;
         rc = 0;
@@ -1126,7 +1132,8 @@ static int parx__shm_register(parx_arena *a)
             uint64_t expected = 0;
             /* seq_cst: orders this entry against closers' scans (see deregister) */
             if (atomic_compare_exchange_strong_explicit(&a->hdr->procs[i], &expected, a->me,
-                                                        memory_order_seq_cst, memory_order_relaxed)) {
+                                                        memory_order_seq_cst,
+                                                        memory_order_relaxed)) {
                 a->registered = true;
                 return 0;
             }
@@ -1184,7 +1191,8 @@ static int parx__shm_format(parx_arena *a, const char *name)
     /* npages data pages need npages / 1024 map pages (4-byte entries) */
     uint64_t npages = (pages - hpages) * 1024 / 1025;
     uint64_t mpages = (npages * 4 + PARX__SHM_PAGE - 1) / PARX__SHM_PAGE;
-    while (hpages + mpages + npages > pages) npages--, mpages = (npages * 4 + PARX__SHM_PAGE - 1) / PARX__SHM_PAGE;
+    while (hpages + mpages + npages > pages)
+        npages--, mpages = (npages * 4 + PARX__SHM_PAGE - 1) / PARX__SHM_PAGE;
     if (npages == 0) return -EINVAL;
 
     /* the fresh segment reads as zeros: free pages and empty lists */
@@ -1379,15 +1387,15 @@ static int parx__shm_check(int fd, parx__shm_header *out, uint64_t *size)
         return PARX_E_NOT_ARENA;
     if ((size_t)got < offsetof(parx__shm_header, header_size) + sizeof out->header_size)
         return PARX_E_TRUNCATED;
-    if (out->version != PARX__SHM_VERSION || out->header_size != sizeof *out) return PARX_E_ARENA_VERSION;
+    if (out->version != PARX__SHM_VERSION || out->header_size != sizeof *out)
+        return PARX_E_ARENA_VERSION;
     if ((size_t)got < sizeof *out || (uint64_t)st.st_size < out->size) return PARX_E_TRUNCATED;
     /* a header that contradicts itself is not one of ours; every sum is
        checked by division first, so no field can overflow its way through */
     uint64_t sz = out->size, mo = out->map_offset, dof = out->data_offset, np = out->npages;
-    if (sz > PARX__SHM_MAX_SIZE || sz % PARX__SHM_PAGE || mo % PARX__SHM_PAGE || dof % PARX__SHM_PAGE ||
-        mo < sizeof *out || mo > sz || dof > sz || dof < mo || np == 0 ||
-        np > (dof - mo) / 4 || np > (sz - dof) / PARX__SHM_PAGE ||
-        out->base_hint % PARX__SHM_ALIGN)
+    if (sz > PARX__SHM_MAX_SIZE || sz % PARX__SHM_PAGE || mo % PARX__SHM_PAGE ||
+        dof % PARX__SHM_PAGE || mo < sizeof *out || mo > sz || dof > sz || dof < mo || np == 0 ||
+        np > (dof - mo) / 4 || np > (sz - dof) / PARX__SHM_PAGE || out->base_hint % PARX__SHM_ALIGN)
         return PARX_E_NOT_ARENA;
     *size = out->size;
     return 0;
@@ -1550,7 +1558,10 @@ PARX_API void *parx_arena_ptr(const parx_arena *a, uint64_t offset)
 }
 
 PARX_API int parx_arena_fd(const parx_arena *a) { return a ? a->fd : -EINVAL; }
-PARX_API const char *parx_arena_name(const parx_arena *a) { return a && a->name[0] ? a->name : NULL; }
+PARX_API const char *parx_arena_name(const parx_arena *a)
+{
+    return a && a->name[0] ? a->name : NULL;
+}
 PARX_API void *parx_arena_base(const parx_arena *a) { return a ? a->base : NULL; }
 PARX_API size_t parx_arena_size(const parx_arena *a) { return a ? a->size : 0; }
 PARX_API bool parx_arena_same_address(const parx_arena *a) { return a && a->same_address; }

@@ -504,7 +504,8 @@ static void run_handoff(int argc, char **argv)
     }
     /* One worker: the hand-off alone, with no second worker polling beside
        it. Room for a fresh block per size and repetition. */
-    parx_procs *pp = make_pool(mode, 1, ((size_t)total << 20) * (size_t)(reps + 1) + (64u << 20), 0);
+    parx_procs *pp =
+        make_pool(mode, 1, ((size_t)total << 20) * (size_t)(reps + 1) + (64u << 20), 0);
     unsigned char *src = malloc((size_t)maxmib << 20);
     if (!src)
         bench_die("out of memory");

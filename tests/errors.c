@@ -11,7 +11,10 @@
 
 static void nop_task(void *arg) { (void)arg; }
 static void nop_range(void *ctx, size_t b, size_t e) { (void)ctx, (void)b, (void)e; }
-static void nop_leaf(void *ctx, size_t b, size_t e, void *acc) { (void)ctx, (void)b, (void)e, (void)acc; }
+static void nop_leaf(void *ctx, size_t b, size_t e, void *acc)
+{
+    (void)ctx, (void)b, (void)e, (void)acc;
+}
 static void nop_combine(void *ctx, void *acc, const void *o) { (void)ctx, (void)acc, (void)o; }
 static void *my_alloc(size_t size, void *user) { (void)size, (void)user; return NULL; }
 static void my_free(void *ptr, void *user) { (void)ptr, (void)user; }

@@ -1674,7 +1674,8 @@ static void test_local_size_limits(void)
     CHECK_EQ(err, -EINVAL);
     err = 0; /* each side within maxComputeWorkGroupSize (where it is 1024), not the product */
     CHECK(parx_gpu_kernel_create(g, spv_lsxy, sizeof spv_lsxy,
-                                 &(parx_gpu_kernel_desc){.spec = square, .nspec = 2}, &err) == NULL);
+                                 &(parx_gpu_kernel_desc){.spec = square, .nspec = 2},
+                                 &err) == NULL);
     CHECK_EQ(err, -EINVAL);
     parx_gpu_kernel *k = parx_gpu_kernel_create(
         g, spv_lsxy, sizeof spv_lsxy, &(parx_gpu_kernel_desc){.spec = fine, .nspec = 2}, &err);
@@ -1937,8 +1938,12 @@ static void test_unbounded_timeout(void)
        device is still busy when each batch is recorded). */
     for (int pass = 0; pass < PASSES; pass++) {
         push.add = pass != 0;
-        parx_gpu_job job = {
-            .n = ng, .kernel = k, .bufs = bufs, .nbufs = 2, .push = &push, .push_size = sizeof push};
+        parx_gpu_job job = {.n = ng,
+                            .kernel = k,
+                            .bufs = bufs,
+                            .nbufs = 2,
+                            .push = &push,
+                            .push_size = sizeof push};
         CHECK_EQ(parx_gpu_run(g, NULL, &job), 0);
     }
     for (int pass = 0; pass < PASSES; pass++) {

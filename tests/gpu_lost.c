@@ -538,7 +538,8 @@ static size_t nested_push_module(uint32_t *w, int d, int m)
     size[d] = 4u * (uint32_t)m;
     for (int k = d - 1; k >= 0; k--)
         size[k] = size[k + 1] * (uint32_t)m;
-    w[n++] = 0x07230203u, w[n++] = 0x00010000u, w[n++] = 0, w[n++] = S0 + (uint32_t)d + 1, w[n++] = 0;
+    w[n++] = 0x07230203u, w[n++] = 0x00010000u, w[n++] = 0; /* magic, version, generator */
+    w[n++] = S0 + (uint32_t)d + 1, w[n++] = 0;             /* id bound, schema */
     w[n++] = (2u << 16) | 17, w[n++] = 1;         /* OpCapability Shader */
     w[n++] = (3u << 16) | 14, w[n++] = 0, w[n++] = 1; /* OpMemoryModel Logical GLSL450 */
     w[n++] = (5u << 16) | 15, w[n++] = 5, w[n++] = MAIN; /* OpEntryPoint GLCompute %main "main" */

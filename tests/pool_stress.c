@@ -301,7 +301,8 @@ static void *mix_caller(void *arg)
         if (parx_for(g_mix_pool, 0, 1000, 7, mix_count, &n) != 0 || atomic_load(&n) != 1000)
             ++*bad;
         double zero = 0, r = 0;
-        if (parx_reduce(g_mix_pool, 0, 5000, 13, sizeof r, &zero, mix_leaf, mix_add, NULL, &r) != 0 ||
+        if (parx_reduce(g_mix_pool, 0, 5000, 13, sizeof r, &zero, mix_leaf, mix_add, NULL, &r) !=
+                0 ||
             r != 4999.0 * 5000 / 2)
             ++*bad;
     }

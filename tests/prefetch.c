@@ -1293,7 +1293,8 @@ int main(void)
                 test_error_without_memory);
     run_guarded("io_uring: reads cancelled by the exit of the submitting thread are read again",
                 test_thread_exit);
-    run_guarded("a FIFO in a list does not block; whole, it is -ESPIPE naming it", test_fifo_in_list);
+    run_guarded("a FIFO in a list does not block; whole, it is -ESPIPE naming it",
+                test_fifo_in_list);
     run_guarded("a procfs file (size 0) is read until a read returns 0", test_zero_size_procfs);
     run_guarded("a range of a FIFO: -ESPIPE on every backend, not its stream, not a hang",
                 test_fifo_range);

@@ -68,7 +68,8 @@ static void test_nowait_zero_is_not_the_end(void)
 int main(void)
 {
     io_dir("prefetch-nowait");
-    run_guarded("RWF_NOWAIT answered with 0: not the end of the file", test_nowait_zero_is_not_the_end);
+    run_guarded("RWF_NOWAIT answered with 0: not the end of the file",
+                test_nowait_zero_is_not_the_end);
     io_dir_remove();
     return pt_done_testing();
 }

@@ -112,8 +112,9 @@ static void test_histogram(void)
         parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = threads[ti]});
         REQUIRE(p != NULL);
         memset(&got, 0, sizeof got);
-        CHECK_EQ(parx_reduce(p, 0, n_data, 500, sizeof got, &id, hist_leaf, hist_combine, (void *)data,
-                             &got), 0);
+        CHECK_EQ(parx_reduce(p, 0, n_data, 500, sizeof got, &id, hist_leaf, hist_combine,
+                             (void *)data, &got),
+                 0);
         CHECK_EQ_U(got.count, n_data);
         CHECK(memcmp(got.bin, seq.bin, sizeof got.bin) == 0);
         CHECK(got.min == seq.min && got.max == seq.max);

@@ -1388,8 +1388,10 @@ int main(void)
     run_guarded("an out block starts as .out held it, on every backend", test_out_untouched);
     run_guarded(".out with .out_size 0: out NULL on every backend", test_out_size_zero);
 #ifndef PARX_NO_PROC
-    run_guarded("fork: a crash, a segfault, exit(3); a hang past its timeout; retries", test_troubled_fork);
-    run_guarded("spawn: a crash, a segfault, exit(3); a hang past its timeout; retries", test_troubled_spawn);
+    run_guarded("fork: a crash, a segfault, exit(3); a hang past its timeout; retries",
+                test_troubled_fork);
+    run_guarded("spawn: a crash, a segfault, exit(3); a hang past its timeout; retries",
+                test_troubled_spawn);
     run_guarded("a pool of the caller's: ctx in its arena, or -EFAULT", test_given_procs);
     run_guarded("a crowded pool, results larger than its arena's window: all run once; "
                 "larger than its arena: on the caller, said so",

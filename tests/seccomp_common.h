@@ -1,10 +1,12 @@
 /* Shared by tests that make the kernel refuse a system call for real
    (tests/prefetch_fallback.c: io_uring; tests/run.c: clone, so that no
-   thread or process can start; tests/shm.c: unlink, killing the caller): a seccomp filter in raw BPF, installed with
-   PR_SET_NO_NEW_PRIVS + PR_SET_SECCOMP. It cannot be taken back, so tests
-   install it in a forked child. Filters stack: call refuse_syscall (or
-   seccomp_on_syscall) once per call to refuse. TEST_AUDIT_ARCH is left undefined on machines the tests do
-   not know the audit constant of; refuse_syscall then says -ENOTSUP.
+   thread or process can start; tests/shm.c: unlink, killing the caller):
+   a seccomp filter in raw BPF, installed with PR_SET_NO_NEW_PRIVS +
+   PR_SET_SECCOMP. It cannot be taken back, so tests install it in a forked
+   child. Filters stack: call refuse_syscall (or seccomp_on_syscall) once
+   per call to refuse. TEST_AUDIT_ARCH is left undefined on machines the
+   tests do not know the audit constant of; refuse_syscall then says
+   -ENOTSUP.
 
    Each including file defines _GNU_SOURCE before any include. */
 #ifndef PARX_TEST_SECCOMP_COMMON_H

@@ -173,7 +173,8 @@ static void test_create_bad_sizes(void)
     CHECK_MSG(err < 0, "absurd size with max_size SIZE_MAX: err %d", err);
     pt_diag("size SIZE_MAX/2 with max_size SIZE_MAX: %d (%s)", err, parx_strerror(err));
     /* size exactly max_size is allowed */
-    parx_arena *a = parx_arena_create(&(parx_arena_desc){.size = 1 * MiB, .max_size = 1 * MiB}, &err);
+    parx_arena *a =
+        parx_arena_create(&(parx_arena_desc){.size = 1 * MiB, .max_size = 1 * MiB}, &err);
     CHECK(a != NULL);
     parx_arena_close(a);
 
@@ -1527,7 +1528,8 @@ static int cross_child(parx_arena *inherited, int how, const char *name, uint64_
     } else { /* close the inherited handle first: the creator's address is free now */
         parx_arena_close(inherited);
         b = parx_arena_open(name, &err);
-        if (b && (!parx_arena_same_address(b) || (uintptr_t)parx_arena_base(b) != (uintptr_t)off_parent)) {
+        if (b && (!parx_arena_same_address(b) ||
+                  (uintptr_t)parx_arena_base(b) != (uintptr_t)off_parent)) {
             CHILD_DIAG("child: open after closing the inherited handle did not map at the "
                        "creator's address");
             return 10;
@@ -1636,7 +1638,8 @@ static void test_named_lifetime(void)
     CHECK(xread(up[0], &c, 1));
     CHECK_EQ_U(usage(a).processes, 2);
     parx_arena_close(a);
-    CHECK_MSG(shm_exists(name), "the creator's close removed the name while another process uses it");
+    CHECK_MSG(shm_exists(name),
+              "the creator's close removed the name while another process uses it");
     CHECK(xwrite(down[1], "c", 1));
     expect_child(pid, 0, 0);
     CHECK_MSG(!shm_exists(name), "the last user's close left the name behind");
@@ -1743,8 +1746,8 @@ static void test_named_creator_killed(void)
         int stops = 0;
         bool ended = false;
         while (stops < k) {
-            if (!CHECK(ptrace(PTRACE_SYSCALL, pid, NULL, NULL) == 0) || waitpid(pid, &st, 0) != pid ||
-                !WIFSTOPPED(st)) {
+            if (!CHECK(ptrace(PTRACE_SYSCALL, pid, NULL, NULL) == 0) ||
+                waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st)) {
                 ended = true;
                 break;
             }

@@ -93,7 +93,8 @@ static void victim(parx_arena *inherited, const char *name, int how, uint64_t sh
             atomic_store(&sh->ledger[k], 0); /* forget it first: a death now leaks it */
             void *p = parx_arena_ptr(a, e >> 32);
             if (!p || !blk_check(p, victim_size((uint32_t)e), (uint32_t)e)) {
-                CHILD_DIAG("victim: its block at %llu was overwritten", (unsigned long long)(e >> 32));
+                CHILD_DIAG("victim: its block at %llu was overwritten",
+                           (unsigned long long)(e >> 32));
                 _exit(31);
             }
             int rc = parx_arena_free(a, p);
@@ -124,7 +125,8 @@ static void victim(parx_arena *inherited, const char *name, int how, uint64_t sh
 static void helper(parx_arena *inherited, const char *name, uint64_t sh_off, int ready_fd)
 {
     int err = 0;
-    parx_arena *a = name ? parx_arena_open(name, &err) : parx_arena_from_fd(parx_arena_fd(inherited), &err);
+    parx_arena *a =
+        name ? parx_arena_open(name, &err) : parx_arena_from_fd(parx_arena_fd(inherited), &err);
     if (!a) {
         CHILD_DIAG("helper: attach failed: %d (%s)", err, parx_strerror(err));
         _exit(40);
@@ -149,7 +151,8 @@ static void helper(parx_arena *inherited, const char *name, uint64_t sh_off, int
             p[k] = NULL;
         } else {
             sd[k] = seed++;
-            sz[k] = rnd_below(&r, 16) == 0 ? 17 * KiB + rnd_below(&r, 30 * KiB) : 1 + rnd_below(&r, 600);
+            sz[k] = rnd_below(&r, 16) == 0 ? 17 * KiB + rnd_below(&r, 30 * KiB)
+                                           : 1 + rnd_below(&r, 600);
             p[k] = parx_arena_alloc(a, sz[k], 0);
             if (p[k])
                 blk_fill(p[k], sz[k], sd[k]);

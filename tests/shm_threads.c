@@ -132,8 +132,8 @@ static void test_threads_one_handle(void)
     parx_arena_usage u;
     CHECK_EQ(parx_arena_stats(g_arena, &u), 0);
     CHECK_EQ_U(u.used, 0); /* every block came back */
-    pt_diag("%d threads x %zu operations; reserved %llu KiB, high water %llu KiB", NTHREADS,
-            g_ops, (unsigned long long)(u.reserved >> 10), (unsigned long long)(u.high_water >> 10));
+    pt_diag("%d threads x %zu operations; reserved %llu KiB, high water %llu KiB", NTHREADS, g_ops,
+            (unsigned long long)(u.reserved >> 10), (unsigned long long)(u.high_water >> 10));
     parx_arena_close(g_arena);
 }
 
@@ -185,6 +185,7 @@ int main(void)
     pt_plan(2);
     run_guarded("4 threads x 250k operations on one handle; blocks freed by other threads",
                 test_threads_one_handle);
-    run_guarded("parx_arena_stats racing allocation stays within bounds", test_stats_while_allocating);
+    run_guarded("parx_arena_stats racing allocation stays within bounds",
+                test_stats_while_allocating);
     return pt_done_testing();
 }
