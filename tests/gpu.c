@@ -1938,12 +1938,8 @@ static void test_unbounded_timeout(void)
        device is still busy when each batch is recorded). */
     for (int pass = 0; pass < PASSES; pass++) {
         push.add = pass != 0;
-        parx_gpu_job job = {.n = ng,
-                            .kernel = k,
-                            .bufs = bufs,
-                            .nbufs = 2,
-                            .push = &push,
-                            .push_size = sizeof push};
+        parx_gpu_job job = {.n = ng, .kernel = k, .bufs = bufs, .nbufs = 2, .push = &push};
+        job.push_size = sizeof push;
         CHECK_EQ(parx_gpu_run(g, NULL, &job), 0);
     }
     for (int pass = 0; pass < PASSES; pass++) {
