@@ -178,9 +178,12 @@ void bench_uneven_foreach(const char *dists, const char *sizes, double target_se
    reduction shows up in the last bits. */
 double *bench_sum_input(size_t n); /* allocated and filled; dies on ENOMEM */
 double bench_sum_seq(const double *a, size_t b, size_t e); /* left to right */
-/* Emit the result as "value" (%.17g) and "bits" (hex of the IEEE double). */
+/* Check s against the sum of a[0..n) left to right (relative error at most
+   1e-9, else the program dies: a reduction that skips or repeats terms must
+   not pass for a fast one), then emit it as "value" (%.17g) and "bits" (hex
+   of the IEEE double). */
 void bench_sum_emit_result(const char *impl, const char *variant, const char *cas, int threads,
-                           double s);
+                           double s, const double *a, size_t n);
 
 /* ---- latency --------------------------------------------------------------- */
 

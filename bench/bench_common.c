@@ -386,8 +386,12 @@ double bench_sum_seq(const double *a, size_t b, size_t e)
 }
 
 void bench_sum_emit_result(const char *impl, const char *variant, const char *cas, int threads,
-                           double s)
+                           double s, const double *a, size_t n)
 {
+    double ref = bench_sum_seq(a, 0, n);
+    if (!(fabs(s - ref) <= 1e-9 * fabs(ref)))
+        bench_die("sum %s %s: %.17g, want %.17g (the sum of the terms in order)", impl, variant,
+                  s, ref);
     char buf[64];
     uint64_t bits;
     memcpy(&bits, &s, sizeof bits);

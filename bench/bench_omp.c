@@ -191,7 +191,7 @@ static void run_sum(int argc, char **argv, int threads)
         bench_reps_add_since(&r, m0);
     }
     bench_reps_emit(&r, "sum", IMPL, "reduction(+)", cas, threads, "secs", 1.0);
-    bench_sum_emit_result(IMPL, "reduction(+)", cas, threads, s);
+    bench_sum_emit_result(IMPL, "reduction(+)", cas, threads, s, a, n);
     free(a);
 }
 

@@ -192,6 +192,8 @@ static void uneven_case(bench_uneven *u, void *vctx)
     uneven_ctx *c = vctx;
     bench_reps r;
     bench_reps_init(&r, c->reps, c->max_secs);
+    bench_uneven_reset(u); /* untimed warm-up, as the peers have */
+    check(parx_for(c->pool, 0, u->n, 0, uneven_body, u), "parx_for");
     while (bench_reps_more(&r)) {
         bench_uneven_reset(u);
         bench_mark m0 = bench_mark_now();
@@ -242,6 +244,9 @@ static void run_sum(int argc, char **argv, parx_pool *p, int threads)
     char cas[24];
     bench_reps r;
     bench_size_name(n, cas, sizeof cas);
+    /* untimed warm-up, as the peers have: the input's pages and the workers */
+    check(parx_reduce(p, 0, n, 0, sizeof(double), &zero, sum_leaf, sum_combine, a, &s),
+          "parx_reduce");
     bench_reps_init(&r, (int)bench_arg_long(argc, argv, "reps", 5),
                     bench_arg_double(argc, argv, "max_secs", 5));
     while (bench_reps_more(&r)) {
@@ -251,7 +256,7 @@ static void run_sum(int argc, char **argv, parx_pool *p, int threads)
         bench_reps_add_since(&r, m0);
     }
     bench_reps_emit(&r, "sum", IMPL, "reduce:grain0", cas, threads, "secs", 1.0);
-    bench_sum_emit_result(IMPL, "reduce:grain0", cas, threads, s);
+    bench_sum_emit_result(IMPL, "reduce:grain0", cas, threads, s, a, n);
     free(a);
 }
 

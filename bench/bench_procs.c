@@ -41,7 +41,8 @@
                hot hand-offs, the sizes taking turns (1 MiB, 100 MiB, 1 MiB,
                ...) so that they meet the same machine; first_us: the first
                one after filling (the worker maps those pages for the first
-               time). Each repetition uses a fresh block of the arena per
+               time), right after an untimed empty job, so that the worker
+               is awake for every size alike. Each repetition uses a fresh block of the arena per
                size (sized for all of them). For
                comparison, copy_ms: memcpy of `mib` MiB from private memory
                into the arena block (destination pages already touched),
@@ -477,7 +478,7 @@ static void run_map(int argc, char **argv)
    fresh block per size (never used before: its pages are new to this
    process and to the worker), filled by memcpy twice (copy_first_ms: fresh
    pages, faults included; copy_ms: the same pages again), the first
-   hand-off of each (first_us), then `iters` rounds of one hand-off per size
+   hand-off of each (first_us, each after an untimed empty job), then `iters` rounds of one hand-off per size
    in turn, each timed alone (us: the mean per size). Interleaving keeps a
    change in scheduling (another process taking a CPU) from landing on one
    size only. */
@@ -537,6 +538,10 @@ static void run_handoff(int argc, char **argv)
             t_h[k] = 0;
         }
         for (int k = 0; k < ns; k++) {
+            /* The worker awake for every size alike: the copies above took
+               far longer than it spins, and the first size would pay its
+               wake-up, the others not. */
+            run_job(pp, job_empty, NULL, NULL);
             uint64_t t0 = bench_now_ns();
             run_job(pp, job_touch, blk[rep][k], NULL);
             t_f[k] = (double)(bench_now_ns() - t0) * 1e-9;

@@ -51,6 +51,8 @@ static void uneven_case(bench_uneven *u, void *vctx)
     uneven_ctx *c = vctx;
     bench_reps r;
     bench_reps_init(&r, c->reps, c->max_secs);
+    bench_uneven_reset(u); /* untimed warm-up, as the parallel programs have */
+    bench_uneven_range(u, 0, u->n);
     while (bench_reps_more(&r)) {
         bench_uneven_reset(u);
         bench_mark m0 = bench_mark_now();
@@ -83,6 +85,7 @@ static void run_sum(int argc, char **argv)
     char cas[24];
     bench_reps r;
     bench_size_name(n, cas, sizeof cas);
+    s = bench_sum_seq(a, 0, n); /* untimed warm-up, as the parallel programs have */
     bench_reps_init(&r, (int)bench_arg_long(argc, argv, "reps", 5),
                     bench_arg_double(argc, argv, "max_secs", 5));
     while (bench_reps_more(&r)) {
@@ -91,7 +94,7 @@ static void run_sum(int argc, char **argv)
         bench_reps_add_since(&r, m0);
     }
     bench_reps_emit(&r, "sum", IMPL, "loop", cas, 1, "secs", 1.0);
-    bench_sum_emit_result(IMPL, "loop", cas, 1, s);
+    bench_sum_emit_result(IMPL, "loop", cas, 1, s, a, n);
     free(a);
 }
 

@@ -157,7 +157,7 @@ void run_sum(int argc, char **argv, int threads)
             bench_reps_add_since(&r, m0);
         }
         bench_reps_emit(&r, "sum", IMPL, name, cas, threads, "secs", 1.0);
-        bench_sum_emit_result(IMPL, name, cas, threads, s);
+        bench_sum_emit_result(IMPL, name, cas, threads, s, a, n);
     }
     std::free(a);
 }

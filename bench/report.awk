@@ -466,7 +466,8 @@ function table_procs(   i, j, k, r, im, va, c, t, x) {
         print "Passing a large argument to one worker whose job reads its first byte (parx: and"
         print "writes its last), in microseconds, best / median. parx: the argument is already"
         print "in the pool's arena; hand-off = submit + wait, mean of " fmt(get_any("procs", "arg", "iters"), "%d") " in a row; first = the"
-        print "first hand-off of a freshly filled block (the worker maps its pages then). copy"
+        print "first hand-off of a freshly filled block (the worker maps its pages then; an"
+        print "untimed empty job just before it, so the worker is awake for every size). copy"
         print "= memcpy of the data from private memory into the arena (fresh pages: faults"
         print "included; warm: pages already there), what putting it there costs once. Python"
         print "pickle: the bytes as the task's argument; Python shm: the data already in a"
@@ -646,17 +647,21 @@ function targets(   c, ns, t1, t2, tbb2, j, k, s, e, emin, wcase, allok, nok, o2
         }
     }
     if (nrows["uneven"]) {
-        emin = ""; allok = 1; nok = 0; k = 0
+        emin = ""; allok = 1; nok = 0; k = 0; wrong = ""
         for (j = 1; j <= ncases["uneven"]; j++) {
             c = cases["uneven", j]
             s = get("uneven", "seq", "loop", c, 1, "secs"); t2 = get("uneven", "parx", "for:grain0", c, 2, "secs")
             if (s == "" || t2 == "") { allok = ""; continue }
+            # a loop that skipped or repeated iterations is no speed at all
+            if (get("uneven", "parx", "for:grain0", c, 2, "checksum") != \
+                get("uneven", "seq", "loop", c, 1, "checksum")) { allok = 0; wrong = wrong " " c }
             e = s / (2 * t2); k++
             if (e >= 0.95) nok++; else allok = 0
             if (emin == "" || e < emin) { emin = e; wcase = c }
         }
         target("uneven parx_for, grain 0: efficiency >= 0.95 on every distribution and N",
-               emin == "" ? "-" : sprintf("%d of %d cases >= 0.95; worst %.3f (%s)", nok, k, emin, wcase),
+               emin == "" ? "-" : sprintf("%d of %d cases >= 0.95; worst %.3f (%s)%s", nok, k, emin, wcase,
+                                          wrong == "" ? "" : "; wrong checksum in" wrong),
                (emin == "" || allok == "") ? "" : allok)
     }
     if (nrows["sum"]) {
@@ -667,6 +672,7 @@ function targets(   c, ns, t1, t2, tbb2, j, k, s, e, emin, wcase, allok, nok, o2
                (t2 == "" || o2 == "") ? "-" : sprintf("%.4f s vs %.4f s (%s) = %.3fx", t2, o2, orow, t2 / o2),
                (t2 == "" || o2 == "") ? "" : (t2 / o2 <= 1.05))
         b1 = get("sum", "parx", "reduce:grain0", c, 1, "bits"); b2 = get("sum", "parx", "reduce:grain0", c, 2, "bits")
+        # each program checks its sum against the terms added in order (bench_sum_emit_result)
         target("sum: bitwise identical at 1 and 2 threads",
                (b1 == "" || b2 == "") ? "-" : ("0x" b1 " / 0x" b2), (b1 == "" || b2 == "") ? "" : (b1 == b2))
     }
