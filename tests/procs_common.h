@@ -9,6 +9,7 @@
 #include "shm_common.h"
 
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <time.h>
@@ -107,20 +108,25 @@ static inline int stop_worker(int pid)
 /* Run fn in a forked child, which ends with _exit(0) when all went as it
    must, under a 60 s alarm: a case that hangs (as the cases of
    procs_ring.c and procs_send.c did before their fixes) ends as SIGALRM,
-   and says so. */
+   and says so. PARX_TEST_TIME_SCALE=K (a whole number, 1 to 100) gives it
+   K times as long, for runs under valgrind, which runs every process of
+   the pool many times slower. */
 static inline void in_child(void (*fn)(void))
 {
+    const char *scale = getenv("PARX_TEST_TIME_SCALE");
+    long k = scale ? strtol(scale, NULL, 10) : 1;
+    unsigned secs = 60u * (unsigned)(k >= 1 && k <= 100 ? k : 1);
     pid_t pid = xfork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
-        alarm(60);
+        alarm(secs);
         fn();
         _exit(1);
     }
     int st = 0;
     REQUIRE(waitpid(pid, &st, 0) == pid);
     if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM)
-        pt_diag("hung: still not done after 60 s");
+        pt_diag("hung: still not done after %u s", secs);
     CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s %d",
               WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 }
