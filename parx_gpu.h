@@ -1922,15 +1922,22 @@ static int parx__gpu_wait_slot(parx_gpu *g, parx__gpu_slot *s, uint64_t deadline
     return 0;
 }
 
+/* The in-flight slot with the lowest serial, or NULL if none is in flight. */
+static parx__gpu_slot *parx__gpu_oldest(parx_gpu *g)
+{
+    parx__gpu_slot *oldest = NULL;
+    for (unsigned i = 0; i < PARX_GPU_SLOTS; i++)
+        if (g->slots[i].serial && (!oldest || g->slots[i].serial < oldest->serial))
+            oldest = &g->slots[i];
+    return oldest;
+}
+
 /* Wait for every batch with a serial up to `serial`, oldest first. */
 static int parx__gpu_wait_serial(parx_gpu *g, uint64_t serial, uint64_t timeout_ns)
 {
     uint64_t deadline = parx__gpu_deadline(timeout_ns);
     while (g->completed < serial) {
-        parx__gpu_slot *oldest = NULL;
-        for (unsigned i = 0; i < PARX_GPU_SLOTS; i++)
-            if (g->slots[i].serial && (!oldest || g->slots[i].serial < oldest->serial))
-                oldest = &g->slots[i];
+        parx__gpu_slot *oldest = parx__gpu_oldest(g);
         if (!oldest) break;
         int rc = parx__gpu_wait_slot(g, oldest, deadline);
         if (rc) return rc;
@@ -1952,14 +1959,7 @@ static bool parx__gpu_quiesce(parx_gpu *g, uint64_t serial)
     if (r == VK_SUCCESS && !g->lost) {
         /* Every batch has ended: complete them, oldest first, as their
            waits would have (their copy-outs run now, not after a free). */
-        for (;;) {
-            parx__gpu_slot *oldest = NULL;
-            for (unsigned i = 0; i < PARX_GPU_SLOTS; i++)
-                if (g->slots[i].serial && (!oldest || g->slots[i].serial < oldest->serial))
-                    oldest = &g->slots[i];
-            if (!oldest) break;
-            parx__gpu_complete(g, oldest);
-        }
+        for (parx__gpu_slot *s; (s = parx__gpu_oldest(g)) != NULL;) parx__gpu_complete(g, s);
     }
     return r == VK_SUCCESS || g->lost; /* a lost device runs nothing more */
 }
