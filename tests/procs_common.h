@@ -105,17 +105,25 @@ static inline int stop_worker(int pid)
     return 0;
 }
 
-/* Run fn in a forked child, which ends with _exit(0) when all went as it
-   must, under a 60 s alarm: a case that hangs (as the cases of
-   procs_ring.c and procs_send.c did before their fixes) ends as SIGALRM,
-   and says so. PARX_TEST_TIME_SCALE=K (a whole number, 1 to 100) gives it
-   K times as long, for runs under valgrind, which runs every process of
-   the pool many times slower. */
-static inline void in_child(void (*fn)(void))
+/* PARX_TEST_TIME_SCALE=K (a whole number, 1 to 100; else 1): how many
+   times longer the bounds below and a case's job timeouts must be, for
+   runs under valgrind, which runs every process of a pool many times
+   slower. Only bounds that a job must finish (or crash) inside scale; a
+   timeout a job must run past holds at any scale. */
+static inline unsigned time_scale(void)
 {
     const char *scale = getenv("PARX_TEST_TIME_SCALE");
     long k = scale ? strtol(scale, NULL, 10) : 1;
-    unsigned secs = 60u * (unsigned)(k >= 1 && k <= 100 ? k : 1);
+    return (unsigned)(k >= 1 && k <= 100 ? k : 1);
+}
+
+/* Run fn in a forked child, which ends with _exit(0) when all went as it
+   must, under a 60 s alarm (times time_scale()): a case that hangs (as
+   the cases of procs_ring.c and procs_send.c did before their fixes) ends
+   as SIGALRM, and says so. */
+static inline void in_child(void (*fn)(void))
+{
+    unsigned secs = 60u * time_scale();
     pid_t pid = xfork();
     REQUIRE(pid >= 0);
     if (pid == 0) {

@@ -366,7 +366,7 @@ static void case_nested(void)
 
 static void case_close_all(void)
 {
-    parx_procs *pp = make_pool(g_mode, 1, 0, 300 * 1000000ull);
+    parx_procs *pp = make_pool(g_mode, 1, 0, 300 * 1000000ull * time_scale());
     REQUIRE(pp);
     job_arg *a = new_arg(pp, K_CLOSE_ALL, 0, 0);
     REQUIRE(a);
@@ -385,7 +385,7 @@ static void case_close_all(void)
 
 static void case_signals(void)
 {
-    parx_procs *pp = make_pool(g_mode, 1, 0, 300 * 1000000ull);
+    parx_procs *pp = make_pool(g_mode, 1, 0, 300 * 1000000ull * time_scale());
     REQUIRE(pp);
     CHECK_EQ(run1(pp, new_arg(pp, K_SIGNALS, 0, 0)).status, 0);
     check_serves(pp);

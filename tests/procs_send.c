@@ -112,14 +112,14 @@ static void case_start(void)
     _exit(0);
 }
 
-/* A job hangs past its 500 ms timeout; the KILL fails three times. The job
-   must still be killed (-ETIMEDOUT), and the pool go on. (The timeout
-   bounds the next job too, the first in a new worker: 20 ms was too short
-   for it under valgrind.) */
+/* A job hangs past its 500 ms timeout (times time_scale()); the KILL fails
+   three times. The job must still be killed (-ETIMEDOUT), and the pool go
+   on. (The timeout bounds the next job too, the first in a new worker:
+   20 ms was too short for it under valgrind.) */
 static void case_kill(void)
 {
     job_arg *a;
-    parx_procs *pp = one_worker_pool(500000000, &a);
+    parx_procs *pp = one_worker_pool(500000000ull * time_scale(), &a);
     a[0].kind = 2;
     a[1].value = 43;
     atomic_store(&fail_left[PARX__M_KILL], 3);
