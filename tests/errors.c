@@ -156,9 +156,50 @@ static int is_unknown(const char *s)
 
 static void test_strerror(void)
 {
-    /* every code parx returns, and 0 */
-    const int codes[] = {0, -EINVAL, -ENOMEM, -EAGAIN, -ENOSPC, -ETIMEDOUT, -ENODEV,
-                         -EPERM, -ENOENT, -EBADF, PARX_E_NOT_WORKER};
+    /* 0, every PARX_E_* code, and the errno codes parx's functions return */
+    const int codes[] = {0,
+                         PARX_E_NOT_WORKER,
+                         PARX_E_NOT_ARENA,
+                         PARX_E_ARENA_VERSION,
+                         PARX_E_TRUNCATED,
+                         PARX_E_CRASHED,
+                         PARX_E_EXITED,
+                         PARX_E_UNKNOWN_FN,
+                         PARX_E_PROCS_BROKEN,
+                         PARX_E_SPAWN,
+                         PARX_E_DEVICE_LOST,
+                         PARX_E_BAD_SPIRV,
+                         -EINVAL,
+                         -ENOMEM,
+                         -EAGAIN,
+                         -EPERM,
+                         -ENOENT,
+                         -E2BIG,
+                         -EBADF,
+                         -EBADMSG,
+                         -EIO,
+                         -ENXIO,
+                         -ECHILD,
+                         -EDEADLK,
+                         -EACCES,
+                         -EFAULT,
+                         -EBUSY,
+                         -EEXIST,
+                         -ENODEV,
+                         -EISDIR,
+                         -EMFILE,
+                         -EFBIG,
+                         -ENOSPC,
+                         -ESPIPE,
+                         -ENAMETOOLONG,
+                         -ECONNRESET,
+                         -EUSERS,
+                         -ERANGE,
+                         -ENOSYS,
+                         -EOPNOTSUPP,
+                         -ETIMEDOUT,
+                         -ECANCELED,
+                         -EOVERFLOW};
     const char *seen[sizeof codes / sizeof codes[0]];
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
         const char *s = parx_strerror(codes[i]);

@@ -4,12 +4,14 @@
    tests/pool_stress.c. Nothing here sleeps or measures time; a test that
    waits for the pool to settle polls with a generous bound. */
 #define _GNU_SOURCE /* sched_getaffinity/CPU_COUNT, pthread_getname_np, clock_gettime, fork */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -458,23 +460,130 @@ static void test_stats(void)
         } while (now_s() - t0 < 10.0);
         CHECK_EQ_U(got, (uint64_t)want);
         CHECK(want >= 6000); /* the worker-only rounds */
+        /* Quiet now: every worker goes to sleep (bounded: a worker that
+           never sleeps is a failure), which ends its last busy spell. */
         parx_worker_stats st[4];
-        memset(st, 0, sizeof st);
-        CHECK_EQ(parx_pool_stats(p, st, t), t);
-        uint64_t steals = 0, busy = 0;
+        bool all_slept;
+        t0 = now_s();
+        do {
+            memset(st, 0, sizeof st);
+            CHECK_EQ(parx_pool_stats(p, st, t), t);
+            all_slept = true;
+            for (int i = 0; i < t; i++)
+                all_slept &= st[i].sleeps > 0;
+            if (all_slept)
+                break;
+            nanosleep(&(struct timespec){0, 1000000}, NULL);
+        } while (now_s() - t0 < 10.0);
+        uint64_t steals = 0, busy = 0, idle = 0, tasks = 0;
         for (int i = 0; i < t; i++) {
+            CHECK_MSG(st[i].sleeps > 0, "worker %d of %d never slept in a quiet pool", i, t);
             steals += st[i].steals;
             busy += st[i].busy_ns;
-            /* every task a worker stole or took from outside, it ran */
-            CHECK(st[i].steals <= st[i].tasks);
+            idle += st[i].idle_ns;
+            tasks += st[i].tasks;
+            /* every task came from outside (none spawns), so every task a
+               worker ran it took from outside: a steal, per the header */
+            CHECK_MSG(st[i].steals == st[i].tasks, "worker %d: %llu steals, %llu tasks", i,
+                      (unsigned long long)st[i].steals, (unsigned long long)st[i].tasks);
             /* and every one was a try that succeeded */
             CHECK(st[i].steals <= st[i].steal_attempts);
+            /* a worker that ran tasks has since gone idle: a busy spell ended */
+            CHECK_MSG(st[i].tasks == 0 || st[i].busy_ns > 0, "worker %d: %llu tasks, busy 0", i,
+                      (unsigned long long)st[i].tasks);
         }
+        CHECK_EQ_U(tasks, (uint64_t)want);
+        /* workers idled between rounds and found work again: idle spells ended */
+        CHECK_MSG(idle > 0, "%d threads: idle_ns 0 on every worker", t);
         pt_diag("%d threads: %ld of %ld tasks on workers, stats count %llu, steals %llu, "
-                "busy %.3f ms", t, want, total, (unsigned long long)got,
-                (unsigned long long)steals, (double)busy * 1e-6);
+                "busy %.3f ms, idle %.3f ms", t, want, total, (unsigned long long)got,
+                (unsigned long long)steals, (double)busy * 1e-6, (double)idle * 1e-6);
         parx_pool_destroy(p);
     }
+}
+
+/* The state letter of thread tid of this process ('S': asleep in the
+   kernel, 'R': running or runnable), or 0 if it cannot be read. */
+static char thread_state(const char *tid)
+{
+    char path[300], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%s/stat", tid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *rp = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
+    return rp && rp[1] == ' ' ? rp[2] : 0;
+}
+
+/* How many threads of this process are named prefix-<digits>, and how many
+   of those are asleep in the kernel ('S') right now. */
+static void count_named(const char *prefix, int *named, int *asleep)
+{
+    *named = *asleep = 0;
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return;
+    size_t len = strlen(prefix);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], comm[32] = {0};
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue;
+        size_t n = fread(comm, 1, sizeof comm - 1, f);
+        fclose(f);
+        comm[n] = '\0';
+        if (strncmp(comm, prefix, len) != 0 || comm[len] != '-')
+            continue;
+        (*named)++;
+        *asleep += thread_state(e->d_name) == 'S';
+    }
+    closedir(d);
+}
+
+/* No busy-spinning when idle: once the pool has nothing to do, every
+   worker thread ends up asleep in the kernel (on its futex), as /proc
+   shows, and its stats count the sleep. A worker that polled for ever, even
+   with sched_yield between looks, stays runnable ('R') and fails this. */
+static void test_idle_workers_sleep(void)
+{
+    enum { threads = 3 };
+    parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = threads, .name = "pxidle"});
+    REQUIRE(p != NULL);
+    static atomic_long done;
+    atomic_store(&done, 0);
+    parx_group g;
+    parx_group_init(&g, p);
+    for (int i = 0; i < 3000; i++)
+        CHECK_EQ(parx_spawn(&g, stat_task, &done), 0);
+    CHECK_EQ(parx_wait(&g), 0);
+    int named = 0, asleep = 0;
+    double t0 = now_s();
+    do { /* bounded: workers still awake after 10 s is the failure */
+        nanosleep(&(struct timespec){0, 2000000}, NULL);
+        count_named("pxidle", &named, &asleep);
+    } while ((named != threads || asleep != threads) && now_s() - t0 < 10.0);
+    CHECK_MSG(named == threads, "%d threads named pxidle-N, want %d", named, threads);
+    CHECK_MSG(asleep == threads, "%d of %d workers asleep after %.1f s of nothing to do", asleep,
+              named, now_s() - t0);
+    parx_worker_stats st[threads];
+    CHECK_EQ(parx_pool_stats(p, st, threads), threads);
+    for (int i = 0; i < threads; i++)
+        CHECK_MSG(st[i].sleeps > 0, "worker %d asleep, and its stats count no sleep", i);
+    /* and asleep, they still wake for new work */
+    atomic_store(&done, 0);
+    parx_group_init(&g, p);
+    for (int i = 0; i < 100; i++)
+        CHECK_EQ(parx_spawn(&g, stat_task, &done), 0);
+    spin_until(&done, 100); /* bounded by the test's timeout: the workers must run them */
+    CHECK_EQ(parx_wait(&g), 0);
+    parx_pool_destroy(p);
 }
 
 static void test_stats_partial(void)
@@ -1258,7 +1367,7 @@ static void test_allocator_8_aligned(void)
 int main(void)
 {
     main_thread = pthread_self();
-    pt_plan(23);
+    pt_plan(24);
     pt_run("create with NULL desc: one thread per allowed CPU, spawn/wait from outside",
            test_create_null_desc);
     pt_run("create with a zeroed desc", test_create_zeroed_desc);
@@ -1275,6 +1384,8 @@ int main(void)
            test_worker_index_across_pools);
     pt_run("parx_pool_stats: tasks counted = tasks run on workers", test_stats);
     pt_run("parx_pool_stats with n smaller than the pool, and n = 0", test_stats_partial);
+    pt_run("idle workers sleep in the kernel (/proc state S), counted, and wake for work",
+           test_idle_workers_sleep);
     pt_run("spin_rounds 1, 2, 31, 32: workers still run tasks spawned from outside",
            test_few_spin_rounds);
     pt_run("destroy with work queued runs every task (1..3 threads)",

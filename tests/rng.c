@@ -191,18 +191,32 @@ static void test_uniform_across_streams(void)
 {
     /* one draw from each of 1e6 streams (the Monte Carlo pattern: sample i
        uses stream i) is just as uniform */
-    enum { N = 1000000 };
-    double sum = 0.0;
-    size_t bad = 0;
+    enum { N = 1000000, BINS = 10 };
+    double sum = 0.0, sum2 = 0.0, lo = 1.0, hi = 0.0;
+    size_t bad = 0, bins[BINS] = {0};
     for (uint64_t i = 0; i < N; i++) {
         parx_rng r = parx_rng_for(77, i);
         double u = parx_rng_uniform(&r);
-        if (!(u >= 0.0 && u < 1.0))
+        if (!(u >= 0.0 && u < 1.0)) {
             bad++;
+            continue;
+        }
         sum += u;
+        sum2 += u * u;
+        lo = u < lo ? u : lo;
+        hi = u > hi ? u : hi;
+        bins[(int)(u * BINS)]++;
     }
     CHECK_EQ_U(bad, 0);
-    CHECK_NEAR(sum / N, 0.5, 0.003);
+    double mean = sum / N, var = sum2 / N - mean * mean;
+    /* the same bounds as one stream's draws above */
+    CHECK_NEAR(mean, 0.5, 0.003);
+    CHECK_NEAR(var, 1.0 / 12.0, 0.003);
+    CHECK(lo < 1e-4);
+    CHECK(hi > 1.0 - 1e-4);
+    for (int b = 0; b < BINS; b++)
+        CHECK_MSG(bins[b] > 97000 && bins[b] < 103000, "bin %d has %zu of 1e6 first draws", b,
+                  bins[b]);
 }
 
 int main(void)

@@ -94,6 +94,16 @@ static int job_values(void *ctx, size_t i, parx_rng *rng, void *out)
     return 0;
 }
 
+/* What job_values gives for job i of a run with this seed, computed here
+   from parx_rng_for(seed, i), the generator parx_run documents for job i. */
+static double job_values_expected(uint64_t seed, size_t i)
+{
+    parx_rng rng = parx_rng_for(seed, i);
+    double s = 0;
+    for (int k = 0; k < 8; k++) s += parx_rng_uniform(&rng);
+    return s * (double)(i + 1);
+}
+
 #ifndef PARX_NO_PROC
 /* Fills its whole (large) out block with i + 1. */
 static int job_fill(void *ctx, size_t i, parx_rng *rng, void *out)
@@ -394,10 +404,14 @@ static void test_same_bits_everywhere(void)
                                        .out_size = sizeof *ref},
                       NULL);
     CHECK_EQ(rc, (int)want_failed);
+    size_t wrong = 0;
     for (size_t i = 0; i < n; i++) {
         CHECK_EQ(r0[i].status, i % 7 == 3 ? 100 + (int)(i % 50) : 0);
         CHECK_EQ(r0[i].attempts, 1);
+        double want = job_values_expected(42, i);
+        wrong += memcmp(&ref[i], &want, sizeof want) != 0;
     }
+    CHECK_MSG(wrong == 0, "sequential: %zu results are not those of parx_rng_for(42, i)", wrong);
 
     struct {
         parx_exec exec;
@@ -437,7 +451,8 @@ static void test_same_bits_everywhere(void)
     free(ref), free(out), free(r0), free(r);
 }
 
-/* A different seed gives different numbers; the same seed the same ones. */
+/* A different seed gives different numbers; the same seed the same ones;
+   job i draws from parx_rng_for(seed, i). */
 static void test_seed_matters(void)
 {
     double a[16], b[16], c[16];
@@ -450,6 +465,13 @@ static void test_seed_matters(void)
     CHECK_EQ(parx_run(16, job_values, NULL, NULL, &d, NULL), 0);
     CHECK(memcmp(a, b, sizeof a) == 0);
     CHECK(memcmp(a, c, sizeof a) != 0);
+    for (size_t i = 0; i < 16; i++) {
+        double want1 = job_values_expected(1, i), want2 = job_values_expected(2, i);
+        CHECK_MSG(memcmp(&a[i], &want1, sizeof want1) == 0 &&
+                      memcmp(&c[i], &want2, sizeof want2) == 0,
+                  "job %zu: %.17g and %.17g, want %.17g and %.17g (parx_rng_for(seed, %zu))", i,
+                  a[i], c[i], want1, want2, i);
+    }
 }
 
 /* The order jobs ran in, on the caller alone. */
@@ -555,6 +577,47 @@ static void test_out_size_zero(void)
         CHECK_MSG(rc == 0, "%s%s: %d (%s)", parx_exec_name(runs[k].exec),
                   runs[k].isolate ? " (isolated)" : "", rc, rc < 0 ? parx_strerror(rc) : "");
         if (rc >= 0) CHECK_MSG(!rep.fallback, "%s: %s", parx_exec_name(runs[k].exec), rep.reason);
+    }
+}
+
+/* A job that sleeps 2 ms: at least that long, whatever the machine. */
+static int job_sleep_2ms(void *ctx, size_t i, parx_rng *rng, void *out)
+{
+    (void)ctx, (void)i, (void)rng, (void)out;
+    struct timespec left = {0, 2000000};
+    while (nanosleep(&left, &left) != 0) {
+    }
+    return 0;
+}
+
+/* The report's clocks: job_ns, the mean job time, is at least the 2 ms each
+   job sleeps; wall_ns, the whole call, holds the jobs (n x 2 ms shared
+   among rep.workers at best) and so at least their mean. Lower bounds the
+   sleeps guarantee, on every backend, never upper ones. */
+static void test_report_times(void)
+{
+    enum { n = 12 };
+    const parx_exec execs[] = {PARX_EXEC_SEQ, PARX_EXEC_THREADS,
+#ifndef PARX_NO_PROC
+                               PARX_EXEC_FORK, PARX_EXEC_SPAWN,
+#endif
+    };
+    for (size_t k = 0; k < sizeof execs / sizeof execs[0]; k++) {
+        parx_run_report rep;
+        memset(&rep, 0, sizeof rep);
+        int rc = parx_run(n, job_sleep_2ms, NULL, NULL,
+                          &(parx_run_desc){.exec = execs[k], .workers = 2}, &rep);
+        const char *name = parx_exec_name(execs[k]);
+        if (!CHECK_MSG(rc == 0, "%s: %d (%s)", name, rc, rc < 0 ? parx_strerror(rc) : ""))
+            continue;
+        CHECK_MSG(rep.exec == execs[k] && !rep.fallback, "%s: ran on %s: %s", name,
+                  parx_exec_name(rep.exec), rep.reason);
+        CHECK_MSG(rep.workers >= 1, "%s: %d workers", name, rep.workers);
+        CHECK_MSG(rep.job_ns >= 2e6, "%s: job_ns %.0f, each job sleeps 2e6 ns", name, rep.job_ns);
+        double least = n * 2e6 / (rep.workers >= 1 ? rep.workers : 1);
+        CHECK_MSG(rep.wall_ns >= least && rep.wall_ns >= rep.job_ns,
+                  "%s: wall_ns %.0f, below %.0f (%d jobs of 2 ms on %d workers) or job_ns %.0f",
+                  name, rep.wall_ns, least, n, rep.workers, rep.job_ns);
     }
 }
 
@@ -1387,6 +1450,8 @@ int main(void)
     run_guarded("cost hints: longest first, +inf longest, 0 and NaN shortest", test_hint_order);
     run_guarded("an out block starts as .out held it, on every backend", test_out_untouched);
     run_guarded(".out with .out_size 0: out NULL on every backend", test_out_size_zero);
+    run_guarded("the report's job_ns and wall_ns hold the jobs' sleeps, on every backend",
+                test_report_times);
 #ifndef PARX_NO_PROC
     run_guarded("fork: a crash, a segfault, exit(3); a hang past its timeout; retries",
                 test_troubled_fork);
