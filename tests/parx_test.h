@@ -382,4 +382,31 @@ static inline size_t pt_scaled(size_t base, size_t floor)
     return n < floor ? floor : n;
 }
 
+/* ===== /proc ================================================================ */
+
+/* pt_proc_state: the state letter of a process or thread, read from its
+   /proc stat file ("/proc/<pid>/stat", "/proc/self/task/<tid>/stat"): 'R'
+   running, 'S' asleep, 'T' stopped, 'Z' a zombie, ...; its parent's pid in
+   *ppid when ppid is not NULL. 0 when the file cannot be read (gone). The
+   name field may hold spaces and parentheses: the state follows its last
+   ')'. */
+static inline char pt_proc_state(const char *path, int *ppid)
+{
+    char buf[512];
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *rp = strrchr(buf, ')');
+    char state = 0;
+    int pp = 0;
+    if (!rp || sscanf(rp + 1, " %c %d", &state, &pp) != 2)
+        return 0;
+    if (ppid)
+        *ppid = pp;
+    return state;
+}
+
 #endif /* PARX_TEST_H_INCLUDED */

@@ -502,22 +502,6 @@ static void test_stats(void)
     }
 }
 
-/* The state letter of thread tid of this process ('S': asleep in the
-   kernel, 'R': running or runnable), or 0 if it cannot be read. */
-static char thread_state(const char *tid)
-{
-    char path[300], buf[512];
-    snprintf(path, sizeof path, "/proc/self/task/%s/stat", tid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *rp = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
-    return rp && rp[1] == ' ' ? rp[2] : 0;
-}
-
 /* How many threads of this process are named prefix-<digits>, and how many
    of those are asleep in the kernel ('S') right now. */
 static void count_named(const char *prefix, int *named, int *asleep)
@@ -542,7 +526,8 @@ static void count_named(const char *prefix, int *named, int *asleep)
         if (strncmp(comm, prefix, len) != 0 || comm[len] != '-')
             continue;
         (*named)++;
-        *asleep += thread_state(e->d_name) == 'S';
+        snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+        *asleep += pt_proc_state(path, NULL) == 'S';
     }
     closedir(d);
 }

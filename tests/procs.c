@@ -633,14 +633,7 @@ static void *after_leader_exit(void *leader)
     char path[64];
     snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)(intptr_t)leader);
     for (int i = 0;; i++) { /* until the main thread is a zombie: 10 s at most */
-        char buf[512] = "";
-        FILE *f = fopen(path, "re");
-        if (f) {
-            if (!fgets(buf, sizeof buf, f)) buf[0] = '\0';
-            fclose(f);
-        }
-        const char *p = strrchr(buf, ')');
-        if (p && p[1] == ' ' && p[2] == 'Z') break;
+        if (pt_proc_state(path, NULL) == 'Z') break;
         if (i == 10000) _exit(2);
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);

@@ -905,16 +905,9 @@ static void *nap_submit(void *arg)
 /* Whether thread tid of this process sleeps ('S'). */
 static int thread_sleeps(int tid)
 {
-    char path[64], buf[512];
+    char path[64];
     snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *rp = strrchr(buf, ')');
-    return rp && rp[1] == ' ' && rp[2] == 'S';
+    return pt_proc_state(path, NULL) == 'S';
 }
 
 /* One worker, one slot, its job running in a worker that outlives the

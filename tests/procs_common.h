@@ -33,19 +33,10 @@ static inline parx_procs *make_pool(parx_start start, int workers, int retries,
 /* Whether pid is gone: no /proc entry, or a zombie (dead, awaiting its reaper). */
 static inline int pid_dead(pid_t pid)
 {
-    char path[64], buf[512];
+    char path[64];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return 1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *rp = strrchr(buf, ')');
-    char state = '?';
-    if (rp)
-        sscanf(rp + 1, " %c", &state);
-    return state == 'Z' || state == 'X';
+    char state = pt_proc_state(path, NULL);
+    return state == 0 || state == 'Z' || state == 'X';
 }
 
 /* Wait (bounded: 10 s) until every pid in the list is gone; how many are not. */
@@ -88,17 +79,13 @@ static inline int stop_worker(int pid)
 {
     if (kill(pid, SIGSTOP) != 0)
         return 0;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
     for (int i = 0; i < 10000; i++) {
-        char path[64], buf[512];
-        snprintf(path, sizeof path, "/proc/%d/stat", pid);
-        FILE *f = fopen(path, "re");
-        if (!f)
+        char state = pt_proc_state(path, NULL);
+        if (state == 0)
             return 0;
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        const char *rp = strrchr(buf, ')');
-        if (rp && (rp[2] == 'T' || rp[2] == 't'))
+        if (state == 'T' || state == 't')
             return 1;
         nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling a condition, with a deadline */
     }

@@ -421,18 +421,10 @@ static inline int guard__reap_children(void)
         pid_t me = getpid();
         struct dirent *pe;
         while (proc && (pe = readdir(proc)) != NULL) {
-            char path[300], buf[512];
+            char path[300];
             snprintf(path, sizeof path, "/proc/%s/stat", pe->d_name);
-            FILE *f = fopen(path, "re");
-            if (!f)
-                continue;
-            size_t n = fread(buf, 1, sizeof buf - 1, f);
-            fclose(f);
-            buf[n] = '\0';
-            char *rp = strrchr(buf, ')');
             int ppid = 0;
-            char state;
-            if (rp && sscanf(rp + 1, " %c %d", &state, &ppid) == 2 && ppid == me) {
+            if (pt_proc_state(path, &ppid) != 0 && ppid == me) {
                 pid_t c = (pid_t)atoi(pe->d_name);
                 pt_diag("a child (pid %d) was left running; killing it", (int)c);
                 kill(c, SIGKILL);
