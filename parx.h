@@ -3414,7 +3414,8 @@ typedef struct parx__pctl {
 
 /* Messages on the socket between the caller and its server. */
 enum {
-    PARX__M_HELLO = 1, /* server -> caller: running (pid: its own); it forks its first workers */
+    PARX__M_HELLO = 1, /* server -> caller: running (pid: its own); it forks its first workers,
+                          then sets itself up and says READY (or FAILED) */
     PARX__M_SETUP,     /* caller -> spawned server: a = control block offset */
     PARX__M_START,     /* caller -> server: start worker `worker` again (a replacement) */
     PARX__M_STARTED,   /* server -> caller: worker `worker` is `pid` (negative: -errno); the
@@ -3423,8 +3424,11 @@ enum {
     PARX__M_DIED,      /* server -> caller: worker `worker` (`pid`) ended; wait status;
                           a = 1: after the server sent it SIGKILL (a KILL) */
     PARX__M_QUIT,      /* caller -> server: exit once every worker has */
-    PARX__M_SPARED     /* server -> caller: the KILL of worker `worker` (`pid`, slot `status`,
+    PARX__M_SPARED,    /* server -> caller: the KILL of worker `worker` (`pid`, slot `status`,
                           start `a`) was not sent: it had moved on, or ended */
+    PARX__M_READY,     /* server -> caller: set up after its first workers; it serves */
+    PARX__M_FAILED     /* server -> caller: it could not set itself up (status: -errno), and
+                          leaves, taking its workers along */
 };
 
 typedef struct parx__pmsg {
@@ -3524,6 +3528,16 @@ static void parx__futex_wake_shared(_Atomic uint32_t *addr, int n)
 #define PARX__PROCS_SEND send
 #endif
 
+/* The fork server's own set-up calls: signalfd, and in a spawned server
+   parx_arena_recv; in tests/procs_setup.c functions that fail them, as a
+   process out of descriptors or memory would. Tests only. */
+#ifndef PARX__PROCS_SIGNALFD
+#define PARX__PROCS_SIGNALFD signalfd
+#endif
+#ifndef PARX__PROCS_ARENA_RECV
+#define PARX__PROCS_ARENA_RECV parx_arena_recv
+#endif
+
 /* Points in the caller's waits (and a worker's start) where a test plays a
    worker's or another thread's part at an exact moment
    (tests/procs_caller.c): `where` is one of PARX__PHOOK_*. Nothing,
@@ -3562,6 +3576,22 @@ static int parx__procs_send(int sock, int type, int worker, int pid, int status,
         if (n >= 0 || (errno != ENOBUFS && errno != ENOMEM)) return n < 0 ? -errno : -EIO;
         nanosleep(&(struct timespec){0, 1000000}, NULL);
     }
+}
+
+/* A server that left while the pool was being created may have said why
+   first (FAILED): that status, else rc. Messages already queued are read
+   without waiting; the first read after a peer that left with messages
+   of ours unread says ECONNRESET, and the queued ones come after it. */
+static int parx__procs_failed_status(int sock, int rc)
+{
+    for (int i = 0; i < 8; i++) {
+        parx__pmsg m;
+        ssize_t n = recv(sock, &m, sizeof m, MSG_DONTWAIT);
+        if (n == (ssize_t)sizeof m && m.type == PARX__M_FAILED && m.status < 0) return m.status;
+        if (n < 0 && errno != ECONNRESET && errno != EINTR) break; /* EAGAIN: nothing more */
+        if (n == 0) break;                                           /* end of file */
+    }
+    return rc;
 }
 
 /* Receive one message, waiting up to timeout_ms (-1: forever). Returns 1 with
@@ -4195,11 +4225,18 @@ __attribute__((noreturn)) static void parx__procs_serve(int sock, char *base, pa
             parx__procs_server_exit(workers, n);
         if (pid < 0) break;
     }
-    parx__procs_own_signals(); /* after those forks: no longer on create's path */
+    /* After those forks: the rest of the set-up runs while the workers
+       start, and create waits for both (READY, and each worker's first
+       sign of life). */
+    parx__procs_own_signals();
     sigaddset(&mask, SIGCHLD);
     sigprocmask(SIG_SETMASK, &mask, NULL);
 
-    int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+    int sfd = PARX__PROCS_SIGNALFD(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0) {
+        parx__procs_send(sock, PARX__M_FAILED, -1, 0, -errno, 0);
+        parx__procs_server_exit(workers, n);
+    }
     /* The caller's death, seen as a process (a pidfd), not as the thread that
        created us (PR_SET_PDEATHSIG's unit, which would kill a pool made by a
        short-lived thread). Without pidfds (Linux before 5.3): the socket's
@@ -4207,7 +4244,9 @@ __attribute__((noreturn)) static void parx__procs_serve(int sock, char *base, pa
        fork elsewhere inherited would keep the socket open). Leaving takes
        the workers along: they die with us (their PDEATHSIG). */
     int pfd = (int)syscall(SYS_pidfd_open, parent, 0);
-    if (sfd < 0 || getppid() != parent) parx__procs_server_exit(workers, n);
+    /* create waits for this: a pool it returns has a server that serves */
+    if (getppid() != parent || parx__procs_send(sock, PARX__M_READY, -1, 0, 0, 0) < 0)
+        parx__procs_server_exit(workers, n);
 
     bool quitting = false;
     for (;;) {
@@ -4304,9 +4343,13 @@ __attribute__((constructor)) static void parx__procs_boot(void)
     /* static: the server's handle lives as long as the process, and stays
        reachable for leak checkers in workers that exit() */
     static parx_arena *a;
-    a = parx_arena_recv((int)fd, &err);
+    a = PARX__PROCS_ARENA_RECV((int)fd, &err);
+    if (!a) { /* the caller reports why (else: PARX_E_SPAWN, which is not the reason) */
+        parx__procs_send((int)fd, PARX__M_FAILED, -1, 0, err < 0 ? err : -ENOMEM, 0);
+        _exit(127);
+    }
     parx__pmsg m;
-    if (!a || parx__procs_recv((int)fd, &m, PARX__PROCS_START_MS) != 1 || m.type != PARX__M_SETUP ||
+    if (parx__procs_recv((int)fd, &m, PARX__PROCS_START_MS) != 1 || m.type != PARX__M_SETUP ||
         m.a >= parx_arena_size(a))
         _exit(127);
     char *base = (char *)parx_arena_base(a);
@@ -4812,7 +4855,7 @@ static int parx__procs_spawn_server(parx_procs *pp, int server_sock)
     if (rc == 0)
         rc = parx__procs_send(pp->sock, PARX__M_SETUP, -1, 0, 0,
                               parx_arena_offset(pp->arena, pp->ctl));
-    return rc;
+    return rc < 0 ? parx__procs_failed_status(pp->sock, rc) : rc;
 }
 
 /* The pools of this process, so that a fork-mode server forked for one of
@@ -5136,15 +5179,22 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
     pp->nfree = nslots;
 
     /* The server forks the workers unasked. Expect its hello, then their
-       pids; then wait for each worker's first sign of life. A worker that
-       dies meanwhile fails the create at once. */
+       pids, then its word that it is set up; then wait for each worker's
+       first sign of life. A worker that dies meanwhile fails the create at
+       once, and so does a server that could not set itself up (FAILED, with
+       the reason). */
     parx__pmsg m;
     int got, started = 0;
-    bool hello = false;
-    while (started < nw) {
+    bool hello = false, ready = false;
+    while (started < nw || !ready) {
         got = parx__procs_recv(pp->sock, &m, PARX__PROCS_START_MS);
+        if (got == 1 && m.type == PARX__M_FAILED) {
+            rc = m.status < 0 ? m.status : -ECHILD;
+            goto fail;
+        }
         if (got != 1 || (!hello && m.type != PARX__M_HELLO)) {
             rc = !hello && d.start == PARX_START_SPAWN ? PARX_E_SPAWN : got < 0 ? got : -ECHILD;
+            rc = parx__procs_failed_status(pp->sock, rc);
             goto fail;
         }
         if (m.type == PARX__M_HELLO) {
@@ -5155,6 +5205,8 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
                 goto fail;
             }
             started++;
+        } else if (m.type == PARX__M_READY) {
+            ready = true;
         } else if (m.type == PARX__M_DIED) {
             rc = -ECHILD;
             goto fail;
@@ -5769,6 +5821,13 @@ void __tsan_release(void *addr);
 static char parx__tsan_rings;
 #endif
 
+/* The opcode probe's registration: io_uring_register_probe, or in
+   tests/uring_probe.c a function that fails it as a kernel without probes
+   (-EINVAL) or a system out of memory (-ENOMEM) would. Tests only. */
+#ifndef PARX__URING_REGISTER_PROBE
+#define PARX__URING_REGISTER_PROBE io_uring_register_probe
+#endif
+
 static void parx__uring_fresh(struct io_uring *ring)
 {
     (void)ring;
@@ -5813,11 +5872,22 @@ static int parx__uring_setup(struct io_uring *ring, unsigned entries, int op, ch
         return rc;
     }
     parx__uring_fresh(ring);
-    struct io_uring_probe *probe = io_uring_get_probe_ring(ring);
-    bool ok = probe && io_uring_opcode_supported(probe, op);
-    if (probe) io_uring_free_probe(probe);
+    /* The probe is ours to allocate (liburing's io_uring_get_probe_ring
+       says NULL alike for its malloc failing and for a kernel without
+       probes): out of memory is -ENOMEM, not a kernel that cannot read. */
+    const unsigned nops = 256;
+    struct io_uring_probe *probe = (struct io_uring_probe *)calloc(
+        1, sizeof *probe + nops * sizeof probe->ops[0]);
+    rc = probe ? PARX__URING_REGISTER_PROBE(ring, probe, nops) : -ENOMEM;
+    /* EINVAL: a kernel before 5.6, without probes (nor the read opcode) */
+    bool ok = rc >= 0 && io_uring_opcode_supported(probe, op);
+    free(probe);
     if (!ok) {
         parx__uring_exit(ring);
+        if (rc < 0 && rc != -EINVAL) {
+            snprintf(why, n, "threads: io_uring's opcode probe failed: %s", parx_strerror(rc));
+            return rc;
+        }
         snprintf(why, n, "threads: this kernel's io_uring cannot %s files",
                  op == IORING_OP_READ ? "read" : "write");
         return -EOPNOTSUPP;
