@@ -1035,8 +1035,10 @@ typedef struct parx_procs_info {
    can be), -ENOSPC (no room for the arena), -EAGAIN
    (fork refused), -ECHILD (the server or a worker died while starting),
    -ETIMEDOUT (workers not ready within 30 s), PARX_E_SPAWN (spawn mode: the
-   executable did not take over as a fork server; see >>procs), or the
-   errno of a failed system call. Nothing is left running or open on
+   executable did not take over as a fork server; see >>procs), the error
+   of parx_arena_recv (spawn mode: the server could not take the pool's
+   arena; -ENOMEM, or a PARX_E_* arena code), or the errno of a failed
+   system call (the caller's, or the server's own set-up's). Nothing is left running or open on
    failure.
    Thread safety: any thread. PARX_START_FORK copies the caller as it is now:
    create such pools before starting threads (see >>procs). */
@@ -1197,8 +1199,9 @@ typedef struct parx_prefetch parx_prefetch;
    backend), -ENOMEM, -EOPNOTSUPP (PARX_IO_URING under PARX_NO_URING, or on
    a kernel whose io_uring has no read operation: before Linux 5.6),
    io_uring's setup error with PARX_IO_URING (-EPERM, -ENOSYS, -EINVAL,
-   -ENOMEM; -EPERM also when io_uring_enter alone is refused), -EAGAIN (no
-   thread could be started), or the arena's errno (-ENOMEM: full).
+   -ENOMEM; -EPERM also when io_uring_enter or io_uring_register alone is
+   refused), -EAGAIN (no thread could be started), or the arena's errno
+   (-ENOMEM: full).
    Thread safety: any thread. */
 PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *err);
 
@@ -1289,7 +1292,8 @@ typedef struct parx_writer parx_writer;
    may be NULL) and errno: -EINVAL (no desc or path, depth < 0 or > 1024,
    an unknown backend), -ENOMEM, -EAGAIN, the errno of open (-ENXIO: a
    FIFO with no reader), -EOPNOTSUPP or io_uring's setup error with
-   PARX_IO_URING (-EPERM also when io_uring_enter alone is refused).
+   PARX_IO_URING (-EPERM also when io_uring_enter or io_uring_register
+   alone is refused).
    Thread safety: any thread. */
 PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err);
 
@@ -3427,8 +3431,8 @@ enum {
     PARX__M_SPARED,    /* server -> caller: the KILL of worker `worker` (`pid`, slot `status`,
                           start `a`) was not sent: it had moved on, or ended */
     PARX__M_READY,     /* server -> caller: set up after its first workers; it serves */
-    PARX__M_FAILED     /* server -> caller: it could not set itself up (status: -errno), and
-                          leaves, taking its workers along */
+    PARX__M_FAILED     /* server -> caller: it could not set itself up (status: -errno, or
+                          parx_arena_recv's error), and leaves, taking its workers along */
 };
 
 typedef struct parx__pmsg {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* tests/pool.c -- unit tests of the thread pool and fork-join groups.
    The big runs (a million nested spawns, fib, many outside spawners) are in
-   tests/pool_stress.c. Nothing here sleeps or measures time; a test that
-   waits for the pool to settle polls with a generous bound. */
+   tests/pool_stress.c. Nothing here measures time against a bound; a test
+   that waits for the pool to settle (or its workers to sleep) polls, with
+   a pause of a millisecond or two and a generous deadline. */
 #define _GNU_SOURCE /* sched_getaffinity/CPU_COUNT, pthread_getname_np, clock_gettime, fork */
 #include <dirent.h>
 #include <errno.h>
@@ -460,8 +461,9 @@ static void test_stats(void)
         } while (now_s() - t0 < 10.0);
         CHECK_EQ_U(got, (uint64_t)want);
         CHECK(want >= 6000); /* the worker-only rounds */
-        /* Quiet now: every worker goes to sleep (bounded: a worker that
-           never sleeps is a failure), which ends its last busy spell. */
+        /* Quiet now: every worker goes idle, which ends its last busy
+           spell, and sleeps (bounded: a worker that never does is a
+           failure). */
         parx_worker_stats st[4];
         bool all_slept;
         t0 = now_s();
@@ -470,7 +472,7 @@ static void test_stats(void)
             CHECK_EQ(parx_pool_stats(p, st, t), t);
             all_slept = true;
             for (int i = 0; i < t; i++)
-                all_slept &= st[i].sleeps > 0;
+                all_slept &= st[i].sleeps > 0 && (st[i].tasks == 0 || st[i].busy_ns > 0);
             if (all_slept)
                 break;
             nanosleep(&(struct timespec){0, 1000000}, NULL);
@@ -493,7 +495,19 @@ static void test_stats(void)
                       (unsigned long long)st[i].tasks);
         }
         CHECK_EQ_U(tasks, (uint64_t)want);
-        /* workers idled between rounds and found work again: idle spells ended */
+        /* Every worker is idle now; one more task from outside, run by a
+           worker, ends that worker's idle spell, which idle_ns counts. */
+        parx_group g1;
+        parx_group_init(&g1, p);
+        atomic_long one;
+        atomic_init(&one, 0);
+        CHECK_EQ(parx_spawn(&g1, stat_task, &one), 0);
+        spin_until(&stat_done, total + 1); /* on a worker: the main thread has not waited */
+        CHECK_EQ(parx_wait(&g1), 0);
+        CHECK_EQ(parx_pool_stats(p, st, t), t);
+        idle = 0;
+        for (int i = 0; i < t; i++)
+            idle += st[i].idle_ns;
         CHECK_MSG(idle > 0, "%d threads: idle_ns 0 on every worker", t);
         pt_diag("%d threads: %ld of %ld tasks on workers, stats count %llu, steals %llu, "
                 "busy %.3f ms, idle %.3f ms", t, want, total, (unsigned long long)got,

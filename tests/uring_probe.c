@@ -85,6 +85,42 @@ static void probe_case(int writer, int fails, int want_err, const char *want_why
     unlink(path);
 }
 
+/* Whether this kernel lets a ring read files, asked through liburing
+   alone: a ring set up, liburing's own probe finding IORING_OP_READ, and a
+   NOP submitted and completed (as parx checks that io_uring_enter works). */
+static bool liburing_can_read(void)
+{
+    struct io_uring ring;
+    if (io_uring_queue_init(4, &ring, 0) < 0)
+        return false;
+    struct io_uring_probe *p = io_uring_get_probe_ring(&ring);
+    bool ok = p && io_uring_opcode_supported(p, IORING_OP_READ);
+    if (p)
+        io_uring_free_probe(p);
+    struct io_uring_sqe *sqe = ok ? io_uring_get_sqe(&ring) : NULL;
+    struct io_uring_cqe *cqe = NULL;
+    if (sqe) {
+        io_uring_prep_nop(sqe);
+        ok = io_uring_submit_and_wait(&ring, 1) == 1 && io_uring_peek_cqe(&ring, &cqe) == 0 &&
+             cqe->res == 0;
+    }
+    io_uring_queue_exit(&ring);
+    return ok;
+}
+
+/* The real probe (parx's own, not the hook's failures): where liburing
+   says the kernel's rings read files, parx's PARX_IO_URING opens. A probe
+   that broke would otherwise only make the io_uring tests skip. */
+static void test_real_probe(void)
+{
+    bool kernel = liburing_can_read();
+    bool parx = io_uring_works();
+    if (!kernel && !parx)
+        PT_SKIP("no io_uring that reads here (kernel, seccomp or limits)");
+    CHECK_MSG(kernel == parx, "liburing: rings %s read files; parx's PARX_IO_URING %s",
+              kernel ? "can" : "cannot", parx ? "opens" : "is refused");
+}
+
 static void test_probe(void)
 {
     if (!io_uring_works())
@@ -107,6 +143,8 @@ int main(void)
     pt_skip_all("built without io_uring (PARX_NO_URING)");
 #else
     io_dir("uring-probe");
+    run_guarded("the real probe: where liburing's rings read files, PARX_IO_URING opens",
+                test_real_probe);
     run_guarded("io_uring's probe failing: -ENOMEM said as such, EINVAL as a kernel that cannot "
                 "read, on the prefetcher and the writer",
                 test_probe);
