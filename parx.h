@@ -1038,8 +1038,8 @@ typedef struct parx_procs_info {
    executable did not take over as a fork server; see >>procs), the error
    of parx_arena_recv (spawn mode: the server could not take the pool's
    arena; -ENOMEM, or a PARX_E_* arena code), or the errno of a failed
-   system call (the caller's, or the server's own set-up's). Nothing is left running or open on
-   failure.
+   system call (the caller's, or the server's own set-up's). Nothing is
+   left running or open on failure.
    Thread safety: any thread. PARX_START_FORK copies the caller as it is now:
    create such pools before starting threads (see >>procs). */
 PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err);

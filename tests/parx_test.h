@@ -384,6 +384,19 @@ static inline size_t pt_scaled(size_t base, size_t floor)
 
 /* ===== /proc ================================================================ */
 
+/* pt_read_file: up to size - 1 bytes of the file at path into buf, ended
+   with a '\0'. Returns the bytes read, or -1 when it cannot be opened. */
+static inline long pt_read_file(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, size - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return (long)n;
+}
+
 /* pt_proc_state: the state letter of a process or thread, read from its
    /proc stat file ("/proc/<pid>/stat", "/proc/self/task/<tid>/stat"): 'R'
    running, 'S' asleep, 'T' stopped, 'Z' a zombie, ...; its parent's pid in
@@ -393,12 +406,8 @@ static inline size_t pt_scaled(size_t base, size_t floor)
 static inline char pt_proc_state(const char *path, int *ppid)
 {
     char buf[512];
-    FILE *f = fopen(path, "re");
-    if (!f)
+    if (pt_read_file(path, buf, sizeof buf) < 0)
         return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
     const char *rp = strrchr(buf, ')');
     char state = 0;
     int pp = 0;

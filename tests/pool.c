@@ -531,12 +531,8 @@ static void count_named(const char *prefix, int *named, int *asleep)
             continue;
         char path[300], comm[32] = {0};
         snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
-        FILE *f = fopen(path, "re");
-        if (!f)
+        if (pt_read_file(path, comm, sizeof comm) < 0)
             continue;
-        size_t n = fread(comm, 1, sizeof comm - 1, f);
-        fclose(f);
-        comm[n] = '\0';
         if (strncmp(comm, prefix, len) != 0 || comm[len] != '-')
             continue;
         (*named)++;

@@ -149,74 +149,69 @@ static void test_at(void)
     CHECK_EQ_U(parx_rng_next(&far), parx_rng_at(start, (UINT64_C(1) << 40) + 1));
 }
 
-static void test_uniform(void)
+/* 1e6 draws that must look uniform on [0,1): counted as they come, then
+   checked all at once. */
+enum { TALLY_N = 1000000, TALLY_BINS = 10 };
+typedef struct tally {
+    double sum, sumsq, lo, hi;
+    size_t n, out_of_range, not_53_bits, bins[TALLY_BINS];
+} tally;
+
+static void tally_add(tally *t, double u)
 {
-    enum { N = 1000000, BINS = 10 };
-    parx_rng r = parx_rng_for(2024, 3);
-    double sum = 0.0, sumsq = 0.0, lo = 1.0, hi = 0.0;
-    size_t out_of_range = 0, not_53_bits = 0, bins[BINS] = {0};
-    for (int i = 0; i < N; i++) {
-        double u = parx_rng_uniform(&r);
-        if (!(u >= 0.0 && u < 1.0)) {
-            out_of_range++;
-            continue;
-        }
-        double scaled = u * 9007199254740992.0; /* 2^53: must be a whole number */
-        if (scaled != (double)(uint64_t)scaled)
-            not_53_bits++;
-        sum += u;
-        sumsq += u * u;
-        if (u < lo)
-            lo = u;
-        if (u > hi)
-            hi = u;
-        bins[(int)(u * BINS)]++;
+    t->n++;
+    if (!(u >= 0.0 && u < 1.0)) {
+        t->out_of_range++;
+        return;
     }
-    CHECK_EQ_U(out_of_range, 0);
-    CHECK_EQ_U(not_53_bits, 0);
-    double mean = sum / N, var = sumsq / N - mean * mean;
-    pt_diag("1e6 uniforms: mean %.6f (want 0.5), variance %.6f (want %.6f), min %.3g, max %.9f",
-            mean, var, 1.0 / 12, lo, hi);
+    double scaled = u * 9007199254740992.0; /* 2^53: must be a whole number */
+    if (scaled != (double)(uint64_t)scaled)
+        t->not_53_bits++;
+    t->sum += u;
+    t->sumsq += u * u;
+    t->lo = u < t->lo ? u : t->lo;
+    t->hi = u > t->hi ? u : t->hi;
+    t->bins[(int)(u * TALLY_BINS)]++;
+}
+
+static void tally_check(const tally *t, const char *what)
+{
+    CHECK_EQ_U(t->n, TALLY_N);
+    CHECK_EQ_U(t->out_of_range, 0);
+    CHECK_EQ_U(t->not_53_bits, 0);
+    double mean = t->sum / TALLY_N, var = t->sumsq / TALLY_N - mean * mean;
+    pt_diag("%s: mean %.6f (want 0.5), variance %.6f (want %.6f), min %.3g, max %.9f", what,
+            mean, var, 1.0 / 12, t->lo, t->hi);
     /* standard error of the mean: sqrt(1/12 / 1e6) = 0.00029; allow 0.003 */
     CHECK_NEAR(mean, 0.5, 0.003);
     CHECK_NEAR(var, 1.0 / 12.0, 0.003);
-    CHECK(lo < 1e-4);
-    CHECK(hi > 1.0 - 1e-4);
+    CHECK(t->lo < 1e-4);
+    CHECK(t->hi > 1.0 - 1e-4);
     /* each tenth gets 100000 +- 300 (one sd); allow 3000 */
-    for (int b = 0; b < BINS; b++)
-        CHECK_MSG(bins[b] > 97000 && bins[b] < 103000, "bin %d has %zu of 1e6", b, bins[b]);
+    for (int b = 0; b < TALLY_BINS; b++)
+        CHECK_MSG(t->bins[b] > 97000 && t->bins[b] < 103000, "%s: bin %d has %zu of 1e6", what,
+                  b, t->bins[b]);
+}
+
+static void test_uniform(void)
+{
+    tally t = {.lo = 1.0};
+    parx_rng r = parx_rng_for(2024, 3);
+    for (int i = 0; i < TALLY_N; i++)
+        tally_add(&t, parx_rng_uniform(&r));
+    tally_check(&t, "1e6 uniforms of one stream");
 }
 
 static void test_uniform_across_streams(void)
 {
     /* one draw from each of 1e6 streams (the Monte Carlo pattern: sample i
        uses stream i) is just as uniform */
-    enum { N = 1000000, BINS = 10 };
-    double sum = 0.0, sum2 = 0.0, lo = 1.0, hi = 0.0;
-    size_t bad = 0, bins[BINS] = {0};
-    for (uint64_t i = 0; i < N; i++) {
+    tally t = {.lo = 1.0};
+    for (uint64_t i = 0; i < TALLY_N; i++) {
         parx_rng r = parx_rng_for(77, i);
-        double u = parx_rng_uniform(&r);
-        if (!(u >= 0.0 && u < 1.0)) {
-            bad++;
-            continue;
-        }
-        sum += u;
-        sum2 += u * u;
-        lo = u < lo ? u : lo;
-        hi = u > hi ? u : hi;
-        bins[(int)(u * BINS)]++;
+        tally_add(&t, parx_rng_uniform(&r));
     }
-    CHECK_EQ_U(bad, 0);
-    double mean = sum / N, var = sum2 / N - mean * mean;
-    /* the same bounds as one stream's draws above */
-    CHECK_NEAR(mean, 0.5, 0.003);
-    CHECK_NEAR(var, 1.0 / 12.0, 0.003);
-    CHECK(lo < 1e-4);
-    CHECK(hi > 1.0 - 1e-4);
-    for (int b = 0; b < BINS; b++)
-        CHECK_MSG(bins[b] > 97000 && bins[b] < 103000, "bin %d has %zu of 1e6 first draws", b,
-                  bins[b]);
+    tally_check(&t, "first draws of 1e6 streams");
 }
 
 int main(void)

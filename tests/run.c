@@ -81,14 +81,20 @@ typedef struct params {
                                   workers get a copy of ctx, not the caller's memory) */
 } params;
 
+/* job_values' result for job i from its generator: 8 draws, summed, times i + 1. */
+static double values_of(parx_rng *rng, size_t i)
+{
+    double s = 0;
+    for (int k = 0; k < 8; k++) s += parx_rng_uniform(rng);
+    return s * (double)(i + 1);
+}
+
 /* Draws a few numbers from its stream and writes their sum, scaled by i. */
 static int job_values(void *ctx, size_t i, parx_rng *rng, void *out)
 {
     const params *p = (const params *)ctx;
     if (p && p->work) burn(p->work);
-    double s = 0;
-    for (int k = 0; k < 8; k++) s += parx_rng_uniform(rng);
-    *(double *)out = s * (double)(i + 1);
+    *(double *)out = values_of(rng, i);
     if (p && p->cancel_at && i == p->cancel_at) atomic_store(p->cancel, 1);
     if (p && p->fail_every && i % p->fail_every == 3) return 100 + (int)(i % 50);
     return 0;
@@ -99,9 +105,7 @@ static int job_values(void *ctx, size_t i, parx_rng *rng, void *out)
 static double job_values_expected(uint64_t seed, size_t i)
 {
     parx_rng rng = parx_rng_for(seed, i);
-    double s = 0;
-    for (int k = 0; k < 8; k++) s += parx_rng_uniform(&rng);
-    return s * (double)(i + 1);
+    return values_of(&rng, i);
 }
 
 #ifndef PARX_NO_PROC

@@ -43,13 +43,8 @@ static int ours(long pid)
             return 1;
     }
     snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return 0;
-    size_t got = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[got] = '\0';
-    for (size_t i = 0; i < got; i += strlen(buf + i) + 1)
+    long got = pt_read_file(path, buf, sizeof buf);
+    for (long i = 0; i < got; i += (long)strlen(buf + i) + 1)
         if (in_build_dir(buf + i))
             return 1;
     return 0;
