@@ -49,7 +49,7 @@ static int job_gate(void *p)
     gate_arg *a = (gate_arg *)p;
     if (!a || !a->hold)
         return 0;
-    for (int i = 0; i < 10000 && !atomic_load(a->go); i++)
+    for (int i = 0; i < polls(10000) && !atomic_load(a->go); i++)
         nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
     return atomic_load(a->go) ? 0 : 1;
 }
@@ -97,7 +97,7 @@ static void brk_progress(size_t done, size_t n, void *user)
     parx_procs_stats(brk_pool, &info);
     kill(info.server_pid, SIGKILL);
     int rc = 0;
-    for (int i = 0; i < 10000; i++) {
+    for (int i = 0; i < polls(10000); i++) {
         parx_ticket t;
         rc = parx_procs_submit(brk_pool, job_gate, NULL, &t);
         if (rc != 0)
@@ -419,7 +419,7 @@ static void brk2_progress(size_t done, size_t n, void *user)
         return;
     /* until B's submit sleeps for a slot (bounded: 10 s) */
     int asleep = 0;
-    for (int i = 0; i < 10000 && !asleep; i++) {
+    for (int i = 0; i < polls(10000) && !asleep; i++) {
         pthread_mutex_lock(&c->pp->lock);
         asleep = c->pp->slot_waiters == 1;
         pthread_mutex_unlock(&c->pp->lock);
@@ -431,7 +431,7 @@ static void brk2_progress(size_t done, size_t n, void *user)
     parx_procs_stats(c->pp, &info);
     kill(info.server_pid, SIGKILL);
     int broken = 0;
-    for (int i = 0; i < 10000 && !broken; i++) {
+    for (int i = 0; i < polls(10000) && !broken; i++) {
         broken = atomic_load(&c->pp->broken);
         if (!broken)
             nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
@@ -609,7 +609,7 @@ static int job_orphan(void *p)
         return 0;
     prctl(PR_SET_PDEATHSIG, 0);
     atomic_store(&a->running, 1);
-    for (int i = 0; i < 10000 && !atomic_load(a->go); i++)
+    for (int i = 0; i < polls(10000) && !atomic_load(a->go); i++)
         nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
     return atomic_load(a->go) ? 0 : 1;
 }
@@ -640,14 +640,14 @@ static void orph_progress(size_t done, size_t n, void *user)
     orph_ctx *c = (orph_ctx *)user;
     if (c->calls++ > 0)
         return;
-    for (int i = 0; i < 10000 && !atomic_load(&c->held->running); i++)
+    for (int i = 0; i < polls(10000) && !atomic_load(&c->held->running); i++)
         nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
     c->bad += !atomic_load(&c->held->running);
     parx_procs_info info;
     parx_procs_stats(c->pp, &info);
     kill(info.server_pid, SIGKILL);
     int broken = 0;
-    for (int i = 0; i < 10000 && !broken; i++) {
+    for (int i = 0; i < polls(10000) && !broken; i++) {
         broken = atomic_load(&c->pp->broken);
         if (!broken)
             nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
@@ -664,7 +664,7 @@ static void orph_progress(size_t done, size_t n, void *user)
 static void *orph_release(void *arg)
 {
     orph_ctx *c = (orph_ctx *)arg;
-    for (int i = 0; i < 10000 && atomic_load(&c->phase) == 0; i++)
+    for (int i = 0; i < polls(10000) && atomic_load(&c->phase) == 0; i++)
         nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
     nanosleep(&(struct timespec){0, 200000000}, NULL);   /* the map's wait: 200 ms */
     c->waits_broken = atomic_load(&orph_waits);
@@ -860,7 +860,7 @@ static void test_target_lowered_under_finish(void)
     REQUIRE(pthread_create(&th, NULL, tg_map, NULL) == 0);
     /* until the map sleeps with its target set (bounded: 10 s) */
     int asleep = 0;
-    for (int i = 0; i < 10000 && !asleep; i++) {
+    for (int i = 0; i < polls(10000) && !asleep; i++) {
         asleep = atomic_load(&pp->ctl->done_target) == 4;
         if (!asleep)
             nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
@@ -936,7 +936,7 @@ static void test_broken_while_submit_naps(void)
     parx_ticket tj;
     REQUIRE(parx_procs_submit(c.pp, job_orphan, held, &tj) == 0);
     c.held = slot_of(c.pp, tj);
-    for (int i = 0; i < 10000 && !atomic_load(&held->running); i++)
+    for (int i = 0; i < polls(10000) && !atomic_load(&held->running); i++)
         nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
     CHECK(atomic_load(&held->running));
     arm("broken_while_submit_naps", 10);
@@ -945,7 +945,7 @@ static void test_broken_while_submit_naps(void)
     /* until the submit sleeps for the running job (its target set, its
        thread asleep; bounded: 10 s) */
     int asleep = 0;
-    for (int i = 0; i < 10000 && !asleep; i++) {
+    for (int i = 0; i < polls(10000) && !asleep; i++) {
         int tid = atomic_load(&c.tid);
         asleep = tid && atomic_load(&c.pp->ctl->done_target) != 0 && thread_sleeps(tid);
         if (!asleep)
@@ -979,7 +979,7 @@ static void *sd_play(void *arg)
 {
     (void)arg;
     parx_procs *pp = sd_pool;
-    for (int i = 0; i < 10000 && !(atomic_load(&pp->jobs[0].state) & PARX__J_WAITER); i++)
+    for (int i = 0; i < polls(10000) && !(atomic_load(&pp->jobs[0].state) & PARX__J_WAITER); i++)
         nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
     int64_t x = parx__procs_claim(pp->ctl, pp->jobs, pp->ring, 0);
     sd_bad += x != 0;
@@ -1041,7 +1041,7 @@ static void su_hook(struct parx_procs *pp, int where)
     if (where != PARX__PHOOK_WORKER_UP || !su_armed)
         return;
     kill(getppid(), SIGKILL);
-    for (int i = 0; i < 10000; i++) /* bounded: PDEATHSIG ends it at once */
+    for (int i = 0; i < polls(10000); i++) /* bounded: PDEATHSIG ends it at once */
         nanosleep(&(struct timespec){0, 1000000}, NULL);
     _exit(1);
 }

@@ -39,10 +39,31 @@ static inline int pid_dead(pid_t pid)
     return state == 0 || state == 'Z' || state == 'X';
 }
 
+/* PARX_TEST_TIME_SCALE=K (a whole number, 1 to 100; else 1): how many
+   times longer the bounds below and a case's job timeouts must be, for
+   runs under valgrind, which runs every process of a pool many times
+   slower. Only bounds that a job must finish (or crash) inside scale; a
+   timeout a job must run past holds at any scale. */
+static inline unsigned time_scale(void)
+{
+    const char *scale = getenv("PARX_TEST_TIME_SCALE");
+    long k = scale ? strtol(scale, NULL, 10) : 1;
+    return (unsigned)(k >= 1 && k <= 100 ? k : 1);
+}
+
+/* How many 1 ms polls a deadline of ms milliseconds allows: ms times
+   time_scale(), for the loops (in the process-pool tests) that poll a
+   condition every millisecond. A deadline a comment calls "bounded: 10 s"
+   is 10 s at scale 1. */
+static inline int polls(int ms)
+{
+    return ms * (int)time_scale();
+}
+
 /* Wait (bounded: 10 s) until every pid in the list is gone; how many are not. */
 static inline int wait_pids_dead(const int *pids, int n)
 {
-    for (int round = 0; round < 10000; round++) {
+    for (int round = 0; round < polls(10000); round++) {
         int alive = 0;
         for (int i = 0; i < n; i++)
             if (pids[i] > 0 && !pid_dead(pids[i]))
@@ -66,7 +87,7 @@ static inline parx_procs_info wait_started(parx_procs *pp, uint64_t want)
 {
     parx_procs_info info;
     parx_procs_stats(pp, &info);
-    for (int i = 0; i < 10000 && info.started < want; i++) {
+    for (int i = 0; i < polls(10000) && info.started < want; i++) {
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
         parx_procs_stats(pp, &info);
@@ -81,7 +102,7 @@ static inline int stop_worker(int pid)
         return 0;
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    for (int i = 0; i < 10000; i++) {
+    for (int i = 0; i < polls(10000); i++) {
         char state = pt_proc_state(path, NULL);
         if (state == 0)
             return 0;
@@ -90,18 +111,6 @@ static inline int stop_worker(int pid)
         nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling a condition, with a deadline */
     }
     return 0;
-}
-
-/* PARX_TEST_TIME_SCALE=K (a whole number, 1 to 100; else 1): how many
-   times longer the bounds below and a case's job timeouts must be, for
-   runs under valgrind, which runs every process of a pool many times
-   slower. Only bounds that a job must finish (or crash) inside scale; a
-   timeout a job must run past holds at any scale. */
-static inline unsigned time_scale(void)
-{
-    const char *scale = getenv("PARX_TEST_TIME_SCALE");
-    long k = scale ? strtol(scale, NULL, 10) : 1;
-    return (unsigned)(k >= 1 && k <= 100 ? k : 1);
 }
 
 /* Run fn in a forked child, which ends with _exit(0) when all went as it

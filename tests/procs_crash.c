@@ -291,7 +291,7 @@ static void test_server_kill_no_pidfd(void)
         parx_ticket t;
         if (parx_procs_submit(pp, job_crash, c, &t) != 0)
             _exit(43);
-        for (int i = 0; i < 10000 && atomic_load(&c->runs) == 0; i++)
+        for (int i = 0; i < polls(10000) && atomic_load(&c->runs) == 0; i++)
             nanosleep(&(struct timespec){0, 1000000}, NULL);
         parx_procs_info info;
         int pids[2];
@@ -406,7 +406,7 @@ static void test_death_during_kill(void)
     REQUIRE(parx_procs_submit(pp, job_sleep, ns, &ta) == 0);
     REQUIRE(parx_procs_submit(pp, job_exit_once, b, &tb) == 0);
     /* until B has ended its worker (a zombie: its reaper is stopped) */
-    for (int i = 0; i < 10000 && !pid_dead(pid); i++) {
+    for (int i = 0; i < polls(10000) && !pid_dead(pid); i++) {
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
@@ -447,7 +447,7 @@ static int stale_pid_case(void)
     if (parx_procs_pids(a, &wpid, 1) != 1 || parx_procs_stats(a, &info) != 0)
         return 11;
     kill(info.server_pid, SIGKILL);
-    for (int i = 0; i < 5000 && rc == 0; i++) { /* until the pool knows (bounded) */
+    for (int i = 0; i < polls(5000) && rc == 0; i++) { /* until the pool knows (bounded) */
         parx_ticket t;
         rc = parx_procs_submit(a, job_nothing, NULL, &t);
         if (rc == 0)
@@ -459,7 +459,7 @@ static int stale_pid_case(void)
     /* until the pool is done with the server's death: its workers' pids
        forgotten (0), before one is handed to our child below */
     int seen = -1;
-    for (int i = 0; i < 10000 && seen != 0; i++) {
+    for (int i = 0; i < polls(10000) && seen != 0; i++) {
         if (parx_procs_pids(a, &seen, 1) != 1)
             return 18;
         if (seen != 0)
@@ -467,7 +467,7 @@ static int stale_pid_case(void)
     }
     if (seen != 0)
         return 18;
-    for (int i = 0; i < 5000 && kill(wpid, 0) == 0; i++) /* reaped by our init */
+    for (int i = 0; i < polls(5000) && kill(wpid, 0) == 0; i++) /* reaped by our init */
         nanosleep(&(struct timespec){0, 1000000}, NULL);
     if (kill(wpid, 0) == 0)
         return 13;

@@ -447,7 +447,7 @@ static void case_threads(void)
     parx_procs_pids(pp, &before, 1);
     CHECK_EQ(run1(pp, new_arg(pp, K_THREAD_CRASH, 50, 0)).status, 0);
     /* the thread kills the worker once idle: replaced, nobody charged */
-    for (int i = 0; i < 10000; i++) {
+    for (int i = 0; i < polls(10000); i++) {
         parx_procs_pids(pp, &after, 1);
         if (after > 0 && after != before)
             break;

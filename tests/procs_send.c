@@ -59,7 +59,7 @@ static int job(void *p)
         for (;;)
             pause();
     if (a->kind == 3) {
-        for (int i = 0; i < 20000 && !atomic_load(&a->go); i++)
+        for (int i = 0; i < polls(20000) && !atomic_load(&a->go); i++)
             nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
         raise(SIGKILL);
     }
@@ -181,7 +181,7 @@ static void case_kill_moot(void)
     parx_ticket t;
     parx_job_result r;
     CHILD_REQUIRE(parx_procs_submit(pp, job, &a[0], &t) == 0, "submit");
-    for (int i = 0; i < 20000 && atomic_load(&failed[PARX__M_KILL]) == 0; i++)
+    for (int i = 0; i < polls(20000) && atomic_load(&failed[PARX__M_KILL]) == 0; i++)
         nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
     CHILD_REQUIRE(atomic_load(&failed[PARX__M_KILL]) > 0, "no KILL was tried");
     atomic_store(&a[0].go, 1);
