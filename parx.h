@@ -293,8 +293,8 @@
       RHEL 9, ChromeOS, Android), ENOSYS (kernels without io_uring), EINVAL,
       ENOMEM, a kernel without the read/write opcodes (probed), or a ring
       that sets up but cannot be entered (io_uring_enter refused on its
-      own, by a seccomp filter: a NOP is submitted and waited for at setup
-      to find out). The fallback is logged (INFO) and parx_prefetch_backend() /
+      own by a seccomp filter, or answered with 0 or EINTR every time: a
+      NOP is submitted and waited for at setup to find out). The fallback is logged (INFO) and parx_prefetch_backend() /
       parx_writer_backend() say which backend runs and why. Newer setup
       flags (COOP_TASKRUN, SUBMIT_ALL) are used where liburing's headers
       define them and dropped when the kernel refuses them: liburing 2.3
@@ -1200,8 +1200,9 @@ typedef struct parx_prefetch parx_prefetch;
    a kernel whose io_uring has no read operation: before Linux 5.6),
    io_uring's setup error with PARX_IO_URING (-EPERM, -ENOSYS, -EINVAL,
    -ENOMEM; -EPERM also when io_uring_enter or io_uring_register alone is
-   refused), -EAGAIN (no thread could be started), or the arena's errno
-   (-ENOMEM: full).
+   refused; -EIO when io_uring_enter makes no progress, answering 0 or
+   EINTR to every try), -EAGAIN (no thread could be started), or the
+   arena's errno (-ENOMEM: full).
    Thread safety: any thread. */
 PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *err);
 
@@ -1293,7 +1294,8 @@ typedef struct parx_writer parx_writer;
    an unknown backend), -ENOMEM, -EAGAIN, the errno of open (-ENXIO: a
    FIFO with no reader), -EOPNOTSUPP or io_uring's setup error with
    PARX_IO_URING (-EPERM also when io_uring_enter or io_uring_register
-   alone is refused).
+   alone is refused; -EIO when io_uring_enter makes no progress, answering
+   0 or EINTR to every try).
    Thread safety: any thread. */
 PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err);
 
@@ -5899,31 +5901,42 @@ static int parx__uring_setup(struct io_uring *ring, unsigned entries, int op, ch
     /* A ring can be set up (and probed: that is io_uring_register) while
        io_uring_enter is refused -- a seccomp filter that denies it alone --
        and then every submission would fail. One NOP, submitted and waited
-       for, proves the ring works before it is chosen. */
+       for, proves the ring works before it is chosen. A NOP completes as
+       it is submitted, so a few tries are plenty; they are counted, as a
+       filter may also answer io_uring_enter with 0 (nothing done) or EINTR
+       for ever, and liburing's own wait would then call it for ever. */
     struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
     PARX_ASSERT(sqe != NULL); /* a fresh ring */
     io_uring_prep_nop(sqe);
     io_uring_sqe_set_data(sqe, NULL);
-    do {
-        rc = io_uring_submit_and_wait(ring, 1);
-    } while (rc == -EINTR);
     struct io_uring_cqe *cqe = NULL;
-    if (rc >= 0) {
-        do {
-            rc = io_uring_wait_cqe(ring, &cqe);
-        } while (rc == -EINTR);
+    for (int tries = 0; tries < 100; tries++) {
+        /* the first call submits the NOP (a later one too, if the kernel
+           took nothing), then each waits for its completion */
+        rc = io_uring_submit_and_wait(ring, 1);
+        if (io_uring_peek_cqe(ring, &cqe) == 0 || (rc < 0 && rc != -EINTR)) break;
+        cqe = NULL;
     }
-    if (rc >= 0) {
-        if (cqe->res < 0) rc = cqe->res;
+    if (cqe) {
+        rc = cqe->res;
         io_uring_cqe_seen(ring, cqe);
+        if (rc < 0) {
+            parx__uring_exit(ring);
+            snprintf(why, n, "threads: io_uring's test NOP failed: %s", parx_strerror(rc));
+            return rc;
+        }
+        return 0;
     }
-    if (rc < 0) {
-        parx__uring_exit(ring);
-        snprintf(why, n, "threads: io_uring_enter failed: %s%s", parx_strerror(rc),
-                 rc == -EPERM ? " (refused by seccomp)" : "");
-        return rc;
+    parx__uring_exit(ring);
+    if (rc >= 0 || rc == -EINTR) {
+        /* answered 0 or EINTR every time: the ring makes no progress */
+        snprintf(why, n, "threads: io_uring_enter %s 100 times, the test NOP never completed",
+                 rc == -EINTR ? "was interrupted" : "did nothing");
+        return -EIO;
     }
-    return 0;
+    snprintf(why, n, "threads: io_uring_enter failed: %s%s", parx_strerror(rc),
+             rc == -EPERM ? " (refused by seccomp)" : "");
+    return rc;
 }
 #endif
 
@@ -7350,12 +7363,20 @@ static void parx__wr_uring_stop_later(parx_writer *w)
    included: see parx__wr_uring_reap.) */
 static void parx__wr_uring_abandon(parx_writer *w, int rc, const parx__wr_op *keep)
 {
-    /* the ring's error is the error of the earliest write it leaves
-       unfinished (in flight or in the SQ) */
-    uint64_t first = UINT64_MAX;
-    for (int i = 0; i < w->d.depth; i++)
-        if (w->ops[i].live && w->ops[i].seq < first) first = w->ops[i].seq;
-    parx__wr_uring_fail(w, rc, first);
+    /* The ring's error is the error of the earliest write it leaves
+       unfinished: of those in the SQ, which it will never send. A write in
+       flight before them may still come back, with an error of its own that
+       must then win (flush reports the earliest failed write); only when
+       nothing waits in the SQ (the ring could not be waited on) is it
+       charged to the earliest write in flight. */
+    uint64_t first = UINT64_MAX, first_live = UINT64_MAX;
+    for (int i = 0; i < w->d.depth; i++) {
+        const parx__wr_op *op = &w->ops[i];
+        if (!op->live) continue;
+        if (op->seq < first_live) first_live = op->seq;
+        if (op->sq_seq >= w->sq_submitted && op->seq < first) first = op->seq;
+    }
+    parx__wr_uring_fail(w, rc, first != UINT64_MAX ? first : first_live);
     for (int i = 0; i < w->d.depth; i++) {
         parx__wr_op *op = &w->ops[i];
         if (!op->live || op->sq_seq < w->sq_submitted) continue;

@@ -2,12 +2,14 @@
    a seccomp filter (raw BPF, PR_SET_NO_NEW_PRIVS + PR_SET_SECCOMP) makes
    io_uring_setup fail with EPERM (what Docker's default profile does) or
    ENOSYS (a kernel without io_uring), or io_uring_enter alone fail with
-   EPERM (the ring sets up, and every submission would fail). PARX_IO_AUTO
-   must fall back to the thread backend, say why, log it, and deliver the
-   same bytes as the parent read; PARX_IO_URING must fail with the filter's
-   error (and the writer leave its file untouched); the writer must fall
-   back too. This runs whether or not io_uring works in the parent, so CI
-   exercises the fallback on every machine.
+   EPERM (the ring sets up, and every submission would fail) or answer 0
+   or EINTR every time (no progress: open spun for ever on those).
+   PARX_IO_AUTO must fall back to the thread backend, say why, log it, and
+   deliver the same bytes as the parent read; PARX_IO_URING must fail with
+   the filter's error (-EIO for no progress; and the writer leave its file
+   untouched); the writer must fall back too. This runs whether or not
+   io_uring works in the parent, so CI exercises the fallback on every
+   machine.
    Where io_uring works, io_uring_enter is then refused after open (EPERM,
    or EAGAIN: short of resources) with writes and reads done, pending in a
    full FIFO or on a page nobody serves (userfaultfd: the source of a
@@ -50,8 +52,11 @@ static void capture_log(parx_log_level level, const char *msg, void *user)
 /* In the child, with system call `nr` (io_uring_setup or io_uring_enter)
    refused with `err`: returns the number of failed checks (its exit
    status). `what` is how the reason names the failure. */
+/* err 0 or EINTR (io_uring_enter answered so every time): the ring makes
+   no progress, and PARX_IO_URING fails with -EIO; otherwise with -err. */
 static int child_checks(long nr, int err, const char *what)
 {
+    int want = err == 0 || err == EINTR ? -EIO : -err;
     int bad = 0;
 #define CCHECK(c, ...)                                                                             \
     do {                                                                                           \
@@ -65,9 +70,11 @@ static int child_checks(long nr, int err, const char *what)
     CCHECK(rc == 0, "%s", parx_strerror(rc));
     if (rc)
         return bad;
+    errno = 0;
     long r = nr == __NR_io_uring_setup ? syscall(__NR_io_uring_setup, 4, NULL)
                                        : syscall(__NR_io_uring_enter, -1, 0, 0, 0, NULL, 0);
-    CCHECK(r == -1 && errno == err, "system call %ld gave %ld, errno %d", nr, r, errno);
+    CCHECK(err ? r == -1 && errno == err : r == 0, "system call %ld gave %ld, errno %d", nr, r,
+           errno);
 
     parx_set_log(capture_log, NULL);
     const char *paths[1] = {io_path("data")};
@@ -84,10 +91,12 @@ static int child_checks(long nr, int err, const char *what)
         const char *why = "";
         CCHECK(parx_prefetch_backend(pf, &why) == PARX_IO_THREADS, "%s", why);
 #ifndef PARX_NO_URING
-        CCHECK(strstr(why, what) && strstr(why, strerror(err)), "why: %s", why);
+        CCHECK(strstr(why, what) && (want == -EIO || strstr(why, strerror(err))), "why: %s",
+               why);
         CCHECK(strstr(logged, what) != NULL, "logged: '%s'", logged);
 #else
         (void)what;
+        (void)want;
         CCHECK(strcmp(why, "threads: built with PARX_NO_URING") == 0, "why: %s", why);
 #endif
         io_result res = io_drain(pf, &seed, NULL);
@@ -102,7 +111,7 @@ static int child_checks(long nr, int err, const char *what)
 #ifdef PARX_NO_URING
     CCHECK(e == -EOPNOTSUPP, "err %d", e);
 #else
-    CCHECK(e == -err, "err %d", e);
+    CCHECK(e == want, "err %d", e);
 #endif
     parx_prefetch_close(pf);
 
@@ -130,7 +139,7 @@ static int child_checks(long nr, int err, const char *what)
                          &e);
     CCHECK(w == NULL, "PARX_IO_URING writer must fail");
 #ifndef PARX_NO_URING
-    CCHECK(e == -err, "err %d", e);
+    CCHECK(e == want, "err %d", e);
 #endif
     struct stat st; /* and leave the file as it was: not truncated */
     CCHECK(stat(io_path("written"), &st) == 0 && st.st_size == 300000,
@@ -170,6 +179,19 @@ static void test_enosys(void)
 static void test_enter_eperm(void)
 {
     run_refused(__NR_io_uring_enter, EPERM, "io_uring_enter failed");
+}
+
+/* A filter that answers io_uring_enter with 0 (done, nothing taken) or
+   EINTR, every time: the set-up NOP never completes. open waited for it
+   for ever, at full speed, until a fault-injection review. */
+static void test_enter_zero(void)
+{
+    run_refused(__NR_io_uring_enter, 0, "io_uring_enter did nothing");
+}
+
+static void test_enter_eintr(void)
+{
+    run_refused(__NR_io_uring_enter, EINTR, "io_uring_enter was interrupted");
 }
 
 #ifndef PARX_NO_URING
@@ -490,6 +512,10 @@ int main(void)
     run_guarded("io_uring_setup refused with ENOSYS by seccomp: threads, same bytes", test_enosys);
     run_guarded("io_uring_enter alone refused with EPERM by seccomp: threads, same bytes",
                 test_enter_eperm);
+    run_guarded("io_uring_enter answered 0 every time by seccomp: threads, same bytes",
+                test_enter_zero);
+    run_guarded("io_uring_enter answered EINTR every time by seccomp: threads, same bytes",
+                test_enter_eintr);
     run_guarded("io_uring_enter refused after open: errors, not hangs; buffers in flight kept",
                 test_after_open);
     io_dir_remove();

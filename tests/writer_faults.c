@@ -31,7 +31,9 @@
    waiting in its submission queue when an earlier one fails, nor those a
    ring that refused work abandoned, even when a write in flight then
    comes back to be tried again (it wrote one refused with -EPERM, .done
-   told 0 for it).
+   told 0 for it), and, when a write in flight fails after the ring refused
+   a later one, report the failed write's own error (flush and close gave
+   the refusal's).
    Both backends, and PARX_IO_AUTO, which must choose the
    thread backend on FUSE (io_uring turns a short write there into EIO,
    nothing written: it did at HEAD), and PARX_IO_URING asked for, which
@@ -581,8 +583,12 @@ static void test_stopped_in_sq(void)
    submit of its rest sent the refused write too -- with whatever the
    caller had put in its buffer since -- and told .done 0 for it. Made to
    happen: the server holds write A at offset 0 while the hook refuses B
-   with -EPERM; then A is answered EAGAIN. Neither may be sent again. */
-static void test_ring_refused(void)
+   with -EPERM; then A is answered EAGAIN (a_fails false: A is not tried
+   again, and ends with the ring's EPERM) or ENOSPC (a_fails: A's own
+   error, the earliest write's, is what flush and close report; they
+   said EPERM, the later refusal's, until a fault-injection review).
+   Neither may be sent again. */
+static void ring_refused(bool a_fails)
 {
     if (!has_uring) /* or built without it (PARX_NO_URING) */
         PT_SKIP("no io_uring writer here");
@@ -593,7 +599,7 @@ static void test_ring_refused(void)
     gate_bufs[0] = a;
     gate_bufs[1] = b;
     gate_bufs[2] = NULL;
-    parx_writer *w = gate_writer(true);
+    parx_writer *w = gate_writer(!a_fails);
     REQUIRE(w != NULL);
     int ra = parx_writer_write_at(w, a, sizeof a, 0);
     bool held = gate_wait_held();
@@ -607,12 +613,13 @@ static void test_ring_refused(void)
     CHECK_MSG(held && ra == 0 && rb == -EPERM,
               "A %s at the server; write A %d, write B %d (want -EPERM)", held ? "held" : "never",
               ra, rb);
-    CHECK_MSG(rf == -EPERM && rc == -EPERM, "flush %d (%s), close %d (%s): want EPERM", rf,
-              parx_strerror(rf), rc, parx_strerror(rc));
-    CHECK_MSG(gate_calls[0] == 1 && gate_status[0] == -EPERM,
-              "A (to be tried again, after the ring failed): .done called %d times, status %d "
-              "(want once, EPERM)",
-              gate_calls[0], gate_status[0]);
+    int want = a_fails ? -ENOSPC : -EPERM;
+    CHECK_MSG(rf == want && rc == want, "flush %d (%s), close %d (%s): want %s", rf,
+              parx_strerror(rf), rc, parx_strerror(rc), parx_strerror(want));
+    CHECK_MSG(gate_calls[0] == 1 && gate_status[0] == want,
+              "A (%s): .done called %d times, status %d (want once, %s)",
+              a_fails ? "failed" : "to be tried again, after the ring failed", gate_calls[0],
+              gate_status[0], parx_strerror(want));
     CHECK_MSG(atomic_load(&shared->gate_zero) == 1, "A reached the file system %d times (want 1)",
               atomic_load(&shared->gate_zero));
     CHECK_MSG(gate_calls[1] == 0,
@@ -622,6 +629,16 @@ static void test_ring_refused(void)
     CHECK_MSG(atomic_load(&shared->gate_far) == 0,
               "the refused write reached the file system %d times", atomic_load(&shared->gate_far));
     fs_stop();
+}
+
+static void test_ring_refused(void)
+{
+    ring_refused(false);
+}
+
+static void test_ring_refused_after_error(void)
+{
+    ring_refused(true);
 }
 
 int main(void)
@@ -662,6 +679,9 @@ int main(void)
                 test_stopped_in_sq);
     run_guarded("io_uring: a ring that refuses work writes nothing more, the refused write never",
                 test_ring_refused);
+    run_guarded("io_uring: a write in flight that fails after the ring refused a later one: "
+                "its own error, not the refusal's, from flush and close",
+                test_ring_refused_after_error);
     munmap(shared, sizeof *shared);
     stall_unmap();
     io_dir_remove();
