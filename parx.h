@@ -366,9 +366,10 @@
       reads use unregistered buffers, which is correct, only a little
       slower. The reason string says which.
     - Faults. A short read is resumed for the rest; EINTR is read again,
-      and so is EAGAIN (which a FUSE or network file system may answer for
-      as long as it likes), after a pause that doubles from 10 us to about
-      10 ms, so that waiting costs next to no CPU (on io_uring, a FUSE
+      at once up to 8 times in a row and then as EAGAIN is (which a FUSE
+      or network file system may answer for as long as it likes): after a
+      pause that doubles from 10 us to about 10 ms, so that waiting costs
+      next to no CPU (on io_uring, a FUSE
       file's EAGAIN does not reach parx: the kernel reads again itself, at
       once, and its io-wq thread spins while it lasts; PARX_IO_THREADS
       does not); a read that returns 0
@@ -1306,9 +1307,9 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err);
    it, or until parx_writer_flush returns: do not change or free it before.
    Short writes are resumed (on FUSE with PARX_IO_URING, by pwrite in
    write, flush or close: see >>prefetch); EINTR and EAGAIN are written
-   again (EAGAIN after a pause, as for the prefetcher's reads: see
-   >>prefetch, Faults; on io_uring the pause is taken in whichever call
-   finds the EAGAIN: write, flush or close). Writes land in the order they
+   again (EAGAIN after a pause, and EINTR after 8 in a row, as for the
+   prefetcher's reads: see >>prefetch, Faults; on io_uring the pause is
+   taken in whichever call finds the answer: write, flush or close). Writes land in the order they
    were queued (overlapping ones too). A write of size 0 (buf may be NULL)
    writes nothing and gets its .done like any other. On a pipe, FIFO,
    socket or terminal the bytes go out in the order queued, one write at a
@@ -5806,6 +5807,21 @@ static unsigned parx__io_backoff(unsigned tries)
     return tries + 1;
 }
 
+/* Any answer that is tried again: EAGAIN pauses at once (above); EINTR and
+   ECANCELED (a signal; the exit of a thread that submitted the request)
+   are tried again at once, PARX__IO_QUICK times in a row, and then paused
+   the same way, so that a source that gives them for ever (a FUSE server,
+   a seccomp filter) is not spun on. `tries`: such answers in a row so far
+   (0 after progress); `err`: this one's errno. Returns tries + 1. */
+enum { PARX__IO_QUICK = 8 };
+static unsigned parx__io_retry(unsigned tries, int err)
+{
+    if (err == EAGAIN) return parx__io_backoff(tries);
+    if (tries < PARX__IO_QUICK) return tries + 1;
+    parx__io_backoff(tries - PARX__IO_QUICK);
+    return tries + 1;
+}
+
 #ifndef PARX_NO_URING
 /* ThreadSanitizer does not see the rings: liburing maps and unmaps them with
    raw system calls, not libc's mmap. When one thread's ring is unmapped and
@@ -5986,7 +6002,7 @@ typedef struct parx__pf_sub {
     uint64_t off;       /* the file offset of that byte */
     size_t len;         /* bytes still to read */
     bool direct;        /* through the O_DIRECT descriptor */
-    unsigned again;     /* EAGAINs in a row (parx__io_backoff) */
+    unsigned again;     /* answers tried again, in a row (parx__io_retry) */
 } parx__pf_sub;
 
 typedef struct parx__pf_slot {
@@ -6133,8 +6149,9 @@ static bool parx__pf_direct_reads_refused(int dfd)
     if (fstatfs(dfd, &sf) != 0 || sf.f_type != PARX__FUSE_MAGIC) return false;
     _Alignas(4096) unsigned char block[4096]; /* PARX__IO_ALIGN */
     ssize_t n;
-    do n = pread(dfd, block, sizeof block, 0);
-    while (n < 0 && errno == EINTR);
+    unsigned tries = 0;
+    while ((n = pread(dfd, block, sizeof block, 0)) < 0 && errno == EINTR)
+        tries = parx__io_retry(tries, EINTR);
     return n < 0 && (errno == EOPNOTSUPP || errno == EINVAL);
 }
 
@@ -6427,8 +6444,10 @@ static bool parx__pf_sub_result(parx__pf_sub *u, long res)
             if (!s->err) s->err = (int)res;
             return false;
         }
-        if (res == -EAGAIN) u->again = parx__io_backoff(u->again);
-        if (res == -EINTR || res == -EAGAIN || res == -ECANCELED) return true;
+        if (res == -EINTR || res == -EAGAIN || res == -ECANCELED) {
+            u->again = parx__io_retry(u->again, (int)-res);
+            return true;
+        }
         if (u->direct && (res == -EINVAL || res == -EOPNOTSUPP)) {
             /* the file system refused this O_DIRECT read */
             u->direct = false;
@@ -6510,13 +6529,15 @@ static void parx__pf_uring_queue(parx_prefetch *pf, parx__pf_sub *u)
    ring that fails (it should not) can still be drained exactly. */
 static void parx__pf_uring_submit(parx_prefetch *pf)
 {
+    unsigned intr = 0;
     while (pf->unsubmitted > 0) {
         int rc = io_uring_submit(&pf->ring);
         if (rc > 0) {
             pf->unsubmitted -= rc;
             pf->inflight += rc;
+            intr = 0;
         } else if (rc == -EINTR) {
-            continue;
+            intr = parx__io_retry(intr, EINTR);
         } else if ((rc == 0 || rc == -EAGAIN || rc == -EBUSY) && pf->inflight > 0) {
             struct io_uring_cqe *cqe; /* short of resources: let some reads finish first */
             io_uring_wait_cqe(&pf->ring, &cqe);
@@ -7241,7 +7262,7 @@ struct parx_writer {
     uint64_t sq_submitted;     /* of those, taken by the kernel (or abandoned) */
     bool ring_failed;          /* the ring refused work: nothing is submitted again
                                   (parx__wr_uring_abandon) */
-    unsigned again;            /* EAGAINs in a row (parx__io_backoff) */
+    unsigned again;            /* answers tried again, in a row (parx__io_retry) */
     uint64_t handoff;          /* writes handed off so far: the next one's seq */
     uint64_t err_seq;          /* the seq of the write whose error w->err is */
 #endif
@@ -7270,9 +7291,9 @@ static int parx__wr_pwrite(int fd, bool stream, parx__wr_op *op)
         size_t n = op->len < PARX__IO_MAX_CHUNK ? op->len : PARX__IO_MAX_CHUNK;
         ssize_t r = stream ? write(fd, op->buf, n) : pwrite(fd, op->buf, n, (off_t)op->off);
         if (r < 0) {
-            if (errno == EAGAIN) again = parx__io_backoff(again);
-            if (errno == EINTR || errno == EAGAIN) continue;
-            return -errno;
+            if (errno != EINTR && errno != EAGAIN) return -errno;
+            again = parx__io_retry(again, errno);
+            continue;
         }
         if (r == 0) return -EIO; /* no progress and no reason: do not spin */
         again = 0;
@@ -7400,15 +7421,20 @@ static void parx__wr_uring_abandon(parx_writer *w, int rc, const parx__wr_op *ke
    sparing `keep`). */
 static int parx__wr_uring_submit(parx_writer *w, const parx__wr_op *keep)
 {
+    unsigned intr = 0;
     while (w->sq_submitted < w->sq_queued) {
         int rc = PARX__WR_SUBMIT(&w->ring);
         if (rc > 0) {
             w->sq_submitted += (uint64_t)rc;
             w->inflight += rc;
             PARX_ASSERT(w->sq_submitted <= w->sq_queued);
+            intr = 0;
             continue;
         }
-        if (rc == -EINTR) continue;
+        if (rc == -EINTR) {
+            intr = parx__io_retry(intr, EINTR);
+            continue;
+        }
         if ((rc == 0 || rc == -EAGAIN || rc == -EBUSY) && w->inflight > 0)
             return 0; /* short of resources: let writes in flight finish first */
         if (rc == 0) rc = -EAGAIN; /* nothing taken, nothing in flight: no progress possible */
@@ -7420,7 +7446,7 @@ static int parx__wr_uring_submit(parx_writer *w, const parx__wr_op *keep)
 
 /* Finish what has completed -- after waiting for one completion if `wait`
    and writes are in flight -- then submit what waits in the SQ. Writes that
-   come back -EINTR, -EAGAIN (after a pause: parx__io_backoff) or -ECANCELED
+   come back -EINTR, -EAGAIN or -ECANCELED (paused as parx__io_retry says)
    (io_uring cancels the io-wq work of a thread that exits, so the writes of
    a caller's thread that has since ended come back cancelled) are written
    again, and short writes resumed,
@@ -7450,7 +7476,7 @@ static bool parx__wr_uring_reap(parx_writer *w, bool wait)
         int status = 0;
         if (res == -EINTR || res == -EAGAIN || res == -ECANCELED) {
             /* again after a pause, here in the caller's thread */
-            if (res == -EAGAIN && !stopped) w->again = parx__io_backoff(w->again);
+            if (!stopped) w->again = parx__io_retry(w->again, -res);
             status = stopped;
         } else if (res == -EIO && w->fuse && !w->stream && !stopped) {
             /* FUSE ends an asynchronous write that its file system answered

@@ -86,17 +86,20 @@ static const char *fs_path(const char *name)
     return io_path(rel);
 }
 
-/* "stall": a file that answers every request EAGAIN for STALL_MS from the
-   first one, which a FUSE or network file system may do. The requests are
+/* "stall": a file that answers every request EAGAIN (or EINTR, as the
+   test asks) for STALL_MS from the first one, which a FUSE or network
+   file system may do. The requests are
    counted where the test sees them: a page shared with the server's
    process, mapped (stall_map) before fs_start forks it. A reader or writer
    that pauses between tries -- 10 us doubling to about 10 ms -- makes
-   about 30 (11 in the first 10 ms, then one per 10 ms); one that tries
-   again at once makes one per round trip through FUSE, thousands. */
+   about 30 (11 in the first 10 ms, then one per 10 ms), and 8 more for
+   EINTR, tried again at once 8 times in a row; one that tries again at
+   once for ever makes one per round trip through FUSE, thousands. */
 enum { STALL_MS = 200, STALL_MAX_TRIES = 200 };
 typedef struct stall_state {
     _Atomic long tries;      /* requests answered EAGAIN */
     _Atomic long long t0_ns; /* the first one's time; 0: none yet */
+    _Atomic int err;         /* the answer: EAGAIN or EINTR */
 } stall_state;
 static stall_state *stall;
 
@@ -114,24 +117,25 @@ static void stall_unmap(void)
     stall = NULL;
 }
 
-/* Before a case: no request yet. */
-static void stall_reset(void)
+/* Before a case: no request yet; requests to be answered err. */
+static void stall_reset(int err)
 {
     atomic_store(&stall->tries, 0);
     atomic_store(&stall->t0_ns, 0);
+    atomic_store(&stall->err, err);
 }
 
-/* In the server: whether this request is answered EAGAIN (counted). */
-static bool stall_now(void)
+/* In the server: the errno this request is answered with (counted), or 0. */
+static int stall_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     long long now = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec, zero = 0;
     atomic_compare_exchange_strong(&stall->t0_ns, &zero, now);
     if (now - atomic_load(&stall->t0_ns) >= STALL_MS * 1000000LL)
-        return false;
+        return 0;
     atomic_fetch_add(&stall->tries, 1);
-    return true;
+    return atomic_load(&stall->err);
 }
 
 /* main's first steps: the scratch directory `dir`, and a skip of every

@@ -21,8 +21,8 @@
    after it: the prefetcher must end the file at the cut and not hand out
    the chunk read before it (a gap in the stream). The server runs
    several threads, so that both reads wait in it at once. And
-     stall     the same bytes, but every read fails with EAGAIN for
-               STALL_MS from the first one (direct_io); the tries counted
+     stall     the same bytes, but every read fails with EAGAIN (or EINTR)
+               for STALL_MS from the first one (direct_io); the tries counted
    which must be read whole, and on the thread backend with a pause
    between tries, not a spin (at HEAD it tried again at once: 10000-22000
    tries in the 200 ms). On io_uring the EAGAIN never reaches parx: the
@@ -158,8 +158,9 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off, struct f
     if (w == W_STUCK && off >= 65536)
         return -EAGAIN;
     if (w == W_STALL) {
-        if (stall_now())
-            return -EAGAIN;
+        int e = stall_now();
+        if (e)
+            return -e;
     } else if (w >= 5 && w < 5 + CUT_FILES) {
         size = cut_read(w - 5, size, off);
     }
@@ -229,18 +230,19 @@ static void test_short_reads(void)
     fs_stop();
 }
 
-/* EAGAIN for STALL_MS, on both backends, buffered and O_DIRECT: every
-   byte read; on the thread backend after a few dozen tries, not thousands
-   (see stall_state; at depth 4 up to 5 read at once, the readers and the
-   consumer: 56-113 tries here). io_uring's tries are the kernel's: see the
-   top of the file. */
-static void test_stall(void)
+/* EAGAIN (or EINTR) for STALL_MS, on both backends, buffered and O_DIRECT:
+   every byte read; on the thread backend after a few dozen tries, not
+   thousands (see stall_state; at depth 4 up to 5 read at once, the readers
+   and the consumer: 56-113 tries here). io_uring's tries are the kernel's:
+   see the top of the file. EINTR was tried again at once for as long as it
+   came, thousands of times, until a fault-injection review. */
+static void stall_case(int err)
 {
     FS_START();
     uint32_t seed = SEED;
     for (int b = 0; b < nbackends; b++)
         for (int direct = 0; direct < 2; direct++) {
-            stall_reset();
+            stall_reset(err);
             parx_prefetch *pf = open_one(fs_path("stall"), backends[b], direct, 4);
             REQUIRE(pf != NULL);
             uint64_t off[1] = {0};
@@ -250,12 +252,23 @@ static void test_stall(void)
                       "backend %d direct %d: rc %d, %d bad, %llu bytes", (int)backends[b],
                       direct, r.rc, r.bad, (unsigned long long)r.bytes);
             CHECK_MSG(tries > 0 && (tries <= STALL_MAX_TRIES || backends[b] == PARX_IO_URING),
-                      "backend %d direct %d: %ld reads answered EAGAIN in %d ms (at most %d: a "
+                      "backend %d direct %d: %ld reads answered %s in %d ms (at most %d: a "
                       "pause between tries)",
-                      (int)backends[b], direct, tries, STALL_MS, STALL_MAX_TRIES);
+                      (int)backends[b], direct, tries, err == EINTR ? "EINTR" : "EAGAIN",
+                      STALL_MS, STALL_MAX_TRIES);
             parx_prefetch_close(pf);
         }
     fs_stop();
+}
+
+static void test_stall(void)
+{
+    stall_case(EAGAIN);
+}
+
+static void test_stall_eintr(void)
+{
+    stall_case(EINTR);
 }
 
 /* EAGAIN for ever past the first chunk, thread backend: the first chunk
@@ -428,6 +441,8 @@ int main(void)
     run_guarded("a file cut between the reads of two chunks ends at the cut, with no gap",
                 test_cut_between_reads);
     run_guarded("EAGAIN that goes on: read again after a pause, every byte", test_stall);
+    run_guarded("EINTR that goes on: read again, after a pause once 8 come in a row",
+                test_stall_eintr);
     run_guarded("EAGAIN for ever past the first chunk: close returns (thread backend)",
                 test_stuck_close);
     stall_unmap();

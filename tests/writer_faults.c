@@ -9,8 +9,9 @@
      eio       a write touching byte 600000 fails: EIO
      again     the first write fails with EAGAIN, the second with EINTR
                (direct_io), then all is well
-     stall     every write fails with EAGAIN for STALL_MS from the first
-               one (direct_io), then all is well; the attempts are counted
+     stall     every write fails with EAGAIN (or EINTR) for STALL_MS from
+               the first one (direct_io), then all is well; the attempts
+               are counted
      rofsync   fsync fails with EROFS, as ext4's does once an error has
                made it read-only (errors=remount-ro): the data is not on
                the device
@@ -191,8 +192,9 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
         size = SHORT_MAX;
     if (w == F_EIO && (uint64_t)off <= EIO_AT && EIO_AT < (uint64_t)off + size)
         return -EIO;
-    if (w == F_STALL && stall_now())
-        return -EAGAIN;
+    int stalled = w == F_STALL ? stall_now() : 0;
+    if (stalled)
+        return -stalled;
     if (w == F_ORDER && off >= ORDER_SPLIT)
         return -ENOSPC;
     if (w == F_ORDER) {
@@ -345,13 +347,14 @@ static void test_resumed(void)
     fs_stop();
 }
 
-/* EAGAIN for STALL_MS, on every backend: every byte written once, in
-   place, after a few dozen tries, not thousands */
-static void test_stall(void)
+/* EAGAIN (or EINTR) for STALL_MS, on every backend: every byte written
+   once, in place, after a few dozen tries, not thousands (EINTR: written
+   again at once, as long as it came, until a fault-injection review) */
+static void stall_case(int err)
 {
     FS_START();
     for (int b = 0; b < nbackends; b++) {
-        stall_reset();
+        stall_reset(err);
         const char *path = fs_path("stall");
         int rw, rf, rc;
         parx_io_backend used = write_all(path, backends[b], false, &rw, &rf, &rc);
@@ -363,11 +366,22 @@ static void test_stall(void)
                   (int)backends[b], (int)used, rw, rf, rc, n, NW * WLEN,
                   pattern ? "in place" : "not the pattern");
         CHECK_MSG(tries > 0 && tries <= STALL_MAX_TRIES,
-                  "backend %d (ran %d): %ld writes answered EAGAIN in %d ms (at most %d: a "
+                  "backend %d (ran %d): %ld writes answered %s in %d ms (at most %d: a "
                   "pause between tries)",
-                  (int)backends[b], (int)used, tries, STALL_MS, STALL_MAX_TRIES);
+                  (int)backends[b], (int)used, tries, err == EINTR ? "EINTR" : "EAGAIN", STALL_MS,
+                  STALL_MAX_TRIES);
     }
     fs_stop();
+}
+
+static void test_stall(void)
+{
+    stall_case(EAGAIN);
+}
+
+static void test_stall_eintr(void)
+{
+    stall_case(EINTR);
 }
 
 /* EIO part-way: flush and close say so; the bytes before it are there */
@@ -669,6 +683,8 @@ int main(void)
     run_guarded("short writes resumed, EAGAIN and EINTR written again: every byte once",
                 test_resumed);
     run_guarded("EAGAIN that goes on: tried again after a pause, every byte once", test_stall);
+    run_guarded("EINTR that goes on: tried again, after a pause once 8 come in a row",
+                test_stall_eintr);
     run_guarded("EIO part-way: from flush and close, the bytes before it written", test_eio);
     run_guarded(".sync: fsync's EROFS on a regular file is an error, not 'nothing to sync'",
                 test_fsync_erofs);
