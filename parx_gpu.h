@@ -1306,7 +1306,8 @@ struct parx_gpu {
                                      vkEndCommandBuffer, VK_ERROR_OUT_OF_DEVICE_MEMORY; -4:
                                      the next mirrored import's copy-out, -ENOMEM; -5: every
                                      fence wait, VK_ERROR_OUT_OF_HOST_MEMORY; -6: those and
-                                     vkDeviceWaitIdle in destroy, the same */
+                                     vkDeviceWaitIdle in destroy, the same; -7 / -8: the
+                                     next descriptor set (parx__gpu_alloc_set) */
 };
 
 /* Map a VkResult to parx's codes; marks the device lost. */
@@ -1506,15 +1507,45 @@ static int parx__gpu_instance(parx_gpu *g)
     return 0;
 }
 
+#ifdef PARX_GPU_TEST_HOOKS
+/* Tests only: the result the next vkEnumeratePhysicalDevices gives instead
+   of being called (VK_SUCCESS: call it), set with
+   parx__gpu_test_inject_enum. */
+static VkResult parx__gpu_test_enum_devices = VK_SUCCESS;
+#endif
+
+static VkResult parx__gpu_enum_devices(parx_gpu *g, uint32_t *n, VkPhysicalDevice *pd)
+{
+#ifdef PARX_GPU_TEST_HOOKS
+    if (parx__gpu_test_enum_devices != VK_SUCCESS) {
+        VkResult r = parx__gpu_test_enum_devices;
+        parx__gpu_test_enum_devices = VK_SUCCESS;
+        return r;
+    }
+#endif
+    return g->vkEnumeratePhysicalDevices(g->inst, n, pd);
+}
+
+/* Listing the devices: out of memory is -ENOMEM (not "no device", which
+   sends the caller to the CPU path for good); any other failure, or no
+   device, is -ENODEV. */
+static int parx__gpu_enum_err(VkResult r)
+{
+    return r == VK_ERROR_OUT_OF_HOST_MEMORY || r == VK_ERROR_OUT_OF_DEVICE_MEMORY ? -ENOMEM
+                                                                                  : -ENODEV;
+}
+
 static int parx__gpu_choose(parx_gpu *g)
 {
     uint32_t n = 0;
-    if (g->vkEnumeratePhysicalDevices(g->inst, &n, NULL) != VK_SUCCESS || n == 0) return -ENODEV;
+    VkResult r = parx__gpu_enum_devices(g, &n, NULL);
+    if (r != VK_SUCCESS) return parx__gpu_enum_err(r);
+    if (n == 0) return -ENODEV;
     VkPhysicalDevice *pd = (VkPhysicalDevice *)calloc(n, sizeof *pd);
     if (!pd) return -ENOMEM;
-    if (g->vkEnumeratePhysicalDevices(g->inst, &n, pd) < 0) {
+    if ((r = parx__gpu_enum_devices(g, &n, pd)) < 0) {
         free(pd);
-        return -ENODEV;
+        return parx__gpu_enum_err(r);
     }
     int index;
     int want = parx__gpu_pick_kind(&g->desc, &index);
@@ -3015,6 +3046,20 @@ PARX_API int parx_gpu_cache_save(parx_gpu *g)
 /* >>gpu-dispatch: descriptor sets, dispatch, sync, submit, wait              */
 /* -------------------------------------------------------------------------- */
 
+/* vkAllocateDescriptorSets, or, under PARX_GPU_TEST_HOOKS, the failure a
+   test asked for: -7, VK_ERROR_OUT_OF_HOST_MEMORY once; -8, the pool used
+   up (VK_ERROR_OUT_OF_POOL_MEMORY), then out of host memory. */
+static VkResult parx__gpu_alloc_set(parx_gpu *g, const VkDescriptorSetAllocateInfo *ai,
+                                    VkDescriptorSet *set)
+{
+    if (g->inject == -7 || g->inject == -8) {
+        VkResult fake = g->inject == -8 ? VK_ERROR_OUT_OF_POOL_MEMORY : VK_ERROR_OUT_OF_HOST_MEMORY;
+        g->inject = g->inject == -8 ? -7 : 0;
+        return fake;
+    }
+    return g->vkAllocateDescriptorSets(g->dev, ai, set);
+}
+
 /* parx_gpu_dispatch, and parx_gpu_run's pieces. piece (NULL for a plain
    dispatch): the batch in which the previous piece of the same run, with
    the same buffers bound, was recorded (0: none), set to this one's. Such
@@ -3042,11 +3087,12 @@ static int parx__gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer *
     if ((rc = parx__gpu_begin(g))) return rc;
     parx__gpu_slot *s = &g->slots[g->cur];
 
-    /* Mirrored imports come in at their first use in a batch. */
-    if ((rc = parx__gpu_mirrors_in(g, bufs, nbufs))) return rc;
-
     /* The descriptor set: the previous one again when the kernel and the
-       buffers are the same (a loop of one kernel), else a new one. */
+       buffers are the same (a loop of one kernel), else a new one. It comes
+       before the mirrored imports (below): its allocation can fail, or
+       submit the batch when the pool is used up, and an import copied in
+       and noted for this batch would be copied back when it completes, over
+       what the caller, told the dispatch failed, wrote since. */
     VkBuffer vb[PARX_GPU_MAX_BINDINGS];
     VkDeviceSize vo[PARX_GPU_MAX_BINDINGS];
     for (size_t i = 0; i < nbufs; i++) {
@@ -3062,14 +3108,13 @@ static int parx__gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer *
         VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
                                           .descriptorPool = s->pool, .descriptorSetCount = 1,
                                           .pSetLayouts = &k->dsl};
-        VkResult r = g->vkAllocateDescriptorSets(g->dev, &ai, &set);
+        VkResult r = parx__gpu_alloc_set(g, &ai, &set);
         if (r == VK_ERROR_OUT_OF_POOL_MEMORY || r == VK_ERROR_FRAGMENTED_POOL) {
             /* The pool is used up: submit this batch, start the next one. */
             if ((rc = parx__gpu_flush(g)) || (rc = parx__gpu_begin(g))) return rc;
-            if ((rc = parx__gpu_mirrors_in(g, bufs, nbufs))) return rc;
             s = &g->slots[g->cur];
             ai.descriptorPool = s->pool;
-            r = g->vkAllocateDescriptorSets(g->dev, &ai, &set);
+            r = parx__gpu_alloc_set(g, &ai, &set);
         }
         if (r != VK_SUCCESS) return parx__vk_err(g, r);
         VkDescriptorBufferInfo bi[PARX_GPU_MAX_BINDINGS];
@@ -3090,6 +3135,9 @@ static int parx__gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer *
         memcpy(g->last_bufs, vb, nbufs * sizeof *vb);
         memcpy(g->last_offs, vo, nbufs * sizeof *vo);
     }
+
+    /* Mirrored imports come in at their first use in a batch. */
+    if ((rc = parx__gpu_mirrors_in(g, bufs, nbufs))) return rc;
 
     /* Barriers: only against what this dispatch depends on, at most one,
        found before any of its own accesses is noted (>>batching). */
@@ -3246,6 +3294,12 @@ PARX_API void parx__gpu_test_inject_open(int result);
 PARX_API void parx__gpu_test_inject_open(int result)
 {
     parx__gpu_test_create_device = (VkResult)result;
+}
+/* ... and the next vkEnumeratePhysicalDevices gives `result`, likewise. */
+PARX_API void parx__gpu_test_inject_enum(int result);
+PARX_API void parx__gpu_test_inject_enum(int result)
+{
+    parx__gpu_test_enum_devices = (VkResult)result;
 }
 #endif
 

@@ -11,7 +11,10 @@
     download that times out never writes its destination afterwards; a
     failed submit hands out no ticket; a batch whose vkEndCommandBuffer
     fails (injected too) is dropped whole, its mirrored imports' copy-outs
-    with it, and so is one parx has no memory to finish (injected too).
+    with it, and so is one parx has no memory to finish (injected too); a
+    dispatch whose descriptor set cannot be allocated (injected) leaves
+    its mirrored imports alone; out of memory while listing the devices
+    is -ENOMEM, not -ENODEV (injected).
     And, since this unit has the implementation, the SPIR-V check
     itself: the LocalSizeId execution mode, which Vulkan accepts only with
     maintenance4 (parx does not enable it), so no pipeline can be made from
@@ -205,6 +208,62 @@ static void test_failed_dispatch_leaves_no_mirror(void)
               (double)A[0]);
     CHECK_EQ(B[0], 1.0f); /* B = 1 * C + B, from the first dispatch */
     parx_gpu_close(s);
+}
+
+/* A dispatch whose descriptor set cannot be had (out of host memory; or
+   the pool used up, the batch submitted, and then out of memory) fails
+   and leaves its mirrored imports alone: the caller's bytes written after
+   it survive a sync, and a retry in the same batch reads them. Found by a
+   fault-injection review: the imports were copied in and noted before the
+   set was allocated, so the sync copied the old device bytes back over
+   the caller's, and the retry ran on the bytes of the failed attempt. */
+static void test_failed_set_leaves_no_mirror(void)
+{
+    for (int inject = -7; inject >= -8; inject--) {
+        int err = 0;
+        parx_gpu *s = parx_gpu_open(
+            &(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU, .no_import = true}, &err);
+        REQUIRE(s);
+        parx_gpu_kernel *sk =
+            parx_gpu_kernel_create(s, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL, &err);
+        enum { N = 4096 };
+        static float X[N], Y[N];
+        for (int i = 0; i < N; i++)
+            X[i] = 1, Y[i] = 0;
+        parx_gpu_buffer *bx = parx_gpu_buffer_import(s, X, sizeof X, &err);
+        parx_gpu_buffer *by = parx_gpu_buffer_import(s, Y, sizeof Y, &err);
+        REQUIRE(sk && bx && by);
+        CHECK_EQ(parx_gpu_buffer_imported(bx), 0); /* mirrored */
+        struct {
+            parx_gpu_push_header h;
+            float a;
+        } pc = {{0, 0, N, 0}, 1.0f};
+        parx_gpu_buffer *xy[2] = {bx, by};
+        /* failed, then the caller's bytes, then a sync */
+        parx__gpu_test_inject(s, inject);
+        CHECK_EQ(parx_gpu_dispatch(s, sk, xy, 2, &pc, sizeof pc, N / 64, 1, 1), -ENOMEM);
+        for (int i = 0; i < N; i++)
+            Y[i] = 42;
+        CHECK_EQ(parx_gpu_sync(s), 0);
+        size_t bad = 0;
+        for (int i = 0; i < N; i++)
+            bad += Y[i] != 42;
+        CHECK_MSG(bad == 0, "inject %d: %zu of Y's floats overwritten by the sync (Y[0] = %g)",
+                  inject, bad, (double)Y[0]);
+        /* failed, then new bytes and a retry in the same batch */
+        parx__gpu_test_inject(s, inject);
+        CHECK_EQ(parx_gpu_dispatch(s, sk, xy, 2, &pc, sizeof pc, N / 64, 1, 1), -ENOMEM);
+        for (int i = 0; i < N; i++)
+            X[i] = 3, Y[i] = 4;
+        CHECK_EQ(parx_gpu_dispatch(s, sk, xy, 2, &pc, sizeof pc, N / 64, 1, 1), 0);
+        CHECK_EQ(parx_gpu_sync(s), 0);
+        bad = 0;
+        for (int i = 0; i < N; i++)
+            bad += Y[i] != 7 || X[i] != 3;
+        CHECK_MSG(bad == 0, "inject %d: the retry gave Y[0] = %g, X[0] = %g (want 7 = 3 + 4, 3)",
+                  inject, (double)Y[0], (double)X[0]);
+        parx_gpu_close(s);
+    }
 }
 
 /* A batch parx has no memory to finish (a mirrored import's copy-out
@@ -518,6 +577,20 @@ static void test_open_errors(void)
         CHECK(parx_gpu_open(&(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU}, &err) == NULL);
         CHECK_EQ(err, cases[i].want);
     }
+    /* listing the devices: out of memory is -ENOMEM, not "no device" (it
+       was -ENODEV until a fault-injection review) */
+    static const struct {
+        int result, want;
+    } enum_cases[] = {{VK_ERROR_OUT_OF_HOST_MEMORY, -ENOMEM},
+                      {VK_ERROR_OUT_OF_DEVICE_MEMORY, -ENOMEM},
+                      {VK_ERROR_INITIALIZATION_FAILED, -ENODEV}};
+    for (size_t i = 0; i < sizeof enum_cases / sizeof enum_cases[0]; i++) {
+        parx__gpu_test_inject_enum(enum_cases[i].result);
+        err = 0;
+        CHECK(parx_gpu_open(&(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU}, &err) == NULL);
+        CHECK_MSG(err == enum_cases[i].want, "vkEnumeratePhysicalDevices %d: err %d, want %d",
+                  enum_cases[i].result, err, enum_cases[i].want);
+    }
     err = 0;
     CHECK(parx_gpu_open(&(parx_gpu_desc){.device = (parx_gpu_device_kind)42}, &err) == NULL);
     CHECK_EQ(err, -EINVAL);
@@ -651,6 +724,8 @@ int main(void)
            test_kernel_destroy_after_dropped_batch);
     pt_run("a dispatch that fails leaves no mirrored import to copy back over the caller's",
            test_failed_dispatch_leaves_no_mirror);
+    pt_run("a dispatch whose descriptor set fails leaves its mirrored imports alone",
+           test_failed_set_leaves_no_mirror);
     pt_run("the local size from LocalSizeId and desc.spec", test_local_size_id);
     pt_run("a push block of nested structs: its size, or 0 past a bounded walk",
            test_push_size_nested);
