@@ -1307,7 +1307,8 @@ struct parx_gpu {
                                      the next mirrored import's copy-out, -ENOMEM; -5: every
                                      fence wait, VK_ERROR_OUT_OF_HOST_MEMORY; -6: those and
                                      vkDeviceWaitIdle in destroy, the same; -7 / -8: the
-                                     next descriptor set (parx__gpu_alloc_set) */
+                                     next descriptor set (parx__gpu_alloc_set); -9: as -5,
+                                     with destroy's vkDeviceWaitIdle VK_ERROR_DEVICE_LOST */
 };
 
 /* Map a VkResult to parx's codes; marks the device lost. */
@@ -1946,7 +1947,8 @@ static int parx__gpu_wait_slot(parx_gpu *g, parx__gpu_slot *s, uint64_t deadline
         g->inject = 0;
         return parx__vk_err(g, fake);
     }
-    if (g->inject == -5 || g->inject == -6) return parx__vk_err(g, VK_ERROR_OUT_OF_HOST_MEMORY);
+    if (g->inject == -5 || g->inject == -6 || g->inject == -9)
+        return parx__vk_err(g, VK_ERROR_OUT_OF_HOST_MEMORY);
     VkResult r = g->vkWaitForFences(g->dev, 1, &s->fence, VK_TRUE, left);
     if (r != VK_SUCCESS) return parx__vk_err(g, r);
     parx__gpu_complete(g, s);
@@ -1985,8 +1987,10 @@ static bool parx__gpu_quiesce(parx_gpu *g, uint64_t serial)
 {
     if (!g->lost && parx__gpu_wait_serial(g, serial, g->desc.timeout_ns) == 0) return true;
     if (!g->lost && parx__gpu_wait_serial(g, serial, UINT64_MAX) == 0) return true;
-    VkResult r = g->inject == -6 ? VK_ERROR_OUT_OF_HOST_MEMORY /* PARX_GPU_TEST_HOOKS */
-                                 : g->vkDeviceWaitIdle(g->dev);
+    VkResult r = g->inject == -6   ? VK_ERROR_OUT_OF_HOST_MEMORY /* PARX_GPU_TEST_HOOKS */
+                 : g->inject == -9 ? VK_ERROR_DEVICE_LOST
+                                   : g->vkDeviceWaitIdle(g->dev);
+    parx__vk_err(g, r); /* a device lost here is lost for every later call too */
     if (r == VK_SUCCESS && !g->lost) {
         /* Every batch has ended: complete them, oldest first, as their
            waits would have (their copy-outs run now, not after a free). */
@@ -3284,8 +3288,11 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
    VK_ERROR_OUT_OF_DEVICE_MEMORY (what = -3), or the next mirrored import's
    copy-out as if its allocation had failed (what = -4: -ENOMEM), or every
    fence wait as if it had said VK_ERROR_OUT_OF_HOST_MEMORY until what is
-   set again (-5; -6: destroy's vkDeviceWaitIdle too), so the handling of
-   each can be tested on any driver. */
+   set again (-5; -6: destroy's vkDeviceWaitIdle too; -9: that one says
+   VK_ERROR_DEVICE_LOST), or the next descriptor set's allocation as if it
+   had said VK_ERROR_OUT_OF_HOST_MEMORY (-7), or VK_ERROR_OUT_OF_POOL_MEMORY
+   and then that (-8), so the handling of each can be tested on any
+   driver. */
 PARX_API void parx__gpu_test_inject(parx_gpu *g, int what);
 PARX_API void parx__gpu_test_inject(parx_gpu *g, int what) { g->inject = what; }
 /* ... and the next parx_gpu_open's vkCreateDevice gives `result` (a

@@ -14,7 +14,8 @@
     with it, and so is one parx has no memory to finish (injected too); a
     dispatch whose descriptor set cannot be allocated (injected) leaves
     its mirrored imports alone; out of memory while listing the devices
-    is -ENOMEM, not -ENODEV (injected).
+    is -ENOMEM, not -ENODEV (injected); a loss that only destroy's
+    vkDeviceWaitIdle reports holds from then on (injected).
     And, since this unit has the implementation, the SPIR-V check
     itself: the LocalSizeId execution mode, which Vulkan accepts only with
     maintenance4 (parx does not enable it), so no pipeline can be made from
@@ -403,6 +404,39 @@ static void test_destroy_when_waits_fail(void)
     CHECK_EQ(parx_gpu_sync(g), 0);
 }
 
+/* destroy whose fence waits fail and whose vkDeviceWaitIdle then reports
+   the device lost (injected): the loss holds for every later call, and the
+   buffer is freed at once, since a lost device runs nothing more. Until a
+   fault-injection review the loss went unrecorded there: later calls
+   succeeded, and the buffer was left for close. */
+static void test_destroy_finds_device_lost(void)
+{
+    int err = 0;
+    parx_gpu *d = parx_gpu_open(&(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU}, &err);
+    REQUIRE(d);
+    parx_gpu_buffer *x = parx_gpu_buffer_create(d, 4096, 0, &err);
+    parx_gpu_buffer *y = parx_gpu_buffer_create(d, 4096, 0, &err);
+    parx_gpu_kernel *k =
+        parx_gpu_kernel_create(d, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL, &err);
+    REQUIRE(x && y && k);
+    parx_gpu_buffer *xy[2] = {x, y};
+    parx_gpu_job job = {.n = 1024, .kernel = k, .bufs = xy, .nbufs = 2, .push = &a,
+                        .push_size = 4};
+    CHECK_EQ(parx_gpu_run(d, NULL, &job), 0);
+    CHECK_EQ(parx_gpu_submit(d, NULL), 0);
+    parx__gpu_test_inject(d, -9);
+    parx_gpu_buffer_destroy(x);
+    parx__gpu_test_inject(d, 0);
+    bool listed = false;
+    for (parx_gpu_buffer *b = d->buffers; b; b = b->next)
+        listed |= b == x;
+    CHECK_MSG(!listed, "the buffer was kept for close, on a device found lost");
+    CHECK_EQ(parx_gpu_sync(d), PARX_E_DEVICE_LOST);
+    float f = 0;
+    CHECK_EQ(parx_gpu_upload(d, y, 0, &f, sizeof f), PARX_E_DEVICE_LOST);
+    parx_gpu_close(d);
+}
+
 /* A push-constant block whose size does not fit in 64 bits: before the fix
    the size wrapped round (to 4 bytes here), the module passed for one with
    a 4-byte block, and kernel_create made a pipeline whose push range does
@@ -735,6 +769,8 @@ int main(void)
            test_destroy_when_waits_fail);
     pt_run("destroy of a mirrored import after failed waits: no copy-out after it returns",
            test_destroy_mirror_when_waits_fail);
+    pt_run("destroy that finds the device lost: lost for every later call, the buffer freed",
+           test_destroy_finds_device_lost);
     pt_run("device buffers on the largest device-local heap, never a BAR window",
            test_memory_types);
     pt_run("parx_gpu_open's errors: -EIO, -ENOMEM, -ENODEV, -EINVAL as documented",
