@@ -489,7 +489,10 @@ PARX_API parx_gpu_buffer *parx_gpu_buffer_chunk(parx_gpu_buffer *b, size_t i);
    a staging buffer and a copy command in the current batch.
    Returns 0, -EINVAL (bounds, NULL, a buffer of another device),
    -ETIMEDOUT, -ENOMEM, PARX_E_DEVICE_LOST, -EIO (another driver error),
-   -ENODEV (dummy).
+   -ENODEV (dummy). On an error the buffer's bytes in the range are
+   unspecified: an upload larger than the staging buffer, or into a
+   buffer of several chunks, goes in pieces, and those recorded before
+   the error stay recorded. Upload the range again.
    Thread safety: the thread that owns g. */
 PARX_API int parx_gpu_upload(parx_gpu *g, parx_gpu_buffer *b, size_t offset, const void *src,
                              size_t n);
