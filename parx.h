@@ -286,28 +286,27 @@
     caller works on one chunk, the next ones are being read, and chunks come
     out in file order whatever order the reads finish in. parx_writer is the
     mirror image: parx_writer_write queues a buffer and returns.
-    - Backends. PARX_IO_AUTO sets up an io_uring and falls back to threads
-      (a reader thread, or a few with O_DIRECT, calling pread; one writer
-      thread calling pwrite) on ANY setup failure: EPERM (Docker's and
-      containerd's default seccomp profiles, kernel.io_uring_disabled,
-      RHEL 9, ChromeOS, Android), ENOSYS (kernels without io_uring), EINVAL,
-      ENOMEM, a kernel without the read/write opcodes (probed), or a ring
-      that sets up but cannot be entered (io_uring_enter refused on its
-      own by a seccomp filter, or answered with 0 or EINTR every time: a
-      NOP is submitted and waited for at setup to find out). The fallback is logged (INFO) and parx_prefetch_backend() /
-      parx_writer_backend() say which backend runs and why. Newer setup
-      flags (COOP_TASKRUN, SUBMIT_ALL) are used where liburing's headers
-      define them and dropped when the kernel refuses them: liburing 2.3
-      has no version macros, so the headers tell what exists at compile
-      time and the kernel at run time. PARX_NO_URING builds only the thread
-      backend and needs no liburing. The writer's PARX_IO_AUTO takes the
-      thread backend for a file on FUSE (the file, or the directory it is
-      created in): io_uring takes a short write there, which FUSE's
-      direct_io allows, for EIO, with nothing written. With PARX_IO_URING
-      asked for, a write to a FUSE file that comes back EIO is written
-      again, the whole of it, with pwrite on the caller's thread (inside
-      write, flush or close), which resumes a short write and reports a
-      real EIO.
+    - Backends. PARX_IO_AUTO sets up an io_uring and falls back to threads (a
+      reader thread, or a few with O_DIRECT, calling pread; one writer thread
+      calling pwrite) on ANY setup failure: EPERM (Docker's and containerd's
+      default seccomp profiles, kernel.io_uring_disabled, RHEL 9, ChromeOS,
+      Android), ENOSYS (kernels without io_uring), EINVAL, ENOMEM, a kernel
+      without the read/write opcodes (probed), or a ring that sets up but
+      cannot be entered (io_uring_enter refused on its own by a seccomp
+      filter, or answered with 0 or EINTR every time: a NOP is submitted and
+      waited for at setup to find out). The fallback is logged (INFO) and
+      parx_prefetch_backend() / parx_writer_backend() say which backend runs
+      and why. Newer setup flags (COOP_TASKRUN, SUBMIT_ALL) are used where
+      liburing's headers define them and dropped when the kernel refuses them:
+      liburing 2.3 has no version macros, so the headers tell what exists at
+      compile time and the kernel at run time. PARX_NO_URING builds only the
+      thread backend and needs no liburing. The writer's PARX_IO_AUTO takes
+      the thread backend for a file on FUSE (the file, or the directory it is
+      created in): io_uring takes a short write there, which FUSE's direct_io
+      allows, for EIO, with nothing written. With PARX_IO_URING asked for, a
+      write to a FUSE file that comes back EIO is written again, the whole of
+      it, with pwrite on the caller's thread (inside write, flush or close),
+      which resumes a short write and reports a real EIO.
     - IOSQE_ASYNC. A buffered io_uring read is first tried inline, inside
       io_uring_enter on the submitting thread; when the data is in the page
       cache the copy then runs on the thread that should be computing, and
@@ -365,27 +364,25 @@
       them fit under the soft limit (or .no_register says never); otherwise
       reads use unregistered buffers, which is correct, only a little
       slower. The reason string says which.
-    - Faults. A short read is resumed for the rest; EINTR is read again,
-      at once up to 8 times in a row and then as EAGAIN is (which a FUSE
-      or network file system may answer for as long as it likes): after a
-      pause that doubles from 10 us to about 10 ms, so that waiting costs
-      next to no CPU (on io_uring, a FUSE
-      file's EAGAIN does not reach parx: the kernel reads again itself, at
-      once, and its io-wq thread spins while it lasts; PARX_IO_THREADS
-      does not); a read that returns 0
-      is the end of the file, so a file truncated while it is read ends at
-      its new size (chunks beyond it are skipped, also one whose read
-      finished before the cut: no gap in the stream). An
-      I/O error is returned by parx_prefetch_next at the chunk where it
-      happened, in order, after every chunk before it; parx_prefetch_error
-      names the file and the offset. close() waits for every read in
-      flight before freeing a buffer; on the thread backend it ends the
-      tries of a read that the file system keeps answering EAGAIN (on
-      io_uring those tries are the kernel's, and close waits for them,
-      as for any read in flight). A missing or unreadable file is
-      reported the same way, at its place in the list, naming the path.
-      A file that ends before a chunk does (truncated since it was
-      opened) ends its file or range there: nothing more of it is read.
+    - Faults. A short read is resumed for the rest; EINTR is read again, at
+      once up to 8 times in a row and then as EAGAIN is (which a FUSE or
+      network file system may answer for as long as it likes): after a pause
+      that doubles from 10 us to about 10 ms, so that waiting costs next to no
+      CPU (on io_uring, a FUSE file's EAGAIN does not reach parx: the kernel
+      reads again itself, at once, and its io-wq thread spins while it lasts;
+      PARX_IO_THREADS does not); a read that returns 0 is the end of the file,
+      so a file truncated while it is read ends at its new size (chunks beyond
+      it are skipped, also one whose read finished before the cut: no gap in
+      the stream). An I/O error is returned by parx_prefetch_next at the chunk
+      where it happened, in order, after every chunk before it;
+      parx_prefetch_error names the file and the offset. close() waits for
+      every read in flight before freeing a buffer; on the thread backend it
+      ends the tries of a read that the file system keeps answering EAGAIN or
+      EINTR (on io_uring those tries are the kernel's, and close waits for
+      them, as for any read in flight). A missing or unreadable file is
+      reported the same way, at its place in the list, naming the path. A file
+      that ends before a chunk does (truncated since it was opened) ends its
+      file or range there: nothing more of it is read.
     - Files are opened O_NONBLOCK (cleared once open, but for a character
       device: see below), so a FIFO never blocks the open; a FIFO or pipe
       (/proc/self/fd/N) cannot be read at offsets, so it is -ESPIPE, whole
@@ -1302,27 +1299,25 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err);
 
 /* parx_writer_write: queue `size` bytes at buf to be written after the
    previous parx_writer_write's bytes (from the start, or from the file's
-   end with .append), and return at once, or once a slot is free when
-   .depth writes are pending. The writer owns buf until .done is called for
-   it, or until parx_writer_flush returns: do not change or free it before.
-   Short writes are resumed (on FUSE with PARX_IO_URING, by pwrite in
-   write, flush or close: see >>prefetch); EINTR and EAGAIN are written
-   again (EAGAIN after a pause, and EINTR after 8 in a row, as for the
-   prefetcher's reads: see >>prefetch, Faults; on io_uring the pause is
-   taken in whichever call finds the answer: write, flush or close). Writes land in the order they
-   were queued (overlapping ones too). A write of size 0 (buf may be NULL)
-   writes nothing and gets its .done like any other. On a pipe, FIFO,
-   socket or terminal the bytes go out in the order queued, one write at a
-   time.
+   end with .append), and return at once, or once a slot is free when .depth
+   writes are pending. The writer owns buf until .done is called for it, or
+   until parx_writer_flush returns: do not change or free it before. Short
+   writes are resumed (on FUSE with PARX_IO_URING, by pwrite in write, flush
+   or close: see >>prefetch); EINTR and EAGAIN are written again (EAGAIN after
+   a pause, and EINTR after 8 in a row, as for the prefetcher's reads: see
+   >>prefetch, Faults; on io_uring the pause is taken in whichever call finds
+   the answer: write, flush or close). Writes land in the order they were
+   queued (overlapping ones too). A write of size 0 (buf may be NULL) writes
+   nothing and gets its .done like any other. On a pipe, FIFO, socket or
+   terminal the bytes go out in the order queued, one write at a time.
    Returns 0, -EINVAL (w NULL, buf NULL with size > 0, a file position that
    would pass INT64_MAX), or the error of an earlier write known so far
    (flush, which waits for the writes still in flight, may then return an
    earlier write's: see parx_writer_flush), or of the ring (io_uring:
-   io_uring_enter refused, -EPERM; short of resources with nothing in
-   flight, -EAGAIN, -EBUSY) (nothing is queued then, and buf stays the
-   caller's). Writes cancelled
-   by the exit of the thread that queued them are written again:
-   -ECANCELED is never returned.
+   io_uring_enter refused, -EPERM; short of resources with nothing in flight,
+   -EAGAIN, -EBUSY) (nothing is queued then, and buf stays the caller's).
+   Writes cancelled by the exit of the thread that queued them are written
+   again: -ECANCELED is never returned.
    Thread safety: one caller at a time (the caller may change from call to
    call, and a thread that queued writes may exit before they are written).
    Callback safety: .done may run inside this call (io_uring) or on the
@@ -6679,9 +6674,10 @@ static bool parx__pf_read_slot(parx_prefetch *pf, parx__pf_slot *s, bool nowait)
                 }
             } else {
                 r = pread(fd, u->buf, u->len, (off_t)u->off);
-                if (r < 0 && errno == EAGAIN && parx__pf_stopping(pf)) {
+                if (r < 0 && (errno == EAGAIN || errno == EINTR) && parx__pf_stopping(pf)) {
                     /* close waits for us, and the file system still says
-                       "again": the chunk stays unread (nobody will take it) */
+                       "again" (or "interrupted"): the chunk stays unread
+                       (nobody will take it) */
                     done = false;
                     break;
                 }
@@ -7239,6 +7235,8 @@ typedef struct parx__wr_op {
     uint64_t sq_seq;           /* io_uring: the number of its SQE (see parx__wr_uring_queue) */
     uint64_t seq;              /* io_uring: the write's place in the order handed off */
     void *sqe;                 /* io_uring: its SQE while that waits in the SQ */
+    unsigned again;            /* io_uring: its EINTRs and ECANCELEDs in a row
+                                  (parx__io_retry; EAGAIN's count is the writer's) */
 } parx__wr_op;
 
 struct parx_writer {
@@ -7262,7 +7260,7 @@ struct parx_writer {
     uint64_t sq_submitted;     /* of those, taken by the kernel (or abandoned) */
     bool ring_failed;          /* the ring refused work: nothing is submitted again
                                   (parx__wr_uring_abandon) */
-    unsigned again;            /* answers tried again, in a row (parx__io_retry) */
+    unsigned again;            /* EAGAINs in a row, any write's (parx__io_backoff) */
     uint64_t handoff;          /* writes handed off so far: the next one's seq */
     uint64_t err_seq;          /* the seq of the write whose error w->err is */
 #endif
@@ -7475,8 +7473,14 @@ static bool parx__wr_uring_reap(parx_writer *w, bool wait)
         int stopped = w->err && w->err_seq < op->seq ? w->err : 0;
         int status = 0;
         if (res == -EINTR || res == -EAGAIN || res == -ECANCELED) {
-            /* again after a pause, here in the caller's thread */
-            if (!stopped) w->again = parx__io_retry(w->again, -res);
+            /* again, after a pause (here in the caller's thread) when
+               parx__io_retry says. EAGAIN: the file system is short of
+               something, so the pause grows across writes; EINTR and
+               ECANCELED: this write's own count (the exit of the thread
+               that submitted them cancels every write it had in flight,
+               each once: none may wait for the others) */
+            if (!stopped && res == -EAGAIN) w->again = parx__io_backoff(w->again);
+            if (!stopped && res != -EAGAIN) op->again = parx__io_retry(op->again, -res);
             status = stopped;
         } else if (res == -EIO && w->fuse && !w->stream && !stopped) {
             /* FUSE ends an asynchronous write that its file system answered
@@ -7493,7 +7497,7 @@ static bool parx__wr_uring_reap(parx_writer *w, bool wait)
         } else if (res == 0) {
             status = -EIO; /* no progress and no reason: do not spin */
         } else {
-            w->again = 0;
+            w->again = op->again = 0;
             op->buf += res;
             op->off += (uint64_t)res;
             op->len -= (size_t)res;
@@ -7552,7 +7556,7 @@ static int parx__wr_queue(parx_writer *w, const void *buf, size_t size, uint64_t
             if (free_op && !overlap) {
                 *free_op = (parx__wr_op){
                     buf, size, (const unsigned char *)buf, size, off, off, false, 0, w->handoff++,
-                    NULL};
+                    NULL, 0};
                 parx__wr_uring_queue(w, free_op);
                 /* an error here stopped the writer and left free_op unissued,
                    its buffer the caller's (.done is not called for it) */
@@ -7568,7 +7572,8 @@ static int parx__wr_queue(parx_writer *w, const void *buf, size_t size, uint64_t
     int e = w->err;
     if (!e) {
         w->ops[(w->head + w->count) % w->d.depth] =
-            (parx__wr_op){buf, size, (const unsigned char *)buf, size, off, off, false, 0, 0, NULL};
+            (parx__wr_op){buf, size, (const unsigned char *)buf, size, off, off, false, 0, 0, NULL,
+                          0};
         w->count++;
         pthread_cond_signal(&w->work);
     }

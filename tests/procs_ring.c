@@ -188,7 +188,8 @@ static void case_requeue_full(void)
     _Atomic uint32_t *st = &pp->jobs[slot_of(pp, t[3])].state;
     CHILD_REQUIRE(kill(pids[0], SIGKILL) == 0, "kill worker 0");
     int ph = PARX__J_RUNNING;
-    for (int i = 0; i < polls(10000) && (ph = (int)PARX__J_PHASE(atomic_load(st))) == PARX__J_RUNNING; i++)
+    for (int i = 0;
+         i < polls(10000) && (ph = (int)PARX__J_PHASE(atomic_load(st))) == PARX__J_RUNNING; i++)
         nanosleep(&(struct timespec){0, 1000000}, NULL); /* polling, with a deadline */
     CHILD_REQUIRE(ph != PARX__J_RUNNING, "the monitor did not take worker 0's death");
     CHILD_REQUIRE(kill(pids[1], SIGKILL) == 0, "kill worker 1");
