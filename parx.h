@@ -6553,9 +6553,9 @@ static void parx__pf_uring_reap(parx_prefetch *pf, bool wait, bool closing)
     struct io_uring_cqe *cqe;
     if (wait && pf->inflight > 0) {
         int rc;
-        do {
-            rc = io_uring_wait_cqe(&pf->ring, &cqe);
-        } while (rc == -EINTR);
+        unsigned intr = 0;
+        while ((rc = io_uring_wait_cqe(&pf->ring, &cqe)) == -EINTR)
+            intr = parx__io_retry(intr, EINTR); /* a filter may say it for ever */
         if (rc < 0) {
             parx__pf_ring_failed(pf, "wait", rc);
             return;
@@ -6956,10 +6956,16 @@ static void parx__pf_destroy(parx_prefetch *pf)
 #ifndef PARX_NO_URING
     if (pf->backend == PARX_IO_URING) {
         /* Drain: the kernel may still be writing into the buffers. */
+        unsigned intr = 0;
         while (pf->inflight > 0) {
             struct io_uring_cqe *cqe;
             int rc = io_uring_wait_cqe(&pf->ring, &cqe);
-            if (rc < 0 && rc != -EINTR) {
+            if (rc == -EINTR) {
+                intr = parx__io_retry(intr, EINTR); /* a filter may say it for ever */
+                continue;
+            }
+            intr = 0;
+            if (rc < 0) {
                 /* The ring cannot be waited on (io_uring_enter refused, e.g. a
                    seccomp filter installed since open): reads may still be in
                    flight, and the kernel would write into freed memory. The
@@ -7455,9 +7461,9 @@ static bool parx__wr_uring_reap(parx_writer *w, bool wait)
     struct io_uring_cqe *cqe;
     if (wait && w->inflight > 0) {
         int rc;
-        do {
-            rc = io_uring_wait_cqe(&w->ring, &cqe);
-        } while (rc == -EINTR);
+        unsigned intr = 0;
+        while ((rc = io_uring_wait_cqe(&w->ring, &cqe)) == -EINTR)
+            intr = parx__io_retry(intr, EINTR); /* a filter may say it for ever */
         if (rc < 0) {
             parx__wr_uring_abandon(w, rc, NULL);
             return false;

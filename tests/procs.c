@@ -634,7 +634,7 @@ static void *after_leader_exit(void *leader)
     snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)(intptr_t)leader);
     for (int i = 0;; i++) { /* until the main thread is a zombie: 10 s at most */
         if (pt_proc_state(path, NULL) == 'Z') break;
-        if (i == 10000) _exit(2);
+        if (i == polls(10000)) _exit(2);
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }

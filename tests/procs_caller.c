@@ -72,7 +72,7 @@ static void on_alarm(int sig)
 static void arm(const char *what, unsigned seconds)
 {
     hang_what = what;
-    alarm(seconds);
+    alarm(seconds * time_scale());
 }
 
 /* ===== progress when the pool breaks ===================================== */

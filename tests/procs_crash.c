@@ -437,7 +437,8 @@ static int job_nothing(void *p)
 
 static int stale_pid_case(void)
 {
-    alarm(20); /* a destroy that waits for the program's child hangs: SIGALRM ends us */
+    /* a destroy that waits for the program's child hangs: SIGALRM ends us */
+    alarm(20 * time_scale());
     parx_procs *a = parx_procs_create(
         &(parx_procs_desc){.workers = 1, .start = PARX_START_FORK, .arena_bytes = 4u << 20}, NULL);
     if (!a)

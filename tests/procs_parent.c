@@ -70,7 +70,7 @@ static void parent_killed(parx_start mode)
         snprintf(path, sizeof path, "/proc/%d", pids[i]);
         int round = 0;
         while (waitpid(pids[i], NULL, WNOHANG) != pids[i] && access(path, F_OK) == 0 &&
-               round++ < 10000) {
+               round++ < polls(10000)) {
             struct timespec ts = {0, 1000000};
             nanosleep(&ts, NULL);
         }
