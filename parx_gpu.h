@@ -460,8 +460,10 @@ PARX_API parx_gpu_buffer *parx_gpu_buffer_import(parx_gpu *g, void *host, size_t
 /* parx_gpu_buffer_destroy: wait until no batch uses the buffer (submitting
    the current one if it does), then free it. NULL is ignored. Where that
    cannot be known (a wait fails, the device not lost) its memory is freed
-   by parx_gpu_close instead, never while in use. Chunk views are
-   destroyed with their buffer, not on their own.
+   by parx_gpu_close instead, never while in use. A zero-copy import
+   (parx_gpu_buffer_imported 1) is then still the device's to read and
+   write: keep the host memory until parx_gpu_close has returned. Chunk
+   views are destroyed with their buffer, not on their own.
    Thread safety: the thread that owns the buffer's device. */
 PARX_API void parx_gpu_buffer_destroy(parx_gpu_buffer *b);
 
