@@ -167,6 +167,20 @@ static void test_kernel_destroy_after_dropped_batch(void)
     parx_gpu_close(s);
 }
 
+/* A device on lavapipe that mirrors every import (no_import: what a
+   driver without VK_EXT_external_memory_host does), and the saxpy kernel
+   on it in *saxpy (NULL if it could not be made). */
+static parx_gpu *open_mirroring(parx_gpu_kernel **saxpy)
+{
+    int err = 0;
+    parx_gpu *s =
+        parx_gpu_open(&(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU, .no_import = true}, &err);
+    *saxpy = s ? parx_gpu_kernel_create(s, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL,
+                                        &err)
+               : NULL;
+    return s;
+}
+
 /* A dispatch of two mirrored imports, A and B, fails while B's earlier
    batch is still running (the wait for it times out: injected). Nothing
    uses A then, and the caller writes A again: the next sync must not copy
@@ -175,11 +189,9 @@ static void test_kernel_destroy_after_dropped_batch(void)
 static void test_failed_dispatch_leaves_no_mirror(void)
 {
     int err = 0;
-    parx_gpu *s =
-        parx_gpu_open(&(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU, .no_import = true}, &err);
+    parx_gpu_kernel *sk;
+    parx_gpu *s = open_mirroring(&sk);
     REQUIRE(s);
-    parx_gpu_kernel *sk =
-        parx_gpu_kernel_create(s, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL, &err);
     enum { N = 4096 };
     static float A[N], B[N], C[N];
     for (int i = 0; i < N; i++)
@@ -222,11 +234,9 @@ static void test_failed_set_leaves_no_mirror(void)
 {
     for (int inject = -7; inject >= -8; inject--) {
         int err = 0;
-        parx_gpu *s = parx_gpu_open(
-            &(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU, .no_import = true}, &err);
+        parx_gpu_kernel *sk;
+        parx_gpu *s = open_mirroring(&sk);
         REQUIRE(s);
-        parx_gpu_kernel *sk =
-            parx_gpu_kernel_create(s, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL, &err);
         enum { N = 4096 };
         static float X[N], Y[N];
         for (int i = 0; i < N; i++)
@@ -276,11 +286,9 @@ static void test_failed_set_leaves_no_mirror(void)
 static void test_finish_enomem(void)
 {
     int err = 0;
-    parx_gpu *s = parx_gpu_open(
-        &(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU, .no_import = true}, &err);
+    parx_gpu_kernel *sk;
+    parx_gpu *s = open_mirroring(&sk);
     REQUIRE(s);
-    parx_gpu_kernel *sk =
-        parx_gpu_kernel_create(s, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL, &err);
     enum { N = 1024 };
     static float host[N], x[N];
     for (int i = 0; i < N; i++)
