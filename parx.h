@@ -5861,6 +5861,17 @@ static void parx__uring_exit(struct io_uring *ring)
     io_uring_queue_exit(ring);
 }
 
+/* io_uring_wait_cqe, with EINTR tried again as parx__io_retry says (a
+   signal; a seccomp filter may say it for ever). Returns its result. */
+static int parx__uring_wait(struct io_uring *ring, struct io_uring_cqe **cqe)
+{
+    int rc;
+    unsigned intr = 0;
+    while ((rc = io_uring_wait_cqe(ring, cqe)) == -EINTR)
+        intr = parx__io_retry(intr, EINTR);
+    return rc;
+}
+
 /* Set up a ring of `entries` that can do `op`. Setup flags newer than the
    kernel are tried first and dropped on EINVAL (liburing 2.3 has no version
    macros: the headers say what exists at compile time, the kernel what
@@ -6535,7 +6546,7 @@ static void parx__pf_uring_submit(parx_prefetch *pf)
             intr = parx__io_retry(intr, EINTR);
         } else if ((rc == 0 || rc == -EAGAIN || rc == -EBUSY) && pf->inflight > 0) {
             struct io_uring_cqe *cqe; /* short of resources: let some reads finish first */
-            io_uring_wait_cqe(&pf->ring, &cqe);
+            parx__uring_wait(&pf->ring, &cqe);
             return; /* the caller reaps, and submits again */
         } else {
             /* nothing taken and nothing in flight: no progress possible */
@@ -6552,10 +6563,7 @@ static void parx__pf_uring_reap(parx_prefetch *pf, bool wait, bool closing)
     if (!closing) parx__pf_uring_submit(pf);
     struct io_uring_cqe *cqe;
     if (wait && pf->inflight > 0) {
-        int rc;
-        unsigned intr = 0;
-        while ((rc = io_uring_wait_cqe(&pf->ring, &cqe)) == -EINTR)
-            intr = parx__io_retry(intr, EINTR); /* a filter may say it for ever */
+        int rc = parx__uring_wait(&pf->ring, &cqe);
         if (rc < 0) {
             parx__pf_ring_failed(pf, "wait", rc);
             return;
@@ -6956,15 +6964,9 @@ static void parx__pf_destroy(parx_prefetch *pf)
 #ifndef PARX_NO_URING
     if (pf->backend == PARX_IO_URING) {
         /* Drain: the kernel may still be writing into the buffers. */
-        unsigned intr = 0;
         while (pf->inflight > 0) {
             struct io_uring_cqe *cqe;
-            int rc = io_uring_wait_cqe(&pf->ring, &cqe);
-            if (rc == -EINTR) {
-                intr = parx__io_retry(intr, EINTR); /* a filter may say it for ever */
-                continue;
-            }
-            intr = 0;
+            int rc = parx__uring_wait(&pf->ring, &cqe);
             if (rc < 0) {
                 /* The ring cannot be waited on (io_uring_enter refused, e.g. a
                    seccomp filter installed since open): reads may still be in
@@ -7460,10 +7462,7 @@ static bool parx__wr_uring_reap(parx_writer *w, bool wait)
 {
     struct io_uring_cqe *cqe;
     if (wait && w->inflight > 0) {
-        int rc;
-        unsigned intr = 0;
-        while ((rc = io_uring_wait_cqe(&w->ring, &cqe)) == -EINTR)
-            intr = parx__io_retry(intr, EINTR); /* a filter may say it for ever */
+        int rc = parx__uring_wait(&w->ring, &cqe);
         if (rc < 0) {
             parx__wr_uring_abandon(w, rc, NULL);
             return false;
@@ -7485,9 +7484,12 @@ static bool parx__wr_uring_reap(parx_writer *w, bool wait)
                ECANCELED: this write's own count (the exit of the thread
                that submitted them cancels every write it had in flight,
                each once: none may wait for the others) */
-            if (!stopped && res == -EAGAIN) w->again = parx__io_backoff(w->again);
-            if (!stopped && res != -EAGAIN) op->again = parx__io_retry(op->again, -res);
-            status = stopped;
+            if (stopped)
+                status = stopped;
+            else if (res == -EAGAIN)
+                w->again = parx__io_backoff(w->again);
+            else
+                op->again = parx__io_retry(op->again, -res);
         } else if (res == -EIO && w->fuse && !w->stream && !stopped) {
             /* FUSE ends an asynchronous write that its file system answered
                short with EIO, whatever was written (fuse_get_res_by_io), so

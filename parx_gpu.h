@@ -1537,8 +1537,7 @@ static VkResult parx__gpu_enum_devices(parx_gpu *g, uint32_t *n, VkPhysicalDevic
    device, is -ENODEV. */
 static int parx__gpu_enum_err(VkResult r)
 {
-    return r == VK_ERROR_OUT_OF_HOST_MEMORY || r == VK_ERROR_OUT_OF_DEVICE_MEMORY ? -ENOMEM
-                                                                                  : -ENODEV;
+    return parx__vk_err(NULL, r) == -ENOMEM ? -ENOMEM : -ENODEV;
 }
 
 static int parx__gpu_choose(parx_gpu *g)
