@@ -185,8 +185,8 @@
     and its workers sits a fork server: a small single-threaded process that
     forks every worker, the first ones and each replacement, reaps them and
     reports their deaths over a socket. A monitor thread in the caller
-    settles those deaths (retry the job, or report it) and kills workers
-    whose job overran .job_timeout_ns.
+    settles those deaths (retry the job, or report it) and has the server
+    kill workers whose job overran .job_timeout_ns.
     - PARX_START_FORK: the server is forked from the caller at create, so
       workers inherit the caller's memory as it was then (globals, loaded
       data, open files). Create it before starting threads: fork copies a
@@ -963,7 +963,9 @@ static inline double parx_rng_uniform(parx_rng *r)
 typedef struct parx_job_result {
     int status;        /* the job's return value, or PARX_E_CRASHED (killed by .signal),
                           PARX_E_EXITED (its worker exited, .exit_code), -ETIMEDOUT,
-                          PARX_E_UNKNOWN_FN, PARX_E_PROCS_BROKEN (the pool broke first) */
+                          PARX_E_UNKNOWN_FN, PARX_E_PROCS_BROKEN (the pool broke first),
+                          -ECANCELED (parx_run cancelled before it started), or the
+                          submit error that ended parx_procs_map before it ran */
     int signal;        /* the signal that ended the last failed attempt, else 0 */
     int exit_code;     /* the exit status of the last failed attempt if it exited, else 0 */
     int attempts;      /* attempts charged: 1 + the retries it used (a job whose worker
@@ -1030,7 +1032,8 @@ typedef struct parx_procs_info {
    Returns the pool, or NULL with the reason in *err (err may be NULL):
    -EINVAL (workers < 0 or > 1024, retries < 0, an unknown start mode,
    max_jobs above 2^20), -ENOMEM, -EFBIG (arena_bytes above what an arena
-   can be), -ENOSPC (no room for the arena), -EAGAIN
+   can be, or above the file size limit RLIMIT_FSIZE), -ENOSPC
+   (arena_bytes too small for the pool's own tables), -EAGAIN
    (fork refused), -ECHILD (the server or a worker died while starting),
    -ETIMEDOUT (workers not ready within 30 s), PARX_E_SPAWN (spawn mode: the
    executable did not take over as a fork server; see >>procs), the error
@@ -1096,11 +1099,15 @@ PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r);
    Returns the number of jobs whose status is not 0 (0: all succeeded), or
    -EINVAL (pp or fn NULL; args or r NULL with n > 0), -EFAULT (an argument
    outside the arena), -EDEADLK (called from a job of pp itself), -EPERM
-   (called in a process that fork() made from pp's creator), -ENOMEM,
-   or a parx_procs_submit error. A submit error may come after some jobs
-   ran (-EBUSY: the slots filled with results nobody waits for meanwhile):
-   r then holds the results of those, and that error as the status of the
-   jobs that did not run; r is untouched after the other errors.
+   (called in a process that fork() made from pp's creator), -ENOMEM (no
+   memory for the map's own bookkeeping), or a submit error: -ENOSPC,
+   PARX_E_UNKNOWN_FN or -ENOMEM (fn's, as parx_procs_submit says; before
+   any job runs), or -EBUSY (after some jobs ran: the slots filled with
+   results nobody waits for meanwhile). After a submit error r holds the
+   results of the jobs that ran, and that error as the status of the jobs
+   that did not; r is untouched after the other errors. A pool that breaks
+   is no error of the map's: each job it stops says PARX_E_PROCS_BROKEN in
+   r, and counts in the number returned.
    parx_procs_map_ex adds cost hints and a progress callback (md may be NULL).
    Thread safety: any thread, concurrently.
    Callback safety: progress runs on the calling thread, with no lock held; it
@@ -1300,8 +1307,10 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err);
 /* parx_writer_write: queue `size` bytes at buf to be written after the
    previous parx_writer_write's bytes (from the start, or from the file's
    end with .append), and return at once, or once a slot is free when .depth
-   writes are pending. The writer owns buf until .done is called for it, or
-   until parx_writer_flush returns: do not change or free it before. Short
+   writes are pending (on io_uring also once the writes in flight that
+   overlap it are done; on a stream, the write before it). The writer owns
+   buf until .done is called for it, or until parx_writer_flush returns: do
+   not change or free it before. Short
    writes are resumed (on FUSE with PARX_IO_URING, by pwrite in write, flush
    or close: see >>prefetch); EINTR and EAGAIN are written again (EAGAIN after
    a pause, and EINTR after 8 in a row, as for the prefetcher's reads: see
@@ -1348,8 +1357,9 @@ PARX_API int parx_writer_write_at(parx_writer *w, const void *buf, size_t size, 
    flight: -EAGAIN, -EBUSY; writes not yet submitted then are not written,
    and .done gets the error for them, and nothing is submitted again: a
    write in flight that comes back short or to be tried again is not
-   written further, and .done gets the error), -EINVAL (w NULL). If the
-   ring cannot be waited on, flush returns its error at once, and writes
+   written further, and .done gets the error), with .sync the error of
+   fdatasync (kept as the writer's error, as a write's), -EINVAL (w NULL).
+   If the ring cannot be waited on, flush returns its error at once, and writes
    may still be in flight: their buffers must then stay valid until the
    process exits.
    Thread safety: one caller at a time.
@@ -3403,7 +3413,7 @@ typedef struct parx__pctl {
     uint64_t jobs_off, ring_off, workers_off, fns_off;
     uint64_t spin_ns;
     _Atomic uint32_t nfns;   /* entries of the function table in use */
-    _Atomic uint32_t quit;   /* destroy: workers exit instead of claiming */
+    _Atomic uint32_t quit;   /* destroy or the pool's break: workers exit instead of claiming */
     _Atomic uint32_t nready; /* futex: workers that reached their loop (ever) */
     _Alignas(PARX_CACHELINE) _Atomic uint64_t head; /* next ring position to look at */
     _Alignas(PARX_CACHELINE) _Atomic uint64_t tail; /* next ring position to fill */
@@ -3422,7 +3432,8 @@ enum {
     PARX__M_START,     /* caller -> server: start worker `worker` again (a replacement) */
     PARX__M_STARTED,   /* server -> caller: worker `worker` is `pid` (negative: -errno); the
                           first ones unasked after HELLO, each replacement after its START */
-    PARX__M_KILL,      /* caller -> server: SIGKILL worker `worker` if it is still `pid` */
+    PARX__M_KILL,      /* caller -> server: SIGKILL worker `worker` if it is still `pid`
+                          and still runs the job of slot `status` started at `a` */
     PARX__M_DIED,      /* server -> caller: worker `worker` (`pid`) ended; wait status;
                           a = 1: after the server sent it SIGKILL (a KILL) */
     PARX__M_QUIT,      /* caller -> server: exit once every worker has */
@@ -4024,7 +4035,8 @@ __attribute__((noreturn)) static void parx__procs_jobs(parx__pctl *ctl, char *ba
     const uint64_t spin_max = ctl->spin_ns;
     uint64_t spin = spin_max;
     for (;;) {
-        /* acquire: pairs with destroy's seq_cst store; nothing to read after it */
+        /* acquire: pairs with the seq_cst store of destroy or of the pool's break;
+           nothing to read after it */
         if (atomic_load_explicit(&ctl->quit, memory_order_acquire)) _exit(0);
         int64_t x = parx__procs_claim(ctl, jobs, ring, w);
         if (x >= 0) {
@@ -4086,7 +4098,7 @@ __attribute__((noreturn)) static void parx__procs_jobs(parx__pctl *ctl, char *ba
         /* acquire: pairs with the waker's release increment, so with the new
            value we also see the tail or quit stored before it */
         uint32_t seq = atomic_load_explicit(&ctl->wake_seq, memory_order_acquire);
-        /* seq_cst: the Dekker pair with parx__procs_push_locked's tail store */
+        /* seq_cst: the Dekker pair with parx__procs_append_locked's tail store */
         atomic_fetch_add_explicit(&ctl->sleepers, 1, memory_order_seq_cst);
         if (atomic_load_explicit(&ctl->head, memory_order_seq_cst) >=
                 atomic_load_explicit(&ctl->tail, memory_order_seq_cst) &&
@@ -4160,7 +4172,7 @@ static int parx__procs_fork_worker(parx__pctl *ctl, char *base, parx__pworker *w
    ignored from now on, since the program meant to live through it (a
    pending one is dropped), and a fault (which would be a bug of ours) gets
    its default action. The dispositions changed are kept for the workers
-   forked later to put back (parx__procs_worker); the first ones were
+   forked later to put back (parx__procs_jobs); the first ones were
    forked before, and have the caller's. SIGCHLD is not the program's here,
    nor in the workers: its default action (see parx__procs_serve). */
 static void parx__procs_own_signals(void)
@@ -6025,7 +6037,8 @@ typedef struct parx__pf_slot {
     int fd, dfd;         /* the file's descriptors (the file table owns them) */
     int err;             /* first error of its reads */
     bool open_failed;    /* err is the file's open error */
-    bool direct_refused; /* a read with O_DIRECT failed with EINVAL: the file is read buffered */
+    bool direct_refused; /* a read with O_DIRECT failed with EINVAL or EOPNOTSUPP: the file
+                            is read buffered */
     bool nonblock;       /* its file is read O_NONBLOCK (parx__pf_file.nonblock) */
     int pending;         /* sub-reads not finished */
     int nsub;
@@ -6139,8 +6152,6 @@ __attribute__((format(printf, 1, 2))) static void parx__pf_info(const char *fmt,
     parx__log(PARX_LOG_INFO, msg);
 }
 
-/* Take a reference on file f, opening it on the first. Returns 0 or the
-   errno of open (the file is left closed). Consumer only. */
 /* A FUSE file system may take O_DIRECT at open and refuse every read
    through it (EOPNOTSUPP, or EINVAL). pread says so, and the reader falls
    back to buffered reads (direct_refused); io_uring does not: it takes
@@ -6179,6 +6190,11 @@ static bool parx__pf_sizeless_fs(int fd)
 #define PARX__PF_OPEN parx__io_open
 #endif
 
+/* Take a reference on file f, opening it on the first. Returns 0, or
+   (the file left closed, the error kept as its open_err) the errno of
+   open, -EISDIR, the errno of fstat or of fcntl (a character device's
+   O_NONBLOCK), or the errno of the O_DIRECT open when it is no refusal of
+   O_DIRECT (EMFILE, say). Consumer only. */
 static int parx__pf_file_ref(parx_prefetch *pf, uint32_t f)
 {
     parx__pf_file *fl = &pf->files[f];
@@ -6404,8 +6420,8 @@ static int parx__pf_prepare(parx_prefetch *pf, parx__pf_slot *s)
     s->off = off;
     s->end = off + len;
     if (fl->stream) {
-        /* A range of a pipe, FIFO, socket or terminal (read whole, one has
-           no size and gives no chunk). pread refuses it (ESPIPE), but an
+        /* A pipe, FIFO, socket or terminal, whole (one chunk, sized to the
+           end of everything) or by range. pread refuses it (ESPIPE), but an
            io_uring read would take the stream's next bytes, whatever the
            offset, and wait for good for a writer that never writes: the
            chunk is that error on both backends, and nothing after it is
@@ -6626,16 +6642,6 @@ static parx__pf_slot *parx__pf_oldest_queued(parx_prefetch *pf)
     return s;
 }
 
-/* Read QUEUED slot s with pread: take it (BUSY), read it without the lock,
-   and make it READY. Called under pf->mu, and returns under it. Run by a
-   reader thread, or by the consumer when it would otherwise wait.
-   With `nowait` (the consumer, helping with a chunk it does not need yet)
-   only what the page cache holds is read (RWF_NOWAIT): a read that would
-   wait for the device, or that fails, stops there, and the slot goes back
-   to QUEUED with what was read kept, for a reader to finish (and report any
-   error). Returns false then, and also when close has begun while the file
-   system answers EAGAIN (which it may do for ever: close must not wait on
-   it). */
 #ifndef PARX__PF_PREADV2 /* a test hook (tests/prefetch_nowait.c), preadv2 otherwise */
 #define PARX__PF_PREADV2 preadv2
 #endif
@@ -6649,6 +6655,16 @@ static bool parx__pf_stopping(parx_prefetch *pf)
     return stop;
 }
 
+/* Read QUEUED slot s with pread: take it (BUSY), read it without the lock,
+   and make it READY. Called under pf->mu, and returns under it. Run by a
+   reader thread, or by the consumer when it would otherwise wait.
+   With `nowait` (the consumer, helping with a chunk it does not need yet)
+   only what the page cache holds is read (RWF_NOWAIT): a read that would
+   wait for the device, or that fails, stops there, and the slot goes back
+   to QUEUED with what was read kept, for a reader to finish (and report any
+   error). Returns false then, and also when close has begun while the file
+   system answers EAGAIN or EINTR (which it may do for ever: close must not
+   wait on it). */
 static bool parx__pf_read_slot(parx_prefetch *pf, parx__pf_slot *s, bool nowait)
 {
     s->state = PARX__PF_BUSY;
@@ -7665,7 +7681,8 @@ PARX_API int parx_writer_close(parx_writer *w)
 {
     if (!w) return -EINVAL;
     int e = parx_writer_flush(w);
-    /* flush waited for every write: nothing is in flight now */
+    /* flush waited for every write, unless the ring could not be waited
+       on: then writes may still be in flight (see parx_writer_flush) */
     if (close(w->fd) != 0 && !e && errno != EINTR) e = -errno;
     parx__wr_destroy(w);
     return e;
