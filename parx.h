@@ -91,8 +91,12 @@
        measures the overheads behind that choice and prints them.
 
     >>errors
-    Functions that can fail return 0 on success or a negative errno value
-    (-EINVAL, -ENOMEM, -EAGAIN, ...). Nothing prints, aborts or exits on bad
+    Functions that can fail return a negative code: an errno value negated
+    (-EINVAL, -ENOMEM, -EAGAIN, ...) or one of parx's own PARX_E_* codes; on
+    success 0, or a count where the function says so (parx_run,
+    parx_procs_map). Constructors return NULL and say why in *err (the
+    first, parx_pool_create, in errno, as pthread-style code does). Each
+    function's comment lists its codes. Nothing prints, aborts or exits on bad
     input; `parx_strerror(code)` names every code. Misuse that cannot be
     detected cheaply (a group waited on by a thread that did not create it) is
     caught by PARX_ASSERT in debug builds.
@@ -101,8 +105,10 @@
     Workers are pthreads, so sanitizers (TSan) see every thread, and every
     cross-thread ordering is an atomic operation (no standalone fences, which
     TSan does not model). Where the Chase-Lev papers put a seq_cst fence, parx
-    uses a seq_cst read-modify-write on the same variable; on x86 both are one
-    locked instruction.
+    uses seq_cst operations on the variables the fence orders: in the owner's
+    pop, a seq_cst exchange of `bottom` (on x86 one locked instruction, as
+    the fence is); in a steal, seq_cst loads of `top` and then `bottom` (on
+    x86 plain loads). See >>deque.
 
     >>deque (memory orders)
     The deque follows Le, Pop, Cohen and Zappa Nardelli, "Correct and Efficient
@@ -450,10 +456,10 @@
       make that word the bottleneck) but never more than a quarter of a
       worker's share of what is left (so the last jobs still spread).
       FORK and SPAWN submit each job to a parx_procs pool (so crashes,
-      timeouts and retries are per job) through a window of tickets; a
+      timeouts and retries are per job), a window of them in flight; a
       job's `out` lives in the pool's arena, copied from .out before the
       job and back when it succeeds.
-    - AUTO. The caller runs jobs itself and times them. After each job
+    - AUTO. The caller runs jobs itself and times them. After each batch
       (once it has spent a quarter of a thread start, and seen two jobs or
       one as long as a whole thread start) it predicts what is left:
       sequentially, left x mean (under cost hints, which it reads as
@@ -658,7 +664,12 @@ typedef enum parx_log_level {
 typedef void (*parx_log_fn)(parx_log_level level, const char *msg, void *user);
 
 /* parx_set_log: install a log callback for the whole process (NULL turns
-   logging off, the default). parx logs only what it recovered from on its own.
+   logging off, the default). parx logs what no return value says: what it
+   recovered from or chose on its own (WARN, INFO: a fallback, a backend),
+   a hazard it cannot avoid (WARN: a fork of a process that has threads), and
+   an error no caller is there to get (ERROR: a process pool that broke, a
+   parx_pool_destroy refused), and what it is asked to pass on (ERROR, WARN:
+   the messages of the Vulkan validation layer, when it is on).
    Thread safety: call it before using parx from several threads; it is not
    synchronised with threads that may be logging.
    Callback safety: called from any thread, never while parx holds a lock; it
@@ -1413,9 +1424,9 @@ PARX_API parx_io_backend parx_writer_backend(const parx_writer *w, const char **
    .probe, or the JSON file named by the environment variable PARX_PROBE
    (written by `parx_probe --json`), else from built-in figures. Jobs marked
    .isolate (or run with a timeout or retries) go to processes: spawn when
-   the caller has threads or is large (and ctx can travel: NULL, in an
-   arena, or .ctx_size), fork otherwise. The report says what it chose and
-   why. */
+   the caller has threads or is large (and ctx can travel: NULL, or copied
+   by .ctx_size), fork otherwise; a given .procs runs them in its own mode.
+   The report says what it chose and why. */
 
 typedef enum parx_exec {
     PARX_EXEC_AUTO = 0,
@@ -1577,8 +1588,9 @@ PARX_API double parx_run_predict(const parx_probe *p, parx_exec e, size_t n, int
                                  double job_ns);
 PARX_API double parx_run_break_even(const parx_probe *p, parx_exec e, size_t n, int workers);
 
-/* parx_probe_defaults: built-in figures, set above what the 2-CPU VM of
-   bench/RESULTS.md measured (2 to 6 times for some), so that AUTO without
+/* parx_probe_defaults: built-in figures, round figures at or above what
+   the 2-CPU VM of bench/RESULTS.md measured (from about the same, for the
+   spawn start, to 33 times, for a thread job's cost), so that AUTO without
    a probe leans towards sequential; cpus from this process's CPU
    affinity. NULL is ignored. Thread safety: any thread.
    parx_probe_measure: start from parx_probe_defaults and measure this
@@ -1626,8 +1638,9 @@ PARX_API int parx_probe_load(parx_probe *p, const char *path);
    (ns, µs, ms or s) and whether it was measured here or is a default,
    io_uring and why, the GPU, then the break-even job time
    (parx_run_break_even with workers 0) of threads, fork and spawn for
-   n = 10, 100 and 1000 jobs ("never" where a backend cannot win). UTF-8,
-   lines end in '\n'.
+   n = 10, 100 and 1000 jobs ("never" where a backend cannot win, "n/a"
+   where it is compiled out or has no start figure). An overhead with no
+   figure shows "-" and "not available". UTF-8, lines end in '\n'.
    Writes at most size bytes to buf, always nul-terminated when size > 0
    (buf may be NULL when size is 0), and returns the length the whole table
    has (snprintf semantics: it was cut if that is >= size), or -EINVAL (p
@@ -2115,8 +2128,10 @@ PARX_API size_t parx_deque_size(const parx_deque *d)
 /* >>pool: workers, task records, the shared queue, sleeping and waking       */
 /* -------------------------------------------------------------------------- */
 /* Each worker owns a deque of task records. A spawn from a worker pushes on
-   its own deque; a spawn from any other thread goes on the pool's shared
-   queue (a mutex-protected ring). A worker with nothing to do looks in the
+   its own deque; a spawn from any other thread pushes on the deque of the
+   outside slot it borrows (below), or, when every slot is taken, goes on
+   the pool's shared queue (a mutex-protected ring), as do parx_for's and
+   parx_reduce's first tasks from outside. A worker with nothing to do looks in the
    shared queue, then tries every other worker's deque starting at a random
    one, polls a while, and finally sleeps on its own futex word (`state`).
 
@@ -8799,14 +8814,16 @@ PARX_API int parx_probe_format(const parx_probe *p, char *buf, size_t size)
 /* >>run: the job runner and its cost model                                   */
 /* -------------------------------------------------------------------------- */
 
-/* The shape of it: every backend hands out the same job indices from one
-   claim word (head and tail of the jobs left, packed so that one CAS takes
-   a job from either end). The caller always takes part:
+/* The shape of it: SEQ, THREADS and AUTO hand out the job indices from
+   one claim word (head and tail of the jobs left, packed so that one CAS
+   takes a job from either end); the process backends walk them in order
+   on the caller's thread, and store in that word, at the end, which were
+   never submitted. The caller always takes part:
    - SEQ: the caller takes every job.
    - THREADS: workers-1 pool tasks and the caller take jobs from the head
      (longest first under cost hints) until none are left.
-   - FORK/SPAWN: the caller submits jobs to a parx_procs pool through a
-     window of tickets and collects them in order.
+   - FORK/SPAWN: the caller submits jobs to a parx_procs pool, a window of
+     them in flight (their slots), and collects them in order.
    - AUTO: the caller takes jobs alone (from the tail, the cheapest end,
      under cost hints) and times them, in batches that double while they
      stay short. After each batch it predicts what the rest would take
@@ -8832,9 +8849,10 @@ PARX_API const char *parx_exec_name(parx_exec e)
     return "?";
 }
 
-/* The built-in figures alone (no system call): round figures above what
-   bench/RESULTS.md's machine (a 2-CPU AMD EPYC VM) measured, so that AUTO
-   errs towards sequential without a probe. */
+/* The built-in figures alone (no system call): round figures at or above
+   what bench/RESULTS.md's machine (a 2-CPU AMD EPYC VM) measured (see
+   parx_probe_defaults), so that AUTO errs towards sequential without a
+   probe. */
 static void parx__probe_figures(parx_probe *p)
 {
     p->thread_start_ns = 100e3;
@@ -9121,8 +9139,9 @@ static uint64_t parx__run_progress(parx__run_state *r, uint64_t now, bool last)
     return r->last_progress;
 }
 
-/* Jobs until none are left, from the head (pool tasks) or the tail (the
-   caller after AUTO's first jobs); the caller reports progress. */
+/* Jobs until none are left, from the head (pool tasks, and the caller
+   beside them) or from the tail (the caller finishing alone after AUTO
+   measured under cost hints); the caller reports progress. */
 static void parx__run_loop(parx__run_state *r, bool from_tail, bool caller)
 {
     size_t k, got, want = 1;
@@ -9266,8 +9285,8 @@ static int parx__run_procs(parx__run_state *r, parx_procs *pp, size_t ctx_size, 
             ctx_off = (uint64_t)(uintptr_t)r->ctx;
         }
     }
-    /* A window of twice the slots the workers can use at once keeps them
-       busy while the oldest job is collected; bounded by the pool's slots. */
+    /* A window of up to 64 jobs per worker keeps them busy while the
+       oldest job is collected; at most half the pool's job slots. */
     size_t win = (size_t)pp->ctl->nslots / 2;
     size_t want = 64 * (size_t)pp->nworkers;
     if (win > want) win = want;

@@ -183,7 +183,12 @@ typedef enum parx_log_level {
 typedef void (*parx_log_fn)(parx_log_level level, const char *msg, void *user);
 
 /* parx_set_log: install a log callback for the whole process (NULL turns
-   logging off, the default). parx logs only what it recovered from on its own.
+   logging off, the default). parx logs what no return value says: what it
+   recovered from or chose on its own (WARN, INFO: a fallback, a backend),
+   a hazard it cannot avoid (WARN: a fork of a process that has threads), and
+   an error no caller is there to get (ERROR: a process pool that broke, a
+   parx_pool_destroy refused), and what it is asked to pass on (ERROR, WARN:
+   the messages of the Vulkan validation layer, when it is on).
    Thread safety: call it before using parx from several threads; it is not
    synchronised with threads that may be logging.
    Callback safety: called from any thread, never while parx holds a lock; it
