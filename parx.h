@@ -1904,6 +1904,7 @@ PARX__COMMON const char *parx_strerror(int code)
     case ESPIPE: return "illegal seek";
     case ENAMETOOLONG: return "file name too long";
     case ECONNRESET: return "connection reset by peer";
+    case ENOTSOCK: return "socket operation on non-socket";
     case EUSERS: return "too many users";
     case ERANGE: return "numerical result out of range";
     case ENOSYS: return "function not implemented";

@@ -39,8 +39,9 @@
     | PARX_GPU_SLOTS          | 3         | batches in flight at once (command buffers)     |
     | PARX_GPU_MAX_BINDINGS   | 16        | storage buffers one kernel may bind (at most;   |
     |                         |           | the device may allow fewer: info.max_buffers)   |
-    | PARX_GPU_STAGING_MAX    | 64 MiB    | largest staging buffer (bigger copies go in pieces) |
-    | PARX_GPU_TEST_HOOKS     | undefined | tests only: parx__gpu_test_inject, _open (>>batching) |
+    | PARX_GPU_STAGING_MAX    | 64 MiB    | largest staging buffer of a batch (bigger copies |
+    |                         |           | go in pieces; a mirror's own twins: chunk size) |
+    | PARX_GPU_TEST_HOOKS     | undefined | tests only: parx__gpu_test_inject, _open, _enum |
 
     Environment: PARX_GPU_DEVICE = auto | discrete | integrated | virtual | cpu
     | <index> chooses the device when the desc leaves it at PARX_GPU_DEVICE_AUTO.
@@ -82,12 +83,15 @@
     >>buffers
     A buffer lives in device memory until destroyed. Copies happen only in
     parx_gpu_upload / parx_gpu_download, in order with the dispatches around
-    them. Where device memory is also host-visible and the buffer is idle
-    (integrated GPUs, lavapipe, a discrete GPU with resizable BAR) they are
-    a memcpy; otherwise they go through a staging buffer and a copy command
-    recorded into the batch (desc.staging forces that path everywhere). A
-    discrete GPU's 256 MiB BAR window is never used for buffers: it would
-    cap their size.
+    them. Where device memory is also host-visible (integrated GPUs,
+    lavapipe, a discrete GPU with resizable BAR) they are a memcpy, once
+    the batches in flight are done with the buffer; but an upload into a
+    buffer that the batch being recorded uses goes through a staging buffer
+    and a copy command among its commands, and a download from one submits
+    that batch and waits first. Other device memory always goes through a
+    staging buffer and copy commands recorded into the batch (desc.staging
+    forces that path for every device buffer). A discrete GPU's 256 MiB BAR
+    window is never used for buffers: it would cap their size.
     parx_gpu_buffer_import wraps existing host memory (malloc'ed, mmap'ed, a
     parx_shm.h arena block) with VK_EXT_external_memory_host: the device reads
     and writes the host's pages, no copy at all. Whether a driver accepts a
@@ -97,6 +101,9 @@
     uses it and copied back when that batch completes. Either way the host
     memory holds the results after parx_gpu_sync, and the host must not
     touch it between the first dispatch that uses it and that sync.
+    Upload and download of an imported buffer (either kind) are a memcpy of
+    the host memory once the buffer is idle: when the batch being recorded
+    uses it, that batch is submitted and waited for first (a round trip).
     Chunking: no single VkBuffer exceeds the device's maxStorageBufferRange
     and no allocation its maxMemoryAllocationSize; a larger buffer is made of
     chunks of parx_gpu_info.chunk_bytes, uploaded and downloaded as one, and
@@ -126,8 +133,11 @@
     count: their items are disjoint (the pieces of one upload likewise).
     Each batch starts with one barrier against the batches before it and ends
     with one that makes its writes visible to the host.
-    Every fence wait is bounded by desc.timeout_ns (-ETIMEDOUT; the batch
-    stays in flight and can be waited for again). A batch the driver fails
+    Every fence wait is bounded by desc.timeout_ns (parx_gpu_wait: by its
+    own argument) (-ETIMEDOUT; the batch stays in flight and can be waited
+    for again), but one: freeing a buffer or kernel that a batch still uses
+    past that bound waits for it without bound (see parx_gpu_buffer_destroy),
+    as the device must be done with memory before it is freed. A batch the driver fails
     to end or submit, or that parx has no memory to finish (-ENOMEM, -EIO
     from the call that submits it), is dropped whole: none of its work runs
     (its staged uploads included), its downloads write nothing and mirrored
@@ -322,8 +332,9 @@ typedef struct parx_gpu_desc {
     parx_gpu_device_kind device; /* which kind of device (default AUTO, see >>device-choice) */
     uint32_t batch_limit;        /* dispatches per batch before it is submitted on its own
                                     (default 256) */
-    uint64_t timeout_ns;         /* bound on every fence wait (default 10 s); -ETIMEDOUT past it.
-                                    UINT64_MAX: no bound */
+    uint64_t timeout_ns;         /* bound on fence waits (default 10 s); -ETIMEDOUT past it.
+                                    UINT64_MAX: no bound. Not for parx_gpu_wait (its own
+                                    argument) nor a destroy (see >>batching) */
     const char *pipeline_cache_path; /* load the pipeline cache from here at open, save it at
                                     close (default NULL: no file) */
     size_t max_chunk_bytes;      /* cap on one chunk of a buffer (default and upper bound:
@@ -332,8 +343,9 @@ typedef struct parx_gpu_desc {
                                     chunking */
     bool validation;             /* enable VK_LAYER_KHRONOS_validation when installed (the
                                     environment's VK_INSTANCE_LAYERS works too) */
-    bool staging;                /* never map device memory: every upload and download goes
-                                    through a staging buffer and a copy command */
+    bool staging;                /* never map device memory: every upload and download of a
+                                    device buffer goes through a staging buffer and a copy
+                                    command (imports: see >>buffers) */
     bool no_import;              /* never import host memory: buffer_import always mirrors */
 } parx_gpu_desc;
 
@@ -492,8 +504,11 @@ PARX_API parx_gpu_buffer *parx_gpu_buffer_chunk(parx_gpu_buffer *b, size_t i);
 /* parx_gpu_upload: copy n bytes from src to the buffer at offset, in order
    with the recorded work (a dispatch recorded before sees the old contents,
    one recorded after the new). src may be reused as soon as this returns.
-   An idle host-mapped buffer is written at once; else the bytes go through
-   a staging buffer and a copy command in the current batch.
+   A host-mapped buffer that the current batch does not use is written
+   with memcpy once the batches in flight are done with it; an imported
+   one likewise, after submitting and waiting for the current batch if it
+   uses it; else the bytes go through a staging buffer and a copy command
+   in the current batch.
    Returns 0, -EINVAL (bounds, NULL, a buffer of another device),
    -ETIMEDOUT, -ENOMEM, PARX_E_DEVICE_LOST, -EIO (another driver error),
    -ENODEV (dummy). On an error the buffer's bytes in the range are
@@ -525,8 +540,8 @@ PARX_API int parx_gpu_download(parx_gpu *g, parx_gpu_buffer *b, size_t offset, v
    desc: NULL or {0} for defaults.
    Returns the kernel or NULL with *err: PARX_E_BAD_SPIRV (malformed,
    truncated, no such GLCompute entry point, a descriptor that is not a
-   storage buffer in set 0, more than 64 descriptors, decoration groups:
-   see >>kernels), -EINVAL (g NULL, nspec over 64 or spec NULL,
+   storage buffer in set 0, more than 64 descriptors, a binding number of
+   1024 or more, decoration groups: see >>kernels), -EINVAL (g NULL, nspec over 64 or spec NULL,
    desc.buffers fewer than the module's bindings or more than
    info.max_buffers (PARX_GPU_MAX_BINDINGS, or the device's storage-buffer
    limits where lower), push_bytes not a multiple of 4, over the device
@@ -561,8 +576,11 @@ PARX_API uint32_t parx_gpu_kernel_local_size(const parx_gpu_kernel *k);
    differs from the kernel's, bufs or a buffer NULL, push_size too big or
    not a multiple of 4, push NULL, a group count over the device limit),
    -E2BIG (a buffer of several chunks: bind its chunks), -ENOMEM,
-   -ETIMEDOUT (waiting for a free batch), PARX_E_DEVICE_LOST, -EIO (another
-   driver error), -ENODEV (dummy).
+   -ETIMEDOUT (waiting for a free batch, or for the batch that last used a
+   mirrored import), PARX_E_DEVICE_LOST, -EIO (another driver error),
+   -ENODEV (dummy). The batch may be submitted before this dispatch is
+   recorded, as when it is full: when its staging or its descriptor pool
+   is used up.
    Thread safety: the thread that owns g. */
 PARX_API int parx_gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer **bufs,
                                size_t nbufs, const void *push, size_t push_size, uint32_t gx,
@@ -762,6 +780,7 @@ PARX__COMMON const char *parx_strerror(int code)
     case ESPIPE: return "illegal seek";
     case ENAMETOOLONG: return "file name too long";
     case ECONNRESET: return "connection reset by peer";
+    case ENOTSOCK: return "socket operation on non-socket";
     case EUSERS: return "too many users";
     case ERANGE: return "numerical result out of range";
     case ENOSYS: return "function not implemented";
@@ -816,10 +835,7 @@ static int parx__gpu_run_cpu(parx_pool *pool, const parx_gpu_job *job)
     return 1;
 }
 
-/* SPIR-V structure check (>>kernels): never hands the driver a module that
-   is not well-formed at the level of words and instructions, or whose
-   descriptors are not what parx binds (one storage buffer per binding of
-   set 0). Fills in what parx needs from it. Returns 0 or PARX_E_BAD_SPIRV. */
+/* What parx__gpu_check_spirv finds in a module. */
 typedef struct parx__gpu_spirv_facts {
     uint32_t bindings;    /* highest binding in set 0, plus one */
     bool uses_push;       /* a PushConstant variable exists */
@@ -932,6 +948,10 @@ static uint64_t parx__gpu_spirv_size(const uint32_t *w, size_t n, uint32_t type,
     return 0;
 }
 
+/* SPIR-V structure check (>>kernels): never hands the driver a module that
+   is not well-formed at the level of words and instructions, or whose
+   descriptors are not what parx binds (one storage buffer per binding of
+   set 0). Fills in what parx needs from it. Returns 0 or PARX_E_BAD_SPIRV. */
 static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size_t bytes,
                                                          const char *entry, const uint32_t *spec,
                                                          uint32_t nspec,
@@ -1288,7 +1308,7 @@ struct parx_gpu {
 
     parx_gpu_desc desc;           /* with defaults applied; the path is copied */
     char *cache_path;
-    int dev_type, host_type, stg_type; /* memory type indices; host_type -1: none mappable */
+    int dev_type, stg_type; /* memory type indices (host_mapped: dev_type is mappable) */
     bool host_import, host_mapped, ext_host, cache_loaded;
     bool dev_loaded;              /* every device entry point was found */
     VkDeviceSize import_align, chunk_bytes, heap_bytes;
@@ -1687,7 +1707,8 @@ static uint32_t parx__gpu_on_largest_heap(const parx_gpu *g, uint32_t bits,
 
 /* The memory types of device buffers and of staging, among `bits` (those a
    storage buffer may use). Device buffers: on the largest device-local
-   heap, host-visible there if a type is (then idle copies are a memcpy):
+   heap, host-visible and coherent there if a type is (then idle copies are
+   a memcpy):
    an integrated GPU's or the CPU's memory, or a discrete GPU's memory
    mapped whole (resizable BAR). A discrete GPU's small BAR window (256 MiB,
    a heap of its own) would cap every buffer at its size: not used, copies
@@ -1893,7 +1914,7 @@ PARX_API parx_gpu *parx_gpu_open(const parx_gpu_desc *desc, int *err)
         if (!g->cache_path) goto fail;
         g->desc.pipeline_cache_path = g->cache_path;
     }
-    g->dev_type = g->host_type = g->stg_type = -1;
+    g->dev_type = g->stg_type = -1;
     if ((rc = parx__gpu_load(g)) != 0) goto fail;
     if ((rc = parx__gpu_instance(g)) != 0) goto fail;
     if ((rc = parx__gpu_choose(g)) != 0) goto fail;
@@ -2285,7 +2306,7 @@ static void parx__gpu_drop_outs(parx_gpu *g, uint64_t tag)
 }
 
 /* Forget the copy-outs that read a buffer being destroyed (a mirror's, or a
-   download's from a mapped chunk) or that write a mirrored import's host
+   download's from its staging copy) or that write a mirrored import's host
    memory: after destroy they would read freed memory, or write memory the
    caller has taken back. */
 static void parx__gpu_drop_buffer_outs(parx_gpu *g, const parx_gpu_buffer *b)

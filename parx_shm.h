@@ -45,21 +45,23 @@
     with one copy in memory.
 
     >>layout
-    The segment starts with a header page (magic, layout version, sizes, the
-    creator's mapping address, free-list heads, statistics, the lock of the
-    page allocator, and the table of attached processes), then a page map (one
-    32-bit entry per data page), then the data pages. Attaching checks the
-    magic, the version and that the file is as large as the header says, so a
-    foreign or truncated file is refused with PARX_E_NOT_ARENA,
-    PARX_E_ARENA_VERSION or PARX_E_TRUNCATED rather than crashing.
+    The segment starts with a header (two pages: magic, layout version,
+    sizes, the creator's mapping address, free-list heads, statistics, the
+    lock of the page allocator, and the table of attached processes), then a
+    page map (one 32-bit entry per data page), then the data pages.
+    Attaching checks the magic, the version and that the file is as large as
+    the header says, so a foreign or truncated file is refused with
+    PARX_E_NOT_ARENA, PARX_E_ARENA_VERSION or PARX_E_TRUNCATED rather than
+    crashing.
 
     >>allocator
     Small blocks (up to 16 KiB, in 36 size classes: steps of 16 bytes up to
     128, then four per power of two) come from lock-free free lists: each class has one list per
     shard, a Treiber stack whose head is a 64-bit word holding an offset and a
     change counter (the counter defeats ABA), so push and pop are one CAS each.
-    Each attached process works on its own shard, so two processes
-    allocating at once do not fight over one cache line. An empty shard
+    Attached processes take the 16 shards in turn (from the 17th on, they
+    share), so two processes allocating at once do not fight over one cache
+    line. An empty shard
     first adopts up to a span's worth of another shard's free list (one CAS:
     memory one process frees serves another that allocates), then carves a
     fresh 64 KiB span. Larger blocks
@@ -87,9 +89,10 @@
     included) are cleared on the way; a forked child using a handle it
     inherited is not in the table (it shares its parent's entry), so a child
     that must keep the name alive attaches itself. parx_arena_unlink removes
-    the name at once. Exactly one closer or unlinker removes the name, and
-    only while it still names this segment; one killed on the way leaves the
-    work to the next closer or unlinker. A named segment is made unnamed
+    the name at once (or leaves it to a live process removing it already).
+    Exactly one closer or unlinker removes the name, and only while it still
+    names this segment; one killed on the way leaves the work to the next
+    closer or unlinker. A named segment is made unnamed
     (O_TMPFILE in /dev/shm) and gets its name last, with a hard link that
     fails if the name exists (O_EXCL's effect), so the name never shows a
     half-made arena, and a creator killed on the way leaves none; where that
@@ -221,7 +224,7 @@ typedef struct parx_arena_desc {
 /* parx_arena_create: make a new arena and map it.
    Returns the arena, or NULL with the reason in *err (err may be NULL):
    -EINVAL (desc NULL, size 0, a name without a leading '/' or with another
-   '/', "/." or "/..", or longer than 250 bytes), -EFBIG (size above
+   '/', "/", "/." or "/..", or longer than 250 bytes), -EFBIG (size above
    max_size, or, rounded up to whole pages, above the file size limit
    RLIMIT_FSIZE, past which the kernel would kill the process with SIGXFSZ),
    -EEXIST (the name is taken), -ENOSPC (/dev/shm has less room than size,
@@ -263,8 +266,10 @@ PARX_API void parx_arena_close(parx_arena *a);
 
 /* parx_arena_unlink: remove a named arena's name now; processes attached
    keep using it, nobody new can open it. Returns 0, -EINVAL (anonymous
-   arena or NULL), or the errno of shm_unlink (-ENOENT if already gone, or
-   if the name now belongs to another segment).
+   arena or NULL), or the errno of shm_unlink (-ENOENT if already gone, if
+   the name now belongs to another segment, or if another live process is
+   removing it at this moment: the name may still be there, and stays if
+   that removal fails).
    Thread safety: any thread. */
 PARX_API int parx_arena_unlink(parx_arena *a);
 
@@ -316,7 +321,8 @@ typedef struct parx_arena_usage {
     uint64_t high_water;  /* the most `reserved` has ever been */
     uint64_t free;        /* capacity - reserved: pages any size can still take */
     uint32_t processes;   /* named arenas: entries in the table of attached processes (dead
-                             ones count until a close clears them); 0 for anonymous ones */
+                             ones count until a close, or an attach that finds the table
+                             full, clears them); 0 for anonymous ones */
 } parx_arena_usage;
 
 /* parx_arena_stats: a snapshot, exact when nothing allocates meanwhile.
@@ -330,7 +336,8 @@ PARX_API int parx_arena_stats(const parx_arena *a, parx_arena_usage *out);
    the received descriptor becomes the arena's own (closed with it, or at
    once on failure). NULL with *err:
    -EBADMSG (the message held no descriptor, or more than one),
-   -ECONNRESET (the peer closed), a recvmsg errno (-EAGAIN: a non-blocking
+   -ECONNRESET (the peer closed, or sent an empty message with no
+   descriptor), a recvmsg errno (-EAGAIN: a non-blocking
    socket with nothing to read; -ENOTSOCK, -EBADF), or as
    parx_arena_from_fd.
    Thread safety: any thread; one sender and one receiver per socket at a time. */
@@ -467,6 +474,7 @@ PARX__COMMON const char *parx_strerror(int code)
     case ESPIPE: return "illegal seek";
     case ENAMETOOLONG: return "file name too long";
     case ECONNRESET: return "connection reset by peer";
+    case ENOTSOCK: return "socket operation on non-socket";
     case EUSERS: return "too many users";
     case ERANGE: return "numerical result out of range";
     case ENOSYS: return "function not implemented";
@@ -621,7 +629,8 @@ static inline uint64_t parx__shm_div(uint64_t x, unsigned c)
    be writing into it: the popper's CAS then fails and the value is thrown
    away, but ThreadSanitizer still sees a plain write racing an atomic read.
    In TSan builds such speculative reads are hidden from it with its own
-   annotation (one read in pop, and the statistics walk); every ordering it
+   annotation (one read in pop, the walk of a chain taken whole, and the
+   statistics walk); every ordering it
    does see is the real one. */
 #if defined(__SANITIZE_THREAD__)
 #define PARX__SHM_TSAN 1
@@ -739,7 +748,8 @@ static void parx__shm_push(const parx_arena *a, _Atomic uint64_t *head, uint64_t
    still valid (see PARX__PAGE_*): mark the lock consistent and go on.
    Returns 0, 1 if that happened (so the caller logs it once unlocked), or
    -1 if the lock cannot be taken at all (a corrupted segment): the caller
-   then acts as if there were no free pages. */
+   then fails (an allocation as if there were no free pages, a free with
+   -EINVAL, the block left allocated). */
 static int parx__shm_lock(parx__shm_header *h)
 {
     int rc = pthread_mutex_lock(&h->lock);
