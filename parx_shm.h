@@ -52,7 +52,15 @@
     Attaching checks the magic, the version and that the file is as large as
     the header says, so a foreign or truncated file is refused with
     PARX_E_NOT_ARENA, PARX_E_ARENA_VERSION or PARX_E_TRUNCATED rather than
-    crashing.
+    crashing. The geometry checked is then kept in the handle, and read
+    from there. The rest of the header -- free lists, counters, the page
+    lock, the table of processes -- is every attached process's to change,
+    and is trusted: a process that scribbles on it can make allocations
+    fail or hand out a block twice (and, through the page lock, glibc abort
+    or wait for ever), but a free list that leads into the header or past
+    the end only ends there: no block handed out lies outside the data
+    pages, and parx reads and writes nothing outside the mapping
+    (tests/shm_scribble.c).
 
     >>allocator
     Small blocks (up to 16 KiB, in 36 size classes: steps of 16 bytes up to
@@ -564,6 +572,9 @@ struct parx_arena {
     int fd;
     parx__shm_header *hdr;     /* == base */
     _Atomic uint32_t *map;     /* the page map */
+    uint64_t data_offset;      /* the header's data_offset and npages, copied once checked: */
+    uint64_t npages;           /* fixed at creation, and read from here, so that a process
+                                  scribbling on the header cannot move our accesses */
     _Atomic unsigned shard;    /* this process's shard (re-chosen after fork) */
     _Atomic unsigned fork_gen; /* parx__shm_fork_gen when `shard` was chosen */
     bool same_address;
@@ -659,9 +670,12 @@ static inline _Atomic uint64_t *parx__shm_link(const parx_arena *a, uint64_t off
    *got; they stay linked to one another through their first words. The
    links are read before the CAS, while others may still pop the blocks: an
    unchanged head (its counter too) proves that no operation touched the list
-   in between, so the links read were its own. */
+   in between, so the links read were its own. `top`: the highest offset a
+   block of the list's class can start at. A head or link outside the data
+   pages (a segment another process scribbled on) ends the list there: no
+   block handed out, and no link written, lies outside them. */
 static uint64_t parx__shm_pop_chain(const parx_arena *a, _Atomic uint64_t *head, uint64_t want,
-                                    uint64_t *last, uint64_t *got)
+                                    uint64_t top, uint64_t *last, uint64_t *got)
 {
     /* acquire: pairs with the release CAS of each push that linked a block
        (the CASes after it continue its release sequence), so every `next`
@@ -669,15 +683,15 @@ static uint64_t parx__shm_pop_chain(const parx_arena *a, _Atomic uint64_t *head,
     uint64_t h = atomic_load_explicit(head, memory_order_acquire);
     for (;;) {
         uint64_t first = (h & PARX__SHM_OFF_MASK) << 4, end = first, n = 1;
-        /* empty (or a corrupted head: no crash); a block at size - 16, the
-           last of a span that ends the segment, is a block like any other */
-        if (!first || first > a->size - 16) return 0;
+        /* empty (or a corrupted head: no crash); a block at `top`, the last
+           of a span that ends the segment, is a block like any other */
+        if (first < a->data_offset || first > top) return 0;
         /* relaxed: if another process took a block meanwhile this may be
            anything, but then the head's counter has moved and the CAS fails */
         PARX__SHM_SPECULATE_BEGIN();
         uint64_t next = atomic_load_explicit(parx__shm_link(a, end), memory_order_relaxed) &
                         PARX__SHM_OFF_MASK;
-        while (n < want && next && (next << 4) <= a->size - 16) {
+        while (n < want && (next << 4) >= a->data_offset && (next << 4) <= top) {
             end = next << 4, n++;
             next = atomic_load_explicit(parx__shm_link(a, end), memory_order_relaxed) &
                    PARX__SHM_OFF_MASK;
@@ -700,14 +714,15 @@ static uint64_t parx__shm_pop_chain(const parx_arena *a, _Atomic uint64_t *head,
    parx__shm_pop_chain with want 1, written out: this is every small
    allocation's path, and the chain's loop and out-parameters cost it about
    2 ns of 16 (bench_shm alloc, in turns). */
-static uint64_t parx__shm_pop(const parx_arena *a, _Atomic uint64_t *head)
+static uint64_t parx__shm_pop(const parx_arena *a, _Atomic uint64_t *head, uint64_t top)
 {
     /* acquire: pairs with the release CAS of the push that linked the block,
        so its `next` word is visible */
     uint64_t h = atomic_load_explicit(head, memory_order_acquire);
     for (;;) {
         uint64_t off = (h & PARX__SHM_OFF_MASK) << 4;
-        if (!off || off > a->size - 16) return 0; /* empty (or a corrupted head: no crash) */
+        /* empty (or a corrupted head: no crash, as in pop_chain) */
+        if (off < a->data_offset || off > top) return 0;
         /* relaxed: if another process took the block meanwhile this may be
            anything, but then the head's counter has moved and the CAS fails */
         PARX__SHM_SPECULATE_BEGIN();
@@ -747,8 +762,10 @@ static void parx__shm_push(const parx_arena *a, _Atomic uint64_t *head, uint64_t
 /* Lock the page allocator. If the last holder died holding it, the map is
    still valid (see PARX__PAGE_*): mark the lock consistent and go on.
    Returns 0, 1 if that happened (so the caller logs it once unlocked), or
-   -1 if the lock cannot be taken at all (a corrupted segment): the caller
-   then fails (an allocation as if there were no free pages, a free with
+   -1 if the lock cannot be taken at all (glibc says so for some corrupted
+   lock words; for others it aborts, or waits for ever: the lock is
+   glibc's, shared, and trusted like the rest of the allocator's state, see
+   >>layout): the caller then fails (an allocation as if there were no free pages, a free with
    -EINVAL, the block left allocated). */
 static int parx__shm_lock(parx__shm_header *h)
 {
@@ -798,8 +815,8 @@ static uint64_t parx__shm_take_pages(parx_arena *a, uint64_t n, uint64_t align,
 {
     bool span = entry == parx__shm_span_entry;
     parx__shm_header *h = a->hdr;
-    uint64_t total = h->npages, found = UINT64_MAX;
-    uint64_t phase = (h->data_offset / PARX__SHM_PAGE) % align;
+    uint64_t total = a->npages, found = UINT64_MAX;
+    uint64_t phase = (a->data_offset / PARX__SHM_PAGE) % align;
     if (n == 0 || n > total) return UINT64_MAX;
     int recovered = parx__shm_lock(h);
     if (recovered < 0) return UINT64_MAX;
@@ -875,7 +892,7 @@ static uint64_t parx__shm_refill(parx_arena *a, unsigned c, unsigned s)
     /* relaxed: a statistic (spans are never given back, so it only grows) */
     atomic_fetch_add_explicit(&a->hdr->spans[c], 1, memory_order_relaxed);
     size_t bsize = parx__shm_class_size(c);
-    uint64_t first = a->hdr->data_offset + p * PARX__SHM_PAGE;
+    uint64_t first = a->data_offset + p * PARX__SHM_PAGE;
     uint64_t n = PARX__SHM_SPAN_PAGES * PARX__SHM_PAGE / bsize;
     if (n < 2) return first;
     for (uint64_t i = 1; i + 1 < n; i++) /* relaxed: published by the push */
@@ -889,7 +906,8 @@ static void *parx__shm_alloc_small(parx_arena *a, size_t size)
 {
     unsigned c = parx__shm_class(size), s = parx__shm_my_shard(a);
     parx__shm_header *h = a->hdr;
-    uint64_t off = parx__shm_pop(a, &h->shards[s].head[c]);
+    uint64_t top = a->size - parx__shm_class_size(c);
+    uint64_t off = parx__shm_pop(a, &h->shards[s].head[c], top);
     /* Our shard is empty: adopt blocks from another shard's list before
        carving pages, so memory freed elsewhere (one process allocates,
        another frees) is reused rather than stranded. A span's worth at once
@@ -903,7 +921,7 @@ static void *parx__shm_alloc_small(parx_arena *a, size_t size)
         uint64_t last, got, span_blocks = PARX__SHM_SPAN_PAGES * PARX__SHM_PAGE /
                                           parx__shm_class_size(c);
         off = parx__shm_pop_chain(a, &h->shards[(s + i) % PARX__SHM_SHARDS].head[c], span_blocks,
-                                  &last, &got);
+                                  top, &last, &got);
         if (off && got > 1) {
             /* the rest, ours alone now, moves to our shard; relaxed: the
                links came with the head the chain was taken from */
@@ -925,7 +943,7 @@ static void *parx__shm_alloc_large(parx_arena *a, size_t size, size_t align)
     if (p == UINT64_MAX) return NULL;
     /* relaxed: a statistic */
     atomic_fetch_add_explicit(&a->hdr->large, n, memory_order_relaxed);
-    return a->base + a->hdr->data_offset + p * PARX__SHM_PAGE;
+    return a->base + a->data_offset + p * PARX__SHM_PAGE;
 }
 
 PARX_API void *parx_arena_alloc(parx_arena *a, size_t size, size_t align)
@@ -956,15 +974,15 @@ PARX_API int parx_arena_free(parx_arena *a, void *ptr)
     if (!a) return -EINVAL;
     parx__shm_header *h = a->hdr;
     uint64_t off = parx_arena_offset(a, ptr);
-    if (off == PARX_ARENA_NO_OFFSET || off < h->data_offset) return -EINVAL;
-    uint64_t p = (off - h->data_offset) / PARX__SHM_PAGE;
-    if (p >= h->npages) return -EINVAL;
+    if (off == PARX_ARENA_NO_OFFSET || off < a->data_offset) return -EINVAL;
+    uint64_t p = (off - a->data_offset) / PARX__SHM_PAGE;
+    if (p >= a->npages) return -EINVAL;
     uint32_t e = parx__shm_page(a, p);
     if ((e & PARX__PAGE_KIND) == PARX__PAGE_SMALL) {
         unsigned c = e & 0xFFu;
         uint64_t pos = (e >> 8) & 0xFFu;
         if (c >= PARX__SHM_CLASSES || pos > p) return -EINVAL;
-        uint64_t within = off - (h->data_offset + (p - pos) * PARX__SHM_PAGE);
+        uint64_t within = off - (a->data_offset + (p - pos) * PARX__SHM_PAGE);
         size_t bsize = parx__shm_class_size(c);
         uint64_t i = parx__shm_div(within, c);
         if (i * bsize != within || i >= PARX__SHM_SPAN_PAGES * PARX__SHM_PAGE / bsize)
@@ -972,14 +990,14 @@ PARX_API int parx_arena_free(parx_arena *a, void *ptr)
         parx__shm_push(a, &h->shards[parx__shm_my_shard(a)].head[c], off, off);
         return 0;
     }
-    if ((e & PARX__PAGE_KIND) != PARX__PAGE_LARGE || (off - h->data_offset) % PARX__SHM_PAGE != 0)
+    if ((e & PARX__PAGE_KIND) != PARX__PAGE_LARGE || (off - a->data_offset) % PARX__SHM_PAGE != 0)
         return -EINVAL;
     int recovered = parx__shm_lock(h);
     if (recovered < 0) return -EINVAL;
     e = parx__shm_page(a, p); /* again, under the lock */
     uint64_t n = e & ~PARX__PAGE_KIND;
     int rc = -EINVAL;
-    if ((e & PARX__PAGE_KIND) == PARX__PAGE_LARGE && p + n <= h->npages) {
+    if ((e & PARX__PAGE_KIND) == PARX__PAGE_LARGE && p + n <= a->npages) {
         /* `freed` before any page: a span search that found no room skips
            the next ones until `freed` moves (see span_miss), so pages given
            back before it moves would stay out of reach of spans for good if
@@ -1064,6 +1082,8 @@ static void parx__shm_bind(parx_arena *a)
 {
     a->hdr = (parx__shm_header *)(void *)a->base;
     a->map = (_Atomic uint32_t *)(void *)(a->base + a->hdr->map_offset);
+    a->data_offset = a->hdr->data_offset;
+    a->npages = a->hdr->npages;
     atomic_init(&a->shard, 0);
     /* a generation that never matches: the shard is chosen on first use.
        relaxed: the generation is only compared, in this process (see
@@ -1586,8 +1606,8 @@ PARX_API int parx_arena_stats(const parx_arena *a, parx_arena_usage *out)
     if (!a || !out) return -EINVAL;
     parx__shm_header *h = a->hdr;
     memset(out, 0, sizeof *out);
-    out->size = h->size;
-    out->capacity = h->npages * PARX__SHM_PAGE;
+    out->size = a->size;
+    out->capacity = a->npages * PARX__SHM_PAGE;
     /* relaxed, throughout but for each list's head: statistics, documented
        as a snapshot. Live small blocks are counted rather than tracked, to
        keep alloc and free at one CAS each: the blocks carved from each
@@ -1595,19 +1615,22 @@ PARX_API int parx_arena_stats(const parx_arena *a, parx_arena_usage *out)
        link, so lists changing under it can make the count inexact but never
        make it wander off the arena. */
     out->used = atomic_load_explicit(&h->large, memory_order_relaxed) * PARX__SHM_PAGE;
-    uint64_t limit = h->npages * PARX__SHM_PAGE / 16; /* more blocks than could exist */
     for (unsigned c = 0; c < PARX__SHM_CLASSES; c++) {
         size_t bsize = parx__shm_class_size(c);
         uint64_t carved = atomic_load_explicit(&h->spans[c], memory_order_relaxed) *
                           (PARX__SHM_SPAN_PAGES * PARX__SHM_PAGE / bsize);
-        uint64_t idle = 0;
+        /* no more free blocks than were carved (a cycle in a scribbled-on
+           list stops there), nor than the data pages could hold */
+        uint64_t limit = a->npages * PARX__SHM_PAGE / bsize;
+        if (carved < limit) limit = carved;
+        uint64_t top = a->size - bsize, idle = 0;
         for (int s = 0; s < PARX__SHM_SHARDS; s++) {
             /* acquire: pairs with the release CAS of the pushes, as in pop,
                so the links walked are the ones their pushers wrote */
             uint64_t off = (atomic_load_explicit(&h->shards[s].head[c], memory_order_acquire) &
                             PARX__SHM_OFF_MASK) << 4;
             PARX__SHM_SPECULATE_BEGIN();
-            while (off >= h->data_offset && off < h->size && idle < limit) {
+            while (off >= a->data_offset && off <= top && idle < limit) {
                 idle++;
                 off = (atomic_load_explicit(parx__shm_link(a, off), memory_order_relaxed) &
                        PARX__SHM_OFF_MASK) << 4;
