@@ -987,6 +987,9 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
             size_t maxlen = (size_t)(wc - 3) * 4;
             const char *name = (const char *)&w[i + 3];
             if (memchr(name, 0, maxlen) && strcmp(name, entry) == 0) {
+                /* a second one of that name and model is not SPIR-V, and
+                   only one of them would be checked */
+                if (found_entry) return PARX_E_BAD_SPIRV;
                 found_entry = true;
                 entry_id = w[i + 2];
             }
@@ -1039,8 +1042,14 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
         else if (local_id[0]) *local[c] = parx__gpu_spirv_const(w, n, local_id[c], 0, spec, nspec);
     }
     /* The push-constant block's size (its pointer type's pointee). */
+    bool push_seen = false;
     for (i = 5; push_ptr && push_ptr != UINT32_MAX && i < n; i += w[i] >> 16)
         if ((w[i] & 0xFFFFu) == OpTypePointer && (w[i] >> 16) >= 4 && w[i + 1] == push_ptr) {
+            /* an id defined twice is not SPIR-V; and each definition would
+               cost a bounded walk of its own: a module of thousands made
+               this check quadratic (9 s for 53 KB) */
+            if (push_seen) return PARX_E_BAD_SPIRV;
+            push_seen = true;
             unsigned budget = 4096; /* types and members: more than a 4 KiB block holds */
             uint64_t size = parx__gpu_spirv_size(w, n, w[i + 3], 0, &budget, spec, nspec);
             facts->push_size = size <= UINT32_MAX ? (uint32_t)size : UINT32_MAX;

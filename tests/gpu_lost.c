@@ -704,6 +704,43 @@ static void test_push_size_nested(void)
     CHECK_EQ_U(f.push_size, 0);
 }
 
+/* Found by fuzzing the check: a module that defines the push-constant
+   block's pointer type again and again (an id defined twice is not
+   SPIR-V) had its block walked once per definition, each walk with a budget
+   of its own (9 s for a module of 53 KB); and of two entry points with the
+   asked name (not SPIR-V either), only the last was checked. Both are
+   refused now. */
+static void test_spirv_defined_twice(void)
+{
+    static uint32_t w[4096];
+    parx__gpu_spirv_facts f;
+    size_t n = nested_push_module(w, 1, 2);
+    CHECK_EQ(parx__gpu_check_spirv(w, n * 4, "main", NULL, 0, &f), 0);
+    /* the OpTypePointer of the push constants, then the same twice */
+    size_t at = 5;
+    while (at < n && !((w[at] & 0xFFFFu) == 32 && w[at + 2] == 9))
+        at += w[at] >> 16;
+    REQUIRE(at < n);
+    static uint32_t d[4096];
+    memcpy(d, w, (at + 4) * 4);
+    memcpy(&d[at + 4], &w[at], (n - at) * 4);
+    CHECK_EQ(parx__gpu_check_spirv(d, (n + 4) * 4, "main", NULL, 0, &f), PARX_E_BAD_SPIRV);
+    /* the entry point "main" (GLCompute) twice: an earlier one naming an id
+       past the bound, the later one as before */
+    size_t ep = 5;
+    while (ep < n && (w[ep] & 0xFFFFu) != 15)
+        ep += w[ep] >> 16;
+    REQUIRE(ep < n);
+    size_t len = w[ep] >> 16;
+    memcpy(d, w, ep * 4);
+    memcpy(&d[ep], &w[ep], len * 4);
+    d[ep + 2] = 0x7fffffffu;
+    memcpy(&d[ep + len], &w[ep], (n - ep) * 4);
+    CHECK_EQ(parx__gpu_check_spirv(d, (n + len) * 4, "main", NULL, 0, &f), PARX_E_BAD_SPIRV);
+    /* the original still passes: the copies above changed nothing else */
+    CHECK_EQ(parx__gpu_check_spirv(w, n * 4, "main", NULL, 0, &f), 0);
+}
+
 static void cpu_fill(void *ctx, size_t bg, size_t e)
 {
     float *v = (float *)ctx;
@@ -774,6 +811,8 @@ int main(void)
     pt_run("the local size from LocalSizeId and desc.spec", test_local_size_id);
     pt_run("a push block of nested structs: its size, or 0 past a bounded walk",
            test_push_size_nested);
+    pt_run("check: a pointer type or entry point defined twice is refused",
+           test_spirv_defined_twice);
     pt_run("a push block too large for 64 bits: its size saturates, never wraps",
            test_push_size_wraps);
     pt_run("destroy after failed waits: freed once the device is idle, else at close",
