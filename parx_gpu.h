@@ -539,10 +539,11 @@ PARX_API int parx_gpu_download(parx_gpu *g, parx_gpu_buffer *b, size_t offset, v
    pipeline from it. spirv: 32-bit words, 4-byte aligned; bytes: their size.
    desc: NULL or {0} for defaults.
    Returns the kernel or NULL with *err: PARX_E_BAD_SPIRV (malformed,
-   truncated, no such GLCompute entry point, a descriptor that is not a
-   storage buffer in set 0, more than 64 descriptors, a binding number of
-   1024 or more, decoration groups: see >>kernels), -EINVAL (g NULL, nspec over 64 or spec NULL,
-   desc.buffers fewer than the module's bindings or more than
+   truncated, no such GLCompute entry point or two of that name, the
+   push-constant block's pointer type defined twice, a descriptor that is
+   not a storage buffer in set 0, more than 64 descriptors, a binding
+   number of 1024 or more, decoration groups: see >>kernels), -EINVAL (g
+   NULL, nspec over 64 or spec NULL, desc.buffers fewer than the module's bindings or more than
    info.max_buffers (PARX_GPU_MAX_BINDINGS, or the device's storage-buffer
    limits where lower), push_bytes not a multiple of 4, over the device
    limit or short of the module's push-constant block (a block over the
