@@ -8243,16 +8243,49 @@ static void parx__pbuf_put(parx__pbuf *b, const char *fmt, ...)
     if (n > 0) b->len += (size_t)n;
 }
 
+/* The length of the UTF-8 sequence at s (avail bytes there), or 0 where
+   none starts: RFC 3629's, so no overlong forms, no surrogates, nothing
+   past U+10FFFF. JSON text is UTF-8 (RFC 8259). */
+static size_t parx__utf8_len(const unsigned char *s, size_t avail)
+{
+    unsigned c = s[0], lo = 0x80, hi = 0xBF;
+    size_t len;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0) lo = 0xA0; /* shorter forms are overlong */
+        if (c == 0xED) hi = 0x9F; /* ED A0..BF: the surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0) lo = 0x90; /* overlong */
+        if (c == 0xF4) hi = 0x8F; /* past U+10FFFF */
+    } else {
+        return 0; /* a continuation byte, C0, C1 (overlong), F5..FF */
+    }
+    if (avail < len || s[1] < lo || s[1] > hi) return 0;
+    for (size_t k = 2; k < len; k++)
+        if (s[k] < 0x80 || s[k] > 0xBF) return 0;
+    return len;
+}
+
 /* A JSON string: quotes, backslashes and control characters escaped; the
-   rest (UTF-8) as it is. At most max bytes of s. */
+   rest (UTF-8) as it is, but for bytes that are no UTF-8 (a field filled
+   by hand, or cut inside a character), each written as U+FFFD, so that
+   load reads back what save writes. At most max bytes of s. */
 static void parx__pbuf_json_str(parx__pbuf *b, const char *s, size_t max)
 {
+    size_t n = strnlen(s, max);
     parx__pbuf_put(b, "\"");
-    for (size_t i = 0; i < max && s[i]; i++) {
+    for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
+        size_t len = parx__utf8_len((const unsigned char *)s + i, n - i);
         if (c == '"' || c == '\\') parx__pbuf_put(b, "\\%c", c);
         else if (c < 0x20) parx__pbuf_put(b, "\\u%04x", c);
-        else parx__pbuf_put(b, "%c", c);
+        else if (len == 0) parx__pbuf_put(b, "\\ufffd");
+        else parx__pbuf_put(b, "%.*s", (int)len, s + i);
+        i += len ? len : 1;
     }
     parx__pbuf_put(b, "\"");
 }
@@ -8388,9 +8421,11 @@ static void parx__json_out(char *out, size_t cap, size_t *len, bool *full, const
 
 /* A string (at j->s[j->i] == '"'), unescaped into out (cap bytes; cut at a
    character boundary where it does not fit; out NULL: skip it). Returns 0,
-   -EINVAL (no JSON string), or 1: it holds a \u0000, which out, a C
-   string, cannot (the caller decides: a key no field has, a field's
-   error). */
+   -EINVAL (no JSON string, or bytes that are no UTF-8), or a mask of what
+   out could not take (the caller decides: a key no field has, a field's
+   error): PARX__JSON_NUL, a \u0000, which out, a C string, cannot hold;
+   PARX__JSON_CUT, characters past cap. */
+enum { PARX__JSON_NUL = 1, PARX__JSON_CUT = 2 };
 static int parx__json_string(parx__json *j, char *out, size_t cap)
 {
     size_t len = 0;
@@ -8401,14 +8436,15 @@ static int parx__json_string(parx__json *j, char *out, size_t cap)
     for (;;) {
         if (j->i >= j->n) return -EINVAL;
         unsigned char c = (unsigned char)j->s[j->i++];
-        if (c == '"') return nul ? 1 : 0;
+        if (c == '"') return (nul ? PARX__JSON_NUL : 0) | (full ? PARX__JSON_CUT : 0);
         if (c < 0x20) return -EINVAL; /* raw control characters are not JSON */
         if (c != '\\') {
-            /* a UTF-8 sequence is kept whole: its lead byte and the
-               continuation bytes after it */
+            /* a UTF-8 sequence is kept whole, or the text is no JSON */
             size_t start = j->i - 1;
-            while (j->i < j->n && ((unsigned char)j->s[j->i] & 0xC0u) == 0x80u) j->i++;
-            parx__json_out(out, cap, &len, &full, j->s + start, j->i - start);
+            size_t ul = parx__utf8_len((const unsigned char *)j->s + start, j->n - start);
+            if (ul == 0) return -EINVAL;
+            j->i = start + ul;
+            parx__json_out(out, cap, &len, &full, j->s + start, ul);
             continue;
         }
         if (j->i >= j->n) return -EINVAL;
@@ -8542,6 +8578,14 @@ static int parx__json_skip(parx__json *j, int depth)
     }
 }
 
+/* A string field: cut where it does not fit (as documented), but no
+   \u0000 (a C string cannot hold it). 0 or -EINVAL. */
+static int parx__json_text(parx__json *j, char *out, size_t cap)
+{
+    int r = parx__json_string(j, out, cap);
+    return r < 0 || (r & PARX__JSON_NUL) ? -EINVAL : 0;
+}
+
 /* A number or true/false as 1/0 (the flags). */
 static int parx__json_num_or_bool(parx__json *j, double *v)
 {
@@ -8574,7 +8618,9 @@ static int parx__probe_parse(parx__json *j, parx_probe *p)
         parx__json_ws(j);
         int kr = parx__json_string(j, key, sizeof key);
         if (kr < 0) return -EINVAL;
-        if (kr == 1) key[0] = '\0'; /* a key holding \u0000: none this code knows */
+        /* a key holding \u0000, or longer than key: none this code knows
+           (cut, it could read as one) */
+        if (kr > 0) key[0] = '\0';
         parx__json_ws(j);
         if (j->i >= j->n || j->s[j->i++] != ':') return -EINVAL;
         parx__json_ws(j);
@@ -8606,11 +8652,11 @@ static int parx__probe_parse(parx__json *j, parx_probe *p)
             if (!rc && !(v >= 0 && v <= 4294967295.0 && v == (double)(uint64_t)v)) rc = -EINVAL;
             if (!rc) p->measured_mask = (unsigned)v;
         } else if (strcmp(key, "io_uring_why") == 0) {
-            rc = parx__json_string(j, p->io_uring_why, sizeof p->io_uring_why);
+            rc = parx__json_text(j, p->io_uring_why, sizeof p->io_uring_why);
         } else if (strcmp(key, "gpu_name") == 0) {
-            rc = parx__json_string(j, p->gpu_name, sizeof p->gpu_name);
+            rc = parx__json_text(j, p->gpu_name, sizeof p->gpu_name);
         } else if (strcmp(key, "notes") == 0) {
-            rc = parx__json_string(j, p->notes, sizeof p->notes);
+            rc = parx__json_text(j, p->notes, sizeof p->notes);
         } else {
             rc = parx__json_skip(j, 1);
         }

@@ -340,6 +340,64 @@ static void test_load_lenient(void)
         CHECK_MSG(load_text(nul_ok[i], &p) == 0, "refused: %s", nul_ok[i]);
     /* in a field this code keeps as a C string it is an error */
     CHECK_EQ(load_text("{\"parx_probe\":1,\"gpu_name\":\"a\\u0000b\"}", &p), -EINVAL);
+    /* UTF-8 of every length, kept as it is */
+    REQUIRE(load_text("{\"parx_probe\":1,\"gpu_name\":\"a\xC2\xB5\xE2\x82\xAC\xF0\x9F\x98\x80\xF4\x8F"
+                      "\xBF\xBF\"}",
+                      &p) == 0);
+    CHECK_STR_EQ(p.gpu_name, "a\xC2\xB5\xE2\x82\xAC\xF0\x9F\x98\x80\xF4\x8F\xBF\xBF");
+}
+
+/* Bytes that are no UTF-8 are no JSON (RFC 8259): refused in a field and
+   in a key. Found by fuzzing: a key of a known name followed by a long run
+   of continuation bytes, cut to fit the reader's key buffer, read as that
+   name ("cpusX" and 27 bytes 0x80 set cpus). Save writes such bytes of a
+   field filled by hand as U+FFFD, so that load reads back what it wrote. */
+static void test_utf8(void)
+{
+    parx_probe p, d;
+    static const char *const bad[] = {
+        "\xFF", "\x80", "\xC0\xAF", "\xC1\xBF", "\xE0\x80\xAF", "\xED\xA0\x80", "\xF0\x80\x80\xAF",
+        "\xF4\x90\x80\x80", "\xF5\x80\x80\x80", "\xC2", "\xE2\x82", "\xC2\xB5\x80",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[128];
+        snprintf(text, sizeof text, "{\"parx_probe\":1,\"gpu_name\":\"x%sy\"}", bad[i]);
+        memset(&p, 0x5A, sizeof p);
+        CHECK_MSG(load_text(text, &p) == -EINVAL, "accepted in a field: bad[%zu]", i);
+        snprintf(text, sizeof text, "{\"parx_probe\":1,\"k%s\":1}", bad[i]);
+        CHECK_MSG(load_text(text, &p) == -EINVAL, "accepted in a key: bad[%zu]", i);
+        CHECK_EQ(p.cpus, 0x5A5A5A5A); /* untouched on failure */
+    }
+    char alias[128];
+    int n = snprintf(alias, sizeof alias, "{\"parx_probe\":1,\"cpusX");
+    for (int i = 0; i < 27; i++)
+        alias[n++] = (char)0x80;
+    snprintf(alias + n, sizeof alias - (size_t)n, "\":64}");
+    parx_probe_defaults(&d);
+    memset(&p, 0x5A, sizeof p);
+    CHECK_EQ(load_text(alias, &p), -EINVAL);
+    CHECK_EQ(p.cpus, 0x5A5A5A5A);
+    /* a long key of valid UTF-8 is no known key, whatever its start */
+    n = snprintf(alias, sizeof alias, "{\"parx_probe\":1,\"cpus");
+    for (int i = 0; i < 10; i++)
+        n += snprintf(alias + n, sizeof alias - (size_t)n, "\xF0\x9F\x98\x80");
+    snprintf(alias + n, sizeof alias - (size_t)n, "\":64}");
+    REQUIRE(load_text(alias, &p) == 0);
+    CHECK_EQ(p.cpus, d.cpus);
+    /* save: a field filled by hand with bytes that are no UTF-8, and one
+       cut inside a character (the field's last byte), load back */
+    const char *path = tmp_path("utf8");
+    parx_probe a = sample(), b;
+    snprintf(a.gpu_name, sizeof a.gpu_name, "A\xFF\xC0\xAF" "B");
+    memset(a.notes, 'n', sizeof a.notes);
+    memcpy(a.notes + sizeof a.notes - 3, "\xE2\x82", 2); /* a euro sign, cut */
+    a.notes[sizeof a.notes - 1] = '\0';
+    REQUIRE(parx_probe_save(&a, path) == 0);
+    memset(&b, 0, sizeof b);
+    REQUIRE(parx_probe_load(&b, path) == 0);
+    CHECK_STR_EQ(b.gpu_name, "A\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" "B");
+    CHECK_EQ(strncmp(b.notes, a.notes, sizeof a.notes - 3), 0);
+    unlink(path);
 }
 
 static void test_load_rejects(void)
@@ -642,6 +700,8 @@ int main(int argc, char **argv)
     pt_run("save and load: equal field by field", test_round_trip);
     pt_run("load: whitespace, any order, unknown keys, escapes, defaults", test_load_lenient);
     pt_run("load: garbage, truncations, wrong version and types: -EINVAL", test_load_rejects);
+    pt_run("load and save: UTF-8 checked; bytes that are none refused, and saved as U+FFFD",
+           test_utf8);
     pt_run("load and save: missing file, bad paths and arguments", test_file_errors);
     pt_run("format: units, sources, break-even; snprintf semantics", test_format);
     pt_run("measure with threads about: no fork pools, spawn instead", test_measure_with_threads);
