@@ -692,7 +692,7 @@ int main(int argc, char **argv)
         pt_run("parx_probe --json FILE: exit 0, the file loads", test_cli_json);
         return pt_done_testing();
     }
-    pt_plan(9);
+    pt_plan(10);
     /* first, while this process has no thread: fork pools are started */
     pt_run("measure: every figure, or 0 and a reason where compiled out", test_measure_full);
     pt_run("measure with PARX_PROBE_NO_PROCS: process figures stay defaults", test_measure_quick);
