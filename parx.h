@@ -3488,6 +3488,8 @@ struct parx_procs {
     pthread_t monitor;
     bool monitor_running;
     _Atomic uint32_t monitor_up; /* 1 once the monitor thread runs its own code (a futex) */
+    _Atomic uint32_t monitor_go; /* a futex: 0 while create starts the workers, then
+                                    PARX__MONITOR_SERVE, or PARX__MONITOR_LEAVE if it failed */
     _Atomic int broken;  /* the server died, or a replacement could not start: every job
                             that has not run fails with PARX_E_PROCS_BROKEN. Set under
                             lock just before the monitor fails the queued jobs (the
@@ -4701,6 +4703,24 @@ static void parx__procs_await_workers(parx_procs *pp)
     }
 }
 
+/* monitor_go's values past 0 */
+#define PARX__MONITOR_SERVE 1u
+#define PARX__MONITOR_LEAVE 2u
+
+/* Let the monitor thread serve the pool create made, or leave (create
+   failed, and frees the pool next: the thread is joined first). */
+static void parx__procs_monitor_go(parx_procs *pp, uint32_t go)
+{
+    if (!pp->monitor_running) return;
+    /* release: the monitor reads the pool's fields after its acquire load */
+    atomic_store_explicit(&pp->monitor_go, go, memory_order_release);
+    parx__futex_wake(&pp->monitor_go, 1);
+    if (go == PARX__MONITOR_LEAVE) {
+        pthread_join(pp->monitor, NULL);
+        pp->monitor_running = false;
+    }
+}
+
 static void *parx__procs_monitor(void *arg)
 {
     parx_procs *pp = (parx_procs *)arg;
@@ -4708,6 +4728,13 @@ static void *parx__procs_monitor(void *arg)
        (a sanitizer's runtime allocates there) is over by now. */
     atomic_store_explicit(&pp->monitor_up, 1, memory_order_release);
     parx__futex_wake(&pp->monitor_up, 1);
+    /* Made while the workers start, this thread waits until they are up:
+       until then create reads the socket itself. acquire: pairs with
+       create's release store, which publishes every field of pp read below */
+    uint32_t go;
+    while ((go = atomic_load_explicit(&pp->monitor_go, memory_order_acquire)) == 0)
+        parx__futex_wait(&pp->monitor_go, 0);
+    if (go != PARX__MONITOR_SERVE) return NULL;
     for (;;) {
         int timeout_ms = -1;
         pthread_mutex_lock(&pp->lock);
@@ -5186,6 +5213,18 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
     /* Our own child, not yet reaped: its pidfd cannot name another process. */
     pp->server_pidfd = (int)syscall(SYS_pidfd_open, pp->server_pid, 0);
 
+    /* The monitor thread, made now, while the server starts the workers
+       (thread creation would otherwise add 50-120 us to a start on the VM of
+       bench/RESULTS.md); it waits on monitor_go until they are up. It takes
+       no signals: those are the program's business. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    rc = -pthread_create(&pp->monitor, NULL, parx__procs_monitor, pp);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc < 0) goto fail;
+    pp->monitor_running = true;
+
     /* The caller's own tables, made while the server starts the workers. */
     pp->free_slots = (uint32_t *)malloc(nslots * sizeof *pp->free_slots);
     pp->gen = (uint64_t *)calloc(nslots, sizeof *pp->gen);
@@ -5266,14 +5305,7 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
         }
     }
 
-    /* The monitor takes no signals: those are the program's business. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    rc = -pthread_create(&pp->monitor, NULL, parx__procs_monitor, pp);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc < 0) goto fail;
-    pp->monitor_running = true;
+    parx__procs_monitor_go(pp, PARX__MONITOR_SERVE);
     /* Return only once the monitor thread runs its own code: a thread still
        starting may hold an allocator's lock (ASan's does), and a fork-mode
        pool made next would fork a copy of it held, for its workers to
@@ -5293,6 +5325,7 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
 
 fail:
     parx__procs_set_err(err, rc < 0 ? rc : -ENOMEM);
+    parx__procs_monitor_go(pp, PARX__MONITOR_LEAVE);
     parx__procs_free(pp);
     return NULL;
 }
