@@ -253,7 +253,8 @@
     wait() or waitpid(-1) of the caller's own may reap it, which breaks
     the pool (PARX_E_PROCS_BROKEN).
     Every descriptor is O_CLOEXEC; destroy reaps the server, which reaps the
-    workers (and a caller that is a child subreaper reaps orphaned ones): no
+    workers, and a create that fails kills and reaps them (a caller that is
+    a child subreaper, or pid 1, reaps those orphaned on the way): no
     zombies, no descriptors, and the arena is anonymous (memfd), so nothing
     is left in /dev/shm even after a SIGKILL. A fork-mode server drops what
     it inherited of the caller's other pools.
@@ -4846,6 +4847,19 @@ static void *parx__procs_monitor(void *arg)
 
 /* ---- create and destroy ------------------------------------------------------ */
 
+/* Start pp's monitor thread, with every signal blocked (signals are the
+   program's business). 0 or -errno. */
+static int parx__procs_start_monitor(parx_procs *pp)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = -pthread_create(&pp->monitor, NULL, parx__procs_monitor, pp);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc == 0) pp->monitor_running = true;
+    return rc;
+}
+
 /* The executable to spawn: /proc/self/exe's target by its path (a path keeps
    tools that run us, like valgrind, in the picture: they report the program's
    path there, while the link itself leads to the tool), or the link itself
@@ -4990,8 +5004,20 @@ static void parx__procs_forget_others(parx_procs *self)
 static void parx__procs_free(parx_procs *pp)
 {
     if (pp->server_pid > 0 && !pp->server_reaped) {
-        kill(pp->server_pid, SIGKILL); /* its workers follow it (PDEATHSIG) */
-        while (waitpid(pp->server_pid, NULL, 0) < 0 && errno == EINTR) {
+        /* The server and every worker it forked, recorded in the arena or
+           not (a failed create can stop the server inside a fork): they make
+           up the server's process group (see >>procs), whose number names
+           no other group while the server or one of them is left unreaped.
+           A server that has not made its group yet has forked no worker. */
+        pid_t pid = pp->server_pid;
+        bool group = kill(-pid, SIGKILL) == 0;
+        if (!group) kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+        }
+        /* A caller that is a child subreaper, or pid 1, inherits the
+           server's workers as the server dies: reap those of the group.
+           Every other caller has no child there (ECHILD at once). */
+        while (group && (waitpid(-pid, NULL, 0) > 0 || errno == EINTR)) {
         }
     }
     /* A caller that is a child subreaper inherits workers whose server died
@@ -5215,15 +5241,13 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
 
     /* The monitor thread, made now, while the server starts the workers
        (thread creation would otherwise add 50-120 us to a start on the VM of
-       bench/RESULTS.md); it waits on monitor_go until they are up. It takes
-       no signals: those are the program's business. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    rc = -pthread_create(&pp->monitor, NULL, parx__procs_monitor, pp);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc < 0) goto fail;
-    pp->monitor_running = true;
+       bench/RESULTS.md); it waits on monitor_go until they are up. Refused
+       for want of room (-EAGAIN: RLIMIT_NPROC, which the workers count
+       against too), it is tried again once they are up: failing now would
+       kill a server that may be inside a fork, whose child it would then
+       never record, let alone reap. */
+    rc = parx__procs_start_monitor(pp);
+    if (rc < 0 && rc != -EAGAIN) goto fail;
 
     /* The caller's own tables, made while the server starts the workers. */
     pp->free_slots = (uint32_t *)malloc(nslots * sizeof *pp->free_slots);
@@ -5305,6 +5329,7 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
         }
     }
 
+    if (!pp->monitor_running && (rc = parx__procs_start_monitor(pp)) < 0) goto fail;
     parx__procs_monitor_go(pp, PARX__MONITOR_SERVE);
     /* Return only once the monitor thread runs its own code: a thread still
        starting may hold an allocator's lock (ASan's does), and a fork-mode

@@ -818,8 +818,9 @@ static void expect_unused_user(pid_t child)
 /* A worker the system will not fork: as a user no other process has, under
    an RLIMIT_NPROC with room for exactly the server, one worker and the
    pool's monitor thread. A pool of 1 worker then works, and a pool of 32
-   fails at its third worker's fork (the server and two workers take the
-   room) with -EAGAIN, leaving no process behind: the test's child is a
+   fails with -EAGAIN at its second or third worker's fork, or at its
+   monitor thread (made while the server forks: whichever comes last finds
+   no room), leaving no process behind: the test's child is a
    subreaper, so the failed pool's workers come back to it and are checked
    too. In a child: the uid and the limit are its own. Exit codes say what
    went wrong; 98: no such uid here (a user namespace that maps only root);
