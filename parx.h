@@ -5004,20 +5004,8 @@ static void parx__procs_forget_others(parx_procs *self)
 static void parx__procs_free(parx_procs *pp)
 {
     if (pp->server_pid > 0 && !pp->server_reaped) {
-        /* The server and every worker it forked, recorded in the arena or
-           not (a failed create can stop the server inside a fork): they make
-           up the server's process group (see >>procs), whose number names
-           no other group while the server or one of them is left unreaped.
-           A server that has not made its group yet has forked no worker. */
-        pid_t pid = pp->server_pid;
-        bool group = kill(-pid, SIGKILL) == 0;
-        if (!group) kill(pid, SIGKILL);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-        }
-        /* A caller that is a child subreaper, or pid 1, inherits the
-           server's workers as the server dies: reap those of the group.
-           Every other caller has no child there (ECHILD at once). */
-        while (group && (waitpid(-pid, NULL, 0) > 0 || errno == EINTR)) {
+        kill(pp->server_pid, SIGKILL); /* its workers follow it (PDEATHSIG) */
+        while (waitpid(pp->server_pid, NULL, 0) < 0 && errno == EINTR) {
         }
     }
     /* A caller that is a child subreaper inherits workers whose server died
@@ -5351,6 +5339,25 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
 fail:
     parx__procs_set_err(err, rc < 0 ? rc : -ENOMEM);
     parx__procs_monitor_go(pp, PARX__MONITOR_LEAVE);
+    if (pp->server_pid > 0) {
+        /* The server and every worker it forked, recorded in the arena or
+           not (the server may be stopped inside a fork): they make up the
+           server's process group (see >>procs), whose number names no other
+           group while the server or one of them is left unreaped, and no
+           job has run to start processes of its own there. A server that
+           has not made its group yet has forked no worker. */
+        pid_t pid = pp->server_pid;
+        bool group = kill(-pid, SIGKILL) == 0;
+        if (!group) kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+        }
+        pp->server_reaped = true;
+        /* A caller that is a child subreaper, or pid 1, inherits the
+           server's workers as the server dies: reap those of the group.
+           Every other caller has no child there (ECHILD at once). */
+        while (group && (waitpid(-pid, NULL, 0) > 0 || errno == EINTR)) {
+        }
+    }
     parx__procs_free(pp);
     return NULL;
 }
