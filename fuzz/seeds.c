@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* fuzz/seeds.c -- write the seed inputs of a harness into a directory:
 
-       fuzz_seeds arena|probe_json|spirv DIR
+       fuzz_seeds arena|probe_json|probe_roundtrip|spirv DIR
 
    Each file is named HARNESS-WHAT (meson's list of outputs in
    fuzz/meson.build must name the same files), in the harness's input
@@ -11,6 +11,12 @@
                  and named, behind the harness's 8-byte prefix;
      probe_json  files parx_probe_save wrote, and two written by hand with
                  escapes, unknown keys and nesting;
+     probe_roundtrip
+                 probes (the harness's struct layout): parx_probe_defaults',
+                 one as parx_probe_measure and the GPU would fill it, one
+                 parx_probe_load read, and one of edges (times that are not
+                 finite and positive, cpus 0, io_uring 7, strings with no
+                 NUL, cut inside a character, with bytes that are no UTF-8);
      spirv       the built-in kernels of parx_gpu_kernels.h, behind the
                  harness's 2-byte prefix (one with a specialisation value). */
 #define _GNU_SOURCE
@@ -21,6 +27,7 @@
 #include "parx_gpu_kernels.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +112,98 @@ static void probe_seeds(void)
     put("probe_json-escapes.json", "", 0, escapes, sizeof escapes - 1);
 }
 
+/* The roundtrip harness's layout (fuzz_probe_roundtrip.c): the numbers as
+   they are in memory, then each string as its length (the array's size
+   when it has no NUL) and its bytes. */
+static void put_probe(const char *name, const parx_probe *p)
+{
+    uint8_t b[512];
+    size_t n = 0;
+#define PUT(v) (memcpy(b + n, &(v), sizeof(v)), n += sizeof(v))
+    PUT(p->cpus);
+    const double t[] = {p->thread_start_ns, p->task_ns,         p->thread_job_ns,
+                        p->fork_start_ns,   p->spawn_start_ns,  p->proc_job_ns,
+                        p->proc_rt_ns,      p->arena_attach_ns, p->gpu_dispatch_ns};
+    for (size_t k = 0; k < sizeof t / sizeof t[0]; k++)
+        PUT(t[k]);
+    PUT(p->io_uring);
+    uint8_t flags = p->measured ? 1 : 0;
+    PUT(flags);
+    PUT(p->measured_mask);
+#undef PUT
+    const char *s[] = {p->io_uring_why, p->gpu_name, p->notes};
+    const size_t cap[] = {sizeof p->io_uring_why, sizeof p->gpu_name, sizeof p->notes};
+    for (int k = 0; k < 3; k++) {
+        size_t l = strnlen(s[k], cap[k]);
+        b[n++] = (uint8_t)l;
+        memcpy(b + n, s[k], l);
+        n += l;
+    }
+    put(name, "", 0, b, n);
+}
+
+static void roundtrip_seeds(void)
+{
+    parx_probe p;
+    parx_probe_defaults(&p);
+    put_probe("probe_roundtrip-defaults", &p);
+
+    /* as parx_probe_measure and parx_gpu_dispatch_latency fill it in */
+    p.thread_start_ns = 61234.5;
+    p.task_ns = 87.25;
+    p.thread_job_ns = 3.0000000000000004;
+    p.fork_start_ns = 1.1e6;
+    p.spawn_start_ns = 0;
+    p.proc_job_ns = 1234.5678901234567;
+    p.proc_rt_ns = 9.87654321e3;
+    p.arena_attach_ns = 15e3;
+    p.gpu_dispatch_ns = 12345.678;
+    p.io_uring = 1;
+    p.measured = true;
+    p.measured_mask = 0x3ef;
+    snprintf(p.io_uring_why, sizeof p.io_uring_why, "ok");
+    snprintf(p.gpu_name, sizeof p.gpu_name, "llvmpipe (LLVM 15.0.6, 256 bits) \xc3\xa9\t\"q\"");
+    snprintf(p.notes, sizeof p.notes, "spawn: PARX_E_SPAWN\nx\\y");
+    put_probe("probe_roundtrip-measured", &p);
+
+    /* what parx_probe_load read from a file with escapes */
+    static const char text[] =
+        "{\"parx_probe\":1,\"cpus\":4,\"notes\":\"\\ud83d\\ude00 \\u00e9 \\\"\\/\\u0001\",\n"
+        " \"gpu_name\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\",\"measured\":true,\n"
+        " \"io_uring\":0,\"io_uring_why\":\"\\t\\b\\f\\r\",\"measured_mask\":4294967295}";
+    char path[4096];
+    snprintf(path, sizeof path, "%s/probe_roundtrip-text.tmp", dir);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(text, 1, sizeof text - 1, f) != sizeof text - 1 || fclose(f) != 0)
+        die(path, -errno);
+    int rc = parx_probe_load(&p, path);
+    unlink(path);
+    if (rc)
+        die("parx_probe_load", rc);
+    put_probe("probe_roundtrip-loaded", &p);
+
+    /* the folds save documents, and strings it must cut or mend */
+    parx_probe_defaults(&p);
+    p.cpus = 0;
+    p.thread_start_ns = NAN;
+    p.task_ns = -INFINITY;
+    p.thread_job_ns = -0.0;
+    p.fork_start_ns = 4.9406564584124654e-324; /* the least subnormal */
+    p.spawn_start_ns = 1.7976931348623157e308; /* DBL_MAX */
+    p.proc_job_ns = -5;
+    p.proc_rt_ns = INFINITY;
+    p.arena_attach_ns = 0.1;
+    p.io_uring = 7;
+    p.measured_mask = 0xffffffffu;
+    snprintf(p.io_uring_why, sizeof p.io_uring_why,
+             "\x01\x1f\x7f\xff\xc3\"\\ \xed\xa0\x80 \xc0\xaf \xf4\x90\x80\x80 \xe2\x82");
+    memset(p.gpu_name, 'g', sizeof p.gpu_name); /* no NUL, a euro sign across the end */
+    memcpy(p.gpu_name + sizeof p.gpu_name - 2, "\xe2\x82", 2);
+    for (size_t i = 0; i + 1 < sizeof p.notes; i += 2) /* no NUL, 2-byte characters */
+        memcpy(p.notes + i, "\xc3\xa9", 2);
+    put_probe("probe_roundtrip-edges", &p);
+}
+
 static void spirv_seeds(void)
 {
     /* nspec 0, entry "main"; then nspec 1, "main", spec constant 0 = 0 */
@@ -119,12 +218,13 @@ static void spirv_seeds(void)
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: fuzz_seeds arena|probe_json|spirv DIR\n");
+        fprintf(stderr, "usage: fuzz_seeds arena|probe_json|probe_roundtrip|spirv DIR\n");
         return 2;
     }
     dir = argv[2];
     if (strcmp(argv[1], "arena") == 0) arena_seeds();
     else if (strcmp(argv[1], "probe_json") == 0) probe_seeds();
+    else if (strcmp(argv[1], "probe_roundtrip") == 0) roundtrip_seeds();
     else if (strcmp(argv[1], "spirv") == 0) spirv_seeds();
     else {
         fprintf(stderr, "fuzz_seeds: no harness %s\n", argv[1]);
