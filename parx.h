@@ -1618,10 +1618,13 @@ PARX_API double parx_run_break_even(const parx_probe *p, parx_exec e, size_t n, 
    "parx_probe": 1, the format version) to path, through a temporary file
    renamed over it. Times that are not finite and positive are written as
    0 ("not measured"), cpus below 1 as this process's CPU count and above
-   2^20 as 2^20, so that load reads back whatever save wrote.
+   2^20 as 2^20, io_uring other than 0 as 1, and the strings up to their
+   NUL or the end of their array, each byte that starts no valid UTF-8
+   character as U+FFFD; so load reads back whatever save wrote.
    parx_probe_load: read such a file into *p: keys in any order, unknown keys
-   ignored, missing ones left at parx_probe_defaults' figures; *p is changed
-   only on success.
+   ignored, missing ones left at parx_probe_defaults' figures, a string
+   longer than its array cut at a character boundary (one that U+FFFD made
+   longer, say); *p is changed only on success.
    Both return 0, -EINVAL (p or path NULL; for save also path ""; for load
    also a file that is not a JSON object, a wrong or missing "parx_probe"
    version, a value of the wrong type or out of range, anything after the
