@@ -5214,7 +5214,8 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
         pp->server_pid = pid;
         /* Counted after the fork, while the server forks the workers (reading
            /proc takes tens of microseconds): the count at the fork, unless
-           another thread of the caller starts or ends one in between. */
+           another thread of the caller starts or ends one in between. Before
+           this pool's monitor thread, which is made below. */
         int threads = parx__procs_threads();
         if (threads > 1) {
             char msg[200];
