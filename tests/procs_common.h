@@ -39,22 +39,12 @@ static inline int pid_dead(pid_t pid)
     return state == 0 || state == 'Z' || state == 'X';
 }
 
-/* PARX_TEST_TIME_SCALE=K (a whole number, 1 to 100; else 1): how many
-   times longer the bounds below and a case's job timeouts must be, for
-   runs under valgrind, which runs every process of a pool many times
-   slower. Only bounds that a job must finish (or crash) inside scale; a
-   timeout a job must run past holds at any scale. */
-static inline unsigned time_scale(void)
-{
-    const char *scale = getenv("PARX_TEST_TIME_SCALE");
-    long k = scale ? strtol(scale, NULL, 10) : 1;
-    return (unsigned)(k >= 1 && k <= 100 ? k : 1);
-}
-
 /* How many 1 ms polls a deadline of ms milliseconds allows: ms times
-   time_scale(), for the loops (in the process-pool tests) that poll a
-   condition every millisecond. A deadline a comment calls "bounded: 10 s"
-   is 10 s at scale 1. */
+   time_scale() (shm_common.h), for the loops (in the process-pool tests)
+   that poll a condition every millisecond. A deadline a comment calls
+   "bounded: 10 s" is 10 s at scale 1. Only bounds that a job must finish
+   (or crash) inside scale, as do a case's job timeouts; a timeout a job
+   must run past holds at any scale. */
 static inline int polls(int ms)
 {
     return ms * (int)time_scale();

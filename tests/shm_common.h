@@ -441,25 +441,31 @@ static inline int guard__reap_children(void)
     return left;
 }
 
-/* A new name that no live process holds at the end of a test: a leak of
-   the test's, or another test's name in a moment when no process holds it
-   (made by one and not yet opened by another, say), as the tests run side
-   by side, under valgrind many times slower. A leak stays; another test's
-   name is removed, or held again, within moments. Waits up to 2 s (times
-   PARX_TEST_TIME_SCALE, 1 to 100) for either; 1: still there, held by no
-   process; 0: gone, or held (by another process: *others > 0). */
-static inline int shm_left_unheld(const char *name, int *others)
+/* PARX_TEST_TIME_SCALE=K (a whole number, 1 to 100; else 1): how many
+   times longer the tests' bounds must be, for runs under valgrind, which
+   runs every process many times slower. */
+static inline unsigned time_scale(void)
 {
-    const char *env = getenv("PARX_TEST_TIME_SCALE");
-    long scale = env ? strtol(env, NULL, 10) : 1;
-    if (scale < 1 || scale > 100)
-        scale = 1;
-    for (long i = 0; i < 200 * scale; i++) {
-        int self = 0;
+    const char *scale = getenv("PARX_TEST_TIME_SCALE");
+    long k = scale ? strtol(scale, NULL, 10) : 1;
+    return (unsigned)(k >= 1 && k <= 100 ? k : 1);
+}
+
+/* A new name that no live process holds at the end of a test: a leak of
+   the test's, or another test's name in a moment when no process holds it,
+   as the tests run side by side (tests/shm beside procs_stress, under
+   valgrind, many times slower, failed so). A leak stays; another test's
+   name is removed, or held again, within moments. Waits up to 2 s (times
+   time_scale()) for either: 0 if it came, 1 if the name is still there and
+   no other process holds it. */
+static inline int shm_left_unheld(const char *name)
+{
+    for (unsigned i = 0; i < 200 * time_scale(); i++) {
+        int self = 0, others = 0;
         if (!shm_exists(name))
             return 0;
-        shm_holders(name, &self, others);
-        if (self > 0 || *others > 0)
+        shm_holders(name, &self, &others);
+        if (others > 0)
             return 0;
         usleep(10000);
     }
@@ -500,11 +506,8 @@ static inline void guard__body(void)
             shm_holders(name, &self, &others);
             if (!shm_exists(name))
                 continue; /* someone else's, removed meanwhile */
-            if (self == 0 && others == 0 && !shm_left_unheld(name, &others)) {
-                if (others == 0)
-                    continue; /* someone else's, removed within the grace time */
-                shm_holders(name, &self, &others);
-            }
+            if (self == 0 && others == 0 && !shm_left_unheld(name))
+                continue; /* someone else's: removed, or held again, in the grace time */
             if (others > 0 && self == 0) {
                 pt_diag("/dev/shm/%s appeared during the test but another live process holds it "
                         "(a test running beside this one?); not counted as a leak",
