@@ -5233,13 +5233,11 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
 
     /* The monitor thread, made now, while the server starts the workers
        (thread creation would otherwise add 50-120 us to a start on the VM of
-       bench/RESULTS.md); it waits on monitor_go until they are up. Refused
-       for want of room (-EAGAIN: RLIMIT_NPROC, which the workers count
-       against too), it is tried again once they are up: failing now would
-       kill a server that may be inside a fork, whose child it would then
-       never record, let alone reap. */
+       bench/RESULTS.md); it waits on monitor_go until they are up. (A
+       failure here, or anywhere below, may find the server inside a fork:
+       see fail.) */
     rc = parx__procs_start_monitor(pp);
-    if (rc < 0 && rc != -EAGAIN) goto fail;
+    if (rc < 0) goto fail;
 
     /* The caller's own tables, made while the server starts the workers. */
     pp->free_slots = (uint32_t *)malloc(nslots * sizeof *pp->free_slots);
@@ -5321,7 +5319,6 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
         }
     }
 
-    if (!pp->monitor_running && (rc = parx__procs_start_monitor(pp)) < 0) goto fail;
     parx__procs_monitor_go(pp, PARX__MONITOR_SERVE);
     /* Return only once the monitor thread runs its own code: a thread still
        starting may hold an allocator's lock (ASan's does), and a fork-mode
