@@ -29,6 +29,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fuzz_utf8.h"
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -61,22 +63,6 @@ static bool ref_hex4(ref *r, unsigned *u)
         *u = *u * 16 + (unsigned)d;
     }
     return true;
-}
-
-/* One UTF-8 sequence at s[0..avail): its length, or 0 (RFC 3629: no
-   overlong forms, no surrogates, nothing past U+10FFFF). */
-static size_t utf8_len(const unsigned char *s, size_t avail)
-{
-    size_t len = s[0] < 0x80 ? 1 : s[0] < 0xE0 ? 2 : s[0] < 0xF0 ? 3 : 4;
-    if ((s[0] >= 0x80 && s[0] < 0xC2) || s[0] > 0xF4 || len > avail) return 0;
-    uint32_t cp = len == 1 ? s[0] : s[0] & (0x7Fu >> len);
-    for (size_t k = 1; k < len; k++) {
-        if ((s[k] & 0xC0) != 0x80) return 0;
-        cp = cp << 6 | (s[k] & 0x3Fu);
-    }
-    static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < least[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    return len;
 }
 
 /* A string; its decoded bytes go to key (cap bytes) and their count to
