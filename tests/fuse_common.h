@@ -10,6 +10,100 @@
 
 static char mnt[600];
 static pid_t fs_pid = -1;
+static pid_t fs_watch_pid = -1;
+
+/* ===== a hang guard ======================================================== */
+/* A case whose file system stops answering, or whose writer or prefetcher
+   waits for ever, would otherwise hang until meson's timeout (600 s under
+   TSan) and say nothing of where (writer_faults did so once in CI, in its
+   EIO case, and never here). fs_start forks a watcher beside the server:
+   if fs_stop has not stopped it within FS_WATCH_S seconds (times
+   time_scale()), it prints the state, wait channel, system call and kernel
+   stack (where readable) of every thread of the test and of the server,
+   then SIGKILLs the server, which fails every request waiting on it
+   (ENOTCONN), so the test goes on and fails its checks. A test still not
+   done FS_WATCH_GRACE_S seconds later is printed again, the file system
+   unmounted (lazily) and the test sent SIGABRT.
+   A case takes a few seconds, at most 19 s under TSan in CI's logs. */
+enum { FS_WATCH_S = 30, FS_WATCH_GRACE_S = 10 };
+
+/* Print every thread of process `pid` (/proc): one line each, then its
+   kernel stack's lines where this process may read them. */
+static void fs__watch_dump(pid_t pid, const char *who)
+{
+    char path[128], buf[2048];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d) {
+        pt_diag("watch: %s (pid %d): cannot open %s", who, (int)pid, path);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char comm[64] = "", wchan[128] = "", call[128] = "", state = '?';
+        snprintf(path, sizeof path, "/proc/%d/task/%s/comm", (int)pid, e->d_name);
+        pt_read_file(path, comm, sizeof comm);
+        comm[strcspn(comm, "\n")] = 0;
+        snprintf(path, sizeof path, "/proc/%d/task/%s/wchan", (int)pid, e->d_name);
+        pt_read_file(path, wchan, sizeof wchan);
+        snprintf(path, sizeof path, "/proc/%d/task/%s/syscall", (int)pid, e->d_name);
+        pt_read_file(path, call, sizeof call);
+        call[strcspn(call, "\n")] = 0;
+        snprintf(path, sizeof path, "/proc/%d/task/%s/stat", (int)pid, e->d_name);
+        char st = pt_proc_state(path, NULL);
+        if (st)
+            state = st;
+        pt_diag("watch: %s pid %d tid %s (%s): state %c, wchan %s, syscall %s", who, (int)pid,
+                e->d_name, comm, state, wchan[0] ? wchan : "-", call[0] ? call : "-");
+        snprintf(path, sizeof path, "/proc/%d/task/%s/stack", (int)pid, e->d_name);
+        long n = pt_read_file(path, buf, sizeof buf);
+        while (n > 0 && buf[n - 1] == '\n')
+            buf[--n] = 0;
+        if (n > 0)
+            pt_diag("watch:   kernel stack:\n%s", buf);
+    }
+    closedir(d);
+}
+
+/* The watcher's life: see above. Never returns. */
+static void fs__watch(pid_t test, pid_t server)
+{
+    /* a test that dies takes its watcher with it */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != test)
+        _exit(0);
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += (time_t)FS_WATCH_S * time_scale();
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR)
+        continue;
+    pt_diag("watch: the case is not done after %u s: where the test and its file system wait",
+            FS_WATCH_S * time_scale());
+    fs__watch_dump(test, "test");
+    fs__watch_dump(server, "server");
+    pt_diag("watch: killing the file system's server (pid %d): its requests fail", (int)server);
+    kill(server, SIGKILL);
+    until.tv_sec += (time_t)FS_WATCH_GRACE_S * time_scale();
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR)
+        continue;
+    pt_diag("watch: the test still waits %u s later: where; then SIGABRT",
+            FS_WATCH_GRACE_S * time_scale());
+    fs__watch_dump(test, "test");
+    umount2(mnt, MNT_DETACH); /* not left mounted, its server dead */
+    kill(test, SIGABRT);
+    _exit(0);
+}
+
+/* fs_stop's and a failed fs_start's end: the watcher, if any, stopped. */
+static void fs__watch_stop(void)
+{
+    if (fs_watch_pid <= 0)
+        return;
+    kill(fs_watch_pid, SIGKILL);
+    wait_status(fs_watch_pid);
+    fs_watch_pid = -1;
+}
 
 /* Mount a file system with operations `ops`, served by a forked child that
    first runs `setup` (may be NULL; false: give up) and ends with `teardown`
@@ -51,6 +145,11 @@ static int fs_start(const struct fuse_operations *ops, bool (*setup)(void),
         _exit(ok ? 0 : 3);
     }
     close(p[1]);
+    if (fs_pid > 0) { /* before the wait for the mount, which may hang too */
+        fs_watch_pid = xfork();
+        if (fs_watch_pid == 0)
+            fs__watch(parent, fs_pid);
+    }
     char ok = 0;
     if (fs_pid < 0 || !xread(p[0], &ok, 1))
         ok = 0;
@@ -58,6 +157,7 @@ static int fs_start(const struct fuse_operations *ops, bool (*setup)(void),
     if (!ok) {
         if (fs_pid > 0)
             waitpid(fs_pid, NULL, 0);
+        fs__watch_stop();
         fs_pid = -1;
         rmdir(mnt);
         snprintf(why, n, "cannot mount a FUSE file system here (no rights, or no fuse module)");
@@ -74,6 +174,7 @@ static void fs_stop(void)
     if (umount2(mnt, MNT_DETACH) != 0)
         pt_diag("umount2(%s): %s", mnt, strerror(errno));
     expect_child(fs_pid, 0, 0);
+    fs__watch_stop();
     fs_pid = -1;
     rmdir(mnt);
 }
