@@ -31,7 +31,7 @@ enum { FS_WATCH_S = 30, FS_WATCH_GRACE_S = 10 };
    kernel stack's lines where this process may read them. */
 static void fs__watch_dump(pid_t pid, const char *who)
 {
-    char path[128], buf[2048];
+    char path[320], buf[2048]; /* path: "/proc/<pid>/task/<d_name>/syscall" */
     snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
     DIR *d = opendir(path);
     if (!d) {
@@ -67,28 +67,30 @@ static void fs__watch_dump(pid_t pid, const char *who)
     closedir(d);
 }
 
+/* Sleep `secs` seconds times time_scale(), signals or not; returns that. */
+static unsigned fs__watch_sleep(unsigned secs)
+{
+    secs *= time_scale();
+    struct timespec t = {(time_t)secs, 0};
+    while (nanosleep(&t, &t) != 0 && errno == EINTR)
+        continue;
+    return secs;
+}
+
 /* The watcher's life: see above. Never returns. */
 static void fs__watch(pid_t test, pid_t server)
 {
     /* a test that dies takes its watcher with it */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != test)
         _exit(0);
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += (time_t)FS_WATCH_S * time_scale();
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR)
-        continue;
-    pt_diag("watch: the case is not done after %u s: where the test and its file system wait",
-            FS_WATCH_S * time_scale());
+    unsigned s = fs__watch_sleep(FS_WATCH_S);
+    pt_diag("watch: the case is not done after %u s: where the test and its file system wait", s);
     fs__watch_dump(test, "test");
     fs__watch_dump(server, "server");
     pt_diag("watch: killing the file system's server (pid %d): its requests fail", (int)server);
     kill(server, SIGKILL);
-    until.tv_sec += (time_t)FS_WATCH_GRACE_S * time_scale();
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR)
-        continue;
-    pt_diag("watch: the test still waits %u s later: where; then SIGABRT",
-            FS_WATCH_GRACE_S * time_scale());
+    s = fs__watch_sleep(FS_WATCH_GRACE_S);
+    pt_diag("watch: the test still waits %u s later: where; then SIGABRT", s);
     fs__watch_dump(test, "test");
     umount2(mnt, MNT_DETACH); /* not left mounted, its server dead */
     kill(test, SIGABRT);
