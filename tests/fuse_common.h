@@ -20,8 +20,9 @@ static pid_t fs_watch_pid = -1;
    if fs_stop has not stopped it within FS_WATCH_S seconds (times
    time_scale()), it prints the state, wait channel, system call and kernel
    stack (where readable) of every thread of the test and of the server,
-   then SIGKILLs the server, which fails every request waiting on it
-   (ENOTCONN), so the test goes on and fails its checks. A test still not
+   and what may hold the file system (fs__watch_holders), then SIGKILLs
+   the server, which fails every request waiting on it (ENOTCONN), so the
+   test goes on and fails its checks. A test still not
    done FS_WATCH_GRACE_S seconds later is printed again, the file system
    unmounted (lazily) and the test sent SIGABRT.
    A case takes a few seconds, at most 19 s under TSan in CI's logs. */
@@ -67,6 +68,67 @@ static void fs__watch_dump(pid_t pid, const char *who)
     closedir(d);
 }
 
+/* Who may keep the file system alive once fs_stop has unmounted it
+   lazily (its server runs until the last reference goes): any process
+   whose working directory or open files lie in it, or that has it mounted
+   in another mount namespace (a private mount is copied into a namespace
+   unshared while it is mounted); every descriptor of the test, whose
+   files on a detached mount read as paths from its root; and the requests
+   each FUSE connection has waiting, where fusectl is mounted. */
+static void fs__watch_holders(pid_t test)
+{
+    static char info[1 << 16];
+    const char *tag = strrchr(io__dir, '/');
+    tag = tag ? tag + 1 : io__dir; /* "io-<name>-<pid>": this test's alone */
+    char self_ns[64] = "", ns[64], path[600], link[640]; /* path: /proc/<name>/fd/<name> */
+    ssize_t k = readlink("/proc/self/ns/mnt", self_ns, sizeof self_ns - 1);
+    self_ns[k > 0 ? k : 0] = 0;
+    DIR *proc = opendir("/proc");
+    struct dirent *pe, *fe;
+    while (proc && (pe = readdir(proc)) != NULL) {
+        if (pe->d_name[0] < '1' || pe->d_name[0] > '9')
+            continue;
+        bool is_test = atoi(pe->d_name) == (int)test;
+        snprintf(path, sizeof path, "/proc/%s/cwd", pe->d_name);
+        if ((k = readlink(path, link, sizeof link - 1)) > 0 && (link[k] = 0, strstr(link, tag)))
+            pt_diag("watch: pid %s works in %s", pe->d_name, link);
+        snprintf(path, sizeof path, "/proc/%s/fd", pe->d_name);
+        DIR *fds = opendir(path);
+        while (fds && (fe = readdir(fds)) != NULL) {
+            snprintf(path, sizeof path, "/proc/%s/fd/%s", pe->d_name, fe->d_name);
+            if (fe->d_name[0] == '.' || (k = readlink(path, link, sizeof link - 1)) <= 0)
+                continue;
+            link[k] = 0;
+            if (is_test || strstr(link, tag))
+                pt_diag("watch: pid %s%s fd %s: %s", pe->d_name, is_test ? " (test)" : "",
+                        fe->d_name, link);
+        }
+        if (fds)
+            closedir(fds);
+        snprintf(path, sizeof path, "/proc/%s/ns/mnt", pe->d_name);
+        if ((k = readlink(path, ns, sizeof ns - 1)) <= 0 || (ns[k] = 0, !strcmp(ns, self_ns)))
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/mountinfo", pe->d_name);
+        if (pt_read_file(path, info, sizeof info) > 0 && strstr(info, tag))
+            pt_diag("watch: pid %s has it mounted in its own mount namespace (%s)", pe->d_name,
+                    ns);
+    }
+    if (proc)
+        closedir(proc);
+    DIR *conns = opendir("/sys/fs/fuse/connections");
+    while (conns && (fe = readdir(conns)) != NULL) {
+        if (fe->d_name[0] == '.')
+            continue;
+        char waiting[32] = "";
+        snprintf(path, sizeof path, "/sys/fs/fuse/connections/%s/waiting", fe->d_name);
+        pt_read_file(path, waiting, sizeof waiting);
+        waiting[strcspn(waiting, "\n")] = 0;
+        pt_diag("watch: FUSE connection %s: %s requests waiting", fe->d_name, waiting);
+    }
+    if (conns)
+        closedir(conns);
+}
+
 /* Sleep `secs` seconds times time_scale(), signals or not; returns that. */
 static unsigned fs__watch_sleep(unsigned secs)
 {
@@ -87,6 +149,7 @@ static void fs__watch(pid_t test, pid_t server)
     pt_diag("watch: the case is not done after %u s: where the test and its file system wait", s);
     fs__watch_dump(test, "test");
     fs__watch_dump(server, "server");
+    fs__watch_holders(test);
     pt_diag("watch: killing the file system's server (pid %d): its requests fail", (int)server);
     kill(server, SIGKILL);
     s = fs__watch_sleep(FS_WATCH_GRACE_S);
