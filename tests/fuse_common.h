@@ -2,9 +2,9 @@
 /* fuse_common.h -- a FUSE file system of a test's own, for fault injection
    (tests/prefetch_faults.c, tests/writer_faults.c): mounted at
    <scratch dir>/mnt and served by a forked child until fs_stop unmounts it.
-   Include after io_common.h, <fuse.h> (FUSE_USE_VERSION 31), <sys/mman.h>,
-   <sys/mount.h>, <sys/prctl.h> and <time.h>; only where libfuse3 was found
-   (PARX_TEST_NO_FUSE unset). */
+   Include after io_common.h, <fuse.h> (FUSE_USE_VERSION 31), <sched.h>,
+   <sys/mman.h>, <sys/mount.h>, <sys/prctl.h> and <time.h>; only where
+   libfuse3 was found (PARX_TEST_NO_FUSE unset). */
 #ifndef PARX_TEST_FUSE_COMMON_H
 #define PARX_TEST_FUSE_COMMON_H
 
@@ -308,6 +308,15 @@ static int stall_now(void)
    test (the directory removed) without /dev/fuse or the stall page. */
 static void fs_main_start(const char *dir)
 {
+    /* The test's mounts go in a mount namespace of its own, where it may
+       make one: a namespace another process unshares while a mount is up
+       gets a copy of it, which would keep the file system, and its server,
+       alive after fs_stop's lazy unmount (tests/shm.c and procs_crash.c
+       unshare theirs, and CI runs two streams of tests side by side under
+       valgrind); and a test that dies leaves no mount behind. Made private
+       (no propagation back), else mounted as before. */
+    if (unshare(CLONE_NEWNS) == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        pt_diag("mount --make-rprivate /: %s; mounts may show outside", strerror(errno));
     io_dir(dir);
     const char *why = access("/dev/fuse", R_OK | W_OK) != 0 ? "no /dev/fuse (or no access to it)"
                       : !stall_map() ? "cannot map a shared page for the stall counter"
