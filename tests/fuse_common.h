@@ -314,8 +314,9 @@ static void fs_main_start(const char *dir)
        alive after fs_stop's lazy unmount (tests/shm.c and procs_crash.c
        unshare theirs, and CI runs two streams of tests side by side under
        valgrind); and a test that dies leaves no mount behind. Made private
-       (no propagation back), else mounted as before. */
-    if (unshare(CLONE_NEWNS) == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+       (no propagation back), else mounted as before. (Source and type are
+       ignored; "none", not NULL, for valgrind, which reads both.) */
+    if (unshare(CLONE_NEWNS) == 0 && mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0)
         pt_diag("mount --make-rprivate /: %s; mounts may show outside", strerror(errno));
     io_dir(dir);
     const char *why = access("/dev/fuse", R_OK | W_OK) != 0 ? "no /dev/fuse (or no access to it)"
