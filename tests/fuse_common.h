@@ -22,10 +22,10 @@ static pid_t fs_watch_pid = -1;
    stack (where readable) of every thread of the test and of the server,
    and what may hold the file system (fs__watch_holders), then SIGKILLs
    the server, which fails every request waiting on it (ENOTCONN), so the
-   test goes on and fails its checks. A test still not
-   done FS_WATCH_GRACE_S seconds later is printed again, the file system
-   unmounted (lazily) and the test sent SIGABRT.
-   A case takes a few seconds, at most 19 s under TSan in CI's logs. */
+   test goes on and fails its checks. A test still not done
+   FS_WATCH_GRACE_S seconds later is printed again, the file system
+   unmounted (lazily) and the test sent SIGABRT. A case takes a few
+   seconds, at most 19 s under TSan in CI's logs. */
 enum { FS_WATCH_S = 30, FS_WATCH_GRACE_S = 10 };
 
 /* Print every thread of process `pid` (/proc): one line each, then its
