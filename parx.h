@@ -5206,6 +5206,13 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
         }
         int fork_errno = errno;
         pthread_mutex_unlock(&parx__procs_reg_lock);
+        /* The server's forks are what create waits for; our work below is
+           not. The kernel often puts a new child on its parent's CPU, where
+           the server would wait until we sleep (0.14-0.33 ms in 3 starts
+           of 4 on the 2-CPU VM of bench/RESULTS.md, read with `perf sched
+           timehist`): hand it our CPU now. With a CPU of its own it runs
+           already, and this returns at once. */
+        if (pid > 0) sched_yield();
         close(sv[1]);
         if (pid < 0) {
             rc = -fork_errno;
