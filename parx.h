@@ -204,11 +204,13 @@
       do io_uring's workers (iou-wrk-*, the prefetcher's and the writer's
       among them), which /proc lists as threads but run kernel code only,
       nor threads on their way out (one just joined, a main thread gone by
-      pthread_exit). Its cost grows with
-      the caller's memory (page tables are copied), and not only at create:
-      the server is a copy of the caller as it was then, so each worker it
-      forks, replacements included, costs as much (bench/RESULTS.md has
-      the figures). With a large caller, prefer spawn.
+      pthread_exit). A start is 1 + workers forks
+      in a row (the server's, then one per worker: forks of one process do
+      not overlap), each copying the caller's page tables, so its cost grows
+      with the caller's memory, and not only at create: the server is a
+      copy of the caller as it was then, so each worker it forks,
+      replacements included, costs as much (bench/RESULTS.md has the
+      figures). With a large caller, prefer spawn.
     - PARX_START_SPAWN: the server is this program started afresh with
       posix_spawn (which is safe in threaded programs and costs the same
       whatever the caller's size); a constructor in parx's implementation
