@@ -204,13 +204,13 @@
       do io_uring's workers (iou-wrk-*, the prefetcher's and the writer's
       among them), which /proc lists as threads but run kernel code only,
       nor threads on their way out (one just joined, a main thread gone by
-      pthread_exit). A start is 1 + workers forks
-      in a row (the server's, then one per worker: forks of one process do
-      not overlap), each copying the caller's page tables, so its cost grows
-      with the caller's memory, and not only at create: the server is a
-      copy of the caller as it was then, so each worker it forks,
-      replacements included, costs as much (bench/RESULTS.md has the
-      figures). With a large caller, prefer spawn.
+      pthread_exit). A start is 1 + workers forks in a row (the server's,
+      then one per worker: forks of one process do not overlap), each
+      copying the caller's page tables, so its cost grows with the caller's
+      memory, and not only at create: the server is a copy of the caller as
+      it was then, so each worker it forks, replacements included, costs as
+      much (bench/RESULTS.md has the figures). With a large caller, prefer
+      spawn.
     - PARX_START_SPAWN: the server is this program started afresh with
       posix_spawn (which is safe in threaded programs and costs the same
       whatever the caller's size); a constructor in parx's implementation
@@ -5210,8 +5210,8 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
         pthread_mutex_unlock(&parx__procs_reg_lock);
         /* The server's forks are what create waits for; our work below is
            not. The kernel often puts a new child on its parent's CPU, where
-           the server would wait until we sleep (0.14-0.33 ms in 3 starts
-           of 4 on the 2-CPU VM of bench/RESULTS.md, read with `perf sched
+           the server would wait until we sleep (0.14-0.33 ms in 15 starts
+           of 22 on the 2-CPU VM of bench/RESULTS.md, read with `perf sched
            timehist`): hand it our CPU now. With a CPU of its own it runs
            already, and this returns at once. */
         if (pid > 0) sched_yield();
