@@ -68,7 +68,7 @@
                                double u = parx_rng_uniform(&r);
     6. Clean up:               parx_pool_destroy(p);   // runs whatever is still queued
     7. Processes, for code that must not share an address space (>>procs):
-                               parx_procs *pp = parx_procs_create(NULL, &err);
+                               parx_procs *pp = parx_procs_create(NULL);
                                job *j = parx_arena_alloc(parx_procs_arena(pp), sizeof *j, 0);
                                parx_procs_submit(pp, work, j, &ticket);
                                parx_procs_wait(pp, ticket, &result);
@@ -94,8 +94,9 @@
     Functions that can fail return a negative code: an errno value negated
     (-EINVAL, -ENOMEM, -EAGAIN, ...) or one of parx's own PARX_E_* codes; on
     success 0, or a count where the function says so (parx_run,
-    parx_procs_map). Constructors return NULL and say why in *err (the
-    first, parx_pool_create, in errno, as pthread-style code does). Each
+    parx_procs_map). Constructors return NULL and say why in *err, but for
+    parx_pool_create and parx_procs_create, which take no err and set errno
+    (to the code negated: parx_strerror(-errno) names it). Each
     function's comment lists its codes. Nothing prints, aborts or exits on bad
     input; `parx_strerror(code)` names every code. Misuse that cannot be
     detected cheaply (a group waited on by a thread that did not create it) is
@@ -543,7 +544,7 @@
    double   parx_rng_uniform(parx_rng *r);
    uint64_t parx_rng_at(parx_rng r, uint64_t index);
 
-   parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err);      (>>procs)
+   parx_procs *parx_procs_create(const parx_procs_desc *desc);                (>>procs)
    void        parx_procs_destroy(parx_procs *pp);
    parx_arena *parx_procs_arena(parx_procs *pp);
    int         parx_procs_size(const parx_procs *pp);
@@ -1004,9 +1005,12 @@ typedef struct parx_procs_desc {
     parx_start start;        /* how workers come to be; 0: PARX_START_FORK */
     size_t arena_bytes;      /* size of the shared arena for arguments and results;
                                 0: 256 MiB (pages are used only when touched) */
-    uint64_t job_timeout_ns; /* a job running longer is killed with its worker and reported
-                                as -ETIMEDOUT (detected within max(1 ms, a quarter of
-                                it)); 0: none */
+    union {
+        uint64_t job_timeout_ns; /* a job running longer is killed with its worker and
+                                    reported as -ETIMEDOUT (detected within max(1 ms, a
+                                    quarter of it)); 0: none */
+        uint64_t job_timeout;    /* the same field by its short name: nanoseconds too */
+    };
     int retries;             /* further attempts for a job whose worker crashed, exited or
                                 timed out; 0: none */
     unsigned max_jobs;       /* job slots (queued, running, or done and not yet waited for);
@@ -1043,7 +1047,9 @@ typedef struct parx_procs_info {
 
 /* parx_procs_create: start a fork server and `workers` worker processes, and
    wait until every worker is ready. desc NULL or zeroed: all defaults.
-   Returns the pool, or NULL with the reason in *err (err may be NULL):
+   Returns the pool, or NULL with the reason in errno, as the code below
+   negated (errno == EINVAL for -EINVAL, -PARX_E_SPAWN for PARX_E_SPAWN:
+   parx_strerror(-errno) names any of them), like parx_pool_create:
    -EINVAL (workers < 0 or > 1024, retries < 0, an unknown start mode,
    max_jobs above 2^20), -ENOMEM, -EFBIG (arena_bytes above what an arena
    can be, or above the file size limit RLIMIT_FSIZE), -ENOSPC
@@ -1057,7 +1063,7 @@ typedef struct parx_procs_info {
    left running or open on failure.
    Thread safety: any thread. PARX_START_FORK copies the caller as it is now:
    create such pools before starting threads (see >>procs). */
-PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err);
+PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc);
 
 /* parx_procs_destroy: let running jobs finish, drop queued ones, stop the
    workers and the server, reap them and free everything. NULL is ignored,
@@ -5105,7 +5111,9 @@ static void parx__procs_set_err(int *err, int code)
     if (err) *err = code;
 }
 
-PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc, int *err)
+/* parx_procs_create with the reason in *err, for parx's own callers (the
+   runner and the probe), which pass it on as a code. */
+static parx_procs *parx__procs_create(const parx_procs_desc *desc, int *err)
 {
     parx_procs_desc d;
     if (desc) d = *desc;
@@ -5370,6 +5378,16 @@ fail:
     }
     parx__procs_free(pp);
     return NULL;
+}
+
+PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc)
+{
+    int err = 0;
+    parx_procs *pp = parx__procs_create(desc, &err);
+    /* last, so that nothing create did on its way out (a close, a waitpid)
+       overwrites it */
+    if (!pp) errno = -err;
+    return pp;
 }
 
 PARX_API void parx_procs_destroy(parx_procs *pp)
@@ -8097,7 +8115,7 @@ static int parx__probe_pool_start(parx_start mode, int cpus, uint64_t budget_ns,
     uint64_t start = parx__now_ns();
     while (parx__probe_more(k, 3, 9, start, budget_ns)) {
         uint64_t t0 = parx__now_ns();
-        parx_procs *pp = parx_procs_create(&d, &err);
+        parx_procs *pp = parx__procs_create(&d, &err);
         if (!pp) break;
         parx_procs_destroy(pp);
         v[k++] = (double)(parx__now_ns() - t0);
@@ -8115,7 +8133,7 @@ static void parx__probe_hot(parx_probe *p, parx_start mode)
     d.workers = p->cpus;
     d.start = mode;
     int err = 0;
-    parx_procs *pp = parx_procs_create(&d, &err);
+    parx_procs *pp = parx__procs_create(&d, &err);
     if (!pp) {
         parx__probe_note(p, "job round trip: no pool (%s)", parx_strerror(err));
         return;
@@ -9795,7 +9813,7 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
             pd.start = exec == PARX_EXEC_SPAWN ? PARX_START_SPAWN : PARX_START_FORK;
             pd.job_timeout_ns = d.job_timeout_ns;
             pd.retries = d.retries;
-            pp = parx_procs_create(&pd, &rc);
+            pp = parx__procs_create(&pd, &rc);
             raw = exec == PARX_EXEC_FORK; /* the workers are copies of the caller as of now */
         } else {
             exec = pp->start == PARX_START_SPAWN ? PARX_EXEC_SPAWN : PARX_EXEC_FORK;

@@ -166,10 +166,9 @@ static parx_procs *make_pool(parx_start mode, int workers, size_t arena_bytes, i
     d.start = mode;
     d.arena_bytes = arena_bytes;
     d.retries = retries;
-    int err = 0;
-    parx_procs *pp = parx_procs_create(&d, &err);
+    parx_procs *pp = parx_procs_create(&d);
     if (!pp)
-        bench_die("parx_procs_create(%d workers): %s (%d)", workers, parx_strerror(err), err);
+        bench_die("parx_procs_create(%d workers): %s (%d)", workers, parx_strerror(-errno), -errno);
     return pp;
 }
 

@@ -104,11 +104,10 @@ int main(int argc, char **argv)
     const char *names[2] = {"fork ", "spawn"};
     for (int m = 0; m < 2 && status == 0; m++) {
         t0 = now();
-        int err = 0;
-        parx_procs *pp = parx_procs_create(&(parx_procs_desc){.start = modes[m]}, &err);
+        parx_procs *pp = parx_procs_create(&(parx_procs_desc){.start = modes[m]});
         double t_start = now() - t0;
         if (!pp) {
-            fprintf(stderr, "parx_procs_create: %s\n", parx_strerror(err));
+            fprintf(stderr, "parx_procs_create: %s\n", parx_strerror(-errno));
             status = 1;
             break;
         }

@@ -75,10 +75,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s [jobs 1..1000000]\n", argv[0]);
         return 2;
     }
-    int err = 0;
-    parx_procs *pp = parx_procs_create(&(parx_procs_desc){.retries = 2}, &err);
+    parx_procs *pp = parx_procs_create(&(parx_procs_desc){.retries = 2});
     if (!pp) {
-        fprintf(stderr, "parx_procs_create: %s\n", parx_strerror(err));
+        fprintf(stderr, "parx_procs_create: %s\n", parx_strerror(-errno));
         return 1;
     }
     job *jobs = parx_arena_alloc(parx_procs_arena(pp), (size_t)n * sizeof *jobs, 0);
@@ -121,7 +120,7 @@ int main(int argc, char **argv)
         }
     }
     parx_procs_info info;
-    err = parx_procs_stats(pp, &info);
+    int err = parx_procs_stats(pp, &info);
     if (err != 0) {
         fprintf(stderr, "parx_procs_stats: %s\n", parx_strerror(err));
         goto out;

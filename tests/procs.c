@@ -75,8 +75,8 @@ static void test_bad_create(void)
         {{.workers = 1, .max_jobs = (1u << 20) + 1}, "max_jobs 2^20 + 1"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        int err = 0;
-        parx_procs *pp = parx_procs_create(&bad[i].d, &err);
+        parx_procs *pp = parx_procs_create(&bad[i].d);
+        int err = pp ? 0 : -errno;
         CHECK_MSG(pp == NULL && err == -EINVAL, "%s: got %p, %s", bad[i].what, (void *)pp,
                   parx_strerror(err));
         if (pp)
@@ -95,7 +95,8 @@ static void test_bad_create(void)
     /* an arena larger than any can be */
     int err = 0;
     parx_procs *big =
-        parx_procs_create(&(parx_procs_desc){.workers = 1, .arena_bytes = SIZE_MAX}, &err);
+        parx_procs_create(&(parx_procs_desc){.workers = 1, .arena_bytes = SIZE_MAX});
+    err = big ? 0 : -errno;
     CHECK_MSG(big == NULL && err == -EFBIG, "arena_bytes SIZE_MAX: %s", parx_strerror(err));
     if (big)
         parx_procs_destroy(big);
@@ -324,8 +325,7 @@ static void test_map_order_spawn(void) { map_order(PARX_START_SPAWN); }
 static void test_slots(void)
 {
     parx_procs_desc d = {.workers = 2, .max_jobs = 4, .arena_bytes = 16u << 20};
-    int err = 0;
-    parx_procs *pp = parx_procs_create(&d, &err);
+    parx_procs *pp = parx_procs_create(&d);
     REQUIRE(pp);
     parx_arena *a = parx_procs_arena(pp);
     enum { N = 1000 };
@@ -364,8 +364,7 @@ static void test_slots(void)
 
 static void test_defaults(void)
 {
-    int err = 0;
-    parx_procs *pp = parx_procs_create(NULL, &err);
+    parx_procs *pp = parx_procs_create(NULL);
     REQUIRE(pp);
     cpu_set_t set;
     int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
@@ -442,7 +441,7 @@ static void submit_from_progress(size_t done, size_t n, void *user)
 static void test_progress_submits(void)
 {
     parx_procs_desc d = {.workers = 2, .max_jobs = 4, .arena_bytes = 4u << 20};
-    cb_pool = parx_procs_create(&d, NULL);
+    cb_pool = parx_procs_create(&d);
     REQUIRE(cb_pool);
     parx_arena *a = parx_procs_arena(cb_pool);
     sq_arg *in = (sq_arg *)parx_arena_alloc(a, 8 * sizeof *in, 0);
@@ -641,7 +640,7 @@ static void *after_leader_exit(void *leader)
     if (proc_threads() != 2) _exit(3); /* not the case this tests */
     parx_set_log(count_fork_warnings, NULL);
     parx_procs *pp = parx_procs_create(
-        &(parx_procs_desc){.workers = 1, .start = PARX_START_FORK, .arena_bytes = 4u << 20}, NULL);
+        &(parx_procs_desc){.workers = 1, .start = PARX_START_FORK, .arena_bytes = 4u << 20});
     parx_set_log(NULL, NULL);
     if (!pp) _exit(4);
     parx_ticket t;
@@ -757,7 +756,7 @@ static void test_sigint_group(void)
         int bad = 0;
         for (int m = 0; m < 2; m++) {
             parx_procs *pp = parx_procs_create(
-                &(parx_procs_desc){.workers = 2, .start = modes[m], .arena_bytes = 4u << 20}, NULL);
+                &(parx_procs_desc){.workers = 2, .start = modes[m], .arena_bytes = 4u << 20});
             if (!pp)
                 _exit(30);
             kill(0, SIGINT);
@@ -842,9 +841,9 @@ static void fork_refused(parx_start mode)
         struct rlimit rl = {(rlim_t)base + 3, (rlim_t)base + 3};
         if (setrlimit(RLIMIT_NPROC, &rl) != 0)
             _exit(42);
-        int err = 0;
         parx_procs *pp = parx_procs_create(
-            &(parx_procs_desc){.workers = 1, .start = mode, .arena_bytes = 4u << 20}, &err);
+            &(parx_procs_desc){.workers = 1, .start = mode, .arena_bytes = 4u << 20});
+        int err = pp ? 0 : -errno;
         if (!pp)
             _exit(err == -EACCES && mode == PARX_START_SPAWN ? 99 : 43);
         parx_ticket t;
@@ -855,7 +854,8 @@ static void fork_refused(parx_start mode)
         if (bad)
             _exit(44);
         pp = parx_procs_create(
-            &(parx_procs_desc){.workers = 32, .start = mode, .arena_bytes = 4u << 20}, &err);
+            &(parx_procs_desc){.workers = 32, .start = mode, .arena_bytes = 4u << 20});
+        err = pp ? 0 : -errno;
         if (pp)
             _exit(45);
         if (err != -EAGAIN)
@@ -896,11 +896,10 @@ static void replacement_refused(parx_start mode)
     REQUIRE(child >= 0);
     if (child == 0) {
         become_unused_user(0x7fe00000u, mode);
-        int err = 0;
         parx_procs *pp = parx_procs_create(&(parx_procs_desc){.workers = 2, .start = mode,
                                                               .retries = 1,
-                                                              .arena_bytes = 4u << 20},
-                                           &err);
+                                                              .arena_bytes = 4u << 20});
+        int err = pp ? 0 : -errno;
         if (!pp)
             _exit(err == -EACCES && mode == PARX_START_SPAWN ? 99 : 43);
         parx_procs_info info;

@@ -112,7 +112,7 @@ static void brk_progress(size_t done, size_t n, void *user)
 static void test_progress_when_broken(void)
 {
     parx_procs_desc d = {.workers = 1, .max_jobs = 1, .arena_bytes = 4u << 20};
-    brk_pool = parx_procs_create(&d, NULL);
+    brk_pool = parx_procs_create(&d);
     REQUIRE(brk_pool);
     int pid = 0;
     CHECK_EQ(parx_procs_pids(brk_pool, &pid, 1), 1);
@@ -186,7 +186,7 @@ static void *two_map(void *arg)
 static void test_two_maps_submit_from_progress(void)
 {
     parx_procs_desc d = {.workers = 2, .max_jobs = 4, .arena_bytes = 4u << 20};
-    parx_procs *pp = parx_procs_create(&d, NULL);
+    parx_procs *pp = parx_procs_create(&d);
     REQUIRE(pp);
     parx_arena *a = parx_procs_arena(pp);
     _Atomic int *go = (_Atomic int *)parx_arena_alloc(a, sizeof *go, 0);
@@ -246,7 +246,7 @@ static void side_scene(const char *name, side_ctx *c, void *(*submitter)(void *)
 {
     parx_procs_desc d = {.workers = 1, .max_jobs = 2, .arena_bytes = 4u << 20};
     memset(c, 0, sizeof *c);
-    c->pp = parx_procs_create(&d, NULL);
+    c->pp = parx_procs_create(&d);
     REQUIRE(c->pp);
     parx_arena *a = parx_procs_arena(c->pp);
     _Atomic int *go = (_Atomic int *)parx_arena_alloc(a, sizeof *go, 0);
@@ -357,7 +357,7 @@ static void mid_progress(size_t done, size_t n, void *user)
 static void test_map_error_midway(void)
 {
     parx_procs_desc d = {.workers = 1, .max_jobs = 2, .arena_bytes = 4u << 20};
-    mid_pool = parx_procs_create(&d, NULL);
+    mid_pool = parx_procs_create(&d);
     REQUIRE(mid_pool);
     parx_ticket tx;
     REQUIRE(parx_procs_submit(mid_pool, job_gate, NULL, &tx) == 0);
@@ -483,7 +483,7 @@ static void resume_and_destroy(parx_procs *pp, int *pids, int workers)
 static parx_procs *stopped_pool(int workers, unsigned slots, int *pids)
 {
     parx_procs_desc d = {.workers = workers, .max_jobs = slots, .arena_bytes = 4u << 20};
-    parx_procs *pp = parx_procs_create(&d, NULL);
+    parx_procs *pp = parx_procs_create(&d);
     if (!pp)
         return NULL;
     bool ok = parx_procs_pids(pp, pids, workers) == workers;
@@ -685,7 +685,7 @@ static void test_broken_map_sleeps(void)
     parx_procs_desc d = {.workers = 1, .max_jobs = 2, .arena_bytes = 4u << 20};
     orph_ctx c;
     memset(&c, 0, sizeof c);
-    c.pp = parx_procs_create(&d, NULL);
+    c.pp = parx_procs_create(&d);
     REQUIRE(c.pp);
     int pid = 0;
     CHECK_EQ(parx_procs_pids(c.pp, &pid, 1), 1);
@@ -731,7 +731,7 @@ static void test_broken_map_sleeps(void)
 static void test_stale_ticket_after_2_32_reuses(void)
 {
     parx_procs_desc d = {.workers = 1, .max_jobs = 1, .arena_bytes = 4u << 20};
-    parx_procs *pp = parx_procs_create(&d, NULL);
+    parx_procs *pp = parx_procs_create(&d);
     REQUIRE(pp);
     parx_ticket ta, tb;
     parx_job_result r;
@@ -922,7 +922,7 @@ static void test_broken_while_submit_naps(void)
     parx_procs_desc d = {.workers = 1, .max_jobs = 1, .arena_bytes = 4u << 20};
     nap_ctx c;
     memset(&c, 0, sizeof c);
-    c.pp = parx_procs_create(&d, NULL);
+    c.pp = parx_procs_create(&d);
     REQUIRE(c.pp);
     int pid = 0;
     CHECK_EQ(parx_procs_pids(c.pp, &pid, 1), 1);
@@ -1058,7 +1058,8 @@ static void test_server_dies_in_create(void)
     uint64_t t0 = parx__now_ns();
     arm("server_dies_in_create", 20);
     parx_procs *pp = parx_procs_create(
-        &(parx_procs_desc){.workers = 1, .start = PARX_START_FORK, .arena_bytes = 4u << 20}, &err);
+        &(parx_procs_desc){.workers = 1, .start = PARX_START_FORK, .arena_bytes = 4u << 20});
+    err = pp ? 0 : -errno;
     alarm(0);
     hook = NULL;
     su_armed = 0;

@@ -23,8 +23,8 @@ static inline parx_procs *make_pool(parx_start start, int workers, int retries,
 {
     parx_procs_desc d = {.workers = workers, .start = start, .retries = retries,
                          .job_timeout_ns = timeout_ns, .arena_bytes = 64u << 20};
-    int err = 0;
-    parx_procs *pp = parx_procs_create(&d, &err);
+    parx_procs *pp = parx_procs_create(&d);
+    int err = pp ? 0 : -errno;
     CHECK_MSG(pp != NULL, "parx_procs_create(%s): %s", start == PARX_START_SPAWN ? "spawn" : "fork",
               parx_strerror(err));
     return pp;

@@ -280,7 +280,7 @@ static void test_server_kill_no_pidfd(void)
         if (rc != 0)
             _exit(40);
         parx_procs *pp = parx_procs_create(
-            &(parx_procs_desc){.workers = 2, .retries = 3, .arena_bytes = 4u << 20}, NULL);
+            &(parx_procs_desc){.workers = 2, .retries = 3, .arena_bytes = 4u << 20});
         if (!pp)
             _exit(41);
         crash_arg *c = (crash_arg *)parx_arena_alloc(parx_procs_arena(pp), sizeof *c, 0);
@@ -440,7 +440,7 @@ static int stale_pid_case(void)
     /* a destroy that waits for the program's child hangs: SIGALRM ends us */
     alarm(20 * time_scale());
     parx_procs *a = parx_procs_create(
-        &(parx_procs_desc){.workers = 1, .start = PARX_START_FORK, .arena_bytes = 4u << 20}, NULL);
+        &(parx_procs_desc){.workers = 1, .start = PARX_START_FORK, .arena_bytes = 4u << 20});
     if (!a)
         return 10;
     int wpid = 0, rc = 0;

@@ -227,7 +227,7 @@ static int job(void *p)
            worker that stays (nested workers once ended after their first
            job: they took themselves for a job's forked child) */
         parx_procs *in = parx_procs_create(
-            &(parx_procs_desc){.workers = 1, .start = (parx_start)a->val}, NULL);
+            &(parx_procs_desc){.workers = 1, .start = (parx_start)a->val});
         if (!in)
             return -200;
         int bad = 0;

@@ -32,8 +32,7 @@ static void parent_killed(parx_start mode)
     if (child == 0) {
         close(fds[0]);
         parx_procs_desc d = {.workers = 3, .start = mode, .arena_bytes = 16u << 20};
-        int err = 0;
-        parx_procs *pp = parx_procs_create(&d, &err);
+        parx_procs *pp = parx_procs_create(&d);
         if (!pp)
             _exit(10);
         _Atomic int *started = (_Atomic int *)parx_arena_alloc(parx_procs_arena(pp), 64, 0);
@@ -85,7 +84,7 @@ static void test_parent_killed_spawn(void) { parent_killed(PARX_START_SPAWN); }
 static void *make_in_thread(void *out)
 {
     parx_procs_desc d = {.workers = 2, .start = PARX_START_SPAWN, .arena_bytes = 16u << 20};
-    *(parx_procs **)out = parx_procs_create(&d, NULL);
+    *(parx_procs **)out = parx_procs_create(&d);
     return NULL;
 }
 
@@ -137,7 +136,7 @@ static void test_subreaper_server_killed(void)
 {
     for (int m = 0; m < 2; m++) {
         parx_procs *pp = parx_procs_create(
-            &(parx_procs_desc){.workers = 3, .start = modes[m], .arena_bytes = 4u << 20}, NULL);
+            &(parx_procs_desc){.workers = 3, .start = modes[m], .arena_bytes = 4u << 20});
         REQUIRE(pp);
         parx_procs_info info;
         parx_procs_stats(pp, &info);

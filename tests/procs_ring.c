@@ -118,8 +118,8 @@ static parx_procs *ring_pool(int workers, int max_jobs, int retries, int *pids)
 {
     parx_procs_desc d = {.workers = workers, .max_jobs = (uint32_t)max_jobs, .retries = retries,
                          .start = PARX_START_FORK, .arena_bytes = 4u << 20};
-    int err = 0;
-    parx_procs *pp = parx_procs_create(&d, &err);
+    parx_procs *pp = parx_procs_create(&d);
+    int err = pp ? 0 : -errno;
     CHILD_REQUIRE(pp, "parx_procs_create: %s", parx_strerror(err));
     CHILD_REQUIRE(parx_procs_pids(pp, pids, workers) == workers, "parx_procs_pids");
     for (int w = 0; w < workers; w++)
@@ -344,7 +344,8 @@ static void case_kill_after_next_claim(void)
     parx_procs_desc d = {.workers = 1, .max_jobs = 1, .job_timeout_ns = timeout,
                          .start = PARX_START_FORK, .arena_bytes = 4u << 20};
     int err = 0, pid;
-    parx_procs *pp = parx_procs_create(&d, &err);
+    parx_procs *pp = parx_procs_create(&d);
+    err = pp ? 0 : -errno;
     CHILD_REQUIRE(pp, "parx_procs_create: %s", parx_strerror(err));
     CHILD_REQUIRE(parx_procs_pids(pp, &pid, 1) == 1, "parx_procs_pids");
     CHILD_REQUIRE(stop_worker(pid), "worker (pid %d) did not stop", pid);

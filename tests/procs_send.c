@@ -78,8 +78,8 @@ static parx_procs *one_worker_pool(uint64_t timeout_ns, job_arg **args)
 {
     parx_procs_desc d = {.workers = 1, .start = PARX_START_FORK, .job_timeout_ns = timeout_ns,
                          .arena_bytes = 4u << 20};
-    int err = 0;
-    parx_procs *pp = parx_procs_create(&d, &err);
+    parx_procs *pp = parx_procs_create(&d);
+    int err = pp ? 0 : -errno;
     CHILD_REQUIRE(pp, "parx_procs_create: %s", parx_strerror(err));
     *args = (job_arg *)parx_arena_alloc(parx_procs_arena(pp), 4 * sizeof **args, 0);
     CHILD_REQUIRE(*args, "arena");

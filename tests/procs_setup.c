@@ -89,8 +89,8 @@ static void fails_with(parx_start mode, const char *what, int want)
     int wrong = 0;
     for (int i = 0; i < ROUNDS; i++) {
         parx_procs_desc d = {.workers = 2, .start = mode, .arena_bytes = 4u << 20};
-        int err = 0;
-        parx_procs *pp = parx_procs_create(&d, &err);
+        parx_procs *pp = parx_procs_create(&d);
+        int err = pp ? 0 : -errno;
         if (pp || err != want) {
             if (wrong++ == 0)
                 pt_diag("%s, %s failing, round %d: %s, err %d (%s); want NULL and %d (%s)",
@@ -103,8 +103,8 @@ static void fails_with(parx_start mode, const char *what, int want)
               mode_names[mode == PARX_START_SPAWN], what, wrong, ROUNDS, want);
     unsetenv("PROCS_SETUP_FAIL");
     parx_procs_desc d = {.workers = 2, .start = mode, .arena_bytes = 4u << 20};
-    int err = 0;
-    parx_procs *pp = parx_procs_create(&d, &err);
+    parx_procs *pp = parx_procs_create(&d);
+    int err = pp ? 0 : -errno;
     if (!CHECK_MSG(pp != NULL, "create with nothing failing: %s", parx_strerror(err)))
         return;
     int *v = (int *)parx_arena_alloc(parx_procs_arena(pp), sizeof *v, 0);
@@ -148,8 +148,8 @@ static void tables_refused(parx_start mode)
         for (int i = 0; i < ROUNDS && code == 0; i++) {
             parx_procs_desc d = {
                 .workers = TABLES_WORKERS, .start = mode, .arena_bytes = 4u << 20};
-            int err = 0;
-            parx_procs *pp = parx_procs_create(&d, &err);
+            parx_procs *pp = parx_procs_create(&d);
+            int err = pp ? 0 : -errno;
             if (pp || err != -ENOMEM) code = 2;
             parx_procs_destroy(pp);
             if (waitpid(-1, NULL, WNOHANG) != -1 || errno != ECHILD) code = 1;

@@ -43,8 +43,8 @@ static void map_all(void)
 {
     size_t n = pt_scaled(100000, 1000);
     parx_procs_desc d = {.workers = 2, .start = g_mode, .arena_bytes = 64u << 20};
-    int err = 0;
-    parx_procs *pp = parx_procs_create(&d, &err);
+    parx_procs *pp = parx_procs_create(&d);
+    int err = pp ? 0 : -errno;
     CHECK_MSG(pp, "create: %s", parx_strerror(err));
     REQUIRE(pp);
     job *js = (job *)parx_arena_alloc(parx_procs_arena(pp), n * sizeof *js, 0);
@@ -122,8 +122,7 @@ static void two_callers(void)
 {
     size_t n = pt_scaled(50000, 1000);
     parx_procs_desc d = {.workers = 2, .start = g_mode, .max_jobs = 512, .arena_bytes = 64u << 20};
-    int err = 0;
-    parx_procs *pp = parx_procs_create(&d, &err);
+    parx_procs *pp = parx_procs_create(&d);
     REQUIRE(pp);
     job *js = (job *)parx_arena_alloc(parx_procs_arena(pp), 2 * n * sizeof *js, 0);
     REQUIRE(js);
@@ -151,8 +150,7 @@ static void sleepy_waiters(void)
 {
     size_t n = pt_scaled(20000, 500);
     parx_procs_desc d = {.workers = 2, .start = g_mode, .spin_ns = 1, .arena_bytes = 16u << 20};
-    int err = 0;
-    parx_procs *pp = parx_procs_create(&d, &err);
+    parx_procs *pp = parx_procs_create(&d);
     REQUIRE(pp);
     job *js = (job *)parx_arena_alloc(parx_procs_arena(pp), 64 * sizeof *js, 0);
     REQUIRE(js);
@@ -189,8 +187,8 @@ static void many_workers(void)
     if ((preload && strstr(preload, "vgpreload")) || UNDER_TSAN)
         PT_SKIP("600 processes under valgrind or TSan");
     parx_procs_desc d = {.workers = 600, .start = g_mode, .arena_bytes = 16u << 20};
-    int err = 0;
-    parx_procs *pp = parx_procs_create(&d, &err);
+    parx_procs *pp = parx_procs_create(&d);
+    int err = pp ? 0 : -errno;
     CHECK_MSG(pp, "create with 600 workers: %s", parx_strerror(err));
     if (!pp)
         return;
@@ -227,7 +225,7 @@ static void *make_pools(void *p)
     maker *m = (maker *)p;
     for (int i = 0; i < m->rounds; i++) {
         parx_procs *pp = parx_procs_create(
-            &(parx_procs_desc){.workers = 1, .start = m->mode, .arena_bytes = 4u << 20}, NULL);
+            &(parx_procs_desc){.workers = 1, .start = m->mode, .arena_bytes = 4u << 20});
         parx_ticket t;
         parx_job_result r;
         if (!pp || parx_procs_submit(pp, job_mix, parx_arena_alloc(parx_procs_arena(pp), 64, 0),

@@ -45,8 +45,8 @@ static void test_spawn_with_threads(void)
         REQUIRE(pthread_create(&th[i], NULL, churner, NULL) == 0);
     for (int round = 0; round < 3; round++) {
         parx_procs_desc d = {.workers = 2, .start = PARX_START_SPAWN, .arena_bytes = 16u << 20};
-        int err = 0;
-        parx_procs *pp = parx_procs_create(&d, &err);
+        parx_procs *pp = parx_procs_create(&d);
+        int err = pp ? 0 : -errno;
         CHECK_MSG(pp, "create: %s", parx_strerror(err));
         if (!pp)
             break;

@@ -750,8 +750,7 @@ static void test_crowded_procs(void)
 {
     parx_procs_desc pd = {.workers = 2, .start = PARX_START_FORK, .max_jobs = 8,
                           .arena_bytes = 4u << 20};
-    int err = 0;
-    parx_procs *pp = parx_procs_create(&pd, &err);
+    parx_procs *pp = parx_procs_create(&pd);
     REQUIRE(pp);
     parx_ticket held[5];
     for (int k = 0; k < 5; k++) REQUIRE(parx_procs_submit(pp, job_nothing, NULL, &held[k]) == 0);
@@ -812,9 +811,8 @@ static void test_crowded_procs(void)
    be queued, and each says so with -EBUSY (as parx_procs_submit would). */
 static void test_full_procs(void)
 {
-    int err = 0;
     parx_procs *pp = parx_procs_create(
-        &(parx_procs_desc){.workers = 2, .start = PARX_START_FORK, .max_jobs = 2}, &err);
+        &(parx_procs_desc){.workers = 2, .start = PARX_START_FORK, .max_jobs = 2});
     REQUIRE(pp);
     parx_ticket held[2];
     for (int k = 0; k < 2; k++) REQUIRE(parx_procs_submit(pp, job_nothing, NULL, &held[k]) == 0);
@@ -876,9 +874,8 @@ static int shared_procs_child(void)
                                   .out_size = sizeof *shared_ref},
                  NULL) != 0)
         return 2;
-    int err = 0;
     shared_pp = parx_procs_create(
-        &(parx_procs_desc){.workers = 2, .start = PARX_START_FORK, .max_jobs = 4}, &err);
+        &(parx_procs_desc){.workers = 2, .start = PARX_START_FORK, .max_jobs = 4});
     if (!shared_pp) return 2;
     pthread_t t[SHARED_THREADS];
     for (int k = 0; k < SHARED_THREADS; k++)

@@ -25,7 +25,7 @@ int main(void)
     /* the process pool in both modes: spawn mode finds the static constructor */
     for (int mode = PARX_START_FORK; mode <= PARX_START_SPAWN; mode++) {
         parx_procs *pp = parx_procs_create(&(parx_procs_desc){.workers = 1, .start = (parx_start)mode,
-                                                              .arena_bytes = 4u << 20}, NULL);
+                                                              .arena_bytes = 4u << 20});
         parx_ticket t;
         parx_job_result r = {0};
         ok = ok && pp && parx_procs_submit(pp, job, NULL, &t) == 0 &&
