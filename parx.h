@@ -1005,12 +1005,11 @@ typedef struct parx_procs_desc {
     parx_start start;        /* how workers come to be; 0: PARX_START_FORK */
     size_t arena_bytes;      /* size of the shared arena for arguments and results;
                                 0: 256 MiB (pages are used only when touched) */
-    union {
-        uint64_t job_timeout_ns; /* a job running longer is killed with its worker and
-                                    reported as -ETIMEDOUT (detected within max(1 ms, a
-                                    quarter of it)); 0: none */
-        uint64_t job_timeout;    /* the same field by its short name: nanoseconds too */
-    };
+    uint64_t job_timeout_ns; /* a job running longer is killed with its worker and reported
+                                as -ETIMEDOUT (detected within max(1 ms, a quarter of
+                                it)); 0: none */
+    double job_timeout;      /* the same limit in seconds (0.25: 250 ms), if you would rather;
+                                set one of the two; 0: none */
     int retries;             /* further attempts for a job whose worker crashed, exited or
                                 timed out; 0: none */
     unsigned max_jobs;       /* job slots (queued, running, or done and not yet waited for);
@@ -1051,7 +1050,8 @@ typedef struct parx_procs_info {
    negated (errno == EINVAL for -EINVAL, -PARX_E_SPAWN for PARX_E_SPAWN:
    parx_strerror(-errno) names any of them), like parx_pool_create:
    -EINVAL (workers < 0 or > 1024, retries < 0, an unknown start mode,
-   max_jobs above 2^20), -ENOMEM, -EFBIG (arena_bytes above what an arena
+   max_jobs above 2^20, job_timeout negative or NaN, or set with
+   job_timeout_ns), -ENOMEM, -EFBIG (arena_bytes above what an arena
    can be, or above the file size limit RLIMIT_FSIZE), -ENOSPC
    (arena_bytes too small for the pool's own tables), -EAGAIN
    (fork refused), -ECHILD (the server or a worker died while starting),
@@ -4377,7 +4377,11 @@ __attribute__((constructor)) static void parx__procs_boot(void)
     long fd = strtol(v, &end, 10);
     long parent = *end == ':' ? strtol(end + 1, &end, 10) : -1;
     unsetenv(PARX__PROCS_ENV); /* the workers' user code must not see it */
-    if (fd < 3 || fd > INT_MAX || parent <= 0 || getppid() != (pid_t)parent) return;
+    if (fd < 3 || fd > INT_MAX || parent <= 0) return; /* not parx's: the program runs */
+    /* A caller that is gone already (killed while create was starting us)
+       has no pool for us to serve. Leave: returning would run the
+       program's main in this copy, an orphan nobody waits for. */
+    if (getppid() != (pid_t)parent) _exit(127);
 #if !PARX__HAVE_CLOSEFROM
     /* Nothing of the caller's but our socket (newer C libraries close the
        rest in posix_spawn, before any constructor of ours could open one). */
@@ -5121,9 +5125,16 @@ static parx_procs *parx__procs_create(const parx_procs_desc *desc, int *err)
     if (d.workers < 0 || d.workers > PARX__PROCS_MAX_WORKERS || d.retries < 0 ||
         (d.start != PARX_START_DEFAULT && d.start != PARX_START_FORK &&
          d.start != PARX_START_SPAWN) ||
-        d.max_jobs > PARX__PROCS_MAX_JOBS) {
+        d.max_jobs > PARX__PROCS_MAX_JOBS || !(d.job_timeout >= 0) /* NaN too */ ||
+        (d.job_timeout > 0 && d.job_timeout_ns > 0)) {
         parx__procs_set_err(err, -EINVAL);
         return NULL;
+    }
+    if (d.job_timeout > 0) {
+        /* past 570 years: none in effect; below 1 ns: 1 ns, not 0 (none) */
+        d.job_timeout_ns =
+            d.job_timeout > 1.8e10 ? UINT64_MAX : (uint64_t)(d.job_timeout * 1e9);
+        if (d.job_timeout_ns == 0) d.job_timeout_ns = 1;
     }
     int nw = d.workers ? d.workers : parx__cpu_count();
     if (nw > PARX__PROCS_MAX_WORKERS) nw = PARX__PROCS_MAX_WORKERS;
@@ -5183,13 +5194,22 @@ static parx_procs *parx__procs_create(const parx_procs_desc *desc, int *err)
     pp->ctl->spin_ns = pp->spin_ns;
     parx__procs_layout(pp->ctl, pp->base, &pp->jobs, &pp->ring, &pp->workers, &pp->fns);
 
+    /* Every descriptor the pool keeps is 3 or above (as its arena's is): in a
+       caller started with its standard streams closed, a printf must not
+       land on the server's socket. */
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
         rc = -errno;
         goto fail;
     }
-    pp->sock = sv[0];
-    pp->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    pp->sock = parx__shm_fd_above_stdio(sv[0]);
+    sv[1] = parx__shm_fd_above_stdio(sv[1]);
+    if (pp->sock < 0 || sv[1] < 0) {
+        rc = -errno;
+        if (sv[1] >= 0) close(sv[1]);
+        goto fail;
+    }
+    pp->evfd = parx__shm_fd_above_stdio(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (pp->evfd < 0) {
         rc = -errno;
         close(sv[1]);
@@ -5246,7 +5266,7 @@ static parx_procs *parx__procs_create(const parx_procs_desc *desc, int *err)
     }
 
     /* Our own child, not yet reaped: its pidfd cannot name another process. */
-    pp->server_pidfd = (int)syscall(SYS_pidfd_open, pp->server_pid, 0);
+    pp->server_pidfd = parx__shm_fd_above_stdio((int)syscall(SYS_pidfd_open, pp->server_pid, 0));
 
     /* The monitor thread, made now, while the server starts the workers
        (thread creation would otherwise add 50-120 us to a start on the VM of
@@ -5886,6 +5906,10 @@ static int parx__io_open(const char *path, int flags, unsigned mode)
         if (errno != EWOULDBLOCK || !nonblock) return -errno;
         nonblock = 0; /* a lease: wait for it to be broken */
     }
+    /* 3 or above: in a program started with its standard streams closed,
+       a printf must not land on a file being written */
+    fd = parx__shm_fd_above_stdio(fd);
+    if (fd < 0) return -errno;
     int fl = nonblock ? fcntl(fd, F_GETFL) : 0;
     if (nonblock && (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)) {
         int e = -errno;

@@ -1092,6 +1092,21 @@ static void parx__shm_bind(parx_arena *a)
     pthread_once(&parx__shm_atfork_once, parx__shm_register_atfork);
 }
 
+/* fd, moved to 3 or above if it is 0, 1 or 2. A program started with its
+   standard streams closed (a daemon) gets those numbers back from its next
+   opens, and a printf would then write into whatever holds them: into an
+   arena, or a process pool's socket. Returns the descriptor to use (the
+   one given is closed if it was moved), or -1 with errno, fd closed. */
+static int parx__shm_fd_above_stdio(int fd)
+{
+    if (fd < 0 || fd > 2) return fd;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return high;
+}
+
 /* A process as the table of a named arena records it: its pid, and the low
    32 bits of its start time (in clock ticks since boot, from /proc), so that
    a pid the kernel has handed to a new process is not taken for the old one.
@@ -1361,6 +1376,7 @@ PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err)
         unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
         a->fd = memfd_create("parx-arena", flags);
     }
+    a->fd = parx__shm_fd_above_stdio(a->fd);
     if (a->fd < 0) {
         rc = -errno;
         goto fail;
@@ -1441,6 +1457,11 @@ static parx_arena *parx__shm_attach(int fd, int *err)
 {
     parx__shm_header head;
     uint64_t size = 0;
+    fd = parx__shm_fd_above_stdio(fd);
+    if (fd < 0) {
+        *err = -errno;
+        return NULL;
+    }
     int rc = parx__shm_check(fd, &head, &size);
     if (rc != 0) {
         close(fd);
@@ -1503,7 +1524,7 @@ PARX_API parx_arena *parx_arena_from_fd(int fd, int *err)
 {
     int dummy;
     if (!err) err = &dummy;
-    int own = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    int own = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 3); /* above stdio, as every arena's */
     if (own < 0) {
         *err = fd < 0 ? -EBADF : -errno; /* EBADF, or EMFILE: out of descriptors */
         return NULL;

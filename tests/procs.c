@@ -73,6 +73,9 @@ static void test_bad_create(void)
         {{.workers = 1, .retries = -1}, "retries -1"},
         {{.workers = 1, .start = (parx_start)7}, "start 7"},
         {{.workers = 1, .max_jobs = (1u << 20) + 1}, "max_jobs 2^20 + 1"},
+        {{.workers = 1, .job_timeout = -1.0}, "job_timeout -1"},
+        {{.workers = 1, .job_timeout = NAN}, "job_timeout NaN"},
+        {{.workers = 1, .job_timeout = 0.5, .job_timeout_ns = 500000000}, "both timeouts"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         parx_procs *pp = parx_procs_create(&bad[i].d);
@@ -929,6 +932,67 @@ static void replacement_refused(parx_start mode)
     expect_unused_user(child);
 }
 
+/* A caller started with its standard streams closed (a daemon): the next
+   descriptors it opens get 0, 1 and 2, and a printf writes into whatever
+   holds them. The pool takes none of them, in the caller or in its workers,
+   so printing (which fails, as it should) cannot write into its socket or
+   its arena, and the pool goes on working. In a child, whose streams we can
+   close. A job says which of 0, 1 and 2 are open in its worker (bits). */
+static int job_open_stdio(void *p)
+{
+    (void)p;
+    int open_fds = 0;
+    for (int fd = 0; fd < 3; fd++)
+        if (fcntl(fd, F_GETFD) != -1)
+            open_fds |= 1 << fd;
+    return open_fds;
+}
+
+static void test_closed_stdio(void)
+{
+    for (int m = 0; m < 2; m++) {
+        pid_t child = xfork();
+        REQUIRE(child >= 0);
+        if (child == 0) {
+            close(0);
+            close(1);
+            close(2);
+            parx_procs *pp = parx_procs_create(
+                &(parx_procs_desc){.workers = 2, .start = modes[m], .arena_bytes = 4u << 20});
+            if (!pp)
+                _exit(20);
+            sq_arg *a = (sq_arg *)parx_arena_alloc(parx_procs_arena(pp), sizeof *a, 0);
+            if (!a)
+                _exit(21);
+            for (int i = 0; i < 100; i++) {
+                /* what printf("done\n") and perror would do */
+                if (write(1, "done\n", 5) != -1 || write(2, "oops\n", 5) != -1)
+                    _exit(22); /* the pool took 1 or 2 */
+                a->in = i;
+                a->out = -1;
+                parx_ticket t;
+                parx_job_result r;
+                if (parx_procs_submit(pp, job_square, a, &t) != 0 ||
+                    parx_procs_wait(pp, t, &r) != 0 || r.status != 0 || a->out != (long)i * i)
+                    _exit(23);
+            }
+            parx_ticket t;
+            parx_job_result r;
+            if (parx_procs_submit(pp, job_open_stdio, NULL, &t) != 0 ||
+                parx_procs_wait(pp, t, &r) != 0)
+                _exit(24);
+            if (r.status != 0)
+                _exit(30 + r.status); /* a worker holds 0, 1 or 2 */
+            parx_procs_destroy(pp);
+            if (fcntl(0, F_GETFD) != -1)
+                _exit(25);
+            _exit(0);
+        }
+        if (!expect_child(child, 0, 0))
+            pt_diag("in %s mode", mode_names[m]);
+    }
+}
+
 static void test_fork_refused_fork(void) { fork_refused(PARX_START_FORK); }
 static void test_fork_refused_spawn(void) { fork_refused(PARX_START_SPAWN); }
 static void test_replacement_refused_fork(void) { replacement_refused(PARX_START_FORK); }
@@ -936,7 +1000,7 @@ static void test_replacement_refused_spawn(void) { replacement_refused(PARX_STAR
 
 int main(void)
 {
-    pt_plan(19);
+    pt_plan(20);
     run_guarded("create: bad descs give -EINVAL; NULL pools -EINVAL; codes have names",
                 test_bad_create);
     run_guarded("submit/wait/map: NULL fn, foreign args, unknown fn, bad tickets", test_bad_jobs);
@@ -969,6 +1033,8 @@ int main(void)
                 test_fork_refused_spawn);
     run_guarded("fork mode: a crash after a refused replacement is reported, never requeued",
                 test_replacement_refused_fork);
+    run_guarded("a caller with stdin, stdout and stderr closed: the pool takes none of them",
+                test_closed_stdio);
     run_guarded("spawn mode: a crash after a refused replacement is reported, never requeued",
                 test_replacement_refused_spawn);
     return pt_done_testing();

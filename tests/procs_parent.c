@@ -150,11 +150,79 @@ static void test_subreaper_server_killed(void)
     }
 }
 
-int main(void)
+/* The caller SIGKILLed while create starts its server and workers, at
+   times spread over the whole create (0 to 3.8 ms after it begins). Nothing
+   may survive it, and no copy may run this program's main: a spawned server
+   whose caller is gone must leave, not go on as a program (main below
+   leaves a mark, in a file named by the environment, if it ever runs as
+   the server's copy). Every orphan comes to us (subreaper) and must end on
+   its own within a bound. */
+#define KILLED_CREATING_ROUNDS 40
+
+static char main_ran_mark[64];
+
+static void test_killed_while_creating(void)
 {
+    snprintf(main_ran_mark, sizeof main_ran_mark, "/tmp/procs-parent-main-%d", (int)getpid());
+    unlink(main_ran_mark);
+    REQUIRE(setenv("PROCS_PARENT_MAIN_MARK", main_ran_mark, 1) == 0);
+    int bad = 0;
+    for (int m = 0; m < 2; m++) {
+        for (int i = 0; i < KILLED_CREATING_ROUNDS; i++) {
+            int fds[2];
+            REQUIRE(pipe2(fds, O_CLOEXEC) == 0);
+            pid_t child = xfork();
+            REQUIRE(child >= 0);
+            if (child == 0) {
+                close(fds[0]);
+                char go = 'g';
+                if (!xwrite(fds[1], &go, 1))
+                    _exit(11);
+                parx_procs *pp = parx_procs_create(
+                    &(parx_procs_desc){.workers = 2, .start = modes[m], .arena_bytes = 4u << 20});
+                parx_procs_destroy(pp);
+                _exit(0);
+            }
+            close(fds[1]);
+            char go;
+            int got = xread(fds[0], &go, 1);
+            close(fds[0]);
+            struct timespec ts = {0, (long)(i % 20) * 200000};
+            nanosleep(&ts, NULL);
+            kill(child, SIGKILL);
+            int st;
+            while (waitpid(child, &st, 0) < 0 && errno == EINTR) {
+            }
+            bad += got != 1;
+        }
+    }
+    CHECK_MSG(bad == 0, "%d children did not start", bad);
+    /* The orphans, reparented to us: each must end by itself. */
+    int round = 0;
+    while (waitpid(-1, NULL, WNOHANG) >= 0 && round++ < polls(10000)) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    CHECK_MSG(errno == ECHILD, "orphaned servers or workers still ran 10 s after their caller died");
+    CHECK_MSG(access(main_ran_mark, F_OK) != 0,
+              "a spawned server whose caller was killed ran the program's main");
+    unlink(main_ran_mark);
+    unsetenv("PROCS_PARENT_MAIN_MARK");
+}
+
+int main(int argc, char **argv)
+{
+    /* Only a copy of this program that parx failed to keep away from main
+       gets here with the fork server's name (see test_killed_while_creating). */
+    const char *mark = getenv("PROCS_PARENT_MAIN_MARK");
+    if (argc >= 1 && strcmp(argv[0], "parx-procs-server") == 0) {
+        if (mark)
+            close(open(mark, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+        _exit(3);
+    }
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
         pt_skip_all("cannot become a child subreaper");
-    pt_plan(4);
+    pt_plan(5);
     run_guarded("fork mode: parent SIGKILLed mid-map: server and workers all die",
                 test_parent_killed_fork);
     run_guarded("spawn mode: parent SIGKILLed mid-map: server and workers all die",
@@ -162,5 +230,7 @@ int main(void)
     run_guarded("subreaper: workers orphaned by a killed server are reaped by destroy",
                 test_subreaper_server_killed);
     run_guarded("spawn mode: a pool made by a thread that exits keeps working", test_thread_exits);
+    run_guarded("either mode: caller SIGKILLed during create: nothing survives, main never runs",
+                test_killed_while_creating);
     return pt_done_testing();
 }

@@ -7,7 +7,9 @@
    FIFO with no reader is an error, not a hang, and one with a reader gets
    the bytes in order; .sync where nothing can be synced is no error; an
    open that fails for want of a thread leaves the file as it was; .append
-   on an append-only file (chattr +a) appends, in order. */
+   on an append-only file (chattr +a) appends, in order; in a program
+   started with its standard streams closed, a printf does not land in the
+   file. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
@@ -693,6 +695,45 @@ static void test_append_block_device(void)
     unlink(img);
 }
 
+/* A program started with its standard streams closed (a daemon): the
+   writer's file does not take descriptor 0, 1 or 2, so a printf (which
+   fails, as it should) cannot write into it. In a child, which can close
+   its streams; the file must hold what the writer wrote, nothing else. */
+static void test_closed_stdio(void)
+{
+    for (int b = 0; b < nbackends; b++) {
+        const char *path = io_path("stdio.dat");
+        pid_t child = xfork();
+        REQUIRE(child >= 0);
+        if (child == 0) {
+            close(0);
+            close(1);
+            close(2);
+            int err = 0;
+            parx_writer *w = parx_writer_open(
+                &(parx_writer_desc){.path = path, .backend = backends[b]}, &err);
+            if (!w)
+                _exit(20);
+            static const char words[] = "written by the writer\n";
+            if (parx_writer_write(w, words, sizeof words - 1) != 0)
+                _exit(21);
+            if (write(1, "printf\n", 7) != -1 || write(2, "perror\n", 7) != -1)
+                _exit(22); /* the writer took 1 or 2 */
+            if (parx_writer_close(w) != 0)
+                _exit(23);
+            _exit(0);
+        }
+        if (!expect_child(child, 0, 0))
+            pt_diag("backend %d", (int)backends[b]);
+        size_t n;
+        unsigned char *back = slurp(path, &n);
+        CHECK_MSG(back && n == 22 && memcmp(back, "written by the writer\n", 22) == 0,
+                  "backend %d: %zu bytes in the file", (int)backends[b], n);
+        free(back);
+        unlink(path);
+    }
+}
+
 int main(void)
 {
     io_dir("writer");
@@ -733,6 +774,8 @@ int main(void)
                 test_thread_refused_keeps_file);
     run_guarded(".append on an append-only file (chattr +a): written after its end, in order",
                 test_append_only_file);
+    run_guarded("standard streams closed: the writer's file is none of 0, 1, 2",
+                test_closed_stdio);
     io_dir_remove();
     return pt_done_testing();
 }

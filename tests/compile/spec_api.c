@@ -122,11 +122,11 @@ static int hang(void *arg)
 
 static void procs_api(void)
 {
-    /* the contract's field names, .job_timeout among them (nanoseconds) */
+    /* the contract's field names, .job_timeout among them (in seconds) */
     parx_procs *pp = parx_procs_create(&(parx_procs_desc){.workers = 2,
                                                           .start = PARX_START_FORK,
                                                           .retries = 1,
-                                                          .job_timeout = 200000000,
+                                                          .job_timeout = 0.2,
                                                           .arena_bytes = 4u << 20});
     int err = pp ? 0 : errno;
     check(pp != NULL, "parx_procs_create(desc), fork mode");
