@@ -1054,9 +1054,11 @@ typedef struct parx_procs_info {
    job_timeout_ns), -ENOMEM, -EFBIG (arena_bytes above what an arena
    can be, or above the file size limit RLIMIT_FSIZE), -ENOSPC
    (arena_bytes too small for the pool's own tables), -EAGAIN
-   (fork refused), -ECHILD (the server or a worker died while starting),
+   (fork refused), -ECHILD (the server or a worker died while starting;
+   in spawn mode a server killed by a signal before it took over too),
    -ETIMEDOUT (workers not ready within 30 s), PARX_E_SPAWN (spawn mode: the
-   executable did not take over as a fork server; see >>procs), the error
+   executable did not take over as a fork server, but exited or ran on as
+   the program; see >>procs), the error
    of parx_arena_recv (spawn mode: the server could not take the pool's
    arena; -ENOMEM, or a PARX_E_* arena code), or the errno of a failed
    system call (the caller's, or the server's own set-up's). Nothing is
@@ -3621,6 +3623,26 @@ static int parx__procs_send(int sock, int type, int worker, int pid, int status,
     }
 }
 
+/* Spawn mode: the server ended (got 0: its socket closed) or timed out
+   before its hello. PARX_E_SPAWN, the executable did not take over as a
+   fork server (it exited, or runs on as the program), unless a signal
+   killed it (a kill from outside, a crash): then it died while starting,
+   -ECHILD, as a forked server would. Its status is read without reaping it
+   (WNOWAIT: create's failure path reaps it), once it has one: its socket
+   closes before it becomes a zombie, so the pidfd is given 100 ms. */
+static int parx__procs_no_hello(parx_procs *pp, int got)
+{
+    if (got != 0 || pp->server_pidfd < 0) return PARX_E_SPAWN;
+    struct pollfd p = {pp->server_pidfd, POLLIN, 0};
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (poll(&p, 1, 100) == 1 &&
+        waitid(P_PID, (id_t)pp->server_pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED))
+        return -ECHILD;
+    return PARX_E_SPAWN;
+}
+
 /* A server that left while the pool was being created may have said why
    first (FAILED): that status, else rc. Messages already queued are read
    without waiting; the first read after a peer that left with messages
@@ -5313,7 +5335,9 @@ static parx_procs *parx__procs_create(const parx_procs_desc *desc, int *err)
             goto fail;
         }
         if (got != 1 || (!hello && m.type != PARX__M_HELLO)) {
-            rc = !hello && d.start == PARX_START_SPAWN ? PARX_E_SPAWN : got < 0 ? got : -ECHILD;
+            rc = !hello && d.start == PARX_START_SPAWN
+                     ? parx__procs_no_hello(pp, got)
+                     : got < 0 ? got : -ECHILD;
             rc = parx__procs_failed_status(pp->sock, rc);
             goto fail;
         }

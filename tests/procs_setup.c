@@ -11,6 +11,10 @@
    PARX__PROCS_SIGNALFD and PARX__PROCS_ARENA_RECV pointing at functions
    that fail when the environment says so (PROCS_SETUP_FAIL=signalfd or
    arena): the spawned server is this program again, and reads it too.
+   A spawned server killed by a signal before its hello (a kill from
+   outside, or a crash) was reported as an executable that did not take
+   over (PARX_E_SPAWN); it is -ECHILD, as for a forked one, and one that
+   exits there is still PARX_E_SPAWN (PROCS_SETUP_FAIL=killed, exits).
    A create that failed on one of the caller's own tables (made while the
    server forks the workers) killed the server wherever it was, inside a
    fork too: a worker it had forked but not yet recorded was left behind,
@@ -62,6 +66,10 @@ static struct parx_arena *inject_arena_recv(int sock, int *err)
         *err = -ENOMEM;
         return NULL;
     }
+    if (failing("killed")) /* killed from outside, or a crash, before its hello */
+        raise(SIGKILL);
+    if (failing("exits")) /* as a program would that did not take over */
+        _exit(0);
     return parx_arena_recv(sock, err);
 }
 
@@ -132,6 +140,16 @@ static void test_arena_spawn(void)
     fails_with(PARX_START_SPAWN, "arena", -ENOMEM);
 }
 
+static void test_killed_spawn(void)
+{
+    fails_with(PARX_START_SPAWN, "killed", -ECHILD);
+}
+
+static void test_exits_spawn(void)
+{
+    fails_with(PARX_START_SPAWN, "exits", PARX_E_SPAWN);
+}
+
 /* In a child that is a child subreaper (so that the workers of a server
    that dies come back to it): failed creates, each followed by a look for
    any child left. Exit 0: none; 1: one was; 2: a create did not fail with
@@ -181,7 +199,7 @@ static void test_tables_spawn(void)
 
 int main(void)
 {
-    pt_plan(5);
+    pt_plan(7);
     run_guarded("fork: the server's signalfd fails: create says -EMFILE, every time",
                 test_signalfd_fork);
     run_guarded("spawn: the server's signalfd fails: create says -EMFILE, every time",
@@ -189,6 +207,10 @@ int main(void)
     run_guarded("spawn: the server cannot receive the arena (no memory): -ENOMEM, not "
                 "PARX_E_SPAWN",
                 test_arena_spawn);
+    run_guarded("spawn: the server killed by a signal before its hello: -ECHILD, every time",
+                test_killed_spawn);
+    run_guarded("spawn: the server exits before its hello: PARX_E_SPAWN, every time",
+                test_exits_spawn);
     run_guarded("fork: a table of the caller's refused while the server forks: -ENOMEM, and "
                 "no worker left behind (a subreaper's view)",
                 test_tables_fork);
