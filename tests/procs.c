@@ -954,9 +954,8 @@ static void test_closed_stdio(void)
         pid_t child = xfork();
         REQUIRE(child >= 0);
         if (child == 0) {
-            close(0);
-            close(1);
-            close(2);
+            for (int fd = 0; fd < 3; fd++) /* stdin, stdout, stderr */
+                close(fd);
             parx_procs *pp = parx_procs_create(
                 &(parx_procs_desc){.workers = 2, .start = modes[m], .arena_bytes = 4u << 20});
             if (!pp)

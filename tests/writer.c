@@ -706,9 +706,8 @@ static void test_closed_stdio(void)
         pid_t child = xfork();
         REQUIRE(child >= 0);
         if (child == 0) {
-            close(0);
-            close(1);
-            close(2);
+            for (int fd = 0; fd < 3; fd++) /* stdin, stdout, stderr */
+                close(fd);
             int err = 0;
             parx_writer *w = parx_writer_open(
                 &(parx_writer_desc){.path = path, .backend = backends[b]}, &err);
