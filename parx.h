@@ -3629,17 +3629,20 @@ static int parx__procs_send(int sock, int type, int worker, int pid, int status,
    killed it (a kill from outside, a crash): then it died while starting,
    -ECHILD, as a forked server would. Its status is read without reaping it
    (WNOWAIT: create's failure path reaps it), once it has one: its socket
-   closes before it becomes a zombie, so the pidfd is given 100 ms. */
+   closes before it becomes a zombie, so it is given 100 ms. */
 static int parx__procs_no_hello(parx_procs *pp, int got)
 {
-    if (got != 0 || pp->server_pidfd < 0) return PARX_E_SPAWN;
-    struct pollfd p = {pp->server_pidfd, POLLIN, 0};
-    siginfo_t si;
-    memset(&si, 0, sizeof si);
-    if (poll(&p, 1, 100) == 1 &&
-        waitid(P_PID, (id_t)pp->server_pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-        (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED))
-        return -ECHILD;
+    for (int ms = 0; got == 0 && ms < 100; ms++) {
+        siginfo_t si;
+        memset(&si, 0, sizeof si); /* si_pid stays 0 while it has not ended */
+        if (waitid(P_PID, (id_t)pp->server_pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (si.si_pid != 0)
+            return si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED ? -ECHILD : PARX_E_SPAWN;
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
     return PARX_E_SPAWN;
 }
 
