@@ -255,11 +255,13 @@
     action and no signal blocked. The server is a child of the caller: a
     wait() or waitpid(-1) of the caller's own may reap it, which breaks
     the pool (PARX_E_PROCS_BROKEN).
-    Every descriptor is O_CLOEXEC; destroy reaps the server, which reaps the
-    workers, and a create that fails kills and reaps them (a caller that is
-    a child subreaper, or pid 1, reaps those orphaned on the way): no
-    zombies, no descriptors, and the arena is anonymous (memfd), so nothing
-    is left in /dev/shm even after a SIGKILL. A fork-mode server drops what
+    Every descriptor is O_CLOEXEC and 3 or above (a caller started with its
+    standard streams closed gets 0, 1 and 2 back from its next opens, and a
+    printf must not land on the pool's socket). Destroy reaps the server,
+    which reaps the workers, and a create that fails kills and reaps them (a
+    caller that is a child subreaper, or pid 1, reaps those orphaned on the
+    way): no zombies, no descriptors, and the arena is anonymous (memfd), so
+    nothing is left in /dev/shm even after a SIGKILL. A fork-mode server drops what
     it inherited of the caller's other pools.
     What a job may do, and what it may not. A worker runs job after job, so
     what a job leaves in its process stays for the next jobs there: signal
@@ -444,8 +446,10 @@
     - Placement. With .arena the buffers are allocated in a parx_shm.h
       arena, so a chunk's arena_offset can be handed to worker processes
       (or imported by the GPU) that read it with no copy.
-    - Every descriptor is opened O_CLOEXEC; files are opened when reading
-      reaches them and closed when their last chunk is released.
+    - Every descriptor is opened O_CLOEXEC, and is 3 or above (so that a
+      printf of a program started with its standard streams closed cannot
+      land in a file being written); files are opened when reading reaches
+      them and closed when their last chunk is released.
 
     >>run (the job runner and its automatic choice)
     Whether parallel work pays depends on three numbers: what it costs to
