@@ -107,8 +107,9 @@
     cannot be done the name is made first, O_EXCL. Segments are mode 0600,
     whatever the umask; default names carry 128 random bits. Every descriptor
     is O_CLOEXEC and 3 or above: in a program started with its standard
-    streams closed, a printf cannot write into an arena. An anonymous segment is sealed against shrinking and
-    growing, so no process can make another fault on a truncated mapping.
+    streams closed, a printf cannot write into an arena. An anonymous
+    segment is sealed against shrinking and growing, so no process can make
+    another fault on a truncated mapping.
 */
 #ifndef PARX_SHM_H_INCLUDED
 #define PARX_SHM_H_INCLUDED
