@@ -383,9 +383,11 @@
       CPU (on io_uring, a FUSE file's EAGAIN does not reach parx: the kernel
       reads again itself, at once, and its io-wq thread spins while it lasts;
       PARX_IO_THREADS does not); a read that returns 0 is the end of the file,
-      so a file truncated while it is read ends at its new size (chunks beyond
-      it are skipped, also one whose read finished before the cut: no gap in
-      the stream). An I/O error is returned by parx_prefetch_next at the chunk
+      so a file truncated while it is read ends where a read first meets the
+      cut: the chunks after that one are skipped, also one whose read had
+      finished (no gap in the stream). A chunk read before the cut (up to
+      depth of them are read ahead) still comes, as it was read: a cut
+      shows in the reads after it, not in copies made before. An I/O error is returned by parx_prefetch_next at the chunk
       where it happened, in order, after every chunk before it;
       parx_prefetch_error names the file and the offset. close() waits for
       every read in flight before freeing a buffer; on the thread backend it
@@ -1239,7 +1241,9 @@ PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *
 
 /* parx_prefetch_next: the next chunk in file order, waiting for it if it is
    still being read. Short reads are resumed; a file that ends early
-   (truncated while being read) ends there, and empty chunks are skipped.
+   (truncated while being read) ends where a read meets its end (chunks read
+   before the cut come as read; see >>prefetch), and empty chunks are
+   skipped.
    Returns 1 (a chunk in *c), 0 (the end: every chunk was delivered, also
    when the caller still holds every buffer), or an error, on the chunk
    where it happened: the errno of open or read (-ENOENT, -EACCES, -EIO,
@@ -5890,9 +5894,11 @@ PARX_API int parx_procs_pids(const parx_procs *pp, int *pids, int n)
    middle through the O_DIRECT descriptor, an unaligned head or tail through
    the buffered one. A short read continues where it stopped (buffered if the
    rest is no longer aligned); a read that returns 0 is the end of the file,
-   which ends the chunk there, so a file truncated while it is read ends at
-   its new size: the chunks of its file or range after that one are skipped
-   (pf->cut_item), empty or not (a read that finished before the cut). */
+   which ends the chunk there, so a file truncated while it is read ends
+   where a read first meets the cut: the chunks of its file or range after
+   that one are skipped (pf->cut_item), empty or not (a read that finished
+   before it did). Chunks whose reads came before the cut are delivered as
+   read. */
 
 #include <fcntl.h>
 #include <signal.h>
@@ -6076,6 +6082,30 @@ static int parx__uring_setup(struct io_uring *ring, unsigned entries, int op, ch
         return rc;
     }
     parx__uring_fresh(ring);
+    /* The ring's descriptor goes above 0-2 as well (io_uring_setup takes the
+       lowest free number), where a printf of a program started with its
+       standard streams closed would land. The mappings hold the ring, not
+       the number: a duplicate serves, put where liburing keeps it, ring_fd
+       and, from liburing 2.2 on, enter_ring_fd, the descriptor
+       io_uring_enter is given (the same until a ring's descriptor is
+       registered, which parx never does). 2.2 is told by a macro it brought
+       with it, io_uring_cqe_shift; the NOP below proves the ring either way
+       (if it cannot be entered, the thread backend takes over). */
+    if (ring->ring_fd >= 0 && ring->ring_fd <= 2) {
+        int high = fcntl(ring->ring_fd, F_DUPFD_CLOEXEC, 3);
+        if (high < 0) {
+            rc = -errno;
+            parx__uring_exit(ring);
+            snprintf(why, n, "threads: io_uring's descriptor could not be moved above 2: %s",
+                     parx_strerror(rc));
+            return rc;
+        }
+        close(ring->ring_fd);
+        ring->ring_fd = high;
+#ifdef io_uring_cqe_shift
+        ring->enter_ring_fd = high;
+#endif
+    }
     /* The probe is ours to allocate (liburing's io_uring_get_probe_ring
        says NULL alike for its malloc failing and for a kernel without
        probes): out of memory is -ENOMEM, not a kernel that cannot read. */

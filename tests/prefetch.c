@@ -724,6 +724,58 @@ static void test_ranges_past_eof(void)
     unlink(paths[1]);
 }
 
+/* A program started with its standard streams closed (a daemon): the
+   prefetcher's descriptors -- its files, buffered and O_DIRECT, and its
+   ring -- take none of 0, 1 and 2, so a printf (which fails, as it should)
+   cannot land on one; the bytes come as on any day. In a child per
+   backend, which can close its streams. */
+static void test_closed_stdio(void)
+{
+    const char *path = io_path("stdio.dat");
+    REQUIRE(io_make_file(path, 300001, 17));
+    for (int b = 0; b < nbackends; b++) {
+        for (int direct = 0; direct < 2; direct++) {
+            pid_t pid = xfork();
+            REQUIRE(pid >= 0);
+            if (pid == 0) {
+                for (int fd = 0; fd < 3; fd++) /* stdin, stdout, stderr */
+                    close(fd);
+                const char *paths[1] = {path};
+                parx_prefetch *pf = parx_prefetch_open(
+                    &(parx_prefetch_desc){.paths = paths, .npaths = 1, .chunk_size = 65536,
+                                          .direct = direct != 0, .backend = backends[b]},
+                    NULL);
+                if (!pf)
+                    _exit(20);
+                parx_chunk c;
+                if (parx_prefetch_next(pf, &c) != 1) /* every file of it open now */
+                    _exit(21);
+                int held = 0;
+                for (int fd = 0; fd < 3; fd++)
+                    if (fcntl(fd, F_GETFD) != -1)
+                        held |= 1 << fd;
+                if (held)
+                    _exit(30 + held); /* the prefetcher holds 0, 1 or 2 */
+                uint64_t bytes = 0;
+                int rc = 1, bad = 0;
+                for (; rc == 1; rc = parx_prefetch_next(pf, &c)) {
+                    bad += c.offset != bytes ||
+                           !io_matches((const unsigned char *)c.data, c.size, 17, c.offset);
+                    bytes += c.size;
+                    parx_prefetch_release(pf, &c);
+                }
+                parx_prefetch_close(pf);
+                if (rc != 0 || bad || bytes != 300001)
+                    _exit(rc < 0 ? 23 : bad ? 24 : 25);
+                _exit(0);
+            }
+            if (!expect_child(pid, 0, 0))
+                pt_diag("%s, direct=%d", backend_name(backends[b]), direct);
+        }
+    }
+    unlink(path);
+}
+
 /* Out of memory in parx_prefetch_open, after the file table was allocated:
    the failure path must close nothing it did not open (it closed
    descriptor 0, twice). In a child whose address space is capped just
@@ -1303,6 +1355,8 @@ int main(void)
     run_guarded("a range of a device that would wait (/dev/kmsg): -EAGAIN naming it, not a hang",
                 test_blocking_device_range);
     run_guarded("a file not in the page cache: the same bytes on every backend", test_cold_file);
+    run_guarded("standard streams closed: the prefetcher's files and ring are none of 0, 1, 2",
+                test_closed_stdio);
     io_dir_remove();
     return pt_done_testing();
 }

@@ -695,8 +695,8 @@ static void test_append_block_device(void)
     unlink(img);
 }
 
-/* A program started with its standard streams closed (a daemon): the
-   writer's file does not take descriptor 0, 1 or 2, so a printf (which
+/* A program started with its standard streams closed (a daemon): neither
+   the writer's file nor its ring takes descriptor 0, 1 or 2, so a printf (which
    fails, as it should) cannot write into it. In a child, which can close
    its streams; the file must hold what the writer wrote, nothing else. */
 static void test_closed_stdio(void)
@@ -718,6 +718,9 @@ static void test_closed_stdio(void)
                 _exit(21);
             if (write(1, "printf\n", 7) != -1 || write(2, "perror\n", 7) != -1)
                 _exit(22); /* the writer took 1 or 2 */
+            for (int fd = 0; fd < 3; fd++)
+                if (fcntl(fd, F_GETFD) != -1)
+                    _exit(24 + fd); /* the writer holds it (its file, or its ring) */
             if (parx_writer_close(w) != 0)
                 _exit(23);
             _exit(0);
