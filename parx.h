@@ -387,9 +387,10 @@
       cut: the chunks after that one are skipped, also one whose read had
       finished (no gap in the stream). A chunk read before the cut (up to
       depth of them are read ahead) still comes, as it was read: a cut
-      shows in the reads after it, not in copies made before. An I/O error is returned by parx_prefetch_next at the chunk
-      where it happened, in order, after every chunk before it;
-      parx_prefetch_error names the file and the offset. close() waits for
+      shows in the reads after it, not in copies made before. An I/O error
+      is returned by parx_prefetch_next at the chunk where it happened, in
+      order, after every chunk before it; parx_prefetch_error names the
+      file and the offset. close() waits for
       every read in flight before freeing a buffer; on the thread backend it
       ends the tries of a read that the file system keeps answering EAGAIN or
       EINTR (on io_uring those tries are the kernel's, and close waits for
