@@ -3641,7 +3641,8 @@ static int parx__procs_send(int sock, int type, int worker, int pid, int status,
    closes before it becomes a zombie, so it is given 100 ms. */
 static int parx__procs_no_hello(parx_procs *pp, int got)
 {
-    for (int ms = 0; got == 0 && ms < 100; ms++) {
+    if (got != 0) return PARX_E_SPAWN; /* a server that runs on as the program */
+    for (int ms = 0; ms < 100; ms++) {
         siginfo_t si;
         memset(&si, 0, sizeof si); /* si_pid stays 0 while it has not ended */
         if (waitid(P_PID, (id_t)pp->server_pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0) {
@@ -5144,13 +5145,9 @@ static int parx__procs_threads(void)
     return threads;
 }
 
-static void parx__procs_set_err(int *err, int code)
-{
-    if (err) *err = code;
-}
-
-/* parx_procs_create with the reason in *err, for parx's own callers (the
-   runner and the probe), which pass it on as a code. */
+/* parx_procs_create with the reason in *err (never NULL), for
+   parx_procs_create itself and for parx's own callers (the runner and the
+   probe), which pass it on as a code. */
 static parx_procs *parx__procs_create(const parx_procs_desc *desc, int *err)
 {
     parx_procs_desc d;
@@ -5161,7 +5158,7 @@ static parx_procs *parx__procs_create(const parx_procs_desc *desc, int *err)
          d.start != PARX_START_SPAWN) ||
         d.max_jobs > PARX__PROCS_MAX_JOBS || !(d.job_timeout >= 0) /* NaN too */ ||
         (d.job_timeout > 0 && d.job_timeout_ns > 0)) {
-        parx__procs_set_err(err, -EINVAL);
+        *err = -EINVAL;
         return NULL;
     }
     if (d.job_timeout > 0) {
@@ -5178,7 +5175,7 @@ static parx_procs *parx__procs_create(const parx_procs_desc *desc, int *err)
 
     parx_procs *pp = (parx_procs *)calloc(1, sizeof *pp);
     if (!pp) {
-        parx__procs_set_err(err, -ENOMEM);
+        *err = -ENOMEM;
         return NULL;
     }
     pp->sock = pp->evfd = pp->server_pidfd = -1;
@@ -5237,10 +5234,14 @@ static parx_procs *parx__procs_create(const parx_procs_desc *desc, int *err)
         goto fail;
     }
     pp->sock = parx__shm_fd_above_stdio(sv[0]);
-    sv[1] = parx__shm_fd_above_stdio(sv[1]);
-    if (pp->sock < 0 || sv[1] < 0) {
+    if (pp->sock < 0) {
         rc = -errno;
-        if (sv[1] >= 0) close(sv[1]);
+        close(sv[1]);
+        goto fail;
+    }
+    sv[1] = parx__shm_fd_above_stdio(sv[1]);
+    if (sv[1] < 0) {
+        rc = -errno;
         goto fail;
     }
     pp->evfd = parx__shm_fd_above_stdio(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
@@ -5411,7 +5412,7 @@ static parx_procs *parx__procs_create(const parx_procs_desc *desc, int *err)
     return pp;
 
 fail:
-    parx__procs_set_err(err, rc < 0 ? rc : -ENOMEM);
+    *err = rc < 0 ? rc : -ENOMEM;
     parx__procs_monitor_go(pp, PARX__MONITOR_LEAVE);
     if (pp->server_pid > 0) {
         /* The server and every worker it forked, recorded in the arena or
@@ -6092,20 +6093,19 @@ static int parx__uring_setup(struct io_uring *ring, unsigned entries, int op, ch
        registered, which parx never does). 2.2 is told by a macro it brought
        with it, io_uring_cqe_shift; the NOP below proves the ring either way
        (if it cannot be entered, the thread backend takes over). */
-    if (ring->ring_fd >= 0 && ring->ring_fd <= 2) {
-        int high = fcntl(ring->ring_fd, F_DUPFD_CLOEXEC, 3);
-        if (high < 0) {
+    if (ring->ring_fd <= 2) {
+        /* -1 if it failed: the old one is closed, and exit must not close it again */
+        ring->ring_fd = parx__shm_fd_above_stdio(ring->ring_fd);
+#ifdef io_uring_cqe_shift
+        ring->enter_ring_fd = ring->ring_fd;
+#endif
+        if (ring->ring_fd < 0) {
             rc = -errno;
             parx__uring_exit(ring);
             snprintf(why, n, "threads: io_uring's descriptor could not be moved above 2: %s",
                      parx_strerror(rc));
             return rc;
         }
-        close(ring->ring_fd);
-        ring->ring_fd = high;
-#ifdef io_uring_cqe_shift
-        ring->enter_ring_fd = high;
-#endif
     }
     /* The probe is ours to allocate (liburing's io_uring_get_probe_ring
        says NULL alike for its malloc failing and for a kernel without

@@ -1098,12 +1098,14 @@ static void parx__shm_bind(parx_arena *a)
    standard streams closed (a daemon) gets those numbers back from its next
    opens, and a printf would then write into whatever holds them: into an
    arena, or a process pool's socket. Returns the descriptor to use (the
-   one given is closed if it was moved), or -1 with errno, fd closed. */
+   one given is closed if it was moved), or -1 with errno, fd closed:
+   EMFILE when no number from 3 up is free (F_DUPFD says EINVAL where the
+   limit, RLIMIT_NOFILE, is 3 or below). */
 static int parx__shm_fd_above_stdio(int fd)
 {
     if (fd < 0 || fd > 2) return fd;
     int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    int e = errno;
+    int e = high < 0 && errno == EINVAL ? EMFILE : errno;
     close(fd);
     errno = e;
     return high;
