@@ -19,7 +19,8 @@
         #define PARX_IMPLEMENTATION
         #include "parx.h"
 
-    (or compile the shipped `parx.c`, which does exactly that). Everywhere else
+    (or compile the shipped `parx.c`, which does that for parx.h, parx_shm.h
+    and parx_gpu.h: copy all three with it). Everywhere else
     just `#include "parx.h"`. Link with `-pthread -luring` (liburing: the
     prefetcher's io_uring backend), or with `-pthread` alone and
     PARX_NO_URING (or PARX_NO_PREFETCH) defined.
@@ -712,7 +713,9 @@ typedef struct parx_deque {
 
 /* parx_deque_init: make `d` an empty deque with room for at least
    `capacity_hint` items before it first grows (0: PARX_DEQUE_MIN_CAPACITY).
-   Returns 0, -EINVAL (d NULL, or a hint too large to allocate), -ENOMEM.
+   Returns 0, -EINVAL (d NULL, or a hint over 2^37 slots: 1 TiB of
+   pointers; 2^28 where size_t has 32 bits), -ENOMEM (a smaller hint that
+   cannot be allocated).
    Thread safety: one caller; no other thread may use `d` until it returns. */
 PARX_API int parx_deque_init(parx_deque *d, size_t capacity_hint);
 
@@ -1131,8 +1134,9 @@ PARX_API int parx_procs_wait(parx_procs *pp, parx_ticket t, parx_job_result *r);
    (called in a process that fork() made from pp's creator), -ENOMEM (no
    memory for the map's own bookkeeping), or a submit error: -ENOSPC,
    PARX_E_UNKNOWN_FN or -ENOMEM (fn's, as parx_procs_submit says; before
-   any job runs), or -EBUSY (after some jobs ran: the slots filled with
-   results nobody waits for meanwhile). After a submit error r holds the
+   any job runs), or -EBUSY (every slot holds a result that no one waits
+   for, while the map has no job of its own running: before its first job,
+   or after some ran). After a submit error r holds the
    results of the jobs that ran, and that error as the status of the jobs
    that did not; r is untouched after the other errors. A pool that breaks
    is no error of the map's: each job it stops says PARX_E_PROCS_BROKEN in
@@ -1904,7 +1908,9 @@ PARX__COMMON const char *parx_strerror(int code)
     }
 #else
     /* No strerrordesc_np (glibc before 2.32, musl), and strerror may write
-       to a shared buffer: the codes parx's own functions return, by name. */
+       to a shared buffer: by name, the codes parx's own functions return
+       and those its system calls may pass on (open, read, write, fsync,
+       mmap, fork, exec, sockets). */
     switch (-code) {
     case EPERM: return "operation not permitted";
     case ENOENT: return "no such file or directory";
@@ -1935,6 +1941,22 @@ PARX__COMMON const char *parx_strerror(int code)
     case ETIMEDOUT: return "connection timed out";
     case ECANCELED: return "operation canceled";
     case EOVERFLOW: return "value too large for defined data type";
+    case EINTR: return "interrupted system call";
+    case ENFILE: return "too many open files in system";
+    case ENOTDIR: return "not a directory";
+    case ELOOP: return "too many levels of symbolic links";
+    case EROFS: return "read-only file system";
+    case ETXTBSY: return "text file busy";
+    case EXDEV: return "invalid cross-device link";
+    case EPIPE: return "broken pipe";
+    case EDQUOT: return "disk quota exceeded";
+    case ESTALE: return "stale file handle";
+    case ENOLCK: return "no locks available";
+    case ENOEXEC: return "exec format error";
+    case ENOBUFS: return "no buffer space available";
+    case EMSGSIZE: return "message too long";
+    case EAFNOSUPPORT: return "address family not supported by protocol";
+    case ENOTCONN: return "transport endpoint is not connected";
     default: break;
     }
 #endif
@@ -3539,7 +3561,10 @@ struct parx_procs {
                               a job to end: a collect moves done_seq for them */
     bool slot_nudged;      /* a collect did, since the last of them went to sleep: the
                               next collects need not (a map collects many at once) */
-    struct parx__pfcache { parx_job_fn fn; uint32_t id; } *fcache; /* 2 * MAX_FNS entries */
+    struct parx__pfcache { /* 2 * MAX_FNS entries: see parx__procs_fn_id */
+        _Atomic uintptr_t fn;
+        uint32_t id;
+    } *fcache;
     pthread_t *owner;    /* per slot: the thread that waits for its result */
     uint8_t *kill_why;   /* per worker: why the monitor asked for a kill */
     uint32_t *kill_slot; /* per worker: the job that timed out */
@@ -3738,42 +3763,75 @@ static int parx__procs_find_cb(struct dl_phdr_info *info, size_t size, void *dat
     return 0;
 }
 
-/* The function-table index of fn, adding it on first use. Caller holds lock. */
-static int parx__procs_fn_id(parx_procs *pp, parx_job_fn fn, uint32_t *id)
+/* fn's entry in the caller's cache, probing from slot *h: true with its
+   index in *id, or false with *h at the empty slot that ends the probe. No
+   lock: an entry is written once, under pp->lock, its id before its fn. */
+static bool parx__procs_fn_cached(parx_procs *pp, uintptr_t key, uint32_t *h, uint32_t *id)
 {
     const uint32_t mask = 2 * PARX__PROCS_MAX_FNS - 1;
-    uint32_t h = (uint32_t)(((uintptr_t)fn >> 4) * UINT64_C(0x9E3779B97F4A7C15) >> 40) & mask;
-    for (;; h = (h + 1) & mask) {
-        if (pp->fcache[h].fn == fn) {
-            *id = pp->fcache[h].id;
-            return 0;
+    for (;; *h = (*h + 1) & mask) {
+        /* acquire: pairs with the release store of an entry's fn, so its id is written */
+        uintptr_t f = atomic_load_explicit(&pp->fcache[*h].fn, memory_order_acquire);
+        if (f == key) {
+            *id = pp->fcache[*h].id;
+            return true;
         }
-        if (!pp->fcache[h].fn) break;
+        if (!f) return false;
     }
-    uint32_t n = atomic_load_explicit(&pp->ctl->nfns, memory_order_relaxed); /* only we write it */
-    if (n == PARX__PROCS_MAX_FNS) return -ENOSPC;
+}
+
+/* The function-table index of fn, adding it on first use. Called without
+   pp->lock: a function seen before is found with no lock at all, and a new
+   one is looked up and its module's name copied into the arena before the
+   lock is taken, since the arena may log (a lock it recovered from a dead
+   process) and the log hook never runs under a lock of ours. */
+static int parx__procs_fn_id(parx_procs *pp, parx_job_fn fn, uint32_t *id)
+{
+    const uintptr_t key = (uintptr_t)fn;
+    const uint32_t h0 = (uint32_t)((key >> 4) * UINT64_C(0x9E3779B97F4A7C15) >> 40) &
+                        (2 * PARX__PROCS_MAX_FNS - 1);
+    uint32_t h = h0;
+    if (parx__procs_fn_cached(pp, key, &h, id)) return 0;
+
     parx__pfind f;
     memset(&f, 0, sizeof f);
-    f.addr = (uintptr_t)fn;
+    f.addr = key;
     dl_iterate_phdr(parx__procs_find_cb, &f);
     if (!f.found) return PARX_E_UNKNOWN_FN;
+    char *copy = NULL;
     uint64_t name_off = PARX_ARENA_NO_OFFSET;
     if (f.mod) {
         size_t len = strlen(f.mod) + 1;
-        char *copy = (char *)parx_arena_alloc(pp->arena, len, 0);
+        copy = (char *)parx_arena_alloc(pp->arena, len, 0);
         if (!copy) return -ENOMEM;
         memcpy(copy, f.mod, len);
         name_off = parx_arena_offset(pp->arena, copy);
     }
-    pp->fns[n].name_off = name_off;
-    pp->fns[n].offset = (uint64_t)((uintptr_t)fn - f.mod_base);
-    /* release: a worker that reads nfns (acquire) sees the entry; in practice
-       the job's QUEUED store already published it */
-    atomic_store_explicit(&pp->ctl->nfns, n + 1, memory_order_release);
-    pp->fcache[h].fn = fn;
-    pp->fcache[h].id = n;
-    *id = n;
-    return 0;
+
+    int rc = 0;
+    pthread_mutex_lock(&pp->lock);
+    h = h0;
+    if (!parx__procs_fn_cached(pp, key, &h, id)) { /* else another thread added it meanwhile */
+        /* relaxed: written only under the lock we hold */
+        uint32_t n = atomic_load_explicit(&pp->ctl->nfns, memory_order_relaxed);
+        if (n == PARX__PROCS_MAX_FNS) {
+            rc = -ENOSPC;
+        } else {
+            pp->fns[n].name_off = name_off;
+            pp->fns[n].offset = (uint64_t)(key - f.mod_base);
+            /* release: a worker that reads nfns (acquire) sees the entry; in
+               practice the job's QUEUED store already published it */
+            atomic_store_explicit(&pp->ctl->nfns, n + 1, memory_order_release);
+            pp->fcache[h].id = n;
+            /* release: a lookup that finds fn (acquire) reads its id */
+            atomic_store_explicit(&pp->fcache[h].fn, key, memory_order_release);
+            *id = n;
+            copy = NULL; /* the table's now, for the pool's life */
+        }
+    }
+    pthread_mutex_unlock(&pp->lock);
+    if (copy) parx_arena_free(pp->arena, copy);
+    return rc;
 }
 
 /* In a worker: the address of function-table entry id in this process. */
@@ -5651,10 +5709,11 @@ static int parx__procs_submit_off(parx_procs *pp, parx_job_fn fn, uint64_t off,
 {
     int foreign = parx__procs_foreign(pp); /* a job of this pool, or a fork()ed copy */
     if (foreign) return foreign;
+    uint32_t id = 0;
+    int rc = parx__procs_fn_id(pp, fn, &id); /* before the lock: it may log */
     pthread_mutex_lock(&pp->lock);
-    uint32_t id;
-    int rc = atomic_load_explicit(&pp->broken, memory_order_relaxed) ? PARX_E_PROCS_BROKEN : 0;
-    if (rc == 0) rc = parx__procs_fn_id(pp, fn, &id);
+    /* relaxed: set under the lock */
+    if (atomic_load_explicit(&pp->broken, memory_order_relaxed)) rc = PARX_E_PROCS_BROKEN;
     if (rc == 0) rc = parx__procs_slot_locked(pp);
     if (rc < 0) {
         pthread_mutex_unlock(&pp->lock);
@@ -5762,9 +5821,7 @@ PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size
     if (md && md->cost) qsort_r(order, n, sizeof *order, parx__cost_cmp, (void *)md->cost);
 
     uint32_t id = 0;
-    pthread_mutex_lock(&pp->lock);
     int rc = parx__procs_fn_id(pp, fn, &id);
-    pthread_mutex_unlock(&pp->lock);
     size_t next = 0, npend = 0, ndone = 0;
     int failed = 0;
     while (rc == 0 && ndone < n) {
@@ -7810,7 +7867,8 @@ PARX_API int parx_writer_write(parx_writer *w, const void *buf, size_t size)
 
 PARX_API int parx_writer_write_at(parx_writer *w, const void *buf, size_t size, uint64_t offset)
 {
-    if (w && w->stream) return -ESPIPE;
+    if (!w || (!buf && size > 0)) return -EINVAL; /* as parx_writer_write, before -ESPIPE */
+    if (w->stream) return -ESPIPE;
     return parx__wr_queue(w, buf, size, offset);
 }
 
@@ -9442,11 +9500,11 @@ static int parx__run_submit(parx_procs *pp, parx_job_fn fn, uint64_t off, const 
 {
     int foreign = parx__procs_foreign(pp); /* a job of this pool, or a fork()ed copy */
     if (foreign) return foreign;
-    pthread_mutex_lock(&pp->lock);
     uint32_t id = 0;
+    int rc = parx__procs_fn_id(pp, fn, &id); /* before the lock: it may log */
+    pthread_mutex_lock(&pp->lock);
     /* relaxed: set under the lock */
-    int rc = atomic_load_explicit(&pp->broken, memory_order_relaxed) ? PARX_E_PROCS_BROKEN : 0;
-    if (rc == 0) rc = parx__procs_fn_id(pp, fn, &id);
+    if (atomic_load_explicit(&pp->broken, memory_order_relaxed)) rc = PARX_E_PROCS_BROKEN;
     if (rc == 0 && pending && pp->nfree == 0) rc = -EBUSY;
     if (rc == 0) rc = parx__procs_slot_locked(pp);
     if (rc < 0) {

@@ -619,8 +619,7 @@ PARX_API int parx_gpu_wait(parx_gpu *g, uint64_t ticket, uint64_t timeout_ns);
    is the floor under any kernel's time: a job worth sending to the device
    takes well over it. Work recorded before the call is synced first and
    not timed. The parx_probe tool reports it (parx_probe.gpu_dispatch_ns).
-   Returns 0 with *ns, -EINVAL (ns NULL; with the Vulkan backend also g
-   NULL), -ENODEV (the dummy backend, whatever g is), or an error of
+   Returns 0 with *ns, -EINVAL (g or ns NULL), -ENODEV (dummy), or an error of
    parx_gpu_kernel_create, parx_gpu_dispatch or parx_gpu_sync (-ETIMEDOUT,
    -ENOMEM, PARX_E_DEVICE_LOST, -EIO).
    Thread safety: the thread that owns g. */
@@ -758,7 +757,9 @@ PARX__COMMON const char *parx_strerror(int code)
     }
 #else
     /* No strerrordesc_np (glibc before 2.32, musl), and strerror may write
-       to a shared buffer: the codes parx's own functions return, by name. */
+       to a shared buffer: by name, the codes parx's own functions return
+       and those its system calls may pass on (open, read, write, fsync,
+       mmap, fork, exec, sockets). */
     switch (-code) {
     case EPERM: return "operation not permitted";
     case ENOENT: return "no such file or directory";
@@ -789,6 +790,22 @@ PARX__COMMON const char *parx_strerror(int code)
     case ETIMEDOUT: return "connection timed out";
     case ECANCELED: return "operation canceled";
     case EOVERFLOW: return "value too large for defined data type";
+    case EINTR: return "interrupted system call";
+    case ENFILE: return "too many open files in system";
+    case ENOTDIR: return "not a directory";
+    case ELOOP: return "too many levels of symbolic links";
+    case EROFS: return "read-only file system";
+    case ETXTBSY: return "text file busy";
+    case EXDEV: return "invalid cross-device link";
+    case EPIPE: return "broken pipe";
+    case EDQUOT: return "disk quota exceeded";
+    case ESTALE: return "stale file handle";
+    case ENOLCK: return "no locks available";
+    case ENOEXEC: return "exec format error";
+    case ENOBUFS: return "no buffer space available";
+    case EMSGSIZE: return "message too long";
+    case EAFNOSUPPORT: return "address family not supported by protocol";
+    case ENOTCONN: return "transport endpoint is not connected";
     default: break;
     }
 #endif
@@ -1093,6 +1110,8 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
 #ifndef PARX_GPU_VULKAN
 /* -------------------------------------------------------------------------- */
 /* >>gpu-dummy: no backend compiled in: every device call says "no device"    */
+/* (-ENODEV) once its arguments pass the checks the Vulkan backend makes      */
+/* without a device (-EINVAL), so a program gets the same codes either way.   */
 /* -------------------------------------------------------------------------- */
 
 PARX_API parx_gpu *parx_gpu_open(const parx_gpu_desc *desc, int *err)
@@ -1104,20 +1123,17 @@ PARX_API parx_gpu *parx_gpu_open(const parx_gpu_desc *desc, int *err)
 PARX_API void parx_gpu_close(parx_gpu *g) { (void)g; }
 PARX_API int parx_gpu_query(const parx_gpu *g, parx_gpu_info *out)
 {
-    (void)g;
-    return out ? -ENODEV : -EINVAL;
+    return g && out ? -ENODEV : -EINVAL;
 }
-PARX_API int parx_gpu_cache_save(parx_gpu *g) { (void)g; return -ENODEV; }
+PARX_API int parx_gpu_cache_save(parx_gpu *g) { return g ? -ENODEV : -EINVAL; }
 PARX_API parx_gpu_buffer *parx_gpu_buffer_create(parx_gpu *g, size_t size, unsigned flags, int *err)
 {
-    (void)g, (void)size, (void)flags;
-    if (err) *err = -ENODEV;
+    if (err) *err = g && size && flags == 0 ? -ENODEV : -EINVAL;
     return NULL;
 }
 PARX_API parx_gpu_buffer *parx_gpu_buffer_import(parx_gpu *g, void *host, size_t size, int *err)
 {
-    (void)g, (void)host, (void)size;
-    if (err) *err = -ENODEV;
+    if (err) *err = g && host && size ? -ENODEV : -EINVAL;
     return NULL;
 }
 PARX_API void parx_gpu_buffer_destroy(parx_gpu_buffer *b) { (void)b; }
@@ -1132,19 +1148,20 @@ PARX_API parx_gpu_buffer *parx_gpu_buffer_chunk(parx_gpu_buffer *b, size_t i)
 PARX_API int parx_gpu_upload(parx_gpu *g, parx_gpu_buffer *b, size_t offset, const void *src,
                              size_t n)
 {
-    (void)g, (void)b, (void)offset, (void)src, (void)n;
-    return -ENODEV;
+    (void)offset;
+    return g && b && (src || !n) ? -ENODEV : -EINVAL;
 }
 PARX_API int parx_gpu_download(parx_gpu *g, parx_gpu_buffer *b, size_t offset, void *dst, size_t n)
 {
-    (void)g, (void)b, (void)offset, (void)dst, (void)n;
-    return -ENODEV;
+    (void)offset;
+    return g && b && (dst || !n) ? -ENODEV : -EINVAL;
 }
 PARX_API parx_gpu_kernel *parx_gpu_kernel_create(parx_gpu *g, const uint32_t *spirv, size_t bytes,
                                                  const parx_gpu_kernel_desc *desc, int *err)
 {
-    (void)g, (void)spirv, (void)bytes, (void)desc;
-    if (err) *err = -ENODEV;
+    (void)spirv, (void)bytes;
+    bool bad = !g || (desc && ((desc->nspec && !desc->spec) || desc->nspec > 64));
+    if (err) *err = bad ? -EINVAL : -ENODEV;
     return NULL;
 }
 PARX_API void parx_gpu_kernel_destroy(parx_gpu_kernel *k) { (void)k; }
@@ -1153,26 +1170,24 @@ PARX_API int parx_gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer 
                                size_t nbufs, const void *push, size_t push_size, uint32_t gx,
                                uint32_t gy, uint32_t gz)
 {
-    (void)g, (void)k, (void)bufs, (void)nbufs, (void)push, (void)push_size;
+    (void)bufs, (void)nbufs, (void)push, (void)push_size;
     (void)gx, (void)gy, (void)gz;
-    return -ENODEV;
+    return g && k ? -ENODEV : -EINVAL;
 }
-PARX_API int parx_gpu_sync(parx_gpu *g) { (void)g; return -ENODEV; }
+PARX_API int parx_gpu_sync(parx_gpu *g) { return g ? -ENODEV : -EINVAL; }
 PARX_API int parx_gpu_submit(parx_gpu *g, uint64_t *ticket)
 {
-    (void)g;
     if (ticket) *ticket = 0;
-    return -ENODEV;
+    return g ? -ENODEV : -EINVAL;
 }
 PARX_API int parx_gpu_wait(parx_gpu *g, uint64_t ticket, uint64_t timeout_ns)
 {
-    (void)g, (void)ticket, (void)timeout_ns;
-    return -ENODEV;
+    (void)ticket, (void)timeout_ns;
+    return g ? -ENODEV : -EINVAL;
 }
 PARX_API int parx_gpu_dispatch_latency(parx_gpu *g, double *ns)
 {
-    (void)g;
-    return ns ? -ENODEV : -EINVAL; /* no device to time, whatever g is */
+    return g && ns ? -ENODEV : -EINVAL;
 }
 PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
 {

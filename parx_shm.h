@@ -461,7 +461,9 @@ PARX__COMMON const char *parx_strerror(int code)
     }
 #else
     /* No strerrordesc_np (glibc before 2.32, musl), and strerror may write
-       to a shared buffer: the codes parx's own functions return, by name. */
+       to a shared buffer: by name, the codes parx's own functions return
+       and those its system calls may pass on (open, read, write, fsync,
+       mmap, fork, exec, sockets). */
     switch (-code) {
     case EPERM: return "operation not permitted";
     case ENOENT: return "no such file or directory";
@@ -492,6 +494,22 @@ PARX__COMMON const char *parx_strerror(int code)
     case ETIMEDOUT: return "connection timed out";
     case ECANCELED: return "operation canceled";
     case EOVERFLOW: return "value too large for defined data type";
+    case EINTR: return "interrupted system call";
+    case ENFILE: return "too many open files in system";
+    case ENOTDIR: return "not a directory";
+    case ELOOP: return "too many levels of symbolic links";
+    case EROFS: return "read-only file system";
+    case ETXTBSY: return "text file busy";
+    case EXDEV: return "invalid cross-device link";
+    case EPIPE: return "broken pipe";
+    case EDQUOT: return "disk quota exceeded";
+    case ESTALE: return "stale file handle";
+    case ENOLCK: return "no locks available";
+    case ENOEXEC: return "exec format error";
+    case ENOBUFS: return "no buffer space available";
+    case EMSGSIZE: return "message too long";
+    case EAFNOSUPPORT: return "address family not supported by protocol";
+    case ENOTCONN: return "transport endpoint is not connected";
     default: break;
     }
 #endif

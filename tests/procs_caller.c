@@ -4,8 +4,10 @@
    under it, progress callbacks of two maps at once that submit into the
    same full pool, the results of a map a submit error ends midway, the
    wake-ups a caller asleep for a job or a slot must get (a submit, a map,
-   and a map on a broken pool, which spun instead of sleeping), and a
-   ticket waited for already once its slot has been reused 2^32 - 1 times.
+   and a map on a broken pool, which spun instead of sleeping), a ticket
+   waited for already once its slot has been reused 2^32 - 1 times, a map
+   that finds every slot taken before it starts, and the log hook, which
+   must not run under the pool's lock.
 
    Every test runs under run_guarded: it fails if it leaves a descriptor, a
    child process or a parx-* entry of /dev/shm behind. Pools are made before
@@ -1070,10 +1072,127 @@ static void test_server_dies_in_create(void)
         parx_procs_destroy(pp);
 }
 
+/* ===== a map that finds every slot taken before it starts =============== */
+
+static int job_mark(void *p)
+{
+    *(int *)p = 1;
+    return 0;
+}
+
+/* Two slots, both holding results no one has waited for yet: a map has no
+   slot and no job of its own to wait for, so it fails at once with -EBUSY
+   (as its comment says: before its first job too), its job never runs and
+   says -EBUSY in r. Once those results are taken, the same map runs. */
+static void test_map_busy_before_start(void)
+{
+    parx_procs *pp = parx_procs_create(
+        &(parx_procs_desc){.workers = 1, .max_jobs = 2, .arena_bytes = 4u << 20});
+    REQUIRE(pp);
+    parx_ticket t1, t2;
+    REQUIRE(parx_procs_submit(pp, job_gate, NULL, &t1) == 0);
+    REQUIRE(parx_procs_submit(pp, job_gate, NULL, &t2) == 0);
+    int *ran = (int *)parx_arena_alloc(parx_procs_arena(pp), sizeof *ran, 0);
+    REQUIRE(ran);
+    *ran = 0;
+    void *args[1] = {ran};
+    parx_job_result r[1];
+    memset(r, 0, sizeof r);
+    arm("map_busy_before_start", 20);
+    int rc = parx_procs_map(pp, job_mark, args, 1, r);
+    CHECK_MSG(rc == -EBUSY, "map: %d (%s), want -EBUSY", rc, parx_strerror(rc));
+    CHECK_EQ(r[0].status, -EBUSY);
+    CHECK_EQ(*ran, 0);
+    parx_job_result w;
+    CHECK_EQ(parx_procs_wait(pp, t1, &w), 0);
+    CHECK_EQ(parx_procs_wait(pp, t2, &w), 0);
+    CHECK_EQ(parx_procs_map(pp, job_mark, args, 1, r), 0);
+    alarm(0);
+    CHECK_EQ(r[0].status, 0);
+    CHECK_EQ(*ran, 1);
+    parx_procs_destroy(pp);
+}
+
+/* ===== the log hook runs under no lock of the pool ====================== */
+
+/* A job function the pool has not seen, from a shared library (the C
+   library's getpid, and fflush, which with NULL flushes every stream and
+   returns 0): its module's name is copied into the pool's arena, whose
+   page lock a process died holding, so the arena logs that it recovered
+   it. The hook must not run while the pool's lock is held: it
+   did, from inside submit and map (found in review). */
+static parx_procs *lk_pool;
+static int lk_calls, lk_held;
+
+static void lk_log(parx_log_level level, const char *msg, void *user)
+{
+    (void)level;
+    (void)user;
+    if (!strstr(msg, "recovered"))
+        return;
+    lk_calls++;
+    int rc = pthread_mutex_trylock(&lk_pool->lock);
+    if (rc == 0)
+        pthread_mutex_unlock(&lk_pool->lock);
+    else
+        lk_held++;
+}
+
+/* A child of ours takes the arena's page lock and dies holding it. */
+static void die_holding_page_lock(parx_arena *a)
+{
+    pid_t c = fork();
+    if (c == 0) {
+        pthread_mutex_lock(&a->hdr->lock);
+        _exit(0);
+    }
+    REQUIRE(c > 0);
+    REQUIRE(waitpid(c, NULL, 0) == c);
+}
+
+/* One fresh pool (a fresh arena, whose first allocation takes the page
+   lock: later small ones may not), the lock left by a dead process, then
+   the new function by submit (getpid: its status is the worker's pid) or
+   by map (fflush, twice). */
+static void lk_case(bool map)
+{
+    lk_pool = parx_procs_create(&(parx_procs_desc){.workers = 1, .arena_bytes = 4u << 20});
+    REQUIRE(lk_pool);
+    lk_calls = lk_held = 0;
+    parx_set_log(lk_log, NULL);
+    die_holding_page_lock(parx_procs_arena(lk_pool));
+    int rc;
+    if (!map) {
+        parx_ticket t;
+        parx_job_result r = {0};
+        rc = parx_procs_submit(lk_pool, (parx_job_fn)(void (*)(void))getpid, NULL, &t);
+        CHECK_MSG(rc == 0, "submit: %d (%s)", rc, parx_strerror(rc));
+        if (rc == 0)
+            CHECK_EQ(parx_procs_wait(lk_pool, t, &r), 0);
+        CHECK_MSG(r.status > 0, "the job's status (the worker's pid): %d", r.status);
+    } else {
+        void *args[2] = {NULL, NULL};
+        parx_job_result rs[2];
+        rc = parx_procs_map(lk_pool, (parx_job_fn)(void (*)(void))fflush, args, 2, rs);
+        CHECK_MSG(rc == 0, "map: %d (%s)", rc, parx_strerror(rc));
+    }
+    parx_set_log(NULL, NULL);
+    CHECK_MSG(lk_calls == 1, "%s: %d warnings of a recovered lock (want 1)",
+              map ? "map" : "submit", lk_calls);
+    CHECK_MSG(lk_held == 0, "%s: the hook ran under the pool's lock", map ? "map" : "submit");
+    parx_procs_destroy(lk_pool);
+}
+
+static void test_log_hook_unlocked(void)
+{
+    lk_case(false);
+    lk_case(true);
+}
+
 int main(void)
 {
     signal(SIGALRM, on_alarm);
-    pt_plan(14);
+    pt_plan(16);
     run_guarded("map: progress hears of the jobs a broken pool fails, up to n of n",
                 test_progress_when_broken);
     run_guarded("two maps whose progress callbacks submit into a full pool: no hang",
@@ -1102,5 +1221,9 @@ int main(void)
                 test_wait_done_server_dies);
     run_guarded("the fork server dies while create waits for its worker: -ECHILD at once",
                 test_server_dies_in_create);
+    run_guarded("a map that finds every slot holding a result no one waits for: -EBUSY at once",
+                test_map_busy_before_start);
+    run_guarded("the log hook never runs under the pool's lock (a recovered arena lock)",
+                test_log_hook_unlocked);
     return pt_done_testing();
 }

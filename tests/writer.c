@@ -498,6 +498,7 @@ static void test_fifo_stream(void)
             at += len[i];
         }
         CHECK_EQ(parx_writer_write_at(w, bufs[0], len[0], 0), -ESPIPE);
+        CHECK_EQ(parx_writer_write_at(w, NULL, 10, 0), -EINVAL); /* bad arguments first */
         CHECK_EQ(parx_writer_close(w), 0);
         for (int i = 0; i < N; i++)
             free(bufs[i]);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Compile check: tunables that would break the implementation stop the build
-# with an #error that names them (STYLE.md: config checks say how to fix the
-# build), and their smallest sensible values still compile.
+# with an #error that names them and says how to fix the build, and their
+# smallest sensible values still compile.
 #
 #   PARX_DEQUE_MIN_CAPACITY  a power of two, 1 or more. 0 passed the power-of-
 #                            two test (0 & -1 == 0): a deque of capacity 0

@@ -2,8 +2,9 @@
 # Compile check: the implementation refuses to build without _GNU_SOURCE, and
 # says so. It uses Linux interfaces that glibc hides unless _GNU_SOURCE is
 # defined before the first system header, and a header must not define
-# feature-test macros itself (STYLE.md), so the only honest answer is an
-# #error that tells the user how to fix the build.
+# feature-test macros itself (it would change what the program's own
+# includes declare), so the only honest answer is an #error that tells the
+# user how to fix the build.
 #
 # usage: needs_gnu_source.sh SOURCE_ROOT CC [CC_ARGS...]
 # Prints TAP; exits 0 when both checks pass. The header and its implementation

@@ -1,7 +1,7 @@
 /* Compile check: parx_strerror where the C library has no strerrordesc_np
    (glibc before 2.32, musl), forced here with PARX__NO_STRERRORDESC: every
-   errno code that a parx function is documented to return still has a
-   name, not "unknown error". The list is what the headers return. */
+   errno code that a parx function is documented to return, or may pass
+   on from a system call, still has a name, not "unknown error". */
 #define _GNU_SOURCE
 #define PARX__NO_STRERRORDESC
 #define PARX_IMPLEMENTATION
@@ -18,6 +18,9 @@ int main(void)
         EPERM, EFAULT, EOPNOTSUPP, ENOENT, ENOTSUP, EFBIG, ENOSYS, ECHILD, EUSERS,
         ESPIPE, ENXIO, EBADMSG, EACCES, ENAMETOOLONG, EISDIR, EEXIST, ECONNRESET,
         EBADF, E2BIG, EMFILE, ERANGE, EOVERFLOW, EDEADLK, ENOTSOCK,
+        /* passed on from the system calls under them */
+        EINTR, ENFILE, ENOTDIR, ELOOP, EROFS, ETXTBSY, EXDEV, EPIPE, EDQUOT, ESTALE, ENOLCK,
+        ENOEXEC, ENOBUFS, EMSGSIZE, EAFNOSUPPORT, ENOTCONN,
     };
     int bad = 0;
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
