@@ -9304,8 +9304,10 @@ typedef struct parx__run_state {
        the high ones, so one CAS takes a job from either end. */
     _Atomic uint64_t claim;
     _Atomic int stop;          /* a cancel was seen: claim nothing more */
+    /* counted relaxed: read only once every worker has finished (parx_wait,
+       or the results collected), which orders them */
     _Atomic size_t done, failed, retried, cancelled;
-    _Atomic uint64_t busy_ns;  /* summed job times, for the mean */
+    _Atomic uint64_t busy_ns;  /* summed job times, for the mean (relaxed, as the counts) */
     int workers;               /* sharing the jobs now (chunk sizes) */
     /* caller only */
     uint64_t last_progress;
