@@ -772,6 +772,10 @@ typedef struct parx_pool_desc {
    only one of alloc/free given, or a deque_capacity above 2^37 slots,
    2^28 on 32-bit systems), ENOMEM, EAGAIN (the system refused a thread;
    any threads already started are stopped and joined).
+   A pool belongs to the process that created it: in a child that fork()
+   makes, parx_spawn, parx_wait, parx_for and parx_reduce on it return
+   -EPERM rather than wait for workers the child does not have (fork copies
+   only the calling thread). A child may create pools of its own.
    Thread safety: any thread.
    Callback safety: alloc and free run on any thread that uses the pool
    (workers, spawning threads, callers of parx_reduce), several at once, at
@@ -784,7 +788,10 @@ PARX_API parx_pool *parx_pool_create(const parx_pool_desc *desc);
    Thread safety: one caller, from outside the pool (never from a task), once
    no other thread is spawning into it or waiting on it. Called from a task
    of p (on any thread), it is caught by PARX_ASSERT in debug builds and
-   otherwise refused: logged (ERROR), and p is left as it was. */
+   otherwise refused: logged (ERROR), and p is left as it was. Called in a
+   child that fork() made after p was created, it is refused the same way
+   (logged): the child has none of p's threads to stop, and its copy of p
+   goes with the child's exit. */
 PARX_API void parx_pool_destroy(parx_pool *p);
 
 /* parx_pool_size: the number of worker threads, or -EINVAL for NULL.
@@ -852,7 +859,8 @@ PARX_API void parx_group_init(parx_group *g, parx_pool *p);
    queue if every slot is in use (see >>help). If memory for the task cannot
    be had, fn(arg) runs at once on the caller and the spawn still succeeds:
    nothing is lost.
-   Returns 0, -EINVAL (g or fn NULL), PARX_E_NOT_WORKER (the group has no pool).
+   Returns 0, -EINVAL (g or fn NULL), PARX_E_NOT_WORKER (the group has no pool),
+   -EPERM (the group's pool was created by the parent of this fork() child).
    Thread safety: the group's owner thread only (PARX_ASSERTed in debug builds).
    Callback safety: fn runs on any worker, on the owner inside parx_wait, on
    any other thread inside a parx_wait on the same pool (outside threads
@@ -866,7 +874,9 @@ PARX_API int parx_spawn(parx_group *g, parx_fn fn, void *arg);
    and so does a thread outside the pool, for the duration of the wait (see
    >>help). The group may be reused afterwards.
    Returns 0, or the first error recorded by a failed spawn into `g` since the
-   last wait, or -EINVAL (g NULL).
+   last wait, or -EINVAL (g NULL), or -EPERM at once (the group's pool was
+   created by the parent of this fork() child: tasks spawned before the fork
+   are not run).
    Thread safety: the group's owner thread only (PARX_ASSERTed in debug builds). */
 PARX_API int parx_wait(parx_group *g);
 
@@ -881,7 +891,8 @@ typedef void (*parx_range_fn)(void *ctx, size_t begin, size_t end);
    static schedule. `grain` is the most iterations one call of fn receives;
    0 picks max(1, n / (256 * threads)): pieces small enough that the last
    one, left to a single thread, is a small part of any loop.
-   Returns 0 (also for an empty range), -EINVAL (p or fn NULL, begin > end).
+   Returns 0 (also for an empty range), -EINVAL (p or fn NULL, begin > end),
+   -EPERM (p was created by the parent of this fork() child: nothing runs).
    Thread safety: any thread, including a task of the same pool (nested loops).
    Callback safety: fn runs concurrently on several threads. */
 PARX_API int parx_for(parx_pool *p, size_t begin, size_t end, size_t grain,
@@ -904,7 +915,8 @@ typedef void (*parx_combine_fn)(void *ctx, void *acc, const void *other);
    (vectors up to AVX-512's included); identity and result are only copied
    with memcpy and need no alignment.
    Returns 0, -EINVAL (p, identity, leaf, combine or result NULL, acc_size 0,
-   begin > end), -ENOMEM (result untouched).
+   begin > end), -EPERM (p was created by the parent of this fork() child),
+   -ENOMEM (result untouched).
    Thread safety: any thread, including a task of the same pool.
    Callback safety: leaf and combine run concurrently on several threads,
    each on its own accumulators. */
@@ -2240,6 +2252,7 @@ struct parx_pool {
     void (*free_fn)(void *, void *);
     void *alloc_user;
     char name[11];
+    unsigned fork_gen;         /* parx__pool_fork_gen at create: see parx__pool_forked */
     char parx__pad0[PARX_CACHELINE];
     /* read on every spawn, written when workers fall asleep or wake */
     _Atomic int sleepers;
@@ -2257,6 +2270,32 @@ struct parx_pool {
     pthread_mutex_t wait_mu;
     pthread_cond_t wait_cv;
 };
+
+/* A pool belongs to the process that made it: fork() copies only the
+   thread that calls it, so in the child a pool has no workers, and a loop
+   or a wait there would sleep for ever. Each fork() moves this count in
+   the child (pthread_atfork, registered by the first create: a process
+   that never made a pool pays nothing); a pool keeps the count of its
+   create, and its entry points refuse a copy (-EPERM). Relaxed: the
+   handler runs on the thread that returns from fork(), before anything
+   else runs in the child. */
+static _Atomic unsigned parx__pool_fork_gen;
+static pthread_once_t parx__pool_fork_once = PTHREAD_ONCE_INIT;
+
+static void parx__pool_after_fork(void)
+{
+    atomic_fetch_add_explicit(&parx__pool_fork_gen, 1, memory_order_relaxed);
+}
+
+static void parx__pool_fork_init(void)
+{
+    (void)pthread_atfork(NULL, NULL, parx__pool_after_fork); /* ENOMEM: copies go unnoticed */
+}
+
+static inline bool parx__pool_forked(const parx_pool *p)
+{
+    return atomic_load_explicit(&parx__pool_fork_gen, memory_order_relaxed) != p->fork_gen;
+}
 
 /* The worker this thread is (NULL on other threads), and the pool whose
    task an outside thread is running inside parx_wait (so that
@@ -2853,6 +2892,8 @@ PARX_API parx_pool *parx_pool_create(const parx_pool_desc *desc)
         return NULL;
     }
     memset(p, 0, sizeof *p);
+    pthread_once(&parx__pool_fork_once, parx__pool_fork_init);
+    p->fork_gen = atomic_load_explicit(&parx__pool_fork_gen, memory_order_relaxed);
     p->alloc_fn = d.alloc;
     p->free_fn = d.free;
     p->alloc_user = d.alloc_user;
@@ -2922,6 +2963,13 @@ PARX_API parx_pool *parx_pool_create(const parx_pool_desc *desc)
 PARX_API void parx_pool_destroy(parx_pool *p)
 {
     if (!p) return;
+    /* In a child of fork() (from a task of p or not): no threads to stop or
+       join, and locks perhaps held by threads that are not here. */
+    if (parx__pool_forked(p)) {
+        parx__log(PARX_LOG_ERROR, "parx_pool_destroy called in a child of fork(): refused, "
+                                  "the copy is left to the process's exit");
+        return;
+    }
     /* From a task of p -- on a worker (even one running another pool's task
        for it), or on an outside thread inside parx_wait, as a slot or not,
        however deeply other pools' tasks are nested inside -- stopping would
@@ -3016,8 +3064,8 @@ PARX_API void parx_group_init(parx_group *g, parx_pool *p)
 PARX_API int parx_spawn(parx_group *g, parx_fn fn, void *arg)
 {
     if (!g) return -EINVAL;
-    if (!fn || !g->pool) {
-        int rc = fn ? PARX_E_NOT_WORKER : -EINVAL;
+    if (!fn || !g->pool || parx__pool_forked(g->pool)) {
+        int rc = !fn ? -EINVAL : !g->pool ? PARX_E_NOT_WORKER : -EPERM;
         if (!g->error) g->error = rc; /* also reported by parx_wait */
         return rc;
     }
@@ -3140,6 +3188,10 @@ static void parx__wait(parx_group *g, bool help)
 PARX_API int parx_wait(parx_group *g)
 {
     if (!g) return -EINVAL;
+    if (g->pool && parx__pool_forked(g->pool)) { /* tasks spawned before the fork are lost */
+        g->error = 0;
+        return -EPERM;
+    }
     parx__wait(g, true);
     int err = g->error;
     g->error = 0;
@@ -3209,6 +3261,7 @@ PARX_API int parx_for(parx_pool *p, size_t begin, size_t end, size_t grain,
                       parx_range_fn fn, void *ctx)
 {
     if (!p || !fn || begin > end) return -EINVAL;
+    if (parx__pool_forked(p)) return -EPERM;
     size_t n = end - begin;
     if (n == 0) return 0;
     if (grain == 0) {
@@ -3349,6 +3402,7 @@ PARX_API int parx_reduce(parx_pool *p, size_t begin, size_t end, size_t grain,
 {
     if (!p || !identity || !leaf || !combine || !result || acc_size == 0 || begin > end)
         return -EINVAL;
+    if (parx__pool_forked(p)) return -EPERM;
     size_t n = end - begin;
     if (n == 0) {
         memcpy(result, identity, acc_size);

@@ -1359,10 +1359,109 @@ static void test_allocator_8_aligned(void)
     parx_pool_destroy(p);
 }
 
+/* ===== a pool in a child of fork() ======================================= */
+
+/* fork() copies one thread: in the child a pool has no workers, and a loop
+   or a wait on it slept for ever (found in review). Each entry point must
+   refuse the copy with -EPERM at once, destroy must leave it (logged), and
+   the child may make and use a pool of its own. */
+static parx_pool *fork_pool;
+
+static void fk_range(void *ctx, size_t b, size_t e)
+{
+    (void)ctx, (void)b, (void)e;
+}
+
+static void fk_leaf(void *ctx, size_t b, size_t e, void *acc)
+{
+    (void)ctx;
+    for (size_t i = b; i < e; i++)
+        *(uint64_t *)acc += i;
+}
+
+static void fk_combine(void *ctx, void *acc, const void *other)
+{
+    (void)ctx;
+    *(uint64_t *)acc += *(const uint64_t *)other;
+}
+
+static void fk_task(void *arg)
+{
+    (void)arg;
+}
+
+/* In the child: a bit of the exit status per check that failed. `grp`:
+   the group's pool as parx_group_init(&g, NULL) finds it (a child forked
+   from a task runs on a copy of a worker thread). */
+static int fk_checks(parx_pool *grp)
+{
+    alarm(20); /* a hang is a failure, not a stuck test */
+    int bad = 0;
+    uint64_t zero = 0, res = 7;
+    bad |= (parx_for(fork_pool, 0, 1000, 0, fk_range, NULL) != -EPERM) << 0;
+    bad |= (parx_reduce(fork_pool, 0, 1000, 0, sizeof res, &zero, fk_leaf, fk_combine, NULL,
+                        &res) != -EPERM || res != 7) << 1;
+    parx_group g;
+    parx_group_init(&g, grp);
+    bad |= (parx_spawn(&g, fk_task, NULL) != -EPERM) << 2;
+    bad |= (parx_wait(&g) != -EPERM) << 3;
+    parx_pool_destroy(fork_pool); /* refused: logged, returns */
+    parx_pool *own = parx_pool_create(&(parx_pool_desc){.threads = 2});
+    if (!own)
+        return 1 << 6;
+    res = 0;
+    bad |= (parx_reduce(own, 0, 1000, 0, sizeof res, &zero, fk_leaf, fk_combine, NULL, &res) !=
+                0 || res != 499500) << 4;
+    parx_group_init(&g, own);
+    bad |= (parx_spawn(&g, fk_task, NULL) != 0 || parx_wait(&g) != 0) << 5;
+    parx_pool_destroy(own);
+    return bad;
+}
+
+static int fk_child(void) { return fk_checks(fork_pool); }
+
+/* The fork from inside a task: the child runs on a copy of a worker. */
+static _Atomic int fk_task_status = -3;
+
+static void fk_forking_task(void *arg)
+{
+    (void)arg;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(fk_checks(NULL));
+    int st = -2;
+    if (pid > 0 && waitpid(pid, &st, 0) != pid)
+        st = -2;
+    atomic_store(&fk_task_status, st);
+}
+
+static void test_pool_in_fork_child(void)
+{
+    fork_pool = parx_pool_create(&(parx_pool_desc){.threads = 2});
+    REQUIRE(fork_pool);
+    int st = child_status(fk_child);
+    CHECK_MSG(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "child of the main thread: status 0x%x (exit bits: failed checks)", st);
+    parx_group g;
+    parx_group_init(&g, fork_pool);
+    CHECK_EQ(parx_spawn(&g, fk_forking_task, NULL), 0);
+    CHECK_EQ(parx_wait(&g), 0);
+    st = atomic_load(&fk_task_status);
+    CHECK_MSG(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "child of a task: status 0x%x (exit bits: failed checks)", st);
+    /* the parent's pool is untouched */
+    uint64_t zero = 0, res = 0;
+    CHECK_EQ(parx_reduce(fork_pool, 0, 1000, 0, sizeof res, &zero, fk_leaf, fk_combine, NULL,
+                         &res), 0);
+    CHECK_EQ_U(res, 499500);
+    parx_pool_destroy(fork_pool);
+}
+
 int main(void)
 {
     main_thread = pthread_self();
-    pt_plan(24);
+    pt_plan(25);
     pt_run("create with NULL desc: one thread per allowed CPU, spawn/wait from outside",
            test_create_null_desc);
     pt_run("create with a zeroed desc", test_create_zeroed_desc);
@@ -1403,5 +1502,7 @@ int main(void)
            test_allocator);
     pt_run("allocator failing at create: NULL, errno ENOMEM", test_allocator_fails_at_create);
     pt_run("an allocator whose blocks are aligned to 8 bytes, not 16", test_allocator_8_aligned);
+    pt_run("a pool in a child of fork(): -EPERM from every entry point, no hang",
+           test_pool_in_fork_child);
     return pt_done_testing();
 }
