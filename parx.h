@@ -1550,7 +1550,8 @@ typedef struct parx_run_desc {
     const parx_probe *probe;   /* overheads for AUTO; NULL: PARX_PROBE, else built in */
     parx_pool *pool;           /* THREADS: use this pool instead of making one */
 #ifndef PARX_NO_PROC
-    parx_procs *procs;         /* FORK/SPAWN: use this pool instead of making one */
+    parx_procs *procs;         /* FORK/SPAWN: use this pool instead of making one (its
+                                  start mode, not .exec, says which of the two runs) */
 #else
     void *procs_unused;        /* PARX_NO_PROC: .procs's place, ignored */
 #endif
@@ -1663,8 +1664,8 @@ PARX_API double parx_run_break_even(const parx_probe *p, parx_exec e, size_t n, 
    Both return 0, -EINVAL (p or path NULL; for save also path ""; for load
    also a file that is not a JSON object, a wrong or missing "parx_probe"
    version, a value of the wrong type or out of range, anything after the
-   object, a file over 1 MiB), or the errno of a failed call (-ENOENT: no
-   such file).
+   object, a file over 1 MiB, a file that is not a regular file: a FIFO, a
+   device), -EISDIR, or the errno of a failed call (-ENOENT: no such file).
    Thread safety: any thread; concurrent saves to one path leave one of
    them whole. */
 #define PARX_PROBE_NO_PROCS 1u
@@ -8966,8 +8967,16 @@ static int parx__probe_parse(parx__json *j, parx_probe *p)
 PARX_API int parx_probe_load(parx_probe *p, const char *path)
 {
     if (!p || !path) return -EINVAL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO with no writer (PARX_PROBE pointing at one) must
+       not block the open, nor a parx_run that reads the variable */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return -errno;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int e = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL; /* a FIFO, a device, a socket */
+        close(fd);
+        return e;
+    }
     char *text = (char *)malloc(PARX__PROBE_MAX_FILE + 1);
     if (!text) {
         close(fd);
@@ -9042,11 +9051,18 @@ static void parx__pbuf_pad(parx__pbuf *b, const char *s, int width, bool right)
     else parx__pbuf_put(b, "%s%*s", s, pad, "");
 }
 
-/* Text from a file, on one line: control characters become spaces. */
+/* Text from a file, on one line and in UTF-8: control characters become
+   spaces, bytes that are no UTF-8 U+FFFD (as save writes them). */
 static void parx__pbuf_text(parx__pbuf *b, const char *s, size_t max)
 {
-    for (size_t i = 0; i < max && s[i]; i++)
-        parx__pbuf_put(b, "%c", (unsigned char)s[i] < 0x20 ? ' ' : s[i]);
+    size_t n = strnlen(s, max);
+    for (size_t i = 0; i < n;) {
+        size_t len = parx__utf8_len((const unsigned char *)s + i, n - i);
+        if (len == 0) parx__pbuf_put(b, "\xEF\xBF\xBD");
+        else if ((unsigned char)s[i] < 0x20) parx__pbuf_put(b, " ");
+        else parx__pbuf_put(b, "%.*s", (int)len, s + i);
+        i += len ? len : 1;
+    }
 }
 
 PARX_API int parx_probe_format(const parx_probe *p, char *buf, size_t size)
@@ -9054,7 +9070,9 @@ PARX_API int parx_probe_format(const parx_probe *p, char *buf, size_t size)
     if (!p || (!buf && size)) return -EINVAL;
     parx__pbuf b = {buf, size, 0};
     if (size) buf[0] = '\0';
-    int cpus = p->cpus;
+    /* cpus as save writes it: at least 1 (this machine's count), at most its limit */
+    int cpus = p->cpus < 1 ? parx__cpu_count() : p->cpus;
+    if (cpus > PARX__PROBE_MAX_CPUS) cpus = PARX__PROBE_MAX_CPUS;
     parx__pbuf_put(&b, "parx probe: %s, %d CPU%s\n",
                    p->measured ? "measured on this machine" : "built-in figures, not measured here",
                    cpus, cpus == 1 ? "" : "s");
@@ -9822,13 +9840,21 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
             }
         }
         if (hi == 0) lo = hi = 1; /* none: every job alike, +inf ones longer */
+        /* Ordered by the hints themselves (+inf above all, and 0, negative
+           and NaN tied below every positive one), before they are divided
+           by the largest: hints more than 1e308 apart would underflow to 0
+           there and tie with the non-positive ones. */
         for (size_t i = 0; i < n; i++) {
             double c = d.cost[i];
-            cost[i] = c > 0 && isfinite(c) ? c / hi : c > 0 ? 2 : lo / hi / 2;
-            cost_total += cost[i];
+            cost[i] = c > 0 ? c : 0;
             perm[i] = i;
         }
         qsort_r(perm, n, sizeof *perm, parx__cost_cmp, cost);
+        for (size_t i = 0; i < n; i++) {
+            double c = cost[i];
+            cost[i] = c > 0 && isfinite(c) ? c / hi : c > 0 ? 2 : lo / hi / 2;
+            cost_total += cost[i];
+        }
         r.perm = perm;
     }
 
@@ -9971,12 +9997,24 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
             }
         }
     } else {
-        snprintf(rep.reason, sizeof rep.reason, "%s: asked for", parx_exec_name(exec));
+        parx_exec asked = exec;
+#ifndef PARX_NO_PROC
+        /* a pool given decides between fork and spawn: say what will run */
+        if (d.procs && (exec == PARX_EXEC_FORK || exec == PARX_EXEC_SPAWN))
+            exec = d.procs->start == PARX_START_SPAWN ? PARX_EXEC_SPAWN : PARX_EXEC_FORK;
+#endif
+        if (exec == asked)
+            snprintf(rep.reason, sizeof rep.reason, "%s: asked for", parx_exec_name(exec));
+        else
+            snprintf(rep.reason, sizeof rep.reason, "%s: the pool given (.procs; %s asked for)",
+                     parx_exec_name(exec), parx_exec_name(asked));
     }
 
     /* ---- run what is left on the chosen backend */
     if (exec == PARX_EXEC_SEQ) {
-        parx__run_loop(&r, perm != NULL && d.exec == PARX_EXEC_AUTO, true);
+        /* longest first, as hinted: where AUTO chose this after measuring
+           (from the tail), it ran every job already */
+        parx__run_loop(&r, false, true);
     } else if (exec == PARX_EXEC_THREADS) {
         if (d.exec != PARX_EXEC_AUTO) {
             workers = wmax;

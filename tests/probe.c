@@ -523,7 +523,17 @@ static void test_file_errors(void)
     CHECK_EQ(parx_probe_save(NULL, "x"), -EINVAL);
     CHECK_EQ(parx_probe_save(&p, NULL), -EINVAL);
     CHECK_EQ(parx_probe_save(&p, "probe-test-no-such-dir/x.json"), -ENOENT);
-    CHECK(parx_probe_load(&p, ".") < 0); /* a directory: -EISDIR */
+    CHECK_EQ(parx_probe_load(&p, "."), -EISDIR);
+    CHECK(memcmp(&p, &before, sizeof p) == 0);
+    /* a FIFO no one writes: refused at once (the open blocked for ever) */
+    const char *fifo = tmp_path("fifo");
+    unlink(fifo);
+    REQUIRE(mkfifo(fifo, 0600) == 0);
+    alarm(20);
+    CHECK_EQ(parx_probe_load(&p, fifo), -EINVAL);
+    alarm(0);
+    unlink(fifo);
+    CHECK_EQ(parx_probe_load(&p, "/dev/null"), -EINVAL); /* a device */
     CHECK(memcmp(&p, &before, sizeof p) == 0);
 }
 
@@ -597,6 +607,20 @@ static void test_format(void)
     REQUIRE(parx_probe_format(&p, buf, sizeof buf) > 0);
     CHECK(strstr(buf, "built-in") != NULL);
     CHECK(strstr(buf, "measured\n") == NULL);
+    check_snprintf(&p);
+    /* a struct filled by hand: bytes that are no UTF-8 come out as U+FFFD
+       (as save writes them), control characters as spaces, a CPU count
+       under 1 as this machine's (as save writes it) */
+    p.measured = true;
+    p.measured_mask |= PARX_PROBE_HAVE_GPU | PARX_PROBE_HAVE_IO_URING;
+    snprintf(p.notes, sizeof p.notes, "a\xff\tb");
+    snprintf(p.gpu_name, sizeof p.gpu_name, "gpu\xc3");
+    p.cpus = -3;
+    REQUIRE(parx_probe_format(&p, buf, sizeof buf) > 0);
+    CHECK_MSG(strstr(buf, "a\xEF\xBF\xBD b") != NULL, "%s", buf);
+    CHECK_MSG(strstr(buf, "gpu\xEF\xBF\xBD") != NULL, "%s", buf);
+    CHECK(strchr(buf, '\xff') == NULL && strchr(buf, '\t') == NULL);
+    CHECK_MSG(strstr(buf, "-3") == NULL, "%s", buf);
     check_snprintf(&p);
     /* bad arguments */
     CHECK_EQ(parx_probe_format(NULL, buf, sizeof buf), -EINVAL);

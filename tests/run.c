@@ -502,6 +502,9 @@ static void test_hint_order(void)
         {6, {1, 0, 3, INFINITY, NAN, -1}, {3, 2, 0, 1, 4, 5}},
         {4, {-INFINITY, 2, INFINITY, 0}, {2, 1, 0, 3}},
         {3, {INFINITY, INFINITY, 5}, {0, 1, 2}},
+        /* hints over 1e308 apart: the small ones still above NaN and 0
+           (divided by the largest they underflowed, and tied with them) */
+        {5, {NAN, 1e-300, 2e-300, 1e300, 0}, {3, 2, 1, 0, 4}},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         ran_count = 0;
@@ -514,6 +517,24 @@ static void test_hint_order(void)
                   ran_order[1], cases[c].n > 2 ? ran_order[2] : 0, cases[c].want[0],
                   cases[c].want[1], cases[c].want[2]);
     }
+}
+
+/* AUTO where one worker can run: sequential, longest first, as with
+   PARX_EXEC_SEQ (it ran the cheapest first: the order of AUTO's measuring,
+   though nothing was measured). */
+static void test_auto_one_worker_order(void)
+{
+    double cost[4] = {1, 5, 3, 4};
+    static const size_t want[4] = {1, 3, 2, 0};
+    parx_run_report rep;
+    ran_count = 0;
+    CHECK_EQ(parx_run(4, job_record, NULL, NULL, &(parx_run_desc){.workers = 1, .cost = cost},
+                      &rep),
+             0);
+    CHECK_EQ(rep.exec, PARX_EXEC_SEQ);
+    REQUIRE(ran_count == 4);
+    CHECK_MSG(memcmp(ran_order, want, sizeof want) == 0, "ran %zu %zu %zu %zu, want 1 3 2 0",
+              ran_order[0], ran_order[1], ran_order[2], ran_order[3]);
 }
 
 /* Adds 1 to its out block when i is even; leaves it alone when i is odd. */
@@ -723,6 +744,15 @@ static void test_given_procs(void)
     CHECK_EQ(rep.workers, 2);
     for (int i = 0; i < 40; i++)
         if (i % 5 != 3) CHECK_MSG(memcmp(&out[i], &ref[i], 8) == 0, "job %d differs", i);
+    /* FORK asked for, a spawn pool given: the pool runs them, and the
+       reason says so (it said "fork: asked for" beside exec = spawn) */
+    CHECK_EQ(parx_run(40, job_values, p, NULL,
+                      &(parx_run_desc){.exec = PARX_EXEC_FORK, .procs = pp, .out = out,
+                                       .out_size = 8},
+                      &rep),
+             8);
+    CHECK_EQ(rep.exec, PARX_EXEC_SPAWN);
+    CHECK_MSG(strncmp(rep.reason, "spawn: the pool given", 21) == 0, "reason: %s", rep.reason);
     params outside = {0};
     CHECK_EQ(parx_run(4, job_values, &outside, NULL,
                       &(parx_run_desc){.exec = PARX_EXEC_FORK, .procs = pp, .out = out,
@@ -1383,6 +1413,27 @@ static int env_probe_bad_child(void)
 
 static void test_env_probe_bad(void) { run_child(env_probe_bad_child); }
 
+/* PARX_PROBE naming a FIFO that no one writes: the open blocked, and with
+   it every parx_run of the process, whatever its exec. Now a warning, and
+   the built-in figures. */
+static int env_probe_fifo_child(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "run-test-%d-fifo", (int)getpid());
+    if (mkfifo(path, 0600) != 0 || setenv("PARX_PROBE", path, 1) != 0) return 2;
+    int rc = parx_run(4, job_out_null, NULL, NULL, &(parx_run_desc){.exec = PARX_EXEC_SEQ},
+                      NULL);
+    int rc2 = parx_run(4, job_out_null, NULL, NULL, NULL, NULL);
+    unlink(path);
+    if (rc != 0 || rc2 != 0) {
+        fprintf(stderr, "# rc %d %d\n", rc, rc2);
+        return 1;
+    }
+    return 0;
+}
+
+static void test_env_probe_fifo(void) { run_child(env_probe_fifo_child); }
+
 /* ===== a caller with threads: isolation picks spawn ============================ */
 
 #ifndef PARX_NO_PROC
@@ -1431,6 +1482,7 @@ int main(void)
     run_guarded("PARX_PROBE=FILE: AUTO weighs the file's figures", test_env_probe);
     run_guarded("PARX_PROBE unreadable: one warning; the log callback may run jobs",
                 test_env_probe_bad);
+    run_guarded("PARX_PROBE naming a FIFO no one writes: no hang", test_env_probe_fifo);
     run_guarded("bad input gives its code; n = 0; no desc", test_bad_input);
     run_guarded("auto: 10 jobs of 1 us run sequentially", test_auto_tiny_jobs_sequential);
     run_guarded("auto: 1000 jobs of 50 us go to threads", test_auto_medium_jobs_threads);
@@ -1449,6 +1501,7 @@ int main(void)
                 test_same_bits_everywhere);
     run_guarded("the seed picks the numbers", test_seed_matters);
     run_guarded("cost hints: longest first, +inf longest, 0 and NaN shortest", test_hint_order);
+    run_guarded("auto with one worker: sequential, longest first", test_auto_one_worker_order);
     run_guarded("an out block starts as .out held it, on every backend", test_out_untouched);
     run_guarded(".out with .out_size 0: out NULL on every backend", test_out_size_zero);
     run_guarded("the report's job_ns and wall_ns hold the jobs' sleeps, on every backend",
