@@ -56,6 +56,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Built with ThreadSanitizer? (gcc says so with a macro, clang with a feature) */
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+#ifndef UNDER_TSAN
+#define UNDER_TSAN 0
+#endif
+
 /* ===== State (one TAP stream per process) ================================= */
 
 static int pt__planned = -1;          /* -1: no plan printed yet */

@@ -37,18 +37,6 @@
 #include "parx_shm.h"
 #include "parx_test.h"
 
-/* Built with ThreadSanitizer? (gcc says so with a macro, clang with a feature) */
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-#ifndef UNDER_TSAN
-#define UNDER_TSAN 0
-#endif
-
 /* ===== small generator ==================================================== */
 
 typedef struct rnd { uint64_t s; } rnd;
