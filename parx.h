@@ -212,7 +212,9 @@
       memory, and not only at create: the server is a copy of the caller as
       it was then, so each worker it forks, replacements included, costs as
       much (bench/RESULTS.md has the figures). With a large caller, prefer
-      spawn.
+      spawn. A thread pool of the caller's comes along as a copy with no
+      threads: a job that uses it gets -EPERM (parx_pool_create); a job
+      that wants threads makes its own pool.
     - PARX_START_SPAWN: the server is this program started afresh with
       posix_spawn (which is safe in threaded programs and costs the same
       whatever the caller's size); a constructor in parx's implementation
