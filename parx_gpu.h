@@ -150,7 +150,8 @@
     A kernel is a GLSL/HLSL compute shader compiled to SPIR-V (glslc), given
     as 32-bit words. Drivers do not validate SPIR-V, and a malformed module
     can crash them, so parx checks it first: size a non-zero multiple of 4,
-    aligned words, the magic number, a version it knows, a non-zero id bound,
+    aligned words, the magic number, a version it knows, an id bound that is
+    not 0 nor more than the module's size allows (4 ids a word, or 2^16),
     every instruction's length inside the module, a GLCompute entry point of
     the requested name that names a function of the module (an id under the
     bound: lavapipe crashes on one that does not), and a last instruction
@@ -575,7 +576,9 @@ PARX_API uint32_t parx_gpu_kernel_local_size(const parx_gpu_kernel *k);
    A zero group count records nothing.
    Returns 0, -EINVAL (g or k NULL, k or a buffer of another device, nbufs
    differs from the kernel's, bufs or a buffer NULL, push_size too big or
-   not a multiple of 4, push NULL, a group count over the device limit),
+   not a multiple of 4, push NULL, a group count over the device limit; with
+   a dispatch to record: push_size short of the module's push-constant
+   block, whose missing bytes the kernel would read),
    -E2BIG (a buffer of several chunks: bind its chunks), -ENOMEM,
    -ETIMEDOUT (waiting for a free batch, or for the batch that last used a
    mirrored import), PARX_E_DEVICE_LOST, -EIO (another driver error),
@@ -633,7 +636,8 @@ PARX_API int parx_gpu_dispatch_latency(parx_gpu *g, double *ns);
    Returns 0 or 1 as said, -EINVAL (job NULL; on the GPU path: n >= 2^32,
    the kernel or a buffer of another device, nbufs differing from the
    kernel's bindings, bufs or a buffer NULL, the 16-byte header plus
-   push_size over the kernel's push_bytes, push_size not a multiple of 4,
+   push_size over the kernel's push_bytes or short of the module's
+   push-constant block, push_size not a multiple of 4,
    push NULL; with chunked buffers: item_bytes not dividing
    info.chunk_bytes, a chunk's items not whole groups, a chunked buffer
    shorter than n * item_bytes; on the CPU path: no cpu function),
@@ -990,6 +994,11 @@ static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size
     uint32_t ver = w[1];
     if ((ver & 0xFF0000FFu) != 0 || ver < 0x00010000u || ver > 0x00010600u) return PARX_E_BAD_SPIRV;
     if (w[3] == 0 || w[4] != 0) return PARX_E_BAD_SPIRV;    /* id bound, reserved schema */
+    /* A module defines at most one id per two words, so a bound past four
+       per word (and 2^16, for small modules with gaps in their ids) is a
+       corrupt one; drivers allocate per id (lavapipe, 40 bytes each: a
+       bound of 2^32 - 1 crashed it). */
+    if (w[3] > (n > 16384 ? 4 * (uint64_t)n : 65536)) return PARX_E_BAD_SPIRV;
     /* Bindings: remember which ids are in set 0 and their binding numbers.
        Small modules: a linear scan per decoration is fine, but keep it
        bounded with fixed tables of the first 64 decorated ids. */
@@ -1280,6 +1289,8 @@ struct parx_gpu_kernel {
     VkPipelineLayout layout;
     VkPipeline pipe;
     uint32_t nbind, push_bytes, readonly_mask, local_x;
+    uint32_t push_min;    /* the module's push-constant block, in whole words (0: none, or
+                             parx cannot tell its size): the least a dispatch must push */
     uint64_t used_batch;  /* the last batch that recorded a dispatch of it */
     uint64_t last_serial; /* the last submitted batch that did (0: none) */
 };
@@ -2964,6 +2975,7 @@ PARX_API parx_gpu_kernel *parx_gpu_kernel_create(parx_gpu *g, const uint32_t *sp
     k->g = g;
     k->nbind = d.buffers;
     k->push_bytes = d.push_bytes;
+    k->push_min = facts.push_size <= d.push_bytes ? (facts.push_size + 3) & ~3u : d.push_bytes;
     k->readonly_mask = d.readonly_mask;
     k->local_x = facts.local_x; /* 0: parx cannot tell (parx_gpu_run needs items_per_group) */
     VkResult r;
@@ -3142,6 +3154,7 @@ static int parx__gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer *
     }
     if (g->lost) return PARX_E_DEVICE_LOST;
     if (gx == 0 || gy == 0 || gz == 0) return 0;
+    if (push_size < k->push_min) return -EINVAL; /* it would read bytes never pushed */
     int rc;
     if ((rc = parx__gpu_begin(g))) return rc;
     parx__gpu_slot *s = &g->slots[g->cur];
@@ -3273,7 +3286,8 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
        a bad job leaves nothing of itself in the batch. */
     if (k->g != g || (uint64_t)job->n >= ((uint64_t)1 << 32) || job->nbufs != k->nbind ||
         (job->nbufs && !job->bufs) || k->push_bytes < hdr || job->push_size > k->push_bytes - hdr ||
-        (job->push_size && !job->push) || job->push_size % 4)
+        hdr + job->push_size < k->push_min || (job->push_size && !job->push) ||
+        job->push_size % 4)
         return -EINVAL;
     if (g->lost) return PARX_E_DEVICE_LOST;
     size_t ipg = job->items_per_group ? job->items_per_group : k->local_x;

@@ -731,6 +731,10 @@ static void test_errors_and_allocation(void)
     CHECK_EQ(parx_gpu_dispatch(g, k, two, 2, buf, 256, 1, 1, 1), -EINVAL); /* push too big */
     CHECK_EQ(parx_gpu_dispatch(g, k, two, 2, NULL, 0, UINT32_MAX, 1, 1), -EINVAL);
     CHECK_EQ(parx_gpu_dispatch(g, k, two, 2, NULL, 0, 0, 1, 1), 0); /* nothing */
+    /* short of saxpy's push block: the kernel would read bytes never pushed
+       (it read garbage counts and crashed lavapipe) */
+    CHECK_EQ(parx_gpu_dispatch(g, k, two, 2, NULL, 0, 1, 1, 1), -EINVAL);
+    CHECK_EQ(parx_gpu_dispatch(g, k, two, 2, buf, 4, 1, 1, 1), -EINVAL);
     CHECK_EQ(parx_gpu_dispatch(NULL, k, two, 2, NULL, 0, 1, 1, 1), -EINVAL);
     parx_gpu_job bad = {.n = (size_t)1 << 33, .kernel = k, .bufs = two, .nbufs = 2};
     CHECK_EQ(parx_gpu_run(g, NULL, &bad), -EINVAL);
@@ -1191,6 +1195,18 @@ static void test_kernel_descriptors(void)
     err = 0;
     CHECK(parx_gpu_kernel_create(g, w, nw * 4, NULL, &err) == NULL);
     CHECK_EQ(err, PARX_E_BAD_SPIRV);
+    /* an id bound no module of its size can use (lavapipe allocated 40
+       bytes per id and crashed on 2^32 - 1); twice the real one is fine */
+    memcpy(w, parx_gpu_spv_saxpy, nw * 4);
+    w[3] = UINT32_MAX;
+    err = 0;
+    CHECK(parx_gpu_kernel_create(g, w, nw * 4, NULL, &err) == NULL);
+    CHECK_EQ(err, PARX_E_BAD_SPIRV);
+    w[3] = 2 * parx_gpu_spv_saxpy[3];
+    err = 0;
+    parx_gpu_kernel *k2 = parx_gpu_kernel_create(g, w, nw * 4, NULL, &err);
+    CHECK_MSG(k2 != NULL, "bound x2: %d (%s)", err, parx_strerror(err));
+    parx_gpu_kernel_destroy(k2);
     free(w);
     close_dev(g);
 }
