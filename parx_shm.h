@@ -100,7 +100,11 @@
     the name at once (or leaves it to a live process removing it already).
     Exactly one closer or unlinker removes the name, and only while it still
     names this segment; one killed on the way leaves the work to the next
-    closer or unlinker. A named segment is made unnamed
+    closer or unlinker. So the name goes when a process closes it: where
+    the last process attached is killed rather than closing, the name stays
+    in /dev/shm until a process opens and closes it, or parx_arena_unlink
+    (the creator can unlink it as soon as every peer has attached; named
+    arenas cannot be watched from outside). A named segment is made unnamed
     (O_TMPFILE in /dev/shm) and gets its name last, with a hard link that
     fails if the name exists (O_EXCL's effect), so the name never shows a
     half-made arena, and a creator killed on the way leaves none; where that
@@ -215,8 +219,10 @@ PARX_API void parx_set_log(parx_log_fn fn, void *user);
 typedef struct parx_arena parx_arena;
 
 typedef struct parx_arena_desc {
-    size_t size;         /* bytes in the segment (required); rounded up to whole pages. The
-                            header and page map take about 0.1% + 8 KiB of it */
+    size_t size;         /* bytes in the segment (required); rounded up to whole pages, and
+                            to 80 KiB at the least (one 64 KiB span, which small blocks
+                            are carved from, beside the header and page map). The header
+                            and page map take about 0.1% + 8 KiB of it */
     bool named;          /* false: anonymous (memfd), unless .name is set; true: a POSIX shm
                             object others can open */
     const char *name;    /* "/name" to create (fails with -EEXIST if taken), which makes the
@@ -225,8 +231,10 @@ typedef struct parx_arena_desc {
     bool prefault;       /* touch every page now (MAP_POPULATE), not on first use */
     bool huge_pages;     /* ask for transparent huge pages (madvise); plain pages where the
                             system does not give them (mappings are 2 MiB aligned for it) */
-    bool reserve;        /* allocate the backing memory now: a full /dev/shm or memory limit
-                            fails here with -ENOSPC, never later with SIGBUS on first touch */
+    bool reserve;        /* allocate the backing memory now: a full /dev/shm, or a size
+                            over the memory available (MemAvailable, and what is left
+                            under the cgroup's memory.max), fails here with -ENOSPC,
+                            never later with SIGBUS on first touch */
     size_t max_size;     /* refuse larger sizes with -EFBIG; 0: 1 TiB, which is also the
                             most any arena can be */
 } parx_arena_desc;
@@ -1308,6 +1316,50 @@ static int parx__shm_link_name(int fd, const char *name)
     return linkat(AT_FDCWD, from, AT_FDCWD, to, AT_SYMLINK_FOLLOW) == 0 ? 0 : -errno;
 }
 
+/* The memory a reserved arena may take now: MemAvailable (what can be had
+   without swapping), and under a cgroup v2 memory.max what is left of it;
+   UINT64_MAX where neither can be read. A memfd has no size limit of its
+   own, nor has /dev/shm past its mount size: fallocate would take pages
+   until the OOM killer ended some process, any process. */
+static uint64_t parx__shm_read_u64(const char *path, const char *key)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) return UINT64_MAX;
+    char line[256];
+    unsigned long long v = 0;
+    bool got = false;
+    size_t klen = key ? strlen(key) : 0;
+    while (!got && fgets(line, sizeof line, f))
+        if (!key) got = sscanf(line, "%llu", &v) == 1; /* "max" reads as none */
+        else if (strncmp(line, key, klen) == 0) got = sscanf(line + klen, "%llu", &v) == 1;
+    fclose(f);
+    return got ? (uint64_t)v : UINT64_MAX;
+}
+
+static uint64_t parx__shm_mem_room(void)
+{
+    uint64_t kb = parx__shm_read_u64("/proc/meminfo", "MemAvailable:");
+    uint64_t room = kb == UINT64_MAX ? UINT64_MAX : kb << 10;
+    FILE *f = fopen("/proc/self/cgroup", "re");
+    if (!f) return room;
+    char line[512], path[600];
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "0::", 3) != 0) continue; /* the v2 hierarchy's line */
+        line[strcspn(line, "\n")] = '\0';
+        snprintf(path, sizeof path, "/sys/fs/cgroup%s/memory.max", line + 3);
+        uint64_t max = parx__shm_read_u64(path, NULL);
+        snprintf(path, sizeof path, "/sys/fs/cgroup%s/memory.current", line + 3);
+        uint64_t cur = parx__shm_read_u64(path, NULL);
+        if (max != UINT64_MAX && cur != UINT64_MAX) {
+            uint64_t left = max > cur ? max - cur : 0;
+            if (left < room) room = left;
+        }
+        break;
+    }
+    fclose(f);
+    return room;
+}
+
 PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err)
 {
     int dummy, rc = 0;
@@ -1321,8 +1373,10 @@ PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err)
         *err = -EFBIG;
         return NULL;
     }
-    /* at least the header, the map and one data page */
-    uint64_t least = 3 * PARX__SHM_PAGE + sizeof(parx__shm_header);
+    /* at least the header, the map and one span of data pages: every small
+       block is carved from a span, so an arena with less could hand out no
+       small block at all */
+    uint64_t least = (2 + PARX__SHM_SPAN_PAGES) * PARX__SHM_PAGE + sizeof(parx__shm_header);
     uint64_t size = parx__shm_round(desc->size < least ? least : desc->size);
     /* A file may not grow past the process's RLIMIT_FSIZE: ftruncate then
        fails with EFBIG, but only after the kernel has sent SIGXFSZ, whose
@@ -1408,6 +1462,10 @@ PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err)
         goto fail;
     }
     if (desc->reserve) {
+        if (size > parx__shm_mem_room()) {
+            rc = -ENOSPC;
+            goto fail;
+        }
         int e = posix_fallocate(a->fd, 0, (off_t)size);
         if (e != 0) {
             rc = e == ENOMEM ? -ENOSPC : -e;

@@ -498,6 +498,70 @@ static void test_no_space(void)
     }
 }
 
+/* .reserve of an anonymous arena larger than the memory available: a memfd
+   has no size limit, and fallocate took pages until the OOM killer struck
+   (found in review: the whole machine's, which may pick any process). Now
+   -ENOSPC before any page is taken. Run in a child the OOM killer would
+   pick first (oom_score_adj 1000), so that a regression kills the child,
+   which the test then reports, and nothing else. */
+static void test_reserve_over_memory(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    unsigned long long kb = 0;
+    char line[256];
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    if (kb == 0)
+        PT_SKIP("no MemAvailable in /proc/meminfo");
+    uint64_t size = ((uint64_t)kb * 1024 + 1024 * MiB) / MiB * MiB;
+    if (size > ((uint64_t)1 << 40) - 64 * MiB)
+        PT_SKIP("more than 1 TiB of memory available");
+    pt_diag("%llu MiB available; reserving %llu MiB", kb / 1024,
+            (unsigned long long)(size / MiB));
+    fflush(stdout);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        alarm(30);
+        FILE *adj = fopen("/proc/self/oom_score_adj", "w");
+        if (adj) {
+            fputs("1000", adj);
+            fclose(adj);
+        }
+        int err = 0;
+        parx_arena *a = parx_arena_create(
+            &(parx_arena_desc){.size = (size_t)size, .reserve = true}, &err);
+        _exit(a == NULL && err == -ENOSPC ? 0 : a ? 2 : 3);
+    }
+    int st = 0;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "the child: status %#x (exit 2: an arena came back; 3: another error; "
+              "SIGKILL: the OOM killer)", st);
+}
+
+/* The smallest arena (size 1: rounded up) serves a block of any small
+   class: it held a page of data where a span of 16 is needed, and could
+   hand out no small block at all (found in review). One arena per size:
+   each small class takes a span of its own. */
+static void test_smallest_arena(void)
+{
+    static const size_t sizes[] = {1, 16, 4096, 16 * KiB};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        int err = 0;
+        parx_arena *a = parx_arena_create(&(parx_arena_desc){.size = 1}, &err);
+        REQUIRE(a);
+        void *p = parx_arena_alloc(a, sizes[i], 0);
+        CHECK_MSG(p != NULL, "alloc(%zu) in an arena of size 1: NULL", sizes[i]);
+        if (p)
+            CHECK_EQ(parx_arena_free(a, p), 0);
+        parx_arena_close(a);
+    }
+}
+
 static void test_reserve_prefault_huge(void)
 {
     for (int named_ = 0; named_ < 2; named_++) {
@@ -2589,6 +2653,9 @@ int main(void)
     run_guarded("named: unlink in one process", test_unlink_in_process);
     run_guarded("named: /dev/shm without room gives -ENOSPC (with and without .reserve)",
                 test_no_space);
+    run_guarded(".reserve over the memory available: -ENOSPC, no OOM kill",
+                test_reserve_over_memory);
+    run_guarded("the smallest arena serves a block of any small class", test_smallest_arena);
     run_guarded("create: .reserve backs every page; .prefault and .huge_pages work",
                 test_reserve_prefault_huge);
     run_guarded("alloc/free: sizes 1 B to 1 MiB, disjoint, 16-aligned, used back to 0",
