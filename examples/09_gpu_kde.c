@@ -209,6 +209,7 @@ static void sim_free(sim *s)
 
 int main(int argc, char **argv)
 {
+    const char *prog = argv[0];
     int bench = argc > 1 && !strcmp(argv[1], "--bench");
     argc -= bench, argv += bench;
     long args[2] = {50000, 100}; /* particles, steps */
@@ -217,7 +218,7 @@ int main(int argc, char **argv)
     size_t n = args[0] > 0 ? (size_t)args[0] : 0;
     int steps = (int)args[1];
     if (argc > 3 || n == 0 || n > (1u << 22) || steps < 1) {
-        fprintf(stderr, "usage: %s [--bench] [particles <= 4194304] [steps]\n", argv[0]);
+        fprintf(stderr, "usage: %s [--bench] [particles <= 4194304] [steps]\n", prog);
         return 2;
     }
     /* Everything main makes, NULL until made: `out` frees what there is. */

@@ -35,8 +35,11 @@
        (without liburing: add -DPARX_NO_URING and leave out -luring)
    Run:
        ./prefetch_reduce [MiB] [file]    (default 512 MiB of a file it writes in
-                                          the current directory and removes; a
-                                          file given is read whole, MiB unused)
+                                          the current directory under a name of
+                                          its own, prefetch_reduce-XXXXXX.dat,
+                                          and removes, also when stopped by
+                                          SIGINT, SIGTERM or SIGHUP; a file given
+                                          is read whole, MiB unused)
        ./prefetch_reduce --bench [MiB] [file]
                                          one line per pass for bench/run:
                                          "prefetch_reduce <backend> <threads> <seconds>"
@@ -57,6 +60,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -201,8 +205,20 @@ static int prefetch_pass(parx_pool *pool, const char *path, sums *total, char *w
     return rc;
 }
 
+/* The file this program wrote, removed if a signal stops it: a file of
+   the size asked for (512 MiB by default) is not to be left behind. */
+static char made_path[] = "prefetch_reduce-XXXXXX.dat";
+
+static void remove_and_die(int sig)
+{
+    unlink(made_path); /* async-signal-safe, as are the two below */
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 int main(int argc, char **argv)
 {
+    const char *prog = argv[0];
     int bench = argc > 1 && !strcmp(argv[1], "--bench");
     argc -= bench, argv += bench;
     long mib = 512;
@@ -212,10 +228,10 @@ int main(int argc, char **argv)
         mib = strtol(argv[1], &end, 10);
         if (end == argv[1] || *end || errno) mib = 0;
     }
-    const char *path = argc > 2 ? argv[2] : "prefetch_reduce.dat";
+    const char *path = argc > 2 ? argv[2] : made_path;
     int made = argc <= 2;
     if (argc > 3 || mib < 1 || mib > 1 << 20) {
-        fprintf(stderr, "usage: %s [--bench] [MiB] [file]\n", argv[0]);
+        fprintf(stderr, "usage: %s [--bench] [MiB] [file]\n", prog);
         return 2;
     }
     uint64_t size = (uint64_t)mib << 20;
@@ -228,13 +244,26 @@ int main(int argc, char **argv)
         fprintf(stderr, "out of memory\n");
         goto out;
     }
-    if (made) { /* write the input: a known pattern */
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (made) { /* write the input: a known pattern, under a new name (never over a file) */
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = remove_and_die;
+        sigemptyset(&sa.sa_mask);
+        sigset_t block, old;
+        sigemptyset(&block);
+        sigaddset(&block, SIGINT), sigaddset(&block, SIGTERM), sigaddset(&block, SIGHUP);
+        sigprocmask(SIG_BLOCK, &block, &old); /* no signal between the name and its handler */
+        fd = mkstemps(made_path, 4);
+        if (fd >= 0) {
+            wrote = 1;
+            sigaction(SIGINT, &sa, NULL), sigaction(SIGTERM, &sa, NULL);
+            sigaction(SIGHUP, &sa, NULL);
+        }
+        sigprocmask(SIG_SETMASK, &old, NULL);
         if (fd < 0) {
-            perror(path);
+            perror("prefetch_reduce-XXXXXX.dat");
             goto out;
         }
-        wrote = 1;
         for (uint64_t at = 0; at < size; at += CHUNK) {
             for (size_t i = 0; i < CHUNK; i += 8) {
                 uint64_t w = mix(at + i);
@@ -351,7 +380,7 @@ int main(int argc, char **argv)
         printf("prefetch on %d threads: %.2fx the speed of read, then compute; %s\n", cpus,
                t_sync / t_all, same ? "same bits on every pass" : "results DIFFER");
     if (rc < 0 || !same)
-        printf("checksums or means differ, or the read failed\n");
+        fprintf(stderr, "checksums or means differ, or the read failed\n");
     else
         status = 0;
 out:

@@ -150,7 +150,7 @@ static void print_probe(const parx_probe *p)
 
 int main(int argc, char **argv)
 {
-    int auto_only = 0, bench = 0, measure = 0, reps = 1;
+    int auto_only = 0, bench = 0, measure = 0, reps = 1, reps_given = 0;
     double scale = 1.0;
     int bad_args = 0, scale_given = 0;
     for (int i = 1; i < argc; i++) {
@@ -161,10 +161,13 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--probe"))
             measure = 1;
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
-            reps = whole_number(argv[++i]);
+            reps = whole_number(argv[++i]), reps_given = 1;
         else if (scale_given++ || (scale = real_number(argv[i])) <= 0 || scale > 100)
             bad_args = 1; /* not a number, out of range, or a second scale */
     }
+    /* --auto-only and --bench are two ways to run, and --reps counts bench runs */
+    if (auto_only && bench) bad_args = 1;
+    if (reps_given && !bench) bad_args = 1;
     if (bad_args || reps < 1) { /* after the loop: --reps may come last */
         fprintf(stderr, "usage: %s [--auto-only | --bench [--reps N]] [--probe] [scale]\n",
                 argv[0]);
