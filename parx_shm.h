@@ -1316,11 +1316,9 @@ static int parx__shm_link_name(int fd, const char *name)
     return linkat(AT_FDCWD, from, AT_FDCWD, to, AT_SYMLINK_FOLLOW) == 0 ? 0 : -errno;
 }
 
-/* The memory a reserved arena may take now: MemAvailable (what can be had
-   without swapping), and under a cgroup v2 memory.max what is left of it;
-   UINT64_MAX where neither can be read. A memfd has no size limit of its
-   own, nor has /dev/shm past its mount size: fallocate would take pages
-   until the OOM killer ended some process, any process. */
+/* The number in a small text file: after `key` on the first line that
+   starts with it (NULL: the first line's). UINT64_MAX where there is none,
+   or the file cannot be read. */
 static uint64_t parx__shm_read_u64(const char *path, const char *key)
 {
     FILE *f = fopen(path, "re");
@@ -1336,6 +1334,11 @@ static uint64_t parx__shm_read_u64(const char *path, const char *key)
     return got ? (uint64_t)v : UINT64_MAX;
 }
 
+/* The memory a reserved arena may take now: MemAvailable (what can be had
+   without swapping), and under a cgroup v2 memory.max what is left of it;
+   UINT64_MAX where neither can be read. A memfd has no size limit of its
+   own, nor has /dev/shm past its mount size: fallocate would take pages
+   until the OOM killer ended some process, any process. */
 static uint64_t parx__shm_mem_room(void)
 {
     uint64_t kb = parx__shm_read_u64("/proc/meminfo", "MemAvailable:");
