@@ -34,6 +34,8 @@
                      a Slurm job array task runs one slice; the XOR of the
                      slices' checksums is the checksum of the whole sweep
        --out FILE    rank 0 writes "index noise tilt escape_time" per point
+                     (a FILE it cannot write stops every rank, exit 2,
+                     before the sweep)
 
    Build (from examples/; Debian: apt-get install libopenmpi-dev openmpi-bin):
        mpicc -O2 -pthread -I.. 11_mpi_sweep.c ../parx.c -luring -o mpi_sweep
@@ -52,12 +54,14 @@
        checksum 0x60d2e5a06de229bb
        checked 128 of 1024 points against a sequential recomputation: same bits
 */
+#define _GNU_SOURCE /* stat and access (args.h) with -std=c11 */
 #include <mpi.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "parx.h"
 
 #define SEED      20261121u
@@ -289,6 +293,15 @@ int main(int argc, char **argv)
     if (status != 0) { /* every rank parsed the same arguments and stops here */
         MPI_Finalize();
         return status;
+    }
+    /* rank 0 writes --out: it checks the folder before the work, and every
+       rank stops with it if it cannot be written */
+    int werr = rank == 0 && out_path ? writable_file(out_path) : 0;
+    MPI_Bcast(&werr, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (werr) {
+        if (rank == 0) fprintf(stderr, "%s: --out %s: %s\n", argv[0], out_path, strerror(werr));
+        MPI_Finalize();
+        return 2;
     }
     s.rank = rank;
     s.ranks = ranks;

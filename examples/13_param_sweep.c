@@ -15,7 +15,9 @@
    - Part 2: 64 runs (8 dampings x 8 frequencies) on threads with
      .workers = 1, 2, ... up to the CPUs this process may use: the speedup
      and efficiency curve, written to scaling.csv and drawn in scaling.svg
-     (speedup against workers, beside the ideal line) with examples/plot.h.
+     (speedup against workers, beside the ideal line) with examples/plot.h,
+     in DIR (default "."; one that is no folder this process can write in
+     is refused before any work, exit 2).
    Every run's result must be bitwise identical on every backend and for
    every worker count: a run is the same arithmetic wherever it runs (exit 1
    if not; also if an amplitude is more than 1 % off the exact value).
@@ -157,6 +159,11 @@ int main(int argc, char **argv)
     }
     if (bad_args || reps < 1) { /* after the loop: --reps may come last */
         fprintf(stderr, "usage: %s [--out DIR] [--bench [--reps N]] [scale]\n", argv[0]);
+        return 2;
+    }
+    int werr = bench ? 0 : writable_dir(dir); /* before the work: a typo costs no run */
+    if (werr) {
+        fprintf(stderr, "%s: --out %s: %s\n", argv[0], dir, strerror(werr));
         return 2;
     }
     /* A smaller scale takes longer steps: fewer of them, a rougher answer. */

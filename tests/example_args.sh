@@ -5,6 +5,9 @@
 # strtoull("-1") is 2^64 - 1: a run that never ends, or an allocation whose
 # size wraps) and never crash.
 #
+# An example given an output path it cannot write must say so, naming the
+# path, and exit 2 before its work (nothing on stdout), not after it.
+#
 # usage: example_args.sh EXAMPLE...
 # Prints TAP; exits 0 when every check passed.
 set -u
@@ -25,9 +28,18 @@ extra_args() {
     esac
 }
 
+# Per example, output paths it must refuse before its work (one per line:
+# the path, then the arguments that give it).
+out_args() {
+    case "$(basename "$1")" in
+    13_param_sweep) printf '%s\n' '/nonexistent-parx-dir --out /nonexistent-parx-dir 0.01' \
+        '/etc/hostname --out /etc/hostname 0.01' ;;
+    esac
+}
+
 total=0
 for exe in "$@"; do
-    total=$((total + ${#bad_args[@]} + $(extra_args "$exe" | grep -c .)))
+    total=$((total + ${#bad_args[@]} + $(extra_args "$exe" | grep -c .) + $(out_args "$exe" | grep -c .)))
 done
 echo "1..$total"
 n=0 failed=0
@@ -48,7 +60,31 @@ check() {
         failed=1
     fi
 }
+# One case: run exe with the arguments after the path, in $tmp; it must
+# refuse the path at once.
+check_out() {
+    local exe=$1 path=$2
+    shift 2
+    n=$((n + 1))
+    (cd "$tmp" && exec timeout 30 "$exe" "$@" </dev/null >"$tmp/out" 2>"$tmp/err")
+    local rc=$?
+    local name="$(basename "$exe") '$*'"
+    if [ "$rc" -eq 2 ] && grep -qF -- "$path" "$tmp/err" && [ ! -s "$tmp/out" ]; then
+        echo "ok $n - $name: refused before the work, exit 2"
+    else
+        echo "not ok $n - $name: exit $rc, want 2 with $path named on stderr and no output"
+        sed -n '1,5s/^/# stdout: /p' "$tmp/out"
+        sed -n '1,5s/^/# stderr: /p' "$tmp/err"
+        failed=1
+    fi
+}
 for exe in "$@"; do
+    outs=()
+    while IFS= read -r line; do outs+=("$line"); done < <(out_args "$exe")
+    for a in "${outs[@]}"; do
+        read -r -a args <<<"$a"
+        check_out "$(readlink -f "$exe")" "${args[@]}"
+    done
     extras=()
     while IFS= read -r line; do extras+=("$line"); done < <(extra_args "$exe")
     exe=$(readlink -f "$exe") # runs in $tmp, where any files it makes go

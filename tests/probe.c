@@ -685,6 +685,33 @@ static void test_cli_help(void)
     unlink("--quick");
 }
 
+/* --json given twice, or a FILE that cannot be written: exit 2 before the
+   measuring (no table on the output), nothing written; the message names
+   the file. It used to measure for seconds first and then fail. */
+static void test_cli_json_refused(void)
+{
+    char out[4096];
+    const char *a = tmp_path("twice-a"), *b = tmp_path("twice-b");
+    unlink(a);
+    unlink(b);
+    CHECK_EQ(run_tool((const char *const[]){"--quick", "--json", a, "--json", b, NULL}, out,
+                      sizeof out),
+             2);
+    CHECK(strstr(out, "twice") != NULL);
+    CHECK(strstr(out, "Break-even") == NULL);
+    CHECK_MSG(access(a, F_OK) != 0 && access(b, F_OK) != 0, "a file was written");
+    unlink(a);
+    unlink(b);
+    const char *const bad[] = {"/nonexistent-parx-dir/p.json", "/", "/etc/hostname/p.json"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CHECK_EQ(run_tool((const char *const[]){"--quick", "--json", bad[i], NULL}, out,
+                          sizeof out),
+                 2);
+        CHECK_MSG(strstr(out, bad[i]) != NULL, "the message does not name %s", bad[i]);
+        CHECK_MSG(strstr(out, "Break-even") == NULL, "%s: measured before refusing", bad[i]);
+    }
+}
+
 static void test_cli_json(void)
 {
     const char *path = tmp_path("cli");
@@ -711,8 +738,10 @@ int main(int argc, char **argv)
 {
     if (argc > 2 && strcmp(argv[1], "cli") == 0) {
         tool = argv[2];
-        pt_plan(2);
+        pt_plan(3);
         pt_run("parx_probe --help, and bad options: exit 2", test_cli_help);
+        pt_run("parx_probe --json twice, or to a folder that takes no file: exit 2 first",
+               test_cli_json_refused);
         pt_run("parx_probe --json FILE: exit 0, the file loads", test_cli_json);
         return pt_done_testing();
     }

@@ -13,7 +13,9 @@
                                      starting "--": ./--name for that)
         parx_probe --help
 
-    Exit status: 0, 1 (the figures could not be written), 2 (bad usage).
+    Exit status: 0, 1 (the figures could not be written), 2 (bad usage,
+    --json given twice, or a FILE whose folder takes no new files: checked
+    before the measuring).
     Run it on a quiet machine: other processes on the same cores make every
     figure larger.
 */
@@ -25,6 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void usage(FILE *f)
 {
@@ -36,6 +40,24 @@ static void usage(FILE *f)
           "  --json FILE  write the figures to FILE; PARX_PROBE=FILE makes parx_run use them\n"
           "  --help       this text\n",
           f);
+}
+
+/* 0 if parx_probe_save can write path (it writes a file beside it and
+   renames that over it: the folder must take new files, and path must be
+   no folder), or the errno that says why not. */
+static int json_path_error(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return EISDIR;
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    if (!dir) return ENOMEM;
+    int err = stat(dir, &st) != 0                 ? errno
+              : !S_ISDIR(st.st_mode)              ? ENOTDIR
+              : access(dir, W_OK | X_OK) != 0     ? errno
+                                                  : 0;
+    free(dir);
+    return err;
 }
 
 /* Add "; what" to the probe's notes, as parx_probe_measure does. */
@@ -84,12 +106,22 @@ int main(int argc, char **argv)
             flags |= PARX_PROBE_NO_PROCS;
         } else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc &&
                    strncmp(argv[i + 1], "--", 2) != 0) {
+            if (json) {
+                fprintf(stderr, "parx_probe: --json given twice\n");
+                return 2;
+            }
             json = argv[++i]; /* "--json --quick" is a missing name, not a file "--quick" */
         } else {
             fprintf(stderr, "parx_probe: unknown or incomplete option '%s'\n", argv[i]);
             usage(stderr);
             return 2;
         }
+    }
+
+    int err = json ? json_path_error(json) : 0; /* before the seconds of measuring */
+    if (err) {
+        fprintf(stderr, "parx_probe: cannot write %s: %s\n", json, strerror(err));
+        return 2;
     }
 
     /* Processes first: a fork-mode pool is started only while this process
