@@ -3849,6 +3849,11 @@ static int parx__procs_fn_id(parx_procs *pp, parx_job_fn fn, uint32_t *id)
                         (2 * PARX__PROCS_MAX_FNS - 1);
     uint32_t h = h0;
     if (parx__procs_fn_cached(pp, key, &h, id)) return 0;
+    /* a full table stays full: no search of the modules for a function it
+       cannot take. relaxed: nfns only grows; the check under the lock
+       below decides when it is not full yet */
+    if (atomic_load_explicit(&pp->ctl->nfns, memory_order_relaxed) == PARX__PROCS_MAX_FNS)
+        return -ENOSPC;
 
     parx__pfind f;
     memset(&f, 0, sizeof f);

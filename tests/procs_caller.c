@@ -1191,10 +1191,74 @@ static void test_log_hook_unlocked(void)
     lk_case(true);
 }
 
+/* ===== 256 job functions, and one more ================================== */
+
+/* 257 functions, fnk_0 .. fnk_256, each returning its number (a different
+   constant each, so that no compiler merges two of them), and a table of
+   them. */
+#define FNK_DEF(k)                                                                 \
+    static int fnk_##k(void *arg)                                                  \
+    {                                                                              \
+        (void)arg;                                                                 \
+        return k;                                                                  \
+    }
+#define FNK_PTR(k) fnk_##k,
+#define FNK_10(L, p) L(p##0) L(p##1) L(p##2) L(p##3) L(p##4) L(p##5) L(p##6) L(p##7) L(p##8) L(p##9)
+#define FNK_ALL(L)                                                                 \
+    L(0) L(1) L(2) L(3) L(4) L(5) L(6) L(7) L(8) L(9)                              \
+    FNK_10(L, 1) FNK_10(L, 2) FNK_10(L, 3) FNK_10(L, 4) FNK_10(L, 5) FNK_10(L, 6)  \
+    FNK_10(L, 7) FNK_10(L, 8) FNK_10(L, 9) FNK_10(L, 10) FNK_10(L, 11)             \
+    FNK_10(L, 12) FNK_10(L, 13) FNK_10(L, 14) FNK_10(L, 15) FNK_10(L, 16)          \
+    FNK_10(L, 17) FNK_10(L, 18) FNK_10(L, 19) FNK_10(L, 20) FNK_10(L, 21)          \
+    FNK_10(L, 22) FNK_10(L, 23) FNK_10(L, 24)                                      \
+    L(250) L(251) L(252) L(253) L(254) L(255) L(256)
+FNK_ALL(FNK_DEF)
+static parx_job_fn const fnk[] = {FNK_ALL(FNK_PTR)};
+
+/* A pool knows 256 job functions (parx.h: submit gives -ENOSPC past them):
+   each of the first 256 runs, the 257th is refused by submit and by map,
+   and the pool goes on running the ones it knows. No test reached this
+   limit before. */
+static void test_function_table_full(void)
+{
+    REQUIRE(sizeof fnk / sizeof *fnk == 257);
+    parx_procs *pp = parx_procs_create(&(parx_procs_desc){.workers = 1});
+    REQUIRE(pp);
+    arm("function_table_full", 60);
+    for (int k = 0; k < 256; k++) {
+        parx_ticket t;
+        parx_job_result r = {0};
+        int rc = parx_procs_submit(pp, fnk[k], NULL, &t);
+        CHECK_MSG(rc == 0, "function %d: submit %d (%s)", k, rc, parx_strerror(rc));
+        if (rc != 0) break;
+        CHECK_EQ(parx_procs_wait(pp, t, &r), 0);
+        CHECK_MSG(r.status == k, "function %d returned %d", k, r.status);
+    }
+    parx_ticket t;
+    int rc = parx_procs_submit(pp, fnk[256], NULL, &t);
+    CHECK_MSG(rc == -ENOSPC, "the 257th function: submit %d (%s), want -ENOSPC", rc,
+              parx_strerror(rc));
+    void *args[2] = {NULL, NULL};
+    parx_job_result rs[2];
+    rc = parx_procs_map(pp, fnk[256], args, 2, rs);
+    CHECK_MSG(rc == -ENOSPC, "the 257th function: map %d (%s), want -ENOSPC", rc,
+              parx_strerror(rc));
+    /* the ones it knows still run, from the table (map counts the jobs
+       whose status is not 0: both, here) */
+    CHECK_EQ(parx_procs_map(pp, fnk[255], args, 2, rs), 2);
+    CHECK(rs[0].status == 255 && rs[1].status == 255);
+    parx_job_result r = {0};
+    CHECK_EQ(parx_procs_submit(pp, fnk[0], NULL, &t), 0);
+    CHECK_EQ(parx_procs_wait(pp, t, &r), 0);
+    CHECK_EQ(r.status, 0);
+    alarm(0);
+    parx_procs_destroy(pp);
+}
+
 int main(void)
 {
     signal(SIGALRM, on_alarm);
-    pt_plan(16);
+    pt_plan(17);
     run_guarded("map: progress hears of the jobs a broken pool fails, up to n of n",
                 test_progress_when_broken);
     run_guarded("two maps whose progress callbacks submit into a full pool: no hang",
@@ -1227,5 +1291,7 @@ int main(void)
                 test_map_busy_before_start);
     run_guarded("the log hook never runs under the pool's lock (a recovered arena lock)",
                 test_log_hook_unlocked);
+    run_guarded("256 job functions run; the 257th gives -ENOSPC; the pool goes on",
+                test_function_table_full);
     return pt_done_testing();
 }
