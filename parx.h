@@ -419,8 +419,9 @@
       such a file is read with pread by the caller of next() or release (the
       ring would poll the device and wait), and never with O_DIRECT (on
       either backend: there is no page cache to bypass). The writer's open
-      of a FIFO with no reader fails with -ENXIO. With a reader, the writer
-      treats a pipe, FIFO, socket or terminal as a stream: one write at a
+      of a FIFO with no reader fails with -ENXIO, as does that of a socket
+      (Linux opens none by path). With a reader, the writer treats a pipe,
+      FIFO or terminal as a stream: one write at a
       time, in the order queued (io-wq would run two side by side and mix
       their bytes), and parx_writer_write_at is -ESPIPE. So is an
       append-only file (chattr +a) with .append: it opens for writing only
@@ -1253,8 +1254,9 @@ typedef struct parx_prefetch parx_prefetch;
    io_uring's setup error with PARX_IO_URING (-EPERM, -ENOSYS, -EINVAL,
    -ENOMEM; -EPERM also when io_uring_enter or io_uring_register alone is
    refused; -EIO when io_uring_enter makes no progress, answering 0 or
-   EINTR to every try), -EAGAIN (no thread could be started), or the
-   arena's errno (-ENOMEM: full).
+   EINTR to every try), -EAGAIN (a reader thread could not be started:
+   any of .threads; those started are stopped), or the arena's errno
+   (-ENOMEM: full).
    Thread safety: any thread. */
 PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *err);
 
@@ -1275,7 +1277,8 @@ PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *
    error then comes in its turn; release one first);
    with io_uring, the error of a ring that failed (io_uring_enter refused:
    -EPERM, -ENOSYS; short of resources with nothing in flight: -EAGAIN,
-   -EBUSY; ...), parx_prefetch_error saying so; -EINVAL (pf or c NULL).
+   -EBUSY; ...), parx_prefetch_error saying so; -EINVAL (pf NULL, or c
+   NULL before any such error).
    Reads cancelled by the exit of a thread that submitted them are read
    again: -ECANCELED is never returned. After an I/O or ring error every
    later call returns the same error: close the prefetcher.
@@ -1330,7 +1333,7 @@ typedef struct parx_writer_desc {
     int depth;                 /* writes queued or in flight before a write waits; 0: 4 */
     parx_io_backend backend;   /* 0: PARX_IO_AUTO */
     bool sync;                 /* flush and close also fdatasync the file (no error where it
-                                  cannot be synced: a pipe, a socket, /dev/null, a procfs
+                                  cannot be synced: a pipe, a terminal, /dev/null, a procfs
                                   file; on a regular file EROFS is an error) */
     parx_write_done_fn done;   /* optional: told when each buffer may be reused (on io_uring
                                   inside write, flush or close; else on the writer's thread) */
@@ -1346,7 +1349,8 @@ typedef struct parx_writer parx_writer;
    system (see >>prefetch). Returns the writer, or NULL with *err (err
    may be NULL) and errno: -EINVAL (no desc or path, depth < 0 or > 1024,
    an unknown backend), -ENOMEM, -EAGAIN, the errno of open (-ENXIO: a
-   FIFO with no reader), -EOPNOTSUPP or io_uring's setup error with
+   FIFO with no reader, or a socket, which Linux opens by no path, not even
+   /proc/self/fd/N), -EOPNOTSUPP or io_uring's setup error with
    PARX_IO_URING (-EPERM also when io_uring_enter or io_uring_register
    alone is refused; -EIO when io_uring_enter makes no progress, answering
    0 or EINTR to every try).
@@ -1366,8 +1370,8 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err);
    >>prefetch, Faults; on io_uring the pause is taken in whichever call finds
    the answer: write, flush or close). Writes land in the order they were
    queued (overlapping ones too). A write of size 0 (buf may be NULL) writes
-   nothing and gets its .done like any other. On a pipe, FIFO, socket or
-   terminal the bytes go out in the order queued, one write at a time.
+   nothing and gets its .done like any other. On a pipe, FIFO or terminal
+   the bytes go out in the order queued, one write at a time.
    Returns 0, -EINVAL (w NULL, buf NULL with size > 0, a file position that
    would pass INT64_MAX), or the error of an earlier write known so far
    (flush, which waits for the writes still in flight, may then return an
@@ -1385,8 +1389,8 @@ PARX_API int parx_writer_write(parx_writer *w, const void *buf, size_t size);
 /* parx_writer_write_at: like parx_writer_write, at file offset `offset`;
    the position of the next parx_writer_write does not move.
    Returns as parx_writer_write, -EINVAL when offset + size is past
-   INT64_MAX (the largest file offset), and -ESPIPE on a pipe, FIFO, socket
-   or terminal, or an append-only file opened with .append (nothing is
+   INT64_MAX (the largest file offset), and -ESPIPE on a pipe, FIFO or
+   terminal, or an append-only file opened with .append (nothing is
    queued, the writer goes on).
    Thread safety: one caller at a time.
    Callback safety: as parx_writer_write. */
@@ -7199,7 +7203,10 @@ static int parx__pf_cursor_more(parx_prefetch *pf)
 
 PARX_API int parx_prefetch_next(parx_prefetch *pf, parx_chunk *c)
 {
-    if (!pf || !c) return -EINVAL;
+    if (!pf) return -EINVAL;
+    /* an error stays, c NULL or not: parx_prefetch_error still names it */
+    if (pf->sticky) return pf->sticky;
+    if (!c) return -EINVAL;
     for (;;) {
         if (pf->sticky) return pf->sticky;
         parx__pf_fill(pf);

@@ -255,7 +255,8 @@ static void test_bad_inputs(void)
 }
 
 /* A missing file in a list: the files before it are delivered whole, then
-   -ENOENT, with the path named; the error stays. A directory: -EISDIR. */
+   -ENOENT, with the path named; the error stays, for next(pf, NULL) too. A
+   directory: -EISDIR. */
 static void test_missing_and_directory(void)
 {
     const char *good = io_path("good.dat");
@@ -279,6 +280,10 @@ static void test_missing_and_directory(void)
                   "the message names the file: %s", msg ? msg : "(null)");
         parx_chunk c;
         CHECK_EQ(parx_prefetch_next(pf, &c), -ENOENT);
+        /* c NULL too: the error stays, and so does its sentence (it was
+           -EINVAL with the file's sentence still given) */
+        CHECK_EQ(parx_prefetch_next(pf, NULL), -ENOENT);
+        CHECK(parx_prefetch_error(pf) == msg);
         parx_prefetch_close(pf);
 
         const char *dir[1] = {io__dir};
@@ -1269,6 +1274,62 @@ static long drop_cache(const char *path, uint64_t size, long *npages_out)
     return cached;
 }
 
+/* Entries of a /proc folder (. and .. aside): this process's threads or
+   descriptors. */
+static int proc_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - (strcmp(dir, "/proc/self/fd") == 0); /* opendir's own */
+}
+
+/* The thread backend with 3 readers, where only one thread can be started
+   (room in the address space for one 32 MiB stack): -EAGAIN, and the
+   reader that did start is stopped and joined, its files closed. In a
+   child, whose address space is capped for good. */
+static void test_reader_threads_refused(void)
+{
+    const char *blind = io_rlimit_as_blind();
+    if (blind) PT_SKIP("%s", blind);
+    const char *path = io_path("threads-refused.dat");
+    REQUIRE(io_make_file(path, 100000, 9));
+    pid_t pid = xfork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        alarm(30);
+        pthread_attr_t attr;
+        int ok = pthread_attr_init(&attr) == 0 &&
+                 pthread_attr_setstacksize(&attr, 32u << 20) == 0 &&
+                 pthread_setattr_default_np(&attr) == 0;
+        int fds = proc_entries("/proc/self/fd");
+        ok = ok && io_cap_address_space(48u << 20);
+        const char *paths[1] = {path};
+        int err = 0;
+        parx_prefetch *pf =
+            ok ? parx_prefetch_open(&(parx_prefetch_desc){.paths = paths,
+                                                          .npaths = 1,
+                                                          .chunk_size = 4096,
+                                                          .depth = 2,
+                                                          .threads = 3,
+                                                          .backend = PARX_IO_THREADS},
+                                    &err)
+               : NULL;
+        int threads = proc_entries("/proc/self/task");
+        int fds_after = proc_entries("/proc/self/fd");
+        int good = ok && !pf && err == -EAGAIN && threads == 1 && fds_after == fds;
+        if (!good)
+            CHILD_DIAG("setup %d, open %p, err %d (%s), threads %d (want 1), fds %d -> %d", ok,
+                       (void *)pf, err, parx_strerror(err), threads, fds, fds_after);
+        _exit(good ? 0 : 1);
+    }
+    expect_child(pid, 0, 0);
+    unlink(path);
+}
+
 /* A file that is not in the page cache, read with chunks that are not
    multiples of a page: with the thread backend the consumer, waiting for
    the next chunk, tries to read the one after it with RWF_NOWAIT, which
@@ -1355,6 +1416,8 @@ int main(void)
     run_guarded("a range of a device that would wait (/dev/kmsg): -EAGAIN naming it, not a hang",
                 test_blocking_device_range);
     run_guarded("a file not in the page cache: the same bytes on every backend", test_cold_file);
+    run_guarded("reader threads that cannot all start: -EAGAIN, the started one stopped",
+                test_reader_threads_refused);
     run_guarded("standard streams closed: the prefetcher's files and ring are none of 0, 1, 2",
                 test_closed_stdio);
     io_dir_remove();

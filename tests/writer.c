@@ -17,6 +17,8 @@
 #include <linux/loop.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "io_common.h"
 
@@ -444,6 +446,44 @@ static void test_fifo_no_reader(void)
     unlink(fifo);
 }
 
+/* A socket, bound to a path or as /proc/self/fd/N: open(2) opens neither,
+   so the writer gives -ENXIO, the errno of open, as documented (the docs
+   once promised that a socket was written as a stream). */
+static void test_socket_refused(void)
+{
+    const char *path = io_path("out.sock");
+    unlink(path);
+    int ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(ls >= 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof sa.sun_path) {
+        close(ls);
+        PT_SKIP("the test folder's path is too long for a socket");
+    }
+    strcpy(sa.sun_path, path);
+    REQUIRE(bind(ls, (struct sockaddr *)&sa, sizeof sa) == 0);
+    REQUIRE(listen(ls, 1) == 0);
+    int sp[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+    char byfd[64];
+    snprintf(byfd, sizeof byfd, "/proc/self/fd/%d", sp[0]);
+    const char *paths[2] = {path, byfd};
+    for (int b = 0; b < nbackends; b++) {
+        for (int i = 0; i < 2; i++) {
+            int err = 0;
+            parx_writer *w = parx_writer_open(
+                &(parx_writer_desc){.path = paths[i], .backend = backends[b]}, &err);
+            CHECK_MSG(!w && err == -ENXIO, "backend %d, %s: writer %p, err %d", (int)backends[b],
+                      paths[i], (void *)w, err);
+            if (w) parx_writer_close(w);
+        }
+    }
+    close(sp[0]);
+    close(sp[1]);
+    close(ls);
+    unlink(path);
+}
+
 /* A FIFO with a reader: writes larger than the pipe holds, 8 in flight,
    arrive whole and in order on both backends (io_uring would otherwise run
    them side by side and mix their bytes); write_at is -ESPIPE. */
@@ -769,6 +809,7 @@ int main(void)
     run_guarded("io_uring: writes cancelled by the exit of the queuing thread are written again",
                 test_thread_exit);
     run_guarded("a FIFO with no reader: -ENXIO, not a hang", test_fifo_no_reader);
+    run_guarded("a socket, by path or /proc/self/fd/N: -ENXIO", test_socket_refused);
     run_guarded("a FIFO with a reader: the bytes in order on both backends; write_at -ESPIPE",
                 test_fifo_stream);
     run_guarded(".sync on a FIFO and on /dev/null: nothing to sync, no error",
