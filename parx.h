@@ -609,7 +609,7 @@
 
 #ifndef PARX_API
 #  ifdef PARX_STATIC
-#    define PARX_API static __attribute__((unused))
+#    define PARX_API static __attribute__((__unused__))
 #  else
 #    define PARX_API extern
 #  endif
@@ -1709,6 +1709,11 @@ PARX_API int parx_probe_format(const parx_probe *p, char *buf, size_t size);
 #ifndef _GNU_SOURCE
 #error "parx: the implementation needs _GNU_SOURCE (futexes, CPU affinity, thread names): put '#define _GNU_SOURCE' before the first #include of this file, or compile the shipped parx.c"
 #endif
+/* defined, but after a header of the C library: glibc read the feature
+   macros at its first header, so the GNU interfaces stay hidden */
+#if defined(__GLIBC__) && !defined(__USE_GNU)
+#error "parx: _GNU_SOURCE came after a system header: define it before every #include of the file (glibc reads it at its first header), or compile the shipped parx.c"
+#endif
 #if !defined(__linux__)
 #error "parx: the implementation runs on Linux only (it uses futexes and sched_getaffinity)"
 #endif
@@ -1784,8 +1789,8 @@ PARX_API int parx_probe_format(const parx_probe *p, char *buf, size_t size);
 /* Inlining is part of the design on the spawn path: parx_spawn must stay a
    handful of instructions around an inlined deque push, and its rare paths
    must not grow it past the compiler's inlining budget. */
-#define PARX__HOT static inline __attribute__((always_inline))
-#define PARX__COLD static __attribute__((noinline, cold))
+#define PARX__HOT static inline __attribute__((__always_inline__))
+#define PARX__COLD static __attribute__((__noinline__, __cold__))
 
 #define PARX__MAX_THREADS 4096
 #define PARX__TASK_BLOCK 64   /* task records per allocation, and per hand-over between workers */
@@ -1875,9 +1880,9 @@ static void parx__free(void (*fn)(void *, void *), void *user, void *ptr)
 #ifndef PARX__COMMON_IMPLEMENTED
 #define PARX__COMMON_IMPLEMENTED
 #ifdef PARX_STATIC
-#define PARX__COMMON static __attribute__((unused))
+#define PARX__COMMON static __attribute__((__unused__))
 #else
-#define PARX__COMMON __attribute__((weak))
+#define PARX__COMMON __attribute__((__weak__))
 #endif
 
 /* The log hook is process-wide configuration: set once, read with relaxed
@@ -1891,6 +1896,7 @@ PARX__COMMON void parx_set_log(parx_log_fn fn, void *user)
     atomic_store_explicit(&parx__log_hook, fn, memory_order_relaxed);
 }
 
+PARX__COMMON void parx__log(parx_log_level level, const char *msg); /* -Wmissing-prototypes */
 PARX__COMMON void parx__log(parx_log_level level, const char *msg)
 {
     parx_log_fn fn = atomic_load_explicit(&parx__log_hook, memory_order_relaxed);
@@ -4181,8 +4187,8 @@ static int parx__procs_foreign(const parx_procs *pp)
 static volatile sig_atomic_t parx__procs_forked;
 static void parx__procs_atfork_child(void) { parx__procs_forked = 1; }
 
-__attribute__((noreturn)) static void parx__procs_jobs(parx__pctl *ctl, char *base, uint32_t w,
-                                                       pid_t server)
+__attribute__((__noreturn__))
+static void parx__procs_jobs(parx__pctl *ctl, char *base, uint32_t w, pid_t server)
 {
     /* A worker dies with its server (which is single-threaded, so the
        "parent thread exited" caveat of PDEATHSIG cannot bite here); the
@@ -4299,7 +4305,8 @@ __attribute__((noreturn)) static void parx__procs_jobs(parx__pctl *ctl, char *ba
 
 /* ---- the fork server ------------------------------------------------------- */
 
-__attribute__((noreturn)) static void parx__procs_server_exit(parx__pworker *workers, uint32_t n)
+__attribute__((__noreturn__))
+static void parx__procs_server_exit(parx__pworker *workers, uint32_t n)
 {
     for (uint32_t w = 0; w < n; w++) {
         pid_t pid = atomic_load_explicit(&workers[w].pid, memory_order_relaxed);
@@ -4324,8 +4331,8 @@ static void parx__procs_thread_exit(void *unused)
     exit(0);
 }
 
-__attribute__((noreturn)) static void parx__procs_worker(parx__pctl *ctl, char *base, uint32_t w,
-                                                         pid_t server)
+__attribute__((__noreturn__))
+static void parx__procs_worker(parx__pctl *ctl, char *base, uint32_t w, pid_t server)
 {
     /* glibc, C without -fexceptions: a setjmp buffer the unwinder finds
        (nothing here is written after it, so nothing can be clobbered).
@@ -4386,8 +4393,8 @@ static void parx__procs_own_signals(void)
    asked, report their deaths, and leave (taking them along) when the caller
    goes away. It runs nothing of the user's, allocates nothing, and has one
    thread. */
-__attribute__((noreturn)) static void parx__procs_serve(int sock, char *base, parx__pctl *ctl,
-                                                        pid_t parent)
+__attribute__((__noreturn__))
+static void parx__procs_serve(int sock, char *base, parx__pctl *ctl, pid_t parent)
 {
     parx__pjob *jobs;
     _Atomic uint32_t *ring;
@@ -4528,7 +4535,7 @@ __attribute__((noreturn)) static void parx__procs_serve(int sock, char *base, pa
    server. This constructor takes over before main runs: receive the arena
    and the control block's offset, then serve. Any other start returns at
    once (one getenv). */
-__attribute__((constructor)) static void parx__procs_boot(void)
+__attribute__((__constructor__)) static void parx__procs_boot(void)
 {
     const char *v = getenv(PARX__PROCS_ENV);
     if (!v) return;
@@ -6262,7 +6269,7 @@ static int parx__uring_setup(struct io_uring *ring, unsigned entries, int op, ch
     io_uring_prep_nop(sqe);
     io_uring_sqe_set_data(sqe, NULL);
     struct io_uring_cqe *cqe = NULL;
-    for (int tries = 0; tries < 100; tries++) {
+    for (int attempt = 0; attempt < 100; attempt++) {
         /* the first call submits the NOP (a later one too, if the kernel
            took nothing), then each waits for its completion */
         rc = io_uring_submit_and_wait(ring, 1);
@@ -6460,7 +6467,7 @@ static void parx__pf_set_errmsg(parx_prefetch *pf, const char *what, const char 
 }
 
 /* An INFO line about one of the files (the consumer's thread, no lock held). */
-__attribute__((format(printf, 1, 2))) static void parx__pf_info(const char *fmt, ...)
+__attribute__((__format__(__printf__, 1, 2))) static void parx__pf_info(const char *fmt, ...)
 {
     char msg[300];
     va_list ap;
@@ -8194,7 +8201,7 @@ static bool parx__probe_more(int done, int min, int max, uint64_t start, uint64_
 
 /* Append to p->notes, "; " between entries, cut where it does not fit. */
 static void parx__probe_note(parx_probe *p, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+    __attribute__((__format__(__printf__, 2, 3)));
 static void parx__probe_note(parx_probe *p, const char *fmt, ...)
 {
     size_t len = strnlen(p->notes, sizeof p->notes - 1);
@@ -8538,7 +8545,7 @@ typedef struct parx__pbuf {
 } parx__pbuf;
 
 static void parx__pbuf_put(parx__pbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+    __attribute__((__format__(__printf__, 2, 3)));
 static void parx__pbuf_put(parx__pbuf *b, const char *fmt, ...)
 {
     va_list ap;

@@ -245,7 +245,7 @@
 
 #ifndef PARX_API
 #  ifdef PARX_STATIC
-#    define PARX_API static __attribute__((unused))
+#    define PARX_API static __attribute__((__unused__))
 #  else
 #    define PARX_API extern
 #  endif
@@ -414,8 +414,8 @@ typedef struct parx_gpu_push_header {
    queue, command buffers and pipeline cache.
    desc: NULL or {0} for defaults.
    Returns the device, or NULL with *err (err may be NULL): -ENODEV (no
-   loader, no driver, no device of the kind asked for, or a build without
-   PARX_GPU_VULKAN: take the CPU path), -EINVAL (desc.device is not a
+   loader, no driver, no device of the kind asked for, a build without
+   PARX_GPU_VULKAN, or a statically linked program: take the CPU path), -EINVAL (desc.device is not a
    parx_gpu_device_kind), -ENOMEM, -EIO (any other driver error, a device
    lost while it was made included).
    Thread safety: any thread. The returned handle, and everything created
@@ -668,6 +668,11 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
 #ifndef _GNU_SOURCE
 #error "parx: the implementation needs _GNU_SOURCE (dlopen, strerrordesc_np): put '#define _GNU_SOURCE' before the first #include of this file, or compile the shipped parx.c"
 #endif
+/* defined, but after a header of the C library: glibc read the feature
+   macros at its first header, so the GNU interfaces stay hidden */
+#if defined(__GLIBC__) && !defined(__USE_GNU)
+#error "parx: _GNU_SOURCE came after a system header: define it before every #include of the file (glibc reads it at its first header), or compile the shipped parx.c"
+#endif
 #if !defined(__linux__)
 #error "parx: the implementation runs on Linux only"
 #endif
@@ -709,9 +714,9 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
 #ifndef PARX__COMMON_IMPLEMENTED
 #define PARX__COMMON_IMPLEMENTED
 #ifdef PARX_STATIC
-#define PARX__COMMON static __attribute__((unused))
+#define PARX__COMMON static __attribute__((__unused__))
 #else
-#define PARX__COMMON __attribute__((weak))
+#define PARX__COMMON __attribute__((__weak__))
 #endif
 
 /* The log hook is process-wide configuration: set once, read with relaxed
@@ -725,6 +730,7 @@ PARX__COMMON void parx_set_log(parx_log_fn fn, void *user)
     atomic_store_explicit(&parx__log_hook, fn, memory_order_relaxed);
 }
 
+PARX__COMMON void parx__log(parx_log_level level, const char *msg); /* -Wmissing-prototypes */
 PARX__COMMON void parx__log(parx_log_level level, const char *msg)
 {
     parx_log_fn fn = atomic_load_explicit(&parx__log_hook, memory_order_relaxed);
@@ -832,7 +838,7 @@ PARX__COMMON const char *parx_strerror(int code)
 #elif !defined(PARX_STATIC)
 #define PARX__GPU_HAVE_FOR 2
 extern int parx_for(parx_pool *p, size_t begin, size_t end, size_t grain, parx_range_fn fn,
-                    void *ctx) __attribute__((weak));
+                    void *ctx) __attribute__((__weak__));
 #else
 #define PARX__GPU_HAVE_FOR 0
 #endif
@@ -974,7 +980,7 @@ static uint64_t parx__gpu_spirv_size(const uint32_t *w, size_t n, uint32_t type,
    is not well-formed at the level of words and instructions, or whose
    descriptors are not what parx binds (one storage buffer per binding of
    set 0). Fills in what parx needs from it. Returns 0 or PARX_E_BAD_SPIRV. */
-static __attribute__((unused)) int parx__gpu_check_spirv(const uint32_t *w, size_t bytes,
+static __attribute__((__unused__)) int parx__gpu_check_spirv(const uint32_t *w, size_t bytes,
                                                          const char *entry, const uint32_t *spec,
                                                          uint32_t nspec,
                                                          parx__gpu_spirv_facts *facts)
@@ -1210,9 +1216,12 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
 /* >>gpu-loader: libvulkan.so.1 through dlopen, entry points by name          */
 /* -------------------------------------------------------------------------- */
 
-#ifndef VK_NO_PROTOTYPES
-#define VK_NO_PROTOTYPES
-#endif
+/* No VK_NO_PROTOTYPES here: defined, it would stay defined for the rest of
+   the program's file, and a <vulkan/vulkan.h> included there after this one
+   (its include guard set) would declare no vk* function. The prototypes
+   cost nothing: parx calls none of them by name, only through the pointers
+   it looks up below, and a call by name would not link, since nothing links
+   libvulkan (every test builds so). */
 #if defined(__has_include)
 #if !__has_include(<vulkan/vulkan.h>)
 #error "parx: PARX_GPU_VULKAN needs the Vulkan headers at build time (Debian: apt-get install libvulkan-dev); nothing is linked. Or build without PARX_GPU_VULKAN for the CPU path only."
@@ -1221,6 +1230,8 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
 #include <vulkan/vulkan.h>
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <link.h>
+#include <sys/auxv.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1458,8 +1469,29 @@ static int parx__gpu_memtype(const parx_gpu *g, uint32_t bits, VkMemoryPropertyF
     return -1;
 }
 
+/* true in a statically linked program: its program headers name no
+   interpreter (PT_INTERP). glibc's dlopen there loads libvulkan, which then
+   crashes loading its drivers (SIGSEGV inside its own dlopen, glibc 2.36),
+   so such a program is told -ENODEV, as a machine without Vulkan is. (A
+   program started as `ld.so PROGRAM` has its own headers in AT_PHDR too:
+   ld.so puts them there.) */
+static bool parx__gpu_static_program(void)
+{
+    const ElfW(Phdr) *ph = (const ElfW(Phdr) *)getauxval(AT_PHDR);
+    unsigned long n = getauxval(AT_PHNUM);
+    if (!ph || !n) return false; /* not known: try */
+    for (unsigned long i = 0; i < n; i++)
+        if (ph[i].p_type == PT_INTERP) return false;
+    return true;
+}
+
 static int parx__gpu_load(parx_gpu *g)
 {
+    if (parx__gpu_static_program()) {
+        parx__log(PARX_LOG_INFO, "parx_gpu: a statically linked program cannot load Vulkan "
+                                 "(libvulkan crashes in glibc's static dlopen): no device");
+        return -ENODEV;
+    }
     g->lib = dlopen("libvulkan.so.1", RTLD_NOW | RTLD_LOCAL);
     if (!g->lib) g->lib = dlopen("libvulkan.so", RTLD_NOW | RTLD_LOCAL);
     if (!g->lib) return -ENODEV;

@@ -151,7 +151,7 @@
 
 #ifndef PARX_API
 #  ifdef PARX_STATIC
-#    define PARX_API static __attribute__((unused))
+#    define PARX_API static __attribute__((__unused__))
 #  else
 #    define PARX_API extern
 #  endif
@@ -377,6 +377,11 @@ PARX_API parx_arena *parx_arena_recv(int sock, int *err);
 #ifndef _GNU_SOURCE
 #error "parx: the implementation needs _GNU_SOURCE (memfd_create, MAP_FIXED_NOREPLACE, robust mutexes): put '#define _GNU_SOURCE' before the first #include of this file, or compile the shipped parx.c"
 #endif
+/* defined, but after a header of the C library: glibc read the feature
+   macros at its first header, so the GNU interfaces stay hidden */
+#if defined(__GLIBC__) && !defined(__USE_GNU)
+#error "parx: _GNU_SOURCE came after a system header: define it before every #include of the file (glibc reads it at its first header), or compile the shipped parx.c"
+#endif
 #if !defined(__linux__)
 #error "parx: the implementation runs on Linux only (memfd, POSIX shm, robust mutexes)"
 #endif
@@ -417,9 +422,9 @@ PARX_API parx_arena *parx_arena_recv(int sock, int *err);
 #ifndef PARX__COMMON_IMPLEMENTED
 #define PARX__COMMON_IMPLEMENTED
 #ifdef PARX_STATIC
-#define PARX__COMMON static __attribute__((unused))
+#define PARX__COMMON static __attribute__((__unused__))
 #else
-#define PARX__COMMON __attribute__((weak))
+#define PARX__COMMON __attribute__((__weak__))
 #endif
 
 /* The log hook is process-wide configuration: set once, read with relaxed
@@ -433,6 +438,7 @@ PARX__COMMON void parx_set_log(parx_log_fn fn, void *user)
     atomic_store_explicit(&parx__log_hook, fn, memory_order_relaxed);
 }
 
+PARX__COMMON void parx__log(parx_log_level level, const char *msg); /* -Wmissing-prototypes */
 PARX__COMMON void parx__log(parx_log_level level, const char *msg)
 {
     parx_log_fn fn = atomic_load_explicit(&parx__log_hook, memory_order_relaxed);

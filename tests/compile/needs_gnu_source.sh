@@ -18,13 +18,14 @@ cc=("$@")
 header=${PARX_HEADER:-parx.h}
 macro=${PARX_IMPL_MACRO:-PARX_IMPLEMENTATION}
 
-# Compile a two-line implementation unit read from stdin; $@ adds flags.
+# Compile a two-line implementation unit read from stdin, after the lines
+# in $before (if any); $@ adds flags.
 compile() {
-    printf '#define %s\n#include "%s"\n' "$macro" "$header" |
+    printf '%s#define %s\n#include "%s"\n' "${before:-}" "$macro" "$header" |
         "${cc[@]}" -std=c11 -fsyntax-only -I "$root" "$@" -x c - 2>&1
 }
 
-echo "1..2"
+echo "1..3"
 
 if out=$(compile); then
     echo "not ok 1 - the implementation without _GNU_SOURCE compiled, but should stop with #error"
@@ -46,5 +47,19 @@ else
     sed 's/^/# /' <<<"$out"
     failed=1
 fi
+
+# _GNU_SOURCE defined, but after a system header: glibc has already read the
+# feature macros, so the build must stop with an #error that says so (it
+# passed the check above, then failed with dozens of undeclared names).
+if out=$(before=$'#include <stdio.h>\n#define _GNU_SOURCE\n' compile); then
+    echo "not ok 3 - _GNU_SOURCE after <stdio.h> compiled, but should stop with #error"
+    failed=1
+elif grep -qE 'error.*_GNU_SOURCE came after a system header' <<<"$out"; then
+    echo "ok 3 - _GNU_SOURCE after a system header: an error that says so"
+else
+    echo "not ok 3 - _GNU_SOURCE after <stdio.h>: no error that says it came too late"
+    failed=1
+fi
+sed -n '1,5s/^/# /p' <<<"$out"
 
 exit "${failed:-0}"
