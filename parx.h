@@ -251,11 +251,18 @@
     workers sit in a process group of their own, so a Ctrl-C at the
     terminal reaches the caller alone, which may handle it. The server
     runs none of the program's code, not even a signal handler it came
-    with (fork mode): a signal the program catches is ignored there (so a
-    `pkill -TERM` of a program that handles SIGTERM leaves its pools
-    serving), and a fault keeps its default action. Workers have the
-    program's handlers, as fork gave them, with SIGCHLD at its default
-    action and no signal blocked. The server is a child of the caller: a
+    with (fork mode; it is forked with every signal blocked): a signal the
+    program catches is ignored there (so a `pkill -TERM` of a program that
+    handles SIGTERM leaves its pools serving), and a fault keeps its
+    default action. The one exception is the pthread_atfork child
+    handlers, which fork() runs in every child, server and workers alike:
+    what a library registered to set a forked child straight runs there.
+    Workers have the program's handlers, as fork gave them, with SIGCHLD
+    at its default action and no signal blocked; SIGTTIN and SIGTTOU,
+    where the program left them at their default action, are ignored, as
+    terminal I/O from a background group would stop a worker for good: a
+    job's read of the terminal fails with EIO, a write goes through (a
+    program a job execs inherits the two ignored). The server is a child of the caller: a
     wait() or waitpid(-1) of the caller's own may reap it, which breaks
     the pool (PARX_E_PROCS_BROKEN).
     Every descriptor is O_CLOEXEC and 3 or above (a caller started with its
@@ -3630,7 +3637,9 @@ struct parx_procs {
                               next collects need not (a map collects many at once) */
     struct parx__pfcache { /* 2 * MAX_FNS entries: see parx__procs_fn_id */
         _Atomic uintptr_t fn;
-        uint32_t id;
+        _Atomic uint64_t tag; /* the table index | PARX__PFC_MAIN, or | the
+                                 C library's unload count when last checked
+                                 << PARX__PFC_GEN_SHIFT */
     } *fcache;
     pthread_t *owner;    /* per slot: the thread that waits for its result */
     uint8_t *kill_why;   /* per worker: why the monitor asked for a kill */
@@ -3830,21 +3839,60 @@ static int parx__procs_find_cb(struct dl_phdr_info *info, size_t size, void *dat
     return 0;
 }
 
-/* fn's entry in the caller's cache, probing from slot *h: true with its
-   index in *id, or false with *h at the empty slot that ends the probe. No
-   lock: an entry is written once, under pp->lock, its id before its fn. */
-static bool parx__procs_fn_cached(parx_procs *pp, uintptr_t key, uint32_t *h, uint32_t *id)
+/* An address that held a function of a library may hold another library's
+   once the first was dlclose()d and the second dlopen()ed there: a cache
+   entry of a library's function is good only while the C library's count
+   of unloaded modules (dlpi_subs) is what it was when the entry was
+   checked. Functions of the program itself are never unloaded. */
+#define PARX__PFC_ID 0x7fffu   /* the table index */
+#define PARX__PFC_MAIN 0x8000u /* in the program itself: good for ever */
+#define PARX__PFC_GEN_SHIFT 16
+
+static int parx__procs_subs_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    bool has = size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs;
+    *(uint64_t *)data = has ? (uint64_t)info->dlpi_subs : 0; /* 0: not kept, never stale */
+    return 1; /* the first module is enough */
+}
+
+/* The count of modules unloaded so far, as it goes in a tag (about 12 ns). */
+static uint64_t parx__procs_dl_gen(void)
+{
+    uint64_t subs = 0;
+    dl_iterate_phdr(parx__procs_subs_cb, &subs);
+    return subs & (UINT64_MAX >> PARX__PFC_GEN_SHIFT);
+}
+
+/* fn's entry in the caller's cache, probing from slot *h: 1 with its index
+   in *id; -1 (a library's function, checked before a module was unloaded)
+   with *h at its slot and its old index in *id; or 0 with *h at the empty
+   slot that ends the probe. *gen is the unload count, read here when a
+   library's entry needs it (UINT64_MAX: not yet). No lock: a new entry's
+   tag is written before its fn (release), and a tag rewritten under
+   pp->lock is stored whole. */
+static int parx__procs_fn_cached(parx_procs *pp, uintptr_t key, uint32_t *h, uint32_t *id,
+                                 uint64_t *gen)
 {
     const uint32_t mask = 2 * PARX__PROCS_MAX_FNS - 1;
     for (;; *h = (*h + 1) & mask) {
-        /* acquire: pairs with the release store of an entry's fn, so its id is written */
+        /* acquire: pairs with the release store of an entry's fn, so its tag is written */
         uintptr_t f = atomic_load_explicit(&pp->fcache[*h].fn, memory_order_acquire);
-        if (f == key) {
-            *id = pp->fcache[*h].id;
-            return true;
-        }
-        if (!f) return false;
+        if (!f) return 0;
+        if (f != key) continue;
+        /* acquire: pairs with the release store of a rewritten tag, so the
+           table entry it names is written */
+        uint64_t tag = atomic_load_explicit(&pp->fcache[*h].tag, memory_order_acquire);
+        *id = (uint32_t)(tag & PARX__PFC_ID);
+        if (tag & PARX__PFC_MAIN) return 1;
+        if (*gen == UINT64_MAX) *gen = parx__procs_dl_gen();
+        return tag >> PARX__PFC_GEN_SHIFT == *gen ? 1 : -1;
     }
+}
+
+/* Module names a and b (NULL or "": the program itself) are the same. */
+static bool parx__procs_same_module(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
 /* The function-table index of fn, adding it on first use. Called without
@@ -3858,12 +3906,17 @@ static int parx__procs_fn_id(parx_procs *pp, parx_job_fn fn, uint32_t *id)
     const uint32_t h0 = (uint32_t)((key >> 4) * UINT64_C(0x9E3779B97F4A7C15) >> 40) &
                         (2 * PARX__PROCS_MAX_FNS - 1);
     uint32_t h = h0;
-    if (parx__procs_fn_cached(pp, key, &h, id)) return 0;
+    uint64_t gen = UINT64_MAX;
+    int cached = parx__procs_fn_cached(pp, key, &h, id, &gen);
+    if (cached > 0) return 0;
     /* a full table stays full: no search of the modules for a function it
-       cannot take. relaxed: nfns only grows; the check under the lock
-       below decides when it is not full yet */
-    if (atomic_load_explicit(&pp->ctl->nfns, memory_order_relaxed) == PARX__PROCS_MAX_FNS)
+       cannot take (a stale entry may still be good). relaxed: nfns only
+       grows; the check under the lock below decides when it is not full yet */
+    if (cached == 0 &&
+        atomic_load_explicit(&pp->ctl->nfns, memory_order_relaxed) == PARX__PROCS_MAX_FNS)
         return -ENOSPC;
+    /* before the search: a module unloaded during it makes the entry stale */
+    if (gen == UINT64_MAX) gen = parx__procs_dl_gen();
 
     parx__pfind f;
     memset(&f, 0, sizeof f);
@@ -3880,23 +3933,42 @@ static int parx__procs_fn_id(parx_procs *pp, parx_job_fn fn, uint32_t *id)
         name_off = parx_arena_offset(pp->arena, copy);
     }
 
+    const uint64_t offset = (uint64_t)(key - f.mod_base);
+    const uint64_t tag_of = f.mod ? gen << PARX__PFC_GEN_SHIFT : PARX__PFC_MAIN;
     int rc = 0;
     pthread_mutex_lock(&pp->lock);
     h = h0;
-    if (!parx__procs_fn_cached(pp, key, &h, id)) { /* else another thread added it meanwhile */
+    cached = parx__procs_fn_cached(pp, key, &h, id, &gen);
+    if (cached < 0) {
+        /* checked before a module was unloaded: still the entry's module
+           and offset, or a module loaded since in an unloaded one's place */
+        const parx__pfn *e = &pp->fns[*id];
+        const char *was = e->name_off == PARX_ARENA_NO_OFFSET ? NULL
+                                                              : pp->base + e->name_off;
+        if (e->offset == offset && parx__procs_same_module(was, f.mod)) {
+            /* release: as a new entry's (parx__procs_fn_cached's acquire) */
+            atomic_store_explicit(&pp->fcache[h].tag, *id | tag_of, memory_order_release);
+            cached = 1;
+        }
+    }
+    if (cached <= 0) { /* else another thread added or checked it meanwhile */
         /* relaxed: written only under the lock we hold */
         uint32_t n = atomic_load_explicit(&pp->ctl->nfns, memory_order_relaxed);
         if (n == PARX__PROCS_MAX_FNS) {
             rc = -ENOSPC;
         } else {
             pp->fns[n].name_off = name_off;
-            pp->fns[n].offset = (uint64_t)(key - f.mod_base);
+            pp->fns[n].offset = offset;
             /* release: a worker that reads nfns (acquire) sees the entry; in
                practice the job's QUEUED store already published it */
             atomic_store_explicit(&pp->ctl->nfns, n + 1, memory_order_release);
-            pp->fcache[h].id = n;
-            /* release: a lookup that finds fn (acquire) reads its id */
-            atomic_store_explicit(&pp->fcache[h].fn, key, memory_order_release);
+            /* release: a lookup that finds fn and reads this tag (acquire)
+               finds entry n written; for a new slot the release store of
+               fn below publishes it too */
+            atomic_store_explicit(&pp->fcache[h].tag, n | tag_of, memory_order_release);
+            if (cached == 0)
+                /* release: a lookup that finds fn (acquire) reads its tag */
+                atomic_store_explicit(&pp->fcache[h].fn, key, memory_order_release);
             *id = n;
             copy = NULL; /* the table's now, for the pool's life */
         }
@@ -4198,6 +4270,17 @@ static void parx__procs_jobs(parx__pctl *ctl, char *base, uint32_t w, pid_t serv
     for (int sig = 1; sig < NSIG; sig++)
         if (sigismember(&parx__procs_user_changed, sig) == 1)
             sigaction(sig, &parx__procs_user_sa[sig], NULL);
+    /* A worker sits in a background process group (see >>procs), where a
+       job's terminal I/O would stop it (SIGTTIN, SIGTTOU) for good, its
+       job and every wait for it with it: where the program left those
+       signals at their default action they are ignored here, so a read of
+       the terminal fails with EIO and a write or tcsetattr goes through. */
+    const int tty_sigs[2] = {SIGTTIN, SIGTTOU};
+    for (int i = 0; i < 2; i++) {
+        struct sigaction sa;
+        if (sigaction(tty_sigs[i], NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+            signal(tty_sigs[i], SIG_IGN);
+    }
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -4394,7 +4477,8 @@ static void parx__procs_own_signals(void)
    goes away. It runs nothing of the user's, allocates nothing, and has one
    thread. */
 __attribute__((__noreturn__))
-static void parx__procs_serve(int sock, char *base, parx__pctl *ctl, pid_t parent)
+static void parx__procs_serve(int sock, char *base, parx__pctl *ctl, pid_t parent,
+                              const sigset_t *caller_mask)
 {
     parx__pjob *jobs;
     _Atomic uint32_t *ring;
@@ -4416,6 +4500,7 @@ static void parx__procs_serve(int sock, char *base, parx__pctl *ctl, pid_t paren
     sigset_t all, mask, chld;
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &mask);
+    if (caller_mask) mask = *caller_mask; /* fork mode: blocked across the fork */
     signal(SIGCHLD, SIG_DFL);
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
@@ -4569,7 +4654,7 @@ __attribute__((__constructor__)) static void parx__procs_boot(void)
     char *base = (char *)parx_arena_base(a);
     parx__pctl *ctl = (parx__pctl *)(void *)(base + m.a);
     if (ctl->magic != PARX__PROCS_MAGIC) _exit(127);
-    parx__procs_serve((int)fd, base, ctl, (pid_t)parent);
+    parx__procs_serve((int)fd, base, ctl, (pid_t)parent, NULL);
 }
 
 /* ---- the caller's monitor thread ------------------------------------------- */
@@ -5390,6 +5475,13 @@ static parx_procs *parx__procs_create(const parx_procs_desc *desc, int *err)
     } else {
         pid_t parent = getpid();
         fflush(NULL); /* or buffered output would be written again by a worker's exit() */
+        /* Every signal blocked across the fork, so that none runs a handler
+           of the program's in the server before parx__procs_serve has
+           taken them over (a signal to the caller's process group did);
+           the server gets this thread's mask back from it. */
+        sigset_t all, mask;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &mask);
         pthread_mutex_lock(&parx__procs_reg_lock);
         pid_t pid = fork();
         if (pid == 0) {
@@ -5398,10 +5490,11 @@ static parx_procs *parx__procs_create(const parx_procs_desc *desc, int *err)
             parx__procs_forget_others(pp);
             /* a process group of its own: see >>procs */
             setpgid(0, 0);
-            parx__procs_serve(sv[1], pp->base, pp->ctl, parent);
+            parx__procs_serve(sv[1], pp->base, pp->ctl, parent, &mask);
         }
         int fork_errno = errno;
         pthread_mutex_unlock(&parx__procs_reg_lock);
+        pthread_sigmask(SIG_SETMASK, &mask, NULL);
         /* The server's forks are what create waits for; our work below is
            not. The kernel often puts a new child on its parent's CPU, where
            the server would wait until we sleep (0.14-0.33 ms in 15 starts

@@ -19,9 +19,12 @@
    worker's or a waiter's step at an exact point of a caller's wait
    (PARX__PROCS_HOOK), with its workers stopped where they would race. */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <termios.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -1255,10 +1258,223 @@ static void test_function_table_full(void)
     parx_procs_destroy(pp);
 }
 
+/* ===== libraries loaded with dlopen ===================================== */
+
+/* A job of a library's plugin_job fn on pool pp; its status (the
+   library's number, 43 or 44, or the pool's error), or INT_MIN when the
+   submit itself failed. */
+static int plugin_status(parx_procs *pp, parx_job_fn fn)
+{
+    parx_ticket t;
+    parx_job_result r = {0};
+    int rc = parx_procs_submit(pp, fn, NULL, &t);
+    if (rc != 0) {
+        pt_diag("submit: %d (%s)", rc, parx_strerror(rc));
+        return INT_MIN;
+    }
+    if (parx_procs_wait(pp, t, &r) != 0) return INT_MIN;
+    return r.status;
+}
+
+/* A fork-mode pool and two builds of one library (the same code; plugin_job
+   returns 43 in A, 44 in B; paths from the environment, set by meson):
+   - A, loaded before create, runs in the workers (43);
+   - A unloaded, B loaded after create, usually at A's old address (the
+     kernel hands out the gap A left): B's job is no function the workers
+     have, so PARX_E_UNKNOWN_FN, as documented. It ran A's code (43): the
+     pool knew that address as A's and never looked again (found in review);
+   - spawn mode: a library loaded with dlopen is in no worker, so
+     PARX_E_UNKNOWN_FN for A too. */
+static void test_dlopen_libraries(void)
+{
+    const char *pa = getenv("PARX_TEST_PLUGIN_A"), *pb = getenv("PARX_TEST_PLUGIN_B");
+    if (!pa || !pb) PT_SKIP("PARX_TEST_PLUGIN_A and _B not set (meson sets them)");
+    void *a = dlopen(pa, RTLD_NOW | RTLD_LOCAL);
+    if (!a) pt_diag("dlopen %s: %s", pa, dlerror());
+    REQUIRE(a);
+    parx_job_fn fa;
+    *(void **)&fa = dlsym(a, "plugin_job"); /* POSIX: the conversion works */
+    REQUIRE(fa);
+    parx_procs *pp = parx_procs_create(&(parx_procs_desc){.workers = 1});
+    REQUIRE(pp);
+    arm("dlopen_libraries", 30);
+    CHECK_EQ(plugin_status(pp, fa), 43);
+    CHECK_EQ(dlclose(a), 0);
+    void *b = dlopen(pb, RTLD_NOW | RTLD_LOCAL);
+    if (!b) pt_diag("dlopen %s: %s", pb, dlerror());
+    REQUIRE(b);
+    parx_job_fn fb;
+    *(void **)&fb = dlsym(b, "plugin_job");
+    REQUIRE(fb);
+    pt_diag("B's plugin_job %s A's old address",
+            fb == fa ? "is at" : "is not at (the stale case is not reached this time)");
+    CHECK_EQ(fb(NULL), 44);
+    int st = plugin_status(pp, fb);
+    CHECK_MSG(st == PARX_E_UNKNOWN_FN, "B's job after create: status %d (%s), want %d", st,
+              st == 43 ? "A's code ran" : parx_strerror(st), PARX_E_UNKNOWN_FN);
+    /* and again: the answer stays */
+    CHECK_EQ(plugin_status(pp, fb), PARX_E_UNKNOWN_FN);
+    alarm(0);
+    parx_procs_destroy(pp);
+
+    pp = parx_procs_create(&(parx_procs_desc){.workers = 1, .start = PARX_START_SPAWN});
+    REQUIRE(pp);
+    arm("dlopen_libraries_spawn", 30);
+    CHECK_EQ(plugin_status(pp, fb), PARX_E_UNKNOWN_FN);
+    alarm(0);
+    parx_procs_destroy(pp);
+    CHECK_EQ(dlclose(b), 0);
+}
+
+/* ===== the fork server runs no handler of the program's ================== */
+
+/* A child in a process group of its own, with a SIGUSR1 handler that counts
+   the times it runs in a fork server (a child of the caller; workers, the
+   server's children, may run it: they have the program's handlers), while
+   a sibling sends SIGUSR1 to the group without pause and the child makes
+   and destroys fork-mode pools. The server took the signal in the moment
+   between its fork and its taking over of the signals (found in review:
+   the handler ran hundreds of times per pool here); the fork is now made with every
+   signal blocked. A race, so a pass on the old code is possible; a failure
+   here is never noise. */
+static _Atomic int *in_server;
+static pid_t su_caller;
+
+static void su_handler(int sig)
+{
+    (void)sig;
+    if (getpid() != su_caller && getppid() == su_caller)
+        atomic_fetch_add_explicit(in_server, 1, memory_order_relaxed);
+}
+
+static void test_server_runs_no_handler(void)
+{
+    in_server = (_Atomic int *)mmap(NULL, sizeof *in_server, PROT_READ | PROT_WRITE,
+                                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(in_server != MAP_FAILED);
+    atomic_store(in_server, 0);
+    pid_t child = xfork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        signal(SIGALRM, SIG_DFL); /* a hang kills the child: expect_child says so */
+        alarm(60 * (unsigned)time_scale());
+        su_caller = getpid();
+        setpgid(0, 0);
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = su_handler;
+        sa.sa_flags = SA_RESTART;
+        sigaction(SIGUSR1, &sa, NULL);
+        pid_t sender = fork();
+        if (sender == 0) {
+            signal(SIGUSR1, SIG_IGN);
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            for (;;) kill(-su_caller, SIGUSR1);
+        }
+        int made = 0, rounds = 100 / (int)time_scale(); /* fewer where all runs slower */
+        for (int i = 0; i < (rounds < 20 ? 20 : rounds) && sender > 0; i++) {
+            parx_procs *pp = parx_procs_create(&(parx_procs_desc){.workers = 1});
+            if (!pp) continue;
+            parx_procs_destroy(pp);
+            made++;
+        }
+        if (sender > 0) {
+            kill(sender, SIGKILL);
+            waitpid(sender, NULL, 0);
+        }
+        int n = atomic_load(in_server);
+        if (made == 0 || n != 0)
+            CHILD_DIAG("%d pools made; the handler ran in a server %d times", made, n);
+        _exit(made > 0 && n == 0 ? 0 : 1);
+    }
+    expect_child(child, 0, 0);
+    munmap((void *)in_server, sizeof *in_server);
+}
+
+/* ===== terminal I/O from a job ========================================== */
+
+/* Jobs on the caller's controlling terminal (fd 0, a pty here), from the
+   workers' background process group: 0 or the errno. */
+static int job_tty_read(void *arg)
+{
+    (void)arg;
+    char c;
+    return read(0, &c, 1) < 0 ? errno : 0;
+}
+
+static int job_tty_write(void *arg)
+{
+    (void)arg;
+    return write(0, "x", 1) == 1 ? 0 : errno;
+}
+
+static int job_tty_setattr(void *arg)
+{
+    (void)arg;
+    struct termios t;
+    return tcgetattr(0, &t) == 0 && tcsetattr(0, TCSANOW, &t) == 0 ? 0 : errno;
+}
+
+/* A caller with a controlling terminal (a new session on a pty, TOSTOP
+   set): a job that reads it, writes it or sets its attributes, in a worker
+   of the pool's background group, got SIGTTIN or SIGTTOU and stopped for
+   good, and the wait (and destroy) with it (found in review). Now the read
+   fails with EIO and the others go through, in both modes. In a child, in
+   a session of its own; alarm() ends a hang. */
+static void test_tty_jobs(void)
+{
+    pid_t child = xfork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        signal(SIGALRM, SIG_DFL); /* a hang kills the child: expect_child says so */
+        alarm(30 * (unsigned)time_scale());
+        int m = posix_openpt(O_RDWR | O_NOCTTY);
+        int ok = m >= 0 && grantpt(m) == 0 && unlockpt(m) == 0 && setsid() > 0;
+        const char *name = ok ? ptsname(m) : NULL;
+        int t = name ? open(name, O_RDWR) : -1; /* the session's controlling terminal */
+        struct termios tio;
+        ok = t >= 0 && dup2(t, 0) == 0 && tcgetattr(0, &tio) == 0;
+        tio.c_lflag |= TOSTOP;
+        ok = ok && tcsetattr(0, TCSANOW, &tio) == 0;
+        if (!ok) {
+            CHILD_DIAG("no pty: %s", strerror(errno));
+            _exit(1);
+        }
+        int bad = 0;
+        const parx_start modes[2] = {PARX_START_FORK, PARX_START_SPAWN};
+        for (int i = 0; i < 2; i++) {
+            parx_procs *pp = parx_procs_create(&(parx_procs_desc){.workers = 1,
+                                                                  .start = modes[i]});
+            if (!pp) {
+                CHILD_DIAG("create: %s", parx_strerror(-errno));
+                _exit(1);
+            }
+            const parx_job_fn fns[3] = {job_tty_read, job_tty_write, job_tty_setattr};
+            const int want[3] = {EIO, 0, 0};
+            for (int k = 0; k < 3; k++) {
+                parx_ticket tk;
+                parx_job_result r = {0};
+                int rc = parx_procs_submit(pp, fns[k], NULL, &tk);
+                if (rc == 0) rc = parx_procs_wait(pp, tk, &r);
+                if (rc != 0 || r.status != want[k]) {
+                    CHILD_DIAG("mode %d, job %d: rc %d, status %d (want %d)", i, k, rc,
+                               r.status, want[k]);
+                    bad++;
+                }
+            }
+            parx_procs_destroy(pp);
+        }
+        char drain[64];
+        (void)!read(m, drain, sizeof drain); /* the written byte */
+        _exit(bad ? 1 : 0);
+    }
+    expect_child(child, 0, 0);
+}
+
 int main(void)
 {
     signal(SIGALRM, on_alarm);
-    pt_plan(17);
+    pt_plan(20);
     run_guarded("map: progress hears of the jobs a broken pool fails, up to n of n",
                 test_progress_when_broken);
     run_guarded("two maps whose progress callbacks submit into a full pool: no hang",
@@ -1293,5 +1509,12 @@ int main(void)
                 test_log_hook_unlocked);
     run_guarded("256 job functions run; the 257th gives -ENOSPC; the pool goes on",
                 test_function_table_full);
+    run_guarded("libraries by dlopen: before create runs, after (and in an unloaded one's place)"
+                " PARX_E_UNKNOWN_FN",
+                test_dlopen_libraries);
+    run_guarded("a signal to the caller's group never runs its handler in a fork server",
+                test_server_runs_no_handler);
+    run_guarded("jobs that read, write or set the caller's terminal: EIO or done, never stopped",
+                test_tty_jobs);
     return pt_done_testing();
 }
