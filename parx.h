@@ -5198,10 +5198,23 @@ static int parx__procs_spawn_server(parx_procs *pp, int server_sock)
 /* The pools of this process, so that a fork-mode server forked for one of
    them can drop what it inherited of the others (their arenas, sockets and
    descriptors): else a later pool's processes would keep an earlier pool's
-   memory alive after its destroy. The lock is held across that fork, so the
-   child finds the list whole. */
+   memory alive after its destroy. The lock is held across every fork() of
+   the process (pthread_atfork, registered by the first create), ours and
+   the program's: the child finds the list whole, and a lock that is free,
+   not one another thread held at the fork (a child of the program's that
+   made a pool then hung). */
 static pthread_mutex_t parx__procs_reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static parx_procs *parx__procs_reg;
+static pthread_once_t parx__procs_reg_once = PTHREAD_ONCE_INIT;
+static int parx__procs_reg_err; /* pthread_atfork's error, -errno: create fails with it */
+static void parx__procs_reg_prepare(void) { pthread_mutex_lock(&parx__procs_reg_lock); }
+static void parx__procs_reg_parent(void) { pthread_mutex_unlock(&parx__procs_reg_lock); }
+static void parx__procs_reg_child(void) { pthread_mutex_init(&parx__procs_reg_lock, NULL); }
+static void parx__procs_reg_init(void)
+{
+    parx__procs_reg_err =
+        -pthread_atfork(parx__procs_reg_prepare, parx__procs_reg_parent, parx__procs_reg_child);
+}
 
 /* A ticket is gen_hi << 32 | tag << 20 | gen_lo << b | slot, where b is
    the pool's slot_bits (0 for one slot, 12 for the default 4096, 20 for
@@ -5245,8 +5258,9 @@ static uint32_t parx__procs_ticket_parse(const parx_procs *pp, parx_ticket t, ui
     return (uint32_t)t >> PARX__TICKET_SLOT_BITS;
 }
 
-/* In a fork-mode server just forked (the list lock held by the parent's
-   copy): unmap and close everything of the other pools. Syscalls only. */
+/* In a fork-mode server just forked (the list whole: its lock was held
+   across the fork): unmap and close everything of the other pools.
+   Syscalls only. */
 static void parx__procs_forget_others(parx_procs *self)
 {
     for (parx_procs *q = parx__procs_reg; q; q = q->reg_next) {
@@ -5262,9 +5276,8 @@ static void parx__procs_forget_others(parx_procs *self)
         q->base = NULL;
     }
     /* This process has no pools of its own (a job that makes one starts a
-       list of its own), and nobody here holds the lock the fork copied. */
+       list of its own); parx__procs_reg_child made the lock free. */
     parx__procs_reg = NULL;
-    pthread_mutex_init(&parx__procs_reg_lock, NULL);
 }
 
 static void parx__procs_free(parx_procs *pp)
@@ -5383,6 +5396,11 @@ static parx_procs *parx__procs_create(const parx_procs_desc *desc, int *err)
             d.job_timeout > 1.8e10 ? UINT64_MAX : (uint64_t)(d.job_timeout * 1e9);
         if (d.job_timeout_ns == 0) d.job_timeout_ns = 1;
     }
+    pthread_once(&parx__procs_reg_once, parx__procs_reg_init);
+    if (parx__procs_reg_err) {
+        *err = parx__procs_reg_err;
+        return NULL;
+    }
     int nw = d.workers ? d.workers : parx__cpu_count();
     if (nw > PARX__PROCS_MAX_WORKERS) nw = PARX__PROCS_MAX_WORKERS;
     uint32_t nslots = d.max_jobs ? d.max_jobs : 4096;
@@ -5482,8 +5500,7 @@ static parx_procs *parx__procs_create(const parx_procs_desc *desc, int *err)
         sigset_t all, mask;
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &mask);
-        pthread_mutex_lock(&parx__procs_reg_lock);
-        pid_t pid = fork();
+        pid_t pid = fork(); /* parx__procs_reg_prepare holds the list's lock across it */
         if (pid == 0) {
             close(sv[0]);
             close(pp->evfd);
@@ -5493,7 +5510,6 @@ static parx_procs *parx__procs_create(const parx_procs_desc *desc, int *err)
             parx__procs_serve(sv[1], pp->base, pp->ctl, parent, &mask);
         }
         int fork_errno = errno;
-        pthread_mutex_unlock(&parx__procs_reg_lock);
         pthread_sigmask(SIG_SETMASK, &mask, NULL);
         /* The server's forks are what create waits for; our work below is
            not. The kernel often puts a new child on its parent's CPU, where

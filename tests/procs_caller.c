@@ -1471,10 +1471,86 @@ static void test_tty_jobs(void)
     expect_child(child, 0, 0);
 }
 
+/* ===== a fork() of the program's while another thread holds parx's lock == */
+
+/* The program forks (plain fork) while another of its threads is inside
+   parx's list of pools (create, destroy): that lock was copied locked, and
+   a pool the child made (or a copy it destroyed) hung on it for good. The
+   lock is now held across every fork by a pthread_atfork handler: the fork
+   waits the moment it takes the other thread to let go, and the child's
+   lock is free. Played exactly: a thread holds the lock for 200 ms, the
+   main thread forks meanwhile, the child makes and destroys a pool. */
+static _Atomic int rl_held;
+
+static void *rl_hold(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&parx__procs_reg_lock);
+    atomic_store(&rl_held, 1);
+    nanosleep(&(struct timespec){0, 200000000}, NULL);
+    pthread_mutex_unlock(&parx__procs_reg_lock);
+    return NULL;
+}
+
+static void test_fork_while_list_locked(void)
+{
+    /* a first pool, made and gone: the handlers are registered by then */
+    parx_procs *pp = parx_procs_create(&(parx_procs_desc){.workers = 1});
+    REQUIRE(pp);
+    parx_procs_destroy(pp);
+    /* the child's answer, a byte (under TSan it leaves by SIGKILL) */
+    int fds[2];
+    REQUIRE(pipe2(fds, O_CLOEXEC) == 0);
+    atomic_store(&rl_held, 0);
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, rl_hold, NULL) == 0);
+    while (!atomic_load(&rl_held))
+        sched_yield();
+    pid_t child = fork();
+    if (child == 0) {
+        /* the lock itself is free here; and a pool works (not under TSan,
+           which refuses new threads, a pool's monitor, in a child of a
+           threaded process) */
+        int lock_free = pthread_mutex_trylock(&parx__procs_reg_lock) == 0;
+        if (lock_free) pthread_mutex_unlock(&parx__procs_reg_lock);
+        else CHILD_DIAG("parx's list lock is held in the child");
+        parx_procs *q = NULL;
+        if (lock_free && !UNDER_TSAN) {
+            q = parx_procs_create(&(parx_procs_desc){.workers = 1});
+            if (!q) CHILD_DIAG("create in the child: %s", parx_strerror(-errno));
+            parx_procs_destroy(q);
+        }
+        char ok = lock_free && (q || UNDER_TSAN) ? 'y' : 'n';
+        int sent = write(fds[1], &ok, 1) == 1;
+        /* TSan's exit would report the copy of the holding thread as never
+           joined (a fork's child cannot join it): leave without an exit */
+        if (UNDER_TSAN) raise(SIGKILL);
+        _exit(sent ? 0 : 1);
+    }
+    REQUIRE(child > 0);
+    close(fds[1]);
+    pthread_join(th, NULL);
+    /* bounded (20 s): the child may hang with every signal blocked (create
+       blocks them around its fork), where no alarm of its own could end it */
+    int st, done = 0;
+    for (int i = 0; i < polls(20000) && !done; i++) {
+        done = waitpid(child, &st, WNOHANG) == child;
+        if (!done) nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    CHECK_MSG(done, "the child hung making a pool (parx's list lock copied locked)");
+    if (!done) {
+        kill(child, SIGKILL);
+        waitpid(child, &st, 0);
+    }
+    char ok = 0;
+    CHECK_MSG(read(fds[0], &ok, 1) == 1 && ok == 'y', "the child's answer: %c", ok ? ok : '-');
+    close(fds[0]);
+}
+
 int main(void)
 {
     signal(SIGALRM, on_alarm);
-    pt_plan(20);
+    pt_plan(21);
     run_guarded("map: progress hears of the jobs a broken pool fails, up to n of n",
                 test_progress_when_broken);
     run_guarded("two maps whose progress callbacks submit into a full pool: no hang",
@@ -1516,5 +1592,7 @@ int main(void)
                 test_server_runs_no_handler);
     run_guarded("jobs that read, write or set the caller's terminal: EIO or done, never stopped",
                 test_tty_jobs);
+    run_guarded("the program forks while another thread holds parx's list: the child's pools work",
+                test_fork_while_list_locked);
     return pt_done_testing();
 }
