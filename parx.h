@@ -227,12 +227,25 @@
       program's state before main: static constructors that run before
       parx's have run (in the server too), those that run after it have not.
       Link parx's object first if workers need a C++ static initialised.
+      The server is started from /proc/self/exe (no /proc: create fails
+      with its errno, -ENOENT), in the caller's working directory and with
+      its environment as they are at create: relative paths in
+      LD_LIBRARY_PATH or LD_PRELOAD resolve from there, so a program that
+      changes directory first should give absolute ones. Signals the
+      caller ignores stay ignored there, as an exec keeps them (SIGPIPE
+      under systemd, SIGHUP under nohup), SIGCHLD aside; every other one
+      starts at its default action. A program started as `ld.so PROGRAM`
+      cannot be spawned as itself: PARX_E_SPAWN.
     Job functions travel as (module, offset): the offset of the function in
-    the program or library that contains it, found with dl_iterate_phdr.
-    That survives address-space randomisation and exec, so a pointer to any
-    function of the program or of a library loaded at startup works in both
-    modes; a library loaded with dlopen works in fork mode if it was loaded
-    before parx_procs_create (else the job fails with PARX_E_UNKNOWN_FN).
+    the program or library that contains it, found with dl_iterate_phdr,
+    with the module's GNU build ID. That survives address-space
+    randomisation and exec, so a pointer to any function of the program or
+    of a library loaded at startup works in both modes; a library loaded
+    with dlopen works in fork mode if it was loaded before
+    parx_procs_create (else the job fails with PARX_E_UNKNOWN_FN), and so
+    does a job whose module a spawn-mode worker loaded from another file
+    than the caller did (a library upgraded on disk since the program
+    started: its build ID differs, where linkers write one).
     A job is a record in the pool's arena: function, argument offset,
     result, and a state word that is also the futex its waiter sleeps on.
     Workers claim records with a CAS on that word (from a ring of record
@@ -3541,6 +3554,8 @@ typedef struct parx__pworker {
 typedef struct parx__pfn {
     uint64_t name_off;
     uint64_t offset;
+    uint8_t build_id[20]; /* the module's GNU build ID as the caller has it */
+    uint8_t build_id_len; /* 0: it has none, nothing to compare */
 } parx__pfn;
 
 typedef struct parx__pctl {
@@ -3811,7 +3826,43 @@ typedef struct parx__pfind {
     bool found;
     const char *mod;     /* out: module name (NULL: the main program) */
     uintptr_t mod_base;  /* out: its load bias */
+    uint8_t build_id[20]; /* out: its GNU build ID (build_id_len bytes, 0: none) */
+    uint8_t build_id_len;
 } parx__pfind;
+
+/* The GNU build ID of a loaded module (the NT_GNU_BUILD_ID note linkers
+   write, a hash of its contents), its first 20 bytes at most, or 0 where
+   it has none. A module's name and an offset name the same code in two
+   processes only if both loaded the same file: a library (or the program)
+   replaced on disk since the caller loaded it -- an upgrade -- has another
+   build ID in a spawn-mode worker, which would otherwise run whatever code
+   now lies at that offset. */
+static uint8_t parx__procs_build_id(const struct dl_phdr_info *info, uint8_t out[20])
+{
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE) continue;
+        size_t align = ph->p_align == 8 ? 8 : 4; /* notes are padded to their segment's */
+        const unsigned char *p = (const unsigned char *)(info->dlpi_addr + ph->p_vaddr);
+        size_t left = ph->p_memsz;
+        while (left >= sizeof(ElfW(Nhdr))) {
+            ElfW(Nhdr) nh;
+            memcpy(&nh, p, sizeof nh);
+            size_t nsz = (nh.n_namesz + align - 1) & ~(align - 1);
+            size_t dsz = (nh.n_descsz + align - 1) & ~(align - 1);
+            if (nsz > left - sizeof nh || dsz > left - sizeof nh - nsz) break;
+            const unsigned char *name = p + sizeof nh, *desc = name + nsz;
+            if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 && memcmp(name, "GNU", 4) == 0) {
+                uint8_t len = nh.n_descsz < 20 ? (uint8_t)nh.n_descsz : 20;
+                memcpy(out, desc, len);
+                return len;
+            }
+            p = desc + dsz;
+            left -= sizeof nh + nsz + dsz;
+        }
+    }
+    return 0;
+}
 
 static int parx__procs_find_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
@@ -3823,6 +3874,7 @@ static int parx__procs_find_cb(struct dl_phdr_info *info, size_t size, void *dat
         if (!match) return 0;
         f->found = true;
         f->mod_base = (uintptr_t)info->dlpi_addr;
+        f->build_id_len = parx__procs_build_id(info, f->build_id);
         return 1;
     }
     for (int i = 0; i < info->dlpi_phnum; i++) {
@@ -3833,6 +3885,7 @@ static int parx__procs_find_cb(struct dl_phdr_info *info, size_t size, void *dat
             f->found = true;
             f->mod = index == 0 ? NULL : info->dlpi_name;
             f->mod_base = (uintptr_t)info->dlpi_addr;
+            f->build_id_len = parx__procs_build_id(info, f->build_id);
             return 1;
         }
     }
@@ -3945,7 +3998,9 @@ static int parx__procs_fn_id(parx_procs *pp, parx_job_fn fn, uint32_t *id)
         const parx__pfn *e = &pp->fns[*id];
         const char *was = e->name_off == PARX_ARENA_NO_OFFSET ? NULL
                                                               : pp->base + e->name_off;
-        if (e->offset == offset && parx__procs_same_module(was, f.mod)) {
+        if (e->offset == offset && parx__procs_same_module(was, f.mod) &&
+            e->build_id_len == f.build_id_len &&
+            memcmp(e->build_id, f.build_id, f.build_id_len) == 0) {
             /* release: as a new entry's (parx__procs_fn_cached's acquire) */
             atomic_store_explicit(&pp->fcache[h].tag, *id | tag_of, memory_order_release);
             cached = 1;
@@ -3959,6 +4014,8 @@ static int parx__procs_fn_id(parx_procs *pp, parx_job_fn fn, uint32_t *id)
         } else {
             pp->fns[n].name_off = name_off;
             pp->fns[n].offset = offset;
+            memcpy(pp->fns[n].build_id, f.build_id, sizeof f.build_id);
+            pp->fns[n].build_id_len = f.build_id_len;
             /* release: a worker that reads nfns (acquire) sees the entry; in
                practice the job's QUEUED store already published it */
             atomic_store_explicit(&pp->ctl->nfns, n + 1, memory_order_release);
@@ -3991,6 +4048,10 @@ static parx_job_fn parx__procs_resolve(parx__pctl *ctl, char *base, parx__pfn *f
     f.name = fns[id].name_off == PARX_ARENA_NO_OFFSET ? "" : base + fns[id].name_off;
     dl_iterate_phdr(parx__procs_find_cb, &f);
     if (!f.found) return NULL;
+    /* another file than the caller's under that name (see parx__procs_build_id) */
+    if (f.build_id_len != fns[id].build_id_len ||
+        memcmp(f.build_id, fns[id].build_id, f.build_id_len) != 0)
+        return NULL;
     cache[id] = (parx_job_fn)(f.mod_base + (uintptr_t)fns[id].offset);
     return cache[id];
 }
@@ -5142,11 +5203,37 @@ static void parx__procs_exe(char *buf, size_t size)
     snprintf(buf, size, "/proc/self/exe");
 }
 
+/* The first module's (the program's) interpreter path, PT_INTERP. */
+static int parx__procs_interp_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_INTERP)
+            *(const char **)data = (const char *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+    return 1;
+}
+
+/* true when the program was started as `ld.so PROGRAM`: /proc/self/exe is
+   then its interpreter, which spawn mode would start in its place (it said
+   "missing program name" on the program's stderr). */
+static bool parx__procs_run_by_loader(const char *exe)
+{
+    const char *interp = NULL;
+    dl_iterate_phdr(parx__procs_interp_cb, &interp);
+    char real[4096];
+    return interp && realpath(interp, real) && strcmp(real, exe) == 0;
+}
+
 static int parx__procs_spawn_server(parx_procs *pp, int server_sock)
 {
     extern char **environ;
     char exe[4096];
     parx__procs_exe(exe, sizeof exe);
+    if (parx__procs_run_by_loader(exe)) {
+        parx__log(PARX_LOG_ERROR, "parx_procs: spawn mode: the program was started by its "
+                                  "dynamic loader (ld.so PROGRAM), which cannot be spawned as it");
+        return PARX_E_SPAWN;
+    }
     char var[64];
     snprintf(var, sizeof var, "%s=3:%ld", PARX__PROCS_ENV, (long)getpid());
     size_t n = 0;
@@ -5171,13 +5258,21 @@ static int parx__procs_spawn_server(parx_procs *pp, int server_sock)
 #if PARX__HAVE_CLOSEFROM
     posix_spawn_file_actions_addclosefrom_np(&fa, 4); /* and nothing else of ours */
 #endif
-    sigset_t none, all;
+    /* Every signal at its default action, but those the caller ignores
+       now, which stay ignored as an exec keeps them (SIGPIPE under
+       systemd, SIGHUP under nohup), and SIGCHLD, which the server needs. */
+    sigset_t none, dflt;
     sigemptyset(&none);
-    sigfillset(&all);
-    sigdelset(&all, SIGKILL);
-    sigdelset(&all, SIGSTOP);
+    sigfillset(&dflt);
+    sigdelset(&dflt, SIGKILL);
+    sigdelset(&dflt, SIGSTOP);
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction sa;
+        if (sig != SIGCHLD && sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+            sigdelset(&dflt, sig);
+    }
     posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &all);
+    posix_spawnattr_setsigdefault(&at, &dflt);
     posix_spawnattr_setpgroup(&at, 0); /* a process group of its own: see >>procs */
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
                                       POSIX_SPAWN_SETPGROUP);

@@ -1547,10 +1547,101 @@ static void test_fork_while_list_locked(void)
     close(fds[0]);
 }
 
-int main(void)
+/* ===== spawn mode: ignored signals, and a program run by its loader ======= */
+
+static int sig_ignored(int sig)
 {
+    struct sigaction sa;
+    return sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
+}
+static int job_pipe_ignored(void *arg) { return (void)arg, sig_ignored(SIGPIPE); }
+static int job_usr2_ignored(void *arg) { return (void)arg, sig_ignored(SIGUSR2); }
+
+/* A caller that ignores SIGPIPE (systemd's services do; nohup, SIGHUP):
+   spawn-mode workers ignore it too, as an exec keeps it; they reset every
+   disposition to default before (found in review: a job writing to a
+   closed pipe died of SIGPIPE in spawn mode, got EPIPE in fork mode).
+   SIGUSR2, handled by the caller, is at its default there. In a child. */
+static void su2_handler(int sig) { (void)sig; }
+
+static void test_spawn_keeps_ignored(void)
+{
+    pid_t child = xfork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        signal(SIGPIPE, SIG_IGN);
+        signal(SIGUSR2, su2_handler);
+        parx_procs *pp = parx_procs_create(&(parx_procs_desc){.workers = 1,
+                                                              .start = PARX_START_SPAWN});
+        if (!pp) _exit(3);
+        int got[2] = {-1, -1};
+        const parx_job_fn fns[2] = {job_pipe_ignored, job_usr2_ignored};
+        for (int i = 0; i < 2; i++) {
+            parx_ticket t;
+            parx_job_result r = {0};
+            if (parx_procs_submit(pp, fns[i], NULL, &t) == 0 &&
+                parx_procs_wait(pp, t, &r) == 0)
+                got[i] = r.status;
+        }
+        parx_procs_destroy(pp);
+        if (got[0] != 1 || got[1] != 0)
+            CHILD_DIAG("in a spawn worker: SIGPIPE ignored %d (want 1), SIGUSR2 %d (want 0)",
+                       got[0], got[1]);
+        _exit(got[0] == 1 && got[1] == 0 ? 0 : 1);
+    }
+    expect_child(child, 0, 0);
+}
+
+/* The program started as `ld.so PROGRAM`: /proc/self/exe is the loader.
+   Spawn mode gives PARX_E_SPAWN at once, printing nothing; it started the
+   loader as the server, which wrote "missing program name" on the
+   program's stderr (found in review). argv[1] "ldso-child" is that run. */
+static int ldso_child(void)
+{
+    errno = 0;
+    parx_procs *pp = parx_procs_create(&(parx_procs_desc){.workers = 1,
+                                                          .start = PARX_START_SPAWN});
+    int e = errno;
+    parx_procs_destroy(pp);
+    return !pp && e == -PARX_E_SPAWN ? 0 : 1;
+}
+
+static void test_spawn_run_by_loader(void)
+{
+    const char *interp = NULL;
+    dl_iterate_phdr(parx__procs_interp_cb, &interp);
+    if (!interp) PT_SKIP("a static program: no loader");
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    REQUIRE(n > 0);
+    self[n] = 0;
+    int fds[2];
+    REQUIRE(pipe2(fds, O_CLOEXEC) == 0);
+    pid_t child = xfork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        execl(interp, interp, self, "ldso-child", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    char out[4096];
+    size_t got = 0;
+    ssize_t r;
+    while (got < sizeof out - 1 && (r = read(fds[0], out + got, sizeof out - 1 - got)) > 0)
+        got += (size_t)r;
+    out[got] = 0;
+    close(fds[0]);
+    expect_child(child, 0, 0);
+    CHECK_MSG(strstr(out, "missing program name") == NULL, "the loader ran as a server: %s", out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "ldso-child") == 0) return ldso_child();
     signal(SIGALRM, on_alarm);
-    pt_plan(21);
+    pt_plan(23);
     run_guarded("map: progress hears of the jobs a broken pool fails, up to n of n",
                 test_progress_when_broken);
     run_guarded("two maps whose progress callbacks submit into a full pool: no hang",
@@ -1594,5 +1685,9 @@ int main(void)
                 test_tty_jobs);
     run_guarded("the program forks while another thread holds parx's list: the child's pools work",
                 test_fork_while_list_locked);
+    run_guarded("spawn workers ignore what the caller ignores (SIGPIPE), handled ones default",
+                test_spawn_keeps_ignored);
+    run_guarded("a program started as `ld.so PROGRAM`: spawn mode says PARX_E_SPAWN, prints nothing",
+                test_spawn_run_by_loader);
     return pt_done_testing();
 }
