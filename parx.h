@@ -1637,7 +1637,8 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
 /* parx_run_predict: the time AUTO expects for n jobs of job_ns each on
    backend e with `workers` workers (0: p->cpus), starting a pool, as a
    model of p's overheads (t = job_ns + the backend's per-job cost, S its
-   start, w workers): sequential n * job_ns; processes S + ceil(n / w) * t;
+   start, w workers, at most n): sequential n * job_ns; processes
+   S + ceil(n / w) * t;
    threads the larger of ceil(n / w) * t and (n t + (w - 1) S / 2) / w + S / 2
    (the caller works while the others are created, the first half of S, and
    waits for them to stop after the last job, the second); AUTO the smaller of
@@ -1678,7 +1679,9 @@ PARX_API double parx_run_break_even(const parx_probe *p, parx_exec e, size_t n, 
    or job.
    parx_probe_save: write every field as a flat JSON object (with
    "parx_probe": 1, the format version) to path, through a temporary file
-   renamed over it. Times that are not finite and positive are written as
+   renamed over it (".parx_probe.*" in path's folder; a file at path keeps
+   its permissions, a symbolic link there is replaced, not followed).
+   Times that are not finite and positive are written as
    0 ("not measured"), cpus below 1 as this process's CPU count and above
    2^20 as 2^20, io_uring other than 0 as 1, and the strings up to their
    NUL or the end of their array, each byte that starts no valid UTF-8
@@ -1691,7 +1694,8 @@ PARX_API double parx_run_break_even(const parx_probe *p, parx_exec e, size_t n, 
    also a file that is not a JSON object, a wrong or missing "parx_probe"
    version, a value of the wrong type or out of range, anything after the
    object, a file over 1 MiB, a file that is not a regular file: a FIFO, a
-   device), -EISDIR, or the errno of a failed call (-ENOENT: no such file).
+   device; for save, such a file at path, which it leaves as it is),
+   -EISDIR, or the errno of a failed call (-ENOENT: no such file).
    Thread safety: any thread; concurrent saves to one path leave one of
    them whole. */
 #define PARX_PROBE_NO_PROCS 1u
@@ -8861,15 +8865,26 @@ PARX_API int parx_probe_save(const parx_probe *p, const char *path)
     parx__probe_locale_back(c, old);
     if (b.len >= sizeof text) return -ENOMEM; /* cannot happen: every field is bounded */
 
+    /* What is at path now: a device, a FIFO or a socket is not replaced by
+       a file (load would refuse it too), and a file's permissions carry
+       over to the new one. */
+    struct stat st;
+    bool had = stat(path, &st) == 0;
+    if (had && S_ISDIR(st.st_mode)) return -EISDIR;
+    if (had && !S_ISREG(st.st_mode)) return -EINVAL;
+
     /* A temporary file beside it, then rename: a reader (parx_run's
-       PARX_PROBE) sees the old file or the new one, never half of one. */
+       PARX_PROBE) sees the old file or the new one, never half of one. Its
+       name is short (".parx_probe.<pid>.<n>" in path's folder), so that any
+       name path's own last part may have leaves room for it. */
     static _Atomic unsigned seq; /* relaxed: only makes names unique, orders nothing */
-    size_t plen = strlen(path);
-    char *tmp = (char *)malloc(plen + 48);
+    const char *slash = strrchr(path, '/');
+    size_t dlen = slash ? (size_t)(slash - path) + 1 : 0; /* the folder, with its '/' */
+    char *tmp = (char *)malloc(dlen + 48);
     if (!tmp) return -ENOMEM;
     int fd = -1, e = 0;
     for (int tries = 0; tries < 100 && fd < 0; tries++) {
-        snprintf(tmp, plen + 48, "%s.tmp.%d.%u", path, (int)getpid(),
+        snprintf(tmp, dlen + 48, "%.*s.parx_probe.%d.%u", (int)dlen, path, (int)getpid(),
                  atomic_fetch_add_explicit(&seq, 1, memory_order_relaxed));
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (fd < 0 && errno != EEXIST) break;
@@ -8879,6 +8894,7 @@ PARX_API int parx_probe_save(const parx_probe *p, const char *path)
         free(tmp);
         return e;
     }
+    if (had && fchmod(fd, st.st_mode & 07777) != 0) e = -errno;
     for (size_t off = 0; off < b.len && !e;) {
         ssize_t w = write(fd, text + off, b.len - off);
         if (w > 0) off += (size_t)w;
@@ -9197,8 +9213,10 @@ PARX_API int parx_probe_load(parx_probe *p, const char *path)
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return -errno;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        int e = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL; /* a FIFO, a device, a socket */
+    int fst = fstat(fd, &st) == 0 ? 0 : -errno;
+    if (fst || !S_ISREG(st.st_mode)) {
+        /* a FIFO, a device, a socket: -EINVAL */
+        int e = fst ? fst : S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
         close(fd);
         return e;
     }
@@ -9323,7 +9341,9 @@ PARX_API int parx_probe_format(const parx_probe *p, char *buf, size_t size)
                      rows[i].per_cpu == 1 ? "threads" : "workers");
         else
             snprintf(name, sizeof name, "%s", rows[i].what);
-        bool have = p->measured && (p->measured_mask & rows[i].bit);
+        /* a figure of 0 is none, whatever the mask says (save writes a
+           figure that is not finite and positive as 0, and keeps its bit) */
+        bool have = p->measured && (p->measured_mask & rows[i].bit) && rows[i].ns > 0;
         if (rows[i].ns > 0) parx__probe_time(val, sizeof val, rows[i].ns);
         else snprintf(val, sizeof val, "-");
         parx__pbuf_put(&b, "  ");

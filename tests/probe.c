@@ -627,6 +627,54 @@ static void test_format(void)
     CHECK_EQ(parx_probe_format(&p, NULL, 10), -EINVAL);
 }
 
+/* save at the edges of what a path may be (found in review): a last part
+   of 250 bytes, legal (it failed -ENAMETOOLONG: the temporary name added
+   to it); a FIFO at path (it was replaced by a file; a device node too):
+   -EINVAL and left as it is; a file's permissions carried over (0600 came
+   back 0644); a folder -EISDIR ("." gave -EBUSY); and a figure of 0 whose
+   mask bit is set shows "not available", not "measured". */
+static void test_save_edges(void)
+{
+    parx_probe a = sample(), b;
+    char name[300];
+    memset(name, 'p', 250);
+    name[250] = '\0';
+    unlink(name);
+    CHECK_EQ(parx_probe_save(&a, name), 0);
+    CHECK_EQ(parx_probe_load(&b, name), 0);
+    unlink(name);
+
+    const char *fifo = tmp_path("fifo");
+    unlink(fifo);
+    REQUIRE(mkfifo(fifo, 0600) == 0);
+    CHECK_EQ(parx_probe_save(&a, fifo), -EINVAL);
+    struct stat st;
+    CHECK(stat(fifo, &st) == 0 && S_ISFIFO(st.st_mode));
+    unlink(fifo);
+
+    const char *path = tmp_path("mode");
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    REQUIRE(fd >= 0);
+    fchmod(fd, 0600);
+    close(fd);
+    CHECK_EQ(parx_probe_save(&a, path), 0);
+    CHECK_MSG(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600, "mode %o",
+              (unsigned)(st.st_mode & 0777));
+    unlink(path);
+    CHECK_EQ(parx_probe_save(&a, "."), -EISDIR);
+
+    char buf[8192];
+    parx_probe z = sample();
+    z.measured = true;
+    z.measured_mask = PARX_PROBE_HAVE_THREAD_START;
+    z.thread_start_ns = 0;
+    REQUIRE(parx_probe_format(&z, buf, sizeof buf) > 0);
+    const char *row = strstr(buf, "thread pool start");
+    const char *eol = row ? strchr(row, '\n') : NULL;
+    CHECK_MSG(row && eol && memmem(row, (size_t)(eol - row), "not available", 13),
+              "%.*s", row && eol ? (int)(eol - row) : 0, row ? row : "");
+}
+
 /* ---- the parx_probe program --------------------------------------------------- */
 
 static const char *tool;
@@ -702,12 +750,21 @@ static void test_cli_json_refused(void)
     CHECK_MSG(access(a, F_OK) != 0 && access(b, F_OK) != 0, "a file was written");
     unlink(a);
     unlink(b);
-    const char *const bad[] = {"/nonexistent-parx-dir/p.json", "/", "/etc/hostname/p.json"};
+    /* "" and a FIFO too: an empty name was measured for first; a FIFO (or a
+       device node) was replaced by a file */
+    char fifo[128]; /* a copy: tmp_path reuses its buffers, and run_tool calls it */
+    snprintf(fifo, sizeof fifo, "%s", tmp_path("cli-fifo"));
+    unlink(fifo);
+    REQUIRE(mkfifo(fifo, 0600) == 0);
+    const char *const bad[] = {"/nonexistent-parx-dir/p.json", "/", "/etc/hostname/p.json", "",
+                               fifo};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         CHECK_EQ(run_tool((const char *const[]){"--quick", "--json", bad[i], NULL}, out,
                           sizeof out),
                  2);
-        CHECK_MSG(strstr(out, bad[i]) != NULL, "the message does not name %s", bad[i]);
+        char named[80];
+        snprintf(named, sizeof named, "cannot write %s:", bad[i]);
+        CHECK_MSG(strstr(out, named) != NULL, "the message does not name '%s'", bad[i]);
         CHECK_MSG(strstr(out, "Break-even") == NULL, "%s: measured before refusing", bad[i]);
     }
 }
@@ -745,12 +802,14 @@ int main(int argc, char **argv)
         pt_run("parx_probe --json FILE: exit 0, the file loads", test_cli_json);
         return pt_done_testing();
     }
-    pt_plan(10);
+    pt_plan(11);
     /* first, while this process has no thread: fork pools are started */
     pt_run("measure: every figure, or 0 and a reason where compiled out", test_measure_full);
     pt_run("measure with PARX_PROBE_NO_PROCS: process figures stay defaults", test_measure_quick);
     pt_run("measure: bad arguments", test_measure_bad_args);
     pt_run("save and load: equal field by field", test_round_trip);
+    pt_run("save: a long name, a FIFO, permissions, a folder; format: a figure of 0",
+           test_save_edges);
     pt_run("load: whitespace, any order, unknown keys, escapes, defaults", test_load_lenient);
     pt_run("load: garbage, truncations, wrong version and types: -EINVAL", test_load_rejects);
     pt_run("load and save: UTF-8 checked; bytes that are none refused, and saved as U+FFFD",

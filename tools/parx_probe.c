@@ -13,8 +13,9 @@
                                      starting "--": ./--name for that)
         parx_probe --help
 
-    Exit status: 0, 1 (the figures could not be written), 2 (bad usage,
-    --json given twice, or a FILE whose folder takes no new files: checked
+    Exit status: 0, 1 (the figures or the table could not be written), 2
+    (bad usage, --json given twice, or a FILE that is empty, a folder, a
+    device, FIFO or socket, or in a folder that takes no new files: checked
     before the measuring).
     Run it on a quiet machine: other processes on the same cores make every
     figure larger.
@@ -42,22 +43,25 @@ static void usage(FILE *f)
           f);
 }
 
-/* 0 if parx_probe_save can write path (it writes a file beside it and
+/* NULL if parx_probe_save can write path (it writes a file beside it and
    renames that over it: the folder must take new files, and path must be
-   no folder), or the errno that says why not. */
-static int json_path_error(const char *path)
+   no folder, and no device, FIFO or socket, which save leaves alone), or
+   why not. */
+static const char *json_path_error(const char *path)
 {
     struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return EISDIR;
+    if (!*path) return strerror(ENOENT);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return strerror(EISDIR);
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) return "not a regular file";
     const char *slash = strrchr(path, '/');
     char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir) return ENOMEM;
+    if (!dir) return strerror(ENOMEM);
     int err = stat(dir, &st) != 0                 ? errno
               : !S_ISDIR(st.st_mode)              ? ENOTDIR
               : access(dir, W_OK | X_OK) != 0     ? errno
                                                   : 0;
     free(dir);
-    return err;
+    return err ? strerror(err) : NULL;
 }
 
 /* Add "; what" to the probe's notes, as parx_probe_measure does. */
@@ -82,7 +86,8 @@ static void probe_gpu(parx_probe *p)
     parx_gpu_info in;
     double ns = 0;
     int rc = parx_gpu_dispatch_latency(g, &ns);
-    if (rc == 0 && parx_gpu_query(g, &in) == 0) {
+    if (rc == 0) rc = parx_gpu_query(g, &in); /* its error, not "success", in the note */
+    if (rc == 0) {
         p->gpu_dispatch_ns = ns;
         snprintf(p->gpu_name, sizeof p->gpu_name, "%.*s", (int)sizeof p->gpu_name - 1,
                  in.device_name);
@@ -118,9 +123,9 @@ int main(int argc, char **argv)
         }
     }
 
-    int err = json ? json_path_error(json) : 0; /* before the seconds of measuring */
-    if (err) {
-        fprintf(stderr, "parx_probe: cannot write %s: %s\n", json, strerror(err));
+    const char *why = json ? json_path_error(json) : NULL; /* before the seconds of measuring */
+    if (why) {
+        fprintf(stderr, "parx_probe: cannot write %s: %s\n", json, why);
         return 2;
     }
 
@@ -152,6 +157,10 @@ int main(int argc, char **argv)
             return 1;
         }
         printf("wrote %s (use it with PARX_PROBE=%s)\n", json, json);
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) { /* a full disk, a closed pipe */
+        fprintf(stderr, "parx_probe: writing the table: %s\n", strerror(errno));
+        return 1;
     }
     return 0;
 }
