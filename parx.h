@@ -1484,7 +1484,9 @@ PARX_API parx_io_backend parx_writer_backend(const parx_writer *w, const char **
    workers that take the remaining jobs alongside it; otherwise it finishes
    sequentially -- so tiny jobs never pay for threads. The costs come from
    .probe, or the JSON file named by the environment variable PARX_PROBE
-   (written by `parx_probe --json`), else from built-in figures. Jobs marked
+   (written by `parx_probe --json`; read once per process, at its first
+   parx_run of any exec, a bad one logged at PARX_LOG_WARN: later changes
+   to the variable or the file are not seen), else from built-in figures. Jobs marked
    .isolate (or run with a timeout or retries) go to processes: spawn when
    the caller has threads or is large (and ctx can travel: NULL, or copied
    by .ctx_size), fork otherwise; a given .procs runs them in its own mode.
@@ -1687,7 +1689,7 @@ PARX_API double parx_run_break_even(const parx_probe *p, parx_exec e, size_t n, 
    NUL or the end of their array, each byte that starts no valid UTF-8
    character as U+FFFD; so load reads back whatever save wrote.
    parx_probe_load: read such a file into *p: keys in any order, unknown keys
-   ignored, missing ones left at parx_probe_defaults' figures, a string
+   ignored (their values nested at most 64 deep), missing ones left at parx_probe_defaults' figures, a string
    longer than its array cut at a character boundary (one that U+FFFD made
    longer, say); *p is changed only on success.
    Both return 0, -EINVAL (p or path NULL; for save also path ""; for load
