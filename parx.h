@@ -5309,12 +5309,13 @@ static parx_procs *parx__procs_reg;
 static pthread_once_t parx__procs_reg_once = PTHREAD_ONCE_INIT;
 static int parx__procs_reg_err; /* pthread_atfork's error, -errno: create fails with it */
 static void parx__procs_reg_prepare(void) { pthread_mutex_lock(&parx__procs_reg_lock); }
-static void parx__procs_reg_parent(void) { pthread_mutex_unlock(&parx__procs_reg_lock); }
-static void parx__procs_reg_child(void) { pthread_mutex_init(&parx__procs_reg_lock, NULL); }
+/* after the fork, in both: the forking thread holds it, in the child too
+   (the child's one thread is that thread's copy), and lets go */
+static void parx__procs_reg_after(void) { pthread_mutex_unlock(&parx__procs_reg_lock); }
 static void parx__procs_reg_init(void)
 {
     parx__procs_reg_err =
-        -pthread_atfork(parx__procs_reg_prepare, parx__procs_reg_parent, parx__procs_reg_child);
+        -pthread_atfork(parx__procs_reg_prepare, parx__procs_reg_after, parx__procs_reg_after);
 }
 
 /* A ticket is gen_hi << 32 | tag << 20 | gen_lo << b | slot, where b is
@@ -5377,7 +5378,7 @@ static void parx__procs_forget_others(parx_procs *self)
         q->base = NULL;
     }
     /* This process has no pools of its own (a job that makes one starts a
-       list of its own); parx__procs_reg_child made the lock free. */
+       list of its own); parx__procs_reg_after let go of the lock. */
     parx__procs_reg = NULL;
 }
 
