@@ -275,9 +275,9 @@
     where the program left them at their default action, are ignored, as
     terminal I/O from a background group would stop a worker for good: a
     job's read of the terminal fails with EIO, a write goes through (a
-    program a job execs inherits the two ignored). The server is a child of the caller: a
-    wait() or waitpid(-1) of the caller's own may reap it, which breaks
-    the pool (PARX_E_PROCS_BROKEN).
+    program a job execs inherits the two ignored). The server is a child
+    of the caller: a wait() or waitpid(-1) of the caller's own may reap it,
+    which breaks the pool (PARX_E_PROCS_BROKEN).
     Every descriptor is O_CLOEXEC and 3 or above (a caller started with its
     standard streams closed gets 0, 1 and 2 back from its next opens, and a
     printf must not land on the pool's socket). Destroy reaps the server,
@@ -1486,8 +1486,8 @@ PARX_API parx_io_backend parx_writer_backend(const parx_writer *w, const char **
    .probe, or the JSON file named by the environment variable PARX_PROBE
    (written by `parx_probe --json`; read once per process, at its first
    parx_run of any exec, a bad one logged at PARX_LOG_WARN: later changes
-   to the variable or the file are not seen), else from built-in figures. Jobs marked
-   .isolate (or run with a timeout or retries) go to processes: spawn when
+   to the variable or the file are not seen), else from built-in figures.
+   Jobs marked .isolate (or run with a timeout or retries) go to processes: spawn when
    the caller has threads or is large (and ctx can travel: NULL, or copied
    by .ctx_size), fork otherwise; a given .procs runs them in its own mode.
    The report says what it chose and why. */
@@ -1689,9 +1689,10 @@ PARX_API double parx_run_break_even(const parx_probe *p, parx_exec e, size_t n, 
    NUL or the end of their array, each byte that starts no valid UTF-8
    character as U+FFFD; so load reads back whatever save wrote.
    parx_probe_load: read such a file into *p: keys in any order, unknown keys
-   ignored (their values nested at most 64 deep), missing ones left at parx_probe_defaults' figures, a string
-   longer than its array cut at a character boundary (one that U+FFFD made
-   longer, say); *p is changed only on success.
+   ignored (their values nested at most 64 deep), missing ones left at
+   parx_probe_defaults' figures, a string longer than its array cut at a
+   character boundary (one that U+FFFD made longer, say); *p is changed
+   only on success.
    Both return 0, -EINVAL (p or path NULL; for save also path ""; for load
    also a file that is not a JSON object, a wrong or missing "parx_probe"
    version, a value of the wrong type or out of range, anything after the
@@ -3954,6 +3955,14 @@ static bool parx__procs_same_module(const char *a, const char *b)
     return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
+/* The module f found has the build ID table entry e was made with (both
+   none counts as the same: nothing to tell them apart). */
+static bool parx__procs_same_build(const parx__pfn *e, const parx__pfind *f)
+{
+    return e->build_id_len == f->build_id_len &&
+           memcmp(e->build_id, f->build_id, f->build_id_len) == 0;
+}
+
 /* The function-table index of fn, adding it on first use. Called without
    pp->lock: a function seen before is found with no lock at all, and a new
    one is looked up and its module's name copied into the arena before the
@@ -4005,8 +4014,7 @@ static int parx__procs_fn_id(parx_procs *pp, parx_job_fn fn, uint32_t *id)
         const char *was = e->name_off == PARX_ARENA_NO_OFFSET ? NULL
                                                               : pp->base + e->name_off;
         if (e->offset == offset && parx__procs_same_module(was, f.mod) &&
-            e->build_id_len == f.build_id_len &&
-            memcmp(e->build_id, f.build_id, f.build_id_len) == 0) {
+            parx__procs_same_build(e, &f)) {
             /* release: as a new entry's (parx__procs_fn_cached's acquire) */
             atomic_store_explicit(&pp->fcache[h].tag, *id | tag_of, memory_order_release);
             cached = 1;
@@ -4055,9 +4063,7 @@ static parx_job_fn parx__procs_resolve(parx__pctl *ctl, char *base, parx__pfn *f
     dl_iterate_phdr(parx__procs_find_cb, &f);
     if (!f.found) return NULL;
     /* another file than the caller's under that name (see parx__procs_build_id) */
-    if (f.build_id_len != fns[id].build_id_len ||
-        memcmp(f.build_id, fns[id].build_id, f.build_id_len) != 0)
-        return NULL;
+    if (!parx__procs_same_build(&fns[id], &f)) return NULL;
     cache[id] = (parx_job_fn)(f.mod_base + (uintptr_t)fns[id].offset);
     return cache[id];
 }
@@ -7423,8 +7429,7 @@ PARX_API int parx_prefetch_next(parx_prefetch *pf, parx_chunk *c)
 {
     if (!pf) return -EINVAL;
     /* an error stays, c NULL or not: parx_prefetch_error still names it */
-    if (pf->sticky) return pf->sticky;
-    if (!c) return -EINVAL;
+    if (!c) return pf->sticky ? pf->sticky : -EINVAL;
     for (;;) {
         if (pf->sticky) return pf->sticky;
         parx__pf_fill(pf);

@@ -415,9 +415,9 @@ typedef struct parx_gpu_push_header {
    desc: NULL or {0} for defaults.
    Returns the device, or NULL with *err (err may be NULL): -ENODEV (no
    loader, no driver, no device of the kind asked for, a build without
-   PARX_GPU_VULKAN, or a statically linked program: take the CPU path), -EINVAL (desc.device is not a
-   parx_gpu_device_kind), -ENOMEM, -EIO (any other driver error, a device
-   lost while it was made included).
+   PARX_GPU_VULKAN, or a statically linked program: take the CPU path),
+   -EINVAL (desc.device is not a parx_gpu_device_kind), -ENOMEM, -EIO (any
+   other driver error, a device lost while it was made included).
    Thread safety: any thread. The returned handle, and everything created
    from it, is used by one thread at a time (the caller serialises), like a
    Vulkan queue. */

@@ -1687,7 +1687,7 @@ int main(int argc, char **argv)
                 test_fork_while_list_locked);
     run_guarded("spawn workers ignore what the caller ignores (SIGPIPE), handled ones default",
                 test_spawn_keeps_ignored);
-    run_guarded("a program started as `ld.so PROGRAM`: spawn mode says PARX_E_SPAWN, prints nothing",
+    run_guarded("a program started as `ld.so PROGRAM`: spawn mode gives PARX_E_SPAWN, quietly",
                 test_spawn_run_by_loader);
     return pt_done_testing();
 }
