@@ -277,7 +277,9 @@
     job's read of the terminal fails with EIO, a write goes through (a
     program a job execs inherits the two ignored). The server is a child
     of the caller: a wait() or waitpid(-1) of the caller's own may reap it,
-    which breaks the pool (PARX_E_PROCS_BROKEN).
+    which breaks the pool (PARX_E_PROCS_BROKEN); the pool knows the server
+    by a pidfd (Linux 5.4 on), so it never waits for or kills whichever
+    process the kernel gives that pid to next.
     Every descriptor is O_CLOEXEC and 3 or above (a caller started with its
     standard streams closed gets 0, 1 and 2 back from its next opens, and a
     printf must not land on the pool's socket). Destroy reaps the server,
@@ -1780,6 +1782,12 @@ PARX_API int parx_probe_format(const parx_probe *p, char *buf, size_t size);
 #include <sys/wait.h>
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434 /* the same number on every architecture */
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424 /* likewise */
+#endif
+#ifndef P_PIDFD
+#define P_PIDFD 3 /* waitid of a pidfd (Linux 5.4); glibc before 2.36 lacks the name */
 #endif
 #ifndef SYS_close_range
 #define SYS_close_range 436
@@ -4980,6 +4988,43 @@ static bool parx__procs_stat(int pid, char *state, int *ppid, int *threads)
                   state, ppid, threads) == 3;
 }
 
+/* Whether the server is unreaped: alive, or a zombie no one has waited
+   for. Until then its pid, and its process group's number, name it and
+   nothing else. A server the program reaped itself (a wait() of its own,
+   see >>procs) has left its number free for the kernel to give to another
+   process: its pidfd says so (ESRCH); without one (Linux before 5.3) it
+   counts as unreaped, as it did before pidfds. */
+static bool parx__procs_server_unreaped(const parx_procs *pp)
+{
+    return pp->server_pidfd < 0 ||
+           syscall(SYS_pidfd_send_signal, pp->server_pidfd, 0, NULL, 0) == 0;
+}
+
+/* Kill the server (kill_it) and reap it, through its pidfd where there is
+   one, so that a server the program has reaped already is never mistaken
+   for the process that has its pid now: that one is neither killed nor
+   waited for (waitid says ECHILD). By pid without a pidfd, or where waitid
+   does not take one (Linux 5.3). */
+static void parx__procs_reap_server(parx_procs *pp, bool kill_it)
+{
+    int fd = pp->server_pidfd;
+    if (kill_it) {
+        if (fd >= 0)
+            syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0); /* ESRCH: reaped already */
+        else
+            kill(pp->server_pid, SIGKILL);
+    }
+    if (fd >= 0) {
+        siginfo_t si;
+        int rc;
+        while ((rc = waitid((idtype_t)P_PIDFD, (id_t)fd, &si, WEXITED)) < 0 && errno == EINTR) {
+        }
+        if (rc == 0 || errno != EINVAL) return; /* reaped, or not ours to reap (ECHILD) */
+    }
+    while (waitpid(pp->server_pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+}
+
 /* Whether pid is a child of this process. */
 static bool parx__procs_is_child(int pid)
 {
@@ -5156,8 +5201,7 @@ static void *parx__procs_monitor(void *arg)
         if (wake) parx__procs_wake(pp->ctl, wake);
         if (gone) {
             /* The server is gone: reap it, and fail what can no longer run. */
-            while (waitpid(pp->server_pid, NULL, 0) < 0 && errno == EINTR) {
-            }
+            parx__procs_reap_server(pp, false);
             pthread_mutex_lock(&pp->lock);
             pp->server_reaped = true;
             bool expected = pp->quitting;
@@ -5390,11 +5434,8 @@ static void parx__procs_forget_others(parx_procs *self)
 
 static void parx__procs_free(parx_procs *pp)
 {
-    if (pp->server_pid > 0 && !pp->server_reaped) {
-        kill(pp->server_pid, SIGKILL); /* its workers follow it (PDEATHSIG) */
-        while (waitpid(pp->server_pid, NULL, 0) < 0 && errno == EINTR) {
-        }
-    }
+    if (pp->server_pid > 0 && !pp->server_reaped)
+        parx__procs_reap_server(pp, true); /* its workers follow it (PDEATHSIG) */
     /* A caller that is a child subreaper inherits workers whose server died
        before reaping them: reap those too (they are dying: PDEATHSIG). The
        pids of a server that died earlier are forgotten by now (see
@@ -5770,10 +5811,8 @@ fail:
            job has run to start processes of its own there. A server that
            has not made its group yet has forked no worker. */
         pid_t pid = pp->server_pid;
-        bool group = kill(-pid, SIGKILL) == 0;
-        if (!group) kill(pid, SIGKILL);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-        }
+        bool group = parx__procs_server_unreaped(pp) && kill(-pid, SIGKILL) == 0;
+        parx__procs_reap_server(pp, !group);
         pp->server_reaped = true;
         /* A caller that is a child subreaper, or pid 1, inherits the
            server's workers as the server dies: reap those of the group.

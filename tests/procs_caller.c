@@ -6,8 +6,9 @@
    wake-ups a caller asleep for a job or a slot must get (a submit, a map,
    and a map on a broken pool, which spun instead of sleeping), a ticket
    waited for already once its slot has been reused 2^32 - 1 times, a map
-   that finds every slot taken before it starts, and the log hook, which
-   must not run under the pool's lock.
+   that finds every slot taken before it starts, the log hook, which must
+   not run under the pool's lock, and a fork server the program reaped
+   itself, whose pid the kernel gives to the program's next child.
 
    Every test runs under run_guarded: it fails if it leaves a descriptor, a
    child process or a parx-* entry of /dev/shm behind. Pools are made before
@@ -19,11 +20,13 @@
    worker's or a waiter's step at an exact point of a caller's wait
    (PARX__PROCS_HOOK), with its workers stopped where they would race. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <dlfcn.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <termios.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -1637,11 +1640,132 @@ static void test_spawn_run_by_loader(void)
     CHECK_MSG(strstr(out, "missing program name") == NULL, "the loader ran as a server: %s", out);
 }
 
+/* ===== a fork server the program reaped itself ============================ */
+
+/* The program's own wait() may reap the pool's fork server (documented: it
+   breaks the pool). Its pid is then free, and the kernel may give it to the
+   program's next child. The monitor reaped "the server" by pid: it waited
+   for that child, for ever (found in review; destroy hung joining it), and
+   a destroy that had not seen the server go would have killed it. Played in
+   a pid namespace of its own, where ns_last_pid hands the server's pid to
+   the program's next child, with the monitor held on the pool's lock (an
+   eventfd wake brings it there) from before the server dies until that
+   child runs. Returns 0, or the step that went wrong. */
+static int monitor_blocked(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return 0;
+    int blocked = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        int tid = atoi(e->d_name);
+        if (tid <= 0 || tid == (int)syscall(SYS_gettid)) continue;
+        char path[64], buf[64] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            if (fgets(buf, sizeof buf, f)) blocked = atoi(buf) == SYS_futex;
+            fclose(f);
+        }
+    }
+    closedir(d);
+    return blocked;
+}
+
+static int reaped_server_case(void)
+{
+    signal(SIGALRM, SIG_DFL); /* not on_alarm: its status tells the parent */
+    alarm(20 * time_scale()); /* the old monitor's wait for our child: a hang */
+    parx_procs *pp = parx_procs_create(&(parx_procs_desc){.workers = 1});
+    if (!pp) return 10;
+    if (pp->server_pidfd < 0) return 100; /* no pidfds: a kernel before 5.3 */
+    pid_t server = pp->server_pid;
+    int wpid = 0;
+    if (parx_procs_pids(pp, &wpid, 1) != 1 || wpid <= 0) return 10;
+    pthread_mutex_lock(&pp->lock);
+    uint64_t one = 1;
+    if (write(pp->evfd, &one, sizeof one) != (ssize_t)sizeof one) return 11;
+    int i = 0;
+    for (; i < polls(5000) && !monitor_blocked(); i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    if (!monitor_blocked()) return 12;
+    int st;
+    if (kill(server, SIGKILL) != 0 || waitpid(server, &st, 0) != server) return 13;
+    /* the worker, in the server's process group, keeps the group's number
+       (the server's pid) in use until our init has reaped it */
+    for (i = 0; i < polls(5000) && kill(wpid, 0) == 0; i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    if (kill(wpid, 0) == 0) return 13;
+    FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "w"); /* the next pid: the server's */
+    if (!f || fprintf(f, "%d", server - 1) < 0 || fclose(f) != 0) return 14;
+    int p[2];
+    if (pipe(p) != 0) return 15;
+    pid_t child = fork();
+    if (child == 0) { /* the program's own child: ends once the program says so */
+        char c;
+        close(p[1]);
+        syscall(SYS_exit_group, read(p[0], &c, 1) == 0 ? 42 : 1);
+    }
+    close(p[0]);
+    pthread_mutex_unlock(&pp->lock);
+    if (child != server) return 16;
+    int rc = 0;
+    for (i = 0; i < polls(5000) && rc == 0; i++) { /* until the pool knows (bounded) */
+        parx_ticket t;
+        rc = parx_procs_submit(pp, job_gate, NULL, &t);
+        if (rc == 0) parx_procs_wait(pp, t, NULL);
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    if (rc != PARX_E_PROCS_BROKEN) return 17;
+    parx_procs_destroy(pp);
+    /* our child: neither waited for nor killed by the pool */
+    if (waitpid(child, &st, WNOHANG) != 0) return 18;
+    close(p[1]);
+    return waitpid(child, &st, 0) == child && WIFEXITED(st) && WEXITSTATUS(st) == 42 ? 0 : 19;
+}
+
+static void test_server_reaped_by_program(void)
+{
+    pid_t c = xfork();
+    REQUIRE(c >= 0);
+    if (c == 0) {
+        if (unshare(CLONE_NEWPID | CLONE_NEWNS) != 0) _exit(100);
+        pid_t init = fork(); /* pid 1 of the new namespace */
+        if (init == 0) {
+            signal(SIGALRM, SIG_DFL);
+            alarm(30); /* its death ends every process of the namespace */
+            if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
+                mount("proc", "/proc", "proc", 0, NULL) != 0)
+                _exit(100);
+            pid_t h = fork();
+            if (h == 0) _exit(reaped_server_case());
+            int code = 99, st;
+            for (;;) { /* as init: reap every orphan, until none is left */
+                pid_t r = wait(&st);
+                if (r == h) code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+                if (r < 0 && errno != EINTR) break;
+            }
+            _exit(code);
+        }
+        int st = 0;
+        if (init < 0 || waitpid(init, &st, 0) != init) _exit(100);
+        _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 97);
+    }
+    int st = wait_status(c);
+    REQUIRE(st != -1);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 100)
+        PT_SKIP("no pid and mount namespace of our own, or no pidfds, here");
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "%s %d (10-19: the step that failed; %d: SIGALRM, the monitor waited for the "
+              "program's child)",
+              WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
+              128 + SIGALRM);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "ldso-child") == 0) return ldso_child();
     signal(SIGALRM, on_alarm);
-    pt_plan(23);
+    pt_plan(24);
     run_guarded("map: progress hears of the jobs a broken pool fails, up to n of n",
                 test_progress_when_broken);
     run_guarded("two maps whose progress callbacks submit into a full pool: no hang",
@@ -1689,5 +1813,8 @@ int main(int argc, char **argv)
                 test_spawn_keeps_ignored);
     run_guarded("a program started as `ld.so PROGRAM`: spawn mode gives PARX_E_SPAWN, quietly",
                 test_spawn_run_by_loader);
+    run_guarded("the program reaps the fork server, its pid goes to the program's child: "
+                "the pool neither waits for nor kills that child",
+                test_server_reaped_by_program);
     return pt_done_testing();
 }
