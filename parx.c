@@ -2,6 +2,6 @@
 #define _GNU_SOURCE
 #endif
 #define PARX_IMPLEMENTATION
+#include "parx_shm.h" /* first: the prefetcher's .arena uses it, even with PARX_NO_PROC */
 #include "parx.h"
-#include "parx_shm.h"
 #include "parx_gpu.h"

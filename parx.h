@@ -45,11 +45,13 @@
     Macros that change declarations (PARX_STATIC, PARX_CACHELINE,
     PARX_NO_PROC, PARX_NO_PREFETCH), and PARX_NO_URING, must be the same in
     every translation unit: set them with compiler flags. The prefetcher's io_uring backend
-    needs liburing (-luring) unless PARX_NO_URING is set. Where the
-    prefetcher is compiled in, its implementation includes parx_shm.h (for
-    .arena), as the process pool's declarations do, and with
-    PARX_IMPLEMENTATION that emits parx_shm.h's definitions too: do not
-    also define PARX_SHM_IMPLEMENTATION in another file of the same program.
+    needs liburing (-luring) unless PARX_NO_URING is set. The process pool's
+    declarations include parx_shm.h, and with PARX_IMPLEMENTATION that emits
+    parx_shm.h's definitions too: do not also define PARX_SHM_IMPLEMENTATION
+    in another file of the same program. With PARX_NO_PROC, parx.h includes
+    no other parx header: the prefetcher places its buffers in an arena
+    (.arena) only where the file included parx_shm.h before parx.h's
+    implementation (parx.c does), and gives -EOPNOTSUPP for .arena otherwise.
 
 
     A tour
@@ -1123,7 +1125,7 @@ PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc);
 PARX_API void parx_procs_destroy(parx_procs *pp);
 
 /* parx_procs_arena: the arena shared with every worker; allocate job
-   arguments and results in it. NULL for NULL.
+   arguments and results in it. NULL with errno EINVAL for NULL.
    Thread safety: any thread. */
 PARX_API parx_arena *parx_procs_arena(parx_procs *pp);
 
@@ -1272,7 +1274,9 @@ typedef struct parx_prefetch parx_prefetch;
    < 0 or > 1024, threads < 0 or > 64, chunk_size > 1 GiB, nranges without
    ranges, a range naming a file >= npaths or running past 2^64, an unknown
    backend), -ENOMEM, -EOPNOTSUPP (PARX_IO_URING under PARX_NO_URING, or on
-   a kernel whose io_uring has no read operation: before Linux 5.6),
+   a kernel whose io_uring has no read operation: before Linux 5.6; .arena
+   under PARX_NO_PROC where parx_shm.h was not included before parx.h's
+   implementation),
    io_uring's setup error with PARX_IO_URING (-EPERM, -ENOSYS, -EINVAL,
    -ENOMEM; -EPERM also when io_uring_enter or io_uring_register alone is
    refused; -EIO when io_uring_enter makes no progress, answering 0 or
@@ -1754,6 +1758,7 @@ PARX_API int parx_probe_format(const parx_probe *p, char *buf, size_t size);
 #endif
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h> /* NAN, INFINITY (no libm function is called) */
 #include <pthread.h>
@@ -1769,7 +1774,6 @@ PARX_API int parx_probe_format(const parx_probe *p, char *buf, size_t size);
 #include <sys/syscall.h>
 #ifndef PARX_NO_PROC
 #include <dirent.h> /* /proc/self/task: which threads could hold a lock (parx__procs_threads) */
-#include <fcntl.h>
 #include <link.h> /* dl_iterate_phdr: job functions by module and offset */
 #include <poll.h>
 #include <signal.h>
@@ -1929,6 +1933,23 @@ PARX__COMMON void parx_set_log(parx_log_fn fn, void *user)
 {
     atomic_store_explicit(&parx__log_user, user, memory_order_relaxed);
     atomic_store_explicit(&parx__log_hook, fn, memory_order_relaxed);
+}
+
+/* fd, moved to 3 or above if it is 0, 1 or 2. A program started with its
+   standard streams closed (a daemon) gets those numbers back from its next
+   opens, and a printf would then write into whatever holds them: into an
+   arena, or a process pool's socket. Returns the descriptor to use (the
+   one given is closed if it was moved), or -1 with errno, fd closed:
+   EMFILE when no number from 3 up is free (F_DUPFD says EINVAL where the
+   limit, RLIMIT_NOFILE, is 3 or below). */
+static __attribute__((__unused__)) int parx__fd_above_stdio(int fd)
+{
+    if (fd < 0 || fd > 2) return fd;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    int e = high < 0 && errno == EINVAL ? EMFILE : errno;
+    close(fd);
+    errno = e;
+    return high;
 }
 
 PARX__COMMON void parx__log(parx_log_level level, const char *msg); /* -Wmissing-prototypes */
@@ -5616,18 +5637,18 @@ static parx_procs *parx__procs_create(const parx_procs_desc *desc, int *err)
         rc = -errno;
         goto fail;
     }
-    pp->sock = parx__shm_fd_above_stdio(sv[0]);
+    pp->sock = parx__fd_above_stdio(sv[0]);
     if (pp->sock < 0) {
         rc = -errno;
         close(sv[1]);
         goto fail;
     }
-    sv[1] = parx__shm_fd_above_stdio(sv[1]);
+    sv[1] = parx__fd_above_stdio(sv[1]);
     if (sv[1] < 0) {
         rc = -errno;
         goto fail;
     }
-    pp->evfd = parx__shm_fd_above_stdio(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    pp->evfd = parx__fd_above_stdio(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (pp->evfd < 0) {
         rc = -errno;
         close(sv[1]);
@@ -5690,7 +5711,7 @@ static parx_procs *parx__procs_create(const parx_procs_desc *desc, int *err)
     }
 
     /* Our own child, not yet reaped: its pidfd cannot name another process. */
-    pp->server_pidfd = parx__shm_fd_above_stdio((int)syscall(SYS_pidfd_open, pp->server_pid, 0));
+    pp->server_pidfd = parx__fd_above_stdio((int)syscall(SYS_pidfd_open, pp->server_pid, 0));
 
     /* The monitor thread, made now, while the server starts the workers
        (thread creation would otherwise add 50-120 us to a start on the VM of
@@ -6231,7 +6252,11 @@ PARX_API int parx_procs_map(parx_procs *pp, parx_job_fn fn, void **args, size_t 
     return parx_procs_map_ex(pp, fn, args, n, r, NULL);
 }
 
-PARX_API parx_arena *parx_procs_arena(parx_procs *pp) { return pp ? pp->arena : NULL; }
+PARX_API parx_arena *parx_procs_arena(parx_procs *pp)
+{
+    if (!pp) errno = EINVAL;
+    return pp ? pp->arena : NULL;
+}
 
 PARX_API int parx_procs_size(const parx_procs *pp) { return pp ? pp->nworkers : -EINVAL; }
 
@@ -6298,7 +6323,17 @@ PARX_API int parx_procs_pids(const parx_procs *pp, int *pids, int n)
 #ifndef PARX_NO_URING
 #include <liburing.h>
 #endif
-#include "parx_shm.h" /* .arena placement; with PARX_IMPLEMENTATION its definitions come too */
+/* .arena placement needs parx_shm.h. With the process pool it is here
+   already; with PARX_NO_PROC only if the program included it before this
+   implementation (parx.c does), so that parx.h can stand alone there, and
+   .arena gives -EOPNOTSUPP without it. Included again: with
+   PARX_IMPLEMENTATION that emits its definitions too. */
+#if !defined(PARX_NO_PROC) || defined(PARX_SHM_H_INCLUDED)
+#define PARX__PF_ARENA 1
+#include "parx_shm.h"
+#else
+#define PARX__PF_ARENA 0
+#endif
 
 #define PARX__IO_ALIGN ((uint64_t)4096) /* O_DIRECT alignment: any logical block size up to 4 KiB */
 #define PARX__IO_MAX_DEPTH 1024
@@ -6333,7 +6368,7 @@ static int parx__io_open(const char *path, int flags, unsigned mode)
     }
     /* 3 or above: in a program started with its standard streams closed,
        a printf must not land on a file being written */
-    fd = parx__shm_fd_above_stdio(fd);
+    fd = parx__fd_above_stdio(fd);
     if (fd < 0) return -errno;
     int fl = nonblock ? fcntl(fd, F_GETFL) : 0;
     if (nonblock && (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)) {
@@ -6481,7 +6516,7 @@ static int parx__uring_setup(struct io_uring *ring, unsigned entries, int op, ch
        (if it cannot be entered, the thread backend takes over). */
     if (ring->ring_fd <= 2) {
         /* -1 if it failed: the old one is closed, and exit must not close it again */
-        ring->ring_fd = parx__shm_fd_above_stdio(ring->ring_fd);
+        ring->ring_fd = parx__fd_above_stdio(ring->ring_fd);
 #ifdef io_uring_cqe_shift
         ring->enter_ring_fd = ring->ring_fd;
 #endif
@@ -7527,7 +7562,11 @@ PARX_API int parx_prefetch_next(parx_prefetch *pf, parx_chunk *c)
         c->offset = h->off;
         c->file = h->file;
         c->index = pf->delivered++;
+#if PARX__PF_ARENA
         c->arena_offset = pf->d.arena ? parx_arena_offset(pf->d.arena, h->data) : UINT64_MAX;
+#else
+        c->arena_offset = UINT64_MAX;
+#endif
         c->parx__slot = h->index;
         return 1;
     }
@@ -7597,10 +7636,12 @@ static void parx__pf_destroy(parx_prefetch *pf)
             if (pf->files[i].dfd >= 0) close(pf->files[i].dfd);
         }
     }
+#if PARX__PF_ARENA
     if (pf->slots && pf->d.arena && !leak_buffers) {
         for (int i = 0; i < pf->d.depth; i++)
             if (pf->slots[i].base) parx_arena_free(pf->d.arena, pf->slots[i].base);
     }
+#endif
     if (pf->region && !leak_buffers) munmap(pf->region, pf->region_len);
     free(pf->slots);
     free(pf->files);
@@ -7633,6 +7674,10 @@ PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *
             e = -EINVAL;
             goto fail;
         }
+    if (desc->arena && !PARX__PF_ARENA) { /* PARX_NO_PROC, parx_shm.h not included */
+        e = -EOPNOTSUPP;
+        goto fail;
+    }
     pf = (parx_prefetch *)calloc(1, sizeof *pf);
     if (!pf) {
         e = -ENOMEM;
@@ -7711,6 +7756,7 @@ PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *
     }
     for (int i = 0; i < pf->d.depth; i++) {
         unsigned char *b = pf->region ? pf->region + (size_t)i * stride : NULL;
+#if PARX__PF_ARENA
         if (pf->d.arena) {
             errno = 0;
             b = (unsigned char *)parx_arena_alloc(pf->d.arena, pf->bufsize, (size_t)PARX__IO_ALIGN);
@@ -7720,6 +7766,7 @@ PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *
             }
             memset(b, 0, pf->bufsize); /* arena memory may hold an earlier owner's bytes */
         }
+#endif
         pf->slots[i].base = pf->slots[i].data = b;
         pf->slots[i].index = i;
     }

@@ -497,7 +497,7 @@ PARX_API int parx_gpu_buffer_imported(const parx_gpu_buffer *b);
    has (1 unless it exceeds info.chunk_bytes; 0 for NULL), and a view of
    chunk i (bytes [i * chunk_bytes, ...)) that parx_gpu_dispatch can bind.
    A buffer with one chunk is its own chunk 0. The view belongs to the
-   buffer. NULL when b is NULL or i is out of range.
+   buffer. NULL with errno EINVAL when b is NULL or i is out of range.
    Thread safety: the thread that owns the device. */
 PARX_API size_t parx_gpu_buffer_chunks(const parx_gpu_buffer *b);
 PARX_API parx_gpu_buffer *parx_gpu_buffer_chunk(parx_gpu_buffer *b, size_t i);
@@ -684,10 +684,12 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
 #endif
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef PARX_ASSERT
 #include <assert.h>
@@ -728,6 +730,23 @@ PARX__COMMON void parx_set_log(parx_log_fn fn, void *user)
 {
     atomic_store_explicit(&parx__log_user, user, memory_order_relaxed);
     atomic_store_explicit(&parx__log_hook, fn, memory_order_relaxed);
+}
+
+/* fd, moved to 3 or above if it is 0, 1 or 2. A program started with its
+   standard streams closed (a daemon) gets those numbers back from its next
+   opens, and a printf would then write into whatever holds them: into an
+   arena, or a process pool's socket. Returns the descriptor to use (the
+   one given is closed if it was moved), or -1 with errno, fd closed:
+   EMFILE when no number from 3 up is free (F_DUPFD says EINVAL where the
+   limit, RLIMIT_NOFILE, is 3 or below). */
+static __attribute__((__unused__)) int parx__fd_above_stdio(int fd)
+{
+    if (fd < 0 || fd > 2) return fd;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    int e = high < 0 && errno == EINVAL ? EMFILE : errno;
+    close(fd);
+    errno = e;
+    return high;
 }
 
 PARX__COMMON void parx__log(parx_log_level level, const char *msg); /* -Wmissing-prototypes */
@@ -1158,6 +1177,7 @@ PARX_API size_t parx_gpu_buffer_chunks(const parx_gpu_buffer *b) { (void)b; retu
 PARX_API parx_gpu_buffer *parx_gpu_buffer_chunk(parx_gpu_buffer *b, size_t i)
 {
     (void)b, (void)i;
+    errno = EINVAL; /* no buffer can exist here */
     return NULL;
 }
 PARX_API int parx_gpu_upload(parx_gpu *g, parx_gpu_buffer *b, size_t offset, const void *src,
@@ -2683,7 +2703,10 @@ PARX_API size_t parx_gpu_buffer_chunks(const parx_gpu_buffer *b) { return b ? b-
 
 PARX_API parx_gpu_buffer *parx_gpu_buffer_chunk(parx_gpu_buffer *b, size_t i)
 {
-    if (!b || i >= b->nchunks) return NULL;
+    if (!b || i >= b->nchunks) {
+        errno = EINVAL;
+        return NULL;
+    }
     return b->nchunks == 1 ? b : &b->views[i];
 }
 

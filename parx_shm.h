@@ -314,14 +314,15 @@ PARX_API int parx_arena_free(parx_arena *a, void *ptr);
    Thread safety: any thread. */
 PARX_API uint64_t parx_arena_offset(const parx_arena *a, const void *ptr);
 
-/* parx_arena_ptr: this process's pointer for `offset`; NULL if the offset is
-   outside the segment.
+/* parx_arena_ptr: this process's pointer for `offset`; NULL with errno
+   EINVAL if the offset is outside the segment (or a is NULL).
    Thread safety: any thread. */
 PARX_API void *parx_arena_ptr(const parx_arena *a, uint64_t offset);
 
 /* Accessors. parx_arena_fd: the segment's descriptor (O_CLOEXEC; owned by
    the arena), or -EINVAL. parx_arena_name: "/..." for a named arena, NULL
-   for an anonymous one. parx_arena_base / parx_arena_size: the mapping.
+   for an anonymous one (and for NULL, with errno EINVAL). parx_arena_base /
+   parx_arena_size: the mapping (NULL with errno EINVAL, and 0, for NULL).
    parx_arena_same_address: whether the segment sits at the address its
    creator mapped it at, so that plain pointers into it are valid in both.
    Thread safety: any thread. */
@@ -436,6 +437,23 @@ PARX__COMMON void parx_set_log(parx_log_fn fn, void *user)
 {
     atomic_store_explicit(&parx__log_user, user, memory_order_relaxed);
     atomic_store_explicit(&parx__log_hook, fn, memory_order_relaxed);
+}
+
+/* fd, moved to 3 or above if it is 0, 1 or 2. A program started with its
+   standard streams closed (a daemon) gets those numbers back from its next
+   opens, and a printf would then write into whatever holds them: into an
+   arena, or a process pool's socket. Returns the descriptor to use (the
+   one given is closed if it was moved), or -1 with errno, fd closed:
+   EMFILE when no number from 3 up is free (F_DUPFD says EINVAL where the
+   limit, RLIMIT_NOFILE, is 3 or below). */
+static __attribute__((__unused__)) int parx__fd_above_stdio(int fd)
+{
+    if (fd < 0 || fd > 2) return fd;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    int e = high < 0 && errno == EINVAL ? EMFILE : errno;
+    close(fd);
+    errno = e;
+    return high;
 }
 
 PARX__COMMON void parx__log(parx_log_level level, const char *msg); /* -Wmissing-prototypes */
@@ -1126,23 +1144,6 @@ static void parx__shm_bind(parx_arena *a)
     pthread_once(&parx__shm_atfork_once, parx__shm_register_atfork);
 }
 
-/* fd, moved to 3 or above if it is 0, 1 or 2. A program started with its
-   standard streams closed (a daemon) gets those numbers back from its next
-   opens, and a printf would then write into whatever holds them: into an
-   arena, or a process pool's socket. Returns the descriptor to use (the
-   one given is closed if it was moved), or -1 with errno, fd closed:
-   EMFILE when no number from 3 up is free (F_DUPFD says EINVAL where the
-   limit, RLIMIT_NOFILE, is 3 or below). */
-static int parx__shm_fd_above_stdio(int fd)
-{
-    if (fd < 0 || fd > 2) return fd;
-    int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    int e = high < 0 && errno == EINVAL ? EMFILE : errno;
-    close(fd);
-    errno = e;
-    return high;
-}
-
 /* A process as the table of a named arena records it: its pid, and the low
    32 bits of its start time (in clock ticks since boot, from /proc), so that
    a pid the kernel has handed to a new process is not taken for the old one.
@@ -1461,7 +1462,7 @@ PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err)
         unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
         a->fd = memfd_create("parx-arena", flags);
     }
-    a->fd = parx__shm_fd_above_stdio(a->fd);
+    a->fd = parx__fd_above_stdio(a->fd);
     if (a->fd < 0) {
         rc = -errno;
         goto fail;
@@ -1546,7 +1547,7 @@ static parx_arena *parx__shm_attach(int fd, int *err)
 {
     parx__shm_header head;
     uint64_t size = 0;
-    fd = parx__shm_fd_above_stdio(fd);
+    fd = parx__fd_above_stdio(fd);
     if (fd < 0) {
         *err = -errno;
         return NULL;
@@ -1699,15 +1700,22 @@ PARX_API uint64_t parx_arena_offset(const parx_arena *a, const void *ptr)
 
 PARX_API void *parx_arena_ptr(const parx_arena *a, uint64_t offset)
 {
-    return a && offset < a->size ? a->base + offset : NULL;
+    if (a && offset < a->size) return a->base + offset;
+    errno = EINVAL;
+    return NULL;
 }
 
 PARX_API int parx_arena_fd(const parx_arena *a) { return a ? a->fd : -EINVAL; }
 PARX_API const char *parx_arena_name(const parx_arena *a)
 {
+    if (!a) errno = EINVAL;
     return a && a->name[0] ? a->name : NULL;
 }
-PARX_API void *parx_arena_base(const parx_arena *a) { return a ? a->base : NULL; }
+PARX_API void *parx_arena_base(const parx_arena *a)
+{
+    if (!a) errno = EINVAL;
+    return a ? a->base : NULL;
+}
 PARX_API size_t parx_arena_size(const parx_arena *a) { return a ? a->size : 0; }
 PARX_API bool parx_arena_same_address(const parx_arena *a) { return a && a->same_address; }
 

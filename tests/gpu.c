@@ -183,7 +183,10 @@ static void test_saxpy_chunked(void)
                                                 &(parx_gpu_kernel_desc){.readonly_mask = 1}, &err);
     REQUIRE(bx && by && k);
     CHECK_EQ(parx_gpu_buffer_chunks(bx), 6);
-    CHECK(parx_gpu_buffer_chunk(bx, 6) == NULL);
+    errno = 0;
+    CHECK(parx_gpu_buffer_chunk(bx, 6) == NULL && errno == EINVAL);
+    errno = 0;
+    CHECK(parx_gpu_buffer_chunk(NULL, 0) == NULL && errno == EINVAL);
     CHECK_EQ(parx_gpu_kernel_local_size(k), 64);
     CHECK_EQ(parx_gpu_upload(g, bx, 0, x, n * 4), 0);
     CHECK_EQ(parx_gpu_upload(g, by, 0, y, n * 4), 0);

@@ -91,7 +91,8 @@ static void test_bad_create(void)
     CHECK_EQ(parx_procs_wait(NULL, 1, NULL), -EINVAL);
     CHECK_EQ(parx_procs_map(NULL, job_code, NULL, 0, NULL), -EINVAL);
     CHECK_EQ(parx_procs_size(NULL), -EINVAL);
-    CHECK(parx_procs_arena(NULL) == NULL);
+    errno = 0;
+    CHECK(parx_procs_arena(NULL) == NULL && errno == EINVAL);
     parx_procs_info info;
     CHECK_EQ(parx_procs_stats(NULL, &info), -EINVAL);
     CHECK_EQ(parx_procs_pids(NULL, NULL, 0), -EINVAL);

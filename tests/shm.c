@@ -1043,10 +1043,19 @@ static void test_offsets(void)
     CHECK_EQ_U(parx_arena_offset(a, &x), PARX_ARENA_NO_OFFSET);
     CHECK_EQ_U(parx_arena_offset(a, NULL), PARX_ARENA_NO_OFFSET);
     CHECK_EQ_U(parx_arena_offset(NULL, base), PARX_ARENA_NO_OFFSET);
-    CHECK(parx_arena_ptr(a, size) == NULL);
-    CHECK(parx_arena_ptr(a, PARX_ARENA_NO_OFFSET) == NULL);
-    CHECK(parx_arena_ptr(a, (uint64_t)1 << 62) == NULL);
-    CHECK(parx_arena_ptr(NULL, 0) == NULL);
+    /* NULL with errno EINVAL (SPEC, "Errors": a NULL pointer's reason) */
+    errno = 0;
+    CHECK(parx_arena_ptr(a, size) == NULL && errno == EINVAL);
+    errno = 0;
+    CHECK(parx_arena_ptr(a, PARX_ARENA_NO_OFFSET) == NULL && errno == EINVAL);
+    errno = 0;
+    CHECK(parx_arena_ptr(a, (uint64_t)1 << 62) == NULL && errno == EINVAL);
+    errno = 0;
+    CHECK(parx_arena_ptr(NULL, 0) == NULL && errno == EINVAL);
+    errno = 0;
+    CHECK(parx_arena_base(NULL) == NULL && errno == EINVAL);
+    errno = 0;
+    CHECK(parx_arena_name(NULL) == NULL && errno == EINVAL);
     for (size_t s = 1; s <= 256 * KiB; s *= 4) {
         void *p = parx_arena_alloc(a, s, 0);
         REQUIRE(p != NULL);

@@ -46,6 +46,8 @@ int main(void)
     parx_gpu_close(g);
     parx_gpu_job job = {.n = 1000, .cpu = fill, .ctx = v};
     int ok = backend_ok && parx_gpu_run(NULL, NULL, &job) == 1 && v[999] == 999;
+    errno = 0; /* a NULL pointer's reason is in errno (SPEC, "Errors") */
+    ok = ok && parx_gpu_buffer_chunk(NULL, 0) == NULL && errno == EINVAL;
     printf("1..1\n%s 1 - parx_gpu.h implemented here\n", ok ? "ok" : "not ok");
     return ok ? 0 : 1;
 }
