@@ -2507,9 +2507,13 @@ static bool parx__wake(parx__worker *v, bool peek)
 static void parx__wake_one(parx_pool *p)
 {
     /* relaxed: the cursor only spreads wake-ups over the workers */
-    unsigned start = atomic_fetch_add_explicit(&p->wake_cursor, 1, memory_order_relaxed);
-    for (int i = 0; i < p->nslots; i++)
-        if (parx__wake(&p->workers[(start + (unsigned)i) % (unsigned)p->nslots], true)) return;
+    unsigned cursor = atomic_fetch_add_explicit(&p->wake_cursor, 1, memory_order_relaxed);
+    /* reduced before adding i: (cursor + i) would wrap at 2^32, and unless
+       nslots divides 2^32 the scan would then skip a record, maybe the one
+       sleeper, losing a wake-up a push into an empty deque must deliver */
+    unsigned start = cursor % (unsigned)p->nslots;
+    for (unsigned i = 0; i < (unsigned)p->nslots; i++)
+        if (parx__wake(&p->workers[(start + i) % (unsigned)p->nslots], true)) return;
 }
 
 /* Called after making work visible. `strict` after a push into an empty
@@ -2635,7 +2639,10 @@ static inline bool parx__group_done(parx_group *g, memory_order mo)
        half of each completer's fetch_add, so the finished tasks' writes are
        visible to the waiter once the count matches */
     size_t remote = atomic_load_explicit(&g->done_remote, mo) >> 1;
-    return g->done_local + remote == g->spawned;
+    /* equal modulo 2^(bits - 1), the width of the remote count, which wraps
+       first (on a 32-bit target after 2^31 remote completions over a reused
+       group's life); fewer tasks than that are ever outstanding */
+    return ((g->done_local + remote - g->spawned) & (SIZE_MAX >> 1)) == 0;
 }
 
 /* A task of group g has finished on a thread that is not g's owner. */
@@ -3090,8 +3097,9 @@ PARX_API int parx_worker_index(const parx_pool *p)
    owner's own (`done_local`, a plain field, since most tasks are popped back
    and run by the thread that spawned them) and everyone else's
    (`done_remote`, an atomic whose bit 0 says "the owner sleeps, wake it").
-   The group is complete when done_local + (done_remote >> 1) == spawned;
-   only the owner evaluates that. */
+   The group is complete when done_local + (done_remote >> 1) == spawned
+   (modulo 2^(bits - 1), where the shifted count wraps); only the owner
+   evaluates that. */
 
 /* The calling thread, as groups record it: the address of one of its
    thread-local variables, which no other live thread shares. A worker is
