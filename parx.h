@@ -2063,6 +2063,11 @@ struct parx__deque_array {
 
 static struct parx__deque_array *parx__deque_array_new(parx_deque *d, int64_t capacity)
 {
+    /* a size that does not fit size_t (a 32-bit target grown past 2^30
+       slots) is refused, not wrapped round to a small block */
+    if (capacity <= 0 || (uint64_t)capacity > (SIZE_MAX - sizeof(struct parx__deque_array)) /
+                                                  sizeof(_Atomic(void *)))
+        return NULL;
     struct parx__deque_array *a = (struct parx__deque_array *)parx__alloc(
         d->alloc_fn, d->alloc_user,
         sizeof *a + (size_t)capacity * sizeof(_Atomic(void *)));

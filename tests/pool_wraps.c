@@ -9,7 +9,8 @@
    - a reused group's remote-completion count at the top of its width: it is
      kept shifted left by one (bit 0: a waiter sleeps), so it wraps before
      `spawned` does, and the group never counted as complete again (on a
-     32-bit target after 2^31 tasks run by other threads; found in review).
+     32-bit target after 2^31 tasks run by other threads; found in review);
+   - a deque array whose size in bytes does not fit size_t.
    This unit implements parx itself to reach the cursor and the records. */
 #define _GNU_SOURCE
 #define PARX_IMPLEMENTATION
@@ -192,12 +193,50 @@ static void test_group_remote_count_wrap(void)
     parx_pool_destroy(p);
 }
 
+/* ===== a deque array whose size does not fit size_t ======================= */
+
+static int da_calls;
+static void *da_alloc(size_t size, void *user)
+{
+    (void)user;
+    da_calls++;
+    return malloc(size);
+}
+static void da_free(void *ptr, void *user)
+{
+    (void)user;
+    free(ptr);
+}
+
+/* Growth doubles the array with no limit of its own; where the bytes it
+   needs pass SIZE_MAX (a 32-bit target grown past 2^30 slots) the size
+   wrapped round to a small block, which the copy then overran. Asked here
+   directly for such capacities: NULL, and the allocator never called. */
+static void test_deque_array_size_overflow(void)
+{
+    parx_deque d;
+    REQUIRE(parx__deque_init_with(&d, 0, da_alloc, da_free, NULL) == 0);
+    int before = da_calls;
+    size_t slot = sizeof(_Atomic(void *));
+    int64_t too_big = (int64_t)((SIZE_MAX - sizeof(struct parx__deque_array)) / slot) + 1;
+    if (SIZE_MAX >= (uint64_t)INT64_MAX) too_big = (int64_t)1 << 62; /* 2^65 bytes */
+    CHECK(parx__deque_array_new(&d, too_big) == NULL);
+    CHECK(parx__deque_array_new(&d, INT64_MAX / 2 + 1) == NULL);
+    CHECK_EQ(da_calls, before);
+    struct parx__deque_array *a = parx__deque_array_new(&d, 64); /* and a sane one still works */
+    CHECK(a != NULL);
+    da_free(a, NULL);
+    parx_deque_destroy(&d);
+}
+
 int main(void)
 {
-    pt_plan(2);
+    pt_plan(3);
     pt_run("the wake-up cursor at 2^32: a push's wake-up reaches the one sleeper",
            test_wake_cursor_wrap);
     pt_run("a reused group whose remote count wraps still completes (3 rounds of 64)",
            test_group_remote_count_wrap);
+    pt_run("a deque array whose size in bytes does not fit size_t: refused, nothing allocated",
+           test_deque_array_size_overflow);
     return pt_done_testing();
 }
