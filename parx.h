@@ -8788,7 +8788,7 @@ static void parx__probe_arena(parx_probe *p)
     }
 #else
     p->arena_attach_ns = 0;
-    parx__probe_note(p, "arena: compiled out (PARX_NO_PROC and PARX_NO_PREFETCH)");
+    parx__probe_note(p, "arena: compiled out (PARX_NO_PROC, parx_shm.h not included first)");
 #endif
 }
 
