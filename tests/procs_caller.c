@@ -26,7 +26,6 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <termios.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -1673,7 +1672,6 @@ static int monitor_blocked(void)
 
 static int reaped_server_case(void)
 {
-    signal(SIGALRM, SIG_DFL); /* not on_alarm: its status tells the parent */
     alarm(20 * time_scale()); /* the old monitor's wait for our child: a hang */
     parx_procs *pp = parx_procs_create(&(parx_procs_desc){.workers = 1});
     if (!pp) return 10;
@@ -1725,40 +1723,12 @@ static int reaped_server_case(void)
 
 static void test_server_reaped_by_program(void)
 {
-    pid_t c = xfork();
-    REQUIRE(c >= 0);
-    if (c == 0) {
-        if (unshare(CLONE_NEWPID | CLONE_NEWNS) != 0) _exit(100);
-        pid_t init = fork(); /* pid 1 of the new namespace */
-        if (init == 0) {
-            signal(SIGALRM, SIG_DFL);
-            alarm(30); /* its death ends every process of the namespace */
-            if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
-                mount("proc", "/proc", "proc", 0, NULL) != 0)
-                _exit(100);
-            pid_t h = fork();
-            if (h == 0) _exit(reaped_server_case());
-            int code = 99, st;
-            for (;;) { /* as init: reap every orphan, until none is left */
-                pid_t r = wait(&st);
-                if (r == h) code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-                if (r < 0 && errno != EINTR) break;
-            }
-            _exit(code);
-        }
-        int st = 0;
-        if (init < 0 || waitpid(init, &st, 0) != init) _exit(100);
-        _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 97);
-    }
-    int st = wait_status(c);
-    REQUIRE(st != -1);
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 100)
-        PT_SKIP("no pid and mount namespace of our own, or no pidfds, here");
-    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-              "%s %d (10-19: the step that failed; %d: SIGALRM, the monitor waited for the "
+    int code = in_pid_namespace(reaped_server_case);
+    if (code == 100) PT_SKIP("no pid and mount namespace of our own, or no pidfds, here");
+    CHECK_MSG(code == 0,
+              "code %d (10-19: the step that failed; %d: SIGALRM, the monitor waited for the "
               "program's child)",
-              WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
-              128 + SIGALRM);
+              code, 128 + SIGALRM);
 }
 
 int main(int argc, char **argv)

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <time.h>
 
@@ -123,6 +124,46 @@ static inline void in_child(void (*fn)(void))
         pt_diag("hung: still not done after %u s", secs);
     CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s %d",
               WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+}
+
+/* Run fn as the program in a pid and mount namespace of its own, under an
+   init that reaps every orphan (as a pool's caller that is pid 1 would not
+   have to), with /proc mounted for that namespace: there
+   /proc/sys/kernel/ns_last_pid hands a chosen pid to the next child, so a
+   test can give a dead process's pid to another. Returns fn's exit code
+   (128 + N: killed by signal N; SIGALRM after 30 s), or 100 where such a
+   namespace cannot be made (it needs CAP_SYS_ADMIN): skip then. fn runs
+   with SIGALRM at its default action. */
+static inline int in_pid_namespace(int (*fn)(void))
+{
+    pid_t c = xfork();
+    if (c < 0) return 100;
+    if (c == 0) {
+        if (unshare(CLONE_NEWPID | CLONE_NEWNS) != 0) _exit(100);
+        pid_t init = fork(); /* pid 1 of the new namespace */
+        if (init == 0) {
+            signal(SIGALRM, SIG_DFL);
+            alarm(30 * time_scale()); /* its death ends every process of the namespace */
+            if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
+                mount("proc", "/proc", "proc", 0, NULL) != 0)
+                _exit(100);
+            pid_t h = fork();
+            if (h == 0) _exit(fn());
+            int code = 99, st;
+            for (;;) { /* as init: reap every orphan, until none is left */
+                pid_t r = wait(&st);
+                if (r == h) code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+                if (r < 0 && errno != EINTR) break;
+            }
+            _exit(code);
+        }
+        int st = 0;
+        if (init < 0 || waitpid(init, &st, 0) != init) _exit(100);
+        _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 97);
+    }
+    int st = wait_status(c);
+    if (st == -1) return 99;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 #endif /* PARX_TEST_PROCS_COMMON_H */

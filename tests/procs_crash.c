@@ -12,9 +12,7 @@
 #include "procs_common.h"
 #include "seccomp_common.h"
 
-#include <sched.h> /* unshare */
 #include <stdbool.h>
-#include <sys/mount.h>
 #include <sys/syscall.h>
 
 enum { KIND_PLAIN, KIND_KILL, KIND_SEGV, KIND_EXIT, KIND_ABORT, KIND_HANG, KIND_ONCE };
@@ -506,45 +504,12 @@ static int stale_pid_case(void)
    (it needs CAP_SYS_ADMIN). */
 static void test_stale_worker_pid(void)
 {
-    fflush(stdout);
-    pid_t c = fork();
-    REQUIRE(c >= 0);
-    if (c == 0) {
-        if (unshare(CLONE_NEWPID | CLONE_NEWNS) != 0)
-            _exit(100);
-        pid_t init = fork(); /* pid 1 of the new namespace */
-        if (init == 0) {
-            alarm(30); /* its death ends every process of the namespace */
-            if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
-                mount("proc", "/proc", "proc", 0, NULL) != 0)
-                _exit(100);
-            pid_t h = fork();
-            if (h == 0)
-                _exit(stale_pid_case());
-            int code = 99, st;
-            for (;;) { /* as init: reap every orphan, until none is left */
-                pid_t r = wait(&st);
-                if (r == h)
-                    code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-                if (r < 0 && errno != EINTR)
-                    break;
-            }
-            _exit(code);
-        }
-        int st = 0;
-        if (init < 0 || waitpid(init, &st, 0) != init)
-            _exit(100);
-        _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 97);
-    }
-    int st = wait_status(c);
-    REQUIRE(st != -1);
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 100)
-        PT_SKIP("no pid and mount namespace of our own here (needs CAP_SYS_ADMIN)");
-    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-              "%s %d (10-18: the step that failed; %d: SIGALRM, destroy hung on the program's "
+    int code = in_pid_namespace(stale_pid_case);
+    if (code == 100) PT_SKIP("no pid and mount namespace of our own here (needs CAP_SYS_ADMIN)");
+    CHECK_MSG(code == 0,
+              "code %d (10-18: the step that failed; %d: SIGALRM, destroy hung on the program's "
               "child)",
-              WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
-              128 + SIGALRM);
+              code, 128 + SIGALRM);
 }
 
 int main(void)
