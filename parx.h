@@ -1772,6 +1772,13 @@ PARX_API int parx_probe_format(const parx_probe *p, char *buf, size_t size);
 #include <unistd.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
+#include <sys/types.h>
+/* Files and arenas past 2 GiB need a 64-bit off_t: on a 32-bit target the
+   implementation is compiled with -D_FILE_OFFSET_BITS=64 (parx.c defines
+   it, meson passes it), or offsets and sizes would be cut to 32 bits (a
+   write at 5 GiB landing at 1 GiB). */
+_Static_assert(sizeof(off_t) == 8, "parx: on a 32-bit target compile the implementation with "
+                                   "-D_FILE_OFFSET_BITS=64, or compile the shipped parx.c");
 #ifndef PARX_NO_PROC
 #include <dirent.h> /* /proc/self/task: which threads could hold a lock (parx__procs_threads) */
 #include <link.h> /* dl_iterate_phdr: job functions by module and offset */

@@ -235,8 +235,8 @@ typedef struct parx_arena_desc {
                             over the memory available (MemAvailable, and what is left
                             under the cgroup's memory.max), fails here with -ENOSPC,
                             never later with SIGBUS on first touch */
-    size_t max_size;     /* refuse larger sizes with -EFBIG; 0: 1 TiB, which is also the
-                            most any arena can be */
+    size_t max_size;     /* refuse larger sizes with -EFBIG; 0: 1 TiB (2 GiB where size_t
+                            has 32 bits), which is also the most any arena can be */
 } parx_arena_desc;
 
 /* parx_arena_create: make a new arena and map it.
@@ -410,6 +410,13 @@ PARX_API parx_arena *parx_arena_recv(int sock, int *err);
 #include <sys/statvfs.h>
 #include <sys/uio.h>
 
+/* Files and arenas past 2 GiB need a 64-bit off_t: on a 32-bit target the
+   implementation is compiled with -D_FILE_OFFSET_BITS=64 (parx.c defines
+   it, meson passes it), or offsets and sizes would be cut to 32 bits (a
+   write at 5 GiB landing at 1 GiB). */
+_Static_assert(sizeof(off_t) == 8, "parx: on a 32-bit target compile the implementation with "
+                                   "-D_FILE_OFFSET_BITS=64, or compile the shipped parx.c");
+
 #ifndef PARX_ASSERT
 #include <assert.h>
 #define PARX_ASSERT(c) assert(c)
@@ -554,7 +561,11 @@ PARX__COMMON const char *parx_strerror(int code)
 /* -------------------------------------------------------------------------- */
 
 #define PARX__SHM_MAGIC UINT64_C(0x414E524178726170) /* "parxARNA" read as little-endian */
-#define PARX__SHM_VERSION 1u
+/* The version, with what else two processes sharing a header must agree
+   on in its high half: the width of a pointer and the size of the robust
+   mutex. header_size alone misses it: a 32-bit and a 64-bit build's
+   headers are the same size, their fields are not in the same places. */
+#define PARX__SHM_VERSION (1u | (uint32_t)(sizeof(void *) << 8 | sizeof(pthread_mutex_t)) << 16)
 #define PARX__SHM_PAGE 4096u                  /* the allocator's page */
 #define PARX__SHM_ALIGN ((size_t)2 << 20)     /* every mapping starts on a 2 MiB boundary */
 #define PARX__SHM_SHARDS 16
@@ -563,7 +574,9 @@ PARX__COMMON const char *parx_strerror(int code)
 #define PARX__SHM_SPAN_PAGES 16u              /* small blocks are carved from 64 KiB spans */
 #define PARX__SHM_PROCS 128
 #define PARX__SHM_NAME_MAX 251                /* a name is shorter: "/" + up to 249 bytes, + NUL */
-#define PARX__SHM_MAX_SIZE ((uint64_t)1 << 40) /* default max_size: 1 TiB */
+/* default max_size: 1 TiB; 2 GiB where size_t has 32 bits (a mapping must
+   fit the address space, and sizes rounded up must fit size_t) */
+#define PARX__SHM_MAX_SIZE ((uint64_t)1 << (SIZE_MAX > UINT32_MAX ? 40 : 31))
 #define PARX__SHM_DIR "/dev/shm"               /* where shm_open keeps names, on Linux */
 #ifndef PARX__SHM_TMPFILE
 #define PARX__SHM_TMPFILE 1 /* 0 (tests): name first, as where O_TMPFILE or /proc is missing */
@@ -988,6 +1001,7 @@ static void *parx__shm_alloc_small(parx_arena *a, size_t size)
 
 static void *parx__shm_alloc_large(parx_arena *a, size_t size, size_t align)
 {
+    if (size > SIZE_MAX - PARX__SHM_PAGE) return NULL; /* no room to round up */
     uint64_t n = (size + PARX__SHM_PAGE - 1) / PARX__SHM_PAGE;
     if (n >= (UINT64_C(1) << 30)) return NULL; /* more than a page map entry can say */
     uint64_t align_pages = align > PARX__SHM_PAGE ? align / PARX__SHM_PAGE : 1;
@@ -1014,7 +1028,7 @@ PARX_API void *parx_arena_alloc(parx_arena *a, size_t size, size_t align)
             size = (size_t)1 << (64 - __builtin_clzll(size));
         p = parx__shm_alloc_small(a, size); /* still <= PARX__SHM_SMALL_MAX: align <= a page */
     } else {
-        p = size > (size_t)1 << 62 ? NULL : parx__shm_alloc_large(a, size, align);
+        p = parx__shm_alloc_large(a, size, align);
     }
     if (!p) errno = ENOMEM;
     return p;

@@ -36,6 +36,11 @@
 
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
+/* the most an arena can be (parx_arena_desc.max_size): 1 TiB, or 2 GiB
+   where size_t has 32 bits */
+#define ARENA_MOST ((uint64_t)1 << (SIZE_MAX > UINT32_MAX ? 40 : 31))
+/* a size far beyond any arena that still fits size_t: 1 TiB, or 3 GiB */
+#define HUGE_SIZE ((size_t)(SIZE_MAX > UINT32_MAX ? (uint64_t)1 << 40 : (uint64_t)3 << 30))
 
 static parx_arena *anon(size_t size)
 {
@@ -165,13 +170,15 @@ static void test_create_bad_sizes(void)
     CHECK(parx_arena_create(&(parx_arena_desc){.size = SIZE_MAX, .named = true}, &err) == NULL);
     CHECK_EQ(err, -EFBIG);
     err = 0;
-    CHECK(parx_arena_create(&(parx_arena_desc){.size = ((size_t)1 << 40) + 1}, &err) == NULL);
-    CHECK_EQ(err, -EFBIG); /* default max_size: 1 TiB */
+    CHECK(parx_arena_create(&(parx_arena_desc){.size = (size_t)ARENA_MOST + 1}, &err) == NULL);
+    CHECK_EQ(err, -EFBIG); /* default max_size: 1 TiB (2 GiB on 32-bit) */
     err = 0;
-    CHECK(parx_arena_create(&(parx_arena_desc){.size = SIZE_MAX / 2, .max_size = SIZE_MAX}, &err) ==
+    /* past the most an arena can be, whatever max_size says */
+    size_t absurd = SIZE_MAX > UINT32_MAX ? SIZE_MAX / 2 : (size_t)ARENA_MOST + 4096;
+    CHECK(parx_arena_create(&(parx_arena_desc){.size = absurd, .max_size = SIZE_MAX}, &err) ==
           NULL);
     CHECK_MSG(err < 0, "absurd size with max_size SIZE_MAX: err %d", err);
-    pt_diag("size SIZE_MAX/2 with max_size SIZE_MAX: %d (%s)", err, parx_strerror(err));
+    pt_diag("size %zu with max_size SIZE_MAX: %d (%s)", absurd, err, parx_strerror(err));
     /* size exactly max_size is allowed */
     parx_arena *a =
         parx_arena_create(&(parx_arena_desc){.size = 1 * MiB, .max_size = 1 * MiB}, &err);
@@ -469,11 +476,11 @@ static void test_no_space(void)
     if (statvfs("/dev/shm", &vfs) != 0)
         PT_SKIP("no /dev/shm");
     uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+    if ((avail + 64 * MiB) / MiB * MiB > ARENA_MOST / 2)
+        PT_SKIP("/dev/shm has more free than half the largest arena (1 TiB; 2 GiB on 32-bit)");
     size_t size = (size_t)((avail + 64 * MiB) / MiB * MiB);
     pt_diag("/dev/shm has %llu MiB free; asking for %zu MiB", (unsigned long long)(avail / MiB),
             size / MiB);
-    if (size > ((size_t)1 << 40) - 64 * MiB)
-        PT_SKIP("/dev/shm has more than 1 TiB free");
     const char *name = test_name("nospace");
     for (int reserve = 0; reserve < 2; reserve++) {
         int err = 0;
@@ -517,8 +524,8 @@ static void test_reserve_over_memory(void)
     if (kb == 0)
         PT_SKIP("no MemAvailable in /proc/meminfo");
     uint64_t size = ((uint64_t)kb * 1024 + 1024 * MiB) / MiB * MiB;
-    if (size > ((uint64_t)1 << 40) - 64 * MiB)
-        PT_SKIP("more than 1 TiB of memory available");
+    if (size > ARENA_MOST - 64 * MiB)
+        PT_SKIP("more memory available than an arena can be (1 TiB; 2 GiB on 32-bit)");
     pt_diag("%llu MiB available; reserving %llu MiB", kb / 1024,
             (unsigned long long)(size / MiB));
     fflush(stdout);
@@ -713,7 +720,7 @@ static void test_alloc_bad_args(void)
         {SIZE_MAX, 4096, ENOMEM},
         {SIZE_MAX - 4095, 0, ENOMEM},
         {SIZE_MAX / 2, 0, ENOMEM},
-        {(size_t)1 << 40, 0, ENOMEM},
+        {HUGE_SIZE, 0, ENOMEM},
         {0, 0, 0}, /* the next two are filled in below */
         {0, 0, 0},
     };
@@ -1251,7 +1258,10 @@ static void test_from_fd_not_arena(void)
 }
 
 /* The header's first fields, as parx_shm.h lays them out (parx__shm_header,
-   layout version 1): magic (8 bytes, "parxARNA"), version (u32), header_size
+   layout version 1): magic (8 bytes, "parxARNA"), version (u32: 1 in the low
+   half, the pointer width << 8 | the size of pthread_mutex_t in the high
+   half, so that a 32-bit and a 64-bit build refuse each other's arenas, which
+   have headers of one size laid out differently), header_size
    (u32), size, map_offset, data_offset, npages, base_hint (u64 each), then
    the name. header_sane() checks these against a live arena, so a change of
    layout makes the tests that patch fields fail loudly, not pass vacuously. */
@@ -1266,6 +1276,11 @@ enum {
     HDR_BASE_HINT = 48,
     HDR_NAME = 56
 };
+
+#define HDR_LAYOUT(ptr, mutex) ((uint32_t)((ptr) << 8 | (mutex)) << 16)
+#define HDR_VERSION_HERE (1u | HDR_LAYOUT(sizeof(void *), sizeof(pthread_mutex_t)))
+/* the other word size's build: glibc's mutex is 24 bytes on 32-bit targets */
+#define HDR_VERSION_OTHER (1u | (sizeof(void *) == 8 ? HDR_LAYOUT(4u, 24u) : HDR_LAYOUT(8u, 40u)))
 
 static uint64_t get64(const unsigned char *p, size_t at)
 {
@@ -1291,7 +1306,7 @@ static int header_sane(const parx_arena *a)
     const unsigned char *h = (const unsigned char *)parx_arena_base(a);
     uint64_t size = get64(h, HDR_SIZE), map = get64(h, HDR_MAP_OFFSET),
              data = get64(h, HDR_DATA_OFFSET), npages = get64(h, HDR_NPAGES);
-    int ok = memcmp(h + HDR_MAGIC, "parxARNA", 8) == 0 && get32(h, HDR_VERSION) == 1 &&
+    int ok = memcmp(h + HDR_MAGIC, "parxARNA", 8) == 0 && get32(h, HDR_VERSION) == HDR_VERSION_HERE &&
              get32(h, HDR_HEADER_SIZE) >= 64 && get32(h, HDR_HEADER_SIZE) <= map &&
              size == parx_arena_size(a) && get64(h, HDR_BASE_HINT) == (uintptr_t)h &&
              data > map && data + npages * 4096 <= size &&
@@ -1390,7 +1405,9 @@ static void test_from_fd_version(void)
         uint64_t value;
         int want;
     } cases[] = {
-        {"version 2", HDR_VERSION, 4, 2, PARX_E_ARENA_VERSION},
+        {"version 2", HDR_VERSION, 4, 2 | HDR_LAYOUT(sizeof(void *), sizeof(pthread_mutex_t)),
+         PARX_E_ARENA_VERSION},
+        {"the other word size's layout", HDR_VERSION, 4, HDR_VERSION_OTHER, PARX_E_ARENA_VERSION},
         {"version 0", HDR_VERSION, 4, 0, PARX_E_ARENA_VERSION},
         {"version 0xFFFFFFFF", HDR_VERSION, 4, 0xFFFFFFFFu, PARX_E_ARENA_VERSION},
         {"header_size + 8", HDR_HEADER_SIZE, 4, 0, PARX_E_ARENA_VERSION},

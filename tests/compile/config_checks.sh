@@ -14,6 +14,9 @@
 #                            process pool is left out, with task records
 #                            aligned to nothing in particular; the compilers'
 #                            own messages did not name the macro.
+#   _FILE_OFFSET_BITS        64 on a 32-bit target, where off_t would
+#                            otherwise have 32 bits and offsets past 2 GiB
+#                            be cut (a write at 5 GiB landed at 1 GiB).
 #
 # usage: config_checks.sh SOURCE_ROOT CC [CC_ARGS...]
 # Prints TAP; exits 0 when every check passes.
@@ -61,7 +64,7 @@ must_build() {
     fi
 }
 
-echo "1..12"
+echo "1..14"
 must_fail PARX_DEQUE_MIN_CAPACITY 0
 must_fail PARX_DEQUE_MIN_CAPACITY 48
 must_fail PARX_DEQUE_MIN_CAPACITY -64
@@ -74,4 +77,21 @@ must_fail PARX_CACHELINE 48
 must_fail PARX_CACHELINE 48 -DPARX_NO_PROC
 must_build PARX_CACHELINE 16
 must_build PARX_CACHELINE 128
+if printf 'int x[sizeof(void *) == 4 ? 1 : -1];\n' | "${cc[@]}" -fsyntax-only -x c - 2>/dev/null; then
+    n=$((n + 1))
+    if out=$(compile -U_FILE_OFFSET_BITS); then
+        echo "not ok $n - 32-bit, no _FILE_OFFSET_BITS: compiled, but should stop with an error"
+        failed=1
+    elif grep -qE "error.*_FILE_OFFSET_BITS=64" <<<"$out"; then
+        echo "ok $n - 32-bit, no _FILE_OFFSET_BITS: stops the build with an error that names it"
+    else
+        echo "not ok $n - 32-bit, no _FILE_OFFSET_BITS: failed to build, but the message does not name it"
+        failed=1
+    fi
+    sed 's/^/# /' <<<"$out"
+    must_build _FILE_OFFSET_BITS 64
+else
+    echo "ok $((n + 1)) # SKIP a 64-bit target: off_t has 64 bits whatever _FILE_OFFSET_BITS says"
+    echo "ok $((n + 2)) # SKIP a 64-bit target"
+fi
 exit "$failed"
