@@ -49,8 +49,10 @@
     sizes, the creator's mapping address, free-list heads, statistics, the
     lock of the page allocator, and the table of attached processes), then a
     page map (one 32-bit entry per data page), then the data pages.
-    Attaching checks the magic, the version and that the file is as large as
-    the header says, so a foreign or truncated file is refused with
+    Attaching checks the magic, the version (which also says the pointer
+    width and mutex size of the build that made it: a 32-bit and a 64-bit
+    process cannot share an arena) and that the file is as large as the
+    header says, so a foreign or truncated file is refused with
     PARX_E_NOT_ARENA, PARX_E_ARENA_VERSION or PARX_E_TRUNCATED rather than
     crashing. The geometry checked is then kept in the handle, and read
     from there. The rest of the header -- free lists, counters, the page
