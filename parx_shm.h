@@ -98,7 +98,13 @@
     process is left in the table. Processes that died without closing (zombies
     included) are cleared on the way; a forked child using a handle it
     inherited is not in the table (it shares its parent's entry), so a child
-    that must keep the name alive attaches itself. parx_arena_unlink removes
+    that must keep the name alive attaches itself. Liveness is read from
+    /proc: where it is not mounted, entries count as alive while their pid
+    exists; a process in another pid namespace (a container sharing
+    /dev/shm) is recorded by a pid this process cannot see, so processes
+    sharing a named arena must share a pid namespace, or the last closer
+    in one removes the name while others remain attached (their mappings
+    stay). parx_arena_unlink removes
     the name at once (or leaves it to a live process removing it already).
     Exactly one closer or unlinker removes the name, and only while it still
     names this segment; one killed on the way leaves the work to the next
@@ -1167,7 +1173,10 @@ static void parx__shm_bind(parx_arena *a)
    alone has exited, which /proc shows as a zombie too while its other
    threads run on, still attached); PARX__SHM_PROC_UNKNOWN if
    /proc cannot tell: reading it takes a descriptor, and a process at its
-   limit (EMFILE) must not take every other process for dead. */
+   limit (EMFILE) must not take every other process for dead; nor must one
+   whose /proc is not mounted (a sandbox), or is another pid namespace's,
+   where no pid has a file: a missing file means a missing process only
+   where /proc shows this one. */
 #define PARX__SHM_PROC_UNKNOWN UINT64_MAX
 
 static uint64_t parx__shm_proc_id(pid_t pid)
@@ -1175,7 +1184,10 @@ static uint64_t parx__shm_proc_id(pid_t pid)
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return errno == ENOENT || errno == ESRCH ? 0 : PARX__SHM_PROC_UNKNOWN;
+    if (fd < 0) {
+        if (errno != ENOENT && errno != ESRCH) return PARX__SHM_PROC_UNKNOWN;
+        return access("/proc/self/stat", F_OK) == 0 ? 0 : PARX__SHM_PROC_UNKNOWN;
+    }
     ssize_t n = read(fd, buf, sizeof buf - 1);
     int e = errno;
     close(fd);

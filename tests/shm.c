@@ -2625,6 +2625,44 @@ static void test_named_zombie_leader(void)
     CHECK_MSG(!shm_exists(name), "%s outlived its last user", name);
 }
 
+/* A user whose /proc is not mounted (a sandbox) opens and closes a named
+   arena another live process holds: the name stays. Its close took every
+   entry /proc had no file for as dead, so it was the last user, and
+   unlinked the name under the live one (found in review). A child in a
+   mount namespace of its own unmounts /proc; skipped where that is not
+   allowed. */
+static void test_named_close_without_proc(void)
+{
+    const char *name = test_name("noproc");
+    int err = 0;
+    parx_arena *a = parx_arena_create(&(parx_arena_desc){.size = 1 * MiB, .name = name}, &err);
+    REQUIRE(a != NULL);
+    pid_t pid = xfork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        if (unshare(CLONE_NEWNS) != 0 ||
+            mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
+            umount2("/proc", MNT_DETACH) != 0)
+            _exit(100);
+        if (access("/proc/self/stat", F_OK) == 0)
+            _exit(101);
+        parx_arena *b = parx_arena_open(name, NULL);
+        if (!b)
+            _exit(102);
+        parx_arena_close(b);
+        _exit(0);
+    }
+    int st = wait_status(pid);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 100) {
+        parx_arena_close(a);
+        PT_SKIP("no mount namespace of our own here (needs CAP_SYS_ADMIN)");
+    }
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child: status %#x", st);
+    CHECK_MSG(shm_exists(name), "%s was unlinked by a user without /proc while we hold it", name);
+    parx_arena_close(a);
+    CHECK_MSG(!shm_exists(name), "%s outlived its last user", name);
+}
+
 /* A tmpfs mounted with size=0 has no limit, and its statvfs says 0 blocks:
    named arenas must be made there (each was refused with -ENOSPC: found in
    review). A child in a mount namespace of its own mounts one on /dev/shm;
@@ -2729,6 +2767,8 @@ int main(void)
     run_guarded("named: a user whose main thread has exited, others running, keeps the name",
                 test_named_zombie_leader);
     run_guarded("named: made on a tmpfs with no size limit (size=0)", test_unlimited_tmpfs);
+    run_guarded("named: a user without /proc closes: the name stays for the live holder",
+                test_named_close_without_proc);
     run_guarded("named: a user killed without closing does not keep the name",
                 test_named_killed_user);
     run_guarded("named: a close at the descriptor limit neither drops live users nor keeps the "
