@@ -424,9 +424,11 @@ typedef struct parx_gpu_push_header {
 PARX_API parx_gpu *parx_gpu_open(const parx_gpu_desc *desc, int *err);
 
 /* parx_gpu_close: submit what was recorded and wait for it (parx_gpu_sync,
-   bounded by the timeout), save the pipeline cache if a path was given,
-   then wait for the device to be idle (vkDeviceWaitIdle: not bounded, so
-   that nothing is freed while the device may still use it), destroy every
+   bounded by the timeout; past it, a warning, and the wait goes on without
+   bound, so that mirrored imports still get their results), save the
+   pipeline cache if a path was given, then wait for the device to be idle
+   (vkDeviceWaitIdle: not bounded, so that nothing is freed while the
+   device may still use it), destroy every
    buffer and kernel still alive, and release the device. NULL is ignored.
    Thread safety: the thread that owns g; no other call on g may be running. */
 PARX_API void parx_gpu_close(parx_gpu *g);
@@ -2514,7 +2516,10 @@ static int parx__gpu_import_chunks(parx_gpu *g, parx_gpu_buffer *b)
         uintptr_t hi = (p + (uintptr_t)c->bytes + (uintptr_t)al - 1) & ~(uintptr_t)(al - 1);
         c->bind_offset = p - lo;
         if (c->bind_offset % g->props.limits.minStorageBufferOffsetAlignment) return -EINVAL;
-        if (hi - lo > g->props.limits.maxStorageBufferRange + c->bind_offset) return -EINVAL;
+        /* the descriptor's range is the chunk's bytes; the pages around
+           them (the VkBuffer's size) may exceed maxStorageBufferRange, which
+           an unaligned import of a full chunk does (refused, it was mirrored) */
+        if (c->bytes > g->props.limits.maxStorageBufferRange) return -EINVAL;
         VkMemoryHostPointerPropertiesEXT hp = {
             .sType = VK_STRUCTURE_TYPE_MEMORY_HOST_POINTER_PROPERTIES_EXT};
         VkResult r = g->vkGetMemoryHostPointerPropertiesEXT(g->dev, HT, (void *)lo, &hp);
@@ -3500,8 +3505,14 @@ PARX_API void parx_gpu_close(parx_gpu *g)
 {
     if (!g) return;
     if (!g->lost) {
-        if (parx_gpu_sync(g) != 0 && !g->lost)
+        if (parx_gpu_sync(g) != 0 && !g->lost) {
             parx__log(PARX_LOG_WARN, "parx_gpu_close: work still running at the timeout; waiting");
+            /* without the bound, completing every batch as its wait would
+               have: a mirrored import's copy-out runs now (teardown would
+               free it unrun, and the caller's memory would miss the
+               results the device computed) */
+            parx__gpu_quiesce(g, UINT64_MAX);
+        }
         if (g->cache_path && g->cache && parx_gpu_cache_save(g) != 0)
             parx__log(PARX_LOG_WARN, "parx_gpu_close: could not save the pipeline cache");
     }

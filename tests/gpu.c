@@ -551,6 +551,51 @@ static void test_import_refused_chunked(void)
     import_case((parx_gpu_desc){.max_chunk_bytes = 256 << 10, .no_import = true, .staging = true},
                 2, "arena, mirrored in 256 KiB chunks through staging");
 }
+/* An import of more than one full chunk at an address off the page
+   boundary: zero-copy wherever an import of one page at the same offset
+   is. The pages around a full chunk's bytes exceed maxStorageBufferRange
+   (the default chunk size), which bounds only the bytes a descriptor binds;
+   parx refused them, and such imports were mirrored, every byte copied
+   in and out (found in review). Only addresses are reserved: the test
+   touches the two ends. */
+static void test_import_unaligned_full_chunks(void)
+{
+    parx_gpu *g = open_dev((parx_gpu_desc){0});
+    REQUIRE(g);
+    parx_gpu_info in;
+    CHECK_EQ(parx_gpu_query(g, &in), 0);
+    size_t off = 64, bytes = in.chunk_bytes + ((size_t)1 << 20);
+    unsigned char *mem = (unsigned char *)malloc(bytes + 4096 + off);
+    REQUIRE(mem);
+    unsigned char *host = (unsigned char *)(((uintptr_t)mem + 4095) & ~(uintptr_t)4095) + off;
+    int err = 0;
+    parx_gpu_buffer *small = parx_gpu_buffer_import(g, host, 4096, &err);
+    REQUIRE(small);
+    int control = parx_gpu_buffer_imported(small);
+    parx_gpu_buffer_destroy(small);
+    parx_gpu_buffer *b = parx_gpu_buffer_import(g, host, bytes, &err);
+    REQUIRE(b);
+    CHECK_EQ(parx_gpu_buffer_chunks(b), 2);
+    pt_diag("%zu bytes at page offset %zu: %s (one page there: %s)", bytes, off,
+            parx_gpu_buffer_imported(b) ? "zero-copy" : "mirrored",
+            control ? "zero-copy" : "mirrored");
+    if (control) CHECK_EQ(parx_gpu_buffer_imported(b), 1);
+    /* either way the bytes at both ends go through */
+    float v = 7.0f, back = 0;
+    CHECK_EQ(parx_gpu_upload(g, b, bytes - 4, &v, 4), 0);
+    CHECK_EQ(parx_gpu_download(g, b, bytes - 4, &back, 4), 0);
+    CHECK(back == 7.0f);
+    CHECK_EQ(parx_gpu_upload(g, b, 0, &v, 4), 0);
+    CHECK_EQ(parx_gpu_sync(g), 0);
+    float head, tail;
+    memcpy(&head, host, 4);
+    memcpy(&tail, host + bytes - 4, 4);
+    CHECK(head == 7.0f && tail == 7.0f);
+    parx_gpu_buffer_destroy(b);
+    close_dev(g);
+    free(mem);
+}
+
 static void test_sum_chunked(void)
 {
     sum_chunk = 256 << 10;
@@ -2083,6 +2128,8 @@ int main(int argc, char **argv)
     pt_run("import in chunks, zero-copy", test_import_chunked);
     pt_run("import refused, in chunks, through staging twins", test_import_refused_chunked);
     pt_run("import refused with staging: mirrored through copies", test_import_refused_staging);
+    pt_run("import of more than a full chunk off the page boundary: zero-copy where a page is",
+           test_import_unaligned_full_chunks);
     pt_run("staging path: uploads ordered among dispatches", test_staging);
     pt_run("pipeline cache saved, reloaded, a foreign file ignored", test_pipeline_cache);
     pt_run("invalid and truncated SPIR-V: PARX_E_BAD_SPIRV, never a crash", test_bad_spirv);

@@ -8,7 +8,8 @@
     waited and by every later call on the device; closing the lost device
     frees everything (ASan/LSan see it); the CPU path still runs; a timeout
     injected the same way is -ETIMEDOUT and leaves the device usable; a
-    download that times out never writes its destination afterwards; a
+    close whose sync times out still copies a mirrored import's results
+    out; a download that times out never writes its destination afterwards; a
     failed submit hands out no ticket; a batch whose vkEndCommandBuffer
     fails (injected too) is dropped whole, its mirrored imports' copy-outs
     with it, and so is one parx has no memory to finish (injected too); a
@@ -81,6 +82,36 @@ static void test_download_timeout(void)
     CHECK_EQ(parx_gpu_download(s, sb, 0, dst, N), 0);
     CHECK_MEMEQ(dst, src, N);
     parx_gpu_close(s);
+}
+
+/* A close whose bounded sync times out (injected) still waits for the
+   work, and a mirrored import gets the results it computed: close freed
+   the batch's copy-outs unrun, so the caller's memory kept its old values
+   (found in review; a zero-copy import got them, written by the device). */
+static void test_close_after_timeout_mirror(void)
+{
+    int err = 0;
+    parx_gpu *s = parx_gpu_open(
+        &(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU, .no_import = true}, &err);
+    REQUIRE(s);
+    enum { N = 4096 };
+    static float x[N], y[N];
+    for (int i = 0; i < N; i++)
+        x[i] = 1.0f, y[i] = 1.0f;
+    parx_gpu_buffer *bx = parx_gpu_buffer_import(s, x, sizeof x, &err);
+    parx_gpu_buffer *by = parx_gpu_buffer_import(s, y, sizeof y, &err);
+    parx_gpu_kernel *sk =
+        parx_gpu_kernel_create(s, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL, &err);
+    REQUIRE(bx && by && sk);
+    CHECK_EQ(parx_gpu_buffer_imported(by), 0); /* a mirror: no_import */
+    parx_gpu_buffer *bufs[2] = {bx, by};
+    parx_gpu_job job = {.n = N, .kernel = sk, .bufs = bufs, .nbufs = 2, .push = &a,
+                        .push_size = 4};
+    CHECK_EQ(parx_gpu_run(s, NULL, &job), 0);
+    parx__gpu_test_inject(s, -1); /* close's bounded wait: VK_TIMEOUT, as a slow kernel */
+    parx_gpu_close(s);
+    CHECK_MSG(y[0] == 3.0f && y[N - 1] == 3.0f, "after close: y[0] %g, y[N-1] %g, want 3",
+              (double)y[0], (double)y[N - 1]);
 }
 
 /* A batch whose vkEndCommandBuffer fails is never submitted: it is
@@ -799,6 +830,8 @@ int main(void)
         pt_bail_out("setup failed");
     pt_run("an injected fence timeout: -ETIMEDOUT, then the wait goes on", test_timeout_then_ok);
     pt_run("a download that times out never writes dst afterwards", test_download_timeout);
+    pt_run("a close whose sync times out still copies a mirrored import's results out",
+           test_close_after_timeout_mirror);
     pt_run("a failed vkEndCommandBuffer drops the batch and its mirror copy-outs",
            test_end_failure);
     pt_run("a batch parx cannot finish (no memory) is dropped whole", test_finish_enomem);
