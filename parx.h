@@ -797,8 +797,9 @@ typedef struct parx_pool_desc {
    `desc` NULL or zeroed means all defaults.
    Returns the pool, or NULL with errno set: EINVAL (threads < 0 or > 4096,
    only one of alloc/free given, or a deque_capacity above 2^37 slots,
-   2^28 on 32-bit systems), ENOMEM, EAGAIN (the system refused a thread;
-   any threads already started are stopped and joined).
+   2^28 on 32-bit systems), ENOMEM, EAGAIN (the system refused a thread),
+   or another error of pthread_create's (EPERM under a seccomp profile that
+   refuses clone3 so); any threads already started are stopped and joined.
    A pool belongs to the process that created it: in a child that fork()
    makes, parx_spawn, parx_wait, parx_for and parx_reduce on it return
    -EPERM rather than wait for workers the child does not have (fork copies
