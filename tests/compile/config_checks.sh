@@ -35,14 +35,15 @@ compile() {
 n=0
 failed=0
 
-# must_fail MACRO VALUE [FLAGS...]: the build stops, and the message names the macro.
-must_fail() {
+# stops LABEL PATTERN [FLAGS...]: the build stops, and its error matches PATTERN.
+stops() {
     n=$((n + 1))
-    local out label="$1=$2${3:+ ${*:3}}"
-    if out=$(compile "-D$1=$2" "${@:3}"); then
+    local out label=$1 pattern=$2
+    shift 2
+    if out=$(compile "$@"); then
         echo "not ok $n - $label compiled, but should stop with an #error"
         failed=1
-    elif grep -qE "error.*$1" <<<"$out"; then
+    elif grep -qE "error.*$pattern" <<<"$out"; then
         echo "ok $n - $label stops the build with an error that names it"
     else
         echo "not ok $n - $label failed to build, but the message does not name it"
@@ -50,6 +51,9 @@ must_fail() {
     fi
     sed 's/^/# /' <<<"$out"
 }
+
+# must_fail MACRO VALUE [FLAGS...]: the build stops, and the message names the macro.
+must_fail() { stops "$1=$2${3:+ ${*:3}}" "$1" "-D$1=$2" "${@:3}"; }
 
 # must_build MACRO VALUE [FLAGS...]: the control, so that failures above come from the value.
 must_build() {
@@ -78,17 +82,7 @@ must_fail PARX_CACHELINE 48 -DPARX_NO_PROC
 must_build PARX_CACHELINE 16
 must_build PARX_CACHELINE 128
 if printf 'int x[sizeof(void *) == 4 ? 1 : -1];\n' | "${cc[@]}" -fsyntax-only -x c - 2>/dev/null; then
-    n=$((n + 1))
-    if out=$(compile -U_FILE_OFFSET_BITS); then
-        echo "not ok $n - 32-bit, no _FILE_OFFSET_BITS: compiled, but should stop with an error"
-        failed=1
-    elif grep -qE "error.*_FILE_OFFSET_BITS=64" <<<"$out"; then
-        echo "ok $n - 32-bit, no _FILE_OFFSET_BITS: stops the build with an error that names it"
-    else
-        echo "not ok $n - 32-bit, no _FILE_OFFSET_BITS: failed to build, but the message does not name it"
-        failed=1
-    fi
-    sed 's/^/# /' <<<"$out"
+    stops "32-bit, no _FILE_OFFSET_BITS" "_FILE_OFFSET_BITS=64" -U_FILE_OFFSET_BITS
     must_build _FILE_OFFSET_BITS 64
 else
     echo "ok $((n + 1)) # SKIP a 64-bit target: off_t has 64 bits whatever _FILE_OFFSET_BITS says"
