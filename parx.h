@@ -6275,8 +6275,9 @@ PARX_API int parx_procs_map(parx_procs *pp, parx_job_fn fn, void **args, size_t 
 
 PARX_API parx_arena *parx_procs_arena(parx_procs *pp)
 {
-    if (!pp) errno = EINVAL;
-    return pp ? pp->arena : NULL;
+    if (pp) return pp->arena;
+    errno = EINVAL;
+    return NULL;
 }
 
 PARX_API int parx_procs_size(const parx_procs *pp) { return pp ? pp->nworkers : -EINVAL; }

@@ -1736,13 +1736,15 @@ PARX_API void *parx_arena_ptr(const parx_arena *a, uint64_t offset)
 PARX_API int parx_arena_fd(const parx_arena *a) { return a ? a->fd : -EINVAL; }
 PARX_API const char *parx_arena_name(const parx_arena *a)
 {
-    if (!a) errno = EINVAL;
-    return a && a->name[0] ? a->name : NULL;
+    if (a) return a->name[0] ? a->name : NULL;
+    errno = EINVAL;
+    return NULL;
 }
 PARX_API void *parx_arena_base(const parx_arena *a)
 {
-    if (!a) errno = EINVAL;
-    return a ? a->base : NULL;
+    if (a) return a->base;
+    errno = EINVAL;
+    return NULL;
 }
 PARX_API size_t parx_arena_size(const parx_arena *a) { return a ? a->size : 0; }
 PARX_API bool parx_arena_same_address(const parx_arena *a) { return a && a->same_address; }

@@ -394,6 +394,16 @@ static inline size_t pt_scaled(size_t base, size_t floor)
     return n < floor ? floor : n;
 }
 
+/* PARX_TEST_TIME_SCALE=K (a whole number, 1 to 100; else 1): how many
+   times longer the tests' bounds must be, for runs under valgrind, which
+   runs every process many times slower. */
+static inline unsigned time_scale(void)
+{
+    const char *scale = getenv("PARX_TEST_TIME_SCALE");
+    long k = scale ? strtol(scale, NULL, 10) : 1;
+    return (unsigned)(k >= 1 && k <= 100 ? k : 1);
+}
+
 /* ===== /proc ================================================================ */
 
 /* pt_read_file: up to size - 1 bytes of the file at path into buf, ended

@@ -22,14 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* PARX_TEST_TIME_SCALE, as the other tests read it (valgrind runs). */
-static unsigned time_scale(void)
-{
-    const char *scale = getenv("PARX_TEST_TIME_SCALE");
-    long k = scale ? strtol(scale, NULL, 10) : 1;
-    return (unsigned)(k >= 1 && k <= 100 ? k : 1);
-}
-
 static void nap(void) { nanosleep(&(struct timespec){0, 200000}, NULL); }
 
 static double now_s(void)

@@ -429,16 +429,6 @@ static inline int guard__reap_children(void)
     return left;
 }
 
-/* PARX_TEST_TIME_SCALE=K (a whole number, 1 to 100; else 1): how many
-   times longer the tests' bounds must be, for runs under valgrind, which
-   runs every process many times slower. */
-static inline unsigned time_scale(void)
-{
-    const char *scale = getenv("PARX_TEST_TIME_SCALE");
-    long k = scale ? strtol(scale, NULL, 10) : 1;
-    return (unsigned)(k >= 1 && k <= 100 ? k : 1);
-}
-
 /* A new name that no live process holds at the end of a test: a leak of
    the test's, or another test's name in a moment when no process holds it,
    as the tests run side by side (tests/shm beside procs_stress, under
