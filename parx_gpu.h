@@ -100,7 +100,11 @@
     device copy "mirrored" from the host memory: copied in when a batch first
     uses it and copied back when that batch completes. Either way the host
     memory holds the results after parx_gpu_sync, and the host must not
-    touch it between the first dispatch that uses it and that sync.
+    touch it between the first dispatch that uses it and that sync. Import
+    a range of host memory once: two imports whose ranges overlap are two
+    buffers to parx, their barriers and mirror copies not ordered against
+    each other's, so a dispatch that reads through one may miss what another
+    dispatch of the batch wrote through the other.
     Upload and download of an imported buffer (either kind) are a memcpy of
     the host memory once the buffer is idle: when the batch being recorded
     uses it, that batch is submitted and waited for first (a round trip).
@@ -1407,7 +1411,8 @@ struct parx_gpu {
                                      fence wait, VK_ERROR_OUT_OF_HOST_MEMORY; -6: those and
                                      vkDeviceWaitIdle in destroy, the same; -7 / -8: the
                                      next descriptor set (parx__gpu_alloc_set); -9: as -5,
-                                     with destroy's vkDeviceWaitIdle VK_ERROR_DEVICE_LOST */
+                                     with destroy's vkDeviceWaitIdle VK_ERROR_DEVICE_LOST;
+                                     -10: the next host import's vkAllocateMemory, that */
 };
 
 /* Map a VkResult to parx's codes; marks the device lost. */
@@ -2547,6 +2552,11 @@ static int parx__gpu_import_chunks(parx_gpu *g, parx_gpu_buffer *b)
             .pHostPointer = (void *)lo};
         VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, .pNext = &imp,
                                    .allocationSize = hi - lo, .memoryTypeIndex = (uint32_t)type};
+        if (g->inject == -10) { /* PARX_GPU_TEST_HOOKS: as if the driver had lost the device */
+            g->inject = 0;
+            c->mem = VK_NULL_HANDLE;
+            return parx__vk_err(g, VK_ERROR_DEVICE_LOST);
+        }
         if ((r = g->vkAllocateMemory(g->dev, &ai, NULL, &c->mem)) != VK_SUCCESS) {
             c->mem = VK_NULL_HANDLE;
             return parx__vk_err(g, r);
@@ -2620,8 +2630,12 @@ static parx_gpu_buffer *parx__gpu_buffer_new(parx_gpu *g, size_t size, int kind,
             goto fail;
         }
         if (!g->ext_host || parx__gpu_import_chunks(g, b) != 0) {
-            /* The driver refuses this memory: mirror it instead. */
             parx__gpu_free_chunks(g, b);
+            if (g->lost) { /* not a refusal: no mirror would run either */
+                rc = PARX_E_DEVICE_LOST;
+                goto fail;
+            }
+            /* The driver refuses this memory: mirror it instead. */
             b->kind = kind = PARX__BUF_MIRRORED;
             if ((uint64_t)size > g->heap_bytes) {
                 rc = -ENOMEM;
@@ -3420,8 +3434,9 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
    set again (-5; -6: destroy's vkDeviceWaitIdle too; -9: that one says
    VK_ERROR_DEVICE_LOST), or the next descriptor set's allocation as if it
    had said VK_ERROR_OUT_OF_HOST_MEMORY (-7), or VK_ERROR_OUT_OF_POOL_MEMORY
-   and then that (-8), so the handling of each can be tested on any
-   driver. */
+   and then that (-8), or the next host import's memory allocation as if it
+   had said VK_ERROR_DEVICE_LOST (-10), so the handling of each can be
+   tested on any driver. */
 PARX_API void parx__gpu_test_inject(parx_gpu *g, int what);
 PARX_API void parx__gpu_test_inject(parx_gpu *g, int what) { g->inject = what; }
 /* ... and the next parx_gpu_open's vkCreateDevice gives `result` (a

@@ -479,6 +479,35 @@ static void test_destroy_finds_device_lost(void)
     parx_gpu_close(d);
 }
 
+/* A host import that meets the loss of the device (injected at its memory
+   allocation) returns PARX_E_DEVICE_LOST, like every call after it: a loss
+   is no refusal of the pointer, and a mirror made on a lost device would
+   run nothing (before, the import quietly mirrored). */
+static void test_import_finds_device_lost(void)
+{
+    int err = 0;
+    parx_gpu *d = parx_gpu_open(&(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU}, &err);
+    REQUIRE(d);
+    parx_gpu_info info;
+    CHECK_EQ(parx_gpu_query(d, &info), 0);
+    if (!info.host_import) {
+        parx_gpu_close(d);
+        PT_SKIP("this driver imports no host memory");
+    }
+    size_t size = 1 << 16;
+    void *host = aligned_alloc(size, size);
+    REQUIRE(host);
+    parx__gpu_test_inject(d, -10);
+    err = 0;
+    parx_gpu_buffer *x = parx_gpu_buffer_import(d, host, size, &err);
+    CHECK_MSG(x == NULL, "the import made a buffer (zero-copy %d) on a lost device",
+              parx_gpu_buffer_imported(x));
+    CHECK_EQ(err, PARX_E_DEVICE_LOST);
+    CHECK_EQ(parx_gpu_sync(d), PARX_E_DEVICE_LOST);
+    parx_gpu_close(d);
+    free(host);
+}
+
 /* A push-constant block whose size does not fit in 64 bits: before the fix
    the size wrapped round (to 4 bytes here), the module passed for one with
    a 4-byte block, and kernel_create made a pipeline whose push range does
@@ -854,6 +883,8 @@ int main(void)
            test_destroy_mirror_when_waits_fail);
     pt_run("destroy that finds the device lost: lost for every later call, the buffer freed",
            test_destroy_finds_device_lost);
+    pt_run("an import that finds the device lost: PARX_E_DEVICE_LOST, no mirror",
+           test_import_finds_device_lost);
     pt_run("device buffers on the largest device-local heap, never a BAR window",
            test_memory_types);
     pt_run("parx_gpu_open's errors: -EIO, -ENOMEM, -ENODEV, -EINVAL as documented",
