@@ -10243,12 +10243,14 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
         bool spawn_better = threads > 1 || rss > PARX__RUN_BIG_RSS;
         if (d.procs) exec = d.procs->start == PARX_START_SPAWN ? PARX_EXEC_SPAWN : PARX_EXEC_FORK;
         else exec = spawn_ok && spawn_better ? PARX_EXEC_SPAWN : PARX_EXEC_FORK;
+        char nt[32] = "an unknown number of threads", mib[48] = "an unknown amount"; /* no /proc */
+        if (threads > 0) snprintf(nt, sizeof nt, "%d thread%s", threads, threads == 1 ? "" : "s");
+        if (rss > 0) snprintf(mib, sizeof mib, "%llu MiB", (unsigned long long)(rss >> 20));
         snprintf(rep.reason, sizeof rep.reason,
-                 "%s: jobs need processes (%s); the caller has %d thread%s and %llu MiB "
-                 "resident%s",
+                 "%s: jobs need processes (%s); the caller has %s and %s resident%s",
                  parx_exec_name(exec),
                  d.isolate ? "isolation asked for" : d.job_timeout_ns ? "a timeout" : "retries",
-                 threads, threads == 1 ? "" : "s", (unsigned long long)(rss >> 20),
+                 nt, mib,
                  d.procs ? "; the pool given"
                  : spawn_better && !spawn_ok ? "; not spawn: ctx is not in an arena and "
                                                ".ctx_size is 0"

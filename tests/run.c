@@ -422,6 +422,50 @@ static void test_auto_isolation_processes(void)
         CHECK_MSG(pids[i] > 0 && pids[i] != (int)getpid(), "job %d ran in pid %d", i, pids[i]);
     pt_diag("%s", rep.reason);
 }
+
+/* Without /proc (a sandbox), AUTO cannot count the caller's threads nor
+   its resident memory: its reason says so, not "0 threads and 0 MiB"
+   (found in review). A child in a mount namespace of its own unmounts
+   /proc and sends its reason back; skipped where that is not allowed. */
+static void test_auto_reason_without_proc(void)
+{
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    pid_t pid = xfork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        if (unshare(CLONE_NEWNS) != 0 ||
+            mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
+            umount2("/proc", MNT_DETACH) != 0 || access("/proc/self/stat", F_OK) == 0)
+            _exit(100);
+        parx_run_report rep;
+        int pids[4];
+        int rc = parx_run(4, job_pid, NULL, NULL,
+                          &(parx_run_desc){.isolate = true, .workers = 1, .probe = &probe,
+                                           .out = pids, .out_size = sizeof *pids},
+                          &rep);
+        size_t len = strlen(rep.reason);
+        _exit(rc == 0 && write(fds[1], rep.reason, len) == (ssize_t)len ? 0 : 101);
+    }
+    close(fds[1]);
+    char reason[sizeof ((parx_run_report *)0)->reason + 1] = "";
+    size_t got = 0;
+    ssize_t r;
+    while (got < sizeof reason - 1 && (r = read(fds[0], reason + got, sizeof reason - 1 - got)) > 0)
+        got += (size_t)r;
+    reason[got] = '\0';
+    close(fds[0]);
+    int st = wait_status(pid);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 100)
+        PT_SKIP("no mount namespace of our own here (needs CAP_SYS_ADMIN)");
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child: status %#x", st);
+    CHECK_MSG(strstr(reason, "an unknown number of threads and an unknown amount resident") != NULL,
+              "reason: %s", reason);
+    CHECK_MSG(strstr(reason, " 0 threads") == NULL && strstr(reason, " 0 MiB") == NULL,
+              "reason: %s", reason);
+    pt_diag("%s", reason);
+}
 #endif
 
 /* ===== the same bits on every backend ======================================== */
@@ -1530,6 +1574,8 @@ int main(void)
 #ifndef PARX_NO_PROC
     run_guarded("auto: jobs that need isolation go to processes",
                 test_auto_isolation_processes);
+    run_guarded("auto without /proc: the reason says the threads and memory are unknown",
+                test_auto_reason_without_proc);
 #endif
     run_guarded("the same bits and codes on every backend, hints or not",
                 test_same_bits_everywhere);
