@@ -449,7 +449,12 @@
       time, in the order queued (io-wq would run two side by side and mix
       their bytes), and parx_writer_write_at is -ESPIPE. So is an
       append-only file (chattr +a) with .append: it opens for writing only
-      with O_APPEND, which puts every write at the end.
+      with O_APPEND, which puts every write at the end. A character device
+      is written one write at a time too, in the order queued, write_at
+      included: some take an offset and ignore it (/dev/kmsg, a printer).
+      PARX_IO_AUTO writes one with the thread backend: io_uring polls a
+      device for room to write, which some never report (a write to
+      /dev/kmsg never completes on io_uring, seen on 6.18).
     - The thread backend. Reader threads take the oldest chunk waiting
       and pread it. The consumer does not sleep while a chunk it needs
       waits for a reader: it reads that chunk itself, or, when a reader has
@@ -1397,8 +1402,9 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err);
    >>prefetch, Faults; on io_uring the pause is taken in whichever call finds
    the answer: write, flush or close). Writes land in the order they were
    queued (overlapping ones too). A write of size 0 (buf may be NULL) writes
-   nothing and gets its .done like any other. On a pipe, FIFO or terminal
-   the bytes go out in the order queued, one write at a time.
+   nothing and gets its .done like any other. On a pipe, FIFO, terminal or
+   other character device the bytes go out in the order queued, one write
+   at a time.
    Returns 0, -EINVAL (w NULL, buf NULL with size > 0, a file position that
    would pass INT64_MAX), or the error of an earlier write known so far
    (flush, which waits for the writes still in flight, may then return an
@@ -3845,18 +3851,41 @@ static int parx__procs_failed_status(int sock, int rc)
     return rc;
 }
 
-/* Receive one message, waiting up to timeout_ms (-1: forever). Returns 1 with
-   a message, 0 on end of file, -ETIMEDOUT, or -errno. */
+/* poll for up to timeout_ms (-1: no bound) in all: a signal's EINTR polls
+   again for what is left, not for the whole time again, which a program
+   whose signals come more often than the timeout would never see end.
+   Returns as poll does, never with EINTR. */
+static int parx__poll_for(struct pollfd *fds, nfds_t nfds, int timeout_ms)
+{
+    uint64_t end = parx__now_ns() + (timeout_ms > 0 ? (uint64_t)timeout_ms * 1000000u : 0);
+    for (;;) {
+        int rc = poll(fds, nfds, timeout_ms);
+        if (rc >= 0 || errno != EINTR) return rc;
+        if (timeout_ms > 0) {
+            uint64_t now = parx__now_ns();
+            timeout_ms = now >= end ? 0 : (int)((end - now + 999999u) / 1000000u);
+        }
+    }
+}
+
+/* Receive one message, waiting up to timeout_ms (-1: forever) in all.
+   Returns 1 with a message, 0 on end of file, -ETIMEDOUT, or -errno. */
 static int parx__procs_recv(int sock, parx__pmsg *m, int timeout_ms)
 {
+    uint64_t end = parx__now_ns() + (timeout_ms > 0 ? (uint64_t)timeout_ms * 1000000u : 0);
     for (;;) {
         struct pollfd pfd = {sock, POLLIN, 0};
-        int rc = poll(&pfd, 1, timeout_ms);
-        if (rc < 0 && errno == EINTR) continue;
+        int rc = parx__poll_for(&pfd, 1, timeout_ms);
         if (rc < 0) return -errno;
         if (rc == 0) return -ETIMEDOUT;
         ssize_t n = recv(sock, m, sizeof *m, MSG_DONTWAIT);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+            if (timeout_ms > 0) { /* the rest of the time, as above */
+                uint64_t now = parx__now_ns();
+                timeout_ms = now >= end ? 0 : (int)((end - now + 999999u) / 1000000u);
+            }
+            continue;
+        }
         if (n < 0) return errno == ECONNRESET ? 0 : -errno;
         if (n == 0) return 0;
         if (n != (ssize_t)sizeof *m) return -EBADMSG;
@@ -5113,8 +5142,7 @@ static void parx__procs_await_workers(parx_procs *pp)
         int fd = (int)syscall(SYS_pidfd_open, pid, 0);
         if (fd >= 0) {
             struct pollfd pfd = {fd, POLLIN, 0};
-            while (poll(&pfd, 1, 2000) < 0 && errno == EINTR) {
-            }
+            parx__poll_for(&pfd, 1, 2000);
             close(fd);
         } else if (errno != ESRCH) {
             /* no pidfds (Linux before 5.3, or refused): look every ms */
@@ -6423,8 +6451,14 @@ static int parx__io_thread(pthread_t *t, void *(*fn)(void *), void *arg)
 static unsigned parx__io_backoff(unsigned tries)
 {
     long ns = 10000L << (tries < 10 ? tries : 10);
-    struct timespec ts = {0, ns};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    /* To an absolute time: nanosleep's remainder after a signal counts the
+       timer slack (50 us) in, so a program whose signals come that often
+       would sleep again for as long or longer each time, for ever. */
+    struct timespec end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_nsec += ns;
+    if (end.tv_nsec >= 1000000000L) end.tv_sec++, end.tv_nsec -= 1000000000L;
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &end, NULL) == EINTR) {
     }
     return tries + 1;
 }
@@ -7923,6 +7957,9 @@ struct parx_writer {
     uint64_t pos;              /* where the next parx_writer_write goes (caller only) */
     bool stream;               /* a pipe, FIFO, socket or terminal: no offsets, one write
                                   at a time (see parx__wr_queue) */
+    bool serial;               /* one write at a time: a stream, or a character device,
+                                  which may take lseek and ignore the offset (/dev/kmsg,
+                                  a printer: each write is the next record) */
     bool regular;              /* a regular file: fdatasync's EROFS is an error (flush) */
     bool fuse;                 /* on a FUSE file system: io_uring's EIO is written again with
                                   pwrite (see parx__wr_uring_reap) */
@@ -8222,10 +8259,12 @@ static int parx__wr_queue(parx_writer *w, const void *buf, size_t size, uint64_t
                 parx__wr_op *o = &w->ops[i];
                 if (!o->live) {
                     if (!free_op) free_op = o;
-                } else if (w->stream || (o->start < off + size && off < o->start + o->size)) {
+                } else if (w->serial || (o->start < off + size && off < o->start + o->size)) {
                     /* a stream has no offsets: io-wq would run two writes to
                        a pipe side by side and mix their bytes, so each waits
-                       for the one before, as overlapping writes do */
+                       for the one before, as overlapping writes do; so does
+                       a write to a character device, whose offsets may mean
+                       nothing (their order would be io-wq's) */
                     overlap = true;
                 }
             }
@@ -8392,11 +8431,16 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err)
     /* The backend first: PARX_IO_URING refused must leave the file as it was
        (not truncated). */
     parx_io_backend want = w->d.backend;
-    bool fuse = false;
+    bool fuse = false, chardev = false;
 #ifndef PARX_NO_URING
     void *ring = &w->ring;
     fuse = want == PARX_IO_AUTO && parx__wr_on_fuse(w->d.path);
-    if (fuse) want = PARX_IO_THREADS;
+    /* A character device: io_uring tries a write without blocking and,
+       told to wait, polls the device for room, which some never report:
+       /dev/kmsg's writes never complete (seen on 6.18) */
+    struct stat dev;
+    chardev = want == PARX_IO_AUTO && stat(w->d.path, &dev) == 0 && S_ISCHR(dev.st_mode);
+    if (fuse || chardev) want = PARX_IO_THREADS;
 #else
     void *ring = NULL;
 #endif
@@ -8411,6 +8455,9 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err)
         parx__log(PARX_LOG_INFO, "parx_writer: a FUSE file system (io_uring takes its short "
                                  "writes for EIO); using the thread backend"); /* no lock held */
     }
+    if (chardev)
+        snprintf(w->why, sizeof w->why,
+                 "threads: a character device (io_uring would poll it for room to write)");
     w->backend = b; /* from here destroy tears the ring down */
     if (b == PARX_IO_THREADS) {
         /* The writer thread before the file too: one that cannot be
@@ -8456,6 +8503,7 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err)
         w->pos = end > 0 ? (uint64_t)end : 0; /* a stream (ESPIPE) or /dev/null: 0 */
     }
     w->stream = append_only || (lseek(w->fd, 0, SEEK_CUR) < 0 && errno == ESPIPE);
+    w->serial = w->stream || S_ISCHR(st.st_mode);
     w->d.path = NULL; /* not kept: the caller's string need not outlive the call */
     if (err) *err = 0;
     return w;

@@ -241,7 +241,7 @@ typedef struct parx_arena_desc {
                             system does not give them (mappings are 2 MiB aligned for it) */
     bool reserve;        /* allocate the backing memory now: a full /dev/shm, or a size
                             over the memory available (MemAvailable, and what is left
-                            under the cgroup's memory.max), fails here with -ENOSPC,
+                            under a memory cgroup's limit, v1 or v2), fails here with -ENOSPC,
                             never later with SIGBUS on first touch */
     size_t max_size;     /* refuse larger sizes with -EFBIG; 0: 1 TiB (2 GiB where size_t
                             has 32 bits), which is also the most any arena can be */
@@ -1369,30 +1369,67 @@ static uint64_t parx__shm_read_u64(const char *path, const char *key)
     return got ? (uint64_t)v : UINT64_MAX;
 }
 
+/* What a memory cgroup leaves: its limit less its use, its inactive page
+   cache counted as free (reclaim drops it first, as MemAvailable counts
+   it); UINT64_MAX where a figure cannot be read ("max": no limit). */
+static uint64_t parx__shm_cg_left(uint64_t max, uint64_t cur, uint64_t inactive)
+{
+    if (max == UINT64_MAX || cur == UINT64_MAX) return UINT64_MAX;
+    if (inactive != UINT64_MAX) cur = cur > inactive ? cur - inactive : 0;
+    return max > cur ? max - cur : 0;
+}
+
+/* A v1 line of /proc/self/cgroup ("4:memory:/path", or "4:a,memory:/path")
+   of the memory controller: its path, else NULL. */
+static const char *parx__shm_cg_v1_memory(const char *line)
+{
+    const char *ctl = strchr(line, ':'), *cg = ctl ? strchr(ctl + 1, ':') : NULL;
+    if (!cg) return NULL;
+    for (const char *w = ctl + 1; w < cg; w += strcspn(w, ",:") + 1)
+        if (strncmp(w, "memory", 6) == 0 && (w[6] == ',' || w[6] == ':')) return cg + 1;
+    return NULL;
+}
+
 /* The memory a reserved arena may take now: MemAvailable (what can be had
-   without swapping), and under a cgroup v2 memory.max what is left of it;
-   UINT64_MAX where neither can be read. A memfd has no size limit of its
-   own, nor has /dev/shm past its mount size: fallocate would take pages
-   until the OOM killer ended some process, any process. */
+   without swapping), and under a memory cgroup what is left of its limit:
+   v2's memory.max, v1's limit with its ancestors' (memory.stat's
+   hierarchical_memory_limit; Docker --memory on a cgroup v1 host), the
+   lowest where both hierarchies are mounted; UINT64_MAX where none can be
+   read. A memfd has no size limit of its own, nor has /dev/shm past its
+   mount size: fallocate would take pages until the OOM killer ended some
+   process, any process (in a cgroup, this one). */
 static uint64_t parx__shm_mem_room(void)
 {
     uint64_t kb = parx__shm_read_u64("/proc/meminfo", "MemAvailable:");
     uint64_t room = kb == UINT64_MAX ? UINT64_MAX : kb << 10;
     FILE *f = fopen("/proc/self/cgroup", "re");
     if (!f) return room;
-    char line[512], path[600];
+    char line[512], dir[600], path[700];
     while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "0::", 3) != 0) continue; /* the v2 hierarchy's line */
         line[strcspn(line, "\n")] = '\0';
-        snprintf(path, sizeof path, "/sys/fs/cgroup%s/memory.max", line + 3);
-        uint64_t max = parx__shm_read_u64(path, NULL);
-        snprintf(path, sizeof path, "/sys/fs/cgroup%s/memory.current", line + 3);
-        uint64_t cur = parx__shm_read_u64(path, NULL);
-        if (max != UINT64_MAX && cur != UINT64_MAX) {
-            uint64_t left = max > cur ? max - cur : 0;
-            if (left < room) room = left;
+        uint64_t left = UINT64_MAX;
+        const char *cg;
+        if (strncmp(line, "0::", 3) == 0) { /* the v2 hierarchy's line */
+            snprintf(dir, sizeof dir, "/sys/fs/cgroup%s", line + 3);
+            snprintf(path, sizeof path, "%s/memory.max", dir);
+            uint64_t max = parx__shm_read_u64(path, NULL);
+            snprintf(path, sizeof path, "%s/memory.current", dir);
+            uint64_t cur = parx__shm_read_u64(path, NULL);
+            snprintf(path, sizeof path, "%s/memory.stat", dir);
+            left = parx__shm_cg_left(max, cur, parx__shm_read_u64(path, "inactive_file "));
+        } else if ((cg = parx__shm_cg_v1_memory(line)) != NULL) {
+            /* the cgroup's directory, else the mount's top: a container
+               without a cgroup namespace sees its own cgroup mounted there */
+            for (int top = 0; top < 2 && left == UINT64_MAX; top++) {
+                snprintf(dir, sizeof dir, "/sys/fs/cgroup/memory%s", top ? "" : cg);
+                snprintf(path, sizeof path, "%s/memory.stat", dir);
+                uint64_t max = parx__shm_read_u64(path, "hierarchical_memory_limit ");
+                uint64_t inactive = parx__shm_read_u64(path, "total_inactive_file ");
+                snprintf(path, sizeof path, "%s/memory.usage_in_bytes", dir);
+                left = parx__shm_cg_left(max, parx__shm_read_u64(path, NULL), inactive);
+            }
         }
-        break;
+        if (left < room) room = left;
     }
     fclose(f);
     return room;

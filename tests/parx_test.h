@@ -404,6 +404,13 @@ static inline unsigned time_scale(void)
     return (unsigned)(k >= 1 && k <= 100 ? k : 1);
 }
 
+/* under_valgrind: 1 in a process valgrind runs (its preload is there). */
+static inline int under_valgrind(void)
+{
+    const char *preload = getenv("LD_PRELOAD");
+    return preload && strstr(preload, "vgpreload");
+}
+
 /* ===== /proc ================================================================ */
 
 /* pt_read_file: up to size - 1 bytes of the file at path into buf, ended

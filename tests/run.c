@@ -190,14 +190,10 @@ static void measure_probe(void)
 
 /* ===== AUTO's choices ======================================================== */
 
-/* Under valgrind a clock read alone takes tens of microseconds, so no job
-   measures as short as the ones the sequential choices are about: those
-   questions do not arise there (the other choices are still checked). */
-static bool under_valgrind(void)
-{
-    const char *preload = getenv("LD_PRELOAD");
-    return preload && strstr(preload, "vgpreload");
-}
+/* Under valgrind (under_valgrind) a clock read alone takes tens of
+   microseconds, so no job measures as short as the ones the sequential
+   choices are about: those questions do not arise there (the other choices
+   are still checked). */
 
 /* The figure after "mean job " in a report's reason, in ns (-1 if none):
    parx formats times as "<value> <ns|\u00b5s|ms|s>". */

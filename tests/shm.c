@@ -2633,6 +2633,61 @@ static void test_named_zombie_leader(void)
    allowed. */
 static parx_arena *volatile noproc_a; /* still reachable in the child at its exit (valgrind) */
 
+/* .reserve under a memory cgroup's limit: a size over what the limit
+   leaves is -ENOSPC at create, and one well under it is made. The v1
+   hierarchy was not read (found in review): under Docker --memory on a
+   cgroup v1 host, create went on into fallocate and the OOM killer ended
+   the process. A child moves into a cgroup of 256 MiB made for the test
+   (v1 where its memory controller is mounted, else v2); skipped where none
+   can be made (no root, no controller for us). */
+static int write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = write(fd, text, strlen(text));
+    close(fd);
+    return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+static void test_reserve_cgroup_limit(void)
+{
+    char dir[128], path[200], pid[32];
+    const char *limit = NULL;
+    snprintf(dir, sizeof dir, "/sys/fs/cgroup/memory/parx-test-%d", (int)getpid());
+    if (mkdir(dir, 0755) == 0) {
+        limit = "memory.limit_in_bytes";
+    } else {
+        snprintf(dir, sizeof dir, "/sys/fs/cgroup/parx-test-%d", (int)getpid());
+        if (write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory") == 0 &&
+            mkdir(dir, 0755) == 0)
+            limit = "memory.max";
+    }
+    if (!limit) PT_SKIP("no memory cgroup can be made here (needs root and the controller)");
+    snprintf(path, sizeof path, "%s/%s", dir, limit);
+    int set = write_file(path, "268435456");
+    pid_t c = set == 0 ? xfork() : -1;
+    if (c == 0) {
+        snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+        snprintf(pid, sizeof pid, "%d", (int)getpid());
+        if (write_file(path, pid) != 0) _exit(100);
+        int err = 0;
+        parx_arena *a =
+            parx_arena_create(&(parx_arena_desc){.size = 32 * MiB, .reserve = true}, &err);
+        if (!a) _exit(10);
+        parx_arena_close(a);
+        a = parx_arena_create(&(parx_arena_desc){.size = 1024 * MiB, .reserve = true}, &err);
+        _exit(a ? 11 : err == -ENOSPC ? 0 : 12);
+    }
+    int st = c > 0 ? wait_status(c) : -1;
+    rmdir(dir);
+    if (set != 0 || (WIFEXITED(st) && WEXITSTATUS(st) == 100))
+        PT_SKIP("the test's memory cgroup could not be set up");
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "the child in a 256 MiB cgroup: %s %d (10: 32 MiB refused, 11: 1 GiB made, "
+              "12: not -ENOSPC)", WIFEXITED(st) ? "exit" : "signal",
+              WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+}
+
 static void test_named_close_without_proc(void)
 {
     const char *name = test_name("noproc");
@@ -2774,6 +2829,8 @@ int main(void)
     run_guarded("named: made on a tmpfs with no size limit (size=0)", test_unlimited_tmpfs);
     run_guarded("named: a user without /proc closes: the name stays for the live holder",
                 test_named_close_without_proc);
+    run_guarded("reserve under a memory cgroup's limit: -ENOSPC past it, made under it",
+                test_reserve_cgroup_limit);
     run_guarded("named: a user killed without closing does not keep the name",
                 test_named_killed_user);
     run_guarded("named: a close at the descriptor limit neither drops live users nor keeps the "
