@@ -79,7 +79,7 @@ int main(int argc, char **argv)
         *(i == 1 ? &grid : &steps) = (int)v;
     }
     if (argc > 3 || grid < 1 || grid > 1000 || steps < 1) {
-        fprintf(stderr, "usage: %s [grid 1..1000] [steps >= 1]\n", argv[0]);
+        fprintf(stderr, "usage: %s [grid 1..1000] [steps 1..1000000000]\n", argv[0]);
         return 2;
     }
     size_t n = (size_t)grid * (size_t)grid;

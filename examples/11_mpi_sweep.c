@@ -240,33 +240,48 @@ static int report(const sweep *s, const double *res, int threads, double seconds
     return bad ? 1 : 0;
 }
 
-/* Options; returns 0, or 2 (usage) with a message from rank 0. */
+/* "K/N" as two whole numbers, each 0..max; 1 when it is one. */
+static int slice_of(const char *arg, long max, int *k, int *n)
+{
+    char buf[48];
+    const char *slash = strchr(arg, '/');
+    if (!slash || (size_t)(slash - arg) >= sizeof buf) return 0;
+    memcpy(buf, arg, (size_t)(slash - arg));
+    buf[slash - arg] = '\0';
+    long a = whole_number_upto(buf, max), b = whole_number_upto(slash + 1, max);
+    *k = (int)a, *n = (int)b;
+    return a >= 0 && b >= 0;
+}
+
+/* Options; returns 0, or 2 (usage) with a message from rank 0. Every
+   number is read whole and in its range (args.h), never cut to an int. */
 static int parse(int argc, char **argv, int rank, sweep *s, int *threads, const char **out_path)
 {
     *s = (sweep){.grid = 32, .walkers = 200, .slice = 0, .nslices = 1};
     int npos = 0, ok = 1;
-    char extra; /* a character after the number makes sscanf count one more */
     for (int a = 1; a < argc && ok; a++) {
         const char *opt = argv[a];
+        long v = 0;
         if (strcmp(opt, "--threads") == 0 && a + 1 < argc) {
-            ok = sscanf(argv[++a], "%d%c", threads, &extra) == 1;
+            ok = (v = whole_number_upto(argv[++a], 4096)) >= 0; /* a pool's most */
+            *threads = (int)v;
         } else if (strcmp(opt, "--slice") == 0 && a + 1 < argc) {
-            ok = sscanf(argv[++a], "%d/%d%c", &s->slice, &s->nslices, &extra) == 2;
+            ok = slice_of(argv[++a], 2000L * 2000L, &s->slice, &s->nslices);
         } else if (strcmp(opt, "--out") == 0 && a + 1 < argc) {
             *out_path = argv[++a];
         } else if (opt[0] != '-' && npos < 2) {
-            ok = sscanf(opt, "%d%c", npos++ == 0 ? &s->grid : &s->walkers, &extra) == 1;
+            ok = (v = whole_number_upto(opt, npos == 0 ? 2000 : 1000000)) >= 1;
+            *(npos++ == 0 ? &s->grid : &s->walkers) = (int)v;
         } else {
             ok = 0;
         }
     }
-    if (ok && s->grid >= 1 && s->grid <= 2000 && s->walkers >= 1 && *threads >= 0 &&
-        s->nslices >= 1 && s->nslices <= s->grid * s->grid && s->slice >= 0 &&
-        s->slice < s->nslices)
+    if (ok && s->nslices >= 1 && s->nslices <= s->grid * s->grid && s->slice < s->nslices)
         return 0;
     if (rank == 0)
         fprintf(stderr,
-                "usage: %s [--threads T] [--slice K/N] [--out FILE] [grid 1..2000] [walkers]\n",
+                "usage: %s [--threads T 0..4096] [--slice K/N] [--out FILE] [grid 1..2000] "
+                "[walkers 1..1000000]\n",
                 argv[0]);
     return 2;
 }
@@ -315,7 +330,8 @@ int main(int argc, char **argv)
     double *out = malloc(((size_t)mine + 1) * sizeof *out); /* + 1: never malloc(0) */
     parx_pool *pool = parx_pool_create(&(parx_pool_desc){.threads = threads});
     if (!out || !pool) {
-        fprintf(stderr, "rank %d: %s\n", rank, out ? "parx_pool_create failed" : "out of memory");
+        fprintf(stderr, "rank %d: %s: %s\n", rank, out ? "parx_pool_create" : "malloc",
+                strerror(errno));
         MPI_Abort(MPI_COMM_WORLD, 1); /* the other ranks would wait for us forever */
     }
     MPI_Barrier(MPI_COMM_WORLD); /* start the clock together */

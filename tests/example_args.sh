@@ -25,6 +25,9 @@ extra_args() {
     case "$(basename "$1")" in
     12_monte_carlo_noise) printf '%s\n' '--auto-only --bench 0.01' '--reps 2 0.01' ;;
     13_param_sweep) printf '%s\n' '0.001' ;;
+    11_mpi_sweep) printf '%s\n' '2 4294967297' '4294967298 1' '4 99999999999' '2001 1' \
+        '--threads 5000 2 1' '--slice 4294967296/4294967297 2 1' '--slice 1/5 2 1' \
+        '--slice 2/2 2 1' '--slice 1 2 1' ;;
     esac
 }
 
