@@ -3851,20 +3851,26 @@ static int parx__procs_failed_status(int sock, int rc)
     return rc;
 }
 
-/* poll for up to timeout_ms (-1: no bound) in all: a signal's EINTR polls
-   again for what is left, not for the whole time again, which a program
-   whose signals come more often than the timeout would never see end.
-   Returns as poll does, never with EINTR. */
+/* A wait of timeout_ms (-1: no bound) begun at `start` (parx__now_ns):
+   the milliseconds left of it, rounded up, 0 once it has passed, -1 for
+   no bound. A wait that a signal (EINTR) interrupts goes on for what is
+   left, not for the whole time again, which a program whose signals come
+   more often than the timeout would never see end. */
+static int parx__ms_left(uint64_t start, int timeout_ms)
+{
+    if (timeout_ms <= 0) return timeout_ms;
+    uint64_t spent = parx__now_ns() - start, whole = (uint64_t)timeout_ms * 1000000u;
+    return spent >= whole ? 0 : (int)((whole - spent + 999999u) / 1000000u);
+}
+
+/* poll for up to timeout_ms (-1: no bound) in all, EINTR polling again for
+   what is left. Returns as poll does, never with EINTR. */
 static int parx__poll_for(struct pollfd *fds, nfds_t nfds, int timeout_ms)
 {
-    uint64_t end = parx__now_ns() + (timeout_ms > 0 ? (uint64_t)timeout_ms * 1000000u : 0);
-    for (;;) {
-        int rc = poll(fds, nfds, timeout_ms);
+    uint64_t start = parx__now_ns();
+    for (int left = timeout_ms;; left = parx__ms_left(start, timeout_ms)) {
+        int rc = poll(fds, nfds, left);
         if (rc >= 0 || errno != EINTR) return rc;
-        if (timeout_ms > 0) {
-            uint64_t now = parx__now_ns();
-            timeout_ms = now >= end ? 0 : (int)((end - now + 999999u) / 1000000u);
-        }
     }
 }
 
@@ -3872,20 +3878,14 @@ static int parx__poll_for(struct pollfd *fds, nfds_t nfds, int timeout_ms)
    Returns 1 with a message, 0 on end of file, -ETIMEDOUT, or -errno. */
 static int parx__procs_recv(int sock, parx__pmsg *m, int timeout_ms)
 {
-    uint64_t end = parx__now_ns() + (timeout_ms > 0 ? (uint64_t)timeout_ms * 1000000u : 0);
-    for (;;) {
+    uint64_t start = parx__now_ns();
+    for (int left = timeout_ms;; left = parx__ms_left(start, timeout_ms)) {
         struct pollfd pfd = {sock, POLLIN, 0};
-        int rc = parx__poll_for(&pfd, 1, timeout_ms);
+        int rc = parx__poll_for(&pfd, 1, left);
         if (rc < 0) return -errno;
         if (rc == 0) return -ETIMEDOUT;
         ssize_t n = recv(sock, m, sizeof *m, MSG_DONTWAIT);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
-            if (timeout_ms > 0) { /* the rest of the time, as above */
-                uint64_t now = parx__now_ns();
-                timeout_ms = now >= end ? 0 : (int)((end - now + 999999u) / 1000000u);
-            }
-            continue;
-        }
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
         if (n < 0) return errno == ECONNRESET ? 0 : -errno;
         if (n == 0) return 0;
         if (n != (ssize_t)sizeof *m) return -EBADMSG;

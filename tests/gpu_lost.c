@@ -84,6 +84,20 @@ static void test_download_timeout(void)
     parx_gpu_close(s);
 }
 
+/* A device on lavapipe that mirrors every import (no_import: what a
+   driver without VK_EXT_external_memory_host does), and the saxpy kernel
+   on it in *saxpy (NULL if it could not be made). */
+static parx_gpu *open_mirroring(parx_gpu_kernel **saxpy)
+{
+    int err = 0;
+    parx_gpu *s =
+        parx_gpu_open(&(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU, .no_import = true}, &err);
+    *saxpy = s ? parx_gpu_kernel_create(s, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL,
+                                        &err)
+               : NULL;
+    return s;
+}
+
 /* A close whose bounded sync times out (injected) still waits for the
    work, and a mirrored import gets the results it computed: close freed
    the batch's copy-outs unrun, so the caller's memory kept its old values
@@ -91,18 +105,16 @@ static void test_download_timeout(void)
 static void test_close_after_timeout_mirror(void)
 {
     int err = 0;
-    parx_gpu *s = parx_gpu_open(
-        &(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU, .no_import = true}, &err);
-    REQUIRE(s);
+    parx_gpu_kernel *sk;
+    parx_gpu *s = open_mirroring(&sk);
+    REQUIRE(s && sk);
     enum { N = 4096 };
     static float x[N], y[N];
     for (int i = 0; i < N; i++)
         x[i] = 1.0f, y[i] = 1.0f;
     parx_gpu_buffer *bx = parx_gpu_buffer_import(s, x, sizeof x, &err);
     parx_gpu_buffer *by = parx_gpu_buffer_import(s, y, sizeof y, &err);
-    parx_gpu_kernel *sk =
-        parx_gpu_kernel_create(s, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL, &err);
-    REQUIRE(bx && by && sk);
+    REQUIRE(bx && by);
     CHECK_EQ(parx_gpu_buffer_imported(by), 0); /* a mirror: no_import */
     parx_gpu_buffer *bufs[2] = {bx, by};
     parx_gpu_job job = {.n = N, .kernel = sk, .bufs = bufs, .nbufs = 2, .push = &a,
@@ -196,20 +208,6 @@ static void test_kernel_destroy_after_dropped_batch(void)
     parx_gpu_kernel_destroy(sk); /* waits for batch 1 */
     CHECK_EQ(parx_gpu_wait(s, t, UINT64_MAX), 0);
     parx_gpu_close(s);
-}
-
-/* A device on lavapipe that mirrors every import (no_import: what a
-   driver without VK_EXT_external_memory_host does), and the saxpy kernel
-   on it in *saxpy (NULL if it could not be made). */
-static parx_gpu *open_mirroring(parx_gpu_kernel **saxpy)
-{
-    int err = 0;
-    parx_gpu *s =
-        parx_gpu_open(&(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU, .no_import = true}, &err);
-    *saxpy = s ? parx_gpu_kernel_create(s, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL,
-                                        &err)
-               : NULL;
-    return s;
 }
 
 /* A dispatch of two mirrored imports, A and B, fails while B's earlier
