@@ -486,6 +486,15 @@
       printf of a program started with its standard streams closed cannot
       land in a file being written); files are opened when reading reaches
       them and closed when their last chunk is released.
+    - fork(). A prefetcher or writer belongs to the process that opened it:
+      fork() copies neither its threads nor its claim on the ring, whose
+      queues the child shares with the parent, nor the arena blocks its
+      buffers are. In a child, next, write, write_at and flush return
+      -EPERM and release does nothing, so the child can neither take the
+      parent's completions nor read into the parent's buffers; close frees
+      the child's copy (its descriptors, memory and mappings) and touches
+      nothing the parent uses (parx_writer_close returns -EPERM: nothing
+      was written). The parent goes on as if there had been no fork.
 
     >>run (the job runner and its automatic choice)
     Whether parallel work pays depends on three numbers: what it costs to
@@ -1278,8 +1287,9 @@ typedef struct parx_prefetch parx_prefetch;
    Returns the prefetcher, or NULL with *err (err may be NULL) and errno:
    -EINVAL (no desc or paths, npaths 0 or > UINT32_MAX, a NULL path, depth
    < 0 or > 1024, threads < 0 or > 64, chunk_size > 1 GiB, nranges without
-   ranges, a range naming a file >= npaths or running past 2^64, an unknown
-   backend), -ENOMEM, -EOPNOTSUPP (PARX_IO_URING under PARX_NO_URING, or on
+   ranges, a range naming a file >= npaths or whose end, offset + length,
+   reaches 2^64, an unknown backend), -ENOMEM (also: the paths, counted
+   once per entry, add up to more than the address space), -EOPNOTSUPP (PARX_IO_URING under PARX_NO_URING, or on
    a kernel whose io_uring has no read operation: before Linux 5.6; .arena
    under PARX_NO_PROC where parx_shm.h was not included before parx.h's
    implementation),
@@ -1306,7 +1316,8 @@ PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *
    device with no data to give without waiting, such as /dev/kmsg, ...),
    with parx_prefetch_error saying which file; -EBUSY when the caller holds
    every buffer and chunks remain, or a file not yet opened (whose open
-   error then comes in its turn; release one first);
+   error then comes in its turn; release one first); -EPERM (pf was opened
+   by the parent of this fork() child: see >>prefetch, fork());
    with io_uring, the error of a ring that failed (io_uring_enter refused:
    -EPERM, -ENOSYS; short of resources with nothing in flight: -EAGAIN,
    -EBUSY; ...), parx_prefetch_error saying so; -EINVAL (pf NULL, or c
@@ -1320,7 +1331,8 @@ PARX_API int parx_prefetch_next(parx_prefetch *pf, parx_chunk *c);
 /* parx_prefetch_release: give chunk c's buffer back for reading ahead; c's
    data must not be used afterwards. NULL pf or c, or a chunk not held (one
    released already, or a copy of it, even when its buffer now holds a
-   later chunk), is ignored.
+   later chunk), is ignored, as is any chunk in a fork() child of pf's
+   opener (the buffer is the parent's).
    Thread safety: one caller at a time (with parx_prefetch_next). */
 PARX_API void parx_prefetch_release(parx_prefetch *pf, parx_chunk *c);
 
@@ -1329,7 +1341,9 @@ PARX_API void parx_prefetch_release(parx_prefetch *pf, parx_chunk *c);
    the files and free the buffers, including chunks not yet released. If
    the ring cannot be waited on (io_uring_enter refused since open) while
    reads are in flight, the buffers are leaked rather than freed, and a
-   WARN is logged. NULL is ignored.
+   WARN is logged. In a fork() child of pf's opener it frees only the
+   child's copy (descriptors, memory), waits for nothing and leaves the
+   parent's ring and buffers alone. NULL is ignored.
    Thread safety: one caller, once nothing else uses pf. */
 PARX_API void parx_prefetch_close(parx_prefetch *pf);
 
@@ -1406,7 +1420,8 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err);
    other character device the bytes go out in the order queued, one write
    at a time.
    Returns 0, -EINVAL (w NULL, buf NULL with size > 0, a file position that
-   would pass INT64_MAX), or the error of an earlier write known so far
+   would pass INT64_MAX), -EPERM (w was opened by the parent of this fork()
+   child: nothing is queued; see >>prefetch, fork()), or the error of an earlier write known so far
    (flush, which waits for the writes still in flight, may then return an
    earlier write's: see parx_writer_flush), or of the ring (io_uring:
    io_uring_enter refused, -EPERM; short of resources with nothing in flight,
@@ -1444,7 +1459,9 @@ PARX_API int parx_writer_write_at(parx_writer *w, const void *buf, size_t size, 
    and .done gets the error for them, and nothing is submitted again: a
    write in flight that comes back short or to be tried again is not
    written further, and .done gets the error), with .sync the error of
-   fdatasync (kept as the writer's error, as a write's), -EINVAL (w NULL).
+   fdatasync (kept as the writer's error, as a write's), -EINVAL (w NULL),
+   -EPERM (w was opened by the parent of this fork() child: the writes
+   are the parent's to wait for).
    If the ring cannot be waited on, flush returns its error at once, and writes
    may still be in flight: their buffers must then stay valid until the
    process exits.
@@ -1455,7 +1472,9 @@ PARX_API int parx_writer_flush(parx_writer *w);
 
 /* parx_writer_close: flush, close the file and free the writer. Returns 0 or
    the first error of any write, of the ring (as parx_writer_flush), of
-   fdatasync or of close. NULL: -EINVAL.
+   fdatasync or of close. NULL: -EINVAL. In a fork() child of w's opener it
+   frees the child's copy (its descriptor, its memory), writes and waits
+   for nothing, calls no .done, and returns -EPERM.
    Thread safety: one caller, once nothing else uses w.
    Callback safety: as parx_writer_flush. */
 PARX_API int parx_writer_close(parx_writer *w);
@@ -1637,7 +1656,8 @@ typedef struct parx_run_report {
    that could not start or -ENOMEM when its arena cannot hold ctx_size or
    one job's out block (otherwise a backend that cannot start, or whose
    pool's arena cannot hold them, falls back to sequential, logged at
-   PARX_LOG_WARN and in the report).
+   PARX_LOG_WARN and in the report; so does THREADS with a d->pool created
+   by the parent of this fork() child, which has none of its threads).
    Thread safety: any thread; concurrent runs share nothing but d->pool or
    d->procs, which are themselves safe to share.
    Callback safety: fn runs on any thread or process of the backend, and
@@ -2340,7 +2360,7 @@ struct parx_pool {
     void (*free_fn)(void *, void *);
     void *alloc_user;
     char name[11];
-    unsigned fork_gen;         /* parx__pool_fork_gen at create: see parx__pool_forked */
+    unsigned fork_gen;         /* parx__fork_gen at create: see parx__pool_forked */
     char parx__pad0[PARX_CACHELINE];
     /* read on every spawn, written when workers fall asleep or wake */
     _Atomic int sleepers;
@@ -2359,30 +2379,62 @@ struct parx_pool {
     pthread_cond_t wait_cv;
 };
 
-/* A pool belongs to the process that made it: fork() copies only the
-   thread that calls it, so in the child a pool has no workers, and a loop
-   or a wait there would sleep for ever. Each fork() moves this count in
-   the child (pthread_atfork, registered by the first create: a process
-   that never made a pool pays nothing); a pool keeps the count of its
-   create, and its entry points refuse a copy (-EPERM). Relaxed: the
-   handler runs on the thread that returns from fork(), before anything
-   else runs in the child. */
-static _Atomic unsigned parx__pool_fork_gen;
-static pthread_once_t parx__pool_fork_once = PTHREAD_ONCE_INIT;
-
-static void parx__pool_after_fork(void)
+/* pthread_atfork(prepare, parent, child), once per process for each
+   `done`: 0, or -ENOMEM with nothing registered, and the next call tries
+   again -- so an object is never made without the handlers it relies on
+   (a registration latched as failed for good would refuse every later
+   one, or let every later one go on without them). Two threads may both
+   find `done` unset and both register: every handler parx registers so
+   is harmless run twice. */
+static int parx__atfork(atomic_bool *done, void (*prepare)(void), void (*parent)(void),
+                        void (*child)(void))
 {
-    atomic_fetch_add_explicit(&parx__pool_fork_gen, 1, memory_order_relaxed);
+    /* acquire: pairs with the release below; the handlers are registered */
+    if (atomic_load_explicit(done, memory_order_acquire)) return 0;
+    int rc = pthread_atfork(prepare, parent, child);
+    if (rc != 0) return -rc;
+    /* release: whoever sees it set may make objects the handlers watch */
+    atomic_store_explicit(done, true, memory_order_release);
+    return 0;
 }
 
-static void parx__pool_fork_init(void)
+/* A pool (and a prefetcher, a writer) belongs to the process that made
+   it: fork() copies only the thread that calls it, so in the child a pool
+   has no workers, and a loop or a wait there would sleep for ever. Each
+   fork() moves this count in the child (pthread_atfork, registered by the
+   first create or open: a process that never made one pays nothing); an
+   object keeps the count of its making (parx__fork_gen_now), and its entry
+   points refuse a copy (-EPERM). Relaxed: the handler runs on the thread
+   that returns from fork(), before anything else runs in the child. */
+static _Atomic unsigned parx__fork_gen;
+static atomic_bool parx__fork_registered;
+
+static void parx__after_fork(void)
 {
-    (void)pthread_atfork(NULL, NULL, parx__pool_after_fork); /* ENOMEM: copies go unnoticed */
+    /* run twice (two registrations) it moves the count twice: still not
+       the parent's */
+    atomic_fetch_add_explicit(&parx__fork_gen, 1, memory_order_relaxed);
+}
+
+/* The count for an object made now, in *gen, once the handler that moves
+   it is registered: 0, or -ENOMEM (pthread_atfork refused: make nothing). */
+static int parx__fork_gen_now(unsigned *gen)
+{
+    int rc = parx__atfork(&parx__fork_registered, NULL, NULL, parx__after_fork);
+    *gen = atomic_load_explicit(&parx__fork_gen, memory_order_relaxed); /* either way: a */
+    return rc; /* half-made object is this process's own, for its destroy */
+}
+
+/* Whether this process is a fork() child of the one that made an object
+   whose count is `gen`. */
+static inline bool parx__forked(unsigned gen)
+{
+    return atomic_load_explicit(&parx__fork_gen, memory_order_relaxed) != gen;
 }
 
 static inline bool parx__pool_forked(const parx_pool *p)
 {
-    return atomic_load_explicit(&parx__pool_fork_gen, memory_order_relaxed) != p->fork_gen;
+    return parx__forked(p->fork_gen);
 }
 
 /* The worker this thread is (NULL on other threads), and the pool whose
@@ -2987,8 +3039,11 @@ PARX_API parx_pool *parx_pool_create(const parx_pool_desc *desc)
         return NULL;
     }
     memset(p, 0, sizeof *p);
-    pthread_once(&parx__pool_fork_once, parx__pool_fork_init);
-    p->fork_gen = atomic_load_explicit(&parx__pool_fork_gen, memory_order_relaxed);
+    if (parx__fork_gen_now(&p->fork_gen) != 0) {
+        parx__free(d.free, d.alloc_user, p);
+        errno = ENOMEM;
+        return NULL;
+    }
     p->alloc_fn = d.alloc;
     p->free_fn = d.free;
     p->alloc_user = d.alloc_user;
@@ -4380,15 +4435,11 @@ static parx_job_fn *parx__procs_cache;
    pthread_atfork handler, registered by the first create). Relaxed, all
    of it: within one process every store writes the same value. */
 static _Atomic int parx__procs_pid;
-static pthread_once_t parx__procs_pid_once = PTHREAD_ONCE_INIT;
+static atomic_bool parx__procs_pid_registered; /* parx__atfork's flag */
 static void parx__procs_pid_reset(void)
 {
     /* relaxed: every store in one process writes the same value */
     atomic_store_explicit(&parx__procs_pid, (int)getpid(), memory_order_relaxed);
-}
-static void parx__procs_pid_init(void)
-{
-    (void)pthread_atfork(NULL, NULL, parx__procs_pid_reset); /* ENOMEM: copies go unnoticed */
 }
 
 /* A call that the pool must refuse: from a job of the pool itself
@@ -5426,16 +5477,21 @@ static int parx__procs_spawn_server(parx_procs *pp, int server_sock)
    made a pool then hung). */
 static pthread_mutex_t parx__procs_reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static parx_procs *parx__procs_reg;
-static pthread_once_t parx__procs_reg_once = PTHREAD_ONCE_INIT;
-static int parx__procs_reg_err; /* pthread_atfork's error, -errno: create fails with it */
-static void parx__procs_reg_prepare(void) { pthread_mutex_lock(&parx__procs_reg_lock); }
-/* after the fork, in both: the forking thread holds it, in the child too
-   (the child's one thread is that thread's copy), and lets go */
-static void parx__procs_reg_after(void) { pthread_mutex_unlock(&parx__procs_reg_lock); }
-static void parx__procs_reg_init(void)
+static atomic_bool parx__procs_reg_registered; /* parx__atfork's flag */
+/* How many of the prepare handlers below the forking thread has run (two
+   threads may have registered them both: see parx__atfork): the first
+   takes the lock, and the last after-handler lets it go. */
+static _Thread_local unsigned parx__procs_reg_held;
+static void parx__procs_reg_prepare(void)
 {
-    parx__procs_reg_err =
-        -pthread_atfork(parx__procs_reg_prepare, parx__procs_reg_after, parx__procs_reg_after);
+    if (parx__procs_reg_held++ == 0) pthread_mutex_lock(&parx__procs_reg_lock);
+}
+/* after the fork, in both: the forking thread holds it, in the child too
+   (the child's one thread is that thread's copy, its count with it), and
+   lets go */
+static void parx__procs_reg_after(void)
+{
+    if (--parx__procs_reg_held == 0) pthread_mutex_unlock(&parx__procs_reg_lock);
 }
 
 /* A ticket is gen_hi << 32 | tag << 20 | gen_lo << b | slot, where b is
@@ -5615,9 +5671,14 @@ static parx_procs *parx__procs_create(const parx_procs_desc *desc, int *err)
             d.job_timeout > 1.8e10 ? UINT64_MAX : (uint64_t)(d.job_timeout * 1e9);
         if (d.job_timeout_ns == 0) d.job_timeout_ns = 1;
     }
-    pthread_once(&parx__procs_reg_once, parx__procs_reg_init);
-    if (parx__procs_reg_err) {
-        *err = parx__procs_reg_err;
+    /* the handlers this pool relies on in children of fork(): -ENOMEM
+       refuses this create only, and the next tries again */
+    int reg = parx__atfork(&parx__procs_reg_registered, parx__procs_reg_prepare,
+                           parx__procs_reg_after, parx__procs_reg_after);
+    if (reg == 0)
+        reg = parx__atfork(&parx__procs_pid_registered, NULL, NULL, parx__procs_pid_reset);
+    if (reg != 0) {
+        *err = reg;
         return NULL;
     }
     int nw = d.workers ? d.workers : parx__cpu_count();
@@ -5859,7 +5920,6 @@ static parx_procs *parx__procs_create(const parx_procs_desc *desc, int *err)
        deadlock on. acquire: pairs with the monitor's release */
     while (atomic_load_explicit(&pp->monitor_up, memory_order_acquire) == 0)
         parx__futex_wait(&pp->monitor_up, 0);
-    pthread_once(&parx__procs_pid_once, parx__procs_pid_init);
     pp->owner_pid = getpid();
     /* relaxed: every store in one process writes the same value */
     atomic_store_explicit(&parx__procs_pid, (int)pp->owner_pid, memory_order_relaxed);
@@ -6745,6 +6805,7 @@ struct parx_prefetch {
     char errshort[PARX__IO_WHY + 64]; /* the sentence, its path cut short, where no memory
                                          could be had for errmsg */
     int sticky;             /* the error next() returned: returned again */
+    unsigned fork_gen;      /* parx__fork_gen at open: a fork() child's copy is refused */
     /* the cursor: the next chunk to assign */
     size_t cur_item;        /* a file (whole files) or a range */
     uint64_t cur_pos;       /* offset within the item */
@@ -7558,6 +7619,7 @@ static int parx__pf_cursor_more(parx_prefetch *pf)
 PARX_API int parx_prefetch_next(parx_prefetch *pf, parx_chunk *c)
 {
     if (!pf) return -EINVAL;
+    if (parx__forked(pf->fork_gen)) return -EPERM; /* the ring and buffers are the parent's */
     /* an error stays, c NULL or not: parx_prefetch_error still names it */
     if (!c) return pf->sticky ? pf->sticky : -EINVAL;
     for (;;) {
@@ -7631,6 +7693,7 @@ PARX_API int parx_prefetch_next(parx_prefetch *pf, parx_chunk *c)
 PARX_API void parx_prefetch_release(parx_prefetch *pf, parx_chunk *c)
 {
     if (!pf || !c || c->parx__slot < 0 || c->parx__slot >= pf->d.depth) return;
+    if (parx__forked(pf->fork_gen)) return; /* a fork() child's copy: the buffer is the parent's */
     parx__pf_slot *s = &pf->slots[c->parx__slot];
     parx__pf_lock(pf); /* a bogus chunk could name a slot a reader is writing */
     /* the delivery index tells a stale copy of an earlier chunk of this slot
@@ -7643,8 +7706,42 @@ PARX_API void parx_prefetch_release(parx_prefetch *pf, parx_chunk *c)
     parx__pf_fill(pf); /* read ahead into it at once */
 }
 
+/* Close the descriptors and free the heap of pf: what every copy of a
+   prefetcher owns, the parent's and a fork() child's alike. The region is
+   unmapped unless the kernel may still write into it (unmap false). */
+static void parx__pf_free_own(parx_prefetch *pf, bool unmap)
+{
+    if (pf->files) {
+        for (size_t i = 0; i < pf->d.npaths; i++) {
+            if (pf->files[i].fd >= 0) close(pf->files[i].fd);
+            if (pf->files[i].dfd >= 0) close(pf->files[i].dfd);
+        }
+    }
+    if (pf->region && unmap) munmap(pf->region, pf->region_len);
+    free(pf->threads);
+    free(pf->slots);
+    free(pf->files);
+    free(pf->paths);
+    free(pf->ranges);
+    free(pf->errmsg);
+    free(pf);
+}
+
 static void parx__pf_destroy(parx_prefetch *pf)
 {
+    if (parx__forked(pf->fork_gen)) {
+        /* A fork() child's copy: its reader threads did not come with it
+           (a lock they held at the fork stays held here), the ring is the
+           parent's too (waiting or unregistering would take the parent's
+           completions and buffers; liburing's exit only unmaps and closes),
+           and an arena's buffers are the parent's blocks. Only what the
+           child owns goes. */
+#ifndef PARX_NO_URING
+        if (pf->backend == PARX_IO_URING) parx__uring_exit(&pf->ring);
+#endif
+        parx__pf_free_own(pf, true);
+        return;
+    }
     if (pf->threads) {
         pthread_mutex_lock(&pf->mu);
         pf->stop = true;
@@ -7652,7 +7749,6 @@ static void parx__pf_destroy(parx_prefetch *pf)
         pthread_mutex_unlock(&pf->mu);
         for (int i = 0; i < pf->nthreads; i++) /* a reader finishes its read before it stops */
             pthread_join(pf->threads[i], NULL);
-        free(pf->threads);
     }
     bool leak_buffers = false;
 #ifndef PARX_NO_URING
@@ -7686,25 +7782,13 @@ static void parx__pf_destroy(parx_prefetch *pf)
         pthread_cond_destroy(&pf->done);
         pthread_mutex_destroy(&pf->mu);
     }
-    if (pf->files) {
-        for (size_t i = 0; i < pf->d.npaths; i++) {
-            if (pf->files[i].fd >= 0) close(pf->files[i].fd);
-            if (pf->files[i].dfd >= 0) close(pf->files[i].dfd);
-        }
-    }
 #if PARX__PF_ARENA
     if (pf->slots && pf->d.arena && !leak_buffers) {
         for (int i = 0; i < pf->d.depth; i++)
             if (pf->slots[i].base) parx_arena_free(pf->d.arena, pf->slots[i].base);
     }
 #endif
-    if (pf->region && !leak_buffers) munmap(pf->region, pf->region_len);
-    free(pf->slots);
-    free(pf->files);
-    free(pf->paths);
-    free(pf->ranges);
-    free(pf->errmsg);
-    free(pf);
+    parx__pf_free_own(pf, !leak_buffers);
 }
 
 PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *err)
@@ -7742,11 +7826,19 @@ PARX_API parx_prefetch *parx_prefetch_open(const parx_prefetch_desc *desc, int *
     pf->d = parx__prefetch_desc_defaults(desc);
     pf->backend = PARX_IO_THREADS; /* until a ring exists, so destroy knows what to undo */
     pf->cut_item = SIZE_MAX;
+    if ((e = parx__fork_gen_now(&pf->fork_gen)) != 0) goto fail;
 
     /* Our own copies of the paths (one block) and ranges. */
-    size_t bytes = pf->d.npaths * sizeof(char *);
-    for (size_t i = 0; i < pf->d.npaths; i++)
-        bytes += strlen(desc->paths[i]) + 1;
+    size_t bytes = pf->d.npaths * sizeof(char *); /* no wrap: the caller's array exists */
+    for (size_t i = 0; i < pf->d.npaths; i++) {
+        /* the same path listed many times can add up past SIZE_MAX (32-bit) */
+        size_t n = strlen(desc->paths[i]) + 1;
+        if (n > SIZE_MAX - bytes) {
+            e = -ENOMEM;
+            goto fail;
+        }
+        bytes += n;
+    }
     pf->paths = (char **)malloc(bytes);
     pf->files = (parx__pf_file *)calloc(pf->d.npaths, sizeof *pf->files);
     if (pf->files) /* before any failure: destroy closes every descriptor that is not -1 */
@@ -7965,6 +8057,7 @@ struct parx_writer {
                                   pwrite (see parx__wr_uring_reap) */
     int err;                   /* the error of the earliest write that failed (or of the
                                   ring); under mu in the thread backend */
+    unsigned fork_gen;         /* parx__fork_gen at open: a fork() child's copy is refused */
     parx__wr_op *ops;
 #ifndef PARX_NO_URING
     struct io_uring ring;
@@ -8237,6 +8330,7 @@ static bool parx__wr_uring_reap(parx_writer *w, bool wait)
 static int parx__wr_queue(parx_writer *w, const void *buf, size_t size, uint64_t off)
 {
     if (!w || (!buf && size > 0)) return -EINVAL;
+    if (parx__forked(w->fork_gen)) return -EPERM; /* the queue and ring are the parent's */
     /* a file offset is an off_t: what ends past INT64_MAX cannot be written
        (it would fail later, at flush, and stop the writer) */
     if (off > (uint64_t)INT64_MAX || size > (uint64_t)INT64_MAX - off) return -EINVAL;
@@ -8314,6 +8408,7 @@ PARX_API int parx_writer_write_at(parx_writer *w, const void *buf, size_t size, 
 PARX_API int parx_writer_flush(parx_writer *w)
 {
     if (!w) return -EINVAL;
+    if (parx__forked(w->fork_gen)) return -EPERM; /* the writes are the parent's to wait for */
     int e;
 #ifndef PARX_NO_URING
     if (w->backend == PARX_IO_URING) {
@@ -8349,6 +8444,17 @@ PARX_API int parx_writer_flush(parx_writer *w)
 
 static void parx__wr_destroy(parx_writer *w)
 {
+    if (parx__forked(w->fork_gen)) {
+        /* A fork() child's copy: the writer's thread did not come with it
+           (a lock it held at the fork stays held here), and the ring is
+           the parent's too (liburing's exit only unmaps and closes). */
+#ifndef PARX_NO_URING
+        if (w->backend == PARX_IO_URING) parx__uring_exit(&w->ring);
+#endif
+        free(w->ops);
+        free(w);
+        return;
+    }
     if (w->has_thread) {
         pthread_mutex_lock(&w->mu);
         w->stop = true;
@@ -8372,6 +8478,11 @@ static void parx__wr_destroy(parx_writer *w)
 PARX_API int parx_writer_close(parx_writer *w)
 {
     if (!w) return -EINVAL;
+    if (parx__forked(w->fork_gen)) { /* a fork() child's copy: free it, write nothing */
+        close(w->fd);
+        parx__wr_destroy(w);
+        return -EPERM;
+    }
     int e = parx_writer_flush(w);
     /* flush waited for every write, unless the ring could not be waited
        on: then writes may still be in flight (see parx_writer_flush) */
@@ -8423,6 +8534,7 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err)
     w->d = parx__writer_desc_defaults(desc);
     w->fd = -1;
     w->backend = PARX_IO_THREADS;
+    if ((e = parx__fork_gen_now(&w->fork_gen)) != 0) goto fail;
     w->ops = (parx__wr_op *)calloc((size_t)w->d.depth, sizeof *w->ops);
     if (!w->ops) {
         e = -ENOMEM;
@@ -9931,6 +10043,9 @@ static void parx__run_task(void *arg)
 static int parx__run_threads(parx__run_state *r, parx_pool *pool, int tasks, parx_pool **made)
 {
     *made = NULL;
+    /* a fork() child's copy has no threads: its spawns would be refused and
+       every job run here, under a report of threads */
+    if (tasks > 0 && pool && parx__pool_forked(pool)) return -EPERM;
     if (tasks > 0 && !pool) {
         parx_pool_desc pd;
         memset(&pd, 0, sizeof pd);
@@ -10439,9 +10554,14 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
         rc = parx__run_threads(&r, d.pool, workers - 1, &made);
         if (rc < 0) {
             rep.fallback = true;
-            snprintf(rep.reason, sizeof rep.reason,
-                     "sequential: fallback, a thread pool of %d could not start (%s)", workers - 1,
-                     parx_strerror(rc));
+            if (d.pool && rc == -EPERM)
+                snprintf(rep.reason, sizeof rep.reason,
+                         "sequential: fallback, the pool given (.pool) was created by the parent "
+                         "of this fork() child");
+            else
+                snprintf(rep.reason, sizeof rep.reason,
+                         "sequential: fallback, a thread pool of %d could not start (%s)",
+                         workers - 1, parx_strerror(rc));
             parx__log(PARX_LOG_WARN, "parx_run: no thread pool could start; running sequentially");
             exec = PARX_EXEC_SEQ;
             workers = r.workers = 1;

@@ -149,6 +149,14 @@
     PARX_E_DEVICE_LOST from then on: the device's buffers are gone, and the
     caller reruns its work on the CPU. (No driver loses a device on request:
     tests/gpu_lost.c injects these results with PARX_GPU_TEST_HOOKS.)
+    A device belongs to the process that opened it: fork() copies neither
+    the driver's threads nor its claim on the device. In a child, every
+    call on the parent's device, its buffers or its kernels that would
+    reach the driver returns -EPERM (the creates: NULL with *err -EPERM),
+    and parx_gpu_buffer_destroy, parx_gpu_kernel_destroy and parx_gpu_close
+    do nothing: the child's copy of them, parx's memory and the driver's,
+    goes when the child exits or execs. The parent's device is untouched.
+    A child opens a device of its own.
 
     >>kernels
     A kernel is a GLSL/HLSL compute shader compiled to SPIR-V (glslc), given
@@ -203,8 +211,14 @@
     buffers, job.item_bytes must divide info.chunk_bytes (so that chunk c
     starts at item c * chunk_bytes / item_bytes) and the items of a chunk
     must be whole groups (-EINVAL otherwise). A job is checked whole before
-    its first dispatch is recorded. The built-in kernels
-    (parx_gpu_kernels.h) follow this contract.
+    its first dispatch is recorded. Of the built-in kernels
+    (parx_gpu_kernels.h), saxpy follows this contract as it is; sum adds
+    512 items per group of 256 invocations, so it needs job.items_per_group
+    = 512 (with the default, its local size, the pieces of a large n and
+    its partial sums fall in the wrong places); drift's state buffer and
+    kde's particle buffer are bound whole, not by chunk, so each must fit
+    in one chunk (info.chunk_bytes): of a larger one only the first chunk
+    is bound, and what lies past it is lost, with no error.
 */
 #ifndef PARX_GPU_H_INCLUDED
 #define PARX_GPU_H_INCLUDED
@@ -422,6 +436,7 @@ typedef struct parx_gpu_push_header {
    PARX_GPU_VULKAN, or a statically linked program: take the CPU path),
    -EINVAL (desc.device is not a parx_gpu_device_kind), -ENOMEM, -EIO (any
    other driver error, a device lost while it was made included).
+   The device belongs to this process: see >>batching for a fork() child.
    Thread safety: any thread. The returned handle, and everything created
    from it, is used by one thread at a time (the caller serialises), like a
    Vulkan queue. */
@@ -433,7 +448,9 @@ PARX_API parx_gpu *parx_gpu_open(const parx_gpu_desc *desc, int *err);
    pipeline cache if a path was given, then wait for the device to be idle
    (vkDeviceWaitIdle: not bounded, so that nothing is freed while the
    device may still use it), destroy every
-   buffer and kernel still alive, and release the device. NULL is ignored.
+   buffer and kernel still alive, and release the device. NULL is ignored,
+   and so is a device opened by the parent of this fork() child (see
+   >>batching).
    Thread safety: the thread that owns g; no other call on g may be running. */
 PARX_API void parx_gpu_close(parx_gpu *g);
 
@@ -1257,6 +1274,7 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <link.h>
+#include <pthread.h> /* pthread_atfork (libc_nonshared.a on glibc before 2.34: no -pthread) */
 #include <sys/auxv.h>
 #include <time.h>
 #include <unistd.h>
@@ -1386,6 +1404,8 @@ struct parx_gpu {
     bool dev_loaded;              /* every device entry point was found */
     VkDeviceSize import_align, chunk_bytes, heap_bytes;
     bool lost;
+    unsigned fork_gen;            /* parx__gpu_fork_gen at open: a fork() child's copy is
+                                     refused (parx__gpu_gone) */
 
     uint64_t batch;               /* id of the batch being recorded (increments at begin) */
     uint32_t epoch;               /* barrier epoch within the batch (increments at a barrier) */
@@ -1414,6 +1434,51 @@ struct parx_gpu {
                                      with destroy's vkDeviceWaitIdle VK_ERROR_DEVICE_LOST;
                                      -10: the next host import's vkAllocateMemory, that */
 };
+
+/* A device belongs to the process that opened it: fork() copies neither
+   the driver's threads nor its claim on the device, and a child's
+   submissions or waits would hang (lavapipe) or reach into the parent's
+   work. Each fork() moves this count in the child (pthread_atfork,
+   registered by the first open); a device keeps the count of its open,
+   and every call on a copy is refused (-EPERM) or does nothing. Relaxed:
+   the handler runs on the thread that returns from fork(), before
+   anything else runs in the child. */
+static _Atomic unsigned parx__gpu_fork_gen;
+static atomic_bool parx__gpu_fork_registered;
+
+static void parx__gpu_after_fork(void)
+{
+    /* two opens racing may both register it: moved twice, still not the parent's */
+    atomic_fetch_add_explicit(&parx__gpu_fork_gen, 1, memory_order_relaxed);
+}
+
+/* The count for a device opened now, in *gen: 0, or -ENOMEM (pthread_atfork
+   refused; the next open tries again). */
+static int parx__gpu_fork_gen_now(unsigned *gen)
+{
+    int rc = 0;
+    /* acquire: pairs with the release below; the handler is registered */
+    if (!atomic_load_explicit(&parx__gpu_fork_registered, memory_order_acquire)) {
+        rc = -pthread_atfork(NULL, NULL, parx__gpu_after_fork);
+        /* release: whoever sees it set may open devices the handler watches */
+        if (rc == 0) atomic_store_explicit(&parx__gpu_fork_registered, true, memory_order_release);
+    }
+    *gen = atomic_load_explicit(&parx__gpu_fork_gen, memory_order_relaxed);
+    return rc;
+}
+
+static inline bool parx__gpu_forked(const parx_gpu *g)
+{
+    return atomic_load_explicit(&parx__gpu_fork_gen, memory_order_relaxed) != g->fork_gen;
+}
+
+/* Why g cannot take work: -EPERM (a fork() child's copy),
+   PARX_E_DEVICE_LOST, or 0. */
+static inline int parx__gpu_gone(const parx_gpu *g)
+{
+    if (parx__gpu_forked(g)) return -EPERM;
+    return g->lost ? PARX_E_DEVICE_LOST : 0;
+}
 
 /* Map a VkResult to parx's codes; marks the device lost. */
 static int parx__vk_err(parx_gpu *g, VkResult r)
@@ -2010,6 +2075,7 @@ PARX_API parx_gpu *parx_gpu_open(const parx_gpu_desc *desc, int *err)
         g->desc.pipeline_cache_path = g->cache_path;
     }
     g->dev_type = g->stg_type = -1;
+    if ((rc = parx__gpu_fork_gen_now(&g->fork_gen)) != 0) goto fail;
     if ((rc = parx__gpu_load(g)) != 0) goto fail;
     if ((rc = parx__gpu_instance(g)) != 0) goto fail;
     if ((rc = parx__gpu_choose(g)) != 0) goto fail;
@@ -2146,7 +2212,8 @@ static void parx__gpu_barrier(parx_gpu *g, VkPipelineStageFlags src, VkAccessFla
    its command buffer with the barrier against earlier batches. */
 static int parx__gpu_begin(parx_gpu *g)
 {
-    if (g->lost) return PARX_E_DEVICE_LOST;
+    int gone = parx__gpu_gone(g);
+    if (gone) return gone;
     parx__gpu_slot *s = &g->slots[g->cur];
     if (s->recording) return 0;
     if (s->serial) {
@@ -2182,7 +2249,8 @@ static int parx__gpu_record_mirror_out(parx_gpu *g, parx_gpu_buffer *b);
 /* Submit the current slot (if it recorded anything) and move on. */
 static int parx__gpu_flush(parx_gpu *g)
 {
-    if (g->lost) return PARX_E_DEVICE_LOST;
+    int gone = parx__gpu_gone(g);
+    if (gone) return gone;
     parx__gpu_slot *s = &g->slots[g->cur];
     if (!s->recording) return 0;
     /* Mirrored imports go back to the host when the batch completes. */
@@ -2603,10 +2671,7 @@ static parx_gpu_buffer *parx__gpu_buffer_new(parx_gpu *g, size_t size, int kind,
         rc = -EINVAL;
         goto fail;
     }
-    if (g->lost) {
-        rc = PARX_E_DEVICE_LOST;
-        goto fail;
-    }
+    if ((rc = parx__gpu_gone(g)) != 0) goto fail;
     /* More than the whole heap, or more chunks than makes sense: no driver
        call at all (some drivers take absurd sizes very slowly). */
     if (kind != PARX__BUF_IMPORTED && (uint64_t)size > g->heap_bytes) {
@@ -2688,6 +2753,7 @@ PARX_API void parx_gpu_buffer_destroy(parx_gpu_buffer *b)
 {
     if (!b || b->root != b) return;
     parx_gpu *g = b->g;
+    if (parx__gpu_forked(g)) return; /* a fork() child's copy: see parx_gpu_close */
     /* Its work in the batch being recorded goes out first; if that fails
        it is dropped, and last_serial still names the last batch that went
        out with it (a dropped batch never overwrites it). */
@@ -2798,7 +2864,8 @@ PARX_API int parx_gpu_upload(parx_gpu *g, parx_gpu_buffer *b, size_t offset, con
                              size_t n)
 {
     if (!g || !b || (!src && n) || b->g != g) return -EINVAL;
-    if (g->lost) return PARX_E_DEVICE_LOST;
+    int gone = parx__gpu_gone(g);
+    if (gone) return gone;
     if (offset > b->size || n > b->size - offset) return -EINVAL;
     if (n == 0) return 0;
     g->stats.uploads++;
@@ -2817,7 +2884,8 @@ PARX_API int parx_gpu_upload(parx_gpu *g, parx_gpu_buffer *b, size_t offset, con
 PARX_API int parx_gpu_download(parx_gpu *g, parx_gpu_buffer *b, size_t offset, void *dst, size_t n)
 {
     if (!g || !b || (!dst && n) || b->g != g) return -EINVAL;
-    if (g->lost) return PARX_E_DEVICE_LOST;
+    int gone = parx__gpu_gone(g);
+    if (gone) return gone;
     if (offset > b->size || n > b->size - offset) return -EINVAL;
     if (n == 0) return 0;
     g->stats.downloads++;
@@ -2994,10 +3062,7 @@ PARX_API parx_gpu_kernel *parx_gpu_kernel_create(parx_gpu *g, const uint32_t *sp
         rc = -EINVAL;
         goto fail;
     }
-    if (g->lost) {
-        rc = PARX_E_DEVICE_LOST;
-        goto fail;
-    }
+    if ((rc = parx__gpu_gone(g)) != 0) goto fail;
     if ((rc = parx__gpu_check_spirv(spirv, bytes, d.entry, d.spec, d.nspec, &facts))) goto fail;
     if (!d.buffers) d.buffers = facts.bindings;
     if (d.buffers < facts.bindings) { /* a binding the layout would lack */
@@ -3119,6 +3184,7 @@ PARX_API void parx_gpu_kernel_destroy(parx_gpu_kernel *k)
 {
     if (!k) return;
     parx_gpu *g = k->g;
+    if (parx__gpu_forked(g)) return; /* a fork() child's copy: see parx_gpu_close */
     /* Its dispatches in the batch being recorded go out first; if that
        fails they are dropped, and an earlier batch that used it may still
        run: its serial stays in last_serial (a dropped batch never
@@ -3175,6 +3241,7 @@ static int parx__gpu_write_file(const char *path, const void *data, size_t n)
 PARX_API int parx_gpu_cache_save(parx_gpu *g)
 {
     if (!g || !g->cache_path) return -EINVAL;
+    if (parx__gpu_forked(g)) return -EPERM;
     if (!g->cache) return -ENOTSUP;
     size_t n = 0;
     VkResult r = g->vkGetPipelineCacheData(g->dev, g->cache, &n, NULL);
@@ -3226,7 +3293,8 @@ static int parx__gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer *
         if (!bufs[i] || bufs[i]->g != g) return -EINVAL;
         if (bufs[i]->nchunks != 1) return -E2BIG;
     }
-    if (g->lost) return PARX_E_DEVICE_LOST;
+    int gone = parx__gpu_gone(g);
+    if (gone) return gone;
     if (gx == 0 || gy == 0 || gz == 0) return 0;
     if (push_size < k->push_min) return -EINVAL; /* it would read bytes never pushed */
     int rc;
@@ -3324,7 +3392,8 @@ PARX_API int parx_gpu_submit(parx_gpu *g, uint64_t *ticket)
 {
     if (ticket) *ticket = 0;
     if (!g) return -EINVAL;
-    if (g->lost) return PARX_E_DEVICE_LOST;
+    int gone = parx__gpu_gone(g);
+    if (gone) return gone;
     int rc = parx__gpu_flush(g);
     if (ticket && rc == 0) *ticket = g->submitted;
     return rc;
@@ -3334,7 +3403,8 @@ PARX_API int parx_gpu_wait(parx_gpu *g, uint64_t ticket, uint64_t timeout_ns)
 {
     if (!g) return -EINVAL;
     if (ticket > g->submitted) return -EINVAL;
-    if (g->lost) return PARX_E_DEVICE_LOST;
+    int gone = parx__gpu_gone(g);
+    if (gone) return gone;
     return parx__gpu_wait_serial(g, ticket, timeout_ns);
 }
 
@@ -3363,7 +3433,8 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
         hdr + job->push_size < k->push_min || (job->push_size && !job->push) ||
         job->push_size % 4)
         return -EINVAL;
-    if (g->lost) return PARX_E_DEVICE_LOST;
+    int gone = parx__gpu_gone(g);
+    if (gone) return gone;
     size_t ipg = job->items_per_group ? job->items_per_group : k->local_x;
     if (ipg == 0) return -ENOTSUP; /* a local size parx cannot tell, and none given */
     size_t ib = job->item_bytes ? job->item_bytes : 4;
@@ -3519,6 +3590,9 @@ static void parx__gpu_teardown(parx_gpu *g)
 PARX_API void parx_gpu_close(parx_gpu *g)
 {
     if (!g) return;
+    /* A fork() child's copy: the driver's memory and threads behind it are
+       the parent's as the child copied them, in no state to be called. */
+    if (parx__gpu_forked(g)) return;
     if (!g->lost) {
         if (parx_gpu_sync(g) != 0 && !g->lost) {
             parx__log(PARX_LOG_WARN, "parx_gpu_close: work still running at the timeout; waiting");

@@ -9,7 +9,8 @@
 // each dispatch adding one pass in a fixed order: deterministic.
 // Push header as in saxpy.comp: grid point g = first + i sits at offset + i
 // of the bound acc buffer; the particle buffer is bound whole (its first
-// p_end floats are positions: drift.comp's state buffer works as it is).
+// p_end floats are positions: drift.comp's state buffer works as it is), so
+// it must fit in one chunk (parx_gpu_info.chunk_bytes), as drift's must.
 #version 450
 layout(local_size_x = 64) in;
 layout(std430, set = 0, binding = 0) readonly buffer Particles { float xp[]; };

@@ -8,6 +8,8 @@
 // as 32-bit unsigned integers (wrapping).
 // Push header as in saxpy.comp; item `first + i` of the job is the input
 // word at offset + i, and workgroup g writes partial (first / 512) + g.
+// With parx_gpu_run, set job.items_per_group = 512 (not the default, the
+// local size), and make the partial buffer ceil(n / 512) words.
 #version 450
 layout(local_size_x = 256) in;
 layout(constant_id = 0) const bool AS_FLOAT = true;

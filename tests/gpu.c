@@ -31,7 +31,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static parx_gpu_device_kind test_kind = PARX_GPU_DEVICE_CPU;
@@ -2026,6 +2028,88 @@ static void test_unbounded_timeout(void)
     free(xp), free(acc), free(got);
 }
 
+/* In a fork() child: the number of calls on the parent's device that were
+   not refused as documented (-EPERM; destroy and close do nothing). */
+static int fork_child_misses(parx_gpu *g, parx_gpu_buffer *bx, parx_gpu_buffer *by,
+                             parx_gpu_kernel *k, float *host, size_t n)
+{
+    int miss = 0, err = 0;
+    float a = 3.0f;
+    parx_gpu_buffer *bufs[2] = {bx, by};
+    parx_gpu_job job = {
+        .n = n, .kernel = k, .bufs = bufs, .nbufs = 2, .push = &a, .push_size = 4};
+    uint64_t t = 0;
+    double ns = 0;
+    miss += parx_gpu_sync(g) != -EPERM;
+    miss += parx_gpu_submit(g, &t) != -EPERM;
+    miss += parx_gpu_wait(g, 0, 1000000) != -EPERM;
+    miss += parx_gpu_upload(g, bx, 0, host, 64) != -EPERM;
+    miss += parx_gpu_download(g, by, 0, host, 64) != -EPERM;
+    miss += parx_gpu_dispatch(g, k, bufs, 2, &a, 4, 1, 1, 1) != -EPERM;
+    miss += parx_gpu_run(g, NULL, &job) != -EPERM;
+    miss += parx_gpu_dispatch_latency(g, &ns) != -EPERM;
+    miss += parx_gpu_buffer_create(g, 64, 0, &err) != NULL || err != -EPERM;
+    err = 0;
+    miss += parx_gpu_buffer_import(g, host, n * 4, &err) != NULL || err != -EPERM;
+    err = 0;
+    miss += parx_gpu_kernel_create(g, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL,
+                                   &err) != NULL || err != -EPERM;
+    parx_gpu_info in;
+    miss += parx_gpu_query(g, &in) != 0; /* a copy of the parent's figures: no driver call */
+    parx_gpu_kernel_destroy(k);
+    parx_gpu_buffer_destroy(bx);
+    parx_gpu_close(g);
+    return miss;
+}
+
+/* A device belongs to the process that opened it: in a fork() child,
+   every call on it that would reach the driver is -EPERM, and destroy and
+   close do nothing, within a deadline (lavapipe's threads are not in the
+   child: a sync there used to wait for them for ever). The parent's batch,
+   recorded before the fork, then runs and gives the C loop's bits. */
+static void test_fork_child(void)
+{
+    parx_gpu *g = open_dev((parx_gpu_desc){0});
+    REQUIRE(g);
+    size_t n = 4096;
+    float *x = floats(n, 21), *y = floats(n, 22), *got = (float *)malloc(n * 4);
+    REQUIRE(x && y && got);
+    int err = 0;
+    parx_gpu_buffer *bx = parx_gpu_buffer_create(g, n * 4, 0, &err);
+    parx_gpu_buffer *by = parx_gpu_buffer_create(g, n * 4, 0, &err);
+    parx_gpu_kernel *k = parx_gpu_kernel_create(g, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy,
+                                                &(parx_gpu_kernel_desc){.readonly_mask = 1}, &err);
+    REQUIRE(bx && by && k);
+    CHECK_EQ(parx_gpu_upload(g, bx, 0, x, n * 4), 0);
+    CHECK_EQ(parx_gpu_upload(g, by, 0, y, n * 4), 0);
+    float a = 1.5f;
+    parx_gpu_buffer *bufs[2] = {bx, by};
+    parx_gpu_job job = {.n = n, .kernel = k, .bufs = bufs, .nbufs = 2, .push = &a, .push_size = 4};
+    CHECK_EQ(parx_gpu_run(g, NULL, &job), 0); /* recorded, not yet submitted */
+    fflush(NULL);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        alarm(30 * (unsigned)time_scale()); /* a hang ends in SIGALRM, not in meson's timeout */
+        _exit(fork_child_misses(g, bx, by, k, got, n));
+    }
+    int st = 0;
+    REQUIRE(waitpid(pid, &st, 0) == pid);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "the child: %s %d (exit status: calls not refused)",
+              WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+    saxpy_ctx c = {x, y, a};
+    saxpy_cpu(&c, 0, n);
+    CHECK_EQ(parx_gpu_sync(g), 0);
+    CHECK_EQ(parx_gpu_download(g, by, 0, got, n * 4), 0);
+    CHECK_MEMEQ(got, y, n * 4);
+    parx_gpu_kernel_destroy(k);
+    parx_gpu_buffer_destroy(bx);
+    parx_gpu_buffer_destroy(by);
+    close_dev(g);
+    free(x), free(y), free(got);
+}
+
 static void test_nodev(void)
 {
     int err = 0;
@@ -2166,5 +2250,7 @@ int main(int argc, char **argv)
            test_push_block);
     pt_run("an entry point that names no function: PARX_E_BAD_SPIRV, never a crash",
            test_spirv_entry_not_function);
+    pt_run("a fork() child: every call on the parent's device -EPERM, the parent's batch runs",
+           test_fork_child);
     return pt_done_testing();
 }

@@ -204,6 +204,7 @@ static void test_bad_inputs(void)
     const char *one[1] = {"x"};
     const char *null_path[1] = {NULL};
     const parx_io_range bad_range[1] = {{0, 1, 1}};
+    const parx_io_range to_2_64[1] = {{UINT64_MAX - 10, 11, 0}}; /* ends at 2^64 */
     const parx_prefetch_desc bad[] = {
         {.paths = NULL, .npaths = 1},
         {.paths = one, .npaths = 0},
@@ -215,6 +216,7 @@ static void test_bad_inputs(void)
         {.paths = one, .npaths = 1, .threads = 1000},
         {.paths = one, .npaths = 1, .chunk_size = (size_t)1 << 31},
         {.paths = one, .npaths = 1, .ranges = bad_range, .nranges = 1},
+        {.paths = one, .npaths = 1, .ranges = to_2_64, .nranges = 1},
         {.paths = one, .npaths = 1, .ranges = NULL, .nranges = 1},
         {.paths = one, .npaths = 1, .backend = (parx_io_backend)7},
     };
@@ -252,6 +254,27 @@ static void test_bad_inputs(void)
     CHECK_EQ(parx_prefetch_next(pf, &c), 0);
     parx_prefetch_close(pf);
     unlink(paths[0]);
+}
+
+/* One path listed 2^20 times, 4 KiB long: copied once per entry, more
+   bytes than a 32-bit address space holds. -ENOMEM (before: the count of
+   bytes wrapped, and the copy ran past the block it had allocated). */
+static void test_paths_past_address_space(void)
+{
+    size_t n = (size_t)1 << 20;
+    static char path[4096];
+    memset(path, 'a', sizeof path - 1);
+    path[0] = '/';
+    const char **paths = (const char **)malloc(n * sizeof *paths);
+    REQUIRE(paths);
+    for (size_t i = 0; i < n; i++) paths[i] = path;
+    int err = 0;
+    parx_prefetch *pf = parx_prefetch_open(
+        &(parx_prefetch_desc){.paths = paths, .npaths = n, .backend = PARX_IO_THREADS}, &err);
+    CHECK(pf == NULL);
+    CHECK_EQ(err, -ENOMEM);
+    parx_prefetch_close(pf);
+    free(paths);
 }
 
 /* A missing file in a list: the files before it are delivered whole, then
@@ -1381,6 +1404,11 @@ int main(void)
     pt_diag("io_uring %s",
             have_uring ? "available: both backends are tested" : "not available here");
     run_guarded("bad inputs give -EINVAL", test_bad_inputs);
+    if (sizeof(size_t) == 4)
+        run_guarded("paths adding up past the address space: -ENOMEM",
+                    test_paths_past_address_space);
+    else
+        pt_skip("paths adding up past the address space: -ENOMEM", "a 64-bit build");
     run_guarded("every byte, sizes not multiples of the chunk or 4 KiB, every mode and backend",
                 test_sizes);
     run_guarded("odd chunk sizes and depths 1..16", test_chunks_and_depths);

@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: MIT */
+/* tests/atfork_fail.c -- pthread_atfork refused (ENOMEM) when an object is
+   made. Each object that a fork() child must not use relies on a handler
+   that pthread_atfork registers at the first create or open. Found in
+   review: the pool ignored a refusal, so in every later fork() child its
+   loops slept for ever instead of returning -EPERM; the process pool
+   latched it, so no process pool could be made again in that process; and
+   the prefetcher and the writer registered nothing. Now a refusal fails
+   that create or open (-ENOMEM), the next one tries again, and the
+   handlers are in place once any of them succeeds.
+   This unit implements parx itself, with pthread_atfork renamed to a
+   wrapper that refuses when told to. */
+#define _GNU_SOURCE
+#include <pthread.h>
+
+static int test_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
+#define pthread_atfork test_atfork
+#define PARX_IMPLEMENTATION
+#include "parx.h"
+#undef pthread_atfork
+#include "parx_test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int pass;   /* calls to let through before refusing */
+static int refuse; /* calls to refuse after those */
+static int calls;  /* calls made, refused or not */
+
+static int test_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{
+    calls++;
+    if (pass > 0) {
+        pass--;
+    } else if (refuse > 0) {
+        refuse--;
+        return ENOMEM;
+    }
+    return pthread_atfork(prepare, parent, child);
+}
+
+static void count_range(void *ctx, size_t b, size_t e)
+{
+    (void)ctx;
+    (void)b;
+    (void)e;
+}
+
+/* In a fork() child of the pool's creator: parx_for must say -EPERM, not
+   sleep for ever (a deadline turns a hang into a failure). */
+static void child_loop_refused(parx_pool *p)
+{
+    fflush(NULL);
+    pid_t c = fork();
+    REQUIRE(c >= 0);
+    if (c == 0) {
+        alarm(20 * time_scale());
+        _exit(parx_for(p, 0, 1000, 1, count_range, NULL) == -EPERM ? 0 : 1);
+    }
+    int st = 0;
+    REQUIRE(waitpid(c, &st, 0) == c);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child's parx_for: %s %d",
+              WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+}
+
+/* One handler serves the pool, the prefetcher and the writer: each of
+   them refused makes nothing; once one is made, the others find it. */
+static void test_pool_io(void)
+{
+    refuse = 1;
+    errno = 0;
+    parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = 2});
+    CHECK(p == NULL);
+    CHECK_EQ(errno, ENOMEM);
+#ifndef PARX_NO_PREFETCH
+    char path[] = "/tmp/parx-atfork-XXXXXX", out[] = "/tmp/parx-atfork-XXXXXX";
+    int fd = mkstemp(path), fd2 = mkstemp(out);
+    REQUIRE(fd >= 0 && fd2 >= 0);
+    REQUIRE(write(fd, "parx", 4) == 4);
+    close(fd);
+    close(fd2);
+    const char *paths[] = {path};
+    parx_prefetch_desc pd = {.paths = paths, .npaths = 1, .backend = PARX_IO_THREADS};
+    parx_writer_desc wd = {.path = out, .backend = PARX_IO_THREADS};
+    int err = 0;
+    refuse = 1;
+    CHECK(parx_prefetch_open(&pd, &err) == NULL);
+    CHECK_EQ(err, -ENOMEM);
+    refuse = 1;
+    err = 0;
+    CHECK(parx_writer_open(&wd, &err) == NULL);
+    CHECK_EQ(err, -ENOMEM);
+#endif
+    int before = calls;
+    p = parx_pool_create(&(parx_pool_desc){.threads = 2});
+    REQUIRE(p);
+    CHECK_EQ(calls - before, 1);
+    child_loop_refused(p);
+    parx_pool_destroy(p);
+#ifndef PARX_NO_PREFETCH
+    before = calls;
+    parx_prefetch *pf = parx_prefetch_open(&pd, &err);
+    parx_writer *w = parx_writer_open(&wd, &err);
+    REQUIRE(pf && w);
+    CHECK_EQ(calls, before); /* registered by the pool */
+    fflush(NULL);
+    pid_t c = fork();
+    REQUIRE(c >= 0);
+    if (c == 0) {
+        alarm(20 * time_scale());
+        parx_chunk ch;
+        int bad = parx_prefetch_next(pf, &ch) != -EPERM;
+        bad |= (parx_writer_write(w, "x", 1) != -EPERM) << 1;
+        parx_prefetch_close(pf);
+        bad |= (parx_writer_close(w) != -EPERM) << 2;
+        _exit(bad);
+    }
+    int st = 0;
+    REQUIRE(waitpid(c, &st, 0) == c);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: %s %d",
+              WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+    parx_chunk ch;
+    CHECK_EQ(parx_prefetch_next(pf, &ch), 1);
+    CHECK(ch.size == 4 && memcmp(ch.data, "parx", 4) == 0);
+    parx_prefetch_release(pf, &ch);
+    parx_prefetch_close(pf);
+    CHECK_EQ(parx_writer_write(w, "PARX", 4), 0);
+    CHECK_EQ(parx_writer_close(w), 0);
+    char got[8] = {0};
+    fd = open(out, O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    CHECK_EQ(read(fd, got, sizeof got), 4); /* the parent's bytes alone */
+    CHECK(memcmp(got, "PARX", 4) == 0);
+    close(fd);
+    unlink(path);
+    unlink(out);
+#endif
+}
+
+#ifndef PARX_NO_PROC
+static int job_twice(void *arg)
+{
+    int *v = (int *)arg;
+    *v *= 2;
+    return 0;
+}
+
+/* Two registrations (the fork lock of the pools' list, and the pid a
+   child checks): either refused fails this create only. */
+static void test_procs(void)
+{
+    parx_procs_desc d = {.workers = 1, .start = PARX_START_FORK};
+    for (int through = 0; through < 2; through++) {
+        /* the first registration refused; then it through, the second refused */
+        int before = calls;
+        pass = through;
+        refuse = 1;
+        errno = 0;
+        parx_procs *pp = parx_procs_create(&d);
+        CHECK(pp == NULL);
+        CHECK_EQ(errno, ENOMEM);
+        CHECK_EQ(calls - before, through + 1);
+        pass = refuse = 0;
+    }
+    parx_procs *pp = parx_procs_create(&d);
+    REQUIRE(pp);
+    int *v = (int *)parx_arena_alloc(parx_procs_arena(pp), sizeof *v, 0);
+    REQUIRE(v);
+    *v = 21;
+    fflush(NULL);
+    pid_t c = fork();
+    REQUIRE(c >= 0);
+    if (c == 0) {
+        alarm(20 * time_scale());
+        parx_ticket t;
+        _exit(parx_procs_submit(pp, job_twice, v, &t) == -EPERM ? 0 : 1);
+    }
+    int st = 0;
+    REQUIRE(waitpid(c, &st, 0) == c);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child's submit: %s %d",
+              WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+    parx_job_result r;
+    CHECK_EQ(parx_procs_map(pp, job_twice, (void **)&v, 1, &r), 0);
+    CHECK_EQ(r.status, 0);
+    CHECK_EQ(*v, 42);
+    parx_procs_destroy(pp);
+}
+#endif
+
+int main(void)
+{
+    pt_run("pool, prefetcher, writer: each refused (ENOMEM), then a child's copy -EPERM",
+           test_pool_io);
+#ifndef PARX_NO_PROC
+    pt_run("process pool: a refusal fails one create only; a child's submit -EPERM", test_procs);
+#endif
+    return pt_done_testing();
+}
