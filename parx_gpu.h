@@ -211,14 +211,17 @@
     buffers, job.item_bytes must divide info.chunk_bytes (so that chunk c
     starts at item c * chunk_bytes / item_bytes) and the items of a chunk
     must be whole groups (-EINVAL otherwise). A job is checked whole before
-    its first dispatch is recorded. Of the built-in kernels
-    (parx_gpu_kernels.h), saxpy follows this contract as it is; sum adds
-    512 items per group of 256 invocations, so it needs job.items_per_group
-    = 512 (with the default, its local size, the pieces of a large n and
-    its partial sums fall in the wrong places); drift's state buffer and
-    kde's particle buffer are bound whole, not by chunk, so each must fit
-    in one chunk (info.chunk_bytes): of a larger one only the first chunk
-    is bound, and what lies past it is lost, with no error.
+    its first dispatch is recorded. A binding the kernel indexes by item
+    rather than by offset is bound whole: name it in the kernel's
+    desc.whole_mask, and a buffer there must fit in one chunk
+    (info.chunk_bytes; -E2BIG otherwise: without the mask, its first chunk
+    would be bound, and what lies past it lost with no error). Of the
+    built-in kernels (parx_gpu_kernels.h), saxpy follows this contract as
+    it is; sum adds 512 items per group of 256 invocations, so it needs
+    job.items_per_group = 512 (with the default, its local size, the
+    pieces of a large n and its partial sums fall in the wrong places);
+    drift's state buffer and kde's particle buffer (binding 0 of each) are
+    bound whole: create them with .whole_mask = 1.
 */
 #ifndef PARX_GPU_H_INCLUDED
 #define PARX_GPU_H_INCLUDED
@@ -403,6 +406,10 @@ typedef struct parx_gpu_kernel_desc {
     uint32_t buffers;              /* storage buffers bound (default: read from the module) */
     uint32_t readonly_mask;        /* bit i: binding i is only read (fewer barriers); bindings
                                       32 and up (PARX_GPU_MAX_BINDINGS raised) count as written */
+    uint32_t whole_mask;           /* bit i: the kernel indexes binding i by item, not by the
+                                      header's offset (>>run), so parx_gpu_run binds it whole
+                                      and refuses a buffer of several chunks there (-E2BIG):
+                                      drift's state buffer, kde's particle buffer */
 } parx_gpu_kernel_desc;
 
 /* parx_gpu_run's job; see >>run for the kernel contract. */
@@ -664,7 +671,8 @@ PARX_API int parx_gpu_dispatch_latency(parx_gpu *g, double *ns);
    push NULL; with chunked buffers: item_bytes not dividing
    info.chunk_bytes, a chunk's items not whole groups, a chunked buffer
    shorter than n * item_bytes; on the CPU path: no cpu function),
-   -ENOTSUP (items_per_group 0 and a kernel whose local size parx cannot
+   -E2BIG (a buffer of several chunks at a binding of the kernel's
+   desc.whole_mask), -ENOTSUP (items_per_group 0 and a kernel whose local size parx cannot
    tell: parx_gpu_kernel_local_size is 0), -ENOMEM,
    or a dispatch's error (-ETIMEDOUT, PARX_E_DEVICE_LOST: the caller reruns
    everything on the CPU with g = NULL). -EINVAL records nothing; an error
@@ -1343,7 +1351,7 @@ struct parx_gpu_kernel {
     VkDescriptorSetLayout dsl;
     VkPipelineLayout layout;
     VkPipeline pipe;
-    uint32_t nbind, push_bytes, readonly_mask, local_x;
+    uint32_t nbind, push_bytes, readonly_mask, whole_mask, local_x;
     uint32_t push_min;    /* the module's push-constant block, in whole words (0: none, or
                              parx cannot tell its size): the least a dispatch must push */
     uint64_t used_batch;  /* the last batch that recorded a dispatch of it */
@@ -3116,6 +3124,7 @@ PARX_API parx_gpu_kernel *parx_gpu_kernel_create(parx_gpu *g, const uint32_t *sp
     k->push_bytes = d.push_bytes;
     k->push_min = facts.push_size <= d.push_bytes ? (facts.push_size + 3) & ~3u : d.push_bytes;
     k->readonly_mask = d.readonly_mask;
+    k->whole_mask = d.whole_mask;
     k->local_x = facts.local_x; /* 0: parx cannot tell (parx_gpu_run needs items_per_group) */
     VkResult r;
     VkDescriptorSetLayoutBinding lb[PARX_GPU_MAX_BINDINGS];
@@ -3443,6 +3452,11 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
         if (!job->bufs[i] || job->bufs[i]->g != g) return -EINVAL;
         if (job->bufs[i]->nchunks > 1) chunked = true;
     }
+    /* A binding the kernel indexes by item needs the whole buffer, which a
+       buffer of several chunks cannot be bound as (one chunk would be, and
+       the items past it lost); checked apart, after every -EINVAL. */
+    for (size_t i = 0; i < job->nbufs && i < 32; i++)
+        if (((k->whole_mask >> i) & 1u) && job->bufs[i]->nchunks > 1) return -E2BIG;
     /* Items per chunk, and per dispatch (group-count limit), both whole
        numbers of groups so that no group straddles a chunk or a dispatch;
        whole items per chunk, so that chunk c starts at item c * per_chunk. */

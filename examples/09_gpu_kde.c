@@ -117,11 +117,13 @@ static int run(parx_gpu *g, parx_pool *pool, sim *s, int steps)
     if (g) {
         st = parx_gpu_buffer_create(g, 2 * s->n * sizeof(float), 0, &err);
         acc = st ? parx_gpu_buffer_create(g, GRID * sizeof(float), 0, &err) : NULL;
-        kd = acc ? parx_gpu_kernel_create(g, parx_gpu_spv_drift, sizeof parx_gpu_spv_drift, NULL,
-                                          &err)
+        /* both index the state buffer by particle, not by chunk: bound whole */
+        kd = acc ? parx_gpu_kernel_create(g, parx_gpu_spv_drift, sizeof parx_gpu_spv_drift,
+                                          &(parx_gpu_kernel_desc){.whole_mask = 1}, &err)
                  : NULL;
-        kk = kd ? parx_gpu_kernel_create(g, parx_gpu_spv_kde, sizeof parx_gpu_spv_kde,
-                                         &(parx_gpu_kernel_desc){.readonly_mask = 1}, &err)
+        kk = kd ? parx_gpu_kernel_create(
+                      g, parx_gpu_spv_kde, sizeof parx_gpu_spv_kde,
+                      &(parx_gpu_kernel_desc){.readonly_mask = 1, .whole_mask = 1}, &err)
                 : NULL;
         if (!kk)
             rc = err; /* the failed create's code; the loop below does not start */

@@ -6,8 +6,8 @@
 // bitwise. One state buffer holds the positions, then the velocities from
 // index vbase on (so a whole particle state is one upload). Push header as
 // in saxpy.comp, then dt and vbase; the state buffer is bound whole, so it
-// must fit in one chunk (parx_gpu_info.chunk_bytes): parx_gpu_run binds the
-// first chunk of a larger one, and the particles past it are lost.
+// must fit in one chunk (parx_gpu_info.chunk_bytes): create the kernel with
+// .whole_mask = 1, and parx_gpu_run refuses a larger one (-E2BIG).
 #version 450
 layout(local_size_x = 64) in;
 layout(std430, set = 0, binding = 0) buffer State { float s[]; };

@@ -10,7 +10,8 @@
 // Push header as in saxpy.comp: grid point g = first + i sits at offset + i
 // of the bound acc buffer; the particle buffer is bound whole (its first
 // p_end floats are positions: drift.comp's state buffer works as it is), so
-// it must fit in one chunk (parx_gpu_info.chunk_bytes), as drift's must.
+// it must fit in one chunk (parx_gpu_info.chunk_bytes), as drift's must:
+// create the kernel with .whole_mask = 1.
 #version 450
 layout(local_size_x = 64) in;
 layout(std430, set = 0, binding = 0) readonly buffer Particles { float xp[]; };

@@ -292,8 +292,9 @@ static void test_kde(void)
     int err = 0;
     parx_gpu_buffer *bp = parx_gpu_buffer_create(g, np * 4, 0, &err);
     parx_gpu_buffer *ba = parx_gpu_buffer_create(g, ng * 4, 0, &err);
-    parx_gpu_kernel *k = parx_gpu_kernel_create(g, parx_gpu_spv_kde, sizeof parx_gpu_spv_kde,
-                                                &(parx_gpu_kernel_desc){.readonly_mask = 1}, &err);
+    parx_gpu_kernel *k =
+        parx_gpu_kernel_create(g, parx_gpu_spv_kde, sizeof parx_gpu_spv_kde,
+                               &(parx_gpu_kernel_desc){.readonly_mask = 1, .whole_mask = 1}, &err);
     REQUIRE(bp && ba && k);
     CHECK_EQ(parx_gpu_upload(g, bp, 0, xp, np * 4), 0);
     CHECK_EQ(parx_gpu_upload(g, ba, 0, acc, ng * 4), 0);
@@ -1992,8 +1993,9 @@ static void test_unbounded_timeout(void)
     int err = 0;
     parx_gpu_buffer *bp = parx_gpu_buffer_create(g, np * 4, 0, &err);
     parx_gpu_buffer *ba = parx_gpu_buffer_create(g, ng * 4, 0, &err);
-    parx_gpu_kernel *k = parx_gpu_kernel_create(g, parx_gpu_spv_kde, sizeof parx_gpu_spv_kde,
-                                                &(parx_gpu_kernel_desc){.readonly_mask = 1}, &err);
+    parx_gpu_kernel *k =
+        parx_gpu_kernel_create(g, parx_gpu_spv_kde, sizeof parx_gpu_spv_kde,
+                               &(parx_gpu_kernel_desc){.readonly_mask = 1, .whole_mask = 1}, &err);
     REQUIRE(xp && acc && got && bp && ba && k);
     CHECK_EQ(parx_gpu_upload(g, bp, 0, xp, np * 4), 0);
     CHECK_EQ(parx_gpu_sync(g), 0);
@@ -2026,6 +2028,68 @@ static void test_unbounded_timeout(void)
     CHECK_MSG(worst <= 2e-5, "KDE: largest relative difference %g > 2e-5", worst);
     close_dev(g);
     free(xp), free(acc), free(got);
+}
+
+/* drift.comp indexes its state buffer by particle: with .whole_mask = 1 a
+   state of two chunks is refused (-E2BIG), recording nothing, where it
+   used to be bound chunk by chunk and the particles past the first chunk
+   lost; a state of one chunk runs and gives the C loop's bits. */
+static void test_whole_binding(void)
+{
+    parx_gpu *g = open_dev((parx_gpu_desc){.max_chunk_bytes = 65536});
+    REQUIRE(g);
+    int err = 0;
+    parx_gpu_kernel *k = parx_gpu_kernel_create(g, parx_gpu_spv_drift, sizeof parx_gpu_spv_drift,
+                                                &(parx_gpu_kernel_desc){.whole_mask = 1}, &err);
+    REQUIRE(k);
+    struct {
+        float dt;
+        uint32_t vbase;
+    } push;
+    for (size_t n = 4096; n <= 10000; n += 10000 - 4096) { /* 32 KiB, then 80000 bytes */
+        float *s = floats(2 * n, 31), *got = (float *)malloc(2 * n * 4);
+        REQUIRE(s && got);
+        for (size_t i = 0; i < n; i++) s[i] = s[i] * 0.25f + 0.5f; /* positions in [0, 1] */
+        parx_gpu_buffer *st = parx_gpu_buffer_create(g, 2 * n * 4, 0, &err);
+        REQUIRE(st);
+        CHECK_EQ(parx_gpu_buffer_chunks(st), n == 4096 ? 1 : 2);
+        CHECK_EQ(parx_gpu_upload(g, st, 0, s, 2 * n * 4), 0);
+        parx_gpu_info before, after;
+        CHECK_EQ(parx_gpu_query(g, &before), 0);
+        push.dt = 0.25f;
+        push.vbase = (uint32_t)n;
+        parx_gpu_buffer *bufs[1] = {st};
+        parx_gpu_job job = {.n = n, .kernel = k, .bufs = bufs, .nbufs = 1, .push = &push,
+                            .push_size = sizeof push};
+        int rc = parx_gpu_run(g, NULL, &job);
+        CHECK_EQ(parx_gpu_query(g, &after), 0);
+        if (n == 4096) {
+            CHECK_EQ(rc, 0);
+            for (size_t i = 0; i < n; i++) { /* drift.comp's arithmetic, as example 09's */
+                volatile float xn = s[i] + s[n + i] * push.dt;
+                float x = xn, v = s[n + i];
+                if (x < 0.0f) {
+                    x = -x;
+                    v = -v;
+                } else if (x > 1.0f) {
+                    volatile float m = 2.0f - x;
+                    x = m;
+                    v = -v;
+                }
+                s[i] = x;
+                s[n + i] = v;
+            }
+        } else {
+            CHECK_EQ(rc, -E2BIG);
+            CHECK_EQ_U(after.dispatches, before.dispatches); /* nothing recorded */
+        }
+        CHECK_EQ(parx_gpu_download(g, st, 0, got, 2 * n * 4), 0);
+        CHECK_MEMEQ(got, s, 2 * n * 4);
+        parx_gpu_buffer_destroy(st);
+        free(s), free(got);
+    }
+    parx_gpu_kernel_destroy(k);
+    close_dev(g);
 }
 
 /* In a fork() child: the number of calls on the parent's device that were
@@ -2252,5 +2316,7 @@ int main(int argc, char **argv)
            test_spirv_entry_not_function);
     pt_run("a fork() child: every call on the parent's device -EPERM, the parent's batch runs",
            test_fork_child);
+    pt_run("a binding the kernel indexes by item (whole_mask): two chunks there are -E2BIG",
+           test_whole_binding);
     return pt_done_testing();
 }
