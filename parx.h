@@ -494,7 +494,9 @@
       parent's completions nor read into the parent's buffers; close frees
       the child's copy (its descriptors, memory and mappings) and touches
       nothing the parent uses (parx_writer_close returns -EPERM: nothing
-      was written). The parent goes on as if there had been no fork.
+      was written). The parent goes on as if there had been no fork. A
+      child of _Fork() or a raw clone, which run no pthread_atfork
+      handler, is not told apart: it must exec or _exit without them.
 
     >>run (the job runner and its automatic choice)
     Whether parallel work pays depends on three numbers: what it costs to
@@ -817,7 +819,9 @@ typedef struct parx_pool_desc {
    A pool belongs to the process that created it: in a child that fork()
    makes, parx_spawn, parx_wait, parx_for and parx_reduce on it return
    -EPERM rather than wait for workers the child does not have (fork copies
-   only the calling thread). A child may create pools of its own.
+   only the calling thread); a child of _Fork() or a raw clone, which run
+   no pthread_atfork handler, is not told apart. A child may create pools
+   of its own.
    Thread safety: any thread.
    Callback safety: alloc and free run on any thread that uses the pool
    (workers, spawning threads, callers of parx_reduce), several at once, at
@@ -10045,7 +10049,7 @@ static int parx__run_threads(parx__run_state *r, parx_pool *pool, int tasks, par
     *made = NULL;
     /* a fork() child's copy has no threads: its spawns would be refused and
        every job run here, under a report of threads */
-    if (tasks > 0 && pool && parx__pool_forked(pool)) return -EPERM;
+    if (pool && parx__pool_forked(pool)) return -EPERM;
     if (tasks > 0 && !pool) {
         parx_pool_desc pd;
         memset(&pd, 0, sizeof pd);
@@ -10554,7 +10558,8 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
         rc = parx__run_threads(&r, d.pool, workers - 1, &made);
         if (rc < 0) {
             rep.fallback = true;
-            if (d.pool && rc == -EPERM)
+            bool copy = d.pool && rc == -EPERM;
+            if (copy)
                 snprintf(rep.reason, sizeof rep.reason,
                          "sequential: fallback, the pool given (.pool) was created by the parent "
                          "of this fork() child");
@@ -10562,7 +10567,10 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
                 snprintf(rep.reason, sizeof rep.reason,
                          "sequential: fallback, a thread pool of %d could not start (%s)",
                          workers - 1, parx_strerror(rc));
-            parx__log(PARX_LOG_WARN, "parx_run: no thread pool could start; running sequentially");
+            parx__log(PARX_LOG_WARN,
+                      copy ? "parx_run: .pool belongs to the parent of this fork() child; "
+                             "running sequentially"
+                           : "parx_run: no thread pool could start; running sequentially");
             exec = PARX_EXEC_SEQ;
             workers = r.workers = 1;
             parx__run_loop(&r, false, true);

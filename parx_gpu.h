@@ -156,7 +156,8 @@
     and parx_gpu_buffer_destroy, parx_gpu_kernel_destroy and parx_gpu_close
     do nothing: the child's copy of them, parx's memory and the driver's,
     goes when the child exits or execs. The parent's device is untouched.
-    A child opens a device of its own.
+    A child opens a device of its own. (fork() only: a child of _Fork() or
+    a raw clone runs no pthread_atfork handler and is not told apart.)
 
     >>kernels
     A kernel is a GLSL/HLSL compute shader compiled to SPIR-V (glslc), given
