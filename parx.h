@@ -113,6 +113,19 @@
     pop, a seq_cst exchange of `bottom` (on x86 one locked instruction, as
     the fence is); in a steal, seq_cst loads of `top` and then `bottom` (on
     x86 plain loads). See >>deque.
+    A wait runs other tasks on the waiting thread's stack, so each spawn
+    and wait nested inside a task costs that stack some hundreds of bytes
+    (about 320 at -O2 on x86-64, 860 at -O0, against some 32 for a plain
+    recursive call), and a chain of them tens of thousands deep overflows
+    it like any deep recursion: a SIGSEGV, not an error code (a chain of
+    25,000 overflowed a worker's 8 MiB in review). Cut the recursion off
+    below a grain (examples/02_fib.c), or give the workers larger stacks
+    (parx_pool_desc.stack_size; glibc gives threads 2 MiB where the stack
+    limit is unlimited, 8 MiB by default otherwise).
+    Memory: a spawn's task record and deque slot come from blocks and arrays
+    the pool keeps and reuses, so a burst of pending spawns (1e7 children
+    in one group: about 87 bytes each) leaves the pool holding that peak
+    until parx_pool_destroy frees it all.
 
     >>deque (memory orders)
     The deque follows Le, Pop, Cohen and Zappa Nardelli, "Correct and Efficient
@@ -801,6 +814,10 @@ typedef struct parx_pool_desc {
     size_t deque_capacity;  /* initial slots per worker deque; 0: 256 */
     unsigned spin_rounds;   /* idle polls before sleeping; 0: PARX_SPIN_ROUNDS */
     const char *name;       /* thread name prefix (<= 10 chars used); NULL: "parx" */
+    size_t stack_size;      /* each worker's stack, bytes (>= PTHREAD_STACK_MIN); 0: the
+                               system's (glibc: the soft RLIMIT_STACK, 8 MiB on most
+                               systems, 2 MiB where it is unlimited). See >>threads on
+                               nested waits */
     /* Allocator for everything the pool allocates; both NULL: malloc/free.
        Blocks aligned as malloc's are for their size (8 bytes is enough:
        parx aligns cache lines and reduce accumulators within them). */
@@ -812,8 +829,9 @@ typedef struct parx_pool_desc {
 /* parx_pool_create: start a pool of persistent worker threads.
    `desc` NULL or zeroed means all defaults.
    Returns the pool, or NULL with errno set: EINVAL (threads < 0 or > 4096,
-   only one of alloc/free given, or a deque_capacity above 2^37 slots,
-   2^28 on 32-bit systems), ENOMEM, EAGAIN (the system refused a thread),
+   only one of alloc/free given, a deque_capacity above 2^37 slots,
+   2^28 on 32-bit systems, or a stack_size below PTHREAD_STACK_MIN),
+   ENOMEM, EAGAIN (the system refused a thread, or its stack),
    or another error of pthread_create's (EPERM under a seccomp profile that
    refuses clone3 so); any threads already started are stopped and joined.
    A pool belongs to the process that created it: in a child that fork()
@@ -2974,6 +2992,15 @@ static void *parx__worker_main(void *arg)
     pthread_setname_np(pthread_self(), name);
 
     w->mark_ns = parx__now_ns();
+    /* A new worker sleeps at once rather than poll (its last look still
+       finds work already published): n workers starting up would otherwise
+       make n x spin_rounds polls of n deques each while create starts the
+       rest (seconds of CPU at 4096 threads), for work that seldom comes
+       before create returns. */
+    (void)parx__sleep(w, NULL);
+    uint64_t up = parx__now_ns();
+    PARX__STAT_ADD(w, st_idle_ns, up - w->mark_ns); /* asleep: idle, as in parx__idle */
+    w->mark_ns = up;
     for (;;) {
         parx__task *t = (parx__task *)parx__deque_take(&w->deque);
         if (!t) t = parx__find_work(w, false);
@@ -3030,7 +3057,8 @@ PARX_API parx_pool *parx_pool_create(const parx_pool_desc *desc)
     parx_pool_desc d;
     if (desc) d = *desc;
     else memset(&d, 0, sizeof d);
-    if (d.threads < 0 || d.threads > PARX__MAX_THREADS || !d.alloc != !d.free) {
+    if (d.threads < 0 || d.threads > PARX__MAX_THREADS || !d.alloc != !d.free ||
+        (d.stack_size != 0 && d.stack_size < (size_t)PTHREAD_STACK_MIN)) {
         errno = EINVAL;
         return NULL;
     }
@@ -3102,14 +3130,18 @@ PARX_API parx_pool *parx_pool_create(const parx_pool_desc *desc)
     }
     p->nworkers = n;
     p->nslots = nslots;
-    for (int i = 0; i < n; i++) {
-        int rc = pthread_create(&p->workers[i].thread, NULL, parx__worker_main, &p->workers[i]);
-        if (rc != 0) {
-            parx__stop(p, i);
-            parx__pool_free(p);
-            errno = rc;
-            return NULL;
-        }
+    pthread_attr_t tattr;
+    int rc = pthread_attr_init(&tattr);
+    if (rc == 0 && d.stack_size) rc = pthread_attr_setstacksize(&tattr, d.stack_size);
+    for (int i = 0; rc == 0 && i < n; i++) {
+        rc = pthread_create(&p->workers[i].thread, &tattr, parx__worker_main, &p->workers[i]);
+        if (rc != 0) parx__stop(p, i); /* the i started before it */
+    }
+    pthread_attr_destroy(&tattr);
+    if (rc != 0) {
+        parx__pool_free(p);
+        errno = rc;
+        return NULL;
     }
     return p;
 }

@@ -1460,10 +1460,76 @@ static void test_pool_in_fork_child(void)
     parx_pool_destroy(fork_pool);
 }
 
+/* The stack of the worker running it, into got[0]; then counts itself. */
+static _Atomic size_t stack_seen;
+static atomic_long stack_done;
+static void stack_of_worker(void *arg)
+{
+    (void)arg;
+    pthread_attr_t a;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &a) == 0) {
+        pthread_attr_getstacksize(&a, &size);
+        pthread_attr_destroy(&a);
+    }
+    atomic_store(&stack_seen, size);
+    atomic_fetch_add(&stack_done, 1);
+}
+
+/* stack_size: the workers' stacks are the size asked for (at least: the
+   system rounds it to pages); below PTHREAD_STACK_MIN, EINVAL. */
+static void test_stack_size(void)
+{
+    errno = 0;
+    CHECK(parx_pool_create(&(parx_pool_desc){.threads = 1, .stack_size = 1}) == NULL);
+    CHECK_EQ(errno, EINVAL);
+    size_t want = (size_t)24 << 20;
+    parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = 1, .stack_size = want});
+    REQUIRE(p);
+    parx_group g;
+    parx_group_init(&g, p);
+    CHECK_EQ(parx_spawn(&g, stack_of_worker, NULL), 0);
+    spin_until(&stack_done, 1); /* run by the worker: this thread does not help */
+    CHECK_EQ(parx_wait(&g), 0);
+    CHECK_MSG(atomic_load(&stack_seen) >= want, "a worker's stack: %zu bytes, asked for %zu",
+              (size_t)atomic_load(&stack_seen), want);
+    parx_pool_destroy(p);
+}
+
+/* A new worker goes to sleep at once, with no polling: n workers starting
+   up made n x spin_rounds polls of n deques each (seconds of CPU at 4096
+   threads). Once every worker has slept, none has tried a steal. */
+static void test_fresh_workers_sleep(void)
+{
+    enum { N = 16 };
+    parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = N});
+    REQUIRE(p);
+    parx_worker_stats st[N];
+    int asleep = 0;
+    for (int tries = 0; tries < 20000 && asleep < N; tries++) {
+        REQUIRE(parx_pool_stats(p, st, N) == N);
+        asleep = 0;
+        for (int i = 0; i < N; i++) asleep += st[i].sleeps > 0;
+        if (asleep < N) nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    CHECK_EQ(asleep, N);
+    uint64_t attempts = 0;
+    for (int i = 0; i < N; i++) attempts += st[i].steal_attempts;
+    CHECK_EQ_U(attempts, 0);
+    /* and they wake for work */
+    atomic_long c = 0;
+    parx_group g;
+    parx_group_init(&g, p);
+    for (int i = 0; i < 100; i++) CHECK_EQ(parx_spawn(&g, count_task, &c), 0);
+    CHECK_EQ(parx_wait(&g), 0);
+    CHECK_EQ(atomic_load(&c), 100);
+    parx_pool_destroy(p);
+}
+
 int main(void)
 {
     main_thread = pthread_self();
-    pt_plan(25);
+    pt_plan(27);
     pt_run("create with NULL desc: one thread per allowed CPU, spawn/wait from outside",
            test_create_null_desc);
     pt_run("create with a zeroed desc", test_create_zeroed_desc);
@@ -1506,5 +1572,9 @@ int main(void)
     pt_run("an allocator whose blocks are aligned to 8 bytes, not 16", test_allocator_8_aligned);
     pt_run("a pool in a child of fork(): -EPERM from every entry point, no hang",
            test_pool_in_fork_child);
+    pt_run("stack_size: the workers' stacks as asked; below PTHREAD_STACK_MIN, EINVAL",
+           test_stack_size);
+    pt_run("new workers sleep at once: no steal tried before their first sleep",
+           test_fresh_workers_sleep);
     return pt_done_testing();
 }
