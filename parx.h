@@ -2992,15 +2992,6 @@ static void *parx__worker_main(void *arg)
     pthread_setname_np(pthread_self(), name);
 
     w->mark_ns = parx__now_ns();
-    /* A new worker sleeps at once rather than poll (its last look still
-       finds work already published): n workers starting up would otherwise
-       make n x spin_rounds polls of n deques each while create starts the
-       rest (seconds of CPU at 4096 threads), for work that seldom comes
-       before create returns. */
-    (void)parx__sleep(w, NULL);
-    uint64_t up = parx__now_ns();
-    PARX__STAT_ADD(w, st_idle_ns, up - w->mark_ns); /* asleep: idle, as in parx__idle */
-    w->mark_ns = up;
     for (;;) {
         parx__task *t = (parx__task *)parx__deque_take(&w->deque);
         if (!t) t = parx__find_work(w, false);

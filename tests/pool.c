@@ -1496,40 +1496,10 @@ static void test_stack_size(void)
     parx_pool_destroy(p);
 }
 
-/* A new worker goes to sleep at once, with no polling: n workers starting
-   up made n x spin_rounds polls of n deques each (seconds of CPU at 4096
-   threads). Once every worker has slept, none has tried a steal. */
-static void test_fresh_workers_sleep(void)
-{
-    enum { N = 16 };
-    parx_pool *p = parx_pool_create(&(parx_pool_desc){.threads = N});
-    REQUIRE(p);
-    parx_worker_stats st[N];
-    int asleep = 0;
-    for (int tries = 0; tries < 20000 && asleep < N; tries++) {
-        REQUIRE(parx_pool_stats(p, st, N) == N);
-        asleep = 0;
-        for (int i = 0; i < N; i++) asleep += st[i].sleeps > 0;
-        if (asleep < N) nanosleep(&(struct timespec){0, 1000000}, NULL);
-    }
-    CHECK_EQ(asleep, N);
-    uint64_t attempts = 0;
-    for (int i = 0; i < N; i++) attempts += st[i].steal_attempts;
-    CHECK_EQ_U(attempts, 0);
-    /* and they wake for work */
-    atomic_long c = 0;
-    parx_group g;
-    parx_group_init(&g, p);
-    for (int i = 0; i < 100; i++) CHECK_EQ(parx_spawn(&g, count_task, &c), 0);
-    CHECK_EQ(parx_wait(&g), 0);
-    CHECK_EQ(atomic_load(&c), 100);
-    parx_pool_destroy(p);
-}
-
 int main(void)
 {
     main_thread = pthread_self();
-    pt_plan(27);
+    pt_plan(26);
     pt_run("create with NULL desc: one thread per allowed CPU, spawn/wait from outside",
            test_create_null_desc);
     pt_run("create with a zeroed desc", test_create_zeroed_desc);
@@ -1574,7 +1544,5 @@ int main(void)
            test_pool_in_fork_child);
     pt_run("stack_size: the workers' stacks as asked; below PTHREAD_STACK_MIN, EINVAL",
            test_stack_size);
-    pt_run("new workers sleep at once: no steal tried before their first sleep",
-           test_fresh_workers_sleep);
     return pt_done_testing();
 }
