@@ -1311,10 +1311,10 @@ typedef struct parx_prefetch parx_prefetch;
    < 0 or > 1024, threads < 0 or > 64, chunk_size > 1 GiB, nranges without
    ranges, a range naming a file >= npaths or whose end, offset + length,
    reaches 2^64, an unknown backend), -ENOMEM (also: the paths, counted
-   once per entry, add up to more than the address space), -EOPNOTSUPP (PARX_IO_URING under PARX_NO_URING, or on
-   a kernel whose io_uring has no read operation: before Linux 5.6; .arena
-   under PARX_NO_PROC where parx_shm.h was not included before parx.h's
-   implementation),
+   once per entry, add up to more than the address space), -EOPNOTSUPP
+   (PARX_IO_URING under PARX_NO_URING, or on a kernel whose io_uring has no
+   read operation: before Linux 5.6; .arena under PARX_NO_PROC where
+   parx_shm.h was not included before parx.h's implementation),
    io_uring's setup error with PARX_IO_URING (-EPERM, -ENOSYS, -EINVAL,
    -ENOMEM; -EPERM also when io_uring_enter or io_uring_register alone is
    refused; -EIO when io_uring_enter makes no progress, answering 0 or
@@ -1630,7 +1630,8 @@ typedef struct parx_run_desc {
     void *user;                /* passed to progress */
     PARX__ATOMIC(int) *cancel; /* if not NULL: set non-zero (any thread) to cancel */
     const parx_probe *probe;   /* overheads for AUTO; NULL: PARX_PROBE, else built in */
-    parx_pool *pool;           /* THREADS: use this pool instead of making one */
+    parx_pool *pool;           /* THREADS: use this pool instead of making one (not in a
+                                  fork() child of its creator: see parx_run) */
 #ifndef PARX_NO_PROC
     parx_procs *procs;         /* FORK/SPAWN: use this pool instead of making one (its
                                   start mode, not .exec, says which of the two runs) */
@@ -1678,8 +1679,9 @@ typedef struct parx_run_report {
    that could not start or -ENOMEM when its arena cannot hold ctx_size or
    one job's out block (otherwise a backend that cannot start, or whose
    pool's arena cannot hold them, falls back to sequential, logged at
-   PARX_LOG_WARN and in the report; so does THREADS with a d->pool created
-   by the parent of this fork() child, which has none of its threads).
+   PARX_LOG_WARN and in the report). A d->pool created by the parent of
+   this fork() child, which has none of its threads there, is not used:
+   the run goes as without one (the report's reason says so).
    Thread safety: any thread; concurrent runs share nothing but d->pool or
    d->procs, which are themselves safe to share.
    Callback safety: fn runs on any thread or process of the backend, and
@@ -7064,9 +7066,13 @@ static void parx__pf_file_unref(parx_prefetch *pf, uint32_t f)
     parx__pf_file *fl = &pf->files[f];
     PARX_ASSERT(fl->refs > 0);
     if (--fl->refs > 0) return;
-    close(fl->fd);
-    if (fl->dfd >= 0) close(fl->dfd);
+    /* forgotten before closed: a fork() between the two then leaves the
+       child a descriptor it does not know of (O_CLOEXEC, gone at its exec
+       or exit), never a number it would close after reusing it */
+    int fd = fl->fd, dfd = fl->dfd;
     fl->fd = fl->dfd = -1;
+    close(fd);
+    if (dfd >= 0) close(dfd);
 }
 
 static size_t parx__pf_nitems(const parx_prefetch *pf)
@@ -10070,9 +10076,6 @@ static void parx__run_task(void *arg)
 static int parx__run_threads(parx__run_state *r, parx_pool *pool, int tasks, parx_pool **made)
 {
     *made = NULL;
-    /* a fork() child's copy has no threads: its spawns would be refused and
-       every job run here, under a report of threads */
-    if (pool && parx__pool_forked(pool)) return -EPERM;
     if (tasks > 0 && !pool) {
         parx_pool_desc pd;
         memset(&pd, 0, sizeof pd);
@@ -10327,6 +10330,10 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
     /* a fresh program sees no caller memory: ctx must travel in the arena */
     if (!d.procs && ctx && !d.ctx_size && d.exec == PARX_EXEC_SPAWN) return -EFAULT;
 #endif
+    /* A pool given that the parent of this fork() child created has none of
+       its threads here: run as without it (a pool of the run's own). */
+    bool pool_copy = d.pool && parx__pool_forked(d.pool);
+    if (pool_copy) d.pool = NULL;
     if (!d.out || !d.out_size) { /* no out at all: every job gets NULL, on every backend */
         d.out = NULL;
         d.out_size = 0;
@@ -10581,19 +10588,10 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
         rc = parx__run_threads(&r, d.pool, workers - 1, &made);
         if (rc < 0) {
             rep.fallback = true;
-            bool copy = d.pool && rc == -EPERM;
-            if (copy)
-                snprintf(rep.reason, sizeof rep.reason,
-                         "sequential: fallback, the pool given (.pool) was created by the parent "
-                         "of this fork() child");
-            else
-                snprintf(rep.reason, sizeof rep.reason,
-                         "sequential: fallback, a thread pool of %d could not start (%s)",
-                         workers - 1, parx_strerror(rc));
-            parx__log(PARX_LOG_WARN,
-                      copy ? "parx_run: .pool belongs to the parent of this fork() child; "
-                             "running sequentially"
-                           : "parx_run: no thread pool could start; running sequentially");
+            snprintf(rep.reason, sizeof rep.reason,
+                     "sequential: fallback, a thread pool of %d could not start (%s)", workers - 1,
+                     parx_strerror(rc));
+            parx__log(PARX_LOG_WARN, "parx_run: no thread pool could start; running sequentially");
             exec = PARX_EXEC_SEQ;
             workers = r.workers = 1;
             parx__run_loop(&r, false, true);
@@ -10658,6 +10656,10 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
     size_t done = atomic_load_explicit(&r.done, memory_order_relaxed);
     size_t failed = atomic_load_explicit(&r.failed, memory_order_relaxed);
     if (report) {
+        size_t len = strlen(rep.reason);
+        if (pool_copy && len + 1 < sizeof rep.reason)
+            snprintf(rep.reason + len, sizeof rep.reason - len,
+                     "; .pool was the parent's (this is a fork() child): not used");
         rep.exec = exec;
         rep.workers = exec == PARX_EXEC_SEQ ? 1 : workers;
         rep.failed = failed;

@@ -474,9 +474,10 @@ PARX_API int parx_gpu_query(const parx_gpu *g, parx_gpu_info *out);
    threads, other processes) each leave a whole file.
    Returns 0, -EINVAL (g NULL, or no path), -ENOTSUP (the driver gave the
    device no pipeline cache), -ENOMEM, -ENAMETOOLONG (path too long for the
-   temporary name), -EIO (a write that wrote nothing, or a driver error),
-   the negative errno of the failed open, write, close or rename (e.g.
-   -EACCES, -ENOSPC), PARX_E_DEVICE_LOST, -ENODEV (dummy).
+   temporary name), -EIO (a write that wrote nothing, or a driver error), the
+   negative errno of the failed open, write, close or rename (e.g. -EACCES,
+   -ENOSPC), PARX_E_DEVICE_LOST, -EPERM (a fork() child: >>batching), -ENODEV
+   (dummy).
    Thread safety: the thread that owns g. */
 PARX_API int parx_gpu_cache_save(parx_gpu *g);
 
@@ -485,9 +486,9 @@ PARX_API int parx_gpu_cache_save(parx_gpu *g);
 /* parx_gpu_buffer_create: `size` bytes of device memory (contents
    undefined), in chunks when size exceeds info.chunk_bytes (>>buffers).
    flags: 0. Returns the buffer or NULL with *err: -EINVAL (g NULL, size 0,
-   unknown flags), -ENOMEM (more than the device heap, or the driver is out
-   of memory), PARX_E_DEVICE_LOST, -EIO (another driver error, e.g. memory
-   the driver cannot map), -ENODEV (dummy).
+   unknown flags), -ENOMEM (more than the device heap, or the driver is out of
+   memory), PARX_E_DEVICE_LOST, -EPERM (a fork() child: >>batching), -EIO
+   (another driver error, e.g. memory the driver cannot map), -ENODEV (dummy).
    Thread safety: the thread that owns g. */
 PARX_API parx_gpu_buffer *parx_gpu_buffer_create(parx_gpu *g, size_t size, unsigned flags,
                                                  int *err);
@@ -500,9 +501,10 @@ PARX_API parx_gpu_buffer *parx_gpu_buffer_create(parx_gpu *g, size_t size, unsig
    (allocate it page-aligned for the zero-copy path).
    Returns the buffer or NULL with *err: -EINVAL (g or host NULL, size 0,
    [host, host + size) wrapping around the address space), -ENOMEM,
-   PARX_E_DEVICE_LOST, -EIO (another driver error while making the
-   mirror's device memory, as in parx_gpu_buffer_create), -ENODEV (dummy).
-   Never fails because the driver refused the import.
+   PARX_E_DEVICE_LOST, -EPERM (a fork() child: >>batching), -EIO (another
+   driver error while making the mirror's device memory, as in
+   parx_gpu_buffer_create), -ENODEV (dummy). Never fails because the driver
+   refused the import.
    Thread safety: the thread that owns g. */
 PARX_API parx_gpu_buffer *parx_gpu_buffer_import(parx_gpu *g, void *host, size_t size, int *err);
 
@@ -541,12 +543,12 @@ PARX_API parx_gpu_buffer *parx_gpu_buffer_chunk(parx_gpu_buffer *b, size_t i);
    one likewise, after submitting and waiting for the current batch if it
    uses it; else the bytes go through a staging buffer and a copy command
    in the current batch.
-   Returns 0, -EINVAL (bounds, NULL, a buffer of another device),
-   -ETIMEDOUT, -ENOMEM, PARX_E_DEVICE_LOST, -EIO (another driver error),
-   -ENODEV (dummy). On an error the buffer's bytes in the range are
-   unspecified: an upload larger than the staging buffer, or into a
-   buffer of several chunks, goes in pieces, and those recorded before
-   the error stay recorded. Upload the range again.
+   Returns 0, -EINVAL (bounds, NULL, a buffer of another device), -ETIMEDOUT,
+   -ENOMEM, PARX_E_DEVICE_LOST, -EPERM (a fork() child: >>batching), -EIO
+   (another driver error), -ENODEV (dummy). On an error the buffer's bytes in
+   the range are unspecified: an upload larger than the staging buffer, or into
+   a buffer of several chunks, goes in pieces, and those recorded before the
+   error stay recorded. Upload the range again.
    Thread safety: the thread that owns g. */
 PARX_API int parx_gpu_upload(parx_gpu *g, parx_gpu_buffer *b, size_t offset, const void *src,
                              size_t n);
@@ -572,17 +574,17 @@ PARX_API int parx_gpu_download(parx_gpu *g, parx_gpu_buffer *b, size_t offset, v
    desc: NULL or {0} for defaults.
    Returns the kernel or NULL with *err: PARX_E_BAD_SPIRV (malformed,
    truncated, no such GLCompute entry point or two of that name, the
-   push-constant block's pointer type defined twice, a descriptor that is
-   not a storage buffer in set 0, more than 64 descriptors, a binding
-   number of 1024 or more, decoration groups: see >>kernels), -EINVAL (g
-   NULL, nspec over 64 or spec NULL, desc.buffers fewer than the module's bindings or more than
+   push-constant block's pointer type defined twice, a descriptor that is not a
+   storage buffer in set 0, more than 64 descriptors, a binding number of 1024
+   or more, decoration groups: see >>kernels), -EINVAL (g NULL, nspec over 64
+   or spec NULL, desc.buffers fewer than the module's bindings or more than
    info.max_buffers (PARX_GPU_MAX_BINDINGS, or the device's storage-buffer
-   limits where lower), push_bytes not a multiple of 4, over the device
-   limit or short of the module's push-constant block (a block over the
-   device limit too), a local size (with desc.spec applied) over the
-   device's maxComputeWorkGroupSize or maxComputeWorkGroupInvocations where
-   parx can tell it), -ENOMEM, PARX_E_DEVICE_LOST, -EIO (another driver
-   error), -ENODEV (dummy).
+   limits where lower), push_bytes not a multiple of 4, over the device limit
+   or short of the module's push-constant block (a block over the device limit
+   too), a local size (with desc.spec applied) over the device's
+   maxComputeWorkGroupSize or maxComputeWorkGroupInvocations where parx can
+   tell it), -ENOMEM, PARX_E_DEVICE_LOST, -EPERM (a fork() child: >>batching),
+   -EIO (another driver error), -ENODEV (dummy).
    Thread safety: the thread that owns g. */
 PARX_API parx_gpu_kernel *parx_gpu_kernel_create(parx_gpu *g, const uint32_t *spirv, size_t bytes,
                                                  const parx_gpu_kernel_desc *desc, int *err);
@@ -606,43 +608,43 @@ PARX_API uint32_t parx_gpu_kernel_local_size(const parx_gpu_kernel *k);
    when the batch reaches desc.batch_limit (then it is submitted on its own).
    A zero group count records nothing.
    Returns 0, -EINVAL (g or k NULL, k or a buffer of another device, nbufs
-   differs from the kernel's, bufs or a buffer NULL, push_size too big or
-   not a multiple of 4, push NULL, a group count over the device limit; with
-   a dispatch to record: push_size short of the module's push-constant
-   block, whose missing bytes the kernel would read),
-   -E2BIG (a buffer of several chunks: bind its chunks), -ENOMEM,
-   -ETIMEDOUT (waiting for a free batch, or for the batch that last used a
-   mirrored import), PARX_E_DEVICE_LOST, -EIO (another driver error),
-   -ENODEV (dummy). The batch may be submitted before this dispatch is
-   recorded, as when it is full: when its staging or its descriptor pool
-   is used up.
+   differs from the kernel's, bufs or a buffer NULL, push_size too big or not a
+   multiple of 4, push NULL, a group count over the device limit; with a
+   dispatch to record: push_size short of the module's push-constant block,
+   whose missing bytes the kernel would read), -E2BIG (a buffer of several
+   chunks: bind its chunks), -ENOMEM, -ETIMEDOUT (waiting for a free batch, or
+   for the batch that last used a mirrored import), PARX_E_DEVICE_LOST, -EPERM
+   (a fork() child: >>batching), -EIO (another driver error), -ENODEV (dummy).
+   The batch may be submitted before this dispatch is recorded, as when it is
+   full: when its staging or its descriptor pool is used up.
    Thread safety: the thread that owns g. */
 PARX_API int parx_gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer **bufs,
                                size_t nbufs, const void *push, size_t push_size, uint32_t gx,
                                uint32_t gy, uint32_t gz);
 
 /* parx_gpu_sync: submit everything recorded since the last submit and wait
-   for every batch in flight. Returns 0, -EINVAL (g NULL), -ETIMEDOUT (a
-   batch is still running after desc.timeout_ns; call again to wait more),
-   -ENOMEM, PARX_E_DEVICE_LOST, -EIO (another driver error), -ENODEV
-   (dummy).
+   for every batch in flight. Returns 0, -EINVAL (g NULL), -ETIMEDOUT (a batch
+   is still running after desc.timeout_ns; call again to wait more), -ENOMEM,
+   PARX_E_DEVICE_LOST, -EPERM (a fork() child: >>batching), -EIO (another
+   driver error), -ENODEV (dummy).
    Thread safety: the thread that owns g. */
 PARX_API int parx_gpu_sync(parx_gpu *g);
 
 /* parx_gpu_submit: submit what was recorded, without waiting; *ticket (may
    be NULL) names it for parx_gpu_wait (with nothing recorded, the last
    batch submitted; 0 before any). Returns 0, -EINVAL (g NULL), -ENOMEM,
-   PARX_E_DEVICE_LOST, -EIO (another driver error), -ENODEV (dummy). On an
-   error nothing new was submitted and *ticket is 0 (which parx_gpu_wait
-   takes as done at once: sync or submit again to run the work).
+   PARX_E_DEVICE_LOST, -EPERM (a fork() child: >>batching), -EIO (another
+   driver error), -ENODEV (dummy). On an error nothing new was submitted and
+   *ticket is 0 (which parx_gpu_wait takes as done at once: sync or submit
+   again to run the work).
    Thread safety: the thread that owns g. */
 PARX_API int parx_gpu_submit(parx_gpu *g, uint64_t *ticket);
 
 /* parx_gpu_wait: wait until the batch named by ticket (and every batch
    before it) has completed, at most timeout_ns (0: just look; UINT64_MAX:
-   no bound). Returns 0, -ETIMEDOUT, -EINVAL (g NULL, or a ticket never
-   handed out), PARX_E_DEVICE_LOST, -ENOMEM, -EIO (another driver error),
-   -ENODEV (dummy).
+   no bound). Returns 0, -ETIMEDOUT, -EINVAL (g NULL, or a ticket never handed
+   out), PARX_E_DEVICE_LOST, -EPERM (a fork() child: >>batching), -ENOMEM, -EIO
+   (another driver error), -ENODEV (dummy).
    Thread safety: the thread that owns g. */
 PARX_API int parx_gpu_wait(parx_gpu *g, uint64_t ticket, uint64_t timeout_ns);
 
@@ -655,7 +657,7 @@ PARX_API int parx_gpu_wait(parx_gpu *g, uint64_t ticket, uint64_t timeout_ns);
    not timed. The parx_probe tool reports it (parx_probe.gpu_dispatch_ns).
    Returns 0 with *ns, -EINVAL (g or ns NULL), -ENODEV (dummy), or an error of
    parx_gpu_kernel_create, parx_gpu_dispatch or parx_gpu_sync (-ETIMEDOUT,
-   -ENOMEM, PARX_E_DEVICE_LOST, -EIO).
+   -ENOMEM, PARX_E_DEVICE_LOST, -EPERM (a fork() child: >>batching), -EIO).
    Thread safety: the thread that owns g. */
 PARX_API int parx_gpu_dispatch_latency(parx_gpu *g, double *ns);
 
@@ -664,23 +666,22 @@ PARX_API int parx_gpu_dispatch_latency(parx_gpu *g, double *ns);
    job->cpu over [0, n) with parx_for on pool when the program links parx.h's
    implementation and pool is not NULL, on the calling thread otherwise
    (returns 1 once it has run). See >>run for the kernel contract.
-   Returns 0 or 1 as said, -EINVAL (job NULL; on the GPU path: n >= 2^32,
-   the kernel or a buffer of another device, nbufs differing from the
-   kernel's bindings, bufs or a buffer NULL, the 16-byte header plus
-   push_size over the kernel's push_bytes or short of the module's
-   push-constant block, push_size not a multiple of 4,
-   push NULL; with chunked buffers: item_bytes not dividing
-   info.chunk_bytes, a chunk's items not whole groups, a chunked buffer
-   shorter than n * item_bytes; on the CPU path: no cpu function),
+   Returns 0 or 1 as said, -EINVAL (job NULL; on the GPU path: n >= 2^32, the
+   kernel or a buffer of another device, nbufs differing from the kernel's
+   bindings, bufs or a buffer NULL, the 16-byte header plus push_size over the
+   kernel's push_bytes or short of the module's push-constant block, push_size
+   not a multiple of 4, push NULL; with chunked buffers: item_bytes not
+   dividing info.chunk_bytes, a chunk's items not whole groups, a chunked
+   buffer shorter than n * item_bytes; on the CPU path: no cpu function),
    -E2BIG (a buffer of several chunks at a binding of the kernel's
-   desc.whole_mask), -ENOTSUP (items_per_group 0 and a kernel whose local size parx cannot
-   tell: parx_gpu_kernel_local_size is 0), -ENOMEM,
-   or a dispatch's error (-ETIMEDOUT, PARX_E_DEVICE_LOST: the caller reruns
-   everything on the CPU with g = NULL). -EINVAL records nothing; an error
-   from the device after the first of several dispatches leaves the
-   dispatches before it recorded: they run with the next batch, unless the
-   error was that batch's own end or submit failing (it is dropped, and
-   they with it) or the device is lost.
+   desc.whole_mask), -ENOTSUP (items_per_group 0 and a kernel whose local size
+   parx cannot tell: parx_gpu_kernel_local_size is 0), -ENOMEM, or a dispatch's
+   error (-ETIMEDOUT, PARX_E_DEVICE_LOST, -EPERM (a fork() child: >>batching):
+   the caller reruns everything on the CPU with g = NULL). -EINVAL records
+   nothing; an error from the device after the first of several dispatches
+   leaves the dispatches before it recorded: they run with the next batch,
+   unless the error was that batch's own end or submit failing (it is dropped,
+   and they with it) or the device is lost.
    Thread safety: the thread that owns g. Callback safety: job->cpu runs on
    pool workers, several ranges at once; it must not call parx_gpu_*. */
 PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job);
@@ -3453,11 +3454,6 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
         if (!job->bufs[i] || job->bufs[i]->g != g) return -EINVAL;
         if (job->bufs[i]->nchunks > 1) chunked = true;
     }
-    /* A binding the kernel indexes by item needs the whole buffer, which a
-       buffer of several chunks cannot be bound as (one chunk would be, and
-       the items past it lost); checked apart, after every -EINVAL. */
-    for (size_t i = 0; i < job->nbufs && i < 32; i++)
-        if (((k->whole_mask >> i) & 1u) && job->bufs[i]->nchunks > 1) return -E2BIG;
     /* Items per chunk, and per dispatch (group-count limit), both whole
        numbers of groups so that no group straddles a chunk or a dispatch;
        whole items per chunk, so that chunk c starts at item c * per_chunk. */
@@ -3470,6 +3466,11 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
         if (b->nchunks > 1 && (job->n > b->size / ib || (job->n - 1) / per_chunk >= b->nchunks))
             return -EINVAL;
     }
+    /* A binding the kernel indexes by item needs the whole buffer, which a
+       buffer of several chunks cannot be bound as (one chunk would be, and
+       the items past it lost); checked after every -EINVAL. */
+    for (size_t i = 0; i < job->nbufs && i < 32; i++)
+        if (((k->whole_mask >> i) & 1u) && job->bufs[i]->nchunks > 1) return -E2BIG;
     if (job->n == 0) return 0;
     size_t per_dispatch = (size_t)g->props.limits.maxComputeWorkGroupCount[0] * ipg;
     /* The push constants: on the stack when they fit (every device limit up
