@@ -1630,8 +1630,8 @@ typedef struct parx_run_desc {
     void *user;                /* passed to progress */
     PARX__ATOMIC(int) *cancel; /* if not NULL: set non-zero (any thread) to cancel */
     const parx_probe *probe;   /* overheads for AUTO; NULL: PARX_PROBE, else built in */
-    parx_pool *pool;           /* THREADS: use this pool instead of making one (not in a
-                                  fork() child of its creator: see parx_run) */
+    parx_pool *pool;           /* THREADS: use this pool instead of making one (in a
+                                  fork() child of its creator: sequential, see parx_run) */
 #ifndef PARX_NO_PROC
     parx_procs *procs;         /* FORK/SPAWN: use this pool instead of making one (its
                                   start mode, not .exec, says which of the two runs) */
@@ -1679,9 +1679,10 @@ typedef struct parx_run_report {
    that could not start or -ENOMEM when its arena cannot hold ctx_size or
    one job's out block (otherwise a backend that cannot start, or whose
    pool's arena cannot hold them, falls back to sequential, logged at
-   PARX_LOG_WARN and in the report). A d->pool created by the parent of
-   this fork() child, which has none of its threads there, is not used:
-   the run goes as without one (the report's reason says so).
+   PARX_LOG_WARN and in the report; so does THREADS with a d->pool created
+   by the parent of this fork() child, which has none of its threads there:
+   a pool of the run's own would start threads in a child of a process that
+   had some, which only async-signal-safe code may do).
    Thread safety: any thread; concurrent runs share nothing but d->pool or
    d->procs, which are themselves safe to share.
    Callback safety: fn runs on any thread or process of the backend, and
@@ -10076,6 +10077,9 @@ static void parx__run_task(void *arg)
 static int parx__run_threads(parx__run_state *r, parx_pool *pool, int tasks, parx_pool **made)
 {
     *made = NULL;
+    /* a fork() child's copy has no threads: its spawns would be refused and
+       every job run here, under a report of threads */
+    if (pool && parx__pool_forked(pool)) return -EPERM;
     if (tasks > 0 && !pool) {
         parx_pool_desc pd;
         memset(&pd, 0, sizeof pd);
@@ -10330,10 +10334,6 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
     /* a fresh program sees no caller memory: ctx must travel in the arena */
     if (!d.procs && ctx && !d.ctx_size && d.exec == PARX_EXEC_SPAWN) return -EFAULT;
 #endif
-    /* A pool given that the parent of this fork() child created has none of
-       its threads here: run as without it (a pool of the run's own). */
-    bool pool_copy = d.pool && parx__pool_forked(d.pool);
-    if (pool_copy) d.pool = NULL;
     if (!d.out || !d.out_size) { /* no out at all: every job gets NULL, on every backend */
         d.out = NULL;
         d.out_size = 0;
@@ -10588,10 +10588,19 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
         rc = parx__run_threads(&r, d.pool, workers - 1, &made);
         if (rc < 0) {
             rep.fallback = true;
-            snprintf(rep.reason, sizeof rep.reason,
-                     "sequential: fallback, a thread pool of %d could not start (%s)", workers - 1,
-                     parx_strerror(rc));
-            parx__log(PARX_LOG_WARN, "parx_run: no thread pool could start; running sequentially");
+            bool copy = d.pool && rc == -EPERM;
+            if (copy)
+                snprintf(rep.reason, sizeof rep.reason,
+                         "sequential: fallback, the pool given (.pool) was created by the parent "
+                         "of this fork() child");
+            else
+                snprintf(rep.reason, sizeof rep.reason,
+                         "sequential: fallback, a thread pool of %d could not start (%s)",
+                         workers - 1, parx_strerror(rc));
+            parx__log(PARX_LOG_WARN,
+                      copy ? "parx_run: .pool belongs to the parent of this fork() child; "
+                             "running sequentially"
+                           : "parx_run: no thread pool could start; running sequentially");
             exec = PARX_EXEC_SEQ;
             workers = r.workers = 1;
             parx__run_loop(&r, false, true);
@@ -10656,10 +10665,6 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
     size_t done = atomic_load_explicit(&r.done, memory_order_relaxed);
     size_t failed = atomic_load_explicit(&r.failed, memory_order_relaxed);
     if (report) {
-        size_t len = strlen(rep.reason);
-        if (pool_copy && len + 1 < sizeof rep.reason)
-            snprintf(rep.reason + len, sizeof rep.reason - len,
-                     "; .pool was the parent's (this is a fork() child): not used");
         rep.exec = exec;
         rep.workers = exec == PARX_EXEC_SEQ ? 1 : workers;
         rep.failed = failed;

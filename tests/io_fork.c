@@ -12,9 +12,8 @@
      - the child's write, write_at, flush and close say -EPERM, and no .done
        runs in the child; the parent's close gives 0, the file holds its
        bytes alone, and .done ran once per write in the parent;
-     - parx_run on THREADS with a .pool of the parent's: in the child that
-       pool is not used (a pool of the run's own, the reason says so),
-       every job done.
+     - parx_run on THREADS with a .pool of the parent's: sequential in the
+       child, with fallback (the reason says why), every job done.
    Found in review: the child took the parent's io_uring completions (the
    parent's next read, or its close, hung), freed the parent's arena
    blocks, or hung itself in close or flush (thread backend).
@@ -564,8 +563,9 @@ static int run_job(void *ctx, size_t i, parx_rng *rng, void *out)
 
 /* parx_run on THREADS with pool p and `workers` (the caller counts): every
    job's result and code; the backend the report says. In the child the
-   parent's pool is not used (a pool of the run's own, the reason saying
-   so), with one worker too (the caller alone, no pool at all). */
+   parent's pool cannot run anything: sequential, with fallback, with one
+   worker too (the caller alone needs none of the pool's threads, but the
+   pool is still the parent's). */
 static void run_on(parx_pool *p, bool in_child, int workers)
 {
     static uint64_t out[RUN_JOBS];
@@ -594,8 +594,8 @@ static void run_on(parx_pool *p, bool in_child, int workers)
     CHECK_MSG(rc == want_failed, "%s: parx_run returned %d, expected %d", who, rc, want_failed);
     CHECK_MSG(wrong == 0, "%s: %d jobs with a wrong result or code", who, wrong);
     if (in_child) {
-        CHECK_MSG(!rep.fallback && rep.exec == PARX_EXEC_THREADS && rep.workers == workers &&
-                      strstr(rep.reason, ".pool was the parent's") != NULL,
+        CHECK_MSG(rep.fallback && rep.exec == PARX_EXEC_SEQ && rep.workers == 1 &&
+                      strstr(rep.reason, "parent of this fork() child") != NULL,
                   "child: report: exec %s, %d workers, fallback %d (%s)", parx_exec_name(rep.exec),
                   rep.workers, (int)rep.fallback, rep.reason);
     } else {
@@ -690,7 +690,7 @@ int main(void)
             point(name, tests[t].fn);
         }
     }
-    point("parx_run THREADS with .pool the parent's: not used in a fork() child, jobs all done",
+    point("parx_run THREADS with .pool the parent's: sequential in a fork() child, fallback",
           test_run_forked_pool);
     unlink(data_path);
     io_dir_remove();
