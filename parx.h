@@ -1443,7 +1443,8 @@ PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err);
    at a time.
    Returns 0, -EINVAL (w NULL, buf NULL with size > 0, a file position that
    would pass INT64_MAX), -EPERM (w was opened by the parent of this fork()
-   child: nothing is queued; see >>prefetch, fork()), or the error of an earlier write known so far
+   child: nothing is queued; see >>prefetch, fork()), or the error of an
+   earlier write known so far
    (flush, which waits for the writes still in flight, may then return an
    earlier write's: see parx_writer_flush), or of the ring (io_uring:
    io_uring_enter refused, -EPERM; short of resources with nothing in flight,
@@ -1977,6 +1978,8 @@ static void parx__free(void (*fn)(void *, void *), void *user, void *ptr)
    one log hook. */
 #ifndef PARX__COMMON_IMPLEMENTED
 #define PARX__COMMON_IMPLEMENTED
+#include <pthread.h>    /* pthread_atfork (parx__atfork) */
+#include <stdatomic.h>
 #ifdef PARX_STATIC
 #define PARX__COMMON static __attribute__((__unused__))
 #else
@@ -2009,6 +2012,25 @@ static __attribute__((__unused__)) int parx__fd_above_stdio(int fd)
     close(fd);
     errno = e;
     return high;
+}
+
+/* pthread_atfork(prepare, parent, child), once per process for each
+   `done`: 0, or -ENOMEM with nothing registered, and the next call tries
+   again -- so an object is never made without the handlers it relies on
+   (a registration latched as failed for good would refuse every later
+   one, or let every later one go on without them). Two threads may both
+   find `done` unset and both register: every handler parx registers so
+   is harmless run twice. */
+static __attribute__((__unused__)) int parx__atfork(atomic_bool *done, void (*prepare)(void),
+                                                    void (*parent)(void), void (*child)(void))
+{
+    /* acquire: pairs with the release below; the handlers are registered */
+    if (atomic_load_explicit(done, memory_order_acquire)) return 0;
+    int rc = pthread_atfork(prepare, parent, child);
+    if (rc != 0) return -rc;
+    /* release: whoever sees it set may make objects the handlers watch */
+    atomic_store_explicit(done, true, memory_order_release);
+    return 0;
 }
 
 PARX__COMMON void parx__log(parx_log_level level, const char *msg); /* -Wmissing-prototypes */
@@ -2403,25 +2425,6 @@ struct parx_pool {
     pthread_mutex_t wait_mu;
     pthread_cond_t wait_cv;
 };
-
-/* pthread_atfork(prepare, parent, child), once per process for each
-   `done`: 0, or -ENOMEM with nothing registered, and the next call tries
-   again -- so an object is never made without the handlers it relies on
-   (a registration latched as failed for good would refuse every later
-   one, or let every later one go on without them). Two threads may both
-   find `done` unset and both register: every handler parx registers so
-   is harmless run twice. */
-static int parx__atfork(atomic_bool *done, void (*prepare)(void), void (*parent)(void),
-                        void (*child)(void))
-{
-    /* acquire: pairs with the release below; the handlers are registered */
-    if (atomic_load_explicit(done, memory_order_acquire)) return 0;
-    int rc = pthread_atfork(prepare, parent, child);
-    if (rc != 0) return -rc;
-    /* release: whoever sees it set may make objects the handlers watch */
-    atomic_store_explicit(done, true, memory_order_release);
-    return 0;
-}
 
 /* A pool (and a prefetcher, a writer) belongs to the process that made
    it: fork() copies only the thread that calls it, so in the child a pool
@@ -4462,10 +4465,10 @@ static parx_job_fn *parx__procs_cache;
 /* This process's pid as of its last fork(), so that a call on a pool can
    tell its creator from a fork()ed copy of it without a system call: set by
    every create and every worker, and in every child fork() makes (a
-   pthread_atfork handler, registered by the first create). Relaxed, all
-   of it: within one process every store writes the same value. */
+   pthread_atfork child handler, parx__procs_reg_child, registered by the
+   first create). Relaxed, all of it: within one process every store
+   writes the same value. */
 static _Atomic int parx__procs_pid;
-static atomic_bool parx__procs_pid_registered; /* parx__atfork's flag */
 static void parx__procs_pid_reset(void)
 {
     /* relaxed: every store in one process writes the same value */
@@ -5523,6 +5526,11 @@ static void parx__procs_reg_after(void)
 {
     if (--parx__procs_reg_held == 0) pthread_mutex_unlock(&parx__procs_reg_lock);
 }
+static void parx__procs_reg_child(void)
+{
+    parx__procs_pid_reset();
+    parx__procs_reg_after();
+}
 
 /* A ticket is gen_hi << 32 | tag << 20 | gen_lo << b | slot, where b is
    the pool's slot_bits (0 for one slot, 12 for the default 4096, 20 for
@@ -5704,9 +5712,7 @@ static parx_procs *parx__procs_create(const parx_procs_desc *desc, int *err)
     /* the handlers this pool relies on in children of fork(): -ENOMEM
        refuses this create only, and the next tries again */
     int reg = parx__atfork(&parx__procs_reg_registered, parx__procs_reg_prepare,
-                           parx__procs_reg_after, parx__procs_reg_after);
-    if (reg == 0)
-        reg = parx__atfork(&parx__procs_pid_registered, NULL, NULL, parx__procs_pid_reset);
+                           parx__procs_reg_after, parx__procs_reg_child);
     if (reg != 0) {
         *err = reg;
         return NULL;

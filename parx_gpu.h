@@ -748,6 +748,8 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
    one log hook. */
 #ifndef PARX__COMMON_IMPLEMENTED
 #define PARX__COMMON_IMPLEMENTED
+#include <pthread.h>    /* pthread_atfork (parx__atfork) */
+#include <stdatomic.h>
 #ifdef PARX_STATIC
 #define PARX__COMMON static __attribute__((__unused__))
 #else
@@ -780,6 +782,25 @@ static __attribute__((__unused__)) int parx__fd_above_stdio(int fd)
     close(fd);
     errno = e;
     return high;
+}
+
+/* pthread_atfork(prepare, parent, child), once per process for each
+   `done`: 0, or -ENOMEM with nothing registered, and the next call tries
+   again -- so an object is never made without the handlers it relies on
+   (a registration latched as failed for good would refuse every later
+   one, or let every later one go on without them). Two threads may both
+   find `done` unset and both register: every handler parx registers so
+   is harmless run twice. */
+static __attribute__((__unused__)) int parx__atfork(atomic_bool *done, void (*prepare)(void),
+                                                    void (*parent)(void), void (*child)(void))
+{
+    /* acquire: pairs with the release below; the handlers are registered */
+    if (atomic_load_explicit(done, memory_order_acquire)) return 0;
+    int rc = pthread_atfork(prepare, parent, child);
+    if (rc != 0) return -rc;
+    /* release: whoever sees it set may make objects the handlers watch */
+    atomic_store_explicit(done, true, memory_order_release);
+    return 0;
 }
 
 PARX__COMMON void parx__log(parx_log_level level, const char *msg); /* -Wmissing-prototypes */
@@ -1284,7 +1305,6 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <link.h>
-#include <pthread.h> /* pthread_atfork (libc_nonshared.a on glibc before 2.34: no -pthread) */
 #include <sys/auxv.h>
 #include <time.h>
 #include <unistd.h>
@@ -1466,13 +1486,7 @@ static void parx__gpu_after_fork(void)
    refused; the next open tries again). */
 static int parx__gpu_fork_gen_now(unsigned *gen)
 {
-    int rc = 0;
-    /* acquire: pairs with the release below; the handler is registered */
-    if (!atomic_load_explicit(&parx__gpu_fork_registered, memory_order_acquire)) {
-        rc = -pthread_atfork(NULL, NULL, parx__gpu_after_fork);
-        /* release: whoever sees it set may open devices the handler watches */
-        if (rc == 0) atomic_store_explicit(&parx__gpu_fork_registered, true, memory_order_release);
-    }
+    int rc = parx__atfork(&parx__gpu_fork_registered, NULL, NULL, parx__gpu_after_fork);
     *gen = atomic_load_explicit(&parx__gpu_fork_gen, memory_order_relaxed);
     return rc;
 }

@@ -437,6 +437,8 @@ _Static_assert(sizeof(off_t) == 8, "parx: on a 32-bit target compile the impleme
    one log hook. */
 #ifndef PARX__COMMON_IMPLEMENTED
 #define PARX__COMMON_IMPLEMENTED
+#include <pthread.h>    /* pthread_atfork (parx__atfork) */
+#include <stdatomic.h>
 #ifdef PARX_STATIC
 #define PARX__COMMON static __attribute__((__unused__))
 #else
@@ -469,6 +471,25 @@ static __attribute__((__unused__)) int parx__fd_above_stdio(int fd)
     close(fd);
     errno = e;
     return high;
+}
+
+/* pthread_atfork(prepare, parent, child), once per process for each
+   `done`: 0, or -ENOMEM with nothing registered, and the next call tries
+   again -- so an object is never made without the handlers it relies on
+   (a registration latched as failed for good would refuse every later
+   one, or let every later one go on without them). Two threads may both
+   find `done` unset and both register: every handler parx registers so
+   is harmless run twice. */
+static __attribute__((__unused__)) int parx__atfork(atomic_bool *done, void (*prepare)(void),
+                                                    void (*parent)(void), void (*child)(void))
+{
+    /* acquire: pairs with the release below; the handlers are registered */
+    if (atomic_load_explicit(done, memory_order_acquire)) return 0;
+    int rc = pthread_atfork(prepare, parent, child);
+    if (rc != 0) return -rc;
+    /* release: whoever sees it set may make objects the handlers watch */
+    atomic_store_explicit(done, true, memory_order_release);
+    return 0;
 }
 
 PARX__COMMON void parx__log(parx_log_level level, const char *msg); /* -Wmissing-prototypes */
