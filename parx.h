@@ -1101,7 +1101,8 @@ typedef struct parx_procs_desc {
     unsigned max_jobs;       /* job slots (queued, running, or done and not yet waited for);
                                 0: 4096 */
     uint64_t spin_ns;        /* how long an idle worker or a waiting caller polls before it
-                                sleeps; 0: 50 us (workers adapt it within [1 us, this]) */
+                                sleeps; 0: 50 us (workers adapt it between 1 us, or this if
+                                less, and this) */
 } parx_procs_desc;
 
 /* A job runs in a worker: `arg` points into the pool's arena (or is NULL);
@@ -1318,7 +1319,8 @@ typedef struct parx_prefetch parx_prefetch;
    io_uring's setup error with PARX_IO_URING (-EPERM, -ENOSYS, -EINVAL,
    -ENOMEM; -EPERM also when io_uring_enter or io_uring_register alone is
    refused; -EIO when io_uring_enter makes no progress, answering 0 or
-   EINTR to every try), -EAGAIN (a reader thread could not be started:
+   EINTR to every try; -EMFILE when the ring's descriptor cannot be moved
+   above 2), -EAGAIN (a reader thread could not be started:
    any of .threads; those started are stopped), or the arena's errno
    (-ENOMEM: full).
    Thread safety: any thread. */
@@ -1421,7 +1423,8 @@ typedef struct parx_writer parx_writer;
    /proc/self/fd/N), -EOPNOTSUPP or io_uring's setup error with
    PARX_IO_URING (-EPERM also when io_uring_enter or io_uring_register
    alone is refused; -EIO when io_uring_enter makes no progress, answering
-   0 or EINTR to every try).
+   0 or EINTR to every try; -EMFILE when the ring's descriptor cannot be
+   moved above 2).
    Thread safety: any thread. */
 PARX_API parx_writer *parx_writer_open(const parx_writer_desc *desc, int *err);
 
@@ -1539,8 +1542,8 @@ PARX_API parx_io_backend parx_writer_backend(const parx_writer *w, const char **
    workers that take the remaining jobs alongside it; otherwise it finishes
    sequentially -- so tiny jobs never pay for threads. The costs come from
    .probe, or the JSON file named by the environment variable PARX_PROBE
-   (written by `parx_probe --json`; read once per process, at its first
-   parx_run of any exec, a bad one logged at PARX_LOG_WARN: later changes
+   (written by `parx_probe --json`; read once per process, at the first
+   parx_run that needs it (no .probe), a bad one logged at PARX_LOG_WARN: later changes
    to the variable or the file are not seen), else from built-in figures.
    Jobs marked .isolate (or run with a timeout or retries) go to processes: spawn when
    the caller has threads or is large (and ctx can travel: NULL, or copied
@@ -1897,7 +1900,7 @@ _Static_assert(sizeof(off_t) == 8, "parx: on a 32-bit target compile the impleme
 #define PARX__SLOT_GRACE 32   /* idle polls before outside slots' tasks are fair game */
 
 /* -------------------------------------------------------------------------- */
-/* >>platform: time, futexes, CPU count, memory, logging                      */
+/* >>platform: time, futexes, CPU count, the cost-hint order, memory          */
 /* -------------------------------------------------------------------------- */
 
 static uint64_t parx__now_ns(void)
@@ -2144,7 +2147,7 @@ struct parx__deque_array {
 
 static struct parx__deque_array *parx__deque_array_new(parx_deque *d, int64_t capacity)
 {
-    /* a size that does not fit size_t (a 32-bit target grown past 2^30
+    /* a size that does not fit size_t (a 32-bit target growing to 2^30
        slots) is refused, not wrapped round to a small block */
     if (capacity <= 0 || (uint64_t)capacity > (SIZE_MAX - sizeof(struct parx__deque_array)) /
                                                   sizeof(_Atomic(void *)))
@@ -2390,7 +2393,7 @@ typedef struct parx__worker {
     parx__task_block *blocks;  /* owner only: blocks this worker allocated */
     uint64_t mark_ns;          /* owner only: start of the current busy spell */
     _Atomic uint32_t state;    /* futex word: PARX__AWAKE or PARX__SLEEPING */
-    bool is_slot;              /* an outside slot: no thread, no statistics */
+    bool is_slot;              /* an outside slot: no thread; counters kept, never reported */
     _Atomic int claimed;       /* outside slots: 1 while a thread borrows it */
     /* statistics: written by this worker only (relaxed load + store), read by anyone */
     _Atomic uint64_t st_tasks, st_steals, st_attempts, st_sleeps, st_busy_ns, st_idle_ns;
@@ -2413,8 +2416,8 @@ struct parx_pool {
     _Atomic int sleepers;
     _Atomic int shutdown;
     char parx__pad1[PARX_CACHELINE];
+    _Atomic unsigned wake_cursor; /* where the next wake-up scan starts (relaxed) */
     /* the shared queue, spare task records and their blocks, under `mu` */
-    _Atomic unsigned wake_cursor;
     _Atomic size_t queued;     /* queue_len, published for lock-free peeks */
     pthread_mutex_t mu;
     parx__task **queue;        /* ring of capacity queue_cap (a power of two) */
@@ -2902,7 +2905,8 @@ static parx__task *parx__find_work(parx__worker *w, bool patient)
 }
 
 /* Sleep until woken: by new work, by the completion of group g (if given),
-   or by shutdown. Returns at once if any of those is already visible.
+   or by shutdown (g NULL only: a group's waiter sleeps through it).
+   Returns at once if any of those is already visible.
    Returns whether a waker claimed us (its wake-up is ours to use or pass on). */
 static bool parx__sleep(parx__worker *w, parx_group *g)
 {
@@ -2937,7 +2941,7 @@ static bool parx__sleep(parx__worker *w, parx_group *g)
    between looks (sched_yield), in case more threads are runnable than there
    are cores, such as a thread outside the pool waiting beside the workers.
    Returns a task to run, or NULL once g is done (g given) or the pool shuts
-   down (g NULL). A worker accounts the time as idle; a slot keeps no stats. */
+   down (g NULL). A worker accounts the time as idle; a slot accounts no time. */
 static parx__task *parx__idle(parx__worker *w, parx_group *g)
 {
     parx_pool *p = w->pool;
@@ -3681,8 +3685,10 @@ typedef struct parx__pjob {
     _Alignas(PARX_CACHELINE) _Atomic uint32_t state; /* phase | WAITER | worker << 16 */
     uint32_t fn_id;         /* index into the function table | PARX__FN_* flags */
     uint64_t arg_off;       /* arena offset of arg, or PARX_ARENA_NO_OFFSET for NULL */
-    /* Written by the worker before DONE (status, run_ns) or by the monitor
-       before QUEUED/DONE (the rest); read by the waiter after DONE. */
+    /* Written before QUEUED by the submitter (all) or by the monitor (a
+       retry's signal, exit_code, attempts); before DONE by the worker
+       (status, run_ns) or by the monitor (when the worker died or the pool
+       broke); read by the waiter after DONE. */
     int32_t status, signal, exit_code, attempts;
     uint64_t run_ns;
     /* parx_run's jobs (PARX__FN_RUN): job `index` of the run, its rng is
@@ -3816,7 +3822,8 @@ struct parx_procs {
     uint32_t npending;
     bool send_retry;     /* a send was refused for want of memory: flush again on a timer */
     bool quitting;
-    bool monitor_idle;   /* the monitor sleeps without a timeout (job_timeout_ns set) */
+    bool monitor_idle;   /* nothing was in flight at the monitor's last look: it sleeps
+                            without a timeout, even with job_timeout_ns set */
 
     /* parx_procs_stats: counters, relaxed everywhere (a snapshot orders nothing) */
     _Atomic uint64_t started, crashed, timed_out, retried;
@@ -4547,6 +4554,7 @@ static void parx__procs_jobs(parx__pctl *ctl, char *base, uint32_t w, pid_t serv
     parx__futex_wake_shared(&ctl->nready, INT_MAX);
 
     const uint64_t spin_max = ctl->spin_ns;
+    const uint64_t spin_min = spin_max < 1000 ? spin_max : 1000; /* 1 us, or less if asked */
     uint64_t spin = spin_max;
     for (;;) {
         /* acquire: pairs with the seq_cst store of destroy or of the pool's break;
@@ -4608,7 +4616,7 @@ static void parx__procs_jobs(parx__pctl *ctl, char *base, uint32_t w, pid_t serv
             spin = spin * 2 > spin_max ? spin_max : spin * 2;
             continue;
         }
-        spin = spin / 2 < 1000 ? 1000 : spin / 2;
+        spin = spin / 2 < spin_min ? spin_min : spin / 2;
         /* acquire: pairs with the waker's release increment, so with the new
            value we also see the tail or quit stored before it */
         uint32_t seq = atomic_load_explicit(&ctl->wake_seq, memory_order_acquire);
@@ -4763,7 +4771,7 @@ static void parx__procs_serve(int sock, char *base, parx__pctl *ctl, pid_t paren
     sigaddset(&mask, SIGCHLD);
     sigprocmask(SIG_SETMASK, &mask, NULL);
 
-    int sfd = PARX__PROCS_SIGNALFD(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+    int sfd = parx__fd_above_stdio(PARX__PROCS_SIGNALFD(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK));
     if (sfd < 0) {
         parx__procs_send(sock, PARX__M_FAILED, -1, 0, -errno, 0);
         parx__procs_server_exit(workers, n);
@@ -4774,7 +4782,7 @@ static void parx__procs_serve(int sock, char *base, parx__pctl *ctl, pid_t paren
        end, and getppid() once a second (a copy of the caller's end that a
        fork elsewhere inherited would keep the socket open). Leaving takes
        the workers along: they die with us (their PDEATHSIG). */
-    int pfd = (int)syscall(SYS_pidfd_open, parent, 0);
+    int pfd = parx__fd_above_stdio((int)syscall(SYS_pidfd_open, parent, 0)); /* -1: as pre-5.3 */
     /* create waits for this: a pool it returns has a server that serves */
     if (getppid() != parent || parx__procs_send(sock, PARX__M_READY, -1, 0, 0, 0) < 0)
         parx__procs_server_exit(workers, n);
@@ -6176,12 +6184,14 @@ static int parx__procs_slot_locked(parx_procs *pp)
     return atomic_load_explicit(&pp->broken, memory_order_relaxed) ? PARX_E_PROCS_BROKEN : 0;
 }
 
-/* Caller, holding lock, having queued n jobs: unlock, then wake a monitor
-   that sleeps without a timeout (it has timeouts to watch now) and up to n
-   sleeping workers. */
+/* Caller, holding lock, having queued n jobs: unlock, then wake up to n
+   sleeping workers, and, with job_timeout_ns set, a monitor that sleeps
+   without a timeout (it has timeouts to watch now). Without a timeout
+   there is nothing for it to do: a write to its eventfd and a wake-up
+   would take CPU from the workers at every submit to an idle pool. */
 static void parx__procs_queued_unlock(parx_procs *pp, uint32_t n)
 {
-    bool kick = n && pp->monitor_idle;
+    bool kick = n && pp->timeout_ns && pp->monitor_idle;
     if (kick) pp->monitor_idle = false;
     pthread_mutex_unlock(&pp->lock);
     if (kick) {
@@ -6437,7 +6447,12 @@ PARX_API int parx_procs_pids(const parx_procs *pp, int *pids, int n)
        FREE -> [QUEUED ->] BUSY -> READY -> HELD -> FREE
    FREE: unused; QUEUED: a chunk is assigned, waiting for a reader thread
    (thread backend only); BUSY: being read; READY: read, waiting for its turn;
-   HELD: handed to the caller. Chunks get consecutive sequence numbers when
+   HELD: handed to the caller. Shortcuts: FREE -> READY for a chunk with
+   nothing left to read (empty, or a character device's, read at once on
+   io_uring);
+   BUSY -> QUEUED when a read stops early (the consumer's page-cache-only
+   read, or a reader's at close); READY -> FREE for a chunk that next skips
+   or reports as an error, not handed out. Chunks get consecutive sequence numbers when
    they are assigned, and parx_prefetch_next hands them out in that order,
    so whatever order reads finish in, the caller sees file order.
    Who touches what: the consumer (the caller of next/release, one at a
@@ -8441,6 +8456,7 @@ PARX_API int parx_writer_write(parx_writer *w, const void *buf, size_t size)
 PARX_API int parx_writer_write_at(parx_writer *w, const void *buf, size_t size, uint64_t offset)
 {
     if (!w || (!buf && size > 0)) return -EINVAL; /* as parx_writer_write, before -ESPIPE */
+    if (parx__forked(w->fork_gen)) return -EPERM; /* as every write in a fork() child */
     if (w->stream) return -ESPIPE;
     return parx__wr_queue(w, buf, size, offset);
 }
@@ -9767,9 +9783,9 @@ PARX_API const char *parx_exec_name(parx_exec e)
 }
 
 /* The built-in figures alone (no system call): round figures at or above
-   what bench/RESULTS.md's machine (a 2-CPU AMD EPYC VM) measured (see
-   parx_probe_defaults), so that AUTO errs towards sequential without a
-   probe. */
+   (about the same, for the spawn start) what bench/RESULTS.md's machine
+   (a 2-CPU AMD EPYC VM) measured (see parx_probe_defaults), so that AUTO
+   errs towards sequential without a probe. */
 static void parx__probe_figures(parx_probe *p)
 {
     p->thread_start_ns = 100e3;
@@ -9792,7 +9808,8 @@ PARX_API void parx_probe_defaults(parx_probe *p)
 }
 
 /* *out = *in (or the defaults for NULL), with every figure that is 0 (not
-   measured), negative or not a number replaced by its built-in value. */
+   measured), negative, infinite or not a number replaced by its built-in
+   value. */
 static void parx__run_sane(const parx_probe *in, parx_probe *out)
 {
     parx_probe def;
@@ -9937,8 +9954,9 @@ typedef struct parx__run_state {
        the high ones, so one CAS takes a job from either end. */
     _Atomic uint64_t claim;
     _Atomic int stop;          /* a cancel was seen: claim nothing more */
-    /* counted relaxed: read only once every worker has finished (parx_wait,
-       or the results collected), which orders them */
+    /* counted relaxed: the final values are read once every worker has
+       finished (parx_wait, or the results collected), which orders them;
+       `done` is also read meanwhile, as a hint, for progress */
     _Atomic size_t done, failed, retried, cancelled;
     _Atomic uint64_t busy_ns;  /* summed job times, for the mean (relaxed, as the counts) */
     int workers;               /* sharing the jobs now (chunk sizes) */
@@ -10031,7 +10049,8 @@ static uint64_t parx__run_jobs(parx__run_state *r, size_t k, size_t count, uint6
 }
 
 /* How many positions to claim next: enough for about PARX__RUN_CHUNK_NS of
-   work at the mean seen so far (one claim per tiny job would make the claim
+   work at the mean job time of this thread's last chunk (`spent` over
+   `count` jobs; one claim per tiny job would make the claim
    word the bottleneck), never more than a quarter of each worker's share of
    what is left (so the last jobs still spread over every worker). */
 #define PARX__RUN_CHUNK_NS 20000.0
@@ -10058,14 +10077,14 @@ static uint64_t parx__run_progress(parx__run_state *r, uint64_t now, bool last)
     return r->last_progress;
 }
 
-/* Jobs until none are left, from the head (pool tasks, and the caller
-   beside them) or from the tail (the caller finishing alone after AUTO
-   measured under cost hints); the caller reports progress. */
-static void parx__run_loop(parx__run_state *r, bool from_tail, bool caller)
+/* Jobs from the head until none are left (pool tasks, the caller beside
+   them, or the caller alone); the caller reports progress. (AUTO's
+   measuring, from the tail under cost hints, claims in a loop of its own.) */
+static void parx__run_loop(parx__run_state *r, bool caller)
 {
     size_t k, got, want = 1;
     uint64_t t = parx__now_ns();
-    while (!parx__run_stopped(r) && parx__run_claim(r, from_tail, want, &k, &got)) {
+    while (!parx__run_stopped(r) && parx__run_claim(r, false, want, &k, &got)) {
         uint64_t t1 = parx__run_jobs(r, k, got, t);
         want = parx__run_chunk(r, t1 - t, got);
         t = caller ? parx__run_progress(r, t1, false) : t1;
@@ -10074,12 +10093,13 @@ static void parx__run_loop(parx__run_state *r, bool from_tail, bool caller)
 
 static void parx__run_task(void *arg)
 {
-    parx__run_loop((parx__run_state *)arg, false, false);
+    parx__run_loop((parx__run_state *)arg, false);
 }
 
 /* Start `tasks` pool tasks on pool (made here when NULL: *made gets it), run
-   the caller's share, wait. Returns 0, or when no pool could start the
-   error parx_pool_create left in errno (-EAGAIN: no thread; -ENOMEM). */
+   the caller's share, wait. Returns 0; -EPERM at once when pool is a fork()
+   child's copy of its creator's; or, when no pool could start, the error
+   parx_pool_create left in errno (-EAGAIN: no thread; -ENOMEM). */
 static int parx__run_threads(parx__run_state *r, parx_pool *pool, int tasks, parx_pool **made)
 {
     *made = NULL;
@@ -10099,7 +10119,7 @@ static int parx__run_threads(parx__run_state *r, parx_pool *pool, int tasks, par
         parx_group_init(&g, pool);
         for (int t = 0; t < tasks; t++) parx_spawn(&g, parx__run_task, r);
     }
-    parx__run_loop(r, false, true); /* the caller too from the head: longest first */
+    parx__run_loop(r, true); /* the caller too from the head: longest first */
     if (tasks > 0) parx_wait(&g);
     return 0;
 }
@@ -10580,7 +10600,7 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
     if (exec == PARX_EXEC_SEQ) {
         /* longest first, as hinted: where AUTO chose this after measuring
            (from the tail), it ran every job already */
-        parx__run_loop(&r, false, true);
+        parx__run_loop(&r, true);
     } else if (exec == PARX_EXEC_THREADS) {
         if (d.exec != PARX_EXEC_AUTO) {
             workers = wmax;
@@ -10609,7 +10629,7 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
                            : "parx_run: no thread pool could start; running sequentially");
             exec = PARX_EXEC_SEQ;
             workers = r.workers = 1;
-            parx__run_loop(&r, false, true);
+            parx__run_loop(&r, true);
             rc = 0;
         }
         parx_pool_destroy(made);
@@ -10656,7 +10676,7 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
             parx__log(PARX_LOG_WARN, msg);
             exec = PARX_EXEC_SEQ;
             workers = r.workers = 1;
-            parx__run_loop(&r, false, true);
+            parx__run_loop(&r, true);
             rc = 0;
         }
 #endif

@@ -681,17 +681,12 @@ struct parx_arena {
 /* Bumped in the child at every fork, so a handle inherited through fork
    picks a shard of its own on first use instead of sharing its parent's. */
 static _Atomic unsigned parx__shm_fork_gen;
-static pthread_once_t parx__shm_atfork_once = PTHREAD_ONCE_INIT;
+static atomic_bool parx__shm_atfork_done; /* the handler below is registered */
 
 static void parx__shm_after_fork(void)
 {
     /* relaxed: the child has one thread right after fork */
     atomic_fetch_add_explicit(&parx__shm_fork_gen, 1, memory_order_relaxed);
-}
-
-static void parx__shm_register_atfork(void)
-{
-    pthread_atfork(NULL, NULL, parx__shm_after_fork);
 }
 
 /* Class of a small size (1..PARX__SHM_SMALL_MAX): 16-byte steps up to 128,
@@ -1100,7 +1095,7 @@ PARX_API int parx_arena_free(parx_arena *a, void *ptr)
            search in vain. relaxed: under the lock */
         atomic_store_explicit(&h->freed, atomic_load_explicit(&h->freed, memory_order_relaxed) + 1,
                               memory_order_relaxed);
-        /* Out of `large` (bytes in use) before its pages go, so that an
+        /* Out of `large` (pages in use) before its pages go, so that an
            interruption can leave pages reserved for no block, never a block
            counted in use in pages that are free (used > reserved for good).
            relaxed: a statistic; an RMW, as alloc adds outside the lock */
@@ -1184,7 +1179,9 @@ static void parx__shm_bind(parx_arena *a)
        relaxed: the generation is only compared, in this process (see
        parx__shm_my_shard) */
     atomic_init(&a->fork_gen, atomic_load_explicit(&parx__shm_fork_gen, memory_order_relaxed) - 1);
-    pthread_once(&parx__shm_atfork_once, parx__shm_register_atfork);
+    /* A refusal (ENOMEM) costs only speed: a fork() child would share its
+       parent's shard until the next bind registers the handler. */
+    (void)parx__atfork(&parx__shm_atfork_done, NULL, NULL, parx__shm_after_fork);
 }
 
 /* A process as the table of a named arena records it: its pid, and the low

@@ -17,6 +17,7 @@ static int test_atfork(void (*prepare)(void), void (*parent)(void), void (*child
 #define pthread_atfork test_atfork
 #define PARX_IMPLEMENTATION
 #include "parx.h"
+#include "parx_gpu.h"
 #undef pthread_atfork
 #include "parx_test.h"
 
@@ -195,8 +196,79 @@ static void test_procs(void)
 }
 #endif
 
-int main(void)
+#ifdef PARX_GPU_VULKAN
+static parx_gpu *gpu;   /* opened by test_gpu_refused once asked again, if this machine can */
+static int gpu_err;
+
+/* parx_gpu.h registers its own handler (a device's fork count): refused,
+   that open fails before it looks for a driver, and the next one asks
+   again. Whether a device then opens depends on the machine. */
+static void test_gpu_refused(void)
 {
+    int before = calls, err = 0;
+    refuse = 1;
+    CHECK(parx_gpu_open(&(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU}, &err) == NULL);
+    CHECK_EQ(err, -ENOMEM);
+    CHECK_EQ(calls - before, 1);
+    before = calls;
+    gpu = parx_gpu_open(&(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU}, &gpu_err);
+    CHECK_EQ(calls - before, 1); /* asked again, not latched */
+}
+
+/* With the handler in place, a fork() child's call on the parent's device
+   is refused within a deadline (lavapipe's threads are not in the child),
+   and the parent's device goes on working. */
+static void test_gpu_child(void)
+{
+    int err = 0;
+    parx_gpu_buffer *b = parx_gpu_buffer_create(gpu, 64, 0, &err);
+    REQUIRE(b);
+    kept[0] = gpu;
+    kept[1] = b;
+    fflush(NULL);
+    pid_t c = fork();
+    REQUIRE(c >= 0);
+    if (c == 0) {
+        alarm(30 * time_scale());
+        float x[16] = {0};
+        _exit(parx_gpu_upload(gpu, b, 0, x, sizeof x) == -EPERM ? 0 : 1);
+    }
+    int st = 0;
+    REQUIRE(waitpid(c, &st, 0) == c);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child's upload: %s %d",
+              WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+    float x[16], y[16] = {0};
+    for (int i = 0; i < 16; i++) x[i] = (float)i;
+    CHECK_EQ(parx_gpu_upload(gpu, b, 0, x, sizeof x), 0);
+    CHECK_EQ(parx_gpu_download(gpu, b, 0, y, sizeof y), 0);
+    CHECK_MEMEQ(x, y, sizeof x);
+    parx_gpu_buffer_destroy(b);
+}
+#endif
+
+/* No argument: the pool, the I/O objects and the process pool. "gpu":
+   parx_gpu.h alone, in a run of its own (it loads the Vulkan driver, which
+   the sanitizer and valgrind runs treat apart: meson suite 'gpu'). */
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "gpu") == 0) {
+#ifdef PARX_GPU_VULKAN
+        pt_run("GPU device: a refusal fails one open only, the next asks again", test_gpu_refused);
+        const char *child = "GPU device: a fork() child's upload -EPERM, the parent's works";
+        if (gpu) {
+            pt_run(child, test_gpu_child);
+            parx_gpu_close(gpu);
+        } else {
+            char why[160];
+            snprintf(why, sizeof why, "no Vulkan CPU device (lavapipe) here: %s",
+                     parx_strerror(gpu_err));
+            pt_skip(child, why);
+        }
+#else
+        pt_skip_all("built without PARX_GPU_VULKAN");
+#endif
+        return pt_done_testing();
+    }
     pt_run("pool, prefetcher, writer: each refused (ENOMEM), then a child's copy -EPERM",
            test_pool_io);
 #ifndef PARX_NO_PROC

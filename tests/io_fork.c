@@ -11,7 +11,8 @@
        overlap them, and their bytes stay);
      - the child's write, write_at, flush and close say -EPERM, and no .done
        runs in the child; the parent's close gives 0, the file holds its
-       bytes alone, and .done ran once per write in the parent;
+       bytes alone, and .done ran once per write in the parent; on a pipe
+       too, write_at says -EPERM in the child (-ESPIPE in the parent);
      - parx_run on THREADS with a .pool of the parent's: sequential in the
        child, with fallback (the reason says why), every job done.
    Found in review: the child took the parent's io_uring completions (the
@@ -549,6 +550,51 @@ static void test_writer_idle(void)
     wr_idle = false;
 }
 
+/* A writer on a stream (a pipe): in the child, write_at is refused for
+   being in a child (-EPERM) as every write is, not for the stream
+   (-ESPIPE, what it said before the fork check came first); the parent's
+   bytes come through the pipe. */
+static void test_writer_stream(void)
+{
+    int pfd[2];
+    if (!CHECK(pipe2(pfd, O_CLOEXEC) == 0))
+        return;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", pfd[1]);
+    int err = 0;
+    parx_writer *w = parx_writer_open(
+        &(parx_writer_desc){.path = path, .append = true, .backend = cur_backend}, &err);
+    if (!w && cur_backend == PARX_IO_URING) {
+        close(pfd[0]);
+        close(pfd[1]);
+        OPENER_SKIP("no io_uring writer here: %s", parx_strerror(err));
+    }
+    if (!CHECK_MSG(w != NULL, "parx_writer_open: %s", parx_strerror(err))) {
+        close(pfd[0]);
+        close(pfd[1]);
+        return;
+    }
+    static const char mine[] = "child";
+    CHECK_EQ(parx_writer_write_at(w, mine, 5, 0), -ESPIPE); /* the parent's: a stream */
+    pid_t pid = xfork();
+    if (pid == 0) {
+        child_begin();
+        CHECK_EQ(parx_writer_write_at(w, mine, 5, 0), -EPERM);
+        CHECK_EQ(parx_writer_write(w, mine, 5), -EPERM);
+        child_end();
+    }
+    CHECK(pid > 0);
+    if (pid > 0)
+        expect_child_ok(pid);
+    CHECK_EQ(parx_writer_write(w, "parent", 6), 0);
+    CHECK_EQ(parx_writer_close(w), 0);
+    close(pfd[1]);
+    char got[16] = {0};
+    CHECK_EQ(read(pfd[0], got, sizeof got), 6);
+    CHECK(memcmp(got, "parent", 6) == 0);
+    close(pfd[0]);
+}
+
 /* ===== parx_run with a forked .pool ======================================= */
 
 enum { RUN_JOBS = 300 };
@@ -673,6 +719,7 @@ int main(void)
         {"writer: a child's write, write_at, flush, close -EPERM, no .done; the parent's file",
          test_writer},
         {"writer, idle at the fork: the same", test_writer_idle},
+        {"writer on a pipe: a child's write_at -EPERM too, not -ESPIPE", test_writer_stream},
     };
     for (int b = 0; b < 2; b++) {
         for (size_t t = 0; t < sizeof tests / sizeof tests[0]; t++) {
