@@ -167,6 +167,16 @@
     fence on every push (a seq_cst store), which made each spawn 0-65%
     slower, 27% in the median, in an A/B (bench_parx fib n=30, 1 and 2
     threads, runs taken in turns), so parx leaves it open.
+    A pool with more workers than CPUs polls less, as Go's scheduler does:
+    at most one idle thread per CPU polls, the others look once and sleep,
+    and a push skips its wake-up while any poller is up (the poller will
+    find the work; a woken thread would only queue for a CPU). Every idle
+    thread counted leaves through a seq_cst decrement of the count and then
+    looks: its last look before sleeping, or, if it was the last and leaves
+    awake (with a task, or its group done), a look that wakes a sleeper for
+    any work left. So a push that saw the count above 0 (seq_cst) is seen
+    by one of those looks. Every thread polling every deque had cost 1024
+    threads on 2 CPUs both CPUs for seconds at each idle spell.
 
     >>help (spawning and waiting from outside the pool)
     A thread that is not one of the pool's workers works like oneTBB's main
@@ -812,7 +822,8 @@ typedef void (*parx_fn)(void *arg);
 typedef struct parx_pool_desc {
     int threads;            /* worker threads; 0: one per CPU this process may run on */
     size_t deque_capacity;  /* initial slots per worker deque; 0: 256 */
-    unsigned spin_rounds;   /* idle polls before sleeping; 0: PARX_SPIN_ROUNDS */
+    unsigned spin_rounds;   /* idle polls before sleeping; 0: PARX_SPIN_ROUNDS (with more
+                               threads than CPUs, one idle thread per CPU polls: >>sleep) */
     const char *name;       /* thread name prefix (<= 10 chars used); NULL: "parx" */
     size_t stack_size;      /* each worker's stack, bytes (>= PTHREAD_STACK_MIN); 0: the
                                system's (glibc: the soft RLIMIT_STACK, 8 MiB on most
@@ -2405,6 +2416,8 @@ struct parx_pool {
     int nworkers;              /* threads: workers[0 .. nworkers) */
     int nslots;                /* nworkers + PARX_OUTSIDE_SLOTS records in workers[] */
     unsigned spin_rounds;
+    int max_pollers;           /* idle threads that may poll at once: one per CPU where
+                                  workers outnumber CPUs; 0: all (pollers not counted) */
     parx__worker *workers;
     void *(*alloc_fn)(size_t, void *);
     void (*free_fn)(void *, void *);
@@ -2414,6 +2427,7 @@ struct parx_pool {
     char parx__pad0[PARX_CACHELINE];
     /* read on every spawn, written when workers fall asleep or wake */
     _Atomic int sleepers;
+    _Atomic int pollers;       /* idle threads polling (parx__idle); a hint */
     _Atomic int shutdown;
     char parx__pad1[PARX_CACHELINE];
     _Atomic unsigned wake_cursor; /* where the next wake-up scan starts (relaxed) */
@@ -2627,7 +2641,14 @@ static inline void parx__notify(parx_pool *p, bool strict)
         ? atomic_load_explicit(&p->sleepers, memory_order_seq_cst)
         /* relaxed: a peek; a miss costs a moment of parallelism, not progress */
         : atomic_load_explicit(&p->sleepers, memory_order_relaxed);
-    if (sleepers > 0) parx__wake_one(p);
+    if (sleepers <= 0) return;
+    /* More workers than CPUs: a poller will find the work, and a wake-up
+       would only add a thread to a queue for a CPU (see >>sleep). seq_cst
+       (strict): pairs with the pollers' decrements before their last looks */
+    if (p->max_pollers &&
+        atomic_load_explicit(&p->pollers, strict ? memory_order_seq_cst : memory_order_relaxed) > 0)
+        return;
+    parx__wake_one(p);
 }
 
 /* The shared queue: a ring of task records under p->mu, grown by doubling. */
@@ -2953,7 +2974,14 @@ static parx__task *parx__idle(parx__worker *w, parx_group *g)
     parx__task *t = NULL;
     bool woken = false;
     for (;;) {
-        for (unsigned i = 0; i < p->spin_rounds; i++) {
+        unsigned rounds = p->spin_rounds;
+        /* More workers than CPUs: no more pollers than CPUs (see >>sleep).
+           relaxed: a count to limit polling; what matters for wake-ups is
+           the seq_cst decrement every poller makes before its last look */
+        if (p->max_pollers &&
+            atomic_fetch_add_explicit(&p->pollers, 1, memory_order_relaxed) >= p->max_pollers)
+            rounds = 1;
+        for (unsigned i = 0; i < rounds; i++) {
             if (g ? parx__group_done(g, memory_order_acquire)
                   /* relaxed: a poll; the sleeper's last look reads it seq_cst */
                   : atomic_load_explicit(&p->shutdown, memory_order_relaxed))
@@ -2962,18 +2990,27 @@ static parx__task *parx__idle(parx__worker *w, parx_group *g)
                is: the sleeper's last look counts slots' tasks as work, so a
                worker that still refused them would neither run them nor
                sleep, but spin until their owner ran them all itself. */
-            bool patient = i >= PARX__SLOT_GRACE || i + 1 == p->spin_rounds;
+            bool patient = i >= PARX__SLOT_GRACE || i + 1 == rounds;
             if ((t = parx__find_work(w, patient)) != NULL) goto out;
             if (i < PARX__PAUSE_ROUNDS) parx__cpu_relax();
             else sched_yield();
         }
+        /* seq_cst: a pusher that saw us counted skipped its wake-up; our
+           sleep's last look comes after this in the total order */
+        if (p->max_pollers) atomic_fetch_sub_explicit(&p->pollers, 1, memory_order_seq_cst);
         woken |= parx__sleep(w, g);
     }
-out:
+out:;
+    /* The last poller to leave does what a pusher that counted on it
+       skipped: wakes a sleeper if work is left. seq_cst: our look at the
+       sleepers and the deques comes after the decrement in the total order */
+    bool last = p->max_pollers &&
+                atomic_fetch_sub_explicit(&p->pollers, 1, memory_order_seq_cst) == 1 &&
+                atomic_load_explicit(&p->sleepers, memory_order_seq_cst) > 0;
     /* Leaving empty-handed after a wake-up that may have been meant for
        work (a waiter returning to its caller, an outside thread giving its
        slot back): hand it on, or that work could wait for a sleeper forever. */
-    if (!t && woken && parx__work_visible(p)) parx__wake_one(p);
+    if ((last || (!t && woken)) && parx__work_visible(p)) parx__wake_one(p);
     if (!w->is_slot) {
         uint64_t t1 = parx__now_ns();
         PARX__STAT_ADD(w, st_idle_ns, t1 - t0);
@@ -3081,6 +3118,8 @@ PARX_API parx_pool *parx_pool_create(const parx_pool_desc *desc)
     p->free_fn = d.free;
     p->alloc_user = d.alloc_user;
     p->spin_rounds = d.spin_rounds ? d.spin_rounds : PARX_SPIN_ROUNDS;
+    int cpus = parx__cpu_count();
+    p->max_pollers = n > cpus ? cpus : 0; /* 0: every idle worker polls */
     /* At least one: an idle worker takes work and sees shutdown only in its
        polls (parx__idle); with none it would wake, see work it never took,
        and never sleep again, and destroy would wait for it forever. */
@@ -3090,6 +3129,7 @@ PARX_API parx_pool *parx_pool_create(const parx_pool_desc *desc)
     if (name_len > sizeof p->name - 1) name_len = sizeof p->name - 1;
     memcpy(p->name, name, name_len);
     atomic_init(&p->sleepers, 0);
+    atomic_init(&p->pollers, 0);
     atomic_init(&p->shutdown, 0);
     atomic_init(&p->wake_cursor, 0);
     atomic_init(&p->queued, 0);

@@ -5,7 +5,10 @@
      node), each leaf reporting its index, on pools of 1, 3 and all CPUs;
    - fib(27) with a spawn at every call, against the closed form;
    - four outside threads spawning 100 000 tasks each into one pool at once,
-     each with its own groups: every task runs exactly once. */
+     each with its own groups: every task runs exactly once.
+   Each also on a pool of four workers per CPU, where at most one idle
+   worker per CPU polls and the others sleep at once, and a push skips its
+   wake-up while a poller is up (see >>sleep): nothing may be left waiting. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -66,6 +69,7 @@ static void tree_on(int threads, size_t nleaves)
 }
 
 static size_t g_leaves;
+static int g_over; /* four workers per CPU: more than the CPUs, whatever the machine */
 
 static void test_million_spawns(void)
 {
@@ -73,6 +77,7 @@ static void test_million_spawns(void)
     tree_on(1, g_leaves);
     tree_on(3, g_leaves);
     tree_on(0, g_leaves);
+    tree_on(g_over, g_leaves);
 }
 
 /* ===== fib with a spawn at every call ===================================== */
@@ -113,7 +118,7 @@ static int g_fib_n;
 
 static void test_fib(void)
 {
-    int threads[] = {1, 2, 0};
+    int threads[] = {1, 2, 0, g_over};
     uint64_t want = fib_closed(g_fib_n);
     pt_diag("fib(%d) = %llu", g_fib_n, (unsigned long long)want);
     /* cross-check the closed form with the recurrence */
@@ -241,6 +246,7 @@ static void test_outside_spawners(void)
     pt_diag("%d outside threads x %zu tasks", NSPAWNERS, per_thread);
     outside_spawners(0);
     outside_spawners(2);
+    outside_spawners(g_over);
 }
 
 /* ===== outside callers mixing every entry point ============================ */
@@ -309,9 +315,9 @@ static void *mix_caller(void *arg)
     return NULL;
 }
 
-static void test_outside_mix(void)
+static void mix_on(int threads)
 {
-    g_mix_pool = parx_pool_create(&(parx_pool_desc){.threads = 2, .spin_rounds = 3});
+    g_mix_pool = parx_pool_create(&(parx_pool_desc){.threads = threads, .spin_rounds = 3});
     REQUIRE(g_mix_pool != NULL);
     atomic_store(&g_mix_leaves, 0);
     pthread_t t[3];
@@ -323,6 +329,12 @@ static void test_outside_mix(void)
     parx_pool_destroy(g_mix_pool);
     CHECK_EQ(bad[0] + bad[1] + bad[2], 0);
     CHECK_EQ(atomic_load(&g_mix_leaves), (long)(3 * 3 * 16 * g_mix_rounds));
+}
+
+static void test_outside_mix(void)
+{
+    mix_on(2);
+    mix_on(g_over);
 }
 
 int main(void)
@@ -337,10 +349,19 @@ int main(void)
         g_fib_n++;
 
     g_mix_rounds = pt_scaled(200, 5);
+    parx_pool *p = parx_pool_create(NULL);
+    if (!p)
+        pt_bail_out("no pool of one worker per CPU");
+    g_over = 4 * parx_pool_size(p);
+    if (g_over > 4096)
+        g_over = 4096; /* parx_pool_create's limit */
+    parx_pool_destroy(p);
 
     pt_plan(4);
-    pt_run("a binary tree of ~2^21 nested spawns (pools of 1, 3, all CPUs)", test_million_spawns);
-    pt_run("fib with a spawn at every call equals the closed form (1, 2, all CPUs)", test_fib);
+    pt_run("a binary tree of ~2^21 nested spawns (pools of 1, 3, all CPUs, 4 per CPU)",
+           test_million_spawns);
+    pt_run("fib with a spawn at every call equals the closed form (1, 2, all CPUs, 4 per CPU)",
+           test_fib);
     pt_run("4 outside threads spawning into one pool at once: each task exactly once",
            test_outside_spawners);
     pt_run("3 outside threads mixing spawn+wait, parx_for and parx_reduce, tiny spins",
