@@ -168,15 +168,20 @@
     slower, 27% in the median, in an A/B (bench_parx fib n=30, 1 and 2
     threads, runs taken in turns), so parx leaves it open.
     A pool with more workers than CPUs polls less, as Go's scheduler does:
-    at most one idle thread per CPU polls, the others look once and sleep,
-    and a push skips its wake-up while any poller is up (the poller will
-    find the work; a woken thread would only queue for a CPU). Every idle
-    thread counted leaves through a seq_cst decrement of the count and then
-    looks: its last look before sleeping, or, if it was the last and leaves
-    awake (with a task, or its group done), a look that wakes a sleeper for
-    any work left. So a push that saw the count above 0 (seq_cst) is seen
-    by one of those looks. Every thread polling every deque had cost 1024
-    threads on 2 CPUs both CPUs for seconds at each idle spell.
+    every idle thread is counted (seq_cst RMWs), at most one per CPU polls,
+    the others look once and sleep, and a push skips its wake-up while the
+    count is above 0 (a poller will find the work; a woken thread would
+    only queue for a CPU). Each counted thread leaves through a decrement
+    and then looks: its last look before sleeping, or, if its decrement
+    brought the count to 0 and it leaves awake (with a task, its group
+    done, or at shutdown), a look that wakes a sleeper, if any, for work
+    left. A strict push that saw the count above 0 reads it before, in the
+    total order, every decrement after the value it read; the first of
+    those to reach 0 is followed by a look that sees the push, and so is
+    every later sleeper's last look. (If no thread sleeps at that look,
+    none needs waking: one that sleeps later looks first.) A non-strict push skips on a relaxed peek, widening by a little the
+    window above. Every thread polling every deque had cost 1024 threads
+    on 2 CPUs both CPUs for seconds at each idle spell.
 
     >>help (spawning and waiting from outside the pool)
     A thread that is not one of the pool's workers works like oneTBB's main
@@ -2405,6 +2410,7 @@ typedef struct parx__worker {
     uint64_t mark_ns;          /* owner only: start of the current busy spell */
     _Atomic uint32_t state;    /* futex word: PARX__AWAKE or PARX__SLEEPING */
     bool is_slot;              /* an outside slot: no thread; counters kept, never reported */
+    bool idle_counted;         /* owner only: counted in pool->pollers (parx__idle) */
     _Atomic int claimed;       /* outside slots: 1 while a thread borrows it */
     /* statistics: written by this worker only (relaxed load + store), read by anyone */
     _Atomic uint64_t st_tasks, st_steals, st_attempts, st_sleeps, st_busy_ns, st_idle_ns;
@@ -2427,7 +2433,8 @@ struct parx_pool {
     char parx__pad0[PARX_CACHELINE];
     /* read on every spawn, written when workers fall asleep or wake */
     _Atomic int sleepers;
-    _Atomic int pollers;       /* idle threads polling (parx__idle); a hint */
+    _Atomic int pollers;       /* idle threads in parx__idle, polling or looking once
+                                  (max_pollers set only): pushes skip wake-ups on it */
     _Atomic int shutdown;
     char parx__pad1[PARX_CACHELINE];
     _Atomic unsigned wake_cursor; /* where the next wake-up scan starts (relaxed) */
@@ -2871,6 +2878,36 @@ static void parx__run_outside(parx_pool *p, const parx__task *t)
     parx__slot_release(slot);
 }
 
+/* An idle thread's count in a pool with more workers than CPUs (see
+   >>sleep); nothing where max_pollers is 0. Enter: returns whether this
+   thread may poll (one per CPU at most) rather than look once. seq_cst,
+   though only a count: the argument in >>sleep orders a push's read of the
+   count before every later decrement, which the C11 text (weaker than
+   C++20's) guarantees only when every modification is seq_cst. */
+static bool parx__idle_enter(parx__worker *w)
+{
+    parx_pool *p = w->pool;
+    if (!p->max_pollers) return true;
+    w->idle_counted = true;
+    return atomic_fetch_add_explicit(&p->pollers, 1, memory_order_seq_cst) < p->max_pollers;
+}
+
+/* Leave the count. A push that saw us counted skipped its wake-up, so a
+   look must follow the decrement: the caller's last look before sleeping
+   (`sleeping`), or here, by the last thread counted (the count back at 0),
+   which wakes a sleeper if any work is left. seq_cst: the decrement, and
+   our look at the sleepers and the deques after it, are ordered after that
+   push in the total order. */
+static void parx__idle_leave(parx__worker *w, bool sleeping)
+{
+    parx_pool *p = w->pool;
+    if (!w->idle_counted) return;
+    w->idle_counted = false;
+    if (atomic_fetch_sub_explicit(&p->pollers, 1, memory_order_seq_cst) == 1 && !sleeping &&
+        atomic_load_explicit(&p->sleepers, memory_order_seq_cst) > 0 && parx__work_visible(p))
+        parx__wake_one(p);
+}
+
 /* Look for a task to take: the shared queue, then every other deque from a
    random start. Unless `patient`, outside slots are left to the threads
    that spawned into them, which usually pop their tasks themselves in
@@ -2891,7 +2928,12 @@ static parx__task *parx__find_work(parx__worker *w, bool patient)
             parx__task *t = parx__task_get(w);
             if (!t) { /* no memory for a record: run it right here */
                 PARX__STAT_ADD(w, st_steals, 1);
+                /* not as a counted idle thread: pushes would skip their
+                   wake-ups on us for as long as the task runs */
+                bool counted = w->idle_counted;
+                if (counted) parx__idle_leave(w, false);
                 copy.fn(copy.arg);
+                if (counted) parx__idle_enter(w);
                 parx__complete(copy.group, w);
                 PARX__STAT_ADD(w, st_tasks, 1);
                 return NULL;
@@ -2974,13 +3016,8 @@ static parx__task *parx__idle(parx__worker *w, parx_group *g)
     parx__task *t = NULL;
     bool woken = false;
     for (;;) {
-        unsigned rounds = p->spin_rounds;
-        /* More workers than CPUs: no more pollers than CPUs (see >>sleep).
-           relaxed: a count to limit polling; what matters for wake-ups is
-           the seq_cst decrement every poller makes before its last look */
-        if (p->max_pollers &&
-            atomic_fetch_add_explicit(&p->pollers, 1, memory_order_relaxed) >= p->max_pollers)
-            rounds = 1;
+        /* More workers than CPUs: no more pollers than CPUs (see >>sleep) */
+        unsigned rounds = parx__idle_enter(w) ? p->spin_rounds : 1;
         for (unsigned i = 0; i < rounds; i++) {
             if (g ? parx__group_done(g, memory_order_acquire)
                   /* relaxed: a poll; the sleeper's last look reads it seq_cst */
@@ -2995,22 +3032,15 @@ static parx__task *parx__idle(parx__worker *w, parx_group *g)
             if (i < PARX__PAUSE_ROUNDS) parx__cpu_relax();
             else sched_yield();
         }
-        /* seq_cst: a pusher that saw us counted skipped its wake-up; our
-           sleep's last look comes after this in the total order */
-        if (p->max_pollers) atomic_fetch_sub_explicit(&p->pollers, 1, memory_order_seq_cst);
+        parx__idle_leave(w, true); /* our sleep's last look follows */
         woken |= parx__sleep(w, g);
     }
-out:;
-    /* The last poller to leave does what a pusher that counted on it
-       skipped: wakes a sleeper if work is left. seq_cst: our look at the
-       sleepers and the deques comes after the decrement in the total order */
-    bool last = p->max_pollers &&
-                atomic_fetch_sub_explicit(&p->pollers, 1, memory_order_seq_cst) == 1 &&
-                atomic_load_explicit(&p->sleepers, memory_order_seq_cst) > 0;
+out:
+    parx__idle_leave(w, false);
     /* Leaving empty-handed after a wake-up that may have been meant for
        work (a waiter returning to its caller, an outside thread giving its
        slot back): hand it on, or that work could wait for a sleeper forever. */
-    if ((last || (!t && woken)) && parx__work_visible(p)) parx__wake_one(p);
+    if (!t && woken && parx__work_visible(p)) parx__wake_one(p);
     if (!w->is_slot) {
         uint64_t t1 = parx__now_ns();
         PARX__STAT_ADD(w, st_idle_ns, t1 - t0);
