@@ -65,7 +65,8 @@
     >>vulkan-loading
     Like miniaudio, the Vulkan backend takes no link-time dependency: it
     dlopens libvulkan.so.1 (then libvulkan.so), gets vkGetInstanceProcAddr,
-    and loads every other entry point through it. No loader, no ICD, or no
+    loads the instance's entry points through it and the device's through
+    vkGetDeviceProcAddr. No loader, no ICD, or no
     usable device: parx_gpu_open returns NULL with -ENODEV. The instance
     enables VK_KHR_portability_enumeration where the loader has it (so
     MoltenVK-style drivers are listed) and VK_EXT_debug_utils where present,
@@ -108,8 +109,10 @@
     Upload and download of an imported buffer (either kind) are a memcpy of
     the host memory once the buffer is idle: when the batch being recorded
     uses it, that batch is submitted and waited for first (a round trip).
-    Chunking: no single VkBuffer exceeds the device's maxStorageBufferRange
-    and no allocation its maxMemoryAllocationSize; a larger buffer is made of
+    Chunking: no binding (descriptor range) exceeds the device's
+    maxStorageBufferRange and no allocation of parx's its
+    maxMemoryAllocationSize (an import's VkBuffer spans the pages around its
+    chunk, and may be a page or two larger); a larger buffer is made of
     chunks of parx_gpu_info.chunk_bytes, uploaded and downloaded as one, and
     bound chunk by chunk (parx_gpu_buffer_chunk; parx_gpu_run does it for you).
 
@@ -127,7 +130,8 @@
     desc.readonly_mask says otherwise): one barrier at most per command,
     however many of its bindings conflict, after the stages that read or
     wrote since the last barrier and before everything after it
-    (parx_gpu_info.barriers counts them). Independent dispatches run back
+    (parx_gpu_info.barriers counts them, and each batch's opening
+    one). Independent dispatches run back
     to back with no barrier between them, and a dispatch that binds one
     buffer twice needs none for that.
     Chunks count apart: the dispatches of parx_gpu_run over chunked buffers
@@ -139,9 +143,10 @@
     with one that makes its writes visible to the host.
     Every fence wait is bounded by desc.timeout_ns (parx_gpu_wait: by its
     own argument) (-ETIMEDOUT; the batch stays in flight and can be waited
-    for again), but one: freeing a buffer or kernel that a batch still uses
-    past that bound waits for it without bound (see parx_gpu_buffer_destroy),
-    as the device must be done with memory before it is freed. A batch the driver fails
+    for again), but two: freeing a buffer or kernel that a batch still uses,
+    and parx_gpu_close, wait past that bound without limit (see
+    parx_gpu_buffer_destroy), as the device must be done with memory before
+    it is freed. A batch the driver fails
     to end or submit, or that parx has no memory to finish (-ENOMEM, -EIO
     from the call that submits it), is dropped whole: none of its work runs
     (its staged uploads included), its downloads write nothing and mirrored
@@ -357,7 +362,7 @@ typedef struct parx_gpu_desc {
                                     (default 256) */
     uint64_t timeout_ns;         /* bound on fence waits (default 10 s); -ETIMEDOUT past it.
                                     UINT64_MAX: no bound. Not for parx_gpu_wait (its own
-                                    argument) nor a destroy (see >>batching) */
+                                    argument) nor a destroy or close (see >>batching) */
     const char *pipeline_cache_path; /* load the pipeline cache from here at open, save it at
                                     close (default NULL: no file) */
     size_t max_chunk_bytes;      /* cap on one chunk of a buffer (default and upper bound:
@@ -616,7 +621,7 @@ PARX_API uint32_t parx_gpu_kernel_local_size(const parx_gpu_kernel *k);
    for the batch that last used a mirrored import), PARX_E_DEVICE_LOST, -EPERM
    (a fork() child: >>batching), -EIO (another driver error), -ENODEV (dummy).
    The batch may be submitted before this dispatch is recorded, as when it is
-   full: when its staging or its descriptor pool is used up.
+   full: when its descriptor pool is used up.
    Thread safety: the thread that owns g. */
 PARX_API int parx_gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer **bufs,
                                size_t nbufs, const void *push, size_t push_size, uint32_t gx,
@@ -897,7 +902,7 @@ PARX__COMMON const char *parx_strerror(int code)
 #endif /* PARX__COMMON_IMPLEMENTED */
 
 /* -------------------------------------------------------------------------- */
-/* >>gpu-common: what both backends share                                     */
+/* >>gpu-common: what both backends share, and the SPIR-V check               */
 /* -------------------------------------------------------------------------- */
 
 /* The CPU path of parx_gpu_run: parx_for on the pool where the program has
@@ -1078,9 +1083,9 @@ static __attribute__((__unused__)) int parx__gpu_check_spirv(const uint32_t *w, 
        corrupt one; drivers allocate per id (lavapipe, 40 bytes each: a
        bound of 2^32 - 1 crashed it). */
     if (w[3] > (n > 16384 ? 4 * (uint64_t)n : 65536)) return PARX_E_BAD_SPIRV;
-    /* Bindings: remember which ids are in set 0 and their binding numbers.
-       Small modules: a linear scan per decoration is fine, but keep it
-       bounded with fixed tables of the first 64 decorated ids. */
+    /* Bindings and sets: remember each decorated id's binding and set
+       (checked below). Small modules: a linear scan per decoration is fine,
+       kept bounded by fixed tables: a 65th of either refuses the module. */
     uint32_t bind_id[64], bind_no[64], set_id[64], set_no[64], nb = 0, ns = 0;
     uint32_t entry_id = 0, last_op = 0, local_id[3] = {0, 0, 0}, wgs_id = 0, push_ptr = 0;
     bool found_entry = false, entry_fn = false;
@@ -1374,8 +1379,9 @@ struct parx_gpu_kernel {
     VkPipelineLayout layout;
     VkPipeline pipe;
     uint32_t nbind, push_bytes, readonly_mask, whole_mask, local_x;
-    uint32_t push_min;    /* the module's push-constant block, in whole words (0: none, or
-                             parx cannot tell its size): the least a dispatch must push */
+    uint32_t push_min;    /* the module's push-constant block, bytes rounded up to whole
+                             words (0: none, or parx cannot tell its size): the least a
+                             dispatch must push */
     uint64_t used_batch;  /* the last batch that recorded a dispatch of it */
     uint64_t last_serial; /* the last submitted batch that did (0: none) */
 };
@@ -1459,9 +1465,9 @@ struct parx_gpu {
                                      vkEndCommandBuffer, VK_ERROR_OUT_OF_DEVICE_MEMORY; -4:
                                      the next mirrored import's copy-out, -ENOMEM; -5: every
                                      fence wait, VK_ERROR_OUT_OF_HOST_MEMORY; -6: those and
-                                     vkDeviceWaitIdle in destroy, the same; -7 / -8: the
+                                     vkDeviceWaitIdle in destroy or close, the same; -7 / -8: the
                                      next descriptor set (parx__gpu_alloc_set); -9: as -5,
-                                     with destroy's vkDeviceWaitIdle VK_ERROR_DEVICE_LOST;
+                                     with that vkDeviceWaitIdle VK_ERROR_DEVICE_LOST;
                                      -10: the next host import's vkAllocateMemory, that */
 };
 
@@ -2193,7 +2199,7 @@ static int parx__gpu_wait_serial(parx_gpu *g, uint64_t serial, uint64_t timeout_
     return 0;
 }
 
-/* Before a buffer or kernel is freed: wait until no batch up to `serial`
+/* Before a buffer or kernel is freed, and at close: wait until no batch up to `serial`
    runs, within the timeout, then (still running) without bound. Where a
    wait itself fails (the driver short of memory, say) or the device is
    lost, wait for the whole device. Returns false where the device may
@@ -2333,8 +2339,9 @@ static int parx__gpu_flush(parx_gpu *g)
 
 /* Hazard tracking (>>batching). The batch is cut into epochs by its
    barriers; each chunk of a buffer remembers the last epoch that read it
-   and the last that wrote it (a copy of a whole buffer touches all its
-   chunks, a dispatch only the chunks it binds). Every barrier orders ALL
+   and the last that wrote it (any copy, whatever its range or the view it
+   came through, touches every chunk of its buffer; a dispatch only the
+   chunks it binds). Every barrier orders ALL
    the work of the epoch it closes (every stage that read or wrote since
    the previous barrier, every write made available) before ALL later work
    (both stages, every access type): that is what lets a buffer last
@@ -2492,8 +2499,8 @@ static void parx__gpu_drop_outs(parx_gpu *g, uint64_t tag)
     }
 }
 
-/* Forget the copy-outs that read a buffer being destroyed (a mirror's, or a
-   download's from its staging copy) or that write a mirrored import's host
+/* Forget the copy-outs that read a buffer being destroyed (a mirrored
+   import's, from its device or staging copy) or that write a mirrored import's host
    memory: after destroy they would read freed memory, or write memory the
    caller has taken back. */
 static void parx__gpu_drop_buffer_outs(parx_gpu *g, const parx_gpu_buffer *b)
@@ -2613,9 +2620,9 @@ static int parx__gpu_import_chunks(parx_gpu *g, parx_gpu_buffer *b)
         uintptr_t hi = (p + (uintptr_t)c->bytes + (uintptr_t)al - 1) & ~(uintptr_t)(al - 1);
         c->bind_offset = p - lo;
         if (c->bind_offset % g->props.limits.minStorageBufferOffsetAlignment) return -EINVAL;
-        /* the descriptor's range is the chunk's bytes; the pages around
-           them (the VkBuffer's size) may exceed maxStorageBufferRange, which
-           an unaligned import of a full chunk does (refused, it was mirrored) */
+        /* the descriptor's range is the chunk's bytes (chunk_bytes keeps it
+           within maxStorageBufferRange: a guard); the pages around them, the
+           VkBuffer's size, may be larger, which Vulkan allows */
         if (c->bytes > g->props.limits.maxStorageBufferRange) return -EINVAL;
         VkMemoryHostPointerPropertiesEXT hp = {
             .sType = VK_STRUCTURE_TYPE_MEMORY_HOST_POINTER_PROPERTIES_EXT};
@@ -3532,7 +3539,7 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
    VK_ERROR_OUT_OF_DEVICE_MEMORY (what = -3), or the next mirrored import's
    copy-out as if its allocation had failed (what = -4: -ENOMEM), or every
    fence wait as if it had said VK_ERROR_OUT_OF_HOST_MEMORY until what is
-   set again (-5; -6: destroy's vkDeviceWaitIdle too; -9: that one says
+   set again (-5; -6: the vkDeviceWaitIdle of destroy or close too; -9: that one says
    VK_ERROR_DEVICE_LOST), or the next descriptor set's allocation as if it
    had said VK_ERROR_OUT_OF_HOST_MEMORY (-7), or VK_ERROR_OUT_OF_POOL_MEMORY
    and then that (-8), or the next host import's memory allocation as if it
