@@ -179,9 +179,10 @@
     total order, every decrement after the value it read; the first of
     those to reach 0 is followed by a look that sees the push, and so is
     every later sleeper's last look. (If no thread sleeps at that look,
-    none needs waking: one that sleeps later looks first.) A non-strict push skips on a relaxed peek, widening by a little the
-    window above. Every thread polling every deque had cost 1024 threads
-    on 2 CPUs both CPUs for seconds at each idle spell.
+    none needs waking: one that sleeps later looks first.) A non-strict
+    push skips on a relaxed peek, widening by a little the window above.
+    Every thread polling every deque had cost 1024 threads on 2 CPUs both
+    CPUs for seconds at each idle spell.
 
     >>help (spawning and waiting from outside the pool)
     A thread that is not one of the pool's workers works like oneTBB's main
@@ -1478,9 +1479,10 @@ PARX_API int parx_writer_write(parx_writer *w, const void *buf, size_t size);
 
 /* parx_writer_write_at: like parx_writer_write, at file offset `offset`;
    the position of the next parx_writer_write does not move.
-   Returns as parx_writer_write, -EINVAL when offset + size is past
-   INT64_MAX (the largest file offset), and -ESPIPE on a pipe, FIFO or
-   terminal, or an append-only file opened with .append (nothing is
+   Returns as parx_writer_write (-EPERM in a fork() child, before any
+   other check but -EINVAL's for w and buf), -EINVAL when offset + size is
+   past INT64_MAX (the largest file offset), and -ESPIPE on a pipe, FIFO
+   or terminal, or an append-only file opened with .append (nothing is
    queued, the writer goes on).
    Thread safety: one caller at a time.
    Callback safety: as parx_writer_write. */
@@ -1559,8 +1561,9 @@ PARX_API parx_io_backend parx_writer_backend(const parx_writer *w, const char **
    sequentially -- so tiny jobs never pay for threads. The costs come from
    .probe, or the JSON file named by the environment variable PARX_PROBE
    (written by `parx_probe --json`; read once per process, at the first
-   parx_run that needs it (no .probe), a bad one logged at PARX_LOG_WARN: later changes
-   to the variable or the file are not seen), else from built-in figures.
+   parx_run that needs it (no .probe), a bad one logged at PARX_LOG_WARN:
+   later changes to the variable or the file are not seen), else from
+   built-in figures.
    Jobs marked .isolate (or run with a timeout or retries) go to processes: spawn when
    the caller has threads or is large (and ctx can travel: NULL, or copied
    by .ctx_size), fork otherwise; a given .procs runs them in its own mode.
@@ -1997,7 +2000,7 @@ static void parx__free(void (*fn)(void *, void *), void *user, void *ptr)
    one log hook. */
 #ifndef PARX__COMMON_IMPLEMENTED
 #define PARX__COMMON_IMPLEMENTED
-#include <pthread.h>    /* pthread_atfork (parx__atfork) */
+#include <pthread.h>    /* pthread_atfork (parx__atfork; libc_nonshared.a before glibc 2.34) */
 #include <stdatomic.h>
 #ifdef PARX_STATIC
 #define PARX__COMMON static __attribute__((__unused__))
@@ -6519,12 +6522,12 @@ PARX_API int parx_procs_pids(const parx_procs *pp, int *pids, int n)
    (thread backend only); BUSY: being read; READY: read, waiting for its turn;
    HELD: handed to the caller. Shortcuts: FREE -> READY for a chunk with
    nothing left to read (empty, or a character device's, read at once on
-   io_uring);
-   BUSY -> QUEUED when a read stops early (the consumer's page-cache-only
-   read, or a reader's at close); READY -> FREE for a chunk that next skips
-   or reports as an error, not handed out. Chunks get consecutive sequence numbers when
-   they are assigned, and parx_prefetch_next hands them out in that order,
-   so whatever order reads finish in, the caller sees file order.
+   io_uring); BUSY -> QUEUED when a read stops early (the consumer's
+   page-cache-only read, or a reader's at close); READY -> FREE for a chunk
+   that next skips or reports as an error, not handed out. Chunks get
+   consecutive sequence numbers when they are assigned, and
+   parx_prefetch_next hands them out in that order, so whatever order
+   reads finish in, the caller sees file order.
    Who touches what: the consumer (the caller of next/release, one at a
    time) owns the cursor, the file table and every slot that is FREE, READY
    or HELD; whoever took a QUEUED slot owns it while BUSY: a reader thread,

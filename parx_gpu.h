@@ -66,8 +66,8 @@
     Like miniaudio, the Vulkan backend takes no link-time dependency: it
     dlopens libvulkan.so.1 (then libvulkan.so), gets vkGetInstanceProcAddr,
     loads the instance's entry points through it and the device's through
-    vkGetDeviceProcAddr. No loader, no ICD, or no
-    usable device: parx_gpu_open returns NULL with -ENODEV. The instance
+    vkGetDeviceProcAddr. No loader, no ICD, or no usable device:
+    parx_gpu_open returns NULL with -ENODEV. The instance
     enables VK_KHR_portability_enumeration where the loader has it (so
     MoltenVK-style drivers are listed) and VK_EXT_debug_utils where present,
     with a messenger that counts validation messages (parx_gpu_info's
@@ -110,7 +110,7 @@
     the host memory once the buffer is idle: when the batch being recorded
     uses it, that batch is submitted and waited for first (a round trip).
     Chunking: no binding (descriptor range) exceeds the device's
-    maxStorageBufferRange and no allocation of parx's its
+    maxStorageBufferRange, and no allocation parx makes exceeds its
     maxMemoryAllocationSize (an import's VkBuffer spans the pages around its
     chunk, and may be a page or two larger); a larger buffer is made of
     chunks of parx_gpu_info.chunk_bytes, uploaded and downloaded as one, and
@@ -130,10 +130,9 @@
     desc.readonly_mask says otherwise): one barrier at most per command,
     however many of its bindings conflict, after the stages that read or
     wrote since the last barrier and before everything after it
-    (parx_gpu_info.barriers counts them, and each batch's opening
-    one). Independent dispatches run back
-    to back with no barrier between them, and a dispatch that binds one
-    buffer twice needs none for that.
+    (parx_gpu_info.barriers counts them, and each batch's opening one).
+    Independent dispatches run back to back with no barrier between them,
+    and a dispatch that binds one buffer twice needs none for that.
     Chunks count apart: the dispatches of parx_gpu_run over chunked buffers
     (each binds one chunk of each) need no barrier between them, while an
     upload or a download counts as touching every chunk of its buffer. Nor
@@ -146,13 +145,12 @@
     for again), but two: freeing a buffer or kernel that a batch still uses,
     and parx_gpu_close, wait past that bound without limit (see
     parx_gpu_buffer_destroy), as the device must be done with memory before
-    it is freed. A batch the driver fails
-    to end or submit, or that parx has no memory to finish (-ENOMEM, -EIO
-    from the call that submits it), is dropped whole: none of its work runs
-    (its staged uploads included), its downloads write nothing and mirrored
-    imports keep their host bytes. VK_ERROR_DEVICE_LOST gives
-    PARX_E_DEVICE_LOST from then on: the device's buffers are gone, and the
-    caller reruns its work on the CPU. (No driver loses a device on request:
+    it is freed. A batch the driver fails to end or submit, or that parx has
+    no memory to finish (-ENOMEM, -EIO from the call that submits it), is
+    dropped whole: none of its work runs (its staged uploads included), its
+    downloads write nothing and mirrored imports keep their host bytes.
+    VK_ERROR_DEVICE_LOST gives PARX_E_DEVICE_LOST from then on: the
+    device's buffers are gone, and the caller reruns its work on the CPU. (No driver loses a device on request:
     tests/gpu_lost.c injects these results with PARX_GPU_TEST_HOOKS.)
     A device belongs to the process that opened it: fork() copies neither
     the driver's threads nor its claim on the device. In a child, every
@@ -753,7 +751,7 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
    one log hook. */
 #ifndef PARX__COMMON_IMPLEMENTED
 #define PARX__COMMON_IMPLEMENTED
-#include <pthread.h>    /* pthread_atfork (parx__atfork) */
+#include <pthread.h>    /* pthread_atfork (parx__atfork; libc_nonshared.a before glibc 2.34) */
 #include <stdatomic.h>
 #ifdef PARX_STATIC
 #define PARX__COMMON static __attribute__((__unused__))

@@ -437,7 +437,7 @@ _Static_assert(sizeof(off_t) == 8, "parx: on a 32-bit target compile the impleme
    one log hook. */
 #ifndef PARX__COMMON_IMPLEMENTED
 #define PARX__COMMON_IMPLEMENTED
-#include <pthread.h>    /* pthread_atfork (parx__atfork) */
+#include <pthread.h>    /* pthread_atfork (parx__atfork; libc_nonshared.a before glibc 2.34) */
 #include <stdatomic.h>
 #ifdef PARX_STATIC
 #define PARX__COMMON static __attribute__((__unused__))
