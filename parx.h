@@ -122,6 +122,16 @@
     below a grain (examples/02_fib.c), or give the workers larger stacks
     (parx_pool_desc.stack_size; glibc gives threads 2 MiB where the stack
     limit is unlimited, 8 MiB by default otherwise).
+    How many: "one per CPU" (a pool's .threads 0, a process pool's
+    .workers 0, parx_run's AUTO, a probe's cpus) counts the CPUs this
+    process may use: those its affinity mask allows (taskset, a cpuset) and,
+    under a cgroup CPU limit (cpu.max in cgroup v2, cpu.cfs_quota_us in v1:
+    a container's --cpus, a Kubernetes limit), no more than that limit
+    rounded up, the tightest of its cgroup's and their ancestors'. A limit
+    is CPU time, not CPUs: under a limit of 2 on a 64-CPU machine, 64
+    threads all run, spend the quota in a 32nd of each period, then all
+    wait for the next. The limit is read once per process (a fork() child
+    keeps its parent's figure), the mask at every count.
     Memory: a spawn's task record and deque slot come from blocks and arrays
     the pool keeps and reuses, so a burst of pending spawns (1e7 children
     in one group: about 87 bytes each) leaves the pool holding that peak
@@ -826,7 +836,7 @@ typedef struct parx_pool parx_pool;
 typedef void (*parx_fn)(void *arg);
 
 typedef struct parx_pool_desc {
-    int threads;            /* worker threads; 0: one per CPU this process may run on */
+    int threads;            /* worker threads; 0: one per CPU this process may use (>>threads) */
     size_t deque_capacity;  /* initial slots per worker deque; 0: 256 */
     unsigned spin_rounds;   /* idle polls before sleeping; 0: PARX_SPIN_ROUNDS (with more
                                threads than CPUs, one idle thread per CPU polls: >>sleep) */
@@ -1104,7 +1114,7 @@ typedef enum parx_start {
 } parx_start;
 
 typedef struct parx_procs_desc {
-    int workers;             /* worker processes; 0: one per CPU this process may run on */
+    int workers;             /* worker processes; 0: one per CPU this process may use */
     parx_start start;        /* how workers come to be; 0: PARX_START_FORK */
     size_t arena_bytes;      /* size of the shared arena for arguments and results;
                                 0: 256 MiB (pages are used only when touched) */
@@ -1590,7 +1600,7 @@ typedef int (*parx_run_fn)(void *ctx, size_t i, parx_rng *rng, void *out);
    measured_mask says which figures were measured; the others are
    parx_probe_defaults' (or 0). */
 typedef struct parx_probe {
-    int cpus;                   /* CPUs this process may run on */
+    int cpus;                   /* CPUs this process may use (>>threads) */
     double thread_start_ns;     /* parx_pool_create + parx_pool_destroy, cpus threads */
     double task_ns;             /* parx_spawn + run + parx_wait of an empty task, per task
                                    (many tasks spawned from outside the pool, one wait) */
@@ -1738,8 +1748,9 @@ PARX_API double parx_run_break_even(const parx_probe *p, parx_exec e, size_t n, 
 /* parx_probe_defaults: built-in figures, round figures at or above what
    the 2-CPU VM of bench/RESULTS.md measured (from about the same, for the
    spawn start, to 33 times, for a thread job's cost), so that AUTO without
-   a probe leans towards sequential; cpus from this process's CPU
-   affinity. NULL is ignored. Thread safety: any thread.
+   a probe leans towards sequential; cpus: the CPUs this process may use
+   (its affinity mask and a cgroup CPU limit: >>threads). NULL is ignored.
+   Thread safety: any thread.
    parx_probe_measure: start from parx_probe_defaults and measure this
    machine, medians of several runs, in under a second (0.1 to 0.5 s on a
    2-CPU VM, less with PARX_PROBE_NO_PROCS): thread pool start, task spawn, the runner's
@@ -1952,15 +1963,138 @@ static inline void parx__cpu_relax(void)
 #endif
 }
 
+/* ---- CPUs this process may use: its affinity mask and a cgroup CPU limit -- */
+
+/* The tightest CPU limit of cgroup directory `dir` and of its ancestors up
+   to the hierarchy's mount point (the first `top` bytes of dir), in CPUs
+   rounded up; 0: none. v2: cpu.max, "QUOTA PERIOD" or "max PERIOD"; v1:
+   cpu.cfs_quota_us (-1: none) over cpu.cfs_period_us. `dir` is cut as the
+   walk goes up. */
+static int parx__cgroup_limit(char *dir, size_t size, size_t top, bool v2)
+{
+    int best = 0;
+    size_t len = strlen(dir);
+    for (;;) {
+        long long quota = -1, period = 0;
+        char line[64];
+        FILE *f;
+        snprintf(dir + len, size - len, v2 ? "/cpu.max" : "/cpu.cfs_quota_us");
+        if ((f = fopen(dir, "re"))) {
+            if (fgets(line, sizeof line, f) &&
+                sscanf(line, v2 ? "%lld %lld" : "%lld", &quota, &period) != (v2 ? 2 : 1))
+                quota = -1; /* "max PERIOD": no limit at this level */
+            fclose(f);
+        }
+        if (!v2 && quota > 0) {
+            snprintf(dir + len, size - len, "/cpu.cfs_period_us");
+            if ((f = fopen(dir, "re"))) {
+                if (!fgets(line, sizeof line, f) || sscanf(line, "%lld", &period) != 1)
+                    period = 0;
+                fclose(f);
+            }
+        }
+        dir[len] = '\0';
+        if (quota > 0 && period > 0) {
+            long long cpus = quota / period + (quota % period != 0);
+            if (cpus > 1 << 20) cpus = 1 << 20; /* no limit a machine could meet */
+            if (best == 0 || cpus < best) best = (int)cpus;
+        }
+        if (len <= top) return best;
+        while (len > top && dir[len] != '/') len--; /* up one level */
+        dir[len] = '\0';
+    }
+}
+
+#define PARX__CG_PATH 1024 /* a cgroup's path, a mount point: longer ones count as no limit */
+
+/* The cgroup CPU limit of this process, in CPUs rounded up (0: none found),
+   from the files this process's /proc/self/cgroup and /proc/self/mountinfo
+   name: the tightest of the v1 cpu controller's and the v2 (unified)
+   hierarchy's, each the tightest of the cgroup and its ancestors. The two
+   paths are parameters for the tests. A cgroup path outside the mount's
+   root (another cgroup namespace's) counts as no limit. */
+static int parx__cgroup_cpus(const char *cgroup_file, const char *mountinfo_file)
+{
+    char v1[PARX__CG_PATH] = "", v2[PARX__CG_PATH] = "";
+    bool have_v1 = false, have_v2 = false;
+    char *line = NULL;
+    size_t cap = 0;
+    FILE *f = fopen(cgroup_file, "re");
+    if (!f) return 0;
+    /* "ID:CONTROLLERS:PATH": v2 is "0::PATH", v1's cpu has "cpu" among the
+       comma-separated controllers */
+    while (getline(&line, &cap, f) > 0) {
+        line[strcspn(line, "\n")] = '\0';
+        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2 || strlen(c2 + 1) >= PARX__CG_PATH) continue;
+        *c2 = '\0';
+        if (c1[1] == '\0' && strcmp(line, "0:") == 0) {
+            snprintf(v2, sizeof v2, "%s", c2 + 1);
+            have_v2 = true;
+        }
+        for (char *sv, *tok = strtok_r(c1 + 1, ",", &sv); tok; tok = strtok_r(NULL, ",", &sv))
+            if (strcmp(tok, "cpu") == 0) {
+                snprintf(v1, sizeof v1, "%s", c2 + 1);
+                have_v1 = true;
+            }
+    }
+    fclose(f);
+    int best = 0;
+    f = have_v1 || have_v2 ? fopen(mountinfo_file, "re") : NULL;
+    /* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS" */
+    while (f && getline(&line, &cap, f) > 0) {
+        line[strcspn(line, "\n")] = '\0';
+        char *sep = strstr(line, " - ");
+        char root[PARX__CG_PATH], point[PARX__CG_PATH], fstype[32], super[256] = "";
+        if (!sep || sscanf(line, "%*s %*s %*s %1023s %1023s", root, point) != 2 ||
+            strlen(root) >= PARX__CG_PATH - 1 || strlen(point) >= PARX__CG_PATH - 1 ||
+            sscanf(sep + 3, "%31s %*s %255s", fstype, super) < 1)
+            continue;
+        bool is_v2 = strcmp(fstype, "cgroup2") == 0, is_v1 = false;
+        if (strcmp(fstype, "cgroup") == 0)
+            for (char *sv, *tok = strtok_r(super, ",", &sv); tok; tok = strtok_r(NULL, ",", &sv))
+                is_v1 |= strcmp(tok, "cpu") == 0;
+        const char *path = is_v2 && have_v2 ? v2 : is_v1 && have_v1 ? v1 : NULL;
+        size_t rl = strcmp(root, "/") == 0 ? 0 : strlen(root);
+        if (!path || strncmp(path, root, rl) != 0 || (path[rl] != '\0' && path[rl] != '/'))
+            continue;
+        char dir[PARX__CG_PATH + 32];
+        size_t top = strlen(point);
+        if (snprintf(dir, sizeof dir, "%s%s", point, path + rl) >= PARX__CG_PATH) continue;
+        while (strlen(dir) > top && dir[strlen(dir) - 1] == '/') dir[strlen(dir) - 1] = '\0';
+        int cpus = parx__cgroup_limit(dir, sizeof dir, top, is_v2);
+        if (cpus > 0 && (best == 0 || cpus < best)) best = cpus;
+        if (is_v2) have_v2 = false; /* one mount of each is enough */
+        else have_v1 = false;
+    }
+    if (f) fclose(f);
+    free(line);
+    return best;
+}
+
+/* The CPUs this process may use: those its affinity mask allows (asked at
+   every call: sched_setaffinity may change it) and, under a cgroup CPU
+   limit, no more than the limit rounded up (>>threads). The limit is read
+   once per process: a count is asked at every parx_run, and reading /proc
+   costs tens of microseconds. The cache is one int, the same for every
+   pool (a property of the process, like the mask); relaxed: threads that
+   race compute the same value and nothing else is published by it. */
 static int parx__cpu_count(void)
 {
+    static _Atomic int limit; /* 0: not read yet; else the limit + 1 (1: none) */
+    int n = 0;
     cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0) {
-        int n = CPU_COUNT(&set);
-        if (n > 0) return n;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
+    if (n < 1) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        n = c > 0 ? (int)c : 1;
     }
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
+    int q = atomic_load_explicit(&limit, memory_order_relaxed);
+    if (q == 0) {
+        q = parx__cgroup_cpus("/proc/self/cgroup", "/proc/self/mountinfo") + 1;
+        atomic_store_explicit(&limit, q, memory_order_relaxed);
+    }
+    return q > 1 && q - 1 < n ? q - 1 : n;
 }
 
 /* qsort_r order of job indices (size_t) by cost hints (ctx: the doubles),

@@ -28,7 +28,7 @@
 
    Options (every rank parses them the same way):
        --threads T   threads per rank (default 0: one per CPU the rank may
-                     run on; mpirun binds each rank to one core unless told
+                     use; mpirun binds each rank to one core unless told
                      otherwise, see README.md)
        --slice K/N   compute only slice K of N (points K, K+N, K+2N, ...):
                      a Slurm job array task runs one slice; the XOR of the

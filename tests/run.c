@@ -188,6 +188,21 @@ static void measure_probe(void)
     probe.measured = true;
 }
 
+/* AUTO times jobs and weighs threads only where two workers can run: on
+   one CPU it runs every job on the caller, untimed ("sequential: one
+   worker can run"; test_auto_one_worker_order checks that path, with
+   .workers = 1). The tests of its timed choices need two CPUs. */
+static bool one_cpu(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set) < 2;
+    return sysconf(_SC_NPROCESSORS_ONLN) < 2;
+}
+#define SKIP_ON_ONE_CPU()                                                               \
+    do {                                                                                \
+        if (one_cpu()) PT_SKIP("one CPU: AUTO runs every job on the caller, untimed"); \
+    } while (0)
+
 /* ===== AUTO's choices ======================================================== */
 
 /* Under valgrind (under_valgrind) a clock read alone takes tens of
@@ -219,6 +234,7 @@ static double reason_mean_ns(const char *reason)
    does a machine that never let one run go undisturbed. */
 static void test_auto_tiny_jobs_sequential(void)
 {
+    SKIP_ON_ONE_CPU();
     if (under_valgrind()) PT_SKIP("under valgrind no job takes 1 us");
     double out[10];
     params p = {.work = work(1000)};
@@ -250,6 +266,7 @@ static void test_auto_tiny_jobs_sequential(void)
 
 static void test_auto_medium_jobs_threads(void)
 {
+    SKIP_ON_ONE_CPU();
     enum { n = 1000 };
     double *out = calloc(n, sizeof *out);
     REQUIRE(out);
@@ -366,6 +383,7 @@ static void test_auto_hints_of_zero(void)
    infinite. */
 static void test_auto_hints_huge(void)
 {
+    SKIP_ON_ONE_CPU();
     enum { n = 1000 };
     double *out = calloc(n, sizeof *out), *cost = malloc(n * sizeof *cost);
     REQUIRE(out && cost);
@@ -1059,6 +1077,7 @@ static void test_cancel_flag(void)
    not those of the batch that the cancel kept from starting. */
 static void test_cancel_while_measuring(void)
 {
+    SKIP_ON_ONE_CPU();
     enum { n = 100 };
     double out[n];
     parx_job_result r[n];
@@ -1137,6 +1156,7 @@ static void test_progress_and_cancel_by_it(void)
    "cancelled" reason was never given (found in review). */
 static void test_auto_stopped_no_threads(void)
 {
+    SKIP_ON_ONE_CPU();
     enum { n = 64 };
     double out[n];
     parx_job_result r[n];
