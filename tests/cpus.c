@@ -71,7 +71,7 @@ static void file(const char *rel, const char *text)
    `mounts`, in which "@" stands for the scratch directory. */
 static int cpus_of(const char *cgroup, const char *mounts)
 {
-    char cg[512], mi[512], text[4096];
+    char cg[512], mi[512], text[4096] = "";
     snprintf(cg, sizeof cg, "%s/cgroup", tmp);
     snprintf(mi, sizeof mi, "%s/mountinfo", tmp);
     size_t o = 0;
