@@ -2006,13 +2006,35 @@ static int parx__cgroup_limit(char *dir, size_t size, size_t top, bool v2)
 }
 
 #define PARX__CG_PATH 1024 /* a cgroup's path, a mount point: longer ones count as no limit */
+#define PARX__CG_MOUNTS 8  /* mount points of the two hierarchies looked at */
+
+/* mountinfo writes a space, tab, newline or backslash in a path as \ and
+   three octal digits (\040); /proc/self/cgroup writes them raw. Decodes s
+   in place. */
+static void parx__cg_unescape(char *s)
+{
+    char *d = s;
+    for (; *s; s++, d++) {
+        if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+            s[3] >= '0' && s[3] <= '7') {
+            *d = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+            s += 3;
+        } else {
+            *d = *s;
+        }
+    }
+    *d = '\0';
+}
 
 /* The cgroup CPU limit of this process, in CPUs rounded up (0: none found),
    from the files this process's /proc/self/cgroup and /proc/self/mountinfo
    name: the tightest of the v1 cpu controller's and the v2 (unified)
-   hierarchy's, each the tightest of the cgroup and its ancestors. The two
-   paths are parameters for the tests. A cgroup path outside the mount's
-   root (another cgroup namespace's) counts as no limit. */
+   hierarchy's, each the tightest of the cgroup and its ancestors. Every
+   mount of a hierarchy that shows the cgroup is looked at (a bind of a
+   subtree shows fewer ancestors than a mount of the whole), but of mounts
+   at one mount point only the last listed, which hides the others. A
+   cgroup path outside a mount's root (another cgroup namespace's) counts
+   as no limit there. The two paths are parameters for the tests. */
 static int parx__cgroup_cpus(const char *cgroup_file, const char *mountinfo_file)
 {
     char v1[PARX__CG_PATH] = "", v2[PARX__CG_PATH] = "";
@@ -2039,7 +2061,8 @@ static int parx__cgroup_cpus(const char *cgroup_file, const char *mountinfo_file
             }
     }
     fclose(f);
-    int best = 0;
+    char *seen[PARX__CG_MOUNTS]; /* mount points looked at, and their limits */
+    int seen_cpus[PARX__CG_MOUNTS], nseen = 0;
     f = have_v1 || have_v2 ? fopen(mountinfo_file, "re") : NULL;
     /* "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS" */
     while (f && getline(&line, &cap, f) > 0) {
@@ -2055,20 +2078,31 @@ static int parx__cgroup_cpus(const char *cgroup_file, const char *mountinfo_file
             for (char *sv, *tok = strtok_r(super, ",", &sv); tok; tok = strtok_r(NULL, ",", &sv))
                 is_v1 |= strcmp(tok, "cpu") == 0;
         const char *path = is_v2 && have_v2 ? v2 : is_v1 && have_v1 ? v1 : NULL;
+        if (!path) continue;
+        parx__cg_unescape(root);
+        parx__cg_unescape(point);
         size_t rl = strcmp(root, "/") == 0 ? 0 : strlen(root);
-        if (!path || strncmp(path, root, rl) != 0 || (path[rl] != '\0' && path[rl] != '/'))
-            continue;
+        int k = 0;
+        while (k < nseen && strcmp(seen[k], point) != 0) k++;
+        if (k == nseen) {
+            if (nseen == PARX__CG_MOUNTS || !(seen[k] = strdup(point))) continue;
+            nseen++;
+        }
+        seen_cpus[k] = 0; /* this mount hides any earlier one at its point */
+        if (strncmp(path, root, rl) != 0 || (path[rl] != '\0' && path[rl] != '/')) continue;
         char dir[PARX__CG_PATH + 32];
         size_t top = strlen(point);
         if (snprintf(dir, sizeof dir, "%s%s", point, path + rl) >= PARX__CG_PATH) continue;
         while (strlen(dir) > top && dir[strlen(dir) - 1] == '/') dir[strlen(dir) - 1] = '\0';
-        int cpus = parx__cgroup_limit(dir, sizeof dir, top, is_v2);
-        if (cpus > 0 && (best == 0 || cpus < best)) best = cpus;
-        if (is_v2) have_v2 = false; /* one mount of each is enough */
-        else have_v1 = false;
+        seen_cpus[k] = parx__cgroup_limit(dir, sizeof dir, top, is_v2);
     }
     if (f) fclose(f);
     free(line);
+    int best = 0;
+    for (int k = 0; k < nseen; k++) {
+        if (seen_cpus[k] > 0 && (best == 0 || seen_cpus[k] < best)) best = seen_cpus[k];
+        free(seen[k]);
+    }
     return best;
 }
 

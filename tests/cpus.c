@@ -13,7 +13,9 @@
      made here: v1 and v2, limits at several levels, "max", -1, a mount
      whose root is the cgroup's own path (a container without a cgroup
      namespace), a path outside the mount's root, controllers that are not
-     "cpu".
+     "cpu", two mounts of a hierarchy (a bind of a subtree first; two at one
+     point, the later hiding the earlier), mountinfo's escapes (\040),
+     periods other than 100 ms, a limit past an int (found in review).
    This unit implements parx itself to reach parx__cgroup_cpus. */
 #define _GNU_SOURCE
 #define PARX_IMPLEMENTATION
@@ -119,6 +121,36 @@ static void test_parse_v2(void)
     CHECK_EQ(cpus_of("0::/a/b\n", mounts), 2);
     /* a path that only starts like the mount's root is outside it */
     CHECK_EQ(cpus_of("0::/ab\n", "30 23 0:26 /a @/v2/a rw - cgroup2 cgroup2 rw\n"), 0);
+    /* periods other than 100 ms; a limit no machine could meet is kept as
+       1 << 20 CPUs (4294967297 CPUs would read as 1 in an int) */
+    file("v2/cpu.max", "150000 50000\n");
+    CHECK_EQ(cpus_of("0::/\n", mounts), 3);
+    file("v2/cpu.max", "4294967297000 1000\n");
+    CHECK_EQ(cpus_of("0::/\n", mounts), 1 << 20);
+    /* a file above the mount point is not the hierarchy's */
+    file("cpu.max", "100000 100000\n");
+    file("v2/cpu.max", "max 100000\n");
+    CHECK_EQ(cpus_of("0::/a/b\n", mounts), 0);
+    /* a mount point and a root with a space, as mountinfo writes them */
+    file("v2 sp/job/cpu.max", "50000 100000\n");
+    CHECK_EQ(cpus_of("0::/job\n", "30 23 0:26 / @/v2\\040sp rw - cgroup2 cgroup2 rw\n"), 1);
+    CHECK_EQ(cpus_of("0::/my job/x\n",
+                     "30 23 0:26 /my\\040job @/v2\\040sp/job rw - cgroup2 cgroup2 rw\n"),
+             1);
+    /* two mounts of the hierarchy: a bind of a subtree listed first (it
+       shows fewer ancestors), then the whole */
+    file("v2/x/cpu.max", "100000 100000\n");
+    CHECK_EQ(cpus_of("0::/x/a/b\n", "60 23 0:26 /x/a @/v2/x/a rw - cgroup2 cgroup2 rw\n"
+                                    "30 23 0:26 / @/v2 rw - cgroup2 cgroup2 rw\n"),
+             1);
+    /* two mounts at one point: the later hides the earlier, whose files
+       would be read through it (here: "/a" of the earlier mount, the
+       tighter figure, is not this process's cgroup) */
+    file("v2/a/cpu.max", "100000 100000\n");
+    file("v2/x/cpu.max", "200000 100000\n");
+    CHECK_EQ(cpus_of("0::/x/a\n", "60 23 0:26 /x @/v2 rw - cgroup2 cgroup2 rw\n"
+                                  "61 23 0:26 / @/v2 rw - cgroup2 cgroup2 rw\n"),
+             2);
     /* garbage in the files: no limit, no crash */
     file("v2/cpu.max", "lots\n");
     CHECK_EQ(cpus_of("0::/\n", mounts), 0);
@@ -156,6 +188,9 @@ static void test_parse_v1(void)
     file("v1/cpuacct/job/step/cpu.cfs_period_us", "100000\n");
     CHECK_EQ(cpus_of("3:cpuacct:/job/step\n2:cpuset:/job/step\n1:cpu:/job/step\n", host), 2);
     CHECK_EQ(cpus_of("3:cpuacct:/job/step\n2:cpuset:/job/step\n", host), 0);
+    /* a period other than 100 ms */
+    file("v1/cpu/job/cpu.cfs_period_us", "50000\n");
+    CHECK_EQ(cpus_of("1:cpu:/job/step\n", host), 3);
     /* a quota without a period: no limit */
     file("v1/cpu/job/cpu.cfs_period_us", "\n");
     CHECK_EQ(cpus_of("1:cpu:/job/step\n", host), 0);

@@ -191,12 +191,13 @@ static void measure_probe(void)
 /* AUTO times jobs and weighs threads only where two workers can run: on
    one CPU it runs every job on the caller, untimed ("sequential: one
    worker can run"; test_auto_one_worker_order checks that path, with
-   .workers = 1). The tests of its timed choices need two CPUs. */
+   .workers = 1). The tests of its timed choices need two CPUs, as parx
+   counts them: the affinity mask, and a cgroup CPU limit (tests/cpus.c). */
 static bool one_cpu(void)
 {
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set) < 2;
-    return sysconf(_SC_NPROCESSORS_ONLN) < 2;
+    parx_probe p;
+    parx_probe_defaults(&p);
+    return p.cpus < 2;
 }
 #define SKIP_ON_ONE_CPU()                                                               \
     do {                                                                                \
