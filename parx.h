@@ -319,8 +319,10 @@
     program a job execs inherits the two ignored). The server is a child
     of the caller: a wait() or waitpid(-1) of the caller's own may reap it,
     which breaks the pool (PARX_E_PROCS_BROKEN); the pool knows the server
-    by a pidfd (Linux 5.4 on), so it never waits for or kills whichever
-    process the kernel gives that pid to next.
+    by a pidfd (Linux 5.4 on), checked at create to name a child of the
+    caller's, so it never waits for or kills whichever process the kernel
+    gives that pid to next (a server reaped before its create returns:
+    the create fails, -ECHILD).
     Every descriptor is O_CLOEXEC and 3 or above (a caller started with its
     standard streams closed gets 0, 1 and 2 back from its next opens, and a
     printf must not land on the pool's socket). Destroy reaps the server,
@@ -1168,15 +1170,15 @@ typedef struct parx_procs_info {
    job_timeout_ns), -ENOMEM, -EFBIG (arena_bytes above what an arena
    can be, or above the file size limit RLIMIT_FSIZE), -ENOSPC
    (arena_bytes too small for the pool's own tables), -EAGAIN
-   (fork refused), -ECHILD (the server or a worker died while starting;
-   in spawn mode a server killed by a signal before it took over too),
-   -ETIMEDOUT (workers not ready within 30 s), PARX_E_SPAWN (spawn mode: the
-   executable did not take over as a fork server, but exited or ran on as
-   the program; see >>procs), the error
-   of parx_arena_recv (spawn mode: the server could not take the pool's
-   arena; -ENOMEM, or a PARX_E_* arena code), or the errno of a failed
-   system call (the caller's, or the server's own set-up's). Nothing is
-   left running or open on failure.
+   (fork refused), -ECHILD (the server or a worker died while starting, or
+   a wait() of the program's own reaped the server; in spawn mode a server
+   killed by a signal before it took over too), -ETIMEDOUT (workers not
+   ready within 30 s), PARX_E_SPAWN (spawn mode: the executable did not
+   take over as a fork server, but exited or ran on as the program; see
+   >>procs), the error of parx_arena_recv (spawn mode: the server could
+   not take the pool's arena; -ENOMEM, or a PARX_E_* arena code), or the
+   errno of a failed system call (the caller's, or the server's own
+   set-up's). Nothing is left running or open on failure.
    Thread safety: any thread. PARX_START_FORK copies the caller as it is now:
    create such pools before starting threads (see >>procs). */
 PARX_API parx_procs *parx_procs_create(const parx_procs_desc *desc);
@@ -4115,8 +4117,10 @@ enum {
     PARX__PHOOK_SCANNED = 1, /* parx__procs_slot_locked: its scan is over; lock held */
     PARX__PHOOK_WAIT_DONE,   /* parx__procs_wait_done: called; no lock held */
     PARX__PHOOK_FINISH,      /* parx__procs_finish: done_target read (pp NULL; a worker too) */
-    PARX__PHOOK_WORKER_UP    /* parx__procs_jobs: a worker about to say it is ready (pp NULL;
+    PARX__PHOOK_WORKER_UP,   /* parx__procs_jobs: a worker about to say it is ready (pp NULL;
                                 in the worker) */
+    PARX__PHOOK_SERVER_MADE  /* parx__procs_create: the server forked or spawned, its pidfd
+                                not yet opened */
 };
 #ifndef PARX__PROCS_HOOK
 #define PARX__PROCS_HOOK(pp, where) ((void)(pp), (void)(where))
@@ -5404,6 +5408,36 @@ static bool parx__procs_server_unreaped(const parx_procs *pp)
            syscall(SYS_pidfd_send_signal, pp->server_pidfd, 0, NULL, 0) == 0;
 }
 
+/* The server's pidfd, opened just after the fork or spawn that made it. Its
+   pid names it and nothing else until it is reaped -- but a server that
+   died at once may be reaped by a wait() or waitpid(-1) of the program's
+   own before pidfd_open runs, and its pid given to another process. So the
+   pidfd is checked to name a child of ours (waitid says ECHILD for any
+   other process; one more child of ours forked in those microseconds is
+   the case it cannot tell apart). A server gone so (ESRCH, ECHILD): -ECHILD,
+   its pid forgotten, so that nothing signals or waits for whoever has it
+   now. No pidfds here (Linux before 5.3, seccomp, no descriptor left): 0,
+   the server known by its pid, as before pidfds. */
+static int parx__procs_open_server_pidfd(parx_procs *pp)
+{
+    int fd = parx__fd_above_stdio((int)syscall(SYS_pidfd_open, pp->server_pid, 0));
+    if (fd < 0 && errno != ESRCH) return 0;
+    if (fd >= 0) {
+        siginfo_t si;
+        int rc;
+        while ((rc = waitid((idtype_t)P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG | WNOWAIT)) < 0 &&
+               errno == EINTR) {
+        }
+        if (rc == 0 || errno != ECHILD) { /* ours; or Linux 5.3 (EINVAL): unchecked */
+            pp->server_pidfd = fd;
+            return 0;
+        }
+        close(fd);
+    }
+    pp->server_pid = 0;
+    return -ECHILD;
+}
+
 /* Kill the server (kill_it) and reap it, through its pidfd where there is
    one, so that a server the program has reaped already is never mistaken
    for the process that has its pid now: that one is neither killed nor
@@ -6089,6 +6123,12 @@ static parx_procs *parx__procs_create(const parx_procs_desc *desc, int *err)
             goto fail;
         }
         pp->server_pid = pid;
+    }
+    PARX__PROCS_HOOK(pp, PARX__PHOOK_SERVER_MADE);
+    rc = parx__procs_open_server_pidfd(pp);
+    if (rc < 0) goto fail;
+
+    if (pp->start == PARX_START_FORK) {
         /* Counted after the fork, while the server forks the workers (reading
            /proc takes tens of microseconds): the count at the fork, unless
            another thread of the caller starts or ends one in between. Before
@@ -6104,9 +6144,6 @@ static parx_procs *parx__procs_create(const parx_procs_desc *desc, int *err)
             parx__log(PARX_LOG_WARN, msg);
         }
     }
-
-    /* Our own child, not yet reaped: its pidfd cannot name another process. */
-    pp->server_pidfd = parx__fd_above_stdio((int)syscall(SYS_pidfd_open, pp->server_pid, 0));
 
     /* The monitor thread, made now, while the server starts the workers
        (thread creation would otherwise add 50-120 us to a start on the VM of

@@ -112,7 +112,8 @@
     Chunking: no binding (descriptor range) exceeds the device's
     maxStorageBufferRange, and no allocation parx makes exceeds its
     maxMemoryAllocationSize (an import's VkBuffer spans the pages around its
-    chunk, and may be a page or two larger); a larger buffer is made of
+    chunk, up to two import alignments more: chunk_bytes leaves room for
+    them where that limit is what caps it); a larger buffer is made of
     chunks of parx_gpu_info.chunk_bytes, uploaded and downloaded as one, and
     bound chunk by chunk (parx_gpu_buffer_chunk; parx_gpu_run does it for you).
 
@@ -1467,6 +1468,7 @@ struct parx_gpu {
                                      next descriptor set (parx__gpu_alloc_set); -9: as -5,
                                      with that vkDeviceWaitIdle VK_ERROR_DEVICE_LOST;
                                      -10: the next host import's vkAllocateMemory, that */
+    VkDeviceSize largest_alloc;   /* the largest allocationSize parx has asked for (tests) */
 };
 
 /* A device belongs to the process that opened it: fork() copies neither
@@ -1818,8 +1820,11 @@ static int parx__gpu_choose(parx_gpu *g)
 
 #ifdef PARX_GPU_TEST_HOOKS
 /* Tests only: the result the next vkCreateDevice gives instead of being
-   called (VK_SUCCESS: call it), set with parx__gpu_test_inject_open. */
+   called (VK_SUCCESS: call it), set with parx__gpu_test_inject_open; and a
+   smaller maxMemoryAllocationSize for the next open to take (0: the
+   device's), set with parx__gpu_test_inject_max_alloc. */
 static VkResult parx__gpu_test_create_device = VK_SUCCESS;
+static VkDeviceSize parx__gpu_test_max_alloc;
 #endif
 
 static int parx__gpu_device(parx_gpu *g)
@@ -1939,7 +1944,12 @@ static int parx__gpu_memory_plan(parx_gpu *g)
 
     /* Chunk: at most maxStorageBufferRange (one binding) and the largest
        allocation (Vulkan 1.1 maxMemoryAllocationSize; 1 GiB where unknown),
-       a multiple of 64 KiB (every alignment a driver asks for). */
+       a multiple of 64 KiB (every alignment a driver asks for). An import
+       allocates the pages around its chunk, up to two import alignments
+       more (parx__gpu_import_chunks): the chunk leaves room for them, or a
+       full chunk off the page boundary would ask for more than the largest
+       allocation (NVIDIA's drivers, whose binding range exceeds it, cap
+       chunks at that allocation size). */
     VkDeviceSize max_alloc = (VkDeviceSize)1 << 30;
     PFN_vkGetPhysicalDeviceProperties2 gp2 =
         (PFN_vkGetPhysicalDeviceProperties2)g->gipa(g->inst, "vkGetPhysicalDeviceProperties2");
@@ -1955,9 +1965,16 @@ static int parx__gpu_memory_plan(parx_gpu *g)
         if (m3.maxMemoryAllocationSize) max_alloc = m3.maxMemoryAllocationSize;
         g->import_align = hp.minImportedHostPointerAlignment;
     }
+#ifdef PARX_GPU_TEST_HOOKS
+    if (parx__gpu_test_max_alloc && parx__gpu_test_max_alloc < max_alloc)
+        max_alloc = parx__gpu_test_max_alloc;
+    parx__gpu_test_max_alloc = 0;
+#endif
     g->stats.max_allocation_bytes = max_alloc;
-    VkDeviceSize c = g->props.limits.maxStorageBufferRange;
+    VkDeviceSize c = g->props.limits.maxStorageBufferRange, al = g->import_align;
     if (c > max_alloc) c = max_alloc;
+    if (g->ext_host && al && !(al & (al - 1)) && al <= max_alloc / 4 && c > max_alloc - 2 * al)
+        c = max_alloc - 2 * al;
     if (g->desc.max_chunk_bytes && c > g->desc.max_chunk_bytes) c = g->desc.max_chunk_bytes;
     c &= ~(VkDeviceSize)65535;
     if (c == 0) c = 65536;
@@ -2449,6 +2466,7 @@ static int parx__gpu_staging(parx_gpu *g, size_t n, VkDeviceSize *off)
                                        .allocationSize = req.size,
                                        .memoryTypeIndex = (uint32_t)g->stg_type};
             void *map = NULL;
+            if (ai.allocationSize > g->largest_alloc) g->largest_alloc = ai.allocationSize;
             r = g->vkAllocateMemory(g->dev, &ai, NULL, &s->stg_mem);
             if (r != VK_SUCCESS) s->stg_mem = VK_NULL_HANDLE; /* undefined after a failure */
             if (r != VK_SUCCESS ||
@@ -2585,6 +2603,7 @@ static int parx__gpu_make(parx_gpu *g, VkDeviceSize bytes, int type, VkBuffer *b
     if (!(req.memoryTypeBits & (1u << type))) return -ENOMEM;
     VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
                                .allocationSize = req.size, .memoryTypeIndex = (uint32_t)type};
+    if (ai.allocationSize > g->largest_alloc) g->largest_alloc = ai.allocationSize;
     if ((r = g->vkAllocateMemory(g->dev, &ai, NULL, mem)) != VK_SUCCESS) {
         *mem = VK_NULL_HANDLE;
         return parx__vk_err(g, r);
@@ -2654,6 +2673,7 @@ static int parx__gpu_import_chunks(parx_gpu *g, parx_gpu_buffer *b)
             c->mem = VK_NULL_HANDLE;
             return parx__vk_err(g, VK_ERROR_DEVICE_LOST);
         }
+        if (ai.allocationSize > g->largest_alloc) g->largest_alloc = ai.allocationSize;
         if ((r = g->vkAllocateMemory(g->dev, &ai, NULL, &c->mem)) != VK_SUCCESS) {
             c->mem = VK_NULL_HANDLE;
             return parx__vk_err(g, r);
@@ -3552,6 +3572,16 @@ PARX_API void parx__gpu_test_inject_open(int result)
 {
     parx__gpu_test_create_device = (VkResult)result;
 }
+/* ... and the next parx_gpu_open takes `bytes` as the device's largest
+   allocation (maxMemoryAllocationSize) where that is larger (0: no change). */
+PARX_API void parx__gpu_test_inject_max_alloc(uint64_t bytes);
+PARX_API void parx__gpu_test_inject_max_alloc(uint64_t bytes)
+{
+    parx__gpu_test_max_alloc = (VkDeviceSize)bytes;
+}
+/* ... and the largest allocation g has asked vkAllocateMemory for. */
+PARX_API uint64_t parx__gpu_test_largest_alloc(const parx_gpu *g);
+PARX_API uint64_t parx__gpu_test_largest_alloc(const parx_gpu *g) { return g->largest_alloc; }
 /* ... and the next vkEnumeratePhysicalDevices gives `result`, likewise. */
 PARX_API void parx__gpu_test_inject_enum(int result);
 PARX_API void parx__gpu_test_inject_enum(int result)

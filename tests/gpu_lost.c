@@ -16,7 +16,9 @@
     dispatch whose descriptor set cannot be allocated (injected) leaves
     its mirrored imports alone; out of memory while listing the devices
     is -ENOMEM, not -ENODEV (injected); a loss that only destroy's
-    vkDeviceWaitIdle reports holds from then on (injected).
+    vkDeviceWaitIdle reports holds from then on (injected); with the
+    device's largest allocation lowered to its binding range (a hook), a
+    full chunk imported off the page boundary stays within it, zero-copy.
     And, since this unit has the implementation, the SPIR-V check
     itself: the LocalSizeId execution mode, which Vulkan accepts only with
     maintenance4 (parx does not enable it), so no pipeline can be made from
@@ -506,6 +508,57 @@ static void test_import_finds_device_lost(void)
     free(host);
 }
 
+/* A device whose largest allocation caps its chunks (NVIDIA's drivers:
+   maxStorageBufferRange 2^32 - 1 above a maxMemoryAllocationSize of
+   2^32 - 2 MiB), played on lavapipe with the hook that lowers its largest
+   allocation to its binding range. A full chunk imported off the page
+   boundary allocates the pages around it: before, a page more than the
+   largest allocation. Now the chunk leaves room for them: the import is
+   zero-copy, where one page of it is, and asks for no more than the limit. */
+static void test_import_within_max_alloc(void)
+{
+    int err = 0;
+    parx_gpu *d = parx_gpu_open(&(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU}, &err);
+    REQUIRE(d);
+    parx_gpu_info info;
+    CHECK_EQ(parx_gpu_query(d, &info), 0);
+    parx_gpu_close(d);
+    uint64_t limit = info.max_storage_buffer_range & ~(uint64_t)65535;
+    if (limit > info.max_allocation_bytes) limit = info.max_allocation_bytes;
+    parx__gpu_test_inject_max_alloc(limit);
+    d = parx_gpu_open(&(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU}, &err);
+    REQUIRE(d);
+    CHECK_EQ(parx_gpu_query(d, &info), 0);
+    CHECK_EQ(info.max_allocation_bytes, limit);
+    if (!info.host_import) {
+        parx_gpu_close(d);
+        PT_SKIP("this driver imports no host memory");
+    }
+    size_t off = 64, bytes = info.chunk_bytes + 4096;
+    unsigned char *mem = (unsigned char *)malloc(bytes + 4096 + off);
+    REQUIRE(mem);
+    unsigned char *host = (unsigned char *)(((uintptr_t)mem + 4095) & ~(uintptr_t)4095) + off;
+    parx_gpu_buffer *small = parx_gpu_buffer_import(d, host, 4096, &err);
+    REQUIRE(small);
+    int control = parx_gpu_buffer_imported(small);
+    parx_gpu_buffer_destroy(small);
+    parx_gpu_buffer *x = parx_gpu_buffer_import(d, host, bytes, &err);
+    REQUIRE(x);
+    CHECK_EQ(parx_gpu_buffer_chunks(x), 2);
+    if (control) CHECK_EQ(parx_gpu_buffer_imported(x), 1);
+    CHECK_MSG(parx__gpu_test_largest_alloc(d) <= limit,
+              "an allocation of %llu bytes, past the largest (%llu); chunks of %zu",
+              (unsigned long long)parx__gpu_test_largest_alloc(d), (unsigned long long)limit,
+              info.chunk_bytes);
+    float v = 7.0f, back = 0;
+    CHECK_EQ(parx_gpu_upload(d, x, bytes - 4, &v, 4), 0);
+    CHECK_EQ(parx_gpu_download(d, x, bytes - 4, &back, 4), 0);
+    CHECK(back == 7.0f);
+    parx_gpu_buffer_destroy(x);
+    parx_gpu_close(d);
+    free(mem);
+}
+
 /* A push-constant block whose size does not fit in 64 bits: before the fix
    the size wrapped round (to 4 bytes here), the module passed for one with
    a 4-byte block, and kernel_create made a pipeline whose push range does
@@ -883,6 +936,8 @@ int main(void)
            test_destroy_finds_device_lost);
     pt_run("an import that finds the device lost: PARX_E_DEVICE_LOST, no mirror",
            test_import_finds_device_lost);
+    pt_run("a chunk imported off the page boundary fits the largest allocation, zero-copy",
+           test_import_within_max_alloc);
     pt_run("device buffers on the largest device-local heap, never a BAR window",
            test_memory_types);
     pt_run("parx_gpu_open's errors: -EIO, -ENOMEM, -ENODEV, -EINVAL as documented",

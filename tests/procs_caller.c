@@ -8,7 +8,8 @@
    waited for already once its slot has been reused 2^32 - 1 times, a map
    that finds every slot taken before it starts, the log hook, which must
    not run under the pool's lock, and a fork server the program reaped
-   itself, whose pid the kernel gives to the program's next child.
+   itself, whose pid the kernel gives to the program's next child, or,
+   reaped before create has its pidfd, to a process not the program's.
 
    Every test runs under run_guarded: it fails if it leaves a descriptor, a
    child process or a parx-* entry of /dev/shm behind. Pools are made before
@@ -1731,11 +1732,109 @@ static void test_server_reaped_by_program(void)
               code, 128 + SIGALRM);
 }
 
+/* ===== a fork server reaped before create knows it by a pidfd ============= */
+
+/* The server dies at once, a wait() of the program's own reaps it before
+   create has opened its pidfd, and the kernel gives its pid to a process
+   that is not the program's child. Create opened that process's pidfd as
+   the server's, and its way out killed it (SIGKILL through the pidfd).
+   Now create checks that the pidfd names a child of its caller's: -ECHILD,
+   and the other process is left alone. Played in a pid namespace of its
+   own (ns_last_pid hands out the pid) at the hook between the fork or spawn
+   and the pidfd's opening, in each start mode. */
+static pid_t sm_decoy;    /* the process given the server's pid (0: none yet) */
+static int sm_step;       /* 0, or the step of the hook that failed */
+static int sm_go = -1;    /* closed: the decoy says it is alive and ends */
+static int sm_alive = -1; /* the decoy's byte, on its way out ('k'); EOF: killed */
+
+static void hook_server_made(struct parx_procs *pp, int where)
+{
+    if (where != PARX__PHOOK_SERVER_MADE || sm_decoy || sm_step) return;
+    pid_t server = pp->server_pid;
+    int st;
+    if (kill(server, SIGKILL) != 0 || waitpid(server, &st, 0) != server) {
+        sm_step = 11;
+        return;
+    }
+    /* workers it forked keep its group's number (its pid) in use until the
+       namespace's init has reaped them */
+    for (int i = 0; i < polls(5000) && kill(-server, 0) == 0; i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    int go[2], alive[2];
+    if (kill(-server, 0) == 0 || pipe(go) != 0 || pipe(alive) != 0) {
+        sm_step = 12;
+        return;
+    }
+    pid_t mid = fork();
+    if (mid == 0) { /* forks the decoy and exits, leaving it to init */
+        close(go[1]);
+        close(alive[0]);
+        FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "w"); /* the next pid: the server's */
+        if (!f || fprintf(f, "%d", server - 1) < 0 || fclose(f) != 0) syscall(SYS_exit_group, 1);
+        pid_t d = fork();
+        if (d == 0) {
+            char c;
+            ssize_t n = read(go[0], &c, 1); /* 0 once the test closes its end */
+            syscall(SYS_exit_group, n == 0 && write(alive[1], "k", 1) == 1 ? 0 : 1);
+        }
+        syscall(SYS_exit_group, write(alive[1], &d, sizeof d) == (ssize_t)sizeof d ? 0 : 1);
+    }
+    close(go[0]);
+    close(alive[1]);
+    sm_go = go[1];
+    sm_alive = alive[0];
+    pid_t d = 0;
+    if (mid < 0 || read(sm_alive, &d, sizeof d) != (ssize_t)sizeof d ||
+        waitpid(mid, &st, 0) != mid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        sm_step = 13;
+        return;
+    }
+    sm_decoy = d;
+    if (d != server) sm_step = 14;
+}
+
+static int server_made_case(parx_start mode)
+{
+    alarm(20 * time_scale());
+    hook = hook_server_made;
+    parx_procs *pp = parx_procs_create(&(parx_procs_desc){.workers = 1, .start = mode});
+    int e = errno;
+    hook = NULL;
+    int code = sm_step          ? sm_step
+               : !sm_decoy      ? 15 /* the hook never ran */
+               : pp             ? 16 /* a pool with no server */
+               : e != ECHILD    ? 17
+                                : 0;
+    if (pp) parx_procs_destroy(pp);
+    if (sm_go >= 0) close(sm_go);
+    char c = 0;
+    if (sm_alive >= 0 && read(sm_alive, &c, 1) != 1 && code == 0)
+        code = 18; /* the decoy was killed */
+    return code;
+}
+
+static int server_made_fork(void) { return server_made_case(PARX_START_FORK); }
+static int server_made_spawn(void) { return server_made_case(PARX_START_SPAWN); }
+
+static void test_server_reaped_in_create(void)
+{
+    const char *names[2] = {"fork", "spawn"};
+    int (*fns[2])(void) = {server_made_fork, server_made_spawn};
+    for (int m = 0; m < 2; m++) {
+        int code = in_pid_namespace(fns[m]);
+        if (code == 100) PT_SKIP("no pid and mount namespace of our own here");
+        CHECK_MSG(code == 0,
+                  "%s mode: code %d (11-15: the step that failed; 16: create returned a pool; "
+                  "17: errno not ECHILD; 18: the process given the server's pid was killed)",
+                  names[m], code);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "ldso-child") == 0) return ldso_child();
     signal(SIGALRM, on_alarm);
-    pt_plan(24);
+    pt_plan(25);
     run_guarded("map: progress hears of the jobs a broken pool fails, up to n of n",
                 test_progress_when_broken);
     run_guarded("two maps whose progress callbacks submit into a full pool: no hang",
@@ -1786,5 +1885,8 @@ int main(int argc, char **argv)
     run_guarded("the program reaps the fork server, its pid goes to the program's child: "
                 "the pool neither waits for nor kills that child",
                 test_server_reaped_by_program);
+    run_guarded("the program reaps the fork server before create opens its pidfd, its pid goes "
+                "to another process: create says -ECHILD and leaves that one alone",
+                test_server_reaped_in_create);
     return pt_done_testing();
 }
