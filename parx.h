@@ -5411,29 +5411,35 @@ static bool parx__procs_server_unreaped(const parx_procs *pp)
 /* The server's pidfd, opened just after the fork or spawn that made it. Its
    pid names it and nothing else until it is reaped -- but a server that
    died at once may be reaped by a wait() or waitpid(-1) of the program's
-   own before pidfd_open runs, and its pid given to another process. So the
-   pidfd is checked to name a child of ours (waitid says ECHILD for any
-   other process; one more child of ours forked in those microseconds is
-   the case it cannot tell apart). A server gone so (ESRCH, ECHILD): -ECHILD,
-   its pid forgotten, so that nothing signals or waits for whoever has it
-   now. No pidfds here (Linux before 5.3, seccomp, no descriptor left): 0,
-   the server known by its pid, as before pidfds. */
+   own before pidfd_open runs, and its pid given to another process, or to
+   a thread (any process's, the caller's too), which pidfd_open refuses
+   (EINVAL; ENOENT on newer kernels). So the pid is checked to name a child
+   of ours: through the pidfd, or by pid where there is none (no pidfds
+   here: Linux before 5.3, seccomp; no descriptor left; a thread's id).
+   waitid says ECHILD for any other task; one more child of ours forked in
+   those microseconds is the case it cannot tell apart. A server gone so
+   (ESRCH, ECHILD): -ECHILD, its pid forgotten, so that nothing signals or
+   waits for whoever has it now. Else 0, the server known by its pidfd, or
+   by its pid as before pidfds. */
 static int parx__procs_open_server_pidfd(parx_procs *pp)
 {
     int fd = parx__fd_above_stdio((int)syscall(SYS_pidfd_open, pp->server_pid, 0));
-    if (fd < 0 && errno != ESRCH) return 0;
-    if (fd >= 0) {
+    bool gone = fd < 0 && errno == ESRCH;
+    if (!gone) {
+        const int how = WEXITED | WNOHANG | WNOWAIT; /* a look: nothing reaped */
         siginfo_t si;
         int rc;
-        while ((rc = waitid((idtype_t)P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG | WNOWAIT)) < 0 &&
+        while ((rc = fd >= 0 ? waitid((idtype_t)P_PIDFD, (id_t)fd, &si, how)
+                             : waitid(P_PID, (id_t)pp->server_pid, &si, how)) < 0 &&
                errno == EINTR) {
         }
-        if (rc == 0 || errno != ECHILD) { /* ours; or Linux 5.3 (EINVAL): unchecked */
-            pp->server_pidfd = fd;
-            return 0;
-        }
-        close(fd);
+        gone = rc < 0 && errno == ECHILD; /* else ours, or Linux 5.3 (EINVAL): unchecked */
     }
+    if (!gone) {
+        pp->server_pidfd = fd;
+        return 0;
+    }
+    if (fd >= 0) close(fd);
     pp->server_pid = 0;
     return -ECHILD;
 }

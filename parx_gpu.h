@@ -3572,8 +3572,9 @@ PARX_API void parx__gpu_test_inject_open(int result)
 {
     parx__gpu_test_create_device = (VkResult)result;
 }
-/* ... and the next parx_gpu_open takes `bytes` as the device's largest
-   allocation (maxMemoryAllocationSize) where that is larger (0: no change). */
+/* ... and the next parx_gpu_open that gets as far as its memory plan takes
+   `bytes` as the device's largest allocation (maxMemoryAllocationSize)
+   where that is larger (0: no change). */
 PARX_API void parx__gpu_test_inject_max_alloc(uint64_t bytes);
 PARX_API void parx__gpu_test_inject_max_alloc(uint64_t bytes)
 {

@@ -542,10 +542,15 @@ static void test_import_within_max_alloc(void)
     REQUIRE(small);
     int control = parx_gpu_buffer_imported(small);
     parx_gpu_buffer_destroy(small);
+    if (control != 1) { /* a mirror allocates no more than a chunk: nothing to check */
+        parx_gpu_close(d);
+        free(mem);
+        PT_SKIP("this driver mirrors host memory off the page boundary");
+    }
     parx_gpu_buffer *x = parx_gpu_buffer_import(d, host, bytes, &err);
     REQUIRE(x);
     CHECK_EQ(parx_gpu_buffer_chunks(x), 2);
-    if (control) CHECK_EQ(parx_gpu_buffer_imported(x), 1);
+    CHECK_EQ(parx_gpu_buffer_imported(x), 1);
     CHECK_MSG(parx__gpu_test_largest_alloc(d) <= limit,
               "an allocation of %llu bytes, past the largest (%llu); chunks of %zu",
               (unsigned long long)parx__gpu_test_largest_alloc(d), (unsigned long long)limit,

@@ -3,8 +3,8 @@
    (Linux before 5.3, e.g. RHEL 8's 4.18): pidfd_open fails with ENOSYS
    for the program and every process it starts (a seccomp filter, which
    exec keeps). The process pool then falls back to its socket, getppid()
-   and polling; tests/meson.build runs procs, procs_crash and procs_parent
-   this way too.
+   and polling; tests/meson.build runs procs, procs_crash, procs_parent and
+   procs_caller this way too.
 
        no_pidfd PROGRAM [ARGS...]
 

@@ -9,7 +9,8 @@
    that finds every slot taken before it starts, the log hook, which must
    not run under the pool's lock, and a fork server the program reaped
    itself, whose pid the kernel gives to the program's next child, or,
-   reaped before create has its pidfd, to a process not the program's.
+   reaped before create has its pidfd, to a process or thread that is not
+   the program's child (with pidfds or without: tests/no_pidfd.c).
 
    Every test runs under run_guarded: it fails if it leaves a descriptor, a
    child process or a parx-* entry of /dev/shm behind. Pools are made before
@@ -1374,7 +1375,7 @@ static void test_server_runs_no_handler(void)
             prctl(PR_SET_PDEATHSIG, SIGKILL);
             for (;;) kill(-su_caller, SIGUSR1);
         }
-        /* 20 pools at least, up to 100 while 10 s last: under the storm a
+        /* 20 creates at least, up to 100 while 10 s last: under the storm a
            create takes 30-400 ms on the 2-CPU VM of bench/RESULTS.md (a
            bare fork and wait, 16-20 ms), and more in a 32-bit build beside
            other tests (60 s did not suffice). The old code's server ran the
@@ -1384,7 +1385,9 @@ static void test_server_runs_no_handler(void)
         int made = 0;
         for (int i = 0; i < 100 && sender > 0; i++) {
             clock_gettime(CLOCK_MONOTONIC, &t);
-            if (i >= 20 && t.tv_sec - t0.tv_sec >= 10) break;
+            if (i >= 20 && (t.tv_sec - t0.tv_sec) * 1000000000LL + (t.tv_nsec - t0.tv_nsec) >=
+                               10000000000LL)
+                break;
             parx_procs *pp = parx_procs_create(&(parx_procs_desc){.workers = 1});
             if (!pp) continue;
             parx_procs_destroy(pp);
@@ -1744,17 +1747,44 @@ static void test_server_reaped_by_program(void)
 /* ===== a fork server reaped before create knows it by a pidfd ============= */
 
 /* The server dies at once, a wait() of the program's own reaps it before
-   create has opened its pidfd, and the kernel gives its pid to a process
-   that is not the program's child. Create opened that process's pidfd as
-   the server's, and its way out killed it (SIGKILL through the pidfd).
-   Now create checks that the pidfd names a child of its caller's: -ECHILD,
-   and the other process is left alone. Played in a pid namespace of its
-   own (ns_last_pid hands out the pid) at the hook between the fork or spawn
-   and the pidfd's opening, in each start mode. */
-static pid_t sm_decoy;    /* the process given the server's pid (0: none yet) */
+   create has opened its pidfd, and the kernel gives its pid to another
+   task: a process that is not the program's child (create opened its
+   pidfd as the server's, and its way out killed it through that pidfd), a
+   thread of such a process, or a thread of the program itself (pidfd_open
+   refuses a thread's id: create took that for "no pidfds" and killed by
+   pid, the program itself in the last case; found in review). Now create
+   checks that the pid still names a child of its caller's, through the
+   pidfd or, without one, by pid: -ECHILD, and the other task is left
+   alone. Played in a pid namespace of its own (ns_last_pid hands out the
+   pid) at the hook between the fork or spawn and the pidfd's opening, in
+   each start mode. */
+enum { SM_PROCESS, SM_THREAD, SM_OWN_THREAD };
+static int sm_how;        /* which task gets the server's pid: SM_* */
+static pid_t sm_decoy;    /* its id (0: none yet) */
 static int sm_step;       /* 0, or the step of the hook that failed */
 static int sm_go = -1;    /* closed: the decoy says it is alive and ends */
 static int sm_alive = -1; /* the decoy's byte, on its way out ('k'); EOF: killed */
+static pthread_t sm_thread;    /* a decoy thread */
+static int sm_thread_fds[2];   /* its ends of the two pipes: go's read, alive's write */
+
+/* A decoy thread: says its id on fds[1], waits for EOF on fds[0], says 'k'
+   and ends its process (SM_THREAD) or itself (SM_OWN_THREAD). */
+static void *sm_decoy_thread(void *arg)
+{
+    int *fds = (int *)arg;
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    char c;
+    bool ok = write(fds[1], &tid, sizeof tid) == (ssize_t)sizeof tid &&
+              read(fds[0], &c, 1) == 0 && write(fds[1], "k", 1) == 1;
+    if (sm_how == SM_THREAD) syscall(SYS_exit_group, ok ? 0 : 1);
+    return NULL;
+}
+
+static bool sm_next_pid(pid_t pid) /* the next task made gets pid */
+{
+    FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "w");
+    return f && fprintf(f, "%d", pid - 1) >= 0 && fclose(f) == 0;
+}
 
 static void hook_server_made(struct parx_procs *pp, int where)
 {
@@ -1774,27 +1804,50 @@ static void hook_server_made(struct parx_procs *pp, int where)
         sm_step = 12;
         return;
     }
-    pid_t mid = fork();
-    if (mid == 0) { /* forks the decoy and exits, leaving it to init */
-        close(go[1]);
-        close(alive[0]);
-        FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "w"); /* the next pid: the server's */
-        if (!f || fprintf(f, "%d", server - 1) < 0 || fclose(f) != 0) syscall(SYS_exit_group, 1);
-        pid_t d = fork();
-        if (d == 0) {
-            char c;
-            ssize_t n = read(go[0], &c, 1); /* 0 once the test closes its end */
-            syscall(SYS_exit_group, n == 0 && write(alive[1], "k", 1) == 1 ? 0 : 1);
+    if (sm_how == SM_OWN_THREAD) {
+        sm_thread_fds[0] = go[0];
+        sm_thread_fds[1] = alive[1];
+        if (!sm_next_pid(server) ||
+            pthread_create(&sm_thread, NULL, sm_decoy_thread, sm_thread_fds) != 0) {
+            sm_step = 13;
+            return;
         }
-        syscall(SYS_exit_group, write(alive[1], &d, sizeof d) == (ssize_t)sizeof d ? 0 : 1);
+    } else {
+        pid_t mid = fork();
+        if (mid == 0) { /* makes the decoy and exits, leaving it to init */
+            close(go[1]);
+            close(alive[0]);
+            if (sm_how == SM_PROCESS && !sm_next_pid(server)) syscall(SYS_exit_group, 1);
+            pid_t d = fork();
+            if (d == 0 && sm_how == SM_THREAD) { /* a process whose second thread has the pid */
+                sm_thread_fds[0] = go[0];
+                sm_thread_fds[1] = alive[1];
+                if (!sm_next_pid(server) ||
+                    pthread_create(&sm_thread, NULL, sm_decoy_thread, sm_thread_fds) != 0)
+                    syscall(SYS_exit_group, 1);
+                for (;;) pause(); /* ended by the thread's exit_group */
+            }
+            if (d == 0) {
+                char c;
+                ssize_t n = read(go[0], &c, 1); /* 0 once the test closes its end */
+                syscall(SYS_exit_group, n == 0 && write(alive[1], "k", 1) == 1 ? 0 : 1);
+            }
+            bool said = sm_how == SM_THREAD || write(alive[1], &d, sizeof d) == (ssize_t)sizeof d;
+            syscall(SYS_exit_group, d > 0 && said ? 0 : 1);
+        }
+        if (mid < 0 || waitpid(mid, &st, 0) != mid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            sm_step = 13;
+            return;
+        }
     }
-    close(go[0]);
-    close(alive[1]);
+    if (sm_how != SM_OWN_THREAD) { /* else the thread's, closed once it is joined */
+        close(go[0]);
+        close(alive[1]);
+    }
     sm_go = go[1];
     sm_alive = alive[0];
     pid_t d = 0;
-    if (mid < 0 || read(sm_alive, &d, sizeof d) != (ssize_t)sizeof d ||
-        waitpid(mid, &st, 0) != mid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    if (read(sm_alive, &d, sizeof d) != (ssize_t)sizeof d) {
         sm_step = 13;
         return;
     }
@@ -1802,16 +1855,10 @@ static void hook_server_made(struct parx_procs *pp, int where)
     if (d != server) sm_step = 14;
 }
 
-static int server_made_case(parx_start mode)
+static int server_made_case(parx_start mode, int how)
 {
     alarm(20 * time_scale());
-    /* pidfds, and waitid through one (Linux 5.4; not under valgrind 3.19) */
-    int self = (int)syscall(SYS_pidfd_open, getpid(), 0);
-    siginfo_t si;
-    bool waits = self >= 0 && waitid((idtype_t)P_PIDFD, (id_t)self, &si, WEXITED | WNOHANG) < 0 &&
-                 errno == ECHILD;
-    if (self >= 0) close(self);
-    if (!waits) return 100;
+    sm_how = how;
     hook = hook_server_made;
     parx_procs *pp = parx_procs_create(&(parx_procs_desc){.workers = 1, .start = mode});
     int e = errno;
@@ -1826,22 +1873,35 @@ static int server_made_case(parx_start mode)
     char c = 0;
     if (sm_alive >= 0 && read(sm_alive, &c, 1) != 1 && code == 0)
         code = 18; /* the decoy was killed */
+    if (how == SM_OWN_THREAD && sm_decoy) {
+        pthread_join(sm_thread, NULL);
+        close(sm_thread_fds[0]);
+        close(sm_thread_fds[1]);
+    }
     return code;
 }
 
-static int server_made_fork(void) { return server_made_case(PARX_START_FORK); }
-static int server_made_spawn(void) { return server_made_case(PARX_START_SPAWN); }
+static int server_made_0(void) { return server_made_case(PARX_START_FORK, SM_PROCESS); }
+static int server_made_1(void) { return server_made_case(PARX_START_FORK, SM_THREAD); }
+static int server_made_2(void) { return server_made_case(PARX_START_FORK, SM_OWN_THREAD); }
+static int server_made_3(void) { return server_made_case(PARX_START_SPAWN, SM_PROCESS); }
+static int server_made_4(void) { return server_made_case(PARX_START_SPAWN, SM_THREAD); }
+static int server_made_5(void) { return server_made_case(PARX_START_SPAWN, SM_OWN_THREAD); }
 
 static void test_server_reaped_in_create(void)
 {
-    const char *names[2] = {"fork", "spawn"};
-    int (*fns[2])(void) = {server_made_fork, server_made_spawn};
-    for (int m = 0; m < 2; m++) {
+    const char *names[6] = {"fork mode, another process",    "fork mode, another's thread",
+                            "fork mode, a thread of ours",   "spawn mode, another process",
+                            "spawn mode, another's thread",  "spawn mode, a thread of ours"};
+    int (*fns[6])(void) = {server_made_0, server_made_1, server_made_2,
+                           server_made_3, server_made_4, server_made_5};
+    for (int m = 0; m < 6; m++) {
         int code = in_pid_namespace(fns[m]);
-        if (code == 100) PT_SKIP("no pid and mount namespace of our own, or no pidfds, here");
+        if (code == 100) PT_SKIP("no pid and mount namespace of our own here");
         CHECK_MSG(code == 0,
-                  "%s mode: code %d (11-15: the step that failed; 16: create returned a pool; "
-                  "17: errno not ECHILD; 18: the process given the server's pid was killed)",
+                  "%s: code %d (11-15: the step that failed; 16: create returned a pool; "
+                  "17: errno not ECHILD; 18: the task given the server's pid was killed; "
+                  "137: the program was)",
                   names[m], code);
     }
 }
@@ -1902,7 +1962,7 @@ int main(int argc, char **argv)
                 "the pool neither waits for nor kills that child",
                 test_server_reaped_by_program);
     run_guarded("the program reaps the fork server before create opens its pidfd, its pid goes "
-                "to another process: create says -ECHILD and leaves that one alone",
+                "to another process or thread: create says -ECHILD and leaves that one alone",
                 test_server_reaped_in_create);
     return pt_done_testing();
 }
