@@ -1948,8 +1948,7 @@ static int parx__gpu_memory_plan(parx_gpu *g)
        allocates the pages around its chunk, up to two import alignments
        more (parx__gpu_import_chunks): the chunk leaves room for them, or a
        full chunk off the page boundary would ask for more than the largest
-       allocation (NVIDIA's drivers, whose binding range exceeds it, cap
-       chunks at that allocation size). */
+       allocation on a device whose binding range exceeds it. */
     VkDeviceSize max_alloc = (VkDeviceSize)1 << 30;
     PFN_vkGetPhysicalDeviceProperties2 gp2 =
         (PFN_vkGetPhysicalDeviceProperties2)g->gipa(g->inst, "vkGetPhysicalDeviceProperties2");

@@ -508,13 +508,13 @@ static void test_import_finds_device_lost(void)
     free(host);
 }
 
-/* A device whose largest allocation caps its chunks (NVIDIA's drivers:
-   maxStorageBufferRange 2^32 - 1 above a maxMemoryAllocationSize of
-   2^32 - 2 MiB), played on lavapipe with the hook that lowers its largest
-   allocation to its binding range. A full chunk imported off the page
-   boundary allocates the pages around it: before, a page more than the
-   largest allocation. Now the chunk leaves room for them: the import is
-   zero-copy, where one page of it is, and asks for no more than the limit. */
+/* A device whose largest allocation caps its chunks (a binding range
+   above maxMemoryAllocationSize), played on lavapipe with the hook that
+   lowers its largest allocation to its binding range. A full chunk
+   imported off the page boundary allocates the pages around it: before, a
+   page more than the largest allocation. Now the chunk leaves room for
+   them: the import is zero-copy, where one page of it is, and asks for no
+   more than the limit. */
 static void test_import_within_max_alloc(void)
 {
     int err = 0;
