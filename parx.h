@@ -319,10 +319,10 @@
     program a job execs inherits the two ignored). The server is a child
     of the caller: a wait() or waitpid(-1) of the caller's own may reap it,
     which breaks the pool (PARX_E_PROCS_BROKEN); the pool knows the server
-    by a pidfd (Linux 5.4 on), checked at create to name a child of the
-    caller's, so it never waits for or kills whichever process the kernel
-    gives that pid to next (a server reaped before its create returns:
-    the create fails, -ECHILD).
+    by a pidfd (Linux 5.4 on), so it never waits for or kills whichever
+    process the kernel gives that pid to next; create checks that the pid
+    still names its child (through the pidfd, or by pid where there is
+    none), and a server reaped before that fails the create (-ECHILD).
     Every descriptor is O_CLOEXEC and 3 or above (a caller started with its
     standard streams closed gets 0, 1 and 2 back from its next opens, and a
     printf must not land on the pool's socket). Destroy reaps the server,

@@ -2422,6 +2422,15 @@ static void parx__gpu_access(parx_gpu *g, parx_gpu_buffer *b, bool reads, bool w
     parx__gpu_note(g, b, reads, writes, stage);
 }
 
+/* vkAllocateMemory, every allocation parx makes: the largest size asked for
+   is kept (tests check it against maxMemoryAllocationSize). */
+static VkResult parx__gpu_allocate(parx_gpu *g, const VkMemoryAllocateInfo *ai,
+                                   VkDeviceMemory *mem)
+{
+    if (ai->allocationSize > g->largest_alloc) g->largest_alloc = ai->allocationSize;
+    return g->vkAllocateMemory(g->dev, ai, NULL, mem);
+}
+
 /* Staging space in the current batch: n bytes (<= PARX_GPU_STAGING_MAX).
    May submit the batch when its staging is full. */
 static int parx__gpu_staging(parx_gpu *g, size_t n, VkDeviceSize *off)
@@ -2465,8 +2474,7 @@ static int parx__gpu_staging(parx_gpu *g, size_t n, VkDeviceSize *off)
                                        .allocationSize = req.size,
                                        .memoryTypeIndex = (uint32_t)g->stg_type};
             void *map = NULL;
-            if (ai.allocationSize > g->largest_alloc) g->largest_alloc = ai.allocationSize;
-            r = g->vkAllocateMemory(g->dev, &ai, NULL, &s->stg_mem);
+            r = parx__gpu_allocate(g, &ai, &s->stg_mem);
             if (r != VK_SUCCESS) s->stg_mem = VK_NULL_HANDLE; /* undefined after a failure */
             if (r != VK_SUCCESS ||
                 (r = g->vkBindBufferMemory(g->dev, s->stg, s->stg_mem, 0)) != VK_SUCCESS ||
@@ -2602,8 +2610,7 @@ static int parx__gpu_make(parx_gpu *g, VkDeviceSize bytes, int type, VkBuffer *b
     if (!(req.memoryTypeBits & (1u << type))) return -ENOMEM;
     VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO,
                                .allocationSize = req.size, .memoryTypeIndex = (uint32_t)type};
-    if (ai.allocationSize > g->largest_alloc) g->largest_alloc = ai.allocationSize;
-    if ((r = g->vkAllocateMemory(g->dev, &ai, NULL, mem)) != VK_SUCCESS) {
+    if ((r = parx__gpu_allocate(g, &ai, mem)) != VK_SUCCESS) {
         *mem = VK_NULL_HANDLE;
         return parx__vk_err(g, r);
     }
@@ -2672,8 +2679,7 @@ static int parx__gpu_import_chunks(parx_gpu *g, parx_gpu_buffer *b)
             c->mem = VK_NULL_HANDLE;
             return parx__vk_err(g, VK_ERROR_DEVICE_LOST);
         }
-        if (ai.allocationSize > g->largest_alloc) g->largest_alloc = ai.allocationSize;
-        if ((r = g->vkAllocateMemory(g->dev, &ai, NULL, &c->mem)) != VK_SUCCESS) {
+        if ((r = parx__gpu_allocate(g, &ai, &c->mem)) != VK_SUCCESS) {
             c->mem = VK_NULL_HANDLE;
             return parx__vk_err(g, r);
         }

@@ -1706,8 +1706,7 @@ static int reaped_server_case(void)
     for (i = 0; i < polls(5000) && kill(wpid, 0) == 0; i++)
         nanosleep(&(struct timespec){0, 1000000}, NULL);
     if (kill(wpid, 0) == 0) return 13;
-    FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "w"); /* the next pid: the server's */
-    if (!f || fprintf(f, "%d", server - 1) < 0 || fclose(f) != 0) return 14;
+    if (!next_pid_is(server)) return 14;
     int p[2];
     if (pipe(p) != 0) return 15;
     pid_t child = fork();
@@ -1780,12 +1779,6 @@ static void *sm_decoy_thread(void *arg)
     return NULL;
 }
 
-static bool sm_next_pid(pid_t pid) /* the next task made gets pid */
-{
-    FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "w");
-    return f && fprintf(f, "%d", pid - 1) >= 0 && fclose(f) == 0;
-}
-
 static void hook_server_made(struct parx_procs *pp, int where)
 {
     if (where != PARX__PHOOK_SERVER_MADE || sm_decoy || sm_step) return;
@@ -1807,7 +1800,7 @@ static void hook_server_made(struct parx_procs *pp, int where)
     if (sm_how == SM_OWN_THREAD) {
         sm_thread_fds[0] = go[0];
         sm_thread_fds[1] = alive[1];
-        if (!sm_next_pid(server) ||
+        if (!next_pid_is(server) ||
             pthread_create(&sm_thread, NULL, sm_decoy_thread, sm_thread_fds) != 0) {
             sm_step = 13;
             return;
@@ -1817,12 +1810,12 @@ static void hook_server_made(struct parx_procs *pp, int where)
         if (mid == 0) { /* makes the decoy and exits, leaving it to init */
             close(go[1]);
             close(alive[0]);
-            if (sm_how == SM_PROCESS && !sm_next_pid(server)) syscall(SYS_exit_group, 1);
+            if (sm_how == SM_PROCESS && !next_pid_is(server)) syscall(SYS_exit_group, 1);
             pid_t d = fork();
             if (d == 0 && sm_how == SM_THREAD) { /* a process whose second thread has the pid */
                 sm_thread_fds[0] = go[0];
                 sm_thread_fds[1] = alive[1];
-                if (!sm_next_pid(server) ||
+                if (!next_pid_is(server) ||
                     pthread_create(&sm_thread, NULL, sm_decoy_thread, sm_thread_fds) != 0)
                     syscall(SYS_exit_group, 1);
                 for (;;) pause(); /* ended by the thread's exit_group */

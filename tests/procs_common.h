@@ -166,4 +166,14 @@ static inline int in_pid_namespace(int (*fn)(void))
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* In such a namespace: make pid the next one the kernel gives out, to the
+   next process or thread made there. Returns whether it could. */
+static inline bool next_pid_is(pid_t pid)
+{
+    FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "w");
+    if (!f) return false;
+    bool ok = fprintf(f, "%d", (int)pid - 1) >= 0;
+    return fclose(f) == 0 && ok;
+}
+
 #endif /* PARX_TEST_PROCS_COMMON_H */
