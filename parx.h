@@ -5723,6 +5723,10 @@ static bool parx__procs_run_by_loader(const char *exe)
     return interp && realpath(interp, real) && strcmp(real, exe) == 0;
 }
 
+/* Start the fork server by posix_spawn of the program itself, with its end
+   of the socket as fd 3 and PARX__PROCS_ENV naming it and us; it takes over
+   in parx__procs_boot, before main. Its pid in pp->server_pid, and 0; else
+   a negative errno, or PARX_E_SPAWN. */
 static int parx__procs_spawn_server(parx_procs *pp, int server_sock)
 {
     extern char **environ;
@@ -5782,7 +5786,16 @@ static int parx__procs_spawn_server(parx_procs *pp, int server_sock)
     free(envp);
     if (rc != 0) return -rc;
     pp->server_pid = pid;
-    rc = parx_arena_send(pp->sock, pp->arena);
+    return 0;
+}
+
+/* A spawned server knows nothing of the pool until it is told: the arena's
+   descriptor, then where the control block lies in it. Sent once its pid
+   is known to be its own (parx__procs_open_server_pidfd), so that a failed
+   send fails the create with nothing signalled but the server. */
+static int parx__procs_setup_spawned(parx_procs *pp)
+{
+    int rc = parx_arena_send(pp->sock, pp->arena);
     if (rc == 0)
         rc = parx__procs_send(pp->sock, PARX__M_SETUP, -1, 0, 0,
                               parx_arena_offset(pp->arena, pp->ctl));
@@ -6132,6 +6145,7 @@ static parx_procs *parx__procs_create(const parx_procs_desc *desc, int *err)
     }
     PARX__PROCS_HOOK(pp, PARX__PHOOK_SERVER_MADE);
     rc = parx__procs_open_server_pidfd(pp);
+    if (rc == 0 && pp->start == PARX_START_SPAWN) rc = parx__procs_setup_spawned(pp);
     if (rc < 0) goto fail;
 
     if (pp->start == PARX_START_FORK) {

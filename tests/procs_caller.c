@@ -1756,7 +1756,9 @@ static void test_server_reaped_by_program(void)
    pidfd or, without one, by pid: -ECHILD, and the other task is left
    alone. Played in a pid namespace of its own (ns_last_pid hands out the
    pid) at the hook between the fork or spawn and the pidfd's opening, in
-   each start mode. */
+   each start mode; in spawn mode the server has not been sent its setup
+   yet, which fails too (create sent it first, and a failed send took the
+   way out with the pid unchecked). */
 enum { SM_PROCESS, SM_THREAD, SM_OWN_THREAD };
 static int sm_how;        /* which task gets the server's pid: SM_* */
 static pid_t sm_decoy;    /* its id (0: none yet) */
