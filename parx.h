@@ -1867,6 +1867,13 @@ PARX_API int parx_probe_format(const parx_probe *p, char *buf, size_t size);
    write at 5 GiB landing at 1 GiB). */
 _Static_assert(sizeof(off_t) == 8, "parx: on a 32-bit target compile the implementation with "
                                    "-D_FILE_OFFSET_BITS=64, or compile the shipped parx.c");
+/* 64-bit atomics are shared between processes (the process pool's ring,
+   its job slots): they must be the CPU's own instructions. libatomic's
+   stand-ins (for i486, say) lock a table private to each process: atomic
+   in none. */
+#if !defined(__GCC_HAVE_SYNC_COMPARE_AND_SWAP_8)
+#error "parx: 64-bit atomics are not lock-free here (32-bit x86: build for i586 or later)"
+#endif
 #ifndef PARX_NO_PROC
 #include <dirent.h> /* /proc/self/task: which threads could hold a lock (parx__procs_threads) */
 #include <link.h> /* dl_iterate_phdr: job functions by module and offset */

@@ -91,37 +91,42 @@
     Size an arena for its peak of small blocks plus its large ones.
 
     >>lifetime
-    An anonymous arena lives while any process maps it or holds its fd. A
-    named arena keeps a table of the processes that attached to it (create,
-    open, from_fd, recv), each recorded by pid and start time;
-    parx_arena_close removes the caller and unlinks the name when no live
-    process is left in the table. Processes that died without closing (zombies
-    included) are cleared on the way; a forked child using a handle it
-    inherited is not in the table (it shares its parent's entry), so a child
-    that must keep the name alive attaches itself. Liveness is read from
-    /proc: where it is not mounted, entries count as alive while their pid
-    exists; a process in another pid namespace (a container sharing
-    /dev/shm) is recorded by a pid this process cannot see, so processes
-    sharing a named arena must share a pid namespace, or the last closer
-    in one removes the name while others remain attached (their mappings
-    stay). parx_arena_unlink removes
-    the name at once (or leaves it to a live process removing it already).
-    Exactly one closer or unlinker removes the name, and only while it still
-    names this segment; one killed on the way leaves the work to the next
-    closer or unlinker. So the name goes when a process closes it: where
-    the last process attached is killed rather than closing, the name stays
-    in /dev/shm until a process opens and closes it, or parx_arena_unlink
-    (the creator can unlink it as soon as every peer has attached; named
-    arenas cannot be watched from outside). A named segment is made unnamed
-    (O_TMPFILE in /dev/shm) and gets its name last, with a hard link that
-    fails if the name exists (O_EXCL's effect), so the name never shows a
+    An anonymous arena lives while any process maps it or holds its fd. A named
+    arena keeps a table of the processes that attached to it (create, open,
+    from_fd, recv), each recorded by pid and start time; parx_arena_close
+    removes the caller and unlinks the name when no live process is left in the
+    table. Processes that died without closing (zombies included) are cleared on
+    the way; a forked child using a handle it inherited is not in the table (it
+    shares its parent's entry), so a child that must keep the name alive
+    attaches itself. Liveness is read from /proc: where it is not mounted,
+    entries count as alive while their pid exists; a process in another pid
+    namespace (a container sharing /dev/shm) is recorded by a pid this process
+    cannot see, so processes sharing a named arena must share a pid namespace,
+    or the last closer in one removes the name while others remain attached
+    (their mappings stay). parx_arena_unlink removes the name at once (or leaves
+    it to a live process removing it already). Exactly one closer or unlinker
+    removes the name, and only while it still names this segment; one killed on
+    the way leaves the work to the next closer or unlinker, and so does one that
+    cannot see the name (its /dev/shm another: a mount namespace of its own, a
+    chroot). So the name goes when a process closes it: where the last process
+    attached is killed rather than closing, the name stays in /dev/shm until a
+    process opens and closes it, or parx_arena_unlink (the creator can unlink it
+    as soon as every peer has attached; named arenas cannot be watched from
+    outside). A process that execs is the same process to the table, attached
+    until the new program ends though it holds nothing of the arena: close
+    before exec. An open that meets the last close gets the arena with its name,
+    or -ENOENT, never an arena whose name is gone. A named segment is made
+    unnamed (O_TMPFILE in /dev/shm) and gets its name last, with a hard link
+    that fails if the name exists (O_EXCL's effect), so the name never shows a
     half-made arena, and a creator killed on the way leaves none; where that
     cannot be done the name is made first, O_EXCL. Segments are mode 0600,
-    whatever the umask; default names carry 128 random bits. Every descriptor
-    is O_CLOEXEC and 3 or above: in a program started with its standard
-    streams closed, a printf cannot write into an arena. An anonymous
-    segment is sealed against shrinking and growing, so no process can make
-    another fault on a truncated mapping.
+    whatever the umask; default names carry 128 random bits. Every descriptor is
+    O_CLOEXEC and 3 or above: in a program started with its standard streams
+    closed, a printf cannot write into an arena. An anonymous segment is sealed
+    against shrinking and growing, so no process can make another fault on a
+    truncated mapping, and one that is not sealed is refused. A named segment
+    cannot be sealed: a process that can open it can also truncate it, and then
+    every process mapping it faults (SIGBUS).
 */
 #ifndef PARX_SHM_H_INCLUDED
 #define PARX_SHM_H_INCLUDED
@@ -262,7 +267,8 @@ PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err);
 
 /* parx_arena_open: attach to the named arena `name` ("/..."), mapping it at
    its creator's address when that range is free here.
-   Returns the arena or NULL with *err: -EINVAL (bad name), -ENOENT, -EACCES,
+   Returns the arena or NULL with *err: -EINVAL (bad name), -ENOENT (no
+   such name, or its last user closed while this open attached), -EACCES,
    PARX_E_NOT_ARENA, PARX_E_ARENA_VERSION, PARX_E_TRUNCATED, -EUSERS (its table
    of attached processes is full: 128 handles, each open counting once), or a
    failed system call's errno. The name appears once its arena is complete
@@ -277,7 +283,9 @@ PARX_API parx_arena *parx_arena_open(const char *name, int *err);
 /* parx_arena_from_fd: attach to the arena behind `fd` (from parx_arena_fd in
    a parent before fork, or from parx_arena_recv). The arena keeps its own
    duplicate of fd; the caller still owns `fd`.
-   Returns the arena or NULL with *err: -EBADF, PARX_E_NOT_ARENA,
+   Returns the arena or NULL with *err: -EBADF, PARX_E_NOT_ARENA (not an
+   arena; or an anonymous one's copy, not sealed against shrinking as every
+   anonymous arena is, which its holder could truncate under us),
    PARX_E_ARENA_VERSION, PARX_E_TRUNCATED, -EUSERS, or a system call's errno.
    Thread safety: any thread. */
 PARX_API parx_arena *parx_arena_from_fd(int fd, int *err);
@@ -293,9 +301,10 @@ PARX_API void parx_arena_close(parx_arena *a);
 /* parx_arena_unlink: remove a named arena's name now; processes attached
    keep using it, nobody new can open it. Returns 0, -EINVAL (anonymous
    arena or NULL), or the errno of shm_unlink (-ENOENT if already gone, if
-   the name now belongs to another segment, or if another live process is
-   removing it at this moment: the name may still be there, and stays if
-   that removal fails).
+   the name now belongs to another segment, if this process cannot see it
+   (its /dev/shm another), or if another live process is removing it at
+   this moment: the name may still be there, and stays if that removal
+   fails).
    Thread safety: any thread. */
 PARX_API int parx_arena_unlink(parx_arena *a);
 
@@ -424,6 +433,13 @@ PARX_API parx_arena *parx_arena_recv(int sock, int *err);
    write at 5 GiB landing at 1 GiB). */
 _Static_assert(sizeof(off_t) == 8, "parx: on a 32-bit target compile the implementation with "
                                    "-D_FILE_OFFSET_BITS=64, or compile the shipped parx.c");
+/* 64-bit atomics are shared between processes (the free lists, the table
+   of processes): they must be the CPU's own instructions. libatomic's
+   stand-ins (for i486, say) lock a table private to each process: atomic
+   in none. */
+#if !defined(__GCC_HAVE_SYNC_COMPARE_AND_SWAP_8)
+#error "parx: 64-bit atomics are not lock-free here (32-bit x86: build for i586 or later)"
+#endif
 
 #ifndef PARX_ASSERT
 #include <assert.h>
@@ -1282,11 +1298,9 @@ static int parx__shm_register(parx_arena *a)
     return -EUSERS;
 }
 
-/* Remove this process from the table, then say whether any live process is
-   left (clearing dead ones on the way). Our removal comes first and both it
-   and the scan are seq_cst, so when the last two users close at once, at
-   least one of them sees the other gone and unlinks the name. */
-static bool parx__shm_deregister(parx_arena *a)
+/* Take this process's entry out of the table (seq_cst: ordered before the
+   scan that follows, see parx__shm_remove_if_last). */
+static void parx__shm_deregister(parx_arena *a)
 {
     for (int i = 0; i < PARX__SHM_PROCS; i++) {
         uint64_t mine = a->me;
@@ -1295,6 +1309,12 @@ static bool parx__shm_deregister(parx_arena *a)
             break;
     }
     a->registered = false;
+}
+
+/* Whether any live process is in the table, clearing dead ones on the way.
+   seq_cst loads: see parx__shm_remove_if_last. */
+static bool parx__shm_others_alive(parx_arena *a)
+{
     bool others = false;
     for (int i = 0; i < PARX__SHM_PROCS; i++) {
         uint64_t e = atomic_load_explicit(&a->hdr->procs[i], memory_order_seq_cst);
@@ -1621,6 +1641,11 @@ static int parx__shm_check(int fd, parx__shm_header *out, uint64_t *size)
         dof % PARX__SHM_PAGE || mo < sizeof *out || mo > sz || dof > sz || dof < mo || np == 0 ||
         np > (dof - mo) / 4 || np > (sz - dof) / PARX__SHM_PAGE || out->base_hint % PARX__SHM_ALIGN)
         return PARX_E_NOT_ARENA;
+    /* An anonymous arena is a memfd that create sealed against shrinking.
+       One that is not is a copy of one (a peer's memfd, a file), which its
+       holder could truncate under our mapping: refused, never mapped. */
+    int seals = out->name[0] ? 0 : fcntl(fd, F_GET_SEALS);
+    if (!out->name[0] && (seals < 0 || !(seals & F_SEAL_SHRINK))) return PARX_E_NOT_ARENA;
     *size = out->size;
     return 0;
 }
@@ -1677,6 +1702,10 @@ fail:
     return NULL;
 }
 
+/* `unlinked` once the name is gone: no process id (an entry of the table
+   of processes) is all ones. */
+#define PARX__SHM_UNLINKED UINT64_MAX
+
 PARX_API parx_arena *parx_arena_open(const char *name, int *err)
 {
     int dummy;
@@ -1690,7 +1719,18 @@ PARX_API parx_arena *parx_arena_open(const char *name, int *err)
         *err = -errno;
         return NULL;
     }
-    return parx__shm_attach(fd, err);
+    parx_arena *a = parx__shm_attach(fd, err);
+    if (!a || !a->registered) return a;
+    /* In the table now. The last of the others may have closed meanwhile
+       and be removing the name, or be done: then we back out, as if we had
+       come after it, and close as it does (see parx__shm_remove_if_last).
+       A dead process's claim is no removal under way. seq_cst: ordered
+       after our entry, against that closer's claim and second scan. */
+    uint64_t u = atomic_load_explicit(&a->hdr->unlinked, memory_order_seq_cst);
+    if (u == 0 || (u != PARX__SHM_UNLINKED && !parx__shm_alive(u))) return a;
+    parx_arena_close(a);
+    *err = -ENOENT;
+    return NULL;
 }
 
 PARX_API parx_arena *parx_arena_from_fd(int fd, int *err)
@@ -1705,51 +1745,84 @@ PARX_API parx_arena *parx_arena_from_fd(int fd, int *err)
     return parx__shm_attach(own, err);
 }
 
-/* `unlinked` once the name is gone: no process id (an entry of the table
-   of processes) is all ones. */
-#define PARX__SHM_UNLINKED UINT64_MAX
+/* The name is removed once, and only while it still names this segment, so
+   a newer arena created under the same name afterwards is never removed by
+   the old one's users. One closer or unlinker at a time does it: the one
+   that put its process id in the header's `unlinked` field (its claim),
+   which says PARX__SHM_UNLINKED once the name is gone. A process that finds
+   the id of a dead one there (killed on the way) takes over; a flag set for
+   good before the work kept the name for good when its setter died before
+   removing it (every later close and unlink took the name for gone).
+   Nobody waits for anybody: a live unlinker, even one stopped, is left to
+   finish.
 
-/* Remove a named arena's name, once, and only if the name still refers to
-   this segment, so a newer arena created under the same name afterwards is
-   never removed by the old one's users. One closer or unlinker at a time
-   does it: the one that put its process id in the header's `unlinked`
-   field, which says PARX__SHM_UNLINKED once the name is gone. A process
-   that finds the id of a dead one there (killed on the way) takes over; a
-   flag set for good before the work kept the name for good when its
-   setter died before removing it (every later close and unlink took the
-   name for gone). Nobody waits for anybody: a live unlinker, even one
-   stopped, is left to finish. `me`: the caller's id. A closer passes the
-   one it had in the table, so that it makes no system call between leaving
-   the table and claiming the removal here (tests/shm.c stops a closing
-   creator at each one and opens and closes the arena meanwhile). */
-static int parx__shm_unlink_once(parx_arena *a, uint64_t me)
+   The claim: true if `me` now holds it; false if the name is gone, or a
+   live process is removing it. seq_cst, as every access to the field: a
+   last closer's claim and its second look at the table are ordered against
+   an opener's entry and its look at the field (parx__shm_remove_if_last).
+   A closer passes the id it had in the table, so that it makes no system
+   call between leaving the table and its claim (tests/shm.c stops a
+   closing creator at each one and opens and closes the arena meanwhile). */
+static bool parx__shm_claim(parx__shm_header *h, uint64_t me)
 {
-    parx__shm_header *h = a->hdr;
     uint64_t cur = 0;
-    /* relaxed, here and below: the field only elects the unlinker; it
-       publishes nothing (each one looks at the name for itself) */
-    while (!atomic_compare_exchange_strong_explicit(&h->unlinked, &cur, me, memory_order_relaxed,
-                                                    memory_order_relaxed)) {
-        if (cur == PARX__SHM_UNLINKED || parx__shm_alive(cur)) return -ENOENT;
+    while (!atomic_compare_exchange_strong_explicit(&h->unlinked, &cur, me, memory_order_seq_cst,
+                                                    memory_order_seq_cst)) {
+        if (cur == PARX__SHM_UNLINKED || parx__shm_alive(cur)) return false;
         /* its unlinker died before it finished: the CAS takes over from it */
     }
-    /* The name is looked at by its path, where shm_open keeps it, not
-       opened: that takes no descriptor, so a process out of them (EMFILE)
-       still removes it, as the one elected must. */
+    return true;
+}
+
+/* Remove the name, the claim held, and give the claim up: the field says
+   PARX__SHM_UNLINKED once the name is gone, else 0 again, for the next
+   closer or unlinker (an unlink that failed, -EACCES say). Gone is what
+   our own segment says (no link left), so that a process whose /dev/shm is
+   another (a mount namespace, a chroot, where the name's path shows nothing
+   or another file) never takes a name it cannot see for gone: it leaves it,
+   -ENOENT, to a process that sees it. The name is looked at by its path,
+   where shm_open keeps it, not opened: that takes no descriptor, so a
+   process out of them (EMFILE) still removes it, as the one elected must. */
+static int parx__shm_remove_name(parx_arena *a)
+{
     char path[sizeof PARX__SHM_DIR + sizeof a->name];
     snprintf(path, sizeof path, PARX__SHM_DIR "%s", a->name);
     struct stat mine, theirs;
+    bool gone = false;
     int rc;
-    if (stat(path, &theirs) != 0 || fstat(a->fd, &mine) != 0 || mine.st_ino != theirs.st_ino ||
-        mine.st_dev != theirs.st_dev)
-        rc = -ENOENT; /* gone, or another segment's now */
-    else
+    if (fstat(a->fd, &mine) != 0) {
+        rc = -errno;
+    } else if (mine.st_nlink == 0) { /* removed, and maybe another segment's now */
+        rc = -ENOENT;
+        gone = true;
+    } else if (stat(path, &theirs) != 0 || mine.st_ino != theirs.st_ino ||
+               mine.st_dev != theirs.st_dev) {
+        rc = -ENOENT; /* out of our sight */
+    } else {
         rc = shm_unlink(a->name) == 0 ? 0 : -errno;
-    /* gone for good; an unlink that failed (-EACCES, say) leaves the name,
-       and the field free for the next closer or unlinker */
-    atomic_store_explicit(&h->unlinked, rc == 0 || rc == -ENOENT ? PARX__SHM_UNLINKED : 0,
-                          memory_order_relaxed);
+        gone = rc == 0 || rc == -ENOENT;
+    }
+    atomic_store_explicit(&a->hdr->unlinked, gone ? PARX__SHM_UNLINKED : 0, memory_order_seq_cst);
     return rc;
+}
+
+/* A closer that has left the table: remove the name if no live process is
+   in it. An opener that attaches meanwhile puts its entry in the table,
+   then looks at the field (parx_arena_open); we claim, then look at the
+   table again. All seq_cst, so one of us sees the other: we back off and
+   leave the name to it, or it backs out of its open (-ENOENT) and closes
+   as we do. The loop is for that last case: an opener that saw our claim,
+   left, and found it still held, counts on us to look again. */
+static void parx__shm_remove_if_last(parx_arena *a, uint64_t me)
+{
+    for (;;) {
+        if (parx__shm_others_alive(a) || !parx__shm_claim(a->hdr, me)) return;
+        if (!parx__shm_others_alive(a)) {
+            parx__shm_remove_name(a);
+            return;
+        }
+        atomic_store_explicit(&a->hdr->unlinked, 0, memory_order_seq_cst); /* back off */
+    }
 }
 
 PARX_API void parx_arena_close(parx_arena *a)
@@ -1757,9 +1830,9 @@ PARX_API void parx_arena_close(parx_arena *a)
     if (!a) return;
     /* Only the process that attached the handle speaks for it; a forked
        child closing an inherited handle just unmaps. */
-    if (a->registered && getpid() == a->pid && !parx__shm_deregister(a)) {
-        /* the last one out removes the name (see parx__shm_unlink_once) */
-        parx__shm_unlink_once(a, a->me);
+    if (a->registered && getpid() == a->pid) {
+        parx__shm_deregister(a);
+        parx__shm_remove_if_last(a, a->me); /* the last one out removes the name */
     }
     parx__shm_free_handle(a);
 }
@@ -1767,7 +1840,7 @@ PARX_API void parx_arena_close(parx_arena *a)
 PARX_API int parx_arena_unlink(parx_arena *a)
 {
     if (!a || !a->name[0]) return -EINVAL;
-    return parx__shm_unlink_once(a, parx__shm_self_id());
+    return parx__shm_claim(a->hdr, parx__shm_self_id()) ? parx__shm_remove_name(a) : -ENOENT;
 }
 
 /* -------------------------------------------------------------------------- */
@@ -1879,15 +1952,24 @@ PARX_API int parx_arena_send(int sock, const parx_arena *a)
     return n == 1 ? 0 : -errno;
 }
 
+/* SCM_PIDFD (Linux 6.5), which older headers lack */
+#define PARX__SCM_PIDFD 4
+
 PARX_API parx_arena *parx_arena_recv(int sock, int *err)
 {
     int dummy;
     if (!err) err = &dummy;
     char byte;
     struct iovec iov = {&byte, 1};
-    union { /* room for a few descriptors: a sender that sent more is refused, */
-        struct cmsghdr h; /* and the kernel closes any that did not fit */
-        char buf[CMSG_SPACE(8 * sizeof(int))];
+    /* Room for a few descriptors (a sender that sent more is refused, and
+       the kernel closes any that did not fit), and for what the kernel adds
+       on a socket that asks for it, ahead of them: SO_PASSCRED's
+       credentials, SO_PASSPIDFD's pidfd, SO_PASSSEC's security label. Short
+       of room, the kernel would drop the arena's descriptor. */
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(8 * sizeof(int)) + CMSG_SPACE(sizeof(struct ucred)) +
+                 CMSG_SPACE(sizeof(int)) + CMSG_SPACE(256)];
     } ctl;
     struct msghdr msg = {0};
     msg.msg_iov = &iov;
@@ -1902,12 +1984,20 @@ PARX_API parx_arena *parx_arena_recv(int sock, int *err)
         return NULL;
     }
     /* Exactly one descriptor, or none is kept: every one received is ours
-       to close. n == 0 is the end of the stream, or, on a seqpacket or
-       datagram socket, a message of no bytes, which can carry descriptors
-       too: they are looked at either way. */
+       to close, SO_PASSPIDFD's pidfd too (SCM_PIDFD, Linux 6.5). n == 0 is
+       the end of the stream, or, on a seqpacket or datagram socket, a
+       message of no bytes, which can carry descriptors too: they are looked
+       at either way. */
     int fd = -1, count = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        if (c->cmsg_level != SOL_SOCKET) continue;
+        if (c->cmsg_type == PARX__SCM_PIDFD && c->cmsg_len == CMSG_LEN(sizeof(int))) {
+            int pidfd;
+            memcpy(&pidfd, CMSG_DATA(c), sizeof pidfd);
+            close(pidfd);
+            continue;
+        }
+        if (c->cmsg_type != SCM_RIGHTS) continue;
         size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
         for (size_t i = 0; i < k; i++, count++) {
             int got;

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE /* memfd_create, F_ADD_SEALS, O_TMPFILE, strsignal */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h> /* unshare */
 #include <signal.h>
@@ -28,6 +29,10 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#ifndef SO_PASSPIDFD /* Linux 6.5; newer than some headers */
+#define SO_PASSPIDFD 76
+#endif
 
 #include "parx_shm.h"
 #include "parx_test.h"
@@ -94,16 +99,25 @@ static int in_arena(const parx_arena *a, const void *p, size_t size)
 }
 
 /* a memfd holding `len` bytes of `src` (or zeros if src is NULL), unsealed */
-static int memfd_with(const void *src, size_t len)
+/* a memfd holding len bytes of src, sealed with `seals` (0: none) */
+static int memfd_sealed_with(const void *src, size_t len, int seals)
 {
-    int fd = memfd_create("parx-test-copy", MFD_CLOEXEC);
+    int fd = memfd_create("parx-test-copy", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
         return -1;
-    if (ftruncate(fd, (off_t)len) != 0 || (src && len && !xwrite(fd, src, len))) {
+    if (ftruncate(fd, (off_t)len) != 0 || (src && len && !xwrite(fd, src, len)) ||
+        (seals && fcntl(fd, F_ADD_SEALS, seals) != 0)) {
         close(fd);
         return -1;
     }
     return fd;
+}
+
+/* sealed against shrinking and growing, as an anonymous arena is (one that
+   is not is refused: test_from_fd_unsealed) */
+static int memfd_with(const void *src, size_t len)
+{
+    return memfd_sealed_with(src, len, F_SEAL_SHRINK | F_SEAL_GROW);
 }
 
 /* ===== create ============================================================= */
@@ -1365,6 +1379,41 @@ static void test_from_fd_copy_intact(void)
     parx_arena_close(a);
 }
 
+/* An anonymous arena's copy that is not sealed against shrinking could be
+   truncated under the mapping by whoever holds it (a peer that sent it):
+   refused before it is mapped. Sealed against growing only: refused too.
+   A named arena's segment (a file in /dev/shm) cannot be sealed: it
+   attaches. */
+static void test_from_fd_unsealed(void)
+{
+    parx_arena *a = anon(1 * MiB);
+    REQUIRE(a != NULL);
+    const int seals[] = {0, F_SEAL_GROW, F_SEAL_GROW | F_SEAL_SEAL};
+    for (size_t i = 0; i < sizeof seals / sizeof seals[0]; i++) {
+        int fd = memfd_sealed_with(parx_arena_base(a), parx_arena_size(a), seals[i]);
+        REQUIRE(fd >= 0);
+        int err = 0;
+        parx_arena *b = parx_arena_from_fd(fd, &err);
+        CHECK_MSG(b == NULL && err == PARX_E_NOT_ARENA,
+                  "from_fd(a copy with seals %#x): %p, err %d (%s), want PARX_E_NOT_ARENA",
+                  (unsigned)seals[i], (void *)b, err, parx_strerror(err));
+        parx_arena_close(b);
+        /* the truncation such a copy would allow: nothing of ours maps it */
+        CHECK_EQ(ftruncate(fd, 4096), 0);
+        close(fd);
+    }
+    parx_arena_close(a);
+    int err = 0;
+    parx_arena *n = parx_arena_create(
+        &(parx_arena_desc){.size = 1 * MiB, .name = test_name("unsealed")}, &err);
+    REQUIRE(n != NULL);
+    parx_arena *m = parx_arena_from_fd(parx_arena_fd(n), &err);
+    CHECK_MSG(m != NULL, "from_fd(a named arena's descriptor): err %d (%s)", err,
+              parx_strerror(err));
+    parx_arena_close(m);
+    parx_arena_close(n);
+}
+
 static void test_from_fd_truncated(void)
 {
     parx_arena *a = anon(4 * MiB);
@@ -1794,6 +1843,175 @@ static void test_named_open_during_create(void)
     CHECK(opened > 0);
     if (shm_exists(name))
         shm_unlink(name);
+}
+
+/* An open racing with the last user's close: the opener, under ptrace, is
+   stopped at its k-th system call in parx_arena_open, for every k until
+   open returns, and the last user closes meanwhile. An open that succeeds
+   must find the name there while it is attached, and its close removes it;
+   one that fails says -ENOENT and leaves no name (found in review: open
+   succeeded, the name already removed by the close, when the closer looked
+   at the table before the opener was in it). */
+static void test_named_open_during_last_close(void)
+{
+    char name[128];
+    snprintf(name, sizeof name, "%s", test_name("last-close"));
+    int opened = 0, refused = 0;
+    for (int k = 1;; k++) {
+        int err = 0;
+        parx_arena *a = parx_arena_create(&(parx_arena_desc){.size = 1 * MiB, .name = name}, &err);
+        REQUIRE(a != NULL);
+        int ready[2];
+        REQUIRE(pipe2(ready, O_CLOEXEC) == 0);
+        pid_t pid = xfork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0)
+                _exit(77);
+            raise(SIGSTOP);
+            parx_arena *b = parx_arena_open(name, &err);
+            xwrite(ready[1], "o", 1); /* past open (a system call, so a stop too) */
+            if (!b)
+                _exit(err == -ENOENT ? 20 : 21);
+            bool there = shm_exists(name);
+            parx_arena_close(b);
+            _exit(!there ? 23 : shm_exists(name) ? 22 : 0);
+        }
+        close(ready[1]);
+        int st = 0;
+        REQUIRE(waitpid(pid, &st, 0) == pid);
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+            close(ready[0]);
+            parx_arena_close(a);
+            PT_SKIP("ptrace is not permitted here");
+        }
+        REQUIRE(WIFSTOPPED(st));
+        bool ended = false;
+        for (int stops = 0; stops < k; stops++)
+            if (!CHECK(ptrace(PTRACE_SYSCALL, pid, NULL, NULL) == 0) ||
+                waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st)) {
+                ended = true;
+                break;
+            }
+        /* open had returned before this stop: the last round */
+        struct pollfd pfd = {ready[0], POLLIN, 0};
+        bool past_open = poll(&pfd, 1, 0) == 1;
+        parx_arena_close(a); /* the last user but the opener, stopped at its k-th call */
+        if (!ended)
+            ptrace(PTRACE_DETACH, pid, NULL, NULL);
+        st = wait_status(pid);
+        close(ready[0]);
+        int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        if (code == 0)
+            opened++;
+        else if (code == 20)
+            refused++;
+        else
+            CHECK_MSG(0, "the opener stopped at its system call %d: code %d (21: open failed "
+                         "but not with -ENOENT; 22: its close left the name; 23: open "
+                         "succeeded, the name gone)", k, code);
+        CHECK_MSG(!shm_exists(name), "the opener stopped at its system call %d: the name was "
+                                     "left behind (code %d)", k, code);
+        if (shm_exists(name))
+            shm_unlink(name); /* the next round starts without it */
+        if (code != 0 && code != 20)
+            break;
+        if (ended || past_open)
+            break;
+    }
+    pt_diag("the last close at each system call of an open: opened %d times, -ENOENT %d times",
+            opened, refused);
+    CHECK(opened > 0 && refused > 0);
+}
+
+/* The mirror of the test above: the last user, under ptrace, is stopped at
+   its k-th system call in parx_arena_close, for every k until close
+   returns, and the parent opens meanwhile. Two users that died without
+   closing are in the table ahead of it, so that its look at the table
+   makes system calls (/proc), and the parent can take a slot the look has
+   passed: the closer must then see it on its second look, after its claim,
+   and leave the name (found in review: the name went from under an open
+   that had succeeded). An open that succeeds finds the name there until it
+   closes, and that close removes it; one that fails says -ENOENT. */
+static void test_named_last_close_during_open(void)
+{
+    char name[128];
+    snprintf(name, sizeof name, "%s", test_name("during-open"));
+    int opened = 0, refused = 0;
+    for (int k = 1;; k++) {
+        /* two dead users: the creator, and one that opened after it */
+        for (int i = 0; i < 2; i++) {
+            pid_t pid = xfork();
+            REQUIRE(pid >= 0);
+            if (pid == 0) {
+                parx_arena *d =
+                    i == 0 ? parx_arena_create(&(parx_arena_desc){.size = 1 * MiB, .name = name},
+                                               NULL)
+                           : parx_arena_open(name, NULL);
+                _exit(d ? 0 : 1); /* no close: its entry stays */
+            }
+            REQUIRE(wait_status(pid) == 0);
+        }
+        int ready[2];
+        REQUIRE(pipe2(ready, O_CLOEXEC) == 0);
+        pid_t pid = xfork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            parx_arena *c = parx_arena_open(name, NULL);
+            if (!c)
+                _exit(10);
+            if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0)
+                _exit(77);
+            raise(SIGSTOP);
+            parx_arena_close(c);
+            xwrite(ready[1], "c", 1); /* past close (a system call, so a stop too) */
+            _exit(0);
+        }
+        close(ready[1]);
+        int st = 0;
+        REQUIRE(waitpid(pid, &st, 0) == pid);
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+            close(ready[0]);
+            shm_unlink(name);
+            PT_SKIP("ptrace is not permitted here");
+        }
+        REQUIRE(WIFSTOPPED(st));
+        bool ended = false;
+        for (int stops = 0; stops < k; stops++)
+            if (!CHECK(ptrace(PTRACE_SYSCALL, pid, NULL, NULL) == 0) ||
+                waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st)) {
+                ended = true;
+                break;
+            }
+        struct pollfd pfd = {ready[0], POLLIN, 0};
+        bool past_close = poll(&pfd, 1, 0) == 1; /* close had returned: the last round */
+        int err = 0;
+        parx_arena *b = parx_arena_open(name, &err); /* while the closer is stopped */
+        if (!ended)
+            ptrace(PTRACE_DETACH, pid, NULL, NULL);
+        st = wait_status(pid);
+        close(ready[0]);
+        CHECK_MSG(st == 0, "the closer: status %#x", st);
+        if (b) {
+            opened++;
+            CHECK_MSG(shm_exists(name), "the closer stopped at its system call %d: the name went "
+                                        "while an open that succeeded holds the arena", k);
+            parx_arena_close(b);
+        } else {
+            refused++;
+            CHECK_MSG(err == -ENOENT, "the closer stopped at its system call %d: open said %d (%s)",
+                      k, err, parx_strerror(err));
+        }
+        CHECK_MSG(!shm_exists(name), "the closer stopped at its system call %d: the name was "
+                                     "left behind (open %s)", k, b ? "succeeded" : "failed");
+        if (shm_exists(name))
+            shm_unlink(name); /* the next round starts without it */
+        if (ended || past_close || k > 1000)
+            break;
+    }
+    pt_diag("an open at each system call of the last close: opened %d times, -ENOENT %d times",
+            opened, refused);
+    CHECK(opened > 0 && refused > 0);
 }
 
 /* A creator killed in parx_arena_create, at any of its system calls,
@@ -2469,6 +2687,51 @@ static void test_recv_empty_message(void)
     parx_arena_close(a);
 }
 
+/* A receiving socket that asks for the sender's credentials (SO_PASSCRED)
+   or a pidfd of it (SO_PASSPIDFD, Linux 6.5) gets them ahead of the
+   descriptor: the arena still attaches (found in review: no room was left
+   for it, and recv said -EBADMSG), and the pidfd is closed (found in
+   review: it leaked; the guard counts descriptors). */
+static void test_recv_passcred(void)
+{
+    parx_arena *a = anon(1 * MiB);
+    REQUIRE(a != NULL);
+    const struct {
+        const char *what;
+        int opts[2]; /* 0: none */
+    } cases[] = {{"SO_PASSCRED", {SO_PASSCRED, 0}},
+                 {"SO_PASSPIDFD", {SO_PASSPIDFD, 0}},
+                 {"SO_PASSCRED and SO_PASSPIDFD", {SO_PASSCRED, SO_PASSPIDFD}}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int sv[2];
+        REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+        int one = 1;
+        bool set = true;
+        for (int k = 0; k < 2 && set && cases[i].opts[k]; k++)
+            if (setsockopt(sv[1], SOL_SOCKET, cases[i].opts[k], &one, sizeof one) != 0) {
+                pt_diag("%s: setsockopt: %s (Linux before 6.5 has no SO_PASSPIDFD); case skipped",
+                        cases[i].what, strerror(errno));
+                set = false;
+            }
+        if (set) {
+            CHECK_EQ(parx_arena_send(sv[0], a), 0);
+            int err = 0;
+            parx_arena *b = parx_arena_recv(sv[1], &err);
+            CHECK_MSG(b != NULL, "recv on a socket with %s: err %d (%s)", cases[i].what, err,
+                      parx_strerror(err));
+            if (b) {
+                void *p = parx_arena_alloc(b, 100, 0);
+                CHECK(p != NULL);
+                CHECK_EQ(parx_arena_free(b, p), 0);
+                parx_arena_close(b);
+            }
+        }
+        close(sv[0]);
+        close(sv[1]);
+    }
+    parx_arena_close(a);
+}
+
 static void test_strerror(void)
 {
     int codes[] = {PARX_E_NOT_ARENA, PARX_E_ARENA_VERSION, PARX_E_TRUNCATED, -EUSERS, -EFBIG,
@@ -2723,6 +2986,65 @@ static void test_named_close_without_proc(void)
     CHECK_MSG(!shm_exists(name), "%s outlived its last user", name);
 }
 
+/* The last user of a named arena is a process whose /dev/shm is another
+   tmpfs (a sandbox, a mount namespace of its own), attached through the
+   descriptor: it cannot see the name, and must leave it to a process that
+   can, not take it for gone (found in review: it marked the arena unlinked
+   for good, and no later close or unlink removed the name). */
+static void test_named_last_close_elsewhere(void)
+{
+    const char *name = test_name("elsewhere");
+    int err = 0;
+    parx_arena *a = parx_arena_create(&(parx_arena_desc){.size = 1 * MiB, .name = name}, &err);
+    REQUIRE(a != NULL);
+    int ready[2], go[2];
+    REQUIRE(pipe(ready) == 0 && pipe(go) == 0);
+    pid_t pid = xfork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        close(ready[0]);
+        close(go[1]);
+        char c = 100;
+        if (unshare(CLONE_NEWNS) != 0 ||
+            mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
+            mount("parx-test", "/dev/shm", "tmpfs", 0, "size=1m") != 0) {
+            ssize_t w = write(ready[1], &c, 1);
+            _exit(w == 1 ? 100 : 1);
+        }
+        parx_arena *b = parx_arena_from_fd(parx_arena_fd(a), NULL);
+        c = b ? 0 : 2;
+        if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 0)
+            _exit(3);
+        parx_arena_close(b); /* the last user now: the name is out of its sight */
+        _exit(b ? 0 : 2);
+    }
+    close(ready[1]);
+    close(go[0]);
+    char c = 1;
+    CHECK_EQ(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    if (c == 0)
+        parx_arena_close(a); /* the child holds it: the name stays */
+    close(go[1]);
+    int st = wait_status(pid);
+    if (c != 0) {
+        parx_arena_close(a);
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 100)
+            PT_SKIP("no tmpfs of our own on /dev/shm here (unshare or mount not permitted)");
+        CHECK_MSG(0, "the child: status %#x", st);
+        return;
+    }
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child: status %#x", st);
+    CHECK_MSG(shm_exists(name), "%s went while the child held it", name);
+    /* a user that sees the name opens and closes it: the name goes */
+    parx_arena *b = parx_arena_open(name, &err);
+    CHECK_MSG(b != NULL, "open after the child's close: %d (%s)", err, parx_strerror(err));
+    parx_arena_close(b);
+    CHECK_MSG(!shm_exists(name), "%s outlived the open and close of a user that sees it", name);
+    if (shm_exists(name))
+        shm_unlink(name);
+}
+
 /* A tmpfs mounted with size=0 has no limit, and its statvfs says 0 blocks:
    named arenas must be made there (each was refused with -ENOSPC: found in
    review). A child in a mount namespace of its own mounts one on /dev/shm;
@@ -2804,6 +3126,8 @@ int main(void)
                 test_from_fd_bad_fds);
     run_guarded("from_fd: files that are no arena give PARX_E_NOT_ARENA", test_from_fd_not_arena);
     run_guarded("from_fd: an intact copy of an arena attaches", test_from_fd_copy_intact);
+    run_guarded("from_fd: an anonymous arena's copy not sealed against shrinking: "
+                "PARX_E_NOT_ARENA", test_from_fd_unsealed);
     run_guarded("from_fd: truncated copies give PARX_E_TRUNCATED", test_from_fd_truncated);
     run_guarded("from_fd: another version gives PARX_E_ARENA_VERSION, another magic "
                 "PARX_E_NOT_ARENA",
@@ -2829,6 +3153,12 @@ int main(void)
     run_guarded("named: made on a tmpfs with no size limit (size=0)", test_unlimited_tmpfs);
     run_guarded("named: a user without /proc closes: the name stays for the live holder",
                 test_named_close_without_proc);
+    run_guarded("named: an open racing with the last close attaches with the name there, "
+                "or says -ENOENT; no name is left", test_named_open_during_last_close);
+    run_guarded("named: an open while the last user closes attaches with the name there, or "
+                "says -ENOENT; no name is left", test_named_last_close_during_open);
+    run_guarded("named: a last user whose /dev/shm is another leaves the name to one that sees it",
+                test_named_last_close_elsewhere);
     run_guarded("reserve under a memory cgroup's limit: -ENOSPC past it, made under it",
                 test_reserve_cgroup_limit);
     run_guarded("named: a user killed without closing does not keep the name",
@@ -2844,6 +3174,8 @@ int main(void)
     run_guarded("send/recv: a child receives the arena and allocates in it", test_send_recv);
     run_guarded("send/recv: peer closed, no descriptor, no arena, two descriptors, bad sockets",
                 test_send_recv_errors);
+    run_guarded("send/recv: a receiver with SO_PASSCRED or SO_PASSPIDFD attaches, leaks nothing",
+                test_recv_passcred);
     run_guarded("send/recv: a message of no bytes with a descriptor leaks nothing",
                 test_recv_empty_message);
     run_guarded("strerror names the arena codes", test_strerror);
