@@ -9,12 +9,16 @@
                   oversized segments are tried too
      [4]     u8   flags: bit 0 attach by name (shm_open + parx_arena_open)
                   instead of parx_arena_from_fd on a memfd; bit 1 the second
-                  allocation is large (over 16 KiB); bit 2 align to 4096
+                  allocation is large (over 16 KiB); bit 2 align to 4096;
+                  bit 3 leave the memfd unsealed (else sealed against
+                  shrinking and growing, as an anonymous arena is)
      [5..8)  u24  the first allocation's size (0 means 1)
      [8..)        the segment's first bytes (the rest of it reads as 0)
 
    Properties (parx_shm.h >>layout):
      - attach fails only with a documented code;
+     - an unsealed memfd attaches only where its header names an arena
+       (an anonymous one's copy could be truncated under the mapping);
      - an attached arena's size is its header's, no larger than the file,
        and every page of the mapping can be read;
      - every block parx_arena_alloc hands out lies in the data pages,
@@ -27,6 +31,7 @@
 #define PARX_SHM_IMPLEMENTATION
 #include "parx_shm.h"
 
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,14 +42,11 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int memfd = -1;
 static char shm_name[64];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
-    memfd = memfd_create("fuzz-arena", MFD_CLOEXEC);
-    if (memfd < 0) abort();
     /* not "parx-...": tests/shm_leaks.c takes such names for parx's own */
     snprintf(shm_name, sizeof shm_name, "/fuzz-arena-%d", (int)getpid());
     return 0;
@@ -105,14 +107,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t fsize = (sz & 0x80000000u) ? ilen : sz % (4u << 20);
     bool named = flags & 1;
 
-    int fd = memfd;
+    bool sealed = !named && !(flags & 8);
+    int fd;
     if (named) {
         shm_unlink(shm_name);
         fd = shm_open(shm_name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0) abort();
-    } else if (ftruncate(fd, 0) != 0) {
-        abort();
+    } else {
+        fd = memfd_create("fuzz-arena", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     }
+    if (fd < 0) abort();
     if (ftruncate(fd, (off_t)fsize) != 0) abort();
     write_all(fd, img, ilen < fsize ? ilen : fsize, 0);
     /* The page lock is glibc's pthread_mutex_t, shared by every attached
@@ -121,15 +124,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
        not touch it -- the image keeps it as a new arena has it -- and
        explores the rest of the header instead of finding that again. */
     if (fsize >= offsetof(parx__shm_header, lock) + sizeof(pthread_mutex_t)) fresh_lock(fd);
+    if (sealed && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0) abort();
 
     int err = 0;
     parx_arena *a = named ? parx_arena_open(shm_name, &err) : parx_arena_from_fd(fd, &err);
-    if (named) close(fd);
+    close(fd); /* the arena has its own */
     if (!a) {
         if (named) shm_unlink(shm_name);
         /* -ENOMEM: the mapping or the handle (a failed system call's errno) */
+        /* -ENOENT: by name, a header whose `unlinked` says the name is gone
+           or going (a live process's id in it): open backs out */
         if (err != PARX_E_NOT_ARENA && err != PARX_E_ARENA_VERSION && err != PARX_E_TRUNCATED &&
-            err != -EUSERS && err != -ENOMEM) {
+            err != -EUSERS && err != -ENOMEM && !(named && err == -ENOENT)) {
             fprintf(stderr, "attach: %d (%s)\n", err, parx_strerror(err));
             fail("attach failed with an undocumented code");
         }
@@ -142,6 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t data_offset = h->data_offset;
     if (msize != h->size) fail("parx_arena_size is not the header's size");
     if (msize > fsize) fail("attached to a segment smaller than its header says");
+    if (!named && !sealed && !h->name[0]) fail("attached to an anonymous arena's unsealed copy");
     volatile const unsigned char *base = (const unsigned char *)h;
     for (size_t off = 0; off < msize; off += PARX__SHM_PAGE) (void)base[off];
 
