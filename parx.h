@@ -1792,7 +1792,8 @@ PARX_API double parx_run_break_even(const parx_probe *p, parx_exec e, size_t n, 
    version, a value of the wrong type or out of range, anything after the
    object, a file over 1 MiB, a file that is not a regular file: a FIFO, a
    device; for save, such a file at path, which it leaves as it is),
-   -EISDIR, or the errno of a failed call (-ENOENT: no such file).
+   -EISDIR, -ENOMEM (no "C" locale to read or write numbers in), or the
+   errno of a failed call (-ENOENT: no such file).
    Thread safety: any thread; concurrent saves to one path leave one of
    them whole. */
 #define PARX_PROBE_NO_PROCS 1u
@@ -9500,13 +9501,18 @@ PARX_API int parx_probe_save(const parx_probe *p, const char *path)
     parx__pbuf_json_str(&b, p->notes, sizeof p->notes);
     parx__pbuf_put(&b, "\n}\n");
     parx__probe_locale_back(c, old);
+    /* without the "C" locale the numbers would have the program's decimal
+       point, which load refuses */
+    if (!c) return -ENOMEM;
     if (b.len >= sizeof text) return -ENOMEM; /* cannot happen: every field is bounded */
 
     /* What is at path now: a device, a FIFO or a socket is not replaced by
        a file (load would refuse it too), and a file's permissions carry
-       over to the new one. */
+       over to the new one. A symbolic link is looked at, not followed
+       (lstat): the rename replaces the link, and its target, whatever it
+       is, neither decides nor lends its mode. */
     struct stat st;
-    bool had = stat(path, &st) == 0;
+    bool had = lstat(path, &st) == 0 && !S_ISLNK(st.st_mode);
     if (had && S_ISDIR(st.st_mode)) return -EISDIR;
     if (had && !S_ISREG(st.st_mode)) return -EINVAL;
 
@@ -9885,7 +9891,7 @@ PARX_API int parx_probe_load(parx_probe *p, const char *path)
         q.notes[0] = '\0';
         parx__json j = {text, len, 0};
         locale_t old = (locale_t)0, c = parx__probe_c_locale(&old);
-        e = parx__probe_parse(&j, &q);
+        e = c ? parx__probe_parse(&j, &q) : -ENOMEM; /* strtod needs '.' */
         parx__probe_locale_back(c, old);
         if (!e) *p = q;
     }

@@ -147,12 +147,14 @@
     and parx_gpu_close, wait past that bound without limit (see
     parx_gpu_buffer_destroy), as the device must be done with memory before
     it is freed. A batch the driver fails to end or submit, or that parx has
-    no memory to finish (-ENOMEM, -EIO from the call that submits it), is
-    dropped whole: none of its work runs (its staged uploads included), its
+    no memory to finish (-ENOMEM, -EIO from the call that submits it; from
+    the next sync or submit where a destroy submitted it), is dropped
+    whole: none of its work runs (its staged uploads included), its
     downloads write nothing and mirrored imports keep their host bytes.
     VK_ERROR_DEVICE_LOST gives PARX_E_DEVICE_LOST from then on: the
-    device's buffers are gone, and the caller reruns its work on the CPU. (No driver loses a device on request:
-    tests/gpu_lost.c injects these results with PARX_GPU_TEST_HOOKS.)
+    device's buffers are gone, and the caller reruns its work on the CPU.
+    (No driver loses a device on request: tests/gpu_lost.c injects these
+    results with PARX_GPU_TEST_HOOKS.)
     A device belongs to the process that opened it: fork() copies neither
     the driver's threads nor its claim on the device. In a child, every
     call on the parent's device, its buffers or its kernels that would
@@ -518,7 +520,9 @@ PARX_API parx_gpu_buffer *parx_gpu_buffer_import(parx_gpu *g, void *host, size_t
    by parx_gpu_close instead, never while in use. A zero-copy import
    (parx_gpu_buffer_imported 1) is then still the device's to read and
    write: keep the host memory until parx_gpu_close has returned. Chunk
-   views are destroyed with their buffer, not on their own.
+   views are destroyed with their buffer, not on their own. A batch it
+   submits and that is dropped (>>batching) has its error returned by the
+   next parx_gpu_sync or parx_gpu_submit.
    Thread safety: the thread that owns the buffer's device. */
 PARX_API void parx_gpu_buffer_destroy(parx_gpu_buffer *b);
 
@@ -595,7 +599,8 @@ PARX_API parx_gpu_kernel *parx_gpu_kernel_create(parx_gpu *g, const uint32_t *sp
 
 /* parx_gpu_kernel_destroy: wait until no batch uses it, then free it. NULL
    is ignored. Where that cannot be known (a wait fails, the device not
-   lost) it is freed by parx_gpu_close instead, never while in use.
+   lost) it is freed by parx_gpu_close instead, never while in use. A batch
+   it submits and that is dropped: as parx_gpu_buffer_destroy.
    Thread safety: the thread that owns its device. */
 PARX_API void parx_gpu_kernel_destroy(parx_gpu_kernel *k);
 
@@ -630,7 +635,9 @@ PARX_API int parx_gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer 
    for every batch in flight. Returns 0, -EINVAL (g NULL), -ETIMEDOUT (a batch
    is still running after desc.timeout_ns; call again to wait more), -ENOMEM,
    PARX_E_DEVICE_LOST, -EPERM (a fork() child: >>batching), -EIO (another
-   driver error), -ENODEV (dummy).
+   driver error), -ENODEV (dummy). A batch that a destroy submitted and
+   that was dropped (-ENOMEM, -EIO) is reported here or by parx_gpu_submit,
+   whichever comes first, once, and nothing else is done: call again.
    Thread safety: the thread that owns g. */
 PARX_API int parx_gpu_sync(parx_gpu *g);
 
@@ -638,9 +645,10 @@ PARX_API int parx_gpu_sync(parx_gpu *g);
    be NULL) names it for parx_gpu_wait (with nothing recorded, the last
    batch submitted; 0 before any). Returns 0, -EINVAL (g NULL), -ENOMEM,
    PARX_E_DEVICE_LOST, -EPERM (a fork() child: >>batching), -EIO (another
-   driver error), -ENODEV (dummy). On an error nothing new was submitted and
-   *ticket is 0 (which parx_gpu_wait takes as done at once: sync or submit
-   again to run the work).
+   driver error), -ENODEV (dummy), or a destroy's dropped batch (see
+   parx_gpu_sync). On an error nothing new was submitted and *ticket is 0
+   (which parx_gpu_wait takes as done at once: sync or submit again to run
+   the work).
    Thread safety: the thread that owns g. */
 PARX_API int parx_gpu_submit(parx_gpu *g, uint64_t *ticket);
 
@@ -1448,6 +1456,8 @@ struct parx_gpu {
     VkPipelineStageFlags pend_reads;  /* stages that read since the last barrier */
     uint64_t download_tag;        /* the last tag a parx_gpu_download gave its copy-outs */
     uint64_t submitted, completed; /* serials */
+    int dropped;                  /* a batch a destroy submitted was dropped: its error, for the
+                                     next sync or submit (parx__gpu_take_dropped); else 0 */
     /* Descriptor-set reuse between consecutive dispatches of one batch. */
     parx_gpu_kernel *last_k;
     VkDescriptorSet last_set;
@@ -2803,6 +2813,24 @@ static int parx__gpu_idle(parx_gpu *g, parx_gpu_buffer *b)
     return parx__gpu_wait_serial(g, b->last_serial, g->desc.timeout_ns);
 }
 
+/* A destroy submits the batch being recorded when it uses the object
+   (used_batch). A destroy returns nothing: a batch dropped so (-ENOMEM,
+   -EIO) has its error kept for the next sync or submit, which returns it. */
+static void parx__gpu_flush_for_destroy(parx_gpu *g, uint64_t used_batch)
+{
+    if (used_batch != g->batch || !g->slots[g->cur].recording || g->lost) return;
+    int rc = parx__gpu_flush(g);
+    if (rc && !g->lost && !g->dropped) g->dropped = rc;
+}
+
+/* The error of a batch a destroy dropped, once (0: none). */
+static int parx__gpu_take_dropped(parx_gpu *g)
+{
+    int rc = g->dropped;
+    g->dropped = 0;
+    return rc;
+}
+
 PARX_API void parx_gpu_buffer_destroy(parx_gpu_buffer *b)
 {
     if (!b || b->root != b) return;
@@ -2811,9 +2839,12 @@ PARX_API void parx_gpu_buffer_destroy(parx_gpu_buffer *b)
     /* Its work in the batch being recorded goes out first; if that fails
        it is dropped, and last_serial still names the last batch that went
        out with it (a dropped batch never overwrites it). */
-    if (b->used_batch == g->batch && g->slots[g->cur].recording && !g->lost) parx__gpu_flush(g);
+    parx__gpu_flush_for_destroy(g, b->used_batch);
     bool quiet = parx__gpu_quiesce(g, b->last_serial);
     parx__gpu_drop_buffer_outs(g, b); /* left by a lost device or a failed wait */
+    /* The kept descriptor set may name it: its handle may be the driver's
+       to give to the next buffer made. */
+    g->last_k = NULL;
     /* A batch still recording may name it: drop it from the mirror list. */
     for (unsigned i = 0; i < PARX_GPU_SLOTS; i++) {
         parx__gpu_slot *s = &g->slots[i];
@@ -3244,7 +3275,7 @@ PARX_API void parx_gpu_kernel_destroy(parx_gpu_kernel *k)
        fails they are dropped, and an earlier batch that used it may still
        run: its serial stays in last_serial (a dropped batch never
        overwrites it), and is waited for. */
-    if (k->used_batch == g->batch && g->slots[g->cur].recording && !g->lost) parx__gpu_flush(g);
+    parx__gpu_flush_for_destroy(g, k->used_batch);
     bool quiet = parx__gpu_quiesce(g, k->last_serial);
     if (g->last_k == k) g->last_k = NULL;
     if (!quiet) return; /* the device may still run it: left for parx_gpu_close */
@@ -3369,6 +3400,7 @@ static int parx__gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer *
         vo[i] = bufs[i]->chunks[0].bind_offset;
     }
     VkDescriptorSet set = VK_NULL_HANDLE;
+    bool fresh = false; /* a new set: kept for the next dispatch once this one is recorded */
     if (g->last_k && g->last_k->dsl == k->dsl &&
         memcmp(g->last_bufs, vb, nbufs * sizeof *vb) == 0 &&
         memcmp(g->last_offs, vo, nbufs * sizeof *vo) == 0)
@@ -3399,14 +3431,21 @@ static int parx__gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer *
         }
         g->vkUpdateDescriptorSets(g->dev, (uint32_t)nbufs, wr, 0, NULL);
         s->sets++;
+        fresh = true;
+    }
+
+    /* Mirrored imports come in at their first use in a batch. */
+    if ((rc = parx__gpu_mirrors_in(g, bufs, nbufs))) return rc;
+    /* Kept for the next dispatch only now that this one is recorded, its
+       buffers noted in the batch (below): a set kept by a dispatch that
+       failed here named buffers the batch did not hold, which the caller
+       could destroy, and the driver hand their handles to new buffers. */
+    if (fresh) {
         g->last_k = k;
         g->last_set = set;
         memcpy(g->last_bufs, vb, nbufs * sizeof *vb);
         memcpy(g->last_offs, vo, nbufs * sizeof *vo);
     }
-
-    /* Mirrored imports come in at their first use in a batch. */
-    if ((rc = parx__gpu_mirrors_in(g, bufs, nbufs))) return rc;
 
     /* Barriers: only against what this dispatch depends on, at most one,
        found before any of its own accesses is noted (>>batching). */
@@ -3449,7 +3488,9 @@ PARX_API int parx_gpu_submit(parx_gpu *g, uint64_t *ticket)
     if (!g) return -EINVAL;
     int gone = parx__gpu_gone(g);
     if (gone) return gone;
-    int rc = parx__gpu_flush(g);
+    int rc = parx__gpu_take_dropped(g);
+    if (rc) return rc;
+    rc = parx__gpu_flush(g);
     if (ticket && rc == 0) *ticket = g->submitted;
     return rc;
 }
@@ -3466,7 +3507,11 @@ PARX_API int parx_gpu_wait(parx_gpu *g, uint64_t ticket, uint64_t timeout_ns)
 PARX_API int parx_gpu_sync(parx_gpu *g)
 {
     if (!g) return -EINVAL;
-    int rc = parx__gpu_flush(g);
+    int gone = parx__gpu_gone(g);
+    if (gone) return gone;
+    int rc = parx__gpu_take_dropped(g);
+    if (rc) return rc;
+    rc = parx__gpu_flush(g);
     if (rc) return rc;
     return parx__gpu_wait_serial(g, g->submitted, g->desc.timeout_ns);
 }
@@ -3516,7 +3561,10 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
     for (size_t i = 0; i < job->nbufs && i < 32; i++)
         if (((k->whole_mask >> i) & 1u) && job->bufs[i]->nchunks > 1) return -E2BIG;
     if (job->n == 0) return 0;
-    size_t per_dispatch = (size_t)g->props.limits.maxComputeWorkGroupCount[0] * ipg;
+    /* Items per dispatch: whole groups, and at most n (n < 2^32), so that a
+       32-bit size_t holds it: the product may not. */
+    uint64_t most = (uint64_t)g->props.limits.maxComputeWorkGroupCount[0] * ipg;
+    size_t per_dispatch = most < job->n ? (size_t)most : job->n;
     /* The push constants: on the stack when they fit (every device limit up
        to 256 bytes), else on the heap (maxPushConstantsSize may be 4096). */
     unsigned char push_stack[256];

@@ -18,7 +18,10 @@
     is -ENOMEM, not -ENODEV (injected); a loss that only destroy's
     vkDeviceWaitIdle reports holds from then on (injected); with the
     device's largest allocation lowered to its binding range (a hook), a
-    full chunk imported off the page boundary stays within it, zero-copy.
+    full chunk imported off the page boundary stays within it, zero-copy;
+    a dispatch that fails after its descriptor set is made keeps no set
+    for the next one (injected timeout); a batch that a destroy submits
+    and that is dropped is reported by the next sync, once (injected).
     And, since this unit has the implementation, the SPIR-V check
     itself: the LocalSizeId execution mode, which Vulkan accepts only with
     maintenance4 (parx does not enable it), so no pipeline can be made from
@@ -251,6 +254,114 @@ static void test_failed_dispatch_leaves_no_mirror(void)
     CHECK_MSG(bad == 0, "%zu of A's floats overwritten after the failed dispatch (A[0] = %g)", bad,
               (double)A[0]);
     CHECK_EQ(B[0], 1.0f); /* B = 1 * C + B, from the first dispatch */
+    parx_gpu_close(s);
+}
+
+/* A dispatch that fails after its descriptor set is made (the wait for a
+   mirrored import's earlier batch times out: injected) must not keep that
+   set for the next dispatch: it names a buffer the batch does not hold,
+   which the caller may destroy at once (no flush: the batch never used
+   it), and the driver give its handle to the next buffer made, which a
+   dispatch of the same kernel would then find "the same" and bind through
+   the old set, into freed memory (found in review: lavapipe reuses the
+   handle, and that dispatch corrupted the heap; the validation layer's
+   handles hide it). Checked on the cache itself, and on the results. */
+static void test_failed_dispatch_keeps_no_set(void)
+{
+    int err = 0;
+    parx_gpu_kernel *sk;
+    parx_gpu *s = open_mirroring(&sk);
+    REQUIRE(s && sk);
+    enum { N = 1024 };
+    static float m[N], zero[4 * N], out[4 * N];
+    for (int i = 0; i < N; i++)
+        m[i] = 1.0f;
+    parx_gpu_buffer *bm = parx_gpu_buffer_import(s, m, sizeof m, &err);
+    parx_gpu_buffer *bx = parx_gpu_buffer_create(s, N * 4, 0, &err);
+    parx_gpu_buffer *bb = parx_gpu_buffer_create(s, N * 4, 0, &err);
+    REQUIRE(bm && bx && bb);
+    CHECK_EQ(parx_gpu_buffer_imported(bm), 0); /* mirrored */
+    CHECK_EQ(parx_gpu_upload(s, bx, 0, zero, N * 4), 0);
+    struct {
+        parx_gpu_push_header h;
+        float a;
+    } pc = {{0, 0, N, 0}, 2.0f};
+    parx_gpu_buffer *mx[2] = {bm, bx}, *mb[2] = {bm, bb};
+    CHECK_EQ(parx_gpu_dispatch(s, sk, mx, 2, &pc, sizeof pc, N / 64, 1, 1), 0);
+    uint64_t t = 0;
+    CHECK_EQ(parx_gpu_submit(s, &t), 0); /* the import in flight */
+    parx__gpu_test_inject(s, -1);        /* the next fence wait: VK_TIMEOUT */
+    CHECK_EQ(parx_gpu_dispatch(s, sk, mb, 2, &pc, sizeof pc, N / 64, 1, 1), -ETIMEDOUT);
+    VkBuffer failed = bb->chunks[0].buf;
+    bool named = false;
+    for (size_t i = 0; s->last_k && i < 2; i++)
+        named |= s->last_bufs[i] == failed;
+    CHECK_MSG(!named, "the failed dispatch's descriptor set is kept for the next one");
+    parx_gpu_buffer_destroy(bb);
+    parx_gpu_buffer *b2 = parx_gpu_buffer_create(s, 4 * N * 4, 0, &err);
+    REQUIRE(b2);
+    pt_diag("the new buffer %s the destroyed one's handle",
+            b2->chunks[0].buf == failed ? "has" : "does not have");
+    CHECK_EQ(parx_gpu_upload(s, b2, 0, zero, sizeof zero), 0);
+    parx_gpu_buffer *m2[2] = {bm, b2};
+    CHECK_EQ(parx_gpu_dispatch(s, sk, m2, 2, &pc, sizeof pc, N / 64, 1, 1), 0);
+    CHECK_EQ(parx_gpu_sync(s), 0);
+    CHECK_EQ(parx_gpu_download(s, b2, 0, out, sizeof out), 0);
+    size_t bad = 0;
+    for (int i = 0; i < 4 * N; i++)
+        bad += out[i] != (i < N ? 2.0f : 0.0f); /* 2 * 1 + 0 over the first N */
+    CHECK_MSG(bad == 0, "%zu of the new buffer's floats wrong (out[0] = %g)", bad, (double)out[0]);
+    parx_gpu_close(s);
+}
+
+/* parx_gpu_buffer_destroy and parx_gpu_kernel_destroy submit the batch
+   being recorded when it uses what they free. When that batch is dropped
+   (its vkEndCommandBuffer fails: injected), they have no return value to
+   say so: the next sync says it, once (found in review: the batch, with
+   work the caller had been told was recorded, went without a word, and
+   sync said 0). */
+static void test_destroy_reports_dropped_batch(void)
+{
+    int err = 0;
+    parx_gpu *s = parx_gpu_open(&(parx_gpu_desc){.device = PARX_GPU_DEVICE_CPU}, &err);
+    REQUIRE(s);
+    parx_gpu_kernel *sk =
+        parx_gpu_kernel_create(s, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL, &err);
+    parx_gpu_kernel *sk2 =
+        parx_gpu_kernel_create(s, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL, &err);
+    enum { N = 1024 };
+    static float x[N], y[N], out[N];
+    for (int i = 0; i < N; i++)
+        x[i] = (float)i, y[i] = 1.0f;
+    parx_gpu_buffer *bx = parx_gpu_buffer_create(s, sizeof x, 0, &err);
+    parx_gpu_buffer *by = parx_gpu_buffer_create(s, sizeof y, 0, &err);
+    parx_gpu_buffer *bt = parx_gpu_buffer_create(s, sizeof y, 0, &err);
+    REQUIRE(sk && sk2 && bx && by && bt);
+    CHECK_EQ(parx_gpu_upload(s, bx, 0, x, sizeof x), 0);
+    CHECK_EQ(parx_gpu_upload(s, by, 0, y, sizeof y), 0);
+    CHECK_EQ(parx_gpu_sync(s), 0);
+    parx_gpu_buffer *xy[2] = {bx, by}, *xt[2] = {bx, bt};
+    parx_gpu_job job = {.n = N, .kernel = sk, .bufs = xy, .nbufs = 2, .push = &a, .push_size = 4};
+    /* a buffer's destroy, then a kernel's */
+    for (int round = 0; round < 2; round++) {
+        job.kernel = round == 0 ? sk : sk2;
+        job.bufs = xy;
+        CHECK_EQ(parx_gpu_run(s, NULL, &job), 0); /* y = 2x + 1, once it runs */
+        job.bufs = xt;
+        CHECK_EQ(parx_gpu_run(s, NULL, &job), 0);
+        parx__gpu_test_inject(s, -3); /* the destroy's submit fails: the batch is dropped */
+        if (round == 0)
+            parx_gpu_buffer_destroy(bt);
+        else
+            parx_gpu_kernel_destroy(sk2);
+        CHECK_MSG(parx_gpu_sync(s) == -ENOMEM, "round %d: the dropped batch unreported", round);
+        CHECK_EQ(parx_gpu_sync(s), 0); /* said once */
+        CHECK_EQ(parx_gpu_download(s, by, 0, out, sizeof out), 0);
+        CHECK_EQ(out[5], 1.0f); /* dropped whole: y as uploaded */
+        if (round == 0)
+            bt = parx_gpu_buffer_create(s, sizeof y, 0, &err), xt[1] = bt;
+        REQUIRE(bt);
+    }
     parx_gpu_close(s);
 }
 
@@ -924,6 +1035,10 @@ int main(void)
            test_kernel_destroy_after_dropped_batch);
     pt_run("a dispatch that fails leaves no mirrored import to copy back over the caller's",
            test_failed_dispatch_leaves_no_mirror);
+    pt_run("a dispatch that fails after its descriptor set is made keeps no set for the next",
+           test_failed_dispatch_keeps_no_set);
+    pt_run("a batch a destroy submits and that is dropped: the next sync says so, once",
+           test_destroy_reports_dropped_batch);
     pt_run("a dispatch whose descriptor set fails leaves its mirrored imports alone",
            test_failed_set_leaves_no_mirror);
     pt_run("the local size from LocalSizeId and desc.spec", test_local_size_id);

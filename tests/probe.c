@@ -660,6 +660,40 @@ static void test_save_edges(void)
     unlink(path);
     CHECK_EQ(parx_probe_save(&a, "."), -EISDIR);
 
+    /* a symbolic link at path is replaced by the file, not followed (found
+       in review: a link to a folder gave -EISDIR, to a FIFO -EINVAL, and
+       to a 0600 file lent the new file its mode) */
+    char link_path[128], targets[3][128];
+    snprintf(link_path, sizeof link_path, "%s", tmp_path("link"));
+    const char *what[3] = {"link-dir", "link-fifo", "link-file"};
+    for (int i = 0; i < 3; i++)
+        snprintf(targets[i], sizeof targets[i], "%s", tmp_path(what[i]));
+    mode_t mask = umask(0); /* the mode a new file gets: 0644 under the umask */
+    umask(mask);
+    REQUIRE(mkdir(targets[0], 0700) == 0);
+    REQUIRE(mkfifo(targets[1], 0600) == 0);
+    REQUIRE(write_file(targets[2], "keep", 4) == 0 && chmod(targets[2], 0600) == 0);
+    for (int i = 0; i < 3; i++) {
+        unlink(link_path);
+        REQUIRE(symlink(targets[i], link_path) == 0);
+        CHECK_MSG(parx_probe_save(&a, link_path) == 0, "save over a link to %s", targets[i]);
+        memset(&st, 0, sizeof st);
+        int got = lstat(link_path, &st);
+        CHECK_MSG(got == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0777) == (0644 & ~mask),
+                  "a link to %s: now mode %o", targets[i], (unsigned)st.st_mode);
+        CHECK_EQ(parx_probe_load(&b, link_path), 0);
+    }
+    char kept[8] = {0};
+    int kfd = open(targets[2], O_RDONLY | O_CLOEXEC);
+    CHECK(kfd >= 0 && read(kfd, kept, sizeof kept) == 4 && memcmp(kept, "keep", 4) == 0);
+    if (kfd >= 0)
+        close(kfd);
+    CHECK(stat(targets[1], &st) == 0 && S_ISFIFO(st.st_mode));
+    unlink(link_path);
+    rmdir(targets[0]);
+    unlink(targets[1]);
+    unlink(targets[2]);
+
     char buf[8192];
     parx_probe z = sample();
     z.measured = true;
