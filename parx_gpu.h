@@ -3713,8 +3713,20 @@ PARX_API void parx_gpu_close(parx_gpu *g)
        the parent's as the child copied them, in no state to be called. */
     if (parx__gpu_forked(g)) return;
     if (!g->lost) {
-        if (parx_gpu_sync(g) != 0 && !g->lost) {
-            parx__log(PARX_LOG_WARN, "parx_gpu_close: work still running at the timeout; waiting");
+        /* a destroy's dropped batch, never reported: said now, and the
+           sync below submits what was recorded since */
+        int rc = parx__gpu_take_dropped(g);
+        if (rc) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "parx_gpu_close: a batch that a destroy submitted was "
+                                      "dropped, its work not run (%s)", parx_strerror(rc));
+            parx__log(PARX_LOG_WARN, msg);
+        }
+        if ((rc = parx_gpu_sync(g)) != 0 && !g->lost) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "parx_gpu_close: %s; waiting for the work in flight",
+                     rc == -ETIMEDOUT ? "work still running at the timeout" : parx_strerror(rc));
+            parx__log(PARX_LOG_WARN, msg);
             /* without the bound, completing every batch as its wait would
                have: a mirrored import's copy-out runs now (teardown would
                free it unrun, and the caller's memory would miss the

@@ -21,7 +21,8 @@
     full chunk imported off the page boundary stays within it, zero-copy;
     a dispatch that fails after its descriptor set is made keeps no set
     for the next one (injected timeout); a batch that a destroy submits
-    and that is dropped is reported by the next sync, once (injected).
+    and that is dropped is reported by the next sync, once, and a close
+    that finds it unreported still runs the work recorded since (injected).
     And, since this unit has the implementation, the SPIR-V check
     itself: the LocalSizeId execution mode, which Vulkan accepts only with
     maintenance4 (parx does not enable it), so no pipeline can be made from
@@ -363,6 +364,44 @@ static void test_destroy_reports_dropped_batch(void)
         REQUIRE(bt);
     }
     parx_gpu_close(s);
+}
+
+/* A close that finds a destroy's dropped batch unreported still submits
+   and runs what was recorded after it: a mirrored import gets its results
+   (the sync that reports the dropped batch does nothing else, and close
+   must not stop there). */
+static void test_close_after_dropped_destroy(void)
+{
+    int err = 0;
+    parx_gpu_kernel *sk;
+    parx_gpu *s = open_mirroring(&sk);
+    REQUIRE(s && sk);
+    enum { N = 1024 };
+    static float x[N], host[N];
+    for (int i = 0; i < N; i++)
+        x[i] = (float)i, host[i] = 1.0f;
+    parx_gpu_buffer *bx = parx_gpu_buffer_create(s, sizeof x, 0, &err);
+    parx_gpu_buffer *bt = parx_gpu_buffer_create(s, sizeof x, 0, &err);
+    REQUIRE(bx && bt);
+    CHECK_EQ(parx_gpu_upload(s, bx, 0, x, sizeof x), 0);
+    CHECK_EQ(parx_gpu_sync(s), 0);
+    parx_gpu_buffer *xt[2] = {bx, bt};
+    parx_gpu_job job = {.n = N, .kernel = sk, .bufs = xt, .nbufs = 2, .push = &a, .push_size = 4};
+    CHECK_EQ(parx_gpu_run(s, NULL, &job), 0);
+    parx__gpu_test_inject(s, -3);
+    parx_gpu_buffer_destroy(bt); /* its batch dropped, unreported */
+    parx_gpu_buffer *bm = parx_gpu_buffer_import(s, host, sizeof host, &err);
+    REQUIRE(bm);
+    CHECK_EQ(parx_gpu_buffer_imported(bm), 0); /* mirrored */
+    parx_gpu_buffer *xm[2] = {bx, bm};
+    job.bufs = xm;
+    CHECK_EQ(parx_gpu_run(s, NULL, &job), 0); /* host = 2x + 1, once it runs */
+    parx_gpu_close(s);
+    size_t bad = 0;
+    for (int i = 0; i < N; i++)
+        bad += host[i] != 2.0f * (float)i + 1.0f;
+    CHECK_MSG(bad == 0, "%zu of the import's floats without their results (host[5] = %g)", bad,
+              (double)host[5]);
 }
 
 /* A dispatch whose descriptor set cannot be had (out of host memory; or
@@ -1039,6 +1078,8 @@ int main(void)
            test_failed_dispatch_keeps_no_set);
     pt_run("a batch a destroy submits and that is dropped: the next sync says so, once",
            test_destroy_reports_dropped_batch);
+    pt_run("a close after a destroy's dropped batch runs what was recorded since",
+           test_close_after_dropped_destroy);
     pt_run("a dispatch whose descriptor set fails leaves its mirrored imports alone",
            test_failed_set_leaves_no_mirror);
     pt_run("the local size from LocalSizeId and desc.spec", test_local_size_id);
