@@ -5807,7 +5807,13 @@ static int parx__procs_setup_spawned(parx_procs *pp)
     if (rc == 0)
         rc = parx__procs_send(pp->sock, PARX__M_SETUP, -1, 0, 0,
                               parx_arena_offset(pp->arena, pp->ctl));
-    return rc < 0 ? parx__procs_failed_status(pp->sock, rc) : rc;
+    if (rc >= 0) return rc;
+    /* Its reason if it said one (FAILED); else a server that left before
+       reading (EPIPE, ECONNRESET) is one that gave no hello: its exit
+       status tells a crash from a program that did not take over. */
+    int said = parx__procs_failed_status(pp->sock, rc);
+    if (said != rc || (rc != -EPIPE && rc != -ECONNRESET)) return said;
+    return parx__procs_no_hello(pp, 0);
 }
 
 /* The pools of this process, so that a fork-mode server forked for one of
