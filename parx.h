@@ -10217,9 +10217,11 @@ PARX_API double parx_run_break_even(const parx_probe *probe, parx_exec e, size_t
     double r = (double)rounds, nn = (double)n, ww = (double)w;
     if (e != PARX_EXEC_THREADS) /* n t = start + rounds (t + per) */
         return (start + r * per) / (nn - r);
-    /* where n t meets each of parx_run_predict's two bounds; the later one */
+    /* where n t meets each of parx_run_predict's two bounds; the later one
+       ((n per + start (2w - 1) / 2) / (n (w - 1)), each term divided
+       first: a start near DBL_MAX must not overflow to "never") */
     double t_busy = r * per / (nn - r);
-    double t_shared = (nn * per + start * (2 * ww - 1) / 2) / (nn * (ww - 1));
+    double t_shared = per / (ww - 1) + start / (nn * (ww - 1)) * ((2 * ww - 1) / 2);
     return t_shared > t_busy ? t_shared : t_busy;
 }
 
@@ -10725,6 +10727,7 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
     size_t *perm = NULL;
     double *cost = NULL, cost_total = 0;
     if (d.cost && n > 1) {
+        if (n > SIZE_MAX / sizeof *cost) return -ENOMEM; /* 32 bits: n * 8 would wrap */
         perm = (size_t *)malloc(n * sizeof *perm);
         cost = (double *)malloc(n * sizeof *cost);
         if (!perm || !cost) {

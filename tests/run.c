@@ -1268,6 +1268,12 @@ static void test_names_and_model(void)
     double thr = parx_run_predict(&p, PARX_EXEC_THREADS, 100, 2, be);
     CHECK(seq - thr < 1e-6 && thr - seq < 1e-6);
     CHECK(isinf(parx_run_break_even(&p, PARX_EXEC_THREADS, 100, 1)));
+    /* a start near DBL_MAX (a hand-made probe): a finite break-even, about
+       start / 100 * 1.5, not an overflow to "never" (found in review) */
+    parx_probe big = p;
+    big.thread_start_ns = 1.7e308;
+    double be_big = parx_run_break_even(&big, PARX_EXEC_THREADS, 100, 2);
+    CHECK_MSG(isfinite(be_big) && be_big > 2.5e306 && be_big < 2.6e306, "%g", be_big);
 #ifndef PARX_NO_PROC
     CHECK(isinf(parx_run_break_even(&p, PARX_EXEC_FORK, 1, 2)));
     CHECK(isfinite(parx_run_break_even(&p, PARX_EXEC_SPAWN, 100, 2)));
