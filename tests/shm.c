@@ -1786,6 +1786,15 @@ static void test_named_lifetime(void)
     close(down[1]);
 }
 
+/* In a child to be traced: stopped until its parent, the tracer, steps it
+   (exit 77 where ptrace is not permitted). */
+static void trace_me(void)
+{
+    if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0)
+        _exit(77);
+    raise(SIGSTOP);
+}
+
 /* A process that opens a named arena as soon as it can, and closes it again
    at once, must not take the name from under its creator: the creator is in
    the table of attached processes before anyone can attach (found in
@@ -1801,9 +1810,7 @@ static void test_named_open_during_create(void)
     pid_t pid = xfork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
-        if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0)
-            _exit(77);
-        raise(SIGSTOP);
+        trace_me();
         parx_arena *a = parx_arena_create(&(parx_arena_desc){.size = 1 * MiB, .name = name}, NULL);
         if (!a)
             _exit(10);
@@ -1845,6 +1852,36 @@ static void test_named_open_during_create(void)
         shm_unlink(name);
 }
 
+/* A child that called PTRACE_TRACEME and stopped itself (raise(SIGSTOP)),
+   stepped to its k-th system-call stop, and whether a byte it writes on
+   the pipe `ready` once past the call under test was there by then (that
+   call had returned: the last round). The pipe's write end is closed here,
+   and its read end too unless 1 is returned: 1 with the child stopped
+   there, -1 if the child could not be traced (it exits 77); a child that
+   ended or stopped otherwise is a failed check, killed and reaped (0). */
+static int trace_to_stop(pid_t pid, int k, const int ready[2], bool *past)
+{
+    close(ready[1]);
+    int st = 0;
+    if (!CHECK(waitpid(pid, &st, 0) == pid) || (WIFEXITED(st) && WEXITSTATUS(st) == 77)) {
+        close(ready[0]);
+        return WIFEXITED(st) && WEXITSTATUS(st) == 77 ? -1 : 0;
+    }
+    bool ok = CHECK(WIFSTOPPED(st));
+    for (int stops = 0; ok && stops < k; stops++)
+        ok = CHECK(ptrace(PTRACE_SYSCALL, pid, NULL, NULL) == 0) &&
+             CHECK(waitpid(pid, &st, 0) == pid) && CHECK_MSG(WIFSTOPPED(st), "status %#x", st);
+    if (!ok) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+        close(ready[0]);
+        return 0;
+    }
+    struct pollfd pfd = {ready[0], POLLIN, 0};
+    *past = poll(&pfd, 1, 0) == 1;
+    return 1;
+}
+
 /* An open racing with the last user's close: the opener, under ptrace, is
    stopped at its k-th system call in parx_arena_open, for every k until
    open returns, and the last user closes meanwhile. An open that succeeds
@@ -1866,9 +1903,7 @@ static void test_named_open_during_last_close(void)
         pid_t pid = xfork();
         REQUIRE(pid >= 0);
         if (pid == 0) {
-            if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0)
-                _exit(77);
-            raise(SIGSTOP);
+            trace_me();
             parx_arena *b = parx_arena_open(name, &err);
             xwrite(ready[1], "o", 1); /* past open (a system call, so a stop too) */
             if (!b)
@@ -1877,29 +1912,17 @@ static void test_named_open_during_last_close(void)
             parx_arena_close(b);
             _exit(!there ? 23 : shm_exists(name) ? 22 : 0);
         }
-        close(ready[1]);
-        int st = 0;
-        REQUIRE(waitpid(pid, &st, 0) == pid);
-        if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
-            close(ready[0]);
+        bool past_open = false;
+        int traced = trace_to_stop(pid, k, ready, &past_open);
+        if (traced <= 0) {
             parx_arena_close(a);
-            PT_SKIP("ptrace is not permitted here");
+            if (traced < 0)
+                PT_SKIP("ptrace is not permitted here");
+            return;
         }
-        REQUIRE(WIFSTOPPED(st));
-        bool ended = false;
-        for (int stops = 0; stops < k; stops++)
-            if (!CHECK(ptrace(PTRACE_SYSCALL, pid, NULL, NULL) == 0) ||
-                waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st)) {
-                ended = true;
-                break;
-            }
-        /* open had returned before this stop: the last round */
-        struct pollfd pfd = {ready[0], POLLIN, 0};
-        bool past_open = poll(&pfd, 1, 0) == 1;
         parx_arena_close(a); /* the last user but the opener, stopped at its k-th call */
-        if (!ended)
-            ptrace(PTRACE_DETACH, pid, NULL, NULL);
-        st = wait_status(pid);
+        ptrace(PTRACE_DETACH, pid, NULL, NULL);
+        int st = wait_status(pid);
         close(ready[0]);
         int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
         if (code == 0)
@@ -1914,9 +1937,7 @@ static void test_named_open_during_last_close(void)
                                      "left behind (code %d)", k, code);
         if (shm_exists(name))
             shm_unlink(name); /* the next round starts without it */
-        if (code != 0 && code != 20)
-            break;
-        if (ended || past_open)
+        if ((code != 0 && code != 20) || past_open)
             break;
     }
     pt_diag("the last close at each system call of an open: opened %d times, -ENOENT %d times",
@@ -1960,36 +1981,23 @@ static void test_named_last_close_during_open(void)
             parx_arena *c = parx_arena_open(name, NULL);
             if (!c)
                 _exit(10);
-            if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0)
-                _exit(77);
-            raise(SIGSTOP);
+            trace_me();
             parx_arena_close(c);
             xwrite(ready[1], "c", 1); /* past close (a system call, so a stop too) */
             _exit(0);
         }
-        close(ready[1]);
-        int st = 0;
-        REQUIRE(waitpid(pid, &st, 0) == pid);
-        if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
-            close(ready[0]);
+        bool past_close = false;
+        int traced = trace_to_stop(pid, k, ready, &past_close);
+        if (traced <= 0) {
             shm_unlink(name);
-            PT_SKIP("ptrace is not permitted here");
+            if (traced < 0)
+                PT_SKIP("ptrace is not permitted here");
+            return;
         }
-        REQUIRE(WIFSTOPPED(st));
-        bool ended = false;
-        for (int stops = 0; stops < k; stops++)
-            if (!CHECK(ptrace(PTRACE_SYSCALL, pid, NULL, NULL) == 0) ||
-                waitpid(pid, &st, 0) != pid || !WIFSTOPPED(st)) {
-                ended = true;
-                break;
-            }
-        struct pollfd pfd = {ready[0], POLLIN, 0};
-        bool past_close = poll(&pfd, 1, 0) == 1; /* close had returned: the last round */
         int err = 0;
         parx_arena *b = parx_arena_open(name, &err); /* while the closer is stopped */
-        if (!ended)
-            ptrace(PTRACE_DETACH, pid, NULL, NULL);
-        st = wait_status(pid);
+        ptrace(PTRACE_DETACH, pid, NULL, NULL);
+        int st = wait_status(pid);
         close(ready[0]);
         CHECK_MSG(st == 0, "the closer: status %#x", st);
         if (b) {
@@ -2006,7 +2014,7 @@ static void test_named_last_close_during_open(void)
                                      "left behind (open %s)", k, b ? "succeeded" : "failed");
         if (shm_exists(name))
             shm_unlink(name); /* the next round starts without it */
-        if (ended || past_close || k > 1000)
+        if (past_close || k > 1000)
             break;
     }
     pt_diag("an open at each system call of the last close: opened %d times, -ENOENT %d times",
@@ -2034,9 +2042,7 @@ static void test_named_creator_killed(void)
         pid_t pid = xfork();
         REQUIRE(pid >= 0);
         if (pid == 0) {
-            if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) != 0)
-                _exit(77);
-            raise(SIGSTOP);
+            trace_me();
             parx_arena *a =
                 parx_arena_create(&(parx_arena_desc){.size = 1 * MiB, .name = name}, NULL);
             /* past create: tell the parent (a system call, so a stop too) */
@@ -2644,6 +2650,18 @@ static void test_send_recv_errors(void)
     parx_arena_close(a);
 }
 
+/* A received arena works (a block allocated and freed), then is closed;
+   NULL is ignored (the caller has checked it). */
+static void use_and_close(parx_arena *b)
+{
+    if (!b)
+        return;
+    void *p = parx_arena_alloc(b, 100, 0);
+    CHECK(p != NULL);
+    CHECK_EQ(parx_arena_free(b, p), 0);
+    parx_arena_close(b);
+}
+
 /* On a seqpacket (or datagram) socket a message of no bytes can carry
    descriptors, and recvmsg returns 0 for it: that is no closed peer, and
    the descriptors received are the receiver's to use or close (found in
@@ -2672,12 +2690,7 @@ static void test_recv_empty_message(void)
     b = parx_arena_recv(sv[1], &err);
     CHECK_MSG(b != NULL, "a message of no bytes with the arena's descriptor: err %d (%s)", err,
               parx_strerror(err));
-    if (b) {
-        void *p = parx_arena_alloc(b, 100, 0);
-        CHECK(p != NULL);
-        CHECK_EQ(parx_arena_free(b, p), 0);
-        parx_arena_close(b);
-    }
+    use_and_close(b);
     /* the peer gone is still -ECONNRESET */
     close(sv[0]);
     err = 0;
@@ -2719,12 +2732,7 @@ static void test_recv_passcred(void)
             parx_arena *b = parx_arena_recv(sv[1], &err);
             CHECK_MSG(b != NULL, "recv on a socket with %s: err %d (%s)", cases[i].what, err,
                       parx_strerror(err));
-            if (b) {
-                void *p = parx_arena_alloc(b, 100, 0);
-                CHECK(p != NULL);
-                CHECK_EQ(parx_arena_free(b, p), 0);
-                parx_arena_close(b);
-            }
+            use_and_close(b);
         }
         close(sv[0]);
         close(sv[1]);
