@@ -1896,7 +1896,9 @@ static void test_named_open_during_last_close(void)
     int opened = 0, refused = 0;
     for (int k = 1;; k++) {
         int err = 0;
-        parx_arena *a = parx_arena_create(&(parx_arena_desc){.size = 1 * MiB, .name = name}, &err);
+        /* kept: the child exits with it (see keep) */
+        parx_arena *a =
+            keep(parx_arena_create(&(parx_arena_desc){.size = 1 * MiB, .name = name}, &err));
         REQUIRE(a != NULL);
         int ready[2];
         REQUIRE(pipe2(ready, O_CLOEXEC) == 0);
@@ -1965,13 +1967,17 @@ static void test_named_last_close_during_open(void)
             pid_t pid = xfork();
             REQUIRE(pid >= 0);
             if (pid == 0) {
-                parx_arena *d =
+                parx_arena *d = keep(
                     i == 0 ? parx_arena_create(&(parx_arena_desc){.size = 1 * MiB, .name = name},
                                                NULL)
-                           : parx_arena_open(name, NULL);
+                           : parx_arena_open(name, NULL));
                 _exit(d ? 0 : 1); /* no close: its entry stays */
             }
-            REQUIRE(wait_status(pid) == 0);
+            int st = wait_status(pid);
+            if (!CHECK_MSG(st == 0, "dead user %d: status %#x", i, st)) {
+                shm_unlink(name);
+                return;
+            }
         }
         int ready[2];
         REQUIRE(pipe2(ready, O_CLOEXEC) == 0);
@@ -3003,7 +3009,9 @@ static void test_named_last_close_elsewhere(void)
 {
     const char *name = test_name("elsewhere");
     int err = 0;
-    parx_arena *a = parx_arena_create(&(parx_arena_desc){.size = 1 * MiB, .name = name}, &err);
+    /* kept: the child exits with it (see keep) */
+    parx_arena *a =
+        keep(parx_arena_create(&(parx_arena_desc){.size = 1 * MiB, .name = name}, &err));
     REQUIRE(a != NULL);
     int ready[2], go[2];
     REQUIRE(pipe(ready) == 0 && pipe(go) == 0);
