@@ -1279,7 +1279,7 @@ static int parx__shm_register(parx_arena *a)
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; i < PARX__SHM_PROCS; i++) {
             uint64_t expected = 0;
-            /* seq_cst: orders this entry against closers' scans (see deregister) */
+            /* seq_cst: orders this entry against closers' scans (parx__shm_remove_if_last) */
             if (atomic_compare_exchange_strong_explicit(&a->hdr->procs[i], &expected, a->me,
                                                         memory_order_seq_cst,
                                                         memory_order_relaxed)) {
@@ -1644,8 +1644,10 @@ static int parx__shm_check(int fd, parx__shm_header *out, uint64_t *size)
     /* An anonymous arena is a memfd that create sealed against shrinking.
        One that is not is a copy of one (a peer's memfd, a file), which its
        holder could truncate under our mapping: refused, never mapped. */
-    int seals = out->name[0] ? 0 : fcntl(fd, F_GET_SEALS);
-    if (!out->name[0] && (seals < 0 || !(seals & F_SEAL_SHRINK))) return PARX_E_NOT_ARENA;
+    if (!out->name[0]) {
+        int seals = fcntl(fd, F_GET_SEALS);
+        if (seals < 0 || !(seals & F_SEAL_SHRINK)) return PARX_E_NOT_ARENA;
+    }
     *size = out->size;
     return 0;
 }
@@ -1802,6 +1804,7 @@ static int parx__shm_remove_name(parx_arena *a)
         rc = shm_unlink(a->name) == 0 ? 0 : -errno;
         gone = rc == 0 || rc == -ENOENT;
     }
+    /* seq_cst: as every access to the field (parx__shm_claim) */
     atomic_store_explicit(&a->hdr->unlinked, gone ? PARX__SHM_UNLINKED : 0, memory_order_seq_cst);
     return rc;
 }
@@ -1821,7 +1824,9 @@ static void parx__shm_remove_if_last(parx_arena *a, uint64_t me)
             parx__shm_remove_name(a);
             return;
         }
-        atomic_store_explicit(&a->hdr->unlinked, 0, memory_order_seq_cst); /* back off */
+        /* back off; seq_cst: ordered before our next look at the table, against
+           the opener's leaving it (an opener that saw the claim) */
+        atomic_store_explicit(&a->hdr->unlinked, 0, memory_order_seq_cst);
     }
 }
 

@@ -131,8 +131,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     close(fd); /* the arena has its own */
     if (!a) {
         if (named) shm_unlink(shm_name);
-        /* -ENOMEM: the mapping or the handle (a failed system call's errno) */
-        /* -ENOENT: by name, a header whose `unlinked` says the name is gone
+        /* -ENOMEM: the mapping or the handle (a failed system call's errno);
+           -ENOENT: by name, a header whose `unlinked` says the name is gone
            or going (a live process's id in it): open backs out */
         if (err != PARX_E_NOT_ARENA && err != PARX_E_ARENA_VERSION && err != PARX_E_TRUNCATED &&
             err != -EUSERS && err != -ENOMEM && !(named && err == -ENOENT)) {
