@@ -435,8 +435,9 @@
       On FUSE, one block is read with O_DIRECT at open to find out:
       io_uring would retry a refused read there for ever. The
       two descriptors are two opens of the path; if another file was
-      renamed over it between them, the file opened first is read
-      buffered (INFO), never a mix of the two.
+      renamed over it between them, or the path was removed or no longer
+      leads to a file (ENOENT, ENOTDIR, ELOOP, ENAMETOOLONG, ENXIO), the
+      file opened first is read buffered (INFO), never a mix of the two.
     - Registered buffers. io_uring can pin the buffers once
       (io_uring_register_buffers) instead of on every read, but pinned
       memory counts against RLIMIT_MEMLOCK (8 MiB by default on many
@@ -7149,6 +7150,8 @@ typedef struct parx__pf_file {
     bool nonblock;   /* a character device, read O_NONBLOCK: EAGAIN is its chunk's error */
     int open_err;    /* the error of the last open */
     bool no_direct;  /* O_DIRECT refused: read it buffered */
+    bool no_nowait;  /* RWF_NOWAIT refused by its file system: the consumer does not help
+                        with its chunks (consumer) */
 } parx__pf_file;
 
 struct parx_prefetch {
@@ -7190,7 +7193,6 @@ struct parx_prefetch {
     int nthreads;
     bool sync_ready;        /* mu, work and done are initialised */
     atomic_int queued;      /* slots QUEUED (changed under mu; atomic so a reader may poll it) */
-    bool no_nowait;         /* RWF_NOWAIT refused: the consumer reads only the head (consumer) */
     bool polling;           /* a reader polls for work before it sleeps (mu) */
     atomic_int readied;     /* slots made READY, ever (wraps): polled by the consumer */
     bool stop;
@@ -7286,6 +7288,17 @@ static bool parx__pf_sizeless_fs(int fd)
 #define PARX__PF_OPEN parx__io_open
 #endif
 
+/* Whether err, the O_DIRECT open's error, says that the path no longer
+   leads to a file since the buffered open of it: removed (ENOENT), a
+   directory on it replaced by a file (ENOTDIR), or it, or a directory on
+   it, replaced by a symbolic link that loops (ELOOP) or resolves too far
+   (ENAMETOOLONG), or by a socket (ENXIO). */
+static bool parx__pf_path_gone(int err)
+{
+    return err == -ENOENT || err == -ENOTDIR || err == -ELOOP || err == -ENAMETOOLONG ||
+           err == -ENXIO;
+}
+
 /* Take a reference on file f, opening it on the first. Returns 0, or
    (the file left closed, the error kept as its open_err) the errno of
    open, -EISDIR, the errno of fstat or of fcntl (a character device's
@@ -7369,7 +7382,7 @@ static int parx__pf_file_ref(parx_prefetch *pf, uint32_t f)
                           pf->paths[f]);
         } else if (dfd >= 0) {
             fl->dfd = dfd;
-        } else if (dfd != -EINVAL && dfd != -EOPNOTSUPP && dfd != -ENOENT && dfd != -ENOTDIR) {
+        } else if (dfd != -EINVAL && dfd != -EOPNOTSUPP && !parx__pf_path_gone(dfd)) {
             /* Not a refusal of O_DIRECT: out of descriptors (EMFILE,
                ENFILE) or memory, say. Reading the file buffered would
                hide it: it is the file's open error, in its turn. */
@@ -7378,14 +7391,12 @@ static int parx__pf_file_ref(parx_prefetch *pf, uint32_t f)
             fl->refs--;
             fl->open_err = dfd;
             return dfd;
-        } else if (dfd == -ENOENT || dfd == -ENOTDIR) {
-            /* the path was removed (or a directory on it replaced) since
-               the first open: read the file opened first, buffered, this
-               time (as one replaced, above) */
-            parx__pf_info(
-                "parx_prefetch: '%.200s' was removed while it was opened; reading the file "
-                "opened first buffered",
-                pf->paths[f]);
+        } else if (parx__pf_path_gone(dfd)) {
+            /* the path no longer leads to the file opened first: read
+               that file, buffered, this time (as one replaced, above) */
+            parx__pf_info("parx_prefetch: '%.200s' was removed while it was opened (%s); reading "
+                          "the file opened first buffered",
+                          pf->paths[f], parx_strerror(dfd));
         } else { /* EINVAL (open(2): the file system does not support O_DIRECT) */
             fl->no_direct = true;
             parx__pf_info("parx_prefetch: O_DIRECT refused for '%.200s' (%s); reading it buffered",
@@ -7745,6 +7756,9 @@ static parx__pf_slot *parx__pf_oldest_queued(parx_prefetch *pf)
 #ifndef PARX__PF_PREADV2 /* a test hook (tests/prefetch_nowait.c), preadv2 otherwise */
 #define PARX__PF_PREADV2 preadv2
 #endif
+#ifndef PARX__PF_PREAD /* a test hook (tests/prefetch_nowait.c), pread otherwise */
+#define PARX__PF_PREAD pread
+#endif
 
 /* Whether close has begun (a reader asks, without the lock). */
 static bool parx__pf_stopping(parx_prefetch *pf)
@@ -7787,7 +7801,8 @@ static bool parx__pf_read_slot(parx_prefetch *pf, parx__pf_slot *s, bool nowait)
                 r = PARX__PF_PREADV2(fd, &v, 1, (off_t)u->off, RWF_NOWAIT);
                 if (r < 0) { /* EAGAIN: not cached; any other error is the reader's */
                     if (errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL)
-                        pf->no_nowait = true; /* this kernel or file system: never again */
+                        pf->files[s->file].no_nowait = true; /* its file system: never again
+                                                                for this file */
                     done = false;
                     break;
                 }
@@ -7797,7 +7812,7 @@ static bool parx__pf_read_slot(parx_prefetch *pf, parx__pf_slot *s, bool nowait)
                     break;
                 }
             } else {
-                r = pread(fd, u->buf, u->len, (off_t)u->off);
+                r = PARX__PF_PREAD(fd, u->buf, u->len, (off_t)u->off);
                 if (r < 0 && (errno == EAGAIN || errno == EINTR) && parx__pf_stopping(pf)) {
                     /* close waits for us, and the file system still says
                        "again" (or "interrupted"): the chunk stays unread
@@ -7939,7 +7954,7 @@ static parx__pf_slot *parx__pf_wait_head(parx_prefetch *pf)
             parx__pf_slot *q = parx__pf_oldest_queued(pf);
             if (q == h) {
                 parx__pf_read_slot(pf, q, false);
-            } else if (q && helped && !pf->no_nowait) {
+            } else if (q && helped && !pf->files[q->file].no_nowait) {
                 helped = parx__pf_read_slot(pf, q, true);
             } else if (!polled) {
                 /* A reader has the head, and a buffered read is a copy of
