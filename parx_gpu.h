@@ -99,7 +99,9 @@
     given pointer is found out by really importing it (the enclosing pages,
     at minImportedHostPointerAlignment); where it refuses, the buffer is a
     device copy "mirrored" from the host memory: copied in when a batch first
-    uses it and copied back when that batch completes. Either way the host
+    uses it and copied back when that batch completes (unless every dispatch
+    of the batch bound it read-only, in parx_gpu_kernel_desc.readonly_mask:
+    then nothing changed it). Either way the host
     memory holds the results after parx_gpu_sync, and the host must not
     touch it between the first dispatch that uses it and that sync. Import
     a range of host memory once: two imports whose ranges overlap are two
@@ -411,7 +413,8 @@ typedef struct parx_gpu_kernel_desc {
                                       or the module's block where larger, when the module uses
                                       push constants, else 0); never less than the block */
     uint32_t buffers;              /* storage buffers bound (default: read from the module) */
-    uint32_t readonly_mask;        /* bit i: binding i is only read (fewer barriers); bindings
+    uint32_t readonly_mask;        /* bit i: binding i is only read (fewer barriers, and a
+                                      mirrored import bound there is not copied back); bindings
                                       32 and up (PARX_GPU_MAX_BINDINGS raised) count as written */
     uint32_t whole_mask;           /* bit i: the kernel indexes binding i by item, not by the
                                       header's offset (>>run), so parx_gpu_run binds it whole
@@ -1377,6 +1380,8 @@ struct parx_gpu_buffer {
     parx_gpu_buffer *views;  /* nchunks views when nchunks > 1 */
     uint64_t used_batch;     /* the last batch that recorded a use of it (roots only) */
     uint64_t last_serial;    /* the last submitted batch that used it (0: none) */
+    bool written;            /* mirrored: a dispatch of the batch that copied it in binds it
+                                writable, so it is copied back (roots only) */
 };
 
 struct parx_gpu_kernel {
@@ -2307,8 +2312,11 @@ static int parx__gpu_flush(parx_gpu *g)
     if (gone) return gone;
     parx__gpu_slot *s = &g->slots[g->cur];
     if (!s->recording) return 0;
-    /* Mirrored imports go back to the host when the batch completes. */
+    /* Mirrored imports go back to the host when the batch completes, those
+       that a dispatch may have written: one bound only read-only (readonly_mask)
+       still holds what was copied in. */
     for (size_t i = 0; i < s->nmirrors; i++) {
+        if (!s->mirrors[i]->written) continue;
         int rc = parx__gpu_record_mirror_out(g, s->mirrors[i]);
         if (rc) {
             /* The batch cannot be finished (no memory for its copy-outs):
@@ -3072,6 +3080,7 @@ static void parx__gpu_mirror_in(parx_gpu *g, parx_gpu_buffer *b)
         g->stats.bytes_up += c->bytes;
     }
     s->mirrors[s->nmirrors++] = b;
+    b->written = false; /* until a dispatch binds it writable */
     parx__gpu_note(g, b, false, copied, VK_PIPELINE_STAGE_TRANSFER_BIT);
 }
 
@@ -3455,9 +3464,11 @@ static int parx__gpu_dispatch(parx_gpu *g, parx_gpu_kernel *k, parx_gpu_buffer *
         hazard = parx__gpu_hazard(g, bufs[i], !parx__gpu_readonly(k, i));
     if (hazard) parx__gpu_order(g);
     if (piece) *piece = g->batch;
-    for (size_t i = 0; i < nbufs; i++)
-        parx__gpu_note(g, bufs[i], true, !parx__gpu_readonly(k, i),
-                       VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT);
+    for (size_t i = 0; i < nbufs; i++) {
+        bool writes = !parx__gpu_readonly(k, i);
+        parx__gpu_note(g, bufs[i], true, writes, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT);
+        if (writes) bufs[i]->root->written = true; /* a mirrored import: copied back */
+    }
     if (g->bound_pipe != k->pipe) {
         g->vkCmdBindPipeline(s->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, k->pipe);
         g->bound_pipe = k->pipe;

@@ -611,6 +611,81 @@ static void test_import_refused_staging(void)
                 "no_import + staging (mirrored through staging twins)");
 }
 
+/* A mirrored import that every dispatch of a batch binds read-only
+   (readonly_mask) is not copied back: nothing on the device changed it.
+   One that a dispatch of the batch binds writable is, also when another
+   dispatch of that batch bound it read-only first. Counted in bytes_down
+   (one mirrored import of 1 chunk: its size per copy-out), mapped and
+   through staging. */
+static void readonly_mirror_case(parx_gpu_desc d, const char *what)
+{
+    parx_gpu *g = open_dev(d);
+    REQUIRE(g);
+    size_t n = 100000, bytes = n * 4;
+    float *x = floats(n, 12), *y = floats(n, 13), *y0 = floats(n, 13);
+    REQUIRE(x && y && y0);
+    int err = 0;
+    parx_gpu_buffer *bx = parx_gpu_buffer_import(g, x, bytes, &err);
+    parx_gpu_buffer *by = parx_gpu_buffer_import(g, y, bytes, &err);
+    parx_gpu_kernel *ro = parx_gpu_kernel_create(g, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy,
+                                                 &(parx_gpu_kernel_desc){.readonly_mask = 1}, &err);
+    parx_gpu_kernel *rw =
+        parx_gpu_kernel_create(g, parx_gpu_spv_saxpy, sizeof parx_gpu_spv_saxpy, NULL, &err);
+    REQUIRE(bx && by && ro && rw);
+    CHECK_EQ(parx_gpu_buffer_imported(bx), 0);
+    CHECK_EQ(parx_gpu_buffer_chunks(bx), 1);
+    struct {
+        uint32_t first, offset, count, pad;
+        float a;
+    } push = {0, 0, (uint32_t)n, 0, 2.0f};
+    parx_gpu_buffer *bufs[2] = {bx, by};
+    uint32_t groups = (uint32_t)((n + 63) / 64);
+    saxpy_ctx c = {x, y0, 2.0f};
+    parx_gpu_info before, after;
+    /* read-only: y back, x not */
+    CHECK_EQ(parx_gpu_query(g, &before), 0);
+    CHECK_EQ(parx_gpu_dispatch(g, ro, bufs, 2, &push, sizeof push, groups, 1, 1), 0);
+    CHECK_EQ(parx_gpu_sync(g), 0);
+    saxpy_cpu(&c, 0, n);
+    CHECK_EQ(parx_gpu_query(g, &after), 0);
+    CHECK_MSG(after.bytes_down - before.bytes_down == bytes,
+              "%s, x read-only: %llu bytes copied back, want %zu (y only)", what,
+              (unsigned long long)(after.bytes_down - before.bytes_down), bytes);
+    CHECK_MEMEQ(y, y0, bytes);
+    /* read-only, then writable in the same batch: both back */
+    before = after;
+    CHECK_EQ(parx_gpu_dispatch(g, ro, bufs, 2, &push, sizeof push, groups, 1, 1), 0);
+    saxpy_cpu(&c, 0, n);
+    CHECK_EQ(parx_gpu_dispatch(g, rw, bufs, 2, &push, sizeof push, groups, 1, 1), 0);
+    saxpy_cpu(&c, 0, n);
+    CHECK_EQ(parx_gpu_sync(g), 0);
+    CHECK_EQ(parx_gpu_query(g, &after), 0);
+    CHECK_MSG(after.bytes_down - before.bytes_down == 2 * bytes,
+              "%s, x read-only then writable: %llu bytes copied back, want %zu", what,
+              (unsigned long long)(after.bytes_down - before.bytes_down), 2 * bytes);
+    CHECK_MEMEQ(y, y0, bytes);
+    /* the next batch starts afresh: read-only again, x not back */
+    before = after;
+    CHECK_EQ(parx_gpu_dispatch(g, ro, bufs, 2, &push, sizeof push, groups, 1, 1), 0);
+    saxpy_cpu(&c, 0, n);
+    CHECK_EQ(parx_gpu_sync(g), 0);
+    CHECK_EQ(parx_gpu_query(g, &after), 0);
+    CHECK_EQ(after.bytes_down - before.bytes_down, bytes);
+    CHECK_MEMEQ(y, y0, bytes);
+    parx_gpu_kernel_destroy(ro);
+    parx_gpu_kernel_destroy(rw);
+    parx_gpu_buffer_destroy(bx);
+    parx_gpu_buffer_destroy(by);
+    close_dev(g);
+    free(x), free(y), free(y0);
+}
+
+static void test_import_readonly_not_copied_back(void)
+{
+    readonly_mirror_case((parx_gpu_desc){.no_import = true}, "mapped");
+    readonly_mirror_case((parx_gpu_desc){.no_import = true, .staging = true}, "staging");
+}
+
 /* Everything through staging buffers and copy commands, interleaved with
    dispatches in one batch (the copies are ordered among them). */
 static void test_staging(void)
@@ -2276,6 +2351,8 @@ int main(int argc, char **argv)
     pt_run("import in chunks, zero-copy", test_import_chunked);
     pt_run("import refused, in chunks, through staging twins", test_import_refused_chunked);
     pt_run("import refused with staging: mirrored through copies", test_import_refused_staging);
+    pt_run("a mirrored import bound read-only is not copied back",
+           test_import_readonly_not_copied_back);
     pt_run("import of more than a full chunk off the page boundary: zero-copy where a page is",
            test_import_unaligned_full_chunks);
     pt_run("staging path: uploads ordered among dispatches", test_staging);
