@@ -1955,12 +1955,12 @@ static uint64_t parx__now_ns(void)
    if the value already differs; callers re-check their condition in a loop. */
 static void parx__futex_wait(_Atomic uint32_t *addr, uint32_t expected)
 {
-    syscall(SYS_futex, (void *)addr, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+    syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
 }
 
 static void parx__futex_wake(_Atomic uint32_t *addr, int n)
 {
-    syscall(SYS_futex, (void *)addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+    syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
 
 /* Tell the core we are polling: saves power and yields the pipeline to a
@@ -2531,7 +2531,9 @@ PARX_API void *parx_deque_steal(parx_deque *d)
 PARX_API size_t parx_deque_size(const parx_deque *d)
 {
     if (!d) return 0;
-    parx_deque *m = (parx_deque *)d; /* atomic loads need a non-const pointer in C11 */
+    /* atomic loads need a non-const pointer in C11 (through uintptr_t: a
+       program's -Wcast-qual stays quiet) */
+    parx_deque *m = (parx_deque *)(uintptr_t)d;
     /* relaxed: a snapshot, documented as approximate under concurrency */
     int64_t b = atomic_load_explicit(&m->bottom, memory_order_relaxed);
     int64_t t = atomic_load_explicit(&m->top, memory_order_relaxed);
@@ -3416,7 +3418,7 @@ PARX_API void parx_pool_destroy(parx_pool *p)
        around it. Misuse: caught in debug builds, refused (the pool stays
        up) in others, never a use after free. */
     if (parx__self_in(p) || parx__tls_home == p || parx__inside_pool(p)) {
-        PARX_ASSERT(!"parx_pool_destroy: not from a task of the same pool");
+        PARX_ASSERT(0 && "parx_pool_destroy: not from a task of the same pool");
         parx__log(PARX_LOG_ERROR, "parx_pool_destroy called from a task of the same pool: "
                                   "refused, the pool is not destroyed");
         return;
@@ -4093,12 +4095,12 @@ static void parx__futex_wait_shared(_Atomic uint32_t *addr, uint32_t expected, i
         ts.tv_nsec = (long)(timeout_ns % 1000000000);
         tp = &ts;
     }
-    syscall(SYS_futex, (void *)addr, FUTEX_WAIT, expected, tp, NULL, 0);
+    syscall(SYS_futex, addr, FUTEX_WAIT, expected, tp, NULL, 0);
 }
 
 static void parx__futex_wake_shared(_Atomic uint32_t *addr, int n)
 {
-    syscall(SYS_futex, (void *)addr, FUTEX_WAKE, n, NULL, NULL, 0);
+    syscall(SYS_futex, addr, FUTEX_WAKE, n, NULL, NULL, 0);
 }
 
 /* Every message of the pool goes out through this: send, or in
@@ -5738,7 +5740,7 @@ static bool parx__procs_run_by_loader(const char *exe)
    a negative errno, or PARX_E_SPAWN. */
 static int parx__procs_spawn_server(parx_procs *pp, int server_sock)
 {
-    extern char **environ;
+    /* environ: declared by <unistd.h> under _GNU_SOURCE */
     char exe[4096];
     parx__procs_exe(exe, sizeof exe);
     if (parx__procs_run_by_loader(exe)) {
@@ -6636,7 +6638,8 @@ PARX_API int parx_procs_map_ex(parx_procs *pp, parx_job_fn fn, void **args, size
         return -ENOMEM;
     }
     for (size_t i = 0; i < n; i++) order[i] = i;
-    if (md && md->cost) qsort_r(order, n, sizeof *order, parx__cost_cmp, (void *)md->cost);
+    if (md && md->cost) /* the hints only read (through uintptr_t: qsort_r's ctx is not const) */
+        qsort_r(order, n, sizeof *order, parx__cost_cmp, (void *)(uintptr_t)md->cost);
 
     uint32_t id = 0;
     int rc = parx__procs_fn_id(pp, fn, &id);
@@ -10195,7 +10198,7 @@ static double parx__run_predict(const parx_probe *p, parx_exec e, size_t n, int 
         double thr = parx__run_predict(p, PARX_EXEC_THREADS, n, workers, job_ns);
         return thr < seq ? thr : seq;
     }
-    if (!parx__run_parallel(e)) return NAN;
+    if (!parx__run_parallel(e)) return (double)NAN;
     size_t w = (size_t)(workers > 0 ? workers : p->cpus > 0 ? p->cpus : 1);
     if (n && w > n) w = n;
     double start, per;
@@ -10222,11 +10225,11 @@ PARX_API double parx_run_break_even(const parx_probe *probe, parx_exec e, size_t
 {
     parx_probe sane, *p = &sane;
     parx__run_sane(probe, &sane);
-    if (!parx__run_parallel(e)) return NAN;
+    if (!parx__run_parallel(e)) return (double)NAN;
     size_t w = (size_t)(workers > 0 ? workers : p->cpus > 0 ? p->cpus : 1);
     if (n && w > n) w = n;
     size_t rounds = n ? parx__run_rounds(n, w) : 0;
-    if (rounds >= n) return INFINITY; /* one worker, or one job: never faster */
+    if (rounds >= n) return (double)INFINITY; /* one worker, or one job: never faster */
     double start, per;
     parx__run_costs(p, e, &start, &per);
     double r = (double)rounds, nn = (double)n, ww = (double)w;
@@ -10750,7 +10753,7 @@ PARX_API int parx_run(size_t n, parx_run_fn fn, void *ctx, parx_job_result *resu
             free(cost);
             return -ENOMEM;
         }
-        double lo = INFINITY, hi = 0; /* the smallest and largest positive finite hints */
+        double lo = (double)INFINITY, hi = 0; /* the smallest and largest positive finite hints */
         for (size_t i = 0; i < n; i++) {
             double c = d.cost[i];
             if (c > 0 && isfinite(c)) {

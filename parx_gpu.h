@@ -1798,7 +1798,7 @@ static int parx__gpu_choose(parx_gpu *g)
         for (uint32_t q = 0; q < nq; q++)
             if (qf[q].queueFlags & VK_QUEUE_COMPUTE_BIT) compute = true;
         if (!compute) continue;
-        int kind = parx__gpu_kind(p.deviceType);
+        int kind = (int)parx__gpu_kind(p.deviceType);
         int rank;
         if (index >= 0) rank = (int)i == index ? 1 : 0;
         else if (want == PARX_GPU_DEVICE_AUTO)
@@ -3673,7 +3673,10 @@ PARX_API int parx_gpu_query(const parx_gpu *g, parx_gpu_info *out)
     out->host_mapped = g->host_mapped;
     out->pipeline_cache_loaded = g->cache_loaded;
     /* relaxed: see the messenger */
-    out->validation_messages = atomic_load_explicit(&((parx_gpu *)g)->vmsgs, memory_order_relaxed);
+    /* (through uintptr_t: an atomic load needs a non-const pointer in C11, and a
+       program's -Wcast-qual stays quiet) */
+    out->validation_messages =
+        atomic_load_explicit(&((parx_gpu *)(uintptr_t)g)->vmsgs, memory_order_relaxed);
     return 0;
 }
 

@@ -1536,7 +1536,7 @@ PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err)
         return NULL;
     }
     a->fd = -1;
-    a->size = size;
+    a->size = (size_t)size; /* <= PARX__SHM_MAX_SIZE, which fits size_t */
     a->pid = getpid();
     bool link_later = false; /* made unnamed: the name goes on once it is complete */
     if (named) {
@@ -1590,10 +1590,11 @@ PARX_API parx_arena *parx_arena_create(const parx_arena_desc *desc, int *err)
         rc = -errno;
         goto fail;
     }
-    a->base = parx__shm_map(a->fd, size, 0, desc->prefault, &a->same_address, &rc);
+    a->base = parx__shm_map(a->fd, (size_t)size, 0, desc->prefault, &a->same_address, &rc);
     if (!a->base) goto fail;
     a->same_address = true; /* the creator's mapping is the reference */
-    if (desc->huge_pages) madvise(a->base, size, MADV_HUGEPAGE); /* advice: fine if refused */
+    if (desc->huge_pages) /* advice: fine if refused */
+        madvise(a->base, (size_t)size, MADV_HUGEPAGE);
     rc = parx__shm_format(a, named ? name : NULL);
     if (rc != 0) goto fail;
     parx__shm_bind(a);
@@ -1675,9 +1676,9 @@ static parx_arena *parx__shm_attach(int fd, int *err)
         return NULL;
     }
     a->fd = fd;
-    a->size = size;
+    a->size = (size_t)size; /* checked: <= PARX__SHM_MAX_SIZE, which fits size_t */
     a->pid = getpid();
-    a->base = parx__shm_map(fd, size, head.base_hint, false, &a->same_address, &rc);
+    a->base = parx__shm_map(fd, (size_t)size, head.base_hint, false, &a->same_address, &rc);
     if (!a->base) goto fail;
     /* acquire: pairs with create's release of the magic, so the header read
        through the mapping from here is the one create finished (the copy
