@@ -1450,7 +1450,8 @@ struct parx_gpu {
     int dev_type, stg_type; /* memory type indices (host_mapped: dev_type is mappable) */
     bool host_import, host_mapped, ext_host, cache_loaded;
     bool dev_loaded;              /* every device entry point was found */
-    VkDeviceSize import_align, chunk_bytes, heap_bytes;
+    VkDeviceSize import_align, heap_bytes;
+    size_t chunk_bytes; /* <= maxStorageBufferRange, a uint32_t: fits size_t everywhere */
     bool lost;
     unsigned fork_gen;            /* parx__gpu_fork_gen at open: a fork() child's copy is
                                      refused (parx__gpu_gone) */
@@ -1992,7 +1993,7 @@ static int parx__gpu_memory_plan(parx_gpu *g)
     if (g->desc.max_chunk_bytes && c > g->desc.max_chunk_bytes) c = g->desc.max_chunk_bytes;
     c &= ~(VkDeviceSize)65535;
     if (c == 0) c = 65536;
-    g->chunk_bytes = c;
+    g->chunk_bytes = (size_t)c; /* <= maxStorageBufferRange (a uint32_t) */
     if (!g->import_align || (g->import_align & (g->import_align - 1)) || g->import_align > c)
         g->ext_host = false;
     return 0;
@@ -3539,7 +3540,9 @@ PARX_API int parx_gpu_run(parx_gpu *g, parx_pool *pool, const parx_gpu_job *job)
     const size_t hdr = sizeof(parx_gpu_push_header);
     /* Everything is checked before the first dispatch is recorded, so that
        a bad job leaves nothing of itself in the batch. */
-    if (k->g != g || (uint64_t)job->n >= ((uint64_t)1 << 32) || job->nbufs != k->nbind ||
+    /* n has 32 bits or fewer ((uint64_t)n >> 32, not a comparison: gcc -m32's
+       -Wtype-limits would call that always false) */
+    if (k->g != g || ((uint64_t)job->n >> 32) != 0 || job->nbufs != k->nbind ||
         (job->nbufs && !job->bufs) || k->push_bytes < hdr || job->push_size > k->push_bytes - hdr ||
         hdr + job->push_size < k->push_min || (job->push_size && !job->push) ||
         job->push_size % 4)
