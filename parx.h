@@ -502,6 +502,7 @@
       waits for a reader: it reads that chunk itself, or, when a reader has
       it, the next chunk waiting -- but only as far as the page cache holds
       it (preadv2 with RWF_NOWAIT; what it cannot finish goes back to the
+      readers; a file whose file system refuses RWF_NOWAIT is left to the
       readers), since a read that waits for the device could outlast the
       one it is waiting for. On a warm cache that makes two threads copy
       instead of one. An idle reader of buffered data polls for a few tens
