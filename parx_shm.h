@@ -108,17 +108,21 @@
     removes the name, and only while it still names this segment; one killed on
     the way leaves the work to the next closer or unlinker, and so does one that
     cannot see the name (its /dev/shm another: a mount namespace of its own, a
-    chroot). So the name goes when a process closes it: where the last process
-    attached is killed rather than closing, the name stays in /dev/shm until a
-    process opens and closes it, or parx_arena_unlink (the creator can unlink it
-    as soon as every peer has attached; named arenas cannot be watched from
-    outside). A process that execs is the same process to the table, attached
-    until the new program ends though it holds nothing of the arena: close
-    before exec. An open that meets the last close gets the arena with its name,
-    or -ENOENT, never an arena whose name is gone. A named segment is made
-    unnamed (O_TMPFILE in /dev/shm) and gets its name last, with a hard link
-    that fails if the name exists (O_EXCL's effect), so the name never shows a
-    half-made arena, and a creator killed on the way leaves none; where that
+    chroot) or may not remove it (another user's, /dev/shm being sticky): it
+    does not take the removal on, so a last closer beside it that can still
+    removes the name. So the name goes when a process closes it: where the
+    last process attached is killed rather than closing (or cannot remove the
+    name), the name stays in /dev/shm until a process opens and closes it, or
+    parx_arena_unlink (the creator can unlink it as soon as every peer has
+    attached; named arenas cannot be watched from outside). A process that
+    execs is the same process to the table, attached until the new program
+    ends though it holds nothing of the arena: close before exec. An open
+    that meets the last close, even one killed on the way, gets the arena
+    with its name, or -ENOENT, never an arena whose name is gone. A named
+    segment is made unnamed (O_TMPFILE in /dev/shm) and gets its name last,
+    with a hard link that fails if the name exists (O_EXCL's effect), so the
+    name never shows a half-made arena, and a creator killed on the way
+    leaves none; where that
     cannot be done the name is made first, O_EXCL. Segments are mode 0600,
     whatever the umask; default names carry 128 random bits. Every descriptor is
     O_CLOEXEC and 3 or above: in a program started with its standard streams
@@ -287,6 +291,10 @@ PARX_API parx_arena *parx_arena_open(const char *name, int *err);
    arena; or an anonymous one's copy, not sealed against shrinking as every
    anonymous arena is, which its holder could truncate under us),
    PARX_E_ARENA_VERSION, PARX_E_TRUNCATED, -EUSERS, or a system call's errno.
+   Which kind an arena is, its header says, and whoever holds the file
+   writes the header: a named arena cannot be sealed (>>lifetime), so the
+   seal protects from the peer an anonymous arena came from only; take a
+   descriptor that may be a named arena's only from a peer you trust.
    Thread safety: any thread. */
 PARX_API parx_arena *parx_arena_from_fd(int fd, int *err);
 
@@ -1727,10 +1735,16 @@ PARX_API parx_arena *parx_arena_open(const char *name, int *err)
     /* In the table now. The last of the others may have closed meanwhile
        and be removing the name, or be done: then we back out, as if we had
        come after it, and close as it does (see parx__shm_remove_if_last).
-       A dead process's claim is no removal under way. seq_cst: ordered
-       after our entry, against that closer's claim and second scan. */
+       A dead process's claim is no removal under way, unless it removed
+       the name before it died (and before it could say so): then our
+       segment has no link left. seq_cst: ordered after our entry, against
+       that closer's claim and second scan. */
     uint64_t u = atomic_load_explicit(&a->hdr->unlinked, memory_order_seq_cst);
-    if (u == 0 || (u != PARX__SHM_UNLINKED && !parx__shm_alive(u))) return a;
+    if (u == 0) return a;
+    struct stat st;
+    if (u != PARX__SHM_UNLINKED && !parx__shm_alive(u) &&
+        (fstat(a->fd, &st) != 0 || st.st_nlink > 0))
+        return a;
     parx_arena_close(a);
     *err = -ENOENT;
     return NULL;
@@ -1810,17 +1824,41 @@ static int parx__shm_remove_name(parx_arena *a)
     return rc;
 }
 
+/* Whether this process can remove the name, asked by a closer before it
+   leaves the table: the name shows this segment here (else our /dev/shm
+   is another: a mount namespace, a chroot), and /dev/shm lets us remove it
+   (writable, and where it is sticky, as it is, ours or the directory's, or
+   we are root). One that cannot takes no claim: a claim it then gave back
+   would have turned away a last closer that could, and the name would stay
+   with every user gone. A name gone already counts as removable: the claim
+   marks it so (parx__shm_remove_name). Where it cannot be told (fstat
+   fails), as before: the claim decides. */
+static bool parx__shm_can_remove(parx_arena *a)
+{
+    char path[sizeof PARX__SHM_DIR + sizeof a->name];
+    snprintf(path, sizeof path, PARX__SHM_DIR "%s", a->name);
+    struct stat mine, theirs, dir;
+    if (fstat(a->fd, &mine) != 0 || mine.st_nlink == 0) return true;
+    if (stat(path, &theirs) != 0 || mine.st_ino != theirs.st_ino || mine.st_dev != theirs.st_dev)
+        return false;
+    if (faccessat(AT_FDCWD, PARX__SHM_DIR, W_OK | X_OK, AT_EACCESS) != 0) return false;
+    uid_t me = geteuid();
+    return stat(PARX__SHM_DIR, &dir) != 0 || !(dir.st_mode & S_ISVTX) || me == 0 ||
+           me == theirs.st_uid || me == dir.st_uid;
+}
+
 /* A closer that has left the table: remove the name if no live process is
-   in it. An opener that attaches meanwhile puts its entry in the table,
-   then looks at the field (parx_arena_open); we claim, then look at the
-   table again. All seq_cst, so one of us sees the other: we back off and
-   leave the name to it, or it backs out of its open (-ENOENT) and closes
-   as we do. The loop is for that last case: an opener that saw our claim,
-   left, and found it still held, counts on us to look again. */
-static void parx__shm_remove_if_last(parx_arena *a, uint64_t me)
+   in it, and if it can (`can`, looked at before it left). An opener that
+   attaches meanwhile puts its entry in the table, then looks at the field
+   (parx_arena_open); we claim, then look at the table again. All seq_cst,
+   so one of us sees the other: we back off and leave the name to it, or it
+   backs out of its open (-ENOENT) and closes as we do. The loop is for
+   that last case: an opener that saw our claim, left, and found it still
+   held, counts on us to look again. */
+static void parx__shm_remove_if_last(parx_arena *a, uint64_t me, bool can)
 {
     for (;;) {
-        if (parx__shm_others_alive(a) || !parx__shm_claim(a->hdr, me)) return;
+        if (!can || parx__shm_others_alive(a) || !parx__shm_claim(a->hdr, me)) return;
         if (!parx__shm_others_alive(a)) {
             parx__shm_remove_name(a);
             return;
@@ -1837,8 +1875,11 @@ PARX_API void parx_arena_close(parx_arena *a)
     /* Only the process that attached the handle speaks for it; a forked
        child closing an inherited handle just unmaps. */
     if (a->registered && getpid() == a->pid) {
+        /* asked first: between leaving the table and the claim, no system
+           call (see parx__shm_claim) */
+        bool can = parx__shm_can_remove(a);
         parx__shm_deregister(a);
-        parx__shm_remove_if_last(a, a->me); /* the last one out removes the name */
+        parx__shm_remove_if_last(a, a->me, can); /* the last one out removes the name */
     }
     parx__shm_free_handle(a);
 }
