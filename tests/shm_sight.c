@@ -77,6 +77,18 @@ static int traced_child(pid_t pid, const char *who)
     return 0;
 }
 
+/* Stopped tracee pid goes on to its end, which must be exit 0; or, where
+   the test failed already (!ok), it is killed. Reaped either way. */
+static void let_go(pid_t pid, bool ok, const char *who)
+{
+    if (ok)
+        ptrace(PTRACE_DETACH, pid, NULL, NULL);
+    else
+        kill(pid, SIGKILL);
+    int st = wait_status(pid);
+    CHECK_MSG(!ok || st == 0, "%s: status %#x", who, st);
+}
+
 /* Two last users close at once: X, whose /dev/shm is a tmpfs of its own
    (it cannot remove the name), and A, which sees the name; the table also
    holds, ahead of them, a user D that died without closing. A, under
@@ -160,22 +172,10 @@ static void test_last_closers_one_out_of_sight(void)
         struct pollfd pfd = {x_done[0], POLLIN, 0};
         bool past_close = ok && poll(&pfd, 1, 0) == 1;
         bool x_left = ok && !in_table(h, x);
-        if (as == 1) { /* A finishes its close, then X */
-            if (ok)
-                ptrace(PTRACE_DETACH, ap, NULL, NULL);
-            else
-                kill(ap, SIGKILL);
-            st = wait_status(ap);
-            CHECK_MSG(!ok || st == 0, "A: status %#x", st);
-        }
-        if (xs == 1) {
-            if (ok)
-                ptrace(PTRACE_DETACH, x, NULL, NULL);
-            else
-                kill(x, SIGKILL);
-            st = wait_status(x);
-            CHECK_MSG(!ok || st == 0, "X: status %#x", st);
-        }
+        if (as == 1) /* A finishes its close, then X */
+            let_go(ap, ok, "A");
+        if (xs == 1)
+            let_go(x, ok, "X");
         close(x_done[0]);
         munmap((void *)(uintptr_t)h, sizeof *h);
         close(fd);
