@@ -881,12 +881,14 @@ PARX_API parx_pool *parx_pool_create(const parx_pool_desc *desc);
 /* parx_pool_destroy: run every task still queued, stop the workers, join
    them and free the pool. NULL is ignored.
    Thread safety: one caller, from outside the pool (never from a task), once
-   no other thread is spawning into it or waiting on it. Called from a task
-   of p (on any thread), it is caught by PARX_ASSERT in debug builds and
-   otherwise refused: logged (ERROR), and p is left as it was. Called in a
-   child that fork() made after p was created, it is refused the same way
-   (logged): the child has none of p's threads to stop, and its copy of p
-   goes with the child's exit. */
+   no other thread is spawning into it or waiting on it -- that includes the
+   workers of another pool and their tasks (a parx_for over p inside one of
+   them), which would queue work that no worker of p is left to run. Called
+   from a task of p (on any thread), it is caught by PARX_ASSERT in debug
+   builds and otherwise refused: logged (ERROR), and p is left as it was.
+   Called in a child that fork() made after p was created, it is refused
+   the same way (logged): the child has none of p's threads to stop, and
+   its copy of p goes with the child's exit. */
 PARX_API void parx_pool_destroy(parx_pool *p);
 
 /* parx_pool_size: the number of worker threads, or -EINVAL for NULL.
